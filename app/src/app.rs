@@ -1,0 +1,66 @@
+//! The HTML shell, the router and the not-found page.
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::PageFrame;
+use crate::previews::PreviewsPage;
+use crate::security::SecurityPage;
+use crate::sign_in::{SignInPage, SignUpPage};
+
+/// The document around the app, rendered on the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::set_page_headers();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href="/pkg/gatehouse.css"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/sign-in") view=SignInPage/>
+                <Route path=path!("/sign-up") view=SignUpPage/>
+                <Route path=path!("/settings/security") view=SecurityPage/>
+                <Route path=path!("/previews") view=PreviewsPage/>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found · Gatehouse"/>
+        <PageFrame>
+            <div class="error-page">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <p><a href="/settings/security">"Go to Security & Access"</a></p>
+            </div>
+        </PageFrame>
+    }
+}

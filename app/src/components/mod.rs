@@ -1,0 +1,164 @@
+//! Design-system primitives and the page frame.
+use leptos::prelude::*;
+
+use crate::model::{Moment, Viewer};
+
+/// Skip link, site header (with the account menu when signed in) and `<main>`.
+#[component]
+pub fn PageFrame(
+    /// The signed-in person; `None` on the sign-in pages.
+    #[prop(optional)]
+    viewer: Option<Viewer>,
+    /// Called by the header's Sign out button.
+    #[prop(optional)]
+    on_sign_out: Option<Callback<()>>,
+    #[prop(optional, into)] signing_out: Signal<bool>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <SiteHeader viewer on_sign_out signing_out/>
+        <main id="main" class="page" tabindex="-1">
+            {children()}
+        </main>
+    }
+}
+
+/// The top bar: brand, and when signed in the account's email and a Sign out button.
+#[component]
+pub fn SiteHeader(
+    viewer: Option<Viewer>,
+    on_sign_out: Option<Callback<()>>,
+    #[prop(into)] signing_out: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <header class="site-header">
+            <a class="brand" href="/">"Gatehouse"</a>
+            {viewer.map(|v| {
+                let label = v.display_name.clone().unwrap_or_else(|| v.email.clone());
+                // Inside a preview the menu is drawn twice: a group, not a second "Account" landmark.
+                let role = use_context::<PreviewScope>().map(|_| "group");
+                view! {
+                    <nav class="account-nav" aria-label="Account" role=role>
+                        <span class="account-email" title=v.email.clone()>{label}</span>
+                        <button
+                            type="button"
+                            class="btn btn-secondary btn-sm"
+                            disabled=move || signing_out.get()
+                            on:click=move |_| {
+                                if let Some(cb) = on_sign_out {
+                                    cb.run(())
+                                }
+                            }
+                        >
+                            "Sign out"
+                        </button>
+                    </nav>
+                }
+            })}
+        </header>
+    }
+}
+
+/// A message for the person: errors are announced at once (role=alert).
+#[component]
+pub fn ErrorMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    move || message.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+}
+
+/// A polite status message (role=status), e.g. after a successful change.
+#[component]
+pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    move || message.get().map(|m| view! { <p class="notice notice-success" role="status">{m}</p> })
+}
+
+/// A relative time with the exact timestamp on hover.
+#[component]
+pub fn TimeAgo(moment: Moment) -> impl IntoView {
+    view! { <time datetime=moment.iso title=moment.exact>{moment.relative}</time> }
+}
+
+/// A labelled input. `error` is shown under it and marks it invalid for assistive technology.
+#[component]
+pub fn Field(
+    id: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] required: bool,
+    value: RwSignal<String>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let input_id = scoped_id(id);
+    let hint_id = format!("{input_id}-hint");
+    let error_id = format!("{input_id}-error");
+    let described = {
+        let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field">
+            <label for=input_id.clone()>{label}</label>
+            <input
+                id=input_id
+                name=id
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described
+                bind:value=value
+            />
+            {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
+            {move || error.get().map(|e| view! { <p class="field-error" id=error_id.clone()>{e}</p> })}
+        </div>
+    }
+}
+
+/// Set by the previews page around each example, so ids stay unique and sections do not become
+/// duplicate landmarks when a component is drawn many times on one page.
+#[derive(Clone, Debug)]
+pub struct PreviewScope(pub String);
+
+/// `id`, prefixed inside a preview.
+pub fn scoped_id(id: &str) -> String {
+    match use_context::<PreviewScope>() {
+        Some(PreviewScope(p)) => format!("{p}-{id}"),
+        None => id.to_string(),
+    }
+}
+
+/// A section card titled by an `<h2>`: a named region on a page, a plain group inside a preview.
+#[component]
+pub fn Card(
+    /// Base for the heading's id.
+    id: &'static str,
+    title: &'static str,
+    /// Extra content beside the title (badges, actions).
+    #[prop(optional)]
+    header_extra: Option<ViewFn>,
+    children: Children,
+) -> impl IntoView {
+    let heading_id = scoped_id(&format!("{id}-heading"));
+    let header = view! {
+        <div class="card-header">
+            <h2 id=heading_id.clone()>{title}</h2>
+            {header_extra.map(|f| f.run())}
+        </div>
+    };
+    if use_context::<PreviewScope>().is_some() {
+        view! { <div class="card" role="group" aria-labelledby=heading_id>{header}{children()}</div> }.into_any()
+    } else {
+        view! { <section class="card" aria-labelledby=heading_id>{header}{children()}</section> }.into_any()
+    }
+}

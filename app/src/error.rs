@@ -1,0 +1,73 @@
+//! The one error type server functions return. Its `Display` is the sentence a person reads;
+//! infrastructure failures carry only a reference that support can look up in the server log.
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Incorrect email or password.")]
+    InvalidCredentials,
+    #[error("Please sign in to continue.")]
+    NotSignedIn,
+    #[error("An account with this email already exists. Sign in instead.")]
+    EmailTaken,
+    /// A field broke a rule; `message` says what to do.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    PasswordRejected(String),
+    #[error("We couldn't find that.")]
+    NotFound,
+    #[error("Gatehouse is temporarily unavailable. Please try again in a minute.")]
+    Unavailable,
+    #[error("Something went wrong on our side. Please try again; if it keeps happening, contact support and quote reference {reference}.")]
+    Internal { reference: String },
+    #[error("We couldn't reach Gatehouse. Check your connection and try again.")]
+    Network,
+    #[error("That request could not be understood. Reload the page and try again.")]
+    BadRequest,
+}
+
+impl AppError {
+    /// The form field this error belongs to, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } => Some(field),
+            AppError::PasswordRejected(_) => Some("password"),
+            AppError::EmailTaken => Some("email"),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) => AppError::Network,
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Serialization(_)
+            | ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::UnsupportedRequestMethod(_) => AppError::BadRequest,
+            // Text from the framework is never shown: it can describe internals.
+            _ => AppError::Internal { reference: "unavailable".into() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_sentences_without_internals() {
+        assert_eq!(AppError::InvalidCredentials.to_string(), "Incorrect email or password.");
+        let internal = AppError::from_server_fn_error(ServerFnErrorErr::ServerError("sqlx: relation users".into()));
+        assert!(!internal.to_string().contains("sqlx"));
+        let args = AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `password`".into()));
+        assert_eq!(args, AppError::BadRequest);
+    }
+}

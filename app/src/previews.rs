@@ -1,0 +1,188 @@
+//! /previews: every section component and form in its states, in light and dark, and at phone
+//! width, for designers and for the screenshot tests. Off unless `previews.enabled` is set.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::components::{PageFrame, PreviewScope, SiteHeader};
+use crate::model::{Moment, PasswordView, SessionView, Viewer};
+use crate::security::coming_soon::ComingSoonCard;
+use crate::security::password::PasswordCard;
+use crate::security::sessions::SessionsCard;
+use crate::sign_in::{SignInForm, SignUpForm};
+
+fn moment(relative: &str, exact: &str) -> Moment {
+    Moment { relative: relative.into(), exact: exact.into(), iso: exact.replace(' ', "T").replace("T UTC", "Z") }
+}
+
+fn session(id: &str, device: &str, ip: &str, ago: &str, current: bool) -> SessionView {
+    SessionView {
+        id: id.into(),
+        device: device.into(),
+        ip: ip.into(),
+        method: "Password".into(),
+        signed_in: moment("3 days ago", "2026-11-20 09:12 UTC"),
+        last_active: moment(ago, "2026-11-23 10:00 UTC"),
+        current,
+    }
+}
+
+fn sessions_many() -> Vec<SessionView> {
+    vec![
+        session("1", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36", "127.0.0.1", "just now", true),
+        session("2", "Mozilla/5.0 (iPhone; CPU iPhone OS 19_1 like Mac OS X) AppleWebKit/605.1.15 Version/19.1 Mobile/15E148 Safari/604.1", "203.0.113.24", "2 hours ago", false),
+        session("3", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0", "198.51.100.7", "5 days ago", false),
+    ]
+}
+
+/// One example: light and dark, side by side.
+#[component]
+fn State(slug: &'static str, caption: &'static str, #[prop(optional)] phone: bool, view: ViewFn) -> impl IntoView {
+    let themes = ["light", "dark"];
+    themes
+        .into_iter()
+        .map(|theme| {
+            let full = format!("{slug}-{theme}");
+            let scope = full.clone();
+            let view = view.clone();
+            let class = if phone { format!("theme-{theme} preview-phone") } else { format!("theme-{theme}") };
+            view! {
+                <figure class="preview-state" data-preview=full>
+                    <figcaption>{format!("{caption} · {theme}")}</figcaption>
+                    <div class=class>
+                        <Scoped scope view/>
+                    </div>
+                </figure>
+            }
+        })
+        .collect_view()
+}
+
+/// Draws `view` with its own `PreviewScope` (a component has its own owner, so the context stays
+/// inside this example).
+#[component]
+fn Scoped(scope: String, view: ViewFn) -> impl IntoView {
+    provide_context(PreviewScope(scope));
+    view.run()
+}
+
+#[component]
+fn Preview(id: &'static str, title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="preview" aria-labelledby=format!("preview-{id}")>
+            <h2 id=format!("preview-{id}")>{title}</h2>
+            <div class="preview-grid">{children()}</div>
+        </section>
+    }
+}
+
+#[component]
+pub fn PreviewsPage() -> impl IntoView {
+    let noop_creds = Callback::new(|_| {});
+    let noop_account = Callback::new(|_| {});
+    let noop_pw = Callback::new(|_| {});
+    let noop = Callback::new(|_: ()| {});
+    let has_pw = PasswordView { has_password: true, changed: Some(moment("3 days ago", "2026-11-20 09:12 UTC")) };
+    let no_pw = PasswordView { has_password: false, changed: None };
+    let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
+
+    view! {
+        <Title text="Component previews · Gatehouse"/>
+        <PageFrame>
+            <div class="page-header">
+                <h1>"Component previews"</h1>
+                <p class="lead">"Every section component in its states, in light and dark themes."</p>
+            </div>
+            <nav aria-label="Components">
+                <ul class="preview-index">
+                    <li><a href="#preview-header">"Site header"</a></li>
+                    <li><a href="#preview-sign-in">"Sign-in form"</a></li>
+                    <li><a href="#preview-sign-up">"Sign-up form"</a></li>
+                    <li><a href="#preview-password">"Password section"</a></li>
+                    <li><a href="#preview-sessions">"Sessions section"</a></li>
+                    <li><a href="#preview-coming-soon">"Coming soon"</a></li>
+                </ul>
+            </nav>
+
+            <Preview id="header" title="Site header">
+                <State slug="header-signed-in" caption="Signed in" view=ViewFn::from({
+                    let viewer = viewer.clone();
+                    move || view! { <SiteHeader viewer=Some(viewer.clone()) on_sign_out=None signing_out=false/> }
+                })/>
+                <State slug="header-signed-out" caption="Signed out" view=ViewFn::from(|| view! { <SiteHeader viewer=None on_sign_out=None signing_out=false/> })/>
+            </Preview>
+
+            <Preview id="sign-in" title="Sign-in form">
+                <State slug="sign-in-empty" caption="Empty" view=ViewFn::from(move || view! { <SignInForm pending=false on_submit=noop_creds/> })/>
+                <State slug="sign-in-error" caption="Error" view=ViewFn::from(move || view! {
+                    <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
+                })/>
+                <State slug="sign-in-pending" caption="Pending" view=ViewFn::from(move || view! { <SignInForm pending=true on_submit=noop_creds/> })/>
+                <State slug="sign-in-signed-out" caption="After signing out" view=ViewFn::from(move || view! {
+                    <SignInForm pending=false notice=Some("You have been signed out.".to_string()) on_submit=noop_creds/>
+                })/>
+                <State slug="sign-in-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! {
+                    <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
+                })/>
+            </Preview>
+
+            <Preview id="sign-up" title="Sign-up form">
+                <State slug="sign-up-empty" caption="Empty" view=ViewFn::from(move || view! { <SignUpForm pending=false on_submit=noop_account/> })/>
+                <State slug="sign-up-error" caption="Error" view=ViewFn::from(move || view! {
+                    <SignUpForm pending=false error=Some("An account with this email already exists. Sign in instead.".to_string()) on_submit=noop_account/>
+                })/>
+                <State slug="sign-up-pending" caption="Pending" view=ViewFn::from(move || view! { <SignUpForm pending=true on_submit=noop_account/> })/>
+            </Preview>
+
+            <Preview id="password" title="Password section">
+                <State slug="password-set" caption="Has a password" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() pending=false on_submit=noop_pw/> }
+                })/>
+                <State slug="password-none" caption="No password" view=ViewFn::from({
+                    let s = no_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() pending=false on_submit=noop_pw/> }
+                })/>
+                <State slug="password-form" caption="Changing" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() initially_open=true pending=false on_submit=noop_pw/> }
+                })/>
+                <State slug="password-error" caption="Error" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! {
+                        <PasswordCard status=s.clone() initially_open=true pending=false
+                            error=Some("Your current password is not correct.".to_string()) on_submit=noop_pw/>
+                    }
+                })/>
+                <State slug="password-pending" caption="Pending" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() initially_open=true pending=true on_submit=noop_pw/> }
+                })/>
+                <State slug="password-changed" caption="Changed" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! {
+                        <PasswordCard status=s.clone() pending=false
+                            success=Some("Password changed. Your other sessions were signed out.".to_string()) on_submit=noop_pw/>
+                    }
+                })/>
+            </Preview>
+
+            <Preview id="sessions" title="Sessions section">
+                <State slug="sessions-empty" caption="Empty" view=ViewFn::from(move || view! { <SessionsCard sessions=vec![] pending=false on_log_out=noop/> })/>
+                <State slug="sessions-one" caption="One session" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=false on_log_out=noop/>
+                })/>
+                <State slug="sessions-many" caption="Many sessions" view=ViewFn::from(move || view! { <SessionsCard sessions=sessions_many() pending=false on_log_out=noop/> })/>
+                <State slug="sessions-pending" caption="Logging out" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=true on_log_out=noop/>
+                })/>
+                <State slug="sessions-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! { <SessionsCard sessions=sessions_many() pending=false on_log_out=noop/> })/>
+            </Preview>
+
+            <Preview id="coming-soon" title="Coming soon">
+                <State slug="coming-soon" caption="Personal API keys" view=ViewFn::from(|| view! {
+                    <ComingSoonCard id="api-keys" title="Personal API keys" description="Create keys for scripts and tools that act on your behalf."/>
+                })/>
+            </Preview>
+        </PageFrame>
+    }
+}

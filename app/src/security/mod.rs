@@ -1,0 +1,139 @@
+//! The Security & Access page (/settings/security): the frame and its sections.
+pub mod coming_soon;
+pub mod password;
+pub mod sessions;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::auth_api::SignOut;
+use crate::components::PageFrame;
+use crate::error::AppError;
+use crate::model::SecurityOverview;
+use coming_soon::ComingSoonCard;
+use password::{ChangePassword, PasswordCard, PasswordChange};
+use sessions::SessionsCard;
+
+/// Everything the page shows, for the signed-in account.
+///
+/// - Auth: signed in.
+/// - Effects: none.
+/// - Errors: `NotSignedIn`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/overview")]
+pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
+    use crate::model::{Moment, PasswordView, SessionView, Viewer};
+    use crate::server::{auth, fail, reject, services};
+    use crate::time_fmt::{ago, exact, iso};
+    let session = auth().map_err(reject)?;
+    let svc = services()?;
+    let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
+    let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
+    let now = svc.clock.now();
+    let moment = |t| Moment { relative: ago(now, t), exact: exact(t), iso: iso(t) };
+    Ok(SecurityOverview {
+        viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },
+        password: PasswordView { has_password: password.has_password, changed: password.changed_at.map(moment) },
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.id.to_string(),
+                device: s.user_agent.filter(|ua| !ua.trim().is_empty()).unwrap_or_else(|| "Unknown browser".into()),
+                ip: s.ip.unwrap_or_else(|| "Unknown".into()),
+                method: match s.auth_method.as_str() {
+                    "password" => "Password".into(),
+                    other => other.to_string(),
+                },
+                signed_in: moment(s.created_at),
+                last_active: moment(s.last_seen_at),
+                current: s.current,
+            })
+            .collect(),
+    })
+}
+
+/// /settings/security
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let change_password = ServerAction::<ChangePassword>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let overview = Resource::new(move || change_password.version().get(), |_| get_security_overview());
+
+    // A session that ended elsewhere (signed out, password changed on another device) goes back to
+    // sign-in on its next action.
+    Effect::new(move |_| {
+        if let Some(Err(AppError::NotSignedIn)) = overview.get() {
+            let path = "/sign-in?return_to=%2Fsettings%2Fsecurity";
+            if let Some(w) = leptos::web_sys::window() {
+                let _ = w.location().assign(path);
+            }
+        }
+    });
+
+    let password_error = Signal::derive(move || change_password.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let password_success = Signal::derive(move || {
+        change_password
+            .value()
+            .get()
+            .and_then(|r| r.ok())
+            .map(|_| "Password changed. Your other sessions were signed out.".to_string())
+    });
+    let on_change = Callback::new(move |c: PasswordChange| {
+        change_password.dispatch(ChangePassword { current_password: c.current, new_password: c.new });
+    });
+    let on_sign_out = Callback::new(move |_| {
+        sign_out.dispatch(SignOut {});
+    });
+    let signing_out = sign_out.pending();
+
+    view! {
+        <Title text="Security & Access · Gatehouse"/>
+        <Transition fallback=|| view! { <PageFrame><p class="skeleton" aria-busy="true">"Loading your security settings…"</p></PageFrame> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! {
+                        <PageFrame viewer=o.viewer.clone() on_sign_out signing_out>
+                            <nav class="breadcrumb" aria-label="Breadcrumb">
+                                <ol>
+                                    <li><a href="/settings/security">"Settings"</a></li>
+                                    <li>"Account"</li>
+                                    <li aria-current="page">"Security & Access"</li>
+                                </ol>
+                            </nav>
+                            <div class="page-header">
+                                <h1>"Security & Access"</h1>
+                                <p class="lead">"Manage how you sign in and where you are signed in."</p>
+                            </div>
+                            <PasswordCard
+                                status=o.password.clone()
+                                pending=change_password.pending()
+                                error=password_error
+                                success=password_success
+                                on_submit=on_change
+                            />
+                            <SessionsCard sessions=o.sessions.clone() pending=signing_out on_log_out=on_sign_out/>
+                            <ComingSoonCard
+                                id="api-keys"
+                                title="Personal API keys"
+                                description="Create keys for scripts and tools that act on your behalf, each with its own scope and expiry."
+                            />
+                            <ComingSoonCard
+                                id="authorized-apps"
+                                title="Authorized applications"
+                                description="See and revoke the third-party applications you have allowed to access your account."
+                            />
+                        </PageFrame>
+                    }.into_any(),
+                    Err(e) => view! {
+                        <PageFrame>
+                            <div class="error-page">
+                                <h1>"Security & Access"</h1>
+                                <p role="alert">{e.to_string()}</p>
+                                <p><a href="/settings/security">"Try again"</a></p>
+                            </div>
+                        </PageFrame>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,136 @@
+//! Server-only helpers for `#[server]` functions: the request's services, session and client,
+//! cookies, and the bridge from `DomainError` to `AppError` (which logs and hides internals).
+use domain::auth::sessions::{AuthSession, ClientInfo};
+use domain::secret::SessionToken;
+use domain::{DomainError, Services};
+use http::header::{HeaderValue, SET_COOKIE};
+use http::request::Parts;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::error::AppError;
+
+/// The session cookie. `__Host-` makes the browser insist on Secure, Path=/ and no Domain.
+pub const SESSION_COOKIE: &str = "__Host-gatehouse-session";
+
+/// Put in the request's extensions by the server's session middleware.
+#[derive(Clone, Debug, Default)]
+pub struct CurrentSession(pub Option<AuthSession>);
+
+/// Cookie lifetime, set by the server from the session policy.
+#[derive(Clone, Copy, Debug)]
+pub struct CookieMaxAge(pub i64);
+
+fn parts() -> Result<Parts, AppError> {
+    use_context::<Parts>().ok_or_else(|| internal("no request context"))
+}
+
+/// The domain services the server attached to this request.
+pub fn services() -> Result<Services, AppError> {
+    parts()?.extensions.get::<Services>().cloned().ok_or_else(|| internal("no services in request"))
+}
+
+/// The signed-in session, or `NotSignedIn`.
+pub fn auth() -> Result<AuthSession, AppError> {
+    parts()?
+        .extensions
+        .get::<CurrentSession>()
+        .and_then(|c| c.0.clone())
+        .ok_or(AppError::NotSignedIn)
+}
+
+/// Where the request came from (IP and user agent), recorded on sessions and events.
+pub fn client() -> ClientInfo {
+    parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default()
+}
+
+/// Sets the session cookie on the response.
+pub fn set_session_cookie(token: &SessionToken) {
+    let max_age = parts().ok().and_then(|p| p.extensions.get::<CookieMaxAge>().copied()).map(|m| m.0).unwrap_or(86_400);
+    set_cookie(&format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}",
+        token.expose()
+    ));
+}
+
+/// Tells the browser to forget the session cookie.
+pub fn clear_session_cookie() {
+    set_cookie(&format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"));
+}
+
+fn set_cookie(value: &str) {
+    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
+        res.append_header(SET_COOKIE, v);
+    }
+}
+
+fn set_status(status: StatusCode) {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.set_status(status);
+    }
+}
+
+fn internal(what: &str) -> AppError {
+    let reference = new_reference();
+    tracing::error!(reference = %reference, "{what}");
+    AppError::Internal { reference }
+}
+
+fn new_reference() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// Maps a domain error to what the person sees, sets the HTTP status, and logs infrastructure
+/// failures under a reference (the only part of them that leaves the server).
+pub fn fail(e: DomainError) -> AppError {
+    let (status, err) = match e {
+        DomainError::InvalidCredentials => (StatusCode::UNAUTHORIZED, AppError::InvalidCredentials),
+        DomainError::Unauthenticated => (StatusCode::UNAUTHORIZED, AppError::NotSignedIn),
+        DomainError::EmailTaken => (StatusCode::CONFLICT, AppError::EmailTaken),
+        DomainError::Invalid { field, message } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, AppError::Invalid { field: field.into(), message })
+        }
+        DomainError::PasswordRejected(m) => (StatusCode::UNPROCESSABLE_ENTITY, AppError::PasswordRejected(m)),
+        DomainError::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
+        DomainError::Unavailable => {
+            tracing::warn!("database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, AppError::Unavailable)
+        }
+        e @ (DomainError::Db(_) | DomainError::Hash(_) | DomainError::Internal(_)) => {
+            let reference = new_reference();
+            tracing::error!(reference = %reference, error = ?e, "internal error");
+            (StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { reference })
+        }
+    };
+    set_status(status);
+    err
+}
+
+/// Sets the status for an error raised in `app` itself (not signed in, bad input).
+pub fn reject(err: AppError) -> AppError {
+    set_status(match err {
+        AppError::NotSignedIn | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Invalid { .. } | AppError::PasswordRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    });
+    err
+}
+
+/// Headers for every server-rendered page: a CSP whose script source is this response's nonce
+/// (hydration needs `'wasm-unsafe-eval'`), and no caching of pages that may hold account data.
+pub fn set_page_headers() {
+    use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
+    let Some(res) = use_context::<ResponseOptions>() else { return };
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        res.insert_header(CONTENT_SECURITY_POLICY, v);
+    }
+    res.insert_header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

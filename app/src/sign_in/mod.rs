@@ -1,0 +1,158 @@
+//! The sign-in and sign-up pages, and their forms (plain props, so they can be previewed).
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::auth_api::{SignIn, SignUp};
+use crate::components::{ErrorMessage, Field, PageFrame, StatusMessage};
+
+/// What the sign-in form submits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// Email + password form.
+#[component]
+pub fn SignInForm(
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    #[prop(optional, into)] notice: Signal<Option<String>>,
+    on_submit: Callback<Credentials>,
+) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_submit.run(Credentials { email: email.get_untracked(), password: password.get_untracked() });
+    };
+    view! {
+        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+            <StatusMessage message=notice/>
+            <ErrorMessage message=error/>
+            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
+            <Field id="password" label="Password" kind="password" autocomplete="current-password" required=true value=password/>
+            <div class="form-actions">
+                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// What the sign-up form submits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAccount {
+    pub email: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+/// Email, optional display name and password.
+#[component]
+pub fn SignUpForm(
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_submit: Callback<NewAccount>,
+) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_submit.run(NewAccount {
+            email: email.get_untracked(),
+            display_name: name.get_untracked(),
+            password: password.get_untracked(),
+        });
+    };
+    view! {
+        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+            <ErrorMessage message=error/>
+            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
+            <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name/>
+            <Field
+                id="password"
+                label="Password"
+                kind="password"
+                autocomplete="new-password"
+                required=true
+                hint="At least 15 characters. Spaces are welcome: a few unrelated words work well."
+                value=password
+            />
+            <div class="form-actions">
+                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Creating account…" } else { "Create account" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+fn return_to() -> Memo<Option<String>> {
+    let query = use_query_map();
+    Memo::new(move |_| query.read().get("return_to"))
+}
+
+/// /sign-in
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let return_to = return_to();
+    let query = use_query_map();
+    let notice = Signal::derive(move || {
+        query.read().get("signed_out").map(|_| "You have been signed out.".to_string())
+    });
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let on_submit = Callback::new(move |c: Credentials| {
+        action.dispatch(SignIn { email: c.email, password: c.password, return_to: return_to.get_untracked() });
+    });
+    let sign_up_href = move || match return_to.get() {
+        Some(r) => format!("/sign-up?return_to={}", urlencode(&r)),
+        None => "/sign-up".into(),
+    };
+    view! {
+        <Title text="Sign in · Gatehouse"/>
+        <PageFrame>
+            <div class="auth-card">
+                <h1>"Sign in to Gatehouse"</h1>
+                <SignInForm pending=action.pending() error notice on_submit/>
+                <p class="auth-footer">"New here? " <a href=sign_up_href>"Create an account"</a></p>
+            </div>
+        </PageFrame>
+    }
+}
+
+/// /sign-up
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let return_to = return_to();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let on_submit = Callback::new(move |a: NewAccount| {
+        action.dispatch(SignUp {
+            email: a.email,
+            password: a.password,
+            display_name: a.display_name,
+            return_to: return_to.get_untracked(),
+        });
+    });
+    view! {
+        <Title text="Create an account · Gatehouse"/>
+        <PageFrame>
+            <div class="auth-card">
+                <h1>"Create your Gatehouse account"</h1>
+                <SignUpForm pending=action.pending() error on_submit/>
+                <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>
+            </div>
+        </PageFrame>
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

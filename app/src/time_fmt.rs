@@ -1,0 +1,56 @@
+//! Relative times ("12 minutes ago"), computed on the server so SSR and hydration show the same text.
+use time::{Duration, OffsetDateTime};
+
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago", or the date for anything older than
+/// 30 days.
+pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
+    let d = now - then;
+    if d < Duration::minutes(1) {
+        return "just now".into();
+    }
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    if d < Duration::hours(1) {
+        plural(d.whole_minutes(), "minute")
+    } else if d < Duration::days(1) {
+        plural(d.whole_hours(), "hour")
+    } else if d < Duration::days(30) {
+        plural(d.whole_days(), "day")
+    } else {
+        format!("on {}", date(then))
+    }
+}
+
+/// "3 Mar 2026".
+pub fn date(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[day padding:none] [month repr:short] [year]");
+    t.format(&fmt).unwrap_or_default()
+}
+
+/// "2026-03-03 14:05 UTC", for the `title` of a `<time>`.
+pub fn exact(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(time::UtcOffset::UTC).format(&fmt).unwrap_or_default()
+}
+
+/// RFC 3339, for the `datetime` attribute.
+pub fn iso(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn relative_times() {
+        let now = datetime!(2026-11-23 12:00 UTC);
+        assert_eq!(ago(now, now - Duration::seconds(20)), "just now");
+        assert_eq!(ago(now, now - Duration::minutes(1)), "1 minute ago");
+        assert_eq!(ago(now, now - Duration::minutes(12)), "12 minutes ago");
+        assert_eq!(ago(now, now - Duration::hours(5)), "5 hours ago");
+        assert_eq!(ago(now, now - Duration::days(3)), "3 days ago");
+        assert_eq!(ago(now, datetime!(2026-03-03 09:00 UTC)), "on 3 Mar 2026");
+        assert_eq!(exact(datetime!(2026-03-03 09:05 UTC)), "2026-03-03 09:05 UTC");
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per capability.
+pub mod accounts;
+pub mod password;
+pub mod sessions;

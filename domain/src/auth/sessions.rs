@@ -1,0 +1,156 @@
+//! Server-side sessions: the cookie holds 32 random bytes, the table only their SHA-256.
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::config::SessionPolicy;
+use crate::db;
+use crate::ids::{SessionId, UserId};
+use crate::secret::SessionToken;
+use crate::{DomainError, Services};
+
+/// Where a request came from, recorded on the session.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A signed-in request's session.
+#[derive(Clone, Debug)]
+pub struct AuthSession {
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub verified_at: OffsetDateTime,
+}
+
+/// A session as listed on the Security & Access page.
+#[derive(Clone, Debug)]
+pub struct SessionSummary {
+    pub id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub auth_method: String,
+    pub current: bool,
+}
+
+/// A fresh random token and the hash to store.
+pub fn new_token() -> (SessionToken, [u8; 32]) {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = SessionToken::from_cookie(URL_SAFE_NO_PAD.encode(raw));
+    (token, Sha256::digest(raw).into())
+}
+
+/// The stored hash of a cookie's token; `None` when the cookie is not a well-formed token.
+pub fn token_hash(token: &SessionToken) -> Option<[u8; 32]> {
+    let raw = URL_SAFE_NO_PAD.decode(token.expose()).ok()?;
+    (raw.len() == 32).then(|| Sha256::digest(&raw).into())
+}
+
+/// The oldest `created_at` / `last_seen_at` still valid at `now`.
+fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    (now - policy.absolute(), now - policy.idle())
+}
+
+/// Starts a session for a person who just proved who they are.
+pub async fn start(
+    svc: &Services,
+    user_id: UserId,
+    method: &str,
+    client: &ClientInfo,
+) -> Result<SessionToken, DomainError> {
+    let (token, hash) = new_token();
+    let now = svc.clock.now();
+    db::sessions::insert(&svc.db, SessionId::new(), user_id, &hash, now, method, client).await?;
+    Ok(token)
+}
+
+/// Resolves a cookie to a live session, or `None` if it is unknown, revoked or expired. Records
+/// activity at most once per touch interval.
+pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option<AuthSession>, DomainError> {
+    let Some(hash) = token_hash(token) else { return Ok(None) };
+    let now = svc.clock.now();
+    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
+    let Some(row) = db::sessions::find_live(&svc.db, &hash, created_after, seen_after).await? else {
+        return Ok(None);
+    };
+    if now - row.last_seen_at >= svc.sessions.touch_interval() {
+        db::sessions::touch(&svc.db, row.user_id, row.id, now, now - svc.sessions.touch_interval()).await?;
+    }
+    Ok(Some(AuthSession {
+        session_id: row.id,
+        user_id: row.user_id,
+        email: row.email,
+        display_name: row.display_name,
+        verified_at: row.verified_at,
+    }))
+}
+
+/// Ends the current session (sign out).
+pub async fn sign_out(svc: &Services, auth: &AuthSession) -> Result<(), DomainError> {
+    let mut tx = svc.db.begin().await?;
+    let now = svc.clock.now();
+    db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, "signed_out").await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "signed_out", &ClientInfo::default(), now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Live sessions of the signed-in account, the current one first, then most recently active.
+pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
+    let now = svc.clock.now();
+    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
+    let rows = db::sessions::list_live(&svc.db, auth.user_id, created_after, seen_after).await?;
+    let mut out: Vec<SessionSummary> = rows
+        .into_iter()
+        .map(|r| SessionSummary {
+            current: r.id == auth.session_id,
+            id: r.id,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            auth_method: r.auth_method,
+        })
+        .collect();
+    out.sort_by(|a, b| b.current.cmp(&a.current).then(b.last_seen_at.cmp(&a.last_seen_at)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_random_bytes_and_only_their_hash_is_kept() {
+        let (a, ha) = new_token();
+        let (b, hb) = new_token();
+        assert_ne!(a, b);
+        assert_ne!(ha, hb);
+        assert_eq!(URL_SAFE_NO_PAD.decode(a.expose()).unwrap().len(), 32);
+        assert_eq!(token_hash(&a), Some(ha));
+        assert_ne!(&ha[..], URL_SAFE_NO_PAD.decode(a.expose()).unwrap().as_slice());
+    }
+
+    #[test]
+    fn malformed_cookies_have_no_hash() {
+        assert_eq!(token_hash(&SessionToken::from_cookie("not base64 !")), None);
+        assert_eq!(token_hash(&SessionToken::from_cookie("c2hvcnQ")), None);
+    }
+
+    #[test]
+    fn cutoffs_follow_policy() {
+        let p = SessionPolicy { idle_timeout_minutes: 30, absolute_lifetime_hours: 2, touch_interval_seconds: 60 };
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let (c, s) = cutoffs(&p, now);
+        assert_eq!(c, time::macros::datetime!(2026-01-01 10:00 UTC));
+        assert_eq!(s, time::macros::datetime!(2026-01-01 11:30 UTC));
+    }
+}

@@ -1,0 +1,45 @@
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::auth::sessions::ClientInfo;
+use crate::ids::{EventId, SessionId, UserId};
+
+/// Appends to the account's security history.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    session_id: Option<SessionId>,
+    kind: &str,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO security_events (id, user_id, session_id, kind, ip, user_agent, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(EventId::new())
+    .bind(user_id)
+    .bind(session_id)
+    .bind(kind)
+    .bind(client.ip.as_deref())
+    .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Kinds of the account's events, newest first (for tests and the future history view).
+pub async fn kinds(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT kind FROM security_events WHERE user_id = $1 ORDER BY created_at DESC, kind")
+        .bind(user_id)
+        .fetch_all(db)
+        .await
+}
+
+pub(crate) fn truncate(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

@@ -1,0 +1,165 @@
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::auth::sessions::ClientInfo;
+use crate::db::events::truncate;
+use crate::ids::{SessionId, UserId};
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct LiveSessionRow {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub last_seen_at: OffsetDateTime,
+    pub verified_at: OffsetDateTime,
+    pub email: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub auth_method: String,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    id: SessionId,
+    user_id: UserId,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+    method: &str,
+    client: &ClientInfo,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent, auth_method)
+         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(&token_hash[..])
+    .bind(now)
+    .bind(client.ip.as_deref())
+    .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
+    .bind(method)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The live session with this token hash: not revoked, created after `created_after`, seen after
+/// `seen_after`. One query, straight to Postgres: no cache that could serve a revoked session.
+pub async fn find_live(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8; 32],
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+) -> Result<Option<LiveSessionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.user_id, s.last_seen_at, s.verified_at, u.email, u.display_name
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.created_at > $2 AND s.last_seen_at > $3",
+    )
+    .bind(&token_hash[..])
+    .bind(created_after)
+    .bind(seen_after)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records activity, unless it was recorded after `unless_after` (at most one write per interval).
+pub async fn touch(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: SessionId,
+    now: OffsetDateTime,
+    unless_after: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $3 WHERE id = $2 AND user_id = $1 AND last_seen_at <= $4")
+        .bind(user_id)
+        .bind(id)
+        .bind(now)
+        .bind(unless_after)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn list_live(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, created_at, last_seen_at, ip, user_agent, auth_method FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND created_at > $2 AND last_seen_at > $3
+         ORDER BY last_seen_at DESC",
+    )
+    .bind(user_id)
+    .bind(created_after)
+    .bind(seen_after)
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes one of the account's sessions; answers whether anything changed.
+pub async fn revoke(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: SessionId,
+    now: OffsetDateTime,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(id)
+    .bind(now)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Revokes every session of the account but `keep`; answers how many ended.
+pub async fn revoke_others(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    keep: SessionId,
+    now: OffsetDateTime,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .bind(now)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Gives a session a fresh token (the old cookie stops working) and marks it as just verified.
+pub async fn rotate_token(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: SessionId,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET token_hash = $3, verified_at = $4, last_seen_at = $4 WHERE id = $2 AND user_id = $1")
+        .bind(user_id)
+        .bind(id)
+        .bind(&token_hash[..])
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::ids::UserId;
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("has_password", &self.password_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, email, display_name, password_hash, password_changed_at, created_at";
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    id: UserId,
+    email: &str,
+    email_normalized: &str,
+    display_name: Option<&str>,
+    password_hash: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, email, email_normalized, display_name, password_hash, password_changed_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NULL THEN NULL ELSE $6 END, $6)",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(email_normalized)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email_normalized = $1"))
+        .bind(email_normalized)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    id: UserId,
+    password_hash: &str,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}

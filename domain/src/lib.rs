@@ -1,0 +1,27 @@
+//! Gatehouse's server-only domain: accounts, credentials, sessions, policies and Postgres access.
+//!
+//! Nothing in here may reach the browser: the `app` crate depends on this crate only through its
+//! `ssr` feature, so a wasm build that pulled sqlx, argon2 or tokio in would fail to compile.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod secret;
+
+pub use error::DomainError;
+
+/// Everything a request needs to reach the domain: the pool, the password hasher and the policies.
+/// Cheap to clone (everything inside is shared).
+#[derive(Clone)]
+pub struct Services {
+    pub db: sqlx::PgPool,
+    pub hasher: auth::password::PasswordHasher,
+    pub sessions: config::SessionPolicy,
+    pub clock: clock::Clock,
+}
+
+/// Embedded migrations (run at start-up by the server, and by `#[sqlx::test]`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,206 @@
+//! Database tests: a fresh Postgres database per test (`#[sqlx::test]`), migrations applied.
+use domain::auth::accounts::{change_password, sign_in, sign_up};
+use domain::auth::sessions::{authenticate, list, sign_out, ClientInfo};
+use domain::clock::Clock;
+use domain::config::{Argon2Config, SessionPolicy};
+use domain::secret::{Password, SessionToken};
+use domain::{auth::password::PasswordHasher, DomainError, Services};
+use sqlx::PgPool;
+use time::macros::datetime;
+use time::Duration;
+
+const PW: &str = "correct horse battery staple";
+
+fn services(db: PgPool) -> Services {
+    Services {
+        db,
+        hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
+        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, touch_interval_seconds: 60 },
+        clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
+    }
+}
+
+fn client(ua: &str) -> ClientInfo {
+    ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some(ua.into()) }
+}
+
+async fn who(svc: &Services, token: &SessionToken) -> Option<String> {
+    authenticate(svc, token).await.unwrap().map(|s| s.email)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sign_up_signs_in_and_emails_are_unique_ignoring_case_and_spaces(db: PgPool) {
+    let svc = services(db);
+    let (_, token) = sign_up(&svc, "Ada@Example.test", Some("Ada"), &Password::new(PW), &client("A")).await.unwrap();
+    assert_eq!(who(&svc, &token).await.as_deref(), Some("Ada@Example.test"));
+    let dup = sign_up(&svc, "  ada@EXAMPLE.test ", None, &Password::new(PW), &client("B")).await;
+    assert!(matches!(dup, Err(DomainError::EmailTaken)), "{dup:?}");
+    // and signing in works with any case
+    assert!(sign_in(&svc, " ADA@example.TEST", &Password::new(PW), &client("C")).await.is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn simultaneous_duplicate_sign_ups_create_exactly_one_account(db: PgPool) {
+    let svc = services(db.clone());
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let svc = svc.clone();
+        let email = if i % 2 == 0 { "race@example.test" } else { "RACE@example.test" };
+        tasks.push(tokio::spawn(async move { sign_up(&svc, email, None, &Password::new(PW), &client("x")).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(DomainError::EmailTaken) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn bad_input_is_refused_with_a_reason_and_nothing_is_created(db: PgPool) {
+    let svc = services(db.clone());
+    let short = sign_up(&svc, "ada@example.test", None, &Password::new("too short"), &client("x")).await;
+    assert!(matches!(&short, Err(DomainError::PasswordRejected(m)) if m.contains("at least 15")), "{short:?}");
+    let bad_email = sign_up(&svc, "not-an-email", None, &Password::new(PW), &client("x")).await;
+    assert!(matches!(bad_email, Err(DomainError::Invalid { field: "email", .. })));
+    let long_name = sign_up(&svc, "ada@example.test", Some(&"n".repeat(101)), &Password::new(PW), &client("x")).await;
+    assert!(matches!(long_name, Err(DomainError::Invalid { field: "display_name", .. })));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(n, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn unknown_email_and_wrong_password_are_the_same_error(db: PgPool) {
+    let svc = services(db);
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let wrong = sign_in(&svc, "ada@example.test", &Password::new("wrong horse battery staple"), &client("x")).await;
+    let unknown = sign_in(&svc, "nobody@example.test", &Password::new(PW), &client("x")).await;
+    assert!(matches!(wrong, Err(DomainError::InvalidCredentials)));
+    assert!(matches!(unknown, Err(DomainError::InvalidCredentials)));
+    assert_eq!(format!("{:?}", wrong.unwrap_err()), format!("{:?}", unknown.unwrap_err()));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn every_sign_in_gets_a_new_token_and_only_its_hash_is_stored(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let a = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap();
+    let b = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap();
+    assert_ne!(a, b);
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(&db).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    for token in [&a, &b] {
+        let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.expose()).unwrap();
+        assert!(!stored.contains(&raw), "the raw token must never be stored");
+        let hash = domain::auth::sessions::token_hash(token).unwrap().to_vec();
+        assert!(stored.contains(&hash));
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sessions_expire_by_idle_and_absolute_lifetime(db: PgPool) {
+    let svc = services(db);
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    // Active every 50 minutes: idle (60 min) never triggers…
+    for _ in 0..20 {
+        svc.clock.advance(Duration::minutes(50));
+        assert!(who(&svc, &token).await.is_some());
+    }
+    // …until the absolute lifetime (24 h) is reached.
+    svc.clock.advance(Duration::hours(8));
+    assert!(who(&svc, &token).await.is_none());
+
+    let t2 = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap();
+    svc.clock.advance(Duration::minutes(61));
+    assert!(who(&svc, &t2).await.is_none(), "idle for longer than the idle timeout");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn last_active_is_written_at_most_once_a_minute(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let seen = || async { sqlx::query_scalar::<_, time::OffsetDateTime>("SELECT last_seen_at FROM sessions").fetch_one(&db).await.unwrap() };
+    let t0 = seen().await;
+    svc.clock.advance(Duration::seconds(30));
+    authenticate(&svc, &token).await.unwrap();
+    assert_eq!(seen().await, t0, "no write within the interval");
+    svc.clock.advance(Duration::seconds(31));
+    authenticate(&svc, &token).await.unwrap();
+    assert_eq!(seen().await, t0 + Duration::seconds(61));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sign_out_ends_the_session_at_once_and_keeps_the_row(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let session = authenticate(&svc, &token).await.unwrap().unwrap();
+    sign_out(&svc, &session).await.unwrap();
+    assert!(who(&svc, &token).await.is_none());
+    let reason: Option<String> = sqlx::query_scalar("SELECT revoked_reason FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(reason.as_deref(), Some("signed_out"));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sessions_list_shows_only_this_accounts_live_sessions_current_first(db: PgPool) {
+    let svc = services(db);
+    let (_, mine) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("Firefox")).await.unwrap();
+    svc.clock.advance(Duration::minutes(2));
+    let other_device = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Safari")).await.unwrap();
+    sign_up(&svc, "bob@example.test", None, &Password::new(PW), &client("Bob's browser")).await.unwrap();
+    let ended = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Ended")).await.unwrap();
+    let ended = authenticate(&svc, &ended).await.unwrap().unwrap();
+    sign_out(&svc, &ended).await.unwrap();
+
+    let me = authenticate(&svc, &mine).await.unwrap().unwrap();
+    let rows = list(&svc, &me).await.unwrap();
+    let agents: Vec<_> = rows.iter().map(|r| r.user_agent.clone().unwrap()).collect();
+    assert_eq!(agents, vec!["Firefox", "Safari"]);
+    assert!(rows[0].current && !rows[1].current);
+    assert_eq!(rows[1].ip.as_deref(), Some("203.0.113.9"));
+    assert!(authenticate(&svc, &other_device).await.unwrap().is_some());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn changing_the_password_signs_out_everywhere_else_and_rotates_this_token(db: PgPool) {
+    let svc = services(db.clone());
+    let (user, here) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("here")).await.unwrap();
+    let elsewhere = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("there")).await.unwrap();
+    let session = authenticate(&svc, &here).await.unwrap().unwrap();
+    let new_pw = Password::new("a brand new passphrase for ada");
+
+    let wrong = change_password(&svc, &session, &Password::new("not my password at all"), &new_pw, &client("here")).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid { field: "current_password", .. })));
+    assert!(who(&svc, &elsewhere).await.is_some(), "a refused change changes nothing");
+
+    let weak = change_password(&svc, &session, &Password::new(PW), &Password::new("short"), &client("here")).await;
+    assert!(matches!(weak, Err(DomainError::PasswordRejected(_))));
+
+    let fresh = change_password(&svc, &session, &Password::new(PW), &new_pw, &client("here")).await.unwrap();
+    assert!(who(&svc, &elsewhere).await.is_none(), "other sessions are signed out");
+    assert!(who(&svc, &here).await.is_none(), "the old token of this session stops working");
+    let same = authenticate(&svc, &fresh).await.unwrap().unwrap();
+    assert_eq!(same.session_id, session.session_id, "this session stays signed in with a new token");
+
+    assert!(matches!(sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await, Err(DomainError::InvalidCredentials)));
+    assert!(sign_in(&svc, "ada@example.test", &new_pw, &client("x")).await.is_ok());
+    let kinds = domain::db::events::kinds(&db, user).await.unwrap();
+    assert!(kinds.contains(&"password_changed".to_string()), "{kinds:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_session_token_of_one_account_never_reaches_another(db: PgPool) {
+    let svc = services(db);
+    let (_, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let (_, bob) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let ada_session = authenticate(&svc, &ada).await.unwrap().unwrap();
+    let bob_session = authenticate(&svc, &bob).await.unwrap().unwrap();
+    // Revoking Bob's session id through Ada's account changes nothing.
+    let changed = domain::db::sessions::revoke(&svc.db, ada_session.user_id, bob_session.session_id, svc.clock.now(), "x").await.unwrap();
+    assert!(!changed);
+    assert!(who(&svc, &bob).await.is_some());
+}

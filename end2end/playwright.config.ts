@@ -1,0 +1,68 @@
+import { defineConfig } from '@playwright/test';
+import { BASE_URL } from './base-url';
+
+// `process.env.BASE_URL ?? 'http://127.0.0.1:3100'`, shared with the helpers.
+const baseURL = BASE_URL;
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: {
+    timeout: 10_000,
+    toHaveScreenshot: { maxDiffPixelRatio: 0.01, animations: 'disabled' },
+  },
+  snapshotPathTemplate: '{testDir}/__screenshots__/{testFilePath}/{arg}{ext}',
+
+  // The list reporter's last line is the pass/fail summary.
+  reporter: [['list']],
+  forbidOnly: true,
+  retries: 0,
+  workers: 2,
+  fullyParallel: true,
+
+  use: {
+    baseURL,
+    browserName: 'chromium',
+    // Fixed environment so screenshots and axe results are reproducible.
+    viewport: { width: 1280, height: 800 },
+    locale: 'en-US',
+    timezoneId: 'UTC',
+    colorScheme: 'light',
+    launchOptions: {
+      // Debian's Chromium; `npx playwright install` is not available here.
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+      ],
+    },
+  },
+
+  projects: [
+    {
+      name: 'main',
+      testIgnore: /recovery\.spec\.ts$/,
+    },
+    {
+      // Stops and restarts Postgres, so it must run after everything else.
+      name: 'recovery',
+      testMatch: /recovery\.spec\.ts$/,
+      dependencies: ['main'],
+    },
+  ],
+
+  webServer: {
+    // Starts the server on port 3100 against a fresh database.
+    command: '../scripts/e2e-server.sh',
+    url: baseURL + '/healthz',
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+});

@@ -1,0 +1,244 @@
+import type { APIRequestContext, APIResponse } from '@playwright/test';
+import {
+  BAD_CREDENTIALS,
+  BASE_URL,
+  HTTP_4XX_LOG,
+  SAME_ORIGIN_HEADERS,
+  SECURITY_PATH,
+  SITE_ORIGIN,
+  accountNav,
+  alertOf,
+  canSignIn,
+  changePassword,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  newAccount,
+  region,
+  signInViaApi,
+  signInViaUi,
+  signUpViaApi,
+  signUpViaUi,
+  strongPassword,
+  submitSignInForm,
+  test,
+  trackPageErrors,
+} from './fixtures';
+
+// Several tests here provoke rejected requests on purpose (wrong password,
+// duplicate account, too-short password); Chromium logs those 4xx responses
+// as console errors. Page errors and 5xx responses still fail every test.
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+test('sign up, change password, sign out, and sign back in with the new password', async ({ page }) => {
+  const account = newAccount('Journey Tester');
+  const newPassword = strongPassword();
+
+  await signUpViaUi(page, account);
+  await expectSecurityPage(page);
+
+  const sessions = region(page, 'Sessions');
+  await expect(sessions.getByRole('listitem')).toHaveCount(1);
+  await expect(sessions.getByRole('listitem')).toContainText('This device');
+
+  await changePassword(page, account.password, newPassword);
+
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+
+  await submitSignInForm(page, account.email, account.password);
+  await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+
+  await submitSignInForm(page, account.email, newPassword);
+  await expectSecurityPage(page);
+});
+
+test.describe('sign-in failures do not reveal whether an account exists', () => {
+  function postSignIn(request: APIRequestContext, email: string, password: string): Promise<APIResponse> {
+    return request.post('/api/auth/sign-in', {
+      form: { email, password, return_to: SECURITY_PATH },
+      headers: SAME_ORIGIN_HEADERS,
+      maxRedirects: 0,
+    });
+  }
+
+  /** Removes what may legitimately differ between two responses: the echoed email and CSP nonces. */
+  function normalizeBody(body: string, email: string): string {
+    return body.replaceAll(email, '<email>').replace(/nonce(=|-)["']?[A-Za-z0-9+/=_-]+/g, 'nonce$1<nonce>');
+  }
+
+  function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  }
+
+  test('wrong password and unknown email show the same alert', async ({ page, request }) => {
+    const account = newAccount();
+    await signUpViaApi(request, account);
+
+    await signInViaUi(page, account.email, strongPassword());
+    await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+
+    await signInViaUi(page, newAccount().email, strongPassword());
+    await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+  });
+
+  test('wrong password and unknown email get the same HTTP answer in similar time', async ({ request }) => {
+    test.slow(); // each attempt hashes a password
+    const account = newAccount();
+    await signUpViaApi(request, account);
+    const unknownEmail = newAccount().email;
+
+    const wrongPassword = await postSignIn(request, account.email, strongPassword());
+    const unknownAccount = await postSignIn(request, unknownEmail, strongPassword());
+    expect(unknownAccount.status()).toBe(wrongPassword.status());
+    expect(normalizeBody(await unknownAccount.text(), unknownEmail)).toBe(
+      normalizeBody(await wrongPassword.text(), account.email),
+    );
+
+    // Interleave the attempts so drift in server load affects both equally.
+    const tries = 5;
+    const durations = { wrongPassword: [] as number[], unknownAccount: [] as number[] };
+    for (let i = 0; i < tries; i++) {
+      let start = performance.now();
+      await postSignIn(request, account.email, strongPassword());
+      durations.wrongPassword.push(performance.now() - start);
+
+      start = performance.now();
+      await postSignIn(request, unknownEmail, strongPassword());
+      durations.unknownAccount.push(performance.now() - start);
+    }
+    const difference = Math.abs(median(durations.wrongPassword) - median(durations.unknownAccount));
+    expect(difference, `durations in ms: ${JSON.stringify(durations)}`).toBeLessThan(150);
+  });
+});
+
+test('signing up again with the same email in another case and with spaces is refused', async ({ page, request }) => {
+  const account = newAccount();
+  await signUpViaApi(request, account);
+
+  const [local, domain] = account.email.split('@');
+  const variant = `  ${local.toUpperCase()}@${domain[0].toUpperCase()}${domain.slice(1)} `;
+  const otherPassword = strongPassword();
+  await signUpViaUi(page, { email: variant, password: otherPassword });
+
+  await expect(alertOf(page)).toContainText('already');
+  await expect(alertOf(page)).toContainText('An account with this email already exists. Sign in instead.');
+
+  // The server must normalize too: a browser trims an email field by itself,
+  // so post the untrimmed variant directly. The original account must be intact.
+  await request.post('/api/auth/sign-up', {
+    form: { email: variant, password: otherPassword, display_name: '' },
+    headers: SAME_ORIGIN_HEADERS,
+    maxRedirects: 0,
+  });
+  expect(await canSignIn(variant, otherPassword)).toBe(false);
+  expect(await canSignIn(account.email, otherPassword)).toBe(false);
+  expect(await canSignIn(account.email, account.password)).toBe(true);
+});
+
+test('a password shorter than 15 characters is rejected and no account is created', async ({ page, request }) => {
+  const account = { ...newAccount(), password: 'Fourteen-chars' }; // 14 characters
+  expect(account.password).toHaveLength(14);
+
+  await signUpViaUi(page, account);
+  await expect(page.getByText(/at least 15 characters/).first()).toBeVisible();
+  expect(await canSignIn(account.email, account.password)).toBe(false);
+
+  // Server-side validation, independent of any client-side checks.
+  await request.post('/api/auth/sign-up', {
+    form: { email: account.email, password: account.password, display_name: '' },
+    headers: SAME_ORIGIN_HEADERS,
+    maxRedirects: 0,
+  });
+  expect(await canSignIn(account.email, account.password)).toBe(false);
+});
+
+test.describe('return_to after sign-in', () => {
+  test('a protected page sends you to sign-in and back', async ({ page, request }) => {
+    const account = newAccount();
+    await signUpViaApi(request, account);
+
+    await page.goto(SECURITY_PATH);
+    await expect(page).toHaveURL(
+      (url) => url.pathname === '/sign-in' && url.searchParams.get('return_to') === SECURITY_PATH,
+    );
+
+    await submitSignInForm(page, account.email, account.password);
+    await expectSecurityPage(page);
+  });
+
+  const hostileTargets = [
+    'https://evil.example/',
+    '//evil.example/x',
+    '/\\evil.example',
+    'javascript:alert(1)',
+    '/%2F%2Fevil.example',
+  ];
+
+  for (const target of hostileTargets) {
+    test(`return_to=${target} keeps you on the site`, async ({ page, request }) => {
+      const account = newAccount();
+      await signUpViaApi(request, account);
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+
+      await signInViaUi(page, account.email, account.password, `/sign-in?return_to=${encodeURIComponent(target)}`);
+      await expect(page).toHaveURL((url) => url.pathname !== '/sign-in');
+      expect(new URL(page.url()).origin).toBe(SITE_ORIGIN);
+      expect(dialogs).toEqual([]);
+    });
+  }
+});
+
+test('"Log out" on the current session ends it', async ({ page }) => {
+  await signUpViaApi(page, newAccount());
+  await gotoHydrated(page, SECURITY_PATH);
+
+  const current = region(page, 'Sessions').getByRole('listitem').filter({ hasText: 'This device' });
+  await current.getByRole('button', { name: 'Log out' }).click();
+  await expectPathname(page, '/sign-in');
+
+  await page.goto(SECURITY_PATH);
+  await expectPathname(page, '/sign-in');
+});
+
+test('changing the password signs out the other sessions', async ({ page, browser }) => {
+  const account = newAccount();
+
+  // Context A is the test's page; context B is a second, independent browser.
+  // Each holds one session of the same account.
+  const contextB = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const pageB = await contextB.newPage();
+    const errorsB = trackPageErrors(pageB);
+
+    await signUpViaApi(page, account);
+    await signInViaApi(pageB, account.email, account.password);
+    await gotoHydrated(pageB, SECURITY_PATH);
+    await expectSecurityPage(pageB);
+
+    await gotoHydrated(page, SECURITY_PATH);
+    const sessions = region(page, 'Sessions').getByRole('listitem');
+    await expect(sessions).toHaveCount(2);
+
+    await changePassword(page, account.password, strongPassword());
+
+    await pageB.goto(SECURITY_PATH);
+    await expectPathname(pageB, '/sign-in');
+
+    await page.reload();
+    await expectSecurityPage(page);
+    await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(1);
+    await expect(region(page, 'Sessions').getByRole('listitem')).toContainText('This device');
+
+    expect(errorsB, 'page errors / console errors in context B').toEqual([]);
+  } finally {
+    await contextB.close();
+  }
+});

@@ -1,0 +1,277 @@
+/**
+ * Shared fixtures and helpers for the Gatehouse end-to-end suite.
+ *
+ * Import `test` and `expect` from here (not from @playwright/test) so every
+ * test fails on uncaught page errors and on `console.error` output.
+ */
+import { randomBytes } from 'node:crypto';
+import AxeBuilder from '@axe-core/playwright';
+import {
+  test as base,
+  expect,
+  request as apiRequest,
+  type APIRequestContext,
+  type APIResponse,
+  type Page,
+  type Response,
+} from '@playwright/test';
+import { BASE_URL, SITE_ORIGIN } from '../base-url';
+
+export { expect, BASE_URL, SITE_ORIGIN };
+
+/** Landing page after signing in or up when no (valid) return_to is given. */
+export const SECURITY_PATH = '/settings/security';
+
+/** The exact alert text for any failed sign-in. */
+export const BAD_CREDENTIALS = 'Incorrect email or password.';
+
+/**
+ * Chromium logs every 4xx/5xx response (including fetches made by the app) as a
+ * console error "Failed to load resource: the server responded with a status of
+ * 401 (Unauthorized)". Tests that deliberately provoke a rejected request
+ * (wrong password, duplicate account, ...) allow 4xx ones with
+ * `test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] })`. 5xx is never allowed.
+ */
+export const HTTP_4XX_LOG = /^Failed to load resource: the server responded with a status of 4\d\d\b/;
+
+type Fixtures = {
+  /** Console error texts matching any of these do not fail the test. */
+  allowedConsoleErrors: RegExp[];
+};
+
+/**
+ * Starts collecting uncaught exceptions and `console.error` messages of `page`.
+ * The returned array fills up as they happen; assert it is empty at the end.
+ * The `page` fixture does this itself; use it for pages you create yourself.
+ */
+export function trackPageErrors(page: Page, allowed: readonly RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => {
+    errors.push(`pageerror: ${error.message}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    if (allowed.some((pattern) => pattern.test(text))) return;
+    const { url } = message.location();
+    errors.push(`console.error: ${text}${url ? ` (${url})` : ''}`);
+  });
+  return errors;
+}
+
+export const test = base.extend<Fixtures>({
+  allowedConsoleErrors: [[], { option: true }],
+
+  page: async ({ page, allowedConsoleErrors }, use) => {
+    const errors = trackPageErrors(page, allowedConsoleErrors);
+    await use(page);
+    expect(errors, 'page errors / console errors during the test').toEqual([]);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Test data
+// ---------------------------------------------------------------------------
+
+function randomToken(bytes = 4): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** A fresh address for every call, so parallel tests never collide. */
+export function uniqueEmail(): string {
+  return `e2e-${Date.now()}-${randomToken()}@example.test`;
+}
+
+/** A password that satisfies the policy (at least 15 characters). */
+export function strongPassword(): string {
+  return `Correct-horse-${randomToken()}-battery`;
+}
+
+export type Account = {
+  email: string;
+  password: string;
+  displayName?: string;
+};
+
+/** A new, not yet registered account. */
+export function newAccount(displayName?: string): Account {
+  return { email: uniqueEmail(), password: strongPassword(), displayName };
+}
+
+// ---------------------------------------------------------------------------
+// Navigation
+// ---------------------------------------------------------------------------
+
+/**
+ * Waits until the current document has hydrated (the app sets
+ * `data-hydrated` on <html>). Always do this before interacting with a page
+ * that was loaded by a full navigation.
+ */
+export async function waitForHydration(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
+}
+
+/** `page.goto(path)` followed by waiting for hydration. */
+export async function gotoHydrated(page: Page, path: string): Promise<Response | null> {
+  const response = await page.goto(path);
+  await waitForHydration(page);
+  return response;
+}
+
+/** Waits until the page is at `pathname` (query string and hash ignored). */
+export async function expectPathname(page: Page, pathname: string): Promise<void> {
+  await expect(page).toHaveURL((url) => url.pathname === pathname);
+}
+
+/** Waits for the signed-in landing page and for it to hydrate. */
+export async function expectSecurityPage(page: Page): Promise<void> {
+  await expectPathname(page, SECURITY_PATH);
+  await expect(page.getByRole('heading', { level: 1, name: 'Security & Access' })).toBeVisible();
+  await waitForHydration(page);
+}
+
+// ---------------------------------------------------------------------------
+// Auth through the HTTP API
+// ---------------------------------------------------------------------------
+
+type RequestTarget = Page | APIRequestContext;
+
+function requestContextOf(target: RequestTarget): APIRequestContext {
+  return 'request' in target ? target.request : target;
+}
+
+/** Headers a same-origin browser form post would carry. */
+export const SAME_ORIGIN_HEADERS = { Origin: SITE_ORIGIN } as const;
+
+async function describeResponse(response: APIResponse): Promise<string> {
+  const body = await response.text().catch(() => '<unreadable body>');
+  return `${response.status()} ${response.url()}\n${body.slice(0, 2_000)}`;
+}
+
+/**
+ * Creates an account with a form POST to /api/auth/sign-up.
+ *
+ * With a Page, the request goes through `page.request`, which shares the
+ * browser context's cookies, so the page is signed in afterwards. With an
+ * APIRequestContext (e.g. the `request` fixture) the browser stays signed out.
+ */
+export async function signUpViaApi(target: RequestTarget, account: Account): Promise<void> {
+  const response = await requestContextOf(target).post('/api/auth/sign-up', {
+    form: {
+      email: account.email,
+      password: account.password,
+      display_name: account.displayName ?? '',
+    },
+    headers: SAME_ORIGIN_HEADERS,
+  });
+  expect(response.ok(), `sign-up via API failed: ${await describeResponse(response)}`).toBe(true);
+}
+
+/** Signs in with a form POST to /api/auth/sign-in; see signUpViaApi for `target`. */
+export async function signInViaApi(target: RequestTarget, email: string, password: string): Promise<void> {
+  const response = await requestContextOf(target).post('/api/auth/sign-in', {
+    form: { email, password, return_to: SECURITY_PATH },
+    headers: SAME_ORIGIN_HEADERS,
+  });
+  expect(response.ok(), `sign-in via API failed: ${await describeResponse(response)}`).toBe(true);
+}
+
+/**
+ * Whether `email` + `password` currently open a session, checked in a fresh,
+ * isolated request context (no browser involved): sign in, then see whether
+ * the security page is served (200) instead of a redirect to /sign-in.
+ */
+export async function canSignIn(email: string, password: string): Promise<boolean> {
+  const context = await apiRequest.newContext({ baseURL: BASE_URL });
+  try {
+    await context.post('/api/auth/sign-in', {
+      form: { email, password, return_to: SECURITY_PATH },
+      headers: SAME_ORIGIN_HEADERS,
+      maxRedirects: 0,
+    });
+    const page = await context.get(SECURITY_PATH, { maxRedirects: 0 });
+    return page.status() === 200;
+  } finally {
+    await context.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Auth through the UI
+// ---------------------------------------------------------------------------
+
+/** Fills and submits the sign-up form at /sign-up. Does not wait for the result. */
+export async function signUpViaUi(page: Page, account: Account): Promise<void> {
+  await gotoHydrated(page, '/sign-up');
+  await page.getByLabel('Email', { exact: true }).fill(account.email);
+  await page.getByLabel('Display name (optional)', { exact: true }).fill(account.displayName ?? '');
+  await page.getByLabel('Password', { exact: true }).fill(account.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+/**
+ * Fills and submits the sign-in form on the current page (which must be a
+ * sign-in page). Does not wait for the result.
+ */
+export async function submitSignInForm(page: Page, email: string, password: string): Promise<void> {
+  await waitForHydration(page);
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/**
+ * Opens the sign-in page (`path` may carry a `?return_to=`), then fills and
+ * submits the form. Does not wait for the result.
+ */
+export async function signInViaUi(page: Page, email: string, password: string, path = '/sign-in'): Promise<void> {
+  await gotoHydrated(page, path);
+  await submitSignInForm(page, email, password);
+}
+
+/** The alert shown for a failed sign-in / sign-up. */
+export function alertOf(page: Page) {
+  return page.getByRole('alert');
+}
+
+// ---------------------------------------------------------------------------
+// Security page
+// ---------------------------------------------------------------------------
+
+export function region(page: Page, name: string) {
+  return page.getByRole('region', { name, exact: true });
+}
+
+/** The signed-in "Account" navigation in the site header. */
+export function accountNav(page: Page) {
+  return page.getByRole('navigation', { name: 'Account', exact: true });
+}
+
+/**
+ * Changes the password from the Password section of /settings/security (the
+ * page must be open and hydrated) and waits for the success status.
+ */
+export async function changePassword(page: Page, current: string, next: string): Promise<void> {
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Change password' }).click();
+  await section.getByLabel('Current password', { exact: true }).fill(current);
+  await section.getByLabel('New password', { exact: true }).fill(next);
+  await section.getByRole('button', { name: 'Update password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+}
+
+// ---------------------------------------------------------------------------
+// Accessibility
+// ---------------------------------------------------------------------------
+
+/** Runs axe on the current page and fails listing every violation found. */
+export async function checkA11y(page: Page): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const violations = results.violations.map((violation) => ({
+    id: violation.id,
+    impact: violation.impact,
+    help: violation.help,
+    targets: violation.nodes.map((node) => JSON.stringify(node.target)),
+  }));
+  expect(violations, `axe violations on ${page.url()}`).toEqual([]);
+}

@@ -1,0 +1,36 @@
+import { expect, gotoHydrated, test } from './fixtures';
+
+// /previews renders every component state as <figure data-preview="<slug>">.
+// Baselines live in tests/__screenshots__/previews.spec.ts/<slug>.png; create
+// or refresh them with `npx playwright test previews --update-snapshots`.
+
+test('every component state matches its screenshot', async ({ page }) => {
+  await gotoHydrated(page, '/previews');
+
+  const slugs = await page
+    .locator('[data-preview]')
+    .evaluateAll((figures) => figures.map((figure) => figure.getAttribute('data-preview') ?? ''));
+  expect(slugs.length, 'number of previews').toBeGreaterThanOrEqual(10);
+  expect(new Set(slugs).size, `preview slugs must be unique: ${slugs.join(', ')}`).toBe(slugs.length);
+  for (const slug of slugs) {
+    // The slug becomes a file name.
+    expect(slug, 'preview slug').toMatch(/^[a-z0-9][a-z0-9_-]*$/i);
+  }
+
+  // Each comparison takes a couple of screenshots; allow time for all of them.
+  test.setTimeout(30_000 + slugs.length * 3_000);
+  for (const slug of slugs) {
+    await test.step(slug, async () => {
+      await expect(page.locator(`[data-preview="${slug}"]`)).toHaveScreenshot(`${slug}.png`);
+    });
+  }
+});
+
+test.describe('phone', () => {
+  test.use({ viewport: { width: 360, height: 740 } });
+
+  test('the previews page matches its full-page screenshot', async ({ page }) => {
+    await gotoHydrated(page, '/previews');
+    await expect(page).toHaveScreenshot('previews-phone.png', { fullPage: true });
+  });
+});

@@ -1,0 +1,173 @@
+import type { Response } from '@playwright/test';
+import {
+  SECURITY_PATH,
+  SITE_ORIGIN,
+  accountNav,
+  checkA11y,
+  expect,
+  expectSecurityPage,
+  gotoHydrated,
+  newAccount,
+  region,
+  signUpViaApi,
+  test,
+} from './fixtures';
+
+async function expectSecurityHeaders(response: Response | null): Promise<Record<string, string>> {
+  expect(response, 'navigation response').not.toBeNull();
+  expect(response!.status()).toBe(200);
+  // allHeaders() includes the security-related headers that headers() may omit.
+  const headers = await response!.allHeaders();
+
+  const csp = headers['content-security-policy'] ?? '';
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("'wasm-unsafe-eval'");
+  expect(csp).toMatch(/'nonce-[A-Za-z0-9+/=_-]+'/);
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['referrer-policy'], 'referrer-policy header').toBeTruthy();
+  return headers;
+}
+
+test.describe('security headers and cookies', () => {
+  test('the sign-in page sends the security headers', async ({ page }) => {
+    await expectSecurityHeaders(await page.goto('/sign-in'));
+  });
+
+  test('the signed-in page sends the security headers, no-store, and a locked-down session cookie', async ({
+    page,
+  }) => {
+    await signUpViaApi(page, newAccount());
+    const headers = await expectSecurityHeaders(await page.goto(SECURITY_PATH));
+    expect(headers['cache-control'] ?? '').toContain('no-store');
+
+    const sessionCookies = (await page.context().cookies()).filter((cookie) => cookie.name.startsWith('__Host-'));
+    expect(sessionCookies, 'exactly one __Host- session cookie').toHaveLength(1);
+    const [session] = sessionCookies;
+    expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
+    expect(session.domain, '__Host- cookies are host-only').not.toMatch(/^\./);
+  });
+});
+
+test.describe('cross-site form posts are refused', () => {
+  const form = { email: 'nobody@example.test', password: 'Correct-horse-cross-site-battery', return_to: '/' };
+
+  test('a cross-site Origin gets 403', async ({ request }) => {
+    const response = await request.post('/api/auth/sign-in', {
+      form,
+      headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+      maxRedirects: 0,
+    });
+    expect(response.status()).toBe(403);
+  });
+
+  test('a post without Origin or Sec-Fetch-Site gets 403', async ({ request }) => {
+    const response = await request.post('/api/auth/sign-in', { form, maxRedirects: 0 });
+    expect(response.status()).toBe(403);
+  });
+
+  test('a same-origin post is not refused', async ({ request }) => {
+    const response = await request.post('/api/auth/sign-in', {
+      form,
+      headers: { Origin: SITE_ORIGIN },
+      maxRedirects: 0,
+    });
+    expect(response.status()).not.toBe(403);
+  });
+});
+
+test.describe('security page layout', () => {
+  test('the header shows the account and the breadcrumb shows where you are', async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    await gotoHydrated(page, SECURITY_PATH);
+    await expectSecurityPage(page);
+
+    const nav = accountNav(page);
+    await expect(nav).toContainText(account.email);
+    await expect(nav.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+    // Separators ("›") may be text or CSS-generated; accept either.
+    await expect(page.getByRole('navigation', { name: 'Breadcrumb' })).toHaveText(
+      /^\s*Settings\s*›?\s*Account\s*›?\s*Security & Access\s*$/,
+    );
+  });
+
+  test('API keys and authorized applications are marked "Coming soon"', async ({ page }) => {
+    await signUpViaApi(page, newAccount());
+    await gotoHydrated(page, SECURITY_PATH);
+
+    await expect(region(page, 'Personal API keys')).toContainText('Coming soon');
+    await expect(region(page, 'Authorized applications')).toContainText('Coming soon');
+  });
+});
+
+test.describe('keyboard', () => {
+  test('Tab reaches the skip link first, then Email, Password and Sign in', async ({ page }) => {
+    await gotoHydrated(page, '/sign-in');
+
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+
+    const stops = [
+      { name: 'Email', locator: page.getByLabel('Email', { exact: true }) },
+      { name: 'Password', locator: page.getByLabel('Password', { exact: true }) },
+      { name: 'Sign in', locator: page.getByRole('button', { name: 'Sign in', exact: true }) },
+    ];
+    // Other focusable elements (e.g. the "Gatehouse" header link) may come in
+    // between; the form controls must be reached in this order.
+    const reached: string[] = [];
+    for (let presses = 0; presses < 15 && reached.length < stops.length; presses++) {
+      await page.keyboard.press('Tab');
+      for (const stop of stops) {
+        if (await stop.locator.evaluate((element) => element === document.activeElement)) reached.push(stop.name);
+      }
+    }
+    expect(reached).toEqual(stops.map((stop) => stop.name));
+  });
+
+  test('the skip link moves focus to the main content', async ({ page }) => {
+    await gotoHydrated(page, '/sign-in');
+
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
+  });
+
+  test('the sign-in form submits with Enter', async ({ page, request }) => {
+    const account = newAccount();
+    await signUpViaApi(request, account);
+    await gotoHydrated(page, '/sign-in');
+
+    await page.getByLabel('Email', { exact: true }).fill(account.email);
+    await page.getByLabel('Password', { exact: true }).fill(account.password);
+    await page.getByLabel('Password', { exact: true }).press('Enter');
+    await expectSecurityPage(page);
+  });
+});
+
+const viewports = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 360, height: 740 },
+};
+
+for (const [device, viewport] of Object.entries(viewports)) {
+  test.describe(`axe on ${device} (${viewport.width}x${viewport.height})`, () => {
+    test.use({ viewport });
+
+    for (const path of ['/sign-in', '/sign-up', '/previews']) {
+      test(`${path} has no violations`, async ({ page }) => {
+        await gotoHydrated(page, path);
+        await checkA11y(page);
+      });
+    }
+
+    test(`${SECURITY_PATH} (signed in) has no violations`, async ({ page }) => {
+      await signUpViaApi(page, newAccount());
+      await gotoHydrated(page, SECURITY_PATH);
+      await expectSecurityPage(page);
+      await checkA11y(page);
+    });
+  });
+}

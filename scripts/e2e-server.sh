@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Started by Playwright (webServer): the built server on the end-to-end port, against the fresh
+# database scripts/test.sh created for this run.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+: "${E2E_DATABASE:?scripts/test.sh sets E2E_DATABASE}"
+export DATABASE_URL=$(pg_url "$E2E_DATABASE")
+export GATEHOUSE_SITE_ROOT=$ROOT/target/site
+export GATEHOUSE_SITE_ADDR=127.0.0.1:$E2E_PORT
+export GATEHOUSE_DEMO_ENABLED=false
+export GATEHOUSE_PREVIEWS_ENABLED=true
+export RUST_LOG=${RUST_LOG:-warn,server=info}
+exec "$CARGO_TARGET_DIR/debug/server"

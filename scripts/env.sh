@@ -1,0 +1,33 @@
+# Sourced by every script: where things live and which toolchain builds the wasm.
+# shellcheck shell=bash
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export ROOT
+
+# One cargo target directory shared by every clone on this machine (CI reuses compiled dependencies).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The wasm toolchain: a rustup wasm32 target if this machine has one; otherwise Debian's rustc-web
+# (rustc 1.96 with std sources), building std for wasm with -Zbuild-std. The same compiler builds
+# the server and the tests, so every build shares one set of compiled dependencies.
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  WASM_MODE=rustup
+  LEPTOS_ARGS=()
+else
+  WASM_MODE=debian
+  export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+  LEPTOS_ARGS=(--lib-cargo-args=-Zbuild-std=std,panic_abort)
+fi
+export WASM_MODE
+
+# The project-local Postgres cluster (ignored folder .data/), on loopback only. The port is derived
+# from the checkout's path so two clones on one machine never share a cluster.
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGDATA_DIR=$ROOT/.data/pg
+PGPORT=${GATEHOUSE_PGPORT:-$((40000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 10000))}
+E2E_PORT=${GATEHOUSE_E2E_PORT:-$((PGPORT + 10000))}
+export PGBIN PGDATA_DIR PGPORT E2E_PORT
+
+pg_url() { printf 'postgres://gatehouse@127.0.0.1:%s/%s' "$PGPORT" "${1:-gatehouse}"; }
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, and nothing else (a second run installs nothing).
+#   scripts/setup.sh          tools to build and run the app
+#   scripts/setup.sh test     … plus what the test suite needs (Chromium, Playwright)
+#   scripts/setup.sh release  … plus wasm-opt for optimised builds
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+want=${1:-run}
+
+apt_missing=()
+need_apt() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || apt_missing+=("$p"); done; }
+need_apt postgresql make
+[ "$WASM_MODE" = debian ] && need_apt rustc-web cargo-web rust-web-src lld-22
+[ "$want" = test ] && need_apt chromium
+command -v npm >/dev/null || need_apt nodejs npm
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  step "Installing Debian packages: ${apt_missing[*]}"
+  SUDO=(); [ "$(id -u)" = 0 ] || SUDO=(sudo)
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+
+# cargo install, with --locked first; if a locked dependency is not in the registry, without it.
+cargo_install() {
+  local what=$1; shift
+  step "Installing $what (once; this takes a while on 2 cores)"
+  cargo install --locked "$@" || cargo install "$@"
+}
+
+if ! cargo leptos --version >/dev/null 2>&1; then
+  cargo_install cargo-leptos cargo-leptos --features no_downloads
+fi
+
+# wasm-bindgen CLI at exactly the version the workspace pins.
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' "$ROOT/Cargo.lock")
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+  cargo_install "wasm-bindgen-cli $wbg" wasm-bindgen-cli --version "=$wbg" --force
+fi
+
+TOOLS=$HOME/.cache/gatehouse/tools
+if [ "$want" = release ] && ! [ -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
+  # npm's binaryen, not Debian's 108 (whose output fails to hydrate).
+  step "Installing wasm-opt (npm binaryen)"
+  mkdir -p "$TOOLS" && npm install --prefix "$TOOLS" --no-audit --no-fund binaryen@latest >/dev/null
+fi
+
+if [ "$want" = test ]; then
+  lock=$ROOT/end2end/package-lock.json stamp=$ROOT/end2end/node_modules/.installed
+  if ! [ -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    step "Installing the end-to-end test dependencies (npm ci)"
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund >/dev/null && touch "$stamp")
+  fi
+fi

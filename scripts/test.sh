@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make test: install what is missing, start Postgres, run every test layer. Exits non-zero on any
+# failure; each runner ends with its own summary line.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+start=$(date +%s)
+scripts/setup.sh test
+step "Starting Postgres"
+scripts/pg.sh start
+
+step "Checking that the browser bundle cannot reach server-only crates"
+target_flags=(--target wasm32-unknown-unknown)
+leaks=$(cargo tree -p frontend "${target_flags[@]}" -e normal --prefix none 2>/dev/null | grep -E '^(sqlx|argon2|tokio|domain|leptos_axum) ' || true)
+if [ -n "$leaks" ]; then echo "server-only crates in the wasm dependency tree:"; echo "$leaks"; exit 1; fi
+echo "ok: no sqlx, argon2, tokio, domain or leptos_axum in the frontend's tree"
+
+step "Unit, database (#[sqlx::test]) and HTTP (router oneshot) tests"
+# sqlx::test creates a fresh database per test through this URL.
+export DATABASE_URL=$(pg_url postgres)
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run -p domain -p server -p app --features app/ssr --no-fail-fast
+else
+  cargo test -p domain -p server -p app --features app/ssr --no-fail-fast
+fi
+
+step "Building the site for the end-to-end tests (cargo leptos build)"
+cargo leptos build "${LEPTOS_ARGS[@]}"
+
+step "End-to-end tests (Playwright + Chromium) against a fresh database"
+scripts/pg.sh drop-e2e
+export E2E_DATABASE=gatehouse_e2e_$(date +%s)
+scripts/pg.sh create "$E2E_DATABASE"
+export BASE_URL=http://127.0.0.1:$E2E_PORT
+status=0
+(cd end2end && npx playwright test) || status=$?
+scripts/pg.sh start >/dev/null  # in case a recovery test left it stopped
+echo
+echo "make test finished in $(( $(date +%s) - start ))s"
+exit $status

@@ -1,0 +1,99 @@
+//! Gatehouse's HTTP server: configuration, state, the router and its middleware.
+//! `router(state)` is public so tests can drive the whole stack without a socket.
+pub mod config;
+pub mod middleware;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use domain::Services;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::postgres::PgPoolOptions;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// Builds the state around a pool (the pool connects lazily, so a server can start while
+    /// Postgres is still coming up and recovers by itself when it returns).
+    pub fn new(config: Config, db: sqlx::PgPool, clock: domain::clock::Clock) -> Result<Self, domain::DomainError> {
+        let hasher = domain::auth::password::PasswordHasher::new(&config.argon2)?;
+        let leptos = LeptosOptions::builder()
+            .output_name(config.site.output_name.clone())
+            .site_root(config.site.root.clone())
+            .site_pkg_dir(config.site.pkg_dir.clone())
+            .site_addr(config.site.addr)
+            .build();
+        Ok(Self {
+            services: Services { db, hasher, sessions: config.session.clone(), clock },
+            config: Arc::new(config),
+            leptos,
+        })
+    }
+}
+
+/// A lazily connecting pool with the configured limits.
+pub fn pool(config: &Config) -> Result<sqlx::PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .acquire_timeout(Duration::from_secs(config.database.acquire_timeout_seconds))
+        .connect_lazy(&config.database.url)
+}
+
+/// The whole application: pages, server functions under /api, static files, middleware.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let leptos = state.leptos.clone();
+    let pages = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes(&leptos, routes, {
+            let leptos = leptos.clone();
+            move || app::shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(leptos);
+
+    pages
+        // innermost first: session resolution, then the cross-site check, then headers
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::cross_site_check))
+        .layer(DefaultBodyLimit::max(state.config.site.max_body_bytes))
+        // 413 on a declared Content-Length over the limit, before any handler (or hashing) runs
+        .layer(RequestBodyLimitLayer::new(state.config.site.max_body_bytes))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Creates the demo account if it does not exist yet.
+pub async fn ensure_demo_account(state: &AppState) -> Result<(), domain::DomainError> {
+    let demo = &state.config.demo;
+    let email = domain::auth::accounts::normalize_email(&demo.email);
+    if domain::db::users::find_by_email(&state.services.db, &email).await?.is_some() {
+        return Ok(());
+    }
+    domain::auth::accounts::sign_up(
+        &state.services,
+        &demo.email,
+        Some("Demo Person"),
+        &domain::secret::Password::new(demo.password.clone()),
+        &Default::default(),
+    )
+    .await
+    .map(|_| ())
+}

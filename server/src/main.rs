@@ -1,0 +1,79 @@
+//! Loads the configuration, runs migrations, serves until Ctrl-C / SIGTERM.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use server::{ensure_demo_account, pool, router, AppState, Config};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")))
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let path = std::env::var_os("GATEHOUSE_CONFIG").map(PathBuf::from).unwrap_or_else(|| "Leptos.toml".into());
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let db = pool(&config).map_err(|e| format!("invalid database URL: {e}"))?;
+
+    // Postgres may still be starting: try for a while before giving up with a clear message.
+    let mut attempt = 0;
+    loop {
+        match domain::MIGRATOR.run(&db).await {
+            Ok(()) => break,
+            Err(sqlx::migrate::MigrateError::Execute(e)) if attempt < 15 && is_connection_error(&e) => {
+                attempt += 1;
+                tracing::warn!("waiting for Postgres ({attempt}/15)…");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(format!("database migration failed, refusing to start: {e}")),
+        }
+    }
+    tracing::info!("database migrations are up to date");
+
+    let addr = config.site.addr;
+    let state = AppState::new(config, db, domain::clock::Clock::system()).map_err(|e| e.to_string())?;
+    if state.config.demo.enabled {
+        ensure_demo_account(&state).await.map_err(|e| format!("could not create the demo account: {e}"))?;
+        println!("\n  Demo account   email: {}   password: {}\n", state.config.demo.email, state.config.demo.password);
+    }
+
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("  Gatehouse is running at http://{addr}  (Ctrl-C to stop)\n");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))
+        || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57P03"))
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,282 @@
+//! HTTP tests: the whole router driven in-process (`oneshot`), against a fresh database per test.
+use axum::body::Body;
+use axum::Router;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use server::{router, AppState, Config};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+const PW: &str = "correct horse battery staple";
+const ORIGIN: &str = "http://gatehouse.test";
+
+fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut env = vec![
+        ("DATABASE_URL".to_string(), db_url.to_string()),
+        ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "256".to_string()),
+        ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
+        ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
+}
+
+fn app(db: PgPool) -> Router {
+    app_with(db, &[])
+}
+
+fn app_with(db: PgPool, extra: &[(&str, &str)]) -> Router {
+    router(AppState::new(config("postgres://unused", extra), db, domain::clock::Clock::system()).unwrap())
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (Response<Body>, String) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path).header(header::HOST, "gatehouse.test").header(header::ACCEPT, "text/html");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+fn post(path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> http::request::Builder {
+    let _ = form;
+    let mut b = Request::post(path)
+        .header(header::HOST, "gatehouse.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    b
+}
+
+fn encode(form: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish()
+}
+
+async fn post_form(app: &Router, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> (Response<Body>, String) {
+    let body = encode(form);
+    // as a real client sends it
+    let req = post(path, form, cookie)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap();
+    send(app, req).await
+}
+
+/// The `name=value` of the session cookie a response set.
+fn session_cookie(res: &Response<Body>) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-gatehouse-session=") && !v.contains("Max-Age=0"))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+async fn sign_up(app: &Router, email: &str) -> String {
+    let (res, body) = post_form(app, "/api/auth/sign-up", &[("email", email), ("password", PW), ("display_name", "")], None).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    session_cookie(&res).expect("a session cookie")
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn pages_carry_security_headers_and_a_nonce_csp(db: PgPool) {
+    let app = app(db);
+    let (res, body) = send(&app, get("/sign-in", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce").to_string();
+    assert!(nonce.len() >= 16);
+    assert!(body.contains(&format!("nonce=\"{nonce}\"")), "inline scripts carry the nonce");
+    assert!(!csp.contains("'unsafe-inline'"));
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers().contains_key("referrer-policy"));
+    assert!(body.contains("Sign in to Gatehouse"));
+    // a second response has another nonce
+    let (res2, _) = send(&app, get("/sign-in", None)).await;
+    assert_ne!(res2.headers()[header::CONTENT_SECURITY_POLICY], res.headers()[header::CONTENT_SECURITY_POLICY]);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
+    let app = app(db);
+    let (res, _) = send(&app, get("/settings/security", None)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in?return_to=%2Fsettings%2Fsecurity");
+    let (res, _) = send(&app, get("/", None)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sign_up_sets_a_host_only_secure_cookie_and_opens_the_page(db: PgPool) {
+    let app = app(db);
+    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("password", PW), ("display_name", "Ada")], None).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let raw = res.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    for attr in ["__Host-gatehouse-session=", "Path=/", "HttpOnly", "Secure", "SameSite=Lax"] {
+        assert!(raw.contains(attr), "{raw} lacks {attr}");
+    }
+    assert!(!raw.contains("Domain="));
+    let cookie = session_cookie(&res).unwrap();
+    let (res, body) = send(&app, get("/settings/security", Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("no-store"));
+    assert!(body.contains("Security &amp; Access") || body.contains("Security & Access"));
+    assert!(body.contains("This device"));
+    assert!(body.contains("Coming soon"));
+    // signed in, the sign-in page sends you on
+    let (res, _) = send(&app, get("/sign-in", Some(&cookie))).await;
+    assert_eq!(res.headers()[header::LOCATION], "/settings/security");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn cross_site_posts_are_refused_before_anything_happens(db: PgPool) {
+    let app = app(db.clone());
+    let form = [("email", "eve@example.test"), ("password", PW), ("display_name", "")];
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", ORIGIN), ("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site"), ("origin", "https://sub.gatehouse.test")],
+        vec![],
+    ] {
+        let mut b = post("/api/auth/sign-up", &form, None);
+        for (k, v) in &headers {
+            b = b.header(*k, *v);
+        }
+        let (res, _) = send(&app, b.body(Body::from(encode(&form))).unwrap()).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(n, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn wrong_password_and_unknown_email_answer_identically(db: PgPool) {
+    let app = app(db);
+    sign_up(&app, "ada@example.test").await;
+    let (a, body_a) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", "wrong horse battery staple")], None).await;
+    let (b, body_b) = post_form(&app, "/api/auth/sign-in", &[("email", "nobody@example.test"), ("password", PW)], None).await;
+    assert_eq!(a.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(a.status(), b.status());
+    assert_eq!(body_a, body_b);
+    assert!(session_cookie(&a).is_none() && session_cookie(&b).is_none());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sign_in_redirects_only_within_the_site(db: PgPool) {
+    let app = app(db);
+    sign_up(&app, "ada@example.test").await;
+    for (return_to, expected) in [
+        ("/previews", "/previews"),
+        ("https://evil.example/", "/settings/security"),
+        ("//evil.example/x", "/settings/security"),
+        ("/\\evil.example", "/settings/security"),
+        ("javascript:alert(1)", "/settings/security"),
+    ] {
+        let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW), ("return_to", return_to)], None).await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+        assert_eq!(res.headers()[header::LOCATION], expected, "return_to={return_to}");
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn oversized_bodies_are_refused_before_hashing(db: PgPool) {
+    let app = app(db);
+    let huge = "x".repeat(100_000);
+    let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", &huge)], None).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let long = "x".repeat(300);
+    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("password", &long)], None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("at most 256"), "{body}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn errors_never_describe_internals(db: PgPool) {
+    let app = app(db);
+    // a missing argument: the framework's text ("missing field `password`") must not be shown
+    let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test")], None).await;
+    assert!(res.status().is_client_error() || res.status().is_server_error());
+    assert!(!body.contains("missing") && !body.contains("password`"), "{body}");
+    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example"), ("password", PW)], None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("name@example.com"), "{body}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_signed_out_or_replaced_cookie_is_refused_on_the_next_request(db: PgPool) {
+    let app = app(db);
+    let cookie = sign_up(&app, "ada@example.test").await;
+    let other = {
+        let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
+        session_cookie(&res).unwrap()
+    };
+    // changing the password from `cookie` ends `other` and replaces `cookie`
+    let (res, body) = post_form(
+        &app,
+        "/api/security/password/change",
+        &[("current_password", PW), ("new_password", "another long passphrase here")],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let fresh = session_cookie(&res).expect("a fresh cookie");
+    assert_ne!(fresh, cookie);
+    for stale in [&cookie, &other] {
+        let (res, _) = send(&app, get("/settings/security", Some(stale))).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let cleared = res.headers().get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap().contains("Max-Age=0"));
+        assert!(cleared, "a stale cookie is cleared");
+    }
+    let (res, _) = send(&app, get("/settings/security", Some(&fresh))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // sign out
+    let (res, _) = post_form(&app, "/api/auth/sign-out", &[], Some(&fresh)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (res, _) = send(&app, get("/settings/security", Some(&fresh))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // and server functions refuse it too
+    let (res, body) = post_form(&app, "/api/security/overview", &[], Some(&fresh)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn previews_can_be_switched_off(db: PgPool) {
+    let on = app(db.clone());
+    let (res, body) = send(&on, get("/previews", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("data-preview=\"password-error-dark\""));
+    let off = app_with(db, &[("GATEHOUSE_PREVIEWS_ENABLED", "false")]);
+    let (res, _) = send(&off, get("/previews", None)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// With Postgres unreachable, pages and server functions answer 503 with a sentence, not a crash
+/// and not the database's error text.
+#[tokio::test]
+async fn a_database_outage_is_a_clear_503() {
+    let cfg = config("postgres://gatehouse@127.0.0.1:9/none", &[("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]);
+    let db = server::pool(&cfg).unwrap();
+    let app = router(AppState::new(cfg, db, domain::clock::Clock::system()).unwrap());
+    let (res, body) = send(&app, get("/settings/security", Some("__Host-gatehouse-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("temporarily unavailable"));
+    let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let err: app::error::AppError = serde_json::from_str(&body).unwrap();
+    assert!(err.to_string().contains("temporarily unavailable"), "{err}");
+    for leak in ["sqlx", "Connection refused", "PoolTimedOut", "panicked", "postgres"] {
+        assert!(!body.contains(leak), "{leak} in {body}");
+    }
+    // the sign-in page itself needs no database
+    let (res, _) = send(&app, get("/sign-in", None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -87,7 +87,7 @@ pub async fn ensure_demo_account(state: &AppState) -> Result<(), domain::DomainE
     if domain::db::users::find_by_email(&state.services.db, &email).await?.is_some() {
         return Ok(());
     }
-    domain::auth::accounts::sign_up(
+    domain::auth::accounts::create_account(
         &state.services,
         &demo.email,
         Some("Demo Person"),

@@ -280,3 +280,41 @@ async fn a_database_outage_is_a_clear_503() {
     let (res, _) = send(&app, get("/sign-in", None)).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+/// 200 simultaneous sign-ins with the real (OWASP) argon2 parameters queue behind the hashing limit
+/// while other requests keep being answered promptly.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
+    let cfg = Config::from_toml(
+        include_str!("../../Leptos.toml"),
+        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string())],
+    )
+    .unwrap();
+    assert_eq!(cfg.argon2.memory_kib, 19_456);
+    let app = router(AppState::new(cfg, db, domain::clock::Clock::system()).unwrap());
+    sign_up(&app, "ada@example.test").await;
+
+    let mut burst = Vec::new();
+    for i in 0..200 {
+        let app = app.clone();
+        burst.push(tokio::spawn(async move {
+            let email = if i % 2 == 0 { "ada@example.test".to_string() } else { format!("nobody{i}@example.test") };
+            let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", &email), ("password", "wrong horse battery staple")], None).await;
+            res.status()
+        }));
+    }
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        let (res, _) = send(&app, get("/healthz", None)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        slowest = slowest.max(t.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let still_running = burst.iter().filter(|t| !t.is_finished()).count();
+    assert!(still_running > 0, "the burst should still be queued while we measured");
+    assert!(slowest < std::time::Duration::from_millis(500), "a plain request took {slowest:?} during the burst");
+    for t in burst {
+        assert_eq!(t.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -16,7 +16,9 @@ pub fn PageFrame(
     children: Children,
 ) -> impl IntoView {
     view! {
-        <a class="skip-link" href="#main">"Skip to content"</a>
+        // rel="external": the browser's own fragment navigation moves focus to <main>; the
+        // router's client-side navigation would not.
+        <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
         <SiteHeader viewer on_sign_out signing_out/>
         <main id="main" class="page" tabindex="-1">
             {children()}
@@ -36,11 +38,7 @@ pub fn SiteHeader(
             <a class="brand" href="/">"Gatehouse"</a>
             {viewer.map(|v| {
                 let label = v.display_name.clone().unwrap_or_else(|| v.email.clone());
-                // Inside a preview the menu is drawn twice: a group, not a second "Account" landmark.
-                let role = use_context::<PreviewScope>().map(|_| "group");
-                view! {
-                    <nav class="account-nav" aria-label="Account" role=role>
-                        <span class="account-email" title=v.email.clone()>{label}</span>
+                let button = view! {
                         <button
                             type="button"
                             class="btn btn-secondary btn-sm"
@@ -53,7 +51,13 @@ pub fn SiteHeader(
                         >
                             "Sign out"
                         </button>
-                    </nav>
+                };
+                let email = view! { <span class="account-email" title=v.email.clone()>{label}</span> };
+                // Inside a preview the menu is drawn many times: a group, not more "Account" landmarks.
+                if use_context::<PreviewScope>().is_some() {
+                    view! { <div class="account-nav" role="group" aria-label="Account">{email}{button}</div> }.into_any()
+                } else {
+                    view! { <nav class="account-nav" aria-label="Account">{email}{button}</nav> }.into_any()
                 }
             })}
         </header>

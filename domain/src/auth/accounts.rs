@@ -50,6 +50,19 @@ pub async fn sign_up(
     password: &Password,
     client: &ClientInfo,
 ) -> Result<(UserId, SessionToken), DomainError> {
+    let user_id = create_account(svc, email, display_name, password, client).await?;
+    let token = sessions::start(svc, user_id, "password", client).await?;
+    Ok((user_id, token))
+}
+
+/// Creates an account with a password, without signing it in (the demo account, seeding).
+pub async fn create_account(
+    svc: &Services,
+    email: &str,
+    display_name: Option<&str>,
+    password: &Password,
+    client: &ClientInfo,
+) -> Result<UserId, DomainError> {
     validate_email(email)?;
     let display_name = display_name.map(str::trim).filter(|s| !s.is_empty());
     if let Some(name) = display_name {
@@ -78,8 +91,7 @@ pub async fn sign_up(
         })?;
     db::events::record(&mut *tx, user_id, None, "account_created", client, now).await?;
     tx.commit().await?;
-    let token = sessions::start(svc, user_id, "password", client).await?;
-    Ok((user_id, token))
+    Ok(user_id)
 }
 
 /// Checks an email and password. Unknown account, account without a password and wrong password

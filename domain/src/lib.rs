@@ -3,6 +3,9 @@
 //! Nothing in here may reach the browser: the `app` crate depends on this crate only through its
 //! `ssr` feature, so a wasm build that pulled sqlx, argon2 or tokio in would fail to compile.
 
+#[cfg(target_arch = "wasm32")]
+compile_error!("`domain` is server-only (sqlx, argon2, tokio): it must never be part of the wasm bundle");
+
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -6,6 +6,9 @@ export ROOT
 # One cargo target directory shared by every clone on this machine (CI reuses compiled dependencies).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
 export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set (leptos reads it at compile time to name the
+# wasm file); setting it for every build keeps test builds and cargo-leptos builds sharing artifacts.
+export LEPTOS_OUTPUT_NAME=gatehouse
 
 # The wasm toolchain: a rustup wasm32 target if this machine has one; otherwise Debian's rustc-web
 # (rustc 1.96 with std sources), building std for wasm with -Zbuild-std. The same compiler builds

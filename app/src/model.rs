@@ -26,11 +26,27 @@ pub struct PasswordView {
     pub changed: Option<Moment>,
 }
 
+/// Kind of device, for the session's icon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceKind {
+    Desktop,
+    Phone,
+    Tablet,
+    Unknown,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
     pub id: String,
-    /// What the device says it is (the user agent), or "Unknown browser".
-    pub device: String,
+    /// "Firefox 140", or "Unknown browser".
+    pub browser: String,
+    /// "Firefox on Windows 10", for confirmations.
+    pub label: String,
+    /// "Windows 10", or "Unknown OS".
+    pub os: String,
+    pub kind: DeviceKind,
+    /// The full user agent, for the curious (shown on hover).
+    pub user_agent: String,
     pub ip: String,
     /// "Password", …
     pub method: String,

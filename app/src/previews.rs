@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{Moment, PasswordView, SessionView, Viewer};
+use crate::model::{DeviceKind, Moment, PasswordView, SessionView, Viewer};
 use crate::security::coming_soon::ComingSoonCard;
 use crate::security::password::PasswordCard;
 use crate::security::sessions::SessionsCard;
@@ -14,10 +14,14 @@ fn moment(relative: &str, exact: &str) -> Moment {
     Moment { relative: relative.into(), exact: exact.into(), iso: exact.replace(' ', "T").replace("T UTC", "Z") }
 }
 
-fn session(id: &str, device: &str, ip: &str, ago: &str, current: bool) -> SessionView {
+fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &str, current: bool) -> SessionView {
     SessionView {
         id: id.into(),
-        device: device.into(),
+        browser: browser.into(),
+        label: format!("{} on {os}", browser.split(' ').next().unwrap_or(browser)),
+        os: os.into(),
+        kind,
+        user_agent: String::new(),
         ip: ip.into(),
         method: "Password".into(),
         signed_in: moment("3 days ago", "2026-11-20 09:12 UTC"),
@@ -28,9 +32,9 @@ fn session(id: &str, device: &str, ip: &str, ago: &str, current: bool) -> Sessio
 
 fn sessions_many() -> Vec<SessionView> {
     vec![
-        session("1", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36", "127.0.0.1", "just now", true),
-        session("2", "Mozilla/5.0 (iPhone; CPU iPhone OS 19_1 like Mac OS X) AppleWebKit/605.1.15 Version/19.1 Mobile/15E148 Safari/604.1", "203.0.113.24", "2 hours ago", false),
-        session("3", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0", "198.51.100.7", "5 days ago", false),
+        session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true),
+        session("2", "Safari 19", "iPhone", DeviceKind::Phone, "203.0.113.24", "2 hours ago", false),
+        session("3", "Firefox 140", "Windows 10", DeviceKind::Desktop, "198.51.100.7", "5 days ago", false),
     ]
 }
 

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::model::SecurityOverview;
 use coming_soon::ComingSoonCard;
 use password::{ChangePassword, PasswordCard, PasswordChange};
-use sessions::SessionsCard;
+use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhere};
 
 /// Everything the page shows, for the signed-in account.
 ///
@@ -21,7 +21,7 @@ use sessions::SessionsCard;
 /// - Errors: `NotSignedIn`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    use crate::model::{Moment, PasswordView, SessionView, Viewer};
+    use crate::model::{DeviceKind, Moment, PasswordView, SessionView, Viewer};
     use crate::server::{auth, fail, reject, services};
     use crate::time_fmt::{ago, exact, iso};
     let session = auth().map_err(reject)?;
@@ -35,9 +35,20 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
         password: PasswordView { has_password: password.has_password, changed: password.changed_at.map(moment) },
         sessions: sessions
             .into_iter()
-            .map(|s| SessionView {
+            .map(|s| {
+                let device = domain::auth::devices::describe(s.user_agent.as_deref());
+                SessionView {
                 id: s.id.to_string(),
-                device: s.user_agent.filter(|ua| !ua.trim().is_empty()).unwrap_or_else(|| "Unknown browser".into()),
+                label: format!("{} on {}", device.browser_name, device.os),
+                browser: device.browser,
+                os: device.os,
+                kind: match device.kind {
+                    domain::auth::devices::DeviceKind::Desktop => DeviceKind::Desktop,
+                    domain::auth::devices::DeviceKind::Phone => DeviceKind::Phone,
+                    domain::auth::devices::DeviceKind::Tablet => DeviceKind::Tablet,
+                    domain::auth::devices::DeviceKind::Unknown => DeviceKind::Unknown,
+                },
+                user_agent: s.user_agent.unwrap_or_default(),
                 ip: s.ip.unwrap_or_else(|| "Unknown".into()),
                 method: match s.auth_method.as_str() {
                     "password" => "Password".into(),
@@ -46,7 +57,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 signed_in: moment(s.created_at),
                 last_active: moment(s.last_seen_at),
                 current: s.current,
-            })
+            }})
             .collect(),
     })
 }
@@ -56,7 +67,43 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
 pub fn SecurityPage() -> impl IntoView {
     let change_password = ServerAction::<ChangePassword>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let overview = Resource::new(move || change_password.version().get(), |_| get_security_overview());
+    let revoke = ServerAction::<RevokeSession>::new();
+    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
+    let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let overview = Resource::new(
+        move || (change_password.version().get(), revoke.version().get(), revoke_others.version().get()),
+        |_| get_security_overview(),
+    );
+    let sessions_pending = Signal::derive(move || {
+        sign_out.pending().get() || revoke.pending().get() || revoke_others.pending().get() || everywhere.pending().get()
+    });
+    let sessions_error = Signal::derive(move || {
+        let err = |r: Option<Result<u64, AppError>>| r.and_then(|r| r.err());
+        revoke
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| err(revoke_others.value().get()))
+            .or_else(|| err(everywhere.value().get()))
+            .map(|e| e.to_string())
+    });
+    let sessions_status = Signal::derive(move || {
+        let ended = |n: u64| format!("Signed out of {n} other session{}.", if n == 1 { "" } else { "s" });
+        match (revoke.value().get(), revoke_others.value().get()) {
+            (_, Some(Ok(n))) => Some(ended(n)),
+            (Some(Ok(())), _) => Some("Session revoked. That device is signed out.".to_string()),
+            _ => None,
+        }
+    });
+    let on_revoke = Callback::new(move |id: String| {
+        revoke.dispatch(RevokeSession { session_id: id });
+    });
+    let on_revoke_others = Callback::new(move |_| {
+        revoke_others.dispatch(RevokeOtherSessions {});
+    });
+    let on_everywhere = Callback::new(move |_| {
+        everywhere.dispatch(SignOutEverywhere {});
+    });
 
     // A session that ended elsewhere (signed out, password changed on another device) goes back to
     // sign-in on its next action.
@@ -110,7 +157,16 @@ pub fn SecurityPage() -> impl IntoView {
                                 success=password_success
                                 on_submit=on_change
                             />
-                            <SessionsCard sessions=o.sessions.clone() pending=signing_out on_log_out=on_sign_out/>
+                            <SessionsCard
+                                sessions=o.sessions.clone()
+                                pending=sessions_pending
+                                error=sessions_error
+                                status=sessions_status
+                                on_log_out=on_sign_out
+                                on_revoke
+                                on_revoke_others
+                                on_sign_out_everywhere=on_everywhere
+                            />
                             <ComingSoonCard
                                 id="api-keys"
                                 title="Personal API keys"

@@ -1,48 +1,168 @@
-//! Sessions section: every signed-in device, the current one first with Log out.
+//! Sessions section: every signed-in device, the current one first with Log out, Revoke for the
+//! others, Revoke all others and Sign out everywhere, each confirmed in the page first.
 use leptos::prelude::*;
 
-use crate::components::{Card, TimeAgo};
-use crate::model::SessionView;
+use crate::components::{Card, ErrorMessage, StatusMessage, TimeAgo};
+use crate::error::AppError;
+use crate::model::{DeviceKind, SessionView};
+
+/// Ends one of the account's other sessions. That device is signed out on its next request.
+///
+/// - Auth: signed in.
+/// - Effects: the session is revoked (kept for the security history); a `session_revoked` event.
+/// - Errors: `NotFound` for an unknown id, an ended session or another account's session alike;
+///   `Invalid` for this session (use Log out); `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/sessions/revoke")]
+pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    let id = uuid::Uuid::parse_str(&session_id).map_err(|_| reject(AppError::NotFound))?;
+    domain::auth::sessions::revoke(&services()?, &session, domain::ids::SessionId(id), &client()).await.map_err(fail)
+}
+
+/// Ends every other session of the account and keeps this one. Answers how many ended.
+///
+/// - Auth: signed in.
+/// - Effects: other sessions revoked; an `other_sessions_revoked` event.
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/sessions/revoke-others")]
+pub async fn revoke_other_sessions() -> Result<u64, AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::sessions::revoke_others(&services()?, &session, &client()).await.map_err(fail)
+}
+
+/// Ends every session of the account, this one too, and goes to the sign-in page.
+///
+/// - Auth: signed in.
+/// - Effects: all sessions revoked; a `signed_out_everywhere` event; the cookie is cleared.
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/sessions/sign-out-everywhere")]
+pub async fn sign_out_everywhere() -> Result<u64, AppError> {
+    use crate::server::{auth, clear_session_cookie, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    let n = domain::auth::sessions::sign_out_everywhere(&services()?, &session, &client()).await.map_err(fail)?;
+    clear_session_cookie();
+    leptos_axum::redirect("/sign-in?signed_out=1");
+    Ok(n)
+}
+
+/// Which confirmation is open.
+#[derive(Clone, Debug, PartialEq)]
+enum Confirm {
+    None,
+    Revoke(String),
+    Others,
+    Everywhere,
+}
 
 #[component]
 pub fn SessionsCard(
     sessions: Vec<SessionView>,
     #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    #[prop(optional, into)] status: Signal<Option<String>>,
     on_log_out: Callback<()>,
+    #[prop(optional)] on_revoke: Option<Callback<String>>,
+    #[prop(optional)] on_revoke_others: Option<Callback<()>>,
+    #[prop(optional)] on_sign_out_everywhere: Option<Callback<()>>,
 ) -> impl IntoView {
     let count = sessions.len();
+    let others = sessions.iter().filter(|s| !s.current).count();
+    let confirm = RwSignal::new(Confirm::None);
+    // A finished action closes its confirmation.
+    Effect::new(move |was_pending: Option<bool>| {
+        let now = pending.get();
+        if was_pending == Some(true) && !now {
+            confirm.set(Confirm::None);
+        }
+        now
+    });
     let body = if sessions.is_empty() {
         view! { <p class="empty">"No active sessions."</p> }.into_any()
     } else {
         view! {
             <ul class="session-list">
-                {sessions.into_iter().map(|s| view! { <SessionRow session=s pending on_log_out/> }).collect_view()}
+                {sessions
+                    .into_iter()
+                    .map(|s| view! { <SessionRow session=s pending confirm on_log_out on_revoke/> })
+                    .collect_view()}
             </ul>
         }
         .into_any()
     };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     view! {
         <Card id="sessions" title="Sessions" header_extra=ViewFn::from(move || view! { <span class="muted">{format!("{count} active")}</span> })>
-            <p class="muted">"Places where your account is signed in. If you don't recognise one, change your password."</p>
+            <p class="muted">"Places where your account is signed in. If you don't recognise one, revoke it and change your password."</p>
+            <StatusMessage message=status/>
+            <ErrorMessage message=error/>
             {body}
+            <div class="card-footer">
+                {move || match confirm.get() {
+                    Confirm::Others => view! {
+                        <div class="confirm" role="group" aria-label="Confirm revoking all other sessions">
+                            <p>{format!("Sign out of {others} other session{}? This device stays signed in.", plural(others))}</p>
+                            <div class="form-actions">
+                                <button type="button" class="btn btn-danger" disabled=move || pending.get()
+                                    on:click=move |_| if let Some(cb) = on_revoke_others { cb.run(()) }>
+                                    {format!("Revoke {others} session{}", plural(others))}
+                                </button>
+                                <button type="button" class="btn btn-secondary" on:click=move |_| confirm.set(Confirm::None)>"Cancel"</button>
+                            </div>
+                        </div>
+                    }.into_any(),
+                    Confirm::Everywhere => view! {
+                        <div class="confirm" role="group" aria-label="Confirm signing out everywhere">
+                            <p>{format!("Sign out of all {count} session{}, including this one?", plural(count))}</p>
+                            <div class="form-actions">
+                                <button type="button" class="btn btn-danger" disabled=move || pending.get()
+                                    on:click=move |_| if let Some(cb) = on_sign_out_everywhere { cb.run(()) }>
+                                    "Sign out everywhere"
+                                </button>
+                                <button type="button" class="btn btn-secondary" on:click=move |_| confirm.set(Confirm::None)>"Cancel"</button>
+                            </div>
+                        </div>
+                    }.into_any(),
+                    _ => view! {
+                        <div class="form-actions">
+                            <button type="button" class="btn btn-secondary" disabled=move || pending.get() || others == 0
+                                on:click=move |_| confirm.set(Confirm::Others)>
+                                "Revoke all others"
+                            </button>
+                            <button type="button" class="btn btn-secondary" disabled=move || pending.get()
+                                on:click=move |_| confirm.set(Confirm::Everywhere)>
+                                "Sign out everywhere"
+                            </button>
+                        </div>
+                    }.into_any(),
+                }}
+            </div>
         </Card>
     }
 }
 
 #[component]
-fn SessionRow(session: SessionView, #[prop(into)] pending: Signal<bool>, on_log_out: Callback<()>) -> impl IntoView {
+fn SessionRow(
+    session: SessionView,
+    pending: Signal<bool>,
+    confirm: RwSignal<Confirm>,
+    on_log_out: Callback<()>,
+    on_revoke: Option<Callback<String>>,
+) -> impl IntoView {
     let current = session.current;
+    let id = session.id.clone();
+    let confirming = {
+        let id = id.clone();
+        Memo::new(move |_| confirm.get() == Confirm::Revoke(id.clone()))
+    };
+    let question = format!("Revoke {}?", session.label);
     view! {
         <li class="session-row">
-            <div class="session-icon" aria-hidden="true">
-                <svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
-                    <rect x="3" y="4" width="18" height="12" rx="2"/>
-                    <path d="M8 20h8M12 16v4"/>
-                </svg>
-            </div>
+            <div class="session-icon" aria-hidden="true">{icon(session.kind)}</div>
             <div class="session-main">
                 <p class="session-device">
-                    <span class="session-agent" title=session.device.clone()>{shorten(&session.device, 90)}</span>
+                    <span title=session.user_agent.clone()>{format!("{} on {}", session.browser, session.os)}</span>
                     {current.then(|| view! { " " <span class="badge badge-current">"This device"</span> })}
                 </p>
                 <p class="session-meta">
@@ -54,22 +174,55 @@ fn SessionRow(session: SessionView, #[prop(into)] pending: Signal<bool>, on_log_
                         view! { "last active " <TimeAgo moment=session.last_active.clone()/> }.into_any()
                     }}
                 </p>
+                {move || confirming.get().then(|| {
+                    let id = id.clone();
+                    view! {
+                        <div class="confirm" role="group" aria-label=question.clone()>
+                            <p>{question.clone()} " It will be signed out at once."</p>
+                            <div class="form-actions">
+                                <button type="button" class="btn btn-danger btn-sm" disabled=move || pending.get()
+                                    on:click=move |_| if let Some(cb) = on_revoke { cb.run(id.clone()) }>
+                                    "Revoke"
+                                </button>
+                                <button type="button" class="btn btn-secondary btn-sm" on:click=move |_| confirm.set(Confirm::None)>"Cancel"</button>
+                            </div>
+                        </div>
+                    }
+                })}
             </div>
             <div class="session-actions">
-                {current.then(|| view! {
-                    <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
-                        on:click=move |_| on_log_out.run(())>
-                        "Log out"
-                    </button>
-                })}
+                {if current {
+                    view! {
+                        <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
+                            on:click=move |_| on_log_out.run(())>
+                            "Log out"
+                        </button>
+                    }.into_any()
+                } else {
+                    let id = session.id.clone();
+                    view! {
+                        <button type="button" class="btn btn-secondary btn-sm"
+                            disabled=move || pending.get() || confirming.get()
+                            on:click=move |_| confirm.set(Confirm::Revoke(id.clone()))>
+                            "Revoke"
+                        </button>
+                    }.into_any()
+                }}
             </div>
         </li>
     }
 }
 
-fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+fn icon(kind: DeviceKind) -> impl IntoView {
+    let path = match kind {
+        DeviceKind::Phone => "M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zM11 18h2",
+        DeviceKind::Tablet => "M5 2h14a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zM11 18h2",
+        DeviceKind::Desktop => "M5 4h14a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zM8 20h8M12 16v4",
+        DeviceKind::Unknown => "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM9.5 9a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.7M12 17h.01",
+    };
+    view! {
+        <svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d=path/>
+        </svg>
     }
 }

@@ -1,4 +1,5 @@
 //! One module per capability.
 pub mod accounts;
+pub mod devices;
 pub mod password;
 pub mod sessions;

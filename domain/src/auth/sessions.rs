@@ -103,6 +103,45 @@ pub async fn sign_out(svc: &Services, auth: &AuthSession) -> Result<(), DomainEr
     Ok(())
 }
 
+/// Ends one of the signed-in account's other sessions. Another account's session, an ended one or
+/// an unknown id all answer `NotFound` and change nothing. The current session is ended with
+/// `sign_out`, not here.
+pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &ClientInfo) -> Result<(), DomainError> {
+    if id == auth.session_id {
+        return Err(DomainError::Invalid { field: "session", message: "Use Log out to end this session.".into() });
+    }
+    let now = svc.clock.now();
+    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
+    let mut tx = svc.db.begin().await?;
+    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, "revoked").await? {
+        return Err(DomainError::NotFound);
+    }
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "session_revoked", client, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every other session of the account and keeps this one; answers how many ended.
+pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "revoked_all_others").await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "other_sessions_revoked", client, now).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Ends every session of the account, this one too; answers how many ended.
+pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;
+    let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "signed_out_everywhere", client, now).await?;
+    tx.commit().await?;
+    Ok(others + u64::from(this))
+}
+
 /// Live sessions of the signed-in account, the current one first, then most recently active.
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
     let now = svc.clock.now();

@@ -126,6 +126,32 @@ pub async fn revoke(
     Ok(r.rows_affected() == 1)
 }
 
+/// Revokes one of the account's live sessions; answers whether one ended. The owner check and the
+/// liveness check are part of the update, so an id from another account matches nothing.
+pub async fn revoke_live(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: SessionId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+    now: OffsetDateTime,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
+         WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4",
+    )
+    .bind(user_id)
+    .bind(id)
+    .bind(created_after)
+    .bind(seen_after)
+    .bind(now)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Revokes every session of the account but `keep`; answers how many ended.
 pub async fn revoke_others(
     db: impl PgExecutor<'_>,

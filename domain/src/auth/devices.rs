@@ -1,0 +1,88 @@
+//! What a user agent says about the device, read by a maintained parser (woothee), never by hand.
+
+/// Kind of device, for the icon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Desktop,
+    Phone,
+    Tablet,
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// "Firefox 140", or "Unknown browser".
+    pub browser: String,
+    /// Browser name without version, "Firefox", for sentences.
+    pub browser_name: String,
+    /// "Windows 10", "iPhone", or "Unknown OS".
+    pub os: String,
+    pub kind: DeviceKind,
+}
+
+pub fn describe(user_agent: Option<&str>) -> Device {
+    let unknown = Device {
+        browser: "Unknown browser".into(),
+        browser_name: "Unknown browser".into(),
+        os: "Unknown OS".into(),
+        kind: DeviceKind::Unknown,
+    };
+    let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else { return unknown };
+    let Some(r) = woothee::parser::Parser::new().parse(ua) else { return unknown };
+    let known = |s: &str| !s.is_empty() && s != "UNKNOWN";
+    let name = r.name.to_string();
+    let major = r.version.split('.').next().unwrap_or_default().to_string();
+    let browser = match (known(&name), known(&major)) {
+        (true, true) => format!("{name} {major}"),
+        (true, false) => name.clone(),
+        _ => "Unknown browser".into(),
+    };
+    let os = r.os.to_string();
+    let os_version = r.os_version.to_string();
+    let os = if !known(&os) {
+        "Unknown OS".into()
+    } else if known(&os_version) && !os.contains(&os_version) && os.starts_with("Mac") {
+        format!("{os} {os_version}")
+    } else {
+        os
+    };
+    let kind = match r.category {
+        "pc" => DeviceKind::Desktop,
+        "smartphone" | "mobilephone" if os.contains("iPad") => DeviceKind::Tablet,
+        "smartphone" | "mobilephone" => DeviceKind::Phone,
+        _ if os.contains("iPad") => DeviceKind::Tablet,
+        _ => DeviceKind::Unknown,
+    };
+    Device { browser_name: if known(&name) { name } else { "Unknown browser".into() }, browser, os, kind }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_agents() {
+        let ff = describe(Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"));
+        assert_eq!(ff.browser, "Firefox 140");
+        assert!(ff.os.starts_with("Windows"), "{ff:?}");
+        assert_eq!(ff.kind, DeviceKind::Desktop);
+        let iphone = describe(Some(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+        ));
+        assert!(iphone.browser.starts_with("Safari"), "{iphone:?}");
+        assert_eq!(iphone.os, "iPhone");
+        assert_eq!(iphone.kind, DeviceKind::Phone);
+        let chrome = describe(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"));
+        assert_eq!(chrome.browser, "Chrome 156");
+        assert_eq!(chrome.os, "Linux");
+    }
+
+    #[test]
+    fn unknown_agents_never_give_empty_text() {
+        for ua in [None, Some(""), Some("curl/8.0"), Some("???")] {
+            let d = describe(ua);
+            assert!(!d.browser.is_empty() && !d.os.is_empty(), "{ua:?} → {d:?}");
+        }
+        assert_eq!(describe(None).browser, "Unknown browser");
+    }
+}

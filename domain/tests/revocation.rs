@@ -1,0 +1,85 @@
+//! Ending sessions: one, all others, everywhere. Ids from another account change nothing.
+use domain::auth::accounts::{sign_in, sign_up};
+use domain::auth::sessions::{authenticate, list, revoke, revoke_others, sign_out_everywhere, ClientInfo};
+use domain::clock::Clock;
+use domain::config::{Argon2Config, SessionPolicy};
+use domain::ids::SessionId;
+use domain::secret::{Password, SessionToken};
+use domain::{auth::password::PasswordHasher, DomainError, Services};
+use sqlx::PgPool;
+use time::macros::datetime;
+
+const PW: &str = "correct horse battery staple";
+
+fn services(db: PgPool) -> Services {
+    Services {
+        db,
+        hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
+        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, touch_interval_seconds: 60 },
+        clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
+    }
+}
+
+fn client() -> ClientInfo {
+    ClientInfo { ip: Some("198.51.100.1".into()), user_agent: Some("test".into()) }
+}
+
+async fn live(svc: &Services, t: &SessionToken) -> bool {
+    authenticate(svc, t).await.unwrap().is_some()
+}
+
+async fn three_sessions(svc: &Services, email: &str) -> (SessionToken, SessionToken, SessionToken) {
+    let (_, a) = sign_up(svc, email, None, &Password::new(PW), &client()).await.unwrap();
+    let b = sign_in(svc, email, &Password::new(PW), &client()).await.unwrap();
+    let c = sign_in(svc, email, &Password::new(PW), &client()).await.unwrap();
+    (a, b, c)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn revoking_one_session_ends_only_that_one(db: PgPool) {
+    let svc = services(db);
+    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
+    let me = authenticate(&svc, &a).await.unwrap().unwrap();
+    let b_id = authenticate(&svc, &b).await.unwrap().unwrap().session_id;
+    revoke(&svc, &me, b_id, &client()).await.unwrap();
+    assert!(live(&svc, &a).await && !live(&svc, &b).await && live(&svc, &c).await);
+    // twice: it is gone
+    assert!(matches!(revoke(&svc, &me, b_id, &client()).await, Err(DomainError::NotFound)));
+    // this session is ended with Log out, not Revoke
+    assert!(matches!(revoke(&svc, &me, me.session_id, &client()).await, Err(DomainError::Invalid { .. })));
+    assert!(live(&svc, &a).await);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn another_accounts_session_answers_like_one_that_does_not_exist(db: PgPool) {
+    let svc = services(db);
+    let (ada, _, _) = three_sessions(&svc, "ada@example.test").await;
+    let (bob, _, _) = three_sessions(&svc, "bob@example.test").await;
+    let ada_s = authenticate(&svc, &ada).await.unwrap().unwrap();
+    let bob_id = authenticate(&svc, &bob).await.unwrap().unwrap().session_id;
+    let foreign = revoke(&svc, &ada_s, bob_id, &client()).await.unwrap_err();
+    let unknown = revoke(&svc, &ada_s, SessionId::new(), &client()).await.unwrap_err();
+    assert_eq!(format!("{foreign:?}"), format!("{unknown:?}"));
+    assert!(live(&svc, &bob).await);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn revoke_all_others_keeps_this_one_and_counts(db: PgPool) {
+    let svc = services(db);
+    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
+    let (bob, _, _) = three_sessions(&svc, "bob@example.test").await;
+    let me = authenticate(&svc, &a).await.unwrap().unwrap();
+    assert_eq!(revoke_others(&svc, &me, &client()).await.unwrap(), 2);
+    assert!(live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
+    assert!(live(&svc, &bob).await, "other accounts are untouched");
+    assert_eq!(list(&svc, &me).await.unwrap().len(), 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sign_out_everywhere_ends_this_one_too(db: PgPool) {
+    let svc = services(db);
+    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
+    let me = authenticate(&svc, &a).await.unwrap().unwrap();
+    assert_eq!(sign_out_everywhere(&svc, &me, &client()).await.unwrap(), 3);
+    assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
+}

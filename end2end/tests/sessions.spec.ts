@@ -1,0 +1,159 @@
+/**
+ * The Sessions section with several devices: each browser context is a separate device with its
+ * own user agent.
+ */
+import type { Browser, BrowserContext, Page } from '@playwright/test';
+import {
+  BASE_URL,
+  SECURITY_PATH,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  newAccount,
+  region,
+  signInViaApi,
+  signUpViaApi,
+  test,
+  trackPageErrors,
+  type Account,
+} from './fixtures';
+
+const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0';
+const SAFARI_IPHONE =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1';
+
+type Device = { context: BrowserContext; page: Page; errors: string[] };
+
+async function device(browser: Browser, account: Account, userAgent: string): Promise<Device> {
+  const context = await browser.newContext({ baseURL: BASE_URL, userAgent });
+  const page = await context.newPage();
+  const errors = trackPageErrors(page);
+  await signInViaApi(page, account.email, account.password);
+  return { context, page, errors };
+}
+
+function rows(page: Page) {
+  return region(page, 'Sessions').getByRole('listitem');
+}
+
+test('each device is listed with its browser and OS, the current one first', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const firefox = await device(browser, account, FIREFOX_WINDOWS);
+  const iphone = await device(browser, account, SAFARI_IPHONE);
+  try {
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(rows(page)).toHaveCount(3);
+    await expect(rows(page).first()).toContainText('This device');
+    await expect(rows(page).first().getByRole('button', { name: 'Log out' })).toBeVisible();
+    await expect(rows(page).first().getByRole('button', { name: 'Revoke' })).toHaveCount(0);
+    await expect(rows(page).filter({ hasText: 'Firefox 140 on Windows' })).toHaveCount(1);
+    await expect(rows(page).filter({ hasText: 'Safari 17 on iPhone' })).toHaveCount(1);
+    // the iPhone sees itself as the current one
+    await gotoHydrated(iphone.page, SECURITY_PATH);
+    await expect(rows(iphone.page).first()).toContainText('Safari 17 on iPhone');
+    await expect(rows(iphone.page).first()).toContainText('This device');
+    expect([...firefox.errors, ...iphone.errors]).toEqual([]);
+  } finally {
+    await firefox.context.close();
+    await iphone.context.close();
+  }
+});
+
+test('revoking a device signs it out on its next request', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const firefox = await device(browser, account, FIREFOX_WINDOWS);
+  try {
+    await gotoHydrated(firefox.page, SECURITY_PATH);
+    await gotoHydrated(page, SECURITY_PATH);
+    const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    // the confirmation names the device
+    const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
+    await expect(confirm).toBeVisible();
+    await confirm.getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.getByRole('status')).toContainText('Session revoked');
+    await expect(rows(page)).toHaveCount(1);
+
+    await firefox.page.reload();
+    await expectPathname(firefox.page, '/sign-in');
+    expect(firefox.errors).toEqual([]);
+  } finally {
+    await firefox.context.close();
+  }
+});
+
+test('Revoke all others keeps this device; Sign out everywhere ends them all', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  let firefox = await device(browser, account, FIREFOX_WINDOWS);
+  const iphone = await device(browser, account, SAFARI_IPHONE);
+  try {
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(rows(page)).toHaveCount(3);
+    await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();
+    const confirm = page.getByRole('group', { name: 'Confirm revoking all other sessions' });
+    await expect(confirm).toContainText('Sign out of 2 other sessions?');
+    await confirm.getByRole('button', { name: 'Revoke 2 sessions' }).click();
+    await expect(page.getByRole('status')).toContainText('Signed out of 2 other sessions.');
+    await expect(rows(page)).toHaveCount(1);
+    for (const d of [firefox, iphone]) {
+      await d.page.goto(SECURITY_PATH);
+      await expectPathname(d.page, '/sign-in');
+    }
+    await page.reload();
+    await expectSecurityPage(page);
+
+    // a new device, then everywhere
+    await firefox.context.close();
+    firefox = await device(browser, account, FIREFOX_WINDOWS);
+    await page.reload();
+    await expectSecurityPage(page);
+    await expect(rows(page)).toHaveCount(2);
+    await region(page, 'Sessions').getByRole('button', { name: 'Sign out everywhere' }).click();
+    const everywhere = page.getByRole('group', { name: 'Confirm signing out everywhere' });
+    await expect(everywhere).toContainText('Sign out of all 2 sessions, including this one?');
+    await everywhere.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await expectPathname(page, '/sign-in');
+    await page.goto(SECURITY_PATH);
+    await expectPathname(page, '/sign-in');
+    await firefox.page.goto(SECURITY_PATH);
+    await expectPathname(firefox.page, '/sign-in');
+  } finally {
+    await firefox.context.close();
+    await iphone.context.close();
+  }
+});
+
+test("another account's session id cannot be revoked", async ({ page, browser, request }) => {
+  const ada = newAccount();
+  const bob = newAccount();
+  await signUpViaApi(page, ada);
+  await signUpViaApi(request, bob);
+  const bobDevice = await device(browser, bob, FIREFOX_WINDOWS);
+  try {
+    // Bob's session id, as Bob's own page knows it
+    await gotoHydrated(bobDevice.page, SECURITY_PATH);
+    const overview = await bobDevice.page.request.post('/api/security/overview', { headers: { Origin: new URL(BASE_URL).origin } });
+    const bobSessionId = (await overview.json()).sessions[0].id as string;
+
+    const forged = await page.request.post('/api/security/sessions/revoke', {
+      form: { session_id: bobSessionId },
+      headers: { Origin: new URL(BASE_URL).origin },
+    });
+    const unknown = await page.request.post('/api/security/sessions/revoke', {
+      form: { session_id: '00000000-0000-4000-8000-000000000000' },
+      headers: { Origin: new URL(BASE_URL).origin },
+    });
+    expect(forged.status()).toBe(404);
+    expect(forged.status()).toBe(unknown.status());
+    expect(await forged.text()).toBe(await unknown.text());
+
+    await bobDevice.page.reload();
+    await expectSecurityPage(bobDevice.page);
+  } finally {
+    await bobDevice.context.close();
+  }
+});

@@ -12,11 +12,31 @@ pub struct SessionPolicy {
     pub absolute_lifetime_hours: i64,
     /// "Last active" is written at most this often per session (seconds).
     pub touch_interval_seconds: i64,
+    /// Ended (revoked or expired) sessions are kept this long for the security history.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: i64,
+    /// How often the clean-up task marks expired sessions and deletes old ones.
+    #[serde(default = "default_cleanup_minutes")]
+    pub cleanup_interval_minutes: u64,
+}
+
+fn default_retention_days() -> i64 {
+    90
+}
+
+fn default_cleanup_minutes() -> u64 {
+    10
 }
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { idle_timeout_minutes: 14 * 24 * 60, absolute_lifetime_hours: 30 * 24, touch_interval_seconds: 60 }
+        Self {
+            idle_timeout_minutes: 14 * 24 * 60,
+            absolute_lifetime_hours: 30 * 24,
+            touch_interval_seconds: 60,
+            retention_days: default_retention_days(),
+            cleanup_interval_minutes: default_cleanup_minutes(),
+        }
     }
 }
 

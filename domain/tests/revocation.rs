@@ -1,6 +1,6 @@
 //! Ending sessions: one, all others, everywhere. Ids from another account change nothing.
 use domain::auth::accounts::{sign_in, sign_up};
-use domain::auth::sessions::{authenticate, list, revoke, revoke_others, sign_out_everywhere, ClientInfo};
+use domain::auth::sessions::{authenticate, clean_up, list, revoke, revoke_others, sign_out_everywhere, ClientInfo};
 use domain::clock::Clock;
 use domain::config::{Argon2Config, SessionPolicy};
 use domain::ids::SessionId;
@@ -15,7 +15,7 @@ fn services(db: PgPool) -> Services {
     Services {
         db,
         hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
-        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, touch_interval_seconds: 60 },
+        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, ..Default::default() },
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
 }
@@ -82,4 +82,26 @@ async fn sign_out_everywhere_ends_this_one_too(db: PgPool) {
     let me = authenticate(&svc, &a).await.unwrap().unwrap();
     assert_eq!(sign_out_everywhere(&svc, &me, &client()).await.unwrap(), 3);
     assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn clean_up_ends_expired_sessions_and_forgets_ended_ones_after_90_days(db: PgPool) {
+    let svc = services(db.clone());
+    let (a, b, _) = three_sessions(&svc, "ada@example.test").await;
+    let me = authenticate(&svc, &a).await.unwrap().unwrap();
+    let b_id = authenticate(&svc, &b).await.unwrap().unwrap().session_id;
+    revoke(&svc, &me, b_id, &client()).await.unwrap();
+    assert_eq!(clean_up(&svc).await.unwrap(), (0, 0), "nothing is due yet");
+
+    svc.clock.advance(time::Duration::minutes(61)); // past the idle timeout
+    assert_eq!(clean_up(&svc).await.unwrap(), (2, 0), "the two live sessions expired, kept for history");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(rows, 3);
+
+    svc.clock.advance(time::Duration::days(90));
+    assert_eq!(clean_up(&svc).await.unwrap(), (0, 1), "the revoked one ended 90 days and 61 minutes ago");
+    svc.clock.advance(time::Duration::minutes(1));
+    assert_eq!(clean_up(&svc).await.unwrap(), (0, 2), "the expired ones, 90 days after they ended");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(rows, 0);
 }

@@ -79,6 +79,7 @@ test('revoking a device signs it out on its next request', async ({ page, browse
 
     await firefox.page.reload();
     await expectPathname(firefox.page, '/sign-in');
+    await expect(firefox.page.getByRole('status')).toHaveText(/You were signed out of this device/);
     expect(firefox.errors).toEqual([]);
   } finally {
     await firefox.context.close();

@@ -37,6 +37,10 @@ pub struct SiteConfig {
     pub allowed_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Proxies (IP addresses) whose `X-Forwarded-For` is believed. From anyone else the header is
+    /// ignored, so a client cannot choose the IP recorded for its session.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -48,6 +48,7 @@ async fn run() -> Result<(), String> {
         println!("\n  Demo account   email: {}   password: {}\n", state.config.demo.email, state.config.demo.password);
     }
 
+    spawn_clean_up(state.clone());
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("  Gatehouse is running at http://{addr}  (Ctrl-C to stop)\n");
@@ -55,6 +56,23 @@ async fn run() -> Result<(), String> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| format!("server error: {e}"))
+}
+
+/// Marks expired sessions and deletes ended ones past retention, every few minutes. Safe to run on
+/// every instance at once (each statement is idempotent).
+fn spawn_clean_up(state: AppState) {
+    let every = Duration::from_secs(state.config.session.cleanup_interval_minutes.max(1) * 60);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match domain::auth::sessions::clean_up(&state.services).await {
+                Ok((0, 0)) => {}
+                Ok((expired, deleted)) => tracing::info!(expired, deleted, "sessions cleaned up"),
+                Err(e) => tracing::warn!(error = %e, "session clean-up failed; will retry"),
+            }
+        }
+    });
 }
 
 fn is_connection_error(e: &sqlx::Error) -> bool {

@@ -1,5 +1,5 @@
 //! Middleware: security headers, the cross-site check, and session resolution.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -95,9 +95,29 @@ fn session_cookie(req: &Request) -> Option<SessionToken> {
         .map(|c| SessionToken::from_cookie(c.value()))
 }
 
-fn client_info(req: &Request) -> ClientInfo {
+/// The client's address: the socket peer, or, when the peer is a trusted proxy, the right-most
+/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut chain = forwarded_for.unwrap_or_default().split(',').map(str::trim).rev();
+    for hop in chain.by_ref() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            Err(_) => break, // malformed: stop believing the header
+        }
+    }
+    Some(peer)
+}
+
+fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
     ClientInfo {
-        ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        ip: client_ip(peer, forwarded, trusted).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -149,7 +169,8 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
         let to = if path == "/" {
             "/sign-in".to_string()
         } else {
-            format!("/sign-in?return_to={}", app::sign_in::urlencode(&path_and_query))
+            let ended = if stale_cookie { "&ended=1" } else { "" };
+            format!("/sign-in?return_to={}{ended}", app::sign_in::urlencode(&path_and_query))
         };
         return with_cookie_cleared(redirect(&to), stale_cookie);
     }
@@ -161,7 +182,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
         return redirect(&app::nav::safe_return_to(return_to.as_deref()));
     }
 
-    let client = client_info(&req);
+    let client = client_info(&req, &state.config.site.trusted_proxies);
     let ext = req.extensions_mut();
     ext.insert(state.services.clone());
     ext.insert(CurrentSession(current));
@@ -221,6 +242,21 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.0.0.2");
+        let trusted = [proxy];
+        // a client cannot choose its address
+        assert_eq!(client_ip(Some(ip("203.0.113.5")), Some("1.2.3.4"), &trusted), Some(ip("203.0.113.5")));
+        // behind the proxy: the right-most untrusted hop (what the proxy saw), not a spoofed left entry
+        assert_eq!(client_ip(Some(proxy), Some("1.2.3.4, 198.51.100.7"), &trusted), Some(ip("198.51.100.7")));
+        assert_eq!(client_ip(Some(proxy), Some("198.51.100.7, 10.0.0.2"), &trusted), Some(ip("198.51.100.7")));
+        assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
+        assert_eq!(client_ip(Some(proxy), Some("garbage"), &trusted), Some(proxy));
+        assert_eq!(client_ip(None, Some("1.2.3.4"), &trusted), None);
     }
 
     #[test]

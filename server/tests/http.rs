@@ -233,6 +233,8 @@ async fn a_signed_out_or_replaced_cookie_is_refused_on_the_next_request(db: PgPo
     for stale in [&cookie, &other] {
         let (res, _) = send(&app, get("/settings/security", Some(stale))).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        // the sign-in page will say "You were signed out of this device"
+        assert_eq!(res.headers()[header::LOCATION], "/sign-in?return_to=%2Fsettings%2Fsecurity&ended=1");
         let cleared = res.headers().get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap().contains("Max-Age=0"));
         assert!(cleared, "a stale cookie is cleared");
     }

@@ -109,7 +109,7 @@ pub fn SecurityPage() -> impl IntoView {
     // sign-in on its next action.
     Effect::new(move |_| {
         if let Some(Err(AppError::NotSignedIn)) = overview.get() {
-            let path = "/sign-in?return_to=%2Fsettings%2Fsecurity";
+            let path = "/sign-in?return_to=%2Fsettings%2Fsecurity&ended=1";
             if let Some(w) = leptos::web_sys::window() {
                 let _ = w.location().assign(path);
             }

@@ -104,7 +104,13 @@ pub fn SignInPage() -> impl IntoView {
     let return_to = return_to();
     let query = use_query_map();
     let notice = Signal::derive(move || {
-        query.read().get("signed_out").map(|_| "You have been signed out.".to_string())
+        let q = query.read();
+        if q.get("ended").is_some() {
+            // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
+            Some("You were signed out of this device. Sign in again to continue.".to_string())
+        } else {
+            q.get("signed_out").map(|_| "You have been signed out.".to_string())
+        }
     });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |c: Credentials| {

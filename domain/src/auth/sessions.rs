@@ -3,7 +3,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::config::SessionPolicy;
 use crate::db;
@@ -142,6 +142,16 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     Ok(others + u64::from(this))
 }
 
+/// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"), and
+/// deletes ended sessions older than the retention period. Answers (expired, deleted).
+pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
+    let now = svc.clock.now();
+    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
+    let expired = db::sessions::mark_expired(&svc.db, created_after, seen_after, now).await?;
+    let deleted = db::sessions::delete_ended_before(&svc.db, now - Duration::days(svc.sessions.retention_days)).await?;
+    Ok((expired, deleted))
+}
+
 /// Live sessions of the signed-in account, the current one first, then most recently active.
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
     let now = svc.clock.now();
@@ -186,7 +196,7 @@ mod tests {
 
     #[test]
     fn cutoffs_follow_policy() {
-        let p = SessionPolicy { idle_timeout_minutes: 30, absolute_lifetime_hours: 2, touch_interval_seconds: 60 };
+        let p = SessionPolicy { idle_timeout_minutes: 30, absolute_lifetime_hours: 2, ..Default::default() };
         let now = time::macros::datetime!(2026-01-01 12:00 UTC);
         let (c, s) = cutoffs(&p, now);
         assert_eq!(c, time::macros::datetime!(2026-01-01 10:00 UTC));

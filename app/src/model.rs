@@ -48,6 +48,8 @@ pub struct SessionView {
     /// The full user agent, for the curious (shown on hover).
     pub user_agent: String,
     pub ip: String,
+    /// "Berlin, Land Berlin, Germany", "Local network" or "Unknown".
+    pub location: String,
     /// "Password", …
     pub method: String,
     pub signed_in: Moment,

@@ -22,6 +22,11 @@ fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &
         os: os.into(),
         kind,
         user_agent: String::new(),
+        location: match ip {
+            "127.0.0.1" => "Local network".into(),
+            "203.0.113.24" => "Berlin, Land Berlin, Germany".into(),
+            _ => "Unknown".into(),
+        },
         ip: ip.into(),
         method: "Password".into(),
         signed_in: moment("3 days ago", "2026-11-20 09:12 UTC"),

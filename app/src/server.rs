@@ -31,6 +31,11 @@ pub fn services() -> Result<Services, AppError> {
     parts()?.extensions.get::<Services>().cloned().ok_or_else(|| internal("no services in request"))
 }
 
+/// The geo-IP database, if the server has one.
+pub fn geo() -> Option<std::sync::Arc<domain::geo::GeoIp>> {
+    parts().ok()?.extensions.get::<std::sync::Arc<domain::geo::GeoIp>>().cloned()
+}
+
 /// The signed-in session, or `NotSignedIn`.
 pub fn auth() -> Result<AuthSession, AppError> {
     parts()?

@@ -46,6 +46,8 @@ test('each device is listed with its browser and OS, the current one first', asy
     await gotoHydrated(page, SECURITY_PATH);
     await expect(rows(page)).toHaveCount(3);
     await expect(rows(page).first()).toContainText('This device');
+    // loopback: approximate location says so
+    await expect(rows(page).first()).toContainText('Local network · 127.0.0.1');
     await expect(rows(page).first().getByRole('button', { name: 'Log out' })).toBeVisible();
     await expect(rows(page).first().getByRole('button', { name: 'Revoke' })).toHaveCount(0);
     await expect(rows(page).filter({ hasText: 'Firefox 140 on Windows' })).toHaveCount(1);

@@ -22,6 +22,18 @@ pub struct Config {
     pub previews: PreviewsConfig,
     #[serde(default)]
     pub demo: DemoConfig,
+    #[serde(default)]
+    pub geoip: GeoIpConfig,
+}
+
+/// Approximate locations of session IPs. Empty or missing files: locations show "Unknown".
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoIpConfig {
+    #[serde(default)]
+    pub ipv4_database: String,
+    #[serde(default)]
+    pub ipv6_database: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

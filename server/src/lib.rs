@@ -23,6 +23,7 @@ pub use config::Config;
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
+    pub geo: Arc<domain::geo::GeoIp>,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
 }
@@ -38,8 +39,10 @@ impl AppState {
             .site_pkg_dir(config.site.pkg_dir.clone())
             .site_addr(config.site.addr)
             .build();
+        let geo = Arc::new(domain::geo::GeoIp::open(&[&config.geoip.ipv4_database, &config.geoip.ipv6_database]));
         Ok(Self {
             services: Services { db, hasher, sessions: config.session.clone(), clock },
+            geo,
             config: Arc::new(config),
             leptos,
         })

@@ -185,6 +185,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     let client = client_info(&req, &state.config.site.trusted_proxies);
     let ext = req.extensions_mut();
     ext.insert(state.services.clone());
+    ext.insert(state.geo.clone());
     ext.insert(CurrentSession(current));
     ext.insert(client);
     ext.insert(CookieMaxAge(state.config.session.absolute_lifetime_hours * 3600));

@@ -22,13 +22,19 @@ use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhe
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     use crate::model::{DeviceKind, Moment, PasswordView, SessionView, Viewer};
-    use crate::server::{auth, fail, reject, services};
+    use crate::server::{auth, fail, geo, reject, services};
     use crate::time_fmt::{ago, exact, iso};
     let session = auth().map_err(reject)?;
     let svc = services()?;
     let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
     let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
     let now = svc.clock.now();
+    let geo = geo();
+    let locate = |ip: Option<&str>| match (ip, &geo) {
+        (Some(ip), Some(g)) => g.locate(ip),
+        (Some(ip), None) => domain::geo::GeoIp::none().locate(ip),
+        _ => "Unknown".to_string(),
+    };
     let moment = |t| Moment { relative: ago(now, t), exact: exact(t), iso: iso(t) };
     Ok(SecurityOverview {
         viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },
@@ -37,6 +43,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
             .into_iter()
             .map(|s| {
                 let device = domain::auth::devices::describe(s.user_agent.as_deref());
+                let location = locate(s.ip.as_deref());
                 SessionView {
                 id: s.id.to_string(),
                 label: format!("{} on {}", device.browser_name, device.os),
@@ -49,6 +56,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                     domain::auth::devices::DeviceKind::Unknown => DeviceKind::Unknown,
                 },
                 user_agent: s.user_agent.unwrap_or_default(),
+                location,
                 ip: s.ip.unwrap_or_else(|| "Unknown".into()),
                 method: match s.auth_method.as_str() {
                     "password" => "Password".into(),

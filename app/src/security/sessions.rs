@@ -98,6 +98,7 @@ pub fn SessionsCard(
             <StatusMessage message=status/>
             <ErrorMessage message=error/>
             {body}
+            <p class="muted attribution">"Locations are approximate. "<a href="https://db-ip.com/" rel="external">"IP Geolocation by DB-IP"</a></p>
             <div class="card-footer">
                 {move || match confirm.get() {
                     Confirm::Others => view! {
@@ -166,7 +167,7 @@ fn SessionRow(
                     {current.then(|| view! { " " <span class="badge badge-current">"This device"</span> })}
                 </p>
                 <p class="session-meta">
-                    {session.ip.clone()} " · " {session.method.clone()} " · signed in "
+                    {session.location.clone()} " · " {session.ip.clone()} " · " {session.method.clone()} " · signed in "
                     <TimeAgo moment=session.signed_in.clone()/> " · "
                     {if current {
                         view! { "active now" }.into_any()

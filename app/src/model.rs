@@ -55,6 +55,8 @@ pub struct SessionView {
     pub signed_in: Moment,
     pub last_active: Moment,
     pub current: bool,
+    /// First sign-in from this device or country, in the last 14 days.
+    pub new_device: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

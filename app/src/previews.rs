@@ -11,7 +11,9 @@ use crate::security::sessions::SessionsCard;
 use crate::sign_in::{SignInForm, SignUpForm};
 
 fn moment(relative: &str, exact: &str) -> Moment {
-    Moment { relative: relative.into(), exact: exact.into(), iso: exact.replace(' ', "T").replace("T UTC", "Z") }
+    // "2026-11-20 09:12 UTC" → "2026-11-20T09:12:00Z"
+    let iso = format!("{}:00Z", exact.trim_end_matches(" UTC").replacen(' ', "T", 1));
+    Moment { relative: relative.into(), exact: exact.into(), iso }
 }
 
 fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &str, current: bool) -> SessionView {
@@ -32,6 +34,7 @@ fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &
         signed_in: moment("3 days ago", "2026-11-20 09:12 UTC"),
         last_active: moment(ago, "2026-11-23 10:00 UTC"),
         current,
+        new_device: id == "2",
     }
 }
 

@@ -47,6 +47,12 @@ impl GeoIp {
         self.readers.is_empty()
     }
 
+    /// The ISO country code of a public address, when the database knows it.
+    pub fn country(&self, ip: &str) -> Option<String> {
+        let ip = ip.parse::<IpAddr>().ok().filter(|ip| !is_local(*ip))?;
+        self.readers.iter().find_map(|r| r.lookup::<Record>(ip).ok()?.country_code.filter(|c| !c.is_empty()))
+    }
+
     /// "Berlin, Land Berlin, Germany", "Local network" or "Unknown".
     pub fn locate(&self, ip: &str) -> String {
         let Ok(ip) = ip.parse::<IpAddr>() else { return "Unknown".into() };

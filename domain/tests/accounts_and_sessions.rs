@@ -21,7 +21,7 @@ fn services(db: PgPool) -> Services {
 }
 
 fn client(ua: &str) -> ClientInfo {
-    ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some(ua.into()) }
+    ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some(ua.into()), country: Some("DE".into()) }
 }
 
 async fn who(svc: &Services, token: &SessionToken) -> Option<String> {
@@ -203,4 +203,31 @@ async fn a_session_token_of_one_account_never_reaches_another(db: PgPool) {
     let changed = domain::db::sessions::revoke(&svc.db, ada_session.user_id, bob_session.session_id, svc.clock.now(), "x").await.unwrap();
     assert!(!changed);
     assert!(who(&svc, &bob).await.is_some());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_from_an_unfamiliar_device_or_country_is_flagged_for_14_days(db: PgPool) {
+    const FIREFOX: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    const FIREFOX_NEWER: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0";
+    const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+    let svc = services(db);
+    let (_, first) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client(FIREFOX)).await.unwrap();
+    sign_in(&svc, "ada@example.test", &Password::new(PW), &client(FIREFOX_NEWER)).await.unwrap();
+    sign_in(&svc, "ada@example.test", &Password::new(PW), &client(IPHONE)).await.unwrap();
+    let abroad = ClientInfo { country: Some("BR".into()), ..client(FIREFOX) };
+    sign_in(&svc, "ada@example.test", &Password::new(PW), &abroad).await.unwrap();
+
+    let me = authenticate(&svc, &first).await.unwrap().unwrap();
+    let flags = |rows: Vec<domain::auth::sessions::SessionSummary>| {
+        let mut v: Vec<(String, bool)> = rows.into_iter().map(|r| (format!("{}{}", r.user_agent.unwrap(), r.ip.unwrap_or_default()), r.new_device)).collect();
+        v.sort();
+        v.into_iter().map(|(_, f)| f).filter(|f| *f).count()
+    };
+    // the first session and the same browser in a newer version are familiar; the iPhone and the
+    // sign-in from Brazil are not
+    assert_eq!(flags(list(&svc, &me).await.unwrap()), 2);
+    svc.clock.advance(Duration::days(14));
+    let again = sign_in(&svc, "ada@example.test", &Password::new(PW), &client(FIREFOX)).await.unwrap();
+    let me = authenticate(&svc, &again).await.unwrap().unwrap();
+    assert_eq!(flags(list(&svc, &me).await.unwrap()), 0, "the flag lasts 14 days and a familiar device is not new");
 }

@@ -21,7 +21,7 @@ fn services(db: PgPool) -> Services {
 }
 
 fn client() -> ClientInfo {
-    ClientInfo { ip: Some("198.51.100.1".into()), user_agent: Some("test".into()) }
+    ClientInfo { ip: Some("198.51.100.1".into()), user_agent: Some("test".into()), country: None }
 }
 
 async fn live(svc: &Services, t: &SessionToken) -> bool {

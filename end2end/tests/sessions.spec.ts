@@ -52,6 +52,10 @@ test('each device is listed with its browser and OS, the current one first', asy
     await expect(rows(page).first().getByRole('button', { name: 'Revoke' })).toHaveCount(0);
     await expect(rows(page).filter({ hasText: 'Firefox 140 on Windows' })).toHaveCount(1);
     await expect(rows(page).filter({ hasText: 'Safari 17 on iPhone' })).toHaveCount(1);
+    // first sign-ins from these devices are flagged; the account's first device is not
+    await expect(rows(page).filter({ hasText: 'Firefox 140 on Windows' })).toContainText('New device');
+    await expect(rows(page).filter({ hasText: 'Safari 17 on iPhone' })).toContainText('New device');
+    await expect(rows(page).first()).not.toContainText('New device');
     // the iPhone sees itself as the current one
     await gotoHydrated(iphone.page, SECURITY_PATH);
     await expect(rows(iphone.page).first()).toContainText('Safari 17 on iPhone');

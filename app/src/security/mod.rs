@@ -65,6 +65,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 signed_in: moment(s.created_at),
                 last_active: moment(s.last_seen_at),
                 current: s.current,
+                new_device: s.new_device,
             }})
             .collect(),
     })

@@ -165,6 +165,7 @@ fn SessionRow(
                 <p class="session-device">
                     <span title=session.user_agent.clone()>{format!("{} on {}", session.browser, session.os)}</span>
                     {current.then(|| view! { " " <span class="badge badge-current">"This device"</span> })}
+                    {session.new_device.then(|| view! { " " <span class="badge badge-warning" title="First sign-in from this device or country in the last 14 days">"New device"</span> })}
                 </p>
                 <p class="session-meta">
                     {session.location.clone()} " · " {session.ip.clone()} " · " {session.method.clone()} " · signed in "

@@ -16,7 +16,13 @@ use crate::{DomainError, Services};
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// ISO country code of `ip`, when the geo-IP database knows it.
+    pub country: Option<String>,
 }
+
+/// A session that started from a device or country this account had not used before is shown as
+/// "New device" for this long.
+pub const NEW_DEVICE_DAYS: i64 = 14;
 
 /// A signed-in request's session.
 #[derive(Clone, Debug)]
@@ -38,6 +44,8 @@ pub struct SessionSummary {
     pub user_agent: Option<String>,
     pub auth_method: String,
     pub current: bool,
+    /// Started from a device or country not seen on the account before, within the last 14 days.
+    pub new_device: bool,
 }
 
 /// A fresh random token and the hash to store.
@@ -167,6 +175,7 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSumma
             ip: r.ip,
             user_agent: r.user_agent,
             auth_method: r.auth_method,
+            new_device: r.new_device && now - r.created_at < Duration::days(NEW_DEVICE_DAYS),
         })
         .collect();
     out.sort_by(|a, b| b.current.cmp(&a.current).then(b.last_seen_at.cmp(&a.last_seen_at)));

@@ -17,6 +17,7 @@ pub struct LiveSessionRow {
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionRow {
+    pub new_device: bool,
     pub id: SessionId,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
@@ -34,9 +35,17 @@ pub async fn insert(
     method: &str,
     client: &ClientInfo,
 ) -> Result<(), sqlx::Error> {
+    let device = crate::auth::devices::describe(client.user_agent.as_deref());
+    let device_key = format!("{}|{}", device.browser_name, device.os);
+    // New: the account has signed in before, but never from this device, or never from this
+    // country (when the country is known).
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent, auth_method)
-         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7)",
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
+                               auth_method, device_key, country, new_device)
+         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8, $9,
+                 EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
+                 AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $8)
+                      OR ($9::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $9))))",
     )
     .bind(id)
     .bind(user_id)
@@ -45,6 +54,8 @@ pub async fn insert(
     .bind(client.ip.as_deref())
     .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
     .bind(method)
+    .bind(device_key)
+    .bind(client.country.as_deref())
     .execute(db)
     .await?;
     Ok(())
@@ -95,7 +106,7 @@ pub async fn list_live(
     seen_after: OffsetDateTime,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, created_at, last_seen_at, ip, user_agent, auth_method FROM sessions
+        "SELECT id, created_at, last_seen_at, ip, user_agent, auth_method, new_device FROM sessions
          WHERE user_id = $1 AND revoked_at IS NULL AND created_at > $2 AND last_seen_at > $3
          ORDER BY last_seen_at DESC",
     )

@@ -320,3 +320,25 @@ async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
         assert_eq!(t.await.unwrap(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// Two server instances on one database: a session revoked through one is refused by the other on
+/// its very next request (nothing is cached per instance).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_revocation_on_one_instance_takes_effect_on_another_at_once(db: PgPool) {
+    let a = app(db.clone());
+    let b = app(db);
+    let here = sign_up(&a, "ada@example.test").await;
+    let there = {
+        let (res, _) = post_form(&b, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
+        session_cookie(&res).unwrap()
+    };
+    let (res, _) = send(&b, get("/settings/security", Some(&there))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (res, body) = post_form(&a, "/api/security/sessions/revoke-others", &[], Some(&here)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert_eq!(body.trim(), "1");
+    let (res, _) = send(&b, get("/settings/security", Some(&there))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "instance B must refuse the revoked session at once");
+    let (res, _) = send(&b, get("/settings/security", Some(&here))).await;
+    assert_eq!(res.status(), StatusCode::OK, "the revoking session stays signed in on every instance");
+}

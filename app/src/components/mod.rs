@@ -79,7 +79,12 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
 /// A relative time with the exact timestamp on hover.
 #[component]
 pub fn TimeAgo(moment: Moment) -> impl IntoView {
-    view! { <time datetime=moment.iso title=moment.exact>{moment.relative}</time> }
+    // Focusable, and the exact time shows as a tooltip on hover and on keyboard focus (CSS).
+    view! {
+        <time datetime=moment.iso title=moment.exact.clone() data-exact=moment.exact tabindex="0">
+            {moment.relative}
+        </time>
+    }
 }
 
 /// A labelled input. `error` is shown under it and marks it invalid for assistive technology.

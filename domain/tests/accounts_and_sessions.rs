@@ -1,24 +1,13 @@
 //! Database tests: a fresh Postgres database per test (`#[sqlx::test]`), migrations applied.
 use domain::auth::accounts::{change_password, sign_in, sign_up};
 use domain::auth::sessions::{authenticate, list, sign_out, ClientInfo};
-use domain::clock::Clock;
-use domain::config::{Argon2Config, SessionPolicy};
 use domain::secret::{Password, SessionToken};
-use domain::{auth::password::PasswordHasher, DomainError, Services};
+use domain::{DomainError, Services};
 use sqlx::PgPool;
-use time::macros::datetime;
 use time::Duration;
 
-const PW: &str = "correct horse battery staple";
-
-fn services(db: PgPool) -> Services {
-    Services {
-        db,
-        hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
-        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, ..Default::default() },
-        clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
-    }
-}
+mod common;
+use common::{services, PW};
 
 fn client(ua: &str) -> ClientInfo {
     ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some(ua.into()), country: Some("DE".into()) }

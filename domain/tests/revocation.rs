@@ -1,24 +1,13 @@
 //! Ending sessions: one, all others, everywhere. Ids from another account change nothing.
 use domain::auth::accounts::{sign_in, sign_up};
 use domain::auth::sessions::{authenticate, clean_up, list, revoke, revoke_others, sign_out_everywhere, ClientInfo};
-use domain::clock::Clock;
-use domain::config::{Argon2Config, SessionPolicy};
 use domain::ids::SessionId;
 use domain::secret::{Password, SessionToken};
-use domain::{auth::password::PasswordHasher, DomainError, Services};
+use domain::{DomainError, Services};
 use sqlx::PgPool;
-use time::macros::datetime;
 
-const PW: &str = "correct horse battery staple";
-
-fn services(db: PgPool) -> Services {
-    Services {
-        db,
-        hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
-        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, ..Default::default() },
-        clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
-    }
-}
+mod common;
+use common::{services, PW};
 
 fn client() -> ClientInfo {
     ClientInfo { ip: Some("198.51.100.1".into()), user_agent: Some("test".into()), country: None }

@@ -38,6 +38,14 @@ fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &
     }
 }
 
+/// Unusual rows: a very long browser/OS description and an agent nobody could read.
+fn sessions_unusual() -> Vec<SessionView> {
+    let mut long = session("4", "Samsung Internet for Android Enterprise Edition 27", "Android 16 (Galaxy Z Fold Special Edition)", DeviceKind::Tablet, "198.51.100.99", "1 day ago", false);
+    long.location = "Llanfairpwllgwyngyll, Wales, United Kingdom of Great Britain and Northern Ireland".into();
+    let unknown = session("5", "Unknown browser", "Unknown OS", DeviceKind::Unknown, "2001:db8::1", "3 days ago", false);
+    vec![session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true), long, unknown]
+}
+
 fn sessions_many() -> Vec<SessionView> {
     vec![
         session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true),
@@ -184,6 +192,12 @@ pub fn PreviewsPage() -> impl IntoView {
                     <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=false on_log_out=noop/>
                 })/>
                 <State slug="sessions-many" caption="Many sessions" view=ViewFn::from(move || view! { <SessionsCard sessions=sessions_many() pending=false on_log_out=noop/> })/>
+                <State slug="sessions-unusual" caption="Long names and an unknown agent" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_unusual() pending=false on_log_out=noop/>
+                })/>
+                <State slug="sessions-confirm-revoke" caption="Confirming a revoke" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming="3".to_string()/>
+                })/>
                 <State slug="sessions-pending" caption="Logging out" view=ViewFn::from(move || view! {
                     <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=true on_log_out=noop/>
                 })/>

@@ -66,10 +66,13 @@ pub fn SessionsCard(
     #[prop(optional)] on_revoke: Option<Callback<String>>,
     #[prop(optional)] on_revoke_others: Option<Callback<()>>,
     #[prop(optional)] on_sign_out_everywhere: Option<Callback<()>>,
+    /// Open the Revoke confirmation of this session id (previews).
+    #[prop(optional)]
+    confirming: Option<String>,
 ) -> impl IntoView {
     let count = sessions.len();
     let others = sessions.iter().filter(|s| !s.current).count();
-    let confirm = RwSignal::new(Confirm::None);
+    let confirm = RwSignal::new(confirming.map(Confirm::Revoke).unwrap_or(Confirm::None));
     // A finished action closes its confirmation.
     Effect::new(move |was_pending: Option<bool>| {
         let now = pending.get();

@@ -29,18 +29,6 @@ pub enum AppError {
     BadRequest,
 }
 
-impl AppError {
-    /// The form field this error belongs to, if any.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            AppError::Invalid { field, .. } => Some(field),
-            AppError::PasswordRejected(_) => Some("password"),
-            AppError::EmailTaken => Some("email"),
-            _ => None,
-        }
-    }
-}
-
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

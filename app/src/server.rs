@@ -45,9 +45,14 @@ pub fn auth() -> Result<AuthSession, AppError> {
         .ok_or(AppError::NotSignedIn)
 }
 
-/// Where the request came from (IP and user agent), recorded on sessions and events.
+/// Where the request came from (IP, user agent, country), recorded on sessions and events. Only the
+/// server functions that record it pay for the geo-IP lookup.
 pub fn client() -> ClientInfo {
-    parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default()
+    let mut c = parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default();
+    if let (Some(geo), Some(ip)) = (geo(), c.ip.as_deref()) {
+        c.country = geo.country(ip);
+    }
+    c
 }
 
 /// Sets the session cookie on the response.

@@ -113,13 +113,13 @@ fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAdd
     Some(peer)
 }
 
-fn client_info(req: &Request, trusted: &[IpAddr], geo: &domain::geo::GeoIp) -> ClientInfo {
+/// IP and user agent; the country is looked up only by the actions that record it (not on every request).
+fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let ip = client_ip(peer, forwarded, trusted).map(|ip| ip.to_string());
     ClientInfo {
-        country: ip.as_deref().and_then(|ip| geo.country(ip)),
-        ip,
+        country: None,
+        ip: client_ip(peer, forwarded, trusted).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -184,7 +184,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
         return redirect(&app::nav::safe_return_to(return_to.as_deref()));
     }
 
-    let client = client_info(&req, &state.config.site.trusted_proxies, &state.geo);
+    let client = client_info(&req, &state.config.site.trusted_proxies);
     let ext = req.extensions_mut();
     ext.insert(state.services.clone());
     ext.insert(state.geo.clone());

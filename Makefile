@@ -1,7 +1,7 @@
 # Everything a newcomer needs; see README.md.
 SHELL := /bin/bash
 
-.PHONY: run test stop release
+.PHONY: run test stop release bench
 run:  ## install what is missing, start Postgres, build and serve at http://127.0.0.1:3000
 	@scripts/run.sh
 test: ## install what is missing and run every test layer
@@ -10,3 +10,5 @@ stop: ## stop the project-local Postgres
 	@scripts/pg.sh stop
 release: ## optimised build: target/site (wasm-opt'd bundle) and the release server binary
 	@scripts/release.sh
+bench: ## requests/s: signed-in vs anonymous API call and page (wrk; uses the release server if built)
+	@scripts/bench.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project-local Postgres cluster: start | stop | status | url [db] | create <db> | drop-e2e
+# The project-local Postgres cluster: start | stop | status | url [db] | create <db> | drop <db> | drop-e2e
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -43,9 +43,10 @@ case "${1:-}" in
   status) if running; then echo "running on 127.0.0.1:$PGPORT"; else echo "stopped"; exit 3; fi ;;
   url) pg_url "${2:-gatehouse}"; echo ;;
   create) psql_ -d postgres -c "CREATE DATABASE \"$2\"" ;;
+  drop) psql_ -d postgres -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" ;;
   drop-e2e)
     for db in $(psql_ -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'gatehouse_e2e_%'"); do
       psql_ -d postgres -c "DROP DATABASE \"$db\" WITH (FORCE)"
     done ;;
-  *) echo "usage: $0 start|stop|status|url [db]|create <db>|drop-e2e" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|url [db]|create <db>|drop <db>|drop-e2e" >&2; exit 2 ;;
 esac

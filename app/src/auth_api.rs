@@ -2,6 +2,22 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::model::SessionStatus;
+
+/// Who this browser is signed in as, if anyone ("whoami"). Cheap: the session check the server
+/// does for every request, and nothing more.
+///
+/// - Auth: anonymous or signed in (anonymous answers `None`).
+/// - Effects: none (the session's last-active time, at most once a minute).
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "session", input = leptos::server_fn::codec::GetUrl)]
+pub async fn current_session() -> Result<Option<SessionStatus>, AppError> {
+    Ok(crate::server::auth().ok().map(|s| SessionStatus {
+        email: s.email,
+        display_name: s.display_name,
+        plan: s.plan.to_string(),
+    }))
+}
 
 /// Creates a password account and signs it in, then redirects to `return_to` (site paths only).
 ///

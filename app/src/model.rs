@@ -9,6 +9,15 @@ pub struct Viewer {
     pub display_name: Option<String>,
 }
 
+/// The signed-in session, as `/api/session` reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    pub email: String,
+    pub display_name: Option<String>,
+    /// "Free", "Pro" or "Enterprise".
+    pub plan: String,
+}
+
 /// A moment shown relative to now, with the exact time for hover.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Moment {
@@ -40,7 +49,7 @@ pub struct SessionView {
     pub id: String,
     /// "Firefox 140", or "Unknown browser".
     pub browser: String,
-    /// "Firefox on Windows 10", for confirmations.
+    /// "Firefox on Windows 10 in Berlin", for confirmations.
     pub label: String,
     /// "Windows 10", or "Unknown OS".
     pub os: String,
@@ -64,4 +73,6 @@ pub struct SecurityOverview {
     pub viewer: Viewer,
     pub password: PasswordView,
     pub sessions: Vec<SessionView>,
+    /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
+    pub session_lifetime: String,
 }

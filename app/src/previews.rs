@@ -20,7 +20,11 @@ fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &
     SessionView {
         id: id.into(),
         browser: browser.into(),
-        label: format!("{} on {os}", browser.split(' ').next().unwrap_or(browser)),
+        label: format!(
+            "{} on {os}{}",
+            browser.split(' ').next().unwrap_or(browser),
+            if ip == "203.0.113.24" { " in Berlin" } else { "" }
+        ),
         os: os.into(),
         kind,
         user_agent: String::new(),
@@ -191,12 +195,15 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="sessions-one" caption="One session" view=ViewFn::from(move || view! {
                     <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=false on_log_out=noop/>
                 })/>
-                <State slug="sessions-many" caption="Many sessions" view=ViewFn::from(move || view! { <SessionsCard sessions=sessions_many() pending=false on_log_out=noop/> })/>
+                <State slug="sessions-many" caption="Many sessions, Enterprise plan" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop
+                        lifetime="On your organisation's Enterprise plan, devices are signed out after 12 hours without activity, and 7 days after signing in."/>
+                })/>
                 <State slug="sessions-unusual" caption="Long names and an unknown agent" view=ViewFn::from(move || view! {
                     <SessionsCard sessions=sessions_unusual() pending=false on_log_out=noop/>
                 })/>
                 <State slug="sessions-confirm-revoke" caption="Confirming a revoke" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming="3".to_string()/>
+                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming="2".to_string()/>
                 })/>
                 <State slug="sessions-pending" caption="Logging out" view=ViewFn::from(move || view! {
                     <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=true on_log_out=noop/>

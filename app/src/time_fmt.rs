@@ -20,6 +20,18 @@ pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
     }
 }
 
+/// A policy's length: "12 hours", "14 days", "90 minutes" (whole days when it is whole days).
+pub fn span(d: Duration) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if d.whole_days() > 0 && d == Duration::days(d.whole_days()) {
+        plural(d.whole_days(), "day")
+    } else if d.whole_hours() > 0 && d == Duration::hours(d.whole_hours()) {
+        plural(d.whole_hours(), "hour")
+    } else {
+        plural(d.whole_minutes(), "minute")
+    }
+}
+
 /// "3 Mar 2026".
 pub fn date(t: OffsetDateTime) -> String {
     let fmt = time::macros::format_description!("[day padding:none] [month repr:short] [year]");
@@ -52,5 +64,13 @@ mod tests {
         assert_eq!(ago(now, now - Duration::days(3)), "3 days ago");
         assert_eq!(ago(now, datetime!(2026-03-03 09:00 UTC)), "on 3 Mar 2026");
         assert_eq!(exact(datetime!(2026-03-03 09:05 UTC)), "2026-03-03 09:05 UTC");
+    }
+
+    #[test]
+    fn policy_spans() {
+        assert_eq!(span(Duration::hours(12)), "12 hours");
+        assert_eq!(span(Duration::days(14)), "14 days");
+        assert_eq!(span(Duration::hours(24)), "1 day");
+        assert_eq!(span(Duration::minutes(90)), "90 minutes");
     }
 }

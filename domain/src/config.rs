@@ -2,14 +2,20 @@
 use serde::Deserialize;
 use time::Duration;
 
-/// Session lifetimes.
+use crate::plan::Plan;
+
+/// Session lifetimes, per plan, and the bookkeeping around them.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionPolicy {
-    /// A session unused for this many minutes is over.
-    pub idle_timeout_minutes: i64,
-    /// A session is over this many hours after sign-in, however active.
-    pub absolute_lifetime_hours: i64,
+    /// Free plan (and accounts outside any organisation): a session unused for this many minutes is over…
+    pub free_idle_timeout_minutes: i64,
+    /// …and over this many hours after sign-in, however active.
+    pub free_absolute_lifetime_hours: i64,
+    pub pro_idle_timeout_minutes: i64,
+    pub pro_absolute_lifetime_hours: i64,
+    pub enterprise_idle_timeout_minutes: i64,
+    pub enterprise_absolute_lifetime_hours: i64,
     /// "Last active" is written at most this often per session (seconds).
     pub touch_interval_seconds: i64,
     /// Ended (revoked or expired) sessions are kept this long for the security history.
@@ -29,10 +35,15 @@ fn default_cleanup_minutes() -> u64 {
 }
 
 impl Default for SessionPolicy {
+    /// Consumer plans: 14 days idle, 30 days at most. Enterprise: 12 hours idle, 7 days at most.
     fn default() -> Self {
         Self {
-            idle_timeout_minutes: 14 * 24 * 60,
-            absolute_lifetime_hours: 30 * 24,
+            free_idle_timeout_minutes: 14 * 24 * 60,
+            free_absolute_lifetime_hours: 30 * 24,
+            pro_idle_timeout_minutes: 14 * 24 * 60,
+            pro_absolute_lifetime_hours: 30 * 24,
+            enterprise_idle_timeout_minutes: 12 * 60,
+            enterprise_absolute_lifetime_hours: 7 * 24,
             touch_interval_seconds: 60,
             retention_days: default_retention_days(),
             cleanup_interval_minutes: default_cleanup_minutes(),
@@ -40,13 +51,56 @@ impl Default for SessionPolicy {
     }
 }
 
+/// How long one plan's sessions live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
 impl SessionPolicy {
-    pub fn idle(&self) -> Duration {
-        Duration::minutes(self.idle_timeout_minutes)
+    /// The same lifetimes for every plan (tests).
+    pub fn uniform(idle_timeout_minutes: i64, absolute_lifetime_hours: i64) -> Self {
+        Self {
+            free_idle_timeout_minutes: idle_timeout_minutes,
+            free_absolute_lifetime_hours: absolute_lifetime_hours,
+            pro_idle_timeout_minutes: idle_timeout_minutes,
+            pro_absolute_lifetime_hours: absolute_lifetime_hours,
+            enterprise_idle_timeout_minutes: idle_timeout_minutes,
+            enterprise_absolute_lifetime_hours: absolute_lifetime_hours,
+            ..Default::default()
+        }
     }
-    pub fn absolute(&self) -> Duration {
-        Duration::hours(self.absolute_lifetime_hours)
+
+    pub fn lifetimes(&self, plan: Plan) -> Lifetimes {
+        let (idle, absolute) = match plan {
+            Plan::Free => (self.free_idle_timeout_minutes, self.free_absolute_lifetime_hours),
+            Plan::Pro => (self.pro_idle_timeout_minutes, self.pro_absolute_lifetime_hours),
+            Plan::Enterprise => (self.enterprise_idle_timeout_minutes, self.enterprise_absolute_lifetime_hours),
+        };
+        Lifetimes { idle: Duration::minutes(idle), absolute: Duration::hours(absolute) }
     }
+
+    /// The longest absolute lifetime of any plan: the cookie's Max-Age (the server enforces each
+    /// plan's own limits on every request).
+    pub fn longest_lifetime(&self) -> Duration {
+        Plan::ALL.iter().map(|p| self.lifetimes(*p).absolute).max().unwrap_or(Duration::ZERO)
+    }
+
+    /// Every lifetime is positive.
+    pub fn validate(&self) -> Result<(), String> {
+        for plan in Plan::ALL {
+            let l = self.lifetimes(plan);
+            if l.idle <= Duration::ZERO || l.absolute <= Duration::ZERO {
+                return Err(format!("[session] lifetimes of the {plan} plan must be positive"));
+            }
+        }
+        if self.touch_interval_seconds < 0 || self.retention_days <= 0 {
+            return Err("[session] touch_interval_seconds must be ≥ 0 and retention_days > 0".into());
+        }
+        Ok(())
+    }
+
     pub fn touch_interval(&self) -> Duration {
         Duration::seconds(self.touch_interval_seconds)
     }

@@ -53,11 +53,11 @@ impl GeoIp {
         self.readers.iter().find_map(|r| r.lookup::<Record>(ip).ok()?.country_code.filter(|c| !c.is_empty()))
     }
 
-    /// "Berlin, Land Berlin, Germany", "Local network" or "Unknown".
-    pub fn locate(&self, ip: &str) -> String {
-        let Ok(ip) = ip.parse::<IpAddr>() else { return "Unknown".into() };
+    /// Where an address is, as well as the database knows.
+    pub fn locate(&self, ip: &str) -> Location {
+        let Ok(ip) = ip.parse::<IpAddr>() else { return Location::unknown() };
         if is_local(ip) {
-            return "Local network".into();
+            return Location { text: "Local network".into(), place: None };
         }
         for r in &self.readers {
             if let Ok(rec) = r.lookup::<Record>(ip) {
@@ -68,12 +68,28 @@ impl GeoIp {
                         parts.push(p);
                     }
                 }
-                if !parts.is_empty() {
-                    return parts.join(", ");
+                if let Some(first) = parts.first() {
+                    return Location { place: Some(first.clone()), text: parts.join(", ") };
                 }
             }
         }
-        "Unknown".into()
+        Location::unknown()
+    }
+}
+
+/// An approximate location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// "Berlin, Land Berlin, Germany", "Local network" or "Unknown".
+    pub text: String,
+    /// The most precise place name ("Berlin"), for sentences like "Revoke Firefox on Windows in
+    /// Berlin?"; `None` for local and unknown addresses.
+    pub place: Option<String>,
+}
+
+impl Location {
+    fn unknown() -> Self {
+        Location { text: "Unknown".into(), place: None }
     }
 }
 
@@ -105,14 +121,15 @@ mod tests {
     fn private_and_loopback_addresses_are_the_local_network() {
         let g = GeoIp::none();
         for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.9", "::1", "fd00::1", "::ffff:192.168.1.1"] {
-            assert_eq!(g.locate(ip), "Local network", "{ip}");
+            assert_eq!(g.locate(ip).text, "Local network", "{ip}");
+            assert_eq!(g.locate(ip).place, None);
         }
-        assert_eq!(g.locate("not an ip"), "Unknown");
+        assert_eq!(g.locate("not an ip").text, "Unknown");
     }
 
     #[test]
     fn without_a_database_public_addresses_are_unknown() {
-        assert_eq!(GeoIp::none().locate("8.8.8.8"), "Unknown");
+        assert_eq!(GeoIp::none().locate("8.8.8.8"), Location { text: "Unknown".into(), place: None });
         assert!(GeoIp::open(&["/nonexistent.mmdb"]).is_empty());
     }
 
@@ -120,8 +137,11 @@ mod tests {
     fn public_addresses_are_located_with_the_installed_database() {
         let g = installed();
         let google = g.locate("8.8.8.8");
-        assert!(google.contains("United States"), "{google}");
+        assert!(google.text.contains("United States"), "{google:?}");
+        // the most precise name comes first, and is the place used in sentences
+        let place = google.place.clone().unwrap();
+        assert!(google.text.starts_with(&place), "{google:?}");
         let v6 = g.locate("2001:4860:4860::8888");
-        assert!(v6.contains("United States"), "{v6}");
+        assert!(v6.text.contains("United States"), "{v6:?}");
     }
 }

@@ -13,6 +13,8 @@ pub mod db;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod organizations;
+pub mod plan;
 pub mod secret;
 
 pub use error::DomainError;

@@ -49,6 +49,10 @@ test('each device is listed with its browser and OS, the current one first', asy
     // loopback: approximate location says so
     await expect(rows(page).first()).toContainText('Local network · 127.0.0.1');
     await expect(rows(page).first().getByRole('button', { name: 'Log out' })).toBeVisible();
+    // the account's plan (Free) decides how long sessions live, and the page says so
+    await expect(region(page, 'Sessions')).toContainText(
+      'Devices are signed out after 14 days without activity, and 30 days after signing in.',
+    );
     await expect(rows(page).first().getByRole('button', { name: 'Revoke' })).toHaveCount(0);
     await expect(rows(page).filter({ hasText: 'Firefox 140 on Windows' })).toHaveCount(1);
     await expect(rows(page).filter({ hasText: 'Safari 17 on iPhone' })).toHaveCount(1);
@@ -101,7 +105,7 @@ test('Revoke all others keeps this device; Sign out everywhere ends them all', a
     await gotoHydrated(page, SECURITY_PATH);
     await expect(rows(page)).toHaveCount(3);
     await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();
-    const confirm = page.getByRole('group', { name: 'Confirm revoking all other sessions' });
+    const confirm = page.getByRole('group', { name: 'Sign out of 2 other sessions?' });
     await expect(confirm).toContainText('Sign out of 2 other sessions?');
     await confirm.getByRole('button', { name: 'Revoke 2 sessions' }).click();
     await expect(page.getByRole('status')).toContainText('Signed out of 2 other sessions.');
@@ -120,7 +124,7 @@ test('Revoke all others keeps this device; Sign out everywhere ends them all', a
     await expectSecurityPage(page);
     await expect(rows(page)).toHaveCount(2);
     await region(page, 'Sessions').getByRole('button', { name: 'Sign out everywhere' }).click();
-    const everywhere = page.getByRole('group', { name: 'Confirm signing out everywhere' });
+    const everywhere = page.getByRole('group', { name: /^Sign out of all \d+ sessions/ });
     await expect(everywhere).toContainText('Sign out of all 2 sessions, including this one?');
     await everywhere.getByRole('button', { name: 'Sign out everywhere' }).click();
     await expectPathname(page, '/sign-in');

@@ -87,6 +87,9 @@ pub struct DemoConfig {
     pub email: String,
     #[serde(default)]
     pub password: String,
+    /// A member of the Enterprise demo organisation (same password); empty for none.
+    #[serde(default)]
+    pub enterprise_email: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,9 +152,7 @@ impl Config {
         if self.database.url.is_empty() {
             return Err(ConfigError::Invalid("no database: set DATABASE_URL or [database] url".into()));
         }
-        if self.session.idle_timeout_minutes <= 0 || self.session.absolute_lifetime_hours <= 0 {
-            return Err(ConfigError::Invalid("session lifetimes must be positive".into()));
-        }
+        self.session.validate().map_err(ConfigError::Invalid)?;
         if self.demo.enabled && (self.demo.email.is_empty() || self.demo.password.is_empty()) {
             return Err(ConfigError::Invalid("[demo] needs an email and a password when enabled".into()));
         }
@@ -175,14 +176,17 @@ mod tests {
             ("DATABASE_URL".to_string(), "postgres://x/y".to_string()),
             ("GATEHOUSE_SITE_ADDR".to_string(), "0.0.0.0:8080".to_string()),
             ("GATEHOUSE_PREVIEWS_ENABLED".to_string(), "false".to_string()),
-            ("GATEHOUSE_SESSION_IDLE_TIMEOUT_MINUTES".to_string(), "30".to_string()),
+            ("GATEHOUSE_SESSION_ENTERPRISE_IDLE_TIMEOUT_MINUTES".to_string(), "30".to_string()),
             ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), "[\"https://a.example\"]".to_string()),
         ];
         let cfg = Config::from_toml(FILE, env).unwrap();
         assert_eq!(cfg.database.url, "postgres://x/y");
         assert_eq!(cfg.site.addr.to_string(), "0.0.0.0:8080");
         assert!(!cfg.previews.enabled);
-        assert_eq!(cfg.session.idle_timeout_minutes, 30);
+        assert_eq!(cfg.session.enterprise_idle_timeout_minutes, 30);
+        // the documented defaults: stricter on Enterprise
+        assert_eq!(cfg.session.lifetimes(domain::plan::Plan::Free).absolute.whole_days(), 30);
+        assert_eq!(cfg.session.lifetimes(domain::plan::Plan::Enterprise).absolute.whole_days(), 7);
         assert_eq!(cfg.site.allowed_origins, vec!["https://a.example".to_string()]);
         // OWASP argon2id parameters by default
         assert_eq!((cfg.argon2.memory_kib, cfg.argon2.iterations, cfg.argon2.parallelism), (19_456, 2, 1));

@@ -83,20 +83,28 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Creates the demo account if it does not exist yet.
+/// Name of the demo Enterprise organisation.
+pub const DEMO_ORGANIZATION: &str = "Acme Corp";
+
+/// Creates the demo account, and the Enterprise demo organisation with its member, if they do not
+/// exist yet.
 pub async fn ensure_demo_account(state: &AppState) -> Result<(), domain::DomainError> {
+    use domain::auth::accounts::{create_account, normalize_email};
+    let svc = &state.services;
     let demo = &state.config.demo;
-    let email = domain::auth::accounts::normalize_email(&demo.email);
-    if domain::db::users::find_by_email(&state.services.db, &email).await?.is_some() {
-        return Ok(());
+    let password = domain::secret::Password::new(demo.password.clone());
+    if domain::db::users::find_by_email(&svc.db, &normalize_email(&demo.email)).await?.is_none() {
+        create_account(svc, &demo.email, Some("Demo Person"), &password, &Default::default()).await?;
     }
-    domain::auth::accounts::create_account(
-        &state.services,
-        &demo.email,
-        Some("Demo Person"),
-        &domain::secret::Password::new(demo.password.clone()),
-        &Default::default(),
-    )
-    .await
-    .map(|_| ())
+    if !demo.enterprise_email.is_empty()
+        && domain::db::users::find_by_email(&svc.db, &normalize_email(&demo.enterprise_email)).await?.is_none()
+    {
+        let member = create_account(svc, &demo.enterprise_email, Some("Kim Enterprise"), &password, &Default::default()).await?;
+        let org = match domain::db::organizations::find_by_name(&svc.db, DEMO_ORGANIZATION).await? {
+            Some(org) => org,
+            None => domain::organizations::create(svc, DEMO_ORGANIZATION, domain::plan::Plan::Enterprise).await?,
+        };
+        domain::organizations::add_member(svc, org, member).await?;
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use server::{ensure_demo_account, pool, router, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -45,12 +46,26 @@ async fn run() -> Result<(), String> {
     let state = AppState::new(config, db, domain::clock::Clock::system()).map_err(|e| e.to_string())?;
     if state.config.demo.enabled {
         ensure_demo_account(&state).await.map_err(|e| format!("could not create the demo account: {e}"))?;
-        println!("\n  Demo account   email: {}   password: {}\n", state.config.demo.email, state.config.demo.password);
+        let demo = &state.config.demo;
+        println!("\n  Demo account   email: {}   password: {}", demo.email, demo.password);
+        if !demo.enterprise_email.is_empty() {
+            println!("  Enterprise     email: {}   password: {}   ({}, Enterprise plan)", demo.enterprise_email, demo.password, server::DEMO_ORGANIZATION);
+        }
+        println!();
     }
 
     spawn_clean_up(state.clone());
     let app = router(state);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
+    // Nagle's algorithm a keep-alive client's delayed ACK held every later write back by ~40 ms.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?
+        .tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
     println!("  Gatehouse is running at http://{addr}  (Ctrl-C to stop)\n");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())

@@ -190,7 +190,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     ext.insert(state.geo.clone());
     ext.insert(CurrentSession(current));
     ext.insert(client);
-    ext.insert(CookieMaxAge(state.config.session.absolute_lifetime_hours * 3600));
+    ext.insert(CookieMaxAge(state.config.session.longest_lifetime().whole_seconds()));
     // A stale cookie is cleared, unless the handler just set a fresh one (signed in again).
     with_cookie_cleared(next.run(req).await, stale_cookie)
 }

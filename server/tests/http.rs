@@ -375,6 +375,62 @@ async fn locations_come_from_trusted_proxies_only(db: PgPool) {
     let overview: app::model::SecurityOverview = serde_json::from_str(&body).unwrap();
     let by_ip = |ip: &str| overview.sessions.iter().find(|s| s.ip == ip).map(|s| s.location.clone());
     assert!(by_ip("8.8.8.8").unwrap().contains("United States"), "{:?}", overview.sessions);
+    // the revoke confirmation names the place: "Revoke Unknown browser on Unknown OS in <city>?"
+    let located = overview.sessions.iter().find(|s| s.ip == "8.8.8.8").unwrap();
+    let place = located.location.split(',').next().unwrap();
+    assert!(located.label.ends_with(&format!(" in {place}")), "{located:?}");
+    let local = overview.sessions.iter().find(|s| s.ip != "8.8.8.8").unwrap();
+    assert!(!local.label.contains(" in "), "no place for an address the database does not know: {local:?}");
     assert!(by_ip("203.0.113.50").is_some(), "the spoofed header was ignored: {:?}", overview.sessions);
     assert_eq!(overview.sessions.len(), 2);
+}
+
+/// `/api/session` says who is signed in, and nothing when nobody is; never cached.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_session_endpoint_answers_who_is_signed_in(db: PgPool) {
+    let app = app(db);
+    let api = |cookie: Option<&str>| {
+        let mut b = Request::get("/api/session").header(header::HOST, "gatehouse.test").header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let (res, body) = send(&app, api(None)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert_eq!(body.trim(), "null");
+    let cookie = sign_up(&app, "ada@example.test").await;
+    let (res, body) = send(&app, api(Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(body.contains("\"email\":\"ada@example.test\"") && body.contains("\"plan\":\"Free\""), "{body}");
+    assert!(res.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("no-store"));
+    assert!(!body.contains("token") && !body.contains("hash"), "{body}");
+}
+
+/// The sessions section says how long sessions live on the account's plan.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_sessions_section_tells_the_plans_lifetimes(db: PgPool) {
+    let state = AppState::new(config("postgres://unused", &[]), db, domain::clock::Clock::system()).unwrap();
+    let svc = state.services.clone();
+    let app = router(state);
+    let cookie = sign_up(&app, "kim@acme.test").await;
+    let overview = |cookie: String| {
+        let app = app.clone();
+        async move {
+            let (res, body) = post_form(&app, "/api/security/overview", &[], Some(&cookie)).await;
+            assert_eq!(res.status(), StatusCode::OK, "{body}");
+            serde_json::from_str::<app::model::SecurityOverview>(&body).unwrap()
+        }
+    };
+    assert_eq!(
+        overview(cookie.clone()).await.session_lifetime,
+        "Devices are signed out after 14 days without activity, and 30 days after signing in."
+    );
+    let user = domain::db::users::find_by_email(&svc.db, "kim@acme.test").await.unwrap().unwrap().id;
+    let acme = domain::organizations::create(&svc, "Acme", domain::plan::Plan::Enterprise).await.unwrap();
+    domain::organizations::add_member(&svc, acme, user).await.unwrap();
+    assert_eq!(
+        overview(cookie).await.session_lifetime,
+        "On your organisation's Enterprise plan, devices are signed out after 12 hours without activity, and 7 days after signing in."
+    );
 }

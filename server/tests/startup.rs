@@ -1,22 +1,130 @@
-//! The real binary: it refuses to start when a migration fails, and says why.
+//! The real binary, as processes: it refuses to start when a migration fails, and two instances on
+//! one database agree on which sessions are live.
+use std::process::Stdio;
+use std::time::Duration;
+
 use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+const PW: &str = "correct horse battery staple";
+
+/// The URL of the test's own database (sqlx::test makes one per test).
+fn url_of(db: &PgPool) -> String {
+    let name = db.connect_options().get_database().unwrap().to_string();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    format!("{}/{name}", base.rsplit_once('/').unwrap().0)
+}
+
+fn server(db_url: &str, addr: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.env("DATABASE_URL", db_url)
+        .env("GATEHOUSE_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))
+        .env("GATEHOUSE_DEMO_ENABLED", "false")
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "256")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+        .env("GATEHOUSE_SITE_ADDR", addr)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    cmd
+}
 
 #[sqlx::test(migrations = false)]
 async fn a_failed_migration_stops_the_server_with_a_clear_message(db: PgPool) {
     // A table in the way of the first migration.
     sqlx::query("CREATE TABLE users (id int)").execute(&db).await.unwrap();
-    let name = db.connect_options().get_database().unwrap().to_string();
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("DATABASE_URL", url)
-        .env("GATEHOUSE_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))
-        .env("GATEHOUSE_DEMO_ENABLED", "false")
-        .env("GATEHOUSE_SITE_ADDR", "127.0.0.1:0")
-        .output()
-        .await
-        .unwrap();
+    let out = server(&url_of(&db), "127.0.0.1:0").output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the server must not start: {stderr}");
     assert!(stderr.contains("database migration failed, refusing to start"), "{stderr}");
+}
+
+/// A response, as far as these tests read it.
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Reply {
+    fn cookie(&self) -> Option<String> {
+        self.headers
+            .lines()
+            .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+            .find(|v| v.starts_with("__Host-gatehouse-session=") && !v.contains("Max-Age=0"))
+            .map(|v| v.split(';').next().unwrap().to_string())
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection, as a browser on that origin would send it.
+async fn request(port: u16, method: &str, path: &str, form: &str, cookie: Option<&str>) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nConnection: close\r\n"
+    );
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    if method == "GET" {
+        req.push_str("Accept: text/html\r\n");
+    } else {
+        req.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", form.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(form);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (headers, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = headers.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Reply { status, headers: headers.replace("\r\n", "\n"), body: body.to_string() }
+}
+
+/// Starts an instance on a free port and waits until it answers.
+async fn start(db_url: &str) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = server(db_url, &format!("127.0.0.1:{port}")).stdout(Stdio::null()).spawn().unwrap();
+    for _ in 0..300 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out).await;
+            if out.starts_with("HTTP/1.1 200") {
+                return (child, port);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server on port {port} did not start");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_instances_on_one_database_refuse_a_session_revoked_on_either(db: PgPool) {
+    let url = url_of(&db);
+    let ((_a, a), (_b, b)) = tokio::join!(start(&url), start(&url));
+    assert_ne!(a, b);
+    let signup = request(a, "POST", "/api/auth/sign-up", &format!("email=ada%40example.test&password={}&display_name=", PW.replace(' ', "+")), None).await;
+    assert_eq!(signup.status, 200, "{}", signup.body);
+    let here = signup.cookie().unwrap();
+    // a second device signs in through instance B
+    let there = request(b, "POST", "/api/auth/sign-in", &format!("email=ada%40example.test&password={}", PW.replace(' ', "+")), None)
+        .await
+        .cookie()
+        .unwrap();
+    assert_eq!(request(a, "GET", "/settings/security", "", Some(&there)).await.status, 200, "B's session works on A");
+
+    // the first device ends the second one through A…
+    let ended = request(a, "POST", "/api/security/sessions/revoke-others", "", Some(&here)).await;
+    assert_eq!((ended.status, ended.body.trim()), (200, "1"));
+    // …and B refuses it on its very next request
+    let refused = request(b, "GET", "/settings/security", "", Some(&there)).await;
+    assert_eq!(refused.status, 303);
+    assert!(refused.headers.to_ascii_lowercase().contains("&ended=1"), "{}", refused.headers);
+    assert_eq!(request(b, "GET", "/settings/security", "", Some(&here)).await.status, 200);
+
+    // the other way round: signed out through B, refused by A
+    let out = request(b, "POST", "/api/auth/sign-out", "", Some(&here)).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_eq!(request(a, "GET", "/settings/security", "", Some(&here)).await.status, 303);
 }

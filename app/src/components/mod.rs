@@ -77,6 +77,40 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
 }
 
 /// A relative time with the exact timestamp on hover.
+/// An in-page confirmation: the question, a danger button and Cancel. Used wherever an action
+/// ends something (sessions, passkeys, codes), so every confirmation reads and behaves alike.
+#[component]
+pub fn ConfirmPanel(
+    /// The question, also the group's accessible name: "Revoke Firefox on Windows in Berlin?"
+    #[prop(into)]
+    question: String,
+    /// What follows the question: "It will be signed out at once."
+    #[prop(optional, into)]
+    detail: String,
+    /// The danger button's text.
+    #[prop(into)]
+    confirm_label: String,
+    #[prop(into)] pending: Signal<bool>,
+    on_confirm: Callback<()>,
+    on_cancel: Callback<()>,
+    #[prop(optional)] small: bool,
+) -> impl IntoView {
+    let size = if small { " btn-sm" } else { "" };
+    let label = question.clone();
+    view! {
+        <div class="confirm" role="group" aria-label=label>
+            <p>{question} {(!detail.is_empty()).then(|| format!(" {detail}"))}</p>
+            <div class="form-actions">
+                <button type="button" class=format!("btn btn-danger{size}") disabled=move || pending.get()
+                    on:click=move |_| on_confirm.run(())>
+                    {confirm_label}
+                </button>
+                <button type="button" class=format!("btn btn-secondary{size}") on:click=move |_| on_cancel.run(())>"Cancel"</button>
+            </div>
+        </div>
+    }
+}
+
 #[component]
 pub fn TimeAgo(moment: Moment) -> impl IntoView {
     // Focusable, and the exact time shows as a tooltip on hover and on keyboard focus (CSS).

@@ -23,7 +23,7 @@ use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhe
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     use crate::model::{DeviceKind, Moment, PasswordView, SessionView, Viewer};
     use crate::server::{auth, fail, geo, reject, services};
-    use crate::time_fmt::{ago, exact, iso};
+    use crate::time_fmt::{ago, exact, iso, span};
     let session = auth().map_err(reject)?;
     let svc = services()?;
     let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
@@ -32,9 +32,9 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     let geo = geo();
     let locate = |ip: Option<&str>| match (ip, &geo) {
         (Some(ip), Some(g)) => g.locate(ip),
-        (Some(ip), None) => domain::geo::GeoIp::none().locate(ip),
-        _ => "Unknown".to_string(),
+        (ip, _) => domain::geo::GeoIp::none().locate(ip.unwrap_or("")),
     };
+    let lifetimes = svc.sessions.lifetimes(session.plan);
     let moment = |t| Moment { relative: ago(now, t), exact: exact(t), iso: iso(t) };
     Ok(SecurityOverview {
         viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },
@@ -44,9 +44,13 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
             .map(|s| {
                 let device = domain::auth::devices::describe(s.user_agent.as_deref());
                 let location = locate(s.ip.as_deref());
+                let label = format!("{} on {}", device.browser_name, device.os);
                 SessionView {
                 id: s.id.to_string(),
-                label: format!("{} on {}", device.browser_name, device.os),
+                label: match location.place {
+                    Some(place) => format!("{label} in {place}"),
+                    None => label,
+                },
                 browser: device.browser,
                 os: device.os,
                 kind: match device.kind {
@@ -56,7 +60,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                     domain::auth::devices::DeviceKind::Unknown => DeviceKind::Unknown,
                 },
                 user_agent: s.user_agent.unwrap_or_default(),
-                location,
+                location: location.text,
                 ip: s.ip.unwrap_or_else(|| "Unknown".into()),
                 method: match s.auth_method.as_str() {
                     "password" => "Password".into(),
@@ -68,6 +72,14 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 new_device: s.new_device,
             }})
             .collect(),
+        session_lifetime: {
+            let rule =
+                format!("signed out after {} without activity, and {} after signing in.", span(lifetimes.idle), span(lifetimes.absolute));
+            match session.plan {
+                domain::plan::Plan::Free => format!("Devices are {rule}"),
+                plan => format!("On your organisation's {plan} plan, devices are {rule}"),
+            }
+        },
     })
 }
 
@@ -168,6 +180,7 @@ pub fn SecurityPage() -> impl IntoView {
                             />
                             <SessionsCard
                                 sessions=o.sessions.clone()
+                                lifetime=o.session_lifetime.clone()
                                 pending=sessions_pending
                                 error=sessions_error
                                 status=sessions_status

@@ -2,7 +2,7 @@
 //! others, Revoke all others and Sign out everywhere, each confirmed in the page first.
 use leptos::prelude::*;
 
-use crate::components::{Card, ErrorMessage, StatusMessage, TimeAgo};
+use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{DeviceKind, SessionView};
 
@@ -66,6 +66,9 @@ pub fn SessionsCard(
     #[prop(optional)] on_revoke: Option<Callback<String>>,
     #[prop(optional)] on_revoke_others: Option<Callback<()>>,
     #[prop(optional)] on_sign_out_everywhere: Option<Callback<()>>,
+    /// How long sessions live on the account's plan, in a sentence.
+    #[prop(optional, into)]
+    lifetime: String,
     /// Open the Revoke confirmation of this session id (previews).
     #[prop(optional)]
     confirming: Option<String>,
@@ -101,32 +104,26 @@ pub fn SessionsCard(
             <StatusMessage message=status/>
             <ErrorMessage message=error/>
             {body}
+            {(!lifetime.is_empty()).then(|| view! { <p class="muted session-lifetime">{lifetime}</p> })}
             <p class="muted attribution">"Locations are approximate. "<a href="https://db-ip.com/" rel="external">"IP Geolocation by DB-IP"</a></p>
             <div class="card-footer">
                 {move || match confirm.get() {
                     Confirm::Others => view! {
-                        <div class="confirm" role="group" aria-label="Confirm revoking all other sessions">
-                            <p>{format!("Sign out of {others} other session{}? This device stays signed in.", plural(others))}</p>
-                            <div class="form-actions">
-                                <button type="button" class="btn btn-danger" disabled=move || pending.get()
-                                    on:click=move |_| if let Some(cb) = on_revoke_others { cb.run(()) }>
-                                    {format!("Revoke {others} session{}", plural(others))}
-                                </button>
-                                <button type="button" class="btn btn-secondary" on:click=move |_| confirm.set(Confirm::None)>"Cancel"</button>
-                            </div>
-                        </div>
+                        <ConfirmPanel
+                            question=format!("Sign out of {others} other session{}?", plural(others))
+                            detail="This device stays signed in."
+                            confirm_label=format!("Revoke {others} session{}", plural(others))
+                            pending
+                            on_confirm=Callback::new(move |_| if let Some(cb) = on_revoke_others { cb.run(()) })
+                            on_cancel=Callback::new(move |_| confirm.set(Confirm::None))/>
                     }.into_any(),
                     Confirm::Everywhere => view! {
-                        <div class="confirm" role="group" aria-label="Confirm signing out everywhere">
-                            <p>{format!("Sign out of all {count} session{}, including this one?", plural(count))}</p>
-                            <div class="form-actions">
-                                <button type="button" class="btn btn-danger" disabled=move || pending.get()
-                                    on:click=move |_| if let Some(cb) = on_sign_out_everywhere { cb.run(()) }>
-                                    "Sign out everywhere"
-                                </button>
-                                <button type="button" class="btn btn-secondary" on:click=move |_| confirm.set(Confirm::None)>"Cancel"</button>
-                            </div>
-                        </div>
+                        <ConfirmPanel
+                            question=format!("Sign out of all {count} session{}, including this one?", plural(count))
+                            confirm_label="Sign out everywhere"
+                            pending
+                            on_confirm=Callback::new(move |_| if let Some(cb) = on_sign_out_everywhere { cb.run(()) })
+                            on_cancel=Callback::new(move |_| confirm.set(Confirm::None))/>
                     }.into_any(),
                     _ => view! {
                         <div class="form-actions">
@@ -182,16 +179,14 @@ fn SessionRow(
                 {move || confirming.get().then(|| {
                     let id = id.clone();
                     view! {
-                        <div class="confirm" role="group" aria-label=question.clone()>
-                            <p>{question.clone()} " It will be signed out at once."</p>
-                            <div class="form-actions">
-                                <button type="button" class="btn btn-danger btn-sm" disabled=move || pending.get()
-                                    on:click=move |_| if let Some(cb) = on_revoke { cb.run(id.clone()) }>
-                                    "Revoke"
-                                </button>
-                                <button type="button" class="btn btn-secondary btn-sm" on:click=move |_| confirm.set(Confirm::None)>"Cancel"</button>
-                            </div>
-                        </div>
+                        <ConfirmPanel
+                            question=question.clone()
+                            detail="It will be signed out at once."
+                            confirm_label="Revoke"
+                            pending
+                            small=true
+                            on_confirm=Callback::new(move |_| if let Some(cb) = on_revoke { cb.run(id.clone()) })
+                            on_cancel=Callback::new(move |_| confirm.set(Confirm::None))/>
                     }
                 })}
             </div>

@@ -7,6 +7,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::SessionPolicy;
 use crate::db;
+use crate::db::sessions::Cutoffs;
+use crate::plan::Plan;
 use crate::ids::{SessionId, UserId};
 use crate::secret::SessionToken;
 use crate::{DomainError, Services};
@@ -32,6 +34,8 @@ pub struct AuthSession {
     pub email: String,
     pub display_name: Option<String>,
     pub verified_at: OffsetDateTime,
+    /// The plan of the account's organisation (Free outside any organisation).
+    pub plan: Plan,
 }
 
 /// A session as listed on the Security & Access page.
@@ -62,9 +66,16 @@ pub fn token_hash(token: &SessionToken) -> Option<[u8; 32]> {
     (raw.len() == 32).then(|| Sha256::digest(&raw).into())
 }
 
-/// The oldest `created_at` / `last_seen_at` still valid at `now`.
-fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    (now - policy.absolute(), now - policy.idle())
+/// Per plan, the oldest `created_at` / `last_seen_at` still valid at `now`.
+fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> Cutoffs {
+    let mut c = Cutoffs::default();
+    for plan in Plan::ALL {
+        let l = policy.lifetimes(plan);
+        c.plans.push(plan.as_str());
+        c.created_after.push(now - l.absolute);
+        c.seen_after.push(now - l.idle);
+    }
+    c
 }
 
 /// Starts a session for a person who just proved who they are.
@@ -85,10 +96,13 @@ pub async fn start(
 pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option<AuthSession>, DomainError> {
     let Some(hash) = token_hash(token) else { return Ok(None) };
     let now = svc.clock.now();
-    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
-    let Some(row) = db::sessions::find_live(&svc.db, &hash, created_after, seen_after).await? else {
+    let Some(row) = db::sessions::find_unrevoked(&svc.db, &hash).await? else {
         return Ok(None);
     };
+    let lifetimes = svc.sessions.lifetimes(row.plan);
+    if row.created_at <= now - lifetimes.absolute || row.last_seen_at <= now - lifetimes.idle {
+        return Ok(None); // expired: the clean-up task marks it so
+    }
     if now - row.last_seen_at >= svc.sessions.touch_interval() {
         db::sessions::touch(&svc.db, row.user_id, row.id, now, now - svc.sessions.touch_interval()).await?;
     }
@@ -98,6 +112,7 @@ pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option
         email: row.email,
         display_name: row.display_name,
         verified_at: row.verified_at,
+        plan: row.plan,
     }))
 }
 
@@ -119,9 +134,8 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
         return Err(DomainError::Invalid { field: "session", message: "Use Log out to end this session.".into() });
     }
     let now = svc.clock.now();
-    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
     let mut tx = svc.db.begin().await?;
-    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, "revoked").await? {
+    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, &cutoffs(&svc.sessions, now), now, "revoked").await? {
         return Err(DomainError::NotFound);
     }
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "session_revoked", client, now).await?;
@@ -154,8 +168,7 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 /// deletes ended sessions older than the retention period. Answers (expired, deleted).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
-    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
-    let expired = db::sessions::mark_expired(&svc.db, created_after, seen_after, now).await?;
+    let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
     let deleted = db::sessions::delete_ended_before(&svc.db, now - Duration::days(svc.sessions.retention_days)).await?;
     Ok((expired, deleted))
 }
@@ -163,8 +176,7 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
 /// Live sessions of the signed-in account, the current one first, then most recently active.
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
     let now = svc.clock.now();
-    let (created_after, seen_after) = cutoffs(&svc.sessions, now);
-    let rows = db::sessions::list_live(&svc.db, auth.user_id, created_after, seen_after).await?;
+    let rows = db::sessions::list_live(&svc.db, auth.user_id, &cutoffs(&svc.sessions, now)).await?;
     let mut out: Vec<SessionSummary> = rows
         .into_iter()
         .map(|r| SessionSummary {
@@ -204,11 +216,21 @@ mod tests {
     }
 
     #[test]
-    fn cutoffs_follow_policy() {
-        let p = SessionPolicy { idle_timeout_minutes: 30, absolute_lifetime_hours: 2, ..Default::default() };
+    fn cutoffs_follow_each_plans_policy() {
+        let p = SessionPolicy {
+            enterprise_idle_timeout_minutes: 30,
+            enterprise_absolute_lifetime_hours: 2,
+            ..SessionPolicy::uniform(60, 24)
+        };
         let now = time::macros::datetime!(2026-01-01 12:00 UTC);
-        let (c, s) = cutoffs(&p, now);
-        assert_eq!(c, time::macros::datetime!(2026-01-01 10:00 UTC));
-        assert_eq!(s, time::macros::datetime!(2026-01-01 11:30 UTC));
+        let c = cutoffs(&p, now);
+        let at = |plan: Plan| c.plans.iter().position(|p| *p == plan.as_str()).unwrap();
+        let e = at(Plan::Enterprise);
+        assert_eq!(c.created_after[e], time::macros::datetime!(2026-01-01 10:00 UTC));
+        assert_eq!(c.seen_after[e], time::macros::datetime!(2026-01-01 11:30 UTC));
+        let f = at(Plan::Free);
+        assert_eq!(c.created_after[f], time::macros::datetime!(2025-12-31 12:00 UTC));
+        assert_eq!(c.seen_after[f], time::macros::datetime!(2026-01-01 11:00 UTC));
+        assert_eq!(c.plans.len(), 3);
     }
 }

@@ -4,15 +4,43 @@ use time::OffsetDateTime;
 use crate::auth::sessions::ClientInfo;
 use crate::db::events::truncate;
 use crate::ids::{SessionId, UserId};
+use crate::plan::Plan;
+
+/// Per plan, the oldest sign-in (`created_after`) and last activity (`seen_after`) a live session
+/// may have. Bound as three arrays, so each statement applies every plan's lifetimes in one go.
+#[derive(Clone, Debug, Default)]
+pub struct Cutoffs {
+    pub plans: Vec<&'static str>,
+    pub created_after: Vec<OffsetDateTime>,
+    pub seen_after: Vec<OffsetDateTime>,
+}
+
+/// `users u` with its organisation `o` and its plan's cutoffs `c`, from the arrays in $2, $3, $4.
+macro_rules! users_with_cutoffs {
+    () => {
+        "users u LEFT JOIN organizations o ON o.id = u.organization_id
+         JOIN unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS c(plan, created_after, seen_after)
+           ON c.plan = COALESCE(o.plan, 'free')"
+    };
+}
+
+/// Session `s` belongs to user `u` and is live under its plan's cutoffs `c`.
+macro_rules! live {
+    () => {
+        "u.id = s.user_id AND s.revoked_at IS NULL AND s.created_at > c.created_after AND s.last_seen_at > c.seen_after"
+    };
+}
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct LiveSessionRow {
     pub id: SessionId,
     pub user_id: UserId,
+    pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     pub verified_at: OffsetDateTime,
     pub email: String,
     pub display_name: Option<String>,
+    pub plan: Plan,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -61,22 +89,17 @@ pub async fn insert(
     Ok(())
 }
 
-/// The live session with this token hash: not revoked, created after `created_after`, seen after
-/// `seen_after`. One query, straight to Postgres: no cache that could serve a revoked session.
-pub async fn find_live(
-    db: impl PgExecutor<'_>,
-    token_hash: &[u8; 32],
-    created_after: OffsetDateTime,
-    seen_after: OffsetDateTime,
-) -> Result<Option<LiveSessionRow>, sqlx::Error> {
+/// The unrevoked session with this token hash, with its account and plan. One query, straight to
+/// Postgres (no cache that could serve a revoked session); the caller checks the plan's lifetimes.
+/// The simplest statement of all: it runs on every signed-in request.
+pub async fn find_unrevoked(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<Option<LiveSessionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.id, s.user_id, s.last_seen_at, s.verified_at, u.email, u.display_name
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.created_at > $2 AND s.last_seen_at > $3",
+        "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.verified_at, u.email, u.display_name,
+                COALESCE(o.plan, 'free') AS plan
+         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN organizations o ON o.id = u.organization_id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
     )
     .bind(&token_hash[..])
-    .bind(created_after)
-    .bind(seen_after)
     .fetch_optional(db)
     .await
 }
@@ -99,20 +122,19 @@ pub async fn touch(
     Ok(())
 }
 
-pub async fn list_live(
-    db: impl PgExecutor<'_>,
-    user_id: UserId,
-    created_after: OffsetDateTime,
-    seen_after: OffsetDateTime,
-) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, created_at, last_seen_at, ip, user_agent, auth_method, new_device FROM sessions
-         WHERE user_id = $1 AND revoked_at IS NULL AND created_at > $2 AND last_seen_at > $3
-         ORDER BY last_seen_at DESC",
-    )
+pub async fn list_live(db: impl PgExecutor<'_>, user_id: UserId, cutoffs: &Cutoffs) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT s.id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.auth_method, s.new_device
+         FROM sessions s, ",
+        users_with_cutoffs!(),
+        " WHERE s.user_id = $1 AND ",
+        live!(),
+        " ORDER BY s.last_seen_at DESC"
+    ))
     .bind(user_id)
-    .bind(created_after)
-    .bind(seen_after)
+    .bind(&cutoffs.plans)
+    .bind(&cutoffs.created_after)
+    .bind(&cutoffs.seen_after)
     .fetch_all(db)
     .await
 }
@@ -143,19 +165,21 @@ pub async fn revoke_live(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     id: SessionId,
-    created_after: OffsetDateTime,
-    seen_after: OffsetDateTime,
+    cutoffs: &Cutoffs,
     now: OffsetDateTime,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
-         WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4",
-    )
+    let r = sqlx::query(concat!(
+        "UPDATE sessions s SET revoked_at = $6, revoked_reason = $7 FROM ",
+        users_with_cutoffs!(),
+        " WHERE s.id = $5 AND s.user_id = $1 AND ",
+        live!()
+    ))
     .bind(user_id)
+    .bind(&cutoffs.plans)
+    .bind(&cutoffs.created_after)
+    .bind(&cutoffs.seen_after)
     .bind(id)
-    .bind(created_after)
-    .bind(seen_after)
     .bind(now)
     .bind(reason)
     .execute(db)
@@ -201,21 +225,19 @@ pub async fn rotate_token(
     Ok(())
 }
 
-/// Ends (as "expired") every session past its idle or absolute lifetime. Not per account: this is
-/// the clean-up task's sweep.
-pub async fn mark_expired(
-    db: impl PgExecutor<'_>,
-    created_after: OffsetDateTime,
-    seen_after: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE sessions SET revoked_at = $3, revoked_reason = 'expired'
-         WHERE revoked_at IS NULL AND (created_at <= $1 OR last_seen_at <= $2)",
-    )
-    .bind(created_after)
-    .bind(seen_after)
+/// Ends (as "expired") every session past its plan's idle or absolute lifetime. Not per account:
+/// this is the clean-up task's sweep.
+pub async fn mark_expired(db: impl PgExecutor<'_>, cutoffs: &Cutoffs, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(concat!(
+        "UPDATE sessions s SET revoked_at = $1, revoked_reason = 'expired' FROM ",
+        users_with_cutoffs!(),
+        " WHERE u.id = s.user_id AND s.revoked_at IS NULL
+            AND (s.created_at <= c.created_after OR s.last_seen_at <= c.seen_after)"
+    ))
     .bind(now)
+    .bind(&cutoffs.plans)
+    .bind(&cutoffs.created_after)
+    .bind(&cutoffs.seen_after)
     .execute(db)
     .await?;
     Ok(r.rows_affected())

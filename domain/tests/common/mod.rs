@@ -13,7 +13,7 @@ pub fn services(db: PgPool) -> Services {
     Services {
         db,
         hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
-        sessions: SessionPolicy { idle_timeout_minutes: 60, absolute_lifetime_hours: 24, ..Default::default() },
+        sessions: SessionPolicy::uniform(60, 24),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
 }

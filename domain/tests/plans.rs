@@ -1,0 +1,85 @@
+//! Session lifetimes follow the plan of the account's organisation.
+use domain::auth::accounts::sign_up;
+use domain::auth::sessions::{authenticate, clean_up, ClientInfo};
+use domain::config::SessionPolicy;
+use domain::organizations;
+use domain::plan::Plan;
+use domain::secret::{Password, SessionToken};
+use domain::Services;
+use sqlx::PgPool;
+use time::Duration;
+
+mod common;
+use common::PW;
+
+/// Free: 14 days idle / 30 days at most. Enterprise: 12 hours idle / 7 days at most.
+fn services(db: PgPool) -> Services {
+    Services { sessions: SessionPolicy::default(), ..common::services(db) }
+}
+
+async fn live(svc: &Services, t: &SessionToken) -> bool {
+    authenticate(svc, t).await.unwrap().is_some()
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn enterprise_sessions_end_sooner_than_free_ones(db: PgPool) {
+    let svc = services(db);
+    let (_, free) = sign_up(&svc, "solo@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let (member, ent) = sign_up(&svc, "kim@acme.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let acme = organizations::create(&svc, "Acme", Plan::Enterprise).await.unwrap();
+    organizations::add_member(&svc, acme, member).await.unwrap();
+    assert_eq!(authenticate(&svc, &ent).await.unwrap().unwrap().plan, Plan::Enterprise);
+    assert_eq!(authenticate(&svc, &free).await.unwrap().unwrap().plan, Plan::Free);
+
+    // 11 hours idle: both still live. 13 hours idle: only the Free one.
+    svc.clock.advance(Duration::hours(11));
+    assert!(live(&svc, &free).await && live(&svc, &ent).await);
+    svc.clock.advance(Duration::hours(13));
+    assert!(live(&svc, &free).await, "Free: 14 days idle");
+    assert!(!live(&svc, &ent).await, "Enterprise: 12 hours idle");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn enterprise_sessions_end_after_seven_days_however_active(db: PgPool) {
+    let svc = services(db);
+    let (member, ent) = sign_up(&svc, "kim@acme.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let acme = organizations::create(&svc, "Acme", Plan::Enterprise).await.unwrap();
+    organizations::add_member(&svc, acme, member).await.unwrap();
+    // active every 10 hours for 6 days 22 hours…
+    for _ in 0..16 {
+        svc.clock.advance(Duration::hours(10));
+        assert!(live(&svc, &ent).await);
+    }
+    // …then past 7 days since sign-in
+    svc.clock.advance(Duration::hours(9));
+    assert!(!live(&svc, &ent).await);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_plan_change_applies_to_existing_sessions_at_once_and_to_the_clean_up(db: PgPool) {
+    let svc = services(db.clone());
+    let (member, token) = sign_up(&svc, "kim@acme.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let acme = organizations::create(&svc, "Acme", Plan::Pro).await.unwrap();
+    organizations::add_member(&svc, acme, member).await.unwrap();
+    svc.clock.advance(Duration::days(2));
+    assert!(live(&svc, &token).await, "Pro: 14 days idle");
+    svc.clock.advance(Duration::days(2));
+    // The organisation moves to Enterprise: 4 days idle is far past its 12 hours.
+    organizations::set_plan(&svc, acme, Plan::Enterprise).await.unwrap();
+    assert_eq!(clean_up(&svc).await.unwrap(), (1, 0));
+    let reason: Option<String> = sqlx::query_scalar("SELECT revoked_reason FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(reason.as_deref(), Some("expired"));
+    assert!(!live(&svc, &token).await);
+}
+
+#[test]
+fn the_defaults_are_the_documented_ones() {
+    let p = SessionPolicy::default();
+    for plan in [Plan::Free, Plan::Pro] {
+        assert_eq!(p.lifetimes(plan).idle, Duration::days(14));
+        assert_eq!(p.lifetimes(plan).absolute, Duration::days(30));
+    }
+    assert_eq!(p.lifetimes(Plan::Enterprise).idle, Duration::hours(12));
+    assert_eq!(p.lifetimes(Plan::Enterprise).absolute, Duration::days(7));
+    assert_eq!(p.longest_lifetime(), Duration::days(30));
+}

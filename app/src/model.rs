@@ -29,6 +29,15 @@ pub struct Moment {
     pub iso: String,
 }
 
+/// The re-verification window of this session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerificationView {
+    /// Seconds left in the window (0: the next sensitive change asks first).
+    pub seconds_left: u64,
+    /// The account can re-verify with a password.
+    pub has_password: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PasswordView {
     pub has_password: bool,
@@ -72,6 +81,7 @@ pub struct SessionView {
 pub struct SecurityOverview {
     pub viewer: Viewer,
     pub password: PasswordView,
+    pub verification: VerificationView,
     pub sessions: Vec<SessionView>,
     /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
     pub session_lifetime: String,

@@ -4,11 +4,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{DeviceKind, Moment, PasswordView, SessionView, Viewer};
+use crate::model::{DeviceKind, Moment, PasswordView, SessionView, VerificationView, Viewer};
+use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::coming_soon::ComingSoonCard;
 use crate::security::password::PasswordCard;
 use crate::security::sessions::SessionsCard;
 use crate::sign_in::{SignInForm, SignUpForm};
+
+/// The example account's email (the strength meter refuses passwords built from it).
+const EMAIL: &str = "ada@example.test";
 
 fn moment(relative: &str, exact: &str) -> Moment {
     // "2026-11-20 09:12 UTC" → "2026-11-20T09:12:00Z"
@@ -105,6 +109,7 @@ pub fn PreviewsPage() -> impl IntoView {
     let noop_account = Callback::new(|_| {});
     let noop_pw = Callback::new(|_| {});
     let noop = Callback::new(|_: ()| {});
+    let noop_text = Callback::new(|_: String| {});
     let has_pw = PasswordView { has_password: true, changed: Some(moment("3 days ago", "2026-11-20 09:12 UTC")) };
     let no_pw = PasswordView { has_password: false, changed: None };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
@@ -122,6 +127,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <li><a href="#preview-sign-in">"Sign-in form"</a></li>
                     <li><a href="#preview-sign-up">"Sign-up form"</a></li>
                     <li><a href="#preview-password">"Password section"</a></li>
+                    <li><a href="#preview-reverify">"Re-verification"</a></li>
                     <li><a href="#preview-sessions">"Sessions section"</a></li>
                     <li><a href="#preview-coming-soon">"Coming soon"</a></li>
                 </ul>
@@ -160,33 +166,75 @@ pub fn PreviewsPage() -> impl IntoView {
             <Preview id="password" title="Password section">
                 <State slug="password-set" caption="Has a password" view=ViewFn::from({
                     let s = has_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() pending=false on_submit=noop_pw/> }
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false on_submit=noop_pw/> }
                 })/>
-                <State slug="password-none" caption="No password" view=ViewFn::from({
+                <State slug="password-none" caption="No password (signed up with Google or GitHub)" view=ViewFn::from({
                     let s = no_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() pending=false on_submit=noop_pw/> }
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false on_submit=noop_pw/> }
                 })/>
                 <State slug="password-form" caption="Changing" view=ViewFn::from({
                     let s = has_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() initially_open=true pending=false on_submit=noop_pw/> }
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=false on_submit=noop_pw/> }
                 })/>
-                <State slug="password-error" caption="Error" view=ViewFn::from({
+                <State slug="password-set-form" caption="Setting a first password" view=ViewFn::from({
+                    let s = no_pw.clone();
+                    move || view! {
+                        <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="purple tractors sing" pending=false on_submit=noop_pw/>
+                    }
+                })/>
+                <State slug="password-error" caption="Wrong current password" view=ViewFn::from({
                     let s = has_pw.clone();
                     move || view! {
-                        <PasswordCard status=s.clone() initially_open=true pending=false
+                        <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=false
                             error=Some("Your current password is not correct.".to_string()) on_submit=noop_pw/>
                     }
                 })/>
+                <State slug="password-leaked" caption="Leaked password" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! {
+                        <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="qwertyuiopasdfgh" pending=false
+                            error=Some("This password is in lists of leaked passwords; choose another.".to_string()) on_submit=noop_pw/>
+                    }
+                })/>
+                <State slug="password-too-short" caption="Strength: too short" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="tractor" pending=false on_submit=noop_pw/> }
+                })/>
+                <State slug="password-from-context" caption="Strength: built from the email" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="ada@example.test2024" pending=false on_submit=noop_pw/> }
+                })/>
+                <State slug="password-strong" caption="Strength: strong" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="purple tractors sing at dawn" pending=false on_submit=noop_pw/> }
+                })/>
                 <State slug="password-pending" caption="Pending" view=ViewFn::from({
                     let s = has_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() initially_open=true pending=true on_submit=noop_pw/> }
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=true on_submit=noop_pw/> }
                 })/>
                 <State slug="password-changed" caption="Changed" view=ViewFn::from({
                     let s = has_pw.clone();
                     move || view! {
-                        <PasswordCard status=s.clone() pending=false
+                        <PasswordCard status=s.clone() email=EMAIL pending=false
                             success=Some("Password changed. Your other sessions were signed out.".to_string()) on_submit=noop_pw/>
                     }
+                })/>
+            </Preview>
+
+            <Preview id="reverify" title="Re-verification">
+                <State slug="verified-banner" caption="Verified, counting down" view=ViewFn::from(move || view! {
+                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true } pending=false on_end=noop/>
+                })/>
+                <State slug="reverify-dialog" caption="Confirm it's you" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog has_password=true pending=false on_confirm=noop_text on_cancel=noop/></div>
+                })/>
+                <State slug="reverify-error" caption="Wrong password" view=ViewFn::from(move || view! {
+                    <div class="preview-modal">
+                        <ReverifyDialog has_password=true pending=false error=Some("That password is not correct.".to_string()) on_confirm=noop_text on_cancel=noop/>
+                    </div>
+                })/>
+                <State slug="reverify-no-password" caption="Account without a password" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
             </Preview>
 

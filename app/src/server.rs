@@ -103,6 +103,7 @@ pub fn fail(e: DomainError) -> AppError {
         }
         DomainError::PasswordRejected(m) => (StatusCode::UNPROCESSABLE_ENTITY, AppError::PasswordRejected(m)),
         DomainError::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
+        DomainError::ReverifyRequired => (StatusCode::FORBIDDEN, AppError::ReverifyRequired),
         DomainError::Unavailable => {
             tracing::warn!("database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, AppError::Unavailable)

@@ -24,6 +24,13 @@ pub struct SessionPolicy {
     /// How often the clean-up task marks expired sessions and deletes old ones.
     #[serde(default = "default_cleanup_minutes")]
     pub cleanup_interval_minutes: u64,
+    /// Sensitive changes need a sign-in or re-verification at most this many minutes old.
+    #[serde(default = "default_reverify_minutes")]
+    pub reverify_window_minutes: i64,
+}
+
+fn default_reverify_minutes() -> i64 {
+    10
 }
 
 fn default_retention_days() -> i64 {
@@ -47,6 +54,7 @@ impl Default for SessionPolicy {
             touch_interval_seconds: 60,
             retention_days: default_retention_days(),
             cleanup_interval_minutes: default_cleanup_minutes(),
+            reverify_window_minutes: default_reverify_minutes(),
         }
     }
 }
@@ -95,10 +103,17 @@ impl SessionPolicy {
                 return Err(format!("[session] lifetimes of the {plan} plan must be positive"));
             }
         }
+        if self.reverify_window_minutes <= 0 {
+            return Err("[session] reverify_window_minutes must be positive".into());
+        }
         if self.touch_interval_seconds < 0 || self.retention_days <= 0 {
             return Err("[session] touch_interval_seconds must be ≥ 0 and retention_days > 0".into());
         }
         Ok(())
+    }
+
+    pub fn reverify_window(&self) -> Duration {
+        Duration::minutes(self.reverify_window_minutes)
     }
 
     pub fn touch_interval(&self) -> Duration {
@@ -123,5 +138,40 @@ pub struct Argon2Config {
 impl Default for Argon2Config {
     fn default() -> Self {
         Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 4 }
+    }
+}
+
+/// Per-account throttling of password guesses (sign-in, the current password when changing it,
+/// re-verification): one counter per account, whatever the IP or the letter case of the email.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottlePolicy {
+    /// Consecutive failures allowed without any wait.
+    pub free_attempts: i32,
+    /// After that, each further attempt waits base × 2^(failures − free_attempts) seconds…
+    pub base_delay_seconds: i64,
+    /// …but never longer than this.
+    pub max_delay_minutes: i64,
+    /// This many consecutive failures lock the account's password for `lockout_minutes` (NIST:
+    /// at most 100). Attempts while locked answer exactly like a wrong password and do not count.
+    pub lockout_after: i32,
+    pub lockout_minutes: i64,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self { free_attempts: 5, base_delay_seconds: 15, max_delay_minutes: 15, lockout_after: 50, lockout_minutes: 60 }
+    }
+}
+
+impl ThrottlePolicy {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=100).contains(&self.lockout_after) || self.free_attempts < 0 || self.free_attempts >= self.lockout_after {
+            return Err("[throttle] needs 0 ≤ free_attempts < lockout_after ≤ 100".into());
+        }
+        if self.base_delay_seconds < 0 || self.max_delay_minutes < 0 || self.lockout_minutes <= 0 {
+            return Err("[throttle] delays must not be negative and lockout_minutes must be positive".into());
+        }
+        Ok(())
     }
 }

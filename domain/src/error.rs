@@ -19,6 +19,9 @@ pub enum DomainError {
     PasswordRejected(String),
     #[error("not found")]
     NotFound,
+    /// A sensitive change, and the session's last proof of identity is older than the window.
+    #[error("re-verification required")]
+    ReverifyRequired,
     /// The database cannot be reached right now (down, restarting, pool exhausted).
     #[error("database unavailable")]
     Unavailable,

@@ -26,6 +26,9 @@ pub struct Services {
     pub db: sqlx::PgPool,
     pub hasher: auth::password::PasswordHasher,
     pub sessions: config::SessionPolicy,
+    pub throttle: config::ThrottlePolicy,
+    /// Common and leaked passwords, refused when setting one.
+    pub common_passwords: std::sync::Arc<auth::password::CommonPasswords>,
     pub clock: clock::Clock,
 }
 

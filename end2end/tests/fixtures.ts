@@ -4,6 +4,7 @@
  * Import `test` and `expect` from here (not from @playwright/test) so every
  * test fails on uncaught page errors and on `console.error` output.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import AxeBuilder from '@axe-core/playwright';
 import {
@@ -274,4 +275,27 @@ export async function checkA11y(page: Page): Promise<void> {
     targets: violation.nodes.map((node) => JSON.stringify(node.target)),
   }));
   expect(violations, `axe violations on ${page.url()}`).toEqual([]);
+}
+
+// ---------------------------------------------------------------------------
+// Direct database access (states the UI cannot create yet)
+// ---------------------------------------------------------------------------
+
+/**
+ * Runs one SQL statement against this run's end-to-end database (scripts/test.sh sets
+ * E2E_DATABASE and PGPORT). Only for states no page can create yet, such as an account that
+ * signed up with Google and has no password, or a re-verification window that has run out.
+ */
+export function sql(statement: string): string {
+  const database = process.env.E2E_DATABASE;
+  const port = process.env.PGPORT;
+  if (!database || !port) throw new Error('E2E_DATABASE and PGPORT must be set (scripts/test.sh sets them)');
+  return execFileSync('psql', ['-qtA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', port, '-U', 'gatehouse', '-d', database, '-c', statement], {
+    encoding: 'utf8',
+  }).trim();
+}
+
+/** Quotes a value for `sql`. */
+export function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }

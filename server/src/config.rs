@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use domain::config::{Argon2Config, SessionPolicy};
+use domain::config::{Argon2Config, SessionPolicy, ThrottlePolicy};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -18,12 +18,23 @@ pub struct Config {
     pub session: SessionPolicy,
     #[serde(default)]
     pub argon2: Argon2Config,
+    pub password: PasswordConfig,
+    #[serde(default)]
+    pub throttle: ThrottlePolicy,
     #[serde(default)]
     pub previews: PreviewsConfig,
     #[serde(default)]
     pub demo: DemoConfig,
     #[serde(default)]
     pub geoip: GeoIpConfig,
+}
+
+/// The password policy's data.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Common and leaked passwords, one per line (scripts/setup.sh installs it).
+    pub common_list: String,
 }
 
 /// Approximate locations of session IPs. Empty or missing files: locations show "Unknown".
@@ -153,6 +164,7 @@ impl Config {
             return Err(ConfigError::Invalid("no database: set DATABASE_URL or [database] url".into()));
         }
         self.session.validate().map_err(ConfigError::Invalid)?;
+        self.throttle.validate().map_err(ConfigError::Invalid)?;
         if self.demo.enabled && (self.demo.email.is_empty() || self.demo.password.is_empty()) {
             return Err(ConfigError::Invalid("[demo] needs an email and a password when enabled".into()));
         }

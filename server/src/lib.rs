@@ -41,7 +41,17 @@ impl AppState {
             .build();
         let geo = Arc::new(domain::geo::GeoIp::open(&[&config.geoip.ipv4_database, &config.geoip.ipv6_database]));
         Ok(Self {
-            services: Services { db, hasher, sessions: config.session.clone(), clock },
+            services: Services {
+                db,
+                hasher,
+                sessions: config.session.clone(),
+                throttle: config.throttle.clone(),
+                common_passwords: Arc::new(
+                    domain::auth::password::CommonPasswords::load(std::path::Path::new(&config.password.common_list))
+                        .map_err(|e| domain::DomainError::Internal(format!("{e} (scripts/setup.sh installs it)")))?,
+                ),
+                clock,
+            },
             geo,
             config: Arc::new(config),
             leptos,

@@ -9,6 +9,7 @@ use tower::ServiceExt;
 
 const PW: &str = "correct horse battery staple";
 const ORIGIN: &str = "http://gatehouse.test";
+const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
 
 fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
     let mut env = vec![
@@ -16,6 +17,7 @@ fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
         ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "256".to_string()),
         ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
         ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()),
+        ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
@@ -289,7 +291,7 @@ async fn a_database_outage_is_a_clear_503() {
 async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
     let cfg = Config::from_toml(
         include_str!("../../Leptos.toml"),
-        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string())],
+        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string())],
     )
     .unwrap();
     assert_eq!(cfg.argon2.memory_kib, 19_456);

@@ -24,6 +24,7 @@ fn server(db_url: &str, addr: &str) -> Command {
         .env("GATEHOUSE_ARGON2_MEMORY_KIB", "256")
         .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
         .env("GATEHOUSE_SITE_ADDR", addr)
+        .env("GATEHOUSE_PASSWORD_COMMON_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt"))
         .env("RUST_LOG", "warn")
         .kill_on_drop(true);
     cmd

@@ -76,7 +76,6 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
     move || message.get().map(|m| view! { <p class="notice notice-success" role="status">{m}</p> })
 }
 
-/// A relative time with the exact timestamp on hover.
 /// An in-page confirmation: the question, a danger button and Cancel. Used wherever an action
 /// ends something (sessions, passkeys, codes), so every confirmation reads and behaves alike.
 #[component]
@@ -111,6 +110,7 @@ pub fn ConfirmPanel(
     }
 }
 
+/// A relative time with the exact timestamp on hover.
 #[component]
 pub fn TimeAgo(moment: Moment) -> impl IntoView {
     // Focusable, and the exact time shows as a tooltip on hover and on keyboard focus (CSS).
@@ -132,6 +132,9 @@ pub fn Field(
     #[prop(optional)] required: bool,
     value: RwSignal<String>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// Ids of further elements that describe the field (a strength meter).
+    #[prop(optional)]
+    described_by: Option<String>,
 ) -> impl IntoView {
     let input_id = scoped_id(id);
     let hint_id = format!("{input_id}-hint");
@@ -140,6 +143,9 @@ pub fn Field(
         let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
         move || {
             let mut ids = Vec::new();
+            if let Some(extra) = &described_by {
+                ids.push(extra.clone());
+            }
             if hint.is_some() {
                 ids.push(hint_id.clone());
             }

@@ -1,6 +1,7 @@
 //! The Security & Access page (/settings/security): the frame and its sections.
 pub mod coming_soon;
 pub mod password;
+pub mod reverify;
 pub mod sessions;
 
 use leptos::prelude::*;
@@ -11,7 +12,8 @@ use crate::components::PageFrame;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
 use coming_soon::ComingSoonCard;
-use password::{ChangePassword, PasswordCard, PasswordChange};
+use password::{ChangePassword, PasswordCard, PasswordChange, SetPassword};
+use reverify::{EndReverification, ReverifyDialog, ReverifyWithPassword, VerifiedBanner};
 use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhere};
 
 /// Everything the page shows, for the signed-in account.
@@ -21,7 +23,7 @@ use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhe
 /// - Errors: `NotSignedIn`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    use crate::model::{DeviceKind, Moment, PasswordView, SessionView, Viewer};
+    use crate::model::{DeviceKind, Moment, PasswordView, SessionView, VerificationView, Viewer};
     use crate::server::{auth, fail, geo, reject, services};
     use crate::time_fmt::{ago, exact, iso, span};
     let session = auth().map_err(reject)?;
@@ -39,6 +41,12 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     Ok(SecurityOverview {
         viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },
         password: PasswordView { has_password: password.has_password, changed: password.changed_at.map(moment) },
+        verification: VerificationView {
+            seconds_left: domain::auth::reverify::verified_until(&svc, &session)
+                .map(|until| (until - now).whole_seconds().max(0) as u64)
+                .unwrap_or(0),
+            has_password: password.has_password,
+        },
         sessions: sessions
             .into_iter()
             .map(|s| {
@@ -83,30 +91,110 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     })
 }
 
+/// When `action` answers `ReverifyRequired`, asks the person to confirm it is them (`ask` opens
+/// the dialog) with a callback that runs the action again with the same input once they have.
+fn retry_after_reverify<S>(action: ServerAction<S>, last: StoredValue<Option<S>>, ask: RwSignal<Option<Callback<()>>>)
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(Err(AppError::ReverifyRequired)) = action.value().get() {
+            ask.set(Some(Callback::new(move |_| {
+                if let Some(input) = last.get_value() {
+                    action.dispatch(input);
+                }
+            })));
+        }
+    });
+}
+
+/// Counts `action`'s successes into `changes` (what the page's data is keyed on).
+fn refresh_on_success<S>(action: ServerAction<S>, changes: RwSignal<u32>)
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            changes.update(|n| *n += 1);
+        }
+    });
+}
+
+/// Dispatches `input` and keeps it, so it can be sent again after re-verification.
+fn dispatch_kept<S>(action: ServerAction<S>, last: StoredValue<Option<S>>, input: S)
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    last.set_value(Some(input.clone()));
+    action.dispatch(input);
+}
+
+/// An action's error for the section, except `ReverifyRequired` (the dialog answers that).
+fn shown_error<T: Clone + Send + Sync + 'static>(value: Option<Result<T, AppError>>) -> Option<String> {
+    value.and_then(|r| r.err()).filter(|e| *e != AppError::ReverifyRequired).map(|e| e.to_string())
+}
+
 /// /settings/security
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let change_password = ServerAction::<ChangePassword>::new();
+    let set_password = ServerAction::<SetPassword>::new();
     let sign_out = ServerAction::<SignOut>::new();
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
-    let overview = Resource::new(
-        move || (change_password.version().get(), revoke.version().get(), revoke_others.version().get()),
-        |_| get_security_overview(),
-    );
+    let reverify = ServerAction::<ReverifyWithPassword>::new();
+    let end_verification = ServerAction::<EndReverification>::new();
+
+    // Sensitive actions that answer ReverifyRequired open the dialog; once the person has
+    // confirmed it is them, the action runs again with what they had typed.
+    let ask: RwSignal<Option<Callback<()>>> = RwSignal::new(None);
+    let last_set = StoredValue::new(None::<SetPassword>);
+    let last_others = StoredValue::new(None::<RevokeOtherSessions>);
+    let last_everywhere = StoredValue::new(None::<SignOutEverywhere>);
+    retry_after_reverify(set_password, last_set, ask);
+    retry_after_reverify(revoke_others, last_others, ask);
+    retry_after_reverify(everywhere, last_everywhere, ask);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = reverify.value().get() {
+            if let Some(again) = ask.get_untracked() {
+                ask.set(None);
+                again.run(());
+            }
+        }
+    });
+    let reverify_error = Signal::derive(move || reverify.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let on_reverify = Callback::new(move |password: String| {
+        reverify.dispatch(ReverifyWithPassword { password });
+    });
+    let on_reverify_cancel = Callback::new(move |_| {
+        ask.set(None);
+        reverify.value().set(None);
+    });
+    let on_end_verification = Callback::new(move |_| {
+        end_verification.dispatch(EndReverification {});
+    });
+
+    // The page reloads its data after each successful change, not after a failed one: a refusal
+    // must leave the form open with what the person typed.
+    let changes = RwSignal::new(0u32);
+    refresh_on_success(change_password, changes);
+    refresh_on_success(set_password, changes);
+    refresh_on_success(revoke, changes);
+    refresh_on_success(revoke_others, changes);
+    refresh_on_success(reverify, changes);
+    refresh_on_success(end_verification, changes);
+    let overview = Resource::new(move || changes.get(), |_| get_security_overview());
     let sessions_pending = Signal::derive(move || {
         sign_out.pending().get() || revoke.pending().get() || revoke_others.pending().get() || everywhere.pending().get()
     });
     let sessions_error = Signal::derive(move || {
-        let err = |r: Option<Result<u64, AppError>>| r.and_then(|r| r.err());
-        revoke
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .or_else(|| err(revoke_others.value().get()))
-            .or_else(|| err(everywhere.value().get()))
-            .map(|e| e.to_string())
+        shown_error(revoke.value().get())
+            .or_else(|| shown_error(revoke_others.value().get()))
+            .or_else(|| shown_error(everywhere.value().get()))
     });
     let sessions_status = Signal::derive(move || {
         let ended = |n: u64| format!("Signed out of {n} other session{}.", if n == 1 { "" } else { "s" });
@@ -119,12 +207,8 @@ pub fn SecurityPage() -> impl IntoView {
     let on_revoke = Callback::new(move |id: String| {
         revoke.dispatch(RevokeSession { session_id: id });
     });
-    let on_revoke_others = Callback::new(move |_| {
-        revoke_others.dispatch(RevokeOtherSessions {});
-    });
-    let on_everywhere = Callback::new(move |_| {
-        everywhere.dispatch(SignOutEverywhere {});
-    });
+    let on_revoke_others = Callback::new(move |_| dispatch_kept(revoke_others, last_others, RevokeOtherSessions {}));
+    let on_everywhere = Callback::new(move |_| dispatch_kept(everywhere, last_everywhere, SignOutEverywhere {}));
 
     // A session that ended elsewhere (signed out, password changed on another device) goes back to
     // sign-in on its next action.
@@ -137,16 +221,24 @@ pub fn SecurityPage() -> impl IntoView {
         }
     });
 
-    let password_error = Signal::derive(move || change_password.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let password_pending = Signal::derive(move || change_password.pending().get() || set_password.pending().get());
+    let password_error =
+        Signal::derive(move || shown_error(change_password.value().get()).or_else(|| shown_error(set_password.value().get())));
     let password_success = Signal::derive(move || {
-        change_password
-            .value()
-            .get()
-            .and_then(|r| r.ok())
-            .map(|_| "Password changed. Your other sessions were signed out.".to_string())
+        if let Some(Ok(())) = change_password.value().get() {
+            Some("Password changed. Your other sessions were signed out.".to_string())
+        } else if let Some(Ok(())) = set_password.value().get() {
+            Some("Password set. You can now sign in with your email and password; your other sessions were signed out.".to_string())
+        } else {
+            None
+        }
     });
     let on_change = Callback::new(move |c: PasswordChange| {
-        change_password.dispatch(ChangePassword { current_password: c.current, new_password: c.new });
+        if c.current.is_empty() && matches!(overview.get_untracked(), Some(Ok(ref o)) if !o.password.has_password) {
+            dispatch_kept(set_password, last_set, SetPassword { new_password: c.new });
+        } else {
+            change_password.dispatch(ChangePassword { current_password: c.current, new_password: c.new });
+        }
     });
     let on_sign_out = Callback::new(move |_| {
         sign_out.dispatch(SignOut {});
@@ -171,9 +263,28 @@ pub fn SecurityPage() -> impl IntoView {
                                 <h1>"Security & Access"</h1>
                                 <p class="lead">"Manage how you sign in and where you are signed in."</p>
                             </div>
+                            <VerifiedBanner
+                                status=o.verification.clone()
+                                pending=end_verification.pending()
+                                on_end=on_end_verification
+                            />
+                            {
+                                let has_password = o.verification.has_password;
+                                move || ask.get().map(|_| view! {
+                                    <ReverifyDialog
+                                        has_password
+                                        pending=reverify.pending()
+                                        error=reverify_error
+                                        on_confirm=on_reverify
+                                        on_cancel=on_reverify_cancel
+                                    />
+                                })
+                            }
                             <PasswordCard
                                 status=o.password.clone()
-                                pending=change_password.pending()
+                                email=o.viewer.email.clone()
+                                display_name=o.viewer.display_name.clone().unwrap_or_default()
+                                pending=password_pending
                                 error=password_error
                                 success=password_success
                                 on_submit=on_change

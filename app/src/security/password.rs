@@ -1,4 +1,5 @@
-//! Password section: whether the account has a password, and Change password.
+//! Password section: whether the account has a password, Change password (current + new) or Set
+//! password (after re-verification), with a strength meter from the rules the server enforces.
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
@@ -33,19 +34,87 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     Ok(())
 }
 
-/// What the change-password form submits.
+/// Gives a password to an account that has none (signed up with Google or GitHub, or passkeys only).
+/// Signs out every other session; this one gets a new token and stays signed in.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: the hash, other sessions revoked, fresh session cookie, `password_set` event — in one
+///   transaction.
+/// - Errors: `ReverifyRequired` (the page asks, then retries), `Invalid` (already has one),
+///   `PasswordRejected`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/password/set")]
+pub async fn set_password(new_password: String) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services, set_session_cookie};
+    let session = auth().map_err(reject)?;
+    let svc = services()?;
+    let token = domain::auth::accounts::set_password(&svc, &session, &domain::secret::Password::new(new_password), &client())
+        .await
+        .map_err(fail)?;
+    set_session_cookie(&token);
+    Ok(())
+}
+
+/// What the password form submits (`current` is empty when setting a first password).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PasswordChange {
     pub current: String,
     pub new: String,
 }
 
+/// How the new password measures up against the rules, while the person types. The server checks
+/// the same rules, and lists of leaked passwords too (not shipped to the browser).
+#[component]
+pub fn StrengthMeter(
+    id: String,
+    #[prop(into)] password: Signal<String>,
+    email: String,
+    display_name: Option<String>,
+) -> impl IntoView {
+    use policy::password::{assess, Context, Verdict};
+    let verdict = Memo::new(move |_| {
+        let pw = password.get();
+        (!pw.is_empty()).then(|| {
+            assess(&pw, &Context { email: &email, display_name: display_name.as_deref(), has_second_factor: false })
+        })
+    });
+    let level = move || match verdict.get() {
+        None => 0,
+        Some(Verdict::Acceptable { strong: true }) => 4,
+        Some(Verdict::Acceptable { strong: false }) => 3,
+        Some(_) => 1,
+    };
+    let text = move || match verdict.get() {
+        None => String::new(),
+        Some(Verdict::TooShort { min, have }) => {
+            let more = min - have;
+            format!("Too short: {more} more character{}.", if more == 1 { "" } else { "s" })
+        }
+        Some(Verdict::TooLong) => "Too long: at most 256 characters.".into(),
+        Some(Verdict::FromContext) => "Built from your email, your name or the site's name.".into(),
+        Some(Verdict::Acceptable { strong: false }) => "Good. We'll also check it isn't a known leaked password.".into(),
+        Some(Verdict::Acceptable { strong: true }) => "Strong. We'll also check it isn't a known leaked password.".into(),
+    };
+    view! {
+        <div class="strength" data-level=level>
+            <meter min="0" max="4" low="2" high="3" optimum="4" value=level aria-hidden="true"></meter>
+            <p id=id class="strength-text" aria-live="polite">{text}</p>
+        </div>
+    }
+}
+
 #[component]
 pub fn PasswordCard(
     status: PasswordView,
+    /// The account's email and name: the meter refuses passwords built from them, as the server does.
+    #[prop(into)]
+    email: String,
+    #[prop(optional, into)] display_name: Option<String>,
     /// Show the form open (previews).
     #[prop(optional)]
     initially_open: bool,
+    /// Start with this new password typed (previews of the meter).
+    #[prop(optional, into)]
+    initial_new: String,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(optional, into)] success: Signal<Option<String>>,
@@ -53,7 +122,7 @@ pub fn PasswordCard(
 ) -> impl IntoView {
     let open = RwSignal::new(initially_open);
     let current = RwSignal::new(String::new());
-    let new = RwSignal::new(String::new());
+    let new = RwSignal::new(initial_new);
     // A successful change closes the form and forgets what was typed.
     Effect::new(move |_| {
         if success.get().is_some() {
@@ -62,6 +131,7 @@ pub fn PasswordCard(
             new.set(String::new());
         }
     });
+    let has_password = status.has_password;
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(PasswordChange { current: current.get_untracked(), new: new.get_untracked() });
@@ -73,17 +143,16 @@ pub fn PasswordCard(
         .into_any(),
         (true, None) => view! { <p><strong>"Password set"</strong></p> }.into_any(),
         (false, _) => view! {
-            <p><strong>"No password set"</strong><span class="muted">" · you sign in another way"</span></p>
+            <p><strong>"No password set"</strong><span class="muted">" · you sign in another way. Add one to sign in with your email too."</span></p>
         }
         .into_any(),
     };
-    let has_password = status.has_password;
+    let action = if has_password { "Change password" } else { "Set password" };
+    let meter_id = crate::components::scoped_id("new_password-strength");
     view! {
         <Card id="password" title="Password" header_extra=ViewFn::from(move || view! {
-            {move || (has_password && !open.get()).then(|| view! {
-                <button type="button" class="btn btn-secondary" on:click=move |_| open.set(true)>
-                    "Change password"
-                </button>
+            {move || (!open.get()).then(|| view! {
+                <button type="button" class="btn btn-secondary" on:click=move |_| open.set(true)>{action}</button>
             })}
         })>
             {summary}
@@ -91,19 +160,27 @@ pub fn PasswordCard(
             <Show when=move || open.get()>
                 <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                     <ErrorMessage message=error/>
-                    <Field id="current_password" label="Current password" kind="password" autocomplete="current-password" required=true value=current/>
+                    {has_password.then(|| view! {
+                        <Field id="current_password" label="Current password" kind="password" autocomplete="current-password" required=true value=current/>
+                    })}
                     <Field
                         id="new_password"
                         label="New password"
                         kind="password"
                         autocomplete="new-password"
                         required=true
-                        hint="At least 15 characters. Changing it signs you out everywhere else."
+                        hint="At least 15 characters; a few unrelated words work well. Saving it signs you out everywhere else."
                         value=new
+                        described_by=meter_id.clone()
                     />
+                    <StrengthMeter id=meter_id.clone() password=new email=email.clone() display_name=display_name.clone()/>
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
-                            {move || if pending.get() { "Updating…" } else { "Update password" }}
+                            {move || match (pending.get(), has_password) {
+                                (true, _) => "Saving…",
+                                (false, true) => "Update password",
+                                (false, false) => "Set password",
+                            }}
                         </button>
                         <button type="button" class="btn btn-secondary" on:click=move |_| {
                             open.set(false);

@@ -22,9 +22,9 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
 
 /// Ends every other session of the account and keeps this one. Answers how many ended.
 ///
-/// - Auth: signed in.
+/// - Auth: signed in and recently verified (sign-in or re-verification within the window).
 /// - Effects: other sessions revoked; an `other_sessions_revoked` event.
-/// - Errors: `Unavailable`.
+/// - Errors: `ReverifyRequired` (the page asks, then retries), `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/revoke-others")]
 pub async fn revoke_other_sessions() -> Result<u64, AppError> {
     use crate::server::{auth, client, fail, reject, services};
@@ -34,9 +34,9 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
 
 /// Ends every session of the account, this one too, and goes to the sign-in page.
 ///
-/// - Auth: signed in.
+/// - Auth: signed in and recently verified.
 /// - Effects: all sessions revoked; a `signed_out_everywhere` event; the cookie is cleared.
-/// - Errors: `Unavailable`.
+/// - Errors: `ReverifyRequired` (the page asks, then retries), `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/sign-out-everywhere")]
 pub async fn sign_out_everywhere() -> Result<u64, AppError> {
     use crate::server::{auth, clear_session_cookie, client, fail, reject, services};

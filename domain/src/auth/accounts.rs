@@ -73,7 +73,8 @@ pub async fn create_account(
             });
         }
     }
-    check_policy(password, email)?;
+    let ctx = policy::password::Context { email, display_name, has_second_factor: false };
+    check_policy(password, &ctx, &svc.common_passwords)?;
     let normalized = normalize_email(email);
     // Cheap early answer for the common case; the unique constraint is the real guard.
     if db::users::find_by_email(&svc.db, &normalized).await?.is_some() {
@@ -94,8 +95,23 @@ pub async fn create_account(
     Ok(user_id)
 }
 
-/// Checks an email and password. Unknown account, account without a password and wrong password
-/// all answer `InvalidCredentials`, after the same amount of hashing work.
+/// Checks a password for an account, through the account's throttle: the attempt is counted before
+/// the check and forgiven on success. While the throttle holds (too many recent failures, or locked
+/// out) the answer is `false` after the same hashing work as a real check, so a locked account
+/// looks exactly like a wrong password.
+pub(crate) async fn verify_throttled(svc: &Services, user: &db::users::UserRow, password: &Password) -> Result<bool, DomainError> {
+    let allowed = user.password_hash.is_some() && db::users::claim_attempt(&svc.db, user.id, svc.clock.now(), &svc.throttle).await?;
+    let stored = if allowed { user.password_hash.as_deref() } else { None };
+    let ok = svc.hasher.verify(password, stored).await?;
+    if ok {
+        db::users::reset_attempts(&svc.db, user.id).await?;
+    }
+    Ok(ok)
+}
+
+/// Checks an email and password. Unknown account, account without a password, wrong password and
+/// a throttled or locked account all answer `InvalidCredentials`, after the same amount of hashing
+/// work. A hash made with older parameters is upgraded once the password is known to be right.
 pub async fn sign_in(
     svc: &Services,
     email: &str,
@@ -108,16 +124,20 @@ pub async fn sign_in(
     } else {
         db::users::find_by_email(&svc.db, &normalized).await?
     };
-    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let ok = svc.hasher.verify(password, stored).await?;
-    match user {
-        Some(u) if ok => {
-            let token = sessions::start(svc, u.id, "password", client).await?;
-            db::events::record(&svc.db, u.id, None, "signed_in", client, svc.clock.now()).await?;
-            Ok(token)
-        }
-        _ => Err(DomainError::InvalidCredentials),
+    let Some(user) = user else {
+        svc.hasher.verify(password, None).await?;
+        return Err(DomainError::InvalidCredentials);
+    };
+    if !verify_throttled(svc, &user, password).await? {
+        return Err(DomainError::InvalidCredentials);
     }
+    if let Some(old) = user.password_hash.as_deref().filter(|h| svc.hasher.needs_rehash(h)) {
+        let new = svc.hasher.hash(password).await?;
+        db::users::upgrade_hash(&svc.db, user.id, old, &new).await?;
+    }
+    let token = sessions::start(svc, user.id, "password", client).await?;
+    db::events::record(&svc.db, user.id, None, "signed_in", client, svc.clock.now()).await?;
+    Ok(token)
 }
 
 /// What the Password section shows.
@@ -132,9 +152,8 @@ pub async fn password_status(svc: &Services, auth: &AuthSession) -> Result<Passw
     Ok(PasswordStatus { has_password: user.password_hash.is_some(), changed_at: user.password_changed_at })
 }
 
-/// Changes the password after checking the current one. In one transaction: the new hash is stored,
-/// every other session is revoked, the current session gets a fresh token (returned, for the cookie)
-/// and the change is recorded. A failure part-way changes nothing.
+/// Changes the password after checking the current one (through the account's throttle: wrong
+/// current passwords count like failed sign-ins). See `store_new_password` for what follows.
 pub async fn change_password(
     svc: &Services,
     auth: &AuthSession,
@@ -144,29 +163,54 @@ pub async fn change_password(
 ) -> Result<SessionToken, DomainError> {
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_none() {
-        return Err(DomainError::Invalid {
-            field: "current_password",
-            message: "This account has no password yet.".into(),
-        });
+        return Err(DomainError::Invalid { field: "current_password", message: "This account has no password yet.".into() });
     }
-    if !svc.hasher.verify(current, user.password_hash.as_deref()).await? {
-        return Err(DomainError::Invalid {
-            field: "current_password",
-            message: "Your current password is not correct.".into(),
-        });
+    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor: false };
+    // The cheap checks first, so a rejected new password costs no guess of the current one.
+    check_policy(new, &ctx, &svc.common_passwords)?;
+    if !verify_throttled(svc, &user, current).await? {
+        return Err(DomainError::Invalid { field: "current_password", message: "Your current password is not correct.".into() });
     }
-    check_policy(new, &user.email)?;
     if svc.hasher.verify(new, user.password_hash.as_deref()).await? {
         return Err(DomainError::PasswordRejected("Choose a password different from your current one.".into()));
     }
+    store_new_password(svc, auth, new, "password_changed", client).await
+}
+
+/// Gives a password to an account that has none (it signed up with Google or GitHub, or uses
+/// passkeys). Needs a recent sign-in or re-verification.
+pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, client: &ClientInfo) -> Result<SessionToken, DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
+    let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    if user.password_hash.is_some() {
+        return Err(DomainError::Invalid {
+            field: "new_password",
+            message: "This account already has a password. Use Change password instead.".into(),
+        });
+    }
+    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor: false };
+    check_policy(new, &ctx, &svc.common_passwords)?;
+    store_new_password(svc, auth, new, "password_set", client).await
+}
+
+/// In one transaction: the new hash is stored, every other session is revoked, the current session
+/// gets a fresh token (returned, for the cookie) and is marked as just verified, and the change is
+/// recorded. A failure part-way changes nothing.
+async fn store_new_password(
+    svc: &Services,
+    auth: &AuthSession,
+    new: &Password,
+    event: &str,
+    client: &ClientInfo,
+) -> Result<SessionToken, DomainError> {
     let hash = svc.hasher.hash(new).await?;
     let now = svc.clock.now();
     let (token, token_hash) = sessions::new_token();
     let mut tx = svc.db.begin().await?;
     db::users::set_password(&mut *tx, auth.user_id, &hash, now).await?;
-    db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "password_changed").await?;
+    db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, event).await?;
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "password_changed", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), event, client, now).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -190,8 +234,4 @@ mod tests {
         assert!(validate_email(&format!("{}@example.test", "a".repeat(250))).is_err());
     }
 
-    #[test]
-    fn min_length_constant_matches_the_policy() {
-        assert_eq!(crate::auth::password::MIN_LENGTH, 15);
-    }
 }

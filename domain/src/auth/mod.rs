@@ -2,4 +2,5 @@
 pub mod accounts;
 pub mod devices;
 pub mod password;
+pub mod reverify;
 pub mod sessions;

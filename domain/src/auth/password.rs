@@ -10,40 +10,90 @@ use crate::config::Argon2Config;
 use crate::secret::Password;
 use crate::DomainError;
 
-/// Fewest characters (Unicode code points, after NFC) when the password is the only factor
-/// (NIST SP 800-63B-4 §3.1.1.2).
-pub const MIN_LENGTH: usize = 15;
-/// Most characters accepted; checked before any hashing.
-pub const MAX_LENGTH: usize = 256;
+pub use policy::password::{MAX_LENGTH, MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
 
 /// NFC-normalises a password; never truncates.
 pub fn normalize(password: &Password) -> Password {
     Password::new(password.expose().nfc().collect::<String>())
 }
 
-/// Checks a new password against the policy. `email` is the account's, so the password cannot be it.
-pub fn check_policy(password: &Password, email: &str) -> Result<(), DomainError> {
+/// The message for a password found in lists of leaked passwords.
+pub const LEAKED: &str = "This password is in lists of leaked passwords; choose another.";
+
+/// Checks a new password against the policy: the shared rules (length in code points after NFC,
+/// nothing built from the account or the site), then the list of common and leaked passwords.
+pub fn check_policy(password: &Password, ctx: &policy::password::Context, common: &CommonPasswords) -> Result<(), DomainError> {
     let normalized = normalize(password);
-    let chars = normalized.expose().chars().count();
-    if chars > MAX_LENGTH {
-        return Err(DomainError::PasswordRejected(format!(
-            "Use at most {MAX_LENGTH} characters."
-        )));
+    let verdict = policy::password::assess(normalized.expose(), ctx);
+    if let Some(message) = verdict.message() {
+        return Err(DomainError::PasswordRejected(message));
     }
-    if chars < MIN_LENGTH {
-        return Err(DomainError::PasswordRejected(format!(
-            "Use at least {MIN_LENGTH} characters (you have {chars}). A few unrelated words make a strong, memorable password."
-        )));
-    }
-    let lower = normalized.expose().to_lowercase();
-    let email = email.trim().to_lowercase();
-    let local = email.split('@').next().unwrap_or_default();
-    if lower == email || (local.len() >= 4 && lower.contains(local)) {
-        return Err(DomainError::PasswordRejected(
-            "Don't build your password from your email address.".into(),
-        ));
+    if common.contains(normalized.expose()) {
+        return Err(DomainError::PasswordRejected(LEAKED.into()));
     }
     Ok(())
+}
+
+/// Common and leaked passwords, checked by exact match after NFC normalisation: one sorted text
+/// file (one password per line, byte order), binary-searched in memory (~4 MB for 488,000 entries).
+pub struct CommonPasswords {
+    text: String,
+    /// Start and end of each line in `text`, in sorted order.
+    lines: Vec<(u32, u32)>,
+}
+
+impl std::fmt::Debug for CommonPasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CommonPasswords({} entries)", self.lines.len())
+    }
+}
+
+impl CommonPasswords {
+    /// Reads the list; an unreadable or empty file is an error (the server refuses to start).
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the common-password list {}: {e}", path.display()))?;
+        let list = Self::from_text(text);
+        if list.lines.is_empty() {
+            return Err(format!("the common-password list {} is empty", path.display()));
+        }
+        Ok(list)
+    }
+
+    pub fn from_text(text: String) -> Self {
+        let mut lines = Vec::new();
+        let mut start = 0usize;
+        for line in text.split_inclusive('\n') {
+            let end = start + line.trim_end_matches(['\n', '\r']).len();
+            if end > start {
+                lines.push((start as u32, end as u32));
+            }
+            start += line.len();
+        }
+        let mut list = Self { text, lines };
+        if !list.lines.windows(2).all(|w| list.get(w[0]) <= list.get(w[1])) {
+            let mut lines = std::mem::take(&mut list.lines);
+            lines.sort_by(|a, b| list.get(*a).cmp(list.get(*b)));
+            list.lines = lines;
+        }
+        list
+    }
+
+    fn get(&self, (start, end): (u32, u32)) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Exact match (the caller normalises).
+    pub fn contains(&self, password: &str) -> bool {
+        self.lines.binary_search_by(|r| self.get(*r).cmp(password)).is_ok()
+    }
 }
 
 /// Refuses oversized input before it reaches the hasher.
@@ -109,6 +159,18 @@ impl PasswordHasher {
             })
             .await??;
         Ok(ok && real)
+    }
+
+    /// True when a stored hash was made with other parameters than the configured ones (or another
+    /// algorithm): it is replaced after the next successful sign-in.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else { return false };
+        let Ok(params) = Params::try_from(&parsed) else { return true };
+        parsed.algorithm.as_str() != "argon2id"
+            || parsed.version != Some(Version::V0x13 as u32)
+            || params.m_cost() != self.params.m_cost()
+            || params.t_cost() != self.params.t_cost()
+            || params.p_cost() != self.params.p_cost()
     }
 
     /// How many more hashes could start right now (for tests and metrics).
@@ -203,20 +265,54 @@ mod tests {
         assert_eq!(h.available_permits(), 2);
     }
 
+    fn ctx(email: &str) -> policy::password::Context<'_> {
+        policy::password::Context { email, display_name: None, has_second_factor: false }
+    }
+
+    /// The list `scripts/setup.sh` installs (`make test` runs it first).
+    fn installed() -> CommonPasswords {
+        CommonPasswords::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt"))).unwrap()
+    }
+
     #[test]
-    fn policy_counts_code_points_and_explains_itself() {
-        let email = "ada@example.test";
-        let err = check_policy(&Password::new("short one"), email).unwrap_err();
+    fn the_installed_list_is_large_and_matches_exactly() {
+        let list = installed();
+        assert!(list.len() >= 100_000, "{} entries", list.len());
+        for common in ["qwertyuiopasdfgh", "1qaz2wsx3edc4rfv", "baseball", "iloveyou"] {
+            assert!(list.contains(common), "{common}");
+        }
+        assert!(!list.contains("correct horse battery staple"));
+        assert!(!list.contains("QWERTYUIOPASDFGH"), "exact match: no case folding");
+    }
+
+    #[test]
+    fn policy_counts_code_points_refuses_leaked_passwords_and_explains_itself() {
+        let list = installed();
+        let check = |pw: &str, email: &str| check_policy(&Password::new(pw), &ctx(email), &list);
+        let err = check("short one", "ada@example.test").unwrap_err();
         assert!(err.to_string().contains("at least 15 characters"), "{err}");
-        // 15 code points of multi-byte characters are enough.
-        assert!(check_policy(&Password::new("ééééééééééééééé"), email).is_ok());
-        assert!(check_policy(&Password::new("ééééééééééééé"), email).is_err());
-        // spaces and any printable characters are fine, no composition rules
-        assert!(check_policy(&Password::new("all lower case words here"), email).is_ok());
-        assert!(check_policy(&Password::new("x".repeat(MAX_LENGTH)), email).is_ok());
-        assert!(check_policy(&Password::new("x".repeat(MAX_LENGTH + 1)), email).is_err());
-        assert!(check_policy(&Password::new("ada@example.test"), email).is_err());
-        assert!(check_policy(&Password::new("my name is ADA@example and more"), "ada@example.test").is_ok());
-        assert!(check_policy(&Password::new("adalovelace-is-my-password"), "adalovelace@example.test").is_err());
+        // 15 code points of multi-byte characters are enough, after NFC: "e" + combining acute
+        // is one character
+        assert!(check("ééééééééééééééé", "ada@example.test").is_ok());
+        assert!(check(&"e\u{301}".repeat(15), "ada@example.test").is_ok());
+        assert!(check(&"e\u{301}".repeat(14), "ada@example.test").is_err());
+        assert!(check("all lower case words here", "ada@example.test").is_ok());
+        assert!(check(&"x".repeat(MAX_LENGTH + 1), "ada@example.test").is_err());
+        assert!(check("adalovelace-2024-!!!", "adalovelace@example.test").is_err());
+        // in the list: refused with the reason
+        let leaked = check("qwertyuiopasdfgh", "ada@example.test").unwrap_err();
+        assert!(leaked.to_string().contains("lists of leaked passwords"), "{leaked}");
+        // with a second factor, 8 characters are enough, but still not a leaked one
+        let mfa = policy::password::Context { email: "ada@example.test", display_name: None, has_second_factor: true };
+        assert!(check_policy(&Password::new("purple tractor"), &mfa, &list).is_ok());
+        assert!(check_policy(&Password::new("baseball"), &mfa, &list).is_err());
+    }
+
+    #[test]
+    fn an_unsorted_list_is_sorted_on_load() {
+        let list = CommonPasswords::from_text("zebra12345\nalpha12345\r\nmango12345\n\n".into());
+        assert_eq!(list.len(), 3);
+        assert!(list.contains("alpha12345") && list.contains("mango12345") && list.contains("zebra12345"));
+        assert!(!list.contains("") && !list.contains("alpha"));
     }
 }

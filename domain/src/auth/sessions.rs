@@ -143,8 +143,10 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
     Ok(())
 }
 
-/// Ends every other session of the account and keeps this one; answers how many ended.
+/// Ends every other session of the account and keeps this one; answers how many ended. Needs a
+/// recent sign-in or re-verification.
 pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "revoked_all_others").await?;
@@ -153,8 +155,10 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     Ok(n)
 }
 
-/// Ends every session of the account, this one too; answers how many ended.
+/// Ends every session of the account, this one too; answers how many ended. Needs a recent
+/// sign-in or re-verification.
 pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;

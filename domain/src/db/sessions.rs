@@ -251,3 +251,19 @@ pub async fn delete_ended_before(db: impl PgExecutor<'_>, before: OffsetDateTime
         .await?;
     Ok(r.rows_affected())
 }
+
+/// Sets when the session last proved who it is (re-verification), or ends that proof (`'epoch'`).
+pub async fn set_verified_at(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: SessionId,
+    at: Option<OffsetDateTime>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET verified_at = COALESCE($3, 'epoch'::timestamptz) WHERE id = $2 AND user_id = $1")
+        .bind(user_id)
+        .bind(id)
+        .bind(at)
+        .execute(db)
+        .await?;
+    Ok(())
+}

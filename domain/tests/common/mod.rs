@@ -14,6 +14,18 @@ pub fn services(db: PgPool) -> Services {
         db,
         hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
         sessions: SessionPolicy::uniform(60, 24),
+        throttle: Default::default(),
+        common_passwords: common_passwords(),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
+}
+
+/// The list `scripts/setup.sh` installs, loaded once per test process.
+pub fn common_passwords() -> std::sync::Arc<domain::auth::password::CommonPasswords> {
+    static LIST: std::sync::OnceLock<std::sync::Arc<domain::auth::password::CommonPasswords>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
+        std::sync::Arc::new(domain::auth::password::CommonPasswords::load(std::path::Path::new(path)).unwrap())
+    })
+    .clone()
 }

@@ -1,0 +1,135 @@
+//! Re-verification ("sudo mode"): the banner that says for how long the person is verified (with
+//! End now), and the dialog that asks them to confirm it is them before a sensitive change, then
+//! carries on with what they started.
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::components::{ErrorMessage, Field};
+use crate::error::AppError;
+use crate::model::VerificationView;
+
+/// Confirms it is the person, with their password. Opens the re-verification window.
+///
+/// - Auth: signed in.
+/// - Effects: the session's verified time is now; a `reverified` event.
+/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `Unavailable`.
+/// - Rate limit: the account's password throttle (shared with sign-in).
+#[server(prefix = "/api", endpoint = "security/reverify")]
+pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::reverify::with_password(&services()?, &session, &domain::secret::Password::new(password), &client())
+        .await
+        .map(|_| ())
+        .map_err(fail)
+}
+
+/// Ends the re-verification window now.
+///
+/// - Auth: signed in.
+/// - Effects: the next sensitive change asks again.
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/reverify/end")]
+pub async fn end_reverification() -> Result<(), AppError> {
+    use crate::server::{auth, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::reverify::end(&services()?, &session).await.map_err(fail)
+}
+
+/// "Verified for 8 more minutes", counting down in the browser, with End now.
+#[component]
+pub fn VerifiedBanner(status: VerificationView, #[prop(into)] pending: Signal<bool>, on_end: Callback<()>) -> impl IntoView {
+    let left = RwSignal::new(status.seconds_left);
+    // Count down in the browser (effects do not run on the server, so SSR and hydration agree).
+    Effect::new(move |_| {
+        if left.get_untracked() > 0 {
+            let handle = set_interval_with_handle(
+                move || left.update(|s| *s = s.saturating_sub(15)),
+                std::time::Duration::from_secs(15),
+            )
+            .ok();
+            on_cleanup(move || {
+                if let Some(h) = handle {
+                    h.clear();
+                }
+            });
+        }
+    });
+    move || {
+        let secs = left.get();
+        (secs > 0).then(|| {
+            let minutes = secs.div_ceil(60);
+            view! {
+                <div class="verified-banner">
+                    <p>
+                        <strong>{format!("Verified for {minutes} more minute{}.", if minutes == 1 { "" } else { "s" })}</strong>
+                        " Sensitive changes won't ask for your password again until then."
+                    </p>
+                    <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
+                        on:click=move |_| on_end.run(())>"End now"</button>
+                </div>
+            }
+        })
+    }
+}
+
+/// Asks the person to confirm it is them. `on_confirm` gets the password; `on_cancel` closes it.
+#[component]
+pub fn ReverifyDialog(
+    /// The account has a password to confirm with.
+    has_password: bool,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_confirm: Callback<String>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    // Focus moves into the dialog when it opens (the password field, or Close).
+    let focus_id = if has_password { crate::components::scoped_id("reverify_password") } else { crate::components::scoped_id("reverify-close") };
+    Effect::new(move |_| {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(el) = document().get_element_by_id(&focus_id).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    });
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_confirm.run(password.get_untracked());
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            on_cancel.run(());
+        }
+    };
+    view! {
+        <div class="modal-backdrop">
+            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="reverify-title" aria-describedby="reverify-why" on:keydown=on_key>
+                <h2 id="reverify-title">"Confirm it's you"</h2>
+                <p id="reverify-why" class="muted">
+                    "This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for 10 minutes."
+                </p>
+                {if has_password {
+                    view! {
+                        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+                            <ErrorMessage message=error/>
+                            <Field id="reverify_password" label="Your password" kind="password" autocomplete="current-password" required=true value=password/>
+                            <div class="form-actions">
+                                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                                    {move || if pending.get() { "Confirming…" } else { "Confirm" }}
+                                </button>
+                                <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                            </div>
+                        </form>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p>"Your account has no password. To confirm it's you, sign out and sign in again; then you have 10 minutes for sensitive changes."</p>
+                        <div class="form-actions">
+                            <button type="button" id=crate::components::scoped_id("reverify-close") class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Close"</button>
+                        </div>
+                    }.into_any()
+                }}
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,205 @@
+//! Passwords: throttling per account, hash upgrades, re-verification, set/change in one transaction.
+use domain::auth::accounts::{change_password, set_password, sign_in, sign_up};
+use domain::auth::reverify;
+use domain::auth::sessions::{authenticate, revoke_others, AuthSession, ClientInfo};
+use domain::config::Argon2Config;
+use domain::secret::{Password, SessionToken};
+use domain::{DomainError, Services};
+use sqlx::PgPool;
+use time::Duration;
+
+mod common;
+use common::{services, PW};
+
+const NEW: &str = "purple tractors sing at dawn";
+
+fn from(ip: &str) -> ClientInfo {
+    ClientInfo { ip: Some(ip.into()), user_agent: Some("test".into()), country: None }
+}
+
+async fn try_sign_in(svc: &Services, email: &str, pw: &str) -> Result<SessionToken, DomainError> {
+    sign_in(svc, email, &Password::new(pw), &from("198.51.100.1")).await
+}
+
+async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
+    authenticate(svc, t).await.unwrap().unwrap()
+}
+
+async fn failures(db: &PgPool) -> i32 {
+    sqlx::query_scalar("SELECT failed_attempts FROM users").fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn failures_are_counted_per_account_whatever_the_ip_or_letter_case(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    // five wrong guesses from five addresses, in varying case: no wait yet
+    for (i, email) in ["ada@example.test", "ADA@example.test", "Ada@Example.Test", " ada@example.test ", "aDa@eXample.test"].iter().enumerate() {
+        let r = sign_in(&svc, email, &Password::new("wrong password!!"), &from(&format!("203.0.113.{i}"))).await;
+        assert!(matches!(r, Err(DomainError::InvalidCredentials)));
+    }
+    assert_eq!(failures(&db).await, 5);
+    // the sixth attempt comes too soon: even the right password answers like a wrong one
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW).await, Err(DomainError::InvalidCredentials)));
+    assert_eq!(failures(&db).await, 5, "a throttled attempt does not count");
+    // after the 15-second wait it works, and success resets the count
+    svc.clock.advance(Duration::seconds(15));
+    assert!(try_sign_in(&svc, "ADA@example.test", PW).await.is_ok());
+    assert_eq!(failures(&db).await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn waits_grow_and_fifty_failures_lock_the_password_for_an_hour(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    for _ in 0..5 {
+        try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    }
+    // 6th failure after 15 s; then the wait doubles: 30 s is not enough for the 7th…
+    svc.clock.advance(Duration::seconds(15));
+    try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    assert_eq!(failures(&db).await, 6);
+    svc.clock.advance(Duration::seconds(29));
+    try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    assert_eq!(failures(&db).await, 6, "29 s < 30 s: refused without counting");
+    svc.clock.advance(Duration::seconds(1));
+    try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    assert_eq!(failures(&db).await, 7);
+    // …and never more than 15 minutes: keep guessing every 15 minutes up to 50 failures
+    while failures(&db).await < 50 {
+        svc.clock.advance(Duration::minutes(15));
+        try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    }
+    // locked: the right password answers exactly like a wrong one, for an hour, and guesses
+    // during the lock-out neither count nor extend it
+    svc.clock.advance(Duration::minutes(30));
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW).await, Err(DomainError::InvalidCredentials)));
+    try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    assert_eq!(failures(&db).await, 50);
+    svc.clock.advance(Duration::minutes(30));
+    assert!(try_sign_in(&svc, "ada@example.test", PW).await.is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn simultaneous_guesses_meet_the_same_limit(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let tries = (0..20).map(|_| {
+        let svc = svc.clone();
+        tokio::spawn(async move { try_sign_in(&svc, "ada@example.test", "wrong password!!").await })
+    });
+    for t in tries {
+        assert!(t.await.unwrap().is_err());
+    }
+    assert_eq!(failures(&db).await, 5, "only the free attempts were checked");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn wrong_current_passwords_count_like_failed_sign_ins(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let session = me(&svc, &token).await;
+    for _ in 0..5 {
+        let r = change_password(&svc, &session, &Password::new("not my password"), &Password::new(NEW), &from("x")).await;
+        assert!(matches!(r, Err(DomainError::Invalid { field: "current_password", .. })));
+    }
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW).await, Err(DomainError::InvalidCredentials)));
+    // re-verification shares the counter too
+    let r = reverify::with_password(&svc, &session, &Password::new(PW), &from("x")).await;
+    assert!(matches!(r, Err(DomainError::Invalid { field: "password", .. })), "throttled: {r:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn hashes_made_with_older_parameters_are_upgraded_at_sign_in(db: PgPool) {
+    let old = services(db.clone());
+    sign_up(&old, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let stored = || async { sqlx::query_scalar::<_, String>("SELECT password_hash FROM users").fetch_one(&db).await.unwrap() };
+    assert!(stored().await.contains("m=256,t=1,p=1"));
+    let stronger = domain::auth::password::PasswordHasher::new(&Argon2Config { memory_kib: 512, iterations: 2, parallelism: 1, max_concurrent: 2 }).unwrap();
+    let svc = Services { hasher: stronger, ..old.clone() };
+    try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
+    let upgraded = stored().await;
+    assert!(upgraded.starts_with("$argon2id$v=19$m=512,t=2,p=1$"), "{upgraded}");
+    let changed: Option<time::OffsetDateTime> = sqlx::query_scalar("SELECT password_changed_at FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(changed, Some(old.clock.now()), "an upgrade is not a password change");
+    // a wrong password upgrades nothing; the right one still works
+    try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
+    assert_eq!(stored().await, upgraded);
+    assert!(try_sign_in(&svc, "ada@example.test", PW).await.is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sensitive_changes_need_a_recent_proof_of_identity(db: PgPool) {
+    let svc = services(db);
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
+    // 9 minutes after signing in: still verified
+    svc.clock.advance(Duration::minutes(9));
+    assert!(reverify::verified_until(&svc, &me(&svc, &token).await).is_some());
+    // 11 minutes: revoking every other session asks first
+    svc.clock.advance(Duration::minutes(2));
+    let session = me(&svc, &token).await;
+    assert!(matches!(revoke_others(&svc, &session, &from("x")).await, Err(DomainError::ReverifyRequired)));
+    let wrong = reverify::with_password(&svc, &session, &Password::new("not my password"), &from("x")).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid { field: "password", .. })));
+    let until = reverify::with_password(&svc, &session, &Password::new(PW), &from("x")).await.unwrap();
+    assert_eq!(until, svc.clock.now() + Duration::minutes(10));
+    let session = me(&svc, &token).await;
+    assert_eq!(revoke_others(&svc, &session, &from("x")).await.unwrap(), 1);
+    // ending the window now makes the next sensitive change ask again
+    reverify::end(&svc, &session).await.unwrap();
+    let session = me(&svc, &token).await;
+    assert!(reverify::verified_until(&svc, &session).is_none());
+    assert!(matches!(revoke_others(&svc, &session, &from("x")).await, Err(DomainError::ReverifyRequired)));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let other = try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
+    // as if the account had signed up with Google: no password
+    sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL").execute(&db).await.unwrap();
+    let session = me(&svc, &token).await;
+    let refused = set_password(&svc, &session, &Password::new("qwertyuiopasdfgh"), &from("x")).await.unwrap_err();
+    assert!(refused.to_string().contains("leaked"), "{refused}");
+    let new_token = set_password(&svc, &session, &Password::new(NEW), &from("x")).await.unwrap();
+    assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the old cookie of this session is replaced");
+    assert!(authenticate(&svc, &new_token).await.unwrap().is_some(), "this device stays signed in");
+    assert!(authenticate(&svc, &other).await.unwrap().is_none(), "every other session is signed out");
+    assert!(try_sign_in(&svc, "ada@example.test", NEW).await.is_ok());
+    // now it has one: Set password is refused (Change password is the way)
+    let again = set_password(&svc, &me(&svc, &new_token).await, &Password::new("another long passphrase"), &from("x")).await;
+    assert!(matches!(again, Err(DomainError::Invalid { .. })));
+    // and after the window, setting needs re-verification first
+    sqlx::query("UPDATE users SET password_hash = NULL").execute(&db).await.unwrap();
+    svc.clock.advance(Duration::minutes(11));
+    let late = set_password(&svc, &me(&svc, &new_token).await, &Password::new(NEW), &from("x")).await;
+    assert!(matches!(late, Err(DomainError::ReverifyRequired)));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_change_that_fails_part_way_changes_nothing(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let other = try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
+    // the last statement of the transaction (recording the change) fails
+    sqlx::query(
+        "CREATE FUNCTION fail_password_event() RETURNS trigger AS $$ BEGIN
+           IF NEW.kind = 'password_changed' THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("CREATE TRIGGER fail_password_event BEFORE INSERT ON security_events FOR EACH ROW EXECUTE FUNCTION fail_password_event()")
+        .execute(&db)
+        .await
+        .unwrap();
+    let session = me(&svc, &token).await;
+    let r = change_password(&svc, &session, &Password::new(PW), &Password::new(NEW), &from("x")).await;
+    assert!(matches!(r, Err(DomainError::Db(_))), "{r:?}");
+    assert!(authenticate(&svc, &token).await.unwrap().is_some(), "this session keeps its token");
+    assert!(authenticate(&svc, &other).await.unwrap().is_some(), "other sessions were not signed out");
+    assert!(try_sign_in(&svc, "ada@example.test", PW).await.is_ok(), "the old password still works");
+    assert!(try_sign_in(&svc, "ada@example.test", NEW).await.is_err());
+}

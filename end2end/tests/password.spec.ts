@@ -1,0 +1,168 @@
+/**
+ * The Password section and re-verification: the strength meter, refusals with their reasons,
+ * Set password for an account without one, and the "Confirm it's you" dialog that carries on with
+ * the action once the person has confirmed.
+ */
+import {
+  BASE_URL,
+  HTTP_4XX_LOG,
+  canSignIn,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  literal,
+  newAccount,
+  region,
+  SECURITY_PATH,
+  signInViaApi,
+  signUpViaApi,
+  sql,
+  strongPassword,
+  test,
+  trackPageErrors,
+} from './fixtures';
+
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+test('the strength meter follows the rules, and the server refuses a leaked password with its reason', async ({ page }) => {
+  const account = newAccount('Ada Lovelace');
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Change password' }).click();
+  const next = section.getByLabel('New password', { exact: true });
+  const meter = section.locator('.strength-text');
+
+  await next.fill('tractor');
+  await expect(meter).toHaveText('Too short: 8 more characters.');
+  await next.fill(`${account.email}-2024`);
+  await expect(meter).toHaveText("Built from your email, your name or the site's name.");
+  await next.fill('purple tractors sing at dawn');
+  await expect(meter).toHaveText(/^Strong\./);
+  // the meter is tied to the field for screen readers
+  await expect(next).toHaveAttribute('aria-describedby', /strength/);
+
+  // long enough for the meter, but in the lists of leaked passwords: only the server knows
+  await section.getByLabel('Current password', { exact: true }).fill(account.password);
+  await next.fill('qwertyuiopasdfgh');
+  await expect(meter).toHaveText(/^Good\./);
+  await section.getByRole('button', { name: 'Update password' }).click();
+  await expect(section.getByRole('alert')).toHaveText('This password is in lists of leaked passwords; choose another.');
+  // nothing changed: the old password still works
+  expect(await canSignIn(account.email, account.password)).toBe(true);
+});
+
+test('changing the password on one device signs out the other; the old password stops working', async ({ page, browser }) => {
+  const account = newAccount();
+  const next = strongPassword();
+  const other = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const pageB = await other.newPage();
+    const errorsB = trackPageErrors(pageB);
+    await signUpViaApi(page, account);
+    await signInViaApi(pageB, account.email, account.password);
+    await gotoHydrated(page, SECURITY_PATH);
+    const section = region(page, 'Password');
+    await section.getByRole('button', { name: 'Change password' }).click();
+    await section.getByLabel('Current password', { exact: true }).fill('not my password at all');
+    await section.getByLabel('New password', { exact: true }).fill(next);
+    await section.getByRole('button', { name: 'Update password' }).click();
+    await expect(section.getByRole('alert')).toHaveText('Your current password is not correct.');
+    // what was typed is kept: correct the current password and try again
+    await expect(section.getByLabel('New password', { exact: true })).toHaveValue(next);
+    await section.getByLabel('Current password', { exact: true }).fill(account.password);
+    await section.getByRole('button', { name: 'Update password' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+
+    await pageB.goto(SECURITY_PATH);
+    await expectPathname(pageB, '/sign-in');
+    await page.reload();
+    await expectSecurityPage(page);
+    expect(await canSignIn(account.email, account.password)).toBe(false);
+    expect(await canSignIn(account.email, next)).toBe(true);
+    expect(errorsB).toEqual([]);
+  } finally {
+    await other.close();
+  }
+});
+
+test('an account without a password sets one, and can then sign in with it', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  // as if it had signed up with Google: no password
+  sql(`UPDATE users SET password_hash = NULL, password_changed_at = NULL WHERE email_normalized = ${literal(account.email)}`);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Password');
+  await expect(section).toContainText('No password set');
+  await expect(section.getByRole('button', { name: 'Change password' })).toHaveCount(0);
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(section.getByLabel('Current password', { exact: true })).toHaveCount(0);
+  const chosen = strongPassword();
+  await section.getByLabel('New password', { exact: true }).fill(chosen);
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  await expect(section).toContainText('Password set');
+  expect(await canSignIn(account.email, chosen)).toBe(true);
+});
+
+test('after the re-verification window, Revoke all others asks "Confirm it\'s you", then finishes', async ({ page, browser }) => {
+  const account = newAccount();
+  const other = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    await signUpViaApi(page, account);
+    await signInViaApi(await other.newPage(), account.email, account.password);
+    await gotoHydrated(page, SECURITY_PATH);
+    // signed in just now: verified, with a way to end it
+    const banner = page.locator('.verified-banner');
+    await expect(banner).toContainText(/Verified for (9|10) more minutes\./);
+    await banner.getByRole('button', { name: 'End now' }).click();
+    await expect(banner).toHaveCount(0);
+
+    const sessions = region(page, 'Sessions');
+    await sessions.getByRole('button', { name: 'Revoke all others' }).click();
+    await page.getByRole('group', { name: 'Sign out of 1 other session?' }).getByRole('button', { name: 'Revoke 1 session' }).click();
+    const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+    await expect(dialog).toBeVisible();
+    await expect(dialog.getByLabel('Your password')).toBeFocused();
+    // a wrong password says so and keeps the dialog open
+    await dialog.getByLabel('Your password').fill('not my password at all');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await expect(dialog.getByRole('alert')).toHaveText('That password is not correct.');
+    await dialog.getByLabel('Your password').fill(account.password);
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await expect(dialog).toHaveCount(0);
+    // the action the person started is carried out
+    await expect(page.getByRole('status').filter({ hasText: 'Signed out of 1 other session.' })).toBeVisible();
+    await expect(sessions.getByRole('listitem')).toHaveCount(1);
+    await expect(banner).toContainText(/Verified for (9|10) more minutes\./);
+  } finally {
+    await other.close();
+  }
+});
+
+test('a window that ran out long ago also asks, and Escape cancels without doing anything', async ({ page, browser }) => {
+  const account = newAccount();
+  const other = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    await signUpViaApi(page, account);
+    await signInViaApi(await other.newPage(), account.email, account.password);
+    sql(
+      `UPDATE sessions SET verified_at = now() - interval '11 minutes'
+       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`,
+    );
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(page.locator('.verified-banner')).toHaveCount(0);
+    await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();
+    await page.getByRole('button', { name: 'Revoke 1 session' }).click();
+    const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+    await expect(dialog).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(dialog).toHaveCount(0);
+    await page.reload();
+    await expectSecurityPage(page);
+    await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(2);
+  } finally {
+    await other.close();
+  }
+});

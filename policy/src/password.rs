@@ -1,0 +1,167 @@
+//! Password rules (NIST SP 800-63B-4 §3.1.1.2): length in Unicode code points, no composition rules,
+//! nothing built from the account's own details or the site's name.
+
+/// Fewest characters when the password is the account's only factor.
+pub const MIN_LENGTH: usize = 15;
+/// Fewest characters when the account also has a second factor.
+pub const MIN_LENGTH_WITH_SECOND_FACTOR: usize = 8;
+/// Most characters accepted (checked before any hashing).
+pub const MAX_LENGTH: usize = 256;
+/// What is left of a password once the account's details are taken out must have at least this
+/// many letters or digits.
+const MIN_OWN_CHARACTERS: usize = 8;
+
+/// What the rules know about the account.
+#[derive(Clone, Debug, Default)]
+pub struct Context<'a> {
+    pub email: &'a str,
+    pub display_name: Option<&'a str>,
+    pub has_second_factor: bool,
+}
+
+/// Why a password is refused, or how strong an accepted one looks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    TooShort { min: usize, have: usize },
+    TooLong,
+    FromContext,
+    /// Accepted by these rules (the server also checks lists of leaked passwords).
+    Acceptable { strong: bool },
+}
+
+impl Verdict {
+    pub fn is_acceptable(&self) -> bool {
+        matches!(self, Verdict::Acceptable { .. })
+    }
+
+    /// The sentence a person reads when the password is refused.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Verdict::TooShort { min, have } => Some(format!(
+                "Use at least {min} characters (you have {have}). A few unrelated words make a strong, memorable password."
+            )),
+            Verdict::TooLong => Some(format!("Use at most {MAX_LENGTH} characters.")),
+            Verdict::FromContext => Some(
+                "Don't build your password from your email address, your name or the site's name; choose something else."
+                    .into(),
+            ),
+            Verdict::Acceptable { .. } => None,
+        }
+    }
+}
+
+/// The fewest characters for this account.
+pub fn min_length(ctx: &Context) -> usize {
+    if ctx.has_second_factor {
+        MIN_LENGTH_WITH_SECOND_FACTOR
+    } else {
+        MIN_LENGTH
+    }
+}
+
+/// Applies the rules. Length is counted in code points (the server counts after NFC).
+pub fn assess(password: &str, ctx: &Context) -> Verdict {
+    let have = password.chars().count();
+    if have > MAX_LENGTH {
+        return Verdict::TooLong;
+    }
+    let min = min_length(ctx);
+    if have < min {
+        return Verdict::TooShort { min, have };
+    }
+    if built_from_context(password, ctx) {
+        return Verdict::FromContext;
+    }
+    Verdict::Acceptable { strong: have >= min + 5 }
+}
+
+/// Words a password must not be made of: the email, its parts, the name's words, the site's name.
+fn context_words(ctx: &Context) -> Vec<String> {
+    let email = ctx.email.trim().to_lowercase();
+    let mut words = vec![email.clone(), "gatehouse".to_string()];
+    let (local, domain) = email.split_once('@').unwrap_or((email.as_str(), ""));
+    words.push(local.to_string());
+    words.extend(local.split(|c: char| !c.is_alphanumeric()).map(str::to_string));
+    // the domain's labels but its last (the TLD)
+    let labels: Vec<&str> = domain.split('.').collect();
+    words.extend(labels.iter().take(labels.len().saturating_sub(1)).map(|s| s.to_string()));
+    if let Some(name) = ctx.display_name {
+        let name = name.to_lowercase();
+        words.extend(name.split(|c: char| !c.is_alphanumeric()).map(str::to_string));
+        words.push(name.chars().filter(|c| c.is_alphanumeric()).collect());
+    }
+    let mut words: Vec<String> = words.into_iter().filter(|w| w.chars().count() >= 3).collect();
+    // longest first, so "ada.lovelace" goes before "ada"
+    words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    words.dedup();
+    words
+}
+
+/// True when taking the account's details (and the site's name) out of the password leaves fewer
+/// than 8 letters or digits of its own.
+fn built_from_context(password: &str, ctx: &Context) -> bool {
+    let mut rest = password.to_lowercase();
+    let mut used = false;
+    for w in context_words(ctx) {
+        if rest.contains(&w) {
+            rest = rest.replace(&w, "");
+            used = true;
+        }
+    }
+    used && rest.chars().filter(|c| c.is_alphanumeric()).count() < MIN_OWN_CHARACTERS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context<'static> {
+        Context { email: "ada.lovelace@example.test", display_name: Some("Ada Lovelace"), has_second_factor: false }
+    }
+
+    #[test]
+    fn length_depends_on_a_second_factor_and_counts_code_points() {
+        let c = ctx();
+        assert_eq!(assess(&"x".repeat(14), &c), Verdict::TooShort { min: 15, have: 14 });
+        assert!(assess("correct horse b", &c).is_acceptable(), "15 characters");
+        let mfa = Context { has_second_factor: true, ..ctx() };
+        assert_eq!(assess("seven77", &mfa), Verdict::TooShort { min: 8, have: 7 });
+        assert!(assess("eight888", &mfa).is_acceptable());
+        // 15 × "é" is 30 bytes but 15 characters; 14 emoji are 56 bytes but 14 characters
+        assert!(assess(&"é".repeat(15), &c).is_acceptable());
+        assert_eq!(assess(&"🔑".repeat(14), &c), Verdict::TooShort { min: 15, have: 14 });
+    }
+
+    #[test]
+    fn long_passwords_are_welcome_up_to_the_cap() {
+        let c = ctx();
+        assert!(assess(&"long passphrase ".repeat(4), &c).is_acceptable(), "64");
+        assert!(assess(&"a".repeat(256), &c).is_acceptable());
+        assert_eq!(assess(&"a".repeat(257), &c), Verdict::TooLong);
+    }
+
+    #[test]
+    fn no_composition_rules() {
+        assert!(assess("correct horse battery staple", &ctx()).is_acceptable());
+        assert!(assess("                    ", &ctx()).is_acceptable(), "spaces are characters");
+    }
+
+    #[test]
+    fn passwords_built_from_the_account_or_the_site_are_refused() {
+        let c = ctx();
+        for bad in ["ada.lovelace@example.test", "adalovelace123456", "Ada.Lovelace2024!!", "gatehousegatehouse", "GateHouse-1234567", "lovelace-example-1"] {
+            assert_eq!(assess(bad, &c), Verdict::FromContext, "{bad}");
+        }
+        // containing a name is fine when enough of the password is its own
+        assert!(assess("ada likes purple tractors", &c).is_acceptable());
+        assert!(assess("my gatehouse has blue shutters", &c).is_acceptable());
+    }
+
+    #[test]
+    fn every_refusal_explains_itself() {
+        for v in [Verdict::TooShort { min: 15, have: 3 }, Verdict::TooLong, Verdict::FromContext] {
+            assert!(v.message().unwrap().ends_with('.'));
+        }
+        assert!(Verdict::Acceptable { strong: false }.message().is_none());
+    }
+}

@@ -436,3 +436,53 @@ async fn the_sessions_section_tells_the_plans_lifetimes(db: PgPool) {
         "On your organisation's Enterprise plan, devices are signed out after 12 hours without activity, and 7 days after signing in."
     );
 }
+
+/// Sensitive changes after the re-verification window answer 403 `ReverifyRequired` and change
+/// nothing; re-verifying with the password opens the window again.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sensitive_changes_after_the_window_ask_to_reverify_first(db: PgPool) {
+    let app = app(db.clone());
+    let here = sign_up(&app, "ada@example.test").await;
+    let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
+    let there = session_cookie(&res).unwrap();
+    sqlx::query("UPDATE sessions SET verified_at = now() - interval '11 minutes'").execute(&db).await.unwrap();
+
+    let (res, body) = post_form(&app, "/api/security/sessions/revoke-others", &[], Some(&here)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("ReverifyRequired"), "{body}");
+    let (res, _) = send(&app, get("/settings/security", Some(&there))).await;
+    assert_eq!(res.status(), StatusCode::OK, "nothing was revoked");
+
+    let (res, body) = post_form(&app, "/api/security/reverify", &[("password", "not my password")], Some(&here)).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("That password is not correct."), "{body}");
+    let (res, body) = post_form(&app, "/api/security/reverify", &[("password", PW)], Some(&here)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let (res, body) = post_form(&app, "/api/security/sessions/revoke-others", &[], Some(&here)).await;
+    assert_eq!((res.status(), body.trim()), (StatusCode::OK, "1"));
+    // End now: the next sensitive change asks again
+    let (res, _) = post_form(&app, "/api/security/reverify/end", &[], Some(&here)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (res, _) = post_form(&app, "/api/security/sessions/sign-out-everywhere", &[], Some(&here)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// A locked account answers the right password exactly like a wrong one.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_locked_account_looks_like_a_wrong_password(db: PgPool) {
+    let app = app(db.clone());
+    sign_up(&app, "ada@example.test").await;
+    sqlx::query("UPDATE users SET failed_attempts = 50, last_failed_at = now(), locked_until = now() + interval '1 hour'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let attempt = |pw: &'static str| {
+        let app = app.clone();
+        async move { post_form(&app, "/api/auth/sign-in", &[("email", "ADA@example.test"), ("password", pw)], None).await }
+    };
+    let (right, right_body) = attempt(PW).await;
+    let (wrong, wrong_body) = attempt("wrong password, surely").await;
+    assert_eq!(right.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!((right.status(), right_body), (wrong.status(), wrong_body));
+    assert!(session_cookie(&right).is_none());
+}

@@ -31,6 +31,23 @@ PGPORT=${GATEHOUSE_PGPORT:-$((40000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' 
 E2E_PORT=${GATEHOUSE_E2E_PORT:-$((PGPORT + 10000))}
 export PGBIN PGDATA_DIR PGPORT E2E_PORT
 
+# Keys for secrets at rest (TOTP secrets' encryption keys, the backup codes' HMAC key): generated
+# once per checkout into .data/secrets.env (ignored, mode 600) and exported for the server. In
+# production set GATEHOUSE_SECRETS_TOTP_KEYS and GATEHOUSE_SECRETS_BACKUP_CODE_KEY from your secret
+# store instead (see README).
+SECRETS_ENV=$ROOT/.data/secrets.env
+if ! [ -s "$SECRETS_ENV" ]; then
+  mkdir -p "$ROOT/.data"
+  (umask 077 && {
+    echo "GATEHOUSE_SECRETS_TOTP_KEYS=k$(date +%Y%m%d):$(head -c 32 /dev/urandom | base64 -w0)"
+    echo "GATEHOUSE_SECRETS_BACKUP_CODE_KEY=$(head -c 32 /dev/urandom | base64 -w0)"
+  } >"$SECRETS_ENV")
+fi
+set -a
+# shellcheck disable=SC1090
+. "$SECRETS_ENV"
+set +a
+
 pg_url() { printf 'postgres://gatehouse@127.0.0.1:%s/%s' "$PGPORT" "${1:-gatehouse}"; }
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

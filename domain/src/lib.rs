@@ -16,6 +16,7 @@ pub mod ids;
 pub mod organizations;
 pub mod plan;
 pub mod secret;
+pub mod secret_box;
 
 pub use error::DomainError;
 
@@ -29,6 +30,8 @@ pub struct Services {
     pub throttle: config::ThrottlePolicy,
     /// Common and leaked passwords, refused when setting one.
     pub common_passwords: std::sync::Arc<auth::password::CommonPasswords>,
+    /// Encryption keys of TOTP secrets and the backup codes' HMAC key (from config, never stored).
+    pub keys: std::sync::Arc<auth::two_factor::Keys>,
     pub clock: clock::Clock,
 }
 

@@ -21,12 +21,27 @@ pub struct Config {
     pub password: PasswordConfig,
     #[serde(default)]
     pub throttle: ThrottlePolicy,
+    pub secrets: SecretsConfig,
     #[serde(default)]
     pub previews: PreviewsConfig,
     #[serde(default)]
     pub demo: DemoConfig,
     #[serde(default)]
     pub geoip: GeoIpConfig,
+}
+
+/// Keys for secrets at rest. Never logged (Debug is redacted).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    pub totp_keys: String,
+    pub backup_code_key: String,
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretsConfig([redacted])")
+    }
 }
 
 /// The password policy's data.

@@ -50,6 +50,10 @@ impl AppState {
                     domain::auth::password::CommonPasswords::load(std::path::Path::new(&config.password.common_list))
                         .map_err(|e| domain::DomainError::Internal(format!("{e} (scripts/setup.sh installs it)")))?,
                 ),
+                keys: Arc::new(
+                    domain::auth::two_factor::Keys::from_config(&config.secrets.totp_keys, &config.secrets.backup_code_key)
+                        .map_err(|e| domain::DomainError::Internal(format!("{e} (set GATEHOUSE_SECRETS_TOTP_KEYS and GATEHOUSE_SECRETS_BACKUP_CODE_KEY)")))?,
+                ),
                 clock,
             },
             geo,

@@ -9,6 +9,8 @@ use tower::ServiceExt;
 
 const PW: &str = "correct horse battery staple";
 const ORIGIN: &str = "http://gatehouse.test";
+const TOTP_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
 const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
 
 fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
@@ -18,6 +20,8 @@ fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
         ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
         ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()),
         ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()),
+        ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
+        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
@@ -291,7 +295,7 @@ async fn a_database_outage_is_a_clear_503() {
 async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
     let cfg = Config::from_toml(
         include_str!("../../Leptos.toml"),
-        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string())],
+        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()), ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()), ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string())],
     )
     .unwrap();
     assert_eq!(cfg.argon2.memory_kib, 19_456);

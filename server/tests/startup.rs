@@ -26,6 +26,8 @@ fn server(db_url: &str, addr: &str) -> Command {
         .env("GATEHOUSE_SITE_ADDR", addr)
         .env("GATEHOUSE_PASSWORD_COMMON_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt"))
         .env("RUST_LOG", "warn")
+        .env("GATEHOUSE_SECRETS_TOTP_KEYS", "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        .env("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==")
         .kill_on_drop(true);
     cmd
 }
@@ -128,4 +130,12 @@ async fn two_instances_on_one_database_refuse_a_session_revoked_on_either(db: Pg
     let out = request(b, "POST", "/api/auth/sign-out", "", Some(&here)).await;
     assert_eq!(out.status, 200, "{}", out.body);
     assert_eq!(request(a, "GET", "/settings/security", "", Some(&here)).await.status, 303);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn without_keys_for_secrets_the_server_refuses_to_start(db: PgPool) {
+    let out = server(&url_of(&db), "127.0.0.1:0").env("GATEHOUSE_SECRETS_TOTP_KEYS", "").output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("totp_keys") && stderr.contains("GATEHOUSE_SECRETS_TOTP_KEYS"), "{stderr}");
 }

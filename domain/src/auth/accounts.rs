@@ -207,7 +207,8 @@ async fn store_new_password(
     let now = svc.clock.now();
     let (token, token_hash) = sessions::new_token();
     let mut tx = svc.db.begin().await?;
-    db::users::set_password(&mut *tx, auth.user_id, &hash, now).await?;
+    let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= crate::auth::password::MIN_LENGTH;
+    db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok).await?;
     db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, event).await?;
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), event, client, now).await?;

@@ -1,6 +1,9 @@
 //! One module per capability.
 pub mod accounts;
+pub mod backup_codes;
 pub mod devices;
 pub mod password;
 pub mod reverify;
 pub mod sessions;
+pub mod totp;
+pub mod two_factor;

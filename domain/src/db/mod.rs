@@ -3,4 +3,5 @@
 pub mod events;
 pub mod organizations;
 pub mod sessions;
+pub mod two_factor;
 pub mod users;

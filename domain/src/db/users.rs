@@ -11,6 +11,8 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub password_changed_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+    /// The password is long enough to be the only factor (15+ characters).
+    pub password_single_factor_ok: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -23,7 +25,7 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-const COLUMNS: &str = "id, email, display_name, password_hash, password_changed_at, created_at";
+const COLUMNS: &str = "id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok";
 
 pub async fn insert(
     db: impl PgExecutor<'_>,
@@ -68,11 +70,13 @@ pub async fn set_password(
     id: UserId,
     password_hash: &str,
     now: OffsetDateTime,
+    single_factor_ok: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
+    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4 WHERE id = $1")
         .bind(id)
         .bind(password_hash)
         .bind(now)
+        .bind(single_factor_ok)
         .execute(db)
         .await?;
     Ok(())

@@ -16,6 +16,13 @@ pub fn services(db: PgPool) -> Services {
         sessions: SessionPolicy::uniform(60, 24),
         throttle: Default::default(),
         common_passwords: common_passwords(),
+        keys: std::sync::Arc::new(
+            domain::auth::two_factor::Keys::from_config(
+                "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==",
+            )
+            .unwrap(),
+        ),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
 }

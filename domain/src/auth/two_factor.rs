@@ -1,0 +1,192 @@
+//! Two-step verification: enrolling an authenticator app (bound to the session, 10 minutes),
+//! single-use TOTP steps, backup codes (generate / regenerate / use once), and turning it off.
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::backup_codes;
+use crate::auth::reverify::require_recent;
+use crate::auth::sessions::{AuthSession, ClientInfo};
+use crate::auth::totp;
+use crate::db;
+use crate::ids::UserId;
+use crate::plan::Plan;
+use crate::secret_box::SecretBox;
+use crate::{DomainError, Services};
+
+/// How long an enrolment may take, from Set up to the first correct code.
+pub const ENROLMENT_MINUTES: i64 = 10;
+
+/// The server-side keys: the TOTP secrets' encryption keys and the backup codes' HMAC key.
+pub struct Keys {
+    pub totp: SecretBox,
+    backup_code_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keys({:?}, backup code key: [redacted])", self.totp)
+    }
+}
+
+impl Keys {
+    /// `totp_keys`: `id:base64,…` (32-byte keys, the first seals); `backup_code_key`: base64, at
+    /// least 32 bytes.
+    pub fn from_config(totp_keys: &str, backup_code_key: &str) -> Result<Self, String> {
+        use base64::Engine;
+        let totp = SecretBox::from_config(totp_keys).map_err(|e| format!("[secrets] totp_keys: {e}"))?;
+        let backup_code_key = base64::engine::general_purpose::STANDARD
+            .decode(backup_code_key.trim())
+            .map_err(|_| "[secrets] backup_code_key is not base64".to_string())?;
+        if backup_code_key.len() < 32 {
+            return Err("[secrets] backup_code_key must be at least 32 bytes".into());
+        }
+        Ok(Self { totp, backup_code_key })
+    }
+
+    fn hash(&self, normalized: &str) -> Vec<u8> {
+        backup_codes::keyed_hash(&self.backup_code_key, normalized)
+    }
+}
+
+fn aad(user_id: UserId) -> Vec<u8> {
+    format!("totp:{}", user_id.0).into_bytes()
+}
+
+/// What Set up shows: the QR code's URI and the key to type by hand.
+#[derive(Clone)]
+pub struct Enrolment {
+    pub uri: String,
+    pub manual_key: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Enrolment([redacted])")
+    }
+}
+
+/// Starts setting up an authenticator app (needs a recent proof of identity). The secret is kept
+/// server-side, encrypted, bound to this session, for 10 minutes; starting again replaces it.
+pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrolment, DomainError> {
+    require_recent(svc, auth)?;
+    if db::two_factor::enabled_at(&svc.db, auth.user_id).await?.is_some() {
+        return Err(DomainError::Invalid { field: "totp", message: "An authenticator app is already set up.".into() });
+    }
+    let secret = totp::new_secret();
+    let sealed = svc.keys.totp.seal(&secret, &aad(auth.user_id))?;
+    let expires = svc.clock.now() + Duration::minutes(ENROLMENT_MINUTES);
+    db::two_factor::put_enrolment(&svc.db, auth.user_id, auth.session_id, &sealed, expires).await?;
+    Ok(Enrolment { uri: totp::provisioning_uri(&secret, &auth.email), manual_key: totp::manual_key(&secret) })
+}
+
+/// Finishes setting up with a code from the app: the authenticator becomes active and 10 backup
+/// codes are created (returned once, never stored in the clear).
+pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
+    require_recent(svc, auth)?;
+    let now = svc.clock.now();
+    let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
+        return Err(DomainError::Invalid {
+            field: "code",
+            message: "This setup has expired. Start again to get a new QR code.".into(),
+        });
+    };
+    let sealed = row.sealed();
+    let secret = svc.keys.totp.open(&sealed, &aad(auth.user_id))?;
+    let Some(step) = totp::matching_step(&secret, code, now) else {
+        return Err(DomainError::Invalid {
+            field: "code",
+            message: "That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".into(),
+        });
+    };
+    let codes = backup_codes::generate();
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| svc.keys.hash(&backup_codes::normalize(c).unwrap_or_default())).collect();
+    let mut tx = svc.db.begin().await?;
+    if !db::two_factor::insert_credential(&mut *tx, auth.user_id, &sealed, now, step).await? {
+        return Err(DomainError::Invalid { field: "totp", message: "An authenticator app is already set up.".into() });
+    }
+    db::two_factor::delete_enrolment(&mut *tx, auth.user_id, auth.session_id).await?;
+    db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "totp_enabled", client, now).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Checks an authenticator code for an account: right, within ±1 step, and later than the last
+/// step used (each code works once, even when submitted twice at the same moment).
+pub async fn verify_totp(svc: &Services, user_id: UserId, code: &str) -> Result<bool, DomainError> {
+    let Some(row) = db::two_factor::find_credential(&svc.db, user_id).await? else { return Ok(false) };
+    let secret = svc.keys.totp.open(&row.sealed(), &aad(user_id))?;
+    match totp::matching_step(&secret, code, svc.clock.now()) {
+        Some(step) => Ok(db::two_factor::use_step(&svc.db, user_id, step).await?),
+        None => Ok(false),
+    }
+}
+
+/// Uses a backup code once; answers how many are left, or `None` when it is wrong or used.
+pub async fn use_backup_code(svc: &Services, user_id: UserId, input: &str) -> Result<Option<i64>, DomainError> {
+    let Some(code) = backup_codes::normalize(input) else { return Ok(None) };
+    if !db::two_factor::use_backup_code(&svc.db, user_id, &svc.keys.hash(&code), svc.clock.now()).await? {
+        return Ok(None);
+    }
+    let (_, left, _) = db::two_factor::backup_code_counts(&svc.db, user_id).await?;
+    Ok(Some(left))
+}
+
+/// Creates backup codes, replacing any (needs a recent proof of identity and an authenticator).
+pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
+    require_recent(svc, auth)?;
+    if db::two_factor::enabled_at(&svc.db, auth.user_id).await?.is_none() {
+        return Err(DomainError::Invalid { field: "backup_codes", message: "Set up an authenticator app first.".into() });
+    }
+    let now = svc.clock.now();
+    let codes = backup_codes::generate();
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| svc.keys.hash(&backup_codes::normalize(c).unwrap_or_default())).collect();
+    let mut tx = svc.db.begin().await?;
+    db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "backup_codes_generated", client, now).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Turns the authenticator off and deletes its backup codes (needs a recent proof of identity).
+/// Refused on an Enterprise plan (a second factor is required there), and when the password is too
+/// short to be the only factor (a new one first).
+pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<(), DomainError> {
+    require_recent(svc, auth)?;
+    if auth.plan == Plan::Enterprise {
+        return Err(DomainError::Invalid {
+            field: "totp",
+            message: "Your organisation requires two-step verification, so it cannot be turned off.".into(),
+        });
+    }
+    let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    if user.password_hash.is_some() && !user.password_single_factor_ok {
+        return Err(DomainError::Invalid {
+            field: "totp",
+            message: "Your password is shorter than 15 characters. Choose a longer password first, then turn this off.".into(),
+        });
+    }
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    if !db::two_factor::delete_credential(&mut *tx, auth.user_id).await? {
+        return Err(DomainError::NotFound);
+    }
+    db::two_factor::delete_backup_codes(&mut *tx, auth.user_id).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "totp_disabled", client, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the Two-step verification section shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub enabled_at: Option<OffsetDateTime>,
+    pub codes_generated_at: Option<OffsetDateTime>,
+    pub codes_left: i64,
+    pub codes_total: i64,
+}
+
+pub async fn status(svc: &Services, user_id: UserId) -> Result<Status, DomainError> {
+    let enabled_at = db::two_factor::enabled_at(&svc.db, user_id).await?;
+    let (codes_generated_at, codes_left, codes_total) = db::two_factor::backup_code_counts(&svc.db, user_id).await?;
+    Ok(Status { enabled_at, codes_generated_at, codes_left, codes_total })
+}

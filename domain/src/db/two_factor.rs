@@ -1,0 +1,173 @@
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::ids::{SessionId, UserId};
+use crate::secret_box::Sealed;
+
+#[derive(sqlx::FromRow)]
+pub struct SealedRow {
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub secret_encrypted: Vec<u8>,
+}
+
+impl SealedRow {
+    pub fn sealed(self) -> Sealed {
+        Sealed { key_id: self.key_id, nonce: self.nonce, ciphertext: self.secret_encrypted }
+    }
+}
+
+/// Starts (or restarts) this session's enrolment.
+pub async fn put_enrolment(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    session_id: SessionId,
+    sealed: &Sealed,
+    expires_at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO totp_enrolments (session_id, user_id, key_id, nonce, secret_encrypted, expires_at)
+         VALUES ($2, $1, $3, $4, $5, $6)
+         ON CONFLICT (session_id) DO UPDATE SET key_id = $3, nonce = $4, secret_encrypted = $5, expires_at = $6",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .bind(&sealed.key_id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// This session's unexpired enrolment.
+pub async fn find_enrolment(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    session_id: SessionId,
+    now: OffsetDateTime,
+) -> Result<Option<SealedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key_id, nonce, secret_encrypted FROM totp_enrolments
+         WHERE session_id = $2 AND user_id = $1 AND expires_at > $3",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_enrolment(db: impl PgExecutor<'_>, user_id: UserId, session_id: SessionId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM totp_enrolments WHERE session_id = $2 AND user_id = $1")
+        .bind(user_id)
+        .bind(session_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Enables the authenticator; `false` when one is already enabled.
+pub async fn insert_credential(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    sealed: &Sealed,
+    now: OffsetDateTime,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(&sealed.key_id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(now)
+    .bind(step)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn find_credential(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<SealedRow>, sqlx::Error> {
+    sqlx::query_as("SELECT key_id, nonce, secret_encrypted FROM totp_credentials WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn enabled_at(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    sqlx::query_scalar("SELECT enabled_at FROM totp_credentials WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Accepts a code's step once: only if it is later than the last step used. One conditional
+/// update, so two simultaneous submissions of the same code cannot both succeed.
+pub async fn use_step(db: impl PgExecutor<'_>, user_id: UserId, step: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE totp_credentials SET last_used_step = $2 WHERE user_id = $1 AND last_used_step < $2")
+        .bind(user_id)
+        .bind(step)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn delete_credential(db: impl PgExecutor<'_>, user_id: UserId) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user_id).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Replaces every backup code of the account (old ones stop working at once).
+pub async fn replace_backup_codes(
+    db: &mut sqlx::PgConnection,
+    user_id: UserId,
+    hashes: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(&mut *db).await?;
+    let ids: Vec<uuid::Uuid> = hashes.iter().map(|_| uuid::Uuid::new_v4()).collect();
+    sqlx::query(
+        "INSERT INTO backup_codes (id, user_id, code_hash, created_at)
+         SELECT id, $2, hash, $4 FROM unnest($1::uuid[], $3::bytea[]) AS t(id, hash)",
+    )
+    .bind(&ids)
+    .bind(user_id)
+    .bind(hashes)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_backup_codes(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(db).await?;
+    Ok(())
+}
+
+/// Uses a backup code once: one conditional update on the (account, hash) index.
+pub async fn use_backup_code(db: impl PgExecutor<'_>, user_id: UserId, hash: &[u8], now: OffsetDateTime) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE backup_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
+        .bind(user_id)
+        .bind(hash)
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// (generated at, codes left, codes in all) of the account's backup codes.
+pub async fn backup_code_counts(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<(Option<OffsetDateTime>, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT min(created_at), count(*) FILTER (WHERE used_at IS NULL), count(*) FROM backup_codes WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}

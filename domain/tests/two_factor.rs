@@ -1,0 +1,189 @@
+//! Two-step verification in the database: enrolment, single-use codes (also under races), backup
+//! codes regenerated and used once, secrets encrypted at rest.
+use domain::auth::accounts::sign_up;
+use domain::auth::sessions::{authenticate, AuthSession, ClientInfo};
+use domain::auth::{totp, two_factor};
+use domain::secret::{Password, SessionToken};
+use domain::{DomainError, Services};
+use sqlx::PgPool;
+use time::Duration;
+
+mod common;
+use common::{services, PW};
+
+async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
+    authenticate(svc, t).await.unwrap().unwrap()
+}
+
+/// The secret behind an enrolment, read the way an authenticator app does: from the manual key.
+fn secret_of(e: &two_factor::Enrolment) -> Vec<u8> {
+    base32_decode(&e.manual_key.replace(' ', ""))
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        bits = (bits << 5) | A.iter().position(|x| *x == c).unwrap() as u64;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>) {
+    let (_, token) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = me(svc, &token).await;
+    let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
+    let secret = secret_of(&e);
+    let step = totp::step_at(svc.clock.now());
+    let codes = two_factor::finish_enrolment(svc, &session, &totp::code_for_step(&secret, step), &ClientInfo::default()).await.unwrap();
+    (token, session, secret, codes)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = me(&svc, &token).await;
+    let e = two_factor::begin_enrolment(&svc, &session).await.unwrap();
+    assert!(e.uri.starts_with("otpauth://totp/Gatehouse:ada%40example.test?secret="));
+    let secret = secret_of(&e);
+    assert_eq!(secret.len(), 20);
+    // a wrong code says so and changes nothing
+    let wrong = two_factor::finish_enrolment(&svc, &session, "000000", &ClientInfo::default()).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })), "{wrong:?}");
+    assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_none());
+    // the pending secret is stored encrypted, never in the clear
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM totp_enrolments").fetch_one(&db).await.unwrap();
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_slice()));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let codes = two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
+    assert_eq!(codes.len(), 10);
+    let status = two_factor::status(&svc, session.user_id).await.unwrap();
+    assert_eq!((status.enabled_at, status.codes_left, status.codes_total), (Some(svc.clock.now()), 10, 10));
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM totp_credentials").fetch_one(&db).await.unwrap();
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_slice()));
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT code_hash FROM backup_codes").fetch_all(&db).await.unwrap();
+    for c in &codes {
+        assert!(!hashes.iter().any(|h| h.windows(5).any(|w| w == &c.as_bytes()[..5])), "codes are stored only as keyed hashes");
+    }
+    assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM totp_enrolments").fetch_one(&db).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: PgPool) {
+    let svc = services(db);
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let other = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = me(&svc, &token).await;
+    let e = two_factor::begin_enrolment(&svc, &session).await.unwrap();
+    let secret = secret_of(&e);
+    // another session of the same account cannot finish it
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let elsewhere = two_factor::finish_enrolment(&svc, &me(&svc, &other).await, &code, &ClientInfo::default()).await;
+    assert!(matches!(elsewhere, Err(DomainError::Invalid { .. })));
+    svc.clock.advance(Duration::minutes(9));
+    // (still verified: a fresh re-verification keeps the window open)
+    sqlx::query("UPDATE sessions SET verified_at = now()").execute(&svc.db).await.unwrap();
+    svc.clock.advance(Duration::minutes(2));
+    let session = me(&svc, &token).await;
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let late = two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await;
+    assert!(late.is_err(), "{late:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn each_code_works_once_even_submitted_twice_at_once(db: PgPool) {
+    let svc = services(db);
+    let (_, session, secret, _) = enrolled(&svc).await;
+    // the enrolment used the current step: the same code again is refused
+    let now = totp::step_at(svc.clock.now());
+    assert!(!two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now)).await.unwrap());
+    // 30 s later, the next code works once; two simultaneous submissions: exactly one succeeds
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, now + 1);
+    let tries: Vec<_> = (0..2)
+        .map(|_| {
+            let (svc, code) = (svc.clone(), code.clone());
+            tokio::spawn(async move { two_factor::verify_totp(&svc, session.user_id, &code).await.unwrap() })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tries {
+        ok += usize::from(t.await.unwrap());
+    }
+    assert_eq!(ok, 1);
+    // an older code (the previous step, still inside the skew) is refused after a later one
+    svc.clock.advance(Duration::seconds(30));
+    assert!(two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 2)).await.unwrap());
+    assert!(!two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 1)).await.unwrap());
+    assert!(!two_factor::verify_totp(&svc, session.user_id, "12345").await.unwrap());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn twenty_simultaneous_uses_of_one_backup_code_succeed_once(db: PgPool) {
+    let svc = services(db);
+    let (_, session, _, codes) = enrolled(&svc).await;
+    let code = codes[0].to_uppercase().replace('-', " ");
+    let tries: Vec<_> = (0..20)
+        .map(|_| {
+            let (svc, code) = (svc.clone(), code.clone());
+            tokio::spawn(async move { two_factor::use_backup_code(&svc, session.user_id, &code).await.unwrap() })
+        })
+        .collect();
+    let mut wins = Vec::new();
+    for t in tries {
+        if let Some(left) = t.await.unwrap() {
+            wins.push(left);
+        }
+    }
+    assert_eq!(wins, vec![9], "exactly one success, 9 left");
+    assert_eq!(two_factor::use_backup_code(&svc, session.user_id, &codes[0]).await.unwrap(), None, "used");
+    assert_eq!(two_factor::use_backup_code(&svc, session.user_id, "zzzzz-zzzzz").await.unwrap(), None, "wrong");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn regenerating_replaces_every_code_at_once(db: PgPool) {
+    let svc = services(db);
+    let (_, session, _, old) = enrolled(&svc).await;
+    let new = two_factor::regenerate_backup_codes(&svc, &session, &ClientInfo::default()).await.unwrap();
+    assert_eq!(new.len(), 10);
+    assert_eq!(two_factor::use_backup_code(&svc, session.user_id, &old[3]).await.unwrap(), None, "old codes stop working");
+    assert_eq!(two_factor::use_backup_code(&svc, session.user_id, &new[0]).await.unwrap(), Some(9));
+    // after the re-verification window, regenerating asks first
+    svc.clock.advance(Duration::minutes(11));
+    let late = two_factor::regenerate_backup_codes(&svc, &session, &ClientInfo::default()).await;
+    assert!(matches!(late, Err(DomainError::ReverifyRequired)));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn turning_off_removes_the_secret_and_codes_but_not_on_enterprise(db: PgPool) {
+    let svc = services(db.clone());
+    let (token, session, _, codes) = enrolled(&svc).await;
+    let acme = domain::organizations::create(&svc, "Acme", domain::plan::Plan::Enterprise).await.unwrap();
+    domain::organizations::add_member(&svc, acme, session.user_id).await.unwrap();
+    let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
+    assert!(refused.to_string().contains("organisation requires"), "{refused}");
+    domain::organizations::set_plan(&svc, acme, domain::plan::Plan::Pro).await.unwrap();
+    two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap();
+    let status = two_factor::status(&svc, session.user_id).await.unwrap();
+    assert_eq!((status.enabled_at, status.codes_total), (None, 0));
+    assert_eq!(two_factor::use_backup_code(&svc, session.user_id, &codes[1]).await.unwrap(), None);
+    assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_short_password_must_be_replaced_before_turning_off(db: PgPool) {
+    let svc = services(db.clone());
+    let (token, _, _, _) = enrolled(&svc).await;
+    // as if the password had been set to 8–14 characters while the second factor was on
+    sqlx::query("UPDATE users SET password_single_factor_ok = false").execute(&db).await.unwrap();
+    let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
+    assert!(refused.to_string().contains("shorter than 15 characters"), "{refused}");
+}

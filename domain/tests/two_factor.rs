@@ -187,3 +187,37 @@ async fn a_short_password_must_be_replaced_before_turning_off(db: PgPool) {
     let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
     assert!(refused.to_string().contains("shorter than 15 characters"), "{refused}");
 }
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn with_a_second_factor_eight_characters_are_enough_until_it_is_turned_off(db: PgPool) {
+    let svc = services(db);
+    let (token, _, _, _) = enrolled(&svc).await;
+    let short = Password::new("tractor!s");
+    let token = domain::auth::accounts::change_password(&svc, &me(&svc, &token).await, &Password::new(PW), &short, &ClientInfo::default())
+        .await
+        .unwrap();
+    // …but then the password cannot be the only factor: turning the authenticator off asks for a
+    // longer password first
+    let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
+    assert!(refused.to_string().contains("shorter than 15 characters"), "{refused}");
+    let token = domain::auth::accounts::change_password(
+        &svc,
+        &me(&svc, &token).await,
+        &short,
+        &Password::new("purple tractors sing at dawn"),
+        &ClientInfo::default(),
+    )
+    .await
+    .unwrap();
+    two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap();
+    // without a second factor, 15 characters again
+    let too_short = domain::auth::accounts::change_password(
+        &svc,
+        &me(&svc, &token).await,
+        &Password::new("purple tractors sing at dawn"),
+        &Password::new("tractor!s"),
+        &ClientInfo::default(),
+    )
+    .await;
+    assert!(matches!(too_short, Err(DomainError::PasswordRejected(_))));
+}

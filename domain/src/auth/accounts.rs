@@ -165,7 +165,8 @@ pub async fn change_password(
     if user.password_hash.is_none() {
         return Err(DomainError::Invalid { field: "current_password", message: "This account has no password yet.".into() });
     }
-    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor: false };
+    let has_second_factor = db::two_factor::enabled_at(&svc.db, user.id).await?.is_some();
+    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor };
     // The cheap checks first, so a rejected new password costs no guess of the current one.
     check_policy(new, &ctx, &svc.common_passwords)?;
     if !verify_throttled(svc, &user, current).await? {
@@ -188,7 +189,8 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
             message: "This account already has a password. Use Change password instead.".into(),
         });
     }
-    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor: false };
+    let has_second_factor = db::two_factor::enabled_at(&svc.db, user.id).await?.is_some();
+    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor };
     check_policy(new, &ctx, &svc.common_passwords)?;
     store_new_password(svc, auth, new, "password_set", client).await
 }

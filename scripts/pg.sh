@@ -10,7 +10,32 @@ LOG=$ROOT/.data/pg-log/postgres.log
 running() { "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; }
 psql_() { psql -v ON_ERROR_STOP=1 -qtA -h 127.0.0.1 -p "$PGPORT" -U gatehouse "$@"; }
 
+# A postmaster still listening on this checkout's port although it is not this cluster's (a
+# checkout deleted and cloned again at the same path while its Postgres was running): stop it.
+# Postgres would notice by itself, but only within a minute, and its shutdown checkpoint would land in
+# the new cluster at the same path. Runs before initdb. Anything else on the port is an error.
+clear_stale_postmaster() {
+  local pid mine cmd
+  pid=$(ss -Hltnp "sport = :$PGPORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)
+  [ -n "$pid" ] || return 0
+  mine=$(head -n1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)
+  [ "$pid" = "$mine" ] && return 0
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+  case "$cmd" in
+    *postgres*"-D $PGDATA_DIR "*)
+      echo "Stopping a leftover Postgres (pid $pid) of an earlier checkout at this path"
+      # immediate shutdown: no checkpoint, so nothing is written into the path it shares with us
+      kill -QUIT "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+      kill -KILL "$pid" 2>/dev/null || true ;;
+    *)
+      echo "Port $PGPORT is in use by another program ($cmd). Set GATEHOUSE_PGPORT to a free port." >&2
+      exit 1 ;;
+  esac
+}
+
 start() {
+  running || clear_stale_postmaster
   mkdir -p "$ROOT/.data"
   if [ ! -s "$PGDATA_DIR/PG_VERSION" ]; then
     echo "Creating the local Postgres cluster in .data/pg (port $PGPORT, loopback only)"

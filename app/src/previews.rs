@@ -111,6 +111,16 @@ pub fn PreviewsPage() -> impl IntoView {
     let noop = Callback::new(|_: ()| {});
     let noop_text = Callback::new(|_: String| {});
     let has_pw = PasswordView { has_password: true, changed: Some(moment("3 days ago", "2026-11-20 09:12 UTC")) };
+    // The change form with a new password typed in, for the strength meter's states.
+    let typing = {
+        let s = has_pw.clone();
+        move |new: &'static str| {
+            let s = s.clone();
+            ViewFn::from(move || view! {
+                <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new=new pending=false on_submit=noop_pw/>
+            })
+        }
+    };
     let no_pw = PasswordView { has_password: false, changed: None };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
 
@@ -196,18 +206,9 @@ pub fn PreviewsPage() -> impl IntoView {
                             error=Some("This password is in lists of leaked passwords; choose another.".to_string()) on_submit=noop_pw/>
                     }
                 })/>
-                <State slug="password-too-short" caption="Strength: too short" view=ViewFn::from({
-                    let s = has_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="tractor" pending=false on_submit=noop_pw/> }
-                })/>
-                <State slug="password-from-context" caption="Strength: built from the email" view=ViewFn::from({
-                    let s = has_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="ada@example.test2024" pending=false on_submit=noop_pw/> }
-                })/>
-                <State slug="password-strong" caption="Strength: strong" view=ViewFn::from({
-                    let s = has_pw.clone();
-                    move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="purple tractors sing at dawn" pending=false on_submit=noop_pw/> }
-                })/>
+                <State slug="password-too-short" caption="Strength: too short" view=typing("tractor")/>
+                <State slug="password-from-context" caption="Strength: built from the email" view=typing("ada@example.test2024")/>
+                <State slug="password-strong" caption="Strength: strong" view=typing("purple tractors sing at dawn")/>
                 <State slug="password-pending" caption="Pending" view=ViewFn::from({
                     let s = has_pw.clone();
                     move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=true on_submit=noop_pw/> }

@@ -55,11 +55,52 @@ pub async fn sign_up(
 pub async fn sign_in(email: String, password: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
     use crate::server::{client, fail, services, set_session_cookie};
     let svc = services()?;
-    let token = domain::auth::accounts::sign_in(&svc, &email, &domain::secret::Password::new(password), &client())
-        .await
-        .map_err(fail)?;
+    let token = match domain::auth::accounts::sign_in(&svc, &email, &domain::secret::Password::new(password), &client()).await {
+        Ok(token) => token,
+        Err(domain::DomainError::SecondStepRequired(pending)) => {
+            crate::server::set_pending_cookie(&pending);
+            return Err(fail(domain::DomainError::SecondStepRequired(pending)));
+        }
+        Err(e) => return Err(fail(e)),
+    };
     set_session_cookie(&token);
     leptos_axum::redirect(&crate::nav::safe_return_to(return_to.as_deref()));
+    Ok(())
+}
+
+/// The second step of a sign-in: a code from the authenticator app (`method = "totp"`) or a backup
+/// code (`method = "backup_code"`), then redirects to `return_to`. After a backup code, the page
+/// says how many are left.
+///
+/// - Auth: a pending sign-in (its cookie, set by `sign_in`); nothing else.
+/// - Effects: a session, the pending sign-in ended, a `signed_in` event; a backup code is used up.
+/// - Errors: `Invalid { field: "code" }` for a wrong code; `SignInAgain` when the pending sign-in
+///   expired (5 minutes) or had 5 wrong codes; `Unavailable`.
+/// - Rate limit: 5 wrong codes per pending sign-in, and the account's throttle.
+#[server(prefix = "/api", endpoint = "auth/second-step")]
+pub async fn complete_sign_in(code: String, method: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
+    use crate::server::{clear_pending_cookie, client, fail, pending_cookie, reject, services, set_session_cookie};
+    use domain::auth::two_factor::{complete_sign_in, SecondStep};
+    let step = match method.as_str() {
+        "totp" => SecondStep::Authenticator,
+        "backup_code" => SecondStep::BackupCode,
+        _ => return Err(reject(AppError::BadRequest)),
+    };
+    let pending = pending_cookie().ok_or_else(|| reject(AppError::SignInAgain))?;
+    let svc = services()?;
+    let signed_in = complete_sign_in(&svc, &pending, step, &code, &client()).await.map_err(|e| {
+        if matches!(e, domain::DomainError::SignInAgain) {
+            clear_pending_cookie();
+        }
+        fail(e)
+    })?;
+    clear_pending_cookie();
+    set_session_cookie(&signed_in.token);
+    let to = crate::nav::safe_return_to(return_to.as_deref());
+    match signed_in.backup_codes_left {
+        Some(left) if to == "/settings/security" => leptos_axum::redirect(&format!("{to}?backup_codes_left={left}")),
+        _ => leptos_axum::redirect(&to),
+    }
     Ok(())
 }
 

@@ -19,6 +19,12 @@ pub enum AppError {
     PasswordRejected(String),
     #[error("We couldn't find that.")]
     NotFound,
+    /// The password was right; the sign-in page asks for the second step next.
+    #[error("Enter the code from your authenticator app.")]
+    SecondStepRequired,
+    /// The second step took too long or had too many wrong codes.
+    #[error("Your sign-in expired or had too many wrong codes. Sign in again.")]
+    SignInAgain,
     /// A sensitive change after the re-verification window: the page asks the person to confirm
     /// it is them, then carries on.
     #[error("Confirm it's you to continue.")]

@@ -64,6 +64,35 @@ pub fn set_session_cookie(token: &SessionToken) {
     ));
 }
 
+/// The cookie of a sign-in waiting for its second step (5 minutes, this browser only).
+pub const PENDING_COOKIE: &str = "__Host-gatehouse-pending";
+
+pub fn set_pending_cookie(token: &domain::secret::PendingToken) {
+    set_cookie(&format!(
+        "{PENDING_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        token.expose(),
+        domain::auth::two_factor::PENDING_MINUTES * 60
+    ));
+}
+
+pub fn clear_pending_cookie() {
+    set_cookie(&format!("{PENDING_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"));
+}
+
+/// The pending sign-in's token from the request's cookies.
+pub fn pending_cookie() -> Option<domain::secret::PendingToken> {
+    let parts = parts().ok()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == PENDING_COOKIE)
+        .map(|(_, v)| domain::secret::PendingToken::from_cookie(v))
+}
+
 /// Tells the browser to forget the session cookie.
 pub fn clear_session_cookie() {
     set_cookie(&format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"));
@@ -104,6 +133,9 @@ pub fn fail(e: DomainError) -> AppError {
         DomainError::PasswordRejected(m) => (StatusCode::UNPROCESSABLE_ENTITY, AppError::PasswordRejected(m)),
         DomainError::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
         DomainError::ReverifyRequired => (StatusCode::FORBIDDEN, AppError::ReverifyRequired),
+        // the pending token goes in its cookie (set by the sign-in function), never in a body
+        DomainError::SecondStepRequired(_) => (StatusCode::UNAUTHORIZED, AppError::SecondStepRequired),
+        DomainError::SignInAgain => (StatusCode::UNAUTHORIZED, AppError::SignInAgain),
         DomainError::Unavailable => {
             tracing::warn!("database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, AppError::Unavailable)
@@ -121,7 +153,7 @@ pub fn fail(e: DomainError) -> AppError {
 /// Sets the status for an error raised in `app` itself (not signed in, bad input).
 pub fn reject(err: AppError) -> AppError {
     set_status(match err {
-        AppError::NotSignedIn | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::NotSignedIn | AppError::InvalidCredentials | AppError::SignInAgain => StatusCode::UNAUTHORIZED,
         AppError::Invalid { .. } | AppError::PasswordRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,

@@ -19,6 +19,12 @@ pub enum DomainError {
     PasswordRejected(String),
     #[error("not found")]
     NotFound,
+    /// The password was right; the account has a second factor, and the sign-in waits for it.
+    #[error("second step required")]
+    SecondStepRequired(crate::secret::PendingToken),
+    /// A pending sign-in that expired, was used, or had too many wrong codes.
+    #[error("sign in again")]
+    SignInAgain,
     /// A sensitive change, and the session's last proof of identity is older than the window.
     #[error("re-verification required")]
     ReverifyRequired,

@@ -20,24 +20,39 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A session token as held by the cookie (base64url of 32 random bytes).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
+/// A random token held by a cookie (base64url of 32 random bytes); the database keeps only its
+/// SHA-256. `Debug` never shows it.
+macro_rules! cookie_token {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
 
-impl SessionToken {
-    pub fn from_cookie(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+        impl $name {
+            pub fn from_cookie(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
 }
 
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
-    }
-}
+cookie_token!(
+    /// A session's token, as the session cookie holds it.
+    SessionToken
+);
+cookie_token!(
+    /// A sign-in waiting for its second step (password right, code still to come).
+    PendingToken
+);
 
 #[cfg(test)]
 mod tests {

@@ -221,3 +221,70 @@ async fn with_a_second_factor_eight_characters_are_enough_until_it_is_turned_off
     .await;
     assert!(matches!(too_short, Err(DomainError::PasswordRejected(_))));
 }
+
+async fn second_step(svc: &Services) -> domain::secret::PendingToken {
+    match domain::auth::accounts::sign_in(svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await {
+        Err(DomainError::SecondStepRequired(p)) => p,
+        other => panic!("expected a second step, got {other:?}"),
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn with_an_authenticator_a_right_password_gives_no_session_until_the_code(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, _, secret, codes) = enrolled(&svc).await;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db).await.unwrap();
+    let pending = second_step(&svc).await;
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(before, after, "no session before the second step");
+    // a wrong code says so; the pending sign-in goes on
+    let wrong = complete_sign_in(&svc, &pending, SecondStep::Authenticator, "000000", &ClientInfo::default()).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })), "{wrong:?}");
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let done = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();
+    assert_eq!(done.backup_codes_left, None);
+    let s = me(&svc, &done.token).await;
+    let method: String = sqlx::query_scalar("SELECT auth_method FROM sessions WHERE id = $1").bind(s.session_id).fetch_one(&db).await.unwrap();
+    assert_eq!(method, "password+totp");
+    // the pending sign-in is used up; the same code cannot start another sign-in either
+    let again = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(matches!(again, Err(DomainError::SignInAgain)));
+    let other = second_step(&svc).await;
+    let reused = complete_sign_in(&svc, &other, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(matches!(reused, Err(DomainError::Invalid { .. })), "a code works once");
+    // a backup code instead: says how many are left
+    let done = complete_sign_in(&svc, &other, SecondStep::BackupCode, &codes[2], &ClientInfo::default()).await.unwrap();
+    assert_eq!(done.backup_codes_left, Some(9));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db);
+    let (_, _, secret, _) = enrolled(&svc).await;
+    let pending = second_step(&svc).await;
+    for i in 0..5 {
+        let r = complete_sign_in(&svc, &pending, SecondStep::BackupCode, "zzzzz-zzzzz", &ClientInfo::default()).await;
+        if i < 4 {
+            assert!(matches!(r, Err(DomainError::Invalid { .. })), "{i}: {r:?}");
+        } else {
+            assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
+        }
+    }
+    // the five wrong codes also count against the account: the next password needs a wait
+    assert!(matches!(
+        domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await,
+        Err(DomainError::InvalidCredentials)
+    ));
+    svc.clock.advance(Duration::seconds(31));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let r = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::SignInAgain)), "even the right code cannot revive it");
+    let late = second_step(&svc).await;
+    svc.clock.advance(Duration::minutes(5));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let r = complete_sign_in(&svc, &late, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::SignInAgain)), "5 minutes is the limit: {r:?}");
+}

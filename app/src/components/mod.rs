@@ -128,6 +128,9 @@ pub fn Field(
     label: &'static str,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] autocomplete: Option<&'static str>,
+    /// The on-screen keyboard to offer ("numeric" for codes).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional)] required: bool,
     value: RwSignal<String>,
@@ -163,6 +166,7 @@ pub fn Field(
                 name=id
                 type=kind
                 autocomplete=autocomplete
+                inputmode=inputmode
                 required=required
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=described

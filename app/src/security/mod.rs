@@ -72,6 +72,8 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 ip: s.ip.unwrap_or_else(|| "Unknown".into()),
                 method: match s.auth_method.as_str() {
                     "password" => "Password".into(),
+                    "password+totp" => "Password + authenticator app".into(),
+                    "password+backup_code" => "Password + backup code".into(),
                     other => other.to_string(),
                 },
                 signed_in: moment(s.created_at),

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::auth_api::{SignIn, SignUp};
+use crate::auth_api::{CompleteSignIn, SignIn, SignUp};
+use crate::error::AppError;
 use crate::components::{ErrorMessage, Field, PageFrame, StatusMessage};
 
 /// What the sign-in form submits.
@@ -37,6 +38,59 @@ pub fn SignInForm(
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// What the second-step form submits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecondStepCode {
+    pub code: String,
+    pub backup: bool,
+}
+
+/// The second step: a code from the authenticator app, or a backup code instead.
+#[component]
+pub fn SecondStepForm(
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    /// Start on the backup-code form (previews).
+    #[prop(optional)]
+    backup: bool,
+    on_submit: Callback<SecondStepCode>,
+) -> impl IntoView {
+    let use_backup = RwSignal::new(backup);
+    let code = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_submit.run(SecondStepCode { code: code.get_untracked(), backup: use_backup.get_untracked() });
+    };
+    view! {
+        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+            <ErrorMessage message=error/>
+            {move || if use_backup.get() {
+                view! {
+                    <p>"Enter one of the backup codes you saved when you set up two-step verification. Each works once."</p>
+                    <Field id="backup_code" label="Backup code" autocomplete="one-time-code" required=true value=code
+                        hint="Like abcde-fghjk. Capitals and the hyphen don't matter."/>
+                }.into_any()
+            } else {
+                view! {
+                    <p>"Enter the code from your authenticator app."</p>
+                    <Field id="totp_code" label="6-digit code" kind="text" autocomplete="one-time-code" inputmode="numeric" required=true value=code/>
+                }.into_any()
+            }}
+            <div class="form-actions">
+                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Checking…" } else { "Continue" }}
+                </button>
+                <button type="button" class="btn btn-link" on:click=move |_| {
+                    use_backup.update(|b| *b = !*b);
+                    code.set(String::new());
+                }>
+                    {move || if use_backup.get() { "Use your authenticator app instead" } else { "Use a backup code instead" }}
                 </button>
             </div>
         </form>
@@ -101,6 +155,7 @@ fn return_to() -> Memo<Option<String>> {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
+    let second = ServerAction::<CompleteSignIn>::new();
     let return_to = return_to();
     let query = use_query_map();
     let notice = Signal::derive(move || {
@@ -112,9 +167,34 @@ pub fn SignInPage() -> impl IntoView {
             q.get("signed_out").map(|_| "You have been signed out.".to_string())
         }
     });
-    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    // The password was right and the account has a second factor: ask for it. Too many wrong codes
+    // or too long: back to the password, saying why.
+    let second_step = RwSignal::new(false);
+    Effect::new(move |_| match action.value().get() {
+        Some(Err(AppError::SecondStepRequired)) => second_step.set(true),
+        _ => {}
+    });
+    Effect::new(move |_| {
+        if let Some(Err(AppError::SignInAgain)) = second.value().get() {
+            second_step.set(false);
+        }
+    });
+    let error = Signal::derive(move || match (second.value().get(), action.value().get()) {
+        (Some(Err(e @ AppError::SignInAgain)), _) => Some(e.to_string()),
+        (_, Some(Err(AppError::SecondStepRequired))) => None,
+        (_, r) => r.and_then(|r| r.err()).map(|e| e.to_string()),
+    });
+    let second_error = Signal::derive(move || second.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |c: Credentials| {
+        second.value().set(None);
         action.dispatch(SignIn { email: c.email, password: c.password, return_to: return_to.get_untracked() });
+    });
+    let on_code = Callback::new(move |c: SecondStepCode| {
+        second.dispatch(CompleteSignIn {
+            code: c.code,
+            method: if c.backup { "backup_code" } else { "totp" }.to_string(),
+            return_to: return_to.get_untracked(),
+        });
     });
     let sign_up_href = move || match return_to.get() {
         Some(r) => format!("/sign-up?return_to={}", urlencode(&r)),
@@ -124,9 +204,18 @@ pub fn SignInPage() -> impl IntoView {
         <Title text="Sign in · Gatehouse"/>
         <PageFrame>
             <div class="auth-card">
-                <h1>"Sign in to Gatehouse"</h1>
-                <SignInForm pending=action.pending() error notice on_submit/>
-                <p class="auth-footer">"New here? " <a href=sign_up_href>"Create an account"</a></p>
+                {move || if second_step.get() {
+                    view! {
+                        <h1>"Two-step verification"</h1>
+                        <SecondStepForm pending=second.pending() error=second_error on_submit=on_code/>
+                    }.into_any()
+                } else {
+                    view! {
+                        <h1>"Sign in to Gatehouse"</h1>
+                        <SignInForm pending=action.pending() error notice on_submit/>
+                        <p class="auth-footer">"New here? " <a href=sign_up_href>"Create an account"</a></p>
+                    }.into_any()
+                }}
             </div>
         </PageFrame>
     }

@@ -111,7 +111,9 @@ pub(crate) async fn verify_throttled(svc: &Services, user: &db::users::UserRow, 
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and
 /// a throttled or locked account all answer `InvalidCredentials`, after the same amount of hashing
-/// work. A hash made with older parameters is upgraded once the password is known to be right.
+/// work. A hash made with older parameters is upgraded once the password is known to be right. An
+/// account with an authenticator answers `SecondStepRequired` with a pending sign-in instead of a
+/// session.
 pub async fn sign_in(
     svc: &Services,
     email: &str,
@@ -134,6 +136,10 @@ pub async fn sign_in(
     if let Some(old) = user.password_hash.as_deref().filter(|h| svc.hasher.needs_rehash(h)) {
         let new = svc.hasher.hash(password).await?;
         db::users::upgrade_hash(&svc.db, user.id, old, &new).await?;
+    }
+    if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
+        // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
+        return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id).await?));
     }
     let token = sessions::start(svc, user.id, "password", client).await?;
     db::events::record(&svc.db, user.id, None, "signed_in", client, svc.clock.now()).await?;

@@ -168,12 +168,13 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     Ok(others + u64::from(this))
 }
 
-/// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"), and
-/// deletes ended sessions older than the retention period. Answers (expired, deleted).
+/// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"),
+/// deletes ended sessions older than the retention period, and forgets expired pending sign-ins. Answers (expired, deleted).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
     let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
     let deleted = db::sessions::delete_ended_before(&svc.db, now - Duration::days(svc.sessions.retention_days)).await?;
+    db::two_factor::delete_expired_pending(&svc.db, now).await?;
     Ok((expired, deleted))
 }
 

@@ -9,6 +9,7 @@ use crate::auth::totp;
 use crate::db;
 use crate::ids::UserId;
 use crate::plan::Plan;
+use crate::secret::{PendingToken, SessionToken};
 use crate::secret_box::SecretBox;
 use crate::{DomainError, Services};
 
@@ -189,4 +190,80 @@ pub async fn status(svc: &Services, user_id: UserId) -> Result<Status, DomainErr
     let enabled_at = db::two_factor::enabled_at(&svc.db, user_id).await?;
     let (codes_generated_at, codes_left, codes_total) = db::two_factor::backup_code_counts(&svc.db, user_id).await?;
     Ok(Status { enabled_at, codes_generated_at, codes_left, codes_total })
+}
+
+/// How long a sign-in may wait for its second step.
+pub const PENDING_MINUTES: i64 = 5;
+/// Wrong codes that end a pending sign-in.
+pub const PENDING_MAX_FAILURES: i32 = 5;
+
+/// A pending sign-in for an account whose password was right.
+pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId) -> Result<PendingToken, DomainError> {
+    let (token, hash) = crate::auth::sessions::new_token();
+    let now = svc.clock.now();
+    db::two_factor::insert_pending(&svc.db, user_id, &hash, now, now + Duration::minutes(PENDING_MINUTES)).await?;
+    Ok(PendingToken::from_cookie(token.expose()))
+}
+
+/// Which second step the person uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondStep {
+    Authenticator,
+    BackupCode,
+}
+
+/// A finished sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: SessionToken,
+    /// After a backup code: how many are left.
+    pub backup_codes_left: Option<i64>,
+}
+
+/// Completes a pending sign-in with a code. A wrong code counts against the pending sign-in (5 end
+/// it) and against the account's throttle, like a wrong password; `SignInAgain` once it is over.
+pub async fn complete_sign_in(
+    svc: &Services,
+    pending: &PendingToken,
+    step: SecondStep,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<SignedIn, DomainError> {
+    let hash = crate::auth::sessions::token_hash(&SessionToken::from_cookie(pending.expose())).ok_or(DomainError::SignInAgain)?;
+    let now = svc.clock.now();
+    let user_id = db::two_factor::find_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
+    let allowed = db::users::claim_attempt(&svc.db, user_id, now, &svc.throttle).await?;
+    let outcome = if !allowed {
+        None
+    } else {
+        match step {
+            SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
+            SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
+        }
+    };
+    let Some(backup_codes_left) = outcome else {
+        if db::two_factor::fail_pending(&svc.db, &hash).await? >= PENDING_MAX_FAILURES {
+            db::two_factor::delete_pending(&svc.db, &hash).await?;
+            return Err(DomainError::SignInAgain);
+        }
+        return Err(DomainError::Invalid {
+            field: "code",
+            message: match step {
+                SecondStep::Authenticator => "That code is not right. Enter the current code from your authenticator app.".into(),
+                SecondStep::BackupCode => "That backup code is not right, or it has been used already.".into(),
+            },
+        });
+    };
+    // used exactly once, even if two tabs finish at the same moment
+    if !db::two_factor::delete_pending(&svc.db, &hash).await? {
+        return Err(DomainError::SignInAgain);
+    }
+    db::users::reset_attempts(&svc.db, user_id).await?;
+    let method = match step {
+        SecondStep::Authenticator => "password+totp",
+        SecondStep::BackupCode => "password+backup_code",
+    };
+    let token = crate::auth::sessions::start(svc, user_id, method, client).await?;
+    db::events::record(&svc.db, user_id, None, "signed_in", client, now).await?;
+    Ok(SignedIn { token, backup_codes_left })
 }

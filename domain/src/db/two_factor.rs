@@ -171,3 +171,57 @@ pub async fn backup_code_counts(
     .fetch_one(db)
     .await
 }
+
+pub async fn insert_pending(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO pending_sign_ins (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(uuid::Uuid::new_v4())
+        .bind(user_id)
+        .bind(&token_hash[..])
+        .bind(now)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The account of an unexpired pending sign-in with fewer than `max_failures` wrong codes.
+pub async fn find_pending(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+    max_failures: i32,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM pending_sign_ins WHERE token_hash = $1 AND expires_at > $2 AND failures < $3")
+        .bind(&token_hash[..])
+        .bind(now)
+        .bind(max_failures)
+        .fetch_optional(db)
+        .await
+}
+
+/// Counts a wrong code; answers the failures so far.
+pub async fn fail_pending(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("UPDATE pending_sign_ins SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures")
+        .bind(&token_hash[..])
+        .fetch_optional(db)
+        .await
+        .map(|f: Option<i32>| f.unwrap_or(i32::MAX))
+}
+
+/// Ends a pending sign-in (used, or given up); `false` if it was already gone.
+pub async fn delete_pending(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM pending_sign_ins WHERE token_hash = $1").bind(&token_hash[..]).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Forgets pending sign-ins that expired before `before`.
+pub async fn delete_expired_pending(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1").bind(before).execute(db).await?;
+    Ok(r.rows_affected())
+}

@@ -12,7 +12,7 @@ use crate::model::SessionStatus;
 /// - Errors: `Unavailable`.
 #[server(prefix = "/api", endpoint = "session", input = leptos::server_fn::codec::GetUrl)]
 pub async fn current_session() -> Result<Option<SessionStatus>, AppError> {
-    Ok(crate::server::auth().ok().map(|s| SessionStatus {
+    Ok(crate::server::auth_for_setup().ok().map(|s| SessionStatus {
         email: s.email,
         display_name: s.display_name,
         plan: s.plan.to_string(),
@@ -111,7 +111,7 @@ pub async fn complete_sign_in(code: String, method: String, #[server(default)] r
 /// - Errors: `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/sign-out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::{auth, clear_session_cookie, fail, services};
+    use crate::server::{auth_for_setup as auth, clear_session_cookie, fail, services};
     if let Ok(session) = auth() {
         domain::auth::sessions::sign_out(&services()?, &session).await.map_err(fail)?;
     }

@@ -22,6 +22,9 @@ pub enum AppError {
     /// The password was right; the sign-in page asks for the second step next.
     #[error("Enter the code from your authenticator app.")]
     SecondStepRequired,
+    /// An Enterprise member without a second factor tried anything but setting one up.
+    #[error("Your organisation requires two-step verification. Set up an authenticator app first.")]
+    SecondFactorRequired,
     /// The second step took too long or had too many wrong codes.
     #[error("Your sign-in expired or had too many wrong codes. Sign in again.")]
     SignInAgain,

@@ -77,11 +77,46 @@ pub struct SessionView {
     pub new_device: bool,
 }
 
+/// Backup codes: when they were made and how many are left.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupCodesView {
+    pub generated: Moment,
+    pub left: i64,
+    pub total: i64,
+}
+
+/// The Two-step verification section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorView {
+    /// When the authenticator app was turned on; `None` when it is off.
+    pub enabled: Option<Moment>,
+    pub backup_codes: Option<BackupCodesView>,
+    /// The account's organisation requires a second factor (Enterprise).
+    pub required: bool,
+}
+
+/// What Set up shows, once: the QR code and the key to type by hand. Sent only to the session that
+/// began the setup, never stored in the browser.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolmentView {
+    /// SVG markup of the QR code of the otpauth:// URI.
+    pub qr_svg: String,
+    /// The base32 key in groups of four.
+    pub manual_key: String,
+}
+
+impl std::fmt::Debug for EnrolmentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnrolmentView([redacted])")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SecurityOverview {
     pub viewer: Viewer,
     pub password: PasswordView,
     pub verification: VerificationView,
+    pub two_factor: TwoFactorView,
     pub sessions: Vec<SessionView>,
     /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
     pub session_lifetime: String,

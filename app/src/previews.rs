@@ -4,12 +4,51 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{DeviceKind, Moment, PasswordView, SessionView, VerificationView, Viewer};
+use crate::model::{BackupCodesView, DeviceKind, EnrolmentView, Moment, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer};
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
+use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
 use crate::security::coming_soon::ComingSoonCard;
 use crate::security::password::PasswordCard;
 use crate::security::sessions::SessionsCard;
 use crate::sign_in::{SignInForm, SignUpForm};
+
+fn tf_on(left: i64) -> TwoFactorView {
+    TwoFactorView {
+        enabled: Some(moment("3 days ago", "2026-11-20 09:12 UTC")),
+        backup_codes: Some(BackupCodesView { generated: moment("3 days ago", "2026-11-20 09:12 UTC"), left, total: 10 }),
+        required: false,
+    }
+}
+
+fn sample_codes() -> Vec<String> {
+    ["7hq4k-mwx2p", "c9tnz-3ragv", "pk5ue-8yhdw", "x2mfq-jt6ns", "4vbwc-ezk9r", "nq7ha-5pxtm", "d3ysj-w8kfe", "uh6rn-2cqzb", "g8tpx-vm4ak", "zr5ew-9nhjc"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A stand-in QR code for the previews (the real one is drawn on the server from the secret).
+fn sample_enrolment() -> EnrolmentView {
+    // three finder squares and a scatter of modules: enough to judge the layout
+    let finder = |x: usize, y: usize| {
+        format!(
+            "<path d=\"M{x} {y}h7v7h-7zM{a} {b}v5h5v-5zM{c} {d}h3v3h-3z\" fill-rule=\"evenodd\"/>",
+            a = x + 1, b = y + 1, c = x + 2, d = y + 2
+        )
+    };
+    let cells: String = (0..21 * 21)
+        .map(|i| (i % 21, i / 21))
+        .filter(|&(x, y)| !((x < 8 && y < 8) || (x > 12 && y < 8) || (x < 8 && y > 12)))
+        .filter(|&(x, y)| (x * 37 + y * 91 + x * y * 13) % 7 < 3)
+        .map(|(x, y)| format!("<rect x=\"{}\" y=\"{}\" width=\"1\" height=\"1\"/>", x + 2, y + 2))
+        .collect::<String>()
+        + &finder(2, 2)
+        + &finder(16, 2)
+        + &finder(2, 16);
+    EnrolmentView {
+        qr_svg: format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 25 25\"><rect width=\"25\" height=\"25\" fill=\"#fff\"/><g fill=\"#000\">{cells}</g></svg>"),
+        manual_key: "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ".into(),
+    }
+}
 
 /// The example account's email (the strength meter refuses passwords built from it).
 const EMAIL: &str = "ada@example.test";
@@ -110,6 +149,16 @@ pub fn PreviewsPage() -> impl IntoView {
     let noop_pw = Callback::new(|_| {});
     let noop = Callback::new(|_: ()| {});
     let noop_text = Callback::new(|_: String| {});
+    let tf_off = TwoFactorView { enabled: None, backup_codes: None, required: false };
+    let two_factor = move |status: TwoFactorView, open: TwoFactorPanel| {
+        ViewFn::from(move || {
+            let panel = RwSignal::new(open.clone());
+            view! {
+                <TwoFactorCard status=status.clone() email=EMAIL panel pending=false
+                    on_begin=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
+            }
+        })
+    };
     let has_pw = PasswordView { has_password: true, changed: Some(moment("3 days ago", "2026-11-20 09:12 UTC")) };
     // The change form with a new password typed in, for the strength meter's states.
     let typing = {
@@ -138,6 +187,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <li><a href="#preview-sign-up">"Sign-up form"</a></li>
                     <li><a href="#preview-password">"Password section"</a></li>
                     <li><a href="#preview-reverify">"Re-verification"</a></li>
+                    <li><a href="#preview-two-factor">"Two-step verification"</a></li>
                     <li><a href="#preview-sessions">"Sessions section"</a></li>
                     <li><a href="#preview-coming-soon">"Coming soon"</a></li>
                 </ul>
@@ -237,6 +287,18 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="reverify-no-password" caption="Account without a password" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
+            </Preview>
+
+            <Preview id="two-factor" title="Two-step verification">
+                <State slug="two-factor-off" caption="Off" view=two_factor(tf_off.clone(), TwoFactorPanel::None)/>
+                <State slug="two-factor-required" caption="Required by the organisation (Enterprise)" view=two_factor(
+                    TwoFactorView { required: true, ..tf_off.clone() }, TwoFactorPanel::None)/>
+                <State slug="two-factor-on" caption="On, all backup codes left" view=two_factor(tf_on(10), TwoFactorPanel::None)/>
+                <State slug="two-factor-few" caption="Few backup codes left" view=two_factor(tf_on(2), TwoFactorPanel::None)/>
+                <State slug="two-factor-none-left" caption="No backup codes left" view=two_factor(tf_on(0), TwoFactorPanel::None)/>
+                <State slug="two-factor-enrolling" caption="Setting up: QR code and key" view=two_factor(tf_off.clone(), TwoFactorPanel::Enrolling(sample_enrolment()))/>
+                <State slug="two-factor-codes" caption="Backup codes, shown once" view=two_factor(tf_on(10), TwoFactorPanel::Codes(sample_codes()))/>
+                <State slug="two-factor-confirm-off" caption="Confirming turn off" view=two_factor(tf_on(10), TwoFactorPanel::ConfirmDisable)/>
             </Preview>
 
             <Preview id="sessions" title="Sessions section">

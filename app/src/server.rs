@@ -36,8 +36,19 @@ pub fn geo() -> Option<std::sync::Arc<domain::geo::GeoIp>> {
     parts().ok()?.extensions.get::<std::sync::Arc<domain::geo::GeoIp>>().cloned()
 }
 
-/// The signed-in session, or `NotSignedIn`.
+/// The signed-in session, or `NotSignedIn`; `SecondFactorRequired` for an Enterprise member who has
+/// not set up a second factor yet (they may only do that: see `auth_for_setup`).
 pub fn auth() -> Result<AuthSession, AppError> {
+    let session = auth_for_setup()?;
+    if session.must_set_up_second_factor() {
+        return Err(AppError::SecondFactorRequired);
+    }
+    Ok(session)
+}
+
+/// The signed-in session, also when the organisation still requires a second factor: for the
+/// page itself, setting one up, re-verifying and signing out.
+pub fn auth_for_setup() -> Result<AuthSession, AppError> {
     parts()?
         .extensions
         .get::<CurrentSession>()
@@ -154,6 +165,7 @@ pub fn fail(e: DomainError) -> AppError {
 pub fn reject(err: AppError) -> AppError {
     set_status(match err {
         AppError::NotSignedIn | AppError::InvalidCredentials | AppError::SignInAgain => StatusCode::UNAUTHORIZED,
+        AppError::SecondFactorRequired => StatusCode::FORBIDDEN,
         AppError::Invalid { .. } | AppError::PasswordRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@ pub mod coming_soon;
 pub mod password;
 pub mod reverify;
 pub mod sessions;
+pub mod two_factor;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,6 +15,7 @@ use crate::model::SecurityOverview;
 use coming_soon::ComingSoonCard;
 use password::{ChangePassword, PasswordCard, PasswordChange, SetPassword};
 use reverify::{EndReverification, ReverifyDialog, ReverifyWithPassword, VerifiedBanner};
+use two_factor::{BeginTotpSetup, DisableTotp, FinishTotpSetup, RegenerateBackupCodes, TwoFactorCard, TwoFactorPanel};
 use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhere};
 
 /// Everything the page shows, for the signed-in account.
@@ -23,13 +25,14 @@ use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhe
 /// - Errors: `NotSignedIn`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    use crate::model::{DeviceKind, Moment, PasswordView, SessionView, VerificationView, Viewer};
-    use crate::server::{auth, fail, geo, reject, services};
+    use crate::model::{BackupCodesView, DeviceKind, Moment, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer};
+    use crate::server::{auth_for_setup as auth, fail, geo, reject, services};
     use crate::time_fmt::{ago, exact, iso, span};
     let session = auth().map_err(reject)?;
     let svc = services()?;
     let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
     let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
+    let two_factor = domain::auth::two_factor::status(&svc, session.user_id).await.map_err(fail)?;
     let now = svc.clock.now();
     let geo = geo();
     let locate = |ip: Option<&str>| match (ip, &geo) {
@@ -41,6 +44,15 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     Ok(SecurityOverview {
         viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },
         password: PasswordView { has_password: password.has_password, changed: password.changed_at.map(moment) },
+        two_factor: TwoFactorView {
+            enabled: two_factor.enabled_at.map(moment),
+            backup_codes: two_factor.codes_generated_at.map(|at| BackupCodesView {
+                generated: moment(at),
+                left: two_factor.codes_left,
+                total: two_factor.codes_total,
+            }),
+            required: session.plan == domain::plan::Plan::Enterprise,
+        },
         verification: VerificationView {
             seconds_left: domain::auth::reverify::verified_until(&svc, &session)
                 .map(|until| (until - now).whole_seconds().max(0) as u64)
@@ -149,6 +161,11 @@ pub fn SecurityPage() -> impl IntoView {
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let reverify = ServerAction::<ReverifyWithPassword>::new();
+    let begin_totp = ServerAction::<BeginTotpSetup>::new();
+    let finish_totp = ServerAction::<FinishTotpSetup>::new();
+    let regenerate = ServerAction::<RegenerateBackupCodes>::new();
+    let disable_totp = ServerAction::<DisableTotp>::new();
+    let panel = RwSignal::new(TwoFactorPanel::None);
     let end_verification = ServerAction::<EndReverification>::new();
 
     // Sensitive actions that answer ReverifyRequired open the dialog; once the person has
@@ -160,6 +177,63 @@ pub fn SecurityPage() -> impl IntoView {
     retry_after_reverify(set_password, last_set, ask);
     retry_after_reverify(revoke_others, last_others, ask);
     retry_after_reverify(everywhere, last_everywhere, ask);
+    let last_begin = StoredValue::new(None::<BeginTotpSetup>);
+    let last_finish = StoredValue::new(None::<FinishTotpSetup>);
+    let last_regenerate = StoredValue::new(None::<RegenerateBackupCodes>);
+    let last_disable = StoredValue::new(None::<DisableTotp>);
+    retry_after_reverify(begin_totp, last_begin, ask);
+    retry_after_reverify(finish_totp, last_finish, ask);
+    retry_after_reverify(regenerate, last_regenerate, ask);
+    retry_after_reverify(disable_totp, last_disable, ask);
+    // Results open the next panel: the QR code, then the codes (shown once).
+    Effect::new(move |_| {
+        if let Some(Ok(e)) = begin_totp.value().get() {
+            panel.set(TwoFactorPanel::Enrolling(e));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(codes)) = finish_totp.value().get() {
+            panel.set(TwoFactorPanel::Codes(codes));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(codes)) = regenerate.value().get() {
+            panel.set(TwoFactorPanel::Codes(codes));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = disable_totp.value().get() {
+            panel.set(TwoFactorPanel::None);
+        }
+    });
+    let two_factor_pending = Signal::derive(move || {
+        begin_totp.pending().get() || finish_totp.pending().get() || regenerate.pending().get() || disable_totp.pending().get()
+    });
+    let two_factor_error = Signal::derive(move || {
+        shown_error(begin_totp.value().get())
+            .or_else(|| shown_error(finish_totp.value().get()))
+            .or_else(|| shown_error(regenerate.value().get()))
+            .or_else(|| shown_error(disable_totp.value().get()))
+    });
+    let query = leptos_router::hooks::use_query_map();
+    let two_factor_notice = Signal::derive(move || {
+        if let Some(Ok(())) = disable_totp.value().get() {
+            return Some("Two-step verification is off.".to_string());
+        }
+        let left: i64 = query.read().get("backup_codes_left")?.parse().ok()?;
+        Some(match left {
+            0 => "You signed in with your last backup code. Regenerate them now.".to_string(),
+            1..=3 => format!("You signed in with a backup code; {left} left. Consider regenerating them."),
+            _ => format!("You signed in with a backup code; {left} left."),
+        })
+    });
+    let on_begin = Callback::new(move |_| {
+        finish_totp.value().set(None);
+        dispatch_kept(begin_totp, last_begin, BeginTotpSetup {});
+    });
+    let on_confirm_totp = Callback::new(move |code: String| dispatch_kept(finish_totp, last_finish, FinishTotpSetup { code }));
+    let on_regenerate = Callback::new(move |_| dispatch_kept(regenerate, last_regenerate, RegenerateBackupCodes {}));
+    let on_disable = Callback::new(move |_| dispatch_kept(disable_totp, last_disable, DisableTotp {}));
     Effect::new(move |_| {
         if let Some(Ok(())) = reverify.value().get() {
             if let Some(again) = ask.get_untracked() {
@@ -189,6 +263,9 @@ pub fn SecurityPage() -> impl IntoView {
     refresh_on_success(revoke_others, changes);
     refresh_on_success(reverify, changes);
     refresh_on_success(end_verification, changes);
+    refresh_on_success(finish_totp, changes);
+    refresh_on_success(regenerate, changes);
+    refresh_on_success(disable_totp, changes);
     let overview = Resource::new(move || changes.get(), |_| get_security_overview());
     let sessions_pending = Signal::derive(move || {
         sign_out.pending().get() || revoke.pending().get() || revoke_others.pending().get() || everywhere.pending().get()
@@ -290,6 +367,18 @@ pub fn SecurityPage() -> impl IntoView {
                                 error=password_error
                                 success=password_success
                                 on_submit=on_change
+                            />
+                            <TwoFactorCard
+                                status=o.two_factor.clone()
+                                email=o.viewer.email.clone()
+                                panel
+                                pending=two_factor_pending
+                                error=two_factor_error
+                                notice=two_factor_notice
+                                on_begin
+                                on_confirm=on_confirm_totp
+                                on_regenerate
+                                on_disable
                             />
                             <SessionsCard
                                 sessions=o.sessions.clone()

@@ -16,7 +16,7 @@ use crate::model::VerificationView;
 /// - Rate limit: the account's password throttle (shared with sign-in).
 #[server(prefix = "/api", endpoint = "security/reverify")]
 pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, services};
+    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
     let session = auth().map_err(reject)?;
     domain::auth::reverify::with_password(&services()?, &session, &domain::secret::Password::new(password), &client())
         .await
@@ -31,7 +31,7 @@ pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
 /// - Errors: `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/reverify/end")]
 pub async fn end_reverification() -> Result<(), AppError> {
-    use crate::server::{auth, fail, reject, services};
+    use crate::server::{auth_for_setup as auth, fail, reject, services};
     let session = auth().map_err(reject)?;
     domain::auth::reverify::end(&services()?, &session).await.map_err(fail)
 }

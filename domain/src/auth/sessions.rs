@@ -36,6 +36,16 @@ pub struct AuthSession {
     pub verified_at: OffsetDateTime,
     /// The plan of the account's organisation (Free outside any organisation).
     pub plan: Plan,
+    /// The account has a second factor (an authenticator app).
+    pub has_second_factor: bool,
+}
+
+impl AuthSession {
+    /// The organisation requires a second factor and the account has none yet: until it sets one
+    /// up, it may do nothing else.
+    pub fn must_set_up_second_factor(&self) -> bool {
+        self.plan == Plan::Enterprise && !self.has_second_factor
+    }
 }
 
 /// A session as listed on the Security & Access page.
@@ -113,6 +123,7 @@ pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option
         display_name: row.display_name,
         verified_at: row.verified_at,
         plan: row.plan,
+        has_second_factor: row.has_second_factor,
     }))
 }
 

@@ -27,6 +27,23 @@ pub fn provisioning_uri(secret: &[u8], account: &str) -> String {
     totp(secret, account).get_url()
 }
 
+/// The provisioning URI as a QR code (SVG markup, dark modules on white, with a quiet zone).
+pub fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .dark_color(qrcode::render::svg::Color("#000000"))
+            .light_color(qrcode::render::svg::Color("#ffffff"))
+            .quiet_zone(true)
+            .build()
+            .split_once("<svg")
+            .map(|(_, rest)| format!("<svg{rest}"))
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 /// The base32 key in groups of four, for typing in by hand.
 pub fn manual_key(secret: &[u8]) -> String {
     let b32 = totp(secret, "").get_secret_base32();
@@ -76,6 +93,12 @@ mod tests {
         assert_eq!(manual_key(&secret), "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ");
         assert_eq!(new_secret().len(), 20);
         assert_ne!(new_secret(), new_secret());
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg() {
+        let svg = qr_svg("otpauth://totp/Gatehouse:ada%40example.test?secret=GEZDGNBVGY3TQOJQ&issuer=Gatehouse");
+        assert!(svg.contains("<svg") && svg.contains("</svg>"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct LiveSessionRow {
     pub email: String,
     pub display_name: Option<String>,
     pub plan: Plan,
+    pub has_second_factor: bool,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -95,7 +96,8 @@ pub async fn insert(
 pub async fn find_unrevoked(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<Option<LiveSessionRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.verified_at, u.email, u.display_name,
-                COALESCE(o.plan, 'free') AS plan
+                COALESCE(o.plan, 'free') AS plan,
+                EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = s.user_id) AS has_second_factor
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN organizations o ON o.id = u.organization_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
     )

@@ -1,0 +1,259 @@
+//! Two-step verification section: the authenticator app (set up with a QR code or a key, confirmed
+//! with a code; turned off), and backup codes (shown once after setup or regeneration, with Copy,
+//! Download and Print; how many are left).
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::components::{Card, ConfirmPanel, ErrorMessage, Field, StatusMessage, TimeAgo};
+use crate::error::AppError;
+use crate::model::{EnrolmentView, TwoFactorView};
+
+/// Starts setting up an authenticator app: the QR code and the key (valid for 10 minutes, for this
+/// session only).
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: a pending enrolment bound to this session (its secret encrypted at rest).
+/// - Errors: `ReverifyRequired`, `Invalid` (already set up), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/begin")]
+pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
+    use crate::server::{auth_for_setup as auth, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    let e = domain::auth::two_factor::begin_enrolment(&services()?, &session).await.map_err(fail)?;
+    Ok(EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key })
+}
+
+/// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
+///
+/// - Auth: signed in, recently verified, the session that began the setup.
+/// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event.
+/// - Errors: `Invalid { field: "code" }` (wrong code, or the setup expired), `ReverifyRequired`,
+///   `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/finish")]
+pub async fn finish_totp_setup(code: String) -> Result<Vec<String>, AppError> {
+    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::two_factor::finish_enrolment(&services()?, &session, &code, &client()).await.map_err(fail)
+}
+
+/// Replaces every backup code with 10 new ones (the old ones stop working at once).
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: new codes (stored as keyed hashes); a `backup_codes_generated` event.
+/// - Errors: `ReverifyRequired`, `Invalid` (no authenticator), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/backup-codes")]
+pub async fn regenerate_backup_codes() -> Result<Vec<String>, AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::two_factor::regenerate_backup_codes(&services()?, &session, &client()).await.map_err(fail)
+}
+
+/// Turns the authenticator app off and deletes the backup codes.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: secret and codes deleted; a `totp_disabled` event.
+/// - Errors: `Invalid` (required by the organisation's plan; password too short to be the only
+///   factor), `ReverifyRequired`, `NotFound`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/disable")]
+pub async fn disable_totp() -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::two_factor::disable(&services()?, &session, &client()).await.map_err(fail)
+}
+
+/// The backup codes, shown once: Copy, Download, Print, and "I have saved these codes".
+#[component]
+pub fn BackupCodesPanel(codes: Vec<String>, email: String, on_done: Callback<()>) -> impl IntoView {
+    let saved = RwSignal::new(false);
+    let text = format!(
+        "Gatehouse backup codes for {email}\nEach code works once. Keep them somewhere safe.\n\n{}\n",
+        codes.join("\n")
+    );
+    let href = format!("data:text/plain;charset=utf-8,{}", crate::sign_in::urlencode(&text));
+    let copied = RwSignal::new(false);
+    let copy = {
+        let text = text.clone();
+        move |_| {
+            if let Some(w) = leptos::web_sys::window() {
+                let _ = w.navigator().clipboard().write_text(&text);
+                copied.set(true);
+            }
+        }
+    };
+    let print = move |_| {
+        if let Some(w) = leptos::web_sys::window() {
+            let _ = w.print();
+        }
+    };
+    view! {
+        <div class="codes-panel" role="group" aria-label="Your backup codes">
+            <p><strong>"Save your backup codes."</strong>" If you lose your phone, each of these signs you in once. They are shown only now."</p>
+            <ol class="backup-codes">
+                {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+            </ol>
+            <div class="form-actions">
+                <button type="button" class="btn btn-secondary btn-sm" on:click=copy>
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+                <a class="btn btn-secondary btn-sm" href=href download="gatehouse-backup-codes.txt">"Download"</a>
+                <button type="button" class="btn btn-secondary btn-sm" on:click=print>"Print"</button>
+            </div>
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || saved.get() on:change=move |ev| saved.set(event_target_checked(&ev))/>
+                " I have saved these codes"
+            </label>
+            <div class="form-actions">
+                <button type="button" class="btn btn-primary" disabled=move || !saved.get() on:click=move |_| on_done.run(())>"Done"</button>
+            </div>
+        </div>
+    }
+}
+
+/// Setting up: the QR code, the key, and the code that confirms it.
+#[component]
+pub fn EnrolmentPanel(
+    enrolment: EnrolmentView,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_confirm: Callback<String>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_confirm.run(code.get_untracked());
+    };
+    let key = enrolment.manual_key.clone();
+    let copy = move |_| {
+        if let Some(w) = leptos::web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&key.replace(' ', ""));
+        }
+    };
+    view! {
+        <div class="enrolment" role="group" aria-label="Set up an authenticator app">
+            <ol class="steps">
+                <li>"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</li>
+            </ol>
+            <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
+            <p class="muted">"Can't scan it? Enter this key instead:"</p>
+            <p class="manual-key"><code data-testid="manual-key">{enrolment.manual_key}</code>
+                " " <button type="button" class="btn btn-secondary btn-sm" on:click=copy>"Copy key"</button></p>
+            <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+                <ErrorMessage message=error/>
+                <Field id="totp_setup_code" label="Code from the app" autocomplete="one-time-code" inputmode="numeric" required=true value=code
+                    hint="Six digits. It changes every 30 seconds."/>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                        {move || if pending.get() { "Checking…" } else { "Turn on" }}
+                    </button>
+                    <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                </div>
+            </form>
+        </div>
+    }
+}
+
+/// What the section is showing besides its summary.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TwoFactorPanel {
+    None,
+    Enrolling(EnrolmentView),
+    Codes(Vec<String>),
+    ConfirmRegenerate,
+    ConfirmDisable,
+}
+
+#[component]
+pub fn TwoFactorCard(
+    status: TwoFactorView,
+    #[prop(into)] email: String,
+    /// Which panel is open (the page owns it, so an action's result can open one).
+    panel: RwSignal<TwoFactorPanel>,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    #[prop(optional, into)] notice: Signal<Option<String>>,
+    on_begin: Callback<()>,
+    on_confirm: Callback<String>,
+    on_regenerate: Callback<()>,
+    on_disable: Callback<()>,
+) -> impl IntoView {
+    let enabled = status.enabled.clone();
+    let on = enabled.is_some();
+    let required = status.required;
+    let summary = match &enabled {
+        Some(since) => view! {
+            <p><strong>"Authenticator app: on"</strong><span class="muted">" · since " <TimeAgo moment=since.clone()/></span></p>
+        }
+        .into_any(),
+        None => view! {
+            <p><strong>"Two-step verification is off."</strong>
+                " Add a second step so that a leaked password alone cannot open your account."</p>
+        }
+        .into_any(),
+    };
+    let codes = status.backup_codes.clone().filter(|_| on).map(|c| {
+        let warning = if c.left == 0 {
+            Some("You have no backup codes left. Regenerate them now, or you may be locked out if you lose your phone.")
+        } else if c.left <= 3 {
+            Some("Only a few backup codes are left. Consider regenerating them.")
+        } else {
+            None
+        };
+        view! {
+            <p class="backup-summary">"Backup codes: generated " <TimeAgo moment=c.generated.clone()/>
+                {format!(" · {} of {} left", c.left, c.total)}</p>
+            {warning.map(|w| view! { <p class="notice notice-warning">{w}</p> })}
+        }
+    });
+    let cancel = Callback::new(move |_| panel.set(TwoFactorPanel::None));
+    let email2 = email.clone();
+    view! {
+        <Card id="two-factor" title="Two-step verification">
+            {required.then(|| view! {
+                <p class="notice notice-warning">"Your organisation requires two-step verification. Set up an authenticator app to continue using your account."</p>
+            })}
+            {summary}
+            {codes}
+            <StatusMessage message=notice/>
+            {move || {
+                let p = panel.get();
+                let show_error = !matches!(p, TwoFactorPanel::Codes(_) | TwoFactorPanel::Enrolling(_));
+                view! {
+                    {show_error.then(|| view! { <ErrorMessage message=error/> })}
+                    {match p {
+                        TwoFactorPanel::Enrolling(e) => view! {
+                            <EnrolmentPanel enrolment=e pending error on_confirm on_cancel=cancel/>
+                        }.into_any(),
+                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() on_done=cancel/> }.into_any(),
+                        TwoFactorPanel::ConfirmRegenerate => view! {
+                            <ConfirmPanel question="Replace your backup codes?" detail="The old ones stop working at once."
+                                confirm_label="Regenerate codes" pending on_confirm=on_regenerate on_cancel=cancel/>
+                        }.into_any(),
+                        TwoFactorPanel::ConfirmDisable => view! {
+                            <ConfirmPanel question="Turn off two-step verification?"
+                                detail="Your authenticator app and backup codes stop working; your password alone will sign you in."
+                                confirm_label="Turn off" pending on_confirm=on_disable on_cancel=cancel/>
+                        }.into_any(),
+                        TwoFactorPanel::None => if on {
+                            view! {
+                                <div class="form-actions">
+                                    <button type="button" class="btn btn-secondary" disabled=move || pending.get()
+                                        on:click=move |_| panel.set(TwoFactorPanel::ConfirmRegenerate)>"Regenerate backup codes"</button>
+                                    <button type="button" class="btn btn-secondary" disabled=move || pending.get() || required
+                                        title=required.then_some("Your organisation requires two-step verification")
+                                        on:click=move |_| panel.set(TwoFactorPanel::ConfirmDisable)>"Turn off"</button>
+                                </div>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <div class="form-actions">
+                                    <button type="button" class="btn btn-primary" disabled=move || pending.get()
+                                        on:click=move |_| on_begin.run(())>"Set up authenticator app"</button>
+                                </div>
+                            }.into_any()
+                        },
+                    }}
+                }
+            }}
+        </Card>
+    }
+}

@@ -1,0 +1,167 @@
+/**
+ * Two-step verification end to end: set up an authenticator app by reading the key from the page
+ * and computing codes here (otpauth), sign in with a code, refuse a reused code, sign in with a
+ * backup code (once), regenerate, turn off; and an Enterprise member who must set it up first.
+ */
+import * as OTPAuth from 'otpauth';
+import {
+  accountNav,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  HTTP_4XX_LOG,
+  literal,
+  newAccount,
+  region,
+  SAME_ORIGIN_HEADERS,
+  SECURITY_PATH,
+  signUpViaApi,
+  sql,
+  submitSignInForm,
+  test,
+  type Account,
+} from './fixtures';
+import type { Page } from '@playwright/test';
+
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+function authenticator(key: string): OTPAuth.TOTP {
+  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key.replaceAll(' ', '')), digits: 6, period: 30, algorithm: 'SHA1' });
+}
+
+/** Waits until the next 30-second step, so the next code differs from the last one used. */
+async function nextStep(page: Page): Promise<void> {
+  const ms = 30_000 - (Date.now() % 30_000) + 500;
+  await page.waitForTimeout(ms);
+}
+
+/** Turns the authenticator on from the page; answers the app and the backup codes shown. */
+async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] }> {
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+  await expect(section.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  const key = (await section.getByTestId('manual-key').textContent()) ?? '';
+  expect(key).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
+  const totp = authenticator(key);
+  const field = section.getByLabel('Code from the app');
+  await field.fill('000000');
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  await expect(section.getByRole('alert')).toContainText('That code is not right');
+  await field.fill(totp.generate());
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  const panel = section.getByRole('group', { name: 'Your backup codes' });
+  await expect(panel.getByRole('listitem')).toHaveCount(10);
+  const codes = (await panel.getByRole('listitem').allTextContents()).map((c) => c.trim());
+  for (const c of codes) expect(c).toMatch(/^[2-9a-hjkmnp-z]{5}-[2-9a-hjkmnp-z]{5}$/);
+  await expect(panel.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-backup-codes.txt');
+  const done = panel.getByRole('button', { name: 'Done' });
+  await expect(done).toBeDisabled();
+  await panel.getByLabel('I have saved these codes').check();
+  await done.click();
+  await expect(panel).toHaveCount(0);
+  await expect(section).toContainText('Authenticator app: on');
+  await expect(section).toContainText('10 of 10 left');
+  return { totp, codes };
+}
+
+async function signOutAndIn(page: Page, account: Account): Promise<void> {
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+  await submitSignInForm(page, account.email, account.password);
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+}
+
+test('set up, sign in with a code and with a backup code, each once; regenerate; turn off', async ({ page }) => {
+  test.setTimeout(120_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const { totp, codes } = await setUp(page);
+
+  // sign in again: the password alone is not enough any more
+  await signOutAndIn(page, account);
+  await nextStep(page);
+  const code = totp.generate();
+  await page.getByLabel('6-digit code').fill(code);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+  await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password + authenticator app');
+
+  // the same code cannot be used twice
+  await signOutAndIn(page, account);
+  await page.getByLabel('6-digit code').fill(code);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
+
+  // a backup code instead (any case, no hyphen): how many are left
+  await page.getByRole('button', { name: 'Use a backup code instead' }).click();
+  await page.getByLabel('Backup code').fill(codes[0].replace('-', '').toUpperCase());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+  await expect(page.getByRole('status').filter({ hasText: 'You signed in with a backup code; 9 left.' })).toBeVisible();
+  await expect(region(page, 'Two-step verification')).toContainText('9 of 10 left');
+
+  // the same backup code is refused
+  await signOutAndIn(page, account);
+  await page.getByRole('button', { name: 'Use a backup code instead' }).click();
+  await page.getByLabel('Backup code').fill(codes[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That backup code is not right, or it has been used already.');
+  await page.getByLabel('Backup code').fill(codes[1]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+
+  // regenerate: old codes stop working, new ones work
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Regenerate backup codes' }).click();
+  await section.getByRole('button', { name: 'Regenerate codes' }).click();
+  const panel = section.getByRole('group', { name: 'Your backup codes' });
+  await expect(panel.getByRole('listitem')).toHaveCount(10);
+  const fresh = (await panel.getByRole('listitem').allTextContents()).map((c) => c.trim());
+  await panel.getByLabel('I have saved these codes').check();
+  await panel.getByRole('button', { name: 'Done' }).click();
+  await signOutAndIn(page, account);
+  await page.getByRole('button', { name: 'Use a backup code instead' }).click();
+  await page.getByLabel('Backup code').fill(codes[3]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('alert')).toContainText('not right');
+  await page.getByLabel('Backup code').fill(fresh[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+
+  // turn off: the password alone signs in again
+  await section.getByRole('button', { name: 'Turn off' }).click();
+  await section.getByRole('group', { name: 'Turn off two-step verification?' }).getByRole('button', { name: 'Turn off' }).click();
+  await expect(section).toContainText('Two-step verification is off.');
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+});
+
+test('an Enterprise member must set up two-step verification before anything else', async ({ page }) => {
+  test.setTimeout(60_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  sql(`WITH org AS (INSERT INTO organizations (id, name, plan, created_at)
+                    VALUES (gen_random_uuid(), 'Acme e2e', 'enterprise', now()) RETURNING id)
+       UPDATE users SET organization_id = (SELECT id FROM org) WHERE email_normalized = ${literal(account.email)}`);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Two-step verification');
+  await expect(section).toContainText('Your organisation requires two-step verification');
+  // anything else is refused with a clear message
+  const refused = await page.request.post('/api/security/password/change', {
+    form: { current_password: account.password, new_password: 'purple tractors sing at dawn' },
+    headers: SAME_ORIGIN_HEADERS,
+  });
+  expect(refused.status()).toBe(403);
+  expect(await refused.text()).toContain('SecondFactorRequired');
+  // once set up, everything works, and it cannot be turned off
+  await setUp(page);
+  await expect(section.getByRole('button', { name: 'Turn off' })).toBeDisabled();
+  const allowed = await page.request.post('/api/security/password/change', {
+    form: { current_password: 'wrong password here', new_password: 'purple tractors sing at dawn' },
+    headers: SAME_ORIGIN_HEADERS,
+  });
+  expect(allowed.status()).toBe(422);
+});

@@ -297,6 +297,14 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="two-factor-few" caption="Few backup codes left" view=two_factor(tf_on(2), TwoFactorPanel::None)/>
                 <State slug="two-factor-none-left" caption="No backup codes left" view=two_factor(tf_on(0), TwoFactorPanel::None)/>
                 <State slug="two-factor-enrolling" caption="Setting up: QR code and key" view=two_factor(tf_off.clone(), TwoFactorPanel::Enrolling(sample_enrolment()))/>
+                <State slug="two-factor-enrolling-error" caption="Setting up: wrong code" view=ViewFn::from(move || {
+                    let panel = RwSignal::new(TwoFactorPanel::Enrolling(sample_enrolment()));
+                    view! {
+                        <TwoFactorCard status=TwoFactorView { enabled: None, backup_codes: None, required: false } email=EMAIL panel pending=false
+                            error=Some("That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".to_string())
+                            on_begin=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
+                    }
+                })/>
                 <State slug="two-factor-codes" caption="Backup codes, shown once" view=two_factor(tf_on(10), TwoFactorPanel::Codes(sample_codes()))/>
                 <State slug="two-factor-confirm-off" caption="Confirming turn off" view=two_factor(tf_on(10), TwoFactorPanel::ConfirmDisable)/>
             </Preview>

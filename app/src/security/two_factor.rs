@@ -179,6 +179,7 @@ pub fn TwoFactorCard(
     let enabled = status.enabled.clone();
     let on = enabled.is_some();
     let required = status.required;
+    let has_codes = status.backup_codes.as_ref().is_some_and(|c| c.total > 0);
     let summary = match &enabled {
         Some(since) => view! {
             <p><strong>"Authenticator app: on"</strong><span class="muted">" · since " <TimeAgo moment=since.clone()/></span></p>
@@ -225,8 +226,9 @@ pub fn TwoFactorCard(
                         }.into_any(),
                         TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() on_done=cancel/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
-                            <ConfirmPanel question="Replace your backup codes?" detail="The old ones stop working at once."
-                                confirm_label="Regenerate codes" pending on_confirm=on_regenerate on_cancel=cancel/>
+                            <ConfirmPanel question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
+                                detail=if has_codes { "The old ones stop working at once." } else { "Each works once, if you lose your phone." }
+                                confirm_label=if has_codes { "Regenerate codes" } else { "Generate codes" } pending on_confirm=on_regenerate on_cancel=cancel/>
                         }.into_any(),
                         TwoFactorPanel::ConfirmDisable => view! {
                             <ConfirmPanel question="Turn off two-step verification?"
@@ -237,7 +239,9 @@ pub fn TwoFactorCard(
                             view! {
                                 <div class="form-actions">
                                     <button type="button" class="btn btn-secondary" disabled=move || pending.get()
-                                        on:click=move |_| panel.set(TwoFactorPanel::ConfirmRegenerate)>"Regenerate backup codes"</button>
+                                        on:click=move |_| panel.set(TwoFactorPanel::ConfirmRegenerate)>
+                                        {if has_codes { "Regenerate backup codes" } else { "Generate backup codes" }}
+                                    </button>
                                     <button type="button" class="btn btn-secondary" disabled=move || pending.get() || required
                                         title=required.then_some("Your organisation requires two-step verification")
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmDisable)>"Turn off"</button>

@@ -77,6 +77,9 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   const account = newAccount();
   await signUpViaApi(page, account);
   await gotoHydrated(page, SECURITY_PATH);
+  // optional on Free: after the password section
+  const headings = await page.getByRole('heading', { level: 2 }).allTextContents();
+  expect(headings.indexOf('Two-step verification')).toBeGreaterThan(headings.indexOf('Password'));
   const { totp, codes } = await setUp(page);
 
   // sign in again: the password alone is not enough any more
@@ -149,6 +152,8 @@ test('an Enterprise member must set up two-step verification before anything els
   await gotoHydrated(page, SECURITY_PATH);
   const section = region(page, 'Two-step verification');
   await expect(section).toContainText('Your organisation requires two-step verification');
+  // …and it comes first on the page
+  expect((await page.getByRole('heading', { level: 2 }).allTextContents())[0]).toBe('Two-step verification');
   // anything else is refused with a clear message
   const refused = await page.request.post('/api/security/password/change', {
     form: { current_password: account.password, new_password: 'purple tractors sing at dawn' },

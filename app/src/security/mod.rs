@@ -329,7 +329,27 @@ pub fn SecurityPage() -> impl IntoView {
         <Transition fallback=|| view! { <PageFrame><p class="skeleton" aria-busy="true">"Loading your security settings…"</p></PageFrame> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(o) => view! {
+                    Ok(o) => {
+                    // An Enterprise member who must set up two-step verification sees it first.
+                    let two_factor_first = o.two_factor.required && o.two_factor.enabled.is_none();
+                    let two_factor_card = {
+                        let (status, email) = (o.two_factor.clone(), o.viewer.email.clone());
+                        move || view! {
+                                    <TwoFactorCard
+                                        status=status.clone()
+                                        email=email.clone()
+                                        panel
+                                        pending=two_factor_pending
+                                        error=two_factor_error
+                                        notice=two_factor_notice
+                                        on_begin
+                                        on_confirm=on_confirm_totp
+                                        on_regenerate
+                                        on_disable
+                                    />
+                        }
+                    };
+                    view! {
                         <PageFrame viewer=o.viewer.clone() on_sign_out signing_out>
                             <nav class="breadcrumb" aria-label="Breadcrumb">
                                 <ol>
@@ -359,6 +379,7 @@ pub fn SecurityPage() -> impl IntoView {
                                     />
                                 })
                             }
+                            {two_factor_first.then(two_factor_card.clone())}
                             <PasswordCard
                                 status=o.password.clone()
                                 email=o.viewer.email.clone()
@@ -368,18 +389,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 success=password_success
                                 on_submit=on_change
                             />
-                            <TwoFactorCard
-                                status=o.two_factor.clone()
-                                email=o.viewer.email.clone()
-                                panel
-                                pending=two_factor_pending
-                                error=two_factor_error
-                                notice=two_factor_notice
-                                on_begin
-                                on_confirm=on_confirm_totp
-                                on_regenerate
-                                on_disable
-                            />
+                            {(!two_factor_first).then(two_factor_card)}
                             <SessionsCard
                                 sessions=o.sessions.clone()
                                 lifetime=o.session_lifetime.clone()
@@ -402,7 +412,8 @@ pub fn SecurityPage() -> impl IntoView {
                                 description="See and revoke the third-party applications you have allowed to access your account."
                             />
                         </PageFrame>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     Err(e) => view! {
                         <PageFrame>
                             <div class="error-page">

@@ -166,6 +166,7 @@ pub fn SecurityPage() -> impl IntoView {
     let regenerate = ServerAction::<RegenerateBackupCodes>::new();
     let disable_totp = ServerAction::<DisableTotp>::new();
     let panel = RwSignal::new(TwoFactorPanel::None);
+    let codes_saved = RwSignal::new(false);
     let end_verification = ServerAction::<EndReverification>::new();
 
     // Sensitive actions that answer ReverifyRequired open the dialog; once the person has
@@ -193,11 +194,13 @@ pub fn SecurityPage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(Ok(codes)) = finish_totp.value().get() {
+            codes_saved.set(false);
             panel.set(TwoFactorPanel::Codes(codes));
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(codes)) = regenerate.value().get() {
+            codes_saved.set(false);
             panel.set(TwoFactorPanel::Codes(codes));
         }
     });
@@ -346,6 +349,7 @@ pub fn SecurityPage() -> impl IntoView {
                                         on_confirm=on_confirm_totp
                                         on_regenerate
                                         on_disable
+                                        codes_saved
                                     />
                         }
                     };

@@ -62,8 +62,14 @@ pub async fn disable_totp() -> Result<(), AppError> {
 
 /// The backup codes, shown once: Copy, Download, Print, and "I have saved these codes".
 #[component]
-pub fn BackupCodesPanel(codes: Vec<String>, email: String, on_done: Callback<()>) -> impl IntoView {
-    let saved = RwSignal::new(false);
+pub fn BackupCodesPanel(
+    codes: Vec<String>,
+    email: String,
+    /// "I have saved these codes", owned by the page so that a refresh of the page's data while
+    /// the panel is open does not untick it.
+    saved: RwSignal<bool>,
+    on_done: Callback<()>,
+) -> impl IntoView {
     let text = format!(
         "Gatehouse backup codes for {email}\nEach code works once. Keep them somewhere safe.\n\n{}\n",
         codes.join("\n")
@@ -175,7 +181,11 @@ pub fn TwoFactorCard(
     on_confirm: Callback<String>,
     on_regenerate: Callback<()>,
     on_disable: Callback<()>,
+    /// The codes panel's "I have saved these codes" (the page owns it; see `BackupCodesPanel`).
+    #[prop(optional)]
+    codes_saved: Option<RwSignal<bool>>,
 ) -> impl IntoView {
+    let codes_saved = codes_saved.unwrap_or_else(|| RwSignal::new(false));
     let enabled = status.enabled.clone();
     let on = enabled.is_some();
     let required = status.required;
@@ -224,7 +234,7 @@ pub fn TwoFactorCard(
                         TwoFactorPanel::Enrolling(e) => view! {
                             <EnrolmentPanel enrolment=e pending error on_confirm on_cancel=cancel/>
                         }.into_any(),
-                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() on_done=cancel/> }.into_any(),
+                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=cancel/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
                             <ConfirmPanel question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
                                 detail=if has_codes { "The old ones stop working at once." } else { "Each works once, if you lose your phone." }

@@ -43,6 +43,9 @@ async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<St
     let secret = secret_of(&e);
     let step = totp::step_at(svc.clock.now());
     let codes = two_factor::finish_enrolment(svc, &session, &totp::code_for_step(&secret, step), &ClientInfo::default()).await.unwrap();
+    // as the next request sees it: with a second factor
+    let session = me(svc, &token).await;
+    assert!(session.has_second_factor);
     (token, session, secret, codes)
 }
 
@@ -287,4 +290,54 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let r = complete_sign_in(&svc, &late, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::SignInAgain)), "5 minutes is the limit: {r:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn knowing_the_password_does_not_reset_the_count_of_wrong_codes(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, _, secret, _) = enrolled(&svc).await;
+    let failures = || async { sqlx::query_scalar::<_, i32>("SELECT failed_attempts FROM users").fetch_one(&db).await.unwrap() };
+    // an attacker with the password: 4 wrong codes, sign in again, 4 more…
+    for _ in 0..2 {
+        let pending = second_step(&svc).await;
+        for _ in 0..4 {
+            complete_sign_in(&svc, &pending, SecondStep::Authenticator, "000000", &ClientInfo::default()).await.unwrap_err();
+        }
+    }
+    assert!(failures().await >= 5, "the right password forgave only its own attempt: {}", failures().await);
+    // …so even the right code now waits its turn
+    svc.clock.advance(Duration::seconds(30));
+    let pending = second_step(&svc).await;
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let r = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::Invalid { .. })), "throttled: {r:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_change_or_signing_out_everywhere_ends_pending_sign_ins(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db);
+    let (token, _, secret, codes) = enrolled(&svc).await;
+    let pending = second_step(&svc).await;
+    domain::auth::sessions::sign_out_everywhere(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap();
+    let r = complete_sign_in(&svc, &pending, SecondStep::BackupCode, &codes[0], &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
+
+    let pending = second_step(&svc).await;
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let me_again = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();
+    let stolen = second_step(&svc).await;
+    domain::auth::accounts::change_password(
+        &svc,
+        &me(&svc, &me_again.token).await,
+        &Password::new(PW),
+        &Password::new("purple tractors sing at dawn"),
+        &ClientInfo::default(),
+    )
+    .await
+    .unwrap();
+    let r = complete_sign_in(&svc, &stolen, SecondStep::BackupCode, &codes[1], &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
 }

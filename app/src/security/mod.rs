@@ -388,6 +388,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 status=o.password.clone()
                                 email=o.viewer.email.clone()
                                 display_name=o.viewer.display_name.clone().unwrap_or_default()
+                                has_second_factor=o.two_factor.enabled.is_some()
                                 pending=password_pending
                                 error=password_error
                                 success=password_success

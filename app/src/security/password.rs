@@ -69,12 +69,15 @@ pub fn StrengthMeter(
     #[prop(into)] password: Signal<String>,
     email: String,
     display_name: Option<String>,
+    /// With a second factor, the rules ask for fewer characters (as the server's do).
+    #[prop(optional)]
+    has_second_factor: bool,
 ) -> impl IntoView {
     use policy::password::{assess, Context, Verdict};
     let verdict = Memo::new(move |_| {
         let pw = password.get();
         (!pw.is_empty()).then(|| {
-            assess(&pw, &Context { email: &email, display_name: display_name.as_deref(), has_second_factor: false })
+            assess(&pw, &Context { email: &email, display_name: display_name.as_deref(), has_second_factor })
         })
     });
     let level = move || match verdict.get() {
@@ -109,6 +112,9 @@ pub fn PasswordCard(
     #[prop(into)]
     email: String,
     #[prop(optional, into)] display_name: Option<String>,
+    /// The account has a second factor: 8 characters are enough.
+    #[prop(optional)]
+    has_second_factor: bool,
     /// Show the form open (previews).
     #[prop(optional)]
     initially_open: bool,
@@ -169,11 +175,15 @@ pub fn PasswordCard(
                         kind="password"
                         autocomplete="new-password"
                         required=true
-                        hint="At least 15 characters; a few unrelated words work well. Saving it signs you out everywhere else."
+                        hint=if has_second_factor {
+                            "At least 8 characters, as you use two-step verification; longer is stronger. Saving it signs you out everywhere else."
+                        } else {
+                            "At least 15 characters; a few unrelated words work well. Saving it signs you out everywhere else."
+                        }
                         value=new
                         described_by=meter_id.clone()
                     />
-                    <StrengthMeter id=meter_id.clone() password=new email=email.clone() display_name=display_name.clone()/>
+                    <StrengthMeter id=meter_id.clone() password=new email=email.clone() display_name=display_name.clone() has_second_factor/>
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                             {move || match (pending.get(), has_password) {

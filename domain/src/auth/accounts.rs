@@ -96,17 +96,15 @@ pub async fn create_account(
 }
 
 /// Checks a password for an account, through the account's throttle: the attempt is counted before
-/// the check and forgiven on success. While the throttle holds (too many recent failures, or locked
-/// out) the answer is `false` after the same hashing work as a real check, so a locked account
-/// looks exactly like a wrong password.
+/// the check. While the throttle holds (too many recent failures, or locked out) the answer is
+/// `false` after the same hashing work as a real check, so a locked account looks exactly like a
+/// wrong password. The caller decides what a right password earns: a reset of the count once the
+/// person is fully authenticated, or only this attempt forgiven while a second step is still due
+/// (so knowing the password never resets the count that limits guessing codes).
 pub(crate) async fn verify_throttled(svc: &Services, user: &db::users::UserRow, password: &Password) -> Result<bool, DomainError> {
     let allowed = user.password_hash.is_some() && db::users::claim_attempt(&svc.db, user.id, svc.clock.now(), &svc.throttle).await?;
     let stored = if allowed { user.password_hash.as_deref() } else { None };
-    let ok = svc.hasher.verify(password, stored).await?;
-    if ok {
-        db::users::reset_attempts(&svc.db, user.id).await?;
-    }
-    Ok(ok)
+    Ok(svc.hasher.verify(password, stored).await?)
 }
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and
@@ -139,8 +137,11 @@ pub async fn sign_in(
     }
     if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
+        // Only this attempt is forgiven; the count resets when the second step succeeds.
+        db::users::forgive_attempt(&svc.db, user.id).await?;
         return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id).await?));
     }
+    db::users::reset_attempts(&svc.db, user.id).await?;
     let token = sessions::start(svc, user.id, "password", client).await?;
     db::events::record(&svc.db, user.id, None, "signed_in", client, svc.clock.now()).await?;
     Ok(token)
@@ -171,13 +172,17 @@ pub async fn change_password(
     if user.password_hash.is_none() {
         return Err(DomainError::Invalid { field: "current_password", message: "This account has no password yet.".into() });
     }
-    let has_second_factor = db::two_factor::enabled_at(&svc.db, user.id).await?.is_some();
-    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor };
+    let ctx = policy::password::Context {
+        email: &user.email,
+        display_name: user.display_name.as_deref(),
+        has_second_factor: auth.has_second_factor,
+    };
     // The cheap checks first, so a rejected new password costs no guess of the current one.
     check_policy(new, &ctx, &svc.common_passwords)?;
     if !verify_throttled(svc, &user, current).await? {
         return Err(DomainError::Invalid { field: "current_password", message: "Your current password is not correct.".into() });
     }
+    db::users::reset_attempts(&svc.db, user.id).await?;
     if svc.hasher.verify(new, user.password_hash.as_deref()).await? {
         return Err(DomainError::PasswordRejected("Choose a password different from your current one.".into()));
     }
@@ -195,14 +200,18 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
             message: "This account already has a password. Use Change password instead.".into(),
         });
     }
-    let has_second_factor = db::two_factor::enabled_at(&svc.db, user.id).await?.is_some();
-    let ctx = policy::password::Context { email: &user.email, display_name: user.display_name.as_deref(), has_second_factor };
+    let ctx = policy::password::Context {
+        email: &user.email,
+        display_name: user.display_name.as_deref(),
+        has_second_factor: auth.has_second_factor,
+    };
     check_policy(new, &ctx, &svc.common_passwords)?;
     store_new_password(svc, auth, new, "password_set", client).await
 }
 
-/// In one transaction: the new hash is stored, every other session is revoked, the current session
-/// gets a fresh token (returned, for the cookie) and is marked as just verified, and the change is
+/// In one transaction: the new hash is stored, every other session is revoked (and any sign-in
+/// waiting for its second step, which began with the old password), the current session gets a
+/// fresh token (returned, for the cookie) and is marked as just verified, and the change is
 /// recorded. A failure part-way changes nothing.
 async fn store_new_password(
     svc: &Services,
@@ -215,9 +224,10 @@ async fn store_new_password(
     let now = svc.clock.now();
     let (token, token_hash) = sessions::new_token();
     let mut tx = svc.db.begin().await?;
-    let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= crate::auth::password::MIN_LENGTH;
+    let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
     db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok).await?;
     db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, event).await?;
+    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), event, client, now).await?;
     tx.commit().await?;

@@ -10,8 +10,6 @@ use sha2::Sha256;
 pub const COUNT: usize = 10;
 pub const LENGTH: usize = 10;
 pub const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-/// Warn when this few are left.
-pub const FEW: i64 = 3;
 
 /// Fresh codes, formatted for people.
 pub fn generate() -> Vec<String> {

@@ -18,6 +18,9 @@ pub struct Device {
     /// "Windows 10", "iPhone", or "Unknown OS".
     pub os: String,
     pub kind: DeviceKind,
+    /// The operating system without its version ("Windows", "Mac", "iPhone"): with the browser's
+    /// name, what makes a device familiar, so an OS update is not a "new device".
+    pub os_family: String,
 }
 
 pub fn describe(user_agent: Option<&str>) -> Device {
@@ -26,6 +29,7 @@ pub fn describe(user_agent: Option<&str>) -> Device {
         browser_name: "Unknown browser".into(),
         os: "Unknown OS".into(),
         kind: DeviceKind::Unknown,
+        os_family: "Unknown OS".into(),
     };
     let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else { return unknown };
     let Some(r) = woothee::parser::Parser::new().parse(ua) else { return unknown };
@@ -53,7 +57,8 @@ pub fn describe(user_agent: Option<&str>) -> Device {
         _ if os.contains("iPad") => DeviceKind::Tablet,
         _ => DeviceKind::Unknown,
     };
-    Device { browser_name: if known(&name) { name } else { "Unknown browser".into() }, browser, os, kind }
+    let os_family = os.split_whitespace().next().unwrap_or("Unknown OS").to_string();
+    Device { browser_name: if known(&name) { name } else { "Unknown browser".into() }, browser, os, kind, os_family }
 }
 
 #[cfg(test)]
@@ -66,6 +71,8 @@ mod tests {
         assert_eq!(ff.browser, "Firefox 140");
         assert!(ff.os.starts_with("Windows"), "{ff:?}");
         assert_eq!(ff.kind, DeviceKind::Desktop);
+        let ff11 = describe(Some("Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"));
+        assert_eq!((ff.os_family.as_str(), ff11.os_family.as_str()), ("Windows", "Windows"), "an OS update is the same device");
         let iphone = describe(Some(
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
         ));

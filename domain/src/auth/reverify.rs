@@ -19,17 +19,6 @@ pub fn require_recent(svc: &Services, auth: &AuthSession) -> Result<(), DomainEr
     verified_until(svc, auth).map(|_| ()).ok_or(DomainError::ReverifyRequired)
 }
 
-/// Which methods this account can re-verify with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Methods {
-    pub password: bool,
-}
-
-pub async fn methods(svc: &Services, auth: &AuthSession) -> Result<Methods, DomainError> {
-    let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
-    Ok(Methods { password: user.password_hash.is_some() })
-}
-
 /// Re-verifies with the account's password (through the account's throttle); answers until when.
 pub async fn with_password(
     svc: &Services,
@@ -47,6 +36,7 @@ pub async fn with_password(
     if !verify_throttled(svc, &user, password).await? {
         return Err(DomainError::Invalid { field: "password", message: "That password is not correct.".into() });
     }
+    db::users::reset_attempts(&svc.db, user.id).await?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     db::sessions::set_verified_at(&mut *tx, auth.user_id, auth.session_id, Some(now)).await?;

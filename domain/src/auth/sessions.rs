@@ -62,28 +62,44 @@ pub struct SessionSummary {
     pub new_device: bool,
 }
 
-/// A fresh random token and the hash to store.
-pub fn new_token() -> (SessionToken, [u8; 32]) {
+/// A fresh random cookie token (base64url of 32 random bytes) and the hash to store.
+pub fn new_cookie_token() -> (String, [u8; 32]) {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
-    let token = SessionToken::from_cookie(URL_SAFE_NO_PAD.encode(raw));
-    (token, Sha256::digest(raw).into())
+    (URL_SAFE_NO_PAD.encode(raw), Sha256::digest(raw).into())
 }
 
-/// The stored hash of a cookie's token; `None` when the cookie is not a well-formed token.
-pub fn token_hash(token: &SessionToken) -> Option<[u8; 32]> {
-    let raw = URL_SAFE_NO_PAD.decode(token.expose()).ok()?;
+/// A fresh session token and the hash to store.
+pub fn new_token() -> (SessionToken, [u8; 32]) {
+    let (token, hash) = new_cookie_token();
+    (SessionToken::from_cookie(token), hash)
+}
+
+/// The stored hash of a cookie token; `None` when the cookie is not a well-formed token.
+pub fn hash_cookie_token(token: &str) -> Option<[u8; 32]> {
+    let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
     (raw.len() == 32).then(|| Sha256::digest(&raw).into())
 }
 
-/// Per plan, the oldest `created_at` / `last_seen_at` still valid at `now`.
+/// The stored hash of a session cookie's token.
+pub fn token_hash(token: &SessionToken) -> Option<[u8; 32]> {
+    hash_cookie_token(token.expose())
+}
+
+/// The oldest `created_at` / `last_seen_at` a live session of this plan may have at `now`.
+fn live_after(policy: &SessionPolicy, plan: Plan, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let l = policy.lifetimes(plan);
+    (now - l.absolute, now - l.idle)
+}
+
+/// `live_after` for every plan, for the clean-up sweep.
 fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> Cutoffs {
     let mut c = Cutoffs::default();
     for plan in Plan::ALL {
-        let l = policy.lifetimes(plan);
+        let (created_after, seen_after) = live_after(policy, plan, now);
         c.plans.push(plan.as_str());
-        c.created_after.push(now - l.absolute);
-        c.seen_after.push(now - l.idle);
+        c.created_after.push(created_after);
+        c.seen_after.push(seen_after);
     }
     c
 }
@@ -109,8 +125,8 @@ pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option
     let Some(row) = db::sessions::find_unrevoked(&svc.db, &hash).await? else {
         return Ok(None);
     };
-    let lifetimes = svc.sessions.lifetimes(row.plan);
-    if row.created_at <= now - lifetimes.absolute || row.last_seen_at <= now - lifetimes.idle {
+    let (created_after, seen_after) = live_after(&svc.sessions, row.plan, now);
+    if row.created_at <= created_after || row.last_seen_at <= seen_after {
         return Ok(None); // expired: the clean-up task marks it so
     }
     if now - row.last_seen_at >= svc.sessions.touch_interval() {
@@ -146,7 +162,8 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
     }
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, &cutoffs(&svc.sessions, now), now, "revoked").await? {
+    let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
+    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, "revoked").await? {
         return Err(DomainError::NotFound);
     }
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "session_revoked", client, now).await?;
@@ -161,6 +178,7 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "revoked_all_others").await?;
+    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "other_sessions_revoked", client, now).await?;
     tx.commit().await?;
     Ok(n)
@@ -173,6 +191,7 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;
+    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "signed_out_everywhere", client, now).await?;
     tx.commit().await?;
@@ -192,7 +211,8 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
 /// Live sessions of the signed-in account, the current one first, then most recently active.
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
     let now = svc.clock.now();
-    let rows = db::sessions::list_live(&svc.db, auth.user_id, &cutoffs(&svc.sessions, now)).await?;
+    let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
+    let rows = db::sessions::list_live(&svc.db, auth.user_id, created_after, seen_after).await?;
     let mut out: Vec<SessionSummary> = rows
         .into_iter()
         .map(|r| SessionSummary {

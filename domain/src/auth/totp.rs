@@ -71,11 +71,9 @@ pub fn normalize_code(input: &str) -> Option<String> {
 pub fn matching_step(secret: &[u8], code: &str, now: OffsetDateTime) -> Option<i64> {
     let code = normalize_code(code)?;
     let now = step_at(now);
-    [now, now - 1, now + 1].into_iter().find(|s| constant_time_eq(code_for_step(secret, *s).as_bytes(), code.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    [now, now - 1, now + 1]
+        .into_iter()
+        .find(|s| bool::from(subtle::ConstantTimeEq::ct_eq(code_for_step(secret, *s).as_bytes(), code.as_bytes())))
 }
 
 #[cfg(test)]

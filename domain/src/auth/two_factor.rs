@@ -46,6 +46,13 @@ impl Keys {
     fn hash(&self, normalized: &str) -> Vec<u8> {
         backup_codes::keyed_hash(&self.backup_code_key, normalized)
     }
+
+    /// Fresh backup codes (for the person) and their stored forms.
+    fn new_backup_codes(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+        let codes = backup_codes::generate();
+        let hashes = codes.iter().filter_map(|c| backup_codes::normalize(c)).map(|c| self.hash(&c)).collect();
+        (codes, hashes)
+    }
 }
 
 fn aad(user_id: UserId) -> Vec<u8> {
@@ -69,7 +76,7 @@ impl std::fmt::Debug for Enrolment {
 /// server-side, encrypted, bound to this session, for 10 minutes; starting again replaces it.
 pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrolment, DomainError> {
     require_recent(svc, auth)?;
-    if db::two_factor::enabled_at(&svc.db, auth.user_id).await?.is_some() {
+    if auth.has_second_factor {
         return Err(DomainError::Invalid { field: "totp", message: "An authenticator app is already set up.".into() });
     }
     let secret = totp::new_secret();
@@ -98,8 +105,7 @@ pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, cl
             message: "That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".into(),
         });
     };
-    let codes = backup_codes::generate();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| svc.keys.hash(&backup_codes::normalize(c).unwrap_or_default())).collect();
+    let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     if !db::two_factor::insert_credential(&mut *tx, auth.user_id, &sealed, now, step).await? {
         return Err(DomainError::Invalid { field: "totp", message: "An authenticator app is already set up.".into() });
@@ -135,12 +141,11 @@ pub async fn use_backup_code(svc: &Services, user_id: UserId, input: &str) -> Re
 /// Creates backup codes, replacing any (needs a recent proof of identity and an authenticator).
 pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
     require_recent(svc, auth)?;
-    if db::two_factor::enabled_at(&svc.db, auth.user_id).await?.is_none() {
+    if !auth.has_second_factor {
         return Err(DomainError::Invalid { field: "backup_codes", message: "Set up an authenticator app first.".into() });
     }
     let now = svc.clock.now();
-    let codes = backup_codes::generate();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| svc.keys.hash(&backup_codes::normalize(c).unwrap_or_default())).collect();
+    let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "backup_codes_generated", client, now).await?;
@@ -194,15 +199,15 @@ pub async fn status(svc: &Services, user_id: UserId) -> Result<Status, DomainErr
 
 /// How long a sign-in may wait for its second step.
 pub const PENDING_MINUTES: i64 = 5;
-/// Wrong codes that end a pending sign-in.
+/// Attempts at a code that end a pending sign-in when the last is wrong.
 pub const PENDING_MAX_FAILURES: i32 = 5;
 
 /// A pending sign-in for an account whose password was right.
 pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId) -> Result<PendingToken, DomainError> {
-    let (token, hash) = crate::auth::sessions::new_token();
+    let (token, hash) = crate::auth::sessions::new_cookie_token();
     let now = svc.clock.now();
     db::two_factor::insert_pending(&svc.db, user_id, &hash, now, now + Duration::minutes(PENDING_MINUTES)).await?;
-    Ok(PendingToken::from_cookie(token.expose()))
+    Ok(PendingToken::from_cookie(token))
 }
 
 /// Which second step the person uses.
@@ -229,9 +234,10 @@ pub async fn complete_sign_in(
     code: &str,
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
-    let hash = crate::auth::sessions::token_hash(&SessionToken::from_cookie(pending.expose())).ok_or(DomainError::SignInAgain)?;
+    let hash = crate::auth::sessions::hash_cookie_token(pending.expose()).ok_or(DomainError::SignInAgain)?;
     let now = svc.clock.now();
-    let user_id = db::two_factor::find_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
+    let (user_id, attempts) =
+        db::two_factor::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
     let allowed = db::users::claim_attempt(&svc.db, user_id, now, &svc.throttle).await?;
     let outcome = if !allowed {
         None
@@ -242,7 +248,7 @@ pub async fn complete_sign_in(
         }
     };
     let Some(backup_codes_left) = outcome else {
-        if db::two_factor::fail_pending(&svc.db, &hash).await? >= PENDING_MAX_FAILURES {
+        if attempts >= PENDING_MAX_FAILURES {
             db::two_factor::delete_pending(&svc.db, &hash).await?;
             return Err(DomainError::SignInAgain);
         }

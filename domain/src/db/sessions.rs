@@ -7,28 +7,13 @@ use crate::ids::{SessionId, UserId};
 use crate::plan::Plan;
 
 /// Per plan, the oldest sign-in (`created_after`) and last activity (`seen_after`) a live session
-/// may have. Bound as three arrays, so each statement applies every plan's lifetimes in one go.
+/// may have. Bound as three arrays, so the clean-up sweep applies every plan's lifetimes in one
+/// statement.
 #[derive(Clone, Debug, Default)]
 pub struct Cutoffs {
     pub plans: Vec<&'static str>,
     pub created_after: Vec<OffsetDateTime>,
     pub seen_after: Vec<OffsetDateTime>,
-}
-
-/// `users u` with its organisation `o` and its plan's cutoffs `c`, from the arrays in $2, $3, $4.
-macro_rules! users_with_cutoffs {
-    () => {
-        "users u LEFT JOIN organizations o ON o.id = u.organization_id
-         JOIN unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS c(plan, created_after, seen_after)
-           ON c.plan = COALESCE(o.plan, 'free')"
-    };
-}
-
-/// Session `s` belongs to user `u` and is live under its plan's cutoffs `c`.
-macro_rules! live {
-    () => {
-        "u.id = s.user_id AND s.revoked_at IS NULL AND s.created_at > c.created_after AND s.last_seen_at > c.seen_after"
-    };
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -65,7 +50,7 @@ pub async fn insert(
     client: &ClientInfo,
 ) -> Result<(), sqlx::Error> {
     let device = crate::auth::devices::describe(client.user_agent.as_deref());
-    let device_key = format!("{}|{}", device.browser_name, device.os);
+    let device_key = format!("{}|{}", device.browser_name, device.os_family);
     // New: the account has signed in before, but never from this device, or never from this
     // country (when the country is known).
     sqlx::query(
@@ -124,19 +109,22 @@ pub async fn touch(
     Ok(())
 }
 
-pub async fn list_live(db: impl PgExecutor<'_>, user_id: UserId, cutoffs: &Cutoffs) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT s.id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.auth_method, s.new_device
-         FROM sessions s, ",
-        users_with_cutoffs!(),
-        " WHERE s.user_id = $1 AND ",
-        live!(),
-        " ORDER BY s.last_seen_at DESC"
-    ))
+/// The account's live sessions: not revoked, signed in after `created_after`, seen after
+/// `seen_after` (its plan's lifetimes).
+pub async fn list_live(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, created_at, last_seen_at, ip, user_agent, auth_method, new_device FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND created_at > $2 AND last_seen_at > $3
+         ORDER BY last_seen_at DESC",
+    )
     .bind(user_id)
-    .bind(&cutoffs.plans)
-    .bind(&cutoffs.created_after)
-    .bind(&cutoffs.seen_after)
+    .bind(created_after)
+    .bind(seen_after)
     .fetch_all(db)
     .await
 }
@@ -167,21 +155,19 @@ pub async fn revoke_live(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     id: SessionId,
-    cutoffs: &Cutoffs,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
     now: OffsetDateTime,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(concat!(
-        "UPDATE sessions s SET revoked_at = $6, revoked_reason = $7 FROM ",
-        users_with_cutoffs!(),
-        " WHERE s.id = $5 AND s.user_id = $1 AND ",
-        live!()
-    ))
+    let r = sqlx::query(
+        "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
+         WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4",
+    )
     .bind(user_id)
-    .bind(&cutoffs.plans)
-    .bind(&cutoffs.created_after)
-    .bind(&cutoffs.seen_after)
     .bind(id)
+    .bind(created_after)
+    .bind(seen_after)
     .bind(now)
     .bind(reason)
     .execute(db)
@@ -230,12 +216,14 @@ pub async fn rotate_token(
 /// Ends (as "expired") every session past its plan's idle or absolute lifetime. Not per account:
 /// this is the clean-up task's sweep.
 pub async fn mark_expired(db: impl PgExecutor<'_>, cutoffs: &Cutoffs, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(concat!(
-        "UPDATE sessions s SET revoked_at = $1, revoked_reason = 'expired' FROM ",
-        users_with_cutoffs!(),
-        " WHERE u.id = s.user_id AND s.revoked_at IS NULL
-            AND (s.created_at <= c.created_after OR s.last_seen_at <= c.seen_after)"
-    ))
+    let r = sqlx::query(
+        "UPDATE sessions s SET revoked_at = $1, revoked_reason = 'expired'
+         FROM users u LEFT JOIN organizations o ON o.id = u.organization_id
+         JOIN unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS c(plan, created_after, seen_after)
+           ON c.plan = COALESCE(o.plan, 'free')
+         WHERE u.id = s.user_id AND s.revoked_at IS NULL
+           AND (s.created_at <= c.created_after OR s.last_seen_at <= c.seen_after)",
+    )
     .bind(now)
     .bind(&cutoffs.plans)
     .bind(&cutoffs.created_after)

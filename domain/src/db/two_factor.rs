@@ -190,28 +190,30 @@ pub async fn insert_pending(
     Ok(())
 }
 
-/// The account of an unexpired pending sign-in with fewer than `max_failures` wrong codes.
-pub async fn find_pending(
+/// Counts an attempt at an unexpired pending sign-in that has had fewer than `max_attempts`, before
+/// its code is checked (so simultaneous attempts cannot exceed the limit); answers its account and
+/// the attempts so far.
+pub async fn claim_pending(
     db: impl PgExecutor<'_>,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
-    max_failures: i32,
-) -> Result<Option<UserId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM pending_sign_ins WHERE token_hash = $1 AND expires_at > $2 AND failures < $3")
-        .bind(&token_hash[..])
-        .bind(now)
-        .bind(max_failures)
-        .fetch_optional(db)
-        .await
+    max_attempts: i32,
+) -> Result<Option<(UserId, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE pending_sign_ins SET failures = failures + 1
+         WHERE token_hash = $1 AND expires_at > $2 AND failures < $3 RETURNING user_id, failures",
+    )
+    .bind(&token_hash[..])
+    .bind(now)
+    .bind(max_attempts)
+    .fetch_optional(db)
+    .await
 }
 
-/// Counts a wrong code; answers the failures so far.
-pub async fn fail_pending(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("UPDATE pending_sign_ins SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures")
-        .bind(&token_hash[..])
-        .fetch_optional(db)
-        .await
-        .map(|f: Option<i32>| f.unwrap_or(i32::MAX))
+/// Ends every pending sign-in of the account (its password changed, or it signed out everywhere).
+pub async fn delete_pending_for_user(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1").bind(user_id).execute(db).await?;
+    Ok(())
 }
 
 /// Ends a pending sign-in (used, or given up); `false` if it was already gone.

@@ -84,7 +84,7 @@ pub async fn set_password(
 
 /// Counts a password attempt against the account before it is checked, if the throttle allows one
 /// now; answers whether it did. Counting first makes simultaneous guesses meet the limit too: each
-/// claims its own attempt. A success then resets the count (`reset_attempts`).
+/// claims its own attempt. A full authentication then resets the count (`reset_attempts`).
 pub async fn claim_attempt(
     db: impl PgExecutor<'_>,
     id: UserId,
@@ -112,7 +112,17 @@ pub async fn claim_attempt(
     Ok(r.rows_affected() == 1)
 }
 
-/// A correct password: the consecutive-failure count starts again.
+/// A right password while a second step is still due: this attempt no longer counts, but earlier
+/// failures (wrong codes included) still do.
+pub async fn forgive_attempt(db: impl PgExecutor<'_>, id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Fully authenticated: the consecutive-failure count starts again.
 pub async fn reset_attempts(db: impl PgExecutor<'_>, id: UserId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET failed_attempts = 0, last_failed_at = NULL, locked_until = NULL WHERE id = $1 AND failed_attempts <> 0")
         .bind(id)

@@ -3,7 +3,7 @@
  * test helpers so both agree on the site origin (used for the Origin header
  * the server requires on form POSTs).
  */
-export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:3100';
+export const BASE_URL = process.env.BASE_URL ?? 'http://localhost:3100';
 
-/** The site origin, e.g. `http://127.0.0.1:3100`. */
+/** The site origin, e.g. `http://localhost:3100`. */
 export const SITE_ORIGIN = new URL(BASE_URL).origin;

@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 import { BASE_URL } from './base-url';
 
-// `process.env.BASE_URL ?? 'http://127.0.0.1:3100'`, shared with the helpers.
+// `process.env.BASE_URL ?? 'http://localhost:3100'`, shared with the helpers.
 const baseURL = BASE_URL;
 
 export default defineConfig({

@@ -8,6 +8,8 @@ cd "$ROOT"
 export DATABASE_URL=$(pg_url "$E2E_DATABASE")
 export GATEHOUSE_SITE_ROOT=$ROOT/target/site
 export GATEHOUSE_SITE_ADDR=127.0.0.1:$E2E_PORT
+# passkeys need a domain (never an IP): the tests use http://localhost:<port>
+export GATEHOUSE_PASSKEYS_ORIGIN=http://localhost:$E2E_PORT
 export GATEHOUSE_DEMO_ENABLED=false
 export GATEHOUSE_PREVIEWS_ENABLED=true
 export RUST_LOG=${RUST_LOG:-warn,server=info}

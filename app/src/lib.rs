@@ -13,5 +13,6 @@ pub mod security;
 pub mod server;
 pub mod sign_in;
 pub mod time_fmt;
+pub mod webauthn;
 
 pub use app::{shell, App};

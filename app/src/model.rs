@@ -36,6 +36,9 @@ pub struct VerificationView {
     pub seconds_left: u64,
     /// The account can re-verify with a password.
     pub has_password: bool,
+    /// The account can re-verify with a passkey.
+    #[serde(default)]
+    pub has_passkey: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,6 +96,9 @@ pub struct TwoFactorView {
     pub backup_codes: Option<BackupCodesView>,
     /// The account's organisation requires a second factor (Enterprise).
     pub required: bool,
+    /// This session signed in with a passkey, which already counts as both factors.
+    #[serde(default)]
+    pub passkey_session: bool,
 }
 
 /// What Set up shows, once: the QR code and the key to type by hand. Sent only to the session that
@@ -111,12 +117,35 @@ impl std::fmt::Debug for EnrolmentView {
     }
 }
 
+/// One passkey in the Passkeys section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    /// "iCloud Keychain", "Google Password Manager", …; `None` when the model is unknown.
+    pub provider: Option<String>,
+    /// Backup eligible: the provider syncs it to the person's other devices.
+    pub synced: bool,
+    pub created: Moment,
+    /// `None`: never used yet.
+    pub last_used: Option<Moment>,
+}
+
+/// The Passkeys section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PasskeysView {
+    pub items: Vec<PasskeyView>,
+    /// Removing one leaves another way to sign in (a password, or another passkey).
+    pub can_remove: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SecurityOverview {
     pub viewer: Viewer,
     pub password: PasswordView,
     pub verification: VerificationView,
     pub two_factor: TwoFactorView,
+    pub passkeys: PasskeysView,
     pub sessions: Vec<SessionView>,
     /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
     pub session_lifetime: String,

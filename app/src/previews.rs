@@ -17,6 +17,7 @@ fn tf_on(left: i64) -> TwoFactorView {
         enabled: Some(moment("3 days ago", "2026-11-20 09:12 UTC")),
         backup_codes: Some(BackupCodesView { generated: moment("3 days ago", "2026-11-20 09:12 UTC"), left, total: 10 }),
         required: false,
+        passkey_session: false,
     }
 }
 
@@ -149,7 +150,7 @@ pub fn PreviewsPage() -> impl IntoView {
     let noop_pw = Callback::new(|_| {});
     let noop = Callback::new(|_: ()| {});
     let noop_text = Callback::new(|_: String| {});
-    let tf_off = TwoFactorView { enabled: None, backup_codes: None, required: false };
+    let tf_off = TwoFactorView { enabled: None, backup_codes: None, required: false, passkey_session: false };
     let two_factor = move |status: TwoFactorView, open: TwoFactorPanel| {
         ViewFn::from(move || {
             let panel = RwSignal::new(open.clone());
@@ -274,7 +275,7 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="reverify" title="Re-verification">
                 <State slug="verified-banner" caption="Verified, counting down" view=ViewFn::from(move || view! {
-                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true } pending=false on_end=noop/>
+                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false } pending=false on_end=noop/>
                 })/>
                 <State slug="reverify-dialog" caption="Confirm it's you" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog has_password=true pending=false on_confirm=noop_text on_cancel=noop/></div>
@@ -300,7 +301,7 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="two-factor-enrolling-error" caption="Setting up: wrong code" view=ViewFn::from(move || {
                     let panel = RwSignal::new(TwoFactorPanel::Enrolling(sample_enrolment()));
                     view! {
-                        <TwoFactorCard status=TwoFactorView { enabled: None, backup_codes: None, required: false } email=EMAIL panel pending=false
+                        <TwoFactorCard status=TwoFactorView { enabled: None, backup_codes: None, required: false, passkey_session: false } email=EMAIL panel pending=false
                             error=Some("That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".to_string())
                             on_begin=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
                     }

@@ -92,6 +92,30 @@ pub fn clear_pending_cookie() {
 
 /// The pending sign-in's token from the request's cookies.
 pub fn pending_cookie() -> Option<domain::secret::PendingToken> {
+    cookie(PENDING_COOKIE).map(domain::secret::PendingToken::from_cookie)
+}
+
+/// The cookie of a passkey sign-in between its two halves (5 minutes, this browser only).
+pub const PASSKEY_COOKIE: &str = "__Host-gatehouse-passkey";
+
+pub fn set_passkey_cookie(token: &domain::secret::CeremonyToken) {
+    set_cookie(&format!(
+        "{PASSKEY_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        token.expose(),
+        domain::auth::passkeys::CEREMONY_MINUTES * 60
+    ));
+}
+
+pub fn clear_passkey_cookie() {
+    set_cookie(&format!("{PASSKEY_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"));
+}
+
+pub fn passkey_cookie() -> Option<domain::secret::CeremonyToken> {
+    cookie(PASSKEY_COOKIE).map(domain::secret::CeremonyToken::from_cookie)
+}
+
+/// A cookie of the request, by name.
+fn cookie(name: &str) -> Option<String> {
     let parts = parts().ok()?;
     parts
         .headers
@@ -100,8 +124,8 @@ pub fn pending_cookie() -> Option<domain::secret::PendingToken> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == PENDING_COOKIE)
-        .map(|(_, v)| domain::secret::PendingToken::from_cookie(v))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 /// Tells the browser to forget the session cookie.

@@ -32,3 +32,4 @@ id_type!(UserId);
 id_type!(SessionId);
 id_type!(EventId);
 id_type!(OrganizationId);
+id_type!(PasskeyId);

@@ -53,6 +53,10 @@ cookie_token!(
     /// A sign-in waiting for its second step (password right, code still to come).
     PendingToken
 );
+cookie_token!(
+    /// A passkey sign-in between its two halves (the browser that began it finishes it).
+    CeremonyToken
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub struct Config {
     #[serde(default)]
     pub argon2: Argon2Config,
     pub password: PasswordConfig,
+    pub passkeys: PasskeysConfig,
     #[serde(default)]
     pub throttle: ThrottlePolicy,
     pub secrets: SecretsConfig,
@@ -50,6 +51,21 @@ impl std::fmt::Debug for SecretsConfig {
 pub struct PasswordConfig {
     /// Common and leaked passwords, one per line (scripts/setup.sh installs it).
     pub common_list: String,
+}
+
+/// Who passkeys are for (the relying party) and how their providers are named.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeysConfig {
+    /// The site's domain ("example.com"; "localhost" in development). Never an IP address.
+    pub rp_id: String,
+    /// The exact origin pages are served from ("https://example.com"); ceremonies from any other
+    /// scheme, host or port fail.
+    pub origin: String,
+    /// Shown by the browser and the authenticator.
+    pub rp_name: String,
+    /// Provider names by AAGUID (scripts/setup.sh installs it).
+    pub provider_list: String,
 }
 
 /// Approximate locations of session IPs. Empty or missing files: locations show "Unknown".

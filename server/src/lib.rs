@@ -54,6 +54,16 @@ impl AppState {
                     domain::auth::two_factor::Keys::from_config(&config.secrets.totp_keys, &config.secrets.backup_code_key)
                         .map_err(|e| domain::DomainError::Internal(format!("{e} (set GATEHOUSE_SECRETS_TOTP_KEYS and GATEHOUSE_SECRETS_BACKUP_CODE_KEY)")))?,
                 ),
+                passkeys: Arc::new(
+                    domain::auth::passkeys::ProviderNames::load(std::path::Path::new(&config.passkeys.provider_list))
+                        .map_err(|e| format!("{e} (scripts/setup.sh installs it)"))
+                        .and_then(|names| {
+                            let p = &config.passkeys;
+                            domain::auth::passkeys::PasskeyService::new(&p.rp_id, &p.origin, &p.rp_name, names)
+                                .map_err(|e| format!("{e} (check [passkeys] rp_id and origin)"))
+                        })
+                        .map_err(domain::DomainError::Internal)?,
+                ),
                 clock,
             },
             geo,

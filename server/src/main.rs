@@ -55,6 +55,7 @@ async fn run() -> Result<(), String> {
     }
 
     spawn_clean_up(state.clone());
+    let origin = state.config.passkeys.origin.clone();
     let app = router(state);
     // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
     // Nagle's algorithm a keep-alive client's delayed ACK held every later write back by ~40 ms.
@@ -66,7 +67,8 @@ async fn run() -> Result<(), String> {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
-    println!("  Gatehouse is running at http://{addr}  (Ctrl-C to stop)\n");
+    // Passkeys work only at the configured origin (browsers refuse them on an IP address).
+    println!("  Gatehouse is running at {origin}  (listening on {addr}; Ctrl-C to stop)\n");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await

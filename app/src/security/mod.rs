@@ -1,5 +1,6 @@
 //! The Security & Access page (/settings/security): the frame and its sections.
 pub mod coming_soon;
+pub mod passkeys;
 pub mod password;
 pub mod reverify;
 pub mod sessions;
@@ -13,6 +14,7 @@ use crate::components::PageFrame;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
 use coming_soon::ComingSoonCard;
+use passkeys::{PasskeyPanel, PasskeysCard, RemovePasskey, RenamePasskey};
 use password::{ChangePassword, PasswordCard, PasswordChange, SetPassword};
 use reverify::{EndReverification, ReverifyDialog, ReverifyWithPassword, VerifiedBanner};
 use two_factor::{BeginTotpSetup, DisableTotp, FinishTotpSetup, RegenerateBackupCodes, TwoFactorCard, TwoFactorPanel};
@@ -25,7 +27,10 @@ use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhe
 /// - Errors: `NotSignedIn`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    use crate::model::{BackupCodesView, DeviceKind, Moment, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer};
+    use crate::model::{
+        BackupCodesView, DeviceKind, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView, VerificationView,
+        Viewer,
+    };
     use crate::server::{auth_for_setup as auth, fail, geo, reject, services};
     use crate::time_fmt::{ago, exact, iso, span};
     let session = auth().map_err(reject)?;
@@ -33,6 +38,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
     let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
     let two_factor = domain::auth::two_factor::status(&svc, session.user_id).await.map_err(fail)?;
+    let passkeys = domain::auth::passkeys::list(&svc, &session).await.map_err(fail)?;
     let now = svc.clock.now();
     let geo = geo();
     let locate = |ip: Option<&str>| match (ip, &geo) {
@@ -52,12 +58,29 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 total: two_factor.codes_total,
             }),
             required: session.plan == domain::plan::Plan::Enterprise,
+            passkey_session: session.signed_in_with_passkey(),
+        },
+        passkeys: PasskeysView {
+            can_remove: passkeys.can_remove(),
+            items: passkeys
+                .passkeys
+                .iter()
+                .map(|p| PasskeyView {
+                    id: p.id.to_string(),
+                    name: p.name.clone(),
+                    provider: p.provider.clone(),
+                    synced: p.synced,
+                    created: moment(p.created_at),
+                    last_used: p.last_used_at.map(moment),
+                })
+                .collect(),
         },
         verification: VerificationView {
             seconds_left: domain::auth::reverify::verified_until(&svc, &session)
                 .map(|until| (until - now).whole_seconds().max(0) as u64)
                 .unwrap_or(0),
             has_password: password.has_password,
+            has_passkey: !passkeys.passkeys.is_empty(),
         },
         sessions: sessions
             .into_iter()
@@ -86,6 +109,10 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                     "password" => "Password".into(),
                     "password+totp" => "Password + authenticator app".into(),
                     "password+backup_code" => "Password + backup code".into(),
+                    "passkey" => match s.passkey_name {
+                        Some(name) => format!("Passkey “{name}”"),
+                        None => "Passkey (since removed)".into(),
+                    },
                     other => other.to_string(),
                 },
                 signed_in: moment(s.created_at),
@@ -168,6 +195,18 @@ pub fn SecurityPage() -> impl IntoView {
     let panel = RwSignal::new(TwoFactorPanel::None);
     let codes_saved = RwSignal::new(false);
     let end_verification = ServerAction::<EndReverification>::new();
+    let rename_passkey = ServerAction::<RenamePasskey>::new();
+    let remove_passkey = ServerAction::<RemovePasskey>::new();
+    let passkey_panel = RwSignal::new(PasskeyPanel::None);
+    // New passkey runs in the browser between two server calls: its own pending/error/notice.
+    let passkey_busy = RwSignal::new(false);
+    let passkey_flow_error = RwSignal::new(None::<String>);
+    let passkey_notice = RwSignal::new(None::<String>);
+    // Whether this browser can use passkeys: known only once hydrated (SSR assumes it can).
+    let passkeys_supported = RwSignal::new(true);
+    Effect::new(move |_| passkeys_supported.set(crate::webauthn::supported()));
+    let passkey_reverify_busy = RwSignal::new(false);
+    let passkey_reverify_error = RwSignal::new(None::<String>);
 
     // Sensitive actions that answer ReverifyRequired open the dialog; once the person has
     // confirmed it is them, the action runs again with what they had typed.
@@ -182,6 +221,8 @@ pub fn SecurityPage() -> impl IntoView {
     let last_finish = StoredValue::new(None::<FinishTotpSetup>);
     let last_regenerate = StoredValue::new(None::<RegenerateBackupCodes>);
     let last_disable = StoredValue::new(None::<DisableTotp>);
+    let last_remove_passkey = StoredValue::new(None::<RemovePasskey>);
+    retry_after_reverify(remove_passkey, last_remove_passkey, ask);
     retry_after_reverify(begin_totp, last_begin, ask);
     retry_after_reverify(finish_totp, last_finish, ask);
     retry_after_reverify(regenerate, last_regenerate, ask);
@@ -245,13 +286,16 @@ pub fn SecurityPage() -> impl IntoView {
             }
         }
     });
-    let reverify_error = Signal::derive(move || reverify.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let reverify_error = Signal::derive(move || {
+        passkey_reverify_error.get().or_else(|| reverify.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
+    });
     let on_reverify = Callback::new(move |password: String| {
         reverify.dispatch(ReverifyWithPassword { password });
     });
     let on_reverify_cancel = Callback::new(move |_| {
         ask.set(None);
         reverify.value().set(None);
+        passkey_reverify_error.set(None);
     });
     let on_end_verification = Callback::new(move |_| {
         end_verification.dispatch(EndReverification {});
@@ -269,6 +313,82 @@ pub fn SecurityPage() -> impl IntoView {
     refresh_on_success(finish_totp, changes);
     refresh_on_success(regenerate, changes);
     refresh_on_success(disable_totp, changes);
+    refresh_on_success(rename_passkey, changes);
+    refresh_on_success(remove_passkey, changes);
+    Effect::new(move |_| {
+        if let Some(Ok(name)) = rename_passkey.value().get() {
+            passkey_panel.set(PasskeyPanel::None);
+            passkey_notice.set(Some(format!("Renamed to “{name}”.")));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove_passkey.value().get() {
+            passkey_panel.set(PasskeyPanel::None);
+            passkey_notice.set(Some("Passkey removed. It can no longer sign in to your account.".to_string()));
+        }
+    });
+    // New passkey: options from the server, the browser's prompt, the server's check. Asks for
+    // re-verification first when needed, then starts again.
+    let add_again = StoredValue::new(None::<Callback<String>>);
+    let on_add_passkey = Callback::new(move |name: String| {
+        passkey_busy.set(true);
+        passkey_flow_error.set(None);
+        passkey_notice.set(None);
+        leptos::task::spawn_local(async move {
+            match passkeys::add_passkey(name.clone()).await {
+                Ok(added) => {
+                    passkey_panel.set(PasskeyPanel::None);
+                    passkey_notice.set(Some(format!("Passkey “{added}” added. You can sign in with it now.")));
+                    changes.update(|n| *n += 1);
+                }
+                Err(passkeys::FlowError::Reverify) => {
+                    ask.set(Some(Callback::new(move |_| {
+                        if let Some(again) = add_again.get_value() {
+                            again.run(name.clone());
+                        }
+                    })));
+                }
+                Err(passkeys::FlowError::Say(message)) => passkey_flow_error.set(message),
+            }
+            passkey_busy.set(false);
+        });
+    });
+    add_again.set_value(Some(on_add_passkey));
+    let on_rename_passkey = Callback::new(move |(id, name): (String, String)| {
+        passkey_notice.set(None);
+        rename_passkey.dispatch(RenamePasskey { id, name });
+    });
+    let on_remove_passkey = Callback::new(move |id: String| {
+        passkey_notice.set(None);
+        dispatch_kept(remove_passkey, last_remove_passkey, RemovePasskey { id });
+    });
+    let passkeys_pending =
+        Signal::derive(move || passkey_busy.get() || rename_passkey.pending().get() || remove_passkey.pending().get());
+    let passkeys_error = Signal::derive(move || {
+        passkey_flow_error
+            .get()
+            .or_else(|| shown_error(rename_passkey.value().get()))
+            .or_else(|| shown_error(remove_passkey.value().get()))
+    });
+    // Re-verification with a passkey (the dialog's other way).
+    let on_reverify_passkey = Callback::new(move |_| {
+        passkey_reverify_busy.set(true);
+        passkey_reverify_error.set(None);
+        leptos::task::spawn_local(async move {
+            match passkeys::reverify_with_passkey().await {
+                Ok(()) => {
+                    changes.update(|n| *n += 1);
+                    if let Some(again) = ask.get_untracked() {
+                        ask.set(None);
+                        again.run(());
+                    }
+                }
+                Err(passkeys::FlowError::Say(m)) => passkey_reverify_error.set(m),
+                Err(passkeys::FlowError::Reverify) => {}
+            }
+            passkey_reverify_busy.set(false);
+        });
+    });
     let overview = Resource::new(move || changes.get(), |_| get_security_overview());
     let sessions_pending = Signal::derive(move || {
         sign_out.pending().get() || revoke.pending().get() || revoke_others.pending().get() || everywhere.pending().get()
@@ -334,7 +454,7 @@ pub fn SecurityPage() -> impl IntoView {
                 match overview.await {
                     Ok(o) => {
                     // An Enterprise member who must set up two-step verification sees it first.
-                    let two_factor_first = o.two_factor.required && o.two_factor.enabled.is_none();
+                    let two_factor_first = o.two_factor.required && o.two_factor.enabled.is_none() && !o.two_factor.passkey_session;
                     let two_factor_card = {
                         let (status, email) = (o.two_factor.clone(), o.viewer.email.clone());
                         move || view! {
@@ -372,11 +492,13 @@ pub fn SecurityPage() -> impl IntoView {
                                 on_end=on_end_verification
                             />
                             {
-                                let has_password = o.verification.has_password;
+                                let (has_password, has_passkey) = (o.verification.has_password, o.verification.has_passkey);
                                 move || ask.get().map(|_| view! {
                                     <ReverifyDialog
                                         has_password
-                                        pending=reverify.pending()
+                                        has_passkey=has_passkey && passkeys_supported.get_untracked()
+                                        on_passkey=on_reverify_passkey
+                                        pending=Signal::derive(move || reverify.pending().get() || passkey_reverify_busy.get())
                                         error=reverify_error
                                         on_confirm=on_reverify
                                         on_cancel=on_reverify_cancel
@@ -395,6 +517,17 @@ pub fn SecurityPage() -> impl IntoView {
                                 on_submit=on_change
                             />
                             {(!two_factor_first).then(two_factor_card)}
+                            <PasskeysCard
+                                status=o.passkeys.clone()
+                                supported=passkeys_supported
+                                pending=passkeys_pending
+                                error=passkeys_error
+                                notice=passkey_notice
+                                panel=passkey_panel
+                                on_add=on_add_passkey
+                                on_rename=on_rename_passkey
+                                on_remove=on_remove_passkey
+                            />
                             <SessionsCard
                                 sessions=o.sessions.clone()
                                 lifetime=o.session_lifetime.clone()

@@ -78,6 +78,12 @@ pub fn VerifiedBanner(status: VerificationView, #[prop(into)] pending: Signal<bo
 pub fn ReverifyDialog(
     /// The account has a password to confirm with.
     has_password: bool,
+    /// The account has a passkey to confirm with (and this browser can use it).
+    #[prop(optional)]
+    has_passkey: bool,
+    /// Confirm with a passkey instead.
+    #[prop(optional)]
+    on_passkey: Option<Callback<()>>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_confirm: Callback<String>,
@@ -85,7 +91,25 @@ pub fn ReverifyDialog(
 ) -> impl IntoView {
     let password = RwSignal::new(String::new());
     // Focus moves into the dialog when it opens (the password field, or Close).
-    let focus_id = if has_password { crate::components::scoped_id("reverify_password") } else { crate::components::scoped_id("reverify-close") };
+    let focus_id = if has_password {
+        crate::components::scoped_id("reverify_password")
+    } else if has_passkey {
+        crate::components::scoped_id("reverify-passkey")
+    } else {
+        crate::components::scoped_id("reverify-close")
+    };
+    let passkey_button = move |primary: bool| {
+        (has_passkey && on_passkey.is_some()).then(|| {
+            view! {
+                <button type="button" id=crate::components::scoped_id("reverify-passkey")
+                    class=if primary { "btn btn-primary" } else { "btn btn-secondary" }
+                    disabled=move || pending.get()
+                    on:click=move |_| if let Some(cb) = on_passkey { cb.run(()) }>
+                    "Use a passkey"
+                </button>
+            }
+        })
+    };
     Effect::new(move |_| {
         use leptos::wasm_bindgen::JsCast;
         if let Some(el) = document().get_element_by_id(&focus_id).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
@@ -117,9 +141,19 @@ pub fn ReverifyDialog(
                                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                                     {move || if pending.get() { "Confirming…" } else { "Confirm" }}
                                 </button>
+                                {passkey_button(false)}
                                 <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                             </div>
                         </form>
+                    }.into_any()
+                } else if has_passkey {
+                    view! {
+                        <ErrorMessage message=error/>
+                        <p>"Use one of your passkeys: your device will ask for your fingerprint, face or screen lock."</p>
+                        <div class="form-actions">
+                            {passkey_button(true)}
+                            <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                        </div>
                     }.into_any()
                 } else {
                     view! {

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth_api::{CompleteSignIn, SignIn, SignUp};
+use crate::webauthn::PasskeyError;
 use crate::error::AppError;
 use crate::components::{ErrorMessage, Field, PageFrame, StatusMessage};
 
@@ -33,7 +34,8 @@ pub fn SignInForm(
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <StatusMessage message=notice/>
             <ErrorMessage message=error/>
-            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
+            // "webauthn": browsers that can offer passkeys in this field's autofill do so
+            <Field id="email" label="Email" kind="email" autocomplete="username webauthn" required=true value=email/>
             <Field id="password" label="Password" kind="password" autocomplete="current-password" required=true value=password/>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
@@ -41,6 +43,37 @@ pub fn SignInForm(
                 </button>
             </div>
         </form>
+    }
+}
+
+/// "Sign in with a passkey": no email needed. Explains itself where the browser cannot use
+/// passkeys; the password form keeps working either way.
+#[component]
+pub fn PasskeySignIn(
+    #[prop(into)] supported: Signal<bool>,
+    #[prop(into)] pending: Signal<bool>,
+    /// A calm note ("Passkey sign-in was cancelled."): role=status, not an alert.
+    #[prop(optional, into)]
+    notice: Signal<Option<String>>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_click: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="passkey-sign-in stack">
+            <p class="divider" aria-hidden="true"><span>"or"</span></p>
+            <ErrorMessage message=error/>
+            {move || notice.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
+            {move || if supported.get() {
+                view! {
+                    <button type="button" class="btn btn-secondary btn-block" disabled=move || pending.get()
+                        on:click=move |_| on_click.run(())>
+                        {move || if pending.get() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
+                    </button>
+                }.into_any()
+            } else {
+                view! { <p class="muted passkey-unsupported">{crate::webauthn::UNSUPPORTED}</p> }.into_any()
+            }}
+        </div>
     }
 }
 
@@ -196,6 +229,85 @@ pub fn SignInPage() -> impl IntoView {
             return_to: return_to.get_untracked(),
         });
     });
+    // Passkeys: the button, and autofill in the email field where the browser offers it.
+    let passkeys_supported = RwSignal::new(true);
+    let passkey_pending = RwSignal::new(false);
+    let passkey_notice = RwSignal::new(None::<String>);
+    let passkey_error = RwSignal::new(None::<String>);
+    #[cfg(feature = "hydrate")]
+    let autofill: StoredValue<Option<crate::webauthn::Abort>, LocalStorage> = StoredValue::new_local(None);
+    let finish_passkey = move |result: Result<String, PasskeyError>| async move {
+        match result {
+            Ok(credential) => {
+                match crate::auth_api::finish_passkey_sign_in(credential, return_to.get_untracked()).await {
+                    Ok(to) => {
+                        if let Some(w) = leptos::web_sys::window() {
+                            let _ = w.location().assign(&to);
+                        }
+                        return true;
+                    }
+                    Err(e) => passkey_error.set(Some(e.to_string())),
+                }
+            }
+            Err(PasskeyError::Cancelled) => passkey_notice.set(Some("Passkey sign-in was cancelled.".to_string())),
+            Err(e) => passkey_error.set(e.message("Passkey sign-in")),
+        }
+        false
+    };
+    #[cfg(feature = "hydrate")]
+    let start_autofill = move || {
+        leptos::task::spawn_local(async move {
+            if !crate::webauthn::autofill_available().await {
+                return;
+            }
+            let Ok(options) = crate::auth_api::begin_passkey_sign_in(true).await else { return };
+            let Ok(controller) = leptos::web_sys::AbortController::new() else { return };
+            let signal = controller.signal();
+            autofill.set_value(Some(controller));
+            let result = crate::webauthn::get_assertion(&options, Some(&signal)).await;
+            // cancelling autofill (or replacing it by the button) is not worth a word
+            if !matches!(result, Err(PasskeyError::Cancelled | PasskeyError::Aborted)) {
+                passkey_pending.set(true);
+                let _ = finish_passkey(result).await;
+                passkey_pending.set(false);
+            }
+        });
+    };
+    Effect::new(move |_| {
+        passkeys_supported.set(crate::webauthn::supported());
+        #[cfg(feature = "hydrate")]
+        if crate::webauthn::supported() {
+            start_autofill();
+        }
+    });
+    let on_passkey = Callback::new(move |_| {
+        passkey_notice.set(None);
+        passkey_error.set(None);
+        passkey_pending.set(true);
+        // only one WebAuthn request at a time: the autofill one gives way
+        #[cfg(feature = "hydrate")]
+        if let Some(c) = autofill.try_update_value(|a| a.take()).flatten() {
+            c.abort();
+        }
+        leptos::task::spawn_local(async move {
+            let started = crate::auth_api::begin_passkey_sign_in(false).await;
+            let done = match started {
+                #[cfg(feature = "hydrate")]
+                Ok(options) => finish_passkey(crate::webauthn::get_assertion(&options, None).await).await,
+                #[cfg(not(feature = "hydrate"))]
+                Ok(_) => finish_passkey(Err(PasskeyError::Unsupported)).await,
+                Err(e) => {
+                    passkey_error.set(Some(e.to_string()));
+                    false
+                }
+            };
+            if !done {
+                passkey_pending.set(false);
+                #[cfg(feature = "hydrate")]
+                start_autofill();
+            }
+        });
+    });
     let sign_up_href = move || match return_to.get() {
         Some(r) => format!("/sign-up?return_to={}", urlencode(&r)),
         None => "/sign-up".into(),
@@ -213,6 +325,8 @@ pub fn SignInPage() -> impl IntoView {
                     view! {
                         <h1>"Sign in to Gatehouse"</h1>
                         <SignInForm pending=action.pending() error notice on_submit/>
+                        <PasskeySignIn supported=passkeys_supported pending=passkey_pending notice=passkey_notice
+                            error=passkey_error on_click=on_passkey/>
                         <p class="auth-footer">"New here? " <a href=sign_up_href>"Create an account"</a></p>
                     }.into_any()
                 }}

@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod backup_codes;
 pub mod devices;
+pub mod passkeys;
 pub mod password;
 pub mod reverify;
 pub mod sessions;

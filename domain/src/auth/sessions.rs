@@ -9,7 +9,7 @@ use crate::config::SessionPolicy;
 use crate::db;
 use crate::db::sessions::Cutoffs;
 use crate::plan::Plan;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{PasskeyId, SessionId, UserId};
 use crate::secret::SessionToken;
 use crate::{DomainError, Services};
 
@@ -38,13 +38,20 @@ pub struct AuthSession {
     pub plan: Plan,
     /// The account has a second factor (an authenticator app).
     pub has_second_factor: bool,
+    /// How this session signed in: "password", "password+totp", "password+backup_code", "passkey".
+    pub auth_method: String,
 }
 
 impl AuthSession {
-    /// The organisation requires a second factor and the account has none yet: until it sets one
-    /// up, it may do nothing else.
+    /// The session signed in with a passkey that verified the person (both factors at once).
+    pub fn signed_in_with_passkey(&self) -> bool {
+        self.auth_method == "passkey"
+    }
+
+    /// The organisation requires a second factor, the account has no authenticator app and this
+    /// session did not sign in with a passkey: until it sets one up, it may do nothing else.
     pub fn must_set_up_second_factor(&self) -> bool {
-        self.plan == Plan::Enterprise && !self.has_second_factor
+        self.plan == Plan::Enterprise && !self.has_second_factor && !self.signed_in_with_passkey()
     }
 }
 
@@ -57,6 +64,8 @@ pub struct SessionSummary {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub auth_method: String,
+    /// The passkey it signed in with, by name.
+    pub passkey_name: Option<String>,
     pub current: bool,
     /// Started from a device or country not seen on the account before, within the last 14 days.
     pub new_device: bool,
@@ -113,7 +122,20 @@ pub async fn start(
 ) -> Result<SessionToken, DomainError> {
     let (token, hash) = new_token();
     let now = svc.clock.now();
-    db::sessions::insert(&svc.db, SessionId::new(), user_id, &hash, now, method, client).await?;
+    db::sessions::insert(&svc.db, SessionId::new(), user_id, &hash, now, method, None, client).await?;
+    Ok(token)
+}
+
+/// Starts a session for a person who signed in with one of their passkeys.
+pub async fn start_with_passkey(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: UserId,
+    passkey_id: PasskeyId,
+    now: OffsetDateTime,
+    client: &ClientInfo,
+) -> Result<SessionToken, DomainError> {
+    let (token, hash) = new_token();
+    db::sessions::insert(db, SessionId::new(), user_id, &hash, now, "passkey", Some(passkey_id), client).await?;
     Ok(token)
 }
 
@@ -140,6 +162,7 @@ pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option
         verified_at: row.verified_at,
         plan: row.plan,
         has_second_factor: row.has_second_factor,
+        auth_method: row.auth_method,
     }))
 }
 
@@ -199,12 +222,13 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 }
 
 /// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"),
-/// deletes ended sessions older than the retention period, and forgets expired pending sign-ins. Answers (expired, deleted).
+/// deletes ended sessions older than the retention period, forgets expired pending sign-ins and passkey ceremonies. Answers (expired, deleted).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
     let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
     let deleted = db::sessions::delete_ended_before(&svc.db, now - Duration::days(svc.sessions.retention_days)).await?;
     db::two_factor::delete_expired_pending(&svc.db, now).await?;
+    db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;
     Ok((expired, deleted))
 }
 
@@ -223,6 +247,7 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSumma
             ip: r.ip,
             user_agent: r.user_agent,
             auth_method: r.auth_method,
+            passkey_name: r.passkey_name,
             new_device: r.new_device && now - r.created_at < Duration::days(NEW_DEVICE_DAYS),
         })
         .collect();

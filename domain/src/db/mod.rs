@@ -2,6 +2,7 @@
 //! owning `UserId`, so one account can never reach another's.
 pub mod events;
 pub mod organizations;
+pub mod passkeys;
 pub mod sessions;
 pub mod two_factor;
 pub mod users;

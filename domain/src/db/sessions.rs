@@ -3,7 +3,7 @@ use time::OffsetDateTime;
 
 use crate::auth::sessions::ClientInfo;
 use crate::db::events::truncate;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{PasskeyId, SessionId, UserId};
 use crate::plan::Plan;
 
 /// Per plan, the oldest sign-in (`created_after`) and last activity (`seen_after`) a live session
@@ -27,6 +27,7 @@ pub struct LiveSessionRow {
     pub display_name: Option<String>,
     pub plan: Plan,
     pub has_second_factor: bool,
+    pub auth_method: String,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -38,6 +39,8 @@ pub struct SessionRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub auth_method: String,
+    /// The passkey a passkey session signed in with (`None` once removed).
+    pub passkey_name: Option<String>,
 }
 
 pub async fn insert(
@@ -47,6 +50,7 @@ pub async fn insert(
     token_hash: &[u8; 32],
     now: OffsetDateTime,
     method: &str,
+    passkey_id: Option<PasskeyId>,
     client: &ClientInfo,
 ) -> Result<(), sqlx::Error> {
     let device = crate::auth::devices::describe(client.user_agent.as_deref());
@@ -55,8 +59,8 @@ pub async fn insert(
     // country (when the country is known).
     sqlx::query(
         "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
-                               auth_method, device_key, country, new_device)
-         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8, $9,
+                               auth_method, device_key, country, passkey_id, new_device)
+         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8, $9, $10,
                  EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
                  AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $8)
                       OR ($9::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $9))))",
@@ -70,6 +74,7 @@ pub async fn insert(
     .bind(method)
     .bind(device_key)
     .bind(client.country.as_deref())
+    .bind(passkey_id)
     .execute(db)
     .await?;
     Ok(())
@@ -82,7 +87,8 @@ pub async fn find_unrevoked(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> R
     sqlx::query_as(
         "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.verified_at, u.email, u.display_name,
                 COALESCE(o.plan, 'free') AS plan,
-                EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = s.user_id) AS has_second_factor
+                EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = s.user_id) AS has_second_factor,
+                s.auth_method
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN organizations o ON o.id = u.organization_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
     )
@@ -118,9 +124,11 @@ pub async fn list_live(
     seen_after: OffsetDateTime,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, created_at, last_seen_at, ip, user_agent, auth_method, new_device FROM sessions
-         WHERE user_id = $1 AND revoked_at IS NULL AND created_at > $2 AND last_seen_at > $3
-         ORDER BY last_seen_at DESC",
+        "SELECT s.id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.auth_method, s.new_device,
+                p.name AS passkey_name
+         FROM sessions s LEFT JOIN passkeys p ON p.id = s.passkey_id AND p.user_id = s.user_id
+         WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.created_at > $2 AND s.last_seen_at > $3
+         ORDER BY s.last_seen_at DESC",
     )
     .bind(user_id)
     .bind(created_after)

@@ -6,6 +6,14 @@ use sqlx::PgPool;
 use time::macros::datetime;
 
 pub const PW: &str = "correct horse battery staple";
+pub const RP_ID: &str = "localhost";
+pub const ORIGIN: &str = "http://localhost:3000";
+/// The provider the test authenticator claims to be (Google Password Manager's AAGUID).
+pub const TEST_AAGUID: &str = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4";
+
+pub fn providers() -> domain::auth::passkeys::ProviderNames {
+    domain::auth::passkeys::ProviderNames::from_json(&format!(r#"{{"{TEST_AAGUID}": "Google Password Manager"}}"#)).unwrap()
+}
 
 /// Services on the test database: cheap argon2 parameters, a 60-minute idle and 24-hour absolute
 /// lifetime, and a fixed clock the test moves.
@@ -22,6 +30,9 @@ pub fn services(db: PgPool) -> Services {
                 "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==",
             )
             .unwrap(),
+        ),
+        passkeys: std::sync::Arc::new(
+            domain::auth::passkeys::PasskeyService::new(RP_ID, ORIGIN, "Gatehouse", providers()).unwrap(),
         ),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }

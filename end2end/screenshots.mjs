@@ -1,7 +1,7 @@
 // Dev tool: screenshots of the sign-in and Security & Access pages at desktop and phone width,
 // signed in as the demo account of `make run`. Usage: cd end2end && node screenshots.mjs (BASE=… to change the site).
 import { chromium } from '@playwright/test';
-const base = process.env.BASE || 'http://127.0.0.1:3000';
+const base = process.env.BASE || 'http://localhost:3000';
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu','--disable-background-networking','--disable-component-update','--disable-sync'] });
 for (const [name, vp] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 360, height: 780 }]]) {
   const ctx = await browser.newContext({ viewport: vp });

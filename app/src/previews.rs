@@ -4,13 +4,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{BackupCodesView, DeviceKind, EnrolmentView, Moment, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer};
+use crate::model::{
+    BackupCodesView, DeviceKind, EnrolmentView, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView,
+    VerificationView, Viewer,
+};
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
 use crate::security::coming_soon::ComingSoonCard;
+use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::sessions::SessionsCard;
-use crate::sign_in::{SignInForm, SignUpForm};
+use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
 
 fn tf_on(left: i64) -> TwoFactorView {
     TwoFactorView {
@@ -19,6 +23,26 @@ fn tf_on(left: i64) -> TwoFactorView {
         required: false,
         passkey_session: false,
     }
+}
+
+fn passkey(id: &str, name: &str, provider: Option<&str>, synced: bool, last_used: Option<Moment>) -> PasskeyView {
+    PasskeyView {
+        id: id.into(),
+        name: name.into(),
+        provider: provider.map(String::from),
+        synced,
+        created: moment("2 months ago", "2026-09-14 18:03 UTC"),
+        last_used,
+    }
+}
+
+fn passkeys_several() -> Vec<PasskeyView> {
+    vec![
+        passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, Some(moment("2 hours ago", "2026-11-23 10:41 UTC"))),
+        passkey("p2", "Google Password Manager", Some("Google Password Manager"), true, Some(moment("5 days ago", "2026-11-18 07:15 UTC"))),
+        passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None),
+        passkey("p4", "Windows Hello", Some("Windows Hello"), false, Some(moment("3 weeks ago", "2026-11-01 16:20 UTC"))),
+    ]
 }
 
 fn sample_codes() -> Vec<String> {
@@ -172,6 +196,16 @@ pub fn PreviewsPage() -> impl IntoView {
         }
     };
     let no_pw = PasswordView { has_password: false, changed: None };
+    let noop_pair = Callback::new(|_: (String, String)| {});
+    let passkeys = move |items: Vec<PasskeyView>, can_remove: bool, open: PasskeyPanel, supported: bool, error: Option<&'static str>| {
+        ViewFn::from(move || {
+            let panel = RwSignal::new(open.clone());
+            view! {
+                <PasskeysCard status=PasskeysView { items: items.clone(), can_remove } supported pending=false
+                    error=error.map(String::from) panel on_add=noop_text on_rename=noop_pair on_remove=noop_text/>
+            }
+        })
+    };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
 
     view! {
@@ -189,6 +223,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <li><a href="#preview-password">"Password section"</a></li>
                     <li><a href="#preview-reverify">"Re-verification"</a></li>
                     <li><a href="#preview-two-factor">"Two-step verification"</a></li>
+                    <li><a href="#preview-passkeys">"Passkeys"</a></li>
                     <li><a href="#preview-sessions">"Sessions section"</a></li>
                     <li><a href="#preview-coming-soon">"Coming soon"</a></li>
                 </ul>
@@ -213,6 +248,18 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="sign-in-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! {
                     <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
+                })/>
+                <State slug="sign-in-passkey" caption="Sign in with a passkey" view=ViewFn::from(move || view! {
+                    <PasskeySignIn supported=true pending=false on_click=noop/>
+                })/>
+                <State slug="sign-in-passkey-cancelled" caption="Passkey prompt cancelled" view=ViewFn::from(move || view! {
+                    <PasskeySignIn supported=true pending=false notice=Some("Passkey sign-in was cancelled.".to_string()) on_click=noop/>
+                })/>
+                <State slug="sign-in-passkey-waiting" caption="Waiting for the passkey" view=ViewFn::from(move || view! {
+                    <PasskeySignIn supported=true pending=true on_click=noop/>
+                })/>
+                <State slug="sign-in-passkey-unsupported" caption="Browser without passkeys" view=ViewFn::from(move || view! {
+                    <PasskeySignIn supported=false pending=false on_click=noop/>
                 })/>
             </Preview>
 
@@ -285,6 +332,12 @@ pub fn PreviewsPage() -> impl IntoView {
                         <ReverifyDialog has_password=true pending=false error=Some("That password is not correct.".to_string()) on_confirm=noop_text on_cancel=noop/>
                     </div>
                 })/>
+                <State slug="reverify-passkey" caption="Password or passkey" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog has_password=true has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
+                })/>
+                <State slug="reverify-passkey-only" caption="Passkey only (no password)" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog has_password=false has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
+                })/>
                 <State slug="reverify-no-password" caption="Account without a password" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
@@ -308,6 +361,32 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="two-factor-codes" caption="Backup codes, shown once" view=two_factor(tf_on(10), TwoFactorPanel::Codes(sample_codes()))/>
                 <State slug="two-factor-confirm-off" caption="Confirming turn off" view=two_factor(tf_on(10), TwoFactorPanel::ConfirmDisable)/>
+            </Preview>
+
+            <Preview id="passkeys" title="Passkeys">
+                <State slug="passkeys-none" caption="None yet" view=passkeys(vec![], true, PasskeyPanel::None, true, None)/>
+                <State slug="passkeys-one" caption="One, synced, never used" view=passkeys(
+                    vec![passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, None)], true, PasskeyPanel::None, true, None)/>
+                <State slug="passkeys-several" caption="Several providers" view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>
+                <State slug="passkeys-last-method" caption="The only way to sign in (no password)" view=passkeys(
+                    vec![passkey("p1", "Pixel 9", Some("Google Password Manager"), true, Some(moment("1 minute ago", "2026-11-23 12:40 UTC")))],
+                    false, PasskeyPanel::None, true, None)/>
+                <State slug="passkeys-long-names" caption="Long names, unknown provider" view=passkeys(vec![
+                    passkey("p1", "The security key on my grandmother's kitchen keyring, the blue one", None, false, None),
+                    passkey("p2", "Passkey", None, false, Some(moment("4 months ago", "2026-07-02 11:00 UTC"))),
+                ], true, PasskeyPanel::None, true, None)/>
+                <State slug="passkeys-naming" caption="New passkey: naming it" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true, None)/>
+                <State slug="passkeys-already" caption="Same device twice" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true,
+                    Some("This device or password manager already has a passkey for your account. Use it, or choose another one."))/>
+                <State slug="passkeys-confirm-remove" caption="Confirming a removal" view=passkeys(passkeys_several(), true, PasskeyPanel::Removing("p3".into()), true, None)/>
+                <State slug="passkeys-rename" caption="Rename dialog" view=ViewFn::from(move || view! {
+                    <div class="preview-modal">
+                        <RenameDialog passkey=passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None) pending=false
+                            on_save=noop_pair on_cancel=noop/>
+                    </div>
+                })/>
+                <State slug="passkeys-unsupported" caption="Browser without passkeys" view=passkeys(passkeys_several(), true, PasskeyPanel::None, false, None)/>
+                <State slug="passkeys-phone" caption="Phone width" phone=true view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>
             </Preview>
 
             <Preview id="sessions" title="Sessions section">

@@ -190,6 +190,7 @@ pub fn reject(err: AppError) -> AppError {
     set_status(match err {
         AppError::NotSignedIn | AppError::InvalidCredentials | AppError::SignInAgain => StatusCode::UNAUTHORIZED,
         AppError::SecondFactorRequired => StatusCode::FORBIDDEN,
+        AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Invalid { .. } | AppError::PasswordRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,

@@ -492,3 +492,52 @@ async fn a_locked_account_looks_like_a_wrong_password(db: PgPool) {
     assert_eq!((right.status(), right_body), (wrong.status(), wrong_body));
     assert!(session_cookie(&right).is_none());
 }
+
+/// Passkey sign-in over HTTP: begin gives options (a challenge, no account data) and a
+/// ceremony cookie for this browser only; finishing without that cookie, or twice, is refused with
+/// a sentence, never an internal error; another account's passkey id cannot be removed.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
+    let app = app(db);
+    let (res, body) = post_form(&app, "/api/auth/passkey/begin", &[("autofill", "false")], None).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let options: serde_json::Value = serde_json::from_str(&serde_json::from_str::<String>(&body).unwrap()).unwrap();
+    assert!(options["publicKey"]["challenge"].as_str().unwrap().len() >= 43);
+    assert_eq!(options["publicKey"]["rpId"], "localhost");
+    assert!(options.get("mediation").is_none(), "the button asks modally");
+    let cookie = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-gatehouse-passkey="))
+        .expect("a ceremony cookie")
+        .to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict") && cookie.contains("Max-Age=300"), "{cookie}");
+    let (res, body) = post_form(&app, "/api/auth/passkey/begin", &[("autofill", "true")], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("conditional"), "autofill asks for conditional mediation: {body}");
+
+    // finishing in a browser that did not begin it
+    let fake = r#"{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA","userHandle":null},"clientExtensionResults":{}}"#;
+    let (res, body) = post_form(&app, "/api/auth/passkey/finish", &[("credential", fake)], None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("expired or was already used"), "{body}");
+    // with the cookie but a forged answer: refused with a sentence, and the ceremony is used up
+    let jar = cookie.split(';').next().unwrap().to_string();
+    let (res, body) = post_form(&app, "/api/auth/passkey/finish", &[("credential", fake)], Some(&jar)).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!body.to_lowercase().contains("webauthn") && !body.contains("Error("), "no internals: {body}");
+    assert!(session_cookie(&res).is_none());
+    let (res, body) = post_form(&app, "/api/auth/passkey/finish", &[("credential", fake)], Some(&jar)).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("expired or was already used"), "{body}");
+
+    // a signed-in account removing or renaming a passkey id that is not its own
+    let session = sign_up(&app, "ada@example.test").await;
+    let missing = uuid::Uuid::new_v4().to_string();
+    let (res, _) = post_form(&app, "/api/security/passkeys/remove", &[("id", &missing)], Some(&session)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (res, _) = post_form(&app, "/api/security/passkeys/rename", &[("id", "not-an-id"), ("name", "x")], Some(&session)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

@@ -248,7 +248,7 @@ fn PasskeyRow(
             <div class="passkey-main">
                 <div class="passkey-title">
                     <strong class="passkey-name">{passkey.name.clone()}</strong>
-                    {passkey.synced.then(|| view! { <span class="badge badge-info" title="Your password manager keeps it on your other devices too">"Synced"</span> })}
+                    {passkey.synced.then(|| view! { <span class="badge badge-current" title="Your password manager keeps it on your other devices too">"Synced"</span> })}
                 </div>
                 <p class="muted passkey-meta">
                     <span class="passkey-provider">{provider}</span>
@@ -265,7 +265,7 @@ fn PasskeyRow(
                 <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
                     aria-label=format!("Rename {name}")
                     on:click=move |_| panel.set(PasskeyPanel::Renaming(rename_id.clone()))>"Rename"</button>
-                <button type="button" class="btn btn-danger-outline btn-sm"
+                <button type="button" class="btn btn-secondary btn-sm"
                     disabled=move || pending.get() || !can_remove
                     aria-label=format!("Remove {}", passkey.name)
                     aria-describedby=(!can_remove).then(|| why_id.clone())

@@ -1,4 +1,6 @@
 //! Shared set-up for the database tests.
+#[allow(dead_code)]
+pub mod authenticator;
 use domain::clock::Clock;
 use domain::config::{Argon2Config, SessionPolicy};
 use domain::{auth::password::PasswordHasher, Services};

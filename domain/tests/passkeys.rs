@@ -1,0 +1,263 @@
+//! Passkeys in the database, with a software authenticator: registration, sign-in, replay and
+//! expiry of ceremonies, credential ids unique across accounts, ownership of ids from the
+//! browser, origin checks, user verification, and the last way to sign in.
+use domain::auth::accounts::sign_up;
+use domain::auth::passkeys;
+use domain::auth::sessions::{authenticate, AuthSession, ClientInfo};
+use domain::ids::PasskeyId;
+use domain::secret::{Password, SessionToken};
+use domain::{DomainError, Services};
+use serde_json::Value;
+use sqlx::PgPool;
+use time::Duration;
+
+mod common;
+use common::authenticator::{SoftAuthenticator, UP};
+use common::{services, ORIGIN, PW, TEST_AAGUID};
+
+async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
+    authenticate(svc, t).await.unwrap().unwrap()
+}
+
+async fn account(svc: &Services, email: &str) -> (SessionToken, AuthSession) {
+    let (_, token) = sign_up(svc, email, None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = me(svc, &token).await;
+    (token, session)
+}
+
+fn key(seed: u8) -> SoftAuthenticator {
+    SoftAuthenticator::new(seed, uuid::Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN)
+}
+
+async fn register(svc: &Services, session: &AuthSession, key: &mut SoftAuthenticator, name: &str) -> Result<passkeys::PasskeySummary, DomainError> {
+    let options = passkeys::begin_registration(svc, session).await?;
+    passkeys::finish_registration(svc, session, &key.create(&options), name, &ClientInfo::default()).await
+}
+
+/// Begins a sign-in; answers the options and the browser's ceremony cookie.
+async fn begin_sign_in(svc: &Services) -> (Value, domain::secret::CeremonyToken) {
+    passkeys::begin_sign_in(svc, false).await.unwrap()
+}
+
+fn message(e: DomainError) -> String {
+    match e {
+        DomainError::Invalid { message, .. } => message,
+        e => panic!("expected a message for the person, got {e:?}"),
+    }
+}
+
+async fn count(db: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_registered_passkey_signs_in_as_both_factors_and_records_its_use(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    let added = register(&svc, &session, &mut k, "").await.unwrap();
+    // named after the provider its AAGUID names, and synced (backup eligible)
+    assert_eq!(added.name, "Google Password Manager");
+    assert_eq!(added.provider.as_deref(), Some("Google Password Manager"));
+    assert!(added.synced);
+    assert_eq!(added.last_used_at, None);
+    assert_eq!(count(&db, "webauthn_ceremonies").await, 0, "a finished ceremony is deleted");
+
+    svc.clock.advance(Duration::minutes(3));
+    let (options, cookie) = begin_sign_in(&svc).await;
+    assert!(options["publicKey"]["allowCredentials"].as_array().unwrap().is_empty(), "no email needed");
+    assert_eq!(options["publicKey"]["userVerification"], "required");
+    let token = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    let signed_in = me(&svc, &token).await;
+    assert_eq!(signed_in.user_id, session.user_id);
+    assert!(signed_in.signed_in_with_passkey());
+    let list = passkeys::list(&svc, &signed_in).await.unwrap();
+    assert_eq!(list.passkeys[0].last_used_at, Some(svc.clock.now()));
+    // the stored counter moved with the authenticator's
+    let counter: i64 = sqlx::query_scalar("SELECT (credential->'cred'->>'counter')::bigint FROM passkeys").fetch_one(&db).await.unwrap();
+    assert_eq!(counter, 1);
+    // the session records the passkey it signed in with
+    let sessions = domain::auth::sessions::list(&svc, &signed_in).await.unwrap();
+    assert_eq!(sessions[0].passkey_name.as_deref(), Some("Google Password Manager"));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn default_names_are_numbered_and_chosen_names_are_kept(db: PgPool) {
+    let svc = services(db);
+    let (_, session) = account(&svc, "ada@example.test").await;
+    assert_eq!(register(&svc, &session, &mut key(1), "").await.unwrap().name, "Google Password Manager");
+    assert_eq!(register(&svc, &session, &mut key(2), "").await.unwrap().name, "Google Password Manager 2");
+    assert_eq!(register(&svc, &session, &mut key(3), "  Work laptop ").await.unwrap().name, "Work laptop");
+    let too_long = "x".repeat(passkeys::NAME_MAX + 1);
+    let e = register(&svc, &session, &mut key(4), &too_long).await.unwrap_err();
+    assert!(matches!(e, DomainError::Invalid { field: "name", .. }));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn adding_a_passkey_needs_a_recent_verification(db: PgPool) {
+    let svc = services(db);
+    let (_, session) = account(&svc, "ada@example.test").await;
+    svc.clock.advance(Duration::minutes(11));
+    assert!(matches!(passkeys::begin_registration(&svc, &session).await, Err(DomainError::ReverifyRequired)));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn replaying_a_finished_ceremony_fails(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    // registration: the same answer a second time
+    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
+    let answer = k.create(&options);
+    passkeys::finish_registration(&svc, &session, &answer, "", &ClientInfo::default()).await.unwrap();
+    let again = passkeys::finish_registration(&svc, &session, &answer, "", &ClientInfo::default()).await.unwrap_err();
+    assert!(message(again).contains("expired or was already used"));
+    // sign-in: the same answer and cookie a second time
+    let (options, cookie) = begin_sign_in(&svc).await;
+    let answer = k.get(&options);
+    passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await.unwrap();
+    let replay = passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await.unwrap_err();
+    assert!(message(replay).contains("expired or was already used"));
+    // an answer to one ceremony does not finish another
+    let (_, other_cookie) = begin_sign_in(&svc).await;
+    let wrong = passkeys::finish_sign_in(&svc, &other_cookie, &answer, &ClientInfo::default()).await.unwrap_err();
+    assert!(matches!(wrong, DomainError::Invalid { .. }));
+    assert_eq!(count(&db, "sessions").await, 2, "the sign-up's session and one passkey session");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_expired_ceremony_fails(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    let (options, cookie) = begin_sign_in(&svc).await;
+    svc.clock.advance(Duration::minutes(passkeys::CEREMONY_MINUTES) + Duration::seconds(1));
+    let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
+    assert!(message(e).contains("expired"));
+    // and the clean-up forgets ceremonies nobody finished
+    let _ = begin_sign_in(&svc).await;
+    svc.clock.advance(Duration::minutes(6));
+    domain::auth::sessions::clean_up(&svc).await.unwrap();
+    assert_eq!(count(&db, "webauthn_ceremonies").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_credential_of_another_account_cannot_be_registered(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, ada) = account(&svc, "ada@example.test").await;
+    let (_, bob) = account(&svc, "bob@example.test").await;
+    let mut k = key(1);
+    register(&svc, &ada, &mut k, "Ada's key").await.unwrap();
+    // the same authenticator credential (same id) offered to Bob's account
+    let mut same = key(1);
+    let e = register(&svc, &bob, &mut same, "").await.unwrap_err();
+    assert!(message(e).contains("already has a passkey"));
+    assert!(passkeys::list(&svc, &bob).await.unwrap().passkeys.is_empty());
+    let ada_keys = passkeys::list(&svc, &ada).await.unwrap().passkeys;
+    assert_eq!(ada_keys.len(), 1);
+    assert_eq!(ada_keys[0].name, "Ada's key");
+    // and it still signs in as Ada, not Bob
+    let (options, cookie) = begin_sign_in(&svc).await;
+    let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    assert_eq!(me(&svc, &t).await.user_id, ada.user_id);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn another_accounts_passkey_answers_like_a_missing_one_and_changes_nothing(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, ada) = account(&svc, "ada@example.test").await;
+    let (_, bob) = account(&svc, "bob@example.test").await;
+    let adas = register(&svc, &ada, &mut key(1), "Ada's key").await.unwrap();
+    assert!(matches!(passkeys::remove(&svc, &bob, adas.id, &ClientInfo::default()).await, Err(DomainError::NotFound)));
+    assert!(matches!(passkeys::remove(&svc, &bob, PasskeyId::new(), &ClientInfo::default()).await, Err(DomainError::NotFound)));
+    assert!(matches!(passkeys::rename(&svc, &bob, adas.id, "mine now").await, Err(DomainError::NotFound)));
+    let still = passkeys::list(&svc, &ada).await.unwrap().passkeys;
+    assert_eq!(still.len(), 1);
+    assert_eq!(still[0].name, "Ada's key");
+    // Ada herself can rename and remove it (she has a password left)
+    assert_eq!(passkeys::rename(&svc, &ada, adas.id, " Desk key ").await.unwrap(), "Desk key");
+    passkeys::remove(&svc, &ada, adas.id, &ClientInfo::default()).await.unwrap();
+    assert!(passkeys::list(&svc, &ada).await.unwrap().passkeys.is_empty());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_ceremony_from_another_origin_fails(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    // registration from a look-alike site
+    let mut phished = SoftAuthenticator::new(1, uuid::Uuid::parse_str(TEST_AAGUID).unwrap(), "http://gatehouse.example.evil");
+    let e = register(&svc, &session, &mut phished, "").await.unwrap_err();
+    assert!(message(e).contains("address does not match"));
+    // sign-in from another port of the same host
+    let mut k = key(2);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    k.origin = "http://localhost:3001".into();
+    let (options, cookie) = begin_sign_in(&svc).await;
+    let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
+    assert!(message(e).contains("address does not match"));
+    assert_eq!(count(&db, "sessions").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn without_user_verification_there_is_no_sign_in(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    k.flags = UP; // present, but not verified (no PIN or biometrics); not backup eligible either
+    let (options, cookie) = begin_sign_in(&svc).await;
+    let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
+    assert!(matches!(e, DomainError::Invalid { .. }));
+    assert_eq!(count(&db, "sessions").await, 1);
+    // registering without it fails too
+    let mut unverified = key(2);
+    unverified.flags = UP;
+    assert!(register(&svc, &session, &mut unverified, "").await.is_err());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_last_way_to_sign_in_cannot_be_removed(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let first = register(&svc, &session, &mut key(1), "").await.unwrap();
+    let second = register(&svc, &session, &mut key(2), "").await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = NULL").execute(&db).await.unwrap();
+    let list = passkeys::list(&svc, &session).await.unwrap();
+    assert!(list.can_remove(), "two passkeys: one can go");
+    passkeys::remove(&svc, &session, first.id, &ClientInfo::default()).await.unwrap();
+    let list = passkeys::list(&svc, &session).await.unwrap();
+    assert!(!list.can_remove());
+    let e = passkeys::remove(&svc, &session, second.id, &ClientInfo::default()).await.unwrap_err();
+    assert!(message(e).contains("Add a password or another passkey first"));
+    assert_eq!(passkeys::list(&svc, &session).await.unwrap().passkeys.len(), 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn re_verifying_with_a_passkey_opens_the_window(db: PgPool) {
+    let svc = services(db);
+    let (token, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    svc.clock.advance(Duration::minutes(11));
+    let session = me(&svc, &token).await;
+    assert!(domain::auth::reverify::require_recent(&svc, &session).is_err());
+    let options = passkeys::begin_reverify(&svc, &session).await.unwrap();
+    assert_eq!(options["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "only this account's passkeys");
+    passkeys::finish_reverify(&svc, &session, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &token).await).is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
+    let svc = services(db.clone());
+    let (token, session) = account(&svc, "kim@acme.test").await;
+    let mut k = key(1);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    let org = domain::organizations::create(&svc, "Acme", domain::plan::Plan::Enterprise).await.unwrap();
+    domain::organizations::add_member(&svc, org, session.user_id).await.unwrap();
+    assert!(me(&svc, &token).await.must_set_up_second_factor(), "a password session must set one up");
+    let (options, cookie) = begin_sign_in(&svc).await;
+    let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    assert!(!me(&svc, &t).await.must_set_up_second_factor());
+}

@@ -43,3 +43,13 @@ printf '\n%-44s %10s req/s\n' "GET /api/session, anonymous" "$anon_api" "GET /ap
   "GET /sign-in page, anonymous" "$anon_page" "GET /settings/security page, signed in" "$auth_page"
 printf '\nsigned-in / anonymous API call: %s (goal ≥ 0.5)\n' "$(ratio "$auth_api" "$anon_api")"
 printf 'signed-in / anonymous page:     %s\n' "$(ratio "$auth_page" "$anon_page")"
+
+# Sign-ins per second, password against passkey, in one run (in-process through the router, so
+# the two differ only in their work: argon2id against a P-256 WebAuthn assertion).
+step "Sign-ins per second: password and passkey (optimised build of examples/sign_in_bench.rs)"
+sdb=gatehouse_bench_signin_$(date +%s)
+scripts/pg.sh create "$sdb" >/dev/null
+DATABASE_URL=$(pg_url "$sdb") GATEHOUSE_DEMO_ENABLED=false RUST_LOG=error \
+  cargo run --quiet --profile server-release -p server --example sign_in_bench || status=$?
+scripts/pg.sh drop "$sdb" >/dev/null 2>&1 || true
+exit ${status:-0}

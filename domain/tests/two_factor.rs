@@ -341,3 +341,20 @@ async fn a_password_change_or_signing_out_everywhere_ends_pending_sign_ins(db: P
     let r = complete_sign_in(&svc, &stolen, SecondStep::BackupCode, &codes[1], &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
 }
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_authenticator_code_re_verifies_once(db: PgPool) {
+    let svc = services(db);
+    let (token, _, secret, _) = enrolled(&svc).await;
+    svc.clock.advance(Duration::minutes(11));
+    let session = me(&svc, &token).await;
+    assert!(domain::auth::reverify::require_recent(&svc, &session).is_err());
+    let wrong = domain::auth::reverify::with_authenticator_code(&svc, &session, "000000", &ClientInfo::default()).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &token).await).is_ok());
+    // the same code cannot be used again
+    let again = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await;
+    assert!(matches!(again, Err(DomainError::Invalid { field: "code", .. })));
+}

@@ -167,9 +167,13 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expectSecurityPage(page);
   await expect(rows(page).nth(1)).toContainText('Desk YubiKey');
 
-  // remove one, after confirming
+  // remove one, after confirming; the window has passed, so confirm it's you with a passkey
+  endVerificationWindow(account);
   await passkeys(page).getByRole('button', { name: 'Remove Desk YubiKey' }).click();
   await passkeys(page).getByRole('button', { name: 'Remove this passkey' }).click();
+  const confirm = page.getByRole('dialog', { name: "Confirm it's you" });
+  await confirm.getByRole('button', { name: 'Use a passkey' }).click();
+  await expect(confirm).toHaveCount(0);
   await expect(passkeys(page).getByRole('status')).toContainText('Passkey removed');
   await expect(rows(page)).toHaveCount(1);
   // that authenticator can no longer sign in

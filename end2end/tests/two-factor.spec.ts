@@ -176,3 +176,31 @@ test('an Enterprise member must set up two-step verification before anything els
   });
   expect(allowed.status()).toBe(422);
 });
+
+test('after the re-verification window, a code from the authenticator app confirms it is you', async ({ page }) => {
+  test.setTimeout(90_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const { totp } = await setUp(page);
+  sql(
+    `UPDATE sessions SET verified_at = now() - interval '11 minutes'
+     WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`,
+  );
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Regenerate backup codes' }).click();
+  await section.getByRole('button', { name: 'Regenerate codes' }).click();
+  const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  await dialog.getByRole('button', { name: 'Use a code from your authenticator app' }).click();
+  const code = dialog.getByLabel('Code from your authenticator app');
+  await code.fill('000000');
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('That code is not right');
+  // the code that turned the app on is used up: wait for the next one
+  await nextStep(page);
+  await code.fill(totp.generate());
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await expect(dialog).toHaveCount(0);
+  // …and the regeneration it interrupted carries on
+  await expect(section.getByRole('group', { name: 'Your backup codes' }).getByRole('listitem')).toHaveCount(10);
+});

@@ -16,7 +16,7 @@ use crate::model::SecurityOverview;
 use coming_soon::ComingSoonCard;
 use passkeys::{PasskeyPanel, PasskeysCard, RemovePasskey, RenamePasskey};
 use password::{ChangePassword, PasswordCard, PasswordChange, SetPassword};
-use reverify::{EndReverification, ReverifyDialog, ReverifyWithPassword, VerifiedBanner};
+use reverify::{EndReverification, ReverifyDialog, ReverifyWithCode, ReverifyWithPassword, VerifiedBanner};
 use two_factor::{BeginTotpSetup, DisableTotp, FinishTotpSetup, RegenerateBackupCodes, TwoFactorCard, TwoFactorPanel};
 use sessions::{RevokeOtherSessions, RevokeSession, SessionsCard, SignOutEverywhere};
 
@@ -188,6 +188,7 @@ pub fn SecurityPage() -> impl IntoView {
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let reverify = ServerAction::<ReverifyWithPassword>::new();
+    let reverify_code = ServerAction::<ReverifyWithCode>::new();
     let begin_totp = ServerAction::<BeginTotpSetup>::new();
     let finish_totp = ServerAction::<FinishTotpSetup>::new();
     let regenerate = ServerAction::<RegenerateBackupCodes>::new();
@@ -279,7 +280,9 @@ pub fn SecurityPage() -> impl IntoView {
     let on_regenerate = Callback::new(move |_| dispatch_kept(regenerate, last_regenerate, RegenerateBackupCodes {}));
     let on_disable = Callback::new(move |_| dispatch_kept(disable_totp, last_disable, DisableTotp {}));
     Effect::new(move |_| {
-        if let Some(Ok(())) = reverify.value().get() {
+        let by_password = matches!(reverify.value().get(), Some(Ok(())));
+        let by_code = matches!(reverify_code.value().get(), Some(Ok(())));
+        if by_password || by_code {
             if let Some(again) = ask.get_untracked() {
                 ask.set(None);
                 again.run(());
@@ -287,14 +290,23 @@ pub fn SecurityPage() -> impl IntoView {
         }
     });
     let reverify_error = Signal::derive(move || {
-        passkey_reverify_error.get().or_else(|| reverify.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
+        passkey_reverify_error
+            .get()
+            .or_else(|| reverify.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
+            .or_else(|| reverify_code.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
     });
     let on_reverify = Callback::new(move |password: String| {
+        reverify_code.value().set(None);
         reverify.dispatch(ReverifyWithPassword { password });
+    });
+    let on_reverify_code = Callback::new(move |code: String| {
+        reverify.value().set(None);
+        reverify_code.dispatch(ReverifyWithCode { code });
     });
     let on_reverify_cancel = Callback::new(move |_| {
         ask.set(None);
         reverify.value().set(None);
+        reverify_code.value().set(None);
         passkey_reverify_error.set(None);
     });
     let on_end_verification = Callback::new(move |_| {
@@ -309,6 +321,7 @@ pub fn SecurityPage() -> impl IntoView {
     refresh_on_success(revoke, changes);
     refresh_on_success(revoke_others, changes);
     refresh_on_success(reverify, changes);
+    refresh_on_success(reverify_code, changes);
     refresh_on_success(end_verification, changes);
     refresh_on_success(finish_totp, changes);
     refresh_on_success(regenerate, changes);
@@ -493,12 +506,17 @@ pub fn SecurityPage() -> impl IntoView {
                             />
                             {
                                 let (has_password, has_passkey) = (o.verification.has_password, o.verification.has_passkey);
+                                let has_authenticator = o.two_factor.enabled.is_some();
                                 move || ask.get().map(|_| view! {
                                     <ReverifyDialog
                                         has_password
                                         has_passkey=has_passkey && passkeys_supported.get_untracked()
                                         on_passkey=on_reverify_passkey
-                                        pending=Signal::derive(move || reverify.pending().get() || passkey_reverify_busy.get())
+                                        has_authenticator
+                                        on_code=on_reverify_code
+                                        pending=Signal::derive(move || {
+                                            reverify.pending().get() || reverify_code.pending().get() || passkey_reverify_busy.get()
+                                        })
                                         error=reverify_error
                                         on_confirm=on_reverify
                                         on_cancel=on_reverify_cancel

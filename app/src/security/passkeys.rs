@@ -187,6 +187,21 @@ pub fn PasskeysCard(
             _ => None,
         }
     };
+    // Opening the naming form moves focus into its field (keyboard and screen-reader users land there).
+    let name_field = crate::components::scoped_id("passkey_name");
+    Effect::new(move |was_naming: Option<bool>| {
+        let naming = panel.get() == PasskeyPanel::Naming;
+        if naming && was_naming == Some(false) {
+            let id = name_field.clone();
+            request_animation_frame(move || {
+                use leptos::wasm_bindgen::JsCast;
+                if let Some(el) = document().get_element_by_id(&id).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+                    let _ = el.focus();
+                }
+            });
+        }
+        naming
+    });
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_add.run(new_name.get_untracked());

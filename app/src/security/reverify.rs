@@ -24,6 +24,19 @@ pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
         .map_err(fail)
 }
 
+/// Confirms it is the person with a code from their authenticator app. Opens the window.
+///
+/// - Auth: signed in.
+/// - Effects: the session's verified time is now; the code is used up; a `reverified` event.
+/// - Errors: `Invalid { field: "code" }` (wrong, used, or throttled: same answer), `Unavailable`.
+/// - Rate limit: the account's throttle (shared with passwords).
+#[server(prefix = "/api", endpoint = "security/reverify/code")]
+pub async fn reverify_with_code(code: String) -> Result<(), AppError> {
+    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::reverify::with_authenticator_code(&services()?, &session, &code, &client()).await.map(|_| ()).map_err(fail)
+}
+
 /// Ends the re-verification window now.
 ///
 /// - Auth: signed in.
@@ -84,12 +97,21 @@ pub fn ReverifyDialog(
     /// Confirm with a passkey instead.
     #[prop(optional)]
     on_passkey: Option<Callback<()>>,
+    /// The account has an authenticator app: a code from it also confirms.
+    #[prop(optional)]
+    has_authenticator: bool,
+    /// Confirm with an authenticator code (the dialog's code form).
+    #[prop(optional)]
+    on_code: Option<Callback<String>>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_confirm: Callback<String>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
     let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let use_code = RwSignal::new(false);
+    let can_use_code = has_authenticator && on_code.is_some();
     // Focus moves into the dialog when it opens (the password field, or Close).
     let focus_id = if has_password {
         crate::components::scoped_id("reverify_password")
@@ -118,7 +140,10 @@ pub fn ReverifyDialog(
     });
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        on_confirm.run(password.get_untracked());
+        match (use_code.get_untracked(), on_code) {
+            (true, Some(cb)) => cb.run(code.get_untracked()),
+            _ => on_confirm.run(password.get_untracked()),
+        }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
@@ -136,7 +161,21 @@ pub fn ReverifyDialog(
                     view! {
                         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                             <ErrorMessage message=error/>
-                            <Field id="reverify_password" label="Your password" kind="password" autocomplete="current-password" required=true value=password/>
+                            {move || if use_code.get() {
+                                view! {
+                                    <Field id="reverify_code" label="Code from your authenticator app" autocomplete="one-time-code"
+                                        inputmode="numeric" required=true value=code/>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <Field id="reverify_password" label="Your password" kind="password" autocomplete="current-password" required=true value=password/>
+                                }.into_any()
+                            }}
+                            {can_use_code.then(|| view! {
+                                <button type="button" class="btn btn-link" on:click=move |_| use_code.update(|c| *c = !*c)>
+                                    {move || if use_code.get() { "Use your password instead" } else { "Use a code from your authenticator app" }}
+                                </button>
+                            })}
                             <div class="form-actions">
                                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                                     {move || if pending.get() { "Confirming…" } else { "Confirm" }}

@@ -45,6 +45,30 @@ pub async fn with_password(
     Ok(now + svc.sessions.reverify_window())
 }
 
+/// Re-verifies with a code from the account's authenticator app (each code works once), through
+/// the account's throttle (shared with passwords); answers until when.
+pub async fn with_authenticator_code(
+    svc: &Services,
+    auth: &AuthSession,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<OffsetDateTime, DomainError> {
+    let wrong = || DomainError::Invalid { field: "code", message: "That code is not right. Enter the current code from your authenticator app.".into() };
+    let now = svc.clock.now();
+    if !db::users::claim_attempt(&svc.db, auth.user_id, now, &svc.throttle).await? {
+        return Err(wrong());
+    }
+    if !crate::auth::two_factor::verify_totp(svc, auth.user_id, code).await? {
+        return Err(wrong());
+    }
+    db::users::reset_attempts(&svc.db, auth.user_id).await?;
+    let mut tx = svc.db.begin().await?;
+    db::sessions::set_verified_at(&mut *tx, auth.user_id, auth.session_id, Some(now)).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    tx.commit().await?;
+    Ok(now + svc.sessions.reverify_window())
+}
+
 /// Ends the verified window now: the next sensitive change asks again.
 pub async fn end(svc: &Services, auth: &AuthSession) -> Result<(), DomainError> {
     db::sessions::set_verified_at(&svc.db, auth.user_id, auth.session_id, None).await?;

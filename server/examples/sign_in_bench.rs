@@ -1,0 +1,128 @@
+//! Sign-ins per second: password (argon2id with the configured parameters) against passkey
+//! (WebAuthn assertion, P-256), through the whole router in-process (no sockets), in the same run,
+//! on this machine. Run by `make bench` against a fresh database:
+//! `cargo run --profile server-release -p server --example sign_in_bench`.
+#[path = "../../domain/tests/common/authenticator.rs"]
+#[allow(dead_code)]
+mod authenticator;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use domain::auth::sessions::ClientInfo;
+use http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const PW: &str = "correct horse battery staple";
+
+/// Requests as a browser on the site sends them (Host and Origin of the configured origin).
+#[derive(Clone)]
+struct Site {
+    host: String,
+    origin: String,
+}
+
+impl Site {
+    fn post(&self, path: &str, body: String, cookie: Option<&str>) -> Request<Body> {
+        let mut b = Request::post(path)
+            .header(header::HOST, &self.host)
+            .header(header::ORIGIN, &self.origin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let path = std::env::var("GATEHOUSE_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+    let config = server::Config::load(std::path::Path::new(&path)).map_err(|e| e.to_string())?;
+    let origin = config.passkeys.origin.clone();
+    let host = origin.split("://").nth(1).unwrap_or("localhost").to_string();
+    let db = server::pool(&config).map_err(|e| e.to_string())?;
+    domain::MIGRATOR.run(&db).await.map_err(|e| e.to_string())?;
+    let state = server::AppState::new(config, db, domain::clock::Clock::system()).map_err(|e| e.to_string())?;
+    let svc = state.services.clone();
+    let app = server::router(state);
+    let site = Site { host: host.clone(), origin: origin.clone() };
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let workers: usize = std::env::var("BENCH_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+
+    // one account per worker, each with a passkey on its own software authenticator
+    let mut accounts = Vec::new();
+    for i in 0..workers {
+        let email = format!("bench{i}-{}@example.test", uuid::Uuid::new_v4().simple());
+        let (_, token) = domain::auth::accounts::sign_up(&svc, &email, None, &domain::secret::Password::new(PW.to_string()), &ClientInfo::default())
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let session = domain::auth::sessions::authenticate(&svc, &token).await.map_err(|e| format!("{e:?}"))?.ok_or("no session")?;
+        let mut key = authenticator::SoftAuthenticator::new(i as u8 + 1, uuid::Uuid::nil(), &origin);
+        let options = domain::auth::passkeys::begin_registration(&svc, &session).await.map_err(|e| format!("{e:?}"))?;
+        domain::auth::passkeys::finish_registration(&svc, &session, &key.create(&options), "", &ClientInfo::default())
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        accounts.push((email, key));
+    }
+
+    // password sign-ins
+    let done = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (email, _) in &accounts {
+        let (app, done, site) = (app.clone(), done.clone(), site.clone());
+        let body = form_urlencoded::Serializer::new(String::new()).append_pair("email", email).append_pair("password", PW).finish();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                let res = app.clone().oneshot(site.post("/api/auth/sign-in", body.clone(), None)).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK, "password sign-in failed");
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks.drain(..) {
+        t.await.map_err(|e| e.to_string())?;
+    }
+    let password_rps = done.load(Ordering::Relaxed) as f64 / seconds as f64;
+
+    // passkey sign-ins: begin (options + ceremony cookie), the authenticator signs, finish
+    let done = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(seconds);
+    for (_, mut key) in accounts {
+        let (app, done, site) = (app.clone(), done.clone(), site.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                let res = app.clone().oneshot(site.post("/api/auth/passkey/begin", "autofill=false".into(), None)).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK, "passkey begin failed");
+                let cookie = res
+                    .headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .find(|v| v.starts_with("__Host-gatehouse-passkey="))
+                    .map(|v| v.split(';').next().unwrap().to_string())
+                    .expect("ceremony cookie");
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                let options: serde_json::Value =
+                    serde_json::from_str(&serde_json::from_slice::<String>(&body).unwrap()).unwrap();
+                let answer = key.get(&options);
+                let body = form_urlencoded::Serializer::new(String::new()).append_pair("credential", &answer).finish();
+                let res = app.clone().oneshot(site.post("/api/auth/passkey/finish", body, Some(&cookie))).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK, "passkey finish failed");
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())?;
+    }
+    let passkey_rps = done.load(Ordering::Relaxed) as f64 / seconds as f64;
+    println!("\n{:<52} {:>8.1} /s", "password sign-ins (argon2id, configured parameters)", password_rps);
+    println!("{:<52} {:>8.1} /s", "passkey sign-ins (begin + finish, P-256)", passkey_rps);
+    println!("\npasskey / password: {:.1}x (goal ≥ 10x)", passkey_rps / password_rps);
+    Ok(())
+}

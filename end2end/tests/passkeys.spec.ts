@@ -159,6 +159,13 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   // rename, in a dialog
   await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
   const rename = page.getByRole('dialog', { name: 'Rename passkey' });
+  await rename.getByLabel('Name').fill('   ');
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(rename.getByRole('alert')).toHaveText('Enter a name.');
+  await rename.getByRole('button', { name: 'Cancel' }).click();
+  await expect(passkeys(page).getByRole('alert')).toHaveCount(0);
+  await expect(rows(page).nth(1)).toContainText('Blue key');
+  await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
   await rename.getByLabel('Name').fill('Desk YubiKey');
   await rename.getByRole('button', { name: 'Save' }).click();
   await expect(rename).toHaveCount(0);

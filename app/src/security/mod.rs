@@ -377,11 +377,14 @@ pub fn SecurityPage() -> impl IntoView {
     });
     let passkeys_pending =
         Signal::derive(move || passkey_busy.get() || rename_passkey.pending().get() || remove_passkey.pending().get());
-    let passkeys_error = Signal::derive(move || {
-        passkey_flow_error
-            .get()
-            .or_else(|| shown_error(rename_passkey.value().get()))
-            .or_else(|| shown_error(remove_passkey.value().get()))
+    let passkeys_error = Signal::derive(move || passkey_flow_error.get().or_else(|| shown_error(remove_passkey.value().get())));
+    let rename_error = Signal::derive(move || shown_error(rename_passkey.value().get()));
+    // Opening or closing a panel starts afresh: no error from an earlier attempt.
+    Effect::new(move |_| {
+        passkey_panel.track();
+        rename_passkey.value().set(None);
+        passkey_flow_error.set(None);
+        remove_passkey.value().set(None);
     });
     // Re-verification with a passkey (the dialog's other way).
     let on_reverify_passkey = Callback::new(move |_| {
@@ -540,6 +543,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 supported=passkeys_supported
                                 pending=passkeys_pending
                                 error=passkeys_error
+                                rename_error
                                 notice=passkey_notice
                                 panel=passkey_panel
                                 on_add=on_add_passkey

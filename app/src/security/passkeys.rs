@@ -154,6 +154,9 @@ pub fn PasskeysCard(
     supported: Signal<bool>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// Shown in the rename dialog.
+    #[prop(optional, into)]
+    rename_error: Signal<Option<String>>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
     panel: RwSignal<PasskeyPanel>,
     /// Starts New passkey with the chosen name (may be empty).
@@ -182,7 +185,7 @@ pub fn PasskeysCard(
         let items = items.clone();
         move || match panel.get() {
             PasskeyPanel::Renaming(id) => items.iter().find(|p| p.id == id).cloned().map(|p| {
-                view! { <RenameDialog passkey=p pending error on_save=on_rename on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/> }
+                view! { <RenameDialog passkey=p pending error=rename_error on_save=on_rename on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/> }
             }),
             _ => None,
         }
@@ -212,7 +215,7 @@ pub fn PasskeysCard(
         })>
             <p class="muted">"Sign in with your fingerprint, face, screen lock or security key instead of a password. A passkey counts as both steps of two-step verification."</p>
             <StatusMessage message=notice/>
-            {move || (!matches!(panel.get(), PasskeyPanel::Renaming(_))).then(|| view! { <ErrorMessage message=error/> })}
+            <ErrorMessage message=error/>
             {list}
             {renaming}
             <div class="card-footer">

@@ -220,7 +220,7 @@ pub fn TwoFactorCard(
     view! {
         <Card id="two-factor" title="Two-step verification">
             {required.then(|| view! {
-                <p class="notice notice-warning">"Your organisation requires two-step verification. Set up an authenticator app to continue using your account."</p>
+                <p class="notice notice-warning">"Your organisation requires two-step verification. Set up an authenticator app to continue using your account; signing in with a passkey also counts."</p>
             })}
             {summary}
             {codes}

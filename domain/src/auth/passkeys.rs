@@ -234,7 +234,9 @@ pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<se
 
 /// A name the person chose, trimmed; empty means "use the provider's name".
 pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
-    let name: String = name.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
+    // no control characters, and no bidirectional overrides that would make a name read as another
+    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let name: String = name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string();
     if name.is_empty() {
         return Ok(None);
     }
@@ -502,6 +504,7 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(clean_name("  Work laptop \n").unwrap(), Some("Work laptop".to_string()));
         assert_eq!(clean_name("   ").unwrap(), None);
+        assert_eq!(clean_name("Key\u{202E}gnp.exe").unwrap(), Some("Keygnp.exe".to_string()));
         assert!(clean_name(&"é".repeat(NAME_MAX)).is_ok());
         assert!(matches!(clean_name(&"é".repeat(NAME_MAX + 1)), Err(DomainError::Invalid { field: "name", .. })));
     }

@@ -43,6 +43,10 @@ if ! [ -s "$SECRETS_ENV" ]; then
     echo "GATEHOUSE_SECRETS_BACKUP_CODE_KEY=$(head -c 32 /dev/urandom | base64 -w0)"
   } >"$SECRETS_ENV")
 fi
+# Keys added since a checkout first generated the file.
+if ! grep -q '^GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY=' "$SECRETS_ENV"; then
+  (umask 077 && echo "GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY=$(head -c 32 /dev/urandom | base64 -w0)" >>"$SECRETS_ENV")
+fi
 set -a
 # shellcheck disable=SC1090
 . "$SECRETS_ENV"

@@ -22,7 +22,8 @@ pub async fn current_session() -> Result<Option<SessionStatus>, AppError> {
 /// Creates a password account and signs it in, then redirects to `return_to` (site paths only).
 ///
 /// - Auth: anonymous.
-/// - Effects: a user, a session and an `account_created` event; sets the session cookie.
+/// - Effects: a user, a session and an `account_created` event; sets the session cookie and the
+///   device cookie (this browser is trusted for the new account).
 /// - Errors: `Invalid` (email, display name), `PasswordRejected`, `EmailTaken`, `Unavailable`.
 /// - Rate limit: password hashing is bounded by the hasher's concurrency limit.
 #[server(prefix = "/api", endpoint = "auth/sign-up")]
@@ -32,13 +33,13 @@ pub async fn sign_up(
     #[server(default)] display_name: String,
     #[server(default)] return_to: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::{client, fail, services, set_session_cookie};
+    use crate::server::{client, fail, services, set_signed_in_cookies};
     let svc = services()?;
     let name = Some(display_name.as_str());
-    let (_, token) = domain::auth::accounts::sign_up(&svc, &email, name, &domain::secret::Password::new(password), &client())
+    let (_, signed_in) = domain::auth::accounts::sign_up(&svc, &email, name, &domain::secret::Password::new(password), &client())
         .await
         .map_err(fail)?;
-    set_session_cookie(&token);
+    set_signed_in_cookies(&signed_in);
     leptos_axum::redirect(&crate::nav::safe_return_to(return_to.as_deref()));
     Ok(())
 }
@@ -47,23 +48,25 @@ pub async fn sign_up(
 /// session token every time (no fixation).
 ///
 /// - Auth: anonymous.
-/// - Effects: a session and a `signed_in` event; sets the session cookie.
-/// - Errors: `InvalidCredentials` for an unknown email and for a wrong password alike (same status,
-///   same body, same hashing work), `Unavailable`.
-/// - Rate limit: password hashing is bounded by the hasher's concurrency limit.
+/// - Effects: a session and a `signed_in` event; sets the session and device cookies. A wrong
+///   password is counted on this browser's throttle path and recorded (`sign_in_failed`).
+/// - Errors: `InvalidCredentials` for an unknown email, a wrong password and a throttled or locked
+///   path alike (same status, same body, same hashing work), `Unavailable`.
+/// - Rate limit: the throttle of this browser's path (its own with the account's device cookie, the
+///   account's untrusted one otherwise); password hashing is bounded by the hasher's limit.
 #[server(prefix = "/api", endpoint = "auth/sign-in")]
 pub async fn sign_in(email: String, password: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
-    use crate::server::{client, fail, services, set_session_cookie};
+    use crate::server::{client, fail, services, set_signed_in_cookies};
     let svc = services()?;
-    let token = match domain::auth::accounts::sign_in(&svc, &email, &domain::secret::Password::new(password), &client()).await {
-        Ok(token) => token,
+    let signed_in = match domain::auth::accounts::sign_in(&svc, &email, &domain::secret::Password::new(password), &client()).await {
+        Ok(signed_in) => signed_in,
         Err(domain::DomainError::SecondStepRequired(pending)) => {
             crate::server::set_pending_cookie(&pending);
             return Err(fail(domain::DomainError::SecondStepRequired(pending)));
         }
         Err(e) => return Err(fail(e)),
     };
-    set_session_cookie(&token);
+    set_signed_in_cookies(&signed_in);
     leptos_axum::redirect(&crate::nav::safe_return_to(return_to.as_deref()));
     Ok(())
 }
@@ -73,13 +76,16 @@ pub async fn sign_in(email: String, password: String, #[server(default)] return_
 /// says how many are left.
 ///
 /// - Auth: a pending sign-in (its cookie, set by `sign_in`); nothing else.
-/// - Effects: a session, the pending sign-in ended, a `signed_in` event; a backup code is used up.
+/// - Effects: a session, the pending sign-in ended, a `signed_in` event; a backup code is used up;
+///   sets the session and device cookies. A wrong code is counted on this browser's throttle path
+///   and recorded (`second_step_failed`).
 /// - Errors: `Invalid { field: "code" }` for a wrong code; `SignInAgain` when the pending sign-in
 ///   expired (5 minutes) or had 5 wrong codes; `Unavailable`.
-/// - Rate limit: 5 wrong codes per pending sign-in, and the account's throttle.
+/// - Rate limit: 5 wrong codes per pending sign-in (each needs a right password through the
+///   throttle first); the code itself never waits for the throttle.
 #[server(prefix = "/api", endpoint = "auth/second-step")]
 pub async fn complete_sign_in(code: String, method: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
-    use crate::server::{clear_pending_cookie, client, fail, pending_cookie, reject, services, set_session_cookie};
+    use crate::server::{clear_pending_cookie, client, fail, pending_cookie, reject, services, set_signed_in_cookies};
     use domain::auth::two_factor::{complete_sign_in, SecondStep};
     let step = match method.as_str() {
         "totp" => SecondStep::Authenticator,
@@ -95,7 +101,7 @@ pub async fn complete_sign_in(code: String, method: String, #[server(default)] r
         fail(e)
     })?;
     clear_pending_cookie();
-    set_session_cookie(&signed_in.token);
+    set_signed_in_cookies(&signed_in);
     let to = crate::nav::safe_return_to(return_to.as_deref());
     match signed_in.backup_codes_left {
         Some(left) if to == "/settings/security" => leptos_axum::redirect(&format!("{to}?backup_codes_left={left}")),
@@ -141,18 +147,18 @@ pub async fn begin_passkey_sign_in(#[server(default)] autofill: bool) -> Result<
 ///
 /// - Auth: the ceremony cookie set by `begin_passkey_sign_in`.
 /// - Effects: a session (recording the passkey), the passkey's last use, a `signed_in` event; the
-///   ceremony is used up (a replay fails).
+///   ceremony is used up (a replay fails); sets the session and device cookies.
 /// - Errors: `Invalid { field: "passkey" }` (expired or used ceremony, unknown passkey, failed
 ///   verification, wrong origin), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/passkey/finish")]
 pub async fn finish_passkey_sign_in(credential: String, #[server(default)] return_to: Option<String>) -> Result<String, AppError> {
-    use crate::server::{clear_passkey_cookie, client, fail, passkey_cookie, reject, services, set_session_cookie};
+    use crate::server::{clear_passkey_cookie, client, fail, passkey_cookie, reject, services, set_signed_in_cookies};
     let token = passkey_cookie().ok_or_else(|| {
         reject(AppError::Invalid { field: "passkey".into(), message: "The passkey request expired or was already used. Try again.".into() })
     })?;
     let result = domain::auth::passkeys::finish_sign_in(&services()?, &token, &credential, &client()).await;
     clear_passkey_cookie();
-    let session = result.map_err(fail)?;
-    set_session_cookie(&session);
+    let signed_in = result.map_err(fail)?;
+    set_signed_in_cookies(&signed_in);
     Ok(crate::nav::safe_return_to(return_to.as_deref()))
 }

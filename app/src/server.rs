@@ -63,7 +63,22 @@ pub fn client() -> ClientInfo {
     if let (Some(geo), Some(ip)) = (geo(), c.ip.as_deref()) {
         c.country = geo.country(ip);
     }
+    c.device = cookie(DEVICE_COOKIE).map(domain::secret::DeviceCookie::from_cookie);
     c
+}
+
+/// The device cookie: which accounts this browser has fully signed in to (signed entries), so its
+/// password guesses are counted apart from everyone else's. Long-lived; never a session.
+pub const DEVICE_COOKIE: &str = "__Host-gatehouse-device";
+
+/// After a full sign-in: the session cookie, and the browser's renewed device cookie.
+pub fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn) {
+    set_session_cookie(&signed_in.token);
+    set_cookie(&format!(
+        "{DEVICE_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        signed_in.device.expose(),
+        domain::auth::device_cookies::LIFETIME_DAYS * 86_400
+    ));
 }
 
 /// Sets the session cookie on the response.

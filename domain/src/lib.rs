@@ -32,6 +32,8 @@ pub struct Services {
     pub common_passwords: std::sync::Arc<auth::password::CommonPasswords>,
     /// Encryption keys of TOTP secrets and the backup codes' HMAC key (from config, never stored).
     pub keys: std::sync::Arc<auth::two_factor::Keys>,
+    /// Signs and checks device cookies (which throttle counts a browser's guesses).
+    pub device_cookies: std::sync::Arc<auth::device_cookies::DeviceCookieKey>,
     /// The passkey relying party (id, origin) and the provider names.
     pub passkeys: std::sync::Arc<auth::passkeys::PasskeyService>,
     pub clock: clock::Clock,

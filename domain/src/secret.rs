@@ -54,6 +54,11 @@ cookie_token!(
     PendingToken
 );
 cookie_token!(
+    /// The device cookie (signed entries naming accounts this browser fully signed in to): it
+    /// decides which throttle counts this browser's guesses, and is never a session.
+    DeviceCookie
+);
+cookie_token!(
     /// A passkey sign-in between its two halves (the browser that began it finishes it).
     CeremonyToken
 );

@@ -10,7 +10,7 @@ mod common;
 use common::{services, PW};
 
 fn client(ua: &str) -> ClientInfo {
-    ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some(ua.into()), country: Some("DE".into()) }
+    ClientInfo { ip: Some("203.0.113.9".into()), user_agent: Some(ua.into()), country: Some("DE".into()), ..Default::default() }
 }
 
 async fn who(svc: &Services, token: &SessionToken) -> Option<String> {
@@ -21,6 +21,7 @@ async fn who(svc: &Services, token: &SessionToken) -> Option<String> {
 async fn sign_up_signs_in_and_emails_are_unique_ignoring_case_and_spaces(db: PgPool) {
     let svc = services(db);
     let (_, token) = sign_up(&svc, "Ada@Example.test", Some("Ada"), &Password::new(PW), &client("A")).await.unwrap();
+    let token = token.token;
     assert_eq!(who(&svc, &token).await.as_deref(), Some("Ada@Example.test"));
     let dup = sign_up(&svc, "  ada@EXAMPLE.test ", None, &Password::new(PW), &client("B")).await;
     assert!(matches!(dup, Err(DomainError::EmailTaken)), "{dup:?}");
@@ -78,8 +79,8 @@ async fn unknown_email_and_wrong_password_are_the_same_error(db: PgPool) {
 async fn every_sign_in_gets_a_new_token_and_only_its_hash_is_stored(db: PgPool) {
     let svc = services(db.clone());
     sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
-    let a = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap();
-    let b = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap();
+    let a = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap().token;
+    let b = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap().token;
     assert_ne!(a, b);
     let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(&db).await.unwrap();
     assert_eq!(stored.len(), 3);
@@ -95,6 +96,7 @@ async fn every_sign_in_gets_a_new_token_and_only_its_hash_is_stored(db: PgPool) 
 async fn sessions_expire_by_idle_and_absolute_lifetime(db: PgPool) {
     let svc = services(db);
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let token = token.token;
     // Active every 50 minutes: idle (60 min) never triggers…
     for _ in 0..20 {
         svc.clock.advance(Duration::minutes(50));
@@ -104,7 +106,7 @@ async fn sessions_expire_by_idle_and_absolute_lifetime(db: PgPool) {
     svc.clock.advance(Duration::hours(8));
     assert!(who(&svc, &token).await.is_none());
 
-    let t2 = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap();
+    let t2 = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("x")).await.unwrap().token;
     svc.clock.advance(Duration::minutes(61));
     assert!(who(&svc, &t2).await.is_none(), "idle for longer than the idle timeout");
 }
@@ -113,6 +115,7 @@ async fn sessions_expire_by_idle_and_absolute_lifetime(db: PgPool) {
 async fn last_active_is_written_at_most_once_a_minute(db: PgPool) {
     let svc = services(db.clone());
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let token = token.token;
     let seen = || async { sqlx::query_scalar::<_, time::OffsetDateTime>("SELECT last_seen_at FROM sessions").fetch_one(&db).await.unwrap() };
     let t0 = seen().await;
     svc.clock.advance(Duration::seconds(30));
@@ -127,6 +130,7 @@ async fn last_active_is_written_at_most_once_a_minute(db: PgPool) {
 async fn sign_out_ends_the_session_at_once_and_keeps_the_row(db: PgPool) {
     let svc = services(db.clone());
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let token = token.token;
     let session = authenticate(&svc, &token).await.unwrap().unwrap();
     sign_out(&svc, &session).await.unwrap();
     assert!(who(&svc, &token).await.is_none());
@@ -138,10 +142,11 @@ async fn sign_out_ends_the_session_at_once_and_keeps_the_row(db: PgPool) {
 async fn sessions_list_shows_only_this_accounts_live_sessions_current_first(db: PgPool) {
     let svc = services(db);
     let (_, mine) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("Firefox")).await.unwrap();
+    let mine = mine.token;
     svc.clock.advance(Duration::minutes(2));
-    let other_device = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Safari")).await.unwrap();
+    let other_device = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Safari")).await.unwrap().token;
     sign_up(&svc, "bob@example.test", None, &Password::new(PW), &client("Bob's browser")).await.unwrap();
-    let ended = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Ended")).await.unwrap();
+    let ended = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Ended")).await.unwrap().token;
     let ended = authenticate(&svc, &ended).await.unwrap().unwrap();
     sign_out(&svc, &ended).await.unwrap();
 
@@ -158,7 +163,8 @@ async fn sessions_list_shows_only_this_accounts_live_sessions_current_first(db: 
 async fn changing_the_password_signs_out_everywhere_else_and_rotates_this_token(db: PgPool) {
     let svc = services(db.clone());
     let (user, here) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("here")).await.unwrap();
-    let elsewhere = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("there")).await.unwrap();
+    let here = here.token;
+    let elsewhere = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("there")).await.unwrap().token;
     let session = authenticate(&svc, &here).await.unwrap().unwrap();
     let new_pw = Password::new("a brand new passphrase for ada");
 
@@ -185,7 +191,9 @@ async fn changing_the_password_signs_out_everywhere_else_and_rotates_this_token(
 async fn a_session_token_of_one_account_never_reaches_another(db: PgPool) {
     let svc = services(db);
     let (_, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let ada = ada.token;
     let (_, bob) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
+    let bob = bob.token;
     let ada_session = authenticate(&svc, &ada).await.unwrap().unwrap();
     let bob_session = authenticate(&svc, &bob).await.unwrap().unwrap();
     // Revoking Bob's session id through Ada's account changes nothing.
@@ -201,10 +209,11 @@ async fn a_sign_in_from_an_unfamiliar_device_or_country_is_flagged_for_14_days(d
     const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
     let svc = services(db);
     let (_, first) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client(FIREFOX)).await.unwrap();
-    sign_in(&svc, "ada@example.test", &Password::new(PW), &client(FIREFOX_NEWER)).await.unwrap();
-    sign_in(&svc, "ada@example.test", &Password::new(PW), &client(IPHONE)).await.unwrap();
+    let first = first.token;
+    sign_in(&svc, "ada@example.test", &Password::new(PW), &client(FIREFOX_NEWER)).await.unwrap().token;
+    sign_in(&svc, "ada@example.test", &Password::new(PW), &client(IPHONE)).await.unwrap().token;
     let abroad = ClientInfo { country: Some("BR".into()), ..client(FIREFOX) };
-    sign_in(&svc, "ada@example.test", &Password::new(PW), &abroad).await.unwrap();
+    sign_in(&svc, "ada@example.test", &Password::new(PW), &abroad).await.unwrap().token;
 
     let me = authenticate(&svc, &first).await.unwrap().unwrap();
     let flags = |rows: Vec<domain::auth::sessions::SessionSummary>| {
@@ -216,7 +225,7 @@ async fn a_sign_in_from_an_unfamiliar_device_or_country_is_flagged_for_14_days(d
     // sign-in from Brazil are not
     assert_eq!(flags(list(&svc, &me).await.unwrap()), 2);
     svc.clock.advance(Duration::days(14));
-    let again = sign_in(&svc, "ada@example.test", &Password::new(PW), &client(FIREFOX)).await.unwrap();
+    let again = sign_in(&svc, "ada@example.test", &Password::new(PW), &client(FIREFOX)).await.unwrap().token;
     let me = authenticate(&svc, &again).await.unwrap().unwrap();
     assert_eq!(flags(list(&svc, &me).await.unwrap()), 0, "the flag lasts 14 days and a familiar device is not new");
 }

@@ -21,6 +21,7 @@ async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
 
 async fn account(svc: &Services, email: &str) -> (SessionToken, AuthSession) {
     let (_, token) = sign_up(svc, email, None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let token = token.token;
     let session = me(svc, &token).await;
     (token, session)
 }
@@ -67,7 +68,7 @@ async fn a_registered_passkey_signs_in_as_both_factors_and_records_its_use(db: P
     let (options, cookie) = begin_sign_in(&svc).await;
     assert!(options["publicKey"]["allowCredentials"].as_array().unwrap().is_empty(), "no email needed");
     assert_eq!(options["publicKey"]["userVerification"], "required");
-    let token = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    let token = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
     let signed_in = me(&svc, &token).await;
     assert_eq!(signed_in.user_id, session.user_id);
     assert!(signed_in.signed_in_with_passkey());
@@ -159,7 +160,7 @@ async fn a_credential_of_another_account_cannot_be_registered(db: PgPool) {
     assert_eq!(ada_keys[0].name, "Ada's key");
     // and it still signs in as Ada, not Bob
     let (options, cookie) = begin_sign_in(&svc).await;
-    let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
     assert_eq!(me(&svc, &t).await.user_id, ada.user_id);
 }
 
@@ -244,8 +245,9 @@ async fn re_verifying_with_a_passkey_opens_the_window(db: PgPool) {
     assert!(domain::auth::reverify::require_recent(&svc, &session).is_err());
     let options = passkeys::begin_reverify(&svc, &session).await.unwrap();
     assert_eq!(options["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "only this account's passkeys");
-    passkeys::finish_reverify(&svc, &session, &k.get(&options), &ClientInfo::default()).await.unwrap();
-    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &token).await).is_ok());
+    let done = passkeys::finish_reverify(&svc, &session, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::sessions::authenticate(&svc, &token).await.unwrap().is_none(), "the old token is refused at once");
+    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -258,6 +260,6 @@ async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
     domain::organizations::add_member(&svc, org, session.user_id).await.unwrap();
     assert!(me(&svc, &token).await.must_set_up_second_factor(), "a password session must set one up");
     let (options, cookie) = begin_sign_in(&svc).await;
-    let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
     assert!(!me(&svc, &t).await.must_set_up_second_factor());
 }

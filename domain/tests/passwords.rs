@@ -14,19 +14,20 @@ use common::{services, PW};
 const NEW: &str = "purple tractors sing at dawn";
 
 fn from(ip: &str) -> ClientInfo {
-    ClientInfo { ip: Some(ip.into()), user_agent: Some("test".into()), country: None }
+    ClientInfo { ip: Some(ip.into()), user_agent: Some("test".into()), ..Default::default() }
 }
 
 async fn try_sign_in(svc: &Services, email: &str, pw: &str) -> Result<SessionToken, DomainError> {
-    sign_in(svc, email, &Password::new(pw), &from("198.51.100.1")).await
+    sign_in(svc, email, &Password::new(pw), &from("198.51.100.1")).await.map(|s| s.token)
 }
 
 async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
     authenticate(svc, t).await.unwrap().unwrap()
 }
 
+/// Failures on record on the account's untrusted path (browsers without its device cookie).
 async fn failures(db: &PgPool) -> i32 {
-    sqlx::query_scalar("SELECT failed_attempts FROM users").fetch_one(db).await.unwrap()
+    sqlx::query_scalar("SELECT COALESCE((SELECT failed_attempts FROM sign_in_throttles WHERE device = ''), 0)").fetch_one(db).await.unwrap()
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -98,6 +99,7 @@ async fn simultaneous_guesses_meet_the_same_limit(db: PgPool) {
 async fn wrong_current_passwords_count_like_failed_sign_ins(db: PgPool) {
     let svc = services(db.clone());
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let token = token.token;
     let session = me(&svc, &token).await;
     for _ in 0..5 {
         let r = change_password(&svc, &session, &Password::new("not my password"), &Password::new(NEW), &from("x")).await;
@@ -132,6 +134,7 @@ async fn hashes_made_with_older_parameters_are_upgraded_at_sign_in(db: PgPool) {
 async fn sensitive_changes_need_a_recent_proof_of_identity(db: PgPool) {
     let svc = services(db);
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let token = token.token;
     try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
     // 9 minutes after signing in: still verified
     svc.clock.advance(Duration::minutes(9));
@@ -142,8 +145,11 @@ async fn sensitive_changes_need_a_recent_proof_of_identity(db: PgPool) {
     assert!(matches!(revoke_others(&svc, &session, &from("x")).await, Err(DomainError::ReverifyRequired)));
     let wrong = reverify::with_password(&svc, &session, &Password::new("not my password"), &from("x")).await;
     assert!(matches!(wrong, Err(DomainError::Invalid { field: "password", .. })));
-    let until = reverify::with_password(&svc, &session, &Password::new(PW), &from("x")).await.unwrap();
-    assert_eq!(until, svc.clock.now() + Duration::minutes(10));
+    let done = reverify::with_password(&svc, &session, &Password::new(PW), &from("x")).await.unwrap();
+    assert_eq!(done.until, svc.clock.now() + Duration::minutes(10));
+    // a new token: the old cookie is refused at once
+    assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the token before re-verification still works");
+    let token = done.token;
     let session = me(&svc, &token).await;
     assert_eq!(revoke_others(&svc, &session, &from("x")).await.unwrap(), 1);
     // ending the window now makes the next sensitive change ask again
@@ -157,6 +163,7 @@ async fn sensitive_changes_need_a_recent_proof_of_identity(db: PgPool) {
 async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
     let svc = services(db.clone());
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let token = token.token;
     let other = try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
     // as if the account had signed up with Google: no password
     sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL").execute(&db).await.unwrap();
@@ -182,6 +189,7 @@ async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
 async fn a_change_that_fails_part_way_changes_nothing(db: PgPool) {
     let svc = services(db.clone());
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let token = token.token;
     let other = try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
     // the last statement of the transaction (recording the change) fails
     sqlx::query(

@@ -25,7 +25,9 @@ async fn live(svc: &Services, t: &SessionToken) -> bool {
 async fn enterprise_sessions_end_sooner_than_free_ones(db: PgPool) {
     let svc = services(db);
     let (_, free) = sign_up(&svc, "solo@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let free = free.token;
     let (member, ent) = sign_up(&svc, "kim@acme.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let ent = ent.token;
     let acme = organizations::create(&svc, "Acme", Plan::Enterprise).await.unwrap();
     organizations::add_member(&svc, acme, member).await.unwrap();
     assert_eq!(authenticate(&svc, &ent).await.unwrap().unwrap().plan, Plan::Enterprise);
@@ -43,6 +45,7 @@ async fn enterprise_sessions_end_sooner_than_free_ones(db: PgPool) {
 async fn enterprise_sessions_end_after_seven_days_however_active(db: PgPool) {
     let svc = services(db);
     let (member, ent) = sign_up(&svc, "kim@acme.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let ent = ent.token;
     let acme = organizations::create(&svc, "Acme", Plan::Enterprise).await.unwrap();
     organizations::add_member(&svc, acme, member).await.unwrap();
     // active every 10 hours for 6 days 22 hours…
@@ -59,6 +62,7 @@ async fn enterprise_sessions_end_after_seven_days_however_active(db: PgPool) {
 async fn a_plan_change_applies_to_existing_sessions_at_once_and_to_the_clean_up(db: PgPool) {
     let svc = services(db.clone());
     let (member, token) = sign_up(&svc, "kim@acme.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let token = token.token;
     let acme = organizations::create(&svc, "Acme", Plan::Pro).await.unwrap();
     organizations::add_member(&svc, acme, member).await.unwrap();
     svc.clock.advance(Duration::days(2));

@@ -10,7 +10,7 @@ mod common;
 use common::{services, PW};
 
 fn client() -> ClientInfo {
-    ClientInfo { ip: Some("198.51.100.1".into()), user_agent: Some("test".into()), country: None }
+    ClientInfo { ip: Some("198.51.100.1".into()), user_agent: Some("test".into()), ..Default::default() }
 }
 
 async fn live(svc: &Services, t: &SessionToken) -> bool {
@@ -19,8 +19,9 @@ async fn live(svc: &Services, t: &SessionToken) -> bool {
 
 async fn three_sessions(svc: &Services, email: &str) -> (SessionToken, SessionToken, SessionToken) {
     let (_, a) = sign_up(svc, email, None, &Password::new(PW), &client()).await.unwrap();
-    let b = sign_in(svc, email, &Password::new(PW), &client()).await.unwrap();
-    let c = sign_in(svc, email, &Password::new(PW), &client()).await.unwrap();
+    let a = a.token;
+    let b = sign_in(svc, email, &Password::new(PW), &client()).await.unwrap().token;
+    let c = sign_in(svc, email, &Password::new(PW), &client()).await.unwrap().token;
     (a, b, c)
 }
 

@@ -38,6 +38,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 
 async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>) {
     let (_, token) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let token = token.token;
     let session = me(svc, &token).await;
     let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = secret_of(&e);
@@ -53,6 +54,7 @@ async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<St
 async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
     let svc = services(db.clone());
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let token = token.token;
     let session = me(&svc, &token).await;
     let e = two_factor::begin_enrolment(&svc, &session).await.unwrap();
     assert!(e.uri.starts_with("otpauth://totp/Gatehouse:ada%40example.test?secret="));
@@ -83,7 +85,8 @@ async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
 async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: PgPool) {
     let svc = services(db);
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
-    let other = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let token = token.token;
+    let other = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
     let session = me(&svc, &token).await;
     let e = two_factor::begin_enrolment(&svc, &session).await.unwrap();
     let secret = secret_of(&e);
@@ -92,13 +95,20 @@ async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: P
     let elsewhere = two_factor::finish_enrolment(&svc, &me(&svc, &other).await, &code, &ClientInfo::default()).await;
     assert!(matches!(elsewhere, Err(DomainError::Invalid { .. })));
     svc.clock.advance(Duration::minutes(9));
-    // (still verified: a fresh re-verification keeps the window open)
-    sqlx::query("UPDATE sessions SET verified_at = now()").execute(&svc.db).await.unwrap();
+    // (still verified, on the test's clock: a fresh re-verification keeps the window open, so only
+    // the enrolment's own 10 minutes can refuse it)
+    sqlx::query("UPDATE sessions SET verified_at = $1").bind(svc.clock.now()).execute(&svc.db).await.unwrap();
     svc.clock.advance(Duration::minutes(2));
     let session = me(&svc, &token).await;
+    assert!(domain::auth::reverify::require_recent(&svc, &session).is_ok());
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let late = two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await;
-    assert!(late.is_err(), "{late:?}");
+    match late {
+        Err(DomainError::Invalid { field: "code", message }) => {
+            assert_eq!(message, "This setup has expired. Start again to get a new QR code.")
+        }
+        other => panic!("expected the expired-setup answer, got {other:?}"),
+    }
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -296,8 +306,10 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
 async fn knowing_the_password_does_not_reset_the_count_of_wrong_codes(db: PgPool) {
     use two_factor::{complete_sign_in, SecondStep};
     let svc = services(db.clone());
-    let (_, _, secret, _) = enrolled(&svc).await;
-    let failures = || async { sqlx::query_scalar::<_, i32>("SELECT failed_attempts FROM users").fetch_one(&db).await.unwrap() };
+    let (_, _, _, _) = enrolled(&svc).await;
+    let failures = || async {
+        sqlx::query_scalar::<_, i32>("SELECT failed_attempts FROM sign_in_throttles WHERE device = ''").fetch_one(&db).await.unwrap()
+    };
     // an attacker with the password: 4 wrong codes, sign in again, 4 more…
     for _ in 0..2 {
         let pending = second_step(&svc).await;
@@ -305,13 +317,42 @@ async fn knowing_the_password_does_not_reset_the_count_of_wrong_codes(db: PgPool
             complete_sign_in(&svc, &pending, SecondStep::Authenticator, "000000", &ClientInfo::default()).await.unwrap_err();
         }
     }
-    assert!(failures().await >= 5, "the right password forgave only its own attempt: {}", failures().await);
-    // …so even the right code now waits its turn
-    svc.clock.advance(Duration::seconds(30));
+    assert_eq!(failures().await, 8, "the right password forgave only its own attempt");
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM security_events WHERE kind LIKE '%failed'").fetch_all(&db).await.unwrap();
+    assert_eq!(kinds, vec!["second_step_failed"; 8], "each wrong code is recorded");
+    // …so the next try of the password waits its turn (8 failures: 15 s × 2³ = 2 minutes)
+    svc.clock.advance(Duration::seconds(119));
+    let early = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await;
+    assert!(matches!(early, Err(DomainError::InvalidCredentials)), "throttled: {early:?}");
+}
+
+/// Issue #12, 1: with failures on record, once the throttle accepts the right password the right
+/// code is accepted at once (it used to be refused: the right password's own attempt had moved
+/// the wait forward, past the pending sign-in's 5 minutes).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn with_earlier_failures_on_record_the_right_code_is_accepted_at_once(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, _, secret, _) = enrolled(&svc).await;
+    // someone else makes 10 wrong guesses, waiting out each delay (the last one: 15 s × 2⁴)
+    for i in 0..10 {
+        if i >= 5 {
+            svc.clock.advance(Duration::seconds(15 << (i - 5)));
+        }
+        let r = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new("wrong guess!"), &ClientInfo::default()).await;
+        assert!(matches!(r, Err(DomainError::InvalidCredentials)));
+    }
+    let failures: i32 = sqlx::query_scalar("SELECT failed_attempts FROM sign_in_throttles").fetch_one(&db).await.unwrap();
+    assert_eq!(failures, 10);
+    // the owner, once the wait has passed: right password, then the right code straight away
+    svc.clock.advance(Duration::minutes(8));
+    svc.clock.advance(Duration::seconds(30)); // a fresh TOTP step (enrolment used the current one)
     let pending = second_step(&svc).await;
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    let r = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
-    assert!(matches!(r, Err(DomainError::Invalid { .. })), "throttled: {r:?}");
+    let done = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(done.is_ok(), "the right code must be accepted at once: {done:?}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sign_in_throttles").fetch_one(&db).await.unwrap();
+    assert_eq!(left, 0, "a full sign-in starts the count again");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -352,8 +393,9 @@ async fn an_authenticator_code_re_verifies_once(db: PgPool) {
     let wrong = domain::auth::reverify::with_authenticator_code(&svc, &session, "000000", &ClientInfo::default()).await;
     assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
-    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &token).await).is_ok());
+    let done = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
+    assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the old token is refused at once");
+    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
     // the same code cannot be used again
     let again = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await;
     assert!(matches!(again, Err(DomainError::Invalid { field: "code", .. })));

@@ -68,12 +68,6 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
     return body.replaceAll(email, '<email>').replace(/nonce(=|-)["']?[A-Za-z0-9+/=_-]+/g, 'nonce$1<nonce>');
   }
 
-  function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  }
-
   test('wrong password and unknown email show the same alert', async ({ page, request }) => {
     const account = newAccount();
     await signUpViaApi(request, account);
@@ -85,33 +79,21 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
     await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
   });
 
-  test('wrong password and unknown email get the same HTTP answer in similar time', async ({ request }) => {
-    test.slow(); // each attempt hashes a password
+  // The same work behind both answers (one argon2 verification each) is asserted by counting the
+  // hasher's calls in server/tests (a timing comparison here could not fail: its tolerance would
+  // be larger than a whole verification).
+  test('wrong password and unknown email get the same HTTP answer', async ({ request }) => {
     const account = newAccount();
     await signUpViaApi(request, account);
     const unknownEmail = newAccount().email;
 
     const wrongPassword = await postSignIn(request, account.email, strongPassword());
     const unknownAccount = await postSignIn(request, unknownEmail, strongPassword());
-    expect(unknownAccount.status()).toBe(wrongPassword.status());
+    expect(wrongPassword.status()).toBe(401);
+    expect(unknownAccount.status()).toBe(401);
     expect(normalizeBody(await unknownAccount.text(), unknownEmail)).toBe(
       normalizeBody(await wrongPassword.text(), account.email),
     );
-
-    // Interleave the attempts so drift in server load affects both equally.
-    const tries = 5;
-    const durations = { wrongPassword: [] as number[], unknownAccount: [] as number[] };
-    for (let i = 0; i < tries; i++) {
-      let start = performance.now();
-      await postSignIn(request, account.email, strongPassword());
-      durations.wrongPassword.push(performance.now() - start);
-
-      start = performance.now();
-      await postSignIn(request, unknownEmail, strongPassword());
-      durations.unknownAccount.push(performance.now() - start);
-    }
-    const difference = Math.abs(median(durations.wrongPassword) - median(durations.unknownAccount));
-    expect(difference, `durations in ms: ${JSON.stringify(durations)}`).toBeLessThan(150);
   });
 });
 

@@ -5,6 +5,7 @@
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
   BASE_URL,
+  HTTP_4XX_LOG,
   SECURITY_PATH,
   expect,
   expectPathname,
@@ -94,6 +95,35 @@ test('revoking a device signs it out on its next request', async ({ page, browse
   } finally {
     await firefox.context.close();
   }
+});
+
+test.describe(() => {
+  // the first Revoke answers 403 ReverifyRequired, which Chromium logs
+  test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+  test("after the re-verification window, revoking one device asks \"Confirm it's you\" first, then revokes it", async ({ page, browser }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    const firefox = await device(browser, account, FIREFOX_WINDOWS);
+    try {
+      await gotoHydrated(page, SECURITY_PATH);
+      await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
+      await expect(page.locator('.verified-banner')).toHaveCount(0);
+      await rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: 'Revoke' }).click();
+      await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+      const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+      await expect(dialog).toBeVisible();
+      await expect(rows(page)).toHaveCount(2);
+      await dialog.getByLabel('Your password').fill(account.password);
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      await expect(dialog).toHaveCount(0);
+      await expect(page.getByRole('status').filter({ hasText: 'Session revoked' })).toBeVisible();
+      await expect(rows(page)).toHaveCount(1);
+      await firefox.page.goto(SECURITY_PATH);
+      await expectPathname(firefox.page, '/sign-in');
+    } finally {
+      await firefox.context.close();
+    }
+  });
 });
 
 test('Revoke all others keeps this device; Sign out everywhere ends them all', async ({ page, browser }) => {

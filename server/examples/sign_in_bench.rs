@@ -57,9 +57,10 @@ async fn main() -> Result<(), String> {
     let mut accounts = Vec::new();
     for i in 0..workers {
         let email = format!("bench{i}-{}@example.test", uuid::Uuid::new_v4().simple());
-        let (_, token) = domain::auth::accounts::sign_up(&svc, &email, None, &domain::secret::Password::new(PW.to_string()), &ClientInfo::default())
+        let (_, signed_in) = domain::auth::accounts::sign_up(&svc, &email, None, &domain::secret::Password::new(PW.to_string()), &ClientInfo::default())
             .await
             .map_err(|e| format!("{e:?}"))?;
+        let token = signed_in.token;
         let session = domain::auth::sessions::authenticate(&svc, &token).await.map_err(|e| format!("{e:?}"))?.ok_or("no session")?;
         let mut key = authenticator::SoftAuthenticator::new(i as u8 + 1, uuid::Uuid::nil(), &origin);
         let options = domain::auth::passkeys::begin_registration(&svc, &session).await.map_err(|e| format!("{e:?}"))?;

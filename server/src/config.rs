@@ -37,6 +37,8 @@ pub struct Config {
 pub struct SecretsConfig {
     pub totp_keys: String,
     pub backup_code_key: String,
+    /// Signs device cookies (base64, 32+ bytes).
+    pub device_cookie_key: String,
 }
 
 impl std::fmt::Debug for SecretsConfig {

@@ -54,6 +54,10 @@ impl AppState {
                     domain::auth::two_factor::Keys::from_config(&config.secrets.totp_keys, &config.secrets.backup_code_key)
                         .map_err(|e| domain::DomainError::Internal(format!("{e} (set GATEHOUSE_SECRETS_TOTP_KEYS and GATEHOUSE_SECRETS_BACKUP_CODE_KEY)")))?,
                 ),
+                device_cookies: Arc::new(
+                    domain::auth::device_cookies::DeviceCookieKey::from_config(&config.secrets.device_cookie_key)
+                        .map_err(|e| domain::DomainError::Internal(format!("{e} (set GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY)")))?,
+                ),
                 passkeys: Arc::new(
                     domain::auth::passkeys::ProviderNames::load(std::path::Path::new(&config.passkeys.provider_list))
                         .map_err(|e| format!("{e} (scripts/setup.sh installs it)"))

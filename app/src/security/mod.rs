@@ -215,7 +215,9 @@ pub fn SecurityPage() -> impl IntoView {
     let last_set = StoredValue::new(None::<SetPassword>);
     let last_others = StoredValue::new(None::<RevokeOtherSessions>);
     let last_everywhere = StoredValue::new(None::<SignOutEverywhere>);
+    let last_revoke = StoredValue::new(None::<RevokeSession>);
     retry_after_reverify(set_password, last_set, ask);
+    retry_after_reverify(revoke, last_revoke, ask);
     retry_after_reverify(revoke_others, last_others, ask);
     retry_after_reverify(everywhere, last_everywhere, ask);
     let last_begin = StoredValue::new(None::<BeginTotpSetup>);
@@ -422,9 +424,7 @@ pub fn SecurityPage() -> impl IntoView {
             _ => None,
         }
     });
-    let on_revoke = Callback::new(move |id: String| {
-        revoke.dispatch(RevokeSession { session_id: id });
-    });
+    let on_revoke = Callback::new(move |id: String| dispatch_kept(revoke, last_revoke, RevokeSession { session_id: id }));
     let on_revoke_others = Callback::new(move |_| dispatch_kept(revoke_others, last_others, RevokeOtherSessions {}));
     let on_everywhere = Callback::new(move |_| dispatch_kept(everywhere, last_everywhere, SignOutEverywhere {}));
 

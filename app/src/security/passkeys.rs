@@ -84,13 +84,16 @@ pub async fn begin_passkey_reverify() -> Result<String, AppError> {
 /// Finishes re-verifying with a passkey: opens the re-verification window.
 ///
 /// - Auth: signed in; the ceremony must be this session's.
-/// - Effects: the session's verified time is now; the passkey's last use; a `reverified` event.
+/// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
+///   is refused at once); the passkey's last use; a `reverified` event.
 /// - Errors: `Invalid { field: "passkey" }`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/reverify/passkey/finish")]
 pub async fn finish_passkey_reverify(credential: String) -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
+    use crate::server::{auth_for_setup as auth, client, fail, reject, services, set_session_cookie};
     let session = auth().map_err(reject)?;
-    domain::auth::passkeys::finish_reverify(&services()?, &session, &credential, &client()).await.map(|_| ()).map_err(fail)
+    let done = domain::auth::passkeys::finish_reverify(&services()?, &session, &credential, &client()).await.map_err(fail)?;
+    set_session_cookie(&done.token);
+    Ok(())
 }
 
 /// The browser half between two server calls failed or was refused.

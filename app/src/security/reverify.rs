@@ -11,30 +11,35 @@ use crate::model::VerificationView;
 /// Confirms it is the person, with their password. Opens the re-verification window.
 ///
 /// - Auth: signed in.
-/// - Effects: the session's verified time is now; a `reverified` event.
+/// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
+///   is refused at once); a `reverified` event. A wrong password is recorded (`reverify_failed`).
 /// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `Unavailable`.
-/// - Rate limit: the account's password throttle (shared with sign-in).
+/// - Rate limit: the throttle of this browser's path (shared with sign-in).
 #[server(prefix = "/api", endpoint = "security/reverify")]
 pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
+    use crate::server::{auth_for_setup as auth, client, fail, reject, services, set_session_cookie};
     let session = auth().map_err(reject)?;
-    domain::auth::reverify::with_password(&services()?, &session, &domain::secret::Password::new(password), &client())
+    let done = domain::auth::reverify::with_password(&services()?, &session, &domain::secret::Password::new(password), &client())
         .await
-        .map(|_| ())
-        .map_err(fail)
+        .map_err(fail)?;
+    set_session_cookie(&done.token);
+    Ok(())
 }
 
 /// Confirms it is the person with a code from their authenticator app. Opens the window.
 ///
 /// - Auth: signed in.
-/// - Effects: the session's verified time is now; the code is used up; a `reverified` event.
+/// - Effects: the session's verified time is now and it gets a new token (cookie set); the code is
+///   used up; a `reverified` event. A wrong code is recorded (`reverify_failed`).
 /// - Errors: `Invalid { field: "code" }` (wrong, used, or throttled: same answer), `Unavailable`.
-/// - Rate limit: the account's throttle (shared with passwords).
+/// - Rate limit: the throttle of this browser's path (shared with passwords).
 #[server(prefix = "/api", endpoint = "security/reverify/code")]
 pub async fn reverify_with_code(code: String) -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
+    use crate::server::{auth_for_setup as auth, client, fail, reject, services, set_session_cookie};
     let session = auth().map_err(reject)?;
-    domain::auth::reverify::with_authenticator_code(&services()?, &session, &code, &client()).await.map(|_| ()).map_err(fail)
+    let done = domain::auth::reverify::with_authenticator_code(&services()?, &session, &code, &client()).await.map_err(fail)?;
+    set_session_cookie(&done.token);
+    Ok(())
 }
 
 /// Ends the re-verification window now.

@@ -8,10 +8,11 @@ use crate::model::{DeviceKind, SessionView};
 
 /// Ends one of the account's other sessions. That device is signed out on its next request.
 ///
-/// - Auth: signed in.
+/// - Auth: signed in and recently verified (ASVS 5.0 7.5.2: ending sessions needs re-authentication).
 /// - Effects: the session is revoked (kept for the security history); a `session_revoked` event.
-/// - Errors: `NotFound` for an unknown id, an ended session or another account's session alike;
-///   `Invalid` for this session (use Log out); `Unavailable`.
+/// - Errors: `ReverifyRequired` (the page asks, then retries); `NotFound` for an unknown id, an
+///   ended session or another account's session alike; `Invalid` for this session (use Log out);
+///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/revoke")]
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     use crate::server::{auth, client, fail, reject, services};

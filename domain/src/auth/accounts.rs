@@ -2,7 +2,8 @@
 use time::OffsetDateTime;
 
 use crate::auth::password::check_policy;
-use crate::auth::sessions::{self, AuthSession, ClientInfo};
+use crate::auth::sessions::{self, AuthSession, ClientInfo, SignedIn};
+use crate::auth::throttle::{self, Attempt, Check};
 use crate::db;
 use crate::error::unique_violation;
 use crate::ids::UserId;
@@ -42,17 +43,17 @@ pub fn validate_email(email: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Creates an account with a password and signs it in.
+/// Creates an account with a password and signs it in (this browser becomes a trusted device).
 pub async fn sign_up(
     svc: &Services,
     email: &str,
     display_name: Option<&str>,
     password: &Password,
     client: &ClientInfo,
-) -> Result<(UserId, SessionToken), DomainError> {
+) -> Result<(UserId, SignedIn), DomainError> {
     let user_id = create_account(svc, email, display_name, password, client).await?;
-    let token = sessions::start(svc, user_id, "password", client).await?;
-    Ok((user_id, token))
+    let signed_in = sessions::start(svc, user_id, "password", client).await?;
+    Ok((user_id, signed_in))
 }
 
 /// Creates an account with a password, without signing it in (the demo account, seeding).
@@ -95,16 +96,36 @@ pub async fn create_account(
     Ok(user_id)
 }
 
-/// Checks a password for an account, through the account's throttle: the attempt is counted before
-/// the check. While the throttle holds (too many recent failures, or locked out) the answer is
-/// `false` after the same hashing work as a real check, so a locked account looks exactly like a
-/// wrong password. The caller decides what a right password earns: a reset of the count once the
-/// person is fully authenticated, or only this attempt forgiven while a second step is still due
-/// (so knowing the password never resets the count that limits guessing codes).
-pub(crate) async fn verify_throttled(svc: &Services, user: &db::users::UserRow, password: &Password) -> Result<bool, DomainError> {
-    let allowed = user.password_hash.is_some() && db::users::claim_attempt(&svc.db, user.id, svc.clock.now(), &svc.throttle).await?;
-    let stored = if allowed { user.password_hash.as_deref() } else { None };
-    Ok(svc.hasher.verify(password, stored).await?)
+/// Checks a password for an account, through the throttle of this browser's path (its own if it
+/// holds the account's device cookie, the account's untrusted one otherwise): the attempt is
+/// counted before the check. While the throttle holds (too many recent failures, or locked out)
+/// the answer is `None` after the same hashing work as a real check, so a locked path looks
+/// exactly like a wrong password. A wrong password stays counted and is recorded as `check`'s
+/// failure. A right one answers the counted attempt; the caller decides what it earns: a reset of
+/// the path's count once the person is fully authenticated, or only this attempt forgiven while a
+/// second step is still due (so knowing the password never resets the count that limits guessing
+/// codes).
+pub(crate) async fn verify_throttled(
+    svc: &Services,
+    user: &db::users::UserRow,
+    password: &Password,
+    client: &ClientInfo,
+    check: Check,
+) -> Result<Option<Attempt>, DomainError> {
+    let attempt = match user.password_hash {
+        Some(_) => throttle::claim(svc, user.id, client).await?,
+        None => None,
+    };
+    let stored = if attempt.is_some() { user.password_hash.as_deref() } else { None };
+    let right = svc.hasher.verify(password, stored).await?;
+    match attempt {
+        Some(attempt) if right => Ok(Some(attempt)),
+        Some(attempt) => {
+            attempt.failed(svc, check, client).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
 }
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and
@@ -117,7 +138,7 @@ pub async fn sign_in(
     email: &str,
     password: &Password,
     client: &ClientInfo,
-) -> Result<SessionToken, DomainError> {
+) -> Result<SignedIn, DomainError> {
     let normalized = normalize_email(email);
     let user = if normalized.is_empty() || normalized.len() > 254 {
         None
@@ -128,9 +149,9 @@ pub async fn sign_in(
         svc.hasher.verify(password, None).await?;
         return Err(DomainError::InvalidCredentials);
     };
-    if !verify_throttled(svc, &user, password).await? {
+    let Some(attempt) = verify_throttled(svc, &user, password, client, Check::SignIn).await? else {
         return Err(DomainError::InvalidCredentials);
-    }
+    };
     if let Some(old) = user.password_hash.as_deref().filter(|h| svc.hasher.needs_rehash(h)) {
         let new = svc.hasher.hash(password).await?;
         db::users::upgrade_hash(&svc.db, user.id, old, &new).await?;
@@ -138,13 +159,13 @@ pub async fn sign_in(
     if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
         // Only this attempt is forgiven; the count resets when the second step succeeds.
-        db::users::forgive_attempt(&svc.db, user.id).await?;
+        attempt.forgiven(svc).await?;
         return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id).await?));
     }
-    db::users::reset_attempts(&svc.db, user.id).await?;
-    let token = sessions::start(svc, user.id, "password", client).await?;
+    attempt.succeeded(svc).await?;
+    let signed_in = sessions::start(svc, user.id, "password", client).await?;
     db::events::record(&svc.db, user.id, None, "signed_in", client, svc.clock.now()).await?;
-    Ok(token)
+    Ok(signed_in)
 }
 
 /// What the Password section shows.
@@ -179,10 +200,10 @@ pub async fn change_password(
     };
     // The cheap checks first, so a rejected new password costs no guess of the current one.
     check_policy(new, &ctx, &svc.common_passwords)?;
-    if !verify_throttled(svc, &user, current).await? {
+    let Some(attempt) = verify_throttled(svc, &user, current, client, Check::CurrentPassword).await? else {
         return Err(DomainError::Invalid { field: "current_password", message: "Your current password is not correct.".into() });
-    }
-    db::users::reset_attempts(&svc.db, user.id).await?;
+    };
+    attempt.succeeded(svc).await?;
     if svc.hasher.verify(new, user.password_hash.as_deref()).await? {
         return Err(DomainError::PasswordRejected("Choose a password different from your current one.".into()));
     }

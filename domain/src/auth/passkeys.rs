@@ -20,7 +20,7 @@ use crate::auth::sessions::{AuthSession, ClientInfo};
 use crate::db;
 use crate::db::passkeys::{NewPasskey, Owner, PasskeyRow};
 use crate::ids::{PasskeyId, UserId};
-use crate::secret::{CeremonyToken, SessionToken};
+use crate::secret::CeremonyToken;
 use crate::{DomainError, Services};
 
 /// How long a begun ceremony can be finished.
@@ -397,7 +397,7 @@ pub async fn finish_sign_in(
     token: &CeremonyToken,
     credential_json: &str,
     client: &ClientInfo,
-) -> Result<SessionToken, DomainError> {
+) -> Result<crate::auth::sessions::SignedIn, DomainError> {
     const WHAT: &str = "Signing in with the passkey";
     let hash = crate::auth::sessions::hash_cookie_token(token.expose()).ok_or_else(expired)?;
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
@@ -429,7 +429,9 @@ pub async fn finish_sign_in(
     let session = crate::auth::sessions::start_with_passkey(&mut *tx, row.user_id, row.id, now, client).await?;
     db::events::record(&mut *tx, row.user_id, None, "signed_in", client, now).await?;
     tx.commit().await?;
-    Ok(session)
+    // a full sign-in: this browser's path starts again, and it becomes (stays) a trusted device
+    crate::auth::throttle::reset(svc, row.user_id, client).await?;
+    Ok(crate::auth::sessions::SignedIn::new(svc, row.user_id, session, client))
 }
 
 fn unknown_passkey() -> DomainError {
@@ -459,13 +461,14 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_
     to_json(&options)
 }
 
-/// Finishes re-verifying with a passkey; answers until when the session counts as verified.
+/// Finishes re-verifying with a passkey; answers until when the session counts as verified and
+/// its new token.
 pub async fn finish_reverify(
     svc: &Services,
     auth: &AuthSession,
     credential_json: &str,
     client: &ClientInfo,
-) -> Result<OffsetDateTime, DomainError> {
+) -> Result<crate::auth::reverify::Reverified, DomainError> {
     const WHAT: &str = "Confirming with the passkey";
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
     let now = svc.clock.now();
@@ -482,10 +485,9 @@ pub async fn finish_reverify(
     };
     let mut tx = svc.db.begin().await?;
     db::passkeys::record_use(&mut *tx, auth.user_id, row.id, updated, Some(result.backup_state()), now).await?;
-    db::sessions::set_verified_at(&mut *tx, auth.user_id, auth.session_id, Some(now)).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    let done = crate::auth::reverify::mark_verified(&mut tx, svc, auth, client).await?;
     tx.commit().await?;
-    Ok(now + svc.sessions.reverify_window())
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Re-verification ("sudo mode"): sensitive changes need a sign-in or re-verification no older than
-//! the window (`[session] reverify_window_minutes`, 10 by default).
+//! the window (`[session] reverify_window_minutes`, 10 by default). A successful re-verification
+//! gives the session a new token: the old cookie is refused at once.
 use time::OffsetDateTime;
 
 use crate::auth::accounts::verify_throttled;
 use crate::auth::sessions::{AuthSession, ClientInfo};
+use crate::auth::throttle::{self, Check};
 use crate::db;
-use crate::secret::Password;
+use crate::secret::{Password, SessionToken};
 use crate::{DomainError, Services};
 
 /// Until when this session counts as recently verified; `None` once the window has passed.
@@ -19,13 +21,20 @@ pub fn require_recent(svc: &Services, auth: &AuthSession) -> Result<(), DomainEr
     verified_until(svc, auth).map(|_| ()).ok_or(DomainError::ReverifyRequired)
 }
 
-/// Re-verifies with the account's password (through the account's throttle); answers until when.
+/// A successful re-verification: until when it holds, and the session's new token (for the cookie).
+#[derive(Debug)]
+pub struct Reverified {
+    pub until: OffsetDateTime,
+    pub token: SessionToken,
+}
+
+/// Re-verifies with the account's password (through the throttle of this browser's path).
 pub async fn with_password(
     svc: &Services,
     auth: &AuthSession,
     password: &Password,
     client: &ClientInfo,
-) -> Result<OffsetDateTime, DomainError> {
+) -> Result<Reverified, DomainError> {
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_none() {
         return Err(DomainError::Invalid {
@@ -33,40 +42,52 @@ pub async fn with_password(
             message: "This account has no password. Sign out and sign in again to continue.".into(),
         });
     }
-    if !verify_throttled(svc, &user, password).await? {
+    let Some(attempt) = verify_throttled(svc, &user, password, client, Check::Reverify).await? else {
         return Err(DomainError::Invalid { field: "password", message: "That password is not correct.".into() });
-    }
-    db::users::reset_attempts(&svc.db, user.id).await?;
-    let now = svc.clock.now();
+    };
+    attempt.succeeded(svc).await?;
     let mut tx = svc.db.begin().await?;
-    db::sessions::set_verified_at(&mut *tx, auth.user_id, auth.session_id, Some(now)).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    let done = mark_verified(&mut tx, svc, auth, client).await?;
     tx.commit().await?;
-    Ok(now + svc.sessions.reverify_window())
+    Ok(done)
 }
 
 /// Re-verifies with a code from the account's authenticator app (each code works once), through
-/// the account's throttle (shared with passwords); answers until when.
+/// the throttle of this browser's path (shared with passwords).
 pub async fn with_authenticator_code(
     svc: &Services,
     auth: &AuthSession,
     code: &str,
     client: &ClientInfo,
-) -> Result<OffsetDateTime, DomainError> {
+) -> Result<Reverified, DomainError> {
     let wrong = || DomainError::Invalid { field: "code", message: "That code is not right. Enter the current code from your authenticator app.".into() };
-    let now = svc.clock.now();
-    if !db::users::claim_attempt(&svc.db, auth.user_id, now, &svc.throttle).await? {
+    let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
         return Err(wrong());
-    }
+    };
     if !crate::auth::two_factor::verify_totp(svc, auth.user_id, code).await? {
+        attempt.failed(svc, Check::Reverify, client).await?;
         return Err(wrong());
     }
-    db::users::reset_attempts(&svc.db, auth.user_id).await?;
+    attempt.succeeded(svc).await?;
     let mut tx = svc.db.begin().await?;
-    db::sessions::set_verified_at(&mut *tx, auth.user_id, auth.session_id, Some(now)).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    let done = mark_verified(&mut tx, svc, auth, client).await?;
     tx.commit().await?;
-    Ok(now + svc.sessions.reverify_window())
+    Ok(done)
+}
+
+/// In the caller's transaction: the session is verified now, gets a new token, and a `reverified`
+/// event is recorded.
+pub(crate) async fn mark_verified(
+    tx: &mut sqlx::PgConnection,
+    svc: &Services,
+    auth: &AuthSession,
+    client: &ClientInfo,
+) -> Result<Reverified, DomainError> {
+    let now = svc.clock.now();
+    let (token, hash) = crate::auth::sessions::new_token();
+    db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &hash, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    Ok(Reverified { until: now + svc.sessions.reverify_window(), token })
 }
 
 /// Ends the verified window now: the next sensitive change asks again.

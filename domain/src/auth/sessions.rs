@@ -10,7 +10,7 @@ use crate::db;
 use crate::db::sessions::Cutoffs;
 use crate::plan::Plan;
 use crate::ids::{PasskeyId, SessionId, UserId};
-use crate::secret::SessionToken;
+use crate::secret::{DeviceCookie, SessionToken};
 use crate::{DomainError, Services};
 
 /// Where a request came from, recorded on the session.
@@ -20,6 +20,25 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     /// ISO country code of `ip`, when the geo-IP database knows it.
     pub country: Option<String>,
+    /// The browser's device cookie, if it sent one (decides which throttle counts its guesses).
+    pub device: Option<DeviceCookie>,
+}
+
+/// A finished sign-in: the new session's token and the browser's renewed device cookie (both go in
+/// cookies, never in a body).
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: SessionToken,
+    pub device: DeviceCookie,
+    /// After a backup code: how many are left.
+    pub backup_codes_left: Option<i64>,
+}
+
+impl SignedIn {
+    /// `token` for `user_id`, with this browser's device cookie renewed for that account.
+    pub fn new(svc: &Services, user_id: UserId, token: SessionToken, client: &ClientInfo) -> Self {
+        Self { token, device: svc.device_cookies.issue(client.device.as_ref(), user_id), backup_codes_left: None }
+    }
 }
 
 /// A session that started from a device or country this account had not used before is shown as
@@ -113,17 +132,18 @@ fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> Cutoffs {
     c
 }
 
-/// Starts a session for a person who just proved who they are.
+/// Starts a session for a person who just proved who they are (fully: every factor the account
+/// needs), and renews this browser's device cookie for the account.
 pub async fn start(
     svc: &Services,
     user_id: UserId,
     method: &str,
     client: &ClientInfo,
-) -> Result<SessionToken, DomainError> {
+) -> Result<SignedIn, DomainError> {
     let (token, hash) = new_token();
     let now = svc.clock.now();
     db::sessions::insert(&svc.db, SessionId::new(), user_id, &hash, now, method, None, client).await?;
-    Ok(token)
+    Ok(SignedIn::new(svc, user_id, token, client))
 }
 
 /// Starts a session for a person who signed in with one of their passkeys.
@@ -176,10 +196,11 @@ pub async fn sign_out(svc: &Services, auth: &AuthSession) -> Result<(), DomainEr
     Ok(())
 }
 
-/// Ends one of the signed-in account's other sessions. Another account's session, an ended one or
-/// an unknown id all answer `NotFound` and change nothing. The current session is ended with
-/// `sign_out`, not here.
+/// Ends one of the signed-in account's other sessions (needs a recent sign-in or re-verification:
+/// ASVS 5.0 7.5.2). Another account's session, an ended one or an unknown id all answer `NotFound`
+/// and change nothing. The current session is ended with `sign_out`, not here.
 pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &ClientInfo) -> Result<(), DomainError> {
+    crate::auth::reverify::require_recent(svc, auth)?;
     if id == auth.session_id {
         return Err(DomainError::Invalid { field: "session", message: "Use Log out to end this session.".into() });
     }
@@ -222,11 +243,16 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 }
 
 /// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"),
-/// deletes ended sessions older than the retention period, forgets expired pending sign-ins and passkey ceremonies. Answers (expired, deleted).
+/// deletes ended sessions and security events older than the retention period, forgets expired
+/// pending sign-ins and passkey ceremonies, and throttle rows with no failure within the retention
+/// period (unless locked). Answers (expired, deleted sessions).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
+    let retained_after = now - Duration::days(svc.sessions.retention_days);
     let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
-    let deleted = db::sessions::delete_ended_before(&svc.db, now - Duration::days(svc.sessions.retention_days)).await?;
+    let deleted = db::sessions::delete_ended_before(&svc.db, retained_after).await?;
+    db::events::delete_before(&svc.db, retained_after).await?;
+    db::throttles::delete_stale(&svc.db, retained_after, now).await?;
     db::two_factor::delete_expired_pending(&svc.db, now).await?;
     db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;
     Ok((expired, deleted))

@@ -9,7 +9,7 @@ use crate::auth::totp;
 use crate::db;
 use crate::ids::UserId;
 use crate::plan::Plan;
-use crate::secret::{PendingToken, SessionToken};
+use crate::secret::PendingToken;
 use crate::secret_box::SecretBox;
 use crate::{DomainError, Services};
 
@@ -217,16 +217,13 @@ pub enum SecondStep {
     BackupCode,
 }
 
-/// A finished sign-in.
-#[derive(Debug)]
-pub struct SignedIn {
-    pub token: SessionToken,
-    /// After a backup code: how many are left.
-    pub backup_codes_left: Option<i64>,
-}
+pub use crate::auth::sessions::SignedIn;
 
 /// Completes a pending sign-in with a code. A wrong code counts against the pending sign-in (5 end
-/// it) and against the account's throttle, like a wrong password; `SignInAgain` once it is over.
+/// it) and on the throttle of this browser's path, like a wrong password, and is recorded;
+/// `SignInAgain` once it is over. The code step itself does not wait for the throttle: the right
+/// password already passed it, and each pending sign-in allows only 5 codes, so an attacker's
+/// earlier failures can never make the owner's right code fail.
 pub async fn complete_sign_in(
     svc: &Services,
     pending: &PendingToken,
@@ -238,16 +235,12 @@ pub async fn complete_sign_in(
     let now = svc.clock.now();
     let (user_id, attempts) =
         db::two_factor::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
-    let allowed = db::users::claim_attempt(&svc.db, user_id, now, &svc.throttle).await?;
-    let outcome = if !allowed {
-        None
-    } else {
-        match step {
-            SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
-            SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
-        }
+    let outcome = match step {
+        SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
+        SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
     };
     let Some(backup_codes_left) = outcome else {
+        crate::auth::throttle::second_step_failed(svc, user_id, client).await?;
         if attempts >= PENDING_MAX_FAILURES {
             db::two_factor::delete_pending(&svc.db, &hash).await?;
             return Err(DomainError::SignInAgain);
@@ -264,12 +257,13 @@ pub async fn complete_sign_in(
     if !db::two_factor::delete_pending(&svc.db, &hash).await? {
         return Err(DomainError::SignInAgain);
     }
-    db::users::reset_attempts(&svc.db, user_id).await?;
+    crate::auth::throttle::reset(svc, user_id, client).await?;
     let method = match step {
         SecondStep::Authenticator => "password+totp",
         SecondStep::BackupCode => "password+backup_code",
     };
-    let token = crate::auth::sessions::start(svc, user_id, method, client).await?;
+    let mut signed_in = crate::auth::sessions::start(svc, user_id, method, client).await?;
+    signed_in.backup_codes_left = backup_codes_left;
     db::events::record(&svc.db, user_id, None, "signed_in", client, now).await?;
-    Ok(SignedIn { token, backup_codes_left })
+    Ok(signed_in)
 }

@@ -37,6 +37,12 @@ pub async fn kinds(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Strin
         .await
 }
 
+/// Deletes events older than `before` (past the retention period).
+pub async fn delete_before(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM security_events WHERE created_at < $1").bind(before).execute(db).await?;
+    Ok(r.rows_affected())
+}
+
 pub(crate) fn truncate(s: &str, max_chars: usize) -> &str {
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => &s[..i],

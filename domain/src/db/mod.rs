@@ -4,5 +4,6 @@ pub mod events;
 pub mod organizations;
 pub mod passkeys;
 pub mod sessions;
+pub mod throttles;
 pub mod two_factor;
 pub mod users;

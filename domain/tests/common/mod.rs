@@ -33,6 +33,9 @@ pub fn services(db: PgPool) -> Services {
             )
             .unwrap(),
         ),
+        device_cookies: std::sync::Arc::new(
+            domain::auth::device_cookies::DeviceCookieKey::from_config("ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==").unwrap(),
+        ),
         passkeys: std::sync::Arc::new(
             domain::auth::passkeys::PasskeyService::new(RP_ID, ORIGIN, "Gatehouse", providers()).unwrap(),
         ),

@@ -1,0 +1,129 @@
+//! Guessing limits per account and path (`sign_in_throttles`). Every statement is a single,
+//! conditional one, so simultaneous attempts meet the same limit.
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::config::ThrottlePolicy;
+use crate::ids::UserId;
+
+/// Counts an attempt on the path before it is checked, if the throttle allows one now (not
+/// locked, and either within the free attempts or the wait since the last failure has passed).
+/// `None` when it did not; otherwise whether this attempt reached `lockout_after` failures and
+/// locked the path.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    device: &[u8],
+    now: OffsetDateTime,
+    p: &ThrottlePolicy,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO sign_in_throttles AS t (user_id, device, failed_attempts, last_failed_at, locked_until)
+         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $7 THEN $3 + make_interval(mins => $8::int) END)
+         ON CONFLICT ON CONSTRAINT sign_in_throttles_pkey DO UPDATE SET
+             failed_attempts = t.failed_attempts + 1,
+             prev_failed_at = t.last_failed_at,
+             prev_locked_until = t.locked_until,
+             last_failed_at = $3,
+             locked_until = CASE WHEN t.failed_attempts + 1 >= $7 THEN $3 + make_interval(mins => $8::int) END
+         WHERE (t.locked_until IS NULL OR t.locked_until <= $3)
+           AND (t.failed_attempts < $4 OR t.last_failed_at IS NULL OR t.last_failed_at + LEAST(
+                  make_interval(secs => $5::double precision * power(2, LEAST(t.failed_attempts - $4, 30))),
+                  make_interval(mins => $6::int)) <= $3)
+         RETURNING locked_until IS NOT NULL",
+    )
+    .bind(user_id)
+    .bind(device)
+    .bind(now)
+    .bind(p.free_attempts)
+    .bind(p.base_delay_seconds as f64)
+    .bind(p.max_delay_minutes as i32)
+    .bind(p.lockout_after)
+    .bind(p.lockout_minutes as i32)
+    .fetch_optional(db)
+    .await
+}
+
+/// A failure that was not claimed first (a wrong code in the second step of a sign-in, whose
+/// guesses the pending sign-in bounds): counted on the path whatever its wait, locking it at
+/// `lockout_after`. Answers whether this failure locked the path.
+pub async fn record_failure(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    device: &[u8],
+    now: OffsetDateTime,
+    p: &ThrottlePolicy,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO sign_in_throttles AS t (user_id, device, failed_attempts, last_failed_at, locked_until)
+         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $4 THEN $3 + make_interval(mins => $5::int) END)
+         ON CONFLICT ON CONSTRAINT sign_in_throttles_pkey DO UPDATE SET
+             failed_attempts = t.failed_attempts + 1,
+             prev_failed_at = t.last_failed_at,
+             prev_locked_until = t.locked_until,
+             last_failed_at = $3,
+             locked_until = CASE WHEN t.failed_attempts + 1 >= $4 THEN $3 + make_interval(mins => $5::int)
+                                 ELSE t.locked_until END
+         RETURNING failed_attempts = $4",
+    )
+    .bind(user_id)
+    .bind(device)
+    .bind(now)
+    .bind(p.lockout_after)
+    .bind(p.lockout_minutes as i32)
+    .fetch_one(db)
+    .await
+}
+
+/// The claimed attempt at `claimed_at` turned out right while a second step is still due: it no
+/// longer counts, and, unless another attempt was counted since, the path's last failure and lock
+/// are what they were before it (so a right password never makes the owner wait longer). Earlier
+/// failures still count.
+pub async fn forgive(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8], claimed_at: OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sign_in_throttles SET
+             failed_attempts = GREATEST(failed_attempts - 1, 0),
+             last_failed_at = CASE WHEN last_failed_at = $3 THEN prev_failed_at ELSE last_failed_at END,
+             locked_until = CASE WHEN last_failed_at = $3 THEN prev_locked_until ELSE locked_until END
+         WHERE user_id = $1 AND device = $2",
+    )
+    .bind(user_id)
+    .bind(device)
+    .bind(claimed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Fully authenticated on this path: its count starts again.
+pub async fn reset(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sign_in_throttles WHERE user_id = $1 AND device = $2")
+        .bind(user_id)
+        .bind(device)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The path's consecutive failures (0 when it has none on record).
+pub async fn failures(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> Result<i32, sqlx::Error> {
+    let n: Option<i32> = sqlx::query_scalar("SELECT failed_attempts FROM sign_in_throttles WHERE user_id = $1 AND device = $2")
+        .bind(user_id)
+        .bind(device)
+        .fetch_optional(db)
+        .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Forgets paths whose last failure is older than `before` and that are not locked at `now`.
+pub async fn delete_stale(db: impl PgExecutor<'_>, before: OffsetDateTime, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "DELETE FROM sign_in_throttles
+         WHERE (last_failed_at IS NULL OR last_failed_at < $1) AND (locked_until IS NULL OR locked_until <= $2)",
+    )
+    .bind(before)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}

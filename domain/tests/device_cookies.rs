@@ -1,0 +1,153 @@
+//! Guessing limits per path (OWASP device cookies): someone who knows the email can slow down or
+//! lock only browsers that never fully signed in to the account; the owner's browsers keep their
+//! own counters. Failed attempts are recorded; the history and the counters are bounded.
+use domain::auth::accounts::{change_password, sign_in, sign_up};
+use domain::auth::sessions::{authenticate, clean_up, ClientInfo};
+use domain::secret::{DeviceCookie, Password, SessionToken};
+use domain::{DomainError, Services};
+use sqlx::PgPool;
+use time::Duration;
+
+mod common;
+use common::{services, PW};
+
+fn attacker() -> ClientInfo {
+    ClientInfo { ip: Some("203.0.113.66".into()), user_agent: Some("curl/8".into()), ..Default::default() }
+}
+
+fn browser(device: &DeviceCookie) -> ClientInfo {
+    ClientInfo { ip: Some("198.51.100.7".into()), user_agent: Some("Firefox".into()), device: Some(device.clone()), ..Default::default() }
+}
+
+async fn try_sign_in(svc: &Services, email: &str, pw: &str, client: &ClientInfo) -> Result<SessionToken, DomainError> {
+    sign_in(svc, email, &Password::new(pw), client).await.map(|s| s.token)
+}
+
+async fn failures(db: &PgPool, device: &str) -> i32 {
+    sqlx::query_scalar(&format!(
+        "SELECT COALESCE((SELECT failed_attempts FROM sign_in_throttles WHERE device {device}), 0)"
+    ))
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Someone else guesses until the account's untrusted path is locked (50 failures).
+async fn lock_untrusted_path(svc: &Services, db: &PgPool, email: &str) {
+    while failures(db, "= ''").await < 50 {
+        try_sign_in(svc, email, "wrong guess, again", &attacker()).await.unwrap_err();
+        svc.clock.advance(Duration::minutes(15));
+    }
+    assert!(matches!(try_sign_in(svc, email, PW, &attacker()).await, Err(DomainError::InvalidCredentials)), "locked");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_attackers_fifty_failures_lock_the_untrusted_path_but_never_the_owners_browser(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let owners = browser(&signed_up.device);
+    lock_untrusted_path(&svc, &db, "ada@example.test").await;
+    // a browser that never signed in: locked, like the attacker's
+    let stranger = ClientInfo { device: None, ..owners.clone() };
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &stranger).await, Err(DomainError::InvalidCredentials)));
+    // the owner's browser signs in at once, and its own mistakes count on its own counter
+    try_sign_in(&svc, "ada@example.test", "my typo", &owners).await.unwrap_err();
+    assert_eq!(failures(&db, "<> ''").await, 1);
+    let token = try_sign_in(&svc, "ADA@example.test", PW, &owners).await.expect("the owner's browser is not locked out");
+    assert!(authenticate(&svc, &token).await.unwrap().is_some());
+    assert_eq!(failures(&db, "<> ''").await, 0, "a full sign-in resets that browser's counter");
+    // and the owner signing in does not reopen the path the attacker locked
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &attacker()).await, Err(DomainError::InvalidCredentials)));
+    assert_eq!(failures(&db, "= ''").await, 50);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_device_cookie_of_another_account_or_a_forged_one_is_untrusted(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let (bob_id, bob) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    lock_untrusted_path(&svc, &db, "ada@example.test").await;
+    // Bob's genuine cookie (stolen, or Bob himself) means nothing for Ada's account
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &browser(&bob.device)).await, Err(DomainError::InvalidCredentials)));
+    // one changed character of Ada's cookie, or her cookie signed with another server's key
+    let mut tampered: Vec<char> = ada.device.expose().chars().collect();
+    tampered[60] = if tampered[60] == 'A' { 'B' } else { 'A' }; // inside the MAC
+    let tampered: String = tampered.into_iter().collect();
+    assert!(matches!(
+        try_sign_in(&svc, "ada@example.test", PW, &browser(&DeviceCookie::from_cookie(tampered))).await,
+        Err(DomainError::InvalidCredentials)
+    ));
+    let other_server = domain::auth::device_cookies::DeviceCookieKey::from_config("b3RoZXIgc2VydmVyJ3MgZGV2aWNlIGNvb2tpZSBrZXkh").unwrap();
+    let foreign = other_server.issue(None, ada_id);
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &browser(&foreign)).await, Err(DomainError::InvalidCredentials)));
+    // her real cookie still works; and a browser signed in to both accounts is trusted for both
+    let both = svc.device_cookies.issue(Some(&ada.device), bob_id);
+    assert!(try_sign_in(&svc, "ada@example.test", PW, &browser(&both)).await.is_ok());
+    assert!(try_sign_in(&svc, "ada@example.test", PW, &browser(&ada.device)).await.is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_device_cookie_never_works_as_a_session(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    assert!(authenticate(&svc, &ada.token).await.unwrap().is_some());
+    for candidate in std::iter::once(ada.device.expose()).chain(ada.device.expose().split('.')) {
+        assert!(authenticate(&svc, &SessionToken::from_cookie(candidate)).await.unwrap().is_none(), "{candidate}");
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn counted_failures_and_lock_outs_are_recorded_but_refused_attempts_are_not(db: PgPool) {
+    let mut svc = services(db.clone());
+    svc.throttle.lockout_after = 7;
+    let (_, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let kinds = || async {
+        sqlx::query_scalar::<_, String>("SELECT kind FROM security_events WHERE kind <> 'account_created' ORDER BY created_at, kind")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+    };
+    for _ in 0..5 {
+        try_sign_in(&svc, "ada@example.test", "wrong guess, again", &attacker()).await.unwrap_err();
+    }
+    // too soon: refused without being checked, counted or recorded (an attacker cannot flood the history)
+    for _ in 0..20 {
+        try_sign_in(&svc, "ada@example.test", "wrong guess, again", &attacker()).await.unwrap_err();
+    }
+    assert_eq!(kinds().await, vec!["sign_in_failed"; 5]);
+    svc.clock.advance(Duration::seconds(15));
+    try_sign_in(&svc, "ada@example.test", "wrong guess, again", &attacker()).await.unwrap_err();
+    svc.clock.advance(Duration::seconds(30));
+    try_sign_in(&svc, "ada@example.test", "wrong guess, again", &attacker()).await.unwrap_err();
+    let k = kinds().await;
+    assert_eq!(k.len(), 8, "{k:?}");
+    assert_eq!(k.iter().filter(|k| *k == "sign_in_locked").count(), 1, "the 7th failure locked the path: {k:?}");
+    let ip: Option<String> = sqlx::query_scalar("SELECT ip FROM security_events WHERE kind = 'sign_in_locked'").fetch_one(&db).await.unwrap();
+    assert_eq!(ip.as_deref(), Some("203.0.113.66"));
+    // the owner's wrong current password and re-verification attempts are recorded too
+    let session = authenticate(&svc, &ada.token).await.unwrap().unwrap();
+    let owners = browser(&ada.device);
+    change_password(&svc, &session, &Password::new("not it at all"), &Password::new("purple tractors sing"), &owners).await.unwrap_err();
+    domain::auth::reverify::with_password(&svc, &session, &Password::new("not it either"), &owners).await.unwrap_err();
+    let k = kinds().await;
+    assert!(k.contains(&"current_password_failed".to_string()) && k.contains(&"reverify_failed".to_string()), "{k:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_history_and_the_counters_are_kept_for_the_retention_period_only(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    try_sign_in(&svc, "ada@example.test", "wrong guess, again", &attacker()).await.unwrap_err();
+    svc.clock.advance(Duration::days(89));
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+    };
+    clean_up(&svc).await.unwrap();
+    assert_eq!(count("SELECT count(*) FROM security_events").await, 2, "89 days: kept");
+    assert_eq!(count("SELECT count(*) FROM sign_in_throttles").await, 1);
+    svc.clock.advance(Duration::days(2));
+    clean_up(&svc).await.unwrap();
+    assert_eq!(count("SELECT count(*) FROM security_events").await, 0, "91 days: gone");
+    assert_eq!(count("SELECT count(*) FROM sign_in_throttles").await, 0);
+}

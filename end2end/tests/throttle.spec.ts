@@ -1,0 +1,125 @@
+/**
+ * Guessing limits that cannot be turned against the owner (issue #12, 1 and 2): a browser that
+ * has fully signed in to an account holds a device cookie, so someone else's wrong guesses can
+ * lock only browsers that never signed in; and with failures on record, a right password is
+ * followed by a right code that works at once.
+ */
+import * as OTPAuth from 'otpauth';
+import {
+  BAD_CREDENTIALS,
+  BASE_URL,
+  HTTP_4XX_LOG,
+  SAME_ORIGIN_HEADERS,
+  SECURITY_PATH,
+  accountNav,
+  alertOf,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  literal,
+  newAccount,
+  region,
+  signInViaUi,
+  signUpViaApi,
+  sql,
+  submitSignInForm,
+  test,
+  trackPageErrors,
+} from './fixtures';
+
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+const DEVICE_COOKIE = '__Host-gatehouse-device';
+
+function userId(email: string): string {
+  return `(SELECT id FROM users WHERE email_normalized = ${literal(email.toLowerCase())})`;
+}
+
+test("someone else's guesses lock only browsers that never signed in: the owner's browser still signs in", async ({ page, browser, request }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const cookie = (await page.context().cookies()).find((c) => c.name === DEVICE_COOKIE);
+  expect(cookie, 'signing up trusts this browser').toBeDefined();
+  expect(cookie!.httpOnly).toBe(true);
+  expect(cookie!.secure).toBe(true);
+  expect(cookie!.sameSite).toBe('Strict');
+  expect(cookie!.expires * 1000 - Date.now()).toBeGreaterThan(360 * 86_400_000);
+
+  // someone else, without the cookie: five wrong guesses, then even the right password is refused…
+  for (let i = 0; i < 5; i++) {
+    const r = await request.post('/api/auth/sign-in', { form: { email: account.email, password: `guess number ${i}!` }, headers: SAME_ORIGIN_HEADERS });
+    expect(r.status()).toBe(401);
+  }
+  const refused = await request.post('/api/auth/sign-in', { form: { email: account.email, password: account.password }, headers: SAME_ORIGIN_HEADERS });
+  expect(refused.status()).toBe(401);
+  // …and, fast-forwarded, 50 failures lock that path for an hour
+  sql(
+    `UPDATE sign_in_throttles SET failed_attempts = 50, last_failed_at = now(), locked_until = now() + interval '1 hour'
+     WHERE user_id = ${userId(account.email)} AND device = ''`,
+  );
+
+  // the owner signs out and back in from the same browser: not locked out
+  await gotoHydrated(page, SECURITY_PATH);
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+
+  // a browser that never signed in gets the same answer as a wrong password
+  const stranger = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const other = await stranger.newPage();
+    const errors = trackPageErrors(other, [HTTP_4XX_LOG]);
+    await signInViaUi(other, account.email, account.password);
+    await expect(alertOf(other)).toHaveText(BAD_CREDENTIALS);
+    await expectPathname(other, '/sign-in');
+    // copying the cookie's value into a session cookie signs nobody in
+    await stranger.addCookies([{ name: '__Host-gatehouse-session', value: cookie!.value, url: BASE_URL, secure: true, httpOnly: true }]);
+    await other.goto(SECURITY_PATH);
+    await expectPathname(other, '/sign-in');
+    expect(errors).toEqual([]);
+  } finally {
+    await stranger.close();
+  }
+});
+
+test('with failures on record, a right password is followed by a right code that works at once', async ({ page, browser }) => {
+  test.setTimeout(60_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+  const key = (await section.getByTestId('manual-key').textContent()) ?? '';
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key.replaceAll(' ', '')), digits: 6, period: 30, algorithm: 'SHA1' });
+  await section.getByLabel('Code from the app').fill(totp.generate());
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  const panel = section.getByRole('group', { name: 'Your backup codes' });
+  await panel.getByLabel('I have saved these codes').check();
+  await panel.getByRole('button', { name: 'Done' }).click();
+  await expect(section).toContainText('Authenticator app: on');
+  // ten wrong guesses from elsewhere, the last nine minutes ago (ten failures wait eight minutes)
+  sql(
+    `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at)
+     VALUES (${userId(account.email)}, '', 10, now() - interval '9 minutes')`,
+  );
+  // the owner, on a new computer: the right password, then the right code, straight away
+  const laptop = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const other = await laptop.newPage();
+    const errors = trackPageErrors(other, [HTTP_4XX_LOG]);
+    await signInViaUi(other, account.email, account.password);
+    await expect(other.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+    // a code of a step the enrolment did not use
+    const step = Math.floor(Date.now() / 30_000);
+    const code = totp.generate({ timestamp: (step + 1) * 30_000 });
+    await other.waitForTimeout((step + 1) * 30_000 - Date.now() + 300);
+    await other.getByLabel('6-digit code').fill(code);
+    await other.getByRole('button', { name: 'Continue' }).click();
+    await expectSecurityPage(other);
+    expect(errors).toEqual([]);
+  } finally {
+    await laptop.close();
+  }
+});

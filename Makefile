@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 
 .PHONY: run test stop release bench
-run:  ## install what is missing, start Postgres, build and serve at http://127.0.0.1:3000
+run:  ## install what is missing, start Postgres, build and serve at http://localhost:3000 (demo accounts and /previews on)
 	@scripts/run.sh
 test: ## install what is missing and run every test layer
 	@scripts/test.sh

@@ -55,7 +55,7 @@ async fn run() -> Result<(), String> {
     }
 
     spawn_clean_up(state.clone());
-    let origin = state.config.passkeys.origin.clone();
+    let origin = state.config.public_origin().to_string();
     let app = router(state);
     // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
     // Nagle's algorithm a keep-alive client's delayed ACK held every later write back by ~40 ms.

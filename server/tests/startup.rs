@@ -1,5 +1,6 @@
-//! The real binary, as processes: it refuses to start when a migration fails, and two instances on
-//! one database agree on which sessions are live.
+//! The real binary, as processes: it refuses to start when a migration fails or when demo accounts
+//! would be reachable from the network, and two instances on one database agree on which sessions
+//! are live.
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -60,11 +61,12 @@ impl Reply {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection, as a browser on that origin would send it.
+/// One HTTP/1.1 request over a fresh connection, as a browser at the instance's public origin
+/// (`http://localhost:<port>`, see `start`) would send it.
 async fn request(port: u16, method: &str, path: &str, form: &str, cookie: Option<&str>) -> Reply {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nConnection: close\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nOrigin: http://localhost:{port}\r\nConnection: close\r\n"
     );
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
@@ -85,10 +87,15 @@ async fn request(port: u16, method: &str, path: &str, form: &str, cookie: Option
     Reply { status, headers: headers.replace("\r\n", "\n"), body: body.to_string() }
 }
 
-/// Starts an instance on a free port and waits until it answers.
+/// Starts an instance on a free port and waits until it answers. Its public origin is
+/// `http://localhost:<port>`, as `scripts/e2e-server.sh` configures it.
 async fn start(db_url: &str) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = server(db_url, &format!("127.0.0.1:{port}")).stdout(Stdio::null()).spawn().unwrap();
+    let child = server(db_url, &format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_PASSKEYS_ORIGIN", format!("http://localhost:{port}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     for _ in 0..300 {
         if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
             let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
@@ -139,4 +146,22 @@ async fn without_keys_for_secrets_the_server_refuses_to_start(db: PgPool) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("totp_keys") && stderr.contains("GATEHOUSE_SECRETS_TOTP_KEYS"), "{stderr}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_non_loopback_address_with_demo_accounts_refuses_to_start(db: PgPool) {
+    let run = server(&url_of(&db), "0.0.0.0:0").env("GATEHOUSE_DEMO_ENABLED", "true").output();
+    // (a server that did start would run until killed: give up on it after a while)
+    let out = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the server must refuse to start, not serve").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "[demo] enabled is for development only: refusing to create demo accounts with a known password while \
+             listening on 0.0.0.0:0 (a non-loopback address). Set GATEHOUSE_DEMO_ENABLED=false."
+        ),
+        "{stderr}"
+    );
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(accounts, 0, "no demo account was created");
 }

@@ -1,8 +1,8 @@
 # Everything a newcomer needs; see README.md.
 SHELL := /bin/bash
 
-.PHONY: run test stop release bench
-run:  ## install what is missing, start Postgres, build and serve at http://127.0.0.1:3000
+.PHONY: run test stop release bench reseal
+run:  ## install what is missing, start Postgres, build and serve at http://localhost:3000 (demo accounts and /previews on)
 	@scripts/run.sh
 test: ## install what is missing and run every test layer
 	@scripts/test.sh
@@ -12,3 +12,5 @@ release: ## optimised build: target/site (wasm-opt'd bundle) and the release ser
 	@scripts/release.sh
 bench: ## requests/s: signed-in vs anonymous API call and page (wrk; uses the release server if built)
 	@scripts/bench.sh
+reseal: ## re-encrypt every stored TOTP secret under the first key of GATEHOUSE_SECRETS_TOTP_KEYS (key rotation)
+	@scripts/reseal.sh

@@ -15,14 +15,18 @@ bin=$CARGO_TARGET_DIR/server-release/server
 db=gatehouse_bench_$(date +%s)
 scripts/pg.sh create "$db" >/dev/null
 port=$((E2E_PORT + 1))
+# The public origin is http://localhost:<port> (what a browser would use; the Origin check compares
+# with it exactly); wrk and curl connect to 127.0.0.1 directly.
+origin=http://localhost:$port
 DATABASE_URL=$(pg_url "$db") GATEHOUSE_SITE_ADDR=127.0.0.1:$port GATEHOUSE_SITE_ROOT=$ROOT/target/site \
-  GATEHOUSE_DEMO_ENABLED=false RUST_LOG=warn "$bin" >/dev/null &
+  GATEHOUSE_PASSKEYS_ORIGIN=$origin GATEHOUSE_DEMO_ENABLED=false GATEHOUSE_PREVIEWS_ENABLED=false \
+  RUST_LOG=warn "$bin" >/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; scripts/pg.sh drop "$db" >/dev/null 2>&1 || true' EXIT
 base=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.2; done
 
-cookie=$(curl -fs -o /dev/null -D - -H "Origin: $base" --data-urlencode email=bench@example.test \
+cookie=$(curl -fs -o /dev/null -D - -H "Origin: $origin" --data-urlencode email=bench@example.test \
   --data-urlencode "password=correct horse battery staple" --data-urlencode display_name= "$base/api/auth/sign-up" |
   grep -i '^set-cookie: __Host-gatehouse-session=' | sed -E 's/^[^:]+: ([^;]+).*/\1/')
 [[ -n $cookie ]] || { echo "sign-up failed" >&2; exit 1; }

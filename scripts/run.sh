@@ -11,4 +11,8 @@ cargo leptos build "${LEPTOS_ARGS[@]}"
 step "Serving"
 export DATABASE_URL=${DATABASE_URL:-$(pg_url gatehouse)}
 export GATEHOUSE_SITE_ROOT=$ROOT/target/site
+# Development: the demo accounts (printed below) and the component previews at /previews. Leptos.toml
+# has both off, for production. (The server refuses demo accounts on a non-loopback address.)
+export GATEHOUSE_DEMO_ENABLED=${GATEHOUSE_DEMO_ENABLED:-true}
+export GATEHOUSE_PREVIEWS_ENABLED=${GATEHOUSE_PREVIEWS_ENABLED:-true}
 exec "$CARGO_TARGET_DIR/debug/server"

@@ -58,6 +58,22 @@ impl SecretBox {
         Ok(Sealed { key_id: id.clone(), nonce: nonce.to_vec(), ciphertext })
     }
 
+    /// The id of the key that seals (the first configured).
+    pub fn sealing_key_id(&self) -> &str {
+        &self.keys[0].0
+    }
+
+    /// Whether a key with this id is configured (so values sealed under it can be opened).
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.keys.iter().any(|(id, _)| id == key_id)
+    }
+
+    /// Opens a value sealed under any configured key and seals it again under the first key, with a
+    /// fresh nonce and the same associated data (key rotation's re-seal step).
+    pub fn reseal(&self, sealed: &Sealed, aad: &[u8]) -> Result<Sealed, DomainError> {
+        self.seal(&self.open(sealed, aad)?, aad)
+    }
+
     pub fn open(&self, sealed: &Sealed, aad: &[u8]) -> Result<Vec<u8>, DomainError> {
         let (_, cipher) = self
             .keys
@@ -100,5 +116,20 @@ mod tests {
         assert_eq!(both.seal(b"secret", b"u").unwrap().key_id, "k2", "new values use the first key");
         assert!(SecretBox::from_config("").is_err());
         assert!(SecretBox::from_config("k:c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn a_resealed_value_opens_under_the_first_key_alone() {
+        let old = SecretBox::from_config(K1).unwrap();
+        let sealed = old.seal(b"secret", b"u").unwrap();
+        let both = SecretBox::from_config(&format!("{K2},{K1}")).unwrap();
+        assert_eq!((both.sealing_key_id(), both.has_key("k1"), both.has_key("k3")), ("k2", true, false));
+        let resealed = both.reseal(&sealed, b"u").unwrap();
+        assert_eq!(resealed.key_id, "k2");
+        assert_ne!(resealed.nonce, sealed.nonce);
+        let new = SecretBox::from_config(K2).unwrap();
+        assert_eq!(new.open(&resealed, b"u").unwrap(), b"secret");
+        assert!(new.open(&sealed, b"u").is_err(), "the old key is gone");
+        assert!(both.reseal(&sealed, b"someone else").is_err(), "still bound to the account");
     }
 }

@@ -1,12 +1,20 @@
 //! Runtime configuration: Leptos.toml, then environment variables on top.
 //!
 //! Every key `[section] key` can be overridden by `GATEHOUSE_SECTION_KEY` (upper case), e.g.
-//! `GATEHOUSE_SITE_ADDR=0.0.0.0:8080`. `DATABASE_URL` overrides `database.url`.
+//! `GATEHOUSE_SITE_ADDR=0.0.0.0:8080`. `DATABASE_URL` overrides `database.url`. Only the sections
+//! in [`SECTIONS`] are configuration: other `GATEHOUSE_*` variables (`GATEHOUSE_CONFIG`, the
+//! scripts' `GATEHOUSE_PGPORT` and `GATEHOUSE_E2E_PORT`) are left alone, while an unknown key inside
+//! a known section is an error.
 use std::net::SocketAddr;
 use std::path::Path;
 
 use domain::config::{Argon2Config, SessionPolicy, ThrottlePolicy};
 use serde::Deserialize;
+
+/// The sections of the configuration file: a `GATEHOUSE_<SECTION>_<KEY>` variable is a
+/// configuration key only when `<SECTION>` is one of these (the fields of [`Config`]).
+pub const SECTIONS: &[&str] =
+    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +70,8 @@ pub struct PasskeysConfig {
     /// The site's domain ("example.com"; "localhost" in development). Never an IP address.
     pub rp_id: String,
     /// The exact origin pages are served from ("https://example.com"); ceremonies from any other
-    /// scheme, host or port fail.
+    /// scheme, host or port fail. It is also the site's public origin ([`Config::public_origin`]):
+    /// normalised when the configuration is read (lower case, no default port, no trailing slash).
     pub origin: String,
     /// Shown by the browser and the authenticator.
     pub rp_name: String,
@@ -87,8 +96,8 @@ pub struct SiteConfig {
     pub root: String,
     pub pkg_dir: String,
     pub output_name: String,
-    /// Origins (scheme://host:port) allowed to send state-changing requests, besides the
-    /// request's own Host. Needed behind a proxy that rewrites Host.
+    /// Origins (scheme://host:port) allowed to send state-changing requests besides the public
+    /// origin (`[passkeys] origin`), e.g. a second public name of the site. Normalised like it.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
@@ -154,6 +163,8 @@ impl Config {
 
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut doc: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        // (variable, key) of keys the environment added (not in the file), to name them in errors
+        let mut added = Vec::new();
         for (key, value) in env {
             let target = if key == "DATABASE_URL" {
                 Some(("database".to_string(), "url".to_string()))
@@ -165,8 +176,9 @@ impl Config {
                 })
             };
             let Some((section, field)) = target else { continue };
-            if section == "config" {
-                continue; // GATEHOUSE_CONFIG names the file itself
+            // GATEHOUSE_CONFIG (the file itself), GATEHOUSE_PGPORT, GATEHOUSE_E2E_PORT… are not keys
+            if !SECTIONS.contains(&section.as_str()) {
+                continue;
             }
             let table = doc
                 .entry(section.clone())
@@ -183,13 +195,41 @@ impl Config {
                     .and_then(|mut t| t.remove("v"))
                     .unwrap_or(toml::Value::String(value)),
             };
+            if !table.contains_key(&field) {
+                added.push((key, field.clone()));
+            }
             table.insert(field, parsed);
         }
-        let cfg: Config = toml::Value::Table(doc)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        let mut cfg: Config = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| {
+            // Name the variable when it brought in the unknown key (a typo such as GATEHOUSE_SITE_ADDRR).
+            let mut message = e.to_string().trim_end().to_string();
+            for (var, field) in &added {
+                if message.contains(&format!("unknown field `{field}`")) {
+                    message.push_str(&format!(" (set by the environment variable {var})"));
+                }
+            }
+            ConfigError::Invalid(message)
+        })?;
+        cfg.passkeys.origin = normalize_origin("[passkeys] origin", &cfg.passkeys.origin)?;
+        for origin in &mut cfg.site.allowed_origins {
+            *origin = normalize_origin("[site] allowed_origins", origin)?;
+        }
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The site's public origin, `scheme://host[:port]` exactly as browsers send it in `Origin`:
+    /// `[passkeys] origin`. State-changing requests must come from it (or from `[site]
+    /// allowed_origins`), and its scheme decides whether responses carry HSTS: behind a
+    /// TLS-terminating proxy the server itself only sees plain http, so the configured origin, not
+    /// the request, says whether the site is https.
+    pub fn public_origin(&self) -> &str {
+        &self.passkeys.origin
+    }
+
+    /// Whether the public origin is https (then every response carries Strict-Transport-Security).
+    pub fn is_https(&self) -> bool {
+        self.public_origin().starts_with("https://")
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -201,8 +241,32 @@ impl Config {
         if self.demo.enabled && (self.demo.email.is_empty() || self.demo.password.is_empty()) {
             return Err(ConfigError::Invalid("[demo] needs an email and a password when enabled".into()));
         }
+        // The demo password is printed in the README: anyone who can reach the server could sign in.
+        if self.demo.enabled && !self.site.addr.ip().to_canonical().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "[demo] enabled is for development only: refusing to create demo accounts with a known password \
+                 while listening on {} (a non-loopback address). Set GATEHOUSE_DEMO_ENABLED=false.",
+                self.site.addr
+            )));
+        }
         Ok(())
     }
+}
+
+/// `scheme://host[:port]` as a browser serialises it in `Origin` (lower case, no default port, no
+/// trailing slash), or an error naming the setting when `value` is not an http(s) origin.
+fn normalize_origin(setting: &str, value: &str) -> Result<String, ConfigError> {
+    let invalid = |why: &str| {
+        ConfigError::Invalid(format!("{setting} {value:?} is not an origin ({why}); write scheme://host[:port], e.g. https://example.com"))
+    };
+    let url = url::Url::parse(value).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it has more than a scheme, a host and a port"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn looks_typed(v: &str) -> bool {
@@ -235,6 +299,80 @@ mod tests {
         assert_eq!(cfg.site.allowed_origins, vec!["https://a.example".to_string()]);
         // OWASP argon2id parameters by default
         assert_eq!((cfg.argon2.memory_kib, cfg.argon2.iterations, cfg.argon2.parallelism), (19_456, 2, 1));
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = vec![("DATABASE_URL".to_string(), "postgres://x/y".to_string())];
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
+    #[test]
+    fn the_committed_file_read_as_is_has_demo_accounts_and_previews_off() {
+        let cfg = Config::from_toml(FILE, env(&[])).unwrap();
+        assert!(!cfg.demo.enabled, "demo accounts have a published password");
+        assert!(!cfg.previews.enabled);
+        assert_eq!(cfg.public_origin(), "http://localhost:3000");
+    }
+
+    #[test]
+    fn a_non_loopback_address_with_demo_accounts_refuses_to_start() {
+        let demo_at = |addr: &str| Config::from_toml(FILE, env(&[("GATEHOUSE_DEMO_ENABLED", "true"), ("GATEHOUSE_SITE_ADDR", addr)]));
+        let err = demo_at("0.0.0.0:8080").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: [demo] enabled is for development only: refusing to create demo accounts with a \
+             known password while listening on 0.0.0.0:8080 (a non-loopback address). Set GATEHOUSE_DEMO_ENABLED=false."
+        );
+        for addr in ["[::]:3000", "192.168.1.20:3000", "[2001:db8::1]:3000", "[::ffff:10.0.0.1]:3000"] {
+            assert!(demo_at(addr).is_err(), "{addr}");
+        }
+        for addr in ["127.0.0.1:3000", "127.0.0.2:3000", "[::1]:3000", "[::ffff:127.0.0.1]:3000"] {
+            assert!(demo_at(addr).unwrap().demo.enabled, "{addr} is loopback");
+        }
+        // without demo accounts any address is fine
+        let cfg = Config::from_toml(FILE, env(&[("GATEHOUSE_SITE_ADDR", "0.0.0.0:8080")])).unwrap();
+        assert!(!cfg.demo.enabled);
+    }
+
+    #[test]
+    fn the_scripts_gatehouse_variables_are_not_configuration_keys() {
+        let vars = [("GATEHOUSE_E2E_PORT", "41000"), ("GATEHOUSE_PGPORT", "1"), ("GATEHOUSE_CONFIG", "/etc/gatehouse.toml")];
+        let cfg = Config::from_toml(FILE, env(&vars)).unwrap();
+        assert_eq!(cfg.site.addr.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn a_typo_in_a_key_of_a_known_section_is_an_error_naming_it() {
+        let err = Config::from_toml(FILE, env(&[("GATEHOUSE_SITE_ADDRR", "0.0.0.0:8080")])).unwrap_err().to_string();
+        assert!(err.contains("`addrr`") && err.contains("GATEHOUSE_SITE_ADDRR"), "{err}");
+    }
+
+    #[test]
+    fn the_known_sections_are_exactly_those_of_the_committed_file() {
+        let doc: toml::Table = FILE.parse().unwrap();
+        let mut in_file: Vec<&str> = doc.keys().map(String::as_str).collect();
+        let mut known = SECTIONS.to_vec();
+        in_file.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(in_file, known);
+    }
+
+    #[test]
+    fn the_public_origin_is_normalised_and_must_be_an_origin() {
+        let with_origin = |o: &str| Config::from_toml(FILE, env(&[("GATEHOUSE_PASSKEYS_ORIGIN", o)]));
+        let cfg = with_origin("HTTPS://Gatehouse.Example:443/").unwrap();
+        assert_eq!(cfg.public_origin(), "https://gatehouse.example");
+        assert!(cfg.is_https());
+        let cfg = with_origin("http://localhost:3000/").unwrap();
+        assert_eq!(cfg.public_origin(), "http://localhost:3000");
+        assert!(!cfg.is_https());
+        for bad in ["https://example.com/app", "https://example.com?x=1", "ftp://example.com", "example.com", "https://u:p@example.com"] {
+            let err = with_origin(bad).unwrap_err().to_string();
+            assert!(err.contains("[passkeys] origin") && err.contains("is not an origin"), "{bad}: {err}");
+        }
+        let cfg = Config::from_toml(FILE, env(&[("GATEHOUSE_SITE_ALLOWED_ORIGINS", "[\"https://Other.Example:443\"]")])).unwrap();
+        assert_eq!(cfg.site.allowed_origins, vec!["https://other.example".to_string()]);
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.site.max_body_bytes))
         // 413 on a declared Content-Length over the limit, before any handler (or hashing) runs
         .layer(RequestBodyLimitLayer::new(state.config.site.max_body_bytes))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -1,4 +1,7 @@
 //! Loads the configuration, runs migrations, serves until Ctrl-C / SIGTERM.
+//!
+//! `server reseal-totp-secrets` instead re-encrypts every stored TOTP secret under the first key
+//! of `[secrets] totp_keys` (key rotation), prints what it did and exits.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +16,13 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")))
         .init();
-    match run().await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => run().await,
+        ["reseal-totp-secrets"] => reseal_totp_secrets().await,
+        _ => Err(format!("unknown arguments {args:?}. Usage: server (serve), or server reseal-totp-secrets")),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("gatehouse: {message}");
@@ -22,9 +31,70 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), String> {
+/// Leptos.toml, or the file GATEHOUSE_CONFIG names, with the environment on top.
+fn load_config() -> Result<Config, String> {
     let path = std::env::var_os("GATEHOUSE_CONFIG").map(PathBuf::from).unwrap_or_else(|| "Leptos.toml".into());
-    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    Config::load(&path).map_err(|e| e.to_string())
+}
+
+/// Key rotation's second step: every stored TOTP secret re-encrypted under the first key, so the
+/// keys after it can be removed. Needs the database at this version's migrations (it never runs
+/// them: that is the server's job at start-up).
+async fn reseal_totp_secrets() -> Result<(), String> {
+    let config = load_config()?;
+    let db = pool(&config).map_err(|e| format!("invalid database URL: {e}"))?;
+    check_migrations(&db).await?;
+    let state = AppState::new(config, db, domain::clock::Clock::system()).map_err(|e| e.to_string())?;
+    let key = state.services.keys.totp.sealing_key_id().to_string();
+    let report = domain::auth::two_factor::reseal_all(&state.services).await.map_err(|e| match e {
+        domain::DomainError::Db(e) => format!("re-sealing failed: database error: {e}"),
+        e => format!("re-sealing failed: {e}"),
+    })?;
+    let secrets = |n: u64| if n == 1 { "1 TOTP secret".to_string() } else { format!("{n} TOTP secrets") };
+    println!("Re-sealed {} under the key {key:?}; {} already used it.", secrets(report.resealed), secrets(report.already_current));
+    if report.skipped > 0 {
+        println!(
+            "{} changed while being re-sealed and were left as they are: run this again before removing a key.",
+            secrets(report.skipped)
+        );
+    } else {
+        println!(
+            "Every stored TOTP secret now uses {key:?}: once every instance runs with it first, the keys after it can be \
+             removed from [secrets] totp_keys."
+        );
+    }
+    Ok(())
+}
+
+/// Refuses to work on a database that is not exactly at this binary's migrations.
+async fn check_migrations(db: &sqlx::PgPool) -> Result<(), String> {
+    let unreachable = |e: sqlx::Error| format!("cannot read the database's migrations: {e}");
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(db)
+        .await
+        .map_err(unreachable)?;
+    let applied: Vec<i64> = if has_table {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(db)
+            .await
+            .map_err(unreachable)?
+    } else {
+        Vec::new()
+    };
+    let known: Vec<i64> = domain::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
+    if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
+        return Err(format!(
+            "the database lacks migration {missing} of this version: start the server once (it runs the migrations), then run this again"
+        ));
+    }
+    if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
+        return Err(format!("the database has migration {unknown}, which this version does not know: use the version that is deployed"));
+    }
+    Ok(())
+}
+
+async fn run() -> Result<(), String> {
+    let config = load_config()?;
     let db = pool(&config).map_err(|e| format!("invalid database URL: {e}"))?;
 
     // Postgres may still be starting: try for a while before giving up with a clear message.
@@ -55,7 +125,7 @@ async fn run() -> Result<(), String> {
     }
 
     spawn_clean_up(state.clone());
-    let origin = state.config.passkeys.origin.clone();
+    let origin = state.config.public_origin().to_string();
     let app = router(state);
     // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
     // Nagle's algorithm a keep-alive client's delayed ACK held every later write back by ~40 ms.

@@ -20,12 +20,20 @@ fn is_static(path: &str) -> bool {
     path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/favicon.ico" || path == "/healthz"
 }
 
+/// `Strict-Transport-Security` when the public origin is https: two years, subdomains included.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
 /// Headers on every response. Pages set their own CSP (with the nonce of their inline scripts);
-/// everything else gets a CSP that allows nothing to run.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// everything else gets a CSP that allows nothing to run. When the configured public origin is
+/// https, every response also carries HSTS (decided by the configuration, not by the request: behind
+/// a TLS-terminating proxy the request itself arrives over plain http).
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_static = is_static(req.uri().path());
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if state.config.is_https() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
@@ -47,14 +55,17 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 /// Refuses state-changing requests that a browser sent from another site. Leptos server functions
 /// accept plain form posts, so without this any site could make a signed-in browser act.
 ///
-/// Fetch metadata first (`Sec-Fetch-Site` must be `same-origin` or `none`); browsers without it
-/// must send an `Origin` equal to this site (the request's Host, or a configured origin). A request
-/// with neither is refused: fail closed.
+/// Fetch metadata first (`Sec-Fetch-Site`, when sent, must be `same-origin` or `none`); then the
+/// `Origin` must be exactly the site's public origin (`[passkeys] origin`: scheme, host and port) or
+/// one of `[site] allowed_origins`. The request's Host is not consulted: behind a TLS-terminating
+/// proxy it names the public host while the scheme is only known to the configuration, and
+/// comparing with it would accept `http://` and `https://` alike. A request without an `Origin` is
+/// refused: fail closed.
 pub async fn cross_site_check(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    if allowed(&req, &state.config.site.allowed_origins) {
+    if allowed(&req, state.config.public_origin(), &state.config.site.allowed_origins) {
         next.run(req).await
     } else {
         tracing::warn!(path = %req.uri().path(), "cross-site request refused");
@@ -62,26 +73,20 @@ pub async fn cross_site_check(State(state): State<AppState>, req: Request, next:
     }
 }
 
-fn allowed(req: &Request, extra_origins: &[String]) -> bool {
+/// `site_origin` and `extra_origins` are normalised origins (see `Config::public_origin`).
+fn allowed(req: &Request, site_origin: &str, extra_origins: &[String]) -> bool {
     let headers = req.headers();
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
             return false;
         }
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    // exactly one Origin (a browser never sends two)
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let (Some(origin), None) = (origins.next().and_then(|v| v.to_str().ok()), origins.next()) else {
         return false;
     };
-    if extra_origins.iter().any(|o| o == origin) {
-        return true;
-    }
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+    std::iter::once(site_origin).chain(extra_origins.iter().map(String::as_str)).any(|o| o.eq_ignore_ascii_case(origin))
 }
 
 fn session_cookie(req: &Request) -> Option<SessionToken> {
@@ -113,13 +118,21 @@ fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAdd
     Some(peer)
 }
 
+/// Every `X-Forwarded-For` line, in order, as one comma-separated list (RFC 9110 §5.3: several
+/// lines of a list header are one list; a proxy may append its own line rather than extend the
+/// client's). A line that is not text becomes an empty entry, which stops the walk in `client_ip`.
+fn forwarded_for(req: &Request) -> Option<String> {
+    let lines: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or("")).collect();
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
 /// IP and user agent; the country is looked up only by the actions that record it (not on every request).
 fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let forwarded = forwarded_for(req);
     ClientInfo {
         country: None,
-        ip: client_ip(peer, forwarded, trusted).map(|ip| ip.to_string()),
+        ip: client_ip(peer, forwarded.as_deref(), trusted).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -222,7 +235,9 @@ fn redirect(to: &str) -> Response {
 
 const UNAVAILABLE_TEXT: &str = "Gatehouse is temporarily unavailable. Please try again in a minute.";
 
-/// 503 with a page a person can read (or the JSON error a server function's caller expects).
+/// 503 with a page a person can read (or the JSON error a server function's caller expects). The
+/// page links back to the request's path, escaped for the attribute (it is the client's text), and
+/// only to a path on this site.
 fn unavailable(path: &str) -> Response {
     let mut res = if path.starts_with("/api/") {
         let body = serde_json::to_string(&app::error::AppError::Unavailable).unwrap_or_default();
@@ -234,7 +249,12 @@ fn unavailable(path: &str) -> Response {
              <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main id=\"main\" class=\"page\">\
              <div class=\"error-page\"><h1>Temporarily unavailable</h1><p>{UNAVAILABLE_TEXT}</p>\
              <p><a href=\"{path}\">Try again</a></p></div></main></body></html>",
-            path = if path.starts_with('/') && !path.starts_with("//") { path } else { "/" }
+            // "//x" and "/\x" are other sites to a browser
+            path = if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") {
+                html_escape::encode_double_quoted_attribute(path)
+            } else {
+                "/".into()
+            }
         );
         (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
     };
@@ -270,17 +290,95 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_for_reads_every_header_line_in_order() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.0.0.2");
+        let from_proxy = |lines: &[&str]| {
+            let mut r = req(&lines.iter().map(|l| ("x-forwarded-for", *l)).collect::<Vec<_>>());
+            r.extensions_mut().insert(ConnectInfo(SocketAddr::new(proxy, 40000)));
+            client_info(&r, &[proxy]).ip
+        };
+        // the client sent a line of its own; the proxy appended the address it saw on a second line
+        assert_eq!(from_proxy(&["1.2.3.4", "198.51.100.7"]).as_deref(), Some("198.51.100.7"));
+        assert_eq!(from_proxy(&["1.2.3.4, 5.6.7.8", "198.51.100.7, 10.0.0.2"]).as_deref(), Some("198.51.100.7"));
+        assert_eq!(from_proxy(&["198.51.100.7"]).as_deref(), Some("198.51.100.7"));
+        // a line that is not an address list stops the walk at the proxy
+        assert_eq!(from_proxy(&["1.2.3.4", "garbage"]).as_deref(), Some("10.0.0.2"));
+        assert_eq!(from_proxy(&[]).as_deref(), Some("10.0.0.2"));
+    }
+
+    #[test]
     fn cross_site_rules() {
+        let site = "http://127.0.0.1:3000";
         let host = ("host", "127.0.0.1:3000");
-        assert!(allowed(&req(&[host, ("origin", "http://127.0.0.1:3000")]), &[]));
-        assert!(allowed(&req(&[host, ("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")]), &[]));
-        assert!(!allowed(&req(&[host, ("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-site")]), &[]));
-        assert!(!allowed(&req(&[host, ("origin", "https://evil.example")]), &[]));
-        assert!(!allowed(&req(&[host, ("origin", "http://127.0.0.1:3000.evil.example")]), &[]));
-        assert!(!allowed(&req(&[host, ("origin", "null")]), &[]));
-        assert!(!allowed(&req(&[host]), &[]), "no Origin: fail closed");
-        assert!(!allowed(&req(&[host, ("sec-fetch-site", "same-origin")]), &[]), "no Origin: fail closed");
+        assert!(allowed(&req(&[host, ("origin", "http://127.0.0.1:3000")]), site, &[]));
+        assert!(allowed(&req(&[host, ("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")]), site, &[]));
+        assert!(!allowed(&req(&[host, ("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-site")]), site, &[]));
+        assert!(!allowed(&req(&[host, ("origin", "https://evil.example")]), site, &[]));
+        assert!(!allowed(&req(&[host, ("origin", "http://127.0.0.1:3000.evil.example")]), site, &[]));
+        assert!(!allowed(&req(&[host, ("origin", "null")]), site, &[]));
+        assert!(!allowed(&req(&[host]), site, &[]), "no Origin: fail closed");
+        assert!(!allowed(&req(&[host, ("sec-fetch-site", "same-origin")]), site, &[]), "no Origin: fail closed");
+        assert!(
+            !allowed(&req(&[host, ("origin", "http://127.0.0.1:3000"), ("origin", "https://evil.example")]), site, &[]),
+            "two Origins: fail closed"
+        );
         let extra = vec!["https://gatehouse.example".to_string()];
-        assert!(allowed(&req(&[("host", "internal:8080"), ("origin", "https://gatehouse.example")]), &extra));
+        assert!(allowed(&req(&[("host", "internal:8080"), ("origin", "https://gatehouse.example")]), site, &extra));
+    }
+
+    #[test]
+    fn the_origin_must_have_the_sites_scheme() {
+        let host = ("host", "gatehouse.example");
+        // an https site refuses its http twin, even though the Host matches
+        assert!(allowed(&req(&[host, ("origin", "https://gatehouse.example")]), "https://gatehouse.example", &[]));
+        assert!(!allowed(&req(&[host, ("origin", "http://gatehouse.example")]), "https://gatehouse.example", &[]));
+        // and an http site its https twin
+        assert!(allowed(&req(&[host, ("origin", "http://gatehouse.example")]), "http://gatehouse.example", &[]));
+        assert!(!allowed(&req(&[host, ("origin", "https://gatehouse.example")]), "http://gatehouse.example", &[]));
+        // behind a TLS-terminating proxy the Host may be anything: the configured origin decides
+        assert!(allowed(&req(&[("host", "10.0.0.5:3000"), ("origin", "https://gatehouse.example")]), "https://gatehouse.example", &[]));
+        assert!(!allowed(&req(&[("host", "evil.example"), ("origin", "https://evil.example")]), "https://gatehouse.example", &[]));
+    }
+
+    #[test]
+    fn the_origin_must_have_the_sites_exact_host_and_port() {
+        let site = "https://gatehouse.example";
+        for other in [
+            "https://sub.gatehouse.example",
+            "https://gatehouse.example.evil",
+            "https://xgatehouse.example",
+            "https://gatehouse.example:8443",
+            "https://gatehouse.example:443",
+            "https://gatehouse.example/",
+        ] {
+            assert!(!allowed(&req(&[("host", "gatehouse.example"), ("origin", other)]), site, &[]), "{other}");
+        }
+        let site = "http://localhost:3000";
+        assert!(allowed(&req(&[("host", "localhost:3000"), ("origin", "http://localhost:3000")]), site, &[]));
+        assert!(!allowed(&req(&[("host", "localhost:3001"), ("origin", "http://localhost:3001")]), site, &[]));
+        assert!(!allowed(&req(&[("host", "localhost"), ("origin", "http://localhost")]), site, &[]));
+        // an extra origin counts with its own port only
+        let extra = vec!["https://other.example:8443".to_string()];
+        assert!(allowed(&req(&[("origin", "https://other.example:8443")]), site, &extra));
+        assert!(!allowed(&req(&[("origin", "https://other.example")]), site, &extra));
+    }
+
+    #[tokio::test]
+    async fn the_unavailable_page_escapes_the_path_it_links_back_to() {
+        use http_body_util::BodyExt;
+        let page = |path: &'static str| async move {
+            let res = unavailable(path);
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+            String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+        };
+        let html = page("/x\"><script>alert(1)</script>").await;
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("<a href=\"/x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\">Try again</a>"), "{html}");
+        assert!(page("/settings/security").await.contains("<a href=\"/settings/security\">"));
+        // only paths on this site
+        for elsewhere in ["//evil.example/x", "/\\evil.example", "https://evil.example/"] {
+            assert!(page(elsewhere).await.contains("<a href=\"/\">Try again</a>"), "{elsewhere}");
+        }
     }
 }

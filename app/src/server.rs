@@ -190,6 +190,13 @@ pub fn fail(e: DomainError) -> AppError {
             tracing::warn!("database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, AppError::Unavailable)
         }
+        DomainError::RateLimited { retry_after_seconds } => {
+            (StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited { retry_after_seconds })
+        }
+        DomainError::Overloaded { retry_after_seconds } => {
+            tracing::info!(retry_after_seconds, "overloaded: request refused at once");
+            (StatusCode::SERVICE_UNAVAILABLE, AppError::Busy { retry_after_seconds })
+        }
         e @ (DomainError::Db(_) | DomainError::Hash(_) | DomainError::Internal(_)) => {
             let reference = new_reference();
             tracing::error!(reference = %reference, error = ?e, "internal error");
@@ -197,7 +204,15 @@ pub fn fail(e: DomainError) -> AppError {
         }
     };
     set_status(status);
+    set_retry_after(&err);
     err
+}
+
+/// `Retry-After` for errors that say how long to wait (429, 503 Busy).
+fn set_retry_after(err: &AppError) {
+    if let (Some(res), Some(seconds)) = (use_context::<ResponseOptions>(), err.retry_after_seconds()) {
+        res.insert_header(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
 }
 
 /// Sets the status for an error raised in `app` itself (not signed in, bad input).
@@ -207,9 +222,11 @@ pub fn reject(err: AppError) -> AppError {
         AppError::SecondFactorRequired => StatusCode::FORBIDDEN,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Invalid { .. } | AppError::PasswordRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Unavailable | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     });
+    set_retry_after(&err);
     err
 }
 

@@ -133,11 +133,19 @@ pub struct Argon2Config {
     pub parallelism: u32,
     /// At most this many hashes run at once; the rest wait their turn (bounds memory).
     pub max_concurrent: usize,
+    /// At most this many more may wait for their turn; beyond that a hash is refused at once
+    /// (`DomainError::Overloaded`, a 503 with Retry-After), which bounds the wait of those admitted.
+    #[serde(default = "default_max_queue")]
+    pub max_queue: usize,
+}
+
+fn default_max_queue() -> usize {
+    32
 }
 
 impl Default for Argon2Config {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 4 }
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 4, max_queue: default_max_queue() }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod network;
 pub mod organizations;
 pub mod plan;
 pub mod secret;

@@ -37,7 +37,7 @@ async fn register(svc: &Services, session: &AuthSession, key: &mut SoftAuthentic
 
 /// Begins a sign-in; answers the options and the browser's ceremony cookie.
 async fn begin_sign_in(svc: &Services) -> (Value, domain::secret::CeremonyToken) {
-    passkeys::begin_sign_in(svc, false).await.unwrap()
+    passkeys::begin_sign_in(svc, false, &ClientInfo::default(), None).await.unwrap()
 }
 
 fn message(e: DomainError) -> String {

@@ -117,7 +117,7 @@ async fn hashes_made_with_older_parameters_are_upgraded_at_sign_in(db: PgPool) {
     sign_up(&old, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
     let stored = || async { sqlx::query_scalar::<_, String>("SELECT password_hash FROM users").fetch_one(&db).await.unwrap() };
     assert!(stored().await.contains("m=256,t=1,p=1"));
-    let stronger = domain::auth::password::PasswordHasher::new(&Argon2Config { memory_kib: 512, iterations: 2, parallelism: 1, max_concurrent: 2 }).unwrap();
+    let stronger = domain::auth::password::PasswordHasher::new(&Argon2Config { memory_kib: 512, iterations: 2, parallelism: 1, max_concurrent: 2, max_queue: 64 }).unwrap();
     let svc = Services { hasher: stronger, ..old.clone() };
     try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
     let upgraded = stored().await;
@@ -128,6 +128,27 @@ async fn hashes_made_with_older_parameters_are_upgraded_at_sign_in(db: PgPool) {
     try_sign_in(&svc, "ada@example.test", "wrong password!!").await.unwrap_err();
     assert_eq!(stored().await, upgraded);
     assert!(try_sign_in(&svc, "ada@example.test", PW).await.is_ok());
+}
+
+/// A full hashing queue answers `Overloaded` at once, before the attempt is counted: shed
+/// requests never count against the account (nor hash anything), and the next one goes through.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_full_hashing_queue_refuses_before_the_attempt_counts_against_the_account(db: PgPool) {
+    let base = services(db.clone());
+    sign_up(&base, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let one_at_a_time = Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 1, max_queue: 0 };
+    let svc = Services { hasher: domain::auth::password::PasswordHasher::new(&one_at_a_time).unwrap(), ..base };
+    let busy = svc.hasher.admit().unwrap();
+    for pw in [PW, "wrong password!!", PW, PW, PW, PW, PW] {
+        let r = try_sign_in(&svc, "ada@example.test", pw).await;
+        assert!(matches!(r, Err(DomainError::Overloaded { retry_after_seconds: 1.. })), "{r:?}");
+    }
+    let r = try_sign_in(&svc, "nobody@example.test", PW).await;
+    assert!(matches!(r, Err(DomainError::Overloaded { .. })), "{r:?}");
+    assert_eq!((failures(&db).await, svc.hasher.calls()), (0, 0));
+    drop(busy);
+    try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
+    assert_eq!(svc.hasher.calls(), 1);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

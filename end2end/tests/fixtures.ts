@@ -38,7 +38,25 @@ export const HTTP_4XX_LOG = /^Failed to load resource: the server responded with
 type Fixtures = {
   /** Console error texts matching any of these do not fail the test. */
   allowedConsoleErrors: RegExp[];
+  /**
+   * The client address of this test: every browser and request context the test opens sends it
+   * as `X-Forwarded-For` (scripts/e2e-server.sh trusts 127.0.0.1 as a proxy), so each test is its
+   * own client for the server's per-address rate limits, which run at their production values.
+   */
+  clientAddress: string;
 };
+
+let addressesHandedOut = 0;
+
+/**
+ * A fresh address from 198.18.0.0/15 (reserved for benchmarking, RFC 2544: no geo-IP database
+ * places it, so sessions show "Unknown"): 4096 per worker, 32 workers.
+ */
+function nextClientAddress(workerIndex: number): string {
+  addressesHandedOut = (addressesHandedOut % 4095) + 1;
+  const n = ((workerIndex % 32) << 12) | addressesHandedOut;
+  return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
+}
 
 /**
  * Starts collecting uncaught exceptions and `console.error` messages of `page`.
@@ -62,6 +80,16 @@ export function trackPageErrors(page: Page, allowed: readonly RegExp[] = []): st
 
 export const test = base.extend<Fixtures>({
   allowedConsoleErrors: [[], { option: true }],
+
+  clientAddress: async ({}, use, testInfo) => {
+    await use(nextClientAddress(testInfo.workerIndex));
+  },
+
+  // Playwright applies these headers to every context created during the test, including
+  // browser.newContext() and request.newContext() called by the test itself.
+  extraHTTPHeaders: async ({ extraHTTPHeaders, clientAddress }, use) => {
+    await use({ ...extraHTTPHeaders, 'X-Forwarded-For': clientAddress });
+  },
 
   page: async ({ page, allowedConsoleErrors }, use) => {
     const errors = trackPageErrors(page, allowedConsoleErrors);

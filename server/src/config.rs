@@ -14,7 +14,7 @@ use serde::Deserialize;
 /// The sections of the configuration file: a `GATEHOUSE_<SECTION>_<KEY>` variable is a
 /// configuration key only when `<SECTION>` is one of these (the fields of [`Config`]).
 pub const SECTIONS: &[&str] =
-    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip"];
+    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip", "limits"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,58 @@ pub struct Config {
     pub demo: DemoConfig,
     #[serde(default)]
     pub geoip: GeoIpConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Anti-automation limits per client network (an IPv4 address, or an IPv6 /64) on the anonymous
+/// endpoints, beyond the per-account throttle. See Leptos.toml `[limits]` (one word: environment
+/// overrides split GATEHOUSE_<SECTION>_<KEY> at the first underscore).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sign-in, sign-up and the second step (one budget): requests regained per minute…
+    pub password_per_minute: u32,
+    /// …and how many may come at once.
+    pub password_burst: u32,
+    /// Passkey sign-in, begin and finish (one budget): requests regained per minute…
+    pub passkey_per_minute: u32,
+    /// …and how many may come at once.
+    pub passkey_burst: u32,
+    /// Unfinished passkey sign-ins (5 minutes each) allowed per client network…
+    pub passkey_ceremonies_per_network: u32,
+    /// …and in all.
+    pub passkey_ceremonies_total: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            password_per_minute: 10,
+            password_burst: 20,
+            passkey_per_minute: 30,
+            passkey_burst: 30,
+            passkey_ceremonies_per_network: 20,
+            passkey_ceremonies_total: 10_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), String> {
+        let all = [
+            self.password_per_minute,
+            self.password_burst,
+            self.passkey_per_minute,
+            self.passkey_burst,
+            self.passkey_ceremonies_per_network,
+            self.passkey_ceremonies_total,
+        ];
+        if all.contains(&0) {
+            return Err("[limits] values must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// Keys for secrets at rest. Never logged (Debug is redacted).
@@ -238,6 +290,7 @@ impl Config {
         }
         self.session.validate().map_err(ConfigError::Invalid)?;
         self.throttle.validate().map_err(ConfigError::Invalid)?;
+        self.limits.validate().map_err(ConfigError::Invalid)?;
         if self.demo.enabled && (self.demo.email.is_empty() || self.demo.password.is_empty()) {
             return Err(ConfigError::Invalid("[demo] needs an email and a password when enabled".into()));
         }
@@ -373,6 +426,25 @@ mod tests {
         }
         let cfg = Config::from_toml(FILE, env(&[("GATEHOUSE_SITE_ALLOWED_ORIGINS", "[\"https://Other.Example:443\"]")])).unwrap();
         assert_eq!(cfg.site.allowed_origins, vec!["https://other.example".to_string()]);
+    }
+
+    #[test]
+    fn the_committed_limits_are_the_documented_defaults_and_zero_is_refused() {
+        let url = || ("DATABASE_URL".to_string(), "postgres://x/y".to_string());
+        let cfg = Config::from_toml(FILE, vec![url()]).unwrap();
+        let (file, defaults) = (&cfg.limits, LimitsConfig::default());
+        assert_eq!(
+            (file.password_per_minute, file.password_burst, file.passkey_per_minute, file.passkey_burst),
+            (defaults.password_per_minute, defaults.password_burst, defaults.passkey_per_minute, defaults.passkey_burst)
+        );
+        assert_eq!(
+            (file.passkey_ceremonies_per_network, file.passkey_ceremonies_total),
+            (defaults.passkey_ceremonies_per_network, defaults.passkey_ceremonies_total)
+        );
+        assert_eq!((cfg.argon2.max_concurrent, cfg.argon2.max_queue), (4, domain::config::Argon2Config::default().max_queue));
+        let off = vec![url(), ("GATEHOUSE_LIMITS_PASSWORD_BURST".to_string(), "0".to_string())];
+        let err = Config::from_toml(FILE, off).unwrap_err();
+        assert!(err.to_string().contains("[limits]"), "{err}");
     }
 
     #[test]

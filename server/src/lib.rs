@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP server: configuration, state, the router and its middleware.
 //! `router(state)` is public so tests can drive the whole stack without a socket.
 pub mod config;
+pub mod limits;
 pub mod middleware;
 
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub geo: Arc<domain::geo::GeoIp>,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
+    /// Request budgets per client network on the anonymous endpoints.
+    pub limits: Arc<limits::RateLimits>,
 }
 
 impl AppState {
@@ -65,12 +68,19 @@ impl AppState {
                             let p = &config.passkeys;
                             domain::auth::passkeys::PasskeyService::new(&p.rp_id, &p.origin, &p.rp_name, names)
                                 .map_err(|e| format!("{e} (check [passkeys] rp_id and origin)"))
+                                .map(|service| {
+                                    service.with_sign_in_caps(domain::auth::passkeys::SignInCaps {
+                                        per_network: config.limits.passkey_ceremonies_per_network.into(),
+                                        total: config.limits.passkey_ceremonies_total.into(),
+                                    })
+                                })
                         })
                         .map_err(domain::DomainError::Internal)?,
                 ),
                 clock,
             },
             geo,
+            limits: Arc::new(limits::RateLimits::new(&config.limits)),
             config: Arc::new(config),
             leptos,
         })
@@ -99,7 +109,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(leptos);
 
     pages
-        // innermost first: session resolution, then the cross-site check, then headers
+        // innermost first: rate limits (per client network, which the session middleware
+        // resolved), session resolution, then the cross-site check, then headers
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::cross_site_check))
         .layer(DefaultBodyLimit::max(state.config.site.max_body_bytes))

@@ -125,6 +125,7 @@ async fn run() -> Result<(), String> {
     }
 
     spawn_clean_up(state.clone());
+    spawn_limit_pruning(state.clone());
     let origin = state.config.public_origin().to_string();
     let app = router(state);
     // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
@@ -158,6 +159,17 @@ fn spawn_clean_up(state: AppState) {
                 Ok((expired, deleted)) => tracing::info!(expired, deleted, "sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed; will retry"),
             }
+        }
+    });
+}
+
+/// Forgets rate-limit budgets that are whole again, every minute (memory follows recent clients).
+fn spawn_limit_pruning(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(server::limits::PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            state.limits.retain_recent();
         }
     });
 }

@@ -112,12 +112,14 @@ pub(crate) async fn verify_throttled(
     client: &ClientInfo,
     check: Check,
 ) -> Result<Option<Attempt>, DomainError> {
+    // a full hashing queue refuses before the attempt is counted against the account
+    let admission = svc.hasher.admit()?;
     let attempt = match user.password_hash {
         Some(_) => throttle::claim(svc, user.id, client).await?,
         None => None,
     };
     let stored = if attempt.is_some() { user.password_hash.as_deref() } else { None };
-    let right = svc.hasher.verify(password, stored).await?;
+    let right = svc.hasher.verify_admitted(admission, password, stored).await?;
     match attempt {
         Some(attempt) if right => Ok(Some(attempt)),
         Some(attempt) => {
@@ -153,8 +155,12 @@ pub async fn sign_in(
         return Err(DomainError::InvalidCredentials);
     };
     if let Some(old) = user.password_hash.as_deref().filter(|h| svc.hasher.needs_rehash(h)) {
-        let new = svc.hasher.hash(password).await?;
-        db::users::upgrade_hash(&svc.db, user.id, old, &new).await?;
+        match svc.hasher.hash(password).await {
+            Ok(new) => db::users::upgrade_hash(&svc.db, user.id, old, &new).await?,
+            // the hashing queue is full: the right password still signs in; a calmer sign-in upgrades
+            Err(DomainError::Overloaded { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.

@@ -18,8 +18,9 @@ use webauthn_rs_proto::ResidentKeyRequirement;
 
 use crate::auth::sessions::{AuthSession, ClientInfo};
 use crate::db;
-use crate::db::passkeys::{NewPasskey, Owner, PasskeyRow};
+use crate::db::passkeys::{NewPasskey, Owner, PasskeyRow, SignInAdmission};
 use crate::ids::{PasskeyId, UserId};
+use crate::network::ClientNetwork;
 use crate::secret::CeremonyToken;
 use crate::{DomainError, Services};
 
@@ -79,10 +80,26 @@ impl ProviderNames {
     }
 }
 
-/// The relying party (who passkeys are for) and the provider names.
+/// Caps on anonymous (sign-in) ceremonies, so a flood of `passkey/begin` cannot grow the table:
+/// live ones per client network (IPv4 address or IPv6 /64; over it: `RateLimited`), and in all
+/// (over it: `Overloaded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInCaps {
+    pub per_network: i64,
+    pub total: i64,
+}
+
+impl Default for SignInCaps {
+    fn default() -> Self {
+        Self { per_network: 20, total: 10_000 }
+    }
+}
+
+/// The relying party (who passkeys are for), the provider names and the sign-in caps.
 pub struct PasskeyService {
     webauthn: Webauthn,
     providers: ProviderNames,
+    caps: SignInCaps,
 }
 
 impl std::fmt::Debug for PasskeyService {
@@ -103,7 +120,13 @@ impl PasskeyService {
             .timeout(std::time::Duration::from_secs(CEREMONY_MINUTES as u64 * 60))
             .build()
             .map_err(|e| format!("cannot set up passkeys: {e}"))?;
-        Ok(Self { webauthn, providers })
+        Ok(Self { webauthn, providers, caps: SignInCaps::default() })
+    }
+
+    /// Other caps on anonymous ceremonies than the defaults (20 per network, 10,000 in all).
+    pub fn with_sign_in_caps(mut self, caps: SignInCaps) -> Self {
+        self.caps = caps;
+        self
     }
 
     pub fn provider_name(&self, aaguid: Option<Uuid>) -> Option<&str> {
@@ -375,7 +398,16 @@ fn last_method() -> DomainError {
 
 /// Starts a passkey sign-in (no email needed): the options for `navigator.credentials.get`, with
 /// `mediation: "conditional"` for autofill, and the token of the browser's ceremony cookie.
-pub async fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Value, CeremonyToken), DomainError> {
+///
+/// The browser's earlier ceremony (`previous`, the cookie this one replaces) is deleted. Anonymous
+/// ceremonies are capped (see `SignInCaps`): over the client network's cap `RateLimited` (until its
+/// first ceremony ends), over the total `Overloaded`.
+pub async fn begin_sign_in(
+    svc: &Services,
+    autofill: bool,
+    client: &ClientInfo,
+    previous: Option<&CeremonyToken>,
+) -> Result<(serde_json::Value, CeremonyToken), DomainError> {
     let (mut options, state) = svc
         .passkeys
         .webauthn
@@ -385,9 +417,33 @@ pub async fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json
         options.mediation = None;
     }
     let (token, hash) = crate::auth::sessions::new_cookie_token();
+    let previous = previous.and_then(|t| crate::auth::sessions::hash_cookie_token(t.expose()));
+    let network = ClientNetwork::of(client).to_string();
     let (now, until) = expires(svc);
-    db::passkeys::put_ceremony(&svc.db, SIGN_IN, Owner::Token(&hash), to_json(&state)?, now, until).await?;
-    Ok((to_json(&options)?, CeremonyToken::from_cookie(token)))
+    let caps = svc.passkeys.caps;
+    let ceremony = db::passkeys::NewSignInCeremony {
+        token_hash: &hash,
+        replaces: previous.as_ref(),
+        client_network: &network,
+        state: to_json(&state)?,
+        now,
+        expires_at: until,
+        per_network: caps.per_network,
+        total: caps.total,
+    };
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_network(&mut *tx, &network).await?;
+    let admission = db::passkeys::put_sign_in_ceremony(&mut *tx, &ceremony).await?;
+    tx.commit().await?;
+    let wait = |frees_at: OffsetDateTime| ((frees_at - now).whole_milliseconds().max(0) as u64).div_ceil(1000).max(1);
+    match admission {
+        SignInAdmission::Stored => Ok((to_json(&options)?, CeremonyToken::from_cookie(token))),
+        SignInAdmission::NetworkFull { frees_at } => Err(DomainError::RateLimited { retry_after_seconds: wait(frees_at) }),
+        SignInAdmission::TableFull { frees_at } => {
+            tracing::warn!(cap = caps.total, "passkey sign-ins refused: the total cap of unfinished ceremonies is reached");
+            Err(DomainError::Overloaded { retry_after_seconds: wait(frees_at) })
+        }
+    }
 }
 
 /// Finishes a passkey sign-in: a new session that records the passkey, whose last-used time (and

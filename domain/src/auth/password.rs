@@ -1,9 +1,12 @@
-//! Password hashing (argon2id, on blocking threads behind a concurrency limit) and the password policy.
+//! Password hashing (argon2id, on blocking threads behind a concurrency limit and a bounded queue)
+//! and the password policy.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Argon2Config;
@@ -108,12 +111,23 @@ fn check_size(password: &Password) -> Result<(), DomainError> {
 /// Hashes and verifies passwords with argon2id. At most `max_concurrent` hashes run at once, on
 /// threads of their own at the lowest CPU priority, so a burst of sign-ins neither exhausts memory
 /// nor stalls the async reactor, and requests that do not hash (pages, other actions) keep the CPU
-/// they need while every hashing thread is busy.
+/// they need while every hashing thread is busy; at most `max_queue` more wait for their turn, and
+/// beyond that a hash is refused at once (`DomainError::Overloaded`): load shedding keeps the wait
+/// of admitted requests bounded.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    /// Hashes running (one permit each, held until the hash really ends).
     permits: Arc<Semaphore>,
     pool: HashPool,
+    /// Hashes admitted: running or waiting (`max_concurrent + max_queue` permits).
+    admission: Arc<Semaphore>,
+    max_concurrent: usize,
+    max_admitted: usize,
+    /// Hashes and verifications run (the start-up dummy hash excluded).
+    calls: Arc<AtomicU64>,
+    /// How long the latest hash took, in microseconds (for the Retry-After of a refusal).
+    last_micros: Arc<AtomicU64>,
     /// A hash of a random password with the same parameters: verifying against it for an unknown
     /// account takes as long as a real verification.
     dummy_hash: Arc<str>,
@@ -123,10 +137,17 @@ impl PasswordHasher {
     pub fn new(cfg: &Argon2Config) -> Result<Self, DomainError> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| DomainError::Hash(format!("invalid argon2 parameters: {e}")))?;
+        let max_concurrent = cfg.max_concurrent.max(1);
+        let max_admitted = max_concurrent + cfg.max_queue;
         let mut hasher = Self {
             params,
-            permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
-            pool: HashPool::new(cfg.max_concurrent.max(1))?,
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            admission: Arc::new(Semaphore::new(max_admitted)),
+            max_concurrent,
+            max_admitted,
+            calls: Arc::new(AtomicU64::new(0)),
+            last_micros: Arc::new(AtomicU64::new(0)),
+            pool: HashPool::new(max_concurrent)?,
             dummy_hash: Arc::from(""),
         };
         let random = {
@@ -135,21 +156,42 @@ impl PasswordHasher {
             rand::rngs::OsRng.fill_bytes(&mut bytes);
             Password::new(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes))
         };
+        let started = Instant::now();
         hasher.dummy_hash = Arc::from(hash_blocking(&hasher.params, &random)?);
+        hasher.last_micros.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok(hasher)
     }
 
     /// Argon2id PHC string of the NFC-normalised password.
     pub async fn hash(&self, password: &Password) -> Result<String, DomainError> {
         check_size(password)?;
+        let admission = self.admit()?;
         let params = self.params.clone();
         let password = normalize(password);
-        self.run(move || hash_blocking(&params, &password)).await?
+        self.run(admission, move || hash_blocking(&params, &password)).await?
     }
 
     /// Verifies a password against a stored hash. `None` (unknown account, or an account without a
     /// password) verifies against the dummy hash and answers `false`, in the same time.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, DomainError> {
+        check_size(password)?;
+        let admission = self.admit()?;
+        self.verify_admitted(admission, password, stored).await
+    }
+
+    /// A place among the admitted hashes, or `Overloaded` at once when the queue is full. Take it
+    /// before work that must not happen for a refused request (counting an attempt against the
+    /// account's throttle), then `verify_admitted`.
+    pub fn admit(&self) -> Result<Admission, DomainError> {
+        match self.admission.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Admission(permit)),
+            Err(TryAcquireError::NoPermits) => Err(DomainError::Overloaded { retry_after_seconds: self.retry_after_seconds() }),
+            Err(TryAcquireError::Closed) => Err(DomainError::Internal("hasher closed".into())),
+        }
+    }
+
+    /// `verify` with a place taken by `admit`.
+    pub async fn verify_admitted(&self, admission: Admission, password: &Password, stored: Option<&str>) -> Result<bool, DomainError> {
         check_size(password)?;
         let (hash, real) = match stored {
             Some(h) => (h.to_owned(), true),
@@ -157,7 +199,7 @@ impl PasswordHasher {
         };
         let password = normalize(password);
         let ok = self
-            .run(move || {
+            .run(admission, move || {
                 let parsed = PasswordHash::new(&hash).map_err(|e| DomainError::Hash(e.to_string()))?;
                 Ok::<_, DomainError>(Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok())
             })
@@ -182,9 +224,42 @@ impl PasswordHasher {
         self.permits.available_permits()
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, DomainError> {
-        let _permit = self.permits.acquire().await.map_err(|_| DomainError::Internal("hasher closed".into()))?;
-        self.pool.run(f).await
+    /// Hashes admitted right now: running or waiting for their turn (for tests and metrics).
+    pub fn admitted(&self) -> usize {
+        self.max_admitted - self.admission.available_permits()
+    }
+
+    /// How many hashes and verifications have run since start-up (refused ones never run). Tests
+    /// use it to show that two answers cost the same work.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Seconds until a full queue has probably drained: the queue's length in rounds of
+    /// `max_concurrent` hashes, at the latest hash's duration (at least 1, at most 30).
+    fn retry_after_seconds(&self) -> u64 {
+        let rounds = self.max_admitted.div_ceil(self.max_concurrent) as u64;
+        let micros = self.last_micros.load(Ordering::Relaxed).saturating_mul(rounds);
+        micros.div_ceil(1_000_000).clamp(1, 30)
+    }
+
+    /// Runs `f` on a hashing thread once a permit is free. The permits move into the hashing job: a
+    /// request dropped mid-hash (the client went away) keeps its hash counted until the hash really
+    /// ends.
+    async fn run<T: Send + 'static>(&self, admission: Admission, f: impl FnOnce() -> T + Send + 'static) -> Result<T, DomainError> {
+        let admitted = admission.0;
+        let running = self.permits.clone().acquire_owned().await.map_err(|_| DomainError::Internal("hasher closed".into()))?;
+        let (calls, last_micros) = (self.calls.clone(), self.last_micros.clone());
+        self.pool
+            .run(move || {
+                let _permits = (admitted, running);
+                calls.fetch_add(1, Ordering::Relaxed);
+                let started = Instant::now();
+                let out = f();
+                last_micros.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                out
+            })
+            .await
     }
 }
 
@@ -247,6 +322,9 @@ fn lower_priority() {
     }
 }
 
+/// A place among the hashes the hasher admits (running or waiting); see `PasswordHasher::admit`.
+pub struct Admission(OwnedSemaphorePermit);
+
 fn hash_blocking(params: &Params, password: &Password) -> Result<String, DomainError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
@@ -260,7 +338,7 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasher {
-        PasswordHasher::new(&Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 2 }).unwrap()
+        PasswordHasher::new(&Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 2, max_queue: 64 }).unwrap()
     }
 
     #[test]
@@ -304,7 +382,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrency_is_bounded_and_the_reactor_stays_responsive() {
-        let h = PasswordHasher::new(&Argon2Config { memory_kib: 4096, iterations: 1, parallelism: 1, max_concurrent: 2 }).unwrap();
+        let h = PasswordHasher::new(&Argon2Config { memory_kib: 4096, iterations: 1, parallelism: 1, max_concurrent: 2, max_queue: 64 }).unwrap();
         let pw = Password::new("correct horse battery staple");
         let hash = h.hash(&pw).await.unwrap();
         let mut tasks = Vec::new();
@@ -333,6 +411,7 @@ mod tests {
     async fn hashes_run_on_their_own_threads_at_the_lowest_cpu_priority() {
         let h = cheap();
         let (name, nice) = h
+            .pool
             .run(|| {
                 let name = std::thread::current().name().map(str::to_string);
                 // SAFETY: reads the calling thread's nice value
@@ -349,9 +428,87 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_hash_is_an_error_and_the_threads_keep_working() {
         let h = cheap();
-        let r = h.run(|| panic!("boom")).await;
+        let r: Result<(), _> = h.pool.run(|| panic!("boom")).await;
         assert!(matches!(r, Err(DomainError::Internal(_))));
         assert!(h.verify(&Password::new("anything at all goes here"), None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn calls_count_every_hash_and_verification_that_ran() {
+        let h = cheap();
+        let pw = Password::new("correct horse battery staple");
+        let hash = h.hash(&pw).await.unwrap();
+        h.verify(&pw, Some(&hash)).await.unwrap();
+        h.verify(&pw, None).await.unwrap();
+        assert_eq!(h.calls(), 3, "an unknown account costs one verification, like a known one");
+        let huge = Password::new("x".repeat(MAX_LENGTH + 1));
+        assert!(h.verify(&huge, None).await.is_err());
+        assert_eq!(h.calls(), 3, "refused before hashing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn beyond_the_queue_a_hash_is_refused_at_once_with_a_retry_time() {
+        let h = PasswordHasher::new(&Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 1, max_queue: 2 }).unwrap();
+        let pw = Password::new("correct horse battery staple");
+        let hash = h.hash(&pw).await.unwrap();
+        // the one running slot is taken (as by a long hash): everything admitted now waits
+        let busy = h.permits.clone().acquire_owned().await.unwrap();
+        let mut waiting = Vec::new();
+        for _ in 0..2 {
+            let (h, pw, hash) = (h.clone(), pw.clone(), hash.clone());
+            waiting.push(tokio::spawn(async move { h.verify(&pw, Some(&hash)).await }));
+        }
+        // max_concurrent + max_queue = 3 admitted at most; the busy slot is not one of them
+        let (h2, pw2, hash2) = (h.clone(), pw.clone(), hash.clone());
+        waiting.push(tokio::spawn(async move { h2.verify(&pw2, Some(&hash2)).await }));
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while h.admitted() < 3 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("three verifications admitted");
+        let t = std::time::Instant::now();
+        let refused = h.verify(&pw, Some(&hash)).await;
+        assert!(t.elapsed() < std::time::Duration::from_millis(100), "refused without waiting: {:?}", t.elapsed());
+        assert!(
+            matches!(refused, Err(DomainError::Overloaded { retry_after_seconds: 1..=30 })),
+            "{refused:?}"
+        );
+        assert!(matches!(h.hash(&pw).await, Err(DomainError::Overloaded { .. })), "hashing new passwords too");
+        assert_eq!(h.calls(), 1, "nothing ran but the first hash");
+        drop(busy);
+        for t in waiting {
+            assert!(t.await.unwrap().unwrap(), "admitted requests finish normally");
+        }
+        assert_eq!((h.calls(), h.admitted(), h.available_permits()), (4, 0, 1));
+        assert!(h.verify(&pw, Some(&hash)).await.unwrap(), "admitted again once the queue drained");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_dropped_mid_hash_keeps_its_slot_until_the_hash_ends() {
+        // a hash long enough (≈ 100 ms or more) to still run when its request is dropped
+        let h = PasswordHasher::new(&Argon2Config { memory_kib: 32_768, iterations: 6, parallelism: 1, max_concurrent: 2, max_queue: 0 }).unwrap();
+        let pw = Password::new("correct horse battery staple");
+        let request = {
+            let (h, pw) = (h.clone(), pw.clone());
+            tokio::spawn(async move { h.verify(&pw, None).await })
+        };
+        while h.available_permits() == 2 {
+            tokio::task::yield_now().await;
+        }
+        // the client goes away: the request's future is dropped while argon2 still runs
+        request.abort();
+        assert!(request.await.unwrap_err().is_cancelled());
+        assert_eq!((h.available_permits(), h.admitted()), (1, 1), "the running hash still holds its slot");
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while h.admitted() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the slot comes back when the hash ends");
+        assert_eq!((h.available_permits(), h.calls()), (2, 1));
     }
 
     fn ctx(email: &str) -> policy::password::Context<'_> {

@@ -193,6 +193,97 @@ pub async fn put_ceremony(
     Ok(())
 }
 
+/// Serialises the sign-in ceremonies begun from one client network until the transaction ends, so
+/// its cap is exact however many begins arrive at once.
+pub async fn lock_network(db: impl PgExecutor<'_>, network: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('webauthn_ceremonies.client_network'), hashtext($1))")
+        .bind(network)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// An anonymous (sign-in) ceremony to store, unless a cap refuses it.
+pub struct NewSignInCeremony<'a> {
+    pub token_hash: &'a [u8; 32],
+    /// The ceremony this browser held until now (its cookie is replaced): deleted.
+    pub replaces: Option<&'a [u8; 32]>,
+    /// `ClientNetwork` as text: "203.0.113.5", "2001:db8:1:2::/64" or "unknown".
+    pub client_network: &'a str,
+    pub state: serde_json::Value,
+    pub now: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Live sign-in ceremonies allowed per client network, and in all.
+    pub per_network: i64,
+    pub total: i64,
+}
+
+/// What became of a sign-in ceremony.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInAdmission {
+    Stored,
+    /// The network has `per_network` live ceremonies; the first of them ends at `frees_at`.
+    NetworkFull { frees_at: OffsetDateTime },
+    /// There are `total` live sign-in ceremonies; the first of them ends at `frees_at`.
+    TableFull { frees_at: OffsetDateTime },
+}
+
+/// Stores a sign-in ceremony if its network has fewer than `per_network` live ones and there are
+/// fewer than `total` in all (live: unexpired, not the one replaced), in one statement. Also
+/// deletes the ceremony it replaces and the network's expired ones. Run it after `lock_network` in
+/// the same transaction: the per-network cap is then exact; the total may be passed by the number
+/// of begins running at the same moment on other networks.
+pub async fn put_sign_in_ceremony(db: impl PgExecutor<'_>, c: &NewSignInCeremony<'_>) -> Result<SignInAdmission, sqlx::Error> {
+    let (stored, mine, mine_first, any_first): (i64, i64, Option<OffsetDateTime>, Option<OffsetDateTime>) = sqlx::query_as(
+        "WITH forgotten AS (
+             DELETE FROM webauthn_ceremonies
+             WHERE kind = 'sign_in' AND (token_hash = $3 OR (client_network = $4 AND expires_at <= $6))
+         ),
+         mine AS (
+             SELECT count(*) AS n, min(expires_at) AS first_expiry FROM (
+                 SELECT expires_at FROM webauthn_ceremonies
+                 WHERE client_network = $4 AND expires_at > $6 AND token_hash IS DISTINCT FROM $3
+                 ORDER BY expires_at LIMIT $8
+             ) m
+         ),
+         everyone AS (
+             SELECT count(*) AS n FROM (
+                 SELECT 1 FROM webauthn_ceremonies
+                 WHERE kind = 'sign_in' AND expires_at > $6 AND token_hash IS DISTINCT FROM $3
+                 LIMIT $9
+             ) e
+         ),
+         stored AS (
+             INSERT INTO webauthn_ceremonies (id, kind, token_hash, state, created_at, expires_at, client_network)
+             SELECT $1, 'sign_in', $2, $5, $6, $7, $4 FROM mine, everyone WHERE mine.n < $8 AND everyone.n < $9
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM stored),
+                mine.n,
+                mine.first_expiry,
+                (SELECT min(expires_at) FROM webauthn_ceremonies WHERE kind = 'sign_in' AND expires_at > $6)
+         FROM mine",
+    )
+    .bind(Uuid::new_v4())
+    .bind(&c.token_hash[..])
+    .bind(c.replaces.map(|h| &h[..]))
+    .bind(c.client_network)
+    .bind(Json(&c.state))
+    .bind(c.now)
+    .bind(c.expires_at)
+    .bind(c.per_network)
+    .bind(c.total)
+    .fetch_one(db)
+    .await?;
+    Ok(if stored == 1 {
+        SignInAdmission::Stored
+    } else if mine >= c.per_network {
+        SignInAdmission::NetworkFull { frees_at: mine_first.unwrap_or(c.expires_at) }
+    } else {
+        SignInAdmission::TableFull { frees_at: any_first.unwrap_or(c.expires_at) }
+    })
+}
+
 /// Takes (deletes and answers) the owner's unexpired ceremony of this kind: it can be finished once.
 pub async fn take_ceremony(
     db: impl PgExecutor<'_>,

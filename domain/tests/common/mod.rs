@@ -22,7 +22,7 @@ pub fn providers() -> domain::auth::passkeys::ProviderNames {
 pub fn services(db: PgPool) -> Services {
     Services {
         db,
-        hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4 }).unwrap(),
+        hasher: PasswordHasher::new(&Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1, max_concurrent: 4, max_queue: 64 }).unwrap(),
         sessions: SessionPolicy::uniform(60, 24),
         throttle: Default::default(),
         common_passwords: common_passwords(),

@@ -1,0 +1,380 @@
+//! Anti-automation: request budgets per client network on the anonymous endpoints, the bounded
+//! password-hashing queue, and the caps on unfinished passkey sign-ins. Requests carry the socket
+//! address a real connection would (`ConnectInfo`), so each test chooses its clients' addresses.
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use server::{router, AppState, Config};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+use app::error::AppError;
+
+const PW: &str = "correct horse battery staple";
+const WRONG: &str = "wrong horse battery staple";
+const ORIGIN: &str = "http://gatehouse.test";
+const TOTP_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
+const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
+const PROVIDER_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json");
+
+/// Leptos.toml with test secrets and `extra` on top. Cheap argon2 parameters unless `extra` says
+/// otherwise.
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut env = vec![
+        ("DATABASE_URL".to_string(), "postgres://unused".to_string()),
+        ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "256".to_string()),
+        ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
+        ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()),
+        ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()),
+        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()),
+        ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
+        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
+        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==".to_string()),
+        // requests come from ORIGIN; the public origin ([passkeys] origin) stays localhost for passkeys
+        ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), format!("[\"{ORIGIN}\"]")),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
+}
+
+/// The router and its state (for the hasher's counters).
+fn app_with(db: PgPool, extra: &[(&str, &str)]) -> (Router, AppState) {
+    let state = AppState::new(config(extra), db, domain::clock::Clock::system()).unwrap();
+    (router(state.clone()), state)
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (Response<Body>, String) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A same-origin form post as a browser sends it, from the socket address `peer` (an IP), with
+/// optional X-Forwarded-For and cookie.
+fn post_from(peer: &str, path: &str, form: &[(&str, &str)], forwarded_for: Option<&str>, cookie: Option<&str>) -> Request<Body> {
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut b = Request::post(path)
+        .header(header::HOST, "gatehouse.test")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, body.len());
+    if let Some(xff) = forwarded_for {
+        b = b.header("x-forwarded-for", xff);
+    }
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    let mut req = b.body(Body::from(body)).unwrap();
+    let ip: std::net::IpAddr = peer.parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip, 40_000)));
+    req
+}
+
+async fn sign_in_from(app: &Router, peer: &str, email: &str, password: &str) -> (Response<Body>, String) {
+    send(app, post_from(peer, "/api/auth/sign-in", &[("email", email), ("password", password)], None, None)).await
+}
+
+async fn sign_up_from(app: &Router, peer: &str, email: &str) -> (Response<Body>, String) {
+    send(app, post_from(peer, "/api/auth/sign-up", &[("email", email), ("password", PW), ("display_name", "")], None, None)).await
+}
+
+/// A cookie (`name=value`) the response set, by name.
+fn cookie(res: &Response<Body>, name: &str) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")) && !v.contains("Max-Age=0"))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+fn session_cookie(res: &Response<Body>) -> Option<String> {
+    cookie(res, "__Host-gatehouse-session")
+}
+
+/// The numeric Retry-After of a response; panics when it is missing or not a number of seconds.
+fn retry_after(res: &Response<Body>) -> u64 {
+    let value = res.headers().get(header::RETRY_AFTER).expect("a Retry-After header");
+    value.to_str().unwrap().parse().unwrap_or_else(|_| panic!("Retry-After is not a number of seconds: {value:?}"))
+}
+
+/// A 429 as the page receives it: status, Retry-After, and the `RateLimited` error with the same
+/// number of seconds, whose sentence says what to do.
+fn assert_rate_limited(res: &Response<Body>, body: &str) -> u64 {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let seconds = retry_after(res);
+    assert!(seconds >= 1, "{seconds}");
+    let err: AppError = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(err, AppError::RateLimited { retry_after_seconds: seconds });
+    assert_eq!(
+        err.to_string(),
+        format!("Too many attempts from your network. Wait {}, then try again.", app::error::wait(seconds))
+    );
+    assert!(session_cookie(res).is_none());
+    seconds
+}
+
+async fn ceremonies(db: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM webauthn_ceremonies WHERE kind = 'sign_in'").fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_burst_from_one_address_gets_429_with_retry_after_while_another_address_still_signs_in(db: PgPool) {
+    let (app, state) = app_with(db, &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "3"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "2")]);
+    let (res, body) = sign_up_from(&app, "198.51.100.1", "ada@example.test").await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+
+    let burst = "203.0.113.7";
+    for _ in 0..3 {
+        let (res, body) = sign_in_from(&app, burst, "ada@example.test", WRONG).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{body}");
+    }
+    let hashes = state.services.hasher.calls();
+    // the right password, but the network's budget is spent: refused before any work
+    let (res, body) = sign_in_from(&app, burst, "ada@example.test", PW).await;
+    let seconds = assert_rate_limited(&res, &body);
+    assert!((29..=30).contains(&seconds), "2 a minute: one more in 30 seconds, not {seconds}");
+    // sign-up and the second step share the budget
+    let (res, body) = sign_up_from(&app, burst, "eve@example.test").await;
+    assert_rate_limited(&res, &body);
+    let (res, body) = send(&app, post_from(burst, "/api/auth/second-step", &[("code", "123456"), ("method", "totp")], None, None)).await;
+    assert_rate_limited(&res, &body);
+    assert_eq!(state.services.hasher.calls(), hashes, "a refused request hashes nothing");
+
+    // another address signs in as usual
+    let (res, body) = sign_in_from(&app, "203.0.113.8", "ada@example.test", PW).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(session_cookie(&res).is_some());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn addresses_in_one_ipv6_64_share_a_budget_and_another_64_has_its_own(db: PgPool) {
+    let (app, _) = app_with(db, &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "2"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "1")]);
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"] {
+        let (res, body) = sign_in_from(&app, ip, "nobody@example.test", WRONG).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{ip}: {body}");
+    }
+    let (res, body) = sign_in_from(&app, "2001:db8:1:2:abcd::9", "nobody@example.test", WRONG).await;
+    assert_rate_limited(&res, &body);
+    let (res, body) = sign_in_from(&app, "2001:db8:1:3::1", "nobody@example.test", WRONG).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_a_spoofed_header_buys_nothing(db: PgPool) {
+    let (app, _) = app_with(
+        db,
+        &[
+            ("GATEHOUSE_SITE_TRUSTED_PROXIES", "[\"10.0.0.2\"]"),
+            ("GATEHOUSE_LIMITS_PASSWORD_BURST", "1"),
+            ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "1"),
+        ],
+    );
+    let form = [("email", "nobody@example.test"), ("password", WRONG)];
+    let attempt = |peer: &'static str, xff: &'static str| {
+        let app = app.clone();
+        async move { send(&app, post_from(peer, "/api/auth/sign-in", &form, Some(xff), None)).await }
+    };
+    // through the proxy: the forwarded address counts, not the proxy's
+    let (res, _) = attempt("10.0.0.2", "203.0.113.20").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (res, body) = attempt("10.0.0.2", "203.0.113.20").await;
+    assert_rate_limited(&res, &body);
+    let (res, _) = attempt("10.0.0.2", "203.0.113.21").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // directly from an untrusted peer, a new X-Forwarded-For each time does not buy a new budget
+    let (res, _) = attempt("198.51.100.9", "203.0.113.22").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (res, body) = attempt("198.51.100.9", "203.0.113.23").await;
+    assert_rate_limited(&res, &body);
+}
+
+/// With the real (OWASP) argon2 parameters, 2 hashes at a time and 4 waiting: of 200 sign-ins at
+/// once, those beyond the queue answer 503 Busy at once (no hash), none fails with 500, and every
+/// admitted one gets its real answer (200 for the right password, 401 for an unknown account).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_hundred_concurrent_sign_ins_beyond_the_queue_answer_503_at_once_and_none_500(db: PgPool) {
+    let (app, state) = app_with(
+        db,
+        &[
+            ("GATEHOUSE_ARGON2_MEMORY_KIB", "19456"),
+            ("GATEHOUSE_ARGON2_ITERATIONS", "2"),
+            ("GATEHOUSE_ARGON2_MAX_CONCURRENT", "2"),
+            ("GATEHOUSE_ARGON2_MAX_QUEUE", "4"),
+            ("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "30"),
+            // simultaneous right passwords for one account meet its throttle by design (attempts
+            // count before they are checked); this test is about the queue
+            ("GATEHOUSE_THROTTLE_FREE_ATTEMPTS", "99"),
+            ("GATEHOUSE_THROTTLE_LOCKOUT_AFTER", "100"),
+        ],
+    );
+    assert_eq!(state.config.argon2.memory_kib, 19_456);
+    let (res, body) = sign_up_from(&app, "198.51.100.1", "ada@example.test").await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let hashes_before = state.services.hasher.calls();
+
+    let mut burst = Vec::new();
+    for i in 0..200u32 {
+        let app = app.clone();
+        burst.push(tokio::spawn(async move {
+            // every request from its own address: this is about the queue, not the rate limits
+            let peer = format!("10.1.{}.{}", i / 200, i % 200 + 1);
+            let (email, password) = if i % 2 == 0 { ("ada@example.test".to_string(), PW) } else { (format!("nobody{i}@example.test"), WRONG) };
+            let started = std::time::Instant::now();
+            let (res, body) = send(&app, post_from(&peer, "/api/auth/sign-in", &[("email", &email), ("password", password)], None, None)).await;
+            (i, res, body, started.elapsed())
+        }));
+    }
+    let (mut ok, mut unauthorized, mut busy) = (0u64, 0u64, 0u64);
+    for task in burst {
+        let (i, res, body, _) = task.await.unwrap();
+        match res.status() {
+            StatusCode::OK => {
+                assert_eq!(i % 2, 0, "only the right password signs in");
+                assert!(session_cookie(&res).is_some());
+                ok += 1;
+            }
+            StatusCode::UNAUTHORIZED => {
+                assert_eq!(i % 2, 1, "the right password was refused: {body}");
+                unauthorized += 1;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                let seconds = retry_after(&res);
+                assert!((1..=30).contains(&seconds), "{seconds}");
+                let err: AppError = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+                assert_eq!(err, AppError::Busy { retry_after_seconds: seconds });
+                assert!(err.to_string().starts_with("Gatehouse is busy right now. Wait "), "{err}");
+                assert!(session_cookie(&res).is_none());
+                busy += 1;
+            }
+            other => panic!("request {i} answered {other}: {body}"),
+        }
+    }
+    println!("200 simultaneous sign-ins: {ok} answered 200, {unauthorized} 401, {busy} 503");
+    assert!(busy > 0, "the excess should have been shed (ok {ok}, 401 {unauthorized})");
+    assert!(ok > 0 && unauthorized > 0, "admitted requests get their real answer (ok {ok}, 401 {unauthorized}, 503 {busy})");
+    assert_eq!(ok + unauthorized + busy, 200);
+    assert_eq!(
+        state.services.hasher.calls() - hashes_before,
+        ok + unauthorized,
+        "each admitted sign-in cost exactly one hash, each refused one none"
+    );
+    assert_eq!(state.services.hasher.admitted(), 0, "the queue is empty again");
+}
+
+/// Production limits: of 500 begins from one address, 20 store a ceremony (the per-network cap),
+/// the rest answer 429 (the cap, then the request budget); the table holds 20 rows, and another
+/// address still begins.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn five_hundred_passkey_begins_from_one_address_leave_at_most_the_cap_of_ceremonies(db: PgPool) {
+    let (app, state) = app_with(db.clone(), &[]);
+    let cap = state.config.limits.passkey_ceremonies_per_network;
+    assert_eq!(cap, 20);
+    let (mut stored, mut limited) = (0, 0);
+    for wave in 0..10 {
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                send(&app, post_from("203.0.113.30", "/api/auth/passkey/begin", &[("autofill", "true")], None, None)).await
+            }));
+        }
+        for t in tasks {
+            let (res, body) = t.await.unwrap();
+            match res.status() {
+                StatusCode::OK => stored += 1,
+                _ => {
+                    assert_rate_limited(&res, &body);
+                    limited += 1;
+                }
+            }
+        }
+        assert!(ceremonies(&db).await <= i64::from(cap), "after wave {wave}");
+    }
+    assert_eq!((stored, limited), (cap, 500 - cap));
+    assert_eq!(ceremonies(&db).await, i64::from(cap));
+    let (res, body) = send(&app, post_from("203.0.113.31", "/api/auth/passkey/begin", &[("autofill", "true")], None, None)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+}
+
+/// With the request budget out of the way, the ceremony cap alone holds: exactly `cap` rows, and
+/// the 429s say to wait until the network's first ceremony ends (5 minutes).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_ceremony_cap_per_network_is_exact_under_concurrent_begins(db: PgPool) {
+    let (app, _) = app_with(
+        db.clone(),
+        &[
+            ("GATEHOUSE_LIMITS_PASSKEY_BURST", "100000"),
+            ("GATEHOUSE_LIMITS_PASSKEY_CEREMONIES_PER_NETWORK", "7"),
+            ("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "30"),
+        ],
+    );
+    let (mut stored, mut limited) = (0, 0);
+    for _ in 0..5 {
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let app = app.clone();
+            // one IPv6 /64, many addresses in it
+            let peer = format!("2001:db8:7:7::{:x}", i + 1);
+            tasks.push(tokio::spawn(async move {
+                send(&app, post_from(&peer, "/api/auth/passkey/begin", &[("autofill", "false")], None, None)).await
+            }));
+        }
+        for t in tasks {
+            let (res, body) = t.await.unwrap();
+            if res.status() == StatusCode::OK {
+                stored += 1;
+            } else {
+                let seconds = assert_rate_limited(&res, &body);
+                assert!((295..=300).contains(&seconds), "until the first ceremony ends: {seconds}");
+                assert!(body.contains("RateLimited"), "{body}");
+                limited += 1;
+            }
+        }
+    }
+    assert_eq!((stored, limited), (7, 493));
+    assert_eq!(ceremonies(&db).await, 7);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn over_the_total_cap_of_ceremonies_a_begin_answers_503_busy(db: PgPool) {
+    let (app, _) = app_with(db.clone(), &[("GATEHOUSE_LIMITS_PASSKEY_CEREMONIES_TOTAL", "5")]);
+    for i in 1..=5 {
+        let (res, body) = send(&app, post_from(&format!("198.51.100.{i}"), "/api/auth/passkey/begin", &[], None, None)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+    }
+    let (res, body) = send(&app, post_from("198.51.100.6", "/api/auth/passkey/begin", &[], None, None)).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let seconds = retry_after(&res);
+    let err: AppError = serde_json::from_str(&body).unwrap();
+    assert_eq!(err, AppError::Busy { retry_after_seconds: seconds });
+    assert!(cookie(&res, "__Host-gatehouse-passkey").is_none());
+    assert_eq!(ceremonies(&db).await, 5);
+}
+
+/// A browser holds one ceremony cookie at a time, so beginning again replaces its ceremony: a
+/// person reloading the sign-in page does not use up the network's cap.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_browser_beginning_again_replaces_its_earlier_ceremony(db: PgPool) {
+    let (app, _) = app_with(db.clone(), &[("GATEHOUSE_LIMITS_PASSKEY_CEREMONIES_PER_NETWORK", "2")]);
+    let (res, _) = send(&app, post_from("203.0.113.40", "/api/auth/passkey/begin", &[], None, None)).await;
+    let mut jar = cookie(&res, "__Host-gatehouse-passkey").expect("a ceremony cookie");
+    let first = jar.clone();
+    for _ in 0..5 {
+        let (res, body) = send(&app, post_from("203.0.113.40", "/api/auth/passkey/begin", &[], None, Some(&jar))).await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+        jar = cookie(&res, "__Host-gatehouse-passkey").unwrap();
+    }
+    assert_eq!(ceremonies(&db).await, 1);
+    // the replaced ceremony is gone
+    let fake = r#"{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA","userHandle":null},"clientExtensionResults":{}}"#;
+    let (res, body) = send(&app, post_from("203.0.113.40", "/api/auth/passkey/finish", &[("credential", fake)], None, Some(&first))).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("expired or was already used"), "{body}");
+}

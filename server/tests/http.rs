@@ -186,6 +186,32 @@ async fn wrong_password_and_unknown_email_answer_identically(db: PgPool) {
     assert!(session_cookie(&a).is_none() && session_cookie(&b).is_none());
 }
 
+/// The same work behind both answers: exactly one argon2 verification for a wrong password and
+/// for an unknown email (counted, not timed: a timing tolerance would be larger than a whole
+/// verification), and one for a throttled account too.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn wrong_password_unknown_email_and_a_throttled_account_each_cost_exactly_one_hash(db: PgPool) {
+    let state = AppState::new(config("postgres://unused", &[]), db, domain::clock::Clock::system()).unwrap();
+    let hasher = state.services.hasher.clone();
+    let app = router(state);
+    sign_up(&app, "ada@example.test").await;
+    let cost = |email: &'static str| {
+        let (app, hasher) = (app.clone(), hasher.clone());
+        async move {
+            let before = hasher.calls();
+            let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", email), ("password", "wrong horse battery staple")], None).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            hasher.calls() - before
+        }
+    };
+    assert_eq!(cost("ada@example.test").await, 1, "wrong password");
+    assert_eq!(cost("nobody@example.test").await, 1, "unknown email");
+    for _ in 0..4 {
+        cost("ada@example.test").await;
+    }
+    assert_eq!(cost("ada@example.test").await, 1, "throttled: the dummy hash, refused without being checked");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn sign_in_redirects_only_within_the_site(db: PgPool) {
     let app = app(db);
@@ -220,7 +246,10 @@ async fn errors_never_describe_internals(db: PgPool) {
     let app = app(db);
     // a missing argument: the framework's text ("missing field `password`") must not be shown
     let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test")], None).await;
-    assert!(res.status().is_client_error() || res.status().is_server_error());
+    // leptos' server_fn answers arguments it cannot decode with 500 (and our BadRequest body); a
+    // 400 would be right: noted as a follow-up, pinned here so a change is seen
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::BadRequest);
     assert!(!body.contains("missing") && !body.contains("password`"), "{body}");
     let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example"), ("password", PW)], None).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);

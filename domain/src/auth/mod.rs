@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod backup_codes;
 pub mod device_cookies;
+mod hash_pool;
 pub mod devices;
 pub mod passkeys;
 pub mod password;

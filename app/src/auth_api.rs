@@ -78,8 +78,18 @@ pub async fn sign_in(email: String, password: String, #[server(default)] return_
     Ok(())
 }
 
+/// Which second step a code is for; on the wire `method=totp` or `method=backup_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SecondStepMethod {
+    #[serde(rename = "totp")]
+    Authenticator,
+    #[serde(rename = "backup_code")]
+    BackupCode,
+}
+
 /// The second step of a sign-in: a code from the authenticator app (`method = "totp"`) or a backup
-/// code (`method = "backup_code"`), then redirects to `return_to`. After a backup code, the page
+/// code (`method = "backup_code"`; any other method cannot be decoded: `BadRequest`), then
+/// redirects to `return_to`. After a backup code, the page
 /// says how many are left.
 ///
 /// - Auth: a pending sign-in (its cookie, set by `sign_in`); nothing else.
@@ -92,13 +102,16 @@ pub async fn sign_in(email: String, password: String, #[server(default)] return_
 ///   429 with `Retry-After`; 5 wrong codes per pending sign-in (each needs a right password
 ///   through the throttle first); the code itself never waits for the throttle.
 #[server(prefix = "/api", endpoint = "auth/second-step")]
-pub async fn complete_sign_in(code: String, method: String, #[server(default)] return_to: Option<String>) -> Result<(), AppError> {
+pub async fn complete_sign_in(
+    code: String,
+    method: SecondStepMethod,
+    #[server(default)] return_to: Option<String>,
+) -> Result<(), AppError> {
     use crate::server::{clear_pending_cookie, client, fail, pending_cookie, reject, services, set_signed_in_cookies};
     use domain::auth::two_factor::{complete_sign_in, SecondStep};
-    let step = match method.as_str() {
-        "totp" => SecondStep::Authenticator,
-        "backup_code" => SecondStep::BackupCode,
-        _ => return Err(reject(AppError::BadRequest)),
+    let step = match method {
+        SecondStepMethod::Authenticator => SecondStep::Authenticator,
+        SecondStepMethod::BackupCode => SecondStep::BackupCode,
     };
     let pending = pending_cookie().ok_or_else(|| reject(AppError::SignInAgain))?;
     let svc = services()?;

@@ -59,6 +59,22 @@ pub fn wait(seconds: u64) -> String {
 }
 
 impl AppError {
+    /// The HTTP status each error is answered with: the one table, used by the server functions
+    /// (`server::reject`) and by the server's own answers (rate limits, maintenance).
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidCredentials | AppError::NotSignedIn | AppError::SecondStepRequired | AppError::SignInAgain => 401,
+            AppError::SecondFactorRequired | AppError::ReverifyRequired => 403,
+            AppError::NotFound => 404,
+            AppError::EmailTaken => 409,
+            AppError::Invalid { .. } | AppError::PasswordRejected(_) => 422,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal { .. } => 500,
+            AppError::Unavailable | AppError::Busy { .. } => 503,
+            AppError::BadRequest | AppError::Network => 400,
+        }
+    }
+
     /// Seconds to wait before trying again, for errors that say so (the `Retry-After` header).
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {

@@ -12,11 +12,15 @@ pub enum DomainError {
     Unauthenticated,
     #[error("an account with this email already exists")]
     EmailTaken,
-    /// Input that breaks a rule; the message is written for the person.
-    #[error("invalid {field}: {message}")]
-    Invalid { field: &'static str, message: String },
-    #[error("password rejected: {0}")]
-    PasswordRejected(String),
+    /// Input that breaks a rule: which rule (the app layer says it in words).
+    #[error("invalid input: {0:?}")]
+    Invalid(Invalid),
+    /// A new password the policy refuses, and why.
+    #[error("password rejected: {0:?}")]
+    PasswordRejected(PasswordRejection),
+    /// Removing this would leave the account with no way to sign in.
+    #[error("last sign-in method")]
+    LastSignInMethod,
     #[error("not found")]
     NotFound,
     /// The password was right; the account has a second factor, and the sign-in waits for it.
@@ -44,6 +48,107 @@ pub enum DomainError {
     Hash(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Which rule a request broke. Each has one sentence, written in the `app` crate
+/// (`app/src/server/messages.rs`); `field` names the input it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    EmailMissing,
+    EmailTooLong,
+    EmailMalformed,
+    DisplayNameTooLong,
+    /// Revoking the current session from the list (it signs out instead).
+    CurrentSession,
+    /// Changing a password the account does not have.
+    NoPasswordYet,
+    CurrentPasswordWrong,
+    /// Setting a password on an account that has one.
+    AlreadyHasPassword,
+    /// Re-verifying with a password on an account without one.
+    NoPasswordToConfirm,
+    PasswordWrong,
+    AuthenticatorCodeWrong,
+    BackupCodeWrong,
+    AuthenticatorAlreadySetUp,
+    AuthenticatorSetupExpired,
+    AuthenticatorSetupCodeWrong,
+    /// Backup codes without an authenticator app.
+    AuthenticatorNeeded,
+    /// Turning two-step verification off on an Enterprise plan.
+    SecondFactorRequiredByOrganisation,
+    /// Turning two-step verification off while the password is too short to stand alone.
+    PasswordTooShortForOneFactor,
+    PasskeyExpired,
+    PasskeyAnswerUnreadable,
+    PasskeyAlreadyOnDevice,
+    PasskeyNotRegistered,
+    NoPasskey,
+    /// A WebAuthn ceremony the authenticator or the browser failed.
+    PasskeyFailed { ceremony: PasskeyCeremony, reason: PasskeyFailure },
+    PasskeyNameTooLong,
+    PasskeyNameMissing,
+    OrganisationName,
+}
+
+impl Invalid {
+    /// The input the rule is about (part of the wire format: `AppError::Invalid { field }`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::EmailMissing | Self::EmailTooLong | Self::EmailMalformed => "email",
+            Self::DisplayNameTooLong => "display_name",
+            Self::CurrentSession => "session",
+            Self::NoPasswordYet | Self::CurrentPasswordWrong => "current_password",
+            Self::AlreadyHasPassword => "new_password",
+            Self::NoPasswordToConfirm | Self::PasswordWrong => "password",
+            Self::AuthenticatorCodeWrong
+            | Self::BackupCodeWrong
+            | Self::AuthenticatorSetupExpired
+            | Self::AuthenticatorSetupCodeWrong => "code",
+            Self::AuthenticatorAlreadySetUp | Self::SecondFactorRequiredByOrganisation | Self::PasswordTooShortForOneFactor => {
+                "totp"
+            }
+            Self::AuthenticatorNeeded => "backup_codes",
+            Self::PasskeyExpired
+            | Self::PasskeyAnswerUnreadable
+            | Self::PasskeyAlreadyOnDevice
+            | Self::PasskeyNotRegistered
+            | Self::NoPasskey
+            | Self::PasskeyFailed { .. } => "passkey",
+            Self::PasskeyNameTooLong | Self::PasskeyNameMissing | Self::OrganisationName => "name",
+        }
+    }
+}
+
+/// Which passkey ceremony failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasskeyCeremony {
+    Adding,
+    SigningIn,
+    Confirming,
+}
+
+/// Why a passkey ceremony failed, as far as the person can act on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasskeyFailure {
+    /// The page's origin or relying party does not match (misconfiguration or phishing).
+    WrongSite,
+    /// The authenticator did not verify the person (PIN, biometrics).
+    NotVerified,
+    /// The signature counter went backwards: possibly a cloned authenticator.
+    PossiblyCopied,
+    Other,
+}
+
+/// Why a new password is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PasswordRejection {
+    /// The shared rules (length, built from the account or the site); the browser checks the same.
+    Rule(policy::password::Verdict),
+    /// In the lists of common and leaked passwords.
+    Leaked,
+    /// The same as the current password.
+    SameAsCurrent,
 }
 
 impl DomainError {

@@ -10,12 +10,15 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod devices;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod kinds;
 pub mod network;
 pub mod organizations;
 pub mod plan;
+pub mod request;
 pub mod secret;
 pub mod secret_box;
 

@@ -9,7 +9,7 @@ use crate::{DomainError, Services};
 pub async fn create(svc: &Services, name: &str, plan: Plan) -> Result<OrganizationId, DomainError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(DomainError::Invalid { field: "name", message: "Use 1 to 100 characters for the name.".into() });
+        return Err(DomainError::Invalid(crate::error::Invalid::OrganisationName));
     }
     let id = OrganizationId::new();
     db::organizations::insert(&svc.db, id, name, plan, svc.clock.now()).await?;

@@ -1,8 +1,11 @@
 //! Database tests: a fresh Postgres database per test (`#[sqlx::test]`), migrations applied.
 use domain::auth::accounts::{change_password, sign_in, sign_up};
-use domain::auth::sessions::{authenticate, list, sign_out, ClientInfo};
+use domain::auth::sessions::{authenticate, list, sign_out};
+use domain::request::ClientInfo;
 use domain::secret::{Password, SessionToken};
+use domain::error::{Invalid, PasswordRejection};
 use domain::{DomainError, Services};
+use policy::password::Verdict;
 use sqlx::PgPool;
 use time::Duration;
 
@@ -55,11 +58,11 @@ async fn simultaneous_duplicate_sign_ups_create_exactly_one_account(db: PgPool) 
 async fn bad_input_is_refused_with_a_reason_and_nothing_is_created(db: PgPool) {
     let svc = services(db.clone());
     let short = sign_up(&svc, "ada@example.test", None, &Password::new("too short"), &client("x")).await;
-    assert!(matches!(&short, Err(DomainError::PasswordRejected(m)) if m.contains("at least 15")), "{short:?}");
+    assert!(matches!(&short, Err(DomainError::PasswordRejected(PasswordRejection::Rule(Verdict::TooShort { min: 15, .. })))), "{short:?}");
     let bad_email = sign_up(&svc, "not-an-email", None, &Password::new(PW), &client("x")).await;
-    assert!(matches!(bad_email, Err(DomainError::Invalid { field: "email", .. })));
+    assert!(matches!(bad_email, Err(DomainError::Invalid(Invalid::EmailMalformed))));
     let long_name = sign_up(&svc, "ada@example.test", Some(&"n".repeat(101)), &Password::new(PW), &client("x")).await;
-    assert!(matches!(long_name, Err(DomainError::Invalid { field: "display_name", .. })));
+    assert!(matches!(long_name, Err(DomainError::Invalid(Invalid::DisplayNameTooLong))));
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
     assert_eq!(n, 0);
 }
@@ -169,7 +172,7 @@ async fn changing_the_password_signs_out_everywhere_else_and_rotates_this_token(
     let new_pw = Password::new("a brand new passphrase for ada");
 
     let wrong = change_password(&svc, &session, &Password::new("not my password at all"), &new_pw, &client("here")).await;
-    assert!(matches!(wrong, Err(DomainError::Invalid { field: "current_password", .. })));
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))));
     assert!(who(&svc, &elsewhere).await.is_some(), "a refused change changes nothing");
 
     let weak = change_password(&svc, &session, &Password::new(PW), &Password::new("short"), &client("here")).await;
@@ -197,7 +200,7 @@ async fn a_session_token_of_one_account_never_reaches_another(db: PgPool) {
     let ada_session = authenticate(&svc, &ada).await.unwrap().unwrap();
     let bob_session = authenticate(&svc, &bob).await.unwrap().unwrap();
     // Revoking Bob's session id through Ada's account changes nothing.
-    let changed = domain::db::sessions::revoke(&svc.db, ada_session.user_id, bob_session.session_id, svc.clock.now(), "x").await.unwrap();
+    let changed = domain::db::sessions::revoke(&svc.db, ada_session.user_id, bob_session.session_id, svc.clock.now(), domain::kinds::RevokeReason::Revoked).await.unwrap();
     assert!(!changed);
     assert!(who(&svc, &bob).await.is_some());
 }

@@ -2,7 +2,8 @@
 //! lock only browsers that never fully signed in to the account; the owner's browsers keep their
 //! own counters. Failed attempts are recorded; the history and the counters are bounded.
 use domain::auth::accounts::{change_password, sign_in, sign_up};
-use domain::auth::sessions::{authenticate, clean_up, ClientInfo};
+use domain::auth::sessions::{authenticate, clean_up};
+use domain::request::ClientInfo;
 use domain::secret::{DeviceCookie, Password, SessionToken};
 use domain::{DomainError, Services};
 use sqlx::PgPool;

@@ -3,9 +3,11 @@
 //! browser, origin checks, user verification, and the last way to sign in.
 use domain::auth::accounts::sign_up;
 use domain::auth::passkeys;
-use domain::auth::sessions::{authenticate, AuthSession, ClientInfo};
+use domain::auth::sessions::authenticate;
+use domain::request::{AuthSession, ClientInfo};
 use domain::ids::PasskeyId;
 use domain::secret::{Password, SessionToken};
+use domain::error::{Invalid, PasskeyCeremony, PasskeyFailure};
 use domain::{DomainError, Services};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -40,10 +42,11 @@ async fn begin_sign_in(svc: &Services) -> (Value, domain::secret::CeremonyToken)
     passkeys::begin_sign_in(svc, false, &ClientInfo::default(), None).await.unwrap()
 }
 
-fn message(e: DomainError) -> String {
+/// The rule a refused request broke.
+fn rule(e: DomainError) -> Invalid {
     match e {
-        DomainError::Invalid { message, .. } => message,
-        e => panic!("expected a message for the person, got {e:?}"),
+        DomainError::Invalid(rule) => rule,
+        e => panic!("expected a broken rule, got {e:?}"),
     }
 }
 
@@ -91,7 +94,7 @@ async fn default_names_are_numbered_and_chosen_names_are_kept(db: PgPool) {
     assert_eq!(register(&svc, &session, &mut key(3), "  Work laptop ").await.unwrap().name, "Work laptop");
     let too_long = "x".repeat(passkeys::NAME_MAX + 1);
     let e = register(&svc, &session, &mut key(4), &too_long).await.unwrap_err();
-    assert!(matches!(e, DomainError::Invalid { field: "name", .. }));
+    assert_eq!(rule(e), Invalid::PasskeyNameTooLong);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -112,13 +115,13 @@ async fn replaying_a_finished_ceremony_fails(db: PgPool) {
     let answer = k.create(&options);
     passkeys::finish_registration(&svc, &session, &answer, "", &ClientInfo::default()).await.unwrap();
     let again = passkeys::finish_registration(&svc, &session, &answer, "", &ClientInfo::default()).await.unwrap_err();
-    assert!(message(again).contains("expired or was already used"));
+    assert_eq!(rule(again), Invalid::PasskeyExpired);
     // sign-in: the same answer and cookie a second time
     let (options, cookie) = begin_sign_in(&svc).await;
     let answer = k.get(&options);
     passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await.unwrap();
     let replay = passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await.unwrap_err();
-    assert!(message(replay).contains("expired or was already used"));
+    assert_eq!(rule(replay), Invalid::PasskeyExpired);
     // an answer to one ceremony does not finish another
     let (_, other_cookie) = begin_sign_in(&svc).await;
     let wrong = passkeys::finish_sign_in(&svc, &other_cookie, &answer, &ClientInfo::default()).await.unwrap_err();
@@ -135,7 +138,7 @@ async fn an_expired_ceremony_fails(db: PgPool) {
     let (options, cookie) = begin_sign_in(&svc).await;
     svc.clock.advance(Duration::minutes(passkeys::CEREMONY_MINUTES) + Duration::seconds(1));
     let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
-    assert!(message(e).contains("expired"));
+    assert_eq!(rule(e), Invalid::PasskeyExpired);
     // and the clean-up forgets ceremonies nobody finished
     let _ = begin_sign_in(&svc).await;
     svc.clock.advance(Duration::minutes(6));
@@ -153,7 +156,7 @@ async fn a_credential_of_another_account_cannot_be_registered(db: PgPool) {
     // the same authenticator credential (same id) offered to Bob's account
     let mut same = key(1);
     let e = register(&svc, &bob, &mut same, "").await.unwrap_err();
-    assert!(message(e).contains("already has a passkey"));
+    assert_eq!(rule(e), Invalid::PasskeyAlreadyOnDevice);
     assert!(passkeys::list(&svc, &bob).await.unwrap().passkeys.is_empty());
     let ada_keys = passkeys::list(&svc, &ada).await.unwrap().passkeys;
     assert_eq!(ada_keys.len(), 1);
@@ -189,14 +192,14 @@ async fn a_ceremony_from_another_origin_fails(db: PgPool) {
     // registration from a look-alike site
     let mut phished = SoftAuthenticator::new(1, uuid::Uuid::parse_str(TEST_AAGUID).unwrap(), "http://gatehouse.example.evil");
     let e = register(&svc, &session, &mut phished, "").await.unwrap_err();
-    assert!(message(e).contains("address does not match"));
+    assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::Adding, reason: PasskeyFailure::WrongSite });
     // sign-in from another port of the same host
     let mut k = key(2);
     register(&svc, &session, &mut k, "").await.unwrap();
     k.origin = "http://localhost:3001".into();
     let (options, cookie) = begin_sign_in(&svc).await;
     let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
-    assert!(message(e).contains("address does not match"));
+    assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::WrongSite });
     assert_eq!(count(&db, "sessions").await, 1);
 }
 
@@ -230,7 +233,7 @@ async fn the_last_way_to_sign_in_cannot_be_removed(db: PgPool) {
     let list = passkeys::list(&svc, &session).await.unwrap();
     assert!(!list.can_remove());
     let e = passkeys::remove(&svc, &session, second.id, &ClientInfo::default()).await.unwrap_err();
-    assert!(message(e).contains("Add a password or another passkey first"));
+    assert!(matches!(e, DomainError::LastSignInMethod), "{e:?}");
     assert_eq!(passkeys::list(&svc, &session).await.unwrap().passkeys.len(), 1);
 }
 
@@ -242,12 +245,12 @@ async fn re_verifying_with_a_passkey_opens_the_window(db: PgPool) {
     register(&svc, &session, &mut k, "").await.unwrap();
     svc.clock.advance(Duration::minutes(11));
     let session = me(&svc, &token).await;
-    assert!(domain::auth::reverify::require_recent(&svc, &session).is_err());
+    assert!(domain::auth::recent::require_recent(&svc, &session).is_err());
     let options = passkeys::begin_reverify(&svc, &session).await.unwrap();
     assert_eq!(options["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "only this account's passkeys");
     let done = passkeys::finish_reverify(&svc, &session, &k.get(&options), &ClientInfo::default()).await.unwrap();
     assert!(domain::auth::sessions::authenticate(&svc, &token).await.unwrap().is_none(), "the old token is refused at once");
-    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
+    assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

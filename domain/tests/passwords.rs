@@ -1,9 +1,11 @@
 //! Passwords: throttling per account, hash upgrades, re-verification, set/change in one transaction.
 use domain::auth::accounts::{change_password, set_password, sign_in, sign_up};
 use domain::auth::reverify;
-use domain::auth::sessions::{authenticate, revoke_others, AuthSession, ClientInfo};
+use domain::auth::sessions::{authenticate, revoke_others};
+use domain::request::{AuthSession, ClientInfo};
 use domain::config::Argon2Config;
 use domain::secret::{Password, SessionToken};
+use domain::error::{Invalid, PasswordRejection};
 use domain::{DomainError, Services};
 use sqlx::PgPool;
 use time::Duration;
@@ -103,12 +105,12 @@ async fn wrong_current_passwords_count_like_failed_sign_ins(db: PgPool) {
     let session = me(&svc, &token).await;
     for _ in 0..5 {
         let r = change_password(&svc, &session, &Password::new("not my password"), &Password::new(NEW), &from("x")).await;
-        assert!(matches!(r, Err(DomainError::Invalid { field: "current_password", .. })));
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))));
     }
     assert!(matches!(try_sign_in(&svc, "ada@example.test", PW).await, Err(DomainError::InvalidCredentials)));
     // re-verification shares the counter too
     let r = reverify::with_password(&svc, &session, &Password::new(PW), &from("x")).await;
-    assert!(matches!(r, Err(DomainError::Invalid { field: "password", .. })), "throttled: {r:?}");
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasswordWrong))), "throttled: {r:?}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -159,13 +161,13 @@ async fn sensitive_changes_need_a_recent_proof_of_identity(db: PgPool) {
     try_sign_in(&svc, "ada@example.test", PW).await.unwrap();
     // 9 minutes after signing in: still verified
     svc.clock.advance(Duration::minutes(9));
-    assert!(reverify::verified_until(&svc, &me(&svc, &token).await).is_some());
+    assert!(domain::auth::recent::verified_until(&svc, &me(&svc, &token).await).is_some());
     // 11 minutes: revoking every other session asks first
     svc.clock.advance(Duration::minutes(2));
     let session = me(&svc, &token).await;
     assert!(matches!(revoke_others(&svc, &session, &from("x")).await, Err(DomainError::ReverifyRequired)));
     let wrong = reverify::with_password(&svc, &session, &Password::new("not my password"), &from("x")).await;
-    assert!(matches!(wrong, Err(DomainError::Invalid { field: "password", .. })));
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::PasswordWrong))));
     let done = reverify::with_password(&svc, &session, &Password::new(PW), &from("x")).await.unwrap();
     assert_eq!(done.until, svc.clock.now() + Duration::minutes(10));
     // a new token: the old cookie is refused at once
@@ -176,7 +178,7 @@ async fn sensitive_changes_need_a_recent_proof_of_identity(db: PgPool) {
     // ending the window now makes the next sensitive change ask again
     reverify::end(&svc, &session).await.unwrap();
     let session = me(&svc, &token).await;
-    assert!(reverify::verified_until(&svc, &session).is_none());
+    assert!(domain::auth::recent::verified_until(&svc, &session).is_none());
     assert!(matches!(revoke_others(&svc, &session, &from("x")).await, Err(DomainError::ReverifyRequired)));
 }
 
@@ -190,7 +192,7 @@ async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
     sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL").execute(&db).await.unwrap();
     let session = me(&svc, &token).await;
     let refused = set_password(&svc, &session, &Password::new("qwertyuiopasdfgh"), &from("x")).await.unwrap_err();
-    assert!(refused.to_string().contains("leaked"), "{refused}");
+    assert!(matches!(refused, DomainError::PasswordRejected(PasswordRejection::Leaked)), "{refused}");
     let new_token = set_password(&svc, &session, &Password::new(NEW), &from("x")).await.unwrap();
     assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the old cookie of this session is replaced");
     assert!(authenticate(&svc, &new_token).await.unwrap().is_some(), "this device stays signed in");
@@ -198,7 +200,7 @@ async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
     assert!(try_sign_in(&svc, "ada@example.test", NEW).await.is_ok());
     // now it has one: Set password is refused (Change password is the way)
     let again = set_password(&svc, &me(&svc, &new_token).await, &Password::new("another long passphrase"), &from("x")).await;
-    assert!(matches!(again, Err(DomainError::Invalid { .. })));
+    assert!(matches!(again, Err(DomainError::Invalid(Invalid::AlreadyHasPassword))));
     // and after the window, setting needs re-verification first
     sqlx::query("UPDATE users SET password_hash = NULL").execute(&db).await.unwrap();
     svc.clock.advance(Duration::minutes(11));

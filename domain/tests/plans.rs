@@ -1,6 +1,7 @@
 //! Session lifetimes follow the plan of the account's organisation.
 use domain::auth::accounts::sign_up;
-use domain::auth::sessions::{authenticate, clean_up, ClientInfo};
+use domain::auth::sessions::{authenticate, clean_up};
+use domain::request::ClientInfo;
 use domain::config::SessionPolicy;
 use domain::organizations;
 use domain::plan::Plan;

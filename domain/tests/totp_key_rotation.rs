@@ -2,7 +2,8 @@
 use std::sync::Arc;
 
 use domain::auth::accounts::sign_up;
-use domain::auth::sessions::{authenticate, AuthSession, ClientInfo};
+use domain::auth::sessions::authenticate;
+use domain::request::{AuthSession, ClientInfo};
 use domain::auth::two_factor::{self, Keys, ResealReport};
 use domain::auth::totp;
 use domain::secret::{Password, SessionToken};

@@ -1,9 +1,11 @@
 //! Two-step verification in the database: enrolment, single-use codes (also under races), backup
 //! codes regenerated and used once, secrets encrypted at rest.
 use domain::auth::accounts::sign_up;
-use domain::auth::sessions::{authenticate, AuthSession, ClientInfo};
+use domain::auth::sessions::authenticate;
+use domain::request::{AuthSession, ClientInfo};
 use domain::auth::{totp, two_factor};
 use domain::secret::{Password, SessionToken};
+use domain::error::Invalid;
 use domain::{DomainError, Services};
 use sqlx::PgPool;
 use time::Duration;
@@ -62,7 +64,7 @@ async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
     assert_eq!(secret.len(), 20);
     // a wrong code says so and changes nothing
     let wrong = two_factor::finish_enrolment(&svc, &session, "000000", &ClientInfo::default()).await;
-    assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })), "{wrong:?}");
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{wrong:?}");
     assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_none());
     // the pending secret is stored encrypted, never in the clear
     let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM totp_enrolments").fetch_one(&db).await.unwrap();
@@ -93,22 +95,17 @@ async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: P
     // another session of the same account cannot finish it
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let elsewhere = two_factor::finish_enrolment(&svc, &me(&svc, &other).await, &code, &ClientInfo::default()).await;
-    assert!(matches!(elsewhere, Err(DomainError::Invalid { .. })));
+    assert!(matches!(elsewhere, Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired))));
     svc.clock.advance(Duration::minutes(9));
     // (still verified, on the test's clock: a fresh re-verification keeps the window open, so only
     // the enrolment's own 10 minutes can refuse it)
     sqlx::query("UPDATE sessions SET verified_at = $1").bind(svc.clock.now()).execute(&svc.db).await.unwrap();
     svc.clock.advance(Duration::minutes(2));
     let session = me(&svc, &token).await;
-    assert!(domain::auth::reverify::require_recent(&svc, &session).is_ok());
+    assert!(domain::auth::recent::require_recent(&svc, &session).is_ok());
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let late = two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await;
-    match late {
-        Err(DomainError::Invalid { field: "code", message }) => {
-            assert_eq!(message, "This setup has expired. Start again to get a new QR code.")
-        }
-        other => panic!("expected the expired-setup answer, got {other:?}"),
-    }
+    assert!(matches!(late, Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired))), "expected the expired-setup answer, got {late:?}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -182,7 +179,7 @@ async fn turning_off_removes_the_secret_and_codes_but_not_on_enterprise(db: PgPo
     let acme = domain::organizations::create(&svc, "Acme", domain::plan::Plan::Enterprise).await.unwrap();
     domain::organizations::add_member(&svc, acme, session.user_id).await.unwrap();
     let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
-    assert!(refused.to_string().contains("organisation requires"), "{refused}");
+    assert!(matches!(refused, DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation)), "{refused}");
     domain::organizations::set_plan(&svc, acme, domain::plan::Plan::Pro).await.unwrap();
     two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap();
     let status = two_factor::status(&svc, session.user_id).await.unwrap();
@@ -198,7 +195,7 @@ async fn a_short_password_must_be_replaced_before_turning_off(db: PgPool) {
     // as if the password had been set to 8–14 characters while the second factor was on
     sqlx::query("UPDATE users SET password_single_factor_ok = false").execute(&db).await.unwrap();
     let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
-    assert!(refused.to_string().contains("shorter than 15 characters"), "{refused}");
+    assert!(matches!(refused, DomainError::Invalid(Invalid::PasswordTooShortForOneFactor)), "{refused}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -212,7 +209,7 @@ async fn with_a_second_factor_eight_characters_are_enough_until_it_is_turned_off
     // …but then the password cannot be the only factor: turning the authenticator off asks for a
     // longer password first
     let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
-    assert!(refused.to_string().contains("shorter than 15 characters"), "{refused}");
+    assert!(matches!(refused, DomainError::Invalid(Invalid::PasswordTooShortForOneFactor)), "{refused}");
     let token = domain::auth::accounts::change_password(
         &svc,
         &me(&svc, &token).await,
@@ -253,7 +250,7 @@ async fn with_an_authenticator_a_right_password_gives_no_session_until_the_code(
     assert_eq!(before, after, "no session before the second step");
     // a wrong code says so; the pending sign-in goes on
     let wrong = complete_sign_in(&svc, &pending, SecondStep::Authenticator, "000000", &ClientInfo::default()).await;
-    assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })), "{wrong:?}");
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))), "{wrong:?}");
     svc.clock.advance(Duration::seconds(30));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let done = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();
@@ -266,7 +263,7 @@ async fn with_an_authenticator_a_right_password_gives_no_session_until_the_code(
     assert!(matches!(again, Err(DomainError::SignInAgain)));
     let other = second_step(&svc).await;
     let reused = complete_sign_in(&svc, &other, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
-    assert!(matches!(reused, Err(DomainError::Invalid { .. })), "a code works once");
+    assert!(matches!(reused, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))), "a code works once");
     // a backup code instead: says how many are left
     let done = complete_sign_in(&svc, &other, SecondStep::BackupCode, &codes[2], &ClientInfo::default()).await.unwrap();
     assert_eq!(done.backup_codes_left, Some(9));
@@ -281,7 +278,7 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
     for i in 0..5 {
         let r = complete_sign_in(&svc, &pending, SecondStep::BackupCode, "zzzzz-zzzzz", &ClientInfo::default()).await;
         if i < 4 {
-            assert!(matches!(r, Err(DomainError::Invalid { .. })), "{i}: {r:?}");
+            assert!(matches!(r, Err(DomainError::Invalid(Invalid::BackupCodeWrong))), "{i}: {r:?}");
         } else {
             assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
         }
@@ -389,14 +386,14 @@ async fn an_authenticator_code_re_verifies_once(db: PgPool) {
     let (token, _, secret, _) = enrolled(&svc).await;
     svc.clock.advance(Duration::minutes(11));
     let session = me(&svc, &token).await;
-    assert!(domain::auth::reverify::require_recent(&svc, &session).is_err());
+    assert!(domain::auth::recent::require_recent(&svc, &session).is_err());
     let wrong = domain::auth::reverify::with_authenticator_code(&svc, &session, "000000", &ClientInfo::default()).await;
-    assert!(matches!(wrong, Err(DomainError::Invalid { field: "code", .. })));
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let done = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
     assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the old token is refused at once");
-    assert!(domain::auth::reverify::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
+    assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
     // the same code cannot be used again
     let again = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await;
-    assert!(matches!(again, Err(DomainError::Invalid { field: "code", .. })));
+    assert!(matches!(again, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))));
 }

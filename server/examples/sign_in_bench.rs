@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use domain::auth::sessions::ClientInfo;
+use domain::request::ClientInfo;
 use http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;

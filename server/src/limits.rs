@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use domain::auth::sessions::ClientInfo;
+use axum::response::Response;
+use domain::request::ClientInfo;
 use domain::network::ClientNetwork;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use http::header::{self, HeaderValue};
-use http::StatusCode;
 
 use crate::config::LimitsConfig;
 use crate::AppState;
@@ -105,10 +103,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
 }
 
 fn too_many_requests(retry_after_seconds: u64) -> Response {
-    let body = serde_json::to_string(&app::error::AppError::RateLimited { retry_after_seconds }).unwrap_or_default();
-    let mut res = (StatusCode::TOO_MANY_REQUESTS, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-    res
+    crate::middleware::error_response(&app::error::AppError::RateLimited { retry_after_seconds })
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 
-use app::server::{CookieMaxAge, CurrentSession, SESSION_COOKIE};
-use domain::auth::sessions::ClientInfo;
+use app::server::cookies::SESSION;
+use app::server::{CookieMaxAge, CurrentSession};
+use domain::request::ClientInfo;
 use domain::secret::SessionToken;
 use domain::DomainError;
 
@@ -90,14 +91,7 @@ fn allowed(req: &Request, site_origin: &str, extra_origins: &[String]) -> bool {
 }
 
 fn session_cookie(req: &Request) -> Option<SessionToken> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
-        .map(|c| SessionToken::from_cookie(c.value()))
+    SESSION.read(req.headers()).map(SessionToken::from_cookie)
 }
 
 /// The client's address: the socket peer, or, when the peer is a trusted proxy, the right-most
@@ -217,10 +211,22 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
 
 fn with_cookie_cleared(mut res: Response, clear: bool) -> Response {
     if clear && !res.headers().contains_key(header::SET_COOKIE) {
-        let v = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0");
+        let v = SESSION.clear();
         if let Ok(v) = HeaderValue::from_str(&v) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
+    }
+    res
+}
+
+/// An `AppError` answered by the server itself, as the server functions answer it: its JSON,
+/// its status (`AppError::status`, the one table) and `Retry-After` when it says how long to wait.
+pub(crate) fn error_response(err: &app::error::AppError) -> Response {
+    let body = serde_json::to_string(err).unwrap_or_default();
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(seconds) = err.retry_after_seconds() {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     res
 }
@@ -240,8 +246,7 @@ const UNAVAILABLE_TEXT: &str = "Gatehouse is temporarily unavailable. Please try
 /// only to a path on this site.
 fn unavailable(path: &str) -> Response {
     let mut res = if path.starts_with("/api/") {
-        let body = serde_json::to_string(&app::error::AppError::Unavailable).unwrap_or_default();
-        (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        error_response(&app::error::AppError::Unavailable)
     } else {
         let html = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \

@@ -7,7 +7,7 @@ mod authenticator;
 
 use axum::body::Body;
 use axum::Router;
-use domain::auth::sessions::ClientInfo;
+use domain::request::ClientInfo;
 use domain::Services;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -116,7 +116,7 @@ async fn full_account(svc: &Services) -> (String, String, String) {
     let options = passkeys::begin_registration(svc, &session).await.unwrap();
     passkeys::finish_registration(svc, &session, &key.create(&options), "", &client).await.unwrap();
     let passkey: uuid::Uuid = sqlx::query_scalar("SELECT id FROM passkeys").fetch_one(&svc.db).await.unwrap();
-    let other = sessions::start(svc, user, "password+totp", &client).await.unwrap();
+    let other = sessions::start(svc, user, domain::kinds::SignInMethod::PasswordAndAuthenticator, &client).await.unwrap();
     let other = sessions::authenticate(svc, &other.token).await.unwrap().unwrap();
     (format!("__Host-gatehouse-session={}", signed_in.token.expose()), other.session_id.to_string(), passkey.to_string())
 }

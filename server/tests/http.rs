@@ -596,7 +596,7 @@ async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
 
     // a signed-in account removing or renaming another account's real passkey: refused exactly
     // like an unknown id, and Bob's passkey is untouched
-    let client = domain::auth::sessions::ClientInfo::default();
+    let client = domain::request::ClientInfo::default();
     let (_, bob) = domain::auth::accounts::sign_up(&svc, "bob@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
     let bob = domain::auth::sessions::authenticate(&svc, &bob.token).await.unwrap().unwrap();
     let mut key = authenticator::SoftAuthenticator::new(3, uuid::Uuid::nil(), "http://localhost:3000");

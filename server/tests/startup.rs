@@ -185,7 +185,7 @@ async fn the_reseal_command_moves_totp_secrets_to_the_first_key_and_exits(db: Pg
     ];
     let config = server::Config::from_toml(include_str!("../../Leptos.toml"), env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
     let svc = server::AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap().services;
-    let client = domain::auth::sessions::ClientInfo::default();
+    let client = domain::request::ClientInfo::default();
     let (_, token) =
         domain::auth::accounts::sign_up(&svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
     let session = domain::auth::sessions::authenticate(&svc, &token.token).await.unwrap().unwrap();

@@ -33,6 +33,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     };
     use crate::server::{auth_for_setup as auth, fail, geo, reject, services};
     use crate::time_fmt::{ago, exact, iso, span};
+    use domain::kinds::SignInMethod;
     let session = auth().map_err(reject)?;
     let svc = services()?;
     let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
@@ -76,7 +77,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 .collect(),
         },
         verification: VerificationView {
-            seconds_left: domain::auth::reverify::verified_until(&svc, &session)
+            seconds_left: domain::auth::recent::verified_until(&svc, &session)
                 .map(|until| (until - now).whole_seconds().max(0) as u64)
                 .unwrap_or(0),
             has_password: password.has_password,
@@ -85,7 +86,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
         sessions: sessions
             .into_iter()
             .map(|s| {
-                let device = domain::auth::devices::describe(s.user_agent.as_deref());
+                let device = domain::devices::describe(s.user_agent.as_deref());
                 let location = locate(s.ip.as_deref());
                 let label = format!("{} on {}", device.browser_name, device.os);
                 SessionView {
@@ -97,23 +98,22 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 browser: device.browser,
                 os: device.os,
                 kind: match device.kind {
-                    domain::auth::devices::DeviceKind::Desktop => DeviceKind::Desktop,
-                    domain::auth::devices::DeviceKind::Phone => DeviceKind::Phone,
-                    domain::auth::devices::DeviceKind::Tablet => DeviceKind::Tablet,
-                    domain::auth::devices::DeviceKind::Unknown => DeviceKind::Unknown,
+                    domain::devices::DeviceKind::Desktop => DeviceKind::Desktop,
+                    domain::devices::DeviceKind::Phone => DeviceKind::Phone,
+                    domain::devices::DeviceKind::Tablet => DeviceKind::Tablet,
+                    domain::devices::DeviceKind::Unknown => DeviceKind::Unknown,
                 },
                 user_agent: s.user_agent.unwrap_or_default(),
                 location: location.text,
                 ip: s.ip.unwrap_or_else(|| "Unknown".into()),
-                method: match s.auth_method.as_str() {
-                    "password" => "Password".into(),
-                    "password+totp" => "Password + authenticator app".into(),
-                    "password+backup_code" => "Password + backup code".into(),
-                    "passkey" => match s.passkey_name {
+                method: match s.auth_method {
+                    SignInMethod::Password => "Password".into(),
+                    SignInMethod::PasswordAndAuthenticator => "Password + authenticator app".into(),
+                    SignInMethod::PasswordAndBackupCode => "Password + backup code".into(),
+                    SignInMethod::Passkey => match s.passkey_name {
                         Some(name) => format!("Passkey “{name}”"),
                         None => "Passkey (since removed)".into(),
                     },
-                    other => other.to_string(),
                 },
                 signed_in: moment(s.created_at),
                 last_active: moment(s.last_seen_at),

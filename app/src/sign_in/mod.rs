@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::auth_api::{CompleteSignIn, SignIn, SignUp};
+use crate::auth_api::{CompleteSignIn, SecondStepMethod, SignIn, SignUp};
 use crate::webauthn::PasskeyError;
 use crate::error::AppError;
 use crate::components::{ErrorMessage, Field, PageFrame, StatusMessage};
@@ -225,7 +225,7 @@ pub fn SignInPage() -> impl IntoView {
     let on_code = Callback::new(move |c: SecondStepCode| {
         second.dispatch(CompleteSignIn {
             code: c.code,
-            method: if c.backup { "backup_code" } else { "totp" }.to_string(),
+            method: if c.backup { SecondStepMethod::BackupCode } else { SecondStepMethod::Authenticator },
             return_to: return_to.get_untracked(),
         });
     });

@@ -2,11 +2,13 @@
 use time::OffsetDateTime;
 
 use crate::auth::password::check_policy;
-use crate::auth::sessions::{self, AuthSession, ClientInfo, SignedIn};
-use crate::auth::throttle::{self, Attempt, Check};
+use crate::auth::sessions::{self, SignedIn};
+use crate::request::{AuthSession, ClientInfo};
+use crate::auth::throttle::{verify_throttled, Check};
 use crate::db;
-use crate::error::unique_violation;
+use crate::error::{unique_violation, Invalid, PasswordRejection};
 use crate::ids::UserId;
+use crate::kinds::{EventKind, RevokeReason, SignInMethod};
 use crate::secret::{Password, SessionToken};
 use crate::{DomainError, Services};
 
@@ -21,12 +23,12 @@ pub fn normalize_email(email: &str) -> String {
 /// A plausible address: one `@`, something on both sides, a dot in the domain, no spaces, ≤ 254.
 pub fn validate_email(email: &str) -> Result<(), DomainError> {
     let e = email.trim();
-    let invalid = |m: &str| Err(DomainError::Invalid { field: "email", message: m.into() });
+    let invalid = |rule| Err(DomainError::Invalid(rule));
     if e.is_empty() {
-        return invalid("Enter your email address.");
+        return invalid(Invalid::EmailMissing);
     }
     if e.chars().count() > 254 {
-        return invalid("That email address is too long.");
+        return invalid(Invalid::EmailTooLong);
     }
     let mut parts = e.splitn(2, '@');
     let (local, domain) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -38,7 +40,7 @@ pub fn validate_email(email: &str) -> Result<(), DomainError> {
         || domain.ends_with('.')
         || e.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return invalid("Enter an email address like name@example.com.");
+        return invalid(Invalid::EmailMalformed);
     }
     Ok(())
 }
@@ -52,7 +54,7 @@ pub async fn sign_up(
     client: &ClientInfo,
 ) -> Result<(UserId, SignedIn), DomainError> {
     let user_id = create_account(svc, email, display_name, password, client).await?;
-    let signed_in = sessions::start(svc, user_id, "password", client).await?;
+    let signed_in = sessions::start(svc, user_id, SignInMethod::Password, client).await?;
     Ok((user_id, signed_in))
 }
 
@@ -68,10 +70,7 @@ pub async fn create_account(
     let display_name = display_name.map(str::trim).filter(|s| !s.is_empty());
     if let Some(name) = display_name {
         if name.chars().count() > MAX_DISPLAY_NAME {
-            return Err(DomainError::Invalid {
-                field: "display_name",
-                message: format!("Use at most {MAX_DISPLAY_NAME} characters for your name."),
-            });
+            return Err(DomainError::Invalid(Invalid::DisplayNameTooLong));
         }
     }
     let ctx = policy::password::Context { email, display_name, has_second_factor: false };
@@ -91,43 +90,9 @@ pub async fn create_account(
             Some("users_email_normalized_key") => DomainError::EmailTaken,
             _ => e.into(),
         })?;
-    db::events::record(&mut *tx, user_id, None, "account_created", client, now).await?;
+    db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
     tx.commit().await?;
     Ok(user_id)
-}
-
-/// Checks a password for an account, through the throttle of this browser's path (its own if it
-/// holds the account's device cookie, the account's untrusted one otherwise): the attempt is
-/// counted before the check. While the throttle holds (too many recent failures, or locked out)
-/// the answer is `None` after the same hashing work as a real check, so a locked path looks
-/// exactly like a wrong password. A wrong password stays counted and is recorded as `check`'s
-/// failure. A right one answers the counted attempt; the caller decides what it earns: a reset of
-/// the path's count once the person is fully authenticated, or only this attempt forgiven while a
-/// second step is still due (so knowing the password never resets the count that limits guessing
-/// codes).
-pub(crate) async fn verify_throttled(
-    svc: &Services,
-    user: &db::users::UserRow,
-    password: &Password,
-    client: &ClientInfo,
-    check: Check,
-) -> Result<Option<Attempt>, DomainError> {
-    // a full hashing queue refuses before the attempt is counted against the account
-    let admission = svc.hasher.admit()?;
-    let attempt = match user.password_hash {
-        Some(_) => throttle::claim(svc, user.id, client).await?,
-        None => None,
-    };
-    let stored = if attempt.is_some() { user.password_hash.as_deref() } else { None };
-    let right = svc.hasher.verify_admitted(admission, password, stored).await?;
-    match attempt {
-        Some(attempt) if right => Ok(Some(attempt)),
-        Some(attempt) => {
-            attempt.failed(svc, check, client).await?;
-            Ok(None)
-        }
-        None => Ok(None),
-    }
 }
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and
@@ -169,8 +134,8 @@ pub async fn sign_in(
         return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id).await?));
     }
     attempt.succeeded(svc).await?;
-    let signed_in = sessions::start(svc, user.id, "password", client).await?;
-    db::events::record(&svc.db, user.id, None, "signed_in", client, svc.clock.now()).await?;
+    let signed_in = sessions::start(svc, user.id, SignInMethod::Password, client).await?;
+    db::events::record(&svc.db, user.id, None, EventKind::SignedIn, client, svc.clock.now()).await?;
     Ok(signed_in)
 }
 
@@ -197,7 +162,7 @@ pub async fn change_password(
 ) -> Result<SessionToken, DomainError> {
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_none() {
-        return Err(DomainError::Invalid { field: "current_password", message: "This account has no password yet.".into() });
+        return Err(DomainError::Invalid(Invalid::NoPasswordYet));
     }
     let ctx = policy::password::Context {
         email: &user.email,
@@ -207,25 +172,22 @@ pub async fn change_password(
     // The cheap checks first, so a rejected new password costs no guess of the current one.
     check_policy(new, &ctx, &svc.common_passwords)?;
     let Some(attempt) = verify_throttled(svc, &user, current, client, Check::CurrentPassword).await? else {
-        return Err(DomainError::Invalid { field: "current_password", message: "Your current password is not correct.".into() });
+        return Err(DomainError::Invalid(Invalid::CurrentPasswordWrong));
     };
     attempt.succeeded(svc).await?;
     if svc.hasher.verify(new, user.password_hash.as_deref()).await? {
-        return Err(DomainError::PasswordRejected("Choose a password different from your current one.".into()));
+        return Err(DomainError::PasswordRejected(PasswordRejection::SameAsCurrent));
     }
-    store_new_password(svc, auth, new, "password_changed", client).await
+    store_new_password(svc, auth, new, (EventKind::PasswordChanged, RevokeReason::PasswordChanged), client).await
 }
 
 /// Gives a password to an account that has none (it signed up with Google or GitHub, or uses
 /// passkeys). Needs a recent sign-in or re-verification.
 pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, client: &ClientInfo) -> Result<SessionToken, DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_some() {
-        return Err(DomainError::Invalid {
-            field: "new_password",
-            message: "This account already has a password. Use Change password instead.".into(),
-        });
+        return Err(DomainError::Invalid(Invalid::AlreadyHasPassword));
     }
     let ctx = policy::password::Context {
         email: &user.email,
@@ -233,7 +195,7 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
         has_second_factor: auth.has_second_factor,
     };
     check_policy(new, &ctx, &svc.common_passwords)?;
-    store_new_password(svc, auth, new, "password_set", client).await
+    store_new_password(svc, auth, new, (EventKind::PasswordSet, RevokeReason::PasswordSet), client).await
 }
 
 /// In one transaction: the new hash is stored, every other session is revoked (and any sign-in
@@ -244,7 +206,7 @@ async fn store_new_password(
     svc: &Services,
     auth: &AuthSession,
     new: &Password,
-    event: &str,
+    (event, reason): (EventKind, RevokeReason),
     client: &ClientInfo,
 ) -> Result<SessionToken, DomainError> {
     let hash = svc.hasher.hash(new).await?;
@@ -253,7 +215,7 @@ async fn store_new_password(
     let mut tx = svc.db.begin().await?;
     let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
     db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok).await?;
-    db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, event).await?;
+    db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, reason).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), event, client, now).await?;

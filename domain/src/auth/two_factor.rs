@@ -3,14 +3,16 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::auth::backup_codes;
-use crate::auth::reverify::require_recent;
-use crate::auth::sessions::{AuthSession, ClientInfo};
+use crate::auth::recent::require_recent;
+use crate::request::{AuthSession, ClientInfo};
 use crate::auth::totp;
 use crate::db;
 use crate::ids::{SessionId, UserId};
+use crate::kinds::{EventKind, SignInMethod};
 use crate::plan::Plan;
 use crate::secret::PendingToken;
 use crate::secret_box::{Sealed, SecretBox};
+use crate::error::Invalid;
 use crate::{DomainError, Services};
 
 /// How long an enrolment may take, from Set up to the first correct code.
@@ -77,7 +79,7 @@ impl std::fmt::Debug for Enrolment {
 pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrolment, DomainError> {
     require_recent(svc, auth)?;
     if auth.has_second_factor {
-        return Err(DomainError::Invalid { field: "totp", message: "An authenticator app is already set up.".into() });
+        return Err(DomainError::Invalid(Invalid::AuthenticatorAlreadySetUp));
     }
     let secret = totp::new_secret();
     let sealed = svc.keys.totp.seal(&secret, &aad(auth.user_id))?;
@@ -92,27 +94,21 @@ pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, cl
     require_recent(svc, auth)?;
     let now = svc.clock.now();
     let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
-        return Err(DomainError::Invalid {
-            field: "code",
-            message: "This setup has expired. Start again to get a new QR code.".into(),
-        });
+        return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
     };
     let sealed = row.sealed();
     let secret = svc.keys.totp.open(&sealed, &aad(auth.user_id))?;
     let Some(step) = totp::matching_step(&secret, code, now) else {
-        return Err(DomainError::Invalid {
-            field: "code",
-            message: "That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".into(),
-        });
+        return Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong));
     };
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     if !db::two_factor::insert_credential(&mut *tx, auth.user_id, &sealed, now, step).await? {
-        return Err(DomainError::Invalid { field: "totp", message: "An authenticator app is already set up.".into() });
+        return Err(DomainError::Invalid(Invalid::AuthenticatorAlreadySetUp));
     }
     db::two_factor::delete_enrolment(&mut *tx, auth.user_id, auth.session_id).await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "totp_enabled", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::TotpEnabled, client, now).await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -142,13 +138,13 @@ pub async fn use_backup_code(svc: &Services, user_id: UserId, input: &str) -> Re
 pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
     require_recent(svc, auth)?;
     if !auth.has_second_factor {
-        return Err(DomainError::Invalid { field: "backup_codes", message: "Set up an authenticator app first.".into() });
+        return Err(DomainError::Invalid(Invalid::AuthenticatorNeeded));
     }
     let now = svc.clock.now();
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "backup_codes_generated", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::BackupCodesGenerated, client, now).await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -159,17 +155,11 @@ pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client:
 pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<(), DomainError> {
     require_recent(svc, auth)?;
     if auth.plan == Plan::Enterprise {
-        return Err(DomainError::Invalid {
-            field: "totp",
-            message: "Your organisation requires two-step verification, so it cannot be turned off.".into(),
-        });
+        return Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation));
     }
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_some() && !user.password_single_factor_ok {
-        return Err(DomainError::Invalid {
-            field: "totp",
-            message: "Your password is shorter than 15 characters. Choose a longer password first, then turn this off.".into(),
-        });
+        return Err(DomainError::Invalid(Invalid::PasswordTooShortForOneFactor));
     }
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
@@ -177,7 +167,7 @@ pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) ->
         return Err(DomainError::NotFound);
     }
     db::two_factor::delete_backup_codes(&mut *tx, auth.user_id).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), "totp_disabled", client, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::TotpDisabled, client, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -325,13 +315,10 @@ pub async fn complete_sign_in(
             db::two_factor::delete_pending(&svc.db, &hash).await?;
             return Err(DomainError::SignInAgain);
         }
-        return Err(DomainError::Invalid {
-            field: "code",
-            message: match step {
-                SecondStep::Authenticator => "That code is not right. Enter the current code from your authenticator app.".into(),
-                SecondStep::BackupCode => "That backup code is not right, or it has been used already.".into(),
-            },
-        });
+        return Err(DomainError::Invalid(match step {
+            SecondStep::Authenticator => Invalid::AuthenticatorCodeWrong,
+            SecondStep::BackupCode => Invalid::BackupCodeWrong,
+        }));
     };
     // used exactly once, even if two tabs finish at the same moment
     if !db::two_factor::delete_pending(&svc.db, &hash).await? {
@@ -339,11 +326,11 @@ pub async fn complete_sign_in(
     }
     crate::auth::throttle::reset(svc, user_id, client).await?;
     let method = match step {
-        SecondStep::Authenticator => "password+totp",
-        SecondStep::BackupCode => "password+backup_code",
+        SecondStep::Authenticator => SignInMethod::PasswordAndAuthenticator,
+        SecondStep::BackupCode => SignInMethod::PasswordAndBackupCode,
     };
     let mut signed_in = crate::auth::sessions::start(svc, user_id, method, client).await?;
     signed_in.backup_codes_left = backup_codes_left;
-    db::events::record(&svc.db, user_id, None, "signed_in", client, now).await?;
+    db::events::record(&svc.db, user_id, None, EventKind::SignedIn, client, now).await?;
     Ok(signed_in)
 }

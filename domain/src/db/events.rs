@@ -1,15 +1,16 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::auth::sessions::ClientInfo;
+use crate::request::ClientInfo;
 use crate::ids::{EventId, SessionId, UserId};
+use crate::kinds::EventKind;
 
 /// Appends to the account's security history.
 pub async fn record(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     session_id: Option<SessionId>,
-    kind: &str,
+    kind: EventKind,
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ids::{PasskeyId, SessionId, UserId};
+use crate::kinds::CeremonyKind;
 
 /// A stored passkey. `credential` is webauthn-rs's serialised `Passkey`.
 #[derive(sqlx::FromRow, Clone, Debug)]
@@ -165,7 +166,7 @@ pub enum Owner<'a> {
 /// Stores a ceremony's state; a session's earlier unfinished ceremony of the same kind is replaced.
 pub async fn put_ceremony(
     db: impl PgExecutor<'_>,
-    kind: &str,
+    kind: CeremonyKind,
     owner: Owner<'_>,
     state: serde_json::Value,
     now: OffsetDateTime,
@@ -287,7 +288,7 @@ pub async fn put_sign_in_ceremony(db: impl PgExecutor<'_>, c: &NewSignInCeremony
 /// Takes (deletes and answers) the owner's unexpired ceremony of this kind: it can be finished once.
 pub async fn take_ceremony(
     db: impl PgExecutor<'_>,
-    kind: &str,
+    kind: CeremonyKind,
     owner: Owner<'_>,
     now: OffsetDateTime,
 ) -> Result<Option<serde_json::Value>, sqlx::Error> {

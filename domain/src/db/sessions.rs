@@ -1,9 +1,10 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::auth::sessions::ClientInfo;
+use crate::request::ClientInfo;
 use crate::db::events::truncate;
 use crate::ids::{PasskeyId, SessionId, UserId};
+use crate::kinds::{RevokeReason, SignInMethod};
 use crate::plan::Plan;
 
 /// Per plan, the oldest sign-in (`created_after`) and last activity (`seen_after`) a live session
@@ -27,7 +28,7 @@ pub struct LiveSessionRow {
     pub display_name: Option<String>,
     pub plan: Plan,
     pub has_second_factor: bool,
-    pub auth_method: String,
+    pub auth_method: SignInMethod,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -38,7 +39,7 @@ pub struct SessionRow {
     pub last_seen_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub auth_method: String,
+    pub auth_method: SignInMethod,
     /// The passkey a passkey session signed in with (`None` once removed).
     pub passkey_name: Option<String>,
 }
@@ -49,11 +50,11 @@ pub async fn insert(
     user_id: UserId,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
-    method: &str,
+    method: SignInMethod,
     passkey_id: Option<PasskeyId>,
     client: &ClientInfo,
 ) -> Result<(), sqlx::Error> {
-    let device = crate::auth::devices::describe(client.user_agent.as_deref());
+    let device = crate::devices::describe(client.user_agent.as_deref());
     let device_key = format!("{}|{}", device.browser_name, device.os_family);
     // New: the account has signed in before, but never from this device, or never from this
     // country (when the country is known).
@@ -143,7 +144,7 @@ pub async fn revoke(
     user_id: UserId,
     id: SessionId,
     now: OffsetDateTime,
-    reason: &str,
+    reason: RevokeReason,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL",
@@ -166,7 +167,7 @@ pub async fn revoke_live(
     created_after: OffsetDateTime,
     seen_after: OffsetDateTime,
     now: OffsetDateTime,
-    reason: &str,
+    reason: RevokeReason,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
@@ -189,7 +190,7 @@ pub async fn revoke_others(
     user_id: UserId,
     keep: SessionId,
     now: OffsetDateTime,
-    reason: &str,
+    reason: RevokeReason,
 ) -> Result<u64, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",

@@ -1,0 +1,196 @@
+//! The bridge from `DomainError` to `AppError`: the one place where a broken rule becomes the
+//! sentence a person reads, where the HTTP status is set (from `AppError::status`), and where
+//! infrastructure failures are logged under a reference (the only part of them that leaves the
+//! server).
+use domain::error::{Invalid, PasskeyCeremony, PasskeyFailure, PasswordRejection};
+use domain::DomainError;
+use http::header::HeaderValue;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::error::AppError;
+
+/// Maps a domain error to what the person sees, sets the HTTP status, and logs infrastructure
+/// failures under a reference.
+pub fn fail(e: DomainError) -> AppError {
+    let err = match e {
+        DomainError::InvalidCredentials => AppError::InvalidCredentials,
+        DomainError::Unauthenticated => AppError::NotSignedIn,
+        DomainError::EmailTaken => AppError::EmailTaken,
+        DomainError::Invalid(rule) => AppError::Invalid { field: rule.field().into(), message: sentence(&rule) },
+        DomainError::PasswordRejected(why) => AppError::PasswordRejected(password_sentence(&why)),
+        DomainError::LastSignInMethod => AppError::Invalid {
+            field: "passkey".into(),
+            message: "This passkey is your only way to sign in. Add a password or another passkey first.".into(),
+        },
+        DomainError::NotFound => AppError::NotFound,
+        DomainError::ReverifyRequired => AppError::ReverifyRequired,
+        // the pending token goes in its cookie (set by the sign-in function), never in a body
+        DomainError::SecondStepRequired(_) => AppError::SecondStepRequired,
+        DomainError::SignInAgain => AppError::SignInAgain,
+        DomainError::Unavailable => {
+            tracing::warn!("database unavailable");
+            AppError::Unavailable
+        }
+        DomainError::RateLimited { retry_after_seconds } => AppError::RateLimited { retry_after_seconds },
+        DomainError::Overloaded { retry_after_seconds } => {
+            tracing::info!(retry_after_seconds, "overloaded: request refused at once");
+            AppError::Busy { retry_after_seconds }
+        }
+        e @ (DomainError::Db(_) | DomainError::Hash(_) | DomainError::Internal(_)) => {
+            let reference = new_reference();
+            tracing::error!(reference = %reference, error = ?e, "internal error");
+            AppError::Internal { reference }
+        }
+    };
+    reject(err)
+}
+
+/// Sets the status (and `Retry-After`) for an error raised in `app` itself (not signed in, bad
+/// input), or mapped from the domain by `fail`.
+pub fn reject(err: AppError) -> AppError {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        if let Some(seconds) = err.retry_after_seconds() {
+            res.insert_header(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+    }
+    err
+}
+
+/// An internal failure of `app` itself: logged with a reference, answered with only that.
+pub(crate) fn internal(what: &str) -> AppError {
+    let reference = new_reference();
+    tracing::error!(reference = %reference, "{what}");
+    AppError::Internal { reference }
+}
+
+fn new_reference() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// The sentence for a broken rule.
+fn sentence(rule: &Invalid) -> String {
+    use domain::auth::{accounts::MAX_DISPLAY_NAME, passkeys::NAME_MAX};
+    let text: &str = match rule {
+        Invalid::EmailMissing => "Enter your email address.",
+        Invalid::EmailTooLong => "That email address is too long.",
+        Invalid::EmailMalformed => "Enter an email address like name@example.com.",
+        Invalid::DisplayNameTooLong => return format!("Use at most {MAX_DISPLAY_NAME} characters for your name."),
+        Invalid::CurrentSession => "Use Log out to end this session.",
+        Invalid::NoPasswordYet => "This account has no password yet.",
+        Invalid::CurrentPasswordWrong => "Your current password is not correct.",
+        Invalid::AlreadyHasPassword => "This account already has a password. Use Change password instead.",
+        Invalid::NoPasswordToConfirm => "This account has no password. Sign out and sign in again to continue.",
+        Invalid::PasswordWrong => "That password is not correct.",
+        Invalid::AuthenticatorCodeWrong => "That code is not right. Enter the current code from your authenticator app.",
+        Invalid::BackupCodeWrong => "That backup code is not right, or it has been used already.",
+        Invalid::AuthenticatorAlreadySetUp => "An authenticator app is already set up.",
+        Invalid::AuthenticatorSetupExpired => "This setup has expired. Start again to get a new QR code.",
+        Invalid::AuthenticatorSetupCodeWrong => {
+            "That code is not right. Check the app shows Gatehouse and your email, and enter the current code."
+        }
+        Invalid::AuthenticatorNeeded => "Set up an authenticator app first.",
+        Invalid::SecondFactorRequiredByOrganisation => {
+            "Your organisation requires two-step verification, so it cannot be turned off."
+        }
+        Invalid::PasswordTooShortForOneFactor => {
+            return format!(
+                "Your password is shorter than {} characters. Choose a longer password first, then turn this off.",
+                policy::password::MIN_LENGTH
+            )
+        }
+        Invalid::PasskeyExpired => "The passkey request expired or was already used. Try again.",
+        Invalid::PasskeyAnswerUnreadable => "Your browser sent a passkey answer Gatehouse cannot read. Try again.",
+        Invalid::PasskeyAlreadyOnDevice => {
+            "This device or password manager already has a passkey for Gatehouse. Use it, or choose another one."
+        }
+        Invalid::PasskeyNotRegistered => {
+            "This passkey is not registered with Gatehouse (it may have been removed). Sign in another way."
+        }
+        Invalid::NoPasskey => "This account has no passkey.",
+        Invalid::PasskeyFailed { ceremony, reason } => return passkey_failure(*ceremony, *reason),
+        Invalid::PasskeyNameTooLong => return format!("Use at most {NAME_MAX} characters."),
+        Invalid::PasskeyNameMissing => "Enter a name.",
+        Invalid::OrganisationName => "Use 1 to 100 characters for the name.",
+    };
+    text.into()
+}
+
+fn passkey_failure(ceremony: PasskeyCeremony, reason: PasskeyFailure) -> String {
+    let what = match ceremony {
+        PasskeyCeremony::Adding => "Adding the passkey",
+        PasskeyCeremony::SigningIn => "Signing in with the passkey",
+        PasskeyCeremony::Confirming => "Confirming with the passkey",
+    };
+    match reason {
+        PasskeyFailure::WrongSite => format!("{what} failed: this page's address does not match the site the passkey is for."),
+        PasskeyFailure::NotVerified => {
+            format!("{what} failed: your device did not verify it is you (PIN, fingerprint or face). Try again.")
+        }
+        PasskeyFailure::PossiblyCopied => {
+            format!("{what} failed: this passkey may have been copied. Use another way to sign in and remove it.")
+        }
+        PasskeyFailure::Other => format!("{what} failed. Try again."),
+    }
+}
+
+/// The sentence for a refused new password (the shared rules' own sentence, which the browser
+/// shows too, or the server's extra checks).
+fn password_sentence(why: &PasswordRejection) -> String {
+    match why {
+        PasswordRejection::Rule(verdict) => verdict.message().unwrap_or_else(|| "Choose another password.".into()),
+        PasswordRejection::Leaked => "This password is in lists of leaked passwords; choose another.".into(),
+        PasswordRejection::SameAsCurrent => "Choose a password different from your current one.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_broken_rule_reads_as_a_sentence_about_its_field() {
+        let cases = [
+            (Invalid::EmailMalformed, "email", "Enter an email address like name@example.com."),
+            (Invalid::DisplayNameTooLong, "display_name", "Use at most 100 characters for your name."),
+            (Invalid::CurrentSession, "session", "Use Log out to end this session."),
+            (
+                Invalid::PasswordTooShortForOneFactor,
+                "totp",
+                "Your password is shorter than 15 characters. Choose a longer password first, then turn this off.",
+            ),
+            (Invalid::AuthenticatorSetupExpired, "code", "This setup has expired. Start again to get a new QR code."),
+            (
+                Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::WrongSite },
+                "passkey",
+                "Signing in with the passkey failed: this page's address does not match the site the passkey is for.",
+            ),
+            (Invalid::PasskeyNameTooLong, "name", "Use at most 64 characters."),
+        ];
+        for (rule, field, text) in cases {
+            assert_eq!((rule.field(), sentence(&rule).as_str()), (field, text));
+        }
+    }
+
+    #[test]
+    fn refused_passwords_say_why() {
+        assert_eq!(
+            password_sentence(&PasswordRejection::Rule(policy::password::Verdict::TooLong)),
+            "Use at most 256 characters."
+        );
+        assert_eq!(password_sentence(&PasswordRejection::Leaked), "This password is in lists of leaked passwords; choose another.");
+    }
+
+    #[test]
+    fn the_last_sign_in_method_is_refused_with_what_to_do_instead() {
+        match fail(DomainError::LastSignInMethod) {
+            AppError::Invalid { field, message } => {
+                assert_eq!(field, "passkey");
+                assert_eq!(message, "This passkey is your only way to sign in. Add a password or another passkey first.");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

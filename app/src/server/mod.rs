@@ -1,0 +1,140 @@
+//! Server-only helpers for `#[server]` functions: the request's services, session and client,
+//! cookies, and the bridge from `DomainError` to `AppError` (which logs and hides internals).
+use domain::request::{AuthSession, ClientInfo};
+use domain::secret::SessionToken;
+use domain::Services;
+use http::header::{HeaderValue, SET_COOKIE};
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::error::AppError;
+
+pub mod cookies;
+mod errors;
+
+pub use errors::{fail, reject};
+use errors::internal;
+
+/// Put in the request's extensions by the server's session middleware.
+#[derive(Clone, Debug, Default)]
+pub struct CurrentSession(pub Option<AuthSession>);
+
+/// Cookie lifetime, set by the server from the session policy.
+#[derive(Clone, Copy, Debug)]
+pub struct CookieMaxAge(pub i64);
+
+fn parts() -> Result<Parts, AppError> {
+    use_context::<Parts>().ok_or_else(|| internal("no request context"))
+}
+
+/// The domain services the server attached to this request.
+pub fn services() -> Result<Services, AppError> {
+    parts()?.extensions.get::<Services>().cloned().ok_or_else(|| internal("no services in request"))
+}
+
+/// The geo-IP database, if the server has one.
+pub fn geo() -> Option<std::sync::Arc<domain::geo::GeoIp>> {
+    parts().ok()?.extensions.get::<std::sync::Arc<domain::geo::GeoIp>>().cloned()
+}
+
+/// The signed-in session, or `NotSignedIn`; `SecondFactorRequired` for an Enterprise member who has
+/// not set up a second factor yet (they may only do that: see `auth_for_setup`).
+pub fn auth() -> Result<AuthSession, AppError> {
+    let session = auth_for_setup()?;
+    if session.must_set_up_second_factor() {
+        return Err(AppError::SecondFactorRequired);
+    }
+    Ok(session)
+}
+
+/// The signed-in session, also when the organisation still requires a second factor: for the
+/// page itself, setting one up, re-verifying and signing out.
+pub fn auth_for_setup() -> Result<AuthSession, AppError> {
+    parts()?
+        .extensions
+        .get::<CurrentSession>()
+        .and_then(|c| c.0.clone())
+        .ok_or(AppError::NotSignedIn)
+}
+
+/// Where the request came from (IP, user agent, country), recorded on sessions and events. Only the
+/// server functions that record it pay for the geo-IP lookup.
+pub fn client() -> ClientInfo {
+    let mut c = parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default();
+    if let (Some(geo), Some(ip)) = (geo(), c.ip.as_deref()) {
+        c.country = geo.country(ip);
+    }
+    c.device = cookie(&cookies::DEVICE).map(domain::secret::DeviceCookie::from_cookie);
+    c
+}
+
+/// After a full sign-in: the session cookie, and the browser's renewed device cookie.
+pub fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn) {
+    set_session_cookie(&signed_in.token);
+    set_cookie(&cookies::DEVICE.set(signed_in.device.expose(), None));
+}
+
+/// Sets the session cookie on the response (lifetime: the session policy's longest).
+pub fn set_session_cookie(token: &SessionToken) {
+    let policy = parts().ok().and_then(|p| p.extensions.get::<CookieMaxAge>().copied()).map(|m| m.0);
+    set_cookie(&cookies::SESSION.set(token.expose(), policy));
+}
+
+/// Tells the browser to forget the session cookie.
+pub fn clear_session_cookie() {
+    set_cookie(&cookies::SESSION.clear());
+}
+
+pub fn set_pending_cookie(token: &domain::secret::PendingToken) {
+    set_cookie(&cookies::PENDING.set(token.expose(), None));
+}
+
+pub fn clear_pending_cookie() {
+    set_cookie(&cookies::PENDING.clear());
+}
+
+/// The pending sign-in's token from the request's cookies.
+pub fn pending_cookie() -> Option<domain::secret::PendingToken> {
+    cookie(&cookies::PENDING).map(domain::secret::PendingToken::from_cookie)
+}
+
+pub fn set_passkey_cookie(token: &domain::secret::CeremonyToken) {
+    set_cookie(&cookies::PASSKEY.set(token.expose(), None));
+}
+
+pub fn clear_passkey_cookie() {
+    set_cookie(&cookies::PASSKEY.clear());
+}
+
+pub fn passkey_cookie() -> Option<domain::secret::CeremonyToken> {
+    cookie(&cookies::PASSKEY).map(domain::secret::CeremonyToken::from_cookie)
+}
+
+/// A cookie of the request.
+fn cookie(spec: &cookies::CookieSpec) -> Option<String> {
+    spec.read(&parts().ok()?.headers).map(str::to_string)
+}
+
+fn set_cookie(value: &str) {
+    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
+        res.append_header(SET_COOKIE, v);
+    }
+}
+
+/// Headers for every server-rendered page: a CSP whose script source is this response's nonce
+/// (hydration needs `'wasm-unsafe-eval'`), and no caching of pages that may hold account data.
+pub fn set_page_headers() {
+    use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
+    let Some(res) = use_context::<ResponseOptions>() else { return };
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        res.insert_header(CONTENT_SECURITY_POLICY, v);
+    }
+    res.insert_header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

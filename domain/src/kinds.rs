@@ -1,0 +1,159 @@
+//! Protocol values that are stored as text: each kind is an enum with exactly one string form,
+//! written and read through `as_str` / `parse` (and sqlx's `Type`/`Encode`/`Decode` for binding
+//! and reading), so a misspelt kind is a compile error rather than a row nobody can find.
+
+/// Declares a text-stored kind: the enum, `ALL`, `as_str`, `parse`, `Display` and the sqlx traits.
+macro_rules! text_kind {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The one string form (stored in the database).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The kind a stored string names; `None` for anything else.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'q> sqlx::Encode<'q, sqlx::Postgres> for $name {
+            fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                $name::parse(text).ok_or_else(|| format!("unknown {} {text:?}", stringify!($name)).into())
+            }
+        }
+    };
+}
+
+text_kind! {
+    /// How a session signed in (`sessions.auth_method`).
+    pub enum SignInMethod {
+        Password = "password",
+        PasswordAndAuthenticator = "password+totp",
+        PasswordAndBackupCode = "password+backup_code",
+        /// A passkey that verified the person: both factors in one step.
+        Passkey = "passkey",
+    }
+}
+
+text_kind! {
+    /// What happened, in the account's security history (`security_events.kind`).
+    pub enum EventKind {
+        AccountCreated = "account_created",
+        SignedIn = "signed_in",
+        SignedOut = "signed_out",
+        SessionRevoked = "session_revoked",
+        OtherSessionsRevoked = "other_sessions_revoked",
+        SignedOutEverywhere = "signed_out_everywhere",
+        Reverified = "reverified",
+        PasswordChanged = "password_changed",
+        PasswordSet = "password_set",
+        TotpEnabled = "totp_enabled",
+        TotpDisabled = "totp_disabled",
+        BackupCodesGenerated = "backup_codes_generated",
+        PasskeyAdded = "passkey_added",
+        PasskeyRemoved = "passkey_removed",
+        /// A wrong password at sign-in.
+        SignInFailed = "sign_in_failed",
+        /// A wrong code at the second step of a sign-in.
+        SecondStepFailed = "second_step_failed",
+        /// A wrong current password when changing it.
+        CurrentPasswordFailed = "current_password_failed",
+        /// A wrong password or code when confirming it's you.
+        ReverifyFailed = "reverify_failed",
+        /// A failure that locked a sign-in path.
+        SignInLocked = "sign_in_locked",
+    }
+}
+
+text_kind! {
+    /// Why a session ended (`sessions.revoked_reason`).
+    pub enum RevokeReason {
+        SignedOut = "signed_out",
+        /// Ended from another session's list.
+        Revoked = "revoked",
+        RevokedAllOthers = "revoked_all_others",
+        SignedOutEverywhere = "signed_out_everywhere",
+        PasswordChanged = "password_changed",
+        PasswordSet = "password_set",
+        /// Past its idle or absolute lifetime (written by the clean-up sweep's SQL).
+        Expired = "expired",
+    }
+}
+
+text_kind! {
+    /// Which passkey ceremony a stored state belongs to (`passkey_ceremonies.kind`).
+    pub enum CeremonyKind {
+        Register = "register",
+        SignIn = "sign_in",
+        Reverify = "reverify",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<K: Copy + PartialEq + std::fmt::Debug>(all: &[K], as_str: fn(K) -> &'static str, parse: fn(&str) -> Option<K>) {
+        let mut seen = std::collections::HashSet::new();
+        for &k in all {
+            assert!(seen.insert(as_str(k)), "{:?} shares its string form", k);
+            assert_eq!(parse(as_str(k)), Some(k));
+        }
+        assert_eq!(parse("no such kind"), None);
+    }
+
+    #[test]
+    fn every_kind_has_one_distinct_string_form_that_parses_back() {
+        round_trips(SignInMethod::ALL, SignInMethod::as_str, SignInMethod::parse);
+        round_trips(EventKind::ALL, EventKind::as_str, EventKind::parse);
+        round_trips(RevokeReason::ALL, RevokeReason::as_str, RevokeReason::parse);
+        round_trips(CeremonyKind::ALL, CeremonyKind::as_str, CeremonyKind::parse);
+    }
+
+    #[test]
+    fn stored_forms_stay_what_existing_rows_hold() {
+        assert_eq!(SignInMethod::PasswordAndAuthenticator.as_str(), "password+totp");
+        assert_eq!(SignInMethod::PasswordAndBackupCode.as_str(), "password+backup_code");
+        assert_eq!(EventKind::SignInLocked.as_str(), "sign_in_locked");
+        assert_eq!(RevokeReason::Expired.as_str(), "expired");
+        assert_eq!(CeremonyKind::SignIn.as_str(), "sign_in");
+    }
+}

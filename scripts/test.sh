@@ -11,7 +11,15 @@ scripts/pg.sh start
 
 step "Checking that the browser bundle cannot reach server-only crates"
 target_flags=(--target wasm32-unknown-unknown)
-leaks=$(cargo tree -p frontend "${target_flags[@]}" -e normal --prefix none 2>/dev/null | grep -E '^(sqlx|argon2|tokio|domain|leptos_axum) ' || true)
+# Fails closed: if cargo tree itself fails, its error is shown and the step fails (an empty tree
+# would otherwise read as "no leaks").
+if ! tree=$(cargo tree -p frontend "${target_flags[@]}" -e normal --prefix none); then
+  echo "cargo tree failed: cannot check the wasm dependency tree" >&2; exit 1
+fi
+if ! grep -q '^app ' <<<"$tree"; then
+  echo "the frontend's wasm tree does not list app, so it cannot be checked:" >&2; echo "$tree" >&2; exit 1
+fi
+leaks=$(grep -E '^(sqlx|argon2|tokio|domain|leptos_axum) ' <<<"$tree" || true)
 if [ -n "$leaks" ]; then echo "server-only crates in the wasm dependency tree:"; echo "$leaks"; exit 1; fi
 echo "ok: no sqlx, argon2, tokio, domain or leptos_axum in the frontend's tree"
 

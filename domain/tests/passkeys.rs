@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use time::Duration;
 
 mod common;
-use common::authenticator::{SoftAuthenticator, UP};
+use testkit::authenticator::{SoftAuthenticator, UP};
 use common::{services, ORIGIN, PW, TEST_AAGUID};
 
 async fn me(svc: &Services, t: &SessionToken) -> AuthSession {

@@ -15,9 +15,9 @@ mod common;
 use common::{services, PW};
 
 /// The key `common::services` seals with.
-const KEY_A: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_A: &str = testkit::TOTP_KEYS;
 const KEY_B: &str = "k2:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
-const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
+const BACKUP_KEY: &str = testkit::BACKUP_CODE_KEY;
 
 /// The same services (database, clock) with another `[secrets] totp_keys`.
 fn with_totp_keys(svc: &Services, totp_keys: &str) -> Services {
@@ -30,17 +30,7 @@ async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
 
 /// The secret behind an enrolment, read the way an authenticator app does: from the manual key.
 fn secret_of(e: &two_factor::Enrolment) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut n, mut out) = (0u64, 0, Vec::new());
-    for c in e.manual_key.replace(' ', "").bytes() {
-        bits = (bits << 5) | A.iter().position(|x| *x == c).unwrap() as u64;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
+    testkit::base32_decode(&e.manual_key)
 }
 
 /// An account that has begun setting up an authenticator app: its session and the app's secret.

@@ -19,23 +19,7 @@ async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
 
 /// The secret behind an enrolment, read the way an authenticator app does: from the manual key.
 fn secret_of(e: &two_factor::Enrolment) -> Vec<u8> {
-    base32_decode(&e.manual_key.replace(' ', ""))
-}
-
-fn base32_decode(s: &str) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.bytes() {
-        bits = (bits << 5) | A.iter().position(|x| *x == c).unwrap() as u64;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
+    testkit::base32_decode(&e.manual_key)
 }
 
 async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>) {

@@ -2,10 +2,6 @@
 //! (WebAuthn assertion, P-256), through the whole router in-process (no sockets), in the same run,
 //! on this machine. Run by `make bench` against a fresh database:
 //! `cargo run --profile server-release -p server --example sign_in_bench`.
-#[path = "../../domain/tests/common/authenticator.rs"]
-#[allow(dead_code)]
-mod authenticator;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +12,7 @@ use http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-const PW: &str = "correct horse battery staple";
+use testkit::PW;
 
 /// Requests as a browser on the site sends them (Host and Origin of the configured origin).
 #[derive(Clone)]
@@ -68,7 +64,7 @@ async fn main() -> Result<(), String> {
             .map_err(|e| format!("{e:?}"))?;
         let token = signed_in.token;
         let session = domain::auth::sessions::authenticate(&svc, &token).await.map_err(|e| format!("{e:?}"))?.ok_or("no session")?;
-        let mut key = authenticator::SoftAuthenticator::new(i as u8 + 1, uuid::Uuid::nil(), &origin);
+        let mut key = testkit::SoftAuthenticator::new(i as u8 + 1, uuid::Uuid::nil(), &origin);
         let options = domain::auth::passkeys::begin_registration(&svc, &session).await.map_err(|e| format!("{e:?}"))?;
         domain::auth::passkeys::finish_registration(&svc, &session, &key.create(&options), "", &ClientInfo::default())
             .await

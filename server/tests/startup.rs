@@ -8,7 +8,8 @@ use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-const PW: &str = "correct horse battery staple";
+use testkit::server::CHEAP_HASHING;
+use testkit::PW;
 
 /// The URL of the test's own database (sqlx::test makes one per test).
 fn url_of(db: &PgPool) -> String {
@@ -19,18 +20,10 @@ fn url_of(db: &PgPool) -> String {
 
 fn server(db_url: &str, addr: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-    cmd.env("DATABASE_URL", db_url)
-        .env("GATEHOUSE_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))
-        .env("GATEHOUSE_DEMO_ENABLED", "false")
-        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "256")
-        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
-        .env("GATEHOUSE_SITE_ADDR", addr)
-        .env("GATEHOUSE_PASSWORD_COMMON_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt"))
-        .env("GATEHOUSE_PASSKEYS_PROVIDER_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json"))
+    let env = [("DATABASE_URL", db_url), ("GATEHOUSE_DEMO_ENABLED", "false"), ("GATEHOUSE_SITE_ADDR", addr)];
+    cmd.env("GATEHOUSE_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))
+        .envs(testkit::server::env(&[CHEAP_HASHING, &env].concat()))
         .env("RUST_LOG", "warn")
-        .env("GATEHOUSE_SECRETS_TOTP_KEYS", "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
-        .env("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==")
-        .env("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY", "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==")
         .kill_on_drop(true);
     cmd
 }
@@ -167,23 +160,15 @@ async fn a_non_loopback_address_with_demo_accounts_refuses_to_start(db: PgPool) 
     assert_eq!(accounts, 0, "no demo account was created");
 }
 
-const KEY_A: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// The TOTP key of the test environment (`testkit::server::env`).
+const KEY_A: &str = testkit::TOTP_KEYS;
 const KEY_B: &str = "k2:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_reseal_command_moves_totp_secrets_to_the_first_key_and_exits(db: PgPool) {
     // an account in the middle of setting up an authenticator app, its secret sealed under key A
-    let env = [
-        ("DATABASE_URL", "postgres://unused"),
-        ("GATEHOUSE_PASSWORD_COMMON_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt")),
-        ("GATEHOUSE_PASSKEYS_PROVIDER_LIST", concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/aaguids/aaguids.json")),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB", "256"),
-        ("GATEHOUSE_ARGON2_ITERATIONS", "1"),
-        ("GATEHOUSE_SECRETS_TOTP_KEYS", KEY_A),
-        ("GATEHOUSE_SECRETS_BACKUP_CODE_KEY", "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ=="),
-        ("GATEHOUSE_SECRETS_DEVICE_COOKIE_KEY", "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ=="),
-    ];
-    let config = server::Config::from_toml(include_str!("../../Leptos.toml"), env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    let env = testkit::server::env(CHEAP_HASHING);
+    let config = server::Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
     let svc = server::AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap().services;
     let client = domain::request::ClientInfo::default();
     let (_, token) =

@@ -78,14 +78,6 @@ pub async fn find_by_credential(
         .await
 }
 
-/// Whether any account has this credential id.
-pub async fn credential_exists(db: impl PgExecutor<'_>, credential_id: &[u8]) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM passkeys WHERE credential_id = $1)")
-        .bind(credential_id)
-        .fetch_one(db)
-        .await
-}
-
 /// After a sign-in: the updated credential (counter, backup state) and the time it was used.
 pub async fn record_use(
     db: impl PgExecutor<'_>,

@@ -1,13 +1,12 @@
-//! Shared set-up for the database tests.
-#[allow(dead_code)]
-pub mod authenticator;
+//! Shared set-up for the database tests (the software authenticator, test keys and data files are
+//! in the `testkit` crate, shared with the server's tests).
 use domain::clock::Clock;
 use domain::config::{Argon2Config, SessionPolicy};
 use domain::{auth::password::PasswordHasher, Services};
 use sqlx::PgPool;
 use time::macros::datetime;
 
-pub const PW: &str = "correct horse battery staple";
+pub use testkit::PW;
 pub const RP_ID: &str = "localhost";
 pub const ORIGIN: &str = "http://localhost:3000";
 /// The provider the test authenticator claims to be (Google Password Manager's AAGUID).
@@ -27,14 +26,10 @@ pub fn services(db: PgPool) -> Services {
         throttle: Default::default(),
         common_passwords: common_passwords(),
         keys: std::sync::Arc::new(
-            domain::auth::two_factor::Keys::from_config(
-                "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-                "c2VydmVyIGtleSBmb3IgYmFja3VwIGNvZGVzLCB0ZXN0cyBvbmx5IQ==",
-            )
-            .unwrap(),
+            domain::auth::two_factor::Keys::from_config(testkit::TOTP_KEYS, testkit::BACKUP_CODE_KEY).unwrap(),
         ),
         device_cookies: std::sync::Arc::new(
-            domain::auth::device_cookies::DeviceCookieKey::from_config("ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHkhIQ==").unwrap(),
+            domain::auth::device_cookies::DeviceCookieKey::from_config(testkit::DEVICE_COOKIE_KEY).unwrap(),
         ),
         passkeys: std::sync::Arc::new(
             domain::auth::passkeys::PasskeyService::new(RP_ID, ORIGIN, "Gatehouse", providers()).unwrap(),
@@ -43,12 +38,12 @@ pub fn services(db: PgPool) -> Services {
     }
 }
 
-/// The list `scripts/setup.sh` installs, loaded once per test process.
+/// The list `scripts/setup.sh` installs, loaded once per test process (a clear panic when missing).
 pub fn common_passwords() -> std::sync::Arc<domain::auth::password::CommonPasswords> {
     static LIST: std::sync::OnceLock<std::sync::Arc<domain::auth::password::CommonPasswords>> = std::sync::OnceLock::new();
     LIST.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../.data/passwords/common-passwords.txt");
-        std::sync::Arc::new(domain::auth::password::CommonPasswords::load(std::path::Path::new(path)).unwrap())
+        let path = testkit::data_file("passwords/common-passwords.txt");
+        std::sync::Arc::new(domain::auth::password::CommonPasswords::load(std::path::Path::new(&path)).unwrap())
     })
     .clone()
 }

@@ -1,4 +1,4 @@
-//! A software passkey authenticator (P-256, attestation "none") for the database tests: it answers
+//! A software passkey authenticator (P-256, attestation "none") for the tests and the benchmark: it answers
 //! the server's options with the JSON a browser's `PublicKeyCredential.toJSON()` gives.
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 # Everything a newcomer needs; see README.md.
 SHELL := /bin/bash
 
-.PHONY: run test stop release bench reseal
+.PHONY: run test stop release bench reseal sqlx
 run:  ## install what is missing, start Postgres, build and serve at http://localhost:3000 (demo accounts and /previews on)
 	@scripts/run.sh
 test: ## install what is missing and run every test layer
@@ -12,5 +12,7 @@ release: ## optimised build: target/site (wasm-opt'd bundle) and the release ser
 	@scripts/release.sh
 bench: ## requests/s: signed-in vs anonymous API call and page (wrk; uses the release server if built)
 	@scripts/bench.sh
+sqlx: ## after changing a query or a migration: rewrite the query data in .sqlx/ (commit it); make test fails while it is stale
+	@scripts/sqlx-prepare.sh
 reseal: ## re-encrypt every stored TOTP secret under the first key of GATEHOUSE_SECRETS_TOTP_KEYS (key rotation)
 	@scripts/reseal.sh

@@ -6,6 +6,10 @@ export ROOT
 # One cargo target directory shared by every clone on this machine (CI reuses compiled dependencies).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
 export PATH="$HOME/.cargo/bin:$PATH"
+# sqlx's query macros check each query at build time against the query data committed in .sqlx/,
+# not a live database: builds need no database, and the DATABASE_URL the tests export is not used
+# to compile. `make sqlx` refreshes .sqlx/ (scripts/sqlx-prepare.sh).
+export SQLX_OFFLINE=${SQLX_OFFLINE:-true}
 # cargo-leptos compiles with LEPTOS_OUTPUT_NAME set (leptos reads it at compile time to name the
 # wasm file); setting it for every build keeps test builds and cargo-leptos builds sharing artifacts.
 export LEPTOS_OUTPUT_NAME=gatehouse

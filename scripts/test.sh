@@ -23,6 +23,11 @@ leaks=$(grep -E '^(sqlx|argon2|tokio|domain|leptos_axum) ' <<<"$tree" || true)
 if [ -n "$leaks" ]; then echo "server-only crates in the wasm dependency tree:"; echo "$leaks"; exit 1; fi
 echo "ok: no sqlx, argon2, tokio, domain or leptos_axum in the frontend's tree"
 
+step "Checking that the committed query data (.sqlx/) matches the queries"
+# The builds below compile the queries against .sqlx/ (SQLX_OFFLINE, env.sh); this describes them
+# again against a scratch database with the migrations and compares (make sqlx rewrites it).
+scripts/sqlx-prepare.sh --check
+
 step "Unit, database (#[sqlx::test]) and HTTP (router oneshot) tests"
 # sqlx::test creates a fresh database per test through this URL.
 export DATABASE_URL=$(pg_url postgres)

@@ -14,6 +14,13 @@ macro_rules! id_type {
             }
         }
 
+        /// A stored id back (the query macros convert a `uuid` column into the field's type).
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
         impl Default for $name {
             fn default() -> Self {
                 Self::new()

@@ -69,18 +69,7 @@ async fn reseal_totp_secrets() -> Result<(), String> {
 /// Refuses to work on a database that is not exactly at this binary's migrations.
 async fn check_migrations(db: &sqlx::PgPool) -> Result<(), String> {
     let unreachable = |e: sqlx::Error| format!("cannot read the database's migrations: {e}");
-    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(db)
-        .await
-        .map_err(unreachable)?;
-    let applied: Vec<i64> = if has_table {
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(db)
-            .await
-            .map_err(unreachable)?
-    } else {
-        Vec::new()
-    };
+    let applied = domain::db::migrations::applied_versions(db).await.map_err(unreachable)?.unwrap_or_default();
     let known: Vec<i64> = domain::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
     if let Some(missing) = known.iter().find(|v| !applied.contains(v)) {
         return Err(format!(

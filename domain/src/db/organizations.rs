@@ -11,30 +11,28 @@ pub async fn insert(
     plan: Plan,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(name)
-        .bind(plan.as_str())
-        .bind(now)
-        .execute(db)
+    sqlx::query!(
+        "INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
+        id.0,
+        name,
+        plan.as_str(),
+        now,
+    )
+    .execute(db)
         .await?;
     Ok(())
 }
 
 pub async fn set_plan(db: impl PgExecutor<'_>, id: OrganizationId, plan: Plan) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE organizations SET plan = $2 WHERE id = $1")
-        .bind(id)
-        .bind(plan.as_str())
-        .execute(db)
-        .await?;
+    let r = sqlx::query!("UPDATE organizations SET plan = $2 WHERE id = $1", id.0, plan.as_str()).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn find_by_name(db: impl PgExecutor<'_>, name: &str) -> Result<Option<OrganizationId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1 ORDER BY created_at LIMIT 1")
-        .bind(name)
+    let id = sqlx::query_scalar!("SELECT id FROM organizations WHERE name = $1 ORDER BY created_at LIMIT 1", name)
         .fetch_optional(db)
-        .await
+        .await?;
+    Ok(id.map(OrganizationId))
 }
 
 /// Puts the account in the organisation (or takes it out, with `None`).
@@ -43,9 +41,7 @@ pub async fn set_membership(
     user_id: UserId,
     org: Option<OrganizationId>,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE users SET organization_id = $2 WHERE id = $1")
-        .bind(user_id)
-        .bind(org)
+    let r = sqlx::query!("UPDATE users SET organization_id = $2 WHERE id = $1", user_id.0, org.map(|o| o.0))
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)

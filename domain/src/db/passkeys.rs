@@ -9,7 +9,7 @@ use crate::ids::{PasskeyId, SessionId, UserId};
 use crate::kinds::CeremonyKind;
 
 /// A stored passkey. `credential` is webauthn-rs's serialised `Passkey`.
-#[derive(sqlx::FromRow, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub struct PasskeyRow {
     pub id: PasskeyId,
     pub user_id: UserId,
@@ -21,8 +21,6 @@ pub struct PasskeyRow {
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
 }
-
-const COLUMNS: &str = "id, user_id, credential, name, aaguid, backup_eligible, backed_up, created_at, last_used_at";
 
 pub struct NewPasskey<'a> {
     pub id: PasskeyId,
@@ -38,20 +36,20 @@ pub struct NewPasskey<'a> {
 
 /// Stores a new passkey; `false` when its credential id is already registered (to any account).
 pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, backup_eligible, backed_up, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (credential_id) DO NOTHING",
+        p.id.0,
+        p.user_id.0,
+        p.credential_id,
+        &p.credential,
+        p.name,
+        p.aaguid,
+        p.backup_eligible,
+        p.backed_up,
+        p.created_at,
     )
-    .bind(p.id)
-    .bind(p.user_id)
-    .bind(p.credential_id)
-    .bind(Json(&p.credential))
-    .bind(p.name)
-    .bind(p.aaguid)
-    .bind(p.backup_eligible)
-    .bind(p.backed_up)
-    .bind(p.created_at)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -59,10 +57,15 @@ pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool,
 
 /// The account's passkeys, oldest first.
 pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<PasskeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"))
-        .bind(user_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        PasskeyRow,
+        r#"SELECT id, user_id, credential AS "credential: Json<serde_json::Value>", name, aaguid, backup_eligible, backed_up,
+                  created_at, last_used_at
+           FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"#,
+        user_id.0,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The passkey with this credential id, if it belongs to this account.
@@ -71,11 +74,16 @@ pub async fn find_by_credential(
     user_id: UserId,
     credential_id: &[u8],
 ) -> Result<Option<PasskeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM passkeys WHERE user_id = $1 AND credential_id = $2"))
-        .bind(user_id)
-        .bind(credential_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        PasskeyRow,
+        r#"SELECT id, user_id, credential AS "credential: Json<serde_json::Value>", name, aaguid, backup_eligible, backed_up,
+                  created_at, last_used_at
+           FROM passkeys WHERE user_id = $1 AND credential_id = $2"#,
+        user_id.0,
+        credential_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// After a sign-in: the updated credential (counter, backup state) and the time it was used.
@@ -87,17 +95,17 @@ pub async fn record_use(
     backed_up: Option<bool>,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE passkeys SET last_used_at = $3,
                 credential = COALESCE($4, credential),
                 backed_up = COALESCE($5, backed_up)
          WHERE user_id = $1 AND id = $2",
+        user_id.0,
+        id.0,
+        now,
+        credential,
+        backed_up,
     )
-    .bind(user_id)
-    .bind(id)
-    .bind(now)
-    .bind(credential.map(Json))
-    .bind(backed_up)
     .execute(db)
     .await?;
     Ok(())
@@ -105,10 +113,7 @@ pub async fn record_use(
 
 /// Renames one of the account's passkeys; `false` when it has no such passkey.
 pub async fn rename(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId, name: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2")
-        .bind(user_id)
-        .bind(id)
-        .bind(name)
+    let r = sqlx::query!("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2", user_id.0, id.0, name)
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
@@ -116,9 +121,7 @@ pub async fn rename(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId, nam
 
 /// Deletes one of the account's passkeys; `false` when it has no such passkey.
 pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND id = $2")
-        .bind(user_id)
-        .bind(id)
+    let r = sqlx::query!("DELETE FROM passkeys WHERE user_id = $1 AND id = $2", user_id.0, id.0)
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
@@ -126,22 +129,22 @@ pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId) -> 
 
 /// The names of the account's passkeys (for numbering a default name).
 pub async fn names(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM passkeys WHERE user_id = $1").bind(user_id).fetch_all(db).await
+    sqlx::query_scalar!("SELECT name FROM passkeys WHERE user_id = $1", user_id.0).fetch_all(db).await
 }
 
 /// Locks the account row, so two removals racing cannot both see "another way to sign in remains".
 pub async fn lock_account(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(db).await?;
+    sqlx::query_scalar!("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id.0).fetch_all(db).await?;
     Ok(())
 }
 
 /// How many ways to sign in the account has: its password (if any) and its passkeys.
 pub async fn sign_in_methods(db: impl PgExecutor<'_>, user_id: UserId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL)
-              + (SELECT count(*) FROM passkeys WHERE user_id = $1)",
+    sqlx::query_scalar!(
+        r#"SELECT (SELECT count(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL)
+              + (SELECT count(*) FROM passkeys WHERE user_id = $1) AS "methods!""#,
+        user_id.0,
     )
-    .bind(user_id)
     .fetch_one(db)
     .await
 }
@@ -168,19 +171,19 @@ pub async fn put_ceremony(
         Owner::Session(s) => (Some(s), None),
         Owner::Token(t) => (None, Some(&t[..])),
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO webauthn_ceremonies (id, kind, session_id, token_hash, state, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (session_id, kind) WHERE session_id IS NOT NULL
          DO UPDATE SET state = EXCLUDED.state, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+        Uuid::new_v4(),
+        kind.as_str(),
+        session_id.map(|s| s.0),
+        token_hash,
+        state,
+        now,
+        expires_at,
     )
-    .bind(Uuid::new_v4())
-    .bind(kind)
-    .bind(session_id)
-    .bind(token_hash)
-    .bind(Json(state))
-    .bind(now)
-    .bind(expires_at)
     .execute(db)
     .await?;
     Ok(())
@@ -189,8 +192,7 @@ pub async fn put_ceremony(
 /// Serialises the sign-in ceremonies begun from one client network until the transaction ends, so
 /// its cap is exact however many begins arrive at once.
 pub async fn lock_network(db: impl PgExecutor<'_>, network: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('webauthn_ceremonies.client_network'), hashtext($1))")
-        .bind(network)
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('webauthn_ceremonies.client_network'), hashtext($1))", network)
         .execute(db)
         .await?;
     Ok(())
@@ -227,8 +229,8 @@ pub enum SignInAdmission {
 /// the same transaction: the per-network cap is then exact; the total may be passed by the number
 /// of begins running at the same moment on other networks.
 pub async fn put_sign_in_ceremony(db: impl PgExecutor<'_>, c: &NewSignInCeremony<'_>) -> Result<SignInAdmission, sqlx::Error> {
-    let (stored, mine, mine_first, any_first): (i64, i64, Option<OffsetDateTime>, Option<OffsetDateTime>) = sqlx::query_as(
-        "WITH forgotten AS (
+    let r = sqlx::query!(
+        r#"WITH forgotten AS (
              DELETE FROM webauthn_ceremonies
              WHERE kind = 'sign_in' AND (token_hash = $3 OR (client_network = $4 AND expires_at <= $6))
          ),
@@ -251,23 +253,24 @@ pub async fn put_sign_in_ceremony(db: impl PgExecutor<'_>, c: &NewSignInCeremony
              SELECT $1, 'sign_in', $2, $5, $6, $7, $4 FROM mine, everyone WHERE mine.n < $8 AND everyone.n < $9
              RETURNING 1
          )
-         SELECT (SELECT count(*) FROM stored),
-                mine.n,
+         SELECT (SELECT count(*) FROM stored) AS "stored!",
+                mine.n AS "mine!",
                 mine.first_expiry,
                 (SELECT min(expires_at) FROM webauthn_ceremonies WHERE kind = 'sign_in' AND expires_at > $6)
-         FROM mine",
+         FROM mine"#,
+        Uuid::new_v4(),
+        &c.token_hash[..],
+        c.replaces.map(|h| &h[..]),
+        c.client_network,
+        &c.state,
+        c.now,
+        c.expires_at,
+        c.per_network,
+        c.total,
     )
-    .bind(Uuid::new_v4())
-    .bind(&c.token_hash[..])
-    .bind(c.replaces.map(|h| &h[..]))
-    .bind(c.client_network)
-    .bind(Json(&c.state))
-    .bind(c.now)
-    .bind(c.expires_at)
-    .bind(c.per_network)
-    .bind(c.total)
     .fetch_one(db)
     .await?;
+    let (stored, mine, mine_first, any_first) = (r.stored, r.mine, r.first_expiry, r.min);
     Ok(if stored == 1 {
         SignInAdmission::Stored
     } else if mine >= c.per_network {
@@ -284,26 +287,24 @@ pub async fn take_ceremony(
     owner: Owner<'_>,
     now: OffsetDateTime,
 ) -> Result<Option<serde_json::Value>, sqlx::Error> {
-    let row: Option<(Json<serde_json::Value>, OffsetDateTime)> = match owner {
+    let row: Option<(serde_json::Value, OffsetDateTime)> = match owner {
         Owner::Session(s) => {
-            sqlx::query_as("DELETE FROM webauthn_ceremonies WHERE kind = $1 AND session_id = $2 RETURNING state, expires_at")
-                .bind(kind)
-                .bind(s)
+            sqlx::query!("DELETE FROM webauthn_ceremonies WHERE kind = $1 AND session_id = $2 RETURNING state, expires_at", kind.as_str(), s.0)
                 .fetch_optional(db)
                 .await?
+                .map(|r| (r.state, r.expires_at))
         }
         Owner::Token(t) => {
-            sqlx::query_as("DELETE FROM webauthn_ceremonies WHERE kind = $1 AND token_hash = $2 RETURNING state, expires_at")
-                .bind(kind)
-                .bind(&t[..])
+            sqlx::query!("DELETE FROM webauthn_ceremonies WHERE kind = $1 AND token_hash = $2 RETURNING state, expires_at", kind.as_str(), &t[..])
                 .fetch_optional(db)
                 .await?
+                .map(|r| (r.state, r.expires_at))
         }
     };
-    Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(s, _)| s.0))
+    Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(s, _)| s))
 }
 
 /// Forgets ceremonies past their 5 minutes (clean-up task).
 pub async fn delete_expired_ceremonies(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1").bind(now).execute(db).await?.rows_affected())
+    Ok(sqlx::query!("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1", now).execute(db).await?.rows_affected())
 }

@@ -17,7 +17,7 @@ pub struct Cutoffs {
     pub seen_after: Vec<OffsetDateTime>,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct LiveSessionRow {
     pub id: SessionId,
     pub user_id: UserId,
@@ -31,7 +31,7 @@ pub struct LiveSessionRow {
     pub auth_method: SignInMethod,
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct SessionRow {
     pub new_device: bool,
     pub id: SessionId,
@@ -58,24 +58,24 @@ pub async fn insert(
     let device_key = format!("{}|{}", device.browser_name, device.os_family);
     // New: the account has signed in before, but never from this device, or never from this
     // country (when the country is known).
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
                                auth_method, device_key, country, passkey_id, new_device)
          VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8, $9, $10,
                  EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
                  AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $8)
                       OR ($9::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $9))))",
+        id.0,
+        user_id.0,
+        &token_hash[..],
+        now,
+        client.ip.as_deref(),
+        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
+        method.as_str(),
+        device_key,
+        client.country.as_deref(),
+        passkey_id.map(|p| p.0),
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(&token_hash[..])
-    .bind(now)
-    .bind(client.ip.as_deref())
-    .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
-    .bind(method)
-    .bind(device_key)
-    .bind(client.country.as_deref())
-    .bind(passkey_id)
     .execute(db)
     .await?;
     Ok(())
@@ -85,15 +85,16 @@ pub async fn insert(
 /// Postgres (no cache that could serve a revoked session); the caller checks the plan's lifetimes.
 /// The simplest statement of all: it runs on every signed-in request.
 pub async fn find_unrevoked(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<Option<LiveSessionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.verified_at, u.email, u.display_name,
-                COALESCE(o.plan, 'free') AS plan,
-                EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = s.user_id) AS has_second_factor,
-                s.auth_method
+    sqlx::query_as!(
+        LiveSessionRow,
+        r#"SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.verified_at, u.email, u.display_name,
+                COALESCE(o.plan, 'free') AS "plan!: Plan",
+                EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = s.user_id) AS "has_second_factor!",
+                s.auth_method AS "auth_method: SignInMethod"
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN organizations o ON o.id = u.organization_id
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL"#,
+        &token_hash[..],
     )
-    .bind(&token_hash[..])
     .fetch_optional(db)
     .await
 }
@@ -106,13 +107,15 @@ pub async fn touch(
     now: OffsetDateTime,
     unless_after: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $3 WHERE id = $2 AND user_id = $1 AND last_seen_at <= $4")
-        .bind(user_id)
-        .bind(id)
-        .bind(now)
-        .bind(unless_after)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE sessions SET last_seen_at = $3 WHERE id = $2 AND user_id = $1 AND last_seen_at <= $4",
+        user_id.0,
+        id.0,
+        now,
+        unless_after,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -124,16 +127,18 @@ pub async fn list_live(
     created_after: OffsetDateTime,
     seen_after: OffsetDateTime,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.auth_method, s.new_device,
-                p.name AS passkey_name
+    sqlx::query_as!(
+        SessionRow,
+        // `?`: no name once the passkey is removed (sqlx does not infer this left join's nullability).
+        r#"SELECT s.id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.auth_method AS "auth_method: SignInMethod", s.new_device,
+                p.name AS "passkey_name?"
          FROM sessions s LEFT JOIN passkeys p ON p.id = s.passkey_id AND p.user_id = s.user_id
          WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.created_at > $2 AND s.last_seen_at > $3
-         ORDER BY s.last_seen_at DESC",
+         ORDER BY s.last_seen_at DESC"#,
+        user_id.0,
+        created_after,
+        seen_after,
     )
-    .bind(user_id)
-    .bind(created_after)
-    .bind(seen_after)
     .fetch_all(db)
     .await
 }
@@ -146,13 +151,13 @@ pub async fn revoke(
     now: OffsetDateTime,
     reason: RevokeReason,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL",
+        user_id.0,
+        id.0,
+        now,
+        reason.as_str(),
     )
-    .bind(user_id)
-    .bind(id)
-    .bind(now)
-    .bind(reason)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -169,16 +174,16 @@ pub async fn revoke_live(
     now: OffsetDateTime,
     reason: RevokeReason,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
          WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4",
+        user_id.0,
+        id.0,
+        created_after,
+        seen_after,
+        now,
+        reason.as_str(),
     )
-    .bind(user_id)
-    .bind(id)
-    .bind(created_after)
-    .bind(seen_after)
-    .bind(now)
-    .bind(reason)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -192,13 +197,13 @@ pub async fn revoke_others(
     now: OffsetDateTime,
     reason: RevokeReason,
 ) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+        user_id.0,
+        keep.0,
+        now,
+        reason.as_str(),
     )
-    .bind(user_id)
-    .bind(keep)
-    .bind(now)
-    .bind(reason)
     .execute(db)
     .await?;
     Ok(r.rows_affected())
@@ -212,31 +217,33 @@ pub async fn rotate_token(
     token_hash: &[u8; 32],
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET token_hash = $3, verified_at = $4, last_seen_at = $4 WHERE id = $2 AND user_id = $1")
-        .bind(user_id)
-        .bind(id)
-        .bind(&token_hash[..])
-        .bind(now)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE sessions SET token_hash = $3, verified_at = $4, last_seen_at = $4 WHERE id = $2 AND user_id = $1",
+        user_id.0,
+        id.0,
+        &token_hash[..],
+        now,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Ends (as "expired") every session past its plan's idle or absolute lifetime. Not per account:
 /// this is the clean-up task's sweep.
 pub async fn mark_expired(db: impl PgExecutor<'_>, cutoffs: &Cutoffs, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "UPDATE sessions s SET revoked_at = $1, revoked_reason = 'expired'
          FROM users u LEFT JOIN organizations o ON o.id = u.organization_id
          JOIN unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS c(plan, created_after, seen_after)
            ON c.plan = COALESCE(o.plan, 'free')
          WHERE u.id = s.user_id AND s.revoked_at IS NULL
            AND (s.created_at <= c.created_after OR s.last_seen_at <= c.seen_after)",
+        now,
+        &cutoffs.plans as &[&str],
+        &cutoffs.created_after,
+        &cutoffs.seen_after,
     )
-    .bind(now)
-    .bind(&cutoffs.plans)
-    .bind(&cutoffs.created_after)
-    .bind(&cutoffs.seen_after)
     .execute(db)
     .await?;
     Ok(r.rows_affected())
@@ -244,8 +251,7 @@ pub async fn mark_expired(db: impl PgExecutor<'_>, cutoffs: &Cutoffs, now: Offse
 
 /// Deletes sessions that ended before `before` (past the retention period).
 pub async fn delete_ended_before(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL AND revoked_at < $1")
-        .bind(before)
+    let r = sqlx::query!("DELETE FROM sessions WHERE revoked_at IS NOT NULL AND revoked_at < $1", before)
         .execute(db)
         .await?;
     Ok(r.rows_affected())
@@ -258,11 +264,13 @@ pub async fn set_verified_at(
     id: SessionId,
     at: Option<OffsetDateTime>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET verified_at = COALESCE($3, 'epoch'::timestamptz) WHERE id = $2 AND user_id = $1")
-        .bind(user_id)
-        .bind(id)
-        .bind(at)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE sessions SET verified_at = COALESCE($3, 'epoch'::timestamptz) WHERE id = $2 AND user_id = $1",
+        user_id.0,
+        id.0,
+        at,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }

@@ -17,29 +17,29 @@ pub async fn claim(
     now: OffsetDateTime,
     p: &ThrottlePolicy,
 ) -> Result<Option<bool>, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO sign_in_throttles AS t (user_id, device, failed_attempts, last_failed_at, locked_until)
-         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $7 THEN $3 + make_interval(mins => $8::int) END)
+    sqlx::query_scalar!(
+        r#"INSERT INTO sign_in_throttles AS t (user_id, device, failed_attempts, last_failed_at, locked_until)
+         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $7 THEN $3::timestamptz + make_interval(mins => $8::int) END)
          ON CONFLICT ON CONSTRAINT sign_in_throttles_pkey DO UPDATE SET
              failed_attempts = t.failed_attempts + 1,
              prev_failed_at = t.last_failed_at,
              prev_locked_until = t.locked_until,
              last_failed_at = $3,
-             locked_until = CASE WHEN t.failed_attempts + 1 >= $7 THEN $3 + make_interval(mins => $8::int) END
+             locked_until = CASE WHEN t.failed_attempts + 1 >= $7 THEN $3::timestamptz + make_interval(mins => $8::int) END
          WHERE (t.locked_until IS NULL OR t.locked_until <= $3)
            AND (t.failed_attempts < $4 OR t.last_failed_at IS NULL OR t.last_failed_at + LEAST(
                   make_interval(secs => $5::double precision * power(2, LEAST(t.failed_attempts - $4, 30))),
                   make_interval(mins => $6::int)) <= $3)
-         RETURNING locked_until IS NOT NULL",
+         RETURNING locked_until IS NOT NULL AS "locked!""#,
+        user_id.0,
+        device,
+        now,
+        p.free_attempts,
+        p.base_delay_seconds as f64,
+        p.max_delay_minutes as i32,
+        p.lockout_after,
+        p.lockout_minutes as i32,
     )
-    .bind(user_id)
-    .bind(device)
-    .bind(now)
-    .bind(p.free_attempts)
-    .bind(p.base_delay_seconds as f64)
-    .bind(p.max_delay_minutes as i32)
-    .bind(p.lockout_after)
-    .bind(p.lockout_minutes as i32)
     .fetch_optional(db)
     .await
 }
@@ -54,23 +54,23 @@ pub async fn record_failure(
     now: OffsetDateTime,
     p: &ThrottlePolicy,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO sign_in_throttles AS t (user_id, device, failed_attempts, last_failed_at, locked_until)
-         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $4 THEN $3 + make_interval(mins => $5::int) END)
+    sqlx::query_scalar!(
+        r#"INSERT INTO sign_in_throttles AS t (user_id, device, failed_attempts, last_failed_at, locked_until)
+         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $4 THEN $3::timestamptz + make_interval(mins => $5::int) END)
          ON CONFLICT ON CONSTRAINT sign_in_throttles_pkey DO UPDATE SET
              failed_attempts = t.failed_attempts + 1,
              prev_failed_at = t.last_failed_at,
              prev_locked_until = t.locked_until,
              last_failed_at = $3,
-             locked_until = CASE WHEN t.failed_attempts + 1 >= $4 THEN $3 + make_interval(mins => $5::int)
+             locked_until = CASE WHEN t.failed_attempts + 1 >= $4 THEN $3::timestamptz + make_interval(mins => $5::int)
                                  ELSE t.locked_until END
-         RETURNING failed_attempts = $4",
+         RETURNING failed_attempts = $4 AS "locked!""#,
+        user_id.0,
+        device,
+        now,
+        p.lockout_after,
+        p.lockout_minutes as i32,
     )
-    .bind(user_id)
-    .bind(device)
-    .bind(now)
-    .bind(p.lockout_after)
-    .bind(p.lockout_minutes as i32)
     .fetch_one(db)
     .await
 }
@@ -80,16 +80,16 @@ pub async fn record_failure(
 /// are what they were before it (so a right password never makes the owner wait longer). Earlier
 /// failures still count.
 pub async fn forgive(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8], claimed_at: OffsetDateTime) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE sign_in_throttles SET
              failed_attempts = GREATEST(failed_attempts - 1, 0),
              last_failed_at = CASE WHEN last_failed_at = $3 THEN prev_failed_at ELSE last_failed_at END,
              locked_until = CASE WHEN last_failed_at = $3 THEN prev_locked_until ELSE locked_until END
          WHERE user_id = $1 AND device = $2",
+        user_id.0,
+        device,
+        claimed_at,
     )
-    .bind(user_id)
-    .bind(device)
-    .bind(claimed_at)
     .execute(db)
     .await?;
     Ok(())
@@ -97,9 +97,7 @@ pub async fn forgive(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8], cl
 
 /// Fully authenticated on this path: its count starts again.
 pub async fn reset(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sign_in_throttles WHERE user_id = $1 AND device = $2")
-        .bind(user_id)
-        .bind(device)
+    sqlx::query!("DELETE FROM sign_in_throttles WHERE user_id = $1 AND device = $2", user_id.0, device)
         .execute(db)
         .await?;
     Ok(())
@@ -107,9 +105,7 @@ pub async fn reset(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> R
 
 /// The path's consecutive failures (0 when it has none on record).
 pub async fn failures(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> Result<i32, sqlx::Error> {
-    let n: Option<i32> = sqlx::query_scalar("SELECT failed_attempts FROM sign_in_throttles WHERE user_id = $1 AND device = $2")
-        .bind(user_id)
-        .bind(device)
+    let n = sqlx::query_scalar!("SELECT failed_attempts FROM sign_in_throttles WHERE user_id = $1 AND device = $2", user_id.0, device)
         .fetch_optional(db)
         .await?;
     Ok(n.unwrap_or(0))
@@ -117,12 +113,12 @@ pub async fn failures(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -
 
 /// Forgets paths whose last failure is older than `before` and that are not locked at `now`.
 pub async fn delete_stale(db: impl PgExecutor<'_>, before: OffsetDateTime, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "DELETE FROM sign_in_throttles
          WHERE (last_failed_at IS NULL OR last_failed_at < $1) AND (locked_until IS NULL OR locked_until <= $2)",
+        before,
+        now,
     )
-    .bind(before)
-    .bind(now)
     .execute(db)
     .await?;
     Ok(r.rows_affected())

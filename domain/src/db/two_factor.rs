@@ -4,7 +4,6 @@ use time::OffsetDateTime;
 use crate::ids::{SessionId, UserId};
 use crate::secret_box::Sealed;
 
-#[derive(sqlx::FromRow)]
 pub struct SealedRow {
     pub key_id: String,
     pub nonce: Vec<u8>,
@@ -18,7 +17,6 @@ impl SealedRow {
 }
 
 /// A stored TOTP secret, for re-sealing: whose it is, where it is, and its sealed form.
-#[derive(sqlx::FromRow)]
 pub struct StoredSecret {
     pub user_id: UserId,
     /// The session of an enrolment in progress; `None` for an enabled authenticator.
@@ -36,13 +34,14 @@ impl StoredSecret {
 
 /// How many enabled authenticators and enrolments in progress have their secret sealed under `key_id`.
 pub async fn count_sealed_under(db: impl PgExecutor<'_>, key_id: &str) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT (SELECT count(*) FROM totp_credentials WHERE key_id = $1),
-                (SELECT count(*) FROM totp_enrolments WHERE key_id = $1)",
+    let r = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM totp_credentials WHERE key_id = $1) AS "credentials!",
+                (SELECT count(*) FROM totp_enrolments WHERE key_id = $1) AS "enrolments!""#,
+        key_id,
     )
-    .bind(key_id)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((r.credentials, r.enrolments))
 }
 
 /// Up to `limit` enabled authenticators whose secret is sealed under a key other than `key_id`,
@@ -53,13 +52,14 @@ pub async fn credentials_sealed_under_other_keys(
     after: UserId,
     limit: i64,
 ) -> Result<Vec<StoredSecret>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT user_id, NULL::uuid AS session_id, key_id, nonce, secret_encrypted FROM totp_credentials
-         WHERE key_id <> $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
+    sqlx::query_as!(
+        StoredSecret,
+        r#"SELECT user_id, NULL::uuid AS "session_id?: SessionId", key_id, nonce, secret_encrypted FROM totp_credentials
+         WHERE key_id <> $1 AND user_id > $2 ORDER BY user_id LIMIT $3"#,
+        key_id,
+        after.0,
+        limit,
     )
-    .bind(key_id)
-    .bind(after)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -72,13 +72,14 @@ pub async fn enrolments_sealed_under_other_keys(
     after: SessionId,
     limit: i64,
 ) -> Result<Vec<StoredSecret>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT user_id, session_id, key_id, nonce, secret_encrypted FROM totp_enrolments
-         WHERE key_id <> $1 AND session_id > $2 ORDER BY session_id LIMIT $3",
+    sqlx::query_as!(
+        StoredSecret,
+        r#"SELECT user_id, session_id AS "session_id?: SessionId", key_id, nonce, secret_encrypted FROM totp_enrolments
+         WHERE key_id <> $1 AND session_id > $2 ORDER BY session_id LIMIT $3"#,
+        key_id,
+        after.0,
+        limit,
     )
-    .bind(key_id)
-    .bind(after)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -87,16 +88,16 @@ pub async fn enrolments_sealed_under_other_keys(
 /// key and nonce: a secret sealed again meanwhile, e.g. turned off and set up anew, is never
 /// overwritten with the old one). `false` when it changed or is gone.
 pub async fn reseal_credential(db: impl PgExecutor<'_>, user_id: UserId, old: &Sealed, new: &Sealed) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "UPDATE totp_credentials SET key_id = $4, nonce = $5, secret_encrypted = $6
          WHERE user_id = $1 AND key_id = $2 AND nonce = $3",
+        user_id.0,
+        &old.key_id,
+        &old.nonce,
+        &new.key_id,
+        &new.nonce,
+        &new.ciphertext,
     )
-    .bind(user_id)
-    .bind(&old.key_id)
-    .bind(&old.nonce)
-    .bind(&new.key_id)
-    .bind(&new.nonce)
-    .bind(&new.ciphertext)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -111,17 +112,17 @@ pub async fn reseal_enrolment(
     old: &Sealed,
     new: &Sealed,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "UPDATE totp_enrolments SET key_id = $5, nonce = $6, secret_encrypted = $7
          WHERE session_id = $2 AND user_id = $1 AND key_id = $3 AND nonce = $4",
+        user_id.0,
+        session_id.0,
+        &old.key_id,
+        &old.nonce,
+        &new.key_id,
+        &new.nonce,
+        &new.ciphertext,
     )
-    .bind(user_id)
-    .bind(session_id)
-    .bind(&old.key_id)
-    .bind(&old.nonce)
-    .bind(&new.key_id)
-    .bind(&new.nonce)
-    .bind(&new.ciphertext)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -135,17 +136,17 @@ pub async fn put_enrolment(
     sealed: &Sealed,
     expires_at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO totp_enrolments (session_id, user_id, key_id, nonce, secret_encrypted, expires_at)
          VALUES ($2, $1, $3, $4, $5, $6)
          ON CONFLICT (session_id) DO UPDATE SET key_id = $3, nonce = $4, secret_encrypted = $5, expires_at = $6",
+        user_id.0,
+        session_id.0,
+        &sealed.key_id,
+        &sealed.nonce,
+        &sealed.ciphertext,
+        expires_at,
     )
-    .bind(user_id)
-    .bind(session_id)
-    .bind(&sealed.key_id)
-    .bind(&sealed.nonce)
-    .bind(&sealed.ciphertext)
-    .bind(expires_at)
     .execute(db)
     .await?;
     Ok(())
@@ -158,21 +159,20 @@ pub async fn find_enrolment(
     session_id: SessionId,
     now: OffsetDateTime,
 ) -> Result<Option<SealedRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        SealedRow,
         "SELECT key_id, nonce, secret_encrypted FROM totp_enrolments
          WHERE session_id = $2 AND user_id = $1 AND expires_at > $3",
+        user_id.0,
+        session_id.0,
+        now,
     )
-    .bind(user_id)
-    .bind(session_id)
-    .bind(now)
     .fetch_optional(db)
     .await
 }
 
 pub async fn delete_enrolment(db: impl PgExecutor<'_>, user_id: UserId, session_id: SessionId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM totp_enrolments WHERE session_id = $2 AND user_id = $1")
-        .bind(user_id)
-        .bind(session_id)
+    sqlx::query!("DELETE FROM totp_enrolments WHERE session_id = $2 AND user_id = $1", user_id.0, session_id.0)
         .execute(db)
         .await?;
     Ok(())
@@ -186,31 +186,29 @@ pub async fn insert_credential(
     now: OffsetDateTime,
     step: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query!(
         "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING",
+        user_id.0,
+        &sealed.key_id,
+        &sealed.nonce,
+        &sealed.ciphertext,
+        now,
+        step,
     )
-    .bind(user_id)
-    .bind(&sealed.key_id)
-    .bind(&sealed.nonce)
-    .bind(&sealed.ciphertext)
-    .bind(now)
-    .bind(step)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn find_credential(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<SealedRow>, sqlx::Error> {
-    sqlx::query_as("SELECT key_id, nonce, secret_encrypted FROM totp_credentials WHERE user_id = $1")
-        .bind(user_id)
+    sqlx::query_as!(SealedRow, "SELECT key_id, nonce, secret_encrypted FROM totp_credentials WHERE user_id = $1", user_id.0)
         .fetch_optional(db)
         .await
 }
 
 pub async fn enabled_at(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<OffsetDateTime>, sqlx::Error> {
-    sqlx::query_scalar("SELECT enabled_at FROM totp_credentials WHERE user_id = $1")
-        .bind(user_id)
+    sqlx::query_scalar!("SELECT enabled_at FROM totp_credentials WHERE user_id = $1", user_id.0)
         .fetch_optional(db)
         .await
 }
@@ -218,16 +216,14 @@ pub async fn enabled_at(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Opti
 /// Accepts a code's step once: only if it is later than the last step used. One conditional
 /// update, so two simultaneous submissions of the same code cannot both succeed.
 pub async fn use_step(db: impl PgExecutor<'_>, user_id: UserId, step: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE totp_credentials SET last_used_step = $2 WHERE user_id = $1 AND last_used_step < $2")
-        .bind(user_id)
-        .bind(step)
+    let r = sqlx::query!("UPDATE totp_credentials SET last_used_step = $2 WHERE user_id = $1 AND last_used_step < $2", user_id.0, step)
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn delete_credential(db: impl PgExecutor<'_>, user_id: UserId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user_id).execute(db).await?;
+    let r = sqlx::query!("DELETE FROM totp_credentials WHERE user_id = $1", user_id.0).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -238,34 +234,36 @@ pub async fn replace_backup_codes(
     hashes: &[Vec<u8>],
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(&mut *db).await?;
+    sqlx::query!("DELETE FROM backup_codes WHERE user_id = $1", user_id.0).execute(&mut *db).await?;
     let ids: Vec<uuid::Uuid> = hashes.iter().map(|_| uuid::Uuid::new_v4()).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO backup_codes (id, user_id, code_hash, created_at)
          SELECT id, $2, hash, $4 FROM unnest($1::uuid[], $3::bytea[]) AS t(id, hash)",
+        &ids,
+        user_id.0,
+        hashes,
+        now,
     )
-    .bind(&ids)
-    .bind(user_id)
-    .bind(hashes)
-    .bind(now)
     .execute(&mut *db)
     .await?;
     Ok(())
 }
 
 pub async fn delete_backup_codes(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(db).await?;
+    sqlx::query!("DELETE FROM backup_codes WHERE user_id = $1", user_id.0).execute(db).await?;
     Ok(())
 }
 
 /// Uses a backup code once: one conditional update on the (account, hash) index.
 pub async fn use_backup_code(db: impl PgExecutor<'_>, user_id: UserId, hash: &[u8], now: OffsetDateTime) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE backup_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
-        .bind(user_id)
-        .bind(hash)
-        .bind(now)
-        .execute(db)
-        .await?;
+    let r = sqlx::query!(
+        "UPDATE backup_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        user_id.0,
+        hash,
+        now,
+    )
+    .execute(db)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -274,12 +272,14 @@ pub async fn backup_code_counts(
     db: impl PgExecutor<'_>,
     user_id: UserId,
 ) -> Result<(Option<OffsetDateTime>, i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT min(created_at), count(*) FILTER (WHERE used_at IS NULL), count(*) FROM backup_codes WHERE user_id = $1",
+    let r = sqlx::query!(
+        r#"SELECT min(created_at), count(*) FILTER (WHERE used_at IS NULL) AS "left!", count(*) AS "all!"
+           FROM backup_codes WHERE user_id = $1"#,
+        user_id.0,
     )
-    .bind(user_id)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((r.min, r.left, r.all))
 }
 
 pub async fn insert_pending(
@@ -289,14 +289,16 @@ pub async fn insert_pending(
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO pending_sign_ins (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(uuid::Uuid::new_v4())
-        .bind(user_id)
-        .bind(&token_hash[..])
-        .bind(now)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO pending_sign_ins (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        uuid::Uuid::new_v4(),
+        user_id.0,
+        &token_hash[..],
+        now,
+        expires_at,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -309,31 +311,32 @@ pub async fn claim_pending(
     now: OffsetDateTime,
     max_attempts: i32,
 ) -> Result<Option<(UserId, i32)>, sqlx::Error> {
-    sqlx::query_as(
+    let r = sqlx::query!(
         "UPDATE pending_sign_ins SET failures = failures + 1
          WHERE token_hash = $1 AND expires_at > $2 AND failures < $3 RETURNING user_id, failures",
+        &token_hash[..],
+        now,
+        max_attempts,
     )
-    .bind(&token_hash[..])
-    .bind(now)
-    .bind(max_attempts)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(r.map(|r| (UserId(r.user_id), r.failures)))
 }
 
 /// Ends every pending sign-in of the account (its password changed, or it signed out everywhere).
 pub async fn delete_pending_for_user(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM pending_sign_ins WHERE user_id = $1").bind(user_id).execute(db).await?;
+    sqlx::query!("DELETE FROM pending_sign_ins WHERE user_id = $1", user_id.0).execute(db).await?;
     Ok(())
 }
 
 /// Ends a pending sign-in (used, or given up); `false` if it was already gone.
 pub async fn delete_pending(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM pending_sign_ins WHERE token_hash = $1").bind(&token_hash[..]).execute(db).await?;
+    let r = sqlx::query!("DELETE FROM pending_sign_ins WHERE token_hash = $1", &token_hash[..]).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Forgets pending sign-ins that expired before `before`.
 pub async fn delete_expired_pending(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1").bind(before).execute(db).await?;
+    let r = sqlx::query!("DELETE FROM pending_sign_ins WHERE expires_at < $1", before).execute(db).await?;
     Ok(r.rows_affected())
 }

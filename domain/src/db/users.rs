@@ -3,7 +3,7 @@ use time::OffsetDateTime;
 
 use crate::ids::UserId;
 
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub struct UserRow {
     pub id: UserId,
     pub email: String,
@@ -25,8 +25,6 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-const COLUMNS: &str = "id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok";
-
 pub async fn insert(
     db: impl PgExecutor<'_>,
     id: UserId,
@@ -36,33 +34,41 @@ pub async fn insert(
     password_hash: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO users (id, email, email_normalized, display_name, password_hash, password_changed_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NULL THEN NULL ELSE $6 END, $6)",
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NULL THEN NULL ELSE $6::timestamptz END, $6)",
+        id.0,
+        email,
+        email_normalized,
+        display_name,
+        password_hash,
+        now,
     )
-    .bind(id)
-    .bind(email)
-    .bind(email_normalized)
-    .bind(display_name)
-    .bind(password_hash)
-    .bind(now)
     .execute(db)
     .await?;
     Ok(())
 }
 
 pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email_normalized = $1"))
-        .bind(email_normalized)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok
+         FROM users WHERE email_normalized = $1",
+        email_normalized,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok
+         FROM users WHERE id = $1",
+        id.0,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn set_password(
@@ -72,22 +78,21 @@ pub async fn set_password(
     now: OffsetDateTime,
     single_factor_ok: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4 WHERE id = $1")
-        .bind(id)
-        .bind(password_hash)
-        .bind(now)
-        .bind(single_factor_ok)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4 WHERE id = $1",
+        id.0,
+        password_hash,
+        now,
+        single_factor_ok,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Replaces the hash of the same password (stronger parameters); not a password change.
 pub async fn upgrade_hash(db: impl PgExecutor<'_>, id: UserId, old_hash: &str, new_hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
-        .bind(id)
-        .bind(old_hash)
-        .bind(new_hash)
+    sqlx::query!("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2", id.0, old_hash, new_hash)
         .execute(db)
         .await?;
     Ok(())

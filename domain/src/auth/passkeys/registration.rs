@@ -1,0 +1,153 @@
+//! Adding a passkey: begin (options for `navigator.credentials.create`) and finish (the browser's
+//! answer checked and stored), after re-verification.
+
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    Passkey, PasskeyRegistration,
+    RegisterPublicKeyCredential, WebauthnError,
+};
+use webauthn_rs_proto::ResidentKeyRequirement;
+
+use crate::request::{AuthSession, ClientInfo};
+use crate::db;
+use crate::db::passkeys::{NewPasskey, Owner};
+use crate::ids::PasskeyId;
+use crate::kinds::{CeremonyKind, EventKind};
+use crate::error::{Invalid, PasskeyCeremony};
+use crate::{DomainError, Services};
+
+use super::{ceremony_error, expired, expires, from_json, invalid, parse_credential, to_json, PasskeySummary, NAME_MAX};
+
+
+/// Starts adding a passkey: answers the options for `navigator.credentials.create` (JSON). Needs a
+/// recent sign-in or re-verification. The account's passkeys are excluded, so an authenticator
+/// that already holds one refuses to make a second.
+pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
+    crate::auth::recent::require_recent(svc, auth)?;
+    let existing = db::passkeys::list(&svc.db, auth.user_id).await?;
+    let mut exclude = Vec::with_capacity(existing.len());
+    for row in existing {
+        exclude.push(from_json::<Passkey>(row.credential.0)?.cred_id().clone());
+    }
+    let display = auth.display_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&auth.email);
+    let (mut options, state) = svc
+        .passkeys
+        .webauthn
+        .start_passkey_registration(auth.user_id.0, &auth.email, display, Some(exclude))
+        .map_err(|e| DomainError::Internal(format!("start_passkey_registration: {e:?}")))?;
+    // discoverable credentials preferred: they sign in without an email
+    if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
+        sel.resident_key = Some(ResidentKeyRequirement::Preferred);
+        sel.require_resident_key = false;
+    }
+    let (now, until) = expires(svc);
+    db::passkeys::put_ceremony(&svc.db, CeremonyKind::Register, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
+    to_json(&options)
+}
+
+/// A name the person chose, trimmed; empty means "use the provider's name".
+pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
+    // no control characters, and no bidirectional overrides that would make a name read as another
+    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let name: String = name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(DomainError::Invalid(Invalid::PasskeyNameTooLong));
+    }
+    Ok(Some(name))
+}
+
+/// The default name: the provider's, numbered when the account already has one by that name
+/// ("iCloud Keychain", "iCloud Keychain 2", …).
+pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
+    let base = provider.unwrap_or("Passkey");
+    if !taken.iter().any(|t| t == base) {
+        return base.to_string();
+    }
+    (2..).map(|n| format!("{base} {n}")).find(|c| !taken.contains(c)).expect("unbounded")
+}
+
+/// The authenticator model from the registration's authenticator data (bytes 37..53 once the
+/// attested-credential flag is set). Informational only: with attestation "none" nobody vouches
+/// for it, so it only names the provider.
+fn aaguid_of(reg: &RegisterPublicKeyCredential) -> Option<Uuid> {
+    use serde_cbor_2::Value;
+    let Value::Map(map) = serde_cbor_2::from_slice::<Value>(&reg.response.attestation_object).ok()? else { return None };
+    let Some(Value::Bytes(data)) = map.get(&Value::Text("authData".into())) else { return None };
+    if data.len() < 53 || data[32] & 0x40 == 0 {
+        return None;
+    }
+    Uuid::from_slice(&data[37..53]).ok().filter(|u| !u.is_nil())
+}
+
+/// The backup flags stored in a passkey (its serialised form is the only place they are kept).
+fn backup_flags(credential: &serde_json::Value) -> (bool, bool) {
+    let flag = |k: &str| credential["cred"][k].as_bool().unwrap_or(false);
+    (flag("backup_eligible"), flag("backup_state"))
+}
+
+/// Finishes adding a passkey with the browser's answer (`PublicKeyCredential.toJSON()`), under
+/// `name` or the provider's name. The ceremony must be this session's, unexpired and unused.
+pub async fn finish_registration(
+    svc: &Services,
+    auth: &AuthSession,
+    credential_json: &str,
+    name: &str,
+    client: &ClientInfo,
+) -> Result<PasskeySummary, DomainError> {
+    crate::auth::recent::require_recent(svc, auth)?;
+    let chosen = clean_name(name)?;
+    let reg: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+    let now = svc.clock.now();
+    let state = db::passkeys::take_ceremony(&svc.db, CeremonyKind::Register, Owner::Session(auth.session_id), now)
+        .await?
+        .ok_or_else(expired)?;
+    let state: PasskeyRegistration = from_json(state)?;
+    let passkey = svc.passkeys.webauthn.finish_passkey_registration(&reg, &state).map_err(|e| match e {
+        // an authenticator that already holds one of this account's passkeys
+        WebauthnError::CredentialAlteredAlgFromRequest | WebauthnError::CredentialExcludedFromRequest => already_added(),
+        e => ceremony_error(e, PasskeyCeremony::Adding),
+    })?;
+    let credential = to_json(&passkey)?;
+    let (backup_eligible, backed_up) = backup_flags(&credential);
+    let aaguid = aaguid_of(&reg);
+    let provider = svc.passkeys.provider_name(aaguid);
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    let name = match chosen {
+        Some(n) => n,
+        None => default_name(provider, &db::passkeys::names(&mut *tx, auth.user_id).await?),
+    };
+    let id = PasskeyId::new();
+    let new = NewPasskey {
+        id,
+        user_id: auth.user_id,
+        credential_id: passkey.cred_id().as_ref(),
+        credential,
+        name: &name,
+        aaguid,
+        backup_eligible,
+        backed_up,
+        created_at: now,
+    };
+    if !db::passkeys::insert(&mut *tx, &new).await? {
+        // one credential belongs to one account, ever
+        return Err(already_added());
+    }
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::PasskeyAdded, client, now).await?;
+    tx.commit().await?;
+    Ok(PasskeySummary {
+        id,
+        name,
+        provider: provider.map(str::to_string),
+        synced: backup_eligible,
+        created_at: now,
+        last_used_at: None,
+    })
+}
+
+fn already_added() -> DomainError {
+    invalid(Invalid::PasskeyAlreadyOnDevice)
+}

@@ -138,8 +138,8 @@ pub async fn complete_sign_in(
 /// - Errors: `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/sign-out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, clear_session_cookie, fail, services};
-    if let Ok(session) = auth() {
+    use crate::server::{auth_for_setup, clear_session_cookie, fail, services};
+    if let Ok(session) = auth_for_setup() {
         domain::auth::sessions::sign_out(&services()?, &session).await.map_err(fail)?;
     }
     clear_session_cookie();

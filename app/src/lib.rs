@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth_api;
+pub mod browser;
 pub mod components;
 pub mod error;
 pub mod model;
@@ -13,6 +14,5 @@ pub mod security;
 pub mod server;
 pub mod sign_in;
 pub mod time_fmt;
-pub mod webauthn;
 
 pub use app::{shell, App};

@@ -131,7 +131,7 @@ pub fn Field(
     /// The on-screen keyboard to offer ("numeric" for codes).
     #[prop(optional)]
     inputmode: Option<&'static str>,
-    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] hint: Option<String>,
     #[prop(optional)] required: bool,
     value: RwSignal<String>,
     #[prop(optional, into)] error: Signal<Option<String>>,
@@ -142,6 +142,7 @@ pub fn Field(
     let input_id = scoped_id(id);
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
+    let has_hint = hint.is_some();
     let described = {
         let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
         move || {
@@ -149,7 +150,7 @@ pub fn Field(
             if let Some(extra) = &described_by {
                 ids.push(extra.clone());
             }
-            if hint.is_some() {
+            if has_hint {
                 ids.push(hint_id.clone());
             }
             if error.get().is_some() {

@@ -3,9 +3,12 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use policy::password::{MAX_LENGTH, MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
+
+use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::components::{Card, ErrorMessage, Field, StatusMessage, TimeAgo};
 use crate::error::AppError;
-use crate::model::PasswordView;
+use crate::model::{PasswordView, SecurityOverview};
 
 /// Changes the password. Signs out every other session of the account; this session gets a new
 /// token and stays signed in.
@@ -54,6 +57,59 @@ pub async fn set_password(new_password: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The Password section on the page: Change password, or Set password (re-verified first), made
+/// once per visit.
+#[derive(Clone, Copy)]
+pub struct PasswordSection {
+    ctx: SecurityContext,
+    change: ServerAction<ChangePassword>,
+    set: Sensitive<SetPassword>,
+}
+
+impl PasswordSection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let section = PasswordSection { ctx, change: ServerAction::new(), set: Sensitive::new(ctx.reverify) };
+        ctx.refresh_on_success(section.change);
+        ctx.refresh_on_success(section.set.action);
+        section
+    }
+
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let PasswordSection { ctx, change, set } = self;
+        let pending = Signal::derive(move || change.pending().get() || set.action.pending().get());
+        let error = Signal::derive(move || shown_error(change.value().get()).or_else(|| shown_error(set.action.value().get())));
+        let success = Signal::derive(move || {
+            if let Some(Ok(())) = change.value().get() {
+                Some("Password changed. Your other sessions were signed out.".to_string())
+            } else if let Some(Ok(())) = set.action.value().get() {
+                Some("Password set. You can now sign in with your email and password; your other sessions were signed out.".to_string())
+            } else {
+                None
+            }
+        });
+        let on_submit = Callback::new(move |c: PasswordChange| {
+            if c.current.is_empty() && matches!(ctx.overview.get_untracked(), Some(Ok(ref o)) if !o.password.has_password) {
+                set.dispatch(SetPassword { new_password: c.new });
+            } else {
+                change.dispatch(ChangePassword { current_password: c.current, new_password: c.new });
+            }
+        });
+        view! {
+            <PasswordCard
+                status=o.password.clone()
+                email=o.viewer.email.clone()
+                display_name=o.viewer.display_name.clone().unwrap_or_default()
+                has_second_factor=o.two_factor.enabled.is_some()
+                pending
+                error
+                success
+                on_submit
+            />
+        }
+    }
+}
+
 /// What the password form submits (`current` is empty when setting a first password).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PasswordChange {
@@ -92,7 +148,7 @@ pub fn StrengthMeter(
             let more = min - have;
             format!("Too short: {more} more character{}.", if more == 1 { "" } else { "s" })
         }
-        Some(Verdict::TooLong) => "Too long: at most 256 characters.".into(),
+        Some(Verdict::TooLong) => format!("Too long: at most {MAX_LENGTH} characters."),
         Some(Verdict::FromContext) => "Built from your email, your name or the site's name.".into(),
         Some(Verdict::Acceptable { strong: false }) => "Good. We'll also check it isn't a known leaked password.".into(),
         Some(Verdict::Acceptable { strong: true }) => "Strong. We'll also check it isn't a known leaked password.".into(),
@@ -112,7 +168,7 @@ pub fn PasswordCard(
     #[prop(into)]
     email: String,
     #[prop(optional, into)] display_name: Option<String>,
-    /// The account has a second factor: 8 characters are enough.
+    /// The account has a second factor: `MIN_LENGTH_WITH_SECOND_FACTOR` characters are enough.
     #[prop(optional)]
     has_second_factor: bool,
     /// Show the form open (previews).
@@ -176,9 +232,9 @@ pub fn PasswordCard(
                         autocomplete="new-password"
                         required=true
                         hint=if has_second_factor {
-                            "At least 8 characters, as you use two-step verification; longer is stronger. Saving it signs you out everywhere else."
+                            format!("At least {MIN_LENGTH_WITH_SECOND_FACTOR} characters, as you use two-step verification; longer is stronger. Saving it signs you out everywhere else.")
                         } else {
-                            "At least 15 characters; a few unrelated words work well. Saving it signs you out everywhere else."
+                            format!("At least {MIN_LENGTH} characters; a few unrelated words work well. Saving it signs you out everywhere else.")
                         }
                         value=new
                         described_by=meter_id.clone()

@@ -2,9 +2,10 @@
 //! others, Revoke all others and Sign out everywhere, each confirmed in the page first.
 use leptos::prelude::*;
 
+use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
-use crate::model::{DeviceKind, SessionView};
+use crate::model::{DeviceKind, SecurityOverview, SessionView};
 
 /// Ends one of the account's other sessions. That device is signed out on its next request.
 ///
@@ -46,6 +47,70 @@ pub async fn sign_out_everywhere() -> Result<u64, AppError> {
     clear_session_cookie();
     leptos_axum::redirect("/sign-in?signed_out=1");
     Ok(n)
+}
+
+/// The Sessions section on the page: its actions (each ending of sessions asks for
+/// re-verification first when needed), made once per visit.
+#[derive(Clone, Copy)]
+pub struct SessionsSection {
+    ctx: SecurityContext,
+    revoke: Sensitive<RevokeSession>,
+    revoke_others: Sensitive<RevokeOtherSessions>,
+    everywhere: Sensitive<SignOutEverywhere>,
+}
+
+impl SessionsSection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let section = SessionsSection {
+            ctx,
+            revoke: Sensitive::new(ctx.reverify),
+            revoke_others: Sensitive::new(ctx.reverify),
+            everywhere: Sensitive::new(ctx.reverify),
+        };
+        ctx.refresh_on_success(section.revoke.action);
+        ctx.refresh_on_success(section.revoke_others.action);
+        section
+    }
+
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let SessionsSection { ctx, revoke, revoke_others, everywhere } = self;
+        let sign_out = ctx.sign_out;
+        let pending = Signal::derive(move || {
+            sign_out.pending().get()
+                || revoke.action.pending().get()
+                || revoke_others.action.pending().get()
+                || everywhere.action.pending().get()
+        });
+        let error = Signal::derive(move || {
+            shown_error(revoke.action.value().get())
+                .or_else(|| shown_error(revoke_others.action.value().get()))
+                .or_else(|| shown_error(everywhere.action.value().get()))
+        });
+        let status = Signal::derive(move || {
+            let ended = |n: u64| format!("Signed out of {n} other session{}.", if n == 1 { "" } else { "s" });
+            match (revoke.action.value().get(), revoke_others.action.value().get()) {
+                (_, Some(Ok(n))) => Some(ended(n)),
+                (Some(Ok(())), _) => Some("Session revoked. That device is signed out.".to_string()),
+                _ => None,
+            }
+        });
+        view! {
+            <SessionsCard
+                sessions=o.sessions.clone()
+                lifetime=o.session_lifetime.clone()
+                pending
+                error
+                status
+                on_log_out=Callback::new(move |_| {
+                    sign_out.dispatch(crate::auth_api::SignOut {});
+                })
+                on_revoke=Callback::new(move |id: String| revoke.dispatch(RevokeSession { session_id: id }))
+                on_revoke_others=Callback::new(move |_| revoke_others.dispatch(RevokeOtherSessions {}))
+                on_sign_out_everywhere=Callback::new(move |_| everywhere.dispatch(SignOutEverywhere {}))
+            />
+        }
+    }
 }
 
 /// Which confirmation is open.

@@ -5,9 +5,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth_api::{CompleteSignIn, SecondStepMethod, SignIn, SignUp};
-use crate::webauthn::PasskeyError;
-use crate::error::AppError;
+use crate::browser::{dom, webauthn, PasskeyError, UNSUPPORTED};
 use crate::components::{ErrorMessage, Field, PageFrame, StatusMessage};
+use crate::error::AppError;
 
 /// What the sign-in form submits.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,7 +71,7 @@ pub fn PasskeySignIn(
                     </button>
                 }.into_any()
             } else {
-                view! { <p class="muted passkey-unsupported">{crate::webauthn::UNSUPPORTED}</p> }.into_any()
+                view! { <p class="muted passkey-unsupported">{UNSUPPORTED}</p> }.into_any()
             }}
         </div>
     }
@@ -167,7 +167,7 @@ pub fn SignUpForm(
                 kind="password"
                 autocomplete="new-password"
                 required=true
-                hint="At least 15 characters. Spaces are welcome: a few unrelated words work well."
+                hint=format!("At least {} characters. Spaces are welcome: a few unrelated words work well.", policy::password::MIN_LENGTH)
                 value=password
             />
             <div class="form-actions">
@@ -234,16 +234,13 @@ pub fn SignInPage() -> impl IntoView {
     let passkey_pending = RwSignal::new(false);
     let passkey_notice = RwSignal::new(None::<String>);
     let passkey_error = RwSignal::new(None::<String>);
-    #[cfg(feature = "hydrate")]
-    let autofill: StoredValue<Option<crate::webauthn::Abort>, LocalStorage> = StoredValue::new_local(None);
+    let autofill: StoredValue<Option<webauthn::Abort>, LocalStorage> = StoredValue::new_local(None);
     let finish_passkey = move |result: Result<String, PasskeyError>| async move {
         match result {
             Ok(credential) => {
                 match crate::auth_api::finish_passkey_sign_in(credential, return_to.get_untracked()).await {
                     Ok(to) => {
-                        if let Some(w) = leptos::web_sys::window() {
-                            let _ = w.location().assign(&to);
-                        }
+                        dom::go_to(&to);
                         return true;
                     }
                     Err(e) => passkey_error.set(Some(e.to_string())),
@@ -254,17 +251,15 @@ pub fn SignInPage() -> impl IntoView {
         }
         false
     };
-    #[cfg(feature = "hydrate")]
     let start_autofill = move || {
         leptos::task::spawn_local(async move {
-            if !crate::webauthn::autofill_available().await {
+            if !webauthn::autofill_available().await {
                 return;
             }
             let Ok(options) = crate::auth_api::begin_passkey_sign_in(true).await else { return };
-            let Ok(controller) = leptos::web_sys::AbortController::new() else { return };
-            let signal = controller.signal();
-            autofill.set_value(Some(controller));
-            let result = crate::webauthn::get_assertion(&options, Some(&signal)).await;
+            let Some(abort) = webauthn::Abort::new() else { return };
+            autofill.set_value(Some(abort.clone()));
+            let result = webauthn::get_assertion(&options, Some(&abort)).await;
             // cancelling autofill (or replacing it by the button) is not worth a word
             if !matches!(result, Err(PasskeyError::Cancelled | PasskeyError::Aborted)) {
                 passkey_pending.set(true);
@@ -274,9 +269,8 @@ pub fn SignInPage() -> impl IntoView {
         });
     };
     Effect::new(move |_| {
-        passkeys_supported.set(crate::webauthn::supported());
-        #[cfg(feature = "hydrate")]
-        if crate::webauthn::supported() {
+        passkeys_supported.set(webauthn::supported());
+        if webauthn::supported() {
             start_autofill();
         }
     });
@@ -285,17 +279,13 @@ pub fn SignInPage() -> impl IntoView {
         passkey_error.set(None);
         passkey_pending.set(true);
         // only one WebAuthn request at a time: the autofill one gives way
-        #[cfg(feature = "hydrate")]
         if let Some(c) = autofill.try_update_value(|a| a.take()).flatten() {
             c.abort();
         }
         leptos::task::spawn_local(async move {
             let started = crate::auth_api::begin_passkey_sign_in(false).await;
             let done = match started {
-                #[cfg(feature = "hydrate")]
-                Ok(options) => finish_passkey(crate::webauthn::get_assertion(&options, None).await).await,
-                #[cfg(not(feature = "hydrate"))]
-                Ok(_) => finish_passkey(Err(PasskeyError::Unsupported)).await,
+                Ok(options) => finish_passkey(webauthn::get_assertion(&options, None).await).await,
                 Err(e) => {
                     passkey_error.set(Some(e.to_string()));
                     false
@@ -303,7 +293,6 @@ pub fn SignInPage() -> impl IntoView {
             };
             if !done {
                 passkey_pending.set(false);
-                #[cfg(feature = "hydrate")]
                 start_autofill();
             }
         });

@@ -1,6 +1,12 @@
 //! View types: the plain data that section components draw. No secrets, no internal ids beyond
-//! what the browser needs to act.
+//! what the browser needs to act. How the server builds them from the domain's rows is in
+//! `from_domain.rs` (server only).
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+mod from_domain;
+#[cfg(feature = "ssr")]
+pub use from_domain::session_lifetime;
 
 /// The signed-in person, for the header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,6 +45,9 @@ pub struct VerificationView {
     /// The account can re-verify with a passkey.
     #[serde(default)]
     pub has_passkey: bool,
+    /// How long a re-verification lasts (`[session] reverify_window_minutes`), for the dialog's
+    /// "you won't be asked again for 10 minutes".
+    pub window_minutes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,64 +1,10 @@
-//! Two-step verification section: the authenticator app (set up with a QR code or a key, confirmed
-//! with a code; turned off), and backup codes (shown once after setup or regeneration, with Copy,
-//! Download and Print; how many are left).
+//! The Two-step verification card and its panels (props only, previewed on /previews).
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use crate::browser::{clipboard, dom};
 use crate::components::{Card, ConfirmPanel, ErrorMessage, Field, StatusMessage, TimeAgo};
-use crate::error::AppError;
 use crate::model::{EnrolmentView, TwoFactorView};
-
-/// Starts setting up an authenticator app: the QR code and the key (valid for 10 minutes, for this
-/// session only).
-///
-/// - Auth: signed in and recently verified.
-/// - Effects: a pending enrolment bound to this session (its secret encrypted at rest).
-/// - Errors: `ReverifyRequired`, `Invalid` (already set up), `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/two-factor/begin")]
-pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
-    use crate::server::{auth_for_setup as auth, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    let e = domain::auth::two_factor::begin_enrolment(&services()?, &session).await.map_err(fail)?;
-    Ok(EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key })
-}
-
-/// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
-///
-/// - Auth: signed in, recently verified, the session that began the setup.
-/// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event.
-/// - Errors: `Invalid { field: "code" }` (wrong code, or the setup expired), `ReverifyRequired`,
-///   `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/two-factor/finish")]
-pub async fn finish_totp_setup(code: String) -> Result<Vec<String>, AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::two_factor::finish_enrolment(&services()?, &session, &code, &client()).await.map_err(fail)
-}
-
-/// Replaces every backup code with 10 new ones (the old ones stop working at once).
-///
-/// - Auth: signed in and recently verified.
-/// - Effects: new codes (stored as keyed hashes); a `backup_codes_generated` event.
-/// - Errors: `ReverifyRequired`, `Invalid` (no authenticator), `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/two-factor/backup-codes")]
-pub async fn regenerate_backup_codes() -> Result<Vec<String>, AppError> {
-    use crate::server::{auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::two_factor::regenerate_backup_codes(&services()?, &session, &client()).await.map_err(fail)
-}
-
-/// Turns the authenticator app off and deletes the backup codes.
-///
-/// - Auth: signed in and recently verified.
-/// - Effects: secret and codes deleted; a `totp_disabled` event.
-/// - Errors: `Invalid` (required by the organisation's plan; password too short to be the only
-///   factor), `ReverifyRequired`, `NotFound`, `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/two-factor/disable")]
-pub async fn disable_totp() -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::two_factor::disable(&services()?, &session, &client()).await.map_err(fail)
-}
 
 /// The backup codes, shown once: Copy, Download, Print, and "I have saved these codes".
 #[component]
@@ -79,17 +25,12 @@ pub fn BackupCodesPanel(
     let copy = {
         let text = text.clone();
         move |_| {
-            if let Some(w) = leptos::web_sys::window() {
-                let _ = w.navigator().clipboard().write_text(&text);
+            if clipboard::copy(&text) {
                 copied.set(true);
             }
         }
     };
-    let print = move |_| {
-        if let Some(w) = leptos::web_sys::window() {
-            let _ = w.print();
-        }
-    };
+    let print = move |_| dom::print();
     view! {
         <div class="codes-panel" role="group" aria-label="Your backup codes">
             <p><strong>"Save your backup codes."</strong>" If you lose your phone, each of these signs you in once. They are shown only now."</p>
@@ -130,9 +71,7 @@ pub fn EnrolmentPanel(
     };
     let key = enrolment.manual_key.clone();
     let copy = move |_| {
-        if let Some(w) = leptos::web_sys::window() {
-            let _ = w.navigator().clipboard().write_text(&key.replace(' ', ""));
-        }
+        clipboard::copy(&key.replace(' ', ""));
     };
     view! {
         <div class="enrolment" role="group" aria-label="Set up an authenticator app">

@@ -1,130 +1,23 @@
 //! /previews: every section component and form in its states, in light and dark, and at phone
 //! width, for designers and for the screenshot tests. Off unless `previews.enabled` is set.
+mod fixtures;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{
-    BackupCodesView, DeviceKind, EnrolmentView, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView,
-    VerificationView, Viewer,
-};
-use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
-use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
+use crate::model::{PasskeyView, PasskeysView, PasswordView, TwoFactorView, VerificationView, Viewer};
 use crate::security::coming_soon::ComingSoonCard;
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RenameDialog};
 use crate::security::password::PasswordCard;
+use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::sessions::SessionsCard;
+use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
-
-fn tf_on(left: i64) -> TwoFactorView {
-    TwoFactorView {
-        enabled: Some(moment("3 days ago", "2026-11-20 09:12 UTC")),
-        backup_codes: Some(BackupCodesView { generated: moment("3 days ago", "2026-11-20 09:12 UTC"), left, total: 10 }),
-        required: false,
-        passkey_session: false,
-    }
-}
-
-fn passkey(id: &str, name: &str, provider: Option<&str>, synced: bool, last_used: Option<Moment>) -> PasskeyView {
-    PasskeyView {
-        id: id.into(),
-        name: name.into(),
-        provider: provider.map(String::from),
-        synced,
-        created: moment("2 months ago", "2026-09-14 18:03 UTC"),
-        last_used,
-    }
-}
-
-fn passkeys_several() -> Vec<PasskeyView> {
-    vec![
-        passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, Some(moment("2 hours ago", "2026-11-23 10:41 UTC"))),
-        passkey("p2", "Google Password Manager", Some("Google Password Manager"), true, Some(moment("5 days ago", "2026-11-18 07:15 UTC"))),
-        passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None),
-        passkey("p4", "Windows Hello", Some("Windows Hello"), false, Some(moment("3 weeks ago", "2026-11-01 16:20 UTC"))),
-    ]
-}
-
-fn sample_codes() -> Vec<String> {
-    ["7hq4k-mwx2p", "c9tnz-3ragv", "pk5ue-8yhdw", "x2mfq-jt6ns", "4vbwc-ezk9r", "nq7ha-5pxtm", "d3ysj-w8kfe", "uh6rn-2cqzb", "g8tpx-vm4ak", "zr5ew-9nhjc"]
-        .map(String::from)
-        .to_vec()
-}
-
-/// A stand-in QR code for the previews (the real one is drawn on the server from the secret).
-fn sample_enrolment() -> EnrolmentView {
-    // three finder squares and a scatter of modules: enough to judge the layout
-    let finder = |x: usize, y: usize| {
-        format!(
-            "<path d=\"M{x} {y}h7v7h-7zM{a} {b}v5h5v-5zM{c} {d}h3v3h-3z\" fill-rule=\"evenodd\"/>",
-            a = x + 1, b = y + 1, c = x + 2, d = y + 2
-        )
-    };
-    let cells: String = (0..21 * 21)
-        .map(|i| (i % 21, i / 21))
-        .filter(|&(x, y)| !((x < 8 && y < 8) || (x > 12 && y < 8) || (x < 8 && y > 12)))
-        .filter(|&(x, y)| (x * 37 + y * 91 + x * y * 13) % 7 < 3)
-        .map(|(x, y)| format!("<rect x=\"{}\" y=\"{}\" width=\"1\" height=\"1\"/>", x + 2, y + 2))
-        .collect::<String>()
-        + &finder(2, 2)
-        + &finder(16, 2)
-        + &finder(2, 16);
-    EnrolmentView {
-        qr_svg: format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 25 25\"><rect width=\"25\" height=\"25\" fill=\"#fff\"/><g fill=\"#000\">{cells}</g></svg>"),
-        manual_key: "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ".into(),
-    }
-}
-
-/// The example account's email (the strength meter refuses passwords built from it).
-const EMAIL: &str = "ada@example.test";
-
-fn moment(relative: &str, exact: &str) -> Moment {
-    // "2026-11-20 09:12 UTC" → "2026-11-20T09:12:00Z"
-    let iso = format!("{}:00Z", exact.trim_end_matches(" UTC").replacen(' ', "T", 1));
-    Moment { relative: relative.into(), exact: exact.into(), iso }
-}
-
-fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &str, current: bool) -> SessionView {
-    SessionView {
-        id: id.into(),
-        browser: browser.into(),
-        label: format!(
-            "{} on {os}{}",
-            browser.split(' ').next().unwrap_or(browser),
-            if ip == "203.0.113.24" { " in Berlin" } else { "" }
-        ),
-        os: os.into(),
-        kind,
-        user_agent: String::new(),
-        location: match ip {
-            "127.0.0.1" => "Local network".into(),
-            "203.0.113.24" => "Berlin, Land Berlin, Germany".into(),
-            _ => "Unknown".into(),
-        },
-        ip: ip.into(),
-        method: "Password".into(),
-        signed_in: moment("3 days ago", "2026-11-20 09:12 UTC"),
-        last_active: moment(ago, "2026-11-23 10:00 UTC"),
-        current,
-        new_device: id == "2",
-    }
-}
-
-/// Unusual rows: a very long browser/OS description and an agent nobody could read.
-fn sessions_unusual() -> Vec<SessionView> {
-    let mut long = session("4", "Samsung Internet for Android Enterprise Edition 27", "Android 16 (Galaxy Z Fold Special Edition)", DeviceKind::Tablet, "198.51.100.99", "1 day ago", false);
-    long.location = "Llanfairpwllgwyngyll, Wales, United Kingdom of Great Britain and Northern Ireland".into();
-    let unknown = session("5", "Unknown browser", "Unknown OS", DeviceKind::Unknown, "2001:db8::1", "3 days ago", false);
-    vec![session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true), long, unknown]
-}
-
-fn sessions_many() -> Vec<SessionView> {
-    vec![
-        session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true),
-        session("2", "Safari 19", "iPhone", DeviceKind::Phone, "203.0.113.24", "2 hours ago", false),
-        session("3", "Firefox 140", "Windows 10", DeviceKind::Desktop, "198.51.100.7", "5 days ago", false),
-    ]
-}
+use fixtures::{
+    moment, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
+    REVERIFY_WINDOW_MINUTES,
+};
 
 /// One example: light and dark, side by side.
 #[component]
@@ -322,24 +215,24 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="reverify" title="Re-verification">
                 <State slug="verified-banner" caption="Verified, counting down" view=ViewFn::from(move || view! {
-                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false } pending=false on_end=noop/>
+                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false, window_minutes: REVERIFY_WINDOW_MINUTES } pending=false on_end=noop/>
                 })/>
                 <State slug="reverify-dialog" caption="Confirm it's you" view=ViewFn::from(move || view! {
-                    <div class="preview-modal"><ReverifyDialog has_password=true pending=false on_confirm=noop_text on_cancel=noop/></div>
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
                 <State slug="reverify-error" caption="Wrong password" view=ViewFn::from(move || view! {
                     <div class="preview-modal">
-                        <ReverifyDialog has_password=true pending=false error=Some("That password is not correct.".to_string()) on_confirm=noop_text on_cancel=noop/>
+                        <ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true pending=false error=Some("That password is not correct.".to_string()) on_confirm=noop_text on_cancel=noop/>
                     </div>
                 })/>
                 <State slug="reverify-passkey" caption="Password or passkey" view=ViewFn::from(move || view! {
-                    <div class="preview-modal"><ReverifyDialog has_password=true has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
                 <State slug="reverify-passkey-only" caption="Passkey only (no password)" view=ViewFn::from(move || view! {
-                    <div class="preview-modal"><ReverifyDialog has_password=false has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
                 <State slug="reverify-no-password" caption="Account without a password" view=ViewFn::from(move || view! {
-                    <div class="preview-modal"><ReverifyDialog has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
             </Preview>
 

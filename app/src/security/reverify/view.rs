@@ -1,58 +1,10 @@
-//! Re-verification ("sudo mode"): the banner that says for how long the person is verified (with
-//! End now), and the dialog that asks them to confirm it is them before a sensitive change, then
-//! carries on with what they started.
+//! The re-verification banner and dialog (props only, previewed on /previews).
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use crate::browser::dom;
 use crate::components::{ErrorMessage, Field};
-use crate::error::AppError;
 use crate::model::VerificationView;
-
-/// Confirms it is the person, with their password. Opens the re-verification window.
-///
-/// - Auth: signed in.
-/// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
-///   is refused at once); a `reverified` event. A wrong password is recorded (`reverify_failed`).
-/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `Unavailable`.
-/// - Rate limit: the throttle of this browser's path (shared with sign-in).
-#[server(prefix = "/api", endpoint = "security/reverify")]
-pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services, set_session_cookie};
-    let session = auth().map_err(reject)?;
-    let done = domain::auth::reverify::with_password(&services()?, &session, &domain::secret::Password::new(password), &client())
-        .await
-        .map_err(fail)?;
-    set_session_cookie(&done.token);
-    Ok(())
-}
-
-/// Confirms it is the person with a code from their authenticator app. Opens the window.
-///
-/// - Auth: signed in.
-/// - Effects: the session's verified time is now and it gets a new token (cookie set); the code is
-///   used up; a `reverified` event. A wrong code is recorded (`reverify_failed`).
-/// - Errors: `Invalid { field: "code" }` (wrong, used, or throttled: same answer), `Unavailable`.
-/// - Rate limit: the throttle of this browser's path (shared with passwords).
-#[server(prefix = "/api", endpoint = "security/reverify/code")]
-pub async fn reverify_with_code(code: String) -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services, set_session_cookie};
-    let session = auth().map_err(reject)?;
-    let done = domain::auth::reverify::with_authenticator_code(&services()?, &session, &code, &client()).await.map_err(fail)?;
-    set_session_cookie(&done.token);
-    Ok(())
-}
-
-/// Ends the re-verification window now.
-///
-/// - Auth: signed in.
-/// - Effects: the next sensitive change asks again.
-/// - Errors: `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/reverify/end")]
-pub async fn end_reverification() -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::reverify::end(&services()?, &session).await.map_err(fail)
-}
 
 /// "Verified for 8 more minutes", counting down in the browser, with End now.
 #[component]
@@ -108,11 +60,14 @@ pub fn ReverifyDialog(
     /// Confirm with an authenticator code (the dialog's code form).
     #[prop(optional)]
     on_code: Option<Callback<String>>,
+    /// How long a re-verification lasts (`VerificationView::window_minutes`).
+    window_minutes: u64,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_confirm: Callback<String>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
+    let window = format!("{window_minutes} minute{}", if window_minutes == 1 { "" } else { "s" });
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
     let use_code = RwSignal::new(false);
@@ -137,12 +92,7 @@ pub fn ReverifyDialog(
             }
         })
     };
-    Effect::new(move |_| {
-        use leptos::wasm_bindgen::JsCast;
-        if let Some(el) = document().get_element_by_id(&focus_id).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
-            let _ = el.focus();
-        }
-    });
+    Effect::new(move |_| dom::focus(&focus_id));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         match (use_code.get_untracked(), on_code) {
@@ -160,7 +110,7 @@ pub fn ReverifyDialog(
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="reverify-title" aria-describedby="reverify-why" on:keydown=on_key>
                 <h2 id="reverify-title">"Confirm it's you"</h2>
                 <p id="reverify-why" class="muted">
-                    "This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for 10 minutes."
+                    {format!("This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for {window}.")}
                 </p>
                 {if has_password {
                     view! {
@@ -201,7 +151,7 @@ pub fn ReverifyDialog(
                     }.into_any()
                 } else {
                     view! {
-                        <p>"Your account has no password. To confirm it's you, sign out and sign in again; then you have 10 minutes for sensitive changes."</p>
+                        <p>{format!("Your account has no password. To confirm it's you, sign out and sign in again; then you have {window} for sensitive changes.")}</p>
                         <div class="form-actions">
                             <button type="button" id=crate::components::scoped_id("reverify-close") class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Close"</button>
                         </div>

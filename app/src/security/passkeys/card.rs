@@ -1,140 +1,10 @@
-//! Passkeys section: New passkey (after re-verification, named in the page), the list with
-//! provider, Synced badge, created and last used, Rename (a dialog) and Remove (confirmed and
-//! re-verified; never the last way to sign in). Also re-verification with a passkey.
+//! The Passkeys card, its rows and the rename dialog (props only, previewed on /previews).
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use crate::browser::{dom, UNSUPPORTED};
 use crate::components::{Card, ConfirmPanel, ErrorMessage, Field, StatusMessage, TimeAgo};
-use crate::error::AppError;
 use crate::model::{PasskeyView, PasskeysView};
-
-#[cfg(feature = "ssr")]
-fn passkey_id(id: &str) -> Result<domain::ids::PasskeyId, AppError> {
-    uuid::Uuid::parse_str(id).map(domain::ids::PasskeyId).map_err(|_| crate::server::reject(AppError::NotFound))
-}
-
-/// Starts adding a passkey: the options for `navigator.credentials.create`, as JSON. The
-/// account's passkeys are excluded, so one authenticator cannot register twice.
-///
-/// - Auth: signed in and recently verified.
-/// - Effects: a stored registration ceremony for this session (5 minutes).
-/// - Errors: `ReverifyRequired` (the page asks, then starts again), `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/passkeys/begin")]
-pub async fn begin_passkey_registration() -> Result<String, AppError> {
-    use crate::server::{auth, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::passkeys::begin_registration(&services()?, &session).await.map(|o| o.to_string()).map_err(fail)
-}
-
-/// Finishes adding a passkey with the browser's answer (`PublicKeyCredential` as JSON), named
-/// `name` (empty: the provider's name, numbered if repeated). Answers the name it got.
-///
-/// - Auth: signed in and recently verified; the ceremony must be this session's.
-/// - Effects: a passkey; a `passkey_added` event; the ceremony is used up.
-/// - Errors: `Invalid { field: "passkey" }` (expired ceremony, already registered, failed
-///   verification, wrong origin), `Invalid { field: "name" }`, `ReverifyRequired`, `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/passkeys/finish")]
-pub async fn finish_passkey_registration(credential: String, #[server(default)] name: String) -> Result<String, AppError> {
-    use crate::server::{auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::passkeys::finish_registration(&services()?, &session, &credential, &name, &client())
-        .await
-        .map(|p| p.name)
-        .map_err(fail)
-}
-
-/// Renames one of the account's passkeys.
-///
-/// - Auth: signed in.
-/// - Effects: the passkey's name.
-/// - Errors: `NotFound` (unknown id, or another account's passkey alike), `Invalid { field: "name" }`,
-///   `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/passkeys/rename")]
-pub async fn rename_passkey(id: String, name: String) -> Result<String, AppError> {
-    use crate::server::{auth, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::passkeys::rename(&services()?, &session, passkey_id(&id)?, &name).await.map_err(fail)
-}
-
-/// Removes one of the account's passkeys; it can no longer sign in.
-///
-/// - Auth: signed in and recently verified.
-/// - Effects: the passkey is deleted (sessions it started stay); a `passkey_removed` event.
-/// - Errors: `NotFound` (unknown id, or another account's passkey alike), `Invalid` when it is the
-///   account's last way to sign in, `ReverifyRequired`, `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/passkeys/remove")]
-pub async fn remove_passkey(id: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::passkeys::remove(&services()?, &session, passkey_id(&id)?, &client()).await.map_err(fail)
-}
-
-/// Starts confirming it is the person with one of their passkeys (re-verification).
-///
-/// - Auth: signed in.
-/// - Effects: a stored re-verification ceremony for this session (5 minutes).
-/// - Errors: `Invalid` (no passkey), `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/reverify/passkey/begin")]
-pub async fn begin_passkey_reverify() -> Result<String, AppError> {
-    use crate::server::{auth_for_setup as auth, fail, reject, services};
-    let session = auth().map_err(reject)?;
-    domain::auth::passkeys::begin_reverify(&services()?, &session).await.map(|o| o.to_string()).map_err(fail)
-}
-
-/// Finishes re-verifying with a passkey: opens the re-verification window.
-///
-/// - Auth: signed in; the ceremony must be this session's.
-/// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
-///   is refused at once); the passkey's last use; a `reverified` event.
-/// - Errors: `Invalid { field: "passkey" }`, `Unavailable`.
-#[server(prefix = "/api", endpoint = "security/reverify/passkey/finish")]
-pub async fn finish_passkey_reverify(credential: String) -> Result<(), AppError> {
-    use crate::server::{auth_for_setup as auth, client, fail, reject, services, set_session_cookie};
-    let session = auth().map_err(reject)?;
-    let done = domain::auth::passkeys::finish_reverify(&services()?, &session, &credential, &client()).await.map_err(fail)?;
-    set_session_cookie(&done.token);
-    Ok(())
-}
-
-/// The browser half between two server calls failed or was refused.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FlowError {
-    /// The server wants a recent re-verification first.
-    Reverify,
-    /// Say this (`None`: say nothing, e.g. the request was replaced).
-    Say(Option<String>),
-}
-
-impl From<AppError> for FlowError {
-    fn from(e: AppError) -> Self {
-        match e {
-            AppError::ReverifyRequired => FlowError::Reverify,
-            e => FlowError::Say(Some(e.to_string())),
-        }
-    }
-}
-
-/// New passkey, start to end: server options, the browser's prompt, the server's check. Answers
-/// the new passkey's name.
-pub async fn add_passkey(name: String) -> Result<String, FlowError> {
-    let options = begin_passkey_registration().await?;
-    let credential = crate::webauthn::create(&options).await.map_err(|e| FlowError::Say(e.message("Adding the passkey")))?;
-    Ok(finish_passkey_registration(credential, name).await?)
-}
-
-/// Re-verification with a passkey, start to end.
-pub async fn reverify_with_passkey() -> Result<(), FlowError> {
-    #[cfg(feature = "hydrate")]
-    {
-        let options = begin_passkey_reverify().await?;
-        let credential = crate::webauthn::get_assertion(&options, None)
-            .await
-            .map_err(|e| FlowError::Say(e.message("Confirming with your passkey")))?;
-        Ok(finish_passkey_reverify(credential).await?)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    Err(FlowError::Say(Some(crate::webauthn::UNSUPPORTED.to_string())))
-}
 
 /// Which panel of the section is open (owned by the page, so a refresh of its data keeps it).
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -199,12 +69,7 @@ pub fn PasskeysCard(
         let naming = panel.get() == PasskeyPanel::Naming;
         if naming && was_naming == Some(false) {
             let id = name_field.clone();
-            request_animation_frame(move || {
-                use leptos::wasm_bindgen::JsCast;
-                if let Some(el) = document().get_element_by_id(&id).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
-                    let _ = el.focus();
-                }
-            });
+            request_animation_frame(move || dom::focus(&id));
         }
         naming
     });
@@ -223,7 +88,7 @@ pub fn PasskeysCard(
             {renaming}
             <div class="card-footer">
                 {move || if !supported.get() {
-                    view! { <p class="notice notice-info passkey-unsupported">{crate::webauthn::UNSUPPORTED}</p> }.into_any()
+                    view! { <p class="notice notice-info passkey-unsupported">{UNSUPPORTED}</p> }.into_any()
                 } else if panel.get() == PasskeyPanel::Naming {
                     view! {
                         <form class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")>
@@ -319,13 +184,7 @@ pub fn RenameDialog(
 ) -> impl IntoView {
     let name = RwSignal::new(passkey.name.clone());
     let field_id = crate::components::scoped_id("passkey_rename");
-    Effect::new(move |_| {
-        use leptos::wasm_bindgen::JsCast;
-        if let Some(el) = document().get_element_by_id(&field_id).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlInputElement>().ok()) {
-            let _ = el.focus();
-            el.select();
-        }
-    });
+    Effect::new(move |_| dom::focus_and_select(&field_id));
     let id = passkey.id.clone();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();

@@ -1,0 +1,44 @@
+//! The server build's stand-ins for every browser function: same signatures, no browser. Never
+//! called (browser work runs only in effects and event handlers); if one were, it would do nothing
+//! and answer `false`, `None` or `PasskeyError::Unsupported`.
+
+pub mod clipboard {
+    pub fn copy(_text: &str) -> bool {
+        false
+    }
+}
+
+pub mod dom {
+    pub fn focus(_id: &str) {}
+    pub fn focus_and_select(_id: &str) {}
+    pub fn print() {}
+    pub fn go_to(_path: &str) {}
+}
+
+pub mod webauthn {
+    pub use crate::browser::{PasskeyError, UNSUPPORTED};
+
+    /// Cancels an outstanding passkey request; there is none on the server.
+    #[derive(Clone, Debug)]
+    pub struct Abort(());
+
+    impl Abort {
+        pub fn new() -> Option<Self> {
+            None
+        }
+        pub fn abort(&self) {}
+    }
+
+    pub fn supported() -> bool {
+        false
+    }
+    pub async fn autofill_available() -> bool {
+        false
+    }
+    pub async fn create(_options_json: &str) -> Result<String, PasskeyError> {
+        Err(PasskeyError::Unsupported)
+    }
+    pub async fn get_assertion(_options_json: &str, _abort: Option<&Abort>) -> Result<String, PasskeyError> {
+        Err(PasskeyError::Unsupported)
+    }
+}

@@ -1,0 +1,122 @@
+//! The domain's rows as view types (server only: `domain` is not in the browser build). Times are
+//! said relative to `now`, on the server, so server rendering and hydration show the same text.
+use domain::auth::{accounts::PasswordStatus, passkeys::PasskeyList, sessions::SessionSummary, two_factor};
+use domain::devices;
+use domain::config::Lifetimes;
+use domain::geo::GeoIp;
+use domain::kinds::SignInMethod;
+use domain::plan::Plan;
+use time::OffsetDateTime;
+
+use super::{BackupCodesView, DeviceKind, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView};
+use crate::time_fmt::{ago, exact, iso, span};
+
+impl Moment {
+    /// `at`, seen from `now`.
+    pub fn at(now: OffsetDateTime, at: OffsetDateTime) -> Self {
+        Moment { relative: ago(now, at), exact: exact(at), iso: iso(at) }
+    }
+}
+
+impl PasswordView {
+    pub fn new(status: &PasswordStatus, now: OffsetDateTime) -> Self {
+        PasswordView { has_password: status.has_password, changed: status.changed_at.map(|t| Moment::at(now, t)) }
+    }
+}
+
+impl TwoFactorView {
+    /// `required`: the organisation requires a second factor; `passkey_session`: this session
+    /// signed in with a passkey.
+    pub fn new(status: &two_factor::Status, required: bool, passkey_session: bool, now: OffsetDateTime) -> Self {
+        TwoFactorView {
+            enabled: status.enabled_at.map(|t| Moment::at(now, t)),
+            backup_codes: status.codes_generated_at.map(|at| BackupCodesView {
+                generated: Moment::at(now, at),
+                left: status.codes_left,
+                total: status.codes_total,
+            }),
+            required,
+            passkey_session,
+        }
+    }
+}
+
+impl PasskeysView {
+    pub fn new(list: &PasskeyList, now: OffsetDateTime) -> Self {
+        PasskeysView {
+            can_remove: list.can_remove(),
+            items: list
+                .passkeys
+                .iter()
+                .map(|p| PasskeyView {
+                    id: p.id.to_string(),
+                    name: p.name.clone(),
+                    provider: p.provider.clone(),
+                    synced: p.synced,
+                    created: Moment::at(now, p.created_at),
+                    last_used: p.last_used_at.map(|t| Moment::at(now, t)),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<devices::DeviceKind> for DeviceKind {
+    fn from(kind: devices::DeviceKind) -> Self {
+        match kind {
+            devices::DeviceKind::Desktop => DeviceKind::Desktop,
+            devices::DeviceKind::Phone => DeviceKind::Phone,
+            devices::DeviceKind::Tablet => DeviceKind::Tablet,
+            devices::DeviceKind::Unknown => DeviceKind::Unknown,
+        }
+    }
+}
+
+impl SessionView {
+    /// One session, its device read from the user agent and its place from the IP address (`geo`:
+    /// the server's geo-IP database, if it has one).
+    pub fn new(s: SessionSummary, now: OffsetDateTime, geo: Option<&GeoIp>) -> Self {
+        let device = devices::describe(s.user_agent.as_deref());
+        let location = match (s.ip.as_deref(), geo) {
+            (Some(ip), Some(g)) => g.locate(ip),
+            (ip, _) => GeoIp::none().locate(ip.unwrap_or("")),
+        };
+        let label = format!("{} on {}", device.browser_name, device.os);
+        SessionView {
+            id: s.id.to_string(),
+            label: match location.place {
+                Some(place) => format!("{label} in {place}"),
+                None => label,
+            },
+            browser: device.browser,
+            os: device.os,
+            kind: device.kind.into(),
+            user_agent: s.user_agent.unwrap_or_default(),
+            location: location.text,
+            ip: s.ip.unwrap_or_else(|| "Unknown".into()),
+            method: match s.auth_method {
+                SignInMethod::Password => "Password".into(),
+                SignInMethod::PasswordAndAuthenticator => "Password + authenticator app".into(),
+                SignInMethod::PasswordAndBackupCode => "Password + backup code".into(),
+                SignInMethod::Passkey => match s.passkey_name {
+                    Some(name) => format!("Passkey “{name}”"),
+                    None => "Passkey (since removed)".into(),
+                },
+            },
+            signed_in: Moment::at(now, s.created_at),
+            last_active: Moment::at(now, s.last_seen_at),
+            current: s.current,
+            new_device: s.new_device,
+        }
+    }
+}
+
+/// "Devices are signed out after 14 days without activity, and 30 days after signing in.", or on
+/// a paid plan "On your organisation's Enterprise plan, devices are …".
+pub fn session_lifetime(plan: Plan, lifetimes: Lifetimes) -> String {
+    let rule = format!("signed out after {} without activity, and {} after signing in.", span(lifetimes.idle), span(lifetimes.absolute));
+    match plan {
+        Plan::Free => format!("Devices are {rule}"),
+        plan => format!("On your organisation's {plan} plan, devices are {rule}"),
+    }
+}

@@ -1,0 +1,115 @@
+//! Example data for the previews: sessions, passkeys, codes, a stand-in QR code.
+use crate::model::{BackupCodesView, DeviceKind, EnrolmentView, Moment, PasskeyView, SessionView, TwoFactorView};
+
+pub(super) fn tf_on(left: i64) -> TwoFactorView {
+    TwoFactorView {
+        enabled: Some(moment("3 days ago", "2026-11-20 09:12 UTC")),
+        backup_codes: Some(BackupCodesView { generated: moment("3 days ago", "2026-11-20 09:12 UTC"), left, total: 10 }),
+        required: false,
+        passkey_session: false,
+    }
+}
+
+pub(super) fn passkey(id: &str, name: &str, provider: Option<&str>, synced: bool, last_used: Option<Moment>) -> PasskeyView {
+    PasskeyView {
+        id: id.into(),
+        name: name.into(),
+        provider: provider.map(String::from),
+        synced,
+        created: moment("2 months ago", "2026-09-14 18:03 UTC"),
+        last_used,
+    }
+}
+
+pub(super) fn passkeys_several() -> Vec<PasskeyView> {
+    vec![
+        passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, Some(moment("2 hours ago", "2026-11-23 10:41 UTC"))),
+        passkey("p2", "Google Password Manager", Some("Google Password Manager"), true, Some(moment("5 days ago", "2026-11-18 07:15 UTC"))),
+        passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None),
+        passkey("p4", "Windows Hello", Some("Windows Hello"), false, Some(moment("3 weeks ago", "2026-11-01 16:20 UTC"))),
+    ]
+}
+
+pub(super) fn sample_codes() -> Vec<String> {
+    ["7hq4k-mwx2p", "c9tnz-3ragv", "pk5ue-8yhdw", "x2mfq-jt6ns", "4vbwc-ezk9r", "nq7ha-5pxtm", "d3ysj-w8kfe", "uh6rn-2cqzb", "g8tpx-vm4ak", "zr5ew-9nhjc"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A stand-in QR code for the previews (the real one is drawn on the server from the secret).
+pub(super) fn sample_enrolment() -> EnrolmentView {
+    // three finder squares and a scatter of modules: enough to judge the layout
+    let finder = |x: usize, y: usize| {
+        format!(
+            "<path d=\"M{x} {y}h7v7h-7zM{a} {b}v5h5v-5zM{c} {d}h3v3h-3z\" fill-rule=\"evenodd\"/>",
+            a = x + 1, b = y + 1, c = x + 2, d = y + 2
+        )
+    };
+    let cells: String = (0..21 * 21)
+        .map(|i| (i % 21, i / 21))
+        .filter(|&(x, y)| !((x < 8 && y < 8) || (x > 12 && y < 8) || (x < 8 && y > 12)))
+        .filter(|&(x, y)| (x * 37 + y * 91 + x * y * 13) % 7 < 3)
+        .map(|(x, y)| format!("<rect x=\"{}\" y=\"{}\" width=\"1\" height=\"1\"/>", x + 2, y + 2))
+        .collect::<String>()
+        + &finder(2, 2)
+        + &finder(16, 2)
+        + &finder(2, 16);
+    EnrolmentView {
+        qr_svg: format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 25 25\"><rect width=\"25\" height=\"25\" fill=\"#fff\"/><g fill=\"#000\">{cells}</g></svg>"),
+        manual_key: "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ".into(),
+    }
+}
+
+/// The example account's email (the strength meter refuses passwords built from it).
+pub(super) const EMAIL: &str = "ada@example.test";
+
+pub(super) fn moment(relative: &str, exact: &str) -> Moment {
+    // "2026-11-20 09:12 UTC" → "2026-11-20T09:12:00Z"
+    let iso = format!("{}:00Z", exact.trim_end_matches(" UTC").replacen(' ', "T", 1));
+    Moment { relative: relative.into(), exact: exact.into(), iso }
+}
+
+pub(super) fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &str, current: bool) -> SessionView {
+    SessionView {
+        id: id.into(),
+        browser: browser.into(),
+        label: format!(
+            "{} on {os}{}",
+            browser.split(' ').next().unwrap_or(browser),
+            if ip == "203.0.113.24" { " in Berlin" } else { "" }
+        ),
+        os: os.into(),
+        kind,
+        user_agent: String::new(),
+        location: match ip {
+            "127.0.0.1" => "Local network".into(),
+            "203.0.113.24" => "Berlin, Land Berlin, Germany".into(),
+            _ => "Unknown".into(),
+        },
+        ip: ip.into(),
+        method: "Password".into(),
+        signed_in: moment("3 days ago", "2026-11-20 09:12 UTC"),
+        last_active: moment(ago, "2026-11-23 10:00 UTC"),
+        current,
+        new_device: id == "2",
+    }
+}
+
+/// Unusual rows: a very long browser/OS description and an agent nobody could read.
+pub(super) fn sessions_unusual() -> Vec<SessionView> {
+    let mut long = session("4", "Samsung Internet for Android Enterprise Edition 27", "Android 16 (Galaxy Z Fold Special Edition)", DeviceKind::Tablet, "198.51.100.99", "1 day ago", false);
+    long.location = "Llanfairpwllgwyngyll, Wales, United Kingdom of Great Britain and Northern Ireland".into();
+    let unknown = session("5", "Unknown browser", "Unknown OS", DeviceKind::Unknown, "2001:db8::1", "3 days ago", false);
+    vec![session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true), long, unknown]
+}
+
+pub(super) fn sessions_many() -> Vec<SessionView> {
+    vec![
+        session("1", "Chrome 156", "Linux", DeviceKind::Desktop, "127.0.0.1", "just now", true),
+        session("2", "Safari 19", "iPhone", DeviceKind::Phone, "203.0.113.24", "2 hours ago", false),
+        session("3", "Firefox 140", "Windows 10", DeviceKind::Desktop, "198.51.100.7", "5 days ago", false),
+    ]
+}
+
+/// The re-verification window of the default configuration (`[session] reverify_window_minutes`).
+pub(super) const REVERIFY_WINDOW_MINUTES: u64 = 10;

@@ -1,0 +1,138 @@
+//! What the Security & Access page shares with its sections, through Leptos context: the overview
+//! every section draws from (and the way to reload it), the page's Sign out, and the
+//! re-verification gate. `SecurityPage` provides it; a section takes it with
+//! `expect_context::<SecurityContext>()`.
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+
+use super::overview::get_security_overview;
+use crate::auth_api::SignOut;
+use crate::error::AppError;
+use crate::model::SecurityOverview;
+
+#[derive(Clone, Copy)]
+pub struct SecurityContext {
+    /// Everything the page shows, for the signed-in account (reloaded by `refresh`).
+    pub overview: Resource<Result<SecurityOverview, AppError>>,
+    /// What the overview is keyed on: one more after each successful change.
+    changes: RwSignal<u32>,
+    /// Sign out (the header's and the Sessions section's Log out).
+    pub sign_out: ServerAction<SignOut>,
+    /// Asks the person to confirm it is them before a sensitive change.
+    pub reverify: ReverifyGate,
+}
+
+impl SecurityContext {
+    /// Makes the page's shared pieces and provides them to its sections.
+    pub fn provide() -> Self {
+        let changes = RwSignal::new(0u32);
+        let ctx = SecurityContext {
+            overview: Resource::new(move || changes.get(), |_| get_security_overview()),
+            changes,
+            sign_out: ServerAction::new(),
+            reverify: ReverifyGate { waiting: RwSignal::new(None) },
+        };
+        provide_context(ctx);
+        ctx
+    }
+
+    /// Reloads the overview (after a change that succeeded).
+    pub fn refresh(&self) {
+        self.changes.update(|n| *n += 1);
+    }
+
+    /// Reloads the overview after each of `action`'s successes, not after a failure: a refusal
+    /// must leave the form open with what the person typed.
+    pub fn refresh_on_success<S>(&self, action: ServerAction<S>)
+    where
+        S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+        S::Output: Clone + Send + Sync + 'static,
+    {
+        let ctx = *self;
+        Effect::new(move |_| {
+            if let Some(Ok(_)) = action.value().get() {
+                ctx.refresh();
+            }
+        });
+    }
+}
+
+/// Re-verification ("sudo mode"): a sensitive change that answers `ReverifyRequired` asks the
+/// person to confirm it is them (the dialog is open while one waits), then carries on with it.
+#[derive(Clone, Copy)]
+pub struct ReverifyGate {
+    /// What to run once the person has confirmed; `Some` while the dialog is open.
+    waiting: RwSignal<Option<Callback<()>>>,
+}
+
+impl ReverifyGate {
+    /// Opens the dialog; `again` runs once the person has confirmed it is them.
+    pub fn ask(&self, again: Callback<()>) {
+        self.waiting.set(Some(again));
+    }
+
+    /// The dialog is open (tracked).
+    pub fn is_open(&self) -> bool {
+        self.waiting.with(Option::is_some)
+    }
+
+    /// The person confirmed: closes the dialog and carries on with what was waiting.
+    pub fn confirmed(&self) {
+        if let Some(again) = self.waiting.get_untracked() {
+            self.waiting.set(None);
+            again.run(());
+        }
+    }
+
+    /// Closes the dialog; what was waiting is dropped.
+    pub fn cancel(&self) {
+        self.waiting.set(None);
+    }
+}
+
+/// A sensitive change: a `ServerAction` that keeps what it last sent, so that when the answer is
+/// `ReverifyRequired` the gate can ask and then send the same again.
+pub struct Sensitive<S: ServerFn + 'static> {
+    pub action: ServerAction<S>,
+    last: StoredValue<Option<S>>,
+}
+
+impl<S: ServerFn + 'static> Clone for Sensitive<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: ServerFn + 'static> Copy for Sensitive<S> {}
+
+impl<S> Sensitive<S>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    pub fn new(gate: ReverifyGate) -> Self {
+        let action = ServerAction::<S>::new();
+        let last = StoredValue::new(None::<S>);
+        Effect::new(move |_| {
+            if let Some(Err(AppError::ReverifyRequired)) = action.value().get() {
+                gate.ask(Callback::new(move |_| {
+                    if let Some(input) = last.get_value() {
+                        action.dispatch(input);
+                    }
+                }));
+            }
+        });
+        Sensitive { action, last }
+    }
+
+    /// Sends `input`, and keeps it to send again after re-verification.
+    pub fn dispatch(&self, input: S) {
+        self.last.set_value(Some(input.clone()));
+        self.action.dispatch(input);
+    }
+}
+
+/// An action's error for the section, except `ReverifyRequired` (the dialog answers that).
+pub fn shown_error<T: Clone + Send + Sync + 'static>(value: Option<Result<T, AppError>>) -> Option<String> {
+    value.and_then(|r| r.err()).filter(|e| *e != AppError::ReverifyRequired).map(|e| e.to_string())
+}

@@ -1,0 +1,41 @@
+//! The page's one read: everything the sections show, as view types.
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::SecurityOverview;
+
+/// Everything the page shows, for the signed-in account.
+///
+/// - Auth: signed in.
+/// - Effects: none.
+/// - Errors: `NotSignedIn`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/overview")]
+pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
+    use crate::model::{session_lifetime, PasskeysView, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer};
+    use crate::server::{auth_for_setup, fail, geo, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
+    let svc = services()?;
+    let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
+    let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
+    let two_factor = domain::auth::two_factor::status(&svc, session.user_id).await.map_err(fail)?;
+    let passkeys = domain::auth::passkeys::list(&svc, &session).await.map_err(fail)?;
+    let now = svc.clock.now();
+    let geo = geo();
+    let required = session.plan == domain::plan::Plan::Enterprise;
+    Ok(SecurityOverview {
+        viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },
+        password: PasswordView::new(&password, now),
+        two_factor: TwoFactorView::new(&two_factor, required, session.signed_in_with_passkey(), now),
+        passkeys: PasskeysView::new(&passkeys, now),
+        verification: VerificationView {
+            seconds_left: domain::auth::recent::verified_until(&svc, &session)
+                .map(|until| (until - now).whole_seconds().max(0) as u64)
+                .unwrap_or(0),
+            has_password: password.has_password,
+            has_passkey: !passkeys.passkeys.is_empty(),
+            window_minutes: svc.sessions.reverify_window().whole_minutes().max(0) as u64,
+        },
+        sessions: sessions.into_iter().map(|s| SessionView::new(s, now, geo.as_deref())).collect(),
+        session_lifetime: session_lifetime(session.plan, svc.sessions.lifetimes(session.plan)),
+    })
+}

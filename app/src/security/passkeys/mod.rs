@@ -1,0 +1,240 @@
+//! Passkeys section: New passkey (after re-verification, named in the page), the list with
+//! provider, Synced badge, created and last used, Rename (a dialog) and Remove (confirmed and
+//! re-verified; never the last way to sign in). Also re-verification with a passkey.
+mod card;
+
+use leptos::prelude::*;
+
+pub use card::{PasskeyPanel, PasskeysCard, RenameDialog};
+
+use super::context::{shown_error, SecurityContext, Sensitive};
+use crate::browser::webauthn;
+use crate::error::AppError;
+use crate::model::SecurityOverview;
+
+#[cfg(feature = "ssr")]
+fn passkey_id(id: &str) -> Result<domain::ids::PasskeyId, AppError> {
+    uuid::Uuid::parse_str(id).map(domain::ids::PasskeyId).map_err(|_| crate::server::reject(AppError::NotFound))
+}
+
+/// Starts adding a passkey: the options for `navigator.credentials.create`, as JSON. The
+/// account's passkeys are excluded, so one authenticator cannot register twice.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: a stored registration ceremony for this session (5 minutes).
+/// - Errors: `ReverifyRequired` (the page asks, then starts again), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/passkeys/begin")]
+pub async fn begin_passkey_registration() -> Result<String, AppError> {
+    use crate::server::{auth, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::passkeys::begin_registration(&services()?, &session).await.map(|o| o.to_string()).map_err(fail)
+}
+
+/// Finishes adding a passkey with the browser's answer (`PublicKeyCredential` as JSON), named
+/// `name` (empty: the provider's name, numbered if repeated). Answers the name it got.
+///
+/// - Auth: signed in and recently verified; the ceremony must be this session's.
+/// - Effects: a passkey; a `passkey_added` event; the ceremony is used up.
+/// - Errors: `Invalid { field: "passkey" }` (expired ceremony, already registered, failed
+///   verification, wrong origin), `Invalid { field: "name" }`, `ReverifyRequired`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/passkeys/finish")]
+pub async fn finish_passkey_registration(credential: String, #[server(default)] name: String) -> Result<String, AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::passkeys::finish_registration(&services()?, &session, &credential, &name, &client())
+        .await
+        .map(|p| p.name)
+        .map_err(fail)
+}
+
+/// Renames one of the account's passkeys.
+///
+/// - Auth: signed in.
+/// - Effects: the passkey's name.
+/// - Errors: `NotFound` (unknown id, or another account's passkey alike), `Invalid { field: "name" }`,
+///   `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/passkeys/rename")]
+pub async fn rename_passkey(id: String, name: String) -> Result<String, AppError> {
+    use crate::server::{auth, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::passkeys::rename(&services()?, &session, passkey_id(&id)?, &name).await.map_err(fail)
+}
+
+/// Removes one of the account's passkeys; it can no longer sign in.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: the passkey is deleted (sessions it started stay); a `passkey_removed` event.
+/// - Errors: `NotFound` (unknown id, or another account's passkey alike), `Invalid` when it is the
+///   account's last way to sign in, `ReverifyRequired`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/passkeys/remove")]
+pub async fn remove_passkey(id: String) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::passkeys::remove(&services()?, &session, passkey_id(&id)?, &client()).await.map_err(fail)
+}
+
+/// Starts confirming it is the person with one of their passkeys (re-verification).
+///
+/// - Auth: signed in.
+/// - Effects: a stored re-verification ceremony for this session (5 minutes).
+/// - Errors: `Invalid` (no passkey), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/reverify/passkey/begin")]
+pub async fn begin_passkey_reverify() -> Result<String, AppError> {
+    use crate::server::{auth_for_setup, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
+    domain::auth::passkeys::begin_reverify(&services()?, &session).await.map(|o| o.to_string()).map_err(fail)
+}
+
+/// Finishes re-verifying with a passkey: opens the re-verification window.
+///
+/// - Auth: signed in; the ceremony must be this session's.
+/// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
+///   is refused at once); the passkey's last use; a `reverified` event.
+/// - Errors: `Invalid { field: "passkey" }`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/reverify/passkey/finish")]
+pub async fn finish_passkey_reverify(credential: String) -> Result<(), AppError> {
+    use crate::server::{auth_for_setup, client, fail, reject, services, set_session_cookie};
+    let session = auth_for_setup().map_err(reject)?;
+    let done = domain::auth::passkeys::finish_reverify(&services()?, &session, &credential, &client()).await.map_err(fail)?;
+    set_session_cookie(&done.token);
+    Ok(())
+}
+
+/// The browser half between two server calls failed or was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowError {
+    /// The server wants a recent re-verification first.
+    Reverify,
+    /// Say this (`None`: say nothing, e.g. the request was replaced).
+    Say(Option<String>),
+}
+
+impl From<AppError> for FlowError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::ReverifyRequired => FlowError::Reverify,
+            e => FlowError::Say(Some(e.to_string())),
+        }
+    }
+}
+
+/// New passkey, start to end: server options, the browser's prompt, the server's check. Answers
+/// the new passkey's name.
+pub async fn add_passkey(name: String) -> Result<String, FlowError> {
+    let options = begin_passkey_registration().await?;
+    let credential = webauthn::create(&options).await.map_err(|e| FlowError::Say(e.message("Adding the passkey")))?;
+    Ok(finish_passkey_registration(credential, name).await?)
+}
+
+/// Re-verification with a passkey, start to end.
+pub async fn reverify_with_passkey() -> Result<(), FlowError> {
+    let options = begin_passkey_reverify().await?;
+    let credential =
+        webauthn::get_assertion(&options, None).await.map_err(|e| FlowError::Say(e.message("Confirming with your passkey")))?;
+    Ok(finish_passkey_reverify(credential).await?)
+}
+
+
+/// The Passkeys section on the page: New passkey (a browser ceremony between two server calls,
+/// re-verified first when needed), Rename and Remove, and which panel is open; made once per
+/// visit so that a reload of the overview keeps the panel and the notice.
+#[derive(Clone, Copy)]
+pub struct PasskeysSection {
+    rename: ServerAction<RenamePasskey>,
+    remove: Sensitive<RemovePasskey>,
+    panel: RwSignal<PasskeyPanel>,
+    /// New passkey runs in the browser between two server calls: its own pending/error/notice.
+    busy: RwSignal<bool>,
+    flow_error: RwSignal<Option<String>>,
+    notice: RwSignal<Option<String>>,
+    /// Whether this browser can use passkeys: known only once hydrated (SSR assumes it can).
+    supported: RwSignal<bool>,
+    on_add: Callback<String>,
+}
+
+impl PasskeysSection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let (rename, remove) = (ServerAction::<RenamePasskey>::new(), Sensitive::<RemovePasskey>::new(ctx.reverify));
+        let panel = RwSignal::new(PasskeyPanel::None);
+        let (busy, flow_error, notice) = (RwSignal::new(false), RwSignal::new(None::<String>), RwSignal::new(None::<String>));
+        let supported = RwSignal::new(true);
+        Effect::new(move |_| supported.set(webauthn::supported()));
+        ctx.refresh_on_success(rename);
+        ctx.refresh_on_success(remove.action);
+        Effect::new(move |_| {
+            if let Some(Ok(name)) = rename.value().get() {
+                panel.set(PasskeyPanel::None);
+                notice.set(Some(format!("Renamed to “{name}”.")));
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(())) = remove.action.value().get() {
+                panel.set(PasskeyPanel::None);
+                notice.set(Some("Passkey removed. It can no longer sign in to your account.".to_string()));
+            }
+        });
+        // New passkey: options from the server, the browser's prompt, the server's check. Asks for
+        // re-verification first when needed, then starts again.
+        let add_again = StoredValue::new(None::<Callback<String>>);
+        let on_add = Callback::new(move |name: String| {
+            busy.set(true);
+            flow_error.set(None);
+            notice.set(None);
+            leptos::task::spawn_local(async move {
+                match add_passkey(name.clone()).await {
+                    Ok(added) => {
+                        panel.set(PasskeyPanel::None);
+                        notice.set(Some(format!("Passkey “{added}” added. You can sign in with it now.")));
+                        ctx.refresh();
+                    }
+                    Err(FlowError::Reverify) => ctx.reverify.ask(Callback::new(move |_| {
+                        if let Some(again) = add_again.get_value() {
+                            again.run(name.clone());
+                        }
+                    })),
+                    Err(FlowError::Say(message)) => flow_error.set(message),
+                }
+                busy.set(false);
+            });
+        });
+        add_again.set_value(Some(on_add));
+        // Opening or closing a panel starts afresh: no error from an earlier attempt.
+        Effect::new(move |_| {
+            panel.track();
+            rename.value().set(None);
+            flow_error.set(None);
+            remove.action.value().set(None);
+        });
+        PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add }
+    }
+
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add } = self;
+        let on_rename = Callback::new(move |(id, name): (String, String)| {
+            notice.set(None);
+            rename.dispatch(RenamePasskey { id, name });
+        });
+        let on_remove = Callback::new(move |id: String| {
+            notice.set(None);
+            remove.dispatch(RemovePasskey { id });
+        });
+        let pending = Signal::derive(move || busy.get() || rename.pending().get() || remove.action.pending().get());
+        let error = Signal::derive(move || flow_error.get().or_else(|| shown_error(remove.action.value().get())));
+        let rename_error = Signal::derive(move || shown_error(rename.value().get()));
+        view! {
+            <PasskeysCard
+                status=o.passkeys.clone()
+                supported
+                pending
+                error
+                rename_error
+                notice
+                panel
+                on_add
+                on_rename
+                on_remove
+            />
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Re-verification ("sudo mode"): the banner that says for how long the person is verified (with
+//! End now), and the dialog that asks them to confirm it is them before a sensitive change, then
+//! carries on with what they started.
+mod view;
+
+use leptos::prelude::*;
+
+pub use view::{ReverifyDialog, VerifiedBanner};
+
+use super::context::SecurityContext;
+use super::passkeys::{reverify_with_passkey, FlowError};
+use crate::browser::webauthn;
+use crate::error::AppError;
+use crate::model::SecurityOverview;
+
+/// Confirms it is the person, with their password. Opens the re-verification window.
+///
+/// - Auth: signed in.
+/// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
+///   is refused at once); a `reverified` event. A wrong password is recorded (`reverify_failed`).
+/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `Unavailable`.
+/// - Rate limit: the throttle of this browser's path (shared with sign-in).
+#[server(prefix = "/api", endpoint = "security/reverify")]
+pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
+    use crate::server::{auth_for_setup, client, fail, reject, services, set_session_cookie};
+    let session = auth_for_setup().map_err(reject)?;
+    let done = domain::auth::reverify::with_password(&services()?, &session, &domain::secret::Password::new(password), &client())
+        .await
+        .map_err(fail)?;
+    set_session_cookie(&done.token);
+    Ok(())
+}
+
+/// Confirms it is the person with a code from their authenticator app. Opens the window.
+///
+/// - Auth: signed in.
+/// - Effects: the session's verified time is now and it gets a new token (cookie set); the code is
+///   used up; a `reverified` event. A wrong code is recorded (`reverify_failed`).
+/// - Errors: `Invalid { field: "code" }` (wrong, used, or throttled: same answer), `Unavailable`.
+/// - Rate limit: the throttle of this browser's path (shared with passwords).
+#[server(prefix = "/api", endpoint = "security/reverify/code")]
+pub async fn reverify_with_code(code: String) -> Result<(), AppError> {
+    use crate::server::{auth_for_setup, client, fail, reject, services, set_session_cookie};
+    let session = auth_for_setup().map_err(reject)?;
+    let done = domain::auth::reverify::with_authenticator_code(&services()?, &session, &code, &client()).await.map_err(fail)?;
+    set_session_cookie(&done.token);
+    Ok(())
+}
+
+/// Ends the re-verification window now.
+///
+/// - Auth: signed in.
+/// - Effects: the next sensitive change asks again.
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/reverify/end")]
+pub async fn end_reverification() -> Result<(), AppError> {
+    use crate::server::{auth_for_setup, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
+    domain::auth::reverify::end(&services()?, &session).await.map_err(fail)
+}
+
+/// The page's re-verification: the banner, and the dialog the gate opens (password, a code from
+/// the authenticator app, or a passkey). Made once per visit, so the dialog's state survives the
+/// overview's reloads.
+#[derive(Clone, Copy)]
+pub struct ReverifySection {
+    ctx: SecurityContext,
+    with_password: ServerAction<ReverifyWithPassword>,
+    with_code: ServerAction<ReverifyWithCode>,
+    end: ServerAction<EndReverification>,
+    /// Re-verification with a passkey runs in the browser between two server calls.
+    passkey_busy: RwSignal<bool>,
+    passkey_error: RwSignal<Option<String>>,
+    /// Whether this browser can use passkeys: known only once hydrated (SSR assumes it can).
+    passkeys_supported: RwSignal<bool>,
+}
+
+impl ReverifySection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let section = ReverifySection {
+            ctx,
+            with_password: ServerAction::new(),
+            with_code: ServerAction::new(),
+            end: ServerAction::new(),
+            passkey_busy: RwSignal::new(false),
+            passkey_error: RwSignal::new(None),
+            passkeys_supported: RwSignal::new(true),
+        };
+        let ReverifySection { with_password, with_code, end, passkeys_supported, .. } = section;
+        Effect::new(move |_| passkeys_supported.set(webauthn::supported()));
+        // Confirmed: carry on with what was waiting.
+        Effect::new(move |_| {
+            let by_password = matches!(with_password.value().get(), Some(Ok(())));
+            let by_code = matches!(with_code.value().get(), Some(Ok(())));
+            if by_password || by_code {
+                ctx.reverify.confirmed();
+            }
+        });
+        ctx.refresh_on_success(with_password);
+        ctx.refresh_on_success(with_code);
+        ctx.refresh_on_success(end);
+        section
+    }
+
+    /// "Verified for 8 more minutes", with End now.
+    pub fn banner(self, o: &SecurityOverview) -> impl IntoView {
+        let end = self.end;
+        view! {
+            <VerifiedBanner
+                status=o.verification.clone()
+                pending=end.pending()
+                on_end=Callback::new(move |_| {
+                    end.dispatch(EndReverification {});
+                })
+            />
+        }
+    }
+
+    /// The dialog, while the gate waits for the person to confirm.
+    pub fn dialog(self, o: &SecurityOverview) -> impl IntoView {
+        let ReverifySection { ctx, with_password, with_code, passkey_busy, passkey_error, passkeys_supported, .. } = self;
+        let error = Signal::derive(move || {
+            passkey_error
+                .get()
+                .or_else(|| with_password.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
+                .or_else(|| with_code.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
+        });
+        let on_confirm = Callback::new(move |password: String| {
+            with_code.value().set(None);
+            with_password.dispatch(ReverifyWithPassword { password });
+        });
+        let on_code = Callback::new(move |code: String| {
+            with_password.value().set(None);
+            with_code.dispatch(ReverifyWithCode { code });
+        });
+        let on_cancel = Callback::new(move |_| {
+            ctx.reverify.cancel();
+            with_password.value().set(None);
+            with_code.value().set(None);
+            passkey_error.set(None);
+        });
+        let on_passkey = Callback::new(move |_| {
+            passkey_busy.set(true);
+            passkey_error.set(None);
+            leptos::task::spawn_local(async move {
+                match reverify_with_passkey().await {
+                    Ok(()) => {
+                        ctx.refresh();
+                        ctx.reverify.confirmed();
+                    }
+                    Err(FlowError::Say(m)) => passkey_error.set(m),
+                    Err(FlowError::Reverify) => {}
+                }
+                passkey_busy.set(false);
+            });
+        });
+        let pending = Signal::derive(move || with_password.pending().get() || with_code.pending().get() || passkey_busy.get());
+        let (has_password, has_passkey) = (o.verification.has_password, o.verification.has_passkey);
+        let has_authenticator = o.two_factor.enabled.is_some();
+        let window_minutes = o.verification.window_minutes;
+        move || {
+            ctx.reverify.is_open().then(|| {
+                view! {
+                    <ReverifyDialog
+                        has_password
+                        has_passkey=has_passkey && passkeys_supported.get_untracked()
+                        on_passkey
+                        has_authenticator
+                        on_code
+                        window_minutes
+                        pending
+                        error
+                        on_confirm
+                        on_cancel
+                    />
+                }
+            })
+        }
+    }
+}

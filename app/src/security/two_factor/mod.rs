@@ -1,0 +1,171 @@
+//! Two-step verification section: the authenticator app (set up with a QR code or a key, confirmed
+//! with a code; turned off), and backup codes (shown once after setup or regeneration, with Copy,
+//! Download and Print; how many are left).
+mod card;
+
+use leptos::prelude::*;
+
+pub use card::{BackupCodesPanel, EnrolmentPanel, TwoFactorCard, TwoFactorPanel};
+
+use super::context::{shown_error, SecurityContext, Sensitive};
+use crate::error::AppError;
+use crate::model::{EnrolmentView, SecurityOverview};
+
+/// Starts setting up an authenticator app: the QR code and the key (valid for
+/// `domain::auth::two_factor::ENROLMENT_MINUTES`, for this session only).
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: a pending enrolment bound to this session (its secret encrypted at rest).
+/// - Errors: `ReverifyRequired`, `Invalid` (already set up), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/begin")]
+pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
+    use crate::server::{auth_for_setup, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
+    let e = domain::auth::two_factor::begin_enrolment(&services()?, &session).await.map_err(fail)?;
+    Ok(EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key })
+}
+
+/// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
+///
+/// - Auth: signed in, recently verified, the session that began the setup.
+/// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event.
+/// - Errors: `Invalid { field: "code" }` (wrong code, or the setup expired), `ReverifyRequired`,
+///   `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/finish")]
+pub async fn finish_totp_setup(code: String) -> Result<Vec<String>, AppError> {
+    use crate::server::{auth_for_setup, client, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
+    domain::auth::two_factor::finish_enrolment(&services()?, &session, &code, &client()).await.map_err(fail)
+}
+
+/// Replaces every backup code with 10 new ones (the old ones stop working at once).
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: new codes (stored as keyed hashes); a `backup_codes_generated` event.
+/// - Errors: `ReverifyRequired`, `Invalid` (no authenticator), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/backup-codes")]
+pub async fn regenerate_backup_codes() -> Result<Vec<String>, AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::two_factor::regenerate_backup_codes(&services()?, &session, &client()).await.map_err(fail)
+}
+
+/// Turns the authenticator app off and deletes the backup codes.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: secret and codes deleted; a `totp_disabled` event.
+/// - Errors: `Invalid` (required by the organisation's plan; password too short to be the only
+///   factor), `ReverifyRequired`, `NotFound`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/disable")]
+pub async fn disable_totp() -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::two_factor::disable(&services()?, &session, &client()).await.map_err(fail)
+}
+
+
+/// The Two-step verification section on the page: its actions (each re-verified first when
+/// needed) and which panel is open, made once per visit so that a reload of the overview keeps the
+/// QR code or the codes on screen.
+#[derive(Clone, Copy)]
+pub struct TwoFactorSection {
+    begin: Sensitive<BeginTotpSetup>,
+    finish: Sensitive<FinishTotpSetup>,
+    regenerate: Sensitive<RegenerateBackupCodes>,
+    disable: Sensitive<DisableTotp>,
+    panel: RwSignal<TwoFactorPanel>,
+    codes_saved: RwSignal<bool>,
+    /// `?backup_codes_left=`: the sign-in used a backup code.
+    query: Memo<leptos_router::params::ParamsMap>,
+}
+
+impl TwoFactorSection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let section = TwoFactorSection {
+            begin: Sensitive::new(ctx.reverify),
+            finish: Sensitive::new(ctx.reverify),
+            regenerate: Sensitive::new(ctx.reverify),
+            disable: Sensitive::new(ctx.reverify),
+            panel: RwSignal::new(TwoFactorPanel::None),
+            codes_saved: RwSignal::new(false),
+            query: leptos_router::hooks::use_query_map(),
+        };
+        let TwoFactorSection { begin, finish, regenerate, disable, panel, codes_saved, .. } = section;
+        // Results open the next panel: the QR code, then the codes (shown once).
+        Effect::new(move |_| {
+            if let Some(Ok(e)) = begin.action.value().get() {
+                panel.set(TwoFactorPanel::Enrolling(e));
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(codes)) = finish.action.value().get() {
+                codes_saved.set(false);
+                panel.set(TwoFactorPanel::Codes(codes));
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(codes)) = regenerate.action.value().get() {
+                codes_saved.set(false);
+                panel.set(TwoFactorPanel::Codes(codes));
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(())) = disable.action.value().get() {
+                panel.set(TwoFactorPanel::None);
+            }
+        });
+        ctx.refresh_on_success(finish.action);
+        ctx.refresh_on_success(regenerate.action);
+        ctx.refresh_on_success(disable.action);
+        section
+    }
+
+    /// An Enterprise member who must set up two-step verification sees this section first.
+    pub fn first(o: &SecurityOverview) -> bool {
+        o.two_factor.required && o.two_factor.enabled.is_none() && !o.two_factor.passkey_session
+    }
+
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let TwoFactorSection { begin, finish, regenerate, disable, panel, codes_saved, query } = self;
+        let pending = Signal::derive(move || {
+            begin.action.pending().get() || finish.action.pending().get() || regenerate.action.pending().get() || disable.action.pending().get()
+        });
+        let error = Signal::derive(move || {
+            shown_error(begin.action.value().get())
+                .or_else(|| shown_error(finish.action.value().get()))
+                .or_else(|| shown_error(regenerate.action.value().get()))
+                .or_else(|| shown_error(disable.action.value().get()))
+        });
+        let notice = Signal::derive(move || {
+            if let Some(Ok(())) = disable.action.value().get() {
+                return Some("Two-step verification is off.".to_string());
+            }
+            let left: i64 = query.read().get("backup_codes_left")?.parse().ok()?;
+            Some(match left {
+                0 => "You signed in with your last backup code. Regenerate them now.".to_string(),
+                1..=3 => format!("You signed in with a backup code; {left} left. Consider regenerating them."),
+                _ => format!("You signed in with a backup code; {left} left."),
+            })
+        });
+        let on_begin = Callback::new(move |_| {
+            finish.action.value().set(None);
+            begin.dispatch(BeginTotpSetup {});
+        });
+        view! {
+            <TwoFactorCard
+                status=o.two_factor.clone()
+                email=o.viewer.email.clone()
+                panel
+                pending
+                error
+                notice
+                on_begin
+                on_confirm=Callback::new(move |code: String| finish.dispatch(FinishTotpSetup { code }))
+                on_regenerate=Callback::new(move |_| regenerate.dispatch(RegenerateBackupCodes {}))
+                on_disable=Callback::new(move |_| disable.dispatch(DisableTotp {}))
+                codes_saved
+            />
+        }
+    }
+}

@@ -151,13 +151,6 @@ pub enum PasswordRejection {
     SameAsCurrent,
 }
 
-impl DomainError {
-    /// True for failures of our infrastructure rather than of the request.
-    pub fn is_internal(&self) -> bool {
-        matches!(self, Self::Db(_) | Self::Hash(_) | Self::Internal(_))
-    }
-}
-
 impl From<sqlx::Error> for DomainError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

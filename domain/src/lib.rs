@@ -33,7 +33,7 @@ pub struct Services {
     pub sessions: config::SessionPolicy,
     pub throttle: config::ThrottlePolicy,
     /// Common and leaked passwords, refused when setting one.
-    pub common_passwords: std::sync::Arc<auth::password::CommonPasswords>,
+    pub common_passwords: std::sync::Arc<auth::password_policy::CommonPasswords>,
     /// Encryption keys of TOTP secrets and the backup codes' HMAC key (from config, never stored).
     pub keys: std::sync::Arc<auth::two_factor::Keys>,
     /// Signs and checks device cookies (which throttle counts a browser's guesses).

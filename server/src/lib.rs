@@ -50,7 +50,7 @@ impl AppState {
                 sessions: config.session.clone(),
                 throttle: config.throttle.clone(),
                 common_passwords: Arc::new(
-                    domain::auth::password::CommonPasswords::load(std::path::Path::new(&config.password.common_list))
+                    domain::auth::password_policy::CommonPasswords::load(std::path::Path::new(&config.password.common_list))
                         .map_err(|e| domain::DomainError::Internal(format!("{e} (scripts/setup.sh installs it)")))?,
                 ),
                 keys: Arc::new(

@@ -1,7 +1,7 @@
 //! Sign up, sign in and change password.
 use time::OffsetDateTime;
 
-use crate::auth::password::check_policy;
+use crate::auth::password_policy::check_policy;
 use crate::auth::sessions::{self, SignedIn};
 use crate::request::{AuthSession, ClientInfo};
 use crate::auth::throttle::{verify_throttled, Check};

@@ -9,6 +9,7 @@ pub mod backup_codes;
 pub mod device_cookies;
 mod hash_pool;
 pub mod password;
+pub mod password_policy;
 pub mod totp;
 
 // guards every capability uses

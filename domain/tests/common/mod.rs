@@ -39,11 +39,11 @@ pub fn services(db: PgPool) -> Services {
 }
 
 /// The list `scripts/setup.sh` installs, loaded once per test process (a clear panic when missing).
-pub fn common_passwords() -> std::sync::Arc<domain::auth::password::CommonPasswords> {
-    static LIST: std::sync::OnceLock<std::sync::Arc<domain::auth::password::CommonPasswords>> = std::sync::OnceLock::new();
+pub fn common_passwords() -> std::sync::Arc<domain::auth::password_policy::CommonPasswords> {
+    static LIST: std::sync::OnceLock<std::sync::Arc<domain::auth::password_policy::CommonPasswords>> = std::sync::OnceLock::new();
     LIST.get_or_init(|| {
         let path = testkit::data_file("passwords/common-passwords.txt");
-        std::sync::Arc::new(domain::auth::password::CommonPasswords::load(std::path::Path::new(&path)).unwrap())
+        std::sync::Arc::new(domain::auth::password_policy::CommonPasswords::load(std::path::Path::new(&path)).unwrap())
     })
     .clone()
 }

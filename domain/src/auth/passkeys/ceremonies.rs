@@ -17,7 +17,7 @@ use crate::secret::CeremonyToken;
 use crate::error::{Invalid, PasskeyCeremony};
 use crate::{DomainError, Services};
 
-use super::{ceremony_error, expired, expires, from_json, invalid, parse_credential, to_json};
+use super::{ceremony_error, expired, expires, from_json, parse_credential, to_json};
 
 
 /// Starts a passkey sign-in (no email needed): the options for `navigator.credentials.get`, with
@@ -115,7 +115,7 @@ pub async fn finish_sign_in(
 }
 
 fn unknown_passkey() -> DomainError {
-    invalid(Invalid::PasskeyNotRegistered)
+    DomainError::Invalid(Invalid::PasskeyNotRegistered)
 }
 
 // ---- re-verification -----------------------------------------------------------------------
@@ -125,7 +125,7 @@ fn unknown_passkey() -> DomainError {
 pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
     let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
     if rows.is_empty() {
-        return Err(invalid(Invalid::NoPasskey));
+        return Err(DomainError::Invalid(Invalid::NoPasskey));
     }
     let mut passkeys = Vec::with_capacity(rows.len());
     for row in rows {

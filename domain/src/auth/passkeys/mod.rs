@@ -173,12 +173,8 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, Dom
     Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password })
 }
 
-fn invalid(rule: Invalid) -> DomainError {
-    DomainError::Invalid(rule)
-}
-
 fn expired() -> DomainError {
-    invalid(Invalid::PasskeyExpired)
+    DomainError::Invalid(Invalid::PasskeyExpired)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, DomainError> {
@@ -191,13 +187,13 @@ fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result
 
 /// The browser's answer, as JSON; a malformed one is the browser's mistake, not ours.
 fn parse_credential<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, DomainError> {
-    serde_json::from_str(json).map_err(|_| invalid(Invalid::PasskeyAnswerUnreadable))
+    serde_json::from_str(json).map_err(|_| DomainError::Invalid(Invalid::PasskeyAnswerUnreadable))
 }
 
 /// What a failed ceremony tells the person. Origin and relying-party mismatches are a
 /// configuration or phishing problem, and say so.
 fn ceremony_error(e: WebauthnError, ceremony: PasskeyCeremony) -> DomainError {
-    let failed = |reason| invalid(Invalid::PasskeyFailed { ceremony, reason });
+    let failed = |reason| DomainError::Invalid(Invalid::PasskeyFailed { ceremony, reason });
     match e {
         WebauthnError::InvalidRPOrigin | WebauthnError::CredentialCrossOrigin | WebauthnError::InvalidRPIDHash => {
             tracing::warn!(error = ?e, "passkey ceremony from an origin this server does not serve");

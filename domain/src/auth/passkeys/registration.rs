@@ -16,7 +16,7 @@ use crate::kinds::{CeremonyKind, EventKind};
 use crate::error::{Invalid, PasskeyCeremony};
 use crate::{DomainError, Services};
 
-use super::{ceremony_error, expired, expires, from_json, invalid, parse_credential, to_json, PasskeySummary, NAME_MAX};
+use super::{ceremony_error, expired, expires, from_json, parse_credential, to_json, PasskeySummary, NAME_MAX};
 
 
 /// Starts adding a passkey: answers the options for `navigator.credentials.create` (JSON). Needs a
@@ -149,5 +149,5 @@ pub async fn finish_registration(
 }
 
 fn already_added() -> DomainError {
-    invalid(Invalid::PasskeyAlreadyOnDevice)
+    DomainError::Invalid(Invalid::PasskeyAlreadyOnDevice)
 }

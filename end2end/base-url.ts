@@ -7,3 +7,16 @@ export const BASE_URL = process.env.BASE_URL ?? 'http://localhost:3100';
 
 /** The site origin, e.g. `http://localhost:3100`. */
 export const SITE_ORIGIN = new URL(BASE_URL).origin;
+
+/**
+ * The local sign-in provider standing in for Google (`${IDP_URL}/google`) and
+ * GitHub (`${IDP_URL}/github`), e.g. `http://127.0.0.1:32963`. scripts/env.sh
+ * derives IDP_PORT from the checkout's path and scripts/test.sh exports it.
+ */
+export const IDP_URL = (() => {
+  const port = process.env.IDP_PORT;
+  if (!port || !/^\d+$/.test(port)) {
+    throw new Error('IDP_PORT is not set: run the tests through `make test` (scripts/test.sh), or export IDP_PORT as scripts/env.sh does');
+  }
+  return `http://127.0.0.1:${port}`;
+})();

@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { BASE_URL } from './base-url';
+import { BASE_URL, IDP_URL } from './base-url';
 
 // `process.env.BASE_URL ?? 'http://localhost:3100'`, shared with the helpers.
 const baseURL = BASE_URL;
@@ -56,13 +56,26 @@ export default defineConfig({
     },
   ],
 
-  webServer: {
-    // Starts the server on port 3100 against a fresh database.
-    command: '../scripts/e2e-server.sh',
-    url: baseURL + '/healthz',
-    reuseExistingServer: false,
-    timeout: 120_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      // The local sign-in provider standing in for Google and GitHub (tools/idp), started before
+      // the server, which may read Google's discovery document as it starts. One already running
+      // on the same port (`make run`'s, scripts/idp.sh start) is used as it is: it keeps no state.
+      command: '../scripts/idp.sh serve',
+      url: IDP_URL + '/healthz',
+      reuseExistingServer: true,
+      timeout: 20_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      // Starts the server on port 3100 against a fresh database.
+      command: '../scripts/e2e-server.sh',
+      url: baseURL + '/healthz',
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  ],
 });

@@ -17,4 +17,6 @@ export GATEHOUSE_DEMO_ENABLED=false
 export GATEHOUSE_SITE_TRUSTED_PROXIES='["127.0.0.1", "::1"]'
 export GATEHOUSE_PREVIEWS_ENABLED=true
 export RUST_LOG=${RUST_LOG:-warn,server=info}
+# Google and GitHub sign-in go to the local provider, which Playwright starts first (scripts/idp.sh serve).
+idp_env
 exec "$CARGO_TARGET_DIR/debug/server"

@@ -22,7 +22,7 @@ if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown;
   LEPTOS_ARGS=()
 else
   WASM_MODE=debian
-  export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+  export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
   LEPTOS_ARGS=(--lib-cargo-args=-Zbuild-std=std,panic_abort)
 fi
 export WASM_MODE
@@ -34,6 +34,26 @@ PGDATA_DIR=$ROOT/.data/pg
 PGPORT=${GATEHOUSE_PGPORT:-$((40000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 10000))}
 E2E_PORT=${GATEHOUSE_E2E_PORT:-$((PGPORT + 10000))}
 export PGBIN PGDATA_DIR PGPORT E2E_PORT
+# The local sign-in provider (tools/idp, scripts/idp.sh), standing in for Google and GitHub on
+# loopback: make run and the end-to-end tests sign in through it, never through the real ones. Its
+# port is 10000 below Postgres's, so it too is the checkout's own.
+export IDP_PORT=${GATEHOUSE_IDP_PORT:-$((PGPORT - 10000))}
+
+# The server's settings for signing in with Google and GitHub through that provider (run.sh and
+# e2e-server.sh call it). In production, GATEHOUSE_GOOGLE_* and GATEHOUSE_GITHUB_* name the real ones.
+idp_env() {
+  local idp=http://127.0.0.1:$IDP_PORT
+  export GATEHOUSE_GOOGLE_CLIENT_ID=gatehouse-local
+  export GATEHOUSE_GOOGLE_CLIENT_SECRET=local-google-secret
+  export GATEHOUSE_GOOGLE_ISSUER=$idp/google
+  export GATEHOUSE_GOOGLE_LOCAL=true
+  export GATEHOUSE_GITHUB_CLIENT_ID=gatehouse-local
+  export GATEHOUSE_GITHUB_CLIENT_SECRET=local-github-secret
+  export GATEHOUSE_GITHUB_AUTHORIZE_URL=$idp/github/login/oauth/authorize
+  export GATEHOUSE_GITHUB_TOKEN_URL=$idp/github/login/oauth/access_token
+  export GATEHOUSE_GITHUB_API_URL=$idp/github/api
+  export GATEHOUSE_GITHUB_LOCAL=true
+}
 
 # Keys for secrets at rest (TOTP secrets' encryption keys, the backup codes' HMAC key): generated
 # once per checkout into .data/secrets.env (ignored, mode 600) and exported for the server. In

@@ -6,6 +6,8 @@ cd "$ROOT"
 scripts/setup.sh run
 step "Starting Postgres"
 scripts/pg.sh start
+step "Starting the local sign-in provider"
+scripts/idp.sh start
 step "Building Gatehouse (cargo leptos build)"
 cargo leptos build "${LEPTOS_ARGS[@]}"
 step "Serving"
@@ -15,4 +17,7 @@ export GATEHOUSE_SITE_ROOT=$ROOT/target/site
 # has both off, for production. (The server refuses demo accounts on a non-loopback address.)
 export GATEHOUSE_DEMO_ENABLED=${GATEHOUSE_DEMO_ENABLED:-true}
 export GATEHOUSE_PREVIEWS_ENABLED=${GATEHOUSE_PREVIEWS_ENABLED:-true}
+# "Continue with Google/GitHub" go to the local provider (scripts/idp.sh), not the real ones.
+idp_env
+echo "  Local sign-in provider (stands in for Google and GitHub): http://127.0.0.1:$IDP_PORT"
 exec "$CARGO_TARGET_DIR/debug/server"

@@ -87,6 +87,16 @@ if ! [ -s "$PW_LIST" ]; then
   awk 'length($0) >= 8' "$src" | LC_ALL=C sort -u >"$PW_LIST.tmp" && mv "$PW_LIST.tmp" "$PW_LIST"
 fi
 
+# The local sign-in provider (tools/idp, standing in for Google and GitHub): make run and the
+# end-to-end tests both use it.
+if [ "$want" = run ] || [ "$want" = test ]; then
+  lock=$ROOT/tools/idp/package-lock.json stamp=$ROOT/tools/idp/node_modules/.installed
+  if ! [ -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    step "Installing the local sign-in provider's dependencies (npm ci)"
+    (cd "$ROOT/tools/idp" && npm ci --no-audit --no-fund >/dev/null && touch "$stamp")
+  fi
+fi
+
 if [ "$want" = test ]; then
   lock=$ROOT/end2end/package-lock.json stamp=$ROOT/end2end/node_modules/.installed
   if ! [ -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then

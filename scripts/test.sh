@@ -32,9 +32,9 @@ step "Unit, database (#[sqlx::test]) and HTTP (router oneshot) tests"
 # sqlx::test creates a fresh database per test through this URL.
 export DATABASE_URL=$(pg_url postgres)
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run -p policy -p domain -p server -p app --features app/ssr --no-fail-fast
+  cargo nextest run -p policy -p domain -p server -p app -p testkit --features app/ssr,testkit/idp --no-fail-fast
 else
-  cargo test -p policy -p domain -p server -p app --features app/ssr --no-fail-fast
+  cargo test -p policy -p domain -p server -p app -p testkit --features app/ssr,testkit/idp --no-fail-fast
 fi
 
 step "Building the site for the end-to-end tests (cargo leptos build)"

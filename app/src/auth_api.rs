@@ -191,3 +191,36 @@ pub async fn finish_passkey_sign_in(credential: String, #[server(default)] retur
     set_signed_in_cookies(&signed_in);
     Ok(crate::nav::safe_return_to(return_to.as_deref()))
 }
+
+/// The providers this server offers for "Continue with …" (and whether a local development
+/// provider stands in for them).
+///
+/// - Auth: anonymous.
+/// - Effects: none.
+/// - Errors: none beyond the transport's.
+#[server(prefix = "/api", endpoint = "auth/providers", input = leptos::server_fn::codec::GetUrl)]
+pub async fn list_providers() -> Result<Vec<crate::model::ProviderOption>, AppError> {
+    let svc = crate::server::services()?;
+    Ok(crate::model::ProviderOption::list(&svc.providers.enabled()))
+}
+
+/// Begins "Continue with Google / GitHub": answers the provider's authorization URL, where the
+/// browser goes next. The provider sends it back to `/auth/<provider>/callback`, which signs in
+/// (or signs up: a new account when the identity is linked to none and no account uses its email).
+///
+/// - Auth: anonymous.
+/// - Effects: a provider flow (state, PKCE verifier, nonce; single use, 10 minutes) bound to this
+///   browser by the flow cookie (set here; kept if the browser has one).
+/// - Errors: `Invalid { field: "provider" }` (not offered here, provider unreachable),
+///   `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network, shared with passkey sign-in (`[limits] passkey_*`).
+#[server(prefix = "/api", endpoint = "auth/provider/start")]
+pub async fn start_provider_sign_in(provider: crate::model::ProviderKind) -> Result<String, AppError> {
+    use crate::server::{fail_for, flow_cookie, services, set_flow_cookie};
+    let svc = services()?;
+    let started = domain::auth::connected_accounts::begin_sign_in(&svc, provider.into(), flow_cookie().as_ref())
+        .await
+        .map_err(fail_for(provider))?;
+    set_flow_cookie(&started.cookie);
+    Ok(started.url)
+}

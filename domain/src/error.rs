@@ -23,6 +23,9 @@ pub enum DomainError {
     LastSignInMethod,
     #[error("not found")]
     NotFound,
+    /// A sign-in, connection or re-verification through Google or GitHub that did not succeed.
+    #[error("provider flow failed: {0:?}")]
+    Provider(ProviderFailure),
     /// The password was right; the account has a second factor, and the sign-in waits for it.
     #[error("second step required")]
     SecondStepRequired(crate::secret::PendingToken),
@@ -48,6 +51,37 @@ pub enum DomainError {
     Hash(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why a flow through Google or GitHub ended without success. Each has one calm sentence (app
+/// crate); none is an error page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderFailure {
+    /// That provider is not configured on this server.
+    NotConfigured,
+    /// The person cancelled at the provider.
+    Cancelled,
+    /// The provider answered an error, or an answer that failed validation (token, ID token, user API).
+    Refused,
+    /// The provider could not be reached (or took too long).
+    Unreachable,
+    /// The `state` is unknown, already used, for another provider, or began in another browser.
+    UnknownState,
+    /// The flow began more than 10 minutes ago.
+    Expired,
+    /// No account is linked to this identity and an account already uses its email: sign in to that
+    /// account and connect the provider there (never linked by email).
+    EmailInUse,
+    /// The provider shares no email address, so no account can be created.
+    NoEmail,
+    /// Connect: the identity is already linked to another account.
+    LinkedElsewhere,
+    /// Connect: this account already has another identity at this provider.
+    AlreadyConnected,
+    /// Re-verify: the identity is not the one linked to this account.
+    NotLinked,
+    /// Connect / re-verify: the browser's session is no longer the one that began the flow.
+    SessionChanged,
 }
 
 /// Which rule a request broke. Each has one sentence, written in the `app` crate

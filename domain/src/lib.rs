@@ -40,6 +40,8 @@ pub struct Services {
     pub device_cookies: std::sync::Arc<auth::device_cookies::DeviceCookieKey>,
     /// The passkey relying party (id, origin) and the provider names.
     pub passkeys: std::sync::Arc<auth::passkeys::PasskeyService>,
+    /// Google and GitHub, as configured (either may be off).
+    pub providers: std::sync::Arc<auth::providers::Providers>,
     pub clock: clock::Clock,
 }
 

@@ -62,6 +62,10 @@ cookie_token!(
     /// A passkey sign-in between its two halves (the browser that began it finishes it).
     CeremonyToken
 );
+cookie_token!(
+    /// Binds provider sign-ins, connections and re-verifications to the browser that began them.
+    FlowCookie
+);
 
 #[cfg(test)]
 mod tests {

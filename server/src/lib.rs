@@ -3,6 +3,7 @@
 pub mod config;
 pub mod limits;
 pub mod middleware;
+pub mod providers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,10 @@ impl AppState {
                         })
                         .map_err(domain::DomainError::Internal)?,
                 ),
+                providers: Arc::new(
+                    domain::auth::providers::Providers::new(&config.google, &config.github, config.public_origin())
+                        .map_err(domain::DomainError::Internal)?,
+                ),
                 clock,
             },
             geo,
@@ -106,7 +111,9 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(leptos.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(app::shell))
-        .with_state(leptos);
+        .with_state(leptos)
+        // where Google and GitHub send the browser back
+        .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()));
 
     pages
         // innermost first: rate limits (per client network, which the session middleware

@@ -17,8 +17,15 @@ use crate::AppState;
 /// The endpoints a person reaches without a session that cost real work or are worth guessing at.
 /// Later anonymous endpoints (password reset) belong here too.
 const PASSWORD_PATHS: &[&str] = &["/api/auth/sign-in", "/api/auth/sign-up", "/api/auth/second-step"];
-/// Looser: the sign-in page begins a passkey ceremony on every load (for autofill).
-const PASSKEY_PATHS: &[&str] = &["/api/auth/passkey/begin", "/api/auth/passkey/finish"];
+/// Looser: the sign-in page begins a passkey ceremony on every load (for autofill). Provider
+/// sign-ins share this budget (each start stores a flow and may call the provider).
+const PASSKEY_PATHS: &[&str] = &[
+    "/api/auth/passkey/begin",
+    "/api/auth/passkey/finish",
+    "/api/auth/provider/start",
+    "/auth/google/callback",
+    "/auth/github/callback",
+];
 
 /// One budget per client network for each group of endpoints.
 pub struct RateLimits {

@@ -1,8 +1,11 @@
 //! Test support shared by `domain/tests`, `server/tests` and `server/examples/sign_in_bench.rs`:
 //! a software passkey authenticator, the base32 decoding an authenticator app does, the test
 //! secrets, the data files `scripts/setup.sh` installs, and (feature `server`) the server tests'
-//! configuration and a request through the router. A dev-dependency only.
+//! configuration and a request through the router, and (feature `idp`) a fake Google and GitHub
+//! for the sign-in-with tests. A dev-dependency only.
 pub mod authenticator;
+#[cfg(feature = "idp")]
+pub mod idp;
 #[cfg(feature = "server")]
 pub mod server;
 

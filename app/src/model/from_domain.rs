@@ -4,10 +4,14 @@ use domain::auth::{accounts::PasswordStatus, passkeys::PasskeyList, sessions::Se
 use domain::devices;
 use domain::config::Lifetimes;
 use domain::geo::GeoIp;
-use domain::kinds::SignInMethod;
+use domain::auth::connected_accounts::Connections;
+use domain::kinds::{Provider, SignInMethod};
 use domain::plan::Plan;
 use time::OffsetDateTime;
 
+use super::{
+    ConnectedAccountView, ConnectedAccountsView, ConnectedView, ProviderKind, ProviderOption,
+};
 use super::{BackupCodesView, DeviceKind, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView};
 use crate::time_fmt::{ago, exact, iso, span};
 
@@ -37,6 +41,62 @@ impl TwoFactorView {
             }),
             required,
             passkey_session,
+        }
+    }
+}
+
+impl From<Provider> for ProviderKind {
+    fn from(p: Provider) -> Self {
+        match p {
+            Provider::Google => ProviderKind::Google,
+            Provider::GitHub => ProviderKind::GitHub,
+        }
+    }
+}
+
+impl From<ProviderKind> for Provider {
+    fn from(p: ProviderKind) -> Self {
+        match p {
+            ProviderKind::Google => Provider::Google,
+            ProviderKind::GitHub => Provider::GitHub,
+        }
+    }
+}
+
+impl ProviderOption {
+    /// The providers this server offers, in the domain's order.
+    pub fn list(enabled: &[(Provider, bool)]) -> Vec<Self> {
+        enabled.iter().map(|&(p, local)| ProviderOption { kind: p.into(), local }).collect()
+    }
+}
+
+impl ConnectedAccountsView {
+    /// A row per offered provider, and per connected one the server no longer offers (so it can
+    /// still be disconnected).
+    pub fn new(c: &Connections, now: OffsetDateTime) -> Self {
+        let mut offered = ProviderOption::list(&c.providers);
+        for account in &c.connected {
+            if !offered.iter().any(|o| Provider::from(o.kind) == account.provider) {
+                offered.push(ProviderOption { kind: account.provider.into(), local: false });
+            }
+        }
+        ConnectedAccountsView {
+            can_disconnect: c.sign_in_methods > 1,
+            rows: offered
+                .into_iter()
+                .map(|provider| ConnectedAccountView {
+                    connected: c.connected.iter().find(|a| ProviderKind::from(a.provider) == provider.kind).map(|a| ConnectedView {
+                        account: a
+                            .email
+                            .clone()
+                            .or_else(|| a.login.as_ref().map(|l| format!("@{l}")))
+                            .unwrap_or_else(|| "Connected".into()),
+                        connected: Moment::at(now, a.connected_at),
+                        last_used: a.last_used_at.map(|t| Moment::at(now, t)),
+                    }),
+                    provider,
+                })
+                .collect(),
         }
     }
 }
@@ -102,6 +162,12 @@ impl SessionView {
                     Some(name) => format!("Passkey “{name}”"),
                     None => "Passkey (since removed)".into(),
                 },
+                SignInMethod::Google => "Google".into(),
+                SignInMethod::GoogleAndAuthenticator => "Google + authenticator app".into(),
+                SignInMethod::GoogleAndBackupCode => "Google + backup code".into(),
+                SignInMethod::GitHub => "GitHub".into(),
+                SignInMethod::GitHubAndAuthenticator => "GitHub + authenticator app".into(),
+                SignInMethod::GitHubAndBackupCode => "GitHub + backup code".into(),
             },
             signed_in: Moment::at(now, s.created_at),
             last_active: Moment::at(now, s.last_seen_at),

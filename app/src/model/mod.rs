@@ -45,6 +45,9 @@ pub struct VerificationView {
     /// The account can re-verify with a passkey.
     #[serde(default)]
     pub has_passkey: bool,
+    /// The connected providers it can re-verify with.
+    #[serde(default)]
+    pub providers: Vec<ProviderKind>,
     /// How long a re-verification lasts (`[session] reverify_window_minutes`), for the dialog's
     /// "you won't be asked again for 10 minutes".
     pub window_minutes: u64,
@@ -148,6 +151,70 @@ pub struct PasskeysView {
     pub can_remove: bool,
 }
 
+/// A provider people can sign in with (the browser's name for `domain::kinds::Provider`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ProviderKind {
+    Google,
+    GitHub,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 2] = [ProviderKind::Google, ProviderKind::GitHub];
+
+    /// As people know it: "Google", "GitHub".
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::Google => "Google",
+            ProviderKind::GitHub => "GitHub",
+        }
+    }
+
+    /// In URLs: "google", "github".
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProviderKind::Google => "google",
+            ProviderKind::GitHub => "github",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.slug() == slug)
+    }
+}
+
+/// A provider this server offers: "Continue with …" buttons and the Connected accounts rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderOption {
+    pub kind: ProviderKind,
+    /// A local development provider stands in for the real one (the page says so).
+    pub local: bool,
+}
+
+/// The provider account connected to this account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectedView {
+    /// Its email, or its login ("@octocat") when it shares none.
+    pub account: String,
+    pub connected: Moment,
+    /// Last sign-in with it (`None`: not used to sign in yet).
+    pub last_used: Option<Moment>,
+}
+
+/// One row of the Connected accounts section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectedAccountView {
+    pub provider: ProviderOption,
+    pub connected: Option<ConnectedView>,
+}
+
+/// The Connected accounts section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct ConnectedAccountsView {
+    pub rows: Vec<ConnectedAccountView>,
+    /// Disconnecting one leaves another way to sign in (a password, a passkey, another provider).
+    pub can_disconnect: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SecurityOverview {
     pub viewer: Viewer,
@@ -155,6 +222,7 @@ pub struct SecurityOverview {
     pub verification: VerificationView,
     pub two_factor: TwoFactorView,
     pub passkeys: PasskeysView,
+    pub connected_accounts: ConnectedAccountsView,
     pub sessions: Vec<SessionView>,
     /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
     pub session_lifetime: String,

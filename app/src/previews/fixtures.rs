@@ -113,3 +113,23 @@ pub(super) fn sessions_many() -> Vec<SessionView> {
 
 /// The re-verification window of the default configuration (`[session] reverify_window_minutes`).
 pub(super) const REVERIFY_WINDOW_MINUTES: u64 = 10;
+
+/// The two providers, offered for real (`local: false`).
+pub(super) const BOTH: [crate::model::ProviderOption; 2] = [
+    crate::model::ProviderOption { kind: crate::model::ProviderKind::Google, local: false },
+    crate::model::ProviderOption { kind: crate::model::ProviderKind::GitHub, local: false },
+];
+
+/// The Connected accounts section: `google` / `github` connected as that account (or not).
+pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconnect: bool) -> crate::model::ConnectedAccountsView {
+    use crate::model::{ConnectedAccountView, ConnectedAccountsView, ConnectedView};
+    let row = |provider: crate::model::ProviderOption, account: Option<&str>, used: bool| ConnectedAccountView {
+        provider,
+        connected: account.map(|a| ConnectedView {
+            account: a.into(),
+            connected: moment("2 weeks ago", "2026-11-09 10:30 UTC"),
+            last_used: used.then(|| moment("1 hour ago", "2026-11-23 11:02 UTC")),
+        }),
+    };
+    ConnectedAccountsView { rows: vec![row(BOTH[0], google, true), row(BOTH[1], github, false)], can_disconnect }
+}

@@ -7,7 +7,10 @@ use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
 use crate::model::{PasskeyView, PasskeysView, PasswordView, TwoFactorView, VerificationView, Viewer};
+use crate::model::ProviderKind;
 use crate::security::coming_soon::ComingSoonCard;
+use crate::security::connected_accounts::{ConnectedAccountsCard, ConnectedPanel};
+use crate::sign_in::providers::{ProviderButtons, ProviderOutcome};
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
@@ -15,7 +18,7 @@ use crate::security::sessions::SessionsCard;
 use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
 use fixtures::{
-    moment, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
+    connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
     REVERIFY_WINDOW_MINUTES,
 };
 
@@ -100,6 +103,22 @@ pub fn PreviewsPage() -> impl IntoView {
         })
     };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
+    let noop_provider = Callback::new(|_: ProviderKind| {});
+    let connected_card = move |status: crate::model::ConnectedAccountsView, open: ConnectedPanel, error: Option<String>, notice: Option<String>| {
+        ViewFn::from(move || {
+            let panel = RwSignal::new(open);
+            view! {
+                <ConnectedAccountsCard status=status.clone() pending=false error=error.clone() notice=notice.clone() panel
+                    on_connect=noop_provider on_disconnect=noop_provider/>
+            }
+        })
+    };
+    let provider_buttons = move |local: bool, pending: Option<ProviderKind>, error: Option<String>| {
+        ViewFn::from(move || {
+            let providers = BOTH.iter().map(|p| crate::model::ProviderOption { local, ..*p }).collect::<Vec<_>>();
+            view! { <ProviderButtons providers pending error=error.clone() on_choose=noop_provider/> }
+        })
+    };
 
     view! {
         <Title text="Component previews · Gatehouse"/>
@@ -117,6 +136,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <li><a href="#preview-reverify">"Re-verification"</a></li>
                     <li><a href="#preview-two-factor">"Two-step verification"</a></li>
                     <li><a href="#preview-passkeys">"Passkeys"</a></li>
+                    <li><a href="#preview-connected-accounts">"Connected accounts"</a></li>
                     <li><a href="#preview-sessions">"Sessions section"</a></li>
                     <li><a href="#preview-coming-soon">"Coming soon"</a></li>
                 </ul>
@@ -154,6 +174,15 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="sign-in-passkey-unsupported" caption="Browser without passkeys" view=ViewFn::from(move || view! {
                     <PasskeySignIn supported=false pending=false on_click=noop/>
                 })/>
+                <State slug="sign-in-providers" caption="Continue with Google or GitHub" view=provider_buttons(false, None, None)/>
+                <State slug="sign-in-providers-local" caption="Local development provider" view=provider_buttons(true, None, None)/>
+                <State slug="sign-in-providers-going" caption="On the way to Google" view=provider_buttons(false, Some(ProviderKind::Google), None)/>
+                <State slug="sign-in-providers-cancelled" caption="Back from Google: cancelled" view=provider_buttons(false, None,
+                    Some(ProviderOutcome::Cancelled.sentence(ProviderKind::Google)))/>
+                <State slug="sign-in-providers-email-in-use" caption="Back from GitHub: email already in use" view=provider_buttons(false, None,
+                    Some(ProviderOutcome::EmailInUse.sentence(ProviderKind::GitHub)))/>
+                <State slug="sign-in-providers-phone" caption="Phone width" phone=true view=provider_buttons(true, None,
+                    Some(ProviderOutcome::EmailInUse.sentence(ProviderKind::Google)))/>
             </Preview>
 
             <Preview id="sign-up" title="Sign-up form">
@@ -215,7 +244,7 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="reverify" title="Re-verification">
                 <State slug="verified-banner" caption="Verified, counting down" view=ViewFn::from(move || view! {
-                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false, window_minutes: REVERIFY_WINDOW_MINUTES } pending=false on_end=noop/>
+                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false, providers: vec![], window_minutes: REVERIFY_WINDOW_MINUTES } pending=false on_end=noop/>
                 })/>
                 <State slug="reverify-dialog" caption="Confirm it's you" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true pending=false on_confirm=noop_text on_cancel=noop/></div>
@@ -230,6 +259,14 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="reverify-passkey-only" caption="Passkey only (no password)" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false has_passkey=true on_passkey=noop pending=false on_confirm=noop_text on_cancel=noop/></div>
+                })/>
+                <State slug="reverify-provider-only" caption="Connected account only (no password, no passkey)" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false
+                        providers=vec![ProviderKind::Google, ProviderKind::GitHub] on_provider=noop_provider pending=false on_confirm=noop_text on_cancel=noop/></div>
+                })/>
+                <State slug="reverify-password-or-provider" caption="Password or a connected account" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true
+                        providers=vec![ProviderKind::GitHub] on_provider=noop_provider pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
                 <State slug="reverify-no-password" caption="Account without a password" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
@@ -280,6 +317,27 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="passkeys-unsupported" caption="Browser without passkeys" view=passkeys(passkeys_several(), true, PasskeyPanel::None, false, None)/>
                 <State slug="passkeys-phone" caption="Phone width" phone=true view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>
+            </Preview>
+
+            <Preview id="connected-accounts" title="Connected accounts">
+                <State slug="connected-none" caption="None connected" view=connected_card(connected(None, None, true), ConnectedPanel::None, None, None)/>
+                <State slug="connected-one" caption="Google connected" view=connected_card(
+                    connected(Some("ada@example.com"), None, true), ConnectedPanel::None, None,
+                    Some(ProviderOutcome::Connected.sentence(ProviderKind::Google)))/>
+                <State slug="connected-both" caption="Both connected" view=connected_card(
+                    connected(Some("ada@example.com"), Some("@ada-lovelace"), true), ConnectedPanel::None, None, None)/>
+                <State slug="connected-only-method" caption="The only way to sign in" view=connected_card(
+                    connected(Some("ada@example.com"), None, false), ConnectedPanel::None, None, None)/>
+                <State slug="connected-long-email" caption="A long email address" view=connected_card(
+                    connected(Some("augusta.ada.king.countess.of.lovelace.analytical.engine@mathematical-society.example.co.uk"), None, true),
+                    ConnectedPanel::None, None, None)/>
+                <State slug="connected-confirm" caption="Confirming a disconnection" view=connected_card(
+                    connected(Some("ada@example.com"), Some("@ada-lovelace"), true), ConnectedPanel::Disconnecting(ProviderKind::GitHub), None, None)/>
+                <State slug="connected-elsewhere" caption="Back from GitHub: linked to another account" view=connected_card(
+                    connected(Some("ada@example.com"), None, true), ConnectedPanel::None,
+                    Some(ProviderOutcome::LinkedElsewhere.sentence(ProviderKind::GitHub)), None)/>
+                <State slug="connected-phone" caption="Phone width" phone=true view=connected_card(
+                    connected(Some("augusta.ada.king.countess.of.lovelace@example.co.uk"), Some("@ada-lovelace"), true), ConnectedPanel::None, None, None)/>
             </Preview>
 
             <Preview id="sessions" title="Sessions section">

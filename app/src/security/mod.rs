@@ -7,6 +7,7 @@
 //! re-verification gate) and composes them. Adding a section: its module, then a line here to make
 //! it and one to place it.
 pub mod coming_soon;
+pub mod connected_accounts;
 pub mod context;
 pub mod overview;
 pub mod passkeys;
@@ -23,6 +24,7 @@ use crate::browser::dom;
 use crate::components::PageFrame;
 use crate::error::AppError;
 use coming_soon::ComingSoonCard;
+use connected_accounts::ConnectedAccountsSection;
 use context::SecurityContext;
 use passkeys::PasskeysSection;
 use password::PasswordSection;
@@ -38,6 +40,7 @@ pub fn SecurityPage() -> impl IntoView {
     let password = PasswordSection::new();
     let two_factor = TwoFactorSection::new();
     let passkeys = PasskeysSection::new();
+    let connected_accounts = ConnectedAccountsSection::new();
     let sessions = SessionsSection::new();
     let overview = ctx.overview;
 
@@ -81,6 +84,7 @@ pub fn SecurityPage() -> impl IntoView {
                             {password.view(&o)}
                             {(!two_factor_first).then(|| two_factor.view(&o))}
                             {passkeys.view(&o)}
+                            {connected_accounts.view(&o)}
                             {sessions.view(&o)}
                             <ComingSoonCard
                                 id="api-keys"

@@ -11,7 +11,9 @@ use crate::model::SecurityOverview;
 /// - Errors: `NotSignedIn`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    use crate::model::{session_lifetime, PasskeysView, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer};
+    use crate::model::{
+        session_lifetime, ConnectedAccountsView, PasskeysView, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer,
+    };
     use crate::server::{auth_for_setup, fail, geo, reject, services};
     let session = auth_for_setup().map_err(reject)?;
     let svc = services()?;
@@ -19,6 +21,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
     let two_factor = domain::auth::two_factor::status(&svc, session.user_id).await.map_err(fail)?;
     let passkeys = domain::auth::passkeys::list(&svc, &session).await.map_err(fail)?;
+    let connections = domain::auth::connected_accounts::list(&svc, &session).await.map_err(fail)?;
     let now = svc.clock.now();
     let geo = geo();
     let required = session.plan == domain::plan::Plan::Enterprise;
@@ -27,12 +30,14 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
         password: PasswordView::new(&password, now),
         two_factor: TwoFactorView::new(&two_factor, required, session.signed_in_with_passkey(), now),
         passkeys: PasskeysView::new(&passkeys, now),
+        connected_accounts: ConnectedAccountsView::new(&connections, now),
         verification: VerificationView {
             seconds_left: domain::auth::recent::verified_until(&svc, &session)
                 .map(|until| (until - now).whole_seconds().max(0) as u64)
                 .unwrap_or(0),
             has_password: password.has_password,
             has_passkey: !passkeys.passkeys.is_empty(),
+            providers: connections.connected.iter().map(|c| c.provider.into()).collect(),
             window_minutes: svc.sessions.reverify_window().whole_minutes().max(0) as u64,
         },
         sessions: sessions.into_iter().map(|s| SessionView::new(s, now, geo.as_deref())).collect(),

@@ -55,6 +55,15 @@ pub const PASSKEY: CookieSpec = CookieSpec {
     lifetime: Lifetime::Seconds(domain::auth::passkeys::CEREMONY_MINUTES * 60),
 };
 
+/// Binds sign-ins, connections and re-verifications through Google or GitHub to this browser, as
+/// long as a flow lasts. Lax: the provider sends the browser back with a top-level navigation from
+/// its own site, which must carry it.
+pub const FLOW: CookieSpec = CookieSpec {
+    name: "__Host-gatehouse-flow",
+    same_site: SameSite::Lax,
+    lifetime: Lifetime::Seconds(domain::auth::connected_accounts::FLOW_MINUTES * 60),
+};
+
 impl CookieSpec {
     /// The `Set-Cookie` value that stores `value`; `policy_seconds` is the session policy's
     /// lifetime, for cookies that follow it.
@@ -98,7 +107,7 @@ mod tests {
 
     #[test]
     fn each_cookie_is_host_only_http_only_and_secure() {
-        for c in [SESSION, DEVICE, PENDING, PASSKEY] {
+        for c in [SESSION, DEVICE, PENDING, PASSKEY, FLOW] {
             assert!(c.name.starts_with("__Host-gatehouse-"), "{}", c.name);
             let set = c.set("v", Some(60));
             assert!(set.contains("; Path=/; HttpOnly; Secure; SameSite="), "{set}");
@@ -112,6 +121,7 @@ mod tests {
         assert_eq!(SESSION.set("t", Some(3600)), "__Host-gatehouse-session=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600");
         assert_eq!(SESSION.set("t", None), "__Host-gatehouse-session=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=86400");
         assert_eq!(PENDING.set("p", Some(3600)), "__Host-gatehouse-pending=p; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=300");
+        assert_eq!(FLOW.set("f", None), "__Host-gatehouse-flow=f; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
         assert_eq!(DEVICE.set("d", None), "__Host-gatehouse-device=d; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=31536000");
     }
 

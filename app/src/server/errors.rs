@@ -2,7 +2,7 @@
 //! sentence a person reads, where the HTTP status is set (from `AppError::status`), and where
 //! infrastructure failures are logged under a reference (the only part of them that leaves the
 //! server).
-use domain::error::{Invalid, PasskeyCeremony, PasskeyFailure, PasswordRejection};
+use domain::error::{Invalid, PasskeyCeremony, PasskeyFailure, PasswordRejection, ProviderFailure};
 use domain::DomainError;
 use http::header::HeaderValue;
 use http::StatusCode;
@@ -10,6 +10,8 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use crate::error::AppError;
+use crate::model::ProviderKind;
+use crate::sign_in::providers::ProviderOutcome;
 
 /// Maps a domain error to what the person sees, sets the HTTP status, and logs infrastructure
 /// failures under a reference.
@@ -25,6 +27,13 @@ pub fn fail(e: DomainError) -> AppError {
             message: "This passkey is your only way to sign in. Add a password or another passkey first.".into(),
         },
         DomainError::NotFound => AppError::NotFound,
+        DomainError::Provider(f) => AppError::Invalid {
+            field: "provider".into(),
+            message: match f {
+                ProviderFailure::Unreachable => "The sign-in provider can't be reached right now. Please try again in a moment.".into(),
+                _ => "The sign-in provider didn't confirm who you are. Please try again.".into(),
+            },
+        },
         DomainError::ReverifyRequired => AppError::ReverifyRequired,
         // the pending token goes in its cookie (set by the sign-in function), never in a body
         DomainError::SecondStepRequired(_) => AppError::SecondStepRequired,
@@ -45,6 +54,37 @@ pub fn fail(e: DomainError) -> AppError {
         }
     };
     reject(err)
+}
+
+/// `fail` for a server function about `provider`: its failures and the last-sign-in-method refusal
+/// are said with the provider's name.
+pub fn fail_for(provider: ProviderKind) -> impl Fn(DomainError) -> AppError {
+    move |e| match e {
+        DomainError::Provider(f) => reject(AppError::Invalid { field: "provider".into(), message: outcome(f).sentence(provider) }),
+        DomainError::LastSignInMethod => reject(AppError::Invalid {
+            field: "provider".into(),
+            message: format!("{} is your only way to sign in. Set a password or add a passkey first.", provider.name()),
+        }),
+        e => fail(e),
+    }
+}
+
+/// The page's word for how a provider flow failed.
+pub fn outcome(f: ProviderFailure) -> ProviderOutcome {
+    match f {
+        ProviderFailure::NotConfigured => ProviderOutcome::NotConfigured,
+        ProviderFailure::Cancelled => ProviderOutcome::Cancelled,
+        ProviderFailure::Refused => ProviderOutcome::Refused,
+        ProviderFailure::Unreachable => ProviderOutcome::Unreachable,
+        ProviderFailure::UnknownState => ProviderOutcome::UnknownState,
+        ProviderFailure::Expired => ProviderOutcome::Expired,
+        ProviderFailure::EmailInUse => ProviderOutcome::EmailInUse,
+        ProviderFailure::NoEmail => ProviderOutcome::NoEmail,
+        ProviderFailure::LinkedElsewhere => ProviderOutcome::LinkedElsewhere,
+        ProviderFailure::AlreadyConnected => ProviderOutcome::AlreadyConnected,
+        ProviderFailure::NotLinked => ProviderOutcome::NotLinked,
+        ProviderFailure::SessionChanged => ProviderOutcome::SessionChanged,
+    }
 }
 
 /// Sets the status (and `Retry-After`) for an error raised in `app` itself (not signed in, bad

@@ -13,7 +13,7 @@ use crate::error::AppError;
 pub mod cookies;
 mod errors;
 
-pub use errors::{fail, reject};
+pub use errors::{fail, fail_for, outcome, reject};
 use errors::internal;
 
 /// Put in the request's extensions by the server's session middleware.
@@ -109,6 +109,15 @@ pub fn clear_passkey_cookie() {
 
 pub fn passkey_cookie() -> Option<domain::secret::CeremonyToken> {
     cookie(&cookies::PASSKEY).map(domain::secret::CeremonyToken::from_cookie)
+}
+
+/// Binds provider flows to this browser (kept when it already has one, so two tabs both finish).
+pub fn set_flow_cookie(token: &domain::secret::FlowCookie) {
+    set_cookie(&cookies::FLOW.set(token.expose(), None));
+}
+
+pub fn flow_cookie() -> Option<domain::secret::FlowCookie> {
+    cookie(&cookies::FLOW).map(domain::secret::FlowCookie::from_cookie)
 }
 
 /// A cookie of the request.

@@ -1,4 +1,6 @@
 //! The sign-in and sign-up pages, and their forms (plain props, so they can be previewed).
+pub mod providers;
+
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -202,7 +204,8 @@ pub fn SignInPage() -> impl IntoView {
     });
     // The password was right and the account has a second factor: ask for it. Too many wrong codes
     // or too long: back to the password, saying why.
-    let second_step = RwSignal::new(false);
+    // (A provider sign-in of such an account arrives with `?second_step=1`, its pending cookie set.)
+    let second_step = RwSignal::new(query.read_untracked().get("second_step").is_some());
     Effect::new(move |_| match action.value().get() {
         Some(Err(AppError::SecondStepRequired)) => second_step.set(true),
         _ => {}
@@ -301,6 +304,7 @@ pub fn SignInPage() -> impl IntoView {
         Some(r) => format!("/sign-up?return_to={}", urlencode(&r)),
         None => "/sign-up".into(),
     };
+    let providers = ProviderChoice::new();
     view! {
         <Title text="Sign in · Gatehouse"/>
         <PageFrame>
@@ -316,6 +320,7 @@ pub fn SignInPage() -> impl IntoView {
                         <SignInForm pending=action.pending() error notice on_submit/>
                         <PasskeySignIn supported=passkeys_supported pending=passkey_pending notice=passkey_notice
                             error=passkey_error on_click=on_passkey/>
+                        {providers.view(false)}
                         <p class="auth-footer">"New here? " <a href=sign_up_href>"Create an account"</a></p>
                     }.into_any()
                 }}
@@ -344,9 +349,70 @@ pub fn SignUpPage() -> impl IntoView {
             <div class="auth-card">
                 <h1>"Create your Gatehouse account"</h1>
                 <SignUpForm pending=action.pending() error on_submit/>
+                {ProviderChoice::new().view(true)}
                 <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>
             </div>
         </PageFrame>
+    }
+}
+
+/// The "Continue with …" buttons of the sign-in and sign-up pages: the offered providers (read
+/// once), starting a flow (then the browser leaves for the provider), and the sentence for how an
+/// earlier one ended (from the address the callback sent the person back to).
+#[derive(Clone, Copy)]
+struct ProviderChoice {
+    offered: Resource<Result<Vec<crate::model::ProviderOption>, AppError>>,
+    pending: RwSignal<Option<crate::model::ProviderKind>>,
+    error: RwSignal<Option<String>>,
+    notice: Memo<Option<(crate::model::ProviderKind, providers::ProviderOutcome)>>,
+}
+
+impl ProviderChoice {
+    fn new() -> Self {
+        let query = use_query_map();
+        ProviderChoice {
+            offered: Resource::new(|| (), |_| crate::auth_api::list_providers()),
+            pending: RwSignal::new(None),
+            error: RwSignal::new(None),
+            notice: Memo::new(move |_| {
+                let q = query.read();
+                providers::outcome_from_query(q.get("provider"), q.get("provider_outcome"))
+            }),
+        }
+    }
+
+    /// `divider`: an "or" line above (the sign-in page's passkey button already has one).
+    fn view(self, divider: bool) -> impl IntoView {
+        let ProviderChoice { offered, pending, error, notice } = self;
+        let on_choose = Callback::new(move |kind: crate::model::ProviderKind| {
+            pending.set(Some(kind));
+            error.set(None);
+            leptos::task::spawn_local(async move {
+                match crate::auth_api::start_provider_sign_in(kind).await {
+                    Ok(url) => dom::go_to(&url),
+                    Err(e) => {
+                        error.set(Some(e.to_string()));
+                        pending.set(None);
+                    }
+                }
+            });
+        });
+        let shown = Signal::derive(move || {
+            error.get().or_else(|| notice.get().filter(|(_, o)| !o.is_success()).map(|(k, o)| o.sentence(k)))
+        });
+        view! {
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list = offered.await.unwrap_or_default();
+                    (!list.is_empty()).then(|| view! {
+                        <div class="provider-sign-in stack">
+                            {divider.then(|| view! { <p class="divider" aria-hidden="true"><span>"or"</span></p> })}
+                            <providers::ProviderButtons providers=list pending error=shown on_choose/>
+                        </div>
+                    })
+                })}
+            </Suspense>
+        }
     }
 }
 

@@ -131,7 +131,7 @@ pub async fn sign_in(
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
         // Only this attempt is forgiven; the count resets when the second step succeeds.
         attempt.forgiven(svc).await?;
-        return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id).await?));
+        return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id, None).await?));
     }
     attempt.succeeded(svc).await?;
     let signed_in = sessions::start(svc, user.id, SignInMethod::Password, client).await?;

@@ -1,7 +1,7 @@
 //! One module per capability, built on the guards they share. The guards (`recent`, `throttle`)
-//! and the leaves (`password` hashing, `totp`, `backup_codes`, `device_cookies`) import no
+//! and the leaves (`password` hashing, `totp`, `backup_codes`, `device_cookies`, the `providers`' protocol) import no
 //! capability; a capability imports only guards, leaves and capabilities listed before it here
-//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys`), so `auth/*` has no cycle
+//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys` ← `connected_accounts`), so `auth/*` has no cycle
 //! (checked by `domain/tests/layers.rs`).
 
 // leaves
@@ -10,6 +10,7 @@ pub mod device_cookies;
 mod hash_pool;
 pub mod password;
 pub mod password_policy;
+pub mod providers;
 pub mod totp;
 
 // guards every capability uses
@@ -22,3 +23,4 @@ pub mod two_factor;
 pub mod accounts;
 pub mod reverify;
 pub mod passkeys;
+pub mod connected_accounts;

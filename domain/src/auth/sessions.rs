@@ -207,7 +207,7 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 
 /// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"),
 /// deletes ended sessions and security events older than the retention period, forgets expired
-/// pending sign-ins and passkey ceremonies, and throttle rows with no failure within the retention
+/// pending sign-ins, passkey ceremonies and provider flows, and throttle rows with no failure within the retention
 /// period (unless locked). Answers (expired, deleted sessions).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
@@ -218,6 +218,7 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     db::throttles::delete_stale(&svc.db, retained_after, now).await?;
     db::two_factor::delete_expired_pending(&svc.db, now).await?;
     db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;
+    db::connected_accounts::delete_expired_flows(&svc.db, now).await?;
     Ok((expired, deleted))
 }
 

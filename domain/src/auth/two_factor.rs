@@ -8,7 +8,7 @@ use crate::request::{AuthSession, ClientInfo};
 use crate::auth::totp;
 use crate::db;
 use crate::ids::{SessionId, UserId};
-use crate::kinds::{EventKind, SignInMethod};
+use crate::kinds::{EventKind, Provider, SignInMethod};
 use crate::plan::Plan;
 use crate::secret::PendingToken;
 use crate::secret_box::{Sealed, SecretBox};
@@ -272,11 +272,12 @@ pub const PENDING_MINUTES: i64 = 5;
 /// Attempts at a code that end a pending sign-in when the last is wrong.
 pub const PENDING_MAX_FAILURES: i32 = 5;
 
-/// A pending sign-in for an account whose password was right.
-pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId) -> Result<PendingToken, DomainError> {
+/// A pending sign-in for an account whose first step succeeded: its password was right, or
+/// `provider` proved the linked identity.
+pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, provider: Option<Provider>) -> Result<PendingToken, DomainError> {
     let (token, hash) = crate::auth::sessions::new_cookie_token();
     let now = svc.clock.now();
-    db::two_factor::insert_pending(&svc.db, user_id, &hash, now, now + Duration::minutes(PENDING_MINUTES)).await?;
+    db::two_factor::insert_pending(&svc.db, user_id, &hash, provider, now, now + Duration::minutes(PENDING_MINUTES)).await?;
     Ok(PendingToken::from_cookie(token))
 }
 
@@ -303,7 +304,7 @@ pub async fn complete_sign_in(
 ) -> Result<SignedIn, DomainError> {
     let hash = crate::auth::sessions::hash_cookie_token(pending.expose()).ok_or(DomainError::SignInAgain)?;
     let now = svc.clock.now();
-    let (user_id, attempts) =
+    let (user_id, attempts, provider) =
         db::two_factor::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
     let outcome = match step {
         SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
@@ -325,10 +326,7 @@ pub async fn complete_sign_in(
         return Err(DomainError::SignInAgain);
     }
     crate::auth::throttle::reset(svc, user_id, client).await?;
-    let method = match step {
-        SecondStep::Authenticator => SignInMethod::PasswordAndAuthenticator,
-        SecondStep::BackupCode => SignInMethod::PasswordAndBackupCode,
-    };
+    let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
     let mut signed_in = crate::auth::sessions::start(svc, user_id, method, client).await?;
     signed_in.backup_codes_left = backup_codes_left;
     db::events::record(&svc.db, user_id, None, EventKind::SignedIn, client, now).await?;

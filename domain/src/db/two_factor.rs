@@ -2,6 +2,7 @@ use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
 use crate::ids::{SessionId, UserId};
+use crate::kinds::Provider;
 use crate::secret_box::Sealed;
 
 pub struct SealedRow {
@@ -282,18 +283,21 @@ pub async fn backup_code_counts(
     Ok((r.min, r.left, r.all))
 }
 
+/// A pending sign-in whose first step was `provider` (`None`: the password).
 pub async fn insert_pending(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     token_hash: &[u8; 32],
+    provider: Option<Provider>,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO pending_sign_ins (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         uuid::Uuid::new_v4(),
         user_id.0,
         &token_hash[..],
+        provider.map(Provider::as_str),
         now,
         expires_at,
     )
@@ -303,24 +307,33 @@ pub async fn insert_pending(
 }
 
 /// Counts an attempt at an unexpired pending sign-in that has had fewer than `max_attempts`, before
-/// its code is checked (so simultaneous attempts cannot exceed the limit); answers its account and
-/// the attempts so far.
+/// its code is checked (so simultaneous attempts cannot exceed the limit); answers its account,
+/// the attempts so far and the provider of its first step.
 pub async fn claim_pending(
     db: impl PgExecutor<'_>,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
     max_attempts: i32,
-) -> Result<Option<(UserId, i32)>, sqlx::Error> {
+) -> Result<Option<(UserId, i32, Option<Provider>)>, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE pending_sign_ins SET failures = failures + 1
-         WHERE token_hash = $1 AND expires_at > $2 AND failures < $3 RETURNING user_id, failures",
+        r#"UPDATE pending_sign_ins SET failures = failures + 1
+           WHERE token_hash = $1 AND expires_at > $2 AND failures < $3
+           RETURNING user_id, failures, provider AS "provider: Provider""#,
         &token_hash[..],
         now,
         max_attempts,
     )
     .fetch_optional(db)
     .await?;
-    Ok(r.map(|r| (UserId(r.user_id), r.failures)))
+    Ok(r.map(|r| (UserId(r.user_id), r.failures, r.provider)))
+}
+
+/// Ends the account's pending sign-ins that began with `provider` (it was disconnected).
+pub async fn delete_pending_from(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM pending_sign_ins WHERE user_id = $1 AND provider = $2", user_id.0, provider.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Ends every pending sign-in of the account (its password changed, or it signed out everywhere).

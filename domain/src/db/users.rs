@@ -49,6 +49,14 @@ pub async fn insert(
     Ok(())
 }
 
+/// Records that the account's email is known to belong to the person (a provider vouched for it).
+pub async fn mark_email_verified(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET email_verified_at = $2 WHERE id = $1 AND email_verified_at IS NULL", id.0, now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as!(
         UserRow,

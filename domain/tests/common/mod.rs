@@ -34,6 +34,7 @@ pub fn services(db: PgPool) -> Services {
         passkeys: std::sync::Arc::new(
             domain::auth::passkeys::PasskeyService::new(RP_ID, ORIGIN, "Gatehouse", providers()).unwrap(),
         ),
+        providers: std::sync::Arc::new(domain::auth::providers::Providers::none()),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
 }

@@ -19,7 +19,7 @@ pub use sections::{
 /// The sections of the configuration file: a `GATEHOUSE_<SECTION>_<KEY>` variable is a
 /// configuration key only when `<SECTION>` is one of these (the fields of [`Config`]).
 pub const SECTIONS: &[&str] =
-    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip", "limits"];
+    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip", "limits", "google", "github"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +44,12 @@ pub struct Config {
     pub geoip: GeoIpConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Sign-in with Google (off while its client id is empty).
+    #[serde(default)]
+    pub google: domain::auth::providers::GoogleConfig,
+    /// Sign-in with GitHub (off while its client id is empty).
+    #[serde(default)]
+    pub github: domain::auth::providers::GitHubConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -155,10 +155,26 @@ impl ReverifySection {
                 passkey_busy.set(false);
             });
         });
+        // Confirming with a connected provider: the browser goes there, and the callback brings it
+        // back to this page re-verified.
+        let on_provider = Callback::new(move |kind: crate::model::ProviderKind| {
+            passkey_busy.set(true);
+            passkey_error.set(None);
+            leptos::task::spawn_local(async move {
+                match super::connected_accounts::begin_provider_reverify(kind).await {
+                    Ok(url) => crate::browser::dom::go_to(&url),
+                    Err(e) => {
+                        passkey_error.set(Some(e.to_string()));
+                        passkey_busy.set(false);
+                    }
+                }
+            });
+        });
         let pending = Signal::derive(move || with_password.pending().get() || with_code.pending().get() || passkey_busy.get());
         let (has_password, has_passkey) = (o.verification.has_password, o.verification.has_passkey);
         let has_authenticator = o.two_factor.enabled.is_some();
         let window_minutes = o.verification.window_minutes;
+        let providers = o.verification.providers.clone();
         move || {
             ctx.reverify.is_open().then(|| {
                 view! {
@@ -168,6 +184,8 @@ impl ReverifySection {
                         on_passkey
                         has_authenticator
                         on_code
+                        providers=providers.clone()
+                        on_provider
                         window_minutes
                         pending
                         error

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 use crate::browser::dom;
 use crate::components::{ErrorMessage, Field};
-use crate::model::VerificationView;
+use crate::model::{ProviderKind, VerificationView};
+use crate::sign_in::providers::ProviderMark;
 
 /// "Verified for 8 more minutes", counting down in the browser, with End now.
 #[component]
@@ -60,6 +61,11 @@ pub fn ReverifyDialog(
     /// Confirm with an authenticator code (the dialog's code form).
     #[prop(optional)]
     on_code: Option<Callback<String>>,
+    /// Connected providers that also confirm (the browser goes there and comes back to this page).
+    #[prop(optional)]
+    providers: Vec<ProviderKind>,
+    #[prop(optional)]
+    on_provider: Option<Callback<ProviderKind>>,
     /// How long a re-verification lasts (`VerificationView::window_minutes`).
     window_minutes: u64,
     #[prop(into)] pending: Signal<bool>,
@@ -91,6 +97,30 @@ pub fn ReverifyDialog(
                 </button>
             }
         })
+    };
+    let first_provider = providers.first().copied();
+    let provider_buttons = move |lead: &'static str| {
+        (!providers.is_empty() && on_provider.is_some()).then(|| {
+            let providers = providers.clone();
+            view! {
+                <div class="reverify-providers stack">
+                    <p class="muted">{lead}</p>
+                    {providers.into_iter().map(|kind| view! {
+                        <button type="button" class=format!("btn btn-secondary btn-provider btn-{}", kind.slug())
+                            id=crate::components::scoped_id(&format!("reverify-{}", kind.slug()))
+                            disabled=move || pending.get()
+                            on:click=move |_| if let Some(cb) = on_provider { cb.run(kind) }>
+                            <ProviderMark kind/>
+                            <span>{format!("Continue with {}", kind.name())}</span>
+                        </button>
+                    }).collect_view()}
+                </div>
+            }
+        })
+    };
+    let focus_id = match (has_password || has_passkey, first_provider) {
+        (false, Some(kind)) => crate::components::scoped_id(&format!("reverify-{}", kind.slug())),
+        _ => focus_id,
     };
     Effect::new(move |_| dom::focus(&focus_id));
     let submit = move |ev: SubmitEvent| {
@@ -138,6 +168,7 @@ pub fn ReverifyDialog(
                                 {passkey_button(false)}
                                 <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                             </div>
+                            {provider_buttons("Or confirm with a connected account (you'll come back to this page):")}
                         </form>
                     }.into_any()
                 } else if has_passkey {
@@ -146,6 +177,15 @@ pub fn ReverifyDialog(
                         <p>"Use one of your passkeys: your device will ask for your fingerprint, face or screen lock."</p>
                         <div class="form-actions">
                             {passkey_button(true)}
+                            <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                        </div>
+                        {provider_buttons("Or confirm with a connected account (you'll come back to this page):")}
+                    }.into_any()
+                } else if first_provider.is_some() && on_provider.is_some() {
+                    view! {
+                        <ErrorMessage message=error/>
+                        {provider_buttons("Confirm with your connected account. You'll come back to this page; then make the change again.")}
+                        <div class="form-actions">
                             <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                         </div>
                     }.into_any()

@@ -147,12 +147,15 @@ pub struct PasskeySummary {
 pub struct PasskeyList {
     pub passkeys: Vec<PasskeySummary>,
     pub has_password: bool,
+    /// Connected accounts (Google, GitHub): each is a way to sign in too.
+    pub connected: i64,
 }
 
 impl PasskeyList {
-    /// Removing a passkey must leave another way to sign in: the password or another passkey.
+    /// Removing a passkey must leave another way to sign in: the password, another passkey or a
+    /// connected account.
     pub fn can_remove(&self) -> bool {
-        self.has_password || self.passkeys.len() > 1
+        self.has_password || self.connected > 0 || self.passkeys.len() > 1
     }
 }
 
@@ -170,7 +173,8 @@ fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
     let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
-    Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password })
+    let connected = db::connected_accounts::list(&svc.db, auth.user_id).await?.len() as i64;
+    Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password, connected })
 }
 
 fn expired() -> DomainError {

@@ -1,0 +1,250 @@
+//! Connected accounts section: a row per provider (Google, GitHub). Not connected → Connect (after
+//! re-verification; the browser goes to the provider and comes back here). Connected → the provider
+//! account's email or login, when it was connected and last used to sign in, and Disconnect
+//! (re-verified and confirmed; never the account's last way to sign in). Also re-verification with
+//! a connected provider.
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::context::{shown_error, SecurityContext, Sensitive};
+use crate::browser::dom;
+use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
+use crate::error::AppError;
+use crate::model::{ConnectedAccountView, ConnectedAccountsView, ProviderKind, SecurityOverview};
+use crate::sign_in::providers::{outcome_from_query, ProviderMark};
+
+/// Begins connecting `provider` to this account: answers the provider's authorization URL, where
+/// the browser goes next; the provider sends it back to `/auth/<provider>/callback`, which links
+/// the identity and returns here.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: a provider flow bound to this browser (flow cookie) and to this session, single use,
+///   10 minutes.
+/// - Errors: `ReverifyRequired`, `Invalid { field: "provider" }` (already connected, not offered,
+///   unreachable), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/connected-accounts/connect")]
+pub async fn connect_provider(provider: ProviderKind) -> Result<String, AppError> {
+    use crate::server::{auth, fail_for, flow_cookie, reject, services, set_flow_cookie};
+    let session = auth().map_err(reject)?;
+    let started = domain::auth::connected_accounts::begin_connect(&services()?, &session, provider.into(), flow_cookie().as_ref())
+        .await
+        .map_err(fail_for(provider))?;
+    set_flow_cookie(&started.cookie);
+    Ok(started.url)
+}
+
+/// Disconnects the account's `provider` identity: it can no longer sign in to this account.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: the link is deleted (sessions it started stay), so are sign-ins through it still
+///   waiting for their second step; a `provider_disconnected` event.
+/// - Errors: `NotFound` (not connected), `Invalid { field: "provider" }` when it is the account's
+///   last way to sign in (checked with the account row locked), `ReverifyRequired`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/connected-accounts/disconnect")]
+pub async fn disconnect_provider(provider: ProviderKind) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail_for, reject, services};
+    let session = auth().map_err(reject)?;
+    domain::auth::connected_accounts::disconnect(&services()?, &session, provider.into(), &client()).await.map_err(fail_for(provider))
+}
+
+/// Begins confirming it is the person with a connected provider (re-verification): answers the
+/// provider's authorization URL; its callback re-verifies this session and returns here.
+///
+/// - Auth: signed in (also while the organisation still requires a second factor).
+/// - Effects: a provider flow bound to this browser and session, single use, 10 minutes.
+/// - Errors: `Invalid { field: "provider" }` (not connected, unreachable), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/reverify/provider/begin")]
+pub async fn begin_provider_reverify(provider: ProviderKind) -> Result<String, AppError> {
+    use crate::server::{auth_for_setup, fail_for, flow_cookie, reject, services, set_flow_cookie};
+    let session = auth_for_setup().map_err(reject)?;
+    let started = domain::auth::connected_accounts::begin_reverify(&services()?, &session, provider.into(), flow_cookie().as_ref())
+        .await
+        .map_err(fail_for(provider))?;
+    set_flow_cookie(&started.cookie);
+    Ok(started.url)
+}
+
+/// Which confirmation is open (owned by the page, so a refresh of its data keeps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConnectedPanel {
+    #[default]
+    None,
+    Disconnecting(ProviderKind),
+}
+
+/// The Connected accounts section on the page; made once per visit.
+#[derive(Clone, Copy)]
+pub struct ConnectedAccountsSection {
+    connect: Sensitive<ConnectProvider>,
+    disconnect: Sensitive<DisconnectProvider>,
+    panel: RwSignal<ConnectedPanel>,
+    notice: RwSignal<Option<String>>,
+    /// The outcome the provider's callback sent the person back with (`?provider=…&provider_outcome=…`).
+    returned: Memo<Option<(ProviderKind, crate::sign_in::providers::ProviderOutcome)>>,
+}
+
+impl ConnectedAccountsSection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let connect = Sensitive::<ConnectProvider>::new(ctx.reverify);
+        let disconnect = Sensitive::<DisconnectProvider>::new(ctx.reverify);
+        let (panel, notice) = (RwSignal::new(ConnectedPanel::None), RwSignal::new(None::<String>));
+        let query = use_query_map();
+        let returned = Memo::new(move |_| {
+            let q = query.read();
+            outcome_from_query(q.get("provider"), q.get("provider_outcome"))
+        });
+        ctx.refresh_on_success(disconnect.action);
+        // Connect: the browser leaves for the provider.
+        Effect::new(move |_| {
+            if let Some(Ok(url)) = connect.action.value().get() {
+                dom::go_to(&url);
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(())) = disconnect.action.value().get() {
+                let name = match panel.get_untracked() {
+                    ConnectedPanel::Disconnecting(p) => p.name(),
+                    ConnectedPanel::None => "The account",
+                };
+                panel.set(ConnectedPanel::None);
+                notice.set(Some(format!("{name} is disconnected. It can no longer sign in to your account.")));
+            }
+        });
+        Effect::new(move |_| {
+            panel.track();
+            disconnect.action.value().set(None);
+        });
+        ConnectedAccountsSection { connect, disconnect, panel, notice, returned }
+    }
+
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let ConnectedAccountsSection { connect, disconnect, panel, notice, returned } = self;
+        let on_connect = Callback::new(move |provider: ProviderKind| {
+            notice.set(None);
+            connect.dispatch(ConnectProvider { provider });
+        });
+        let on_disconnect = Callback::new(move |provider: ProviderKind| {
+            notice.set(None);
+            disconnect.dispatch(DisconnectProvider { provider });
+        });
+        // a pending Connect keeps its buttons disabled until the browser has left
+        let connecting = Signal::derive(move || connect.action.pending().get() || matches!(connect.action.value().get(), Some(Ok(_))));
+        let pending = Signal::derive(move || connecting.get() || disconnect.action.pending().get());
+        let error = Signal::derive(move || {
+            shown_error(connect.action.value().get())
+                .or_else(|| shown_error(disconnect.action.value().get()))
+                .or_else(|| returned.get().filter(|(_, o)| !o.is_success()).map(|(k, o)| o.sentence(k)))
+        });
+        let notice = Signal::derive(move || {
+            notice.get().or_else(|| returned.get().filter(|(_, o)| o.is_success()).map(|(k, o)| o.sentence(k)))
+        });
+        view! {
+            <ConnectedAccountsCard status=o.connected_accounts.clone() pending error notice panel on_connect on_disconnect/>
+        }
+    }
+}
+
+/// The Connected accounts card (props only, previewed on /previews). Shown only when the server
+/// offers a provider or the account has one connected.
+#[component]
+pub fn ConnectedAccountsCard(
+    status: ConnectedAccountsView,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    #[prop(optional, into)] notice: Signal<Option<String>>,
+    panel: RwSignal<ConnectedPanel>,
+    on_connect: Callback<ProviderKind>,
+    on_disconnect: Callback<ProviderKind>,
+) -> impl IntoView {
+    if status.rows.is_empty() {
+        return ().into_any();
+    }
+    let can_disconnect = status.can_disconnect;
+    let local = status.rows.iter().any(|r| r.provider.local);
+    view! {
+        <Card id="connected-accounts" title="Connected accounts">
+            <p class="muted">"Sign in with your Google or GitHub account. Gatehouse never sees your password there."</p>
+            <StatusMessage message=notice/>
+            <ErrorMessage message=error/>
+            <ul class="connected-list">
+                {status.rows.into_iter().map(|row| view! {
+                    <ConnectedRow row can_disconnect pending panel on_connect on_disconnect/>
+                }).collect_view()}
+            </ul>
+            {local.then(|| view! {
+                <p class="muted provider-local">"Development: a local stand-in provider on this machine answers for Google and GitHub."</p>
+            })}
+        </Card>
+    }
+    .into_any()
+}
+
+#[component]
+fn ConnectedRow(
+    row: ConnectedAccountView,
+    can_disconnect: bool,
+    #[prop(into)] pending: Signal<bool>,
+    panel: RwSignal<ConnectedPanel>,
+    on_connect: Callback<ProviderKind>,
+    on_disconnect: Callback<ProviderKind>,
+) -> impl IntoView {
+    let kind = row.provider.kind;
+    let name = kind.name();
+    let why_id = crate::components::scoped_id(&format!("connected-{}-why", kind.slug()));
+    let Some(account) = row.connected else {
+        return view! {
+            <li class="connected-row">
+                <div class="connected-main">
+                    <div class="connected-title"><ProviderMark kind/><strong>{name}</strong></div>
+                    <p class="muted">"Not connected"</p>
+                </div>
+                <div class="connected-actions">
+                    <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
+                        aria-label=format!("Connect {name}")
+                        on:click=move |_| on_connect.run(kind)>"Connect"</button>
+                </div>
+            </li>
+        }
+        .into_any();
+    };
+    view! {
+        <li class="connected-row">
+            <div class="connected-main">
+                <div class="connected-title">
+                    <ProviderMark kind/><strong>{name}</strong>
+                    <span class="badge badge-current">"Connected"</span>
+                </div>
+                <p class="connected-account">{account.account.clone()}</p>
+                <p class="muted connected-meta">
+                    "Connected " <TimeAgo moment=account.connected.clone()/>
+                    " · "
+                    {match account.last_used.clone() {
+                        Some(m) => view! { <span>"Last used to sign in " <TimeAgo moment=m/></span> }.into_any(),
+                        None => view! { <span>"Not used to sign in yet"</span> }.into_any(),
+                    }}
+                </p>
+                {(!can_disconnect).then(|| view! {
+                    <p class="muted connected-why" id=why_id.clone()>"This is your only way to sign in. Set a password or add a passkey first."</p>
+                })}
+            </div>
+            <div class="connected-actions">
+                <button type="button" class="btn btn-secondary btn-sm"
+                    disabled=move || pending.get() || !can_disconnect
+                    aria-label=format!("Disconnect {name}")
+                    aria-describedby=(!can_disconnect).then(|| why_id.clone())
+                    on:click=move |_| panel.set(ConnectedPanel::Disconnecting(kind))>"Disconnect"</button>
+            </div>
+            {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| view! {
+                <ConfirmPanel
+                    question=format!("Disconnect {name}?")
+                    detail=format!("You won't be able to sign in with {} any more. Devices already signed in with it stay signed in.", account.account)
+                    confirm_label=format!("Disconnect {name}")
+                    pending
+                    on_confirm=Callback::new(move |_| on_disconnect.run(kind))
+                    on_cancel=Callback::new(move |_| panel.set(ConnectedPanel::None))/>
+            })}
+        </li>
+    }
+    .into_any()
+}

@@ -1,0 +1,365 @@
+//! Connected accounts: sign in (or sign up) with Google or GitHub, connect one to the signed-in
+//! account, re-verify with it, disconnect it.
+//!
+//! Linking rules (against "pre-hijacked accounts", Sudhodanan & Paverd 2022):
+//! - An identity is (provider, issuer, subject), never an email: a provider sign-in reaches only the
+//!   account that identity is linked to.
+//! - Nothing is ever linked by matching email. A first sign-in whose email an account already uses
+//!   is refused with `EmailInUse`: the person signs in to that account and connects the provider
+//!   from Security & Access, which needs that account's own sign-in and a re-verification.
+//! - A flow is single use, 10 minutes, bound to the browser that began it (flow cookie) and, to
+//!   connect or re-verify, to the session that began it: a callback carrying someone else's state
+//!   cannot link the attacker's identity into a victim's session.
+//! - A provider proves one factor: an account with an authenticator app still asks for its code.
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::providers::Identity;
+use crate::auth::recent::require_recent;
+use crate::auth::reverify::{mark_verified, Reverified};
+use crate::auth::sessions::{self, hash_cookie_token, new_cookie_token, SignedIn};
+use crate::db;
+use crate::db::connected_accounts::{NewFlow, NewLink};
+use crate::error::{unique_violation, ProviderFailure};
+use crate::ids::{SessionId, UserId};
+use crate::kinds::{EventKind, FlowIntent, Provider, SignInMethod};
+use crate::request::{AuthSession, ClientInfo};
+use crate::secret::{FlowCookie, PendingToken};
+use crate::{DomainError, Services};
+
+/// How long a flow may take, from the button to the provider's answer.
+pub const FLOW_MINUTES: i64 = 10;
+
+fn failed(f: ProviderFailure) -> DomainError {
+    DomainError::Provider(f)
+}
+
+/// A flow begun: where to send the browser, and the flow cookie it must carry back.
+#[derive(Debug)]
+pub struct Started {
+    pub url: String,
+    pub cookie: FlowCookie,
+}
+
+/// Begins a sign-in (or sign-up) with `provider`. `cookie` is the browser's flow cookie, if it has
+/// one (kept, so flows begun in two tabs both finish).
+pub async fn begin_sign_in(svc: &Services, provider: Provider, cookie: Option<&FlowCookie>) -> Result<Started, DomainError> {
+    begin(svc, provider, FlowIntent::SignIn, None, cookie).await
+}
+
+/// Begins connecting `provider` to the session's account. Needs a recent sign-in or
+/// re-verification; refused when the account already has an identity there.
+pub async fn begin_connect(svc: &Services, auth: &AuthSession, provider: Provider, cookie: Option<&FlowCookie>) -> Result<Started, DomainError> {
+    require_recent(svc, auth)?;
+    if db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().any(|c| c.provider == provider) {
+        return Err(failed(ProviderFailure::AlreadyConnected));
+    }
+    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), cookie).await
+}
+
+/// Begins re-verifying with `provider`, which must be connected to the session's account.
+pub async fn begin_reverify(svc: &Services, auth: &AuthSession, provider: Provider, cookie: Option<&FlowCookie>) -> Result<Started, DomainError> {
+    if !db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().any(|c| c.provider == provider) {
+        return Err(failed(ProviderFailure::NotLinked));
+    }
+    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), cookie).await
+}
+
+async fn begin(
+    svc: &Services,
+    provider: Provider,
+    intent: FlowIntent,
+    owner: Option<(UserId, SessionId)>,
+    cookie: Option<&FlowCookie>,
+) -> Result<Started, DomainError> {
+    let authorization = svc.providers.authorize(provider).await.map_err(failed)?;
+    let (cookie, browser_hash) = match cookie.and_then(|c| hash_cookie_token(c.expose()).map(|h| (c.clone(), h))) {
+        Some(kept) => kept,
+        None => {
+            let (token, hash) = new_cookie_token();
+            (FlowCookie::from_cookie(token), hash)
+        }
+    };
+    let now = svc.clock.now();
+    db::connected_accounts::put_flow(
+        &svc.db,
+        &NewFlow {
+            state_hash: &Sha256::digest(authorization.state.as_bytes()).into(),
+            browser_hash: &browser_hash,
+            provider,
+            intent,
+            owner,
+            pkce_verifier: &authorization.pkce_verifier,
+            nonce: authorization.nonce.as_deref(),
+            now,
+            expires_at: now + Duration::minutes(FLOW_MINUTES),
+        },
+    )
+    .await?;
+    Ok(Started { url: authorization.url, cookie })
+}
+
+/// The provider's answer, as the callback's query carries it.
+#[derive(Clone, Default)]
+pub struct Callback {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    /// `access_denied` when the person cancelled; another code when the provider failed.
+    pub error: Option<String>,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+/// How a flow ended well.
+#[derive(Debug)]
+pub enum Finished {
+    /// Signed in (`new_account`: the identity was linked to no account, and one was created).
+    SignedIn { signed_in: SignedIn, new_account: bool },
+    /// The account has an authenticator app: its code comes next (a pending sign-in, as after a
+    /// right password).
+    SecondStep(PendingToken),
+    /// The identity is now connected to the session's account.
+    Connected,
+    /// The session is re-verified (its token changed: the cookie must too).
+    Reverified(Reverified),
+}
+
+/// Finishes a flow from the provider's callback. `cookie` is the browser's flow cookie and
+/// `session` its current session, if any. Answers what the flow was for (`None` when the state was
+/// unknown), to know where to send the person, and how it ended.
+pub async fn finish(
+    svc: &Services,
+    provider: Provider,
+    cookie: Option<&FlowCookie>,
+    callback: &Callback,
+    session: Option<&AuthSession>,
+    client: &ClientInfo,
+) -> (Option<FlowIntent>, Result<Finished, DomainError>) {
+    let flow = match take_flow(svc, provider, cookie, callback).await {
+        Ok(flow) => flow,
+        Err(e) => return (None, Err(e)),
+    };
+    let intent = flow.intent;
+    (Some(intent), finish_flow(svc, provider, flow, callback, session, client).await)
+}
+
+async fn take_flow(
+    svc: &Services,
+    provider: Provider,
+    cookie: Option<&FlowCookie>,
+    callback: &Callback,
+) -> Result<db::connected_accounts::FlowRow, DomainError> {
+    let unknown = || failed(ProviderFailure::UnknownState);
+    let state = callback.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512).ok_or_else(unknown)?;
+    let browser_hash = cookie.and_then(|c| hash_cookie_token(c.expose())).ok_or_else(unknown)?;
+    let state_hash: [u8; 32] = Sha256::digest(state.as_bytes()).into();
+    db::connected_accounts::take_flow(&svc.db, &state_hash, &browser_hash, provider).await?.ok_or_else(unknown)
+}
+
+async fn finish_flow(
+    svc: &Services,
+    provider: Provider,
+    flow: db::connected_accounts::FlowRow,
+    callback: &Callback,
+    session: Option<&AuthSession>,
+    client: &ClientInfo,
+) -> Result<Finished, DomainError> {
+    let now = svc.clock.now();
+    if flow.expires_at <= now {
+        return Err(failed(ProviderFailure::Expired));
+    }
+    if let Some(error) = callback.error.as_deref() {
+        if error == "access_denied" {
+            return Err(failed(ProviderFailure::Cancelled));
+        }
+        tracing::warn!(provider = provider.as_str(), error = %error.chars().take(64).collect::<String>(), "the provider answered an error");
+        return Err(failed(ProviderFailure::Refused));
+    }
+    let code = callback.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(failed(ProviderFailure::Refused))?;
+    // connect and re-verify belong to the session that began them, still signed in here
+    let owner = match (flow.intent, flow.user_id, flow.session_id) {
+        (FlowIntent::SignIn, _, _) => None,
+        (_, Some(user), Some(began)) => match session {
+            Some(s) if s.user_id.0 == user && s.session_id.0 == began => Some(s),
+            _ => return Err(failed(ProviderFailure::SessionChanged)),
+        },
+        _ => return Err(failed(ProviderFailure::UnknownState)),
+    };
+    let identity = svc.providers.identify(provider, code, &flow.pkce_verifier, flow.nonce.as_deref()).await.map_err(failed)?;
+    match (flow.intent, owner) {
+        (FlowIntent::Connect, Some(auth)) => connect(svc, auth, &identity, now, client).await,
+        (FlowIntent::Reverify, Some(auth)) => reverify(svc, auth, &identity, now, client).await,
+        _ => sign_in(svc, &identity, now, client).await,
+    }
+}
+
+async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
+    let linked = db::connected_accounts::use_identity(
+        &svc.db,
+        identity.provider,
+        &identity.issuer,
+        &identity.subject,
+        identity.email.as_deref(),
+        identity.login.as_deref(),
+        now,
+    )
+    .await?;
+    let (user_id, new_account) = match linked {
+        Some(user_id) => (user_id, false),
+        None => (sign_up(svc, identity, now, client).await?, true),
+    };
+    if db::two_factor::enabled_at(&svc.db, user_id).await?.is_some() {
+        let pending = crate::auth::two_factor::begin_second_step(svc, user_id, Some(identity.provider)).await?;
+        return Ok(Finished::SecondStep(pending));
+    }
+    let signed_in = sessions::start(svc, user_id, SignInMethod::of(Some(identity.provider), None), client).await?;
+    db::events::record(&svc.db, user_id, None, EventKind::SignedIn, client, now).await?;
+    Ok(Finished::SignedIn { signed_in, new_account })
+}
+
+/// A first sign-in with an identity linked to no account: a new account with no password, linked
+/// to it, in one transaction. Refused when an account already uses the email.
+async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<UserId, DomainError> {
+    use crate::auth::accounts::{normalize_email, validate_email, MAX_DISPLAY_NAME};
+    let email = identity.email.as_deref().map(str::trim).filter(|e| validate_email(e).is_ok()).ok_or(failed(ProviderFailure::NoEmail))?;
+    let normalized = normalize_email(email);
+    if db::users::find_by_email(&svc.db, &normalized).await?.is_some() {
+        return Err(failed(ProviderFailure::EmailInUse));
+    }
+    let name: Option<String> = identity
+        .name
+        .as_deref()
+        .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(MAX_DISPLAY_NAME).collect::<String>())
+        .filter(|n| !n.is_empty());
+    let user_id = UserId::new();
+    let mut tx = svc.db.begin().await?;
+    db::users::insert(&mut *tx, user_id, email, &normalized, name.as_deref(), None, now).await.map_err(|e| {
+        match unique_violation(&e) {
+            Some("users_email_normalized_key") => failed(ProviderFailure::EmailInUse),
+            _ => e.into(),
+        }
+    })?;
+    if identity.email_verified {
+        db::users::mark_email_verified(&mut *tx, user_id, now).await?;
+    }
+    link(&mut tx, user_id, identity, now).await.map_err(|e| match e {
+        // the same new identity finished twice at once: the other callback created the account
+        DomainError::Provider(ProviderFailure::LinkedElsewhere) => failed(ProviderFailure::Refused),
+        e => e,
+    })?;
+    db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
+    db::events::record(&mut *tx, user_id, None, EventKind::ProviderConnected, client, now).await?;
+    tx.commit().await?;
+    Ok(user_id)
+}
+
+/// Inserts the link; names the unique constraint it broke.
+async fn link(tx: &mut sqlx::PgConnection, user_id: UserId, identity: &Identity, now: OffsetDateTime) -> Result<(), DomainError> {
+    let new = NewLink {
+        user_id,
+        provider: identity.provider,
+        issuer: &identity.issuer,
+        subject: &identity.subject,
+        email: identity.email.as_deref(),
+        login: identity.login.as_deref(),
+        now,
+    };
+    db::connected_accounts::insert(&mut *tx, &new).await.map_err(|e| match unique_violation(&e) {
+        Some("connected_accounts_identity_key") => failed(ProviderFailure::LinkedElsewhere),
+        Some("connected_accounts_user_provider_key") => failed(ProviderFailure::AlreadyConnected),
+        _ => e.into(),
+    })
+}
+
+async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
+    match db::connected_accounts::owner(&svc.db, identity.provider, &identity.issuer, &identity.subject).await? {
+        Some(owner) if owner == auth.user_id => return Ok(Finished::Connected),
+        Some(_) => return Err(failed(ProviderFailure::LinkedElsewhere)),
+        None => {}
+    }
+    let mut tx = svc.db.begin().await?;
+    link(&mut tx, auth.user_id, identity, now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::ProviderConnected, client, now).await?;
+    tx.commit().await?;
+    Ok(Finished::Connected)
+}
+
+async fn reverify(svc: &Services, auth: &AuthSession, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
+    if db::connected_accounts::owner(&svc.db, identity.provider, &identity.issuer, &identity.subject).await? != Some(auth.user_id) {
+        return Err(failed(ProviderFailure::NotLinked));
+    }
+    let owner = db::connected_accounts::use_identity(
+        &svc.db,
+        identity.provider,
+        &identity.issuer,
+        &identity.subject,
+        identity.email.as_deref(),
+        identity.login.as_deref(),
+        now,
+    )
+    .await?;
+    if owner != Some(auth.user_id) {
+        return Err(failed(ProviderFailure::NotLinked));
+    }
+    let mut tx = svc.db.begin().await?;
+    let done = mark_verified(&mut tx, svc, auth, client).await?;
+    tx.commit().await?;
+    Ok(Finished::Reverified(done))
+}
+
+/// Disconnects the account's identity at `provider`. Needs a recent sign-in or re-verification,
+/// and never removes the last way to sign in: the account row is locked, so two removals at once
+/// (this and a passkey, or both providers) cannot both pass the count.
+pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, client: &ClientInfo) -> Result<(), DomainError> {
+    require_recent(svc, auth)?;
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id).await?;
+    if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
+        return Err(DomainError::NotFound);
+    }
+    if methods <= 1 {
+        return Err(DomainError::LastSignInMethod);
+    }
+    db::two_factor::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected, client, svc.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A connected identity, as the Connected accounts section shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectedAccount {
+    pub provider: Provider,
+    pub email: Option<String>,
+    pub login: Option<String>,
+    pub connected_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// The section's data: the configured providers (with whether a local development provider stands
+/// in), the account's connections, and how many ways to sign in it has in all.
+#[derive(Clone, Debug)]
+pub struct Connections {
+    pub providers: Vec<(Provider, bool)>,
+    pub connected: Vec<ConnectedAccount>,
+    /// Password + passkeys + connected accounts.
+    pub sign_in_methods: i64,
+}
+
+pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Connections, DomainError> {
+    let rows = db::connected_accounts::list(&svc.db, auth.user_id).await?;
+    let sign_in_methods = db::passkeys::sign_in_methods(&svc.db, auth.user_id).await?;
+    Ok(Connections {
+        providers: svc.providers.enabled(),
+        connected: rows
+            .into_iter()
+            .map(|r| ConnectedAccount { provider: r.provider, email: r.email, login: r.login, connected_at: r.connected_at, last_used_at: r.last_used_at })
+            .collect(),
+        sign_in_methods,
+    })
+}

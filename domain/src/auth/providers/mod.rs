@@ -1,0 +1,223 @@
+//! The protocol side of "Continue with Google / GitHub": the authorization URL to send a browser
+//! to, and the provider's answer turned into a verified identity. Every protocol check and all the
+//! cryptography are the `openidconnect` (Google) and `oauth2` (GitHub) crates'. Outbound HTTP
+//! follows no redirects, gives up after a few seconds, and goes only to the URLs configured in
+//! `[google]` / `[github]` (and, for Google, the endpoints its discovery document names).
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::ProviderFailure;
+use crate::kinds::Provider;
+
+mod github;
+mod google;
+
+/// `[google]`: sign-in with Google (OpenID Connect). Off while `client_id` is empty.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleConfig {
+    #[serde(default)]
+    pub client_id: String,
+    /// From the environment (`GATEHOUSE_GOOGLE_CLIENT_SECRET`), never the file.
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default = "google_issuer")]
+    pub issuer: String,
+    /// A local development provider stands in for Google (the buttons say so).
+    #[serde(default)]
+    pub local: bool,
+}
+
+fn google_issuer() -> String {
+    "https://accounts.google.com".into()
+}
+
+/// `[github]`: sign-in with GitHub (OAuth 2 and its user API). Off while `client_id` is empty.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubConfig {
+    #[serde(default)]
+    pub client_id: String,
+    /// From the environment (`GATEHOUSE_GITHUB_CLIENT_SECRET`), never the file.
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default = "github_authorize_url")]
+    pub authorize_url: String,
+    #[serde(default = "github_token_url")]
+    pub token_url: String,
+    #[serde(default = "github_api_url")]
+    pub api_url: String,
+    /// A local development provider stands in for GitHub (the buttons say so).
+    #[serde(default)]
+    pub local: bool,
+}
+
+impl Default for GitHubConfig {
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            client_secret: String::new(),
+            authorize_url: github_authorize_url(),
+            token_url: github_token_url(),
+            api_url: github_api_url(),
+            local: false,
+        }
+    }
+}
+
+fn github_authorize_url() -> String {
+    "https://github.com/login/oauth/authorize".into()
+}
+fn github_token_url() -> String {
+    "https://github.com/login/oauth/access_token".into()
+}
+fn github_api_url() -> String {
+    "https://api.github.com".into()
+}
+
+impl std::fmt::Debug for GoogleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("issuer", &self.issuer)
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GitHubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("api_url", &self.api_url)
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+/// Who the provider says signed in. `subject` is the stable id (Google's `sub`, GitHub's numeric
+/// user id), unique under `issuer`; the email is the person's only when `email_verified`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub provider: Provider,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    /// GitHub's login (shown, never used to identify: it can change hands).
+    pub login: Option<String>,
+}
+
+/// Where to send the browser, and what to keep server-side until the provider answers.
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+    pub pkce_verifier: String,
+    pub nonce: Option<String>,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorization([redacted])")
+    }
+}
+
+/// The configured providers and the HTTP client that talks to them.
+pub struct Providers {
+    http: reqwest::Client,
+    google: Option<google::Google>,
+    github: Option<github::GitHub>,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Providers(google: {}, github: {})", self.google.is_some(), self.github.is_some())
+    }
+}
+
+/// Connecting to a provider gives up after this long…
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// …and a whole request after this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+
+impl Providers {
+    /// The providers with a client id; `site_origin` is this site's public origin (the callbacks
+    /// are `{site_origin}/auth/{google|github}/callback`, registered with each provider).
+    pub fn new(google: &GoogleConfig, github: &GitHubConfig, site_origin: &str) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent("Gatehouse")
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let callback = |p: Provider| format!("{}/auth/{}/callback", site_origin.trim_end_matches('/'), p.as_str());
+        let google = (!google.client_id.trim().is_empty())
+            .then(|| google::Google::new(google, &callback(Provider::Google)))
+            .transpose()
+            .map_err(|e| format!("[google] {e}"))?;
+        let github = (!github.client_id.trim().is_empty())
+            .then(|| github::GitHub::new(github, &callback(Provider::GitHub)))
+            .transpose()
+            .map_err(|e| format!("[github] {e}"))?;
+        Ok(Self { http, google, github })
+    }
+
+    /// No provider (tests that do not sign in with one).
+    pub fn none() -> Self {
+        Self::new(&GoogleConfig::default(), &GitHubConfig::default(), "http://localhost").expect("an empty configuration is valid")
+    }
+
+    /// The configured providers, each with whether a local development provider stands in for it.
+    pub fn enabled(&self) -> Vec<(Provider, bool)> {
+        let mut out = Vec::new();
+        if let Some(g) = &self.google {
+            out.push((Provider::Google, g.local));
+        }
+        if let Some(g) = &self.github {
+            out.push((Provider::GitHub, g.local));
+        }
+        out
+    }
+
+    pub fn is_enabled(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Google => self.google.is_some(),
+            Provider::GitHub => self.github.is_some(),
+        }
+    }
+
+    /// A fresh authorization request: random state, PKCE (S256) and, for Google, nonce.
+    pub async fn authorize(&self, provider: Provider) -> Result<Authorization, ProviderFailure> {
+        match provider {
+            Provider::Google => self.google.as_ref().ok_or(ProviderFailure::NotConfigured)?.authorize(&self.http).await,
+            Provider::GitHub => Ok(self.github.as_ref().ok_or(ProviderFailure::NotConfigured)?.authorize()),
+        }
+    }
+
+    /// Exchanges the code (with the flow's PKCE verifier) and reads who signed in: for Google the
+    /// ID token, validated (signature, issuer, audience, expiry, nonce, azp); for GitHub its user
+    /// API. The access token is dropped here.
+    pub async fn identify(&self, provider: Provider, code: &str, pkce_verifier: &str, nonce: Option<&str>) -> Result<Identity, ProviderFailure> {
+        match provider {
+            Provider::Google => {
+                let nonce = nonce.ok_or(ProviderFailure::UnknownState)?;
+                self.google.as_ref().ok_or(ProviderFailure::NotConfigured)?.identify(&self.http, code, pkce_verifier, nonce).await
+            }
+            Provider::GitHub => self.github.as_ref().ok_or(ProviderFailure::NotConfigured)?.identify(&self.http, code, pkce_verifier).await,
+        }
+    }
+}
+
+/// An outbound request that failed: unreachable (connection, timeout) or refused (anything else).
+fn request_failed(provider: Provider, what: &str, e: &reqwest::Error) -> ProviderFailure {
+    let failure = if e.is_timeout() || e.is_connect() { ProviderFailure::Unreachable } else { ProviderFailure::Refused };
+    tracing::warn!(provider = provider.as_str(), error = %e, "{what} failed");
+    failure
+}

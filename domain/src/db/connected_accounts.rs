@@ -1,0 +1,193 @@
+//! Identities at Google and GitHub linked to accounts, and the flows waiting for a provider's answer.
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::ids::{SessionId, UserId};
+use crate::kinds::{FlowIntent, Provider};
+
+/// One linked identity.
+#[derive(Clone, Debug)]
+pub struct ConnectedAccountRow {
+    pub provider: Provider,
+    pub email: Option<String>,
+    pub login: Option<String>,
+    pub connected_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// An identity as the provider proved it, to link.
+#[derive(Clone, Copy, Debug)]
+pub struct NewLink<'a> {
+    pub user_id: UserId,
+    pub provider: Provider,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+    pub login: Option<&'a str>,
+    pub now: OffsetDateTime,
+}
+
+/// Links an identity to an account. Violations of `connected_accounts_identity_key` (linked to an
+/// account already) and `connected_accounts_user_provider_key` (the account has another identity
+/// at this provider) come back as errors for the caller to name.
+pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO connected_accounts (id, user_id, provider, issuer, subject, email, login, connected_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        uuid::Uuid::new_v4(),
+        l.user_id.0,
+        l.provider.as_str(),
+        l.issuer,
+        l.subject,
+        l.email,
+        l.login,
+        l.now,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The account an identity is linked to, marking it used for a sign-in now (and refreshing the
+/// email and login shown, which may have changed at the provider).
+pub async fn use_identity(
+    db: impl PgExecutor<'_>,
+    provider: Provider,
+    issuer: &str,
+    subject: &str,
+    email: Option<&str>,
+    login: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Option<UserId>, sqlx::Error> {
+    let r = sqlx::query_scalar!(
+        "UPDATE connected_accounts SET last_used_at = $4, email = COALESCE($5, email), login = COALESCE($6, login)
+         WHERE provider = $1 AND issuer = $2 AND subject = $3 RETURNING user_id",
+        provider.as_str(),
+        issuer,
+        subject,
+        now,
+        email,
+        login,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(UserId))
+}
+
+/// The account an identity is linked to, if any.
+pub async fn owner(db: impl PgExecutor<'_>, provider: Provider, issuer: &str, subject: &str) -> Result<Option<UserId>, sqlx::Error> {
+    let r = sqlx::query_scalar!(
+        "SELECT user_id FROM connected_accounts WHERE provider = $1 AND issuer = $2 AND subject = $3",
+        provider.as_str(),
+        issuer,
+        subject,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(UserId))
+}
+
+/// The account's linked identities, by provider.
+pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<ConnectedAccountRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ConnectedAccountRow,
+        r#"SELECT provider AS "provider: Provider", email, login, connected_at, last_used_at
+           FROM connected_accounts WHERE user_id = $1 ORDER BY provider"#,
+        user_id.0,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Unlinks the account's identity at `provider`; `false` if it had none.
+pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!("DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2", user_id.0, provider.as_str())
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- flows ---------------------------------------------------------------------------------
+
+/// A flow to store when the browser is sent to the provider.
+#[derive(Clone, Copy)]
+pub struct NewFlow<'a> {
+    pub state_hash: &'a [u8; 32],
+    pub browser_hash: &'a [u8; 32],
+    pub provider: Provider,
+    pub intent: FlowIntent,
+    /// The session's account and the session (connect, re-verify); `None` to sign in.
+    pub owner: Option<(UserId, SessionId)>,
+    pub pkce_verifier: &'a str,
+    pub nonce: Option<&'a str>,
+    pub now: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for NewFlow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewFlow").field("provider", &self.provider).field("intent", &self.intent).finish_non_exhaustive()
+    }
+}
+
+pub async fn put_flow(db: impl PgExecutor<'_>, f: &NewFlow<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO provider_flows
+             (state_hash, browser_hash, provider, intent, user_id, session_id, pkce_verifier, nonce, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &f.state_hash[..],
+        &f.browser_hash[..],
+        f.provider.as_str(),
+        f.intent.as_str(),
+        f.owner.map(|(u, _)| u.0),
+        f.owner.map(|(_, s)| s.0),
+        f.pkce_verifier,
+        f.nonce,
+        f.now,
+        f.expires_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A flow taken for its callback (it is gone from the table).
+pub struct FlowRow {
+    pub intent: FlowIntent,
+    pub user_id: Option<uuid::Uuid>,
+    pub session_id: Option<uuid::Uuid>,
+    pub pkce_verifier: String,
+    pub nonce: Option<String>,
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for FlowRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowRow").field("intent", &self.intent).field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+/// Takes the flow with this state, begun by this browser for this provider: single use (one
+/// DELETE … RETURNING, so two callbacks with one state cannot both have it). Unknown, used,
+/// another browser's or another provider's: `None`, all alike.
+pub async fn take_flow(
+    db: impl PgExecutor<'_>,
+    state_hash: &[u8; 32],
+    browser_hash: &[u8; 32],
+    provider: Provider,
+) -> Result<Option<FlowRow>, sqlx::Error> {
+    sqlx::query_as!(
+        FlowRow,
+        r#"DELETE FROM provider_flows WHERE state_hash = $1 AND browser_hash = $2 AND provider = $3
+           RETURNING intent AS "intent: FlowIntent", user_id, session_id, pkce_verifier, nonce, expires_at"#,
+        &state_hash[..],
+        &browser_hash[..],
+        provider.as_str(),
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_expired_flows(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!("DELETE FROM provider_flows WHERE expires_at <= $1", now).execute(db).await?.rows_affected())
+}

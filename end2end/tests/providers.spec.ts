@@ -1,0 +1,184 @@
+/**
+ * Connected accounts end to end, through the local provider that stands in for Google and GitHub
+ * (tools/idp, started by Playwright's webServer): sign up with "Google", set a password, disconnect,
+ * sign in with the password; connect GitHub after re-verification and sign in with it; the only
+ * way to sign in cannot be disconnected; an email already in use is refused; an account with an
+ * authenticator app still asks for its code; a cancel lands calmly on sign-in.
+ */
+import * as OTPAuth from 'otpauth';
+import type { Page } from '@playwright/test';
+import {
+  accountNav,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  HTTP_4XX_LOG,
+  literal,
+  newAccount,
+  region,
+  SAME_ORIGIN_HEADERS,
+  SECURITY_PATH,
+  signUpViaApi,
+  sql,
+  strongPassword,
+  submitSignInForm,
+  test,
+  uniqueEmail,
+} from './fixtures';
+import { IDP_URL } from '../base-url';
+
+// (the provider's page has no favicon: its 404 is logged)
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+type Provider = 'Google' | 'GitHub';
+
+/** At the local provider's page: who signs in, then Continue. Ends back on Gatehouse. */
+async function consent(page: Page, provider: Provider, email: string, opts: { verified?: boolean } = {}): Promise<void> {
+  await expect(page).toHaveURL((url) => url.origin === IDP_URL);
+  await expect(page.getByRole('heading', { name: 'Local development provider' })).toBeVisible();
+  await expect(page.getByText(`This page stands in for ${provider} on this machine.`)).toBeVisible();
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Name', { exact: true }).fill('Grace Hopper');
+  if (provider === 'GitHub') await page.getByLabel('Username', { exact: true }).fill(`gh-${email.split('@')[0]}`);
+  if (opts.verified === false) await page.getByLabel('Email verified').uncheck();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page).toHaveURL((url) => url.origin !== IDP_URL);
+}
+
+/** "Continue with <provider>" on the current (hydrated) sign-in or sign-up page, then consent. */
+async function continueWith(page: Page, provider: Provider, email: string): Promise<void> {
+  await page.getByRole('button', { name: `Continue with ${provider}` }).click();
+  await consent(page, provider, email);
+}
+
+async function signOut(page: Page): Promise<void> {
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+}
+
+test('sign up with Google, set a password, disconnect Google, then sign in with the password', async ({ page }) => {
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-up');
+  await expect(page.getByText('Development: these buttons use a local stand-in provider')).toBeVisible();
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  await expect(accountNav(page)).toContainText(email);
+  await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google');
+
+  // Google is the only way to sign in: Disconnect is off, says why, and the server refuses too
+  const connected = region(page, 'Connected accounts');
+  await expect(connected).toContainText(email);
+  const disconnect = connected.getByRole('button', { name: 'Disconnect Google' });
+  await expect(disconnect).toBeDisabled();
+  await expect(disconnect).toHaveAccessibleDescription('This is your only way to sign in. Set a password or add a passkey first.');
+  const refused = await page.request.post('/api/security/connected-accounts/disconnect', { form: { provider: 'Google' }, headers: SAME_ORIGIN_HEADERS });
+  expect(refused.status()).toBe(422);
+  expect(await refused.text()).toContain('Google is your only way to sign in. Set a password or add a passkey first.');
+
+  // Set password (the account has none), then Google can go
+  const password = strongPassword();
+  const section = region(page, 'Password');
+  await expect(section).toContainText('No password set');
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(password);
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  await expect(disconnect).toBeEnabled();
+  await disconnect.click();
+  const confirm = connected.getByRole('group', { name: 'Disconnect Google?' });
+  await confirm.getByRole('button', { name: 'Disconnect Google' }).click();
+  await expect(connected.getByRole('status')).toHaveText('Google is disconnected. It can no longer sign in to your account.');
+  await expect(connected.getByRole('button', { name: 'Connect Google' })).toBeVisible();
+
+  await signOut(page);
+  await submitSignInForm(page, email, password);
+  await expectSecurityPage(page);
+  await expect(accountNav(page)).toContainText(email);
+});
+
+test('connect GitHub to a password account after re-verification, sign out, sign in with GitHub', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  // the sign-in is older than the re-verification window
+  sql(`UPDATE sessions SET verified_at = now() - interval '11 minutes'
+       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`);
+  await gotoHydrated(page, SECURITY_PATH);
+  const connected = region(page, 'Connected accounts');
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not connected');
+  await connected.getByRole('button', { name: 'Connect GitHub' }).click();
+  const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  await dialog.getByLabel('Your password').fill(account.password);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  // a different address at GitHub: linking never looks at emails
+  const githubEmail = uniqueEmail();
+  await consent(page, 'GitHub', githubEmail);
+  await expectSecurityPage(page);
+  await expect(connected.getByRole('status')).toHaveText('GitHub is connected. You can now sign in with it.');
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText(githubEmail);
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not used to sign in yet');
+
+  await signOut(page);
+  await page.waitForSelector('html[data-hydrated]');
+  await continueWith(page, 'GitHub', githubEmail);
+  await expectSecurityPage(page);
+  await expect(accountNav(page)).toContainText(account.email);
+  await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('GitHub');
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Last used to sign in');
+});
+
+test('a provider whose email an account already uses is refused, and told what to do', async ({ page, request }) => {
+  const account = newAccount();
+  await signUpViaApi(request, account);
+  await gotoHydrated(page, '/sign-in');
+  await continueWith(page, 'Google', account.email);
+  await expectPathname(page, '/sign-in');
+  await expect(page.getByRole('alert')).toHaveText(
+    'An account already uses the email address of this Google account. Sign in to that account with its password or passkey, then connect Google from Security & Access.',
+  );
+  const session = await page.request.get('/api/session');
+  expect(await session.json()).toBeNull();
+  expect(sql(`SELECT count(*) FROM connected_accounts c JOIN users u ON u.id = c.user_id WHERE u.email_normalized = ${literal(account.email)}`)).toBe('0');
+});
+
+test('cancelling at the provider comes back to sign-in with a calm sentence', async ({ page }) => {
+  await gotoHydrated(page, '/sign-in');
+  await page.getByRole('button', { name: 'Continue with GitHub' }).click();
+  await expect(page.getByRole('heading', { name: 'Local development provider' })).toBeVisible();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expectPathname(page, '/sign-in');
+  await expect(page.getByRole('alert')).toHaveText('You cancelled at GitHub. Nothing was changed.');
+  await expect(page.getByRole('button', { name: 'Continue with GitHub' })).toBeEnabled();
+});
+
+test('a Google sign-in on an account with an authenticator app still asks for the code', async ({ page }) => {
+  test.setTimeout(90_000);
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-in');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  // turn on the authenticator app
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+  const key = ((await section.getByTestId('manual-key').textContent()) ?? '').replaceAll(' ', '');
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key), digits: 6, period: 30, algorithm: 'SHA1' });
+  await section.getByLabel('Code from the app').fill(totp.generate());
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  const codes = section.getByRole('group', { name: 'Your backup codes' });
+  await codes.getByLabel('I have saved these codes').check();
+  await codes.getByRole('button', { name: 'Done' }).click();
+  await expect(section).toContainText('Authenticator app: on');
+
+  await signOut(page);
+  await page.waitForSelector('html[data-hydrated]');
+  await continueWith(page, 'Google', email);
+  await expectPathname(page, '/sign-in');
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  // the next 30-second step: each code works once
+  await page.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
+  await page.waitForSelector('html[data-hydrated]');
+  await page.getByLabel('6-digit code').fill(totp.generate());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+  await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google + authenticator app');
+});

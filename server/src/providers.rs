@@ -1,0 +1,93 @@
+//! `/auth/{google|github}/callback`: where Google or GitHub sends the browser back. It finishes the
+//! flow the browser began (`domain::auth::connected_accounts::finish`), sets the cookies the outcome
+//! needs, and sends the person on with a 303: signed in → Security & Access; an authenticator app
+//! to answer → the sign-in page's second step; connected or re-verified → Security & Access. Every
+//! failure (cancelled, refused, a state that is unknown, used or another browser's, expired, an
+//! email already in use…) lands on the sign-in page (or Security & Access, for connect and
+//! re-verify) with a calm sentence, never an error page.
+use std::collections::HashMap;
+
+use app::model::ProviderKind;
+use app::server::cookies::{DEVICE, FLOW, PENDING, SESSION};
+use app::server::CurrentSession;
+use app::sign_in::providers::ProviderOutcome;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use domain::auth::connected_accounts::{finish, Callback, Finished};
+use domain::kinds::{FlowIntent, Provider};
+use domain::request::ClientInfo;
+use domain::secret::{DeviceCookie, FlowCookie};
+use domain::DomainError;
+
+use crate::AppState;
+
+const SECURITY: &str = "/settings/security";
+
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    Extension(CurrentSession(session)): Extension<CurrentSession>,
+    Extension(mut client): Extension<ClientInfo>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(kind) = ProviderKind::from_slug(&slug) else {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    };
+    let provider = Provider::from(kind);
+    client.device = DEVICE.read(&headers).map(DeviceCookie::from_cookie);
+    if let Some(ip) = client.ip.as_deref() {
+        client.country = state.geo.country(ip);
+    }
+    let cookie = FLOW.read(&headers).map(FlowCookie::from_cookie);
+    let answer = Callback {
+        state: query.get("state").cloned(),
+        code: query.get("code").cloned(),
+        error: query.get("error").cloned(),
+    };
+    let (intent, result) = finish(&state.services, provider, cookie.as_ref(), &answer, session.as_ref(), &client).await;
+    let policy_seconds = Some(state.config.session.longest_lifetime().whole_seconds());
+    match result {
+        Ok(Finished::SignedIn { signed_in, .. }) => redirect(
+            SECURITY,
+            &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None), FLOW.clear()],
+        ),
+        Ok(Finished::SecondStep(pending)) => redirect("/sign-in?second_step=1", &[PENDING.set(pending.expose(), None)]),
+        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected), &[FLOW.clear()]),
+        Ok(Finished::Reverified(done)) => redirect(SECURITY, &[SESSION.set(done.token.expose(), policy_seconds)]),
+        Err(e) => {
+            let outcome = match e {
+                DomainError::Provider(f) => app::server::outcome(f),
+                e => {
+                    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+                    tracing::error!(reference = %reference, provider = provider.as_str(), error = ?e, "provider callback failed");
+                    ProviderOutcome::Failed
+                }
+            };
+            // with no known flow: where this browser would be (signed in or not)
+            let intent = intent.unwrap_or(if session.is_some() { FlowIntent::Connect } else { FlowIntent::SignIn });
+            redirect(&outcome_page(intent, kind, outcome), &[])
+        }
+    }
+}
+
+/// The page that says how a flow ended: sign-in for sign-ins, Security & Access otherwise.
+fn outcome_page(intent: FlowIntent, kind: ProviderKind, outcome: ProviderOutcome) -> String {
+    let query = format!("provider={}&provider_outcome={}", kind.slug(), outcome.code());
+    match intent {
+        FlowIntent::SignIn => format!("/sign-in?{query}"),
+        FlowIntent::Connect | FlowIntent::Reverify => format!("{SECURITY}?{query}#connected-accounts"),
+    }
+}
+
+fn redirect(to: &str, cookies: &[String]) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}

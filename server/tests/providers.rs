@@ -1,0 +1,473 @@
+//! Issue #14: sign in, sign up, connect, re-verify and disconnect with Google (OpenID Connect) and
+//! GitHub (OAuth 2), through the whole router, against an in-process provider that signs real ID
+//! tokens (`testkit::idp`) and can be told to misbehave.
+use axum::body::Body;
+use axum::Router;
+use http::{header, Request, Response, StatusCode};
+use server::{router, AppState, Config};
+use sqlx::PgPool;
+use testkit::idp::{FakeIdp, Person, Tweak};
+use testkit::server::{send, CHEAP_HASHING, FROM_SITE_ORIGIN, ORIGIN};
+use testkit::PW;
+
+/// The public origin the callbacks are registered under (`[passkeys] origin` of Leptos.toml).
+const SITE: &str = "http://localhost:3000";
+
+struct World {
+    app: Router,
+    idp: FakeIdp,
+    db: PgPool,
+}
+
+async fn world(db: PgPool) -> World {
+    let idp = FakeIdp::start().await;
+    let (issuer, authorize, token, api) = (idp.google_issuer(), idp.github_authorize_url(), idp.github_token_url(), idp.github_api_url());
+    let providers = [
+        ("GATEHOUSE_GOOGLE_CLIENT_ID", FakeIdp::CLIENT_ID),
+        ("GATEHOUSE_GOOGLE_CLIENT_SECRET", FakeIdp::GOOGLE_SECRET),
+        ("GATEHOUSE_GOOGLE_ISSUER", issuer.as_str()),
+        ("GATEHOUSE_GITHUB_CLIENT_ID", FakeIdp::CLIENT_ID),
+        ("GATEHOUSE_GITHUB_CLIENT_SECRET", FakeIdp::GITHUB_SECRET),
+        ("GATEHOUSE_GITHUB_AUTHORIZE_URL", authorize.as_str()),
+        ("GATEHOUSE_GITHUB_TOKEN_URL", token.as_str()),
+        ("GATEHOUSE_GITHUB_API_URL", api.as_str()),
+        // many flows from one test client
+        ("GATEHOUSE_LIMITS_PASSKEY_BURST", "1000"),
+    ];
+    let env = testkit::server::env(&[CHEAP_HASHING, FROM_SITE_ORIGIN, &providers].concat());
+    let config = Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
+    World { app: router(AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap()), idp, db }
+}
+
+/// The `name=value` pairs of the cookies a response set (cleared ones left out).
+fn set_cookies(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| !v.contains("Max-Age=0"))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .collect()
+}
+
+fn cookie_named(res: &Response<Body>, name: &str) -> Option<String> {
+    set_cookies(res).into_iter().find(|c| c.starts_with(&format!("{name}=")))
+}
+
+fn location(res: &Response<Body>) -> String {
+    res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+async fn post_form(app: &Router, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> (Response<Body>, String) {
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut b = Request::post(path)
+        .header(header::HOST, "gatehouse.test")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    send(app, b.body(Body::from(body)).unwrap()).await
+}
+
+async fn get(app: &Router, path: &str, cookie: Option<&str>) -> (Response<Body>, String) {
+    let mut b = Request::get(path).header(header::HOST, "gatehouse.test");
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    send(app, b.body(Body::empty()).unwrap()).await
+}
+
+/// A browser: its cookies, kept across requests.
+#[derive(Default, Clone)]
+struct Browser(Vec<String>);
+
+impl Browser {
+    fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| self.0.join("; "))
+    }
+    fn keep(&mut self, res: &Response<Body>) {
+        for c in res.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            let pair = c.split(';').next().unwrap();
+            let name = pair.split('=').next().unwrap();
+            self.0.retain(|k| k.split('=').next() != Some(name));
+            if !c.contains("Max-Age=0") {
+                self.0.push(pair.to_string());
+            }
+        }
+    }
+    async fn post(&mut self, app: &Router, path: &str, form: &[(&str, &str)]) -> (Response<Body>, String) {
+        let (res, body) = post_form(app, path, form, self.header().as_deref()).await;
+        self.keep(&res);
+        (res, body)
+    }
+    async fn get(&mut self, app: &Router, path: &str) -> (Response<Body>, String) {
+        let (res, body) = get(app, path, self.header().as_deref()).await;
+        self.keep(&res);
+        (res, body)
+    }
+    /// Follows the provider's redirect back to Gatehouse's callback.
+    async fn come_back(&mut self, app: &Router, url: &str) -> Response<Body> {
+        let path = url.strip_prefix(SITE).unwrap_or_else(|| panic!("the provider sends the browser back to the site: {url}"));
+        self.get(app, path).await.0
+    }
+    fn signed_in(&self) -> bool {
+        self.0.iter().any(|c| c.starts_with("__Host-gatehouse-session="))
+    }
+}
+
+/// "Continue with <provider>" in this browser: answers the provider's authorization URL.
+async fn start(w: &World, browser: &mut Browser, provider: &str) -> String {
+    let (res, body) = browser.post(&w.app, "/api/auth/provider/start", &[("provider", provider)]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let flow = cookie_named(&res, "__Host-gatehouse-flow").or_else(|| browser.0.iter().find(|c| c.starts_with("__Host-gatehouse-flow=")).cloned());
+    assert!(flow.is_some(), "the browser holds a flow cookie");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A full sign-in (or sign-up) with `provider` as `who`; answers the callback's response.
+async fn sign_in_as(w: &World, browser: &mut Browser, provider: &str, who: &Person, tweak: Tweak) -> Response<Body> {
+    let url = start(w, browser, provider).await;
+    let back = w.idp.approve(&url, who, tweak);
+    browser.come_back(&w.app, &back).await
+}
+
+async fn count(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+async fn password_account(w: &World, email: &str) -> Browser {
+    let mut b = Browser::default();
+    let (res, body) = b.post(&w.app, "/api/auth/sign-up", &[("email", email), ("password", PW), ("display_name", "")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    b
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_first_google_sign_in_creates_an_account_without_a_password_and_signs_in(db: PgPool) {
+    let w = world(db).await;
+    let mut browser = Browser::default();
+    let grace = Person::new("grace@example.test");
+    let res = sign_in_as(&w, &mut browser, "Google", &grace, Tweak::None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/settings/security");
+    assert!(browser.signed_in());
+    let row: (Option<String>, bool, String) =
+        sqlx::query_as("SELECT password_hash, email_verified_at IS NOT NULL, email FROM users").fetch_one(&w.db).await.unwrap();
+    assert_eq!(row, (None, true, "grace@example.test".to_string()), "no password; Google vouched for the email");
+    let link: (String, String, String) =
+        sqlx::query_as("SELECT provider, issuer, subject FROM connected_accounts").fetch_one(&w.db).await.unwrap();
+    assert_eq!(link, ("google".into(), w.idp.google_issuer(), grace.subject.clone()));
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sessions WHERE auth_method = 'google'").await, 1);
+    let (res, body) = browser.get(&w.app, "/settings/security").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("Connected accounts") && body.contains("Set password"), "{body}");
+    assert_eq!(w.idp.token_requests(), 1);
+
+    // the same identity again: the same account, marked used
+    let mut elsewhere = Browser::default();
+    let res = sign_in_as(&w, &mut elsewhere, "Google", &grace, Tweak::None).await;
+    assert_eq!(location(&res), "/settings/security");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 1);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts WHERE last_used_at IS NOT NULL").await, 1);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'signed_in'").await, 2);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn id_tokens_that_fail_validation_are_refused_and_change_nothing(db: PgPool) {
+    let w = world(db).await;
+    for tweak in [Tweak::WrongNonce, Tweak::WrongAudience, Tweak::WrongIssuer, Tweak::Expired, Tweak::BadSignature, Tweak::WrongAzp] {
+        let mut browser = Browser::default();
+        let res = sign_in_as(&w, &mut browser, "Google", &Person::new("mallory@example.test"), tweak).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{tweak:?}");
+        assert_eq!(location(&res), "/sign-in?provider=google&provider_outcome=refused", "{tweak:?}");
+        assert!(!browser.signed_in(), "{tweak:?} signed in");
+    }
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sessions").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_unverified_email_is_kept_but_not_counted_as_verified(db: PgPool) {
+    let w = world(db).await;
+    let who = Person { email_verified: false, ..Person::new("ivy@example.test") };
+    let res = sign_in_as(&w, &mut Browser::default(), "Google", &who, Tweak::None).await;
+    assert_eq!(location(&res), "/settings/security");
+    let res = sign_in_as(&w, &mut Browser::default(), "GitHub", &Person::new("jo@example.test"), Tweak::GithubNoVerifiedPrimary).await;
+    assert_eq!(location(&res), "/settings/security");
+    let rows: Vec<(String, bool)> =
+        sqlx::query_as("SELECT email, email_verified_at IS NOT NULL FROM users ORDER BY email").fetch_all(&w.db).await.unwrap();
+    assert_eq!(rows, [("ivy@example.test".to_string(), false), ("jo@example.test".to_string(), false)]);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_first_sign_in_never_links_to_an_account_by_its_email(db: PgPool) {
+    let w = world(db).await;
+    // someone registered the address with a password first (pre-hijacking), or the owner did
+    let owner = password_account(&w, "victim@example.test").await;
+    let mut browser = Browser::default();
+    let res = sign_in_as(&w, &mut browser, "Google", &Person::new("Victim@Example.test"), Tweak::None).await;
+    assert_eq!(location(&res), "/sign-in?provider=google&provider_outcome=email_in_use");
+    assert!(!browser.signed_in());
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 0);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 1);
+    // the page says what to do
+    let (_, body) = browser.get(&w.app, "/sign-in?provider=google&provider_outcome=email_in_use").await;
+    assert!(body.contains("An account already uses the email address of this Google account. Sign in to that account with its password or passkey, then connect Google from Security &amp; Access."), "{body}");
+    // and the account's own sessions are untouched
+    assert_eq!(get(&w.app, "/settings/security", owner.header().as_deref()).await.0.status(), StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_callback_works_once_and_only_in_the_browser_that_began_it(db: PgPool) {
+    let w = world(db).await;
+    let mut alice = Browser::default();
+    let url = start(&w, &mut alice, "Google").await;
+    let back = w.idp.approve(&url, &Person::new("alice@example.test"), Tweak::None);
+    // another browser (an attacker who got the callback URL, with or without a flow of its own)
+    for mut other in [Browser::default(), { let mut b = Browser::default(); start(&w, &mut b, "Google").await; b }] {
+        let res = other.come_back(&w.app, &back).await;
+        assert_eq!(location(&res), "/sign-in?provider=google&provider_outcome=unknown_state");
+        assert!(!other.signed_in());
+    }
+    assert_eq!(w.idp.token_requests(), 0, "a refused callback never redeems the code");
+    // the right browser still finishes, once
+    let res = alice.come_back(&w.app, &back).await;
+    assert_eq!(location(&res), "/settings/security");
+    let mut replay = alice.clone();
+    replay.0.retain(|c| !c.starts_with("__Host-gatehouse-session="));
+    let res = replay.come_back(&w.app, &back).await;
+    assert_eq!(location(&res), "/sign-in?provider=google&provider_outcome=unknown_state");
+    // a Google state at GitHub's callback (mix-up) is unknown there
+    let url = start(&w, &mut replay, "Google").await;
+    let back = w.idp.approve(&url, &Person::new("alice@example.test"), Tweak::None).replace("/auth/google/callback", "/auth/github/callback");
+    let res = replay.come_back(&w.app, &back).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=unknown_state");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_expired_attempt_and_a_cancelled_one_land_on_sign_in_with_a_sentence(db: PgPool) {
+    let w = world(db).await;
+    let mut browser = Browser::default();
+    let url = start(&w, &mut browser, "GitHub").await;
+    let res = browser.come_back(&w.app, &w.idp.deny(&url)).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=cancelled");
+    let (res, body) = browser.get(&w.app, &location(&res)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("You cancelled at GitHub. Nothing was changed."), "{body}");
+
+    let url = start(&w, &mut browser, "GitHub").await;
+    sqlx::query("UPDATE provider_flows SET expires_at = now() - interval '1 second'").execute(&w.db).await.unwrap();
+    let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=expired");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn github_errors_answered_with_status_200_are_refused(db: PgPool) {
+    let w = world(db).await;
+    let mut browser = Browser::default();
+    let res = sign_in_as(&w, &mut browser, "GitHub", &Person::new("octo@example.test"), Tweak::GithubErrorWith200).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=refused");
+    assert!(!browser.signed_in());
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn github_is_keyed_by_its_numeric_id_not_the_login(db: PgPool) {
+    let w = world(db).await;
+    let octo = Person::new("octo@example.test");
+    sign_in_as(&w, &mut Browser::default(), "GitHub", &octo, Tweak::None).await;
+    // the login changes hands: a new GitHub user now has it
+    let newcomer = Person { login: octo.login.clone(), ..Person::new("newcomer@example.test") };
+    let mut browser = Browser::default();
+    sign_in_as(&w, &mut browser, "GitHub", &newcomer, Tweak::None).await;
+    let subjects: Vec<String> = sqlx::query_scalar("SELECT subject FROM connected_accounts ORDER BY connected_at").fetch_all(&w.db).await.unwrap();
+    assert_eq!(subjects, [octo.github_id.to_string(), newcomer.github_id.to_string()]);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 2, "the newcomer got an account of their own");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: PgPool) {
+    let w = world(db).await;
+    let mut ada = password_account(&w, "ada@example.test").await;
+    let (res, body) = ada.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let url: String = serde_json::from_str(&body).unwrap();
+    // the GitHub account's email is another address: linking never looks at it
+    let gh = Person::new("ada.codes@example.test");
+    let res = ada.come_back(&w.app, &w.idp.approve(&url, &gh, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 1);
+    // signed out, GitHub signs in to Ada's account
+    let mut later = Browser::default();
+    let res = sign_in_as(&w, &mut later, "GitHub", &gh, Tweak::None).await;
+    assert_eq!(location(&res), "/settings/security");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 1);
+    let (_, body) = later.get(&w.app, "/settings/security").await;
+    assert!(body.contains("ada@example.test"), "signed in to Ada's account");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sessions WHERE auth_method = 'github'").await, 1);
+
+    // a second GitHub account for the same Gatehouse account is refused up front
+    let (res, body) = ada.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("A GitHub account is already connected. Disconnect it first to connect another."), "{body}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn connecting_needs_a_recent_verification(db: PgPool) {
+    let w = world(db).await;
+    let mut ada = password_account(&w, "ada@example.test").await;
+    sqlx::query("UPDATE sessions SET verified_at = now() - interval '11 minutes'").execute(&w.db).await.unwrap();
+    let (res, body) = ada.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "Google")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("ReverifyRequired"), "{body}");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM provider_flows").await, 0);
+    // and signed out, not at all
+    let (res, _) = post_form(&w.app, "/api/security/connected-accounts/connect", &[("provider", "Google")], None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_identity_linked_to_one_account_cannot_be_connected_to_another(db: PgPool) {
+    let w = world(db).await;
+    let shared = Person::new("shared@example.test");
+    sign_in_as(&w, &mut Browser::default(), "Google", &shared, Tweak::None).await;
+    let mut bob = password_account(&w, "bob@example.test").await;
+    let (_, body) = bob.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "Google")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    let res = bob.come_back(&w.app, &w.idp.approve(&url, &shared, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=linked_elsewhere#connected-accounts");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_attackers_connect_callback_cannot_link_into_a_victims_session(db: PgPool) {
+    let w = world(db).await;
+    let mut attacker = password_account(&w, "mallory@example.test").await;
+    let (_, body) = attacker.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "Google")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    let back = w.idp.approve(&url, &Person::new("mallory.google@example.test"), Tweak::None);
+    // the victim, signed in, is made to open the attacker's callback URL
+    let mut victim = password_account(&w, "victim@example.test").await;
+    let res = victim.come_back(&w.app, &back).await;
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=unknown_state#connected-accounts");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 0);
+    // nor with the attacker's flow cookie planted, while the victim's session differs
+    let mut planted = victim.clone();
+    planted.0.extend(attacker.0.iter().filter(|c| c.starts_with("__Host-gatehouse-flow=")).cloned());
+    let res = planted.come_back(&w.app, &back).await;
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=session_changed#connected-accounts");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 0);
+    assert_eq!(w.idp.token_requests(), 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_only_sign_in_method_cannot_be_disconnected(db: PgPool) {
+    let w = world(db).await;
+    let mut grace = Browser::default();
+    sign_in_as(&w, &mut grace, "Google", &Person::new("grace@example.test"), Tweak::None).await;
+    let (res, body) = grace.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "Google")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("Google is your only way to sign in. Set a password or add a passkey first."), "{body}");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 1);
+    // not connected: nothing to disconnect (another account's GitHub is out of reach alike)
+    let (res, _) = grace.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // with a password set, Google can go
+    let (res, body) = grace.post(&w.app, "/api/security/password/set", &[("new_password", "a brand new long passphrase")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let (res, body) = grace.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "Google")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 0);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_disconnected'").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_disconnections_at_once_leave_one_way_to_sign_in(db: PgPool) {
+    let w = world(db).await;
+    let mut grace = Browser::default();
+    sign_in_as(&w, &mut grace, "Google", &Person::new("grace@example.test"), Tweak::None).await;
+    let (_, body) = grace.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    grace.come_back(&w.app, &w.idp.approve(&url, &Person::new("grace.gh@example.test"), Tweak::None)).await;
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 2);
+    for _ in 0..5 {
+        let cookie = grace.header();
+        let (a, b) = tokio::join!(
+            post_form(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "Google")], cookie.as_deref()),
+            post_form(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")], cookie.as_deref()),
+        );
+        let mut statuses = [a.0.status(), b.0.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY]);
+        assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 1);
+        // put the other one back for the next round
+        let gone = if a.0.status() == StatusCode::OK { "Google" } else { "GitHub" };
+        let (_, body) = grace.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", gone)]).await;
+        let url: String = serde_json::from_str(&body).unwrap();
+        let who = if gone == "Google" { Person::new("grace@example.test") } else { Person::new("grace.gh@example.test") };
+        grace.come_back(&w.app, &w.idp.approve(&url, &who, Tweak::None)).await;
+        assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 2);
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_code(db: PgPool) {
+    use domain::auth::{sessions, totp, two_factor};
+    let w = world(db).await;
+    let gh = Person::new("kim@example.test");
+    let mut first = Browser::default();
+    sign_in_as(&w, &mut first, "GitHub", &gh, Tweak::None).await;
+    // set up an authenticator app on that account (domain-level, as the page would)
+    let state = AppState::new(
+        Config::from_toml(include_str!("../../Leptos.toml"), testkit::server::env(CHEAP_HASHING)).unwrap(),
+        w.db.clone(),
+        domain::clock::Clock::system(),
+    )
+    .unwrap();
+    let svc = &state.services;
+    let token = first.0.iter().find_map(|c| c.strip_prefix("__Host-gatehouse-session=")).unwrap().to_string();
+    let session = sessions::authenticate(svc, &domain::secret::SessionToken::from_cookie(token)).await.unwrap().unwrap();
+    let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
+    let secret = testkit::base32_decode(&enrolment.manual_key);
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    two_factor::finish_enrolment(svc, &session, &code, &Default::default()).await.unwrap();
+
+    let mut browser = Browser::default();
+    let res = sign_in_as(&w, &mut browser, "GitHub", &gh, Tweak::None).await;
+    assert_eq!(location(&res), "/sign-in?second_step=1");
+    assert!(!browser.signed_in(), "GitHub alone is one factor");
+    assert!(browser.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()) + 1);
+    let (res, body) = browser.post(&w.app, "/api/auth/second-step", &[("code", &code), ("method", "totp")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(browser.signed_in());
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sessions WHERE auth_method = 'github+totp'").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
+    let w = world(db).await;
+    let grace = Person::new("grace@example.test");
+    let mut browser = Browser::default();
+    sign_in_as(&w, &mut browser, "Google", &grace, Tweak::None).await;
+    sqlx::query("UPDATE sessions SET verified_at = now() - interval '11 minutes'").execute(&w.db).await.unwrap();
+    let (res, _) = browser.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (res, body) = browser.post(&w.app, "/api/security/reverify/provider/begin", &[("provider", "Google")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let url: String = serde_json::from_str(&body).unwrap();
+    // someone else's Google account does not confirm it's Grace
+    let mut wrong = browser.clone();
+    let res = wrong.come_back(&w.app, &w.idp.approve(&url, &Person::new("not.grace@example.test"), Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=not_linked#connected-accounts");
+    let (_, body) = browser.post(&w.app, "/api/security/reverify/provider/begin", &[("provider", "Google")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    let before = browser.header().unwrap();
+    let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security");
+    assert_ne!(browser.header().unwrap(), before, "re-verifying gives the session a new token");
+    let (res, body) = browser.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+}

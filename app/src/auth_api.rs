@@ -211,12 +211,17 @@ pub async fn list_providers() -> Result<Vec<crate::model::ProviderOption>, AppEr
 /// - Auth: anonymous.
 /// - Effects: a provider flow (state, PKCE verifier, nonce; single use, 10 minutes) bound to this
 ///   browser by the flow cookie (set here; kept if the browser has one).
-/// - Errors: `Invalid { field: "provider" }` (not offered here, provider unreachable),
-///   `RateLimited` (429), `Unavailable`.
+/// - Errors: `Invalid { field: "provider" }` (not offered here, provider unreachable, already
+///   signed in), `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network, shared with passkey sign-in (`[limits] passkey_*`).
 #[server(prefix = "/api", endpoint = "auth/provider/start")]
 pub async fn start_provider_sign_in(provider: crate::model::ProviderKind) -> Result<String, AppError> {
-    use crate::server::{fail_for, flow_cookie, services, set_flow_cookie};
+    use crate::server::{auth_for_setup, fail_for, flow_cookie, reject, services, set_flow_cookie};
+    // signed in already: this would start a second session beside the first (the pages send
+    // signed-in people on; connecting is Security & Access's Connect)
+    if auth_for_setup().is_ok() {
+        return Err(reject(AppError::Invalid { field: "provider".into(), message: "You're already signed in.".into() }));
+    }
     let svc = services()?;
     let started = domain::auth::connected_accounts::begin_sign_in(&svc, provider.into(), flow_cookie().as_ref())
         .await

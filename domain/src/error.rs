@@ -74,6 +74,10 @@ pub enum ProviderFailure {
     EmailInUse,
     /// The provider shares no email address, so no account can be created.
     NoEmail,
+    /// The provider does not vouch for the email address, so no account is created with it.
+    EmailNotVerified,
+    /// The account's sign-in is locked for this browser (too many wrong codes or passwords).
+    Locked,
     /// Connect: the identity is already linked to another account.
     LinkedElsewhere,
     /// Connect: this account already has another identity at this provider.

@@ -75,16 +75,18 @@ impl ConnectedAccountsView {
     /// still be disconnected).
     pub fn new(c: &Connections, now: OffsetDateTime) -> Self {
         let mut offered = ProviderOption::list(&c.providers);
+        let offered_count = offered.len();
         for account in &c.connected {
             if !offered.iter().any(|o| Provider::from(o.kind) == account.provider) {
                 offered.push(ProviderOption { kind: account.provider.into(), local: false });
             }
         }
         ConnectedAccountsView {
-            can_disconnect: c.sign_in_methods > 1,
             rows: offered
                 .into_iter()
-                .map(|provider| ConnectedAccountView {
+                .enumerate()
+                .map(|(i, provider)| ConnectedAccountView {
+                    can_disconnect: c.sign_in_methods > 1 || i >= offered_count,
                     connected: c.connected.iter().find(|a| ProviderKind::from(a.provider) == provider.kind).map(|a| ConnectedView {
                         account: a
                             .email

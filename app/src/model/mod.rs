@@ -205,14 +205,15 @@ pub struct ConnectedView {
 pub struct ConnectedAccountView {
     pub provider: ProviderOption,
     pub connected: Option<ConnectedView>,
+    /// Disconnecting it leaves a way to sign in (a password, a passkey, another provider); always
+    /// so for a provider this server no longer offers (it signs in nowhere).
+    pub can_disconnect: bool,
 }
 
 /// The Connected accounts section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct ConnectedAccountsView {
     pub rows: Vec<ConnectedAccountView>,
-    /// Disconnecting one leaves another way to sign in (a password, a passkey, another provider).
-    pub can_disconnect: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

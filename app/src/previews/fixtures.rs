@@ -125,11 +125,12 @@ pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconne
     use crate::model::{ConnectedAccountView, ConnectedAccountsView, ConnectedView};
     let row = |provider: crate::model::ProviderOption, account: Option<&str>, used: bool| ConnectedAccountView {
         provider,
+        can_disconnect,
         connected: account.map(|a| ConnectedView {
             account: a.into(),
             connected: moment("2 weeks ago", "2026-11-09 10:30 UTC"),
             last_used: used.then(|| moment("1 hour ago", "2026-11-23 11:02 UTC")),
         }),
     };
-    ConnectedAccountsView { rows: vec![row(BOTH[0], google, true), row(BOTH[1], github, false)], can_disconnect }
+    ConnectedAccountsView { rows: vec![row(BOTH[0], google, true), row(BOTH[1], github, false)] }
 }

@@ -10,7 +10,7 @@ use crate::model::{PasskeyView, PasskeysView, PasswordView, TwoFactorView, Verif
 use crate::model::ProviderKind;
 use crate::security::coming_soon::ComingSoonCard;
 use crate::security::connected_accounts::{ConnectedAccountsCard, ConnectedPanel};
-use crate::sign_in::providers::{ProviderButtons, ProviderOutcome};
+use crate::sign_in::providers::{ProviderButtons, ProviderOutcome, Tone};
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
@@ -113,10 +113,13 @@ pub fn PreviewsPage() -> impl IntoView {
             }
         })
     };
-    let provider_buttons = move |local: bool, pending: Option<ProviderKind>, error: Option<String>| {
+    let provider_buttons = move |local: bool, pending: Option<ProviderKind>, said: Option<ProviderOutcome>| {
         ViewFn::from(move || {
             let providers = BOTH.iter().map(|p| crate::model::ProviderOption { local, ..*p }).collect::<Vec<_>>();
-            view! { <ProviderButtons providers pending error=error.clone() on_choose=noop_provider/> }
+            let (kind, tone) = (ProviderKind::Google, said.map(|o| o.tone()));
+            let error = said.filter(|_| tone == Some(Tone::Problem)).map(|o| o.sentence(kind));
+            let notice = said.filter(|_| tone == Some(Tone::Info)).map(|o| o.sentence(kind));
+            view! { <ProviderButtons providers pending error notice on_choose=noop_provider/> }
         })
     };
 
@@ -178,11 +181,11 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="sign-in-providers-local" caption="Local development provider" view=provider_buttons(true, None, None)/>
                 <State slug="sign-in-providers-going" caption="On the way to Google" view=provider_buttons(false, Some(ProviderKind::Google), None)/>
                 <State slug="sign-in-providers-cancelled" caption="Back from Google: cancelled" view=provider_buttons(false, None,
-                    Some(ProviderOutcome::Cancelled.sentence(ProviderKind::Google)))/>
-                <State slug="sign-in-providers-email-in-use" caption="Back from GitHub: email already in use" view=provider_buttons(false, None,
-                    Some(ProviderOutcome::EmailInUse.sentence(ProviderKind::GitHub)))/>
+                    Some(ProviderOutcome::Cancelled))/>
+                <State slug="sign-in-providers-email-in-use" caption="Back from Google: email already in use" view=provider_buttons(false, None,
+                    Some(ProviderOutcome::EmailInUse))/>
                 <State slug="sign-in-providers-phone" caption="Phone width" phone=true view=provider_buttons(true, None,
-                    Some(ProviderOutcome::EmailInUse.sentence(ProviderKind::Google)))/>
+                    Some(ProviderOutcome::EmailInUse))/>
             </Preview>
 
             <Preview id="sign-up" title="Sign-up form">

@@ -11,7 +11,7 @@ use crate::browser::dom;
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{ConnectedAccountView, ConnectedAccountsView, ProviderKind, SecurityOverview};
-use crate::sign_in::providers::{outcome_from_query, ProviderMark};
+use crate::sign_in::providers::{outcome_from_query, ProviderMark, Tone};
 
 /// Begins connecting `provider` to this account: answers the provider's authorization URL, where
 /// the browser goes next; the provider sends it back to `/auth/<provider>/callback`, which links
@@ -131,16 +131,16 @@ impl ConnectedAccountsSection {
         // a pending Connect keeps its buttons disabled until the browser has left
         let connecting = Signal::derive(move || connect.action.pending().get() || matches!(connect.action.value().get(), Some(Ok(_))));
         let pending = Signal::derive(move || connecting.get() || disconnect.action.pending().get());
+        let said = move |tone: Tone| returned.get().filter(|(_, o)| o.tone() == tone).map(|(k, o)| o.sentence(k));
         let error = Signal::derive(move || {
             shown_error(connect.action.value().get())
                 .or_else(|| shown_error(disconnect.action.value().get()))
-                .or_else(|| returned.get().filter(|(_, o)| !o.is_success()).map(|(k, o)| o.sentence(k)))
+                .or_else(|| said(Tone::Problem))
         });
-        let notice = Signal::derive(move || {
-            notice.get().or_else(|| returned.get().filter(|(_, o)| o.is_success()).map(|(k, o)| o.sentence(k)))
-        });
+        let info = Signal::derive(move || said(Tone::Info));
+        let notice = Signal::derive(move || notice.get().or_else(|| said(Tone::Success)));
         view! {
-            <ConnectedAccountsCard status=o.connected_accounts.clone() pending error notice panel on_connect on_disconnect/>
+            <ConnectedAccountsCard status=o.connected_accounts.clone() pending error notice info panel on_connect on_disconnect/>
         }
     }
 }
@@ -153,6 +153,9 @@ pub fn ConnectedAccountsCard(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
+    /// A calm note (role=status): cancelled at the provider.
+    #[prop(optional, into)]
+    info: Signal<Option<String>>,
     panel: RwSignal<ConnectedPanel>,
     on_connect: Callback<ProviderKind>,
     on_disconnect: Callback<ProviderKind>,
@@ -160,16 +163,16 @@ pub fn ConnectedAccountsCard(
     if status.rows.is_empty() {
         return ().into_any();
     }
-    let can_disconnect = status.can_disconnect;
     let local = status.rows.iter().any(|r| r.provider.local);
     view! {
         <Card id="connected-accounts" title="Connected accounts">
-            <p class="muted">"Sign in with your Google or GitHub account. Gatehouse never sees your password there."</p>
+            <p class="muted">"Sign in with an account you already have elsewhere. Gatehouse never sees your password there."</p>
             <StatusMessage message=notice/>
+            {move || info.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
             <ErrorMessage message=error/>
             <ul class="connected-list">
                 {status.rows.into_iter().map(|row| view! {
-                    <ConnectedRow row can_disconnect pending panel on_connect on_disconnect/>
+                    <ConnectedRow row pending panel on_connect on_disconnect/>
                 }).collect_view()}
             </ul>
             {local.then(|| view! {
@@ -183,13 +186,13 @@ pub fn ConnectedAccountsCard(
 #[component]
 fn ConnectedRow(
     row: ConnectedAccountView,
-    can_disconnect: bool,
     #[prop(into)] pending: Signal<bool>,
     panel: RwSignal<ConnectedPanel>,
     on_connect: Callback<ProviderKind>,
     on_disconnect: Callback<ProviderKind>,
 ) -> impl IntoView {
     let kind = row.provider.kind;
+    let can_disconnect = row.can_disconnect;
     let name = kind.name();
     let why_id = crate::components::scoped_id(&format!("connected-{}-why", kind.slug()));
     let Some(account) = row.connected else {
@@ -238,7 +241,7 @@ fn ConnectedRow(
             {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| view! {
                 <ConfirmPanel
                     question=format!("Disconnect {name}?")
-                    detail=format!("You won't be able to sign in with {} any more. Devices already signed in with it stay signed in.", account.account)
+                    detail=format!("You won't be able to sign in with this {name} account ({}) any more. Devices already signed in with it stay signed in.", account.account)
                     confirm_label=format!("Disconnect {name}")
                     pending
                     on_confirm=Callback::new(move |_| on_disconnect.run(kind))

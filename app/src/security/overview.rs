@@ -37,7 +37,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
                 .unwrap_or(0),
             has_password: password.has_password,
             has_passkey: !passkeys.passkeys.is_empty(),
-            providers: connections.connected.iter().map(|c| c.provider.into()).collect(),
+            providers: connections.connected.iter().filter(|c| svc.providers.is_enabled(c.provider)).map(|c| c.provider.into()).collect(),
             window_minutes: svc.sessions.reverify_window().whole_minutes().max(0) as u64,
         },
         sessions: sessions.into_iter().map(|s| SessionView::new(s, now, geo.as_deref())).collect(),

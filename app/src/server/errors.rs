@@ -80,6 +80,8 @@ pub fn outcome(f: ProviderFailure) -> ProviderOutcome {
         ProviderFailure::Expired => ProviderOutcome::Expired,
         ProviderFailure::EmailInUse => ProviderOutcome::EmailInUse,
         ProviderFailure::NoEmail => ProviderOutcome::NoEmail,
+        ProviderFailure::EmailNotVerified => ProviderOutcome::EmailNotVerified,
+        ProviderFailure::Locked => ProviderOutcome::Locked,
         ProviderFailure::LinkedElsewhere => ProviderOutcome::LinkedElsewhere,
         ProviderFailure::AlreadyConnected => ProviderOutcome::AlreadyConnected,
         ProviderFailure::NotLinked => ProviderOutcome::NotLinked,

@@ -397,9 +397,10 @@ impl ProviderChoice {
                 }
             });
         });
-        let shown = Signal::derive(move || {
-            error.get().or_else(|| notice.get().filter(|(_, o)| !o.is_success()).map(|(k, o)| o.sentence(k)))
-        });
+        use providers::Tone;
+        let returned = move |tone: Tone| notice.get().filter(|(_, o)| o.tone() == tone).map(|(k, o)| o.sentence(k));
+        let shown = Signal::derive(move || error.get().or_else(|| returned(Tone::Problem)));
+        let calm = Signal::derive(move || if error.get().is_some() { None } else { returned(Tone::Info) });
         view! {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -407,7 +408,7 @@ impl ProviderChoice {
                     (!list.is_empty()).then(|| view! {
                         <div class="provider-sign-in stack">
                             {divider.then(|| view! { <p class="divider" aria-hidden="true"><span>"or"</span></p> })}
-                            <providers::ProviderButtons providers=list pending error=shown on_choose/>
+                            <providers::ProviderButtons providers=list pending error=shown notice=calm on_choose/>
                         </div>
                     })
                 })}

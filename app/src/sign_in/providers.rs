@@ -18,6 +18,8 @@ pub enum ProviderOutcome {
     Expired,
     EmailInUse,
     NoEmail,
+    EmailNotVerified,
+    Locked,
     LinkedElsewhere,
     AlreadyConnected,
     NotLinked,
@@ -29,7 +31,7 @@ pub enum ProviderOutcome {
 }
 
 impl ProviderOutcome {
-    pub const ALL: [ProviderOutcome; 14] = [
+    pub const ALL: [ProviderOutcome; 16] = [
         Self::NotConfigured,
         Self::Cancelled,
         Self::Refused,
@@ -38,6 +40,8 @@ impl ProviderOutcome {
         Self::Expired,
         Self::EmailInUse,
         Self::NoEmail,
+        Self::EmailNotVerified,
+        Self::Locked,
         Self::LinkedElsewhere,
         Self::AlreadyConnected,
         Self::NotLinked,
@@ -57,6 +61,8 @@ impl ProviderOutcome {
             Self::Expired => "expired",
             Self::EmailInUse => "email_in_use",
             Self::NoEmail => "no_email",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::Locked => "locked",
             Self::LinkedElsewhere => "linked_elsewhere",
             Self::AlreadyConnected => "already_connected",
             Self::NotLinked => "not_linked",
@@ -70,9 +76,14 @@ impl ProviderOutcome {
         Self::ALL.into_iter().find(|o| o.code() == code)
     }
 
-    /// Good news (a status), not a problem (an alert).
-    pub fn is_success(self) -> bool {
-        self == Self::Connected
+    /// How the page says it: good news and a cancel are statuses (a cancel is the person's own
+    /// choice, nothing to alarm them about); the rest are problems (alerts).
+    pub fn tone(self) -> Tone {
+        match self {
+            Self::Connected => Tone::Success,
+            Self::Cancelled => Tone::Info,
+            _ => Tone::Problem,
+        }
     }
 
     /// What the person reads.
@@ -89,6 +100,10 @@ impl ProviderOutcome {
                 "An account already uses the email address of this {name} account. Sign in to that account with its password or passkey, then connect {name} from Security & Access."
             ),
             Self::NoEmail => format!("Your {name} account shares no email address, so no account can be made with it. Add one at {name}, or create an account with a password."),
+            Self::EmailNotVerified => format!(
+                "{name} hasn't verified the email address of this account, so no account can be made with it. Verify it at {name}, or create an account with a password."
+            ),
+            Self::Locked => format!("Sign-in to this account is paused on this browser after too many wrong codes or passwords. Wait a while, then try {name} again."),
             Self::LinkedElsewhere => format!("This {name} account is already connected to another Gatehouse account. Disconnect it there first."),
             Self::AlreadyConnected => format!("A {name} account is already connected. Disconnect it first to connect another."),
             Self::NotLinked => format!("That isn't the {name} account connected to your account."),
@@ -97,6 +112,14 @@ impl ProviderOutcome {
             Self::Connected => format!("{name} is connected. You can now sign in with it."),
         }
     }
+}
+
+/// How an outcome is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Success,
+    Info,
+    Problem,
 }
 
 /// The outcome named by the page's address (`provider` and `provider_outcome`), if any.
@@ -139,6 +162,9 @@ pub fn ProviderButtons(
     #[prop(into)]
     pending: Signal<Option<ProviderKind>>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// A calm note (role=status), e.g. after cancelling at the provider.
+    #[prop(optional, into)]
+    notice: Signal<Option<String>>,
     on_choose: Callback<ProviderKind>,
 ) -> impl IntoView {
     if providers.is_empty() {
@@ -148,6 +174,7 @@ pub fn ProviderButtons(
     view! {
         <div class="provider-buttons stack">
             <crate::components::ErrorMessage message=error/>
+            {move || notice.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
             {providers.into_iter().map(|p| {
                 let kind = p.kind;
                 view! {

@@ -35,10 +35,16 @@ fn failed(f: ProviderFailure) -> DomainError {
 }
 
 /// A flow begun: where to send the browser, and the flow cookie it must carry back.
-#[derive(Debug)]
 pub struct Started {
     pub url: String,
     pub cookie: FlowCookie,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // the URL carries the state and the nonce
+        f.write_str("Started([redacted])")
+    }
 }
 
 /// Begins a sign-in (or sign-up) with `provider`. `cookie` is the browser's flow cookie, if it has
@@ -59,6 +65,9 @@ pub async fn begin_connect(svc: &Services, auth: &AuthSession, provider: Provide
 
 /// Begins re-verifying with `provider`, which must be connected to the session's account.
 pub async fn begin_reverify(svc: &Services, auth: &AuthSession, provider: Provider, cookie: Option<&FlowCookie>) -> Result<Started, DomainError> {
+    if !svc.providers.is_enabled(provider) {
+        return Err(failed(ProviderFailure::NotConfigured));
+    }
     if !db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::NotLinked));
     }
@@ -72,7 +81,8 @@ async fn begin(
     owner: Option<(UserId, SessionId)>,
     cookie: Option<&FlowCookie>,
 ) -> Result<Started, DomainError> {
-    let authorization = svc.providers.authorize(provider).await.map_err(failed)?;
+    // re-verifying must prove a fresh sign-in at the provider, not a session it already has
+    let authorization = svc.providers.authorize(provider, intent == FlowIntent::Reverify).await.map_err(failed)?;
     let (cookie, browser_hash) = match cookie.and_then(|c| hash_cookie_token(c.expose()).map(|h| (c.clone(), h))) {
         Some(kept) => kept,
         None => {
@@ -176,7 +186,8 @@ async fn finish_flow(
         if error == "access_denied" {
             return Err(failed(ProviderFailure::Cancelled));
         }
-        tracing::warn!(provider = provider.as_str(), error = %error.chars().take(64).collect::<String>(), "the provider answered an error");
+        let error: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        tracing::warn!(provider = provider.as_str(), error = %error, "the provider answered an error");
         return Err(failed(ProviderFailure::Refused));
     }
     let code = callback.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(failed(ProviderFailure::Refused))?;
@@ -189,12 +200,27 @@ async fn finish_flow(
         },
         _ => return Err(failed(ProviderFailure::UnknownState)),
     };
-    let identity = svc.providers.identify(provider, code, &flow.pkce_verifier, flow.nonce.as_deref()).await.map_err(failed)?;
+    let identity = tidy(svc.providers.identify(provider, code, &flow.pkce_verifier, flow.nonce.as_deref()).await.map_err(failed)?);
     match (flow.intent, owner) {
         (FlowIntent::Connect, Some(auth)) => connect(svc, auth, &identity, now, client).await,
         (FlowIntent::Reverify, Some(auth)) => reverify(svc, auth, &identity, now, client).await,
         _ => sign_in(svc, &identity, now, client).await,
     }
+}
+
+/// What the provider said, made fit to store and show: an email that is no plausible address is
+/// dropped (and so no account is made with it), a login or name is cut to its column's length
+/// and loses control characters.
+fn tidy(mut identity: Identity) -> Identity {
+    use crate::auth::accounts::{validate_email, MAX_DISPLAY_NAME};
+    identity.email = identity.email.map(|e| e.trim().to_string()).filter(|e| validate_email(e).is_ok());
+    let clean = |s: String, max: usize| {
+        let s: String = s.chars().filter(|c| !c.is_control()).collect();
+        Some(s.trim().chars().take(max).collect::<String>()).filter(|s| !s.is_empty())
+    };
+    identity.login = identity.login.and_then(|l| clean(l, 100));
+    identity.name = identity.name.and_then(|n| clean(n, MAX_DISPLAY_NAME));
+    identity
 }
 
 async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
@@ -213,6 +239,13 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
         None => (sign_up(svc, identity, now, client).await?, true),
     };
     if db::two_factor::enabled_at(&svc.db, user_id).await?.is_some() {
+        // The provider stands where the right password stands: this browser's throttle path must
+        // be open (as `accounts::sign_in` checks before its second step), or restarting the flow
+        // would give anyone holding the provider account 5 more code guesses each time.
+        let Some(attempt) = crate::auth::throttle::claim(svc, user_id, client).await? else {
+            return Err(failed(ProviderFailure::Locked));
+        };
+        attempt.forgiven(svc).await?;
         let pending = crate::auth::two_factor::begin_second_step(svc, user_id, Some(identity.provider)).await?;
         return Ok(Finished::SecondStep(pending));
     }
@@ -224,28 +257,27 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
 /// A first sign-in with an identity linked to no account: a new account with no password, linked
 /// to it, in one transaction. Refused when an account already uses the email.
 async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<UserId, DomainError> {
-    use crate::auth::accounts::{normalize_email, validate_email, MAX_DISPLAY_NAME};
-    let email = identity.email.as_deref().map(str::trim).filter(|e| validate_email(e).is_ok()).ok_or(failed(ProviderFailure::NoEmail))?;
+    use crate::auth::accounts::normalize_email;
+    let email = identity.email.as_deref().ok_or(failed(ProviderFailure::NoEmail))?;
+    // An address the provider did not verify may be someone else's: an account holding it would
+    // be theirs to recover by email later, with this identity still linked (a pre-hijack).
+    if !identity.email_verified {
+        return Err(failed(ProviderFailure::EmailNotVerified));
+    }
     let normalized = normalize_email(email);
     if db::users::find_by_email(&svc.db, &normalized).await?.is_some() {
         return Err(failed(ProviderFailure::EmailInUse));
     }
-    let name: Option<String> = identity
-        .name
-        .as_deref()
-        .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(MAX_DISPLAY_NAME).collect::<String>())
-        .filter(|n| !n.is_empty());
+    let name = identity.name.as_deref();
     let user_id = UserId::new();
     let mut tx = svc.db.begin().await?;
-    db::users::insert(&mut *tx, user_id, email, &normalized, name.as_deref(), None, now).await.map_err(|e| {
+    db::users::insert(&mut *tx, user_id, email, &normalized, name, None, now).await.map_err(|e| {
         match unique_violation(&e) {
             Some("users_email_normalized_key") => failed(ProviderFailure::EmailInUse),
             _ => e.into(),
         }
     })?;
-    if identity.email_verified {
-        db::users::mark_email_verified(&mut *tx, user_id, now).await?;
-    }
+    db::users::mark_email_verified(&mut *tx, user_id, now).await?;
     link(&mut tx, user_id, identity, now).await.map_err(|e| match e {
         // the same new identity finished twice at once: the other callback created the account
         DomainError::Provider(ProviderFailure::LinkedElsewhere) => failed(ProviderFailure::Refused),
@@ -318,11 +350,13 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     require_recent(svc, auth)?;
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id).await?;
+    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
     if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
         return Err(DomainError::NotFound);
     }
-    if methods <= 1 {
+    // (a link to a provider this server no longer offers is not a way to sign in: removing it
+    // leaves as many as there were)
+    if methods <= 1 && svc.providers.is_enabled(provider) {
         return Err(DomainError::LastSignInMethod);
     }
     db::two_factor::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
@@ -347,13 +381,13 @@ pub struct ConnectedAccount {
 pub struct Connections {
     pub providers: Vec<(Provider, bool)>,
     pub connected: Vec<ConnectedAccount>,
-    /// Password + passkeys + connected accounts.
+    /// Password + passkeys + connected accounts (of providers this server offers).
     pub sign_in_methods: i64,
 }
 
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Connections, DomainError> {
     let rows = db::connected_accounts::list(&svc.db, auth.user_id).await?;
-    let sign_in_methods = db::passkeys::sign_in_methods(&svc.db, auth.user_id).await?;
+    let sign_in_methods = db::passkeys::sign_in_methods(&svc.db, auth.user_id, &svc.providers.enabled_names()).await?;
     Ok(Connections {
         providers: svc.providers.enabled(),
         connected: rows

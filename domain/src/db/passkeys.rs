@@ -139,13 +139,15 @@ pub async fn lock_account(db: impl PgExecutor<'_>, user_id: UserId) -> Result<()
 }
 
 /// How many ways to sign in the account has: its password (if any), its passkeys and its
-/// connected accounts (Google, GitHub).
-pub async fn sign_in_methods(db: impl PgExecutor<'_>, user_id: UserId) -> Result<i64, sqlx::Error> {
+/// connected accounts at the `providers` this server offers (a link to a provider that is no longer
+/// configured cannot sign in).
+pub async fn sign_in_methods(db: impl PgExecutor<'_>, user_id: UserId, providers: &[String]) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT (SELECT count(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL)
               + (SELECT count(*) FROM passkeys WHERE user_id = $1)
-              + (SELECT count(*) FROM connected_accounts WHERE user_id = $1) AS "methods!""#,
+              + (SELECT count(*) FROM connected_accounts WHERE user_id = $1 AND provider = ANY($2)) AS "methods!""#,
         user_id.0,
+        providers,
     )
     .fetch_one(db)
     .await

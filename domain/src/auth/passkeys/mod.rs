@@ -173,7 +173,7 @@ fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
     let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
-    let connected = db::connected_accounts::list(&svc.db, auth.user_id).await?.len() as i64;
+    let connected = db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().filter(|c| svc.providers.is_enabled(c.provider)).count() as i64;
     Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password, connected })
 }
 
@@ -238,7 +238,7 @@ pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &
     crate::auth::recent::require_recent(svc, auth)?;
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id).await?;
+    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
     if !db::passkeys::delete(&mut *tx, auth.user_id, id).await? {
         return Err(DomainError::NotFound);
     }

@@ -93,7 +93,8 @@ impl GitHub {
             })?;
         let token = response.access_token().secret();
         let user: User = self.get(http, token, "/user").await?;
-        let emails: Vec<Email> = self.get(http, token, "/user/emails").await?;
+        // an app without the user:email scope (or an account that hides them) gets none: no email
+        let emails: Vec<Email> = self.get(http, token, "/user/emails").await.unwrap_or_default();
         let (email, email_verified) = choose_email(&user, &emails);
         Ok(Identity {
             provider: Provider::GitHub,

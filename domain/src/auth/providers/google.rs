@@ -69,15 +69,18 @@ impl Google {
             .set_redirect_uri(self.redirect.clone())
     }
 
-    pub(super) async fn authorize(&self, http: &reqwest::Client) -> Result<Authorization, ProviderFailure> {
+    pub(super) async fn authorize(&self, http: &reqwest::Client, fresh_login: bool) -> Result<Authorization, ProviderFailure> {
         let client = self.client(self.metadata(http, false).await?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let mut request = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if fresh_login {
+            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
+        }
+        let (url, state, nonce) = request.url();
         Ok(Authorization {
             url: url.to_string(),
             state: state.secret().clone(),

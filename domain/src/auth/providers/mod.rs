@@ -158,6 +158,12 @@ impl Providers {
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let callback = |p: Provider| format!("{}/auth/{}/callback", site_origin.trim_end_matches('/'), p.as_str());
+        for (p, id, secret) in [(Provider::Google, &google.client_id, &google.client_secret), (Provider::GitHub, &github.client_id, &github.client_secret)] {
+            if !id.trim().is_empty() && secret.is_empty() {
+                let section = p.as_str();
+                return Err(format!("[{section}] client_id is set but its secret is not: set GATEHOUSE_{}_CLIENT_SECRET", section.to_uppercase()));
+            }
+        }
         let google = (!google.client_id.trim().is_empty())
             .then(|| google::Google::new(google, &callback(Provider::Google)))
             .transpose()
@@ -186,6 +192,12 @@ impl Providers {
         out
     }
 
+    /// The configured providers' stored names (`connected_accounts.provider`): only these count as
+    /// ways to sign in.
+    pub fn enabled_names(&self) -> Vec<String> {
+        self.enabled().into_iter().map(|(p, _)| p.as_str().to_string()).collect()
+    }
+
     pub fn is_enabled(&self, provider: Provider) -> bool {
         match provider {
             Provider::Google => self.google.is_some(),
@@ -194,9 +206,11 @@ impl Providers {
     }
 
     /// A fresh authorization request: random state, PKCE (S256) and, for Google, nonce.
-    pub async fn authorize(&self, provider: Provider) -> Result<Authorization, ProviderFailure> {
+    /// `fresh_login`: ask the provider to have the person sign in again (Google's `prompt=login`;
+    /// GitHub has no such parameter).
+    pub async fn authorize(&self, provider: Provider, fresh_login: bool) -> Result<Authorization, ProviderFailure> {
         match provider {
-            Provider::Google => self.google.as_ref().ok_or(ProviderFailure::NotConfigured)?.authorize(&self.http).await,
+            Provider::Google => self.google.as_ref().ok_or(ProviderFailure::NotConfigured)?.authorize(&self.http, fresh_login).await,
             Provider::GitHub => Ok(self.github.as_ref().ok_or(ProviderFailure::NotConfigured)?.authorize()),
         }
     }
@@ -220,4 +234,27 @@ fn request_failed(provider: Provider, what: &str, e: &reqwest::Error) -> Provide
     let failure = if e.is_timeout() || e.is_connect() { ProviderFailure::Unreachable } else { ProviderFailure::Refused };
     tracing::warn!(provider = provider.as_str(), error = %e, "{what} failed");
     failure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_with_a_client_id_needs_its_secret() {
+        let google = GoogleConfig { client_id: "id".into(), ..Default::default() };
+        let err = Providers::new(&google, &GitHubConfig::default(), "https://example.com").unwrap_err();
+        assert_eq!(err, "[google] client_id is set but its secret is not: set GATEHOUSE_GOOGLE_CLIENT_SECRET");
+        let github = GitHubConfig { client_id: "id".into(), client_secret: "s".into(), ..Default::default() };
+        let providers = Providers::new(&GoogleConfig::default(), &github, "https://example.com").unwrap();
+        assert_eq!(providers.enabled(), [(Provider::GitHub, false)]);
+        assert!(Providers::none().enabled().is_empty());
+    }
+
+    #[test]
+    fn debug_never_shows_the_client_secrets() {
+        let google = GoogleConfig { client_id: "id".into(), client_secret: "hunter2-google".into(), ..Default::default() };
+        let github = GitHubConfig { client_secret: "hunter2-github".into(), ..Default::default() };
+        assert!(!format!("{google:?}{github:?}").contains("hunter2"));
+    }
 }

@@ -22,6 +22,11 @@ pub mod webauthn {
     #[derive(Clone, Debug)]
     pub struct Abort(());
 
+    /// Where a page keeps an [`Abort`]. On the server it is plain data, kept in thread-safe
+    /// storage: a server render that awaits (a `Suspense`) may end on another thread than it
+    /// began, and dropping thread-local storage there panics and cuts the page off.
+    pub type AbortStorage = leptos::prelude::SyncStorage;
+
     impl Abort {
         pub fn new() -> Option<Self> {
             None

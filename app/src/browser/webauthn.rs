@@ -10,6 +10,9 @@ use web_sys::{AbortController, AbortSignal, PublicKeyCredential};
 
 pub use crate::browser::{PasskeyError, UNSUPPORTED};
 
+/// Where a page keeps an [`Abort`]: it holds a JS object, so only on the thread that made it.
+pub type AbortStorage = leptos::prelude::LocalStorage;
+
 /// Cancels an outstanding passkey request (the autofill one, when the person uses the button).
 #[derive(Clone, Debug)]
 pub struct Abort(AbortController);

@@ -237,7 +237,7 @@ pub fn SignInPage() -> impl IntoView {
     let passkey_pending = RwSignal::new(false);
     let passkey_notice = RwSignal::new(None::<String>);
     let passkey_error = RwSignal::new(None::<String>);
-    let autofill: StoredValue<Option<webauthn::Abort>, LocalStorage> = StoredValue::new_local(None);
+    let autofill: StoredValue<Option<webauthn::Abort>, webauthn::AbortStorage> = StoredValue::new_with_storage(None);
     let finish_passkey = move |result: Result<String, PasskeyError>| async move {
         match result {
             Ok(credential) => {

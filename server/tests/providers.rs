@@ -159,6 +159,7 @@ async fn a_first_google_sign_in_creates_an_account_without_a_password_and_signs_
         sqlx::query_as("SELECT provider, issuer, subject FROM connected_accounts").fetch_one(&w.db).await.unwrap();
     assert_eq!(link, ("google".into(), w.idp.google_issuer(), grace.subject.clone()));
     assert_eq!(count(&w.db, "SELECT count(*) FROM sessions WHERE auth_method = 'google'").await, 1);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts WHERE last_used_at IS NOT NULL").await, 1, "signing up used it");
     let (res, body) = browser.get(&w.app, "/settings/security").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(body.contains("Connected accounts") && body.contains("Set password"), "{body}");

@@ -278,7 +278,7 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
         }
     })?;
     db::users::mark_email_verified(&mut *tx, user_id, now).await?;
-    link(&mut tx, user_id, identity, now).await.map_err(|e| match e {
+    link(&mut tx, user_id, identity, now, true).await.map_err(|e| match e {
         // the same new identity finished twice at once: the other callback created the account
         DomainError::Provider(ProviderFailure::LinkedElsewhere) => failed(ProviderFailure::Refused),
         e => e,
@@ -290,7 +290,7 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
 }
 
 /// Inserts the link; names the unique constraint it broke.
-async fn link(tx: &mut sqlx::PgConnection, user_id: UserId, identity: &Identity, now: OffsetDateTime) -> Result<(), DomainError> {
+async fn link(tx: &mut sqlx::PgConnection, user_id: UserId, identity: &Identity, now: OffsetDateTime, used: bool) -> Result<(), DomainError> {
     let new = NewLink {
         user_id,
         provider: identity.provider,
@@ -299,6 +299,7 @@ async fn link(tx: &mut sqlx::PgConnection, user_id: UserId, identity: &Identity,
         email: identity.email.as_deref(),
         login: identity.login.as_deref(),
         now,
+        used,
     };
     db::connected_accounts::insert(&mut *tx, &new).await.map_err(|e| match unique_violation(&e) {
         Some("connected_accounts_identity_key") => failed(ProviderFailure::LinkedElsewhere),
@@ -314,7 +315,7 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
         None => {}
     }
     let mut tx = svc.db.begin().await?;
-    link(&mut tx, auth.user_id, identity, now).await?;
+    link(&mut tx, auth.user_id, identity, now, false).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::ProviderConnected, client, now).await?;
     tx.commit().await?;
     Ok(Finished::Connected)

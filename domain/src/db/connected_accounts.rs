@@ -25,6 +25,8 @@ pub struct NewLink<'a> {
     pub email: Option<&'a str>,
     pub login: Option<&'a str>,
     pub now: OffsetDateTime,
+    /// Linked by signing in with it (sign-up): it was used now.
+    pub used: bool,
 }
 
 /// Links an identity to an account. Violations of `connected_accounts_identity_key` (linked to an
@@ -32,8 +34,8 @@ pub struct NewLink<'a> {
 /// at this provider) come back as errors for the caller to name.
 pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO connected_accounts (id, user_id, provider, issuer, subject, email, login, connected_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO connected_accounts (id, user_id, provider, issuer, subject, email, login, connected_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::boolean THEN $8::timestamptz END)",
         uuid::Uuid::new_v4(),
         l.user_id.0,
         l.provider.as_str(),
@@ -42,6 +44,7 @@ pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx
         l.email,
         l.login,
         l.now,
+        l.used,
     )
     .execute(db)
     .await?;

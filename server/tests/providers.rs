@@ -190,6 +190,21 @@ async fn id_tokens_that_fail_validation_are_refused_and_change_nothing(db: PgPoo
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_new_identity_finishing_in_two_tabs_at_once_makes_one_account_and_signs_in_both(db: PgPool) {
+    let w = world(db).await;
+    for round in 0..5 {
+        let who = Person::new(&format!("twin{round}@example.test"));
+        let (mut a, mut b) = (Browser::default(), Browser::default());
+        let (url_a, url_b) = (start(&w, &mut a, "Google").await, start(&w, &mut b, "Google").await);
+        let (back_a, back_b) = (w.idp.approve(&url_a, &who, Tweak::None), w.idp.approve(&url_b, &who, Tweak::None));
+        let (ra, rb) = tokio::join!(a.come_back(&w.app, &back_a), b.come_back(&w.app, &back_b));
+        assert_eq!((location(&ra), location(&rb)), ("/settings/security".to_string(), "/settings/security".to_string()));
+    }
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 5);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 5);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn an_email_the_provider_did_not_verify_makes_no_account(db: PgPool) {
     let w = world(db).await;
     let who = Person { email_verified: false, ..Person::new("ivy@example.test") };

@@ -236,7 +236,18 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
     .await?;
     let (user_id, new_account) = match linked {
         Some(user_id) => (user_id, false),
-        None => (sign_up(svc, identity, now, client).await?, true),
+        None => match sign_up(svc, identity, now, client).await {
+            Ok(user_id) => (user_id, true),
+            // The same new identity finished twice at the same moment (two tabs): the other
+            // callback made the account and linked it; this one signs in to it.
+            Err(DomainError::Provider(ProviderFailure::EmailInUse | ProviderFailure::Refused)) => {
+                match db::connected_accounts::owner(&svc.db, identity.provider, &identity.issuer, &identity.subject).await? {
+                    Some(user_id) => (user_id, false),
+                    None => return Err(failed(ProviderFailure::EmailInUse)),
+                }
+            }
+            Err(e) => return Err(e),
+        },
     };
     if db::two_factor::enabled_at(&svc.db, user_id).await?.is_some() {
         // The provider stands where the right password stands: this browser's throttle path must

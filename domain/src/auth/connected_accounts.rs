@@ -223,17 +223,15 @@ fn tidy(mut identity: Identity) -> Identity {
     identity
 }
 
+/// The account `identity` is linked to (with `only_for`, only if it is that one's), marked used now.
+async fn use_identity(svc: &Services, identity: &Identity, only_for: Option<UserId>, now: OffsetDateTime) -> Result<Option<UserId>, DomainError> {
+    let key = (identity.provider, identity.issuer.as_str(), identity.subject.as_str());
+    let shown = (identity.email.as_deref(), identity.login.as_deref());
+    Ok(db::connected_accounts::use_identity(&svc.db, key, shown, only_for, now).await?)
+}
+
 async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
-    let linked = db::connected_accounts::use_identity(
-        &svc.db,
-        identity.provider,
-        &identity.issuer,
-        &identity.subject,
-        identity.email.as_deref(),
-        identity.login.as_deref(),
-        now,
-    )
-    .await?;
+    let linked = use_identity(svc, identity, None, now).await?;
     let (user_id, new_account) = match linked {
         Some(user_id) => (user_id, false),
         None => match sign_up(svc, identity, now, client).await {
@@ -333,20 +331,7 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
 }
 
 async fn reverify(svc: &Services, auth: &AuthSession, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
-    if db::connected_accounts::owner(&svc.db, identity.provider, &identity.issuer, &identity.subject).await? != Some(auth.user_id) {
-        return Err(failed(ProviderFailure::NotLinked));
-    }
-    let owner = db::connected_accounts::use_identity(
-        &svc.db,
-        identity.provider,
-        &identity.issuer,
-        &identity.subject,
-        identity.email.as_deref(),
-        identity.login.as_deref(),
-        now,
-    )
-    .await?;
-    if owner != Some(auth.user_id) {
+    if use_identity(svc, identity, Some(auth.user_id), now).await?.is_none() {
         return Err(failed(ProviderFailure::NotLinked));
     }
     let mut tx = svc.db.begin().await?;

@@ -6,9 +6,10 @@ run:  ## install what is missing, start Postgres, build and serve at http://loca
 	@scripts/run.sh
 test: ## install what is missing and run every test layer
 	@scripts/test.sh
-stop: ## stop the project-local Postgres and the local sign-in provider
+stop: ## stop the project-local Postgres, the local sign-in provider and the local mail catcher
 	@scripts/pg.sh stop
 	@scripts/idp.sh stop
+	@scripts/mail.sh stop
 release: ## optimised build: target/site (wasm-opt'd bundle) and the release server binary
 	@scripts/release.sh
 bench: ## requests/s: signed-in vs anonymous API call and page (wrk; uses the release server if built)

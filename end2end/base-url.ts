@@ -20,3 +20,16 @@ export const IDP_URL = (() => {
   }
   return `http://127.0.0.1:${port}`;
 })();
+
+/**
+ * The local mail catcher's pages and JSON API (`${MAIL_URL}/api/messages`), e.g.
+ * `http://127.0.0.1:12963`: every email the server under test sends goes to its SMTP port.
+ * scripts/env.sh derives MAIL_WEB_PORT from the checkout's path and scripts/test.sh exports it.
+ */
+export const MAIL_URL = (() => {
+  const port = process.env.MAIL_WEB_PORT;
+  if (!port || !/^\d+$/.test(port)) {
+    throw new Error('MAIL_WEB_PORT is not set: run the tests through `make test` (scripts/test.sh), or export MAIL_WEB_PORT as scripts/env.sh does');
+  }
+  return `http://127.0.0.1:${port}`;
+})();

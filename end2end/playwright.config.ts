@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { BASE_URL, IDP_URL } from './base-url';
+import { BASE_URL, IDP_URL, MAIL_URL } from './base-url';
 
 // `process.env.BASE_URL ?? 'http://localhost:3100'`, shared with the helpers.
 const baseURL = BASE_URL;
@@ -63,6 +63,18 @@ export default defineConfig({
       // on the same port (`make run`'s, scripts/idp.sh start) is used as it is: it keeps no state.
       command: '../scripts/idp.sh serve',
       url: IDP_URL + '/healthz',
+      reuseExistingServer: true,
+      timeout: 20_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      // The local mail catcher (tools/mail): the server sends every email to its SMTP port and the
+      // tests read them from its JSON API (tests/fixtures.ts). One already running on the same
+      // port (`make run`'s, scripts/mail.sh start) is used as it is: the tests only look for mail
+      // to their own fresh addresses.
+      command: '../scripts/mail.sh serve',
+      url: MAIL_URL + '/healthz',
       reuseExistingServer: true,
       timeout: 20_000,
       stdout: 'ignore',

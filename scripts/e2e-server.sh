@@ -19,4 +19,7 @@ export GATEHOUSE_PREVIEWS_ENABLED=true
 export RUST_LOG=${RUST_LOG:-warn,server=info}
 # Google and GitHub sign-in go to the local provider, which Playwright starts first (scripts/idp.sh serve).
 idp_env
+# Email goes to the local mail catcher, which Playwright starts first too (scripts/mail.sh serve);
+# the tests read what arrived from its JSON API (end2end/tests/fixtures.ts).
+mail_env
 exec "$CARGO_TARGET_DIR/debug/server"

@@ -38,6 +38,11 @@ export PGBIN PGDATA_DIR PGPORT E2E_PORT
 # loopback: make run and the end-to-end tests sign in through it, never through the real ones. Its
 # port is 10000 below Postgres's, so it too is the checkout's own.
 export IDP_PORT=${GATEHOUSE_IDP_PORT:-$((PGPORT - 10000))}
+# The local mail catcher (tools/mail, scripts/mail.sh): the SMTP server every email of make run and
+# the end-to-end tests goes to (never a real relay), and its pages and JSON API listing what it
+# caught. Its ports are 20000 and 30000 below Postgres's, so they too are the checkout's own.
+export MAIL_SMTP_PORT=${GATEHOUSE_MAIL_SMTP_PORT:-$((PGPORT - 20000))}
+export MAIL_WEB_PORT=${GATEHOUSE_MAIL_WEB_PORT:-$((PGPORT - 30000))}
 
 # The server's settings for signing in with Google and GitHub through that provider (run.sh and
 # e2e-server.sh call it). In production, GATEHOUSE_GOOGLE_* and GATEHOUSE_GITHUB_* name the real ones.
@@ -53,6 +58,15 @@ idp_env() {
   export GATEHOUSE_GITHUB_TOKEN_URL=$idp/github/login/oauth/access_token
   export GATEHOUSE_GITHUB_API_URL=$idp/github/api
   export GATEHOUSE_GITHUB_LOCAL=true
+}
+
+# The server's settings for sending email through that catcher: plain SMTP on loopback, no
+# credentials (run.sh and e2e-server.sh call it). In production, [email] in Leptos.toml or
+# GATEHOUSE_EMAIL_* name a real relay.
+mail_env() {
+  export GATEHOUSE_EMAIL_SMTP_HOST=127.0.0.1
+  export GATEHOUSE_EMAIL_SMTP_PORT=$MAIL_SMTP_PORT
+  export GATEHOUSE_EMAIL_TLS=none
 }
 
 # Keys for secrets at rest (TOTP secrets' encryption keys, the backup codes' HMAC key): generated

@@ -8,6 +8,8 @@ step "Starting Postgres"
 scripts/pg.sh start
 step "Starting the local sign-in provider"
 scripts/idp.sh start
+step "Starting the local mail catcher"
+scripts/mail.sh start
 step "Building Gatehouse (cargo leptos build)"
 cargo leptos build "${LEPTOS_ARGS[@]}"
 step "Serving"
@@ -20,4 +22,7 @@ export GATEHOUSE_PREVIEWS_ENABLED=${GATEHOUSE_PREVIEWS_ENABLED:-true}
 # "Continue with Google/GitHub" go to the local provider (scripts/idp.sh), not the real ones.
 idp_env
 echo "  Local sign-in provider (stands in for Google and GitHub): http://127.0.0.1:$IDP_PORT"
+# Every email the app sends goes to the local catcher (scripts/mail.sh), never to a real relay.
+mail_env
+echo "  Local mail catcher (every email the app sends): http://127.0.0.1:$MAIL_WEB_PORT"
 exec "$CARGO_TARGET_DIR/debug/server"

@@ -97,6 +97,16 @@ if [ "$want" = run ] || [ "$want" = test ]; then
   fi
 fi
 
+# The local mail catcher (tools/mail, keeping every email the server sends): make run and the
+# end-to-end tests both use it.
+if [ "$want" = run ] || [ "$want" = test ]; then
+  lock=$ROOT/tools/mail/package-lock.json stamp=$ROOT/tools/mail/node_modules/.installed
+  if ! [ -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    step "Installing the local mail catcher's dependencies (npm ci)"
+    (cd "$ROOT/tools/mail" && npm ci --no-audit --no-fund >/dev/null && touch "$stamp")
+  fi
+fi
+
 if [ "$want" = test ]; then
   lock=$ROOT/end2end/package-lock.json stamp=$ROOT/end2end/node_modules/.installed
   if ! [ -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then

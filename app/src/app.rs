@@ -7,6 +7,7 @@ use leptos_router::path;
 use crate::components::PageFrame;
 use crate::previews::PreviewsPage;
 use crate::security::SecurityPage;
+use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordPage};
 use crate::sign_in::{SignInPage, SignUpPage};
 
 /// The document around the app, rendered on the server for every page.
@@ -40,6 +41,9 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/sign-in") view=SignInPage/>
                 <Route path=path!("/sign-up") view=SignUpPage/>
+                <Route path=path!("/sign-up/finish") view=FinishSignUpPage/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
+                <Route path=path!("/reset-password") view=ResetPasswordPage/>
                 <Route path=path!("/settings/security") view=SecurityPage/>
                 <Route path=path!("/previews") view=PreviewsPage/>
             </Routes>

@@ -19,31 +19,114 @@ pub async fn current_session() -> Result<Option<SessionStatus>, AppError> {
     }))
 }
 
-/// Creates a password account and signs it in, then redirects to `return_to` (site paths only).
+/// Starts a sign-up: sends the address a link that finishes it (or, when the address already has
+/// an account, an email saying someone tried, with links to sign in and to reset the password).
+/// Answers the same either way, so nobody learns which addresses have accounts.
 ///
 /// - Auth: anonymous.
-/// - Effects: a user, a session and an `account_created` event; sets the session cookie and the
-///   device cookie (this browser is trusted for the new account).
-/// - Errors: `Invalid` (email, display name), `PasswordRejected`, `EmailTaken`, `RateLimited`
-///   (429), `Busy` (503: the password-hashing queue is full), `Unavailable`.
-/// - Rate limit: per client network (IPv4 address or IPv6 /64), shared with sign-in and the second
-///   step (`[limits] password_*`): 429 with `Retry-After` before any work. Hashing is bounded
-///   by the hasher's concurrency limit and queue (`[argon2]`): beyond it, 503 with `Retry-After`.
+/// - Effects: a sign-up request (its link's token hashed) and one queued email. No account yet.
+/// - Errors: `Invalid` (email, display name), `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network, shared with sign-in and the second step
+///   (`[limits] password_*`); at most 3 emails per address per hour (more answer the same and
+///   send nothing).
 #[server(prefix = "/api", endpoint = "auth/sign-up")]
-pub async fn sign_up(
-    email: String,
-    password: String,
-    #[server(default)] display_name: String,
-    #[server(default)] return_to: Option<String>,
-) -> Result<(), AppError> {
+pub async fn sign_up(email: String, #[server(default)] display_name: String) -> Result<(), AppError> {
+    use crate::server::{fail, services};
+    let svc = services()?;
+    domain::auth::email_links::request_sign_up(&svc, &email, Some(display_name.as_str())).await.map_err(fail)
+}
+
+/// What a sign-up link's page shows: the address it confirms. Changes nothing (mail scanners
+/// open links).
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: none.
+/// - Errors: `LinkUnusable` (400 not valid, 410 expired or used), `Unavailable`.
+#[server(prefix = "/api", endpoint = "auth/sign-up/link", input = leptos::server_fn::codec::GetUrl)]
+pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView, AppError> {
+    use crate::server::{fail, services};
+    let svc = services()?;
+    let link = domain::auth::email_links::sign_up_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name })
+}
+
+/// Finishes a sign-up with a password: uses the link (once), creates the account with its address
+/// confirmed, signs this browser in and redirects to Security & Access.
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: a user, a session and an `account_created` event; the link is used; sets the
+///   session and device cookies.
+/// - Errors: `LinkUnusable`, `PasswordRejected`, `EmailTaken` (the address got an account another
+///   way meanwhile), `RateLimited` (429), `Busy` (503), `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
+#[server(prefix = "/api", endpoint = "auth/sign-up/finish")]
+pub async fn finish_sign_up(token: String, password: String) -> Result<(), AppError> {
     use crate::server::{client, fail, services, set_signed_in_cookies};
     let svc = services()?;
-    let name = Some(display_name.as_str());
-    let (_, signed_in) = domain::auth::accounts::sign_up(&svc, &email, name, &domain::secret::Password::new(password), &client())
-        .await
-        .map_err(fail)?;
+    let (_, signed_in) = domain::auth::email_links::finish_sign_up_with_password(
+        &svc,
+        &domain::secret::LinkToken::from_cookie(token),
+        &domain::secret::Password::new(password),
+        &client(),
+    )
+    .await
+    .map_err(fail)?;
     set_signed_in_cookies(&signed_in);
-    leptos_axum::redirect(&crate::nav::safe_return_to(return_to.as_deref()));
+    leptos_axum::redirect(crate::nav::HOME);
+    Ok(())
+}
+
+/// "Forgot password?": emails a reset link if an account with a confirmed address uses `email`.
+/// Answers the same whether or not one does.
+///
+/// - Auth: anonymous.
+/// - Effects: for such an account, a reset link (token hashed, 30 minutes), a queued email and a
+///   `password_reset_requested` event.
+/// - Errors: `Invalid` (email), `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`); at most 3 links per account per hour
+///   (more answer the same and send nothing).
+#[server(prefix = "/api", endpoint = "auth/forgot-password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    use crate::server::{client, fail, services};
+    let svc = services()?;
+    domain::auth::email_links::request_password_reset(&svc, &email, &client()).await.map_err(fail)
+}
+
+/// What a reset link's page shows. Changes nothing.
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: none.
+/// - Errors: `LinkUnusable` (400 not valid; 410 expired, used, or the password changed since),
+///   `Unavailable`.
+#[server(prefix = "/api", endpoint = "auth/reset-password/link", input = leptos::server_fn::codec::GetUrl)]
+pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, AppError> {
+    use crate::server::{fail, services};
+    let svc = services()?;
+    let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    Ok(crate::model::ResetLinkView { email: link.email, sets_password: link.sets_password, has_second_factor: link.has_second_factor })
+}
+
+/// Chooses a new password through a reset link, then redirects to the sign-in page (signed in
+/// nowhere: the next sign-in asks for the second step too, if the account has one).
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: the password replaced; every session ended and every pending sign-in dropped; the
+///   link used; a `password_reset` event; a "Your password was reset" email queued.
+/// - Errors: `LinkUnusable`, `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
+#[server(prefix = "/api", endpoint = "auth/reset-password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use crate::server::{client, fail, services};
+    let svc = services()?;
+    domain::auth::email_links::reset_password(
+        &svc,
+        &domain::secret::LinkToken::from_cookie(token),
+        &domain::secret::Password::new(password),
+        &client(),
+    )
+    .await
+    .map_err(fail)?;
+    leptos_axum::redirect("/sign-in?reset=1");
     Ok(())
 }
 

@@ -47,6 +47,41 @@ pub enum AppError {
     Network,
     #[error("That request could not be understood. Reload the page and try again.")]
     BadRequest,
+    /// An emailed link (finish sign-up, reset password) that cannot be used; the page says why and
+    /// what to do instead.
+    #[error("{}", .0.sentence())]
+    LinkUnusable(LinkIssue),
+}
+
+/// Why an emailed link cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkIssue {
+    Invalid,
+    Expired,
+    Used,
+    /// A reset link for a password that changed since.
+    Superseded,
+}
+
+impl LinkIssue {
+    /// The page's heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            LinkIssue::Invalid => "This link isn't valid",
+            LinkIssue::Expired => "This link has expired",
+            LinkIssue::Used => "This link was already used",
+            LinkIssue::Superseded => "This link no longer works",
+        }
+    }
+
+    pub fn sentence(self) -> &'static str {
+        match self {
+            LinkIssue::Invalid => "This link isn't valid. Check that you opened the whole link from the email, or ask for a new one.",
+            LinkIssue::Expired => "This link has expired. Ask for a new one; it will work for a while after it arrives.",
+            LinkIssue::Used => "This link was already used, and each link works only once. Sign in, or ask for a new link.",
+            LinkIssue::Superseded => "Your password changed after this link was sent, so it no longer works. Sign in, or ask for a new link.",
+        }
+    }
 }
 
 /// "1 second", "40 seconds", "3 minutes" (rounded up): how long to wait, as a person reads it.
@@ -71,7 +106,8 @@ impl AppError {
             AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } => 500,
             AppError::Unavailable | AppError::Busy { .. } => 503,
-            AppError::BadRequest | AppError::Network => 400,
+            AppError::BadRequest | AppError::Network | AppError::LinkUnusable(LinkIssue::Invalid) => 400,
+            AppError::LinkUnusable(_) => 410,
         }
     }
 

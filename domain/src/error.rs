@@ -26,6 +26,9 @@ pub enum DomainError {
     /// A sign-in, connection or re-verification through Google or GitHub that did not succeed.
     #[error("provider flow failed: {0:?}")]
     Provider(ProviderFailure),
+    /// An emailed link (finish sign-up, reset password) that cannot be used, and why.
+    #[error("link unusable: {0:?}")]
+    Link(LinkProblem),
     /// The password was right; the account has a second factor, and the sign-in waits for it.
     #[error("second step required")]
     SecondStepRequired(crate::secret::PendingToken),
@@ -51,6 +54,18 @@ pub enum DomainError {
     Hash(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why an emailed link cannot be used. Each has its own page (app crate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkProblem {
+    /// Not a link we sent (mistyped, cut short, or deleted long after expiry).
+    Invalid,
+    Expired,
+    /// Already used (by this person a moment ago, or by whoever else has it).
+    Used,
+    /// A reset link made for a password that has changed since.
+    Superseded,
 }
 
 /// Why a flow through Google or GitHub ended without success. Each has one calm sentence (app

@@ -147,6 +147,10 @@ text_kind! {
         PasskeyRemoved = "passkey_removed",
         ProviderConnected = "provider_connected",
         ProviderDisconnected = "provider_disconnected",
+        /// "Forgot password?": a reset link was sent to the account's address.
+        PasswordResetRequested = "password_reset_requested",
+        /// The password was replaced through a reset link (or set, on an account without one).
+        PasswordReset = "password_reset",
         /// A wrong password at sign-in.
         SignInFailed = "sign_in_failed",
         /// A wrong code at the second step of a sign-in.
@@ -170,6 +174,8 @@ text_kind! {
         SignedOutEverywhere = "signed_out_everywhere",
         PasswordChanged = "password_changed",
         PasswordSet = "password_set",
+        /// The password was reset through an emailed link.
+        PasswordReset = "password_reset",
         /// Past its idle or absolute lifetime (written by the clean-up sweep's SQL).
         Expired = "expired",
     }
@@ -218,5 +224,19 @@ mod tests {
         assert_eq!(Provider::GitHub.as_str(), "github");
         assert_eq!(SignInMethod::of(Some(Provider::GitHub), Some(true)).as_str(), "github+backup_code");
         assert_eq!(SignInMethod::of(None, Some(false)), SignInMethod::PasswordAndAuthenticator);
+    }
+}
+
+text_kind! {
+    /// What an email is (`email_outbox.kind`): one template, text and HTML, per kind.
+    pub enum MailKind {
+        /// Sign-up for a new address: the link that finishes creating the account.
+        ConfirmSignUp = "confirm_sign_up",
+        /// Sign-up for an address that already has an account: links to sign in and to reset.
+        AccountExists = "account_exists",
+        /// "Forgot password?": the link to choose a new password (or set a first one).
+        PasswordReset = "password_reset",
+        /// The password was just reset.
+        PasswordResetDone = "password_reset_done",
     }
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod email;
 pub mod error;
 pub mod geo;
 pub mod ids;
@@ -42,6 +43,8 @@ pub struct Services {
     pub passkeys: std::sync::Arc<auth::passkeys::PasskeyService>,
     /// Google and GitHub, as configured (either may be off).
     pub providers: std::sync::Arc<auth::providers::Providers>,
+    /// The site's name, where emailed links point and who messages are from.
+    pub email: std::sync::Arc<email::EmailSettings>,
     pub clock: clock::Clock,
 }
 

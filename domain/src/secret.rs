@@ -66,6 +66,11 @@ cookie_token!(
     /// Binds provider sign-ins, connections and re-verifications to the browser that began them.
     FlowCookie
 );
+cookie_token!(
+    /// The single-use token of an emailed link (finish sign-up, reset password): 32 random bytes,
+    /// base64url; the database keeps only its SHA-256.
+    LinkToken
+);
 
 #[cfg(test)]
 mod tests {

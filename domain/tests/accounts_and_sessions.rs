@@ -1,5 +1,6 @@
 //! Database tests: a fresh Postgres database per test (`#[sqlx::test]`), migrations applied.
-use domain::auth::accounts::{change_password, sign_in, sign_up};
+use domain::auth::accounts::{change_password, sign_in};
+use common::sign_up;
 use domain::auth::sessions::{authenticate, list, sign_out};
 use domain::request::ClientInfo;
 use domain::secret::{Password, SessionToken};

@@ -1,7 +1,8 @@
 //! Guessing limits per path (OWASP device cookies): someone who knows the email can slow down or
 //! lock only browsers that never fully signed in to the account; the owner's browsers keep their
 //! own counters. Failed attempts are recorded; the history and the counters are bounded.
-use domain::auth::accounts::{change_password, sign_in, sign_up};
+use domain::auth::accounts::{change_password, sign_in};
+use common::sign_up;
 use domain::auth::sessions::{authenticate, clean_up};
 use domain::request::ClientInfo;
 use domain::secret::{DeviceCookie, Password, SessionToken};

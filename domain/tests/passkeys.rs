@@ -1,7 +1,7 @@
 //! Passkeys in the database, with a software authenticator: registration, sign-in, replay and
 //! expiry of ceremonies, credential ids unique across accounts, ownership of ids from the
 //! browser, origin checks, user verification, and the last way to sign in.
-use domain::auth::accounts::sign_up;
+use common::sign_up;
 use domain::auth::passkeys;
 use domain::auth::sessions::authenticate;
 use domain::request::{AuthSession, ClientInfo};

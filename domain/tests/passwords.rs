@@ -1,5 +1,6 @@
 //! Passwords: throttling per account, hash upgrades, re-verification, set/change in one transaction.
-use domain::auth::accounts::{change_password, set_password, sign_in, sign_up};
+use domain::auth::accounts::{change_password, set_password, sign_in};
+use common::sign_up;
 use domain::auth::reverify;
 use domain::auth::sessions::{authenticate, revoke_others};
 use domain::request::{AuthSession, ClientInfo};

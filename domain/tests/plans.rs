@@ -1,5 +1,5 @@
 //! Session lifetimes follow the plan of the account's organisation.
-use domain::auth::accounts::sign_up;
+use common::sign_up;
 use domain::auth::sessions::{authenticate, clean_up};
 use domain::request::ClientInfo;
 use domain::config::SessionPolicy;

@@ -1,5 +1,6 @@
 //! Ending sessions: one, all others, everywhere. Ids from another account change nothing.
-use domain::auth::accounts::{sign_in, sign_up};
+use domain::auth::accounts::sign_in;
+use common::sign_up;
 use domain::auth::sessions::{authenticate, clean_up, list, revoke, revoke_others, sign_out_everywhere};
 use domain::request::ClientInfo;
 use domain::ids::SessionId;

@@ -1,7 +1,7 @@
 //! Rotating the keys of TOTP secrets: a new key first, re-seal, then the old key can go.
 use std::sync::Arc;
 
-use domain::auth::accounts::sign_up;
+use common::sign_up;
 use domain::auth::sessions::authenticate;
 use domain::request::{AuthSession, ClientInfo};
 use domain::auth::two_factor::{self, Keys, ResealReport};

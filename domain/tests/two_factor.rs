@@ -1,6 +1,6 @@
 //! Two-step verification in the database: enrolment, single-use codes (also under races), backup
 //! codes regenerated and used once, secrets encrypted at rest.
-use domain::auth::accounts::sign_up;
+use common::sign_up;
 use domain::auth::sessions::authenticate;
 use domain::request::{AuthSession, ClientInfo};
 use domain::auth::{totp, two_factor};

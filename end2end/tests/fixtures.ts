@@ -16,9 +16,9 @@ import {
   type Page,
   type Response,
 } from '@playwright/test';
-import { BASE_URL, SITE_ORIGIN } from '../base-url';
+import { BASE_URL, MAIL_URL, SITE_ORIGIN } from '../base-url';
 
-export { expect, BASE_URL, SITE_ORIGIN };
+export { expect, BASE_URL, MAIL_URL, SITE_ORIGIN };
 
 /** Landing page after signing in or up when no (valid) return_to is given. */
 export const SECURITY_PATH = '/settings/security';
@@ -326,4 +326,106 @@ export function sql(statement: string): string {
 /** Quotes a value for `sql`. */
 export function literal(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
+}
+
+// ---------------------------------------------------------------------------
+// Mail (the local mail catcher, tools/mail: Playwright starts it, scripts/e2e-server.sh points
+// the server's SMTP at it)
+// ---------------------------------------------------------------------------
+
+/** One message the catcher caught, as its JSON API (`${MAIL_URL}/api/messages`) gives it. */
+export type Mail = {
+  /** The catcher's own id: `${MAIL_URL}/messages/${id}` shows the message. */
+  id: string;
+  /** The Message-ID header, angle brackets included, or null if it has none. */
+  messageId: string | null;
+  /** The From header as sent (encoded words decoded), e.g. `Gatehouse <no-reply@gatehouse.localhost>`. */
+  from: string;
+  /** The envelope recipients (RCPT TO) as the server sent them: Bcc ones too. */
+  to: string[];
+  subject: string;
+  /** The Date header (ISO 8601), or when the catcher received it if it has none. */
+  date: string;
+  /** When the catcher received it (ISO 8601). */
+  receivedAt: string;
+  /** The plain-text part ('' if none). */
+  text: string;
+  /** The HTML part, or null if none. */
+  html: string | null;
+  /** Every header by lowercased name; one sent more than once has its values joined by newlines. */
+  headers: Record<string, string>;
+};
+
+async function mailApi(path: string): Promise<globalThis.Response> {
+  try {
+    return await fetch(`${MAIL_URL}${path}`, { signal: AbortSignal.timeout(5_000) });
+  } catch (error) {
+    throw new Error(`the local mail catcher at ${MAIL_URL} did not answer (${(error as Error).message}): Playwright starts it (scripts/mail.sh serve)`);
+  }
+}
+
+/** Every message the catcher holds for `to` (any recipient, case-insensitive), newest first. */
+export async function mailsTo(to: string): Promise<Mail[]> {
+  const response = await mailApi(`/api/messages?to=${encodeURIComponent(to)}`);
+  if (!response.ok) throw new Error(`${MAIL_URL}/api/messages answered ${response.status}`);
+  return (await response.json()) as Mail[];
+}
+
+/**
+ * Waits (polling every 100 ms, 10 s by default) for a message to `to` whose subject equals
+ * `subject` (a string) or matches it (a RegExp), and returns the oldest such one. `after` skips
+ * the first (oldest) that many messages to `to`, whatever their subject: pass
+ * `(await mailsTo(to)).length` taken before the action that sends, to wait for a new one.
+ * Fails listing what did arrive for `to`.
+ */
+export async function waitForMail(
+  to: string,
+  subject: string | RegExp,
+  opts: { after?: number; timeout?: number } = {},
+): Promise<Mail> {
+  const { after = 0, timeout = 10_000 } = opts;
+  const matches = (mail: Mail) => {
+    if (typeof subject === 'string') return mail.subject === subject;
+    subject.lastIndex = 0;
+    return subject.test(mail.subject);
+  };
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const mails = (await mailsTo(to)).reverse(); // oldest first
+    const found = mails.slice(after).find(matches);
+    if (found) return found;
+    if (Date.now() >= deadline) {
+      const arrived = mails.map((mail, i) =>
+        `  ${i < after ? '(skipped) ' : ''}${mail.receivedAt} ${JSON.stringify(mail.subject)} from ${mail.from}`);
+      throw new Error(
+        `no email to ${to} with subject ${typeof subject === 'string' ? JSON.stringify(subject) : subject} ` +
+          `arrived within ${timeout} ms${after ? ` (after the first ${after})` : ''}; ` +
+          (arrived.length ? `what did arrive for ${to}, oldest first:\n${arrived.join('\n')}` : `nothing arrived for ${to}`) +
+          ` (all mail: ${MAIL_URL})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * The absolute http(s) URLs in the message's plain-text part, in order, each once (sentence
+ * punctuation after a URL is not part of it).
+ */
+export function linksIn(mail: Mail): string[] {
+  const links = (mail.text.match(/https?:\/\/[^\s<>"'`]+/g) ?? []).map((url) => url.replace(/[.,;:!?)\]}]+$/, ''));
+  return [...new Set(links)];
+}
+
+/** The one link in the message's plain-text part whose URL path is `pathname` (e.g. '/reset-password'). */
+export function linkTo(mail: Mail, pathname: string): string {
+  const links = linksIn(mail);
+  const found = links.filter((link) => new URL(link).pathname === pathname);
+  if (found.length !== 1) {
+    throw new Error(
+      `expected one link to ${pathname} in the email ${JSON.stringify(mail.subject)} to ${mail.to.join(', ')}, found ${found.length}; ` +
+        `its links: ${links.length ? links.join(' ') : 'none'}`,
+    );
+  }
+  return found[0];
 }

@@ -59,7 +59,10 @@ async fn main() -> Result<(), String> {
     let mut accounts = Vec::new();
     for i in 0..workers {
         let email = format!("bench{i}-{}@example.test", uuid::Uuid::new_v4().simple());
-        let (_, signed_in) = domain::auth::accounts::sign_up(&svc, &email, None, &domain::secret::Password::new(PW.to_string()), &ClientInfo::default())
+        let user = domain::auth::accounts::create_account(&svc, &email, None, &domain::secret::Password::new(PW.to_string()), &ClientInfo::default())
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let signed_in = domain::auth::sessions::start(&svc, user, domain::kinds::SignInMethod::Password, &ClientInfo::default())
             .await
             .map_err(|e| format!("{e:?}"))?;
         let token = signed_in.token;

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod limits;
 pub mod middleware;
+pub mod previews;
 pub mod providers;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ impl AppState {
                     domain::auth::providers::Providers::new(&config.google, &config.github, config.public_origin())
                         .map_err(domain::DomainError::Internal)?,
                 ),
+                email: Arc::new(config.email_settings().map_err(domain::DomainError::Internal)?),
                 clock,
             },
             geo,
@@ -113,7 +115,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos)
         // where Google and GitHub send the browser back
-        .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()));
+        .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()))
+        // each email kind as sent, framed by the component previews
+        .merge(Router::new().route("/previews/emails/{kind}", get(previews::email)).with_state(state.clone()));
 
     pages
         // innermost first: rate limits (per client network, which the session middleware
@@ -143,6 +147,9 @@ pub async fn ensure_demo_account(state: &AppState) -> Result<(), domain::DomainE
     if domain::db::users::find_by_email(&svc.db, &normalize_email(&demo.email)).await?.is_none() {
         create_account(svc, &demo.email, Some("Demo Person"), &password, &Default::default()).await?;
     }
+    // demo accounts made before addresses were confirmed start confirmed too
+    domain::db::users::mark_demo_emails_verified(&svc.db, &[normalize_email(&demo.email), normalize_email(&demo.enterprise_email)], svc.clock.now())
+        .await?;
     if !demo.enterprise_email.is_empty()
         && domain::db::users::find_by_email(&svc.db, &normalize_email(&demo.enterprise_email)).await?.is_none()
     {

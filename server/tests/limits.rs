@@ -55,8 +55,17 @@ async fn sign_in_from(app: &Router, peer: &str, email: &str, password: &str) -> 
     send(app, post_from(peer, "/api/auth/sign-in", &[("email", email), ("password", password)], None, None)).await
 }
 
-async fn sign_up_from(app: &Router, peer: &str, email: &str) -> (Response<Body>, String) {
-    send(app, post_from(peer, "/api/auth/sign-up", &[("email", email), ("password", PW), ("display_name", "")], None, None)).await
+async fn request_sign_up_from(app: &Router, peer: &str, email: &str) -> (Response<Body>, String) {
+    send(app, post_from(peer, "/api/auth/sign-up", &[("email", email), ("display_name", "")], None, None)).await
+}
+
+/// Asks to sign up from `peer`, then follows the emailed link there and chooses the password `PW`.
+async fn sign_up_from(app: &Router, db: &PgPool, peer: &str, email: &str) -> (Response<Body>, String) {
+    let (res, body) = request_sign_up_from(app, peer, email).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind(email).fetch_one(db).await.unwrap();
+    let token = testkit::link_token(&text, "/sign-up/finish").expect("a sign-up link");
+    send(app, post_from(peer, "/api/auth/sign-up/finish", &[("token", &token), ("password", PW)], None, None)).await
 }
 
 /// A cookie (`name=value`) the response set, by name.
@@ -101,8 +110,8 @@ async fn ceremonies(db: &PgPool) -> i64 {
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_burst_from_one_address_gets_429_with_retry_after_while_another_address_still_signs_in(db: PgPool) {
-    let (app, state) = app_with(db, &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "3"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "2")]);
-    let (res, body) = sign_up_from(&app, "198.51.100.1", "ada@example.test").await;
+    let (app, state) = app_with(db.clone(), &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "3"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "2")]);
+    let (res, body) = sign_up_from(&app, &db, "198.51.100.1", "ada@example.test").await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
 
     let burst = "203.0.113.7";
@@ -116,7 +125,7 @@ async fn a_burst_from_one_address_gets_429_with_retry_after_while_another_addres
     let seconds = assert_rate_limited(&res, &body);
     assert!((29..=30).contains(&seconds), "2 a minute: one more in 30 seconds, not {seconds}");
     // sign-up and the second step share the budget
-    let (res, body) = sign_up_from(&app, burst, "eve@example.test").await;
+    let (res, body) = request_sign_up_from(&app, burst, "eve@example.test").await;
     assert_rate_limited(&res, &body);
     let (res, body) = send(&app, post_from(burst, "/api/auth/second-step", &[("code", "123456"), ("method", "totp")], None, None)).await;
     assert_rate_limited(&res, &body);
@@ -130,7 +139,7 @@ async fn a_burst_from_one_address_gets_429_with_retry_after_while_another_addres
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn addresses_in_one_ipv6_64_share_a_budget_and_another_64_has_its_own(db: PgPool) {
-    let (app, _) = app_with(db, &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "2"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "1")]);
+    let (app, _) = app_with(db.clone(), &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "2"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "1")]);
     for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"] {
         let (res, body) = sign_in_from(&app, ip, "nobody@example.test", WRONG).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{ip}: {body}");
@@ -143,8 +152,7 @@ async fn addresses_in_one_ipv6_64_share_a_budget_and_another_64_has_its_own(db: 
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_a_spoofed_header_buys_nothing(db: PgPool) {
-    let (app, _) = app_with(
-        db,
+    let (app, _) = app_with(db.clone(),
         &[
             ("GATEHOUSE_SITE_TRUSTED_PROXIES", "[\"10.0.0.2\"]"),
             ("GATEHOUSE_LIMITS_PASSWORD_BURST", "1"),
@@ -175,8 +183,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_a_s
 /// admitted one gets its real answer (200 for the right password, 401 for an unknown account).
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_hundred_concurrent_sign_ins_beyond_the_queue_answer_503_at_once_and_none_500(db: PgPool) {
-    let (app, state) = app_with(
-        db,
+    let (app, state) = app_with(db.clone(),
         &[
             ("GATEHOUSE_ARGON2_MEMORY_KIB", "19456"),
             ("GATEHOUSE_ARGON2_ITERATIONS", "2"),
@@ -190,7 +197,7 @@ async fn two_hundred_concurrent_sign_ins_beyond_the_queue_answer_503_at_once_and
         ],
     );
     assert_eq!(state.config.argon2.memory_kib, 19_456);
-    let (res, body) = sign_up_from(&app, "198.51.100.1", "ada@example.test").await;
+    let (res, body) = sign_up_from(&app, &db, "198.51.100.1", "ada@example.test").await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let hashes_before = state.services.hasher.calls();
 

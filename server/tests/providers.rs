@@ -138,7 +138,11 @@ async fn count(db: &PgPool, sql: &str) -> i64 {
 
 async fn password_account(w: &World, email: &str) -> Browser {
     let mut b = Browser::default();
-    let (res, body) = b.post(&w.app, "/api/auth/sign-up", &[("email", email), ("password", PW), ("display_name", "")]).await;
+    let (res, body) = b.post(&w.app, "/api/auth/sign-up", &[("email", email), ("display_name", "")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind(email).fetch_one(&w.db).await.unwrap();
+    let token = testkit::link_token(&text, "/sign-up/finish").expect("a sign-up link");
+    let (res, body) = b.post(&w.app, "/api/auth/sign-up/finish", &[("token", &token), ("password", PW)]).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     b
 }

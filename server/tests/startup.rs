@@ -109,7 +109,11 @@ async fn two_instances_on_one_database_refuse_a_session_revoked_on_either(db: Pg
     let url = url_of(&db);
     let ((_a, a), (_b, b)) = tokio::join!(start(&url), start(&url));
     assert_ne!(a, b);
-    let signup = request(a, "POST", "/api/auth/sign-up", &format!("email=ada%40example.test&password={}&display_name=", PW.replace(' ', "+")), None).await;
+    let asked = request(a, "POST", "/api/auth/sign-up", "email=ada%40example.test&display_name=", None).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind("ada@example.test").fetch_one(&db).await.unwrap();
+    let token = testkit::link_token(&text, "/sign-up/finish").expect("a sign-up link");
+    let signup = request(a, "POST", "/api/auth/sign-up/finish", &format!("token={token}&password={}", PW.replace(' ', "+")), None).await;
     assert_eq!(signup.status, 200, "{}", signup.body);
     let here = signup.cookie().unwrap();
     // a second device signs in through instance B
@@ -171,8 +175,8 @@ async fn the_reseal_command_moves_totp_secrets_to_the_first_key_and_exits(db: Pg
     let config = server::Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
     let svc = server::AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap().services;
     let client = domain::request::ClientInfo::default();
-    let (_, token) =
-        domain::auth::accounts::sign_up(&svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let user = domain::auth::accounts::create_account(&svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
+    let token = domain::auth::sessions::start(&svc, user, domain::kinds::SignInMethod::Password, &client).await.unwrap();
     let session = domain::auth::sessions::authenticate(&svc, &token.token).await.unwrap().unwrap();
     domain::auth::two_factor::begin_enrolment(&svc, &session).await.unwrap();
 

@@ -46,3 +46,16 @@ pub fn base32_decode(key: &str) -> Vec<u8> {
     out
 }
 
+
+/// The token of the link to `path` in an email's plain-text part (`…{path}?token=XYZ`): how the
+/// tests follow an emailed link, as a person would. Tokens are base64url, never percent-encoded.
+pub fn link_token(text: &str, path: &str) -> Option<String> {
+    text.split_whitespace().find_map(|word| {
+        let (_, rest) = word.split_once(&format!("{path}?token="))?;
+        let token: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        (!token.is_empty()).then_some(token)
+    })
+}
+
+/// The SQL that reads the newest queued message to an address (`$1`): its text part.
+pub const NEWEST_MAIL_TEXT: &str = "SELECT text_body FROM email_outbox WHERE to_address = $1 ORDER BY created_at DESC, id LIMIT 1";

@@ -228,3 +228,19 @@ pub struct SecurityOverview {
     /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
     pub session_lifetime: String,
 }
+
+/// A sign-up link's page: the address it confirms, and the name given when asking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUpLinkView {
+    pub email: String,
+    pub display_name: Option<String>,
+}
+
+/// A reset link's page: the account's address; `sets_password` when it has no password yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetLinkView {
+    pub email: String,
+    pub sets_password: bool,
+    /// The password rules ask for fewer characters with a second factor (the meter says so too).
+    pub has_second_factor: bool,
+}

@@ -16,6 +16,8 @@ use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::sessions::SessionsCard;
 use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
+use crate::error::LinkIssue;
+use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent};
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
 use fixtures::{
     connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
@@ -39,6 +41,33 @@ fn State(slug: &'static str, caption: &'static str, #[prop(optional)] phone: boo
                     <div class=class>
                         <Scoped scope view/>
                     </div>
+                </figure>
+            }
+        })
+        .collect_view()
+}
+
+/// Every email kind (`email_outbox.kind`) and what it says, as the server renders it at
+/// `/previews/emails/{kind}`.
+const EMAILS: &[(&str, &str)] = &[
+    ("confirm_sign_up", "Finish creating your account"),
+    ("account_exists", "Sign-up with an address that has an account"),
+    ("password_reset", "Reset your password"),
+    ("password_reset_done", "Your password was reset"),
+];
+
+/// One email kind, light and dark: the server's rendering, framed.
+#[component]
+fn EmailState(kind: &'static str, caption: &'static str) -> impl IntoView {
+    ["light", "dark"]
+        .into_iter()
+        .map(|theme| {
+            let slug = format!("email-{}-{theme}", kind.replace('_', "-"));
+            view! {
+                <figure class="preview-state" data-preview=slug>
+                    <figcaption>{format!("{caption} · {theme}")}</figcaption>
+                    <iframe class="email-preview" src=format!("/previews/emails/{kind}?scheme={theme}")
+                        title=format!("Email: {caption} ({theme})")></iframe>
                 </figure>
             }
         })
@@ -135,6 +164,8 @@ pub fn PreviewsPage() -> impl IntoView {
                     <li><a href="#preview-header">"Site header"</a></li>
                     <li><a href="#preview-sign-in">"Sign-in form"</a></li>
                     <li><a href="#preview-sign-up">"Sign-up form"</a></li>
+                    <li><a href="#preview-links">"Emailed links"</a></li>
+                    <li><a href="#preview-emails">"Emails"</a></li>
                     <li><a href="#preview-password">"Password section"</a></li>
                     <li><a href="#preview-reverify">"Re-verification"</a></li>
                     <li><a href="#preview-two-factor">"Two-step verification"</a></li>
@@ -191,9 +222,54 @@ pub fn PreviewsPage() -> impl IntoView {
             <Preview id="sign-up" title="Sign-up form">
                 <State slug="sign-up-empty" caption="Empty" view=ViewFn::from(move || view! { <SignUpForm pending=false on_submit=noop_account/> })/>
                 <State slug="sign-up-error" caption="Error" view=ViewFn::from(move || view! {
-                    <SignUpForm pending=false error=Some("An account with this email already exists. Sign in instead.".to_string()) on_submit=noop_account/>
+                    <SignUpForm pending=false error=Some("Enter an email address like name@example.com.".to_string()) on_submit=noop_account/>
                 })/>
                 <State slug="sign-up-pending" caption="Pending" view=ViewFn::from(move || view! { <SignUpForm pending=true on_submit=noop_account/> })/>
+                <State slug="sign-up-check-inbox" caption="Check your inbox" view=ViewFn::from(move || view! {
+                    <CheckInbox sent=Sent::SignUp email="ada@example.com" on_again=noop/>
+                })/>
+                <State slug="sign-up-check-inbox-phone" caption="Check your inbox, phone width" phone=true view=ViewFn::from(move || view! {
+                    <CheckInbox sent=Sent::SignUp email="ada.lovelace.long.address@analytical-engine.example.com" on_again=noop/>
+                })/>
+            </Preview>
+
+            <Preview id="links" title="Emailed links">
+                <State slug="forgot-password" caption="Forgot password" view=ViewFn::from(move || view! {
+                    <ForgotPasswordForm pending=false on_submit=noop_text/>
+                })/>
+                <State slug="forgot-password-sent" caption="Forgot password: link sent" view=ViewFn::from(move || view! {
+                    <CheckInbox sent=Sent::Reset email="ada@example.com" on_again=noop/>
+                })/>
+                <State slug="finish-sign-up" caption="Finish sign-up: choose a password" view=ViewFn::from(move || view! {
+                    <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email="ada@example.com" display_name="Ada Lovelace"
+                        initial="correct horse battery" pending=false on_submit=noop_text/>
+                })/>
+                <State slug="reset-password" caption="Reset: choose a new password" view=ViewFn::from(move || view! {
+                    <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" pending=false on_submit=noop_text/>
+                })/>
+                <State slug="reset-password-error" caption="Reset: password refused" view=ViewFn::from(move || view! {
+                    <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" initial="password1234567"
+                        error=Some("This password appears in lists of leaked passwords. Choose another.".to_string()) pending=false on_submit=noop_text/>
+                })/>
+                <State slug="reset-password-set-first" caption="Reset link of an account without a password" phone=true view=ViewFn::from(move || view! {
+                    <ChoosePasswordForm purpose=PasswordPurpose::SetFirst email="ada@example.com" has_second_factor=true pending=true on_submit=noop_text/>
+                })/>
+                <State slug="link-expired" caption="Expired link" view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Get a new link"/>
+                })/>
+                <State slug="link-used" caption="Used link" view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::Used again_href="/sign-up" again_label="Start again"/>
+                })/>
+                <State slug="link-superseded" caption="Reset link after a password change" view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::Superseded again_href="/forgot-password" again_label="Get a new link"/>
+                })/>
+                <State slug="link-invalid" caption="Link that isn't valid" phone=true view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::Invalid again_href="/forgot-password" again_label="Get a new link"/>
+                })/>
+            </Preview>
+
+            <Preview id="emails" title="Emails">
+                {EMAILS.iter().map(|(kind, caption)| view! { <EmailState kind=*kind caption=*caption/> }).collect_view()}
             </Preview>
 
             <Preview id="password" title="Password section">

@@ -2,14 +2,14 @@
 //! sentence a person reads, where the HTTP status is set (from `AppError::status`), and where
 //! infrastructure failures are logged under a reference (the only part of them that leaves the
 //! server).
-use domain::error::{Invalid, PasskeyCeremony, PasskeyFailure, PasswordRejection, ProviderFailure};
+use domain::error::{Invalid, LinkProblem, PasskeyCeremony, PasskeyFailure, PasswordRejection, ProviderFailure};
 use domain::DomainError;
 use http::header::HeaderValue;
 use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use crate::error::AppError;
+use crate::error::{AppError, LinkIssue};
 use crate::model::ProviderKind;
 use crate::sign_in::providers::ProviderOutcome;
 
@@ -35,6 +35,12 @@ pub fn fail(e: DomainError) -> AppError {
             },
         },
         DomainError::ReverifyRequired => AppError::ReverifyRequired,
+        DomainError::Link(problem) => AppError::LinkUnusable(match problem {
+            LinkProblem::Invalid => LinkIssue::Invalid,
+            LinkProblem::Expired => LinkIssue::Expired,
+            LinkProblem::Used => LinkIssue::Used,
+            LinkProblem::Superseded => LinkIssue::Superseded,
+        }),
         // the pending token goes in its cookie (set by the sign-in function), never in a body
         DomainError::SecondStepRequired(_) => AppError::SecondStepRequired,
         DomainError::SignInAgain => AppError::SignInAgain,

@@ -1,4 +1,5 @@
 //! The sign-in and sign-up pages, and their forms (plain props, so they can be previewed).
+pub mod links;
 pub mod providers;
 
 use leptos::ev::SubmitEvent;
@@ -43,6 +44,7 @@ pub fn SignInForm(
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
                 </button>
+                <a class="forgot-link" href="/forgot-password">"Forgot password?"</a>
             </div>
         </form>
     }
@@ -137,10 +139,10 @@ pub fn SecondStepForm(
 pub struct NewAccount {
     pub email: String,
     pub display_name: String,
-    pub password: String,
 }
 
-/// Email, optional display name and password.
+/// Email and optional display name; the password (or passkey) is chosen after the address is
+/// confirmed, from the emailed link.
 #[component]
 pub fn SignUpForm(
     #[prop(into)] pending: Signal<bool>,
@@ -149,32 +151,19 @@ pub fn SignUpForm(
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        on_submit.run(NewAccount {
-            email: email.get_untracked(),
-            display_name: name.get_untracked(),
-            password: password.get_untracked(),
-        });
+        on_submit.run(NewAccount { email: email.get_untracked(), display_name: name.get_untracked() });
     };
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <ErrorMessage message=error/>
             <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
             <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name/>
-            <Field
-                id="password"
-                label="Password"
-                kind="password"
-                autocomplete="new-password"
-                required=true
-                hint=format!("At least {} characters. Spaces are welcome: a few unrelated words work well.", policy::password::MIN_LENGTH)
-                value=password
-            />
+            <p class="muted">"We'll email you a link to confirm the address. Then you choose your password."</p>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
-                    {move || if pending.get() { "Creating account…" } else { "Create account" }}
+                    {move || if pending.get() { "Sending link…" } else { "Continue" }}
                 </button>
             </div>
         </form>
@@ -195,7 +184,9 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let notice = Signal::derive(move || {
         let q = query.read();
-        if q.get("ended").is_some() {
+        if q.get("reset").is_some() {
+            Some("Your password was reset and every session signed out. Sign in with your new password.".to_string())
+        } else if q.get("ended").is_some() {
             // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
             Some("You were signed out of this device. Sign in again to continue.".to_string())
         } else {
@@ -333,22 +324,31 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let return_to = return_to();
+    let asked = RwSignal::new(String::new());
+    let sent_to = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            sent_to.set(Some(asked.get_untracked()));
+        }
+    });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |a: NewAccount| {
-        action.dispatch(SignUp {
-            email: a.email,
-            password: a.password,
-            display_name: a.display_name,
-            return_to: return_to.get_untracked(),
-        });
+        asked.set(a.email.trim().to_string());
+        action.dispatch(SignUp { email: a.email, display_name: a.display_name });
+    });
+    let on_again = Callback::new(move |_| {
+        action.value().set(None);
+        sent_to.set(None);
     });
     view! {
         <Title text="Create an account · Gatehouse"/>
         <PageFrame>
             <div class="auth-card">
                 <h1>"Create your Gatehouse account"</h1>
-                <SignUpForm pending=action.pending() error on_submit/>
+                {move || match sent_to.get() {
+                    Some(email) => view! { <links::CheckInbox sent=links::Sent::SignUp email on_again/> }.into_any(),
+                    None => view! { <SignUpForm pending=action.pending() error on_submit/> }.into_any(),
+                }}
                 {ProviderChoice::new().view(true)}
                 <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>
             </div>

@@ -45,20 +45,18 @@ pub fn validate_email(email: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Creates an account with a password and signs it in (this browser becomes a trusted device).
-pub async fn sign_up(
-    svc: &Services,
-    email: &str,
-    display_name: Option<&str>,
-    password: &Password,
-    client: &ClientInfo,
-) -> Result<(UserId, SignedIn), DomainError> {
-    let user_id = create_account(svc, email, display_name, password, client).await?;
-    let signed_in = sessions::start(svc, user_id, SignInMethod::Password, client).await?;
-    Ok((user_id, signed_in))
+/// A display name as stored: trimmed, `None` when empty, refused when too long.
+pub fn validate_display_name(display_name: Option<&str>) -> Result<Option<&str>, DomainError> {
+    let display_name = display_name.map(str::trim).filter(|s| !s.is_empty());
+    if display_name.is_some_and(|name| name.chars().count() > MAX_DISPLAY_NAME) {
+        return Err(DomainError::Invalid(Invalid::DisplayNameTooLong));
+    }
+    Ok(display_name)
 }
 
-/// Creates an account with a password, without signing it in (the demo account, seeding).
+/// Creates an account with a password and its address taken as confirmed, without signing it in:
+/// the demo accounts and tests. People sign up through `email_links::request_sign_up`, which
+/// proves the address first.
 pub async fn create_account(
     svc: &Services,
     email: &str,
@@ -67,12 +65,7 @@ pub async fn create_account(
     client: &ClientInfo,
 ) -> Result<UserId, DomainError> {
     validate_email(email)?;
-    let display_name = display_name.map(str::trim).filter(|s| !s.is_empty());
-    if let Some(name) = display_name {
-        if name.chars().count() > MAX_DISPLAY_NAME {
-            return Err(DomainError::Invalid(Invalid::DisplayNameTooLong));
-        }
-    }
+    let display_name = validate_display_name(display_name)?;
     let ctx = policy::password::Context { email, display_name, has_second_factor: false };
     check_policy(password, &ctx, &svc.common_passwords)?;
     let normalized = normalize_email(email);
@@ -84,7 +77,7 @@ pub async fn create_account(
     let now = svc.clock.now();
     let user_id = UserId::new();
     let mut tx = svc.db.begin().await?;
-    db::users::insert(&mut *tx, user_id, email.trim(), &normalized, display_name, Some(&hash), now)
+    db::users::insert(&mut *tx, user_id, email.trim(), &normalized, display_name, Some(&hash), Some(now), now)
         .await
         .map_err(|e| match unique_violation(&e) {
             Some("users_email_normalized_key") => DomainError::EmailTaken,

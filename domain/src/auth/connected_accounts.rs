@@ -280,13 +280,12 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
     let name = identity.name.as_deref();
     let user_id = UserId::new();
     let mut tx = svc.db.begin().await?;
-    db::users::insert(&mut *tx, user_id, email, &normalized, name, None, now).await.map_err(|e| {
+    db::users::insert(&mut *tx, user_id, email, &normalized, name, None, Some(now), now).await.map_err(|e| {
         match unique_violation(&e) {
             Some("users_email_normalized_key") => failed(ProviderFailure::EmailInUse),
             _ => e.into(),
         }
     })?;
-    db::users::mark_email_verified(&mut *tx, user_id, now).await?;
     link(&mut tx, user_id, identity, now, true).await.map_err(|e| match e {
         // the same new identity finished twice at once: the other callback created the account
         DomainError::Provider(ProviderFailure::LinkedElsewhere) => failed(ProviderFailure::Refused),

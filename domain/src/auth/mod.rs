@@ -1,7 +1,7 @@
 //! One module per capability, built on the guards they share. The guards (`recent`, `throttle`)
 //! and the leaves (`password` hashing, `totp`, `backup_codes`, `device_cookies`, the `providers`' protocol) import no
 //! capability; a capability imports only guards, leaves and capabilities listed before it here
-//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys` ← `connected_accounts`), so `auth/*` has no cycle
+//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys` ← `connected_accounts` ← `email_links`), so `auth/*` has no cycle
 //! (checked by `domain/tests/layers.rs`).
 
 // leaves
@@ -24,3 +24,4 @@ pub mod accounts;
 pub mod reverify;
 pub mod passkeys;
 pub mod connected_accounts;
+pub mod email_links;

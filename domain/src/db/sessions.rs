@@ -209,6 +209,19 @@ pub async fn revoke_others(
     Ok(r.rows_affected())
 }
 
+/// Revokes every session of the account; answers how many ended.
+pub async fn revoke_all(db: impl PgExecutor<'_>, user_id: UserId, now: OffsetDateTime, reason: RevokeReason) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id.0,
+        now,
+        reason.as_str(),
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Gives a session a fresh token (the old cookie stops working) and marks it as just verified.
 pub async fn rotate_token(
     db: impl PgExecutor<'_>,

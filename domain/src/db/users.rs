@@ -13,6 +13,8 @@ pub struct UserRow {
     pub created_at: OffsetDateTime,
     /// The password is long enough to be the only factor (15+ characters).
     pub password_single_factor_ok: bool,
+    /// The address was proven (a confirmation link, a provider's word, a demo account).
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -32,16 +34,30 @@ pub async fn insert(
     email_normalized: &str,
     display_name: Option<&str>,
     password_hash: Option<&str>,
+    email_verified_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO users (id, email, email_normalized, display_name, password_hash, password_changed_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NULL THEN NULL ELSE $6::timestamptz END, $6)",
+        "INSERT INTO users (id, email, email_normalized, display_name, password_hash, password_changed_at, created_at, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NULL THEN NULL ELSE $6::timestamptz END, $6, $7)",
         id.0,
         email,
         email_normalized,
         display_name,
         password_hash,
+        now,
+        email_verified_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks these addresses as confirmed (the demo accounts: their addresses are made up).
+pub async fn mark_demo_emails_verified(db: impl PgExecutor<'_>, emails_normalized: &[String], now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE users SET email_verified_at = $2 WHERE email_normalized = ANY($1) AND email_verified_at IS NULL",
+        emails_normalized,
         now,
     )
     .execute(db)
@@ -49,18 +65,10 @@ pub async fn insert(
     Ok(())
 }
 
-/// Records that the account's email is known to belong to the person (a provider vouched for it).
-pub async fn mark_email_verified(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<(), sqlx::Error> {
-    sqlx::query!("UPDATE users SET email_verified_at = $2 WHERE id = $1 AND email_verified_at IS NULL", id.0, now)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as!(
         UserRow,
-        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok
+        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at
          FROM users WHERE email_normalized = $1",
         email_normalized,
     )
@@ -71,7 +79,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> R
 pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as!(
         UserRow,
-        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok
+        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at
          FROM users WHERE id = $1",
         id.0,
     )

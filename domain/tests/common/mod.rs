@@ -35,6 +35,7 @@ pub fn services(db: PgPool) -> Services {
             domain::auth::passkeys::PasskeyService::new(RP_ID, ORIGIN, "Gatehouse", providers()).unwrap(),
         ),
         providers: std::sync::Arc::new(domain::auth::providers::Providers::none()),
+        email: std::sync::Arc::new(domain::email::EmailSettings::for_tests(ORIGIN)),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
 }
@@ -47,4 +48,18 @@ pub fn common_passwords() -> std::sync::Arc<domain::auth::password_policy::Commo
         std::sync::Arc::new(domain::auth::password_policy::CommonPasswords::load(std::path::Path::new(&path)).unwrap())
     })
     .clone()
+}
+
+/// An account with a password, signed in: what finishing a sign-up link with a password gives
+/// (`email_links` tests follow the link itself).
+pub async fn sign_up(
+    svc: &Services,
+    email: &str,
+    display_name: Option<&str>,
+    password: &domain::secret::Password,
+    client: &domain::request::ClientInfo,
+) -> Result<(domain::ids::UserId, domain::auth::sessions::SignedIn), domain::DomainError> {
+    let user = domain::auth::accounts::create_account(svc, email, display_name, password, client).await?;
+    let signed_in = domain::auth::sessions::start(svc, user, domain::kinds::SignInMethod::Password, client).await?;
+    Ok((user, signed_in))
 }

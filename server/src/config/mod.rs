@@ -19,7 +19,7 @@ pub use sections::{
 /// The sections of the configuration file: a `GATEHOUSE_<SECTION>_<KEY>` variable is a
 /// configuration key only when `<SECTION>` is one of these (the fields of [`Config`]).
 pub const SECTIONS: &[&str] =
-    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip", "limits", "google", "github"];
+    &["site", "database", "session", "argon2", "password", "passkeys", "throttle", "secrets", "previews", "demo", "geoip", "limits", "google", "github", "email"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +50,9 @@ pub struct Config {
     /// Sign-in with GitHub (off while its client id is empty).
     #[serde(default)]
     pub github: domain::auth::providers::GitHubConfig,
+    /// Outgoing email: the SMTP relay, the sender address, where links point.
+    #[serde(default)]
+    pub email: domain::email::EmailConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +137,11 @@ impl Config {
         &self.passkeys.origin
     }
 
+    /// What composing email needs (links start at `[email] public_origin`, else `[passkeys] origin`).
+    pub fn email_settings(&self) -> Result<domain::email::EmailSettings, String> {
+        domain::email::EmailSettings::new(&self.email, self.public_origin())
+    }
+
     /// Whether the public origin is https (then every response carries Strict-Transport-Security).
     pub fn is_https(&self) -> bool {
         self.public_origin().starts_with("https://")
@@ -146,6 +154,14 @@ impl Config {
         self.session.validate().map_err(ConfigError::Invalid)?;
         self.throttle.validate().map_err(ConfigError::Invalid)?;
         self.limits.validate().map_err(ConfigError::Invalid)?;
+        self.email_settings().map_err(ConfigError::Invalid)?;
+        if self.email.tls == domain::email::TlsMode::None && !is_loopback_host(&self.email.smtp_host) {
+            return Err(ConfigError::Invalid(format!(
+                "[email] tls = \"none\" sends mail (and any SMTP password) in the clear: only allowed to a loopback \
+                 relay, not {:?}. Use \"starttls\" or \"tls\".",
+                self.email.smtp_host
+            )));
+        }
         if self.demo.enabled && (self.demo.email.is_empty() || self.demo.password.is_empty()) {
             return Err(ConfigError::Invalid("[demo] needs an email and a password when enabled".into()));
         }
@@ -175,6 +191,10 @@ fn normalize_origin(setting: &str, value: &str) -> Result<String, ConfigError> {
         return Err(invalid("it has more than a scheme, a host and a port"));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn looks_typed(v: &str) -> bool {

@@ -1,0 +1,273 @@
+//! The pages emailed links open, and the forms that send those emails: "Check your inbox",
+//! "Forgot password?", finishing a sign-up, choosing a new password. Opening a link's page changes
+//! nothing (mail scanners open links); only its form does.
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::auth_api::{FinishSignUp, ForgotPassword, ResetPassword};
+use crate::components::{ErrorMessage, Field, PageFrame};
+use crate::error::{AppError, LinkIssue};
+use crate::model::{ResetLinkView, SignUpLinkView};
+use crate::security::password::StrengthMeter;
+
+/// The answer to a sign-up or a "Forgot password?" request: the same whether or not the address
+/// has an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    SignUp,
+    Reset,
+}
+
+/// "Check your inbox": what was sent, to which address, and what to do if nothing arrives.
+#[component]
+pub fn CheckInbox(sent: Sent, #[prop(into)] email: String, on_again: Callback<()>) -> impl IntoView {
+    let (headline, body) = match sent {
+        Sent::SignUp => (
+            "Check your inbox to finish creating your account.",
+            "We sent a link to the address below. Open it within an hour to choose how you'll sign in.",
+        ),
+        Sent::Reset => (
+            "If an account uses this address, we sent a link.",
+            "Open it within 30 minutes to choose a new password. It works once.",
+        ),
+    };
+    view! {
+        <div class="check-inbox stack" role="status">
+            <p class="check-inbox-headline"><strong>{headline}</strong></p>
+            <p>{body}</p>
+            <p class="check-inbox-address">{email}</p>
+            <p class="muted">"Nothing after a few minutes? Check your spam folder, or "
+                <button type="button" class="btn btn-link btn-inline" on:click=move |_| on_again.run(())>"try another address"</button>
+                "."
+            </p>
+        </div>
+    }
+}
+
+/// "Forgot password?": the address to send a link to.
+#[component]
+pub fn ForgotPasswordForm(
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_submit: Callback<String>,
+) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_submit.run(email.get_untracked());
+    };
+    view! {
+        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+            <p>"Enter the email address of your account. We'll send a link to choose a new password."</p>
+            <ErrorMessage message=error/>
+            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
+            <div class="form-actions">
+                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Sending…" } else { "Send link" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// What choosing a password through a link is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordPurpose {
+    /// The last step of a sign-up.
+    FinishSignUp,
+    /// A reset link for an account with a password.
+    Reset,
+    /// A reset link for an account without one.
+    SetFirst,
+}
+
+/// The password form of a link's page, with the strength meter (the same rules as the server).
+#[component]
+pub fn ChoosePasswordForm(
+    purpose: PasswordPurpose,
+    #[prop(into)] email: String,
+    #[prop(optional, into)] display_name: Option<String>,
+    #[prop(optional)] has_second_factor: bool,
+    /// Start with this typed (previews of the meter).
+    #[prop(optional, into)]
+    initial: String,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_submit: Callback<String>,
+) -> impl IntoView {
+    use policy::password::{MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
+    let password = RwSignal::new(initial);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        on_submit.run(password.get_untracked());
+    };
+    let meter_id = crate::components::scoped_id("password-strength");
+    let min = if has_second_factor { MIN_LENGTH_WITH_SECOND_FACTOR } else { MIN_LENGTH };
+    let (label, hint, button, busy) = match purpose {
+        PasswordPurpose::FinishSignUp => (
+            "Password",
+            format!("At least {min} characters. Spaces are welcome: a few unrelated words work well."),
+            "Create account",
+            "Creating account…",
+        ),
+        PasswordPurpose::Reset => (
+            "New password",
+            format!("At least {min} characters. Saving it signs you out everywhere."),
+            "Save new password",
+            "Saving…",
+        ),
+        PasswordPurpose::SetFirst => (
+            "New password",
+            format!("At least {min} characters. Saving it signs you out everywhere."),
+            "Set password",
+            "Saving…",
+        ),
+    };
+    view! {
+        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+            <ErrorMessage message=error/>
+            <div class="field">
+                <span class="field-label">"Email"</span>
+                <p class="field-static">{email.clone()}</p>
+            </div>
+            // lets password managers save the new password under the right account
+            <input type="email" name="username" autocomplete="username" value=email.clone() hidden=true readonly=true/>
+            <Field id="password" label=label kind="password" autocomplete="new-password" required=true hint=hint value=password
+                described_by=meter_id.clone()/>
+            <StrengthMeter id=meter_id password email display_name has_second_factor/>
+            <div class="form-actions">
+                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { busy } else { button }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// A link that cannot be used: why, and the way forward.
+#[component]
+pub fn LinkProblem(issue: LinkIssue, again_href: &'static str, again_label: &'static str) -> impl IntoView {
+    view! {
+        <div class="link-problem stack">
+            <h1>{issue.title()}</h1>
+            <p>{issue.sentence()}</p>
+            <div class="form-actions">
+                <a class="btn btn-primary" href=again_href>{again_label}</a>
+                <a class="btn btn-secondary" href="/sign-in">"Sign in"</a>
+            </div>
+        </div>
+    }
+}
+
+fn token() -> Memo<String> {
+    let query = use_query_map();
+    Memo::new(move |_| query.read().get("token").unwrap_or_default())
+}
+
+/// /forgot-password
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let sent_to = RwSignal::new(None::<String>);
+    let asked = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            sent_to.set(Some(asked.get_untracked()));
+        }
+    });
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let on_submit = Callback::new(move |email: String| {
+        asked.set(email.trim().to_string());
+        action.dispatch(ForgotPassword { email });
+    });
+    let on_again = Callback::new(move |_| {
+        action.value().set(None);
+        sent_to.set(None);
+    });
+    view! {
+        <Title text="Forgot password · Gatehouse"/>
+        <PageFrame>
+            <div class="auth-card">
+                <h1>"Reset your password"</h1>
+                {move || match sent_to.get() {
+                    Some(email) => view! { <CheckInbox sent=Sent::Reset email on_again/> }.into_any(),
+                    None => view! { <ForgotPasswordForm pending=action.pending() error on_submit/> }.into_any(),
+                }}
+                <p class="auth-footer">"Remembered it? " <a href="/sign-in">"Sign in"</a></p>
+            </div>
+        </PageFrame>
+    }
+}
+
+/// /sign-up/finish?token=…: the last step of a sign-up.
+#[component]
+pub fn FinishSignUpPage() -> impl IntoView {
+    let token = token();
+    let link = Resource::new(move || token.get(), |t| crate::auth_api::sign_up_link(t));
+    let action = ServerAction::<FinishSignUp>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let on_submit = Callback::new(move |password: String| {
+        action.dispatch(FinishSignUp { token: token.get_untracked(), password });
+    });
+    view! {
+        <Title text="Finish creating your account · Gatehouse"/>
+        <PageFrame>
+            <div class="auth-card">
+                <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
+                    {move || Suspend::new(async move {
+                        match link.await {
+                            Ok(SignUpLinkView { email, display_name }) => view! {
+                                <h1>"Finish creating your account"</h1>
+                                <p>"Your address is confirmed. Choose a password to sign in with."</p>
+                                <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
+                                    pending=action.pending() error on_submit/>
+                            }.into_any(),
+                            Err(AppError::LinkUnusable(issue)) => view! {
+                                <LinkProblem issue again_href="/sign-up" again_label="Start again"/>
+                            }.into_any(),
+                            Err(e) => view! { <h1>"Finish creating your account"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </PageFrame>
+    }
+}
+
+/// /reset-password?token=…: choose a new password (or a first one).
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let token = token();
+    let link = Resource::new(move || token.get(), |t| crate::auth_api::reset_link(t));
+    let action = ServerAction::<ResetPassword>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let on_submit = Callback::new(move |password: String| {
+        action.dispatch(ResetPassword { token: token.get_untracked(), password });
+    });
+    view! {
+        <Title text="Choose a new password · Gatehouse"/>
+        <PageFrame>
+            <div class="auth-card">
+                <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
+                    {move || Suspend::new(async move {
+                        match link.await {
+                            Ok(ResetLinkView { email, sets_password, has_second_factor }) => {
+                                let purpose = if sets_password { PasswordPurpose::SetFirst } else { PasswordPurpose::Reset };
+                                view! {
+                                    <h1>{if sets_password { "Set a password" } else { "Choose a new password" }}</h1>
+                                    <ChoosePasswordForm purpose email has_second_factor pending=action.pending() error on_submit/>
+                                }.into_any()
+                            }
+                            Err(AppError::LinkUnusable(issue)) => view! {
+                                <LinkProblem issue again_href="/forgot-password" again_label="Get a new link"/>
+                            }.into_any(),
+                            Err(e) => view! { <h1>"Choose a new password"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </PageFrame>
+    }
+}

@@ -1,0 +1,262 @@
+//! Sign-up that confirms the address, and "Forgot password?": both work through single-use links
+//! sent by email (the token in the link is 32 random bytes; only its SHA-256 is stored).
+//!
+//! Showing a link's page (`sign_up_link`, `reset_link`) changes nothing, so a mail scanner that
+//! opens links does no harm: only the page's form (a POST) uses the link.
+use time::{Duration, OffsetDateTime};
+
+use crate::auth::accounts::{normalize_email, validate_display_name, validate_email};
+use crate::auth::password_policy::check_policy;
+use crate::auth::sessions::{self, hash_cookie_token, new_cookie_token, SignedIn};
+use crate::db;
+use crate::email::{self, Mail};
+use crate::error::{unique_violation, LinkProblem};
+use crate::ids::UserId;
+use crate::kinds::{EventKind, RevokeReason, SignInMethod};
+use crate::request::ClientInfo;
+use crate::secret::{LinkToken, Password};
+use crate::{DomainError, Services};
+
+/// A sign-up link works this long.
+pub const SIGN_UP_LINK_MINUTES: i64 = 60;
+/// A reset link works this long.
+pub const RESET_LINK_MINUTES: i64 = 30;
+/// At most this many sign-up emails per address per hour, and reset emails per account per hour;
+/// beyond that the answer is the same and nothing is sent (nobody can flood a mailbox).
+pub const EMAILS_PER_ADDRESS_PER_HOUR: i64 = 3;
+
+/// The page paths the links open (the app serves them).
+pub const SIGN_UP_PATH: &str = "/sign-up/finish";
+pub const RESET_PATH: &str = "/reset-password";
+
+fn new_link() -> (LinkToken, [u8; 32]) {
+    let (token, hash) = new_cookie_token();
+    (LinkToken::from_cookie(token), hash)
+}
+
+fn link_hash(token: &LinkToken) -> Result<[u8; 32], DomainError> {
+    hash_cookie_token(token.expose()).ok_or(DomainError::Link(LinkProblem::Invalid))
+}
+
+/// Starts a sign-up: answers the same whether or not the address has an account, after the same
+/// work (one statement stores the request and tells which; one queues the email), and hashes no
+/// password. A new address gets the link that finishes the sign-up; an address with an account
+/// gets "someone tried to create an account with your email" with links to sign in and to reset.
+/// No account exists until the link is followed and a way to sign in chosen.
+pub async fn request_sign_up(svc: &Services, email: &str, display_name: Option<&str>) -> Result<(), DomainError> {
+    validate_email(email)?;
+    let display_name = validate_display_name(display_name)?;
+    let normalized = normalize_email(email);
+    let (token, hash) = new_link();
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let (existed, recent) = db::email::insert_sign_up_request(
+        &mut *tx,
+        &hash,
+        email.trim(),
+        &normalized,
+        display_name,
+        now,
+        now + Duration::minutes(SIGN_UP_LINK_MINUTES),
+        now - Duration::hours(1),
+    )
+    .await?;
+    if recent <= EMAILS_PER_ADDRESS_PER_HOUR {
+        let settings = &svc.email;
+        let mail = if existed {
+            Mail::AccountExists { sign_in: settings.link("/sign-in", None), reset: settings.link("/forgot-password", None) }
+        } else {
+            Mail::ConfirmSignUp { link: settings.link(SIGN_UP_PATH, Some(token.expose())), minutes: SIGN_UP_LINK_MINUTES }
+        };
+        // no name: whoever asked chose it, and the address may not be theirs
+        email::queue(&mut *tx, settings, None, email.trim(), None, &mail, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a sign-up link's page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignUpLink {
+    pub email: String,
+    pub display_name: Option<String>,
+}
+
+fn check_link(used_at: Option<OffsetDateTime>, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), DomainError> {
+    if used_at.is_some() {
+        Err(DomainError::Link(LinkProblem::Used))
+    } else if expires_at <= now {
+        Err(DomainError::Link(LinkProblem::Expired))
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads a sign-up link (changes nothing).
+pub async fn sign_up_link(svc: &Services, token: &LinkToken) -> Result<SignUpLink, DomainError> {
+    let hash = link_hash(token)?;
+    let request = db::email::find_sign_up_request(&svc.db, &hash).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
+    if request.account_existed {
+        // never emailed: only a guess could get here
+        return Err(DomainError::Link(LinkProblem::Invalid));
+    }
+    check_link(request.used_at, request.expires_at, svc.clock.now())?;
+    Ok(SignUpLink { email: request.email, display_name: request.display_name })
+}
+
+/// Finishes a sign-up with a password: the link is used (once), the account created with its
+/// address confirmed, and this browser signed in. The password is checked against the policy with
+/// the address and name the link carries.
+pub async fn finish_sign_up_with_password(
+    svc: &Services,
+    token: &LinkToken,
+    password: &Password,
+    client: &ClientInfo,
+) -> Result<(UserId, SignedIn), DomainError> {
+    let link = sign_up_link(svc, token).await?;
+    let ctx = policy::password::Context { email: &link.email, display_name: link.display_name.as_deref(), has_second_factor: false };
+    check_policy(password, &ctx, &svc.common_passwords)?;
+    let hash = svc.hasher.hash(password).await?;
+    let user_id = create_from_link(svc, token, Some(&hash), client).await?;
+    let signed_in = sessions::start(svc, user_id, SignInMethod::Password, client).await?;
+    Ok((user_id, signed_in))
+}
+
+/// Uses the link and creates its account (address confirmed), in one transaction; `password_hash`
+/// is `None` for an account that signs in with a passkey (added in the same transaction by the
+/// caller's `also`).
+pub(crate) async fn create_from_link(
+    svc: &Services,
+    token: &LinkToken,
+    password_hash: Option<&str>,
+    client: &ClientInfo,
+) -> Result<UserId, DomainError> {
+    let hash = link_hash(token)?;
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    // used by someone else a moment ago, or expired since the page was read
+    let (email, display_name) =
+        db::email::use_sign_up_request(&mut *tx, &hash, now).await?.ok_or(DomainError::Link(LinkProblem::Used))?;
+    let user_id = UserId::new();
+    db::users::insert(&mut *tx, user_id, &email, &normalize_email(&email), display_name.as_deref(), password_hash, Some(now), now)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some("users_email_normalized_key") => DomainError::EmailTaken,
+            _ => e.into(),
+        })?;
+    db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
+    tx.commit().await?;
+    Ok(user_id)
+}
+
+/// "Forgot password?": if an account with a confirmed address uses `email`, queues a link to
+/// choose a new password (or to set one, for an account without). Answers the same either way.
+/// At most `EMAILS_PER_ADDRESS_PER_HOUR` links per account per hour.
+pub async fn request_password_reset(svc: &Services, email: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    validate_email(email)?;
+    let normalized = normalize_email(email);
+    let Some(user) = db::users::find_by_email(&svc.db, &normalized).await? else { return Ok(()) };
+    // email recovery never reaches an account through an address nobody proved
+    if user.email_verified_at.is_none() {
+        return Ok(());
+    }
+    let (token, hash) = new_link();
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let recent = db::email::insert_password_reset(
+        &mut *tx,
+        &hash,
+        user.id,
+        now,
+        now + Duration::minutes(RESET_LINK_MINUTES),
+        now - Duration::hours(1),
+    )
+    .await?;
+    if recent <= EMAILS_PER_ADDRESS_PER_HOUR {
+        let mail = Mail::PasswordReset {
+            link: svc.email.link(RESET_PATH, Some(token.expose())),
+            minutes: RESET_LINK_MINUTES,
+            sets_password: user.password_hash.is_none(),
+        };
+        email::queue(&mut *tx, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
+        db::events::record(&mut *tx, user.id, None, EventKind::PasswordResetRequested, client, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a reset link's page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResetLink {
+    pub email: String,
+    /// The account has no password yet: the page sets one.
+    pub sets_password: bool,
+    /// The account has an authenticator app (the password rules ask for fewer characters).
+    pub has_second_factor: bool,
+}
+
+/// Reads a reset link (changes nothing).
+pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, DomainError> {
+    let hash = link_hash(token)?;
+    let reset = db::email::find_password_reset(&svc.db, &hash).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
+    check_link(reset.used_at, reset.expires_at, svc.clock.now())?;
+    if reset.superseded {
+        return Err(DomainError::Link(LinkProblem::Superseded));
+    }
+    let has_second_factor = db::two_factor::enabled_at(&svc.db, reset.user_id).await?.is_some();
+    Ok(ResetLink { email: reset.email, sets_password: !reset.has_password, has_second_factor })
+}
+
+/// Chooses a new password through a reset link. In one transaction: the link is used (once, and
+/// only while the account's password is still the one it was made for), the password replaced,
+/// every session of the account ended and every sign-in waiting for its second step dropped, the
+/// reset recorded and confirmed by email. Nobody is signed in: the next sign-in (with its second
+/// step, if the account has one) follows.
+pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<ResetLink, DomainError> {
+    let link = reset_link(svc, token).await?;
+    let hash = link_hash(token)?;
+    let user = db::users::find_by_email(&svc.db, &normalize_email(&link.email)).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
+    let ctx = policy::password::Context {
+        email: &user.email,
+        display_name: user.display_name.as_deref(),
+        has_second_factor: link.has_second_factor,
+    };
+    check_policy(new, &ctx, &svc.common_passwords)?;
+    let new_hash = svc.hasher.hash(new).await?;
+    let now = svc.clock.now();
+    let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
+    let mut tx = svc.db.begin().await?;
+    let Some(user_id) = db::email::use_password_reset(&mut *tx, &hash, now).await? else {
+        return Err(DomainError::Link(LinkProblem::Used));
+    };
+    db::users::set_password(&mut *tx, user_id, &new_hash, now, single_factor_ok).await?;
+    db::sessions::revoke_all(&mut *tx, user_id, now, RevokeReason::PasswordReset).await?;
+    db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
+    db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;
+    let mail = Mail::PasswordResetDone {
+        when: format_when(now),
+        security: svc.email.link("/settings/security", None),
+        reset: svc.email.link("/forgot-password", None),
+    };
+    email::queue(&mut *tx, &svc.email, Some(user_id), &user.email, user.display_name.as_deref(), &mail, now).await?;
+    tx.commit().await?;
+    Ok(link)
+}
+
+/// "1 December 2026 at 14:05 UTC".
+pub fn format_when(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {} {} at {:02}:{:02} UTC", at.day(), at.month(), at.year(), at.hour(), at.minute())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_in_emails_read_as_words() {
+        assert_eq!(format_when(datetime!(2026-12-01 14:05:59 UTC)), "1 December 2026 at 14:05 UTC");
+        assert_eq!(format_when(datetime!(2026-12-01 23:30 -02:00)), "2 December 2026 at 01:30 UTC");
+    }
+}

@@ -1,0 +1,306 @@
+//! Email: messages composed from one template per kind (text and HTML parts), queued in the
+//! Postgres outbox inside the transaction of the change that causes them, and sent by the sender
+//! task (`sender`) over SMTP.
+//!
+//! Links in messages start with `[email] public_origin`, never with a request's Host header.
+use lettre::message::Mailbox;
+use serde::Deserialize;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db;
+use crate::ids::UserId;
+use crate::kinds::MailKind;
+use crate::DomainError;
+
+pub mod sender;
+mod templates;
+
+/// How messages go out: `[email]` in Leptos.toml (SMTP credentials from the environment only).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The SMTP relay.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `tls` (implicit TLS, usually port 465), `starttls` (usually 587) or `none` (loopback only:
+    /// the local mail catcher).
+    pub tls: TlsMode,
+    /// From GATEHOUSE_EMAIL_SMTP_USERNAME / GATEHOUSE_EMAIL_SMTP_PASSWORD; empty: no SMTP AUTH.
+    #[serde(default)]
+    pub smtp_username: String,
+    #[serde(default)]
+    pub smtp_password: String,
+    /// The sender, e.g. `Gatehouse <no-reply@example.com>`; its domain also names Message-IDs.
+    pub from: String,
+    /// Where links in messages point, e.g. `https://accounts.example.com`. Empty: `[passkeys] origin`.
+    #[serde(default)]
+    pub public_origin: String,
+    /// The name messages sign with and show in their subject lines.
+    #[serde(default = "default_site_name")]
+    pub site_name: String,
+    /// A message is tried this many times, then given up (its last error stays in the outbox).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i32,
+    /// The wait after the first failure; it doubles after each further one (at most an hour).
+    #[serde(default = "default_retry_base_seconds")]
+    pub retry_base_seconds: i64,
+    /// Sent and given-up messages are deleted after this many days.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: i64,
+    /// The sender wakes at least this often even without a notification (seconds).
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn default_site_name() -> String {
+    "Gatehouse".into()
+}
+fn default_max_attempts() -> i32 {
+    8
+}
+fn default_retry_base_seconds() -> i64 {
+    30
+}
+fn default_retention_days() -> i64 {
+    7
+}
+fn default_poll_seconds() -> u64 {
+    30
+}
+
+impl Default for EmailConfig {
+    /// The local mail catcher of `make run` and the tests.
+    fn default() -> Self {
+        Self {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 2525,
+            tls: TlsMode::None,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            from: "Gatehouse <no-reply@gatehouse.localhost>".into(),
+            public_origin: String::new(),
+            site_name: default_site_name(),
+            max_attempts: default_max_attempts(),
+            retry_base_seconds: default_retry_base_seconds(),
+            retention_days: default_retention_days(),
+            poll_seconds: default_poll_seconds(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("tls", &self.tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &"[redacted]")
+            .field("from", &self.from)
+            .field("public_origin", &self.public_origin)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// What composing a message needs: the site's name, where links point, who it is from.
+#[derive(Clone, Debug)]
+pub struct EmailSettings {
+    pub site_name: String,
+    /// Scheme, host and port, no trailing slash.
+    pub public_origin: String,
+    pub from: Mailbox,
+}
+
+impl EmailSettings {
+    /// Checks the configured values; `fallback_origin` is used when `[email] public_origin` is empty.
+    pub fn new(config: &EmailConfig, fallback_origin: &str) -> Result<Self, String> {
+        let origin = if config.public_origin.trim().is_empty() { fallback_origin } else { config.public_origin.trim() };
+        let url = url::Url::parse(origin).map_err(|e| format!("[email] public_origin {origin:?}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.path() != "/" || url.query().is_some() {
+            return Err(format!("[email] public_origin must be an origin like https://accounts.example.com, not {origin:?}"));
+        }
+        let from: Mailbox = config.from.parse().map_err(|e| format!("[email] from {:?}: {e}", config.from))?;
+        if config.site_name.trim().is_empty() || config.site_name.chars().any(char::is_control) {
+            return Err("[email] site_name must be a plain, non-empty name".into());
+        }
+        Ok(Self { site_name: config.site_name.trim().into(), public_origin: url.origin().ascii_serialization(), from })
+    }
+
+    /// Settings for tests: links to `origin`.
+    pub fn for_tests(origin: &str) -> Self {
+        Self::new(&EmailConfig::default(), origin).expect("a valid test origin")
+    }
+
+    /// An absolute link to `path` on this site, with `token` as its query.
+    pub fn link(&self, path: &str, token: Option<&str>) -> String {
+        let mut url = url::Url::parse(&self.public_origin).expect("checked in new").join(path).expect("a site path");
+        if let Some(token) = token {
+            url.query_pairs_mut().append_pair("token", token);
+        }
+        url.into()
+    }
+}
+
+/// A message to send, by kind. Links are absolute (see `EmailSettings::link`).
+#[derive(Clone, Debug)]
+pub enum Mail {
+    /// The link that finishes a sign-up (valid `minutes`).
+    ConfirmSignUp { link: String, minutes: i64 },
+    /// Someone asked to sign up with an address that already has an account.
+    AccountExists { sign_in: String, reset: String },
+    /// "Forgot password?" (`sets_password`: the account has none yet).
+    PasswordReset { link: String, minutes: i64, sets_password: bool },
+    /// The password was just reset (`when` in words, UTC).
+    PasswordResetDone { when: String, security: String, reset: String },
+}
+
+impl Mail {
+    pub fn kind(&self) -> MailKind {
+        match self {
+            Mail::ConfirmSignUp { .. } => MailKind::ConfirmSignUp,
+            Mail::AccountExists { .. } => MailKind::AccountExists,
+            Mail::PasswordReset { .. } => MailKind::PasswordReset,
+            Mail::PasswordResetDone { .. } => MailKind::PasswordResetDone,
+        }
+    }
+}
+
+/// A composed message: subject, plain text and HTML.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub kind: MailKind,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Composes `mail` for a person called `name` (the account's own display name; `None` greets
+/// without a name, as every message to an address that may not be the requester's does).
+pub fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> Result<Rendered, DomainError> {
+    templates::render(settings, name.map(clean_name).as_deref().filter(|n| !n.is_empty()), mail)
+        .map_err(|e| DomainError::Internal(format!("email template: {e}")))
+}
+
+/// A display name fit for a greeting: no control or invisible formatting characters, at most 60
+/// characters.
+fn clean_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control() && !matches!(*c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'))
+        .take(60)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Queues `mail` to `to` in the outbox. Call it with the transaction of the change that causes
+/// the message: it is sent if and only if that change commits.
+pub async fn queue(
+    db: impl PgExecutor<'_>,
+    settings: &EmailSettings,
+    user_id: Option<UserId>,
+    to: &str,
+    name: Option<&str>,
+    mail: &Mail,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    let rendered = render(settings, name, mail)?;
+    let new = db::email::NewMail {
+        id: Uuid::new_v4(),
+        kind: rendered.kind,
+        user_id,
+        to_address: to,
+        to_name: name,
+        subject: &rendered.subject,
+        text_body: &rendered.text,
+        html_body: &rendered.html,
+    };
+    db::email::enqueue(db, &new, now).await?;
+    Ok(())
+}
+
+/// Examples of every kind, for the component previews and the template tests.
+pub fn examples(settings: &EmailSettings) -> Vec<(MailKind, Option<&'static str>, Mail)> {
+    let token = "preview-token-not-valid";
+    vec![
+        (MailKind::ConfirmSignUp, None, Mail::ConfirmSignUp { link: settings.link("/sign-up/finish", Some(token)), minutes: 60 }),
+        (
+            MailKind::AccountExists,
+            None,
+            Mail::AccountExists { sign_in: settings.link("/sign-in", None), reset: settings.link("/forgot-password", None) },
+        ),
+        (
+            MailKind::PasswordReset,
+            Some("Ada <Lovelace> & Co"),
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 30, sets_password: false },
+        ),
+        (
+            MailKind::PasswordResetDone,
+            Some("Ada <Lovelace> & Co"),
+            Mail::PasswordResetDone {
+                when: "1 December 2026 at 14:05 UTC".into(),
+                security: settings.link("/settings/security", None),
+                reset: settings.link("/forgot-password", None),
+            },
+        ),
+    ]
+}
+
+/// Deletes sent and given-up messages past retention and expired links; answers how many rows.
+pub async fn clean_up(db: &sqlx::PgPool, now: OffsetDateTime, retention_days: i64) -> Result<u64, DomainError> {
+    let messages = db::email::prune(db, now - time::Duration::days(retention_days)).await?;
+    // links are kept a day past expiry, so a late click still reads "expired", not "not valid"
+    let links = db::email::delete_expired_links(db, now - time::Duration::days(1)).await?;
+    Ok(messages + links as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_use_the_configured_origin_and_encode_the_token() {
+        let s = EmailSettings::for_tests("https://accounts.example.com");
+        assert_eq!(s.link("/reset-password", Some("a+b/c")), "https://accounts.example.com/reset-password?token=a%2Bb%2Fc");
+        assert_eq!(s.link("/sign-in", None), "https://accounts.example.com/sign-in");
+    }
+
+    #[test]
+    fn a_public_origin_with_a_path_or_another_scheme_is_refused() {
+        for bad in ["https://accounts.example.com/app", "ftp://example.com", "not a url", "https://example.com/?x=1"] {
+            let config = EmailConfig { public_origin: bad.into(), ..Default::default() };
+            assert!(EmailSettings::new(&config, "http://localhost:3000").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn greetings_drop_control_and_invisible_characters() {
+        assert_eq!(clean_name("Ada\r\nBcc: x\u{202E}\u{200B}"), "AdaBcc: x");
+        assert_eq!(clean_name(&"n".repeat(100)).len(), 60);
+    }
+
+    #[test]
+    fn every_kind_renders_both_parts_and_escapes_the_name_in_html() {
+        let s = EmailSettings::for_tests("http://localhost:3000");
+        for (kind, name, mail) in examples(&s) {
+            let r = render(&s, name, &mail).unwrap();
+            assert_eq!(r.kind, kind);
+            assert!(r.subject.contains("Gatehouse"), "{kind}: {}", r.subject);
+            assert!(!r.text.is_empty() && r.html.starts_with("<!DOCTYPE html>"), "{kind}");
+            assert!(!r.html.contains("<Lovelace>"), "{kind}: the name is escaped in HTML");
+            for link in r.text.split_whitespace().filter(|w| w.starts_with("http")) {
+                assert!(link.starts_with("http://localhost:3000/"), "{kind}: {link}");
+                assert!(r.html.contains(&link.replace('&', "&amp;")), "{kind}: the HTML part has {link} too");
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The sender task: claims due messages from the outbox and sends them.
+//!
+//! Every server instance runs one. A message is claimed with `FOR UPDATE SKIP LOCKED` and leased
+//! (moved into the future) in the same statement, so two senders never send the same message. The
+//! task wakes on `LISTEN gatehouse_email_outbox` (a message was queued) and at least every
+//! `[email] poll_seconds`. A failed attempt is retried after `retry_base_seconds`, doubling each
+//! time (at most an hour), until `max_attempts`; a permanent SMTP refusal (5xx) is not retried.
+//! The Message-ID is `<outbox id@from domain>`, so a retry after a crash is the same message.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use time::{Duration, OffsetDateTime};
+
+use super::{EmailConfig, TlsMode};
+use crate::clock::Clock;
+use crate::db;
+use crate::db::email::Claimed;
+use crate::DomainError;
+
+/// The channel the outbox's trigger notifies.
+pub const CHANNEL: &str = "gatehouse_email_outbox";
+/// A claimed message is not claimed again for this long (longer than any SMTP attempt).
+pub const LEASE: Duration = Duration::minutes(2);
+/// Messages claimed at once.
+const BATCH: i64 = 20;
+/// The longest wait between attempts.
+const MAX_BACKOFF: Duration = Duration::hours(1);
+
+/// Why an attempt failed.
+#[derive(Debug)]
+pub struct SendError {
+    /// Retrying cannot help (the relay refused the message or the address for good).
+    pub permanent: bool,
+    pub message: String,
+}
+
+type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
+/// Where messages go: SMTP in production, a capture in tests.
+pub trait Transport: Send + Sync {
+    fn send(&self, message: Message) -> SendFuture<'_>;
+}
+
+/// Sends over SMTP with lettre (tokio, rustls).
+pub struct Smtp(AsyncSmtpTransport<Tokio1Executor>);
+
+impl Smtp {
+    pub fn new(config: &EmailConfig) -> Result<Self, String> {
+        let host = config.smtp_host.as_str();
+        let builder = match config.tls {
+            TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            TlsMode::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| format!("[email] smtp_host: {e}"))?,
+            TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| format!("[email] smtp_host: {e}"))?,
+        };
+        let mut builder = builder.port(config.smtp_port).timeout(Some(StdDuration::from_secs(30)));
+        if !config.smtp_username.is_empty() {
+            builder = builder.credentials(Credentials::new(config.smtp_username.clone(), config.smtp_password.clone()));
+        }
+        Ok(Self(builder.build()))
+    }
+}
+
+impl Transport for Smtp {
+    fn send(&self, message: Message) -> SendFuture<'_> {
+        Box::pin(async move {
+            self.0.send(message).await.map(|_| ()).map_err(|e| SendError { permanent: e.is_permanent(), message: e.to_string() })
+        })
+    }
+}
+
+/// A message a `Capture` received.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub to: Vec<String>,
+    pub message_id: String,
+    pub subject: String,
+    /// The whole message as sent (headers and both parts, transfer-encoded).
+    pub raw: String,
+}
+
+/// Keeps what it is given (tests); `fail_with` makes every send fail until cleared.
+#[derive(Clone, Default)]
+pub struct Capture {
+    pub sent: Arc<Mutex<Vec<Captured>>>,
+    pub failing: Arc<Mutex<Option<SendError>>>,
+}
+
+impl Capture {
+    pub fn messages(&self) -> Vec<Captured> {
+        self.sent.lock().unwrap().clone()
+    }
+    pub fn fail_with(&self, error: Option<SendError>) {
+        *self.failing.lock().unwrap() = error;
+    }
+}
+
+impl Clone for SendError {
+    fn clone(&self) -> Self {
+        Self { permanent: self.permanent, message: self.message.clone() }
+    }
+}
+
+impl Transport for Capture {
+    fn send(&self, message: Message) -> SendFuture<'_> {
+        Box::pin(async move {
+            if let Some(e) = self.failing.lock().unwrap().clone() {
+                return Err(e);
+            }
+            let header = |name: &str| {
+                message.headers().get_raw(name).map(str::to_string).unwrap_or_default()
+            };
+            let captured = Captured {
+                to: message.envelope().to().iter().map(|a| a.to_string()).collect(),
+                message_id: header("Message-ID"),
+                subject: header("Subject"),
+                raw: String::from_utf8_lossy(&message.formatted()).into_owned(),
+            };
+            self.sent.lock().unwrap().push(captured);
+            Ok(())
+        })
+    }
+}
+
+/// How the sender retries and gives up.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: i32,
+    pub base: Duration,
+}
+
+impl RetryPolicy {
+    pub fn from_config(config: &EmailConfig) -> Self {
+        Self { max_attempts: config.max_attempts.max(1), base: Duration::seconds(config.retry_base_seconds.max(1)) }
+    }
+
+    /// When to try again after failed attempt number `attempt` (1-based); `None`: give up.
+    pub fn retry_at(&self, attempt: i32, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let factor = 1i64 << (attempt - 1).clamp(0, 20);
+        Some(now + (self.base * factor as i32).min(MAX_BACKOFF))
+    }
+}
+
+/// One sender: the pool, the clock, where messages go, who they are from.
+#[derive(Clone)]
+pub struct Sender {
+    pub db: sqlx::PgPool,
+    pub clock: Clock,
+    pub transport: Arc<dyn Transport>,
+    pub from: Mailbox,
+    pub retry: RetryPolicy,
+}
+
+/// What one round did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    pub sent: usize,
+    pub retrying: usize,
+    pub given_up: usize,
+}
+
+impl Sender {
+    /// Claims one batch of due messages and tries each once.
+    pub async fn send_due(&self) -> Result<Round, DomainError> {
+        let now = self.clock.now();
+        let claimed = db::email::claim(&self.db, now, now + LEASE, BATCH).await?;
+        let mut round = Round::default();
+        for mail in claimed {
+            let result = match self.build(&mail) {
+                Ok(message) => self.transport.send(message).await,
+                Err(e) => Err(e),
+            };
+            let now = self.clock.now();
+            match result {
+                Ok(()) => {
+                    db::email::mark_sent(&self.db, mail.id, now).await?;
+                    tracing::info!(id = %mail.id, kind = %mail.kind, "email sent");
+                    round.sent += 1;
+                }
+                Err(e) => {
+                    let retry_at = if e.permanent { None } else { self.retry.retry_at(mail.attempts, now) };
+                    db::email::mark_failed(&self.db, mail.id, &e.message, now, retry_at).await?;
+                    if retry_at.is_some() {
+                        tracing::warn!(id = %mail.id, kind = %mail.kind, attempt = mail.attempts, error = %e.message, "email not sent; will retry");
+                        round.retrying += 1;
+                    } else {
+                        tracing::error!(id = %mail.id, kind = %mail.kind, attempt = mail.attempts, error = %e.message, "email not sent; given up");
+                        round.given_up += 1;
+                    }
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Sends until nothing is due.
+    pub async fn drain(&self) -> Result<Round, DomainError> {
+        let mut total = Round::default();
+        loop {
+            let round = self.send_due().await?;
+            let claimed = round.sent + round.retrying + round.given_up;
+            total.sent += round.sent;
+            total.retrying += round.retrying;
+            total.given_up += round.given_up;
+            if claimed == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The message as it goes out; an address the relay could never accept fails for good.
+    fn build(&self, mail: &Claimed) -> Result<Message, SendError> {
+        let permanent = |message: String| SendError { permanent: true, message };
+        let address = mail.to_address.parse().map_err(|e| permanent(format!("recipient address: {e}")))?;
+        let to = Mailbox::new(mail.to_name.clone().filter(|n| !n.trim().is_empty()), address);
+        let domain = self.from.email.domain();
+        Message::builder()
+            .message_id(Some(format!("<{}@{}>", mail.id, domain)))
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))
+            .map_err(|e| permanent(format!("message: {e}")))
+    }
+
+    /// Runs for as long as the server does: drains the outbox whenever a message is queued
+    /// (notification), when the next retry is due, and at least every `poll`.
+    pub async fn run(self, poll: StdDuration) {
+        let mut listener = None;
+        loop {
+            if listener.is_none() {
+                listener = match sqlx::postgres::PgListener::connect_with(&self.db).await {
+                    Ok(mut l) => match l.listen(CHANNEL).await {
+                        Ok(()) => Some(l),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "email sender cannot listen for new messages; polling");
+                            None
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "email sender cannot listen for new messages; polling");
+                        None
+                    }
+                };
+            }
+            if let Err(e) = self.drain().await {
+                tracing::warn!(error = %e, "email sender round failed; will retry");
+            }
+            let wait = match db::email::next_due(&self.db).await {
+                Ok(Some(due)) => {
+                    let until = (due - self.clock.now()).max(Duration::milliseconds(50));
+                    StdDuration::try_from(until).unwrap_or(poll).min(poll)
+                }
+                _ => poll,
+            };
+            match listener.as_mut() {
+                Some(l) => match tokio::time::timeout(wait, l.recv()).await {
+                    Ok(Ok(_)) | Err(_) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "email sender lost its notification connection; reconnecting");
+                        listener = None;
+                        tokio::time::sleep(StdDuration::from_secs(1)).await;
+                    }
+                },
+                None => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn retries_back_off_exponentially_then_give_up() {
+        let policy = RetryPolicy { max_attempts: 4, base: Duration::seconds(30) };
+        let now = datetime!(2026-12-01 12:00 UTC);
+        assert_eq!(policy.retry_at(1, now), Some(now + Duration::seconds(30)));
+        assert_eq!(policy.retry_at(2, now), Some(now + Duration::seconds(60)));
+        assert_eq!(policy.retry_at(3, now), Some(now + Duration::seconds(120)));
+        assert_eq!(policy.retry_at(4, now), None);
+        let long = RetryPolicy { max_attempts: 40, base: Duration::seconds(30) };
+        assert_eq!(long.retry_at(30, now), Some(now + MAX_BACKOFF));
+    }
+}

@@ -208,6 +208,25 @@ mod tests {
     const FILE: &str = include_str!("../../../Leptos.toml");
 
     #[test]
+    fn plaintext_smtp_is_refused_unless_the_relay_is_on_loopback() {
+        let base = [("DATABASE_URL".to_string(), "postgres://x/y".to_string())];
+        let with = |host: &str| {
+            let mut env = base.to_vec();
+            env.push(("GATEHOUSE_EMAIL_TLS".into(), "none".into()));
+            env.push(("GATEHOUSE_EMAIL_SMTP_HOST".into(), host.into()));
+            Config::from_toml(FILE, env)
+        };
+        for host in ["127.0.0.1", "localhost", "::1"] {
+            assert!(with(host).is_ok(), "{host}");
+        }
+        let err = with("smtp.example.com").unwrap_err().to_string();
+        assert!(err.contains("in the clear") && err.contains("smtp.example.com"), "{err}");
+        let cfg = Config::from_toml(FILE, base.to_vec()).unwrap();
+        assert_eq!(cfg.email.tls, domain::email::TlsMode::Starttls, "the committed file sends over TLS");
+        assert!(!format!("{:?}", Config::from_toml(FILE, [base.to_vec(), vec![("GATEHOUSE_EMAIL_SMTP_PASSWORD".into(), "hunter2x".into())]].concat()).unwrap().email).contains("hunter2x"));
+    }
+
+    #[test]
     fn the_committed_file_parses_and_env_overrides_it() {
         let env = vec![
             ("DATABASE_URL".to_string(), "postgres://x/y".to_string()),

@@ -1,0 +1,483 @@
+//! Email: the outbox and its sender, sign-up that confirms the address, and password resets.
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use domain::auth::accounts::sign_in;
+use domain::auth::email_links::{
+    finish_sign_up_with_password, request_password_reset, request_sign_up, reset_link, reset_password, sign_up_link,
+    EMAILS_PER_ADDRESS_PER_HOUR, RESET_PATH, SIGN_UP_PATH,
+};
+use domain::email::sender::{Capture, RetryPolicy, SendError, Sender};
+use domain::error::LinkProblem;
+use domain::request::ClientInfo;
+use domain::secret::{LinkToken, Password};
+use domain::{DomainError, Services};
+use sqlx::PgPool;
+use time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use common::{services, sign_up, PW};
+
+const NEW_PW: &str = "a different long passphrase 2026";
+
+fn sender(svc: &Services, transport: Arc<dyn domain::email::sender::Transport>) -> Sender {
+    Sender {
+        db: svc.db.clone(),
+        clock: svc.clock.clone(),
+        transport,
+        from: svc.email.from.clone(),
+        retry: RetryPolicy { max_attempts: 3, base: Duration::seconds(30) },
+    }
+}
+
+async fn count(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+/// The text part of the newest queued message to `to`.
+async fn newest_text(db: &PgPool, to: &str) -> String {
+    sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind(to).fetch_one(db).await.unwrap()
+}
+
+async fn newest_kind(db: &PgPool, to: &str) -> String {
+    sqlx::query_scalar("SELECT kind FROM email_outbox WHERE to_address = $1 ORDER BY created_at DESC, id LIMIT 1")
+        .bind(to)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+async fn link(db: &PgPool, to: &str, path: &str) -> LinkToken {
+    LinkToken::from_cookie(testkit::link_token(&newest_text(db, to).await, path).expect("a link in the email"))
+}
+
+/// Queues `n` messages the way the domain does (a sign-up request each).
+async fn queue_sign_ups(svc: &Services, n: usize) {
+    for i in 0..n {
+        request_sign_up(svc, &format!("person{i}@example.test"), None).await.unwrap();
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The outbox and its sender
+// ------------------------------------------------------------------------------------------
+
+/// A transport that keeps what it sends and yields on each send, so racing senders interleave.
+struct Slow(Capture, Arc<AtomicUsize>);
+
+impl domain::email::sender::Transport for Slow {
+    fn send(&self, message: lettre::Message) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SendError>> + Send + '_>> {
+        Box::pin(async move {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.0.send(message).await
+        })
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_senders_racing_send_every_message_exactly_once(db: PgPool) {
+    let svc = services(db.clone());
+    queue_sign_ups(&svc, 45).await;
+    let (a, b) = (Capture::default(), Capture::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (sa, sb) = (
+        sender(&svc, Arc::new(Slow(a.clone(), calls.clone()))),
+        sender(&svc, Arc::new(Slow(b.clone(), calls.clone()))),
+    );
+    let (ra, rb) = tokio::join!(tokio::spawn(async move { sa.drain().await }), tokio::spawn(async move { sb.drain().await }));
+    let (ra, rb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
+    assert_eq!(ra.sent + rb.sent, 45);
+    assert_eq!(calls.load(Ordering::SeqCst), 45, "no message was handed to SMTP twice");
+    let mut ids: Vec<String> = a.messages().into_iter().chain(b.messages()).map(|m| m.message_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 45, "45 different messages");
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL AND attempts = 1").await, 45);
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE text_body <> '' OR html_body <> ''").await, 0, "sent bodies are emptied");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_change_that_rolls_back_queues_nothing_and_one_that_commits_queues_its_message(db: PgPool) {
+    let svc = services(db.clone());
+    let mail = domain::email::Mail::ConfirmSignUp { link: svc.email.link(SIGN_UP_PATH, Some("x")), minutes: 60 };
+    let mut tx = db.begin().await.unwrap();
+    domain::email::queue(&mut *tx, &svc.email, None, "ada@example.test", None, &mail, svc.clock.now()).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox").await, 0);
+    let capture = Capture::default();
+    assert_eq!(sender(&svc, Arc::new(capture.clone())).drain().await.unwrap().sent, 0);
+    assert!(capture.messages().is_empty(), "nothing is sent for a change that rolled back");
+
+    let mut tx = db.begin().await.unwrap();
+    domain::email::queue(&mut *tx, &svc.email, None, "ada@example.test", None, &mail, svc.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(sender(&svc, Arc::new(capture.clone())).drain().await.unwrap().sent, 1);
+    assert_eq!(capture.messages()[0].to, ["ada@example.test"]);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn queuing_a_message_notifies_listening_senders_at_commit_only(db: PgPool) {
+    let svc = services(db.clone());
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db).await.unwrap();
+    listener.listen(domain::email::sender::CHANNEL).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let mail = domain::email::Mail::ConfirmSignUp { link: svc.email.link(SIGN_UP_PATH, Some("x")), minutes: 60 };
+    domain::email::queue(&mut *tx, &svc.email, None, "ada@example.test", None, &mail, svc.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await.expect("a notification").unwrap();
+    assert_eq!(note.channel(), domain::email::sender::CHANNEL);
+}
+
+/// A minimal SMTP server on `listener` (enough for lettre): every message it accepts goes to `got`.
+async fn smtp_sink(listener: tokio::net::TcpListener, got: Arc<std::sync::Mutex<Vec<String>>>) {
+    loop {
+        let Ok((socket, _)) = listener.accept().await else { return };
+        let got = got.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 sink ESMTP\r\n").await.ok();
+            let mut data: Option<String> = None;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(buffer) = data.as_mut() {
+                    if line == "." {
+                        got.lock().unwrap().push(std::mem::take(buffer));
+                        data = None;
+                        write.write_all(b"250 2.0.0 queued\r\n").await.ok();
+                    } else {
+                        buffer.push_str(&line);
+                        buffer.push('\n');
+                    }
+                    continue;
+                }
+                let command = line.to_ascii_uppercase();
+                let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
+                    b"250-sink\r\n250 8BITMIME\r\n"
+                } else if command.starts_with("DATA") {
+                    data = Some(String::new());
+                    b"354 go ahead\r\n"
+                } else if command.starts_with("QUIT") {
+                    write.write_all(b"221 bye\r\n").await.ok();
+                    break;
+                } else {
+                    b"250 2.0.0 ok\r\n"
+                };
+                write.write_all(reply).await.ok();
+            }
+        });
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn with_smtp_down_messages_wait_and_go_out_once_when_it_returns_under_the_same_message_id(db: PgPool) {
+    let svc = services(db.clone());
+    // a port nobody listens on (yet)
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = domain::email::EmailConfig { smtp_host: "127.0.0.1".into(), smtp_port: port, ..Default::default() };
+    let smtp = sender(&svc, Arc::new(domain::email::sender::Smtp::new(&config).unwrap()));
+    request_sign_up(&svc, "ada@example.test", Some("Ada")).await.unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM email_outbox").fetch_one(&db).await.unwrap();
+
+    let round = smtp.drain().await.unwrap();
+    assert_eq!((round.sent, round.retrying, round.given_up), (0, 1, 0));
+    let (attempts, error): (i32, Option<String>) =
+        sqlx::query_as("SELECT attempts, last_error FROM email_outbox").fetch_one(&db).await.unwrap();
+    assert_eq!(attempts, 1);
+    assert!(error.is_some_and(|e| !e.is_empty()), "the failure is recorded");
+
+    // the relay comes back; the message waits for its back-off (30 s), then goes out once
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(smtp_sink(listener, got.clone()));
+    assert_eq!(smtp.drain().await.unwrap().sent, 0, "not due yet");
+    svc.clock.advance(Duration::seconds(30));
+    assert_eq!(smtp.drain().await.unwrap().sent, 1);
+    assert_eq!(smtp.drain().await.unwrap().sent, 0, "and only once");
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains(&format!("Message-ID: <{id}@gatehouse.localhost>")), "{}", got[0]);
+    assert!(got[0].contains("Subject: Finish creating your Gatehouse account"), "{}", got[0]);
+    assert!(got[0].contains("multipart/alternative") && got[0].contains("text/plain") && got[0].contains("text/html"));
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL AND attempts = 2 AND last_error IS NULL").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn failures_back_off_then_give_up_keeping_the_last_error_and_a_permanent_refusal_is_not_retried(db: PgPool) {
+    let svc = services(db.clone());
+    let capture = Capture::default();
+    let s = sender(&svc, Arc::new(capture.clone()));
+    capture.fail_with(Some(SendError { permanent: false, message: "421 try again later".into() }));
+    request_sign_up(&svc, "ada@example.test", None).await.unwrap();
+    let next = || async { sqlx::query_scalar::<_, time::OffsetDateTime>("SELECT next_attempt_at FROM email_outbox").fetch_one(&db).await.unwrap() };
+    let start = svc.clock.now();
+    assert_eq!(s.drain().await.unwrap().retrying, 1);
+    assert_eq!(next().await, start + Duration::seconds(30));
+    svc.clock.advance(Duration::seconds(30));
+    assert_eq!(s.drain().await.unwrap().retrying, 1);
+    assert_eq!(next().await, start + Duration::seconds(30 + 60), "the wait doubles");
+    svc.clock.advance(Duration::seconds(60));
+    assert_eq!(s.drain().await.unwrap().given_up, 1, "the third attempt was the last");
+    let (error, failed): (String, bool) =
+        sqlx::query_as("SELECT last_error, failed_at IS NOT NULL FROM email_outbox").fetch_one(&db).await.unwrap();
+    assert_eq!((error.as_str(), failed), ("421 try again later", true));
+    svc.clock.advance(Duration::hours(2));
+    assert_eq!(s.drain().await.unwrap(), Default::default(), "a given-up message is not tried again");
+
+    capture.fail_with(Some(SendError { permanent: true, message: "550 no such user".into() }));
+    request_sign_up(&svc, "bob@example.test", None).await.unwrap();
+    assert_eq!(s.drain().await.unwrap().given_up, 1, "a permanent refusal is given up at once");
+    assert!(capture.messages().is_empty());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn sent_messages_and_old_links_are_pruned_after_retention(db: PgPool) {
+    let svc = services(db.clone());
+    request_sign_up(&svc, "ada@example.test", None).await.unwrap();
+    sender(&svc, Arc::new(Capture::default())).drain().await.unwrap();
+    request_sign_up(&svc, "bob@example.test", None).await.unwrap(); // not sent yet
+    svc.clock.advance(Duration::days(8));
+    let deleted = domain::email::clean_up(&db, svc.clock.now(), 7).await.unwrap();
+    assert_eq!(deleted, 3, "the sent message and both expired sign-up requests");
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE to_address = 'bob@example.test'").await, 1, "unsent messages stay");
+}
+
+// ------------------------------------------------------------------------------------------
+// Sign-up that confirms the address
+// ------------------------------------------------------------------------------------------
+
+/// Counts the SQL statements sqlx runs (its `sqlx::query` events), for comparing work.
+#[derive(Clone, Default)]
+struct Statements(Arc<AtomicUsize>);
+
+impl tracing::Subscriber for Statements {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// What answering a sign-up request cost: (answer, password hashes, SQL statements).
+async fn cost_of_sign_up(svc: &Services, email: &str) -> (Result<(), String>, u64, usize) {
+    use tracing::instrument::WithSubscriber;
+    let statements = Statements::default();
+    let hashes = svc.hasher.calls();
+    let answer = request_sign_up(svc, email, Some("Eve")).with_subscriber(statements.clone()).await.map_err(|e| format!("{e:?}"));
+    (answer, svc.hasher.calls() - hashes, statements.0.load(Ordering::SeqCst))
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn signing_up_with_a_new_or_a_taken_address_answers_alike_after_the_same_work_and_each_gets_its_own_email(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", Some("Ada"), &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let taken = cost_of_sign_up(&svc, "Ada@Example.test").await;
+    let new = cost_of_sign_up(&svc, "grace@example.test").await;
+    assert_eq!(taken.0, Ok(()));
+    assert_eq!(taken, new, "(answer, hashes, SQL statements) for a taken and a new address");
+    assert!(new.2 >= 3, "the statements were counted: {}", new.2);
+    assert_eq!(new.1, 0, "no password is hashed at this step");
+
+    assert_eq!(newest_kind(&db, "Ada@Example.test").await, "account_exists");
+    let to_ada = newest_text(&db, "Ada@Example.test").await;
+    assert!(to_ada.contains("http://localhost:3000/sign-in") && to_ada.contains("http://localhost:3000/forgot-password"), "{to_ada}");
+    assert!(testkit::link_token(&to_ada, SIGN_UP_PATH).is_none(), "no link that would create an account");
+    assert_eq!(newest_kind(&db, "grace@example.test").await, "confirm_sign_up");
+    assert!(!newest_text(&db, "grace@example.test").await.contains("Eve"), "the requester's name is not put in someone's inbox");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn no_account_exists_until_the_link_is_followed_and_a_password_chosen_then_that_browser_is_signed_in(db: PgPool) {
+    let svc = services(db.clone());
+    request_sign_up(&svc, " Grace@Example.test ", Some(" Grace Hopper ")).await.unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 0);
+    let token = link(&db, "Grace@Example.test", SIGN_UP_PATH).await;
+    let page = sign_up_link(&svc, &token).await.unwrap();
+    assert_eq!((page.email.as_str(), page.display_name.as_deref()), ("Grace@Example.test", Some("Grace Hopper")));
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 0, "reading the link's page creates nothing");
+
+    // the policy sees the address and the name
+    let weak = finish_sign_up_with_password(&svc, &token, &Password::new("grace hopper grace hopper"), &ClientInfo::default()).await;
+    assert!(matches!(weak, Err(DomainError::PasswordRejected(_))), "{weak:?}");
+    let (user, signed_in) = finish_sign_up_with_password(&svc, &token, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::sessions::authenticate(&svc, &signed_in.token).await.unwrap().is_some(), "signed in");
+    let verified: bool = sqlx::query_scalar("SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1").bind(user.0).fetch_one(&db).await.unwrap();
+    assert!(verified, "the address is confirmed");
+    assert!(sign_in(&svc, "grace@example.test", &Password::new(PW), &ClientInfo::default()).await.is_ok());
+
+    // single use
+    assert_eq!(sign_up_link(&svc, &token).await.unwrap_err().to_string(), DomainError::Link(LinkProblem::Used).to_string());
+    let again = finish_sign_up_with_password(&svc, &token, &Password::new(PW), &ClientInfo::default()).await;
+    assert!(matches!(again, Err(DomainError::Link(LinkProblem::Used))), "{again:?}");
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_up_link_expires_after_an_hour_and_a_made_up_one_is_not_valid(db: PgPool) {
+    let svc = services(db.clone());
+    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
+    let token = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    svc.clock.advance(Duration::minutes(59));
+    assert!(sign_up_link(&svc, &token).await.is_ok());
+    svc.clock.advance(Duration::minutes(1));
+    let late = finish_sign_up_with_password(&svc, &token, &Password::new(PW), &ClientInfo::default()).await;
+    assert!(matches!(late, Err(DomainError::Link(LinkProblem::Expired))), "{late:?}");
+    for made_up in ["", "abc", &"A".repeat(43)] {
+        let r = sign_up_link(&svc, &LinkToken::from_cookie(made_up)).await;
+        assert!(matches!(r, Err(DomainError::Link(LinkProblem::Invalid))), "{made_up}: {r:?}");
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_links_for_one_address_make_one_account(db: PgPool) {
+    let svc = services(db.clone());
+    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
+    let first = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    svc.clock.advance(Duration::seconds(1));
+    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
+    let second = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    assert_ne!(first, second);
+    let (pw, client) = (Password::new(PW), ClientInfo::default());
+    let a = finish_sign_up_with_password(&svc, &first, &pw, &client);
+    let b = finish_sign_up_with_password(&svc, &second, &pw, &client);
+    let (a, b) = tokio::join!(a, b);
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    assert!(matches!(a.err().or(b.err()), Some(DomainError::EmailTaken)));
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn at_most_three_emails_per_address_per_hour_and_the_answer_never_changes(db: PgPool) {
+    let svc = services(db.clone());
+    for _ in 0..EMAILS_PER_ADDRESS_PER_HOUR + 2 {
+        request_sign_up(&svc, "victim@example.test", None).await.unwrap();
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox").await, EMAILS_PER_ADDRESS_PER_HOUR);
+    svc.clock.advance(Duration::minutes(61));
+    request_sign_up(&svc, "victim@example.test", None).await.unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox").await, EMAILS_PER_ADDRESS_PER_HOUR + 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// Forgot password
+// ------------------------------------------------------------------------------------------
+
+async fn confirmed_account(svc: &Services, email: &str) -> domain::ids::UserId {
+    sign_up(svc, email, Some("Ada"), &Password::new(PW), &ClientInfo::default()).await.unwrap().0
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reset_ends_every_session_and_pending_sign_in_and_signs_nobody_in(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    let other_browser = sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    request_password_reset(&svc, "ADA@example.test ", &ClientInfo::default()).await.unwrap();
+    assert_eq!(newest_kind(&db, "ada@example.test").await, "password_reset");
+    let token = link(&db, "ada@example.test", RESET_PATH).await;
+    let page = reset_link(&svc, &token).await.unwrap();
+    assert!(!page.sets_password);
+    assert!(domain::auth::sessions::authenticate(&svc, &other_browser.token).await.unwrap().is_some(), "reading the page changes nothing");
+
+    svc.clock.advance(Duration::seconds(1));
+    reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::sessions::authenticate(&svc, &other_browser.token).await.unwrap().is_none(), "the other browser is signed out");
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await, 0, "nobody is signed in");
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_reason = 'password_reset'").await, 2);
+    assert!(matches!(sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await, Err(DomainError::InvalidCredentials)));
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await.is_ok());
+    assert_eq!(newest_kind(&db, "ada@example.test").await, "password_reset_done");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind IN ('password_reset_requested', 'password_reset')").await, 2);
+
+    // single use
+    let again = reset_password(&svc, &token, &Password::new("yet another long passphrase"), &ClientInfo::default()).await;
+    assert!(matches!(again, Err(DomainError::Link(LinkProblem::Used))), "{again:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reset_link_fails_once_the_password_changed_and_after_thirty_minutes(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    let first = link(&db, "ada@example.test", RESET_PATH).await;
+    svc.clock.advance(Duration::seconds(1));
+    request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    let second = link(&db, "ada@example.test", RESET_PATH).await;
+    // the second link changes the password: the first no longer works
+    reset_password(&svc, &second, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
+    let stale = reset_password(&svc, &first, &Password::new("yet another long passphrase"), &ClientInfo::default()).await;
+    assert!(matches!(stale, Err(DomainError::Link(LinkProblem::Superseded))), "{stale:?}");
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await.is_ok());
+
+    svc.clock.advance(Duration::seconds(1));
+    request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    let late = link(&db, "ada@example.test", RESET_PATH).await;
+    svc.clock.advance(Duration::minutes(30));
+    let r = reset_password(&svc, &late, &Password::new("yet another long passphrase"), &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::Link(LinkProblem::Expired))), "{r:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_a_reset_an_account_with_an_authenticator_is_still_asked_for_its_code(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, signed_in) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = domain::auth::sessions::authenticate(&svc, &signed_in.token).await.unwrap().unwrap();
+    let enrolment = domain::auth::two_factor::begin_enrolment(&svc, &session).await.unwrap();
+    let secret = testkit::base32_decode(&enrolment.manual_key);
+    let code = domain::auth::totp::code_for_step(&secret, domain::auth::totp::step_at(svc.clock.now()));
+    domain::auth::two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
+
+    request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    let token = link(&db, "ada@example.test", RESET_PATH).await;
+    assert!(reset_link(&svc, &token).await.unwrap().has_second_factor);
+    reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
+    let next = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await;
+    assert!(matches!(next, Err(DomainError::SecondStepRequired(_))), "{next:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn unknown_and_unconfirmed_addresses_get_no_reset_email_and_the_same_answer(db: PgPool) {
+    let svc = services(db.clone());
+    assert!(request_password_reset(&svc, "nobody@example.test", &ClientInfo::default()).await.is_ok());
+    // an account whose address nobody proved (made before sign-ups were confirmed)
+    confirmed_account(&svc, "ada@example.test").await;
+    sqlx::query("UPDATE users SET email_verified_at = NULL").execute(&db).await.unwrap();
+    assert!(request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.is_ok());
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM password_resets").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_account_without_a_password_gets_a_link_that_sets_one(db: PgPool) {
+    let svc = services(db.clone());
+    let user = confirmed_account(&svc, "ada@example.test").await;
+    sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL WHERE id = $1").bind(user.0).execute(&db).await.unwrap();
+    request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    assert!(newest_text(&db, "ada@example.test").await.contains("does not have one yet"));
+    let token = link(&db, "ada@example.test", RESET_PATH).await;
+    assert!(reset_link(&svc, &token).await.unwrap().sets_password);
+    reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await.is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn at_most_three_reset_emails_per_account_per_hour(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    for _ in 0..5 {
+        request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'").await, EMAILS_PER_ADDRESS_PER_HOUR);
+}

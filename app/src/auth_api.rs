@@ -76,6 +76,42 @@ pub async fn finish_sign_up(token: String, password: String) -> Result<(), AppEr
     Ok(())
 }
 
+/// Starts finishing a sign-up with a passkey: the options for `navigator.credentials.create`.
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: a registration ceremony for the link (5 minutes; beginning again replaces it).
+/// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`).
+#[server(prefix = "/api", endpoint = "auth/sign-up/passkey/begin")]
+pub async fn begin_sign_up_passkey(token: String) -> Result<String, AppError> {
+    use crate::server::{fail, services};
+    let svc = services()?;
+    let options = domain::auth::email_links::begin_sign_up_passkey(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    Ok(options.to_string())
+}
+
+/// Finishes a sign-up with the browser's new passkey (`PublicKeyCredential.toJSON()`): uses the
+/// link, creates the account (no password) with the passkey, signs this browser in and answers
+/// where to go (Security & Access).
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: a user, a passkey, a session, `account_created` and `passkey_added` events; the link
+///   is used; sets the session and device cookies.
+/// - Errors: `LinkUnusable`, `Invalid` (the passkey answer, an expired ceremony), `EmailTaken`,
+///   `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`).
+#[server(prefix = "/api", endpoint = "auth/sign-up/passkey/finish")]
+pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result<String, AppError> {
+    use crate::server::{client, fail, services, set_signed_in_cookies};
+    let svc = services()?;
+    let (_, signed_in) =
+        domain::auth::email_links::finish_sign_up_with_passkey(&svc, &domain::secret::LinkToken::from_cookie(token), &credential, &client())
+            .await
+            .map_err(fail)?;
+    set_signed_in_cookies(&signed_in);
+    Ok(crate::nav::HOME.to_string())
+}
+
 /// "Forgot password?": emails a reset link if an account with a confirmed address uses `email`.
 /// Answers the same whether or not one does.
 ///

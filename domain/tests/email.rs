@@ -325,6 +325,29 @@ async fn no_account_exists_until_the_link_is_followed_and_a_password_chosen_then
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_up_can_finish_with_a_passkey_instead_of_a_password(db: PgPool) {
+    use domain::auth::email_links::{begin_sign_up_passkey, finish_sign_up_with_passkey};
+    let svc = services(db.clone());
+    request_sign_up(&svc, "grace@example.test", Some("Grace")).await.unwrap();
+    let token = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    let mut key = testkit::SoftAuthenticator::new(9, uuid::Uuid::nil(), common::ORIGIN);
+    // beginning twice (a second click) replaces the first ceremony
+    begin_sign_up_passkey(&svc, &token).await.unwrap();
+    let options = begin_sign_up_passkey(&svc, &token).await.unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 0, "no account before the passkey is made");
+    let (user, signed_in) = finish_sign_up_with_passkey(&svc, &token, &key.create(&options), &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::sessions::authenticate(&svc, &signed_in.token).await.unwrap().is_some(), "signed in");
+    let (has_password, verified): (bool, bool) =
+        sqlx::query_as("SELECT password_hash IS NOT NULL, email_verified_at IS NOT NULL FROM users WHERE id = $1").bind(user.0).fetch_one(&db).await.unwrap();
+    assert_eq!((has_password, verified), (false, true));
+    assert_eq!(count(&db, "SELECT count(*) FROM passkeys").await, 1);
+    let owner: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM passkeys").fetch_one(&db).await.unwrap();
+    assert_eq!(owner, user.0, "the passkey's user handle is the new account's id");
+    let again = begin_sign_up_passkey(&svc, &token).await;
+    assert!(matches!(again, Err(DomainError::Link(LinkProblem::Used))), "{again:?}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_sign_up_link_expires_after_an_hour_and_a_made_up_one_is_not_valid(db: PgPool) {
     let svc = services(db.clone());
     request_sign_up(&svc, "grace@example.test", None).await.unwrap();

@@ -22,6 +22,8 @@ const PASSWORD_PATHS: &[&str] = &[
     "/api/auth/second-step",
     "/api/auth/sign-up/link",
     "/api/auth/sign-up/finish",
+    "/api/auth/sign-up/passkey/begin",
+    "/api/auth/sign-up/passkey/finish",
     "/api/auth/forgot-password",
     "/api/auth/reset-password/link",
     "/api/auth/reset-password",

@@ -17,7 +17,7 @@ use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::sessions::SessionsCard;
 use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
 use crate::error::LinkIssue;
-use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent};
+use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
 use fixtures::{
     connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
@@ -243,6 +243,12 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="finish-sign-up" caption="Finish sign-up: choose a password" view=ViewFn::from(move || view! {
                     <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email="ada@example.com" display_name="Ada Lovelace"
                         initial="correct horse battery" pending=false on_submit=noop_text/>
+                })/>
+                <State slug="finish-sign-up-passkey" caption="Finish sign-up: or a passkey" view=ViewFn::from(move || view! {
+                    <SignUpPasskey supported=true pending=false on_click=noop/>
+                })/>
+                <State slug="finish-sign-up-passkey-cancelled" caption="Finish sign-up: passkey prompt cancelled" view=ViewFn::from(move || view! {
+                    <SignUpPasskey supported=true pending=false error=Some("Creating the passkey was cancelled.".to_string()) on_click=noop/>
                 })/>
                 <State slug="reset-password" caption="Reset: choose a new password" view=ViewFn::from(move || view! {
                     <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" pending=false on_submit=noop_text/>

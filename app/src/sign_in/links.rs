@@ -146,6 +146,34 @@ pub fn ChoosePasswordForm(
     }
 }
 
+/// "Use a passkey instead": finishing a sign-up without a password. Explains itself where the
+/// browser cannot create passkeys.
+#[component]
+pub fn SignUpPasskey(
+    #[prop(into)] supported: Signal<bool>,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_click: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="passkey-sign-in stack">
+            <p class="divider" aria-hidden="true"><span>"or"</span></p>
+            <ErrorMessage message=error/>
+            {move || if supported.get() {
+                view! {
+                    <button type="button" class="btn btn-secondary btn-block" disabled=move || pending.get()
+                        on:click=move |_| on_click.run(())>
+                        {move || if pending.get() { "Waiting for your passkey…" } else { "Use a passkey instead" }}
+                    </button>
+                    <p class="muted">"Sign in with your fingerprint, face or screen lock, and no password."</p>
+                }.into_any()
+            } else {
+                view! { <p class="muted passkey-unsupported">{crate::browser::UNSUPPORTED}</p> }.into_any()
+            }}
+        </div>
+    }
+}
+
 /// A link that cannot be used: why, and the way forward.
 #[component]
 pub fn LinkProblem(issue: LinkIssue, again_href: &'static str, again_label: &'static str) -> impl IntoView {
@@ -211,6 +239,30 @@ pub fn FinishSignUpPage() -> impl IntoView {
     let on_submit = Callback::new(move |password: String| {
         action.dispatch(FinishSignUp { token: token.get_untracked(), password });
     });
+    let passkeys_supported = RwSignal::new(true);
+    Effect::new(move |_| passkeys_supported.set(crate::browser::webauthn::supported()));
+    let passkey_pending = RwSignal::new(false);
+    let passkey_error = RwSignal::new(None::<String>);
+    let on_passkey = Callback::new(move |_| {
+        passkey_pending.set(true);
+        passkey_error.set(None);
+        leptos::task::spawn_local(async move {
+            let token = token.get_untracked();
+            let result = async {
+                let options = crate::auth_api::begin_sign_up_passkey(token.clone()).await.map_err(|e| Some(e.to_string()))?;
+                let credential = crate::browser::webauthn::create(&options).await.map_err(|e| e.message("Creating the passkey"))?;
+                crate::auth_api::finish_sign_up_passkey(token, credential).await.map_err(|e| Some(e.to_string()))
+            }
+            .await;
+            match result {
+                Ok(to) => crate::browser::dom::go_to(&to),
+                Err(message) => {
+                    passkey_error.set(message);
+                    passkey_pending.set(false);
+                }
+            }
+        });
+    });
     view! {
         <Title text="Finish creating your account · Gatehouse"/>
         <PageFrame>
@@ -220,9 +272,10 @@ pub fn FinishSignUpPage() -> impl IntoView {
                         match link.await {
                             Ok(SignUpLinkView { email, display_name }) => view! {
                                 <h1>"Finish creating your account"</h1>
-                                <p>"Your address is confirmed. Choose a password to sign in with."</p>
+                                <p>"Your address is confirmed. Choose how you'll sign in: a password, or a passkey."</p>
                                 <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
                                     pending=action.pending() error on_submit/>
+                                <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
                             }.into_any(),
                             Err(AppError::LinkUnusable(issue)) => view! {
                                 <LinkProblem issue again_href="/sign-up" again_label="Start again"/>

@@ -117,18 +117,41 @@ pub async fn finish_sign_up_with_password(
     let ctx = policy::password::Context { email: &link.email, display_name: link.display_name.as_deref(), has_second_factor: false };
     check_policy(password, &ctx, &svc.common_passwords)?;
     let hash = svc.hasher.hash(password).await?;
-    let user_id = create_from_link(svc, token, Some(&hash), client).await?;
+    let user_id = create_from_link(svc, token, UserId::new(), Some(&hash), None, client).await?;
     let signed_in = sessions::start(svc, user_id, SignInMethod::Password, client).await?;
     Ok((user_id, signed_in))
 }
 
-/// Uses the link and creates its account (address confirmed), in one transaction; `password_hash`
-/// is `None` for an account that signs in with a passkey (added in the same transaction by the
-/// caller's `also`).
-pub(crate) async fn create_from_link(
+/// Starts finishing a sign-up with a passkey instead of a password: the options for
+/// `navigator.credentials.create` (JSON), for the link's address. Changes no account.
+pub async fn begin_sign_up_passkey(svc: &Services, token: &LinkToken) -> Result<serde_json::Value, DomainError> {
+    let link = sign_up_link(svc, token).await?;
+    crate::auth::passkeys::begin_first(svc, &link_hash(token)?, &link.email, link.display_name.as_deref()).await
+}
+
+/// Finishes a sign-up with the browser's new passkey: the link is used (once), the account created
+/// (address confirmed, no password) with that passkey, in one transaction, and this browser signed in.
+pub async fn finish_sign_up_with_passkey(
     svc: &Services,
     token: &LinkToken,
+    credential_json: &str,
+    client: &ClientInfo,
+) -> Result<(UserId, SignedIn), DomainError> {
+    sign_up_link(svc, token).await?;
+    let first = crate::auth::passkeys::finish_first(svc, &link_hash(token)?, credential_json).await?;
+    let user_id = create_from_link(svc, token, first.user_id, None, Some(&first), client).await?;
+    let signed_in = sessions::start(svc, user_id, SignInMethod::Passkey, client).await?;
+    Ok((user_id, signed_in))
+}
+
+/// Uses the link and creates its account as `user_id` (address confirmed) with a password hash or
+/// a first passkey, in one transaction.
+async fn create_from_link(
+    svc: &Services,
+    token: &LinkToken,
+    user_id: UserId,
     password_hash: Option<&str>,
+    passkey: Option<&crate::auth::passkeys::FirstPasskey>,
     client: &ClientInfo,
 ) -> Result<UserId, DomainError> {
     let hash = link_hash(token)?;
@@ -137,7 +160,6 @@ pub(crate) async fn create_from_link(
     // used by someone else a moment ago, or expired since the page was read
     let (email, display_name) =
         db::email::use_sign_up_request(&mut *tx, &hash, now).await?.ok_or(DomainError::Link(LinkProblem::Used))?;
-    let user_id = UserId::new();
     db::users::insert(&mut *tx, user_id, &email, &normalize_email(&email), display_name.as_deref(), password_hash, Some(now), now)
         .await
         .map_err(|e| match unique_violation(&e) {
@@ -145,6 +167,10 @@ pub(crate) async fn create_from_link(
             _ => e.into(),
         })?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
+    if let Some(first) = passkey {
+        crate::auth::passkeys::store_first(&mut *tx, first, now).await?;
+        db::events::record(&mut *tx, user_id, None, EventKind::PasskeyAdded, client, now).await?;
+    }
     tx.commit().await?;
     Ok(user_id)
 }

@@ -259,7 +259,7 @@ mod ceremonies;
 mod registration;
 
 pub use ceremonies::{begin_reverify, begin_sign_in, finish_reverify, finish_sign_in};
-pub use registration::{begin_registration, clean_name, default_name, finish_registration};
+pub use registration::{begin_first, begin_registration, clean_name, default_name, finish_first, finish_registration, store_first, FirstPasskey};
 
 #[cfg(test)]
 mod tests {

@@ -151,3 +151,88 @@ pub async fn finish_registration(
 fn already_added() -> DomainError {
     DomainError::Invalid(Invalid::PasskeyAlreadyOnDevice)
 }
+
+/// A checked first passkey of an account that does not exist yet (a sign-up), ready to store in
+/// the transaction that creates the account.
+pub struct FirstPasskey {
+    pub user_id: crate::ids::UserId,
+    credential: serde_json::Value,
+    credential_id: Vec<u8>,
+    aaguid: Option<Uuid>,
+    backup_eligible: bool,
+    backed_up: bool,
+    name: String,
+}
+
+/// The ceremony state of a first passkey: webauthn-rs's, and the account id it was made for.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FirstState {
+    user_id: Uuid,
+    state: serde_json::Value,
+}
+
+/// Starts registering the first passkey of an account that does not exist yet: options for
+/// `navigator.credentials.create` (JSON) under a new account id. The ceremony belongs to `owner`
+/// (the sign-up link's hash); beginning again replaces it.
+pub async fn begin_first(svc: &Services, owner: &[u8; 32], email: &str, display_name: Option<&str>) -> Result<serde_json::Value, DomainError> {
+    let user_id = crate::ids::UserId::new();
+    let display = display_name.filter(|n| !n.trim().is_empty()).unwrap_or(email);
+    let (mut options, state) = svc
+        .passkeys
+        .webauthn
+        .start_passkey_registration(user_id.0, email, display, None)
+        .map_err(|e| DomainError::Internal(format!("start_passkey_registration: {e:?}")))?;
+    if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
+        sel.resident_key = Some(ResidentKeyRequirement::Preferred);
+        sel.require_resident_key = false;
+    }
+    let (now, until) = expires(svc);
+    let stored = to_json(&FirstState { user_id: user_id.0, state: to_json(&state)? })?;
+    let mut tx = svc.db.begin().await?;
+    db::passkeys::take_ceremony(&mut *tx, CeremonyKind::Register, Owner::Token(owner), now).await?;
+    db::passkeys::put_ceremony(&mut *tx, CeremonyKind::Register, Owner::Token(owner), stored, now, until).await?;
+    tx.commit().await?;
+    to_json(&options)
+}
+
+/// Checks the browser's answer to `begin_first` (the ceremony is used up either way).
+pub async fn finish_first(svc: &Services, owner: &[u8; 32], credential_json: &str) -> Result<FirstPasskey, DomainError> {
+    let reg: RegisterPublicKeyCredential = parse_credential(credential_json)?;
+    let now = svc.clock.now();
+    let stored = db::passkeys::take_ceremony(&svc.db, CeremonyKind::Register, Owner::Token(owner), now).await?.ok_or_else(expired)?;
+    let FirstState { user_id, state } = from_json(stored)?;
+    let state: PasskeyRegistration = from_json(state)?;
+    let passkey = svc.passkeys.webauthn.finish_passkey_registration(&reg, &state).map_err(|e| ceremony_error(e, PasskeyCeremony::Adding))?;
+    let credential = to_json(&passkey)?;
+    let (backup_eligible, backed_up) = backup_flags(&credential);
+    let aaguid = aaguid_of(&reg);
+    let name = default_name(svc.passkeys.provider_name(aaguid), &[]);
+    Ok(FirstPasskey {
+        user_id: crate::ids::UserId(user_id),
+        credential_id: AsRef::<[u8]>::as_ref(passkey.cred_id()).to_vec(),
+        credential,
+        aaguid,
+        backup_eligible,
+        backed_up,
+        name,
+    })
+}
+
+/// Stores a first passkey for its new account (inside the transaction that creates it).
+pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, now: time::OffsetDateTime) -> Result<(), DomainError> {
+    let new = NewPasskey {
+        id: PasskeyId::new(),
+        user_id: first.user_id,
+        credential_id: &first.credential_id,
+        credential: first.credential.clone(),
+        name: &first.name,
+        aaguid: first.aaguid,
+        backup_eligible: first.backup_eligible,
+        backed_up: first.backed_up,
+        created_at: now,
+    };
+    if !db::passkeys::insert(db, &new).await? {
+        return Err(already_added());
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import AxeBuilder from '@axe-core/playwright';
+import * as OTPAuth from 'otpauth';
 import {
   test as base,
   expect,
@@ -30,7 +31,7 @@ export const BAD_CREDENTIALS = 'Incorrect email or password.';
  * Chromium logs every 4xx/5xx response (including fetches made by the app) as a
  * console error "Failed to load resource: the server responded with a status of
  * 401 (Unauthorized)". Tests that deliberately provoke a rejected request
- * (wrong password, duplicate account, ...) allow 4xx ones with
+ * (wrong password, used link, ...) allow 4xx ones with
  * `test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] })`. 5xx is never allowed.
  */
 export const HTTP_4XX_LOG = /^Failed to load resource: the server responded with a status of 4\d\d\b/;
@@ -177,23 +178,42 @@ async function describeResponse(response: APIResponse): Promise<string> {
   return `${response.status()} ${response.url()}\n${body.slice(0, 2_000)}`;
 }
 
+/** The subject of the email whose link finishes a sign-up for a new address. */
+export const SIGN_UP_MAIL = 'Finish creating your Gatehouse account';
+
+/** The subject of the email an address that already has an account gets instead. */
+export const ACCOUNT_EXISTS_MAIL = 'Someone tried to create a Gatehouse account with your email';
+
+/** The answer of the sign-up page after "Continue", for a new address and an existing one alike. */
+export const CHECK_INBOX = 'Check your inbox to finish creating your account.';
+
 /**
- * Creates an account with a form POST to /api/auth/sign-up.
+ * Creates an account the way a person does, through the API: a form POST to /api/auth/sign-up
+ * (email, display name), the "Finish creating your Gatehouse account" email from the mail
+ * catcher, then a form POST of its link's token and the password to /api/auth/sign-up/finish.
+ * `account.email` must not have an account yet (an existing one gets a different email, and this
+ * fails waiting for the link).
  *
- * With a Page, the request goes through `page.request`, which shares the
- * browser context's cookies, so the page is signed in afterwards. With an
- * APIRequestContext (e.g. the `request` fixture) the browser stays signed out.
+ * With a Page, the requests go through `page.request`, which shares the browser context's
+ * cookies, so the page is signed in afterwards. With an APIRequestContext (e.g. the `request`
+ * fixture) the browser stays signed out.
  */
 export async function signUpViaApi(target: RequestTarget, account: Account): Promise<void> {
-  const response = await requestContextOf(target).post('/api/auth/sign-up', {
-    form: {
-      email: account.email,
-      password: account.password,
-      display_name: account.displayName ?? '',
-    },
+  const context = requestContextOf(target);
+  const before = (await mailsTo(account.email)).length;
+  const response = await context.post('/api/auth/sign-up', {
+    form: { email: account.email, display_name: account.displayName ?? '' },
     headers: SAME_ORIGIN_HEADERS,
   });
   expect(response.ok(), `sign-up via API failed: ${await describeResponse(response)}`).toBe(true);
+  const mail = await waitForMail(account.email, SIGN_UP_MAIL, { after: before });
+  const token = new URL(linkTo(mail, '/sign-up/finish')).searchParams.get('token');
+  expect(token, `the sign-up link has no token: ${linkTo(mail, '/sign-up/finish')}`).toBeTruthy();
+  const finish = await context.post('/api/auth/sign-up/finish', {
+    form: { token: token!, password: account.password },
+    headers: SAME_ORIGIN_HEADERS,
+  });
+  expect(finish.ok(), `finishing the sign-up via API failed: ${await describeResponse(finish)}`).toBe(true);
 }
 
 /** Signs in with a form POST to /api/auth/sign-in; see signUpViaApi for `target`. */
@@ -229,13 +249,32 @@ export async function canSignIn(email: string, password: string): Promise<boolea
 // Auth through the UI
 // ---------------------------------------------------------------------------
 
-/** Fills and submits the sign-up form at /sign-up. Does not wait for the result. */
-export async function signUpViaUi(page: Page, account: Account): Promise<void> {
+/**
+ * Fills and submits the sign-up form at /sign-up (email, display name, "Continue") and expects
+ * the "Check your inbox" answer.
+ */
+export async function requestSignUpViaUi(page: Page, account: Pick<Account, 'email' | 'displayName'>): Promise<void> {
   await gotoHydrated(page, '/sign-up');
   await page.getByLabel('Email', { exact: true }).fill(account.email);
   await page.getByLabel('Display name (optional)', { exact: true }).fill(account.displayName ?? '');
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: CHECK_INBOX })).toBeVisible();
+}
+
+/**
+ * Creates an account the way a person does, in the browser: requestSignUpViaUi, then opens the
+ * link of the "Finish creating your Gatehouse account" email, fills "Password" and clicks
+ * "Create account". Does not wait for the result (on success the page signs in and goes to
+ * Security & Access). `account.email` must not have an account yet.
+ */
+export async function signUpViaUi(page: Page, account: Account): Promise<void> {
+  const before = (await mailsTo(account.email)).length;
+  await requestSignUpViaUi(page, account);
+  const mail = await waitForMail(account.email, SIGN_UP_MAIL, { after: before });
+  await page.goto(linkTo(mail, '/sign-up/finish'));
+  await waitForHydration(page);
   await page.getByLabel('Password', { exact: true }).fill(account.password);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('button', { name: 'Create account', exact: true }).click();
 }
 
 /**
@@ -258,7 +297,7 @@ export async function signInViaUi(page: Page, email: string, password: string, p
   await submitSignInForm(page, email, password);
 }
 
-/** The alert shown for a failed sign-in / sign-up. */
+/** The alert shown for a failed sign-in, sign-up or link form. */
 export function alertOf(page: Page) {
   return page.getByRole('alert');
 }
@@ -287,6 +326,25 @@ export async function changePassword(page: Page, current: string, next: string):
   await section.getByLabel('New password', { exact: true }).fill(next);
   await section.getByRole('button', { name: 'Update password' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+}
+
+/**
+ * Turns on two-step verification with an authenticator app from Security & Access (opens the
+ * page), saving the backup codes; answers the app (`totp.generate()` gives the current code).
+ */
+export async function turnOnAuthenticator(page: Page): Promise<OTPAuth.TOTP> {
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+  const key = (await section.getByTestId('manual-key').textContent()) ?? '';
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key.replaceAll(' ', '')), digits: 6, period: 30, algorithm: 'SHA1' });
+  await section.getByLabel('Code from the app').fill(totp.generate());
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  const panel = section.getByRole('group', { name: 'Your backup codes' });
+  await panel.getByLabel('I have saved these codes').check();
+  await panel.getByRole('button', { name: 'Done' }).click();
+  await expect(section).toContainText('Authenticator app: on');
+  return totp;
 }
 
 // ---------------------------------------------------------------------------

@@ -87,7 +87,7 @@ test('changing the password on one device signs out the other; the old password 
   }
 });
 
-test('an account without a password sets one, and can then sign in with it', async ({ page, browser }) => {
+test('an account without a password sets one, and can then sign in with it', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
   // as if it had signed up with Google: no password

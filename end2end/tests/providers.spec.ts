@@ -5,7 +5,6 @@
  * way to sign in cannot be disconnected; an email already in use is refused; an account with an
  * authenticator app still asks for its code; a cancel lands calmly on sign-in.
  */
-import * as OTPAuth from 'otpauth';
 import type { Page } from '@playwright/test';
 import {
   accountNav,
@@ -24,6 +23,7 @@ import {
   strongPassword,
   submitSignInForm,
   test,
+  turnOnAuthenticator,
   uniqueEmail,
 } from './fixtures';
 import { IDP_URL } from '../base-url';
@@ -160,17 +160,7 @@ test('a Google sign-in on an account with an authenticator app still asks for th
   await gotoHydrated(page, '/sign-in');
   await continueWith(page, 'Google', email);
   await expectSecurityPage(page);
-  // turn on the authenticator app
-  const section = region(page, 'Two-step verification');
-  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
-  const key = ((await section.getByTestId('manual-key').textContent()) ?? '').replaceAll(' ', '');
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key), digits: 6, period: 30, algorithm: 'SHA1' });
-  await section.getByLabel('Code from the app').fill(totp.generate());
-  await section.getByRole('button', { name: 'Turn on' }).click();
-  const codes = section.getByRole('group', { name: 'Your backup codes' });
-  await codes.getByLabel('I have saved these codes').check();
-  await codes.getByRole('button', { name: 'Done' }).click();
-  await expect(section).toContainText('Authenticator app: on');
+  const totp = await turnOnAuthenticator(page);
 
   await signOut(page);
   await page.waitForSelector('html[data-hydrated]');

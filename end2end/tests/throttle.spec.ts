@@ -4,7 +4,6 @@
  * lock only browsers that never signed in; and with failures on record, a right password is
  * followed by a right code that works at once.
  */
-import * as OTPAuth from 'otpauth';
 import {
   BAD_CREDENTIALS,
   BASE_URL,
@@ -19,12 +18,12 @@ import {
   gotoHydrated,
   literal,
   newAccount,
-  region,
   signInViaUi,
   signUpViaApi,
   sql,
   submitSignInForm,
   test,
+  turnOnAuthenticator,
   trackPageErrors,
 } from './fixtures';
 
@@ -91,17 +90,7 @@ test('with failures on record, a right password is followed by a right code that
   test.setTimeout(60_000);
   const account = newAccount();
   await signUpViaApi(page, account);
-  await gotoHydrated(page, SECURITY_PATH);
-  const section = region(page, 'Two-step verification');
-  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
-  const key = (await section.getByTestId('manual-key').textContent()) ?? '';
-  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key.replaceAll(' ', '')), digits: 6, period: 30, algorithm: 'SHA1' });
-  await section.getByLabel('Code from the app').fill(totp.generate());
-  await section.getByRole('button', { name: 'Turn on' }).click();
-  const panel = section.getByRole('group', { name: 'Your backup codes' });
-  await panel.getByLabel('I have saved these codes').check();
-  await panel.getByRole('button', { name: 'Done' }).click();
-  await expect(section).toContainText('Authenticator app: on');
+  const totp = await turnOnAuthenticator(page);
   // ten wrong guesses from elsewhere, the last nine minutes ago (ten failures wait eight minutes)
   sql(
     `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at)

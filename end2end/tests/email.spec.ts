@@ -1,0 +1,376 @@
+/**
+ * Email end to end, against the local mail catcher and the messages the server really sends:
+ * sign-up through the emailed link (and what an address that already has an account gets
+ * instead), "Forgot password?" through the reset link (every session ended, the authenticator
+ * still asked for), and the link pages: each link works once, opening one changes nothing, and a
+ * mangled one says so.
+ */
+import type { Page } from '@playwright/test';
+import {
+  ACCOUNT_EXISTS_MAIL,
+  BAD_CREDENTIALS,
+  BASE_URL,
+  CHECK_INBOX,
+  HTTP_4XX_LOG,
+  SAME_ORIGIN_HEADERS,
+  SECURITY_PATH,
+  SIGN_UP_MAIL,
+  SITE_ORIGIN,
+  accountNav,
+  alertOf,
+  canSignIn,
+  checkA11y,
+  expect,
+  expectPathname,
+  expectSecurityPage,
+  gotoHydrated,
+  linkTo,
+  linksIn,
+  literal,
+  mailsTo,
+  newAccount,
+  region,
+  requestSignUpViaUi,
+  signInViaApi,
+  signUpViaApi,
+  sql,
+  strongPassword,
+  submitSignInForm,
+  test,
+  turnOnAuthenticator,
+  trackPageErrors,
+  uniqueEmail,
+  waitForHydration,
+  waitForMail,
+} from './fixtures';
+
+// A used or mangled link is answered 400/410, and a wrong password or a sign-in waiting for its
+// second step 401/403: Chromium logs those as console errors. Page errors and 5xx still fail.
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+const RESET_MAIL = 'Reset your Gatehouse password';
+const RESET_DONE_MAIL = 'Your Gatehouse password was reset';
+const RESET_ANSWER = 'If an account uses this address, we sent a link.';
+const RESET_NOTICE = 'Your password was reset and every session signed out. Sign in with your new password.';
+
+function main(page: Page) {
+  return page.getByRole('main');
+}
+
+/** The on-page answer with the address it names replaced, to compare two answers. */
+async function answerText(page: Page, email: string): Promise<string> {
+  return (await main(page).innerText()).replaceAll(email, '<email>');
+}
+
+function countOf(statement: string): number {
+  return Number(sql(statement));
+}
+
+function usersWithEmail(email: string): number {
+  return countOf(`SELECT count(*) FROM users WHERE email_normalized = ${literal(email.trim().toLowerCase())}`);
+}
+
+/** The same link with its token's first character changed: well-formed, but no link's. */
+function mangled(link: string): string {
+  const url = new URL(link);
+  const token = url.searchParams.get('token')!;
+  url.searchParams.set('token', (token[0] === 'A' ? 'B' : 'A') + token.slice(1));
+  return url.toString();
+}
+
+/** Posts a sign-up for `email` (no browser) and answers the link of the email it sends. */
+async function signUpLink(page: Page, email: string): Promise<string> {
+  const before = (await mailsTo(email)).length;
+  const response = await page.request.post('/api/auth/sign-up', { form: { email, display_name: '' }, headers: SAME_ORIGIN_HEADERS });
+  expect(response.status()).toBe(200);
+  return linkTo(await waitForMail(email, SIGN_UP_MAIL, { after: before }), '/sign-up/finish');
+}
+
+/** Posts "Forgot password?" for `email` (no browser) and answers the link of the email it sends. */
+async function resetLink(page: Page, email: string): Promise<string> {
+  const before = (await mailsTo(email)).length;
+  const response = await page.request.post('/api/auth/forgot-password', { form: { email }, headers: SAME_ORIGIN_HEADERS });
+  expect(response.status()).toBe(200);
+  return linkTo(await waitForMail(email, RESET_MAIL, { after: before }), '/reset-password');
+}
+
+/** Finishes a sign-up from its link with a form POST (the page's context ends up signed in). */
+async function finishSignUp(page: Page, link: string, password: string): Promise<void> {
+  const token = new URL(link).searchParams.get('token')!;
+  const response = await page.request.post('/api/auth/sign-up/finish', { form: { token, password }, headers: SAME_ORIGIN_HEADERS });
+  expect(response.ok(), await response.text()).toBe(true);
+}
+
+/** Expects the page for a link that cannot be used, and its two ways forward. */
+async function expectLinkProblem(page: Page, title: string, again: { name: string; href: string }): Promise<void> {
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(title);
+  await expect(main(page).getByRole('link', { name: again.name, exact: true })).toHaveAttribute('href', again.href);
+  await expect(main(page).getByRole('link', { name: 'Sign in', exact: true })).toHaveAttribute('href', '/sign-in');
+}
+
+test('signing up a new address: the emailed link finishes it, signs in, and works once', async ({ page }) => {
+  const account = newAccount('Ada Lovelace');
+  await requestSignUpViaUi(page, account);
+  await expect(page.getByRole('status').filter({ hasText: CHECK_INBOX })).toContainText(account.email);
+  await checkA11y(page);
+
+  const mail = await waitForMail(account.email, SIGN_UP_MAIL);
+  expect(mail.to).toEqual([account.email]);
+  const link = linkTo(mail, '/sign-up/finish');
+  expect(new URL(link).origin).toBe(SITE_ORIGIN);
+  expect(new URL(link).searchParams.get('token')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+  await page.goto(link);
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Finish creating your account');
+  await expect(main(page).getByText(account.email, { exact: true })).toBeVisible();
+  const password = page.getByLabel('Password', { exact: true });
+  await password.fill('short');
+  await expect(page.locator('.strength-text')).toHaveText('Too short: 10 more characters.');
+  await password.fill(account.password);
+  await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);
+  await checkA11y(page);
+  await page.getByRole('button', { name: 'Create account', exact: true }).click();
+  await expectSecurityPage(page);
+  await expect(accountNav(page)).toContainText('Ada Lovelace');
+  await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(1);
+  expect(usersWithEmail(account.email)).toBe(1);
+  expect(await canSignIn(account.email, account.password)).toBe(true);
+
+  await page.goto(link);
+  await waitForHydration(page);
+  await expectLinkProblem(page, 'This link was already used', { name: 'Start again', href: '/sign-up' });
+  expect(usersWithEmail(account.email)).toBe(1);
+});
+
+test('signing up with an address that has an account: the same answer, the owner is told, nothing changes', async ({ page, request }) => {
+  const owner = newAccount();
+  await signUpViaApi(request, owner);
+  const stranger = uniqueEmail();
+
+  // the same answer on the page…
+  await requestSignUpViaUi(page, { email: stranger });
+  const forNewAddress = await answerText(page, stranger);
+  await requestSignUpViaUi(page, { email: owner.email });
+  await expect(page.getByRole('status').filter({ hasText: CHECK_INBOX })).toContainText(owner.email);
+  await expect(alertOf(page)).toHaveCount(0);
+  expect(await answerText(page, owner.email)).toBe(forNewAddress);
+  // …and over HTTP
+  const answers = [];
+  for (const email of [uniqueEmail(), owner.email]) {
+    const response = await request.post('/api/auth/sign-up', { form: { email, display_name: '' }, headers: SAME_ORIGIN_HEADERS, maxRedirects: 0 });
+    answers.push({ status: response.status(), body: await response.text() });
+  }
+  expect(answers[0].status).toBe(200);
+  expect(answers[1]).toEqual(answers[0]);
+
+  // the new address gets the link; the owner is told someone tried, with ways back in
+  await waitForMail(stranger, SIGN_UP_MAIL);
+  const told = await waitForMail(owner.email, ACCOUNT_EXISTS_MAIL);
+  expect(told.to).toEqual([owner.email]);
+  expect(linksIn(told)).toEqual([`${SITE_ORIGIN}/sign-in`, `${SITE_ORIGIN}/forgot-password`]);
+  expect(told.text).toContain('nothing was created and nothing changed');
+  await waitForMail(owner.email, ACCOUNT_EXISTS_MAIL, { after: 2 }); // the HTTP one: the first sign-up's link, then the page's
+  expect((await mailsTo(owner.email)).map((mail) => mail.subject).sort()).toEqual(
+    [ACCOUNT_EXISTS_MAIL, ACCOUNT_EXISTS_MAIL, SIGN_UP_MAIL].sort(),
+  );
+
+  // no second account, and the old password still signs in
+  expect(usersWithEmail(owner.email)).toBe(1);
+  expect(await canSignIn(owner.email, owner.password)).toBe(true);
+});
+
+test('"Forgot password?" end to end: the emailed link sets a new password and signs out every session', async ({ page, browser, request }) => {
+  test.setTimeout(60_000);
+  const account = newAccount();
+  await signUpViaApi(request, account);
+
+  // another browser, signed in
+  const otherContext = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const other = await otherContext.newPage();
+    const otherErrors = trackPageErrors(other);
+    await signInViaApi(other, account.email, account.password);
+    await gotoHydrated(other, SECURITY_PATH);
+    await expectSecurityPage(other);
+
+    // ask for a link from the sign-in page
+    await gotoHydrated(page, '/sign-in');
+    await page.getByRole('link', { name: 'Forgot password?', exact: true }).click();
+    await expectPathname(page, '/forgot-password');
+    await waitForHydration(page);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Reset your password');
+    await checkA11y(page);
+    await page.getByLabel('Email', { exact: true }).fill(account.email);
+    await page.getByRole('button', { name: 'Send link', exact: true }).click();
+    await expect(page.getByRole('status').filter({ hasText: RESET_ANSWER })).toContainText(account.email);
+    await checkA11y(page);
+
+    const mail = await waitForMail(account.email, RESET_MAIL);
+    const link = linkTo(mail, '/reset-password');
+    expect(new URL(link).origin).toBe(SITE_ORIGIN);
+
+    // choose a new password
+    await page.goto(link);
+    await waitForHydration(page);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
+    await expect(main(page).getByText(account.email, { exact: true })).toBeVisible();
+    const newPassword = strongPassword();
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);
+    await checkA11y(page);
+    const before = (await mailsTo(account.email)).length;
+    await page.getByRole('button', { name: 'Save new password', exact: true }).click();
+    await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+    await waitForHydration(page);
+    await expect(page.getByRole('status').filter({ hasText: RESET_NOTICE })).toHaveText(RESET_NOTICE);
+
+    // the old password no longer signs in; the new one does
+    await submitSignInForm(page, account.email, account.password);
+    await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+    await submitSignInForm(page, account.email, newPassword);
+    await expectSecurityPage(page);
+    expect(await canSignIn(account.email, account.password)).toBe(false);
+
+    // the other browser was signed out
+    await other.goto(SECURITY_PATH);
+    await expectPathname(other, '/sign-in');
+    expect(otherErrors, 'page errors / console errors in the other browser').toEqual([]);
+
+    // the owner is told
+    const done = await waitForMail(account.email, RESET_DONE_MAIL, { after: before });
+    expect(done.to).toEqual([account.email]);
+
+    // the link worked once
+    await page.goto(link);
+    await waitForHydration(page);
+    await expectLinkProblem(page, 'This link was already used', { name: 'Get a new link', href: '/forgot-password' });
+  } finally {
+    await otherContext.close();
+  }
+});
+
+test('a reset does not skip the authenticator app: the next sign-in still asks for a code', async ({ page }) => {
+  test.setTimeout(90_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const totp = await turnOnAuthenticator(page);
+
+  const link = await resetLink(page, account.email);
+  await page.goto(link);
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
+  // with a second factor the password rules ask for fewer characters, as on the Security page
+  await expect(main(page)).toContainText('At least 8 characters.');
+  const newPassword = strongPassword();
+  await page.getByLabel('New password', { exact: true }).fill(newPassword);
+  await page.getByRole('button', { name: 'Save new password', exact: true }).click();
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+  await waitForHydration(page);
+  // the reset ended this browser's session too
+  expect((await page.request.get(SECURITY_PATH, { maxRedirects: 0 })).status()).toBe(303);
+
+  await submitSignInForm(page, account.email, newPassword);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Two-step verification');
+  // the code that turned the app on is used up: wait for the next one
+  await page.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
+  await page.getByLabel('6-digit code').fill(totp.generate());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+  await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password + authenticator app');
+  await expect(region(page, 'Two-step verification')).toContainText('Authenticator app: on');
+});
+
+test('"Forgot password?" answers the same for an unknown address, and emails only confirmed accounts', async ({ page, request }) => {
+  const unknown = uniqueEmail();
+  await gotoHydrated(page, '/forgot-password');
+  await page.getByLabel('Email', { exact: true }).fill(unknown);
+  await page.getByRole('button', { name: 'Send link', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: RESET_ANSWER })).toContainText(unknown);
+  const forUnknown = await answerText(page, unknown);
+
+  const account = newAccount();
+  await signUpViaApi(request, account);
+  await gotoHydrated(page, '/forgot-password');
+  await page.getByLabel('Email', { exact: true }).fill(account.email);
+  await page.getByRole('button', { name: 'Send link', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: RESET_ANSWER })).toContainText(account.email);
+  expect(await answerText(page, account.email)).toBe(forUnknown);
+  await waitForMail(account.email, RESET_MAIL);
+
+  // an account whose address nobody confirmed (made before sign-up confirmed addresses)
+  const unconfirmed = newAccount();
+  await signUpViaApi(request, unconfirmed);
+  sql(`UPDATE users SET email_verified_at = NULL WHERE email_normalized = ${literal(unconfirmed.email)}`);
+  const answers = [];
+  for (const email of [account.email, unknown, unconfirmed.email]) {
+    const response = await request.post('/api/auth/forgot-password', { form: { email }, headers: SAME_ORIGIN_HEADERS, maxRedirects: 0 });
+    answers.push({ status: response.status(), body: await response.text() });
+  }
+  expect(answers[0].status).toBe(200);
+  expect(answers[1]).toEqual(answers[0]);
+  expect(answers[2]).toEqual(answers[0]);
+
+  // the outbox row is written before the answer, in the same transaction as the link: none for these
+  expect(countOf(`SELECT count(*) FROM email_outbox WHERE lower(to_address) = ${literal(unknown)}`)).toBe(0);
+  expect(countOf(`SELECT count(*) FROM email_outbox WHERE lower(to_address) = ${literal(unconfirmed.email)} AND kind <> 'confirm_sign_up'`)).toBe(0);
+  expect(countOf(`SELECT count(*) FROM email_outbox WHERE lower(to_address) = ${literal(account.email)} AND subject = ${literal(RESET_MAIL)}`)).toBe(2);
+});
+
+test('a mangled link says it is not valid, with a way forward', async ({ page, request }) => {
+  const account = newAccount();
+  const signUp = await signUpLink(page, account.email);
+  await page.goto(mangled(signUp));
+  await waitForHydration(page);
+  await expectLinkProblem(page, "This link isn't valid", { name: 'Start again', href: '/sign-up' });
+  await expect(main(page)).toContainText('Check that you opened the whole link from the email');
+  await checkA11y(page);
+  // cut short, or none at all
+  for (const path of [signUp.slice(0, -5), '/sign-up/finish']) {
+    await page.goto(path);
+    await waitForHydration(page);
+    await expectLinkProblem(page, "This link isn't valid", { name: 'Start again', href: '/sign-up' });
+  }
+  // …and submitting one is refused by the server too
+  const token = new URL(mangled(signUp)).searchParams.get('token')!;
+  const refused = await request.post('/api/auth/sign-up/finish', { form: { token, password: account.password }, headers: SAME_ORIGIN_HEADERS, maxRedirects: 0 });
+  expect(refused.status()).toBe(400);
+  expect(usersWithEmail(account.email)).toBe(0);
+
+  await finishSignUp(page, signUp, account.password);
+  const reset = await resetLink(page, account.email);
+  await page.goto(mangled(reset));
+  await waitForHydration(page);
+  await expectLinkProblem(page, "This link isn't valid", { name: 'Get a new link', href: '/forgot-password' });
+  await checkA11y(page);
+});
+
+test('opening a link changes nothing: no account until the form is sent, and the link still works', async ({ page, request }) => {
+  const account = newAccount();
+  const link = await signUpLink(page, account.email);
+  // a mail scanner fetches it, then the person opens it
+  expect((await request.get(link)).status()).toBe(200);
+  await page.goto(link);
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Finish creating your account');
+  expect(usersWithEmail(account.email)).toBe(0);
+  expect(countOf(`SELECT count(*) FROM sign_up_requests WHERE email_normalized = ${literal(account.email)} AND used_at IS NULL`)).toBe(1);
+
+  await page.getByLabel('Password', { exact: true }).fill(account.password);
+  await page.getByRole('button', { name: 'Create account', exact: true }).click();
+  await expectSecurityPage(page);
+  expect(usersWithEmail(account.email)).toBe(1);
+
+  // the same for a reset link: opening it keeps the password, and it still works
+  const reset = await resetLink(page, account.email);
+  expect((await request.get(reset)).status()).toBe(200);
+  await page.goto(reset);
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
+  expect(await canSignIn(account.email, account.password)).toBe(true);
+  const newPassword = strongPassword();
+  await page.getByLabel('New password', { exact: true }).fill(newPassword);
+  await page.getByRole('button', { name: 'Save new password', exact: true }).click();
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+  expect(await canSignIn(account.email, newPassword)).toBe(true);
+});

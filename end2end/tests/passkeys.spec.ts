@@ -17,7 +17,12 @@ import {
   newAccount,
   region,
   SECURITY_PATH,
+  SIGN_UP_MAIL,
+  linkTo,
+  requestSignUpViaUi,
   signUpViaApi,
+  waitForHydration,
+  waitForMail,
   sql,
   submitSignInForm,
   test,
@@ -107,6 +112,29 @@ async function signedInAs(page: Page): Promise<string | null> {
   const body = await res.json();
   return body?.email ?? null;
 }
+
+test('a sign-up finishes with a passkey instead of a password: no password, one passkey, and it signs in', async ({ page }) => {
+  test.setTimeout(90_000);
+  await withoutAutofill(page);
+  const account = newAccount('Grace');
+  const authenticator = await addAuthenticator(page, true);
+  await requestSignUpViaUi(page, account);
+  const mail = await waitForMail(account.email, SIGN_UP_MAIL);
+  await page.goto(linkTo(mail, '/sign-up/finish'));
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Use a passkey instead' }).click();
+  await expectSecurityPage(page);
+  expect(await credentialCount(authenticator)).toBe(1);
+  await expect(rows(page)).toHaveCount(1);
+  await expect(region(page, 'Password')).toContainText('No password set');
+  expect(sql(`SELECT email_verified_at IS NOT NULL FROM users WHERE email_normalized = ${literal(account.email)}`)).toBe('t');
+
+  await signOut(page);
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expectSecurityPage(page);
+  expect(await signedInAs(page)).toBe(account.email);
+});
 
 test('add a passkey after re-verification, sign in with it (no code asked), then a second one, rename, remove', async ({ page }) => {
   test.setTimeout(120_000);

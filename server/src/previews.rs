@@ -20,7 +20,8 @@ pub async fn email(State(state): State<AppState>, Path(kind): Path<String>, Quer
     if !state.config.previews.enabled {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    let settings = &state.services.email;
+    // a fixed example origin: the links read the same on every machine (screenshot baselines)
+    let settings = &domain::email::EmailSettings { public_origin: "https://gatehouse.example".into(), ..(*state.services.email).clone() };
     let Some((_, name, mail)) = domain::email::examples(settings).into_iter().find(|(k, _, _)| k.as_str() == kind) else {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     };

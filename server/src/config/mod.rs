@@ -98,6 +98,8 @@ impl Config {
             // Keep the type of the value the file has (numbers stay numbers).
             let parsed = match table.get(&field) {
                 Some(toml::Value::String(_)) | None if !looks_typed(&value) => toml::Value::String(value),
+                // credentials live only in the environment and are text, even when all digits
+                None if is_credential(&field) => toml::Value::String(value),
                 Some(toml::Value::String(_)) => toml::Value::String(value),
                 _ => format!("v = {value}")
                     .parse::<toml::Table>()
@@ -197,6 +199,10 @@ fn is_loopback_host(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+fn is_credential(field: &str) -> bool {
+    field.ends_with("password") || field.ends_with("secret") || field.ends_with("username")
+}
+
 fn looks_typed(v: &str) -> bool {
     v == "true" || v == "false" || v.parse::<i64>().is_ok() || v.starts_with('[')
 }
@@ -224,6 +230,9 @@ mod tests {
         let cfg = Config::from_toml(FILE, base.to_vec()).unwrap();
         assert_eq!(cfg.email.tls, domain::email::TlsMode::Starttls, "the committed file sends over TLS");
         assert!(!format!("{:?}", Config::from_toml(FILE, [base.to_vec(), vec![("GATEHOUSE_EMAIL_SMTP_PASSWORD".into(), "hunter2x".into())]].concat()).unwrap().email).contains("hunter2x"));
+        // an all-digit password is still text
+        let digits = Config::from_toml(FILE, [base.to_vec(), vec![("GATEHOUSE_EMAIL_SMTP_PASSWORD".into(), "12345678".into())]].concat()).unwrap();
+        assert_eq!(digits.email.smtp_password, "12345678");
     }
 
     #[test]

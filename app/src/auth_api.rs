@@ -113,7 +113,8 @@ pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result
 }
 
 /// "Forgot password?": emails a reset link if an account with a confirmed address uses `email`.
-/// Answers the same whether or not one does.
+/// Answers the same, in the same time, whether or not one does: the look-up and the email happen
+/// after the answer.
 ///
 /// - Auth: anonymous.
 /// - Effects: for such an account, a reset link (token hashed, 30 minutes), a queued email and a
@@ -125,7 +126,7 @@ pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use crate::server::{client, fail, services};
     let svc = services()?;
-    domain::auth::email_links::request_password_reset(&svc, &email, &client()).await.map_err(fail)
+    domain::auth::email_links::request_password_reset_in_background(&svc, &email, &client()).map_err(fail)
 }
 
 /// What a reset link's page shows. Changes nothing.

@@ -453,6 +453,31 @@ async fn a_reset_link_fails_once_the_password_changed_and_after_thirty_minutes(d
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reset_racing_a_password_change_loses_and_the_new_password_stays(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    let token = link(&db, "ada@example.test", RESET_PATH).await;
+    // the owner changes the password elsewhere: that transaction holds the account's row…
+    let mut change = db.begin().await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = 'changed-elsewhere', password_changed_at = password_changed_at + interval '1 second'")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let reset = tokio::spawn({
+        let svc = svc.clone();
+        async move { reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await }
+    });
+    // …while the reset reaches it, then commits
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    change.commit().await.unwrap();
+    let r = reset.await.unwrap();
+    assert!(matches!(r, Err(DomainError::Link(LinkProblem::Used | LinkProblem::Superseded))), "{r:?}");
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(hash, "changed-elsewhere", "the change made after the link was sent stands");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn after_a_reset_an_account_with_an_authenticator_is_still_asked_for_its_code(db: PgPool) {
     let svc = services(db.clone());
     let (_, signed_in) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();

@@ -29,7 +29,8 @@ pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 /// https, every response also carries HSTS (decided by the configuration, not by the request: behind
 /// a TLS-terminating proxy the request itself arrives over plain http).
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_static = is_static(req.uri().path());
+    let path = req.uri().path().to_string();
+    let is_static = is_static(&path);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if state.config.is_https() {
@@ -38,7 +39,9 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     // (the email previews, framed by /previews, set SAMEORIGIN themselves)
     h.entry("x-frame-options").or_insert(HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
+    // the pages emailed links open carry their token in the URL: it is never sent on as a Referer
+    let policy = if matches!(path.as_str(), "/sign-up/finish" | "/reset-password") { "no-referrer" } else { "strict-origin-when-cross-origin" };
+    h.insert("referrer-policy", HeaderValue::from_static(policy));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
     h.insert(

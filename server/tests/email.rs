@@ -77,6 +77,22 @@ async fn forgot_password_answers_a_known_and_an_unknown_address_identically(db: 
     let (res, body) = post(&app, "/api/auth/forgot-password", &[("email", "nobody@example.test")]).await;
     assert_eq!(known, seen(&res, &body));
     assert_eq!(known.0, StatusCode::OK);
+    // the work happens after the answer: the known address's link is queued soon after, the
+    // unknown address gets nothing
+    let mut queued = 0i64;
+    for _ in 0..100 {
+        queued = sqlx::query_scalar("SELECT count(*) FROM email_outbox WHERE kind = 'password_reset' AND to_address = 'ada@example.test'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if queued == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(queued, 1, "the reset email for the known address");
+    let others: i64 = sqlx::query_scalar("SELECT count(*) FROM email_outbox WHERE to_address = 'nobody@example.test'").fetch_one(&db).await.unwrap();
+    assert_eq!(others, 0);
     // a malformed address is said so (that reveals nothing about accounts)
     let (res, body) = post(&app, "/api/auth/forgot-password", &[("email", "ada@example")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -211,6 +211,20 @@ pub async fn request_password_reset(svc: &Services, email: &str, client: &Client
     Ok(())
 }
 
+/// `request_password_reset` after the answer: checks the address's form now (a malformed one is
+/// said at once), then does the rest in the background, so the answer takes the same time whether
+/// or not an account uses the address (its work, or a failure, never shows in the response).
+pub fn request_password_reset_in_background(svc: &Services, email: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    validate_email(email)?;
+    let (svc, email, client) = (svc.clone(), email.to_string(), client.clone());
+    tokio::spawn(async move {
+        if let Err(e) = request_password_reset(&svc, &email, &client).await {
+            tracing::warn!(error = %e, "a password reset request failed after its answer");
+        }
+    });
+    Ok(())
+}
+
 /// What a reset link's page shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResetLink {
@@ -252,7 +266,10 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     let now = svc.clock.now();
     let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
     let mut tx = svc.db.begin().await?;
-    let Some(user_id) = db::email::use_password_reset(&mut *tx, &hash, now).await? else {
+    // the account's row first: a password change committing meanwhile is seen, and the link
+    // (made for the password before it) no longer matches
+    db::passkeys::lock_account(&mut *tx, user.id).await?;
+    let Some(user_id) = db::email::use_password_reset(&mut *tx, &hash, now).await?.filter(|id| *id == user.id) else {
         return Err(DomainError::Link(LinkProblem::Used));
     };
     db::users::set_password(&mut *tx, user_id, &new_hash, now, single_factor_ok).await?;

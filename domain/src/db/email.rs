@@ -77,13 +77,15 @@ pub async fn claim(
     .await
 }
 
-/// Records a delivered message and empties its bodies (they may hold single-use links).
-pub async fn mark_sent(db: impl PgExecutor<'_>, id: Uuid, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+/// Records a delivered message and empties its bodies (they may hold single-use links). `attempt`:
+/// the claim this sender holds (a sender whose lease ran out and was claimed again changes nothing).
+pub async fn mark_sent(db: impl PgExecutor<'_>, id: Uuid, attempt: i32, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE email_outbox SET sent_at = $2, text_body = '', html_body = '', last_error = NULL
-         WHERE id = $1 AND sent_at IS NULL",
+         WHERE id = $1 AND sent_at IS NULL AND attempts = $3",
         id,
         now,
+        attempt,
     )
     .execute(db)
     .await?;
@@ -94,6 +96,7 @@ pub async fn mark_sent(db: impl PgExecutor<'_>, id: Uuid, now: OffsetDateTime) -
 pub async fn mark_failed(
     db: impl PgExecutor<'_>,
     id: Uuid,
+    attempt: i32,
     error: &str,
     now: OffsetDateTime,
     retry_at: Option<OffsetDateTime>,
@@ -105,11 +108,12 @@ pub async fn mark_failed(
              failed_at = CASE WHEN $4::timestamptz IS NULL THEN $3::timestamptz END,
              text_body = CASE WHEN $4::timestamptz IS NULL THEN '' ELSE text_body END,
              html_body = CASE WHEN $4::timestamptz IS NULL THEN '' ELSE html_body END
-         WHERE id = $1 AND sent_at IS NULL",
+         WHERE id = $1 AND sent_at IS NULL AND attempts = $5",
         id,
         error,
         now,
         retry_at,
+        attempt,
     )
     .execute(db)
     .await?;

@@ -214,12 +214,14 @@ pub async fn queue(
     now: OffsetDateTime,
 ) -> Result<(), DomainError> {
     let rendered = render(settings, name, mail)?;
+    // the To header's name, cleaned like the greeting's
+    let to_name = name.map(clean_name).filter(|n| !n.is_empty());
     let new = db::email::NewMail {
         id: Uuid::new_v4(),
         kind: rendered.kind,
         user_id,
         to_address: to,
-        to_name: name,
+        to_name: to_name.as_deref(),
         subject: &rendered.subject,
         text_body: &rendered.text,
         html_body: &rendered.html,

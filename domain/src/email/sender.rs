@@ -24,10 +24,14 @@ use crate::DomainError;
 
 /// The channel the outbox's trigger notifies.
 pub const CHANNEL: &str = "gatehouse_email_outbox";
-/// A claimed message is not claimed again for this long (longer than any SMTP attempt).
-pub const LEASE: Duration = Duration::minutes(2);
-/// Messages claimed at once.
-const BATCH: i64 = 20;
+/// A claimed message is not claimed again for this long: longer than any one SMTP attempt (each
+/// SMTP command times out after `SMTP_TIMEOUT`, and a message takes about six), so no other
+/// sender takes it while this one is still sending it.
+pub const LEASE: Duration = Duration::minutes(5);
+/// Each SMTP command's timeout.
+const SMTP_TIMEOUT: StdDuration = StdDuration::from_secs(20);
+/// Messages claimed at once: one, so each lease covers a single send.
+const BATCH: i64 = 1;
 /// The longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::hours(1);
 
@@ -57,7 +61,7 @@ impl Smtp {
             TlsMode::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| format!("[email] smtp_host: {e}"))?,
             TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| format!("[email] smtp_host: {e}"))?,
         };
-        let mut builder = builder.port(config.smtp_port).timeout(Some(StdDuration::from_secs(30)));
+        let mut builder = builder.port(config.smtp_port).timeout(Some(SMTP_TIMEOUT));
         if !config.smtp_username.is_empty() {
             builder = builder.credentials(Credentials::new(config.smtp_username.clone(), config.smtp_password.clone()));
         }
@@ -180,13 +184,13 @@ impl Sender {
             let now = self.clock.now();
             match result {
                 Ok(()) => {
-                    db::email::mark_sent(&self.db, mail.id, now).await?;
+                    db::email::mark_sent(&self.db, mail.id, mail.attempts, now).await?;
                     tracing::info!(id = %mail.id, kind = %mail.kind, "email sent");
                     round.sent += 1;
                 }
                 Err(e) => {
                     let retry_at = if e.permanent { None } else { self.retry.retry_at(mail.attempts, now) };
-                    db::email::mark_failed(&self.db, mail.id, &e.message, now, retry_at).await?;
+                    db::email::mark_failed(&self.db, mail.id, mail.attempts, &e.message, now, retry_at).await?;
                     if retry_at.is_some() {
                         tracing::warn!(id = %mail.id, kind = %mail.kind, attempt = mail.attempts, error = %e.message, "email not sent; will retry");
                         round.retrying += 1;

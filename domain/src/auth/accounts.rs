@@ -77,15 +77,28 @@ pub async fn create_account(
     let now = svc.clock.now();
     let user_id = UserId::new();
     let mut tx = svc.db.begin().await?;
-    db::users::insert(&mut *tx, user_id, email.trim(), &normalized, display_name, Some(&hash), Some(now), now)
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some("users_email_normalized_key") => DomainError::EmailTaken,
-            _ => e.into(),
-        })?;
+    insert_confirmed(&mut *tx, user_id, email.trim(), display_name, Some(&hash), now).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
     tx.commit().await?;
     Ok(user_id)
+}
+
+/// Stores a new account whose address is confirmed (now). An address another account took
+/// meanwhile is `EmailTaken`: the unique constraint is the real guard against two sign-ups.
+pub(crate) async fn insert_confirmed(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: UserId,
+    email: &str,
+    display_name: Option<&str>,
+    password_hash: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Result<(), DomainError> {
+    db::users::insert(db, user_id, email, &normalize_email(email), display_name, password_hash, Some(now), now).await.map_err(|e| {
+        match unique_violation(&e) {
+            Some("users_email_normalized_key") => DomainError::EmailTaken,
+            _ => e.into(),
+        }
+    })
 }
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and

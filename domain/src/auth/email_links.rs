@@ -10,7 +10,7 @@ use crate::auth::password_policy::check_policy;
 use crate::auth::sessions::{self, hash_cookie_token, new_cookie_token, SignedIn};
 use crate::db;
 use crate::email::{self, Mail};
-use crate::error::{unique_violation, LinkProblem};
+use crate::error::LinkProblem;
 use crate::ids::UserId;
 use crate::kinds::{EventKind, RevokeReason, SignInMethod};
 use crate::request::ClientInfo;
@@ -160,12 +160,7 @@ async fn create_from_link(
     // used by someone else a moment ago, or expired since the page was read
     let (email, display_name) =
         db::email::use_sign_up_request(&mut *tx, &hash, now).await?.ok_or(DomainError::Link(LinkProblem::Used))?;
-    db::users::insert(&mut *tx, user_id, &email, &normalize_email(&email), display_name.as_deref(), password_hash, Some(now), now)
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some("users_email_normalized_key") => DomainError::EmailTaken,
-            _ => e.into(),
-        })?;
+    crate::auth::accounts::insert_confirmed(&mut *tx, user_id, &email, display_name.as_deref(), password_hash, now).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
     if let Some(first) = passkey {
         crate::auth::passkeys::store_first(&mut *tx, first, now).await?;

@@ -142,6 +142,10 @@ pub enum Invalid {
     PasskeyNameTooLong,
     PasskeyNameMissing,
     OrganisationName,
+    /// The activity list's "older" cursor is not one the list made.
+    ActivityCursor,
+    /// The activity list's filter is not one of its groups.
+    ActivityFilter,
 }
 
 impl Invalid {
@@ -169,6 +173,8 @@ impl Invalid {
             | Self::NoPasskey
             | Self::PasskeyFailed { .. } => "passkey",
             Self::PasskeyNameTooLong | Self::PasskeyNameMissing | Self::OrganisationName => "name",
+            Self::ActivityCursor => "before",
+            Self::ActivityFilter => "filter",
         }
     }
 }

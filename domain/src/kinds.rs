@@ -96,6 +96,29 @@ impl SignInMethod {
             (Some(Provider::GitHub), Some(true)) => GitHubAndBackupCode,
         }
     }
+
+    /// The second step was a backup code (one was used up).
+    pub fn used_backup_code(self) -> bool {
+        use SignInMethod::*;
+        matches!(self, PasswordAndBackupCode | GoogleAndBackupCode | GitHubAndBackupCode)
+    }
+
+    /// How it signed in, after "with": "a password and an authenticator app", "Google".
+    pub fn words(self) -> &'static str {
+        use SignInMethod::*;
+        match self {
+            Password => "a password",
+            PasswordAndAuthenticator => "a password and an authenticator app",
+            PasswordAndBackupCode => "a password and a backup code",
+            Passkey => "a passkey",
+            Google => "Google",
+            GoogleAndAuthenticator => "Google and an authenticator app",
+            GoogleAndBackupCode => "Google and a backup code",
+            GitHub => "GitHub",
+            GitHubAndAuthenticator => "GitHub and an authenticator app",
+            GitHubAndBackupCode => "GitHub and a backup code",
+        }
+    }
 }
 
 text_kind! {
@@ -161,6 +184,80 @@ text_kind! {
         ReverifyFailed = "reverify_failed",
         /// A failure that locked a sign-in path.
         SignInLocked = "sign_in_locked",
+        /// A backup code was used up to sign in (beside that sign-in's `signed_in`).
+        BackupCodeUsed = "backup_code_used",
+        /// An email about an unfamiliar sign-in was sent.
+        SignInAlertSent = "sign_in_alert_sent",
+        /// "Was this you?" answered Yes.
+        SignInConfirmed = "sign_in_confirmed",
+        /// "This wasn't me" (the emailed link) or "No, secure my account" (the page's prompt): the
+        /// sign-in's session (and, from the page, every other one) ended.
+        SignInReported = "sign_in_reported",
+    }
+}
+
+text_kind! {
+    /// The groups the activity list filters by.
+    pub enum ActivityFilter {
+        SignIns = "sign_ins",
+        Sessions = "sessions",
+        Credentials = "credentials",
+        Alerts = "alerts",
+    }
+}
+
+impl ActivityFilter {
+    /// What the filter is called on the page.
+    pub fn label(self) -> &'static str {
+        match self {
+            ActivityFilter::SignIns => "Sign-ins",
+            ActivityFilter::Sessions => "Sessions",
+            ActivityFilter::Credentials => "Credential changes",
+            ActivityFilter::Alerts => "Alerts",
+        }
+    }
+
+    /// The event kinds in this group.
+    pub fn kinds(self) -> Vec<EventKind> {
+        EventKind::ALL.iter().copied().filter(|k| k.filter() == self).collect()
+    }
+}
+
+impl EventKind {
+    /// The activity list's group of this kind.
+    pub fn filter(self) -> ActivityFilter {
+        use EventKind::*;
+        match self {
+            SignedIn | SignInFailed | SecondStepFailed | SignInLocked | Reverified | ReverifyFailed | CurrentPasswordFailed => {
+                ActivityFilter::SignIns
+            }
+            SignedOut | SessionRevoked | OtherSessionsRevoked | SignedOutEverywhere => ActivityFilter::Sessions,
+            AccountCreated | PasswordChanged | PasswordSet | TotpEnabled | TotpDisabled | BackupCodesGenerated | BackupCodeUsed
+            | PasskeyAdded | PasskeyRemoved | ProviderConnected | ProviderDisconnected | PasswordResetRequested | PasswordReset => {
+                ActivityFilter::Credentials
+            }
+            SignInAlertSent | SignInConfirmed | SignInReported => ActivityFilter::Alerts,
+        }
+    }
+
+    /// A change that emails a security notice (which cannot be turned off). A password reset
+    /// sends its own message ("Your password was reset").
+    pub fn sends_notice(self) -> bool {
+        use EventKind::*;
+        matches!(
+            self,
+            PasswordChanged
+                | PasswordSet
+                | TotpEnabled
+                | TotpDisabled
+                | BackupCodesGenerated
+                | BackupCodeUsed
+                | PasskeyAdded
+                | PasskeyRemoved
+                | ProviderConnected
+                | ProviderDisconnected
+                | SignedOutEverywhere
+        )
     }
 }
 
@@ -178,6 +275,9 @@ text_kind! {
         PasswordReset = "password_reset",
         /// Past its idle or absolute lifetime (written by the clean-up sweep's SQL).
         Expired = "expired",
+        /// The account's owner said this sign-in was not them ("This wasn't me", or the page's
+        /// "No, secure my account").
+        ReportedNotMe = "reported_not_me",
     }
 }
 
@@ -211,6 +311,7 @@ mod tests {
         round_trips(CeremonyKind::ALL, CeremonyKind::as_str, CeremonyKind::parse);
         round_trips(Provider::ALL, Provider::as_str, Provider::parse);
         round_trips(FlowIntent::ALL, FlowIntent::as_str, FlowIntent::parse);
+        round_trips(ActivityFilter::ALL, ActivityFilter::as_str, ActivityFilter::parse);
     }
 
     #[test]
@@ -238,5 +339,10 @@ text_kind! {
         PasswordReset = "password_reset",
         /// The password was just reset.
         PasswordResetDone = "password_reset_done",
+        /// A sign-in from a device and network the account had not used lately.
+        UnfamiliarSignIn = "unfamiliar_sign_in",
+        /// A credential changed (password, authenticator, backup codes, passkey, provider), or
+        /// every session was signed out.
+        SecurityNotice = "security_notice",
     }
 }

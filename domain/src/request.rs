@@ -14,6 +14,8 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     /// ISO country code of `ip`, when the geo-IP database knows it.
     pub country: Option<String>,
+    /// Approximate location of `ip` in words ("Berlin, Land Berlin, Germany"), when looked up.
+    pub location: Option<String>,
     /// The browser's device cookie, if it sent one (decides which throttle counts its guesses).
     pub device: Option<DeviceCookie>,
 }

@@ -136,7 +136,8 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("server error: {e}"))
 }
 
-/// Marks expired sessions and deletes ended ones past retention, every few minutes. Safe to run on
+/// Marks expired sessions and deletes ended ones, old emails and security events past retention,
+/// every few minutes. Safe to run on
 /// every instance at once (each statement is idempotent).
 fn spawn_clean_up(state: AppState) {
     let every = Duration::from_secs(state.config.session.cleanup_interval_minutes.max(1) * 60);
@@ -154,6 +155,12 @@ fn spawn_clean_up(state: AppState) {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "old emails and expired links deleted"),
                 Err(e) => tracing::warn!(error = %e, "email clean-up failed; will retry"),
+            }
+            // the one task that may remove security events (the table refuses any other removal)
+            match domain::auth::activity::prune(&state.services).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "security events past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "security event retention failed; will retry"),
             }
         }
     });

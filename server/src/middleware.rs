@@ -130,6 +130,7 @@ fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
     let forwarded = forwarded_for(req);
     ClientInfo {
         country: None,
+        location: None,
         ip: client_ip(peer, forwarded.as_deref(), trusted).map(|ip| ip.to_string()),
         user_agent: req
             .headers()

@@ -40,6 +40,7 @@ pub async fn callback(
     client.device = DEVICE.read(&headers).map(DeviceCookie::from_cookie);
     if let Some(ip) = client.ip.as_deref() {
         client.country = state.geo.country(ip);
+        client.location = Some(state.geo.locate(ip).text);
     }
     let cookie = FLOW.read(&headers).map(FlowCookie::from_cookie);
     let answer = Callback {

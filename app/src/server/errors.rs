@@ -162,6 +162,8 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::PasskeyNameTooLong => return format!("Use at most {NAME_MAX} characters."),
         Invalid::PasskeyNameMissing => "Enter a name.",
         Invalid::OrganisationName => "Use 1 to 100 characters for the name.",
+        Invalid::ActivityCursor => "That page of activity is not available. Reload the page to start from the newest.",
+        Invalid::ActivityFilter => "Choose one of the listed kinds of activity.",
     };
     text.into()
 }

@@ -64,6 +64,7 @@ pub fn client() -> ClientInfo {
     let mut c = parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default();
     if let (Some(geo), Some(ip)) = (geo(), c.ip.as_deref()) {
         c.country = geo.country(ip);
+        c.location = Some(geo.locate(ip).text);
     }
     c.device = cookie(&cookies::DEVICE).map(domain::secret::DeviceCookie::from_cookie);
     c

@@ -141,7 +141,6 @@ pub async fn sign_in(
     }
     attempt.succeeded(svc).await?;
     let signed_in = sessions::start(svc, user.id, SignInMethod::Password, client).await?;
-    db::events::record(&svc.db, user.id, None, EventKind::SignedIn, client, svc.clock.now()).await?;
     Ok(signed_in)
 }
 
@@ -224,7 +223,7 @@ async fn store_new_password(
     db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, reason).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), event, client, now).await?;
+    crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), event), client, now).await?;
     tx.commit().await?;
     Ok(token)
 }

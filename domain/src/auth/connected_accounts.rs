@@ -259,7 +259,6 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
         return Ok(Finished::SecondStep(pending));
     }
     let signed_in = sessions::start(svc, user_id, SignInMethod::of(Some(identity.provider), None), client).await?;
-    db::events::record(&svc.db, user_id, None, EventKind::SignedIn, client, now).await?;
     Ok(Finished::SignedIn { signed_in, new_account })
 }
 
@@ -324,7 +323,8 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
     }
     let mut tx = svc.db.begin().await?;
     link(&mut tx, auth.user_id, identity, now, false).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::ProviderConnected, client, now).await?;
+    let event = crate::db::events::NewEvent { detail: Some(identity.provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderConnected) };
+    crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
     Ok(Finished::Connected)
 }
@@ -356,7 +356,8 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
         return Err(DomainError::LastSignInMethod);
     }
     db::two_factor::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected, client, svc.clock.now()).await?;
+    let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };
+    crate::auth::activity::record(&mut tx, svc, event, client, svc.clock.now()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -282,10 +282,7 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
 }
 
 /// "1 December 2026 at 14:05 UTC".
-pub fn format_when(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!("{} {} {} at {:02}:{:02} UTC", at.day(), at.month(), at.year(), at.hour(), at.minute())
-}
+pub use crate::email::format_when;
 
 #[cfg(test)]
 mod tests {

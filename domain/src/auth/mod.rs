@@ -1,7 +1,7 @@
-//! One module per capability, built on the guards they share. The guards (`recent`, `throttle`)
+//! One module per capability, built on the guards they share. The guards (`recent`, `throttle`, `activity`)
 //! and the leaves (`password` hashing, `totp`, `backup_codes`, `device_cookies`, the `providers`' protocol) import no
 //! capability; a capability imports only guards, leaves and capabilities listed before it here
-//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys` ← `connected_accounts` ← `email_links`), so `auth/*` has no cycle
+//! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys` ← `connected_accounts` ← `email_links` ← `alerts`), so `auth/*` has no cycle
 //! (checked by `domain/tests/layers.rs`).
 
 // leaves
@@ -16,6 +16,7 @@ pub mod totp;
 // guards every capability uses
 pub mod recent;
 pub mod throttle;
+pub mod activity;
 
 // capabilities
 pub mod sessions;
@@ -25,3 +26,4 @@ pub mod reverify;
 pub mod passkeys;
 pub mod connected_accounts;
 pub mod email_links;
+pub mod alerts;

@@ -96,29 +96,46 @@ fn cutoffs(policy: &SessionPolicy, now: OffsetDateTime) -> Cutoffs {
 }
 
 /// Starts a session for a person who just proved who they are (fully: every factor the account
-/// needs), and renews this browser's device cookie for the account.
+/// needs), records the sign-in (raising an alert when it is unfamiliar: `activity::signed_in`), and
+/// renews this browser's device cookie for the account.
 pub async fn start(
     svc: &Services,
     user_id: UserId,
     method: SignInMethod,
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
-    let (token, hash) = new_token();
-    let now = svc.clock.now();
-    db::sessions::insert(&svc.db, SessionId::new(), user_id, &hash, now, method, None, client).await?;
+    let mut tx = svc.db.begin().await?;
+    let token = start_in(&mut tx, svc, user_id, method, None, client, svc.clock.now()).await?;
+    tx.commit().await?;
     Ok(SignedIn::new(svc, user_id, token, client))
 }
 
-/// Starts a session for a person who signed in with one of their passkeys.
+/// Starts a session for a person who signed in with one of their passkeys (`name`), in the
+/// caller's transaction.
 pub async fn start_with_passkey(
-    db: impl sqlx::PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
+    svc: &Services,
     user_id: UserId,
-    passkey_id: PasskeyId,
+    passkey: (PasskeyId, &str),
     now: OffsetDateTime,
     client: &ClientInfo,
 ) -> Result<SessionToken, DomainError> {
+    start_in(conn, svc, user_id, SignInMethod::Passkey, Some(passkey), client, now).await
+}
+
+async fn start_in(
+    conn: &mut sqlx::PgConnection,
+    svc: &Services,
+    user_id: UserId,
+    method: SignInMethod,
+    passkey: Option<(PasskeyId, &str)>,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<SessionToken, DomainError> {
     let (token, hash) = new_token();
-    db::sessions::insert(db, SessionId::new(), user_id, &hash, now, SignInMethod::Passkey, Some(passkey_id), client).await?;
+    let id = SessionId::new();
+    db::sessions::insert(&mut *conn, id, user_id, &hash, now, method, passkey.map(|p| p.0), client).await?;
+    crate::auth::activity::signed_in(conn, svc, user_id, id, method, passkey.map(|p| p.1), client, now).await?;
     Ok(token)
 }
 
@@ -200,13 +217,14 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SignedOutEverywhere, client, now).await?;
+    crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignedOutEverywhere), client, now).await?;
     tx.commit().await?;
     Ok(others + u64::from(this))
 }
 
 /// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"),
-/// deletes ended sessions and security events older than the retention period, forgets expired
+/// deletes ended sessions older than the retention period (security events have their own task,
+/// `activity::prune`), forgets expired
 /// pending sign-ins, passkey ceremonies and provider flows, and throttle rows with no failure within the retention
 /// period (unless locked). Answers (expired, deleted sessions).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
@@ -214,7 +232,6 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let retained_after = now - Duration::days(svc.sessions.retention_days);
     let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
     let deleted = db::sessions::delete_ended_before(&svc.db, retained_after).await?;
-    db::events::delete_before(&svc.db, retained_after).await?;
     db::throttles::delete_stale(&svc.db, retained_after, now).await?;
     db::two_factor::delete_expired_pending(&svc.db, now).await?;
     db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;

@@ -108,7 +108,7 @@ pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, cl
     }
     db::two_factor::delete_enrolment(&mut *tx, auth.user_id, auth.session_id).await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::TotpEnabled, client, now).await?;
+    crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpEnabled), client, now).await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -144,7 +144,7 @@ pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client:
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::BackupCodesGenerated, client, now).await?;
+    crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::BackupCodesGenerated), client, now).await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -167,7 +167,7 @@ pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) ->
         return Err(DomainError::NotFound);
     }
     db::two_factor::delete_backup_codes(&mut *tx, auth.user_id).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::TotpDisabled, client, now).await?;
+    crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpDisabled), client, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -329,6 +329,5 @@ pub async fn complete_sign_in(
     let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
     let mut signed_in = crate::auth::sessions::start(svc, user_id, method, client).await?;
     signed_in.backup_codes_left = backup_codes_left;
-    db::events::record(&svc.db, user_id, None, EventKind::SignedIn, client, now).await?;
     Ok(signed_in)
 }

@@ -1,11 +1,57 @@
-use sqlx::PgExecutor;
+//! The account's security history (`security_events`): append-only. Rows are inserted here and
+//! read here; the only removal is the retention task's `prune` (the table's trigger refuses every
+//! other UPDATE and DELETE).
+use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::request::ClientInfo;
 use crate::ids::{EventId, SessionId, UserId};
-use crate::kinds::EventKind;
+use crate::kinds::{EventKind, SignInMethod};
+use crate::request::ClientInfo;
 
-/// Appends to the account's security history.
+/// An event to append: what happened, to which account, from which session, with what detail.
+#[derive(Clone, Copy, Debug)]
+pub struct NewEvent<'a> {
+    pub user_id: UserId,
+    pub session_id: Option<SessionId>,
+    pub kind: EventKind,
+    /// How a sign-in signed in.
+    pub method: Option<SignInMethod>,
+    /// What it was about, in words (a passkey's or a provider's name).
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> NewEvent<'a> {
+    pub fn new(user_id: UserId, session_id: Option<SessionId>, kind: EventKind) -> Self {
+        Self { user_id, session_id, kind, method: None, detail: None }
+    }
+}
+
+/// Appends `event` with where the request came from; answers the new event's id.
+pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &ClientInfo, now: OffsetDateTime) -> Result<EventId, sqlx::Error> {
+    let id = EventId::new();
+    sqlx::query!(
+        "INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        id.0,
+        event.user_id.0,
+        event.session_id.map(|s| s.0),
+        event.kind.as_str(),
+        event.method.map(SignInMethod::as_str),
+        event.detail.map(|d| truncate(d, 200)),
+        client.ip.as_deref(),
+        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
+        network_of(client.ip.as_deref()),
+        client.country.as_deref().map(|c| truncate(c, 8)),
+        client.location.as_deref().map(|l| truncate(l, 200)),
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// Appends an event of `kind` with no detail.
 pub async fn record(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -14,32 +60,113 @@ pub async fn record(
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO security_events (id, user_id, session_id, kind, ip, user_agent, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        EventId::new().0,
-        user_id.0,
-        session_id.map(|s| s.0),
-        kind.as_str(),
-        client.ip.as_deref(),
-        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
-        now,
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+    insert(db, &NewEvent::new(user_id, session_id, kind), client, now).await.map(|_| ())
 }
 
-/// Kinds of the account's events, newest first (for tests and the future history view).
+/// The network an address belongs to, for telling familiar sign-ins: its IPv4 /24 or IPv6 /48
+/// ("203.0.113.0/24", "2001:db8:1::/48"). A home or office keeps its /24 or /48 when its
+/// provider hands it a new address within it.
+pub fn network_of(ip: Option<&str>) -> Option<String> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match ip?.parse::<IpAddr>().ok()?.to_canonical() {
+        IpAddr::V4(v4) => Some(format!("{}/24", Ipv4Addr::from(u32::from(v4) & 0xffff_ff00))),
+        IpAddr::V6(v6) => Some(format!("{}/48", Ipv6Addr::from(u128::from(v6) & (!0u128 << 80)))),
+    }
+}
+
+/// An event as the activity list shows it.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub method: Option<String>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub location: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Up to `limit` of the account's events since `since`, newest first, strictly older than `before`
+/// (the last row of the previous page: keyset pagination on `(created_at, id)`), of the given
+/// kinds (`None`: every kind). Only this account's rows, whatever the cursor says.
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    kinds: Option<&[String]>,
+    since: OffsetDateTime,
+    before: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    let (before_at, before_id) = before.unzip();
+    sqlx::query_as!(
+        EventRow,
+        r#"SELECT id, kind, method, detail, ip, user_agent, location, created_at
+         FROM security_events
+         WHERE user_id = $1 AND created_at >= $2
+           AND ($3::text[] IS NULL OR kind = ANY($3))
+           AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $6"#,
+        user_id.0,
+        since,
+        kinds,
+        before_at,
+        before_id,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Kinds of the account's events, newest first (for tests).
 pub async fn kinds(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!("SELECT kind FROM security_events WHERE user_id = $1 ORDER BY created_at DESC, kind", user_id.0)
         .fetch_all(db)
         .await
 }
 
-/// Deletes events older than `before` (past the retention period).
-pub async fn delete_before(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query!("DELETE FROM security_events WHERE created_at < $1", before).execute(db).await?;
+/// What the account's sign-ins since `since` say about a new one from `network` and `country`.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInHistory {
+    /// The account has signed in before (ever, within the retention period).
+    pub signed_in_before: bool,
+    pub network_seen: bool,
+    /// Also true when the country is not known (a country nobody knows is not a new one).
+    pub country_seen: bool,
+}
+
+pub async fn sign_in_history(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    network: Option<&str>,
+    country: Option<&str>,
+    since: OffsetDateTime,
+) -> Result<SignInHistory, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"SELECT
+             EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in') AS "before!",
+             EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in' AND created_at >= $4
+                     AND network IS NOT DISTINCT FROM $2) AS "network!",
+             ($3::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in'
+                     AND created_at >= $4 AND country = $3)) AS "country!""#,
+        user_id.0,
+        network,
+        country,
+        since,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(SignInHistory { signed_in_before: r.before, network_seen: r.network, country_seen: r.country })
+}
+
+/// The retention task: deletes events older than `before`, the one removal the table allows (its
+/// trigger refuses a DELETE outside a transaction that set `gatehouse.pruning_events`).
+pub async fn prune(db: &PgPool, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query!("SET LOCAL gatehouse.pruning_events = 'on'").execute(&mut *tx).await?;
+    let r = sqlx::query!("DELETE FROM security_events WHERE created_at < $1", before).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(r.rows_affected())
 }
 
@@ -47,5 +174,19 @@ pub(crate) fn truncate(s: &str, max_chars: usize) -> &str {
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_ipv4_slash_24_and_ipv6_slash_48() {
+        assert_eq!(network_of(Some("203.0.113.77")).as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(network_of(Some("::ffff:203.0.113.77")).as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(network_of(Some("2001:db8:1:2:3::9")).as_deref(), Some("2001:db8:1::/48"));
+        assert_eq!(network_of(Some("not an ip")), None);
+        assert_eq!(network_of(None), None);
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Every statement is a `sqlx::query!`-family macro: its SQL, parameter and column types are checked
 //! at build time against the query data committed in `.sqlx/` (`make sqlx` refreshes it).
+pub mod alerts;
 pub mod connected_accounts;
 pub mod email;
 pub mod events;

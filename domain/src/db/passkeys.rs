@@ -119,12 +119,11 @@ pub async fn rename(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId, nam
     Ok(r.rows_affected() == 1)
 }
 
-/// Deletes one of the account's passkeys; `false` when it has no such passkey.
-pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!("DELETE FROM passkeys WHERE user_id = $1 AND id = $2", user_id.0, id.0)
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
+/// Deletes one of the account's passkeys; answers its name, or `None` when it has no such passkey.
+pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("DELETE FROM passkeys WHERE user_id = $1 AND id = $2 RETURNING name", user_id.0, id.0)
+        .fetch_optional(db)
+        .await
 }
 
 /// The names of the account's passkeys (for numbering a default name).

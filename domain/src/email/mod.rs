@@ -162,6 +162,11 @@ pub enum Mail {
     PasswordReset { link: String, minutes: i64, sets_password: bool },
     /// The password was just reset (`when` in words, UTC).
     PasswordResetDone { when: String, security: String, reset: String },
+    /// A sign-in from a device and network the account had not used lately, with "Review your
+    /// sessions" and the "This wasn't me" link (valid `hours`).
+    UnfamiliarSignIn { when: String, device: String, location: String, ip: String, method: String, review: String, not_me: String, hours: i64 },
+    /// A credential changed: `headline` is also the subject, `what` the sentence saying what changed.
+    SecurityNotice { headline: String, what: String, when: String, device: String, location: String, ip: String, security: String, reset: String },
 }
 
 impl Mail {
@@ -171,6 +176,8 @@ impl Mail {
             Mail::AccountExists { .. } => MailKind::AccountExists,
             Mail::PasswordReset { .. } => MailKind::PasswordReset,
             Mail::PasswordResetDone { .. } => MailKind::PasswordResetDone,
+            Mail::UnfamiliarSignIn { .. } => MailKind::UnfamiliarSignIn,
+            Mail::SecurityNotice { .. } => MailKind::SecurityNotice,
         }
     }
 }
@@ -200,6 +207,12 @@ fn clean_name(name: &str) -> String {
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// A moment in words, for messages: "1 December 2026 at 14:05 UTC".
+pub fn format_when(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {} {} at {:02}:{:02} UTC", at.day(), at.month(), at.year(), at.hour(), at.minute())
 }
 
 /// Queues `mail` to `to` in the outbox. Call it with the transaction of the change that causes
@@ -254,6 +267,34 @@ pub fn examples(settings: &EmailSettings) -> Vec<(MailKind, Option<&'static str>
                 reset: settings.link("/forgot-password", None),
             },
         ),
+        (
+            MailKind::UnfamiliarSignIn,
+            Some("Ada <Lovelace> & Co"),
+            Mail::UnfamiliarSignIn {
+                when: "1 December 2026 at 14:05 UTC".into(),
+                device: "Chrome 131 on Windows 10 <script>".into(),
+                location: "Berlin, Land Berlin, Germany".into(),
+                ip: "203.0.113.77".into(),
+                method: "a password".into(),
+                review: settings.link("/settings/security", None),
+                not_me: settings.link("/this-wasnt-me", Some(token)),
+                hours: 72,
+            },
+        ),
+        (
+            MailKind::SecurityNotice,
+            Some("Ada <Lovelace> & Co"),
+            Mail::SecurityNotice {
+                headline: format!("A passkey was added to your {} account", settings.site_name),
+                what: "A passkey “Work laptop <b>” was added.".into(),
+                when: "1 December 2026 at 14:05 UTC".into(),
+                device: "Firefox 140 on Windows 10".into(),
+                location: "Unknown".into(),
+                ip: "198.51.100.7".into(),
+                security: settings.link("/settings/security", None),
+                reset: settings.link("/forgot-password", None),
+            },
+        ),
     ]
 }
 
@@ -299,6 +340,7 @@ mod tests {
             assert!(r.subject.contains("Gatehouse"), "{kind}: {}", r.subject);
             assert!(!r.text.is_empty() && r.html.starts_with("<!DOCTYPE html>"), "{kind}");
             assert!(!r.html.contains("<Lovelace>"), "{kind}: the name is escaped in HTML");
+            assert!(!r.html.contains("<script>") && !r.html.contains("<b>"), "{kind}: device strings and details are escaped in HTML");
             for link in r.text.split_whitespace().filter(|w| w.starts_with("http")) {
                 assert!(link.starts_with("http://localhost:3000/"), "{kind}: {link}");
                 assert!(r.html.contains(&link.replace('&', "&amp;")), "{kind}: the HTML part has {link} too");

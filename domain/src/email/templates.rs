@@ -32,6 +32,12 @@ mail_templates!(ConfirmSignUpText, ConfirmSignUpHtml, "email/confirm_sign_up.txt
 mail_templates!(AccountExistsText, AccountExistsHtml, "email/account_exists.txt", "email/account_exists.html" { sign_in: &'a str, reset: &'a str });
 mail_templates!(PasswordResetText, PasswordResetHtml, "email/password_reset.txt", "email/password_reset.html" { link: &'a str, minutes: i64, sets_password: bool });
 mail_templates!(PasswordResetDoneText, PasswordResetDoneHtml, "email/password_reset_done.txt", "email/password_reset_done.html" { when: &'a str, security: &'a str, reset: &'a str });
+mail_templates!(UnfamiliarSignInText, UnfamiliarSignInHtml, "email/unfamiliar_sign_in.txt", "email/unfamiliar_sign_in.html" {
+    when: &'a str, device: &'a str, location: &'a str, ip: &'a str, method: &'a str, review: &'a str, not_me: &'a str, hours: i64
+});
+mail_templates!(SecurityNoticeText, SecurityNoticeHtml, "email/security_notice.txt", "email/security_notice.html" {
+    headline: &'a str, what: &'a str, when: &'a str, device: &'a str, location: &'a str, ip: &'a str, security: &'a str, reset: &'a str
+});
 
 pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> askama::Result<Rendered> {
     let site = settings.site_name.as_str();
@@ -64,6 +70,23 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
             let (when, security, reset) = (when.as_str(), security.as_str(), reset.as_str());
             let text = PasswordResetDoneText { site, name, when, security, reset }.render()?;
             let html = PasswordResetDoneHtml { site, name, subject: &subject, when, security, reset }.render()?;
+            (subject, text, html)
+        }
+        Mail::UnfamiliarSignIn { when, device, location, ip, method, review, not_me, hours } => {
+            let subject = format!("New sign-in to your {site} account from {device}");
+            let (when, device, location, ip, method, review, not_me, hours) =
+                (when.as_str(), device.as_str(), location.as_str(), ip.as_str(), method.as_str(), review.as_str(), not_me.as_str(), *hours);
+            let text = UnfamiliarSignInText { site, name, when, device, location, ip, method, review, not_me, hours }.render()?;
+            let html =
+                UnfamiliarSignInHtml { site, name, subject: &subject, when, device, location, ip, method, review, not_me, hours }.render()?;
+            (subject, text, html)
+        }
+        Mail::SecurityNotice { headline, what, when, device, location, ip, security, reset } => {
+            let subject = headline.clone();
+            let (headline, what, when, device, location, ip, security, reset) =
+                (headline.as_str(), what.as_str(), when.as_str(), device.as_str(), location.as_str(), ip.as_str(), security.as_str(), reset.as_str());
+            let text = SecurityNoticeText { site, name, headline, what, when, device, location, ip, security, reset }.render()?;
+            let html = SecurityNoticeHtml { site, name, subject: &subject, headline, what, when, device, location, ip, security, reset }.render()?;
             (subject, text, html)
         }
     };

@@ -11,7 +11,7 @@ use crate::request::{AuthSession, ClientInfo};
 use crate::db;
 use crate::db::passkeys::{Owner, SignInAdmission};
 use crate::ids::UserId;
-use crate::kinds::{CeremonyKind, EventKind};
+use crate::kinds::CeremonyKind;
 use crate::network::ClientNetwork;
 use crate::secret::CeremonyToken;
 use crate::error::{Invalid, PasskeyCeremony};
@@ -106,8 +106,7 @@ pub async fn finish_sign_in(
     };
     let mut tx = svc.db.begin().await?;
     db::passkeys::record_use(&mut *tx, row.user_id, row.id, updated, Some(result.backup_state()), now).await?;
-    let session = crate::auth::sessions::start_with_passkey(&mut *tx, row.user_id, row.id, now, client).await?;
-    db::events::record(&mut *tx, row.user_id, None, EventKind::SignedIn, client, now).await?;
+    let session = crate::auth::sessions::start_with_passkey(&mut tx, svc, row.user_id, (row.id, &row.name), now, client).await?;
     tx.commit().await?;
     // a full sign-in: this browser's path starts again, and it becomes (stays) a trusted device
     crate::auth::throttle::reset(svc, row.user_id, client).await?;

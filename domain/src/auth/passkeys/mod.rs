@@ -239,14 +239,15 @@ pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
-    if !db::passkeys::delete(&mut *tx, auth.user_id, id).await? {
+    let Some(name) = db::passkeys::delete(&mut *tx, auth.user_id, id).await? else {
         return Err(DomainError::NotFound);
-    }
+    };
     if methods <= 1 {
         return Err(last_method());
     }
     let now = svc.clock.now();
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved, client, now).await?;
+    let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved) };
+    crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
     Ok(())
 }

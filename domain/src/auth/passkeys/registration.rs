@@ -136,7 +136,8 @@ pub async fn finish_registration(
         // one credential belongs to one account, ever
         return Err(already_added());
     }
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::PasskeyAdded, client, now).await?;
+    let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyAdded) };
+    crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
     Ok(PasskeySummary {
         id,

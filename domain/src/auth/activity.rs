@@ -1,0 +1,427 @@
+//! The account's security activity: every sign-in and change is an event (append-only, see
+//! `db::events`); credential changes also email a notice, and a sign-in from an unfamiliar device
+//! and network raises an alert (an email with "This wasn't me", and the page's "Was this you?").
+//!
+//! **Unfamiliar sign-in** (README, "Security alerts"): a sign-in is unfamiliar when all of
+//! - the account has signed in before (the first sign-in, right after sign-up, never is);
+//! - the browser has no valid device cookie for this account (it never fully signed in to it);
+//! - its network (IPv4 /24, IPv6 /48) or, when the geo-IP database knows it, its country is not
+//!   one the account signed in from in the last [`FAMILIAR_DAYS`] days.
+//!
+//! One alert per device: a second unfamiliar sign-in with the same browser and OS within
+//! [`ALERT_DEDUP_HOURS`] raises none, and at most [`ALERT_EMAILS_PER_DAY`] alert emails go to an
+//! account in 24 hours (beyond that the page's prompt still shows the newest one).
+use sqlx::PgConnection;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::events::NewEvent;
+use crate::email::{self, Mail};
+use crate::error::Invalid;
+use crate::ids::{EventId, SessionId, UserId};
+use crate::kinds::{ActivityFilter, EventKind, SignInMethod};
+use crate::request::{AuthSession, ClientInfo};
+use crate::{DomainError, Services};
+
+/// The activity list shows this many days, and a network or country seen within them is familiar.
+pub const ACTIVITY_DAYS: i64 = 90;
+pub const FAMILIAR_DAYS: i64 = 90;
+/// Events per page of the activity list.
+pub const PAGE_SIZE: i64 = 20;
+/// The most events a download holds (90 days of a very busy account).
+pub const EXPORT_LIMIT: i64 = 10_000;
+/// A "This wasn't me" link works this long.
+pub const ALERT_LINK_HOURS: i64 = 72;
+/// No second alert for the same browser and OS within this many hours.
+pub const ALERT_DEDUP_HOURS: i64 = 24;
+/// At most this many alert emails per account per 24 hours.
+pub const ALERT_EMAILS_PER_DAY: i64 = 3;
+/// The page asks "Was this you?" about an alert this recent.
+pub const PROMPT_DAYS: i64 = 14;
+/// Device and location texts in emails and pages are cut to this many characters.
+pub const SHOWN_TEXT_CHARS: usize = 80;
+
+/// The security page, where messages send people.
+pub const SECURITY_PATH: &str = "/settings/security";
+/// The "This wasn't me" page.
+pub const NOT_ME_PATH: &str = "/this-wasnt-me";
+
+/// `text` cut to `max` characters (with "…" when cut), without control characters.
+pub fn shown(text: &str, max: usize) -> String {
+    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean = clean.trim();
+    if clean.chars().count() <= max {
+        clean.to_string()
+    } else {
+        format!("{}…", clean.chars().take(max - 1).collect::<String>().trim_end())
+    }
+}
+
+/// "Chrome 131 on Windows 10", cut to [`SHOWN_TEXT_CHARS`].
+pub fn device_text(user_agent: Option<&str>) -> String {
+    let d = crate::devices::describe(user_agent);
+    shown(&format!("{} on {}", d.browser, d.os), SHOWN_TEXT_CHARS)
+}
+
+/// The short sentence the activity list shows for an event.
+pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&str>) -> String {
+    use EventKind::*;
+    let named = |what: &str| match detail.filter(|d| !d.trim().is_empty()) {
+        Some(d) => format!("{what} ({})", shown(d, 60)),
+        None => what.to_string(),
+    };
+    match kind {
+        AccountCreated => "Created the account".into(),
+        SignedIn => match method {
+            Some(m) => named(&format!("Signed in with {}", m.words())),
+            None => "Signed in".into(),
+        },
+        SignedOut => "Signed out".into(),
+        SessionRevoked => "Ended another session".into(),
+        OtherSessionsRevoked => "Signed out of all other sessions".into(),
+        SignedOutEverywhere => "Signed out everywhere".into(),
+        Reverified => "Confirmed it's you".into(),
+        PasswordChanged => "Changed the password".into(),
+        PasswordSet => "Set a password".into(),
+        TotpEnabled => "Turned on two-step verification (authenticator app)".into(),
+        TotpDisabled => "Turned off two-step verification".into(),
+        BackupCodesGenerated => "Made new backup codes".into(),
+        BackupCodeUsed => "Used a backup code to sign in".into(),
+        PasskeyAdded => named("Added a passkey"),
+        PasskeyRemoved => named("Removed a passkey"),
+        ProviderConnected => match detail {
+            Some(p) => format!("Connected {}", shown(p, 40)),
+            None => "Connected a sign-in provider".into(),
+        },
+        ProviderDisconnected => match detail {
+            Some(p) => format!("Disconnected {}", shown(p, 40)),
+            None => "Disconnected a sign-in provider".into(),
+        },
+        PasswordResetRequested => "Asked for a password reset link".into(),
+        PasswordReset => "Reset the password with an emailed link".into(),
+        SignInFailed => "Failed sign-in: wrong password".into(),
+        SecondStepFailed => "Failed sign-in: wrong code".into(),
+        CurrentPasswordFailed => "Wrong current password when changing it".into(),
+        ReverifyFailed => "Failed to confirm it's you".into(),
+        SignInLocked => "Sign-in locked after too many failures".into(),
+        SignInAlertSent => named("Emailed an alert about a new sign-in"),
+        SignInConfirmed => named("Confirmed a new sign-in was you"),
+        SignInReported => named("Reported a sign-in that wasn't you: its session ended"),
+    }
+}
+
+/// The notice email's headline (also its subject) and sentence, for a kind that sends one.
+fn notice_words(kind: EventKind, detail: Option<&str>, site: &str) -> Option<(String, String)> {
+    use EventKind::*;
+    let detail = detail.map(|d| shown(d, 60));
+    let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
+    let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());
+    Some(match kind {
+        PasswordChanged => (format!("Your {site} password was changed"), "The password of your account was changed.".into()),
+        PasswordSet => (format!("A password was set on your {site} account"), "Your account can now sign in with a password.".into()),
+        TotpEnabled => (
+            format!("Two-step verification was turned on for your {site} account"),
+            "Signing in now also asks for a code from your authenticator app.".into(),
+        ),
+        TotpDisabled => (
+            format!("Two-step verification was turned off for your {site} account"),
+            "Signing in no longer asks for a code from an authenticator app, and your backup codes no longer work.".into(),
+        ),
+        BackupCodesGenerated => (
+            format!("New backup codes were made for your {site} account"),
+            "New backup codes were made; the earlier ones no longer work.".into(),
+        ),
+        BackupCodeUsed => (
+            format!("A backup code was used to sign in to your {site} account"),
+            "A backup code was used to sign in (each code works once). If you lost your authenticator app, set up a new one.".into(),
+        ),
+        PasskeyAdded => (format!("A passkey was added to your {site} account"), format!("{passkey} can now sign in to your account.")),
+        PasskeyRemoved => (format!("A passkey was removed from your {site} account"), format!("{passkey} can no longer sign in to your account.")),
+        ProviderConnected => (
+            format!("{provider} was connected to your {site} account"),
+            format!("Your account can now be signed in to with {provider}."),
+        ),
+        ProviderDisconnected => (
+            format!("{provider} was disconnected from your {site} account"),
+            format!("Signing in with {provider} no longer works."),
+        ),
+        SignedOutEverywhere => (
+            format!("Your {site} account was signed out everywhere"),
+            "Every session of your account was signed out, on every device.".into(),
+        ),
+        _ => return None,
+    })
+}
+
+fn facts(client: &ClientInfo) -> (String, String, String) {
+    (
+        device_text(client.user_agent.as_deref()),
+        shown(client.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS),
+        client.ip.clone().unwrap_or_else(|| "unknown".into()),
+    )
+}
+
+/// Records `event`, and when its kind is a credential change, queues the security notice to the
+/// account's address (confirmed addresses only), in the same transaction. Notices cannot be
+/// turned off.
+pub async fn record(
+    conn: &mut PgConnection,
+    svc: &Services,
+    event: NewEvent<'_>,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<EventId, DomainError> {
+    let id = db::events::insert(&mut *conn, &event, client, now).await?;
+    if let Some((headline, what)) = notice_words(event.kind, event.detail, &svc.email.site_name) {
+        let Some(user) = db::users::find(&mut *conn, event.user_id).await? else { return Ok(id) };
+        if user.email_verified_at.is_some() {
+            let (device, location, ip) = facts(client);
+            let mail = Mail::SecurityNotice {
+                headline,
+                what,
+                when: email::format_when(now),
+                device,
+                location,
+                ip,
+                security: svc.email.link(SECURITY_PATH, None),
+                reset: svc.email.link("/forgot-password", None),
+            };
+            email::queue(&mut *conn, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
+        }
+    }
+    Ok(id)
+}
+
+/// A new session's sign-in: records it (with the session, the method and, for a passkey, its
+/// name), the backup code it used up (with its notice), and, when it is unfamiliar (see the
+/// module's description), raises an alert. Call it in the transaction that starts the session.
+pub async fn signed_in(
+    conn: &mut PgConnection,
+    svc: &Services,
+    user_id: UserId,
+    session_id: SessionId,
+    method: SignInMethod,
+    detail: Option<&str>,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    // one sign-in of this account at a time decides familiarity, so two at once from the same new
+    // device raise one alert
+    db::alerts::lock_account(&mut *conn, user_id).await?;
+    let network = db::events::network_of(client.ip.as_deref());
+    let history = db::events::sign_in_history(
+        &mut *conn,
+        user_id,
+        network.as_deref(),
+        client.country.as_deref(),
+        now - Duration::days(FAMILIAR_DAYS),
+    )
+    .await?;
+    let event = NewEvent { method: Some(method), detail, ..NewEvent::new(user_id, Some(session_id), EventKind::SignedIn) };
+    let event_id = db::events::insert(&mut *conn, &event, client, now).await?;
+    if method.used_backup_code() {
+        record(&mut *conn, svc, NewEvent::new(user_id, Some(session_id), EventKind::BackupCodeUsed), client, now).await?;
+    }
+    let known_device = svc.device_cookies.path(client.device.as_ref(), user_id).is_trusted();
+    let unfamiliar = history.signed_in_before && !known_device && !(history.network_seen && history.country_seen);
+    if unfamiliar {
+        raise_alert(conn, svc, user_id, session_id, event_id, method, client, now).await?;
+    }
+    Ok(())
+}
+
+async fn raise_alert(
+    conn: &mut PgConnection,
+    svc: &Services,
+    user_id: UserId,
+    session_id: SessionId,
+    event_id: EventId,
+    method: SignInMethod,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    let d = crate::devices::describe(client.user_agent.as_deref());
+    let device_key = format!("{}|{}", d.browser_name, d.os_family);
+    let recent = db::alerts::recent(&mut *conn, user_id, &device_key, now - Duration::hours(ALERT_DEDUP_HOURS)).await?;
+    if recent.same_device {
+        return Ok(());
+    }
+    let user = db::users::find(&mut *conn, user_id).await?.ok_or(DomainError::NotFound)?;
+    let emailed = recent.emails < ALERT_EMAILS_PER_DAY && user.email_verified_at.is_some();
+    let link = emailed.then(new_link_token);
+    db::alerts::insert(
+        &mut *conn,
+        &db::alerts::NewAlert {
+            id: Uuid::new_v4(),
+            user_id,
+            event_id,
+            session_id,
+            device_key: &device_key,
+            token_hash: link.as_ref().map(|(_, hash)| *hash),
+            created_at: now,
+            expires_at: now + Duration::hours(ALERT_LINK_HOURS),
+        },
+    )
+    .await?;
+    if let Some((token, _)) = link {
+        let (device, location, ip) = facts(client);
+        let mail = Mail::UnfamiliarSignIn {
+            when: email::format_when(now),
+            device: device.clone(),
+            location,
+            ip,
+            method: method.words().into(),
+            review: svc.email.link(SECURITY_PATH, None),
+            not_me: svc.email.link(NOT_ME_PATH, Some(&token)),
+            hours: ALERT_LINK_HOURS,
+        };
+        email::queue(&mut *conn, &svc.email, Some(user_id), &user.email, user.display_name.as_deref(), &mail, now).await?;
+        let event = NewEvent { detail: Some(&device), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInAlertSent) };
+        db::events::insert(&mut *conn, &event, client, now).await?;
+    }
+    Ok(())
+}
+
+/// A fresh "This wasn't me" token (base64url of 32 random bytes) and its SHA-256.
+fn new_link_token() -> (String, [u8; 32]) {
+    use base64::Engine;
+    use rand::RngCore;
+    use sha2::Digest;
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    (base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw), sha2::Sha256::digest(raw).into())
+}
+
+/// One event as the activity list and its downloads show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Activity {
+    pub id: Uuid,
+    pub kind: EventKind,
+    pub sentence: String,
+    pub at: OffsetDateTime,
+    /// "Chrome 131 on Windows 10" ("Unknown browser on Unknown OS" when it did not say).
+    pub device: String,
+    /// The user agent as sent (cut to 512 characters when stored).
+    pub user_agent: Option<String>,
+    /// Approximate, as the geo-IP database knew it then; "Unknown" when not looked up.
+    pub location: String,
+    pub ip: Option<String>,
+}
+
+/// A page of the activity list, and where the next one starts.
+#[derive(Clone, Debug)]
+pub struct ActivityPage {
+    pub events: Vec<Activity>,
+    /// The cursor of the next (older) page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// The cursor after `a`: its time (Unix nanoseconds) and id. It only ever narrows the signed-in
+/// account's own events, so a made-up one shows nothing it could not see anyway.
+fn cursor_of(a: &Activity) -> String {
+    format!("{}_{}", a.at.unix_timestamp_nanos(), a.id)
+}
+
+fn parse_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), DomainError> {
+    let bad = || DomainError::Invalid(Invalid::ActivityCursor);
+    let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(at.parse::<i128>().map_err(|_| bad())?).map_err(|_| bad())?;
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+fn activity(row: db::events::EventRow) -> Option<Activity> {
+    let kind = EventKind::parse(&row.kind)?;
+    let method = row.method.as_deref().and_then(SignInMethod::parse);
+    Some(Activity {
+        id: row.id,
+        kind,
+        sentence: sentence(kind, method, row.detail.as_deref()),
+        at: row.created_at,
+        device: device_text(row.user_agent.as_deref()),
+        user_agent: row.user_agent,
+        location: shown(row.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS),
+        ip: row.ip,
+    })
+}
+
+fn kinds_of(filter: Option<ActivityFilter>) -> Option<Vec<String>> {
+    filter.map(|f| f.kinds().into_iter().map(|k| k.as_str().to_string()).collect())
+}
+
+/// A page of the signed-in account's events of the last [`ACTIVITY_DAYS`] days, newest first,
+/// older than `cursor` (from the previous page's `next`), of one group or all.
+pub async fn list(
+    svc: &Services,
+    auth: &AuthSession,
+    filter: Option<ActivityFilter>,
+    cursor: Option<&str>,
+) -> Result<ActivityPage, DomainError> {
+    let before = cursor.map(parse_cursor).transpose()?;
+    let since = svc.clock.now() - Duration::days(ACTIVITY_DAYS);
+    let kinds = kinds_of(filter);
+    let mut rows = db::events::page(&svc.db, auth.user_id, kinds.as_deref(), since, before, PAGE_SIZE + 1).await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let events: Vec<Activity> = rows.into_iter().filter_map(activity).collect();
+    let next = if more { events.last().map(cursor_of) } else { None };
+    Ok(ActivityPage { events, next })
+}
+
+/// Every event the list shows for `filter` (all its pages), newest first, for the downloads.
+pub async fn export(svc: &Services, auth: &AuthSession, filter: Option<ActivityFilter>) -> Result<Vec<Activity>, DomainError> {
+    let since = svc.clock.now() - Duration::days(ACTIVITY_DAYS);
+    let kinds = kinds_of(filter);
+    let rows = db::events::page(&svc.db, auth.user_id, kinds.as_deref(), since, None, EXPORT_LIMIT).await?;
+    Ok(rows.into_iter().filter_map(activity).collect())
+}
+
+/// The retention task: deletes events older than the retention period (`[sessions]
+/// retention_days`), and nothing younger. Answers how many it deleted.
+pub async fn prune(svc: &Services) -> Result<u64, DomainError> {
+    let before = svc.clock.now() - Duration::days(svc.sessions.retention_days.max(ACTIVITY_DAYS));
+    Ok(db::events::prune(&svc.db, before).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_and_odd_texts_are_cut_and_cleaned() {
+        assert_eq!(shown("Berlin", 80), "Berlin");
+        assert_eq!(shown(&"x".repeat(100), 10), format!("{}…", "x".repeat(9)));
+        assert_eq!(shown("a\r\nb", 80), "a  b");
+    }
+
+    #[test]
+    fn every_kind_has_a_sentence_and_every_notice_kind_a_headline() {
+        for &kind in EventKind::ALL {
+            assert!(!sentence(kind, None, None).is_empty());
+            assert_eq!(notice_words(kind, Some("x"), "Gatehouse").is_some(), kind.sends_notice(), "{kind}");
+        }
+        assert_eq!(
+            sentence(EventKind::SignedIn, Some(SignInMethod::Passkey), Some("iCloud Keychain")),
+            "Signed in with a passkey (iCloud Keychain)"
+        );
+        assert_eq!(sentence(EventKind::ProviderConnected, None, Some("GitHub")), "Connected GitHub");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let a = Activity {
+            id: Uuid::new_v4(),
+            kind: EventKind::SignedIn,
+            sentence: String::new(),
+            at: time::macros::datetime!(2026-12-01 14:05:59.123456 UTC),
+            device: String::new(),
+            user_agent: None,
+            location: String::new(),
+            ip: None,
+        };
+        assert_eq!(parse_cursor(&cursor_of(&a)).unwrap(), (a.at, a.id));
+        for bad in ["", "x_y", "123", "123_notauuid", "99999999999999999999999999999999_00000000-0000-0000-0000-000000000000"] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Answering an unfamiliar sign-in's alert (raised by `activity::signed_in`): the emailed "This
+//! wasn't me" link, and the page's "Was this you?" prompt (Yes, or No, secure my account).
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::auth::activity::{device_text, shown, PROMPT_DAYS, SHOWN_TEXT_CHARS};
+use crate::db;
+use crate::db::events::NewEvent;
+use crate::error::LinkProblem;
+use crate::kinds::{EventKind, RevokeReason, SignInMethod};
+use crate::request::{AuthSession, ClientInfo};
+use crate::secret::LinkToken;
+use crate::{DomainError, Services};
+
+/// The sign-in an alert is about, as its pages and the prompt show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertedSignIn {
+    pub id: Uuid,
+    pub at: OffsetDateTime,
+    /// "Chrome 131 on Windows 10" (cut to 80 characters).
+    pub device: String,
+    /// "Berlin, Land Berlin, Germany", "Unknown" (cut to 80 characters).
+    pub location: String,
+    /// The most precise place ("Berlin"), when known.
+    pub place: Option<String>,
+    pub ip: Option<String>,
+    /// "a password", "a passkey", "Google and an authenticator app".
+    pub method: String,
+}
+
+fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
+    let location = shown(row.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS);
+    let place = row
+        .location
+        .as_deref()
+        .filter(|l| !matches!(*l, "Unknown" | "Local network"))
+        .and_then(|l| l.split(',').next())
+        .map(|p| shown(p, 40));
+    AlertedSignIn {
+        id: row.id,
+        at: row.created_at,
+        device: device_text(row.user_agent.as_deref()),
+        location,
+        place,
+        ip: row.ip,
+        method: row.method.as_deref().and_then(SignInMethod::parse).map_or("an unknown method", SignInMethod::words).into(),
+    }
+}
+
+fn link_hash(token: &LinkToken) -> Result<[u8; 32], DomainError> {
+    crate::auth::sessions::hash_cookie_token(token.expose()).ok_or(DomainError::Link(LinkProblem::Invalid))
+}
+
+/// Reads a "This wasn't me" link (changes nothing): the sign-in it is about.
+pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSignIn, DomainError> {
+    let hash = link_hash(token)?;
+    let row = db::alerts::find_by_token(&svc.db, &hash).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
+    if row.reported_at.is_some() {
+        return Err(DomainError::Link(LinkProblem::Used));
+    }
+    if row.expires_at <= svc.clock.now() {
+        return Err(DomainError::Link(LinkProblem::Expired));
+    }
+    Ok(alerted(row))
+}
+
+/// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once,
+/// forgets the account's pending second steps, and emails a link to choose a new password. It
+/// signs nobody in and changes no password, email or second factor by itself. Answers the
+/// account's address, to say where the reset link went.
+pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<String, DomainError> {
+    let hash = link_hash(token)?;
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let Some((user_id, session_id)) = db::alerts::report(&mut *tx, &hash, now).await? else {
+        drop(tx);
+        // say why: used, expired or unknown
+        return Err(not_me_link(svc, token).await.err().unwrap_or(DomainError::Link(LinkProblem::Used)));
+    };
+    db::sessions::revoke(&mut *tx, user_id, session_id, now, RevokeReason::ReportedNotMe).await?;
+    db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
+    let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
+    db::events::insert(&mut *tx, &event, client, now).await?;
+    let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
+    tx.commit().await?;
+    crate::auth::email_links::request_password_reset(svc, &user.email, client).await?;
+    Ok(user.email)
+}
+
+/// The page's "Was this you?": the newest unanswered alert of the last 14 days about another
+/// session than this one (a session is never asked about itself).
+pub async fn prompt(svc: &Services, auth: &AuthSession) -> Result<Option<AlertedSignIn>, DomainError> {
+    let since = svc.clock.now() - Duration::days(PROMPT_DAYS);
+    Ok(db::alerts::newest_unanswered(&svc.db, auth.user_id, auth.session_id, since).await?.map(alerted))
+}
+
+/// "Yes" (it was me): the prompt goes away. Another account's alert, an answered one, or the
+/// alert about this very session answer `NotFound`.
+pub async fn confirm(svc: &Services, auth: &AuthSession, id: Uuid, client: &ClientInfo) -> Result<(), DomainError> {
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
+    let event = NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInConfirmed);
+    db::events::insert(&mut *tx, &event, client, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// "No, secure my account": ends that sign-in's session and every other one (this one stays), and
+/// forgets pending second steps; the page then opens Change password. Needs a recent sign-in or
+/// re-verification (like every ending of sessions). Answers how many sessions ended.
+pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client: &ClientInfo) -> Result<u64, DomainError> {
+    crate::auth::recent::require_recent(svc, auth)?;
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
+    let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
+    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
+    db::events::insert(&mut *tx, &event, client, now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}

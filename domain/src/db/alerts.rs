@@ -1,0 +1,152 @@
+//! Alerts about unfamiliar sign-ins (`sign_in_alerts`): the page's "Was this you?" prompt and the
+//! emailed "This wasn't me" link (only its SHA-256 is stored).
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::ids::{EventId, SessionId, UserId};
+
+/// Locks the account's row for the rest of the transaction: one sign-in of the account at a time
+/// decides whether it is unfamiliar.
+pub async fn lock_account(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0).fetch_optional(db).await?;
+    Ok(())
+}
+
+pub struct NewAlert<'a> {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub event_id: EventId,
+    pub session_id: SessionId,
+    pub device_key: &'a str,
+    pub token_hash: Option<[u8; 32]>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, a: &NewAlert<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO sign_in_alerts (id, user_id, event_id, session_id, device_key, token_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        a.id,
+        a.user_id.0,
+        a.event_id.0,
+        a.session_id.0,
+        a.device_key,
+        a.token_hash.as_ref().map(|h| &h[..]),
+        a.created_at,
+        a.expires_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The account's alerts since `since`: how many were emailed, and whether one was about this device.
+#[derive(Clone, Copy, Debug)]
+pub struct Recent {
+    pub emails: i64,
+    pub same_device: bool,
+}
+
+pub async fn recent(db: impl PgExecutor<'_>, user_id: UserId, device_key: &str, since: OffsetDateTime) -> Result<Recent, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE token_hash IS NOT NULL) AS "emails!",
+                  bool_or(device_key = $2) IS TRUE AS "same_device!"
+           FROM sign_in_alerts WHERE user_id = $1 AND created_at >= $3"#,
+        user_id.0,
+        device_key,
+        since,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Recent { emails: r.emails, same_device: r.same_device })
+}
+
+/// An alert with what its sign-in event recorded.
+#[derive(Clone, Debug)]
+pub struct AlertRow {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub reported_at: Option<OffsetDateTime>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub location: Option<String>,
+    pub method: Option<String>,
+}
+
+/// The alert a "This wasn't me" link belongs to.
+pub async fn find_by_token(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<Option<AlertRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AlertRow,
+        "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, e.user_agent, e.ip, e.location, e.method
+         FROM sign_in_alerts a LEFT JOIN security_events e ON e.id = a.event_id
+         WHERE a.token_hash = $1",
+        &token_hash[..],
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Uses a "This wasn't me" link: once, before it expires. Answers the alert's account and session,
+/// or `None` when the link was used already, has expired, or is unknown.
+pub async fn report(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetDateTime) -> Result<Option<(UserId, SessionId)>, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sign_in_alerts SET reported_at = $2, acknowledged_at = COALESCE(acknowledged_at, $2)
+         WHERE token_hash = $1 AND reported_at IS NULL AND expires_at > $2
+         RETURNING user_id, session_id",
+        &token_hash[..],
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(|r| (UserId(r.user_id), SessionId(r.session_id))))
+}
+
+/// The account's newest unanswered alert since `since`, about a session other than `viewer`'s (a
+/// session is never asked about itself, so whoever signed in cannot answer for the owner).
+pub async fn newest_unanswered(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    viewer: SessionId,
+    since: OffsetDateTime,
+) -> Result<Option<AlertRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AlertRow,
+        "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, e.user_agent, e.ip, e.location, e.method
+         FROM sign_in_alerts a LEFT JOIN security_events e ON e.id = a.event_id
+         WHERE a.user_id = $1 AND a.session_id <> $2 AND a.acknowledged_at IS NULL AND a.created_at >= $3
+         ORDER BY a.created_at DESC LIMIT 1",
+        user_id.0,
+        viewer.0,
+        since,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Answers one of the account's unanswered alerts (not the viewer's own session's); answers its
+/// session, or `None` for another account's alert, an answered one, or an unknown id.
+pub async fn acknowledge(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: Uuid,
+    viewer: SessionId,
+    now: OffsetDateTime,
+) -> Result<Option<SessionId>, sqlx::Error> {
+    let r = sqlx::query_scalar!(
+        "UPDATE sign_in_alerts SET acknowledged_at = $4
+         WHERE user_id = $1 AND id = $2 AND session_id <> $3 AND acknowledged_at IS NULL
+         RETURNING session_id",
+        user_id.0,
+        id,
+        viewer.0,
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(SessionId))
+}

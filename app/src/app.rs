@@ -8,6 +8,7 @@ use crate::components::PageFrame;
 use crate::previews::PreviewsPage;
 use crate::security::SecurityPage;
 use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordPage};
+use crate::sign_in::not_me::NotMePage;
 use crate::sign_in::{SignInPage, SignUpPage};
 
 /// The document around the app, rendered on the server for every page.
@@ -44,6 +45,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-up/finish") view=FinishSignUpPage/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=ResetPasswordPage/>
+                <Route path=path!("/this-wasnt-me") view=NotMePage/>
                 <Route path=path!("/settings/security") view=SecurityPage/>
                 <Route path=path!("/previews") view=PreviewsPage/>
             </Routes>

@@ -143,6 +143,35 @@ pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, Ap
     Ok(crate::model::ResetLinkView { email: link.email, sets_password: link.sets_password, has_second_factor: link.has_second_factor })
 }
 
+/// What a "This wasn't me" link's page shows: the sign-in it is about. Changes nothing.
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: none.
+/// - Errors: `LinkUnusable` (400 not valid; 410 expired or used), `Unavailable`.
+#[server(prefix = "/api", endpoint = "auth/not-me/link", input = leptos::server_fn::codec::GetUrl)]
+pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppError> {
+    use crate::server::{fail, services};
+    let svc = services()?;
+    let alerted = domain::auth::alerts::not_me_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    Ok(crate::model::NotMeView::new(alerted))
+}
+
+/// "This wasn't me": ends the sign-in's session at once and emails a link to choose a new password.
+/// Answers the address the link went to. Signs nobody in; changes no password, email or second
+/// factor by itself.
+///
+/// - Auth: anonymous (the token is the proof: single use, 72 hours).
+/// - Effects: the link used; that session revoked; pending second steps dropped; a
+///   `sign_in_reported` event; a reset link queued (within the 3-per-hour limit).
+/// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`).
+#[server(prefix = "/api", endpoint = "auth/not-me")]
+pub async fn report_not_me(token: String) -> Result<String, AppError> {
+    use crate::server::{client, fail, services};
+    let svc = services()?;
+    domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)
+}
+
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in
 /// nowhere: the next sign-in asks for the second step too, if the account has one).
 ///

@@ -40,6 +40,8 @@ END;
 $$;
 CREATE TRIGGER security_events_append_only BEFORE UPDATE OR DELETE ON security_events
     FOR EACH ROW EXECUTE FUNCTION security_events_append_only();
+CREATE TRIGGER security_events_no_truncate BEFORE TRUNCATE ON security_events
+    FOR EACH STATEMENT EXECUTE FUNCTION security_events_append_only();
 
 -- An unfamiliar sign-in: the prompt on Security & Access ("Was this you?") until it is answered,
 -- and, when an email was sent, the "This wasn't me" link of that email.

@@ -1,5 +1,6 @@
 //! Gatehouse's HTTP server: configuration, state, the router and its middleware.
 //! `router(state)` is public so tests can drive the whole stack without a socket.
+pub mod activity;
 pub mod config;
 pub mod limits;
 pub mod middleware;
@@ -117,7 +118,9 @@ pub fn router(state: AppState) -> Router {
         // where Google and GitHub send the browser back
         .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()))
         // each email kind as sent, framed by the component previews
-        .merge(Router::new().route("/previews/emails/{kind}", get(previews::email)).with_state(state.clone()));
+        .merge(Router::new().route("/previews/emails/{kind}", get(previews::email)).with_state(state.clone()))
+        // Recent security activity as CSV or JSON
+        .merge(Router::new().route("/settings/security/{file}", get(activity::download)).with_state(state.clone()));
 
     pages
         // innermost first: rate limits (per client network, which the session middleware

@@ -27,6 +27,8 @@ const PASSWORD_PATHS: &[&str] = &[
     "/api/auth/forgot-password",
     "/api/auth/reset-password/link",
     "/api/auth/reset-password",
+    "/api/auth/not-me/link",
+    "/api/auth/not-me",
 ];
 /// Looser: the sign-in page begins a passkey ceremony on every load (for autofill). Provider
 /// sign-ins share this budget (each start stores a flow and may call the provider).

@@ -40,7 +40,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     // (the email previews, framed by /previews, set SAMEORIGIN themselves)
     h.entry("x-frame-options").or_insert(HeaderValue::from_static("DENY"));
     // the pages emailed links open carry their token in the URL: it is never sent on as a Referer
-    let policy = if matches!(path.as_str(), "/sign-up/finish" | "/reset-password") { "no-referrer" } else { "strict-origin-when-cross-origin" };
+    let policy = if matches!(path.as_str(), "/sign-up/finish" | "/reset-password" | "/this-wasnt-me") { "no-referrer" } else { "strict-origin-when-cross-origin" };
     h.insert("referrer-policy", HeaderValue::from_static(policy));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::{
     ConnectedAccountView, ConnectedAccountsView, ConnectedView, ProviderKind, ProviderOption,
 };
+use super::{ActivityView, NotMeView, SignInPromptView};
 use super::{BackupCodesView, DeviceKind, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView};
 use crate::time_fmt::{ago, exact, iso, span};
 
@@ -186,5 +187,46 @@ pub fn session_lifetime(plan: Plan, lifetimes: Lifetimes) -> String {
     match plan {
         Plan::Free => format!("Devices are {rule}"),
         plan => format!("On your organisation's {plan} plan, devices are {rule}"),
+    }
+}
+
+impl SignInPromptView {
+    pub fn new(a: domain::auth::alerts::AlertedSignIn, now: OffsetDateTime) -> Self {
+        SignInPromptView {
+            id: a.id.to_string(),
+            device: a.device,
+            place: a.place,
+            location: a.location,
+            ip: a.ip.unwrap_or_else(|| "unknown".into()),
+            method: a.method,
+            at: Moment::at(now, a.at),
+        }
+    }
+}
+
+impl ActivityView {
+    pub fn new(a: domain::auth::activity::Activity, now: OffsetDateTime) -> Self {
+        ActivityView {
+            id: a.id.to_string(),
+            kind: a.kind.as_str().into(),
+            sentence: a.sentence,
+            at: Moment::at(now, a.at),
+            device: a.device,
+            user_agent: a.user_agent.unwrap_or_default(),
+            location: a.location,
+            ip: a.ip.unwrap_or_else(|| "unknown".into()),
+        }
+    }
+}
+
+impl NotMeView {
+    pub fn new(a: domain::auth::alerts::AlertedSignIn) -> Self {
+        NotMeView {
+            device: a.device,
+            location: a.location,
+            ip: a.ip.unwrap_or_else(|| "unknown".into()),
+            method: a.method,
+            when: domain::email::format_when(a.at),
+        }
     }
 }

@@ -227,6 +227,68 @@ pub struct SecurityOverview {
     pub sessions: Vec<SessionView>,
     /// "Signed-in devices are signed out after 14 days without activity, and 30 days after signing in."
     pub session_lifetime: String,
+    /// "Was this you?": the newest unanswered unfamiliar sign-in (never this session's own).
+    #[serde(default)]
+    pub prompt: Option<SignInPromptView>,
+}
+
+/// The unfamiliar sign-in the page asks about: "New sign-in: Chrome on Windows, near Berlin, 2
+/// hours ago. Was this you?"
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignInPromptView {
+    /// The alert's id (checked against the account on the server).
+    pub id: String,
+    /// "Chrome 131 on Windows 10" (cut to 80 characters).
+    pub device: String,
+    /// "Berlin", when the location is known.
+    pub place: Option<String>,
+    /// "Berlin, Land Berlin, Germany" or "Unknown".
+    pub location: String,
+    pub ip: String,
+    /// "a password", "a passkey".
+    pub method: String,
+    pub at: Moment,
+}
+
+/// One entry of Recent security activity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivityView {
+    pub id: String,
+    /// The stored kind ("signed_in"), for tests and styling.
+    pub kind: String,
+    /// "Signed in with a passkey (iCloud Keychain)".
+    pub sentence: String,
+    pub at: Moment,
+    /// "Chrome 131 on Windows 10", "Unknown browser on Unknown OS".
+    pub device: String,
+    /// The full user agent (shown on hover).
+    pub user_agent: String,
+    /// Approximate; "Unknown" when it was not known.
+    pub location: String,
+    /// "unknown" when the request had no address.
+    pub ip: String,
+}
+
+/// A page of Recent security activity, and the cursor of the next (older) page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivityPageView {
+    pub events: Vec<ActivityView>,
+    pub next: Option<String>,
+}
+
+/// The filters of Recent security activity: (value, label).
+pub const ACTIVITY_FILTERS: &[(&str, &str)] =
+    &[("", "All activity"), ("sign_ins", "Sign-ins"), ("sessions", "Sessions"), ("credentials", "Credential changes"), ("alerts", "Alerts")];
+
+/// The "This wasn't me" page: the sign-in the link is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotMeView {
+    pub device: String,
+    pub location: String,
+    pub ip: String,
+    pub method: String,
+    /// "1 December 2026 at 14:05 UTC".
+    pub when: String,
 }
 
 /// A sign-up link's page: the address it confirms, and the name given when asking.

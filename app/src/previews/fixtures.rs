@@ -134,3 +134,64 @@ pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconne
     };
     ConnectedAccountsView { rows: vec![row(BOTH[0], google, true), row(BOTH[1], github, false)] }
 }
+
+pub(super) fn sign_in_prompt(place: Option<&str>) -> crate::model::SignInPromptView {
+    crate::model::SignInPromptView {
+        id: "a1".into(),
+        device: "Chrome 131 on Windows 10".into(),
+        place: place.map(String::from),
+        location: match place {
+            Some(p) => format!("{p}, Land Berlin, Germany"),
+            None => "Unknown".into(),
+        },
+        ip: "203.0.113.77".into(),
+        method: "a password".into(),
+        at: moment("2 hours ago", "2026-11-23 10:05 UTC"),
+    }
+}
+
+fn activity(id: &str, kind: &str, sentence: &str, at: (&str, &str), device: &str, location: &str, ip: &str) -> crate::model::ActivityView {
+    crate::model::ActivityView {
+        id: id.into(),
+        kind: kind.into(),
+        sentence: sentence.into(),
+        at: moment(at.0, at.1),
+        device: device.into(),
+        user_agent: format!("Mozilla/5.0 ({device})"),
+        location: location.into(),
+        ip: ip.into(),
+    }
+}
+
+/// A page of mixed events, newest first.
+pub(super) fn activity_mixed() -> Vec<crate::model::ActivityView> {
+    vec![
+        activity("e1", "signed_in", "Signed in with a passkey (iCloud Keychain)", ("just now", "2026-11-23 12:00 UTC"), "Safari 17 on iPhone", "Berlin, Land Berlin, Germany", "203.0.113.9"),
+        activity("e2", "sign_in_alert_sent", "Emailed an alert about a new sign-in (Chrome 131 on Windows 10)", ("2 hours ago", "2026-11-23 10:05 UTC"), "Chrome 131 on Windows 10", "Lisbon, Lisbon, Portugal", "198.51.100.23"),
+        activity("e3", "signed_in", "Signed in with a password", ("2 hours ago", "2026-11-23 10:05 UTC"), "Chrome 131 on Windows 10", "Lisbon, Lisbon, Portugal", "198.51.100.23"),
+        activity("e4", "sign_in_failed", "Failed sign-in: wrong password", ("3 hours ago", "2026-11-23 09:02 UTC"), "Unknown browser on Unknown OS", "Unknown", "192.0.2.44"),
+        activity("e5", "passkey_added", "Added a passkey (iCloud Keychain)", ("2 days ago", "2026-11-21 18:30 UTC"), "Safari 17 on iPhone", "Berlin, Land Berlin, Germany", "203.0.113.9"),
+        activity("e6", "totp_enabled", "Turned on two-step verification (authenticator app)", ("5 days ago", "2026-11-18 08:11 UTC"), "Firefox 140 on Windows 10", "Berlin, Land Berlin, Germany", "203.0.113.9"),
+        activity("e7", "session_revoked", "Ended another session", ("6 days ago", "2026-11-17 20:45 UTC"), "Firefox 140 on Windows 10", "Local network", "192.168.1.20"),
+    ]
+}
+
+/// Long device names and unknown locations.
+pub(super) fn activity_unusual() -> Vec<crate::model::ActivityView> {
+    vec![
+        activity("u1", "signed_in", "Signed in with Google and an authenticator app", ("1 minute ago", "2026-11-23 11:59 UTC"),
+            "SuperLongBrowserNameThatNeverEndsAndKeepsGoing 1234567890 on SomeVeryLongOperatingSystemNa…", "Unknown", "2001:db8:85a3:8d3:1319:8a2e:370:7348"),
+        activity("u2", "passkey_removed", "Removed a passkey (My extremely long passkey name that somebody typed on a…)", ("4 days ago", "2026-11-19 13:00 UTC"),
+            "Unknown browser on Unknown OS", "Unknown", "unknown"),
+    ]
+}
+
+pub(super) fn not_me_view() -> crate::model::NotMeView {
+    crate::model::NotMeView {
+        device: "Chrome 131 on Windows 10".into(),
+        location: "Lisbon, Lisbon, Portugal".into(),
+        ip: "198.51.100.23".into(),
+        method: "a password".into(),
+        when: "23 November 2026 at 10:05 UTC".into(),
+    }
+}

@@ -19,8 +19,11 @@ use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
 use crate::error::LinkIssue;
 use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
+use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
+use crate::security::activity::ActivityCard;
+use crate::security::sign_in_prompt::SignInPromptCard;
 use fixtures::{
-    connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
+    activity_mixed, activity_unusual, not_me_view, sign_in_prompt, connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
     REVERIFY_WINDOW_MINUTES,
 };
 
@@ -54,6 +57,8 @@ const EMAILS: &[(&str, &str)] = &[
     ("account_exists", "Sign-up with an address that has an account"),
     ("password_reset", "Reset your password"),
     ("password_reset_done", "Your password was reset"),
+    ("unfamiliar_sign_in", "New sign-in from an unfamiliar device"),
+    ("security_notice", "Security notice (a credential changed)"),
 ];
 
 /// One email kind, light and dark: the server's rendering, framed.
@@ -271,6 +276,49 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="link-invalid" caption="Link that isn't valid" phone=true view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Invalid again_href="/forgot-password" again_label="Get a new link"/>
+                })/>
+            </Preview>
+
+            <Preview id="not-me" title="This wasn't me">
+                <State slug="not-me-confirm" caption="The sign-in, and the one button" view=ViewFn::from(move || view! {
+                    <NotMeConfirm sign_in=not_me_view() pending=false on_confirm=noop/>
+                })/>
+                <State slug="not-me-pending" caption="Signing it out" phone=true view=ViewFn::from(move || view! {
+                    <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
+                })/>
+                <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
+                    <NotMeDone email="ada@example.com"/>
+                })/>
+                <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password"/>
+                })/>
+            </Preview>
+
+            <Preview id="sign-in-prompt" title="Was this you?">
+                <State slug="sign-in-prompt" caption="New sign-in near a known place" view=ViewFn::from(move || view! {
+                    <SignInPromptCard prompt=sign_in_prompt(Some("Berlin")) pending=false on_yes=noop on_no=noop/>
+                })/>
+                <State slug="sign-in-prompt-unknown" caption="Unknown location, phone width" phone=true view=ViewFn::from(move || view! {
+                    <SignInPromptCard prompt=sign_in_prompt(None) pending=false on_yes=noop on_no=noop/>
+                })/>
+                <State slug="sign-in-prompt-error" caption="Answer failed" view=ViewFn::from(move || view! {
+                    <SignInPromptCard prompt=sign_in_prompt(Some("Berlin")) pending=false
+                        error=Some("Gatehouse is having trouble reaching its database. Try again in a moment.".to_string()) on_yes=noop on_no=noop/>
+                })/>
+            </Preview>
+
+            <Preview id="activity" title="Recent security activity">
+                <State slug="activity-empty" caption="Nothing in 90 days" view=ViewFn::from(move || view! {
+                    <ActivityCard events=Vec::new() has_more=false filter=String::new() pending=false on_filter=noop_text on_more=noop/>
+                })/>
+                <State slug="activity-mixed" caption="A page of mixed events, more to load" view=ViewFn::from(move || view! {
+                    <ActivityCard events=activity_mixed() has_more=true filter=String::new() pending=false on_filter=noop_text on_more=noop/>
+                })/>
+                <State slug="activity-unusual" caption="Long device names, unknown locations" view=ViewFn::from(move || view! {
+                    <ActivityCard events=activity_unusual() has_more=false filter="sign_ins".to_string() pending=false on_filter=noop_text on_more=noop/>
+                })/>
+                <State slug="activity-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! {
+                    <ActivityCard events=activity_mixed() has_more=true filter=String::new() pending=true on_filter=noop_text on_more=noop/>
                 })/>
             </Preview>
 

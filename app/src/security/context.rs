@@ -20,6 +20,11 @@ pub struct SecurityContext {
     pub sign_out: ServerAction<SignOut>,
     /// Asks the person to confirm it is them before a sensitive change.
     pub reverify: ReverifyGate,
+    /// The Password section's form is open (another section may open it: "No, secure my account").
+    pub password_open: RwSignal<bool>,
+    /// The Password form, while open, takes the keyboard focus when it appears (also after the
+    /// overview reloads and redraws it).
+    pub password_focus: RwSignal<bool>,
 }
 
 impl SecurityContext {
@@ -31,9 +36,22 @@ impl SecurityContext {
             changes,
             sign_out: ServerAction::new(),
             reverify: ReverifyGate { waiting: RwSignal::new(None) },
+            password_open: RwSignal::new(false),
+            password_focus: RwSignal::new(false),
         };
         provide_context(ctx);
         ctx
+    }
+
+    /// Opens Change password (or Set password) and moves the keyboard focus to its first field.
+    pub fn open_password(&self) {
+        self.password_open.set(true);
+        self.password_focus.set(true);
+    }
+
+    /// How many changes succeeded so far (sections that load their own data reload on it).
+    pub fn changes(&self) -> u32 {
+        self.changes.get()
     }
 
     /// Reloads the overview (after a change that succeeded).

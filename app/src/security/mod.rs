@@ -6,6 +6,7 @@
 //! sections share (`context::SecurityContext`: the overview, its refresh, Sign out, the
 //! re-verification gate) and composes them. Adding a section: its module, then a line here to make
 //! it and one to place it.
+pub mod activity;
 pub mod coming_soon;
 pub mod connected_accounts;
 pub mod context;
@@ -14,6 +15,7 @@ pub mod passkeys;
 pub mod password;
 pub mod reverify;
 pub mod sessions;
+pub mod sign_in_prompt;
 pub mod two_factor;
 
 use leptos::prelude::*;
@@ -29,7 +31,9 @@ use context::SecurityContext;
 use passkeys::PasskeysSection;
 use password::PasswordSection;
 use reverify::ReverifySection;
+use activity::ActivitySection;
 use sessions::SessionsSection;
+use sign_in_prompt::SignInPromptSection;
 use two_factor::TwoFactorSection;
 
 /// /settings/security
@@ -42,6 +46,8 @@ pub fn SecurityPage() -> impl IntoView {
     let passkeys = PasskeysSection::new();
     let connected_accounts = ConnectedAccountsSection::new();
     let sessions = SessionsSection::new();
+    let activity = ActivitySection::new();
+    let prompt = SignInPromptSection::new();
     let overview = ctx.overview;
 
     // A session that ended elsewhere (signed out, password changed on another device) goes back to
@@ -78,6 +84,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 <h1>"Security & Access"</h1>
                                 <p class="lead">"Manage how you sign in and where you are signed in."</p>
                             </div>
+                            {prompt.view(&o)}
                             {reverify.banner(&o)}
                             {reverify.dialog(&o)}
                             {two_factor_first.then(|| two_factor.view(&o))}
@@ -86,6 +93,7 @@ pub fn SecurityPage() -> impl IntoView {
                             {passkeys.view(&o)}
                             {connected_accounts.view(&o)}
                             {sessions.view(&o)}
+                            {activity.view()}
                             <ComingSoonCard
                                 id="api-keys"
                                 title="Personal API keys"

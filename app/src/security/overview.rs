@@ -12,7 +12,7 @@ use crate::model::SecurityOverview;
 #[server(prefix = "/api", endpoint = "security/overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     use crate::model::{
-        session_lifetime, ConnectedAccountsView, PasskeysView, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer,
+        session_lifetime, ConnectedAccountsView, SignInPromptView, PasskeysView, PasswordView, SessionView, TwoFactorView, VerificationView, Viewer,
     };
     use crate::server::{auth_for_setup, fail, geo, reject, services};
     let session = auth_for_setup().map_err(reject)?;
@@ -22,6 +22,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     let two_factor = domain::auth::two_factor::status(&svc, session.user_id).await.map_err(fail)?;
     let passkeys = domain::auth::passkeys::list(&svc, &session).await.map_err(fail)?;
     let connections = domain::auth::connected_accounts::list(&svc, &session).await.map_err(fail)?;
+    let prompt = domain::auth::alerts::prompt(&svc, &session).await.map_err(fail)?;
     let now = svc.clock.now();
     let geo = geo();
     let required = session.plan == domain::plan::Plan::Enterprise;
@@ -42,5 +43,6 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
         },
         sessions: sessions.into_iter().map(|s| SessionView::new(s, now, geo.as_deref())).collect(),
         session_lifetime: session_lifetime(session.plan, svc.sessions.lifetimes(session.plan)),
+        prompt: prompt.map(|p| SignInPromptView::new(p, now)),
     })
 }

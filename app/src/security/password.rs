@@ -101,6 +101,8 @@ impl PasswordSection {
                 email=o.viewer.email.clone()
                 display_name=o.viewer.display_name.clone().unwrap_or_default()
                 has_second_factor=o.two_factor.enabled.is_some()
+                open=ctx.password_open
+                focus=ctx.password_focus
                 pending
                 error
                 success
@@ -174,6 +176,12 @@ pub fn PasswordCard(
     /// Show the form open (previews).
     #[prop(optional)]
     initially_open: bool,
+    /// Whether the form is open, when the page controls it (another section may open it).
+    #[prop(optional)]
+    open: Option<RwSignal<bool>>,
+    /// While true and the form is open, its first field takes the focus whenever it appears.
+    #[prop(optional)]
+    focus: Option<RwSignal<bool>>,
     /// Start with this new password typed (previews of the meter).
     #[prop(optional, into)]
     initial_new: String,
@@ -182,7 +190,7 @@ pub fn PasswordCard(
     #[prop(optional, into)] success: Signal<Option<String>>,
     on_submit: Callback<PasswordChange>,
 ) -> impl IntoView {
-    let open = RwSignal::new(initially_open);
+    let open = open.unwrap_or_else(|| RwSignal::new(initially_open));
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(initial_new);
     // A successful change closes the form and forgets what was typed.
@@ -194,6 +202,19 @@ pub fn PasswordCard(
         }
     });
     let has_password = status.has_password;
+    if let Some(focus) = focus {
+        Effect::new(move |_| {
+            if focus.get() && open.get() {
+                crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
+            }
+        });
+        // closed (saved or cancelled): no more focus moves
+        Effect::new(move |_| {
+            if !open.get() {
+                focus.set(false);
+            }
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(PasswordChange { current: current.get_untracked(), new: new.get_untracked() });

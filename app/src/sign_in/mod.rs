@@ -1,5 +1,6 @@
 //! The sign-in and sign-up pages, and their forms (plain props, so they can be previewed).
 pub mod links;
+pub mod not_me;
 pub mod providers;
 
 use leptos::ev::SubmitEvent;

@@ -64,7 +64,8 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
     Ok(alerted(row))
 }
 
-/// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once,
+/// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
+/// (and every session that signed in since: `db::sessions::revoke_reported`),
 /// forgets the account's pending second steps, and emails a link to choose a new password. It
 /// signs nobody in and changes no password, email or second factor by itself. Answers the
 /// account's address, to say where the reset link went.
@@ -77,7 +78,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
         // say why: used, expired or unknown
         return Err(not_me_link(svc, token).await.err().unwrap_or(DomainError::Link(LinkProblem::Used)));
     };
-    db::sessions::revoke(&mut *tx, user_id, session_id, now, RevokeReason::ReportedNotMe).await?;
+    db::sessions::revoke_reported(&mut *tx, user_id, session_id, now).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;

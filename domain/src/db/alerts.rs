@@ -106,8 +106,9 @@ pub async fn report(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetD
     Ok(r.map(|r| (UserId(r.user_id), SessionId(r.session_id))))
 }
 
-/// The account's newest unanswered alert since `since`, about a session other than `viewer`'s (a
-/// session is never asked about itself, so whoever signed in cannot answer for the owner).
+/// The account's newest unanswered alert since `since` about a sign-in not before `viewer` signed in: a
+/// session is never asked about itself, nor about any sign-in older than itself, so whoever signed
+/// in (and any session they opened since) cannot answer for the owner.
 pub async fn newest_unanswered(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -118,7 +119,9 @@ pub async fn newest_unanswered(
         AlertRow,
         "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, e.user_agent, e.ip, e.location, e.method
          FROM sign_in_alerts a LEFT JOIN security_events e ON e.id = a.event_id
-         WHERE a.user_id = $1 AND a.session_id <> $2 AND a.acknowledged_at IS NULL AND a.created_at >= $3
+         JOIN sessions v ON v.id = $2 AND v.user_id = a.user_id
+         WHERE a.user_id = $1 AND a.session_id <> $2 AND v.created_at <= a.created_at
+           AND a.acknowledged_at IS NULL AND a.created_at >= $3
          ORDER BY a.created_at DESC LIMIT 1",
         user_id.0,
         viewer.0,
@@ -128,8 +131,9 @@ pub async fn newest_unanswered(
     .await
 }
 
-/// Answers one of the account's unanswered alerts (not the viewer's own session's); answers its
-/// session, or `None` for another account's alert, an answered one, or an unknown id.
+/// Answers one of the account's unanswered alerts about a sign-in after `viewer` signed in (as
+/// `newest_unanswered` shows them); answers its session, or `None` for another account's alert,
+/// an answered one, one the viewer may not answer, or an unknown id.
 pub async fn acknowledge(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -138,9 +142,11 @@ pub async fn acknowledge(
     now: OffsetDateTime,
 ) -> Result<Option<SessionId>, sqlx::Error> {
     let r = sqlx::query_scalar!(
-        "UPDATE sign_in_alerts SET acknowledged_at = $4
-         WHERE user_id = $1 AND id = $2 AND session_id <> $3 AND acknowledged_at IS NULL
-         RETURNING session_id",
+        "UPDATE sign_in_alerts a SET acknowledged_at = $4
+         FROM sessions v
+         WHERE a.user_id = $1 AND a.id = $2 AND a.session_id <> $3 AND a.acknowledged_at IS NULL
+           AND v.id = $3 AND v.user_id = $1 AND v.created_at <= a.created_at
+         RETURNING a.session_id",
         user_id.0,
         id,
         viewer.0,

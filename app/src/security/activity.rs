@@ -1,0 +1,223 @@
+//! Recent security activity: the account's security events of the last 90 days, newest first, a
+//! page at a time (keyset: "Show more" asks for the events older than the last one shown), filtered
+//! by kind, and downloadable as CSV and JSON (the server's /settings/security/activity.{csv,json}).
+use leptos::prelude::*;
+
+use super::context::SecurityContext;
+use crate::components::{Card, ErrorMessage, TimeAgo};
+use crate::error::AppError;
+use crate::model::{ActivityPageView, ActivityView, ACTIVITY_FILTERS};
+
+/// A page of the signed-in account's security events: `filter` is one of the list's groups (empty:
+/// all), `before` the previous page's `next` (empty: the newest page).
+///
+/// - Auth: signed in (only this account's events, whatever the cursor says).
+/// - Effects: none.
+/// - Errors: `NotSignedIn`; `Invalid { field: "before" | "filter" }` for a cursor or filter the
+///   list did not make; `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/activity")]
+pub async fn get_activity(filter: String, before: String) -> Result<ActivityPageView, AppError> {
+    use crate::server::{auth_for_setup, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
+    let svc = services()?;
+    let filter = parse_filter(&filter).map_err(fail)?;
+    let before = Some(before.as_str()).filter(|b| !b.is_empty());
+    let page = domain::auth::activity::list(&svc, &session, filter, before).await.map_err(fail)?;
+    let now = svc.clock.now();
+    Ok(ActivityPageView {
+        events: page.events.into_iter().map(|a| ActivityView::new(a, now)).collect(),
+        next: page.next,
+    })
+}
+
+/// The group a filter names (empty: every kind).
+#[cfg(feature = "ssr")]
+pub fn parse_filter(filter: &str) -> Result<Option<domain::kinds::ActivityFilter>, domain::DomainError> {
+    if filter.is_empty() {
+        return Ok(None);
+    }
+    domain::kinds::ActivityFilter::parse(filter)
+        .map(Some)
+        .ok_or(domain::DomainError::Invalid(domain::error::Invalid::ActivityFilter))
+}
+
+/// The section: its filter, the first page (reloaded after every change on the page), and the
+/// older pages "Show more" added.
+#[derive(Clone, Copy)]
+pub struct ActivitySection {
+    filter: RwSignal<String>,
+    first: Resource<Result<ActivityPageView, AppError>>,
+    more: ServerAction<GetActivity>,
+    /// The first page and the older ones "Show more" added.
+    events: Signal<Vec<ActivityView>>,
+    /// The cursor of the next older page, if there is one.
+    cursor: Signal<Option<String>>,
+}
+
+impl ActivitySection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let filter = RwSignal::new(String::new());
+        let first = Resource::new(move || (filter.get(), ctx.changes()), |(f, _)| get_activity(f, String::new()));
+        let more = ServerAction::<GetActivity>::new();
+        let older = RwSignal::new(Vec::<ActivityView>::new());
+        // after "Show more": the cursor its page gave (None: that was the last page)
+        let next = RwSignal::new(None::<Option<String>>);
+        let first_page = move || first.get().and_then(Result::ok);
+        let events = Signal::derive(move || {
+            let mut all = first_page().map(|p| p.events).unwrap_or_default();
+            all.extend(older.get());
+            all
+        });
+        let cursor = Signal::derive(move || next.get().unwrap_or_else(|| first_page().and_then(|p| p.next)));
+        let section = ActivitySection { filter, first, more, events, cursor };
+        // a new first page (another filter, or a change) starts the list again
+        Effect::new(move |_| {
+            first.track();
+            older.set(Vec::new());
+            next.set(None);
+            more.value().set(None);
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(page)) = more.value().get() {
+                older.update(|o| o.extend(page.events));
+                next.set(Some(page.next));
+            }
+        });
+        section
+    }
+
+    pub fn view(self) -> impl IntoView {
+        let ActivitySection { filter, first, more, events, cursor } = self;
+        let on_filter = Callback::new(move |f: String| filter.set(f));
+        let has_more = Signal::derive(move || cursor.get().is_some());
+        let error = Signal::derive(move || more.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+        view! {
+            <Transition fallback=|| view! { <ActivitySkeleton/> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Ok(_) => {
+                            view! {
+                                <ActivityCard
+                                    events
+                                    has_more
+                                    filter=filter
+                                    pending=more.pending()
+                                    error
+                                    on_filter
+                                    on_more=Callback::new(move |_| {
+                                        if let Some(before) = cursor.get_untracked() {
+                                            more.dispatch(GetActivity { filter: filter.get_untracked(), before });
+                                        }
+                                    })
+                                />
+                            }.into_any()
+                        }
+                        Err(e) => view! {
+                            <Card id="activity" title="Recent security activity">
+                                <ErrorMessage message=Some(e.to_string())/>
+                            </Card>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        }
+    }
+}
+
+#[component]
+fn ActivitySkeleton() -> impl IntoView {
+    view! {
+        <Card id="activity" title="Recent security activity">
+            <p class="skeleton" aria-busy="true">"Loading recent activity…"</p>
+        </Card>
+    }
+}
+
+/// Where a download of the list (with its filter) is.
+fn download_href(format: &str, filter: &str) -> String {
+    if filter.is_empty() {
+        format!("/settings/security/activity.{format}")
+    } else {
+        format!("/settings/security/activity.{format}?filter={filter}")
+    }
+}
+
+#[component]
+pub fn ActivityCard(
+    #[prop(into)] events: Signal<Vec<ActivityView>>,
+    /// There are older events ("Show more").
+    #[prop(into)]
+    has_more: Signal<bool>,
+    /// The chosen group ("" for all).
+    #[prop(into)]
+    filter: Signal<String>,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_filter: Callback<String>,
+    on_more: Callback<()>,
+) -> impl IntoView {
+    let select_id = crate::components::scoped_id("activity-filter");
+    let label_for = select_id.clone();
+    view! {
+        <Card id="activity" title="Recent security activity">
+            <p class="muted">"Sign-ins, sessions ended and changes to how you sign in, over the last 90 days. Locations are approximate."</p>
+            <div class="activity-tools">
+                <div class="activity-filter">
+                    <label for=label_for>"Show"</label>
+                    <select id=select_id on:change=move |ev| on_filter.run(event_target_value(&ev))>
+                        {ACTIVITY_FILTERS
+                            .iter()
+                            .map(|(value, label)| view! {
+                                <option value=*value selected=move || filter.get() == *value>{*label}</option>
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <div class="activity-downloads">
+                    <a class="btn btn-secondary btn-sm" href=move || download_href("csv", &filter.get()) download="">"Download CSV"</a>
+                    <a class="btn btn-secondary btn-sm" href=move || download_href("json", &filter.get()) download="">"Download JSON"</a>
+                </div>
+            </div>
+            <ErrorMessage message=error/>
+            {move || {
+                let list = events.get();
+                if list.is_empty() {
+                    let text = if filter.get().is_empty() {
+                        "No security activity in the last 90 days."
+                    } else {
+                        "No activity of this kind in the last 90 days."
+                    };
+                    view! { <p class="empty">{text}</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="activity-list" aria-label="Security events, newest first">
+                            {list.into_iter().map(|a| view! { <ActivityRow activity=a/> }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            }}
+            <Show when=move || has_more.get()>
+                <div class="card-footer">
+                    <button type="button" class="btn btn-secondary" disabled=move || pending.get() on:click=move |_| on_more.run(())>
+                        {move || if pending.get() { "Loading…" } else { "Show more" }}
+                    </button>
+                </div>
+            </Show>
+        </Card>
+    }
+}
+
+#[component]
+fn ActivityRow(activity: ActivityView) -> impl IntoView {
+    view! {
+        <li class="activity-row" data-kind=activity.kind.clone()>
+            <p class="activity-sentence">{activity.sentence.clone()}</p>
+            <p class="activity-meta">
+                <TimeAgo moment=activity.at.clone()/> " · "
+                <span title=activity.user_agent.clone()>{activity.device.clone()}</span> " · "
+                {activity.location.clone()} " · " {activity.ip.clone()}
+            </p>
+        </li>
+    }
+}

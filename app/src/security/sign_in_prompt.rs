@@ -1,0 +1,136 @@
+//! "Was this you?": at the top of the page while an unfamiliar sign-in (another session's) is
+//! unanswered. Yes dismisses it; No, secure my account ends that session and every other one, then
+//! opens Change password (re-verifying first when needed), in one step.
+use leptos::prelude::*;
+
+use super::context::{shown_error, SecurityContext, Sensitive};
+use crate::components::{ErrorMessage, TimeAgo};
+use crate::error::AppError;
+use crate::model::{SecurityOverview, SignInPromptView};
+
+/// "Yes, it was me": the prompt goes away.
+///
+/// - Auth: signed in, from another session than the one asked about.
+/// - Effects: the alert is answered; a `sign_in_confirmed` event.
+/// - Errors: `NotFound` for an unknown id, another account's alert, an answered one, or the alert
+///   about this very session alike; `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/sign-in-alert/confirm")]
+pub async fn confirm_sign_in(alert_id: String) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    let id = uuid::Uuid::parse_str(&alert_id).map_err(|_| reject(AppError::NotFound))?;
+    domain::auth::alerts::confirm(&services()?, &session, id, &client()).await.map_err(fail)
+}
+
+/// "No, secure my account": ends the asked-about session and every other one (this one stays).
+/// Answers how many ended; the page then opens Change password.
+///
+/// - Auth: signed in and recently verified (like every ending of sessions), from another session
+///   than the one asked about.
+/// - Effects: the alert is answered; other sessions revoked; pending second steps forgotten; a
+///   `sign_in_reported` event.
+/// - Errors: `ReverifyRequired` (the page asks, then retries); `NotFound` as for `confirm_sign_in`;
+///   `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/sign-in-alert/secure")]
+pub async fn secure_account(alert_id: String) -> Result<u64, AppError> {
+    use crate::server::{auth, client, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    let id = uuid::Uuid::parse_str(&alert_id).map_err(|_| reject(AppError::NotFound))?;
+    domain::auth::alerts::secure_account(&services()?, &session, id, &client()).await.map_err(fail)
+}
+
+/// The prompt on the page: its two answers, made once per visit.
+#[derive(Clone, Copy)]
+pub struct SignInPromptSection {
+    confirm: ServerAction<ConfirmSignIn>,
+    secure: Sensitive<SecureAccount>,
+    /// How many sessions "No" ended, for the message after it.
+    secured: RwSignal<Option<u64>>,
+}
+
+impl SignInPromptSection {
+    pub fn new() -> Self {
+        let ctx = expect_context::<SecurityContext>();
+        let section = SignInPromptSection { confirm: ServerAction::new(), secure: Sensitive::new(ctx.reverify), secured: RwSignal::new(None) };
+        ctx.refresh_on_success(section.confirm);
+        ctx.refresh_on_success(section.secure.action);
+        let secure = section.secure;
+        let secured = section.secured;
+        // No: once the sessions ended, the next step is a new password
+        Effect::new(move |_| {
+            if let Some(Ok(n)) = secure.action.value().get() {
+                secured.set(Some(n));
+                ctx.open_password();
+            }
+        });
+        section
+    }
+
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let SignInPromptSection { confirm, secure, secured } = self;
+        let pending = Signal::derive(move || confirm.pending().get() || secure.action.pending().get());
+        let error = Signal::derive(move || shown_error(confirm.value().get()).or_else(|| shown_error(secure.action.value().get())));
+        let done = Signal::derive(move || {
+            secured.get().map(|n| {
+                format!(
+                    "Signed out of {n} other session{}. Now choose a new password below.",
+                    if n == 1 { "" } else { "s" }
+                )
+            })
+        });
+        let prompt = o.prompt.clone();
+        view! {
+            {move || done.get().map(|message| view! { <p class="notice notice-success sign-in-secured" role="status">{message}</p> })}
+            {prompt.map(|prompt| {
+                let id = prompt.id.clone();
+                let id2 = prompt.id.clone();
+                view! {
+                    <SignInPromptCard
+                        prompt
+                        pending
+                        error
+                        on_yes=Callback::new(move |_| { confirm.dispatch(ConfirmSignIn { alert_id: id.clone() }); })
+                        on_no=Callback::new(move |_| secure.dispatch(SecureAccount { alert_id: id2.clone() }))
+                    />
+                }
+            })}
+        }
+    }
+}
+
+/// "New sign-in: Chrome 131 on Windows 10, near Berlin, 2 hours ago. Was this you?"
+#[component]
+pub fn SignInPromptCard(
+    prompt: SignInPromptView,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_yes: Callback<()>,
+    on_no: Callback<()>,
+) -> impl IntoView {
+    let near = match &prompt.place {
+        Some(place) => format!(", near {place}"),
+        None => String::new(),
+    };
+    view! {
+        <section class="sign-in-prompt" aria-labelledby="sign-in-prompt-title" role="region">
+            <h2 id="sign-in-prompt-title" class="sign-in-prompt-title">
+                {format!("New sign-in: {}{near}, ", prompt.device)} <TimeAgo moment=prompt.at.clone()/> ". Was this you?"
+            </h2>
+            <p class="muted sign-in-prompt-detail">
+                {format!("Signed in with {} from {} (IP address {}).", prompt.method, prompt.location, prompt.ip)}
+            </p>
+            <ErrorMessage message=error/>
+            <div class="form-actions">
+                <button type="button" class="btn btn-secondary" disabled=move || pending.get() on:click=move |_| on_yes.run(())>
+                    "Yes, it was me"
+                </button>
+                <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_no.run(())>
+                    "No, secure my account"
+                </button>
+            </div>
+            <p class="muted sign-in-prompt-help">
+                "No signs that device and every other one out, then asks you for a new password."
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,97 @@
+//! /this-wasnt-me?token=…: the page an unfamiliar sign-in's email links to. Opening it changes
+//! nothing (mail scanners open links); its button signs that device out and emails a link to
+//! choose a new password. It never signs anyone in.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::links::LinkProblem;
+use crate::auth_api::ReportNotMe;
+use crate::components::{ErrorMessage, PageFrame};
+use crate::error::AppError;
+use crate::model::NotMeView;
+
+/// /this-wasnt-me
+#[component]
+pub fn NotMePage() -> impl IntoView {
+    let query = use_query_map();
+    let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
+    let link = Resource::new(move || token.get(), |t| crate::auth_api::not_me_link(t));
+    let action = ServerAction::<ReportNotMe>::new();
+    let error = Signal::derive(move || match action.value().get() {
+        Some(Err(AppError::LinkUnusable(_))) | None | Some(Ok(_)) => None,
+        Some(Err(e)) => Some(e.to_string()),
+    });
+    let on_confirm = Callback::new(move |_| {
+        action.dispatch(ReportNotMe { token: token.get_untracked() });
+    });
+    view! {
+        <Title text="This wasn't me · Gatehouse"/>
+        <PageFrame>
+            <div class="auth-card">
+                {move || match action.value().get() {
+                    Some(Ok(email)) => view! { <NotMeDone email/> }.into_any(),
+                    Some(Err(AppError::LinkUnusable(issue))) => view! {
+                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password"/>
+                    }.into_any(),
+                    _ => view! {
+                        <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
+                            {move || Suspend::new(async move {
+                                match link.await {
+                                    Ok(sign_in) => view! { <NotMeConfirm sign_in pending=action.pending() error on_confirm/> }.into_any(),
+                                    Err(AppError::LinkUnusable(issue)) => view! {
+                                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password"/>
+                                    }.into_any(),
+                                    Err(e) => view! { <h1>"Secure your account"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
+                                }
+                            })}
+                        </Suspense>
+                    }.into_any(),
+                }}
+            </div>
+        </PageFrame>
+    }
+}
+
+/// The sign-in the link is about, and the one button.
+#[component]
+pub fn NotMeConfirm(
+    sign_in: NotMeView,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <h1>"Wasn't you? Secure your account"</h1>
+        <p>"This sign-in to your account was from a device and network it had not used lately:"</p>
+        <dl class="facts">
+            <dt>"When"</dt><dd>{sign_in.when}</dd>
+            <dt>"Device"</dt><dd>{sign_in.device}</dd>
+            <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
+            <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
+        </dl>
+        <p>"We'll sign that device out at once and email you a link to choose a new password. Nothing else changes until you use that link."</p>
+        <ErrorMessage message=error/>
+        <div class="form-actions">
+            <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
+                {move || if pending.get() { "Signing it out…" } else { "Sign that device out" }}
+            </button>
+            <a class="btn btn-secondary" href="/settings/security">"It was me"</a>
+        </div>
+    }
+}
+
+/// After "Sign that device out".
+#[component]
+pub fn NotMeDone(#[prop(into)] email: String) -> impl IntoView {
+    view! {
+        <div class="stack" role="status">
+            <h1>"That device is signed out"</h1>
+            <p>{format!("We sent a link to choose a new password to {email}. It works for 30 minutes.")}</p>
+            <p>"After that, sign in and review your sessions and two-step verification. If someone could read your email, secure your email account first."</p>
+            <div class="form-actions">
+                <a class="btn btn-primary" href="/sign-in">"Sign in"</a>
+            </div>
+        </div>
+    }
+}

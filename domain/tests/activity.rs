@@ -1,0 +1,668 @@
+//! Security activity and alerts: unfamiliar sign-ins (one alert per device, at most 3 emails a
+//! day, never for the first sign-in), "This wasn't me", the page's "Was this you?" prompt, the
+//! notices every credential change emails, the activity list's pages and filters, and the
+//! history's retention and append-only rule.
+mod common;
+
+use domain::auth::accounts::{self, sign_in};
+use domain::auth::sessions::{self, authenticate, SignedIn};
+use domain::auth::two_factor::{self, SecondStep};
+use domain::auth::{activity, alerts, connected_accounts, passkeys, reverify, totp};
+use domain::db::events::NewEvent;
+use domain::error::{Invalid, LinkProblem};
+use domain::ids::UserId;
+use domain::kinds::{ActivityFilter, EventKind, Provider};
+use domain::request::{AuthSession, ClientInfo};
+use domain::secret::{LinkToken, Password, SessionToken};
+use domain::{DomainError, Services};
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use common::{services, sign_up, ORIGIN, PW, TEST_AAGUID};
+
+const ADA: &str = "ada@example.test";
+const NEW_PW: &str = "a different long passphrase 2026";
+
+const FIREFOX_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0";
+const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+/// Another version of Chrome on another version of Windows: the same device ("Chrome|Windows").
+const OLDER_CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36";
+const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+
+fn client(ip: &str, user_agent: &str, country: Option<&str>, location: &str) -> ClientInfo {
+    ClientInfo {
+        ip: Some(ip.into()),
+        user_agent: Some(user_agent.into()),
+        country: country.map(Into::into),
+        location: Some(location.into()),
+        device: None,
+    }
+}
+
+/// Ada's usual browser, at home in Berlin (198.51.100.0/24).
+fn home() -> ClientInfo {
+    client("198.51.100.7", FIREFOX_WINDOWS, Some("DE"), "Berlin, Land Berlin, Germany")
+}
+
+/// A browser that never signed in to Ada's account, on another network, in another country.
+fn stranger() -> ClientInfo {
+    client("203.0.113.77", CHROME_WINDOWS, Some("PT"), "Lisbon, Lisbon, Portugal")
+}
+
+/// Ada signs up at home (and that first sign-in gives her the owner's session).
+async fn ada(svc: &Services) -> (UserId, SignedIn) {
+    sign_up(svc, ADA, Some("Ada"), &Password::new(PW), &home()).await.unwrap()
+}
+
+async fn signs_in(svc: &Services, from: &ClientInfo) -> SessionToken {
+    sign_in(svc, ADA, &Password::new(PW), from).await.unwrap().token
+}
+
+async fn me(svc: &Services, token: &SessionToken) -> AuthSession {
+    authenticate(svc, token).await.unwrap().expect("a live session")
+}
+
+async fn count(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+/// (subject, text) of the messages of `kind` queued to `to`, oldest first.
+async fn mails(db: &PgPool, to: &str, kind: &str) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT subject, text_body FROM email_outbox WHERE to_address = $1 AND kind = $2 ORDER BY created_at, id")
+        .bind(to)
+        .bind(kind)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// The "This wasn't me" link of the newest alert email to Ada.
+async fn not_me_token(db: &PgPool) -> LinkToken {
+    let (_, text) = mails(db, ADA, "unfamiliar_sign_in").await.pop().expect("an alert email");
+    LinkToken::from_cookie(testkit::link_token(&text, activity::NOT_ME_PATH).expect("a This wasn't me link"))
+}
+
+fn link_problem<T: std::fmt::Debug>(r: Result<T, DomainError>) -> LinkProblem {
+    match r {
+        Err(DomainError::Link(p)) => p,
+        r => panic!("expected a link problem, got {r:?}"),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Unfamiliar sign-ins
+// ------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_unfamiliar_sign_in_emails_one_alert_naming_the_device_place_and_ip_with_a_this_wasnt_me_link(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, _) = ada(&svc).await;
+    svc.clock.advance(Duration::minutes(5));
+    signs_in(&svc, &stranger()).await;
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 1, "exactly one alert email");
+    let (subject, text) = &sent[0];
+    assert_eq!(subject, "New sign-in to your Gatehouse account from Chrome 131 on Windows 10");
+    for line in [
+        "Hello Ada,",
+        "When: 23 November 2026 at 12:05 UTC",
+        "Device: Chrome 131 on Windows 10",
+        "Approximate location: Lisbon, Lisbon, Portugal (IP address 203.0.113.77)",
+        "Signed in with: a password",
+        "(it works for 72 hours, once)",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    let token = testkit::link_token(text, "/this-wasnt-me").expect("a This wasn't me link");
+    assert_eq!(token.len(), 43, "256 random bits, base64url");
+    assert!(text.contains(&format!("http://localhost:3000/this-wasnt-me?token={token}")));
+    assert!(text.contains("Review your sessions: http://localhost:3000/settings/security"));
+    let user_id: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM email_outbox WHERE kind = 'unfamiliar_sign_in'").fetch_one(&db).await.unwrap();
+    assert_eq!(user_id, Some(ada_id.0));
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_alert_sent'").await, 1);
+    // one alert, which keeps only the SHA-256 of the link's 32 bytes, never the token
+    let (hashed, in_clear): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE token_hash = sha256(decode(translate($1, '-_', '+/') || '=', 'base64'))),
+                count(*) FILTER (WHERE a::text LIKE '%' || $1 || '%')
+         FROM sign_in_alerts a",
+    )
+    .bind(&token)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((count(&db, "SELECT count(*) FROM sign_in_alerts").await, hashed, in_clear), (1, 1, 0));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_first_sign_in_a_known_network_and_the_accounts_own_browser_raise_no_alert(db: PgPool) {
+    let svc = services(db.clone());
+    // the sign-up's own sign-in has nothing to compare with: never unfamiliar
+    let (_, first) = ada(&svc).await;
+    // another address of the same /24, another browser, no device cookie
+    signs_in(&svc, &client("198.51.100.200", CHROME_WINDOWS, Some("DE"), "Berlin, Land Berlin, Germany")).await;
+    // Ada's own browser (its device cookie), from a network and a country the account never used
+    signs_in(&svc, &ClientInfo { device: Some(first.device.clone()), ..stranger() }).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 0);
+    assert!(mails(&db, ADA, "unfamiliar_sign_in").await.is_empty());
+    // (and the same sign-in without the cookie, from yet another network, would have raised one)
+    signs_in(&svc, &client("192.0.2.10", CHROME_WINDOWS, Some("PT"), "Porto, Porto, Portugal")).await;
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_same_browser_and_os_again_within_24_hours_raises_no_second_alert(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    // another Chrome version on another Windows version, from yet another network, 23 h later
+    svc.clock.advance(Duration::hours(23));
+    signs_in(&svc, &client("192.0.2.10", OLDER_CHROME_WINDOWS, Some("ES"), "Madrid, Madrid, Spain")).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+    // a day after the first alert, the same device from a new network alerts again
+    svc.clock.advance(Duration::hours(1) + Duration::minutes(1));
+    signs_in(&svc, &client("100.64.0.9", CHROME_WINDOWS, Some("FR"), "Paris, Île-de-France, France")).await;
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].1.contains("Approximate location: Paris, Île-de-France, France (IP address 100.64.0.9)"), "{}", sent[1].1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_new_country_from_a_known_network_is_unfamiliar_but_an_unknown_country_is_not(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    // the home network, where the geo-IP database knows no country: nothing new
+    signs_in(&svc, &client("198.51.100.50", SAFARI_IPHONE, None, "Unknown")).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 0);
+    // the home network, but in a country the account never signed in from
+    signs_in(&svc, &client("198.51.100.51", CHROME_WINDOWS, Some("FR"), "Paris, Île-de-France, France")).await;
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("Approximate location: Paris, Île-de-France, France (IP address 198.51.100.51)"), "{}", sent[0].1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn at_most_three_alert_emails_go_to_an_account_in_24_hours(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let devices = [
+        ("203.0.113.77", CHROME_WINDOWS),
+        ("192.0.2.10", FIREFOX_LINUX),
+        ("100.64.0.9", SAFARI_IPHONE),
+        ("198.18.0.4", CHROME_LINUX),
+    ];
+    let keys: std::collections::HashSet<_> = devices
+        .iter()
+        .map(|(_, ua)| {
+            let d = domain::devices::describe(Some(ua));
+            (d.browser_name, d.os_family)
+        })
+        .collect();
+    assert_eq!(keys.len(), 4, "four different devices: {keys:?}");
+    for (i, (ip, ua)) in devices.iter().enumerate() {
+        svc.clock.advance(Duration::minutes(10));
+        signs_in(&svc, &client(ip, ua, Some("PT"), &format!("Place {i}, Portugal"))).await;
+    }
+    // every one is an alert (the page asks about the newest), but only three were emailed
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 4);
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE token_hash IS NULL").await, 1);
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_alert_sent'").await, 3);
+    let prompt = alerts::prompt(&svc, &me(&svc, &owner.token).await).await.unwrap().expect("the newest alert");
+    assert_eq!((prompt.device.as_str(), prompt.ip.as_deref()), ("Chrome 131 on Linux", Some("198.18.0.4")));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_simultaneous_unfamiliar_sign_ins_from_one_new_device_raise_one_alert(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, _) = ada(&svc).await;
+    let (a, b) = (stranger(), client("203.0.113.78", CHROME_WINDOWS, Some("PT"), "Lisbon, Lisbon, Portugal"));
+    // Two right passwords from the same new device: both sessions start (the sign-in's last step)
+    // while the test holds the account's row, so both wait at their session's foreign key and then
+    // decide at the same moment.
+    let mut gate = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(ada_id.0).execute(&mut *gate).await.unwrap();
+    let open = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        gate.commit().await.unwrap();
+    };
+    let start = |c| sessions::start(&svc, ada_id, domain::kinds::SignInMethod::Password, c);
+    let ((ra, rb), ()) = tokio::join!(async { tokio::join!(start(&a), start(&b)) }, open);
+    let (ra, rb) = (ra.unwrap().token, rb.unwrap().token);
+    assert!(me(&svc, &ra).await.user_id == me(&svc, &rb).await.user_id, "both signed in");
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// "This wasn't me"
+// ------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn reading_the_this_wasnt_me_link_shows_the_sign_in_and_changes_nothing(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    for _ in 0..2 {
+        let shown = alerts::not_me_link(&svc, &token).await.unwrap();
+        assert_eq!(shown.at, svc.clock.now());
+        assert_eq!(shown.device, "Chrome 131 on Windows 10");
+        assert_eq!(shown.location, "Lisbon, Lisbon, Portugal");
+        assert_eq!(shown.place.as_deref(), Some("Lisbon"));
+        assert_eq!(shown.ip.as_deref(), Some("203.0.113.77"));
+        assert_eq!(shown.method, "a password");
+    }
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_some(), "a GET ends no session");
+    assert!(mails(&db, ADA, "password_reset").await.is_empty());
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE reported_at IS NULL AND acknowledged_at IS NULL").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without_signing_anyone_in(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, owner) = ada(&svc).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    let sessions_before = count(&db, "SELECT count(*) FROM sessions").await;
+    let hash_before: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
+    svc.clock.advance(Duration::minutes(3));
+
+    let to = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(to, ADA);
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
+    assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
+    let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
+    assert_eq!(reason, "reported_not_me");
+    let resets = mails(&db, ADA, "password_reset").await;
+    assert_eq!(resets.len(), 1);
+    assert!(testkit::link_token(&resets[0].1, "/reset-password").is_some(), "a link to choose a new password");
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, sessions_before, "nobody was signed in");
+    let hash_after: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(hash_after, hash_before, "the password is unchanged until Ada chooses one");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
+
+    // once only
+    assert_eq!(link_problem(alerts::report_not_me(&svc, &token, &home()).await), LinkProblem::Used);
+    assert_eq!(link_problem(alerts::not_me_link(&svc, &token).await), LinkProblem::Used);
+    assert_eq!(mails(&db, ADA, "password_reset").await.len(), 1);
+    // a token nobody was sent, and something that is no token at all
+    let made_up = LinkToken::from_cookie(sessions::new_cookie_token().0);
+    assert_eq!(link_problem(alerts::report_not_me(&svc, &made_up, &home()).await), LinkProblem::Invalid);
+    assert_eq!(link_problem(alerts::not_me_link(&svc, &made_up).await), LinkProblem::Invalid);
+    let garbage = LinkToken::from_cookie("not a token");
+    assert_eq!(link_problem(alerts::report_not_me(&svc, &garbage, &home()).await), LinkProblem::Invalid);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_this_wasnt_me_link_works_for_72_hours(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    svc.clock.advance(Duration::hours(72) - Duration::minutes(1));
+    assert!(alerts::not_me_link(&svc, &token).await.is_ok());
+    svc.clock.advance(Duration::minutes(2));
+    assert_eq!(link_problem(alerts::not_me_link(&svc, &token).await), LinkProblem::Expired);
+    assert_eq!(link_problem(alerts::report_not_me(&svc, &token, &home()).await), LinkProblem::Expired);
+    assert!(mails(&db, ADA, "password_reset").await.is_empty());
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE reported_at IS NOT NULL").await, 0);
+}
+
+// ------------------------------------------------------------------------------------------
+// "Was this you?" on the page
+// ------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_prompt_shows_to_the_owners_other_sessions_and_only_they_can_answer_yes(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    let intruder = me(&svc, &signs_in(&svc, &stranger()).await).await;
+    let (_, bob) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &home()).await.unwrap();
+    let bob = me(&svc, &bob.token).await;
+
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    assert_eq!((asked.device.as_str(), asked.place.as_deref()), ("Chrome 131 on Windows 10", Some("Lisbon")));
+    assert_eq!(alerts::prompt(&svc, &intruder).await.unwrap(), None, "a session is never asked about itself");
+    assert_eq!(alerts::prompt(&svc, &bob).await.unwrap(), None);
+    // neither the alerted session nor another account can answer it
+    for (who, session) in [("the alerted session", &intruder), ("another account", &bob)] {
+        let r = alerts::confirm(&svc, session, asked.id, &stranger()).await;
+        assert!(matches!(r, Err(DomainError::NotFound)), "{who}: {r:?}");
+        let r = alerts::secure_account(&svc, session, asked.id, &stranger()).await;
+        assert!(matches!(r, Err(DomainError::NotFound)), "{who}: {r:?}");
+    }
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(asked.id), "still asked");
+
+    alerts::confirm(&svc, &owner, asked.id, &home()).await.unwrap();
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None, "answered: the prompt is gone");
+    assert!(matches!(alerts::confirm(&svc, &owner, asked.id, &home()).await, Err(DomainError::NotFound)), "answered once");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_confirmed'").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn no_secure_my_account_needs_a_recent_sign_in_then_ends_every_other_session(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let other = signs_in(&svc, &client("198.51.100.8", FIREFOX_WINDOWS, Some("DE"), "Berlin, Land Berlin, Germany")).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let (_, bob) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &stranger()).await.unwrap();
+    let asked = alerts::prompt(&svc, &me(&svc, &owner.token).await).await.unwrap().expect("the owner is asked");
+
+    svc.clock.advance(Duration::minutes(11));
+    let stale = me(&svc, &owner.token).await;
+    let r = alerts::secure_account(&svc, &stale, asked.id, &home()).await;
+    assert!(matches!(r, Err(DomainError::ReverifyRequired)), "{r:?}");
+    assert!(me(&svc, &intruder).await.user_id == stale.user_id, "nothing ended");
+    assert_eq!(alerts::prompt(&svc, &stale).await.unwrap().map(|a| a.id), Some(asked.id), "still asked");
+
+    let fresh = reverify::with_password(&svc, &stale, &Password::new(PW), &home()).await.unwrap().token;
+    let owner = me(&svc, &fresh).await;
+    assert_eq!(alerts::secure_account(&svc, &owner, asked.id, &home()).await.unwrap(), 2, "the alerted session and the other one");
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
+    assert!(authenticate(&svc, &other).await.unwrap().is_none());
+    assert_eq!(me(&svc, &fresh).await.session_id, owner.session_id, "this session stays");
+    assert!(authenticate(&svc, &bob.token).await.unwrap().is_some(), "another account's sessions are untouched");
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_all(&db).await.unwrap();
+    assert_eq!(reasons, ["reported_not_me", "reported_not_me"]);
+}
+
+// ------------------------------------------------------------------------------------------
+// Notices of credential changes
+// ------------------------------------------------------------------------------------------
+
+/// Every credential change that emails a notice, with the notice's subject.
+const NOTICES: &[(EventKind, &str)] = &[
+    (EventKind::PasswordChanged, "Your Gatehouse password was changed"),
+    (EventKind::PasswordSet, "A password was set on your Gatehouse account"),
+    (EventKind::TotpEnabled, "Two-step verification was turned on for your Gatehouse account"),
+    (EventKind::BackupCodesGenerated, "New backup codes were made for your Gatehouse account"),
+    (EventKind::TotpDisabled, "Two-step verification was turned off for your Gatehouse account"),
+    (EventKind::BackupCodeUsed, "A backup code was used to sign in to your Gatehouse account"),
+    (EventKind::PasskeyAdded, "A passkey was added to your Gatehouse account"),
+    (EventKind::PasskeyRemoved, "A passkey was removed from your Gatehouse account"),
+    (EventKind::ProviderDisconnected, "Google was disconnected from your Gatehouse account"),
+    (EventKind::SignedOutEverywhere, "Your Gatehouse account was signed out everywhere"),
+];
+
+/// Notices not made here: connecting Google or GitHub finishes only with the provider's answer
+/// (the fake provider is testkit's `idp` feature, which the domain tests do not enable;
+/// server/tests/providers.rs connects through it).
+const NOT_MADE_HERE: &[EventKind] = &[EventKind::ProviderConnected];
+
+async fn enrol(svc: &Services, session: &AuthSession) -> Vec<String> {
+    let e = two_factor::begin_enrolment(svc, session).await.unwrap();
+    let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
+    two_factor::finish_enrolment(svc, session, &code, &home()).await.unwrap()
+}
+
+async fn add_passkey(svc: &Services, session: &AuthSession) -> passkeys::PasskeySummary {
+    // a new authenticator each time (one credential belongs to one account, ever)
+    static SEED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+    let seed = SEED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut key = testkit::SoftAuthenticator::new(seed, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
+    let options = passkeys::begin_registration(svc, session).await.unwrap();
+    passkeys::finish_registration(svc, session, &key.create(&options), "Work laptop", &home()).await.unwrap()
+}
+
+/// A fresh account `email` gets what `kind`'s change needs, then makes that change (at home).
+/// Answers the account and how many notices it had been sent just before the change.
+async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, usize) {
+    use EventKind::*;
+    let (user_id, signed_in) = sign_up(svc, email, None, &Password::new(PW), &home()).await.unwrap();
+    let session = me(svc, &signed_in.token).await;
+    let mut codes = Vec::new();
+    let mut passkey = None;
+    match kind {
+        BackupCodesGenerated | TotpDisabled | BackupCodeUsed => codes = enrol(svc, &session).await,
+        PasskeyRemoved => passkey = Some(add_passkey(svc, &session).await.id),
+        // an account without a password (as a passkey or provider sign-up makes)
+        PasswordSet => {
+            sqlx::query("UPDATE users SET password_hash = NULL WHERE id = $1").bind(user_id.0).execute(&svc.db).await.unwrap();
+        }
+        ProviderDisconnected => {
+            let link = domain::db::connected_accounts::NewLink {
+                user_id,
+                provider: Provider::Google,
+                issuer: "https://accounts.google.com",
+                subject: "110248495921238986420",
+                email: Some(email),
+                login: None,
+                now: svc.clock.now(),
+                used: false,
+            };
+            domain::db::connected_accounts::insert(&svc.db, &link).await.unwrap();
+        }
+        _ => {}
+    }
+    // a minute later (so its notice is the newest), as the next request sees the session
+    svc.clock.advance(Duration::minutes(1));
+    let session = me(svc, &signed_in.token).await;
+    let before = mails(&svc.db, email, "security_notice").await.len();
+    let pw = Password::new(PW);
+    match kind {
+        PasswordChanged => {
+            accounts::change_password(svc, &session, &pw, &Password::new(NEW_PW), &home()).await.unwrap();
+        }
+        PasswordSet => {
+            accounts::set_password(svc, &session, &Password::new(NEW_PW), &home()).await.unwrap();
+        }
+        TotpEnabled => {
+            enrol(svc, &session).await;
+        }
+        BackupCodesGenerated => {
+            two_factor::regenerate_backup_codes(svc, &session, &home()).await.unwrap();
+        }
+        TotpDisabled => two_factor::disable(svc, &session, &home()).await.unwrap(),
+        BackupCodeUsed => {
+            let Err(DomainError::SecondStepRequired(pending)) = sign_in(svc, email, &pw, &home()).await else {
+                panic!("a second step")
+            };
+            two_factor::complete_sign_in(svc, &pending, SecondStep::BackupCode, &codes[0], &home()).await.unwrap();
+        }
+        PasskeyAdded => {
+            add_passkey(svc, &session).await;
+        }
+        PasskeyRemoved => passkeys::remove(svc, &session, passkey.unwrap(), &home()).await.unwrap(),
+        ProviderDisconnected => connected_accounts::disconnect(svc, &session, Provider::Google, &home()).await.unwrap(),
+        SignedOutEverywhere => {
+            sessions::sign_out_everywhere(svc, &session, &home()).await.unwrap();
+        }
+        other => panic!("no change makes {other} here"),
+    }
+    (user_id, before)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn every_credential_change_emails_exactly_one_security_notice(db: PgPool) {
+    let svc = services(db.clone());
+    for &(kind, subject) in NOTICES {
+        let email = format!("{}@example.test", kind.as_str().replace('_', "-"));
+        let (user_id, before) = make_change(&svc, kind, &email).await;
+        let notices = mails(&db, &email, "security_notice").await;
+        assert_eq!(notices.len(), before + 1, "{kind}: exactly one notice");
+        let (got, text) = notices.last().unwrap();
+        assert_eq!(got, subject, "{kind}");
+        assert!(text.starts_with(subject), "{kind}: the headline opens the text");
+        assert!(text.contains("Approximate location: Berlin, Land Berlin, Germany (IP address 198.51.100.7)"), "{kind}: {text}");
+        assert!(text.contains("Device: Firefox 140 on Windows 10"), "{kind}: {text}");
+        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE user_id = $1 AND kind = $2")
+            .bind(user_id.0)
+            .bind(kind.as_str())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(events, 1, "{kind}: its event");
+        assert!(mails(&db, &email, "unfamiliar_sign_in").await.is_empty(), "{kind}: at home, no alert");
+    }
+    let passkey_text = &mails(&db, "passkey-added@example.test", "security_notice").await[0].1;
+    assert!(passkey_text.contains("The passkey “Work laptop” can now sign in to your account."), "{passkey_text}");
+    // every kind that sends a notice is in the table, or said above why not
+    for kind in EventKind::ALL.iter().filter(|k| k.sends_notice()) {
+        assert!(NOTICES.iter().any(|(k, _)| k == kind) ^ NOT_MADE_HERE.contains(kind), "{kind}");
+    }
+    assert!(NOTICES.iter().map(|(k, _)| k).chain(NOT_MADE_HERE).all(|k| k.sends_notice()));
+}
+
+// ------------------------------------------------------------------------------------------
+// The activity list
+// ------------------------------------------------------------------------------------------
+
+const KINDS: [EventKind; 5] =
+    [EventKind::SignedIn, EventKind::SignInFailed, EventKind::PasswordChanged, EventKind::SignedOut, EventKind::SignInAlertSent];
+
+/// Appends `n` events for `user`, three at each minute after `from` (ties broken by id), of kinds in turn.
+async fn history(svc: &Services, user: UserId, from: OffsetDateTime, n: usize) {
+    for i in 0..n {
+        let event = NewEvent::new(user, None, KINDS[i % KINDS.len()]);
+        domain::db::events::insert(&svc.db, &event, &home(), from + Duration::minutes((i / 3) as i64)).await.unwrap();
+    }
+}
+
+/// An account's event ids as the list must show them (newest first, ties by id), with a further
+/// condition (`$2`, `$3`: the bound cursor, if any).
+async fn ids_of(db: &PgPool, user: UserId, extra: &str) -> Vec<Uuid> {
+    ids_before(db, user, extra, None).await
+}
+
+async fn ids_before(db: &PgPool, user: UserId, extra: &str, cursor: Option<(OffsetDateTime, Uuid)>) -> Vec<Uuid> {
+    let (at, id) = cursor.unzip();
+    sqlx::query_scalar(&format!(
+        "SELECT id FROM security_events WHERE user_id = $1 {extra}
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
+         ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(user.0)
+    .bind(at)
+    .bind(id)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Ada (45 events) and Bob (12, at the same moments), and Ada's session half an hour later.
+async fn two_histories(svc: &Services) -> (AuthSession, UserId, UserId) {
+    let start = svc.clock.now();
+    let (ada_id, owner) = ada(svc).await; // account_created and signed_in
+    let (bob_id, _) = sign_up(svc, "bob@example.test", None, &Password::new(PW), &home()).await.unwrap();
+    history(svc, ada_id, start + Duration::minutes(1), 43).await;
+    history(svc, bob_id, start + Duration::minutes(1), 10).await;
+    let session = me(svc, &owner.token).await;
+    svc.clock.advance(Duration::minutes(30));
+    (session, ada_id, bob_id)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_activity_list_pages_newest_first_without_gaps_or_repeats_and_export_is_every_page(db: PgPool) {
+    let svc = services(db.clone());
+    let (session, ada_id, _) = two_histories(&svc).await;
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = activity::list(&svc, &session, None, cursor.as_deref()).await.unwrap();
+        pages.push(page.events);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 10, "the pages end");
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [20, 20, 5]);
+    let all: Vec<activity::Activity> = pages.concat();
+    assert_eq!(all.iter().map(|a| a.id).collect::<Vec<_>>(), ids_of(&db, ada_id, "").await, "every event once, in order");
+    assert!(all.windows(2).all(|w| (w[0].at, w[0].id) > (w[1].at, w[1].id)));
+    assert!(all.windows(2).any(|w| w[0].at == w[1].at), "ties were there to break");
+    let first = &all[0];
+    assert_eq!((first.device.as_str(), first.location.as_str(), first.ip.as_deref()), ("Firefox 140 on Windows 10", "Berlin, Land Berlin, Germany", Some("198.51.100.7")));
+    assert_eq!(activity::export(&svc, &session, None).await.unwrap(), all, "the download is every page");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_activity_list_shows_only_the_signed_in_accounts_events_whatever_the_cursor(db: PgPool) {
+    let svc = services(db.clone());
+    let (session, ada_id, bob_id) = two_histories(&svc).await;
+    let bobs = ids_of(&db, bob_id, "").await;
+    let adas = ids_of(&db, ada_id, "").await;
+    let page = activity::list(&svc, &session, None, None).await.unwrap();
+    assert!(page.events.iter().all(|a| adas.contains(&a.id)));
+    // a cursor made from each of Bob's events: still only Ada's events, those older than it
+    for bob_event in &bobs {
+        let (at,): (OffsetDateTime,) =
+            sqlx::query_as("SELECT created_at FROM security_events WHERE id = $1").bind(bob_event).fetch_one(&db).await.unwrap();
+        let cursor = format!("{}_{}", at.unix_timestamp_nanos(), bob_event);
+        let page = activity::list(&svc, &session, None, Some(&cursor)).await.unwrap();
+        assert!(page.events.iter().all(|a| adas.contains(&a.id) && (a.at, a.id) < (at, *bob_event)), "only Ada's, older than the cursor");
+        let older = ids_before(&db, ada_id, "", Some((at, *bob_event))).await;
+        assert_eq!(page.events.iter().map(|a| a.id).collect::<Vec<_>>(), older[..older.len().min(20)]);
+    }
+    for export in [activity::export(&svc, &session, None).await.unwrap(), activity::export(&svc, &session, Some(ActivityFilter::SignIns)).await.unwrap()] {
+        assert!(export.iter().all(|a| adas.contains(&a.id)));
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_filter_shows_only_its_groups_kinds_and_a_made_up_cursor_is_refused(db: PgPool) {
+    let svc = services(db.clone());
+    let (session, ada_id, _) = two_histories(&svc).await;
+    for &filter in ActivityFilter::ALL {
+        let kinds: Vec<String> = filter.kinds().iter().map(|k| format!("'{k}'")).collect();
+        let expected = ids_of(&db, ada_id, &format!("AND kind IN ({})", kinds.join(", "))).await;
+        assert!(!expected.is_empty(), "{filter}: something to show");
+        let page = activity::list(&svc, &session, Some(filter), None).await.unwrap();
+        assert!(page.events.iter().all(|a| a.kind.filter() == filter), "{filter}");
+        assert_eq!(page.events.iter().map(|a| a.id).collect::<Vec<_>>(), expected[..expected.len().min(20)], "{filter}");
+        assert_eq!(page.next.is_some(), expected.len() > 20, "{filter}");
+        let export = activity::export(&svc, &session, Some(filter)).await.unwrap();
+        assert_eq!(export.iter().map(|a| a.id).collect::<Vec<_>>(), expected, "{filter}");
+    }
+    for garbage in ["garbage", "", "123_not-a-uuid", "12_00000000-0000-0000-0000-000000000000_x", "1e99_00000000-0000-0000-0000-000000000000"] {
+        let r = activity::list(&svc, &session, None, Some(garbage)).await;
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::ActivityCursor))), "{garbage:?}: {r:?}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Retention and the append-only rule
+// ------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_retention_task_deletes_events_older_than_90_days_and_nothing_younger(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, _) = ada(&svc).await;
+    let now = svc.clock.now();
+    let aged = |days: i64, minutes: i64| now - Duration::days(days) - Duration::minutes(minutes);
+    for at in [aged(91, 0), aged(90, 1), aged(89, 0), aged(89, 23 * 60 + 59)] {
+        domain::db::events::insert(&db, &NewEvent::new(ada_id, None, EventKind::SignedIn), &home(), at).await.unwrap();
+    }
+    assert_eq!(activity::prune(&svc).await.unwrap(), 2);
+    let left: Vec<OffsetDateTime> = sqlx::query_scalar("SELECT created_at FROM security_events ORDER BY created_at").fetch_all(&db).await.unwrap();
+    assert_eq!(left, [aged(89, 23 * 60 + 59), aged(89, 0), now, now]);
+    assert_eq!(activity::prune(&svc).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn events_cannot_be_changed_or_deleted_outside_the_retention_task(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    for sql in [
+        "DELETE FROM security_events",
+        "DELETE FROM security_events WHERE kind = 'signed_in'",
+        "UPDATE security_events SET kind = 'x'",
+        "UPDATE security_events SET ip = NULL WHERE kind = 'signed_in'",
+    ] {
+        let e = sqlx::query(sql).execute(&db).await.expect_err(sql);
+        let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {e}");
+    }
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM security_events ORDER BY kind").fetch_all(&db).await.unwrap();
+    assert_eq!(kinds, ["account_created", "signed_in"], "unchanged");
+    // the retention task's setting lasts only its own transaction
+    let _ = activity::prune(&svc).await.unwrap();
+    assert!(sqlx::query("DELETE FROM security_events").execute(&db).await.is_err());
+}

@@ -1,0 +1,273 @@
+/**
+ * Security alerts and activity, end to end against the real server, Postgres and mail catcher:
+ * an unfamiliar sign-in emails one alert whose "This wasn't me" signs that device out and sends a
+ * reset link; the page's "Was this you?" prompt (No: every other session ends and Change password
+ * opens; Yes: it goes away); Recent security activity with its pages, filter and downloads.
+ *
+ * "Unfamiliar" needs another network: the attacker's browser sends its own X-Forwarded-For (the
+ * test server trusts 127.0.0.1 as a proxy), in 203.0.113.0/24 (TEST-NET-3), which no test's own
+ * address (198.18.0.0/15) shares.
+ */
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from '@playwright/test';
+import {
+  BASE_URL,
+  HTTP_4XX_LOG,
+  SECURITY_PATH,
+  expect,
+  expectPathname,
+  gotoHydrated,
+  linkTo,
+  literal,
+  mailsTo,
+  newAccount,
+  region,
+  signInViaApi,
+  signUpViaApi,
+  sql,
+  test,
+  waitForMail,
+} from './fixtures';
+
+test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+const CHROME_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const ALERT_MAIL = /^New sign-in to your Gatehouse account from /;
+const RESET_MAIL = 'Reset your Gatehouse password';
+
+let attackerAddresses = 0;
+
+/** A browser on another network (its own address in 203.0.113.0/24) with Chrome on Windows. */
+async function elsewhere(browser: Browser): Promise<{ context: BrowserContext; page: Page; ip: string }> {
+  attackerAddresses = (attackerAddresses % 250) + 1;
+  const ip = `203.0.113.${attackerAddresses}`;
+  const context = await browser.newContext({ baseURL: BASE_URL, userAgent: CHROME_WINDOWS, extraHTTPHeaders: { 'X-Forwarded-For': ip } });
+  return { context, page: await context.newPage(), ip };
+}
+
+async function alertsTo(email: string) {
+  return (await mailsTo(email)).filter((m) => ALERT_MAIL.test(m.subject));
+}
+
+test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs that device out and sends a reset link', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  // the owner's own browser signing in again is familiar
+  await signInViaApi(page, account.email, account.password);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+    const alert = await waitForMail(account.email, ALERT_MAIL);
+    expect(alert.subject).toBe('New sign-in to your Gatehouse account from Chrome 131 on Windows 10');
+    expect(alert.text).toContain(`IP address ${attacker.ip}`);
+    expect(alert.text).toContain('Signed in with: a password');
+    expect(new URL(linkTo(alert, SECURITY_PATH)).pathname).toBe(SECURITY_PATH);
+    const notMe = linkTo(alert, '/this-wasnt-me');
+    // the same browser signing in again is familiar (it holds this account's device cookie now)
+    await signInViaApi(attacker.page, account.email, account.password);
+    await gotoHydrated(attacker.page, SECURITY_PATH);
+
+    // opening the link (as a mail scanner would) changes nothing
+    const reader = await browser.newContext({ baseURL: BASE_URL });
+    const readerPage = await reader.newPage();
+    await readerPage.goto(notMe);
+    const main = readerPage.getByRole('main');
+    await expect(main.getByRole('heading', { name: "Wasn't you? Secure your account" })).toBeVisible();
+    await expect(main).toContainText('Chrome 131 on Windows 10');
+    await expect(main).toContainText(`(IP address ${attacker.ip})`);
+    await expect(main).toContainText('a password');
+    const before = (await mailsTo(account.email)).length;
+    await attacker.page.reload();
+    await expectPathname(attacker.page, SECURITY_PATH);
+
+    await main.getByRole('button', { name: 'Sign that device out' }).click();
+    await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
+    await expect(main).toContainText(`We sent a link to choose a new password to ${account.email}.`);
+    await waitForMail(account.email, RESET_MAIL, { after: before });
+    // exactly one alert: the familiar sign-ins before and after sent none (the sender goes in
+    // order, so they would have arrived before the reset link)
+    expect((await alertsTo(account.email)).length).toBe(1);
+
+    // that device's next request lands on sign-in; the owner's browser is still signed in
+    await attacker.page.goto(SECURITY_PATH);
+    await expectPathname(attacker.page, '/sign-in');
+    await gotoHydrated(page, SECURITY_PATH);
+    await expectPathname(page, SECURITY_PATH);
+    // the reader was signed in nowhere
+    await readerPage.goto(SECURITY_PATH);
+    await expectPathname(readerPage, '/sign-in');
+
+    // the link works once
+    await readerPage.goto(notMe);
+    await expect(readerPage.getByRole('heading', { name: 'This link was already used' })).toBeVisible();
+    // a mangled one says so
+    await readerPage.goto(`${notMe}x`);
+    await expect(readerPage.getByRole('heading', { name: "This link isn't valid" })).toBeVisible();
+    await reader.close();
+  } finally {
+    await attacker.context.close();
+  }
+});
+
+test('a "This wasn\'t me" link expires after 72 hours', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+    const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
+    sql(`UPDATE sign_in_alerts SET created_at = created_at - interval '73 hours', expires_at = expires_at - interval '73 hours'
+         WHERE user_id = (SELECT id FROM users WHERE email = ${literal(account.email)})`);
+    await page.goto(notMe);
+    await expect(page.getByRole('heading', { name: 'This link has expired' })).toBeVisible();
+    // and the session it was about is still there
+    await attacker.page.goto(SECURITY_PATH);
+    await expectPathname(attacker.page, SECURITY_PATH);
+  } finally {
+    await attacker.context.close();
+  }
+});
+
+test('"Was this you?": No ends that session and every other one, then opens Change password', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+    await gotoHydrated(page, SECURITY_PATH);
+    // (the test's addresses are in a range no geo-IP database places: no "near …")
+    await expect(page.getByRole('heading', { name: 'New sign-in: Chrome 131 on Windows 10, just now. Was this you?' })).toBeVisible();
+    // the session asked about is never asked itself (it could answer for the owner)
+    await gotoHydrated(attacker.page, SECURITY_PATH);
+    await expect(attacker.page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
+
+    await page.getByRole('button', { name: 'No, secure my account' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Signed out of 1 other session. Now choose a new password below.' })).toBeVisible();
+    const password = region(page, 'Password');
+    await expect(password.getByLabel('Current password', { exact: true })).toBeFocused();
+    await expect(page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
+    await attacker.page.reload();
+    await expectPathname(attacker.page, '/sign-in');
+
+    await password.getByLabel('Current password', { exact: true }).fill(account.password);
+    await password.getByLabel('New password', { exact: true }).fill('seven purple tractors at dawn');
+    await password.getByRole('button', { name: 'Update password' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+  } finally {
+    await attacker.context.close();
+  }
+});
+
+test('"Was this you?": Yes makes it go away, for good', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+    await gotoHydrated(page, SECURITY_PATH);
+    await page.getByRole('button', { name: 'Yes, it was me' }).click();
+    await expect(page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
+    // the session stays
+    await attacker.page.goto(SECURITY_PATH);
+    await expectPathname(attacker.page, SECURITY_PATH);
+    await expect(region(page, 'Recent security activity').getByRole('listitem').first()).toContainText('Confirmed a new sign-in was you');
+  } finally {
+    await attacker.context.close();
+  }
+});
+
+/** A minimal RFC 4180 reader (quoted fields, doubled quotes, commas and newlines inside quotes). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+async function download(page: Page, name: string): Promise<string> {
+  const [file] = await Promise.all([page.waitForEvent('download'), region(page, 'Recent security activity').getByRole('link', { name }).click()]);
+  return readFileSync((await file.path())!, 'utf8');
+}
+
+test('Recent security activity shows only this account\'s events, pages with Show more, filters by kind, and both downloads match it', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const other = newAccount();
+  const stranger = await browser.newContext({ baseURL: BASE_URL });
+  await signUpViaApi(stranger.request, other);
+  await stranger.close();
+  // 23 older sign-ins (a state no page makes quickly), one a minute, 10 to 33 minutes ago
+  sql(`INSERT INTO security_events (id, user_id, kind, method, ip, user_agent, location, created_at)
+       SELECT gen_random_uuid(), u.id, 'signed_in', 'password', '192.0.2.' || n, ${literal(CHROME_WINDOWS)}, 'Unknown',
+              now() - make_interval(mins => 9 + n)
+       FROM users u, generate_series(1, 23) AS n WHERE u.email = ${literal(account.email)}`);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Recent security activity');
+  const rows = section.getByRole('listitem');
+  // created, signed in (sign-up), and the 23: 25 in all, 20 on the first page
+  await expect(rows).toHaveCount(20);
+  const newest = (await rows.allInnerTexts()).slice(0, 2).join(' | ');
+  expect(newest).toContain('Signed in with a password');
+  expect(newest).toContain('Created the account');
+  await section.getByRole('button', { name: 'Show more' }).click();
+  await expect(rows).toHaveCount(25);
+  await expect(section.getByRole('button', { name: 'Show more' })).toHaveCount(0);
+  const shown = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  // the older ones, oldest last, with their addresses
+  expect(shown[24]).toContain('192.0.2.23');
+  expect(shown[2]).toContain('192.0.2.1');
+  // the other account's events are not here
+  expect(shown.filter((t) => t.includes('Created the account'))).toHaveLength(1);
+
+  const csv = parseCsv(await download(page, 'Download CSV'));
+  expect(csv[0]).toEqual(['time', 'kind', 'description', 'device', 'location', 'ip', 'user_agent']);
+  const data = csv.slice(1).filter((r) => r.length > 1);
+  expect(data).toHaveLength(25);
+  data.forEach((r, i) => {
+    expect(shown[i]).toContain(r[2]);
+    expect(shown[i]).toContain(r[3]);
+    expect(shown[i]).toContain(r[5]);
+  });
+  expect(data[24][6]).toBe(CHROME_WINDOWS);
+
+  const json = JSON.parse(await download(page, 'Download JSON')) as { events: { description: string; ip: string; kind: string; time: string }[] };
+  expect(json.events).toHaveLength(25);
+  expect(json.events.map((e) => e.description)).toEqual(data.map((r) => r[2]));
+  expect(json.events.map((e) => e.time)).toEqual(data.map((r) => r[0]));
+
+  // a filter shows only its kinds, and its download too
+  await section.getByLabel('Show').selectOption({ label: 'Credential changes' });
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('Created the account');
+  const filtered = JSON.parse(await download(page, 'Download JSON')) as { filter: string; events: { kind: string }[] };
+  expect(filtered.filter).toBe('credentials');
+  expect(filtered.events.map((e) => e.kind)).toEqual(['account_created']);
+});

@@ -298,6 +298,35 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_also_ends_every_session_of_the_account_that_signed_in_after_it_from_any_address(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, a) = ada(&svc).await;
+    svc.clock.advance(Duration::minutes(1));
+    let b = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    let token = not_me_token(&db).await;
+    svc.clock.advance(Duration::minutes(1));
+    // the intruder again, from another network with the first sign-in's device cookie: no alert
+    let elsewhere = ClientInfo { device: Some(b.device.clone()), ..client("192.0.2.10", CHROME_WINDOWS, Some("ES"), "Madrid, Madrid, Spain") };
+    let c = signs_in(&svc, &elsewhere).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1, "no second alert");
+    // another account, signed in after the alerted sign-in too
+    let (_, bob) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &stranger()).await.unwrap();
+    let sessions_before = count(&db, "SELECT count(*) FROM sessions").await;
+    svc.clock.advance(Duration::minutes(3));
+
+    assert_eq!(alerts::report_not_me(&svc, &token, &home()).await.unwrap(), ADA);
+    assert!(authenticate(&svc, &b.token).await.unwrap().is_none(), "the reported session ended");
+    assert!(authenticate(&svc, &c).await.unwrap().is_none(), "the later session from another address ended");
+    assert_eq!(me(&svc, &a.token).await.user_id, ada_id, "the older session lives on");
+    assert!(authenticate(&svc, &bob.token).await.unwrap().is_some(), "another account's sessions are untouched");
+    let ended: Vec<(Uuid, String, OffsetDateTime)> =
+        sqlx::query_as("SELECT user_id, revoked_reason, revoked_at FROM sessions WHERE revoked_at IS NOT NULL").fetch_all(&db).await.unwrap();
+    let now = svc.clock.now();
+    assert_eq!(ended, [(ada_id.0, "reported_not_me".into(), now), (ada_id.0, "reported_not_me".into(), now)]);
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, sessions_before, "nobody was signed in");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_this_wasnt_me_link_works_for_72_hours(db: PgPool) {
     let svc = services(db.clone());
     ada(&svc).await;
@@ -341,6 +370,44 @@ async fn the_prompt_shows_to_the_owners_other_sessions_and_only_they_can_answer_
     alerts::confirm(&svc, &owner, asked.id, &home()).await.unwrap();
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None, "answered: the prompt is gone");
     assert!(matches!(alerts::confirm(&svc, &owner, asked.id, &home()).await, Err(DomainError::NotFound)), "answered once");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_confirmed'").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_session_that_signed_in_after_the_alerted_sign_in_is_not_asked_and_cannot_answer(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    svc.clock.advance(Duration::minutes(1));
+    let first = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    let alerted_at = svc.clock.now();
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    // the intruder signs in again a minute later from the same browser (its device cookie): no
+    // second alert, but a second session, younger than the alerted sign-in
+    svc.clock.advance(Duration::minutes(1));
+    let same_browser = ClientInfo { device: Some(first.device.clone()), ..stranger() };
+    let later = me(&svc, &sign_in(&svc, ADA, &Password::new(PW), &same_browser).await.unwrap().token).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1, "no second alert");
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner's older session is asked");
+    assert_eq!((asked.at, asked.ip.as_deref()), (alerted_at, Some("203.0.113.77")));
+    assert_eq!(alerts::prompt(&svc, &later).await.unwrap(), None, "a session younger than the sign-in is not asked");
+    // it signed in a moment ago, so it is recent enough to try "No, secure my account" too
+    let r = alerts::confirm(&svc, &later, asked.id, &same_browser).await;
+    assert!(matches!(r, Err(DomainError::NotFound)), "Yes: {r:?}");
+    let r = alerts::secure_account(&svc, &later, asked.id, &same_browser).await;
+    assert!(matches!(r, Err(DomainError::NotFound)), "No, secure my account: {r:?}");
+
+    // nothing was answered and nothing ended
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE acknowledged_at IS NULL").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await, 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind IN ('sign_in_confirmed', 'sign_in_reported')").await, 0);
+    assert!(authenticate(&svc, &first.token).await.unwrap().is_some());
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(asked.id), "the owner is still asked");
+    // and the owner's session can answer
+    alerts::confirm(&svc, &owner, asked.id, &home()).await.unwrap();
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_confirmed'").await, 1);
 }
 
@@ -655,11 +722,20 @@ async fn events_cannot_be_changed_or_deleted_outside_the_retention_task(db: PgPo
         "DELETE FROM security_events WHERE kind = 'signed_in'",
         "UPDATE security_events SET kind = 'x'",
         "UPDATE security_events SET ip = NULL WHERE kind = 'signed_in'",
+        "TRUNCATE security_events",
+        "TRUNCATE security_events CASCADE",
     ] {
         let e = sqlx::query(sql).execute(&db).await.expect_err(sql);
         let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
         assert_eq!(code.as_deref(), Some("42501"), "{sql}: {e}");
     }
+    // the retention task's setting lets it delete rows, never empty the table
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("SET LOCAL gatehouse.pruning_events = 'on'").execute(&mut *tx).await.unwrap();
+    let e = sqlx::query("TRUNCATE security_events").execute(&mut *tx).await.expect_err("TRUNCATE while pruning");
+    let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
+    assert_eq!(code.as_deref(), Some("42501"), "TRUNCATE while pruning: {e}");
+    tx.rollback().await.unwrap();
     let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM security_events ORDER BY kind").fetch_all(&db).await.unwrap();
     assert_eq!(kinds, ["account_created", "signed_in"], "unchanged");
     // the retention task's setting lasts only its own transaction

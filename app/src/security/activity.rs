@@ -50,8 +50,11 @@ pub struct ActivitySection {
     more: ServerAction<GetActivity>,
     /// The first page and the older ones "Show more" added.
     events: Signal<Vec<ActivityView>>,
-    /// The cursor of the next older page, if there is one.
-    cursor: Signal<Option<String>>,
+    /// There are older events than those shown.
+    has_more: Signal<bool>,
+    error: Signal<Option<String>>,
+    on_filter: Callback<String>,
+    on_more: Callback<()>,
 }
 
 impl ActivitySection {
@@ -70,7 +73,17 @@ impl ActivitySection {
             all
         });
         let cursor = Signal::derive(move || next.get().unwrap_or_else(|| first_page().and_then(|p| p.next)));
-        let section = ActivitySection { filter, first, more, events, cursor };
+        let has_more = Signal::derive(move || cursor.get().is_some());
+        let error = Signal::derive(move || more.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+        let on_filter = Callback::new(move |f: String| filter.set(f));
+        let on_more = Callback::new(move |_| {
+            if let Some(before) = cursor.get_untracked() {
+                more.dispatch(GetActivity { filter: filter.get_untracked(), before });
+            }
+        });
+        // (every signal and callback lives as long as the page's visit, not one drawing of it: the
+        // page redraws after each change while the old drawing may still be reading them)
+        let section = ActivitySection { filter, first, more, events, has_more, error, on_filter, on_more };
         // a new first page (another filter, or a change) starts the list again
         Effect::new(move |_| {
             first.track();
@@ -88,10 +101,7 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, more, events, cursor } = self;
-        let on_filter = Callback::new(move |f: String| filter.set(f));
-        let has_more = Signal::derive(move || cursor.get().is_some());
-        let error = Signal::derive(move || more.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+        let ActivitySection { filter, first, more, events, has_more, error, on_filter, on_more } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
@@ -105,11 +115,7 @@ impl ActivitySection {
                                     pending=more.pending()
                                     error
                                     on_filter
-                                    on_more=Callback::new(move |_| {
-                                        if let Some(before) = cursor.get_untracked() {
-                                            more.dispatch(GetActivity { filter: filter.get_untracked(), before });
-                                        }
-                                    })
+                                    on_more
                                 />
                             }.into_any()
                         }

@@ -205,7 +205,17 @@ pub fn PasswordCard(
     if let Some(focus) = focus {
         Effect::new(move |_| {
             if focus.get() && open.get() {
-                crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
+                // once drawn (the page may be redrawing after the change that asked for it)
+                for ms in [0, 150, 500] {
+                    set_timeout(
+                        move || {
+                            if focus.try_get_untracked() == Some(true) {
+                                crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
+                            }
+                        },
+                        std::time::Duration::from_millis(ms),
+                    );
+                }
             }
         });
         // closed (saved or cancelled): no more focus moves

@@ -111,13 +111,20 @@ pub fn SignInPromptCard(
         Some(place) => format!(", near {place}"),
         None => String::new(),
     };
+    let title_id = crate::components::scoped_id("sign-in-prompt-title");
+    // a named region on the page; a plain group inside a preview (where it appears twice)
+    let label_id = title_id.clone();
+    let role = if use_context::<crate::components::PreviewScope>().is_some() { "group" } else { "region" };
     view! {
-        <section class="sign-in-prompt" aria-labelledby="sign-in-prompt-title" role="region">
-            <h2 id="sign-in-prompt-title" class="sign-in-prompt-title">
+        <section class="sign-in-prompt" aria-labelledby=label_id role=role>
+            <h2 id=title_id class="sign-in-prompt-title">
                 {format!("New sign-in: {}{near}, ", prompt.device)} <TimeAgo moment=prompt.at.clone()/> ". Was this you?"
             </h2>
             <p class="muted sign-in-prompt-detail">
-                {format!("Signed in with {} from {} (IP address {}).", prompt.method, prompt.location, prompt.ip)}
+                {
+                    let from = if prompt.location == "Unknown" { "an unknown location".to_string() } else { prompt.location.clone() };
+                    format!("Signed in with {} from {from} (IP address {}).", prompt.method, prompt.ip)
+                }
             </p>
             <ErrorMessage message=error/>
             <div class="form-actions">
@@ -129,7 +136,7 @@ pub fn SignInPromptCard(
                 </button>
             </div>
             <p class="muted sign-in-prompt-help">
-                "No signs that device and every other one out, then asks you for a new password."
+                "“No” signs out that device and every other one except this one, then asks you for a new password."
             </p>
         </section>
     }

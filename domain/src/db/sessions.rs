@@ -143,7 +143,6 @@ pub async fn list_live(
     .await
 }
 
-/// Revokes one of the account's sessions; answers whether anything changed.
 /// "This wasn't me": ends the reported session and every session of the account that signed in
 /// since (whoever signed in may have opened more, from other addresses too, with the device cookie
 /// their first sign-in gave them; the owner's own later sign-ins sign in again). Answers how many
@@ -164,6 +163,7 @@ pub async fn revoke_reported(db: impl PgExecutor<'_>, user_id: UserId, id: Sessi
     Ok(r.rows_affected())
 }
 
+/// Revokes one of the account's sessions; answers whether anything changed.
 pub async fn revoke(
     db: impl PgExecutor<'_>,
     user_id: UserId,

@@ -156,8 +156,9 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
     Ok(crate::model::NotMeView::new(alerted))
 }
 
-/// "This wasn't me": ends the sign-in's session at once and emails a link to choose a new password.
-/// Answers the address the link went to. Signs nobody in; changes no password, email or second
+/// "This wasn't me": ends the sign-in's session (and every session that signed in since) at once
+/// and emails a link to choose a new password. Answers the address the link went to, and whether
+/// it went (at most 3 an hour). Signs nobody in; changes no password, email or second
 /// factor by itself.
 ///
 /// - Auth: anonymous (the token is the proof: single use, 72 hours).
@@ -166,10 +167,11 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
 /// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/not-me")]
-pub async fn report_not_me(token: String) -> Result<String, AppError> {
+pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView, AppError> {
     use crate::server::{client, fail, services};
     let svc = services()?;
-    domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)
+    let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
+    Ok(crate::model::NotMeDoneView { email: done.email, link_sent: done.link_sent, minutes: done.minutes })
 }
 
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in

@@ -43,6 +43,12 @@ CREATE TRIGGER security_events_append_only BEFORE UPDATE OR DELETE ON security_e
 CREATE TRIGGER security_events_no_truncate BEFORE TRUNCATE ON security_events
     FOR EACH STATEMENT EXECUTE FUNCTION security_events_append_only();
 
+-- When the account first signed in (set by its first sign-in; accounts from before this change get
+-- it at their next one, which is therefore never unfamiliar). Kept with the account, unlike the
+-- events, which are pruned after the retention period: an account unused for longer still counts
+-- as having signed in before.
+ALTER TABLE users ADD COLUMN first_signed_in_at timestamptz;
+
 -- An unfamiliar sign-in: the prompt on Security & Access ("Was this you?") until it is answered,
 -- and, when an email was sent, the "This wasn't me" link of that email.
 CREATE TABLE sign_in_alerts (
@@ -53,6 +59,8 @@ CREATE TABLE sign_in_alerts (
     session_id      uuid NOT NULL,
     -- browser name and OS family ("Chrome|Windows"): one alert per device
     device_key      text NOT NULL,
+    -- the client's network (IPv4 /24 or IPv6 /48)
+    network         text,
     -- SHA-256 of the "This wasn't me" token; NULL when no email was sent (over the account's limit)
     token_hash      bytea,
     created_at      timestamptz NOT NULL,
@@ -64,6 +72,7 @@ CREATE TABLE sign_in_alerts (
     acknowledged_at timestamptz,
     CONSTRAINT sign_in_alerts_token_unique UNIQUE (token_hash),
     CONSTRAINT sign_in_alerts_device_key_length CHECK (char_length(device_key) <= 200),
+    CONSTRAINT sign_in_alerts_network_length CHECK (char_length(network) <= 60),
     CONSTRAINT sign_in_alerts_expiry_after_creation CHECK (expires_at > created_at)
 );
 

@@ -7,7 +7,7 @@ mod common;
 use domain::auth::accounts::{self, sign_in};
 use domain::auth::sessions::{self, authenticate, SignedIn};
 use domain::auth::two_factor::{self, SecondStep};
-use domain::auth::{activity, alerts, connected_accounts, passkeys, reverify, totp};
+use domain::auth::{activity, alerts, connected_accounts, email_links, passkeys, reverify, totp};
 use domain::db::events::NewEvent;
 use domain::error::{Invalid, LinkProblem};
 use domain::ids::UserId;
@@ -152,6 +152,55 @@ async fn the_first_sign_in_a_known_network_and_the_accounts_own_browser_raise_no
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
 }
 
+/// When the account first signed in, as `users.first_signed_in_at` keeps it.
+async fn first_signed_in_at(db: &PgPool) -> Option<OffsetDateTime> {
+    sqlx::query_scalar("SELECT first_signed_in_at FROM users WHERE email = $1").bind(ADA).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_first_sign_in_is_kept_with_the_account_so_one_whose_sign_ins_were_all_pruned_is_still_alerted(db: PgPool) {
+    let svc = services(db.clone());
+    let signed_up_at = svc.clock.now();
+    ada(&svc).await;
+    assert_eq!(first_signed_in_at(&db).await, Some(signed_up_at), "the sign-up's sign-in is the first");
+    // a later sign-in changes nothing about the first
+    svc.clock.advance(Duration::minutes(1));
+    signs_in(&svc, &home()).await;
+    assert_eq!(first_signed_in_at(&db).await, Some(signed_up_at));
+
+    // 100 days without a sign-in: the retention task deletes every event of the account
+    svc.clock.advance(Duration::days(100));
+    assert_eq!(activity::prune(&svc).await.unwrap(), 3, "account_created and two signed_in");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'signed_in'").await, 0);
+    // still an account that signed in before (users.first_signed_in_at, not the events, says so)
+    signs_in(&svc, &stranger()).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 1, "one alert email");
+    assert!(sent[0].1.contains("Approximate location: Lisbon, Lisbon, Portugal (IP address 203.0.113.77)"), "{}", sent[0].1);
+    assert_eq!(first_signed_in_at(&db).await, Some(signed_up_at));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_account_from_before_first_sign_ins_were_kept_is_not_alerted_at_its_next_sign_in_but_is_from_then_on(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    // as the migration leaves an account that existed before it
+    sqlx::query("UPDATE users SET first_signed_in_at = NULL").execute(&db).await.unwrap();
+    svc.clock.advance(Duration::minutes(5));
+    let next_at = svc.clock.now();
+    signs_in(&svc, &stranger()).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 0, "its next sign-in is taken as its first");
+    assert!(mails(&db, ADA, "unfamiliar_sign_in").await.is_empty());
+    assert_eq!(first_signed_in_at(&db).await, Some(next_at), "and kept as such");
+    // from then on, a new browser from a new network is unfamiliar
+    svc.clock.advance(Duration::minutes(5));
+    signs_in(&svc, &client("192.0.2.10", FIREFOX_LINUX, Some("ES"), "Madrid, Madrid, Spain")).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+    assert_eq!(first_signed_in_at(&db).await, Some(next_at));
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_same_browser_and_os_again_within_24_hours_raises_no_second_alert(db: PgPool) {
     let svc = services(db.clone());
@@ -168,6 +217,29 @@ async fn the_same_browser_and_os_again_within_24_hours_raises_no_second_alert(db
     let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
     assert_eq!(sent.len(), 2);
     assert!(sent[1].1.contains("Approximate location: Paris, Île-de-France, France (IP address 100.64.0.9)"), "{}", sent[1].1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn once_the_owner_says_yes_the_same_browser_and_os_alerts_again_within_24_hours(db: PgPool) {
+    // (while the first alert is unanswered, the same device within 24 hours raises none:
+    // the_same_browser_and_os_again_within_24_hours_raises_no_second_alert)
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    svc.clock.advance(Duration::minutes(1));
+    signs_in(&svc, &stranger()).await;
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    alerts::confirm(&svc, &owner, asked.id, &home()).await.unwrap();
+    // an hour later, Chrome on Windows again, without its device cookie, from a new network
+    svc.clock.advance(Duration::hours(1));
+    signs_in(&svc, &client("192.0.2.10", CHROME_WINDOWS, Some("ES"), "Madrid, Madrid, Spain")).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 2);
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE acknowledged_at IS NULL").await, 1, "the new one is unanswered");
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].1.contains("Approximate location: Madrid, Madrid, Spain (IP address 192.0.2.10)"), "{}", sent[1].1);
+    assert!(sent[1].1.contains("Device: Chrome 131 on Windows 10"), "{}", sent[1].1);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_alert_sent'").await, 2);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -271,8 +343,8 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     let hash_before: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
     svc.clock.advance(Duration::minutes(3));
 
-    let to = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(to, ADA);
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: true, minutes: 30 });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
     assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
@@ -314,7 +386,7 @@ async fn this_wasnt_me_also_ends_every_session_of_the_account_that_signed_in_aft
     let sessions_before = count(&db, "SELECT count(*) FROM sessions").await;
     svc.clock.advance(Duration::minutes(3));
 
-    assert_eq!(alerts::report_not_me(&svc, &token, &home()).await.unwrap(), ADA);
+    assert_eq!(alerts::report_not_me(&svc, &token, &home()).await.unwrap().email, ADA);
     assert!(authenticate(&svc, &b.token).await.unwrap().is_none(), "the reported session ended");
     assert!(authenticate(&svc, &c).await.unwrap().is_none(), "the later session from another address ended");
     assert_eq!(me(&svc, &a.token).await.user_id, ada_id, "the older session lives on");
@@ -324,6 +396,69 @@ async fn this_wasnt_me_also_ends_every_session_of_the_account_that_signed_in_aft
     let now = svc.clock.now();
     assert_eq!(ended, [(ada_id.0, "reported_not_me".into(), now), (ada_id.0, "reported_not_me".into(), now)]);
     assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, sessions_before, "nobody was signed in");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_after_three_reset_links_in_the_hour_still_ends_the_session_but_sends_no_fourth(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, owner) = ada(&svc).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    // three "Forgot password?" links went out in the last hour (the most an hour allows)
+    for _ in 0..3 {
+        svc.clock.advance(Duration::minutes(5));
+        email_links::request_password_reset(&svc, ADA, &stranger()).await.unwrap();
+    }
+    assert_eq!(mails(&db, ADA, "password_reset").await.len(), 3);
+    svc.clock.advance(Duration::minutes(5));
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: false, minutes: 30 });
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
+    assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
+    assert_eq!(mails(&db, ADA, "password_reset").await.len(), 3, "no fourth reset email");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_reset_requested'").await, 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE reported_at IS NOT NULL AND acknowledged_at IS NOT NULL").await, 1);
+    assert_eq!(link_problem(alerts::not_me_link(&svc, &token).await), LinkProblem::Used);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_is_one_transaction_so_a_reset_link_that_cannot_be_stored_undoes_it_all(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    // the reset link cannot be stored (the database refuses it)
+    sqlx::query(
+        "CREATE FUNCTION refuse_reset() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END; $$",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("CREATE TRIGGER refuse_reset BEFORE INSERT ON password_resets FOR EACH ROW EXECUTE FUNCTION refuse_reset()")
+        .execute(&db)
+        .await
+        .unwrap();
+    svc.clock.advance(Duration::minutes(3));
+
+    let r = alerts::report_not_me(&svc, &token, &home()).await;
+    assert!(matches!(r, Err(DomainError::Db(_))), "{r:?}");
+    // nothing of it happened: the session lives, the link is unused, nothing was recorded or sent
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_some(), "the session was not ended");
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE reported_at IS NULL AND acknowledged_at IS NULL").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind IN ('sign_in_reported', 'password_reset_requested')").await, 0);
+    assert!(mails(&db, ADA, "password_reset").await.is_empty());
+    assert!(alerts::not_me_link(&svc, &token).await.is_ok(), "the link still works");
+
+    // once the reset link can be stored, the same link does it all
+    sqlx::query("DROP TRIGGER refuse_reset ON password_resets").execute(&db).await.unwrap();
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: true, minutes: 30 });
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
+    assert_eq!(mails(&db, ADA, "password_reset").await.len(), 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -409,6 +544,55 @@ async fn a_session_that_signed_in_after_the_alerted_sign_in_is_not_asked_and_can
     alerts::confirm(&svc, &owner, asked.id, &home()).await.unwrap();
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_confirmed'").await, 1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_session_that_is_itself_an_unanswered_alerts_sign_in_is_not_asked_about_a_later_one_and_cannot_answer_it(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    // alert 1: Chrome on Windows from Lisbon (session B, unanswered)
+    svc.clock.advance(Duration::minutes(1));
+    let b_token = signs_in(&svc, &stranger()).await;
+    let b = me(&svc, &b_token).await;
+    let first: Uuid = sqlx::query_scalar("SELECT id FROM sign_in_alerts").fetch_one(&db).await.unwrap();
+    // alert 2: another browser and OS, without a device cookie, from another network (session C)
+    svc.clock.advance(Duration::minutes(1));
+    let madrid = client("192.0.2.10", FIREFOX_LINUX, Some("ES"), "Madrid, Madrid, Spain");
+    let c_token = signs_in(&svc, &madrid).await;
+    let c = me(&svc, &c_token).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 2);
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2);
+
+    // the owner's session is asked about the newest
+    let second = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    assert_ne!(second.id, first);
+    assert_eq!((second.device.as_str(), second.ip.as_deref()), ("Firefox 140 on Linux", Some("192.0.2.10")));
+    // B is older than alert 2, but is itself alert 1's sign-in: not asked, and cannot answer
+    assert_eq!(alerts::prompt(&svc, &b).await.unwrap(), None, "an alerted session is not asked");
+    assert_eq!(alerts::prompt(&svc, &c).await.unwrap(), None, "a session is never asked about itself");
+    // B signed in a minute ago, so it is recent enough to try "No, secure my account" too
+    let r = alerts::confirm(&svc, &b, second.id, &stranger()).await;
+    assert!(matches!(r, Err(DomainError::NotFound)), "Yes: {r:?}");
+    let r = alerts::secure_account(&svc, &b, second.id, &stranger()).await;
+    assert!(matches!(r, Err(DomainError::NotFound)), "No, secure my account: {r:?}");
+    // nor can C answer alert 1 (it is younger, and alerted itself)
+    let r = alerts::confirm(&svc, &c, first, &madrid).await;
+    assert!(matches!(r, Err(DomainError::NotFound)), "C on alert 1: {r:?}");
+    // nothing was answered and nothing ended
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE acknowledged_at IS NULL").await, 2);
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await, 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind IN ('sign_in_confirmed', 'sign_in_reported')").await, 0);
+
+    // the owner says alert 1 was them; alert 2 is still asked about
+    alerts::confirm(&svc, &owner, first, &home()).await.unwrap();
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(second.id), "still asked about alert 2");
+    // and the owner answers it: No, secure my account (the owner signed in two minutes ago)
+    assert_eq!(alerts::secure_account(&svc, &owner, second.id, &home()).await.unwrap(), 2, "B and C");
+    assert!(authenticate(&svc, &b_token).await.unwrap().is_none());
+    assert!(authenticate(&svc, &c_token).await.unwrap().is_none());
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE acknowledged_at IS NULL").await, 0);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

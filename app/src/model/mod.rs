@@ -280,6 +280,15 @@ pub struct ActivityPageView {
 pub const ACTIVITY_FILTERS: &[(&str, &str)] =
     &[("", "All activity"), ("sign_ins", "Sign-ins"), ("sessions", "Sessions"), ("credentials", "Credential changes"), ("alerts", "Alerts")];
 
+/// After "This wasn't me": where the reset link went, whether it did (3 an hour at most), and how
+/// long it works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotMeDoneView {
+    pub email: String,
+    pub link_sent: bool,
+    pub minutes: i64,
+}
+
 /// The "This wasn't me" page: the sign-in the link is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotMeView {

@@ -287,7 +287,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
                 })/>
                 <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
-                    <NotMeDone email="ada@example.com"/>
+                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), link_sent: true, minutes: 30 }/>
                 })/>
                 <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password"/>

@@ -211,6 +211,10 @@ pub fn PasswordCard(
                         move || {
                             if focus.try_get_untracked() == Some(true) {
                                 crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
+                                if ms == 500 {
+                                    // done: later redraws (after other changes) leave the focus alone
+                                    focus.try_set(false);
+                                }
                             }
                         },
                         std::time::Duration::from_millis(ms),

@@ -9,7 +9,7 @@ use super::links::LinkProblem;
 use crate::auth_api::ReportNotMe;
 use crate::components::{ErrorMessage, PageFrame};
 use crate::error::AppError;
-use crate::model::NotMeView;
+use crate::model::{NotMeDoneView, NotMeView};
 
 /// /this-wasnt-me
 #[component]
@@ -30,7 +30,7 @@ pub fn NotMePage() -> impl IntoView {
         <PageFrame>
             <div class="auth-card">
                 {move || match action.value().get() {
-                    Some(Ok(email)) => view! { <NotMeDone email/> }.into_any(),
+                    Some(Ok(done)) => view! { <NotMeDone done/> }.into_any(),
                     Some(Err(AppError::LinkUnusable(issue))) => view! {
                         <LinkProblem issue again_href="/forgot-password" again_label="Reset your password"/>
                     }.into_any(),
@@ -70,7 +70,7 @@ pub fn NotMeConfirm(
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
-        <p>"We'll sign that device out at once and email you a link to choose a new password. Nothing else changes until you use that link."</p>
+        <p>"We'll sign that device out at once (and any sign-in since), and email you a link to choose a new password. Nothing else changes until you use that link."</p>
         <ErrorMessage message=error/>
         <div class="form-actions">
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
@@ -83,11 +83,17 @@ pub fn NotMeConfirm(
 
 /// After "Sign that device out".
 #[component]
-pub fn NotMeDone(#[prop(into)] email: String) -> impl IntoView {
+pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
+    let NotMeDoneView { email, link_sent, minutes } = done;
+    let sent = if link_sent {
+        format!("We sent a link to choose a new password to {email}. It works for {minutes} minutes.")
+    } else {
+        format!("Several links to choose a new password went to {email} in the last hour: use the newest one. Each works for {minutes} minutes.")
+    };
     view! {
         <div class="stack" role="status">
             <h1>"That device is signed out"</h1>
-            <p>{format!("We sent a link to choose a new password to {email}. It works for 30 minutes.")}</p>
+            <p>{sent}</p>
             <p>"After that, sign in and review your sessions and two-step verification. If someone could read your email, secure your email account first."</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href="/sign-in">"Sign in"</a>

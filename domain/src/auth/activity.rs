@@ -3,13 +3,14 @@
 //! and network raises an alert (an email with "This wasn't me", and the page's "Was this you?").
 //!
 //! **Unfamiliar sign-in** (README, "Security alerts"): a sign-in is unfamiliar when all of
-//! - the account has signed in before (the first sign-in, right after sign-up, never is);
+//! - the account has signed in before (`users.first_signed_in_at`: the first sign-in, right after
+//!   sign-up, never is);
 //! - the browser has no valid device cookie for this account (it never fully signed in to it);
 //! - its network (IPv4 /24, IPv6 /48) or, when the geo-IP database knows it, its country is not
 //!   one the account signed in from in the last [`FAMILIAR_DAYS`] days.
 //!
 //! One alert per device: a second unfamiliar sign-in with the same browser and OS within
-//! [`ALERT_DEDUP_HOURS`] raises none, and at most [`ALERT_EMAILS_PER_DAY`] alert emails go to an
+//! [`ALERT_DEDUP_HOURS`] raises none while the first is unanswered, and at most [`ALERT_EMAILS_PER_DAY`] alert emails go to an
 //! account in 24 hours (beyond that the page's prompt still shows the newest one).
 use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
@@ -208,7 +209,10 @@ pub async fn signed_in(
 ) -> Result<(), DomainError> {
     // one sign-in of this account at a time decides familiarity, so two at once from the same new
     // device raise one alert
-    db::alerts::lock_account(&mut *conn, user_id).await?;
+    let signed_in_before = db::alerts::lock_for_sign_in(&mut *conn, user_id).await?.is_some();
+    if !signed_in_before {
+        db::alerts::set_first_sign_in(&mut *conn, user_id, now).await?;
+    }
     let network = db::events::network_of(client.ip.as_deref());
     let history = db::events::sign_in_history(
         &mut *conn,
@@ -224,7 +228,7 @@ pub async fn signed_in(
         record(&mut *conn, svc, NewEvent::new(user_id, Some(session_id), EventKind::BackupCodeUsed), client, now).await?;
     }
     let known_device = svc.device_cookies.path(client.device.as_ref(), user_id).is_trusted();
-    let unfamiliar = history.signed_in_before && !known_device && !(history.network_seen && history.country_seen);
+    let unfamiliar = signed_in_before && !known_device && !(history.network_seen && history.country_seen);
     if unfamiliar {
         raise_alert(conn, svc, user_id, session_id, event_id, method, client, now).await?;
     }
@@ -243,6 +247,7 @@ async fn raise_alert(
 ) -> Result<(), DomainError> {
     let d = crate::devices::describe(client.user_agent.as_deref());
     let device_key = format!("{}|{}", d.browser_name, d.os_family);
+    let network = db::events::network_of(client.ip.as_deref());
     let recent = db::alerts::recent(&mut *conn, user_id, &device_key, now - Duration::hours(ALERT_DEDUP_HOURS)).await?;
     if recent.same_device {
         return Ok(());
@@ -258,6 +263,7 @@ async fn raise_alert(
             event_id,
             session_id,
             device_key: &device_key,
+            network: network.as_deref(),
             token_hash: link.as_ref().map(|(_, hash)| *hash),
             created_at: now,
             expires_at: now + Duration::hours(ALERT_LINK_HOURS),

@@ -68,8 +68,9 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
 /// (and every session that signed in since: `db::sessions::revoke_reported`),
 /// forgets the account's pending second steps, and emails a link to choose a new password. It
 /// signs nobody in and changes no password, email or second factor by itself. Answers the
-/// account's address, to say where the reset link went.
-pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<String, DomainError> {
+/// account's address and whether the link went (not when 3 were sent in the last hour), all in one
+/// transaction.
+pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<NotMeReported, DomainError> {
     let hash = link_hash(token)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
@@ -83,9 +84,20 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
+    let link_sent = crate::auth::email_links::queue_reset_link(&mut tx, svc, &user, client, now).await?;
     tx.commit().await?;
-    crate::auth::email_links::request_password_reset(svc, &user.email, client).await?;
-    Ok(user.email)
+    Ok(NotMeReported { email: user.email, link_sent, minutes: crate::auth::email_links::RESET_LINK_MINUTES })
+}
+
+/// After "This wasn't me".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotMeReported {
+    /// Where the reset link went.
+    pub email: String,
+    /// `false` when 3 reset links went to the account in the last hour (the newest still works).
+    pub link_sent: bool,
+    /// How long the link works.
+    pub minutes: i64,
 }
 
 /// The page's "Was this you?": the newest unanswered alert of the last 14 days about another

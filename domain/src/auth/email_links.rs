@@ -181,11 +181,24 @@ pub async fn request_password_reset(svc: &Services, email: &str, client: &Client
     if user.email_verified_at.is_none() {
         return Ok(());
     }
-    let (token, hash) = new_link();
-    let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
+    queue_reset_link(&mut tx, svc, &user, client, svc.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// In the caller's transaction: a reset link for `user` (whose address is confirmed), emailed,
+/// unless `EMAILS_PER_ADDRESS_PER_HOUR` were sent in the last hour. Answers whether it was.
+pub(crate) async fn queue_reset_link(
+    conn: &mut sqlx::PgConnection,
+    svc: &Services,
+    user: &db::users::UserRow,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<bool, DomainError> {
+    let (token, hash) = new_link();
     let recent = db::email::insert_password_reset(
-        &mut *tx,
+        &mut *conn,
         &hash,
         user.id,
         now,
@@ -193,17 +206,17 @@ pub async fn request_password_reset(svc: &Services, email: &str, client: &Client
         now - Duration::hours(1),
     )
     .await?;
-    if recent <= EMAILS_PER_ADDRESS_PER_HOUR {
-        let mail = Mail::PasswordReset {
-            link: svc.email.link(RESET_PATH, Some(token.expose())),
-            minutes: RESET_LINK_MINUTES,
-            sets_password: user.password_hash.is_none(),
-        };
-        email::queue(&mut *tx, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
-        db::events::record(&mut *tx, user.id, None, EventKind::PasswordResetRequested, client, now).await?;
+    if recent > EMAILS_PER_ADDRESS_PER_HOUR {
+        return Ok(false);
     }
-    tx.commit().await?;
-    Ok(())
+    let mail = Mail::PasswordReset {
+        link: svc.email.link(RESET_PATH, Some(token.expose())),
+        minutes: RESET_LINK_MINUTES,
+        sets_password: user.password_hash.is_none(),
+    };
+    email::queue(&mut *conn, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
+    db::events::record(&mut *conn, user.id, None, EventKind::PasswordResetRequested, client, now).await?;
+    Ok(true)
 }
 
 /// `request_password_reset` after the answer: checks the address's form now (a malformed one is

@@ -6,10 +6,21 @@ use uuid::Uuid;
 
 use crate::ids::{EventId, SessionId, UserId};
 
-/// Locks the account's row for the rest of the transaction: one sign-in of the account at a time
-/// decides whether it is unfamiliar.
-pub async fn lock_account(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query!("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0).fetch_optional(db).await?;
+/// Locks the account's row for the rest of the transaction (one sign-in of the account at a time
+/// decides whether it is unfamiliar) and answers when it first signed in (`None`: this is its
+/// first sign-in).
+pub async fn lock_for_sign_in(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    Ok(sqlx::query_scalar!("SELECT first_signed_in_at FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0)
+        .fetch_optional(db)
+        .await?
+        .flatten())
+}
+
+/// Records the account's first sign-in (no change after it).
+pub async fn set_first_sign_in(db: impl PgExecutor<'_>, user_id: UserId, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET first_signed_in_at = $2 WHERE id = $1 AND first_signed_in_at IS NULL", user_id.0, now)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -19,6 +30,7 @@ pub struct NewAlert<'a> {
     pub event_id: EventId,
     pub session_id: SessionId,
     pub device_key: &'a str,
+    pub network: Option<&'a str>,
     pub token_hash: Option<[u8; 32]>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -26,8 +38,8 @@ pub struct NewAlert<'a> {
 
 pub async fn insert(db: impl PgExecutor<'_>, a: &NewAlert<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO sign_in_alerts (id, user_id, event_id, session_id, device_key, token_hash, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO sign_in_alerts (id, user_id, event_id, session_id, device_key, token_hash, created_at, expires_at, network)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         a.id,
         a.user_id.0,
         a.event_id.0,
@@ -36,13 +48,16 @@ pub async fn insert(db: impl PgExecutor<'_>, a: &NewAlert<'_>) -> Result<(), sql
         a.token_hash.as_ref().map(|h| &h[..]),
         a.created_at,
         a.expires_at,
+        a.network,
     )
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// The account's alerts since `since`: how many were emailed, and whether one was about this device.
+/// The account's alerts since `since`: how many were emailed, and whether one about this device
+/// (browser and OS) is still unanswered (once the owner said "Yes, it was me", the next unfamiliar
+/// sign-in from such a device is asked about again).
 #[derive(Clone, Copy, Debug)]
 pub struct Recent {
     pub emails: i64,
@@ -52,7 +67,7 @@ pub struct Recent {
 pub async fn recent(db: impl PgExecutor<'_>, user_id: UserId, device_key: &str, since: OffsetDateTime) -> Result<Recent, sqlx::Error> {
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE token_hash IS NOT NULL) AS "emails!",
-                  bool_or(device_key = $2) IS TRUE AS "same_device!"
+                  bool_or(device_key = $2 AND acknowledged_at IS NULL) IS TRUE AS "same_device!"
            FROM sign_in_alerts WHERE user_id = $1 AND created_at >= $3"#,
         user_id.0,
         device_key,
@@ -107,8 +122,9 @@ pub async fn report(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetD
 }
 
 /// The account's newest unanswered alert since `since` about a sign-in not before `viewer` signed in: a
-/// session is never asked about itself, nor about any sign-in older than itself, so whoever signed
-/// in (and any session they opened since) cannot answer for the owner.
+/// session is never asked about itself, nor about any sign-in older than itself, nor while it is
+/// itself an unanswered alert's sign-in, so whoever signed in (and any session they opened before
+/// or since) cannot answer for the owner.
 pub async fn newest_unanswered(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -122,6 +138,7 @@ pub async fn newest_unanswered(
          JOIN sessions v ON v.id = $2 AND v.user_id = a.user_id
          WHERE a.user_id = $1 AND a.session_id <> $2 AND v.created_at <= a.created_at
            AND a.acknowledged_at IS NULL AND a.created_at >= $3
+           AND NOT EXISTS (SELECT 1 FROM sign_in_alerts x WHERE x.session_id = $2 AND x.acknowledged_at IS NULL)
          ORDER BY a.created_at DESC LIMIT 1",
         user_id.0,
         viewer.0,
@@ -146,6 +163,7 @@ pub async fn acknowledge(
          FROM sessions v
          WHERE a.user_id = $1 AND a.id = $2 AND a.session_id <> $3 AND a.acknowledged_at IS NULL
            AND v.id = $3 AND v.user_id = $1 AND v.created_at <= a.created_at
+           AND NOT EXISTS (SELECT 1 FROM sign_in_alerts x WHERE x.session_id = $3 AND x.acknowledged_at IS NULL)
          RETURNING a.session_id",
         user_id.0,
         id,

@@ -129,8 +129,6 @@ pub async fn kinds(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Strin
 /// What the account's sign-ins since `since` say about a new one from `network` and `country`.
 #[derive(Clone, Copy, Debug)]
 pub struct SignInHistory {
-    /// The account has signed in before (ever, within the retention period).
-    pub signed_in_before: bool,
     pub network_seen: bool,
     /// Also true when the country is not known (a country nobody knows is not a new one).
     pub country_seen: bool,
@@ -145,7 +143,6 @@ pub async fn sign_in_history(
 ) -> Result<SignInHistory, sqlx::Error> {
     let r = sqlx::query!(
         r#"SELECT
-             EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in') AS "before!",
              EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in' AND created_at >= $4
                      AND network IS NOT DISTINCT FROM $2) AS "network!",
              ($3::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in'
@@ -157,7 +154,7 @@ pub async fn sign_in_history(
     )
     .fetch_one(db)
     .await?;
-    Ok(SignInHistory { signed_in_before: r.before, network_seen: r.network, country_seen: r.country })
+    Ok(SignInHistory { network_seen: r.network, country_seen: r.country })
 }
 
 /// The retention task: deletes events older than `before`, the one removal the table allows (its

@@ -3,6 +3,7 @@
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::auth::email_links::link_hash;
 use crate::auth::activity::{device_text, shown, PROMPT_DAYS, SHOWN_TEXT_CHARS};
 use crate::db;
 use crate::db::events::NewEvent;
@@ -45,10 +46,6 @@ fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
         ip: row.ip,
         method: row.method.as_deref().and_then(SignInMethod::parse).map_or("an unknown method", SignInMethod::words).into(),
     }
-}
-
-fn link_hash(token: &LinkToken) -> Result<[u8; 32], DomainError> {
-    crate::auth::sessions::hash_cookie_token(token.expose()).ok_or(DomainError::Link(LinkProblem::Invalid))
 }
 
 /// Reads a "This wasn't me" link (changes nothing): the sign-in it is about.

@@ -34,7 +34,8 @@ fn new_link() -> (LinkToken, [u8; 32]) {
     (LinkToken::from_cookie(token), hash)
 }
 
-fn link_hash(token: &LinkToken) -> Result<[u8; 32], DomainError> {
+/// The stored hash of an emailed link's token; `Invalid` when it is not a well-formed token.
+pub(crate) fn link_hash(token: &LinkToken) -> Result<[u8; 32], DomainError> {
     hash_cookie_token(token.expose()).ok_or(DomainError::Link(LinkProblem::Invalid))
 }
 

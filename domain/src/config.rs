@@ -27,6 +27,22 @@ pub struct SessionPolicy {
     /// Sensitive changes need a sign-in or re-verification at most this many minutes old.
     #[serde(default = "default_reverify_minutes")]
     pub reverify_window_minutes: i64,
+    /// A session checked this many seconds ago is answered from memory (0: never), while the
+    /// instance hears Postgres announce session changes (see `auth::session_cache`).
+    #[serde(default = "default_cache_seconds")]
+    pub cache_seconds: u64,
+    /// After the announcements' connection drops, connect again after this many seconds (every
+    /// request asks Postgres meanwhile).
+    #[serde(default = "default_cache_reconnect_seconds")]
+    pub cache_reconnect_seconds: u64,
+}
+
+fn default_cache_seconds() -> u64 {
+    30
+}
+
+fn default_cache_reconnect_seconds() -> u64 {
+    1
 }
 
 fn default_reverify_minutes() -> i64 {
@@ -55,6 +71,8 @@ impl Default for SessionPolicy {
             retention_days: default_retention_days(),
             cleanup_interval_minutes: default_cleanup_minutes(),
             reverify_window_minutes: default_reverify_minutes(),
+            cache_seconds: default_cache_seconds(),
+            cache_reconnect_seconds: default_cache_reconnect_seconds(),
         }
     }
 }
@@ -76,6 +94,15 @@ impl SessionPolicy {
             pro_absolute_lifetime_hours: absolute_lifetime_hours,
             enterprise_idle_timeout_minutes: idle_timeout_minutes,
             enterprise_absolute_lifetime_hours: absolute_lifetime_hours,
+            ..Default::default()
+        }
+    }
+
+    /// The session cache's settings (`cache_seconds` 0 keeps nothing).
+    pub fn cache_policy(&self) -> crate::auth::session_cache::CachePolicy {
+        crate::auth::session_cache::CachePolicy {
+            ttl: std::time::Duration::from_secs(self.cache_seconds),
+            reconnect_after: std::time::Duration::from_secs(self.cache_reconnect_seconds),
             ..Default::default()
         }
     }

@@ -45,6 +45,8 @@ pub struct Services {
     pub providers: std::sync::Arc<auth::providers::Providers>,
     /// The site's name, where emailed links point and who messages are from.
     pub email: std::sync::Arc<email::EmailSettings>,
+    /// Sessions checked recently (used only while the instance listens for their changes).
+    pub session_cache: std::sync::Arc<auth::session_cache::SessionCache>,
     pub clock: clock::Clock,
 }
 

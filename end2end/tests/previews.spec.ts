@@ -30,6 +30,8 @@ test.describe('phone', () => {
   test.use({ viewport: { width: 360, height: 740 } });
 
   test('the previews page matches its full-page screenshot', async ({ page }) => {
+    // a very tall page: capturing and comparing it takes close to 30 s on 2 busy cores
+    test.setTimeout(90_000);
     await gotoHydrated(page, '/previews');
     await expect(page).toHaveScreenshot('previews-phone.png', { fullPage: true });
   });

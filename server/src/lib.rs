@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP server: configuration, state, the router and its middleware.
 //! `router(state)` is public so tests can drive the whole stack without a socket.
 pub mod activity;
+pub mod assets;
 pub mod config;
 pub mod limits;
 pub mod middleware;
@@ -17,7 +18,10 @@ use domain::Services;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::postgres::PgPoolOptions;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -32,6 +36,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Request budgets per client network on the anonymous endpoints.
     pub limits: Arc<limits::RateLimits>,
+    /// The built site's file names and how long browsers keep them.
+    pub assets: Arc<assets::BuiltAssets>,
 }
 
 impl AppState {
@@ -39,11 +45,15 @@ impl AppState {
     /// Postgres is still coming up and recovers by itself when it returns).
     pub fn new(config: Config, db: sqlx::PgPool, clock: domain::clock::Clock) -> Result<Self, domain::DomainError> {
         let hasher = domain::auth::password::PasswordHasher::new(&config.argon2)?;
+        let assets = assets::BuiltAssets::load(std::path::Path::new(&config.site.root), &config.site.pkg_dir, &config.site.output_name);
         let leptos = LeptosOptions::builder()
             .output_name(config.site.output_name.clone())
             .site_root(config.site.root.clone())
             .site_pkg_dir(config.site.pkg_dir.clone())
             .site_addr(config.site.addr)
+            // (an absolute path: Leptos reads it relative to the binary's folder otherwise)
+            .hash_files(assets.hash_file.is_some())
+            .hash_file(assets.hash_file.as_ref().map(|p| p.to_string_lossy().into()).unwrap_or_else(|| "hash.txt".into()))
             .build();
         let geo = Arc::new(domain::geo::GeoIp::open(&[&config.geoip.ipv4_database, &config.geoip.ipv6_database]));
         Ok(Self {
@@ -85,10 +95,12 @@ impl AppState {
                         .map_err(domain::DomainError::Internal)?,
                 ),
                 email: Arc::new(config.email_settings().map_err(domain::DomainError::Internal)?),
+                session_cache: domain::auth::session_cache::SessionCache::new(config.session.cache_policy()),
                 clock,
             },
             geo,
             limits: Arc::new(limits::RateLimits::new(&config.limits)),
+            assets: Arc::new(assets),
             config: Arc::new(config),
             leptos,
         })
@@ -107,8 +119,12 @@ pub fn pool(config: &Config) -> Result<sqlx::PgPool, sqlx::Error> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
+    // the built files, with the brotli or gzip copy a release build stores beside each
+    let pkg = std::path::Path::new(&state.config.site.root).join(&state.config.site.pkg_dir);
+    let pkg = ServeDir::new(pkg).precompressed_br().precompressed_gzip();
     let pages = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .nest_service(&format!("/{}", state.config.site.pkg_dir), pkg)
         .leptos_routes(&leptos, routes, {
             let leptos = leptos.clone();
             move || app::shell(leptos.clone())
@@ -132,9 +148,27 @@ pub fn router(state: AppState) -> Router {
         // 413 on a declared Content-Length over the limit, before any handler (or hashing) runs
         .layer(RequestBodyLimitLayer::new(state.config.site.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
+        // (inside the compression, which reads its mark)
+        .layer(axum::middleware::from_fn(middleware::keep_secrets_uncompressed))
+        .layer(compression())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Pages, API answers, JS and CSS are compressed for browsers that accept it (brotli first, then
+/// gzip), at a level that costs little CPU per response (4; the built files are compressed once,
+/// at the highest level, by `make release`). Not compressed: the wasm bundle (a release build
+/// stores its compressed copies; compressing a development build's on every load would cost more
+/// than it saves on loopback), images, and the answers that carry a secret (see
+/// `middleware::keep_secrets_uncompressed`).
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = DefaultPredicate::new()
+        .and(NotForContentType::const_new("application/wasm"))
+        .and(|_: http::StatusCode, _: http::Version, _: &http::HeaderMap, ext: &http::Extensions| {
+            ext.get::<middleware::Uncompressed>().is_none()
+        });
+    CompressionLayer::new().quality(CompressionLevel::Precise(4)).compress_when(predicate)
 }
 
 /// Name of the demo Enterprise organisation.

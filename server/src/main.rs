@@ -113,6 +113,9 @@ async fn run() -> Result<(), String> {
         println!();
     }
 
+    if state.config.session.cache_seconds > 0 {
+        tokio::spawn(state.services.session_cache.clone().listen(state.services.db.clone()));
+    }
     spawn_clean_up(state.clone());
     spawn_limit_pruning(state.clone());
     spawn_email_sender(&state)?;

@@ -30,7 +30,6 @@ pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 /// a TLS-terminating proxy the request itself arrives over plain http).
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let is_static = is_static(&path);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if state.config.is_https() {
@@ -51,8 +50,37 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
         "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ));
-    if !is_static {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // pages and API answers are never kept; the built files are (see crate::assets)
+    let found = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+    let h = res.headers_mut();
+    let cache = match path.as_str() {
+        p if p.starts_with("/pkg/") && found => state.assets.cache_control(p),
+        "/favicon.svg" | "/favicon.ico" if found => "public, max-age=86400",
+        _ => "no-store",
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if path.starts_with("/pkg/") {
+        // the same URL answers brotli, gzip or plain, by the request's Accept-Encoding
+        h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    res
+}
+
+/// Marks a response the compression layer leaves as it is.
+#[derive(Clone, Copy, Debug)]
+pub struct Uncompressed;
+
+/// Answers that carry a secret (a new authenticator's key, backup codes) are sent uncompressed:
+/// compressed, their length could tell an attacker who can add text of their own to the same
+/// response something about the secret (BREACH). Nothing else the site sends holds a secret.
+pub async fn keep_secrets_uncompressed(req: Request, next: Next) -> Response {
+    let secret = matches!(
+        req.uri().path(),
+        "/api/security/two-factor/begin" | "/api/security/two-factor/finish" | "/api/security/two-factor/backup-codes"
+    );
+    let mut res = next.run(req).await;
+    if secret {
+        res.extensions_mut().insert(Uncompressed);
     }
     res
 }
@@ -169,11 +197,11 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
                 stale_cookie = true;
                 None
             }
-            Err(DomainError::Unavailable) => return unavailable(&path),
+            Err(DomainError::Unavailable) => return unavailable(&path, &state.assets.stylesheet),
             Err(e) => {
                 let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
                 tracing::error!(reference = %reference, error = ?e, "session lookup failed");
-                return unavailable(&path);
+                return unavailable(&path, &state.assets.stylesheet);
             }
         },
     };
@@ -204,6 +232,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     }
 
     let client = client_info(&req, &state.config.site.trusted_proxies);
+    let account = current.as_ref().map(|s| s.user_id);
     let ext = req.extensions_mut();
     ext.insert(state.services.clone());
     ext.insert(state.geo.clone());
@@ -211,7 +240,18 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     ext.insert(client);
     ext.insert(CookieMaxAge(state.config.session.longest_lifetime().whole_seconds()));
     // A stale cookie is cleared, unless the handler just set a fresh one (signed in again).
-    with_cookie_cleared(next.run(req).await, stale_cookie)
+    let res = with_cookie_cleared(next.run(req).await, stale_cookie);
+    // A request that may have changed sessions (anything but a GET: signing out, revoking, a new
+    // password, a reset link) leaves none of the account's in this instance's cache, so the next
+    // request here never races Postgres' announcement of the change (which reaches every other
+    // instance). An anonymous one (a reset or "This wasn't me" link) may have changed any account.
+    if !is_get {
+        match account {
+            Some(account) => state.services.session_cache.forget_account(account),
+            None => state.services.session_cache.forget_all(),
+        }
+    }
+    res
 }
 
 fn with_cookie_cleared(mut res: Response, clear: bool) -> Response {
@@ -249,14 +289,14 @@ const UNAVAILABLE_TEXT: &str = "Gatehouse is temporarily unavailable. Please try
 /// 503 with a page a person can read (or the JSON error a server function's caller expects). The
 /// page links back to the request's path, escaped for the attribute (it is the client's text), and
 /// only to a path on this site.
-fn unavailable(path: &str) -> Response {
+fn unavailable(path: &str, stylesheet: &str) -> Response {
     let mut res = if path.starts_with("/api/") {
         error_response(&app::error::AppError::Unavailable)
     } else {
         let html = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
              content=\"width=device-width, initial-scale=1\"><title>Temporarily unavailable · Gatehouse</title>\
-             <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main id=\"main\" class=\"page\">\
+             <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main id=\"main\" class=\"page\">\
              <div class=\"error-page\"><h1>Temporarily unavailable</h1><p>{UNAVAILABLE_TEXT}</p>\
              <p><a href=\"{path}\">Try again</a></p></div></main></body></html>",
             // "//x" and "/\x" are other sites to a browser
@@ -378,7 +418,7 @@ mod tests {
     async fn the_unavailable_page_escapes_the_path_it_links_back_to() {
         use http_body_util::BodyExt;
         let page = |path: &'static str| async move {
-            let res = unavailable(path);
+            let res = unavailable(path, "/pkg/gatehouse.css");
             assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
             String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
         };

@@ -604,3 +604,124 @@ async fn passkey_sign_in_is_bound_to_the_browser_that_began_it(db: PgPool) {
     let name: String = sqlx::query_scalar("SELECT name FROM passkeys WHERE id = $1").bind(bobs_passkey).fetch_one(&db).await.unwrap();
     assert_eq!(name, "Bob's key");
 }
+
+/// A built site in a folder of its own, as `make release` leaves it: content-hashed names,
+/// `hash.txt`, and brotli and gzip copies (recognisable bytes, not real compressions: the test
+/// checks which copy is sent).
+fn release_site() -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("gatehouse-site-{}", uuid::Uuid::new_v4().simple()));
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(root.join("hash.txt"), "js: Js1\nwasm: Wasm2\ncss: Css3\n").unwrap();
+    for (name, body) in [("gatehouse.Js1.js", "export default 1;"), ("gatehouse.Wasm2.wasm", "\0asm plain"), ("gatehouse.Css3.css", "body{}")] {
+        std::fs::write(pkg.join(name), body).unwrap();
+        std::fs::write(pkg.join(format!("{name}.br")), format!("brotli copy of {name}")).unwrap();
+        std::fs::write(pkg.join(format!("{name}.gz")), format!("gzip copy of {name}")).unwrap();
+    }
+    root
+}
+
+async fn fetch(app: &Router, path: &str, accept_encoding: Option<&str>) -> (Response<Body>, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut b = Request::get(path).header(header::HOST, "gatehouse.test");
+    if let Some(e) = accept_encoding {
+        b = b.header(header::ACCEPT_ENCODING, e);
+    }
+    let res = app.clone().oneshot(b.body(Body::empty()).unwrap()).await.unwrap();
+    let (parts, body) = res.into_parts();
+    (Response::from_parts(parts, Body::empty()), body.collect().await.unwrap().to_bytes().to_vec())
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_release_builds_files_are_kept_for_a_year_and_sent_in_the_encoding_the_browser_accepts(db: PgPool) {
+    let root = release_site();
+    let app = app_with(db.clone(), &[("GATEHOUSE_SITE_ROOT", root.to_str().unwrap())]);
+
+    // pages name the hashed files
+    let (res, html) = fetch(&app, "/sign-in", None).await;
+    let html = String::from_utf8(html).unwrap();
+    assert!(html.contains("href=\"/pkg/gatehouse.Css3.css\""), "{html}");
+    assert!(html.contains("/pkg/gatehouse.Js1.js") && html.contains("gatehouse.Wasm2"), "{html}");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+
+    let (res, body) = fetch(&app, "/pkg/gatehouse.Wasm2.wasm", Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body, b"brotli copy of gatehouse.Wasm2.wasm");
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "br");
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(res.headers()[header::VARY], "accept-encoding");
+
+    let (res, body) = fetch(&app, "/pkg/gatehouse.Js1.js", Some("gzip")).await;
+    assert_eq!((res.headers()[header::CONTENT_ENCODING].to_str().unwrap(), body.as_slice()), ("gzip", &b"gzip copy of gatehouse.Js1.js"[..]));
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+
+    let (res, body) = fetch(&app, "/pkg/gatehouse.Css3.css", None).await;
+    assert_eq!(body, b"body{}");
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+
+    // a name the build did not hash may change under it; a missing file is not kept at all
+    std::fs::write(root.join("pkg/extra.js"), "1").unwrap();
+    assert_eq!(fetch(&app, "/pkg/extra.js", None).await.0.headers()[header::CACHE_CONTROL], "no-cache");
+    let (res, _) = fetch(&app, "/pkg/gatehouse.Old9.wasm", Some("br")).await;
+    assert_eq!((res.status(), res.headers()[header::CACHE_CONTROL].to_str().unwrap()), (StatusCode::NOT_FOUND, "no-store"));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_development_builds_files_keep_their_names_and_are_revalidated(db: PgPool) {
+    let root = std::env::temp_dir().join(format!("gatehouse-site-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(root.join("pkg")).unwrap();
+    let css = "body { margin: 0 }\n".repeat(40);
+    std::fs::write(root.join("pkg/gatehouse.css"), &css).unwrap();
+    let app = app_with(db.clone(), &[("GATEHOUSE_SITE_ROOT", root.to_str().unwrap())]);
+    let (_, html) = fetch(&app, "/sign-in", None).await;
+    assert!(String::from_utf8(html).unwrap().contains("href=\"/pkg/gatehouse.css\""));
+    let (res, body) = fetch(&app, "/pkg/gatehouse.css", Some("br")).await;
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
+    // (compressed on the fly: no stored copy)
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "br");
+    assert!(!body.is_empty() && body.len() < css.len() / 4, "{} bytes", body.len());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn pages_and_answers_are_compressed_except_those_carrying_a_secret(db: PgPool) {
+    use std::io::Read;
+    let app = app(db.clone());
+    let (plain_res, plain) = fetch(&app, "/sign-in", None).await;
+    assert!(!plain_res.headers().contains_key(header::CONTENT_ENCODING));
+    let (res, gz) = fetch(&app, "/sign-in", Some("gzip")).await;
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(res.headers()[header::VARY], "accept-encoding");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(gz.as_slice()).read_to_string(&mut html).unwrap();
+    assert!(html.contains("Sign in to Gatehouse"), "{html}");
+    assert!(gz.len() * 10 < plain.len() * 6, "{} compressed bytes for {} plain", gz.len(), plain.len());
+    let (res, _) = fetch(&app, "/sign-in", Some("br;q=1.0, gzip;q=0.8")).await;
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "br");
+
+    // a new authenticator's key goes out as it is (BREACH), other answers compressed
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
+    let begin = post("/api/security/two-factor/begin", &[], Some(&cookie))
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .header(header::CONTENT_LENGTH, 0)
+        .body(Body::empty())
+        .unwrap();
+    let (res, body) = send(&app, begin).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+    assert!(body.contains("manual_key"), "{body}");
+    let overview = post("/api/security/overview", &[], Some(&cookie))
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .header(header::CONTENT_LENGTH, 0)
+        .body(Body::empty())
+        .unwrap();
+    let (res, _) = send(&app, overview).await;
+    assert_eq!((res.status(), res.headers()[header::CONTENT_ENCODING].to_str().unwrap()), (StatusCode::OK, "gzip"));
+}

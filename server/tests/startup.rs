@@ -84,9 +84,14 @@ async fn request(port: u16, method: &str, path: &str, form: &str, cookie: Option
 /// Starts an instance on a free port and waits until it answers. Its public origin is
 /// `http://localhost:<port>`, as `scripts/e2e-server.sh` configures it.
 async fn start(db_url: &str) -> (Child, u16) {
+    start_with(db_url, &[]).await
+}
+
+async fn start_with(db_url: &str, env: &[(&str, &str)]) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = server(db_url, &format!("127.0.0.1:{port}"))
         .env("GATEHOUSE_PASSKEYS_ORIGIN", format!("http://localhost:{port}"))
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -123,19 +128,142 @@ async fn two_instances_on_one_database_refuse_a_session_revoked_on_either(db: Pg
         .unwrap();
     assert_eq!(request(a, "GET", "/settings/security", "", Some(&there)).await.status, 200, "B's session works on A");
 
+    // both instances keep the sessions they checked in memory (see `a_session_revoked_without_…`)
+    assert_eq!(request(b, "GET", "/settings/security", "", Some(&there)).await.status, 200);
+    assert_eq!(request(b, "GET", "/settings/security", "", Some(&here)).await.status, 200);
+
     // the first device ends the second one through A…
     let ended = request(a, "POST", "/api/security/sessions/revoke-others", "", Some(&here)).await;
     assert_eq!((ended.status, ended.body.trim()), (200, "1"));
-    // …and B refuses it on its very next request
-    let refused = request(b, "GET", "/settings/security", "", Some(&there)).await;
-    assert_eq!(refused.status, 303);
+    let revoked_at = std::time::Instant::now();
+    // …and B refuses it within 100 ms (Postgres announces the change; B forgets what it kept)
+    let refused = refused_within(b, &there, Duration::from_millis(100)).await;
     assert!(refused.headers.to_ascii_lowercase().contains("&ended=1"), "{}", refused.headers);
+    assert!(revoked_at.elapsed() <= Duration::from_millis(100), "refused after {:?}", revoked_at.elapsed());
     assert_eq!(request(b, "GET", "/settings/security", "", Some(&here)).await.status, 200);
 
-    // the other way round: signed out through B, refused by A
+    // the other way round: signed out through B, refused by A; B itself refuses it at once
+    assert_eq!(request(a, "GET", "/settings/security", "", Some(&here)).await.status, 200);
     let out = request(b, "POST", "/api/auth/sign-out", "", Some(&here)).await;
     assert_eq!(out.status, 200, "{}", out.body);
-    assert_eq!(request(a, "GET", "/settings/security", "", Some(&here)).await.status, 303);
+    assert_eq!(request(b, "GET", "/settings/security", "", Some(&here)).await.status, 303);
+    refused_within(a, &here, Duration::from_millis(100)).await;
+}
+
+/// Asks `port` with `cookie` every 5 ms until it sends the browser to sign-in (303); fails the test
+/// if that takes longer than `limit`.
+async fn refused_within(port: u16, cookie: &str, limit: Duration) -> Reply {
+    let start = std::time::Instant::now();
+    loop {
+        let reply = request(port, "GET", "/settings/security", "", Some(cookie)).await;
+        if reply.status == 303 {
+            return reply;
+        }
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(start.elapsed() < limit, "still signed in {:?} after the revocation", start.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Ends a session the way no instance hears about: in a transaction with the announcing trigger
+/// switched off (as if the announcement were lost).
+async fn revoke_unannounced(db: &PgPool, cookie: &str) {
+    let token = cookie.split_once('=').unwrap().1;
+    let hash = domain::auth::sessions::hash_cookie_token(token).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_change").execute(&mut *tx).await.unwrap();
+    let n = sqlx::query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'signed_out' WHERE token_hash = $1 AND revoked_at IS NULL")
+        .bind(&hash[..])
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_change").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The pid of the instance's session listener connection, once it is listening.
+async fn listener_pid(db: &PgPool, not: Option<i32>) -> i32 {
+    for _ in 0..200 {
+        let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()")
+            .bind(domain::auth::session_cache::LISTENER_NAME)
+            .fetch_all(db)
+            .await
+            .unwrap();
+        if let Some(pid) = pids.into_iter().find(|p| Some(*p) != not) {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no session listener connected");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_session_revoked_without_an_announcement_is_refused_once_the_listener_is_cut(db: PgPool) {
+    let url = url_of(&db);
+    // a long reconnect delay keeps the instance without its listener for the rest of the test
+    let (_server, port) = start_with(&url, &[("GATEHOUSE_SESSION_CACHE_RECONNECT_SECONDS", "600")]).await;
+    let cookie = signed_up(port, &db, "ada@example.test").await;
+    let second = sign_in(port, "ada@example.test").await;
+    let listener = listener_pid(&db, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // (it starts keeping sessions just after)
+
+    // while listening, the instance answers from memory: a change it never hears of goes unseen
+    // (what the announcements are for)
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&second)).await.status, 200);
+    revoke_unannounced(&db, &second).await;
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&second)).await.status, 200, "answered from memory");
+
+    // the listener's connection is cut: from then on every request asks Postgres
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200);
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(listener).fetch_one(&db).await.unwrap();
+    assert!(ended);
+    for _ in 0..200 {
+        let gone: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)").bind(listener).fetch_one(&db).await.unwrap();
+        if gone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&second)).await.status, 303, "the earlier unannounced revocation");
+    revoke_unannounced(&db, &cookie).await;
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 303, "refused on its very next request");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reconnected_listener_starts_with_nothing_kept(db: PgPool) {
+    let url = url_of(&db);
+    let (_server, port) = start(&url).await;
+    let cookie = signed_up(port, &db, "ada@example.test").await;
+    let listener = listener_pid(&db, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200);
+    // cut, and revoked while nobody listened: the instance connects again (after 1 s)…
+    let _: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(listener).fetch_one(&db).await.unwrap();
+    revoke_unannounced(&db, &cookie).await;
+    listener_pid(&db, Some(listener)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // …and what it kept before is gone
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 303);
+}
+
+/// Signs up `email` through the emailed link; answers the session cookie.
+async fn signed_up(port: u16, db: &PgPool, email: &str) -> String {
+    let form = format!("email={}&display_name=", email.replace('@', "%40"));
+    let asked = request(port, "POST", "/api/auth/sign-up", &form, None).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind(email).fetch_one(db).await.unwrap();
+    let token = testkit::link_token(&text, "/sign-up/finish").expect("a sign-up link");
+    let signup = request(port, "POST", "/api/auth/sign-up/finish", &format!("token={token}&password={}", PW.replace(' ', "+")), None).await;
+    assert_eq!(signup.status, 200, "{}", signup.body);
+    signup.cookie().unwrap()
+}
+
+async fn sign_in(port: u16, email: &str) -> String {
+    let form = format!("email={}&password={}", email.replace('@', "%40"), PW.replace(' ', "+"));
+    request(port, "POST", "/api/auth/sign-in", &form, None).await.cookie().unwrap()
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

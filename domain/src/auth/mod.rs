@@ -1,5 +1,5 @@
 //! One module per capability, built on the guards they share. The guards (`recent`, `throttle`, `activity`)
-//! and the leaves (`password` hashing, `totp`, `backup_codes`, `device_cookies`, the `providers`' protocol) import no
+//! and the leaves (`password` hashing, `session_cache`, `totp`, `backup_codes`, `device_cookies`, the `providers`' protocol) import no
 //! capability; a capability imports only guards, leaves and capabilities listed before it here
 //! (`sessions` ← `two_factor` ← `accounts`, `reverify` ← `passkeys` ← `connected_accounts` ← `email_links` ← `alerts`), so `auth/*` has no cycle
 //! (checked by `domain/tests/layers.rs`).
@@ -11,6 +11,7 @@ mod hash_pool;
 pub mod password;
 pub mod password_policy;
 pub mod providers;
+pub mod session_cache;
 pub mod totp;
 
 // guards every capability uses

@@ -141,18 +141,35 @@ async fn start_in(
 
 /// Resolves a cookie to a live session, or `None` if it is unknown, revoked or expired. Records
 /// activity at most once per touch interval.
+///
+/// A session this instance checked moments ago is answered from memory (`svc.session_cache`),
+/// which Postgres clears of an account's sessions at every change to them and which is not used
+/// while the instance cannot hear those changes; everything else, and anything the kept copy would
+/// refuse (it may be older than the truth), is read from Postgres.
 pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option<AuthSession>, DomainError> {
     let Some(hash) = token_hash(token) else { return Ok(None) };
     let now = svc.clock.now();
-    let Some(row) = db::sessions::find_unrevoked(&svc.db, &hash).await? else {
-        return Ok(None);
+    let is_live = |row: &db::sessions::LiveSessionRow| {
+        let (created_after, seen_after) = live_after(&svc.sessions, row.plan, now);
+        row.created_at > created_after && row.last_seen_at > seen_after
     };
-    let (created_after, seen_after) = live_after(&svc.sessions, row.plan, now);
-    if row.created_at <= created_after || row.last_seen_at <= seen_after {
-        return Ok(None); // expired: the clean-up task marks it so
-    }
+    let row = match svc.session_cache.get(&hash).filter(|row| is_live(row)) {
+        Some(row) => row,
+        None => {
+            let ticket = svc.session_cache.ticket();
+            let Some(row) = db::sessions::find_unrevoked(&svc.db, &hash).await? else {
+                return Ok(None);
+            };
+            if !is_live(&row) {
+                return Ok(None); // expired: the clean-up task marks it so
+            }
+            svc.session_cache.store(ticket, hash, row.clone());
+            row
+        }
+    };
     if now - row.last_seen_at >= svc.sessions.touch_interval() {
         db::sessions::touch(&svc.db, row.user_id, row.id, now, now - svc.sessions.touch_interval()).await?;
+        svc.session_cache.touched(&hash, now);
     }
     Ok(Some(AuthSession {
         session_id: row.id,

@@ -17,7 +17,7 @@ pub struct Cutoffs {
     pub seen_after: Vec<OffsetDateTime>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LiveSessionRow {
     pub id: SessionId,
     pub user_id: UserId,

@@ -12,7 +12,7 @@ stop: ## stop the project-local Postgres, the local sign-in provider and the loc
 	@scripts/mail.sh stop
 release: ## optimised build: target/site (wasm-opt'd bundle) and the release server binary
 	@scripts/release.sh
-bench: ## requests/s: signed-in vs anonymous API call and page (wrk; uses the release server if built)
+bench: ## every performance goal of issue 17 as a ratio in one run: target/bench/report.md + chart.svg, README block; fails over the wasm budget (BENCH_SECONDS=10)
 	@scripts/bench.sh
 sqlx: ## after changing a query or a migration: rewrite the query data in .sqlx/ (commit it); make test fails while it is stale
 	@scripts/sqlx-prepare.sh

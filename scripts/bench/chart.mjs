@@ -50,7 +50,7 @@ function panel({ x, y, title, xLabel, yLabel, xMax, yMax, yMin = 0, log = false,
   out.push(`<text transform="translate(${x - 46} ${y + PANEL_H / 2}) rotate(-90)" class="label" text-anchor="middle">${esc(yLabel)}</text>`);
   for (const l of lines) {
     out.push(`<line x1="${x}" x2="${x + PANEL_W}" y1="${py(l.y)}" y2="${py(l.y)}" stroke="${l.color}" stroke-dasharray="6 4" stroke-width="1.2"/>`);
-    out.push(`<text x="${x + PANEL_W / 2}" y="${py(l.y) - 4}" class="tick" text-anchor="middle" fill="${l.color}">${esc(l.label)}</text>`);
+    out.push(`<text x="${x + 6}" y="${py(l.y) - 4}" class="tick" text-anchor="start" fill="${l.color}">${esc(l.label)}</text>`);
   }
   let ly = y + 14;
   for (const s of series) {

@@ -235,7 +235,7 @@ export function reportMarkdown(res) {
     for (const [name, c] of [['Sign-in', curves.signIn], ['Signed-in page', curves.page]]) {
       if (!c) continue;
       out.push(`${name} against offered load (capacity ${n1(c.capacity)}/s):`, '');
-      out.push('| Offered | Throughput (admitted) | p50 | p99 | Refused (429/503) | Other answers | Unanswered |', '|---|---|---|---|---|---|---|');
+      out.push('| Offered | Throughput (admitted) | p50 | p99 | Refused (429/503) | Other answers | Not answered (still queued in oha at the end, or failed) |', '|---|---|---|---|---|---|---|');
       for (const p of c.points) {
         const other = Object.entries(p.statuses).filter(([s]) => !(s >= 200 && s < 400) && s !== '429' && s !== '503').map(([s, k]) => `${k} × ${s}`).join(', ') || '0';
         out.push(`| ${p.step}× = ${n1(p.rate)}/s for ${p.seconds} s | ${n1(p.throughput)}/s | ${ms(p.p50)} | ${ms(p.p99)} | ${n0(p.refused)} | ${other} | ${n0(p.unanswered)} |`);

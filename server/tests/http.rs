@@ -706,22 +706,19 @@ async fn pages_and_answers_are_compressed_except_those_carrying_a_secret(db: PgP
 
     // a new authenticator's key goes out as it is (BREACH), other answers compressed
     let cookie = sign_up(&app, &db, "ada@example.test").await;
-    let begin = post("/api/security/two-factor/begin", &[], Some(&cookie))
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::ACCEPT_ENCODING, "gzip, br")
-        .header(header::CONTENT_LENGTH, 0)
-        .body(Body::empty())
-        .unwrap();
-    let (res, body) = send(&app, begin).await;
+    // an empty server-function call from the site, accepting `encoding`
+    let call = |path: &str, encoding: &str| {
+        post(path, &[], Some(&cookie))
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::ACCEPT_ENCODING, encoding)
+            .header(header::CONTENT_LENGTH, 0)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (res, body) = send(&app, call("/api/security/two-factor/begin", "gzip, br")).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
     assert!(body.contains("manual_key"), "{body}");
-    let overview = post("/api/security/overview", &[], Some(&cookie))
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .header(header::CONTENT_LENGTH, 0)
-        .body(Body::empty())
-        .unwrap();
-    let (res, _) = send(&app, overview).await;
+    let (res, _) = send(&app, call("/api/security/overview", "gzip")).await;
     assert_eq!((res.status(), res.headers()[header::CONTENT_ENCODING].to_str().unwrap()), (StatusCode::OK, "gzip"));
 }

@@ -381,3 +381,59 @@ async fn an_authenticator_code_re_verifies_once(db: PgPool) {
     let again = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await;
     assert!(matches!(again, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))));
 }
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_the_accounts_rows(db: PgPool) {
+    use domain::auth::{accounts, alerts, connected_accounts, overview, passkeys, sessions};
+    let svc = services(db.clone());
+    let (_, session, _, _) = enrolled(&svc).await;
+    // a second session, a passkey and a link to a provider this server does not offer (it cannot
+    // sign in, so it is no way to sign in)
+    sessions::start(&svc, session.user_id, domain::kinds::SignInMethod::Password, &ClientInfo::default()).await.unwrap();
+    let now = svc.clock.now();
+    let passkey = |user_id, credential_id: &'static [u8], name: &'static str| domain::db::passkeys::NewPasskey {
+        id: domain::ids::PasskeyId(uuid::Uuid::new_v4()),
+        user_id,
+        credential_id,
+        credential: serde_json::json!({}),
+        name,
+        aaguid: None,
+        backup_eligible: true,
+        backed_up: true,
+        created_at: now,
+    };
+    assert!(domain::db::passkeys::insert(&db, &passkey(session.user_id, b"ada-key", "Ada's phone")).await.unwrap());
+    let link = domain::db::connected_accounts::NewLink {
+        user_id: session.user_id,
+        provider: domain::kinds::Provider::GitHub,
+        issuer: "https://github.com",
+        subject: "1",
+        email: None,
+        login: Some("ada"),
+        now,
+        used: false,
+    };
+    domain::db::connected_accounts::insert(&db, &link).await.unwrap();
+    // another account's rows must not show
+    let (bob, _) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    assert!(domain::db::passkeys::insert(&db, &passkey(bob, b"bob-key", "Bob's key")).await.unwrap());
+    domain::db::connected_accounts::insert(&db, &domain::db::connected_accounts::NewLink { user_id: bob, subject: "2", login: Some("bob"), ..link })
+        .await
+        .unwrap();
+
+    let o = overview::load(&svc, &session).await.unwrap();
+    assert_eq!(o.sessions.len(), 2);
+    assert_eq!(o.passkeys.passkeys.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Ada's phone"]);
+    assert_eq!((o.passkeys.has_password, o.passkeys.connected), (true, 0));
+    assert_eq!(o.connections.connected.iter().map(|c| c.login.as_deref()).collect::<Vec<_>>(), [Some("ada")]);
+    assert_eq!(o.connections.sign_in_methods, 2, "the password and the passkey");
+    assert_eq!((o.two_factor.enabled_at, o.two_factor.codes_left, o.two_factor.codes_total), (Some(now), 10, 10));
+    // the same answers as the sections' own readings
+    let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    same(&o.password, &accounts::password_status(&svc, &session).await.unwrap());
+    same(&o.sessions, &sessions::list(&svc, &session).await.unwrap());
+    same(&o.two_factor, &two_factor::status(&svc, session.user_id).await.unwrap());
+    same(&o.passkeys, &passkeys::list(&svc, &session).await.unwrap());
+    same(&o.connections, &connected_accounts::list(&svc, &session).await.unwrap());
+    same(&o.prompt, &alerts::prompt(&svc, &session).await.unwrap());
+}

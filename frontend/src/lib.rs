@@ -4,6 +4,10 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 #[wasm_bindgen]
 pub fn hydrate() {
+    // Development builds report a panic in the console. A release build's panics abort at once
+    // (`-Cpanic=immediate-abort`, scripts/release.sh): no hook would ever run, and leaving it out
+    // keeps its formatting code out of the bundle.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
     // Resources resolve from the serialised data in microtasks; the next frame comes after them.

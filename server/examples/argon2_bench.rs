@@ -68,7 +68,7 @@ fn main() -> Result<(), String> {
             "memory_kib": a.memory_kib,
             "iterations": a.iterations,
             "parallelism": a.parallelism,
-            "max_concurrent": a.max_concurrent,
+            "max_concurrent": a.concurrent_hashes(),
             "max_queue": a.max_queue,
             "cpus": std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s
                 .lines()

@@ -17,14 +17,13 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     use crate::server::{auth_for_setup, fail, geo, reject, services};
     let session = auth_for_setup().map_err(reject)?;
     let svc = services()?;
-    let password = domain::auth::accounts::password_status(&svc, &session).await.map_err(fail)?;
-    let sessions = domain::auth::sessions::list(&svc, &session).await.map_err(fail)?;
-    let two_factor = domain::auth::two_factor::status(&svc, session.user_id).await.map_err(fail)?;
-    let passkeys = domain::auth::passkeys::list(&svc, &session).await.map_err(fail)?;
-    let connections = domain::auth::connected_accounts::list(&svc, &session).await.map_err(fail)?;
-    let prompt = domain::auth::alerts::prompt(&svc, &session).await.map_err(fail)?;
-    let now = svc.clock.now();
+    // (everything from the request's context is read before the first await: after one, under
+    // load, the context was sometimes gone — the geo-IP database with it, and the sessions listed
+    // without their places)
     let geo = geo();
+    let domain::auth::overview::Overview { password, sessions, two_factor, passkeys, connections, prompt } =
+        domain::auth::overview::load(&svc, &session).await.map_err(fail)?;
+    let now = svc.clock.now();
     let required = session.plan == domain::plan::Plan::Enterprise;
     Ok(SecurityOverview {
         viewer: Viewer { email: session.email.clone(), display_name: session.display_name.clone() },

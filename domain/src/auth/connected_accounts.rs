@@ -385,12 +385,17 @@ pub struct Connections {
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Connections, DomainError> {
     let rows = db::connected_accounts::list(&svc.db, auth.user_id).await?;
     let sign_in_methods = db::passkeys::sign_in_methods(&svc.db, auth.user_id, &svc.providers.enabled_names()).await?;
-    Ok(Connections {
+    Ok(connections(svc, rows, sign_in_methods))
+}
+
+/// The section's view of the account's connected-account rows.
+pub(crate) fn connections(svc: &Services, rows: Vec<db::connected_accounts::ConnectedAccountRow>, sign_in_methods: i64) -> Connections {
+    Connections {
         providers: svc.providers.enabled(),
         connected: rows
             .into_iter()
             .map(|r| ConnectedAccount { provider: r.provider, email: r.email, login: r.login, connected_at: r.connected_at, last_used_at: r.last_used_at })
             .collect(),
         sign_in_methods,
-    })
+    }
 }

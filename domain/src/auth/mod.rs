@@ -28,3 +28,4 @@ pub mod passkeys;
 pub mod connected_accounts;
 pub mod email_links;
 pub mod alerts;
+pub mod overview;

@@ -59,7 +59,7 @@ impl PasswordHasher {
     pub fn new(cfg: &Argon2Config) -> Result<Self, DomainError> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| DomainError::Hash(format!("invalid argon2 parameters: {e}")))?;
-        let max_concurrent = cfg.max_concurrent.max(1);
+        let max_concurrent = cfg.concurrent_hashes().max(1);
         let max_admitted = max_concurrent + cfg.max_queue;
         let mut hasher = Self {
             params,

@@ -262,8 +262,7 @@ pub struct Status {
 }
 
 pub async fn status(svc: &Services, user_id: UserId) -> Result<Status, DomainError> {
-    let enabled_at = db::two_factor::enabled_at(&svc.db, user_id).await?;
-    let (codes_generated_at, codes_left, codes_total) = db::two_factor::backup_code_counts(&svc.db, user_id).await?;
+    let (enabled_at, codes_generated_at, codes_left, codes_total) = db::two_factor::status(&svc.db, user_id).await?;
     Ok(Status { enabled_at, codes_generated_at, codes_left, codes_total })
 }
 

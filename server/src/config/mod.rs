@@ -344,7 +344,9 @@ mod tests {
             (file.passkey_ceremonies_per_network, file.passkey_ceremonies_total),
             (defaults.passkey_ceremonies_per_network, defaults.passkey_ceremonies_total)
         );
-        assert_eq!((cfg.argon2.max_concurrent, cfg.argon2.max_queue), (4, domain::config::Argon2Config::default().max_queue));
+        assert_eq!((cfg.argon2.max_concurrent, cfg.argon2.max_queue), (0, domain::config::Argon2Config::default().max_queue));
+        // 0 is one hash per core
+        assert_eq!(cfg.argon2.concurrent_hashes(), std::thread::available_parallelism().unwrap().get());
         let off = vec![url(), ("GATEHOUSE_LIMITS_PASSWORD_BURST".to_string(), "0".to_string())];
         let err = Config::from_toml(FILE, off).unwrap_err();
         assert!(err.to_string().contains("[limits]"), "{err}");

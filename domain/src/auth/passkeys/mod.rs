@@ -174,7 +174,13 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, Dom
     let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
     let connected = db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().filter(|c| svc.providers.is_enabled(c.provider)).count() as i64;
-    Ok(PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password, connected })
+    Ok(passkey_list(svc, rows, has_password, connected))
+}
+
+/// The section's view of the account's passkey rows; `connected`: its connected accounts at
+/// providers this server offers.
+pub(crate) fn passkey_list(svc: &Services, rows: Vec<db::passkeys::PasskeyRow>, has_password: bool, connected: i64) -> PasskeyList {
+    PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password, connected }
 }
 
 fn expired() -> DomainError {

@@ -173,6 +173,52 @@ export async function wrk({ bin, url, seconds, threads = 2, connections = 16, he
   return { ...s, duration, ok, rps: ok / duration, socketErrors, cpu, tool: `wrk ${threads} threads, ${connections} connections, ${seconds} s` };
 }
 
+/**
+ * Runs a baseline and its subject alternately, A B B A, each for half the measure's time, and
+ * joins each side's halves: on a machine whose speed drifts during a run (a shared VM: raw argon2
+ * verified 72/s and then 58/s within two minutes of one run), both sides see the same drift, so
+ * their ratio does not depend on which went first. `run(side, seconds)` measures one half.
+ */
+export async function alternating(seconds, run, join) {
+  const half = Math.max(1, Math.round(seconds / 2)); // (wrk takes whole seconds)
+  const b1 = await run('baseline', half);
+  const s1 = await run('subject', half);
+  const s2 = await run('subject', half);
+  const b2 = await run('baseline', half);
+  return { baseline: join(b1, b2), subject: join(s1, s2) };
+}
+
+const sumCpu = (a, b) => {
+  if (!a || !b) return a ?? b;
+  const threads = { ...a.threads };
+  for (const [k, v] of Object.entries(b.threads ?? {})) threads[k] = (threads[k] ?? 0) + v;
+  const out = { threads };
+  for (const k of ['wall', 'server', 'postgres', 'other', 'busy', 'idle']) out[k] = (a[k] ?? 0) + (b[k] ?? 0);
+  return out;
+};
+
+/** Two wrk halves as one measure: counts and CPU added, each latency percentile the worse half's. */
+export function joinWrk(a, b) {
+  const duration = a.duration + b.duration;
+  const ok = a.ok + b.ok;
+  const statuses = { ...a.statuses };
+  for (const [k, v] of Object.entries(b.statuses ?? {})) statuses[k] = (statuses[k] ?? 0) + v;
+  const latency_us = {};
+  for (const k of Object.keys(a.latency_us ?? {})) latency_us[k] = Math.max(a.latency_us[k], b.latency_us?.[k] ?? 0);
+  return {
+    ...a,
+    requests: a.requests + b.requests,
+    ok,
+    duration,
+    rps: ok / duration,
+    statuses,
+    latency_us,
+    socketErrors: a.socketErrors + b.socketErrors,
+    cpu: sumCpu(a.cpu, b.cpu),
+    tool: `${a.tool}, twice: baseline and subject alternating, A B B A (latency: the worse half)`,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // oha: constant offered rate (open loop, latency measured from each request's scheduled start)
 // ---------------------------------------------------------------------------------------------

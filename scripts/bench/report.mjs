@@ -145,9 +145,9 @@ function methodLines(res) {
   if (M['1'] && !M['1'].error) {
     const m = M['1'];
     lines.push(
-      `1. Baseline: \`server/examples/argon2_bench\` (argon2 0.5, argon2id m=${a.memory_kib} KiB, t=${a.iterations}, p=${a.parallelism}, read through \`server::Config::load\`), ${m.baseline.threads} threads (one per core) verifying one hash in a loop for ${n1(m.baseline.seconds)} s. ` +
+      `1. Baseline: \`server/examples/argon2_bench\` (argon2 0.5, argon2id m=${a.memory_kib} KiB, t=${a.iterations}, p=${a.parallelism}, read through \`server::Config::load\`), ${m.baseline.threads} threads (one per core) verifying one hash in a loop, ${n1(m.baseline.seconds)} s in two halves (${(m.baseline.halves ?? []).map(n1).join(' and ')}/s) alternating with the subject's (A B B A). ` +
         `Subject: ${m.subject.tool} (connections = 2 × \`[argon2] max_concurrent\` ${a.max_concurrent}), POSTing \`/api/auth/sign-in\` over HTTP/1.1 loopback (\`scripts/bench/sign-in.lua\`), rotating over ${cfg.accounts} accounts; ` +
-        `${n0(m.subject.ok)} signed in, ${n0(m.subject.failed)} not (statuses ${JSON.stringify(m.subject.statuses)}). Per-network limits raised and the account throttle's free attempts set to 99 (${cfg.serverEnv || 'see bench.sh'}). ${cpuText(m.subject.cpu)}. Back to back, ${where}.`,
+        `${n0(m.subject.ok)} signed in, ${n0(m.subject.failed)} not (statuses ${JSON.stringify(m.subject.statuses)}). Per-network limits raised and the account throttle's free attempts set to 99 (${cfg.serverEnv || 'see bench.sh'}). ${cpuText(m.subject.cpu)}. ${where}.`,
     );
   }
   if (M['2'] && !M['2'].error) {
@@ -156,11 +156,11 @@ function methodLines(res) {
       `2. \`server/examples/sign_in_bench\`: the server's router in-process (no sockets, same release profile), ${m.workers} concurrent workers with an account each, ${n1(m.seconds)} s of password sign-ins then ${n1(m.seconds)} s of passkey sign-ins (begin, a software authenticator's P-256 assertion, finish), against a database of its own; per-network limits off in its configuration; both sides on this one harness, cores ${cores.loadgen}.`,
     );
   }
-  for (const [k, what] of [['3', '`GET /api/session` with `Accept: application/json`'], ['4', '`GET /sign-in` (anonymous) then `GET /settings/security` (signed in) with `Accept: text/html`']]) {
+  for (const [k, what] of [['3', '`GET /api/session` with `Accept: application/json`'], ['4', '`GET /sign-in` (anonymous) and `GET /settings/security` (signed in) with `Accept: text/html`']]) {
     if (!M[k] || M[k].error) continue;
     const m = M[k];
     lines.push(
-      `${k}. ${m.baseline.tool} each, baseline first then subject: ${what} and ${enc}, the signed-in side with the session cookie of an account that did nothing else. ` +
+      `${k}. ${m.baseline.tool}: ${what} and ${enc}, the signed-in side with the session cookie of an account that did nothing else. ` +
         `Baseline: ${cpuText(m.baseline.cpu)}. Subject: ${cpuText(m.subject.cpu)}. p99 latency ${ms(m.baseline.latency?.p99 / 1000)} / ${ms(m.subject.latency?.p99 / 1000)}. ${where}.`,
     );
   }

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { CpuMeter, kib, oha, runOk, sleep, statusField, wrk } from './lib.mjs';
+import { alternating, CpuMeter, joinWrk, kib, oha, runOk, sleep, statusField, wrk } from './lib.mjs';
 import { measureWire } from './wire.mjs';
 import { chartSvg } from './chart.mjs';
 import { reportMarkdown, readmeBlock, tableMarkdown, updateReadme } from './report.mjs';
@@ -238,8 +238,8 @@ async function main() {
   // 3. Signed-in ÷ anonymous GET /api/session
   if (wants(3)) {
     await measure('3', async () => {
-      const base = await wrk({ bin: C.wrk, url: C.base + '/api/session', seconds: C.seconds, headers: jsonHeaders(''), meter: meter() });
-      const subj = await wrk({ bin: C.wrk, url: C.base + '/api/session', seconds: C.seconds, headers: jsonHeaders(page.cookie), meter: meter() });
+      const { baseline: base, subject: subj } = await alternating(C.seconds, (side, seconds) =>
+        wrk({ bin: C.wrk, url: C.base + '/api/session', seconds, headers: jsonHeaders(side === 'subject' ? page.cookie : ''), meter: meter() }), joinWrk);
       const ratio = subj.rps / base.rps;
       log(`anonymous ${fmt(base.rps)}/s, signed in ${fmt(subj.rps)}/s: ${ratio.toFixed(2)}`);
       return { subject: pick(subj), baseline: pick(base), ratio, goal: 0.5, met: ratio >= 0.5 };
@@ -250,8 +250,10 @@ async function main() {
   let pageCapacity = null;
   if (wants(4) || wants(5)) {
     const m4 = await measure('4', async () => {
-      const base = await wrk({ bin: C.wrk, url: C.base + '/sign-in', seconds: C.seconds, headers: htmlHeaders(''), meter: meter() });
-      const subj = await wrk({ bin: C.wrk, url: C.base + '/settings/security', seconds: C.seconds, headers: htmlHeaders(page.cookie), meter: meter() });
+      const { baseline: base, subject: subj } = await alternating(C.seconds, (side, seconds) =>
+        side === 'subject'
+          ? wrk({ bin: C.wrk, url: C.base + '/settings/security', seconds, headers: htmlHeaders(page.cookie), meter: meter() })
+          : wrk({ bin: C.wrk, url: C.base + '/sign-in', seconds, headers: htmlHeaders(''), meter: meter() }), joinWrk);
       const ratio = subj.rps / base.rps;
       log(`anonymous /sign-in ${fmt(base.rps)}/s, signed-in /settings/security ${fmt(subj.rps)}/s: ${ratio.toFixed(2)}`);
       return { subject: pick(subj), baseline: pick(base), ratio, goal: 0.5, met: ratio >= 0.5 };
@@ -263,17 +265,15 @@ async function main() {
   let signInCapacity = null;
   if (wants(1) || wants(5)) {
     const m1 = await measure('1', async () => {
-      const base = JSON.parse((await runOk(path.join(C.examples, 'argon2_bench'), [], { env: { ...E, BENCH_SECONDS: String(C.seconds) } })).stdout.trim().split('\n').at(-1));
       const connections = 2 * params.max_concurrent;
-      const subj = await wrk({
-        bin: C.wrk,
-        url: C.base + '/api/auth/sign-in',
-        seconds: C.seconds,
-        threads: 2,
-        connections,
-        signIn: { bodies: C.bodies, origin: C.origin },
-        meter: meter(),
-      });
+      const raw = async (seconds) => JSON.parse((await runOk(path.join(C.examples, 'argon2_bench'), [], { env: { ...E, BENCH_SECONDS: String(seconds) } })).stdout.trim().split('\n').at(-1));
+      const { baseline: base, subject: subj } = await alternating(C.seconds, (side, seconds) =>
+        side === 'baseline'
+          ? raw(seconds)
+          : wrk({ bin: C.wrk, url: C.base + '/api/auth/sign-in', seconds, threads: 2, connections, signIn: { bodies: C.bodies, origin: C.origin }, meter: meter() }),
+        (a, b) => (a.verifications_per_s !== undefined
+          ? { ...a, verifications: a.verifications + b.verifications, seconds: a.seconds + b.seconds, verifications_per_s: (a.verifications + b.verifications) / (a.seconds + b.seconds), halves: [a.verifications_per_s, b.verifications_per_s] }
+          : joinWrk(a, b)));
       const failed = subj.requests - subj.ok;
       const ratio = subj.rps / base.verifications_per_s;
       log(`argon2id ${fmt(base.verifications_per_s)} verifications/s (${base.threads} threads), sign-ins ${fmt(subj.rps)}/s (${failed} not signed in): ${ratio.toFixed(2)}`);

@@ -388,6 +388,12 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Connections, Dom
     Ok(connections(svc, rows, sign_in_methods))
 }
 
+/// How many of these links can sign in here: a link to a provider this server no longer offers
+/// cannot.
+pub(crate) fn usable_links(svc: &Services, rows: &[db::connected_accounts::ConnectedAccountRow]) -> i64 {
+    rows.iter().filter(|c| svc.providers.is_enabled(c.provider)).count() as i64
+}
+
 /// The section's view of the account's connected-account rows.
 pub(crate) fn connections(svc: &Services, rows: Vec<db::connected_accounts::ConnectedAccountRow>, sign_in_methods: i64) -> Connections {
     Connections {

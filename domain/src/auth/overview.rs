@@ -39,8 +39,7 @@ pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, Domain
     let prompt = alerts::prompt(svc, auth).await?;
 
     let has_password = user.password_hash.is_some();
-    // a link to a provider this server no longer offers cannot sign in
-    let connected_here = connected_rows.iter().filter(|c| svc.providers.is_enabled(c.provider)).count() as i64;
+    let connected_here = connected_accounts::usable_links(svc, &connected_rows);
     let sign_in_methods = i64::from(has_password) + passkey_rows.len() as i64 + connected_here;
     Ok(Overview {
         password: PasswordStatus { has_password, changed_at: user.password_changed_at },

@@ -173,7 +173,7 @@ fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
     let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
-    let connected = db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().filter(|c| svc.providers.is_enabled(c.provider)).count() as i64;
+    let connected = crate::auth::connected_accounts::usable_links(svc, &db::connected_accounts::list(&svc.db, auth.user_id).await?);
     Ok(passkey_list(svc, rows, has_password, connected))
 }
 

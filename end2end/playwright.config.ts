@@ -17,7 +17,9 @@ export default defineConfig({
   reporter: [['list']],
   forbidOnly: true,
   retries: 0,
-  workers: 2,
+  // Four on two cores: several tests spend most of their time waiting (for the next authenticator
+  // code period, for a rate-limit window), and meanwhile the others use the cores.
+  workers: Number(process.env.E2E_WORKERS ?? 4),
   fullyParallel: true,
 
   use: {

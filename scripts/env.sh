@@ -27,6 +27,33 @@ else
 fi
 export WASM_MODE
 
+# The development site (make run, make test): the workspace's own build step (xtask/), which builds
+# the browser bundle and the server and lays out target/site as cargo-leptos would, from the same
+# [[workspace.metadata.leptos]] in Cargo.toml, without cargo-leptos (about 31 minutes to compile on
+# 2 cores; `make watch` and `make release` install it when first used).
+#
+# Every development build (the site, the tests, the query check) gets the same RUSTFLAGS, so
+# `make test` reuses every dependency `make run` compiled: `--cfg erase_components`, as cargo-leptos'
+# development builds have (Leptos erases view types: a debug wasm a third the size, which Chromium
+# compiles faster on every page load of the end-to-end tests, and less to compile). The server and
+# the bundle must agree on it or the page does not hydrate. Optimised builds (scripts/release.sh)
+# do not use it.
+GATEHOUSE_RUSTFLAGS_OUTSIDE=${GATEHOUSE_RUSTFLAGS_OUTSIDE-${RUSTFLAGS-}}
+export GATEHOUSE_RUSTFLAGS_OUTSIDE
+export RUSTFLAGS="--cfg erase_components${GATEHOUSE_RUSTFLAGS_OUTSIDE:+ $GATEHOUSE_RUSTFLAGS_OUTSIDE}"
+build_site() {
+  local log=$ROOT/target/logs/build-xtask.log site_args=()
+  [ "$WASM_MODE" = debian ] && site_args=(--lib-cargo-arg=-Zbuild-std=std,panic_abort)
+  mkdir -p "$ROOT/target/logs"
+  echo "    building the build step (xtask/); its output goes to target/logs/build-xtask.log"
+  if ! cargo build -p xtask >"$log" 2>&1; then
+    grep -A30 -m1 '^error' "$log" || tail -n 30 "$log"
+    echo "(the whole output is in $log)"
+    return 1
+  fi
+  "$CARGO_TARGET_DIR/debug/xtask" site "${site_args[@]}"
+}
+
 # The project-local Postgres cluster (ignored folder .data/), on loopback only. The port is derived
 # from the checkout's path so two clones on one machine never share a cluster.
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}

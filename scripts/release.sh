@@ -7,6 +7,10 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 scripts/setup.sh release
 export PATH="$HOME/.cache/gatehouse/tools/node_modules/.bin:$PATH"
+# Not the development builds' --cfg erase_components (env.sh): the optimised bundle and server keep
+# their view types.
+export RUSTFLAGS=$GATEHOUSE_RUSTFLAGS_OUTSIDE
+[ -n "$RUSTFLAGS" ] || unset RUSTFLAGS
 WASM_RELEASE_ARGS=()
 if [ "$WASM_MODE" = debian ]; then
   # std built for the bundle: a panic aborts at once, without the formatting machinery that

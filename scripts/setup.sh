@@ -2,7 +2,10 @@
 # Installs whatever is missing, and nothing else (a second run installs nothing).
 #   scripts/setup.sh          tools to build and run the app
 #   scripts/setup.sh test     … plus what the test suite needs (Chromium, Playwright)
-#   scripts/setup.sh release  … plus wasm-opt for optimised builds
+#   scripts/setup.sh release  … plus cargo-leptos, wasm-bindgen-cli and wasm-opt for optimised builds
+#   scripts/setup.sh watch    … plus cargo-leptos and wasm-bindgen-cli (make watch)
+# make run and make test need no cargo-installed tool: the workspace's own build step (xtask/)
+# builds the site.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 want=${1:-run}
@@ -22,21 +25,27 @@ fi
 
 TOOLS=$HOME/.cache/gatehouse/tools
 
-# cargo install, with --locked first; if a locked dependency is not in the registry, without it.
+# cargo install, with --locked first; if a locked dependency is not in the registry, without it. Its
+# output goes to a log file (named on the terminal), not to the terminal.
 cargo_install() {
-  local what=$1; shift
-  step "Installing $what (once; this takes a while on 2 cores)"
-  cargo install --locked "$@" || cargo install "$@"
+  local what=$1 minutes=$2; shift 2
+  local log=$ROOT/target/logs/install-${1}.log
+  mkdir -p "$ROOT/target/logs"
+  step "Installing $what (once; about $minutes minutes on 2 cores; output in ${log#"$ROOT"/})"
+  if ! { cargo install --locked "$@" || cargo install "$@"; } >"$log" 2>&1; then
+    tail -n 30 "$log"; echo "(the whole output is in $log)" >&2; exit 1
+  fi
 }
 
-if ! cargo leptos --version >/dev/null 2>&1; then
-  cargo_install cargo-leptos cargo-leptos --features no_downloads
-fi
-
-# wasm-bindgen CLI at exactly the version the workspace pins.
-wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' "$ROOT/Cargo.lock")
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
-  cargo_install "wasm-bindgen-cli $wbg" wasm-bindgen-cli --version "=$wbg" --force
+if [ "$want" = release ] || [ "$want" = watch ]; then
+  if ! cargo leptos --version >/dev/null 2>&1; then
+    cargo_install cargo-leptos 31 cargo-leptos --features no_downloads
+  fi
+  # wasm-bindgen CLI at exactly the version the workspace pins.
+  wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' "$ROOT/Cargo.lock")
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+    cargo_install "wasm-bindgen-cli $wbg" 5 wasm-bindgen-cli --version "=$wbg" --force
+  fi
 fi
 
 if [ "$want" = release ] && ! [ -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then

@@ -2,7 +2,9 @@
 # make sqlx: refresh the query data in .sqlx/ that lets sqlx's query!/query_as!/query_scalar! macros
 # check every query at build time without a database (builds run with SQLX_OFFLINE=true, env.sh).
 #   scripts/sqlx-prepare.sh          rewrite .sqlx/ from the queries in domain/src/db (then commit it)
-#   scripts/sqlx-prepare.sh --check  only compare: fail if .sqlx/ is not what the queries give (make test)
+#   scripts/sqlx-prepare.sh --check  only compare: fail if .sqlx/ is not what the queries give
+#   scripts/sqlx-prepare.sh --check CMD…  the same, describing the queries while CMD builds (make test:
+#                                         its test build, which compiles the domain crate anyway)
 #
 # How (what `cargo sqlx prepare` does, without needing sqlx-cli): a scratch database gets the
 # migrations, then the domain crate is checked online with SQLX_OFFLINE_DIR set; sqlx-macros 0.8
@@ -12,7 +14,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 mode=${1:-write}
-case "$mode" in write | --check) ;; *) echo "usage: $0 [--check]" >&2; exit 2 ;; esac
+case "$mode" in write | --check) ;; *) echo "usage: $0 [--check [BUILD COMMAND…]]" >&2; exit 2 ;; esac
+[ $# -gt 0 ] && shift
 
 scripts/pg.sh start >/dev/null
 db=gatehouse_sqlx_$$
@@ -48,11 +51,19 @@ psql_db -c "CREATE TABLE _sqlx_migrations (
     execution_time BIGINT NOT NULL
 )"
 
-# Every query is in the domain crate. Cargo reruns the macros only when it recompiles the crate, so
-# the check build gets a fresh --cfg each time (sqlx-cli's own trigger): that recompiles only the
-# domain crate's check build, never the test or server builds.
-SQLX_OFFLINE=false DATABASE_URL=$(pg_url "$db") SQLX_OFFLINE_DIR=$out \
-  cargo rustc --quiet -p domain --lib --profile check -- --cfg "__sqlx_recompile_trigger=\"$(date +%s%N)\""
+# Every query is in the domain crate, and the macros describe each one whenever cargo compiles it.
+# A build command given (make test's test build) runs first, with the macros online: if it compiles
+# the domain crate (the first test build after a change to it, or in a new clone), the descriptions
+# come from there at no extra cost. Otherwise the domain crate alone is compiled once more for the
+# check, with a fresh --cfg each time (sqlx-cli's own trigger) in cargo's `check` profile: that
+# never touches the test or server builds.
+online=(env SQLX_OFFLINE=false DATABASE_URL="$(pg_url "$db")" SQLX_OFFLINE_DIR="$out")
+if [ $# -gt 0 ]; then
+  "${online[@]}" "$@"
+fi
+if ! compgen -G "$out/query-*.json" >/dev/null; then
+  "${online[@]}" cargo rustc --quiet -p domain --lib --profile check -- --cfg "__sqlx_recompile_trigger=\"$(date +%s%N)\""
+fi
 if ! compgen -G "$out/query-*.json" >/dev/null; then
   echo "no query data was written to $out: did the domain crate get recompiled?" >&2
   exit 1

@@ -23,22 +23,36 @@ leaks=$(grep -E '^(sqlx|argon2|tokio|domain|leptos_axum) ' <<<"$tree" || true)
 if [ -n "$leaks" ]; then echo "server-only crates in the wasm dependency tree:"; echo "$leaks"; exit 1; fi
 echo "ok: no sqlx, argon2, tokio, domain or leptos_axum in the frontend's tree"
 
-step "Checking that the committed query data (.sqlx/) matches the queries"
-# The builds below compile the queries against .sqlx/ (SQLX_OFFLINE, env.sh); this describes them
-# again against a scratch database with the migrations and compares (make sqlx rewrites it).
-scripts/sqlx-prepare.sh --check
+tests=(-p policy -p domain -p server -p app -p testkit --features app/ssr,testkit/idp)
+step "Building the tests, and checking that the committed query data (.sqlx/) matches the queries"
+# Builds compile the queries against .sqlx/ (SQLX_OFFLINE, env.sh). Here the test build describes
+# them again against a scratch database with the migrations, and .sqlx/ is compared with that (make
+# sqlx rewrites it). Its output goes to a log file; make run compiled every dependency already.
+log=$ROOT/target/logs/build-tests.log
+mkdir -p "$(dirname "$log")"
+echo "    building the tests (about 2 minutes the first time on 2 cores); its output goes to target/logs/build-tests.log"
+build_start=$(date +%s)
+if ! scripts/sqlx-prepare.sh --check cargo test "${tests[@]}" --no-run 2>"$log"; then
+  grep -A30 -m1 '^error' "$log" || tail -n 30 "$log"
+  echo "(the whole output is in $log)"
+  exit 1
+fi
+echo "    built the tests in $(( $(date +%s) - build_start ))s"
 
 step "Unit, database (#[sqlx::test]) and HTTP (router oneshot) tests"
 # sqlx::test creates a fresh database per test through this URL.
 export DATABASE_URL=$(pg_url postgres)
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run -p policy -p domain -p server -p app -p testkit --features app/ssr,testkit/idp --no-fail-fast
-else
-  cargo test -p policy -p domain -p server -p app -p testkit --features app/ssr,testkit/idp --no-fail-fast
-fi
+runner=(test)
+cargo nextest --version >/dev/null 2>&1 && runner=(nextest run)
+cargo "${runner[@]}" "${tests[@]}" --no-fail-fast
 
-step "Building the site for the end-to-end tests (cargo leptos build)"
-cargo leptos build "${LEPTOS_ARGS[@]}"
+step "The site build step's own tests (xtask/: the site layout agrees with cargo-leptos and the server)"
+# Apart: in the same cargo run its wasm-bindgen dependencies would change shared crates' features
+# and rebuild the tree above.
+cargo "${runner[@]}" -p xtask --no-fail-fast
+
+step "Building the site for the end-to-end tests (seconds after make run)"
+build_site
 
 step "End-to-end tests (Playwright + Chromium) against a fresh database"
 scripts/pg.sh drop-e2e

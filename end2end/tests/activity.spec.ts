@@ -71,7 +71,8 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     // opening the link (as a mail scanner would) changes nothing
     const reader = await browser.newContext({ baseURL: BASE_URL });
     const readerPage = await reader.newPage();
-    await readerPage.goto(notMe);
+    // (hydrated: the button acts once the page is interactive)
+    await gotoHydrated(readerPage, notMe);
     const main = readerPage.getByRole('main');
     await expect(main.getByRole('heading', { name: "Wasn't you? Secure your account" })).toBeVisible();
     await expect(main).toContainText('Chrome 131 on Windows 10');

@@ -6,6 +6,8 @@ export ROOT
 # One cargo target directory shared by every clone on this machine (CI reuses compiled dependencies).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
 export PATH="$HOME/.cargo/bin:$PATH"
+# npm's "new version available" notices are noise in a newcomer's first run.
+export NPM_CONFIG_UPDATE_NOTIFIER=false
 # sqlx's query macros check each query at build time against the query data committed in .sqlx/,
 # not a live database: builds need no database, and the DATABASE_URL the tests export is not used
 # to compile. `make sqlx` refreshes .sqlx/ (scripts/sqlx-prepare.sh).

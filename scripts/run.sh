@@ -10,7 +10,7 @@ step "Starting the local sign-in provider"
 scripts/idp.sh start
 step "Starting the local mail catcher"
 scripts/mail.sh start
-step "Building Gatehouse (the first time about 10 minutes on 2 cores, then seconds)"
+step "Building Gatehouse (the first time about 7 minutes on 2 cores, then seconds)"
 build_site
 step "Serving"
 export DATABASE_URL=${DATABASE_URL:-$(pg_url gatehouse)}

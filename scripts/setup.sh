@@ -17,7 +17,7 @@ need_apt postgresql make
 [ "$want" = test ] && need_apt chromium
 command -v npm >/dev/null || need_apt nodejs npm
 if [ ${#apt_missing[@]} -gt 0 ]; then
-  step "Installing Debian packages: ${apt_missing[*]}"
+  step "Installing Debian packages: ${apt_missing[*]} (under a minute)"
   SUDO=(); [ "$(id -u)" = 0 ] || SUDO=(sudo)
   "${SUDO[@]}" apt-get update -qq
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null

@@ -30,9 +30,10 @@ test.describe('phone', () => {
   test.use({ viewport: { width: 360, height: 740 } });
 
   test('the previews page matches its full-page screenshot', async ({ page }) => {
-    // a very tall page: capturing and comparing it takes close to 30 s on 2 busy cores
+    // a very tall page: capturing and comparing it takes close to 30 s on 2 busy cores (the suite
+    // runs 4 workers), so the comparison gets most of the test's time, not expect's default 10 s
     test.setTimeout(90_000);
     await gotoHydrated(page, '/previews');
-    await expect(page).toHaveScreenshot('previews-phone.png', { fullPage: true });
+    await expect(page).toHaveScreenshot('previews-phone.png', { fullPage: true, timeout: 75_000 });
   });
 });

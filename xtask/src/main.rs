@@ -191,9 +191,13 @@ fn lay_out(root: &Path, layout: &Layout, wasm: &Path) -> Result<(), String> {
     } else {
         let start = Instant::now();
         let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+        // As cargo-leptos runs the CLI (`--target=web --out-name=…`): the CLI's defaults are
+        // TypeScript declarations beside the glue and a default module path in it.
         bindgen
             .input_path(wasm)
             .out_name(&layout.output_name)
+            .typescript(true)
+            .omit_default_module_path(false)
             .web(true)
             .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
         bindgen.generate(&pkg).map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))?;

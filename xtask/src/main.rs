@@ -82,7 +82,7 @@ fn site(args: &[String]) -> Result<(), String> {
     server.extend(bin_args);
     cargo(&root, "the server", &server, &logs.join("build-server.log"))?;
 
-    lay_out(&root, &layout, &wasm)
+    lay_out(&root, &layout, &wasm, &target_dir)
 }
 
 /// Runs `cargo <args>` in `root` with its output in `log`, printing a progress line a minute.
@@ -170,7 +170,7 @@ fn errors_in(log: &Path) -> String {
 
 /// Generates the JS glue into the pkg folder and copies the stylesheet and the assets, as
 /// cargo-leptos lays them out.
-fn lay_out(root: &Path, layout: &Layout, wasm: &Path) -> Result<(), String> {
+fn lay_out(root: &Path, layout: &Layout, wasm: &Path, target_dir: &Path) -> Result<(), String> {
     let site = root.join(&layout.site_root);
     let pkg = root.join(layout.pkg_path());
     std::fs::create_dir_all(&pkg).map_err(|e| format!("cannot create {}: {e}", pkg.display()))?;
@@ -179,11 +179,11 @@ fn lay_out(root: &Path, layout: &Layout, wasm: &Path) -> Result<(), String> {
 
     let out_wasm = root.join(layout.pkg_file("wasm"));
     let out_js = root.join(layout.pkg_file("js"));
-    // What the glue was generated from (path, size, modification time): generated again when the
-    // wasm changes or another build (cargo-leptos) wrote the pkg folder.
-    let stamp = pkg.join(".xtask-bindgen-input");
+    // What the glue was generated from (path, size, modification time) and where to: generated
+    // again when the wasm changes. Kept in cargo's target folder, not in the served site.
+    let stamp = target_dir.join(format!("xtask-bindgen-{}.stamp", layout.output_name));
     let input = std::fs::metadata(wasm)
-        .map(|m| format!("{}\n{}\n{:?}\n", wasm.display(), m.len(), m.modified().ok()))
+        .map(|m| format!("{}\n{}\n{:?}\n{}\n", wasm.display(), m.len(), m.modified().ok(), pkg.display()))
         .map_err(|e| format!("the browser bundle {} is missing: {e}", wasm.display()))?;
     let up_to_date = std::fs::read_to_string(&stamp).is_ok_and(|s| s == input) && out_js.is_file() && out_wasm.is_file();
     if up_to_date {

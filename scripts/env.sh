@@ -44,16 +44,38 @@ GATEHOUSE_RUSTFLAGS_OUTSIDE=${GATEHOUSE_RUSTFLAGS_OUTSIDE-${RUSTFLAGS-}}
 export GATEHOUSE_RUSTFLAGS_OUTSIDE
 export RUSTFLAGS="--cfg erase_components${GATEHOUSE_RUSTFLAGS_OUTSIDE:+ $GATEHOUSE_RUSTFLAGS_OUTSIDE}"
 build_site() {
-  local log=$ROOT/target/logs/build-xtask.log site_args=()
+  local site_args=()
   [ "$WASM_MODE" = debian ] && site_args=(--lib-cargo-arg=-Zbuild-std=std,panic_abort)
-  mkdir -p "$ROOT/target/logs"
   echo "    building the build step (xtask/); its output goes to target/logs/build-xtask.log"
-  if ! cargo build -p xtask >"$log" 2>&1; then
+  logged build-xtask cargo build -p xtask || return 1
+  "$CARGO_TARGET_DIR/debug/xtask" site "${site_args[@]}"
+}
+
+# logged NAME CMD…: runs CMD with its stderr (cargo's Compiling lines) in target/logs/NAME.log; if it
+# fails, shows the log from its first error (or its last lines) and where the whole log is.
+logged() {
+  local log=$ROOT/target/logs/$1.log; shift
+  mkdir -p "$ROOT/target/logs"
+  if ! "$@" 2>"$log"; then
     grep -A30 -m1 '^error' "$log" || tail -n 30 "$log"
-    echo "(the whole output is in $log)"
+    echo "(the whole output is in $log)" >&2
     return 1
   fi
-  "$CARGO_TARGET_DIR/debug/xtask" site "${site_args[@]}"
+}
+
+# The development server's environment (make run, make watch): the local Postgres, the demo accounts
+# and the component previews (Leptos.toml has both off, for production; the server refuses demo
+# accounts on a non-loopback address), sign-in through the local provider and mail to the local
+# catcher, never the real ones.
+dev_server_env() {
+  export DATABASE_URL=${DATABASE_URL:-$(pg_url gatehouse)}
+  export GATEHOUSE_SITE_ROOT=$ROOT/target/site
+  export GATEHOUSE_DEMO_ENABLED=${GATEHOUSE_DEMO_ENABLED:-true}
+  export GATEHOUSE_PREVIEWS_ENABLED=${GATEHOUSE_PREVIEWS_ENABLED:-true}
+  idp_env
+  mail_env
+  echo "  Local sign-in provider (stands in for Google and GitHub): http://127.0.0.1:$IDP_PORT"
+  echo "  Local mail catcher (every email the app sends): http://127.0.0.1:$MAIL_WEB_PORT"
 }
 
 # The project-local Postgres cluster (ignored folder .data/), on loopback only. The port is derived

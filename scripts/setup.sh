@@ -29,12 +29,8 @@ TOOLS=$HOME/.cache/gatehouse/tools
 # output goes to a log file (named on the terminal), not to the terminal.
 cargo_install() {
   local what=$1 minutes=$2; shift 2
-  local log=$ROOT/target/logs/install-${1}.log
-  mkdir -p "$ROOT/target/logs"
-  step "Installing $what (once; about $minutes minutes on 2 cores; output in ${log#"$ROOT"/})"
-  if ! { cargo install --locked "$@" || cargo install "$@"; } >"$log" 2>&1; then
-    tail -n 30 "$log"; echo "(the whole output is in $log)" >&2; exit 1
-  fi
+  step "Installing $what (once; about $minutes minutes on 2 cores; output in target/logs/install-$1.log)"
+  logged "install-$1" cargo install --locked "$@" || logged "install-$1" cargo install "$@" || exit 1
 }
 
 if [ "$want" = release ] || [ "$want" = watch ]; then

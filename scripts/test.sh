@@ -28,15 +28,9 @@ step "Building the tests, and checking that the committed query data (.sqlx/) ma
 # Builds compile the queries against .sqlx/ (SQLX_OFFLINE, env.sh). Here the test build describes
 # them again against a scratch database with the migrations, and .sqlx/ is compared with that (make
 # sqlx rewrites it). Its output goes to a log file; make run compiled every dependency already.
-log=$ROOT/target/logs/build-tests.log
-mkdir -p "$(dirname "$log")"
 echo "    building the tests (about 2 minutes the first time on 2 cores); its output goes to target/logs/build-tests.log"
 build_start=$(date +%s)
-if ! scripts/sqlx-prepare.sh --check cargo test "${tests[@]}" --no-run 2>"$log"; then
-  grep -A30 -m1 '^error' "$log" || tail -n 30 "$log"
-  echo "(the whole output is in $log)"
-  exit 1
-fi
+logged build-tests scripts/sqlx-prepare.sh --check cargo test "${tests[@]}" --no-run
 echo "    built the tests in $(( $(date +%s) - build_start ))s"
 
 step "Unit, database (#[sqlx::test]) and HTTP (router oneshot) tests"

@@ -10,10 +10,5 @@ scripts/setup.sh run
 scripts/pg.sh start
 scripts/idp.sh start
 scripts/mail.sh start
-export DATABASE_URL=${DATABASE_URL:-$(pg_url gatehouse)}
-export GATEHOUSE_DEMO_ENABLED=${GATEHOUSE_DEMO_ENABLED:-true}
-export GATEHOUSE_PREVIEWS_ENABLED=${GATEHOUSE_PREVIEWS_ENABLED:-true}
-idp_env
-mail_env
-echo "  Local mail catcher: http://127.0.0.1:$MAIL_WEB_PORT"
+dev_server_env
 exec cargo leptos watch "${LEPTOS_ARGS[@]}"

@@ -51,6 +51,9 @@ async function alertsTo(email: string) {
 }
 
 test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs that device out and sends a reset link', async ({ page, browser }) => {
+  // three browsers, four sign-ins and two emails: 12 s alone, over 30 s once under make test's
+  // four workers on two cores
+  test.setTimeout(60_000);
   const account = newAccount();
   await signUpViaApi(page, account);
   // the owner's own browser signing in again is familiar

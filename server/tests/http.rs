@@ -132,6 +132,9 @@ async fn sign_up_sets_a_host_only_secure_cookie_and_opens_the_page(db: PgPool) {
     assert!(body.contains("Security &amp; Access") || body.contains("Security & Access"));
     assert!(body.contains("This device"));
     assert!(body.contains("Coming soon"));
+    // the page arrives whole (rendered once its data is read): no placeholder swapped by a script
+    assert!(body.contains("<h1>Security &amp; Access</h1>"), "{body}");
+    assert!(!body.contains("Loading your security settings"), "{body}");
     // signed in, the sign-in page sends you on
     let (res, _) = send(&app, get("/sign-in", Some(&cookie))).await;
     assert_eq!(res.headers()[header::LOCATION], "/settings/security");
@@ -313,6 +316,40 @@ async fn a_database_outage_is_a_clear_503() {
     // the sign-in page itself needs no database
     let (res, _) = send(&app, get("/sign-in", None)).await;
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// The pool checks a connection taken out only after it sat idle (server::pool): one that broke
+/// meanwhile, as every connection does when Postgres restarts, is replaced before a request uses
+/// it, so no one sees an error for it.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn connections_that_broke_while_idle_are_replaced_before_a_request_uses_them(db: PgPool) {
+    let name = db.connect_options().get_database().unwrap().to_string();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let cfg = config(&[("DATABASE_URL", &format!("{}/{name}", base.rsplit_once('/').unwrap().0))]);
+    let pool = server::pool(&cfg).unwrap();
+    let app = router(AppState::new(cfg, pool.clone(), domain::clock::Clock::system()).unwrap());
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
+    let (res, _) = send(&app, get("/settings/security", Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let idle = pool.num_idle();
+    assert!(idle >= 2, "the page left {idle} connections in the pool");
+
+    // every server connection to this database ends, as in a restart (this test's own stays)
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) t",
+    )
+    .bind(&name)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(ended >= idle as i64, "ended {ended} of {idle}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    for _ in 0..idle + 2 {
+        let (res, body) = send(&app, get("/settings/security", Some(&cookie))).await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+        assert!(body.contains("<h1>Security &amp; Access</h1>"));
+    }
 }
 
 /// 200 simultaneous sign-ins with the real (OWASP) argon2 parameters queue behind the hashing limit

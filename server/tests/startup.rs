@@ -21,7 +21,7 @@ fn url_of(db: &PgPool) -> String {
 fn server(db_url: &str, addr: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
     let env = [("DATABASE_URL", db_url), ("GATEHOUSE_DEMO_ENABLED", "false"), ("GATEHOUSE_SITE_ADDR", addr)];
-    cmd.env("GATEHOUSE_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))
+    cmd.env("GATEHOUSE_CONFIG", format!("{}/../Leptos.toml", testkit::manifest_dir()))
         .envs(testkit::server::env(&[CHEAP_HASHING, &env].concat()))
         .env("RUST_LOG", "warn")
         .kill_on_drop(true);

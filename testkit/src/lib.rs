@@ -24,9 +24,17 @@ pub const DEVICE_COOKIE_KEY: &str = "ZGV2aWNlIGNvb2tpZSBrZXkgZm9yIHRlc3RzIG9ubHk
 /// `data_file("passwords/common-passwords.txt")`. Panics, naming the file and the command that
 /// makes it, when it is missing.
 pub fn data_file(relative: &str) -> String {
-    let path = format!("{}/../.data/{relative}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../.data/{relative}", manifest_dir());
     assert!(std::path::Path::new(&path).is_file(), "{path} is missing: run scripts/setup.sh (it installs .data/{relative})");
     path
+}
+
+/// The folder of the package under test (every package sits one level below the checkout), read
+/// when the test runs (cargo and nextest say it): the path compiled in is that of the checkout that
+/// built it, and checkouts share one target folder (`scripts/env.sh`), so a test binary built by
+/// another checkout would read that checkout's files.
+pub fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
 }
 
 /// The secret behind a TOTP manual key (RFC 4648 base32, upper case, no padding), decoded the way

@@ -135,7 +135,7 @@ mod tests {
     use super::*;
 
     fn workspace_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        crate::workspace_root()
     }
 
     const MINIMAL: &str = r#"

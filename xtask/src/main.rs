@@ -41,8 +41,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// The checkout xtask runs for: `cargo run` says where its manifest is; the path compiled in is
+/// the checkout that built it, and checkouts share one target folder (`scripts/env.sh`).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()));
+    dir.parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 fn site(args: &[String]) -> Result<(), String> {

@@ -100,8 +100,13 @@ pub struct NotMeReported {
 /// The page's "Was this you?": the newest unanswered alert of the last 14 days about another
 /// session than this one (a session is never asked about itself).
 pub async fn prompt(svc: &Services, auth: &AuthSession) -> Result<Option<AlertedSignIn>, DomainError> {
+    prompt_on(&svc.db, svc, auth).await
+}
+
+/// `prompt`, on a connection the caller holds.
+pub(crate) async fn prompt_on(db: impl sqlx::PgExecutor<'_>, svc: &Services, auth: &AuthSession) -> Result<Option<AlertedSignIn>, DomainError> {
     let since = svc.clock.now() - Duration::days(PROMPT_DAYS);
-    Ok(db::alerts::newest_unanswered(&svc.db, auth.user_id, auth.session_id, since).await?.map(alerted))
+    Ok(db::alerts::newest_unanswered(db, auth.user_id, auth.session_id, since).await?.map(alerted))
 }
 
 /// "Yes" (it was me): the prompt goes away. Another account's alert, an answered one, or the

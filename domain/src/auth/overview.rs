@@ -31,12 +31,16 @@ pub struct Overview {
 /// Reads the overview of the signed-in account (only its own rows: every query is keyed on the
 /// session's account).
 pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, DomainError> {
-    let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
-    let sessions = sessions::list(svc, auth).await?;
-    let two_factor = two_factor::status(svc, auth.user_id).await?;
-    let passkey_rows = db::passkeys::list(&svc.db, auth.user_id).await?;
-    let connected_rows = db::connected_accounts::list(&svc.db, auth.user_id).await?;
-    let prompt = alerts::prompt(svc, auth).await?;
+    // one connection for the six reads: each use of the pool costs a round trip of its own when
+    // the connection goes back (sqlx checks it then), so six reads through the pool were twelve
+    let mut conn = svc.db.acquire().await?;
+    let user = db::users::find(&mut *conn, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    let sessions = sessions::list_on(&mut *conn, svc, auth).await?;
+    let two_factor = two_factor::status_on(&mut *conn, auth.user_id).await?;
+    let passkey_rows = db::passkeys::list(&mut *conn, auth.user_id).await?;
+    let connected_rows = db::connected_accounts::list(&mut *conn, auth.user_id).await?;
+    let prompt = alerts::prompt_on(&mut *conn, svc, auth).await?;
+    drop(conn);
 
     let has_password = user.password_hash.is_some();
     let connected_here = connected_accounts::usable_links(svc, &connected_rows);

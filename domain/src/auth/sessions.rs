@@ -258,9 +258,14 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
 
 /// Live sessions of the signed-in account, the current one first, then most recently active.
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
+    list_on(&svc.db, svc, auth).await
+}
+
+/// `list`, on a connection the caller holds.
+pub(crate) async fn list_on(db: impl sqlx::PgExecutor<'_>, svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
     let now = svc.clock.now();
     let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
-    let rows = db::sessions::list_live(&svc.db, auth.user_id, created_after, seen_after).await?;
+    let rows = db::sessions::list_live(db, auth.user_id, created_after, seen_after).await?;
     let mut out: Vec<SessionSummary> = rows
         .into_iter()
         .map(|r| SessionSummary {

@@ -82,7 +82,10 @@ pub async fn finish_sign_in(
     let hash = crate::auth::sessions::hash_cookie_token(token.expose()).ok_or_else(expired)?;
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
     let now = svc.clock.now();
-    let state = db::passkeys::take_ceremony(&svc.db, CeremonyKind::SignIn, Owner::Token(&hash), now).await?.ok_or_else(expired)?;
+    // one connection for the whole sign-in (each use of the pool costs a round trip of its own)
+    let mut conn = svc.db.acquire().await?;
+    // taken at once, outside the transaction below: a ceremony is used up even when it fails
+    let state = db::passkeys::take_ceremony(&mut *conn, CeremonyKind::SignIn, Owner::Token(&hash), now).await?.ok_or_else(expired)?;
     let state: DiscoverableAuthentication = from_json(state)?;
     let (user, credential_id) = svc
         .passkeys
@@ -90,7 +93,7 @@ pub async fn finish_sign_in(
         .identify_discoverable_authentication(&answer)
         .map_err(|e| ceremony_error(e, WHAT))?;
     // the credential must belong to the account the authenticator named
-    let row = db::passkeys::find_by_credential(&svc.db, UserId(user), credential_id).await?.ok_or_else(unknown_passkey)?;
+    let row = db::passkeys::find_by_credential(&mut *conn, UserId(user), credential_id).await?.ok_or_else(unknown_passkey)?;
     let mut passkey: Passkey = from_json(row.credential.0.clone())?;
     let result = svc
         .passkeys
@@ -104,12 +107,12 @@ pub async fn finish_sign_in(
         Some(true) => Some(to_json(&passkey)?),
         _ => None,
     };
-    let mut tx = svc.db.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     db::passkeys::record_use(&mut *tx, row.user_id, row.id, updated, Some(result.backup_state()), now).await?;
     let session = crate::auth::sessions::start_with_passkey(&mut tx, svc, row.user_id, (row.id, &row.name), now, client).await?;
-    tx.commit().await?;
     // a full sign-in: this browser's path starts again, and it becomes (stays) a trusted device
-    crate::auth::throttle::reset(svc, row.user_id, client).await?;
+    crate::auth::throttle::reset_on(&mut *tx, svc, row.user_id, client).await?;
+    tx.commit().await?;
     Ok(crate::auth::sessions::SignedIn::new(svc, row.user_id, session, client))
 }
 

@@ -48,7 +48,9 @@ build_site() {
   [ "$WASM_MODE" = debian ] && site_args=(--lib-cargo-arg=-Zbuild-std=std,panic_abort)
   echo "    building the build step (xtask/); its output goes to target/logs/build-xtask.log"
   logged build-xtask cargo build -p xtask || return 1
-  "$CARGO_TARGET_DIR/debug/xtask" site "${site_args[@]}"
+  # (through cargo, which tells it this checkout's folder: checkouts share one target folder, so the
+  # binary may have been built by another checkout, whose path it has compiled in)
+  cargo run --quiet -p xtask -- site "${site_args[@]}"
 }
 
 # logged NAME CMD…: runs CMD with its stderr (cargo's Compiling lines) in target/logs/NAME.log; if it

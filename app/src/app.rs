@@ -1,6 +1,6 @@
 //! The HTML shell, the router and the not-found page.
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -11,8 +11,19 @@ use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordP
 use crate::sign_in::not_me::NotMePage;
 use crate::sign_in::{SignInPage, SignUpPage};
 
+/// Where the built site's files are: `/pkg/gatehouse.css`, `.js`, `.wasm` in a development build,
+/// named after their content in a release build (the server reads the names from the build's
+/// `hash.txt` once, at start-up).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteFiles {
+    pub stylesheet: String,
+    /// The JS glue, which loads the wasm bundle.
+    pub script: String,
+    pub wasm: String,
+}
+
 /// The document around the app, rendered on the server for every page.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(files: SiteFiles) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::set_page_headers();
     view! {
@@ -23,9 +34,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 // (named after their content in a release build: see server/src/assets.rs)
-                <HashedStylesheet options=options.clone()/>
+                <link rel="stylesheet" href=files.stylesheet/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <HydrationScripts options/>
+                <HydrateAfterLoad script=files.script wasm=files.wasm/>
                 <MetaTags/>
             </head>
             <body>
@@ -33,6 +44,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Loads the wasm bundle and hydrates the page once the page has loaded and the browser is idle
+/// (Leptos' `HydrationScripts` without its preload hints): the bundle, about 500 KB, is not fetched
+/// alongside the HTML and CSS that the first paint needs, so on a slow link the page shows first
+/// (Lighthouse's mobile run put the largest paint at 3.5 s behind the preloaded bundle, the first
+/// paint at 1.0 s). Until then the page is there to read; buttons act once it is hydrated, and a
+/// form sent before that (Enter in the password field) is held back: the forms are sent by the
+/// app, and the browser's own submission would put every field, the password too, in the URL.
+#[component]
+fn HydrateAfterLoad(script: String, wasm: String) -> impl IntoView {
+    // (the names are the server's own: `/pkg/<name>[.<hash>].<ext>`, a hash of letters, digits, _
+    // and -; Rust's quoting of them is valid JavaScript)
+    let code = format!(
+        r#"(function (js, wasm) {{
+	const hold = (event) => event.preventDefault();
+	document.addEventListener("submit", hold, true);
+	const hydrate = () => import(js).then((mod) => mod.default({{ module_or_path: wasm }}).then(() => {{
+		mod.hydrate();
+		document.removeEventListener("submit", hold, true);
+	}}));
+	const whenIdle = () => ("requestIdleCallback" in window ? window.requestIdleCallback(hydrate, {{ timeout: 2000 }}) : setTimeout(hydrate, 0));
+	if (document.readyState === "complete") whenIdle(); else window.addEventListener("load", whenIdle, {{ once: true }});
+}})({script:?}, {wasm:?});"#
+    );
+    view! { <script type="module" nonce=use_nonce()>{code}</script> }
 }
 
 #[component]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Module path ("auth::sessions", "db", "kinds") → the modules its non-test code names.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = Path::new(&testkit::manifest_dir()).join("src");
     let mut files = Vec::new();
     collect(&src, &mut files);
     let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();

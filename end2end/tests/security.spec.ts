@@ -138,6 +138,19 @@ test.describe('keyboard', () => {
     await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
   });
 
+  test('Enter before the page is interactive sends nothing: the password never reaches the address bar', async ({ page }) => {
+    // the bundle is never answered (as on a slow link), so the page stays as the server rendered it
+    await page.route('**/*.wasm', () => {});
+    await page.goto('/sign-in');
+    await page.getByLabel('Email', { exact: true }).fill('someone@example.test');
+    await page.getByLabel('Password', { exact: true }).fill('a password typed early');
+    await page.getByLabel('Password', { exact: true }).press('Enter');
+    // (a browser submission would navigate at once, to /sign-in?email=…&password=…)
+    await page.waitForTimeout(500);
+    expect(new URL(page.url()).search).toBe('');
+    await expect(page.getByLabel('Password', { exact: true })).toHaveValue('a password typed early');
+  });
+
   test('the sign-in form submits with Enter', async ({ page, request }) => {
     const account = newAccount();
     await signUpViaApi(request, account);

@@ -11,19 +11,16 @@ use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordP
 use crate::sign_in::not_me::NotMePage;
 use crate::sign_in::{SignInPage, SignUpPage};
 
-/// Where the built site's files are: `/pkg/gatehouse.css`, `.js`, `.wasm` in a development build,
-/// named after their content in a release build (the server reads the names from the build's
-/// `hash.txt` once, at start-up).
+/// Where the built site's stylesheet is: `/pkg/gatehouse.css` in a development build, named after
+/// its content in a release build (the server reads the name from the build's `hash.txt` once, at
+/// start-up, where Leptos' `HashedStylesheet` read the file on every page).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SiteFiles {
     pub stylesheet: String,
-    /// The JS glue, which loads the wasm bundle.
-    pub script: String,
-    pub wasm: String,
 }
 
 /// The document around the app, rendered on the server for every page.
-pub fn shell(files: SiteFiles) -> impl IntoView {
+pub fn shell(options: LeptosOptions, files: SiteFiles) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::set_page_headers();
     view! {
@@ -36,7 +33,8 @@ pub fn shell(files: SiteFiles) -> impl IntoView {
                 // (named after their content in a release build: see server/src/assets.rs)
                 <link rel="stylesheet" href=files.stylesheet/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <HydrateAfterLoad script=files.script wasm=files.wasm/>
+                <HoldFormsUntilHydrated/>
+                <HydrationScripts options/>
                 <MetaTags/>
             </head>
             <body>
@@ -46,29 +44,13 @@ pub fn shell(files: SiteFiles) -> impl IntoView {
     }
 }
 
-/// Loads the wasm bundle and hydrates the page once the page has loaded and the browser is idle
-/// (Leptos' `HydrationScripts` without its preload hints): the bundle, about 500 KB, is not fetched
-/// alongside the HTML and CSS that the first paint needs, so on a slow link the page shows first
-/// (Lighthouse's mobile run put the largest paint at 3.5 s behind the preloaded bundle, the first
-/// paint at 1.0 s). Until then the page is there to read; buttons act once it is hydrated, and a
-/// form sent before that (Enter in the password field) is held back: the forms are sent by the
-/// app, and the browser's own submission would put every field, the password too, in the URL.
+/// Holds back a form sent before the page is hydrated (Enter in the password field while the
+/// bundle still loads): the forms are sent by the app, and the browser's own submission would put
+/// every field, the password too, in the URL. Once hydrated (`frontend` marks `<html
+/// data-hydrated>`) the app's own handlers take over.
 #[component]
-fn HydrateAfterLoad(script: String, wasm: String) -> impl IntoView {
-    // (the names are the server's own: `/pkg/<name>[.<hash>].<ext>`, a hash of letters, digits, _
-    // and -; Rust's quoting of them is valid JavaScript)
-    let code = format!(
-        r#"(function (js, wasm) {{
-	const hold = (event) => event.preventDefault();
-	document.addEventListener("submit", hold, true);
-	const hydrate = () => import(js).then((mod) => mod.default({{ module_or_path: wasm }}).then(() => {{
-		mod.hydrate();
-		document.removeEventListener("submit", hold, true);
-	}}));
-	const whenIdle = () => ("requestIdleCallback" in window ? window.requestIdleCallback(hydrate, {{ timeout: 2000 }}) : setTimeout(hydrate, 0));
-	if (document.readyState === "complete") whenIdle(); else window.addEventListener("load", whenIdle, {{ once: true }});
-}})({script:?}, {wasm:?});"#
-    );
+fn HoldFormsUntilHydrated() -> impl IntoView {
+    let code = r#"document.addEventListener("submit", (event) => { if (!document.documentElement.hasAttribute("data-hydrated")) event.preventDefault(); }, true);"#;
     view! { <script type="module" nonce=use_nonce()>{code}</script> }
 }
 

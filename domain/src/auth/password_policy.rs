@@ -93,8 +93,7 @@ mod tests {
 
     /// The list `scripts/setup.sh` installs (`make test` runs it first).
     fn installed() -> CommonPasswords {
-        // (the checkout's, read at run time: see testkit::manifest_dir)
-        let path = format!("{}/../.data/passwords/common-passwords.txt", std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()));
+        let path = testkit::data_file("passwords/common-passwords.txt");
         CommonPasswords::load(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{e}: run scripts/setup.sh (it installs {path})"))
     }
 

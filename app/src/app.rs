@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::path;
 
 use crate::components::PageFrame;
 use crate::previews::PreviewsPage;
@@ -61,11 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=ResetPasswordPage/>
                 <Route path=path!("/this-wasnt-me") view=NotMePage/>
-                // rendered whole once its data is read (a few milliseconds): no placeholder
-                // streamed first and swapped by a script, one compressed write instead of several
-                // (1.2× the pages a second under wrk: 1,253–1,294 → 1,514–1,540/s; and its content
-                // is in the first paint)
-                <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/security") view=SecurityPage/>
                 <Route path=path!("/previews") view=PreviewsPage/>
             </Routes>
         </Router>

@@ -132,9 +132,6 @@ async fn sign_up_sets_a_host_only_secure_cookie_and_opens_the_page(db: PgPool) {
     assert!(body.contains("Security &amp; Access") || body.contains("Security & Access"));
     assert!(body.contains("This device"));
     assert!(body.contains("Coming soon"));
-    // the page arrives whole (rendered once its data is read): no placeholder swapped by a script
-    assert!(body.contains("<h1>Security &amp; Access</h1>"), "{body}");
-    assert!(!body.contains("Loading your security settings"), "{body}");
     // signed in, the sign-in page sends you on
     let (res, _) = send(&app, get("/sign-in", Some(&cookie))).await;
     assert_eq!(res.headers()[header::LOCATION], "/settings/security");
@@ -348,7 +345,7 @@ async fn connections_that_broke_while_idle_are_replaced_before_a_request_uses_th
     for _ in 0..idle + 2 {
         let (res, body) = send(&app, get("/settings/security", Some(&cookie))).await;
         assert_eq!(res.status(), StatusCode::OK, "{body}");
-        assert!(body.contains("<h1>Security &amp; Access</h1>"));
+        assert!(body.contains("Security &amp; Access"));
     }
 }
 

@@ -15,4 +15,4 @@ pub mod server;
 pub mod sign_in;
 pub mod time_fmt;
 
-pub use app::{shell, App};
+pub use app::{shell, App, SiteFiles};

@@ -19,9 +19,9 @@ pub const REVALIDATE: &str = "no-cache";
 pub struct BuiltAssets {
     /// `<site root>/hash.txt`, when the build hashed its file names.
     pub hash_file: Option<PathBuf>,
-    /// The stylesheet's URL path (`/pkg/gatehouse.<hash>.css` or `/pkg/gatehouse.css`), which every
-    /// page names.
-    pub stylesheet: String,
+    /// The URL paths of the stylesheet, the JS glue and the wasm bundle
+    /// (`/pkg/gatehouse.<hash>.css` or `/pkg/gatehouse.css`, …), which every page names.
+    pub files: app::SiteFiles,
     /// URL paths of the files named after their content.
     hashed: Vec<String>,
 }
@@ -36,19 +36,23 @@ impl BuiltAssets {
 
     fn parse(text: Option<&str>, pkg_dir: &str, output_name: &str, hash_file: PathBuf) -> Self {
         let mut hashed = Vec::new();
-        let mut stylesheet = format!("/{pkg_dir}/{output_name}.css");
+        let plain = |ext: &str| format!("/{pkg_dir}/{output_name}.{ext}");
+        let mut files = app::SiteFiles { stylesheet: plain("css"), script: plain("js"), wasm: plain("wasm") };
         for (ext, hash) in text.unwrap_or_default().lines().filter_map(|l| l.split_once(':')) {
             let (ext, hash) = (ext.trim(), hash.trim());
             if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 continue;
             }
             let path = format!("/{pkg_dir}/{output_name}.{hash}.{ext}");
-            if ext == "css" {
-                stylesheet = path.clone();
+            match ext {
+                "css" => files.stylesheet = path.clone(),
+                "js" => files.script = path.clone(),
+                "wasm" => files.wasm = path.clone(),
+                _ => {}
             }
             hashed.push(path);
         }
-        Self { hash_file: (!hashed.is_empty()).then_some(hash_file), stylesheet, hashed }
+        Self { hash_file: (!hashed.is_empty()).then_some(hash_file), files, hashed }
     }
 
     /// `Cache-Control` for a file under `/pkg` that was found.
@@ -69,7 +73,9 @@ mod tests {
     fn a_release_builds_hashed_files_are_immutable_and_everything_else_is_revalidated() {
         let text = "js: AbC-1_x\nwasm: ZZ9\ncss: q7\n";
         let assets = BuiltAssets::parse(Some(text), "pkg", "gatehouse", "/site/hash.txt".into());
-        assert_eq!(assets.stylesheet, "/pkg/gatehouse.q7.css");
+        assert_eq!(assets.files.stylesheet, "/pkg/gatehouse.q7.css");
+        assert_eq!(assets.files.script, "/pkg/gatehouse.AbC-1_x.js");
+        assert_eq!(assets.files.wasm, "/pkg/gatehouse.ZZ9.wasm");
         assert_eq!(assets.hash_file.as_deref(), Some(Path::new("/site/hash.txt")));
         assert_eq!(assets.cache_control("/pkg/gatehouse.AbC-1_x.js"), IMMUTABLE);
         assert_eq!(assets.cache_control("/pkg/gatehouse.ZZ9.wasm"), IMMUTABLE);
@@ -79,11 +85,13 @@ mod tests {
         assert_eq!(assets.cache_control("/pkg/gatehouse.wasm"), REVALIDATE);
 
         let dev = BuiltAssets::parse(None, "pkg", "gatehouse", "/site/hash.txt".into());
-        assert_eq!(dev.stylesheet, "/pkg/gatehouse.css");
+        assert_eq!(dev.files.stylesheet, "/pkg/gatehouse.css");
+        assert_eq!(dev.files.script, "/pkg/gatehouse.js");
+        assert_eq!(dev.files.wasm, "/pkg/gatehouse.wasm");
         assert_eq!(dev.hash_file, None);
         assert_eq!(dev.cache_control("/pkg/gatehouse.wasm"), REVALIDATE);
         // a hash that is not a plain token is ignored (it would end up in a URL)
         let odd = BuiltAssets::parse(Some("css: ../x\n"), "pkg", "gatehouse", "/site/hash.txt".into());
-        assert_eq!(odd.stylesheet, "/pkg/gatehouse.css");
+        assert_eq!(odd.files.stylesheet, "/pkg/gatehouse.css");
     }
 }

@@ -133,7 +133,7 @@ pub fn pool(config: &Config) -> Result<sqlx::PgPool, sqlx::Error> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
-    let stylesheet = state.assets.stylesheet.clone();
+    let files = state.assets.files.clone();
     // the built files, with the brotli or gzip copy a release build stores beside each
     let pkg = std::path::Path::new(&state.config.site.root).join(&state.config.site.pkg_dir);
     let pkg = ServeDir::new(pkg).precompressed_br().precompressed_gzip();
@@ -141,10 +141,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .nest_service(&format!("/{}", state.config.site.pkg_dir), pkg)
         .leptos_routes(&leptos, routes, {
-            let (leptos, stylesheet) = (leptos.clone(), stylesheet.clone());
-            move || app::shell(leptos.clone(), stylesheet.clone())
+            let files = files.clone();
+            move || app::shell(files.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(|| {}, move |options| app::shell(options, stylesheet.clone())))
+        .fallback(leptos_axum::file_and_error_handler_with_context(|| {}, move |_| app::shell(files.clone())))
         .with_state(leptos)
         // where Google and GitHub send the browser back
         .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()))

@@ -197,11 +197,11 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
                 stale_cookie = true;
                 None
             }
-            Err(DomainError::Unavailable) => return unavailable(&path, &state.assets.stylesheet),
+            Err(DomainError::Unavailable) => return unavailable(&path, &state.assets.files.stylesheet),
             Err(e) => {
                 let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
                 tracing::error!(reference = %reference, error = ?e, "session lookup failed");
-                return unavailable(&path, &state.assets.stylesheet);
+                return unavailable(&path, &state.assets.files.stylesheet);
             }
         },
     };

@@ -67,7 +67,8 @@ bin=$CARGO_TARGET_DIR/server-release/server
 EXAMPLES=$CARGO_TARGET_DIR/server-release/examples
 if [ "${BENCH_BUILD:-1}" != 0 ] || ! [ -x "$EXAMPLES/argon2_bench" ] || ! [ -x "$EXAMPLES/sign_in_bench" ] || ! [ -x "$EXAMPLES/bench_accounts" ]; then
   step "Building the bench examples (argon2_bench, sign_in_bench, bench_accounts)"
-  RUSTFLAGS=$GATEHOUSE_RUSTFLAGS_OUTSIDE cargo build --quiet --profile server-release -p server --example argon2_bench --example sign_in_bench --example bench_accounts
+  # (the flags cargo-leptos gave the release server, or cargo would rebuild its dependencies)
+  RUSTFLAGS="${GATEHOUSE_RUSTFLAGS_OUTSIDE:+$GATEHOUSE_RUSTFLAGS_OUTSIDE }--cfg erase_components" cargo build --quiet --profile server-release -p server --example argon2_bench --example sign_in_bench --example bench_accounts
 fi
 
 # --- services -----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ export WASM_MODE
 # development builds have (Leptos erases view types: a debug wasm a third the size, which Chromium
 # compiles faster on every page load of the end-to-end tests, and less to compile). The server and
 # the bundle must agree on it or the page does not hydrate. Optimised builds (scripts/release.sh)
-# do not use it.
+# have it too (cargo-leptos' always-erase-components, Cargo.toml).
 GATEHOUSE_RUSTFLAGS_OUTSIDE=${GATEHOUSE_RUSTFLAGS_OUTSIDE-${RUSTFLAGS-}}
 export GATEHOUSE_RUSTFLAGS_OUTSIDE
 export RUSTFLAGS="--cfg erase_components${GATEHOUSE_RUSTFLAGS_OUTSIDE:+ $GATEHOUSE_RUSTFLAGS_OUTSIDE}"

@@ -59,7 +59,7 @@ fn HoldFormsUntilHydrated() -> impl IntoView {
 }
 
 /// Loads the wasm bundle and hydrates the page once the page has loaded and the browser is idle:
-/// Leptos' `HydrationScripts` without its preload hints, so the bundle (about 500 KB) is not
+/// Leptos' `HydrationScripts` without its preload hints, so the bundle (about 340 KB) is not
 /// fetched alongside the HTML and CSS the first paint needs. Lighthouse's mobile run (simulated
 /// slow 4G) put the largest paint at 3.5 s behind the preloaded bundle, the first paint at 1.0 s.
 /// Until then the page is there to read; forms sent early are held (`HoldFormsUntilHydrated`).

@@ -676,8 +676,10 @@ async fn a_release_builds_files_are_kept_for_a_year_and_sent_in_the_encoding_the
     let (res, html) = fetch(&app, "/sign-in", None).await;
     let html = String::from_utf8(html).unwrap();
     assert!(html.contains("href=\"/pkg/gatehouse.Css3.css\""), "{html}");
-    assert!(html.contains("/pkg/gatehouse.Js1.js") && html.contains("gatehouse.Wasm2"), "{html}");
+    assert!(html.contains("\"/pkg/gatehouse.Js1.js\"") && html.contains("\"/pkg/gatehouse.Wasm2.wasm\""), "{html}");
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    // the bundle is fetched once the page has loaded, not ahead of its first paint (Lighthouse)
+    assert!(!html.contains("preload"), "no preload hints: {html}");
 
     let (res, body) = fetch(&app, "/pkg/gatehouse.Wasm2.wasm", Some("gzip, deflate, br, zstd")).await;
     assert_eq!(res.status(), StatusCode::OK);

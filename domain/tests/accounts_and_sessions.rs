@@ -233,3 +233,54 @@ async fn a_sign_in_from_an_unfamiliar_device_or_country_is_flagged_for_14_days(d
     let me = authenticate(&svc, &again).await.unwrap().unwrap();
     assert_eq!(flags(list(&svc, &me).await.unwrap()), 0, "the flag lasts 14 days and a familiar device is not new");
 }
+
+/// Sequential scans of `sessions` and `security_events` so far, as this connection's backend sees
+/// them (its own counts are flushed first).
+async fn sequential_scans(conn: &PgPool) -> i64 {
+    sqlx::query("SELECT pg_stat_force_next_flush()").execute(conn).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT sum(seq_scan)::bigint FROM pg_stat_user_tables WHERE relname IN ('sessions', 'security_events')",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_finds_its_accounts_history_by_index_when_a_few_accounts_own_most_rows(db: PgPool) {
+    // four busy accounts own 1,500 sessions and sign-in events each
+    let svc = services(db.clone());
+    for i in 0..4 {
+        sign_up(&svc, &format!("busy{i}@example.test"), None, &Password::new(PW), &client("A")).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, auth_method, device_key)
+         SELECT gen_random_uuid(), u.id, sha256(convert_to(gen_random_uuid()::text, 'UTF8')), now(), now(), now(),
+                'password', 'Firefox|Linux'
+         FROM users u, generate_series(1, 1500)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO security_events (id, user_id, kind, network, created_at)
+         SELECT gen_random_uuid(), u.id, 'signed_in', '198.51.100.0/24', now() FROM users u, generate_series(1, 1500)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE sessions, security_events").execute(&db).await.unwrap();
+
+    // a newcomer signs in again and again over one connection, with the plan Postgres makes for
+    // every account (a generic plan: what a pooled connection runs after its fifth sign-in)
+    let options = (*db.connect_options()).clone().options([("plan_cache_mode", "force_generic_plan")]);
+    let one = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+    let svc = services(one.clone());
+    let (newcomer, _) = sign_up(&svc, "new@example.test", None, &Password::new(PW), &client("B")).await.unwrap();
+    let before = sequential_scans(&one).await;
+    for _ in 0..3 {
+        domain::auth::sessions::start(&svc, newcomer, domain::kinds::SignInMethod::Password, &client("B")).await.unwrap();
+    }
+    // 6,000 rows of other accounts are never read to learn about this one
+    assert_eq!(sequential_scans(&one).await - before, 0, "sign-ins scanned sessions or security_events");
+}

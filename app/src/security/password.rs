@@ -203,23 +203,29 @@ pub fn PasswordCard(
     });
     let has_password = status.has_password;
     if let Some(focus) = focus {
+        // While asked and open, every drawing of the form puts the focus on its first field: the
+        // page redraws once the change that asked for it has reloaded, however long that takes.
+        // The person's next key or pointer press ends the ask, so later redraws (after other
+        // changes) leave the focus where they put it.
         Effect::new(move |_| {
             if focus.get() && open.get() {
-                // once drawn (the page may be redrawing after the change that asked for it)
-                for ms in [0, 150, 500] {
-                    set_timeout(
-                        move || {
-                            if focus.try_get_untracked() == Some(true) {
-                                crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
-                                if ms == 500 {
-                                    // done: later redraws (after other changes) leave the focus alone
-                                    focus.try_set(false);
-                                }
-                            }
-                        },
-                        std::time::Duration::from_millis(ms),
-                    );
-                }
+                set_timeout(
+                    move || {
+                        if focus.try_get_untracked() == Some(true) {
+                            crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
+                        }
+                    },
+                    std::time::Duration::ZERO,
+                );
+                let done = move || {
+                    focus.try_set(false);
+                };
+                let keys = window_event_listener(leptos::ev::keydown, move |_| done());
+                let pointer = window_event_listener(leptos::ev::pointerdown, move |_| done());
+                on_cleanup(move || {
+                    keys.remove();
+                    pointer.remove();
+                });
             }
         });
         // closed (saved or cancelled): no more focus moves

@@ -10,7 +10,7 @@ use policy::password::Verdict;
 use sqlx::PgPool;
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::{services, PW};
 
 fn client(ua: &str) -> ClientInfo {

@@ -2,7 +2,7 @@
 //! day, never for the first sign-in), "This wasn't me", the page's "Was this you?" prompt, the
 //! notices every credential change emails, the activity list's pages and filters, and the
 //! history's retention and append-only rule.
-mod common;
+use crate::common;
 
 use domain::auth::accounts::{self, sign_in};
 use domain::auth::sessions::{self, authenticate, SignedIn};

@@ -10,7 +10,7 @@ use domain::{DomainError, Services};
 use sqlx::PgPool;
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::{services, PW};
 
 fn attacker() -> ClientInfo {

@@ -1,5 +1,5 @@
 //! Email: the outbox and its sender, sign-up that confirms the address, and password resets.
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use time::Duration;
 
-mod common;
+use crate::common;
 use testkit::authenticator::{SoftAuthenticator, UP};
 use common::{services, ORIGIN, PW, TEST_AAGUID};
 

@@ -11,7 +11,7 @@ use domain::{DomainError, Services};
 use sqlx::PgPool;
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::{services, PW};
 
 const NEW: &str = "purple tractors sing at dawn";

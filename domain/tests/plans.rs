@@ -10,7 +10,7 @@ use domain::Services;
 use sqlx::PgPool;
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::PW;
 
 /// Free: 14 days idle / 30 days at most. Enterprise: 12 hours idle / 7 days at most.

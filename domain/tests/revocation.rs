@@ -9,7 +9,7 @@ use domain::error::Invalid;
 use domain::{DomainError, Services};
 use sqlx::PgPool;
 
-mod common;
+use crate::common;
 use common::{services, PW};
 
 fn client() -> ClientInfo {

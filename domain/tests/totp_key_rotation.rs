@@ -11,7 +11,7 @@ use domain::Services;
 use sqlx::PgPool;
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::{services, PW};
 
 /// The key `common::services` seals with.

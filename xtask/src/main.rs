@@ -220,9 +220,10 @@ fn lay_out(root: &Path, layout: &Layout, wasm: &Path, target_dir: &Path) -> Resu
             .typescript(true)
             .omit_default_module_path(false)
             // Without the function names (24 of the debug bundle's 31 MB): Chromium spent about
-            // 1.1 s more CPU on each page load with them (a fresh context loading /sign-in until
-            // hydrated: 2.8 s against 1.7 s), and the end-to-end tests load it hundreds of times.
-            // A panic still logs its message and file:line (console_error_panic_hook).
+            // 0.4 s more CPU on each fresh page load with them (a new context loading /sign-in
+            // until hydrated: 2.74-2.91 s against 2.31-2.58 s), and the end-to-end tests load it
+            // hundreds of times. A panic still logs its message and file:line
+            // (console_error_panic_hook).
             .remove_name_section(true)
             .web(true)
             .map_err(|e| format!("wasm-bindgen: {e:#}"))?;

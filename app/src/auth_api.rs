@@ -303,19 +303,15 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// autofill). Sets the ceremony cookie: only this browser can finish it, within 5 minutes.
 ///
 /// - Auth: anonymous.
-/// - Effects: a stored ceremony (5 minutes), replacing this browser's earlier one; the ceremony
-///   cookie.
-/// - Errors: `RateLimited` (429), `Busy` (503: too many unfinished ceremonies in all), `Unavailable`.
+/// - Effects: the ceremony cookie, replacing this browser's earlier one; it carries the whole
+///   ceremony, signed by the server: nothing is stored.
+/// - Errors: `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network, shared with `passkey/finish` and looser than the password
-///   endpoints (`[limits] passkey_*`; the sign-in page begins one on every load for autofill);
-///   at most `passkey_ceremonies_per_network` unfinished ceremonies per client network (429 until
-///   the first of them ends) and `passkey_ceremonies_total` in all (503).
+///   endpoints (`[limits] passkey_*`; the sign-in page begins one on every load for autofill).
 #[server(prefix = "/api", endpoint = "auth/passkey/begin")]
 pub async fn begin_passkey_sign_in(#[server(default)] autofill: bool) -> Result<String, AppError> {
-    use crate::server::{client, fail, passkey_cookie, services, set_passkey_cookie};
-    let previous = passkey_cookie();
-    let (options, token) =
-        domain::auth::passkeys::begin_sign_in(&services()?, autofill, &client(), previous.as_ref()).await.map_err(fail)?;
+    use crate::server::{fail, services, set_passkey_cookie};
+    let (options, token) = domain::auth::passkeys::begin_sign_in(&services()?, autofill).map_err(fail)?;
     set_passkey_cookie(&token);
     Ok(options.to_string())
 }
@@ -326,7 +322,8 @@ pub async fn begin_passkey_sign_in(#[server(default)] autofill: bool) -> Result<
 ///
 /// - Auth: the ceremony cookie set by `begin_passkey_sign_in`.
 /// - Effects: a session (recording the passkey), the passkey's last use, a `signed_in` event; the
-///   ceremony is used up (a replay fails); sets the session and device cookies.
+///   ceremony is used up (a replay fails; an answer that fails verification leaves it as it was);
+///   sets the session and device cookies.
 /// - Errors: `Invalid { field: "passkey" }` (expired or used ceremony, unknown passkey, failed
 ///   verification, wrong origin), `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network, shared with `passkey/begin` (`[limits] passkey_*`).

@@ -282,10 +282,10 @@ text_kind! {
 }
 
 text_kind! {
-    /// Which passkey ceremony a stored state belongs to (`passkey_ceremonies.kind`).
+    /// Which passkey ceremony a stored state belongs to (`webauthn_ceremonies.kind`). A sign-in
+    /// stores none: the browser's cookie carries it (`auth::passkeys::begin_sign_in`).
     pub enum CeremonyKind {
         Register = "register",
-        SignIn = "sign_in",
         Reverify = "reverify",
     }
 }
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(SignInMethod::PasswordAndBackupCode.as_str(), "password+backup_code");
         assert_eq!(EventKind::SignInLocked.as_str(), "sign_in_locked");
         assert_eq!(RevokeReason::Expired.as_str(), "expired");
-        assert_eq!(CeremonyKind::SignIn.as_str(), "sign_in");
+        assert_eq!(CeremonyKind::Reverify.as_str(), "reverify");
         // the migration's CHECK constraints name these
         assert_eq!(Provider::GitHub.as_str(), "github");
         assert_eq!(SignInMethod::of(Some(Provider::GitHub), Some(true)).as_str(), "github+backup_code");

@@ -38,8 +38,8 @@ async fn register(svc: &Services, session: &AuthSession, key: &mut SoftAuthentic
 }
 
 /// Begins a sign-in; answers the options and the browser's ceremony cookie.
-async fn begin_sign_in(svc: &Services) -> (Value, domain::secret::CeremonyToken) {
-    passkeys::begin_sign_in(svc, false, &ClientInfo::default(), None).await.unwrap()
+fn begin_sign_in(svc: &Services) -> (Value, domain::secret::CeremonyToken) {
+    passkeys::begin_sign_in(svc, false).unwrap()
 }
 
 /// The rule a refused request broke.
@@ -66,9 +66,12 @@ async fn a_registered_passkey_signs_in_as_both_factors_and_records_its_use(db: P
     assert!(added.synced);
     assert_eq!(added.last_used_at, None);
     assert_eq!(count(&db, "webauthn_ceremonies").await, 0, "a finished ceremony is deleted");
+    let (_, unfinished) = begin_sign_in(&svc);
+    assert!(unfinished.expose().len() < 512, "a ceremony cookie of {} characters", unfinished.expose().len());
+    assert_eq!(count(&db, "webauthn_ceremonies").await, 0, "beginning a sign-in stores nothing");
 
     svc.clock.advance(Duration::minutes(3));
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     assert!(options["publicKey"]["allowCredentials"].as_array().unwrap().is_empty(), "no email needed");
     assert_eq!(options["publicKey"]["userVerification"], "required");
     let token = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
@@ -117,13 +120,13 @@ async fn replaying_a_finished_ceremony_fails(db: PgPool) {
     let again = passkeys::finish_registration(&svc, &session, &answer, "", &ClientInfo::default()).await.unwrap_err();
     assert_eq!(rule(again), Invalid::PasskeyExpired);
     // sign-in: the same answer and cookie a second time
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     let answer = k.get(&options);
     passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await.unwrap();
     let replay = passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await.unwrap_err();
     assert_eq!(rule(replay), Invalid::PasskeyExpired);
     // an answer to one ceremony does not finish another
-    let (_, other_cookie) = begin_sign_in(&svc).await;
+    let (_, other_cookie) = begin_sign_in(&svc);
     let wrong = passkeys::finish_sign_in(&svc, &other_cookie, &answer, &ClientInfo::default()).await.unwrap_err();
     assert!(matches!(wrong, DomainError::Invalid { .. }));
     assert_eq!(count(&db, "sessions").await, 2, "the sign-up's session and one passkey session");
@@ -135,15 +138,75 @@ async fn an_expired_ceremony_fails(db: PgPool) {
     let (_, session) = account(&svc, "ada@example.test").await;
     let mut k = key(1);
     register(&svc, &session, &mut k, "").await.unwrap();
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     svc.clock.advance(Duration::minutes(passkeys::CEREMONY_MINUTES) + Duration::seconds(1));
     let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
     assert_eq!(rule(e), Invalid::PasskeyExpired);
-    // and the clean-up forgets ceremonies nobody finished
-    let _ = begin_sign_in(&svc).await;
+    // a sign-in stores nothing until it finishes; the clean-up forgets the ids of finished ones
+    // once their cookies would have expired, and registrations nobody finished
+    let (options, cookie) = begin_sign_in(&svc);
+    passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    let _ = begin_sign_in(&svc);
+    let _ = passkeys::begin_registration(&svc, &session).await;
+    assert_eq!((count(&db, "passkey_sign_ins_finished").await, count(&db, "webauthn_ceremonies").await), (1, 1));
     svc.clock.advance(Duration::minutes(6));
     domain::auth::sessions::clean_up(&svc).await.unwrap();
-    assert_eq!(count(&db, "webauthn_ceremonies").await, 0);
+    assert_eq!((count(&db, "passkey_sign_ins_finished").await, count(&db, "webauthn_ceremonies").await), (0, 0));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_ceremony_cookie_with_a_later_expiry_than_it_was_given_is_refused(db: PgPool) {
+    use base64::Engine;
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    let (options, cookie) = begin_sign_in(&svc);
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut raw = b64.decode(cookie.expose()).unwrap();
+    let expiry = i64::from_be_bytes(raw[16..24].try_into().unwrap());
+    assert_eq!(expiry, (svc.clock.now() + Duration::minutes(passkeys::CEREMONY_MINUTES)).unix_timestamp(), "5 minutes, whole seconds");
+    raw[16..24].copy_from_slice(&(expiry + 3600).to_be_bytes());
+    let stretched = domain::secret::CeremonyToken::from_cookie(b64.encode(&raw));
+    svc.clock.advance(Duration::minutes(passkeys::CEREMONY_MINUTES) + Duration::seconds(1));
+    // the authenticator's answer is genuine; the cookie is not as the server sealed it
+    let e = passkeys::finish_sign_in(&svc, &stretched, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
+    assert_eq!(rule(e), Invalid::PasskeyExpired);
+    // nor is it within the 5 minutes
+    svc.clock.advance(Duration::minutes(-5));
+    let e = passkeys::finish_sign_in(&svc, &stretched, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
+    assert_eq!(rule(e), Invalid::PasskeyExpired);
+    assert_eq!(count(&db, "sessions").await, 1, "only the sign-up's");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn eight_finishes_of_one_ceremony_at_once_sign_in_once(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    // a synced passkey: no use counter that would tell a second use of one answer apart
+    let mut k = key(1);
+    k.counts_uses = false;
+    register(&svc, &session, &mut k, "").await.unwrap();
+    let (options, cookie) = begin_sign_in(&svc);
+    let answer = k.get(&options);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (svc, cookie, answer) = (svc.clone(), cookie.clone(), answer.clone());
+        tasks.push(tokio::spawn(async move { passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await }));
+    }
+    let (mut signed_in, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => signed_in += 1,
+            Err(e) => {
+                assert_eq!(rule(e), Invalid::PasskeyExpired);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((signed_in, refused), (1, 7));
+    assert_eq!(count(&db, "sessions").await, 2, "the sign-up's session and one passkey session");
+    assert_eq!(count(&db, "passkey_sign_ins_finished").await, 1);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -162,7 +225,7 @@ async fn a_credential_of_another_account_cannot_be_registered(db: PgPool) {
     assert_eq!(ada_keys.len(), 1);
     assert_eq!(ada_keys[0].name, "Ada's key");
     // and it still signs in as Ada, not Bob
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
     assert_eq!(me(&svc, &t).await.user_id, ada.user_id);
 }
@@ -197,7 +260,7 @@ async fn a_ceremony_from_another_origin_fails(db: PgPool) {
     let mut k = key(2);
     register(&svc, &session, &mut k, "").await.unwrap();
     k.origin = "http://localhost:3001".into();
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
     assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::WrongSite });
     assert_eq!(count(&db, "sessions").await, 1);
@@ -210,7 +273,7 @@ async fn without_user_verification_there_is_no_sign_in(db: PgPool) {
     let mut k = key(1);
     register(&svc, &session, &mut k, "").await.unwrap();
     k.flags = UP; // present, but not verified (no PIN or biometrics); not backup eligible either
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     let e = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap_err();
     assert!(matches!(e, DomainError::Invalid { .. }));
     assert_eq!(count(&db, "sessions").await, 1);
@@ -262,7 +325,7 @@ async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
     let org = domain::organizations::create(&svc, "Acme", domain::plan::Plan::Enterprise).await.unwrap();
     domain::organizations::add_member(&svc, org, session.user_id).await.unwrap();
     assert!(me(&svc, &token).await.must_set_up_second_factor(), "a password session must set one up");
-    let (options, cookie) = begin_sign_in(&svc).await;
+    let (options, cookie) = begin_sign_in(&svc);
     let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
     assert!(!me(&svc, &t).await.must_set_up_second_factor());
 }

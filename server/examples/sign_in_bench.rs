@@ -46,7 +46,6 @@ async fn main() -> Result<(), String> {
     let unlimited = 1_000_000;
     let l = &mut config.limits;
     (l.password_per_minute, l.password_burst, l.passkey_per_minute, l.passkey_burst) = (unlimited, unlimited, unlimited, unlimited);
-    l.passkey_ceremonies_per_network = unlimited;
     let origin = config.passkeys.origin.clone();
     let host = origin.split("://").nth(1).unwrap_or("localhost").to_string();
     let db = server::pool(&config).map_err(|e| e.to_string())?;

@@ -81,12 +81,6 @@ impl AppState {
                             let p = &config.passkeys;
                             domain::auth::passkeys::PasskeyService::new(&p.rp_id, &p.origin, &p.rp_name, names)
                                 .map_err(|e| format!("{e} (check [passkeys] rp_id and origin)"))
-                                .map(|service| {
-                                    service.with_sign_in_caps(domain::auth::passkeys::SignInCaps {
-                                        per_network: config.limits.passkey_ceremonies_per_network.into(),
-                                        total: config.limits.passkey_ceremonies_total.into(),
-                                    })
-                                })
                         })
                         .map_err(domain::DomainError::Internal)?,
                 ),

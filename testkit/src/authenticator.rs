@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
+use std::sync::Arc;
+
+use p256::ecdsa::SigningKey;
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_cbor_2::Value as Cbor;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -17,10 +19,16 @@ pub const BS: u8 = 0x10;
 
 pub struct SoftAuthenticator {
     key: SigningKey,
+    /// The same key in ring, which signs (p256, which webauthn-rs verifies with, takes about ten
+    /// times as long, and the sign-in benchmark's authenticators share the server's cores).
+    signer: Arc<EcdsaKeyPair>,
     pub credential_id: Vec<u8>,
     aaguid: [u8; 16],
     user_handle: Vec<u8>,
     counter: u32,
+    /// Whether it counts its uses (a security key does; synced passkeys, as iCloud Keychain's and
+    /// Google Password Manager's, always say 0).
+    pub counts_uses: bool,
     /// Flags set in every answer (user present, verified, backup eligible/state).
     pub flags: u8,
     /// Where the "browser" says the page is.
@@ -38,12 +46,23 @@ fn bytes(v: &Value) -> Vec<u8> {
 impl SoftAuthenticator {
     /// `seed` picks the key and the credential id; `aaguid` the model it claims to be.
     pub fn new(seed: u8, aaguid: uuid::Uuid, origin: &str) -> Self {
+        let key = SigningKey::from_slice(&[seed.max(1); 32]).unwrap();
+        let public = key.verifying_key().to_sec1_point(false);
+        let signer = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &[seed.max(1); 32],
+            public.as_bytes(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .unwrap();
         Self {
-            key: SigningKey::from_slice(&[seed.max(1); 32]).unwrap(),
+            key,
+            signer: Arc::new(signer),
             credential_id: vec![seed; 32],
             aaguid: *aaguid.as_bytes(),
             user_handle: Vec::new(),
             counter: 0,
+            counts_uses: true,
             flags: UP | UV | BE | BS,
             origin: origin.to_string(),
         }
@@ -101,21 +120,24 @@ impl SoftAuthenticator {
     /// Answers `navigator.credentials.get` options (the server's JSON), as JSON text.
     pub fn get(&mut self, options: &Value) -> String {
         let pk = &options["publicKey"];
-        self.counter += 1;
+        if self.counts_uses {
+            self.counter += 1;
+        }
         let mut data = sha256(pk["rpId"].as_str().unwrap().as_bytes());
         data.push(self.flags);
         data.extend_from_slice(&self.counter.to_be_bytes());
         let client_data = self.client_data("webauthn.get", &bytes(&pk["challenge"]));
         let mut signed = data.clone();
         signed.extend_from_slice(&sha256(&client_data));
-        let signature: Signature = self.key.sign(&signed);
+        // DER, as an authenticator's assertion signature is
+        let signature = self.signer.sign(&ring::rand::SystemRandom::new(), &signed).unwrap();
         json!({
             "id": B64.encode(&self.credential_id), "rawId": B64.encode(&self.credential_id), "type": "public-key",
             "clientExtensionResults": {},
             "response": {
                 "clientDataJSON": B64.encode(client_data),
                 "authenticatorData": B64.encode(&data),
-                "signature": B64.encode(signature.to_der().as_bytes()),
+                "signature": B64.encode(signature.as_ref()),
                 "userHandle": B64.encode(&self.user_handle)
             }
         })

@@ -28,7 +28,8 @@ const LABEL: &[u8] = b"gatehouse device cookie v1";
 const NONCE_LEN: usize = 16;
 const ENTRY_LEN: usize = 16 + NONCE_LEN + 32;
 
-/// The server key that signs device cookies (`[secrets] device_cookie_key`). `Debug` is redacted.
+/// The server key that signs device cookies (`[secrets] device_cookie_key`), and passkey sign-ins
+/// in flight (see [`sign`](Self::sign)). `Debug` is redacted.
 #[derive(Clone)]
 pub struct DeviceCookieKey(Vec<u8>);
 
@@ -79,6 +80,26 @@ impl DeviceCookieKey {
         mac.update(user);
         mac.update(nonce);
         mac.finalize().into_bytes().into()
+    }
+
+    /// A MAC under this key of a value the server hands a browser to give back unchanged, for a use
+    /// other than device cookies (passkey sign-ins in flight). Each use has its own `label`, and no
+    /// label is a prefix of another's or of the device cookies' own, so a value signed for one use
+    /// is never valid for another.
+    pub(crate) fn sign(&self, label: &[u8], payload: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(label);
+        mac.update(payload);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is [`sign`](Self::sign)'s MAC of `payload` under `label` (compared in constant
+    /// time).
+    pub(crate) fn verify(&self, label: &[u8], payload: &[u8], tag: &[u8]) -> bool {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(label);
+        mac.update(payload);
+        mac.verify_slice(tag).is_ok()
     }
 
     /// The valid entries of a cookie, as (account, nonce), in the cookie's order.

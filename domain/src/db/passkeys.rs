@@ -154,7 +154,9 @@ pub async fn sign_in_methods(db: impl PgExecutor<'_>, user_id: UserId, providers
 
 // ---- ceremonies ----------------------------------------------------------------------------
 
-/// Who a ceremony belongs to: the session that began it, or (sign-in) the browser holding the token.
+/// Who a ceremony belongs to: the session that began it, or (a first passkey at sign-up) the
+/// holder of the token. (A sign-in stores no ceremony: the browser's cookie carries it, see
+/// `auth::passkeys::begin_sign_in`.)
 #[derive(Clone, Copy, Debug)]
 pub enum Owner<'a> {
     Session(SessionId),
@@ -192,95 +194,80 @@ pub async fn put_ceremony(
     Ok(())
 }
 
-/// Serialises the sign-in ceremonies begun from one client network until the transaction ends, so
-/// its cap is exact however many begins arrive at once.
-pub async fn lock_network(db: impl PgExecutor<'_>, network: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('webauthn_ceremonies.client_network'), hashtext($1))", network)
-        .execute(db)
-        .await?;
-    Ok(())
+/// A passkey sign-in's ceremony, finishing.
+#[derive(Clone, Debug)]
+pub enum SignInFinish {
+    /// Its id was recorded before (a replay, or a second finish at the same moment): nothing
+    /// changed.
+    AlreadyFinished,
+    /// Its id is recorded now, and the passkey is the account's, if it has it.
+    Finishing(Option<PasskeyRow>),
 }
 
-/// An anonymous (sign-in) ceremony to store, unless a cap refuses it.
-pub struct NewSignInCeremony<'a> {
-    pub token_hash: &'a [u8; 32],
-    /// The ceremony this browser held until now (its cookie is replaced): deleted.
-    pub replaces: Option<&'a [u8; 32]>,
-    /// `ClientNetwork` as text: "203.0.113.5", "2001:db8:1:2::/64" or "unknown".
-    pub client_network: &'a str,
-    pub state: serde_json::Value,
-    pub now: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    /// Live sign-in ceremonies allowed per client network, and in all.
-    pub per_network: i64,
-    pub total: i64,
-}
-
-/// What became of a sign-in ceremony.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignInAdmission {
-    Stored,
-    /// The network has `per_network` live ceremonies; the first of them ends at `frees_at`.
-    NetworkFull { frees_at: OffsetDateTime },
-    /// There are `total` live sign-in ceremonies; the first of them ends at `frees_at`.
-    TableFull { frees_at: OffsetDateTime },
-}
-
-/// Stores a sign-in ceremony if its network has fewer than `per_network` live ones and there are
-/// fewer than `total` in all (live: unexpired, not the one replaced), in one statement. Also
-/// deletes the ceremony it replaces and the network's expired ones. Run it after `lock_network` in
-/// the same transaction: the per-network cap is then exact; the total may be passed by the number
-/// of begins running at the same moment on other networks.
-pub async fn put_sign_in_ceremony(db: impl PgExecutor<'_>, c: &NewSignInCeremony<'_>) -> Result<SignInAdmission, sqlx::Error> {
+/// Records a passkey sign-in's ceremony as finished (its id, kept until `expires_at`, when its
+/// cookie is refused anyway) and answers the passkey the authenticator named, if it is
+/// `user_id`'s, in one statement. Run on its own (not in a transaction that could roll back): the
+/// ceremony is used up whatever follows, and of two finishes at once the second waits for the
+/// first's id and finds it recorded.
+pub async fn finish_sign_in_ceremony(
+    db: impl PgExecutor<'_>,
+    ceremony_id: Uuid,
+    expires_at: OffsetDateTime,
+    user_id: UserId,
+    credential_id: &[u8],
+) -> Result<SignInFinish, sqlx::Error> {
     let r = sqlx::query!(
-        r#"WITH forgotten AS (
-             DELETE FROM webauthn_ceremonies
-             WHERE kind = 'sign_in' AND (token_hash = $3 OR (client_network = $4 AND expires_at <= $6))
-         ),
-         mine AS (
-             SELECT count(*) AS n, min(expires_at) AS first_expiry FROM (
-                 SELECT expires_at FROM webauthn_ceremonies
-                 WHERE client_network = $4 AND expires_at > $6 AND token_hash IS DISTINCT FROM $3
-                 ORDER BY expires_at LIMIT $8
-             ) m
-         ),
-         everyone AS (
-             SELECT count(*) AS n FROM (
-                 SELECT 1 FROM webauthn_ceremonies
-                 WHERE kind = 'sign_in' AND expires_at > $6 AND token_hash IS DISTINCT FROM $3
-                 LIMIT $9
-             ) e
-         ),
-         stored AS (
-             INSERT INTO webauthn_ceremonies (id, kind, token_hash, state, created_at, expires_at, client_network)
-             SELECT $1, 'sign_in', $2, $5, $6, $7, $4 FROM mine, everyone WHERE mine.n < $8 AND everyone.n < $9
+        r#"WITH finished AS (
+             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) VALUES ($1, $2)
+             ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
              RETURNING 1
          )
-         SELECT (SELECT count(*) FROM stored) AS "stored!",
-                mine.n AS "mine!",
-                mine.first_expiry,
-                (SELECT min(expires_at) FROM webauthn_ceremonies WHERE kind = 'sign_in' AND expires_at > $6)
-         FROM mine"#,
-        Uuid::new_v4(),
-        &c.token_hash[..],
-        c.replaces.map(|h| &h[..]),
-        c.client_network,
-        &c.state,
-        c.now,
-        c.expires_at,
-        c.per_network,
-        c.total,
+         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!",
+                p.id AS "id?: PasskeyId", p.user_id AS "user_id?: UserId",
+                p.credential AS "credential?: Json<serde_json::Value>", p.name AS "name?", p.aaguid,
+                p.backup_eligible AS "backup_eligible?", p.backed_up AS "backed_up?",
+                p.created_at AS "created_at?", p.last_used_at
+         FROM (SELECT 1) one
+         LEFT JOIN passkeys p ON p.user_id = $3 AND p.credential_id = $4 AND EXISTS (SELECT 1 FROM finished)"#,
+        ceremony_id,
+        expires_at,
+        user_id.0,
+        credential_id,
     )
     .fetch_one(db)
     .await?;
-    let (stored, mine, mine_first, any_first) = (r.stored, r.mine, r.first_expiry, r.min);
-    Ok(if stored == 1 {
-        SignInAdmission::Stored
-    } else if mine >= c.per_network {
-        SignInAdmission::NetworkFull { frees_at: mine_first.unwrap_or(c.expires_at) }
-    } else {
-        SignInAdmission::TableFull { frees_at: any_first.unwrap_or(c.expires_at) }
-    })
+    if !r.finished {
+        return Ok(SignInFinish::AlreadyFinished);
+    }
+    let row = match (r.id, r.user_id, r.credential, r.name, r.backup_eligible, r.backed_up, r.created_at) {
+        (Some(id), Some(user_id), Some(credential), Some(name), Some(backup_eligible), Some(backed_up), Some(created_at)) => Some(PasskeyRow {
+            id,
+            user_id,
+            credential,
+            name,
+            aaguid: r.aaguid,
+            backup_eligible,
+            backed_up,
+            created_at,
+            last_used_at: r.last_used_at,
+        }),
+        _ => None,
+    };
+    Ok(SignInFinish::Finishing(row))
+}
+
+/// Records a passkey sign-in's ceremony as finished without looking up a passkey (an answer that
+/// names none): the ceremony is used up. `false` when it was finished before.
+pub async fn use_up_sign_in_ceremony(db: impl PgExecutor<'_>, ceremony_id: Uuid, expires_at: OffsetDateTime) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) VALUES ($1, $2)
+         ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING",
+        ceremony_id,
+        expires_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Takes (deletes and answers) the owner's unexpired ceremony of this kind: it can be finished once.
@@ -307,7 +294,16 @@ pub async fn take_ceremony(
     Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(s, _)| s))
 }
 
-/// Forgets ceremonies past their 5 minutes (clean-up task).
+/// Forgets ceremonies past their 5 minutes, and the ids of finished sign-ins whose ceremony would
+/// have expired by now (a cookie that old is refused anyway): the clean-up task.
 pub async fn delete_expired_ceremonies(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1", now).execute(db).await?.rows_affected())
+    let r = sqlx::query_scalar!(
+        r#"WITH ceremonies AS (DELETE FROM webauthn_ceremonies WHERE expires_at <= $1 RETURNING 1),
+                finished AS (DELETE FROM passkey_sign_ins_finished WHERE expires_at <= $1 RETURNING 1)
+           SELECT (SELECT count(*) FROM ceremonies) + (SELECT count(*) FROM finished) AS "n!""#,
+        now
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(r as u64)
 }

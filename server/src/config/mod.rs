@@ -340,10 +340,6 @@ mod tests {
             (file.password_per_minute, file.password_burst, file.passkey_per_minute, file.passkey_burst),
             (defaults.password_per_minute, defaults.password_burst, defaults.passkey_per_minute, defaults.passkey_burst)
         );
-        assert_eq!(
-            (file.passkey_ceremonies_per_network, file.passkey_ceremonies_total),
-            (defaults.passkey_ceremonies_per_network, defaults.passkey_ceremonies_total)
-        );
         assert_eq!((cfg.argon2.max_concurrent, cfg.argon2.max_queue), (0, domain::config::Argon2Config::default().max_queue));
         // 0 is one hash per core
         assert_eq!(cfg.argon2.concurrent_hashes(), std::thread::available_parallelism().unwrap().get());

@@ -18,10 +18,6 @@ pub struct LimitsConfig {
     pub passkey_per_minute: u32,
     /// …and how many may come at once.
     pub passkey_burst: u32,
-    /// Unfinished passkey sign-ins (5 minutes each) allowed per client network…
-    pub passkey_ceremonies_per_network: u32,
-    /// …and in all.
-    pub passkey_ceremonies_total: u32,
 }
 
 impl Default for LimitsConfig {
@@ -31,8 +27,6 @@ impl Default for LimitsConfig {
             password_burst: 20,
             passkey_per_minute: 30,
             passkey_burst: 30,
-            passkey_ceremonies_per_network: 20,
-            passkey_ceremonies_total: 10_000,
         }
     }
 }
@@ -44,8 +38,6 @@ impl LimitsConfig {
             self.password_burst,
             self.passkey_per_minute,
             self.passkey_burst,
-            self.passkey_ceremonies_per_network,
-            self.passkey_ceremonies_total,
         ];
         if all.contains(&0) {
             return Err("[limits] values must be at least 1".into());

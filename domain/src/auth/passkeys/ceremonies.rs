@@ -2,36 +2,80 @@
 //! confirming it's you (re-verification).
 // ---- sign-in -----------------------------------------------------------------------------
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use time::OffsetDateTime;
+use uuid::Uuid;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PublicKeyCredential, WebauthnError,
 };
 
 use crate::request::{AuthSession, ClientInfo};
 use crate::db;
-use crate::db::passkeys::{Owner, SignInAdmission};
+use crate::db::passkeys::{Owner, SignInFinish};
 use crate::ids::UserId;
 use crate::kinds::CeremonyKind;
-use crate::network::ClientNetwork;
 use crate::secret::CeremonyToken;
 use crate::error::{Invalid, PasskeyCeremony};
 use crate::{DomainError, Services};
 
 use super::{ceremony_error, expired, expires, from_json, parse_credential, to_json};
 
+/// What the server's key signs a passkey sign-in in flight under (see `DeviceCookieKey::sign`).
+const SIGN_IN_LABEL: &[u8] = b"gatehouse passkey sign-in v1";
+/// Longest ceremony cookie accepted (a real one is about 300 characters).
+const SIGN_IN_COOKIE_MAX: usize = 2048;
+
+/// A passkey sign-in between its two halves, as the browser holds it in its ceremony cookie:
+/// `base64url(id ‖ expiry ‖ state ‖ MAC)`. The id names the ceremony (finishing it records the
+/// id, so it finishes once); the expiry is in Unix seconds; the state is webauthn-rs's (the
+/// challenge and the policy: nothing secret, the options the browser got carry the same
+/// challenge); the MAC is HMAC-SHA-256 under the server's key, so a browser cannot change any of
+/// it or make one up. Nothing is stored when a sign-in begins.
+struct SignInCeremony {
+    id: Uuid,
+    expires_at: OffsetDateTime,
+    state: DiscoverableAuthentication,
+}
+
+impl SignInCeremony {
+    fn seal(&self, svc: &Services) -> Result<CeremonyToken, DomainError> {
+        let mut raw = Vec::with_capacity(256);
+        raw.extend_from_slice(self.id.as_bytes());
+        raw.extend_from_slice(&self.expires_at.unix_timestamp().to_be_bytes());
+        raw.extend(serde_json::to_vec(&self.state).map_err(|e| DomainError::Internal(format!("serialising webauthn state: {e}")))?);
+        let tag = svc.device_cookies.sign(SIGN_IN_LABEL, &raw);
+        raw.extend_from_slice(&tag);
+        Ok(CeremonyToken::from_cookie(URL_SAFE_NO_PAD.encode(raw)))
+    }
+
+    /// The ceremony in a cookie this server sealed, unless it has expired; `None` for anything
+    /// else (changed, made up, truncated, sealed under another key, expired).
+    fn open(svc: &Services, token: &CeremonyToken, now: OffsetDateTime) -> Option<Self> {
+        let text = token.expose();
+        if text.len() > SIGN_IN_COOKIE_MAX {
+            return None;
+        }
+        let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let (payload, tag) = raw.split_at_checked(raw.len().checked_sub(32)?)?;
+        if payload.len() < 24 || !svc.device_cookies.verify(SIGN_IN_LABEL, payload, tag) {
+            return None;
+        }
+        let id = Uuid::from_bytes(payload[..16].try_into().ok()?);
+        let expires_at = OffsetDateTime::from_unix_timestamp(i64::from_be_bytes(payload[16..24].try_into().ok()?)).ok()?;
+        if expires_at <= now {
+            return None;
+        }
+        let state = serde_json::from_slice(&payload[24..]).ok()?;
+        Some(Self { id, expires_at, state })
+    }
+}
 
 /// Starts a passkey sign-in (no email needed): the options for `navigator.credentials.get`, with
-/// `mediation: "conditional"` for autofill, and the token of the browser's ceremony cookie.
-///
-/// The browser's earlier ceremony (`previous`, the cookie this one replaces) is deleted. Anonymous
-/// ceremonies are capped (see `SignInCaps`): over the client network's cap `RateLimited` (until its
-/// first ceremony ends), over the total `Overloaded`.
-pub async fn begin_sign_in(
-    svc: &Services,
-    autofill: bool,
-    client: &ClientInfo,
-    previous: Option<&CeremonyToken>,
-) -> Result<(serde_json::Value, CeremonyToken), DomainError> {
+/// `mediation: "conditional"` for autofill, and the browser's ceremony cookie, which carries the
+/// whole ceremony (see `SignInCeremony`): beginning stores nothing, so a flood of begins costs the
+/// database nothing (the per-network request budget still limits them).
+pub fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Value, CeremonyToken), DomainError> {
     let (mut options, state) = svc
         .passkeys
         .webauthn
@@ -40,38 +84,20 @@ pub async fn begin_sign_in(
     if !autofill {
         options.mediation = None;
     }
-    let (token, hash) = crate::auth::sessions::new_cookie_token();
-    let previous = previous.and_then(|t| crate::auth::sessions::hash_cookie_token(t.expose()));
-    let network = ClientNetwork::of(client).to_string();
+    // whole seconds, as the cookie carries it
     let (now, until) = expires(svc);
-    let caps = svc.passkeys.caps;
-    let ceremony = db::passkeys::NewSignInCeremony {
-        token_hash: &hash,
-        replaces: previous.as_ref(),
-        client_network: &network,
-        state: to_json(&state)?,
-        now,
-        expires_at: until,
-        per_network: caps.per_network,
-        total: caps.total,
-    };
-    let mut tx = svc.db.begin().await?;
-    db::passkeys::lock_network(&mut *tx, &network).await?;
-    let admission = db::passkeys::put_sign_in_ceremony(&mut *tx, &ceremony).await?;
-    tx.commit().await?;
-    let wait = |frees_at: OffsetDateTime| ((frees_at - now).whole_milliseconds().max(0) as u64).div_ceil(1000).max(1);
-    match admission {
-        SignInAdmission::Stored => Ok((to_json(&options)?, CeremonyToken::from_cookie(token))),
-        SignInAdmission::NetworkFull { frees_at } => Err(DomainError::RateLimited { retry_after_seconds: wait(frees_at) }),
-        SignInAdmission::TableFull { frees_at } => {
-            tracing::warn!(cap = caps.total, "passkey sign-ins refused: the total cap of unfinished ceremonies is reached");
-            Err(DomainError::Overloaded { retry_after_seconds: wait(frees_at) })
-        }
-    }
+    let expires_at = until.replace_nanosecond(0).unwrap_or(until);
+    debug_assert!(expires_at > now);
+    let token = SignInCeremony { id: Uuid::new_v4(), expires_at, state }.seal(svc)?;
+    Ok((to_json(&options)?, token))
 }
 
 /// Finishes a passkey sign-in: a new session that records the passkey, whose last-used time (and
 /// counter and backup state) are updated. The passkey verified the person, so no second step.
+///
+/// The ceremony finishes once, also when it fails: its id is recorded before the answer is
+/// verified (in the statement that looks up the passkey), so a replay, or a second finish at the
+/// same moment, is refused as expired or used.
 pub async fn finish_sign_in(
     svc: &Services,
     token: &CeremonyToken,
@@ -79,26 +105,30 @@ pub async fn finish_sign_in(
     client: &ClientInfo,
 ) -> Result<crate::auth::sessions::SignedIn, DomainError> {
     const WHAT: PasskeyCeremony = PasskeyCeremony::SigningIn;
-    let hash = crate::auth::sessions::hash_cookie_token(token.expose()).ok_or_else(expired)?;
-    let answer: PublicKeyCredential = parse_credential(credential_json)?;
     let now = svc.clock.now();
+    let ceremony = SignInCeremony::open(svc, token, now).ok_or_else(expired)?;
+    let answer: PublicKeyCredential = parse_credential(credential_json)?;
     // one connection for the whole sign-in (each use of the pool costs a round trip of its own)
     let mut conn = svc.db.acquire().await?;
-    // taken at once, outside the transaction below: a ceremony is used up even when it fails
-    let state = db::passkeys::take_ceremony(&mut *conn, CeremonyKind::SignIn, Owner::Token(&hash), now).await?.ok_or_else(expired)?;
-    let state: DiscoverableAuthentication = from_json(state)?;
-    let (user, credential_id) = svc
-        .passkeys
-        .webauthn
-        .identify_discoverable_authentication(&answer)
-        .map_err(|e| ceremony_error(e, WHAT))?;
+    let (user, credential_id) = match svc.passkeys.webauthn.identify_discoverable_authentication(&answer) {
+        Ok(named) => named,
+        Err(e) => {
+            let fresh = db::passkeys::use_up_sign_in_ceremony(&mut *conn, ceremony.id, ceremony.expires_at).await?;
+            return Err(if fresh { ceremony_error(e, WHAT) } else { expired() });
+        }
+    };
     // the credential must belong to the account the authenticator named
-    let row = db::passkeys::find_by_credential(&mut *conn, UserId(user), credential_id).await?.ok_or_else(unknown_passkey)?;
+    let finishing =
+        db::passkeys::finish_sign_in_ceremony(&mut *conn, ceremony.id, ceremony.expires_at, UserId(user), credential_id).await?;
+    let row = match finishing {
+        SignInFinish::AlreadyFinished => return Err(expired()),
+        SignInFinish::Finishing(row) => row.ok_or_else(unknown_passkey)?,
+    };
     let mut passkey: Passkey = from_json(row.credential.0.clone())?;
     let result = svc
         .passkeys
         .webauthn
-        .finish_discoverable_authentication_v2(&answer, state, &passkey)
+        .finish_discoverable_authentication_v2(&answer, ceremony.state, &passkey)
         .map_err(|e| ceremony_error(e, WHAT))?;
     if !result.user_verified() {
         return Err(ceremony_error(WebauthnError::UserNotVerified, WHAT));

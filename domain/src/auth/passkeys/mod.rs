@@ -1,9 +1,10 @@
 //! Passkeys (WebAuthn, through webauthn-rs): registration after re-verification, sign-in without
 //! an email (discoverable credentials, also from autofill), re-verification, rename and removal.
 //!
-//! Ceremony state lives in Postgres (`webauthn_ceremonies`) for 5 minutes and is deleted when it
-//! is used, so a finished ceremony cannot be replayed and any server instance can finish what
-//! another began. A passkey always verifies the person (user verification required), so signing in
+//! A ceremony lasts 5 minutes and finishes once, on any server instance. Registration's and
+//! re-verification's state lives in Postgres (`webauthn_ceremonies`, deleted when used); a
+//! sign-in's (anonymous, begun on every load of the sign-in page) in the browser's cookie, signed
+//! by the server, with only its id recorded when it finishes (`passkey_sign_ins_finished`). A passkey always verifies the person (user verification required), so signing in
 //! with one counts as both factors.
 use std::collections::HashMap;
 use std::path::Path;
@@ -75,26 +76,10 @@ impl ProviderNames {
     }
 }
 
-/// Caps on anonymous (sign-in) ceremonies, so a flood of `passkey/begin` cannot grow the table:
-/// live ones per client network (IPv4 address or IPv6 /64; over it: `RateLimited`), and in all
-/// (over it: `Overloaded`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignInCaps {
-    pub per_network: i64,
-    pub total: i64,
-}
-
-impl Default for SignInCaps {
-    fn default() -> Self {
-        Self { per_network: 20, total: 10_000 }
-    }
-}
-
-/// The relying party (who passkeys are for), the provider names and the sign-in caps.
+/// The relying party (who passkeys are for) and the provider names.
 pub struct PasskeyService {
     webauthn: Webauthn,
     providers: ProviderNames,
-    caps: SignInCaps,
 }
 
 impl std::fmt::Debug for PasskeyService {
@@ -115,13 +100,7 @@ impl PasskeyService {
             .timeout(std::time::Duration::from_secs(CEREMONY_MINUTES as u64 * 60))
             .build()
             .map_err(|e| format!("cannot set up passkeys: {e}"))?;
-        Ok(Self { webauthn, providers, caps: SignInCaps::default() })
-    }
-
-    /// Other caps on anonymous ceremonies than the defaults (20 per network, 10,000 in all).
-    pub fn with_sign_in_caps(mut self, caps: SignInCaps) -> Self {
-        self.caps = caps;
-        self
+        Ok(Self { webauthn, providers })
     }
 
     pub fn provider_name(&self, aaguid: Option<Uuid>) -> Option<&str> {

@@ -213,17 +213,9 @@ pub async fn signed_in(
     if !signed_in_before {
         db::alerts::set_first_sign_in(&mut *conn, user_id, now).await?;
     }
-    let network = db::events::network_of(client.ip.as_deref());
-    let history = db::events::sign_in_history(
-        &mut *conn,
-        user_id,
-        network.as_deref(),
-        client.country.as_deref(),
-        now - Duration::days(FAMILIAR_DAYS),
-    )
-    .await?;
+    // the event, and whether the account signed in from its network and country before it
     let event = NewEvent { method: Some(method), detail, ..NewEvent::new(user_id, Some(session_id), EventKind::SignedIn) };
-    let event_id = db::events::insert(&mut *conn, &event, client, now).await?;
+    let (event_id, history) = db::events::insert_sign_in(&mut *conn, &event, client, now, now - Duration::days(FAMILIAR_DAYS)).await?;
     if method.used_backup_code() {
         record(&mut *conn, svc, NewEvent::new(user_id, Some(session_id), EventKind::BackupCodeUsed), client, now).await?;
     }

@@ -51,6 +51,51 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &Clie
     Ok(id)
 }
 
+/// Appends a sign-in's event (`kind` signed_in) and answers, with its id, what the account's
+/// sign-ins since `since` said about its network and country before it, in one statement (the
+/// statement's snapshot does not hold the event it adds). Run it after `alerts::lock_for_sign_in`
+/// in the same transaction, so that snapshot holds every earlier sign-in of the account.
+pub async fn insert_sign_in(
+    db: impl PgExecutor<'_>,
+    event: &NewEvent<'_>,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+    since: OffsetDateTime,
+) -> Result<(EventId, SignInHistory), sqlx::Error> {
+    debug_assert_eq!(event.kind, EventKind::SignedIn);
+    let id = EventId::new();
+    let r = sqlx::query!(
+        r#"WITH seen AS (
+             SELECT EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND created_at >= $13
+                            AND network IS NOT DISTINCT FROM $9) AS network,
+                    ($10::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in'
+                            AND created_at >= $13 AND country = $10)) AS country
+         ),
+         inserted AS (
+             INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             RETURNING 1
+         )
+         SELECT seen.network AS "network!", seen.country AS "country!" FROM seen, inserted"#,
+        id.0,
+        event.user_id.0,
+        event.session_id.map(|s| s.0),
+        event.kind.as_str(),
+        event.method.map(SignInMethod::as_str),
+        event.detail.map(|d| truncate(d, 200)),
+        client.ip.as_deref(),
+        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
+        network_of(client.ip.as_deref()),
+        client.country.as_deref().map(|c| truncate(c, 8)),
+        client.location.as_deref().map(|l| truncate(l, 200)),
+        now,
+        since,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((id, SignInHistory { network_seen: r.network, country_seen: r.country }))
+}
+
 /// Appends an event of `kind` with no detail.
 pub async fn record(
     db: impl PgExecutor<'_>,
@@ -132,29 +177,6 @@ pub struct SignInHistory {
     pub network_seen: bool,
     /// Also true when the country is not known (a country nobody knows is not a new one).
     pub country_seen: bool,
-}
-
-pub async fn sign_in_history(
-    db: impl PgExecutor<'_>,
-    user_id: UserId,
-    network: Option<&str>,
-    country: Option<&str>,
-    since: OffsetDateTime,
-) -> Result<SignInHistory, sqlx::Error> {
-    let r = sqlx::query!(
-        r#"SELECT
-             EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in' AND created_at >= $4
-                     AND network IS NOT DISTINCT FROM $2) AS "network!",
-             ($3::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND kind = 'signed_in'
-                     AND created_at >= $4 AND country = $3)) AS "country!""#,
-        user_id.0,
-        network,
-        country,
-        since,
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(SignInHistory { network_seen: r.network, country_seen: r.country })
 }
 
 /// The retention task: deletes events older than `before`, the one removal the table allows (its

@@ -38,11 +38,12 @@ pub enum DomainError {
     /// A sensitive change, and the session's last proof of identity is older than the window.
     #[error("re-verification required")]
     ReverifyRequired,
-    /// Too many requests from the client's network (anonymous passkey ceremonies over its cap).
+    /// Too many requests from the client's network. (The per-network request budgets answer it in
+    /// the server's middleware; no domain rule produces it today.)
     #[error("rate limited for {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
-    /// More work is waiting than the server admits (password hashes beyond the queue, anonymous
-    /// passkey ceremonies over the total cap): refused at once instead of queueing without limit.
+    /// More work is waiting than the server admits (password hashes beyond the queue): refused at
+    /// once instead of queueing without limit.
     #[error("overloaded, retry in {retry_after_seconds} s")]
     Overloaded { retry_after_seconds: u64 },
     /// The database cannot be reached right now (down, restarting, pool exhausted).

@@ -33,7 +33,7 @@ impl ClientNetwork {
 }
 
 impl fmt::Display for ClientNetwork {
-    /// "203.0.113.5", "2001:db8:1:2::/64" or "unknown" (the form stored with passkey ceremonies).
+    /// "203.0.113.5", "2001:db8:1:2::/64" or "unknown".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::V4(v4) => write!(f, "{v4}"),

@@ -194,52 +194,33 @@ pub async fn put_ceremony(
     Ok(())
 }
 
-/// A passkey sign-in's ceremony, finishing.
-#[derive(Clone, Debug)]
-pub enum SignInFinish {
-    /// Its id was recorded before (a replay, or a second finish at the same moment): nothing
-    /// changed.
-    AlreadyFinished,
-    /// Its id is recorded now, and the passkey is the account's, if it has it.
-    Finishing(Option<PasskeyRow>),
-}
-
-/// Records a passkey sign-in's ceremony as finished (its id, kept until `expires_at`, when its
-/// cookie is refused anyway) and answers the passkey the authenticator named, if it is
-/// `user_id`'s, in one statement. Run on its own (not in a transaction that could roll back): the
-/// ceremony is used up whatever follows, and of two finishes at once the second waits for the
-/// first's id and finds it recorded.
-pub async fn finish_sign_in_ceremony(
+/// The passkey an answer to a sign-in names, if it is `user_id`'s, unless the ceremony
+/// `ceremony_id` has finished already: `Err(())` then. One statement; it writes nothing (an answer
+/// is only recorded once it has been verified, by `record_sign_in`).
+pub async fn find_for_sign_in(
     db: impl PgExecutor<'_>,
     ceremony_id: Uuid,
-    expires_at: OffsetDateTime,
     user_id: UserId,
     credential_id: &[u8],
-) -> Result<SignInFinish, sqlx::Error> {
+) -> Result<Result<Option<PasskeyRow>, ()>, sqlx::Error> {
     let r = sqlx::query!(
-        r#"WITH finished AS (
-             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) VALUES ($1, $2)
-             ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
-             RETURNING 1
-         )
-         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!",
-                p.id AS "id?: PasskeyId", p.user_id AS "user_id?: UserId",
-                p.credential AS "credential?: Json<serde_json::Value>", p.name AS "name?", p.aaguid,
-                p.backup_eligible AS "backup_eligible?", p.backed_up AS "backed_up?",
-                p.created_at AS "created_at?", p.last_used_at
-         FROM (SELECT 1) one
-         LEFT JOIN passkeys p ON p.user_id = $3 AND p.credential_id = $4 AND EXISTS (SELECT 1 FROM finished)"#,
+        r#"SELECT EXISTS (SELECT 1 FROM passkey_sign_ins_finished WHERE ceremony_id = $1) AS "finished!",
+                  p.id AS "id?: PasskeyId", p.user_id AS "user_id?: UserId",
+                  p.credential AS "credential?: Json<serde_json::Value>", p.name AS "name?", p.aaguid,
+                  p.backup_eligible AS "backup_eligible?", p.backed_up AS "backed_up?",
+                  p.created_at AS "created_at?", p.last_used_at
+           FROM (SELECT 1) one
+           LEFT JOIN passkeys p ON p.user_id = $2 AND p.credential_id = $3"#,
         ceremony_id,
-        expires_at,
         user_id.0,
         credential_id,
     )
     .fetch_one(db)
     .await?;
-    if !r.finished {
-        return Ok(SignInFinish::AlreadyFinished);
+    if r.finished {
+        return Ok(Err(()));
     }
-    let row = match (r.id, r.user_id, r.credential, r.name, r.backup_eligible, r.backed_up, r.created_at) {
+    Ok(Ok(match (r.id, r.user_id, r.credential, r.name, r.backup_eligible, r.backed_up, r.created_at) {
         (Some(id), Some(user_id), Some(credential), Some(name), Some(backup_eligible), Some(backed_up), Some(created_at)) => Some(PasskeyRow {
             id,
             user_id,
@@ -252,22 +233,67 @@ pub async fn finish_sign_in_ceremony(
             last_used_at: r.last_used_at,
         }),
         _ => None,
-    };
-    Ok(SignInFinish::Finishing(row))
+    }))
 }
 
-/// Records a passkey sign-in's ceremony as finished without looking up a passkey (an answer that
-/// names none): the ceremony is used up. `false` when it was finished before.
-pub async fn use_up_sign_in_ceremony(db: impl PgExecutor<'_>, ceremony_id: Uuid, expires_at: OffsetDateTime) -> Result<bool, sqlx::Error> {
+/// A verified passkey sign-in to record: its ceremony (the id and expiry its cookie carried) and
+/// the passkey's use.
+pub struct SignInUse {
+    pub ceremony_id: Uuid,
+    pub ceremony_expires_at: OffsetDateTime,
+    pub user_id: UserId,
+    pub passkey_id: PasskeyId,
+    /// The updated credential (counter, backup state), when it changed.
+    pub credential: Option<serde_json::Value>,
+    pub backed_up: Option<bool>,
+    pub now: OffsetDateTime,
+}
+
+/// What became of a verified passkey sign-in's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInRecorded {
+    Recorded,
+    /// The ceremony finished before (its id is recorded): nothing changed.
+    AlreadyFinished,
+    /// The passkey is no longer the account's (removed meanwhile): roll back.
+    PasskeyGone,
+}
+
+/// Records a verified passkey sign-in in one statement: its ceremony as finished (the id, kept
+/// until the clean-up, see `delete_expired_ceremonies`, so it never finishes again) and the
+/// passkey's use (last-used time, counter, backup state). Run it in the sign-in's transaction: of
+/// two finishes of one ceremony at once, the second waits on the first's id and finds it recorded.
+/// Only verified answers get here, so the table holds real sign-ins only.
+pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse) -> Result<SignInRecorded, sqlx::Error> {
     let r = sqlx::query!(
-        "INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) VALUES ($1, $2)
-         ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING",
-        ceremony_id,
-        expires_at,
+        r#"WITH finished AS (
+             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) VALUES ($1, $2)
+             ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
+             RETURNING 1
+         ),
+         used AS (
+             UPDATE passkeys SET last_used_at = $5,
+                    credential = COALESCE($6, credential),
+                    backed_up = COALESCE($7, backed_up)
+             WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
+             RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM used) AS "used!""#,
+        u.ceremony_id,
+        u.ceremony_expires_at,
+        u.user_id.0,
+        u.passkey_id.0,
+        u.now,
+        u.credential,
+        u.backed_up,
     )
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(match (r.finished, r.used) {
+        (false, _) => SignInRecorded::AlreadyFinished,
+        (true, false) => SignInRecorded::PasskeyGone,
+        (true, true) => SignInRecorded::Recorded,
+    })
 }
 
 /// Takes (deletes and answers) the owner's unexpired ceremony of this kind: it can be finished once.
@@ -294,12 +320,13 @@ pub async fn take_ceremony(
     Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(s, _)| s))
 }
 
-/// Forgets ceremonies past their 5 minutes, and the ids of finished sign-ins whose ceremony would
-/// have expired by now (a cookie that old is refused anyway): the clean-up task.
+/// Forgets ceremonies past their 5 minutes, and the ids of finished sign-ins whose ceremony expired
+/// more than 5 minutes ago (a cookie that old is refused anyway; the margin covers an instance
+/// whose clock is behind the one running the clean-up): the clean-up task.
 pub async fn delete_expired_ceremonies(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
     let r = sqlx::query_scalar!(
         r#"WITH ceremonies AS (DELETE FROM webauthn_ceremonies WHERE expires_at <= $1 RETURNING 1),
-                finished AS (DELETE FROM passkey_sign_ins_finished WHERE expires_at <= $1 RETURNING 1)
+                finished AS (DELETE FROM passkey_sign_ins_finished WHERE expires_at <= $1 - interval '5 minutes' RETURNING 1)
            SELECT (SELECT count(*) FROM ceremonies) + (SELECT count(*) FROM finished) AS "n!""#,
         now
     )

@@ -12,7 +12,7 @@ use webauthn_rs::prelude::{
 
 use crate::request::{AuthSession, ClientInfo};
 use crate::db;
-use crate::db::passkeys::{Owner, SignInFinish};
+use crate::db::passkeys::{Owner, SignInRecorded, SignInUse};
 use crate::ids::UserId;
 use crate::kinds::CeremonyKind;
 use crate::secret::CeremonyToken;
@@ -95,9 +95,10 @@ pub fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Valu
 /// Finishes a passkey sign-in: a new session that records the passkey, whose last-used time (and
 /// counter and backup state) are updated. The passkey verified the person, so no second step.
 ///
-/// The ceremony finishes once, also when it fails: its id is recorded before the answer is
-/// verified (in the statement that looks up the passkey), so a replay, or a second finish at the
-/// same moment, is refused as expired or used.
+/// The ceremony finishes once: a verified answer records its id in the sign-in's transaction, so a
+/// replay is refused as expired or used, and of two finishes at once the second waits for the
+/// first's id and is refused the same way. An answer that fails verification records nothing (it
+/// proved nothing; only real sign-ins add rows).
 pub async fn finish_sign_in(
     svc: &Services,
     token: &CeremonyToken,
@@ -108,22 +109,18 @@ pub async fn finish_sign_in(
     let now = svc.clock.now();
     let ceremony = SignInCeremony::open(svc, token, now).ok_or_else(expired)?;
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
+    let (user, credential_id) = svc
+        .passkeys
+        .webauthn
+        .identify_discoverable_authentication(&answer)
+        .map_err(|e| ceremony_error(e, WHAT))?;
     // one connection for the whole sign-in (each use of the pool costs a round trip of its own)
     let mut conn = svc.db.acquire().await?;
-    let (user, credential_id) = match svc.passkeys.webauthn.identify_discoverable_authentication(&answer) {
-        Ok(named) => named,
-        Err(e) => {
-            let fresh = db::passkeys::use_up_sign_in_ceremony(&mut *conn, ceremony.id, ceremony.expires_at).await?;
-            return Err(if fresh { ceremony_error(e, WHAT) } else { expired() });
-        }
-    };
     // the credential must belong to the account the authenticator named
-    let finishing =
-        db::passkeys::finish_sign_in_ceremony(&mut *conn, ceremony.id, ceremony.expires_at, UserId(user), credential_id).await?;
-    let row = match finishing {
-        SignInFinish::AlreadyFinished => return Err(expired()),
-        SignInFinish::Finishing(row) => row.ok_or_else(unknown_passkey)?,
-    };
+    let row = db::passkeys::find_for_sign_in(&mut *conn, ceremony.id, UserId(user), credential_id)
+        .await?
+        .map_err(|()| expired())?
+        .ok_or_else(unknown_passkey)?;
     let mut passkey: Passkey = from_json(row.credential.0.clone())?;
     let result = svc
         .passkeys
@@ -138,7 +135,25 @@ pub async fn finish_sign_in(
         _ => None,
     };
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    db::passkeys::record_use(&mut *tx, row.user_id, row.id, updated, Some(result.backup_state()), now).await?;
+    let recorded = db::passkeys::record_sign_in(
+        &mut *tx,
+        &SignInUse {
+            ceremony_id: ceremony.id,
+            ceremony_expires_at: ceremony.expires_at,
+            user_id: row.user_id,
+            passkey_id: row.id,
+            credential: updated,
+            backed_up: Some(result.backup_state()),
+            now,
+        },
+    )
+    .await?;
+    match recorded {
+        // (the transaction rolls back as it is dropped)
+        SignInRecorded::AlreadyFinished => return Err(expired()),
+        SignInRecorded::PasskeyGone => return Err(unknown_passkey()),
+        SignInRecorded::Recorded => {}
+    }
     let session = crate::auth::sessions::start_with_passkey(&mut tx, svc, row.user_id, (row.id, &row.name), now, client).await?;
     // a full sign-in: this browser's path starts again, and it becomes (stays) a trusted device
     crate::auth::throttle::reset_on(&mut *tx, svc, row.user_id, client).await?;

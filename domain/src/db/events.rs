@@ -27,9 +27,33 @@ impl<'a> NewEvent<'a> {
     }
 }
 
+/// An event's detail and where it came from, as the table stores them (cut to its lengths).
+struct Stored<'a> {
+    detail: Option<&'a str>,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    network: Option<String>,
+    country: Option<&'a str>,
+    location: Option<&'a str>,
+}
+
+impl<'a> Stored<'a> {
+    fn of(event: &NewEvent<'a>, client: &'a ClientInfo) -> Self {
+        Self {
+            detail: event.detail.map(|d| truncate(d, 200)),
+            ip: client.ip.as_deref(),
+            user_agent: client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
+            network: network_of(client.ip.as_deref()),
+            country: client.country.as_deref().map(|c| truncate(c, 8)),
+            location: client.location.as_deref().map(|l| truncate(l, 200)),
+        }
+    }
+}
+
 /// Appends `event` with where the request came from; answers the new event's id.
 pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &ClientInfo, now: OffsetDateTime) -> Result<EventId, sqlx::Error> {
     let id = EventId::new();
+    let c = Stored::of(event, client);
     sqlx::query!(
         "INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -38,12 +62,12 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &Clie
         event.session_id.map(|s| s.0),
         event.kind.as_str(),
         event.method.map(SignInMethod::as_str),
-        event.detail.map(|d| truncate(d, 200)),
-        client.ip.as_deref(),
-        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
-        network_of(client.ip.as_deref()),
-        client.country.as_deref().map(|c| truncate(c, 8)),
-        client.location.as_deref().map(|l| truncate(l, 200)),
+        c.detail,
+        c.ip,
+        c.user_agent,
+        c.network,
+        c.country,
+        c.location,
         now,
     )
     .execute(db)
@@ -64,6 +88,7 @@ pub async fn insert_sign_in(
 ) -> Result<(EventId, SignInHistory), sqlx::Error> {
     debug_assert_eq!(event.kind, EventKind::SignedIn);
     let id = EventId::new();
+    let c = Stored::of(event, client);
     let r = sqlx::query!(
         r#"WITH seen AS (
              SELECT EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND created_at >= $13
@@ -82,12 +107,12 @@ pub async fn insert_sign_in(
         event.session_id.map(|s| s.0),
         event.kind.as_str(),
         event.method.map(SignInMethod::as_str),
-        event.detail.map(|d| truncate(d, 200)),
-        client.ip.as_deref(),
-        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
-        network_of(client.ip.as_deref()),
-        client.country.as_deref().map(|c| truncate(c, 8)),
-        client.location.as_deref().map(|l| truncate(l, 200)),
+        c.detail,
+        c.ip,
+        c.user_agent,
+        c.network,
+        c.country,
+        c.location,
         now,
         since,
     )

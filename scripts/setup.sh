@@ -34,8 +34,11 @@ cargo_install() {
 }
 
 if [ "$want" = release ] || [ "$want" = watch ]; then
+  # 0.3.10, pinned: 0.3.11's own lock file (which --locked uses) asks for rustc 1.96
+  # (cargo-util-schemas 0.14.2), and without --locked today's registry gives crates that ask for
+  # 1.96 and 1.97; this machine's rustc is 1.95 (seen on a fresh machine, 2026-12-03).
   if ! cargo leptos --version >/dev/null 2>&1; then
-    cargo_install cargo-leptos 31 cargo-leptos --features no_downloads
+    cargo_install cargo-leptos 31 cargo-leptos@0.3.10 --features no_downloads
   fi
   # wasm-bindgen CLI at exactly the version the workspace pins.
   wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' "$ROOT/Cargo.lock")

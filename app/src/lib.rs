@@ -9,6 +9,7 @@ pub mod error;
 pub mod model;
 pub mod nav;
 pub mod previews;
+pub mod resource;
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -46,7 +46,7 @@ pub fn parse_filter(filter: &str) -> Result<Option<domain::kinds::ActivityFilter
 #[derive(Clone, Copy)]
 pub struct ActivitySection {
     filter: RwSignal<String>,
-    first: Resource<Result<ActivityPageView, AppError>>,
+    first: crate::resource::PageResource<Result<ActivityPageView, AppError>>,
     more: ServerAction<GetActivity>,
     /// The first page and the older ones "Show more" added.
     events: Signal<Vec<ActivityView>>,
@@ -61,7 +61,7 @@ impl ActivitySection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
         let filter = RwSignal::new(String::new());
-        let first = Resource::new(move || (filter.get(), ctx.changes()), |(f, _)| get_activity(f, String::new()));
+        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes()), |(f, _)| get_activity(f, String::new()));
         let more = ServerAction::<GetActivity>::new();
         let older = RwSignal::new(Vec::<ActivityView>::new());
         // after "Show more": the cursor its page gave (None: that was the last page)

@@ -13,7 +13,7 @@ use crate::model::SecurityOverview;
 #[derive(Clone, Copy)]
 pub struct SecurityContext {
     /// Everything the page shows, for the signed-in account (reloaded by `refresh`).
-    pub overview: Resource<Result<SecurityOverview, AppError>>,
+    pub overview: crate::resource::PageResource<Result<SecurityOverview, AppError>>,
     /// What the overview is keyed on: one more after each successful change.
     changes: RwSignal<u32>,
     /// Sign out (the header's and the Sessions section's Log out).
@@ -32,7 +32,7 @@ impl SecurityContext {
     pub fn provide() -> Self {
         let changes = RwSignal::new(0u32);
         let ctx = SecurityContext {
-            overview: Resource::new(move || changes.get(), |_| get_security_overview()),
+            overview: crate::resource::page_resource(move || changes.get(), |_| get_security_overview()),
             changes,
             sign_out: ServerAction::new(),
             reverify: ReverifyGate { waiting: RwSignal::new(None) },

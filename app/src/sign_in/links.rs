@@ -233,7 +233,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 #[component]
 pub fn FinishSignUpPage() -> impl IntoView {
     let token = token();
-    let link = Resource::new(move || token.get(), |t| crate::auth_api::sign_up_link(t));
+    let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::sign_up_link(t));
     let action = ServerAction::<FinishSignUp>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |password: String| {
@@ -293,7 +293,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
     let token = token();
-    let link = Resource::new(move || token.get(), |t| crate::auth_api::reset_link(t));
+    let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::reset_link(t));
     let action = ServerAction::<ResetPassword>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |password: String| {

@@ -362,7 +362,7 @@ pub fn SignUpPage() -> impl IntoView {
 /// earlier one ended (from the address the callback sent the person back to).
 #[derive(Clone, Copy)]
 struct ProviderChoice {
-    offered: Resource<Result<Vec<crate::model::ProviderOption>, AppError>>,
+    offered: crate::resource::PageResource<Result<Vec<crate::model::ProviderOption>, AppError>>,
     pending: RwSignal<Option<crate::model::ProviderKind>>,
     error: RwSignal<Option<String>>,
     notice: Memo<Option<(crate::model::ProviderKind, providers::ProviderOutcome)>>,
@@ -372,7 +372,7 @@ impl ProviderChoice {
     fn new() -> Self {
         let query = use_query_map();
         ProviderChoice {
-            offered: Resource::new(|| (), |_| crate::auth_api::list_providers()),
+            offered: crate::resource::page_resource(|| (), |_| crate::auth_api::list_providers()),
             pending: RwSignal::new(None),
             error: RwSignal::new(None),
             notice: Memo::new(move |_| {

@@ -16,7 +16,7 @@ use crate::model::{NotMeDoneView, NotMeView};
 pub fn NotMePage() -> impl IntoView {
     let query = use_query_map();
     let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
-    let link = Resource::new(move || token.get(), |t| crate::auth_api::not_me_link(t));
+    let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::not_me_link(t));
     let action = ServerAction::<ReportNotMe>::new();
     let error = Signal::derive(move || match action.value().get() {
         Some(Err(AppError::LinkUnusable(_))) | None | Some(Ok(_)) => None,

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod config;
 pub mod limits;
 pub mod middleware;
+pub mod panics;
 pub mod previews;
 pub mod providers;
 

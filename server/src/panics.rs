@@ -47,40 +47,22 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_is_one_error_line_with_its_message_and_place_even_when_rust_backtrace_asks_for_more()
-    {
+    fn a_panic_is_one_error_line_with_its_message_and_place_even_when_rust_backtrace_asks_for_more() {
         std::env::set_var("RUST_BACKTRACE", "full");
         let out = Captured::default();
         let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
         super::install();
-        let line = line!() + 2;
-        let caught = tracing::subscriber::with_default(subscriber, || {
-            std::panic::catch_unwind(|| {
-                panic!("Tried to access a reactive value that has already been disposed.")
-            })
-        });
+        // (the panic is on the line after this one)
+        let line = line!() + 1;
+        let caught = tracing::subscriber::with_default(subscriber, || std::panic::catch_unwind(|| panic!("Tried to access a reactive value that has already been disposed.")));
         let _ = std::panic::take_hook();
         assert!(caught.is_err());
         let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(log.lines().count(), 1, "{log}");
         assert!(log.contains(" ERROR "), "{log}");
-        assert!(
-            log.contains(
-                "panicked: Tried to access a reactive value that has already been disposed."
-            ),
-            "{log}"
-        );
-        assert!(
-            log.contains(&format!("location=server/src/panics.rs:{line}")),
-            "{log}"
-        );
-        assert!(
-            !log.contains("stack backtrace") && !log.contains("rust_begin_unwind"),
-            "{log}"
-        );
+        assert!(log.contains("panicked: Tried to access a reactive value that has already been disposed."), "{log}");
+        assert!(log.contains(&format!("location=server/src/panics.rs:{line}")), "{log}");
+        assert!(!log.contains("stack backtrace") && !log.contains("rust_begin_unwind"), "{log}");
     }
 }

@@ -2,15 +2,15 @@
 //! the thread), never a backtrace, whatever `RUST_BACKTRACE` says.
 //!
 //! Rust's own hook prints a backtrace when `RUST_BACKTRACE` is set, and resolving it reads the
-//! binary's debug information and keeps it: one panic under `make bench` (a page render cancelled
-//! as its client went away, see the README) raised the server's resident memory by about 40 MiB for
-//! good (33 MiB anonymous, 8 MiB of the binary's pages), past measure 5's budget. The location and
-//! message find the code; the log stays one line per event.
+//! binary's debug information and keeps it: one panic under `make bench` (inside Leptos, most
+//! likely a page render whose client went away; see the README) raised the server's resident
+//! memory by about 40 MiB for good (33 MiB anonymous, 8 MiB of the binary's pages), past measure
+//! 5's budget. The location and message find the code; the log stays one line per event.
 use std::panic::PanicHookInfo;
 
 /// Replaces the process's panic hook (see the module documentation).
 pub fn install() {
-    std::panic::set_hook(Box::new(|info| log(info)));
+    std::panic::set_hook(Box::new(log));
 }
 
 fn log(info: &PanicHookInfo<'_>) {

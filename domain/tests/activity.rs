@@ -293,8 +293,8 @@ async fn two_simultaneous_unfamiliar_sign_ins_from_one_new_device_raise_one_aler
     let (ada_id, _) = ada(&svc).await;
     let (a, b) = (stranger(), client("203.0.113.78", CHROME_WINDOWS, Some("PT"), "Lisbon, Lisbon, Portugal"));
     // Two right passwords from the same new device: both sessions start (the sign-in's last step)
-    // while the test holds the account's row, so both wait at their session's foreign key and then
-    // decide at the same moment.
+    // while the test holds the account's row, so both wait for its lock and then decide at the
+    // same moment.
     let mut gate = db.begin().await.unwrap();
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(ada_id.0).execute(&mut *gate).await.unwrap();
     let open = async {

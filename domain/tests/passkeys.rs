@@ -89,6 +89,44 @@ async fn a_registered_passkey_signs_in_as_both_factors_and_records_its_use(db: P
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_sign_in_starts_the_browsers_count_of_wrong_passwords_again_and_records_its_event(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    let added = register(&svc, &session, &mut k, "Work laptop").await.unwrap();
+    let browser = ClientInfo::default();
+    let path = domain::auth::throttle::path(&svc, &browser, session.user_id);
+    let failures = || domain::db::throttles::failures(&db, session.user_id, path.key());
+    for _ in 0..2 {
+        let wrong = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new("not the password at all"), &browser).await;
+        assert!(matches!(wrong, Err(DomainError::InvalidCredentials)));
+    }
+    assert_eq!(failures().await.unwrap(), 2);
+
+    svc.clock.advance(Duration::minutes(1));
+    let (options, cookie) = begin_sign_in(&svc);
+    let token = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &browser).await.unwrap().token;
+    assert_eq!(failures().await.unwrap(), 0, "a full sign-in starts the browser's count again");
+    // the new session, with its passkey, and its sign-in event, naming it
+    let signed_in = me(&svc, &token).await;
+    let (passkey_id, new_device): (Option<uuid::Uuid>, bool) =
+        sqlx::query_as("SELECT passkey_id, new_device FROM sessions WHERE id = $1").bind(signed_in.session_id.0).fetch_one(&db).await.unwrap();
+    assert_eq!(passkey_id, Some(added.id.0));
+    assert!(!new_device, "the browser the account signed up with");
+    let events: Vec<(Option<String>, Option<String>, time::OffsetDateTime)> = sqlx::query_as(
+        "SELECT method, detail, created_at FROM security_events WHERE kind = 'signed_in' AND session_id = $1",
+    )
+    .bind(signed_in.session_id.0)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(events, [(Some("passkey".to_string()), Some("Work laptop".to_string()), svc.clock.now())]);
+    // the account's first sign-in stays the sign-up's
+    let first: Option<time::OffsetDateTime> = sqlx::query_scalar("SELECT first_signed_in_at FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(first, Some(svc.clock.now() - Duration::minutes(1)));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn default_names_are_numbered_and_chosen_names_are_kept(db: PgPool) {
     let svc = services(db);
     let (_, session) = account(&svc, "ada@example.test").await;

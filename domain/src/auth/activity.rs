@@ -194,14 +194,16 @@ pub async fn record(
     Ok(id)
 }
 
-/// A new session's sign-in: records it (with the session, the method and, for a passkey, its
-/// name), the backup code it used up (with its notice), and, when it is unfamiliar (see the
-/// module's description), raises an alert. Call it in the transaction that starts the session.
+/// Starts a new session and records its sign-in (with the method and, for a passkey, its name),
+/// the backup code it used up (with its notice), and, when it is unfamiliar (see the module's
+/// description), raises an alert. Call it in the transaction that starts the session, with the
+/// account's row locked by it (`locked`; `None`: locked here).
 pub async fn signed_in(
     conn: &mut PgConnection,
     svc: &Services,
+    locked: Option<db::alerts::LockedForSignIn>,
     user_id: UserId,
-    session_id: SessionId,
+    session: &db::events::NewSession<'_>,
     method: SignInMethod,
     detail: Option<&str>,
     client: &ClientInfo,
@@ -209,13 +211,17 @@ pub async fn signed_in(
 ) -> Result<(), DomainError> {
     // one sign-in of this account at a time decides familiarity, so two at once from the same new
     // device raise one alert
-    let signed_in_before = db::alerts::lock_for_sign_in(&mut *conn, user_id).await?.is_some();
-    if !signed_in_before {
-        db::alerts::set_first_sign_in(&mut *conn, user_id, now).await?;
-    }
-    // the event, and whether the account signed in from its network and country before it
+    let locked = match locked {
+        Some(l) => l,
+        None => db::alerts::lock_for_sign_in(&mut *conn, user_id).await?,
+    };
+    let signed_in_before = locked.signed_in_before;
+    // the session, its event, and whether the account signed in from its network and country
+    // before it
+    let session_id = session.id;
     let event = NewEvent { method: Some(method), detail, ..NewEvent::new(user_id, Some(session_id), EventKind::SignedIn) };
-    let (event_id, history) = db::events::insert_sign_in(&mut *conn, &event, client, now, now - Duration::days(FAMILIAR_DAYS)).await?;
+    let since = now - Duration::days(FAMILIAR_DAYS);
+    let (event_id, history) = db::events::insert_sign_in(&mut *conn, session, &event, client, !signed_in_before, now, since).await?;
     if method.used_backup_code() {
         record(&mut *conn, svc, NewEvent::new(user_id, Some(session_id), EventKind::BackupCodeUsed), client, now).await?;
     }

@@ -105,27 +105,29 @@ pub async fn start(
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let mut tx = svc.db.begin().await?;
-    let token = start_in(&mut tx, svc, user_id, method, None, client, svc.clock.now()).await?;
+    let token = start_in(&mut tx, svc, None, user_id, method, None, client, svc.clock.now()).await?;
     tx.commit().await?;
     Ok(SignedIn::new(svc, user_id, token, client))
 }
 
 /// Starts a session for a person who signed in with one of their passkeys (`name`), in the
-/// caller's transaction.
+/// caller's transaction, which has locked the account's row for it (`locked`).
 pub async fn start_with_passkey(
     conn: &mut sqlx::PgConnection,
     svc: &Services,
+    locked: db::alerts::LockedForSignIn,
     user_id: UserId,
     passkey: (PasskeyId, &str),
     now: OffsetDateTime,
     client: &ClientInfo,
 ) -> Result<SessionToken, DomainError> {
-    start_in(conn, svc, user_id, SignInMethod::Passkey, Some(passkey), client, now).await
+    start_in(conn, svc, Some(locked), user_id, SignInMethod::Passkey, Some(passkey), client, now).await
 }
 
 async fn start_in(
     conn: &mut sqlx::PgConnection,
     svc: &Services,
+    locked: Option<db::alerts::LockedForSignIn>,
     user_id: UserId,
     method: SignInMethod,
     passkey: Option<(PasskeyId, &str)>,
@@ -133,9 +135,8 @@ async fn start_in(
     now: OffsetDateTime,
 ) -> Result<SessionToken, DomainError> {
     let (token, hash) = new_token();
-    let id = SessionId::new();
-    db::sessions::insert(&mut *conn, id, user_id, &hash, now, method, passkey.map(|p| p.0), client).await?;
-    crate::auth::activity::signed_in(conn, svc, user_id, id, method, passkey.map(|p| p.1), client, now).await?;
+    let session = db::events::NewSession { id: SessionId::new(), token_hash: &hash, passkey_id: passkey.map(|p| p.0) };
+    crate::auth::activity::signed_in(conn, svc, locked, user_id, &session, method, passkey.map(|p| p.1), client, now).await?;
     Ok(token)
 }
 

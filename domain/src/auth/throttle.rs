@@ -96,12 +96,7 @@ pub async fn second_step_failed(svc: &Services, user_id: UserId, client: &Client
 
 /// A full sign-in on this request's path (passkey, or the second step done): its count starts again.
 pub async fn reset(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
-    reset_on(&svc.db, svc, user_id, client).await
-}
-
-/// `reset`, on a connection (or in a transaction) the caller holds.
-pub(crate) async fn reset_on(db: impl sqlx::PgExecutor<'_>, svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
-    db::throttles::reset(db, user_id, path(svc, client, user_id).key()).await?;
+    db::throttles::reset(&svc.db, user_id, path(svc, client, user_id).key()).await?;
     Ok(())
 }
 

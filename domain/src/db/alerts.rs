@@ -6,22 +6,22 @@ use uuid::Uuid;
 
 use crate::ids::{EventId, SessionId, UserId};
 
-/// Locks the account's row for the rest of the transaction (one sign-in of the account at a time
-/// decides whether it is unfamiliar) and answers when it first signed in (`None`: this is its
-/// first sign-in).
-pub async fn lock_for_sign_in(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<OffsetDateTime>, sqlx::Error> {
-    Ok(sqlx::query_scalar!("SELECT first_signed_in_at FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0)
-        .fetch_optional(db)
-        .await?
-        .flatten())
+/// An account's row, locked for a sign-in by the caller's transaction: one sign-in of the account
+/// at a time decides whether it is unfamiliar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockedForSignIn {
+    /// The account signed in before (`users.first_signed_in_at` is set).
+    pub signed_in_before: bool,
 }
 
-/// Records the account's first sign-in (no change after it).
-pub async fn set_first_sign_in(db: impl PgExecutor<'_>, user_id: UserId, now: OffsetDateTime) -> Result<(), sqlx::Error> {
-    sqlx::query!("UPDATE users SET first_signed_in_at = $2 WHERE id = $1 AND first_signed_in_at IS NULL", user_id.0, now)
-        .execute(db)
-        .await?;
-    Ok(())
+/// Locks the account's row for the rest of the transaction and answers whether it signed in
+/// before.
+pub async fn lock_for_sign_in(db: impl PgExecutor<'_>, user_id: UserId) -> Result<LockedForSignIn, sqlx::Error> {
+    let first = sqlx::query_scalar!("SELECT first_signed_in_at FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0)
+        .fetch_optional(db)
+        .await?
+        .flatten();
+    Ok(LockedForSignIn { signed_in_before: first.is_some() })
 }
 
 pub struct NewAlert<'a> {

@@ -5,7 +5,7 @@ use sqlx::{PgExecutor, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ids::{EventId, SessionId, UserId};
+use crate::ids::{EventId, PasskeyId, SessionId, UserId};
 use crate::kinds::{EventKind, SignInMethod};
 use crate::request::ClientInfo;
 
@@ -75,20 +75,37 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &Clie
     Ok(id)
 }
 
-/// Appends a sign-in's event (`kind` signed_in) and answers, with its id, what the account's
-/// sign-ins since `since` said about its network and country before it, in one statement (the
-/// statement's snapshot does not hold the event it adds). Run it after `alerts::lock_for_sign_in`
-/// in the same transaction, so that snapshot holds every earlier sign-in of the account.
+/// A session to start with its sign-in's event (`insert_sign_in`).
+pub struct NewSession<'a> {
+    pub id: SessionId,
+    pub token_hash: &'a [u8; 32],
+    /// The passkey a passkey sign-in used.
+    pub passkey_id: Option<PasskeyId>,
+}
+
+/// Starts a session and appends its sign-in's event (`kind` signed_in), records the account's
+/// first sign-in when `first`, and answers the event's id and what the account's sign-ins since
+/// `since` said about its network and country before it: one statement (its snapshot holds neither
+/// the session nor the event it adds). Run it after the account's row was locked for the sign-in
+/// (`alerts::lock_for_sign_in`, or a passkey's `passkeys::record_sign_in`) in the same transaction,
+/// so that snapshot holds every earlier sign-in of the account.
+///
+/// The session is `new_device` when the account has sessions, but none from this device (browser
+/// and OS), or, when the country is known, none from this country.
 pub async fn insert_sign_in(
     db: impl PgExecutor<'_>,
+    session: &NewSession<'_>,
     event: &NewEvent<'_>,
     client: &ClientInfo,
+    first: bool,
     now: OffsetDateTime,
     since: OffsetDateTime,
 ) -> Result<(EventId, SignInHistory), sqlx::Error> {
     debug_assert_eq!(event.kind, EventKind::SignedIn);
     let id = EventId::new();
     let c = Stored::of(event, client);
+    let device = crate::devices::describe(client.user_agent.as_deref());
+    let device_key = format!("{}|{}", device.browser_name, device.os_family);
     let r = sqlx::query!(
         r#"WITH seen AS (
              SELECT EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND created_at >= $13
@@ -96,15 +113,27 @@ pub async fn insert_sign_in(
                     ($10::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in'
                             AND created_at >= $13 AND country = $10)) AS country
          ),
+         session AS (
+             INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
+                                   auth_method, device_key, country, passkey_id, new_device)
+             VALUES ($3, $2, $14, $12, $12, $12, $7, $8, $5, $15, $10, $16,
+                     EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
+                     AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $15)
+                          OR ($10::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $10))))
+             RETURNING 1
+         ),
+         first_sign_in AS (
+             UPDATE users SET first_signed_in_at = $12 WHERE id = $2 AND $17 AND first_signed_in_at IS NULL
+         ),
          inserted AS (
              INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              RETURNING 1
          )
-         SELECT seen.network AS "network!", seen.country AS "country!" FROM seen, inserted"#,
+         SELECT seen.network AS "network!", seen.country AS "country!" FROM seen, session, inserted"#,
         id.0,
         event.user_id.0,
-        event.session_id.map(|s| s.0),
+        session.id.0,
         event.kind.as_str(),
         event.method.map(SignInMethod::as_str),
         c.detail,
@@ -115,6 +144,10 @@ pub async fn insert_sign_in(
         c.location,
         now,
         since,
+        &session.token_hash[..],
+        device_key,
+        session.passkey_id.map(|p| p.0),
+        first,
     )
     .fetch_one(db)
     .await?;

@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::db::alerts::LockedForSignIn;
 use crate::ids::{PasskeyId, SessionId, UserId};
 use crate::kinds::CeremonyKind;
 
@@ -236,9 +237,9 @@ pub async fn find_for_sign_in(
     }))
 }
 
-/// A verified passkey sign-in to record: its ceremony (the id and expiry its cookie carried) and
-/// the passkey's use.
-pub struct SignInUse {
+/// A verified passkey sign-in to record: its ceremony (the id and expiry its cookie carried), the
+/// passkey's use, and the sign-in throttle path (`sign_in_throttles.device`) it starts again.
+pub struct SignInUse<'a> {
     pub ceremony_id: Uuid,
     pub ceremony_expires_at: OffsetDateTime,
     pub user_id: UserId,
@@ -246,13 +247,15 @@ pub struct SignInUse {
     /// The updated credential (counter, backup state), when it changed.
     pub credential: Option<serde_json::Value>,
     pub backed_up: Option<bool>,
+    pub throttle_path: &'a [u8],
     pub now: OffsetDateTime,
 }
 
 /// What became of a verified passkey sign-in's record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInRecorded {
-    Recorded,
+    /// Recorded; the account's row is locked for the sign-in until the transaction ends.
+    Recorded(LockedForSignIn),
     /// The ceremony finished before (its id is recorded): nothing changed.
     AlreadyFinished,
     /// The passkey is no longer the account's (removed meanwhile): roll back.
@@ -260,11 +263,12 @@ pub enum SignInRecorded {
 }
 
 /// Records a verified passkey sign-in in one statement: its ceremony as finished (the id, kept
-/// until the clean-up, see `delete_expired_ceremonies`, so it never finishes again) and the
-/// passkey's use (last-used time, counter, backup state). Run it in the sign-in's transaction: of
-/// two finishes of one ceremony at once, the second waits on the first's id and finds it recorded.
-/// Only verified answers get here, so the table holds real sign-ins only.
-pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse) -> Result<SignInRecorded, sqlx::Error> {
+/// until the clean-up, see `delete_expired_ceremonies`, so it never finishes again), the passkey's
+/// use (last-used time, counter, backup state) and the throttle path's fresh start; and locks the
+/// account's row for the sign-in (`alerts::lock_for_sign_in`). Run it in the sign-in's
+/// transaction: of two finishes of one ceremony at once, the second waits on the first's id and
+/// finds it recorded. Only verified answers get here, so the table holds real sign-ins only.
+pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Result<SignInRecorded, sqlx::Error> {
     let r = sqlx::query!(
         r#"WITH finished AS (
              INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) VALUES ($1, $2)
@@ -277,8 +281,15 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse) -> Result<Si
                     backed_up = COALESCE($7, backed_up)
              WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
              RETURNING 1
+         ),
+         account AS (
+             SELECT first_signed_in_at FROM users WHERE id = $3 AND EXISTS (SELECT 1 FROM used) FOR NO KEY UPDATE
+         ),
+         throttle_reset AS (
+             DELETE FROM sign_in_throttles WHERE user_id = $3 AND device = $8 AND EXISTS (SELECT 1 FROM used)
          )
-         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM used) AS "used!""#,
+         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM used) AS "used!",
+                EXISTS (SELECT 1 FROM account WHERE first_signed_in_at IS NOT NULL) AS "signed_in_before!""#,
         u.ceremony_id,
         u.ceremony_expires_at,
         u.user_id.0,
@@ -286,13 +297,14 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse) -> Result<Si
         u.now,
         u.credential,
         u.backed_up,
+        u.throttle_path,
     )
     .fetch_one(db)
     .await?;
     Ok(match (r.finished, r.used) {
         (false, _) => SignInRecorded::AlreadyFinished,
         (true, false) => SignInRecorded::PasskeyGone,
-        (true, true) => SignInRecorded::Recorded,
+        (true, true) => SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before }),
     })
 }
 

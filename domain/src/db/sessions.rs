@@ -1,9 +1,7 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::request::ClientInfo;
-use crate::db::events::truncate;
-use crate::ids::{PasskeyId, SessionId, UserId};
+use crate::ids::{SessionId, UserId};
 use crate::kinds::{RevokeReason, SignInMethod};
 use crate::plan::Plan;
 
@@ -42,43 +40,6 @@ pub struct SessionRow {
     pub auth_method: SignInMethod,
     /// The passkey a passkey session signed in with (`None` once removed).
     pub passkey_name: Option<String>,
-}
-
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    id: SessionId,
-    user_id: UserId,
-    token_hash: &[u8; 32],
-    now: OffsetDateTime,
-    method: SignInMethod,
-    passkey_id: Option<PasskeyId>,
-    client: &ClientInfo,
-) -> Result<(), sqlx::Error> {
-    let device = crate::devices::describe(client.user_agent.as_deref());
-    let device_key = format!("{}|{}", device.browser_name, device.os_family);
-    // New: the account has signed in before, but never from this device, or never from this
-    // country (when the country is known).
-    sqlx::query!(
-        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
-                               auth_method, device_key, country, passkey_id, new_device)
-         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8, $9, $10,
-                 EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
-                 AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $8)
-                      OR ($9::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $9))))",
-        id.0,
-        user_id.0,
-        &token_hash[..],
-        now,
-        client.ip.as_deref(),
-        client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
-        method.as_str(),
-        device_key,
-        client.country.as_deref(),
-        passkey_id.map(|p| p.0),
-    )
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// The unrevoked session with this token hash, with its account and plan. One query, straight to

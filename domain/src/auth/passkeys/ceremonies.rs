@@ -134,6 +134,9 @@ pub async fn finish_sign_in(
         Some(true) => Some(to_json(&passkey)?),
         _ => None,
     };
+    // a full sign-in: this browser's throttle path starts again (and it becomes, or stays, a
+    // trusted device)
+    let throttle_path = crate::auth::throttle::path(svc, client, row.user_id);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let recorded = db::passkeys::record_sign_in(
         &mut *tx,
@@ -144,19 +147,18 @@ pub async fn finish_sign_in(
             passkey_id: row.id,
             credential: updated,
             backed_up: Some(result.backup_state()),
+            throttle_path: throttle_path.key(),
             now,
         },
     )
     .await?;
-    match recorded {
+    let locked = match recorded {
         // (the transaction rolls back as it is dropped)
         SignInRecorded::AlreadyFinished => return Err(expired()),
         SignInRecorded::PasskeyGone => return Err(unknown_passkey()),
-        SignInRecorded::Recorded => {}
-    }
-    let session = crate::auth::sessions::start_with_passkey(&mut tx, svc, row.user_id, (row.id, &row.name), now, client).await?;
-    // a full sign-in: this browser's path starts again, and it becomes (stays) a trusted device
-    crate::auth::throttle::reset_on(&mut *tx, svc, row.user_id, client).await?;
+        SignInRecorded::Recorded(locked) => locked,
+    };
+    let session = crate::auth::sessions::start_with_passkey(&mut tx, svc, locked, row.user_id, (row.id, &row.name), now, client).await?;
     tx.commit().await?;
     Ok(crate::auth::sessions::SignedIn::new(svc, row.user_id, session, client))
 }

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::components::PageFrame;
 use crate::previews::PreviewsPage;
@@ -89,7 +89,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=ResetPasswordPage/>
                 <Route path=path!("/this-wasnt-me") view=NotMePage/>
-                <Route path=path!("/settings/security") view=SecurityPage/>
+                <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::Async/>
                 <Route path=path!("/previews") view=PreviewsPage/>
             </Routes>
         </Router>

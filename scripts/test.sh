@@ -23,7 +23,7 @@ leaks=$(grep -E '^(sqlx|argon2|tokio|domain|leptos_axum) ' <<<"$tree" || true)
 if [ -n "$leaks" ]; then echo "server-only crates in the wasm dependency tree:"; echo "$leaks"; exit 1; fi
 echo "ok: no sqlx, argon2, tokio, domain or leptos_axum in the frontend's tree"
 
-tests=(-p policy -p domain -p server -p app -p testkit --features app/ssr,testkit/idp)
+tests=(-p policy -p domain -p server -p app -p testkit --features app/ssr,app/previews,testkit/idp)
 step "Building the tests, and checking that the committed query data (.sqlx/) matches the queries"
 # Builds compile the queries against .sqlx/ (SQLX_OFFLINE, env.sh). Here the test build describes
 # them again against a scratch database with the migrations, and .sqlx/ is compared with that (make

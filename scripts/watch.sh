@@ -11,4 +11,5 @@ scripts/pg.sh start
 scripts/idp.sh start
 scripts/mail.sh start
 dev_server_env
-exec cargo leptos watch "${LEPTOS_ARGS[@]}"
+# (with the component previews, as make run has them: xtask adds the same feature)
+exec cargo leptos watch --features app/previews "${LEPTOS_ARGS[@]}"

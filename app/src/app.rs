@@ -5,7 +5,12 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::PageFrame;
+#[cfg(feature = "previews")]
 use crate::previews::PreviewsPage;
+// A build without the previews (make release: ~19 KB of the bundle, brotli) keeps the route, so the
+// server and the bundle list the same routes, and answers it as any unknown address.
+#[cfg(not(feature = "previews"))]
+use NotFound as PreviewsPage;
 use crate::security::SecurityPage;
 use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordPage};
 use crate::sign_in::not_me::NotMePage;

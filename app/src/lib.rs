@@ -8,6 +8,7 @@ pub mod components;
 pub mod error;
 pub mod model;
 pub mod nav;
+#[cfg(feature = "previews")]
 pub mod previews;
 pub mod resource;
 pub mod security;
@@ -17,3 +18,8 @@ pub mod sign_in;
 pub mod time_fmt;
 
 pub use app::{shell, App, SiteFiles};
+
+/// Whether this build has the component previews (`/previews`; the `previews` feature). Without
+/// them (`make release`), `/previews` is a page not found even where the configuration turns them
+/// on.
+pub const PREVIEWS_BUILT: bool = cfg!(feature = "previews");

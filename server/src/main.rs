@@ -91,6 +91,9 @@ async fn check_migrations(db: &sqlx::PgPool) -> Result<(), String> {
 
 async fn run() -> Result<(), String> {
     let config = load_config()?;
+    if config.previews.enabled && !app::PREVIEWS_BUILT {
+        tracing::warn!("[previews] enabled is set, but this build has no component previews (make release leaves them out): /previews answers 404");
+    }
     let db = pool(&config).map_err(|e| format!("invalid database URL: {e}"))?;
 
     // Postgres may still be starting: try for a while before giving up with a clear message.

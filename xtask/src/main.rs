@@ -24,6 +24,11 @@ use std::time::{Duration, Instant};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
+/// The development site (make run, make test) has the component previews (`/previews`, for
+/// designers and the screenshot tests); make release builds with cargo-leptos, which passes only
+/// the workspace metadata's features, and leaves them out of the bundle and the server.
+const DEVELOPMENT_FEATURES: &str = "--features=app/previews";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -71,6 +76,7 @@ fn site(args: &[String]) -> Result<(), String> {
     let mut front = vec!["build".to_string(), format!("--package={}", layout.lib_package), "--lib".into()];
     front.push(format!("--target={WASM_TARGET}"));
     front.extend(Layout::feature_args(&layout.lib_features, layout.lib_default_features));
+    front.push(DEVELOPMENT_FEATURES.into());
     front.extend(lib_args);
     let built = cargo(&root, "the browser bundle (wasm)", &front, &logs.join("build-frontend.log"))?;
     let wasm = built
@@ -82,6 +88,7 @@ fn site(args: &[String]) -> Result<(), String> {
     let mut server = vec!["build".to_string(), format!("--package={}", layout.bin_package)];
     server.push(format!("--bin={}", layout.bin_package));
     server.extend(Layout::feature_args(&layout.bin_features, layout.bin_default_features));
+    server.push(DEVELOPMENT_FEATURES.into());
     server.extend(bin_args);
     cargo(&root, "the server", &server, &logs.join("build-server.log"))?;
 

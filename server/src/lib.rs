@@ -135,11 +135,12 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest_service(&format!("/{}", state.config.site.pkg_dir), pkg)
-        .leptos_routes(&leptos, routes, {
+        // (each page renders with the nonce the request was given: middleware::security_headers)
+        .leptos_routes_with_context(&leptos, routes, app::server::provide_nonce, {
             let files = files.clone();
             move || app::shell(files.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(|| {}, move |_| app::shell(files.clone())))
+        .fallback(leptos_axum::file_and_error_handler_with_context(app::server::provide_nonce, move |_| app::shell(files.clone())))
         .with_state(leptos)
         // where Google and GitHub send the browser back
         .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()))

@@ -24,13 +24,22 @@ fn is_static(path: &str) -> bool {
 /// `Strict-Transport-Security` when the public origin is https: two years, subdomains included.
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// Headers on every response. Pages set their own CSP (with the nonce of their inline scripts);
+/// Headers on every response. A page (an HTML answer to a request for anything but a built file)
+/// gets the page CSP (`app::server::page_csp`) with the nonce this middleware chose for the
+/// request before the page rendered (handed to the page in the request's extensions:
+/// `app::server::provide_nonce`), so the header never depends on what the render did;
 /// everything else gets a CSP that allows nothing to run. When the configured public origin is
 /// https, every response also carries HSTS (decided by the configuration, not by the request: behind
 /// a TLS-terminating proxy the request itself arrives over plain http).
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
+    let nonce = (!is_static(&path)).then(leptos::nonce::Nonce::new);
+    if let Some(n) = &nonce {
+        req.extensions_mut().insert(n.clone());
+    }
     let mut res = next.run(req).await;
+    let is_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let page_csp = nonce.filter(|_| is_page).and_then(|n| HeaderValue::from_str(&app::server::page_csp(&n)).ok());
     let h = res.headers_mut();
     if state.config.is_https() {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
@@ -47,9 +56,10 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
     );
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+    // (the email previews set their own)
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(page_csp.unwrap_or(HeaderValue::from_static(
         "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ));
+    )));
     // pages and API answers are never kept; the built files are (see crate::assets)
     let found = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
     let h = res.headers_mut();

@@ -105,6 +105,35 @@ async fn pages_carry_security_headers_and_a_nonce_csp(db: PgPool) {
     assert_ne!(res2.headers()[header::CONTENT_SECURITY_POLICY], res.headers()[header::CONTENT_SECURITY_POLICY]);
 }
 
+/// The nonce a page's CSP allows, and every `nonce="…"` its HTML carries.
+fn csp_and_script_nonces(res: &Response<Body>, body: &str) -> (String, Vec<String>) {
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"), "not a page's CSP: {csp}");
+    let allowed = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce").to_string();
+    let carried = body.split("nonce=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect();
+    (allowed, carried)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_signed_in_page_and_the_not_found_page_allow_exactly_the_nonce_their_scripts_carry(db: PgPool) {
+    let app = app(db.clone());
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
+    for (path, cookie, status) in [("/settings/security", Some(cookie.as_str()), StatusCode::OK), ("/no-such-page", None, StatusCode::NOT_FOUND)] {
+        let (res, body) = send(&app, get(path, cookie)).await;
+        assert_eq!(res.status(), status, "{path}");
+        let (allowed, carried) = csp_and_script_nonces(&res, &body);
+        // the shell's scripts, and (on the signed-in page) the data the page hydrates from
+        assert!(carried.len() >= 3, "{path}: {carried:?}");
+        assert!(carried.iter().all(|n| *n == allowed), "{path}: the CSP allows {allowed}, the scripts carry {carried:?}");
+        if path == "/settings/security" {
+            assert!(body.contains(&format!("<script nonce=\"{allowed}\">__RESOLVED_RESOURCES")), "{body}");
+        }
+    }
+    // an answer that is not a page allows no script at all
+    let (res, _) = send(&app, get("/api/session", Some(&cookie))).await;
+    assert!(res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'none'"));
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
     let app = app(db.clone());

@@ -132,19 +132,31 @@ fn set_cookie(value: &str) {
     }
 }
 
-/// Headers for every server-rendered page: a CSP whose script source is this response's nonce
-/// (hydration needs `'wasm-unsafe-eval'`), and no caching of pages that may hold account data.
-pub fn set_page_headers() {
-    use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
-    let Some(res) = use_context::<ResponseOptions>() else { return };
-    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
-    let csp = format!(
+/// The Content-Security-Policy of a server-rendered page whose inline scripts carry `nonce`
+/// (hydration needs `'wasm-unsafe-eval'`). The server's `middleware::security_headers` sets it on
+/// every page, with the nonce it chose for the request before the page rendered (`provide_nonce`).
+pub fn page_csp(nonce: &str) -> String {
+    format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'none'"
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        res.insert_header(CONTENT_SECURITY_POLICY, v);
+    )
+}
+
+/// Gives the page the nonce the server chose for this request (a `leptos::nonce::Nonce` in the
+/// request's extensions; see `page_csp`) instead of the one leptos_axum makes up for each render,
+/// so the page's CSP header never waits on the render: the middleware writes it from the request.
+/// The additional context of every page route.
+pub fn provide_nonce() {
+    if let Some(nonce) = use_context::<Parts>().and_then(|p| p.extensions.get::<leptos::nonce::Nonce>().cloned()) {
+        provide_context(nonce);
     }
+}
+
+/// Headers for every server-rendered page besides its CSP (`page_csp`): no caching of pages that
+/// may hold account data.
+pub fn set_page_headers() {
+    use http::header::CACHE_CONTROL;
+    let Some(res) = use_context::<ResponseOptions>() else { return };
     res.insert_header(CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

@@ -288,6 +288,26 @@ async fn at_most_three_alert_emails_go_to_an_account_in_24_hours(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_sign_in_from_an_unfamiliar_device_raises_the_alert_and_one_from_home_does_not(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let session = me(&svc, &owner.token).await;
+    let mut key = testkit::SoftAuthenticator::new(200, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
+    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
+    passkeys::finish_registration(&svc, &session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    for (from, alerts) in [(home(), 0), (stranger(), 1)] {
+        svc.clock.advance(Duration::minutes(5));
+        let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
+        passkeys::finish_sign_in(&svc, &cookie, &key.get(&options), &from).await.unwrap();
+        assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, alerts, "after a sign-in from {:?}", from.ip);
+    }
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("Device: Chrome 131 on Windows 10"), "{}", sent[0].1);
+    assert!(sent[0].1.contains("Signed in with: a passkey"), "{}", sent[0].1);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_simultaneous_unfamiliar_sign_ins_from_one_new_device_raise_one_alert(db: PgPool) {
     let svc = services(db.clone());
     let (ada_id, _) = ada(&svc).await;

@@ -24,22 +24,21 @@ fn is_static(path: &str) -> bool {
 /// `Strict-Transport-Security` when the public origin is https: two years, subdomains included.
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// Headers on every response. A page (an HTML answer to a request for anything but a built file)
-/// gets the page CSP (`app::server::page_csp`) with the nonce this middleware chose for the
-/// request before the page rendered (handed to the page in the request's extensions:
-/// `app::server::provide_nonce`), so the header never depends on what the render did;
-/// everything else gets a CSP that allows nothing to run. When the configured public origin is
+/// Headers on every response. An HTML answer (a page, or the unavailable page) gets the page CSP
+/// (`app::server::page_csp`) with the nonce this middleware chose for the request before the page
+/// rendered (handed to the page in the request's extensions: `app::server::provide_nonce`), so
+/// the header never depends on what the render did; every other answer gets a CSP that allows
+/// nothing to run (the email previews set their own). When the configured public origin is
 /// https, every response also carries HSTS (decided by the configuration, not by the request: behind
 /// a TLS-terminating proxy the request itself arrives over plain http).
 pub async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let nonce = (!is_static(&path)).then(leptos::nonce::Nonce::new);
-    if let Some(n) = &nonce {
-        req.extensions_mut().insert(n.clone());
-    }
+    // (for every request: a built file that is missing is answered with the not-found page)
+    let nonce = leptos::nonce::Nonce::new();
+    req.extensions_mut().insert(nonce.clone());
     let mut res = next.run(req).await;
     let is_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    let page_csp = nonce.filter(|_| is_page).and_then(|n| HeaderValue::from_str(&app::server::page_csp(&n)).ok());
+    let page_csp = is_page.then(|| HeaderValue::from_str(&app::server::page_csp(&nonce)).ok()).flatten();
     let h = res.headers_mut();
     if state.config.is_https() {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
@@ -56,7 +55,6 @@ pub async fn security_headers(State(state): State<AppState>, mut req: Request, n
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
     );
-    // (the email previews set their own)
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(page_csp.unwrap_or(HeaderValue::from_static(
         "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     )));

@@ -115,10 +115,16 @@ fn csp_and_script_nonces(res: &Response<Body>, body: &str) -> (String, Vec<Strin
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn the_signed_in_page_and_the_not_found_page_allow_exactly_the_nonce_their_scripts_carry(db: PgPool) {
+async fn the_signed_in_page_and_the_not_found_pages_allow_exactly_the_nonce_their_scripts_carry(db: PgPool) {
     let app = app(db.clone());
     let cookie = sign_up(&app, &db, "ada@example.test").await;
-    for (path, cookie, status) in [("/settings/security", Some(cookie.as_str()), StatusCode::OK), ("/no-such-page", None, StatusCode::NOT_FOUND)] {
+    let pages = [
+        ("/settings/security", Some(cookie.as_str()), StatusCode::OK),
+        ("/no-such-page", None, StatusCode::NOT_FOUND),
+        // a built file that is not there: the not-found page too
+        ("/favicon.ico", None, StatusCode::NOT_FOUND),
+    ];
+    for (path, cookie, status) in pages {
         let (res, body) = send(&app, get(path, cookie)).await;
         assert_eq!(res.status(), status, "{path}");
         let (allowed, carried) = csp_and_script_nonces(&res, &body);

@@ -13,7 +13,7 @@ for (const [name, vp] of [['desktop', { width: 1280, height: 900 }], ['phone', {
   await page.screenshot({ path: `/tmp/shots/sign-in-${name}.png`, fullPage: true });
   await page.getByLabel('Email').fill('demo@gatehouse.test');
   await page.getByLabel('Password').fill('correct horse battery staple');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL('**/settings/security', { timeout: 15000 });
   await page.getByRole('heading', { name: 'Security & Access' }).waitFor();
   await page.screenshot({ path: `/tmp/shots/security-${name}.png`, fullPage: true });

@@ -110,7 +110,7 @@ fn csp_and_script_nonces(res: &Response<Body>, body: &str) -> (String, Vec<Strin
     let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"), "not a page's CSP: {csp}");
     let allowed = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce").to_string();
-    let carried = body.split("nonce=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect();
+    let carried = body.match_indices("nonce=\"").map(|(at, m)| body[at + m.len()..].split('"').next().unwrap().to_string()).collect();
     (allowed, carried)
 }
 

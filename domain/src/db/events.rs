@@ -102,6 +102,7 @@ pub async fn insert_sign_in(
     since: OffsetDateTime,
 ) -> Result<(EventId, SignInHistory), sqlx::Error> {
     debug_assert_eq!(event.kind, EventKind::SignedIn);
+    debug_assert_eq!(event.session_id, Some(session.id), "the event is the session's sign-in");
     let id = EventId::new();
     let c = Stored::of(event, client);
     let device = crate::devices::describe(client.user_agent.as_deref());

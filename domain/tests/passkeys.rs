@@ -126,6 +126,44 @@ async fn a_passkey_sign_in_starts_the_browsers_count_of_wrong_passwords_again_an
     assert_eq!(first, Some(svc.clock.now() - Duration::minutes(1)));
 }
 
+/// A removal holds the account's row (as `passkeys::remove` does, then deletes the passkey) while a
+/// sign-in with that passkey arrives: the sign-in waits for the account, the removal goes through,
+/// and the sign-in is refused as a passkey that is not registered. Had the sign-in taken the
+/// passkey's row first, each would wait for the other until Postgres ended one as a deadlock.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_with_a_passkey_being_removed_waits_for_the_removal_and_is_refused(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    let added = register(&svc, &session, &mut k, "Work laptop").await.unwrap();
+    let (options, cookie) = begin_sign_in(&svc);
+    let answer = k.get(&options);
+
+    let mut removal = db.begin().await.unwrap();
+    domain::db::passkeys::lock_account(&mut *removal, session.user_id).await.unwrap();
+    let sign_in = tokio::spawn({
+        let svc = svc.clone();
+        async move { passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await }
+    });
+    // until the sign-in waits for a lock the removal holds
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut tries = 0;
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&db).await.unwrap() == 0 {
+        tries += 1;
+        assert!(tries < 500, "the sign-in never waited for the account");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let removed = domain::db::passkeys::delete(&mut *removal, session.user_id, added.id).await.unwrap();
+    assert_eq!(removed.as_deref(), Some("Work laptop"));
+    removal.commit().await.unwrap();
+
+    let refused = sign_in.await.unwrap().map(|_| ()).unwrap_err();
+    assert_eq!(rule(refused), Invalid::PasskeyNotRegistered);
+    assert_eq!(count(&db, "passkeys").await, 0);
+    assert_eq!(count(&db, "passkey_sign_ins_finished").await, 0, "the refused sign-in rolled back");
+    assert_eq!(count(&db, "sessions").await, 1, "only the session that registered the passkey");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn default_names_are_numbered_and_chosen_names_are_kept(db: PgPool) {
     let svc = services(db);

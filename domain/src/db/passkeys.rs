@@ -268,6 +268,11 @@ pub enum SignInRecorded {
 /// account's row for the sign-in (`alerts::lock_for_sign_in`). Run it in the sign-in's
 /// transaction: of two finishes of one ceremony at once, the second waits on the first's id and
 /// finds it recorded. Only verified answers get here, so the table holds real sign-ins only.
+///
+/// The account's row is locked before the passkey's (`used` waits for `account`), the order a
+/// removal takes them in (`lock_account`, then `delete`): a sign-in with a passkey being removed
+/// waits for the removal and finds the passkey gone, instead of each holding the row the other
+/// needs until Postgres ends one of them as a deadlock.
 pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Result<SignInRecorded, sqlx::Error> {
     let r = sqlx::query!(
         r#"WITH finished AS (
@@ -275,15 +280,15 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Resul
              ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
              RETURNING 1
          ),
+         account AS (
+             SELECT first_signed_in_at FROM users WHERE id = $3 AND EXISTS (SELECT 1 FROM finished) FOR NO KEY UPDATE
+         ),
          used AS (
              UPDATE passkeys SET last_used_at = $5,
                     credential = COALESCE($6, credential),
                     backed_up = COALESCE($7, backed_up)
-             WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
+             WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM account)
              RETURNING 1
-         ),
-         account AS (
-             SELECT first_signed_in_at FROM users WHERE id = $3 AND EXISTS (SELECT 1 FROM used) FOR NO KEY UPDATE
          ),
          throttle_reset AS (
              DELETE FROM sign_in_throttles WHERE user_id = $3 AND device = $8 AND EXISTS (SELECT 1 FROM used)

@@ -11,12 +11,6 @@ use axum::serve::ListenerExt;
 use server::{ensure_demo_account, pool, router, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: a page load allocates and frees thousands of small values
-/// (rendering, rows, JSON), where glibc spent ~18% of the server's CPU (perf, signed-in Security &
-/// Access page under wrk); and glibc kept the 19 MiB argon2 blocks of a sign-in burst after it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -145,14 +145,8 @@ async fn a_sign_in_with_a_passkey_being_removed_waits_for_the_removal_and_is_ref
         let svc = svc.clone();
         async move { passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await }
     });
-    // until the sign-in waits for a lock the removal holds
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    let mut tries = 0;
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&db).await.unwrap() == 0 {
-        tries += 1;
-        assert!(tries < 500, "the sign-in never waited for the account");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // until the sign-in waits for the account, which the removal holds
+    common::until_waiting_for_locks(&db, 1, || false).await;
     let removed = domain::db::passkeys::delete(&mut *removal, session.user_id, added.id).await.unwrap();
     assert_eq!(removed.as_deref(), Some("Work laptop"));
     removal.commit().await.unwrap();
@@ -162,6 +156,38 @@ async fn a_sign_in_with_a_passkey_being_removed_waits_for_the_removal_and_is_ref
     assert_eq!(count(&db, "passkeys").await, 0);
     assert_eq!(count(&db, "passkey_sign_ins_finished").await, 0, "the refused sign-in rolled back");
     assert_eq!(count(&db, "sessions").await, 1, "only the session that registered the passkey");
+}
+
+/// Signing out of a session that signed in with a passkey while that passkey is removed: both go
+/// through. (A removal holds the account's row and then, deleting the passkey, clears it from the
+/// sessions that used it; a sign-out holds its session and then records its event, which needs
+/// the account's row not to be locked FOR UPDATE. With that lock, each waited for the other until
+/// Postgres ended one as a deadlock.)
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn signing_out_of_a_passkeys_session_while_the_passkey_is_removed_ends_both(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    let added = register(&svc, &session, &mut k, "Work laptop").await.unwrap();
+    let (options, cookie) = begin_sign_in(&svc);
+    let token = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
+    let laptop = me(&svc, &token).await;
+
+    // the removal's first step (passkeys::remove), held open
+    let mut removal = db.begin().await.unwrap();
+    domain::db::passkeys::lock_account(&mut *removal, session.user_id).await.unwrap();
+    let sign_out = tokio::spawn({
+        let svc = svc.clone();
+        async move { domain::auth::sessions::sign_out(&svc, &laptop).await }
+    });
+    common::until_waiting_for_locks(&db, 1, || sign_out.is_finished()).await;
+    let removed = domain::db::passkeys::delete(&mut *removal, session.user_id, added.id).await.unwrap();
+    assert_eq!(removed.as_deref(), Some("Work laptop"));
+    removal.commit().await.unwrap();
+
+    sign_out.await.unwrap().unwrap();
+    assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the laptop's session ended");
+    assert_eq!(count(&db, "passkeys").await, 0);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

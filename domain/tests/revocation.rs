@@ -77,6 +77,33 @@ async fn sign_out_everywhere_ends_this_one_too(db: PgPool) {
     assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
 }
 
+/// Two devices choose "Sign out everywhere" at the same moment, while a third session's row is
+/// busy: both finish and every session ends. (Each ends the sessions other than its own first, then
+/// its own: without a common first lock, each could hold the other's session while waiting for it,
+/// until Postgres ended one as a deadlock. Both take the account's row first.)
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
+    let svc = services(db.clone());
+    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
+    let (phone, laptop) = (authenticate(&svc, &a).await.unwrap().unwrap(), authenticate(&svc, &b).await.unwrap().unwrap());
+    let third = authenticate(&svc, &c).await.unwrap().unwrap().session_id;
+
+    // the third session's row, busy (as a sign-in touching it would make it) until both wait
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE").bind(third.0).fetch_one(&mut *busy).await.unwrap();
+    let everywhere = |auth: domain::request::AuthSession| {
+        let svc = svc.clone();
+        tokio::spawn(async move { sign_out_everywhere(&svc, &auth, &client()).await })
+    };
+    let (from_phone, from_laptop) = (everywhere(phone), everywhere(laptop));
+    common::until_waiting_for_locks(&db, 2, || false).await;
+    busy.commit().await.unwrap();
+
+    let ended = from_phone.await.unwrap().unwrap() + from_laptop.await.unwrap().unwrap();
+    assert_eq!(ended, 3, "each session ended once");
+    assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn clean_up_ends_expired_sessions_and_forgets_ended_ones_after_90_days(db: PgPool) {
     let svc = services(db.clone());

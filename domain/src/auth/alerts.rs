@@ -76,6 +76,9 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
         // say why: used, expired or unknown
         return Err(not_me_link(svc, token).await.err().unwrap_or(DomainError::Link(LinkProblem::Used)));
     };
+    // (the alert, then the account, then its sessions: `secure_account` takes them in this order
+    // too, and every other change of several sessions starts at the account: see `lock_account`)
+    db::passkeys::lock_account(&mut *tx, user_id).await?;
     db::sessions::revoke_reported(&mut *tx, user_id, session_id, now).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
@@ -129,6 +132,8 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
+    // (the alert, the account, then its sessions, as `report_not_me`)
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };

@@ -219,6 +219,8 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
+    // (the account first, then its sessions: see `lock_account`)
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::RevokedAllOthers).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked, client, now).await?;
@@ -232,6 +234,8 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
+    // (the account first, then its sessions, this one last: see `lock_account`)
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;

@@ -133,8 +133,14 @@ pub async fn names(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Strin
 }
 
 /// Locks the account row, so two removals racing cannot both see "another way to sign in remains".
+/// It is the first lock of every transaction that changes several of the account's rows (the
+/// account's row, then its sessions, passkeys, links): two of them never hold what the other
+/// waits for. `FOR NO KEY UPDATE`, not `FOR UPDATE`: it still excludes every other holder, but
+/// not the key-share lock each insert that names the account takes (an event, an email), so a
+/// transaction that holds a session or passkey row and then records its event never waits for
+/// the account behind a removal that will wait for that row (a deadlock).
 pub async fn lock_account(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar!("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id.0).fetch_all(db).await?;
+    sqlx::query_scalar!("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0).fetch_all(db).await?;
     Ok(())
 }
 

@@ -65,3 +65,17 @@ pub async fn sign_up(
     let signed_in = domain::auth::sessions::start(svc, user, domain::kinds::SignInMethod::Password, client).await?;
     Ok((user, signed_in))
 }
+
+/// Waits (up to 5 s) until `n` connections of this test's database wait for a row lock, or until
+/// `done` says the work it watches finished without waiting: the point where a concurrency test
+/// lets the transaction it holds go on.
+pub async fn until_waiting_for_locks(db: &PgPool, n: i64, done: impl Fn() -> bool) {
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        if done() || sqlx::query_scalar::<_, i64>(waiting).fetch_one(db).await.unwrap() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{n} lock waits never came");
+}

@@ -37,9 +37,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use config::Config;
 
-/// Everything a request handler needs; cheap to clone.
+/// Everything a request handler needs; cloning it (each middleware layer does, for every request)
+/// is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub services: Services,
     pub geo: Arc<domain::geo::GeoIp>,
     pub config: Arc<Config>,
@@ -66,7 +77,7 @@ impl AppState {
             .hash_file(assets.hash_file.as_ref().map(|p| p.to_string_lossy().into()).unwrap_or_else(|| "hash.txt".into()))
             .build();
         let geo = Arc::new(domain::geo::GeoIp::open(&[&config.geoip.ipv4_database, &config.geoip.ipv6_database]));
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             services: Services {
                 db,
                 hasher,
@@ -107,7 +118,7 @@ impl AppState {
             assets: Arc::new(assets),
             config: Arc::new(config),
             leptos,
-        })
+        })))
     }
 }
 

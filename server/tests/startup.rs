@@ -301,7 +301,7 @@ async fn the_reseal_command_moves_totp_secrets_to_the_first_key_and_exits(db: Pg
     // an account in the middle of setting up an authenticator app, its secret sealed under key A
     let env = testkit::server::env(CHEAP_HASHING);
     let config = server::Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
-    let svc = server::AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap().services;
+    let svc = server::AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap().services.clone();
     let client = domain::request::ClientInfo::default();
     let user = domain::auth::accounts::create_account(&svc, "ada@example.test", None, &domain::secret::Password::new(PW), &client).await.unwrap();
     let token = domain::auth::sessions::start(&svc, user, domain::kinds::SignInMethod::Password, &client).await.unwrap();

@@ -24,18 +24,21 @@ pub struct CurrentSession(pub Option<AuthSession>);
 #[derive(Clone, Copy, Debug)]
 pub struct CookieMaxAge(pub i64);
 
-fn parts() -> Result<Parts, AppError> {
-    use_context::<Parts>().ok_or_else(|| internal("no request context"))
+/// Reads one value of the request (its headers and extensions) in place: `use_context::<Parts>()`
+/// would clone them all (the header map, every extension, the services among them) for each value
+/// read, several times per page. `None` outside a request.
+fn from_parts<R>(read: impl FnOnce(&Parts) -> Option<R>) -> Option<R> {
+    with_context::<Parts, _>(read).flatten()
 }
 
 /// The domain services the server attached to this request.
 pub fn services() -> Result<Services, AppError> {
-    parts()?.extensions.get::<Services>().cloned().ok_or_else(|| internal("no services in request"))
+    from_parts(|p| p.extensions.get::<Services>().cloned()).ok_or_else(|| internal("no services in request"))
 }
 
 /// The geo-IP database, if the server has one.
 pub fn geo() -> Option<std::sync::Arc<domain::geo::GeoIp>> {
-    parts().ok()?.extensions.get::<std::sync::Arc<domain::geo::GeoIp>>().cloned()
+    from_parts(|p| p.extensions.get::<std::sync::Arc<domain::geo::GeoIp>>().cloned())
 }
 
 /// The signed-in session, or `NotSignedIn`; `SecondFactorRequired` for an Enterprise member who has
@@ -51,17 +54,15 @@ pub fn auth() -> Result<AuthSession, AppError> {
 /// The signed-in session, also when the organisation still requires a second factor: for the
 /// page itself, setting one up, re-verifying and signing out.
 pub fn auth_for_setup() -> Result<AuthSession, AppError> {
-    parts()?
-        .extensions
-        .get::<CurrentSession>()
-        .and_then(|c| c.0.clone())
+    with_context::<Parts, _>(|p| p.extensions.get::<CurrentSession>().and_then(|c| c.0.clone()))
+        .ok_or_else(|| internal("no request context"))?
         .ok_or(AppError::NotSignedIn)
 }
 
 /// Where the request came from (IP, user agent, country), recorded on sessions and events. Only the
 /// server functions that record it pay for the geo-IP lookup.
 pub fn client() -> ClientInfo {
-    let mut c = parts().ok().and_then(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default();
+    let mut c = from_parts(|p| p.extensions.get::<ClientInfo>().cloned()).unwrap_or_default();
     if let (Some(geo), Some(ip)) = (geo(), c.ip.as_deref()) {
         c.country = geo.country(ip);
         c.location = Some(geo.locate(ip).text);
@@ -78,7 +79,7 @@ pub fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn) {
 
 /// Sets the session cookie on the response (lifetime: the session policy's longest).
 pub fn set_session_cookie(token: &SessionToken) {
-    let policy = parts().ok().and_then(|p| p.extensions.get::<CookieMaxAge>().copied()).map(|m| m.0);
+    let policy = from_parts(|p| p.extensions.get::<CookieMaxAge>().copied()).map(|m| m.0);
     set_cookie(&cookies::SESSION.set(token.expose(), policy));
 }
 
@@ -123,7 +124,7 @@ pub fn flow_cookie() -> Option<domain::secret::FlowCookie> {
 
 /// A cookie of the request.
 fn cookie(spec: &cookies::CookieSpec) -> Option<String> {
-    spec.read(&parts().ok()?.headers).map(str::to_string)
+    from_parts(|p| spec.read(&p.headers).map(str::to_string))
 }
 
 fn set_cookie(value: &str) {

@@ -146,7 +146,7 @@ async fn a_sign_in_with_a_passkey_being_removed_waits_for_the_removal_and_is_ref
         async move { passkeys::finish_sign_in(&svc, &cookie, &answer, &ClientInfo::default()).await }
     });
     // until the sign-in waits for the account, which the removal holds
-    common::until_waiting_for_locks(&db, 1, || false).await;
+    common::until_waiting_for_locks(&db, 1, || sign_in.is_finished()).await;
     let removed = domain::db::passkeys::delete(&mut *removal, session.user_id, added.id).await.unwrap();
     assert_eq!(removed.as_deref(), Some("Work laptop"));
     removal.commit().await.unwrap();

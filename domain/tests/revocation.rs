@@ -96,7 +96,7 @@ async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
         tokio::spawn(async move { sign_out_everywhere(&svc, &auth, &client()).await })
     };
     let (from_phone, from_laptop) = (everywhere(phone), everywhere(laptop));
-    common::until_waiting_for_locks(&db, 2, || false).await;
+    common::until_waiting_for_locks(&db, 2, || from_phone.is_finished() || from_laptop.is_finished()).await;
     busy.commit().await.unwrap();
 
     let ended = from_phone.await.unwrap().unwrap() + from_laptop.await.unwrap().unwrap();

@@ -29,9 +29,9 @@ use tower_http::trace::TraceLayer;
 /// mimalloc instead of glibc's malloc: a page load allocates and frees thousands of small values
 /// (rendering, rows, JSON), where glibc spent ~18% of the server's CPU (perf, signed-in Security &
 /// Access page under wrk); and glibc kept the 19 MiB argon2 blocks of a sign-in burst after it.
-/// Declared in the library, so every program built on it allocates as the server does: the
-/// server, `make bench`'s in-process sign-in harness and argon2 baseline (server/examples), and
-/// the tests.
+/// Declared in the library, so the programs built on it allocate as the server does: the server,
+/// `make bench`'s in-process sign-in harness and argon2 baseline (server/examples), and the
+/// server's tests (not the domain's or the app's).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

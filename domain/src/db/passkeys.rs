@@ -133,9 +133,11 @@ pub async fn names(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Strin
 }
 
 /// Locks the account row, so two removals racing cannot both see "another way to sign in remains".
-/// It is the first lock of every transaction that changes several of the account's rows (the
-/// account's row, then its sessions, passkeys, links): two of them never hold what the other
-/// waits for. `FOR NO KEY UPDATE`, not `FOR UPDATE`: it still excludes every other holder, but
+/// Transactions that end several sessions or remove a way to sign in take it before those rows
+/// (the account's row, then its sessions, passkeys, links; "This wasn't me" and "No, secure my
+/// account" lock the alert they answer first, then the account): two of them never hold what the
+/// other waits for. (Re-verifying and turning the authenticator app on or off change one session
+/// or credential and record an event without it: no cycle with these.) `FOR NO KEY UPDATE`, not `FOR UPDATE`: it still excludes every other holder, but
 /// not the key-share lock each insert that names the account takes (an event, an email), so a
 /// transaction that holds a session or passkey row and then records its event never waits for
 /// the account behind a removal that will wait for that row (a deadlock).

@@ -66,11 +66,12 @@ pub async fn sign_up(
     Ok((user, signed_in))
 }
 
-/// Waits (up to 5 s) until `n` connections of this test's database wait for a row lock, or until
+/// Waits (up to 5 s) until `n` connections of this test's database wait for a row (another
+/// transaction's, or a tuple's: not NOTIFY's queue, which commits of other tests wait for), or until
 /// `done` says the work it watches finished without waiting: the point where a concurrency test
 /// lets the transaction it holds go on.
 pub async fn until_waiting_for_locks(db: &PgPool, n: i64, done: impl Fn() -> bool) {
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')";
     for _ in 0..500 {
         if done() || sqlx::query_scalar::<_, i64>(waiting).fetch_one(db).await.unwrap() >= n {
             return;

@@ -104,6 +104,36 @@ async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
     assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
 }
 
+/// "Sign out everywhere" on one device while another chooses "Revoke all others", with a third
+/// session's row busy: both finish. (Revoke all others holds its own device's session's
+/// neighbours, among them the first device's session, which Sign out everywhere ends last: without
+/// the account's row first in both, each could wait for the other until Postgres ended one.)
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn revoking_all_others_while_another_device_signs_out_everywhere_both_finish(db: PgPool) {
+    let svc = services(db.clone());
+    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
+    let (phone, laptop) = (authenticate(&svc, &a).await.unwrap().unwrap(), authenticate(&svc, &b).await.unwrap().unwrap());
+    let third = authenticate(&svc, &c).await.unwrap().unwrap().session_id;
+
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE").bind(third.0).fetch_one(&mut *busy).await.unwrap();
+    let everywhere = tokio::spawn({
+        let svc = svc.clone();
+        async move { sign_out_everywhere(&svc, &phone, &client()).await }
+    });
+    common::until_waiting_for_locks(&db, 1, || everywhere.is_finished()).await;
+    let others = tokio::spawn({
+        let svc = svc.clone();
+        async move { revoke_others(&svc, &laptop, &client()).await }
+    });
+    common::until_waiting_for_locks(&db, 2, || everywhere.is_finished() || others.is_finished()).await;
+    busy.commit().await.unwrap();
+
+    assert_eq!(everywhere.await.unwrap().unwrap(), 3, "the phone ended every session, its own last");
+    assert_eq!(others.await.unwrap().unwrap(), 0, "nothing was left for the laptop to end");
+    assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn clean_up_ends_expired_sessions_and_forgets_ended_ones_after_90_days(db: PgPool) {
     let svc = services(db.clone());

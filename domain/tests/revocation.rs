@@ -77,6 +77,21 @@ async fn sign_out_everywhere_ends_this_one_too(db: PgPool) {
     assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
 }
 
+/// Three sessions of one account (the phone's and the laptop's signed in, as each device sees
+/// itself) and the third session's row held busy, as a sign-in touching it would hold it, until
+/// the caller commits `busy`: two devices ending sessions then both reach that row and wait.
+async fn two_devices_and_a_busy_third(
+    svc: &Services,
+    db: &PgPool,
+) -> ([SessionToken; 3], domain::request::AuthSession, domain::request::AuthSession, sqlx::Transaction<'static, sqlx::Postgres>) {
+    let (a, b, c) = three_sessions(svc, "ada@example.test").await;
+    let (phone, laptop) = (authenticate(svc, &a).await.unwrap().unwrap(), authenticate(svc, &b).await.unwrap().unwrap());
+    let third = authenticate(svc, &c).await.unwrap().unwrap().session_id;
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE").bind(third.0).fetch_one(&mut *busy).await.unwrap();
+    ([a, b, c], phone, laptop, busy)
+}
+
 /// Two devices choose "Sign out everywhere" at the same moment, while a third session's row is
 /// busy: both finish and every session ends. (Each ends the sessions other than its own first, then
 /// its own: without a common first lock, each could hold the other's session while waiting for it,
@@ -84,13 +99,7 @@ async fn sign_out_everywhere_ends_this_one_too(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
     let svc = services(db.clone());
-    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
-    let (phone, laptop) = (authenticate(&svc, &a).await.unwrap().unwrap(), authenticate(&svc, &b).await.unwrap().unwrap());
-    let third = authenticate(&svc, &c).await.unwrap().unwrap().session_id;
-
-    // the third session's row, busy (as a sign-in touching it would make it) until both wait
-    let mut busy = db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE").bind(third.0).fetch_one(&mut *busy).await.unwrap();
+    let ([a, b, c], phone, laptop, busy) = two_devices_and_a_busy_third(&svc, &db).await;
     let everywhere = |auth: domain::request::AuthSession| {
         let svc = svc.clone();
         tokio::spawn(async move { sign_out_everywhere(&svc, &auth, &client()).await })
@@ -111,12 +120,7 @@ async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn revoking_all_others_while_another_device_signs_out_everywhere_both_finish(db: PgPool) {
     let svc = services(db.clone());
-    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
-    let (phone, laptop) = (authenticate(&svc, &a).await.unwrap().unwrap(), authenticate(&svc, &b).await.unwrap().unwrap());
-    let third = authenticate(&svc, &c).await.unwrap().unwrap().session_id;
-
-    let mut busy = db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE").bind(third.0).fetch_one(&mut *busy).await.unwrap();
+    let ([a, b, c], phone, laptop, busy) = two_devices_and_a_busy_third(&svc, &db).await;
     let everywhere = tokio::spawn({
         let svc = svc.clone();
         async move { sign_out_everywhere(&svc, &phone, &client()).await }

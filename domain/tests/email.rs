@@ -402,6 +402,99 @@ async fn confirmed_account(svc: &Services, email: &str) -> domain::ids::UserId {
     sign_up(svc, email, Some("Ada"), &Password::new(PW), &ClientInfo::default()).await.unwrap().0
 }
 
+/// A reset link for `email`, and its account's rows of failed attempts held (the caller's
+/// attempt in flight then waits where it counts itself, after reading the account).
+async fn reset_link_and_busy_throttle(
+    svc: &Services,
+    db: &PgPool,
+    email: &str,
+    user: domain::ids::UserId,
+) -> (LinkToken, sqlx::Transaction<'static, sqlx::Postgres>) {
+    svc.clock.advance(Duration::seconds(1));
+    request_password_reset(svc, email, &ClientInfo::default()).await.unwrap();
+    let token = link(db, email, RESET_PATH).await;
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(user.0).fetch_one(&mut *busy).await.unwrap();
+    (token, busy)
+}
+
+/// A password change whose current password was checked before a reset committed: refused as a
+/// wrong current password, and the reset's password stands. (The change stored its password after
+/// the reset and undid it: whoever held a session and the old password kept the account.)
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_change_that_overlaps_a_reset_is_refused_and_the_reset_stands(db: PgPool) {
+    use domain::auth::accounts::change_password;
+    use domain::error::Invalid;
+    const THEIRS: &str = "a passphrase of their own choosing";
+    let svc = services(db.clone());
+    let (user, signed_up) = sign_up(&svc, "ada@example.test", Some("Ada"), &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let me = domain::auth::sessions::authenticate(&svc, &signed_up.token).await.unwrap().unwrap();
+    // one wrong current password: this browser's throttle path has a row
+    let wrong = change_password(&svc, &me, &Password::new("wrong password, long enough"), &Password::new(THEIRS), &ClientInfo::default()).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))), "{wrong:?}");
+    let (token, busy) = reset_link_and_busy_throttle(&svc, &db, "ada@example.test", user).await;
+    let changing = {
+        let svc = svc.clone();
+        tokio::spawn(async move { change_password(&svc, &me, &Password::new(PW), &Password::new(THEIRS), &ClientInfo::default()).await })
+    };
+    common::until_waiting_for_locks(&db, 1, || changing.is_finished()).await;
+    svc.clock.advance(Duration::seconds(1));
+    reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
+    busy.commit().await.unwrap();
+
+    let r = changing.await.unwrap();
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))), "{r:?}");
+    let theirs = sign_in(&svc, "ada@example.test", &Password::new(THEIRS), &ClientInfo::default()).await;
+    assert!(matches!(theirs, Err(DomainError::InvalidCredentials)), "{theirs:?}");
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await.is_ok(), "the reset's password stands");
+}
+
+/// A sign-in with the old password that read the account before a reset committed, and checks
+/// the password after it: refused, with no session and no pending second step, with or without
+/// two-step verification. (The sign-in read the account, checked the password it read, and only
+/// then began its session or its pending second step: a reset in between ended the sessions and
+/// pending sign-ins there were, and the old password's sign-in began after it.) The sign-in is
+/// held where it counts its attempt, with this browser's row of failures busy.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_with_the_old_password_that_overlaps_a_reset_is_refused(db: PgPool) {
+    for two_step in [false, true] {
+        let svc = services(db.clone());
+        let email = format!("ada{two_step}@example.test");
+        let (user, signed_up) = sign_up(&svc, &email, Some("Ada"), &Password::new(PW), &ClientInfo::default()).await.unwrap();
+        if two_step {
+            use domain::auth::{totp, two_factor};
+            let me = domain::auth::sessions::authenticate(&svc, &signed_up.token).await.unwrap().unwrap();
+            let secret = testkit::base32_decode(&two_factor::begin_enrolment(&svc, &me).await.unwrap().manual_key);
+            let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+            two_factor::finish_enrolment(&svc, &me, &code, &ClientInfo::default()).await.unwrap();
+        }
+        // one wrong password: this browser's throttle path has a row, which the next attempt counts on
+        assert!(matches!(sign_in(&svc, &email, &Password::new("wrong password, long enough"), &ClientInfo::default()).await, Err(DomainError::InvalidCredentials)));
+        let (token, busy) = reset_link_and_busy_throttle(&svc, &db, &email, user).await;
+        let signing_in = {
+            let (svc, email) = (svc.clone(), email.clone());
+            tokio::spawn(async move { sign_in(&svc, &email, &Password::new(PW), &ClientInfo::default()).await })
+        };
+        common::until_waiting_for_locks(&db, 1, || signing_in.is_finished()).await;
+        svc.clock.advance(Duration::seconds(1));
+        reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
+        busy.commit().await.unwrap();
+
+        let r = signing_in.await.unwrap();
+        assert!(matches!(r, Err(DomainError::InvalidCredentials)), "two-step {two_step}: {r:?}");
+        let live = format!("SELECT count(*) FROM sessions WHERE user_id = '{}' AND revoked_at IS NULL", user.0);
+        assert_eq!(count(&db, &live).await, 0, "two-step {two_step}: nobody is signed in");
+        let pending = format!("SELECT count(*) FROM pending_sign_ins WHERE user_id = '{}'", user.0);
+        assert_eq!(count(&db, &pending).await, 0, "two-step {two_step}: no second step waits");
+        let new = sign_in(&svc, &email, &Password::new(NEW_PW), &ClientInfo::default()).await;
+        if two_step {
+            assert!(matches!(new, Err(DomainError::SecondStepRequired(_))), "{new:?}");
+        } else {
+            assert!(new.is_ok(), "the new password signs in: {new:?}");
+        }
+    }
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_reset_ends_every_session_and_pending_sign_in_and_signs_nobody_in(db: PgPool) {
     let svc = services(db.clone());

@@ -283,6 +283,50 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
     assert!(matches!(r, Err(DomainError::SignInAgain)), "5 minutes is the limit: {r:?}");
 }
 
+/// A right code arriving while the account signs out everywhere: no session of that sign-in
+/// outlives "Sign out everywhere", whichever finishes first. (The code used up its pending sign-in
+/// and then began the session in a transaction of its own: a Sign out everywhere in between found
+/// neither the pending sign-in nor the session, and the session began after it. Now the code's
+/// transaction takes the account's row, as Sign out everywhere does, before it uses the pending
+/// sign-in.) The code step is held where it clears this browser's failures, with the row of those
+/// failures busy.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_right_code_while_the_account_signs_out_everywhere_leaves_no_session_behind(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (token, session, secret, _) = enrolled(&svc).await;
+    let pending = second_step(&svc).await;
+    // one wrong code: this browser's throttle path has a row, which the right code clears
+    complete_sign_in(&svc, &pending, SecondStep::Authenticator, "000000", &ClientInfo::default()).await.unwrap_err();
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(session.user_id.0).fetch_one(&mut *busy).await.unwrap();
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let finishing = {
+        let svc = svc.clone();
+        tokio::spawn(async move { complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await })
+    };
+    common::until_waiting_for_locks(&db, 1, || finishing.is_finished()).await;
+    let everywhere = {
+        let (svc, me) = (svc.clone(), me(&svc, &token).await);
+        tokio::spawn(async move { domain::auth::sessions::sign_out_everywhere(&svc, &me, &ClientInfo::default()).await })
+    };
+    common::until_waiting_for_locks(&db, 2, || everywhere.is_finished()).await;
+    busy.commit().await.unwrap();
+
+    everywhere.await.unwrap().unwrap();
+    match finishing.await.unwrap() {
+        Ok(done) => assert!(authenticate(&svc, &done.token).await.unwrap().is_none(), "the code's session ended with the others"),
+        Err(e) => assert!(matches!(e, DomainError::SignInAgain), "{e:?}"),
+    }
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(session.user_id.0)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(live, 0, "signed out everywhere");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn knowing_the_password_does_not_reset_the_count_of_wrong_codes(db: PgPool) {
     use two_factor::{complete_sign_in, SecondStep};

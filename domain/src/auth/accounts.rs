@@ -8,7 +8,7 @@ use crate::auth::throttle::{verify_throttled, Check};
 use crate::db;
 use crate::error::{unique_violation, Invalid, PasswordRejection};
 use crate::ids::UserId;
-use crate::kinds::{EventKind, RevokeReason, SignInMethod};
+use crate::kinds::{EventKind, RevokeReason};
 use crate::secret::{Password, SessionToken};
 use crate::{DomainError, Services};
 
@@ -137,11 +137,12 @@ pub async fn sign_in(
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
         // Only this attempt is forgiven; the count resets when the second step succeeds.
         attempt.forgiven(svc).await?;
-        return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id, None).await?));
+        let first = crate::auth::two_factor::FirstStep::Password { changed_at: user.password_changed_at };
+        return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id, first).await?));
     }
     attempt.succeeded(svc).await?;
-    let signed_in = sessions::start(svc, user.id, SignInMethod::Password, client).await?;
-    Ok(signed_in)
+    // (refused if a change or reset of the password committed since the account was read)
+    sessions::start_with_password(svc, user.id, user.password_changed_at, client).await
 }
 
 /// What the Password section shows.
@@ -183,7 +184,8 @@ pub async fn change_password(
     if svc.hasher.verify(new, user.password_hash.as_deref()).await? {
         return Err(DomainError::PasswordRejected(PasswordRejection::SameAsCurrent));
     }
-    store_new_password(svc, auth, new, (EventKind::PasswordChanged, RevokeReason::PasswordChanged), client).await
+    let changed = (EventKind::PasswordChanged, RevokeReason::PasswordChanged, Invalid::CurrentPasswordWrong);
+    store_new_password(svc, auth, &user, new, changed, client).await
 }
 
 /// Gives a password to an account that has none (it signed up with Google or GitHub, or uses
@@ -200,18 +202,21 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
         has_second_factor: auth.has_second_factor,
     };
     check_policy(new, &ctx, &svc.common_passwords)?;
-    store_new_password(svc, auth, new, (EventKind::PasswordSet, RevokeReason::PasswordSet), client).await
+    store_new_password(svc, auth, &user, new, (EventKind::PasswordSet, RevokeReason::PasswordSet, Invalid::AlreadyHasPassword), client).await
 }
 
 /// In one transaction: the new hash is stored, every other session is revoked (and any sign-in
 /// waiting for its second step, which began with the old password), the current session gets a
 /// fresh token (returned, for the cookie) and is marked as just verified, and the change is
-/// recorded. A failure part-way changes nothing.
+/// recorded. A failure part-way changes nothing. Refused with `superseded` if the password is no
+/// longer the one `read` had (another change, or a reset that ended this session, committed while
+/// this one checked and hashed): the newer password stands.
 async fn store_new_password(
     svc: &Services,
     auth: &AuthSession,
+    read: &db::users::UserRow,
     new: &Password,
-    (event, reason): (EventKind, RevokeReason),
+    (event, reason, superseded): (EventKind, RevokeReason, Invalid),
     client: &ClientInfo,
 ) -> Result<SessionToken, DomainError> {
     let hash = svc.hasher.hash(new).await?;
@@ -219,7 +224,9 @@ async fn store_new_password(
     let (token, token_hash) = sessions::new_token();
     let mut tx = svc.db.begin().await?;
     let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
-    db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok).await?;
+    if !db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok, read.password_changed_at).await? {
+        return Err(DomainError::Invalid(superseded));
+    }
     db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, reason).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;

@@ -281,7 +281,10 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     let Some(user_id) = db::email::use_password_reset(&mut *tx, &hash, now).await?.filter(|id| *id == user.id) else {
         return Err(DomainError::Link(LinkProblem::Used));
     };
-    db::users::set_password(&mut *tx, user_id, &new_hash, now, single_factor_ok).await?;
+    // (the link matched the account's password under its lock, so this is the password it read)
+    if !db::users::set_password(&mut *tx, user_id, &new_hash, now, single_factor_ok, user.password_changed_at).await? {
+        return Err(DomainError::Link(LinkProblem::Used));
+    }
     db::sessions::revoke_all(&mut *tx, user_id, now, RevokeReason::PasswordReset).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;

@@ -110,6 +110,39 @@ pub async fn start(
     Ok(SignedIn::new(svc, user_id, token, client))
 }
 
+/// Starts a session for a person whose password was right, unless it has changed since the
+/// sign-in read the account (`password_changed_at` as it read it): then `InvalidCredentials`, so a
+/// change or reset that commits while the hash is being checked is never outlived by a session of
+/// the password before it.
+pub async fn start_with_password(
+    svc: &Services,
+    user_id: UserId,
+    password_changed_at: Option<OffsetDateTime>,
+    client: &ClientInfo,
+) -> Result<SignedIn, DomainError> {
+    let mut tx = svc.db.begin().await?;
+    let locked =
+        db::alerts::lock_for_password_sign_in(&mut *tx, user_id, password_changed_at).await?.ok_or(DomainError::InvalidCredentials)?;
+    let token = start_in(&mut tx, svc, Some(locked), user_id, SignInMethod::Password, None, client, svc.clock.now()).await?;
+    tx.commit().await?;
+    Ok(SignedIn::new(svc, user_id, token, client))
+}
+
+/// Starts a session in the caller's transaction, which has locked the account's row for it
+/// (`locked`): a sign-in whose last step changed something of the account's first (a second step
+/// used up its pending sign-in).
+pub async fn start_locked(
+    conn: &mut sqlx::PgConnection,
+    svc: &Services,
+    locked: db::alerts::LockedForSignIn,
+    user_id: UserId,
+    method: SignInMethod,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<SessionToken, DomainError> {
+    start_in(conn, svc, Some(locked), user_id, method, None, client, now).await
+}
+
 /// Starts a session for a person who signed in with one of their passkeys (`name`), in the
 /// caller's transaction, which has locked the account's row for it (`locked`).
 pub async fn start_with_passkey(

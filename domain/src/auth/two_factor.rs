@@ -276,12 +276,29 @@ pub const PENDING_MINUTES: i64 = 5;
 /// Attempts at a code that end a pending sign-in when the last is wrong.
 pub const PENDING_MAX_FAILURES: i32 = 5;
 
-/// A pending sign-in for an account whose first step succeeded: its password was right, or
-/// `provider` proved the linked identity.
-pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, provider: Option<Provider>) -> Result<PendingToken, DomainError> {
+/// What proved the first step of a sign-in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FirstStep {
+    /// The password the sign-in read with the account (`password_changed_at` as it read it).
+    Password { changed_at: Option<OffsetDateTime> },
+    /// The identity linked at this provider.
+    Provider(Provider),
+}
+
+/// A pending sign-in for an account whose first step succeeded. After a password,
+/// `InvalidCredentials` instead if that password is no longer the account's (a change or reset
+/// committed while it was checked), so no second step outlives them.
+pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, first: FirstStep) -> Result<PendingToken, DomainError> {
     let (token, hash) = crate::auth::sessions::new_cookie_token();
     let now = svc.clock.now();
-    db::two_factor::insert_pending(&svc.db, user_id, &hash, provider, now, now + Duration::minutes(PENDING_MINUTES)).await?;
+    let (provider, password_changed_at) = match first {
+        FirstStep::Password { changed_at } => (None, changed_at),
+        FirstStep::Provider(p) => (Some(p), None),
+    };
+    let expires_at = now + Duration::minutes(PENDING_MINUTES);
+    if !db::two_factor::insert_pending(&svc.db, user_id, &hash, provider, password_changed_at, now, expires_at).await? {
+        return Err(DomainError::InvalidCredentials);
+    }
     Ok(PendingToken::from_cookie(token))
 }
 
@@ -325,13 +342,20 @@ pub async fn complete_sign_in(
             SecondStep::BackupCode => Invalid::BackupCodeWrong,
         }));
     };
-    // used exactly once, even if two tabs finish at the same moment
-    if !db::two_factor::delete_pending(&svc.db, &hash).await? {
+    // The pending sign-in is used once (even if two tabs finish at the same moment), and the
+    // session begins in the same transaction, after the account's row: Sign out everywhere, a
+    // password change or reset and "This wasn't me" take that row first too, so each comes either
+    // before (the pending sign-in is gone) or after (it ends this session with the others).
+    let mut tx = svc.db.begin().await?;
+    let locked = db::alerts::lock_for_sign_in(&mut *tx, user_id).await?;
+    if !db::two_factor::delete_pending(&mut *tx, &hash).await? {
         return Err(DomainError::SignInAgain);
     }
-    crate::auth::throttle::reset(svc, user_id, client).await?;
+    db::throttles::reset(&mut *tx, user_id, crate::auth::throttle::path(svc, client, user_id).key()).await?;
     let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
-    let mut signed_in = crate::auth::sessions::start(svc, user_id, method, client).await?;
+    let token = crate::auth::sessions::start_locked(&mut tx, svc, locked, user_id, method, client, now).await?;
+    tx.commit().await?;
+    let mut signed_in = SignedIn::new(svc, user_id, token, client);
     signed_in.backup_codes_left = backup_codes_left;
     Ok(signed_in)
 }

@@ -24,6 +24,24 @@ pub async fn lock_for_sign_in(db: impl PgExecutor<'_>, user_id: UserId) -> Resul
     Ok(LockedForSignIn { signed_in_before: first.is_some() })
 }
 
+/// Like `lock_for_sign_in`, for a sign-in that checked the password it read with the account's
+/// row (`password_changed_at` as it read it): `None` when that password is no longer the account's
+/// (a change or reset committed since; one still in flight is waited for) or the account is gone.
+pub async fn lock_for_password_sign_in(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    password_changed_at: Option<OffsetDateTime>,
+) -> Result<Option<LockedForSignIn>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT first_signed_in_at FROM users WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $2 FOR NO KEY UPDATE",
+        user_id.0,
+        password_changed_at,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| LockedForSignIn { signed_in_before: r.first_signed_in_at.is_some() }))
+}
+
 pub struct NewAlert<'a> {
     pub id: Uuid,
     pub user_id: UserId,

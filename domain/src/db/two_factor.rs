@@ -300,27 +300,34 @@ pub async fn backup_code_counts(
     Ok((r.min, r.left, r.all))
 }
 
-/// A pending sign-in whose first step was `provider` (`None`: the password).
+/// A pending sign-in whose first step was `provider`, or (`None`) the password whose
+/// `password_changed_at` the sign-in read: only while that is still the account's password (after
+/// the account's row, so a change or reset in flight is waited for); `false` if it is not.
 pub async fn insert_pending(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     token_hash: &[u8; 32],
     provider: Option<Provider>,
+    password_changed_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at)
+         SELECT $1, id, $3, $4, $5, $6 FROM users
+         WHERE id = $2 AND ($4::text IS NOT NULL OR password_changed_at IS NOT DISTINCT FROM $7)
+         FOR NO KEY UPDATE",
         uuid::Uuid::new_v4(),
         user_id.0,
         &token_hash[..],
         provider.map(Provider::as_str),
         now,
         expires_at,
+        password_changed_at,
     )
     .execute(db)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// Counts an attempt at an unexpired pending sign-in that has had fewer than `max_attempts`, before

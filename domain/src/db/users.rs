@@ -87,23 +87,30 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
     .await
 }
 
+/// Replaces the password, only while it is still the one set at `changed_at` (the
+/// `password_changed_at` the caller read before checking or hashing anything; `None`: no password
+/// was ever set): `false` if another change or a reset committed meanwhile (one in flight is waited
+/// for), which then stands.
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     id: UserId,
     password_hash: &str,
     now: OffsetDateTime,
     single_factor_ok: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4 WHERE id = $1",
+    changed_at: Option<OffsetDateTime>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4
+         WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $5",
         id.0,
         password_hash,
         now,
         single_factor_ok,
+        changed_at,
     )
     .execute(db)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// Replaces the hash of the same password (stronger parameters); not a password change.

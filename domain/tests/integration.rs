@@ -11,5 +11,6 @@ mod passkeys;
 mod passwords;
 mod plans;
 mod revocation;
+mod schema;
 mod totp_key_rotation;
 mod two_factor;

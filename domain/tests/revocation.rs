@@ -159,3 +159,34 @@ async fn clean_up_ends_expired_sessions_and_forgets_ended_ones_after_90_days(db:
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db).await.unwrap();
     assert_eq!(rows, 0);
 }
+
+/// A password change on one device while the owner chooses "Sign out everywhere" on another: the
+/// change, whose session ended meanwhile, is refused as signed out and the password stays. (It
+/// stored its password after the sign-out: whoever held a session and the password kept the
+/// account, with a password only they knew.) The change is held where it counts its check of the
+/// current password, with this browser's row of failures busy.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_change_whose_session_signs_out_everywhere_meanwhile_changes_nothing(db: PgPool) {
+    use domain::auth::accounts::change_password;
+    const THEIRS: &str = "a passphrase of their own choosing";
+    let svc = services(db.clone());
+    let (a, b, _) = three_sessions(&svc, "ada@example.test").await;
+    let (theirs, owner) = (authenticate(&svc, &a).await.unwrap().unwrap(), authenticate(&svc, &b).await.unwrap().unwrap());
+    // one wrong current password: this browser's throttle path has a row
+    let wrong = change_password(&svc, &theirs, &Password::new("wrong password, long enough"), &Password::new(THEIRS), &client()).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))), "{wrong:?}");
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(theirs.user_id.0).fetch_one(&mut *busy).await.unwrap();
+    let changing = {
+        let svc = svc.clone();
+        tokio::spawn(async move { change_password(&svc, &theirs, &Password::new(PW), &Password::new(THEIRS), &client()).await })
+    };
+    common::until_waiting_for_locks(&db, 1, || changing.is_finished()).await;
+    assert_eq!(sign_out_everywhere(&svc, &owner, &client()).await.unwrap(), 3);
+    busy.commit().await.unwrap();
+
+    let r = changing.await.unwrap();
+    assert!(matches!(r, Err(DomainError::Unauthenticated)), "{r:?}");
+    assert!(matches!(sign_in(&svc, "ada@example.test", &Password::new(THEIRS), &client()).await, Err(DomainError::InvalidCredentials)));
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(PW), &client()).await.is_ok(), "the password stays");
+}

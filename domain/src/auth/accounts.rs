@@ -136,13 +136,16 @@ pub async fn sign_in(
     if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
         // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
         // Only this attempt is forgiven; the count resets when the second step succeeds.
-        attempt.forgiven(svc).await?;
+        // (refused if a change or reset of the password committed since the account was read: the
+        // attempt then stays counted)
         let first = crate::auth::two_factor::FirstStep::Password { changed_at: user.password_changed_at };
-        return Err(DomainError::SecondStepRequired(crate::auth::two_factor::begin_second_step(svc, user.id, first).await?));
+        let pending = crate::auth::two_factor::begin_second_step(svc, user.id, first).await?;
+        attempt.forgiven(svc).await?;
+        return Err(DomainError::SecondStepRequired(pending));
     }
+    let signed_in = sessions::start_with_password(svc, user.id, user.password_changed_at, client).await?;
     attempt.succeeded(svc).await?;
-    // (refused if a change or reset of the password committed since the account was read)
-    sessions::start_with_password(svc, user.id, user.password_changed_at, client).await
+    Ok(signed_in)
 }
 
 /// What the Password section shows.
@@ -229,7 +232,11 @@ async fn store_new_password(
     }
     db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, reason).await?;
     db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
-    db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await?;
+    // (a session that Sign out everywhere or "This wasn't me" ended meanwhile changes nothing: the
+    // transaction rolls back with the new password)
+    if !db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await? {
+        return Err(DomainError::Unauthenticated);
+    }
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), event), client, now).await?;
     tx.commit().await?;
     Ok(token)

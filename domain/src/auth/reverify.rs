@@ -72,7 +72,10 @@ pub(crate) async fn mark_verified(
 ) -> Result<Reverified, DomainError> {
     let now = svc.clock.now();
     let (token, hash) = crate::auth::sessions::new_token();
-    db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &hash, now).await?;
+    // (a session that ended while the person confirmed stays ended)
+    if !db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &hash, now).await? {
+        return Err(DomainError::Unauthenticated);
+    }
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::Reverified, client, now).await?;
     Ok(Reverified { until: now + svc.sessions.reverify_window(), token })
 }

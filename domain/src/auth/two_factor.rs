@@ -348,6 +348,8 @@ pub async fn complete_sign_in(
     // before (the pending sign-in is gone) or after (it ends this session with the others).
     let mut tx = svc.db.begin().await?;
     let locked = db::alerts::lock_for_sign_in(&mut *tx, user_id).await?;
+    // (the session's time is after any wait for the lock: sessions compare their start times)
+    let now = svc.clock.now();
     if !db::two_factor::delete_pending(&mut *tx, &hash).await? {
         return Err(DomainError::SignInAgain);
     }

@@ -203,16 +203,18 @@ pub async fn revoke_all(db: impl PgExecutor<'_>, user_id: UserId, now: OffsetDat
     Ok(r.rows_affected())
 }
 
-/// Gives a session a fresh token (the old cookie stops working) and marks it as just verified.
+/// Gives a session a fresh token (the old cookie stops working) and marks it as just verified:
+/// `false` if it has ended meanwhile (revoked; one ending in flight is waited for), which stays
+/// ended.
 pub async fn rotate_token(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     id: SessionId,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE sessions SET token_hash = $3, verified_at = $4, last_seen_at = $4 WHERE id = $2 AND user_id = $1",
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sessions SET token_hash = $3, verified_at = $4, last_seen_at = $4 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL",
         user_id.0,
         id.0,
         &token_hash[..],
@@ -220,7 +222,7 @@ pub async fn rotate_token(
     )
     .execute(db)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// Ends (as "expired") every session past its plan's idle or absolute lifetime. Not per account:

@@ -402,8 +402,8 @@ async fn confirmed_account(svc: &Services, email: &str) -> domain::ids::UserId {
     sign_up(svc, email, Some("Ada"), &Password::new(PW), &ClientInfo::default()).await.unwrap().0
 }
 
-/// A reset link for `email`, and its account's rows of failed attempts held (the caller's
-/// attempt in flight then waits where it counts itself, after reading the account).
+/// A reset link for `email`, and its account's rows of failed attempts held
+/// (`common::hold_failed_attempts`).
 async fn reset_link_and_busy_throttle(
     svc: &Services,
     db: &PgPool,
@@ -413,9 +413,7 @@ async fn reset_link_and_busy_throttle(
     svc.clock.advance(Duration::seconds(1));
     request_password_reset(svc, email, &ClientInfo::default()).await.unwrap();
     let token = link(db, email, RESET_PATH).await;
-    let mut busy = db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(user.0).fetch_one(&mut *busy).await.unwrap();
-    (token, busy)
+    (token, common::hold_failed_attempts(db, user).await)
 }
 
 /// A password change whose current password was checked before a reset committed: refused as a

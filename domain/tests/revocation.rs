@@ -175,8 +175,7 @@ async fn a_password_change_whose_session_signs_out_everywhere_meanwhile_changes_
     // one wrong current password: this browser's throttle path has a row
     let wrong = change_password(&svc, &theirs, &Password::new("wrong password, long enough"), &Password::new(THEIRS), &client()).await;
     assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))), "{wrong:?}");
-    let mut busy = db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(theirs.user_id.0).fetch_one(&mut *busy).await.unwrap();
+    let busy = common::hold_failed_attempts(&db, theirs.user_id).await;
     let changing = {
         let svc = svc.clone();
         tokio::spawn(async move { change_password(&svc, &theirs, &Password::new(PW), &Password::new(THEIRS), &client()).await })

@@ -298,8 +298,7 @@ async fn a_right_code_while_the_account_signs_out_everywhere_leaves_no_session_b
     let pending = second_step(&svc).await;
     // one wrong code: this browser's throttle path has a row, which the right code clears
     complete_sign_in(&svc, &pending, SecondStep::Authenticator, "000000", &ClientInfo::default()).await.unwrap_err();
-    let mut busy = db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(session.user_id.0).fetch_one(&mut *busy).await.unwrap();
+    let busy = common::hold_failed_attempts(&db, session.user_id).await;
     svc.clock.advance(Duration::seconds(30));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let finishing = {

@@ -94,9 +94,10 @@ pub async fn second_step_failed(svc: &Services, user_id: UserId, client: &Client
     record(svc, user_id, path, Check::SecondStep, locks, client).await
 }
 
-/// A full sign-in on this request's path (passkey, or the second step done): its count starts again.
-pub async fn reset(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
-    db::throttles::reset(&svc.db, user_id, path(svc, client, user_id).key()).await?;
+/// A full sign-in on this request's path (the second step done, in the caller's transaction): its
+/// count starts again.
+pub async fn reset(db: impl sqlx::PgExecutor<'_>, svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
+    db::throttles::reset(db, user_id, path(svc, client, user_id).key()).await?;
     Ok(())
 }
 

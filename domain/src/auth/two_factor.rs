@@ -353,7 +353,7 @@ pub async fn complete_sign_in(
     if !db::two_factor::delete_pending(&mut *tx, &hash).await? {
         return Err(DomainError::SignInAgain);
     }
-    db::throttles::reset(&mut *tx, user_id, crate::auth::throttle::path(svc, client, user_id).key()).await?;
+    crate::auth::throttle::reset(&mut *tx, svc, user_id, client).await?;
     let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
     let token = crate::auth::sessions::start_locked(&mut tx, svc, locked, user_id, method, client, now).await?;
     tx.commit().await?;

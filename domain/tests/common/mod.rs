@@ -66,6 +66,15 @@ pub async fn sign_up(
     Ok((user, signed_in))
 }
 
+/// Holds the account's rows of failed attempts (there must be one: after a wrong password or code)
+/// until the returned transaction ends: an attempt in flight then waits where it counts itself,
+/// after reading the account.
+pub async fn hold_failed_attempts(db: &PgPool, user_id: domain::ids::UserId) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut busy = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(user_id.0).fetch_one(&mut *busy).await.unwrap();
+    busy
+}
+
 /// Waits (up to 5 s) until `n` connections of this test's database wait for a row (another
 /// transaction's, or a tuple's: not NOTIFY's queue, which commits of other tests wait for), or until
 /// `done` says the work it watches finished without waiting: the point where a concurrency test

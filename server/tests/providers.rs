@@ -438,14 +438,10 @@ async fn two_disconnections_at_once_leave_one_way_to_sign_in(db: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_code(db: PgPool) {
+/// Sets up an authenticator app on the account signed in in `browser` (domain-level, as the page
+/// would); answers the state it used and the app's secret.
+async fn set_up_authenticator(w: &World, browser: &Browser) -> (AppState, Vec<u8>) {
     use domain::auth::{sessions, totp, two_factor};
-    let w = world(db).await;
-    let gh = Person::new("kim@example.test");
-    let mut first = Browser::default();
-    sign_in_as(&w, &mut first, "GitHub", &gh, Tweak::None).await;
-    // set up an authenticator app on that account (domain-level, as the page would)
     let state = AppState::new(
         Config::from_toml(include_str!("../../Leptos.toml"), testkit::server::env(CHEAP_HASHING)).unwrap(),
         w.db.clone(),
@@ -453,12 +449,24 @@ async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_cod
     )
     .unwrap();
     let svc = &state.services;
-    let token = first.0.iter().find_map(|c| c.strip_prefix("__Host-gatehouse-session=")).unwrap().to_string();
+    let token = browser.0.iter().find_map(|c| c.strip_prefix("__Host-gatehouse-session=")).unwrap().to_string();
     let session = sessions::authenticate(svc, &domain::secret::SessionToken::from_cookie(token)).await.unwrap().unwrap();
     let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = testkit::base32_decode(&enrolment.manual_key);
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     two_factor::finish_enrolment(svc, &session, &code, &Default::default()).await.unwrap();
+    (state, secret)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_code(db: PgPool) {
+    use domain::auth::totp;
+    let w = world(db).await;
+    let gh = Person::new("kim@example.test");
+    let mut first = Browser::default();
+    sign_in_as(&w, &mut first, "GitHub", &gh, Tweak::None).await;
+    let (state, secret) = set_up_authenticator(&w, &first).await;
+    let svc = &state.services;
 
     let mut browser = Browser::default();
     let res = sign_in_as(&w, &mut browser, "GitHub", &gh, Tweak::None).await;
@@ -482,6 +490,53 @@ async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_cod
     let res = sign_in_as(&w, &mut thief, "GitHub", &gh, Tweak::None).await;
     assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=locked");
     assert!(!thief.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")), "no new pending sign-in");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_sign_in_that_overlaps_its_disconnection_leaves_no_second_step_behind(db: PgPool) {
+    let w = world(db).await;
+    let (google, github) = (Person::new("lee@example.test"), Person::new("lee.gh@example.test"));
+    let mut owner = Browser::default();
+    sign_in_as(&w, &mut owner, "Google", &google, Tweak::None).await;
+    let (_, body) = owner.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    owner.come_back(&w.app, &w.idp.approve(&url, &github, Tweak::None)).await;
+    set_up_authenticator(&w, &owner).await;
+    // A GitHub sign-in that reaches its code step once (so its throttle path has a row to hold).
+    let mut other = Browser::default();
+    let res = sign_in_as(&w, &mut other, "GitHub", &github, Tweak::None).await;
+    assert_eq!(location(&res), "/sign-in?second_step=1");
+    let user_id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM connected_accounts WHERE provider = 'github'").fetch_one(&w.db).await.unwrap();
+    sqlx::query("DELETE FROM pending_sign_ins").execute(&w.db).await.unwrap();
+
+    // The next GitHub sign-in has matched the identity to the account when the owner disconnects
+    // GitHub: it waits at the throttle (held here) while the disconnection commits.
+    let mut thief = Browser::default();
+    let url = start(&w, &mut thief, "GitHub").await;
+    let back = w.idp.approve(&url, &github, Tweak::None);
+    let mut hold = w.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(user_id).fetch_one(&mut *hold).await.unwrap();
+    let callback = tokio::spawn({
+        let (app, mut thief) = (w.app.clone(), thief.clone());
+        async move { (thief.come_back(&app, &back).await, thief) }
+    });
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        if count(&w.db, waiting).await >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(count(&w.db, waiting).await, 1, "the sign-in waits at the throttle");
+    let (res, body) = owner.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    hold.commit().await.unwrap();
+
+    let (res, thief) = callback.await.unwrap();
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=not_linked");
+    assert!(!thief.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")), "no code step for a disconnected identity");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM pending_sign_ins").await, 0);
+    assert!(!thief.signed_in());
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

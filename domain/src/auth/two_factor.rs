@@ -278,26 +278,32 @@ pub const PENDING_MAX_FAILURES: i32 = 5;
 
 /// What proved the first step of a sign-in.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum FirstStep {
+pub(crate) enum FirstStep<'a> {
     /// The password the sign-in read with the account (`password_changed_at` as it read it).
     Password { changed_at: Option<OffsetDateTime> },
-    /// The identity linked at this provider.
-    Provider(Provider),
+    /// The identity `(provider, issuer, subject)` linked to the account.
+    Provider(Provider, &'a str, &'a str),
 }
 
-/// A pending sign-in for an account whose first step succeeded. After a password,
-/// `InvalidCredentials` instead if that password is no longer the account's (a change or reset
-/// committed while it was checked), so no second step outlives them.
-pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, first: FirstStep) -> Result<PendingToken, DomainError> {
+/// A pending sign-in for an account whose first step succeeded, only while that first step still
+/// stands, so no second step outlives what would have ended it: after a password,
+/// `InvalidCredentials` instead if it is no longer the account's (a change or reset committed
+/// while it was checked); after a provider, `NotLinked` if the identity was disconnected meanwhile.
+pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, first: FirstStep<'_>) -> Result<PendingToken, DomainError> {
     let (token, hash) = crate::auth::sessions::new_cookie_token();
     let now = svc.clock.now();
-    let (provider, password_changed_at) = match first {
-        FirstStep::Password { changed_at } => (None, changed_at),
-        FirstStep::Provider(p) => (Some(p), None),
-    };
     let expires_at = now + Duration::minutes(PENDING_MINUTES);
-    if !db::two_factor::insert_pending(&svc.db, user_id, &hash, provider, password_changed_at, now, expires_at).await? {
-        return Err(DomainError::InvalidCredentials);
+    match first {
+        FirstStep::Password { changed_at } => {
+            if !db::two_factor::insert_pending_after_password(&svc.db, user_id, &hash, changed_at, now, expires_at).await? {
+                return Err(DomainError::InvalidCredentials);
+            }
+        }
+        FirstStep::Provider(provider, issuer, subject) => {
+            if !db::two_factor::insert_pending_from_provider(&svc.db, user_id, &hash, (provider, issuer, subject), now, expires_at).await? {
+                return Err(DomainError::Provider(crate::error::ProviderFailure::NotLinked));
+            }
+        }
     }
     Ok(PendingToken::from_cookie(token))
 }

@@ -300,30 +300,59 @@ pub async fn backup_code_counts(
     Ok((r.min, r.left, r.all))
 }
 
-/// A pending sign-in whose first step was `provider`, or (`None`) the password whose
-/// `password_changed_at` the sign-in read: only while that is still the account's password (after
-/// the account's row, so a change or reset in flight is waited for); `false` if it is not.
-pub async fn insert_pending(
+/// A pending sign-in after the password whose `password_changed_at` the sign-in read: only while
+/// that is still the account's password (after the account's row, so a change or reset in flight
+/// is waited for); `false` if it is not.
+pub async fn insert_pending_after_password(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     token_hash: &[u8; 32],
-    provider: Option<Provider>,
     password_changed_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at)
-         SELECT $1, id, $3, $4, $5, $6 FROM users
-         WHERE id = $2 AND ($4::text IS NOT NULL OR password_changed_at IS NOT DISTINCT FROM $7)
+         SELECT $1, id, $3, NULL, $4, $5 FROM users
+         WHERE id = $2 AND password_changed_at IS NOT DISTINCT FROM $6
          FOR NO KEY UPDATE",
         uuid::Uuid::new_v4(),
         user_id.0,
         &token_hash[..],
-        provider.map(Provider::as_str),
         now,
         expires_at,
         password_changed_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A pending sign-in after the identity `(provider, issuer, subject)`: only while it is still
+/// linked to the account; `false` if it is not. The link's row is share-locked, so a disconnection
+/// in flight is waited for (and then the deleted row is skipped); one that comes after finds this
+/// pending sign-in committed and ends it (`delete_pending_from`).
+pub async fn insert_pending_from_provider(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    token_hash: &[u8; 32],
+    (provider, issuer, subject): (Provider, &str, &str),
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at)
+         SELECT $1, user_id, $3, provider, $7, $8 FROM connected_accounts
+         WHERE user_id = $2 AND provider = $4 AND issuer = $5 AND subject = $6
+         FOR KEY SHARE",
+        uuid::Uuid::new_v4(),
+        user_id.0,
+        &token_hash[..],
+        provider.as_str(),
+        issuer,
+        subject,
+        now,
+        expires_at,
     )
     .execute(db)
     .await?;

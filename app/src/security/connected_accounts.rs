@@ -129,8 +129,10 @@ impl ConnectedAccountsSection {
             disconnect.dispatch(DisconnectProvider { provider });
         });
         // a pending Connect keeps its buttons disabled until the browser has left
-        let connecting = Signal::derive(move || connect.action.pending().get() || matches!(connect.action.value().get(), Some(Ok(_))));
-        let pending = Signal::derive(move || connecting.get() || disconnect.action.pending().get());
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let (connect_pending, disconnect_pending) = (connect.action.pending(), disconnect.action.pending());
+        let connecting = Signal::derive(move || connect_pending.get() || matches!(connect.action.value().get(), Some(Ok(_))));
+        let pending = Signal::derive(move || connecting.get() || disconnect_pending.get());
         let said = move |tone: Tone| returned.get().filter(|(_, o)| o.tone() == tone).map(|(k, o)| o.sentence(k));
         let error = Signal::derive(move || {
             shown_error(connect.action.value().get())

@@ -77,7 +77,9 @@ impl PasswordSection {
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
         let PasswordSection { ctx, change, set } = self;
-        let pending = Signal::derive(move || change.pending().get() || set.action.pending().get());
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let (changing, setting) = (change.pending(), set.action.pending());
+        let pending = Signal::derive(move || changing.get() || setting.get());
         let error = Signal::derive(move || shown_error(change.value().get()).or_else(|| shown_error(set.action.value().get())));
         let success = Signal::derive(move || {
             if let Some(Ok(())) = change.value().get() {

@@ -76,12 +76,9 @@ impl SessionsSection {
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
         let SessionsSection { ctx, revoke, revoke_others, everywhere } = self;
         let sign_out = ctx.sign_out;
-        let pending = Signal::derive(move || {
-            sign_out.pending().get()
-                || revoke.action.pending().get()
-                || revoke_others.action.pending().get()
-                || everywhere.action.pending().get()
-        });
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let busy = [sign_out.pending(), revoke.action.pending(), revoke_others.action.pending(), everywhere.action.pending()];
+        let pending = Signal::derive(move || busy.iter().any(|p| p.get()));
         let error = Signal::derive(move || {
             shown_error(revoke.action.value().get())
                 .or_else(|| shown_error(revoke_others.action.value().get()))

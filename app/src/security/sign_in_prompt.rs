@@ -68,7 +68,9 @@ impl SignInPromptSection {
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
         let SignInPromptSection { confirm, secure, secured } = self;
-        let pending = Signal::derive(move || confirm.pending().get() || secure.action.pending().get());
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let (confirming, securing) = (confirm.pending(), secure.action.pending());
+        let pending = Signal::derive(move || confirming.get() || securing.get());
         let error = Signal::derive(move || shown_error(confirm.value().get()).or_else(|| shown_error(secure.action.value().get())));
         let done = Signal::derive(move || {
             secured.get().map(|n| {

@@ -37,7 +37,7 @@ pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, Domain
     let user = db::users::find(&mut *conn, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     let sessions = sessions::list_on(&mut *conn, svc, auth).await?;
     let two_factor = two_factor::status_on(&mut *conn, auth.user_id).await?;
-    let passkey_rows = db::passkeys::list(&mut *conn, auth.user_id).await?;
+    let passkey_rows = db::passkeys::list_shown(&mut *conn, auth.user_id).await?;
     let connected_rows = db::connected_accounts::list(&mut *conn, auth.user_id).await?;
     let prompt = alerts::prompt_on(&mut *conn, svc, auth).await?;
     drop(conn);

@@ -56,6 +56,30 @@ pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool,
     Ok(r.rows_affected() == 1)
 }
 
+/// A passkey as the Passkeys section lists it: no key material (the stored credential is
+/// webauthn-rs's serialised `Passkey`, which only a ceremony needs).
+#[derive(Clone, Debug)]
+pub struct ListedPasskey {
+    pub id: PasskeyId,
+    pub name: String,
+    pub aaguid: Option<Uuid>,
+    pub backup_eligible: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// The account's passkeys as the section lists them, oldest first (as `list`).
+pub async fn list_shown(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<ListedPasskey>, sqlx::Error> {
+    sqlx::query_as!(
+        ListedPasskey,
+        "SELECT id, name, aaguid, backup_eligible, created_at, last_used_at
+           FROM passkeys WHERE user_id = $1 ORDER BY created_at, id",
+        user_id.0,
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// The account's passkeys, oldest first.
 pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<PasskeyRow>, sqlx::Error> {
     sqlx::query_as!(

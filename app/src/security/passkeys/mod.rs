@@ -219,7 +219,9 @@ impl PasskeysSection {
             notice.set(None);
             remove.dispatch(RemovePasskey { id });
         });
-        let pending = Signal::derive(move || busy.get() || rename.pending().get() || remove.action.pending().get());
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let (renaming, removing) = (rename.pending(), remove.action.pending());
+        let pending = Signal::derive(move || busy.get() || renaming.get() || removing.get());
         let error = Signal::derive(move || flow_error.get().or_else(|| shown_error(remove.action.value().get())));
         let rename_error = Signal::derive(move || shown_error(rename.value().get()));
         view! {

@@ -170,7 +170,9 @@ impl ReverifySection {
                 }
             });
         });
-        let pending = Signal::derive(move || with_password.pending().get() || with_code.pending().get() || passkey_busy.get());
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let (checking_password, checking_code) = (with_password.pending(), with_code.pending());
+        let pending = Signal::derive(move || checking_password.get() || checking_code.get() || passkey_busy.get());
         let (has_password, has_passkey) = (o.verification.has_password, o.verification.has_passkey);
         let has_authenticator = o.two_factor.enabled.is_some();
         let window_minutes = o.verification.window_minutes;

@@ -128,9 +128,9 @@ impl TwoFactorSection {
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
         let TwoFactorSection { begin, finish, regenerate, disable, panel, codes_saved, query } = self;
-        let pending = Signal::derive(move || {
-            begin.action.pending().get() || finish.action.pending().get() || regenerate.action.pending().get() || disable.action.pending().get()
-        });
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let busy = [begin.action.pending(), finish.action.pending(), regenerate.action.pending(), disable.action.pending()];
+        let pending = Signal::derive(move || busy.iter().any(|p| p.get()));
         let error = Signal::derive(move || {
             shown_error(begin.action.value().get())
                 .or_else(|| shown_error(finish.action.value().get()))

@@ -17,7 +17,7 @@ use webauthn_rs::prelude::{
 
 use crate::request::{AuthSession, ClientInfo};
 use crate::db;
-use crate::db::passkeys::PasskeyRow;
+use crate::db::passkeys::ListedPasskey;
 use crate::ids::PasskeyId;
 use crate::kinds::EventKind;
 use crate::error::{Invalid, PasskeyCeremony, PasskeyFailure};
@@ -138,7 +138,7 @@ impl PasskeyList {
     }
 }
 
-fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
+fn summary(svc: &Services, row: ListedPasskey) -> PasskeySummary {
     PasskeySummary {
         provider: svc.passkeys.provider_name(row.aaguid).map(str::to_string),
         id: row.id,
@@ -150,7 +150,7 @@ fn summary(svc: &Services, row: PasskeyRow) -> PasskeySummary {
 }
 
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
-    let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
+    let rows = db::passkeys::list_shown(&svc.db, auth.user_id).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
     let connected = crate::auth::connected_accounts::usable_links(svc, &db::connected_accounts::list(&svc.db, auth.user_id).await?);
     Ok(passkey_list(svc, rows, has_password, connected))
@@ -158,7 +158,7 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, Dom
 
 /// The section's view of the account's passkey rows; `connected`: its connected accounts at
 /// providers this server offers.
-pub(crate) fn passkey_list(svc: &Services, rows: Vec<db::passkeys::PasskeyRow>, has_password: bool, connected: i64) -> PasskeyList {
+pub(crate) fn passkey_list(svc: &Services, rows: Vec<ListedPasskey>, has_password: bool, connected: i64) -> PasskeyList {
     PasskeyList { passkeys: rows.into_iter().map(|r| summary(svc, r)).collect(), has_password, connected }
 }
 

@@ -513,6 +513,10 @@ async fn the_prompt_shows_to_the_owners_other_sessions_and_only_they_can_answer_
     assert_eq!((asked.device.as_str(), asked.place.as_deref()), ("Chrome 131 on Windows 10", Some("Lisbon")));
     assert_eq!(alerts::prompt(&svc, &intruder).await.unwrap(), None, "a session is never asked about itself");
     assert_eq!(alerts::prompt(&svc, &bob).await.unwrap(), None);
+    // the page's overview (one statement) asks the same
+    for (session, prompt) in [(&owner, Some(asked.clone())), (&intruder, None), (&bob, None)] {
+        assert_eq!(domain::auth::overview::load(&svc, session).await.unwrap().prompt, prompt);
+    }
     // neither the alerted session nor another account can answer it
     for (who, session) in [("the alerted session", &intruder), ("another account", &bob)] {
         let r = alerts::confirm(&svc, session, asked.id, &stranger()).await;

@@ -454,9 +454,22 @@ async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_th
         email: None,
         login: Some("ada"),
         now,
-        used: false,
+        used: true,
     };
     domain::db::connected_accounts::insert(&db, &link).await.unwrap();
+    // the other session signed in with that passkey, and times with microseconds (the overview
+    // reads them as JSON)
+    sqlx::query(
+        "UPDATE sessions SET passkey_id = (SELECT id FROM passkeys WHERE name = 'Ada''s phone'),
+                             last_seen_at = last_seen_at + interval '1.234567 seconds'
+         WHERE user_id = $1 AND id <> $2",
+    )
+    .bind(session.user_id.0)
+    .bind(session.session_id.0)
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE passkeys SET last_used_at = created_at + interval '0.000001 seconds'").execute(&db).await.unwrap();
     // another account's rows must not show
     let (bob, _) = sign_up(&svc, "bob@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
     assert!(domain::db::passkeys::insert(&db, &passkey(bob, b"bob-key", "Bob's key")).await.unwrap());
@@ -466,6 +479,8 @@ async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_th
 
     let o = overview::load(&svc, &session).await.unwrap();
     assert_eq!(o.sessions.len(), 2);
+    assert_eq!(o.sessions.iter().map(|s| s.passkey_name.as_deref()).collect::<Vec<_>>(), [None, Some("Ada's phone")]);
+    assert!(o.passkeys.passkeys[0].last_used_at.is_some() && o.connections.connected[0].last_used_at.is_some());
     assert_eq!(o.passkeys.passkeys.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Ada's phone"]);
     assert_eq!((o.passkeys.has_password, o.passkeys.connected), (true, 0));
     assert_eq!(o.connections.connected.iter().map(|c| c.login.as_deref()).collect::<Vec<_>>(), [Some("ada")]);

@@ -103,13 +103,18 @@ pub struct NotMeReported {
 /// The page's "Was this you?": the newest unanswered alert of the last 14 days about another
 /// session than this one (a session is never asked about itself).
 pub async fn prompt(svc: &Services, auth: &AuthSession) -> Result<Option<AlertedSignIn>, DomainError> {
-    prompt_on(&svc.db, svc, auth).await
+    let since = prompt_since(svc.clock.now());
+    Ok(prompt_of(db::alerts::newest_unanswered(&svc.db, auth.user_id, auth.session_id, since).await?))
 }
 
-/// `prompt`, on a connection the caller holds.
-pub(crate) async fn prompt_on(db: impl sqlx::PgExecutor<'_>, svc: &Services, auth: &AuthSession) -> Result<Option<AlertedSignIn>, DomainError> {
-    let since = svc.clock.now() - Duration::days(PROMPT_DAYS);
-    Ok(db::alerts::newest_unanswered(db, auth.user_id, auth.session_id, since).await?.map(alerted))
+/// Since when `prompt` shows an alert, at `now`.
+pub(crate) fn prompt_since(now: OffsetDateTime) -> OffsetDateTime {
+    now - Duration::days(PROMPT_DAYS)
+}
+
+/// The row of `prompt`, as it answers it.
+pub(crate) fn prompt_of(row: Option<db::alerts::AlertRow>) -> Option<AlertedSignIn> {
+    row.map(alerted)
 }
 
 /// "Yes" (it was me): the prompt goes away. Another account's alert, an answered one, or the

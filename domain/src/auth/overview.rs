@@ -5,13 +5,14 @@
 //! fetched the account row three times and the connected accounts twice, and counted the ways to
 //! sign in with a query of their own: ten round trips to Postgres for a page load, where Postgres'
 //! share of the page's CPU was 46% (perf, wrk on the release server). Here the same answers come
-//! from six, and a test checks that they are the sections' own.
+//! from one statement (`db::overview`; six round trips before it), and a test checks that they
+//! are the sections' own.
 use crate::auth::accounts::PasswordStatus;
 use crate::auth::alerts::AlertedSignIn;
 use crate::auth::connected_accounts::{self, Connections};
 use crate::auth::passkeys::{self, PasskeyList};
 use crate::auth::sessions::{self, SessionSummary};
-use crate::auth::two_factor::{self, Status};
+use crate::auth::two_factor::Status;
 use crate::auth::alerts;
 use crate::request::AuthSession;
 use crate::{db, DomainError, Services};
@@ -28,29 +29,29 @@ pub struct Overview {
     pub prompt: Option<AlertedSignIn>,
 }
 
-/// Reads the overview of the signed-in account (only its own rows: every query is keyed on the
-/// session's account).
+/// Reads the overview of the signed-in account (only its own rows: every part is keyed on the
+/// session's account), in one statement (`db::overview`).
 pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, DomainError> {
-    // one connection for the six reads: each use of the pool costs a round trip of its own when
-    // the connection goes back (sqlx checks it then), so six reads through the pool were twelve
-    let mut conn = svc.db.acquire().await?;
-    let user = db::users::find(&mut *conn, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
-    let sessions = sessions::list_on(&mut *conn, svc, auth).await?;
-    let two_factor = two_factor::status_on(&mut *conn, auth.user_id).await?;
-    let passkey_rows = db::passkeys::list_shown(&mut *conn, auth.user_id).await?;
-    let connected_rows = db::connected_accounts::list(&mut *conn, auth.user_id).await?;
-    let prompt = alerts::prompt_on(&mut *conn, svc, auth).await?;
-    drop(conn);
+    let now = svc.clock.now();
+    let (created_after, seen_after) = sessions::list_after(svc, auth, now);
+    let since = alerts::prompt_since(now);
+    let rows = db::overview::read(&svc.db, auth.user_id, auth.session_id, created_after, seen_after, since)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
 
-    let has_password = user.password_hash.is_some();
-    let connected_here = connected_accounts::usable_links(svc, &connected_rows);
-    let sign_in_methods = i64::from(has_password) + passkey_rows.len() as i64 + connected_here;
+    let connected_here = connected_accounts::usable_links(svc, &rows.connected);
+    let sign_in_methods = i64::from(rows.has_password) + rows.passkeys.len() as i64 + connected_here;
     Ok(Overview {
-        password: PasswordStatus { has_password, changed_at: user.password_changed_at },
-        sessions,
-        two_factor,
-        passkeys: passkeys::passkey_list(svc, passkey_rows, has_password, connected_here),
-        connections: connected_accounts::connections(svc, connected_rows, sign_in_methods),
-        prompt,
+        password: PasswordStatus { has_password: rows.has_password, changed_at: rows.password_changed_at },
+        sessions: sessions::summaries(auth, rows.sessions, now),
+        two_factor: Status {
+            enabled_at: rows.totp_enabled_at,
+            codes_generated_at: rows.codes_generated_at,
+            codes_left: rows.codes_left,
+            codes_total: rows.codes_total,
+        },
+        passkeys: passkeys::passkey_list(svc, rows.passkeys, rows.has_password, connected_here),
+        connections: connected_accounts::connections(svc, rows.connected, sign_in_methods),
+        prompt: alerts::prompt_of(rows.prompt),
     })
 }

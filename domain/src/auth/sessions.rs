@@ -296,14 +296,20 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
 
 /// Live sessions of the signed-in account, the current one first, then most recently active.
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
-    list_on(&svc.db, svc, auth).await
-}
-
-/// `list`, on a connection the caller holds.
-pub(crate) async fn list_on(db: impl sqlx::PgExecutor<'_>, svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSummary>, DomainError> {
     let now = svc.clock.now();
     let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
-    let rows = db::sessions::list_live(db, auth.user_id, created_after, seen_after).await?;
+    let rows = db::sessions::list_live(&svc.db, auth.user_id, created_after, seen_after).await?;
+    Ok(summaries(auth, rows, now))
+}
+
+/// The cut-offs `list` reads the live sessions of the signed-in account with, at `now`:
+/// (created after, seen after).
+pub(crate) fn list_after(svc: &Services, auth: &AuthSession, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    live_after(&svc.sessions, auth.plan, now)
+}
+
+/// The rows of `list`, as it answers them.
+pub(crate) fn summaries(auth: &AuthSession, rows: Vec<db::sessions::SessionRow>, now: OffsetDateTime) -> Vec<SessionSummary> {
     let mut out: Vec<SessionSummary> = rows
         .into_iter()
         .map(|r| SessionSummary {
@@ -319,7 +325,7 @@ pub(crate) async fn list_on(db: impl sqlx::PgExecutor<'_>, svc: &Services, auth:
         })
         .collect();
     out.sort_by(|a, b| b.current.cmp(&a.current).then(b.last_seen_at.cmp(&a.last_seen_at)));
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -262,12 +262,7 @@ pub struct Status {
 }
 
 pub async fn status(svc: &Services, user_id: UserId) -> Result<Status, DomainError> {
-    status_on(&svc.db, user_id).await
-}
-
-/// `status`, on a connection the caller holds.
-pub(crate) async fn status_on(db: impl sqlx::PgExecutor<'_>, user_id: UserId) -> Result<Status, DomainError> {
-    let (enabled_at, codes_generated_at, codes_left, codes_total) = db::two_factor::status(db, user_id).await?;
+    let (enabled_at, codes_generated_at, codes_left, codes_total) = db::two_factor::status(&svc.db, user_id).await?;
     Ok(Status { enabled_at, codes_generated_at, codes_left, codes_total })
 }
 

@@ -96,14 +96,17 @@ pub async fn recent(db: impl PgExecutor<'_>, user_id: UserId, device_key: &str, 
     Ok(Recent { emails: r.emails, same_device: r.same_device })
 }
 
-/// An alert with what its sign-in event recorded.
-#[derive(Clone, Debug)]
+/// An alert with what its sign-in event recorded (also read as JSON, in `db::overview`).
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct AlertRow {
     pub id: Uuid,
     pub user_id: UserId,
     pub session_id: SessionId,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub reported_at: Option<OffsetDateTime>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,

@@ -5,13 +5,15 @@ use time::OffsetDateTime;
 use crate::ids::{SessionId, UserId};
 use crate::kinds::{FlowIntent, Provider};
 
-/// One linked identity.
-#[derive(Clone, Debug)]
+/// One linked identity (also read as JSON, in `db::overview`).
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct ConnectedAccountRow {
     pub provider: Provider,
     pub email: Option<String>,
     pub login: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub connected_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
 }
 

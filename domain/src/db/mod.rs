@@ -9,6 +9,7 @@ pub mod email;
 pub mod events;
 pub mod migrations;
 pub mod organizations;
+pub mod overview;
 pub mod passkeys;
 pub mod sessions;
 pub mod throttles;

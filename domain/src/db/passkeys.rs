@@ -58,13 +58,16 @@ pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool,
 
 /// A passkey as the Passkeys section lists it: no key material (the stored credential is
 /// webauthn-rs's serialised `Passkey`, which only a ceremony needs).
-#[derive(Clone, Debug)]
+/// (also read as JSON, in `db::overview`)
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct ListedPasskey {
     pub id: PasskeyId,
     pub name: String,
     pub aaguid: Option<Uuid>,
     pub backup_eligible: bool,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
 }
 

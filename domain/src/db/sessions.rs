@@ -29,11 +29,14 @@ pub struct LiveSessionRow {
     pub auth_method: SignInMethod,
 }
 
-#[derive(Debug)]
+/// (also read as JSON, in `db::overview`)
+#[derive(Debug, serde::Deserialize)]
 pub struct SessionRow {
     pub new_device: bool,
     pub id: SessionId,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub last_seen_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -95,7 +98,7 @@ pub async fn list_live(
                 p.name AS "passkey_name?"
          FROM sessions s LEFT JOIN passkeys p ON p.id = s.passkey_id AND p.user_id = s.user_id
          WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.created_at > $2 AND s.last_seen_at > $3
-         ORDER BY s.last_seen_at DESC"#,
+         ORDER BY s.last_seen_at DESC, s.id"#,
         user_id.0,
         created_after,
         seen_after,

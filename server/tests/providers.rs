@@ -509,34 +509,58 @@ async fn a_provider_sign_in_that_overlaps_its_disconnection_leaves_no_second_ste
     let user_id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM connected_accounts WHERE provider = 'github'").fetch_one(&w.db).await.unwrap();
     sqlx::query("DELETE FROM pending_sign_ins").execute(&w.db).await.unwrap();
 
-    // The next GitHub sign-in has matched the identity to the account when the owner disconnects
-    // GitHub: it waits at the throttle (held here) while the disconnection commits.
-    let mut thief = Browser::default();
-    let url = start(&w, &mut thief, "GitHub").await;
-    let back = w.idp.approve(&url, &github, Tweak::None);
-    let mut hold = w.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(user_id).fetch_one(&mut *hold).await.unwrap();
-    let callback = tokio::spawn({
-        let (app, mut thief) = (w.app.clone(), thief.clone());
-        async move { (thief.come_back(&app, &back).await, thief) }
-    });
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    // A GitHub sign-in has matched the identity to the account when GitHub is disconnected: it
+    // waits at the throttle (held here) while the disconnection happens. First the owner's whole
+    // Disconnect commits before it goes on; then a disconnection whose DELETE of the link is
+    // still uncommitted when it goes on (the pending sign-in's insert must wait for it, not read
+    // the link as it was).
+    for disconnection_in_flight in [false, true] {
+        let mut thief = Browser::default();
+        let url = start(&w, &mut thief, "GitHub").await;
+        let back = w.idp.approve(&url, &github, Tweak::None);
+        let mut hold = w.db.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM sign_in_throttles WHERE user_id = $1 FOR UPDATE").bind(user_id).fetch_one(&mut *hold).await.unwrap();
+        let callback = tokio::spawn({
+            let (app, mut thief) = (w.app.clone(), thief.clone());
+            async move { (thief.come_back(&app, &back).await, thief) }
+        });
+        until_waiting(&w.db, "INSERT INTO sign_in_throttles", || callback.is_finished()).await;
+        if disconnection_in_flight {
+            let mut disconnecting = w.db.begin().await.unwrap();
+            sqlx::query("DELETE FROM connected_accounts WHERE provider = 'github'").execute(&mut *disconnecting).await.unwrap();
+            hold.commit().await.unwrap();
+            until_waiting(&w.db, "INSERT INTO pending_sign_ins", || callback.is_finished()).await;
+            disconnecting.commit().await.unwrap();
+        } else {
+            let (res, body) = owner.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
+            assert_eq!(res.status(), StatusCode::OK, "{body}");
+            hold.commit().await.unwrap();
+        }
+
+        let (res, thief) = callback.await.unwrap();
+        assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=not_linked", "in flight: {disconnection_in_flight}");
+        assert!(!thief.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")), "no code step for a disconnected identity");
+        assert_eq!(count(&w.db, "SELECT count(*) FROM pending_sign_ins").await, 0);
+        assert!(!thief.signed_in());
+        // connect GitHub again for the next round
+        let (_, body) = owner.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+        let url: String = serde_json::from_str(&body).unwrap();
+        owner.come_back(&w.app, &w.idp.approve(&url, &github, Tweak::None)).await;
+    }
+}
+
+/// Waits (up to 5 s) until a connection of this test's database waits for a lock in a statement
+/// that holds `statement`, or until `done` says the work it watches finished without waiting.
+async fn until_waiting(db: &PgPool, statement: &str, done: impl Fn() -> bool) {
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1";
+    let pattern = format!("%{statement}%");
     for _ in 0..500 {
-        if count(&w.db, waiting).await >= 1 {
-            break;
+        if done() || sqlx::query_scalar::<_, i64>(waiting).bind(&pattern).fetch_one(db).await.unwrap() == 1 {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert_eq!(count(&w.db, waiting).await, 1, "the sign-in waits at the throttle");
-    let (res, body) = owner.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
-    assert_eq!(res.status(), StatusCode::OK, "{body}");
-    hold.commit().await.unwrap();
-
-    let (res, thief) = callback.await.unwrap();
-    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=not_linked");
-    assert!(!thief.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")), "no code step for a disconnected identity");
-    assert_eq!(count(&w.db, "SELECT count(*) FROM pending_sign_ins").await, 0);
-    assert!(!thief.signed_in());
+    panic!("no lock wait in {statement}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

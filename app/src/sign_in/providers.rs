@@ -106,7 +106,7 @@ impl ProviderOutcome {
             Self::Locked => format!("Sign-in to this account is paused on this browser after too many wrong codes or passwords. Wait a while, then try {name} again."),
             Self::LinkedElsewhere => format!("This {name} account is already connected to another Gatehouse account. Disconnect it there first."),
             Self::AlreadyConnected => format!("A {name} account is already connected. Disconnect it first to connect another."),
-            Self::NotLinked => format!("That isn't the {name} account connected to your account."),
+            Self::NotLinked => format!("That {name} account isn't connected to your account."),
             Self::SessionChanged => format!("You signed out or changed accounts while at {name}. Nothing was changed."),
             Self::Failed => format!("Something went wrong on our side while finishing with {name}. Please try again."),
             Self::Connected => format!("{name} is connected. You can now sign in with it."),

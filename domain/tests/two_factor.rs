@@ -494,4 +494,6 @@ async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_th
     same(&o.passkeys, &passkeys::list(&svc, &session).await.unwrap());
     same(&o.connections, &connected_accounts::list(&svc, &session).await.unwrap());
     same(&o.prompt, &alerts::prompt(&svc, &session).await.unwrap());
+    same(&o.activity, &domain::auth::activity::list(&svc, &session, None, None).await.unwrap());
+    assert!(!o.activity.events.is_empty(), "the sign-ins and the authenticator are listed");
 }

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{
     ConnectedAccountView, ConnectedAccountsView, ConnectedView, ProviderKind, ProviderOption,
 };
-use super::{ActivityView, NotMeView, SignInPromptView};
+use super::{ActivityPageView, ActivityView, NotMeView, SignInPromptView};
 use super::{BackupCodesView, DeviceKind, Moment, PasskeyView, PasskeysView, PasswordView, SessionView, TwoFactorView};
 use crate::time_fmt::{ago, exact, iso, span};
 
@@ -216,6 +216,12 @@ impl ActivityView {
             location: a.location,
             ip: a.ip.unwrap_or_else(|| "unknown".into()),
         }
+    }
+}
+
+impl ActivityPageView {
+    pub fn new(page: domain::auth::activity::ActivityPage, now: OffsetDateTime) -> Self {
+        ActivityPageView { events: page.events.into_iter().map(|a| ActivityView::new(a, now)).collect(), next: page.next }
     }
 }
 

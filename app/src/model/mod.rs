@@ -230,6 +230,9 @@ pub struct SecurityOverview {
     /// "Was this you?": the newest unanswered unfamiliar sign-in (never this session's own).
     #[serde(default)]
     pub prompt: Option<SignInPromptView>,
+    /// Recent security activity's first page, every kind (the section fetches other filters and
+    /// older pages itself).
+    pub activity: ActivityPageView,
 }
 
 /// The unfamiliar sign-in the page asks about: "New sign-in: Chrome on Windows, near Berlin, 2

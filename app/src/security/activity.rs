@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::context::SecurityContext;
 use crate::components::{Card, ErrorMessage, TimeAgo};
 use crate::error::AppError;
-use crate::model::{ActivityPageView, ActivityView, ACTIVITY_FILTERS};
+use crate::model::{ActivityPageView, ActivityView, SecurityOverview, ACTIVITY_FILTERS};
 
 /// A page of the signed-in account's security events: `filter` is one of the list's groups (empty:
 /// all), `before` the previous page's `next` (empty: the newest page).
@@ -23,11 +23,7 @@ pub async fn get_activity(filter: String, before: String) -> Result<ActivityPage
     let filter = parse_filter(&filter).map_err(fail)?;
     let before = Some(before.as_str()).filter(|b| !b.is_empty());
     let page = domain::auth::activity::list(&svc, &session, filter, before).await.map_err(fail)?;
-    let now = svc.clock.now();
-    Ok(ActivityPageView {
-        events: page.events.into_iter().map(|a| ActivityView::new(a, now)).collect(),
-        next: page.next,
-    })
+    Ok(ActivityPageView::new(page, svc.clock.now()))
 }
 
 /// The group a filter names (empty: every kind).
@@ -46,7 +42,10 @@ pub fn parse_filter(filter: &str) -> Result<Option<domain::kinds::ActivityFilter
 #[derive(Clone, Copy)]
 pub struct ActivitySection {
     filter: RwSignal<String>,
-    first: crate::resource::PageResource<Result<ActivityPageView, AppError>>,
+    /// The first page of a filter; `None` for every kind, whose first page comes with the page's
+    /// overview (one read for the whole page).
+    first: crate::resource::PageResource<Result<Option<ActivityPageView>, AppError>>,
+    overview: crate::resource::PageResource<Result<SecurityOverview, AppError>>,
     more: ServerAction<GetActivity>,
     /// The first page and the older ones "Show more" added.
     events: Signal<Vec<ActivityView>>,
@@ -61,12 +60,23 @@ impl ActivitySection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
         let filter = RwSignal::new(String::new());
-        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes()), |(f, _)| get_activity(f, String::new()));
+        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes()), |(f, _)| async move {
+            if f.is_empty() {
+                Ok(None)
+            } else {
+                get_activity(f, String::new()).await.map(Some)
+            }
+        });
+        let overview = ctx.overview;
         let more = ServerAction::<GetActivity>::new();
         let older = RwSignal::new(Vec::<ActivityView>::new());
         // after "Show more": the cursor its page gave (None: that was the last page)
         let next = RwSignal::new(None::<Option<String>>);
-        let first_page = move || first.get().and_then(Result::ok);
+        let first_page = move || match first.get()? {
+            Ok(Some(page)) => Some(page),
+            Ok(None) => overview.with(|o| o.as_ref().and_then(|o| o.as_ref().ok()).map(|o| o.activity.clone())),
+            Err(_) => None,
+        };
         let events = Signal::derive(move || {
             let mut all = first_page().map(|p| p.events).unwrap_or_default();
             all.extend(older.get());
@@ -83,7 +93,7 @@ impl ActivitySection {
         });
         // (every signal and callback lives as long as the page's visit, not one drawing of it: the
         // page redraws after each change while the old drawing may still be reading them)
-        let section = ActivitySection { filter, first, more, events, has_more, error, on_filter, on_more };
+        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more };
         // a new first page (another filter, or a change) starts the list again
         Effect::new(move |_| {
             first.track();
@@ -101,12 +111,17 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, more, events, has_more, error, on_filter, on_more } = self;
+        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
-                    match first.await {
-                        Ok(_) => {
+                    let shown = match first.await {
+                        Ok(Some(_)) => Ok(()),
+                        Ok(None) => overview.await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    match shown {
+                        Ok(()) => {
                             view! {
                                 <ActivityCard
                                     events

@@ -21,7 +21,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     // load, the context was sometimes gone — the geo-IP database with it, and the sessions listed
     // without their places)
     let geo = geo();
-    let domain::auth::overview::Overview { password, sessions, two_factor, passkeys, connections, prompt } =
+    let domain::auth::overview::Overview { password, sessions, two_factor, passkeys, connections, prompt, activity } =
         domain::auth::overview::load(&svc, &session).await.map_err(fail)?;
     let now = svc.clock.now();
     let required = session.plan == domain::plan::Plan::Enterprise;
@@ -43,5 +43,6 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
         sessions: sessions.into_iter().map(|s| SessionView::new(s, now, geo.as_deref())).collect(),
         session_lifetime: session_lifetime(session.plan, svc.sessions.lifetimes(session.plan)),
         prompt: prompt.map(|p| SignInPromptView::new(p, now)),
+        activity: crate::model::ActivityPageView::new(activity, now),
     })
 }

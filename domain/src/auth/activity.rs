@@ -362,14 +362,24 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> Result<ActivityPage, DomainError> {
     let before = cursor.map(parse_cursor).transpose()?;
-    let since = svc.clock.now() - Duration::days(ACTIVITY_DAYS);
+    let since = list_since(svc.clock.now());
     let kinds = kinds_of(filter);
-    let mut rows = db::events::page(&svc.db, auth.user_id, kinds.as_deref(), since, before, PAGE_SIZE + 1).await?;
+    let rows = db::events::page(&svc.db, auth.user_id, kinds.as_deref(), since, before, PAGE_SIZE + 1).await?;
+    Ok(page_of(rows))
+}
+
+/// The oldest event `list` shows at `now`.
+pub(crate) fn list_since(now: OffsetDateTime) -> OffsetDateTime {
+    now - Duration::days(ACTIVITY_DAYS)
+}
+
+/// `list`'s page from up to [`PAGE_SIZE`] + 1 rows, newest first (one more tells there are older).
+pub(crate) fn page_of(mut rows: Vec<db::events::EventRow>) -> ActivityPage {
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let events: Vec<Activity> = rows.into_iter().filter_map(activity).collect();
     let next = if more { events.last().map(cursor_of) } else { None };
-    Ok(ActivityPage { events, next })
+    ActivityPage { events, next }
 }
 
 /// Every event the list shows for `filter` (all its pages), newest first, for the downloads.

@@ -13,6 +13,7 @@ use crate::auth::connected_accounts::{self, Connections};
 use crate::auth::passkeys::{self, PasskeyList};
 use crate::auth::sessions::{self, SessionSummary};
 use crate::auth::two_factor::Status;
+use crate::auth::activity::{self, ActivityPage};
 use crate::auth::alerts;
 use crate::request::AuthSession;
 use crate::{db, DomainError, Services};
@@ -27,6 +28,8 @@ pub struct Overview {
     pub connections: Connections,
     /// The newest unanswered "Was this you?" about another session.
     pub prompt: Option<AlertedSignIn>,
+    /// Recent security activity's first page, every kind.
+    pub activity: ActivityPage,
 }
 
 /// Reads the overview of the signed-in account (only its own rows: every part is keyed on the
@@ -34,8 +37,14 @@ pub struct Overview {
 pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, DomainError> {
     let now = svc.clock.now();
     let (created_after, seen_after) = sessions::list_after(svc, auth, now);
-    let since = alerts::prompt_since(now);
-    let rows = db::overview::read(&svc.db, auth.user_id, auth.session_id, created_after, seen_after, since)
+    let since = db::overview::Since {
+        created_after,
+        seen_after,
+        prompt: alerts::prompt_since(now),
+        events: activity::list_since(now),
+        event_limit: activity::PAGE_SIZE + 1,
+    };
+    let rows = db::overview::read(&svc.db, auth.user_id, auth.session_id, since)
         .await?
         .ok_or(DomainError::Unauthenticated)?;
 
@@ -53,5 +62,6 @@ pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, Domain
         passkeys: passkeys::passkey_list(svc, rows.passkeys, rows.has_password, connected_here),
         connections: connected_accounts::connections(svc, rows.connected, sign_in_methods),
         prompt: alerts::prompt_of(rows.prompt),
+        activity: activity::page_of(rows.events),
     })
 }

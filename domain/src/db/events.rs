@@ -178,8 +178,8 @@ pub fn network_of(ip: Option<&str>) -> Option<String> {
     }
 }
 
-/// An event as the activity list shows it.
-#[derive(Clone, Debug)]
+/// An event as the activity list shows it (also read as JSON, in `db::overview`).
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct EventRow {
     pub id: Uuid,
     pub kind: String,
@@ -188,6 +188,7 @@ pub struct EventRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub location: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

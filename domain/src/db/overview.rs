@@ -1,7 +1,7 @@
 //! What the Security & Access page shows about an account, in one statement (`auth::overview`).
 //!
 //! Each part is the same read as the section's own statement (named beside it), with its rows
-//! gathered as JSON: one round trip to Postgres per page load instead of six. A domain test
+//! gathered as JSON: one round trip to Postgres per page load instead of seven. A domain test
 //! (`the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_the_accounts_rows`)
 //! checks that every part answers what the section's own statement answers.
 use sqlx::types::Json;
@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::db::alerts::AlertRow;
 use crate::db::connected_accounts::ConnectedAccountRow;
+use crate::db::events::EventRow;
 use crate::db::passkeys::ListedPasskey;
 use crate::db::sessions::SessionRow;
 use crate::ids::{SessionId, UserId};
@@ -33,19 +34,28 @@ pub struct OverviewRows {
     pub connected: Vec<ConnectedAccountRow>,
     /// `alerts::newest_unanswered`, for the viewing session
     pub prompt: Option<AlertRow>,
+    /// `events::page`'s first page of every kind
+    pub events: Vec<EventRow>,
 }
 
-/// Reads the overview of `user_id` as the session `viewer` sees it: its live sessions (created
-/// after `created_after`, seen after `seen_after`) and its newest unanswered alert since
-/// `prompt_since`. `None` if the account is gone.
-pub async fn read(
-    db: impl PgExecutor<'_>,
-    user_id: UserId,
-    viewer: SessionId,
-    created_after: OffsetDateTime,
-    seen_after: OffsetDateTime,
-    prompt_since: OffsetDateTime,
-) -> Result<Option<OverviewRows>, sqlx::Error> {
+/// What `read` reads besides the account and the viewing session: the live sessions' cut-offs, the
+/// prompt's, and the first page of events.
+#[derive(Clone, Copy, Debug)]
+pub struct Since {
+    /// Live sessions were created after this…
+    pub created_after: OffsetDateTime,
+    /// …and seen after this.
+    pub seen_after: OffsetDateTime,
+    /// The oldest alert the prompt asks about.
+    pub prompt: OffsetDateTime,
+    /// The oldest event listed, and how many (newest first).
+    pub events: OffsetDateTime,
+    pub event_limit: i64,
+}
+
+/// Reads the overview of `user_id` as the session `viewer` sees it (`since`: see [`Since`]).
+/// `None` if the account is gone.
+pub async fn read(db: impl PgExecutor<'_>, user_id: UserId, viewer: SessionId, since: Since) -> Result<Option<OverviewRows>, sqlx::Error> {
     let r = sqlx::query!(
         r#"SELECT u.password_hash IS NOT NULL AS "has_password!", u.password_changed_at,
                   (SELECT coalesce(json_agg(s ORDER BY s.last_seen_at DESC, s.id), '[]')
@@ -69,16 +79,23 @@ pub async fn read(
                               AND a.acknowledged_at IS NULL AND a.created_at >= $5
                               AND NOT EXISTS (SELECT 1 FROM sign_in_alerts x WHERE x.session_id = $2 AND x.acknowledged_at IS NULL)
                             ORDER BY a.created_at DESC LIMIT 1) a
-                  ) AS "prompt: Json<AlertRow>"
+                  ) AS "prompt: Json<AlertRow>",
+                  (SELECT coalesce(json_agg(e ORDER BY e.created_at DESC, e.id DESC), '[]')
+                     FROM (SELECT id, kind, method, detail, ip, user_agent, location, created_at
+                             FROM security_events WHERE user_id = $1 AND created_at >= $6
+                            ORDER BY created_at DESC, id DESC LIMIT $7) e
+                  ) AS "events!: Json<Vec<EventRow>>"
            FROM users u,
                 LATERAL (SELECT min(created_at) AS generated_at, count(*) FILTER (WHERE used_at IS NULL) AS unused, count(*) AS total
                            FROM backup_codes WHERE user_id = $1) codes
            WHERE u.id = $1"#,
         user_id.0,
         viewer.0,
-        created_after,
-        seen_after,
-        prompt_since,
+        since.created_after,
+        since.seen_after,
+        since.prompt,
+        since.events,
+        since.event_limit,
     )
     .fetch_optional(db)
     .await?;
@@ -93,5 +110,6 @@ pub async fn read(
         passkeys: r.passkeys.0,
         connected: r.connected.0,
         prompt: r.prompt.map(|p| p.0),
+        events: r.events.0,
     }))
 }

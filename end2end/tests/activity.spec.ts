@@ -284,4 +284,9 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   const filtered = JSON.parse(await download(page, 'Download JSON')) as { filter: string; events: { kind: string }[] };
   expect(filtered.filter).toBe('credentials');
   expect(filtered.events.map((e) => e.kind)).toEqual(['account_created']);
+  // back to every kind: the first page again (it comes with the page's overview), then the rest
+  await section.getByLabel('Show').selectOption({ label: 'All activity' });
+  await expect(rows).toHaveCount(20);
+  await section.getByRole('button', { name: 'Show more' }).click();
+  await expect(rows).toHaveCount(25);
 });

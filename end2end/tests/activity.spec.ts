@@ -231,6 +231,15 @@ async function download(page: Page, name: string): Promise<string> {
   return readFileSync((await file.path())!, 'utf8');
 }
 
+/// 23 older sign-ins of the account (a state no page makes quickly), one a minute, 10 to 33
+/// minutes ago, from 192.0.2.1 to 192.0.2.23.
+function olderSignIns(email: string) {
+  sql(`INSERT INTO security_events (id, user_id, kind, method, ip, user_agent, location, created_at)
+       SELECT gen_random_uuid(), u.id, 'signed_in', 'password', '192.0.2.' || n, ${literal(CHROME_WINDOWS)}, 'Unknown',
+              now() - make_interval(mins => 9 + n)
+       FROM users u, generate_series(1, 23) AS n WHERE u.email = ${literal(email)}`);
+}
+
 test('Recent security activity shows only this account\'s events, pages with Show more, filters by kind, and both downloads match it', async ({ page, browser }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
@@ -238,11 +247,7 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   const stranger = await browser.newContext({ baseURL: BASE_URL });
   await signUpViaApi(stranger.request, other);
   await stranger.close();
-  // 23 older sign-ins (a state no page makes quickly), one a minute, 10 to 33 minutes ago
-  sql(`INSERT INTO security_events (id, user_id, kind, method, ip, user_agent, location, created_at)
-       SELECT gen_random_uuid(), u.id, 'signed_in', 'password', '192.0.2.' || n, ${literal(CHROME_WINDOWS)}, 'Unknown',
-              now() - make_interval(mins => 9 + n)
-       FROM users u, generate_series(1, 23) AS n WHERE u.email = ${literal(account.email)}`);
+  olderSignIns(account.email);
   await gotoHydrated(page, SECURITY_PATH);
   const section = region(page, 'Recent security activity');
   const rows = section.getByRole('listitem');
@@ -289,4 +294,35 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   await expect(rows).toHaveCount(20);
   await section.getByRole('button', { name: 'Show more' }).click();
   await expect(rows).toHaveCount(25);
+});
+
+test('a Show more that answers after another filter was chosen adds nothing to the new list', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  olderSignIns(account.email);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Recent security activity');
+  const rows = section.getByRole('listitem');
+  await expect(rows).toHaveCount(20);
+  // "Show more" (the older page of every kind) is held back until the filter has changed
+  let held: (() => Promise<void>) | null = null;
+  await page.route('**/api/security/activity*', async (route) => {
+    if (/before=[^&]/.test(route.request().postData() ?? '')) {
+      held = () => route.continue();
+    } else {
+      await route.continue();
+    }
+  });
+  await section.getByRole('button', { name: 'Show more' }).click();
+  await expect.poll(() => held !== null).toBe(true);
+  await section.getByLabel('Show').selectOption({ label: 'Credential changes' });
+  await expect(rows).toHaveCount(1);
+  const answered = page.waitForResponse((r) => r.url().includes('/api/security/activity') && /before=[^&]/.test(r.request().postData() ?? ''));
+  await held!();
+  await answered;
+  // let the answer be read and drawn (two frames), then the list is still the filter's one row
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('Created the account');
+  await page.unroute('**/api/security/activity*');
 });

@@ -189,8 +189,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Pages, API answers, JS and CSS are compressed with gzip for browsers that accept it, at the
 /// level that costs least CPU per response (1, nginx's default; zlib-rs's quick strategy): against
-/// level 4 the anonymous sign-in page took 15% less server CPU (245 -> 203 and 236 -> 201 us per
-/// request, wrk, release server) for 8% more bytes (the signed-in Security & Access page: 3,651
+/// level 4 the anonymous sign-in page took 15-17% less server CPU (245 -> 203 and 236 -> 201 us per
+/// request, wrk, release server) for 8.6% more bytes (the signed-in Security & Access page: 3,651
 /// against 3,363 of 10,312). Not brotli: its encoder sets up megabytes of window and
 /// tables for every response, which on a 5 KB page costs more than rendering it (measured on the
 /// release server, wrk on 2 cores: the sign-in page 4,313/s uncompressed, 3,708/s with gzip, 1,661/s

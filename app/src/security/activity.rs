@@ -60,8 +60,12 @@ impl ActivitySection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
         let filter = RwSignal::new(String::new());
-        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes()), |(f, _)| async move {
-            if f.is_empty() {
+        // Every kind's first page comes with the page's overview (read with it, at the page's load
+        // and after each change); once another filter was chosen, coming back to every kind
+        // fetches it afresh like any filter, so it is never older than what a filter shows.
+        let filtered = StoredValue::new(false);
+        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes()), move |(f, _)| async move {
+            if f.is_empty() && !filtered.get_value() {
                 Ok(None)
             } else {
                 get_activity(f, String::new()).await.map(Some)
@@ -85,26 +89,39 @@ impl ActivitySection {
         let cursor = Signal::derive(move || next.get().unwrap_or_else(|| first_page().and_then(|p| p.next)));
         let has_more = Signal::derive(move || cursor.get().is_some());
         let error = Signal::derive(move || more.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
-        let on_filter = Callback::new(move |f: String| filter.set(f));
+        let on_filter = Callback::new(move |f: String| {
+            filtered.set_value(true);
+            filter.set(f)
+        });
+        // the filter and cursor the last "Show more" asked with: its answer is added only while the
+        // list still ends there (not after another filter or a new first page came meanwhile)
+        let asked = StoredValue::new(None::<(String, String)>);
         let on_more = Callback::new(move |_| {
             if let Some(before) = cursor.get_untracked() {
-                more.dispatch(GetActivity { filter: filter.get_untracked(), before });
+                let f = filter.get_untracked();
+                asked.set_value(Some((f.clone(), before.clone())));
+                more.dispatch(GetActivity { filter: f, before });
             }
         });
         // (every signal and callback lives as long as the page's visit, not one drawing of it: the
         // page redraws after each change while the old drawing may still be reading them)
         let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more };
-        // a new first page (another filter, or a change) starts the list again
+        // a new first page (another filter, or a change: the overview's page too) starts the list
+        // again
         Effect::new(move |_| {
             first.track();
+            overview.track();
             older.set(Vec::new());
             next.set(None);
             more.value().set(None);
         });
         Effect::new(move |_| {
             if let Some(Ok(page)) = more.value().get() {
-                older.update(|o| o.extend(page.events));
-                next.set(Some(page.next));
+                let still = cursor.get_untracked().map(|c| (filter.get_untracked(), c));
+                if asked.get_value() == still {
+                    older.update(|o| o.extend(page.events));
+                    next.set(Some(page.next));
+                }
             }
         });
         section

@@ -132,6 +132,13 @@ async fn sign_in_as(w: &World, browser: &mut Browser, provider: &str, who: &Pers
     browser.come_back(&w.app, &back).await
 }
 
+/// "Connect" `provider` in this signed-in browser, approved at the provider as `who`.
+async fn connect(w: &World, browser: &mut Browser, provider: &str, who: &Person, tweak: Tweak) -> Response<Body> {
+    let (_, body) = browser.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", provider)]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    browser.come_back(&w.app, &w.idp.approve(&url, who, tweak)).await
+}
+
 async fn count(db: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
@@ -219,9 +226,7 @@ async fn an_email_the_provider_did_not_verify_makes_no_account(db: PgPool) {
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
     // connected to an account by its owner, the same GitHub identity signs in: its email plays no part
     let mut jo = password_account(&w, "jo@example.test").await;
-    let (_, body) = jo.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
-    let url: String = serde_json::from_str(&body).unwrap();
-    jo.come_back(&w.app, &w.idp.approve(&url, &Person::new("jo@example.test"), Tweak::GithubNoVerifiedPrimary)).await;
+    connect(&w, &mut jo, "GitHub", &Person::new("jo@example.test"), Tweak::GithubNoVerifiedPrimary).await;
     let res = sign_in_as(&w, &mut Browser::default(), "GitHub", &Person::new("jo@example.test"), Tweak::GithubNoVerifiedPrimary).await;
     assert_eq!(location(&res), "/settings/security");
 }
@@ -414,9 +419,7 @@ async fn two_disconnections_at_once_leave_one_way_to_sign_in(db: PgPool) {
     let w = world(db).await;
     let mut grace = Browser::default();
     sign_in_as(&w, &mut grace, "Google", &Person::new("grace@example.test"), Tweak::None).await;
-    let (_, body) = grace.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
-    let url: String = serde_json::from_str(&body).unwrap();
-    grace.come_back(&w.app, &w.idp.approve(&url, &Person::new("grace.gh@example.test"), Tweak::None)).await;
+    connect(&w, &mut grace, "GitHub", &Person::new("grace.gh@example.test"), Tweak::None).await;
     assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 2);
     for _ in 0..5 {
         let cookie = grace.header();
@@ -430,10 +433,8 @@ async fn two_disconnections_at_once_leave_one_way_to_sign_in(db: PgPool) {
         assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 1);
         // put the other one back for the next round
         let gone = if a.0.status() == StatusCode::OK { "Google" } else { "GitHub" };
-        let (_, body) = grace.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", gone)]).await;
-        let url: String = serde_json::from_str(&body).unwrap();
         let who = if gone == "Google" { Person::new("grace@example.test") } else { Person::new("grace.gh@example.test") };
-        grace.come_back(&w.app, &w.idp.approve(&url, &who, Tweak::None)).await;
+        connect(&w, &mut grace, gone, &who, Tweak::None).await;
         assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 2);
     }
 }
@@ -498,9 +499,7 @@ async fn a_provider_sign_in_that_overlaps_its_disconnection_leaves_no_second_ste
     let (google, github) = (Person::new("lee@example.test"), Person::new("lee.gh@example.test"));
     let mut owner = Browser::default();
     sign_in_as(&w, &mut owner, "Google", &google, Tweak::None).await;
-    let (_, body) = owner.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
-    let url: String = serde_json::from_str(&body).unwrap();
-    owner.come_back(&w.app, &w.idp.approve(&url, &github, Tweak::None)).await;
+    connect(&w, &mut owner, "GitHub", &github, Tweak::None).await;
     set_up_authenticator(&w, &owner).await;
     // A GitHub sign-in that reaches its code step once (so its throttle path has a row to hold).
     let mut other = Browser::default();
@@ -543,9 +542,7 @@ async fn a_provider_sign_in_that_overlaps_its_disconnection_leaves_no_second_ste
         assert_eq!(count(&w.db, "SELECT count(*) FROM pending_sign_ins").await, 0);
         assert!(!thief.signed_in());
         // connect GitHub again for the next round
-        let (_, body) = owner.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
-        let url: String = serde_json::from_str(&body).unwrap();
-        owner.come_back(&w.app, &w.idp.approve(&url, &github, Tweak::None)).await;
+        connect(&w, &mut owner, "GitHub", &github, Tweak::None).await;
     }
 }
 

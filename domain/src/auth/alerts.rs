@@ -29,7 +29,8 @@ pub struct AlertedSignIn {
     pub method: String,
 }
 
-fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
+/// An alert as the page's prompt and the "This wasn't me" page show it.
+pub(crate) fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
     let location = shown(row.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS);
     let place = row
         .location
@@ -104,17 +105,12 @@ pub struct NotMeReported {
 /// session than this one (a session is never asked about itself).
 pub async fn prompt(svc: &Services, auth: &AuthSession) -> Result<Option<AlertedSignIn>, DomainError> {
     let since = prompt_since(svc.clock.now());
-    Ok(prompt_of(db::alerts::newest_unanswered(&svc.db, auth.user_id, auth.session_id, since).await?))
+    Ok(db::alerts::newest_unanswered(&svc.db, auth.user_id, auth.session_id, since).await?.map(alerted))
 }
 
 /// Since when `prompt` shows an alert, at `now`.
 pub(crate) fn prompt_since(now: OffsetDateTime) -> OffsetDateTime {
     now - Duration::days(PROMPT_DAYS)
-}
-
-/// The row of `prompt`, as it answers it.
-pub(crate) fn prompt_of(row: Option<db::alerts::AlertRow>) -> Option<AlertedSignIn> {
-    row.map(alerted)
 }
 
 /// "Yes" (it was me): the prompt goes away. Another account's alert, an answered one, or the

@@ -36,7 +36,7 @@ pub struct Overview {
 /// session's account), in one statement (`db::overview`).
 pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, DomainError> {
     let now = svc.clock.now();
-    let (created_after, seen_after) = sessions::list_after(svc, auth, now);
+    let (created_after, seen_after) = sessions::live_after(&svc.sessions, auth.plan, now);
     let since = db::overview::Since {
         created_after,
         seen_after,
@@ -61,7 +61,7 @@ pub async fn load(svc: &Services, auth: &AuthSession) -> Result<Overview, Domain
         },
         passkeys: passkeys::passkey_list(svc, rows.passkeys, rows.has_password, connected_here),
         connections: connected_accounts::connections(svc, rows.connected, sign_in_methods),
-        prompt: alerts::prompt_of(rows.prompt),
+        prompt: rows.prompt.map(alerts::alerted),
         activity: activity::page_of(rows.events),
     })
 }

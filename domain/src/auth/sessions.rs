@@ -78,7 +78,7 @@ pub fn token_hash(token: &SessionToken) -> Option<[u8; 32]> {
 }
 
 /// The oldest `created_at` / `last_seen_at` a live session of this plan may have at `now`.
-fn live_after(policy: &SessionPolicy, plan: Plan, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+pub(crate) fn live_after(policy: &SessionPolicy, plan: Plan, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
     let l = policy.lifetimes(plan);
     (now - l.absolute, now - l.idle)
 }
@@ -300,12 +300,6 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Vec<SessionSumma
     let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
     let rows = db::sessions::list_live(&svc.db, auth.user_id, created_after, seen_after).await?;
     Ok(summaries(auth, rows, now))
-}
-
-/// The cut-offs `list` reads the live sessions of the signed-in account with, at `now`:
-/// (created after, seen after).
-pub(crate) fn list_after(svc: &Services, auth: &AuthSession, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    live_after(&svc.sessions, auth.plan, now)
 }
 
 /// The rows of `list`, as it answers them.

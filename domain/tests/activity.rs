@@ -307,6 +307,50 @@ async fn a_passkey_sign_in_from_an_unfamiliar_device_raises_the_alert_and_one_fr
     assert!(sent[0].1.contains("Signed in with: a passkey"), "{}", sent[0].1);
 }
 
+/// A passkey sign-in counts every sign-in that committed before it as history, also one that
+/// committed while it waited for the account's row. A familiar passkey sign-in is one statement,
+/// whose snapshot is older than that wait; one that looks unfamiliar there must go the whole way
+/// (deciding after the wait), not raise an alert on what it saw.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_sign_in_that_waited_for_a_sign_in_from_its_network_finds_that_network_familiar(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, owner) = ada(&svc).await;
+    let session = me(&svc, &owner.token).await;
+    let mut key = testkit::SoftAuthenticator::new(201, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
+    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
+    passkeys::finish_registration(&svc, &session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    svc.clock.advance(Duration::minutes(5));
+    let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
+    let answer = key.get(&options);
+    // another browser on the stranger's network: not the same device, so no alert is held back as
+    // a repeat of the first
+    let next_door = client("203.0.113.78", FIREFOX_LINUX, Some("PT"), "Lisbon, Lisbon, Portugal");
+
+    // a password sign-in from the stranger's network waits at its last step for the account's
+    // row, which the test holds; then the passkey sign-in from next door waits behind it
+    let mut gate = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(ada_id.0).execute(&mut *gate).await.unwrap();
+    let password = tokio::spawn({
+        let svc = svc.clone();
+        async move { sessions::start(&svc, ada_id, domain::kinds::SignInMethod::Password, &stranger()).await }
+    });
+    common::until_waiting_for_locks(&db, 1, || password.is_finished()).await;
+    let passkey = tokio::spawn({
+        let svc = svc.clone();
+        async move { passkeys::finish_sign_in(&svc, &cookie, &answer, &next_door).await }
+    });
+    common::until_waiting_for_locks(&db, 2, || passkey.is_finished()).await;
+    gate.commit().await.unwrap();
+
+    password.await.unwrap().unwrap();
+    passkey.await.unwrap().unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1, "only the first sign-in from that network");
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("Signed in with: a password"), "{}", sent[0].1);
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE auth_method = 'passkey'").await, 1);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_simultaneous_unfamiliar_sign_ins_from_one_new_device_raise_one_alert(db: PgPool) {
     let svc = services(db.clone());

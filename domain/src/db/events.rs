@@ -28,17 +28,17 @@ impl<'a> NewEvent<'a> {
 }
 
 /// An event's detail and where it came from, as the table stores them (cut to its lengths).
-struct Stored<'a> {
-    detail: Option<&'a str>,
-    ip: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    network: Option<String>,
-    country: Option<&'a str>,
-    location: Option<&'a str>,
+pub(crate) struct Stored<'a> {
+    pub(crate) detail: Option<&'a str>,
+    pub(crate) ip: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) network: Option<String>,
+    pub(crate) country: Option<&'a str>,
+    pub(crate) location: Option<&'a str>,
 }
 
 impl<'a> Stored<'a> {
-    fn of(event: &NewEvent<'a>, client: &'a ClientInfo) -> Self {
+    pub(crate) fn of(event: &NewEvent<'a>, client: &'a ClientInfo) -> Self {
         Self {
             detail: event.detail.map(|d| truncate(d, 200)),
             ip: client.ip.as_deref(),
@@ -105,8 +105,7 @@ pub async fn insert_sign_in(
     debug_assert_eq!(event.session_id, Some(session.id), "the event is the session's sign-in");
     let id = EventId::new();
     let c = Stored::of(event, client);
-    let device = crate::devices::describe(client.user_agent.as_deref());
-    let device_key = format!("{}|{}", device.browser_name, device.os_family);
+    let device_key = device_key(client);
     let r = sqlx::query!(
         r#"WITH seen AS (
              SELECT EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND created_at >= $13
@@ -153,6 +152,12 @@ pub async fn insert_sign_in(
     .fetch_one(db)
     .await?;
     Ok((id, SignInHistory { network_seen: r.network, country_seen: r.country }))
+}
+
+/// A session's device (`sessions.device_key`): its browser and OS, as `describe` names them.
+pub(crate) fn device_key(client: &ClientInfo) -> String {
+    let device = crate::devices::describe(client.user_agent.as_deref());
+    format!("{}|{}", device.browser_name, device.os_family)
 }
 
 /// Appends an event of `kind` with no detail.

@@ -92,6 +92,10 @@ pub struct NewSession<'a> {
 ///
 /// The session is `new_device` when the account has sessions, but none from this device (browser
 /// and OS), or, when the country is known, none from this country.
+///
+/// The network is compared with `=` (or `IS NULL`), never `IS NOT DISTINCT FROM`, which no index
+/// can answer: for an account with 20,000 sign-ins in 90 days the question took 8-11 ms (every
+/// one of its sign-ins read) instead of 0.1 ms (`security_events_sign_ins_idx`, EXPLAIN ANALYZE).
 pub async fn insert_sign_in(
     db: impl PgExecutor<'_>,
     session: &NewSession<'_>,
@@ -108,8 +112,12 @@ pub async fn insert_sign_in(
     let device_key = device_key(client);
     let r = sqlx::query!(
         r#"WITH seen AS (
-             SELECT EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND created_at >= $13
-                            AND network IS NOT DISTINCT FROM $9) AS network,
+             SELECT CASE WHEN $9::text IS NULL
+                         THEN EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND network IS NULL
+                                      AND created_at >= $13)
+                         ELSE EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in' AND network = $9
+                                      AND created_at >= $13)
+                    END AS network,
                     ($10::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $2 AND kind = 'signed_in'
                             AND created_at >= $13 AND country = $10)) AS country
          ),

@@ -401,8 +401,12 @@ pub async fn sign_in_if_familiar(
          familiar AS (
              SELECT 1 FROM account
              WHERE NOT signed_in_before OR $9
-                OR (EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in' AND created_at >= $10
-                            AND network IS NOT DISTINCT FROM $19)
+                OR (CASE WHEN $19::text IS NULL
+                         THEN EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in' AND network IS NULL
+                                      AND created_at >= $10)
+                         ELSE EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in' AND network = $19
+                                      AND created_at >= $10)
+                    END
                     AND ($20::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in'
                             AND created_at >= $10 AND country = $20)))
          ),

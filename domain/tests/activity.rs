@@ -307,6 +307,26 @@ async fn a_passkey_sign_in_from_an_unfamiliar_device_raises_the_alert_and_one_fr
     assert!(sent[0].1.contains("Signed in with: a passkey"), "{}", sent[0].1);
 }
 
+/// Familiar takes both the network and, when known, the country: a passkey sign-in from the home
+/// network that the geo-IP database places in another country is unfamiliar.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_sign_in_from_the_home_network_in_a_new_country_raises_the_alert(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let session = me(&svc, &owner.token).await;
+    let mut key = testkit::SoftAuthenticator::new(202, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
+    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
+    passkeys::finish_registration(&svc, &session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    svc.clock.advance(Duration::minutes(5));
+    let abroad = client("198.51.100.8", SAFARI_IPHONE, Some("FR"), "Paris, Ile-de-France, France");
+    let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
+    passkeys::finish_sign_in(&svc, &cookie, &key.get(&options), &abroad).await.unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    let sent = mails(&db, ADA, "unfamiliar_sign_in").await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("Approximate location: Paris, Ile-de-France, France (IP address 198.51.100.8)"), "{}", sent[0].1);
+}
+
 /// A passkey sign-in counts every sign-in that committed before it as history, also one that
 /// committed while it waited for the account's row. A familiar passkey sign-in is one statement,
 /// whose snapshot is older than that wait; one that looks unfamiliar there must go the whole way

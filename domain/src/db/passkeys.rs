@@ -366,10 +366,13 @@ pub enum FamiliarSignIn {
 
 /// A verified passkey sign-in from a familiar place, in one statement and no transaction (the
 /// statements of `record_sign_in`, `events::insert_sign_in` and the throttle's fresh start
-/// together): a familiar sign-in raises no alert, so nothing has to follow it. Rows are locked in
-/// the order `record_sign_in` and a removal take them: the account's, then the passkey's (which
-/// must still be there: after a removal that went first there is nothing to lock, and nothing
-/// changes), then the ceremony's id.
+/// together): a familiar sign-in raises no alert, so nothing has to follow it. The account's row is
+/// locked first, as `record_sign_in` and a removal do, so of those only one at a time goes on;
+/// then the passkey's (which must still be there: after a removal that went first there is
+/// nothing to lock, and nothing changes), then the ceremony's id.
+///
+/// Whoever changes what counts as familiar changes it here too, in `activity::signed_in` and in
+/// `events::insert_sign_in`; this statement must never call familiar what those would not.
 ///
 /// Familiar means what `activity::signed_in` decides: the account never signed in before
 /// (`first_signed_in_at`, read from the locked row), or `known_device`, or its sign-ins since

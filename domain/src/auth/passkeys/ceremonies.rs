@@ -95,10 +95,11 @@ pub fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Valu
 /// Finishes a passkey sign-in: a new session that records the passkey, whose last-used time (and
 /// counter and backup state) are updated. The passkey verified the person, so no second step.
 ///
-/// The ceremony finishes once: a verified answer records its id in the sign-in's transaction, so a
-/// replay is refused as expired or used, and of two finishes at once the second waits for the
-/// first's id and is refused the same way. An answer that fails verification records nothing (it
-/// proved nothing; only real sign-ins add rows).
+/// The ceremony finishes once: a verified answer records its id with the sign-in's session (one
+/// statement from a familiar place, `db::passkeys::sign_in_if_familiar`, or else one transaction),
+/// so a replay is refused as expired or used, and of two finishes at once the second waits for the
+/// account's row, then finds the first's id and is refused the same way. An answer that fails
+/// verification records nothing (it proved nothing; only real sign-ins add rows).
 pub async fn finish_sign_in(
     svc: &Services,
     token: &CeremonyToken,

@@ -292,9 +292,7 @@ async fn a_passkey_sign_in_from_an_unfamiliar_device_raises_the_alert_and_one_fr
     let svc = services(db.clone());
     let (_, owner) = ada(&svc).await;
     let session = me(&svc, &owner.token).await;
-    let mut key = testkit::SoftAuthenticator::new(200, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
-    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
-    passkeys::finish_registration(&svc, &session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    let (mut key, _) = registered(&svc, &session, 200).await;
     for (from, alerts) in [(home(), 0), (stranger(), 1)] {
         svc.clock.advance(Duration::minutes(5));
         let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
@@ -314,9 +312,7 @@ async fn a_passkey_sign_in_from_the_home_network_in_a_new_country_raises_the_ale
     let svc = services(db.clone());
     let (_, owner) = ada(&svc).await;
     let session = me(&svc, &owner.token).await;
-    let mut key = testkit::SoftAuthenticator::new(202, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
-    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
-    passkeys::finish_registration(&svc, &session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    let (mut key, _) = registered(&svc, &session, 202).await;
     svc.clock.advance(Duration::minutes(5));
     let abroad = client("198.51.100.8", SAFARI_IPHONE, Some("FR"), "Paris, Ile-de-France, France");
     let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
@@ -336,9 +332,7 @@ async fn a_passkey_sign_in_that_waited_for_a_sign_in_from_its_network_finds_that
     let svc = services(db.clone());
     let (ada_id, owner) = ada(&svc).await;
     let session = me(&svc, &owner.token).await;
-    let mut key = testkit::SoftAuthenticator::new(201, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
-    let options = passkeys::begin_registration(&svc, &session).await.unwrap();
-    passkeys::finish_registration(&svc, &session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    let (mut key, _) = registered(&svc, &session, 201).await;
     svc.clock.advance(Duration::minutes(5));
     let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
     let answer = key.get(&options);
@@ -741,13 +735,19 @@ async fn enrol(svc: &Services, session: &AuthSession) -> Vec<String> {
     two_factor::finish_enrolment(svc, session, &code, &home()).await.unwrap()
 }
 
+/// Software authenticator `seed`, with its passkey "Work laptop" added to `session`'s account at home.
+async fn registered(svc: &Services, session: &AuthSession, seed: u8) -> (testkit::SoftAuthenticator, passkeys::PasskeySummary) {
+    let mut key = testkit::SoftAuthenticator::new(seed, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
+    let options = passkeys::begin_registration(svc, session).await.unwrap();
+    let added = passkeys::finish_registration(svc, session, &key.create(&options), "Work laptop", &home()).await.unwrap();
+    (key, added)
+}
+
 async fn add_passkey(svc: &Services, session: &AuthSession) -> passkeys::PasskeySummary {
     // a new authenticator each time (one credential belongs to one account, ever)
     static SEED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
     let seed = SEED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut key = testkit::SoftAuthenticator::new(seed, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
-    let options = passkeys::begin_registration(svc, session).await.unwrap();
-    passkeys::finish_registration(svc, session, &key.create(&options), "Work laptop", &home()).await.unwrap()
+    registered(svc, session, seed).await.1
 }
 
 /// A fresh account `email` gets what `kind`'s change needs, then makes that change (at home).

@@ -87,7 +87,7 @@ pub struct NewSession<'a> {
 /// first sign-in when `first`, and answers the event's id and what the account's sign-ins since
 /// `since` said about its network and country before it: one statement (its snapshot holds neither
 /// the session nor the event it adds). Run it after the account's row was locked for the sign-in
-/// (`alerts::lock_for_sign_in`, or a passkey's `passkeys::record_sign_in`) in the same transaction,
+/// (`alerts::lock_for_sign_in`, or a passkey's `passkey_sign_ins::record_sign_in`) in the same transaction,
 /// so that snapshot holds every earlier sign-in of the account.
 ///
 /// The session is `new_device` when the account has sessions, but none from this device (browser

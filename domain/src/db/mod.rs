@@ -10,6 +10,7 @@ pub mod events;
 pub mod migrations;
 pub mod organizations;
 pub mod overview;
+pub mod passkey_sign_ins;
 pub mod passkeys;
 pub mod sessions;
 pub mod throttles;

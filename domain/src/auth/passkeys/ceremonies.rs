@@ -12,7 +12,8 @@ use webauthn_rs::prelude::{
 
 use crate::request::{AuthSession, ClientInfo};
 use crate::db;
-use crate::db::passkeys::{FamiliarSignIn, Owner, SignInRecorded, SignInUse};
+use crate::db::passkey_sign_ins::{FamiliarSignIn, SignInRecorded, SignInUse};
+use crate::db::passkeys::Owner;
 use crate::ids::{SessionId, UserId};
 use crate::kinds::{CeremonyKind, EventKind, SignInMethod};
 use crate::secret::CeremonyToken;
@@ -96,7 +97,7 @@ pub fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Valu
 /// counter and backup state) are updated. The passkey verified the person, so no second step.
 ///
 /// The ceremony finishes once: a verified answer records its id with the sign-in's session (one
-/// statement from a familiar place, `db::passkeys::sign_in_if_familiar`, or else one transaction),
+/// statement from a familiar place, `db::passkey_sign_ins::sign_in_if_familiar`, or else one transaction),
 /// so a replay is refused as expired or used, and of two finishes at once the second waits for the
 /// account's row, then finds the first's id and is refused the same way. An answer that fails
 /// verification records nothing (it proved nothing; only real sign-ins add rows).
@@ -118,7 +119,7 @@ pub async fn finish_sign_in(
     // one connection for the whole sign-in (each use of the pool costs a round trip of its own)
     let mut conn = svc.db.acquire().await?;
     // the credential must belong to the account the authenticator named
-    let row = db::passkeys::find_for_sign_in(&mut *conn, ceremony.id, UserId(user), credential_id)
+    let row = db::passkey_sign_ins::find_for_sign_in(&mut *conn, ceremony.id, UserId(user), credential_id)
         .await?
         .map_err(|()| expired())?
         .ok_or_else(unknown_passkey)?;
@@ -159,7 +160,7 @@ pub async fn finish_sign_in(
         ..db::events::NewEvent::new(row.user_id, Some(session.id), EventKind::SignedIn)
     };
     let since = now - time::Duration::days(crate::auth::activity::FAMILIAR_DAYS);
-    match db::passkeys::sign_in_if_familiar(&mut *conn, &used, &session, &event, client, throttle_path.is_trusted(), since).await? {
+    match db::passkey_sign_ins::sign_in_if_familiar(&mut *conn, &used, &session, &event, client, throttle_path.is_trusted(), since).await? {
         FamiliarSignIn::SignedIn => return Ok(crate::auth::sessions::SignedIn::new(svc, row.user_id, token, client)),
         FamiliarSignIn::AlreadyFinished => return Err(expired()),
         FamiliarSignIn::PasskeyGone => return Err(unknown_passkey()),
@@ -168,7 +169,7 @@ pub async fn finish_sign_in(
     // the whole way: the familiarity decided under the account's lock, and the alert it may raise
     // committed with the session
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let recorded = db::passkeys::record_sign_in(&mut *tx, &used).await?;
+    let recorded = db::passkey_sign_ins::record_sign_in(&mut *tx, &used).await?;
     let locked = match recorded {
         // (the transaction rolls back as it is dropped)
         SignInRecorded::AlreadyFinished => return Err(expired()),

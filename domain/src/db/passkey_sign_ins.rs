@@ -1,0 +1,268 @@
+//! A passkey sign-in's reads and writes once the answer names a passkey: finding it (and whether
+//! the ceremony finished already), and recording a verified answer with its session, in one
+//! statement from a familiar place (`sign_in_if_familiar`) or in the sign-in's transaction
+//! (`record_sign_in`). The passkeys themselves and unfinished ceremonies are `db::passkeys`.
+use sqlx::types::Json;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::alerts::LockedForSignIn;
+use crate::db::passkeys::PasskeyRow;
+use crate::ids::{PasskeyId, UserId};
+
+/// The passkey an answer to a sign-in names, if it is `user_id`'s, unless the ceremony
+/// `ceremony_id` has finished already: `Err(())` then. One statement; it writes nothing (an answer
+/// is only recorded once it has been verified, by `record_sign_in`).
+pub async fn find_for_sign_in(
+    db: impl PgExecutor<'_>,
+    ceremony_id: Uuid,
+    user_id: UserId,
+    credential_id: &[u8],
+) -> Result<Result<Option<PasskeyRow>, ()>, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM passkey_sign_ins_finished WHERE ceremony_id = $1) AS "finished!",
+                  p.id AS "id?: PasskeyId", p.user_id AS "user_id?: UserId",
+                  p.credential AS "credential?: Json<serde_json::Value>", p.name AS "name?", p.aaguid,
+                  p.backup_eligible AS "backup_eligible?", p.backed_up AS "backed_up?",
+                  p.created_at AS "created_at?", p.last_used_at
+           FROM (SELECT 1) one
+           LEFT JOIN passkeys p ON p.user_id = $2 AND p.credential_id = $3"#,
+        ceremony_id,
+        user_id.0,
+        credential_id,
+    )
+    .fetch_one(db)
+    .await?;
+    if r.finished {
+        return Ok(Err(()));
+    }
+    Ok(Ok(match (r.id, r.user_id, r.credential, r.name, r.backup_eligible, r.backed_up, r.created_at) {
+        (Some(id), Some(user_id), Some(credential), Some(name), Some(backup_eligible), Some(backed_up), Some(created_at)) => Some(PasskeyRow {
+            id,
+            user_id,
+            credential,
+            name,
+            aaguid: r.aaguid,
+            backup_eligible,
+            backed_up,
+            created_at,
+            last_used_at: r.last_used_at,
+        }),
+        _ => None,
+    }))
+}
+
+/// A verified passkey sign-in to record: its ceremony (the id and expiry its cookie carried), the
+/// passkey's use, and the sign-in throttle path (`sign_in_throttles.device`) it starts again.
+pub struct SignInUse<'a> {
+    pub ceremony_id: Uuid,
+    pub ceremony_expires_at: OffsetDateTime,
+    pub user_id: UserId,
+    pub passkey_id: PasskeyId,
+    /// The updated credential (counter, backup state), when it changed.
+    pub credential: Option<serde_json::Value>,
+    pub backed_up: Option<bool>,
+    pub throttle_path: &'a [u8],
+    pub now: OffsetDateTime,
+}
+
+/// What became of a verified passkey sign-in's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInRecorded {
+    /// Recorded; the account's row is locked for the sign-in until the transaction ends.
+    Recorded(LockedForSignIn),
+    /// The ceremony finished before (its id is recorded): nothing changed.
+    AlreadyFinished,
+    /// The passkey is no longer the account's (removed meanwhile): roll back.
+    PasskeyGone,
+}
+
+/// Records a verified passkey sign-in in one statement: its ceremony as finished (the id, kept
+/// until the clean-up, see `delete_expired_ceremonies`, so it never finishes again), the passkey's
+/// use (last-used time, counter, backup state) and the throttle path's fresh start; and locks the
+/// account's row for the sign-in (`alerts::lock_for_sign_in`). Run it in the sign-in's
+/// transaction: of two finishes of one ceremony at once, the second waits for the account's row
+/// and then finds the first's id recorded. Only verified answers get here, so the table holds real
+/// sign-ins only.
+///
+/// The account's row is locked first (`finished`, and so `used`, wait for `account`), the order a
+/// removal takes them in (`lock_account`, then `delete`) and `sign_in_if_familiar` too: a sign-in
+/// with a passkey being removed waits for the removal and finds the passkey gone, instead of each
+/// holding the row the other needs until Postgres ends one of them as a deadlock.
+pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Result<SignInRecorded, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"WITH account AS (
+             SELECT first_signed_in_at FROM users WHERE id = $3 FOR NO KEY UPDATE
+         ),
+         finished AS (
+             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) SELECT $1, $2 FROM account
+             ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
+             RETURNING 1
+         ),
+         used AS (
+             UPDATE passkeys SET last_used_at = $5,
+                    credential = COALESCE($6, credential),
+                    backed_up = COALESCE($7, backed_up)
+             WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
+             RETURNING 1
+         ),
+         throttle_reset AS (
+             DELETE FROM sign_in_throttles WHERE user_id = $3 AND device = $8 AND EXISTS (SELECT 1 FROM used)
+         )
+         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM used) AS "used!",
+                EXISTS (SELECT 1 FROM account WHERE first_signed_in_at IS NOT NULL) AS "signed_in_before!""#,
+        u.ceremony_id,
+        u.ceremony_expires_at,
+        u.user_id.0,
+        u.passkey_id.0,
+        u.now,
+        u.credential,
+        u.backed_up,
+        u.throttle_path,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(match (r.finished, r.used) {
+        (false, _) => SignInRecorded::AlreadyFinished,
+        (true, false) => SignInRecorded::PasskeyGone,
+        (true, true) => SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before }),
+    })
+}
+
+/// What became of [`sign_in_if_familiar`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamiliarSignIn {
+    /// Signed in: the ceremony finished, the passkey's use recorded, the session started and its
+    /// event appended, in this one statement.
+    SignedIn,
+    /// Not familiar as far as this statement could tell: nothing changed. The sign-in goes the
+    /// whole way instead (`record_sign_in` and `activity::signed_in`, one transaction).
+    Unfamiliar,
+    /// The ceremony finished before: nothing changed.
+    AlreadyFinished,
+    /// The passkey is no longer the account's (removed meanwhile): nothing changed.
+    PasskeyGone,
+}
+
+/// A verified passkey sign-in from a familiar place, in one statement and no transaction (the
+/// statements of `record_sign_in`, `events::insert_sign_in` and the throttle's fresh start
+/// together): a familiar sign-in raises no alert, so nothing has to follow it. The account's row is
+/// locked first, as `record_sign_in` and a removal do, so of those only one at a time goes on;
+/// then the passkey's (which must still be there: after a removal that went first there is
+/// nothing to lock, and nothing changes), then the ceremony's id.
+///
+/// Whoever changes what counts as familiar changes it here too, in `activity::signed_in` and in
+/// `events::insert_sign_in`; this statement must never call familiar what those would not.
+///
+/// Familiar means what `activity::signed_in` decides: the account never signed in before
+/// (`first_signed_in_at`, read from the locked row), or `known_device`, or its sign-ins since
+/// `since` came from this network and (when known) this country. Those sign-ins are read from the
+/// statement's snapshot, which predates the lock: a sign-in that committed while this one waited
+/// is missing from it. Sign-ins are only ever added within that window (the retention task
+/// deletes older ones only), so a missing one can make a familiar sign-in look unfamiliar, never
+/// the reverse; such a sign-in changes nothing here and goes the whole way, which decides with
+/// everything committed before it.
+#[allow(clippy::too_many_arguments)]
+pub async fn sign_in_if_familiar(
+    db: impl PgExecutor<'_>,
+    u: &SignInUse<'_>,
+    session: &crate::db::events::NewSession<'_>,
+    event: &crate::db::events::NewEvent<'_>,
+    client: &crate::request::ClientInfo,
+    known_device: bool,
+    since: OffsetDateTime,
+) -> Result<FamiliarSignIn, sqlx::Error> {
+    debug_assert_eq!(event.kind, crate::kinds::EventKind::SignedIn);
+    debug_assert_eq!(event.session_id, Some(session.id), "the event is the session's sign-in");
+    debug_assert_eq!(session.passkey_id, Some(u.passkey_id), "the session records the passkey");
+    let c = crate::db::events::Stored::of(event, client);
+    let device_key = crate::db::events::device_key(client);
+    let r = sqlx::query!(
+        r#"WITH account AS (
+             SELECT first_signed_in_at IS NOT NULL AS signed_in_before FROM users WHERE id = $3 FOR NO KEY UPDATE
+         ),
+         familiar AS (
+             SELECT 1 FROM account
+             WHERE NOT signed_in_before OR $9
+                OR (CASE WHEN $19::text IS NULL
+                         THEN EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in' AND network IS NULL
+                                      AND created_at >= $10)
+                         ELSE EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in' AND network = $19
+                                      AND created_at >= $10)
+                    END
+                    AND ($20::text IS NULL OR EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in'
+                            AND created_at >= $10 AND country = $20)))
+         ),
+         live AS (
+             SELECT 1 FROM passkeys WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM familiar) FOR NO KEY UPDATE
+         ),
+         finished AS (
+             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) SELECT $1, $2 FROM live
+             ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
+             RETURNING 1
+         ),
+         used AS (
+             UPDATE passkeys SET last_used_at = $5,
+                    credential = COALESCE($6, credential),
+                    backed_up = COALESCE($7, backed_up)
+             WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
+             RETURNING 1
+         ),
+         throttle_reset AS (
+             DELETE FROM sign_in_throttles WHERE user_id = $3 AND device = $8 AND EXISTS (SELECT 1 FROM used)
+         ),
+         session AS (
+             INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
+                                   auth_method, device_key, country, passkey_id, new_device)
+             SELECT $11, $3, $12, $5, $5, $5, $17, $18, $15, $13, $20, $4,
+                    EXISTS (SELECT 1 FROM sessions WHERE user_id = $3)
+                    AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $3 AND device_key = $13)
+                         OR ($20::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $3 AND country = $20)))
+             FROM used
+             RETURNING 1
+         ),
+         first_sign_in AS (
+             UPDATE users SET first_signed_in_at = $5 WHERE id = $3 AND first_signed_in_at IS NULL AND EXISTS (SELECT 1 FROM session)
+         ),
+         inserted AS (
+             INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
+             SELECT $14, $3, $11, 'signed_in', $15, $16, $17, $18, $19, $20, $21, $5 FROM session
+             RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM familiar) AS "familiar!", EXISTS (SELECT 1 FROM live) AS "live!",
+                EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM inserted) AS "signed_in!""#,
+        u.ceremony_id,
+        u.ceremony_expires_at,
+        u.user_id.0,
+        u.passkey_id.0,
+        u.now,
+        u.credential,
+        u.backed_up,
+        u.throttle_path,
+        known_device,
+        since,
+        session.id.0,
+        &session.token_hash[..],
+        device_key,
+        crate::ids::EventId::new().0,
+        event.method.map(crate::kinds::SignInMethod::as_str),
+        c.detail,
+        c.ip,
+        c.user_agent,
+        c.network,
+        c.country,
+        c.location,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(match (r.familiar, r.live, r.finished) {
+        (false, ..) => FamiliarSignIn::Unfamiliar,
+        (true, false, _) => FamiliarSignIn::PasskeyGone,
+        (true, true, false) => FamiliarSignIn::AlreadyFinished,
+        (true, true, true) => {
+            debug_assert!(r.signed_in, "a recorded use starts its session");
+            FamiliarSignIn::SignedIn
+        }
+    })
+}

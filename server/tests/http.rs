@@ -363,6 +363,14 @@ async fn connections_that_broke_while_idle_are_replaced_before_a_request_uses_th
     let cookie = sign_up(&app, &db, "ada@example.test").await;
     let (res, _) = send(&app, get("/settings/security", Some(&cookie))).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // a connection goes back to the pool after the answer, once sqlx's release check has made its
+    // round trip (a task of its own): wait for every one to be back (at most 2 s)
+    for _ in 0..200 {
+        if pool.num_idle() == pool.size() as usize {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let idle = pool.num_idle();
     assert!(idle >= 2, "the page left {idle} connections in the pool");
 

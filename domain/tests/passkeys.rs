@@ -480,3 +480,77 @@ async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
     let t = passkeys::finish_sign_in(&svc, &cookie, &k.get(&options), &ClientInfo::default()).await.unwrap().token;
     assert!(!me(&svc, &t).await.must_set_up_second_factor());
 }
+
+/// Begins and finishes a passkey sign-in through `svc` with `k`; the new session's token.
+async fn sign_in_with(svc: &Services, k: &mut SoftAuthenticator) -> Result<SessionToken, DomainError> {
+    let (options, cookie) = begin_sign_in(svc);
+    passkeys::finish_sign_in(svc, &cookie, &k.get(&options), &ClientInfo::default()).await.map(|s| s.token)
+}
+
+/// Two instances share one database, and each remembers the passkeys it signed in with. Instance
+/// A remembers a security key from its first use (counter 1); B signs in with it next (counter
+/// 2). A copy of the key made between the two (at counter 1) answers A with counter 2: more than
+/// A remembers, no more than Postgres has. A finds its memory out of date when it comes to record
+/// the sign-in, checks the answer again against the stored passkey and refuses it as possibly
+/// copied, recording nothing; the genuine key still signs in.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_copied_security_key_is_refused_by_an_instance_that_remembers_the_key_from_before(db: PgPool) {
+    let (a, b) = (services(db.clone()), services(db.clone()));
+    let (_, session) = account(&a, "ada@example.test").await;
+    let mut genuine = key(1);
+    register(&a, &session, &mut genuine, "Security key").await.unwrap();
+    sign_in_with(&a, &mut genuine).await.unwrap();
+    assert_eq!(a.passkeys.known.len(), 1, "A remembers the key");
+    let mut copy = genuine.clone();
+    sign_in_with(&b, &mut genuine).await.unwrap();
+
+    let e = sign_in_with(&a, &mut copy).await.unwrap_err();
+    assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::PossiblyCopied });
+    assert_eq!(count(&db, "sessions").await, 3, "the sign-up's session and the genuine key's two");
+    assert_eq!(count(&db, "passkey_sign_ins_finished").await, 2);
+    let counter: i64 = sqlx::query_scalar("SELECT (credential->'cred'->>'counter')::bigint FROM passkeys").fetch_one(&db).await.unwrap();
+    assert_eq!(counter, 2);
+    assert!(a.passkeys.known.is_empty(), "a refused answer forgets the key");
+    sign_in_with(&a, &mut genuine).await.unwrap();
+    assert_eq!(count(&db, "sessions").await, 4);
+}
+
+/// A passkey renamed through one instance signs in under its new name through another that
+/// remembered it by its old one (the session and the sign-in's event name it).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_renamed_through_another_instance_signs_in_under_its_new_name(db: PgPool) {
+    let (a, b) = (services(db.clone()), services(db.clone()));
+    let (_, session) = account(&a, "ada@example.test").await;
+    let mut k = key(1);
+    let added = register(&a, &session, &mut k, "Old name").await.unwrap();
+    sign_in_with(&a, &mut k).await.unwrap();
+    passkeys::rename(&b, &session, added.id, "New name").await.unwrap();
+
+    let signed_in = me(&a, &sign_in_with(&a, &mut k).await.unwrap()).await;
+    let sessions = domain::auth::sessions::list(&a, &signed_in).await.unwrap();
+    let current = sessions.iter().find(|s| s.id == signed_in.session_id).unwrap();
+    assert_eq!(current.passkey_name.as_deref(), Some("New name"));
+    let detail: Option<String> = sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'signed_in' AND session_id = $1")
+        .bind(signed_in.session_id.0)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(detail.as_deref(), Some("New name"));
+    assert_eq!(a.passkeys.known.get(session.user_id.0, &k.credential_id).map(|p| p.name), Some("New name".to_string()));
+}
+
+/// A passkey removed through one instance no longer signs in through another that remembers it.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_removed_through_another_instance_no_longer_signs_in_through_one_that_remembers_it(db: PgPool) {
+    let (a, b) = (services(db.clone()), services(db.clone()));
+    let (_, session) = account(&a, "ada@example.test").await;
+    let mut k = key(1);
+    let added = register(&a, &session, &mut k, "").await.unwrap();
+    sign_in_with(&a, &mut k).await.unwrap();
+    passkeys::remove(&b, &session, added.id, &ClientInfo::default()).await.unwrap();
+
+    let e = sign_in_with(&a, &mut k).await.unwrap_err();
+    assert_eq!(rule(e), Invalid::PasskeyNotRegistered);
+    assert_eq!(count(&db, "sessions").await, 2, "the sign-up's session and the first passkey session");
+    assert!(a.passkeys.known.is_empty());
+}

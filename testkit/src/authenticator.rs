@@ -17,6 +17,8 @@ pub const UV: u8 = 0x04;
 pub const BE: u8 = 0x08;
 pub const BS: u8 = 0x10;
 
+/// A clone is a copy of the authenticator as it is (key, counter): a cloned security key.
+#[derive(Clone)]
 pub struct SoftAuthenticator {
     key: SigningKey,
     /// The same key in ring, which signs (p256, which webauthn-rs verifies with, takes about ten

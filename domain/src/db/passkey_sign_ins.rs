@@ -11,21 +11,22 @@ use crate::db::alerts::LockedForSignIn;
 use crate::db::passkeys::PasskeyRow;
 use crate::ids::{PasskeyId, UserId};
 
-/// The passkey an answer to a sign-in names, if it is `user_id`'s, unless the ceremony
-/// `ceremony_id` has finished already: `Err(())` then. One statement; it writes nothing (an answer
-/// is only recorded once it has been verified, by `record_sign_in`).
+/// The passkey an answer to a sign-in names, if it is `user_id`'s, with its revision (see
+/// `SignInUse::revision`), unless the ceremony `ceremony_id` has finished already: `Err(())` then.
+/// One statement; it writes nothing (an answer is only recorded once it has been verified, by
+/// `record_sign_in` or `sign_in_if_familiar`).
 pub async fn find_for_sign_in(
     db: impl PgExecutor<'_>,
     ceremony_id: Uuid,
     user_id: UserId,
     credential_id: &[u8],
-) -> Result<Result<Option<PasskeyRow>, ()>, sqlx::Error> {
+) -> Result<Result<Option<(PasskeyRow, i64)>, ()>, sqlx::Error> {
     let r = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM passkey_sign_ins_finished WHERE ceremony_id = $1) AS "finished!",
                   p.id AS "id?: PasskeyId", p.user_id AS "user_id?: UserId",
                   p.credential AS "credential?: Json<serde_json::Value>", p.name AS "name?", p.aaguid,
                   p.backup_eligible AS "backup_eligible?", p.backed_up AS "backed_up?",
-                  p.created_at AS "created_at?", p.last_used_at
+                  p.created_at AS "created_at?", p.last_used_at, p.revision AS "revision?"
            FROM (SELECT 1) one
            LEFT JOIN passkeys p ON p.user_id = $2 AND p.credential_id = $3"#,
         ceremony_id,
@@ -37,8 +38,8 @@ pub async fn find_for_sign_in(
     if r.finished {
         return Ok(Err(()));
     }
-    Ok(Ok(match (r.id, r.user_id, r.credential, r.name, r.backup_eligible, r.backed_up, r.created_at) {
-        (Some(id), Some(user_id), Some(credential), Some(name), Some(backup_eligible), Some(backed_up), Some(created_at)) => Some(PasskeyRow {
+    Ok(Ok(match (r.id, r.user_id, r.credential, r.name, r.backup_eligible, r.backed_up, r.created_at, r.revision) {
+        (Some(id), Some(user_id), Some(credential), Some(name), Some(backup_eligible), Some(backed_up), Some(created_at), Some(revision)) => Some((PasskeyRow {
             id,
             user_id,
             credential,
@@ -48,7 +49,7 @@ pub async fn find_for_sign_in(
             backed_up,
             created_at,
             last_used_at: r.last_used_at,
-        }),
+        }, revision)),
         _ => None,
     }))
 }
@@ -60,6 +61,11 @@ pub struct SignInUse<'a> {
     pub ceremony_expires_at: OffsetDateTime,
     pub user_id: UserId,
     pub passkey_id: PasskeyId,
+    /// The passkey's revision (`passkeys.revision`: every change to its row makes a new one) that
+    /// the answer was verified against. Nothing is recorded unless it is still the passkey's, so
+    /// an answer checked against a passkey as it was before a change (another instance counted a
+    /// use, say, and this one remembered it from before: `auth::passkeys::known`) never signs in.
+    pub revision: i64,
     /// The updated credential (counter, backup state), when it changed.
     pub credential: Option<serde_json::Value>,
     pub backed_up: Option<bool>,
@@ -70,12 +76,16 @@ pub struct SignInUse<'a> {
 /// What became of a verified passkey sign-in's record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInRecorded {
-    /// Recorded; the account's row is locked for the sign-in until the transaction ends.
-    Recorded(LockedForSignIn),
+    /// Recorded; the account's row is locked for the sign-in until the transaction ends. With the
+    /// passkey's new revision.
+    Recorded(LockedForSignIn, i64),
     /// The ceremony finished before (its id is recorded): nothing changed.
     AlreadyFinished,
     /// The passkey is no longer the account's (removed meanwhile): roll back.
     PasskeyGone,
+    /// The passkey changed since the revision the answer was verified against: nothing changed;
+    /// check the answer again against the passkey as it is now.
+    Changed,
 }
 
 /// Records a verified passkey sign-in in one statement: its ceremony as finished (the id, kept
@@ -86,17 +96,21 @@ pub enum SignInRecorded {
 /// and then finds the first's id recorded. Only verified answers get here, so the table holds real
 /// sign-ins only.
 ///
-/// The account's row is locked first (`finished`, and so `used`, wait for `account`), the order a
-/// removal takes them in (`lock_account`, then `delete`) and `sign_in_if_familiar` too: a sign-in
-/// with a passkey being removed waits for the removal and finds the passkey gone, instead of each
-/// holding the row the other needs until Postgres ends one of them as a deadlock.
+/// The account's row is locked first (`live`, and so `finished` and `used`, wait for `account`),
+/// the order a removal takes them in (`lock_account`, then `delete`) and `sign_in_if_familiar` too:
+/// a sign-in with a passkey being removed waits for the removal and finds the passkey gone, instead
+/// of each holding the row the other needs until Postgres ends one of them as a deadlock. Then the
+/// passkey's, whose revision must still be `u.revision` for anything to be recorded.
 pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Result<SignInRecorded, sqlx::Error> {
     let r = sqlx::query!(
         r#"WITH account AS (
              SELECT first_signed_in_at FROM users WHERE id = $3 FOR NO KEY UPDATE
          ),
+         live AS (
+             SELECT revision FROM passkeys WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM account) FOR NO KEY UPDATE
+         ),
          finished AS (
-             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) SELECT $1, $2 FROM account
+             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) SELECT $1, $2 FROM live WHERE revision = $9
              ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
              RETURNING 1
          ),
@@ -105,12 +119,13 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Resul
                     credential = COALESCE($6, credential),
                     backed_up = COALESCE($7, backed_up)
              WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
-             RETURNING 1
+             RETURNING revision
          ),
          throttle_reset AS (
              DELETE FROM sign_in_throttles WHERE user_id = $3 AND device = $8 AND EXISTS (SELECT 1 FROM used)
          )
-         SELECT EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM used) AS "used!",
+         SELECT (SELECT revision FROM live) AS "current_revision?", EXISTS (SELECT 1 FROM finished) AS "finished!",
+                (SELECT revision FROM used) AS "new_revision?",
                 EXISTS (SELECT 1 FROM account WHERE first_signed_in_at IS NOT NULL) AS "signed_in_before!""#,
         u.ceremony_id,
         u.ceremony_expires_at,
@@ -120,22 +135,26 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Resul
         u.credential,
         u.backed_up,
         u.throttle_path,
+        u.revision,
     )
     .fetch_one(db)
     .await?;
-    Ok(match (r.finished, r.used) {
-        (false, _) => SignInRecorded::AlreadyFinished,
-        (true, false) => SignInRecorded::PasskeyGone,
-        (true, true) => SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before }),
+    Ok(match (r.current_revision, r.finished, r.new_revision) {
+        (None, ..) => SignInRecorded::PasskeyGone,
+        (Some(current), ..) if current != u.revision => SignInRecorded::Changed,
+        (Some(_), false, _) => SignInRecorded::AlreadyFinished,
+        (Some(_), true, Some(revision)) => SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before }, revision),
+        // (the passkey's row is locked: what `live` found, `used` updates)
+        (Some(_), true, None) => SignInRecorded::PasskeyGone,
     })
 }
 
 /// What became of [`sign_in_if_familiar`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FamiliarSignIn {
-    /// Signed in: the ceremony finished, the passkey's use recorded, the session started and its
-    /// event appended, in this one statement.
-    SignedIn,
+    /// Signed in: the ceremony finished, the passkey's use recorded (its new revision here), the
+    /// session started and its event appended, in this one statement.
+    SignedIn(i64),
     /// Not familiar as far as this statement could tell: nothing changed. The sign-in goes the
     /// whole way instead (`record_sign_in` and `activity::signed_in`, one transaction).
     Unfamiliar,
@@ -143,6 +162,9 @@ pub enum FamiliarSignIn {
     AlreadyFinished,
     /// The passkey is no longer the account's (removed meanwhile): nothing changed.
     PasskeyGone,
+    /// The passkey changed since the revision the answer was verified against: nothing changed;
+    /// check the answer again against the passkey as it is now.
+    Changed,
 }
 
 /// A verified passkey sign-in from a familiar place, in one statement and no transaction (the
@@ -150,7 +172,8 @@ pub enum FamiliarSignIn {
 /// together): a familiar sign-in raises no alert, so nothing has to follow it. The account's row is
 /// locked first, as `record_sign_in` and a removal do, so of those only one at a time goes on;
 /// then the passkey's (which must still be there: after a removal that went first there is
-/// nothing to lock, and nothing changes), then the ceremony's id.
+/// nothing to lock, and nothing changes), whose revision must still be `u.revision`, then the
+/// ceremony's id.
 ///
 /// Whoever changes what counts as familiar changes it here too, in `activity::signed_in` and in
 /// `events::insert_sign_in`; this statement must never call familiar what those would not.
@@ -195,10 +218,10 @@ pub async fn sign_in_if_familiar(
                             AND created_at >= $10 AND country = $20)))
          ),
          live AS (
-             SELECT 1 FROM passkeys WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM familiar) FOR NO KEY UPDATE
+             SELECT revision FROM passkeys WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM familiar) FOR NO KEY UPDATE
          ),
          finished AS (
-             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) SELECT $1, $2 FROM live
+             INSERT INTO passkey_sign_ins_finished (ceremony_id, expires_at) SELECT $1, $2 FROM live WHERE revision = $22
              ON CONFLICT ON CONSTRAINT passkey_sign_ins_finished_pkey DO NOTHING
              RETURNING 1
          ),
@@ -207,7 +230,7 @@ pub async fn sign_in_if_familiar(
                     credential = COALESCE($6, credential),
                     backed_up = COALESCE($7, backed_up)
              WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM finished)
-             RETURNING 1
+             RETURNING revision
          ),
          throttle_reset AS (
              DELETE FROM sign_in_throttles WHERE user_id = $3 AND device = $8 AND EXISTS (SELECT 1 FROM used)
@@ -230,8 +253,9 @@ pub async fn sign_in_if_familiar(
              SELECT $14, $3, $11, 'signed_in', $15, $16, $17, $18, $19, $20, $21, $5 FROM session
              RETURNING 1
          )
-         SELECT EXISTS (SELECT 1 FROM familiar) AS "familiar!", EXISTS (SELECT 1 FROM live) AS "live!",
-                EXISTS (SELECT 1 FROM finished) AS "finished!", EXISTS (SELECT 1 FROM inserted) AS "signed_in!""#,
+         SELECT EXISTS (SELECT 1 FROM familiar) AS "familiar!", (SELECT revision FROM live) AS "current_revision?",
+                EXISTS (SELECT 1 FROM finished) AS "finished!", (SELECT revision FROM used) AS "new_revision?",
+                EXISTS (SELECT 1 FROM inserted) AS "signed_in!""#,
         u.ceremony_id,
         u.ceremony_expires_at,
         u.user_id.0,
@@ -253,16 +277,20 @@ pub async fn sign_in_if_familiar(
         c.network,
         c.country,
         c.location,
+        u.revision,
     )
     .fetch_one(db)
     .await?;
-    Ok(match (r.familiar, r.live, r.finished) {
+    Ok(match (r.familiar, r.current_revision, r.finished, r.new_revision) {
         (false, ..) => FamiliarSignIn::Unfamiliar,
-        (true, false, _) => FamiliarSignIn::PasskeyGone,
-        (true, true, false) => FamiliarSignIn::AlreadyFinished,
-        (true, true, true) => {
+        (true, None, ..) => FamiliarSignIn::PasskeyGone,
+        (true, Some(current), ..) if current != u.revision => FamiliarSignIn::Changed,
+        (true, Some(_), false, _) => FamiliarSignIn::AlreadyFinished,
+        (true, Some(_), true, Some(revision)) => {
             debug_assert!(r.signed_in, "a recorded use starts its session");
-            FamiliarSignIn::SignedIn
+            FamiliarSignIn::SignedIn(revision)
         }
+        // (the passkey's row is locked: what `live` found, `used` updates)
+        (true, Some(_), true, None) => FamiliarSignIn::PasskeyGone,
     })
 }

@@ -10,6 +10,8 @@ use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PublicKeyCredential, WebauthnError,
 };
 
+use super::known::KnownPasskey;
+
 use crate::request::{AuthSession, ClientInfo};
 use crate::db;
 use crate::db::passkey_sign_ins::{FamiliarSignIn, SignInRecorded, SignInUse};
@@ -101,6 +103,14 @@ pub fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Valu
 /// so a replay is refused as expired or used, and of two finishes at once the second waits for the
 /// account's row, then finds the first's id and is refused the same way. An answer that fails
 /// verification records nothing (it proved nothing; only real sign-ins add rows).
+///
+/// The answer is checked against the passkey as this instance remembers it (`known`), else as
+/// Postgres has it. Recording the sign-in confirms, under the passkey's lock, that it was the
+/// passkey's current revision; when it was not, the answer is checked again against the passkey
+/// as it is now (read from Postgres), so a remembered passkey never lets through what the stored
+/// one would refuse. An answer the remembered passkey refuses is checked again the same way, so
+/// that a replay is told apart from a copied key as before (the read finds its ceremony finished)
+/// and an out-of-date memory never refuses what the stored passkey accepts.
 pub async fn finish_sign_in(
     svc: &Services,
     token: &CeremonyToken,
@@ -108,6 +118,10 @@ pub async fn finish_sign_in(
     client: &ClientInfo,
 ) -> Result<crate::auth::sessions::SignedIn, DomainError> {
     const WHAT: PasskeyCeremony = PasskeyCeremony::SigningIn;
+    /// Most checks of one answer. Each after the first follows a change to the passkey between
+    /// the check and the record (two sign-ins with one security key at once, a rename); one that
+    /// keeps changing ends the sign-in as expired (the person tries again).
+    const CHECKS: usize = 3;
     let now = svc.clock.now();
     let ceremony = SignInCeremony::open(svc, token, now).ok_or_else(expired)?;
     let answer: PublicKeyCredential = parse_credential(credential_json)?;
@@ -116,69 +130,125 @@ pub async fn finish_sign_in(
         .webauthn
         .identify_discoverable_authentication(&answer)
         .map_err(|e| ceremony_error(e, WHAT))?;
+    let known = &svc.passkeys.known;
     // one connection for the whole sign-in (each use of the pool costs a round trip of its own)
     let mut conn = svc.db.acquire().await?;
-    // the credential must belong to the account the authenticator named
-    let row = db::passkey_sign_ins::find_for_sign_in(&mut *conn, ceremony.id, UserId(user), credential_id)
-        .await?
-        .map_err(|()| expired())?
-        .ok_or_else(unknown_passkey)?;
-    let mut passkey: Passkey = from_json(row.credential.0.clone())?;
-    let result = svc
-        .passkeys
-        .webauthn
-        .finish_discoverable_authentication_v2(&answer, ceremony.state, &passkey)
-        .map_err(|e| ceremony_error(e, WHAT))?;
-    if !result.user_verified() {
-        return Err(ceremony_error(WebauthnError::UserNotVerified, WHAT));
+    let mut remembered = known.get(user, credential_id);
+    for _ in 0..CHECKS {
+        let from_memory = remembered.is_some();
+        let passkey = match remembered.take() {
+            Some(passkey) => passkey,
+            // the credential must belong to the account the authenticator named
+            None => {
+                let (row, revision) = db::passkey_sign_ins::find_for_sign_in(&mut *conn, ceremony.id, UserId(user), credential_id)
+                    .await?
+                    .map_err(|()| expired())?
+                    .ok_or_else(unknown_passkey)?;
+                KnownPasskey { id: row.id, user_id: row.user_id, name: row.name, credential: from_json(row.credential.0)?, revision }
+            }
+        };
+        match attempt(svc, &mut conn, &ceremony, &answer, passkey, client, now).await {
+            Ok(Attempt::SignedIn(signed_in, passkey)) => {
+                known.remember(credential_id, passkey);
+                return Ok(signed_in);
+            }
+            // checked against an earlier revision: again, against the passkey as it is now
+            Ok(Attempt::Changed) => known.forget(user, credential_id),
+            // refused by what this instance remembers: again, against what Postgres has, which
+            // also tells a replay (its counter no higher than the one its first finish stored)
+            // from a copied key
+            Ok(Attempt::Refused(_)) if from_memory => known.forget(user, credential_id),
+            Ok(Attempt::Refused(e)) => return Err(ceremony_error(e, WHAT)),
+            Err(e) => {
+                known.forget(user, credential_id);
+                return Err(e);
+            }
+        }
     }
-    let updated = match passkey.update_credential(&result) {
-        Some(true) => Some(to_json(&passkey)?),
+    Err(expired())
+}
+
+/// One verified (or refused) answer against `passkey` as it was at its revision.
+enum Attempt {
+    /// Signed in; the passkey as the sign-in left it (its new revision).
+    SignedIn(crate::auth::sessions::SignedIn, KnownPasskey),
+    /// The passkey is no longer at that revision: nothing was recorded.
+    Changed,
+    /// The answer failed verification against the passkey at that revision: nothing was recorded.
+    Refused(WebauthnError),
+}
+
+async fn attempt(
+    svc: &Services,
+    conn: &mut sqlx::PgConnection,
+    ceremony: &SignInCeremony,
+    answer: &PublicKeyCredential,
+    mut passkey: KnownPasskey,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<Attempt, DomainError> {
+    let result = match svc.passkeys.webauthn.finish_discoverable_authentication_v2(answer, ceremony.state.clone(), &passkey.credential) {
+        Ok(result) => result,
+        Err(e) => return Ok(Attempt::Refused(e)),
+    };
+    if !result.user_verified() {
+        return Ok(Attempt::Refused(WebauthnError::UserNotVerified));
+    }
+    let updated = match passkey.credential.update_credential(&result) {
+        Some(true) => Some(to_json(&passkey.credential)?),
         _ => None,
     };
     // a full sign-in: this browser's throttle path starts again (and it becomes, or stays, a
     // trusted device)
-    let throttle_path = crate::auth::throttle::path(svc, client, row.user_id);
+    let throttle_path = crate::auth::throttle::path(svc, client, passkey.user_id);
     let used = SignInUse {
         ceremony_id: ceremony.id,
         ceremony_expires_at: ceremony.expires_at,
-        user_id: row.user_id,
-        passkey_id: row.id,
+        user_id: passkey.user_id,
+        passkey_id: passkey.id,
+        revision: passkey.revision,
         credential: updated,
         backed_up: Some(result.backup_state()),
         throttle_path: throttle_path.key(),
         now,
     };
     // Most sign-ins come from a browser or network the account knows: those are one statement.
-    // (A sign-in spends more on its round trips to Postgres than on anything else, the signature
-    // check included: `make bench`, measure 2.)
+    // (A sign-in spends more on its round trips to Postgres than on anything else but the signature
+    // check: `make bench`, measure 2.)
     let (token, hash) = crate::auth::sessions::new_token();
-    let session = db::events::NewSession { id: SessionId::new(), token_hash: &hash, passkey_id: Some(row.id) };
+    let session = db::events::NewSession { id: SessionId::new(), token_hash: &hash, passkey_id: Some(passkey.id) };
     let event = db::events::NewEvent {
         method: Some(SignInMethod::Passkey),
-        detail: Some(&row.name),
-        ..db::events::NewEvent::new(row.user_id, Some(session.id), EventKind::SignedIn)
+        detail: Some(&passkey.name),
+        ..db::events::NewEvent::new(passkey.user_id, Some(session.id), EventKind::SignedIn)
     };
     let since = now - time::Duration::days(crate::auth::activity::FAMILIAR_DAYS);
     match db::passkey_sign_ins::sign_in_if_familiar(&mut *conn, &used, &session, &event, client, throttle_path.is_trusted(), since).await? {
-        FamiliarSignIn::SignedIn => return Ok(crate::auth::sessions::SignedIn::new(svc, row.user_id, token, client)),
+        FamiliarSignIn::SignedIn(revision) => {
+            let signed_in = crate::auth::sessions::SignedIn::new(svc, passkey.user_id, token, client);
+            return Ok(Attempt::SignedIn(signed_in, KnownPasskey { revision, ..passkey }));
+        }
         FamiliarSignIn::AlreadyFinished => return Err(expired()),
         FamiliarSignIn::PasskeyGone => return Err(unknown_passkey()),
+        FamiliarSignIn::Changed => return Ok(Attempt::Changed),
         FamiliarSignIn::Unfamiliar => {}
     }
     // the whole way: the familiarity decided under the account's lock, and the alert it may raise
     // committed with the session
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let recorded = db::passkey_sign_ins::record_sign_in(&mut *tx, &used).await?;
-    let locked = match recorded {
-        // (the transaction rolls back as it is dropped)
+    // (on the early returns, the transaction rolls back as it is dropped)
+    let (locked, revision) = match recorded {
         SignInRecorded::AlreadyFinished => return Err(expired()),
         SignInRecorded::PasskeyGone => return Err(unknown_passkey()),
-        SignInRecorded::Recorded(locked) => locked,
+        SignInRecorded::Changed => return Ok(Attempt::Changed),
+        SignInRecorded::Recorded(locked, revision) => (locked, revision),
     };
-    let session = crate::auth::sessions::start_with_passkey(&mut tx, svc, locked, row.user_id, (row.id, &row.name), now, client).await?;
+    let session =
+        crate::auth::sessions::start_with_passkey(&mut tx, svc, locked, passkey.user_id, (passkey.id, &passkey.name), now, client).await?;
     tx.commit().await?;
-    Ok(crate::auth::sessions::SignedIn::new(svc, row.user_id, session, client))
+    let signed_in = crate::auth::sessions::SignedIn::new(svc, passkey.user_id, session, client);
+    Ok(Attempt::SignedIn(signed_in, KnownPasskey { revision, ..passkey }))
 }
 
 fn unknown_passkey() -> DomainError {

@@ -80,6 +80,8 @@ impl ProviderNames {
 pub struct PasskeyService {
     webauthn: Webauthn,
     providers: ProviderNames,
+    /// Passkeys this instance signed in with recently (see `known`).
+    pub known: known::KnownPasskeys,
 }
 
 impl std::fmt::Debug for PasskeyService {
@@ -100,7 +102,7 @@ impl PasskeyService {
             .timeout(std::time::Duration::from_secs(CEREMONY_MINUTES as u64 * 60))
             .build()
             .map_err(|e| format!("cannot set up passkeys: {e}"))?;
-        Ok(Self { webauthn, providers })
+        Ok(Self { webauthn, providers, known: known::KnownPasskeys::default() })
     }
 
     pub fn provider_name(&self, aaguid: Option<Uuid>) -> Option<&str> {
@@ -242,6 +244,7 @@ fn last_method() -> DomainError {
 }
 
 mod ceremonies;
+pub mod known;
 mod registration;
 
 pub use ceremonies::{begin_reverify, begin_sign_in, finish_reverify, finish_sign_in};

@@ -483,8 +483,12 @@ async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
 
 /// Begins and finishes a passkey sign-in through `svc` with `k`; the new session's token.
 async fn sign_in_with(svc: &Services, k: &mut SoftAuthenticator) -> Result<SessionToken, DomainError> {
+    sign_in_from(svc, k, &ClientInfo::default()).await
+}
+
+async fn sign_in_from(svc: &Services, k: &mut SoftAuthenticator, client: &ClientInfo) -> Result<SessionToken, DomainError> {
     let (options, cookie) = begin_sign_in(svc);
-    passkeys::finish_sign_in(svc, &cookie, &k.get(&options), &ClientInfo::default()).await.map(|s| s.token)
+    passkeys::finish_sign_in(svc, &cookie, &k.get(&options), client).await.map(|s| s.token)
 }
 
 /// Two instances share one database, and each remembers the passkeys it signed in with. Instance
@@ -495,6 +499,18 @@ async fn sign_in_with(svc: &Services, k: &mut SoftAuthenticator) -> Result<Sessi
 /// copied, recording nothing; the genuine key still signs in.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_copied_security_key_is_refused_by_an_instance_that_remembers_the_key_from_before(db: PgPool) {
+    copied_key_meets_an_instance_that_remembers_the_key_from_before(db, ClientInfo::default()).await;
+}
+
+/// The same from a network the account never signed in from: the sign-in goes the whole way (a
+/// transaction that may raise an alert), which checks the revision too.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_copied_security_key_from_a_strange_network_is_refused_by_an_instance_that_remembers_the_key_from_before(db: PgPool) {
+    let stranger = ClientInfo { ip: Some("203.0.113.9".into()), ..ClientInfo::default() };
+    copied_key_meets_an_instance_that_remembers_the_key_from_before(db, stranger).await;
+}
+
+async fn copied_key_meets_an_instance_that_remembers_the_key_from_before(db: PgPool, copy_from: ClientInfo) {
     let (a, b) = (services(db.clone()), services(db.clone()));
     let (_, session) = account(&a, "ada@example.test").await;
     let mut genuine = key(1);
@@ -504,7 +520,7 @@ async fn a_copied_security_key_is_refused_by_an_instance_that_remembers_the_key_
     let mut copy = genuine.clone();
     sign_in_with(&b, &mut genuine).await.unwrap();
 
-    let e = sign_in_with(&a, &mut copy).await.unwrap_err();
+    let e = sign_in_from(&a, &mut copy, &copy_from).await.unwrap_err();
     assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::PossiblyCopied });
     assert_eq!(count(&db, "sessions").await, 3, "the sign-up's session and the genuine key's two");
     assert_eq!(count(&db, "passkey_sign_ins_finished").await, 2);
@@ -553,4 +569,48 @@ async fn a_passkey_removed_through_another_instance_no_longer_signs_in_through_o
     assert_eq!(rule(e), Invalid::PasskeyNotRegistered);
     assert_eq!(count(&db, "sessions").await, 2, "the sign-up's session and the first passkey session");
     assert!(a.passkeys.known.is_empty());
+}
+
+/// An answer that signed in through one instance, replayed to another that remembers the passkey
+/// from before that answer's use, is refused as expired (the re-read finds its ceremony finished),
+/// not as a copied key.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_replay_to_an_instance_that_remembers_the_passkey_from_before_is_refused_as_expired(db: PgPool) {
+    let (a, b) = (services(db.clone()), services(db.clone()));
+    let (_, session) = account(&a, "ada@example.test").await;
+    let mut k = key(1);
+    register(&a, &session, &mut k, "").await.unwrap();
+    sign_in_with(&a, &mut k).await.unwrap();
+    let (options, cookie) = begin_sign_in(&b);
+    let answer = k.get(&options);
+    passkeys::finish_sign_in(&b, &cookie, &answer, &ClientInfo::default()).await.unwrap();
+
+    let replay = passkeys::finish_sign_in(&a, &cookie, &answer, &ClientInfo::default()).await.unwrap_err();
+    assert_eq!(rule(replay), Invalid::PasskeyExpired);
+    assert_eq!(count(&db, "sessions").await, 3, "the sign-up's session and two passkey sessions");
+}
+
+/// A passkey's revision moves on with what an instance remembers of it (a security key's counter,
+/// its name) and not with a use that changes only when it was used (a synced passkey's counter
+/// stays 0): a synced passkey an instance remembers stays good however sign-ins are spread over
+/// instances.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkeys_revision_moves_on_with_what_instances_remember_and_not_with_a_synced_passkeys_use(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let (mut synced, mut security_key) = (key(1), key(2));
+    synced.counts_uses = false;
+    let synced_id = register(&svc, &session, &mut synced, "Phone").await.unwrap().id;
+    let key_id = register(&svc, &session, &mut security_key, "Security key").await.unwrap().id;
+    let revision = |id: PasskeyId| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>("SELECT revision FROM passkeys WHERE id = $1").bind(id.0).fetch_one(&db).await.unwrap() }
+    };
+    for _ in 0..2 {
+        sign_in_with(&svc, &mut synced).await.unwrap();
+        sign_in_with(&svc, &mut security_key).await.unwrap();
+    }
+    assert_eq!((revision(synced_id).await, revision(key_id).await), (0, 2));
+    passkeys::rename(&svc, &session, synced_id, "Old phone").await.unwrap();
+    assert_eq!(revision(synced_id).await, 1);
 }

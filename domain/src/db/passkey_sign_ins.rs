@@ -1,7 +1,9 @@
 //! A passkey sign-in's reads and writes once the answer names a passkey: finding it (and whether
-//! the ceremony finished already), and recording a verified answer with its session, in one
-//! statement from a familiar place (`sign_in_if_familiar`) or in the sign-in's transaction
-//! (`record_sign_in`). The passkeys themselves and unfinished ceremonies are `db::passkeys`.
+//! the ceremony finished already) when this instance does not remember it, and recording a
+//! verified answer with its session, in one statement from a familiar place
+//! (`sign_in_if_familiar`) or in the sign-in's transaction (`record_sign_in`). Both record nothing
+//! unless the passkey is still at the revision the answer was checked against
+//! (`SignInUse::revision`). The passkeys themselves and unfinished ceremonies are `db::passkeys`.
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
@@ -93,8 +95,8 @@ pub enum SignInRecorded {
 /// use (last-used time, counter, backup state) and the throttle path's fresh start; and locks the
 /// account's row for the sign-in (`alerts::lock_for_sign_in`). Run it in the sign-in's
 /// transaction: of two finishes of one ceremony at once, the second waits for the account's row
-/// and then finds the first's id recorded. Only verified answers get here, so the table holds real
-/// sign-ins only.
+/// and then finds the first's id recorded (or the passkey at a new revision, which the first
+/// moved on: `Changed`). Only verified answers get here, so the table holds real sign-ins only.
 ///
 /// The account's row is locked first (`live`, and so `finished` and `used`, wait for `account`),
 /// the order a removal takes them in (`lock_account`, then `delete`) and `sign_in_if_familiar` too:
@@ -144,8 +146,8 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Resul
         (Some(current), ..) if current != u.revision => SignInRecorded::Changed,
         (Some(_), false, _) => SignInRecorded::AlreadyFinished,
         (Some(_), true, Some(revision)) => SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before }, revision),
-        // (the passkey's row is locked: what `live` found, `used` updates)
-        (Some(_), true, None) => SignInRecorded::PasskeyGone,
+        // the passkey's row is locked: what `live` found, `used` updates
+        (Some(_), true, None) => return Err(sqlx::Error::Protocol("record_sign_in: the locked passkey was not updated".into())),
     })
 }
 
@@ -290,7 +292,8 @@ pub async fn sign_in_if_familiar(
             debug_assert!(r.signed_in, "a recorded use starts its session");
             FamiliarSignIn::SignedIn(revision)
         }
-        // (the passkey's row is locked: what `live` found, `used` updates)
-        (true, Some(_), true, None) => FamiliarSignIn::PasskeyGone,
+        // the passkey's row is locked: what `live` found, `used` updates (had it not, the
+        // ceremony's id would be recorded without a session: an error, not a refusal)
+        (true, Some(_), true, None) => return Err(sqlx::Error::Protocol("sign_in_if_familiar: the locked passkey was not updated".into())),
     })
 }

@@ -114,7 +114,7 @@ pub async fn find_by_credential(
     .await
 }
 
-/// After a sign-in: the updated credential (counter, backup state) and the time it was used.
+/// After a re-verification: the updated credential (counter, backup state) and the time it was used.
 pub async fn record_use(
     db: impl PgExecutor<'_>,
     user_id: UserId,

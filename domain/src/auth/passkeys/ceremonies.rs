@@ -101,16 +101,18 @@ pub fn begin_sign_in(svc: &Services, autofill: bool) -> Result<(serde_json::Valu
 /// The ceremony finishes once: a verified answer records its id with the sign-in's session (one
 /// statement from a familiar place, `db::passkey_sign_ins::sign_in_if_familiar`, or else one transaction),
 /// so a replay is refused as expired or used, and of two finishes at once the second waits for the
-/// account's row, then finds the first's id and is refused the same way. An answer that fails
+/// account's row, then finds the first's id (or, when the first moved the passkey's revision on,
+/// reads the passkey again and finds the id then) and is refused the same way. An answer that fails
 /// verification records nothing (it proved nothing; only real sign-ins add rows).
 ///
 /// The answer is checked against the passkey as this instance remembers it (`known`), else as
 /// Postgres has it. Recording the sign-in confirms, under the passkey's lock, that it was the
 /// passkey's current revision; when it was not, the answer is checked again against the passkey
 /// as it is now (read from Postgres), so a remembered passkey never lets through what the stored
-/// one would refuse. An answer the remembered passkey refuses is checked again the same way, so
-/// that a replay is told apart from a copied key as before (the read finds its ceremony finished)
-/// and an out-of-date memory never refuses what the stored passkey accepts.
+/// one would refuse. An answer the remembered passkey refuses for its counter or backup
+/// eligibility is checked again the same way, so that a replay is told apart from a copied key as
+/// before (the read finds its ceremony finished) and an out-of-date memory never refuses what the
+/// stored passkey accepts.
 pub async fn finish_sign_in(
     svc: &Services,
     token: &CeremonyToken,
@@ -154,10 +156,15 @@ pub async fn finish_sign_in(
             }
             // checked against an earlier revision: again, against the passkey as it is now
             Ok(Attempt::Changed) => known.forget(user, credential_id),
-            // refused by what this instance remembers: again, against what Postgres has, which
-            // also tells a replay (its counter no higher than the one its first finish stored)
-            // from a copied key
-            Ok(Attempt::Refused(_)) if from_memory => known.forget(user, credential_id),
+            // refused for what the remembered passkey holds (its counter, its backup
+            // eligibility): again, against what Postgres has, which also tells a replay (its
+            // counter no higher than the one its first finish stored) from a copied key. Any
+            // other refusal (signature, origin, challenge, flags) does not depend on it.
+            Ok(Attempt::Refused(WebauthnError::CredentialPossibleCompromise | WebauthnError::CredentialBackupEligibilityInconsistent))
+                if from_memory =>
+            {
+                known.forget(user, credential_id)
+            }
             Ok(Attempt::Refused(e)) => return Err(ceremony_error(e, WHAT)),
             Err(e) => {
                 known.forget(user, credential_id);

@@ -5,8 +5,8 @@
 //! Nothing here is trusted on its own. What is remembered is public (the credential's public key,
 //! its counter and flags, the passkey's id, owner and name) and may be out of date: another
 //! instance counted a use, the passkey was renamed or removed. So each entry carries the passkey's
-//! revision (`passkeys.revision`, moved on by every change to its row, migration
-//! `20261204000018_passkey_revisions.sql`), and the statement that records a sign-in records
+//! revision (`passkeys.revision`, moved on by every change to what is remembered here, migration
+//! `20261204000018_passkey_revisions.sql`: whoever adds to `KnownPasskey` adds to its trigger), and the statement that records a sign-in records
 //! nothing unless that is still the passkey's revision, under the passkey's lock
 //! (`db::passkey_sign_ins`). An answer checked against an old revision is checked again against
 //! the passkey as it is now, so a counter that went backwards (a cloned authenticator) is caught
@@ -50,7 +50,7 @@ impl KnownPasskeys {
     }
 
     /// Remembers a passkey as a sign-in just recorded it (at the revision that recording made).
-    pub fn remember(&self, credential_id: &[u8], known: KnownPasskey) {
+    pub(crate) fn remember(&self, credential_id: &[u8], known: KnownPasskey) {
         let mut entries = self.entries();
         if entries.len() >= CAPACITY {
             entries.clear();
@@ -59,7 +59,7 @@ impl KnownPasskeys {
     }
 
     /// Forgets a passkey (it changed, was removed, or an answer failed against it).
-    pub fn forget(&self, user: Uuid, credential_id: &[u8]) {
+    pub(crate) fn forget(&self, user: Uuid, credential_id: &[u8]) {
         self.entries().remove(&(user, credential_id.to_vec()));
     }
 

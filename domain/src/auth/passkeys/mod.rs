@@ -5,7 +5,8 @@
 //! re-verification's state lives in Postgres (`webauthn_ceremonies`, deleted when used); a
 //! sign-in's (anonymous, begun on every load of the sign-in page) in the browser's cookie, signed
 //! by the server, with only its id recorded when it finishes (`passkey_sign_ins_finished`). A passkey always verifies the person (user verification required), so signing in
-//! with one counts as both factors.
+//! with one counts as both factors. Each instance remembers the passkeys it signed in with
+//! (`known`), checked against the stored passkey's revision when a sign-in is recorded.
 use std::collections::HashMap;
 use std::path::Path;
 

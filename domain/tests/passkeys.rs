@@ -467,6 +467,43 @@ async fn re_verifying_with_a_passkey_opens_the_window(db: PgPool) {
     assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
 }
 
+/// A security key answers a re-verification (counter 2) and then signs in elsewhere (counter 3).
+/// The sign-in is recorded while the re-verification is finishing (here: a transaction that
+/// writes the sign-in's counter, holding the passkey's row). The re-verification waits for it and
+/// reads the stored counter after it, so the stored counter stays 3: writing its own 2 over it
+/// would let a copy of the key made at counter 2 sign in unnoticed.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_re_verification_never_writes_back_a_counter_a_sign_in_has_moved_past(db: PgPool) {
+    let svc = services(db.clone());
+    let (token, session) = account(&svc, "ada@example.test").await;
+    let mut k = key(1);
+    register(&svc, &session, &mut k, "").await.unwrap();
+    sign_in_with(&svc, &mut k).await.unwrap();
+    let stored = || sqlx::query_scalar::<_, i64>("SELECT (credential->'cred'->>'counter')::bigint FROM passkeys").fetch_one(&db);
+    assert_eq!(stored().await.unwrap(), 1);
+    svc.clock.advance(Duration::minutes(11));
+    let session = me(&svc, &token).await;
+    let options = passkeys::begin_reverify(&svc, &session).await.unwrap();
+    let answer = k.get(&options);
+
+    // the sign-in at counter 3, recorded and not yet committed
+    let mut sign_in = db.begin().await.unwrap();
+    sqlx::query("UPDATE passkeys SET credential = jsonb_set(credential, '{cred,counter}', '3')")
+        .execute(&mut *sign_in)
+        .await
+        .unwrap();
+    let reverify = tokio::spawn({
+        let svc = svc.clone();
+        async move { passkeys::finish_reverify(&svc, &session, &answer, &ClientInfo::default()).await }
+    });
+    common::until_waiting_for_locks(&db, 1, || reverify.is_finished()).await;
+    sign_in.commit().await.unwrap();
+
+    let done = reverify.await.unwrap().unwrap();
+    assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok(), "re-verified");
+    assert_eq!(stored().await.unwrap(), 3, "the sign-in's counter, not the re-verification's 2");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
     let svc = services(db.clone());

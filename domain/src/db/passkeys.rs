@@ -96,17 +96,23 @@ pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Passke
     .await
 }
 
-/// The passkey with this credential id, if it belongs to this account.
-pub async fn find_by_credential(
+/// The passkey with this credential id, if it belongs to this account, locked until the
+/// transaction ends (after the account's row, the order a sign-in takes them in): a
+/// re-verification reads the stored counter, then writes the higher one its answer carried, and
+/// a sign-in recorded between the two would otherwise have its own higher counter overwritten
+/// by a lower one (a copy of the key could then go unnoticed).
+pub async fn lock_by_credential(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     credential_id: &[u8],
 ) -> Result<Option<PasskeyRow>, sqlx::Error> {
     sqlx::query_as!(
         PasskeyRow,
-        r#"SELECT id, user_id, credential AS "credential: Json<serde_json::Value>", name, aaguid, backup_eligible, backed_up,
+        r#"WITH account AS (SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE)
+           SELECT id, user_id, credential AS "credential: Json<serde_json::Value>", name, aaguid, backup_eligible, backed_up,
                   created_at, last_used_at
-           FROM passkeys WHERE user_id = $1 AND credential_id = $2"#,
+           FROM passkeys WHERE user_id = $1 AND credential_id = $2 AND EXISTS (SELECT 1 FROM account)
+           FOR NO KEY UPDATE"#,
         user_id.0,
         credential_id,
     )
@@ -114,7 +120,8 @@ pub async fn find_by_credential(
     .await
 }
 
-/// After a re-verification: the updated credential (counter, backup state) and the time it was used.
+/// After a re-verification: the updated credential (counter, backup state) and the time it was
+/// used (in the transaction that read it with [`lock_by_credential`]).
 pub async fn record_use(
     db: impl PgExecutor<'_>,
     user_id: UserId,

@@ -301,13 +301,14 @@ pub async fn finish_reverify(
         .ok_or_else(expired)?;
     let state: PasskeyAuthentication = from_json(state)?;
     let result = svc.passkeys.webauthn.finish_passkey_authentication(&answer, &state).map_err(|e| ceremony_error(e, WHAT))?;
-    let row = db::passkeys::find_by_credential(&svc.db, auth.user_id, result.cred_id()).await?.ok_or_else(unknown_passkey)?;
+    let mut tx = svc.db.begin().await?;
+    // (the stored counter is read and written under the passkey's lock: see lock_by_credential)
+    let row = db::passkeys::lock_by_credential(&mut *tx, auth.user_id, result.cred_id()).await?.ok_or_else(unknown_passkey)?;
     let mut passkey: Passkey = from_json(row.credential.0.clone())?;
     let updated = match passkey.update_credential(&result) {
         Some(true) => Some(to_json(&passkey)?),
         _ => None,
     };
-    let mut tx = svc.db.begin().await?;
     db::passkeys::record_use(&mut *tx, auth.user_id, row.id, updated, Some(result.backup_state()), now).await?;
     let done = crate::auth::reverify::mark_verified(&mut tx, svc, auth, client).await?;
     tx.commit().await?;

@@ -81,7 +81,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     // too, and every other change of several sessions starts at the account: see `lock_account`)
     db::passkeys::lock_account(&mut *tx, user_id).await?;
     db::sessions::revoke_reported(&mut *tx, user_id, session_id, now).await?;
-    db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
+    db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
@@ -136,7 +136,7 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     // (the alert, the account, then its sessions, as `report_not_me`)
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
-    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;

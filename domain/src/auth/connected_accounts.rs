@@ -355,7 +355,7 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     if methods <= 1 && svc.providers.is_enabled(provider) {
         return Err(DomainError::LastSignInMethod);
     }
-    db::two_factor::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
+    db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
     let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };
     crate::auth::activity::record(&mut tx, svc, event, client, svc.clock.now()).await?;
     tx.commit().await?;

@@ -286,7 +286,7 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
         return Err(DomainError::Link(LinkProblem::Used));
     }
     db::sessions::revoke_all(&mut *tx, user_id, now, RevokeReason::PasswordReset).await?;
-    db::two_factor::delete_pending_for_user(&mut *tx, user_id).await?;
+    db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;
     let mail = Mail::PasswordResetDone {
         when: format_when(now),

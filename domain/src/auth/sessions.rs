@@ -255,7 +255,7 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     // (the account first, then its sessions: see `lock_account`)
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::RevokedAllOthers).await?;
-    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked, client, now).await?;
     tx.commit().await?;
     Ok(n)
@@ -270,7 +270,7 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     // (the account first, then its sessions, this one last: see `lock_account`)
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
-    db::two_factor::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignedOutEverywhere), client, now).await?;
     tx.commit().await?;
@@ -288,7 +288,7 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
     let deleted = db::sessions::delete_ended_before(&svc.db, retained_after).await?;
     db::throttles::delete_stale(&svc.db, retained_after, now).await?;
-    db::two_factor::delete_expired_pending(&svc.db, now).await?;
+    db::pending_sign_ins::delete_expired_pending(&svc.db, now).await?;
     db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;
     db::connected_accounts::delete_expired_flows(&svc.db, now).await?;
     Ok((expired, deleted))

@@ -290,12 +290,12 @@ pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, first: Fi
     let expires_at = now + Duration::minutes(PENDING_MINUTES);
     match first {
         FirstStep::Password { changed_at } => {
-            if !db::two_factor::insert_pending_after_password(&svc.db, user_id, &hash, changed_at, now, expires_at).await? {
+            if !db::pending_sign_ins::insert_pending_after_password(&svc.db, user_id, &hash, changed_at, now, expires_at).await? {
                 return Err(DomainError::InvalidCredentials);
             }
         }
         FirstStep::Provider(provider, issuer, subject) => {
-            if !db::two_factor::insert_pending_from_provider(&svc.db, user_id, &hash, (provider, issuer, subject), now, expires_at).await? {
+            if !db::pending_sign_ins::insert_pending_from_provider(&svc.db, user_id, &hash, (provider, issuer, subject), now, expires_at).await? {
                 return Err(DomainError::Provider(crate::error::ProviderFailure::NotLinked));
             }
         }
@@ -327,7 +327,7 @@ pub async fn complete_sign_in(
     let hash = crate::auth::sessions::hash_cookie_token(pending.expose()).ok_or(DomainError::SignInAgain)?;
     let now = svc.clock.now();
     let (user_id, attempts, provider) =
-        db::two_factor::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
+        db::pending_sign_ins::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
     let outcome = match step {
         SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
         SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
@@ -335,7 +335,7 @@ pub async fn complete_sign_in(
     let Some(backup_codes_left) = outcome else {
         crate::auth::throttle::second_step_failed(svc, user_id, client).await?;
         if attempts >= PENDING_MAX_FAILURES {
-            db::two_factor::delete_pending(&svc.db, &hash).await?;
+            db::pending_sign_ins::delete_pending(&svc.db, &hash).await?;
             return Err(DomainError::SignInAgain);
         }
         return Err(DomainError::Invalid(match step {
@@ -351,7 +351,7 @@ pub async fn complete_sign_in(
     let locked = db::alerts::lock_for_sign_in(&mut *tx, user_id).await?;
     // (the session's time is after any wait for the lock: sessions compare their start times)
     let now = svc.clock.now();
-    if !db::two_factor::delete_pending(&mut *tx, &hash).await? {
+    if !db::pending_sign_ins::delete_pending(&mut *tx, &hash).await? {
         return Err(DomainError::SignInAgain);
     }
     crate::auth::throttle::reset(&mut *tx, svc, user_id, client).await?;

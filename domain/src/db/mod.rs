@@ -12,6 +12,7 @@ pub mod organizations;
 pub mod overview;
 pub mod passkey_sign_ins;
 pub mod passkeys;
+pub mod pending_sign_ins;
 pub mod sessions;
 pub mod throttles;
 pub mod two_factor;

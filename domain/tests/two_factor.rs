@@ -23,8 +23,14 @@ fn secret_of(e: &two_factor::Enrolment) -> Vec<u8> {
 }
 
 async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>) {
-    let (_, token) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
-    let token = token.token;
+    let (token, session, secret, codes, _) = enrolled_with_device(svc).await;
+    (token, session, secret, codes)
+}
+
+/// `enrolled`, and the device cookie of the browser that signed up (its own throttle path).
+async fn enrolled_with_device(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>, domain::secret::DeviceCookie) {
+    let (_, signed_up) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let (token, device) = (signed_up.token, signed_up.device);
     let session = me(svc, &token).await;
     let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = secret_of(&e);
@@ -33,7 +39,7 @@ async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<St
     // as the next request sees it: with a second factor
     let session = me(svc, &token).await;
     assert!(session.has_second_factor);
-    (token, session, secret, codes)
+    (token, session, secret, codes, device)
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -281,6 +287,84 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let r = complete_sign_in(&svc, &late, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::SignInAgain)), "5 minutes is the limit: {r:?}");
+}
+
+/// Whoever holds the password signs in three times without a code: each right password replaces
+/// the pending sign-in before it on the same path, so the earlier two take no code at all (each
+/// right password is forgiven on the throttle, so opening many first would otherwise give 5 codes
+/// on each, past every limit the throttle sets).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_new_pending_sign_in_ends_the_one_before_it_on_the_same_path(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, _, secret, _) = enrolled(&svc).await;
+    let first = second_step(&svc).await;
+    let second = second_step(&svc).await;
+    let third = second_step(&svc).await;
+    assert_eq!(pending(&db).await, 1);
+    for ended in [&first, &second] {
+        let r = complete_sign_in(&svc, ended, SecondStep::Authenticator, "000000", &ClientInfo::default()).await;
+        assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
+    }
+    let counted: i64 = sqlx::query_scalar("SELECT COALESCE(sum(failed_attempts), 0) FROM sign_in_throttles").fetch_one(&db).await.unwrap();
+    assert_eq!(counted, 0, "no code was checked for the ended ones");
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    complete_sign_in(&svc, &third, SecondStep::Authenticator, &code, &ClientInfo::default()).await.expect("the newest one signs in");
+}
+
+/// Someone else holding the password (a browser without the account's device cookie) opens a
+/// pending sign-in while the owner, on a browser that signed in before, is at the code step: the
+/// owner's pending sign-in is on its own path and stays.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_pending_sign_in_elsewhere_never_ends_the_one_on_the_owners_browser(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, _, secret, _, device) = enrolled_with_device(&svc).await;
+    let owners = ClientInfo { device: Some(device), ..Default::default() };
+    let owner = match domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &owners).await {
+        Err(DomainError::SecondStepRequired(p)) => p,
+        other => panic!("expected a second step, got {other:?}"),
+    };
+    let _attacker = second_step(&svc).await;
+    assert_eq!(pending(&db).await, 2, "one per path");
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    complete_sign_in(&svc, &owner, SecondStep::Authenticator, &code, &owners).await.expect("the owner's pending sign-in stayed");
+}
+
+/// Two right passwords at the same moment on one path leave one pending sign-in, not two: the
+/// second waits for the account's row, then replaces the first's (held here: both wait for it).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_pending_sign_ins_begun_at_once_on_one_path_leave_one(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, session, _, _) = enrolled(&svc).await;
+    let mut hold = db.begin().await.unwrap();
+    domain::db::passkeys::lock_account(&mut *hold, session.user_id).await.unwrap();
+    let begin = || tokio::spawn({
+        let svc = svc.clone();
+        async move { second_step(&svc).await }
+    });
+    let (a, b) = (begin(), begin());
+    common::until_waiting_for_locks(&db, 2, || a.is_finished() || b.is_finished()).await;
+    hold.commit().await.unwrap();
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!(pending(&db).await, 1);
+    let mut answers = Vec::new();
+    for p in [&a, &b] {
+        answers.push(match complete_sign_in(&svc, p, SecondStep::Authenticator, "000000", &ClientInfo::default()).await {
+            Err(DomainError::SignInAgain) => "ended",
+            Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong)) => "takes codes",
+            other => panic!("{other:?}"),
+        });
+    }
+    answers.sort();
+    assert_eq!(answers, ["ended", "takes codes"]);
+}
+
+async fn pending(db: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pending_sign_ins").fetch_one(db).await.unwrap()
 }
 
 /// A right code arriving while the account signs out everywhere: no session of that sign-in

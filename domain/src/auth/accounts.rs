@@ -139,7 +139,7 @@ pub async fn sign_in(
         // (refused if a change or reset of the password committed since the account was read: the
         // attempt then stays counted)
         let first = crate::auth::two_factor::FirstStep::Password { changed_at: user.password_changed_at };
-        let pending = crate::auth::two_factor::begin_second_step(svc, user.id, first).await?;
+        let pending = crate::auth::two_factor::begin_second_step(svc, user.id, attempt.path, first).await?;
         attempt.forgiven(svc).await?;
         return Err(DomainError::SecondStepRequired(pending));
     }

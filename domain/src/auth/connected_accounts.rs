@@ -255,7 +255,7 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
             return Err(failed(ProviderFailure::Locked));
         };
         attempt.forgiven(svc).await?;
-        let pending = crate::auth::two_factor::begin_second_step(svc, user_id, crate::auth::two_factor::FirstStep::Provider(identity.provider, &identity.issuer, &identity.subject)).await?;
+        let pending = crate::auth::two_factor::begin_second_step(svc, user_id, attempt.path, crate::auth::two_factor::FirstStep::Provider(identity.provider, &identity.issuer, &identity.subject)).await?;
         return Ok(Finished::SecondStep(pending));
     }
     let signed_in = sessions::start(svc, user_id, SignInMethod::of(Some(identity.provider), None), client).await?;

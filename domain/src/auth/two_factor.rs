@@ -284,18 +284,27 @@ pub(crate) enum FirstStep<'a> {
 /// stands, so no second step outlives what would have ended it: after a password,
 /// `InvalidCredentials` instead if it is no longer the account's (a change or reset committed
 /// while it was checked); after a provider, `NotLinked` if the identity was disconnected meanwhile.
-pub(crate) async fn begin_second_step(svc: &Services, user_id: UserId, first: FirstStep<'_>) -> Result<PendingToken, DomainError> {
+///
+/// It replaces the account's pending sign-in on the same throttle `path` (the one the first step
+/// was counted on): the first step's attempt is forgiven once the pending sign-in exists, so
+/// without that, whoever holds the password could open many and try 5 codes on each.
+pub(crate) async fn begin_second_step(
+    svc: &Services,
+    user_id: UserId,
+    path: crate::auth::device_cookies::ThrottlePath,
+    first: FirstStep<'_>,
+) -> Result<PendingToken, DomainError> {
     let (token, hash) = crate::auth::sessions::new_cookie_token();
     let now = svc.clock.now();
     let expires_at = now + Duration::minutes(PENDING_MINUTES);
     match first {
         FirstStep::Password { changed_at } => {
-            if !db::pending_sign_ins::insert_pending_after_password(&svc.db, user_id, &hash, changed_at, now, expires_at).await? {
+            if !db::pending_sign_ins::insert_pending_after_password(&svc.db, user_id, &hash, path.key(), changed_at, now, expires_at).await? {
                 return Err(DomainError::InvalidCredentials);
             }
         }
         FirstStep::Provider(provider, issuer, subject) => {
-            if !db::pending_sign_ins::insert_pending_from_provider(&svc.db, user_id, &hash, (provider, issuer, subject), now, expires_at).await? {
+            if !db::pending_sign_ins::insert_pending_from_provider(&svc.db, user_id, &hash, path.key(), (provider, issuer, subject), now, expires_at).await? {
                 return Err(DomainError::Provider(crate::error::ProviderFailure::NotLinked));
             }
         }
@@ -314,9 +323,10 @@ pub use crate::auth::sessions::SignedIn;
 
 /// Completes a pending sign-in with a code. A wrong code counts against the pending sign-in (5 end
 /// it) and on the throttle of this browser's path, like a wrong password, and is recorded;
-/// `SignInAgain` once it is over. The code step itself does not wait for the throttle: the right
-/// password already passed it, and each pending sign-in allows only 5 codes, so an attacker's
-/// earlier failures can never make the owner's right code fail.
+/// `SignInAgain` once it is over (or replaced by a newer one on its path: `begin_second_step`).
+/// The code step itself does not wait for the throttle: the right password already passed it,
+/// and each pending sign-in allows only 5 codes, so an attacker's earlier failures can never make
+/// the owner's right code fail.
 pub async fn complete_sign_in(
     svc: &Services,
     pending: &PendingToken,

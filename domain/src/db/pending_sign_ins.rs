@@ -6,51 +6,62 @@ use time::OffsetDateTime;
 use crate::ids::UserId;
 use crate::kinds::Provider;
 
-/// A pending sign-in after the password whose `password_changed_at` the sign-in read: only while
-/// that is still the account's password (after the account's row, so a change or reset in flight
-/// is waited for); `false` if it is not.
+/// A pending sign-in after the password whose `password_changed_at` the sign-in read, on the
+/// throttle path `throttle_path`: only while that is still the account's password (after the
+/// account's row, so a change or reset in flight is waited for); `false` if it is not. It replaces
+/// the account's pending sign-in on that path, if any (one per path: migration 19).
 pub async fn insert_pending_after_password(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     token_hash: &[u8; 32],
+    throttle_path: &[u8],
     password_changed_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at)
-         SELECT $1, id, $3, NULL, $4, $5 FROM users
+        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, throttle_path, created_at, expires_at)
+         SELECT $1, id, $3, NULL, $7, $4, $5 FROM users
          WHERE id = $2 AND password_changed_at IS NOT DISTINCT FROM $6
-         FOR NO KEY UPDATE",
+         FOR NO KEY UPDATE
+         ON CONFLICT ON CONSTRAINT pending_sign_ins_one_per_path DO UPDATE SET
+             token_hash = EXCLUDED.token_hash, provider = EXCLUDED.provider,
+             created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, failures = 0",
         uuid::Uuid::new_v4(),
         user_id.0,
         &token_hash[..],
         now,
         expires_at,
         password_changed_at,
+        throttle_path,
     )
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-/// A pending sign-in after the identity `(provider, issuer, subject)`: only while it is still
-/// linked to the account; `false` if it is not. The link's row is share-locked, so a disconnection
-/// in flight is waited for (and then the deleted row is skipped); one that comes after finds this
-/// pending sign-in committed and ends it (`delete_pending_from`).
+/// A pending sign-in after the identity `(provider, issuer, subject)`, on the throttle path
+/// `throttle_path`: only while it is still linked to the account; `false` if it is not. The link's
+/// row is share-locked, so a disconnection in flight is waited for (and then the deleted row is
+/// skipped); one that comes after finds this pending sign-in committed and ends it
+/// (`delete_pending_from`). It replaces the account's pending sign-in on that path, if any.
 pub async fn insert_pending_from_provider(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     token_hash: &[u8; 32],
+    throttle_path: &[u8],
     (provider, issuer, subject): (Provider, &str, &str),
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, created_at, expires_at)
-         SELECT $1, user_id, $3, provider, $7, $8 FROM connected_accounts
+        "INSERT INTO pending_sign_ins (id, user_id, token_hash, provider, throttle_path, created_at, expires_at)
+         SELECT $1, user_id, $3, provider, $9, $7, $8 FROM connected_accounts
          WHERE user_id = $2 AND provider = $4 AND issuer = $5 AND subject = $6
-         FOR KEY SHARE",
+         FOR KEY SHARE
+         ON CONFLICT ON CONSTRAINT pending_sign_ins_one_per_path DO UPDATE SET
+             token_hash = EXCLUDED.token_hash, provider = EXCLUDED.provider,
+             created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, failures = 0",
         uuid::Uuid::new_v4(),
         user_id.0,
         &token_hash[..],
@@ -59,6 +70,7 @@ pub async fn insert_pending_from_provider(
         subject,
         now,
         expires_at,
+        throttle_path,
     )
     .execute(db)
     .await?;

@@ -98,6 +98,22 @@ async fn the_device_cookie_never_works_as_a_session(db: PgPool) {
     }
 }
 
+/// A password longer than any password can be is refused as too long before anything is counted:
+/// it is never checked, so counting it would move the path towards its lock with nothing
+/// recorded. Fifty of them, then the right password: signed in.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_oversized_password_is_refused_without_being_counted(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let oversized = "x".repeat(domain::auth::password::MAX_LENGTH + 1);
+    for _ in 0..50 {
+        let r = try_sign_in(&svc, "ada@example.test", &oversized, &attacker()).await;
+        assert!(matches!(r, Err(DomainError::PasswordRejected(_))), "{r:?}");
+    }
+    assert_eq!(failures(&db, "= ''").await, 0);
+    try_sign_in(&svc, "ada@example.test", PW, &attacker()).await.expect("the path was never counted");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn counted_failures_and_lock_outs_are_recorded_but_refused_attempts_are_not(db: PgPool) {
     let mut svc = services(db.clone());

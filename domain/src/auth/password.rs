@@ -21,8 +21,8 @@ pub fn normalize(password: &Password) -> Password {
     Password::new(password.expose().nfc().collect::<String>())
 }
 
-/// Refuses oversized input before it reaches the hasher.
-fn check_size(password: &Password) -> Result<(), DomainError> {
+/// Refuses oversized input before it reaches the hasher (or the throttle: `throttle::verify_throttled`).
+pub(crate) fn check_size(password: &Password) -> Result<(), DomainError> {
     // Bytes, not chars: a cheap bound first (4 bytes per code point at most).
     if password.expose().len() > MAX_LENGTH * 4 || password.expose().chars().count() > MAX_LENGTH {
         return Err(DomainError::PasswordRejected(PasswordRejection::Rule(policy::password::Verdict::TooLong)));

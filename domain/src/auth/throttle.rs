@@ -132,7 +132,10 @@ pub(crate) async fn verify_throttled(
     client: &ClientInfo,
     check: Check,
 ) -> Result<Option<Attempt>, DomainError> {
-    // a full hashing queue refuses before the attempt is counted against the account
+    // an oversized password is refused before anything is counted (it is never checked: counted,
+    // it would have moved the path towards its lock with no failure recorded), as for an unknown
+    // account; a full hashing queue refuses before the attempt is counted against the account
+    crate::auth::password::check_size(password)?;
     let admission = svc.hasher.admit()?;
     let attempt = match user.password_hash {
         Some(_) => claim(svc, user.id, client).await?,

@@ -46,12 +46,20 @@ pub fn validate_email(email: &str) -> Result<(), DomainError> {
 }
 
 /// A display name as stored: trimmed, `None` when empty, refused when too long.
-pub fn validate_display_name(display_name: Option<&str>) -> Result<Option<&str>, DomainError> {
-    let display_name = display_name.map(str::trim).filter(|s| !s.is_empty());
-    if display_name.is_some_and(|name| name.chars().count() > MAX_DISPLAY_NAME) {
+pub fn validate_display_name(display_name: Option<&str>) -> Result<Option<String>, DomainError> {
+    let display_name = display_name.map(without_hidden_characters).filter(|s| !s.is_empty());
+    if display_name.as_ref().is_some_and(|name| name.chars().count() > MAX_DISPLAY_NAME) {
         return Err(DomainError::Invalid(Invalid::DisplayNameTooLong));
     }
     Ok(display_name)
+}
+
+/// A name someone typed (their display name, a passkey's), trimmed and without the characters
+/// that do not show: control characters (Postgres refuses NUL in text, which answered a sign-up
+/// with 500) and the bidirectional overrides that would make a name read as another.
+pub fn without_hidden_characters(name: &str) -> String {
+    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
 }
 
 /// Creates an account with a password and its address taken as confirmed, without signing it in:
@@ -66,7 +74,7 @@ pub async fn create_account(
 ) -> Result<UserId, DomainError> {
     validate_email(email)?;
     let display_name = validate_display_name(display_name)?;
-    let ctx = policy::password::Context { email, display_name, has_second_factor: false };
+    let ctx = policy::password::Context { email, display_name: display_name.as_deref(), has_second_factor: false };
     check_policy(password, &ctx, &svc.common_passwords)?;
     let normalized = normalize_email(email);
     // Cheap early answer for the common case; the unique constraint is the real guard.
@@ -77,7 +85,7 @@ pub async fn create_account(
     let now = svc.clock.now();
     let user_id = UserId::new();
     let mut tx = svc.db.begin().await?;
-    insert_confirmed(&mut *tx, user_id, email.trim(), display_name, Some(&hash), now).await?;
+    insert_confirmed(&mut *tx, user_id, email.trim(), display_name.as_deref(), Some(&hash), now).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
     tx.commit().await?;
     Ok(user_id)
@@ -113,7 +121,9 @@ pub async fn sign_in(
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let normalized = normalize_email(email);
-    let user = if normalized.is_empty() || normalized.len() > 254 {
+    // (no account's address is empty, longer than 254 or holds a control character, which
+    // Postgres may even refuse to compare: NUL)
+    let user = if normalized.is_empty() || normalized.len() > 254 || normalized.contains(char::is_control) {
         None
     } else {
         db::users::find_by_email(&svc.db, &normalized).await?

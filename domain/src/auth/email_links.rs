@@ -56,7 +56,7 @@ pub async fn request_sign_up(svc: &Services, email: &str, display_name: Option<&
         &hash,
         email.trim(),
         &normalized,
-        display_name,
+        display_name.as_deref(),
         now,
         now + Duration::minutes(SIGN_UP_LINK_MINUTES),
         now - Duration::hours(1),

@@ -47,9 +47,7 @@ pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<se
 
 /// A name the person chose, trimmed; empty means "use the provider's name".
 pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
-    // no control characters, and no bidirectional overrides that would make a name read as another
-    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    let name: String = name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string();
+    let name = crate::auth::accounts::without_hidden_characters(name);
     if name.is_empty() {
         return Ok(None);
     }

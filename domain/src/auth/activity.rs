@@ -331,6 +331,10 @@ fn parse_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), DomainError> {
     let bad = || DomainError::Invalid(Invalid::ActivityCursor);
     let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
     let at = OffsetDateTime::from_unix_timestamp_nanos(at.parse::<i128>().map_err(|_| bad())?).map_err(|_| bad())?;
+    // no event is older than 1970; Postgres holds no time before 4713 BC, which `time` does
+    if at < OffsetDateTime::UNIX_EPOCH {
+        return Err(bad());
+    }
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 

@@ -128,6 +128,28 @@ test('connect GitHub to a password account after re-verification, sign out, sign
   await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Last used to sign in');
 });
 
+test("signing in with Google keeps this browser trusted by the accounts it signed in to before", async ({ page }) => {
+  // an account that signed up in this browser (its device cookie names it), then signed out
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  await signOut(page);
+  // someone else's guesses have locked that account's shared path (fast-forwarded: 50 failures)
+  sql(`INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
+       SELECT id, '', 50, now(), now() + interval '1 hour' FROM users WHERE email_normalized = ${literal(account.email)}
+       ON CONFLICT (user_id, device) DO UPDATE SET failed_attempts = 50, last_failed_at = now(), locked_until = now() + interval '1 hour'`);
+  // in the same browser, someone signs up with Google (the provider sends the browser back from its
+  // own site) and signs out again
+  await page.waitForSelector('html[data-hydrated]');
+  await continueWith(page, 'Google', uniqueEmail());
+  await expectSecurityPage(page);
+  await signOut(page);
+  // the first account's password still signs in here: the browser is still trusted by it
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+  await expect(accountNav(page)).toContainText(account.email);
+});
+
 test('a provider whose email an account already uses is refused, and told what to do', async ({ page, request }) => {
   const account = newAccount();
   await signUpViaApi(request, account);

@@ -46,7 +46,7 @@ test.describe('security headers and cookies', () => {
     const session = cookies.find((c) => c.name === '__Host-gatehouse-session')!;
     expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
     const device = cookies.find((c) => c.name === '__Host-gatehouse-device')!;
-    expect(device).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
+    expect(device).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
     for (const c of cookies) expect(c.domain, '__Host- cookies are host-only').not.toMatch(/^\./);
   });
 });

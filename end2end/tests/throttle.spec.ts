@@ -42,7 +42,7 @@ test("someone else's guesses lock only browsers that never signed in: the owner'
   expect(cookie, 'signing up trusts this browser').toBeDefined();
   expect(cookie!.httpOnly).toBe(true);
   expect(cookie!.secure).toBe(true);
-  expect(cookie!.sameSite).toBe('Strict');
+  expect(cookie!.sameSite).toBe('Lax');
   expect(cookie!.expires * 1000 - Date.now()).toBeGreaterThan(360 * 86_400_000);
 
   // someone else, without the cookie: five wrong guesses, then even the right password is refused…

@@ -209,7 +209,7 @@ async fn the_device_cookie_lets_its_browser_sign_in_through_a_lock_out_and_is_ne
     let (res, body) = sign_up(&app, &db, "ada@example.test").await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let raw = set_cookie(&res, "__Host-gatehouse-device").expect("a device cookie");
-    for attr in ["Path=/", "HttpOnly", "Secure", "SameSite=Strict", "Max-Age=31536000"] {
+    for attr in ["Path=/", "HttpOnly", "Secure", "SameSite=Lax", "Max-Age=31536000"] {
         assert!(raw.contains(attr), "{raw} lacks {attr}");
     }
     assert!(!raw.contains("Domain="));

@@ -34,10 +34,16 @@ pub struct CookieSpec {
 pub const SESSION: CookieSpec = CookieSpec { name: "__Host-gatehouse-session", same_site: SameSite::Lax, lifetime: Lifetime::SessionPolicy };
 
 /// The device cookie: which accounts this browser has fully signed in to (signed entries), so its
-/// password guesses are counted apart from everyone else's. Long-lived; never a session.
+/// password guesses are counted apart from everyone else's. Long-lived; never a session. Lax, like
+/// the flow cookie: a sign-in through Google or GitHub ends with the provider sending the browser
+/// back (a top-level navigation from its site), and that request must carry it, or the sign-in
+/// would count on the account's shared path (locked by anyone's guesses) and then replace the
+/// browser's cookie, forgetting the other accounts it holds. (It only chooses a throttle counter;
+/// a request from another site can change nothing with it: every state-changing request must
+/// come from this site, and the provider's return is bound to its flow cookie and state.)
 pub const DEVICE: CookieSpec = CookieSpec {
     name: "__Host-gatehouse-device",
-    same_site: SameSite::Strict,
+    same_site: SameSite::Lax,
     lifetime: Lifetime::Seconds(domain::auth::device_cookies::LIFETIME_DAYS * 86_400),
 };
 
@@ -122,7 +128,7 @@ mod tests {
         assert_eq!(SESSION.set("t", None), "__Host-gatehouse-session=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=86400");
         assert_eq!(PENDING.set("p", Some(3600)), "__Host-gatehouse-pending=p; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=300");
         assert_eq!(FLOW.set("f", None), "__Host-gatehouse-flow=f; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
-        assert_eq!(DEVICE.set("d", None), "__Host-gatehouse-device=d; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=31536000");
+        assert_eq!(DEVICE.set("d", None), "__Host-gatehouse-device=d; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=31536000");
     }
 
     #[test]

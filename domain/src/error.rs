@@ -102,6 +102,9 @@ pub enum ProviderFailure {
     NotLinked,
     /// Connect / re-verify: the browser's session is no longer the one that began the flow.
     SessionChanged,
+    /// Re-verify: the provider did not have the person sign in again after the flow began (it
+    /// answered from a session it already had).
+    NotFresh,
 }
 
 /// Which rule a request broke. Each has one sentence, written in the `app` crate

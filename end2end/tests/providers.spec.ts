@@ -150,6 +150,28 @@ test("signing in with Google keeps this browser trusted by the accounts it signe
   await expect(accountNav(page)).toContainText(account.email);
 });
 
+test('a Google-only account confirms it is the owner by signing in at Google again', async ({ page }) => {
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-up');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  // the sign-in is older than the re-verification window
+  sql(`UPDATE sessions SET verified_at = now() - interval '11 minutes'
+       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(email)})`);
+  await gotoHydrated(page, SECURITY_PATH);
+  await expect(page.getByText(/Verified for \d+ more minutes/)).toHaveCount(0);
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(strongPassword());
+  await section.getByRole('button', { name: 'Set password' }).click();
+  const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  await dialog.getByRole('button', { name: 'Continue with Google' }).click();
+  // the local stand-in asks who signs in (a fresh sign-in), and says when in its ID token
+  await consent(page, 'Google', email);
+  await expectSecurityPage(page);
+  await expect(page.getByText(/Verified for \d+ more minutes/)).toBeVisible();
+});
+
 test('a provider whose email an account already uses is refused, and told what to do', async ({ page, request }) => {
   const account = newAccount();
   await signUpViaApi(request, account);

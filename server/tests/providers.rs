@@ -573,6 +573,18 @@ async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let url: String = serde_json::from_str(&body).unwrap();
     assert!(url.contains("prompt=login"), "Google is asked for a fresh sign-in, not its existing session: {url}");
+    assert!(url.contains("max_age=0"), "…and to say when it happened: {url}");
+    // Google answering from the session it already had (prompt=login taken out of the address on
+    // the way) confirms nothing: refused, and the session keeps its token and stays unverified
+    let before = browser.header().unwrap();
+    let mut stale = browser.clone();
+    let res = stale.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::StaleSession)).await;
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=not_fresh#connected-accounts");
+    assert_eq!(stale.header().unwrap(), before);
+    let (res, _) = stale.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "still not re-verified");
+    let (_, body) = browser.post(&w.app, "/api/security/reverify/provider/begin", &[("provider", "Google")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
     // someone else's Google account does not confirm it's Grace
     let mut wrong = browser.clone();
     let res = wrong.come_back(&w.app, &w.idp.approve(&url, &Person::new("not.grace@example.test"), Tweak::None)).await;

@@ -86,6 +86,9 @@ pub enum Tweak {
     GithubErrorWith200,
     /// `/user/emails` lists the primary address as unverified.
     GithubNoVerifiedPrimary,
+    /// Google answers from a session it already had: asked for `max_age`, its `auth_time` says the
+    /// person signed in an hour ago (what a `prompt=login` taken out of the address gets).
+    StaleSession,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +108,9 @@ struct Grant {
     code_challenge: String,
     scope: String,
     nonce: Option<String>,
+    /// When the person signed in, as the ID token's `auth_time` (Google, when asked for `max_age`):
+    /// the consent's time, or an hour before it with [`Tweak::StaleSession`].
+    auth_time: Option<i64>,
 }
 
 /// What the routes and the [`FakeIdp`] handle share.
@@ -217,6 +223,8 @@ impl FakeIdp {
         if provider == Provider::Google {
             assert!(scope.split(' ').any(|s| s == "openid"), "an OpenID Connect request needs the openid scope: {url}");
         }
+        let signed_in = if tweak == Tweak::StaleSession { unix_now() - 3600 } else { unix_now() };
+        let auth_time = (provider == Provider::Google && param("max_age").is_some()).then_some(signed_in);
         let grant = Grant {
             provider,
             who: who.clone(),
@@ -225,6 +233,7 @@ impl FakeIdp {
             code_challenge: require("code_challenge", "PKCE"),
             scope,
             nonce,
+            auth_time,
         };
         (grant, state)
     }
@@ -290,6 +299,9 @@ impl Shared {
         }
         if scopes.contains(&"profile") {
             claims["name"] = json!(who.name);
+        }
+        if let Some(at) = grant.auth_time {
+            claims["auth_time"] = json!(at);
         }
         match grant.tweak {
             Tweak::WrongNonce => claims["nonce"] = json!("not-the-nonce-gatehouse-sent"),

@@ -37,13 +37,15 @@ await issuer.keys.generate('RS256');
 const google = new OAuth2Service(issuer);
 // The token request passed to the mock carries the checked grant (req.grant): put its claims in.
 google.on('beforeTokenSigning', (token, req) => {
-  const { user, clientId, nonce } = req.grant;
+  const { user, clientId, nonce, authTime } = req.grant;
   const sub = googleSub(user.email);
   if (!('aud' in token.payload)) return Object.assign(token.payload, { sub }); // the access token
   Object.assign(token.payload, {
     sub, aud: clientId, azp: clientId, email: user.email, email_verified: user.verified, name: user.name,
   });
   if (nonce !== undefined) token.payload.nonce = nonce;
+  // asked for max_age (a re-verification), Google says when the person signed in: here, when the form was sent
+  if (authTime !== undefined) token.payload.auth_time = authTime;
 });
 google.on('beforeResponse', (response, req) => {
   if (response.statusCode !== 200) return;
@@ -153,6 +155,7 @@ async function authorize(req, res, provider, query) {
     codes.set(code, {
       provider, clientId: params.client_id, redirectUri: params.redirect_uri, challenge: params.code_challenge,
       nonce: params.nonce, scope: params.scope, user, expires: Date.now() + CODE_TTL_MS,
+      authTime: provider === 'google' && params.max_age !== undefined && params.max_age !== '' ? Math.floor(Date.now() / 1000) : undefined,
     });
     back.searchParams.set('code', code);
   } else {

@@ -92,6 +92,7 @@ pub fn outcome(f: ProviderFailure) -> ProviderOutcome {
         ProviderFailure::AlreadyConnected => ProviderOutcome::AlreadyConnected,
         ProviderFailure::NotLinked => ProviderOutcome::NotLinked,
         ProviderFailure::SessionChanged => ProviderOutcome::SessionChanged,
+        ProviderFailure::NotFresh => ProviderOutcome::NotFresh,
     }
 }
 

@@ -24,6 +24,7 @@ pub enum ProviderOutcome {
     AlreadyConnected,
     NotLinked,
     SessionChanged,
+    NotFresh,
     /// Something failed on our side (logged under a reference).
     Failed,
     /// Success: the provider is now connected.
@@ -31,7 +32,7 @@ pub enum ProviderOutcome {
 }
 
 impl ProviderOutcome {
-    pub const ALL: [ProviderOutcome; 16] = [
+    pub const ALL: [ProviderOutcome; 17] = [
         Self::NotConfigured,
         Self::Cancelled,
         Self::Refused,
@@ -46,6 +47,7 @@ impl ProviderOutcome {
         Self::AlreadyConnected,
         Self::NotLinked,
         Self::SessionChanged,
+        Self::NotFresh,
         Self::Failed,
         Self::Connected,
     ];
@@ -67,6 +69,7 @@ impl ProviderOutcome {
             Self::AlreadyConnected => "already_connected",
             Self::NotLinked => "not_linked",
             Self::SessionChanged => "session_changed",
+            Self::NotFresh => "not_fresh",
             Self::Failed => "failed",
             Self::Connected => "connected",
         }
@@ -108,6 +111,7 @@ impl ProviderOutcome {
             Self::AlreadyConnected => format!("A {name} account is already connected. Disconnect it first to connect another."),
             Self::NotLinked => format!("That {name} account isn't connected to your account."),
             Self::SessionChanged => format!("You signed out or changed accounts while at {name}. Nothing was changed."),
+            Self::NotFresh => format!("{name} didn't ask you to sign in again, so it can't confirm it's you. Try again, and sign in at {name} when it asks."),
             Self::Failed => format!("Something went wrong on our side while finishing with {name}. Please try again."),
             Self::Connected => format!("{name} is connected. You can now sign in with it."),
         }

@@ -203,7 +203,10 @@ async fn finish_flow(
     let identity = tidy(svc.providers.identify(provider, code, &flow.pkce_verifier, flow.nonce.as_deref()).await.map_err(failed)?);
     match (flow.intent, owner) {
         (FlowIntent::Connect, Some(auth)) => connect(svc, auth, &identity, now, client).await,
-        (FlowIntent::Reverify, Some(auth)) => reverify(svc, auth, &identity, now, client).await,
+        (FlowIntent::Reverify, Some(auth)) => {
+            let began = flow.expires_at - Duration::minutes(FLOW_MINUTES);
+            reverify(svc, auth, &identity, began, now, client).await
+        }
         _ => sign_in(svc, &identity, now, client).await,
     }
 }
@@ -329,7 +332,27 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
     Ok(Finished::Connected)
 }
 
-async fn reverify(svc: &Services, auth: &AuthSession, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
+/// How far the provider's clock may be behind ours when it says when the person signed in.
+const PROVIDER_CLOCK_SKEW: Duration = Duration::minutes(1);
+
+/// A re-verification through the provider: the identity must be the one linked to the account
+/// and, at Google, signed in again after the flow `began` (its `auth_time`; the address asked for
+/// it with `prompt=login` and `max_age=0`, but the browser carries that address, and a provider
+/// answering from a session it already had proves nothing about who is at this browser now).
+/// GitHub has no such claim: a GitHub re-verification proves that this browser is signed in to
+/// the linked GitHub account (README, Re-verification).
+async fn reverify(
+    svc: &Services,
+    auth: &AuthSession,
+    identity: &Identity,
+    began: OffsetDateTime,
+    now: OffsetDateTime,
+    client: &ClientInfo,
+) -> Result<Finished, DomainError> {
+    if identity.provider == Provider::Google && !identity.signed_in_at.is_some_and(|at| at >= began - PROVIDER_CLOCK_SKEW) {
+        tracing::info!(user_id = %auth.user_id, "a Google re-verification without a fresh sign-in at Google refused");
+        return Err(failed(ProviderFailure::NotFresh));
+    }
     if use_identity(svc, identity, Some(auth.user_id), now).await?.is_none() {
         return Err(failed(ProviderFailure::NotLinked));
     }

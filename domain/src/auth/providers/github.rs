@@ -104,6 +104,7 @@ impl GitHub {
             email_verified,
             name: user.name.filter(|n| !n.trim().is_empty()).or_else(|| Some(user.login.clone())),
             login: Some(user.login),
+            signed_in_at: None,
         })
     }
 

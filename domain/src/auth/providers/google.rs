@@ -78,7 +78,10 @@ impl Google {
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge);
         if fresh_login {
-            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
+            // (the browser carries this address: prompt=login alone could be taken out of it on
+            // the way, so max_age=0 makes the ID token say when the person signed in, which the
+            // re-verification checks)
+            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login).set_max_age(std::time::Duration::ZERO);
         }
         let (url, state, nonce) = request.url();
         Ok(Authorization {
@@ -139,6 +142,7 @@ impl Google {
             email_verified: claims.email_verified().unwrap_or(false),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
             login: None,
+            signed_in_at: claims.auth_time().and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.timestamp()).ok()),
         })
     }
 }

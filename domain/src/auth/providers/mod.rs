@@ -112,6 +112,9 @@ pub struct Identity {
     pub name: Option<String>,
     /// GitHub's login (shown, never used to identify: it can change hands).
     pub login: Option<String>,
+    /// When the person last signed in at the provider (Google's `auth_time`, sent because a
+    /// re-verification asks with `max_age=0`); GitHub says nothing of the kind.
+    pub signed_in_at: Option<time::OffsetDateTime>,
 }
 
 /// Where to send the browser, and what to keep server-side until the provider answers.
@@ -206,8 +209,9 @@ impl Providers {
     }
 
     /// A fresh authorization request: random state, PKCE (S256) and, for Google, nonce.
-    /// `fresh_login`: ask the provider to have the person sign in again (Google's `prompt=login`;
-    /// GitHub has no such parameter).
+    /// `fresh_login`: ask the provider to have the person sign in again (Google's `prompt=login`
+    /// and `max_age=0`, so its ID token says when they did: `Identity::signed_in_at`; GitHub has no
+    /// such parameter).
     pub async fn authorize(&self, provider: Provider, fresh_login: bool) -> Result<Authorization, ProviderFailure> {
         match provider {
             Provider::Google => self.google.as_ref().ok_or(ProviderFailure::NotConfigured)?.authorize(&self.http, fresh_login).await,

@@ -97,6 +97,36 @@ test('revoking a device signs it out on its next request', async ({ page, browse
   }
 });
 
+test('a device signed out elsewhere goes to sign-in on its next action, not to an error beside the button', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const context = await browser.newContext({ baseURL: BASE_URL, userAgent: FIREFOX_WINDOWS });
+  try {
+    const firefox = await context.newPage();
+    // (the refused request is logged by the browser as a failed load)
+    const errors = trackPageErrors(firefox, [HTTP_4XX_LOG]);
+    await signInViaApi(firefox, account.email, account.password);
+    await gotoHydrated(firefox, SECURITY_PATH);
+    // the other device revokes this one while its page stays open
+    await gotoHydrated(page, SECURITY_PATH);
+    const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.getByRole('status')).toContainText('Session revoked');
+
+    const section = region(firefox, 'Password');
+    await section.getByRole('button', { name: 'Change password' }).click();
+    await section.getByLabel('Current password', { exact: true }).fill(account.password);
+    await section.getByLabel('New password', { exact: true }).fill(`${account.password} and more`);
+    await section.getByRole('button', { name: 'Update password' }).click();
+    await expectPathname(firefox, '/sign-in');
+    await expect(firefox.getByRole('status')).toHaveText(/You were signed out of this device/);
+    expect(errors).toEqual([]);
+  } finally {
+    await context.close();
+  }
+});
+
 test.describe(() => {
   // the first Revoke answers 403 ReverifyRequired, which Chromium logs
   test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });

@@ -10,6 +10,9 @@ use crate::auth_api::SignOut;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
 
+/// Sign-in, saying "You were signed out of this device", then back to this page.
+pub const SIGNED_OUT_ELSEWHERE: &str = "/sign-in?return_to=%2Fsettings%2Fsecurity&ended=1";
+
 #[derive(Clone, Copy)]
 pub struct SecurityContext {
     /// Everything the page shows, for the signed-in account (reloaded by `refresh`).
@@ -60,18 +63,42 @@ impl SecurityContext {
     }
 
     /// Reloads the overview after each of `action`'s successes, not after a failure: a refusal
-    /// must leave the form open with what the person typed.
+    /// must leave the form open with what the person typed. One failure is the exception (see
+    /// `leave_when_signed_out`).
     pub fn refresh_on_success<S>(&self, action: ServerAction<S>)
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
         S::Output: Clone + Send + Sync + 'static,
     {
         let ctx = *self;
+        Effect::new(move |_| match action.value().get() {
+            Some(Ok(_)) => ctx.refresh(),
+            Some(Err(AppError::NotSignedIn)) => ctx.ended(),
+            _ => {}
+        });
+    }
+
+    /// When `action` finds this session ended elsewhere (signed out, revoked, its password changed
+    /// on another device), the page goes to sign-in ("You were signed out of this device"), as a
+    /// reload would, instead of showing "Please sign in to continue." beside the button.
+    pub fn leave_when_signed_out<S>(&self, action: ServerAction<S>)
+    where
+        S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+        S::Output: Clone + Send + Sync + 'static,
+    {
+        let ctx = *self;
         Effect::new(move |_| {
-            if let Some(Ok(_)) = action.value().get() {
-                ctx.refresh();
+            if let Some(Err(AppError::NotSignedIn)) = action.value().get() {
+                ctx.ended();
             }
         });
+    }
+
+    /// The session ended elsewhere: to sign-in, which says so. (Straight there: reloading the
+    /// overview first, which then answers `NotSignedIn` as well, redrew the page as it went, and a
+    /// section's old drawing read a value Leptos had already disposed of: a panic in the browser.)
+    fn ended(&self) {
+        crate::browser::dom::go_to(SIGNED_OUT_ELSEWHERE);
     }
 }
 

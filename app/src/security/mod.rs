@@ -54,7 +54,7 @@ pub fn SecurityPage() -> impl IntoView {
     // sign-in on its next action.
     Effect::new(move |_| {
         if let Some(Err(AppError::NotSignedIn)) = overview.get() {
-            dom::go_to("/sign-in?return_to=%2Fsettings%2Fsecurity&ended=1");
+            dom::go_to(context::SIGNED_OUT_ELSEWHERE);
         }
     });
 

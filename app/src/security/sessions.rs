@@ -70,6 +70,7 @@ impl SessionsSection {
         };
         ctx.refresh_on_success(section.revoke.action);
         ctx.refresh_on_success(section.revoke_others.action);
+        ctx.leave_when_signed_out(section.everywhere.action);
         section
     }
 

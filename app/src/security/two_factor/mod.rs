@@ -115,6 +115,7 @@ impl TwoFactorSection {
                 panel.set(TwoFactorPanel::None);
             }
         });
+        ctx.leave_when_signed_out(begin.action);
         ctx.refresh_on_success(finish.action);
         ctx.refresh_on_success(regenerate.action);
         ctx.refresh_on_success(disable.action);

@@ -504,6 +504,34 @@ async fn a_re_verification_never_writes_back_a_counter_a_sign_in_has_moved_past(
     assert_eq!(stored().await.unwrap(), 3, "the sign-in's counter, not the re-verification's 2");
 }
 
+/// Someone with the password begins adding their own passkey and holds back the answer (a slow
+/// request body: the request was authenticated when it arrived); the owner then signs out
+/// everywhere. The answer that finally arrives adds nothing, so no passkey outlives the owner's
+/// clean-up; the owner's own removal of a passkey after End now asks for re-verification again.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_passkey_answer_arriving_after_its_session_ended_adds_nothing(db: PgPool) {
+    let svc = services(db.clone());
+    let (owner_token, _) = account(&svc, "ada@example.test").await;
+    let theirs = me(&svc, &domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.unwrap().token).await;
+    let options = passkeys::begin_registration(&svc, &theirs).await.unwrap();
+    let answer = key(1).create(&options);
+    let owner = me(&svc, &owner_token).await;
+    domain::auth::sessions::sign_out_everywhere(&svc, &owner, &ClientInfo::default()).await.unwrap();
+    let r = passkeys::finish_registration(&svc, &theirs, &answer, "", &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::Unauthenticated)), "{r:?}");
+    assert_eq!(count(&db, "passkeys").await, 0);
+
+    // End now while a removal is on its way: it asks for re-verification, and the passkey stays
+    let (token, session) = account(&svc, "grace@example.test").await;
+    let mut k = key(2);
+    let added = register(&svc, &session, &mut k, "Work laptop").await.unwrap();
+    register(&svc, &session, &mut key(3), "Phone").await.unwrap();
+    domain::auth::reverify::end(&svc, &me(&svc, &token).await).await.unwrap();
+    let r = passkeys::remove(&svc, &session, added.id, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::ReverifyRequired)), "{r:?}");
+    assert_eq!(count(&db, "passkeys").await, 2);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_passkey_session_meets_the_enterprise_requirement(db: PgPool) {
     let svc = services(db.clone());

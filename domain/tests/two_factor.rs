@@ -42,6 +42,24 @@ async fn enrolled_with_device(svc: &Services) -> (SessionToken, AuthSession, Vec
     (token, session, secret, codes, device)
 }
 
+/// Someone with the password begins setting up their own authenticator app, and its code arrives
+/// only after the owner signed out everywhere (the request was authenticated when it arrived):
+/// nothing is turned on, so the owner is not locked out behind someone else's app.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_authenticator_code_arriving_after_its_session_ended_turns_nothing_on(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let theirs = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
+    let theirs = me(&svc, &theirs).await;
+    let e = two_factor::begin_enrolment(&svc, &theirs).await.unwrap();
+    let code = totp::code_for_step(&secret_of(&e), totp::step_at(svc.clock.now()));
+    domain::auth::sessions::sign_out_everywhere(&svc, &me(&svc, &owner.token).await, &ClientInfo::default()).await.unwrap();
+    let r = two_factor::finish_enrolment(&svc, &theirs, &code, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::Unauthenticated)), "{r:?}");
+    let on: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
+    assert_eq!(on, 0);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
     let svc = services(db.clone());

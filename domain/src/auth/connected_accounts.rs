@@ -325,6 +325,12 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
         None => {}
     }
     let mut tx = svc.db.begin().await?;
+    // the session that began the flow must still be live when the link is made (after the
+    // account's row, which the revocations of several sessions take first)
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    if db::sessions::lock_live(&mut *tx, auth.user_id, auth.session_id).await?.is_none() {
+        return Err(failed(ProviderFailure::SessionChanged));
+    }
     link(&mut tx, auth.user_id, identity, now, false).await?;
     let event = crate::db::events::NewEvent { detail: Some(identity.provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderConnected) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
@@ -369,6 +375,7 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     require_recent(svc, auth)?;
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
     if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
         return Err(DomainError::NotFound);

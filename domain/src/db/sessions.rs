@@ -206,6 +206,19 @@ pub async fn revoke_all(db: impl PgExecutor<'_>, user_id: UserId, now: OffsetDat
     Ok(r.rows_affected())
 }
 
+/// When the session was last verified, if it is still live (not revoked), read under a share lock
+/// on its row: a revocation in flight is waited for, and one that comes after waits for the
+/// caller's transaction. `None` once it has ended.
+pub async fn lock_live(db: impl PgExecutor<'_>, user_id: UserId, id: SessionId) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT verified_at FROM sessions WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL FOR SHARE",
+        user_id.0,
+        id.0,
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// Gives a session a fresh token (the old cookie stops working) and marks it as just verified:
 /// `false` if it has ended meanwhile (revoked; one ending in flight is waited for), which stays
 /// ended.

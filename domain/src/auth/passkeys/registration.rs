@@ -114,6 +114,7 @@ pub async fn finish_registration(
     let provider = svc.passkeys.provider_name(aaguid);
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
     let name = match chosen {
         Some(n) => n,
         None => default_name(provider, &db::passkeys::names(&mut *tx, auth.user_id).await?),

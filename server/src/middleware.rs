@@ -135,16 +135,20 @@ fn session_cookie(req: &Request) -> Option<SessionToken> {
 }
 
 /// The client's address: the socket peer, or, when the peer is a trusted proxy, the right-most
-/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. Addresses are compared in
+/// their canonical form: on a dual-stack listener (`[::]:…`) an IPv4 proxy connects as
+/// `::ffff:a.b.c.d`, which must still match the `a.b.c.d` configured (it did not: every client
+/// then had the proxy's address, and shared its rate limits).
 fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
+    let peer = peer?.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    if !is_trusted(&peer) {
         return Some(peer);
     }
     let mut chain = forwarded_for.unwrap_or_default().split(',').map(str::trim).rev();
     for hop in chain.by_ref() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if is_trusted(&ip) => continue,
             Ok(ip) => return Some(ip),
             Err(_) => break, // malformed: stop believing the header
         }
@@ -345,6 +349,18 @@ mod tests {
         assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
         assert_eq!(client_ip(Some(proxy), Some("garbage"), &trusted), Some(proxy));
         assert_eq!(client_ip(None, Some("1.2.3.4"), &trusted), None);
+    }
+
+    /// On a dual-stack listener an IPv4 proxy connects as `::ffff:10.0.0.2`: still the trusted
+    /// proxy (before, its clients all got the proxy's address and shared its limits).
+    #[test]
+    fn an_ipv4_proxy_is_recognised_when_it_connects_to_a_dual_stack_listener() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = [ip("10.0.0.2")];
+        assert_eq!(client_ip(Some(ip("::ffff:10.0.0.2")), Some("198.51.100.7"), &trusted), Some(ip("198.51.100.7")));
+        assert_eq!(client_ip(Some(ip("::ffff:10.0.0.2")), Some("198.51.100.7, ::ffff:10.0.0.2"), &trusted), Some(ip("198.51.100.7")));
+        // and a client connecting that way is known by its IPv4 address
+        assert_eq!(client_ip(Some(ip("::ffff:203.0.113.5")), Some("1.2.3.4"), &trusted), Some(ip("203.0.113.5")));
     }
 
     #[test]

@@ -989,6 +989,31 @@ async fn the_retention_task_deletes_events_older_than_90_days_and_nothing_younge
     assert_eq!(activity::prune(&svc).await.unwrap(), 0);
 }
 
+/// Sign-in alerts go with the events of their time (they were never deleted: every page load's
+/// "an unanswered alert for this session?" read a table that only grew).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_retention_task_deletes_sign_in_alerts_older_than_90_days_too(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, _) = ada(&svc).await;
+    let now = svc.clock.now();
+    for days in [91, 89] {
+        let at = now - Duration::days(days);
+        sqlx::query("INSERT INTO sign_in_alerts (id, user_id, event_id, session_id, device_key, created_at, expires_at) VALUES ($1, $2, $3, $4, 'Chrome|Windows', $5, $6)")
+            .bind(uuid::Uuid::new_v4())
+            .bind(ada_id.0)
+            .bind(uuid::Uuid::new_v4())
+            .bind(uuid::Uuid::new_v4())
+            .bind(at)
+            .bind(at + Duration::hours(72))
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    activity::prune(&svc).await.unwrap();
+    let left: Vec<OffsetDateTime> = sqlx::query_scalar("SELECT created_at FROM sign_in_alerts").fetch_all(&db).await.unwrap();
+    assert_eq!(left, [now - Duration::days(89)]);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn events_cannot_be_changed_or_deleted_outside_the_retention_task(db: PgPool) {
     let svc = services(db.clone());

@@ -395,9 +395,14 @@ pub async fn export(svc: &Services, auth: &AuthSession, filter: Option<ActivityF
 }
 
 /// The retention task: deletes events older than the retention period (`[sessions]
-/// retention_days`), and nothing younger. Answers how many it deleted.
+/// retention_days`), and nothing younger, and the sign-in alerts of that time (their "This wasn't
+/// me" links ended after 72 hours). Answers how many events it deleted.
 pub async fn prune(svc: &Services) -> Result<u64, DomainError> {
     let before = svc.clock.now() - Duration::days(svc.sessions.retention_days.max(ACTIVITY_DAYS));
+    let alerts = db::alerts::prune(&svc.db, before).await?;
+    if alerts > 0 {
+        tracing::info!(alerts, "pruned sign-in alerts past the retention period");
+    }
     Ok(db::events::prune(&svc.db, before).await?)
 }
 

@@ -54,6 +54,12 @@ pub struct NewAlert<'a> {
     pub expires_at: OffsetDateTime,
 }
 
+/// The retention task: deletes alerts raised before `before` (with the events of their time).
+pub async fn prune(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!("DELETE FROM sign_in_alerts WHERE created_at < $1", before).execute(db).await?;
+    Ok(r.rows_affected())
+}
+
 pub async fn insert(db: impl PgExecutor<'_>, a: &NewAlert<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO sign_in_alerts (id, user_id, event_id, session_id, device_key, token_hash, created_at, expires_at, network)

@@ -4,7 +4,10 @@
 //! (moved into the future) in the same statement, so two senders never send the same message. The
 //! task wakes on `LISTEN gatehouse_email_outbox` (a message was queued) and at least every
 //! `[email] poll_seconds`. A failed attempt is retried after `retry_base_seconds`, doubling each
-//! time (at most an hour), until `max_attempts`; a permanent SMTP refusal (5xx) is not retried.
+//! time (at most an hour), until `max_attempts`; a refusal of the message itself (550-553: no such
+//! mailbox, not allowed, full) is not retried. Every other 5xx is about the relay (a failed
+//! login, "no service", a syntax the relay rejects) and is retried like a 4xx: treated as final,
+//! one expired relay password gave up the whole outbox within seconds, bodies emptied.
 //! The Message-ID is `<outbox id@from domain>`, so a retry after a crash is the same message.
 use std::future::Future;
 use std::pin::Pin;
@@ -72,9 +75,22 @@ impl Smtp {
 impl Transport for Smtp {
     fn send(&self, message: Message) -> SendFuture<'_> {
         Box::pin(async move {
-            self.0.send(message).await.map(|_| ()).map_err(|e| SendError { permanent: e.is_permanent(), message: e.to_string() })
+            self.0.send(message).await.map(|_| ()).map_err(|e| SendError { permanent: refuses_the_message(e.status()), message: e.to_string() })
         })
     }
+}
+
+/// Whether an SMTP reply refuses this message for good (RFC 5321 4.2.2): 550 mailbox unavailable,
+/// 551 not local, 552 storage exceeded, 553 mailbox name not allowed. Any other reply, or none
+/// (a connection or TLS failure), says nothing final about the message.
+fn refuses_the_message(code: Option<lettre::transport::smtp::response::Code>) -> bool {
+    use lettre::transport::smtp::response::{Category, Detail, Severity};
+    matches!(
+        code,
+        Some(c) if c.severity == Severity::PermanentNegativeCompletion
+            && c.category == Category::MailSystem
+            && matches!(c.detail, Detail::Zero | Detail::One | Detail::Two | Detail::Three)
+    )
 }
 
 /// A message a `Capture` received.
@@ -294,5 +310,23 @@ mod tests {
         assert_eq!(policy.retry_at(4, now), None);
         let long = RetryPolicy { max_attempts: 40, base: Duration::seconds(30) };
         assert_eq!(long.retry_at(30, now), Some(now + MAX_BACKOFF));
+    }
+
+    /// Only a refusal of this message is final; a relay that refuses everyone (an expired
+    /// password: 535, "no service": 554, a 4xx, no reply at all) is tried again later.
+    #[test]
+    fn only_a_refusal_of_the_message_itself_is_final() {
+        use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
+        let code = |s: Severity, c: Category, d: Detail| Some(Code::new(s, c, d));
+        let five = Severity::PermanentNegativeCompletion;
+        for final_ in [Detail::Zero, Detail::One, Detail::Two, Detail::Three] {
+            assert!(refuses_the_message(code(five, Category::MailSystem, final_)), "55{}", final_ as u8);
+        }
+        assert!(!refuses_the_message(code(five, Category::MailSystem, Detail::Four)), "554");
+        assert!(!refuses_the_message(code(five, Category::Unspecified3, Detail::Five)), "535");
+        assert!(!refuses_the_message(code(five, Category::Unspecified3, Detail::Zero)), "530");
+        assert!(!refuses_the_message(code(five, Category::Syntax, Detail::Zero)), "500");
+        assert!(!refuses_the_message(code(Severity::TransientNegativeCompletion, Category::MailSystem, Detail::Zero)), "450");
+        assert!(!refuses_the_message(None), "no reply");
     }
 }

@@ -113,7 +113,10 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// (from the socket, or from X-Forwarded-For of a trusted proxy) in the request.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let network = req.extensions().get::<ClientInfo>().map(ClientNetwork::of).unwrap_or(ClientNetwork::Unknown);
-    match state.limits.check(req.uri().path(), &network) {
+    // decoded, as the router reads it: /auth/g%6Fogle/callback is the Google callback too, and
+    // must spend the same budget
+    let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy();
+    match state.limits.check(&path, &network) {
         Ok(()) => next.run(req).await,
         Err(retry_after_seconds) => {
             tracing::debug!(path = %req.uri().path(), %network, retry_after_seconds, "rate limited");

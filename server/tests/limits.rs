@@ -137,6 +137,31 @@ async fn a_burst_from_one_address_gets_429_with_retry_after_while_another_addres
     assert!(session_cookie(&res).is_some());
 }
 
+/// The provider callback's budget cannot be dodged by spelling its path another way: the router
+/// decodes `/auth/g%6Fogle/callback` to the Google callback, and so does the limit.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_percent_encoded_callback_path_spends_the_same_budget(db: PgPool) {
+    let (app, _) = app_with(db, &[]);
+    let get_from = |path: &str| {
+        let mut req = Request::get(path).header(header::HOST, "gatehouse.test").body(Body::empty()).unwrap();
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::new("203.0.113.9".parse().unwrap(), 40_000)));
+        req
+    };
+    let mut spent = false;
+    for _ in 0..500 {
+        let (res, _) = send(&app, get_from("/auth/google/callback?state=made-up&code=x")).await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            spent = true;
+            break;
+        }
+    }
+    assert!(spent, "the callback has a budget");
+    for spelled in ["/auth/g%6Fogle/callback?state=made-up&code=x", "/auth/%67oogle/%63allback?state=made-up&code=x"] {
+        let (res, body) = send(&app, get_from(spelled)).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{spelled}: {body}");
+    }
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn addresses_in_one_ipv6_64_share_a_budget_and_another_64_has_its_own(db: PgPool) {
     let (app, _) = app_with(db.clone(), &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "2"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "1")]);

@@ -621,3 +621,28 @@ async fn at_most_three_reset_emails_per_account_per_hour(db: PgPool) {
     }
     assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'").await, EMAILS_PER_ADDRESS_PER_HOUR);
 }
+
+/// The same limits when the requests come all at once (each used to count without the others'
+/// uncommitted links, so a burst sent more): twenty "Forgot password?" and twenty sign-ups.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn at_most_three_emails_per_address_per_hour_even_when_requested_all_at_once(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    let resets: Vec<_> = (0..20)
+        .map(|_| {
+            let svc = svc.clone();
+            tokio::spawn(async move { request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await })
+        })
+        .collect();
+    let sign_ups: Vec<_> = (0..20)
+        .map(|_| {
+            let svc = svc.clone();
+            tokio::spawn(async move { domain::auth::email_links::request_sign_up(&svc, "new@example.test", None).await })
+        })
+        .collect();
+    for task in resets.into_iter().chain(sign_ups) {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'").await, EMAILS_PER_ADDRESS_PER_HOUR);
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE to_address = 'new@example.test'").await, EMAILS_PER_ADDRESS_PER_HOUR);
+}

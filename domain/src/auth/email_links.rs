@@ -51,6 +51,8 @@ pub async fn request_sign_up(svc: &Services, email: &str, display_name: Option<&
     let (token, hash) = new_link();
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
+    // one request for an address at a time: simultaneous ones count each other's emails
+    db::email::lock_address(&mut *tx, &normalized).await?;
     let (existed, recent) = db::email::insert_sign_up_request(
         &mut *tx,
         &hash,
@@ -198,6 +200,9 @@ pub(crate) async fn queue_reset_link(
     now: OffsetDateTime,
 ) -> Result<bool, DomainError> {
     let (token, hash) = new_link();
+    // (after the account's row: simultaneous requests count each other's links, so a burst cannot
+    // send more than the limit)
+    db::passkeys::lock_account(&mut *conn, user.id).await?;
     let recent = db::email::insert_password_reset(
         &mut *conn,
         &hash,

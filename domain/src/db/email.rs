@@ -145,6 +145,16 @@ pub async fn next_due(db: impl PgExecutor<'_>) -> Result<Option<OffsetDateTime>,
 /// Stores a sign-up request and answers whether an account already uses the address, in one
 /// statement (the same work either way). `recent_since`: also answers how many requests this
 /// address had since then (this one included), for the per-address limit on emails.
+/// Until the transaction ends, no other transaction passes this call for the same (normalised)
+/// address: the sign-up requests of one address are counted one at a time (an advisory lock, as
+/// the address may have no account row to lock).
+pub async fn lock_address(db: impl PgExecutor<'_>, email_normalized: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended('gatehouse.sign_up:' || $1, 0))", email_normalized)
+        .fetch_one(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert_sign_up_request(
     db: impl PgExecutor<'_>,
     token_hash: &[u8; 32],

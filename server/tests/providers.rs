@@ -20,6 +20,10 @@ struct World {
 }
 
 async fn world(db: PgPool) -> World {
+    world_with(db, &[]).await
+}
+
+async fn world_with(db: PgPool, extra: &[(&str, &str)]) -> World {
     let idp = FakeIdp::start().await;
     let (issuer, authorize, token, api) = (idp.google_issuer(), idp.github_authorize_url(), idp.github_token_url(), idp.github_api_url());
     let providers = [
@@ -34,7 +38,7 @@ async fn world(db: PgPool) -> World {
         // many flows from one test client
         ("GATEHOUSE_LIMITS_PASSKEY_BURST", "1000"),
     ];
-    let env = testkit::server::env(&[CHEAP_HASHING, FROM_SITE_ORIGIN, &providers].concat());
+    let env = testkit::server::env(&[CHEAP_HASHING, FROM_SITE_ORIGIN, &providers, extra].concat());
     let config = Config::from_toml(include_str!("../../Leptos.toml"), env).unwrap();
     World { app: router(AppState::new(config, db.clone(), domain::clock::Clock::system()).unwrap()), idp, db }
 }
@@ -558,6 +562,23 @@ async fn until_waiting(db: &PgPool, statement: &str, done: impl Fn() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("no lock wait in {statement}");
+}
+
+/// Google sends no `auth_time` to an app without "Session age claims": a re-verification is then
+/// refused, unless `[google] reverify_without_auth_time` says to accept `prompt=login` alone.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn without_auth_time_google_re_verifies_only_when_configured_to(db: PgPool) {
+    for (accept, expected) in [("false", "/settings/security?provider=google&provider_outcome=not_fresh#connected-accounts"), ("true", "/settings/security")] {
+        let w = world_with(db.clone(), &[("GATEHOUSE_GOOGLE_REVERIFY_WITHOUT_AUTH_TIME", accept)]).await;
+        let grace = Person::new(&format!("grace-{accept}@example.test"));
+        let mut browser = Browser::default();
+        sign_in_as(&w, &mut browser, "Google", &grace, Tweak::None).await;
+        sqlx::query("UPDATE sessions SET verified_at = now() - interval '11 minutes'").execute(&w.db).await.unwrap();
+        let (_, body) = browser.post(&w.app, "/api/security/reverify/provider/begin", &[("provider", "Google")]).await;
+        let url: String = serde_json::from_str(&body).unwrap();
+        let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::NoAuthTime)).await;
+        assert_eq!(location(&res), expected, "reverify_without_auth_time = {accept}");
+    }
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

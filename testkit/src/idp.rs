@@ -89,6 +89,9 @@ pub enum Tweak {
     /// Google answers from a session it already had: asked for `max_age`, its `auth_time` says the
     /// person signed in an hour ago (what a `prompt=login` taken out of the address gets).
     StaleSession,
+    /// Google leaves `auth_time` out even when asked for `max_age` (an app without "Session age
+    /// claims").
+    NoAuthTime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,7 +227,7 @@ impl FakeIdp {
             assert!(scope.split(' ').any(|s| s == "openid"), "an OpenID Connect request needs the openid scope: {url}");
         }
         let signed_in = if tweak == Tweak::StaleSession { unix_now() - 3600 } else { unix_now() };
-        let auth_time = (provider == Provider::Google && param("max_age").is_some()).then_some(signed_in);
+        let auth_time = (provider == Provider::Google && param("max_age").is_some() && tweak != Tweak::NoAuthTime).then_some(signed_in);
         let grant = Grant {
             provider,
             who: who.clone(),

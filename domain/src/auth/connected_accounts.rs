@@ -355,9 +355,24 @@ async fn reverify(
     now: OffsetDateTime,
     client: &ClientInfo,
 ) -> Result<Finished, DomainError> {
-    if identity.provider == Provider::Google && !identity.signed_in_at.is_some_and(|at| at >= began - PROVIDER_CLOCK_SKEW) {
-        tracing::info!(user_id = %auth.user_id, "a Google re-verification without a fresh sign-in at Google refused");
-        return Err(failed(ProviderFailure::NotFresh));
+    if identity.provider == Provider::Google {
+        match identity.signed_in_at {
+            Some(at) if at >= began - PROVIDER_CLOCK_SKEW => {}
+            Some(_) => {
+                tracing::info!(user_id = %auth.user_id, "a Google re-verification without a fresh sign-in at Google refused");
+                return Err(failed(ProviderFailure::NotFresh));
+            }
+            None if svc.providers.google_reverifies_without_auth_time() => {
+                tracing::info!(user_id = %auth.user_id, "a Google re-verification without auth_time accepted ([google] reverify_without_auth_time)");
+            }
+            None => {
+                tracing::warn!(
+                    user_id = %auth.user_id,
+                    "a Google re-verification refused: the ID token has no auth_time. Turn on \"Session age claims\" for this client in Google Auth Platform (README, Re-verification)"
+                );
+                return Err(failed(ProviderFailure::NotFresh));
+            }
+        }
     }
     if use_identity(svc, identity, Some(auth.user_id), now).await?.is_none() {
         return Err(failed(ProviderFailure::NotLinked));

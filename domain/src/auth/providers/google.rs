@@ -24,6 +24,7 @@ pub(super) struct Google {
     issuer: IssuerUrl,
     redirect: RedirectUrl,
     pub(super) local: bool,
+    pub(super) reverify_without_auth_time: bool,
     metadata: RwLock<Option<(Instant, CoreProviderMetadata)>>,
 }
 
@@ -35,6 +36,7 @@ impl Google {
             issuer: IssuerUrl::new(cfg.issuer.trim().to_string()).map_err(|e| format!("issuer: {e}"))?,
             redirect: RedirectUrl::new(redirect.to_string()).map_err(|e| format!("callback URL: {e}"))?,
             local: cfg.local,
+            reverify_without_auth_time: cfg.reverify_without_auth_time,
             metadata: RwLock::new(None),
         })
     }

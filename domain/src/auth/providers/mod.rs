@@ -27,6 +27,13 @@ pub struct GoogleConfig {
     /// A local development provider stands in for Google (the buttons say so).
     #[serde(default)]
     pub local: bool,
+    /// Accept a Google re-verification whose ID token has no `auth_time` on `prompt=login` alone.
+    /// Google sends `auth_time` only to a published, verified app with "Session age claims"
+    /// turned on (Google Auth Platform, Settings); without it, and with this off (the default),
+    /// Google cannot re-verify anyone. On, someone at a signed-in browser who takes `prompt=login`
+    /// out of the address re-verifies with Google's existing session.
+    #[serde(default)]
+    pub reverify_without_auth_time: bool,
 }
 
 fn google_issuer() -> String {
@@ -83,6 +90,7 @@ impl std::fmt::Debug for GoogleConfig {
             .field("client_secret", &"[redacted]")
             .field("issuer", &self.issuer)
             .field("local", &self.local)
+            .field("reverify_without_auth_time", &self.reverify_without_auth_time)
             .finish()
     }
 }
@@ -199,6 +207,11 @@ impl Providers {
     /// ways to sign in.
     pub fn enabled_names(&self) -> Vec<String> {
         self.enabled().into_iter().map(|(p, _)| p.as_str().to_string()).collect()
+    }
+
+    /// `[google] reverify_without_auth_time`.
+    pub fn google_reverifies_without_auth_time(&self) -> bool {
+        self.google.as_ref().is_some_and(|g| g.reverify_without_auth_time)
     }
 
     pub fn is_enabled(&self, provider: Provider) -> bool {

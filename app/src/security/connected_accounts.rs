@@ -95,6 +95,7 @@ impl ConnectedAccountsSection {
             outcome_from_query(q.get("provider"), q.get("provider_outcome"))
         });
         ctx.refresh_on_success(disconnect.action);
+        ctx.leave_when_signed_out(connect.action);
         // Connect: the browser leaves for the provider.
         Effect::new(move |_| {
             if let Some(Ok(url)) = connect.action.value().get() {

@@ -105,6 +105,8 @@ pub async fn finish_passkey_reverify(credential: String) -> Result<(), AppError>
 pub enum FlowError {
     /// The server wants a recent re-verification first.
     Reverify,
+    /// This session ended elsewhere: the page goes to sign-in (`SecurityContext::leave_when_signed_out`).
+    SignedOut,
     /// Say this (`None`: say nothing, e.g. the request was replaced).
     Say(Option<String>),
 }
@@ -113,6 +115,7 @@ impl From<AppError> for FlowError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::ReverifyRequired => FlowError::Reverify,
+            AppError::NotSignedIn => FlowError::SignedOut,
             e => FlowError::Say(Some(e.to_string())),
         }
     }
@@ -194,6 +197,7 @@ impl PasskeysSection {
                         }
                     })),
                     Err(FlowError::Say(message)) => flow_error.set(message),
+                    Err(FlowError::SignedOut) => crate::browser::dom::go_to(crate::security::context::SIGNED_OUT_ELSEWHERE),
                 }
                 busy.set(false);
             });

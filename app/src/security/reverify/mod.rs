@@ -151,6 +151,7 @@ impl ReverifySection {
                     }
                     Err(FlowError::Say(m)) => passkey_error.set(m),
                     Err(FlowError::Reverify) => {}
+                    Err(FlowError::SignedOut) => crate::browser::dom::go_to(super::context::SIGNED_OUT_ELSEWHERE),
                 }
                 passkey_busy.set(false);
             });
@@ -163,6 +164,7 @@ impl ReverifySection {
             leptos::task::spawn_local(async move {
                 match super::connected_accounts::begin_provider_reverify(kind).await {
                     Ok(url) => crate::browser::dom::go_to(&url),
+                    Err(crate::error::AppError::NotSignedIn) => crate::browser::dom::go_to(super::context::SIGNED_OUT_ELSEWHERE),
                     Err(e) => {
                         passkey_error.set(Some(e.to_string()));
                         passkey_busy.set(false);

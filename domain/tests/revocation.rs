@@ -95,7 +95,8 @@ async fn two_devices_and_a_busy_third(
 /// Two devices choose "Sign out everywhere" at the same moment, while a third session's row is
 /// busy: both finish and every session ends. (Each ends the sessions other than its own first, then
 /// its own: without a common first lock, each could hold the other's session while waiting for it,
-/// until Postgres ended one as a deadlock. Both take the account's row first.)
+/// until Postgres ended one as a deadlock. Both take the account's row first.) The first ends all
+/// three; the second finds its own session ended by then and answers as signed out.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
     let svc = services(db.clone());
@@ -108,15 +109,18 @@ async fn two_devices_signing_out_everywhere_at_once_both_finish(db: PgPool) {
     common::until_waiting_for_locks(&db, 2, || from_phone.is_finished() || from_laptop.is_finished()).await;
     busy.commit().await.unwrap();
 
-    let ended = from_phone.await.unwrap().unwrap() + from_laptop.await.unwrap().unwrap();
-    assert_eq!(ended, 3, "each session ended once");
+    let answers = [from_phone.await.unwrap(), from_laptop.await.unwrap()];
+    let ended: Vec<u64> = answers.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    assert_eq!(ended, [3], "one ended every session: {answers:?}");
+    assert!(answers.iter().any(|r| matches!(r, Err(DomainError::Unauthenticated))), "the other was signed out by then: {answers:?}");
     assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
 }
 
 /// "Sign out everywhere" on one device while another chooses "Revoke all others", with a third
 /// session's row busy: both finish. (Revoke all others holds its own device's session's
 /// neighbours, among them the first device's session, which Sign out everywhere ends last: without
-/// the account's row first in both, each could wait for the other until Postgres ended one.)
+/// the account's row first in both, each could wait for the other until Postgres ended one.) The
+/// laptop's session was ended by then, so its Revoke all others answers as signed out.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn revoking_all_others_while_another_device_signs_out_everywhere_both_finish(db: PgPool) {
     let svc = services(db.clone());
@@ -134,8 +138,24 @@ async fn revoking_all_others_while_another_device_signs_out_everywhere_both_fini
     busy.commit().await.unwrap();
 
     assert_eq!(everywhere.await.unwrap().unwrap(), 3, "the phone ended every session, its own last");
-    assert_eq!(others.await.unwrap().unwrap(), 0, "nothing was left for the laptop to end");
+    let late = others.await.unwrap();
+    assert!(matches!(late, Err(DomainError::Unauthenticated)), "the laptop was signed out by then: {late:?}");
     assert!(!live(&svc, &a).await && !live(&svc, &b).await && !live(&svc, &c).await);
+}
+
+/// A session that "This wasn't me", a reset or the owner's Sign out everywhere ended cannot, with a
+/// request it had already sent, then sign the owner out (its answer: signed out; nothing ends).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_session_ended_meanwhile_cannot_end_the_others(db: PgPool) {
+    let svc = services(db.clone());
+    let (a, b, c) = three_sessions(&svc, "ada@example.test").await;
+    let (owner, theirs) = (authenticate(&svc, &a).await.unwrap().unwrap(), authenticate(&svc, &b).await.unwrap().unwrap());
+    revoke(&svc, &owner, theirs.session_id, &client()).await.unwrap();
+    let c_id = authenticate(&svc, &c).await.unwrap().unwrap().session_id;
+    assert!(matches!(sign_out_everywhere(&svc, &theirs, &client()).await, Err(DomainError::Unauthenticated)));
+    assert!(matches!(revoke_others(&svc, &theirs, &client()).await, Err(DomainError::Unauthenticated)));
+    assert!(matches!(revoke(&svc, &theirs, c_id, &client()).await, Err(DomainError::Unauthenticated)));
+    assert!(live(&svc, &a).await && live(&svc, &c).await, "the owner's sessions stay");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -2,6 +2,7 @@
 //! `router(state)` is public so tests can drive the whole stack without a socket.
 pub mod activity;
 pub mod assets;
+mod client_address;
 pub mod config;
 pub mod limits;
 pub mod middleware;

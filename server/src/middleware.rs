@@ -1,8 +1,7 @@
 //! Middleware: security headers, the cross-site check, and session resolution.
-use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
@@ -10,7 +9,6 @@ use http::{Method, StatusCode};
 
 use app::server::cookies::SESSION;
 use app::server::{CookieMaxAge, CurrentSession};
-use domain::request::ClientInfo;
 use domain::secret::SessionToken;
 use domain::DomainError;
 
@@ -134,54 +132,6 @@ fn session_cookie(req: &Request) -> Option<SessionToken> {
     SESSION.read(req.headers()).map(SessionToken::from_cookie)
 }
 
-/// The client's address: the socket peer, or, when the peer is a trusted proxy, the right-most
-/// address in `X-Forwarded-For` that is not itself a trusted proxy. Addresses are compared in
-/// their canonical form: on a dual-stack listener (`[::]:…`) an IPv4 proxy connects as
-/// `::ffff:a.b.c.d`, which must still match the `a.b.c.d` configured (it did not: every client
-/// then had the proxy's address, and shared its rate limits).
-fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer?.to_canonical();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let mut chain = forwarded_for.unwrap_or_default().split(',').map(str::trim).rev();
-    for hop in chain.by_ref() {
-        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
-            Ok(ip) if is_trusted(&ip) => continue,
-            Ok(ip) => return Some(ip),
-            Err(_) => break, // malformed: stop believing the header
-        }
-    }
-    Some(peer)
-}
-
-/// Every `X-Forwarded-For` line, in order, as one comma-separated list (RFC 9110 §5.3: several
-/// lines of a list header are one list; a proxy may append its own line rather than extend the
-/// client's). A line that is not text becomes an empty entry, which stops the walk in `client_ip`.
-fn forwarded_for(req: &Request) -> Option<String> {
-    let lines: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or("")).collect();
-    (!lines.is_empty()).then(|| lines.join(","))
-}
-
-/// IP and user agent; the country is looked up only by the actions that record it (not on every request).
-fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let forwarded = forwarded_for(req);
-    ClientInfo {
-        country: None,
-        location: None,
-        ip: client_ip(peer, forwarded.as_deref(), trusted).map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
-        // read by the server functions that check passwords (app::server::client)
-        device: None,
-    }
-}
-
 /// Pages only signed-in people may see.
 fn is_protected(path: &str) -> bool {
     path == "/settings" || path.starts_with("/settings/")
@@ -243,7 +193,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
         return redirect(&app::nav::safe_return_to(return_to.as_deref()));
     }
 
-    let client = client_info(&req, &state.config.site.trusted_proxies);
+    let client = crate::client_address::client_info(&req, &state.config.site.trusted_proxies);
     let account = current.as_ref().map(|s| s.user_id);
     let ext = req.extensions_mut();
     ext.insert(state.services.clone());
@@ -336,50 +286,6 @@ mod tests {
         b.body(Body::empty()).unwrap()
     }
 
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let proxy = ip("10.0.0.2");
-        let trusted = [proxy];
-        // a client cannot choose its address
-        assert_eq!(client_ip(Some(ip("203.0.113.5")), Some("1.2.3.4"), &trusted), Some(ip("203.0.113.5")));
-        // behind the proxy: the right-most untrusted hop (what the proxy saw), not a spoofed left entry
-        assert_eq!(client_ip(Some(proxy), Some("1.2.3.4, 198.51.100.7"), &trusted), Some(ip("198.51.100.7")));
-        assert_eq!(client_ip(Some(proxy), Some("198.51.100.7, 10.0.0.2"), &trusted), Some(ip("198.51.100.7")));
-        assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
-        assert_eq!(client_ip(Some(proxy), Some("garbage"), &trusted), Some(proxy));
-        assert_eq!(client_ip(None, Some("1.2.3.4"), &trusted), None);
-    }
-
-    /// On a dual-stack listener an IPv4 proxy connects as `::ffff:10.0.0.2`: still the trusted
-    /// proxy (before, its clients all got the proxy's address and shared its limits).
-    #[test]
-    fn an_ipv4_proxy_is_recognised_when_it_connects_to_a_dual_stack_listener() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let trusted = [ip("10.0.0.2")];
-        assert_eq!(client_ip(Some(ip("::ffff:10.0.0.2")), Some("198.51.100.7"), &trusted), Some(ip("198.51.100.7")));
-        assert_eq!(client_ip(Some(ip("::ffff:10.0.0.2")), Some("198.51.100.7, ::ffff:10.0.0.2"), &trusted), Some(ip("198.51.100.7")));
-        // and a client connecting that way is known by its IPv4 address
-        assert_eq!(client_ip(Some(ip("::ffff:203.0.113.5")), Some("1.2.3.4"), &trusted), Some(ip("203.0.113.5")));
-    }
-
-    #[test]
-    fn forwarded_for_reads_every_header_line_in_order() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let proxy = ip("10.0.0.2");
-        let from_proxy = |lines: &[&str]| {
-            let mut r = req(&lines.iter().map(|l| ("x-forwarded-for", *l)).collect::<Vec<_>>());
-            r.extensions_mut().insert(ConnectInfo(SocketAddr::new(proxy, 40000)));
-            client_info(&r, &[proxy]).ip
-        };
-        // the client sent a line of its own; the proxy appended the address it saw on a second line
-        assert_eq!(from_proxy(&["1.2.3.4", "198.51.100.7"]).as_deref(), Some("198.51.100.7"));
-        assert_eq!(from_proxy(&["1.2.3.4, 5.6.7.8", "198.51.100.7, 10.0.0.2"]).as_deref(), Some("198.51.100.7"));
-        assert_eq!(from_proxy(&["198.51.100.7"]).as_deref(), Some("198.51.100.7"));
-        // a line that is not an address list stops the walk at the proxy
-        assert_eq!(from_proxy(&["1.2.3.4", "garbage"]).as_deref(), Some("10.0.0.2"));
-        assert_eq!(from_proxy(&[]).as_deref(), Some("10.0.0.2"));
-    }
 
     #[test]
     fn cross_site_rules() {

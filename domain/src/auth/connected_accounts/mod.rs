@@ -27,6 +27,10 @@ use crate::request::{AuthSession, ClientInfo};
 use crate::secret::{FlowCookie, PendingToken};
 use crate::{DomainError, Services};
 
+mod links;
+pub use links::{disconnect, list, ConnectedAccount, Connections};
+pub(crate) use links::{connections, usable_links};
+
 /// How long a flow may take, from the button to the provider's answer.
 pub const FLOW_MINUTES: i64 = 10;
 
@@ -381,72 +385,4 @@ async fn reverify(
     let done = mark_verified(&mut tx, svc, auth, client).await?;
     tx.commit().await?;
     Ok(Finished::Reverified(done))
-}
-
-/// Disconnects the account's identity at `provider`. Needs a recent sign-in or re-verification,
-/// and never removes the last way to sign in: the account row is locked, so two removals at once
-/// (this and a passkey, or both providers) cannot both pass the count.
-pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, client: &ClientInfo) -> Result<(), DomainError> {
-    require_recent(svc, auth)?;
-    let mut tx = svc.db.begin().await?;
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
-    let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
-    if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
-        return Err(DomainError::NotFound);
-    }
-    // (a link to a provider this server no longer offers is not a way to sign in: removing it
-    // leaves as many as there were)
-    if methods <= 1 && svc.providers.is_enabled(provider) {
-        return Err(DomainError::LastSignInMethod);
-    }
-    db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
-    let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };
-    crate::auth::activity::record(&mut tx, svc, event, client, svc.clock.now()).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// A connected identity, as the Connected accounts section shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConnectedAccount {
-    pub provider: Provider,
-    pub email: Option<String>,
-    pub login: Option<String>,
-    pub connected_at: OffsetDateTime,
-    pub last_used_at: Option<OffsetDateTime>,
-}
-
-/// The section's data: the configured providers (with whether a local development provider stands
-/// in), the account's connections, and how many ways to sign in it has in all.
-#[derive(Clone, Debug)]
-pub struct Connections {
-    pub providers: Vec<(Provider, bool)>,
-    pub connected: Vec<ConnectedAccount>,
-    /// Password + passkeys + connected accounts (of providers this server offers).
-    pub sign_in_methods: i64,
-}
-
-pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Connections, DomainError> {
-    let rows = db::connected_accounts::list(&svc.db, auth.user_id).await?;
-    let sign_in_methods = db::passkeys::sign_in_methods(&svc.db, auth.user_id, &svc.providers.enabled_names()).await?;
-    Ok(connections(svc, rows, sign_in_methods))
-}
-
-/// How many of these links can sign in here: a link to a provider this server no longer offers
-/// cannot.
-pub(crate) fn usable_links(svc: &Services, rows: &[db::connected_accounts::ConnectedAccountRow]) -> i64 {
-    rows.iter().filter(|c| svc.providers.is_enabled(c.provider)).count() as i64
-}
-
-/// The section's view of the account's connected-account rows.
-pub(crate) fn connections(svc: &Services, rows: Vec<db::connected_accounts::ConnectedAccountRow>, sign_in_methods: i64) -> Connections {
-    Connections {
-        providers: svc.providers.enabled(),
-        connected: rows
-            .into_iter()
-            .map(|r| ConnectedAccount { provider: r.provider, email: r.email, login: r.login, connected_at: r.connected_at, last_used_at: r.last_used_at })
-            .collect(),
-        sign_in_methods,
-    }
 }

@@ -18,20 +18,14 @@ pub fn require_recent(svc: &Services, auth: &AuthSession) -> Result<(), DomainEr
 }
 
 /// `require_recent` again inside the change's own transaction, from the session's row as it is
-/// now, after the account's row (which every revocation of several sessions takes first; the
-/// caller takes it too, or this does): `Unauthenticated` if the session has ended, and
-/// `ReverifyRequired` after End now. The request was authenticated when it arrived; its body may
-/// come much later (a slow client), so without this a session revoked meanwhile ("This wasn't
-/// me", Sign out everywhere, a reset) could still add a passkey or an authenticator app.
-pub async fn require_live_and_recent(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    svc: &Services,
-    auth: &AuthSession,
-    account_locked: bool,
-) -> Result<(), DomainError> {
-    if !account_locked {
-        crate::db::passkeys::lock_account(&mut **tx, auth.user_id).await?;
-    }
+/// now: `Unauthenticated` if the session has ended, and `ReverifyRequired` after End now. Takes the
+/// account's row first (which every revocation of several sessions takes first too, so one that
+/// committed is seen, and the caller's later row locks keep the usual order). The request was
+/// authenticated when it arrived; its body may come much later (a slow client), so without this
+/// a session revoked meanwhile ("This wasn't me", Sign out everywhere, a reset) could still add a
+/// passkey or an authenticator app.
+pub async fn require_live_and_recent(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, svc: &Services, auth: &AuthSession) -> Result<(), DomainError> {
+    crate::db::passkeys::lock_account(&mut **tx, auth.user_id).await?;
     let verified_at = crate::db::sessions::lock_live(&mut **tx, auth.user_id, auth.session_id).await?.ok_or(DomainError::Unauthenticated)?;
     require_recent(svc, &AuthSession { verified_at, ..auth.clone() })
 }

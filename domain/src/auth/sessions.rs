@@ -238,7 +238,7 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     // (this session must still be live: see `require_live_and_recent`)
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, false).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
     if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, RevokeReason::Revoked).await? {
         return Err(DomainError::NotFound);
@@ -254,9 +254,9 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    // (the account first, then its sessions: see `lock_account`; this one must still be live)
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
+    // (the account first, then its sessions: see `lock_account`; this one must still be live:
+    // the check takes the account's row)
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::RevokedAllOthers).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked, client, now).await?;
@@ -271,9 +271,9 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     // (the account first, then its sessions, this one last: see `lock_account`; this one must
-    // still be live, so a request of a session ended meanwhile cannot sign the owner out)
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
+    // still be live, so a request of a session ended meanwhile cannot sign the owner out: the
+    // check takes the account's row)
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;

@@ -103,7 +103,7 @@ pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, cl
     };
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, false).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     if !db::two_factor::insert_credential(&mut *tx, auth.user_id, &sealed, now, step).await? {
         return Err(DomainError::Invalid(Invalid::AuthenticatorAlreadySetUp));
     }
@@ -144,7 +144,7 @@ pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client:
     let now = svc.clock.now();
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, false).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::BackupCodesGenerated), client, now).await?;
     tx.commit().await?;
@@ -165,7 +165,7 @@ pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) ->
     }
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, false).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     if !db::two_factor::delete_credential(&mut *tx, auth.user_id).await? {
         return Err(DomainError::NotFound);
     }

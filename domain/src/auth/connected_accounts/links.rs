@@ -14,8 +14,7 @@ use crate::{DomainError, Services};
 pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, client: &ClientInfo) -> Result<(), DomainError> {
     require_recent(svc, auth)?;
     let mut tx = svc.db.begin().await?;
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
     if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
         return Err(DomainError::NotFound);

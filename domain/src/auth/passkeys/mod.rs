@@ -225,8 +225,7 @@ pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &st
 pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &ClientInfo) -> Result<(), DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     let mut tx = svc.db.begin().await?;
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
     let Some(name) = db::passkeys::delete(&mut *tx, auth.user_id, id).await? else {
         return Err(DomainError::NotFound);

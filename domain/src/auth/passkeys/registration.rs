@@ -113,8 +113,7 @@ pub async fn finish_registration(
     let aaguid = aaguid_of(&reg);
     let provider = svc.passkeys.provider_name(aaguid);
     let mut tx = svc.db.begin().await?;
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth, true).await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let name = match chosen {
         Some(n) => n,
         None => default_name(provider, &db::passkeys::names(&mut *tx, auth.user_id).await?),

@@ -143,19 +143,21 @@ pub async fn sign_in(
             Err(e) => return Err(e),
         }
     }
-    if db::two_factor::enabled_at(&svc.db, user.id).await?.is_some() {
-        // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5 minutes.
-        // Only this attempt is forgiven; the count resets when the second step succeeds.
-        // (refused if a change or reset of the password committed since the account was read: the
-        // attempt then stays counted)
-        let first = crate::auth::two_factor::FirstStep::Password { changed_at: user.password_changed_at };
-        let pending = crate::auth::two_factor::begin_second_step(svc, user.id, attempt.path, first).await?;
-        attempt.forgiven(svc).await?;
-        return Err(DomainError::SecondStepRequired(pending));
+    // The session and the path's count started again, in one transaction, unless the account has
+    // an authenticator (read with its lock, after the password was checked)
+    match sessions::start_with_password(svc, user.id, user.password_changed_at, &attempt.path, client).await? {
+        sessions::PasswordSignIn::SignedIn(signed_in) => Ok(signed_in),
+        sessions::PasswordSignIn::SecondStepDue => {
+            // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5
+            // minutes. Only this attempt is forgiven; the count resets when the second step
+            // succeeds. (refused if a change or reset of the password committed since the account
+            // was read: the attempt then stays counted)
+            let first = crate::auth::two_factor::FirstStep::Password { changed_at: user.password_changed_at };
+            let pending = crate::auth::two_factor::begin_second_step(svc, user.id, attempt.path, first).await?;
+            attempt.forgiven(svc).await?;
+            Err(DomainError::SecondStepRequired(pending))
+        }
     }
-    let signed_in = sessions::start_with_password(svc, user.id, user.password_changed_at, client).await?;
-    attempt.succeeded(svc).await?;
-    Ok(signed_in)
 }
 
 /// What the Password section shows.

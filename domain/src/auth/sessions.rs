@@ -5,6 +5,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::auth::device_cookies::ThrottlePath;
 use crate::config::SessionPolicy;
 use crate::db;
 use crate::db::sessions::Cutoffs;
@@ -110,22 +111,36 @@ pub async fn start(
     Ok(SignedIn::new(svc, user_id, token, client))
 }
 
+/// What a right password earns: a session, or (the account has an authenticator) a second step.
+pub enum PasswordSignIn {
+    SignedIn(SignedIn),
+    SecondStepDue,
+}
+
 /// Starts a session for a person whose password was right, unless it has changed since the
 /// sign-in read the account (`password_changed_at` as it read it): then `InvalidCredentials`, so a
 /// change or reset that commits while the hash is being checked is never outlived by a session of
-/// the password before it.
+/// the password before it. The account having an authenticator (read with the lock) answers
+/// `SecondStepDue` and starts nothing. With the session, the throttle count of the sign-in's path
+/// (`path`) starts again, in the same transaction.
 pub async fn start_with_password(
     svc: &Services,
     user_id: UserId,
     password_changed_at: Option<OffsetDateTime>,
+    path: &ThrottlePath,
     client: &ClientInfo,
-) -> Result<SignedIn, DomainError> {
+) -> Result<PasswordSignIn, DomainError> {
     let mut tx = svc.db.begin().await?;
-    let locked =
-        db::alerts::lock_for_password_sign_in(&mut *tx, user_id, password_changed_at).await?.ok_or(DomainError::InvalidCredentials)?;
-    let token = start_in(&mut tx, svc, Some(locked), user_id, SignInMethod::Password, None, client, svc.clock.now()).await?;
+    let found = db::alerts::lock_for_password_sign_in(&mut *tx, user_id, password_changed_at, path.key())
+        .await?
+        .ok_or(DomainError::InvalidCredentials)?;
+    if found.second_step_due {
+        // (dropped: rolled back, with the count's reset)
+        return Ok(PasswordSignIn::SecondStepDue);
+    }
+    let token = start_in(&mut tx, svc, Some(found.locked), user_id, SignInMethod::Password, None, client, svc.clock.now()).await?;
     tx.commit().await?;
-    Ok(SignedIn::new(svc, user_id, token, client))
+    Ok(PasswordSignIn::SignedIn(SignedIn::new(svc, user_id, token, client)))
 }
 
 /// Starts a session in the caller's transaction, which has locked the account's row for it

@@ -24,22 +24,47 @@ pub async fn lock_for_sign_in(db: impl PgExecutor<'_>, user_id: UserId) -> Resul
     Ok(LockedForSignIn { signed_in_before: first.is_some() })
 }
 
+/// What `lock_for_password_sign_in` found under the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockedForPasswordSignIn {
+    pub locked: LockedForSignIn,
+    /// The account has an authenticator (`totp_credentials`): the password alone earns no session.
+    pub second_step_due: bool,
+}
+
 /// Like `lock_for_sign_in`, for a sign-in that checked the password it read with the account's
 /// row (`password_changed_at` as it read it): `None` when that password is no longer the account's
 /// (a change or reset committed since; one still in flight is waited for) or the account is gone.
+/// In the same statement it answers whether a second step is due (the account has an
+/// authenticator, as the statement began) and starts the throttle count of the sign-in's path
+/// (`throttle_path`) again: one round trip where there were three. The count's
+/// reset is the caller's transaction's, so it is undone unless the caller commits a session (not
+/// when this answers `None` or a second step is due: the caller then rolls back).
 pub async fn lock_for_password_sign_in(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     password_changed_at: Option<OffsetDateTime>,
-) -> Result<Option<LockedForSignIn>, sqlx::Error> {
+    throttle_path: &[u8],
+) -> Result<Option<LockedForPasswordSignIn>, sqlx::Error> {
+    // (the DELETE, which the SELECT does not read, runs after it: the account's row is locked
+    // first, as in every other transaction that locks both)
     let row = sqlx::query!(
-        "SELECT first_signed_in_at FROM users WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $2 FOR NO KEY UPDATE",
+        r#"WITH reset AS (DELETE FROM sign_in_throttles WHERE user_id = $1 AND device = $3)
+           SELECT u.first_signed_in_at,
+                  EXISTS (SELECT 1 FROM totp_credentials c WHERE c.user_id = u.id) AS "second_step_due!"
+           FROM users u
+           WHERE u.id = $1 AND u.password_changed_at IS NOT DISTINCT FROM $2
+           FOR NO KEY UPDATE OF u"#,
         user_id.0,
         password_changed_at,
+        throttle_path,
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|r| LockedForSignIn { signed_in_before: r.first_signed_in_at.is_some() }))
+    Ok(row.map(|r| LockedForPasswordSignIn {
+        locked: LockedForSignIn { signed_in_before: r.first_signed_in_at.is_some() },
+        second_step_due: r.second_step_due,
+    }))
 }
 
 pub struct NewAlert<'a> {

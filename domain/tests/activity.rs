@@ -706,6 +706,28 @@ async fn no_secure_my_account_needs_a_recent_sign_in_then_ends_every_other_sessi
     assert_eq!(reasons, ["reported_not_me", "reported_not_me"]);
 }
 
+/// A session the owner ended (from the Sessions list) cannot, with a request it had already
+/// sent, answer "No, secure my account" and so sign the owner out: it is refused as signed out,
+/// and every session and the question stay as they were.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_session_ended_meanwhile_cannot_answer_no_secure_my_account(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    // a second session from home (familiar: no alert), then a stranger's sign-in (alerted)
+    let theirs = me(&svc, &signs_in(&svc, &home()).await).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let asked = alerts::prompt(&svc, &theirs).await.unwrap().expect("the older session is asked");
+
+    sessions::revoke(&svc, &owner, theirs.session_id, &home()).await.unwrap();
+    let r = alerts::secure_account(&svc, &theirs, asked.id, &home()).await;
+    assert!(matches!(r, Err(DomainError::Unauthenticated)), "{r:?}");
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_some(), "nothing ended");
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await, 2, "the owner's and the intruder's");
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(asked.id), "still asked");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 0);
+}
+
 // ------------------------------------------------------------------------------------------
 // Notices of credential changes
 // ------------------------------------------------------------------------------------------

@@ -127,14 +127,16 @@ pub async fn confirm(svc: &Services, auth: &AuthSession, id: Uuid, client: &Clie
 
 /// "No, secure my account": ends that sign-in's session and every other one (this one stays), and
 /// forgets pending second steps; the page then opens Change password. Needs a recent sign-in or
-/// re-verification (like every ending of sessions). Answers how many sessions ended.
+/// re-verification (like every ending of sessions), checked again inside the transaction with the
+/// session's row (`Unauthenticated` once it has ended). Answers how many sessions ended.
 pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client: &ClientInfo) -> Result<u64, DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
-    // (the alert, the account, then its sessions, as `report_not_me`)
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    // (the alert, the account, then its sessions, as `report_not_me`; this session must still be
+    // live, so a request of a session ended meanwhile cannot sign the owner out)
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };

@@ -133,6 +133,34 @@ async fn hashes_made_with_older_parameters_are_upgraded_at_sign_in(db: PgPool) {
     assert!(try_sign_in(&svc, "ada@example.test", PW).await.is_ok());
 }
 
+/// A password changed (or reset) while a sign-in checks the old one: the sign-in, waiting for the
+/// account's row, is then refused as a wrong password, starts no session, and its attempt stays
+/// counted (the statement that takes the lock starts the path's count again only with a session).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_whose_password_changes_meanwhile_starts_nothing_and_stays_counted(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("198.51.100.1")).await.unwrap();
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", "not the password at all").await, Err(DomainError::InvalidCredentials)));
+    assert_eq!(failures(&db).await, 1);
+
+    // the change holds the account's row (as a change does while it stores the new hash)
+    let mut change = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users FOR NO KEY UPDATE").fetch_one(&mut *change).await.unwrap();
+    let signing_in = {
+        let svc = svc.clone();
+        tokio::spawn(async move { try_sign_in(&svc, "ada@example.test", PW).await })
+    };
+    common::until_waiting_for_locks(&db, 1, || signing_in.is_finished()).await;
+    sqlx::query("UPDATE users SET password_changed_at = password_changed_at + interval '1 second'").execute(&mut *change).await.unwrap();
+    change.commit().await.unwrap();
+
+    let r = signing_in.await.unwrap();
+    assert!(matches!(r, Err(DomainError::InvalidCredentials)), "{r:?}");
+    assert_eq!(failures(&db).await, 2, "the attempt stays counted");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&db).await.unwrap();
+    assert_eq!(sessions, 1, "only the sign-up's");
+}
+
 /// A full hashing queue answers `Overloaded` at once, before the attempt is counted: shed
 /// requests never count against the account (nor hash anything), and the next one goes through.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -144,7 +144,8 @@ pub async fn sign_in(
         }
     }
     // The session and the path's count started again, in one transaction, unless the account has
-    // an authenticator (read with its lock, after the password was checked)
+    // an authenticator (read after the password was checked, in the statement that locks the
+    // account)
     match sessions::start_with_password(svc, user.id, user.password_changed_at, &attempt.path, client).await? {
         sessions::PasswordSignIn::SignedIn(signed_in) => Ok(signed_in),
         sessions::PasswordSignIn::SecondStepDue => {

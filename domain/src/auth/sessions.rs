@@ -120,8 +120,8 @@ pub enum PasswordSignIn {
 /// Starts a session for a person whose password was right, unless it has changed since the
 /// sign-in read the account (`password_changed_at` as it read it): then `InvalidCredentials`, so a
 /// change or reset that commits while the hash is being checked is never outlived by a session of
-/// the password before it. The account having an authenticator (read with the lock) answers
-/// `SecondStepDue` and starts nothing. With the session, the throttle count of the sign-in's path
+/// the password before it. The account having an authenticator (read in the statement that takes
+/// the lock) answers `SecondStepDue` and starts nothing. With the session, the throttle count of the sign-in's path
 /// (`path`) starts again, in the same transaction.
 pub async fn start_with_password(
     svc: &Services,
@@ -135,7 +135,9 @@ pub async fn start_with_password(
         .await?
         .ok_or(DomainError::InvalidCredentials)?;
     if found.second_step_due {
-        // (dropped: rolled back, with the count's reset)
+        // (the account's row unlocked now, not when the connection goes back to the pool: the
+        // pending sign-in that follows waits for no one)
+        tx.rollback().await?;
         return Ok(PasswordSignIn::SecondStepDue);
     }
     let token = start_in(&mut tx, svc, Some(found.locked), user_id, SignInMethod::Password, None, client, svc.clock.now()).await?;

@@ -36,25 +36,33 @@ pub struct LockedForPasswordSignIn {
 /// row (`password_changed_at` as it read it): `None` when that password is no longer the account's
 /// (a change or reset committed since; one still in flight is waited for) or the account is gone.
 /// In the same statement it answers whether a second step is due (the account has an
-/// authenticator, as the statement began) and starts the throttle count of the sign-in's path
-/// (`throttle_path`) again: one round trip where there were three. The count's
-/// reset is the caller's transaction's, so it is undone unless the caller commits a session (not
-/// when this answers `None` or a second step is due: the caller then rolls back).
+/// authenticator, as the statement began: one turned on while the statement waited for the lock
+/// is not seen, as it was not when this was a statement of its own before the lock) and, when the
+/// account's row matched and no second step is due, starts the throttle count of the sign-in's
+/// path (`throttle_path`) again: for a sign-in without a second step one round trip where there
+/// were three. The count's reset is the caller's transaction's: it stands only if the caller
+/// commits the session.
 pub async fn lock_for_password_sign_in(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     password_changed_at: Option<OffsetDateTime>,
     throttle_path: &[u8],
 ) -> Result<Option<LockedForPasswordSignIn>, sqlx::Error> {
-    // (the DELETE, which the SELECT does not read, runs after it: the account's row is locked
-    // first, as in every other transaction that locks both)
+    // (the DELETE reads `account`, so the account's row is locked first, as in every other
+    // transaction that locks both)
     let row = sqlx::query!(
-        r#"WITH reset AS (DELETE FROM sign_in_throttles WHERE user_id = $1 AND device = $3)
-           SELECT u.first_signed_in_at,
-                  EXISTS (SELECT 1 FROM totp_credentials c WHERE c.user_id = u.id) AS "second_step_due!"
-           FROM users u
-           WHERE u.id = $1 AND u.password_changed_at IS NOT DISTINCT FROM $2
-           FOR NO KEY UPDATE OF u"#,
+        r#"WITH account AS (
+               SELECT u.first_signed_in_at,
+                      EXISTS (SELECT 1 FROM totp_credentials c WHERE c.user_id = u.id) AS second_step_due
+               FROM users u
+               WHERE u.id = $1 AND u.password_changed_at IS NOT DISTINCT FROM $2
+               FOR NO KEY UPDATE OF u
+           ),
+           reset AS (
+               DELETE FROM sign_in_throttles
+               WHERE user_id = $1 AND device = $3 AND EXISTS (SELECT 1 FROM account WHERE NOT second_step_due)
+           )
+           SELECT first_signed_in_at, second_step_due AS "second_step_due!" FROM account"#,
         user_id.0,
         password_changed_at,
         throttle_path,

@@ -188,6 +188,24 @@ export async function alternating(seconds, run, join) {
   return { baseline: join(b1, b2), subject: join(s1, s2) };
 }
 
+/**
+ * Whether an A B B A run was disturbed: a side whose two halves are more than `limit` apart
+ * (larger ÷ smaller − 1) ran on another machine than its other half (on this shared VM something
+ * else took the cores for a while: argon2id's baseline once gave 123.4/s and then 101.5/s in one
+ * run), so the two sides did not see the same conditions and their ratio says little. Each side
+ * is `[first half, second half]` (rates); answers why, or null.
+ */
+export function disturbed(sides, limit = 0.1) {
+  for (const [side, halves] of Object.entries(sides)) {
+    const [a, b] = halves ?? [];
+    if (a > 0 && b > 0 && Math.max(a, b) / Math.min(a, b) - 1 > limit) {
+      const f = (v) => v.toLocaleString('en-US', { maximumFractionDigits: 1 });
+      return `${side} halves ${f(a)} and ${f(b)}/s, ${Math.round((Math.max(a, b) / Math.min(a, b) - 1) * 100)}% apart`;
+    }
+  }
+  return null;
+}
+
 const sumCpu = (a, b) => {
   if (!a || !b) return a ?? b;
   const threads = { ...a.threads };
@@ -211,6 +229,7 @@ export function joinWrk(a, b) {
     ok,
     duration,
     rps: ok / duration,
+    halves: [a.rps, b.rps],
     statuses,
     latency_us,
     socketErrors: a.socketErrors + b.socketErrors,

@@ -13,9 +13,10 @@ const bytes = (v) => (Number.isFinite(v) ? `${n0(v)} B` : 'n/a');
 function met(m, { show = (a) => r2(a.ratio) } = {}) {
   if (!m) return '—';
   const word = m.met ? 'yes' : '**no**';
-  if (!m.repeated) return word;
+  const aside = m.setAside?.length ? `; set aside as disturbed: ${m.setAside.map((a) => `${show(a)} (${a.why})`).join(', ')}` : '';
+  if (!m.repeated) return aside ? `${word} (${aside.slice(2)})` : word;
   const first = m.attempts[0];
-  return m.met ? `yes (2nd run; 1st missed: ${show(first)})` : `**no** (missed twice: ${m.attempts.map(show).join(', ')})`;
+  return m.met ? `yes (2nd run; 1st missed: ${show(first)}${aside})` : `**no** (missed twice: ${m.attempts.map(show).join(', ')}${aside})`;
 }
 
 /** The rows of the table: [measure, subject, baseline, ratio, goal, met]. */
@@ -208,7 +209,7 @@ export function reportMarkdown(res) {
   out.push('# Gatehouse performance report (`make bench`)', '');
   out.push(`Machine: ${machineLine(res)}.`, '');
   out.push(
-    `Every goal of issue 17 as a ratio of a subject and its baseline measured side by side in this one run, on the same cores. A measure that missed its goal was repeated once before being reported as missed (the Met column says so). Durations: ${res.config.seconds} s per peak-rate measure, ${res.config.stepSeconds} s per chart point, ${res.config.overloadSeconds} s of overload.${res.config.only ? ` Only measures ${res.config.only.join(', ')} ran (BENCH_ONLY).` : ''}`,
+    `Every goal of issue 17 as a ratio of a subject and its baseline measured side by side in this one run, on the same cores. A measure that missed its goal was repeated once before being reported as missed (the Met column says so). A run of measures 1, 3 or 4 in which either side's two halves were more than 10% apart (something else took the cores during one half) was set aside as disturbed and taken again, at most twice per measure (the Met column lists them). Durations: ${res.config.seconds} s per peak-rate measure, ${res.config.stepSeconds} s per chart point, ${res.config.overloadSeconds} s of overload.${res.config.only ? ` Only measures ${res.config.only.join(', ')} ran (BENCH_ONLY).` : ''}`,
     '',
   );
   if (res.machine.busyBefore > 0.1) {

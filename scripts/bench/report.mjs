@@ -13,7 +13,10 @@ const bytes = (v) => (Number.isFinite(v) ? `${n0(v)} B` : 'n/a');
 function met(m, { show = (a) => r2(a.ratio) } = {}) {
   if (!m) return '—';
   const word = m.met ? 'yes' : '**no**';
-  const aside = m.setAside?.length ? `; set aside as disturbed: ${m.setAside.map((a) => `${show(a)} (${a.why})`).join(', ')}` : '';
+  const aside =
+    (m.setAside?.length ? `; set aside as disturbed: ${m.setAside.map((a) => `${show(a)} (${a.why})`).join(', ')}` : '') +
+    // (set aside as often as allowed, the last run stands even if it was disturbed as well)
+    (m.disturbed ? `; this run disturbed as well: ${m.disturbed}` : '');
   if (!m.repeated) return aside ? `${word} (${aside.slice(2)})` : word;
   const first = m.attempts[0];
   return m.met ? `yes (2nd run; 1st missed: ${show(first)}${aside})` : `**no** (missed twice: ${m.attempts.map(show).join(', ')}${aside})`;

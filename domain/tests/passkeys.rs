@@ -467,13 +467,15 @@ async fn re_verifying_with_a_passkey_opens_the_window(db: PgPool) {
     assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
 }
 
-/// A security key answers a re-verification (counter 2) and then signs in elsewhere (counter 3).
-/// The sign-in is recorded while the re-verification is finishing (here: a transaction that
-/// writes the sign-in's counter, holding the passkey's row). The re-verification waits for it and
-/// reads the stored counter after it, so the stored counter stays 3: writing its own 2 over it
-/// would let a copy of the key made at counter 2 sign in unnoticed.
+/// A security key answers a re-verification (counter 2), and a sign-in with counter 3 is recorded
+/// while the re-verification is finishing (here: a transaction that writes the sign-in's counter,
+/// holding the passkey's row). webauthn-rs checked the answer against the counter as the
+/// re-verification began (1), which says nothing once the stored one is 3: the answer is what a
+/// copy of the key made at counter 1 would send. So the re-verification waits for the sign-in,
+/// sees that the passkey changed, and asks the person to try again (nothing written: the stored
+/// counter stays 3); the next try, against the passkey as it is now, succeeds.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn a_re_verification_never_writes_back_a_counter_a_sign_in_has_moved_past(db: PgPool) {
+async fn a_re_verification_that_a_sign_in_with_its_passkey_overtook_is_asked_again(db: PgPool) {
     let svc = services(db.clone());
     let (token, session) = account(&svc, "ada@example.test").await;
     let mut k = key(1);
@@ -485,6 +487,7 @@ async fn a_re_verification_never_writes_back_a_counter_a_sign_in_has_moved_past(
     let session = me(&svc, &token).await;
     let options = passkeys::begin_reverify(&svc, &session).await.unwrap();
     let answer = k.get(&options);
+    let _elsewhere = k.get(&options); // the key's next use: counter 3
 
     // the sign-in at counter 3, recorded and not yet committed
     let mut sign_in = db.begin().await.unwrap();
@@ -493,15 +496,23 @@ async fn a_re_verification_never_writes_back_a_counter_a_sign_in_has_moved_past(
         .await
         .unwrap();
     let reverify = tokio::spawn({
-        let svc = svc.clone();
+        let (svc, session) = (svc.clone(), session.clone());
         async move { passkeys::finish_reverify(&svc, &session, &answer, &ClientInfo::default()).await }
     });
     common::until_waiting_for_locks(&db, 1, || reverify.is_finished()).await;
     sign_in.commit().await.unwrap();
 
-    let done = reverify.await.unwrap().unwrap();
-    assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok(), "re-verified");
+    let r = reverify.await.unwrap();
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasskeyExpired))), "{r:?}");
+    assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &token).await).is_err(), "not re-verified");
     assert_eq!(stored().await.unwrap(), 3, "the sign-in's counter, not the re-verification's 2");
+
+    // again: the key's next answer (counter 4) against the passkey as it is now
+    let session = me(&svc, &token).await;
+    let options = passkeys::begin_reverify(&svc, &session).await.unwrap();
+    let done = passkeys::finish_reverify(&svc, &session, &k.get(&options), &ClientInfo::default()).await.unwrap();
+    assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok(), "re-verified");
+    assert_eq!(stored().await.unwrap(), 4);
 }
 
 /// Someone with the password begins adding their own passkey and holds back the answer (a slow

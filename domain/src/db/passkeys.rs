@@ -96,28 +96,54 @@ pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Passke
     .await
 }
 
-/// The passkey with this credential id, if it belongs to this account, locked until the
-/// transaction ends (after the account's row, the order a sign-in takes them in): a
-/// re-verification reads the stored counter, then writes the higher one its answer carried, and
-/// a sign-in recorded between the two would otherwise have its own higher counter overwritten
-/// by a lower one (a copy of the key could then go unnoticed).
+/// The account's passkeys as a re-verification begins: each one's id, stored credential and
+/// revision (`passkeys.revision`), read together.
+pub async fn list_with_revisions(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<(PasskeyId, serde_json::Value, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id, credential AS "credential: Json<serde_json::Value>", revision
+           FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"#,
+        user_id.0,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (PasskeyId(r.id), r.credential.0, r.revision)).collect())
+}
+
+/// The passkey with this credential id, if it belongs to this account, with its revision, locked
+/// until the transaction ends (after the account's row, the order a sign-in takes them in): a
+/// re-verification checks that the passkey is still as it began with (the revision), then writes
+/// the counter its answer carried, and a sign-in recorded between the two would otherwise have
+/// its own higher counter overwritten by a lower one (a copy of the key could then go unnoticed).
 pub async fn lock_by_credential(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     credential_id: &[u8],
-) -> Result<Option<PasskeyRow>, sqlx::Error> {
-    sqlx::query_as!(
-        PasskeyRow,
+) -> Result<Option<(PasskeyRow, i64)>, sqlx::Error> {
+    let row = sqlx::query!(
         r#"WITH account AS (SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE)
            SELECT id, user_id, credential AS "credential: Json<serde_json::Value>", name, aaguid, backup_eligible, backed_up,
-                  created_at, last_used_at
+                  created_at, last_used_at, revision
            FROM passkeys WHERE user_id = $1 AND credential_id = $2 AND EXISTS (SELECT 1 FROM account)
            FOR NO KEY UPDATE"#,
         user_id.0,
         credential_id,
     )
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|r| {
+        let passkey = PasskeyRow {
+            id: PasskeyId(r.id),
+            user_id: UserId(r.user_id),
+            credential: r.credential,
+            name: r.name,
+            aaguid: r.aaguid,
+            backup_eligible: r.backup_eligible,
+            backed_up: r.backed_up,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+        };
+        (passkey, r.revision)
+    }))
 }
 
 /// After a re-verification: the updated credential (counter, backup state) and the time it was

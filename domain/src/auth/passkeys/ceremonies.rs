@@ -16,7 +16,7 @@ use crate::request::{AuthSession, ClientInfo};
 use crate::db;
 use crate::db::passkey_sign_ins::{FamiliarSignIn, SignInRecorded, SignInUse};
 use crate::db::passkeys::Owner;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{PasskeyId, SessionId, UserId};
 use crate::kinds::{CeremonyKind, EventKind, SignInMethod};
 use crate::secret::CeremonyToken;
 use crate::error::{Invalid, PasskeyCeremony};
@@ -264,16 +264,26 @@ fn unknown_passkey() -> DomainError {
 
 // ---- re-verification -----------------------------------------------------------------------
 
+/// A re-verification's stored ceremony: webauthn-rs's state (which holds each allowed passkey as
+/// it was read, counter included) and the revision each passkey had then.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReverifyCeremony {
+    state: serde_json::Value,
+    revisions: Vec<(PasskeyId, i64)>,
+}
+
 /// Starts re-verifying with one of the account's passkeys: the options for
 /// `navigator.credentials.get` (only this account's passkeys are allowed).
 pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_json::Value, DomainError> {
-    let rows = db::passkeys::list(&svc.db, auth.user_id).await?;
+    let rows = db::passkeys::list_with_revisions(&svc.db, auth.user_id).await?;
     if rows.is_empty() {
         return Err(DomainError::Invalid(Invalid::NoPasskey));
     }
     let mut passkeys = Vec::with_capacity(rows.len());
-    for row in rows {
-        passkeys.push(from_json::<Passkey>(row.credential.0)?);
+    let mut revisions = Vec::with_capacity(rows.len());
+    for (id, credential, revision) in rows {
+        passkeys.push(from_json::<Passkey>(credential)?);
+        revisions.push((id, revision));
     }
     let (options, state) = svc
         .passkeys
@@ -281,7 +291,8 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession) -> Result<serde_
         .start_passkey_authentication(&passkeys)
         .map_err(|e| DomainError::Internal(format!("start_passkey_authentication: {e:?}")))?;
     let (now, until) = expires(svc);
-    db::passkeys::put_ceremony(&svc.db, CeremonyKind::Reverify, Owner::Session(auth.session_id), to_json(&state)?, now, until).await?;
+    let ceremony = to_json(&ReverifyCeremony { state: to_json(&state)?, revisions })?;
+    db::passkeys::put_ceremony(&svc.db, CeremonyKind::Reverify, Owner::Session(auth.session_id), ceremony, now, until).await?;
     to_json(&options)
 }
 
@@ -299,11 +310,20 @@ pub async fn finish_reverify(
     let state = db::passkeys::take_ceremony(&svc.db, CeremonyKind::Reverify, Owner::Session(auth.session_id), now)
         .await?
         .ok_or_else(expired)?;
-    let state: PasskeyAuthentication = from_json(state)?;
+    // (one begun before this form was stored, across an upgrade, is asked again like an old one)
+    let ceremony: ReverifyCeremony = serde_json::from_value(state).map_err(|_| expired())?;
+    let state: PasskeyAuthentication = from_json(ceremony.state)?;
     let result = svc.passkeys.webauthn.finish_passkey_authentication(&answer, &state).map_err(|e| ceremony_error(e, WHAT))?;
     let mut tx = svc.db.begin().await?;
     // (the stored counter is read and written under the passkey's lock: see lock_by_credential)
-    let row = db::passkeys::lock_by_credential(&mut *tx, auth.user_id, result.cred_id()).await?.ok_or_else(unknown_passkey)?;
+    let (row, revision) = db::passkeys::lock_by_credential(&mut *tx, auth.user_id, result.cred_id()).await?.ok_or_else(unknown_passkey)?;
+    // webauthn-rs checked the answer's counter against the passkey as it was when this began. If
+    // it has changed since (a sign-in counted a use meanwhile), that check proved nothing about a
+    // copied key: the person is asked to try again, against the passkey as it is now.
+    if !ceremony.revisions.contains(&(row.id, revision)) {
+        tracing::info!(passkey = %row.id, "passkey changed while a re-verification with it was under way: asked to try again");
+        return Err(expired());
+    }
     let mut passkey: Passkey = from_json(row.credential.0.clone())?;
     let updated = match passkey.update_credential(&result) {
         Some(true) => Some(to_json(&passkey)?),

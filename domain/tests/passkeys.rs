@@ -489,8 +489,10 @@ async fn a_re_verification_that_a_sign_in_with_its_passkey_overtook_is_asked_aga
     let answer = k.get(&options);
     let _elsewhere = k.get(&options); // the key's next use: counter 3
 
-    // the sign-in at counter 3, recorded and not yet committed
+    // the sign-in at counter 3, recorded and not yet committed (holding the account's row, then
+    // the passkey's, as a sign-in's statement does)
     let mut sign_in = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users FOR NO KEY UPDATE").fetch_one(&mut *sign_in).await.unwrap();
     sqlx::query("UPDATE passkeys SET credential = jsonb_set(credential, '{cred,counter}', '3')")
         .execute(&mut *sign_in)
         .await
@@ -506,6 +508,9 @@ async fn a_re_verification_that_a_sign_in_with_its_passkey_overtook_is_asked_aga
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasskeyExpired))), "{r:?}");
     assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &token).await).is_err(), "not re-verified");
     assert_eq!(stored().await.unwrap(), 3, "the sign-in's counter, not the re-verification's 2");
+    let used: Option<time::OffsetDateTime> = sqlx::query_scalar("SELECT last_used_at FROM passkeys").fetch_one(&db).await.unwrap();
+    let signed_in_at: Option<time::OffsetDateTime> = sqlx::query_scalar("SELECT max(created_at) FROM security_events WHERE kind = 'signed_in'").fetch_one(&db).await.unwrap();
+    assert!(used <= signed_in_at, "the refused answer recorded no use");
 
     // again: the key's next answer (counter 4) against the passkey as it is now
     let session = me(&svc, &token).await;

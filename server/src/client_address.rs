@@ -58,15 +58,7 @@ pub(crate) fn client_info(req: &Request, trusted: &[IpAddr]) -> ClientInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::Body;
-
-    fn req(headers: &[(&str, &str)]) -> Request {
-        let mut b = Request::builder().method("POST").uri("/api/auth/sign-in");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        b.body(Body::empty()).unwrap()
-    }
+    use crate::middleware::test_request as req;
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {

@@ -274,18 +274,20 @@ fn unavailable(path: &str, stylesheet: &str) -> Response {
     res
 }
 
+/// A sign-in POST with these headers, for the unit tests of the request middleware.
+#[cfg(test)]
+pub(crate) fn test_request(headers: &[(&str, &str)]) -> Request {
+    let mut b = Request::builder().method("POST").uri("/api/auth/sign-in");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn req(headers: &[(&str, &str)]) -> Request {
-        let mut b = Request::builder().method("POST").uri("/api/auth/sign-in");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        b.body(Body::empty()).unwrap()
-    }
-
+    use super::test_request as req;
 
     #[test]
     fn cross_site_rules() {

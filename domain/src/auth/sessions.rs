@@ -121,8 +121,8 @@ pub enum PasswordSignIn {
 /// sign-in read the account (`password_changed_at` as it read it): then `InvalidCredentials`, so a
 /// change or reset that commits while the hash is being checked is never outlived by a session of
 /// the password before it. The account having an authenticator (read in the statement that takes
-/// the lock) answers `SecondStepDue` and starts nothing. With the session, the throttle count of the sign-in's path
-/// (`path`) starts again, in the same transaction.
+/// the lock) answers `SecondStepDue` and starts nothing. With the session, the throttle count of
+/// the sign-in's path (`path`) starts again, in the same transaction.
 pub async fn start_with_password(
     svc: &Services,
     user_id: UserId,

@@ -428,6 +428,75 @@ async fn a_right_code_while_the_account_signs_out_everywhere_leaves_no_session_b
     assert_eq!(live, 0, "signed out everywhere");
 }
 
+/// Runs `sign_in` while an authenticator's setup for ada (signed up here) holds the account's row,
+/// as `finish_enrolment` does from its check of the session to its commit, and commits the
+/// authenticator once the sign-in waits for that row. Answers the sign-in's result.
+async fn signing_in_while_an_authenticator_is_turned_on<T: Send + 'static>(
+    db: &PgPool,
+    svc: &Services,
+    sign_in: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let (_, signed_up) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    two_factor::begin_enrolment(svc, &me(svc, &signed_up.token).await).await.unwrap();
+    let mut setup = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users FOR NO KEY UPDATE").fetch_one(&mut *setup).await.unwrap();
+    let signing_in = tokio::spawn(sign_in);
+    common::until_waiting_for_locks(db, 1, || signing_in.is_finished()).await;
+    // the enrolment's sealed secret becomes the account's authenticator
+    sqlx::query(
+        "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
+         SELECT user_id, key_id, nonce, secret_encrypted, now(), 0 FROM totp_enrolments",
+    )
+    .execute(&mut *setup)
+    .await
+    .unwrap();
+    setup.commit().await.unwrap();
+    signing_in.await.unwrap()
+}
+
+/// Only the sign-up's session and sign-in: the sign-in under test started and recorded nothing.
+async fn assert_only_the_sign_ups_session(db: &PgPool) {
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(db).await.unwrap();
+    assert_eq!(sessions, 1, "only the sign-up's session");
+    let signed_in: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'signed_in'").fetch_one(db).await.unwrap();
+    assert_eq!(signed_in, 1, "only the sign-up's sign-in is recorded");
+}
+
+/// An authenticator turned on while a right password's sign-in waits for the account's row asks
+/// that sign-in for the code: once the setup has committed, the password alone starts no session.
+/// (It used to: the check that takes the lock reads as of before it waited.)
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_authenticator_turned_on_while_a_password_sign_in_waits_asks_it_for_the_code(db: PgPool) {
+    let svc = services(db.clone());
+    let sign_in = {
+        let svc = svc.clone();
+        async move { domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await }
+    };
+    let r = signing_in_while_an_authenticator_is_turned_on(&db, &svc, sign_in).await;
+    assert!(matches!(r, Err(DomainError::SecondStepRequired(_))), "{r:?}");
+    assert_only_the_sign_ups_session(&db).await;
+}
+
+/// The same for a provider's sign-in (`start_first_step`, after the provider vouched for the
+/// account): an authenticator turned on while it waits for the account's row sends it to the
+/// second step with nothing started.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_authenticator_turned_on_while_a_provider_sign_in_waits_asks_it_for_the_code(db: PgPool) {
+    use domain::auth::sessions::{start_first_step, FirstStep};
+    let svc = services(db.clone());
+    let sign_in = {
+        let svc = svc.clone();
+        async move {
+            let ada: domain::ids::UserId = sqlx::query_scalar("SELECT id FROM users").fetch_one(&svc.db).await.unwrap();
+            let method = domain::kinds::SignInMethod::of(Some(domain::kinds::Provider::Google), None);
+            start_first_step(&svc, ada, method, &ClientInfo::default()).await
+        }
+    };
+    let r = signing_in_while_an_authenticator_is_turned_on(&db, &svc, sign_in).await;
+    assert!(matches!(r, Ok(FirstStep::SecondStepDue)), "expected the second step");
+    assert_only_the_sign_ups_session(&db).await;
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn knowing_the_password_does_not_reset_the_count_of_wrong_codes(db: PgPool) {
     use two_factor::{complete_sign_in, SecondStep};

@@ -198,6 +198,10 @@ pub async fn record(
 /// the backup code it used up (with its notice), and, when it is unfamiliar (see the module's
 /// description), raises an alert. Call it in the transaction that starts the session, with the
 /// account's row locked by it (`locked`; `None`: locked here).
+///
+/// `first_step_only` (a password, a provider): answers `false` and writes nothing when the account
+/// has an authenticator, as read under that lock (`events::insert_sign_in`); the caller asks for
+/// the second step instead. Otherwise answers `true`.
 pub async fn signed_in(
     conn: &mut PgConnection,
     svc: &Services,
@@ -206,9 +210,10 @@ pub async fn signed_in(
     session: &db::events::NewSession<'_>,
     method: SignInMethod,
     detail: Option<&str>,
+    first_step_only: bool,
     client: &ClientInfo,
     now: OffsetDateTime,
-) -> Result<(), DomainError> {
+) -> Result<bool, DomainError> {
     // one sign-in of this account at a time decides familiarity, so two at once from the same new
     // device raise one alert
     let locked = match locked {
@@ -221,7 +226,11 @@ pub async fn signed_in(
     let session_id = session.id;
     let event = NewEvent { method: Some(method), detail, ..NewEvent::new(user_id, Some(session_id), EventKind::SignedIn) };
     let since = now - Duration::days(FAMILIAR_DAYS);
-    let (event_id, history) = db::events::insert_sign_in(&mut *conn, session, &event, client, !signed_in_before, now, since).await?;
+    let Some((event_id, history)) =
+        db::events::insert_sign_in(&mut *conn, session, &event, client, !signed_in_before, first_step_only, now, since).await?
+    else {
+        return Ok(false);
+    };
     if method.used_backup_code() {
         record(&mut *conn, svc, NewEvent::new(user_id, Some(session_id), EventKind::BackupCodeUsed), client, now).await?;
     }
@@ -230,7 +239,7 @@ pub async fn signed_in(
     if unfamiliar {
         raise_alert(conn, svc, user_id, session_id, event_id, method, client, now).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn raise_alert(

@@ -106,43 +106,66 @@ pub async fn start(
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let mut tx = svc.db.begin().await?;
-    let token = start_in(&mut tx, svc, None, user_id, method, None, client, svc.clock.now()).await?;
+    let token = start_full(&mut tx, svc, None, user_id, method, None, client, svc.clock.now()).await?;
     tx.commit().await?;
     Ok(SignedIn::new(svc, user_id, token, client))
 }
 
-/// What a right password earns: a session, or (the account has an authenticator) a second step.
-pub enum PasswordSignIn {
+/// What a first step (a right password, a provider) earns: a session, or (the account has an
+/// authenticator) a second step.
+pub enum FirstStep {
     SignedIn(SignedIn),
     SecondStepDue,
+}
+
+/// `start` for a person who proved only the first step (a provider): `SecondStepDue`, starting
+/// nothing, when the account has an authenticator, also one turned on after the caller looked.
+pub async fn start_first_step(
+    svc: &Services,
+    user_id: UserId,
+    method: SignInMethod,
+    client: &ClientInfo,
+) -> Result<FirstStep, DomainError> {
+    let mut tx = svc.db.begin().await?;
+    let Some(token) = start_in(&mut tx, svc, None, user_id, method, None, true, client, svc.clock.now()).await? else {
+        tx.rollback().await?;
+        return Ok(FirstStep::SecondStepDue);
+    };
+    tx.commit().await?;
+    Ok(FirstStep::SignedIn(SignedIn::new(svc, user_id, token, client)))
 }
 
 /// Starts a session for a person whose password was right, unless it has changed since the
 /// sign-in read the account (`password_changed_at` as it read it): then `InvalidCredentials`, so a
 /// change or reset that commits while the hash is being checked is never outlived by a session of
-/// the password before it. The account having an authenticator (read in the statement that takes
-/// the lock) answers `SecondStepDue` and starts nothing. With the session, the throttle count of
-/// the sign-in's path (`path`) starts again, in the same transaction.
+/// the password before it. The account having an authenticator answers `SecondStepDue` and starts
+/// nothing: read in the statement that takes the lock, and again by the session's insert after it
+/// (`events::insert_sign_in`), which also sees one turned on while this waited for the lock. With
+/// the session, the throttle count of the sign-in's path (`path`) starts again, in the same
+/// transaction.
 pub async fn start_with_password(
     svc: &Services,
     user_id: UserId,
     password_changed_at: Option<OffsetDateTime>,
     path: &ThrottlePath,
     client: &ClientInfo,
-) -> Result<PasswordSignIn, DomainError> {
+) -> Result<FirstStep, DomainError> {
     let mut tx = svc.db.begin().await?;
     let found = db::alerts::lock_for_password_sign_in(&mut *tx, user_id, password_changed_at, path.key())
         .await?
         .ok_or(DomainError::InvalidCredentials)?;
-    if found.second_step_due {
+    let started = match found.second_step_due {
+        false => start_in(&mut tx, svc, Some(found.locked), user_id, SignInMethod::Password, None, true, client, svc.clock.now()).await?,
+        true => None,
+    };
+    let Some(token) = started else {
         // (the account's row unlocked now, not when the connection goes back to the pool: the
-        // pending sign-in that follows waits for no one)
+        // pending sign-in that follows waits for no one; the throttle's reset is undone with it)
         tx.rollback().await?;
-        return Ok(PasswordSignIn::SecondStepDue);
-    }
-    let token = start_in(&mut tx, svc, Some(found.locked), user_id, SignInMethod::Password, None, client, svc.clock.now()).await?;
+        return Ok(FirstStep::SecondStepDue);
+    };
     tx.commit().await?;
-    Ok(PasswordSignIn::SignedIn(SignedIn::new(svc, user_id, token, client)))
+    Ok(FirstStep::SignedIn(SignedIn::new(svc, user_id, token, client)))
 }
 
 /// Starts a session in the caller's transaction, which has locked the account's row for it
@@ -157,7 +180,7 @@ pub async fn start_locked(
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<SessionToken, DomainError> {
-    start_in(conn, svc, Some(locked), user_id, method, None, client, now).await
+    start_full(conn, svc, Some(locked), user_id, method, None, client, now).await
 }
 
 /// Starts a session for a person who signed in with one of their passkeys (`name`), in the
@@ -171,10 +194,11 @@ pub async fn start_with_passkey(
     now: OffsetDateTime,
     client: &ClientInfo,
 ) -> Result<SessionToken, DomainError> {
-    start_in(conn, svc, Some(locked), user_id, SignInMethod::Passkey, Some(passkey), client, now).await
+    start_full(conn, svc, Some(locked), user_id, SignInMethod::Passkey, Some(passkey), client, now).await
 }
 
-async fn start_in(
+/// `start_in` for a sign-in that proved every step the account needs: it always starts one.
+async fn start_full(
     conn: &mut sqlx::PgConnection,
     svc: &Services,
     locked: Option<db::alerts::LockedForSignIn>,
@@ -184,10 +208,29 @@ async fn start_in(
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<SessionToken, DomainError> {
+    start_in(conn, svc, locked, user_id, method, passkey, false, client, now)
+        .await?
+        .ok_or_else(|| DomainError::Internal("a fully proven sign-in started no session".into()))
+}
+
+/// The session's token, or `None` (only with `first_step_only`) when the account has an
+/// authenticator: nothing was written then.
+#[allow(clippy::too_many_arguments)]
+async fn start_in(
+    conn: &mut sqlx::PgConnection,
+    svc: &Services,
+    locked: Option<db::alerts::LockedForSignIn>,
+    user_id: UserId,
+    method: SignInMethod,
+    passkey: Option<(PasskeyId, &str)>,
+    first_step_only: bool,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<Option<SessionToken>, DomainError> {
     let (token, hash) = new_token();
     let session = db::events::NewSession { id: SessionId::new(), token_hash: &hash, passkey_id: passkey.map(|p| p.0) };
-    crate::auth::activity::signed_in(conn, svc, locked, user_id, &session, method, passkey.map(|p| p.1), client, now).await?;
-    Ok(token)
+    let started = crate::auth::activity::signed_in(conn, svc, locked, user_id, &session, method, passkey.map(|p| p.1), first_step_only, client, now).await?;
+    Ok(started.then_some(token))
 }
 
 /// Resolves a cookie to a live session, or `None` if it is unknown, revoked or expired. Records

@@ -37,7 +37,7 @@ pub struct LockedForPasswordSignIn {
 /// (a change or reset committed since; one still in flight is waited for) or the account is gone.
 /// In the same statement it answers whether a second step is due (the account has an
 /// authenticator, as the statement began: one turned on while the statement waited for the lock
-/// is not seen, as it was not when this was a statement of its own before the lock) and, when the
+/// is not seen here, but by the session's insert after it, `events::insert_sign_in`) and, when the
 /// account's row matched and no second step is due, starts the throttle count of the sign-in's
 /// path (`throttle_path`) again: for a sign-in without a second step one round trip where there
 /// were three. The count's reset is the caller's transaction's: it stands only if the caller

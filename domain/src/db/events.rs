@@ -90,6 +90,12 @@ pub struct NewSession<'a> {
 /// (`alerts::lock_for_sign_in`, or a passkey's `passkey_sign_ins::record_sign_in`) in the same transaction,
 /// so that snapshot holds every earlier sign-in of the account.
 ///
+/// A sign-in that proved only its first step (`first_step_only`: a password, a provider) starts
+/// nothing and answers `None` when the account has an authenticator. This statement, not a check
+/// before the lock, is what stands: it reads after the account's row was locked, so it sees an
+/// authenticator whose setup committed while the sign-in waited for that lock (a setup holds the
+/// row from its check of the session to its commit).
+///
 /// The session is `new_device` when the account has sessions, but none from this device (browser
 /// and OS), or, when the country is known, none from this country.
 ///
@@ -102,9 +108,10 @@ pub async fn insert_sign_in(
     event: &NewEvent<'_>,
     client: &ClientInfo,
     first: bool,
+    first_step_only: bool,
     now: OffsetDateTime,
     since: OffsetDateTime,
-) -> Result<(EventId, SignInHistory), sqlx::Error> {
+) -> Result<Option<(EventId, SignInHistory)>, sqlx::Error> {
     debug_assert_eq!(event.kind, EventKind::SignedIn);
     debug_assert_eq!(event.session_id, Some(session.id), "the event is the session's sign-in");
     let id = EventId::new();
@@ -124,18 +131,20 @@ pub async fn insert_sign_in(
          session AS (
              INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,
                                    auth_method, device_key, country, passkey_id, new_device)
-             VALUES ($3, $2, $14, $12, $12, $12, $7, $8, $5, $15, $10, $16,
-                     EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
-                     AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $15)
-                          OR ($10::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $10))))
+             SELECT $3, $2, $14, $12, $12, $12, $7, $8, $5, $15, $10, $16,
+                    EXISTS (SELECT 1 FROM sessions WHERE user_id = $2)
+                    AND (NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND device_key = $15)
+                         OR ($10::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND country = $10)))
+             WHERE NOT ($18 AND EXISTS (SELECT 1 FROM totp_credentials WHERE user_id = $2))
              RETURNING 1
          ),
          first_sign_in AS (
-             UPDATE users SET first_signed_in_at = $12 WHERE id = $2 AND $17 AND first_signed_in_at IS NULL
+             UPDATE users SET first_signed_in_at = $12
+             WHERE id = $2 AND $17 AND first_signed_in_at IS NULL AND EXISTS (SELECT 1 FROM session)
          ),
          inserted AS (
              INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM session
              RETURNING 1
          )
          SELECT seen.network AS "network!", seen.country AS "country!" FROM seen, session, inserted"#,
@@ -156,10 +165,11 @@ pub async fn insert_sign_in(
         device_key,
         session.passkey_id.map(|p| p.0),
         first,
+        first_step_only,
     )
-    .fetch_one(db)
+    .fetch_optional(db)
     .await?;
-    Ok((id, SignInHistory { network_seen: r.network, country_seen: r.country }))
+    Ok(r.map(|r| (id, SignInHistory { network_seen: r.network, country_seen: r.country })))
 }
 
 /// A session's device (`sessions.device_key`): its browser and OS, as `describe` names them.

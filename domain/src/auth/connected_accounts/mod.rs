@@ -254,19 +254,21 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
             Err(e) => return Err(e),
         },
     };
-    if db::two_factor::enabled_at(&svc.db, user_id).await?.is_some() {
-        // The provider stands where the right password stands: this browser's throttle path must
-        // be open (as `accounts::sign_in` checks before its second step), or restarting the flow
-        // would give anyone holding the provider account 5 more code guesses each time.
-        let Some(attempt) = crate::auth::throttle::claim(svc, user_id, client).await? else {
-            return Err(failed(ProviderFailure::Locked));
-        };
-        attempt.forgiven(svc).await?;
-        let pending = crate::auth::two_factor::begin_second_step(svc, user_id, attempt.path, crate::auth::two_factor::FirstStep::Provider(identity.provider, &identity.issuer, &identity.subject)).await?;
-        return Ok(Finished::SecondStep(pending));
+    // A session, unless the account has an authenticator (read under the account's lock, so one
+    // turned on while this waited for it is seen)
+    let method = SignInMethod::of(Some(identity.provider), None);
+    if let sessions::FirstStep::SignedIn(signed_in) = sessions::start_first_step(svc, user_id, method, client).await? {
+        return Ok(Finished::SignedIn { signed_in, new_account });
     }
-    let signed_in = sessions::start(svc, user_id, SignInMethod::of(Some(identity.provider), None), client).await?;
-    Ok(Finished::SignedIn { signed_in, new_account })
+    // The provider stands where the right password stands: this browser's throttle path must
+    // be open (as `accounts::sign_in` checks before its second step), or restarting the flow
+    // would give anyone holding the provider account 5 more code guesses each time.
+    let Some(attempt) = crate::auth::throttle::claim(svc, user_id, client).await? else {
+        return Err(failed(ProviderFailure::Locked));
+    };
+    attempt.forgiven(svc).await?;
+    let pending = crate::auth::two_factor::begin_second_step(svc, user_id, attempt.path, crate::auth::two_factor::FirstStep::Provider(identity.provider, &identity.issuer, &identity.subject)).await?;
+    Ok(Finished::SecondStep(pending))
 }
 
 /// A first sign-in with an identity linked to no account: a new account with no password, linked

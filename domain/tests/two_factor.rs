@@ -482,7 +482,7 @@ async fn an_authenticator_turned_on_while_a_password_sign_in_waits_asks_it_for_t
 /// second step with nothing started.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn an_authenticator_turned_on_while_a_provider_sign_in_waits_asks_it_for_the_code(db: PgPool) {
-    use domain::auth::sessions::{start_first_step, FirstStep};
+    use domain::auth::sessions::{start_first_step, Started};
     let svc = services(db.clone());
     let sign_in = {
         let svc = svc.clone();
@@ -493,7 +493,7 @@ async fn an_authenticator_turned_on_while_a_provider_sign_in_waits_asks_it_for_t
         }
     };
     let r = signing_in_while_an_authenticator_is_turned_on(&db, &svc, sign_in).await;
-    assert!(matches!(r, Ok(FirstStep::SecondStepDue)), "expected the second step");
+    assert!(matches!(r, Ok(Started::SecondStepDue)), "expected the second step");
     assert_only_the_sign_ups_session(&db).await;
 }
 

@@ -146,8 +146,8 @@ pub async fn sign_in(
     // The session and the path's count started again, in one transaction, unless the account has
     // an authenticator (read after the password was checked, under the account's lock)
     match sessions::start_with_password(svc, user.id, user.password_changed_at, &attempt.path, client).await? {
-        sessions::FirstStep::SignedIn(signed_in) => Ok(signed_in),
-        sessions::FirstStep::SecondStepDue => {
+        sessions::Started::SignedIn(signed_in) => Ok(signed_in),
+        sessions::Started::SecondStepDue => {
             // No session yet: a pending sign-in, tied to this browser by its own cookie, for 5
             // minutes. Only this attempt is forgiven; the count resets when the second step
             // succeeds. (refused if a change or reset of the password committed since the account

@@ -113,7 +113,7 @@ pub async fn start(
 
 /// What a first step (a right password, a provider) earns: a session, or (the account has an
 /// authenticator) a second step.
-pub enum FirstStep {
+pub enum Started {
     SignedIn(SignedIn),
     SecondStepDue,
 }
@@ -125,14 +125,14 @@ pub async fn start_first_step(
     user_id: UserId,
     method: SignInMethod,
     client: &ClientInfo,
-) -> Result<FirstStep, DomainError> {
+) -> Result<Started, DomainError> {
     let mut tx = svc.db.begin().await?;
     let Some(token) = start_in(&mut tx, svc, None, user_id, method, None, true, client, svc.clock.now()).await? else {
         tx.rollback().await?;
-        return Ok(FirstStep::SecondStepDue);
+        return Ok(Started::SecondStepDue);
     };
     tx.commit().await?;
-    Ok(FirstStep::SignedIn(SignedIn::new(svc, user_id, token, client)))
+    Ok(Started::SignedIn(SignedIn::new(svc, user_id, token, client)))
 }
 
 /// Starts a session for a person whose password was right, unless it has changed since the
@@ -149,7 +149,7 @@ pub async fn start_with_password(
     password_changed_at: Option<OffsetDateTime>,
     path: &ThrottlePath,
     client: &ClientInfo,
-) -> Result<FirstStep, DomainError> {
+) -> Result<Started, DomainError> {
     let mut tx = svc.db.begin().await?;
     let found = db::alerts::lock_for_password_sign_in(&mut *tx, user_id, password_changed_at, path.key())
         .await?
@@ -162,10 +162,10 @@ pub async fn start_with_password(
         // (the account's row unlocked now, not when the connection goes back to the pool: the
         // pending sign-in that follows waits for no one; the throttle's reset is undone with it)
         tx.rollback().await?;
-        return Ok(FirstStep::SecondStepDue);
+        return Ok(Started::SecondStepDue);
     };
     tx.commit().await?;
-    Ok(FirstStep::SignedIn(SignedIn::new(svc, user_id, token, client)))
+    Ok(Started::SignedIn(SignedIn::new(svc, user_id, token, client)))
 }
 
 /// Starts a session in the caller's transaction, which has locked the account's row for it

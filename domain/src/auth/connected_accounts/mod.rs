@@ -257,7 +257,7 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
     // A session, unless the account has an authenticator (read under the account's lock, so one
     // turned on while this waited for it is seen)
     let method = SignInMethod::of(Some(identity.provider), None);
-    if let sessions::FirstStep::SignedIn(signed_in) = sessions::start_first_step(svc, user_id, method, client).await? {
+    if let sessions::Started::SignedIn(signed_in) = sessions::start_first_step(svc, user_id, method, client).await? {
         return Ok(Finished::SignedIn { signed_in, new_account });
     }
     // The provider stands where the right password stands: this browser's throttle path must

@@ -428,30 +428,18 @@ async fn a_right_code_while_the_account_signs_out_everywhere_leaves_no_session_b
     assert_eq!(live, 0, "signed out everywhere");
 }
 
-/// Runs `sign_in` while an authenticator's setup for ada (signed up here) holds the account's row,
-/// as `finish_enrolment` does from its check of the session to its commit, and commits the
-/// authenticator once the sign-in waits for that row. Answers the sign-in's result.
-async fn signing_in_while_an_authenticator_is_turned_on<T: Send + 'static>(
-    db: &PgPool,
-    svc: &Services,
-    sign_in: impl std::future::Future<Output = T> + Send + 'static,
-) -> T {
+/// Turns ada's begun enrolment (its sealed secret) into her authenticator: what `finish_enrolment`
+/// commits, as SQL for `common::while_a_change_holds_the_account`.
+const AUTHENTICATOR_TURNED_ON: &str = "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
+     SELECT user_id, key_id, nonce, secret_encrypted, now(), 0 FROM totp_enrolments";
+/// What `two_factor::disable` commits.
+const AUTHENTICATOR_TURNED_OFF: [&str; 2] = ["DELETE FROM totp_credentials", "DELETE FROM backup_codes"];
+
+/// Ada, signed up with a password, with an authenticator's setup begun (not finished).
+async fn setting_up_an_authenticator(svc: &Services) -> SessionToken {
     let (_, signed_up) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
     two_factor::begin_enrolment(svc, &me(svc, &signed_up.token).await).await.unwrap();
-    let mut setup = db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM users FOR NO KEY UPDATE").fetch_one(&mut *setup).await.unwrap();
-    let signing_in = tokio::spawn(sign_in);
-    common::until_waiting_for_locks(db, 1, || signing_in.is_finished()).await;
-    // the enrolment's sealed secret becomes the account's authenticator
-    sqlx::query(
-        "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
-         SELECT user_id, key_id, nonce, secret_encrypted, now(), 0 FROM totp_enrolments",
-    )
-    .execute(&mut *setup)
-    .await
-    .unwrap();
-    setup.commit().await.unwrap();
-    signing_in.await.unwrap()
+    signed_up.token
 }
 
 /// Only the sign-up's session and sign-in: the sign-in under test started and recorded nothing.
@@ -468,33 +456,143 @@ async fn assert_only_the_sign_ups_session(db: &PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn an_authenticator_turned_on_while_a_password_sign_in_waits_asks_it_for_the_code(db: PgPool) {
     let svc = services(db.clone());
+    setting_up_an_authenticator(&svc).await;
+    let wrong = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new("not the password at all"), &ClientInfo::default()).await;
+    assert!(matches!(wrong, Err(DomainError::InvalidCredentials)), "{wrong:?}");
     let sign_in = {
         let svc = svc.clone();
         async move { domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await }
     };
-    let r = signing_in_while_an_authenticator_is_turned_on(&db, &svc, sign_in).await;
+    let r = common::while_a_change_holds_the_account(&db, sign_in, &[AUTHENTICATOR_TURNED_ON]).await;
     assert!(matches!(r, Err(DomainError::SecondStepRequired(_))), "{r:?}");
+    assert_only_the_sign_ups_session(&db).await;
+    // the right password forgave only its own attempt: the count was not started again
+    let failures: i32 = sqlx::query_scalar("SELECT failed_attempts FROM sign_in_throttles").fetch_one(&db).await.unwrap();
+    assert_eq!(failures, 1, "the wrong password before it still counts");
+}
+
+/// The same for a provider's sign-in (`start_with_provider`, after the provider vouched for the
+/// linked identity): an authenticator turned on while it waits for the account's row sends it to
+/// the second step with nothing started.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_authenticator_turned_on_while_a_provider_sign_in_waits_asks_it_for_the_code(db: PgPool) {
+    use domain::auth::sessions::{start_with_provider, Started};
+    let svc = services(db.clone());
+    setting_up_an_authenticator(&svc).await;
+    let ada = linked_to_google(&db).await;
+    let sign_in = {
+        let svc = svc.clone();
+        async move { start_with_provider(&svc, ada, GOOGLE, &ClientInfo::default()).await }
+    };
+    let r = common::while_a_change_holds_the_account(&db, sign_in, &[AUTHENTICATOR_TURNED_ON]).await;
+    assert!(matches!(r, Ok(Started::SecondStepDue)), "expected the second step");
     assert_only_the_sign_ups_session(&db).await;
 }
 
-/// The same for a provider's sign-in (`start_first_step`, after the provider vouched for the
-/// account): an authenticator turned on while it waits for the account's row sends it to the
-/// second step with nothing started.
+/// Google's identity of the tests, linked to ada (the only account): her id.
+async fn linked_to_google(db: &PgPool) -> domain::ids::UserId {
+    let ada: domain::ids::UserId = sqlx::query_scalar("SELECT id FROM users").fetch_one(db).await.unwrap();
+    let (provider, issuer, subject) = GOOGLE;
+    let link = domain::db::connected_accounts::NewLink {
+        user_id: ada, provider, issuer, subject, email: None, login: None, now: time::OffsetDateTime::now_utc(), used: false,
+    };
+    domain::db::connected_accounts::insert(db, &link).await.unwrap();
+    ada
+}
+const GOOGLE: (domain::kinds::Provider, &str, &str) = (domain::kinds::Provider::Google, "https://accounts.google.com", "1234567890");
+
+/// A Google sign-in whose identity is disconnected while it waits for the account's row starts
+/// nothing and says the identity is not connected (it used to start a session from an identity
+/// the owner had just disconnected: the link was read before the lock).
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn an_authenticator_turned_on_while_a_provider_sign_in_waits_asks_it_for_the_code(db: PgPool) {
-    use domain::auth::sessions::{start_first_step, Started};
+async fn a_provider_sign_in_overtaken_by_the_disconnect_of_its_identity_starts_nothing(db: PgPool) {
+    use domain::error::ProviderFailure;
     let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let ada = linked_to_google(&db).await;
     let sign_in = {
         let svc = svc.clone();
-        async move {
-            let ada: domain::ids::UserId = sqlx::query_scalar("SELECT id FROM users").fetch_one(&svc.db).await.unwrap();
-            let method = domain::kinds::SignInMethod::of(Some(domain::kinds::Provider::Google), None);
-            start_first_step(&svc, ada, method, &ClientInfo::default()).await
-        }
+        async move { domain::auth::sessions::start_with_provider(&svc, ada, GOOGLE, &ClientInfo::default()).await }
     };
-    let r = signing_in_while_an_authenticator_is_turned_on(&db, &svc, sign_in).await;
-    assert!(matches!(r, Ok(Started::SecondStepDue)), "expected the second step");
+    let r = common::while_a_change_holds_the_account(&db, sign_in, &["DELETE FROM connected_accounts"]).await;
+    assert!(matches!(r, Err(DomainError::Provider(ProviderFailure::NotLinked))), "expected NotLinked");
     assert_only_the_sign_ups_session(&db).await;
+}
+
+/// A 10-character password: enough beside an authenticator (8), too short alone (15).
+const SHORT: &str = "qz7Vt2mK9w";
+
+/// Turning the authenticator off while a change to a password long enough only beside it waits
+/// for the account: the change is refused by the one-factor length rule and the old password
+/// stays (it used to store the short password, leaving it the only factor).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_short_new_password_overtaken_by_turning_the_authenticator_off_is_refused(db: PgPool) {
+    let svc = services(db.clone());
+    let (token, session, _, _) = enrolled(&svc).await;
+    let change = {
+        let svc = svc.clone();
+        async move { domain::auth::accounts::change_password(&svc, &session, &Password::new(PW), &Password::new(SHORT), &ClientInfo::default()).await }
+    };
+    let r = common::while_a_change_holds_the_account(&db, change, &AUTHENTICATOR_TURNED_OFF).await;
+    assert!(matches!(r, Err(DomainError::PasswordRejected(_))), "{:?}", r.map(|_| ()));
+    assert!(authenticate(&svc, &token).await.unwrap().is_some(), "the session keeps its token");
+    domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await.expect("the old password stands");
+}
+
+/// The same through a reset link: refused by the one-factor rule, the link still usable.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_short_reset_password_overtaken_by_turning_the_authenticator_off_is_refused(db: PgPool) {
+    use domain::auth::email_links;
+    let svc = services(db.clone());
+    enrolled(&svc).await;
+    email_links::request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
+    // (the notices of the authenticator's setup were queued at the same moment: the mail with the link)
+    let texts: Vec<String> = sqlx::query_scalar("SELECT text_body FROM email_outbox").fetch_all(&db).await.unwrap();
+    let link = texts.iter().find_map(|t| testkit::link_token(t, email_links::RESET_PATH)).expect("the reset link");
+    let link = domain::secret::LinkToken::from_cookie(link);
+    let reset = {
+        let (svc, link) = (svc.clone(), link.clone());
+        async move { email_links::reset_password(&svc, &link, &Password::new(SHORT), &ClientInfo::default()).await }
+    };
+    let r = common::while_a_change_holds_the_account(&db, reset, &AUTHENTICATOR_TURNED_OFF).await;
+    assert!(matches!(r, Err(DomainError::PasswordRejected(_))), "{:?}", r.map(|_| ()));
+    // the link was not used up: a long enough password through it works
+    email_links::reset_password(&svc, &link, &Password::new("a much longer password, fifteen+"), &ClientInfo::default()).await.unwrap();
+}
+
+/// A password change to a short one that commits while turning the authenticator off waits for
+/// the account: turning it off is refused (the password would be too short alone) and the
+/// authenticator stays (it used to read the password before the lock and turn it off).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn turning_the_authenticator_off_overtaken_by_a_short_password_is_refused(db: PgPool) {
+    use domain::error::Invalid;
+    let svc = services(db.clone());
+    let (_, session, _, _) = enrolled(&svc).await;
+    let disable = {
+        let svc = svc.clone();
+        async move { two_factor::disable(&svc, &session, &ClientInfo::default()).await }
+    };
+    let r = common::while_a_change_holds_the_account(&db, disable, &["UPDATE users SET password_single_factor_ok = false"]).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasswordTooShortForOneFactor))), "{r:?}");
+    let authenticators: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
+    assert_eq!(authenticators, 1);
+}
+
+/// New backup codes asked for while the authenticator is turned off: refused, and no codes are
+/// left without an authenticator (they used to be written after it was gone).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn new_backup_codes_overtaken_by_turning_the_authenticator_off_are_refused(db: PgPool) {
+    use domain::error::Invalid;
+    let svc = services(db.clone());
+    let (_, session, _, _) = enrolled(&svc).await;
+    let regenerate = {
+        let svc = svc.clone();
+        async move { two_factor::regenerate_backup_codes(&svc, &session, &ClientInfo::default()).await }
+    };
+    let r = common::while_a_change_holds_the_account(&db, regenerate, &AUTHENTICATOR_TURNED_OFF).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::AuthenticatorNeeded))), "{:?}", r.map(|c| c.len()));
+    let codes: i64 = sqlx::query_scalar("SELECT count(*) FROM backup_codes").fetch_one(&db).await.unwrap();
+    assert_eq!(codes, 0);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

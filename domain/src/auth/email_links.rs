@@ -283,6 +283,8 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     // the account's row first: a password change committing meanwhile is seen, and the link
     // (made for the password before it) no longer matches
     db::passkeys::lock_account(&mut *tx, user.id).await?;
+    // (and the rules again if the authenticator was turned off since the link was read)
+    crate::auth::password_policy::check_policy_under_lock(&mut tx, user.id, new, &ctx, &svc.common_passwords).await?;
     let Some(user_id) = db::email::use_password_reset(&mut *tx, &hash, now).await?.filter(|id| *id == user.id) else {
         return Err(DomainError::Link(LinkProblem::Used));
     };

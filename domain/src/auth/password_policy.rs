@@ -3,6 +3,7 @@
 //! common and leaked passwords, which is far too large to ship to the browser.
 use crate::auth::password::normalize;
 use crate::error::PasswordRejection;
+use crate::ids::UserId;
 use crate::secret::Password;
 use crate::DomainError;
 
@@ -18,6 +19,25 @@ pub fn check_policy(password: &Password, ctx: &policy::password::Context, common
         return Err(DomainError::PasswordRejected(PasswordRejection::Leaked));
     }
     Ok(())
+}
+
+/// `check_policy` again in the caller's transaction, which holds the account's row (`user_id`): the
+/// length a password needs depends on whether the account has an authenticator, and `ctx` (and the
+/// hashing after it) read that before the lock. If it changed meanwhile (turned off: the password
+/// may now be too short to be the only factor), the rules apply to the account as it is now, so
+/// the answer is the one a request a moment later would get.
+pub async fn check_policy_under_lock(
+    conn: &mut sqlx::PgConnection,
+    user_id: UserId,
+    password: &Password,
+    ctx: &policy::password::Context<'_>,
+    common: &CommonPasswords,
+) -> Result<(), DomainError> {
+    let has_second_factor = crate::db::two_factor::enabled_at(&mut *conn, user_id).await?.is_some();
+    if has_second_factor == ctx.has_second_factor {
+        return Ok(());
+    }
+    check_policy(password, &policy::password::Context { has_second_factor, ..ctx.clone() }, common)
 }
 
 /// Common and leaked passwords, checked by exact match after NFC normalisation: one sorted text

@@ -11,10 +11,10 @@ use crate::db;
 use crate::db::sessions::Cutoffs;
 use crate::plan::Plan;
 use crate::ids::{PasskeyId, SessionId, UserId};
-use crate::kinds::{EventKind, RevokeReason, SignInMethod};
+use crate::kinds::{EventKind, Provider, RevokeReason, SignInMethod};
 use crate::request::{AuthSession, ClientInfo};
 use crate::secret::{DeviceCookie, SessionToken};
-use crate::error::Invalid;
+use crate::error::{Invalid, ProviderFailure};
 use crate::{DomainError, Services};
 
 /// A finished sign-in: the new session's token and the browser's renewed device cookie (both go in
@@ -118,16 +118,26 @@ pub enum Started {
     SecondStepDue,
 }
 
-/// `start` for a person who proved only the first step (a provider): `SecondStepDue`, starting
-/// nothing, when the account has an authenticator, also one turned on after the caller looked.
-pub async fn start_first_step(
+/// Starts a session for a person whose Google or GitHub identity (`identity`: provider, issuer,
+/// subject) is linked to the account, unless, read again under the account's lock, the identity is
+/// no longer linked to it (a disconnect committed while this waited: `NotLinked`, nothing started)
+/// or the account has an authenticator (`SecondStepDue`, nothing started; also one turned on while
+/// this waited for the lock).
+pub async fn start_with_provider(
     svc: &Services,
     user_id: UserId,
-    method: SignInMethod,
+    identity: (Provider, &str, &str),
     client: &ClientInfo,
 ) -> Result<Started, DomainError> {
+    let (provider, issuer, subject) = identity;
     let mut tx = svc.db.begin().await?;
-    let Some(token) = start_in(&mut tx, svc, None, user_id, method, None, true, client, svc.clock.now()).await? else {
+    let locked = db::alerts::lock_for_sign_in(&mut *tx, user_id).await?;
+    if db::connected_accounts::owner(&mut *tx, provider, issuer, subject).await? != Some(user_id) {
+        tx.rollback().await?;
+        return Err(DomainError::Provider(ProviderFailure::NotLinked));
+    }
+    let method = SignInMethod::of(Some(provider), None);
+    let Some(token) = start_in(&mut tx, svc, Some(locked), user_id, method, None, true, client, svc.clock.now()).await? else {
         tx.rollback().await?;
         return Ok(Started::SecondStepDue);
     };

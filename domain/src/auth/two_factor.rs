@@ -145,6 +145,10 @@ pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client:
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
+    // (again under the account's lock: an authenticator turned off meanwhile leaves no codes)
+    if db::two_factor::enabled_at(&mut *tx, auth.user_id).await?.is_none() {
+        return Err(DomainError::Invalid(Invalid::AuthenticatorNeeded));
+    }
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::BackupCodesGenerated), client, now).await?;
     tx.commit().await?;
@@ -159,13 +163,14 @@ pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) ->
     if auth.plan == Plan::Enterprise {
         return Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation));
     }
-    let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
-    if user.password_hash.is_some() && !user.password_single_factor_ok {
-        return Err(DomainError::Invalid(Invalid::PasswordTooShortForOneFactor));
-    }
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
+    // (read under the account's lock: a password change committed while this waited is seen)
+    let user = db::users::find(&mut *tx, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    if user.password_hash.is_some() && !user.password_single_factor_ok {
+        return Err(DomainError::Invalid(Invalid::PasswordTooShortForOneFactor));
+    }
     if !db::two_factor::delete_credential(&mut *tx, auth.user_id).await? {
         return Err(DomainError::NotFound);
     }

@@ -87,8 +87,9 @@ pub struct NewSession<'a> {
 /// first sign-in when `first`, and answers the event's id and what the account's sign-ins since
 /// `since` said about its network and country before it: one statement (its snapshot holds neither
 /// the session nor the event it adds). Run it after the account's row was locked for the sign-in
-/// (`alerts::lock_for_sign_in`, or a passkey's `passkey_sign_ins::record_sign_in`) in the same transaction,
-/// so that snapshot holds every earlier sign-in of the account.
+/// (`alerts::lock_for_sign_in`, `alerts::lock_for_password_sign_in`, or a passkey's
+/// `passkey_sign_ins::record_sign_in`) in the same transaction, so that snapshot holds every
+/// earlier sign-in of the account.
 ///
 /// A sign-in that proved only its first step (`first_step_only`: a password, a provider) starts
 /// nothing and answers `None` when the account has an authenticator. This statement, not a check

@@ -89,3 +89,23 @@ pub async fn until_waiting_for_locks(db: &PgPool, n: i64, done: impl Fn() -> boo
     }
     panic!("{n} lock waits never came");
 }
+
+/// Runs `work` while another transaction holds the account's row (the only account: a test's own
+/// database), as every change of the account's credentials does from its first check to its
+/// commit; once `work` waits for that row, that transaction makes `changes` (SQL) and commits.
+/// Answers what `work` answered: how it copes with a change that committed while it waited.
+pub async fn while_a_change_holds_the_account<T: Send + 'static>(
+    db: &PgPool,
+    work: impl std::future::Future<Output = T> + Send + 'static,
+    changes: &[&str],
+) -> T {
+    let mut change = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users FOR NO KEY UPDATE").fetch_one(&mut *change).await.unwrap();
+    let working = tokio::spawn(work);
+    until_waiting_for_locks(db, 1, || working.is_finished()).await;
+    for sql in changes {
+        sqlx::query(sql).execute(&mut *change).await.unwrap();
+    }
+    change.commit().await.unwrap();
+    working.await.unwrap()
+}

@@ -22,7 +22,7 @@ use crate::db;
 use crate::db::connected_accounts::{NewFlow, NewLink};
 use crate::error::{unique_violation, ProviderFailure};
 use crate::ids::{SessionId, UserId};
-use crate::kinds::{EventKind, FlowIntent, Provider, SignInMethod};
+use crate::kinds::{EventKind, FlowIntent, Provider};
 use crate::request::{AuthSession, ClientInfo};
 use crate::secret::{FlowCookie, PendingToken};
 use crate::{DomainError, Services};
@@ -255,9 +255,9 @@ async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
         },
     };
     // A session, unless the account has an authenticator (read under the account's lock, so one
-    // turned on while this waited for it is seen)
-    let method = SignInMethod::of(Some(identity.provider), None);
-    if let sessions::Started::SignedIn(signed_in) = sessions::start_first_step(svc, user_id, method, client).await? {
+    // turned on while this waited for it is seen; so is a disconnect of the identity)
+    let key = (identity.provider, identity.issuer.as_str(), identity.subject.as_str());
+    if let sessions::Started::SignedIn(signed_in) = sessions::start_with_provider(svc, user_id, key, client).await? {
         return Ok(Finished::SignedIn { signed_in, new_account });
     }
     // The provider stands where the right password stands: this browser's throttle path must

@@ -48,6 +48,19 @@ pub struct Services {
     /// Sessions checked recently (used only while the instance listens for their changes).
     pub session_cache: std::sync::Arc<auth::session_cache::SessionCache>,
     pub clock: clock::Clock,
+    /// Work that runs after its request was answered, so the answer's timing cannot tell what it
+    /// did (a wrong password's record, a reset request's email): tracked so that shutdown, and a
+    /// test, can wait for it (`settle`).
+    pub after_answer: tokio_util::task::TaskTracker,
+}
+
+impl Services {
+    /// Waits until the work begun after answers (`after_answer`) so far has finished.
+    pub async fn settle(&self) {
+        self.after_answer.close();
+        self.after_answer.wait().await;
+        self.after_answer.reopen();
+    }
 }
 
 /// Embedded migrations (run at start-up by the server, and by `#[sqlx::test]`).

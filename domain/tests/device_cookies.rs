@@ -21,8 +21,11 @@ fn browser(device: &DeviceCookie) -> ClientInfo {
     ClientInfo { ip: Some("198.51.100.7".into()), user_agent: Some("Firefox".into()), device: Some(device.clone()), ..Default::default() }
 }
 
+/// A sign-in, and the work after its answer (a wrong password's record).
 async fn try_sign_in(svc: &Services, email: &str, pw: &str, client: &ClientInfo) -> Result<SessionToken, DomainError> {
-    sign_in(svc, email, &Password::new(pw), client).await.map(|s| s.token)
+    let r = sign_in(svc, email, &Password::new(pw), client).await.map(|s| s.token);
+    svc.settle().await;
+    r
 }
 
 async fn failures(db: &PgPool, device: &str) -> i32 {

@@ -161,6 +161,55 @@ async fn a_sign_in_whose_password_changes_meanwhile_starts_nothing_and_stays_cou
     assert_eq!(sessions, 1, "only the sign-up's");
 }
 
+/// A wrong password's answer does not wait for its record (the failure's security event): it is
+/// written after the answer, so the answer takes as long as for an unknown email, which writes
+/// nothing. Shown with the events table locked against writes: the answer still comes, the record
+/// follows once the lock goes.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_wrong_passwords_answer_does_not_wait_for_its_record(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("198.51.100.1")).await.unwrap();
+    let failed = || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM security_events WHERE kind = 'sign_in_failed'").fetch_one(&db).await.unwrap() };
+    let mut writes_wait = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE security_events IN SHARE MODE").execute(&mut *writes_wait).await.unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), try_sign_in(&svc, "ada@example.test", "not the password at all"))
+        .await
+        .expect("the answer waited for the record");
+    assert!(matches!(answer, Err(DomainError::InvalidCredentials)), "{answer:?}");
+    assert_eq!((failures(&db).await, failed().await), (1, 0), "counted before the answer, recorded after it");
+    writes_wait.commit().await.unwrap();
+    svc.settle().await;
+    assert_eq!(failed().await, 1);
+}
+
+/// The attempt is counted while the password's hash is checked, not before it starts: a wrong
+/// password's answer waits for the hash alone, as an unknown email's does. Shown with the count
+/// held back: the hash runs meanwhile.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_checks_the_hash_while_its_attempt_is_counted(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada, _) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("198.51.100.1")).await.unwrap();
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", "not the password at all").await, Err(DomainError::InvalidCredentials)));
+    let counting_waits = common::hold_failed_attempts(&db, ada).await;
+    let hashed_before = svc.hasher.calls();
+    let signing_in = {
+        let svc = svc.clone();
+        tokio::spawn(async move { try_sign_in(&svc, "ada@example.test", "not the password either").await })
+    };
+    common::until_waiting_for_locks(&db, 1, || signing_in.is_finished()).await;
+    for _ in 0..500 {
+        if svc.hasher.calls() > hashed_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(svc.hasher.calls(), hashed_before + 1, "the hash ran while the attempt waited to be counted");
+    assert!(!signing_in.is_finished(), "no answer before the attempt is counted");
+    counting_waits.commit().await.unwrap();
+    assert!(matches!(signing_in.await.unwrap(), Err(DomainError::InvalidCredentials)));
+    assert_eq!(failures(&db).await, 2);
+}
+
 /// A full hashing queue answers `Overloaded` at once, before the attempt is counted: shed
 /// requests never count against the account (nor hash anything), and the next one goes through.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

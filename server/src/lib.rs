@@ -112,6 +112,7 @@ impl AppState {
                 ),
                 email: Arc::new(config.email_settings().map_err(domain::DomainError::Internal)?),
                 session_cache: domain::auth::session_cache::SessionCache::new(config.session.cache_policy()),
+                after_answer: Default::default(),
                 clock,
             },
             geo,

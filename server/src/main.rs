@@ -124,6 +124,7 @@ async fn run() -> Result<(), String> {
     spawn_limit_pruning(state.clone());
     spawn_email_sender(&state)?;
     let origin = state.config.public_origin().to_string();
+    let after_answer = state.services.after_answer.clone();
     let app = router(state);
     // TCP_NODELAY: pages stream in several writes (the shell, then each resolved section); with
     // Nagle's algorithm a keep-alive client's delayed ACK held every later write back by ~40 ms.
@@ -140,7 +141,13 @@ async fn run() -> Result<(), String> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| format!("server error: {e}"))?;
+    // what answered requests left to do (a failed sign-in's record, a reset request's email)
+    after_answer.close();
+    if tokio::time::timeout(Duration::from_secs(10), after_answer.wait()).await.is_err() {
+        tracing::warn!(left = after_answer.len(), "stopped with work of answered requests unfinished");
+    }
+    Ok(())
 }
 
 /// Marks expired sessions and deletes ended ones, old emails and security events past retention,

@@ -230,8 +230,8 @@ pub(crate) async fn queue_reset_link(
 /// or not an account uses the address (its work, or a failure, never shows in the response).
 pub fn request_password_reset_in_background(svc: &Services, email: &str, client: &ClientInfo) -> Result<(), DomainError> {
     validate_email(email)?;
-    let (svc, email, client) = (svc.clone(), email.to_string(), client.clone());
-    tokio::spawn(async move {
+    let (tracker, svc, email, client) = (svc.after_answer.clone(), svc.clone(), email.to_string(), client.clone());
+    tracker.spawn(async move {
         if let Err(e) = request_password_reset(&svc, &email, &client).await {
             tracing::warn!(error = %e, "a password reset request failed after its answer");
         }

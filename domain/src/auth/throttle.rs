@@ -69,7 +69,7 @@ impl Attempt {
     /// The attempt was wrong: it stays counted; recorded as `check`'s failure (and as a lock-out
     /// when it locked the path).
     pub async fn failed(self, svc: &Services, check: Check, client: &ClientInfo) -> Result<(), DomainError> {
-        record(svc, self.user_id, self.path, check, self.locks, client).await
+        record(svc, self.user_id, self.path, check, self.locks, client, self.at).await
     }
 
     /// Right, and the person is fully authenticated: the path's count starts again.
@@ -90,8 +90,9 @@ impl Attempt {
 /// pending sign-in bounds how many codes one right password may try), and recorded.
 pub async fn second_step_failed(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
     let path = path(svc, client, user_id);
-    let locks = db::throttles::record_failure(&svc.db, user_id, path.key(), svc.clock.now(), &svc.throttle).await?;
-    record(svc, user_id, path, Check::SecondStep, locks, client).await
+    let now = svc.clock.now();
+    let locks = db::throttles::record_failure(&svc.db, user_id, path.key(), now, &svc.throttle).await?;
+    record(svc, user_id, path, Check::SecondStep, locks, client, now).await
 }
 
 /// A full sign-in on this request's path (the second step done, in the caller's transaction): its
@@ -101,8 +102,9 @@ pub async fn reset(db: impl sqlx::PgExecutor<'_>, svc: &Services, user_id: UserI
     Ok(())
 }
 
-async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Check, locks: bool, client: &ClientInfo) -> Result<(), DomainError> {
-    let now = svc.clock.now();
+/// Records a counted failure that happened `at` (recorded later than that after a sign-in's answer).
+async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Check, locks: bool, client: &ClientInfo, at: OffsetDateTime) -> Result<(), DomainError> {
+    let now = at;
     let kind = check.failed_event();
     let ip = client.ip.as_deref().unwrap_or("-");
     tracing::info!(user_id = %user_id, event = kind.as_str(), trusted_device = path.is_trusted(), ip, "failed attempt");
@@ -118,10 +120,11 @@ async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Chec
 
 /// Checks a password for an account, through the throttle of this browser's path (its own if it
 /// holds the account's device cookie, the account's untrusted one otherwise): the attempt is
-/// counted before the check. While the throttle holds (too many recent failures, or locked out)
-/// the answer is `None` after the same hashing work as a real check, so a locked path looks
-/// exactly like a wrong password. A wrong password stays counted and is recorded as `check`'s
-/// failure. A right one answers the counted attempt; the caller decides what it earns: a reset of
+/// counted before the check's result is used (while the hash runs). While the throttle holds (too
+/// many recent failures, or locked out) the answer is `None` after the same hashing work as a real
+/// check, so a locked path looks exactly like a wrong password. A wrong password stays counted and
+/// is recorded as `check`'s failure (at sign-in, after the answer: `Services::after_answer`). A
+/// right one answers the counted attempt; the caller decides what it earns: a reset of
 /// the path's count once the person is fully authenticated, or only this attempt forgiven while a
 /// second step is still due (so knowing the password never resets the count that limits guessing
 /// codes).
@@ -137,14 +140,29 @@ pub(crate) async fn verify_throttled(
     // account; a full hashing queue refuses before the attempt is counted against the account
     crate::auth::password::check_size(password)?;
     let admission = svc.hasher.admit()?;
-    let attempt = match user.password_hash {
-        Some(_) => claim(svc, user.id, client).await?,
-        None => None,
+    // The attempt is counted while the password is checked: the answer waits for the hash alone,
+    // as for an unknown email (whose answer would otherwise come a round trip sooner). While the
+    // path is throttled the check's result is never looked at.
+    let stored = user.password_hash.as_deref();
+    let checked = svc.hasher.verify_admitted(admission, password, stored);
+    let (attempt, right) = match stored {
+        Some(_) => tokio::try_join!(claim(svc, user.id, client), checked)?,
+        None => (None, checked.await?),
     };
-    let stored = if attempt.is_some() { user.password_hash.as_deref() } else { None };
-    let right = svc.hasher.verify_admitted(admission, password, stored).await?;
     match attempt {
         Some(attempt) if right => Ok(Some(attempt)),
+        // A wrong password at sign-in is recorded after the answer, which then takes as long as
+        // for an unknown email (the count that limits guessing was taken above, before it). The
+        // signed-in checks (current password, re-verification) record it before answering.
+        Some(attempt) if check == Check::SignIn => {
+            let (svc, client) = (svc.clone(), client.clone());
+            svc.after_answer.clone().spawn(async move {
+                if let Err(e) = attempt.failed(&svc, check, &client).await {
+                    tracing::warn!(error = %e, "recording a failed sign-in failed after its answer");
+                }
+            });
+            Ok(None)
+        }
         Some(attempt) => {
             attempt.failed(svc, check, client).await?;
             Ok(None)

@@ -38,6 +38,7 @@ pub fn services(db: PgPool) -> Services {
         email: std::sync::Arc::new(domain::email::EmailSettings::for_tests(ORIGIN)),
         // not listening, so never used: each test that wants it starts its listener
         session_cache: domain::auth::session_cache::SessionCache::new(Default::default()),
+        after_answer: Default::default(),
         clock: Clock::fixed(datetime!(2026-11-23 12:00 UTC)),
     }
 }

@@ -55,7 +55,9 @@ pub struct Services {
 }
 
 impl Services {
-    /// Waits until the work begun after answers (`after_answer`) so far has finished.
+    /// Waits until the work begun after answers (`after_answer`) so far has finished. For tests
+    /// only: it reopens the tracker (undoing a shutdown's `close`), and under steady traffic it
+    /// may never return.
     pub async fn settle(&self) {
         self.after_answer.close();
         self.after_answer.wait().await;

@@ -220,13 +220,13 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
     store_new_password(svc, auth, &user, new, (EventKind::PasswordSet, RevokeReason::PasswordSet, Invalid::AlreadyHasPassword), client).await
 }
 
-/// In one transaction, after the account's row (the policy's length rule checked again if the
-/// account's authenticator was turned off since `auth` was read): the new hash is stored, every other session is revoked (and any sign-in
+/// In one transaction: the new hash is stored, every other session is revoked (and any sign-in
 /// waiting for its second step, which began with the old password), the current session gets a
 /// fresh token (returned, for the cookie) and is marked as just verified, and the change is
 /// recorded. A failure part-way changes nothing. Refused with `superseded` if the password is no
 /// longer the one `read` had (another change, or a reset that ended this session, committed while
-/// this one checked and hashed): the newer password stands.
+/// this one checked and hashed): the newer password stands. Refused by the length rule if the
+/// account's authenticator was turned off since `auth` was read (checked under the account's lock).
 async fn store_new_password(
     svc: &Services,
     auth: &AuthSession,
@@ -239,10 +239,6 @@ async fn store_new_password(
     let now = svc.clock.now();
     let (token, token_hash) = sessions::new_token();
     let mut tx = svc.db.begin().await?;
-    // the account's row first: the rules again if its authenticator was turned off meanwhile
-    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    let ctx = policy::password::Context { email: &read.email, display_name: read.display_name.as_deref(), has_second_factor: auth.has_second_factor };
-    crate::auth::password_policy::check_policy_under_lock(&mut tx, auth.user_id, new, &ctx, &svc.common_passwords).await?;
     let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
     if !db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok, read.password_changed_at).await? {
         return Err(DomainError::Invalid(superseded));
@@ -254,6 +250,10 @@ async fn store_new_password(
     if !db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await? {
         return Err(DomainError::Unauthenticated);
     }
+    // the rules again if the authenticator was turned off meanwhile (read after the UPDATE above
+    // took the account's row)
+    let ctx = policy::password::Context { email: &read.email, display_name: read.display_name.as_deref(), has_second_factor: auth.has_second_factor };
+    crate::auth::password_policy::check_policy_under_lock(&mut tx, auth.user_id, new, &ctx, &svc.common_passwords).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), event), client, now).await?;
     tx.commit().await?;
     Ok(token)

@@ -283,8 +283,6 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     // the account's row first: a password change committing meanwhile is seen, and the link
     // (made for the password before it) no longer matches
     db::passkeys::lock_account(&mut *tx, user.id).await?;
-    // (and the rules again if the authenticator was turned off since the link was read)
-    crate::auth::password_policy::check_policy_under_lock(&mut tx, user.id, new, &ctx, &svc.common_passwords).await?;
     let Some(user_id) = db::email::use_password_reset(&mut *tx, &hash, now).await?.filter(|id| *id == user.id) else {
         return Err(DomainError::Link(LinkProblem::Used));
     };
@@ -292,6 +290,8 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     if !db::users::set_password(&mut *tx, user_id, &new_hash, now, single_factor_ok, user.password_changed_at).await? {
         return Err(DomainError::Link(LinkProblem::Used));
     }
+    // the rules again if the authenticator was turned off since the link was read
+    crate::auth::password_policy::check_policy_under_lock(&mut tx, user_id, new, &ctx, &svc.common_passwords).await?;
     db::sessions::revoke_all(&mut *tx, user_id, now, RevokeReason::PasswordReset).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;

@@ -51,7 +51,7 @@ pub struct Attempt {
     locks: bool,
 }
 
-/// Counts an attempt on the request's path before it is checked; `None` while the path is
+/// Counts an attempt on the request's path before its check's result is used; `None` while the path is
 /// throttled or locked (the caller answers exactly as for a wrong password, after the same work).
 pub async fn claim(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<Option<Attempt>, DomainError> {
     let path = path(svc, client, user_id);

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::config::ThrottlePolicy;
 use crate::ids::UserId;
 
-/// Counts an attempt on the path before it is checked, if the throttle allows one now (not
+/// Counts an attempt on the path before its check's result is used, if the throttle allows one now (not
 /// locked, and either within the free attempts or the wait since the last failure has passed).
 /// `None` when it did not; otherwise whether this attempt reached `lockout_after` failures and
 /// locked the path.

@@ -149,7 +149,7 @@ function methodLines(res) {
   if (M['1'] && !M['1'].error) {
     const m = M['1'];
     lines.push(
-      `1. Baseline: \`server/examples/argon2_bench\` (argon2 0.5, argon2id m=${a.memory_kib} KiB, t=${a.iterations}, p=${a.parallelism}, read through \`server::Config::load\`), ${m.baseline.threads} threads (one per core) verifying one hash in a loop, ${n1(m.baseline.seconds)} s in two halves (${(m.baseline.halves ?? []).map(n1).join(' and ')}/s) alternating with the subject's (A B B A). ` +
+      `1. Baseline: \`server/examples/argon2_bench\` (argon2 0.5, argon2id m=${a.memory_kib} KiB, t=${a.iterations}, p=${a.parallelism}, read through \`server::Config::load\`), ${m.baseline.threads} threads (one per core) verifying one hash in a loop as the server's hashing threads do (argon2id into memory each thread allocated once, the output compared with the stored one), ${n1(m.baseline.seconds)} s in two halves (${(m.baseline.halves ?? []).map(n1).join(' and ')}/s) alternating with the subject's (A B B A). ` +
         `Subject: ${m.subject.tool} (connections = 2 × \`[argon2] max_concurrent\` ${a.max_concurrent}), POSTing \`/api/auth/sign-in\` over HTTP/1.1 loopback (\`scripts/bench/sign-in.lua\`), rotating over ${cfg.accounts} accounts; ` +
         `${n0(m.subject.ok)} signed in, ${n0(m.subject.failed)} not (statuses ${JSON.stringify(m.subject.statuses)}). Per-network limits raised and the account throttle's free attempts set to 99 (${cfg.serverEnv || 'see bench.sh'}). ${cpuText(m.subject.cpu)}. ${where}.`,
     );

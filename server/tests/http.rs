@@ -765,7 +765,9 @@ async fn a_release_builds_files_are_kept_for_a_year_and_sent_in_the_encoding_the
 async fn a_development_builds_files_keep_their_names_and_are_revalidated(db: PgPool) {
     let root = std::env::temp_dir().join(format!("gatehouse-site-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(root.join("pkg")).unwrap();
-    let css = "body { margin: 0 }\n".repeat(40);
+    // (larger than the smallest answer worth compressing)
+    let css = "body { margin: 0 }\n".repeat(100);
+    assert!(css.len() > usize::from(server::SMALLEST_COMPRESSED));
     std::fs::write(root.join("pkg/gatehouse.css"), &css).unwrap();
     let app = app_with(db.clone(), &[("GATEHOUSE_SITE_ROOT", root.to_str().unwrap())]);
     let (_, html) = fetch(&app, "/sign-in", None).await;
@@ -817,4 +819,18 @@ async fn pages_and_answers_are_compressed_except_those_carrying_a_secret(db: PgP
     assert!(body.contains("manual_key"), "{body}");
     let (res, _) = send(&app, call("/api/security/overview", "gzip")).await;
     assert_eq!((res.status(), res.headers()[header::CONTENT_ENCODING].to_str().unwrap()), (StatusCode::OK, "gzip"));
+    let (res, plain) = send(&app, call("/api/security/overview", "identity")).await;
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+    assert!(plain.len() >= usize::from(server::SMALLEST_COMPRESSED), "the overview: {} bytes", plain.len());
+    // a small answer goes out as it is: gzip's set-up would cost more than the bytes it saves
+    let session = Request::get("/api/session")
+        .header(header::HOST, "gatehouse.test")
+        .header(header::COOKIE, &cookie)
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .body(Body::empty())
+        .unwrap();
+    let (res, body) = send(&app, session).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+    assert!(body.contains("ada@example.test") && body.len() < usize::from(server::SMALLEST_COMPRESSED), "{body}");
 }

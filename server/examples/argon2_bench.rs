@@ -6,8 +6,9 @@
 //! the server's hashing threads compute: argon2id over the stored hash's parameters and salt into
 //! memory the thread allocated once and reuses (as `domain::auth::password` does), its output
 //! compared with the stored one; nothing else runs. (Until 2026-12-05 it was argon2's own
-//! `verify_password`, which allocates and fills 19 MiB for every verification: 1.6–2.7% slower per
-//! verification on one thread, which flattered the ratio by as much.)
+//! `verify_password`, which allocates fresh zeroed memory, 19 MiB, for every verification: 1.6–2.7%
+//! slower per verification on one thread and about 5% with two, as the bench runs it, which
+//! flattered the ratio by as much.)
 //!
 //! Prints one JSON object (the harness, scripts/bench/run.mjs, reads it), e.g.
 //! `{"verifications_per_s":61.2,"verifications":612,"seconds":10.0,"threads":2,…}`.

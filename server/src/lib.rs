@@ -189,9 +189,9 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// The smallest answer worth compressing. Below it gzip saves a few dozen bytes at most (a small
-/// answer fits in one TCP segment either way) and costs a whole encoder's set-up: zeroing its
-/// window and tables is most of a small answer's CPU (callgrind: about 0.44 million instructions
+/// The smallest answer worth compressing. Below it gzip saves little (a few dozen bytes on a
+/// `/api/session` answer) and costs a whole encoder's set-up: zeroing its window and tables is most
+/// of a small answer's CPU (callgrind: about 0.44 million instructions
 /// per response; a sign-in's JSON answer, `/api/session`, an action's result). A streamed page has
 /// no size known in advance and is compressed whatever its size.
 pub const SMALLEST_COMPRESSED: u16 = 1024;
@@ -206,8 +206,8 @@ pub const SMALLEST_COMPRESSED: u16 = 1024;
 /// with brotli) for ~10% fewer bytes. The built files keep their brotli copies: `make release`
 /// compresses them once, at the highest level, and `/pkg` serves them. Not compressed: the wasm bundle (a release build
 /// stores its compressed copies; compressing a development build's on every load would cost more
-/// than it saves on loopback), images, and the answers that carry a secret (see
-/// `middleware::keep_secrets_uncompressed`), and answers under `SMALLEST_COMPRESSED` bytes.
+/// than it saves on loopback), images, the answers that carry a secret (see
+/// `middleware::keep_secrets_uncompressed`) and answers under `SMALLEST_COMPRESSED` bytes.
 fn compression() -> CompressionLayer<impl Predicate> {
     let predicate = DefaultPredicate::new()
         .and(SizeAbove::new(SMALLEST_COMPRESSED))

@@ -2,10 +2,10 @@
 //! server's configured parameters (`[argon2]` of Leptos.toml, or GATEHOUSE_CONFIG, with the
 //! GATEHOUSE_ARGON2_* overrides: read through `server::Config::load`, as the server reads them),
 //! one thread per core this process may run on, each verifying the same PHC hash in a loop for
-//! BENCH_SECONDS (default 10; BENCH_THREADS overrides the thread count). Each verification is what
-//! the server's hashing threads compute: argon2id over the stored hash's parameters and salt into
-//! memory the thread allocated once and reuses (as `domain::auth::password` does), its output
-//! compared with the stored one; nothing else runs. (Until 2026-12-05 it was argon2's own
+//! BENCH_SECONDS (default 10; BENCH_THREADS overrides the thread count). Each verification is the
+//! one the server's hashing threads run (`domain::auth::password::verify_in_thread_memory`: argon2id
+//! into memory the thread allocated once and reuses, its output compared with the stored one);
+//! nothing else runs. (Until 2026-12-05 it was argon2's own
 //! `verify_password`, which allocates fresh zeroed memory, 19 MiB, for every verification: 1.6–2.7%
 //! slower per verification on one thread and about 5% with two, as the bench runs it, which
 //! flattered the ratio by as much.)
@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use domain::auth::password::verify_in_thread_memory;
 
 fn main() -> Result<(), String> {
     let path = std::env::var("GATEHOUSE_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
@@ -48,16 +49,8 @@ fn main() -> Result<(), String> {
             let (done, stop, phc) = (done.clone(), stop.clone(), phc.clone());
             std::thread::spawn(move || {
                 let parsed = PasswordHash::new(&phc).expect("own hash parses");
-                let params = Params::try_from(&parsed).expect("own hash's parameters");
-                let mut salt = [0u8; 64];
-                let salt = parsed.salt.expect("own hash's salt").decode_b64(&mut salt).expect("own salt decodes");
-                let expected = parsed.hash.expect("own hash's output");
-                let mut blocks = vec![Block::default(); params.block_count()];
-                let mut out = vec![0u8; expected.len()];
-                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
                 while !stop.load(Ordering::Relaxed) {
-                    argon2.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..]).expect("argon2id");
-                    assert!(Output::new(&out).is_ok_and(|computed| computed == expected), "verification failed");
+                    assert!(verify_in_thread_memory(password, &parsed).expect("argon2id"), "verification failed");
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })

@@ -200,8 +200,9 @@ thread_local! {
 
 /// `Argon2::verify_password` with this thread's memory: the stored hash's own algorithm, version,
 /// parameters, salt and output length, its output compared in constant time (`Output`'s `==`).
-/// A hash without salt or output never matches.
-fn verify_in_thread_memory(password: &[u8], stored: &PasswordHash<'_>) -> Result<bool, DomainError> {
+/// A hash without salt or output never matches. Public for `make bench`'s baseline (server/examples/
+/// argon2_bench.rs), which runs exactly this outside the server.
+pub fn verify_in_thread_memory(password: &[u8], stored: &PasswordHash<'_>) -> Result<bool, DomainError> {
     use argon2::password_hash::Output;
     let err = |e: &dyn std::fmt::Display| DomainError::Hash(e.to_string());
     let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else { return Ok(false) };

@@ -164,9 +164,10 @@ pub async fn start_with_password(
     let found = db::alerts::lock_for_password_sign_in(&mut *tx, user_id, password_changed_at, path.key())
         .await?
         .ok_or(DomainError::InvalidCredentials)?;
-    let started = match found.second_step_due {
-        false => start_in(&mut tx, svc, Some(found.locked), user_id, SignInMethod::Password, None, true, client, svc.clock.now()).await?,
-        true => None,
+    let started = if found.second_step_due {
+        None
+    } else {
+        start_in(&mut tx, svc, Some(found.locked), user_id, SignInMethod::Password, None, true, client, svc.clock.now()).await?
     };
     let Some(token) = started else {
         // (the account's row unlocked now, not when the connection goes back to the pool: the

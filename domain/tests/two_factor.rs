@@ -578,6 +578,32 @@ async fn turning_the_authenticator_off_overtaken_by_a_short_password_is_refused(
     assert_eq!(authenticators, 1);
 }
 
+/// The account's organisation moved to Enterprise while its authenticator is turned off: the move
+/// commits first and turning it off is refused, so the account is never on Enterprise without its
+/// second factor (the plan used to be read from the session only, before anything was locked).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn turning_the_authenticator_off_overtaken_by_a_move_to_enterprise_is_refused(db: PgPool) {
+    use domain::plan::Plan;
+    let svc = services(db.clone());
+    let (token, session, _, _) = enrolled(&svc).await;
+    let acme = domain::organizations::create(&svc, "Acme", Plan::Pro).await.unwrap();
+    domain::organizations::add_member(&svc, acme, session.user_id).await.unwrap();
+    let on_pro = me(&svc, &token).await;
+    assert_eq!(on_pro.plan, Plan::Pro);
+    let mut move_to_enterprise = db.begin().await.unwrap();
+    sqlx::query("UPDATE organizations SET plan = 'enterprise'").execute(&mut *move_to_enterprise).await.unwrap();
+    let disable = tokio::spawn({
+        let svc = svc.clone();
+        async move { two_factor::disable(&svc, &on_pro, &ClientInfo::default()).await }
+    });
+    common::until_waiting_for_locks(&db, 1, || disable.is_finished()).await;
+    move_to_enterprise.commit().await.unwrap();
+    let r = disable.await.unwrap();
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation))), "{r:?}");
+    let authenticators: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
+    assert_eq!(authenticators, 1);
+}
+
 /// New backup codes asked for while the authenticator is turned off: refused, and no codes are
 /// left without an authenticator (they used to be written after it was gone).
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -160,12 +160,20 @@ pub async fn regenerate_backup_codes(svc: &Services, auth: &AuthSession, client:
 /// short to be the only factor (a new one first).
 pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<(), DomainError> {
     require_recent(svc, auth)?;
+    let enterprise = || DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation);
+    // (the session's plan: the early answer; the plan read under the locks below is the guard)
     if auth.plan == Plan::Enterprise {
-        return Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation));
+        return Err(enterprise());
     }
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
+    // The plan as it is now, the organisation's row held until the commit: a move to Enterprise
+    // that committed since the session was read is refused here, and one still in flight waits
+    // for this (its members without an authenticator are then asked to set one up).
+    if db::organizations::plan_held(&mut *tx, auth.user_id).await? == Plan::Enterprise {
+        return Err(enterprise());
+    }
     // (read under the account's lock: a password change committed while this waited is seen)
     let user = db::users::find(&mut *tx, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_some() && !user.password_single_factor_ok {

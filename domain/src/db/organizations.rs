@@ -28,6 +28,23 @@ pub async fn set_plan(db: impl PgExecutor<'_>, id: OrganizationId, plan: Plan) -
     Ok(r.rows_affected() == 1)
 }
 
+/// The account's plan, with its organisation's row held (`FOR SHARE`) until the caller's
+/// transaction ends: a plan change (`set_plan`) that began first is waited for and read, one that
+/// begins after waits for the caller. Free outside any organisation. Take the account's row first
+/// (the caller holds it, so its membership cannot change meanwhile), the order of every transaction
+/// that locks both.
+pub async fn plan_held(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Plan, sqlx::Error> {
+    let plan = sqlx::query_scalar!(
+        r#"SELECT plan AS "plan: Plan" FROM organizations
+           WHERE id = (SELECT organization_id FROM users WHERE id = $1)
+           FOR SHARE"#,
+        user_id.0,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(plan.unwrap_or(Plan::Free))
+}
+
 pub async fn find_by_name(db: impl PgExecutor<'_>, name: &str) -> Result<Option<OrganizationId>, sqlx::Error> {
     let id = sqlx::query_scalar!("SELECT id FROM organizations WHERE name = $1 ORDER BY created_at LIMIT 1", name)
         .fetch_optional(db)

@@ -604,6 +604,24 @@ async fn turning_the_authenticator_off_overtaken_by_a_move_to_enterprise_is_refu
     assert_eq!(authenticators, 1);
 }
 
+/// A move to Enterprise that committed after the session was read (the session still says Pro):
+/// turning the authenticator off is refused all the same, from the plan read under the locks.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn turning_the_authenticator_off_after_a_move_to_enterprise_is_refused_whatever_the_session_says(db: PgPool) {
+    use domain::plan::Plan;
+    let svc = services(db.clone());
+    let (token, session, _, _) = enrolled(&svc).await;
+    let acme = domain::organizations::create(&svc, "Acme", Plan::Pro).await.unwrap();
+    domain::organizations::add_member(&svc, acme, session.user_id).await.unwrap();
+    let on_pro = me(&svc, &token).await;
+    assert_eq!(on_pro.plan, Plan::Pro);
+    sqlx::query("UPDATE organizations SET plan = 'enterprise'").execute(&db).await.unwrap();
+    let r = two_factor::disable(&svc, &on_pro, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation))), "{r:?}");
+    let authenticators: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
+    assert_eq!(authenticators, 1);
+}
+
 /// New backup codes asked for while the authenticator is turned off: refused, and no codes are
 /// left without an authenticator (they used to be written after it was gone).
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -32,7 +32,8 @@ pub async fn set_plan(db: impl PgExecutor<'_>, id: OrganizationId, plan: Plan) -
 /// transaction ends: a plan change (`set_plan`) that began first is waited for and read, one that
 /// begins after waits for the caller. Free outside any organisation. Take the account's row first
 /// (the caller holds it, so its membership cannot change meanwhile), the order of every transaction
-/// that locks both.
+/// that locks both. (Nothing here deletes an organisation: a deletion's `ON DELETE SET NULL` would
+/// take the two the other way round.)
 pub async fn plan_held(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Plan, sqlx::Error> {
     let plan = sqlx::query_scalar!(
         r#"SELECT plan AS "plan: Plan" FROM organizations

@@ -1,6 +1,7 @@
 //! The activity list as the page and its downloads show it: pages of the account's events, newest
 //! first, with a cursor for the next; every event for the downloads; and the retention task that
-//! deletes what is older than the list shows. (Recording events is `activity`'s.)
+//! deletes what is older than the retention period (never less than the list shows). (Recording
+//! events is `activity`'s.)
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 

@@ -574,8 +574,23 @@ async fn turning_the_authenticator_off_overtaken_by_a_short_password_is_refused(
     };
     let r = common::while_a_change_holds_the_account(&db, disable, &["UPDATE users SET password_single_factor_ok = false"]).await;
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasswordTooShortForOneFactor))), "{r:?}");
-    let authenticators: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
-    assert_eq!(authenticators, 1);
+    assert_eq!(authenticators(&db).await, 1);
+}
+
+/// The session of an account with an authenticator, a member of an organisation on Pro.
+async fn enrolled_member_of_a_pro_organisation(svc: &Services) -> AuthSession {
+    use domain::plan::Plan;
+    let (token, session, _, _) = enrolled(svc).await;
+    let acme = domain::organizations::create(svc, "Acme", Plan::Pro).await.unwrap();
+    domain::organizations::add_member(svc, acme, session.user_id).await.unwrap();
+    let on_pro = me(svc, &token).await;
+    assert_eq!(on_pro.plan, Plan::Pro);
+    on_pro
+}
+
+/// Authenticators on record (a test's own database).
+async fn authenticators(db: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(db).await.unwrap()
 }
 
 /// The account's organisation moved to Enterprise while its authenticator is turned off: the move
@@ -583,13 +598,8 @@ async fn turning_the_authenticator_off_overtaken_by_a_short_password_is_refused(
 /// second factor (the plan used to be read from the session only, before anything was locked).
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn turning_the_authenticator_off_overtaken_by_a_move_to_enterprise_is_refused(db: PgPool) {
-    use domain::plan::Plan;
     let svc = services(db.clone());
-    let (token, session, _, _) = enrolled(&svc).await;
-    let acme = domain::organizations::create(&svc, "Acme", Plan::Pro).await.unwrap();
-    domain::organizations::add_member(&svc, acme, session.user_id).await.unwrap();
-    let on_pro = me(&svc, &token).await;
-    assert_eq!(on_pro.plan, Plan::Pro);
+    let on_pro = enrolled_member_of_a_pro_organisation(&svc).await;
     let mut move_to_enterprise = db.begin().await.unwrap();
     sqlx::query("UPDATE organizations SET plan = 'enterprise'").execute(&mut *move_to_enterprise).await.unwrap();
     let disable = tokio::spawn({
@@ -600,26 +610,19 @@ async fn turning_the_authenticator_off_overtaken_by_a_move_to_enterprise_is_refu
     move_to_enterprise.commit().await.unwrap();
     let r = disable.await.unwrap();
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation))), "{r:?}");
-    let authenticators: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
-    assert_eq!(authenticators, 1);
+    assert_eq!(authenticators(&db).await, 1);
 }
 
 /// A move to Enterprise that committed after the session was read (the session still says Pro):
 /// turning the authenticator off is refused all the same, from the plan read under the locks.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn turning_the_authenticator_off_after_a_move_to_enterprise_is_refused_whatever_the_session_says(db: PgPool) {
-    use domain::plan::Plan;
     let svc = services(db.clone());
-    let (token, session, _, _) = enrolled(&svc).await;
-    let acme = domain::organizations::create(&svc, "Acme", Plan::Pro).await.unwrap();
-    domain::organizations::add_member(&svc, acme, session.user_id).await.unwrap();
-    let on_pro = me(&svc, &token).await;
-    assert_eq!(on_pro.plan, Plan::Pro);
+    let on_pro = enrolled_member_of_a_pro_organisation(&svc).await;
     sqlx::query("UPDATE organizations SET plan = 'enterprise'").execute(&db).await.unwrap();
     let r = two_factor::disable(&svc, &on_pro, &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::SecondFactorRequiredByOrganisation))), "{r:?}");
-    let authenticators: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
-    assert_eq!(authenticators, 1);
+    assert_eq!(authenticators(&db).await, 1);
 }
 
 /// New backup codes asked for while the authenticator is turned off: refused, and no codes are

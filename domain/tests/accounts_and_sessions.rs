@@ -69,6 +69,15 @@ async fn bad_input_is_refused_with_a_reason_and_nothing_is_created(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_address_longer_in_bytes_than_in_characters_signs_in_with_its_password(db: PgPool) {
+    let svc = services(db);
+    // 160 characters, 312 bytes (each é is two): the 254 limit counts characters
+    let email = format!("{}@{}test", "é".repeat(32), format!("{}.", "é".repeat(40)).repeat(3));
+    sign_up(&svc, &email, None, &Password::new(PW), &client("A")).await.unwrap();
+    assert!(sign_in(&svc, &email, &Password::new(PW), &client("B")).await.is_ok());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn unknown_email_and_wrong_password_are_the_same_error(db: PgPool) {
     let svc = services(db);
     sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();

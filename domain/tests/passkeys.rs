@@ -203,6 +203,20 @@ async fn default_names_are_numbered_and_chosen_names_are_kept(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_whose_name_is_longer_than_a_passkey_name_still_adds_its_passkeys(db: PgPool) {
+    // (the installed list has such names: this one is 68 characters, a passkey's name at most 64)
+    let long = "Security Key NFC by Yubico - Enterprise Edition (Enterprise Profile)";
+    let providers = passkeys::ProviderNames::from_json(&format!(r#"{{"{TEST_AAGUID}": "{long}"}}"#)).unwrap();
+    let svc = Services {
+        passkeys: std::sync::Arc::new(passkeys::PasskeyService::new(common::RP_ID, ORIGIN, "Gatehouse", providers).unwrap()),
+        ..services(db)
+    };
+    let (_, session) = account(&svc, "ada@example.test").await;
+    assert_eq!(register(&svc, &session, &mut key(1), "").await.unwrap().name, "Security Key NFC by Yubico - Enterprise Edition (Enterprise Pro…");
+    assert_eq!(register(&svc, &session, &mut key(2), "").await.unwrap().name, "Security Key NFC by Yubico - Enterprise Edition (Enterprise P… 2");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn adding_a_passkey_needs_a_recent_verification(db: PgPool) {
     let svc = services(db);
     let (_, session) = account(&svc, "ada@example.test").await;

@@ -185,7 +185,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::keep_secrets_uncompressed))
         .layer(compression())
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        // each request's span names its method and path, never its query: links carry their
+        // token there (`/reset-password?token=…`), provider callbacks their code (`?code=…`)
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 

@@ -834,3 +834,42 @@ async fn pages_and_answers_are_compressed_except_those_carrying_a_secret(db: PgP
     assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
     assert!(body.contains("ada@example.test") && body.len() < usize::from(server::SMALLEST_COMPRESSED), "{body}");
 }
+
+/// What a test's subscriber wrote.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn request_logs_name_the_path_but_never_the_token_a_link_carries_even_at_debug(db: PgPool) {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let app = app(db);
+    let secret = "Zq8tLinkTokenThatMustNotBeLogged";
+    for path in [
+        format!("/reset-password?token={secret}"),
+        format!("/api/auth/reset-password/link?token={secret}"),
+        format!("/auth/github/callback?code={secret}&state={secret}"),
+    ] {
+        send(&app, get(&path, None)).await;
+    }
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("path=/reset-password"), "{log}");
+    assert!(log.contains("path=/auth/github/callback"), "{log}");
+    assert!(!log.contains(secret), "{log}");
+}

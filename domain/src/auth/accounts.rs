@@ -20,7 +20,11 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// A plausible address: one `@`, something on both sides, a dot in the domain, no spaces, ≤ 254.
+/// A plausible address: one `@`, something on both sides, a dot in the domain, no spaces, ≤ 254,
+/// no invisible characters (a zero-width space or a direction mark pasted along would make an
+/// address that looks like another's), and one the mailer can send to (lettre's `Address`: no
+/// `<…>`, no `..` or leading `-` in the domain, no `,`), so that a sign-up never answers "check
+/// your inbox" for a link that can never be sent.
 pub fn validate_email(email: &str) -> Result<(), DomainError> {
     let e = email.trim();
     let invalid = |rule| Err(DomainError::Invalid(rule));
@@ -38,7 +42,8 @@ pub fn validate_email(email: &str) -> Result<(), DomainError> {
         || !domain.contains('.')
         || domain.starts_with('.')
         || domain.ends_with('.')
-        || e.chars().any(|c| c.is_whitespace() || c.is_control())
+        || e.chars().any(|c| c.is_whitespace() || c.is_control() || invisible(c))
+        || e.parse::<lettre::Address>().is_err()
     {
         return invalid(Invalid::EmailMalformed);
     }
@@ -57,6 +62,13 @@ pub fn validate_display_name(display_name: Option<&str>) -> Result<Option<String
 /// A name someone typed (their display name, a passkey's), trimmed and without the characters
 /// that do not show: control characters (Postgres refuses NUL in text, which answered a sign-up
 /// with 500) and the bidirectional overrides that would make a name read as another.
+/// Characters that show nothing (or only turn the text around) but make two strings differ:
+/// zero-width spaces and joiners, direction marks, embeddings and isolates, word joiners, the
+/// byte-order mark.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 pub fn without_hidden_characters(name: &str) -> String {
     let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
@@ -123,7 +135,7 @@ pub async fn sign_in(
     let normalized = normalize_email(email);
     // (no account's address is empty, longer than 254 or holds a control character, which
     // Postgres may even refuse to compare: NUL)
-    let user = if normalized.is_empty() || normalized.len() > 254 || normalized.contains(char::is_control) {
+    let user = if normalized.is_empty() || normalized.chars().count() > 254 || normalized.contains(char::is_control) {
         None
     } else {
         db::users::find_by_email(&svc.db, &normalized).await?
@@ -276,6 +288,30 @@ mod tests {
             assert!(validate_email(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(validate_email(&format!("{}@example.test", "a".repeat(250))).is_err());
+    }
+
+    /// 160 characters, 312 bytes: under the 254-character limit, over it in bytes.
+    fn long_international_address() -> String {
+        format!("{}@{}test", "é".repeat(32), format!("{}.", "é".repeat(40)).repeat(3))
+    }
+
+    #[test]
+    fn an_address_the_mailer_cannot_send_to_or_with_invisible_characters_is_malformed() {
+        for bad in [
+            "<ada@example.test>",
+            "ada@example..test",
+            "ada,bob@example.test",
+            "ada@-example.test",
+            "ada@example.test\u{200B}",
+            "\u{202E}ada@example.test",
+            "ada\u{FEFF}@example.test",
+            "ada@exa\u{2060}mple.test",
+        ] {
+            assert!(matches!(validate_email(bad), Err(DomainError::Invalid(Invalid::EmailMalformed))), "{bad:?} should be malformed");
+        }
+        for good in ["ada+tag@example.test", "o'brien@example.test", "ada@exämple.test", "名前@example.test", &long_international_address()] {
+            assert!(validate_email(good).is_ok(), "{good:?} should be accepted");
+        }
     }
 
 }

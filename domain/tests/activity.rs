@@ -323,6 +323,62 @@ async fn a_passkey_sign_in_from_the_home_network_in_a_new_country_raises_the_ale
     assert!(sent[0].1.contains("Approximate location: Paris, Ile-de-France, France (IP address 198.51.100.8)"), "{}", sent[0].1);
 }
 
+/// A browser that fully signed in is a known device: it signs in from anywhere without an alert.
+/// "This wasn't me" takes that from every browser trusted before it, so an intruder's browser
+/// that comes back (with the password again) is alerted about like any stranger's.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_this_wasnt_me_the_intruders_browser_is_alerted_about_again_despite_its_device_cookie(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    // the intruder signs in with the phished password: an alert, and a device cookie for the account
+    let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+    let with_cookie =
+        |ip: &str, country: &str| ClientInfo { device: Some(intruder.device.clone()), ..client(ip, CHROME_LINUX, Some(country), "Far away") };
+    // until Ada answers, that browser is a known device: from another network and country, no alert
+    svc.clock.advance(Duration::days(2));
+    signs_in(&svc, &with_cookie("192.0.2.50", "BR")).await;
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+    alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
+    // it comes back with the same cookie, from yet another network and country: alerted
+    svc.clock.advance(Duration::days(2));
+    signs_in(&svc, &with_cookie("100.64.5.5", "JP")).await;
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2);
+}
+
+/// A password change forgets the trusted browsers too (the owner's own, until they sign in fully
+/// again): a passkey sign-in from one is judged by its network and country, then, renewed by that
+/// sign-in, it is a known device again. Both ways of a passkey sign-in are covered: the one
+/// statement of a familiar one, and the transaction of an unfamiliar one.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_a_password_change_a_browser_trusted_before_it_is_alerted_about_once_then_known_again(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let (mut key, _) = registered(&svc, &me(&svc, &owner.token).await, 210).await;
+    let mut passkey_sign_in = async |from: ClientInfo| {
+        let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
+        passkeys::finish_sign_in(&svc, &cookie, &key.get(&options), &from).await.unwrap()
+    };
+    let travelling = |ip: &str, country: &str, device: &domain::secret::DeviceCookie| ClientInfo {
+        device: Some(device.clone()),
+        ..client(ip, SAFARI_IPHONE, Some(country), "Far away")
+    };
+    // Ada's browser, from a network and country the account never used: known, no alert
+    svc.clock.advance(Duration::days(2));
+    let abroad = passkey_sign_in(travelling("192.0.2.60", "JP", &owner.device)).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 0);
+    svc.clock.advance(Duration::minutes(1));
+    accounts::change_password(&svc, &me(&svc, &abroad.token).await, &Password::new(PW), &Password::new(NEW_PW), &home()).await.unwrap();
+    // the same browser (its cookie from before the change), from another new place: alerted
+    svc.clock.advance(Duration::days(2));
+    let again = passkey_sign_in(travelling("192.0.2.61", "BR", &abroad.device)).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+    // that sign-in renewed its cookie: known again
+    svc.clock.advance(Duration::days(2));
+    passkey_sign_in(travelling("192.0.2.62", "AU", &again.device)).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 1);
+}
+
 /// A passkey sign-in counts every sign-in that committed before it as history, also one that
 /// committed while it waited for the account's row. A familiar passkey sign-in is one statement,
 /// whose snapshot is older than that wait; one that looks unfamiliar there must go the whole way

@@ -83,10 +83,10 @@ async fn a_device_cookie_of_another_account_or_a_forged_one_is_untrusted(db: PgP
         Err(DomainError::InvalidCredentials)
     ));
     let other_server = domain::auth::device_cookies::DeviceCookieKey::from_config("b3RoZXIgc2VydmVyJ3MgZGV2aWNlIGNvb2tpZSBrZXkh").unwrap();
-    let foreign = other_server.issue(None, ada_id);
+    let foreign = other_server.issue(None, ada_id, svc.clock.now());
     assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &browser(&foreign)).await, Err(DomainError::InvalidCredentials)));
     // her real cookie still works; and a browser signed in to both accounts is trusted for both
-    let both = svc.device_cookies.issue(Some(&ada.device), bob_id);
+    let both = svc.device_cookies.issue(Some(&ada.device), bob_id, svc.clock.now());
     assert!(try_sign_in(&svc, "ada@example.test", PW, &browser(&both)).await.is_ok());
     assert!(try_sign_in(&svc, "ada@example.test", PW, &browser(&ada.device)).await.is_ok());
 }

@@ -307,7 +307,7 @@ async fn a_ceremony_cookie_under_another_key_or_a_device_cookie_in_its_place_fin
     assert_eq!(rule(e), Invalid::PasskeyExpired);
     // the same key's device cookie, offered as a ceremony cookie, and a ceremony cookie offered as
     // a device cookie: each is signed for its own use only
-    let device = svc.device_cookies.issue(None, session.user_id);
+    let device = svc.device_cookies.issue(None, session.user_id, svc.clock.now());
     let (options, _) = begin_sign_in(&svc);
     let as_ceremony = domain::secret::CeremonyToken::from_cookie(device.expose());
     let e = passkeys::finish_sign_in(&svc, &as_ceremony, &k.get(&options), &ClientInfo::default()).await.unwrap_err();

@@ -257,6 +257,7 @@ async fn store_new_password(
     }
     db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, reason).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     // (a session that Sign out everywhere or "This wasn't me" ended meanwhile changes nothing: the
     // transaction rolls back with the new password)
     if !db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &token_hash, now).await? {

@@ -239,7 +239,10 @@ pub async fn signed_in(
     if method.used_backup_code() {
         record(&mut *conn, svc, NewEvent::new(user_id, Some(session_id), EventKind::BackupCodeUsed), client, now).await?;
     }
-    let known_device = svc.device_cookies.path(client.device.as_ref(), user_id).is_trusted();
+    let known_device = crate::auth::device_cookies::known_since(
+        svc.device_cookies.trusted_since(client.device.as_ref(), user_id),
+        locked.devices_reset_at,
+    );
     let unfamiliar = signed_in_before && !known_device && !(history.network_seen && history.country_seen);
     if unfamiliar {
         raise_alert(conn, svc, user_id, session_id, event_id, method, client, now).await?;

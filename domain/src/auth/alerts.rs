@@ -82,6 +82,8 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     db::passkeys::lock_account(&mut *tx, user_id).await?;
     db::sessions::revoke_reported(&mut *tx, user_id, session_id, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
+    // the intruder's browser no longer signs in without an alert
+    db::users::reset_devices(&mut *tx, user_id, now).await?;
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
@@ -139,6 +141,7 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;

@@ -5,15 +5,22 @@
 //! only the untrusted path: the owner's own browsers keep signing in.
 //!
 //! One cookie holds up to [`MAX_ACCOUNTS`] entries (one per account signed in from this browser),
-//! each `base64url(user id ‖ nonce ‖ HMAC-SHA-256(key, label ‖ user id ‖ nonce))`, joined by `.`.
-//! An entry is only ever trusted for the account it names and only with a valid MAC, so a forged
-//! entry, or one copied from another account's cookie, counts as untrusted. The cookie is not a
-//! session: nothing signs in with it.
+//! each `base64url(user id ‖ nonce ‖ issued ‖ HMAC-SHA-256(key, label ‖ user id ‖ nonce ‖ issued))`
+//! (`issued`: when the account's entry was last renewed, by a full sign-in, in Unix microseconds),
+//! joined by `.`. An entry is only ever trusted for the account it names and only with a valid
+//! MAC, so a forged entry, or one copied from another account's cookie, counts as untrusted. The
+//! cookie is not a session: nothing signs in with it.
+//!
+//! A trusted browser also signs in without an unfamiliar-sign-in alert, but only while its entry
+//! is newer than the account's last reset of its devices (`users.devices_reset_at`: "This wasn't
+//! me", a password reset or change, …; see [`known_since`]): an intruder's browser keeps its
+//! throttle row, never the owner's trust.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ids::UserId;
@@ -24,9 +31,9 @@ pub const MAX_ACCOUNTS: usize = 5;
 /// How long a browser stays trusted after its last full sign-in (the cookie's Max-Age).
 pub const LIFETIME_DAYS: i64 = 365;
 
-const LABEL: &[u8] = b"gatehouse device cookie v1";
+const LABEL: &[u8] = b"gatehouse device cookie v2";
 const NONCE_LEN: usize = 16;
-const ENTRY_LEN: usize = 16 + NONCE_LEN + 32;
+const ENTRY_LEN: usize = 16 + NONCE_LEN + 8 + 32;
 
 /// The server key that signs device cookies (`[secrets] device_cookie_key`), and passkey sign-ins
 /// in flight (see [`sign`](Self::sign)). `Debug` is redacted.
@@ -74,12 +81,11 @@ impl DeviceCookieKey {
         Ok(Self(key))
     }
 
-    fn mac(&self, user: &[u8; 16], nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
+    fn mac(&self, signed: &[u8]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(LABEL);
-        mac.update(user);
-        mac.update(nonce);
-        mac.finalize().into_bytes().into()
+        mac.update(signed);
+        mac
     }
 
     /// A MAC under this key of a value the server hands a browser to give back unchanged, for a use
@@ -102,8 +108,8 @@ impl DeviceCookieKey {
         mac.verify_slice(tag).is_ok()
     }
 
-    /// The valid entries of a cookie, as (account, nonce), in the cookie's order.
-    fn entries(&self, cookie: Option<&DeviceCookie>) -> Vec<(UserId, [u8; NONCE_LEN])> {
+    /// The valid entries of a cookie, in the cookie's order.
+    fn entries(&self, cookie: Option<&DeviceCookie>) -> Vec<Entry> {
         let Some(cookie) = cookie else { return Vec::new() };
         cookie
             .expose()
@@ -114,57 +120,81 @@ impl DeviceCookieKey {
                 if raw.len() != ENTRY_LEN {
                     return None;
                 }
-                let user: [u8; 16] = raw[..16].try_into().ok()?;
-                let nonce: [u8; NONCE_LEN] = raw[16..16 + NONCE_LEN].try_into().ok()?;
-                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-                mac.update(LABEL);
-                mac.update(&user);
-                mac.update(&nonce);
-                mac.verify_slice(&raw[16 + NONCE_LEN..]).ok()?;
-                Some((UserId(Uuid::from_bytes(user)), nonce))
+                let (signed, tag) = raw.split_at(ENTRY_LEN - 32);
+                self.mac(signed).verify_slice(tag).ok()?;
+                let user: [u8; 16] = signed[..16].try_into().ok()?;
+                let nonce: [u8; NONCE_LEN] = signed[16..16 + NONCE_LEN].try_into().ok()?;
+                let micros = i64::from_be_bytes(signed[16 + NONCE_LEN..].try_into().ok()?);
+                let issued = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()?;
+                Some(Entry { user: UserId(Uuid::from_bytes(user)), nonce, issued })
             })
             .collect()
     }
 
     /// The path this browser's attempts on `user`'s account are counted on.
     pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId) -> ThrottlePath {
-        self.entries(cookie)
-            .into_iter()
-            .find(|(u, _)| *u == user)
-            .map_or(ThrottlePath::Untrusted, |(_, nonce)| ThrottlePath::Device(nonce))
+        self.entries(cookie).into_iter().find(|e| e.user == user).map_or(ThrottlePath::Untrusted, |e| ThrottlePath::Device(e.nonce))
     }
 
-    /// The cookie to set after a full sign-in to `user`'s account: this account first (keeping its
-    /// nonce if the browser already had one, so its throttle row stays the same), then the other
-    /// accounts' valid entries, at most [`MAX_ACCOUNTS`] in all.
-    pub fn issue(&self, cookie: Option<&DeviceCookie>, user: UserId) -> DeviceCookie {
+    /// When this browser's entry for `user`'s account was last renewed (its last full sign-in to
+    /// it); `None` without a valid entry. Whether that still counts: [`known_since`].
+    pub fn trusted_since(&self, cookie: Option<&DeviceCookie>, user: UserId) -> Option<OffsetDateTime> {
+        self.entries(cookie).into_iter().find(|e| e.user == user).map(|e| e.issued)
+    }
+
+    /// The cookie to set after a full sign-in to `user`'s account at `now`: this account first
+    /// (renewed at `now`, keeping its nonce if the browser already had one, so its throttle row
+    /// stays the same), then the other accounts' valid entries as they were, at most
+    /// [`MAX_ACCOUNTS`] in all.
+    pub fn issue(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> DeviceCookie {
         let existing = self.entries(cookie);
-        let nonce = existing.iter().find(|(u, _)| *u == user).map(|(_, n)| *n).unwrap_or_else(|| {
+        let nonce = existing.iter().find(|e| e.user == user).map(|e| e.nonce).unwrap_or_else(|| {
             let mut n = [0u8; NONCE_LEN];
             rand::rngs::OsRng.fill_bytes(&mut n);
             n
         });
-        let mut out = vec![self.entry(user, &nonce)];
+        let mut out = vec![self.entry(&Entry { user, nonce, issued: now })];
         let mut seen = vec![user];
-        for (u, n) in existing {
+        for e in existing {
             if out.len() == MAX_ACCOUNTS {
                 break;
             }
-            if !seen.contains(&u) {
-                seen.push(u);
-                out.push(self.entry(u, &n));
+            if !seen.contains(&e.user) {
+                seen.push(e.user);
+                out.push(self.entry(&e));
             }
         }
         DeviceCookie::from_cookie(out.join("."))
     }
 
-    fn entry(&self, user: UserId, nonce: &[u8; NONCE_LEN]) -> String {
-        let user_bytes = *user.0.as_bytes();
+    fn entry(&self, e: &Entry) -> String {
+        let micros = i64::try_from(e.issued.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
         let mut raw = Vec::with_capacity(ENTRY_LEN);
-        raw.extend_from_slice(&user_bytes);
-        raw.extend_from_slice(nonce);
-        raw.extend_from_slice(&self.mac(&user_bytes, nonce));
+        raw.extend_from_slice(e.user.0.as_bytes());
+        raw.extend_from_slice(&e.nonce);
+        raw.extend_from_slice(&micros.to_be_bytes());
+        let tag = self.mac(&raw).finalize().into_bytes();
+        raw.extend_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(raw)
+    }
+}
+
+/// One account's entry in a device cookie.
+struct Entry {
+    user: UserId,
+    nonce: [u8; NONCE_LEN],
+    issued: OffsetDateTime,
+}
+
+/// Whether a browser whose entry was renewed at `trusted_since` (`DeviceCookieKey::trusted_since`)
+/// is still a known device of an account that last reset its devices at `devices_reset_at`: an
+/// entry renewed at or after the reset is (the sign-in that follows a reset on the same browser),
+/// an older one is not.
+pub fn known_since(trusted_since: Option<OffsetDateTime>, devices_reset_at: Option<OffsetDateTime>) -> bool {
+    match (trusted_since, devices_reset_at) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(issued), Some(reset)) => issued >= reset,
     }
 }
 
@@ -176,10 +206,14 @@ mod tests {
         DeviceCookieKey(vec![b; 32])
     }
 
+    fn now() -> OffsetDateTime {
+        time::macros::datetime!(2026-12-05 06:00 UTC)
+    }
+
     #[test]
     fn a_browser_is_trusted_only_for_the_account_it_signed_in_to() {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
-        let cookie = k.issue(None, ada);
+        let cookie = k.issue(None, ada, now());
         assert!(k.path(Some(&cookie), ada).is_trusted());
         assert_eq!(k.path(Some(&cookie), bob), ThrottlePath::Untrusted);
         assert_eq!(k.path(None, ada), ThrottlePath::Untrusted);
@@ -189,15 +223,15 @@ mod tests {
     fn a_forged_or_foreign_cookie_is_untrusted() {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         // signed with another key
-        let other_key = key(2).issue(None, ada);
+        let other_key = key(2).issue(None, ada, now());
         assert_eq!(k.path(Some(&other_key), ada), ThrottlePath::Untrusted);
         // Bob's valid entry with Ada's id swapped in: the MAC no longer matches
-        let bobs = k.issue(None, bob);
+        let bobs = k.issue(None, bob, now());
         let mut raw = URL_SAFE_NO_PAD.decode(bobs.expose()).unwrap();
         raw[..16].copy_from_slice(ada.0.as_bytes());
         let swapped = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
         assert_eq!(k.path(Some(&swapped), ada), ThrottlePath::Untrusted);
-        for junk in ["", "....", "not base64!", &"A".repeat(86)] {
+        for junk in ["", "....", "not base64!", &"A".repeat(96)] {
             assert_eq!(k.path(Some(&DeviceCookie::from_cookie(junk)), ada), ThrottlePath::Untrusted, "{junk:?}");
         }
     }
@@ -206,17 +240,46 @@ mod tests {
     fn signing_in_again_keeps_the_nonce_and_other_accounts_up_to_five() {
         let k = key(1);
         let users: Vec<UserId> = (0..7).map(|_| UserId::new()).collect();
-        let first = k.issue(None, users[0]);
-        let again = k.issue(Some(&first), users[0]);
+        let first = k.issue(None, users[0], now());
+        let again = k.issue(Some(&first), users[0], now());
         assert_eq!(k.path(Some(&first), users[0]), k.path(Some(&again), users[0]), "same nonce, same throttle row");
         let mut cookie = again;
         for u in &users[1..] {
-            cookie = k.issue(Some(&cookie), *u);
+            cookie = k.issue(Some(&cookie), *u, now());
         }
         assert_eq!(cookie.expose().split('.').count(), MAX_ACCOUNTS);
         // the most recent five accounts are remembered, the oldest are not
         assert!(k.path(Some(&cookie), users[6]).is_trusted() && k.path(Some(&cookie), users[2]).is_trusted());
         assert_eq!(k.path(Some(&cookie), users[0]), ThrottlePath::Untrusted);
         assert!(cookie.expose().len() < 500, "fits easily in a cookie");
+    }
+
+    #[test]
+    fn a_browser_is_a_known_device_only_while_its_entry_is_newer_than_the_accounts_last_reset() {
+        let (k, ada) = (key(1), UserId::new());
+        let cookie = k.issue(None, ada, now());
+        let since = k.trusted_since(Some(&cookie), ada);
+        assert_eq!(since, Some(now()));
+        assert!(known_since(since, None), "never reset");
+        assert!(known_since(since, Some(now() - time::Duration::days(1))), "reset before it signed in");
+        assert!(known_since(since, Some(now())), "signed in at the reset itself");
+        assert!(!known_since(since, Some(now() + time::Duration::seconds(1))), "reset after it signed in");
+        assert!(!known_since(None, None), "no entry");
+        // signing in again renews it, with the same throttle row
+        let renewed = k.issue(Some(&cookie), ada, now() + time::Duration::days(2));
+        assert!(known_since(k.trusted_since(Some(&renewed), ada), Some(now() + time::Duration::days(1))));
+        assert_eq!(k.path(Some(&renewed), ada), k.path(Some(&cookie), ada));
+    }
+
+    #[test]
+    fn an_entry_with_its_time_moved_on_is_untrusted() {
+        let (k, ada) = (key(1), UserId::new());
+        let cookie = k.issue(None, ada, now());
+        let mut raw = URL_SAFE_NO_PAD.decode(cookie.expose()).unwrap();
+        let later = (now() + time::Duration::days(30)).unix_timestamp_nanos() as i64 / 1000;
+        raw[32..40].copy_from_slice(&later.to_be_bytes());
+        let moved = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
+        assert_eq!(k.trusted_since(Some(&moved), ada), None);
+        assert_eq!(k.path(Some(&moved), ada), ThrottlePath::Untrusted);
     }
 }

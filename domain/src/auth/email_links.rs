@@ -294,6 +294,7 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     crate::auth::password_policy::check_policy_under_lock(&mut tx, user_id, new, &ctx, &svc.common_passwords).await?;
     db::sessions::revoke_all(&mut *tx, user_id, now, RevokeReason::PasswordReset).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
+    db::users::reset_devices(&mut *tx, user_id, now).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;
     let mail = Mail::PasswordResetDone {
         when: format_when(now),

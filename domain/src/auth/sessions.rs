@@ -30,7 +30,7 @@ pub struct SignedIn {
 impl SignedIn {
     /// `token` for `user_id`, with this browser's device cookie renewed for that account.
     pub fn new(svc: &Services, user_id: UserId, token: SessionToken, client: &ClientInfo) -> Self {
-        Self { token, device: svc.device_cookies.issue(client.device.as_ref(), user_id), backup_codes_left: None }
+        Self { token, device: svc.device_cookies.issue(client.device.as_ref(), user_id, svc.clock.now()), backup_codes_left: None }
     }
 }
 
@@ -347,6 +347,7 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let others = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     let this = db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOutEverywhere).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignedOutEverywhere), client, now).await?;
     tx.commit().await?;

@@ -12,16 +12,21 @@ use crate::ids::{EventId, SessionId, UserId};
 pub struct LockedForSignIn {
     /// The account signed in before (`users.first_signed_in_at` is set).
     pub signed_in_before: bool,
+    /// When the account last forgot its trusted browsers (`users.devices_reset_at`; see
+    /// `device_cookies::known_since`).
+    pub devices_reset_at: Option<OffsetDateTime>,
 }
 
 /// Locks the account's row for the rest of the transaction and answers whether it signed in
-/// before.
+/// before, and when it last forgot its trusted browsers.
 pub async fn lock_for_sign_in(db: impl PgExecutor<'_>, user_id: UserId) -> Result<LockedForSignIn, sqlx::Error> {
-    let first = sqlx::query_scalar!("SELECT first_signed_in_at FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0)
+    let row = sqlx::query!("SELECT first_signed_in_at, devices_reset_at FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id.0)
         .fetch_optional(db)
-        .await?
-        .flatten();
-    Ok(LockedForSignIn { signed_in_before: first.is_some() })
+        .await?;
+    Ok(LockedForSignIn {
+        signed_in_before: row.as_ref().is_some_and(|r| r.first_signed_in_at.is_some()),
+        devices_reset_at: row.and_then(|r| r.devices_reset_at),
+    })
 }
 
 /// What `lock_for_password_sign_in` found under the lock.
@@ -52,7 +57,7 @@ pub async fn lock_for_password_sign_in(
     // transaction that locks both)
     let row = sqlx::query!(
         r#"WITH account AS (
-               SELECT u.first_signed_in_at,
+               SELECT u.first_signed_in_at, u.devices_reset_at,
                       EXISTS (SELECT 1 FROM totp_credentials c WHERE c.user_id = u.id) AS second_step_due
                FROM users u
                WHERE u.id = $1 AND u.password_changed_at IS NOT DISTINCT FROM $2
@@ -62,7 +67,7 @@ pub async fn lock_for_password_sign_in(
                DELETE FROM sign_in_throttles
                WHERE user_id = $1 AND device = $3 AND EXISTS (SELECT 1 FROM account WHERE NOT second_step_due)
            )
-           SELECT first_signed_in_at, second_step_due AS "second_step_due!" FROM account"#,
+           SELECT first_signed_in_at, devices_reset_at, second_step_due AS "second_step_due!" FROM account"#,
         user_id.0,
         password_changed_at,
         throttle_path,
@@ -70,7 +75,7 @@ pub async fn lock_for_password_sign_in(
     .fetch_optional(db)
     .await?;
     Ok(row.map(|r| LockedForPasswordSignIn {
-        locked: LockedForSignIn { signed_in_before: r.first_signed_in_at.is_some() },
+        locked: LockedForSignIn { signed_in_before: r.first_signed_in_at.is_some(), devices_reset_at: r.devices_reset_at },
         second_step_due: r.second_step_due,
     }))
 }

@@ -106,7 +106,7 @@ pub enum SignInRecorded {
 pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Result<SignInRecorded, sqlx::Error> {
     let r = sqlx::query!(
         r#"WITH account AS (
-             SELECT first_signed_in_at FROM users WHERE id = $3 FOR NO KEY UPDATE
+             SELECT first_signed_in_at, devices_reset_at FROM users WHERE id = $3 FOR NO KEY UPDATE
          ),
          live AS (
              SELECT revision FROM passkeys WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM account) FOR NO KEY UPDATE
@@ -128,7 +128,8 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Resul
          )
          SELECT (SELECT revision FROM live) AS "current_revision?", EXISTS (SELECT 1 FROM finished) AS "finished!",
                 (SELECT revision FROM used) AS "new_revision?",
-                EXISTS (SELECT 1 FROM account WHERE first_signed_in_at IS NOT NULL) AS "signed_in_before!""#,
+                EXISTS (SELECT 1 FROM account WHERE first_signed_in_at IS NOT NULL) AS "signed_in_before!",
+                (SELECT devices_reset_at FROM account) AS "devices_reset_at?""#,
         u.ceremony_id,
         u.ceremony_expires_at,
         u.user_id.0,
@@ -145,7 +146,9 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, u: &SignInUse<'_>) -> Resul
         (None, ..) => SignInRecorded::PasskeyGone,
         (Some(current), ..) if current != u.revision => SignInRecorded::Changed,
         (Some(_), false, _) => SignInRecorded::AlreadyFinished,
-        (Some(_), true, Some(revision)) => SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before }, revision),
+        (Some(_), true, Some(revision)) => {
+            SignInRecorded::Recorded(LockedForSignIn { signed_in_before: r.signed_in_before, devices_reset_at: r.devices_reset_at }, revision)
+        }
         // the passkey's row is locked: what `live` found, `used` updates
         (Some(_), true, None) => return Err(sqlx::Error::Protocol("record_sign_in: the locked passkey was not updated".into())),
     })
@@ -181,7 +184,9 @@ pub enum FamiliarSignIn {
 /// `events::insert_sign_in`; this statement must never call familiar what those would not.
 ///
 /// Familiar means what `activity::signed_in` decides: the account never signed in before
-/// (`first_signed_in_at`, read from the locked row), or `known_device`, or its sign-ins since
+/// (`first_signed_in_at`, read from the locked row), or a known device (`known_device_since`, this
+/// browser's entry for the account, newer than the locked row's `devices_reset_at`: see
+/// `device_cookies::known_since`), or its sign-ins since
 /// `since` came from this network and (when known) this country. Those sign-ins are read from the
 /// statement's snapshot, which predates the lock: a sign-in that committed while this one waited
 /// is missing from it. Sign-ins are only ever added within that window (the retention task
@@ -195,7 +200,7 @@ pub async fn sign_in_if_familiar(
     session: &crate::db::events::NewSession<'_>,
     event: &crate::db::events::NewEvent<'_>,
     client: &crate::request::ClientInfo,
-    known_device: bool,
+    known_device_since: Option<OffsetDateTime>,
     since: OffsetDateTime,
 ) -> Result<FamiliarSignIn, sqlx::Error> {
     debug_assert_eq!(event.kind, crate::kinds::EventKind::SignedIn);
@@ -205,11 +210,13 @@ pub async fn sign_in_if_familiar(
     let device_key = crate::db::events::device_key(client);
     let r = sqlx::query!(
         r#"WITH account AS (
-             SELECT first_signed_in_at IS NOT NULL AS signed_in_before FROM users WHERE id = $3 FOR NO KEY UPDATE
+             SELECT first_signed_in_at IS NOT NULL AS signed_in_before, devices_reset_at FROM users WHERE id = $3 FOR NO KEY UPDATE
          ),
          familiar AS (
              SELECT 1 FROM account
-             WHERE NOT signed_in_before OR $9
+             WHERE NOT signed_in_before
+                -- a known device (device_cookies::known_since)
+                OR ($9::timestamptz IS NOT NULL AND (devices_reset_at IS NULL OR $9 >= devices_reset_at))
                 OR (CASE WHEN $19::text IS NULL
                          THEN EXISTS (SELECT 1 FROM security_events WHERE user_id = $3 AND kind = 'signed_in' AND network IS NULL
                                       AND created_at >= $10)
@@ -266,7 +273,7 @@ pub async fn sign_in_if_familiar(
         u.credential,
         u.backed_up,
         u.throttle_path,
-        known_device,
+        known_device_since,
         since,
         session.id.0,
         &session.token_hash[..],

@@ -230,7 +230,8 @@ async fn attempt(
         ..db::events::NewEvent::new(passkey.user_id, Some(session.id), EventKind::SignedIn)
     };
     let since = now - time::Duration::days(crate::auth::activity::FAMILIAR_DAYS);
-    match db::passkey_sign_ins::sign_in_if_familiar(&mut *conn, &used, &session, &event, client, throttle_path.is_trusted(), since).await? {
+    let known_device_since = svc.device_cookies.trusted_since(client.device.as_ref(), passkey.user_id);
+    match db::passkey_sign_ins::sign_in_if_familiar(&mut *conn, &used, &session, &event, client, known_device_since, since).await? {
         FamiliarSignIn::SignedIn(revision) => {
             let signed_in = crate::auth::sessions::SignedIn::new(svc, passkey.user_id, token, client);
             return Ok(Attempt::SignedIn(signed_in, KnownPasskey { revision, ..passkey }));

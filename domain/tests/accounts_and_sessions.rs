@@ -78,6 +78,17 @@ async fn an_address_longer_in_bytes_than_in_characters_signs_in_with_its_passwor
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_oversized_current_password_is_wrong_not_a_rule_for_the_new_one(db: PgPool) {
+    let svc = services(db);
+    let (_, t) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("A")).await.unwrap();
+    let auth = authenticate(&svc, &t.token).await.unwrap().unwrap();
+    let oversized = Password::new("x".repeat(domain::auth::password::MAX_LENGTH + 1));
+    let r = change_password(&svc, &auth, &oversized, &Password::new("a different long passphrase 2026"), &client("A")).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::CurrentPasswordWrong))), "{r:?}");
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(PW), &client("B")).await.is_ok(), "unchanged");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn unknown_email_and_wrong_password_are_the_same_error(db: PgPool) {
     let svc = services(db);
     sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();

@@ -191,6 +191,8 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await rename.getByRole('button', { name: 'Save' }).click();
   await expect(rename.getByRole('alert')).toHaveText('Enter a name.');
   await rename.getByRole('button', { name: 'Cancel' }).click();
+  // focus goes back to the button that opened the dialog
+  await expect(passkeys(page).getByRole('button', { name: 'Rename Blue key' })).toBeFocused();
   await expect(passkeys(page).getByRole('alert')).toHaveCount(0);
   await expect(rows(page).nth(1)).toContainText('Blue key');
   await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
@@ -217,6 +219,26 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expect(page.getByRole('alert')).toContainText('not registered with Gatehouse');
   await expectPathname(page, '/sign-in');
   expect(await signedInAs(page)).toBeNull();
+});
+
+test('a name over 64 characters is refused at its field before the device makes a passkey', async ({ page }) => {
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const key = await addAuthenticator(page, true);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'x'.repeat(65));
+  const field = passkeys(page).getByLabel('Name (optional)');
+  await expect(field).toHaveAttribute('aria-invalid', 'true');
+  await expect(field).toHaveAccessibleDescription(/Use at most 64 characters\./);
+  await expect(field).toBeFocused();
+  expect(await credentialCount(key)).toBe(0);
+  // 64 characters (of two bytes each) are fine
+  await field.fill('é'.repeat(64));
+  await passkeys(page).getByRole('button', { name: 'Continue' }).click();
+  await expect(passkeys(page).getByRole('status')).toContainText('added');
+  expect(await credentialCount(key)).toBe(1);
+  await expect(rows(page).first()).toContainText('é'.repeat(64));
 });
 
 test('a passkey skips the authenticator-code step, and the last way to sign in cannot be removed', async ({ page }) => {

@@ -80,8 +80,8 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await gotoHydrated(firefox.page, SECURITY_PATH);
     await gotoHydrated(page, SECURITY_PATH);
     const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
-    await row.getByRole('button', { name: 'Revoke' }).click();
-    // the confirmation names the device
+    // the row's button names its session, and so does the confirmation
+    await row.getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
     const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
     await expect(confirm).toBeVisible();
     await confirm.getByRole('button', { name: 'Revoke' }).click();

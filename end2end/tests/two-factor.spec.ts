@@ -20,6 +20,7 @@ import {
   sql,
   submitSignInForm,
   test,
+  turnOnAuthenticator,
   type Account,
 } from './fixtures';
 import type { Page } from '@playwright/test';
@@ -146,6 +147,23 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
   await submitSignInForm(page, account.email, account.password);
   await expectSecurityPage(page);
+});
+
+test('a second step that ran out sends the sign-in back to the password form, the email still filled in', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const totp = await turnOnAuthenticator(page);
+  await signOutAndIn(page, account);
+  sql(
+    `UPDATE pending_sign_ins SET expires_at = now() - interval '1 minute'
+     WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())})`,
+  );
+  await page.getByLabel('6-digit code').fill(totp.generate());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
+  await expect(page.getByRole('alert')).toHaveText('Your sign-in expired or had too many wrong codes. Sign in again.');
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue(account.email);
+  await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
 });
 
 test('an Enterprise member must set up two-step verification before anything else', async ({ page }) => {

@@ -11,6 +11,8 @@ pub mod clipboard {
 pub mod dom {
     pub fn focus(_id: &str) {}
     pub fn focus_and_select(_id: &str) {}
+    pub fn mark_focus(_mark: &str) {}
+    pub fn return_focus(_mark: &str) {}
     pub fn print() {}
     pub fn go_to(_path: &str) {}
 }

@@ -222,6 +222,8 @@ fn SessionRow(
         Memo::new(move |_| confirm.get() == Confirm::Revoke(id.clone()))
     };
     let question = format!("Revoke {}?", session.label);
+    // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s)
+    let revoke_label = format!("Revoke {}", session.label);
     view! {
         <li class="session-row">
             <div class="session-icon" aria-hidden="true">{icon(session.kind)}</div>
@@ -265,7 +267,7 @@ fn SessionRow(
                 } else {
                     let id = session.id.clone();
                     view! {
-                        <button type="button" class="btn btn-secondary btn-sm"
+                        <button type="button" class="btn btn-secondary btn-sm" aria-label=revoke_label.clone()
                             disabled=move || pending.get() || confirming.get()
                             on:click=move |_| confirm.set(Confirm::Revoke(id.clone()))>
                             "Revoke"

@@ -26,9 +26,13 @@ pub fn SignInForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
+    /// The email as typed, kept by the page (a sign-in sent back from its second step to start
+    /// again finds it still there); the form's own when not given.
+    #[prop(optional)]
+    email: Option<RwSignal<String>>,
     on_submit: Callback<Credentials>,
 ) -> impl IntoView {
-    let email = RwSignal::new(String::new());
+    let email = email.unwrap_or_else(|| RwSignal::new(String::new()));
     let password = RwSignal::new(String::new());
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -198,6 +202,8 @@ pub fn SignInPage() -> impl IntoView {
     // or too long: back to the password, saying why.
     // (A provider sign-in of such an account arrives with `?second_step=1`, its pending cookie set.)
     let second_step = RwSignal::new(query.read_untracked().get("second_step").is_some());
+    // (outlives the password form while the second step shows)
+    let typed_email = RwSignal::new(String::new());
     Effect::new(move |_| match action.value().get() {
         Some(Err(AppError::SecondStepRequired)) => second_step.set(true),
         _ => {}
@@ -309,7 +315,7 @@ pub fn SignInPage() -> impl IntoView {
                 } else {
                     view! {
                         <h1>"Sign in to Gatehouse"</h1>
-                        <SignInForm pending=action.pending() error notice on_submit/>
+                        <SignInForm pending=action.pending() error notice email=typed_email on_submit/>
                         <PasskeySignIn supported=passkeys_supported pending=passkey_pending notice=passkey_notice
                             error=passkey_error on_click=on_passkey/>
                         {providers.view(false)}

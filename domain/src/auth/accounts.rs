@@ -59,20 +59,15 @@ pub fn validate_display_name(display_name: Option<&str>) -> Result<Option<String
     Ok(display_name)
 }
 
-/// A name someone typed (their display name, a passkey's), trimmed and without the characters
-/// that do not show: control characters (Postgres refuses NUL in text, which answered a sign-up
-/// with 500) and the bidirectional overrides that would make a name read as another.
 /// Characters that show nothing (or only turn the text around) but make two strings differ:
 /// zero-width spaces and joiners, direction marks, embeddings and isolates, word joiners, the
-/// byte-order mark.
+/// byte-order mark. (Refused in an address; a name keeps its zero-width joiners, which emoji
+/// sequences need: `without_hidden_characters`.)
 fn invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-pub fn without_hidden_characters(name: &str) -> String {
-    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
-}
+pub use policy::names::without_hidden_characters;
 
 /// Creates an account with a password and its address taken as confirmed, without signing it in:
 /// the demo accounts and tests. People sign up through `email_links::request_sign_up`, which

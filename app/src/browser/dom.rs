@@ -23,12 +23,36 @@ pub fn focus_and_select(id: &str) {
 /// The attribute that marks where focus goes back to when a dialog closes.
 const RETURN_MARK: &str = "data-focus-return";
 
+thread_local! {
+    /// The element that last received focus (`track_focus`).
+    static LAST_FOCUSED: std::cell::RefCell<Option<web_sys::Element>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Remembers, from now on, which element last received focus: a button disabled while its request
+/// runs loses focus to the page, and a dialog its answer opens (re-verification) gives focus back
+/// to it. Called once, when the page has hydrated.
+pub fn track_focus() {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let remember = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
+        if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            LAST_FOCUSED.with(|last| *last.borrow_mut() = Some(el));
+        }
+    });
+    let _ = doc.add_event_listener_with_callback("focusin", remember.as_ref().unchecked_ref());
+    // (listens for the page's whole life)
+    remember.forget();
+}
+
 /// Before a dialog moves focus into itself: marks the element that has focus (the button that
-/// opened it) with `mark`, so that [`return_focus`] can give focus back to it. (Nothing is marked
-/// when nothing had focus: a button disabled while its request ran has lost it.)
+/// opened it), or else the one that had it last if it is still on the page (a button disabled
+/// while its request ran), with `mark`, so that [`return_focus`] can give focus back to it.
 pub fn mark_focus(mark: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    if let Some(el) = doc.active_element().filter(|el| el.tag_name() != "BODY") {
+    let opener = doc
+        .active_element()
+        .filter(|el| el.tag_name() != "BODY")
+        .or_else(|| LAST_FOCUSED.with(|last| last.borrow().clone()).filter(|el| el.is_connected()));
+    if let Some(el) = opener {
         let _ = el.set_attribute(RETURN_MARK, mark);
     }
 }

@@ -61,6 +61,8 @@ pub enum LinkIssue {
     Used,
     /// A reset link for a password that changed since.
     Superseded,
+    /// A sign-up link for an address that has an account now.
+    AccountExists,
 }
 
 impl LinkIssue {
@@ -71,6 +73,7 @@ impl LinkIssue {
             LinkIssue::Expired => "This link has expired",
             LinkIssue::Used => "This link was already used",
             LinkIssue::Superseded => "This link no longer works",
+            LinkIssue::AccountExists => "Your account already exists",
         }
     }
 
@@ -80,6 +83,7 @@ impl LinkIssue {
             LinkIssue::Expired => "This link has expired. Ask for a new one; it will work for a while after it arrives.",
             LinkIssue::Used => "This link was already used, and each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent, so it no longer works. Sign in, or ask for a new link.",
+            LinkIssue::AccountExists => "An account with this email address was created after this link was sent, so the link no longer works. Sign in to it the way you set it up: with its password, a passkey, Google or GitHub.",
         }
     }
 }

@@ -67,6 +67,9 @@ pub enum LinkProblem {
     Used,
     /// A reset link made for a password that has changed since.
     Superseded,
+    /// A sign-up link for an address that has an account now (made since the link was sent: with
+    /// another link, or with Google or GitHub).
+    AccountExists,
 }
 
 /// Why a flow through Google or GitHub ended without success. Each has one calm sentence (app

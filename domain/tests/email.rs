@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use domain::auth::accounts::sign_in;
 use domain::auth::email_links::{
-    finish_sign_up_with_password, request_password_reset, request_sign_up, reset_link, reset_password, sign_up_link,
+    begin_sign_up_passkey, finish_sign_up_with_password, request_password_reset, request_sign_up, reset_link, reset_password, sign_up_link,
     EMAILS_PER_ADDRESS_PER_HOUR, RESET_PATH, SIGN_UP_PATH,
 };
 use domain::email::sender::{Capture, RetryPolicy, SendError, Sender};
@@ -378,8 +378,35 @@ async fn two_links_for_one_address_make_one_account(db: PgPool) {
     let b = finish_sign_up_with_password(&svc, &second, &pw, &client);
     let (a, b) = tokio::join!(a, b);
     assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
-    assert!(matches!(a.err().or(b.err()), Some(DomainError::EmailTaken)));
+    // (taken at the insert, or, when the other had finished before this one read its link, said
+    // by the link)
+    let refused = a.err().or(b.err());
+    assert!(matches!(refused, Some(DomainError::EmailTaken | DomainError::Link(LinkProblem::AccountExists))), "{refused:?}");
     assert_eq!(count(&db, "SELECT count(*) FROM users").await, 1);
+}
+
+/// A second link (asked for again, or delivered late) after the first made the account, or a link
+/// for an address that signed up with Google since: the page says the account exists, before the
+/// person chooses a password or their device makes a passkey the server would not keep.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_up_link_for_an_address_that_has_an_account_now_says_so_before_anything_is_chosen(db: PgPool) {
+    let svc = services(db.clone());
+    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
+    let first = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    svc.clock.advance(Duration::seconds(1));
+    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
+    let second = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    assert!(sign_up_link(&svc, &first).await.is_ok());
+    finish_sign_up_with_password(&svc, &second, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let exists = |r: Result<(), DomainError>| matches!(r, Err(DomainError::Link(LinkProblem::AccountExists)));
+    assert!(exists(sign_up_link(&svc, &first).await.map(|_| ())));
+    assert!(exists(begin_sign_up_passkey(&svc, &first).await.map(|_| ())));
+    assert_eq!(count(&db, "SELECT count(*) FROM webauthn_ceremonies").await, 0, "no passkey ceremony began");
+    // the same for an account made another way (Google, GitHub) with a different case
+    request_sign_up(&svc, "ada@example.test", None).await.unwrap();
+    let ada = link(&db, "ada@example.test", SIGN_UP_PATH).await;
+    sign_up(&svc, "Ada@Example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    assert!(exists(sign_up_link(&svc, &ada).await.map(|_| ())));
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -179,7 +179,7 @@ test('a provider whose email an account already uses is refused, and told what t
   await continueWith(page, 'Google', account.email);
   await expectPathname(page, '/sign-in');
   await expect(page.getByRole('alert')).toHaveText(
-    'An account already uses the email address of this Google account. Sign in to that account with its password or passkey, then connect Google from Security & Access.',
+    'An account already uses the email address of this Google account. Sign in to that account the way you set it up (its password, a passkey, or another provider), then connect Google from Security & Access.',
   );
   const session = await page.request.get('/api/session');
   expect(await session.json()).toBeNull();

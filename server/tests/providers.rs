@@ -235,6 +235,20 @@ async fn an_email_the_provider_did_not_verify_makes_no_account(db: PgPool) {
     assert_eq!(location(&res), "/settings/security");
 }
 
+/// GitHub's list of addresses failing (a 502) is GitHub being unreachable, to try again: not
+/// "your account shares no email address", which would send the person to change settings at
+/// GitHub that are fine.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn github_failing_to_list_the_addresses_is_unreachable_not_no_email(db: PgPool) {
+    let w = world(db).await;
+    let res = sign_in_as(&w, &mut Browser::default(), "GitHub", &Person::new("kim@example.test"), Tweak::GithubEmailsDown).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=unreachable");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+    // and once it answers again, the same person signs up
+    let res = sign_in_as(&w, &mut Browser::default(), "GitHub", &Person::new("kim@example.test"), Tweak::None).await;
+    assert_eq!(location(&res), "/settings/security");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_first_sign_in_never_links_to_an_account_by_its_email(db: PgPool) {
     let w = world(db).await;
@@ -248,7 +262,7 @@ async fn a_first_sign_in_never_links_to_an_account_by_its_email(db: PgPool) {
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 1);
     // the page says what to do
     let (_, body) = browser.get(&w.app, "/sign-in?provider=google&provider_outcome=email_in_use").await;
-    assert!(body.contains("An account already uses the email address of this Google account. Sign in to that account with its password or passkey, then connect Google from Security &amp; Access."), "{body}");
+    assert!(body.contains("An account already uses the email address of this Google account. Sign in to that account the way you set it up (its password, a passkey, or another provider), then connect Google from Security &amp; Access."), "{body}");
     // and the account's own sessions are untouched
     assert_eq!(get(&w.app, "/settings/security", owner.header().as_deref()).await.0.status(), StatusCode::OK);
 }

@@ -92,6 +92,8 @@ pub enum Tweak {
     /// Google leaves `auth_time` out even when asked for `max_age` (an app without "Session age
     /// claims").
     NoAuthTime,
+    /// GitHub's `/user/emails` answers 502 (GitHub having a bad moment).
+    GithubEmailsDown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -411,6 +413,9 @@ async fn github_emails(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     };
     if !grant.scope.split([' ', ',']).any(|s| s == "user:email" || s == "user") {
         return (StatusCode::NOT_FOUND, Json(json!({ "message": "Not Found" }))).into_response();
+    }
+    if grant.tweak == Tweak::GithubEmailsDown {
+        return (StatusCode::BAD_GATEWAY, "upstream unavailable").into_response();
     }
     let who = &grant.who;
     let verified = who.email_verified && grant.tweak != Tweak::GithubNoVerifiedPrimary;

@@ -271,6 +271,9 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="link-used" caption="Used link" view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Used again_href="/sign-up" again_label="Start again"/>
                 })/>
+                <State slug="link-account-exists" caption="Sign-up link for an address that has an account now" view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::AccountExists again_href="/sign-in" again_label="Sign in"/>
+                })/>
                 <State slug="link-superseded" caption="Reset link after a password change" view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Superseded again_href="/forgot-password" again_label="Get a new link"/>
                 })/>

@@ -40,6 +40,7 @@ pub fn fail(e: DomainError) -> AppError {
             LinkProblem::Expired => LinkIssue::Expired,
             LinkProblem::Used => LinkIssue::Used,
             LinkProblem::Superseded => LinkIssue::Superseded,
+            LinkProblem::AccountExists => LinkIssue::AccountExists,
         }),
         // the pending token goes in its cookie (set by the sign-in function), never in a body
         DomainError::SecondStepRequired(_) => AppError::SecondStepRequired,

@@ -183,7 +183,7 @@ pub fn LinkProblem(issue: LinkIssue, again_href: &'static str, again_label: &'st
             <p>{issue.sentence()}</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href=again_href>{again_label}</a>
-                <a class="btn btn-secondary" href="/sign-in">"Sign in"</a>
+                {(again_href != "/sign-in").then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}
             </div>
         </div>
     }
@@ -276,6 +276,9 @@ pub fn FinishSignUpPage() -> impl IntoView {
                                 <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
                                     pending=action.pending() error on_submit/>
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
+                            }.into_any(),
+                            Err(AppError::LinkUnusable(LinkIssue::AccountExists)) => view! {
+                                <LinkProblem issue=LinkIssue::AccountExists again_href="/sign-in" again_label="Sign in"/>
                             }.into_any(),
                             Err(AppError::LinkUnusable(issue)) => view! {
                                 <LinkProblem issue again_href="/sign-up" again_label="Start again"/>

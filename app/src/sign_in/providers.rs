@@ -100,7 +100,7 @@ impl ProviderOutcome {
             Self::UnknownState => format!("That {name} sign-in can't be used (it was already used, or began in another browser). Please start again."),
             Self::Expired => format!("That {name} sign-in took longer than 10 minutes. Please start again."),
             Self::EmailInUse => format!(
-                "An account already uses the email address of this {name} account. Sign in to that account with its password or passkey, then connect {name} from Security & Access."
+                "An account already uses the email address of this {name} account. Sign in to that account the way you set it up (its password, a passkey, or another provider), then connect {name} from Security & Access."
             ),
             Self::NoEmail => format!("Your {name} account shares no email address, so no account can be made with it. Add one at {name}, or create an account with a password."),
             Self::EmailNotVerified => format!(

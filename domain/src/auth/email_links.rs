@@ -104,6 +104,11 @@ pub async fn sign_up_link(svc: &Services, token: &LinkToken) -> Result<SignUpLin
         return Err(DomainError::Link(LinkProblem::Invalid));
     }
     check_link(request.used_at, request.expires_at, svc.clock.now())?;
+    // an account made since the link was sent (a second link, Google, GitHub): the page says so
+    // before anyone chooses a password or has their device make a passkey the server won't keep
+    if db::users::find_by_email(&svc.db, &normalize_email(&request.email)).await?.is_some() {
+        return Err(DomainError::Link(LinkProblem::AccountExists));
+    }
     Ok(SignUpLink { email: request.email, display_name: request.display_name })
 }
 

@@ -92,9 +92,10 @@ impl GitHub {
                 ProviderFailure::Refused
             })?;
         let token = response.access_token().secret();
-        let user: User = self.get(http, token, "/user").await?;
-        // an app without the user:email scope (or an account that hides them) gets none: no email
-        let emails: Vec<Email> = self.get(http, token, "/user/emails").await.unwrap_or_default();
+        let user: User = self.get(http, token, "/user", &[]).await?.ok_or(ProviderFailure::Refused)?;
+        // an app without the user:email scope gets 404 or 403 there: no email. GitHub down or
+        // limiting answers is "try again", never "your account shares no email".
+        let emails: Vec<Email> = self.get(http, token, "/user/emails", &[403, 404]).await?.unwrap_or_default();
         let (email, email_verified) = choose_email(&user, &emails);
         Ok(Identity {
             provider: Provider::GitHub,
@@ -108,7 +109,15 @@ impl GitHub {
         })
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, http: &reqwest::Client, token: &str, path: &str) -> Result<T, ProviderFailure> {
+    /// GET `path` of GitHub's API; `Ok(None)` when it answers one of `absent` (a scope not
+    /// granted). Refused for any other 4xx; unreachable for a 5xx, a rate limit or no answer.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        path: &str,
+        absent: &[u16],
+    ) -> Result<Option<T>, ProviderFailure> {
         let response = http
             .get(format!("{}{path}", self.api))
             .bearer_auth(token)
@@ -116,11 +125,16 @@ impl GitHub {
             .send()
             .await
             .map_err(|e| request_failed(Provider::GitHub, path, &e))?;
-        if !response.status().is_success() {
-            tracing::warn!(provider = "github", status = response.status().as_u16(), "{path} refused");
-            return Err(ProviderFailure::Refused);
+        let status = response.status();
+        if absent.contains(&status.as_u16()) {
+            return Ok(None);
         }
-        response.json().await.map_err(|e| request_failed(Provider::GitHub, path, &e))
+        if !status.is_success() {
+            tracing::warn!(provider = "github", status = status.as_u16(), "{path} refused");
+            let down = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+            return Err(if down { ProviderFailure::Unreachable } else { ProviderFailure::Refused });
+        }
+        response.json().await.map(Some).map_err(|e| request_failed(Provider::GitHub, path, &e))
     }
 }
 

@@ -364,14 +364,19 @@ async fn a_sign_up_link_expires_after_an_hour_and_a_made_up_one_is_not_valid(db:
     assert_eq!(count(&db, "SELECT count(*) FROM users").await, 0);
 }
 
+/// Two sign-up links for `email`, asked for a second apart.
+async fn two_sign_up_links(svc: &Services, db: &PgPool, email: &str) -> (LinkToken, LinkToken) {
+    request_sign_up(svc, email, None).await.unwrap();
+    let first = link(db, email, SIGN_UP_PATH).await;
+    svc.clock.advance(Duration::seconds(1));
+    request_sign_up(svc, email, None).await.unwrap();
+    (first, link(db, email, SIGN_UP_PATH).await)
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_links_for_one_address_make_one_account(db: PgPool) {
     let svc = services(db.clone());
-    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
-    let first = link(&db, "grace@example.test", SIGN_UP_PATH).await;
-    svc.clock.advance(Duration::seconds(1));
-    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
-    let second = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    let (first, second) = two_sign_up_links(&svc, &db, "grace@example.test").await;
     assert_ne!(first, second);
     let (pw, client) = (Password::new(PW), ClientInfo::default());
     let a = finish_sign_up_with_password(&svc, &first, &pw, &client);
@@ -391,11 +396,7 @@ async fn two_links_for_one_address_make_one_account(db: PgPool) {
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_sign_up_link_for_an_address_that_has_an_account_now_says_so_before_anything_is_chosen(db: PgPool) {
     let svc = services(db.clone());
-    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
-    let first = link(&db, "grace@example.test", SIGN_UP_PATH).await;
-    svc.clock.advance(Duration::seconds(1));
-    request_sign_up(&svc, "grace@example.test", None).await.unwrap();
-    let second = link(&db, "grace@example.test", SIGN_UP_PATH).await;
+    let (first, second) = two_sign_up_links(&svc, &db, "grace@example.test").await;
     assert!(sign_up_link(&svc, &first).await.is_ok());
     finish_sign_up_with_password(&svc, &second, &Password::new(PW), &ClientInfo::default()).await.unwrap();
     let exists = |r: Result<(), DomainError>| matches!(r, Err(DomainError::Link(LinkProblem::AccountExists)));

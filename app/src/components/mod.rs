@@ -216,3 +216,15 @@ pub fn Card(
         view! { <section class="card" aria-labelledby=heading_id>{header}{children()}</section> }.into_any()
     }
 }
+
+/// A dialog's focus: `focus_in` moves it into the dialog once it is on the page, and when the
+/// dialog closes it goes back to what had it when the dialog opened (`mark` names that element,
+/// unique per dialog: `dom::mark_focus`, `dom::return_focus`).
+pub fn dialog_focus(mark: String, focus_in: impl Fn() + 'static) {
+    let back = mark.clone();
+    Effect::new(move |_| {
+        crate::browser::dom::mark_focus(&mark);
+        focus_in()
+    });
+    on_cleanup(move || crate::browser::dom::return_focus(&back));
+}

@@ -81,17 +81,10 @@ impl DeviceCookieKey {
         Ok(Self(key))
     }
 
-    fn mac(&self, signed: &[u8]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(LABEL);
-        mac.update(signed);
-        mac
-    }
-
-    /// A MAC under this key of a value the server hands a browser to give back unchanged, for a use
-    /// other than device cookies (passkey sign-ins in flight). Each use has its own `label`, and no
-    /// label is a prefix of another's or of the device cookies' own, so a value signed for one use
-    /// is never valid for another.
+    /// A MAC under this key of a value the server hands a browser to give back unchanged: a device
+    /// cookie's entry (under `LABEL`), a passkey sign-in in flight. Each use has its own `label`,
+    /// and no label is a prefix of another's, so a value signed for one use is never valid for
+    /// another.
     pub(crate) fn sign(&self, label: &[u8], payload: &[u8]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(label);
@@ -121,7 +114,9 @@ impl DeviceCookieKey {
                     return None;
                 }
                 let (signed, tag) = raw.split_at(ENTRY_LEN - 32);
-                self.mac(signed).verify_slice(tag).ok()?;
+                if !self.verify(LABEL, signed, tag) {
+                    return None;
+                }
                 let user: [u8; 16] = signed[..16].try_into().ok()?;
                 let nonce: [u8; NONCE_LEN] = signed[16..16 + NONCE_LEN].try_into().ok()?;
                 let micros = i64::from_be_bytes(signed[16 + NONCE_LEN..].try_into().ok()?);
@@ -131,15 +126,20 @@ impl DeviceCookieKey {
             .collect()
     }
 
+    /// The cookie's valid entry for `user`'s account.
+    fn entry_for(&self, cookie: Option<&DeviceCookie>, user: UserId) -> Option<Entry> {
+        self.entries(cookie).into_iter().find(|e| e.user == user)
+    }
+
     /// The path this browser's attempts on `user`'s account are counted on.
     pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId) -> ThrottlePath {
-        self.entries(cookie).into_iter().find(|e| e.user == user).map_or(ThrottlePath::Untrusted, |e| ThrottlePath::Device(e.nonce))
+        self.entry_for(cookie, user).map_or(ThrottlePath::Untrusted, |e| ThrottlePath::Device(e.nonce))
     }
 
     /// When this browser's entry for `user`'s account was last renewed (its last full sign-in to
     /// it); `None` without a valid entry. Whether that still counts: [`known_since`].
     pub fn trusted_since(&self, cookie: Option<&DeviceCookie>, user: UserId) -> Option<OffsetDateTime> {
-        self.entries(cookie).into_iter().find(|e| e.user == user).map(|e| e.issued)
+        self.entry_for(cookie, user).map(|e| e.issued)
     }
 
     /// The cookie to set after a full sign-in to `user`'s account at `now`: this account first
@@ -153,7 +153,7 @@ impl DeviceCookieKey {
             rand::rngs::OsRng.fill_bytes(&mut n);
             n
         });
-        let mut out = vec![self.entry(&Entry { user, nonce, issued: now })];
+        let mut out = vec![self.encode(&Entry { user, nonce, issued: now })];
         let mut seen = vec![user];
         for e in existing {
             if out.len() == MAX_ACCOUNTS {
@@ -161,19 +161,19 @@ impl DeviceCookieKey {
             }
             if !seen.contains(&e.user) {
                 seen.push(e.user);
-                out.push(self.entry(&e));
+                out.push(self.encode(&e));
             }
         }
         DeviceCookie::from_cookie(out.join("."))
     }
 
-    fn entry(&self, e: &Entry) -> String {
+    fn encode(&self, e: &Entry) -> String {
         let micros = i64::try_from(e.issued.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
         let mut raw = Vec::with_capacity(ENTRY_LEN);
         raw.extend_from_slice(e.user.0.as_bytes());
         raw.extend_from_slice(&e.nonce);
         raw.extend_from_slice(&micros.to_be_bytes());
-        let tag = self.mac(&raw).finalize().into_bytes();
+        let tag = self.sign(LABEL, &raw);
         raw.extend_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(raw)
     }

@@ -67,13 +67,11 @@ pub fn PasskeysCard(
         }
     };
     // Opening the naming form moves focus into its field (keyboard and screen-reader users land there).
-    let name_field = crate::components::scoped_id("passkey_name");
-    let name_field_for_error = StoredValue::new(name_field.clone());
+    let name_field = StoredValue::new(crate::components::scoped_id("passkey_name"));
     Effect::new(move |was_naming: Option<bool>| {
         let naming = panel.get() == PasskeyPanel::Naming;
         if naming && was_naming == Some(false) {
-            let id = name_field.clone();
-            request_animation_frame(move || dom::focus(&id));
+            request_animation_frame(move || name_field.with_value(|id| dom::focus(id)));
         }
         naming
     });
@@ -82,7 +80,7 @@ pub fn PasskeysCard(
         let name = new_name.get_untracked();
         if policy::names::passkey_name_too_long(&name) {
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
-            name_field_for_error.with_value(|id| dom::focus(id));
+            name_field.with_value(|id| dom::focus(id));
             return;
         }
         name_error.set(None);
@@ -197,12 +195,7 @@ pub fn RenameDialog(
     let name = RwSignal::new(passkey.name.clone());
     let field_id = crate::components::scoped_id("passkey_rename");
     // focus moves in when it opens, and back to what opened it (its Rename button) when it closes
-    let mark = field_id.clone();
-    Effect::new(move |_| {
-        dom::mark_focus(&field_id);
-        dom::focus_and_select(&field_id)
-    });
-    on_cleanup(move || dom::return_focus(&mark));
+    crate::components::dialog_focus(field_id.clone(), move || dom::focus_and_select(&field_id));
     let id = passkey.id.clone();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();

@@ -124,13 +124,7 @@ pub fn ReverifyDialog(
     };
     // focus moves in when it opens, and back to what opened it (the button whose change asked for
     // it) when it closes
-    let mark = crate::components::scoped_id("reverify-dialog");
-    let mark_again = mark.clone();
-    Effect::new(move |_| {
-        dom::mark_focus(&mark);
-        dom::focus(&focus_id)
-    });
-    on_cleanup(move || dom::return_focus(&mark_again));
+    crate::components::dialog_focus(crate::components::scoped_id("reverify-dialog"), move || dom::focus(&focus_id));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         match (use_code.get_untracked(), on_code) {

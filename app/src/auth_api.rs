@@ -156,14 +156,16 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
     Ok(crate::model::NotMeView::new(alerted))
 }
 
-/// "This wasn't me": ends the sign-in's session (and every session that signed in since) at once
-/// and emails a link to choose a new password. Answers the address the link went to, and whether
-/// it went (at most 3 an hour). Signs nobody in; changes no password, email or second
-/// factor by itself.
+/// "This wasn't me": ends the sign-in's session (and every session that signed in since) at once,
+/// removes the passkeys, connected accounts and authenticator app those sessions added, and emails
+/// a link to choose a new password. Answers the address the link went to, whether it went (at most
+/// 3 an hour) and what was removed. Signs nobody in; changes no password or email by itself.
 ///
 /// - Auth: anonymous (the token is the proof: single use, 72 hours).
-/// - Effects: the link used; that session revoked; pending second steps dropped; a
-///   `sign_in_reported` event; a reset link queued (within the 3-per-hour limit).
+/// - Effects: the link used; that session and every later one revoked; what they added deleted,
+///   each with its `passkey_removed`, `provider_disconnected` or `totp_disabled` event (no notice
+///   emails); pending second steps dropped; a `sign_in_reported` event; a reset link queued
+///   (within the 3-per-hour limit).
 /// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/not-me")]
@@ -171,7 +173,8 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
     use crate::server::{client, fail, services};
     let svc = services()?;
     let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
-    Ok(crate::model::NotMeDoneView { email: done.email, link_sent: done.link_sent, minutes: done.minutes })
+    let taken_back = crate::model::taken_back_words(&done.taken_back);
+    Ok(crate::model::NotMeDoneView { email: done.email, link_sent: done.link_sent, minutes: done.minutes, taken_back })
 }
 
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in

@@ -478,7 +478,7 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     svc.clock.advance(Duration::minutes(3));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: true, minutes: 30 });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: true, minutes: 30, taken_back: vec![] });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
     assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
@@ -547,7 +547,7 @@ async fn this_wasnt_me_after_three_reset_links_in_the_hour_still_ends_the_sessio
     svc.clock.advance(Duration::minutes(5));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: false, minutes: 30 });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: false, minutes: 30, taken_back: vec![] });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
     assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
     assert_eq!(mails(&db, ADA, "password_reset").await.len(), 3, "no fourth reset email");
@@ -589,7 +589,7 @@ async fn this_wasnt_me_is_one_transaction_so_a_reset_link_that_cannot_be_stored_
     // once the reset link can be stored, the same link does it all
     sqlx::query("DROP TRIGGER refuse_reset ON password_resets").execute(&db).await.unwrap();
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: true, minutes: 30 });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), link_sent: true, minutes: 30, taken_back: vec![] });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
     assert_eq!(mails(&db, ADA, "password_reset").await.len(), 1);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
@@ -726,7 +726,7 @@ async fn a_session_that_is_itself_an_unanswered_alerts_sign_in_is_not_asked_abou
     alerts::confirm(&svc, &owner, first, &home()).await.unwrap();
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(second.id), "still asked about alert 2");
     // and the owner answers it: No, secure my account (the owner signed in two minutes ago)
-    assert_eq!(alerts::secure_account(&svc, &owner, second.id, &home()).await.unwrap(), 2, "B and C");
+    assert_eq!(alerts::secure_account(&svc, &owner, second.id, &home()).await.unwrap().ended, 2, "B and C");
     assert!(authenticate(&svc, &b_token).await.unwrap().is_none());
     assert!(authenticate(&svc, &c_token).await.unwrap().is_none());
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);
@@ -751,7 +751,7 @@ async fn no_secure_my_account_needs_a_recent_sign_in_then_ends_every_other_sessi
 
     let fresh = reverify::with_password(&svc, &stale, &Password::new(PW), &home()).await.unwrap().token;
     let owner = me(&svc, &fresh).await;
-    assert_eq!(alerts::secure_account(&svc, &owner, asked.id, &home()).await.unwrap(), 2, "the alerted session and the other one");
+    assert_eq!(alerts::secure_account(&svc, &owner, asked.id, &home()).await.unwrap().ended, 2, "the alerted session and the other one");
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
     assert!(authenticate(&svc, &other).await.unwrap().is_none());
     assert_eq!(me(&svc, &fresh).await.session_id, owner.session_id, "this session stays");
@@ -782,6 +782,141 @@ async fn a_session_ended_meanwhile_cannot_answer_no_secure_my_account(db: PgPool
     assert_eq!(count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await, 2, "the owner's and the intruder's");
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(asked.id), "still asked");
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 0);
+}
+
+/// Google linked to Ada's account by `session` (the fake provider is not in the domain tests: see
+/// `NOT_MADE_HERE`), as connecting it there does.
+async fn google_connected_by(svc: &Services, session: &AuthSession) {
+    let link = domain::db::connected_accounts::NewLink {
+        user_id: session.user_id,
+        provider: Provider::Google,
+        issuer: "https://accounts.google.com",
+        subject: "110248495921238986420",
+        email: Some("ada.lovelace@gmail.com"),
+        login: None,
+        now: svc.clock.now(),
+        used: false,
+        added_by: Some(session.session_id),
+    };
+    domain::db::connected_accounts::insert(&svc.db, &link).await.unwrap();
+}
+
+/// The passkey `name` on software authenticator `seed`, added by `session`.
+async fn passkey_named(svc: &Services, session: &AuthSession, seed: u8, name: &str) -> testkit::SoftAuthenticator {
+    let mut key = testkit::SoftAuthenticator::new(seed, Uuid::parse_str(TEST_AAGUID).unwrap(), ORIGIN);
+    let options = passkeys::begin_registration(svc, session).await.unwrap();
+    passkeys::finish_registration(svc, session, &key.create(&options), name, &home()).await.unwrap();
+    key
+}
+
+async fn passkey_sign_in(svc: &Services, key: &mut testkit::SoftAuthenticator, from: &ClientInfo) -> Result<SessionToken, DomainError> {
+    let (options, cookie) = passkeys::begin_sign_in(svc, false).unwrap();
+    passkeys::finish_sign_in(svc, &cookie, &key.get(&options), from).await.map(|s| s.token)
+}
+
+async fn passkey_names(db: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT name FROM passkeys ORDER BY created_at").fetch_all(db).await.unwrap()
+}
+
+/// Whoever signed in with the password adds their own passkey, turns on an authenticator app and
+/// connects their Google account. Without taking those back, their passkey or Google would sign in
+/// again after the owner's new password, and their authenticator would ask the owner for their
+/// code. "This wasn't me" removes all three (with the backup codes), and nothing the owner added,
+/// before or after that sign-in, from an older session.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_nothing_of_the_owners(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    passkey_named(&svc, &owner, 31, "Ada's laptop").await;
+    svc.clock.advance(Duration::minutes(1));
+    let intruder = me(&svc, &signs_in(&svc, &stranger()).await).await;
+    let token = not_me_token(&db).await;
+    svc.clock.advance(Duration::minutes(1));
+    let mut theirs = passkey_named(&svc, &intruder, 32, "Their key").await;
+    svc.clock.advance(Duration::minutes(1));
+    enrol(&svc, &intruder).await;
+    svc.clock.advance(Duration::minutes(1));
+    google_connected_by(&svc, &intruder).await;
+    // the owner, in her own older session, adds a passkey after that sign-in: hers to keep
+    svc.clock.advance(Duration::minutes(1));
+    let owner = me(&svc, &reverify::with_password(&svc, &owner, &Password::new(PW), &home()).await.unwrap().token).await;
+    let mut hers = passkey_named(&svc, &owner, 33, "Ada's phone").await;
+    let notices_before = mails(&db, ADA, "security_notice").await.len();
+    svc.clock.advance(Duration::minutes(1));
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    use alerts::TakenBack;
+    assert_eq!(done.taken_back, [TakenBack::Passkey("Their key".into()), TakenBack::Authenticator, TakenBack::Provider(Provider::Google)]);
+    assert_eq!(passkey_names(&db).await, ["Ada's laptop", "Ada's phone"]);
+    assert_eq!(count(&db, "SELECT count(*) FROM connected_accounts").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM totp_credentials").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM backup_codes").await, 0, "the intruder's backup codes went with their app");
+    // their passkey no longer signs in; hers does; the password asks for no code of theirs
+    let r = passkey_sign_in(&svc, &mut theirs, &stranger()).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasskeyNotRegistered))), "{r:?}");
+    passkey_sign_in(&svc, &mut hers, &home()).await.unwrap();
+    let signed_in = sign_in(&svc, ADA, &Password::new(PW), &home()).await;
+    assert!(signed_in.is_ok(), "no second step: {:?}", signed_in.err());
+    // each removal is in the account's activity, by no session, and mailed no notice (the page
+    // that asked lists them)
+    let removed: Vec<(String, Option<String>, Option<Uuid>)> = sqlx::query_as(
+        "SELECT kind, detail, session_id FROM security_events
+         WHERE user_id = $1 AND kind IN ('passkey_removed', 'totp_disabled', 'provider_disconnected') ORDER BY kind",
+    )
+    .bind(ada_id.0)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        removed,
+        [
+            ("passkey_removed".into(), Some("Their key".into()), None),
+            ("provider_disconnected".into(), Some("Google".into()), None),
+            ("totp_disabled".into(), None, None),
+        ]
+    );
+    assert_eq!(mails(&db, ADA, "security_notice").await.len(), notices_before);
+}
+
+/// "No, secure my account" takes back what the asked-about sign-in and every later one added, and
+/// never what the answering session added, even after that sign-in.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn no_secure_my_account_takes_back_what_that_sign_in_and_later_ones_added_but_not_this_sessions(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    svc.clock.advance(Duration::minutes(1));
+    let first = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    let intruder = me(&svc, &first.token).await;
+    svc.clock.advance(Duration::minutes(1));
+    // a later session of the intruder (their browser has the device cookie now: no second alert)
+    let later = me(&svc, &signs_in(&svc, &ClientInfo { device: Some(first.device.clone()), ..stranger() }).await).await;
+    passkey_named(&svc, &intruder, 41, "Their key").await;
+    svc.clock.advance(Duration::minutes(1));
+    google_connected_by(&svc, &later).await;
+    svc.clock.advance(Duration::minutes(1));
+    let owner = me(&svc, &reverify::with_password(&svc, &me(&svc, &owner.token).await, &Password::new(PW), &home()).await.unwrap().token).await;
+    passkey_named(&svc, &owner, 42, "Ada's phone").await;
+    enrol(&svc, &owner).await;
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    assert_eq!(asked.at, intruder_signed_in_at(&db, &intruder).await);
+
+    let secured = alerts::secure_account(&svc, &owner, asked.id, &home()).await.unwrap();
+    assert_eq!(secured.ended, 2);
+    use alerts::TakenBack;
+    assert_eq!(secured.taken_back, [TakenBack::Passkey("Their key".into()), TakenBack::Provider(Provider::Google)]);
+    assert_eq!(passkey_names(&db).await, ["Ada's phone"]);
+    assert_eq!(count(&db, "SELECT count(*) FROM totp_credentials").await, 1, "the owner's own authenticator stays");
+    assert_eq!(count(&db, "SELECT count(*) FROM backup_codes").await, 10, "and its backup codes");
+    let by: Vec<Option<Uuid>> = sqlx::query_scalar("SELECT session_id FROM security_events WHERE kind IN ('passkey_removed', 'provider_disconnected')")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(by, [Some(owner.session_id.0), Some(owner.session_id.0)], "removed by the answering session");
+}
+
+async fn intruder_signed_in_at(db: &PgPool, intruder: &AuthSession) -> OffsetDateTime {
+    sqlx::query_scalar("SELECT created_at FROM sessions WHERE id = $1").bind(intruder.session_id.0).fetch_one(db).await.unwrap()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -853,6 +988,7 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
                 login: None,
                 now: svc.clock.now(),
                 used: false,
+                added_by: Some(session.session_id),
             };
             domain::db::connected_accounts::insert(&svc.db, &link).await.unwrap();
         }

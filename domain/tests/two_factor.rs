@@ -494,7 +494,7 @@ async fn linked_to_google(db: &PgPool) -> domain::ids::UserId {
     let ada: domain::ids::UserId = sqlx::query_scalar("SELECT id FROM users").fetch_one(db).await.unwrap();
     let (provider, issuer, subject) = GOOGLE;
     let link = domain::db::connected_accounts::NewLink {
-        user_id: ada, provider, issuer, subject, email: None, login: None, now: time::OffsetDateTime::now_utc(), used: false,
+        user_id: ada, provider, issuer, subject, email: None, login: None, now: time::OffsetDateTime::now_utc(), used: false, added_by: None,
     };
     domain::db::connected_accounts::insert(db, &link).await.unwrap();
     ada
@@ -760,6 +760,7 @@ async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_th
         backup_eligible: true,
         backed_up: true,
         created_at: now,
+        added_by: None,
     };
     assert!(domain::db::passkeys::insert(&db, &passkey(session.user_id, b"ada-key", "Ada's phone")).await.unwrap());
     let link = domain::db::connected_accounts::NewLink {
@@ -771,6 +772,7 @@ async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_th
         login: Some("ada"),
         now,
         used: true,
+        added_by: None,
     };
     domain::db::connected_accounts::insert(&db, &link).await.unwrap();
     // the other session signed in with that passkey, and times with microseconds (the overview

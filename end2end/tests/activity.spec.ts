@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
+  addAuthenticator,
   BASE_URL,
   HTTP_4XX_LOG,
   SECURITY_PATH,
@@ -26,7 +27,9 @@ import {
   signUpViaApi,
   sql,
   test,
+  waitForHydration,
   waitForMail,
+  withoutAutofill,
 } from './fixtures';
 
 test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
@@ -109,6 +112,45 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     await readerPage.goto(`${notMe}x`);
     await expect(readerPage.getByRole('heading', { name: "This link isn't valid" })).toBeVisible();
     await reader.close();
+  } finally {
+    await attacker.context.close();
+  }
+});
+
+test('"This wasn\'t me" also removes the passkey that sign-in added, so it no longer signs in', async ({ page, browser }) => {
+  test.setTimeout(60_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await withoutAutofill(attacker.page);
+    await addAuthenticator(attacker.page);
+    await signInViaApi(attacker.page, account.email, account.password);
+    const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
+    // with the password alone, a passkey of their own: a way back in after any new password
+    await gotoHydrated(attacker.page, SECURITY_PATH);
+    const theirPasskeys = region(attacker.page, 'Passkeys');
+    await theirPasskeys.getByRole('button', { name: 'New passkey' }).click();
+    await theirPasskeys.getByLabel('Name (optional)').fill('Their key');
+    await theirPasskeys.getByRole('button', { name: 'Continue' }).click();
+    await expect(theirPasskeys.locator('li.passkey-row')).toHaveText([/Their key/]);
+
+    await gotoHydrated(page, notMe);
+    const main = page.getByRole('main');
+    await expect(main).toContainText('remove any passkey, connected account or authenticator app they added');
+    await main.getByRole('button', { name: 'Sign that device out' }).click();
+    await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
+    await expect(main).toContainText('Also removed what that sign-in or a later one added: the passkey “Their key”.');
+
+    // the owner's page lists no passkey; theirs no longer signs in
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(region(page, 'Passkeys')).toContainText('No passkeys yet');
+    await attacker.page.goto(SECURITY_PATH);
+    await expectPathname(attacker.page, '/sign-in');
+    await waitForHydration(attacker.page);
+    await attacker.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect(attacker.page.getByRole('alert')).toContainText('This passkey is not registered with Gatehouse (it may have been removed).');
+    await expectPathname(attacker.page, '/sign-in');
   } finally {
     await attacker.context.close();
   }

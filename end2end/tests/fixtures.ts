@@ -14,6 +14,7 @@ import {
   request as apiRequest,
   type APIRequestContext,
   type APIResponse,
+  type CDPSession,
   type Page,
   type Response,
 } from '@playwright/test';
@@ -486,4 +487,46 @@ export function linkTo(mail: Mail, pathname: string): string {
     );
   }
   return found[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passkeys: Chromium's virtual authenticators (CDP WebAuthn domain)
+// ---------------------------------------------------------------------------------------------
+
+export interface Authenticator {
+  cdp: CDPSession;
+  id: string;
+}
+
+/** A platform authenticator like a phone's or laptop's: resident keys, user verification. */
+export async function addAuthenticator(page: Page, synced = false): Promise<Authenticator> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      ctap2Version: 'ctap2_1',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+      defaultBackupEligibility: synced,
+      defaultBackupState: synced,
+    },
+  });
+  return { cdp, id: authenticatorId };
+}
+
+/**
+ * Chromium's virtual authenticators answer an autofill (conditional) request at once, as if the
+ * person had picked the passkey from the email field's suggestions. Tests of the button turn
+ * autofill off, as in a browser without it.
+ */
+export async function withoutAutofill(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    if (window.PublicKeyCredential) {
+      window.PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    }
+  });
 }

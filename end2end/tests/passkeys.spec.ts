@@ -5,9 +5,11 @@
  * on a second authenticator, rename, remove, the same authenticator refused twice, the last way to
  * sign in kept, user verification failing, a cancelled prompt, and a browser without WebAuthn.
  */
-import type { CDPSession, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import {
   accountNav,
+  addAuthenticator,
+  type Authenticator,
   expect,
   expectPathname,
   expectSecurityPage,
@@ -27,47 +29,10 @@ import {
   submitSignInForm,
   test,
   type Account,
+  withoutAutofill,
 } from './fixtures';
 
 test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
-
-interface Authenticator {
-  cdp: CDPSession;
-  id: string;
-}
-
-/** A platform authenticator like a phone's or laptop's: resident keys, user verification. */
-async function addAuthenticator(page: Page, synced = false): Promise<Authenticator> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      ctap2Version: 'ctap2_1',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-      defaultBackupEligibility: synced,
-      defaultBackupState: synced,
-    },
-  });
-  return { cdp, id: authenticatorId };
-}
-
-/**
- * Chromium's virtual authenticators answer an autofill (conditional) request at once, as if the
- * person had picked the passkey from the email field's suggestions. Tests of the button turn
- * autofill off, as in a browser without it.
- */
-async function withoutAutofill(page: Page): Promise<void> {
-  await page.addInitScript(() => {
-    if (window.PublicKeyCredential) {
-      window.PublicKeyCredential.isConditionalMediationAvailable = async () => false;
-    }
-  });
-}
 
 async function removeAuthenticator(a: Authenticator): Promise<void> {
   await a.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a.id });

@@ -348,6 +348,10 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
     let res = ada.come_back(&w.app, &w.idp.approve(&url, &gh, Tweak::None)).await;
     assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
     assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 1);
+    // the link names the session that made it (what "This wasn't me" about that session takes back)
+    let by = "SELECT count(*) FROM connected_accounts c JOIN sessions s ON s.id = c.added_by_session AND s.user_id = c.user_id
+              WHERE s.auth_method = 'password'";
+    assert_eq!(count(&w.db, by).await, 1);
     // signed out, GitHub signs in to Ada's account
     let mut later = Browser::default();
     let res = sign_in_as(&w, &mut later, "GitHub", &gh, Tweak::None).await;

@@ -236,3 +236,16 @@ impl NotMeView {
         }
     }
 }
+
+/// What a report took back, as words for `NotMeDoneView` and `SecuredView`.
+pub fn taken_back_words(taken_back: &[domain::auth::alerts::TakenBack]) -> Vec<String> {
+    use domain::auth::alerts::TakenBack;
+    taken_back
+        .iter()
+        .map(|t| match t {
+            TakenBack::Passkey(name) => format!("the passkey “{name}”"),
+            TakenBack::Provider(p) => format!("the connected {} account", p.name()),
+            TakenBack::Authenticator => "the authenticator app with its backup codes".to_string(),
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 mod from_domain;
 #[cfg(feature = "ssr")]
-pub use from_domain::session_lifetime;
+pub use from_domain::{session_lifetime, taken_back_words};
 
 /// The signed-in person, for the header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -283,13 +283,35 @@ pub struct ActivityPageView {
 pub const ACTIVITY_FILTERS: &[(&str, &str)] =
     &[("", "All activity"), ("sign_ins", "Sign-ins"), ("sessions", "Sessions"), ("credentials", "Credential changes"), ("alerts", "Alerts")];
 
-/// After "This wasn't me": where the reset link went, whether it did (3 an hour at most), and how
-/// long it works.
+/// After "This wasn't me": where the reset link went, whether it did (3 an hour at most), how
+/// long it works, and what was taken back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotMeDoneView {
     pub email: String,
     pub link_sent: bool,
     pub minutes: i64,
+    /// The ways to sign in that the reported sign-in (or any since) had added and that are gone
+    /// now, as words: "the passkey “Blue key”", "the connected Google account".
+    pub taken_back: Vec<String>,
+}
+
+/// After "No, secure my account": how many other sessions ended, and what was taken back (as in
+/// `NotMeDoneView`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecuredView {
+    pub ended: u64,
+    pub taken_back: Vec<String>,
+}
+
+/// "Also removed what that sign-in or a later one added: the passkey “Blue key” and the
+/// authenticator app with its backup codes." (`None` when nothing was.)
+pub fn taken_back_sentence(taken_back: &[String]) -> Option<String> {
+    let list = match taken_back {
+        [] => return None,
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    Some(format!("Also removed what that sign-in or a later one added: {list}."))
 }
 
 /// The "This wasn't me" page: the sign-in the link is about.

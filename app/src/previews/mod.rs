@@ -21,7 +21,7 @@ use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, 
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
 use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
 use crate::security::activity::ActivityCard;
-use crate::security::sign_in_prompt::SignInPromptCard;
+use crate::security::sign_in_prompt::{SecuredNotice, SignInPromptCard};
 use fixtures::{
     activity_mixed, activity_unusual, not_me_view, sign_in_prompt, connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
     REVERIFY_WINDOW_MINUTES,
@@ -290,7 +290,15 @@ pub fn PreviewsPage() -> impl IntoView {
                     <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
                 })/>
                 <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
-                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), link_sent: true, minutes: 30 }/>
+                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), link_sent: true, minutes: 30, taken_back: vec![] }/>
+                })/>
+                <State slug="not-me-done-taken-back" caption="Done, and what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
+                    <NotMeDone done=crate::model::NotMeDoneView {
+                        email: "ada@example.com".into(),
+                        link_sent: true,
+                        minutes: 30,
+                        taken_back: vec!["the passkey “Chrome on Windows”".into(), "the authenticator app with its backup codes".into()],
+                    }/>
                 })/>
                 <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password"/>
@@ -307,6 +315,12 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="sign-in-prompt-error" caption="Answer failed" view=ViewFn::from(move || view! {
                     <SignInPromptCard prompt=sign_in_prompt(Some("Berlin")) pending=false
                         error=Some("Gatehouse is having trouble reaching its database. Try again in a moment.".to_string()) on_yes=noop on_no=noop/>
+                })/>
+                <State slug="sign-in-prompt-secured" caption="No: sessions ended, what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
+                    <SecuredNotice secured=crate::model::SecuredView {
+                        ended: 2,
+                        taken_back: vec!["the passkey “Chrome on Windows”".into(), "the connected GitHub account".into()],
+                    }/>
                 })/>
             </Preview>
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::components::{ErrorMessage, TimeAgo};
 use crate::error::AppError;
-use crate::model::{SecurityOverview, SignInPromptView};
+use crate::model::{taken_back_sentence, SecuredView, SecurityOverview, SignInPromptView};
 
 /// "Yes, it was me": the prompt goes away.
 ///
@@ -22,21 +22,25 @@ pub async fn confirm_sign_in(alert_id: String) -> Result<(), AppError> {
     domain::auth::alerts::confirm(&services()?, &session, id, &client()).await.map_err(fail)
 }
 
-/// "No, secure my account": ends the asked-about session and every other one (this one stays).
-/// Answers how many ended; the page then opens Change password.
+/// "No, secure my account": ends the asked-about session and every other one (this one stays), and
+/// removes the passkeys, connected accounts and authenticator app that the asked-about session or
+/// any later one (never this one) added. Answers how many sessions ended and what was removed; the
+/// page then opens Change password.
 ///
 /// - Auth: signed in and recently verified (like every ending of sessions), from another session
 ///   than the one asked about.
-/// - Effects: the alert is answered; other sessions revoked; pending second steps forgotten; a
+/// - Effects: the alert is answered; other sessions revoked; what the asked-about session and later
+///   ones added deleted, each with its event (no notice emails); pending second steps forgotten; a
 ///   `sign_in_reported` event.
 /// - Errors: `ReverifyRequired` (the page asks, then retries); `NotFound` as for `confirm_sign_in`;
 ///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sign-in-alert/secure")]
-pub async fn secure_account(alert_id: String) -> Result<u64, AppError> {
+pub async fn secure_account(alert_id: String) -> Result<SecuredView, AppError> {
     use crate::server::{auth, client, fail, reject, services};
     let session = auth().map_err(reject)?;
     let id = uuid::Uuid::parse_str(&alert_id).map_err(|_| reject(AppError::NotFound))?;
-    domain::auth::alerts::secure_account(&services()?, &session, id, &client()).await.map_err(fail)
+    let secured = domain::auth::alerts::secure_account(&services()?, &session, id, &client()).await.map_err(fail)?;
+    Ok(SecuredView { ended: secured.ended, taken_back: crate::model::taken_back_words(&secured.taken_back) })
 }
 
 /// The prompt on the page: its two answers, made once per visit.
@@ -44,8 +48,8 @@ pub async fn secure_account(alert_id: String) -> Result<u64, AppError> {
 pub struct SignInPromptSection {
     confirm: ServerAction<ConfirmSignIn>,
     secure: Sensitive<SecureAccount>,
-    /// How many sessions "No" ended, for the message after it.
-    secured: RwSignal<Option<u64>>,
+    /// What "No" did, for the message after it.
+    secured: RwSignal<Option<SecuredView>>,
 }
 
 impl SignInPromptSection {
@@ -58,8 +62,8 @@ impl SignInPromptSection {
         let secured = section.secured;
         // No: once the sessions ended, the next step is a new password
         Effect::new(move |_| {
-            if let Some(Ok(n)) = secure.action.value().get() {
-                secured.set(Some(n));
+            if let Some(Ok(done)) = secure.action.value().get() {
+                secured.set(Some(done));
                 ctx.open_password();
             }
         });
@@ -72,17 +76,9 @@ impl SignInPromptSection {
         let (confirming, securing) = (confirm.pending(), secure.action.pending());
         let pending = Signal::derive(move || confirming.get() || securing.get());
         let error = Signal::derive(move || shown_error(confirm.value().get()).or_else(|| shown_error(secure.action.value().get())));
-        let done = Signal::derive(move || {
-            secured.get().map(|n| {
-                format!(
-                    "Signed out of {n} other session{}. Now choose a new password below.",
-                    if n == 1 { "" } else { "s" }
-                )
-            })
-        });
         let prompt = o.prompt.clone();
         view! {
-            {move || done.get().map(|message| view! { <p class="notice notice-success sign-in-secured" role="status">{message}</p> })}
+            {move || secured.get().map(|secured| view! { <SecuredNotice secured/> })}
             {prompt.map(|prompt| {
                 let id = prompt.id.clone();
                 let id2 = prompt.id.clone();
@@ -98,6 +94,16 @@ impl SignInPromptSection {
             })}
         }
     }
+}
+
+/// After "No, secure my account": "Signed out of 2 other sessions. Also removed what that sign-in or
+/// a later one added: the passkey “Blue key”. Now choose a new password below."
+#[component]
+pub fn SecuredNotice(secured: SecuredView) -> impl IntoView {
+    let SecuredView { ended, taken_back } = secured;
+    let removed = taken_back_sentence(&taken_back).map(|s| format!(" {s}")).unwrap_or_default();
+    let message = format!("Signed out of {ended} other session{}.{removed} Now choose a new password below.", if ended == 1 { "" } else { "s" });
+    view! { <p class="notice notice-success sign-in-secured" role="status">{message}</p> }
 }
 
 /// "New sign-in: Chrome 131 on Windows 10, near Berlin, 2 hours ago. Was this you?"
@@ -138,7 +144,7 @@ pub fn SignInPromptCard(
                 </button>
             </div>
             <p class="muted sign-in-prompt-help">
-                "“No” signs out that device and every other one except this one, then asks you for a new password."
+                "“No” signs out that device and every other one except this one, removes any passkey, connected account or authenticator app that sign-in or a later one added, then asks you for a new password."
             </p>
         </section>
     }

@@ -1,6 +1,6 @@
 //! /this-wasnt-me?token=…: the page an unfamiliar sign-in's email links to. Opening it changes
-//! nothing (mail scanners open links); its button signs that device out and emails a link to
-//! choose a new password. It never signs anyone in.
+//! nothing (mail scanners open links); its button signs that device out, removes the ways to sign
+//! in it added, and emails a link to choose a new password. It never signs anyone in.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -70,7 +70,7 @@ pub fn NotMeConfirm(
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
-        <p>"We'll sign that device out at once (and any sign-in since), and email you a link to choose a new password. Nothing else changes until you use that link."</p>
+        <p>"We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and email you a link to choose a new password."</p>
         <ErrorMessage message=error/>
         <div class="form-actions">
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
@@ -84,7 +84,8 @@ pub fn NotMeConfirm(
 /// After "Sign that device out".
 #[component]
 pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
-    let NotMeDoneView { email, link_sent, minutes } = done;
+    let NotMeDoneView { email, link_sent, minutes, taken_back } = done;
+    let removed = crate::model::taken_back_sentence(&taken_back);
     let sent = if link_sent {
         format!("We sent a link to choose a new password to {email}. It works for {minutes} minutes.")
     } else {
@@ -94,6 +95,7 @@ pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
         <div class="stack" role="status">
             <h1>"That device is signed out"</h1>
             <p>{sent}</p>
+            {removed.map(|removed| view! { <p>{removed}</p> })}
             <p>"After that, sign in and review your sessions and two-step verification. If someone could read your email, secure your email account first."</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href="/sign-in">"Sign in"</a>

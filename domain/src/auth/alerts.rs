@@ -8,7 +8,8 @@ use crate::auth::activity::{device_text, shown, PROMPT_DAYS, SHOWN_TEXT_CHARS};
 use crate::db;
 use crate::db::events::NewEvent;
 use crate::error::LinkProblem;
-use crate::kinds::{EventKind, RevokeReason, SignInMethod};
+use crate::ids::{SessionId, UserId};
+use crate::kinds::{EventKind, Provider, RevokeReason, SignInMethod};
 use crate::request::{AuthSession, ClientInfo};
 use crate::secret::LinkToken;
 use crate::{DomainError, Services};
@@ -63,11 +64,11 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
 }
 
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
-/// (and every session that signed in since: `db::sessions::revoke_reported`),
-/// forgets the account's pending second steps, and emails a link to choose a new password. It
-/// signs nobody in and changes no password, email or second factor by itself. Answers the
-/// account's address and whether the link went (not when 3 were sent in the last hour), all in one
-/// transaction.
+/// (and every session that signed in since: `db::sessions::revoke_reported`), takes back every
+/// way to sign in those sessions added (`take_back`), forgets the account's pending second steps,
+/// and emails a link to choose a new password. It signs nobody in and changes no password or email
+/// by itself. Answers the account's address, whether the link went (not when 3 were sent in the
+/// last hour) and what was taken back, all in one transaction.
 pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<NotMeReported, DomainError> {
     let hash = link_hash(token)?;
     let now = svc.clock.now();
@@ -81,6 +82,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     // too, and every other change of several sessions starts at the account: see `lock_account`)
     db::passkeys::lock_account(&mut *tx, user_id).await?;
     db::sessions::revoke_reported(&mut *tx, user_id, session_id, now).await?;
+    let taken_back = take_back(&mut tx, user_id, session_id, None, client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
@@ -89,7 +91,61 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
     let link_sent = crate::auth::email_links::queue_reset_link(&mut tx, svc, &user, client, now).await?;
     tx.commit().await?;
-    Ok(NotMeReported { email: user.email, link_sent, minutes: crate::auth::email_links::RESET_LINK_MINUTES })
+    Ok(NotMeReported { email: user.email, link_sent, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back })
+}
+
+/// A way to sign in that a report took back: the reported sign-in's session, or one that signed in
+/// after it, had added it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TakenBack {
+    /// A passkey, by its name.
+    Passkey(String),
+    /// A connected account.
+    Provider(Provider),
+    /// The authenticator app, and with it the backup codes (two-step verification is off).
+    Authenticator,
+}
+
+/// Deletes every passkey, connected account and authenticator app that the reported session
+/// `reported` or any later session of the account added (not `keep`'s: the session answering the
+/// prompt), with a `passkey_removed`, `provider_disconnected` or `totp_disabled` event for each.
+/// Whoever signed in could otherwise sign in again with what they added after the owner's new
+/// password, or, with an authenticator of theirs, keep the owner out. No notice emails: the owner
+/// asked for this, and the page lists what went. Call it with the account's row locked.
+///
+/// The last way to sign in may go too (an intruder who added a passkey and removed the owner's
+/// others): the account keeps its address, and the reset link (or, on the page, Set password) is
+/// the way back in.
+async fn take_back(
+    tx: &mut sqlx::PgConnection,
+    user_id: UserId,
+    reported: SessionId,
+    keep: Option<SessionId>,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<Vec<TakenBack>, DomainError> {
+    let rows = db::alerts::take_back_added(&mut *tx, user_id, reported, keep).await?;
+    let mut taken_back = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (item, kind) = match (row.kind.as_str(), row.detail) {
+            ("passkey", Some(name)) => (TakenBack::Passkey(name), EventKind::PasskeyRemoved),
+            ("provider", Some(p)) => match Provider::parse(&p) {
+                Some(p) => (TakenBack::Provider(p), EventKind::ProviderDisconnected),
+                None => continue,
+            },
+            ("authenticator", _) => (TakenBack::Authenticator, EventKind::TotpDisabled),
+            _ => continue,
+        };
+        let detail = match &item {
+            TakenBack::Passkey(name) => Some(name.as_str()),
+            TakenBack::Provider(p) => Some(p.name()),
+            TakenBack::Authenticator => None,
+        };
+        let event = NewEvent { detail, ..NewEvent::new(user_id, keep, kind) };
+        db::events::insert(&mut *tx, &event, client, now).await?;
+        taken_back.push(item);
+    }
+    Ok(taken_back)
 }
 
 /// After "This wasn't me".
@@ -101,6 +157,8 @@ pub struct NotMeReported {
     pub link_sent: bool,
     /// How long the link works.
     pub minutes: i64,
+    /// What the reported sign-in (or any since) had added, now removed, oldest first.
+    pub taken_back: Vec<TakenBack>,
 }
 
 /// The page's "Was this you?": the newest unanswered alert of the last 14 days about another
@@ -127,23 +185,35 @@ pub async fn confirm(svc: &Services, auth: &AuthSession, id: Uuid, client: &Clie
     Ok(())
 }
 
-/// "No, secure my account": ends that sign-in's session and every other one (this one stays), and
-/// forgets pending second steps; the page then opens Change password. Needs a recent sign-in or
-/// re-verification (like every ending of sessions), checked again inside the transaction with the
-/// session's row (`Unauthenticated` once it has ended). Answers how many sessions ended.
-pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client: &ClientInfo) -> Result<u64, DomainError> {
+/// "No, secure my account": ends that sign-in's session and every other one (this one stays),
+/// takes back what that sign-in's session or any later one added (`take_back`; never what this
+/// session added), and forgets pending second steps; the page then opens Change password. Needs a
+/// recent sign-in or re-verification (like every ending of sessions), checked again inside the
+/// transaction with the session's row (`Unauthenticated` once it has ended). Answers how many
+/// sessions ended and what was taken back.
+pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client: &ClientInfo) -> Result<Secured, DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
+    let reported = db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
     // (the alert, the account, then its sessions, as `report_not_me`; this session must still be
     // live, so a request of a session ended meanwhile cannot sign the owner out)
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
+    let taken_back = take_back(&mut tx, auth.user_id, reported, Some(auth.session_id), client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;
-    Ok(ended)
+    Ok(Secured { ended, taken_back })
+}
+
+/// After "No, secure my account".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secured {
+    /// How many other sessions ended.
+    pub ended: u64,
+    /// What the reported sign-in (or any since) had added, now removed, oldest first.
+    pub taken_back: Vec<TakenBack>,
 }

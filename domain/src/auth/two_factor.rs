@@ -104,7 +104,7 @@ pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, cl
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
-    if !db::two_factor::insert_credential(&mut *tx, auth.user_id, &sealed, now, step).await? {
+    if !db::two_factor::insert_credential(&mut *tx, auth.user_id, auth.session_id, &sealed, now, step).await? {
         return Err(DomainError::Invalid(Invalid::AuthenticatorAlreadySetUp));
     }
     db::two_factor::delete_enrolment(&mut *tx, auth.user_id, auth.session_id).await?;

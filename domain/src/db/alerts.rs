@@ -239,3 +239,53 @@ pub async fn acknowledge(
     .await?;
     Ok(r.map(SessionId))
 }
+
+/// A way to sign in that a report took back, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TakenBackRow {
+    /// "passkey", "provider" or "authenticator".
+    pub kind: String,
+    /// The passkey's name, or the provider (`Provider::as_str`).
+    pub detail: Option<String>,
+    pub added_at: OffsetDateTime,
+}
+
+/// "This wasn't me": deletes every passkey, connected account and authenticator app (with the
+/// backup codes that go with it) that the reported session, or any session of the account that
+/// started after it, added; `keep` (the session answering the prompt) keeps what it added. One
+/// statement: a way to sign in added while the report waited for the account's row is seen and
+/// goes too. Answers what went.
+pub async fn take_back_added(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    reported: SessionId,
+    keep: Option<SessionId>,
+) -> Result<Vec<TakenBackRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TakenBackRow,
+        r#"WITH since AS (
+               SELECT s.id FROM sessions s JOIN sessions r ON r.id = $2 AND r.user_id = $1
+               WHERE s.user_id = $1 AND (s.id = r.id OR s.created_at > r.created_at) AND s.id IS DISTINCT FROM $3
+           ), passkeys_gone AS (
+               DELETE FROM passkeys WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
+               RETURNING name, created_at
+           ), links_gone AS (
+               DELETE FROM connected_accounts WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
+               RETURNING provider, connected_at
+           ), authenticator_gone AS (
+               DELETE FROM totp_credentials WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
+               RETURNING enabled_at
+           ), codes_gone AS (
+               DELETE FROM backup_codes WHERE user_id = $1 AND EXISTS (SELECT 1 FROM authenticator_gone)
+           )
+           SELECT 'passkey' AS "kind!", name AS "detail?", created_at AS "added_at!" FROM passkeys_gone
+           UNION ALL SELECT 'provider', provider, connected_at FROM links_gone
+           UNION ALL SELECT 'authenticator', NULL, enabled_at FROM authenticator_gone
+           ORDER BY 3, 1, 2"#,
+        user_id.0,
+        reported.0,
+        keep.map(|k| k.0),
+    )
+    .fetch_all(db)
+    .await
+}

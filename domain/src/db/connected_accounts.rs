@@ -29,6 +29,8 @@ pub struct NewLink<'a> {
     pub now: OffsetDateTime,
     /// Linked by signing in with it (sign-up): it was used now.
     pub used: bool,
+    /// The session that connected it (`None`: linked with its new account).
+    pub added_by: Option<SessionId>,
 }
 
 /// Links an identity to an account. Violations of `connected_accounts_identity_key` (linked to an
@@ -36,8 +38,8 @@ pub struct NewLink<'a> {
 /// at this provider) come back as errors for the caller to name.
 pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO connected_accounts (id, user_id, provider, issuer, subject, email, login, connected_at, last_used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::boolean THEN $8::timestamptz END)",
+        "INSERT INTO connected_accounts (id, user_id, provider, issuer, subject, email, login, connected_at, last_used_at, added_by_session)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::boolean THEN $8::timestamptz END, $10)",
         uuid::Uuid::new_v4(),
         l.user_id.0,
         l.provider.as_str(),
@@ -47,6 +49,7 @@ pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx
         l.login,
         l.now,
         l.used,
+        l.added_by.map(|s| s.0),
     )
     .execute(db)
     .await?;

@@ -33,13 +33,15 @@ pub struct NewPasskey<'a> {
     pub backup_eligible: bool,
     pub backed_up: bool,
     pub created_at: OffsetDateTime,
+    /// The session that added it (`None`: made with its new account).
+    pub added_by: Option<SessionId>,
 }
 
 /// Stores a new passkey; `false` when its credential id is already registered (to any account).
 pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, backup_eligible, backed_up, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, backup_eligible, backed_up, created_at, added_by_session)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (credential_id) DO NOTHING",
         p.id.0,
         p.user_id.0,
@@ -50,6 +52,7 @@ pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool,
         p.backup_eligible,
         p.backed_up,
         p.created_at,
+        p.added_by.map(|s| s.0),
     )
     .execute(db)
     .await?;

@@ -178,23 +178,25 @@ pub async fn delete_enrolment(db: impl PgExecutor<'_>, user_id: UserId, session_
     Ok(())
 }
 
-/// Enables the authenticator; `false` when one is already enabled.
+/// Enables the authenticator (set up by session `added_by`); `false` when one is already enabled.
 pub async fn insert_credential(
     db: impl PgExecutor<'_>,
     user_id: UserId,
+    added_by: SessionId,
     sealed: &Sealed,
     now: OffsetDateTime,
     step: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING",
+        "INSERT INTO totp_credentials (user_id, key_id, nonce, secret_encrypted, enabled_at, last_used_step, added_by_session)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id) DO NOTHING",
         user_id.0,
         &sealed.key_id,
         &sealed.nonce,
         &sealed.ciphertext,
         now,
         step,
+        added_by.0,
     )
     .execute(db)
     .await?;

@@ -296,7 +296,7 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
             _ => e.into(),
         }
     })?;
-    link(&mut tx, user_id, identity, now, true).await.map_err(|e| match e {
+    link(&mut tx, user_id, None, identity, now, true).await.map_err(|e| match e {
         // the same new identity finished twice at once: the other callback created the account
         DomainError::Provider(ProviderFailure::LinkedElsewhere) => failed(ProviderFailure::Refused),
         e => e,
@@ -307,8 +307,16 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
     Ok(user_id)
 }
 
-/// Inserts the link; names the unique constraint it broke.
-async fn link(tx: &mut sqlx::PgConnection, user_id: UserId, identity: &Identity, now: OffsetDateTime, used: bool) -> Result<(), DomainError> {
+/// Inserts the link (made by session `added_by`, or with a new account); names the unique
+/// constraint it broke.
+async fn link(
+    tx: &mut sqlx::PgConnection,
+    user_id: UserId,
+    added_by: Option<SessionId>,
+    identity: &Identity,
+    now: OffsetDateTime,
+    used: bool,
+) -> Result<(), DomainError> {
     let new = NewLink {
         user_id,
         provider: identity.provider,
@@ -318,6 +326,7 @@ async fn link(tx: &mut sqlx::PgConnection, user_id: UserId, identity: &Identity,
         login: identity.login.as_deref(),
         now,
         used,
+        added_by,
     };
     db::connected_accounts::insert(&mut *tx, &new).await.map_err(|e| match unique_violation(&e) {
         Some("connected_accounts_identity_key") => failed(ProviderFailure::LinkedElsewhere),
@@ -339,7 +348,7 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
     if db::sessions::lock_live(&mut *tx, auth.user_id, auth.session_id).await?.is_none() {
         return Err(failed(ProviderFailure::SessionChanged));
     }
-    link(&mut tx, auth.user_id, identity, now, false).await?;
+    link(&mut tx, auth.user_id, Some(auth.session_id), identity, now, false).await?;
     let event = crate::db::events::NewEvent { detail: Some(identity.provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderConnected) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;

@@ -140,6 +140,7 @@ pub async fn finish_registration(
         backup_eligible,
         backed_up,
         created_at: now,
+        added_by: Some(auth.session_id),
     };
     if !db::passkeys::insert(&mut *tx, &new).await? {
         // one credential belongs to one account, ever
@@ -240,6 +241,7 @@ pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, no
         backup_eligible: first.backup_eligible,
         backed_up: first.backed_up,
         created_at: now,
+        added_by: None,
     };
     if !db::passkeys::insert(db, &new).await? {
         return Err(already_added());

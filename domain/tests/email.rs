@@ -210,7 +210,10 @@ async fn failures_back_off_then_give_up_keeping_the_last_error_and_a_permanent_r
     let capture = Capture::default();
     let s = sender(&svc, Arc::new(capture.clone()));
     capture.fail_with(Some(SendError { permanent: false, message: "421 try again later".into() }));
+    // a message without a deadline ("you have an account": no link that expires)
+    confirmed_account(&svc, "ada@example.test").await;
     request_sign_up(&svc, "ada@example.test", None).await.unwrap();
+    assert_eq!(newest_kind(&db, "ada@example.test").await, "account_exists");
     let next = || async { sqlx::query_scalar::<_, time::OffsetDateTime>("SELECT next_attempt_at FROM email_outbox").fetch_one(&db).await.unwrap() };
     let start = svc.clock.now();
     assert_eq!(s.drain().await.unwrap().retrying, 1);
@@ -673,4 +676,98 @@ async fn at_most_three_emails_per_address_per_hour_even_when_requested_all_at_on
     }
     assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'").await, EMAILS_PER_ADDRESS_PER_HOUR);
     assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE to_address = 'new@example.test'").await, EMAILS_PER_ADDRESS_PER_HOUR);
+}
+
+/// Someone who knows the address asks for a reset link every quarter of an hour. The limit used to
+/// count every request, refused ones too, so after the first three emails the count never fell
+/// below the limit again and the owner never got another link. It counts emails now: once the
+/// hour of the first three has passed, the owner's own request sends one. The same for sign-ups.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn requests_refused_by_the_hourly_limit_do_not_count_so_asking_often_cannot_block_the_owners_link(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    let client = ClientInfo::default();
+    let both = || async {
+        request_password_reset(&svc, "ada@example.test", &client).await.unwrap();
+        request_sign_up(&svc, "grace@example.test", None).await.unwrap();
+    };
+    for _ in 0..EMAILS_PER_ADDRESS_PER_HOUR {
+        both().await;
+    }
+    // refused: at 15, 30, 45 and 59 minutes
+    for minutes in [15, 15, 15, 14] {
+        svc.clock.advance(Duration::minutes(minutes));
+        both().await;
+    }
+    let resets = "SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'";
+    let sign_ups = "SELECT count(*) FROM email_outbox WHERE to_address = 'grace@example.test'";
+    assert_eq!((count(&db, resets).await, count(&db, sign_ups).await), (3, 3));
+
+    // an hour and a minute after the first three: the owners' own requests are emailed
+    svc.clock.advance(Duration::minutes(2));
+    both().await;
+    assert_eq!((count(&db, resets).await, count(&db, sign_ups).await), (4, 4));
+    let fresh = link(&db, "ada@example.test", RESET_PATH).await;
+    assert!(reset_link(&svc, &fresh).await.is_ok(), "the new link works");
+}
+
+/// The relay is down for 26 minutes. A reset link (30 minutes) queued at its start is given up
+/// unsent once the next try would leave under five minutes to read it, instead of arriving dead
+/// when the relay returns; one queued ten minutes later goes out within two minutes of the relay's
+/// return (its tries are at most two minutes apart). A given-up email does not count against the
+/// hourly limit: asking twice more within the hour sends two links.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reset_link_the_relay_held_up_too_long_is_given_up_unsent_and_does_not_count(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    let capture = Capture::default();
+    let s = Sender { retry: RetryPolicy { max_attempts: 3, base: Duration::seconds(30) }, ..sender(&svc, Arc::new(capture.clone())) };
+    capture.fail_with(Some(SendError { permanent: false, message: "421 try again later".into() }));
+    let client = ClientInfo::default();
+    let start = svc.clock.now();
+    for minute in 0..26 {
+        if minute == 0 || minute == 10 {
+            request_password_reset(&svc, "ada@example.test", &client).await.unwrap();
+        }
+        s.drain().await.unwrap();
+        svc.clock.advance(Duration::minutes(1));
+    }
+    assert!(capture.messages().is_empty());
+    let (error, emptied, given_up_at): (String, bool, time::OffsetDateTime) = sqlx::query_as(
+        "SELECT last_error, text_body = '' AND html_body = '', failed_at FROM email_outbox WHERE failed_at IS NOT NULL",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((error.as_str(), emptied), ("421 try again later", true));
+    assert!(given_up_at < start + Duration::minutes(25) && given_up_at >= start + Duration::minutes(22), "{given_up_at}");
+
+    // the relay is back 26 minutes in: the second link (14 minutes left) goes out within two
+    capture.fail_with(None);
+    svc.clock.advance(Duration::minutes(2));
+    let round = s.drain().await.unwrap();
+    assert_eq!(round.sent, 1);
+    assert_eq!(capture.messages().len(), 1, "only the link that still works went out");
+
+    // the given-up one is not counted: two more requests within the hour are both emailed
+    for _ in 0..2 {
+        request_password_reset(&svc, "ada@example.test", &client).await.unwrap();
+    }
+    assert_eq!(s.drain().await.unwrap().sent, 2);
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL").await, 3);
+}
+
+/// A sign-up link queued while no sender ran (the server was stopped) and found after its
+/// deadline is given up unsent rather than sent dead.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_link_found_after_its_deadline_is_given_up_unsent(db: PgPool) {
+    let svc = services(db.clone());
+    request_sign_up(&svc, "ada@example.test", None).await.unwrap();
+    svc.clock.advance(Duration::minutes(55));
+    let capture = Capture::default();
+    let round = sender(&svc, Arc::new(capture.clone())).drain().await.unwrap();
+    assert_eq!((round.sent, round.expired), (0, 1));
+    assert!(capture.messages().is_empty());
+    let error: String = sqlx::query_scalar("SELECT last_error FROM email_outbox WHERE failed_at IS NOT NULL").fetch_one(&db).await.unwrap();
+    assert_eq!(error, "not sent before its link expired");
 }

@@ -15,10 +15,7 @@ use crate::{DomainError, Services};
 /// Longest display name accepted.
 pub const MAX_DISPLAY_NAME: usize = 100;
 
-/// Trimmed and lower-cased: the identity used for look-ups and uniqueness.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use crate::db::users::normalize_email;
 
 /// A plausible address: one `@`, something on both sides, a dot in the domain, no spaces, ≤ 254,
 /// no invisible characters (a zero-width space or a direction mark pasted along would make an

@@ -16,13 +16,17 @@ pub struct NewMail<'a> {
     pub subject: &'a str,
     pub text_body: &'a str,
     pub html_body: &'a str,
+    /// Given up unsent at or after this (its link would arrive dead).
+    pub expires_at: Option<OffsetDateTime>,
+    /// The hourly budget it counts against (`link_mails_since`).
+    pub rate_key: Option<&'a str>,
 }
 
 /// Queues a message, due now. Call it inside the transaction of the change that causes it.
 pub async fn enqueue(db: impl PgExecutor<'_>, mail: &NewMail<'_>, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO email_outbox (id, kind, user_id, to_address, to_name, subject, text_body, html_body, created_at, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        "INSERT INTO email_outbox (id, kind, user_id, to_address, to_name, subject, text_body, html_body, created_at, next_attempt_at, expires_at, rate_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
         mail.id,
         mail.kind.as_str(),
         mail.user_id.map(|u| u.0),
@@ -32,6 +36,8 @@ pub async fn enqueue(db: impl PgExecutor<'_>, mail: &NewMail<'_>, now: OffsetDat
         mail.text_body,
         mail.html_body,
         now,
+        mail.expires_at,
+        mail.rate_key,
     )
     .execute(db)
     .await?;
@@ -49,6 +55,8 @@ pub struct Claimed {
     pub html_body: String,
     /// This attempt's number (1 for the first).
     pub attempts: i32,
+    /// Not sent at or after this (its link's deadline).
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// Claims up to `limit` due messages for this sender: each is moved `lease` into the future (no
@@ -64,11 +72,11 @@ pub async fn claim(
         Claimed,
         "UPDATE email_outbox o SET next_attempt_at = $2, attempts = o.attempts + 1
          FROM (SELECT id FROM email_outbox
-               WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+               WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND (expires_at IS NULL OR expires_at > $1)
                ORDER BY next_attempt_at LIMIT $3
                FOR UPDATE SKIP LOCKED) due
          WHERE o.id = due.id
-         RETURNING o.id, o.kind, o.to_address, o.to_name, o.subject, o.text_body, o.html_body, o.attempts",
+         RETURNING o.id, o.kind, o.to_address, o.to_name, o.subject, o.text_body, o.html_body, o.attempts, o.expires_at",
         now,
         lease_until,
         limit,
@@ -120,6 +128,21 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// Gives up, unsent, every due message whose deadline has passed (its link would arrive dead), with
+/// its bodies emptied; answers how many. A message a sender holds at this moment (leased) is left
+/// to it: its next round finds it.
+pub async fn expire(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE email_outbox SET failed_at = $1, text_body = '', html_body = '',
+             last_error = 'not sent before its link expired'
+         WHERE sent_at IS NULL AND failed_at IS NULL AND expires_at <= $1 AND next_attempt_at <= $1",
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Deletes sent and given-up messages older than `before`; answers how many.
 pub async fn prune(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
     let r = sqlx::query!(
@@ -138,13 +161,24 @@ pub async fn next_due(db: impl PgExecutor<'_>) -> Result<Option<OffsetDateTime>,
         .await
 }
 
+/// The hourly budget of sign-up emails (a link, or "you have an account") to one address.
+pub fn sign_up_rate_key(email_normalized: &str) -> String {
+    format!("sign_up:{email_normalized}")
+}
+
+/// The hourly budget of reset links to one account.
+pub fn reset_rate_key(user_id: UserId) -> String {
+    format!("reset:{}", user_id.0)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sign-up requests
 // ---------------------------------------------------------------------------------------------
 
 /// Stores a sign-up request and answers whether an account already uses the address, in one
-/// statement (the same work either way). `recent_since`: also answers how many requests this
-/// address had since then (this one included), for the per-address limit on emails.
+/// statement (the same work either way). `recent_since`: also answers how many sign-up emails this
+/// address got since then that were not given up, with this one (`sign_up_rate_key`), for the
+/// per-address limit on emails.
 /// Until the transaction ends, no other transaction passes this call for the same (normalised)
 /// address: the sign-up requests of one address are counted one at a time (an advisory lock, as
 /// the address may have no account row to lock).
@@ -165,13 +199,14 @@ pub async fn insert_sign_up_request(
     expires_at: OffsetDateTime,
     recent_since: OffsetDateTime,
 ) -> Result<(bool, i64), sqlx::Error> {
+    let rate_key = sign_up_rate_key(email_normalized);
     let row = sqlx::query!(
         r#"WITH inserted AS (
              INSERT INTO sign_up_requests (token_hash, email, email_normalized, display_name, account_existed, created_at, expires_at)
              VALUES ($1, $2, $3, $4, EXISTS (SELECT 1 FROM users WHERE email_normalized = $3), $5, $6)
              RETURNING account_existed)
            SELECT account_existed AS "account_existed!",
-                  (SELECT count(*) FROM sign_up_requests WHERE email_normalized = $3 AND created_at > $7) + 1 AS "recent!"
+                  (SELECT count(*) FROM email_outbox WHERE rate_key = $8 AND created_at > $7 AND failed_at IS NULL) + 1 AS "recent!"
            FROM inserted"#,
         &token_hash[..],
         email,
@@ -180,6 +215,7 @@ pub async fn insert_sign_up_request(
         now,
         expires_at,
         recent_since,
+        rate_key,
     )
     .fetch_one(db)
     .await?;
@@ -231,7 +267,8 @@ pub async fn use_sign_up_request(
 // ---------------------------------------------------------------------------------------------
 
 /// Stores a reset link for the account, bound to its current password (`password_changed_at`),
-/// and answers how many links the account got since `recent_since` (this one included).
+/// and answers how many reset emails the account got since `recent_since` that were not given up,
+/// with this one (`reset_rate_key`).
 pub async fn insert_password_reset(
     db: impl PgExecutor<'_>,
     token_hash: &[u8; 32],
@@ -240,18 +277,20 @@ pub async fn insert_password_reset(
     expires_at: OffsetDateTime,
     recent_since: OffsetDateTime,
 ) -> Result<i64, sqlx::Error> {
+    let rate_key = reset_rate_key(user_id);
     sqlx::query_scalar!(
         r#"WITH inserted AS (
              INSERT INTO password_resets (token_hash, user_id, password_changed_at, created_at, expires_at)
              SELECT $1, id, password_changed_at, $3, $4 FROM users WHERE id = $2
              RETURNING user_id)
-           SELECT (SELECT count(*) FROM password_resets WHERE user_id = $2 AND created_at > $5) + count(*) AS "recent!"
+           SELECT (SELECT count(*) FROM email_outbox WHERE rate_key = $6 AND created_at > $5 AND failed_at IS NULL) + count(*) AS "recent!"
            FROM inserted"#,
         &token_hash[..],
         user_id.0,
         now,
         expires_at,
         recent_since,
+        rate_key,
     )
     .fetch_one(db)
     .await

@@ -3,6 +3,11 @@ use time::OffsetDateTime;
 
 use crate::ids::UserId;
 
+/// Trimmed and lower-cased: the identity used for look-ups and uniqueness (`email_normalized`).
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 #[derive(Clone)]
 pub struct UserRow {
     pub id: UserId,

@@ -169,7 +169,31 @@ pub enum Mail {
     SecurityNotice { headline: String, what: String, when: String, device: String, location: String, ip: String, security: String, reset: String },
 }
 
+/// A link's email goes out only while its link has at least this long left to be read.
+pub const LINK_READING_MINUTES: i64 = 5;
+
 impl Mail {
+    /// When the sender gives it up, unsent: a link that would arrive with less than
+    /// `LINK_READING_MINUTES` left is not worth sending.
+    fn deadline(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        match self {
+            Mail::ConfirmSignUp { minutes, .. } | Mail::PasswordReset { minutes, .. } => {
+                Some(now + time::Duration::minutes(minutes - LINK_READING_MINUTES))
+            }
+            _ => None,
+        }
+    }
+
+    /// The hourly budget it counts against (`db::email::*_rate_key`), for a message to `to`
+    /// (account `user_id`).
+    fn rate_key(&self, to: &str, user_id: Option<UserId>) -> Option<String> {
+        match self {
+            Mail::ConfirmSignUp { .. } | Mail::AccountExists { .. } => Some(db::email::sign_up_rate_key(&db::users::normalize_email(to))),
+            Mail::PasswordReset { .. } => user_id.map(db::email::reset_rate_key),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> MailKind {
         match self {
             Mail::ConfirmSignUp { .. } => MailKind::ConfirmSignUp,
@@ -229,6 +253,7 @@ pub async fn queue(
     let rendered = render(settings, name, mail)?;
     // the To header's name, cleaned like the greeting's
     let to_name = name.map(clean_name).filter(|n| !n.is_empty());
+    let rate_key = mail.rate_key(to, user_id);
     let new = db::email::NewMail {
         id: Uuid::new_v4(),
         kind: rendered.kind,
@@ -238,6 +263,8 @@ pub async fn queue(
         subject: &rendered.subject,
         text_body: &rendered.text,
         html_body: &rendered.html,
+        expires_at: mail.deadline(now),
+        rate_key: rate_key.as_deref(),
     };
     db::email::enqueue(db, &new, now).await?;
     Ok(())

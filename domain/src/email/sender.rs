@@ -4,7 +4,9 @@
 //! (moved into the future) in the same statement, so two senders never send the same message. The
 //! task wakes on `LISTEN gatehouse_email_outbox` (a message was queued) and at least every
 //! `[email] poll_seconds`. A failed attempt is retried after `retry_base_seconds`, doubling each
-//! time (at most an hour), until `max_attempts`; a refusal of the message itself (550-553: no such
+//! time (at most an hour), until `max_attempts`. A message with a link (sign-up, reset) has a
+//! deadline instead: it is tried at least every `LINK_MAX_BACKOFF` and given up, unsent, once its
+//! link would arrive with under `email::LINK_READING_MINUTES` left. A refusal of the message itself (550-553: no such
 //! mailbox, not allowed, full) is not retried. Every other 5xx is about the relay (a failed
 //! login, "no service", a syntax the relay rejects) and is retried like a 4xx: treated as final,
 //! one expired relay password gave up the whole outbox within seconds, bodies emptied.
@@ -37,6 +39,9 @@ const SMTP_TIMEOUT: StdDuration = StdDuration::from_secs(20);
 const BATCH: i64 = 1;
 /// The longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::hours(1);
+/// The longest wait between tries of a message with a deadline (a sign-up or reset link): it goes
+/// out within this long of the relay's return, while its link still works.
+pub const LINK_MAX_BACKOFF: Duration = Duration::minutes(2);
 
 /// Why an attempt failed.
 #[derive(Debug)]
@@ -163,8 +168,19 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return None;
         }
+        Some(now + self.backoff(attempt).min(MAX_BACKOFF))
+    }
+
+    /// The same for a message that must go out before `deadline` (its link's): tried again at
+    /// least every `LINK_MAX_BACKOFF` however many times it failed, and given up once the next try
+    /// would fall at or after the deadline.
+    pub fn retry_before(&self, attempt: i32, now: OffsetDateTime, deadline: OffsetDateTime) -> Option<OffsetDateTime> {
+        Some(now + self.backoff(attempt).min(LINK_MAX_BACKOFF)).filter(|at| *at < deadline)
+    }
+
+    fn backoff(&self, attempt: i32) -> Duration {
         let factor = 1i64 << (attempt - 1).clamp(0, 20);
-        Some(now + (self.base * factor as i32).min(MAX_BACKOFF))
+        self.base * factor as i32
     }
 }
 
@@ -184,14 +200,21 @@ pub struct Round {
     pub sent: usize,
     pub retrying: usize,
     pub given_up: usize,
+    /// Given up unsent: their links would have arrived dead.
+    pub expired: usize,
 }
 
 impl Sender {
     /// Claims one batch of due messages and tries each once.
     pub async fn send_due(&self) -> Result<Round, DomainError> {
         let now = self.clock.now();
-        let claimed = db::email::claim(&self.db, now, now + LEASE, BATCH).await?;
         let mut round = Round::default();
+        let expired = db::email::expire(&self.db, now).await?;
+        if expired > 0 {
+            tracing::warn!(count = expired, "emails not sent: their links expired first");
+            round.expired = expired as usize;
+        }
+        let claimed = db::email::claim(&self.db, now, now + LEASE, BATCH).await?;
         for mail in claimed {
             let result = match self.build(&mail) {
                 Ok(message) => self.transport.send(message).await,
@@ -205,7 +228,11 @@ impl Sender {
                     round.sent += 1;
                 }
                 Err(e) => {
-                    let retry_at = if e.permanent { None } else { self.retry.retry_at(mail.attempts, now) };
+                    let retry_at = match (e.permanent, mail.expires_at) {
+                        (true, _) => None,
+                        (false, Some(deadline)) => self.retry.retry_before(mail.attempts, now, deadline),
+                        (false, None) => self.retry.retry_at(mail.attempts, now),
+                    };
                     db::email::mark_failed(&self.db, mail.id, mail.attempts, &e.message, now, retry_at).await?;
                     if retry_at.is_some() {
                         tracing::warn!(id = %mail.id, kind = %mail.kind, attempt = mail.attempts, error = %e.message, "email not sent; will retry");
@@ -229,6 +256,7 @@ impl Sender {
             total.sent += round.sent;
             total.retrying += round.retrying;
             total.given_up += round.given_up;
+            total.expired += round.expired;
             if claimed == 0 {
                 return Ok(total);
             }
@@ -310,6 +338,18 @@ mod tests {
         assert_eq!(policy.retry_at(4, now), None);
         let long = RetryPolicy { max_attempts: 40, base: Duration::seconds(30) };
         assert_eq!(long.retry_at(30, now), Some(now + MAX_BACKOFF));
+    }
+
+    #[test]
+    fn a_message_with_a_deadline_is_retried_at_least_every_two_minutes_until_it() {
+        let policy = RetryPolicy { max_attempts: 4, base: Duration::seconds(30) };
+        let now = datetime!(2026-12-01 12:00 UTC);
+        let deadline = now + Duration::minutes(25);
+        assert_eq!(policy.retry_before(1, now, deadline), Some(now + Duration::seconds(30)));
+        assert_eq!(policy.retry_before(3, now, deadline), Some(now + Duration::minutes(2)));
+        assert_eq!(policy.retry_before(12, now, deadline), Some(now + LINK_MAX_BACKOFF), "past max_attempts, still tried");
+        assert_eq!(policy.retry_before(12, deadline - Duration::minutes(2), deadline), None, "the next try would be too late");
+        assert_eq!(policy.retry_before(12, deadline - Duration::seconds(121), deadline), Some(deadline - Duration::seconds(1)));
     }
 
     /// Only a refusal of this message is final; a relay that refuses everyone (an expired

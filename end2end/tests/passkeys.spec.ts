@@ -155,7 +155,22 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await rename.getByLabel('Name').fill('   ');
   await rename.getByRole('button', { name: 'Save' }).click();
   await expect(rename.getByRole('alert')).toHaveText('Enter a name.');
+  // a modal dialog: Tab and Shift+Tab never reach the page behind it, which is out of reach of
+  // screen readers and the mouse too while it is open
+  await rename.getByLabel('Name').focus();
+  for (const key of ['Tab', 'Tab', 'Tab', 'Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab']) {
+    await page.keyboard.press(key);
+    const behind = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el && el !== document.body && !el.closest('[role="dialog"]') ? el.outerHTML.slice(0, 80) : null;
+    });
+    expect(behind, `focus after ${key}`).toBeNull();
+  }
+  const signOutButton = accountNav(page).getByRole('button', { name: 'Sign out' });
+  const inert = () => signOutButton.evaluate((el) => el.closest('[inert]') !== null);
+  expect(await inert()).toBe(true);
   await rename.getByRole('button', { name: 'Cancel' }).click();
+  expect(await inert()).toBe(false);
   // focus goes back to the button that opened the dialog
   await expect(passkeys(page).getByRole('button', { name: 'Rename Blue key' })).toBeFocused();
   await expect(passkeys(page).getByRole('alert')).toHaveCount(0);

@@ -70,6 +70,42 @@ pub fn return_focus(mark: &str) {
     }
 }
 
+/// The attribute on each element [`isolate`] made inert, naming the dialog it did it for.
+const INERT_MARK: &str = "data-inert-for";
+
+/// While the dialog with id `dialog` is open: everything else on the page is inert (it cannot be
+/// focused, clicked or read by a screen reader), so Tab and a screen reader's reading stay in the
+/// dialog, as with a native modal dialog. Each sibling of the dialog and of every element around
+/// it, up to `<body>`, is made inert and marked; what was inert already is left as it was.
+pub fn isolate(dialog: &str) {
+    let Some(mut node) = element::<web_sys::Element>(dialog) else { return };
+    while let Some(parent) = node.parent_element() {
+        let children = parent.children();
+        for i in 0..children.length() {
+            let Some(child) = children.item(i) else { continue };
+            if child != node && !child.has_attribute("inert") {
+                let _ = child.set_attribute("inert", "");
+                let _ = child.set_attribute(INERT_MARK, dialog);
+            }
+        }
+        if parent.tag_name() == "BODY" {
+            break;
+        }
+        node = parent;
+    }
+}
+
+/// When the dialog `dialog` closes: what [`isolate`] made inert for it is live again.
+pub fn release(dialog: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let selector = format!("[{INERT_MARK}=\"{dialog}\"]");
+    // (each one found loses its mark, so the next look finds the next)
+    while let Ok(Some(el)) = doc.query_selector(&selector) {
+        let _ = el.remove_attribute("inert");
+        let _ = el.remove_attribute(INERT_MARK);
+    }
+}
+
 /// Opens the browser's print dialog.
 pub fn print() {
     if let Some(w) = web_sys::window() {

@@ -14,6 +14,8 @@ pub mod dom {
     pub fn track_focus() {}
     pub fn mark_focus(_mark: &str) {}
     pub fn return_focus(_mark: &str) {}
+    pub fn isolate(_dialog: &str) {}
+    pub fn release(_dialog: &str) {}
     pub fn print() {}
     pub fn go_to(_path: &str) {}
 }

@@ -217,14 +217,23 @@ pub fn Card(
     }
 }
 
-/// A dialog's focus: `focus_in` moves it into the dialog once it is on the page, and when the
-/// dialog closes it goes back to what had it when the dialog opened (`mark` names that element,
-/// unique per dialog: `dom::mark_focus`, `dom::return_focus`).
-pub fn dialog_focus(mark: String, focus_in: impl Fn() + 'static) {
-    let back = mark.clone();
+/// A modal dialog's focus, for the dialog whose element has the id `dialog` (unique per dialog):
+/// once it is on the page, everything else is inert (`dom::isolate`: Tab and a screen reader stay
+/// in the dialog) and `focus_in` moves focus into it; when it closes, the page is live again and
+/// focus goes back to what had it when the dialog opened (`dom::mark_focus`, `dom::return_focus`).
+/// (A dialog drawn in a preview leaves the previews page live.)
+pub fn dialog_focus(dialog: String, focus_in: impl Fn() + 'static) {
+    let back = dialog.clone();
+    let modal = use_context::<PreviewScope>().is_none();
     Effect::new(move |_| {
-        crate::browser::dom::mark_focus(&mark);
+        crate::browser::dom::mark_focus(&dialog);
+        if modal {
+            crate::browser::dom::isolate(&dialog);
+        }
         focus_in()
     });
-    on_cleanup(move || crate::browser::dom::return_focus(&back));
+    on_cleanup(move || {
+        crate::browser::dom::release(&back);
+        crate::browser::dom::return_focus(&back);
+    });
 }

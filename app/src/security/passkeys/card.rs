@@ -194,8 +194,10 @@ pub fn RenameDialog(
 ) -> impl IntoView {
     let name = RwSignal::new(passkey.name.clone());
     let field_id = crate::components::scoped_id("passkey_rename");
-    // focus moves in when it opens, and back to what opened it (its Rename button) when it closes
-    crate::components::dialog_focus(field_id.clone(), move || dom::focus_and_select(&field_id));
+    let dialog_id = crate::components::scoped_id("rename-dialog");
+    // the page behind is inert while it is open; focus moves in when it opens, and back to what
+    // opened it (its Rename button) when it closes
+    crate::components::dialog_focus(dialog_id.clone(), move || dom::focus_and_select(&field_id));
     let id = passkey.id.clone();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -208,7 +210,7 @@ pub fn RenameDialog(
     };
     view! {
         <div class="modal-backdrop">
-            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="rename-title" on:keydown=on_key>
+            <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby="rename-title" on:keydown=on_key>
                 <h2 id="rename-title">"Rename passkey"</h2>
                 <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                     <ErrorMessage message=error/>

@@ -122,9 +122,10 @@ pub fn ReverifyDialog(
         (false, Some(kind)) => crate::components::scoped_id(&format!("reverify-{}", kind.slug())),
         _ => focus_id,
     };
-    // focus moves in when it opens, and back to what opened it (the button whose change asked for
-    // it) when it closes
-    crate::components::dialog_focus(crate::components::scoped_id("reverify-dialog"), move || dom::focus(&focus_id));
+    // the page behind is inert while it is open; focus moves in when it opens, and back to what
+    // opened it (the button whose change asked for it) when it closes
+    let dialog_id = crate::components::scoped_id("reverify-dialog");
+    crate::components::dialog_focus(dialog_id.clone(), move || dom::focus(&focus_id));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         match (use_code.get_untracked(), on_code) {
@@ -139,7 +140,7 @@ pub fn ReverifyDialog(
     };
     view! {
         <div class="modal-backdrop">
-            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="reverify-title" aria-describedby="reverify-why" on:keydown=on_key>
+            <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby="reverify-title" aria-describedby="reverify-why" on:keydown=on_key>
                 <h2 id="reverify-title">"Confirm it's you"</h2>
                 <p id="reverify-why" class="muted">
                     {format!("This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for {window}.")}

@@ -47,6 +47,10 @@ pub enum AppError {
     Network,
     #[error("That request could not be understood. Reload the page and try again.")]
     BadRequest,
+    /// The request was larger than the server reads (`[site] max_body_bytes`): something pasted
+    /// into a field was far too long.
+    #[error("That's more than Gatehouse accepts at once. Shorten what you entered and try again.")]
+    TooLarge,
     /// An emailed link (finish sign-up, reset password) that cannot be used; the page says why and
     /// what to do instead.
     #[error("{}", .0.sentence())]
@@ -112,6 +116,7 @@ impl AppError {
             AppError::Unavailable | AppError::Busy { .. } => 503,
             AppError::BadRequest | AppError::Network | AppError::LinkUnusable(LinkIssue::Invalid) => 400,
             AppError::LinkUnusable(_) => 410,
+            AppError::TooLarge => 413,
         }
     }
 

@@ -140,6 +140,19 @@ test('signing up again with the same email in another case and with spaces gets 
   expect(await canSignIn(account.email, account.password)).toBe(true);
 });
 
+test('a password pasted far past any limit (100,000 characters) gets a sentence that says to shorten it', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await page.context().clearCookies();
+  await gotoHydrated(page, '/sign-in');
+  await submitSignInForm(page, account.email, 'x'.repeat(100_000));
+  await expect(alertOf(page)).toHaveText("That's more than Gatehouse accepts at once. Shorten what you entered and try again.");
+  await expectPathname(page, '/sign-in');
+  // and the form still works
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+});
+
 test('a password shorter than 15 characters is rejected and no account is created', async ({ page, request }) => {
   const account = { ...newAccount(), password: 'Fourteen-chars' }; // 14 characters
   expect(account.password).toHaveLength(14);

@@ -226,6 +226,19 @@ fn with_cookie_cleared(mut res: Response, clear: bool) -> Response {
     res
 }
 
+/// A request body over `[site] max_body_bytes` is answered 413 before any handler runs (the body
+/// limit layers). To a server function's caller that answer says `AppError::TooLarge`, in the JSON
+/// the page reads, rather than the framework's plain text (which the page could only call "not
+/// understood, reload": reloading would not help).
+pub async fn explain_too_large(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if api && res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return error_response(&app::error::AppError::TooLarge);
+    }
+    res
+}
+
 /// An `AppError` answered by the server itself, as the server functions answer it: its JSON,
 /// its status (`AppError::status`, the one table) and `Retry-After` when it says how long to wait.
 pub(crate) fn error_response(err: &app::error::AppError) -> Response {

@@ -252,8 +252,15 @@ async fn sign_in_redirects_only_within_the_site(db: PgPool) {
 async fn oversized_bodies_are_refused_before_hashing(db: PgPool) {
     let app = app(db.clone());
     let huge = "x".repeat(100_000);
-    let (res, _) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", &huge)], None).await;
+    let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", &huge)], None).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // as the page reads it: what to do, not "reload the page"
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::TooLarge);
+    assert_eq!(
+        app::error::AppError::TooLarge.to_string(),
+        "That's more than Gatehouse accepts at once. Shorten what you entered and try again."
+    );
     let long = "x".repeat(300);
     let (res, _) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test")], None).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -156,16 +156,16 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
     Ok(crate::model::NotMeView::new(alerted))
 }
 
-/// "This wasn't me": ends the sign-in's session (and every session that signed in since) at once,
-/// removes the passkeys, connected accounts and authenticator app those sessions added, and emails
-/// a link to choose a new password. Answers the address the link went to, whether it went (at most
+/// "This wasn't me": ends the sign-in's session (and every session that signed in since, or since
+/// an earlier unanswered alert's sign-in) at once, removes the passkeys, connected accounts and
+/// authenticator app those sessions added, and emails a link to choose a new password. Answers the address the link went to, whether it went (at most
 /// 3 an hour) and what was removed. Signs nobody in; changes no password or email by itself.
 ///
 /// - Auth: anonymous (the token is the proof: single use, 72 hours).
-/// - Effects: the link used; that session and every later one revoked; what they added deleted,
-///   each with its `passkey_removed`, `provider_disconnected` or `totp_disabled` event (no notice
-///   emails); pending second steps dropped; a `sign_in_reported` event; a reset link queued
-///   (within the 3-per-hour limit).
+/// - Effects: the link used, and the account's other unanswered alerts answered; those sessions
+///   and every later one revoked; what they added deleted, each with its `passkey_removed`,
+///   `provider_disconnected` or `totp_disabled` event and notice email; pending second steps
+///   dropped; a `sign_in_reported` event; a reset link queued (within the 3-per-hour limit).
 /// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/not-me")]

@@ -858,8 +858,8 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
     passkey_sign_in(&svc, &mut hers, &home()).await.unwrap();
     let signed_in = sign_in(&svc, ADA, &Password::new(PW), &home()).await;
     assert!(signed_in.is_ok(), "no second step: {:?}", signed_in.err());
-    // each removal is in the account's activity, by no session, and mailed no notice (the page
-    // that asked lists them)
+    // each removal is in the account's activity, by no session, with its notice as when removed
+    // by hand
     let removed: Vec<(String, Option<String>, Option<Uuid>)> = sqlx::query_as(
         "SELECT kind, detail, session_id FROM security_events
          WHERE user_id = $1 AND kind IN ('passkey_removed', 'totp_disabled', 'provider_disconnected') ORDER BY kind",
@@ -876,7 +876,89 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
             ("totp_disabled".into(), None, None),
         ]
     );
-    assert_eq!(mails(&db, ADA, "security_notice").await.len(), notices_before);
+    // (queued at the same moment: in no particular order)
+    let mut notices: Vec<String> = mails(&db, ADA, "security_notice").await.into_iter().skip(notices_before).map(|(subject, _)| subject).collect();
+    notices.sort();
+    assert_eq!(
+        notices,
+        [
+            "A passkey was removed from your Gatehouse account",
+            "Google was disconnected from your Gatehouse account",
+            "Two-step verification was turned off for your Gatehouse account",
+        ]
+    );
+}
+
+/// Whoever signed in unfamiliarly twice (two alerts) is one intruder: "This wasn't me" about the
+/// second sign-in also ends the first one's session and takes back what it added, and answers
+/// its alert. (It used to end only the second sign-in's session and the ones after it.)
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_about_the_second_of_two_alerts_covers_the_first_one_too(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, owner) = ada(&svc).await;
+    svc.clock.advance(Duration::minutes(1));
+    let first_token = signs_in(&svc, &stranger()).await;
+    let first = me(&svc, &first_token).await;
+    passkey_named(&svc, &first, 51, "Their key").await;
+    svc.clock.advance(Duration::minutes(1));
+    let madrid = client("192.0.2.10", FIREFOX_LINUX, Some("ES"), "Madrid, Madrid, Spain");
+    let second = signs_in(&svc, &madrid).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 2);
+    let token = not_me_token(&db).await; // the newest: the second sign-in's
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(done.taken_back, [alerts::TakenBack::Passkey("Their key".into())]);
+    assert!(authenticate(&svc, &second).await.unwrap().is_none());
+    assert!(authenticate(&svc, &first_token).await.unwrap().is_none(), "the first sign-in's session ended too");
+    assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE acknowledged_at IS NULL").await, 0, "both alerts answered");
+}
+
+/// The same through the page: "No" about the newest of two alerts takes back what the first
+/// alert's sign-in added, and neither is asked about again.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn no_secure_my_account_about_the_second_of_two_alerts_covers_the_first_one_too(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    svc.clock.advance(Duration::minutes(1));
+    let first = me(&svc, &signs_in(&svc, &stranger()).await).await;
+    passkey_named(&svc, &first, 52, "Their key").await;
+    svc.clock.advance(Duration::minutes(1));
+    signs_in(&svc, &client("192.0.2.10", FIREFOX_LINUX, Some("ES"), "Madrid, Madrid, Spain")).await;
+    let owner = me(&svc, &reverify::with_password(&svc, &me(&svc, &owner.token).await, &Password::new(PW), &home()).await.unwrap().token).await;
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    assert_eq!(asked.device, "Firefox 140 on Linux", "about the newest");
+
+    let secured = alerts::secure_account(&svc, &owner, asked.id, &home()).await.unwrap();
+    assert_eq!((secured.ended, secured.taken_back), (2, vec![alerts::TakenBack::Passkey("Their key".into())]));
+    assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None, "the first alert is answered too");
+}
+
+/// The session answering "No" may itself be an intruder's, older than the owner's new sign-in it
+/// calls not theirs: it can do no more than it could by hand. Every removal emails its notice, and
+/// the owner's authenticator stays where turning it off is refused (here: a password too short to
+/// be the only factor; an Enterprise plan alike).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_older_session_answering_no_can_take_back_no_more_than_it_could_remove_by_hand(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, theirs) = ada(&svc).await;
+    svc.clock.advance(Duration::minutes(1));
+    // the owner signs in on a new laptop (alerted), adds a passkey and turns on an authenticator
+    let laptop = me(&svc, &signs_in(&svc, &stranger()).await).await;
+    passkey_named(&svc, &laptop, 53, "Ada's new laptop").await;
+    enrol(&svc, &laptop).await;
+    sqlx::query("UPDATE users SET password_single_factor_ok = false").execute(&db).await.unwrap();
+    let notices_before = mails(&db, ADA, "security_notice").await.len();
+    let theirs = me(&svc, &reverify::with_password(&svc, &me(&svc, &theirs.token).await, &Password::new(PW), &home()).await.unwrap().token).await;
+    let asked = alerts::prompt(&svc, &theirs).await.unwrap().expect("the older session is asked");
+    svc.clock.advance(Duration::minutes(1));
+
+    let secured = alerts::secure_account(&svc, &theirs, asked.id, &home()).await.unwrap();
+    assert_eq!(secured.taken_back, [alerts::TakenBack::Passkey("Ada's new laptop".into())]);
+    assert_eq!(count(&db, "SELECT count(*) FROM totp_credentials").await, 1, "turning it off by hand would be refused");
+    assert_eq!(count(&db, "SELECT count(*) FROM backup_codes").await, 10);
+    let notices: Vec<String> = mails(&db, ADA, "security_notice").await.into_iter().skip(notices_before).map(|(subject, _)| subject).collect();
+    assert_eq!(notices, ["A passkey was removed from your Gatehouse account"]);
 }
 
 /// "No, secure my account" takes back what the asked-about sign-in and every later one added, and

@@ -23,15 +23,17 @@ pub async fn confirm_sign_in(alert_id: String) -> Result<(), AppError> {
 }
 
 /// "No, secure my account": ends the asked-about session and every other one (this one stays), and
-/// removes the passkeys, connected accounts and authenticator app that the asked-about session or
-/// any later one (never this one) added. Answers how many sessions ended and what was removed; the
-/// page then opens Change password.
+/// removes the passkeys, connected accounts and authenticator app that the asked-about session, an
+/// earlier unanswered alert's, or any later one (never this one) added; the authenticator only
+/// where turning it off by hand is allowed (not on an Enterprise plan, not with a password too short
+/// to be the only factor). Answers how many sessions ended and what was removed; the page then
+/// opens Change password.
 ///
 /// - Auth: signed in and recently verified (like every ending of sessions), from another session
 ///   than the one asked about.
-/// - Effects: the alert is answered; other sessions revoked; what the asked-about session and later
-///   ones added deleted, each with its event (no notice emails); pending second steps forgotten; a
-///   `sign_in_reported` event.
+/// - Effects: the alert and the account's earlier unanswered ones are answered; other sessions
+///   revoked; what those sessions and later ones added deleted, each with its event and notice
+///   email; pending second steps forgotten; a `sign_in_reported` event.
 /// - Errors: `ReverifyRequired` (the page asks, then retries); `NotFound` as for `confirm_sign_in`;
 ///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sign-in-alert/secure")]

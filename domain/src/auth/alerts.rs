@@ -64,8 +64,9 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
 }
 
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
-/// (and every session that signed in since: `db::sessions::revoke_reported`), takes back every
-/// way to sign in those sessions added (`take_back`), forgets the account's pending second steps,
+/// (and every session that signed in since, or since an earlier unanswered alert's sign-in:
+/// `reported_since`), takes back every way to sign in those sessions added (`take_back`), forgets
+/// the account's pending second steps,
 /// and emails a link to choose a new password. It signs nobody in and changes no password or email
 /// by itself. Answers the account's address, whether the link went (not when 3 were sent in the
 /// last hour) and what was taken back, all in one transaction.
@@ -81,8 +82,9 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     // (the alert, then the account, then its sessions: `secure_account` takes them in this order
     // too, and every other change of several sessions starts at the account: see `lock_account`)
     db::passkeys::lock_account(&mut *tx, user_id).await?;
-    db::sessions::revoke_reported(&mut *tx, user_id, session_id, now).await?;
-    let taken_back = take_back(&mut tx, user_id, session_id, None, client, now).await?;
+    let since = reported_since(&mut tx, user_id, session_id, None, now).await?;
+    db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
+    let taken_back = take_back(&mut tx, svc, user_id, since, None, db::alerts::TakeBack::All, client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
@@ -106,43 +108,58 @@ pub enum TakenBack {
     Authenticator,
 }
 
-/// Deletes every passkey, connected account and authenticator app that the reported session
-/// `reported` or any later session of the account added (not `keep`'s: the session answering the
-/// prompt), with a `passkey_removed`, `provider_disconnected` or `totp_disabled` event for each.
-/// Whoever signed in could otherwise sign in again with what they added after the owner's new
-/// password, or, with an authenticator of theirs, keep the owner out. No notice emails: the owner
-/// asked for this, and the page lists what went. Call it with the account's row locked.
-///
-/// The last way to sign in may go too (an intruder who added a passkey and removed the owner's
-/// others): the account keeps its address, and the reset link (or, on the page, Set password) is
-/// the way back in.
-async fn take_back(
+/// When the sessions a report covers began: the reported sign-in's, or an earlier unanswered
+/// alert's of the last `PROMPT_DAYS` (not older than the answering session `viewer`), answering
+/// those too (`db::alerts::answer_with_earlier`).
+async fn reported_since(
     tx: &mut sqlx::PgConnection,
     user_id: UserId,
     reported: SessionId,
+    viewer: Option<SessionId>,
+    now: OffsetDateTime,
+) -> Result<(SessionId, OffsetDateTime), DomainError> {
+    db::alerts::answer_with_earlier(&mut *tx, user_id, reported, viewer, prompt_since(now), now).await?.ok_or(DomainError::NotFound)
+}
+
+/// Deletes every passkey, connected account and authenticator app that the session `since` names,
+/// or one of the account's that began after it, added (not `keep`'s: the session answering the prompt), each with
+/// its `passkey_removed`, `provider_disconnected` or `totp_disabled` event and notice email, as
+/// when removed by hand. Whoever signed in could otherwise sign in again with what they added
+/// after the owner's new password, or, with an authenticator of theirs, keep the owner out. Call
+/// it with the account's row locked.
+///
+/// The last way to sign in may go too (an intruder who added a passkey and removed the owner's
+/// others): the account keeps its address, and a reset link is the way back in.
+#[allow(clippy::too_many_arguments)]
+async fn take_back(
+    tx: &mut sqlx::PgConnection,
+    svc: &Services,
+    user_id: UserId,
+    since: (SessionId, OffsetDateTime),
     keep: Option<SessionId>,
+    what: db::alerts::TakeBack,
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<Vec<TakenBack>, DomainError> {
-    let rows = db::alerts::take_back_added(&mut *tx, user_id, reported, keep).await?;
+    let rows = db::alerts::take_back_added(&mut *tx, user_id, since, keep, what).await?;
     let mut taken_back = Vec::with_capacity(rows.len());
     for row in rows {
-        let (item, kind) = match (row.kind.as_str(), row.detail) {
-            ("passkey", Some(name)) => (TakenBack::Passkey(name), EventKind::PasskeyRemoved),
+        let item = match (row.kind.as_str(), row.detail) {
+            ("passkey", Some(name)) => TakenBack::Passkey(name),
             ("provider", Some(p)) => match Provider::parse(&p) {
-                Some(p) => (TakenBack::Provider(p), EventKind::ProviderDisconnected),
-                None => continue,
+                Some(p) => TakenBack::Provider(p),
+                // (the table's CHECK allows only the known providers)
+                None => return Err(DomainError::Internal(format!("unknown provider {p:?} taken back"))),
             },
-            ("authenticator", _) => (TakenBack::Authenticator, EventKind::TotpDisabled),
-            _ => continue,
+            _ => TakenBack::Authenticator,
         };
-        let detail = match &item {
-            TakenBack::Passkey(name) => Some(name.as_str()),
-            TakenBack::Provider(p) => Some(p.name()),
-            TakenBack::Authenticator => None,
+        let (kind, detail) = match &item {
+            TakenBack::Passkey(name) => (EventKind::PasskeyRemoved, Some(name.as_str())),
+            TakenBack::Provider(p) => (EventKind::ProviderDisconnected, Some(p.name())),
+            TakenBack::Authenticator => (EventKind::TotpDisabled, None),
         };
         let event = NewEvent { detail, ..NewEvent::new(user_id, keep, kind) };
-        db::events::insert(&mut *tx, &event, client, now).await?;
+        crate::auth::activity::record(&mut *tx, svc, event, client, now).await?;
         taken_back.push(item);
     }
     Ok(taken_back)
@@ -200,7 +217,19 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     // live, so a request of a session ended meanwhile cannot sign the owner out)
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
-    let taken_back = take_back(&mut tx, auth.user_id, reported, Some(auth.session_id), client, now).await?;
+    let since = reported_since(&mut tx, auth.user_id, reported, Some(auth.session_id), now).await?;
+    // The answering session may itself be an intruder's, older than the owner's sign-in it calls
+    // not theirs: it can do no more here than it could by hand. The authenticator stays where
+    // turning it off is refused (an Enterprise plan, a password too short to be the only factor);
+    // every removal emails its notice.
+    let plan = db::organizations::plan_held(&mut *tx, auth.user_id).await?;
+    let user = db::users::find(&mut *tx, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    let what = if plan == crate::plan::Plan::Enterprise || (user.password_hash.is_some() && !user.password_single_factor_ok) {
+        db::alerts::TakeBack::NotTheAuthenticator
+    } else {
+        db::alerts::TakeBack::All
+    };
+    let taken_back = take_back(&mut tx, svc, auth.user_id, since, Some(auth.session_id), what, client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };

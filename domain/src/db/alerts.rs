@@ -250,22 +250,66 @@ pub struct TakenBackRow {
     pub added_at: OffsetDateTime,
 }
 
-/// "This wasn't me": deletes every passkey, connected account and authenticator app (with the
-/// backup codes that go with it) that the reported session, or any session of the account that
-/// started after it, added; `keep` (the session answering the prompt) keeps what it added. One
-/// statement: a way to sign in added while the report waited for the account's row is seen and
-/// goes too. Answers what went.
-pub async fn take_back_added(
+/// A report also answers every other unanswered alert of the account since `window` (about a
+/// sign-in not older than the answering session `viewer`, when there is one): whoever signed in
+/// unfamiliarly twice is one intruder, and "No" about their second sign-in must not leave the
+/// first. Answers the earliest of those sign-ins' sessions and the reported one (`reported`,
+/// answered already), with when it began: the report covers it and every session of the account
+/// that began after it.
+pub async fn answer_with_earlier(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     reported: SessionId,
+    viewer: Option<SessionId>,
+    window: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Option<(SessionId, OffsetDateTime)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"WITH answered AS (
+               UPDATE sign_in_alerts a SET acknowledged_at = $5
+               WHERE a.user_id = $1 AND a.acknowledged_at IS NULL AND a.created_at >= $4
+                 AND a.session_id IS DISTINCT FROM $3
+                 AND a.created_at >= COALESCE((SELECT v.created_at FROM sessions v WHERE v.id = $3 AND v.user_id = $1), '-infinity')
+               RETURNING a.session_id)
+           SELECT s.id, s.created_at FROM sessions s
+           WHERE s.user_id = $1 AND (s.id = $2 OR s.id IN (SELECT session_id FROM answered))
+           ORDER BY s.created_at, s.id LIMIT 1"#,
+        user_id.0,
+        reported.0,
+        viewer.map(|v| v.0),
+        window,
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (SessionId(r.id), r.created_at)))
+}
+
+/// What a report takes back (`take_back_added`): the authenticator app too, or only passkeys and
+/// connected accounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TakeBack {
+    All,
+    NotTheAuthenticator,
+}
+
+/// "This wasn't me": deletes every passkey, connected account and (unless `NotTheAuthenticator`)
+/// authenticator app, with the backup codes that go with it, that session `from` or a session of
+/// the account that began after it (`since`) added; `keep` (the session answering the prompt)
+/// keeps what it added. One statement: a way to sign in added while the report waited for the account's row is
+/// seen and goes too. Answers what went.
+pub async fn take_back_added(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    (from, since): (SessionId, OffsetDateTime),
     keep: Option<SessionId>,
+    what: TakeBack,
 ) -> Result<Vec<TakenBackRow>, sqlx::Error> {
     sqlx::query_as!(
         TakenBackRow,
         r#"WITH since AS (
-               SELECT s.id FROM sessions s JOIN sessions r ON r.id = $2 AND r.user_id = $1
-               WHERE s.user_id = $1 AND (s.id = r.id OR s.created_at > r.created_at) AND s.id IS DISTINCT FROM $3
+               SELECT id FROM sessions
+               WHERE user_id = $1 AND (id = $5 OR created_at > $2) AND id IS DISTINCT FROM $3
            ), passkeys_gone AS (
                DELETE FROM passkeys WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING name, created_at
@@ -273,7 +317,7 @@ pub async fn take_back_added(
                DELETE FROM connected_accounts WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING provider, connected_at
            ), authenticator_gone AS (
-               DELETE FROM totp_credentials WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
+               DELETE FROM totp_credentials WHERE user_id = $1 AND $4 AND added_by_session IN (SELECT id FROM since)
                RETURNING enabled_at
            ), codes_gone AS (
                DELETE FROM backup_codes WHERE user_id = $1 AND EXISTS (SELECT 1 FROM authenticator_gone)
@@ -283,8 +327,10 @@ pub async fn take_back_added(
            UNION ALL SELECT 'authenticator', NULL, enabled_at FROM authenticator_gone
            ORDER BY 3, 1, 2"#,
         user_id.0,
-        reported.0,
+        since,
         keep.map(|k| k.0),
+        what == TakeBack::All,
+        from.0,
     )
     .fetch_all(db)
     .await

@@ -107,20 +107,24 @@ pub async fn list_live(
     .await
 }
 
-/// "This wasn't me": ends the reported session and every session of the account that signed in
-/// since (whoever signed in may have opened more, from other addresses too, with the device cookie
-/// their first sign-in gave them; the owner's own later sign-ins sign in again). Answers how many
-/// ended.
-pub async fn revoke_reported(db: impl PgExecutor<'_>, user_id: UserId, id: SessionId, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+/// "This wasn't me": ends session `from` (the reported sign-in's) and every session of the account
+/// that began after it (`since`: whoever signed in may have opened more, from other addresses too,
+/// with the device cookie their first sign-in gave them; the owner's own later sign-ins sign in
+/// again). Answers how many ended.
+pub async fn revoke_since(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    (from, since): (SessionId, OffsetDateTime),
+    now: OffsetDateTime,
+) -> Result<u64, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE sessions s SET revoked_at = $3, revoked_reason = $4
-         FROM sessions a
-         WHERE a.id = $2 AND a.user_id = $1 AND s.user_id = $1 AND s.revoked_at IS NULL
-           AND (s.id = a.id OR s.created_at > a.created_at)",
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+         WHERE user_id = $1 AND revoked_at IS NULL AND (id = $5 OR created_at > $2)",
         user_id.0,
-        id.0,
+        since,
         now,
         RevokeReason::ReportedNotMe.as_str(),
+        from.0,
     )
     .execute(db)
     .await?;

@@ -133,6 +133,11 @@ impl EmailSettings {
         if config.site_name.trim().is_empty() || config.site_name.chars().any(char::is_control) {
             return Err("[email] site_name must be a plain, non-empty name".into());
         }
+        // (sent messages are what the hourly limit on link emails counts: kept less than a day, it
+        // would count none)
+        if config.retention_days < 1 {
+            return Err("[email] retention_days must be at least 1".into());
+        }
         Ok(Self { site_name: config.site_name.trim().into(), public_origin: url.origin().ascii_serialization(), from })
     }
 
@@ -336,6 +341,14 @@ pub async fn clean_up(db: &sqlx::PgPool, now: OffsetDateTime, retention_days: i6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeping_sent_messages_under_a_day_is_refused_as_it_would_lift_the_hourly_limit() {
+        let config = EmailConfig { retention_days: 0, ..Default::default() };
+        let e = EmailSettings::new(&config, "https://accounts.example.com").err();
+        assert_eq!(e.as_deref(), Some("[email] retention_days must be at least 1"));
+        assert!(EmailSettings::new(&EmailConfig { retention_days: 1, ..Default::default() }, "https://accounts.example.com").is_ok());
+    }
 
     #[test]
     fn links_use_the_configured_origin_and_encode_the_token() {

@@ -158,14 +158,15 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
 
 /// "This wasn't me": ends the sign-in's session (and every session that signed in since, or since
 /// an earlier unanswered alert's sign-in) at once, removes the passkeys, connected accounts and
-/// authenticator app those sessions added, and emails a link to choose a new password. Answers the address the link went to, whether it went (at most
-/// 3 an hour) and what was removed. Signs nobody in; changes no password or email by itself.
+/// authenticator app those sessions added, and emails a link to choose a new password (whatever
+/// the hourly limit on reset links: the earlier ones may be dead). Answers the address the link
+/// went to and what was removed. Signs nobody in; changes no password or email by itself.
 ///
 /// - Auth: anonymous (the token is the proof: single use, 72 hours).
 /// - Effects: the link used, and the account's other unanswered alerts answered; those sessions
 ///   and every later one revoked; what they added deleted, each with its `passkey_removed`,
 ///   `provider_disconnected` or `totp_disabled` event and notice email; pending second steps
-///   dropped; a `sign_in_reported` event; a reset link queued (within the 3-per-hour limit).
+///   dropped; a `sign_in_reported` event; a reset link queued.
 /// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/not-me")]
@@ -174,7 +175,7 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
     let svc = services()?;
     let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
     let taken_back = crate::model::taken_back_words(&done.taken_back);
-    Ok(crate::model::NotMeDoneView { email: done.email, link_sent: done.link_sent, minutes: done.minutes, taken_back })
+    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back })
 }
 
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in

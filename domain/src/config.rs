@@ -49,6 +49,9 @@ fn default_reverify_minutes() -> i64 {
     10
 }
 
+/// The shortest `[session] retention_days`: as long as an unfamiliar sign-in can be reported.
+pub const MIN_RETENTION_DAYS: i64 = 14;
+
 fn default_retention_days() -> i64 {
     90
 }
@@ -133,8 +136,14 @@ impl SessionPolicy {
         if self.reverify_window_minutes <= 0 {
             return Err("[session] reverify_window_minutes must be positive".into());
         }
-        if self.touch_interval_seconds < 0 || self.retention_days <= 0 {
-            return Err("[session] touch_interval_seconds must be ≥ 0 and retention_days > 0".into());
+        if self.touch_interval_seconds < 0 {
+            return Err("[session] touch_interval_seconds must be ≥ 0".into());
+        }
+        // A report of an unfamiliar sign-in ("This wasn't me", "No, secure my account": up to 14
+        // days later, `auth::activity::PROMPT_DAYS`) needs that sign-in's session and the record
+        // of what it added (`added_by_session`), even when it has ended since.
+        if self.retention_days < MIN_RETENTION_DAYS {
+            return Err(format!("[session] retention_days must be at least {MIN_RETENTION_DAYS}"));
         }
         Ok(())
     }
@@ -220,5 +229,18 @@ impl ThrottlePolicy {
             return Err("[throttle] delays must not be negative and lockout_minutes must be positive".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ended_sessions_are_kept_at_least_as_long_as_an_unfamiliar_sign_in_can_be_reported() {
+        assert_eq!(MIN_RETENTION_DAYS, crate::auth::activity::PROMPT_DAYS);
+        let short = SessionPolicy { retention_days: 13, ..Default::default() };
+        assert_eq!(short.validate(), Err("[session] retention_days must be at least 14".to_string()));
+        assert_eq!(SessionPolicy { retention_days: 14, ..Default::default() }.validate(), Ok(()));
     }
 }

@@ -283,12 +283,10 @@ pub struct ActivityPageView {
 pub const ACTIVITY_FILTERS: &[(&str, &str)] =
     &[("", "All activity"), ("sign_ins", "Sign-ins"), ("sessions", "Sessions"), ("credentials", "Credential changes"), ("alerts", "Alerts")];
 
-/// After "This wasn't me": where the reset link went, whether it did (3 an hour at most), how
-/// long it works, and what was taken back.
+/// After "This wasn't me": where the reset link went, how long it works, and what was taken back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotMeDoneView {
     pub email: String,
-    pub link_sent: bool,
     pub minutes: i64,
     /// The ways to sign in that the reported sign-in (or any since) had added and that are gone
     /// now, as words: "the passkey “Blue key”", "the connected Google account".

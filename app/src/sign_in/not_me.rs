@@ -84,13 +84,9 @@ pub fn NotMeConfirm(
 /// After "Sign that device out".
 #[component]
 pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
-    let NotMeDoneView { email, link_sent, minutes, taken_back } = done;
+    let NotMeDoneView { email, minutes, taken_back } = done;
     let removed = crate::model::taken_back_sentence(&taken_back);
-    let sent = if link_sent {
-        format!("We sent a link to choose a new password to {email}. It works for {minutes} minutes.")
-    } else {
-        format!("Several links to choose a new password went to {email} in the last hour: use the newest one. Each works for {minutes} minutes.")
-    };
+    let sent = format!("We sent a link to choose a new password to {email}. It works for {minutes} minutes.");
     view! {
         <div class="stack" role="status">
             <h1>"That device is signed out"</h1>

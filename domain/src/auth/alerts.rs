@@ -67,9 +67,9 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
 /// (and every session that signed in since, or since an earlier unanswered alert's sign-in:
 /// `reported_since`), takes back every way to sign in those sessions added (`take_back`), forgets
 /// the account's pending second steps,
-/// and emails a link to choose a new password. It signs nobody in and changes no password or email
-/// by itself. Answers the account's address, whether the link went (not when 3 were sent in the
-/// last hour) and what was taken back, all in one transaction.
+/// and emails a link to choose a new password, whatever the hourly limit (`HourlyLimit::Exempt`).
+/// It signs nobody in and changes no password or email by itself. Answers the account's address
+/// and what was taken back, all in one transaction.
 pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<NotMeReported, DomainError> {
     let hash = link_hash(token)?;
     let now = svc.clock.now();
@@ -91,9 +91,10 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
-    let link_sent = crate::auth::email_links::queue_reset_link(&mut tx, svc, &user, client, now).await?;
+    use crate::auth::email_links::{queue_reset_link, HourlyLimit};
+    queue_reset_link(&mut tx, svc, &user, HourlyLimit::Exempt, client, now).await?;
     tx.commit().await?;
-    Ok(NotMeReported { email: user.email, link_sent, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back })
+    Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back })
 }
 
 /// A way to sign in that a report took back: the reported sign-in's session, or one that signed in
@@ -170,8 +171,6 @@ async fn take_back(
 pub struct NotMeReported {
     /// Where the reset link went.
     pub email: String,
-    /// `false` when 3 reset links went to the account in the last hour (the newest still works).
-    pub link_sent: bool,
     /// How long the link works.
     pub minutes: i64,
     /// What the reported sign-in (or any since) had added, now removed, oldest first.

@@ -190,17 +190,29 @@ pub async fn request_password_reset(svc: &Services, email: &str, client: &Client
         return Ok(());
     }
     let mut tx = svc.db.begin().await?;
-    queue_reset_link(&mut tx, svc, &user, client, svc.clock.now()).await?;
+    queue_reset_link(&mut tx, svc, &user, HourlyLimit::Applies, client, svc.clock.now()).await?;
     tx.commit().await?;
     Ok(())
 }
 
+/// Whether a reset link obeys `EMAILS_PER_ADDRESS_PER_HOUR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HourlyLimit {
+    Applies,
+    /// "This wasn't me": the owner must get a link that works now. The earlier ones may be dead
+    /// (whoever signed in can ask for three and then change the password, which ends them), and
+    /// the exemption is bounded anyway: one link per alert, at most 3 alert emails a day.
+    Exempt,
+}
+
 /// In the caller's transaction: a reset link for `user` (whose address is confirmed), emailed,
-/// unless `EMAILS_PER_ADDRESS_PER_HOUR` were sent in the last hour. Answers whether it was.
+/// unless the limit applies and `EMAILS_PER_ADDRESS_PER_HOUR` were sent in the last hour. Answers
+/// whether it was.
 pub(crate) async fn queue_reset_link(
     conn: &mut sqlx::PgConnection,
     svc: &Services,
     user: &db::users::UserRow,
+    limit: HourlyLimit,
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<bool, DomainError> {
@@ -217,7 +229,7 @@ pub(crate) async fn queue_reset_link(
         now - Duration::hours(1),
     )
     .await?;
-    if recent > EMAILS_PER_ADDRESS_PER_HOUR {
+    if limit == HourlyLimit::Applies && recent > EMAILS_PER_ADDRESS_PER_HOUR {
         return Ok(false);
     }
     let mail = Mail::PasswordReset {

@@ -45,6 +45,14 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   const key = (await section.getByTestId('manual-key').textContent()) ?? '';
   expect(key).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
   const totp = authenticator(key);
+  // Copy key, when the browser refuses: said in the status line, with what to do instead
+  await page.evaluate(() => {
+    navigator.clipboard.writeText = () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'));
+  });
+  await section.getByRole('button', { name: 'Copy key' }).click();
+  await expect(section.getByRole('status').filter({ hasText: 'copy' })).toHaveText(
+    "Your browser didn't allow copying. Select the text and copy it yourself.",
+  );
   const field = section.getByLabel('Code from the app');
   await field.fill('000000');
   await section.getByRole('button', { name: 'Turn on' }).click();
@@ -56,6 +64,17 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   const codes = (await panel.getByRole('listitem').allTextContents()).map((c) => c.trim());
   for (const c of codes) expect(c).toMatch(/^[2-9a-hjkmnp-z]{5}-[2-9a-hjkmnp-z]{5}$/);
   await expect(panel.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-backup-codes.txt');
+  // Copy: the codes are on the clipboard, and a screen reader hears so (a status line)
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.evaluate(() => {
+    // (the refusing stand-in above is removed: the browser's own clipboard)
+    delete (navigator.clipboard as { writeText?: unknown }).writeText;
+  });
+  await panel.getByRole('button', { name: 'Copy' }).click();
+  await expect(panel.getByRole('status')).toHaveText('Backup codes copied to the clipboard.');
+  await expect(panel.getByRole('button', { name: 'Copied' })).toBeVisible();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  for (const c of codes) expect(copied).toContain(c);
   const done = panel.getByRole('button', { name: 'Done' });
   await expect(done).toBeDisabled();
   await panel.getByLabel('I have saved these codes').check();

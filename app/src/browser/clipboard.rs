@@ -1,9 +1,8 @@
 //! The clipboard.
 
-/// Puts `text` on the clipboard. `false` when there is no window to ask (the browser's answer
-/// itself is not awaited).
-pub fn copy(text: &str) -> bool {
+/// Puts `text` on the clipboard; answers whether the browser did (it may refuse: no permission,
+/// a page without focus, an insecure origin).
+pub async fn copy(text: &str) -> bool {
     let Some(w) = web_sys::window() else { return false };
-    let _ = w.navigator().clipboard().write_text(text);
-    true
+    wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(text)).await.is_ok()
 }

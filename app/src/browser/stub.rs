@@ -3,7 +3,7 @@
 //! and answer `false`, `None` or `PasskeyError::Unsupported`.
 
 pub mod clipboard {
-    pub fn copy(_text: &str) -> bool {
+    pub async fn copy(_text: &str) -> bool {
         false
     }
 }

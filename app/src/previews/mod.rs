@@ -15,7 +15,7 @@ use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::sessions::SessionsCard;
-use crate::security::two_factor::{TwoFactorCard, TwoFactorPanel};
+use crate::security::two_factor::{CopyStatus, TwoFactorCard, TwoFactorPanel};
 use crate::error::LinkIssue;
 use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
 use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
@@ -439,6 +439,10 @@ pub fn PreviewsPage() -> impl IntoView {
                     }
                 })/>
                 <State slug="two-factor-codes" caption="Backup codes, shown once" view=two_factor(tf_on(10), TwoFactorPanel::Codes(sample_codes()))/>
+                <State slug="two-factor-copied" caption="After Copy: copied, or the browser refused" phone=true view=ViewFn::from(move || view! {
+                    <CopyStatus copied=Signal::stored(Some(true)) what="Backup codes"/>
+                    <CopyStatus copied=Signal::stored(Some(false)) what="Backup codes"/>
+                })/>
                 <State slug="two-factor-confirm-off" caption="Confirming turn off" view=two_factor(tf_on(10), TwoFactorPanel::ConfirmDisable)/>
             </Preview>
 

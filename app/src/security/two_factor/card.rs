@@ -21,14 +21,10 @@ pub fn BackupCodesPanel(
         codes.join("\n")
     );
     let href = format!("data:text/plain;charset=utf-8,{}", crate::sign_in::urlencode(&text));
-    let copied = RwSignal::new(false);
+    let copied = RwSignal::new(None);
     let copy = {
         let text = text.clone();
-        move |_| {
-            if clipboard::copy(&text) {
-                copied.set(true);
-            }
-        }
+        move |_| copy_then_say(text.clone(), copied)
     };
     let print = move |_| dom::print();
     view! {
@@ -39,11 +35,12 @@ pub fn BackupCodesPanel(
             </ol>
             <div class="form-actions">
                 <button type="button" class="btn btn-secondary btn-sm" on:click=copy>
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                    {move || if copied.get() == Some(true) { "Copied" } else { "Copy" }}
                 </button>
                 <a class="btn btn-secondary btn-sm" href=href download="gatehouse-backup-codes.txt">"Download"</a>
                 <button type="button" class="btn btn-secondary btn-sm" on:click=print>"Print"</button>
             </div>
+            <CopyStatus copied what="Backup codes"/>
             <label class="checkbox">
                 <input type="checkbox" prop:checked=move || saved.get() on:change=move |ev| saved.set(event_target_checked(&ev))/>
                 " I have saved these codes"
@@ -70,9 +67,8 @@ pub fn EnrolmentPanel(
         on_confirm.run(code.get_untracked());
     };
     let key = enrolment.manual_key.clone();
-    let copy = move |_| {
-        clipboard::copy(&key.replace(' ', ""));
-    };
+    let copied = RwSignal::new(None);
+    let copy = move |_| copy_then_say(key.replace(' ', ""), copied);
     view! {
         <div class="enrolment" role="group" aria-label="Set up an authenticator app">
             <ol class="steps">
@@ -82,6 +78,7 @@ pub fn EnrolmentPanel(
             <p class="muted">"Can't scan it? Enter this key instead:"</p>
             <p class="manual-key"><code data-testid="manual-key">{enrolment.manual_key}</code>
                 " " <button type="button" class="btn btn-secondary btn-sm" on:click=copy>"Copy key"</button></p>
+            <CopyStatus copied what="Key"/>
             <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                 <ErrorMessage message=error/>
                 <Field id="totp_setup_code" label="Code from the app" autocomplete="one-time-code" inputmode="numeric" required=true value=code
@@ -94,6 +91,26 @@ pub fn EnrolmentPanel(
                 </div>
             </form>
         </div>
+    }
+}
+
+/// Copies `text`, then sets `copied` to whether the browser did.
+fn copy_then_say(text: String, copied: RwSignal<Option<bool>>) {
+    leptos::task::spawn_local(async move { copied.set(Some(clipboard::copy(&text).await)) });
+}
+
+/// What a Copy button did, said in a live region (always on the page, so that screen readers
+/// announce the change): copied, or the browser refused and what to do instead.
+#[component]
+pub fn CopyStatus(#[prop(into)] copied: Signal<Option<bool>>, what: &'static str) -> impl IntoView {
+    view! {
+        <p class="muted copy-status" role="status">
+            {move || match copied.get() {
+                Some(true) => format!("{what} copied to the clipboard."),
+                Some(false) => "Your browser didn't allow copying. Select the text and copy it yourself.".to_string(),
+                None => String::new(),
+            }}
+        </p>
     }
 }
 

@@ -5,7 +5,7 @@ mod card;
 
 use leptos::prelude::*;
 
-pub use card::{BackupCodesPanel, EnrolmentPanel, TwoFactorCard, TwoFactorPanel};
+pub use card::{BackupCodesPanel, CopyStatus, EnrolmentPanel, TwoFactorCard, TwoFactorPanel};
 
 use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::error::AppError;

@@ -48,7 +48,11 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   await next.fill('qwertyuiopasdfgh');
   await expect(meter).toHaveText(/^Good\./);
   await section.getByRole('button', { name: 'Update password' }).click();
-  await expect(section.getByRole('alert')).toHaveText('This password is in lists of leaked passwords; choose another.');
+  // said at the field, which takes the focus: a screen reader reads its label, then the error
+  await expect(next).toHaveAccessibleDescription(/This password is in lists of leaked passwords; choose another\./);
+  await expect(next).toHaveAttribute('aria-invalid', 'true');
+  await expect(next).toBeFocused();
+  await expect(section.getByRole('alert')).toHaveCount(0);
   // nothing changed: the old password still works
   expect(await canSignIn(account.email, account.password)).toBe(true);
 });
@@ -68,7 +72,11 @@ test('changing the password on one device signs out the other; the old password 
     await section.getByLabel('Current password', { exact: true }).fill('not my password at all');
     await section.getByLabel('New password', { exact: true }).fill(next);
     await section.getByRole('button', { name: 'Update password' }).click();
-    await expect(section.getByRole('alert')).toHaveText('Your current password is not correct.');
+    const current = section.getByLabel('Current password', { exact: true });
+    await expect(current).toHaveAccessibleDescription('Your current password is not correct.');
+    await expect(current).toHaveAttribute('aria-invalid', 'true');
+    await expect(current).toBeFocused();
+    await expect(section.getByLabel('New password', { exact: true })).not.toHaveAttribute('aria-invalid', 'true');
     // what was typed is kept: correct the current password and try again
     await expect(section.getByLabel('New password', { exact: true })).toHaveValue(next);
     await section.getByLabel('Current password', { exact: true }).fill(account.password);

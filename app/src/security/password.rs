@@ -81,6 +81,15 @@ impl PasswordSection {
         let (changing, setting) = (change.pending(), set.action.pending());
         let pending = Signal::derive(move || changing.get() || setting.get());
         let error = Signal::derive(move || shown_error(change.value().get()).or_else(|| shown_error(set.action.value().get())));
+        // the field an error is about: the current password that was wrong, the new one refused
+        let error_field = Signal::derive(move || {
+            let failed = |v: Option<Result<(), AppError>>| v.and_then(Result::err);
+            match failed(change.value().get()).or_else(|| failed(set.action.value().get())) {
+                Some(AppError::Invalid { field, .. }) if field == "current_password" => Some("current_password"),
+                Some(AppError::PasswordRejected(_)) => Some("new_password"),
+                _ => None,
+            }
+        });
         let success = Signal::derive(move || {
             if let Some(Ok(())) = change.value().get() {
                 Some("Password changed. Your other sessions were signed out.".to_string())
@@ -107,6 +116,7 @@ impl PasswordSection {
                 focus=ctx.password_focus
                 pending
                 error
+                error_field
                 success
                 on_submit
             />
@@ -189,10 +199,23 @@ pub fn PasswordCard(
     initial_new: String,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// The field `error` is about ("current_password", "new_password"): said under that field,
+    /// which takes the focus (a screen reader reads its label, then the error), instead of above
+    /// the form.
+    #[prop(optional, into)]
+    error_field: Signal<Option<&'static str>>,
     #[prop(optional, into)] success: Signal<Option<String>>,
     on_submit: Callback<PasswordChange>,
 ) -> impl IntoView {
     let open = open.unwrap_or_else(|| RwSignal::new(initially_open));
+    let on_field = move |field: &'static str| Signal::derive(move || error.get().filter(|_| error_field.get() == Some(field)));
+    let above = Signal::derive(move || error.get().filter(|_| error_field.get().is_none()));
+    let in_preview = use_context::<crate::components::PreviewScope>().is_some();
+    Effect::new(move |_| {
+        if let (Some(field), Some(_), false) = (error_field.get(), error.get(), in_preview) {
+            crate::browser::dom::focus(field);
+        }
+    });
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(initial_new);
     // A successful change closes the form and forgets what was typed.
@@ -264,9 +287,10 @@ pub fn PasswordCard(
             <StatusMessage message=success/>
             <Show when=move || open.get()>
                 <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-                    <ErrorMessage message=error/>
+                    <ErrorMessage message=above/>
                     {has_password.then(|| view! {
-                        <Field id="current_password" label="Current password" kind="password" autocomplete="current-password" required=true value=current/>
+                        <Field id="current_password" label="Current password" kind="password" autocomplete="current-password" required=true value=current
+                            error=on_field("current_password")/>
                     })}
                     <Field
                         id="new_password"
@@ -281,6 +305,7 @@ pub fn PasswordCard(
                         }
                         value=new
                         described_by=meter_id.clone()
+                        error=on_field("new_password")
                     />
                     <StrengthMeter id=meter_id.clone() password=new email=email.clone() display_name=display_name.clone() has_second_factor/>
                     <div class="form-actions">

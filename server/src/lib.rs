@@ -181,7 +181,7 @@ pub fn router(state: AppState) -> Router {
         // 413 on a declared Content-Length over the limit, before any handler (or hashing) runs,
         // said as the server functions' `TooLarge`
         .layer(RequestBodyLimitLayer::new(state.config.site.max_body_bytes))
-        .layer(axum::middleware::from_fn(middleware::explain_too_large))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::explain_too_large))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         // (inside the compression, which reads its mark)
         .layer(axum::middleware::from_fn(middleware::keep_secrets_uncompressed))

@@ -229,14 +229,38 @@ fn with_cookie_cleared(mut res: Response, clear: bool) -> Response {
 /// A request body over `[site] max_body_bytes` is answered 413 before any handler runs (the body
 /// limit layers). To a server function's caller that answer says `AppError::TooLarge`, in the JSON
 /// the page reads, rather than the framework's plain text (which the page could only call "not
-/// understood, reload": reloading would not help).
-pub async fn explain_too_large(req: Request, next: Next) -> Response {
+/// understood, reload": reloading would not help). A body sent without a Content-Length (chunked)
+/// is read here, up to the limit, first: past the limit inside the server function it would end as
+/// an unreadable argument ("reload the page").
+pub async fn explain_too_large(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
+    let req = if api && !req.headers().contains_key(header::CONTENT_LENGTH) && !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, state.config.site.max_body_bytes).await {
+            Ok(bytes) => Request::from_parts(parts, Body::from(bytes)),
+            Err(e) if is_length_limit(&e) => return error_response(&app::error::AppError::TooLarge),
+            // (the client went away or sent a broken body)
+            Err(_) => return error_response(&app::error::AppError::BadRequest),
+        }
+    } else {
+        req
+    };
     let res = next.run(req).await;
     if api && res.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return error_response(&app::error::AppError::TooLarge);
     }
     res
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// An `AppError` answered by the server itself, as the server functions answer it: its JSON,

@@ -261,6 +261,21 @@ async fn oversized_bodies_are_refused_before_hashing(db: PgPool) {
         app::error::AppError::TooLarge.to_string(),
         "That's more than Gatehouse accepts at once. Shorten what you entered and try again."
     );
+    // the same sent in chunks, without a Content-Length (it used to reach the server function and
+    // end as 500 "could not be understood")
+    let form = format!("email=ada%40example.test&password={huge}");
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
+        form.as_bytes().chunks(8_192).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+    let req = post("/api/auth/sign-in", &[], None).header(header::ORIGIN, ORIGIN).body(Body::from_stream(futures_util::stream::iter(chunks))).unwrap();
+    let (res, body) = send(&app, req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::TooLarge);
+    // and a small chunked request still reaches its handler
+    let small: Vec<Result<bytes::Bytes, std::io::Error>> = vec![Ok(bytes::Bytes::from_static(b"email=ada%40example.test&password=wrong-password-here"))];
+    let req = post("/api/auth/sign-in", &[], None).header(header::ORIGIN, ORIGIN).body(Body::from_stream(futures_util::stream::iter(small))).unwrap();
+    let (res, body) = send(&app, req).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::InvalidCredentials);
     let long = "x".repeat(300);
     let (res, _) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example.test")], None).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -99,10 +99,13 @@ pub fn isolate(dialog: &str) {
 pub fn release(dialog: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
     let selector = format!("[{INERT_MARK}=\"{dialog}\"]");
-    // (each one found loses its mark, so the next look finds the next)
-    while let Ok(Some(el)) = doc.query_selector(&selector) {
+    // (each one found loses its mark, so the next look finds the next; bounded all the same)
+    for _ in 0..10_000 {
+        let Ok(Some(el)) = doc.query_selector(&selector) else { break };
         let _ = el.remove_attribute("inert");
-        let _ = el.remove_attribute(INERT_MARK);
+        if el.remove_attribute(INERT_MARK).is_err() {
+            break;
+        }
     }
 }
 

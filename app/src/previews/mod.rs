@@ -365,14 +365,15 @@ pub fn PreviewsPage() -> impl IntoView {
                     let s = has_pw.clone();
                     move || view! {
                         <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=false
-                            error=Some("Your current password is not correct.".to_string()) on_submit=noop_pw/>
+                            error=Some("Your current password is not correct.".to_string()) error_field=Some("current_password") on_submit=noop_pw/>
                     }
                 })/>
                 <State slug="password-leaked" caption="Leaked password" view=ViewFn::from({
                     let s = has_pw.clone();
                     move || view! {
                         <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="qwertyuiopasdfgh" pending=false
-                            error=Some("This password is in lists of leaked passwords; choose another.".to_string()) on_submit=noop_pw/>
+                            error=Some("This password is in lists of leaked passwords; choose another.".to_string()) error_field=Some("new_password")
+                            on_submit=noop_pw/>
                     }
                 })/>
                 <State slug="password-too-short" caption="Strength: too short" view=typing("tractor")/>

@@ -146,7 +146,7 @@ pub fn SignInPromptCard(
                 </button>
             </div>
             <p class="muted sign-in-prompt-help">
-                "“No” signs out that device and every other one except this one, removes any passkey, connected account or authenticator app that sign-in or a later one added, then asks you for a new password."
+                "“No” signs out that device and every other one except this one, removes any passkey, connected account or authenticator app that sign-in, another new sign-in you haven't confirmed, or a later one added, then asks you for a new password."
             </p>
         </section>
     }

@@ -70,7 +70,7 @@ pub fn NotMeConfirm(
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
-        <p>"We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and email you a link to choose a new password."</p>
+        <p>"We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and email you a link to choose a new password. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."</p>
         <ErrorMessage message=error/>
         <div class="form-actions">
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>

@@ -84,7 +84,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     db::passkeys::lock_account(&mut *tx, user_id).await?;
     let since = reported_since(&mut tx, user_id, session_id, None, now).await?;
     db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
-    let taken_back = take_back(&mut tx, svc, user_id, since, None, db::alerts::TakeBack::All, client, now).await?;
+    let taken_back = take_back(&mut tx, svc, user_id, since, None, client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
@@ -131,18 +131,16 @@ async fn reported_since(
 ///
 /// The last way to sign in may go too (an intruder who added a passkey and removed the owner's
 /// others): the account keeps its address, and a reset link is the way back in.
-#[allow(clippy::too_many_arguments)]
 async fn take_back(
     tx: &mut sqlx::PgConnection,
     svc: &Services,
     user_id: UserId,
     since: (SessionId, OffsetDateTime),
     keep: Option<SessionId>,
-    what: db::alerts::TakeBack,
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<Vec<TakenBack>, DomainError> {
-    let rows = db::alerts::take_back_added(&mut *tx, user_id, since, keep, what).await?;
+    let rows = db::alerts::take_back_added(&mut *tx, user_id, since, keep).await?;
     let mut taken_back = Vec::with_capacity(rows.len());
     for row in rows {
         let item = match (row.kind.as_str(), row.detail) {
@@ -217,18 +215,11 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
     let since = reported_since(&mut tx, auth.user_id, reported, Some(auth.session_id), now).await?;
-    // The answering session may itself be an intruder's, older than the owner's sign-in it calls
-    // not theirs: it can do no more here than it could by hand. The authenticator stays where
-    // turning it off is refused (an Enterprise plan, a password too short to be the only factor);
-    // every removal emails its notice.
-    let plan = db::organizations::plan_held(&mut *tx, auth.user_id).await?;
-    let user = db::users::find(&mut *tx, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
-    let what = if plan == crate::plan::Plan::Enterprise || (user.password_hash.is_some() && !user.password_single_factor_ok) {
-        db::alerts::TakeBack::NotTheAuthenticator
-    } else {
-        db::alerts::TakeBack::All
-    };
-    let taken_back = take_back(&mut tx, svc, auth.user_id, since, Some(auth.session_id), what, client, now).await?;
+    // (The answering session may itself be an intruder's, older than the owner's new sign-in it
+    // calls not theirs; every removal emails its notice, so the owner hears of it. The
+    // authenticator goes even where turning it off by hand is refused: on an Enterprise plan the
+    // intruder's sign-in had to set one up, and keeping it would ask the owner for their code.)
+    let taken_back = take_back(&mut tx, svc, auth.user_id, since, Some(auth.session_id), client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };

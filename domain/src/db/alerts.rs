@@ -251,9 +251,10 @@ pub struct TakenBackRow {
 }
 
 /// A report also answers every other unanswered alert of the account since `window` (about a
-/// sign-in not older than the answering session `viewer`, when there is one): whoever signed in
-/// unfamiliarly twice is one intruder, and "No" about their second sign-in must not leave the
-/// first. Answers the earliest of those sign-ins' sessions and the reported one (`reported`,
+/// sign-in not older than the answering session `viewer`, when there is one), and uses up their
+/// "This wasn't me" links: whoever signed in unfamiliarly twice is one intruder, and "No" about
+/// their second sign-in must not leave the first. (A covered link left working could later undo
+/// the owner's recovery: end the sessions and remove the passkeys made since.) Answers the earliest of those sign-ins' sessions and the reported one (`reported`,
 /// answered already), with when it began: the report covers it and every session of the account
 /// that began after it.
 pub async fn answer_with_earlier(
@@ -266,7 +267,7 @@ pub async fn answer_with_earlier(
 ) -> Result<Option<(SessionId, OffsetDateTime)>, sqlx::Error> {
     let row = sqlx::query!(
         r#"WITH answered AS (
-               UPDATE sign_in_alerts a SET acknowledged_at = $5
+               UPDATE sign_in_alerts a SET acknowledged_at = $5, reported_at = COALESCE(a.reported_at, $5)
                WHERE a.user_id = $1 AND a.acknowledged_at IS NULL AND a.created_at >= $4
                  AND a.session_id IS DISTINCT FROM $3
                  AND a.created_at >= COALESCE((SELECT v.created_at FROM sessions v WHERE v.id = $3 AND v.user_id = $1), '-infinity')
@@ -285,16 +286,7 @@ pub async fn answer_with_earlier(
     Ok(row.map(|r| (SessionId(r.id), r.created_at)))
 }
 
-/// What a report takes back (`take_back_added`): the authenticator app too, or only passkeys and
-/// connected accounts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TakeBack {
-    All,
-    NotTheAuthenticator,
-}
-
-/// "This wasn't me": deletes every passkey, connected account and (unless `NotTheAuthenticator`)
-/// authenticator app, with the backup codes that go with it, that session `from` or a session of
+/// "This wasn't me": deletes every passkey, connected account and authenticator app, with the backup codes that go with it, that session `from` or a session of
 /// the account that began after it (`since`) added; `keep` (the session answering the prompt)
 /// keeps what it added. One statement: a way to sign in added while the report waited for the account's row is
 /// seen and goes too. Answers what went.
@@ -303,13 +295,12 @@ pub async fn take_back_added(
     user_id: UserId,
     (from, since): (SessionId, OffsetDateTime),
     keep: Option<SessionId>,
-    what: TakeBack,
 ) -> Result<Vec<TakenBackRow>, sqlx::Error> {
     sqlx::query_as!(
         TakenBackRow,
         r#"WITH since AS (
                SELECT id FROM sessions
-               WHERE user_id = $1 AND (id = $5 OR created_at > $2) AND id IS DISTINCT FROM $3
+               WHERE user_id = $1 AND (id = $4 OR created_at > $2) AND id IS DISTINCT FROM $3
            ), passkeys_gone AS (
                DELETE FROM passkeys WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING name, created_at
@@ -317,7 +308,7 @@ pub async fn take_back_added(
                DELETE FROM connected_accounts WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING provider, connected_at
            ), authenticator_gone AS (
-               DELETE FROM totp_credentials WHERE user_id = $1 AND $4 AND added_by_session IN (SELECT id FROM since)
+               DELETE FROM totp_credentials WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING enabled_at
            ), codes_gone AS (
                DELETE FROM backup_codes WHERE user_id = $1 AND EXISTS (SELECT 1 FROM authenticator_gone)
@@ -329,7 +320,6 @@ pub async fn take_back_added(
         user_id.0,
         since,
         keep.map(|k| k.0),
-        what == TakeBack::All,
         from.0,
     )
     .fetch_all(db)

@@ -96,7 +96,13 @@ pub fn EnrolmentPanel(
 
 /// Copies `text`, then sets `copied` to whether the browser did.
 fn copy_then_say(text: String, copied: RwSignal<Option<bool>>) {
-    leptos::task::spawn_local(async move { copied.set(Some(clipboard::copy(&text).await)) });
+    // (emptied first, so that copying again is said again)
+    copied.set(None);
+    leptos::task::spawn_local(async move {
+        let done = clipboard::copy(&text).await;
+        // (the panel may have closed meanwhile)
+        copied.try_set(Some(done));
+    });
 }
 
 /// What a Copy button did, said in a live region (always on the page, so that screen readers

@@ -260,7 +260,7 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="reset-password-error" caption="Reset: password refused" view=ViewFn::from(move || view! {
                     <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" initial="password1234567"
-                        error=Some("This password appears in lists of leaked passwords. Choose another.".to_string()) pending=false on_submit=noop_text/>
+                        password_error=Some("This password appears in lists of leaked passwords. Choose another.".to_string()) pending=false on_submit=noop_text/>
                 })/>
                 <State slug="reset-password-set-first" caption="Reset link of an account without a password" phone=true view=ViewFn::from(move || view! {
                     <ChoosePasswordForm purpose=PasswordPurpose::SetFirst email="ada@example.com" has_second_factor=true pending=true on_submit=noop_text/>

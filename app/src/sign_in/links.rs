@@ -94,11 +94,24 @@ pub fn ChoosePasswordForm(
     #[prop(optional, into)]
     initial: String,
     #[prop(into)] pending: Signal<bool>,
-    #[prop(optional, into)] error: Signal<Option<String>>,
+    /// A failure about no field in particular: above the form.
+    #[prop(optional, into)]
+    error: Signal<Option<String>>,
+    /// The password refused by the rules: under the field, which takes the focus (a screen reader
+    /// reads its label, then this).
+    #[prop(optional, into)]
+    password_error: Signal<Option<String>>,
     on_submit: Callback<String>,
 ) -> impl IntoView {
     use policy::password::{MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
     let password = RwSignal::new(initial);
+    let field_id = crate::components::scoped_id("password");
+    let in_preview = use_context::<crate::components::PreviewScope>().is_some();
+    Effect::new(move |_| {
+        if password_error.get().is_some() && !in_preview {
+            crate::browser::dom::focus(&field_id);
+        }
+    });
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(password.get_untracked());
@@ -135,7 +148,7 @@ pub fn ChoosePasswordForm(
             // lets password managers save the new password under the right account
             <input type="email" name="username" autocomplete="username" value=email.clone() hidden=true readonly=true/>
             <Field id="password" label=label kind="password" autocomplete="new-password" required=true hint=hint value=password
-                described_by=meter_id.clone()/>
+                described_by=meter_id.clone() error=password_error/>
             <StrengthMeter id=meter_id password email display_name has_second_factor/>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
@@ -229,13 +242,23 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     }
 }
 
+/// A password form's failure, as (above the form, at the password field): the password refused by
+/// the rules is the field's.
+fn split_password_error(failure: Signal<Option<AppError>>) -> (Signal<Option<String>>, Signal<Option<String>>) {
+    let at_field = |e: &AppError| matches!(e, AppError::PasswordRejected(_));
+    (
+        Signal::derive(move || failure.get().filter(|e| !at_field(e)).map(|e| e.to_string())),
+        Signal::derive(move || failure.get().filter(at_field).map(|e| e.to_string())),
+    )
+}
+
 /// /sign-up/finish?token=…: the last step of a sign-up.
 #[component]
 pub fn FinishSignUpPage() -> impl IntoView {
     let token = token();
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::sign_up_link(t));
     let action = ServerAction::<FinishSignUp>::new();
-    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let (error, password_error) = split_password_error(Signal::derive(move || action.value().get().and_then(|r| r.err())));
     let on_submit = Callback::new(move |password: String| {
         action.dispatch(FinishSignUp { token: token.get_untracked(), password });
     });
@@ -274,7 +297,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
                                 <h1>"Finish creating your account"</h1>
                                 <p>"Your address is confirmed. Choose how you'll sign in: a password, or a passkey."</p>
                                 <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
-                                    pending=action.pending() error on_submit/>
+                                    pending=action.pending() error password_error on_submit/>
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
                             }.into_any(),
                             Err(AppError::LinkUnusable(LinkIssue::AccountExists)) => view! {
@@ -298,7 +321,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let token = token();
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::reset_link(t));
     let action = ServerAction::<ResetPassword>::new();
-    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let (error, password_error) = split_password_error(Signal::derive(move || action.value().get().and_then(|r| r.err())));
     let on_submit = Callback::new(move |password: String| {
         action.dispatch(ResetPassword { token: token.get_untracked(), password });
     });
@@ -313,7 +336,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                                 let purpose = if sets_password { PasswordPurpose::SetFirst } else { PasswordPurpose::Reset };
                                 view! {
                                     <h1>{if sets_password { "Set a password" } else { "Choose a new password" }}</h1>
-                                    <ChoosePasswordForm purpose email has_second_factor pending=action.pending() error on_submit/>
+                                    <ChoosePasswordForm purpose email has_second_factor pending=action.pending() error password_error on_submit/>
                                 }.into_any()
                             }
                             Err(AppError::LinkUnusable(issue)) => view! {

@@ -121,7 +121,9 @@ pub fn TimeAgo(moment: Moment) -> impl IntoView {
     }
 }
 
-/// A labelled input. `error` is shown under it and marks it invalid for assistive technology.
+/// A labelled input. `error` is shown under it and marks it invalid for assistive technology; when
+/// an error is set, the input takes the focus, so a screen reader reads its label and then the
+/// error (not in a preview, where many are drawn at once).
 #[component]
 pub fn Field(
     id: &'static str,
@@ -140,6 +142,14 @@ pub fn Field(
     described_by: Option<String>,
 ) -> impl IntoView {
     let input_id = scoped_id(id);
+    if use_context::<PreviewScope>().is_none() {
+        let input_id = input_id.clone();
+        Effect::new(move |_| {
+            if error.get().is_some() {
+                crate::browser::dom::focus(&input_id);
+            }
+        });
+    }
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
     let has_hint = hint.is_some();

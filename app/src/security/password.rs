@@ -210,12 +210,6 @@ pub fn PasswordCard(
     let open = open.unwrap_or_else(|| RwSignal::new(initially_open));
     let on_field = move |field: &'static str| Signal::derive(move || error.get().filter(|_| error_field.get() == Some(field)));
     let above = Signal::derive(move || error.get().filter(|_| error_field.get().is_none()));
-    let in_preview = use_context::<crate::components::PreviewScope>().is_some();
-    Effect::new(move |_| {
-        if let (Some(field), Some(_), false) = (error_field.get(), error.get(), in_preview) {
-            crate::browser::dom::focus(field);
-        }
-    });
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(initial_new);
     // A successful change closes the form and forgets what was typed.

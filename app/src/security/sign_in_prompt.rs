@@ -24,10 +24,8 @@ pub async fn confirm_sign_in(alert_id: String) -> Result<(), AppError> {
 
 /// "No, secure my account": ends the asked-about session and every other one (this one stays), and
 /// removes the passkeys, connected accounts and authenticator app that the asked-about session, an
-/// earlier unanswered alert's, or any later one (never this one) added; the authenticator only
-/// where turning it off by hand is allowed (not on an Enterprise plan, not with a password too short
-/// to be the only factor). Answers how many sessions ended and what was removed; the page then
-/// opens Change password.
+/// earlier unanswered alert's, or any later one (never this one) added. Answers how many sessions
+/// ended and what was removed; the page then opens Change password.
 ///
 /// - Auth: signed in and recently verified (like every ending of sessions), from another session
 ///   than the one asked about.

@@ -105,13 +105,6 @@ pub fn ChoosePasswordForm(
 ) -> impl IntoView {
     use policy::password::{MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
     let password = RwSignal::new(initial);
-    let field_id = crate::components::scoped_id("password");
-    let in_preview = use_context::<crate::components::PreviewScope>().is_some();
-    Effect::new(move |_| {
-        if password_error.get().is_some() && !in_preview {
-            crate::browser::dom::focus(&field_id);
-        }
-    });
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(password.get_untracked());

@@ -3,7 +3,7 @@
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::auth::email_links::link_hash;
+use crate::auth::email_links::{link_hash, queue_reset_link, HourlyLimit};
 use crate::auth::activity::{device_text, shown, PROMPT_DAYS, SHOWN_TEXT_CHARS};
 use crate::db;
 use crate::db::events::NewEvent;
@@ -66,10 +66,9 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
 /// (and every session that signed in since, or since an earlier unanswered alert's sign-in:
 /// `reported_since`), takes back every way to sign in those sessions added (`take_back`), forgets
-/// the account's pending second steps,
-/// and emails a link to choose a new password, whatever the hourly limit (`HourlyLimit::Exempt`).
-/// It signs nobody in and changes no password or email by itself. Answers the account's address
-/// and what was taken back, all in one transaction.
+/// the account's pending second steps, and emails a link to choose a new password, whatever the
+/// hourly limit (`HourlyLimit::Exempt`). It signs nobody in and changes no password or email by
+/// itself. Answers the account's address and what was taken back, all in one transaction.
 pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<NotMeReported, DomainError> {
     let hash = link_hash(token)?;
     let now = svc.clock.now();
@@ -91,7 +90,6 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
-    use crate::auth::email_links::{queue_reset_link, HourlyLimit};
     queue_reset_link(&mut tx, svc, &user, HourlyLimit::Exempt, client, now).await?;
     tx.commit().await?;
     Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back })

@@ -79,8 +79,8 @@ pub fn PasskeysCard(
         ev.prevent_default();
         let name = new_name.get_untracked();
         if policy::names::passkey_name_too_long(&name) {
+            // (the field takes the focus with its error)
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
-            name_field.with_value(|id| dom::focus(id));
             return;
         }
         name_error.set(None);

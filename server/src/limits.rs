@@ -1,5 +1,6 @@
-//! Request rate limits per client network on the anonymous endpoints (GCRA buckets from the
-//! `governor` crate), answered with 429, `Retry-After` and a sentence the page shows.
+//! Request rate limits per client network on the anonymous endpoints, and on the signed-in ones
+//! that hash a password (GCRA buckets from the `governor` crate), answered with 429,
+//! `Retry-After` and a sentence the page shows.
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -15,7 +16,11 @@ use crate::config::LimitsConfig;
 use crate::AppState;
 
 /// The endpoints a person reaches without a session that cost real work or are worth guessing at.
-/// Those that send email (sign-up, forgot password) or use an emailed link are here too.
+/// Those that send email (sign-up, forgot password) or use an emailed link are here too, and the
+/// signed-in ones that hash a password: each costs a hash whatever the account's throttle says (a
+/// throttled guess is hashed too, so it answers like a wrong one; a right one resets the throttle),
+/// so without a budget one signed-in client could keep every hashing thread busy and every sign-in
+/// answering 503.
 const PASSWORD_PATHS: &[&str] = &[
     "/api/auth/sign-in",
     "/api/auth/sign-up",
@@ -29,6 +34,9 @@ const PASSWORD_PATHS: &[&str] = &[
     "/api/auth/reset-password",
     "/api/auth/not-me/link",
     "/api/auth/not-me",
+    "/api/security/reverify",
+    "/api/security/password/change",
+    "/api/security/password/set",
 ];
 /// Looser: the sign-in page begins a passkey ceremony on every load (for autofill). Provider
 /// sign-ins share this budget (each start stores a flow and may call the provider).

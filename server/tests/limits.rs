@@ -137,6 +137,37 @@ async fn a_burst_from_one_address_gets_429_with_retry_after_while_another_addres
     assert!(session_cookie(&res).is_some());
 }
 
+/// The signed-in checks of a password hash it as sign-in does (re-verification, changing or
+/// setting the password), and a wrong one still costs its hash once the account's throttle holds:
+/// without the network's budget, one signed-in client could keep every hashing thread busy and
+/// every sign-in of the site answering 503. They spend the same budget as sign-in.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn re_verifying_or_changing_a_password_spends_the_networks_password_budget_like_a_sign_in(db: PgPool) {
+    let (app, state) = app_with(db.clone(), &[("GATEHOUSE_LIMITS_PASSWORD_BURST", "3"), ("GATEHOUSE_LIMITS_PASSWORD_PER_MINUTE", "2")]);
+    let (res, body) = sign_up_from(&app, &db, "198.51.100.1", "ada@example.test").await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let session = session_cookie(&res).expect("signed in");
+
+    let flood = "203.0.113.7";
+    for _ in 0..3 {
+        let (res, body) = send(&app, post_from(flood, "/api/security/reverify", &[("password", WRONG)], None, Some(&session))).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    let hashes = state.services.hasher.calls();
+    let (res, body) = send(&app, post_from(flood, "/api/security/reverify", &[("password", WRONG)], None, Some(&session))).await;
+    assert_rate_limited(&res, &body);
+    let change = [("current_password", WRONG), ("new_password", "a brand new correct horse battery")];
+    let (res, body) = send(&app, post_from(flood, "/api/security/password/change", &change, None, Some(&session))).await;
+    assert_rate_limited(&res, &body);
+    let (res, body) = send(&app, post_from(flood, "/api/security/password/set", &[("new_password", "a brand new correct horse battery")], None, Some(&session))).await;
+    assert_rate_limited(&res, &body);
+    assert_eq!(state.services.hasher.calls(), hashes, "a refused request hashes nothing");
+
+    // from another network the same session re-verifies as usual
+    let (res, body) = send(&app, post_from("203.0.113.8", "/api/security/reverify", &[("password", PW)], None, Some(&session))).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+}
+
 /// The provider callback's budget cannot be dodged by spelling its path another way: the router
 /// decodes `/auth/g%6Fogle/callback` to the Google callback, and so does the limit.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -16,8 +16,10 @@ use crate::model::{PasswordView, SecurityOverview};
 /// - Auth: signed in; the current password is the proof of identity.
 /// - Effects: new hash, other sessions revoked, fresh session cookie, `password_changed` event —
 ///   all in one transaction.
-/// - Errors: `NotSignedIn`, `Invalid { field: "current_password" }`, `PasswordRejected`, `Unavailable`.
-/// - Rate limit: password hashing is bounded by the hasher's concurrency limit.
+/// - Errors: `NotSignedIn`, `Invalid { field: "current_password" }`, `PasswordRejected`,
+///   `RateLimited` (429), `Busy` (503), `Unavailable`.
+/// - Rate limit: per client network, shared with sign-in (`[limits] password_*`); then the
+///   throttle of this browser's path; hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "security/password/change")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     use crate::server::{auth, client, fail, reject, services, set_session_cookie};
@@ -44,7 +46,9 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 /// - Effects: the hash, other sessions revoked, fresh session cookie, `password_set` event — in one
 ///   transaction.
 /// - Errors: `ReverifyRequired` (the page asks, then retries), `Invalid` (already has one),
-///   `PasswordRejected`, `Unavailable`.
+///   `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
+/// - Rate limit: per client network, shared with sign-in (`[limits] password_*`); hashing bounded
+///   by `[argon2]`.
 #[server(prefix = "/api", endpoint = "security/password/set")]
 pub async fn set_password(new_password: String) -> Result<(), AppError> {
     use crate::server::{auth, client, fail, reject, services, set_session_cookie};

@@ -18,8 +18,10 @@ use crate::model::SecurityOverview;
 /// - Auth: signed in.
 /// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
 ///   is refused at once); a `reverified` event. A wrong password is recorded (`reverify_failed`).
-/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `Unavailable`.
-/// - Rate limit: the throttle of this browser's path (shared with sign-in).
+/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `RateLimited`
+///   (429), `Busy` (503), `Unavailable`.
+/// - Rate limit: per client network, shared with sign-in (`[limits] password_*`); then the
+///   throttle of this browser's path (shared with sign-in).
 #[server(prefix = "/api", endpoint = "security/reverify")]
 pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
     use crate::server::{auth_for_setup, client, fail, reject, services, set_session_cookie};

@@ -175,6 +175,22 @@ impl Config {
                 self.site.addr
             )));
         }
+        // Behind a reverse proxy the server listens on loopback while anyone who can reach the
+        // proxy reaches it: the public origin and the trusted proxies say so.
+        let public_host = url::Url::parse(self.public_origin()).ok().and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()));
+        let reachable = if !public_host.as_deref().is_some_and(is_loopback_host) {
+            Some(format!("for the public origin {}", self.public_origin()))
+        } else if !self.site.trusted_proxies.is_empty() {
+            Some("behind a proxy ([site] trusted_proxies)".to_string())
+        } else {
+            None
+        };
+        if let Some(reachable) = reachable.filter(|_| self.demo.enabled) {
+            return Err(ConfigError::Invalid(format!(
+                "[demo] enabled is for development only: refusing to create demo accounts with a known password \
+                 {reachable}, which others can reach. Set GATEHOUSE_DEMO_ENABLED=false."
+            )));
+        }
         Ok(())
     }
 }
@@ -289,6 +305,28 @@ mod tests {
         // without demo accounts any address is fine
         let cfg = Config::from_toml(FILE, env(&[("GATEHOUSE_SITE_ADDR", "0.0.0.0:8080")])).unwrap();
         assert!(!cfg.demo.enabled);
+    }
+
+    /// Behind a reverse proxy the server listens on loopback, yet anyone who reaches the proxy
+    /// reaches it: a public origin that is not this machine, or any trusted proxy, refuses the demo
+    /// accounts too (their password is published).
+    #[test]
+    fn demo_accounts_refuse_to_start_behind_a_proxy_or_for_a_public_origin_on_a_loopback_address() {
+        let demo_with = |extra: &[(&str, &str)]| {
+            Config::from_toml(FILE, env(&[&[("GATEHOUSE_DEMO_ENABLED", "true"), ("GATEHOUSE_SITE_ADDR", "127.0.0.1:3000")], extra].concat()))
+        };
+        let err = demo_with(&[("GATEHOUSE_PASSKEYS_ORIGIN", "https://gatehouse.example.com")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: [demo] enabled is for development only: refusing to create demo accounts with a \
+             known password for the public origin https://gatehouse.example.com, which others can reach. Set \
+             GATEHOUSE_DEMO_ENABLED=false."
+        );
+        assert!(demo_with(&[("GATEHOUSE_SITE_TRUSTED_PROXIES", r#"["127.0.0.1"]"#)]).is_err(), "behind a local proxy");
+        // development on this machine keeps them
+        for origin in ["http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000"] {
+            assert!(demo_with(&[("GATEHOUSE_PASSKEYS_ORIGIN", origin)]).unwrap().demo.enabled, "{origin}");
+        }
     }
 
     #[test]

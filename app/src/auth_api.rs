@@ -152,21 +152,24 @@ pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, Ap
 pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppError> {
     use crate::server::{fail, services};
     let svc = services()?;
-    let alerted = domain::auth::alerts::not_me_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
-    Ok(crate::model::NotMeView::new(alerted))
+    let link = domain::auth::alerts::not_me_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    Ok(crate::model::NotMeView::new(link))
 }
 
 /// "This wasn't me": ends the sign-in's session (and every session that signed in since, or since
 /// an earlier unanswered alert's sign-in) at once, removes the passkeys, connected accounts and
-/// authenticator app those sessions added, and emails a link to choose a new password (whatever
-/// the hourly limit on reset links: the earlier ones may be dead). Answers the address the link
-/// went to and what was removed. Signs nobody in; changes no password or email by itself.
+/// authenticator app those sessions added, turns the password off (whoever signed in may know
+/// it) and emails a link to choose a new one (whatever the hourly limit on reset links: the
+/// earlier ones may be dead, and turning the password off ends them too). Answers the address the
+/// link went to, what was removed and whether a password was turned off. Signs nobody in;
+/// changes no email.
 ///
 /// - Auth: anonymous (the token is the proof: single use, 72 hours).
 /// - Effects: the link used, and the account's other unanswered alerts answered; those sessions
 ///   and every later one revoked; what they added deleted, each with its `passkey_removed`,
 ///   `provider_disconnected` or `totp_disabled` event and notice email; pending second steps
-///   dropped; a `sign_in_reported` event; a reset link queued.
+///   dropped; a `sign_in_reported` event; the password turned off (`password_turned_off` event:
+///   it no longer signs in, earlier reset links no longer work); a reset link queued.
 /// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/not-me")]
@@ -175,7 +178,7 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
     let svc = services()?;
     let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
     let taken_back = crate::model::taken_back_words(&done.taken_back);
-    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back })
+    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, password_turned_off: done.password_turned_off })
 }
 
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in

@@ -181,6 +181,9 @@ text_kind! {
         PasswordResetRequested = "password_reset_requested",
         /// The password was replaced through a reset link (or set, on an account without one).
         PasswordReset = "password_reset",
+        /// "This wasn't me" turned the password off (whoever signed in may know it) until a reset
+        /// link sets a new one.
+        PasswordTurnedOff = "password_turned_off",
         /// A wrong password at sign-in.
         SignInFailed = "sign_in_failed",
         /// A wrong code at the second step of a sign-in.
@@ -240,7 +243,8 @@ impl EventKind {
             }
             SignedOut | SessionRevoked | OtherSessionsRevoked | SignedOutEverywhere => ActivityFilter::Sessions,
             AccountCreated | PasswordChanged | PasswordSet | TotpEnabled | TotpDisabled | BackupCodesGenerated | BackupCodeUsed
-            | PasskeyAdded | PasskeyRemoved | ProviderConnected | ProviderDisconnected | PasswordResetRequested | PasswordReset => {
+            | PasskeyAdded | PasskeyRemoved | ProviderConnected | ProviderDisconnected | PasswordResetRequested | PasswordReset
+            | PasswordTurnedOff => {
                 ActivityFilter::Credentials
             }
             SignInAlertSent | SignInConfirmed | SignInReported => ActivityFilter::Alerts,

@@ -329,7 +329,8 @@ async fn a_passkey_sign_in_from_the_home_network_in_a_new_country_raises_the_ale
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn after_this_wasnt_me_the_intruders_browser_is_alerted_about_again_despite_its_device_cookie(db: PgPool) {
     let svc = services(db.clone());
-    ada(&svc).await;
+    let (_, owner) = ada(&svc).await;
+    let mut synced = passkey_named(&svc, &me(&svc, &owner.token).await, 31, "Ada's phone").await;
     // the intruder signs in with the phished password: an alert, and a device cookie for the account
     let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
@@ -340,9 +341,10 @@ async fn after_this_wasnt_me_the_intruders_browser_is_alerted_about_again_despit
     signs_in(&svc, &with_cookie("192.0.2.50", "BR")).await;
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
     alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
-    // it comes back with the same cookie, from yet another network and country: alerted
+    // it comes back with the same cookie, from yet another network and country (with Ada's own
+    // passkey, from a keychain they broke into: the password no longer signs in): alerted
     svc.clock.advance(Duration::days(2));
-    signs_in(&svc, &with_cookie("100.64.5.5", "JP")).await;
+    passkey_sign_in(&svc, &mut synced, &with_cookie("100.64.5.5", "JP")).await.unwrap();
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2);
 }
 
@@ -454,7 +456,7 @@ async fn reading_the_this_wasnt_me_link_shows_the_sign_in_and_changes_nothing(db
     let intruder = signs_in(&svc, &stranger()).await;
     let token = not_me_token(&db).await;
     for _ in 0..2 {
-        let shown = alerts::not_me_link(&svc, &token).await.unwrap();
+        let shown = alerts::not_me_link(&svc, &token).await.unwrap().sign_in;
         assert_eq!(shown.at, svc.clock.now());
         assert_eq!(shown.device, "Chrome 131 on Windows 10");
         assert_eq!(shown.location, "Lisbon, Lisbon, Portugal");
@@ -478,7 +480,7 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     svc.clock.advance(Duration::minutes(3));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![] });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], password_turned_off: true });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
     assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
@@ -487,9 +489,13 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     assert_eq!(resets.len(), 1);
     assert!(testkit::link_token(&resets[0].1, "/reset-password").is_some(), "a link to choose a new password");
     assert_eq!(count(&db, "SELECT count(*) FROM sessions").await, sessions_before, "nobody was signed in");
+    assert!(hash_before.is_some());
     let hash_after: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
-    assert_eq!(hash_after, hash_before, "the password is unchanged until Ada chooses one");
+    assert_eq!(hash_after, None, "the password is off until Ada chooses a new one");
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_turned_off'").await, 1);
+    let subjects: Vec<String> = sqlx::query_scalar("SELECT subject FROM email_outbox WHERE kind = 'password_reset'").fetch_all(&db).await.unwrap();
+    assert_eq!(subjects, ["Reset your Gatehouse password"]);
 
     // once only
     assert_eq!(link_problem(alerts::report_not_me(&svc, &token, &home()).await), LinkProblem::Used);
@@ -501,6 +507,58 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     assert_eq!(link_problem(alerts::not_me_link(&svc, &made_up).await), LinkProblem::Invalid);
     let garbage = LinkToken::from_cookie("not a token");
     assert_eq!(link_problem(alerts::report_not_me(&svc, &garbage, &home()).await), LinkProblem::Invalid);
+}
+
+/// Whoever signed in may know the password: were it left on until the owner follows the reset
+/// link, they would sign in again with it meanwhile, and could change it, which ends the link.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_one(db: PgPool) {
+    let svc = services(db.clone());
+    let (ada_id, owner) = ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    assert!(alerts::not_me_link(&svc, &token).await.unwrap().has_password, "the page says the password goes");
+    // a reset link someone asked for before the report
+    email_links::request_password_reset(&svc, ADA, &stranger()).await.unwrap();
+    let earlier = LinkToken::from_cookie(testkit::link_token(&mails(&db, ADA, "password_reset").await[0].1, email_links::RESET_PATH).unwrap());
+    svc.clock.advance(Duration::minutes(1));
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert!(done.password_turned_off);
+    // the password signs nobody in, from anywhere, and the owner's own session no longer has one
+    for from in [stranger(), home()] {
+        assert!(matches!(sign_in(&svc, ADA, &Password::new(PW), &from).await, Err(DomainError::InvalidCredentials)));
+    }
+    let status = accounts::password_status(&svc, &me(&svc, &owner.token).await).await.unwrap();
+    assert!(!status.has_password);
+    assert!(email_links::reset_link(&svc, &earlier).await.is_err(), "a link made before no longer works");
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_turned_off'").await, 1);
+
+    // the link emailed by the report chooses a new one (it does not set a first one)
+    let resets = mails(&db, ADA, "password_reset").await;
+    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Reset your Gatehouse password"; 2]);
+    let fresh = LinkToken::from_cookie(testkit::link_token(&resets[1].1, email_links::RESET_PATH).unwrap());
+    assert!(!email_links::reset_link(&svc, &fresh).await.unwrap().sets_password);
+    email_links::reset_password(&svc, &fresh, &Password::new(NEW_PW), &home()).await.unwrap();
+    assert_eq!(me(&svc, &sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap().token).await.user_id, ada_id);
+}
+
+/// An account without a password (it signs in with a passkey or Google) has none to turn off:
+/// the page does not speak of one, and the link offers to set one.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_on_an_account_without_a_password_turns_nothing_off_and_offers_to_set_one(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL").execute(&db).await.unwrap();
+    assert!(!alerts::not_me_link(&svc, &token).await.unwrap().has_password);
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert!(!done.password_turned_off);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_turned_off'").await, 0);
+    let subjects: Vec<String> = mails(&db, ADA, "password_reset").await.into_iter().map(|(subject, _)| subject).collect();
+    assert_eq!(subjects, ["Set a password for your Gatehouse account"]);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -553,7 +611,7 @@ async fn this_wasnt_me_sends_a_working_reset_link_even_after_the_intruder_used_u
     svc.clock.advance(Duration::minutes(5));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![] });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], password_turned_off: true });
     let resets = mails(&db, ADA, "password_reset").await;
     assert_eq!(resets.len(), 4, "a fourth reset email");
     let fresh = LinkToken::from_cookie(testkit::link_token(&resets[3].1, email_links::RESET_PATH).unwrap());
@@ -596,7 +654,7 @@ async fn this_wasnt_me_is_one_transaction_so_a_reset_link_that_cannot_be_stored_
     // once the reset link can be stored, the same link does it all
     sqlx::query("DROP TRIGGER refuse_reset ON password_resets").execute(&db).await.unwrap();
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![] });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], password_turned_off: true });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
     assert_eq!(mails(&db, ADA, "password_reset").await.len(), 1);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
@@ -872,7 +930,10 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
     let r = passkey_sign_in(&svc, &mut theirs, &stranger()).await;
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasskeyNotRegistered))), "{r:?}");
     passkey_sign_in(&svc, &mut hers, &home()).await.unwrap();
-    let signed_in = sign_in(&svc, ADA, &Password::new(PW), &home()).await;
+    let reset = mails(&db, ADA, "password_reset").await.pop().expect("the report's reset link");
+    let link = LinkToken::from_cookie(testkit::link_token(&reset.1, email_links::RESET_PATH).unwrap());
+    email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
+    let signed_in = sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await;
     assert!(signed_in.is_ok(), "no second step: {:?}", signed_in.err());
     // each removal is in the account's activity, by no session, with its notice as when removed
     // by hand

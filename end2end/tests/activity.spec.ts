@@ -13,6 +13,7 @@ import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
   addAuthenticator,
   BASE_URL,
+  canSignIn,
   HTTP_4XX_LOG,
   SECURITY_PATH,
   expect,
@@ -26,6 +27,7 @@ import {
   signInViaApi,
   signUpViaApi,
   sql,
+  strongPassword,
   test,
   waitForHydration,
   waitForMail,
@@ -54,9 +56,9 @@ async function alertsTo(email: string) {
 }
 
 test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs that device out and sends a reset link', async ({ page, browser }) => {
-  // three browsers, four sign-ins and two emails: 12 s alone, over 30 s once under make test's
-  // four workers on two cores
-  test.setTimeout(60_000);
+  // three browsers, six sign-ins, a reset and three emails: 15 s alone, over 40 s once under make
+  // test's four workers on two cores
+  test.setTimeout(90_000);
   const account = newAccount();
   await signUpViaApi(page, account);
   // the owner's own browser signing in again is familiar
@@ -88,10 +90,13 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     await attacker.page.reload();
     await expectPathname(attacker.page, SECURITY_PATH);
 
+    await expect(main).toContainText('and stop your password from working, in case they know it.');
     await main.getByRole('button', { name: 'Sign that device out' }).click();
     await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
-    await expect(main).toContainText(`We sent a link to choose a new password to ${account.email}.`);
-    await waitForMail(account.email, RESET_MAIL, { after: before });
+    await expect(main).toContainText(
+      `Your password no longer works, in case whoever signed in knows it. We sent a link to choose a new one to ${account.email}. It works for 30 minutes.`,
+    );
+    const reset = await waitForMail(account.email, RESET_MAIL, { after: before });
     // exactly one alert: the familiar sign-ins before and after sent none (the sender goes in
     // order, so they would have arrived before the reset link)
     expect((await alertsTo(account.email)).length).toBe(1);
@@ -111,6 +116,16 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     // a mangled one says so
     await readerPage.goto(`${notMe}x`);
     await expect(readerPage.getByRole('heading', { name: "This link isn't valid" })).toBeVisible();
+
+    // the phished password signs nobody in again; the emailed link sets a new one
+    expect(await canSignIn(account.email, account.password)).toBe(false);
+    await gotoHydrated(readerPage, linkTo(reset, '/reset-password'));
+    const newPassword = strongPassword();
+    await readerPage.getByLabel('New password', { exact: true }).fill(newPassword);
+    await readerPage.getByRole('button', { name: 'Save new password', exact: true }).click();
+    await expect(readerPage).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+    expect(await canSignIn(account.email, newPassword)).toBe(true);
+    expect(await canSignIn(account.email, account.password)).toBe(false);
     await reader.close();
   } finally {
     await attacker.context.close();

@@ -226,8 +226,10 @@ impl ActivityPageView {
 }
 
 impl NotMeView {
-    pub fn new(a: domain::auth::alerts::AlertedSignIn) -> Self {
+    pub fn new(link: domain::auth::alerts::NotMeLink) -> Self {
+        let a = link.sign_in;
         NotMeView {
+            has_password: link.has_password,
             device: a.device,
             location: a.location,
             ip: a.ip.unwrap_or_else(|| "unknown".into()),

@@ -291,6 +291,8 @@ pub struct NotMeDoneView {
     /// The ways to sign in that the reported sign-in (or any since) had added and that are gone
     /// now, as words: "the passkey “Blue key”", "the connected Google account".
     pub taken_back: Vec<String>,
+    /// The password was turned off until the link sets a new one (`false`: there was none).
+    pub password_turned_off: bool,
 }
 
 /// After "No, secure my account": how many other sessions ended, and what was taken back (as in
@@ -321,6 +323,8 @@ pub struct NotMeView {
     pub method: String,
     /// "1 December 2026 at 14:05 UTC".
     pub when: String,
+    /// The account has a password (which the button turns off).
+    pub has_password: bool,
 }
 
 /// A sign-up link's page: the address it confirms, and the name given when asking.

@@ -193,5 +193,6 @@ pub(super) fn not_me_view() -> crate::model::NotMeView {
         ip: "198.51.100.23".into(),
         method: "a password".into(),
         when: "23 November 2026 at 10:05 UTC".into(),
+        has_password: true,
     }
 }

@@ -290,13 +290,14 @@ pub fn PreviewsPage() -> impl IntoView {
                     <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
                 })/>
                 <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
-                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 30, taken_back: vec![] }/>
+                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 30, taken_back: vec![], password_turned_off: true }/>
                 })/>
                 <State slug="not-me-done-taken-back" caption="Done, and what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
                     <NotMeDone done=crate::model::NotMeDoneView {
                         email: "ada@example.com".into(),
                         minutes: 30,
                         taken_back: vec!["the passkey “Chrome on Windows”".into(), "the authenticator app with its backup codes".into()],
+                        password_turned_off: true,
                     }/>
                 })/>
                 <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {

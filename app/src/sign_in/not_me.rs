@@ -1,6 +1,7 @@
 //! /this-wasnt-me?token=…: the page an unfamiliar sign-in's email links to. Opening it changes
 //! nothing (mail scanners open links); its button signs that device out, removes the ways to sign
-//! in it added, and emails a link to choose a new password. It never signs anyone in.
+//! in it added, turns the password off and emails a link to choose a new one. It never signs
+//! anyone in.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -70,7 +71,11 @@ pub fn NotMeConfirm(
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
-        <p>"We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and email you a link to choose a new password. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."</p>
+        <p>{if sign_in.has_password {
+            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and stop your password from working, in case they know it. We'll email you a link to choose a new one. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
+        } else {
+            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and email you a link to choose a password. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
+        }}</p>
         <ErrorMessage message=error/>
         <div class="form-actions">
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
@@ -84,9 +89,13 @@ pub fn NotMeConfirm(
 /// After "Sign that device out".
 #[component]
 pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
-    let NotMeDoneView { email, minutes, taken_back } = done;
+    let NotMeDoneView { email, minutes, taken_back, password_turned_off } = done;
     let removed = crate::model::taken_back_sentence(&taken_back);
-    let sent = format!("We sent a link to choose a new password to {email}. It works for {minutes} minutes.");
+    let sent = if password_turned_off {
+        format!("Your password no longer works, in case whoever signed in knows it. We sent a link to choose a new one to {email}. It works for {minutes} minutes.")
+    } else {
+        format!("We sent a link to choose a password to {email}. It works for {minutes} minutes.")
+    };
     view! {
         <div class="stack" role="status">
             <h1>"That device is signed out"</h1>

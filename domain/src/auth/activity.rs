@@ -106,6 +106,7 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         },
         PasswordResetRequested => "Asked for a password reset link".into(),
         PasswordReset => "Reset the password with an emailed link".into(),
+        PasswordTurnedOff => "Turned off the password after a reported sign-in, until a new one is chosen".into(),
         SignInFailed => "Failed sign-in: wrong password".into(),
         SecondStepFailed => "Failed sign-in: wrong code".into(),
         CurrentPasswordFailed => "Wrong current password when changing it".into(),

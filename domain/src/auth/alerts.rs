@@ -50,8 +50,17 @@ pub(crate) fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
     }
 }
 
-/// Reads a "This wasn't me" link (changes nothing): the sign-in it is about.
-pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSignIn, DomainError> {
+/// What a "This wasn't me" link's page shows before its button.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotMeLink {
+    /// The sign-in it is about.
+    pub sign_in: AlertedSignIn,
+    /// Whether the account has a password, which the button turns off.
+    pub has_password: bool,
+}
+
+/// Reads a "This wasn't me" link (changes nothing).
+pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink, DomainError> {
     let hash = link_hash(token)?;
     let row = db::alerts::find_by_token(&svc.db, &hash).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
     if row.reported_at.is_some() {
@@ -60,15 +69,17 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<AlertedSig
     if row.expires_at <= svc.clock.now() {
         return Err(DomainError::Link(LinkProblem::Expired));
     }
-    Ok(alerted(row))
+    let user = db::users::find(&svc.db, row.user_id).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
+    Ok(NotMeLink { has_password: user.password_hash.is_some(), sign_in: alerted(row) })
 }
 
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
 /// (and every session that signed in since, or since an earlier unanswered alert's sign-in:
 /// `reported_since`), takes back every way to sign in those sessions added (`take_back`), forgets
-/// the account's pending second steps, and emails a link to choose a new password, whatever the
-/// hourly limit (`HourlyLimit::Exempt`). It signs nobody in and changes no password or email by
-/// itself. Answers the account's address and what was taken back, all in one transaction.
+/// the account's pending second steps, turns the password off (`db::users::turn_off_password`)
+/// and emails a link to choose a new one, whatever the hourly limit (`HourlyLimit::Exempt`). It
+/// signs nobody in and changes no email. Answers the account's address, what was taken back and
+/// whether a password was turned off, all in one transaction.
 pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<NotMeReported, DomainError> {
     let hash = link_hash(token)?;
     let now = svc.clock.now();
@@ -90,9 +101,16 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
+    // Whoever signed in may know the password (most sign in with it): it stops working now, not
+    // when the owner follows the link, or they would simply sign in again meanwhile (and could
+    // change it, which ends the link). The link, made after this, sets a new one.
+    let password_turned_off = db::users::turn_off_password(&mut *tx, user_id, now).await?;
+    if password_turned_off {
+        db::events::record(&mut *tx, user_id, None, EventKind::PasswordTurnedOff, client, now).await?;
+    }
     queue_reset_link(&mut tx, svc, &user, HourlyLimit::Exempt, client, now).await?;
     tx.commit().await?;
-    Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back })
+    Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back, password_turned_off })
 }
 
 /// A way to sign in that a report took back: the reported sign-in's session, or one that signed in
@@ -171,6 +189,8 @@ pub struct NotMeReported {
     pub minutes: i64,
     /// What the reported sign-in (or any since) had added, now removed, oldest first.
     pub taken_back: Vec<TakenBack>,
+    /// The account's password was turned off until the link sets a new one (`false`: it had none).
+    pub password_turned_off: bool,
 }
 
 /// The page's "Was this you?": the newest unanswered alert of the last 14 days about another

@@ -235,7 +235,8 @@ pub(crate) async fn queue_reset_link(
     let mail = Mail::PasswordReset {
         link: svc.email.link(RESET_PATH, Some(token.expose())),
         minutes: RESET_LINK_MINUTES,
-        sets_password: user.password_hash.is_none(),
+        // (a password "This wasn't me" turned off is replaced, not set: it leaves its change's time)
+        sets_password: user.password_hash.is_none() && user.password_changed_at.is_none(),
     };
     email::queue(&mut *conn, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
     db::events::record(&mut *conn, user.id, None, EventKind::PasswordResetRequested, client, now).await?;
@@ -260,7 +261,8 @@ pub fn request_password_reset_in_background(svc: &Services, email: &str, client:
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResetLink {
     pub email: String,
-    /// The account has no password yet: the page sets one.
+    /// The account never had a password: the page sets a first one (after "This wasn't me" turned
+    /// it off, it chooses a new one).
     pub sets_password: bool,
     /// The account has an authenticator app (the password rules ask for fewer characters).
     pub has_second_factor: bool,
@@ -275,7 +277,7 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
         return Err(DomainError::Link(LinkProblem::Superseded));
     }
     let has_second_factor = db::two_factor::enabled_at(&svc.db, reset.user_id).await?.is_some();
-    Ok(ResetLink { email: reset.email, sets_password: !reset.has_password, has_second_factor })
+    Ok(ResetLink { email: reset.email, sets_password: !reset.had_password, has_second_factor })
 }
 
 /// Chooses a new password through a reset link. In one transaction: the link is used (once, and

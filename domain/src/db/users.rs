@@ -118,6 +118,22 @@ pub async fn set_password(
     Ok(r.rows_affected() == 1)
 }
 
+/// Turns the password off: it no longer signs in or confirms it's you until a reset link (or Set
+/// password) sets a new one. Counts as a change (`password_changed_at`), so reset links made before
+/// and changes or sign-ins in flight that read the old one no longer apply (see `set_password`).
+/// `false` when the account had no password. After "This wasn't me", whose sign-in may have used it.
+pub async fn turn_off_password(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE users SET password_hash = NULL, password_changed_at = $2, password_single_factor_ok = true
+         WHERE id = $1 AND password_hash IS NOT NULL",
+        id.0,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Replaces the hash of the same password (stronger parameters); not a password change.
 pub async fn upgrade_hash(db: impl PgExecutor<'_>, id: UserId, old_hash: &str, new_hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query!("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2", id.0, old_hash, new_hash)

@@ -203,15 +203,15 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     ext.insert(CookieMaxAge(state.config.session.longest_lifetime().whole_seconds()));
     // A stale cookie is cleared, unless the handler just set a fresh one (signed in again).
     let res = with_cookie_cleared(next.run(req).await, stale_cookie);
-    // A request that may have changed sessions (anything but a GET: signing out, revoking, a new
-    // password, a reset link) leaves none of the account's in this instance's cache, so the next
+    // A signed-in request that may have changed sessions (anything but a GET: signing out,
+    // revoking, a new password) leaves none of the account's in this instance's cache, so the next
     // request here never races Postgres' announcement of the change (which reaches every other
-    // instance). An anonymous one (a reset or "This wasn't me" link) may have changed any account.
-    if !is_get {
-        match account {
-            Some(account) => state.services.session_cache.forget_account(account),
-            None => state.services.session_cache.forget_all(),
-        }
+    // instance). The anonymous ones that end sessions (a reset link, "This wasn't me") forget
+    // their account themselves once committed; any other anonymous request leaves the cache
+    // alone (forgetting everything at each one let any client, with a stream of made-up POSTs,
+    // make every signed-in request of the instance ask Postgres).
+    if let (false, Some(account)) = (is_get, account) {
+        state.services.session_cache.forget_account(account);
     }
     res
 }

@@ -232,6 +232,57 @@ async fn a_session_revoked_without_an_announcement_is_refused_once_the_listener_
     assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 303, "refused on its very next request");
 }
 
+/// Anonymous requests (a wrong password, a made-up path) change no session: they leave what the
+/// instance keeps alone. Forgetting everything at each one let any client, with a stream of such
+/// POSTs, make every signed-in request of the instance ask Postgres.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn anonymous_requests_leave_the_sessions_an_instance_keeps_alone(db: PgPool) {
+    let url = url_of(&db);
+    let (_server, port) = start(&url).await;
+    let cookie = signed_up(port, &db, "ada@example.test").await;
+    listener_pid(&db, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // (it starts keeping sessions just after)
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200);
+    // (seen from outside: a revocation no instance hears of goes unseen while the session is kept)
+    revoke_unannounced(&db, &cookie).await;
+
+    let wrong = request(port, "POST", "/api/auth/sign-in", "email=ada%40example.test&password=not+the+password", None).await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(request(port, "POST", "/api/nothing-here", "a=1", None).await.status, 404);
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200, "still kept");
+}
+
+/// The anonymous requests that end sessions forget their account in this instance themselves: a
+/// reset link's sessions are refused on the very next request, even were Postgres' announcement
+/// lost.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_reset_through_its_link_is_refused_at_once_on_the_instance_that_made_it(db: PgPool) {
+    let url = url_of(&db);
+    let (_server, port) = start(&url).await;
+    let cookie = signed_up(port, &db, "ada@example.test").await;
+    listener_pid(&db, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200);
+    let asked = request(port, "POST", "/api/auth/forgot-password", "email=ada%40example.test", None).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let mut token = None;
+    for _ in 0..200 {
+        let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind("ada@example.test").fetch_one(&db).await.unwrap();
+        token = testkit::link_token(&text, "/reset-password");
+        if token.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let token = token.expect("a reset link");
+
+    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
+    let reset = request(port, "POST", "/api/auth/reset-password", &format!("token={token}&password=a+brand+new+correct+horse+battery"), None).await;
+    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 303, "refused at once");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_reconnected_listener_starts_with_nothing_kept(db: PgPool) {
     let url = url_of(&db);

@@ -110,6 +110,8 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     }
     queue_reset_link(&mut tx, svc, &user, HourlyLimit::Exempt, client, now).await?;
     tx.commit().await?;
+    // this instance's next request never races Postgres' announcement of the ended sessions
+    svc.session_cache.forget_account(user_id);
     Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back, password_turned_off })
 }
 

@@ -322,6 +322,8 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     };
     email::queue(&mut *tx, &svc.email, Some(user_id), &user.email, user.display_name.as_deref(), &mail, now).await?;
     tx.commit().await?;
+    // this instance's next request never races Postgres' announcement of the ended sessions
+    svc.session_cache.forget_account(user_id);
     Ok(link)
 }
 

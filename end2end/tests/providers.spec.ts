@@ -219,3 +219,23 @@ test('a Google sign-in on an account with an authenticator app still asks for th
   await expectSecurityPage(page);
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google + authenticator app');
 });
+
+test.describe('on a phone', () => {
+  test.use({ viewport: { width: 360, height: 740 } });
+
+  test('coming back from connecting Google lands on Connected accounts, its sentence in view', async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    await gotoHydrated(page, SECURITY_PATH);
+    const connected = region(page, 'Connected accounts');
+    // far below the first screen on a phone
+    await expect(connected).not.toBeInViewport();
+    await connected.getByRole('button', { name: 'Connect Google' }).click();
+    await consent(page, 'Google', uniqueEmail());
+    await expectSecurityPage(page);
+    expect(new URL(page.url()).hash).toBe('#connected-accounts');
+    const said = connected.getByRole('status');
+    await expect(said).toHaveText('Google is connected. You can now sign in with it.');
+    await expect(said).toBeInViewport();
+  });
+});

@@ -205,7 +205,8 @@ pub fn scoped_id(id: &str) -> String {
 /// A section card titled by an `<h2>`: a named region on a page, a plain group inside a preview.
 #[component]
 pub fn Card(
-    /// Base for the heading's id.
+    /// The section's id (so `/settings/security#connected-accounts` lands on it), and the base for
+    /// the heading's.
     id: &'static str,
     title: &'static str,
     /// Extra content beside the title (badges, actions).
@@ -213,6 +214,7 @@ pub fn Card(
     header_extra: Option<ViewFn>,
     children: Children,
 ) -> impl IntoView {
+    let section_id = scoped_id(id);
     let heading_id = scoped_id(&format!("{id}-heading"));
     let header = view! {
         <div class="card-header">
@@ -221,9 +223,9 @@ pub fn Card(
         </div>
     };
     if use_context::<PreviewScope>().is_some() {
-        view! { <div class="card" role="group" aria-labelledby=heading_id>{header}{children()}</div> }.into_any()
+        view! { <div class="card" id=section_id role="group" aria-labelledby=heading_id>{header}{children()}</div> }.into_any()
     } else {
-        view! { <section class="card" aria-labelledby=heading_id>{header}{children()}</section> }.into_any()
+        view! { <section class="card" id=section_id aria-labelledby=heading_id>{header}{children()}</section> }.into_any()
     }
 }
 

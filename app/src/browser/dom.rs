@@ -70,6 +70,34 @@ pub fn return_focus(mark: &str) {
     }
 }
 
+/// When an in-page panel closes: if the focus was in it (it is nowhere now), once the page has
+/// drawn what replaces the panel, the focus goes back to the element [`mark_focus`] marked with
+/// `mark` if it is still on the page, or else to the element with the id `opener` (the button that
+/// opened the panel, drawn anew). Focus the person has put somewhere else stays there.
+pub fn return_lost_focus(mark: &str, opener: Option<String>) {
+    let Some(window) = web_sys::window() else { return };
+    let mark = mark.to_string();
+    let later = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        let marked = doc.query_selector(&format!("[{RETURN_MARK}=\"{mark}\"]")).ok().flatten();
+        if let Some(el) = &marked {
+            let _ = el.remove_attribute(RETURN_MARK);
+        }
+        let lost = doc.active_element().is_none_or(|el| el.tag_name() == "BODY");
+        if !lost {
+            return;
+        }
+        let target = marked
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            .filter(|el| el.is_connected() && !el.has_attribute("disabled"))
+            .or_else(|| opener.as_deref().and_then(element::<web_sys::HtmlElement>));
+        if let Some(el) = target {
+            let _ = el.focus();
+        }
+    });
+    let _ = window.request_animation_frame(later.unchecked_ref());
+}
+
 /// The attribute on each element [`isolate`] made inert, naming the dialog it did it for.
 const INERT_MARK: &str = "data-inert-for";
 

@@ -78,8 +78,20 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
 
 /// An in-page confirmation: the question, a danger button and Cancel. Used wherever an action
 /// ends something (sessions, passkeys, codes), so every confirmation reads and behaves alike.
+///
+/// When it opens it takes the keyboard focus (a screen reader reads the question; Tab goes on to
+/// the danger button): the button that opened it is disabled or replaced meanwhile, and the focus
+/// would otherwise drop to the page, whose next Tab skips past the panel. When it closes with the
+/// focus nowhere, the focus goes back to that button (`opener`: its id, for a button drawn anew).
 #[component]
 pub fn ConfirmPanel(
+    /// Unique on the page (scoped inside a preview by the panel): "confirm-revoke-<session id>".
+    #[prop(into)]
+    id: String,
+    /// The id of the button that opens it, when closing the panel draws that button anew (the
+    /// focus goes back to the new one).
+    #[prop(optional, into)]
+    opener: Option<String>,
     /// The question, also the group's accessible name: "Revoke Firefox on Windows in Berlin?"
     #[prop(into)]
     question: String,
@@ -96,8 +108,19 @@ pub fn ConfirmPanel(
 ) -> impl IntoView {
     let size = if small { " btn-sm" } else { "" };
     let label = question.clone();
+    let id = scoped_id(&id);
+    let opener = opener.map(|o| scoped_id(&o));
+    // (not in a preview, where many are drawn at once)
+    if use_context::<PreviewScope>().is_none() {
+        let (open_id, back) = (id.clone(), id.clone());
+        Effect::new(move |_| {
+            crate::browser::dom::mark_focus(&open_id);
+            crate::browser::dom::focus(&open_id);
+        });
+        on_cleanup(move || crate::browser::dom::return_lost_focus(&back, opener));
+    }
     view! {
-        <div class="confirm" role="group" aria-label=label>
+        <div class="confirm" id=id role="group" aria-label=label tabindex="-1">
             <p>{question} {(!detail.is_empty()).then(|| format!(" {detail}"))}</p>
             <div class="form-actions">
                 <button type="button" class=format!("btn btn-danger{size}") disabled=move || pending.get()

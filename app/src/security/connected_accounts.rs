@@ -243,6 +243,7 @@ fn ConnectedRow(
             </div>
             {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| view! {
                 <ConfirmPanel
+                    id=format!("confirm-disconnect-{}", kind.slug())
                     question=format!("Disconnect {name}?")
                     detail=format!("You won't be able to sign in with this {name} account ({}) any more. Devices already signed in with it stay signed in.", account.account)
                     confirm_label=format!("Disconnect {name}")

@@ -198,23 +198,25 @@ pub fn TwoFactorCard(
                         }.into_any(),
                         TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=cancel/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
-                            <ConfirmPanel question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
+                            <ConfirmPanel id="confirm-regenerate-codes" opener="regenerate-codes" question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
                                 detail=if has_codes { "The old ones stop working at once." } else { "Each works once, if you lose your phone." }
                                 confirm_label=if has_codes { "Regenerate codes" } else { "Generate codes" } pending on_confirm=on_regenerate on_cancel=cancel/>
                         }.into_any(),
                         TwoFactorPanel::ConfirmDisable => view! {
-                            <ConfirmPanel question="Turn off two-step verification?"
+                            <ConfirmPanel id="confirm-turn-off-two-step" opener="turn-off-two-step" question="Turn off two-step verification?"
                                 detail="Your authenticator app and backup codes stop working; your password alone will sign you in."
                                 confirm_label="Turn off" pending on_confirm=on_disable on_cancel=cancel/>
                         }.into_any(),
                         TwoFactorPanel::None => if on {
                             view! {
                                 <div class="form-actions">
-                                    <button type="button" class="btn btn-secondary" disabled=move || pending.get()
+                                    <button type="button" id=crate::components::scoped_id("regenerate-codes") class="btn btn-secondary"
+                                        disabled=move || pending.get()
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmRegenerate)>
                                         {if has_codes { "Regenerate backup codes" } else { "Generate backup codes" }}
                                     </button>
-                                    <button type="button" class="btn btn-secondary" disabled=move || pending.get() || required
+                                    <button type="button" id=crate::components::scoped_id("turn-off-two-step") class="btn btn-secondary"
+                                        disabled=move || pending.get() || required
                                         title=required.then_some("Your organisation requires two-step verification")
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmDisable)>"Turn off"</button>
                                 </div>

@@ -185,6 +185,36 @@ test('a second step that ran out sends the sign-in back to the password form, th
   await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
 });
 
+test('with the keyboard: the second step has the code field focused, keeps it after a wrong code, and a switch sets the old error aside', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await turnOnAuthenticator(page);
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+  await page.waitForSelector('html[data-hydrated]');
+  await page.getByLabel('Email', { exact: true }).fill(account.email);
+  await page.getByLabel('Password', { exact: true }).fill(account.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  const code = page.getByLabel('6-digit code');
+  await expect(code).toBeFocused();
+  await page.keyboard.type('000000');
+  // Continue from its button: disabled while the code is checked, it would drop the focus
+  await page.getByRole('button', { name: 'Continue' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
+  await expect(code).toBeFocused();
+  await page.getByRole('button', { name: 'Use a backup code instead' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('Backup code')).toBeFocused();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await page.keyboard.type('aaaaa-bbbbb');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('That backup code is not right, or it has been used already.');
+  await expect(page.getByLabel('Backup code')).toBeFocused();
+});
+
 test('an Enterprise member must set up two-step verification before anything else', async ({ page }) => {
   test.setTimeout(60_000);
   const account = newAccount();

@@ -105,13 +105,31 @@ pub fn SecondStepForm(
 ) -> impl IntoView {
     let use_backup = RwSignal::new(backup);
     let code = RwSignal::new(String::new());
+    // An error is about the code last sent: switching to the other kind of code sets it aside
+    // (it told the person to do what they just turned away from) until the next answer.
+    let set_aside = RwSignal::new(false);
+    Effect::new(move |_| {
+        error.track();
+        set_aside.set(false);
+    });
+    let shown = Signal::derive(move || error.get().filter(|_| !set_aside.get()));
+    // The code's field has the focus when the step appears, after switching kinds, and with an
+    // error (Continue, disabled while the code was checked, had lost it to the page).
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            let field = crate::components::scoped_id(if use_backup.get() { "backup_code" } else { "totp_code" });
+            shown.track();
+            // (once the field of the kind just chosen is drawn)
+            request_animation_frame(move || dom::focus(&field));
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(SecondStepCode { code: code.get_untracked(), backup: use_backup.get_untracked() });
     };
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=error/>
+            <ErrorMessage message=shown/>
             {move || if use_backup.get() {
                 view! {
                     <p>"Enter one of the backup codes you saved when you set up two-step verification. Each works once."</p>
@@ -129,6 +147,7 @@ pub fn SecondStepForm(
                     {move || if pending.get() { "Checking…" } else { "Continue" }}
                 </button>
                 <button type="button" class="btn btn-link" on:click=move |_| {
+                    set_aside.set(true);
                     use_backup.update(|b| *b = !*b);
                     code.set(String::new());
                 }>

@@ -171,19 +171,25 @@ pub struct NewAccount {
 pub fn SignUpForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// The field `error` is about ("email", "display_name"): said under that field, which takes
+    /// the focus, instead of above the form.
+    #[prop(optional, into)]
+    error_field: Signal<Option<&'static str>>,
     on_submit: Callback<NewAccount>,
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
+    let on_field = move |field: &'static str| Signal::derive(move || error.get().filter(|_| error_field.get() == Some(field)));
+    let above = Signal::derive(move || error.get().filter(|_| error_field.get().is_none()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(NewAccount { email: email.get_untracked(), display_name: name.get_untracked() });
     };
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=error/>
-            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
-            <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name/>
+            <ErrorMessage message=above/>
+            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email error=on_field("email")/>
+            <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=on_field("display_name")/>
             <p class="muted">"We'll email you a link to confirm the address. Then you choose your password."</p>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
@@ -358,6 +364,10 @@ pub fn SignUpPage() -> impl IntoView {
         }
     });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let error_field = Signal::derive(move || match action.value().get() {
+        Some(Err(AppError::Invalid { field, .. })) => ["email", "display_name"].into_iter().find(|f| *f == field),
+        _ => None,
+    });
     let on_submit = Callback::new(move |a: NewAccount| {
         asked.set(a.email.trim().to_string());
         action.dispatch(SignUp { email: a.email, display_name: a.display_name });
@@ -373,7 +383,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <h1>"Create your Gatehouse account"</h1>
                 {move || match sent_to.get() {
                     Some(email) => view! { <links::CheckInbox sent=links::Sent::SignUp email on_again/> }.into_any(),
-                    None => view! { <SignUpForm pending=action.pending() error on_submit/> }.into_any(),
+                    None => view! { <SignUpForm pending=action.pending() error error_field on_submit/> }.into_any(),
                 }}
                 {ProviderChoice::new().view(true)}
                 <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>

@@ -84,9 +84,13 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
 
     await signInViaUi(page, account.email, strongPassword());
     await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+    // the keyboard stays in the form, on the password to type again (Sign in, disabled while the
+    // request ran, had dropped the focus to the page)
+    await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
 
     await signInViaUi(page, newAccount().email, strongPassword());
     await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+    await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
   });
 
   // The same work behind both answers (one argon2 verification each) is asserted by counting the

@@ -137,6 +137,8 @@ test('after the re-verification window, Revoke all others asks "Confirm it\'s yo
     await dialog.getByLabel('Your password').fill('not my password at all');
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect(dialog.getByRole('alert')).toHaveText('That password is not correct.');
+    // the focus stays in the dialog, on the field (Confirm, disabled meanwhile, had dropped it)
+    await expect(dialog.getByLabel('Your password')).toBeFocused();
     await dialog.getByLabel('Your password').fill(account.password);
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect(dialog).toHaveCount(0);

@@ -34,6 +34,16 @@ pub fn SignInForm(
 ) -> impl IntoView {
     let email = email.unwrap_or_else(|| RwSignal::new(String::new()));
     let password = RwSignal::new(String::new());
+    // A refused sign-in leaves the keyboard in the form, on the password (selected, to type again):
+    // Sign in, disabled while the request ran, had dropped the focus to the page. (The sentence
+    // above the form is read out as an alert; it cannot say which field was wrong.)
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            if error.get().is_some() {
+                dom::focus_and_select("password");
+            }
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(Credentials { email: email.get_untracked(), password: password.get_untracked() });

@@ -30,7 +30,14 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   await signUpViaApi(page, account);
   await gotoHydrated(page, SECURITY_PATH);
   const section = region(page, 'Password');
-  await section.getByRole('button', { name: 'Change password' }).click();
+  // the form takes the focus from the button it replaces, and gives it back on Cancel
+  await section.getByRole('button', { name: 'Change password' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(section.getByLabel('Current password', { exact: true })).toBeFocused();
+  await section.getByRole('button', { name: 'Cancel' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(section.getByRole('button', { name: 'Change password' })).toBeFocused();
+  await page.keyboard.press('Enter');
   const next = section.getByLabel('New password', { exact: true });
   const meter = section.locator('.strength-text');
 

@@ -42,6 +42,8 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   const section = region(page, 'Two-step verification');
   await section.getByRole('button', { name: 'Set up authenticator app' }).click();
   await expect(section.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  // the set-up takes the focus from the button it replaced: read from its first step
+  await expect(section.getByRole('group', { name: 'Set up an authenticator app' })).toBeFocused();
   const key = (await section.getByTestId('manual-key').textContent()) ?? '';
   expect(key).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
   const totp = authenticator(key);
@@ -57,10 +59,14 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   await field.fill('000000');
   await section.getByRole('button', { name: 'Turn on' }).click();
   await expect(section.getByRole('alert')).toContainText('That code is not right');
+  // back on the field (Turn on, disabled while the code was checked, had dropped the focus)
+  await expect(field).toBeFocused();
   await field.fill(totp.generate());
   await section.getByRole('button', { name: 'Turn on' }).click();
   const panel = section.getByRole('group', { name: 'Your backup codes' });
   await expect(panel.getByRole('listitem')).toHaveCount(10);
+  // shown only now: the codes take the focus, so a screen reader reads them first
+  await expect(panel).toBeFocused();
   const codes = (await panel.getByRole('listitem').allTextContents()).map((c) => c.trim());
   for (const c of codes) expect(c).toMatch(/^[2-9a-hjkmnp-z]{5}-[2-9a-hjkmnp-z]{5}$/);
   await expect(panel.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-backup-codes.txt');
@@ -78,8 +84,10 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   const done = panel.getByRole('button', { name: 'Done' });
   await expect(done).toBeDisabled();
   await panel.getByLabel('I have saved these codes').check();
-  await done.click();
+  await done.focus();
+  await page.keyboard.press('Enter');
   await expect(panel).toHaveCount(0);
+  await expect(section.getByRole('button', { name: 'Regenerate backup codes' })).toBeFocused();
   await expect(section).toContainText('Authenticator app: on');
   await expect(section).toContainText('10 of 10 left');
   return { totp, codes };

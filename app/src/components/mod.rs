@@ -252,6 +252,19 @@ pub fn Card(
     }
 }
 
+/// A panel that opens in place of the button that opened it (which takes the focus with it, to
+/// the page) takes the keyboard focus once drawn: the element with the id `id`, which must be
+/// focusable (`tabindex="-1"` for a group, so a screen reader reads its name and then its content
+/// in order). Not in a preview, where many are drawn at once.
+pub fn focus_when_drawn(id: String) {
+    if use_context::<PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            let id = id.clone();
+            request_animation_frame(move || crate::browser::dom::focus(&id));
+        });
+    }
+}
+
 /// A modal dialog's focus, for the dialog whose element has the id `dialog` (unique per dialog):
 /// once it is on the page, everything else is inert (`dom::isolate`: Tab and a screen reader stay
 /// in the dialog) and `focus_in` moves focus into it; when it closes, the page is live again and

@@ -127,6 +127,14 @@ test('with the keyboard, a confirmation takes the focus when it opens and gives 
     await others.getByRole('button', { name: 'Cancel' }).focus();
     await page.keyboard.press('Enter');
     await expect(sessions.getByRole('button', { name: 'Revoke all others' })).toBeFocused();
+
+    // confirmed: the page draws itself anew, and the focus goes to what the section says happened
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await expect(others.getByRole('button', { name: 'Revoke 1 session' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(sessions.getByRole('status')).toHaveText('Signed out of 1 other session.');
+    await expect(sessions.getByRole('status')).toBeFocused();
     expect(firefox.errors).toEqual([]);
   } finally {
     await firefox.context.close();

@@ -239,3 +239,22 @@ test.describe('on a phone', () => {
     await expect(said).toBeInViewport();
   });
 });
+
+test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const connected = region(page, 'Connected accounts');
+  await connected.getByRole('button', { name: 'Connect Google' }).click();
+  await consent(page, 'Google', uniqueEmail());
+  await expectSecurityPage(page);
+  await connected.getByRole('button', { name: 'Connect GitHub' }).click();
+  await expect(page.getByRole('heading', { name: 'Local development provider' })).toBeVisible();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expectSecurityPage(page);
+  await expect(connected.getByRole('status')).toHaveText('You cancelled at GitHub. Nothing was changed.');
+  await connected.getByRole('button', { name: 'Disconnect Google' }).click();
+  await connected.getByRole('group', { name: 'Disconnect Google?' }).getByRole('button', { name: 'Disconnect Google' }).click();
+  // one sentence, about what just happened
+  await expect(connected.getByRole('status')).toHaveText('Google is disconnected. It can no longer sign in to your account.');
+});

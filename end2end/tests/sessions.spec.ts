@@ -81,6 +81,8 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await gotoHydrated(page, SECURITY_PATH);
     const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
     // the row's button names its session, and so does the confirmation
+    // (with its address: two sessions of one browser in one place would otherwise read the same)
+    await expect(row.getByRole('button', { name: /^Revoke Firefox on Windows/ })).toHaveAccessibleName(/ \(\d+\.\d+\.\d+\.\d+\)$/);
     await row.getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
     const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
     await expect(confirm).toBeVisible();

@@ -228,8 +228,9 @@ fn SessionRow(
         Memo::new(move |_| confirm.get() == Confirm::Revoke(id.clone()))
     };
     let question = format!("Revoke {}?", session.label);
-    // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s)
-    let revoke_label = format!("Revoke {}", session.label);
+    // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s),
+    // with its address: two sessions of one browser in one place have the same label
+    let revoke_label = format!("Revoke {} ({})", session.label, session.ip);
     view! {
         <li class="session-row">
             <div class="session-icon" aria-hidden="true">{icon(session.kind)}</div>

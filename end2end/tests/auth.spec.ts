@@ -32,6 +32,7 @@ import {
   submitSignInForm,
   test,
   trackPageErrors,
+  uniqueEmail,
   waitForMail,
 } from './fixtures';
 
@@ -83,9 +84,13 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
 
     await signInViaUi(page, account.email, strongPassword());
     await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+    // the keyboard stays in the form, on the password to type again (Sign in, disabled while the
+    // request ran, had dropped the focus to the page)
+    await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
 
     await signInViaUi(page, newAccount().email, strongPassword());
     await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+    await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
   });
 
   // The same work behind both answers (one argon2 verification each) is asserted by counting the
@@ -186,6 +191,33 @@ test('a password shorter than 15 characters is rejected and no account is create
   await page.getByRole('button', { name: 'Create account', exact: true }).click();
   await expectSecurityPage(page);
   expect(await canSignIn(account.email, password)).toBe(true);
+});
+
+test('sign-up and "Forgot password?" say what is wrong with a field at that field, which takes the focus', async ({ page }) => {
+  await gotoHydrated(page, '/sign-up');
+  const email = page.getByLabel('Email', { exact: true });
+  const name = page.getByLabel('Display name (optional)', { exact: true });
+  await email.fill('not-an-email');
+  // sent from the button (disabled while the request runs, it would drop the focus)
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(email).toHaveAccessibleDescription('Enter an email address like name@example.com.');
+  await expect(email).toHaveAttribute('aria-invalid', 'true');
+  await expect(email).toBeFocused();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  // the name's rule, under the name (two fields below where the sentence used to be)
+  await email.fill(uniqueEmail());
+  await name.fill('x'.repeat(101));
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(name).toHaveAccessibleDescription('Use at most 100 characters for your name.');
+  await expect(name).toBeFocused();
+  await expect(email).not.toHaveAttribute('aria-invalid', 'true');
+
+  await gotoHydrated(page, '/forgot-password');
+  const address = page.getByLabel('Email', { exact: true });
+  await page.getByRole('button', { name: 'Send link', exact: true }).click();
+  await expect(address).toHaveAccessibleDescription('Enter your email address.');
+  await expect(address).toBeFocused();
+  await expect(page.getByRole('alert')).toHaveCount(0);
 });
 
 test.describe('return_to after sign-in', () => {

@@ -30,7 +30,14 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   await signUpViaApi(page, account);
   await gotoHydrated(page, SECURITY_PATH);
   const section = region(page, 'Password');
-  await section.getByRole('button', { name: 'Change password' }).click();
+  // the form takes the focus from the button it replaces, and gives it back on Cancel
+  await section.getByRole('button', { name: 'Change password' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(section.getByLabel('Current password', { exact: true })).toBeFocused();
+  await section.getByRole('button', { name: 'Cancel' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(section.getByRole('button', { name: 'Change password' })).toBeFocused();
+  await page.keyboard.press('Enter');
   const next = section.getByLabel('New password', { exact: true });
   const meter = section.locator('.strength-text');
 
@@ -137,6 +144,8 @@ test('after the re-verification window, Revoke all others asks "Confirm it\'s yo
     await dialog.getByLabel('Your password').fill('not my password at all');
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect(dialog.getByRole('alert')).toHaveText('That password is not correct.');
+    // the focus stays in the dialog, on the field (Confirm, disabled meanwhile, had dropped it)
+    await expect(dialog.getByLabel('Your password')).toBeFocused();
     await dialog.getByLabel('Your password').fill(account.password);
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect(dialog).toHaveCount(0);

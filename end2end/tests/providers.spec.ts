@@ -219,3 +219,42 @@ test('a Google sign-in on an account with an authenticator app still asks for th
   await expectSecurityPage(page);
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google + authenticator app');
 });
+
+test.describe('on a phone', () => {
+  test.use({ viewport: { width: 360, height: 740 } });
+
+  test('coming back from connecting Google lands on Connected accounts, its sentence in view', async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    await gotoHydrated(page, SECURITY_PATH);
+    const connected = region(page, 'Connected accounts');
+    // far below the first screen on a phone
+    await expect(connected).not.toBeInViewport();
+    await connected.getByRole('button', { name: 'Connect Google' }).click();
+    await consent(page, 'Google', uniqueEmail());
+    await expectSecurityPage(page);
+    expect(new URL(page.url()).hash).toBe('#connected-accounts');
+    const said = connected.getByRole('status');
+    await expect(said).toHaveText('Google is connected. You can now sign in with it.');
+    await expect(said).toBeInViewport();
+  });
+});
+
+test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const connected = region(page, 'Connected accounts');
+  await connected.getByRole('button', { name: 'Connect Google' }).click();
+  await consent(page, 'Google', uniqueEmail());
+  await expectSecurityPage(page);
+  await connected.getByRole('button', { name: 'Connect GitHub' }).click();
+  await expect(page.getByRole('heading', { name: 'Local development provider' })).toBeVisible();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expectSecurityPage(page);
+  await expect(connected.getByRole('status')).toHaveText('You cancelled at GitHub. Nothing was changed.');
+  await connected.getByRole('button', { name: 'Disconnect Google' }).click();
+  await connected.getByRole('group', { name: 'Disconnect Google?' }).getByRole('button', { name: 'Disconnect Google' }).click();
+  // one sentence, about what just happened
+  await expect(connected.getByRole('status')).toHaveText('Google is disconnected. It can no longer sign in to your account.');
+});

@@ -81,6 +81,8 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await gotoHydrated(page, SECURITY_PATH);
     const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
     // the row's button names its session, and so does the confirmation
+    // (with its address: two sessions of one browser in one place would otherwise read the same)
+    await expect(row.getByRole('button', { name: /^Revoke Firefox on Windows/ })).toHaveAccessibleName(/ \(\d+\.\d+\.\d+\.\d+\)$/);
     await row.getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
     const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
     await expect(confirm).toBeVisible();
@@ -91,6 +93,50 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await firefox.page.reload();
     await expectPathname(firefox.page, '/sign-in');
     await expect(firefox.page.getByRole('status')).toHaveText(/You were signed out of this device/);
+    expect(firefox.errors).toEqual([]);
+  } finally {
+    await firefox.context.close();
+  }
+});
+
+test('with the keyboard, a confirmation takes the focus when it opens and gives it back on Cancel', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const firefox = await device(browser, account, FIREFOX_WINDOWS);
+  try {
+    await gotoHydrated(page, SECURITY_PATH);
+    const sessions = region(page, 'Sessions');
+    // a row's Revoke: its confirmation (drawn above the button) has the focus, then Tab reaches
+    // its danger button, not the next row
+    const revoke = rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox on Windows/ });
+    await revoke.focus();
+    await page.keyboard.press('Enter');
+    const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
+    await expect(confirm).toBeFocused();
+    await page.keyboard.press('Tab');
+    await expect(confirm.getByRole('button', { name: 'Revoke', exact: true })).toBeFocused();
+    await page.keyboard.press('Tab');
+    await expect(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(confirm).toHaveCount(0);
+    await expect(revoke).toBeFocused();
+
+    // Revoke all others: the button gives way to its confirmation, and comes back focused
+    await sessions.getByRole('button', { name: 'Revoke all others' }).focus();
+    await page.keyboard.press('Enter');
+    const others = page.getByRole('group', { name: 'Sign out of 1 other session?' });
+    await expect(others).toBeFocused();
+    await others.getByRole('button', { name: 'Cancel' }).focus();
+    await page.keyboard.press('Enter');
+    await expect(sessions.getByRole('button', { name: 'Revoke all others' })).toBeFocused();
+
+    // confirmed: the page draws itself anew, and the focus goes to what the section says happened
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await expect(others.getByRole('button', { name: 'Revoke 1 session' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(sessions.getByRole('status')).toHaveText('Signed out of 1 other session.');
+    await expect(sessions.getByRole('status')).toBeFocused();
     expect(firefox.errors).toEqual([]);
   } finally {
     await firefox.context.close();

@@ -42,6 +42,8 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   const section = region(page, 'Two-step verification');
   await section.getByRole('button', { name: 'Set up authenticator app' }).click();
   await expect(section.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  // the set-up takes the focus from the button it replaced: read from its first step
+  await expect(section.getByRole('group', { name: 'Set up an authenticator app' })).toBeFocused();
   const key = (await section.getByTestId('manual-key').textContent()) ?? '';
   expect(key).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
   const totp = authenticator(key);
@@ -57,10 +59,14 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   await field.fill('000000');
   await section.getByRole('button', { name: 'Turn on' }).click();
   await expect(section.getByRole('alert')).toContainText('That code is not right');
+  // back on the field (Turn on, disabled while the code was checked, had dropped the focus)
+  await expect(field).toBeFocused();
   await field.fill(totp.generate());
   await section.getByRole('button', { name: 'Turn on' }).click();
   const panel = section.getByRole('group', { name: 'Your backup codes' });
   await expect(panel.getByRole('listitem')).toHaveCount(10);
+  // shown only now: the codes take the focus, so a screen reader reads them first
+  await expect(panel).toBeFocused();
   const codes = (await panel.getByRole('listitem').allTextContents()).map((c) => c.trim());
   for (const c of codes) expect(c).toMatch(/^[2-9a-hjkmnp-z]{5}-[2-9a-hjkmnp-z]{5}$/);
   await expect(panel.getByRole('link', { name: 'Download' })).toHaveAttribute('download', 'gatehouse-backup-codes.txt');
@@ -78,8 +84,10 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   const done = panel.getByRole('button', { name: 'Done' });
   await expect(done).toBeDisabled();
   await panel.getByLabel('I have saved these codes').check();
-  await done.click();
+  await done.focus();
+  await page.keyboard.press('Enter');
   await expect(panel).toHaveCount(0);
+  await expect(section.getByRole('button', { name: 'Regenerate backup codes' })).toBeFocused();
   await expect(section).toContainText('Authenticator app: on');
   await expect(section).toContainText('10 of 10 left');
   return { totp, codes };
@@ -183,6 +191,36 @@ test('a second step that ran out sends the sign-in back to the password form, th
   await expect(page.getByRole('alert')).toHaveText('Your sign-in expired or had too many wrong codes. Sign in again.');
   await expect(page.getByLabel('Email', { exact: true })).toHaveValue(account.email);
   await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
+});
+
+test('with the keyboard: the second step has the code field focused, keeps it after a wrong code, and a switch sets the old error aside', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await turnOnAuthenticator(page);
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+  await page.waitForSelector('html[data-hydrated]');
+  await page.getByLabel('Email', { exact: true }).fill(account.email);
+  await page.getByLabel('Password', { exact: true }).fill(account.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  const code = page.getByLabel('6-digit code');
+  await expect(code).toBeFocused();
+  await page.keyboard.type('000000');
+  // Continue from its button: disabled while the code is checked, it would drop the focus
+  await page.getByRole('button', { name: 'Continue' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
+  await expect(code).toBeFocused();
+  await page.getByRole('button', { name: 'Use a backup code instead' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('Backup code')).toBeFocused();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await page.keyboard.type('aaaaa-bbbbb');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('That backup code is not right, or it has been used already.');
+  await expect(page.getByLabel('Backup code')).toBeFocused();
 });
 
 test('an Enterprise member must set up two-step verification before anything else', async ({ page }) => {

@@ -70,6 +70,76 @@ pub fn return_focus(mark: &str) {
     }
 }
 
+/// When an in-page panel closes: if the focus was in it (it is nowhere now), once the page has
+/// drawn what replaces the panel, the focus goes back to the element [`mark_focus`] marked with
+/// `mark` if it is still on the page, or else to the element with the id `opener` (the button that
+/// opened the panel, drawn anew). Focus the person has put somewhere else stays there.
+pub fn return_lost_focus(mark: &str, opener: Option<String>) {
+    let Some(window) = web_sys::window() else { return };
+    let mark = mark.to_string();
+    let later = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        let marked = doc.query_selector(&format!("[{RETURN_MARK}=\"{mark}\"]")).ok().flatten();
+        if let Some(el) = &marked {
+            let _ = el.remove_attribute(RETURN_MARK);
+        }
+        let lost = doc.active_element().is_none_or(|el| el.tag_name() == "BODY");
+        if !lost {
+            return;
+        }
+        let target = marked
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            .filter(|el| el.is_connected() && !el.has_attribute("disabled"))
+            .or_else(|| opener.as_deref().and_then(element::<web_sys::HtmlElement>));
+        if let Some(el) = target {
+            let _ = el.focus();
+        }
+    });
+    let _ = window.request_animation_frame(later.unchecked_ref());
+}
+
+thread_local! {
+    /// The section (its id) a change was made in, while the page reloads after it.
+    static CHANGED_SECTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A change succeeded and the page is about to draw itself anew (which takes the focus with the
+/// old drawing): remembers the section (`section.card` with an id) that has the focus, or last had
+/// it (its button was disabled while the change ran), for [`focus_changed_section`].
+pub fn remember_changed_section() {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let el = doc
+        .active_element()
+        .filter(|el| el.tag_name() != "BODY")
+        .or_else(|| LAST_FOCUSED.with(|last| last.borrow().clone()));
+    let section = el.and_then(|el| el.closest("section.card[id]").ok().flatten()).map(|s| s.id());
+    CHANGED_SECTION.with(|c| *c.borrow_mut() = section);
+}
+
+/// The page has drawn itself anew after a change: if the focus is nowhere, it goes to what the
+/// change's section says happened (its status or alert line), or else to the section's heading,
+/// so keyboard and screen-reader users carry on there, not at the top of the page.
+pub fn focus_changed_section() {
+    let Some(id) = CHANGED_SECTION.with(|c| c.borrow_mut().take()) else { return };
+    let Some(window) = web_sys::window() else { return };
+    let later = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        if doc.active_element().is_some_and(|el| el.tag_name() != "BODY") {
+            return;
+        }
+        let Some(section) = element::<web_sys::Element>(&id) else { return };
+        let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
+        let target = said.or_else(|| section.query_selector("h2").ok().flatten());
+        if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+            if !el.has_attribute("tabindex") {
+                let _ = el.set_attribute("tabindex", "-1");
+            }
+            let _ = el.focus();
+        }
+    });
+    let _ = window.request_animation_frame(later.unchecked_ref());
+}
+
 /// The attribute on each element [`isolate`] made inert, naming the dialog it did it for.
 const INERT_MARK: &str = "data-inert-for";
 

@@ -14,6 +14,9 @@ pub mod dom {
     pub fn track_focus() {}
     pub fn mark_focus(_mark: &str) {}
     pub fn return_focus(_mark: &str) {}
+    pub fn return_lost_focus(_mark: &str, _opener: Option<String>) {}
+    pub fn remember_changed_section() {}
+    pub fn focus_changed_section() {}
     pub fn isolate(_dialog: &str) {}
     pub fn release(_dialog: &str) {}
     pub fn print() {}

@@ -78,8 +78,20 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
 
 /// An in-page confirmation: the question, a danger button and Cancel. Used wherever an action
 /// ends something (sessions, passkeys, codes), so every confirmation reads and behaves alike.
+///
+/// When it opens it takes the keyboard focus (a screen reader reads the question; Tab goes on to
+/// the danger button): the button that opened it is disabled or replaced meanwhile, and the focus
+/// would otherwise drop to the page, whose next Tab skips past the panel. When it closes with the
+/// focus nowhere, the focus goes back to that button (`opener`: its id, for a button drawn anew).
 #[component]
 pub fn ConfirmPanel(
+    /// Unique on the page (scoped inside a preview by the panel): "confirm-revoke-<session id>".
+    #[prop(into)]
+    id: String,
+    /// The id of the button that opens it, when closing the panel draws that button anew (the
+    /// focus goes back to the new one).
+    #[prop(optional, into)]
+    opener: Option<String>,
     /// The question, also the group's accessible name: "Revoke Firefox on Windows in Berlin?"
     #[prop(into)]
     question: String,
@@ -96,8 +108,19 @@ pub fn ConfirmPanel(
 ) -> impl IntoView {
     let size = if small { " btn-sm" } else { "" };
     let label = question.clone();
+    let id = scoped_id(&id);
+    let opener = opener.map(|o| scoped_id(&o));
+    // (not in a preview, where many are drawn at once)
+    if use_context::<PreviewScope>().is_none() {
+        let (open_id, back) = (id.clone(), id.clone());
+        Effect::new(move |_| {
+            crate::browser::dom::mark_focus(&open_id);
+            crate::browser::dom::focus(&open_id);
+        });
+        on_cleanup(move || crate::browser::dom::return_lost_focus(&back, opener));
+    }
     view! {
-        <div class="confirm" role="group" aria-label=label>
+        <div class="confirm" id=id role="group" aria-label=label tabindex="-1">
             <p>{question} {(!detail.is_empty()).then(|| format!(" {detail}"))}</p>
             <div class="form-actions">
                 <button type="button" class=format!("btn btn-danger{size}") disabled=move || pending.get()
@@ -205,7 +228,8 @@ pub fn scoped_id(id: &str) -> String {
 /// A section card titled by an `<h2>`: a named region on a page, a plain group inside a preview.
 #[component]
 pub fn Card(
-    /// Base for the heading's id.
+    /// The section's id (so `/settings/security#connected-accounts` lands on it), and the base for
+    /// the heading's.
     id: &'static str,
     title: &'static str,
     /// Extra content beside the title (badges, actions).
@@ -213,6 +237,7 @@ pub fn Card(
     header_extra: Option<ViewFn>,
     children: Children,
 ) -> impl IntoView {
+    let section_id = scoped_id(id);
     let heading_id = scoped_id(&format!("{id}-heading"));
     let header = view! {
         <div class="card-header">
@@ -221,9 +246,22 @@ pub fn Card(
         </div>
     };
     if use_context::<PreviewScope>().is_some() {
-        view! { <div class="card" role="group" aria-labelledby=heading_id>{header}{children()}</div> }.into_any()
+        view! { <div class="card" id=section_id role="group" aria-labelledby=heading_id>{header}{children()}</div> }.into_any()
     } else {
-        view! { <section class="card" aria-labelledby=heading_id>{header}{children()}</section> }.into_any()
+        view! { <section class="card" id=section_id aria-labelledby=heading_id>{header}{children()}</section> }.into_any()
+    }
+}
+
+/// A panel that opens in place of the button that opened it (which takes the focus with it, to
+/// the page) takes the keyboard focus once drawn: the element with the id `id`, which must be
+/// focusable (`tabindex="-1"` for a group, so a screen reader reads its name and then its content
+/// in order). Not in a preview, where many are drawn at once.
+pub fn focus_when_drawn(id: String) {
+    if use_context::<PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            let id = id.clone();
+            request_animation_frame(move || crate::browser::dom::focus(&id));
+        });
     }
 }
 

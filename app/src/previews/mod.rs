@@ -226,8 +226,10 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="sign-up" title="Sign-up form">
                 <State slug="sign-up-empty" caption="Empty" view=ViewFn::from(move || view! { <SignUpForm pending=false on_submit=noop_account/> })/>
+                // (said at the field it is about, as the page does)
                 <State slug="sign-up-error" caption="Error" view=ViewFn::from(move || view! {
-                    <SignUpForm pending=false error=Some("Enter an email address like name@example.com.".to_string()) on_submit=noop_account/>
+                    <SignUpForm pending=false error=Some("Enter an email address like name@example.com.".to_string()) error_field=Some("email")
+                        on_submit=noop_account/>
                 })/>
                 <State slug="sign-up-pending" caption="Pending" view=ViewFn::from(move || view! { <SignUpForm pending=true on_submit=noop_account/> })/>
                 <State slug="sign-up-check-inbox" caption="Check your inbox" view=ViewFn::from(move || view! {

@@ -81,6 +81,8 @@ pub struct ConnectedAccountsSection {
     notice: RwSignal<Option<String>>,
     /// The outcome the provider's callback sent the person back with (`?provider=…&provider_outcome=…`).
     returned: Memo<Option<(ProviderKind, crate::sign_in::providers::ProviderOutcome)>>,
+    /// The person has since done something else in the section: that outcome is old news.
+    moved_on: RwSignal<bool>,
 }
 
 impl ConnectedAccountsSection {
@@ -116,17 +118,19 @@ impl ConnectedAccountsSection {
             panel.track();
             disconnect.action.value().set(None);
         });
-        ConnectedAccountsSection { connect, disconnect, panel, notice, returned }
+        ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on: RwSignal::new(false) }
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let ConnectedAccountsSection { connect, disconnect, panel, notice, returned } = self;
+        let ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on } = self;
         let on_connect = Callback::new(move |provider: ProviderKind| {
             notice.set(None);
+            moved_on.set(true);
             connect.dispatch(ConnectProvider { provider });
         });
         let on_disconnect = Callback::new(move |provider: ProviderKind| {
             notice.set(None);
+            moved_on.set(true);
             disconnect.dispatch(DisconnectProvider { provider });
         });
         // a pending Connect keeps its buttons disabled until the browser has left
@@ -134,7 +138,11 @@ impl ConnectedAccountsSection {
         let (connect_pending, disconnect_pending) = (connect.action.pending(), disconnect.action.pending());
         let connecting = Signal::derive(move || connect_pending.get() || matches!(connect.action.value().get(), Some(Ok(_))));
         let pending = Signal::derive(move || connecting.get() || disconnect_pending.get());
-        let said = move |tone: Tone| returned.get().filter(|(_, o)| o.tone() == tone).map(|(k, o)| o.sentence(k));
+        // (what the provider's return said, until the next Connect or Disconnect: "You cancelled at
+        // GitHub" beside "Google is disconnected" read as if both had just happened)
+        let said = move |tone: Tone| {
+            returned.get().filter(|(_, o)| o.tone() == tone && !moved_on.get()).map(|(k, o)| o.sentence(k))
+        };
         let error = Signal::derive(move || {
             shown_error(connect.action.value().get())
                 .or_else(|| shown_error(disconnect.action.value().get()))
@@ -243,6 +251,7 @@ fn ConnectedRow(
             </div>
             {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| view! {
                 <ConfirmPanel
+                    id=format!("confirm-disconnect-{}", kind.slug())
                     question=format!("Disconnect {name}?")
                     detail=format!("You won't be able to sign in with this {name} account ({}) any more. Devices already signed in with it stay signed in.", account.account)
                     confirm_label=format!("Disconnect {name}")

@@ -57,8 +57,10 @@ impl SecurityContext {
         self.changes.get()
     }
 
-    /// Reloads the overview (after a change that succeeded).
+    /// Reloads the overview (after a change that succeeded). The page draws itself anew, and the
+    /// focus goes to what the changed section says (`dom::focus_changed_section`, called by the page).
     pub fn refresh(&self) {
+        crate::browser::dom::remember_changed_section();
         self.changes.update(|n| *n += 1);
     }
 

@@ -58,6 +58,13 @@ pub fn SecurityPage() -> impl IntoView {
         }
     });
 
+    // Drawn anew after a change: the focus goes on in the section the change was made in.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = overview.get() {
+            dom::focus_changed_section();
+        }
+    });
+
     let sign_out = ctx.sign_out;
     let on_sign_out = Callback::new(move |_| {
         sign_out.dispatch(SignOut {});

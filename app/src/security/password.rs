@@ -274,12 +274,35 @@ pub fn PasswordCard(
         .into_any(),
     };
     let action = if has_password { "Change password" } else { "Set password" };
+    // Change password's id: the focus goes back to it after Cancel. (Plain data, not a stored
+    // value: the header's closure may run once more after a reload has disposed of this card.)
+    let opener_id = crate::components::scoped_id("password-open");
+    let cancel = {
+        let opener_id = opener_id.clone();
+        Callback::new(move |_| {
+            open.set(false);
+            current.set(String::new());
+            new.set(String::new());
+            // back to Change password, drawn again where the form was opened
+            let id = opener_id.clone();
+            request_animation_frame(move || crate::browser::dom::focus(&id));
+        })
+    };
     let meter_id = crate::components::scoped_id("new_password-strength");
     view! {
-        <Card id="password" title="Password" header_extra=ViewFn::from(move || view! {
+        <Card id="password" title="Password" header_extra=ViewFn::from(move || {
+            let opener_id = opener_id.clone();
+            view! {
             {move || (!open.get()).then(|| view! {
-                <button type="button" class="btn btn-secondary" on:click=move |_| open.set(true)>{action}</button>
+                <button type="button" id=opener_id.clone() class="btn btn-secondary" on:click=move |_| {
+                    open.set(true);
+                    // (the button goes, and the focus with it: to the form's first field instead)
+                    if let Some(focus) = focus {
+                        focus.set(true);
+                    }
+                }>{action}</button>
             })}
+            }
         })>
             {summary}
             <StatusMessage message=success/>
@@ -314,11 +337,7 @@ pub fn PasswordCard(
                                 (false, false) => "Set password",
                             }}
                         </button>
-                        <button type="button" class="btn btn-secondary" on:click=move |_| {
-                            open.set(false);
-                            current.set(String::new());
-                            new.set(String::new());
-                        }>"Cancel"</button>
+                        <button type="button" class="btn btn-secondary" on:click=move |ev| cancel.run(ev)>"Cancel"</button>
                     </div>
                 </form>
             </Show>

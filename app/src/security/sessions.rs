@@ -174,6 +174,8 @@ pub fn SessionsCard(
                 {move || match confirm.get() {
                     Confirm::Others => view! {
                         <ConfirmPanel
+                            id="confirm-revoke-others"
+                            opener="revoke-others"
                             question=format!("Sign out of {others} other session{}?", plural(others))
                             detail="This device stays signed in."
                             confirm_label=format!("Revoke {others} session{}", plural(others))
@@ -183,6 +185,8 @@ pub fn SessionsCard(
                     }.into_any(),
                     Confirm::Everywhere => view! {
                         <ConfirmPanel
+                            id="confirm-sign-out-everywhere"
+                            opener="sign-out-everywhere"
                             question=format!("Sign out of all {count} session{}, including this one?", plural(count))
                             confirm_label="Sign out everywhere"
                             pending
@@ -191,11 +195,13 @@ pub fn SessionsCard(
                     }.into_any(),
                     _ => view! {
                         <div class="form-actions">
-                            <button type="button" class="btn btn-secondary" disabled=move || pending.get() || others == 0
+                            <button type="button" id=crate::components::scoped_id("revoke-others") class="btn btn-secondary"
+                                disabled=move || pending.get() || others == 0
                                 on:click=move |_| confirm.set(Confirm::Others)>
                                 "Revoke all others"
                             </button>
-                            <button type="button" class="btn btn-secondary" disabled=move || pending.get()
+                            <button type="button" id=crate::components::scoped_id("sign-out-everywhere") class="btn btn-secondary"
+                                disabled=move || pending.get()
                                 on:click=move |_| confirm.set(Confirm::Everywhere)>
                                 "Sign out everywhere"
                             </button>
@@ -222,8 +228,9 @@ fn SessionRow(
         Memo::new(move |_| confirm.get() == Confirm::Revoke(id.clone()))
     };
     let question = format!("Revoke {}?", session.label);
-    // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s)
-    let revoke_label = format!("Revoke {}", session.label);
+    // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s),
+    // with its address: two sessions of one browser in one place have the same label
+    let revoke_label = format!("Revoke {} ({})", session.label, session.ip);
     view! {
         <li class="session-row">
             <div class="session-icon" aria-hidden="true">{icon(session.kind)}</div>
@@ -246,6 +253,7 @@ fn SessionRow(
                     let id = id.clone();
                     view! {
                         <ConfirmPanel
+                            id=format!("confirm-revoke-{id}")
                             question=question.clone()
                             detail="It will be signed out at once."
                             confirm_label="Revoke"

@@ -51,9 +51,14 @@ pub fn CheckInbox(sent: Sent, #[prop(into)] email: String, on_again: Callback<()
 pub fn ForgotPasswordForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// `error` is about the email: said under its field, which takes the focus.
+    #[prop(optional, into)]
+    email_error: Signal<bool>,
     on_submit: Callback<String>,
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
+    let at_field = Signal::derive(move || error.get().filter(|_| email_error.get()));
+    let above = Signal::derive(move || error.get().filter(|_| !email_error.get()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(email.get_untracked());
@@ -61,8 +66,8 @@ pub fn ForgotPasswordForm(
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <p>"Enter the email address of your account. We'll send a link to choose a new password."</p>
-            <ErrorMessage message=error/>
-            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
+            <ErrorMessage message=above/>
+            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email error=at_field/>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Sending…" } else { "Send link" }}
@@ -212,6 +217,8 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         }
     });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let email_error =
+        Signal::derive(move || matches!(action.value().get(), Some(Err(AppError::Invalid { ref field, .. })) if field == "email"));
     let on_submit = Callback::new(move |email: String| {
         asked.set(email.trim().to_string());
         action.dispatch(ForgotPassword { email });
@@ -227,7 +234,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 <h1>"Reset your password"</h1>
                 {move || match sent_to.get() {
                     Some(email) => view! { <CheckInbox sent=Sent::Reset email on_again/> }.into_any(),
-                    None => view! { <ForgotPasswordForm pending=action.pending() error on_submit/> }.into_any(),
+                    None => view! { <ForgotPasswordForm pending=action.pending() error email_error on_submit/> }.into_any(),
                 }}
                 <p class="auth-footer">"Remembered it? " <a href="/sign-in">"Sign in"</a></p>
             </div>

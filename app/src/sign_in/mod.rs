@@ -34,6 +34,16 @@ pub fn SignInForm(
 ) -> impl IntoView {
     let email = email.unwrap_or_else(|| RwSignal::new(String::new()));
     let password = RwSignal::new(String::new());
+    // A refused sign-in leaves the keyboard in the form, on the password (selected, to type again):
+    // Sign in, disabled while the request ran, had dropped the focus to the page. (The sentence
+    // above the form is read out as an alert; it cannot say which field was wrong.)
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            if error.get().is_some() {
+                dom::focus_and_select("password");
+            }
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(Credentials { email: email.get_untracked(), password: password.get_untracked() });
@@ -105,13 +115,31 @@ pub fn SecondStepForm(
 ) -> impl IntoView {
     let use_backup = RwSignal::new(backup);
     let code = RwSignal::new(String::new());
+    // An error is about the code last sent: switching to the other kind of code sets it aside
+    // (it told the person to do what they just turned away from) until the next answer.
+    let set_aside = RwSignal::new(false);
+    Effect::new(move |_| {
+        error.track();
+        set_aside.set(false);
+    });
+    let shown = Signal::derive(move || error.get().filter(|_| !set_aside.get()));
+    // The code's field has the focus when the step appears, after switching kinds, and with an
+    // error (Continue, disabled while the code was checked, had lost it to the page).
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            let field = crate::components::scoped_id(if use_backup.get() { "backup_code" } else { "totp_code" });
+            shown.track();
+            // (once the field of the kind just chosen is drawn)
+            request_animation_frame(move || dom::focus(&field));
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(SecondStepCode { code: code.get_untracked(), backup: use_backup.get_untracked() });
     };
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=error/>
+            <ErrorMessage message=shown/>
             {move || if use_backup.get() {
                 view! {
                     <p>"Enter one of the backup codes you saved when you set up two-step verification. Each works once."</p>
@@ -129,6 +157,7 @@ pub fn SecondStepForm(
                     {move || if pending.get() { "Checking…" } else { "Continue" }}
                 </button>
                 <button type="button" class="btn btn-link" on:click=move |_| {
+                    set_aside.set(true);
                     use_backup.update(|b| *b = !*b);
                     code.set(String::new());
                 }>
@@ -152,19 +181,25 @@ pub struct NewAccount {
 pub fn SignUpForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// The field `error` is about ("email", "display_name"): said under that field, which takes
+    /// the focus, instead of above the form.
+    #[prop(optional, into)]
+    error_field: Signal<Option<&'static str>>,
     on_submit: Callback<NewAccount>,
 ) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
+    let on_field = move |field: &'static str| Signal::derive(move || error.get().filter(|_| error_field.get() == Some(field)));
+    let above = Signal::derive(move || error.get().filter(|_| error_field.get().is_none()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(NewAccount { email: email.get_untracked(), display_name: name.get_untracked() });
     };
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=error/>
-            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email/>
-            <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name/>
+            <ErrorMessage message=above/>
+            <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email error=on_field("email")/>
+            <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=on_field("display_name")/>
             <p class="muted">"We'll email you a link to confirm the address. Then you choose your password."</p>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
@@ -339,6 +374,10 @@ pub fn SignUpPage() -> impl IntoView {
         }
     });
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let error_field = Signal::derive(move || match action.value().get() {
+        Some(Err(AppError::Invalid { field, .. })) => ["email", "display_name"].into_iter().find(|f| *f == field),
+        _ => None,
+    });
     let on_submit = Callback::new(move |a: NewAccount| {
         asked.set(a.email.trim().to_string());
         action.dispatch(SignUp { email: a.email, display_name: a.display_name });
@@ -354,7 +393,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <h1>"Create your Gatehouse account"</h1>
                 {move || match sent_to.get() {
                     Some(email) => view! { <links::CheckInbox sent=links::Sent::SignUp email on_again/> }.into_any(),
-                    None => view! { <SignUpForm pending=action.pending() error on_submit/> }.into_any(),
+                    None => view! { <SignUpForm pending=action.pending() error error_field on_submit/> }.into_any(),
                 }}
                 {ProviderChoice::new().view(true)}
                 <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>

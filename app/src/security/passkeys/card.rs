@@ -171,6 +171,7 @@ fn PasskeyRow(
                 let id = confirm_remove.clone();
                 view! {
                     <ConfirmPanel
+                        id=format!("confirm-remove-passkey-{id}")
                         question=format!("Remove the passkey “{}”?", passkey.name)
                         detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
                         confirm_label="Remove this passkey"

@@ -126,6 +126,16 @@ pub fn ReverifyDialog(
     // opened it (the button whose change asked for it) when it closes
     let dialog_id = crate::components::scoped_id("reverify-dialog");
     crate::components::dialog_focus(dialog_id.clone(), move || dom::focus(&focus_id));
+    // A refused confirmation keeps the focus in the dialog, on the field to try again: Confirm,
+    // disabled while the check ran, had dropped it to the page behind (inert meanwhile).
+    if has_password && use_context::<crate::components::PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            if error.get().is_some() {
+                let field = if use_code.get_untracked() { "reverify_code" } else { "reverify_password" };
+                dom::focus_and_select(&crate::components::scoped_id(field));
+            }
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         match (use_code.get_untracked(), on_code) {

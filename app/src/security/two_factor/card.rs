@@ -27,8 +27,11 @@ pub fn BackupCodesPanel(
         move |_| copy_then_say(text.clone(), copied)
     };
     let print = move |_| dom::print();
+    // (shown only now: read from their start, not found by tabbing back)
+    let panel_id = crate::components::scoped_id("backup-codes-panel");
+    crate::components::focus_when_drawn(panel_id.clone());
     view! {
-        <div class="codes-panel" role="group" aria-label="Your backup codes">
+        <div class="codes-panel" id=panel_id role="group" aria-label="Your backup codes" tabindex="-1">
             <p><strong>"Save your backup codes."</strong>" If you lose your phone, each of these signs you in once. They are shown only now."</p>
             <ol class="backup-codes">
                 {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
@@ -69,8 +72,19 @@ pub fn EnrolmentPanel(
     let key = enrolment.manual_key.clone();
     let copied = RwSignal::new(None);
     let copy = move |_| copy_then_say(key.replace(' ', ""), copied);
+    let panel_id = crate::components::scoped_id("enrolment-panel");
+    crate::components::focus_when_drawn(panel_id.clone());
+    // a refused code: back to its field (Turn on, disabled while it was checked, dropped the focus)
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        let field = crate::components::scoped_id("totp_setup_code");
+        Effect::new(move |_| {
+            if error.get().is_some() {
+                dom::focus_and_select(&field);
+            }
+        });
+    }
     view! {
-        <div class="enrolment" role="group" aria-label="Set up an authenticator app">
+        <div class="enrolment" id=panel_id role="group" aria-label="Set up an authenticator app" tabindex="-1">
             <ol class="steps">
                 <li>"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</li>
             </ol>
@@ -178,6 +192,16 @@ pub fn TwoFactorCard(
         }
     });
     let cancel = Callback::new(move |_| panel.set(TwoFactorPanel::None));
+    // Done with the codes: the panel goes, and the focus to the section's first button (the
+    // codes' Regenerate), drawn again in its place
+    let codes_done = {
+        let first = crate::components::scoped_id("regenerate-codes");
+        Callback::new(move |_| {
+            panel.set(TwoFactorPanel::None);
+            let first = first.clone();
+            request_animation_frame(move || dom::focus(&first));
+        })
+    };
     let email2 = email.clone();
     view! {
         <Card id="two-factor" title="Two-step verification">
@@ -196,25 +220,27 @@ pub fn TwoFactorCard(
                         TwoFactorPanel::Enrolling(e) => view! {
                             <EnrolmentPanel enrolment=e pending error on_confirm on_cancel=cancel/>
                         }.into_any(),
-                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=cancel/> }.into_any(),
+                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=codes_done/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
-                            <ConfirmPanel question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
+                            <ConfirmPanel id="confirm-regenerate-codes" opener="regenerate-codes" question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
                                 detail=if has_codes { "The old ones stop working at once." } else { "Each works once, if you lose your phone." }
                                 confirm_label=if has_codes { "Regenerate codes" } else { "Generate codes" } pending on_confirm=on_regenerate on_cancel=cancel/>
                         }.into_any(),
                         TwoFactorPanel::ConfirmDisable => view! {
-                            <ConfirmPanel question="Turn off two-step verification?"
+                            <ConfirmPanel id="confirm-turn-off-two-step" opener="turn-off-two-step" question="Turn off two-step verification?"
                                 detail="Your authenticator app and backup codes stop working; your password alone will sign you in."
                                 confirm_label="Turn off" pending on_confirm=on_disable on_cancel=cancel/>
                         }.into_any(),
                         TwoFactorPanel::None => if on {
                             view! {
                                 <div class="form-actions">
-                                    <button type="button" class="btn btn-secondary" disabled=move || pending.get()
+                                    <button type="button" id=crate::components::scoped_id("regenerate-codes") class="btn btn-secondary"
+                                        disabled=move || pending.get()
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmRegenerate)>
                                         {if has_codes { "Regenerate backup codes" } else { "Generate backup codes" }}
                                     </button>
-                                    <button type="button" class="btn btn-secondary" disabled=move || pending.get() || required
+                                    <button type="button" id=crate::components::scoped_id("turn-off-two-step") class="btn btn-secondary"
+                                        disabled=move || pending.get() || required
                                         title=required.then_some("Your organisation requires two-step verification")
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmDisable)>"Turn off"</button>
                                 </div>

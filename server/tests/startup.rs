@@ -283,6 +283,40 @@ async fn a_password_reset_through_its_link_is_refused_at_once_on_the_instance_th
     assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 303, "refused at once");
 }
 
+/// "This wasn't me" (anonymous, through its emailed link) forgets its account in this instance
+/// itself too: the reported session is refused on the very next request, even were Postgres'
+/// announcement lost.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_in_reported_through_its_link_is_refused_at_once_on_the_instance_that_took_the_report(db: PgPool) {
+    let url = url_of(&db);
+    let (_server, port) = start(&url).await;
+    signed_up(port, &db, "ada@example.test").await;
+    let theirs = sign_in(port, "ada@example.test").await;
+    // (from the same address a sign-in raises no alert: this one's is made here, as
+    // `activity::signed_in` makes it for an unfamiliar sign-in)
+    let session = domain::auth::sessions::hash_cookie_token(theirs.split_once('=').unwrap().1).unwrap();
+    let (token, hash) = domain::auth::sessions::new_cookie_token();
+    sqlx::query(
+        "INSERT INTO sign_in_alerts (id, user_id, event_id, session_id, device_key, token_hash, created_at, expires_at)
+         SELECT gen_random_uuid(), s.user_id, e.id, s.id, 'Unknown|Unknown', $2, s.created_at, s.created_at + interval '72 hours'
+         FROM sessions s JOIN security_events e ON e.session_id = s.id AND e.kind = 'signed_in' WHERE s.token_hash = $1",
+    )
+    .bind(&session[..])
+    .bind(&hash[..])
+    .execute(&db)
+    .await
+    .unwrap();
+    listener_pid(&db, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&theirs)).await.status, 200);
+
+    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
+    let reported = request(port, "POST", "/api/auth/not-me", &format!("token={token}"), None).await;
+    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
+    assert_eq!(reported.status, 200, "{}", reported.body);
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(&theirs)).await.status, 303, "refused at once");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_reconnected_listener_starts_with_nothing_kept(db: PgPool) {
     let url = url_of(&db);

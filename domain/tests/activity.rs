@@ -543,6 +543,24 @@ async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_
     assert_eq!(me(&svc, &sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap().token).await.user_id, ada_id);
 }
 
+/// A password "This wasn't me" turned off is replaced, not set, by every later link too: a
+/// "Forgot password?" after the report's link expired says "Reset", in its email and on its page.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_this_wasnt_me_a_forgot_password_link_still_chooses_a_new_password(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    assert!(alerts::report_not_me(&svc, &token, &home()).await.unwrap().password_turned_off);
+    svc.clock.advance(Duration::minutes(45));
+
+    email_links::request_password_reset(&svc, ADA, &home()).await.unwrap();
+    let resets = mails(&db, ADA, "password_reset").await;
+    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Reset your Gatehouse password"; 2]);
+    let later = LinkToken::from_cookie(testkit::link_token(&resets[1].1, email_links::RESET_PATH).unwrap());
+    assert!(!email_links::reset_link(&svc, &later).await.unwrap().sets_password);
+}
+
 /// An account without a password (it signs in with a passkey or Google) has none to turn off:
 /// the page does not speak of one, and the link offers to set one.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -140,6 +140,21 @@ async fn the_signed_in_page_and_the_not_found_pages_allow_exactly_the_nonce_thei
     assert!(res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'none'"));
 }
 
+/// After "This wasn't me" turned the password off, the Password section of the owner's sessions
+/// that live on says so, not "No password set · you sign in another way": an account that only
+/// ever had a password has no other way.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_this_wasnt_me_turned_off_is_said_so_on_the_security_page(db: PgPool) {
+    let app = app(db.clone());
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap();
+    assert!(domain::db::users::turn_off_password(&db, domain::ids::UserId(id), time::OffsetDateTime::now_utc()).await.unwrap());
+    let (res, body) = send(&app, get("/settings/security", Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("Password turned off"), "{body}");
+    assert!(!body.contains("you sign in another way"));
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
     let app = app(db.clone());

@@ -268,7 +268,13 @@ pub fn PasswordCard(
         }
         .into_any(),
         (true, None) => view! { <p><strong>"Password set"</strong></p> }.into_any(),
-        (false, _) => view! {
+        // (only "This wasn't me" leaves a change time without a password: it turned the password
+        // off, and the account may have no other way to sign in)
+        (false, Some(_)) => view! {
+            <p><strong>"Password turned off"</strong><span class="muted">" · after you reported a sign-in that wasn't you. Set a new one to sign in with your email again."</span></p>
+        }
+        .into_any(),
+        (false, None) => view! {
             <p><strong>"No password set"</strong><span class="muted">" · you sign in another way. Add one to sign in with your email too."</span></p>
         }
         .into_any(),

@@ -382,6 +382,23 @@ export function sql(statement: string): string {
   }).trim();
 }
 
+/**
+ * Ends the re-verification window of every session of `email` (out of band, in Postgres), so the
+ * next sensitive change asks "Confirm it's you" first, and waits until the server `page` talks to
+ * has heard: Postgres announces the change and each instance forgets the sessions it kept, within
+ * milliseconds but not before a request that follows at once.
+ */
+export async function endVerificationWindow(page: Page, email: string): Promise<void> {
+  sql(`UPDATE sessions SET verified_at = now() - interval '11 minutes'
+       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(email)})`);
+  await expect
+    .poll(async () => {
+      const response = await page.request.post('/api/security/overview', { headers: SAME_ORIGIN_HEADERS });
+      return ((await response.json()) as { verification?: { seconds_left?: number } }).verification?.seconds_left;
+    })
+    .toBe(0);
+}
+
 /** Quotes a value for `sql`. */
 export function literal(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;

@@ -10,25 +10,25 @@ import {
   accountNav,
   addAuthenticator,
   type Authenticator,
+  endVerificationWindow,
   expect,
   expectPathname,
   expectSecurityPage,
   gotoHydrated,
   HTTP_4XX_LOG,
+  linkTo,
   literal,
   newAccount,
   region,
+  requestSignUpViaUi,
   SECURITY_PATH,
   SIGN_UP_MAIL,
-  linkTo,
-  requestSignUpViaUi,
   signUpViaApi,
-  waitForHydration,
-  waitForMail,
   sql,
   submitSignInForm,
   test,
-  type Account,
+  waitForHydration,
+  waitForMail,
   withoutAutofill,
 } from './fixtures';
 
@@ -43,13 +43,6 @@ async function credentialCount(a: Authenticator): Promise<number> {
   return credentials.length;
 }
 
-/** Ends the re-verification window the sign-up opened, so the next sensitive change asks first. */
-function endVerificationWindow(account: Account): void {
-  sql(
-    `UPDATE sessions SET verified_at = now() - interval '11 minutes'
-     WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`,
-  );
-}
 
 function passkeys(page: Page) {
   return region(page, 'Passkeys');
@@ -106,7 +99,7 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await withoutAutofill(page);
   const account = newAccount();
   await signUpViaApi(page, account);
-  endVerificationWindow(account);
+  await endVerificationWindow(page, account.email);
   const first = await addAuthenticator(page, true);
   await gotoHydrated(page, SECURITY_PATH);
   await expect(passkeys(page)).toContainText('No passkeys yet');
@@ -185,7 +178,7 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expect(rows(page).nth(1)).toContainText('Desk YubiKey');
 
   // remove one, after confirming; the window has passed, so confirm it's you with a passkey
-  endVerificationWindow(account);
+  await endVerificationWindow(page, account.email);
   await passkeys(page).getByRole('button', { name: 'Remove Desk YubiKey' }).click();
   await passkeys(page).getByRole('button', { name: 'Remove this passkey' }).click();
   const confirm = page.getByRole('dialog', { name: "Confirm it's you" });
@@ -225,7 +218,7 @@ test('Escape in "Confirm it\'s you" gives focus back to the button that asked fo
   await withoutAutofill(page);
   const account = newAccount();
   await signUpViaApi(page, account);
-  endVerificationWindow(account);
+  await endVerificationWindow(page, account.email);
   await addAuthenticator(page, true);
   await gotoHydrated(page, SECURITY_PATH);
   // Continue waits (disabled) for the server, whose answer opens the dialog

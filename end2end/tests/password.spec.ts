@@ -5,12 +5,13 @@
  */
 import {
   BASE_URL,
-  HTTP_4XX_LOG,
   canSignIn,
+  endVerificationWindow,
   expect,
   expectPathname,
   expectSecurityPage,
   gotoHydrated,
+  HTTP_4XX_LOG,
   literal,
   newAccount,
   region,
@@ -164,10 +165,7 @@ test('a window that ran out long ago also asks, and Escape cancels without doing
   try {
     await signUpViaApi(page, account);
     await signInViaApi(await other.newPage(), account.email, account.password);
-    sql(
-      `UPDATE sessions SET verified_at = now() - interval '11 minutes'
-       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`,
-    );
+    await endVerificationWindow(page, account.email);
     await gotoHydrated(page, SECURITY_PATH);
     await expect(page.locator('.verified-banner')).toHaveCount(0);
     await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();

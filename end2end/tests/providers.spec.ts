@@ -8,6 +8,7 @@
 import type { Page } from '@playwright/test';
 import {
   accountNav,
+  endVerificationWindow,
   expect,
   expectPathname,
   expectSecurityPage,
@@ -102,8 +103,7 @@ test('connect GitHub to a password account after re-verification, sign out, sign
   const account = newAccount();
   await signUpViaApi(page, account);
   // the sign-in is older than the re-verification window
-  sql(`UPDATE sessions SET verified_at = now() - interval '11 minutes'
-       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`);
+  await endVerificationWindow(page, account.email);
   await gotoHydrated(page, SECURITY_PATH);
   const connected = region(page, 'Connected accounts');
   await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not connected');
@@ -156,8 +156,7 @@ test('a Google-only account confirms it is the owner by signing in at Google aga
   await continueWith(page, 'Google', email);
   await expectSecurityPage(page);
   // the sign-in is older than the re-verification window
-  sql(`UPDATE sessions SET verified_at = now() - interval '11 minutes'
-       WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(email)})`);
+  await endVerificationWindow(page, email);
   await gotoHydrated(page, SECURITY_PATH);
   await expect(page.getByText(/Verified for \d+ more minutes/)).toHaveCount(0);
   const section = region(page, 'Password');

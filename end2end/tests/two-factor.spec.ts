@@ -5,7 +5,9 @@
  */
 import * as OTPAuth from 'otpauth';
 import {
+  type Account,
   accountNav,
+  endVerificationWindow,
   expect,
   expectPathname,
   expectSecurityPage,
@@ -21,7 +23,6 @@ import {
   submitSignInForm,
   test,
   turnOnAuthenticator,
-  type Account,
 } from './fixtures';
 import type { Page } from '@playwright/test';
 
@@ -258,10 +259,7 @@ test('after the re-verification window, a code from the authenticator app confir
   await signUpViaApi(page, account);
   await gotoHydrated(page, SECURITY_PATH);
   const { totp } = await setUp(page);
-  sql(
-    `UPDATE sessions SET verified_at = now() - interval '11 minutes'
-     WHERE user_id = (SELECT id FROM users WHERE email_normalized = ${literal(account.email)})`,
-  );
+  await endVerificationWindow(page, account.email);
   const section = region(page, 'Two-step verification');
   await section.getByRole('button', { name: 'Regenerate backup codes' }).click();
   await section.getByRole('button', { name: 'Regenerate codes' }).click();

@@ -211,7 +211,9 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 /// - Auth: anonymous.
 /// - Effects: a session and a `signed_in` event; sets the session and device cookies. A wrong
 ///   password is counted on this browser's throttle path and recorded (`sign_in_failed`).
-/// - Errors: `InvalidCredentials` for an unknown email, a wrong password and a throttled or locked
+/// - Errors: `Invalid` (422) for an empty email or password ("Enter your email address.", "Enter
+///   your password.": before any look-up, hashing or counting, the same for every address);
+///   `InvalidCredentials` for an unknown email, a wrong password and a throttled or locked
 ///   path alike (same status, same body, same hashing work), `RateLimited` (429), `Busy` (503: the
 ///   password-hashing queue is full), `Unavailable`.
 /// - Rate limit: per client network (IPv4 address or IPv6 /64), shared with sign-up and the second
@@ -254,7 +256,8 @@ pub enum SecondStepMethod {
 /// - Effects: a session, the pending sign-in ended, a `signed_in` event; a backup code is used up;
 ///   sets the session and device cookies. A wrong code is counted on this browser's throttle path
 ///   and recorded (`second_step_failed`).
-/// - Errors: `Invalid { field: "code" }` for a wrong code; `SignInAgain` when the pending sign-in
+/// - Errors: `Invalid { field: "code" }` for a wrong code, or an empty one (which costs none of the
+///   5 tries and is not counted); `SignInAgain` when the pending sign-in
 ///   expired (5 minutes) or had 5 wrong codes; `RateLimited` (429); `Unavailable`.
 /// - Rate limit: per client network, shared with sign-in and sign-up (`[limits] password_*`):
 ///   429 with `Retry-After`; 5 wrong codes per pending sign-in (each needs a right password

@@ -127,8 +127,15 @@ pub enum Invalid {
     AlreadyHasPassword,
     /// Re-verifying with a password on an account without one.
     NoPasswordToConfirm,
+    /// An empty password where one is checked (sign-in, "Confirm it's you"): said before any
+    /// hashing or counting, since it cannot be right.
+    PasswordMissing,
     PasswordWrong,
+    /// An empty code from the authenticator app (the second step, "Confirm it's you", set-up).
+    AuthenticatorCodeMissing,
     AuthenticatorCodeWrong,
+    /// An empty backup code at the second step.
+    BackupCodeMissing,
     BackupCodeWrong,
     AuthenticatorAlreadySetUp,
     AuthenticatorSetupExpired,
@@ -164,8 +171,10 @@ impl Invalid {
             Self::CurrentSession => "session",
             Self::NoPasswordYet | Self::CurrentPasswordWrong => "current_password",
             Self::AlreadyHasPassword => "new_password",
-            Self::NoPasswordToConfirm | Self::PasswordWrong => "password",
-            Self::AuthenticatorCodeWrong
+            Self::NoPasswordToConfirm | Self::PasswordMissing | Self::PasswordWrong => "password",
+            Self::AuthenticatorCodeMissing
+            | Self::AuthenticatorCodeWrong
+            | Self::BackupCodeMissing
             | Self::BackupCodeWrong
             | Self::AuthenticatorSetupExpired
             | Self::AuthenticatorSetupCodeWrong => "code",

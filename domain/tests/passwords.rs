@@ -312,3 +312,28 @@ async fn a_change_that_fails_part_way_changes_nothing(db: PgPool) {
     assert!(try_sign_in(&svc, "ada@example.test", PW).await.is_ok(), "the old password still works");
     assert!(try_sign_in(&svc, "ada@example.test", NEW).await.is_err());
 }
+
+/// An empty field cannot be right: sign-in and "Confirm it's you" say which one is missing, before
+/// any hashing, and count nothing against the account (a stray Enter costs no attempt).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_empty_email_or_password_is_said_as_missing_and_neither_hashed_nor_counted(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    let hashes = svc.hasher.calls();
+    for (email, pw, rule) in [("", PW, Invalid::EmailMissing), ("   ", PW, Invalid::EmailMissing), ("ada@example.test", "", Invalid::PasswordMissing)] {
+        let r = try_sign_in(&svc, email, pw).await;
+        assert!(matches!(&r, Err(DomainError::Invalid(got)) if *got == rule), "{email:?}/{pw:?}: {r:?}");
+    }
+    let r = reverify::with_password(&svc, &me(&svc, &ada.token).await, &Password::new(""), &from("x")).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasswordMissing))), "{r:?}");
+    assert_eq!(svc.hasher.calls(), hashes, "nothing hashed");
+    assert_eq!(failures(&db).await, 0, "nothing counted");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind IN ('sign_in_failed', 'reverify_failed')")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(events, 0);
+    // an unknown address answers the same for a missing password: nothing about accounts shows
+    let r = try_sign_in(&svc, "nobody@example.test", "").await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasswordMissing))), "{r:?}");
+}

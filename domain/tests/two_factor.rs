@@ -307,6 +307,31 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
     assert!(matches!(r, Err(DomainError::SignInAgain)), "5 minutes is the limit: {r:?}");
 }
 
+/// An empty code (a stray Enter) is said as missing and costs none of the pending sign-in's five
+/// tries, nor anything on the account's throttle; an empty set-up code or "Confirm it's you" code
+/// likewise.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_empty_code_is_said_as_missing_and_costs_no_try(db: PgPool) {
+    use two_factor::{complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, auth, secret, _) = enrolled(&svc).await;
+    let pending = second_step(&svc).await;
+    for _ in 0..6 {
+        let r = complete_sign_in(&svc, &pending, SecondStep::Authenticator, " ", &ClientInfo::default()).await;
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing))), "{r:?}");
+        let r = complete_sign_in(&svc, &pending, SecondStep::BackupCode, "", &ClientInfo::default()).await;
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::BackupCodeMissing))), "{r:?}");
+    }
+    let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'second_step_failed'").fetch_one(&db).await.unwrap();
+    assert_eq!(counted, 0);
+    let r = domain::auth::reverify::with_authenticator_code(&svc, &auth, "", &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing))), "{r:?}");
+    // twelve empty codes later the pending sign-in still takes the right one
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();
+}
+
 /// Whoever holds the password signs in three times without a code: each right password replaces
 /// the pending sign-in before it on the same path, so the earlier two take no code at all (each
 /// right password is forgiven on the throttle, so opening many first would otherwise give 5 codes

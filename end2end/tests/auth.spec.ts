@@ -93,6 +93,18 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
     await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
   });
 
+  test('an empty field is named, not called wrong, and the keyboard goes to it', async ({ page }) => {
+    const account = newAccount();
+    await gotoHydrated(page, '/sign-in');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expect(alertOf(page)).toHaveText('Enter your email address.');
+    await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
+    await page.getByLabel('Email', { exact: true }).fill(account.email);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expect(alertOf(page)).toHaveText('Enter your password.');
+    await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
+  });
+
   // The same work behind both answers (one argon2 verification each) is asserted by counting the
   // hasher's calls in server/tests (a timing comparison here could not fail: its tolerance would
   // be larger than a whole verification).

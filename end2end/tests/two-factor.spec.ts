@@ -208,6 +208,10 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
   const code = page.getByLabel('6-digit code');
   await expect(code).toBeFocused();
+  // a stray Enter in the empty field: named as missing (and it costs none of the five tries)
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('Enter the 6-digit code from your authenticator app.');
+  await expect(code).toBeFocused();
   await page.keyboard.type('000000');
   // Continue from its button: disabled while the code is checked, it would drop the focus
   await page.getByRole('button', { name: 'Continue' }).focus();

@@ -34,13 +34,14 @@ pub fn SignInForm(
 ) -> impl IntoView {
     let email = email.unwrap_or_else(|| RwSignal::new(String::new()));
     let password = RwSignal::new(String::new());
-    // A refused sign-in leaves the keyboard in the form, on the password (selected, to type again):
-    // Sign in, disabled while the request ran, had dropped the focus to the page. (The sentence
-    // above the form is read out as an alert; it cannot say which field was wrong.)
+    // A refused sign-in leaves the keyboard in the form, on the password (selected, to type again),
+    // or on the email when that was left empty ("Enter your email address."): Sign in, disabled
+    // while the request ran, had dropped the focus to the page. (The sentence above the form is
+    // read out as an alert; a wrong one cannot say which field was wrong.)
     if use_context::<crate::components::PreviewScope>().is_none() {
         Effect::new(move |_| {
             if error.get().is_some() {
-                dom::focus_and_select("password");
+                dom::focus_and_select(if email.get_untracked().trim().is_empty() { "email" } else { "password" });
             }
         });
     }

@@ -124,6 +124,14 @@ pub async fn sign_in(
     password: &Password,
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
+    // (an empty field cannot be right: said before any look-up, hashing or counting, the same for
+    // every address)
+    if email.trim().is_empty() {
+        return Err(DomainError::Invalid(Invalid::EmailMissing));
+    }
+    if password.expose().is_empty() {
+        return Err(DomainError::Invalid(Invalid::PasswordMissing));
+    }
     let normalized = normalize_email(email);
     // (no account's address is empty, longer than 254 or holds a control character, which
     // Postgres may even refuse to compare: NUL)

@@ -29,6 +29,9 @@ pub async fn with_password(
     if user.password_hash.is_none() {
         return Err(DomainError::Invalid(Invalid::NoPasswordToConfirm));
     }
+    if password.expose().is_empty() {
+        return Err(DomainError::Invalid(Invalid::PasswordMissing));
+    }
     let Some(attempt) = verify_throttled(svc, &user, password, client, Check::Reverify).await? else {
         return Err(DomainError::Invalid(Invalid::PasswordWrong));
     };
@@ -48,6 +51,9 @@ pub async fn with_authenticator_code(
     client: &ClientInfo,
 ) -> Result<Reverified, DomainError> {
     let wrong = || DomainError::Invalid(Invalid::AuthenticatorCodeWrong);
+    if code.trim().is_empty() {
+        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
+    }
     let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
         return Err(wrong());
     };

@@ -92,6 +92,9 @@ pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrol
 /// codes are created (returned once, never stored in the clear).
 pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
     require_recent(svc, auth)?;
+    if code.trim().is_empty() {
+        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
+    }
     let now = svc.clock.now();
     let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
         return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
@@ -351,6 +354,13 @@ pub async fn complete_sign_in(
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let hash = crate::auth::sessions::hash_cookie_token(pending.expose()).ok_or(DomainError::SignInAgain)?;
+    // (an empty code costs none of the pending sign-in's 5 tries)
+    if code.trim().is_empty() {
+        return Err(DomainError::Invalid(match step {
+            SecondStep::Authenticator => Invalid::AuthenticatorCodeMissing,
+            SecondStep::BackupCode => Invalid::BackupCodeMissing,
+        }));
+    }
     let now = svc.clock.now();
     let (user_id, attempts, provider) =
         db::pending_sign_ins::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;

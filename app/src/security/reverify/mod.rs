@@ -18,7 +18,8 @@ use crate::model::SecurityOverview;
 /// - Auth: signed in.
 /// - Effects: the session's verified time is now and it gets a new token (cookie set; the old one
 ///   is refused at once); a `reverified` event. A wrong password is recorded (`reverify_failed`).
-/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer), `RateLimited`
+/// - Errors: `Invalid { field: "password" }` (wrong, or throttled: same answer; empty: "Enter your
+///   password.", before any hashing or counting), `RateLimited`
 ///   (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network, shared with sign-in (`[limits] password_*`); then the
 ///   throttle of this browser's path (shared with sign-in).
@@ -38,7 +39,8 @@ pub async fn reverify_with_password(password: String) -> Result<(), AppError> {
 /// - Auth: signed in.
 /// - Effects: the session's verified time is now and it gets a new token (cookie set); the code is
 ///   used up; a `reverified` event. A wrong code is recorded (`reverify_failed`).
-/// - Errors: `Invalid { field: "code" }` (wrong, used, or throttled: same answer), `Unavailable`.
+/// - Errors: `Invalid { field: "code" }` (wrong, used, or throttled: same answer; empty, before any
+///   counting), `Unavailable`.
 /// - Rate limit: the throttle of this browser's path (shared with passwords).
 #[server(prefix = "/api", endpoint = "security/reverify/code")]
 pub async fn reverify_with_code(code: String) -> Result<(), AppError> {

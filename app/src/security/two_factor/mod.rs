@@ -29,7 +29,7 @@ pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
 ///
 /// - Auth: signed in, recently verified, the session that began the setup.
 /// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event.
-/// - Errors: `Invalid { field: "code" }` (wrong code, or the setup expired), `ReverifyRequired`,
+/// - Errors: `Invalid { field: "code" }` (wrong or empty code, or the setup expired), `ReverifyRequired`,
 ///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/two-factor/finish")]
 pub async fn finish_totp_setup(code: String) -> Result<Vec<String>, AppError> {

@@ -12,7 +12,8 @@ use testkit::PW;
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args();
+    args.next(); // the program's own name
     let count: usize = args.next().and_then(|s| s.parse().ok()).ok_or("usage: bench_accounts COUNT OUT_FILE")?;
     let out = args.next().ok_or("usage: bench_accounts COUNT OUT_FILE")?;
     let path = std::env::var("GATEHOUSE_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());

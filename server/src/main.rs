@@ -17,7 +17,9 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")))
         .init();
     server::panics::install();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // (the first is the program's own name)
+    let args: Vec<String> = std::env::args().collect();
+    let args = args.get(1..).unwrap_or_default();
     let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => run().await,
         ["reseal-totp-secrets"] => reseal_totp_secrets().await,

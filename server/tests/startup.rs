@@ -183,6 +183,23 @@ async fn revoke_unannounced(db: &PgPool, cookie: &str) {
     tx.commit().await.unwrap();
 }
 
+/// Waits until the instance listens (and so keeps the sessions it checks), then has it check
+/// `cookie`'s: kept from then on.
+async fn kept(port: u16, db: &PgPool, cookie: &str) {
+    listener_pid(db, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // (it starts keeping sessions just after)
+    assert_eq!(request(port, "GET", "/settings/security", "", Some(cookie)).await.status, 200);
+}
+
+/// One anonymous POST while Postgres announces no session change (the announcing trigger off), as
+/// if its announcement were lost.
+async fn post_unannounced(port: u16, db: &PgPool, path: &str, form: &str) -> Reply {
+    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_change").execute(db).await.unwrap();
+    let reply = request(port, "POST", path, form, None).await;
+    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_change").execute(db).await.unwrap();
+    reply
+}
+
 /// The pid of the instance's session listener connection, once it is listening.
 async fn listener_pid(db: &PgPool, not: Option<i32>) -> i32 {
     for _ in 0..200 {
@@ -240,9 +257,7 @@ async fn anonymous_requests_leave_the_sessions_an_instance_keeps_alone(db: PgPoo
     let url = url_of(&db);
     let (_server, port) = start(&url).await;
     let cookie = signed_up(port, &db, "ada@example.test").await;
-    listener_pid(&db, None).await;
-    tokio::time::sleep(Duration::from_millis(100)).await; // (it starts keeping sessions just after)
-    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200);
+    kept(port, &db, &cookie).await;
     // (seen from outside: a revocation no instance hears of goes unseen while the session is kept)
     revoke_unannounced(&db, &cookie).await;
 
@@ -260,9 +275,7 @@ async fn a_password_reset_through_its_link_is_refused_at_once_on_the_instance_th
     let url = url_of(&db);
     let (_server, port) = start(&url).await;
     let cookie = signed_up(port, &db, "ada@example.test").await;
-    listener_pid(&db, None).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 200);
+    kept(port, &db, &cookie).await;
     let asked = request(port, "POST", "/api/auth/forgot-password", "email=ada%40example.test", None).await;
     assert_eq!(asked.status, 200, "{}", asked.body);
     let mut token = None;
@@ -276,9 +289,7 @@ async fn a_password_reset_through_its_link_is_refused_at_once_on_the_instance_th
     }
     let token = token.expect("a reset link");
 
-    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
-    let reset = request(port, "POST", "/api/auth/reset-password", &format!("token={token}&password=a+brand+new+correct+horse+battery"), None).await;
-    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
+    let reset = post_unannounced(port, &db, "/api/auth/reset-password", &format!("token={token}&password=a+brand+new+correct+horse+battery")).await;
     assert_eq!(reset.status, 200, "{}", reset.body);
     assert_eq!(request(port, "GET", "/settings/security", "", Some(&cookie)).await.status, 303, "refused at once");
 }
@@ -306,13 +317,9 @@ async fn a_sign_in_reported_through_its_link_is_refused_at_once_on_the_instance_
     .execute(&db)
     .await
     .unwrap();
-    listener_pid(&db, None).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(request(port, "GET", "/settings/security", "", Some(&theirs)).await.status, 200);
+    kept(port, &db, &theirs).await;
 
-    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
-    let reported = request(port, "POST", "/api/auth/not-me", &format!("token={token}"), None).await;
-    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_change").execute(&db).await.unwrap();
+    let reported = post_unannounced(port, &db, "/api/auth/not-me", &format!("token={token}")).await;
     assert_eq!(reported.status, 200, "{}", reported.body);
     assert_eq!(request(port, "GET", "/settings/security", "", Some(&theirs)).await.status, 303, "refused at once");
 }

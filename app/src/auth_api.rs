@@ -292,6 +292,22 @@ pub async fn complete_sign_in(
     Ok(())
 }
 
+/// "Back to sign in" from the code step: ends this browser's pending sign-in, so its code step takes
+/// no more codes, and clears its cookie. The page then shows the sign-in form again.
+///
+/// - Auth: a pending sign-in (its cookie); without one it answers success (the goal is reached).
+/// - Effects: the pending sign-in deleted; the pending cookie cleared.
+/// - Errors: `Unavailable`.
+#[server(prefix = "/api", endpoint = "auth/second-step/cancel")]
+pub async fn cancel_second_step() -> Result<(), AppError> {
+    use crate::server::{clear_pending_cookie, fail, pending_cookie, services};
+    if let Some(pending) = pending_cookie() {
+        domain::auth::two_factor::cancel_second_step(&services()?, &pending).await.map_err(fail)?;
+    }
+    clear_pending_cookie();
+    Ok(())
+}
+
 /// Ends this session and clears its cookie.
 ///
 /// - Auth: signed in (signed out already answers success: the goal is reached).

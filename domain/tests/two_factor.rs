@@ -307,6 +307,28 @@ async fn five_wrong_codes_or_five_minutes_end_the_pending_sign_in(db: PgPool) {
     assert!(matches!(r, Err(DomainError::SignInAgain)), "5 minutes is the limit: {r:?}");
 }
 
+/// "Back to sign in" on the code step ends that pending sign-in: its right code no longer signs
+/// anyone in (someone else at the same computer cannot finish it), the person's next password
+/// starts a fresh one that takes codes, and ending it twice is no error.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn going_back_from_the_code_step_ends_that_pending_sign_in(db: PgPool) {
+    use two_factor::{cancel_second_step, complete_sign_in, SecondStep};
+    let svc = services(db.clone());
+    let (_, _, secret, _) = enrolled(&svc).await;
+    let abandoned = second_step(&svc).await;
+    assert_eq!(pending(&db).await, 1);
+    cancel_second_step(&svc, &abandoned).await.unwrap();
+    assert_eq!(pending(&db).await, 0);
+    cancel_second_step(&svc, &abandoned).await.unwrap();
+    cancel_second_step(&svc, &domain::secret::PendingToken::from_cookie("not a token")).await.unwrap();
+    svc.clock.advance(Duration::seconds(30));
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let r = complete_sign_in(&svc, &abandoned, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
+    assert!(matches!(r, Err(DomainError::SignInAgain)), "{r:?}");
+    let fresh = second_step(&svc).await;
+    complete_sign_in(&svc, &fresh, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();
+}
+
 /// An empty code (a stray Enter) is said as missing and costs none of the pending sign-in's five
 /// tries, nor anything on the account's throttle; an empty set-up code or "Confirm it's you" code
 /// likewise.

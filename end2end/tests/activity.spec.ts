@@ -93,6 +93,8 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     await expect(main).toContainText('and stop your password from working, in case they know it.');
     await main.getByRole('button', { name: 'Sign that device out' }).click();
     await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
+    // the button it replaced had the focus: the keyboard and a screen reader go on from the answer
+    await expect(main.getByRole('status').filter({ hasText: 'That device is signed out' })).toBeFocused();
     await expect(main).toContainText(
       `Your password no longer works, in case whoever signed in knows it. We sent a link to choose a new one to ${account.email}. It works for 30 minutes.`,
     );
@@ -225,6 +227,30 @@ test('"Was this you?": No ends that session and every other one, then opens Chan
     await password.getByLabel('New password', { exact: true }).fill('seven purple tractors at dawn');
     await password.getByRole('button', { name: 'Update password' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+  } finally {
+    await attacker.context.close();
+  }
+});
+
+test('"Was this you?" on an account without a password: No says to check its passkeys and connected accounts, and opens no password form', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+    // (the account signs in another way now: a passkey or Google, say)
+    sql(`UPDATE users SET password_hash = NULL WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+    await gotoHydrated(page, SECURITY_PATH);
+    await page.getByRole('button', { name: 'No, secure my account' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Signed out of 1 other session.' })).toHaveText(
+      "Signed out of 1 other session. Now check the passkeys and connected accounts below, and remove any you don't recognise.",
+    );
+    await expect(page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
+    const password = region(page, 'Password');
+    await expect(password.getByRole('button', { name: 'Set password' })).toBeVisible();
+    await expect(password.getByLabel('New password', { exact: true })).toHaveCount(0);
+    await attacker.page.goto(SECURITY_PATH);
+    await expectPathname(attacker.page, '/sign-in');
   } finally {
     await attacker.context.close();
   }

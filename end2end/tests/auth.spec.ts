@@ -223,6 +223,10 @@ test('sign-up and "Forgot password?" say what is wrong with a field at that fiel
   await expect(name).toHaveAccessibleDescription('Use at most 100 characters for your name.');
   await expect(name).toBeFocused();
   await expect(email).not.toHaveAttribute('aria-invalid', 'true');
+  // the error is about the name it was given: changing the name sets it aside until the next answer
+  await page.keyboard.press('Backspace');
+  await expect(name).not.toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByText('Use at most 100 characters for your name.')).toHaveCount(0);
 
   await gotoHydrated(page, '/forgot-password');
   const address = page.getByLabel('Email', { exact: true });
@@ -230,6 +234,10 @@ test('sign-up and "Forgot password?" say what is wrong with a field at that fiel
   await expect(address).toHaveAccessibleDescription('Enter your email address.');
   await expect(address).toBeFocused();
   await expect(page.getByRole('alert')).toHaveCount(0);
+  // the answer replaces the form (and its focused button): the keyboard goes on from the answer
+  await address.fill(uniqueEmail());
+  await page.getByRole('button', { name: 'Send link', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'If an account uses this address, we sent a link.' })).toBeFocused();
 });
 
 test.describe('return_to after sign-in', () => {

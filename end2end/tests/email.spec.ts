@@ -260,6 +260,8 @@ test('a reset does not skip the authenticator app: the next sign-in still asks f
   await page.goto(link);
   await waitForHydration(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
+  // remembered it after all: the way back to sign-in
+  await expect(main(page).getByRole('link', { name: 'Sign in', exact: true })).toHaveAttribute('href', '/sign-in');
   // with a second factor the password rules ask for fewer characters, as on the Security page
   await expect(main(page)).toContainText('At least 8 characters.');
   const newPassword = strongPassword();

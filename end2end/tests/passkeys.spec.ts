@@ -147,7 +147,12 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   const rename = page.getByRole('dialog', { name: 'Rename passkey' });
   await rename.getByLabel('Name').fill('   ');
   await rename.getByRole('button', { name: 'Save' }).click();
-  await expect(rename.getByRole('alert')).toHaveText('Enter a name.');
+  // said at the field, which takes the focus
+  const nameField = rename.getByLabel('Name');
+  await expect(nameField).toHaveAccessibleDescription('Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”. Enter a name.');
+  await expect(nameField).toHaveAttribute('aria-invalid', 'true');
+  await expect(nameField).toBeFocused();
+  await expect(rename.getByRole('alert')).toHaveCount(0);
   // a modal dialog: Tab and Shift+Tab never reach the page behind it, which is out of reach of
   // screen readers and the mouse too while it is open
   await rename.getByLabel('Name').focus();

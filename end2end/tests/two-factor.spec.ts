@@ -194,6 +194,41 @@ test('a second step that ran out sends the sign-in back to the password form, th
   await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
 });
 
+test('Back to sign in leaves the code step: the form is back with the email, the keyboard on the password, and that sign-in takes no code', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const totp = await turnOnAuthenticator(page);
+  await signOutAndIn(page, account);
+  const pending = (await page.context().cookies()).find((c) => c.name === '__Host-gatehouse-pending');
+  expect(pending).toBeDefined();
+  await expect(page.getByText('No phone or backup codes at hand? A passkey signs you in without them.')).toBeVisible();
+  await page.getByRole('button', { name: 'Back to sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeVisible();
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue(account.email);
+  await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await expect.poll(() => sql(`SELECT count(*) FROM pending_sign_ins p JOIN users u ON u.id = p.user_id
+    WHERE u.email_normalized = ${literal(account.email.toLowerCase())}`)).toBe('0');
+  // whoever comes to this computer next, with the old cookie put back, cannot finish it
+  await page.context().addCookies([pending!]);
+  const late = await page.request.post('/api/auth/second-step', {
+    form: { code: totp.generate(), method: 'totp' },
+    headers: SAME_ORIGIN_HEADERS,
+    maxRedirects: 0,
+  });
+  expect(late.status()).toBe(401);
+  expect(await late.text()).toContain('SignInAgain');
+  // the next password asks for a code again, and the right one signs in
+  await page.getByLabel('Password', { exact: true }).fill(account.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  // (the next step's code: the one of this step may have turned the authenticator on, and each
+  // code works once; one step of skew is allowed)
+  await page.getByLabel('6-digit code').fill(totp.generate({ timestamp: Date.now() + 30_000 }));
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+});
+
 test('with the keyboard: the second step has the code field focused, keeps it after a wrong code, and a switch sets the old error aside', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

@@ -192,3 +192,11 @@ pub fn go_to(path: &str) {
         let _ = w.location().assign(path);
     }
 }
+
+/// Shows `path` as the page's address without loading it (the history entry is replaced: Back
+/// does not return to the old address).
+pub fn replace_address(path: &str) {
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+    }
+}

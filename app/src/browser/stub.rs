@@ -21,6 +21,7 @@ pub mod dom {
     pub fn release(_dialog: &str) {}
     pub fn print() {}
     pub fn go_to(_path: &str) {}
+    pub fn replace_address(_path: &str) {}
 }
 
 pub mod webauthn {

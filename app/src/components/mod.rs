@@ -165,14 +165,23 @@ pub fn Field(
     described_by: Option<String>,
 ) -> impl IntoView {
     let input_id = scoped_id(id);
+    // An error is about the value it was given for: once the person changes that value, the error
+    // (and aria-invalid) goes, until the next answer says otherwise. (`None` until an answer: the
+    // previews and the server draw the error they are given.)
+    let answered = RwSignal::new(None::<String>);
     if use_context::<PreviewScope>().is_none() {
         let input_id = input_id.clone();
         Effect::new(move |_| {
-            if error.get().is_some() {
+            let has_error = error.with(Option::is_some);
+            answered.set(has_error.then(|| value.get_untracked()));
+            if has_error {
                 crate::browser::dom::focus(&input_id);
             }
         });
     }
+    let error = Signal::derive(move || {
+        error.get().filter(|_| answered.with(|a| a.as_ref().is_none_or(|v| value.with(|now| now == v))))
+    });
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
     let has_hint = hint.is_some();

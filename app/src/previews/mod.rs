@@ -18,7 +18,7 @@ use crate::security::sessions::SessionsCard;
 use crate::security::two_factor::{CopyStatus, TwoFactorCard, TwoFactorPanel};
 use crate::error::LinkIssue;
 use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
-use crate::sign_in::{PasskeySignIn, SignInForm, SignUpForm};
+use crate::sign_in::{PasskeySignIn, SecondStepCode, SecondStepForm, SignInForm, SignUpForm};
 use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
 use crate::security::activity::ActivityCard;
 use crate::security::sign_in_prompt::{SecuredNotice, SignInPromptCard};
@@ -100,6 +100,7 @@ fn Preview(id: &'static str, title: &'static str, children: Children) -> impl In
 #[component]
 pub fn PreviewsPage() -> impl IntoView {
     let noop_creds = Callback::new(|_| {});
+    let noop_code = Callback::new(|_: SecondStepCode| {});
     let noop_account = Callback::new(|_| {});
     let noop_pw = Callback::new(|_| {});
     let noop = Callback::new(|_: ()| {});
@@ -213,6 +214,16 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="sign-in-passkey-unsupported" caption="Browser without passkeys" view=ViewFn::from(move || view! {
                     <PasskeySignIn supported=false pending=false on_click=noop/>
                 })/>
+                <State slug="sign-in-second-step" caption="Second step: authenticator code" view=ViewFn::from(move || view! {
+                    <SecondStepForm pending=false on_submit=noop_code on_back=noop/>
+                })/>
+                <State slug="sign-in-second-step-wrong" caption="Second step: wrong code" view=ViewFn::from(move || view! {
+                    <SecondStepForm pending=false error=Some("That code is not right. Enter the current code from your authenticator app.".to_string())
+                        on_submit=noop_code on_back=noop/>
+                })/>
+                <State slug="sign-in-second-step-backup" caption="Second step: backup code" phone=true view=ViewFn::from(move || view! {
+                    <SecondStepForm pending=false backup=true on_submit=noop_code on_back=noop/>
+                })/>
                 <State slug="sign-in-providers" caption="Continue with Google or GitHub" view=provider_buttons(false, None, None)/>
                 <State slug="sign-in-providers-local" caption="Local development provider" view=provider_buttons(true, None, None)/>
                 <State slug="sign-in-providers-going" caption="On the way to Google" view=provider_buttons(false, Some(ProviderKind::Google), None)/>
@@ -322,7 +333,10 @@ pub fn PreviewsPage() -> impl IntoView {
                     <SecuredNotice secured=crate::model::SecuredView {
                         ended: 2,
                         taken_back: vec!["the passkey “Chrome on Windows”".into(), "the connected GitHub account".into()],
-                    }/>
+                    } has_password=true/>
+                })/>
+                <State slug="sign-in-prompt-secured-no-password" caption="No, on an account without a password" view=ViewFn::from(move || view! {
+                    <SecuredNotice secured=crate::model::SecuredView { ended: 1, taken_back: Vec::new() } has_password=false/>
                 })/>
             </Preview>
 

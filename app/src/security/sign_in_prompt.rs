@@ -48,8 +48,8 @@ pub async fn secure_account(alert_id: String) -> Result<SecuredView, AppError> {
 pub struct SignInPromptSection {
     confirm: ServerAction<ConfirmSignIn>,
     secure: Sensitive<SecureAccount>,
-    /// What "No" did, for the message after it.
-    secured: RwSignal<Option<SecuredView>>,
+    /// What "No" did, for the message after it, and whether the account has a password.
+    secured: RwSignal<Option<(SecuredView, bool)>>,
 }
 
 impl SignInPromptSection {
@@ -60,11 +60,16 @@ impl SignInPromptSection {
         ctx.refresh_on_success(section.secure.action);
         let secure = section.secure;
         let secured = section.secured;
-        // No: once the sessions ended, the next step is a new password
+        // No: once the sessions ended, the next step is a new password (an account without one
+        // is told to check its passkeys and connected accounts instead: a password would only add
+        // a way in)
         Effect::new(move |_| {
             if let Some(Ok(done)) = secure.action.value().get() {
-                secured.set(Some(done));
-                ctx.open_password();
+                let has_password = ctx.overview.with_untracked(|o| matches!(o, Some(Ok(o)) if o.password.has_password));
+                secured.set(Some((done, has_password)));
+                if has_password {
+                    ctx.open_password();
+                }
             }
         });
         section
@@ -78,7 +83,7 @@ impl SignInPromptSection {
         let error = Signal::derive(move || shown_error(confirm.value().get()).or_else(|| shown_error(secure.action.value().get())));
         let prompt = o.prompt.clone();
         view! {
-            {move || secured.get().map(|secured| view! { <SecuredNotice secured/> })}
+            {move || secured.get().map(|(secured, has_password)| view! { <SecuredNotice secured has_password/> })}
             {prompt.map(|prompt| {
                 let id = prompt.id.clone();
                 let id2 = prompt.id.clone();
@@ -97,12 +102,18 @@ impl SignInPromptSection {
 }
 
 /// After "No, secure my account": "Signed out of 2 other sessions. Also removed what that sign-in or
-/// a later one added: the passkey “Blue key”. Now choose a new password below."
+/// a later one added: the passkey “Blue key”. Now choose a new password below." (Without a
+/// password: check the passkeys and connected accounts instead.)
 #[component]
-pub fn SecuredNotice(secured: SecuredView) -> impl IntoView {
+pub fn SecuredNotice(secured: SecuredView, has_password: bool) -> impl IntoView {
     let SecuredView { ended, taken_back } = secured;
     let removed = taken_back_sentence(&taken_back).map(|s| format!(" {s}")).unwrap_or_default();
-    let message = format!("Signed out of {ended} other session{}.{removed} Now choose a new password below.", if ended == 1 { "" } else { "s" });
+    let next = if has_password {
+        "Now choose a new password below."
+    } else {
+        "Now check the passkeys and connected accounts below, and remove any you don't recognise."
+    };
+    let message = format!("Signed out of {ended} other session{}.{removed} {next}", if ended == 1 { "" } else { "s" });
     view! { <p class="notice notice-success sign-in-secured" role="status">{message}</p> }
 }
 

@@ -33,8 +33,11 @@ pub fn CheckInbox(sent: Sent, #[prop(into)] email: String, on_again: Callback<()
             "Open it within 30 minutes to choose a new password. It works once.",
         ),
     };
+    // (the form it replaces had the focus: the keyboard and a screen reader go on from here)
+    let id = crate::components::scoped_id("check-inbox");
+    crate::components::focus_when_drawn(id.clone());
     view! {
-        <div class="check-inbox stack" role="status">
+        <div class="check-inbox stack" id=id role="status" tabindex="-1">
             <p class="check-inbox-headline"><strong>{headline}</strong></p>
             <p>{body}</p>
             <p class="check-inbox-address">{email}</p>
@@ -337,6 +340,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                                 view! {
                                     <h1>{if sets_password { "Set a password" } else { "Choose a new password" }}</h1>
                                     <ChoosePasswordForm purpose email has_second_factor pending=action.pending() error password_error on_submit/>
+                                    <p class="auth-footer">"Remembered it? " <a href="/sign-in">"Sign in"</a></p>
                                 }.into_any()
                             }
                             Err(AppError::LinkUnusable(issue)) => view! {

@@ -116,6 +116,8 @@ pub fn SecondStepForm(
     #[prop(optional)]
     backup: bool,
     on_submit: Callback<SecondStepCode>,
+    /// "Back to sign in": gives up this sign-in (another account, or a passkey instead of a code).
+    on_back: Callback<()>,
 ) -> impl IntoView {
     let use_backup = RwSignal::new(backup);
     let code = RwSignal::new(String::new());
@@ -168,6 +170,12 @@ pub fn SecondStepForm(
                     {move || if use_backup.get() { "Use your authenticator app instead" } else { "Use a backup code instead" }}
                 </button>
             </div>
+            <p class="auth-footer">
+                "No phone or backup codes at hand? A passkey signs you in without them. "
+                <button type="button" class="btn btn-link" disabled=move || pending.get() on:click=move |_| on_back.run(())>
+                    "Back to sign in"
+                </button>
+            </p>
         </form>
     }
 }
@@ -219,6 +227,27 @@ pub fn SignInPage() -> impl IntoView {
     let on_submit = Callback::new(move |c: Credentials| {
         second.value().set(None);
         action.dispatch(SignIn { email: c.email, password: c.password, return_to: return_to.get_untracked() });
+    });
+    // "Back to sign in": the pending sign-in ends on the server (its code step takes no more codes),
+    // the form comes back with the email as typed, and the keyboard is in it.
+    let on_back = Callback::new(move |_| {
+        leptos::task::spawn_local(async move {
+            // (ending it is best effort: it expires within 5 minutes, and a new password replaces it)
+            let _ = crate::auth_api::cancel_second_step().await;
+        });
+        second.value().set(None);
+        action.value().set(None);
+        second_step.set(false);
+        // a provider's second step arrived as ?second_step=1: a reload must not bring it back
+        if query.read_untracked().get("second_step").is_some() {
+            let to = match return_to.get_untracked() {
+                Some(r) => format!("/sign-in?return_to={}", urlencode(&r)),
+                None => "/sign-in".into(),
+            };
+            dom::replace_address(&to);
+        }
+        let field = if typed_email.get_untracked().trim().is_empty() { "email" } else { "password" };
+        request_animation_frame(move || dom::focus(field));
     });
     let on_code = Callback::new(move |c: SecondStepCode| {
         second.dispatch(CompleteSignIn {
@@ -307,7 +336,7 @@ pub fn SignInPage() -> impl IntoView {
                 {move || if second_step.get() {
                     view! {
                         <h1>"Two-step verification"</h1>
-                        <SecondStepForm pending=second.pending() error=second_error on_submit=on_code/>
+                        <SecondStepForm pending=second.pending() error=second_error on_submit=on_code on_back/>
                     }.into_any()
                 } else {
                     view! {

@@ -96,8 +96,11 @@ pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
     } else {
         format!("We sent a link to choose a password to {email}. It works for {minutes} minutes.")
     };
+    // (the button it replaces had the focus)
+    let id = crate::components::scoped_id("not-me-done");
+    crate::components::focus_when_drawn(id.clone());
     view! {
-        <div class="stack" role="status">
+        <div class="stack" id=id role="status" tabindex="-1">
             <h1>"That device is signed out"</h1>
             <p>{sent}</p>
             {removed.map(|removed| view! { <p>{removed}</p> })}

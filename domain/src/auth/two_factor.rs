@@ -331,6 +331,16 @@ pub(crate) async fn begin_second_step(
     Ok(PendingToken::from_cookie(token))
 }
 
+/// Ends a pending sign-in the person turned away from ("Back to sign in"): its code step no longer
+/// takes any code. Nothing to end (already used, expired, replaced, or a cookie that was never a
+/// pending sign-in's) is success too: the goal is reached.
+pub async fn cancel_second_step(svc: &Services, pending: &PendingToken) -> Result<(), DomainError> {
+    if let Some(hash) = crate::auth::sessions::hash_cookie_token(pending.expose()) {
+        db::pending_sign_ins::delete_pending(&svc.db, &hash).await?;
+    }
+    Ok(())
+}
+
 /// Which second step the person uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SecondStep {

@@ -200,9 +200,19 @@ pub fn RenameDialog(
     // opened it (its Rename button) when it closes
     crate::components::dialog_focus(dialog_id.clone(), move || dom::focus_and_select(&field_id));
     let id = passkey.id.clone();
+    // a name the server would refuse is said at the field, before it is sent (the server's rules)
+    let name_error = RwSignal::new(None::<String>);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        on_save.run((id.clone(), name.get_untracked()));
+        let typed = name.get_untracked();
+        if policy::names::without_hidden_characters(&typed).is_empty() {
+            name_error.set(Some("Enter a name.".to_string()));
+        } else if policy::names::passkey_name_too_long(&typed) {
+            name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
+        } else {
+            name_error.set(None);
+            on_save.run((id.clone(), typed));
+        }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
@@ -215,7 +225,7 @@ pub fn RenameDialog(
                 <h2 id="rename-title">"Rename passkey"</h2>
                 <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                     <ErrorMessage message=error/>
-                    <Field id="passkey_rename" label="Name" autocomplete="off" required=true value=name
+                    <Field id="passkey_rename" label="Name" autocomplete="off" required=true value=name error=name_error
                         hint="Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”."/>
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || pending.get()>

@@ -153,6 +153,10 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expect(nameField).toHaveAttribute('aria-invalid', 'true');
   await expect(nameField).toBeFocused();
   await expect(rename.getByRole('alert')).toHaveCount(0);
+  // the server's own limit, said before anything is sent
+  await nameField.fill('x'.repeat(65));
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(nameField).toHaveAccessibleDescription('Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”. Use at most 64 characters.');
   // a modal dialog: Tab and Shift+Tab never reach the page behind it, which is out of reach of
   // screen readers and the mouse too while it is open
   await rename.getByLabel('Name').focus();

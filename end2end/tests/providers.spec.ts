@@ -217,6 +217,21 @@ test('a Google sign-in on an account with an authenticator app still asks for th
   await page.getByRole('button', { name: 'Continue' }).click();
   await expectSecurityPage(page);
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google + authenticator app');
+
+  // Back to sign in from a provider's code step: the form, the keyboard on the (empty) email, and
+  // an address that a reload does not turn back into the code step
+  await signOut(page);
+  await page.waitForSelector('html[data-hydrated]');
+  await continueWith(page, 'Google', email);
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  expect(new URL(page.url()).searchParams.get('second_step')).toBe('1');
+  await page.waitForSelector('html[data-hydrated]');
+  await page.getByRole('button', { name: 'Back to sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
+  await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
+  expect(new URL(page.url()).searchParams.get('second_step')).toBeNull();
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
 });
 
 test.describe('on a phone', () => {

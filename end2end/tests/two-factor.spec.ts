@@ -201,7 +201,7 @@ test('Back to sign in leaves the code step: the form is back with the email, the
   await signOutAndIn(page, account);
   const pending = (await page.context().cookies()).find((c) => c.name === '__Host-gatehouse-pending');
   expect(pending).toBeDefined();
-  await expect(page.getByText('No phone or backup codes at hand? A passkey signs you in without them.')).toBeVisible();
+  await expect(page.getByText('Have a passkey for this account? It signs you in without a code.')).toBeVisible();
   await page.getByRole('button', { name: 'Back to sign in' }).click();
   await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeVisible();

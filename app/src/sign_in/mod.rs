@@ -171,7 +171,7 @@ pub fn SecondStepForm(
                 </button>
             </div>
             <p class="auth-footer">
-                "No phone or backup codes at hand? A passkey signs you in without them. "
+                "Have a passkey for this account? It signs you in without a code. "
                 <button type="button" class="btn btn-link" disabled=move || pending.get() on:click=move |_| on_back.run(())>
                     "Back to sign in"
                 </button>
@@ -232,22 +232,24 @@ pub fn SignInPage() -> impl IntoView {
     // the form comes back with the email as typed, and the keyboard is in it.
     let on_back = Callback::new(move |_| {
         leptos::task::spawn_local(async move {
-            // (ending it is best effort: it expires within 5 minutes, and a new password replaces it)
+            // The form comes back once the answer has cleared the pending cookie: a password sent
+            // sooner could start a new pending sign-in whose cookie this answer would then clear.
+            // (Ending it is best effort: it expires within 5 minutes, and a new password replaces it.)
             let _ = crate::auth_api::cancel_second_step().await;
+            second.value().set(None);
+            action.value().set(None);
+            second_step.set(false);
+            // a provider's second step arrived as ?second_step=1: a reload must not bring it back
+            if query.read_untracked().get("second_step").is_some() {
+                let to = match return_to.get_untracked() {
+                    Some(r) => format!("/sign-in?return_to={}", urlencode(&r)),
+                    None => "/sign-in".into(),
+                };
+                dom::replace_address(&to);
+            }
+            let field = if typed_email.get_untracked().trim().is_empty() { "email" } else { "password" };
+            request_animation_frame(move || dom::focus(field));
         });
-        second.value().set(None);
-        action.value().set(None);
-        second_step.set(false);
-        // a provider's second step arrived as ?second_step=1: a reload must not bring it back
-        if query.read_untracked().get("second_step").is_some() {
-            let to = match return_to.get_untracked() {
-                Some(r) => format!("/sign-in?return_to={}", urlencode(&r)),
-                None => "/sign-in".into(),
-            };
-            dom::replace_address(&to);
-        }
-        let field = if typed_email.get_untracked().trim().is_empty() { "email" } else { "password" };
-        request_animation_frame(move || dom::focus(field));
     });
     let on_code = Callback::new(move |c: SecondStepCode| {
         second.dispatch(CompleteSignIn {

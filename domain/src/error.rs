@@ -224,6 +224,8 @@ pub enum PasswordRejection {
     Leaked,
     /// The same as the current password.
     SameAsCurrent,
+    /// The password "This wasn't me" turned off (whoever signed in may know it).
+    Reported,
 }
 
 impl From<sqlx::Error> for DomainError {

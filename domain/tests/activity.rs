@@ -543,6 +543,34 @@ async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_
     assert_eq!(me(&svc, &sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap().token).await.user_id, ada_id);
 }
 
+/// Whoever signed in may know the password "This wasn't me" turned off: neither the emailed link
+/// nor Set password (from a session the report left running) takes it back; any other one does,
+/// and then the old one is forgotten.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_this_wasnt_me_the_turned_off_password_cannot_be_chosen_again(db: PgPool) {
+    use domain::error::PasswordRejection;
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    assert!(alerts::report_not_me(&svc, &token, &home()).await.unwrap().password_turned_off);
+    let reset = mails(&db, ADA, "password_reset").await;
+    let link = LinkToken::from_cookie(testkit::link_token(&reset[0].1, email_links::RESET_PATH).unwrap());
+
+    let again = email_links::reset_password(&svc, &link, &Password::new(PW), &home()).await;
+    assert!(matches!(again, Err(DomainError::PasswordRejected(PasswordRejection::Reported))), "{again:?}");
+    let auth = me(&svc, &owner.token).await;
+    let again = accounts::set_password(&svc, &auth, &Password::new(PW), &home()).await;
+    assert!(matches!(again, Err(DomainError::PasswordRejected(PasswordRejection::Reported))), "{again:?}");
+    assert!(!accounts::password_status(&svc, &auth).await.unwrap().has_password, "nothing was set");
+
+    // the refused tries did not use the link up: another password goes through it
+    email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
+    let kept: Option<String> = sqlx::query_scalar("SELECT reported_password_hash FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(kept, None, "forgotten once a new password is stored");
+    assert!(sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.is_ok());
+}
+
 /// A password "This wasn't me" turned off is replaced, not set, by every later link too: a
 /// "Forgot password?" after the report's link expired says "Reset", in its email and on its page.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -122,6 +122,15 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     // the phished password signs nobody in again; the emailed link sets a new one
     expect(await canSignIn(account.email, account.password)).toBe(false);
     await gotoHydrated(readerPage, linkTo(reset, '/reset-password'));
+    // not the one that stopped working: whoever signed in may know it
+    const chosen = readerPage.getByLabel('New password', { exact: true });
+    await chosen.fill(account.password);
+    await readerPage.getByRole('button', { name: 'Save new password', exact: true }).click();
+    await expect(readerPage.getByText('This is the password that stopped working when you reported the sign-in')).toHaveText(
+      'This is the password that stopped working when you reported the sign-in: whoever signed in may know it. Choose a different one.',
+    );
+    await expect(chosen).toHaveAttribute('aria-invalid', 'true');
+    expect(await canSignIn(account.email, account.password)).toBe(false);
     const newPassword = strongPassword();
     await readerPage.getByLabel('New password', { exact: true }).fill(newPassword);
     await readerPage.getByRole('button', { name: 'Save new password', exact: true }).click();

@@ -198,6 +198,9 @@ fn password_sentence(why: &PasswordRejection) -> String {
         PasswordRejection::Rule(verdict) => verdict.message().unwrap_or_else(|| "Choose another password.".into()),
         PasswordRejection::Leaked => "This password is in lists of leaked passwords; choose another.".into(),
         PasswordRejection::SameAsCurrent => "Choose a password different from your current one.".into(),
+        PasswordRejection::Reported => {
+            "This is the password that stopped working when you reported the sign-in: whoever signed in may know it. Choose a different one.".into()
+        }
     }
 }
 

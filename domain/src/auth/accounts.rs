@@ -229,6 +229,7 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
         has_second_factor: auth.has_second_factor,
     };
     check_policy(new, &ctx, &svc.common_passwords)?;
+    crate::auth::password_policy::refuse_reported(svc, &user, new).await?;
     store_new_password(svc, auth, &user, new, (EventKind::PasswordSet, RevokeReason::PasswordSet, Invalid::AlreadyHasPassword), client).await
 }
 

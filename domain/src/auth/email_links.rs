@@ -295,6 +295,7 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
         has_second_factor: link.has_second_factor,
     };
     check_policy(new, &ctx, &svc.common_passwords)?;
+    crate::auth::password_policy::refuse_reported(svc, &user, new).await?;
     let new_hash = svc.hasher.hash(new).await?;
     let now = svc.clock.now();
     let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;

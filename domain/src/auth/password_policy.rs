@@ -7,6 +7,16 @@ use crate::ids::UserId;
 use crate::secret::Password;
 use crate::DomainError;
 
+/// Refuses, as a new password, the one "This wasn't me" turned off (`users.reported_password_hash`):
+/// whoever signed in may know it. One more hash, only for an account with such a password.
+pub async fn refuse_reported(svc: &crate::Services, user: &crate::db::users::UserRow, password: &Password) -> Result<(), DomainError> {
+    let Some(reported) = user.reported_password_hash.as_deref() else { return Ok(()) };
+    if svc.hasher.verify(password, Some(reported)).await? {
+        return Err(DomainError::PasswordRejected(crate::error::PasswordRejection::Reported));
+    }
+    Ok(())
+}
+
 /// Checks a new password against the policy: the shared rules (length in code points after NFC,
 /// nothing built from the account or the site), then the list of common and leaked passwords.
 pub fn check_policy(password: &Password, ctx: &policy::password::Context, common: &CommonPasswords) -> Result<(), DomainError> {

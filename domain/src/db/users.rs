@@ -20,6 +20,8 @@ pub struct UserRow {
     pub password_single_factor_ok: bool,
     /// The address was proven (a confirmation link, a provider's word, a demo account).
     pub email_verified_at: Option<OffsetDateTime>,
+    /// The password "This wasn't me" turned off (its hash): the next one may not be it.
+    pub reported_password_hash: Option<String>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -73,7 +75,8 @@ pub async fn mark_demo_emails_verified(db: impl PgExecutor<'_>, emails_normalize
 pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as!(
         UserRow,
-        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at
+        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
+                reported_password_hash
          FROM users WHERE email_normalized = $1",
         email_normalized,
     )
@@ -84,7 +87,8 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> R
 pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as!(
         UserRow,
-        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at
+        "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
+                reported_password_hash
          FROM users WHERE id = $1",
         id.0,
     )
@@ -95,7 +99,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
 /// Replaces the password, only while it is still the one set at `changed_at` (the
 /// `password_changed_at` the caller read before checking or hashing anything; `None`: no password
 /// was ever set): `false` if another change or a reset committed meanwhile (one in flight is waited
-/// for), which then stands.
+/// for), which then stands. A password "This wasn't me" turned off is forgotten with it.
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     id: UserId,
@@ -105,7 +109,8 @@ pub async fn set_password(
     changed_at: Option<OffsetDateTime>,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4
+        "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4,
+                reported_password_hash = NULL
          WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $5",
         id.0,
         password_hash,
@@ -121,10 +126,12 @@ pub async fn set_password(
 /// Turns the password off: it no longer signs in or confirms it's you until a reset link (or Set
 /// password) sets a new one. Counts as a change (`password_changed_at`), so reset links made before
 /// and changes or sign-ins in flight that read the old one no longer apply (see `set_password`).
-/// `false` when the account had no password. After "This wasn't me", whose sign-in may have used it.
+/// `false` when the account had no password. After "This wasn't me", whose sign-in may have used it:
+/// its hash is kept as `reported_password_hash`, so the next password cannot be the same one.
 pub async fn turn_off_password(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE users SET password_hash = NULL, password_changed_at = $2, password_single_factor_ok = true
+        "UPDATE users SET reported_password_hash = password_hash, password_hash = NULL, password_changed_at = $2,
+                password_single_factor_ok = true
          WHERE id = $1 AND password_hash IS NOT NULL",
         id.0,
         now,

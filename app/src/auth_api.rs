@@ -315,9 +315,9 @@ pub async fn cancel_second_step() -> Result<(), AppError> {
 /// - Errors: `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/sign-out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::{auth_for_setup, clear_session_cookie, fail, services};
+    use crate::server::{auth_for_setup, clear_session_cookie, client, fail, services};
     if let Ok(session) = auth_for_setup() {
-        domain::auth::sessions::sign_out(&services()?, &session).await.map_err(fail)?;
+        domain::auth::sessions::sign_out(&services()?, &session, &client()).await.map_err(fail)?;
     }
     clear_session_cookie();
     leptos_axum::redirect("/sign-in?signed_out=1");

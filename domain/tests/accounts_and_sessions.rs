@@ -156,7 +156,7 @@ async fn sign_out_ends_the_session_at_once_and_keeps_the_row(db: PgPool) {
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &client("x")).await.unwrap();
     let token = token.token;
     let session = authenticate(&svc, &token).await.unwrap().unwrap();
-    sign_out(&svc, &session).await.unwrap();
+    sign_out(&svc, &session, &ClientInfo::default()).await.unwrap();
     assert!(who(&svc, &token).await.is_none());
     let reason: Option<String> = sqlx::query_scalar("SELECT revoked_reason FROM sessions").fetch_one(&db).await.unwrap();
     assert_eq!(reason.as_deref(), Some("signed_out"));
@@ -172,7 +172,7 @@ async fn sessions_list_shows_only_this_accounts_live_sessions_current_first(db: 
     sign_up(&svc, "bob@example.test", None, &Password::new(PW), &client("Bob's browser")).await.unwrap();
     let ended = sign_in(&svc, "ada@example.test", &Password::new(PW), &client("Ended")).await.unwrap().token;
     let ended = authenticate(&svc, &ended).await.unwrap().unwrap();
-    sign_out(&svc, &ended).await.unwrap();
+    sign_out(&svc, &ended, &ClientInfo::default()).await.unwrap();
 
     let me = authenticate(&svc, &mine).await.unwrap().unwrap();
     let rows = list(&svc, &me).await.unwrap();

@@ -543,6 +543,20 @@ async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_
     assert_eq!(me(&svc, &sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap().token).await.user_id, ada_id);
 }
 
+/// Signing out is recorded from the device and address it came from, like every other event (it
+/// was recorded without either, and the activity list read "Unknown · unknown" for it).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn signing_out_is_recorded_with_its_device_and_address(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    sessions::sign_out(&svc, &me(&svc, &owner.token).await, &home()).await.unwrap();
+    let (ip, user_agent, location): (Option<String>, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT ip, user_agent, location FROM security_events WHERE kind = 'signed_out'").fetch_one(&db).await.unwrap();
+    assert_eq!(ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(user_agent.as_deref(), Some(FIREFOX_WINDOWS));
+    assert_eq!(location.as_deref(), Some("Berlin, Land Berlin, Germany"));
+}
+
 /// Whoever signed in may know the password "This wasn't me" turned off: neither the emailed link
 /// nor Set password (from a session the report left running) takes it back; any other one does,
 /// and then the old one is forgotten.

@@ -178,7 +178,7 @@ async fn signing_out_of_a_passkeys_session_while_the_passkey_is_removed_ends_bot
     domain::db::passkeys::lock_account(&mut *removal, session.user_id).await.unwrap();
     let sign_out = tokio::spawn({
         let svc = svc.clone();
-        async move { domain::auth::sessions::sign_out(&svc, &laptop).await }
+        async move { domain::auth::sessions::sign_out(&svc, &laptop, &ClientInfo::default()).await }
     });
     common::until_waiting_for_locks(&db, 1, || sign_out.is_finished()).await;
     let removed = domain::db::passkeys::delete(&mut *removal, session.user_id, added.id).await.unwrap();

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
+  accountNav,
   addAuthenticator,
   BASE_URL,
   canSignIn,
@@ -386,6 +387,26 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   await expect(rows).toHaveCount(20);
   await section.getByRole('button', { name: 'Show more' }).click();
   await expect(rows).toHaveCount(25);
+});
+
+test('signing out is listed with the device and address it came from', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const laptop = await elsewhere(browser);
+  try {
+    await signInViaApi(laptop.page, account.email, account.password);
+    await gotoHydrated(laptop.page, SECURITY_PATH);
+    await accountNav(laptop.page).getByRole('button', { name: 'Sign out' }).click();
+    await expectPathname(laptop.page, '/sign-in');
+  } finally {
+    await laptop.context.close();
+  }
+  await gotoHydrated(page, SECURITY_PATH);
+  const newest = region(page, 'Recent security activity').getByRole('listitem').first();
+  await expect(newest).toContainText('Signed out');
+  await expect(newest).toContainText('Chrome 131 on Windows 10');
+  await expect(newest).toContainText(laptop.ip);
+  await expect(newest).not.toContainText('unknown');
 });
 
 test('a Show more that answers after another filter was chosen adds nothing to the new list', async ({ page }) => {

@@ -288,12 +288,13 @@ pub async fn authenticate(svc: &Services, token: &SessionToken) -> Result<Option
     }))
 }
 
-/// Ends the current session (sign out).
-pub async fn sign_out(svc: &Services, auth: &AuthSession) -> Result<(), DomainError> {
+/// Ends the current session (sign out), recording from which device and address, as every other
+/// event does.
+pub async fn sign_out(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<(), DomainError> {
     let mut tx = svc.db.begin().await?;
     let now = svc.clock.now();
     db::sessions::revoke(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SignedOut).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SignedOut, &ClientInfo::default(), now).await?;
+    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SignedOut, client, now).await?;
     tx.commit().await?;
     Ok(())
 }

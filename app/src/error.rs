@@ -90,6 +90,17 @@ impl LinkIssue {
             LinkIssue::AccountExists => "An account with this email address was created after this link was sent, so the link no longer works. Sign in to it the way you set it up: with its password, a passkey, Google or GitHub.",
         }
     }
+
+    /// The sentence on the "This wasn't me" page, whose links cannot be asked for again: they come
+    /// with a sign-in alert, and answering the alert on the Security & Access page uses them up.
+    pub fn report_sentence(self) -> &'static str {
+        match self {
+            LinkIssue::Expired => "This link has expired: it works for 72 hours after the sign-in. If you still don't recognise that sign-in, sign in and review your sessions, or reset your password.",
+            LinkIssue::Used => "This sign-in was already reported, or answered on your Security & Access page. If you still don't recognise it, sign in and review your sessions, or reset your password.",
+            LinkIssue::Invalid => "This link isn't valid. Check that you opened the whole link from the email. If you don't recognise a sign-in, sign in and review your sessions, or reset your password.",
+            other => other.sentence(),
+        }
+    }
 }
 
 /// "1 second", "40 seconds", "3 minutes" (rounded up): how long to wait, as a person reads it.

@@ -1053,6 +1053,25 @@ async fn this_wasnt_me_about_the_second_of_two_alerts_covers_the_first_one_too(d
     assert_eq!(link_problem(alerts::report_not_me(&svc, &first_link, &home()).await), LinkProblem::Used);
 }
 
+/// "No, secure my account" uses up the alert's emailed "This wasn't me" link: followed later, it
+/// would end the sessions the owner signed in with since and turn off the password she chose.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_no_secure_my_account_the_alerts_emailed_link_is_used_up(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let link = not_me_token(&db).await;
+    let owner = me(&svc, &owner.token).await;
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    alerts::secure_account(&svc, &owner, asked.id, &home()).await.unwrap();
+    // the owner signs in again on her phone afterwards
+    let phone = signs_in(&svc, &client("198.51.100.9", FIREFOX_LINUX, Some("DE"), "Berlin, Land Berlin, Germany")).await;
+
+    assert_eq!(link_problem(alerts::report_not_me(&svc, &link, &home()).await), LinkProblem::Used);
+    assert!(authenticate(&svc, &phone).await.unwrap().is_some(), "nothing she did since is undone");
+    assert!(accounts::password_status(&svc, &owner).await.unwrap().has_password);
+}
+
 /// The same through the page: "No" about the newest of two alerts takes back what the first
 /// alert's sign-in added, and neither is asked about again.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -346,6 +346,14 @@ async fn a_sign_up_can_finish_with_a_passkey_instead_of_a_password(db: PgPool) {
     assert_eq!(count(&db, "SELECT count(*) FROM passkeys").await, 1);
     let owner: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM passkeys").fetch_one(&db).await.unwrap();
     assert_eq!(owner, user.0, "the passkey's user handle is the new account's id");
+    // the session names the passkey it began with (Sessions said "Passkey (since removed)"), and
+    // so do the activity's two events
+    let named = "SELECT count(*) FROM sessions s JOIN passkeys p ON p.id = s.passkey_id WHERE s.auth_method = 'passkey'";
+    assert_eq!(count(&db, named).await, 1);
+    let details: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, detail FROM security_events WHERE kind IN ('passkey_added', 'signed_in') ORDER BY kind").fetch_all(&db).await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT name FROM passkeys").fetch_one(&db).await.unwrap();
+    assert_eq!(details, [("passkey_added".to_string(), Some(name.clone())), ("signed_in".to_string(), Some(name))]);
     let again = begin_sign_up_passkey(&svc, &token).await;
     assert!(matches!(again, Err(DomainError::Link(LinkProblem::Used))), "{again:?}");
 }

@@ -116,6 +116,8 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     // the link works once
     await readerPage.goto(notMe);
     await expect(readerPage.getByRole('heading', { name: 'This link was already used' })).toBeVisible();
+    // (no new one can be asked for: the page says what to do instead)
+    await expect(readerPage.getByText('This sign-in was already reported, or answered on your Security & Access page.')).toBeVisible();
     // a mangled one says so
     await readerPage.goto(`${notMe}x`);
     await expect(readerPage.getByRole('heading', { name: "This link isn't valid" })).toBeVisible();
@@ -194,6 +196,7 @@ test('a "This wasn\'t me" link expires after 72 hours', async ({ page, browser }
          WHERE user_id = (SELECT id FROM users WHERE email = ${literal(account.email)})`);
     await page.goto(notMe);
     await expect(page.getByRole('heading', { name: 'This link has expired' })).toBeVisible();
+    await expect(page.getByText('This link has expired: it works for 72 hours after the sign-in.')).toBeVisible();
     // and the session it was about is still there
     await attacker.page.goto(SECURITY_PATH);
     await expectPathname(attacker.page, SECURITY_PATH);

@@ -86,6 +86,12 @@ test('a sign-up finishes with a passkey instead of a password: no password, one 
   await expect(rows(page)).toHaveCount(1);
   await expect(region(page, 'Password')).toContainText('No password set');
   expect(sql(`SELECT email_verified_at IS NOT NULL FROM users WHERE email_normalized = ${literal(account.email)}`)).toBe('t');
+  // this session says which passkey it began with (it said "Passkey (since removed)")
+  const name = (await rows(page).first().locator('.passkey-name').textContent())?.trim() ?? '';
+  expect(name).not.toBe('');
+  const session = region(page, 'Sessions').getByRole('listitem').first();
+  await expect(session).toContainText(`Passkey “${name}”`);
+  await expect(session).not.toContainText('since removed');
 
   await signOut(page);
   await waitForHydration(page);

@@ -314,7 +314,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     }/>
                 })/>
                 <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
-                    <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password"/>
+                    <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Expired.report_sentence()/>
                 })/>
             </Preview>
 

@@ -190,11 +190,18 @@ pub fn SignUpPasskey(
 
 /// A link that cannot be used: why, and the way forward.
 #[component]
-pub fn LinkProblem(issue: LinkIssue, again_href: &'static str, again_label: &'static str) -> impl IntoView {
+pub fn LinkProblem(
+    issue: LinkIssue,
+    again_href: &'static str,
+    again_label: &'static str,
+    /// Instead of the issue's own sentence (`LinkIssue::report_sentence` for "This wasn't me").
+    #[prop(optional)]
+    sentence: Option<&'static str>,
+) -> impl IntoView {
     view! {
         <div class="link-problem stack">
             <h1>{issue.title()}</h1>
-            <p>{issue.sentence()}</p>
+            <p>{sentence.unwrap_or(issue.sentence())}</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href=again_href>{again_label}</a>
                 {(again_href != "/sign-in").then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}

@@ -33,7 +33,7 @@ pub fn NotMePage() -> impl IntoView {
                 {move || match action.value().get() {
                     Some(Ok(done)) => view! { <NotMeDone done/> }.into_any(),
                     Some(Err(AppError::LinkUnusable(issue))) => view! {
-                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password"/>
+                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password" sentence=issue.report_sentence()/>
                     }.into_any(),
                     _ => view! {
                         <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
@@ -41,7 +41,7 @@ pub fn NotMePage() -> impl IntoView {
                                 match link.await {
                                     Ok(sign_in) => view! { <NotMeConfirm sign_in pending=action.pending() error on_confirm/> }.into_any(),
                                     Err(AppError::LinkUnusable(issue)) => view! {
-                                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password"/>
+                                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password" sentence=issue.report_sentence()/>
                                     }.into_any(),
                                     Err(e) => view! { <h1>"Secure your account"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
                                 }

@@ -212,7 +212,7 @@ pub(crate) fn prompt_since(now: OffsetDateTime) -> OffsetDateTime {
 pub async fn confirm(svc: &Services, auth: &AuthSession, id: Uuid, client: &ClientInfo) -> Result<(), DomainError> {
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
+    db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now, false).await?.ok_or(DomainError::NotFound)?;
     let event = NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInConfirmed);
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;
@@ -229,7 +229,7 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    let reported = db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now).await?.ok_or(DomainError::NotFound)?;
+    let reported = db::alerts::acknowledge(&mut *tx, auth.user_id, id, auth.session_id, now, true).await?.ok_or(DomainError::NotFound)?;
     // (the alert, the account, then its sessions, as `report_not_me`; this session must still be
     // live, so a request of a session ended meanwhile cannot sign the owner out)
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;

@@ -11,7 +11,7 @@ use crate::auth::sessions::{self, hash_cookie_token, new_cookie_token, SignedIn}
 use crate::db;
 use crate::email::{self, Mail};
 use crate::error::LinkProblem;
-use crate::ids::UserId;
+use crate::ids::{PasskeyId, UserId};
 use crate::kinds::{EventKind, RevokeReason, SignInMethod};
 use crate::request::ClientInfo;
 use crate::secret::{LinkToken, Password};
@@ -125,7 +125,7 @@ pub async fn finish_sign_up_with_password(
     let ctx = policy::password::Context { email: &link.email, display_name: link.display_name.as_deref(), has_second_factor: false };
     check_policy(password, &ctx, &svc.common_passwords)?;
     let hash = svc.hasher.hash(password).await?;
-    let user_id = create_from_link(svc, token, UserId::new(), Some(&hash), None, client).await?;
+    let (user_id, _) = create_from_link(svc, token, UserId::new(), Some(&hash), None, client).await?;
     let signed_in = sessions::start(svc, user_id, SignInMethod::Password, client).await?;
     Ok((user_id, signed_in))
 }
@@ -147,13 +147,15 @@ pub async fn finish_sign_up_with_passkey(
 ) -> Result<(UserId, SignedIn), DomainError> {
     sign_up_link(svc, token).await?;
     let first = crate::auth::passkeys::finish_first(svc, &link_hash(token)?, credential_json).await?;
-    let user_id = create_from_link(svc, token, first.user_id, None, Some(&first), client).await?;
-    let signed_in = sessions::start(svc, user_id, SignInMethod::Passkey, client).await?;
+    let (user_id, passkey) = create_from_link(svc, token, first.user_id, None, Some(&first), client).await?;
+    let passkey = passkey.ok_or_else(|| DomainError::Internal("a passkey sign-up stored no passkey".into()))?;
+    // (the session names the passkey, as a passkey sign-in's does: Sessions shows which one)
+    let signed_in = sessions::start_with_new_passkey(svc, user_id, (passkey, &first.name), client).await?;
     Ok((user_id, signed_in))
 }
 
 /// Uses the link and creates its account as `user_id` (address confirmed) with a password hash or
-/// a first passkey, in one transaction.
+/// a first passkey (its id is answered), in one transaction.
 async fn create_from_link(
     svc: &Services,
     token: &LinkToken,
@@ -161,7 +163,7 @@ async fn create_from_link(
     password_hash: Option<&str>,
     passkey: Option<&crate::auth::passkeys::FirstPasskey>,
     client: &ClientInfo,
-) -> Result<UserId, DomainError> {
+) -> Result<(UserId, Option<PasskeyId>), DomainError> {
     let hash = link_hash(token)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
@@ -170,12 +172,14 @@ async fn create_from_link(
         db::email::use_sign_up_request(&mut *tx, &hash, now).await?.ok_or(DomainError::Link(LinkProblem::Used))?;
     crate::auth::accounts::insert_confirmed(&mut *tx, user_id, &email, display_name.as_deref(), password_hash, now).await?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
+    let mut stored = None;
     if let Some(first) = passkey {
-        crate::auth::passkeys::store_first(&mut *tx, first, now).await?;
-        db::events::record(&mut *tx, user_id, None, EventKind::PasskeyAdded, client, now).await?;
+        stored = Some(crate::auth::passkeys::store_first(&mut *tx, first, now).await?);
+        let added = db::events::NewEvent { detail: Some(&first.name), ..db::events::NewEvent::new(user_id, None, EventKind::PasskeyAdded) };
+        db::events::insert(&mut *tx, &added, client, now).await?;
     }
     tx.commit().await?;
-    Ok(user_id)
+    Ok((user_id, stored))
 }
 
 /// "Forgot password?": if an account with a confirmed address uses `email`, queues a link to

@@ -111,6 +111,20 @@ pub async fn start(
     Ok(SignedIn::new(svc, user_id, token, client))
 }
 
+/// `start` for the sign-up that just stored the account's first passkey (`passkey`: its id and
+/// name): the session and its `signed_in` event name it, as a passkey sign-in's do.
+pub async fn start_with_new_passkey(
+    svc: &Services,
+    user_id: UserId,
+    passkey: (PasskeyId, &str),
+    client: &ClientInfo,
+) -> Result<SignedIn, DomainError> {
+    let mut tx = svc.db.begin().await?;
+    let token = start_full(&mut tx, svc, None, user_id, SignInMethod::Passkey, Some(passkey), client, svc.clock.now()).await?;
+    tx.commit().await?;
+    Ok(SignedIn::new(svc, user_id, token, client))
+}
+
 /// What a first step (a right password, a provider) earns: a session, or (the account has an
 /// authenticator) a second step.
 pub enum Started {

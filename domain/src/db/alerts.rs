@@ -215,16 +215,19 @@ pub async fn newest_unanswered(
 
 /// Answers one of the account's unanswered alerts about a sign-in after `viewer` signed in (as
 /// `newest_unanswered` shows them); answers its session, or `None` for another account's alert,
-/// an answered one, one the viewer may not answer, or an unknown id.
+/// an answered one, one the viewer may not answer, or an unknown id. `reported` ("No, secure my
+/// account") also uses up the alert's emailed "This wasn't me" link, as a report from it would:
+/// followed later, it would end the sessions and undo what the owner set up since.
 pub async fn acknowledge(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     id: Uuid,
     viewer: SessionId,
     now: OffsetDateTime,
+    reported: bool,
 ) -> Result<Option<SessionId>, sqlx::Error> {
     let r = sqlx::query_scalar!(
-        "UPDATE sign_in_alerts a SET acknowledged_at = $4
+        "UPDATE sign_in_alerts a SET acknowledged_at = $4, reported_at = CASE WHEN $5 THEN COALESCE(a.reported_at, $4) ELSE a.reported_at END
          FROM sessions v
          WHERE a.user_id = $1 AND a.id = $2 AND a.session_id <> $3 AND a.acknowledged_at IS NULL
            AND v.id = $3 AND v.user_id = $1 AND v.created_at <= a.created_at
@@ -234,6 +237,7 @@ pub async fn acknowledge(
         id,
         viewer.0,
         now,
+        reported,
     )
     .fetch_optional(db)
     .await?;

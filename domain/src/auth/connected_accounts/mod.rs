@@ -302,7 +302,9 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
         e => e,
     })?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
-    db::events::record(&mut *tx, user_id, None, EventKind::ProviderConnected, client, now).await?;
+    // (named, as a Connect from the page names it: "Connected Google")
+    let connected = crate::db::events::NewEvent { detail: Some(identity.provider.name()), ..crate::db::events::NewEvent::new(user_id, None, EventKind::ProviderConnected) };
+    db::events::insert(&mut *tx, &connected, client, now).await?;
     tx.commit().await?;
     Ok(user_id)
 }

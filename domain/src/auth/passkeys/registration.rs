@@ -172,7 +172,8 @@ pub struct FirstPasskey {
     aaguid: Option<Uuid>,
     backup_eligible: bool,
     backed_up: bool,
-    name: String,
+    /// "iCloud Keychain", or the name the person chose.
+    pub name: String,
 }
 
 /// The ceremony state of a first passkey: webauthn-rs's, and the account id it was made for.
@@ -230,7 +231,7 @@ pub async fn finish_first(svc: &Services, owner: &[u8; 32], credential_json: &st
 }
 
 /// Stores a first passkey for its new account (inside the transaction that creates it).
-pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, now: time::OffsetDateTime) -> Result<(), DomainError> {
+pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, now: time::OffsetDateTime) -> Result<PasskeyId, DomainError> {
     let new = NewPasskey {
         id: PasskeyId::new(),
         user_id: first.user_id,
@@ -246,5 +247,5 @@ pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, no
     if !db::passkeys::insert(db, &new).await? {
         return Err(already_added());
     }
-    Ok(())
+    Ok(new.id)
 }

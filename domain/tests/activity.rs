@@ -543,6 +543,44 @@ async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_
     assert_eq!(me(&svc, &sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap().token).await.user_id, ada_id);
 }
 
+/// Ada, with a passkey on her phone, reports a stranger's sign-in and resets her password with the
+/// emailed link; answers the passkey and how many alerts she had.
+async fn reported_and_reset(svc: &Services, db: &PgPool) -> (testkit::SoftAuthenticator, usize) {
+    let (_, owner) = ada(svc).await;
+    let key = passkey_named(svc, &me(svc, &owner.token).await, 61, "Ada's phone").await;
+    signs_in(svc, &stranger()).await;
+    let token = not_me_token(db).await;
+    alerts::report_not_me(svc, &token, &home()).await.unwrap();
+    let reset = mails(db, ADA, "password_reset").await;
+    let link = LinkToken::from_cookie(testkit::link_token(&reset[0].1, email_links::RESET_PATH).unwrap());
+    email_links::reset_password(svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
+    (key, mails(db, ADA, "unfamiliar_sign_in").await.len())
+}
+
+/// A report makes nothing familiar that the reported sign-ins taught: whoever signed in comes back
+/// from the same network and country with the password phished anew, and the owner is alerted
+/// again; her own places stay familiar.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_a_report_the_intruders_network_and_country_are_unfamiliar_again(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, before) = reported_and_reset(&svc, &db).await;
+    assert_eq!(before, 1);
+    sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1, "home is still familiar");
+    sign_in(&svc, ADA, &Password::new(NEW_PW), &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2, "the reported network and country alert again");
+}
+
+/// The same for a passkey sign-in (one statement of its own: `passkey_sign_ins::sign_in_if_familiar`),
+/// with one of the owner's passkeys someone got hold of.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_a_report_a_passkey_sign_in_from_the_intruders_network_alerts_again(db: PgPool) {
+    let svc = services(db.clone());
+    let (mut key, before) = reported_and_reset(&svc, &db).await;
+    passkey_sign_in(&svc, &mut key, &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), before + 1);
+}
+
 /// Signing out is recorded from the device and address it came from, like every other event (it
 /// was recorded without either, and the activity list read "Unknown · unknown" for it).
 #[sqlx::test(migrator = "domain::MIGRATOR")]

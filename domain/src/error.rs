@@ -105,6 +105,9 @@ pub enum ProviderFailure {
     NotLinked,
     /// Connect / re-verify: the browser's session is no longer the one that began the flow.
     SessionChanged,
+    /// Connect: the session's re-verification ran out (or was ended with End now) while the
+    /// person was at the provider: nothing was connected.
+    VerificationEnded,
     /// Re-verify: the provider did not have the person sign in again after the flow began (it
     /// answered from a session it already had).
     NotFresh,

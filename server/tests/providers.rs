@@ -338,6 +338,24 @@ async fn github_is_keyed_by_its_numeric_id_not_the_login(db: PgPool) {
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 2, "the newcomer got an account of their own");
 }
 
+/// Connecting is a sensitive change: the re-verification it began under must still hold when the
+/// provider sends the person back (up to 10 minutes later, or after End now), or nothing is linked.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_connect_whose_verification_ran_out_at_the_provider_links_nothing(db: PgPool) {
+    let w = world(db).await;
+    let mut ada = password_account(&w, "ada@example.test").await;
+    let (res, body) = ada.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let url: String = serde_json::from_str(&body).unwrap();
+    // meanwhile, at GitHub, the window closes
+    sqlx::query("UPDATE sessions SET verified_at = now() - interval '1 hour'").execute(&w.db).await.unwrap();
+    let res = ada.come_back(&w.app, &w.idp.approve(&url, &Person::new("ada.codes@example.test"), Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=verification_ended#connected-accounts");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 0);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 0);
+    assert!(ada.signed_in(), "the session itself goes on");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: PgPool) {
     let w = world(db).await;

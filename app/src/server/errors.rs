@@ -93,6 +93,7 @@ pub fn outcome(f: ProviderFailure) -> ProviderOutcome {
         ProviderFailure::AlreadyConnected => ProviderOutcome::AlreadyConnected,
         ProviderFailure::NotLinked => ProviderOutcome::NotLinked,
         ProviderFailure::SessionChanged => ProviderOutcome::SessionChanged,
+        ProviderFailure::VerificationEnded => ProviderOutcome::VerificationEnded,
         ProviderFailure::NotFresh => ProviderOutcome::NotFresh,
     }
 }

@@ -24,6 +24,7 @@ pub enum ProviderOutcome {
     AlreadyConnected,
     NotLinked,
     SessionChanged,
+    VerificationEnded,
     NotFresh,
     /// Something failed on our side (logged under a reference).
     Failed,
@@ -32,7 +33,7 @@ pub enum ProviderOutcome {
 }
 
 impl ProviderOutcome {
-    pub const ALL: [ProviderOutcome; 17] = [
+    pub const ALL: [ProviderOutcome; 18] = [
         Self::NotConfigured,
         Self::Cancelled,
         Self::Refused,
@@ -47,6 +48,7 @@ impl ProviderOutcome {
         Self::AlreadyConnected,
         Self::NotLinked,
         Self::SessionChanged,
+        Self::VerificationEnded,
         Self::NotFresh,
         Self::Failed,
         Self::Connected,
@@ -69,6 +71,7 @@ impl ProviderOutcome {
             Self::AlreadyConnected => "already_connected",
             Self::NotLinked => "not_linked",
             Self::SessionChanged => "session_changed",
+            Self::VerificationEnded => "verification_ended",
             Self::NotFresh => "not_fresh",
             Self::Failed => "failed",
             Self::Connected => "connected",
@@ -111,6 +114,9 @@ impl ProviderOutcome {
             Self::AlreadyConnected => format!("A {name} account is already connected. Disconnect it first to connect another."),
             Self::NotLinked => format!("That {name} account isn't connected to your account."),
             Self::SessionChanged => format!("You signed out or changed accounts while at {name}. Nothing was changed."),
+            Self::VerificationEnded => format!(
+                "Your confirmation that it's you ran out while you were at {name}, so {name} wasn't connected. Connect it again: we'll ask you to confirm it's you first."
+            ),
             Self::NotFresh => format!("{name} didn't ask you to sign in again, so it can't confirm it's you. Try again, and sign in at {name} when it asks."),
             Self::Failed => format!("Something went wrong on our side while finishing with {name}. Please try again."),
             Self::Connected => format!("{name} is connected. You can now sign in with it."),

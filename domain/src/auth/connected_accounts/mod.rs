@@ -345,10 +345,16 @@ async fn connect(svc: &Services, auth: &AuthSession, identity: &Identity, now: O
     }
     let mut tx = svc.db.begin().await?;
     // the session that began the flow must still be live when the link is made (after the
-    // account's row, which the revocations of several sessions take first)
+    // account's row, which the revocations of several sessions take first), and still recently
+    // verified, as every other way to sign in is added (`recent::require_live_and_recent`): the
+    // flow began within the window, but the person may have spent up to 10 minutes at the
+    // provider, or ended the window with End now meanwhile
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    if db::sessions::lock_live(&mut *tx, auth.user_id, auth.session_id).await?.is_none() {
+    let Some(verified_at) = db::sessions::lock_live(&mut *tx, auth.user_id, auth.session_id).await? else {
         return Err(failed(ProviderFailure::SessionChanged));
+    };
+    if crate::auth::recent::require_recent(svc, &AuthSession { verified_at, ..auth.clone() }).is_err() {
+        return Err(failed(ProviderFailure::VerificationEnded));
     }
     link(&mut tx, auth.user_id, Some(auth.session_id), identity, now, false).await?;
     let event = crate::db::events::NewEvent { detail: Some(identity.provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderConnected) };

@@ -412,6 +412,21 @@ test('signing out is listed with the device and address it came from', async ({ 
   await expect(newest).not.toContainText('unknown');
 });
 
+test('an event recorded without a device or address lists only what is known, and its download says unknown', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  // (as the demo accounts' "Created the account", made at start-up with no request, or a sign-out
+  // recorded before 9a3ecc8)
+  sql(`INSERT INTO security_events (id, user_id, kind, created_at)
+       SELECT gen_random_uuid(), id, 'signed_out', now() FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+  await gotoHydrated(page, SECURITY_PATH);
+  const out = region(page, 'Recent security activity').getByRole('listitem').filter({ hasText: 'Signed out' });
+  await expect(out.locator('.activity-meta')).toHaveText(/^(just now|\d+ seconds? ago)$/);
+  const csv = parseCsv(await download(page, 'Download CSV'));
+  const row = csv.find((r) => r[2] === 'Signed out');
+  expect(row?.slice(3, 6)).toEqual(['Unknown browser on Unknown OS', 'Unknown', 'unknown']);
+});
+
 test('a Show more that answers after another filter was chosen adds nothing to the new list', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

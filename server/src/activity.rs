@@ -32,7 +32,7 @@ impl<'a> Row<'a> {
             kind: a.kind.as_str(),
             description: &a.sentence,
             device: &a.device,
-            location: &a.location,
+            location: a.location.as_deref().unwrap_or("Unknown"),
             ip: a.ip.as_deref().unwrap_or("unknown"),
             user_agent: a.user_agent.as_deref().unwrap_or(""),
         }

@@ -211,10 +211,10 @@ impl ActivityView {
             kind: a.kind.as_str().into(),
             sentence: a.sentence,
             at: Moment::at(now, a.at),
-            device: a.device,
+            device: if a.user_agent.is_some() { a.device } else { String::new() },
             user_agent: a.user_agent.unwrap_or_default(),
-            location: a.location,
-            ip: a.ip.unwrap_or_else(|| "unknown".into()),
+            location: a.location.unwrap_or_default(),
+            ip: a.ip.unwrap_or_default(),
         }
     }
 }

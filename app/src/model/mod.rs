@@ -262,13 +262,15 @@ pub struct ActivityView {
     /// "Signed in with a passkey (iCloud Keychain)".
     pub sentence: String,
     pub at: Moment,
-    /// "Chrome 131 on Windows 10", "Unknown browser on Unknown OS".
+    /// "Chrome 131 on Windows 10"; empty when the request named no browser (the row leaves out
+    /// what was not known, instead of "Unknown browser on Unknown OS · Unknown · unknown"; the
+    /// downloads keep a value in every column).
     pub device: String,
     /// The full user agent (shown on hover).
     pub user_agent: String,
-    /// Approximate; "Unknown" when it was not known.
+    /// Approximate; empty when it was not known.
     pub location: String,
-    /// "unknown" when the request had no address.
+    /// Empty when the request had no address.
     pub ip: String,
 }
 

@@ -169,7 +169,7 @@ pub(super) fn activity_mixed() -> Vec<crate::model::ActivityView> {
         activity("e1", "signed_in", "Signed in with a passkey (iCloud Keychain)", ("just now", "2026-11-23 12:00 UTC"), "Safari 17 on iPhone", "Berlin, Land Berlin, Germany", "203.0.113.9"),
         activity("e2", "sign_in_alert_sent", "Emailed an alert about a new sign-in (Chrome 131 on Windows 10)", ("2 hours ago", "2026-11-23 10:05 UTC"), "Chrome 131 on Windows 10", "Lisbon, Lisbon, Portugal", "198.51.100.23"),
         activity("e3", "signed_in", "Signed in with a password", ("2 hours ago", "2026-11-23 10:05 UTC"), "Chrome 131 on Windows 10", "Lisbon, Lisbon, Portugal", "198.51.100.23"),
-        activity("e4", "sign_in_failed", "Failed sign-in: wrong password", ("3 hours ago", "2026-11-23 09:02 UTC"), "Unknown browser on Unknown OS", "Unknown", "192.0.2.44"),
+        activity("e4", "sign_in_failed", "Failed sign-in: wrong password", ("3 hours ago", "2026-11-23 09:02 UTC"), "", "", "192.0.2.44"),
         activity("e5", "passkey_added", "Added a passkey (iCloud Keychain)", ("2 days ago", "2026-11-21 18:30 UTC"), "Safari 17 on iPhone", "Berlin, Land Berlin, Germany", "203.0.113.9"),
         activity("e6", "totp_enabled", "Turned on two-step verification (authenticator app)", ("5 days ago", "2026-11-18 08:11 UTC"), "Firefox 140 on Windows 10", "Berlin, Land Berlin, Germany", "203.0.113.9"),
         activity("e7", "session_revoked", "Ended another session", ("6 days ago", "2026-11-17 20:45 UTC"), "Firefox 140 on Windows 10", "Local network", "192.168.1.20"),

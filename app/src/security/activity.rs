@@ -252,10 +252,13 @@ fn ActivityRow(activity: ActivityView) -> impl IntoView {
     view! {
         <li class="activity-row" data-kind=activity.kind.clone()>
             <p class="activity-sentence">{activity.sentence.clone()}</p>
+            // (what was not known is left out: a sign-out recorded before its device was, a demo
+            // account made at start-up)
             <p class="activity-meta">
-                <TimeAgo moment=activity.at.clone()/> " · "
-                <span title=activity.user_agent.clone()>{activity.device.clone()}</span> " · "
-                {activity.location.clone()} " · " {activity.ip.clone()}
+                <TimeAgo moment=activity.at.clone()/>
+                {(!activity.device.is_empty()).then(|| view! { " · " <span title=activity.user_agent.clone()>{activity.device.clone()}</span> })}
+                {(!activity.location.is_empty()).then(|| format!(" · {}", activity.location))}
+                {(!activity.ip.is_empty()).then(|| format!(" · {}", activity.ip))}
             </p>
         </li>
     }

@@ -23,8 +23,8 @@ pub struct Activity {
     pub device: String,
     /// The user agent as sent (cut to 512 characters when stored).
     pub user_agent: Option<String>,
-    /// Approximate, as the geo-IP database knew it then; "Unknown" when not looked up.
-    pub location: String,
+    /// Approximate, as the geo-IP database knew it then; `None` when not looked up.
+    pub location: Option<String>,
     pub ip: Option<String>,
 }
 
@@ -63,7 +63,7 @@ fn activity(row: db::events::EventRow) -> Option<Activity> {
         at: row.created_at,
         device: device_text(row.user_agent.as_deref()),
         user_agent: row.user_agent,
-        location: shown(row.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS),
+        location: row.location.as_deref().map(|l| shown(l, SHOWN_TEXT_CHARS)),
         ip: row.ip,
     })
 }
@@ -134,7 +134,7 @@ mod tests {
             at: time::macros::datetime!(2026-12-01 14:05:59.123456 UTC),
             device: String::new(),
             user_agent: None,
-            location: String::new(),
+            location: None,
             ip: None,
         };
         assert_eq!(parse_cursor(&cursor_of(&a)).unwrap(), (a.at, a.id));

@@ -100,10 +100,10 @@ pub struct NewSession<'a> {
 /// The session is `new_device` when the account has sessions, but none from this device (browser
 /// and OS), or, when the country is known, none from this country.
 ///
-/// The sign-ins of sessions ended as not the owner's ("This wasn't me", "No, secure my account":
-/// `revoked_reason = 'reported_not_me'`) make nothing familiar: whoever signed in there may come back
-/// from the same network or country (and, while their browser was trusted, every network they
-/// signed in from was recorded).
+/// What counts is the view `sign_in_history` (migration 25): the sign-ins of sessions ended as not
+/// the owner's ("This wasn't me", "No, secure my account") make nothing familiar, since whoever
+/// signed in there may come back from the same network or country (and, while their browser was
+/// trusted, every network they signed in from was recorded).
 ///
 /// The network is compared with `=` (or `IS NULL`), never `IS NOT DISTINCT FROM`, which no index
 /// can answer: for an account with 20,000 sign-ins in 90 days the question took 8-11 ms (every
@@ -126,16 +126,13 @@ pub async fn insert_sign_in(
     let r = sqlx::query!(
         r#"WITH seen AS (
              SELECT CASE WHEN $9::text IS NULL
-                         THEN EXISTS (SELECT 1 FROM security_events e WHERE user_id = $2 AND kind = 'signed_in' AND network IS NULL
-                                      AND created_at >= $13
-                                      AND NOT EXISTS (SELECT 1 FROM sessions r WHERE r.id = e.session_id AND r.revoked_reason = 'reported_not_me'))
-                         ELSE EXISTS (SELECT 1 FROM security_events e WHERE user_id = $2 AND kind = 'signed_in' AND network = $9
-                                      AND created_at >= $13
-                                      AND NOT EXISTS (SELECT 1 FROM sessions r WHERE r.id = e.session_id AND r.revoked_reason = 'reported_not_me'))
+                         THEN EXISTS (SELECT 1 FROM sign_in_history WHERE user_id = $2 AND network IS NULL
+                                      AND created_at >= $13)
+                         ELSE EXISTS (SELECT 1 FROM sign_in_history WHERE user_id = $2 AND network = $9
+                                      AND created_at >= $13)
                     END AS network,
-                    ($10::text IS NULL OR EXISTS (SELECT 1 FROM security_events e WHERE user_id = $2 AND kind = 'signed_in'
-                            AND created_at >= $13 AND country = $10
-                            AND NOT EXISTS (SELECT 1 FROM sessions r WHERE r.id = e.session_id AND r.revoked_reason = 'reported_not_me'))) AS country
+                    ($10::text IS NULL OR EXISTS (SELECT 1 FROM sign_in_history WHERE user_id = $2
+                            AND created_at >= $13 AND country = $10)) AS country
          ),
          session AS (
              INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, verified_at, ip, user_agent,

@@ -218,16 +218,13 @@ pub async fn sign_in_if_familiar(
                 -- a known device (device_cookies::known_since)
                 OR ($9::timestamptz IS NOT NULL AND (devices_reset_at IS NULL OR $9 >= devices_reset_at))
                 OR (CASE WHEN $19::text IS NULL
-                         THEN EXISTS (SELECT 1 FROM security_events e WHERE user_id = $3 AND kind = 'signed_in' AND network IS NULL
-                                      AND created_at >= $10
-                                      AND NOT EXISTS (SELECT 1 FROM sessions r WHERE r.id = e.session_id AND r.revoked_reason = 'reported_not_me'))
-                         ELSE EXISTS (SELECT 1 FROM security_events e WHERE user_id = $3 AND kind = 'signed_in' AND network = $19
-                                      AND created_at >= $10
-                                      AND NOT EXISTS (SELECT 1 FROM sessions r WHERE r.id = e.session_id AND r.revoked_reason = 'reported_not_me'))
+                         THEN EXISTS (SELECT 1 FROM sign_in_history WHERE user_id = $3 AND network IS NULL
+                                      AND created_at >= $10)
+                         ELSE EXISTS (SELECT 1 FROM sign_in_history WHERE user_id = $3 AND network = $19
+                                      AND created_at >= $10)
                     END
-                    AND ($20::text IS NULL OR EXISTS (SELECT 1 FROM security_events e WHERE user_id = $3 AND kind = 'signed_in'
-                            AND created_at >= $10 AND country = $20
-                            AND NOT EXISTS (SELECT 1 FROM sessions r WHERE r.id = e.session_id AND r.revoked_reason = 'reported_not_me'))))
+                    AND ($20::text IS NULL OR EXISTS (SELECT 1 FROM sign_in_history WHERE user_id = $3
+                            AND created_at >= $10 AND country = $20)))
          ),
          live AS (
              SELECT revision FROM passkeys WHERE user_id = $3 AND id = $4 AND EXISTS (SELECT 1 FROM familiar) FOR NO KEY UPDATE

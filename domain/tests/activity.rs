@@ -581,6 +581,47 @@ async fn after_a_report_a_passkey_sign_in_from_the_intruders_network_alerts_agai
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), before + 1);
 }
 
+/// Revoking a session from the list takes back the trust its sign-in earned: whoever held it comes
+/// back ten minutes later with the same browser (its device cookie), from the same network and
+/// country, and Ada is alerted again. Each of three things held that alert back before: the
+/// browser's device cookie, the network and country that session's sign-in taught, and the
+/// unanswered first alert about that browser and OS. Her home stays familiar.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_revoking_a_session_its_browser_coming_back_from_the_same_place_is_alerted_about_again(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+    let theirs = me(&svc, &intruder.token).await.session_id;
+    svc.clock.advance(Duration::minutes(1));
+    sessions::revoke(&svc, &me(&svc, &owner.token).await, theirs, &home()).await.unwrap();
+    svc.clock.advance(Duration::minutes(10));
+    signs_in(&svc, &ClientInfo { device: Some(intruder.device.clone()), ..stranger() }).await;
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2, "the revoked browser is alerted about again");
+    signs_in(&svc, &client("198.51.100.9", CHROME_LINUX, Some("DE"), "Berlin, Land Berlin, Germany")).await;
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2, "a new browser at home is not");
+}
+
+/// The same after Revoke all others, for a passkey sign-in (the one-statement familiar sign-in
+/// reads the same history and reset): the intruder, with Ada's synced passkey and the browser
+/// that signed in with her password, comes back from where they signed in. Her current session
+/// keeps home familiar.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_revoking_all_other_sessions_a_passkey_sign_in_from_where_one_of_them_signed_in_alerts_again(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let mut synced = passkey_named(&svc, &me(&svc, &owner.token).await, 41, "Ada's phone").await;
+    let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 1);
+    svc.clock.advance(Duration::minutes(1));
+    assert_eq!(sessions::revoke_others(&svc, &me(&svc, &owner.token).await, &home()).await.unwrap(), 1);
+    svc.clock.advance(Duration::minutes(10));
+    passkey_sign_in(&svc, &mut synced, &ClientInfo { device: Some(intruder.device.clone()), ..stranger() }).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2, "the revoked browser is alerted about again");
+    passkey_sign_in(&svc, &mut synced, &client("198.51.100.9", CHROME_LINUX, Some("DE"), "Berlin, Land Berlin, Germany")).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2, "a new browser at home is not");
+}
+
 /// Signing out is recorded from the device and address it came from, like every other event (it
 /// was recorded without either, and the activity list read "Unknown · unknown" for it).
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -119,7 +119,8 @@ pub async fn insert(db: impl PgExecutor<'_>, a: &NewAlert<'_>) -> Result<(), sql
 
 /// The account's alerts since `since`: how many were emailed, and whether one about this device
 /// (browser and OS) is still unanswered (once the owner said "Yes, it was me", the next unfamiliar
-/// sign-in from such a device is asked about again).
+/// sign-in from such a device is asked about again, and so is one after the owner revoked the
+/// alerted session from her list: that device coming back is news).
 #[derive(Clone, Copy, Debug)]
 pub struct Recent {
     pub emails: i64,
@@ -128,9 +129,12 @@ pub struct Recent {
 
 pub async fn recent(db: impl PgExecutor<'_>, user_id: UserId, device_key: &str, since: OffsetDateTime) -> Result<Recent, sqlx::Error> {
     let r = sqlx::query!(
-        r#"SELECT count(*) FILTER (WHERE token_hash IS NOT NULL) AS "emails!",
-                  bool_or(device_key = $2 AND acknowledged_at IS NULL) IS TRUE AS "same_device!"
-           FROM sign_in_alerts WHERE user_id = $1 AND created_at >= $3"#,
+        r#"SELECT count(*) FILTER (WHERE a.token_hash IS NOT NULL) AS "emails!",
+                  bool_or(a.device_key = $2 AND a.acknowledged_at IS NULL
+                          AND s.revoked_reason IS DISTINCT FROM 'revoked' AND s.revoked_reason IS DISTINCT FROM 'revoked_all_others')
+                      IS TRUE AS "same_device!"
+           FROM sign_in_alerts a LEFT JOIN sessions s ON s.id = a.session_id
+           WHERE a.user_id = $1 AND a.created_at >= $3"#,
         user_id.0,
         device_key,
         since,

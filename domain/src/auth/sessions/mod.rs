@@ -157,6 +157,16 @@ pub async fn sign_out(svc: &Services, auth: &AuthSession, client: &ClientInfo) -
 /// Ends one of the signed-in account's other sessions (needs a recent sign-in or re-verification:
 /// ASVS 5.0 7.5.2). Another account's session, an ended one or an unknown id all answer `NotFound`
 /// and change nothing. The current session is ended with `sign_out`, not here.
+///
+/// The owner singled the session out, so it takes back the trust its sign-in earned, and whoever
+/// held it and signs in again is alerted about like a stranger (`activity::signed_in`):
+/// - the account forgets its trusted browsers (`users.devices_reset_at`), the one that held the
+///   session among them (a browser's device cookie names the account, not the session; the
+///   owner's own browsers are trusted again at their next full sign-in);
+/// - the session's sign-ins make no network or country familiar (the view `sign_in_history`,
+///   migration 26; they stay in the activity list);
+/// - an unanswered alert about it no longer holds back the next alert about that browser and OS
+///   (`db::alerts::recent`).
 pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &ClientInfo) -> Result<(), DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     if id == auth.session_id {
@@ -170,13 +180,15 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
     if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, RevokeReason::Revoked).await? {
         return Err(DomainError::NotFound);
     }
+    db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SessionRevoked, client, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Ends every other session of the account and keeps this one; answers how many ended. Needs a
-/// recent sign-in or re-verification.
+/// recent sign-in or re-verification. Like `revoke`, it takes back the trust their
+/// sign-ins earned.
 pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<u64, DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
@@ -186,6 +198,7 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::RevokedAllOthers).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
+    db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked, client, now).await?;
     tx.commit().await?;
     Ok(n)

@@ -289,6 +289,8 @@ text_kind! {
         /// The account's owner said this sign-in was not them ("This wasn't me", or the page's
         /// "No, secure my account").
         ReportedNotMe = "reported_not_me",
+        /// It signed in with a passkey the owner removed, asking to sign out its sessions too.
+        PasskeyRemoved = "passkey_removed",
     }
 }
 

@@ -1340,7 +1340,9 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
         PasskeyAdded => {
             add_passkey(svc, &session).await;
         }
-        PasskeyRemoved => passkeys::remove(svc, &session, passkey.unwrap(), &home()).await.unwrap(),
+        PasskeyRemoved => {
+            passkeys::remove(svc, &session, passkey.unwrap(), false, &home()).await.unwrap();
+        }
         ProviderDisconnected => connected_accounts::disconnect(svc, &session, Provider::Google, &home()).await.unwrap(),
         SignedOutEverywhere => {
             sessions::sign_out_everywhere(svc, &session, &home()).await.unwrap();

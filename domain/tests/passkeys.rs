@@ -401,16 +401,54 @@ async fn another_accounts_passkey_answers_like_a_missing_one_and_changes_nothing
     let (_, ada) = account(&svc, "ada@example.test").await;
     let (_, bob) = account(&svc, "bob@example.test").await;
     let adas = register(&svc, &ada, &mut key(1), "Ada's key").await.unwrap();
-    assert!(matches!(passkeys::remove(&svc, &bob, adas.id, &ClientInfo::default()).await, Err(DomainError::NotFound)));
-    assert!(matches!(passkeys::remove(&svc, &bob, PasskeyId::new(), &ClientInfo::default()).await, Err(DomainError::NotFound)));
+    assert!(matches!(passkeys::remove(&svc, &bob, adas.id, false, &ClientInfo::default()).await, Err(DomainError::NotFound)));
+    assert!(matches!(passkeys::remove(&svc, &bob, PasskeyId::new(), false, &ClientInfo::default()).await, Err(DomainError::NotFound)));
     assert!(matches!(passkeys::rename(&svc, &bob, adas.id, "mine now").await, Err(DomainError::NotFound)));
     let still = passkeys::list(&svc, &ada).await.unwrap().passkeys;
     assert_eq!(still.len(), 1);
     assert_eq!(still[0].name, "Ada's key");
     // Ada herself can rename and remove it (she has a password left)
     assert_eq!(passkeys::rename(&svc, &ada, adas.id, " Desk key ").await.unwrap(), "Desk key");
-    passkeys::remove(&svc, &ada, adas.id, &ClientInfo::default()).await.unwrap();
+    passkeys::remove(&svc, &ada, adas.id, false, &ClientInfo::default()).await.unwrap();
     assert!(passkeys::list(&svc, &ada).await.unwrap().passkeys.is_empty());
+}
+
+/// Removing a passkey can sign out the account's other sessions that signed in with it (a lost
+/// phone's), when asked: never the session doing it, nor one that signed in otherwise. The list
+/// counts them beforehand, for the question; another account asking ends nothing.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn removing_a_passkey_can_sign_out_the_other_sessions_that_signed_in_with_it(db: PgPool) {
+    let svc = services(db.clone());
+    let (password_session, ada) = account(&svc, "ada@example.test").await;
+    let (_, bob) = account(&svc, "bob@example.test").await;
+    let (mut phone, mut laptop) = (key(1), key(2));
+    let phones = register(&svc, &ada, &mut phone, "Phone").await.unwrap();
+    let laptops = register(&svc, &ada, &mut laptop, "Laptop").await.unwrap();
+    let here_token = sign_in_with(&svc, &mut phone).await.unwrap();
+    let lost = sign_in_with(&svc, &mut phone).await.unwrap();
+    let on_laptop = sign_in_with(&svc, &mut laptop).await.unwrap();
+    let here = me(&svc, &here_token).await;
+    let listed = passkeys::list(&svc, &here).await.unwrap().passkeys;
+    // (added at the same moment of the test's clock: in no particular order)
+    let mut counts = listed.iter().map(|p| (p.name.as_str(), p.sessions)).collect::<Vec<_>>();
+    counts.sort();
+    assert_eq!(counts, [("Laptop", 1), ("Phone", 1)]);
+    assert!(matches!(passkeys::remove(&svc, &bob, phones.id, true, &ClientInfo::default()).await, Err(DomainError::NotFound)));
+    assert!(authenticate(&svc, &lost).await.unwrap().is_some(), "Bob's request ended nothing");
+
+    assert_eq!(passkeys::remove(&svc, &here, phones.id, true, &ClientInfo::default()).await.unwrap(), 1);
+    assert!(authenticate(&svc, &lost).await.unwrap().is_none(), "the phone's other session ended");
+    let reason: Option<String> = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE passkey_id IS NULL AND revoked_at IS NOT NULL")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(reason.as_deref(), Some("passkey_removed"));
+    for (token, which) in [(&here_token, "this one"), (&on_laptop, "the laptop's"), (&password_session, "the password's")] {
+        assert_eq!(authenticate(&svc, token).await.unwrap().map(|s| s.user_id), Some(ada.user_id), "{which} stays");
+    }
+    // not asked: the laptop's session stays
+    assert_eq!(passkeys::remove(&svc, &here, laptops.id, false, &ClientInfo::default()).await.unwrap(), 0);
+    assert!(authenticate(&svc, &on_laptop).await.unwrap().is_some());
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -457,10 +495,10 @@ async fn the_last_way_to_sign_in_cannot_be_removed(db: PgPool) {
     sqlx::query("UPDATE users SET password_hash = NULL").execute(&db).await.unwrap();
     let list = passkeys::list(&svc, &session).await.unwrap();
     assert!(list.can_remove(), "two passkeys: one can go");
-    passkeys::remove(&svc, &session, first.id, &ClientInfo::default()).await.unwrap();
+    passkeys::remove(&svc, &session, first.id, false, &ClientInfo::default()).await.unwrap();
     let list = passkeys::list(&svc, &session).await.unwrap();
     assert!(!list.can_remove());
-    let e = passkeys::remove(&svc, &session, second.id, &ClientInfo::default()).await.unwrap_err();
+    let e = passkeys::remove(&svc, &session, second.id, false, &ClientInfo::default()).await.unwrap_err();
     assert!(matches!(e, DomainError::LastSignInMethod), "{e:?}");
     assert_eq!(passkeys::list(&svc, &session).await.unwrap().passkeys.len(), 1);
 }
@@ -557,7 +595,7 @@ async fn a_passkey_answer_arriving_after_its_session_ended_adds_nothing(db: PgPo
     let added = register(&svc, &session, &mut k, "Work laptop").await.unwrap();
     register(&svc, &session, &mut key(3), "Phone").await.unwrap();
     domain::auth::reverify::end(&svc, &me(&svc, &token).await).await.unwrap();
-    let r = passkeys::remove(&svc, &session, added.id, &ClientInfo::default()).await;
+    let r = passkeys::remove(&svc, &session, added.id, false, &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::ReverifyRequired)), "{r:?}");
     assert_eq!(count(&db, "passkeys").await, 2);
 }
@@ -658,7 +696,7 @@ async fn a_passkey_removed_through_another_instance_no_longer_signs_in_through_o
     let mut k = key(1);
     let added = register(&a, &session, &mut k, "").await.unwrap();
     sign_in_with(&a, &mut k).await.unwrap();
-    passkeys::remove(&b, &session, added.id, &ClientInfo::default()).await.unwrap();
+    passkeys::remove(&b, &session, added.id, false, &ClientInfo::default()).await.unwrap();
 
     let e = sign_in_with(&a, &mut k).await.unwrap_err();
     assert_eq!(rule(e), Invalid::PasskeyNotRegistered);

@@ -10,6 +10,7 @@ import {
   accountNav,
   addAuthenticator,
   type Authenticator,
+  BASE_URL,
   endVerificationWindow,
   expect,
   expectPathname,
@@ -23,10 +24,12 @@ import {
   requestSignUpViaUi,
   SECURITY_PATH,
   SIGN_UP_MAIL,
+  signInViaApi,
   signUpViaApi,
   sql,
   submitSignInForm,
   test,
+  trackPageErrors,
   waitForHydration,
   waitForMail,
   withoutAutofill,
@@ -207,6 +210,47 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expect(page.getByRole('alert')).toContainText('not registered with Gatehouse');
   await expectPathname(page, '/sign-in');
   expect(await signedInAs(page)).toBeNull();
+});
+
+test('removing a passkey from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await addAuthenticator(page, true);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'Phone');
+  await expect(passkeys(page).getByRole('status')).toContainText('“Phone” added');
+  // this browser signs in again with the passkey: its session is the passkey's
+  await signOut(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expectSecurityPage(page);
+  // the passkey's own session is not asked about: it stays
+  await passkeys(page).getByRole('button', { name: 'Remove Phone' }).click();
+  await expect(passkeys(page).getByRole('group', { name: 'Remove the passkey “Phone”?' })).toBeVisible();
+  await expect(passkeys(page).getByRole('checkbox')).toHaveCount(0);
+  await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
+
+  // another browser, signed in with the password, removes it
+  const context = await browser.newContext({ baseURL: BASE_URL });
+  const desk = await context.newPage();
+  const deskErrors = trackPageErrors(desk);
+  await signInViaApi(desk, account.email, account.password);
+  await gotoHydrated(desk, SECURITY_PATH);
+  await passkeys(desk).getByRole('button', { name: 'Remove Phone' }).click();
+  const choice = passkeys(desk).getByRole('checkbox', { name: 'Also sign out the other session that signed in with it' });
+  await expect(choice).toBeChecked();
+  await passkeys(desk).getByRole('button', { name: 'Remove this passkey' }).click();
+  await expect(passkeys(desk).getByRole('status')).toHaveText(
+    'Passkey removed. It can no longer sign in to your account, and the session that signed in with it is signed out.',
+  );
+  await expect(region(desk, 'Sessions').getByRole('listitem')).toHaveCount(1);
+  expect(await signedInAs(desk)).toBe(account.email.toLowerCase());
+  // the first browser is signed out
+  expect(await signedInAs(page)).toBeNull();
+  await page.reload();
+  await expectPathname(page, '/sign-in');
+  expect(deskErrors).toEqual([]);
+  await context.close();
 });
 
 test('a name over 64 characters is refused at its field before the device makes a passkey', async ({ page }) => {

@@ -105,6 +105,9 @@ pub fn ConfirmPanel(
     on_confirm: Callback<()>,
     on_cancel: Callback<()>,
     #[prop(optional)] small: bool,
+    /// A choice drawn between the question and the buttons: "Also sign out …".
+    #[prop(optional_no_strip)]
+    choice: Option<ViewFn>,
 ) -> impl IntoView {
     let size = if small { " btn-sm" } else { "" };
     let label = question.clone();
@@ -122,6 +125,7 @@ pub fn ConfirmPanel(
     view! {
         <div class="confirm" id=id role="group" aria-label=label tabindex="-1">
             <p>{question} {(!detail.is_empty()).then(|| format!(" {detail}"))}</p>
+            {choice.map(|c| c.run())}
             <div class="form-actions">
                 <button type="button" class=format!("btn btn-danger{size}") disabled=move || pending.get()
                     on:click=move |_| on_confirm.run(())>

@@ -118,6 +118,7 @@ impl PasskeysView {
                     synced: p.synced,
                     created: Moment::at(now, p.created_at),
                     last_used: p.last_used_at.map(|t| Moment::at(now, t)),
+                    sessions: p.sessions,
                 })
                 .collect(),
         }

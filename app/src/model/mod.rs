@@ -141,6 +141,8 @@ pub struct PasskeyView {
     pub created: Moment,
     /// `None`: never used yet.
     pub last_used: Option<Moment>,
+    /// The account's other live sessions that signed in with it (Remove can sign them out).
+    pub sessions: u32,
 }
 
 /// The Passkeys section.

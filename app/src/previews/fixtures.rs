@@ -18,7 +18,15 @@ pub(super) fn passkey(id: &str, name: &str, provider: Option<&str>, synced: bool
         synced,
         created: moment("2 months ago", "2026-09-14 18:03 UTC"),
         last_used,
+        sessions: 0,
     }
+}
+
+/// `passkeys_several`, the first of which two other sessions signed in with.
+pub(super) fn passkeys_signed_in_elsewhere() -> Vec<PasskeyView> {
+    let mut keys = passkeys_several();
+    keys[0].sessions = 2;
+    keys
 }
 
 pub(super) fn passkeys_several() -> Vec<PasskeyView> {

@@ -23,7 +23,7 @@ use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
 use crate::security::activity::ActivityCard;
 use crate::security::sign_in_prompt::{SecuredNotice, SignInPromptCard};
 use fixtures::{
-    activity_mixed, activity_unusual, not_me_view, sign_in_prompt, connected, moment, BOTH, passkey, passkeys_several, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
+    activity_mixed, activity_unusual, not_me_view, sign_in_prompt, connected, moment, BOTH, passkey, passkeys_several, passkeys_signed_in_elsewhere, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
     REVERIFY_WINDOW_MINUTES,
 };
 
@@ -128,12 +128,13 @@ pub fn PreviewsPage() -> impl IntoView {
     };
     let no_pw = PasswordView { has_password: false, changed: None };
     let noop_pair = Callback::new(|_: (String, String)| {});
+    let noop_remove = Callback::new(|_: (String, bool)| {});
     let passkeys = move |items: Vec<PasskeyView>, can_remove: bool, open: PasskeyPanel, supported: bool, error: Option<&'static str>| {
         ViewFn::from(move || {
             let panel = RwSignal::new(open.clone());
             view! {
                 <PasskeysCard status=PasskeysView { items: items.clone(), can_remove } supported pending=false
-                    error=error.map(String::from) panel on_add=noop_text on_rename=noop_pair on_remove=noop_text/>
+                    error=error.map(String::from) panel on_add=noop_text on_rename=noop_pair on_remove=noop_remove/>
             }
         })
     };
@@ -480,6 +481,8 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="passkeys-already" caption="Same device twice" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true,
                     Some("This device or password manager already has a passkey for your account. Use it, or choose another one."))/>
                 <State slug="passkeys-confirm-remove" caption="Confirming a removal" view=passkeys(passkeys_several(), true, PasskeyPanel::Removing("p3".into()), true, None)/>
+                <State slug="passkeys-confirm-remove-sessions" caption="Confirming a removal: two other sessions signed in with it"
+                    view=passkeys(passkeys_signed_in_elsewhere(), true, PasskeyPanel::Removing("p1".into()), true, None)/>
                 <State slug="passkeys-rename" caption="Rename dialog" view=ViewFn::from(move || view! {
                     <div class="preview-modal">
                         <RenameDialog passkey=passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None) pending=false

@@ -66,7 +66,11 @@ pub async fn read(db: impl PgExecutor<'_>, user_id: UserId, viewer: SessionId, s
                   (SELECT enabled_at FROM totp_credentials WHERE user_id = $1) AS totp_enabled_at,
                   codes.generated_at AS codes_generated_at, codes.unused AS "codes_left!", codes.total AS "codes_total!",
                   (SELECT coalesce(json_agg(p ORDER BY p.created_at, p.id), '[]')
-                     FROM (SELECT id, name, aaguid, backup_eligible, created_at, last_used_at FROM passkeys WHERE user_id = $1) p
+                     FROM (SELECT p.id, p.name, p.aaguid, p.backup_eligible, p.created_at, p.last_used_at,
+                                  (SELECT count(*) FROM sessions s
+                                    WHERE s.passkey_id = p.id AND s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
+                                      AND s.created_at > $3 AND s.last_seen_at > $4) AS sessions
+                             FROM passkeys p WHERE p.user_id = $1) p
                   ) AS "passkeys!: Json<Vec<ListedPasskey>>",
                   (SELECT coalesce(json_agg(c ORDER BY c.provider), '[]')
                      FROM (SELECT provider, email, login, connected_at, last_used_at FROM connected_accounts WHERE user_id = $1) c

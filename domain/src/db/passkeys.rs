@@ -72,15 +72,31 @@ pub struct ListedPasskey {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    /// Live sessions (created after and seen after the cut-offs) that signed in with it, the
+    /// viewing session left out.
+    pub sessions: i64,
 }
 
-/// The account's passkeys as the section lists them, oldest first (as `list`).
-pub async fn list_shown(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<ListedPasskey>, sqlx::Error> {
+/// The account's passkeys as the section lists them to the session `viewer`, oldest first (as
+/// `list`); `created_after` and `seen_after`: the cut-offs of a live session (`revoke_live`).
+pub async fn list_shown(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    viewer: SessionId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+) -> Result<Vec<ListedPasskey>, sqlx::Error> {
     sqlx::query_as!(
         ListedPasskey,
-        "SELECT id, name, aaguid, backup_eligible, created_at, last_used_at
-           FROM passkeys WHERE user_id = $1 ORDER BY created_at, id",
+        r#"SELECT p.id, p.name, p.aaguid, p.backup_eligible, p.created_at, p.last_used_at,
+                  (SELECT count(*) FROM sessions s
+                    WHERE s.passkey_id = p.id AND s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
+                      AND s.created_at > $3 AND s.last_seen_at > $4) AS "sessions!"
+           FROM passkeys p WHERE p.user_id = $1 ORDER BY p.created_at, p.id"#,
         user_id.0,
+        viewer.0,
+        created_after,
+        seen_after,
     )
     .fetch_all(db)
     .await

@@ -1,7 +1,7 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::ids::{SessionId, UserId};
+use crate::ids::{PasskeyId, SessionId, UserId};
 use crate::kinds::{RevokeReason, SignInMethod};
 use crate::plan::Plan;
 
@@ -175,6 +175,35 @@ pub async fn revoke_live(
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Revokes the account's live sessions (see `revoke_live`) that signed in with `passkey`, but
+/// `keep`; answers how many ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn revoke_signed_in_with(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    passkey: PasskeyId,
+    keep: SessionId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+    now: OffsetDateTime,
+    reason: RevokeReason,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sessions SET revoked_at = $6, revoked_reason = $7
+         WHERE user_id = $1 AND passkey_id = $2 AND id <> $3 AND revoked_at IS NULL AND created_at > $4 AND last_seen_at > $5",
+        user_id.0,
+        passkey.0,
+        keep.0,
+        created_after,
+        seen_after,
+        now,
+        reason.as_str(),
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Revokes every session of the account but `keep`; answers how many ended.

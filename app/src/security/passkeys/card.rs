@@ -35,7 +35,8 @@ pub fn PasskeysCard(
     /// Starts New passkey with the chosen name (may be empty).
     on_add: Callback<String>,
     on_rename: Callback<(String, String)>,
-    on_remove: Callback<String>,
+    /// Removes a passkey (id), and signs out the sessions that signed in with it (true).
+    on_remove: Callback<(String, bool)>,
 ) -> impl IntoView {
     let count = status.items.len();
     let can_remove = status.can_remove;
@@ -132,9 +133,13 @@ fn PasskeyRow(
     can_remove: bool,
     #[prop(into)] pending: Signal<bool>,
     panel: RwSignal<PasskeyPanel>,
-    on_remove: Callback<String>,
+    on_remove: Callback<(String, bool)>,
 ) -> impl IntoView {
     let id = passkey.id.clone();
+    // its other sessions go with it unless the person unticks this (a lost or stolen device's
+    // sessions should end with its passkey)
+    let sessions = passkey.sessions;
+    let sign_out = RwSignal::new(true);
     let (rename_id, remove_id, confirm_id, confirm_remove) = (id.clone(), id.clone(), id.clone(), id.clone());
     let why_id = crate::components::scoped_id(&format!("passkey-{id}-why"));
     let name = passkey.name.clone();
@@ -169,6 +174,19 @@ fn PasskeyRow(
             </div>
             {move || (panel.get() == PasskeyPanel::Removing(confirm_id.clone())).then(|| {
                 let id = confirm_remove.clone();
+                let choice = (sessions > 0).then(|| {
+                    let label = if sessions == 1 {
+                        "Also sign out the other session that signed in with it".to_string()
+                    } else {
+                        format!("Also sign out the {sessions} other sessions that signed in with it")
+                    };
+                    ViewFn::from(move || view! {
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || sign_out.get() on:change=move |ev| sign_out.set(event_target_checked(&ev))/>
+                            " " {label.clone()}
+                        </label>
+                    })
+                });
                 view! {
                     <ConfirmPanel
                         id=format!("confirm-remove-passkey-{id}")
@@ -176,7 +194,8 @@ fn PasskeyRow(
                         detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
                         confirm_label="Remove this passkey"
                         pending
-                        on_confirm=Callback::new(move |_| on_remove.run(id.clone()))
+                        choice=choice
+                        on_confirm=Callback::new(move |_| on_remove.run((id.clone(), sessions > 0 && sign_out.get_untracked())))
                         on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/>
                 }
             })}

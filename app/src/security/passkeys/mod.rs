@@ -60,17 +60,20 @@ pub async fn rename_passkey(id: String, name: String) -> Result<String, AppError
     domain::auth::passkeys::rename(&services()?, &session, passkey_id(&id)?, &name).await.map_err(fail)
 }
 
-/// Removes one of the account's passkeys; it can no longer sign in.
+/// Removes one of the account's passkeys; it can no longer sign in. With `sign_out_sessions`, the
+/// account's other sessions that signed in with it end too (this one stays). Answers how many
+/// sessions ended.
 ///
 /// - Auth: signed in and recently verified.
-/// - Effects: the passkey is deleted (sessions it started stay); a `passkey_removed` event.
+/// - Effects: the passkey is deleted; with `sign_out_sessions`, the other live sessions it started
+///   are revoked (`passkey_removed`; otherwise they stay); a `passkey_removed` event.
 /// - Errors: `NotFound` (unknown id, or another account's passkey alike), `Invalid` when it is the
 ///   account's last way to sign in, `ReverifyRequired`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/passkeys/remove")]
-pub async fn remove_passkey(id: String) -> Result<(), AppError> {
+pub async fn remove_passkey(id: String, #[server(default)] sign_out_sessions: bool) -> Result<u64, AppError> {
     use crate::server::{auth, client, fail, reject, services};
     let session = auth().map_err(reject)?;
-    domain::auth::passkeys::remove(&services()?, &session, passkey_id(&id)?, &client()).await.map_err(fail)
+    domain::auth::passkeys::remove(&services()?, &session, passkey_id(&id)?, sign_out_sessions, &client()).await.map_err(fail)
 }
 
 /// Starts confirming it is the person with one of their passkeys (re-verification).
@@ -98,6 +101,15 @@ pub async fn finish_passkey_reverify(credential: String) -> Result<(), AppError>
     let done = domain::auth::passkeys::finish_reverify(&services()?, &session, &credential, &client()).await.map_err(fail)?;
     set_session_cookie(&done.token);
     Ok(())
+}
+
+/// What the section says once a passkey is removed, `ended` of its sessions with it.
+pub(crate) fn removed_notice(ended: u64) -> String {
+    match ended {
+        0 => "Passkey removed. It can no longer sign in to your account.".to_string(),
+        1 => "Passkey removed. It can no longer sign in to your account, and the session that signed in with it is signed out.".to_string(),
+        n => format!("Passkey removed. It can no longer sign in to your account, and the {n} sessions that signed in with it are signed out."),
+    }
 }
 
 /// The browser half between two server calls failed or was refused.
@@ -172,9 +184,9 @@ impl PasskeysSection {
             }
         });
         Effect::new(move |_| {
-            if let Some(Ok(())) = remove.action.value().get() {
+            if let Some(Ok(ended)) = remove.action.value().get() {
                 panel.set(PasskeyPanel::None);
-                notice.set(Some("Passkey removed. It can no longer sign in to your account.".to_string()));
+                notice.set(Some(removed_notice(ended)));
             }
         });
         // New passkey: options from the server, the browser's prompt, the server's check. Asks for
@@ -219,9 +231,9 @@ impl PasskeysSection {
             notice.set(None);
             rename.dispatch(RenamePasskey { id, name });
         });
-        let on_remove = Callback::new(move |id: String| {
+        let on_remove = Callback::new(move |(id, sign_out_sessions): (String, bool)| {
             notice.set(None);
-            remove.dispatch(RemovePasskey { id });
+            remove.dispatch(RemovePasskey { id, sign_out_sessions });
         });
         // (each `pending()` makes a memo: made once here, not on every read)
         let (renaming, removing) = (rename.pending(), remove.action.pending());

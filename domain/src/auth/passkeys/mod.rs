@@ -20,7 +20,7 @@ use crate::request::{AuthSession, ClientInfo};
 use crate::db;
 use crate::db::passkeys::ListedPasskey;
 use crate::ids::PasskeyId;
-use crate::kinds::EventKind;
+use crate::kinds::{EventKind, RevokeReason};
 use crate::error::{Invalid, PasskeyCeremony, PasskeyFailure};
 use crate::{DomainError, Services};
 
@@ -123,6 +123,8 @@ pub struct PasskeySummary {
     pub synced: bool,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
+    /// The account's other live sessions that signed in with it (what `remove` can sign out).
+    pub sessions: u32,
 }
 
 /// The account's passkeys, and whether removing one would leave it without a way to sign in.
@@ -150,11 +152,13 @@ fn summary(svc: &Services, row: ListedPasskey) -> PasskeySummary {
         synced: row.backup_eligible,
         created_at: row.created_at,
         last_used_at: row.last_used_at,
+        sessions: u32::try_from(row.sessions).unwrap_or(u32::MAX),
     }
 }
 
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, DomainError> {
-    let rows = db::passkeys::list_shown(&svc.db, auth.user_id).await?;
+    let (created_after, seen_after) = crate::auth::sessions::live_after(&svc.sessions, auth.plan, svc.clock.now());
+    let rows = db::passkeys::list_shown(&svc.db, auth.user_id, auth.session_id, created_after, seen_after).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
     let connected = crate::auth::connected_accounts::usable_links(svc, &db::connected_accounts::list(&svc.db, auth.user_id).await?);
     Ok(passkey_list(svc, rows, has_password, connected))
@@ -223,22 +227,35 @@ pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &st
 
 /// Removes one of the account's passkeys. Needs a recent sign-in or re-verification, and never
 /// removes the last way to sign in. Another account's passkey answers `NotFound`.
-pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, client: &ClientInfo) -> Result<(), DomainError> {
+///
+/// With `sign_out_sessions`, the account's other live sessions that signed in with it end too, in
+/// the same transaction (a lost or stolen device's sessions go with its passkey; the session doing
+/// this stays); answers how many ended.
+pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, sign_out_sessions: bool, client: &ClientInfo) -> Result<u64, DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
+    let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
+    // (before the passkey goes: deleting it clears the sessions' `passkey_id`; the account's row,
+    // locked above, is taken before its sessions', as everywhere)
+    let ended = if sign_out_sessions {
+        let (created_after, seen_after) = crate::auth::sessions::live_after(&svc.sessions, auth.plan, now);
+        db::sessions::revoke_signed_in_with(&mut *tx, auth.user_id, id, auth.session_id, created_after, seen_after, now, RevokeReason::PasskeyRemoved)
+            .await?
+    } else {
+        0
+    };
     let Some(name) = db::passkeys::delete(&mut *tx, auth.user_id, id).await? else {
         return Err(DomainError::NotFound);
     };
     if methods <= 1 {
         return Err(last_method());
     }
-    let now = svc.clock.now();
     let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(ended)
 }
 
 fn last_method() -> DomainError {

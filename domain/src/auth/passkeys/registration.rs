@@ -156,6 +156,7 @@ pub async fn finish_registration(
         synced: backup_eligible,
         created_at: now,
         last_used_at: None,
+        sessions: 0,
     })
 }
 

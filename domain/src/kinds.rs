@@ -291,6 +291,9 @@ text_kind! {
         ReportedNotMe = "reported_not_me",
         /// It signed in with a passkey the owner removed, asking to sign out its sessions too.
         PasskeyRemoved = "passkey_removed",
+        /// It signed in with a Google or GitHub identity the owner disconnected, asking to sign out
+        /// its sessions too.
+        ProviderDisconnected = "provider_disconnected",
     }
 }
 

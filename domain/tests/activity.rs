@@ -1343,7 +1343,9 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
         PasskeyRemoved => {
             passkeys::remove(svc, &session, passkey.unwrap(), false, &home()).await.unwrap();
         }
-        ProviderDisconnected => connected_accounts::disconnect(svc, &session, Provider::Google, &home()).await.unwrap(),
+        ProviderDisconnected => {
+            connected_accounts::disconnect(svc, &session, Provider::Google, false, &home()).await.unwrap();
+        }
         SignedOutEverywhere => {
             sessions::sign_out_everywhere(svc, &session, &home()).await.unwrap();
         }

@@ -8,6 +8,7 @@
 import type { Page } from '@playwright/test';
 import {
   accountNav,
+  BASE_URL,
   endVerificationWindow,
   expect,
   expectPathname,
@@ -19,11 +20,13 @@ import {
   region,
   SAME_ORIGIN_HEADERS,
   SECURITY_PATH,
+  signInViaApi,
   signUpViaApi,
   sql,
   strongPassword,
   submitSignInForm,
   test,
+  trackPageErrors,
   turnOnAuthenticator,
   uniqueEmail,
 } from './fixtures';
@@ -99,6 +102,45 @@ test('sign up with Google, set a password, disconnect Google, then sign in with 
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password');
 });
 
+
+test('disconnecting Google from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-up');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  const password = strongPassword();
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(password);
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  // this browser's own Google session is not asked about
+  const mine = region(page, 'Connected accounts');
+  await mine.getByRole('button', { name: 'Disconnect Google' }).click();
+  await expect(mine.getByRole('group', { name: 'Disconnect Google?' })).toBeVisible();
+  await expect(mine.getByRole('checkbox')).toHaveCount(0);
+  await mine.getByRole('button', { name: 'Cancel' }).click();
+
+  // another browser, signed in with the password, disconnects Google
+  const context = await browser.newContext({ baseURL: BASE_URL });
+  const desk = await context.newPage();
+  const deskErrors = trackPageErrors(desk, [HTTP_4XX_LOG]);
+  await signInViaApi(desk, email, password);
+  await gotoHydrated(desk, SECURITY_PATH);
+  const connected = region(desk, 'Connected accounts');
+  await connected.getByRole('button', { name: 'Disconnect Google' }).click();
+  const confirm = connected.getByRole('group', { name: 'Disconnect Google?' });
+  await expect(confirm.getByRole('checkbox', { name: 'Also sign out the other session that signed in with it' })).toBeChecked();
+  await confirm.getByRole('button', { name: 'Disconnect Google' }).click();
+  await expect(connected.getByRole('status')).toHaveText(
+    'Google is disconnected. It can no longer sign in to your account, and the session that signed in with it is signed out.',
+  );
+  // the first browser is signed out
+  await page.reload();
+  await expectPathname(page, '/sign-in');
+  expect(deskErrors).toEqual([]);
+  await context.close();
+});
 test('connect GitHub to a password account after re-verification, sign out, sign in with GitHub', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

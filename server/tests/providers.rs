@@ -456,6 +456,44 @@ async fn the_only_sign_in_method_cannot_be_disconnected(db: PgPool) {
     assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_disconnected'").await, 1);
 }
 
+/// Disconnecting Google can sign out the account's other sessions that signed in with it, when
+/// asked: never the session doing it, nor one that signed in with the password or GitHub; not
+/// asked, none end.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn disconnecting_a_provider_can_sign_out_the_other_sessions_that_signed_in_with_it(db: PgPool) {
+    let w = world(db).await;
+    let mut desk = password_account(&w, "grace@example.test").await;
+    let (google, github) = (Person::new("grace.g@example.test"), Person::new("grace.codes@example.test"));
+    connect(&w, &mut desk, "Google", &google, Tweak::None).await;
+    connect(&w, &mut desk, "GitHub", &github, Tweak::None).await;
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 2);
+    let (mut phone, mut tablet, mut laptop) = (Browser::default(), Browser::default(), Browser::default());
+    sign_in_as(&w, &mut phone, "Google", &google, Tweak::None).await;
+    sign_in_as(&w, &mut tablet, "Google", &google, Tweak::None).await;
+    sign_in_as(&w, &mut laptop, "GitHub", &github, Tweak::None).await;
+    let who = |body: &str| body.contains("grace@example.test");
+    for b in [&mut phone, &mut tablet, &mut laptop] {
+        assert!(who(&b.get(&w.app, "/api/session").await.1));
+    }
+    // the page offers it: "Also sign out the 2 other sessions that signed in with it" (Google's row
+    // in the overview the page hydrates from; GitHub's is 1)
+    let (_, page) = desk.get(&w.app, "/settings/security").await;
+    assert!(page.contains(r#"\"sessions\":2},\"can_disconnect\":true},{\"provider\":{\"kind\":\"GitHub\""#), "Google's row counts two");
+    assert!(page.contains(r#"\"sessions\":1},\"can_disconnect\":true}]"#), "GitHub's row counts one");
+
+    let (res, body) = desk.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "Google"), ("sign_out_sessions", "true")]).await;
+    assert_eq!((res.status(), body.as_str()), (StatusCode::OK, "2"));
+    assert_eq!(phone.get(&w.app, "/api/session").await.1.trim(), "null");
+    assert_eq!(tablet.get(&w.app, "/api/session").await.1.trim(), "null");
+    assert!(who(&laptop.get(&w.app, "/api/session").await.1), "GitHub's session stays");
+    assert!(who(&desk.get(&w.app, "/api/session").await.1), "this one stays");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sessions WHERE revoked_reason = 'provider_disconnected'").await, 2);
+    // not asked: GitHub's session stays
+    let (res, body) = desk.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
+    assert_eq!((res.status(), body.as_str()), (StatusCode::OK, "0"));
+    assert!(who(&laptop.get(&w.app, "/api/session").await.1));
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn two_disconnections_at_once_leave_one_way_to_sign_in(db: PgPool) {
     let w = world(db).await;

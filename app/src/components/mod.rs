@@ -137,6 +137,32 @@ pub fn ConfirmPanel(
     }
 }
 
+/// The choice in a removal's confirmation (a passkey, a connected account): also sign out the
+/// `count` other sessions that signed in with it. Ticked at first: a lost or stolen device's
+/// sessions should go with its way of signing in.
+pub fn sign_out_sessions_choice(count: u32, checked: RwSignal<bool>) -> Option<ViewFn> {
+    let label = match count {
+        0 => return None,
+        1 => "Also sign out the other session that signed in with it".to_string(),
+        n => format!("Also sign out the {n} other sessions that signed in with it"),
+    };
+    Some(ViewFn::from(move || view! {
+        <label class="checkbox">
+            <input type="checkbox" prop:checked=move || checked.get() on:change=move |ev| checked.set(event_target_checked(&ev))/>
+            " " {label.clone()}
+        </label>
+    }))
+}
+
+/// What a notice adds once a removal signed out `ended` sessions with it.
+pub fn signed_out_with_it(ended: u64) -> String {
+    match ended {
+        0 => String::new(),
+        1 => ", and the session that signed in with it is signed out".to_string(),
+        n => format!(", and the {n} sessions that signed in with it are signed out"),
+    }
+}
+
 /// A relative time with the exact timestamp on hover.
 #[component]
 pub fn TimeAgo(moment: Moment) -> impl IntoView {

@@ -96,6 +96,7 @@ impl ConnectedAccountsView {
                             .unwrap_or_else(|| "Connected".into()),
                         connected: Moment::at(now, a.connected_at),
                         last_used: a.last_used_at.map(|t| Moment::at(now, t)),
+                        sessions: a.sessions,
                     }),
                     provider,
                 })

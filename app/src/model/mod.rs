@@ -200,6 +200,8 @@ pub struct ConnectedView {
     pub connected: Moment,
     /// Last sign-in with it (`None`: not used to sign in yet).
     pub last_used: Option<Moment>,
+    /// The account's other live sessions that signed in with it (Disconnect can sign them out).
+    pub sessions: u32,
 }
 
 /// One row of the Connected accounts section.

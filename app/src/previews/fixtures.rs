@@ -129,6 +129,16 @@ pub(super) const BOTH: [crate::model::ProviderOption; 2] = [
 ];
 
 /// The Connected accounts section: `google` / `github` connected as that account (or not).
+/// Google and GitHub connected, another session signed in with GitHub.
+pub(super) fn connected_github_signed_in_elsewhere() -> crate::model::ConnectedAccountsView {
+    let mut c = connected(Some("ada@example.com"), Some("@ada-lovelace"), true);
+    if let Some(github) = c.rows[1].connected.as_mut() {
+        github.last_used = Some(moment("3 days ago", "2026-11-20 18:30 UTC"));
+        github.sessions = 1;
+    }
+    c
+}
+
 pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconnect: bool) -> crate::model::ConnectedAccountsView {
     use crate::model::{ConnectedAccountView, ConnectedAccountsView, ConnectedView};
     let row = |provider: crate::model::ProviderOption, account: Option<&str>, used: bool| ConnectedAccountView {
@@ -138,6 +148,7 @@ pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconne
             account: a.into(),
             connected: moment("2 weeks ago", "2026-11-09 10:30 UTC"),
             last_used: used.then(|| moment("1 hour ago", "2026-11-23 11:02 UTC")),
+            sessions: 0,
         }),
     };
     ConnectedAccountsView { rows: vec![row(BOTH[0], google, true), row(BOTH[1], github, false)] }

@@ -23,7 +23,7 @@ use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
 use crate::security::activity::ActivityCard;
 use crate::security::sign_in_prompt::{SecuredNotice, SignInPromptCard};
 use fixtures::{
-    activity_mixed, activity_unusual, not_me_view, sign_in_prompt, connected, moment, BOTH, passkey, passkeys_several, passkeys_signed_in_elsewhere, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
+    activity_mixed, activity_unusual, not_me_view, sign_in_prompt, connected, connected_github_signed_in_elsewhere, moment, BOTH, passkey, passkeys_several, passkeys_signed_in_elsewhere, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
     REVERIFY_WINDOW_MINUTES,
 };
 
@@ -140,12 +140,13 @@ pub fn PreviewsPage() -> impl IntoView {
     };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
     let noop_provider = Callback::new(|_: ProviderKind| {});
+    let noop_disconnect = Callback::new(|_: (ProviderKind, bool)| {});
     let connected_card = move |status: crate::model::ConnectedAccountsView, open: ConnectedPanel, error: Option<String>, notice: Option<String>| {
         ViewFn::from(move || {
             let panel = RwSignal::new(open);
             view! {
                 <ConnectedAccountsCard status=status.clone() pending=false error=error.clone() notice=notice.clone() panel
-                    on_connect=noop_provider on_disconnect=noop_provider/>
+                    on_connect=noop_provider on_disconnect=noop_disconnect/>
             }
         })
     };
@@ -507,6 +508,8 @@ pub fn PreviewsPage() -> impl IntoView {
                     ConnectedPanel::None, None, None)/>
                 <State slug="connected-confirm" caption="Confirming a disconnection" view=connected_card(
                     connected(Some("ada@example.com"), Some("@ada-lovelace"), true), ConnectedPanel::Disconnecting(ProviderKind::GitHub), None, None)/>
+                <State slug="connected-confirm-sessions" caption="Confirming a disconnection: another session signed in with it" view=connected_card(
+                    connected_github_signed_in_elsewhere(), ConnectedPanel::Disconnecting(ProviderKind::GitHub), None, None)/>
                 <State slug="connected-elsewhere" caption="Back from GitHub: linked to another account" view=connected_card(
                     connected(Some("ada@example.com"), None, true), ConnectedPanel::None,
                     Some(ProviderOutcome::LinkedElsewhere.sentence(ProviderKind::GitHub)), None)/>

@@ -33,18 +33,23 @@ pub async fn connect_provider(provider: ProviderKind) -> Result<String, AppError
     Ok(started.url)
 }
 
-/// Disconnects the account's `provider` identity: it can no longer sign in to this account.
+/// Disconnects the account's `provider` identity: it can no longer sign in to this account. With
+/// `sign_out_sessions`, the account's other sessions that signed in with it end too (this one
+/// stays). Answers how many sessions ended.
 ///
 /// - Auth: signed in and recently verified.
-/// - Effects: the link is deleted (sessions it started stay), so are sign-ins through it still
-///   waiting for their second step; a `provider_disconnected` event.
+/// - Effects: the link is deleted, so are sign-ins through it still waiting for their second step;
+///   with `sign_out_sessions`, the other live sessions it started are revoked
+///   (`provider_disconnected`; otherwise they stay); a `provider_disconnected` event.
 /// - Errors: `NotFound` (not connected), `Invalid { field: "provider" }` when it is the account's
 ///   last way to sign in (checked with the account row locked), `ReverifyRequired`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/connected-accounts/disconnect")]
-pub async fn disconnect_provider(provider: ProviderKind) -> Result<(), AppError> {
+pub async fn disconnect_provider(provider: ProviderKind, #[server(default)] sign_out_sessions: bool) -> Result<u64, AppError> {
     use crate::server::{auth, client, fail_for, reject, services};
     let session = auth().map_err(reject)?;
-    domain::auth::connected_accounts::disconnect(&services()?, &session, provider.into(), &client()).await.map_err(fail_for(provider))
+    domain::auth::connected_accounts::disconnect(&services()?, &session, provider.into(), sign_out_sessions, &client())
+        .await
+        .map_err(fail_for(provider))
 }
 
 /// Begins confirming it is the person with a connected provider (re-verification): answers the
@@ -105,13 +110,13 @@ impl ConnectedAccountsSection {
             }
         });
         Effect::new(move |_| {
-            if let Some(Ok(())) = disconnect.action.value().get() {
+            if let Some(Ok(ended)) = disconnect.action.value().get() {
                 let name = match panel.get_untracked() {
                     ConnectedPanel::Disconnecting(p) => p.name(),
                     ConnectedPanel::None => "The account",
                 };
                 panel.set(ConnectedPanel::None);
-                notice.set(Some(format!("{name} is disconnected. It can no longer sign in to your account.")));
+                notice.set(Some(format!("{name} is disconnected. It can no longer sign in to your account{}.", crate::components::signed_out_with_it(ended))));
             }
         });
         Effect::new(move |_| {
@@ -128,10 +133,10 @@ impl ConnectedAccountsSection {
             moved_on.set(true);
             connect.dispatch(ConnectProvider { provider });
         });
-        let on_disconnect = Callback::new(move |provider: ProviderKind| {
+        let on_disconnect = Callback::new(move |(provider, sign_out_sessions): (ProviderKind, bool)| {
             notice.set(None);
             moved_on.set(true);
-            disconnect.dispatch(DisconnectProvider { provider });
+            disconnect.dispatch(DisconnectProvider { provider, sign_out_sessions });
         });
         // a pending Connect keeps its buttons disabled until the browser has left
         // (each `pending()` makes a memo: made once here, not on every read)
@@ -169,7 +174,8 @@ pub fn ConnectedAccountsCard(
     info: Signal<Option<String>>,
     panel: RwSignal<ConnectedPanel>,
     on_connect: Callback<ProviderKind>,
-    on_disconnect: Callback<ProviderKind>,
+    /// Disconnects a provider, and signs out the sessions that signed in with it (true).
+    on_disconnect: Callback<(ProviderKind, bool)>,
 ) -> impl IntoView {
     if status.rows.is_empty() {
         return ().into_any();
@@ -200,10 +206,12 @@ fn ConnectedRow(
     #[prop(into)] pending: Signal<bool>,
     panel: RwSignal<ConnectedPanel>,
     on_connect: Callback<ProviderKind>,
-    on_disconnect: Callback<ProviderKind>,
+    /// Disconnects a provider, and signs out the sessions that signed in with it (true).
+    on_disconnect: Callback<(ProviderKind, bool)>,
 ) -> impl IntoView {
     let kind = row.provider.kind;
     let can_disconnect = row.can_disconnect;
+    let sign_out = RwSignal::new(true);
     let name = kind.name();
     let why_id = crate::components::scoped_id(&format!("connected-{}-why", kind.slug()));
     let Some(account) = row.connected else {
@@ -253,10 +261,11 @@ fn ConnectedRow(
                 <ConfirmPanel
                     id=format!("confirm-disconnect-{}", kind.slug())
                     question=format!("Disconnect {name}?")
-                    detail=format!("You won't be able to sign in with this {name} account ({}) any more. Devices already signed in with it stay signed in.", account.account)
+                    detail=format!("You won't be able to sign in with this {name} account ({}) any more.", account.account)
                     confirm_label=format!("Disconnect {name}")
                     pending
-                    on_confirm=Callback::new(move |_| on_disconnect.run(kind))
+                    choice=crate::components::sign_out_sessions_choice(account.sessions, sign_out)
+                    on_confirm=Callback::new(move |_| on_disconnect.run((kind, account.sessions > 0 && sign_out.get_untracked())))
                     on_cancel=Callback::new(move |_| panel.set(ConnectedPanel::None))/>
             })}
         </li>

@@ -3,7 +3,7 @@ use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
 use crate::ids::{SessionId, UserId};
-use crate::kinds::{FlowIntent, Provider};
+use crate::kinds::{FlowIntent, Provider, RevokeReason};
 
 /// One linked identity (also read as JSON, in `db::overview`).
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -15,6 +15,9 @@ pub struct ConnectedAccountRow {
     pub connected_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    /// Live sessions that signed in with it (with this provider since it was connected: an
+    /// account has one identity per provider), the viewing session left out.
+    pub sessions: i64,
 }
 
 /// An identity as the provider proved it, to link.
@@ -96,15 +99,60 @@ pub async fn owner(db: impl PgExecutor<'_>, provider: Provider, issuer: &str, su
 }
 
 /// The account's linked identities, by provider.
-pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<ConnectedAccountRow>, sqlx::Error> {
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    viewer: SessionId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+) -> Result<Vec<ConnectedAccountRow>, sqlx::Error> {
     sqlx::query_as!(
         ConnectedAccountRow,
-        r#"SELECT provider AS "provider: Provider", email, login, connected_at, last_used_at
-           FROM connected_accounts WHERE user_id = $1 ORDER BY provider"#,
+        r#"SELECT c.provider AS "provider: Provider", c.email, c.login, c.connected_at, c.last_used_at,
+                  (SELECT count(*) FROM sessions s
+                    WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL AND s.created_at > $3 AND s.last_seen_at > $4
+                      AND split_part(s.auth_method, '+', 1) = c.provider AND s.created_at >= c.connected_at) AS "sessions!"
+           FROM connected_accounts c WHERE c.user_id = $1 ORDER BY c.provider"#,
         user_id.0,
+        viewer.0,
+        created_after,
+        seen_after,
     )
     .fetch_all(db)
     .await
+}
+
+/// Revokes the account's live sessions (see `sessions::revoke_live`) that signed in with its
+/// identity at `provider` (with that provider since the identity was connected), but `keep`;
+/// answers how many ended. Before `delete`, which forgets when it was connected.
+#[allow(clippy::too_many_arguments)]
+pub async fn revoke_signed_in_with(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    provider: Provider,
+    keep: SessionId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
+    now: OffsetDateTime,
+    reason: RevokeReason,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sessions s SET revoked_at = $6, revoked_reason = $7
+           FROM connected_accounts c
+          WHERE c.user_id = $1 AND c.provider = $2 AND s.user_id = $1 AND s.id <> $3 AND s.revoked_at IS NULL
+            AND s.created_at > $4 AND s.last_seen_at > $5
+            AND split_part(s.auth_method, '+', 1) = c.provider AND s.created_at >= c.connected_at",
+        user_id.0,
+        provider.as_str(),
+        keep.0,
+        created_after,
+        seen_after,
+        now,
+        reason.as_str(),
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Unlinks the account's identity at `provider`; `false` if it had none.

@@ -73,7 +73,11 @@ pub async fn read(db: impl PgExecutor<'_>, user_id: UserId, viewer: SessionId, s
                              FROM passkeys p WHERE p.user_id = $1) p
                   ) AS "passkeys!: Json<Vec<ListedPasskey>>",
                   (SELECT coalesce(json_agg(c ORDER BY c.provider), '[]')
-                     FROM (SELECT provider, email, login, connected_at, last_used_at FROM connected_accounts WHERE user_id = $1) c
+                     FROM (SELECT c.provider, c.email, c.login, c.connected_at, c.last_used_at,
+                                  (SELECT count(*) FROM sessions s
+                                    WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL AND s.created_at > $3 AND s.last_seen_at > $4
+                                      AND split_part(s.auth_method, '+', 1) = c.provider AND s.created_at >= c.connected_at) AS sessions
+                             FROM connected_accounts c WHERE c.user_id = $1) c
                   ) AS "connected!: Json<Vec<ConnectedAccountRow>>",
                   (SELECT row_to_json(a)
                      FROM (SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, e.user_agent, e.ip, e.location, e.method

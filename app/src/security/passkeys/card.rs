@@ -3,7 +3,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::browser::{dom, UNSUPPORTED};
-use crate::components::{Card, ConfirmPanel, ErrorMessage, Field, StatusMessage, TimeAgo};
+use crate::components::{sign_out_sessions_choice, Card, ConfirmPanel, ErrorMessage, Field, StatusMessage, TimeAgo};
 use crate::model::{PasskeyView, PasskeysView};
 
 /// Which panel of the section is open (owned by the page, so a refresh of its data keeps it).
@@ -136,8 +136,6 @@ fn PasskeyRow(
     on_remove: Callback<(String, bool)>,
 ) -> impl IntoView {
     let id = passkey.id.clone();
-    // its other sessions go with it unless the person unticks this (a lost or stolen device's
-    // sessions should end with its passkey)
     let sessions = passkey.sessions;
     let sign_out = RwSignal::new(true);
     let (rename_id, remove_id, confirm_id, confirm_remove) = (id.clone(), id.clone(), id.clone(), id.clone());
@@ -174,19 +172,6 @@ fn PasskeyRow(
             </div>
             {move || (panel.get() == PasskeyPanel::Removing(confirm_id.clone())).then(|| {
                 let id = confirm_remove.clone();
-                let choice = (sessions > 0).then(|| {
-                    let label = if sessions == 1 {
-                        "Also sign out the other session that signed in with it".to_string()
-                    } else {
-                        format!("Also sign out the {sessions} other sessions that signed in with it")
-                    };
-                    ViewFn::from(move || view! {
-                        <label class="checkbox">
-                            <input type="checkbox" prop:checked=move || sign_out.get() on:change=move |ev| sign_out.set(event_target_checked(&ev))/>
-                            " " {label.clone()}
-                        </label>
-                    })
-                });
                 view! {
                     <ConfirmPanel
                         id=format!("confirm-remove-passkey-{id}")
@@ -194,7 +179,7 @@ fn PasskeyRow(
                         detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
                         confirm_label="Remove this passkey"
                         pending
-                        choice=choice
+                        choice=sign_out_sessions_choice(sessions, sign_out)
                         on_confirm=Callback::new(move |_| on_remove.run((id.clone(), sessions > 0 && sign_out.get_untracked())))
                         on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/>
                 }

@@ -103,15 +103,6 @@ pub async fn finish_passkey_reverify(credential: String) -> Result<(), AppError>
     Ok(())
 }
 
-/// What the section says once a passkey is removed, `ended` of its sessions with it.
-pub(crate) fn removed_notice(ended: u64) -> String {
-    match ended {
-        0 => "Passkey removed. It can no longer sign in to your account.".to_string(),
-        1 => "Passkey removed. It can no longer sign in to your account, and the session that signed in with it is signed out.".to_string(),
-        n => format!("Passkey removed. It can no longer sign in to your account, and the {n} sessions that signed in with it are signed out."),
-    }
-}
-
 /// The browser half between two server calls failed or was refused.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FlowError {
@@ -186,7 +177,7 @@ impl PasskeysSection {
         Effect::new(move |_| {
             if let Some(Ok(ended)) = remove.action.value().get() {
                 panel.set(PasskeyPanel::None);
-                notice.set(Some(removed_notice(ended)));
+                notice.set(Some(format!("Passkey removed. It can no longer sign in to your account{}.", crate::components::signed_out_with_it(ended))));
             }
         });
         // New passkey: options from the server, the browser's prompt, the server's check. Asks for

@@ -4,18 +4,37 @@ use time::OffsetDateTime;
 
 use crate::auth::recent::require_recent;
 use crate::db;
-use crate::kinds::{EventKind, Provider};
+use crate::kinds::{EventKind, Provider, RevokeReason};
 use crate::request::{AuthSession, ClientInfo};
 use crate::{DomainError, Services};
+
+/// The account's identities at Google and GitHub, each with how many of its other live sessions
+/// (not `auth`'s) signed in with it.
+pub async fn linked(svc: &Services, auth: &AuthSession) -> Result<Vec<db::connected_accounts::ConnectedAccountRow>, DomainError> {
+    let (created_after, seen_after) = crate::auth::sessions::live_after(&svc.sessions, auth.plan, svc.clock.now());
+    Ok(db::connected_accounts::list(&svc.db, auth.user_id, auth.session_id, created_after, seen_after).await?)
+}
 
 /// Disconnects the account's identity at `provider`. Needs a recent sign-in or re-verification,
 /// and never removes the last way to sign in: the account row is locked, so two removals at once
 /// (this and a passkey, or both providers) cannot both pass the count.
-pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, client: &ClientInfo) -> Result<(), DomainError> {
+///
+/// With `sign_out_sessions`, the account's other live sessions that signed in with that identity
+/// end too, in the same transaction (this one stays); answers how many ended.
+pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, sign_out_sessions: bool, client: &ClientInfo) -> Result<u64, DomainError> {
     require_recent(svc, auth)?;
+    let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let methods = db::passkeys::sign_in_methods(&mut *tx, auth.user_id, &svc.providers.enabled_names()).await?;
+    // (before the link goes: which sessions it started is read from when it was connected)
+    let ended = if sign_out_sessions {
+        let (created_after, seen_after) = crate::auth::sessions::live_after(&svc.sessions, auth.plan, now);
+        db::connected_accounts::revoke_signed_in_with(&mut *tx, auth.user_id, provider, auth.session_id, created_after, seen_after, now, RevokeReason::ProviderDisconnected)
+            .await?
+    } else {
+        0
+    };
     if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
         return Err(DomainError::NotFound);
     }
@@ -26,9 +45,9 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     }
     db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
     let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };
-    crate::auth::activity::record(&mut tx, svc, event, client, svc.clock.now()).await?;
+    crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(ended)
 }
 
 /// A connected identity, as the Connected accounts section shows it.
@@ -39,6 +58,8 @@ pub struct ConnectedAccount {
     pub login: Option<String>,
     pub connected_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
+    /// The account's other live sessions that signed in with it (what `disconnect` can sign out).
+    pub sessions: u32,
 }
 
 /// The section's data: the configured providers (with whether a local development provider stands
@@ -52,7 +73,7 @@ pub struct Connections {
 }
 
 pub async fn list(svc: &Services, auth: &AuthSession) -> Result<Connections, DomainError> {
-    let rows = db::connected_accounts::list(&svc.db, auth.user_id).await?;
+    let rows = linked(svc, auth).await?;
     let sign_in_methods = db::passkeys::sign_in_methods(&svc.db, auth.user_id, &svc.providers.enabled_names()).await?;
     Ok(connections(svc, rows, sign_in_methods))
 }
@@ -69,7 +90,14 @@ pub(crate) fn connections(svc: &Services, rows: Vec<db::connected_accounts::Conn
         providers: svc.providers.enabled(),
         connected: rows
             .into_iter()
-            .map(|r| ConnectedAccount { provider: r.provider, email: r.email, login: r.login, connected_at: r.connected_at, last_used_at: r.last_used_at })
+            .map(|r| ConnectedAccount {
+                provider: r.provider,
+                email: r.email,
+                login: r.login,
+                connected_at: r.connected_at,
+                last_used_at: r.last_used_at,
+                sessions: u32::try_from(r.sessions).unwrap_or(u32::MAX),
+            })
             .collect(),
         sign_in_methods,
     }

@@ -29,7 +29,7 @@ use crate::{DomainError, Services};
 
 mod links;
 pub use links::{disconnect, list, ConnectedAccount, Connections};
-pub(crate) use links::{connections, usable_links};
+pub(crate) use links::{connections, linked, usable_links};
 
 /// How long a flow may take, from the button to the provider's answer.
 pub const FLOW_MINUTES: i64 = 10;
@@ -61,7 +61,7 @@ pub async fn begin_sign_in(svc: &Services, provider: Provider, cookie: Option<&F
 /// re-verification; refused when the account already has an identity there.
 pub async fn begin_connect(svc: &Services, auth: &AuthSession, provider: Provider, cookie: Option<&FlowCookie>) -> Result<Started, DomainError> {
     require_recent(svc, auth)?;
-    if db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().any(|c| c.provider == provider) {
+    if links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::AlreadyConnected));
     }
     begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), cookie).await
@@ -72,7 +72,7 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession, provider: Provid
     if !svc.providers.is_enabled(provider) {
         return Err(failed(ProviderFailure::NotConfigured));
     }
-    if !db::connected_accounts::list(&svc.db, auth.user_id).await?.iter().any(|c| c.provider == provider) {
+    if !links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::NotLinked));
     }
     begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), cookie).await

@@ -160,7 +160,7 @@ pub async fn list(svc: &Services, auth: &AuthSession) -> Result<PasskeyList, Dom
     let (created_after, seen_after) = crate::auth::sessions::live_after(&svc.sessions, auth.plan, svc.clock.now());
     let rows = db::passkeys::list_shown(&svc.db, auth.user_id, auth.session_id, created_after, seen_after).await?;
     let has_password = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?.password_hash.is_some();
-    let connected = crate::auth::connected_accounts::usable_links(svc, &db::connected_accounts::list(&svc.db, auth.user_id).await?);
+    let connected = crate::auth::connected_accounts::usable_links(svc, &crate::auth::connected_accounts::linked(svc, auth).await?);
     Ok(passkey_list(svc, rows, has_password, connected))
 }
 

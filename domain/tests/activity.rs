@@ -622,6 +622,67 @@ async fn after_revoking_all_other_sessions_a_passkey_sign_in_from_where_one_of_t
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2, "a new browser at home is not");
 }
 
+/// Removing a lost phone's passkey and signing out its sessions (the box left ticked) makes the
+/// phone a stranger again: whoever has it, with the password its password manager kept, signs in
+/// from the phone's own network with its device cookie ten minutes later, and Ada is alerted.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn after_removing_a_lost_phones_passkey_with_its_sessions_the_phone_signing_in_again_is_alerted_about(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let mut key = passkey_named(&svc, &me(&svc, &owner.token).await, 51, "Ada's phone").await;
+    let mobile = || client("192.0.2.80", SAFARI_IPHONE, Some("DE"), "Hamburg, Hamburg, Germany");
+    let (options, cookie) = passkeys::begin_sign_in(&svc, false).unwrap();
+    let phone = passkeys::finish_sign_in(&svc, &cookie, &key.get(&options), &mobile()).await.unwrap();
+    let before = mails(&db, ADA, "unfamiliar_sign_in").await.len();
+    svc.clock.advance(Duration::minutes(1));
+    let here = me(&svc, &owner.token).await;
+    let id = passkeys::list(&svc, &here).await.unwrap().passkeys[0].id;
+    assert_eq!(passkeys::remove(&svc, &here, id, true, &home()).await.unwrap(), 1);
+    svc.clock.advance(Duration::minutes(10));
+    signs_in(&svc, &ClientInfo { device: Some(phone.device.clone()), ..mobile() }).await;
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), before + 1);
+}
+
+/// A report about a session that had already ended (the intruder signed out first) takes back
+/// what its sign-in taught as well: a report only re-labels the sessions it ends, and the view
+/// reads the reported alert for the others.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_report_about_a_session_that_had_already_ended_makes_its_place_unfamiliar_too(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    sessions::sign_out(&svc, &me(&svc, &intruder.token).await, &stranger()).await.unwrap();
+    svc.clock.advance(Duration::minutes(1));
+    alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
+    let reset = mails(&db, ADA, "password_reset").await;
+    let link = LinkToken::from_cookie(testkit::link_token(&reset[0].1, email_links::RESET_PATH).unwrap());
+    email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
+    svc.clock.advance(Duration::minutes(10));
+    sign_in(&svc, ADA, &Password::new(NEW_PW), &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2);
+}
+
+/// The clean-up keeps a revoked session's row while its sign-ins would count (90 days), even with
+/// a shorter retention: without the row nothing would say its place is not to be trusted. A
+/// session that was signed out goes after the retention as before.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_clean_up_keeps_a_revoked_session_while_its_sign_ins_would_make_its_place_familiar(db: PgPool) {
+    let svc = Services { sessions: domain::config::SessionPolicy { retention_days: 14, ..domain::config::SessionPolicy::uniform(60, 24) }, ..services(db.clone()) };
+    let (_, owner) = ada(&svc).await;
+    let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    let at_home = signs_in(&svc, &home()).await;
+    sessions::sign_out(&svc, &me(&svc, &at_home).await, &home()).await.unwrap();
+    svc.clock.advance(Duration::minutes(1));
+    sessions::revoke(&svc, &me(&svc, &owner.token).await, me(&svc, &intruder.token).await.session_id, &home()).await.unwrap();
+    svc.clock.advance(Duration::days(30));
+    sessions::clean_up(&svc).await.unwrap();
+    let by_reason = "SELECT count(*) FROM sessions WHERE revoked_reason = ";
+    assert_eq!(count(&db, &format!("{by_reason}'revoked'")).await, 1, "kept");
+    assert_eq!(count(&db, &format!("{by_reason}'signed_out'")).await, 0, "deleted after 14 days");
+    sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2);
+}
+
 /// Signing out is recorded from the device and address it came from, like every other event (it
 /// was recorded without either, and the activity list read "Unknown · unknown" for it).
 #[sqlx::test(migrator = "domain::MIGRATOR")]

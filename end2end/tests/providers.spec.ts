@@ -102,7 +102,6 @@ test('sign up with Google, set a password, disconnect Google, then sign in with 
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password');
 });
 
-
 test('disconnecting Google from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
   const email = uniqueEmail();
   await gotoHydrated(page, '/sign-up');
@@ -141,6 +140,7 @@ test('disconnecting Google from another browser signs out the session that signe
   expect(deskErrors).toEqual([]);
   await context.close();
 });
+
 test('connect GitHub to a password account after re-verification, sign out, sign in with GitHub', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

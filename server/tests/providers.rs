@@ -492,6 +492,11 @@ async fn disconnecting_a_provider_can_sign_out_the_other_sessions_that_signed_in
     let (res, body) = desk.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
     assert_eq!((res.status(), body.as_str()), (StatusCode::OK, "0"));
     assert!(who(&laptop.get(&w.app, "/api/session").await.1));
+    // another GitHub identity connected later: the sessions of the one before are not its own
+    connect(&w, &mut desk, "GitHub", &Person::new("grace.other@example.test"), Tweak::None).await;
+    let (_, page) = desk.get(&w.app, "/settings/security").await;
+    assert!(page.contains("grace.other@example.test"), "connected again");
+    assert!(page.contains(r#"\"sessions\":0},\"can_disconnect\":true}]"#), "the new GitHub identity counts none");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

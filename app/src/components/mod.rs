@@ -138,9 +138,9 @@ pub fn ConfirmPanel(
 }
 
 /// The choice in a removal's confirmation (a passkey, a connected account): also sign out the
-/// `count` other sessions that signed in with it. Ticked at first: a lost or stolen device's
-/// sessions should go with its way of signing in.
-pub fn sign_out_sessions_choice(count: u32, checked: RwSignal<bool>) -> Option<ViewFn> {
+/// `count` other sessions that signed in with it. `checked` starts ticked (made as the
+/// confirmation opens): a lost or stolen device's sessions should go with its way of signing in.
+pub fn sign_out_sessions_choice(count: u32, checked: RwSignal<bool>, pending: Signal<bool>) -> Option<ViewFn> {
     let label = match count {
         0 => return None,
         1 => "Also sign out the other session that signed in with it".to_string(),
@@ -148,7 +148,8 @@ pub fn sign_out_sessions_choice(count: u32, checked: RwSignal<bool>) -> Option<V
     };
     Some(ViewFn::from(move || view! {
         <label class="checkbox">
-            <input type="checkbox" prop:checked=move || checked.get() on:change=move |ev| checked.set(event_target_checked(&ev))/>
+            <input type="checkbox" prop:checked=move || checked.get() disabled=move || pending.get()
+                on:change=move |ev| checked.set(event_target_checked(&ev))/>
             " " {label.clone()}
         </label>
     }))

@@ -128,7 +128,6 @@ pub(super) const BOTH: [crate::model::ProviderOption; 2] = [
     crate::model::ProviderOption { kind: crate::model::ProviderKind::GitHub, local: false },
 ];
 
-/// The Connected accounts section: `google` / `github` connected as that account (or not).
 /// Google and GitHub connected, another session signed in with GitHub.
 pub(super) fn connected_github_signed_in_elsewhere() -> crate::model::ConnectedAccountsView {
     let mut c = connected(Some("ada@example.com"), Some("@ada-lovelace"), true);
@@ -139,6 +138,7 @@ pub(super) fn connected_github_signed_in_elsewhere() -> crate::model::ConnectedA
     c
 }
 
+/// The Connected accounts section: `google` / `github` connected as that account (or not).
 pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconnect: bool) -> crate::model::ConnectedAccountsView {
     use crate::model::{ConnectedAccountView, ConnectedAccountsView, ConnectedView};
     let row = |provider: crate::model::ProviderOption, account: Option<&str>, used: bool| ConnectedAccountView {

@@ -211,7 +211,6 @@ fn ConnectedRow(
 ) -> impl IntoView {
     let kind = row.provider.kind;
     let can_disconnect = row.can_disconnect;
-    let sign_out = RwSignal::new(true);
     let name = kind.name();
     let why_id = crate::components::scoped_id(&format!("connected-{}-why", kind.slug()));
     let Some(account) = row.connected else {
@@ -257,16 +256,19 @@ fn ConnectedRow(
                     aria-describedby=(!can_disconnect).then(|| why_id.clone())
                     on:click=move |_| panel.set(ConnectedPanel::Disconnecting(kind))>"Disconnect"</button>
             </div>
-            {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| view! {
+            {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| {
+                let sign_out = RwSignal::new(true);
+                view! {
                 <ConfirmPanel
                     id=format!("confirm-disconnect-{}", kind.slug())
                     question=format!("Disconnect {name}?")
                     detail=format!("You won't be able to sign in with this {name} account ({}) any more.", account.account)
                     confirm_label=format!("Disconnect {name}")
                     pending
-                    choice=crate::components::sign_out_sessions_choice(account.sessions, sign_out)
+                    choice=crate::components::sign_out_sessions_choice(account.sessions, sign_out, pending)
                     on_confirm=Callback::new(move |_| on_disconnect.run((kind, account.sessions > 0 && sign_out.get_untracked())))
                     on_cancel=Callback::new(move |_| panel.set(ConnectedPanel::None))/>
+                }
             })}
         </li>
     }

@@ -119,8 +119,8 @@ pub async fn insert(db: impl PgExecutor<'_>, a: &NewAlert<'_>) -> Result<(), sql
 
 /// The account's alerts since `since`: how many were emailed, and whether one about this device
 /// (browser and OS) is still unanswered (once the owner said "Yes, it was me", the next unfamiliar
-/// sign-in from such a device is asked about again, and so is one after the owner revoked the
-/// alerted session from her list: that device coming back is news).
+/// sign-in from such a device is asked about again, and so is one after the owner ended the
+/// alerted session as not to be trusted, `distrusted_sessions`: that device coming back is news).
 #[derive(Clone, Copy, Debug)]
 pub struct Recent {
     pub emails: i64,
@@ -131,9 +131,9 @@ pub async fn recent(db: impl PgExecutor<'_>, user_id: UserId, device_key: &str, 
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE a.token_hash IS NOT NULL) AS "emails!",
                   bool_or(a.device_key = $2 AND a.acknowledged_at IS NULL
-                          AND s.revoked_reason IS DISTINCT FROM 'revoked' AND s.revoked_reason IS DISTINCT FROM 'revoked_all_others')
+                          AND NOT EXISTS (SELECT 1 FROM distrusted_sessions d WHERE d.id = a.session_id))
                       IS TRUE AS "same_device!"
-           FROM sign_in_alerts a LEFT JOIN sessions s ON s.id = a.session_id
+           FROM sign_in_alerts a
            WHERE a.user_id = $1 AND a.created_at >= $3"#,
         user_id.0,
         device_key,

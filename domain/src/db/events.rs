@@ -100,11 +100,12 @@ pub struct NewSession<'a> {
 /// The session is `new_device` when the account has sessions, but none from this device (browser
 /// and OS), or, when the country is known, none from this country.
 ///
-/// What counts is the view `sign_in_history` (migrations 25 and 26): the sign-ins of sessions ended
-/// as not the owner's ("This wasn't me", "No, secure my account") or revoked from her list (Revoke,
-/// Revoke all others) make nothing familiar, since whoever signed in there may come back from the
-/// same network or country (and, while their browser was trusted, every network they signed in
-/// from was recorded).
+/// What counts is the view `sign_in_history` (migrations 25 to 27): the sign-ins of
+/// `distrusted_sessions` (ended as not the owner's, "This wasn't me", "No, secure my account", or
+/// revoked from her list, Revoke, Revoke all others, or with the passkey or identity they signed
+/// in with, or reported after they ended) make nothing familiar, since whoever signed in there may
+/// come back from the same network or country (and, while their browser was trusted, every
+/// network they signed in from was recorded).
 ///
 /// The network is compared with `=` (or `IS NULL`), never `IS NOT DISTINCT FROM`, which no index
 /// can answer: for an account with 20,000 sign-ins in 90 days the question took 8-11 ms (every

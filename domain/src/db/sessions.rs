@@ -294,11 +294,19 @@ pub async fn mark_expired(db: impl PgExecutor<'_>, cutoffs: &Cutoffs, now: Offse
     Ok(r.rows_affected())
 }
 
-/// Deletes sessions that ended before `before` (past the retention period).
-pub async fn delete_ended_before(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query!("DELETE FROM sessions WHERE revoked_at IS NOT NULL AND revoked_at < $1", before)
-        .execute(db)
-        .await?;
+/// Deletes sessions that ended before `before` (past the retention period), but keeps a
+/// `distrusted_sessions` one until `distrusted_before` (its sign-ins' time as familiar places:
+/// while its row is kept, they make nothing familiar).
+pub async fn delete_ended_before(db: impl PgExecutor<'_>, before: OffsetDateTime, distrusted_before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "DELETE FROM sessions s
+          WHERE s.revoked_at IS NOT NULL AND s.revoked_at < $1
+            AND (s.revoked_at < $2 OR NOT EXISTS (SELECT 1 FROM distrusted_sessions d WHERE d.id = s.id))",
+        before,
+        distrusted_before,
+    )
+    .execute(db)
+    .await?;
     Ok(r.rows_affected())
 }
 

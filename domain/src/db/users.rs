@@ -151,7 +151,8 @@ pub async fn upgrade_hash(db: impl PgExecutor<'_>, id: UserId, old_hash: &str, n
 
 /// Forgets which browsers the account trusted, for its sign-in alerts, as of `now`
 /// (`device_cookies::known_since`): after "This wasn't me", "No, secure my account", a password
-/// reset or change, and Sign out everywhere, in their transactions.
+/// reset or change, Revoke, Revoke all others, Sign out everywhere, and a passkey removal or a
+/// disconnection that signed sessions out, in their transactions.
 pub async fn reset_devices(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     sqlx::query!("UPDATE users SET devices_reset_at = $2 WHERE id = $1", id.0, now).execute(db).await?;
     Ok(())

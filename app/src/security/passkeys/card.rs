@@ -137,7 +137,6 @@ fn PasskeyRow(
 ) -> impl IntoView {
     let id = passkey.id.clone();
     let sessions = passkey.sessions;
-    let sign_out = RwSignal::new(true);
     let (rename_id, remove_id, confirm_id, confirm_remove) = (id.clone(), id.clone(), id.clone(), id.clone());
     let why_id = crate::components::scoped_id(&format!("passkey-{id}-why"));
     let name = passkey.name.clone();
@@ -172,6 +171,7 @@ fn PasskeyRow(
             </div>
             {move || (panel.get() == PasskeyPanel::Removing(confirm_id.clone())).then(|| {
                 let id = confirm_remove.clone();
+                let sign_out = RwSignal::new(true);
                 view! {
                     <ConfirmPanel
                         id=format!("confirm-remove-passkey-{id}")
@@ -179,7 +179,7 @@ fn PasskeyRow(
                         detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
                         confirm_label="Remove this passkey"
                         pending
-                        choice=sign_out_sessions_choice(sessions, sign_out)
+                        choice=sign_out_sessions_choice(sessions, sign_out, pending)
                         on_confirm=Callback::new(move |_| on_remove.run((id.clone(), sessions > 0 && sign_out.get_untracked())))
                         on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/>
                 }

@@ -20,7 +20,9 @@ pub async fn linked(svc: &Services, auth: &AuthSession) -> Result<Vec<db::connec
 /// (this and a passkey, or both providers) cannot both pass the count.
 ///
 /// With `sign_out_sessions`, the account's other live sessions that signed in with that identity
-/// end too, in the same transaction (this one stays); answers how many ended.
+/// end too, in the same transaction (this one stays), and, as after a Revoke, they and their
+/// browsers are trusted no more for alerts (`distrusted_sessions`, `users.devices_reset_at`);
+/// answers how many ended.
 pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, sign_out_sessions: bool, client: &ClientInfo) -> Result<u64, DomainError> {
     require_recent(svc, auth)?;
     let now = svc.clock.now();
@@ -42,6 +44,11 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     // leaves as many as there were)
     if methods <= 1 && svc.providers.is_enabled(provider) {
         return Err(DomainError::LastSignInMethod);
+    }
+    if ended > 0 {
+        // (as after a Revoke: whoever held those sessions is a stranger again; see
+        // `sessions::revoke`)
+        db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     }
     db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
     let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };

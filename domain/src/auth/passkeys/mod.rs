@@ -230,7 +230,8 @@ pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &st
 ///
 /// With `sign_out_sessions`, the account's other live sessions that signed in with it end too, in
 /// the same transaction (a lost or stolen device's sessions go with its passkey; the session doing
-/// this stays); answers how many ended.
+/// this stays), and, as after a Revoke, they and their browsers are trusted no more for alerts
+/// (`distrusted_sessions`, `users.devices_reset_at`); answers how many ended.
 pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, sign_out_sessions: bool, client: &ClientInfo) -> Result<u64, DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     let now = svc.clock.now();
@@ -251,6 +252,11 @@ pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, sign_out_
     };
     if methods <= 1 {
         return Err(last_method());
+    }
+    if ended > 0 {
+        // (as after a Revoke: whoever held those sessions is a stranger again; see
+        // `sessions::revoke`)
+        db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     }
     let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;

@@ -163,8 +163,9 @@ pub async fn sign_out(svc: &Services, auth: &AuthSession, client: &ClientInfo) -
 /// - the account forgets its trusted browsers (`users.devices_reset_at`), the one that held the
 ///   session among them (a browser's device cookie names the account, not the session; the
 ///   owner's own browsers are trusted again at their next full sign-in);
-/// - the session's sign-ins make no network or country familiar (the view `sign_in_history`,
-///   migration 26; they stay in the activity list);
+/// - the session's sign-ins make no network or country familiar (the views `sign_in_history` and
+///   `distrusted_sessions`, migrations 26 and 27; they stay in the activity list, and the
+///   session's row is kept while they would count);
 /// - an unanswered alert about it no longer holds back the next alert about that browser and OS
 ///   (`db::alerts::recent`).
 pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &ClientInfo) -> Result<(), DomainError> {
@@ -224,7 +225,8 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 }
 
 /// Periodic clean-up: marks sessions past their idle or absolute lifetime as ended ("expired"),
-/// deletes ended sessions older than the retention period (security events have their own task,
+/// deletes ended sessions older than the retention period (a `distrusted_sessions` one only once
+/// its sign-ins are past `activity::FAMILIAR_DAYS` too; security events have their own task,
 /// `activity::prune`), forgets expired
 /// pending sign-ins, passkey ceremonies and provider flows, and throttle rows with no failure within the retention
 /// period (unless locked). Answers (expired, deleted sessions).
@@ -232,7 +234,8 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
     let retained_after = now - Duration::days(svc.sessions.retention_days);
     let expired = db::sessions::mark_expired(&svc.db, &cutoffs(&svc.sessions, now), now).await?;
-    let deleted = db::sessions::delete_ended_before(&svc.db, retained_after).await?;
+    let familiar_after = now - Duration::days(crate::auth::activity::FAMILIAR_DAYS);
+    let deleted = db::sessions::delete_ended_before(&svc.db, retained_after, familiar_after).await?;
     db::throttles::delete_stale(&svc.db, retained_after, now).await?;
     db::pending_sign_ins::delete_expired_pending(&svc.db, now).await?;
     db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;

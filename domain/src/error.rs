@@ -229,6 +229,9 @@ pub enum PasswordRejection {
     SameAsCurrent,
     /// The password "This wasn't me" turned off (whoever signed in may know it).
     Reported,
+    /// The password before that one, replaced after the reported sign-in (whoever signed in with
+    /// it, then changed it, knows it).
+    ReportedEarlier,
 }
 
 impl From<sqlx::Error> for DomainError {

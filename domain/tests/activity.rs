@@ -725,6 +725,64 @@ async fn after_this_wasnt_me_the_turned_off_password_cannot_be_chosen_again(db: 
     assert!(sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.is_ok());
 }
 
+/// The intruder signed in with the phished password, then changed it (Ada's session ended with the
+/// change). "This wasn't me" about that sign-in turns off the intruder's password, and the emailed
+/// link refuses both it and the one they signed in with, Ada's usual one; a third goes through.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_about_a_sign_in_before_a_password_change_refuses_the_password_it_signed_in_with_too(db: PgPool) {
+    use domain::error::PasswordRejection;
+    const THEIRS: &str = "the intruder's own long passphrase";
+    const THIRD: &str = "a third long passphrase for Ada";
+    let svc = services(db.clone());
+    ada(&svc).await;
+    let intruder = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
+    svc.clock.advance(Duration::minutes(5));
+    accounts::change_password(&svc, &me(&svc, &intruder.token).await, &Password::new(PW), &Password::new(THEIRS), &stranger()).await.unwrap();
+    svc.clock.advance(Duration::minutes(5));
+    alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
+    let reset = mails(&db, ADA, "password_reset").await;
+    let link = LinkToken::from_cookie(testkit::link_token(&reset.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    for (password, why) in [(THEIRS, PasswordRejection::Reported), (PW, PasswordRejection::ReportedEarlier)] {
+        let refused = email_links::reset_password(&svc, &link, &Password::new(password), &home()).await;
+        assert!(matches!(&refused, Err(DomainError::PasswordRejected(w)) if *w == why), "{password}: {refused:?}");
+    }
+    email_links::reset_password(&svc, &link, &Password::new(THIRD), &home()).await.unwrap();
+    let kept: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT reported_password_hash, reported_previous_password_hash FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(kept, (None, None), "forgotten once a new password is stored");
+}
+
+/// A change Ada made before the reported sign-in says nothing about the password before it: after
+/// the report, that one can be chosen again (only the one the intruder signed in with is refused).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_changed_before_the_reported_sign_in_stays_choosable(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    accounts::change_password(&svc, &me(&svc, &owner.token).await, &Password::new(PW), &Password::new(NEW_PW), &home()).await.unwrap();
+    svc.clock.advance(Duration::hours(1));
+    sign_in(&svc, ADA, &Password::new(NEW_PW), &stranger()).await.unwrap();
+    alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
+    let reset = mails(&db, ADA, "password_reset").await;
+    let link = LinkToken::from_cookie(testkit::link_token(&reset.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    email_links::reset_password(&svc, &link, &Password::new(PW), &home()).await.unwrap();
+}
+
+/// A replaced password is kept only while a sign-in from before its change can be reported (72
+/// hours): the clean-up forgets it after that.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_replaced_password_is_forgotten_once_no_sign_in_before_its_change_can_be_reported(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    accounts::change_password(&svc, &me(&svc, &owner.token).await, &Password::new(PW), &Password::new(NEW_PW), &home()).await.unwrap();
+    let kept = || async { count(&db, "SELECT count(*) FROM users WHERE previous_password_hash IS NOT NULL").await };
+    svc.clock.advance(Duration::hours(71));
+    sessions::clean_up(&svc).await.unwrap();
+    assert_eq!(kept().await, 1);
+    svc.clock.advance(Duration::hours(2));
+    sessions::clean_up(&svc).await.unwrap();
+    assert_eq!(kept().await, 0);
+}
+
 /// A password "This wasn't me" turned off is replaced, not set, by every later link too: a
 /// "Forgot password?" after the report's link expired says "Reset", in its email and on its page.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -202,6 +202,9 @@ fn password_sentence(why: &PasswordRejection) -> String {
         PasswordRejection::Reported => {
             "This is the password that stopped working when you reported the sign-in: whoever signed in may know it. Choose a different one.".into()
         }
+        PasswordRejection::ReportedEarlier => {
+            "This was your password when the sign-in you reported happened, and it was changed after it: whoever signed in knows it. Choose a different one.".into()
+        }
     }
 }
 

@@ -104,7 +104,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     // Whoever signed in may know the password (most sign in with it): it stops working now, not
     // when the owner follows the link, or they would simply sign in again meanwhile (and could
     // change it, which ends the link). The link, made after this, sets a new one.
-    let password_turned_off = db::users::turn_off_password(&mut *tx, user_id, now).await?;
+    let password_turned_off = db::users::turn_off_password(&mut *tx, user_id, now, since.1).await?;
     if password_turned_off {
         db::events::record(&mut *tx, user_id, None, EventKind::PasswordTurnedOff, client, now).await?;
     }

@@ -8,11 +8,20 @@ use crate::secret::Password;
 use crate::DomainError;
 
 /// Refuses, as a new password, the one "This wasn't me" turned off (`users.reported_password_hash`):
-/// whoever signed in may know it. One more hash, only for an account with such a password.
+/// whoever signed in may know it; and the one before it, when it was changed after the reported
+/// sign-in (`reported_previous_password_hash`: they signed in with that one). One more hash for
+/// each, only for an account with such passwords.
 pub async fn refuse_reported(svc: &crate::Services, user: &crate::db::users::UserRow, password: &Password) -> Result<(), DomainError> {
-    let Some(reported) = user.reported_password_hash.as_deref() else { return Ok(()) };
-    if svc.hasher.verify(password, Some(reported)).await? {
-        return Err(DomainError::PasswordRejected(crate::error::PasswordRejection::Reported));
+    let reported = [
+        (user.reported_password_hash.as_deref(), PasswordRejection::Reported),
+        (user.reported_previous_password_hash.as_deref(), PasswordRejection::ReportedEarlier),
+    ];
+    for (hash, why) in reported {
+        if let Some(hash) = hash {
+            if svc.hasher.verify(password, Some(hash)).await? {
+                return Err(DomainError::PasswordRejected(why));
+            }
+        }
     }
     Ok(())
 }

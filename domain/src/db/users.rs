@@ -22,6 +22,9 @@ pub struct UserRow {
     pub email_verified_at: Option<OffsetDateTime>,
     /// The password "This wasn't me" turned off (its hash): the next one may not be it.
     pub reported_password_hash: Option<String>,
+    /// The one before it, when it was replaced after the reported sign-in (migration 28): the next
+    /// password may not be that one either.
+    pub reported_previous_password_hash: Option<String>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -76,7 +79,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> R
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
-                reported_password_hash
+                reported_password_hash, reported_previous_password_hash
          FROM users WHERE email_normalized = $1",
         email_normalized,
     )
@@ -88,7 +91,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
-                reported_password_hash
+                reported_password_hash, reported_previous_password_hash
          FROM users WHERE id = $1",
         id.0,
     )
@@ -99,7 +102,8 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
 /// Replaces the password, only while it is still the one set at `changed_at` (the
 /// `password_changed_at` the caller read before checking or hashing anything; `None`: no password
 /// was ever set): `false` if another change or a reset committed meanwhile (one in flight is waited
-/// for), which then stands. A password "This wasn't me" turned off is forgotten with it.
+/// for), which then stands. A password "This wasn't me" turned off is forgotten with it; the one
+/// replaced is kept for a while as `previous_password_hash` (see `turn_off_password`).
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     id: UserId,
@@ -110,7 +114,9 @@ pub async fn set_password(
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4,
-                reported_password_hash = NULL
+                reported_password_hash = NULL, reported_previous_password_hash = NULL,
+                previous_password_hash = coalesce(password_hash, previous_password_hash),
+                previous_password_replaced_at = CASE WHEN password_hash IS NULL THEN previous_password_replaced_at ELSE $3 END
          WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $5",
         id.0,
         password_hash,
@@ -127,18 +133,36 @@ pub async fn set_password(
 /// password) sets a new one. Counts as a change (`password_changed_at`), so reset links made before
 /// and changes or sign-ins in flight that read the old one no longer apply (see `set_password`).
 /// `false` when the account had no password. After "This wasn't me", whose sign-in may have used it:
-/// its hash is kept as `reported_password_hash`, so the next password cannot be the same one.
-pub async fn turn_off_password(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
+/// its hash is kept as `reported_password_hash`, so the next password cannot be the same one; and
+/// when it replaced another since `reported_since` (the reported sign-in, or the earliest one the
+/// report covers: the intruder signed in, then changed it), that one's hash too, as
+/// `reported_previous_password_hash`.
+pub async fn turn_off_password(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime, reported_since: OffsetDateTime) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "UPDATE users SET reported_password_hash = password_hash, password_hash = NULL, password_changed_at = $2,
-                password_single_factor_ok = true
+                password_single_factor_ok = true,
+                reported_previous_password_hash = CASE WHEN previous_password_replaced_at >= $3 THEN previous_password_hash END
          WHERE id = $1 AND password_hash IS NOT NULL",
         id.0,
         now,
+        reported_since,
     )
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Forgets the passwords replaced before `before` (`previous_password_hash`): no sign-in from before
+/// their change can be reported any more. Answers how many.
+pub async fn forget_previous_passwords(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE users SET previous_password_hash = NULL, previous_password_replaced_at = NULL
+         WHERE previous_password_hash IS NOT NULL AND previous_password_replaced_at < $1",
+        before,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Replaces the hash of the same password (stronger parameters); not a password change.

@@ -46,9 +46,12 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
         return Err(DomainError::LastSignInMethod);
     }
     if ended > 0 {
-        // (as after a Revoke: whoever held those sessions is a stranger again; see
-        // `sessions::revoke`)
+        // (as after a Revoke: whoever held those sessions is a stranger again, and each ending is
+        // in the activity; see `sessions::revoke`)
         db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
+        for _ in 0..ended {
+            db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SessionRevoked, client, now).await?;
+        }
     }
     db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
     let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };

@@ -229,8 +229,7 @@ pub enum PasswordRejection {
     SameAsCurrent,
     /// The password "This wasn't me" turned off (whoever signed in may know it).
     Reported,
-    /// The password before that one, replaced after the reported sign-in (whoever signed in with
-    /// it, then changed it, knows it).
+    /// One in use at or after the reported sign-in, replaced since (whoever signed in may know it).
     ReportedEarlier,
 }
 

@@ -148,7 +148,7 @@ async fn a_password_this_wasnt_me_turned_off_is_said_so_on_the_security_page(db:
     let app = app(db.clone());
     let cookie = sign_up(&app, &db, "ada@example.test").await;
     let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap();
-    assert!(domain::db::users::turn_off_password(&db, domain::ids::UserId(id), time::OffsetDateTime::now_utc(), time::OffsetDateTime::now_utc()).await.unwrap());
+    assert!(domain::db::users::turn_off_password(&db, domain::ids::UserId(id), time::OffsetDateTime::now_utc()).await.unwrap());
     let (res, body) = send(&app, get("/settings/security", Some(&cookie))).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(body.contains("Password turned off"), "{body}");

@@ -203,7 +203,7 @@ fn password_sentence(why: &PasswordRejection) -> String {
             "This is the password that stopped working when you reported the sign-in: whoever signed in may know it. Choose a different one.".into()
         }
         PasswordRejection::ReportedEarlier => {
-            "This was your password when the sign-in you reported happened, and it was changed after it: whoever signed in knows it. Choose a different one.".into()
+            "This password was in use when the sign-in you reported happened, or since: whoever signed in may know it. Choose a different one.".into()
         }
     }
 }

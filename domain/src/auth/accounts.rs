@@ -211,6 +211,9 @@ pub async fn change_password(
     if svc.hasher.verify(new, user.password_hash.as_deref()).await? {
         return Err(DomainError::PasswordRejected(PasswordRejection::SameAsCurrent));
     }
+    // (after "No, secure my account": not one in use since the reported sign-in; only once the
+    // current one is proven, so this is no way to test guesses against those)
+    crate::auth::password_policy::refuse_reported(svc, &user, new).await?;
     let changed = (EventKind::PasswordChanged, RevokeReason::PasswordChanged, Invalid::CurrentPasswordWrong);
     store_new_password(svc, auth, &user, new, changed, client).await
 }

@@ -94,6 +94,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     db::passkeys::lock_account(&mut *tx, user_id).await?;
     let since = reported_since(&mut tx, user_id, session_id, None, now).await?;
     db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
+    db::sessions::mark_reported(&mut *tx, user_id, since, None, now).await?;
     let taken_back = take_back(&mut tx, svc, user_id, since, None, client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
@@ -104,7 +105,8 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     // Whoever signed in may know the password (most sign in with it): it stops working now, not
     // when the owner follows the link, or they would simply sign in again meanwhile (and could
     // change it, which ends the link). The link, made after this, sets a new one.
-    let password_turned_off = db::users::turn_off_password(&mut *tx, user_id, now, since.1).await?;
+    let password_turned_off = db::users::turn_off_password(&mut *tx, user_id, now).await?;
+    db::users::refuse_passwords_since(&mut *tx, user_id, since.1).await?;
     if password_turned_off {
         db::events::record(&mut *tx, user_id, None, EventKind::PasswordTurnedOff, client, now).await?;
     }
@@ -240,6 +242,9 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     // authenticator goes even where turning it off by hand is refused: on an Enterprise plan the
     // intruder's sign-in had to set one up, and keeping it would ask the owner for their code.)
     let taken_back = take_back(&mut tx, svc, auth.user_id, since, Some(auth.session_id), client, now).await?;
+    db::sessions::mark_reported(&mut *tx, auth.user_id, since, Some(auth.session_id), now).await?;
+    // (the password stays, for Change password next: not to one in use since the reported sign-in)
+    db::users::refuse_passwords_since(&mut *tx, auth.user_id, since.1).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };

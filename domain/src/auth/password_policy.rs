@@ -8,19 +8,15 @@ use crate::secret::Password;
 use crate::DomainError;
 
 /// Refuses, as a new password, the one "This wasn't me" turned off (`users.reported_password_hash`):
-/// whoever signed in may know it; and the one before it, when it was changed after the reported
-/// sign-in (`reported_previous_password_hash`: they signed in with that one). One more hash for
-/// each, only for an account with such passwords.
+/// whoever signed in may know it; and those in use at or after the reported sign-in before it
+/// (`reported_earlier_password_hashes`: they signed in with one, then changed it; or the owner
+/// reset it meanwhile). One more hash for each, only for an account with such passwords.
 pub async fn refuse_reported(svc: &crate::Services, user: &crate::db::users::UserRow, password: &Password) -> Result<(), DomainError> {
-    let reported = [
-        (user.reported_password_hash.as_deref(), PasswordRejection::Reported),
-        (user.reported_previous_password_hash.as_deref(), PasswordRejection::ReportedEarlier),
-    ];
-    for (hash, why) in reported {
-        if let Some(hash) = hash {
-            if svc.hasher.verify(password, Some(hash)).await? {
-                return Err(DomainError::PasswordRejected(why));
-            }
+    let turned_off = user.reported_password_hash.iter().map(|h| (h, PasswordRejection::Reported));
+    let earlier = user.reported_earlier_password_hashes.iter().map(|h| (h, PasswordRejection::ReportedEarlier));
+    for (hash, why) in turned_off.chain(earlier) {
+        if svc.hasher.verify(password, Some(hash)).await? {
+            return Err(DomainError::PasswordRejected(why));
         }
     }
     Ok(())

@@ -131,6 +131,30 @@ pub async fn revoke_since(
     Ok(r.rows_affected())
 }
 
+/// Records that a report covers the account's sessions since `since` (`from`, and every one
+/// created after it), live or already ended, but `keep` (the session answering "No, secure my
+/// account"): their sign-ins teach nothing (`distrusted_sessions`, migration 29).
+pub async fn mark_reported(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    (from, since): (SessionId, OffsetDateTime),
+    keep: Option<SessionId>,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE sessions SET reported_at = $3
+         WHERE user_id = $1 AND reported_at IS NULL AND (id = $4 OR created_at > $2) AND id IS DISTINCT FROM $5",
+        user_id.0,
+        since,
+        now,
+        from.0,
+        keep.map(|k| k.0),
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Revokes one of the account's sessions; answers whether anything changed.
 pub async fn revoke(
     db: impl PgExecutor<'_>,

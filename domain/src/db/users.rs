@@ -22,9 +22,9 @@ pub struct UserRow {
     pub email_verified_at: Option<OffsetDateTime>,
     /// The password "This wasn't me" turned off (its hash): the next one may not be it.
     pub reported_password_hash: Option<String>,
-    /// The one before it, when it was replaced after the reported sign-in (migration 28): the next
-    /// password may not be that one either.
-    pub reported_previous_password_hash: Option<String>,
+    /// The ones in use at or after the reported sign-in before it (`replaced_passwords`,
+    /// migration 29; at most 10): the next password may not be one of those either.
+    pub reported_earlier_password_hashes: Vec<String>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -79,7 +79,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> R
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
-                reported_password_hash, reported_previous_password_hash
+                reported_password_hash, reported_earlier_password_hashes
          FROM users WHERE email_normalized = $1",
         email_normalized,
     )
@@ -91,7 +91,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
-                reported_password_hash, reported_previous_password_hash
+                reported_password_hash, reported_earlier_password_hashes
          FROM users WHERE id = $1",
         id.0,
     )
@@ -102,8 +102,8 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
 /// Replaces the password, only while it is still the one set at `changed_at` (the
 /// `password_changed_at` the caller read before checking or hashing anything; `None`: no password
 /// was ever set): `false` if another change or a reset committed meanwhile (one in flight is waited
-/// for), which then stands. A password "This wasn't me" turned off is forgotten with it; the one
-/// replaced is kept for a while as `previous_password_hash` (see `turn_off_password`).
+/// for), which then stands. The passwords a report refused are forgotten with it; the one replaced
+/// is kept for a while (`replaced_passwords`: see `refuse_passwords_since`).
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     id: UserId,
@@ -112,56 +112,91 @@ pub async fn set_password(
     single_factor_ok: bool,
     changed_at: Option<OffsetDateTime>,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!(
-        "UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4,
-                reported_password_hash = NULL, reported_previous_password_hash = NULL,
-                previous_password_hash = coalesce(password_hash, previous_password_hash),
-                previous_password_replaced_at = CASE WHEN password_hash IS NULL THEN previous_password_replaced_at ELSE $3 END
-         WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $5",
+    // (one statement: `prior` reads the row as the statement began, and its hash is kept only if the
+    // update, which waits for the row's lock and checks `password_changed_at` again, replaced it.
+    // Locking in `prior` too would skip the row the update changes. Only `upgrade_hash` changes the
+    // hash without that date, and its hash is of the same password.)
+    let changed = sqlx::query_scalar!(
+        r#"WITH prior AS (
+               SELECT password_hash FROM users WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $5
+           ), changed AS (
+               UPDATE users SET password_hash = $2, password_changed_at = $3, password_single_factor_ok = $4,
+                      reported_password_hash = NULL, reported_earlier_password_hashes = '{}'
+                WHERE id = $1 AND password_changed_at IS NOT DISTINCT FROM $5
+               RETURNING id
+           ), kept AS (
+               INSERT INTO replaced_passwords (user_id, password_hash, replaced_at)
+               SELECT $1, p.password_hash, $3 FROM prior p, changed WHERE p.password_hash IS NOT NULL
+           )
+           SELECT count(*) AS "changed!" FROM changed"#,
         id.0,
         password_hash,
         now,
         single_factor_ok,
         changed_at,
     )
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(changed == 1)
 }
 
 /// Turns the password off: it no longer signs in or confirms it's you until a reset link (or Set
 /// password) sets a new one. Counts as a change (`password_changed_at`), so reset links made before
 /// and changes or sign-ins in flight that read the old one no longer apply (see `set_password`).
 /// `false` when the account had no password. After "This wasn't me", whose sign-in may have used it:
-/// its hash is kept as `reported_password_hash`, so the next password cannot be the same one; and
-/// when it replaced another since `reported_since` (the reported sign-in, or the earliest one the
-/// report covers: the intruder signed in, then changed it), that one's hash too, as
-/// `reported_previous_password_hash`.
-pub async fn turn_off_password(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime, reported_since: OffsetDateTime) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!(
-        "UPDATE users SET reported_password_hash = password_hash, password_hash = NULL, password_changed_at = $2,
-                password_single_factor_ok = true,
-                reported_previous_password_hash = CASE WHEN previous_password_replaced_at >= $3 THEN previous_password_hash END
-         WHERE id = $1 AND password_hash IS NOT NULL",
+/// its hash is kept as `reported_password_hash`, so the next password cannot be the same one (and
+/// among the replaced ones, `replaced_passwords`, for a later report).
+pub async fn turn_off_password(db: impl PgExecutor<'_>, id: UserId, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
+    let off = sqlx::query_scalar!(
+        r#"WITH prior AS (
+               SELECT password_hash FROM users WHERE id = $1 AND password_hash IS NOT NULL
+           ), off AS (
+               UPDATE users SET reported_password_hash = password_hash, password_hash = NULL, password_changed_at = $2,
+                      password_single_factor_ok = true
+                WHERE id = $1 AND password_hash IS NOT NULL
+               RETURNING id
+           ), kept AS (
+               INSERT INTO replaced_passwords (user_id, password_hash, replaced_at)
+               SELECT $1, p.password_hash, $2 FROM prior p, off
+           )
+           SELECT count(*) AS "off!" FROM off"#,
         id.0,
         now,
-        reported_since,
     )
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(off == 1)
 }
 
-/// Forgets the passwords replaced before `before` (`previous_password_hash`): no sign-in from before
-/// their change can be reported any more. Answers how many.
-pub async fn forget_previous_passwords(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query!(
-        "UPDATE users SET previous_password_hash = NULL, previous_password_replaced_at = NULL
-         WHERE previous_password_hash IS NOT NULL AND previous_password_replaced_at < $1",
-        before,
+/// The most passwords a report refuses besides the one it turned off (each refusal check is one
+/// argon2 verification per hash).
+pub const REFUSED_EARLIER_MAX: i64 = 10;
+
+/// After a report covering the sign-ins since `since` ("This wasn't me", "No, secure my account"):
+/// every password replaced at or after it was in use then or since, so whoever signed in may know
+/// it (they signed in, then changed it; or the owner reset it meanwhile). The newest
+/// `REFUSED_EARLIER_MAX` of them are refused as the next password
+/// (`reported_earlier_password_hashes`, added to those an earlier report refused).
+pub async fn refuse_passwords_since(db: impl PgExecutor<'_>, id: UserId, since: OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE users SET reported_earlier_password_hashes = ARRAY(
+             SELECT DISTINCT h FROM unnest(reported_earlier_password_hashes || ARRAY(
+                 SELECT password_hash FROM replaced_passwords WHERE user_id = $1 AND replaced_at >= $2
+                  ORDER BY replaced_at DESC LIMIT $3)) h)
+         WHERE id = $1",
+        id.0,
+        since,
+        REFUSED_EARLIER_MAX,
     )
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// Forgets the passwords replaced before `before` (`replaced_passwords`): no report reaches back to
+/// a sign-in from before their change any more. Answers how many.
+pub async fn forget_replaced_passwords(db: impl PgExecutor<'_>, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!("DELETE FROM replaced_passwords WHERE replaced_at < $1", before).execute(db).await?;
     Ok(r.rows_affected())
 }
 

@@ -229,8 +229,8 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 /// its sign-ins are past `activity::FAMILIAR_DAYS` too; security events have their own task,
 /// `activity::prune`), forgets expired
 /// pending sign-ins, passkey ceremonies and provider flows, throttle rows with no failure within the retention
-/// period (unless locked), and replaced passwords no sign-in before their change can be reported
-/// about any more (`users.previous_password_hash`). Answers (expired, deleted sessions).
+/// period (unless locked), and replaced passwords no report reaches back to any more
+/// (`replaced_passwords`). Answers (expired, deleted sessions).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     let now = svc.clock.now();
     let retained_after = now - Duration::days(svc.sessions.retention_days);
@@ -241,7 +241,7 @@ pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {
     db::pending_sign_ins::delete_expired_pending(&svc.db, now).await?;
     db::passkeys::delete_expired_ceremonies(&svc.db, now).await?;
     db::connected_accounts::delete_expired_flows(&svc.db, now).await?;
-    db::users::forget_previous_passwords(&svc.db, now - Duration::hours(crate::auth::activity::ALERT_LINK_HOURS)).await?;
+    db::users::forget_replaced_passwords(&svc.db, now - Duration::days(crate::auth::activity::PROMPT_DAYS)).await?;
     Ok((expired, deleted))
 }
 

@@ -436,7 +436,8 @@ async fn removing_a_passkey_can_sign_out_the_other_sessions_that_signed_in_with_
     assert!(matches!(passkeys::remove(&svc, &bob, phones.id, true, &ClientInfo::default()).await, Err(DomainError::NotFound)));
 
     assert_eq!(passkeys::remove(&svc, &here, phones.id, true, &ClientInfo::default()).await.unwrap(), 1);
-    assert_eq!(count(&db, "security_events WHERE kind = 'session_revoked'").await, 1, "in the activity: Ended another session");
+    let said: Vec<String> = sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'session_revoked'").fetch_all(&db).await.unwrap();
+    assert_eq!(said, ["the other session that signed in with the passkey “Phone”"], "in the activity");
     assert!(authenticate(&svc, &lost).await.unwrap().is_none(), "the phone's other session ended");
     let reason: Option<String> = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE passkey_id IS NULL AND revoked_at IS NOT NULL")
         .fetch_one(&db)

@@ -64,6 +64,31 @@ pub fn shown(text: &str, max: usize) -> String {
     }
 }
 
+/// After removing a way to sign in (`with`: "the passkey “Phone”", "Google") ended `ended` of the
+/// account's other sessions too: one `session_revoked` event says so ("Ended 2 other sessions that
+/// signed in with Google"), and, as after a Revoke (`sessions::revoke`), the account forgets its
+/// trusted browsers, so whoever held those sessions is a stranger again. Nothing when none ended.
+pub(crate) async fn sessions_ended_with(
+    conn: &mut PgConnection,
+    auth: &crate::request::AuthSession,
+    ended: u64,
+    with: &str,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    if ended == 0 {
+        return Ok(());
+    }
+    db::users::reset_devices(&mut *conn, auth.user_id, now).await?;
+    let what = match ended {
+        1 => format!("the other session that signed in with {with}"),
+        n => format!("{n} other sessions that signed in with {with}"),
+    };
+    let event = NewEvent { detail: Some(&what), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SessionRevoked) };
+    db::events::insert(&mut *conn, &event, client, now).await?;
+    Ok(())
+}
+
 /// "Chrome 131 on Windows 10", cut to [`SHOWN_TEXT_CHARS`].
 pub fn device_text(user_agent: Option<&str>) -> String {
     let d = crate::devices::describe(user_agent);
@@ -84,7 +109,10 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
             None => "Signed in".into(),
         },
         SignedOut => "Signed out".into(),
-        SessionRevoked => "Ended another session".into(),
+        SessionRevoked => match detail.filter(|d| !d.trim().is_empty()) {
+            Some(d) => format!("Ended {}", shown(d, 120)),
+            None => "Ended another session".into(),
+        },
         OtherSessionsRevoked => "Signed out of all other sessions".into(),
         SignedOutEverywhere => "Signed out everywhere".into(),
         Reverified => "Confirmed it's you".into(),

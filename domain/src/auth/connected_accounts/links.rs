@@ -45,14 +45,7 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     if methods <= 1 && svc.providers.is_enabled(provider) {
         return Err(DomainError::LastSignInMethod);
     }
-    if ended > 0 {
-        // (as after a Revoke: whoever held those sessions is a stranger again, and each ending is
-        // in the activity; see `sessions::revoke`)
-        db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
-        for _ in 0..ended {
-            db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SessionRevoked, client, now).await?;
-        }
-    }
+    crate::auth::activity::sessions_ended_with(&mut tx, auth, ended, provider.name(), client, now).await?;
     db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
     let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;

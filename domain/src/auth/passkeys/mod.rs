@@ -253,14 +253,7 @@ pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, sign_out_
     if methods <= 1 {
         return Err(last_method());
     }
-    if ended > 0 {
-        // (as after a Revoke: whoever held those sessions is a stranger again, and each ending is
-        // in the activity; see `sessions::revoke`)
-        db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
-        for _ in 0..ended {
-            db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SessionRevoked, client, now).await?;
-        }
-    }
+    crate::auth::activity::sessions_ended_with(&mut tx, auth, ended, &format!("the passkey “{name}”"), client, now).await?;
     let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;

@@ -244,6 +244,7 @@ test('removing a passkey from another browser signs out the session that signed 
     'Passkey removed. It can no longer sign in to your account, and the session that signed in with it is signed out.',
   );
   await expect(region(desk, 'Sessions').getByRole('listitem')).toHaveCount(1);
+  await expect(region(desk, 'Recent security activity')).toContainText('Ended the other session that signed in with the passkey “Phone”');
   expect(await signedInAs(desk)).toBe(account.email.toLowerCase());
   // the first browser is signed out
   expect(await signedInAs(page)).toBeNull();

@@ -134,6 +134,7 @@ test('disconnecting Google from another browser signs out the session that signe
   await expect(connected.getByRole('status')).toHaveText(
     'Google is disconnected. It can no longer sign in to your account, and the session that signed in with it is signed out.',
   );
+  await expect(region(desk, 'Recent security activity')).toContainText('Ended the other session that signed in with Google');
   // the first browser is signed out
   await page.reload();
   await expectPathname(page, '/sign-in');

@@ -33,6 +33,7 @@ import {
   test,
   trackPageErrors,
   uniqueEmail,
+  waitForHydration,
   waitForMail,
 } from './fixtures';
 
@@ -40,6 +41,29 @@ import {
 // too-short password); Chromium logs those 4xx responses
 // as console errors. Page errors and 5xx responses still fail every test.
 test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
+
+test('what was typed while the page was still loading its code is kept, and signs in', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page.request, account);
+  await page.context().clearCookies();
+  // the bundle is held back until both fields are typed into, as on a slow connection
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/pkg/*.wasm', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto('/sign-in');
+  await page.getByLabel('Email').fill(account.email);
+  await page.getByLabel('Password', { exact: true }).fill(account.password);
+  await expect(page.locator('html[data-hydrated]')).toHaveCount(0);
+  release();
+  await waitForHydration(page);
+  await expect(page.getByLabel('Email')).toHaveValue(account.email);
+  await expect(page.getByLabel('Password', { exact: true })).toHaveValue(account.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expectSecurityPage(page);
+});
 
 test('sign up, change password, sign out, and sign back in with the new password', async ({ page }) => {
   const account = newAccount('Journey Tester');

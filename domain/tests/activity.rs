@@ -79,6 +79,12 @@ async fn mails(db: &PgPool, to: &str, kind: &str) -> Vec<(String, String)> {
         .unwrap()
 }
 
+/// The link of the newest "choose a new password" email to Ada.
+async fn newest_reset_link(db: &PgPool) -> LinkToken {
+    let (_, text) = mails(db, ADA, "password_reset").await.pop().expect("a reset email");
+    LinkToken::from_cookie(testkit::link_token(&text, email_links::RESET_PATH).expect("a reset link"))
+}
+
 /// The "This wasn't me" link of the newest alert email to Ada.
 async fn not_me_token(db: &PgPool) -> LinkToken {
     let (_, text) = mails(db, ADA, "unfamiliar_sign_in").await.pop().expect("an alert email");
@@ -551,8 +557,7 @@ async fn reported_and_reset(svc: &Services, db: &PgPool) -> (testkit::SoftAuthen
     signs_in(svc, &stranger()).await;
     let token = not_me_token(db).await;
     alerts::report_not_me(svc, &token, &home()).await.unwrap();
-    let reset = mails(db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset[0].1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(db).await;
     email_links::reset_password(svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
     (key, mails(db, ADA, "unfamiliar_sign_in").await.len())
 }
@@ -654,8 +659,7 @@ async fn a_report_about_a_session_that_had_already_ended_makes_its_place_unfamil
     sessions::sign_out(&svc, &me(&svc, &intruder.token).await, &stranger()).await.unwrap();
     svc.clock.advance(Duration::minutes(1));
     alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
-    let reset = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset[0].1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
     email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
     svc.clock.advance(Duration::minutes(10));
     sign_in(&svc, ADA, &Password::new(NEW_PW), &stranger()).await.unwrap();
@@ -708,8 +712,7 @@ async fn after_this_wasnt_me_the_turned_off_password_cannot_be_chosen_again(db: 
     signs_in(&svc, &stranger()).await;
     let token = not_me_token(&db).await;
     assert!(alerts::report_not_me(&svc, &token, &home()).await.unwrap().password_turned_off);
-    let reset = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset[0].1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
 
     let again = email_links::reset_password(&svc, &link, &Password::new(PW), &home()).await;
     assert!(matches!(again, Err(DomainError::PasswordRejected(PasswordRejection::Reported))), "{again:?}");
@@ -740,8 +743,7 @@ async fn this_wasnt_me_about_a_sign_in_before_a_password_change_refuses_the_pass
     accounts::change_password(&svc, &me(&svc, &intruder.token).await, &Password::new(PW), &Password::new(THEIRS), &stranger()).await.unwrap();
     svc.clock.advance(Duration::minutes(5));
     alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
-    let reset = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
     for (password, why) in [(THEIRS, PasswordRejection::Reported), (PW, PasswordRejection::ReportedEarlier)] {
         let refused = email_links::reset_password(&svc, &link, &Password::new(password), &home()).await;
         assert!(matches!(&refused, Err(DomainError::PasswordRejected(w)) if *w == why), "{password}: {refused:?}");
@@ -762,8 +764,7 @@ async fn a_password_changed_before_the_reported_sign_in_stays_choosable(db: PgPo
     svc.clock.advance(Duration::hours(1));
     sign_in(&svc, ADA, &Password::new(NEW_PW), &stranger()).await.unwrap();
     alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
-    let reset = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
     email_links::reset_password(&svc, &link, &Password::new(PW), &home()).await.unwrap();
 }
 
@@ -800,13 +801,11 @@ async fn a_report_after_the_intruders_change_and_the_owners_reset_refuses_every_
     accounts::change_password(&svc, &me(&svc, &intruder.token).await, &Password::new(PW), &Password::new(THEIRS), &stranger()).await.unwrap();
     svc.clock.advance(Duration::minutes(5));
     email_links::request_password_reset(&svc, ADA, &home()).await.unwrap();
-    let forgot = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&forgot.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
     email_links::reset_password(&svc, &link, &Password::new(RESET), &home()).await.unwrap();
     svc.clock.advance(Duration::minutes(5));
     alerts::report_not_me(&svc, &alert, &home()).await.unwrap();
-    let reset = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
     for (password, why) in [(RESET, PasswordRejection::Reported), (THEIRS, PasswordRejection::ReportedEarlier), (PW, PasswordRejection::ReportedEarlier)] {
         let refused = email_links::reset_password(&svc, &link, &Password::new(password), &home()).await;
         assert!(matches!(&refused, Err(DomainError::PasswordRejected(w)) if *w == why), "{password}: {refused:?}");
@@ -855,8 +854,7 @@ async fn a_report_covers_a_later_unalerted_sign_in_that_had_already_ended(db: Pg
     alerts::report_not_me(&svc, &alert, &home()).await.unwrap();
     let reported: i64 = count(&db, "SELECT count(*) FROM sessions WHERE reported_at IS NOT NULL").await;
     assert_eq!(reported, 2, "both of the intruder's sessions");
-    let reset = mails(&db, ADA, "password_reset").await;
-    let link = LinkToken::from_cookie(testkit::link_token(&reset.last().unwrap().1, email_links::RESET_PATH).unwrap());
+    let link = newest_reset_link(&db).await;
     email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
     svc.clock.advance(Duration::minutes(10));
     sign_in(&svc, ADA, &Password::new(NEW_PW), &next_door).await.unwrap();

@@ -237,8 +237,17 @@ test('removing a passkey from another browser signs out the session that signed 
   await signInViaApi(desk, account.email, account.password);
   await gotoHydrated(desk, SECURITY_PATH);
   await passkeys(desk).getByRole('button', { name: 'Remove Phone' }).click();
-  const choice = passkeys(desk).getByRole('checkbox', { name: 'Also sign out the other session that signed in with it' });
+  const confirm = passkeys(desk).getByRole('group', { name: 'Remove the passkey “Phone”?' });
+  await expect(confirm).toHaveAccessibleDescription("You won't be able to sign in with it any more. Also delete it from your device or password manager.");
+  const choice = confirm.getByRole('checkbox', { name: 'Also sign out the other session that signed in with it' });
   await expect(choice).toBeChecked();
+  // unticked, it says what staying means; ticked again, it goes
+  const stays = confirm.getByText('That session stays signed in. You can sign it out later under Sessions.');
+  await expect(stays).toHaveCount(0);
+  await choice.uncheck();
+  await expect(stays).toBeVisible();
+  await choice.check();
+  await expect(stays).toHaveCount(0);
   await passkeys(desk).getByRole('button', { name: 'Remove this passkey' }).click();
   await expect(passkeys(desk).getByRole('status')).toHaveText(
     'Passkey removed. It can no longer sign in to your account, and the session that signed in with it is signed out.',

@@ -142,6 +142,39 @@ test('disconnecting Google from another browser signs out the session that signe
   await context.close();
 });
 
+test('disconnecting Google with the box unticked leaves the session that signed in with it signed in', async ({ page, browser }) => {
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-up');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  const password = strongPassword();
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(password);
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+
+  const context = await browser.newContext({ baseURL: BASE_URL });
+  const desk = await context.newPage();
+  const deskErrors = trackPageErrors(desk, [HTTP_4XX_LOG]);
+  await signInViaApi(desk, email, password);
+  await gotoHydrated(desk, SECURITY_PATH);
+  const connected = region(desk, 'Connected accounts');
+  await connected.getByRole('button', { name: 'Disconnect Google' }).click();
+  const confirm = connected.getByRole('group', { name: 'Disconnect Google?' });
+  await expect(confirm).toHaveAccessibleDescription(`You won't be able to sign in with this Google account (${email}) any more.`);
+  await confirm.getByRole('checkbox', { name: 'Also sign out the other session that signed in with it' }).uncheck();
+  await expect(confirm).toContainText('That session stays signed in. You can sign it out later under Sessions.');
+  await confirm.getByRole('button', { name: 'Disconnect Google' }).click();
+  await expect(connected.getByRole('status')).toHaveText('Google is disconnected. It can no longer sign in to your account.');
+  await expect(region(desk, 'Sessions').getByRole('listitem')).toHaveCount(2);
+  // the first browser is still signed in
+  await page.reload();
+  await expectSecurityPage(page);
+  expect(deskErrors).toEqual([]);
+  await context.close();
+});
+
 test('connect GitHub to a password account after re-verification, sign out, sign in with GitHub', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

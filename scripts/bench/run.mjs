@@ -473,9 +473,13 @@ async function psql(sql) {
  */
 async function transactionsPerRequest(cookie) {
   const others = `from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state = 'idle' and application_name = '' and query not ilike 'listen%'`;
+  // After the flush the pool still holds the closed connections until it next takes them out; it
+  // checks only one that sat idle for a second or more (server::pool), so the probe waits that
+  // long: a request that met a connection closed under it would be answered 503.
   const flush = async () => {
     await psql(`select count(pg_terminate_backend(pid)) ${others}`);
     for (let i = 0; i < 50 && (await psql(`select count(*) ${others}`)) !== '0'; i++) await sleep(100);
+    await sleep(1100);
   };
   const count = async () => Number(await psql(`select xact_commit + xact_rollback from pg_stat_database where datname = current_database()`));
   const probe = async (n, args) => {

@@ -122,9 +122,12 @@ pub fn ConfirmPanel(
         });
         on_cleanup(move || crate::browser::dom::return_lost_focus(&back, opener));
     }
+    // the detail is the group's description: read after its name when the focus lands on it
+    let detail_id = (!detail.is_empty()).then(|| format!("{id}-detail"));
+    let described_by = detail_id.clone();
     view! {
-        <div class="confirm" id=id role="group" aria-label=label tabindex="-1">
-            <p>{question} {(!detail.is_empty()).then(|| format!(" {detail}"))}</p>
+        <div class="confirm" id=id role="group" aria-label=label aria-describedby=described_by tabindex="-1">
+            <p>{question} {detail_id.map(|d| view! { " " <span id=d>{detail}</span> })}</p>
             {choice.map(|c| c.run())}
             <div class="form-actions">
                 <button type="button" class=format!("btn btn-danger{size}") disabled=move || pending.get()
@@ -146,13 +149,26 @@ pub fn sign_out_sessions_choice(count: u32, checked: RwSignal<bool>, pending: Si
         1 => "Also sign out the other session that signed in with it".to_string(),
         n => format!("Also sign out the {n} other sessions that signed in with it"),
     };
+    // unticked, it says what that means (the sessions stay, and where to end them later)
     Some(ViewFn::from(move || view! {
         <label class="checkbox">
             <input type="checkbox" prop:checked=move || checked.get() disabled=move || pending.get()
                 on:change=move |ev| checked.set(event_target_checked(&ev))/>
             " " {label.clone()}
         </label>
+        {move || (!checked.get()).then(|| view! {
+            <p class="field-hint">{stay_signed_in(count)}</p>
+        })}
     }))
+}
+
+/// Under the unticked choice: what leaving those sessions alone means.
+fn stay_signed_in(count: u32) -> &'static str {
+    if count == 1 {
+        "That session stays signed in. You can sign it out later under Sessions."
+    } else {
+        "Those sessions stay signed in. You can sign them out later under Sessions."
+    }
 }
 
 /// What a notice adds once a removal signed out `ended` sessions with it.

@@ -380,16 +380,22 @@ pub async fn list_providers() -> Result<Vec<crate::model::ProviderOption>, AppEr
 
 /// Begins "Continue with Google / GitHub": answers the provider's authorization URL, where the
 /// browser goes next. The provider sends it back to `/auth/<provider>/callback`, which signs in
-/// (or signs up: a new account when the identity is linked to none and no account uses its email).
+/// (or signs up: a new account when the identity is linked to none and no account uses its email),
+/// then goes on to `return_to` (a path on this site, else Security & Access) as the other ways of
+/// signing in do.
 ///
 /// - Auth: anonymous.
-/// - Effects: a provider flow (state, PKCE verifier, nonce; single use, 10 minutes) bound to this
-///   browser by the flow cookie (set here; kept if the browser has one).
+/// - Effects: a provider flow (state, PKCE verifier, nonce, `return_to` checked with
+///   `nav::safe_return_to`; single use, 10 minutes) bound to this browser by the flow cookie (set
+///   here; kept if the browser has one).
 /// - Errors: `Invalid { field: "provider" }` (not offered here, provider unreachable, already
 ///   signed in), `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network, shared with passkey sign-in (`[limits] passkey_*`).
 #[server(prefix = "/api", endpoint = "auth/provider/start")]
-pub async fn start_provider_sign_in(provider: crate::model::ProviderKind) -> Result<String, AppError> {
+pub async fn start_provider_sign_in(
+    provider: crate::model::ProviderKind,
+    #[server(default)] return_to: Option<String>,
+) -> Result<String, AppError> {
     use crate::server::{auth_for_setup, fail_for, flow_cookie, reject, services, set_flow_cookie};
     // signed in already: this would start a second session beside the first (the pages send
     // signed-in people on; connecting is Security & Access's Connect)
@@ -397,7 +403,8 @@ pub async fn start_provider_sign_in(provider: crate::model::ProviderKind) -> Res
         return Err(reject(AppError::Invalid { field: "provider".into(), message: "You're already signed in.".into() }));
     }
     let svc = services()?;
-    let started = domain::auth::connected_accounts::begin_sign_in(&svc, provider.into(), flow_cookie().as_ref())
+    let return_to = return_to.map(|r| crate::nav::safe_return_to(Some(&r)));
+    let started = domain::auth::connected_accounts::begin_sign_in(&svc, provider.into(), return_to.as_deref(), flow_cookie().as_ref())
         .await
         .map_err(fail_for(provider))?;
     set_flow_cookie(&started.cookie);

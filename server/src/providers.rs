@@ -1,7 +1,9 @@
 //! `/auth/{google|github}/callback`: where Google or GitHub sends the browser back. It finishes the
 //! flow the browser began (`domain::auth::connected_accounts::finish`), sets the cookies the outcome
-//! needs, and sends the person on with a 303: signed in → Security & Access; an authenticator app
-//! to answer → the sign-in page's second step; connected or re-verified → Security & Access. Every
+//! needs, and sends the person on with a 303: signed in → the page the sign-in page was asked to
+//! return to (`return_to`, checked again here), else Security & Access; an authenticator app to
+//! answer → the sign-in page's second step (keeping `return_to`); connected or re-verified →
+//! Security & Access. Every
 //! failure (cancelled, refused, a state that is unknown, used or another browser's, expired, an
 //! email already in use…) lands on the sign-in page (or Security & Access, for connect and
 //! re-verify) with a calm sentence, never an error page.
@@ -48,14 +50,22 @@ pub async fn callback(
         code: query.get("code").cloned(),
         error: query.get("error").cloned(),
     };
-    let (intent, result) = finish(&state.services, provider, cookie.as_ref(), &answer, session.as_ref(), &client).await;
+    let (began, result) = finish(&state.services, provider, cookie.as_ref(), &answer, session.as_ref(), &client).await;
     let policy_seconds = Some(state.config.session.longest_lifetime().whole_seconds());
+    // (only a path on this site, whatever the row says)
+    let return_to = began.as_ref().and_then(|b| b.return_to.as_deref()).map(|r| app::nav::safe_return_to(Some(r)));
+    let and_return_to = || match return_to.as_deref() {
+        Some(r) if r != SECURITY => format!("&return_to={}", app::sign_in::urlencode(r)),
+        _ => String::new(),
+    };
     match result {
         Ok(Finished::SignedIn { signed_in, .. }) => redirect(
-            SECURITY,
+            return_to.as_deref().unwrap_or(SECURITY),
             &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None), FLOW.clear()],
         ),
-        Ok(Finished::SecondStep(pending)) => redirect("/sign-in?second_step=1", &[PENDING.set(pending.expose(), None)]),
+        Ok(Finished::SecondStep(pending)) => {
+            redirect(&format!("/sign-in?second_step=1{}", and_return_to()), &[PENDING.set(pending.expose(), None)])
+        }
         Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected), &[FLOW.clear()]),
         Ok(Finished::Reverified(done)) => redirect(SECURITY, &[SESSION.set(done.token.expose(), policy_seconds)]),
         Err(e) => {
@@ -68,8 +78,11 @@ pub async fn callback(
                 }
             };
             // with no known flow: where this browser would be (signed in or not)
-            let intent = intent.unwrap_or(if session.is_some() { FlowIntent::Connect } else { FlowIntent::SignIn });
-            redirect(&outcome_page(intent, kind, outcome), &[])
+            let intent = began.map(|b| b.intent).unwrap_or(if session.is_some() { FlowIntent::Connect } else { FlowIntent::SignIn });
+            let page = outcome_page(intent, kind, outcome);
+            // a sign-in tried again from that page still goes where it was going
+            let page = if intent == FlowIntent::SignIn { format!("{page}{}", and_return_to()) } else { page };
+            redirect(&page, &[])
         }
     }
 }

@@ -129,6 +129,13 @@ async fn start(w: &World, browser: &mut Browser, provider: &str) -> String {
     serde_json::from_str(&body).unwrap()
 }
 
+/// "Continue with <provider>" on a sign-in page asked to return to `return_to`.
+async fn start_returning_to(w: &World, browser: &mut Browser, provider: &str, return_to: &str) -> String {
+    let (res, body) = browser.post(&w.app, "/api/auth/provider/start", &[("provider", provider), ("return_to", return_to)]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
 /// A full sign-in (or sign-up) with `provider` as `who`; answers the callback's response.
 async fn sign_in_as(w: &World, browser: &mut Browser, provider: &str, who: &Person, tweak: Tweak) -> Response<Body> {
     let url = start(w, browser, provider).await;
@@ -312,6 +319,48 @@ async fn an_expired_attempt_and_a_cancelled_one_land_on_sign_in_with_a_sentence(
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
     assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=expired");
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_sign_in_goes_on_to_the_page_the_sign_in_page_was_asked_to_return_to(db: PgPool) {
+    const ACTIVITY: &str = "/settings/security/activity.csv";
+    const ENCODED: &str = "%2Fsettings%2Fsecurity%2Factivity%2Ecsv";
+    let w = world(db).await;
+    let grace = Person::new("grace@example.test");
+    let mut first = Browser::default();
+    let url = start_returning_to(&w, &mut first, "Google", ACTIVITY).await;
+    let res = first.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), ACTIVITY);
+    assert!(first.signed_in());
+    let (res, _) = first.get(&w.app, ACTIVITY).await;
+    assert_eq!(res.status(), StatusCode::OK, "the page it went back to is this account's");
+
+    // another site's address, however it is dressed: Security & Access, never there
+    for hostile in ["https://evil.example/", "//evil.example/", "/\\evil.example", "/%2F%2Fevil.example"] {
+        let mut browser = Browser::default();
+        let url = start_returning_to(&w, &mut browser, "Google", hostile).await;
+        let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
+        assert_eq!(location(&res), "/settings/security", "{hostile}");
+    }
+
+    // cancelled at the provider: the sign-in page, still asked to go back there
+    let mut browser = Browser::default();
+    let url = start_returning_to(&w, &mut browser, "GitHub", ACTIVITY).await;
+    let res = browser.come_back(&w.app, &w.idp.deny(&url)).await;
+    assert_eq!(location(&res), format!("/sign-in?provider=github&provider_outcome=cancelled&return_to={ENCODED}"));
+
+    // an account with an authenticator app: the second step keeps it, and its answer goes there
+    let (state, secret) = set_up_authenticator(&w, &first).await;
+    let mut browser = Browser::default();
+    let url = start_returning_to(&w, &mut browser, "Google", ACTIVITY).await;
+    let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
+    assert_eq!(location(&res), format!("/sign-in?second_step=1&return_to={ENCODED}"));
+    let code = domain::auth::totp::code_for_step(&secret, domain::auth::totp::step_at(state.services.clock.now()) + 1);
+    let (res, body) = browser.post(&w.app, "/api/auth/second-step", &[("code", &code), ("method", "totp"), ("return_to", ACTIVITY)]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert_eq!(location(&res), ACTIVITY);
+    assert!(browser.signed_in());
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -364,6 +364,8 @@ struct ProviderChoice {
     pending: RwSignal<Option<crate::model::ProviderKind>>,
     error: RwSignal<Option<String>>,
     notice: Memo<Option<(crate::model::ProviderKind, providers::ProviderOutcome)>>,
+    /// Where the sign-in goes once done (the page's `return_to`), carried through the provider.
+    return_to: Memo<Option<String>>,
 }
 
 impl ProviderChoice {
@@ -377,17 +379,18 @@ impl ProviderChoice {
                 let q = query.read();
                 providers::outcome_from_query(q.get("provider"), q.get("provider_outcome"))
             }),
+            return_to: return_to(),
         }
     }
 
     /// `divider`: an "or" line above (the sign-in page's passkey button already has one).
     fn view(self, divider: bool) -> impl IntoView {
-        let ProviderChoice { offered, pending, error, notice } = self;
+        let ProviderChoice { offered, pending, error, notice, return_to } = self;
         let on_choose = Callback::new(move |kind: crate::model::ProviderKind| {
             pending.set(Some(kind));
             error.set(None);
             leptos::task::spawn_local(async move {
-                match crate::auth_api::start_provider_sign_in(kind).await {
+                match crate::auth_api::start_provider_sign_in(kind, return_to.get_untracked()).await {
                     Ok(url) => dom::go_to(&url),
                     Err(e) => {
                         error.set(Some(e.to_string()));

@@ -176,6 +176,8 @@ pub struct NewFlow<'a> {
     pub owner: Option<(UserId, SessionId)>,
     pub pkce_verifier: &'a str,
     pub nonce: Option<&'a str>,
+    /// Where a sign-in goes once done (a path on this site); `None` for connect and re-verify.
+    pub return_to: Option<&'a str>,
     pub now: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -189,8 +191,8 @@ impl std::fmt::Debug for NewFlow<'_> {
 pub async fn put_flow(db: impl PgExecutor<'_>, f: &NewFlow<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO provider_flows
-             (state_hash, browser_hash, provider, intent, user_id, session_id, pkce_verifier, nonce, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             (state_hash, browser_hash, provider, intent, user_id, session_id, pkce_verifier, nonce, created_at, expires_at, return_to)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         &f.state_hash[..],
         &f.browser_hash[..],
         f.provider.as_str(),
@@ -201,6 +203,7 @@ pub async fn put_flow(db: impl PgExecutor<'_>, f: &NewFlow<'_>) -> Result<(), sq
         f.nonce,
         f.now,
         f.expires_at,
+        f.return_to,
     )
     .execute(db)
     .await?;
@@ -215,6 +218,7 @@ pub struct FlowRow {
     pub pkce_verifier: String,
     pub nonce: Option<String>,
     pub expires_at: OffsetDateTime,
+    pub return_to: Option<String>,
 }
 
 impl std::fmt::Debug for FlowRow {
@@ -235,7 +239,7 @@ pub async fn take_flow(
     sqlx::query_as!(
         FlowRow,
         r#"DELETE FROM provider_flows WHERE state_hash = $1 AND browser_hash = $2 AND provider = $3
-           RETURNING intent AS "intent: FlowIntent", user_id, session_id, pkce_verifier, nonce, expires_at"#,
+           RETURNING intent AS "intent: FlowIntent", user_id, session_id, pkce_verifier, nonce, expires_at, return_to"#,
         &state_hash[..],
         &browser_hash[..],
         provider.as_str(),

@@ -52,9 +52,15 @@ impl std::fmt::Debug for Started {
 }
 
 /// Begins a sign-in (or sign-up) with `provider`. `cookie` is the browser's flow cookie, if it has
-/// one (kept, so flows begun in two tabs both finish).
-pub async fn begin_sign_in(svc: &Services, provider: Provider, cookie: Option<&FlowCookie>) -> Result<Started, DomainError> {
-    begin(svc, provider, FlowIntent::SignIn, None, cookie).await
+/// one (kept, so flows begun in two tabs both finish). `return_to`: where the sign-in goes once
+/// done, a path on this site the caller has checked (`finish` gives it back).
+pub async fn begin_sign_in(
+    svc: &Services,
+    provider: Provider,
+    return_to: Option<&str>,
+    cookie: Option<&FlowCookie>,
+) -> Result<Started, DomainError> {
+    begin(svc, provider, FlowIntent::SignIn, None, return_to, cookie).await
 }
 
 /// Begins connecting `provider` to the session's account. Needs a recent sign-in or
@@ -64,7 +70,7 @@ pub async fn begin_connect(svc: &Services, auth: &AuthSession, provider: Provide
     if links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::AlreadyConnected));
     }
-    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), cookie).await
+    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), None, cookie).await
 }
 
 /// Begins re-verifying with `provider`, which must be connected to the session's account.
@@ -75,7 +81,7 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession, provider: Provid
     if !links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::NotLinked));
     }
-    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), cookie).await
+    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), None, cookie).await
 }
 
 async fn begin(
@@ -83,6 +89,7 @@ async fn begin(
     provider: Provider,
     intent: FlowIntent,
     owner: Option<(UserId, SessionId)>,
+    return_to: Option<&str>,
     cookie: Option<&FlowCookie>,
 ) -> Result<Started, DomainError> {
     // re-verifying must prove a fresh sign-in at the provider, not a session it already has
@@ -105,6 +112,7 @@ async fn begin(
             owner,
             pkce_verifier: &authorization.pkce_verifier,
             nonce: authorization.nonce.as_deref(),
+            return_to: return_to.filter(|_| intent == FlowIntent::SignIn),
             now,
             expires_at: now + Duration::minutes(FLOW_MINUTES),
         },
@@ -143,8 +151,8 @@ pub enum Finished {
 }
 
 /// Finishes a flow from the provider's callback. `cookie` is the browser's flow cookie and
-/// `session` its current session, if any. Answers what the flow was for (`None` when the state was
-/// unknown), to know where to send the person, and how it ended.
+/// `session` its current session, if any. Answers what the flow was begun for (`None` when the state
+/// was unknown), to know where to send the person, and how it ended.
 pub async fn finish(
     svc: &Services,
     provider: Provider,
@@ -152,13 +160,21 @@ pub async fn finish(
     callback: &Callback,
     session: Option<&AuthSession>,
     client: &ClientInfo,
-) -> (Option<FlowIntent>, Result<Finished, DomainError>) {
+) -> (Option<Began>, Result<Finished, DomainError>) {
     let flow = match take_flow(svc, provider, cookie, callback).await {
         Ok(flow) => flow,
         Err(e) => return (None, Err(e)),
     };
-    let intent = flow.intent;
-    (Some(intent), finish_flow(svc, provider, flow, callback, session, client).await)
+    let began = Began { intent: flow.intent, return_to: flow.return_to.clone() };
+    (Some(began), finish_flow(svc, provider, flow, callback, session, client).await)
+}
+
+/// What the callback's flow was begun for, once it is found (whether it then ends well or not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Began {
+    pub intent: FlowIntent,
+    /// Where a sign-in goes once done, as `begin_sign_in` was given it.
+    pub return_to: Option<String>,
 }
 
 async fn take_flow(

@@ -246,6 +246,7 @@ test('removing a passkey from another browser signs out the session that signed 
   await expect(stays).toHaveCount(0);
   await choice.uncheck();
   await expect(stays).toBeVisible();
+  await expect(choice).toHaveAccessibleDescription('That session stays signed in. You can sign it out later under Sessions.');
   await choice.check();
   await expect(stays).toHaveCount(0);
   await passkeys(desk).getByRole('button', { name: 'Remove this passkey' }).click();

@@ -281,9 +281,9 @@ test('a Google sign-in on an account with an authenticator app still asks for th
   await expectSecurityPage(page);
   const totp = await turnOnAuthenticator(page);
 
-  // from a sign-in page asked to return to another page: back there, through the code step
+  // from a sign-in page asked to return to another address: back there, through the code step
   await signOut(page);
-  await gotoHydrated(page, `/sign-in?return_to=${encodeURIComponent('/previews')}`);
+  await gotoHydrated(page, `/sign-in?return_to=${encodeURIComponent(`${SECURITY_PATH}?from=code-step`)}`);
   await continueWith(page, 'Google', email);
   await expectPathname(page, '/sign-in');
   await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
@@ -292,8 +292,7 @@ test('a Google sign-in on an account with an authenticator app still asks for th
   await page.waitForSelector('html[data-hydrated]');
   await page.getByLabel('6-digit code').fill(totp.generate());
   await page.getByRole('button', { name: 'Continue' }).click();
-  await expectPathname(page, '/previews');
-  await gotoHydrated(page, SECURITY_PATH);
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '?from=code-step');
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google + authenticator app');
 
   // Back to sign in from a provider's code step: the form, the keyboard on the (empty) email, and

@@ -131,8 +131,10 @@ pub fn pool(config: &Config) -> Result<sqlx::PgPool, sqlx::Error> {
         // sqlx checks a connection with a round trip when it goes back to the pool; checking every
         // one again when it is taken out was a third of a signed-in page's round trips to Postgres.
         // Only a connection that sat idle for a second or more is checked (sqlx's own recipe): one
-        // that broke meanwhile (a Postgres restart) is dropped and another is taken, so no request
-        // meets it.
+        // that broke meanwhile (a Postgres restart) is dropped and another is taken. One that broke
+        // within a second of its last use (a restart under load, `pg_terminate_backend`) is still
+        // handed out, and its request is answered 503 "temporarily unavailable" once; the pool
+        // then drops it. (make bench's transaction count waits out that second for this reason.)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

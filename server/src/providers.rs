@@ -25,7 +25,8 @@ use domain::DomainError;
 
 use crate::AppState;
 
-const SECURITY: &str = "/settings/security";
+/// Security & Access: where connect and re-verify end, and a sign-in without (a safe) `return_to`.
+const SECURITY: &str = app::nav::HOME;
 
 pub async fn callback(
     State(state): State<AppState>,

@@ -344,6 +344,14 @@ async fn a_provider_sign_in_goes_on_to_the_page_the_sign_in_page_was_asked_to_re
         assert_eq!(location(&res), "/settings/security", "{hostile}");
     }
 
+    // a stored path the check would refuse (the app never stores one; the table's CHECK lets it
+    // by) is checked again on the way out
+    let mut browser = Browser::default();
+    let url = start_returning_to(&w, &mut browser, "Google", ACTIVITY).await;
+    sqlx::query(r"UPDATE provider_flows SET return_to = '/\evil.example'").execute(&w.db).await.unwrap();
+    let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security");
+
     // cancelled at the provider: the sign-in page, still asked to go back there
     let mut browser = Browser::default();
     let url = start_returning_to(&w, &mut browser, "GitHub", ACTIVITY).await;

@@ -143,22 +143,30 @@ pub fn ConfirmPanel(
 /// The choice in a removal's confirmation (a passkey, a connected account): also sign out the
 /// `count` other sessions that signed in with it. `checked` starts ticked (made as the
 /// confirmation opens): a lost or stolen device's sessions should go with its way of signing in.
-pub fn sign_out_sessions_choice(count: u32, checked: RwSignal<bool>, pending: Signal<bool>) -> Option<ViewFn> {
+/// Unticked, a hint says what that means: it describes the box, and a polite live region reads it
+/// out as the box is unticked. `id`: unique on the page (the confirmation's own).
+pub fn sign_out_sessions_choice(id: &str, count: u32, checked: RwSignal<bool>, pending: Signal<bool>) -> Option<ViewFn> {
     let label = match count {
         0 => return None,
         1 => "Also sign out the other session that signed in with it".to_string(),
         n => format!("Also sign out the {n} other sessions that signed in with it"),
     };
-    // unticked, it says what that means (the sessions stay, and where to end them later)
-    Some(ViewFn::from(move || view! {
-        <label class="checkbox">
-            <input type="checkbox" prop:checked=move || checked.get() disabled=move || pending.get()
-                on:change=move |ev| checked.set(event_target_checked(&ev))/>
-            " " {label.clone()}
-        </label>
-        {move || (!checked.get()).then(|| view! {
-            <p class="field-hint">{stay_signed_in(count)}</p>
-        })}
+    let hint_id = scoped_id(&format!("{id}-stays"));
+    Some(ViewFn::from(move || {
+        let (hint_id, described) = (hint_id.clone(), hint_id.clone());
+        view! {
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || checked.get() disabled=move || pending.get()
+                    aria-describedby=move || (!checked.get()).then(|| described.clone())
+                    on:change=move |ev| checked.set(event_target_checked(&ev))/>
+                " " {label.clone()}
+            </label>
+            <div aria-live="polite">
+                {move || (!checked.get()).then(|| view! {
+                    <p class="field-hint" id=hint_id.clone()>{stay_signed_in(count)}</p>
+                })}
+            </div>
+        }
     }))
 }
 

@@ -5,13 +5,13 @@ mod fixtures;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{sign_out_sessions_choice, ConfirmPanel, PageFrame, PreviewScope, SiteHeader};
+use crate::components::{PageFrame, PreviewScope, SiteHeader};
 use crate::model::{PasskeyView, PasskeysView, PasswordView, TwoFactorView, VerificationView, Viewer};
 use crate::model::ProviderKind;
 use crate::security::coming_soon::ComingSoonCard;
 use crate::security::connected_accounts::{ConnectedAccountsCard, ConnectedPanel};
 use crate::sign_in::providers::{ProviderButtons, ProviderOutcome, Tone};
-use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RenameDialog};
+use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
 use crate::security::sessions::SessionsCard;
@@ -485,10 +485,7 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="passkeys-confirm-remove-sessions" caption="Confirming a removal: two other sessions signed in with it"
                     view=passkeys(passkeys_signed_in_elsewhere(), true, PasskeyPanel::Removing("p1".into()), true, None)/>
                 <State slug="passkeys-confirm-keep-sessions" caption="The same confirmation, the box unticked" view=ViewFn::from(move || view! {
-                    <ConfirmPanel id="confirm-remove-passkey-p1" question="Remove the passkey “iCloud Keychain”?"
-                        detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
-                        confirm_label="Remove this passkey" pending=Signal::from(false)
-                        choice=sign_out_sessions_choice(2, RwSignal::new(false), Signal::from(false))
+                    <RemovePasskeyConfirm id="p1" name="iCloud Keychain" sessions=2 sign_out=RwSignal::new(false) pending=false
                         on_confirm=noop on_cancel=noop/>
                 })/>
                 <State slug="passkeys-rename" caption="Rename dialog" view=ViewFn::from(move || view! {

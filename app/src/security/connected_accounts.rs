@@ -258,14 +258,15 @@ fn ConnectedRow(
             </div>
             {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| {
                 let sign_out = RwSignal::new(true);
+                let panel_id = format!("confirm-disconnect-{}", kind.slug());
                 view! {
                 <ConfirmPanel
-                    id=format!("confirm-disconnect-{}", kind.slug())
+                    id=panel_id.clone()
                     question=format!("Disconnect {name}?")
                     detail=format!("You won't be able to sign in with this {name} account ({}) any more.", account.account)
                     confirm_label=format!("Disconnect {name}")
                     pending
-                    choice=crate::components::sign_out_sessions_choice(account.sessions, sign_out, pending)
+                    choice=crate::components::sign_out_sessions_choice(&panel_id, account.sessions, sign_out, pending)
                     on_confirm=Callback::new(move |_| on_disconnect.run((kind, account.sessions > 0 && sign_out.get_untracked())))
                     on_cancel=Callback::new(move |_| panel.set(ConnectedPanel::None))/>
                 }

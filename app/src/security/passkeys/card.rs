@@ -173,18 +173,40 @@ fn PasskeyRow(
                 let id = confirm_remove.clone();
                 let sign_out = RwSignal::new(true);
                 view! {
-                    <ConfirmPanel
-                        id=format!("confirm-remove-passkey-{id}")
-                        question=format!("Remove the passkey “{}”?", passkey.name)
-                        detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
-                        confirm_label="Remove this passkey"
-                        pending
-                        choice=sign_out_sessions_choice(sessions, sign_out, pending)
+                    <RemovePasskeyConfirm id=id.clone() name=passkey.name.clone() sessions sign_out pending
                         on_confirm=Callback::new(move |_| on_remove.run((id.clone(), sessions > 0 && sign_out.get_untracked())))
                         on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/>
                 }
             })}
         </li>
+    }
+}
+
+/// The confirmation of a passkey's removal, with the choice to also sign out the `sessions` other
+/// sessions that signed in with it (`sign_out`: ticked when the card opens it).
+#[component]
+pub fn RemovePasskeyConfirm(
+    /// The passkey's id.
+    #[prop(into)]
+    id: String,
+    #[prop(into)] name: String,
+    sessions: u32,
+    sign_out: RwSignal<bool>,
+    #[prop(into)] pending: Signal<bool>,
+    on_confirm: Callback<()>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let panel_id = format!("confirm-remove-passkey-{id}");
+    view! {
+        <ConfirmPanel
+            id=panel_id.clone()
+            question=format!("Remove the passkey “{name}”?")
+            detail="You won't be able to sign in with it any more. Also delete it from your device or password manager."
+            confirm_label="Remove this passkey"
+            pending
+            choice=sign_out_sessions_choice(&panel_id, sessions, sign_out, pending)
+            on_confirm
+            on_cancel/>
     }
 }
 

@@ -5,7 +5,7 @@ mod card;
 
 use leptos::prelude::*;
 
-pub use card::{PasskeyPanel, PasskeysCard, RenameDialog};
+pub use card::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 
 use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::browser::webauthn;

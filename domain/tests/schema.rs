@@ -27,3 +27,21 @@ async fn every_foreign_key_is_found_through_an_index(db: PgPool) {
     let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetch_one(&db).await.unwrap();
     assert!(keys >= 18, "the check saw the schema's foreign keys ({keys})");
 }
+
+/// `sessions_distrusted_idx` (migration 31) holds exactly the sessions the `distrusted_sessions`
+/// view names: the familiarity question of every sign-in reads them through it, and an index that
+/// drifted from the view would leave Postgres reading every session again.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_distrusted_sessions_index_holds_what_the_view_names(db: PgPool) {
+    let index: String = sqlx::query_scalar(
+        "SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE c.relname = 'sessions_distrusted_idx'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let view: String = sqlx::query_scalar("SELECT pg_get_viewdef('distrusted_sessions'::regclass)").fetch_one(&db).await.unwrap();
+    let view_where = view.split("WHERE").nth(1).expect("the view has a WHERE").trim().trim_end_matches(';').replace("s.", "");
+    assert!(index.contains("reported_not_me") && index.contains("reported_at IS NOT NULL"), "{index}");
+    assert_eq!(index, view_where, "the index's predicate and the view's");
+}

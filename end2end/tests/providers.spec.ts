@@ -271,6 +271,11 @@ test('cancelling at the provider comes back to sign-in with a calm sentence', as
   await expect(page.getByRole('status').filter({ hasText: 'You cancelled at GitHub. Nothing was changed.' })).toBeVisible();
   await expect(page.getByRole('alert')).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Continue with GitHub' })).toBeEnabled();
+  // said once: the address no longer carries it, so a reload does not say it again
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.search === '');
+  await page.reload();
+  await page.waitForSelector('html[data-hydrated]');
+  await expect(page.getByText('You cancelled at GitHub.')).toHaveCount(0);
 });
 
 test('a Google sign-in on an account with an authenticator app still asks for the code', async ({ page }) => {
@@ -344,6 +349,11 @@ test("what the provider's return said goes once the person does something else i
   await page.getByRole('button', { name: 'Cancel' }).click();
   await expectSecurityPage(page);
   await expect(connected.getByRole('status')).toHaveText('You cancelled at GitHub. Nothing was changed.');
+  // said once: the address keeps only the section's anchor, and a reload does not say it again
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '' && url.hash === '#connected-accounts');
+  await page.reload();
+  await page.waitForSelector('html[data-hydrated]');
+  await expect(connected.getByText('You cancelled at GitHub.')).toHaveCount(0);
   await connected.getByRole('button', { name: 'Disconnect Google' }).click();
   await connected.getByRole('group', { name: 'Disconnect Google?' }).getByRole('button', { name: 'Disconnect Google' }).click();
   // one sentence, about what just happened

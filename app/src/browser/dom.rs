@@ -193,6 +193,20 @@ pub fn go_to(path: &str) {
     }
 }
 
+/// Takes the query parameters `names` out of the page's address, keeping the others and the
+/// fragment, without loading anything (`replace_address`): what they said has been shown, and a
+/// reload must not say it again.
+pub fn forget_in_address(names: &[&str]) {
+    let Some(location) = web_sys::window().map(|w| w.location()) else { return };
+    let (Ok(path), Ok(search), Ok(hash)) = (location.pathname(), location.search(), location.hash()) else { return };
+    let pairs: Vec<&str> = search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).collect();
+    let kept: Vec<&str> = pairs.iter().copied().filter(|p| !names.contains(&p.split('=').next().unwrap_or(""))).collect();
+    if kept.len() < pairs.len() {
+        let query = if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) };
+        replace_address(&format!("{path}{query}{hash}"));
+    }
+}
+
 /// Shows `path` as the page's address without loading it (the history entry is replaced: Back
 /// does not return to the old address).
 pub fn replace_address(path: &str) {

@@ -22,6 +22,7 @@ pub mod dom {
     pub fn print() {}
     pub fn go_to(_path: &str) {}
     pub fn replace_address(_path: &str) {}
+    pub fn forget_in_address(_names: &[&str]) {}
 }
 
 pub mod webauthn {

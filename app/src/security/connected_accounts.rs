@@ -101,6 +101,12 @@ impl ConnectedAccountsSection {
             let q = query.read();
             outcome_from_query(q.get("provider"), q.get("provider_outcome"))
         });
+        // shown once: a reload does not say it again (the router keeps its own copy of the query)
+        Effect::new(move |_| {
+            if returned.get_untracked().is_some() {
+                dom::forget_in_address(&crate::sign_in::providers::OUTCOME_PARAMS);
+            }
+        });
         ctx.refresh_on_success(disconnect.action);
         ctx.leave_when_signed_out(connect.action);
         // Connect: the browser leaves for the provider.

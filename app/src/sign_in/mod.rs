@@ -371,14 +371,21 @@ struct ProviderChoice {
 impl ProviderChoice {
     fn new() -> Self {
         let query = use_query_map();
+        let notice = Memo::new(move |_| {
+            let q = query.read();
+            providers::outcome_from_query(q.get("provider"), q.get("provider_outcome"))
+        });
+        // shown once: a reload does not say it again (the router keeps its own copy of the query)
+        Effect::new(move |_| {
+            if notice.get_untracked().is_some() {
+                dom::forget_in_address(&providers::OUTCOME_PARAMS);
+            }
+        });
         ProviderChoice {
             offered: crate::resource::page_resource(|| (), |_| crate::auth_api::list_providers()),
             pending: RwSignal::new(None),
             error: RwSignal::new(None),
-            notice: Memo::new(move |_| {
-                let q = query.read();
-                providers::outcome_from_query(q.get("provider"), q.get("provider_outcome"))
-            }),
+            notice,
             return_to: return_to(),
         }
     }

@@ -132,6 +132,10 @@ pub enum Tone {
     Problem,
 }
 
+/// The query parameters that carry an outcome; taken out of the address once it is shown
+/// (`dom::forget_in_address`), so a reload does not announce it again.
+pub const OUTCOME_PARAMS: [&str; 2] = ["provider", "provider_outcome"];
+
 /// The outcome named by the page's address (`provider` and `provider_outcome`), if any.
 pub fn outcome_from_query(provider: Option<String>, outcome: Option<String>) -> Option<(ProviderKind, ProviderOutcome)> {
     Some((ProviderKind::from_slug(&provider?)?, ProviderOutcome::from_code(&outcome?)?))

@@ -5,7 +5,7 @@
  * way to sign in cannot be disconnected; an email already in use is refused; an account with an
  * authenticator app still asks for its code; a cancel lands calmly on sign-in.
  */
-import type { Page } from '@playwright/test';
+import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
   accountNav,
   BASE_URL,
@@ -102,7 +102,8 @@ test('sign up with Google, set a password, disconnect Google, then sign in with 
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password');
 });
 
-test('disconnecting Google from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
+/** Signs up with Google in `page`, then sets a password there: the account's other way in. */
+async function googleAccountWithPassword(page: Page): Promise<{ email: string; password: string }> {
   const email = uniqueEmail();
   await gotoHydrated(page, '/sign-up');
   await continueWith(page, 'Google', email);
@@ -113,6 +114,25 @@ test('disconnecting Google from another browser signs out the session that signe
   await section.getByLabel('New password', { exact: true }).fill(password);
   await section.getByRole('button', { name: 'Set password' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  return { email, password };
+}
+
+/** Another browser, signed in with the password, on Security & Access (its page errors tracked). */
+async function anotherBrowser(
+  browser: Browser,
+  email: string,
+  password: string,
+): Promise<{ context: BrowserContext; desk: Page; deskErrors: string[] }> {
+  const context = await browser.newContext({ baseURL: BASE_URL });
+  const desk = await context.newPage();
+  const deskErrors = trackPageErrors(desk, [HTTP_4XX_LOG]);
+  await signInViaApi(desk, email, password);
+  await gotoHydrated(desk, SECURITY_PATH);
+  return { context, desk, deskErrors };
+}
+
+test('disconnecting Google from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
+  const { email, password } = await googleAccountWithPassword(page);
   // this browser's own Google session is not asked about
   const mine = region(page, 'Connected accounts');
   await mine.getByRole('button', { name: 'Disconnect Google' }).click();
@@ -121,11 +141,7 @@ test('disconnecting Google from another browser signs out the session that signe
   await mine.getByRole('button', { name: 'Cancel' }).click();
 
   // another browser, signed in with the password, disconnects Google
-  const context = await browser.newContext({ baseURL: BASE_URL });
-  const desk = await context.newPage();
-  const deskErrors = trackPageErrors(desk, [HTTP_4XX_LOG]);
-  await signInViaApi(desk, email, password);
-  await gotoHydrated(desk, SECURITY_PATH);
+  const { context, desk, deskErrors } = await anotherBrowser(browser, email, password);
   const connected = region(desk, 'Connected accounts');
   await connected.getByRole('button', { name: 'Disconnect Google' }).click();
   const confirm = connected.getByRole('group', { name: 'Disconnect Google?' });
@@ -143,22 +159,9 @@ test('disconnecting Google from another browser signs out the session that signe
 });
 
 test('disconnecting Google with the box unticked leaves the session that signed in with it signed in', async ({ page, browser }) => {
-  const email = uniqueEmail();
-  await gotoHydrated(page, '/sign-up');
-  await continueWith(page, 'Google', email);
-  await expectSecurityPage(page);
-  const password = strongPassword();
-  const section = region(page, 'Password');
-  await section.getByRole('button', { name: 'Set password' }).click();
-  await section.getByLabel('New password', { exact: true }).fill(password);
-  await section.getByRole('button', { name: 'Set password' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  const { email, password } = await googleAccountWithPassword(page);
 
-  const context = await browser.newContext({ baseURL: BASE_URL });
-  const desk = await context.newPage();
-  const deskErrors = trackPageErrors(desk, [HTTP_4XX_LOG]);
-  await signInViaApi(desk, email, password);
-  await gotoHydrated(desk, SECURITY_PATH);
+  const { context, desk, deskErrors } = await anotherBrowser(browser, email, password);
   const connected = region(desk, 'Connected accounts');
   await connected.getByRole('button', { name: 'Disconnect Google' }).click();
   const confirm = connected.getByRole('group', { name: 'Disconnect Google?' });

@@ -4,14 +4,13 @@
 //! (re-verified and confirmed; never the account's last way to sign in). Also re-verification with
 //! a connected provider.
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::browser::dom;
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{ConnectedAccountView, ConnectedAccountsView, ProviderKind, SecurityOverview};
-use crate::sign_in::providers::{outcome_from_query, ProviderMark, Tone};
+use crate::sign_in::providers::{outcome_in_address, ProviderMark, Tone};
 
 /// Begins connecting `provider` to this account: answers the provider's authorization URL, where
 /// the browser goes next; the provider sends it back to `/auth/<provider>/callback`, which links
@@ -96,17 +95,7 @@ impl ConnectedAccountsSection {
         let connect = Sensitive::<ConnectProvider>::new(ctx.reverify);
         let disconnect = Sensitive::<DisconnectProvider>::new(ctx.reverify);
         let (panel, notice) = (RwSignal::new(ConnectedPanel::None), RwSignal::new(None::<String>));
-        let query = use_query_map();
-        let returned = Memo::new(move |_| {
-            let q = query.read();
-            outcome_from_query(q.get("provider"), q.get("provider_outcome"))
-        });
-        // shown once: a reload does not say it again (the router keeps its own copy of the query)
-        Effect::new(move |_| {
-            if returned.get_untracked().is_some() {
-                dom::forget_in_address(&crate::sign_in::providers::OUTCOME_PARAMS);
-            }
-        });
+        let returned = outcome_in_address();
         ctx.refresh_on_success(disconnect.action);
         ctx.leave_when_signed_out(connect.action);
         // Connect: the browser leaves for the provider.

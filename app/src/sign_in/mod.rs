@@ -364,40 +364,31 @@ struct ProviderChoice {
     pending: RwSignal<Option<crate::model::ProviderKind>>,
     error: RwSignal<Option<String>>,
     notice: Memo<Option<(crate::model::ProviderKind, providers::ProviderOutcome)>>,
-    /// Where the sign-in goes once done (the page's `return_to`), carried through the provider.
-    return_to: Memo<Option<String>>,
+    /// The page's address: its `return_to` is where the sign-in goes once done, carried through
+    /// the provider (read when a button is pressed).
+    query: Memo<leptos_router::params::ParamsMap>,
 }
 
 impl ProviderChoice {
     fn new() -> Self {
-        let query = use_query_map();
-        let notice = Memo::new(move |_| {
-            let q = query.read();
-            providers::outcome_from_query(q.get("provider"), q.get("provider_outcome"))
-        });
-        // shown once: a reload does not say it again (the router keeps its own copy of the query)
-        Effect::new(move |_| {
-            if notice.get_untracked().is_some() {
-                dom::forget_in_address(&providers::OUTCOME_PARAMS);
-            }
-        });
         ProviderChoice {
             offered: crate::resource::page_resource(|| (), |_| crate::auth_api::list_providers()),
             pending: RwSignal::new(None),
             error: RwSignal::new(None),
-            notice,
-            return_to: return_to(),
+            notice: providers::outcome_in_address(),
+            query: use_query_map(),
         }
     }
 
     /// `divider`: an "or" line above (the sign-in page's passkey button already has one).
     fn view(self, divider: bool) -> impl IntoView {
-        let ProviderChoice { offered, pending, error, notice, return_to } = self;
+        let ProviderChoice { offered, pending, error, notice, query } = self;
         let on_choose = Callback::new(move |kind: crate::model::ProviderKind| {
             pending.set(Some(kind));
             error.set(None);
+            let return_to = query.read_untracked().get("return_to");
             leptos::task::spawn_local(async move {
-                match crate::auth_api::start_provider_sign_in(kind, return_to.get_untracked()).await {
+                match crate::auth_api::start_provider_sign_in(kind, return_to).await {
                     Ok(url) => dom::go_to(&url),
                     Err(e) => {
                         error.set(Some(e.to_string()));

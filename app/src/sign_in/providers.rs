@@ -132,9 +132,23 @@ pub enum Tone {
     Problem,
 }
 
-/// The query parameters that carry an outcome; taken out of the address once it is shown
-/// (`dom::forget_in_address`), so a reload does not announce it again.
-pub const OUTCOME_PARAMS: [&str; 2] = ["provider", "provider_outcome"];
+/// The outcome the page's address names (the callback's `?provider=…&provider_outcome=…`), said
+/// once: after hydration the two parameters leave the address (`dom::forget_in_address`; the
+/// router keeps its own copy of the query, so the sentence stays until the person moves on), and a
+/// reload does not announce it again.
+pub fn outcome_in_address() -> Memo<Option<(ProviderKind, ProviderOutcome)>> {
+    let query = leptos_router::hooks::use_query_map();
+    let outcome = Memo::new(move |_| {
+        let q = query.read();
+        outcome_from_query(q.get("provider"), q.get("provider_outcome"))
+    });
+    Effect::new(move |_| {
+        if outcome.get_untracked().is_some() {
+            crate::browser::dom::forget_in_address(&["provider", "provider_outcome"]);
+        }
+    });
+    outcome
+}
 
 /// The outcome named by the page's address (`provider` and `provider_outcome`), if any.
 pub fn outcome_from_query(provider: Option<String>, outcome: Option<String>) -> Option<(ProviderKind, ProviderOutcome)> {

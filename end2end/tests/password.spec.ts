@@ -65,6 +65,36 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   expect(await canSignIn(account.email, account.password)).toBe(true);
 });
 
+test('a field reached before the form took the focus keeps it: typing goes where the caret is', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Password');
+  // Opened, then New password focused in the same moment, with no key or pointer press (as a
+  // password manager, voice control or a screen reader's browse mode does): the form's own move to
+  // its first field comes after, and must not take the caret away.
+  const reached = await page.evaluate(async () => {
+    const open = [...document.querySelectorAll<HTMLButtonElement>('#password button')].find((b) => b.textContent === 'Change password');
+    open?.click();
+    for (let i = 0; i < 50; i++) {
+      const field = document.querySelector<HTMLInputElement>('#password input[name="new_password"]');
+      if (field) {
+        field.focus();
+        return document.activeElement === field;
+      }
+      await Promise.resolve();
+    }
+    return false;
+  });
+  expect(reached).toBe(true);
+  await page.keyboard.type('tractor');
+  const next = section.getByLabel('New password', { exact: true });
+  await expect(next).toHaveValue('tractor');
+  await expect(next).toBeFocused();
+  await expect(section.getByLabel('Current password', { exact: true })).toHaveValue('');
+  await expect(section.locator('.strength-text')).toHaveText('Too short: 8 more characters.');
+});
+
 test('changing the password on one device signs out the other; the old password stops working', async ({ page, browser }) => {
   const account = newAccount();
   const next = strongPassword();

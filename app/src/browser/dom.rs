@@ -12,6 +12,23 @@ pub fn focus(id: &str) {
     }
 }
 
+/// Moves focus to the form field with this id, unless the focus is already in a field of the same
+/// form: a person (or a tool filling the form) who got to the second field first keeps their place,
+/// and what they type goes where they are typing.
+pub fn focus_field(id: &str) {
+    let Some(el) = element::<web_sys::HtmlElement>(id) else { return };
+    let form_of = |e: &web_sys::Element| e.closest("form").ok().flatten();
+    let typing_in_same_form = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .filter(|a| a.dyn_ref::<web_sys::HtmlInputElement>().is_some())
+        .and_then(|a| Some((form_of(&a)?, form_of(&el)?)))
+        .is_some_and(|(here, there)| AsRef::<wasm_bindgen::JsValue>::as_ref(&here) == AsRef::<wasm_bindgen::JsValue>::as_ref(&there));
+    if !typing_in_same_form {
+        let _ = el.focus();
+    }
+}
+
 /// Moves focus to the input with this id and selects its text.
 pub fn focus_and_select(id: &str) {
     if let Some(el) = element::<web_sys::HtmlInputElement>(id) {

@@ -235,7 +235,7 @@ pub fn PasswordCard(
                 set_timeout(
                     move || {
                         if focus.try_get_untracked() == Some(true) {
-                            crate::browser::dom::focus(if has_password { "current_password" } else { "new_password" });
+                            crate::browser::dom::focus_field(if has_password { "current_password" } else { "new_password" });
                         }
                     },
                     std::time::Duration::ZERO,

@@ -381,6 +381,44 @@ test('the email field offers passkeys (autofill), and picking one signs in', asy
   await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('autocomplete', 'username webauthn');
 });
 
+test('signing in with the password ends the email field\'s passkey request: signing out later says nothing about passkeys', async ({ page, request }) => {
+  // every WebAuthn request of the page, and how it ended ("pending" while it waits)
+  await page.addInitScript(() => {
+    const calls: { mediation: string; outcome: string }[] = [];
+    (window as unknown as { passkeyRequests: typeof calls }).passkeyRequests = calls;
+    const get = navigator.credentials.get.bind(navigator.credentials);
+    navigator.credentials.get = (options?: CredentialRequestOptions) => {
+      const call = { mediation: String(options?.mediation ?? ''), outcome: 'pending' };
+      calls.push(call);
+      const answer = get(options);
+      answer.then(
+        () => (call.outcome = 'answered'),
+        (e: DOMException) => (call.outcome = e.name),
+      );
+      return answer;
+    };
+  });
+  const requests = () => page.evaluate(() => (window as unknown as { passkeyRequests: unknown[] }).passkeyRequests);
+  const account = newAccount();
+  await signUpViaApi(request, account);
+  // no passkey on this device: the email field's autofill request waits, as in most browsers
+  await gotoHydrated(page, '/sign-in');
+  await expect.poll(requests).toEqual([{ mediation: 'conditional', outcome: 'pending' }]);
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+  // the page went on without a reload: its request was ended with it
+  await expect.poll(requests).toEqual([{ mediation: 'conditional', outcome: 'AbortError' }]);
+  await signOut(page);
+  await expect(page.getByText('You have been signed out.')).toBeVisible();
+  // the sign-in page drawn again asks again, and the browser takes it (one request at a time)
+  await expect.poll(requests).toEqual([
+    { mediation: 'conditional', outcome: 'AbortError' },
+    { mediation: 'conditional', outcome: 'pending' },
+  ]);
+  await expect(page.getByText('Your device could not use a passkey')).toHaveCount(0);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
 test('a browser without WebAuthn explains it, and everything else keeps working', async ({ page }) => {
   await page.addInitScript(() => {
     // @ts-expect-error: simulating a browser without WebAuthn

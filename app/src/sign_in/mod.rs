@@ -297,6 +297,14 @@ pub fn SignInPage() -> impl IntoView {
             }
         });
     };
+    // Leaving the page (signed in, or on to sign-up) ends its autofill request. The browser allows
+    // one WebAuthn request at a time: one left waiting made the next (this page drawn again, after
+    // Sign out or Back) fail with "A request is already pending", shown as a passkey failure.
+    on_cleanup(move || {
+        if let Some(c) = autofill.try_update_value(|a| a.take()).flatten() {
+            c.abort();
+        }
+    });
     Effect::new(move |_| {
         passkeys_supported.set(webauthn::supported());
         if webauthn::supported() {

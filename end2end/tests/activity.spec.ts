@@ -25,6 +25,7 @@ import {
   mailsTo,
   newAccount,
   region,
+  SAME_ORIGIN_HEADERS,
   signInViaApi,
   signUpViaApi,
   sql,
@@ -391,6 +392,29 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   await section.getByRole('button', { name: 'Show more' }).click();
   await expect(rows).toHaveCount(25);
 });
+
+for (const action of ['Download CSV', 'another filter'] as const) {
+  test(`${action} after this session ended elsewhere goes to sign-in, saying so (no file of the sign-in page)`, async ({ page }) => {
+    const downloads: string[] = [];
+    page.on('download', (d) => downloads.push(d.suggestedFilename()));
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    await gotoHydrated(page, SECURITY_PATH);
+    const section = region(page, 'Recent security activity');
+    await expect(section.getByRole('link', { name: 'Download CSV' })).toBeVisible();
+    // signed out in another tab of this browser: this page still shows the account
+    const out = await page.request.post('/api/auth/sign-out', { headers: SAME_ORIGIN_HEADERS });
+    expect(out.status()).toBe(200);
+    if (action === 'Download CSV') {
+      await section.getByRole('link', { name: 'Download CSV' }).click();
+    } else {
+      await section.getByLabel('Show').selectOption({ label: 'Sign-ins' });
+    }
+    await expectPathname(page, '/sign-in');
+    await expect(page.getByRole('status')).toHaveText(/You were signed out of this device/);
+    expect(downloads).toEqual([]);
+  });
+}
 
 test('signing out is listed with the device and address it came from', async ({ page, browser }) => {
   const account = newAccount();

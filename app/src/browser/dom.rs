@@ -210,6 +210,16 @@ pub fn go_to(path: &str) {
     }
 }
 
+/// Downloads the file at `path` as its link's `download` attribute does, the page staying where it
+/// is (after a check the click's own default could not wait for).
+pub fn download(path: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(link) = document.create_element("a").ok().and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
+    if link.set_attribute("href", path).is_ok() && link.set_attribute("download", "").is_ok() {
+        link.click();
+    }
+}
+
 /// Takes the query parameters `names` out of the page's address, keeping the others and the
 /// fragment, without loading anything (`replace_address`): what they said has been shown, and a
 /// reload must not say it again.

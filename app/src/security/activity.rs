@@ -54,6 +54,7 @@ pub struct ActivitySection {
     error: Signal<Option<String>>,
     on_filter: Callback<String>,
     on_more: Callback<()>,
+    on_download: Callback<String>,
 }
 
 impl ActivitySection {
@@ -106,7 +107,24 @@ impl ActivitySection {
         });
         // (every signal and callback lives as long as the page's visit, not one drawing of it: the
         // page redraws after each change while the old drawing may still be reading them)
-        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more };
+        // A download asked for: to sign-in ("You were signed out of this device") when this
+        // session has ended elsewhere, as every other action of the page does. (A plain link would
+        // save whatever came back: the sign-in page, as "sign-in.html".)
+        let on_download = Callback::new(move |href: String| {
+            leptos::task::spawn_local(async move {
+                match crate::auth_api::current_session().await {
+                    Ok(None) => ctx.ended(),
+                    _ => crate::browser::dom::download(&href),
+                }
+            });
+        });
+        // so does another filter's first page
+        Effect::new(move |_| {
+            if let Some(Err(AppError::NotSignedIn)) = first.get() {
+                ctx.ended();
+            }
+        });
+        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download };
         // a new first page (another filter, or a change: the overview's page too) starts the list
         // again
         Effect::new(move |_| {
@@ -129,7 +147,7 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more } = self;
+        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
@@ -149,6 +167,7 @@ impl ActivitySection {
                                     error
                                     on_filter
                                     on_more
+                                    on_download
                                 />
                             }.into_any()
                         }
@@ -195,7 +214,20 @@ pub fn ActivityCard(
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_filter: Callback<String>,
     on_more: Callback<()>,
+    /// Runs with a download's address instead of the link's own download (the page checks the
+    /// session first); without it (previews) the links download as they are.
+    #[prop(optional)]
+    on_download: Option<Callback<String>>,
 ) -> impl IntoView {
+    let download = move |format: &'static str| {
+        move |ev: leptos::ev::MouseEvent| {
+            let plain = !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key());
+            if let (Some(run), true) = (on_download, plain) {
+                ev.prevent_default();
+                run.run(download_href(format, &filter.get_untracked()));
+            }
+        }
+    };
     let select_id = crate::components::scoped_id("activity-filter");
     let label_for = select_id.clone();
     view! {
@@ -214,15 +246,17 @@ pub fn ActivityCard(
                     </select>
                 </div>
                 <div class="activity-downloads">
-                    <a class="btn btn-secondary btn-sm" href=move || download_href("csv", &filter.get()) download="">"Download CSV"</a>
-                    <a class="btn btn-secondary btn-sm" href=move || download_href("json", &filter.get()) download="">"Download JSON"</a>
+                    <a class="btn btn-secondary btn-sm" href=move || download_href("csv", &filter.get()) download="" on:click=download("csv")>"Download CSV"</a>
+                    <a class="btn btn-secondary btn-sm" href=move || download_href("json", &filter.get()) download="" on:click=download("json")>"Download JSON"</a>
                 </div>
             </div>
             <ErrorMessage message=error/>
             {move || {
                 let list = events.get();
                 if list.is_empty() {
-                    let text = if filter.get().is_empty() {
+                    // (`try_get`: when a filter's page answers that the session ended, this runs once
+                    // more after the card it belongs to was replaced, and its `filter` is gone)
+                    let text = if filter.try_get().unwrap_or_default().is_empty() {
                         "No security activity in the last 90 days."
                     } else {
                         "No activity of this kind in the last 90 days."

@@ -99,7 +99,7 @@ impl SecurityContext {
     /// The session ended elsewhere: to sign-in, which says so. (Straight there: reloading the
     /// overview first, which then answers `NotSignedIn` as well, redrew the page as it went, and a
     /// section's old drawing read a value Leptos had already disposed of: a panic in the browser.)
-    fn ended(&self) {
+    pub fn ended(&self) {
         crate::browser::dom::go_to(SIGNED_OUT_ELSEWHERE);
     }
 }

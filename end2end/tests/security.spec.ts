@@ -151,6 +151,26 @@ test.describe('keyboard', () => {
     await expect(page.getByLabel('Password', { exact: true })).toHaveValue('a password typed early');
   });
 
+  test('on a phone, the exact time a focused time shows stays on the screen', async ({ page }) => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await signUpViaApi(page, newAccount());
+    await gotoHydrated(page, SECURITY_PATH);
+    const times = page.locator('time[data-exact]');
+    // the password's change, the session's sign-in, the account's creation in the activity, …
+    expect(await times.count()).toBeGreaterThanOrEqual(3);
+    for (const time of await times.all()) {
+      await time.focus();
+      const shown = await time.evaluate((el) => ({
+        exact: el.getAttribute('data-exact'),
+        after: getComputedStyle(el, '::after').content,
+        pageWidth: document.documentElement.scrollWidth,
+      }));
+      expect(shown.after).toBe(`" (${shown.exact})"`);
+      // (a tooltip running off the right edge made the page 388 to 428 px wide)
+      expect(shown.pageWidth).toBe(360);
+    }
+  });
+
   test('the sign-in form submits with Enter', async ({ page, request }) => {
     const account = newAccount();
     await signUpViaApi(request, account);

@@ -99,7 +99,7 @@ test('revoking a device signs it out on its next request', async ({ page, browse
   }
 });
 
-test('with the keyboard, a confirmation takes the focus when it opens and gives it back on Cancel', async ({ page, browser }) => {
+test('with the keyboard, a confirmation takes the focus when it opens and gives it back on Cancel or Escape', async ({ page, browser }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
   const firefox = await device(browser, account, FIREFOX_WINDOWS);
@@ -126,8 +126,15 @@ test('with the keyboard, a confirmation takes the focus when it opens and gives 
     await page.keyboard.press('Enter');
     const others = page.getByRole('group', { name: 'Sign out of 1 other session?' });
     await expect(others).toBeFocused();
-    await others.getByRole('button', { name: 'Cancel' }).focus();
+    // Escape is Cancel, from the group itself or from one of its buttons
+    await page.keyboard.press('Escape');
+    await expect(others).toHaveCount(0);
+    await expect(sessions.getByRole('button', { name: 'Revoke all others' })).toBeFocused();
     await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await expect(others.getByRole('button', { name: 'Revoke 1 session' })).toBeFocused();
+    await page.keyboard.press('Escape');
+    await expect(others).toHaveCount(0);
     await expect(sessions.getByRole('button', { name: 'Revoke all others' })).toBeFocused();
 
     // confirmed: the page draws itself anew, and the focus goes to what the section says happened

@@ -81,8 +81,9 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
 ///
 /// When it opens it takes the keyboard focus (a screen reader reads the question; Tab goes on to
 /// the danger button): the button that opened it is disabled or replaced meanwhile, and the focus
-/// would otherwise drop to the page, whose next Tab skips past the panel. When it closes with the
-/// focus nowhere, the focus goes back to that button (`opener`: its id, for a button drawn anew).
+/// would otherwise drop to the page, whose next Tab skips past the panel. Escape, with the focus
+/// anywhere in it, is Cancel. When it closes with the focus nowhere, the focus goes back to that
+/// button (`opener`: its id, for a button drawn anew).
 #[component]
 pub fn ConfirmPanel(
     /// Unique on the page (scoped inside a preview by the panel): "confirm-revoke-<session id>".
@@ -126,7 +127,13 @@ pub fn ConfirmPanel(
     let detail_id = (!detail.is_empty()).then(|| format!("{id}-detail"));
     let described_by = detail_id.clone();
     view! {
-        <div class="confirm" id=id role="group" aria-label=label aria-describedby=described_by tabindex="-1">
+        <div class="confirm" id=id role="group" aria-label=label aria-describedby=described_by tabindex="-1"
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                if ev.key() == "Escape" {
+                    ev.stop_propagation();
+                    on_cancel.run(());
+                }
+            }>
             <p>{question} {detail_id.map(|d| view! { " " <span id=d>{detail}</span> })}</p>
             {choice.map(|c| c.run())}
             <div class="form-actions">

@@ -143,6 +143,8 @@ pub enum Invalid {
     AuthenticatorAlreadySetUp,
     AuthenticatorSetupExpired,
     AuthenticatorSetupCodeWrong,
+    /// A code for a setup that was started again meanwhile (another tab): its key was replaced.
+    AuthenticatorSetupReplaced,
     /// Backup codes without an authenticator app.
     AuthenticatorNeeded,
     /// Turning two-step verification off on an Enterprise plan.
@@ -180,7 +182,8 @@ impl Invalid {
             | Self::BackupCodeMissing
             | Self::BackupCodeWrong
             | Self::AuthenticatorSetupExpired
-            | Self::AuthenticatorSetupCodeWrong => "code",
+            | Self::AuthenticatorSetupCodeWrong
+            | Self::AuthenticatorSetupReplaced => "code",
             Self::AuthenticatorAlreadySetUp | Self::SecondFactorRequiredByOrganisation | Self::PasswordTooShortForOneFactor => {
                 "totp"
             }

@@ -92,6 +92,33 @@ async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_code_for_a_setup_started_again_in_another_tab_says_so_and_a_right_code_is_taken_either_way(db: PgPool) {
+    let svc = services(db);
+    let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = me(&svc, &token.token).await;
+    // tab A shows its setup; tab B (the same session) starts again: A's key is replaced
+    let a = two_factor::begin_enrolment(&svc, &session).await.unwrap();
+    let b = two_factor::begin_enrolment(&svc, &session).await.unwrap();
+    assert_ne!(a.setup, b.setup);
+    assert_eq!(a.setup.len(), 16);
+    let code_of = |e: &two_factor::Enrolment| totp::code_for_step(&secret_of(e), totp::step_at(svc.clock.now()));
+    // A's app's code, sent from A: the setup was replaced (not "that code is not right")
+    let from_a = two_factor::finish_shown_enrolment(&svc, &session, &code_of(&a), Some(&a.setup), &ClientInfo::default()).await;
+    assert!(matches!(from_a, Err(DomainError::Invalid(Invalid::AuthenticatorSetupReplaced))), "{from_a:?}");
+    // a wrong code from B, whose setup is the one in progress: not right, as before
+    let wrong = two_factor::finish_shown_enrolment(&svc, &session, "000000", Some(&b.setup), &ClientInfo::default()).await;
+    assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{wrong:?}");
+    // without a setup named (an older page): not right, as before
+    let unnamed = two_factor::finish_enrolment(&svc, &session, &code_of(&a), &ClientInfo::default()).await;
+    assert!(matches!(unnamed, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{unnamed:?}");
+    assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_none());
+    // B's code is right for the setup in progress: taken, even sent from A's page
+    let codes = two_factor::finish_shown_enrolment(&svc, &session, &code_of(&b), Some(&a.setup), &ClientInfo::default()).await.unwrap();
+    assert_eq!(codes.len(), 10);
+    assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_some());
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: PgPool) {
     let svc = services(db);
     let (_, token) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();

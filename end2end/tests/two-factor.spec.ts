@@ -94,6 +94,32 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   return { totp, codes };
 }
 
+test('a setup started again in another tab: the first tab says so instead of "not right", and the second one finishes', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const tabA = page;
+  const tabB = await page.context().newPage();
+  const start = async (tab: Page) => {
+    await gotoHydrated(tab, SECURITY_PATH);
+    const section = region(tab, 'Two-step verification');
+    await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+    await expect(section.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+    return { section, totp: authenticator((await section.getByTestId('manual-key').textContent()) ?? '') };
+  };
+  const a = await start(tabA);
+  const b = await start(tabB);
+  // tab A's app, tab A's page: its key was replaced by tab B's
+  await a.section.getByLabel('Code from the app').fill(a.totp.generate());
+  await a.section.getByRole('button', { name: 'Turn on' }).click();
+  await expect(a.section.getByRole('alert')).toHaveText(
+    'Setup was started again in another tab or window, so this QR code no longer works. Finish there, or start again here.',
+  );
+  await b.section.getByLabel('Code from the app').fill(b.totp.generate());
+  await b.section.getByRole('button', { name: 'Turn on' }).click();
+  await expect(b.section.getByRole('group', { name: 'Your backup codes' }).getByRole('listitem')).toHaveCount(10);
+  await tabB.close();
+});
+
 async function signOutAndIn(page: Page, account: Account): Promise<void> {
   await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
   await expectPathname(page, '/sign-in');

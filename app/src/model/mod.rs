@@ -121,6 +121,8 @@ pub struct EnrolmentView {
     pub qr_svg: String,
     /// The base32 key in groups of four.
     pub manual_key: String,
+    /// Which setup this is, sent back with the code (`domain::auth::totp::setup_tag`).
+    pub setup: String,
 }
 
 impl std::fmt::Debug for EnrolmentView {

@@ -145,6 +145,9 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::AuthenticatorSetupCodeWrong => {
             "That code is not right. Check the app shows Gatehouse and your email, and enter the current code."
         }
+        Invalid::AuthenticatorSetupReplaced => {
+            "Setup was started again in another tab or window, so this QR code no longer works. Finish there, or start again here."
+        }
         Invalid::AuthenticatorNeeded => "Set up an authenticator app first.",
         Invalid::SecondFactorRequiredByOrganisation => {
             "Your organisation requires two-step verification, so it cannot be turned off."
@@ -224,6 +227,11 @@ mod tests {
                 "Your password is shorter than 15 characters. Choose a longer password first, then turn this off.",
             ),
             (Invalid::AuthenticatorSetupExpired, "code", "This setup has expired. Start again to get a new QR code."),
+            (
+                Invalid::AuthenticatorSetupReplaced,
+                "code",
+                "Setup was started again in another tab or window, so this QR code no longer works. Finish there, or start again here.",
+            ),
             (
                 Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::WrongSite },
                 "passkey",

@@ -66,6 +66,9 @@ fn aad(user_id: UserId) -> Vec<u8> {
 pub struct Enrolment {
     pub uri: String,
     pub manual_key: String,
+    /// Which setup this is (`totp::setup_tag`): sent back with the code, it tells a setup started
+    /// again elsewhere (another tab) from a wrong code.
+    pub setup: String,
 }
 
 impl std::fmt::Debug for Enrolment {
@@ -85,12 +88,27 @@ pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrol
     let sealed = svc.keys.totp.seal(&secret, &aad(auth.user_id))?;
     let expires = svc.clock.now() + Duration::minutes(ENROLMENT_MINUTES);
     db::two_factor::put_enrolment(&svc.db, auth.user_id, auth.session_id, &sealed, expires).await?;
-    Ok(Enrolment { uri: totp::provisioning_uri(&secret, &auth.email), manual_key: totp::manual_key(&secret) })
+    Ok(Enrolment { uri: totp::provisioning_uri(&secret, &auth.email), manual_key: totp::manual_key(&secret), setup: totp::setup_tag(&secret) })
 }
 
 /// Finishes setting up with a code from the app: the authenticator becomes active and 10 backup
 /// codes are created (returned once, never stored in the clear).
 pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
+    finish_shown_enrolment(svc, auth, code, None, client).await
+}
+
+/// [`finish_enrolment`], for the setup the page showed (`shown`: its [`Enrolment::setup`]). A code
+/// that is not right for the setup in progress, when that is no longer the one shown (started
+/// again in another tab of this session), answers `AuthenticatorSetupReplaced` instead of "not
+/// right": the person scanned a key that was replaced. (A code right for the setup in progress is
+/// taken, whichever page shows it.)
+pub async fn finish_shown_enrolment(
+    svc: &Services,
+    auth: &AuthSession,
+    code: &str,
+    shown: Option<&str>,
+    client: &ClientInfo,
+) -> Result<Vec<String>, DomainError> {
     require_recent(svc, auth)?;
     if code.trim().is_empty() {
         return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
@@ -102,6 +120,9 @@ pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, cl
     let sealed = row.sealed();
     let secret = svc.keys.totp.open(&sealed, &aad(auth.user_id))?;
     let Some(step) = totp::matching_step(&secret, code, now) else {
+        if shown.is_some_and(|shown| shown != totp::setup_tag(&secret)) {
+            return Err(DomainError::Invalid(Invalid::AuthenticatorSetupReplaced));
+        }
         return Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong));
     };
     let (codes, hashes) = svc.keys.new_backup_codes();

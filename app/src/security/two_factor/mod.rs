@@ -22,20 +22,21 @@ pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
     use crate::server::{auth_for_setup, fail, reject, services};
     let session = auth_for_setup().map_err(reject)?;
     let e = domain::auth::two_factor::begin_enrolment(&services()?, &session).await.map_err(fail)?;
-    Ok(EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key })
+    Ok(EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key, setup: e.setup })
 }
 
 /// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
 ///
 /// - Auth: signed in, recently verified, the session that began the setup.
 /// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event.
-/// - Errors: `Invalid { field: "code" }` (wrong or empty code, or the setup expired), `ReverifyRequired`,
-///   `Unavailable`.
+/// - Errors: `Invalid { field: "code" }` (wrong or empty code, the setup expired, or `setup` — the
+///   one the page shows — was started again in another tab), `ReverifyRequired`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/two-factor/finish")]
-pub async fn finish_totp_setup(code: String) -> Result<Vec<String>, AppError> {
+pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -> Result<Vec<String>, AppError> {
     use crate::server::{auth_for_setup, client, fail, reject, services};
     let session = auth_for_setup().map_err(reject)?;
-    domain::auth::two_factor::finish_enrolment(&services()?, &session, &code, &client()).await.map_err(fail)
+    let shown = (!setup.is_empty()).then_some(setup.as_str());
+    domain::auth::two_factor::finish_shown_enrolment(&services()?, &session, &code, shown, &client()).await.map_err(fail)
 }
 
 /// Replaces every backup code with 10 new ones (the old ones stop working at once).
@@ -162,7 +163,14 @@ impl TwoFactorSection {
                 error
                 notice
                 on_begin
-                on_confirm=Callback::new(move |code: String| finish.dispatch(FinishTotpSetup { code }))
+                on_confirm=Callback::new(move |code: String| {
+                    // (the setup on screen: a code for it, after another tab started again, says so)
+                    let setup = panel.with_untracked(|p| match p {
+                        TwoFactorPanel::Enrolling(e) => e.setup.clone(),
+                        _ => String::new(),
+                    });
+                    finish.dispatch(FinishTotpSetup { code, setup })
+                })
                 on_regenerate=Callback::new(move |_| regenerate.dispatch(RegenerateBackupCodes {}))
                 on_disable=Callback::new(move |_| disable.dispatch(DisableTotp {}))
                 codes_saved

@@ -178,7 +178,8 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
     let svc = services()?;
     let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
     let taken_back = crate::model::taken_back_words(&done.taken_back);
-    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, password_turned_off: done.password_turned_off })
+    let ways_in = crate::model::taken_back_words(&done.ways_in);
+    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, ways_in, password_turned_off: done.password_turned_off })
 }
 
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in

@@ -486,7 +486,7 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     svc.clock.advance(Duration::minutes(3));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], password_turned_off: true });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
     assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
@@ -947,7 +947,7 @@ async fn this_wasnt_me_sends_a_working_reset_link_even_after_the_intruder_used_u
     svc.clock.advance(Duration::minutes(5));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], password_turned_off: true });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true });
     let resets = mails(&db, ADA, "password_reset").await;
     assert_eq!(resets.len(), 4, "a fourth reset email");
     let fresh = LinkToken::from_cookie(testkit::link_token(&resets[3].1, email_links::RESET_PATH).unwrap());
@@ -990,7 +990,7 @@ async fn this_wasnt_me_is_one_transaction_so_a_reset_link_that_cannot_be_stored_
     // once the reset link can be stored, the same link does it all
     sqlx::query("DROP TRIGGER refuse_reset ON password_resets").execute(&db).await.unwrap();
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], password_turned_off: true });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
     assert_eq!(mails(&db, ADA, "password_reset").await.len(), 1);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
@@ -1297,6 +1297,54 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
             "Two-step verification was turned off for your Gatehouse account",
         ]
     );
+}
+
+/// Whoever signed in with one of the owner's own passkeys (a synced passkey in their hands) would
+/// sign in with it again after the owner's new password: "This wasn't me" removes the passkey the
+/// reported sign-in got in with (said apart from what it added), and none of her others.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_removes_the_owners_passkey_the_reported_sign_in_got_in_with_and_no_other(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    let mut laptop = passkey_named(&svc, &owner, 41, "Ada's laptop").await;
+    let mut phone = passkey_named(&svc, &owner, 42, "Ada's phone").await;
+    svc.clock.advance(Duration::minutes(1));
+    // signed in elsewhere with her phone's passkey: alerted
+    let intruder = passkey_sign_in(&svc, &mut phone, &stranger()).await.unwrap();
+    let token = not_me_token(&db).await;
+    let notices_before = mails(&db, ADA, "security_notice").await.len();
+    svc.clock.advance(Duration::minutes(1));
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(done.taken_back, []);
+    assert_eq!(done.ways_in, [alerts::TakenBack::Passkey("Ada's phone".into())]);
+    assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
+    assert_eq!(passkey_names(&db).await, ["Ada's laptop"]);
+    let again = passkey_sign_in(&svc, &mut phone, &stranger()).await;
+    assert!(matches!(again, Err(DomainError::Invalid(Invalid::PasskeyNotRegistered))), "{again:?}");
+    passkey_sign_in(&svc, &mut laptop, &home()).await.unwrap();
+    assert_eq!(notice_subjects_after(&db, notices_before).await, ["A passkey was removed from your Gatehouse account"]);
+}
+
+/// "No, secure my account" does the same, and the answering session keeps the passkey it signed
+/// in with when the reported sign-in used another.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn no_secure_my_account_removes_the_passkey_the_reported_sign_in_got_in_with(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    let mut laptop = passkey_named(&svc, &owner, 43, "Ada's laptop").await;
+    let mut phone = passkey_named(&svc, &owner, 44, "Ada's phone").await;
+    let mine = me(&svc, &passkey_sign_in(&svc, &mut laptop, &home()).await.unwrap()).await;
+    svc.clock.advance(Duration::minutes(1));
+    passkey_sign_in(&svc, &mut phone, &stranger()).await.unwrap();
+    let prompt = alerts::prompt(&svc, &mine).await.unwrap().expect("the owner's session is asked");
+
+    let secured = alerts::secure_account(&svc, &mine, prompt.id, &home()).await.unwrap();
+    assert_eq!((secured.taken_back.as_slice(), secured.ways_in.as_slice()), (&[][..], &[alerts::TakenBack::Passkey("Ada's phone".into())][..]));
+    assert_eq!(passkey_names(&db).await, ["Ada's laptop"]);
+    assert_eq!(me(&svc, &passkey_sign_in(&svc, &mut laptop, &home()).await.unwrap()).await.user_id, mine.user_id);
 }
 
 /// Whoever signed in unfamiliarly twice (two alerts) is one intruder: "This wasn't me" about the

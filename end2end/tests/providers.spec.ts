@@ -15,6 +15,7 @@ import {
   expectSecurityPage,
   gotoHydrated,
   HTTP_4XX_LOG,
+  linkTo,
   literal,
   newAccount,
   region,
@@ -29,6 +30,7 @@ import {
   trackPageErrors,
   turnOnAuthenticator,
   uniqueEmail,
+  waitForMail,
 } from './fixtures';
 import { IDP_URL } from '../base-url';
 
@@ -130,6 +132,44 @@ async function anotherBrowser(
   await gotoHydrated(desk, SECURITY_PATH);
   return { context, desk, deskErrors };
 }
+
+test('"This wasn\'t me" about a sign-in with Google disconnects Google: whoever got in with it cannot sign in with it again', async ({ page, browser }) => {
+  test.setTimeout(90_000);
+  const { email } = await googleAccountWithPassword(page);
+  // someone else, on another network, continues with the owner's Google account
+  const intruder = await browser.newContext({ baseURL: BASE_URL, extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.201' } });
+  const intruderPage = await intruder.newPage();
+  await gotoHydrated(intruderPage, '/sign-in');
+  await continueWith(intruderPage, 'Google', email);
+  await expectSecurityPage(intruderPage);
+  const alert = await waitForMail(email, /^New sign-in to your Gatehouse account from /);
+  expect(alert.text).toContain('Signed in with: Google');
+
+  const reader = await browser.newContext({ baseURL: BASE_URL });
+  const readerPage = await reader.newPage();
+  await gotoHydrated(readerPage, linkTo(alert, '/this-wasnt-me'));
+  const main = readerPage.getByRole('main');
+  await expect(main).toContainText('remove any passkey, connected account or authenticator app they added or got in with');
+  await main.getByRole('button', { name: 'Sign that device out' }).click();
+  await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
+  await expect(main).toContainText(
+    'Also removed because that sign-in got in with it: the connected Google account. Secure it before you add it again.',
+  );
+  await reader.close();
+
+  // their session is over, and Google no longer signs anyone in to the account
+  await intruderPage.goto(SECURITY_PATH);
+  await expectPathname(intruderPage, '/sign-in');
+  await intruder.clearCookies();
+  await gotoHydrated(intruderPage, '/sign-in');
+  await continueWith(intruderPage, 'Google', email);
+  await expectPathname(intruderPage, '/sign-in');
+  expect(await (await intruderPage.request.get('/api/session')).json()).toBeNull();
+  await intruder.close();
+  // the owner's own session, older than that sign-in, stays; Google is gone from her page
+  await gotoHydrated(page, SECURITY_PATH);
+  await expect(region(page, 'Connected accounts').getByRole('button', { name: 'Connect Google' })).toBeVisible();
+});
 
 test('disconnecting Google from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
   const { email, password } = await googleAccountWithPassword(page);

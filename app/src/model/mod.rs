@@ -299,6 +299,9 @@ pub struct NotMeDoneView {
     /// The ways to sign in that the reported sign-in (or any since) had added and that are gone
     /// now, as words: "the passkey “Blue key”", "the connected Google account".
     pub taken_back: Vec<String>,
+    /// The owner's passkey or connected account that the reported sign-in got in with, gone now
+    /// (as words).
+    pub ways_in: Vec<String>,
     /// The password was turned off until the link sets a new one (`false`: there was none).
     pub password_turned_off: bool,
 }
@@ -309,6 +312,7 @@ pub struct NotMeDoneView {
 pub struct SecuredView {
     pub ended: u64,
     pub taken_back: Vec<String>,
+    pub ways_in: Vec<String>,
 }
 
 /// "Also removed what that sign-in or a later one added: the passkey “Blue key” and the
@@ -320,6 +324,17 @@ pub fn taken_back_sentence(taken_back: &[String]) -> Option<String> {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     };
     Some(format!("Also removed what that sign-in or a later one added: {list}."))
+}
+
+/// "Also removed because that sign-in got in with it: the connected Google account. Secure it
+/// before you add it again." (`None` when nothing was.)
+pub fn ways_in_sentence(ways_in: &[String]) -> Option<String> {
+    let (list, it) = match ways_in {
+        [] => return None,
+        [one] => (one.clone(), "it"),
+        [init @ .., last] => (format!("{} and {last}", init.join(", ")), "them"),
+    };
+    Some(format!("Also removed because that sign-in got in with {it}: {list}. Secure {it} before you add {it} again."))
 }
 
 /// The "This wasn't me" page: the sign-in the link is about.

@@ -305,13 +305,23 @@ pub fn PreviewsPage() -> impl IntoView {
                     <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
                 })/>
                 <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
-                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 30, taken_back: vec![], password_turned_off: true }/>
+                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true }/>
                 })/>
                 <State slug="not-me-done-taken-back" caption="Done, and what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
                     <NotMeDone done=crate::model::NotMeDoneView {
                         email: "ada@example.com".into(),
                         minutes: 30,
                         taken_back: vec!["the passkey “Chrome on Windows”".into(), "the authenticator app with its backup codes".into()],
+                        ways_in: vec![],
+                        password_turned_off: true,
+                    }/>
+                })/>
+                <State slug="not-me-done-way-in" caption="Done, and the connected account that sign-in got in with removed" phone=true view=ViewFn::from(move || view! {
+                    <NotMeDone done=crate::model::NotMeDoneView {
+                        email: "ada@example.com".into(),
+                        minutes: 30,
+                        taken_back: vec![],
+                        ways_in: vec!["the connected Google account".into()],
                         password_turned_off: true,
                     }/>
                 })/>
@@ -335,10 +345,11 @@ pub fn PreviewsPage() -> impl IntoView {
                     <SecuredNotice secured=crate::model::SecuredView {
                         ended: 2,
                         taken_back: vec!["the passkey “Chrome on Windows”".into(), "the connected GitHub account".into()],
+                        ways_in: vec!["the passkey “Phone”".into()],
                     } has_password=true/>
                 })/>
                 <State slug="sign-in-prompt-secured-no-password" caption="No, on an account without a password" view=ViewFn::from(move || view! {
-                    <SecuredNotice secured=crate::model::SecuredView { ended: 1, taken_back: Vec::new() } has_password=false/>
+                    <SecuredNotice secured=crate::model::SecuredView { ended: 1, taken_back: Vec::new(), ways_in: Vec::new() } has_password=false/>
                 })/>
             </Preview>
 

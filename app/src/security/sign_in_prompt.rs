@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::components::{ErrorMessage, TimeAgo};
 use crate::error::AppError;
-use crate::model::{taken_back_sentence, SecuredView, SecurityOverview, SignInPromptView};
+use crate::model::{taken_back_sentence, ways_in_sentence, SecuredView, SecurityOverview, SignInPromptView};
 
 /// "Yes, it was me": the prompt goes away.
 ///
@@ -40,7 +40,11 @@ pub async fn secure_account(alert_id: String) -> Result<SecuredView, AppError> {
     let session = auth().map_err(reject)?;
     let id = uuid::Uuid::parse_str(&alert_id).map_err(|_| reject(AppError::NotFound))?;
     let secured = domain::auth::alerts::secure_account(&services()?, &session, id, &client()).await.map_err(fail)?;
-    Ok(SecuredView { ended: secured.ended, taken_back: crate::model::taken_back_words(&secured.taken_back) })
+    Ok(SecuredView {
+        ended: secured.ended,
+        taken_back: crate::model::taken_back_words(&secured.taken_back),
+        ways_in: crate::model::taken_back_words(&secured.ways_in),
+    })
 }
 
 /// The prompt on the page: its two answers, made once per visit.
@@ -106,8 +110,9 @@ impl SignInPromptSection {
 /// password: check the passkeys and connected accounts instead.)
 #[component]
 pub fn SecuredNotice(secured: SecuredView, has_password: bool) -> impl IntoView {
-    let SecuredView { ended, taken_back } = secured;
+    let SecuredView { ended, taken_back, ways_in } = secured;
     let removed = taken_back_sentence(&taken_back).map(|s| format!(" {s}")).unwrap_or_default();
+    let removed = removed + &ways_in_sentence(&ways_in).map(|s| format!(" {s}")).unwrap_or_default();
     let next = if has_password {
         "Now choose a new password below."
     } else {

@@ -72,9 +72,9 @@ pub fn NotMeConfirm(
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
         <p>{if sign_in.has_password {
-            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and stop your password from working, in case they know it. We'll email you a link to choose a new one. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
+            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added or got in with, and stop your password from working, in case they know it. We'll email you a link to choose a new one. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
         } else {
-            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added, and email you a link to choose a password. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
+            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added or got in with, and email you a link to choose a password. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
         }}</p>
         <ErrorMessage message=error/>
         <div class="form-actions">
@@ -89,8 +89,9 @@ pub fn NotMeConfirm(
 /// After "Sign that device out".
 #[component]
 pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
-    let NotMeDoneView { email, minutes, taken_back, password_turned_off } = done;
+    let NotMeDoneView { email, minutes, taken_back, ways_in, password_turned_off } = done;
     let removed = crate::model::taken_back_sentence(&taken_back);
+    let ways_in = crate::model::ways_in_sentence(&ways_in);
     let sent = if password_turned_off {
         format!("Your password no longer works, in case whoever signed in knows it. We sent a link to choose a new one to {email}. It works for {minutes} minutes.")
     } else {
@@ -104,6 +105,7 @@ pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
             <h1>"That device is signed out"</h1>
             <p>{sent}</p>
             {removed.map(|removed| view! { <p>{removed}</p> })}
+            {ways_in.map(|ways_in| view! { <p>{ways_in}</p> })}
             <p>"After that, sign in and review your sessions and two-step verification. If someone could read your email, secure your email account first."</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href="/sign-in">"Sign in"</a>

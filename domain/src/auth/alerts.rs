@@ -95,7 +95,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let since = reported_since(&mut tx, user_id, session_id, None, now).await?;
     db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
     db::sessions::mark_reported(&mut *tx, user_id, since, None, now).await?;
-    let taken_back = take_back(&mut tx, svc, user_id, since, None, client, now).await?;
+    let (taken_back, ways_in) = take_back(&mut tx, svc, user_id, since, None, client, now).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
@@ -114,7 +114,7 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     tx.commit().await?;
     // this instance's next request never races Postgres' announcement of the ended sessions
     svc.session_cache.forget_account(user_id);
-    Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back, password_turned_off })
+    Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back, ways_in, password_turned_off })
 }
 
 /// A way to sign in that a report took back: the reported sign-in's session, or one that signed in
@@ -149,8 +149,13 @@ async fn reported_since(
 /// after the owner's new password, or, with an authenticator of theirs, keep the owner out. Call
 /// it with the account's row locked.
 ///
+/// So do the passkey and the connected account that a reported sign-in signed in with (answered
+/// apart, as `ways_in`): whoever signed in has the owner's synced passkey or Google account, and
+/// would sign in with it again.
+///
 /// The last way to sign in may go too (an intruder who added a passkey and removed the owner's
-/// others): the account keeps its address, and a reset link is the way back in.
+/// others, or got in with the account's only one): the account keeps its address, and a reset
+/// link is the way back in.
 async fn take_back(
     tx: &mut sqlx::PgConnection,
     svc: &Services,
@@ -159,10 +164,11 @@ async fn take_back(
     keep: Option<SessionId>,
     client: &ClientInfo,
     now: OffsetDateTime,
-) -> Result<Vec<TakenBack>, DomainError> {
+) -> Result<(Vec<TakenBack>, Vec<TakenBack>), DomainError> {
     let rows = db::alerts::take_back_added(&mut *tx, user_id, since, keep).await?;
-    let mut taken_back = Vec::with_capacity(rows.len());
+    let (mut taken_back, mut ways_in) = (Vec::new(), Vec::new());
     for row in rows {
+        let used = row.used;
         let item = match (row.kind.as_str(), row.detail) {
             ("passkey", Some(name)) => TakenBack::Passkey(name),
             ("provider", Some(p)) => match Provider::parse(&p) {
@@ -179,9 +185,9 @@ async fn take_back(
         };
         let event = NewEvent { detail, ..NewEvent::new(user_id, keep, kind) };
         crate::auth::activity::record(&mut *tx, svc, event, client, now).await?;
-        taken_back.push(item);
+        if used { ways_in.push(item) } else { taken_back.push(item) }
     }
-    Ok(taken_back)
+    Ok((taken_back, ways_in))
 }
 
 /// After "This wasn't me".
@@ -193,6 +199,9 @@ pub struct NotMeReported {
     pub minutes: i64,
     /// What the reported sign-in (or any since) had added, now removed, oldest first.
     pub taken_back: Vec<TakenBack>,
+    /// The owner's passkey or connected account that a reported sign-in signed in with, now
+    /// removed.
+    pub ways_in: Vec<TakenBack>,
     /// The account's password was turned off until the link sets a new one (`false`: it had none).
     pub password_turned_off: bool,
 }
@@ -241,7 +250,7 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     // calls not theirs; every removal emails its notice, so the owner hears of it. The
     // authenticator goes even where turning it off by hand is refused: on an Enterprise plan the
     // intruder's sign-in had to set one up, and keeping it would ask the owner for their code.)
-    let taken_back = take_back(&mut tx, svc, auth.user_id, since, Some(auth.session_id), client, now).await?;
+    let (taken_back, ways_in) = take_back(&mut tx, svc, auth.user_id, since, Some(auth.session_id), client, now).await?;
     db::sessions::mark_reported(&mut *tx, auth.user_id, since, Some(auth.session_id), now).await?;
     // (the password stays, for Change password next: not to one in use since the reported sign-in)
     db::users::refuse_passwords_since(&mut *tx, auth.user_id, since.1).await?;
@@ -250,7 +259,7 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;
-    Ok(Secured { ended, taken_back })
+    Ok(Secured { ended, taken_back, ways_in })
 }
 
 /// After "No, secure my account".
@@ -260,4 +269,7 @@ pub struct Secured {
     pub ended: u64,
     /// What the reported sign-in (or any since) had added, now removed, oldest first.
     pub taken_back: Vec<TakenBack>,
+    /// The owner's passkey or connected account that a reported sign-in signed in with, now
+    /// removed.
+    pub ways_in: Vec<TakenBack>,
 }

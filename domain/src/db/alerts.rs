@@ -256,6 +256,9 @@ pub struct TakenBackRow {
     /// The passkey's name, or the provider (`Provider::as_str`).
     pub detail: Option<String>,
     pub added_at: OffsetDateTime,
+    /// A reported sign-in signed in with it (the owner's own passkey or connected account, which
+    /// whoever signed in can use); `false`: one of the covered sessions added it.
+    pub used: bool,
 }
 
 /// A report also answers every other unanswered alert of the account since `window` (about a
@@ -294,10 +297,13 @@ pub async fn answer_with_earlier(
     Ok(row.map(|r| (SessionId(r.id), r.created_at)))
 }
 
-/// "This wasn't me": deletes every passkey, connected account and authenticator app, with the backup codes that go with it, that session `from` or a session of
-/// the account that began after it (`since`) added; `keep` (the session answering the prompt)
-/// keeps what it added. One statement: a way to sign in added while the report waited for the account's row is
-/// seen and goes too. Answers what went.
+/// "This wasn't me": deletes every passkey, connected account and authenticator app, with the
+/// backup codes that go with it, that session `from` or a session of the account that began after
+/// it (`since`) added, and the passkey or connected account that a reported sign-in among those
+/// sessions (an alert's, `reported_at` set) signed in with: whoever signed in that way can do it
+/// again (a synced passkey or a Google account of the owner's in their hands). `keep` (the session
+/// answering the prompt) keeps what it added. One statement: a way to sign in added while the
+/// report waited for the account's row is seen and goes too. Answers what went.
 pub async fn take_back_added(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -309,21 +315,27 @@ pub async fn take_back_added(
         r#"WITH since AS (
                SELECT id FROM sessions
                WHERE user_id = $1 AND (id = $4 OR created_at > $2) AND id IS DISTINCT FROM $3
+           ), ways_in AS (
+               SELECT s.passkey_id, split_part(s.auth_method, '+', 1) AS method FROM sessions s
+               WHERE s.user_id = $1 AND s.id IN (SELECT id FROM since)
+                 AND EXISTS (SELECT 1 FROM sign_in_alerts a WHERE a.session_id = s.id AND a.user_id = $1 AND a.reported_at IS NOT NULL)
            ), passkeys_gone AS (
-               DELETE FROM passkeys WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
-               RETURNING name, created_at
+               DELETE FROM passkeys
+               WHERE user_id = $1 AND (added_by_session IN (SELECT id FROM since) OR id IN (SELECT passkey_id FROM ways_in))
+               RETURNING name, created_at, added_by_session IN (SELECT id FROM since) IS NOT TRUE AS used
            ), links_gone AS (
-               DELETE FROM connected_accounts WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
-               RETURNING provider, connected_at
+               DELETE FROM connected_accounts
+               WHERE user_id = $1 AND (added_by_session IN (SELECT id FROM since) OR provider IN (SELECT method FROM ways_in))
+               RETURNING provider, connected_at, added_by_session IN (SELECT id FROM since) IS NOT TRUE AS used
            ), authenticator_gone AS (
                DELETE FROM totp_credentials WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING enabled_at
            ), codes_gone AS (
                DELETE FROM backup_codes WHERE user_id = $1 AND EXISTS (SELECT 1 FROM authenticator_gone)
            )
-           SELECT 'passkey' AS "kind!", name AS "detail?", created_at AS "added_at!" FROM passkeys_gone
-           UNION ALL SELECT 'provider', provider, connected_at FROM links_gone
-           UNION ALL SELECT 'authenticator', NULL, enabled_at FROM authenticator_gone
+           SELECT 'passkey' AS "kind!", name AS "detail?", created_at AS "added_at!", used AS "used!" FROM passkeys_gone
+           UNION ALL SELECT 'provider', provider, connected_at, used FROM links_gone
+           UNION ALL SELECT 'authenticator', NULL, enabled_at, false FROM authenticator_gone
            ORDER BY 3, 1, 2"#,
         user_id.0,
         since,

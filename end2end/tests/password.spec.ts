@@ -46,6 +46,11 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   await expect(meter).toHaveText('Too short: 8 more characters.');
   await next.fill(`${account.email}-2024`);
   await expect(meter).toHaveText("Built from your email, your name or the site's name.");
+  // long enough, but repeated or sequential (or only spaces): refused as the server refuses it
+  for (const predictable of ['abcdefghijklmnopqrst', 'password password password', ' '.repeat(20)]) {
+    await next.fill(predictable);
+    await expect(meter).toHaveText('Too predictable: repeated or sequential characters.');
+  }
   await next.fill('purple tractors sing at dawn');
   await expect(meter).toHaveText(/^Strong\./);
   // the meter is tied to the field for screen readers

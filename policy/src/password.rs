@@ -1,5 +1,7 @@
 //! Password rules (NIST SP 800-63B-4 §3.1.1.2): length in Unicode code points, no composition rules,
-//! nothing built from the account's own details or the site's name.
+//! nothing built from the account's own details or the site's name, and (from the same section's
+//! blocklist) nothing merely repetitive or sequential: "aaaa…", "abcd…", "1234…", one word said
+//! again and again, or only spaces and invisible characters.
 
 /// Fewest characters when the password is the account's only factor.
 pub const MIN_LENGTH: usize = 15;
@@ -25,6 +27,8 @@ pub enum Verdict {
     TooShort { min: usize, have: usize },
     TooLong,
     FromContext,
+    /// Repeated or sequential characters, one piece said again and again, or nothing visible.
+    Predictable,
     /// Accepted by these rules (the server also checks lists of leaked passwords).
     Acceptable { strong: bool },
 }
@@ -43,6 +47,10 @@ impl Verdict {
             Verdict::TooLong => Some(format!("Use at most {MAX_LENGTH} characters.")),
             Verdict::FromContext => Some(
                 "Don't build your password from your email address, your name or the site's name; choose something else."
+                    .into(),
+            ),
+            Verdict::Predictable => Some(
+                "Avoid repeated or sequential characters (like aaaa, abcd or 1234) and saying the same word again and again; choose something less predictable."
                     .into(),
             ),
             Verdict::Acceptable { .. } => None,
@@ -72,7 +80,57 @@ pub fn assess(password: &str, ctx: &Context) -> Verdict {
     if built_from_context(password, ctx) {
         return Verdict::FromContext;
     }
+    if predictable(password) {
+        return Verdict::Predictable;
+    }
     Verdict::Acceptable { strong: have >= min + 5 }
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, direction marks and controls,
+/// word joiners, the byte order mark, the soft hyphen.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Fewer than 4 different visible characters ("aaaa…", "abab…", only spaces or invisible
+/// characters); one piece said again and again ("password password password"); or at most three
+/// runs of one character or of consecutive ones ("abcdefgh", "12345678901234567890" — 9 then 0
+/// counts as consecutive —, "zyxw", "aaaa1234bbbb"). Spaces and case are left out.
+fn predictable(password: &str) -> bool {
+    let chars: Vec<char> =
+        password.chars().filter(|c| !c.is_whitespace() && !c.is_control() && !invisible(*c)).flat_map(char::to_lowercase).collect();
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 4 {
+        return true;
+    }
+    let n = chars.len();
+    if (1..=n / 2).any(|unit| n % unit == 0 && chars.chunks(unit).all(|c| c == &chars[..unit])) {
+        return true;
+    }
+    let step = |a: char, b: char| -> Option<i64> {
+        let d = b as i64 - a as i64;
+        match (a, b, d) {
+            (_, _, -1..=1) => Some(d),
+            ('9', '0', _) => Some(1),
+            ('0', '9', _) => Some(-1),
+            _ => None,
+        }
+    };
+    let mut runs = 1;
+    let mut current: Option<i64> = None;
+    for pair in chars.windows(2) {
+        match (step(pair[0], pair[1]), current) {
+            (Some(d), None) => current = Some(d),
+            (Some(d), Some(c)) if d == c => {}
+            _ => {
+                runs += 1;
+                current = None;
+            }
+        }
+    }
+    runs <= 3
 }
 
 /// Words a password must not be made of: the email, its parts, the name's words, the site's name.
@@ -127,23 +185,51 @@ mod tests {
         let mfa = Context { has_second_factor: true, ..ctx() };
         assert_eq!(assess("seven77", &mfa), Verdict::TooShort { min: 8, have: 7 });
         assert!(assess("eight888", &mfa).is_acceptable());
-        // 15 × "é" is 30 bytes but 15 characters; 14 emoji are 56 bytes but 14 characters
-        assert!(assess(&"é".repeat(15), &c).is_acceptable());
+        // 15 characters in 19 bytes; 14 emoji are 56 bytes but 14 characters
+        assert!(assess("déjà vu à l'hôt", &c).is_acceptable());
         assert_eq!(assess(&"🔑".repeat(14), &c), Verdict::TooShort { min: 15, have: 14 });
     }
 
     #[test]
     fn long_passwords_are_welcome_up_to_the_cap() {
         let c = ctx();
-        assert!(assess(&"long passphrase ".repeat(4), &c).is_acceptable(), "64");
-        assert!(assess(&"a".repeat(256), &c).is_acceptable());
-        assert_eq!(assess(&"a".repeat(257), &c), Verdict::TooLong);
+        let long: String = ('a'..='z').cycle().step_by(7).take(256).collect();
+        assert!(assess(&long, &c).is_acceptable(), "256");
+        assert_eq!(assess(&format!("{long}x"), &c), Verdict::TooLong);
     }
 
     #[test]
     fn no_composition_rules() {
         assert!(assess("correct horse battery staple", &ctx()).is_acceptable());
-        assert!(assess("                    ", &ctx()).is_acceptable(), "spaces are characters");
+        // no letter, digit or symbol is asked for
+        assert!(assess("purple tractors sing at dawn", &ctx()).is_acceptable());
+        assert!(assess("948 517 362 804 193", &ctx()).is_acceptable());
+        assert!(assess("¡¿«»–—…‽·•¶§†‡※", &ctx()).is_acceptable());
+    }
+
+    #[test]
+    fn repetitive_or_sequential_passwords_and_invisible_ones_are_refused() {
+        let c = ctx();
+        for bad in [
+            "                    ".to_string(),
+            "\u{200B}".repeat(20),
+            "aaaaaaaaaaaaaaaaaaaa".into(),
+            "abababababababababab".into(),
+            "password password password".into(),
+            "Tractor-Tractor-Tractor-".into(),
+            "abcdefghijklmnopqrst".into(),
+            "12345678901234567890".into(),
+            "zyxwvutsrqponmlkjihg".into(),
+            "aaaaaa12345678bbbbbb".into(),
+            "ABCDEFGH ijklmnop".into(),
+        ] {
+            assert_eq!(assess(&bad, &c), Verdict::Predictable, "{bad:?}");
+        }
+        let mfa = Context { has_second_factor: true, ..ctx() };
+        assert_eq!(assess("1234abcd", &mfa), Verdict::Predictable);
+        for good in ["eight888", "tractor!s", "qwertyuiopasdfgh", "correct horse b"] {
+            assert!(assess(good, &mfa).is_acceptable(), "{good:?}");
+        }
     }
 
     #[test]
@@ -159,7 +245,7 @@ mod tests {
 
     #[test]
     fn every_refusal_explains_itself() {
-        for v in [Verdict::TooShort { min: 15, have: 3 }, Verdict::TooLong, Verdict::FromContext] {
+        for v in [Verdict::TooShort { min: 15, have: 3 }, Verdict::TooLong, Verdict::FromContext, Verdict::Predictable] {
             assert!(v.message().unwrap().ends_with('.'));
         }
         assert!(Verdict::Acceptable { strong: false }.message().is_none());

@@ -168,6 +168,7 @@ pub fn StrengthMeter(
         }
         Some(Verdict::TooLong) => format!("Too long: at most {MAX_LENGTH} characters."),
         Some(Verdict::FromContext) => "Built from your email, your name or the site's name.".into(),
+        Some(Verdict::Predictable) => "Too predictable: repeated or sequential characters.".into(),
         Some(Verdict::Acceptable { strong: false }) => "Good. We'll also check it isn't a known leaked password.".into(),
         Some(Verdict::Acceptable { strong: true }) => "Strong. We'll also check it isn't a known leaked password.".into(),
     };

@@ -71,7 +71,7 @@ pub async fn finish_sign_up(token: String, password: String) -> Result<(), AppEr
     )
     .await
     .map_err(fail)?;
-    set_signed_in_cookies(&signed_in);
+    set_signed_in_cookies(&signed_in).await;
     leptos_axum::redirect(crate::nav::HOME);
     Ok(())
 }
@@ -108,7 +108,7 @@ pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result
         domain::auth::email_links::finish_sign_up_with_passkey(&svc, &domain::secret::LinkToken::from_cookie(token), &credential, &client())
             .await
             .map_err(fail)?;
-    set_signed_in_cookies(&signed_in);
+    set_signed_in_cookies(&signed_in).await;
     Ok(crate::nav::HOME.to_string())
 }
 
@@ -234,7 +234,7 @@ pub async fn sign_in(email: String, password: String, #[server(default)] return_
         }
         Err(e) => return Err(fail(e)),
     };
-    set_signed_in_cookies(&signed_in);
+    set_signed_in_cookies(&signed_in).await;
     leptos_axum::redirect(&crate::nav::safe_return_to(return_to.as_deref()));
     Ok(())
 }
@@ -284,7 +284,7 @@ pub async fn complete_sign_in(
         fail(e)
     })?;
     clear_pending_cookie();
-    set_signed_in_cookies(&signed_in);
+    set_signed_in_cookies(&signed_in).await;
     let to = crate::nav::safe_return_to(return_to.as_deref());
     match signed_in.backup_codes_left {
         Some(left) if to == "/settings/security" => leptos_axum::redirect(&format!("{to}?backup_codes_left={left}")),
@@ -363,7 +363,7 @@ pub async fn finish_passkey_sign_in(credential: String, #[server(default)] retur
     let result = domain::auth::passkeys::finish_sign_in(&services()?, &token, &credential, &client()).await;
     clear_passkey_cookie();
     let signed_in = result.map_err(fail)?;
-    set_signed_in_cookies(&signed_in);
+    set_signed_in_cookies(&signed_in).await;
     Ok(crate::nav::safe_return_to(return_to.as_deref()))
 }
 

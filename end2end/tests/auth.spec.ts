@@ -350,3 +350,24 @@ test('changing the password signs out the other sessions', async ({ page, browse
     await contextB.close();
   }
 });
+
+test('signing in to another account in a browser still signed in signs its first session out', async ({ page, request }) => {
+  const first = newAccount();
+  const second = newAccount();
+  await signUpViaApi(page, first);
+  await signUpViaApi(request, second);
+  const active = (email: string) =>
+    sql(`SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE u.email_normalized = ${literal(email.toLowerCase())} AND s.revoked_at IS NULL`);
+  expect(active(first.email)).toBe('1');
+  // this browser, still signed in as the first account, signs in as the second
+  await signInViaApi(page, second.email, second.password);
+  expect(await (await page.request.get('/api/session')).json()).toMatchObject({ email: second.email.toLowerCase() });
+  // the first account's session is over (its cookie was replaced: nobody could use or end it),
+  // and its activity says it signed out
+  expect(active(first.email)).toBe('0');
+  expect(
+    sql(`SELECT kind FROM security_events e JOIN users u ON u.id = e.user_id
+         WHERE u.email_normalized = ${literal(first.email.toLowerCase())} ORDER BY e.created_at DESC LIMIT 1`),
+  ).toBe('signed_out');
+});

@@ -52,6 +52,10 @@ pub async fn callback(
         error: query.get("error").cloned(),
     };
     let (began, result) = finish(&state.services, provider, cookie.as_ref(), &answer, session.as_ref(), &client).await;
+    if let Ok(Finished::SignedIn { .. }) = &result {
+        // (the session this browser still had is replaced: signed out, as after a password sign-in)
+        domain::auth::sessions::end_replaced(&state.services, session.as_ref(), &client).await;
+    }
     let policy_seconds = Some(state.config.session.longest_lifetime().whole_seconds());
     // (only a path on this site, whatever the row says)
     let return_to = began.as_ref().and_then(|b| b.return_to.as_deref()).map(|r| app::nav::safe_return_to(Some(r)));

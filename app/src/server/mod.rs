@@ -71,8 +71,12 @@ pub fn client() -> ClientInfo {
     c
 }
 
-/// After a full sign-in: the session cookie, and the browser's renewed device cookie.
-pub fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn) {
+/// After a full sign-in: the session cookie, and the browser's renewed device cookie. The session
+/// this browser was still signed in with, if any, is signed out (`sessions::end_replaced`).
+pub async fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn) {
+    if let (Ok(previous), Ok(svc)) = (auth_for_setup(), services()) {
+        domain::auth::sessions::end_replaced(&svc, Some(&previous), &client()).await;
+    }
     set_session_cookie(&signed_in.token);
     set_cookie(&cookies::DEVICE.set(signed_in.device.expose(), None));
 }

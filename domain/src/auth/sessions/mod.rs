@@ -154,6 +154,18 @@ pub async fn sign_out(svc: &Services, auth: &AuthSession, client: &ClientInfo) -
     Ok(())
 }
 
+/// After a full sign-in in a browser that was still signed in (to another account, or to the same
+/// one again): the session it had is signed out, as Sign out would. Its cookie is being replaced,
+/// so nobody could use or end it from that browser, and it would stay in its account's Sessions
+/// list as active. Best effort: the sign-in has happened; a failure is logged.
+pub async fn end_replaced(svc: &Services, previous: Option<&AuthSession>, client: &ClientInfo) {
+    if let Some(previous) = previous {
+        if let Err(e) = sign_out(svc, previous, client).await {
+            tracing::warn!(error = %e, "the session a sign-in replaced in its browser was not signed out");
+        }
+    }
+}
+
 /// Ends one of the signed-in account's other sessions (needs a recent sign-in or re-verification:
 /// ASVS 5.0 7.5.2). Another account's session, an ended one or an unknown id all answer `NotFound`
 /// and change nothing. The current session is ended with `sign_out`, not here.

@@ -1347,6 +1347,40 @@ async fn no_secure_my_account_removes_the_passkey_the_reported_sign_in_got_in_wi
     assert_eq!(me(&svc, &passkey_sign_in(&svc, &mut laptop, &home()).await.unwrap()).await.user_id, mine.user_id);
 }
 
+/// "No, secure my account" about a sign-in marked as Google's (the fake provider is not in the
+/// domain tests), Google having been connected before it, and connected again by the owner's own
+/// session after it when `reconnected`. Answers what the report took back as the way in, and how
+/// many connections are left.
+async fn secured_after_a_google_sign_in(db: &PgPool, reconnected: bool) -> (Vec<alerts::TakenBack>, i64) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let mine = me(&svc, &owner.token).await;
+    google_connected_by(&svc, &mine).await;
+    svc.clock.advance(Duration::minutes(1));
+    let intruder = me(&svc, &signs_in(&svc, &stranger()).await).await;
+    sqlx::query("UPDATE sessions SET auth_method = 'google' WHERE id = $1").bind(intruder.session_id.0).execute(db).await.unwrap();
+    svc.clock.advance(Duration::minutes(1));
+    if reconnected {
+        // (her Google secured, she connects it again)
+        sqlx::query("DELETE FROM connected_accounts").execute(db).await.unwrap();
+        google_connected_by(&svc, &mine).await;
+    }
+    let mine = me(&svc, &reverify::with_password(&svc, &mine, &Password::new(PW), &home()).await.unwrap().token).await;
+    let prompt = alerts::prompt(&svc, &mine).await.unwrap().expect("the owner's session is asked");
+    let secured = alerts::secure_account(&svc, &mine, prompt.id, &home()).await.unwrap();
+    (secured.ways_in, count(db, "SELECT count(*) FROM connected_accounts").await)
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_report_disconnects_the_provider_a_sign_in_got_in_with(db: PgPool) {
+    assert_eq!(secured_after_a_google_sign_in(&db, false).await, (vec![alerts::TakenBack::Provider(Provider::Google)], 0));
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_report_keeps_a_provider_the_owner_connected_again_after_that_sign_in(db: PgPool) {
+    assert_eq!(secured_after_a_google_sign_in(&db, true).await, (vec![], 1));
+}
+
 /// Whoever signed in unfamiliarly twice (two alerts) is one intruder: "This wasn't me" about the
 /// second sign-in also ends the first one's session and takes back what it added, and answers
 /// its alert. (It used to end only the second sign-in's session and the ones after it.)

@@ -87,28 +87,50 @@ pub fn assess(password: &str, ctx: &Context) -> Verdict {
 }
 
 /// Characters that show nothing: zero-width spaces and joiners, direction marks and controls,
-/// word joiners, the byte order mark, the soft hyphen.
+/// word joiners, the byte order mark, the soft hyphen, fillers and blanks that look like a space
+/// (Hangul fillers, the blank Braille pattern), variation selectors and tag characters.
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
-/// Fewer than 4 different visible characters ("aaaa…", "abab…", only spaces or invisible
-/// characters); one piece said again and again ("password password password"); or at most three
-/// runs of one character or of consecutive ones ("abcdefgh", "12345678901234567890" — 9 then 0
-/// counts as consecutive —, "zyxw", "aaaa1234bbbb"). Spaces and case are left out.
+/// Fewer than 8 visible characters (the rest spaces or invisible ones) or fewer than 4 different
+/// ones ("aaaa…", "abab…"); one piece said again and again, give or take two characters at the end
+/// ("password password password", "Tractor-Tractor-Tractor", "password-password-password1": letters
+/// and digits only); or at most three runs of one character or of consecutive ones ("abcdefgh",
+/// "12345678901234567890" — 9 then 0 counts as consecutive —, "zyxw", "aaaa1234bbbb"). Spaces and
+/// case are left out.
 fn predictable(password: &str) -> bool {
     let chars: Vec<char> =
         password.chars().filter(|c| !c.is_whitespace() && !c.is_control() && !invisible(*c)).flat_map(char::to_lowercase).collect();
     let mut distinct = chars.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    if distinct.len() < 4 {
+    if chars.len() < MIN_LENGTH_WITH_SECOND_FACTOR || distinct.len() < 4 {
+        return true;
+    }
+    if repeated(&chars.iter().copied().filter(|c| c.is_alphanumeric()).collect::<Vec<_>>()) {
         return true;
     }
     let n = chars.len();
-    if (1..=n / 2).any(|unit| n % unit == 0 && chars.chunks(unit).all(|c| c == &chars[..unit])) {
-        return true;
-    }
     let step = |a: char, b: char| -> Option<i64> {
         let d = b as i64 - a as i64;
         match (a, b, d) {
@@ -131,6 +153,15 @@ fn predictable(password: &str) -> bool {
         }
     }
     runs <= 3
+}
+
+/// One piece, said at least twice, then at most two other characters.
+fn repeated(chars: &[char]) -> bool {
+    let n = chars.len();
+    (1..=n / 2).any(|p| {
+        let same = p + (p..n).take_while(|&i| chars[i] == chars[i - p]).count();
+        same >= 2 * p && n - same <= 2
+    })
 }
 
 /// Words a password must not be made of: the email, its parts, the name's words, the site's name.
@@ -193,7 +224,16 @@ mod tests {
     #[test]
     fn long_passwords_are_welcome_up_to_the_cap() {
         let c = ctx();
-        let long: String = ('a'..='z').cycle().step_by(7).take(256).collect();
+        // (letters chosen by a xorshift: no piece repeats, no runs)
+        let mut x: u32 = 2463534242;
+        let long: String = (0..256)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (b'a' + (x % 26) as u8) as char
+            })
+            .collect();
         assert!(assess(&long, &c).is_acceptable(), "256");
         assert_eq!(assess(&format!("{long}x"), &c), Verdict::TooLong);
     }
@@ -222,6 +262,11 @@ mod tests {
             "zyxwvutsrqponmlkjihg".into(),
             "aaaaaa12345678bbbbbb".into(),
             "ABCDEFGH ijklmnop".into(),
+            "Tractor-Tractor-Tractor".into(),
+            "password-password-password1".into(),
+            "correct horse correct horse!".into(),
+            format!("{}q7#z", " ".repeat(11)),
+            format!("{}q7#z9", "\u{3164}".repeat(11)),
         ] {
             assert_eq!(assess(&bad, &c), Verdict::Predictable, "{bad:?}");
         }

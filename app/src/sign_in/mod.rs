@@ -287,7 +287,11 @@ pub fn SignInPage() -> impl IntoView {
             }
             let Ok(options) = crate::auth_api::begin_passkey_sign_in(true).await else { return };
             let Some(abort) = webauthn::Abort::new() else { return };
-            autofill.set_value(Some(abort.clone()));
+            // (the page may have been left while the options were on their way: then nothing
+            // would abort this request, so it is not made)
+            if autofill.try_update_value(|a| *a = Some(abort.clone())).is_none() {
+                return;
+            }
             let result = webauthn::get_assertion(&options, Some(&abort)).await;
             // cancelling autofill (or replacing it by the button) is not worth a word
             if !matches!(result, Err(PasskeyError::Cancelled | PasskeyError::Aborted)) {

@@ -44,7 +44,6 @@ pub fn qr_svg(uri: &str) -> String {
     }
 }
 
-/// The base32 key in groups of four, for typing in by hand.
 /// Which setup a key belongs to, for the page to send back with the code: the first 8 bytes of
 /// the key's SHA-256, in hex. (The page shows the key itself; this tells nothing more.)
 pub fn setup_tag(secret: &[u8]) -> String {
@@ -52,6 +51,7 @@ pub fn setup_tag(secret: &[u8]) -> String {
     Sha256::digest(secret)[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The base32 key in groups of four, for typing in by hand.
 pub fn manual_key(secret: &[u8]) -> String {
     let b32 = totp(secret, "").get_secret_base32();
     b32.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")

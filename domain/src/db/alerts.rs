@@ -316,7 +316,7 @@ pub async fn take_back_added(
                SELECT id FROM sessions
                WHERE user_id = $1 AND (id = $4 OR created_at > $2) AND id IS DISTINCT FROM $3
            ), ways_in AS (
-               SELECT s.passkey_id, split_part(s.auth_method, '+', 1) AS method FROM sessions s
+               SELECT s.passkey_id, split_part(s.auth_method, '+', 1) AS method, s.created_at FROM sessions s
                WHERE s.user_id = $1 AND s.id IN (SELECT id FROM since)
                  AND EXISTS (SELECT 1 FROM sign_in_alerts a WHERE a.session_id = s.id AND a.user_id = $1 AND a.reported_at IS NOT NULL)
            ), passkeys_gone AS (
@@ -325,7 +325,10 @@ pub async fn take_back_added(
                RETURNING name, created_at, added_by_session IN (SELECT id FROM since) IS NOT TRUE AS used
            ), links_gone AS (
                DELETE FROM connected_accounts
-               WHERE user_id = $1 AND (added_by_session IN (SELECT id FROM since) OR provider IN (SELECT method FROM ways_in))
+               WHERE user_id = $1 AND (added_by_session IN (SELECT id FROM since)
+                   -- (the connection that sign-in used: one made since, after the owner secured
+                   -- that account and connected it again, stays)
+                   OR EXISTS (SELECT 1 FROM ways_in w WHERE w.method = connected_accounts.provider AND connected_accounts.connected_at <= w.created_at))
                RETURNING provider, connected_at, added_by_session IN (SELECT id FROM since) IS NOT TRUE AS used
            ), authenticator_gone AS (
                DELETE FROM totp_credentials WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)

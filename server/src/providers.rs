@@ -71,7 +71,7 @@ pub async fn callback(
         Ok(Finished::SecondStep(pending)) => {
             redirect(&format!("/sign-in?second_step=1{}", and_return_to()), &[PENDING.set(pending.expose(), None)])
         }
-        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected), &[FLOW.clear()]),
+        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected, true), &[FLOW.clear()]),
         Ok(Finished::Reverified(done)) => redirect(SECURITY, &[SESSION.set(done.token.expose(), policy_seconds)]),
         Err(e) => {
             let outcome = match e {
@@ -84,7 +84,7 @@ pub async fn callback(
             };
             // with no known flow: where this browser would be (signed in or not)
             let intent = began.map(|b| b.intent).unwrap_or(if session.is_some() { FlowIntent::Connect } else { FlowIntent::SignIn });
-            let page = outcome_page(intent, kind, outcome);
+            let page = outcome_page(intent, kind, outcome, session.is_some());
             // a sign-in tried again from that page still goes where it was going
             let page = if intent == FlowIntent::SignIn { format!("{page}{}", and_return_to()) } else { page };
             redirect(&page, &[])
@@ -92,12 +92,14 @@ pub async fn callback(
     }
 }
 
-/// The page that says how a flow ended: sign-in for sign-ins, Security & Access otherwise.
-fn outcome_page(intent: FlowIntent, kind: ProviderKind, outcome: ProviderOutcome) -> String {
+/// The page that says how a flow ended: sign-in for sign-ins, and for a connection or a
+/// re-verification that came back to a browser no longer signed in (which Security & Access would
+/// only send on to sign-in, the sentence lost on the way); Security & Access otherwise.
+fn outcome_page(intent: FlowIntent, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
     let query = format!("provider={}&provider_outcome={}", kind.slug(), outcome.code());
     match intent {
-        FlowIntent::SignIn => format!("/sign-in?{query}"),
-        FlowIntent::Connect | FlowIntent::Reverify => format!("{SECURITY}?{query}#connected-accounts"),
+        FlowIntent::Connect | FlowIntent::Reverify if signed_in => format!("{SECURITY}?{query}#connected-accounts"),
+        _ => format!("/sign-in?{query}"),
     }
 }
 

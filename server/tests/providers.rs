@@ -493,6 +493,21 @@ async fn an_attackers_connect_callback_cannot_link_into_a_victims_session(db: Pg
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_connection_that_comes_back_to_a_signed_out_browser_says_so_on_the_sign_in_page(db: PgPool) {
+    let w = world(db).await;
+    let mut bob = password_account(&w, "bob@example.test").await;
+    let (_, body) = bob.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "Google")]).await;
+    let url: String = serde_json::from_str(&body).unwrap();
+    let back = w.idp.approve(&url, &Person::new("bob.google@example.test"), Tweak::None);
+    // signed out (here, or everywhere from another device) while at the provider
+    bob.post(&w.app, "/api/auth/sign-out", &[]).await;
+    let res = bob.come_back(&w.app, &back).await;
+    // straight to sign-in, which says why (Security & Access would only send it on, silently)
+    assert_eq!(location(&res), "/sign-in?provider=google&provider_outcome=session_changed");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_only_sign_in_method_cannot_be_disconnected(db: PgPool) {
     let w = world(db).await;
     let mut grace = Browser::default();

@@ -113,7 +113,9 @@ impl ProviderOutcome {
             Self::LinkedElsewhere => format!("This {name} account is already connected to another Gatehouse account. Disconnect it there first."),
             Self::AlreadyConnected => format!("A {name} account is already connected. Disconnect it first to connect another."),
             Self::NotLinked => format!("That {name} account isn't connected to your account."),
-            Self::SessionChanged => format!("You signed out or changed accounts while at {name}. Nothing was changed."),
+            Self::SessionChanged => {
+                format!("This browser was signed out, or signed in to another account, while you were at {name}. Nothing was changed.")
+            }
             Self::VerificationEnded => format!(
                 "Your confirmation that it's you ran out while you were at {name}, so {name} wasn't connected. Connect it again: we'll ask you to confirm it's you first."
             ),

@@ -1299,16 +1299,22 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
     );
 }
 
+/// Ada with two passkeys of her own: "Ada's laptop" and "Ada's phone".
+async fn ada_with_laptop_and_phone_passkeys(svc: &Services) -> (testkit::SoftAuthenticator, testkit::SoftAuthenticator) {
+    let (_, owner) = ada(svc).await;
+    let owner = me(svc, &owner.token).await;
+    let laptop = passkey_named(svc, &owner, 41, "Ada's laptop").await;
+    let phone = passkey_named(svc, &owner, 42, "Ada's phone").await;
+    (laptop, phone)
+}
+
 /// Whoever signed in with one of the owner's own passkeys (a synced passkey in their hands) would
 /// sign in with it again after the owner's new password: "This wasn't me" removes the passkey the
 /// reported sign-in got in with (said apart from what it added), and none of her others.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn this_wasnt_me_removes_the_owners_passkey_the_reported_sign_in_got_in_with_and_no_other(db: PgPool) {
     let svc = services(db.clone());
-    let (_, owner) = ada(&svc).await;
-    let owner = me(&svc, &owner.token).await;
-    let mut laptop = passkey_named(&svc, &owner, 41, "Ada's laptop").await;
-    let mut phone = passkey_named(&svc, &owner, 42, "Ada's phone").await;
+    let (mut laptop, mut phone) = ada_with_laptop_and_phone_passkeys(&svc).await;
     svc.clock.advance(Duration::minutes(1));
     // signed in elsewhere with her phone's passkey: alerted
     let intruder = passkey_sign_in(&svc, &mut phone, &stranger()).await.unwrap();
@@ -1332,10 +1338,7 @@ async fn this_wasnt_me_removes_the_owners_passkey_the_reported_sign_in_got_in_wi
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn no_secure_my_account_removes_the_passkey_the_reported_sign_in_got_in_with(db: PgPool) {
     let svc = services(db.clone());
-    let (_, owner) = ada(&svc).await;
-    let owner = me(&svc, &owner.token).await;
-    let mut laptop = passkey_named(&svc, &owner, 43, "Ada's laptop").await;
-    let mut phone = passkey_named(&svc, &owner, 44, "Ada's phone").await;
+    let (mut laptop, mut phone) = ada_with_laptop_and_phone_passkeys(&svc).await;
     let mine = me(&svc, &passkey_sign_in(&svc, &mut laptop, &home()).await.unwrap()).await;
     svc.clock.advance(Duration::minutes(1));
     passkey_sign_in(&svc, &mut phone, &stranger()).await.unwrap();
@@ -1542,7 +1545,7 @@ const NOT_MADE_HERE: &[EventKind] = &[EventKind::ProviderConnected];
 async fn enrol(svc: &Services, session: &AuthSession) -> Vec<String> {
     let e = two_factor::begin_enrolment(svc, session).await.unwrap();
     let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
-    two_factor::finish_enrolment(svc, session, &code, &home()).await.unwrap()
+    two_factor::finish_enrolment(svc, session, &code, None, &home()).await.unwrap()
 }
 
 /// Software authenticator `seed`, with its passkey "Work laptop" added to `session`'s account at home.

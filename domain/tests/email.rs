@@ -503,7 +503,7 @@ async fn a_sign_in_with_the_old_password_that_overlaps_a_reset_is_refused(db: Pg
             let me = domain::auth::sessions::authenticate(&svc, &signed_up.token).await.unwrap().unwrap();
             let secret = testkit::base32_decode(&two_factor::begin_enrolment(&svc, &me).await.unwrap().manual_key);
             let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-            two_factor::finish_enrolment(&svc, &me, &code, &ClientInfo::default()).await.unwrap();
+            two_factor::finish_enrolment(&svc, &me, &code, None, &ClientInfo::default()).await.unwrap();
         }
         // one wrong password: this browser's throttle path has a row, which the next attempt counts on
         assert!(matches!(sign_in(&svc, &email, &Password::new("wrong password, long enough"), &ClientInfo::default()).await, Err(DomainError::InvalidCredentials)));
@@ -615,7 +615,7 @@ async fn after_a_reset_an_account_with_an_authenticator_is_still_asked_for_its_c
     let enrolment = domain::auth::two_factor::begin_enrolment(&svc, &session).await.unwrap();
     let secret = testkit::base32_decode(&enrolment.manual_key);
     let code = domain::auth::totp::code_for_step(&secret, domain::auth::totp::step_at(svc.clock.now()));
-    domain::auth::two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
+    domain::auth::two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
     // (after the "two-step verification was turned on" notice, so the reset email is the newest)
     svc.clock.advance(Duration::minutes(1));
     request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();

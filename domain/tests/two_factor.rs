@@ -35,7 +35,7 @@ async fn enrolled_with_device(svc: &Services) -> (SessionToken, AuthSession, Vec
     let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = secret_of(&e);
     let step = totp::step_at(svc.clock.now());
-    let codes = two_factor::finish_enrolment(svc, &session, &totp::code_for_step(&secret, step), &ClientInfo::default()).await.unwrap();
+    let codes = two_factor::finish_enrolment(svc, &session, &totp::code_for_step(&secret, step), None, &ClientInfo::default()).await.unwrap();
     // as the next request sees it: with a second factor
     let session = me(svc, &token).await;
     assert!(session.has_second_factor);
@@ -54,7 +54,7 @@ async fn an_authenticator_code_arriving_after_its_session_ended_turns_nothing_on
     let e = two_factor::begin_enrolment(&svc, &theirs).await.unwrap();
     let code = totp::code_for_step(&secret_of(&e), totp::step_at(svc.clock.now()));
     domain::auth::sessions::sign_out_everywhere(&svc, &me(&svc, &owner.token).await, &ClientInfo::default()).await.unwrap();
-    let r = two_factor::finish_enrolment(&svc, &theirs, &code, &ClientInfo::default()).await;
+    let r = two_factor::finish_enrolment(&svc, &theirs, &code, None, &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::Unauthenticated)), "{r:?}");
     let on: i64 = sqlx::query_scalar("SELECT count(*) FROM totp_credentials").fetch_one(&db).await.unwrap();
     assert_eq!(on, 0);
@@ -71,14 +71,14 @@ async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
     let secret = secret_of(&e);
     assert_eq!(secret.len(), 20);
     // a wrong code says so and changes nothing
-    let wrong = two_factor::finish_enrolment(&svc, &session, "000000", &ClientInfo::default()).await;
+    let wrong = two_factor::finish_enrolment(&svc, &session, "000000", None, &ClientInfo::default()).await;
     assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{wrong:?}");
     assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_none());
     // the pending secret is stored encrypted, never in the clear
     let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM totp_enrolments").fetch_one(&db).await.unwrap();
     assert!(!stored.windows(secret.len()).any(|w| w == secret.as_slice()));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    let codes = two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
+    let codes = two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
     assert_eq!(codes.len(), 10);
     let status = two_factor::status(&svc, session.user_id).await.unwrap();
     assert_eq!((status.enabled_at, status.codes_left, status.codes_total), (Some(svc.clock.now()), 10, 10));
@@ -103,17 +103,17 @@ async fn a_code_for_a_setup_started_again_in_another_tab_says_so_and_a_right_cod
     assert_eq!(a.setup.len(), 16);
     let code_of = |e: &two_factor::Enrolment| totp::code_for_step(&secret_of(e), totp::step_at(svc.clock.now()));
     // A's app's code, sent from A: the setup was replaced (not "that code is not right")
-    let from_a = two_factor::finish_shown_enrolment(&svc, &session, &code_of(&a), Some(&a.setup), &ClientInfo::default()).await;
+    let from_a = two_factor::finish_enrolment(&svc, &session, &code_of(&a), Some(&a.setup), &ClientInfo::default()).await;
     assert!(matches!(from_a, Err(DomainError::Invalid(Invalid::AuthenticatorSetupReplaced))), "{from_a:?}");
     // a wrong code from B, whose setup is the one in progress: not right, as before
-    let wrong = two_factor::finish_shown_enrolment(&svc, &session, "000000", Some(&b.setup), &ClientInfo::default()).await;
+    let wrong = two_factor::finish_enrolment(&svc, &session, "000000", Some(&b.setup), &ClientInfo::default()).await;
     assert!(matches!(wrong, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{wrong:?}");
     // without a setup named (an older page): not right, as before
-    let unnamed = two_factor::finish_enrolment(&svc, &session, &code_of(&a), &ClientInfo::default()).await;
+    let unnamed = two_factor::finish_enrolment(&svc, &session, &code_of(&a), None, &ClientInfo::default()).await;
     assert!(matches!(unnamed, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{unnamed:?}");
     assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_none());
     // B's code is right for the setup in progress: taken, even sent from A's page
-    let codes = two_factor::finish_shown_enrolment(&svc, &session, &code_of(&b), Some(&a.setup), &ClientInfo::default()).await.unwrap();
+    let codes = two_factor::finish_enrolment(&svc, &session, &code_of(&b), Some(&a.setup), &ClientInfo::default()).await.unwrap();
     assert_eq!(codes.len(), 10);
     assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_some());
 }
@@ -129,7 +129,7 @@ async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: P
     let secret = secret_of(&e);
     // another session of the same account cannot finish it
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    let elsewhere = two_factor::finish_enrolment(&svc, &me(&svc, &other).await, &code, &ClientInfo::default()).await;
+    let elsewhere = two_factor::finish_enrolment(&svc, &me(&svc, &other).await, &code, None, &ClientInfo::default()).await;
     assert!(matches!(elsewhere, Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired))));
     svc.clock.advance(Duration::minutes(9));
     // (still verified, on the test's clock: a fresh re-verification keeps the window open, so only
@@ -139,7 +139,7 @@ async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: P
     let session = me(&svc, &token).await;
     assert!(domain::auth::recent::require_recent(&svc, &session).is_ok());
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    let late = two_factor::finish_enrolment(&svc, &session, &code, &ClientInfo::default()).await;
+    let late = two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await;
     assert!(matches!(late, Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired))), "expected the expired-setup answer, got {late:?}");
 }
 

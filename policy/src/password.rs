@@ -130,7 +130,6 @@ fn predictable(password: &str) -> bool {
     if repeated(&chars.iter().copied().filter(|c| c.is_alphanumeric()).collect::<Vec<_>>()) {
         return true;
     }
-    let n = chars.len();
     let step = |a: char, b: char| -> Option<i64> {
         let d = b as i64 - a as i64;
         match (a, b, d) {

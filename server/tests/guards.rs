@@ -93,7 +93,7 @@ async fn full_account(svc: &Services) -> (String, String, String) {
     let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = testkit::base32_decode(&enrolment.manual_key);
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    two_factor::finish_enrolment(svc, &session, &code, &client).await.unwrap();
+    two_factor::finish_enrolment(svc, &session, &code, None, &client).await.unwrap();
     let session = sessions::authenticate(svc, &signed_in.token).await.unwrap().unwrap();
     let mut key = testkit::SoftAuthenticator::new(7, uuid::Uuid::nil(), "http://localhost:3000");
     let options = passkeys::begin_registration(svc, &session).await.unwrap();

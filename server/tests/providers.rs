@@ -614,7 +614,7 @@ async fn set_up_authenticator(w: &World, browser: &Browser) -> (AppState, Vec<u8
     let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = testkit::base32_decode(&enrolment.manual_key);
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    two_factor::finish_enrolment(svc, &session, &code, &Default::default()).await.unwrap();
+    two_factor::finish_enrolment(svc, &session, &code, None, &Default::default()).await.unwrap();
     (state, secret)
 }
 

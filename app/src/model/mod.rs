@@ -318,23 +318,23 @@ pub struct SecuredView {
 /// "Also removed what that sign-in or a later one added: the passkey “Blue key” and the
 /// authenticator app with its backup codes." (`None` when nothing was.)
 pub fn taken_back_sentence(taken_back: &[String]) -> Option<String> {
-    let list = match taken_back {
-        [] => return None,
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    };
-    Some(format!("Also removed what that sign-in or a later one added: {list}."))
+    Some(format!("Also removed what that sign-in or a later one added: {}.", and_list(taken_back)?))
+}
+
+/// "a", "a and b", "a, b and c"; `None` for none.
+fn and_list(items: &[String]) -> Option<String> {
+    match items {
+        [] => None,
+        [one] => Some(one.clone()),
+        [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
+    }
 }
 
 /// "Also removed because that sign-in got in with it: the connected Google account. Secure it
 /// before you add it again." (`None` when nothing was.)
 pub fn ways_in_sentence(ways_in: &[String]) -> Option<String> {
-    let (list, it) = match ways_in {
-        [] => return None,
-        [one] => (one.clone(), "it"),
-        [init @ .., last] => (format!("{} and {last}", init.join(", ")), "them"),
-    };
-    Some(format!("Also removed because that sign-in got in with {it}: {list}. Secure {it} before you add {it} again."))
+    let it = if ways_in.len() == 1 { "it" } else { "them" };
+    Some(format!("Also removed because that sign-in got in with {it}: {}. Secure {it} before you add {it} again.", and_list(ways_in)?))
 }
 
 /// The "This wasn't me" page: the sign-in the link is about.

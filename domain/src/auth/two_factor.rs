@@ -93,16 +93,13 @@ pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrol
 
 /// Finishes setting up with a code from the app: the authenticator becomes active and 10 backup
 /// codes are created (returned once, never stored in the clear).
-pub async fn finish_enrolment(svc: &Services, auth: &AuthSession, code: &str, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
-    finish_shown_enrolment(svc, auth, code, None, client).await
-}
-
-/// [`finish_enrolment`], for the setup the page showed (`shown`: its [`Enrolment::setup`]). A code
+///
+/// `shown`: the setup the page showed (its [`Enrolment::setup`]), when the page says. A code
 /// that is not right for the setup in progress, when that is no longer the one shown (started
 /// again in another tab of this session), answers `AuthenticatorSetupReplaced` instead of "not
 /// right": the person scanned a key that was replaced. (A code right for the setup in progress is
 /// taken, whichever page shows it.)
-pub async fn finish_shown_enrolment(
+pub async fn finish_enrolment(
     svc: &Services,
     auth: &AuthSession,
     code: &str,

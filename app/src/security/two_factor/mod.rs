@@ -36,7 +36,7 @@ pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -
     use crate::server::{auth_for_setup, client, fail, reject, services};
     let session = auth_for_setup().map_err(reject)?;
     let shown = (!setup.is_empty()).then_some(setup.as_str());
-    domain::auth::two_factor::finish_shown_enrolment(&services()?, &session, &code, shown, &client()).await.map_err(fail)
+    domain::auth::two_factor::finish_enrolment(&services()?, &session, &code, shown, &client()).await.map_err(fail)
 }
 
 /// Replaces every backup code with 10 new ones (the old ones stop working at once).

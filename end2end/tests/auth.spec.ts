@@ -278,6 +278,20 @@ test.describe('return_to after sign-in', () => {
     await expectSecurityPage(page);
   });
 
+  test('Back after signing in does not bring the sign-in form back: it goes on to where signing in led', async ({ page, request }) => {
+    const account = newAccount();
+    await signUpViaApi(request, account);
+    const target = `${SECURITY_PATH}?from=back`;
+
+    await signInViaUi(page, account.email, account.password, `/sign-in?return_to=${encodeURIComponent(target)}`);
+    await expectSecurityPage(page);
+    await page.goBack();
+
+    await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '?from=back');
+    await expect(page.getByRole('heading', { level: 1, name: 'Security & Access' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toHaveCount(0);
+  });
+
   const hostileTargets = [
     'https://evil.example/',
     '//evil.example/x',

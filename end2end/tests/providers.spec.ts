@@ -379,6 +379,31 @@ test.describe('on a phone', () => {
   });
 });
 
+test('connecting Google in two tabs: the tab whose start was replaced says so, and nothing else changes', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const other = await page.context().newPage();
+  await gotoHydrated(other, SECURITY_PATH);
+  const googleEmail = uniqueEmail();
+
+  // the first tab goes to Google and waits there; the second starts again and finishes
+  await region(page, 'Connected accounts').getByRole('button', { name: 'Connect Google' }).click();
+  await expect(page).toHaveURL((url) => url.origin === IDP_URL);
+  await region(other, 'Connected accounts').getByRole('button', { name: 'Connect Google' }).click();
+  await consent(other, 'Google', googleEmail);
+  await expectSecurityPage(other);
+  await expect(region(other, 'Connected accounts').getByRole('status')).toHaveText('Google is connected. You can now sign in with it.');
+
+  await consent(page, 'Google', googleEmail);
+  await expectSecurityPage(page);
+  const connected = region(page, 'Connected accounts');
+  await expect(connected.getByRole('alert')).toHaveText(
+    "That return from Google can't be used: it was used already, or was started again in another tab or browser. Nothing was changed. Start again if you still need to.",
+  );
+  await expect(connected.getByRole('listitem').filter({ hasText: 'Google' })).toContainText(googleEmail);
+});
+
 test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

@@ -210,6 +210,14 @@ pub fn go_to(path: &str) {
     }
 }
 
+/// Loads `path` in place of this page's history entry (Back skips this page), as a server's
+/// redirect would.
+pub fn go_to_instead(path: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().replace(path);
+    }
+}
+
 /// Downloads the file at `path` as its link's `download` attribute does, the page staying where it
 /// is (after a check the click's own default could not wait for).
 pub fn download(path: &str) {

@@ -23,6 +23,7 @@ pub mod dom {
     pub fn release(_dialog: &str) {}
     pub fn print() {}
     pub fn go_to(_path: &str) {}
+    pub fn go_to_instead(_path: &str) {}
     pub fn replace_address(_path: &str) {}
     pub fn forget_in_address(_names: &[&str]) {}
 }

@@ -185,12 +185,35 @@ fn return_to() -> Memo<Option<String>> {
     Memo::new(move |_| query.read().get("return_to"))
 }
 
+/// Sign-in and sign-up are for signed-out browsers. A page load of either, signed in, never shows
+/// it: the server sends the browser on to `return_to` or home (303). But the router draws them
+/// without asking the server, after signing in above all (a sign-in's answer moves the router on,
+/// so Back draws the form again, signed in). Drawn that way, the page asks `/api/session` and, if
+/// this browser is signed in, goes on as the server would, leaving itself out of the history.
+/// (Not drawn by the router: the server already decided, and nothing is asked.)
+fn leave_if_signed_in(return_to: Memo<Option<String>>) {
+    let drawn_by_router = !Owner::current_shared_context().is_some_and(|c| c.during_hydration());
+    Effect::new(move |_| {
+        if !drawn_by_router {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let signed_in = matches!(crate::auth_api::current_session().await, Ok(Some(_)));
+            // (the page is still the one shown: its signals live)
+            if let (true, Some(r)) = (signed_in, return_to.try_get_untracked()) {
+                dom::go_to_instead(&crate::nav::safe_return_to(r.as_deref()));
+            }
+        });
+    });
+}
+
 /// /sign-in
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let second = ServerAction::<CompleteSignIn>::new();
     let return_to = return_to();
+    leave_if_signed_in(return_to);
     let query = use_query_map();
     let notice = Signal::derive(move || {
         let q = query.read();

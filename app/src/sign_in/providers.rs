@@ -100,7 +100,10 @@ impl ProviderOutcome {
             Self::Cancelled => format!("You cancelled at {name}. Nothing was changed."),
             Self::Refused => format!("{name} didn't confirm who you are. Please try again."),
             Self::Unreachable => format!("{name} can't be reached right now. Please try again in a moment."),
-            Self::UnknownState => format!("That {name} sign-in can't be used (it was already used, or began in another browser). Please start again."),
+            // (a sign-in, a connection or a re-verification: the flow is not known, so neither is which)
+            Self::UnknownState => format!(
+                "That return from {name} can't be used: it was used already, or was started again in another tab or browser. Nothing was changed. Start again if you still need to."
+            ),
             Self::Expired => format!("That {name} sign-in took longer than 10 minutes. Please start again."),
             Self::EmailInUse => format!(
                 "An account already uses the email address of this {name} account. Sign in to that account the way you set it up (its password, a passkey, or another provider), then connect {name} from Security & Access."

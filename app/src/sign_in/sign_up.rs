@@ -12,6 +12,7 @@ use crate::error::AppError;
 /// /sign-up
 #[component]
 pub fn SignUpPage() -> impl IntoView {
+    super::leave_if_signed_in(super::return_to());
     let action = ServerAction::<SignUp>::new();
     let asked = RwSignal::new(String::new());
     let sent_to = RwSignal::new(None::<String>);

@@ -144,7 +144,7 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
+        let err = match value {
             ServerFnErrorErr::Request(_) => AppError::Network,
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
@@ -153,7 +153,13 @@ impl FromServerFnError for AppError {
             | ServerFnErrorErr::UnsupportedRequestMethod(_) => AppError::BadRequest,
             // Text from the framework is never shown: it can describe internals.
             _ => AppError::Internal { reference: "unavailable".into() },
-        }
+        };
+        // On the server this is a request whose arguments could not be read (the function never
+        // ran): answered with its status (400), not server_fn's 500 for every error, which called
+        // each malformed request a failure of ours (and logged it as one).
+        #[cfg(feature = "ssr")]
+        let err = crate::server::reject(err);
+        err
     }
 }
 

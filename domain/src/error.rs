@@ -134,6 +134,8 @@ pub enum Invalid {
     /// hashing or counting, since it cannot be right.
     PasswordMissing,
     PasswordWrong,
+    /// Re-verifying with an authenticator code on an account without an authenticator app.
+    NoAuthenticatorToConfirm,
     /// An empty code from the authenticator app (the second step, "Confirm it's you", set-up).
     AuthenticatorCodeMissing,
     AuthenticatorCodeWrong,
@@ -178,6 +180,7 @@ impl Invalid {
             Self::AlreadyHasPassword => "new_password",
             Self::NoPasswordToConfirm | Self::PasswordMissing | Self::PasswordWrong => "password",
             Self::AuthenticatorCodeMissing
+            | Self::NoAuthenticatorToConfirm
             | Self::AuthenticatorCodeWrong
             | Self::BackupCodeMissing
             | Self::BackupCodeWrong

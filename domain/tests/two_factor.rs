@@ -381,6 +381,24 @@ async fn an_empty_code_is_said_as_missing_and_costs_no_try(db: PgPool) {
     complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();
 }
 
+/// "Confirm it's you" with a code, asked of an account that has no authenticator app (no page
+/// offers it, but a request can): said as such, and nothing is counted, neither on the account's
+/// throttle nor in its activity.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_code_to_confirm_it_is_you_without_an_authenticator_is_refused_uncounted(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let session = me(&svc, &signed_up.token).await;
+    for _ in 0..3 {
+        let r = domain::auth::reverify::with_authenticator_code(&svc, &session, "111111", &ClientInfo::default()).await;
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::NoAuthenticatorToConfirm))), "{r:?}");
+    }
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'reverify_failed'").fetch_one(&db).await.unwrap();
+    assert_eq!(failed, 0);
+    let counted: i64 = sqlx::query_scalar("SELECT COALESCE(sum(failed_attempts), 0)::bigint FROM sign_in_throttles").fetch_one(&db).await.unwrap();
+    assert_eq!(counted, 0);
+}
+
 /// Whoever holds the password signs in three times without a code: each right password replaces
 /// the pending sign-in before it on the same path, so the earlier two take no code at all (each
 /// right password is forgiven on the throttle, so opening many first would otherwise give 5 codes

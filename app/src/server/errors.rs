@@ -137,6 +137,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::PasswordMissing => "Enter your password.",
         Invalid::PasswordWrong => "That password is not correct.",
         Invalid::AuthenticatorCodeMissing => "Enter the 6-digit code from your authenticator app.",
+        Invalid::NoAuthenticatorToConfirm => "This account has no authenticator app. Confirm it's you another way.",
         Invalid::BackupCodeMissing => "Enter one of your backup codes.",
         Invalid::AuthenticatorCodeWrong => "That code is not right. Enter the current code from your authenticator app.",
         Invalid::BackupCodeWrong => "That backup code is not right, or it has been used already.",

@@ -54,6 +54,11 @@ pub async fn with_authenticator_code(
     if code.trim().is_empty() {
         return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
     }
+    // (no code can be right: said before anything is counted. One turned off since this request
+    // was authenticated counts as a wrong code, as it did a moment earlier.)
+    if !auth.has_second_factor {
+        return Err(DomainError::Invalid(Invalid::NoAuthenticatorToConfirm));
+    }
     let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
         return Err(wrong());
     };

@@ -67,6 +67,8 @@ pub enum LinkIssue {
     Superseded,
     /// A sign-up link for an address that has an account now.
     AccountExists,
+    /// A "This wasn't me" link whose sign-in was confirmed on the Security & Access page.
+    Confirmed,
 }
 
 impl LinkIssue {
@@ -78,6 +80,7 @@ impl LinkIssue {
             LinkIssue::Used => "This link was already used",
             LinkIssue::Superseded => "This link no longer works",
             LinkIssue::AccountExists => "Your account already exists",
+            LinkIssue::Confirmed => "This sign-in was confirmed",
         }
     }
 
@@ -88,6 +91,7 @@ impl LinkIssue {
             LinkIssue::Used => "This link was already used, and each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent, so it no longer works. Sign in, or ask for a new link.",
             LinkIssue::AccountExists => "An account with this email address was created after this link was sent, so the link no longer works. Sign in to it the way you set it up: with its password, a passkey, Google or GitHub.",
+            LinkIssue::Confirmed => "This sign-in was confirmed with \"Yes, it was me\" on the Security & Access page, so this link no longer works. If that was a mistake, sign in, end that session under Sessions, and change your password.",
         }
     }
 

@@ -70,6 +70,8 @@ pub enum LinkProblem {
     /// A sign-up link for an address that has an account now (made since the link was sent: with
     /// another link, or with Google or GitHub).
     AccountExists,
+    /// A "This wasn't me" link whose sign-in the owner confirmed ("Yes, it was me").
+    Confirmed,
 }
 
 /// Why a flow through Google or GitHub ended without success. Each has one calm sentence (app
@@ -136,6 +138,8 @@ pub enum Invalid {
     PasswordWrong,
     /// Re-verifying with an authenticator code on an account without an authenticator app.
     NoAuthenticatorToConfirm,
+    /// Fewer digits than an authenticator code has: cut short (costs no try).
+    AuthenticatorCodeShort,
     /// An empty code from the authenticator app (the second step, "Confirm it's you", set-up).
     AuthenticatorCodeMissing,
     AuthenticatorCodeWrong,
@@ -181,6 +185,7 @@ impl Invalid {
             Self::NoPasswordToConfirm | Self::PasswordMissing | Self::PasswordWrong => "password",
             Self::AuthenticatorCodeMissing
             | Self::NoAuthenticatorToConfirm
+            | Self::AuthenticatorCodeShort
             | Self::AuthenticatorCodeWrong
             | Self::BackupCodeMissing
             | Self::BackupCodeWrong

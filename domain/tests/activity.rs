@@ -248,6 +248,29 @@ async fn once_the_owner_says_yes_the_same_browser_and_os_alerts_again_within_24_
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_alert_sent'").await, 2);
 }
 
+/// "Yes, it was me" on the page uses up the alert's emailed link: followed later (by the owner by
+/// mistake, or by whoever else reads the email), it would end the session the owner vouched for,
+/// take back the passkey added on it and turn the password off.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn once_the_owner_says_yes_the_emailed_this_wasnt_me_link_no_longer_works(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    svc.clock.advance(Duration::minutes(1));
+    let laptop = signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    let asked = alerts::prompt(&svc, &owner).await.unwrap().expect("the owner is asked");
+    alerts::confirm(&svc, &owner, asked.id, &home()).await.unwrap();
+
+    assert_eq!(link_problem(alerts::not_me_link(&svc, &token).await), LinkProblem::Confirmed);
+    assert_eq!(link_problem(alerts::report_not_me(&svc, &token, &client("203.0.113.99", CHROME_WINDOWS, None, "Unknown")).await), LinkProblem::Confirmed);
+    // nothing changed: the laptop is signed in, the password works, nothing was recorded
+    assert!(authenticate(&svc, &laptop).await.unwrap().is_some());
+    signs_in(&svc, &home()).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind IN ('sign_in_reported', 'password_turned_off')").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts WHERE reported_at IS NOT NULL").await, 0);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_new_country_from_a_known_network_is_unfamiliar_but_an_unknown_country_is_not(db: PgPool) {
     let svc = services(db.clone());

@@ -360,7 +360,7 @@ async fn going_back_from_the_code_step_ends_that_pending_sign_in(db: PgPool) {
 /// tries, nor anything on the account's throttle; an empty set-up code or "Confirm it's you" code
 /// likewise.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn an_empty_code_is_said_as_missing_and_costs_no_try(db: PgPool) {
+async fn an_empty_or_cut_short_code_is_said_as_such_and_costs_no_try(db: PgPool) {
     use two_factor::{complete_sign_in, SecondStep};
     let svc = services(db.clone());
     let (_, auth, secret, _) = enrolled(&svc).await;
@@ -375,7 +375,18 @@ async fn an_empty_code_is_said_as_missing_and_costs_no_try(db: PgPool) {
     assert_eq!(counted, 0);
     let r = domain::auth::reverify::with_authenticator_code(&svc, &auth, "", &ClientInfo::default()).await;
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing))), "{r:?}");
-    // twelve empty codes later the pending sign-in still takes the right one
+    // a code cut short ("12", "123 45") is said as such, and costs no try either
+    for short in ["12", "123 45"] {
+        for _ in 0..3 {
+            let r = complete_sign_in(&svc, &pending, SecondStep::Authenticator, short, &ClientInfo::default()).await;
+            assert!(matches!(r, Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort))), "{r:?}");
+        }
+        let r = domain::auth::reverify::with_authenticator_code(&svc, &auth, short, &ClientInfo::default()).await;
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort))), "{r:?}");
+    }
+    let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind IN ('second_step_failed', 'reverify_failed')").fetch_one(&db).await.unwrap();
+    assert_eq!(counted, 0);
+    // twelve empty and six short codes later the pending sign-in still takes the right one
     svc.clock.advance(Duration::seconds(30));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code, &ClientInfo::default()).await.unwrap();

@@ -285,6 +285,9 @@ test.describe('return_to after sign-in', () => {
 
     await signInViaUi(page, account.email, account.password, `/sign-in?return_to=${encodeURIComponent(target)}`);
     await expectSecurityPage(page);
+    // (the router drew the page in place of the form and its button: the keyboard starts at its
+    // heading, which a screen reader reads, not at the top of an unannounced page)
+    await expect(page.getByRole('heading', { level: 1, name: 'Security & Access' })).toBeFocused();
     await page.goBack();
 
     await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '?from=back');

@@ -154,6 +154,11 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   // rename, in a dialog
   await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
   const rename = page.getByRole('dialog', { name: 'Rename passkey' });
+  // the name selected in its field, so what is typed replaces it
+  await expect(rename.getByLabel('Name')).toBeFocused();
+  await expect
+    .poll(() => rename.getByLabel('Name').evaluate((el: HTMLInputElement) => [el.selectionStart, el.selectionEnd]))
+    .toEqual([0, 'Blue key'.length]);
   await rename.getByLabel('Name').fill('   ');
   await rename.getByRole('button', { name: 'Save' }).click();
   // said at the field, which takes the focus

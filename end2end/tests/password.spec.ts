@@ -53,8 +53,18 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   }
   await next.fill('purple tractors sing at dawn');
   await expect(meter).toHaveText(/^Strong\./);
-  // the meter is tied to the field for screen readers
+  // the meter is tied to the field for screen readers, and what they hear as it changes is the
+  // verdict, not each keystroke's count
   await expect(next).toHaveAttribute('aria-describedby', /strength/);
+  await expect(meter).not.toHaveAttribute('aria-live');
+  const said = section.locator('.strength [aria-live="polite"]');
+  await next.fill('tractor');
+  await expect(said).toHaveText('Too short.');
+  await next.fill('tractors');
+  await expect(meter).toHaveText('Too short: 7 more characters.');
+  await expect(said).toHaveText('Too short.');
+  await next.fill('purple tractors sing at dawn');
+  await expect(said).toHaveText('Strong.');
 
   // long enough for the meter, but in the lists of leaked passwords: only the server knows
   await section.getByLabel('Current password', { exact: true }).fill(account.password);

@@ -210,3 +210,43 @@ for (const [device, viewport] of Object.entries(viewports)) {
     });
   });
 }
+
+test('with the keyboard: Escape closes the password, set-up and new-passkey forms, and the keyboard stays in their section', async ({ page }) => {
+  await signUpViaApi(page, newAccount());
+  await gotoHydrated(page, SECURITY_PATH);
+
+  const password = region(page, 'Password');
+  await password.getByRole('button', { name: 'Change password' }).click();
+  await expect(password.getByLabel('Current password', { exact: true })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(password.getByLabel('Current password', { exact: true })).toHaveCount(0);
+  await expect(password.getByRole('button', { name: 'Change password' })).toBeFocused();
+
+  const twoStep = region(page, 'Two-step verification');
+  const setUp = twoStep.getByRole('group', { name: 'Set up an authenticator app' });
+  await twoStep.getByRole('button', { name: 'Set up authenticator app' }).click();
+  await expect(setUp).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(setUp).toHaveCount(0);
+  await expect(twoStep.getByRole('heading', { name: 'Two-step verification' })).toBeFocused();
+  // Cancel from the keyboard: the same (its button leaves the page with the set-up)
+  await twoStep.getByRole('button', { name: 'Set up authenticator app' }).click();
+  await twoStep.getByRole('button', { name: 'Cancel' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(setUp).toHaveCount(0);
+  await expect(twoStep.getByRole('heading', { name: 'Two-step verification' })).toBeFocused();
+
+  const passkeys = region(page, 'Passkeys');
+  await passkeys.getByRole('button', { name: 'New passkey' }).click();
+  await passkeys.getByLabel('Name (optional)').focus();
+  await page.keyboard.press('Escape');
+  await expect(passkeys.getByLabel('Name (optional)')).toHaveCount(0);
+  await expect(passkeys.getByRole('heading', { name: 'Passkeys' })).toBeFocused();
+
+  // with one session, the question counts none
+  const sessions = region(page, 'Sessions');
+  await sessions.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await expect(sessions.getByRole('group', { name: 'Sign out of this session, your only one?' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(sessions.getByRole('button', { name: 'Sign out everywhere' })).toBeFocused();
+});

@@ -279,6 +279,17 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   await page.keyboard.press('Enter');
   await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
   await expect(code).toBeFocused();
+  // the same wrong code again: the same sentence, said again (a new alert, not the old one left
+  // standing, which a screen reader would not announce and an eye could not tell from no answer)
+  const first = await page.getByRole('alert').elementHandle();
+  await page.keyboard.press('Enter');
+  await expect.poll(() => first!.evaluate((el) => el.isConnected)).toBe(false);
+  await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
+  await expect(code).toBeFocused();
+  // a code cut short is said as such
+  await code.fill('12');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('That code is too short. Enter all 6 digits your authenticator app shows.');
   await page.getByRole('button', { name: 'Use a backup code instead' }).focus();
   await page.keyboard.press('Enter');
   await expect(page.getByLabel('Backup code')).toBeFocused();
@@ -310,7 +321,13 @@ test('an Enterprise member must set up two-step verification before anything els
   expect(await refused.text()).toContain('SecondFactorRequired');
   // once set up, everything works, and it cannot be turned off
   await setUp(page);
-  await expect(section.getByRole('button', { name: 'Turn off' })).toBeDisabled();
+  const turnOff = section.getByRole('button', { name: 'Turn off' });
+  await expect(turnOff).toBeDisabled();
+  // why, on the page (a disabled button's tooltip reaches no keyboard, touch or screen-reader user)
+  await expect(turnOff).toHaveAccessibleDescription("Your organisation requires two-step verification, so it can't be turned off.");
+  await expect(section.getByText("Your organisation requires two-step verification, so it can't be turned off.")).toBeVisible();
+  // and the call to set one up is gone, now that it is done
+  await expect(section.getByText('Set up an authenticator app to continue using your account', { exact: false })).toHaveCount(0);
   const allowed = await page.request.post('/api/security/password/change', {
     form: { current_password: 'wrong password here', new_password: 'purple tractors sing at dawn' },
     headers: SAME_ORIGIN_HEADERS,

@@ -12,6 +12,27 @@ pub fn focus(id: &str) {
     }
 }
 
+/// Moves focus to the element with this id so that a screen reader reads it again, with what
+/// describes it (a field's new error): if it has the focus already, it gives it up and takes it
+/// back a frame later (a focus that never moved is not announced).
+pub fn focus_anew(id: &str) {
+    let Some(el) = element::<web_sys::HtmlElement>(id) else { return };
+    let has_it = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|a| {
+        AsRef::<wasm_bindgen::JsValue>::as_ref(&a) == AsRef::<wasm_bindgen::JsValue>::as_ref(&el)
+    });
+    if !has_it {
+        let _ = el.focus();
+        return;
+    }
+    let _ = el.blur();
+    let again = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = el.focus();
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.request_animation_frame(again.unchecked_ref());
+    }
+}
+
 /// Moves focus to the form field with this id, unless the focus is already in a field of the same
 /// form: a person (or a tool filling the form) who got to the second field first keeps their place,
 /// and what they type goes where they are typing.
@@ -43,21 +64,84 @@ const RETURN_MARK: &str = "data-focus-return";
 thread_local! {
     /// The element that last received focus (`track_focus`).
     static LAST_FOCUSED: std::cell::RefCell<Option<web_sys::Element>> = const { std::cell::RefCell::new(None) };
+    /// The section (`section.card[id]`, its id) that element is in, if any.
+    static LAST_SECTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// A look at lost focus is already due.
+    static RESCUE_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Remembers, from now on, which element last received focus: a button disabled while its request
 /// runs loses focus to the page, and a dialog its answer opens (re-verification) gives focus back
 /// to it. Called once, when the page has hydrated.
+///
+/// And from now on, focus that the page dropped never stays dropped: when the element that had it
+/// leaves the page (a Cancel that closes its form, the last "Show more", a prompt answered, "End
+/// now", a page the router replaced), and nothing the page does for that case has put it anywhere
+/// by the next frame, it goes to what the section it was in says (its status or alert line) or to
+/// the section's heading, or else to the page's heading. Keyboard users would otherwise start again
+/// at the top of the page, and screen-reader users hear nothing at all.
 pub fn track_focus() {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
     let remember = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
         if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let section = el.closest("section.card[id]").ok().flatten().map(|s| s.id());
+            LAST_SECTION.with(|last| *last.borrow_mut() = section);
             LAST_FOCUSED.with(|last| *last.borrow_mut() = Some(el));
         }
     });
     let _ = doc.add_event_listener_with_callback("focusin", remember.as_ref().unchecked_ref());
     // (listens for the page's whole life)
     remember.forget();
+    let removed = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        if !focus_dropped() || RESCUE_DUE.with(|d| d.replace(true)) {
+            return;
+        }
+        // after the page's own focus moves, which wait for the next frame
+        let rescue = wasm_bindgen::closure::Closure::once_into_js(|| {
+            RESCUE_DUE.with(|d| d.set(false));
+            if focus_dropped() {
+                focus_near_dropped();
+            }
+        });
+        let after_frame = wasm_bindgen::closure::Closure::once_into_js(move || {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback(rescue.unchecked_ref());
+            }
+        });
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(after_frame.unchecked_ref());
+        }
+    });
+    if let (Ok(observer), Some(body)) = (web_sys::MutationObserver::new(removed.as_ref().unchecked_ref()), doc.body()) {
+        let watch = web_sys::MutationObserverInit::new();
+        watch.set_child_list(true);
+        watch.set_subtree(true);
+        let _ = observer.observe_with_options(&body, &watch);
+    }
+    removed.forget();
+}
+
+/// The focus is on no element, and the element that had it last has left the page.
+fn focus_dropped() -> bool {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return false };
+    let nowhere = doc.active_element().is_none_or(|el| el.tag_name() == "BODY");
+    nowhere && LAST_FOCUSED.with(|last| last.borrow().as_ref().is_some_and(|el| !el.is_connected()))
+}
+
+/// See [`track_focus`].
+fn focus_near_dropped() {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let in_section = LAST_SECTION.with(|s| s.borrow().clone()).and_then(|id| element::<web_sys::Element>(&id)).and_then(|section| {
+        let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
+        said.or_else(|| section.query_selector("h2").ok().flatten())
+    });
+    let target = in_section.or_else(|| doc.query_selector("main h1").ok().flatten()).or_else(|| doc.get_element_by_id("main"));
+    if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+        if !el.has_attribute("tabindex") {
+            let _ = el.set_attribute("tabindex", "-1");
+        }
+        let _ = el.focus();
+    }
 }
 
 /// Before a dialog moves focus into itself: marks the element that has focus (the button that

@@ -67,13 +67,42 @@ pub fn SiteHeader(
 /// A message for the person: errors are announced at once (role=alert).
 #[component]
 pub fn ErrorMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
-    move || message.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+    let away = away_while_said_again(message);
+    move || message.get().filter(|_| !away.get()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+}
+
+/// An answer that says again what is already on screen (a second wrong password) would change
+/// nothing a screen reader announces or a person sees: the sentence leaves the page for a tenth
+/// of a second and comes back, announced anew. `true` while it is away. (`message` notifies once
+/// per answer: the actions' values, which only an answer sets.)
+fn away_while_said_again(message: Signal<Option<String>>) -> Signal<bool> {
+    let away = RwSignal::new(false);
+    Effect::new(move |before: Option<Option<String>>| {
+        let now = message.get();
+        if now.is_some() && before.as_ref() == Some(&now) {
+            away.set(true);
+            set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
+        }
+        now
+    });
+    away.into()
 }
 
 /// A polite status message (role=status), e.g. after a successful change.
 #[component]
 pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
     move || message.get().map(|m| view! { <p class="notice notice-success" role="status">{m}</p> })
+}
+
+/// An `on:keydown` handler for an in-page form: Escape, with the focus anywhere in it, does what its
+/// Cancel button does (as in the confirmations and dialogs).
+pub fn escape_cancels(cancel: impl Fn() + 'static) -> impl FnMut(leptos::ev::KeyboardEvent) + 'static {
+    move |ev| {
+        if ev.key() == "Escape" {
+            ev.stop_propagation();
+            cancel();
+        }
+    }
 }
 
 /// An in-page confirmation: the question, a danger button and Cancel. Used wherever an action
@@ -236,8 +265,10 @@ pub fn Field(
         Effect::new(move |_| {
             let has_error = error.with(Option::is_some);
             answered.set(has_error.then(|| value.get_untracked()));
+            // (read with its error, which describes it: `focus_anew`, as the focus may be in the
+            // field already, Enter pressed there, and moving it there again would read nothing)
             if has_error {
-                crate::browser::dom::focus(&input_id);
+                crate::browser::dom::focus_anew(&input_id);
             }
         });
     }

@@ -328,6 +328,9 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Expired.report_sentence()/>
                 })/>
+                <State slug="not-me-confirmed" caption="The sign-in was confirmed on the page" view=ViewFn::from(move || view! {
+                    <LinkProblem issue=LinkIssue::Confirmed again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Confirmed.report_sentence()/>
+                })/>
             </Preview>
 
             <Preview id="sign-in-prompt" title="Was this you?">
@@ -458,6 +461,8 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="two-factor-required" caption="Required by the organisation (Enterprise)" view=two_factor(
                     TwoFactorView { required: true, ..tf_off.clone() }, TwoFactorPanel::None)/>
                 <State slug="two-factor-on" caption="On, all backup codes left" view=two_factor(tf_on(10), TwoFactorPanel::None)/>
+                <State slug="two-factor-on-required" caption="On, required by the organisation: Turn off says why it is off" view=two_factor(
+                    TwoFactorView { required: true, ..tf_on(10) }, TwoFactorPanel::None)/>
                 <State slug="two-factor-few" caption="Few backup codes left" view=two_factor(tf_on(2), TwoFactorPanel::None)/>
                 <State slug="two-factor-none-left" caption="No backup codes left" view=two_factor(tf_on(0), TwoFactorPanel::None)/>
                 <State slug="two-factor-enrolling" caption="Setting up: QR code and key" view=two_factor(tf_off.clone(), TwoFactorPanel::Enrolling(sample_enrolment()))/>

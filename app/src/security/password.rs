@@ -172,10 +172,22 @@ pub fn StrengthMeter(
         Some(Verdict::Acceptable { strong: false }) => "Good. We'll also check it isn't a known leaked password.".into(),
         Some(Verdict::Acceptable { strong: true }) => "Strong. We'll also check it isn't a known leaked password.".into(),
     };
+    // A screen reader hears the verdict when it changes, not each keystroke's count ("Too short:
+    // 13 more characters", "12 more"…): the line itself is read with the field (it describes it).
+    let kind = Memo::new(move |_| match verdict.get() {
+        None => "",
+        Some(Verdict::TooShort { .. }) => "Too short.",
+        Some(Verdict::TooLong) => "Too long.",
+        Some(Verdict::FromContext) => "Built from your email, your name or the site's name.",
+        Some(Verdict::Predictable) => "Too predictable.",
+        Some(Verdict::Acceptable { strong: false }) => "Good.",
+        Some(Verdict::Acceptable { strong: true }) => "Strong.",
+    });
     view! {
         <div class="strength" data-level=level>
             <meter min="0" max="4" low="2" high="3" optimum="4" value=level aria-hidden="true"></meter>
-            <p id=id class="strength-text" aria-live="polite">{text}</p>
+            <p id=id class="strength-text">{text}</p>
+            <p class="visually-hidden" aria-live="polite">{kind}</p>
         </div>
     }
 }
@@ -286,7 +298,7 @@ pub fn PasswordCard(
     let opener_id = crate::components::scoped_id("password-open");
     let cancel = {
         let opener_id = opener_id.clone();
-        Callback::new(move |_| {
+        Callback::new(move |()| {
             open.set(false);
             current.set(String::new());
             new.set(String::new());
@@ -314,7 +326,8 @@ pub fn PasswordCard(
             {summary}
             <StatusMessage message=success/>
             <Show when=move || open.get()>
-                <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+                <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")
+                    on:keydown=crate::components::escape_cancels(move || cancel.run(()))>
                     <ErrorMessage message=above/>
                     {has_password.then(|| view! {
                         <Field id="current_password" label="Current password" kind="password" autocomplete="current-password" required=true value=current
@@ -344,7 +357,7 @@ pub fn PasswordCard(
                                 (false, false) => "Set password",
                             }}
                         </button>
-                        <button type="button" class="btn btn-secondary" on:click=move |ev| cancel.run(ev)>"Cancel"</button>
+                        <button type="button" class="btn btn-secondary" on:click=move |_| cancel.run(())>"Cancel"</button>
                     </div>
                 </form>
             </Show>

@@ -187,7 +187,11 @@ pub fn SessionsCard(
                         <ConfirmPanel
                             id="confirm-sign-out-everywhere"
                             opener="sign-out-everywhere"
-                            question=format!("Sign out of all {count} session{}, including this one?", plural(count))
+                            question=if count == 1 {
+                                "Sign out of this session, your only one?".to_string()
+                            } else {
+                                format!("Sign out of all {count} sessions, including this one?")
+                            }
                             confirm_label="Sign out everywhere"
                             pending
                             on_confirm=Callback::new(move |_| if let Some(cb) = on_sign_out_everywhere { cb.run(()) })

@@ -136,11 +136,11 @@ pub fn SignInPromptCard(
         None => String::new(),
     };
     let title_id = crate::components::scoped_id("sign-in-prompt-title");
-    // a named region on the page; a plain group inside a preview (where it appears twice)
-    let label_id = title_id.clone();
+    // a named region on the page; a plain group inside a preview (where it appears twice). Its
+    // name is short (a landmark list reads it): the heading says the rest.
     let role = if use_context::<crate::components::PreviewScope>().is_some() { "group" } else { "region" };
     view! {
-        <section class="sign-in-prompt" aria-labelledby=label_id role=role>
+        <section class="sign-in-prompt" aria-label="New sign-in: was this you?" role=role>
             <h2 id=title_id class="sign-in-prompt-title">
                 {format!("New sign-in: {}{near}, ", prompt.device)} <TimeAgo moment=prompt.at.clone()/> ". Was this you?"
             </h2>

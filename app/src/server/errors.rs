@@ -41,6 +41,7 @@ pub fn fail(e: DomainError) -> AppError {
             LinkProblem::Used => LinkIssue::Used,
             LinkProblem::Superseded => LinkIssue::Superseded,
             LinkProblem::AccountExists => LinkIssue::AccountExists,
+            LinkProblem::Confirmed => LinkIssue::Confirmed,
         }),
         // the pending token goes in its cookie (set by the sign-in function), never in a body
         DomainError::SecondStepRequired(_) => AppError::SecondStepRequired,
@@ -137,6 +138,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::PasswordMissing => "Enter your password.",
         Invalid::PasswordWrong => "That password is not correct.",
         Invalid::AuthenticatorCodeMissing => "Enter the 6-digit code from your authenticator app.",
+        Invalid::AuthenticatorCodeShort => "That code is too short. Enter all 6 digits your authenticator app shows.",
         Invalid::NoAuthenticatorToConfirm => "This account has no authenticator app. Confirm it's you another way.",
         Invalid::BackupCodeMissing => "Enter one of your backup codes.",
         Invalid::AuthenticatorCodeWrong => "That code is not right. Enter the current code from your authenticator app.",

@@ -248,7 +248,10 @@ pub fn SignInPage() -> impl IntoView {
     });
     let second_error = Signal::derive(move || second.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |c: Credentials| {
-        second.value().set(None);
+        // (only if set: clearing it tells the error line it was answered again)
+        if second.value().with_untracked(Option::is_some) {
+            second.value().set(None);
+        }
         action.dispatch(SignIn { email: c.email, password: c.password, return_to: return_to.get_untracked() });
     });
     // "Back to sign in": the pending sign-in ends on the server (its code step takes no more codes),

@@ -66,6 +66,11 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink,
     if row.reported_at.is_some() {
         return Err(DomainError::Link(LinkProblem::Used));
     }
+    // ("Yes, it was me" on the page: followed later, the link would end the session the owner
+    // vouched for and take back what it added, for whoever else reads the email too)
+    if row.acknowledged_at.is_some() {
+        return Err(DomainError::Link(LinkProblem::Confirmed));
+    }
     if row.expires_at <= svc.clock.now() {
         return Err(DomainError::Link(LinkProblem::Expired));
     }

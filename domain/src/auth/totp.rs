@@ -73,6 +73,13 @@ pub fn normalize_code(input: &str) -> Option<String> {
     (digits.len() == DIGITS && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
 }
 
+/// Digits only, but fewer than a code has ("12"): cut short, not wrong. Said as such, and costs
+/// no try, as an empty code does.
+pub fn too_few_digits(input: &str) -> bool {
+    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    (1..DIGITS).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
+}
+
 /// The step (now, one before, one after) whose code this is, if any. The caller accepts it only
 /// if it is later than the last step used.
 pub fn matching_step(secret: &[u8], code: &str, now: OffsetDateTime) -> Option<i64> {

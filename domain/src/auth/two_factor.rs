@@ -110,6 +110,9 @@ pub async fn finish_enrolment(
     if code.trim().is_empty() {
         return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
     }
+    if totp::too_few_digits(code) {
+        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort));
+    }
     let now = svc.clock.now();
     let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
         return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
@@ -388,6 +391,9 @@ pub async fn complete_sign_in(
             SecondStep::Authenticator => Invalid::AuthenticatorCodeMissing,
             SecondStep::BackupCode => Invalid::BackupCodeMissing,
         }));
+    }
+    if step == SecondStep::Authenticator && totp::too_few_digits(code) {
+        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort));
     }
     let now = svc.clock.now();
     let (user_id, attempts, provider) =

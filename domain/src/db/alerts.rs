@@ -156,6 +156,10 @@ pub struct AlertRow {
     pub expires_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub reported_at: Option<OffsetDateTime>,
+    /// Answered: "Yes, it was me", "No, secure my account", or covered by a report. (The
+    /// overview's prompt, an unanswered alert, leaves it out.)
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub acknowledged_at: Option<OffsetDateTime>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub location: Option<String>,
@@ -166,7 +170,7 @@ pub struct AlertRow {
 pub async fn find_by_token(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Result<Option<AlertRow>, sqlx::Error> {
     sqlx::query_as!(
         AlertRow,
-        "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, e.user_agent, e.ip, e.location, e.method
+        "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, a.acknowledged_at, e.user_agent, e.ip, e.location, e.method
          FROM sign_in_alerts a LEFT JOIN security_events e ON e.id = a.event_id
          WHERE a.token_hash = $1",
         &token_hash[..],
@@ -175,12 +179,14 @@ pub async fn find_by_token(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Re
     .await
 }
 
-/// Uses a "This wasn't me" link: once, before it expires. Answers the alert's account and session,
-/// or `None` when the link was used already, has expired, or is unknown.
+/// Uses a "This wasn't me" link: once, before it expires, while the alert is unanswered (answered
+/// on the page, "Yes" or "No, secure my account", it is not the owner's to use any more). Answers
+/// the alert's account and session, or `None` when the link was used or answered already, has
+/// expired, or is unknown.
 pub async fn report(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetDateTime) -> Result<Option<(UserId, SessionId)>, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE sign_in_alerts SET reported_at = $2, acknowledged_at = COALESCE(acknowledged_at, $2)
-         WHERE token_hash = $1 AND reported_at IS NULL AND expires_at > $2
+        "UPDATE sign_in_alerts SET reported_at = $2, acknowledged_at = $2
+         WHERE token_hash = $1 AND acknowledged_at IS NULL AND expires_at > $2
          RETURNING user_id, session_id",
         &token_hash[..],
         now,
@@ -202,7 +208,7 @@ pub async fn newest_unanswered(
 ) -> Result<Option<AlertRow>, sqlx::Error> {
     sqlx::query_as!(
         AlertRow,
-        "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, e.user_agent, e.ip, e.location, e.method
+        "SELECT a.id, a.user_id, a.session_id, a.created_at, a.expires_at, a.reported_at, a.acknowledged_at, e.user_agent, e.ip, e.location, e.method
          FROM sign_in_alerts a LEFT JOIN security_events e ON e.id = a.event_id
          JOIN sessions v ON v.id = $2 AND v.user_id = a.user_id
          WHERE a.user_id = $1 AND a.session_id <> $2 AND v.created_at <= a.created_at

@@ -101,7 +101,12 @@ pub fn PasskeysCard(
                     view! { <p class="notice notice-info passkey-unsupported">{UNSUPPORTED}</p> }.into_any()
                 } else if panel.get() == PasskeyPanel::Naming {
                     view! {
-                        <form class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")>
+                        <form class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")
+                            on:keydown=crate::components::escape_cancels(move || {
+                                new_name.set(String::new());
+                                name_error.set(None);
+                                panel.set(PasskeyPanel::None);
+                            })>
                             <Field id="passkey_name" label="Name (optional)" autocomplete="off" value=new_name error=name_error
                                 hint="Leave it empty to name it after your password manager or device, like “iCloud Keychain”. You can rename it later."/>
                             <div class="form-actions">
@@ -224,7 +229,11 @@ pub fn RenameDialog(
     let dialog_id = crate::components::scoped_id("rename-dialog");
     // the page behind is inert while it is open; focus moves in when it opens, and back to what
     // opened it (its Rename button) when it closes
-    crate::components::dialog_focus(dialog_id.clone(), move || dom::focus_and_select(&field_id));
+    // (the name selected, so typing replaces it: once the field has its value, a frame later)
+    crate::components::dialog_focus(dialog_id.clone(), move || {
+        let field_id = field_id.clone();
+        request_animation_frame(move || dom::focus_and_select(&field_id));
+    });
     let id = passkey.id.clone();
     // a name the server would refuse is said at the field, before it is sent (the server's rules)
     let name_error = RwSignal::new(None::<String>);

@@ -84,7 +84,8 @@ pub fn EnrolmentPanel(
         });
     }
     view! {
-        <div class="enrolment" id=panel_id role="group" aria-label="Set up an authenticator app" tabindex="-1">
+        <div class="enrolment" id=panel_id role="group" aria-label="Set up an authenticator app" tabindex="-1"
+            on:keydown=crate::components::escape_cancels(move || on_cancel.run(()))>
             <ol class="steps">
                 <li>"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</li>
             </ol>
@@ -205,7 +206,8 @@ pub fn TwoFactorCard(
     let email2 = email.clone();
     view! {
         <Card id="two-factor" title="Two-step verification">
-            {required.then(|| view! {
+            // (once the app is on, the requirement is met: Turn off says why it stays on)
+            {(required && !on).then(|| view! {
                 <p class="notice notice-warning">"Your organisation requires two-step verification. Set up an authenticator app to continue using your account; signing in with a passkey also counts."</p>
             })}
             {summary}
@@ -241,9 +243,14 @@ pub fn TwoFactorCard(
                                     </button>
                                     <button type="button" id=crate::components::scoped_id("turn-off-two-step") class="btn btn-secondary"
                                         disabled=move || pending.get() || required
-                                        title=required.then_some("Your organisation requires two-step verification")
+                                        aria-describedby=required.then(|| crate::components::scoped_id("turn-off-why"))
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmDisable)>"Turn off"</button>
                                 </div>
+                                // (on the page, not in a tooltip: a keyboard, touch or screen-reader
+                                // user never gets a disabled button's tooltip)
+                                {required.then(|| view! {
+                                    <p class="muted" id=crate::components::scoped_id("turn-off-why")>"Your organisation requires two-step verification, so it can't be turned off."</p>
+                                })}
                             }.into_any()
                         } else {
                             view! {

@@ -523,8 +523,13 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     assert_eq!(hash_after, None, "the password is off until Ada chooses a new one");
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_turned_off'").await, 1);
+    // the email says why (the password is off already), not "ignore this and it stays as it is";
+    // the activity has no "asked for a reset link" under the reporter's browser
     let subjects: Vec<String> = sqlx::query_scalar("SELECT subject FROM email_outbox WHERE kind = 'password_reset'").fetch_all(&db).await.unwrap();
-    assert_eq!(subjects, ["Reset your Gatehouse password"]);
+    assert_eq!(subjects, ["Choose a new Gatehouse password"]);
+    assert!(resets[0].1.contains("You reported a sign-in to your Gatehouse account that wasn't you, so your password was turned off"), "{}", resets[0].1);
+    assert!(!resets[0].1.contains("your password stays as it is"), "{}", resets[0].1);
+    assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_reset_requested'").await, 0);
 
     // once only
     assert_eq!(link_problem(alerts::report_not_me(&svc, &token, &home()).await), LinkProblem::Used);
@@ -565,7 +570,7 @@ async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_
 
     // the link emailed by the report chooses a new one (it does not set a first one)
     let resets = mails(&db, ADA, "password_reset").await;
-    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Reset your Gatehouse password"; 2]);
+    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Reset your Gatehouse password", "Choose a new Gatehouse password"]);
     let fresh = LinkToken::from_cookie(testkit::link_token(&resets[1].1, email_links::RESET_PATH).unwrap());
     assert!(!email_links::reset_link(&svc, &fresh).await.unwrap().sets_password);
     email_links::reset_password(&svc, &fresh, &Password::new(NEW_PW), &home()).await.unwrap();
@@ -897,7 +902,7 @@ async fn after_this_wasnt_me_a_forgot_password_link_still_chooses_a_new_password
 
     email_links::request_password_reset(&svc, ADA, &home()).await.unwrap();
     let resets = mails(&db, ADA, "password_reset").await;
-    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Reset your Gatehouse password"; 2]);
+    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Choose a new Gatehouse password", "Reset your Gatehouse password"]);
     let later = LinkToken::from_cookie(testkit::link_token(&resets[1].1, email_links::RESET_PATH).unwrap());
     assert!(!email_links::reset_link(&svc, &later).await.unwrap().sets_password);
 }

@@ -22,7 +22,7 @@ pub async fn email(State(state): State<AppState>, Path(kind): Path<String>, Quer
     }
     // a fixed example origin: the links read the same on every machine (screenshot baselines)
     let settings = &domain::email::EmailSettings { public_origin: "https://gatehouse.example".into(), ..(*state.services.email).clone() };
-    let Some((_, name, mail)) = domain::email::examples(settings).into_iter().find(|(k, _, _)| k.as_str() == kind) else {
+    let Some((_, _, name, mail)) = domain::email::examples(settings).into_iter().find(|(slug, _, _, _)| *slug == kind) else {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     };
     let rendered = match domain::email::render(settings, name, &mail) {

@@ -236,14 +236,22 @@ pub(crate) async fn queue_reset_link(
     if limit == HourlyLimit::Applies && recent > EMAILS_PER_ADDRESS_PER_HOUR {
         return Ok(false);
     }
+    // (a password "This wasn't me" turned off is replaced, not set: it leaves its change's time)
+    let sets_password = user.password_hash.is_none() && user.password_changed_at.is_none();
     let mail = Mail::PasswordReset {
         link: svc.email.link(RESET_PATH, Some(token.expose())),
         minutes: RESET_LINK_MINUTES,
-        // (a password "This wasn't me" turned off is replaced, not set: it leaves its change's time)
-        sets_password: user.password_hash.is_none() && user.password_changed_at.is_none(),
+        sets_password,
+        // (only a report is exempt from the hourly limit; an account that never had a password
+        // had none turned off)
+        after_report: limit == HourlyLimit::Exempt && !sets_password,
     };
     email::queue(&mut *conn, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
-    db::events::record(&mut *conn, user.id, None, EventKind::PasswordResetRequested, client, now).await?;
+    // (a report's link is not asked for: its own events say what happened, and this one, with the
+    // reporter's browser and address, would read as someone asking)
+    if limit == HourlyLimit::Applies {
+        db::events::record(&mut *conn, user.id, None, EventKind::PasswordResetRequested, client, now).await?;
+    }
     Ok(true)
 }
 

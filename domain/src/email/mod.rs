@@ -163,8 +163,10 @@ pub enum Mail {
     ConfirmSignUp { link: String, minutes: i64 },
     /// Someone asked to sign up with an address that already has an account.
     AccountExists { sign_in: String, reset: String },
-    /// "Forgot password?" (`sets_password`: the account has none yet).
-    PasswordReset { link: String, minutes: i64, sets_password: bool },
+    /// "Forgot password?" (`sets_password`: the account has none yet), or the link a report ("This
+    /// wasn't me") sends after turning the password off (`after_report`: it says so, and that the
+    /// password does not work until then, not "ignore this and it stays as it is").
+    PasswordReset { link: String, minutes: i64, sets_password: bool, after_report: bool },
     /// The password was just reset (`when` in words, UTC).
     PasswordResetDone { when: String, security: String, reset: String },
     /// A sign-in from a device and network the account had not used lately, with "Review your
@@ -276,21 +278,30 @@ pub async fn queue(
 }
 
 /// Examples of every kind, for the component previews and the template tests.
-pub fn examples(settings: &EmailSettings) -> Vec<(MailKind, Option<&'static str>, Mail)> {
+pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option<&'static str>, Mail)> {
     let token = "preview-token-not-valid";
     vec![
-        (MailKind::ConfirmSignUp, None, Mail::ConfirmSignUp { link: settings.link("/sign-up/finish", Some(token)), minutes: 60 }),
+        ("confirm_sign_up", MailKind::ConfirmSignUp, None, Mail::ConfirmSignUp { link: settings.link("/sign-up/finish", Some(token)), minutes: 60 }),
         (
+            "account_exists",
             MailKind::AccountExists,
             None,
             Mail::AccountExists { sign_in: settings.link("/sign-in", None), reset: settings.link("/forgot-password", None) },
         ),
         (
+            "password_reset",
             MailKind::PasswordReset,
             Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 30, sets_password: false },
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 30, sets_password: false, after_report: false },
         ),
         (
+            "password_reset_after_report",
+            MailKind::PasswordReset,
+            Some("Ada <Lovelace> & Co"),
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 30, sets_password: false, after_report: true },
+        ),
+        (
+            "password_reset_done",
             MailKind::PasswordResetDone,
             Some("Ada <Lovelace> & Co"),
             Mail::PasswordResetDone {
@@ -300,6 +311,7 @@ pub fn examples(settings: &EmailSettings) -> Vec<(MailKind, Option<&'static str>
             },
         ),
         (
+            "unfamiliar_sign_in",
             MailKind::UnfamiliarSignIn,
             Some("Ada <Lovelace> & Co"),
             Mail::UnfamiliarSignIn {
@@ -314,6 +326,7 @@ pub fn examples(settings: &EmailSettings) -> Vec<(MailKind, Option<&'static str>
             },
         ),
         (
+            "security_notice",
             MailKind::SecurityNotice,
             Some("Ada <Lovelace> & Co"),
             Mail::SecurityNotice {
@@ -374,7 +387,7 @@ mod tests {
     #[test]
     fn every_kind_renders_both_parts_and_escapes_the_name_in_html() {
         let s = EmailSettings::for_tests("http://localhost:3000");
-        for (kind, name, mail) in examples(&s) {
+        for (_, kind, name, mail) in examples(&s) {
             let r = render(&s, name, &mail).unwrap();
             assert_eq!(r.kind, kind);
             assert!(r.subject.contains("Gatehouse"), "{kind}: {}", r.subject);

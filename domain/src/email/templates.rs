@@ -30,7 +30,7 @@ macro_rules! mail_templates {
 
 mail_templates!(ConfirmSignUpText, ConfirmSignUpHtml, "email/confirm_sign_up.txt", "email/confirm_sign_up.html" { link: &'a str, minutes: i64 });
 mail_templates!(AccountExistsText, AccountExistsHtml, "email/account_exists.txt", "email/account_exists.html" { sign_in: &'a str, reset: &'a str });
-mail_templates!(PasswordResetText, PasswordResetHtml, "email/password_reset.txt", "email/password_reset.html" { link: &'a str, minutes: i64, sets_password: bool });
+mail_templates!(PasswordResetText, PasswordResetHtml, "email/password_reset.txt", "email/password_reset.html" { link: &'a str, minutes: i64, sets_password: bool, after_report: bool });
 mail_templates!(PasswordResetDoneText, PasswordResetDoneHtml, "email/password_reset_done.txt", "email/password_reset_done.html" { when: &'a str, security: &'a str, reset: &'a str });
 mail_templates!(UnfamiliarSignInText, UnfamiliarSignInHtml, "email/unfamiliar_sign_in.txt", "email/unfamiliar_sign_in.html" {
     when: &'a str, device: &'a str, location: &'a str, ip: &'a str, method: &'a str, review: &'a str, not_me: &'a str, hours: i64
@@ -57,12 +57,17 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
             let html = AccountExistsHtml { site, name, subject: &subject, sign_in, reset }.render()?;
             (subject, text, html)
         }
-        Mail::PasswordReset { link, minutes, sets_password } => {
-            let subject =
-                if *sets_password { format!("Set a password for your {site} account") } else { format!("Reset your {site} password") };
-            let (link, minutes, sets_password) = (link.as_str(), *minutes, *sets_password);
-            let text = PasswordResetText { site, name, link, minutes, sets_password }.render()?;
-            let html = PasswordResetHtml { site, name, subject: &subject, link, minutes, sets_password }.render()?;
+        Mail::PasswordReset { link, minutes, sets_password, after_report } => {
+            let subject = if *after_report {
+                format!("Choose a new {site} password")
+            } else if *sets_password {
+                format!("Set a password for your {site} account")
+            } else {
+                format!("Reset your {site} password")
+            };
+            let (link, minutes, sets_password, after_report) = (link.as_str(), *minutes, *sets_password, *after_report);
+            let text = PasswordResetText { site, name, link, minutes, sets_password, after_report }.render()?;
+            let html = PasswordResetHtml { site, name, subject: &subject, link, minutes, sets_password, after_report }.render()?;
             (subject, text, html)
         }
         Mail::PasswordResetDone { when, security, reset } => {

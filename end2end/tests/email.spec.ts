@@ -123,6 +123,8 @@ test('signing up a new address: the emailed link finishes it, signs in, and work
   await page.goto(link);
   await waitForHydration(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Finish creating your account');
+  // (opening the link created nothing yet, and the page does not say otherwise)
+  await expect(page.getByRole('main')).toContainText("One step left: choose how you'll sign in, with a password or a passkey. Your account is created when you do.");
   await expect(main(page).getByText(account.email, { exact: true })).toBeVisible();
   const password = page.getByLabel('Password', { exact: true });
   await password.fill('short');

@@ -198,6 +198,9 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   await section.getByRole('button', { name: 'Turn off' }).click();
   await section.getByRole('group', { name: 'Turn off two-step verification?' }).getByRole('button', { name: 'Turn off' }).click();
   await expect(section).toContainText('Two-step verification is off.');
+  // said once (the summary), and the status line says what changed
+  await expect(section.getByText('Two-step verification is off.')).toHaveCount(1);
+  await expect(section.getByRole('status')).toHaveText('Turned off. Signing in no longer asks for a code, and your authenticator app and backup codes no longer work.');
   await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
   await submitSignInForm(page, account.email, account.password);
   await expectSecurityPage(page);

@@ -425,6 +425,12 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
     let res = ada.come_back(&w.app, &w.idp.approve(&url, &gh, Tweak::None)).await;
     assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
     assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 1);
+    // the notice names the account connected: the owner can tell a stranger's from her own
+    let notice: String = sqlx::query_scalar("SELECT text_body FROM email_outbox WHERE kind = 'security_notice' AND subject = 'GitHub was connected to your Gatehouse account'")
+        .fetch_one(&w.db)
+        .await
+        .unwrap();
+    assert!(notice.contains("Your account can now be signed in to with the GitHub account ada.codes@example.test."), "{notice}");
     // the link names the session that made it (what "This wasn't me" about that session takes back)
     let by = "SELECT count(*) FROM connected_accounts c JOIN sessions s ON s.id = c.added_by_session AND s.user_id = c.user_id
               WHERE s.auth_method = 'password'";

@@ -305,7 +305,8 @@ pub fn FinishSignUpPage() -> impl IntoView {
                         match link.await {
                             Ok(SignUpLinkView { email, display_name }) => view! {
                                 <h1>"Finish creating your account"</h1>
-                                <p>"Your address is confirmed. Choose how you'll sign in: a password, or a passkey."</p>
+                                // (nothing is stored until then: opening the link changes nothing)
+                                <p>"One step left: choose how you'll sign in, with a password or a passkey. Your account is created when you do."</p>
                                 <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
                                     pending=action.pending() error password_error on_submit/>
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>

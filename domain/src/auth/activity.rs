@@ -147,9 +147,10 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
 }
 
 /// The notice email's headline (also its subject) and sentence, for a kind that sends one.
-fn notice_words(kind: EventKind, detail: Option<&str>, site: &str) -> Option<(String, String)> {
+fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, site: &str) -> Option<(String, String)> {
     use EventKind::*;
     let detail = detail.map(|d| shown(d, 60));
+    let identity = identity.map(|i| shown(i, 80));
     let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
     let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());
     Some(match kind {
@@ -175,7 +176,10 @@ fn notice_words(kind: EventKind, detail: Option<&str>, site: &str) -> Option<(St
         PasskeyRemoved => (format!("A passkey was removed from your {site} account"), format!("{passkey} can no longer sign in to your account.")),
         ProviderConnected => (
             format!("{provider} was connected to your {site} account"),
-            format!("Your account can now be signed in to with {provider}."),
+            match identity {
+                Some(i) => format!("Your account can now be signed in to with the {provider} account {i}."),
+                None => format!("Your account can now be signed in to with {provider}."),
+            },
         ),
         ProviderDisconnected => (
             format!("{provider} was disconnected from your {site} account"),
@@ -208,7 +212,7 @@ pub async fn record(
     now: OffsetDateTime,
 ) -> Result<EventId, DomainError> {
     let id = db::events::insert(&mut *conn, &event, client, now).await?;
-    if let Some((headline, what)) = notice_words(event.kind, event.detail, &svc.email.site_name) {
+    if let Some((headline, what)) = notice_words(event.kind, event.detail, event.identity, &svc.email.site_name) {
         let Some(user) = db::users::find(&mut *conn, event.user_id).await? else { return Ok(id) };
         if user.email_verified_at.is_some() {
             let (device, location, ip) = facts(client);
@@ -358,7 +362,7 @@ mod tests {
     fn every_kind_has_a_sentence_and_every_notice_kind_a_headline() {
         for &kind in EventKind::ALL {
             assert!(!sentence(kind, None, None).is_empty());
-            assert_eq!(notice_words(kind, Some("x"), "Gatehouse").is_some(), kind.sends_notice(), "{kind}");
+            assert_eq!(notice_words(kind, Some("x"), None, "Gatehouse").is_some(), kind.sends_notice(), "{kind}");
         }
         assert_eq!(
             sentence(EventKind::SignedIn, Some(SignInMethod::Passkey), Some("iCloud Keychain")),

@@ -19,11 +19,14 @@ pub struct NewEvent<'a> {
     pub method: Option<SignInMethod>,
     /// What it was about, in words (a passkey's or a provider's name).
     pub detail: Option<&'a str>,
+    /// A connected account's own name at its provider (its email, or a GitHub login): said in the
+    /// notice email, so the owner can tell a stranger's account from her own. Not stored.
+    pub identity: Option<&'a str>,
 }
 
 impl<'a> NewEvent<'a> {
     pub fn new(user_id: UserId, session_id: Option<SessionId>, kind: EventKind) -> Self {
-        Self { user_id, session_id, kind, method: None, detail: None }
+        Self { user_id, session_id, kind, method: None, detail: None, identity: None }
     }
 }
 

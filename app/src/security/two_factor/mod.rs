@@ -141,7 +141,8 @@ impl TwoFactorSection {
         });
         let notice = Signal::derive(move || {
             if let Some(Ok(())) = disable.action.value().get() {
-                return Some("Two-step verification is off.".to_string());
+                // (the summary above says it is off: this says what it means now)
+                return Some("Turned off. Signing in no longer asks for a code, and your authenticator app and backup codes no longer work.".to_string());
             }
             let left: i64 = query.read().get("backup_codes_left")?.parse().ok()?;
             Some(match left {

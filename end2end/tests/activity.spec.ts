@@ -354,9 +354,15 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   const newest = (await rows.allInnerTexts()).slice(0, 2).join(' | ');
   expect(newest).toContain('Signed in with a password');
   expect(newest).toContain('Created the account');
+  // what a screen reader hears as the list changes
+  const said = section.locator('[aria-live="polite"]');
+  await expect(said).toHaveText('20 events shown; older ones under Show more.');
   await section.getByRole('button', { name: 'Show more' }).click();
   await expect(rows).toHaveCount(25);
   await expect(section.getByRole('button', { name: 'Show more' })).toHaveCount(0);
+  await expect(said).toHaveText('25 events shown.');
+  // the button left with the last page: the keyboard stays in the section
+  await expect(section.getByRole('heading', { name: 'Recent security activity' })).toBeFocused();
   const shown = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
   // the older ones, oldest last, with their addresses
   expect(shown[24]).toContain('192.0.2.23');
@@ -384,6 +390,7 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   await section.getByLabel('Show').selectOption({ label: 'Credential changes' });
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText('Created the account');
+  await expect(said).toHaveText('1 event shown.');
   const filtered = JSON.parse(await download(page, 'Download JSON')) as { filter: string; events: { kind: string }[] };
   expect(filtered.filter).toBe('credentials');
   expect(filtered.events.map((e) => e.kind)).toEqual(['account_created']);

@@ -312,6 +312,8 @@ test('cancelling at the provider comes back to sign-in with a calm sentence', as
   await expectPathname(page, '/sign-in');
   // calm: a status, not an alert
   await expect(page.getByRole('status').filter({ hasText: 'You cancelled at GitHub. Nothing was changed.' })).toBeVisible();
+  // the keyboard starts there, so a screen reader reads it (it came with the page: nothing announced it)
+  await expect(page.getByRole('status').filter({ hasText: 'You cancelled at GitHub. Nothing was changed.' })).toBeFocused();
   await expect(page.getByRole('alert')).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Continue with GitHub' })).toBeEnabled();
   // said once: the address no longer carries it, so a reload does not say it again
@@ -376,6 +378,7 @@ test.describe('on a phone', () => {
     const said = connected.getByRole('status');
     await expect(said).toHaveText('Google is connected. You can now sign in with it.');
     await expect(said).toBeInViewport();
+    await expect(said).toBeFocused();
   });
 });
 

@@ -83,6 +83,8 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     // the row's button names its session, and so does the confirmation
     // (with its address: two sessions of one browser in one place would otherwise read the same)
     await expect(row.getByRole('button', { name: /^Revoke Firefox on Windows/ })).toHaveAccessibleName(/ \(\d+\.\d+\.\d+\.\d+\)$/);
+    // described by its facts: two sessions of one browser at one address differ by when
+    await expect(row.getByRole('button', { name: /^Revoke Firefox on Windows/ })).toHaveAccessibleDescription(/ · signed in .+ · last active /);
     await row.getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
     const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
     await expect(confirm).toBeVisible();

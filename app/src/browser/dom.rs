@@ -12,6 +12,27 @@ pub fn focus(id: &str) {
     }
 }
 
+/// Moves focus to the page's status or alert line that says `sentence`, if the focus is nowhere
+/// (a page just loaded): a message that came with the page is in no live region's change, so it
+/// is read only if the focus goes there.
+pub fn focus_sentence(sentence: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    if doc.active_element().is_some_and(|el| el.tag_name() != "BODY") {
+        return;
+    }
+    let Ok(lines) = doc.query_selector_all("main [role=\"status\"], main [role=\"alert\"], main .notice") else { return };
+    for i in 0..lines.length() {
+        let Some(el) = lines.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) else { continue };
+        if el.text_content().is_some_and(|t| t.contains(sentence)) {
+            if !el.has_attribute("tabindex") {
+                let _ = el.set_attribute("tabindex", "-1");
+            }
+            let _ = el.focus();
+            return;
+        }
+    }
+}
+
 /// Moves focus to the element with this id so that a screen reader reads it again, with what
 /// describes it (a field's new error): if it has the focus already, it gives it up and takes it
 /// back a frame later (a focus that never moved is not announced).

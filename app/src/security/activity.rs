@@ -230,6 +230,17 @@ pub fn ActivityCard(
     };
     let select_id = crate::components::scoped_id("activity-filter");
     let label_for = select_id.clone();
+    // What a screen reader hears when a filter or "Show more" changes the list (the page's first
+    // drawing announces nothing): how many events it shows now. (`try_`: see the list below.)
+    let shown_count = move || {
+        let n = events.try_with(Vec::len).unwrap_or_default();
+        let older = if has_more.try_get().unwrap_or_default() { "; older ones under Show more" } else { "" };
+        match n {
+            0 => "No events shown.".to_string(),
+            1 => format!("1 event shown{older}."),
+            n => format!("{n} events shown{older}."),
+        }
+    };
     view! {
         <Card id="activity" title="Recent security activity">
             <p class="muted">"Sign-ins, sessions ended and changes to how you sign in, over the last 90 days. Locations are approximate."</p>
@@ -251,6 +262,7 @@ pub fn ActivityCard(
                 </div>
             </div>
             <ErrorMessage message=error/>
+            <p class="visually-hidden" aria-live="polite">{shown_count}</p>
             {move || {
                 let list = events.get();
                 if list.is_empty() {

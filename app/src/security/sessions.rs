@@ -235,6 +235,10 @@ fn SessionRow(
     // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s),
     // with its address: two sessions of one browser in one place have the same label
     let revoke_label = format!("Revoke {} ({})", session.label, session.ip);
+    // …and its line of facts describes it (when it signed in, when last active): two sessions of
+    // one browser at one address still differ there
+    let meta_id = crate::components::scoped_id(&format!("session-meta-{}", session.id));
+    let described_by = meta_id.clone();
     view! {
         <li class="session-row">
             <div class="session-icon" aria-hidden="true">{icon(session.kind)}</div>
@@ -244,7 +248,7 @@ fn SessionRow(
                     {current.then(|| view! { " " <span class="badge badge-current">"This device"</span> })}
                     {session.new_device.then(|| view! { " " <span class="badge badge-warning" title="First sign-in from this device or country in the last 14 days">"New device"</span> })}
                 </p>
-                <p class="session-meta">
+                <p class="session-meta" id=meta_id>
                     {session.location.clone()} " · " {session.ip.clone()} " · " {session.method.clone()} " · signed in "
                     <TimeAgo moment=session.signed_in.clone()/> " · "
                     {if current {
@@ -279,7 +283,7 @@ fn SessionRow(
                 } else {
                     let id = session.id.clone();
                     view! {
-                        <button type="button" class="btn btn-secondary btn-sm" aria-label=revoke_label.clone()
+                        <button type="button" class="btn btn-secondary btn-sm" aria-label=revoke_label.clone() aria-describedby=described_by.clone()
                             disabled=move || pending.get() || confirming.get()
                             on:click=move |_| confirm.set(Confirm::Revoke(id.clone()))>
                             "Revoke"

@@ -147,9 +147,13 @@ pub fn outcome_in_address() -> Memo<Option<(ProviderKind, ProviderOutcome)>> {
         let q = query.read();
         outcome_from_query(q.get("provider"), q.get("provider_outcome"))
     });
+    // (and the keyboard starts at the sentence, which a screen reader then reads: it arrived with
+    // the page, where no live region announces anything)
     Effect::new(move |_| {
-        if outcome.get_untracked().is_some() {
+        if let Some((kind, said)) = outcome.get_untracked() {
             crate::browser::dom::forget_in_address(&["provider", "provider_outcome"]);
+            let sentence = said.sentence(kind);
+            request_animation_frame(move || crate::browser::dom::focus_sentence(&sentence));
         }
     });
     outcome

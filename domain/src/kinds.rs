@@ -175,6 +175,8 @@ text_kind! {
         BackupCodesGenerated = "backup_codes_generated",
         PasskeyAdded = "passkey_added",
         PasskeyRemoved = "passkey_removed",
+        /// A passkey's name changed (`detail`: “old” to “new”).
+        PasskeyRenamed = "passkey_renamed",
         ProviderConnected = "provider_connected",
         ProviderDisconnected = "provider_disconnected",
         /// "Forgot password?": a reset link was sent to the account's address.
@@ -243,7 +245,7 @@ impl EventKind {
             }
             SignedOut | SessionRevoked | OtherSessionsRevoked | SignedOutEverywhere => ActivityFilter::Sessions,
             AccountCreated | PasswordChanged | PasswordSet | TotpEnabled | TotpDisabled | BackupCodesGenerated | BackupCodeUsed
-            | PasskeyAdded | PasskeyRemoved | ProviderConnected | ProviderDisconnected | PasswordResetRequested | PasswordReset
+            | PasskeyAdded | PasskeyRemoved | PasskeyRenamed | ProviderConnected | ProviderDisconnected | PasswordResetRequested | PasswordReset
             | PasswordTurnedOff => {
                 ActivityFilter::Credentials
             }

@@ -403,14 +403,27 @@ async fn another_accounts_passkey_answers_like_a_missing_one_and_changes_nothing
     let adas = register(&svc, &ada, &mut key(1), "Ada's key").await.unwrap();
     assert!(matches!(passkeys::remove(&svc, &bob, adas.id, false, &ClientInfo::default()).await, Err(DomainError::NotFound)));
     assert!(matches!(passkeys::remove(&svc, &bob, PasskeyId::new(), false, &ClientInfo::default()).await, Err(DomainError::NotFound)));
-    assert!(matches!(passkeys::rename(&svc, &bob, adas.id, "mine now").await, Err(DomainError::NotFound)));
+    assert!(matches!(passkeys::rename(&svc, &bob, adas.id, "mine now", &ClientInfo::default()).await, Err(DomainError::NotFound)));
     let still = passkeys::list(&svc, &ada).await.unwrap().passkeys;
     assert_eq!(still.len(), 1);
     assert_eq!(still[0].name, "Ada's key");
     // Ada herself can rename and remove it (she has a password left)
-    assert_eq!(passkeys::rename(&svc, &ada, adas.id, " Desk key ").await.unwrap(), "Desk key");
+    assert_eq!(passkeys::rename(&svc, &ada, adas.id, " Desk key ", &ClientInfo::default()).await.unwrap(), "Desk key");
     passkeys::remove(&svc, &ada, adas.id, false, &ClientInfo::default()).await.unwrap();
     assert!(passkeys::list(&svc, &ada).await.unwrap().passkeys.is_empty());
+    // the activity says it was one passkey, renamed: added, renamed, removed (Bob's try left nothing)
+    // (one instant on the test clock: in order of kind)
+    let said: Vec<String> = sqlx::query_scalar(
+        "SELECT kind || ': ' || coalesce(detail, '') FROM security_events WHERE kind LIKE 'passkey_%' ORDER BY kind",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(said, ["passkey_added: Ada's key", "passkey_removed: Desk key", "passkey_renamed: “Ada's key” to “Desk key”"]);
+    assert_eq!(
+        domain::auth::activity::sentence(domain::kinds::EventKind::PasskeyRenamed, None, Some("“Ada's key” to “Desk key”")),
+        "Renamed a passkey: “Ada's key” to “Desk key”"
+    );
 }
 
 /// Removing a passkey can sign out the account's other sessions that signed in with it (a lost
@@ -674,7 +687,7 @@ async fn a_passkey_renamed_through_another_instance_signs_in_under_its_new_name(
     let mut k = key(1);
     let added = register(&a, &session, &mut k, "Old name").await.unwrap();
     sign_in_with(&a, &mut k).await.unwrap();
-    passkeys::rename(&b, &session, added.id, "New name").await.unwrap();
+    passkeys::rename(&b, &session, added.id, "New name", &ClientInfo::default()).await.unwrap();
 
     let signed_in = me(&a, &sign_in_with(&a, &mut k).await.unwrap()).await;
     let sessions = domain::auth::sessions::list(&a, &signed_in).await.unwrap();
@@ -745,6 +758,6 @@ async fn a_passkeys_revision_moves_on_with_what_instances_remember_and_not_with_
         sign_in_with(&svc, &mut security_key).await.unwrap();
     }
     assert_eq!((revision(synced_id).await, revision(key_id).await), (0, 2));
-    passkeys::rename(&svc, &session, synced_id, "Old phone").await.unwrap();
+    passkeys::rename(&svc, &session, synced_id, "Old phone", &ClientInfo::default()).await.unwrap();
     assert_eq!(revision(synced_id).await, 1);
 }

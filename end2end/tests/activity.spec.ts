@@ -271,15 +271,30 @@ test('"Was this you?" on an account without a password: No says to check its pas
   }
 });
 
-test('"Was this you?": Yes makes it go away, for good', async ({ page, browser }) => {
+test('"Was this you?": Yes makes it go away, for good, and uses up the emailed "This wasn\'t me" link', async ({ page, browser }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
   const attacker = await elsewhere(browser);
   try {
     await signInViaApi(attacker.page, account.email, account.password);
+    const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
     await gotoHydrated(page, SECURITY_PATH);
     await page.getByRole('button', { name: 'Yes, it was me' }).click();
     await expect(page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
+    // said, where the keyboard now is
+    const said = page.getByRole('status').filter({ hasText: 'Thanks. That sign-in is marked as yours' });
+    await expect(said).toHaveText('Thanks. That sign-in is marked as yours; a new one from elsewhere will be asked about again.');
+    await expect(said).toBeFocused();
+    // the emailed link no longer ends the session the owner vouched for
+    const reader = await browser.newContext({ baseURL: BASE_URL });
+    try {
+      const readerPage = await reader.newPage();
+      await gotoHydrated(readerPage, notMe);
+      await expect(readerPage.getByRole('heading', { level: 1 })).toHaveText('This sign-in was confirmed');
+      await expect(readerPage.getByRole('button', { name: 'Sign that device out' })).toHaveCount(0);
+    } finally {
+      await reader.close();
+    }
     await gotoHydrated(page, SECURITY_PATH);
     await expect(page.getByRole('heading', { name: /Was this you\?/ })).toHaveCount(0);
     // the session stays

@@ -199,6 +199,8 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await page.reload();
   await expectSecurityPage(page);
   await expect(rows(page).nth(1)).toContainText('Desk YubiKey');
+  // the activity says it is the same passkey, renamed
+  await expect(region(page, 'Recent security activity').getByRole('listitem').first()).toContainText('Renamed a passkey: “Blue key” to “Desk YubiKey”');
 
   // remove one, after confirming; the window has passed, so confirm it's you with a passkey
   await endVerificationWindow(page, account.email);

@@ -223,6 +223,15 @@ pub fn return_lost_focus(mark: &str, opener: Option<String>) {
 thread_local! {
     /// The section (its id) a change was made in, while the page reloads after it.
     static CHANGED_SECTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// What the change says, outside any section (its id), while the page reloads after it.
+    static CHANGED_TARGET: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A change succeeded whose answer is drawn outside the sections (the "Was this you?" prompt's,
+/// which leaves with the reload): once the page has drawn itself anew, [`focus_changed_section`]
+/// puts the focus on the element with this id instead.
+pub fn focus_after_redraw(id: &str) {
+    CHANGED_TARGET.with(|c| *c.borrow_mut() = Some(id.to_string()));
 }
 
 /// A change succeeded and the page is about to draw itself anew (which takes the focus with the
@@ -242,7 +251,10 @@ pub fn remember_changed_section() {
 /// change's section says happened (its status or alert line), or else to the section's heading,
 /// so keyboard and screen-reader users carry on there, not at the top of the page.
 pub fn focus_changed_section() {
-    let Some(id) = CHANGED_SECTION.with(|c| c.borrow_mut().take()) else { return };
+    let target = CHANGED_TARGET.with(|c| c.borrow_mut().take());
+    let section = CHANGED_SECTION.with(|c| c.borrow_mut().take());
+    let whole = target.is_some();
+    let Some(id) = target.or(section) else { return };
     let Some(window) = web_sys::window() else { return };
     let later = wasm_bindgen::closure::Closure::once_into_js(move || {
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
@@ -250,8 +262,12 @@ pub fn focus_changed_section() {
             return;
         }
         let Some(section) = element::<web_sys::Element>(&id) else { return };
-        let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
-        let target = said.or_else(|| section.query_selector("h2").ok().flatten());
+        let target = if whole {
+            Some(section)
+        } else {
+            let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
+            said.or_else(|| section.query_selector("h2").ok().flatten())
+        };
         if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
             if !el.has_attribute("tabindex") {
                 let _ = el.set_attribute("tabindex", "-1");

@@ -13,6 +13,7 @@ pub mod dom {
     pub fn focus_field(_id: &str) {}
     pub fn focus_anew(_id: &str) {}
     pub fn focus_sentence(_sentence: &str) {}
+    pub fn focus_after_redraw(_id: &str) {}
     pub fn download(_path: &str) {}
     pub fn focus_and_select(_id: &str) {}
     pub fn track_focus() {}

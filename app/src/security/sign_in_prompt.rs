@@ -54,16 +54,30 @@ pub struct SignInPromptSection {
     secure: Sensitive<SecureAccount>,
     /// What "No" did, for the message after it, and whether the account has a password.
     secured: RwSignal<Option<(SecuredView, bool)>>,
+    /// "Yes" was answered: said where the prompt was (it goes with the page's refresh).
+    confirmed: RwSignal<bool>,
 }
+
+/// What the page says after "Yes, it was me".
+pub const CONFIRMED: &str = "Thanks. That sign-in is marked as yours; a new one from elsewhere will be asked about again.";
 
 impl SignInPromptSection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
-        let section = SignInPromptSection { confirm: ServerAction::new(), secure: Sensitive::new(ctx.reverify), secured: RwSignal::new(None) };
+        let section =
+            SignInPromptSection { confirm: ServerAction::new(), secure: Sensitive::new(ctx.reverify), secured: RwSignal::new(None), confirmed: RwSignal::new(false) };
         ctx.refresh_on_success(section.confirm);
         ctx.refresh_on_success(section.secure.action);
         let secure = section.secure;
         let secured = section.secured;
+        let (confirm, confirmed) = (section.confirm, section.confirmed);
+        // Yes: said, and the keyboard goes to what was said (the answered prompt leaves the page)
+        Effect::new(move |_| {
+            if let Some(Ok(())) = confirm.value().get() {
+                confirmed.set(true);
+                crate::browser::dom::focus_after_redraw(&crate::components::scoped_id("sign-in-confirmed"));
+            }
+        });
         // No: once the sessions ended, the next step is a new password (an account without one
         // is told to check its passkeys and connected accounts instead: a password would only add
         // a way in)
@@ -80,7 +94,7 @@ impl SignInPromptSection {
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let SignInPromptSection { confirm, secure, secured } = self;
+        let SignInPromptSection { confirm, secure, secured, confirmed } = self;
         // (each `pending()` makes a memo: made once here, not on every read)
         let (confirming, securing) = (confirm.pending(), secure.action.pending());
         let pending = Signal::derive(move || confirming.get() || securing.get());
@@ -88,6 +102,9 @@ impl SignInPromptSection {
         let prompt = o.prompt.clone();
         view! {
             {move || secured.get().map(|(secured, has_password)| view! { <SecuredNotice secured has_password/> })}
+            {move || confirmed.get().then(|| view! {
+                <p class="notice notice-success sign-in-confirmed" id=crate::components::scoped_id("sign-in-confirmed") role="status">{CONFIRMED}</p>
+            })}
             {prompt.map(|prompt| {
                 let id = prompt.id.clone();
                 let id2 = prompt.id.clone();

@@ -124,6 +124,11 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         BackupCodeUsed => "Used a backup code to sign in".into(),
         PasskeyAdded => named("Added a passkey"),
         PasskeyRemoved => named("Removed a passkey"),
+        // (its detail is already “old” to “new”, quoted)
+        PasskeyRenamed => match detail.filter(|d| !d.trim().is_empty()) {
+            Some(d) => format!("Renamed a passkey: {}", shown(d, 140)),
+            None => "Renamed a passkey".into(),
+        },
         ProviderConnected => match detail {
             Some(p) => format!("Connected {}", shown(p, 40)),
             None => "Connected a sign-in provider".into(),

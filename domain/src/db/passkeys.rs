@@ -191,12 +191,20 @@ pub async fn record_use(
     Ok(())
 }
 
-/// Renames one of the account's passkeys; `false` when it has no such passkey.
-pub async fn rename(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId, name: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2", user_id.0, id.0, name)
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
+/// Renames one of the account's passkeys; answers the name it had, or `None` when it has no such
+/// passkey.
+pub async fn rename(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId, name: &str) -> Result<Option<String>, sqlx::Error> {
+    // (the name it had, read under the row's lock: two renames at once each see the other's)
+    sqlx::query_scalar!(
+        r#"WITH old AS (SELECT id, name FROM passkeys WHERE user_id = $1 AND id = $2 FOR UPDATE)
+           UPDATE passkeys p SET name = $3 FROM old WHERE p.id = old.id
+           RETURNING old.name AS "old_name!""#,
+        user_id.0,
+        id.0,
+        name
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Deletes one of the account's passkeys; answers its name, or `None` when it has no such passkey.

@@ -50,14 +50,14 @@ pub async fn finish_passkey_registration(credential: String, #[server(default)] 
 /// Renames one of the account's passkeys.
 ///
 /// - Auth: signed in.
-/// - Effects: the passkey's name.
+/// - Effects: the passkey's name, and a `passkey_renamed` event (old and new name) when it changed.
 /// - Errors: `NotFound` (unknown id, or another account's passkey alike), `Invalid { field: "name" }`,
 ///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/passkeys/rename")]
 pub async fn rename_passkey(id: String, name: String) -> Result<String, AppError> {
-    use crate::server::{auth, fail, reject, services};
+    use crate::server::{auth, client, fail, reject, services};
     let session = auth().map_err(reject)?;
-    domain::auth::passkeys::rename(&services()?, &session, passkey_id(&id)?, &name).await.map_err(fail)
+    domain::auth::passkeys::rename(&services()?, &session, passkey_id(&id)?, &name, &client()).await.map_err(fail)
 }
 
 /// Removes one of the account's passkeys; it can no longer sign in. With `sign_out_sessions`, the

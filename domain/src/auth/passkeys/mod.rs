@@ -217,11 +217,19 @@ fn expires(svc: &Services) -> (OffsetDateTime, OffsetDateTime) {
 }
 
 /// Renames one of the account's passkeys; another account's passkey answers `NotFound`.
-pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &str) -> Result<String, DomainError> {
+pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &str, client: &ClientInfo) -> Result<String, DomainError> {
     let name = clean_name(name)?.ok_or_else(|| DomainError::Invalid(Invalid::PasskeyNameMissing))?;
-    if !db::passkeys::rename(&svc.db, auth.user_id, id, &name).await? {
-        return Err(DomainError::NotFound);
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let old = db::passkeys::rename(&mut *tx, auth.user_id, id, &name).await?.ok_or(DomainError::NotFound)?;
+    // recorded, so the activity never shows a passkey added under one name and removed under
+    // another as if they were two (no notice: it changes no way to sign in)
+    if old != name {
+        let detail = format!("“{old}” to “{name}”");
+        let event = crate::db::events::NewEvent { detail: Some(&detail), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRenamed) };
+        crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     }
+    tx.commit().await?;
     Ok(name)
 }
 

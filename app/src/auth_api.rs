@@ -51,18 +51,22 @@ pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView,
 }
 
 /// Finishes a sign-up with a password: uses the link (once), creates the account with its address
-/// confirmed, signs this browser in and redirects to Security & Access.
+/// confirmed (named `display_name` as the page shows it, empty for none; without it, the name typed
+/// when the link was asked for), signs this browser in and redirects to Security & Access.
 ///
 /// - Auth: anonymous (the token is the proof).
 /// - Effects: a user, a session and an `account_created` event; the link is used; sets the
 ///   session and device cookies.
-/// - Errors: `LinkUnusable`, `PasswordRejected`, `EmailTaken` (the address got an account another
-///   way meanwhile), `RateLimited` (429), `Busy` (503), `Unavailable`.
+/// - Errors: `LinkUnusable`, `Invalid` (display name), `PasswordRejected`, `EmailTaken` (the
+///   address got an account another way meanwhile), `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "auth/sign-up/finish")]
-pub async fn finish_sign_up(token: String, password: String) -> Result<(), AppError> {
+pub async fn finish_sign_up(token: String, password: String, #[server(default)] display_name: Option<String>) -> Result<(), AppError> {
     use crate::server::{client, fail, services, set_signed_in_cookies};
     let svc = services()?;
+    if let Some(name) = display_name {
+        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(fail)?;
+    }
     let (_, signed_in) = domain::auth::email_links::finish_sign_up_with_password(
         &svc,
         &domain::secret::LinkToken::from_cookie(token),
@@ -76,16 +80,21 @@ pub async fn finish_sign_up(token: String, password: String) -> Result<(), AppEr
     Ok(())
 }
 
-/// Starts finishing a sign-up with a passkey: the options for `navigator.credentials.create`.
+/// Starts finishing a sign-up with a passkey: the options for `navigator.credentials.create`,
+/// for the account named `display_name` as the page shows it (see `finish_sign_up`).
 ///
 /// - Auth: anonymous (the token is the proof).
-/// - Effects: a registration ceremony for the link (5 minutes; beginning again replaces it).
-/// - Errors: `LinkUnusable`, `RateLimited` (429), `Unavailable`.
+/// - Effects: the name the account will have; a registration ceremony for the link (5 minutes;
+///   beginning again replaces it).
+/// - Errors: `LinkUnusable`, `Invalid` (display name), `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/sign-up/passkey/begin")]
-pub async fn begin_sign_up_passkey(token: String) -> Result<String, AppError> {
+pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_name: Option<String>) -> Result<String, AppError> {
     use crate::server::{fail, services};
     let svc = services()?;
+    if let Some(name) = display_name {
+        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(fail)?;
+    }
     let options = domain::auth::email_links::begin_sign_up_passkey(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
     Ok(options.to_string())
 }

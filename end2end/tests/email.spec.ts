@@ -131,10 +131,14 @@ test('signing up a new address: the emailed link finishes it, signs in, and work
   await expect(page.locator('.strength-text')).toHaveText('Too short: 10 more characters.');
   await password.fill(account.password);
   await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);
+  // the name typed when the link was asked for, to keep or change (whoever asked typed it)
+  const name = page.getByLabel('Your name (optional)');
+  await expect(name).toHaveValue('Ada Lovelace');
+  await name.fill('Ada King');
   await checkA11y(page);
   await page.getByRole('button', { name: 'Create account', exact: true }).click();
   await expectSecurityPage(page);
-  await expect(accountNav(page)).toContainText('Ada Lovelace');
+  await expect(accountNav(page)).toContainText('Ada King');
   await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(1);
   expect(usersWithEmail(account.email)).toBe(1);
   expect(await canSignIn(account.email, account.password)).toBe(true);

@@ -119,6 +119,41 @@ async fn a_used_link_answers_410_and_a_made_up_one_400_with_a_sentence(db: PgPoo
     assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::LinkUnusable(app::error::LinkIssue::Invalid));
 }
 
+/// Whoever asks for a sign-up link types the name, and may not own the address: the link's page
+/// shows it, and the owner's choice there (an empty one too) is the account's name; without one,
+/// the asked-for name stays. A name over the limit is said at its field, and nothing is used up.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn finishing_a_sign_up_keeps_or_changes_the_name_the_link_was_asked_with(db: PgPool) {
+    let app = app_with(db.clone(), &[]);
+    let name_of = |email: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, Option<String>>("SELECT display_name FROM users WHERE email = $1").bind(email).fetch_one(&db).await.unwrap() }
+    };
+    post(&app, "/api/auth/sign-up", &[("email", "grace@example.test"), ("display_name", "Visit evil.example now")]).await;
+    let t = token(&db, "grace@example.test", "/sign-up/finish").await;
+    let (_, body) = get(&app, &format!("/sign-up/finish?token={t}")).await;
+    assert!(body.contains("Visit evil.example now") && body.contains("Your name (optional)"), "the page shows the name to keep or change");
+    let (res, body) = post(&app, "/api/auth/sign-up/finish", &[("token", &t), ("password", PW), ("display_name", &"x".repeat(101))]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        serde_json::from_str::<app::error::AppError>(&body).unwrap(),
+        app::error::AppError::Invalid { field: "display_name".into(), message: "Use at most 100 characters for your name.".into() }
+    );
+    let (res, body) = post(&app, "/api/auth/sign-up/finish", &[("token", &t), ("password", PW), ("display_name", "  ")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert_eq!(name_of("grace@example.test").await, None, "emptied: no name at all");
+
+    post(&app, "/api/auth/sign-up", &[("email", "ada@example.test"), ("display_name", "Ada")]).await;
+    let t = token(&db, "ada@example.test", "/sign-up/finish").await;
+    post(&app, "/api/auth/sign-up/finish", &[("token", &t), ("password", PW), ("display_name", "Ada Lovelace")]).await;
+    assert_eq!(name_of("ada@example.test").await.as_deref(), Some("Ada Lovelace"));
+
+    post(&app, "/api/auth/sign-up", &[("email", "kim@example.test"), ("display_name", "Kim")]).await;
+    let t = token(&db, "kim@example.test", "/sign-up/finish").await;
+    post(&app, "/api/auth/sign-up/finish", &[("token", &t), ("password", PW)]).await;
+    assert_eq!(name_of("kim@example.test").await.as_deref(), Some("Kim"), "not sent: the asked-for name stays");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn the_link_pages_render_on_the_server_without_using_the_link(db: PgPool) {
     let app = app_with(db.clone(), &[]);

@@ -268,9 +268,17 @@ pub fn FinishSignUpPage() -> impl IntoView {
     let token = token();
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::sign_up_link(t));
     let action = ServerAction::<FinishSignUp>::new();
-    let (error, password_error) = split_password_error(Signal::derive(move || action.value().get().and_then(|r| r.err())));
+    // the name refused by its rule is said at its field, not above the password form
+    let name_refused = |e: &AppError| matches!(e, AppError::Invalid { field, .. } if field == "display_name");
+    let failure = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let (error, password_error) = split_password_error(Signal::derive(move || failure.get().filter(|e| !name_refused(e))));
+    let name_error = Signal::derive(move || failure.get().filter(name_refused).map(|e| e.to_string()));
+    // the name field's value, once the link's page has drawn it (typed when the link was asked for,
+    // by whoever asked: the owner keeps or changes it here, before the account exists)
+    let chosen_name: StoredValue<Option<RwSignal<String>>> = StoredValue::new(None);
+    let chosen = move || chosen_name.get_value().map(|n| n.get_untracked());
     let on_submit = Callback::new(move |password: String| {
-        action.dispatch(FinishSignUp { token: token.get_untracked(), password });
+        action.dispatch(FinishSignUp { token: token.get_untracked(), password, display_name: chosen() });
     });
     let passkeys_supported = RwSignal::new(true);
     Effect::new(move |_| passkeys_supported.set(crate::browser::webauthn::supported()));
@@ -282,7 +290,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let token = token.get_untracked();
             let result = async {
-                let options = crate::auth_api::begin_sign_up_passkey(token.clone()).await.map_err(|e| Some(e.to_string()))?;
+                let options = crate::auth_api::begin_sign_up_passkey(token.clone(), chosen()).await.map_err(|e| Some(e.to_string()))?;
                 let credential = crate::browser::webauthn::create(&options).await.map_err(|e| e.message("Creating the passkey"))?;
                 crate::auth_api::finish_sign_up_passkey(token, credential).await.map_err(|e| Some(e.to_string()))
             }
@@ -303,14 +311,20 @@ pub fn FinishSignUpPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
                         match link.await {
-                            Ok(SignUpLinkView { email, display_name }) => view! {
+                            Ok(SignUpLinkView { email, display_name }) => {
+                                let name = RwSignal::new(display_name.clone().unwrap_or_default());
+                                chosen_name.set_value(Some(name));
+                                view! {
                                 <h1>"Finish creating your account"</h1>
                                 // (nothing is stored until then: opening the link changes nothing)
                                 <p>"One step left: choose how you'll sign in, with a password or a passkey. Your account is created when you do."</p>
+                                <Field id="display_name" label="Your name (optional)" autocomplete="name" value=name error=name_error
+                                    hint="We greet you by it in the emails we send. Whoever asked for this link typed it: change it if it isn't yours."/>
                                 <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
                                     pending=action.pending() error password_error on_submit/>
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
-                            }.into_any(),
+                            }.into_any()
+                            }
                             Err(AppError::LinkUnusable(LinkIssue::AccountExists)) => view! {
                                 <LinkProblem issue=LinkIssue::AccountExists again_href="/sign-in" again_label="Sign in"/>
                             }.into_any(),

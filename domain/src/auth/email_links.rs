@@ -112,6 +112,21 @@ pub async fn sign_up_link(svc: &Services, token: &LinkToken) -> Result<SignUpLin
     Ok(SignUpLink { email: request.email, display_name: request.display_name })
 }
 
+/// The name the account a sign-up link finishes will have, as the person finishing it chose it on
+/// the link's page (empty: none). The name typed when the link was asked for was typed by whoever
+/// asked, who may not be the address's owner: the page shows it for the owner to keep or change
+/// before the account exists (it is in every email the account gets). Refused like the sign-up's
+/// name (`DisplayNameTooLong`); a link that no longer works answers as `sign_up_link` does.
+pub async fn choose_sign_up_name(svc: &Services, token: &LinkToken, display_name: &str) -> Result<(), DomainError> {
+    let display_name = validate_display_name(Some(display_name))?;
+    let hash = link_hash(token)?;
+    if !db::email::rename_sign_up_request(&svc.db, &hash, display_name.as_deref(), svc.clock.now()).await? {
+        sign_up_link(svc, token).await?;
+        return Err(DomainError::Link(LinkProblem::Used));
+    }
+    Ok(())
+}
+
 /// Finishes a sign-up with a password: the link is used (once), the account created with its
 /// address confirmed, and this browser signed in. The password is checked against the policy with
 /// the address and name the link carries.

@@ -243,6 +243,26 @@ pub async fn find_sign_up_request(db: impl PgExecutor<'_>, token_hash: &[u8; 32]
     .await
 }
 
+/// Sets the name an unused, unexpired sign-up request will create its account with; `false` when
+/// there is no such request.
+pub async fn rename_sign_up_request(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8; 32],
+    display_name: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sign_up_requests SET display_name = $2
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $3 AND NOT account_existed",
+        &token_hash[..],
+        display_name,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Uses a sign-up request: answers its address and name if it was unused, unexpired and made for
 /// an address without an account, and marks it used, in one statement (single use under races).
 pub async fn use_sign_up_request(

@@ -67,8 +67,6 @@ pub enum LinkIssue {
     Superseded,
     /// A sign-up link for an address that has an account now.
     AccountExists,
-    /// A "This wasn't me" link whose sign-in was confirmed on the Security & Access page.
-    Confirmed,
 }
 
 impl LinkIssue {
@@ -80,7 +78,6 @@ impl LinkIssue {
             LinkIssue::Used => "This link was already used",
             LinkIssue::Superseded => "This link no longer works",
             LinkIssue::AccountExists => "Your account already exists",
-            LinkIssue::Confirmed => "This sign-in was confirmed",
         }
     }
 
@@ -91,7 +88,6 @@ impl LinkIssue {
             LinkIssue::Used => "This link was already used, and each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent, so it no longer works. Sign in, or ask for a new link.",
             LinkIssue::AccountExists => "An account with this email address was created after this link was sent, so the link no longer works. Sign in to it the way you set it up: with its password, a passkey, Google or GitHub.",
-            LinkIssue::Confirmed => "This sign-in was confirmed with \"Yes, it was me\" on the Security & Access page, so this link no longer works. If that was a mistake, sign in, end that session under Sessions, and change your password.",
         }
     }
 
@@ -148,6 +144,11 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // (on the server, these are a failure to write the answer of a function that ran: ours)
+        #[cfg(feature = "ssr")]
+        if matches!(value, ServerFnErrorErr::Serialization(_) | ServerFnErrorErr::Response(_)) {
+            return crate::server::reject(crate::server::internal("a server function's answer could not be written"));
+        }
         let err = match value {
             ServerFnErrorErr::Request(_) => AppError::Network,
             ServerFnErrorErr::Args(_)
@@ -160,7 +161,7 @@ impl FromServerFnError for AppError {
         };
         // On the server this is a request whose arguments could not be read (the function never
         // ran): answered with its status (400), not server_fn's 500 for every error, which called
-        // each malformed request a failure of ours (and logged it as one).
+        // each malformed request a failure of ours (and logged it as one). Anything else: 500.
         #[cfg(feature = "ssr")]
         let err = crate::server::reject(err);
         err

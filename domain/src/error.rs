@@ -70,8 +70,6 @@ pub enum LinkProblem {
     /// A sign-up link for an address that has an account now (made since the link was sent: with
     /// another link, or with Google or GitHub).
     AccountExists,
-    /// A "This wasn't me" link whose sign-in the owner confirmed ("Yes, it was me").
-    Confirmed,
 }
 
 /// Why a flow through Google or GitHub ended without success. Each has one calm sentence (app

@@ -258,6 +258,11 @@ test('sign-up and "Forgot password?" say what is wrong with a field at that fiel
   await expect(address).toHaveAccessibleDescription('Enter your email address.');
   await expect(address).toBeFocused();
   await expect(page.getByRole('alert')).toHaveCount(0);
+  // Enter pressed in the field, which has the focus already (moving it there would read nothing):
+  // the sentence comes as an alert, and the keyboard stays in the field
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('Enter your email address.');
+  await expect(address).toBeFocused();
   // the answer replaces the form (and its focused button): the keyboard goes on from the answer
   await address.fill(uniqueEmail());
   await page.getByRole('button', { name: 'Send link', exact: true }).click();

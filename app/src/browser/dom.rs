@@ -33,25 +33,12 @@ pub fn focus_sentence(sentence: &str) {
     }
 }
 
-/// Moves focus to the element with this id so that a screen reader reads it again, with what
-/// describes it (a field's new error): if it has the focus already, it gives it up and takes it
-/// back a frame later (a focus that never moved is not announced).
-pub fn focus_anew(id: &str) {
-    let Some(el) = element::<web_sys::HtmlElement>(id) else { return };
-    let has_it = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|a| {
+/// The element with this id has the focus.
+pub fn has_focus(id: &str) -> bool {
+    let Some(el) = element::<web_sys::Element>(id) else { return false };
+    web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|a| {
         AsRef::<wasm_bindgen::JsValue>::as_ref(&a) == AsRef::<wasm_bindgen::JsValue>::as_ref(&el)
-    });
-    if !has_it {
-        let _ = el.focus();
-        return;
-    }
-    let _ = el.blur();
-    let again = wasm_bindgen::closure::Closure::once_into_js(move || {
-        let _ = el.focus();
-    });
-    if let Some(w) = web_sys::window() {
-        let _ = w.request_animation_frame(again.unchecked_ref());
-    }
+    })
 }
 
 /// Moves focus to the form field with this id, unless the focus is already in a field of the same
@@ -89,6 +76,9 @@ thread_local! {
     static LAST_SECTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// A look at lost focus is already due.
     static RESCUE_DUE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// No pointer was pressed since the focus last moved: a focus that drops now is the page's
+    /// doing, not the person's (who may have clicked, or be scrolling, elsewhere).
+    static RESCUE_ARMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Remembers, from now on, which element last received focus: a button disabled while its request
@@ -108,11 +98,16 @@ pub fn track_focus() {
             let section = el.closest("section.card[id]").ok().flatten().map(|s| s.id());
             LAST_SECTION.with(|last| *last.borrow_mut() = section);
             LAST_FOCUSED.with(|last| *last.borrow_mut() = Some(el));
+            RESCUE_ARMED.with(|a| a.set(true));
         }
     });
     let _ = doc.add_event_listener_with_callback("focusin", remember.as_ref().unchecked_ref());
     // (listens for the page's whole life)
     remember.forget();
+    // (a press on a control moves the focus there next, which arms it again)
+    let pressed = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(|| RESCUE_ARMED.with(|a| a.set(false)));
+    let _ = doc.add_event_listener_with_callback_and_bool("pointerdown", pressed.as_ref().unchecked_ref(), true);
+    pressed.forget();
     let removed = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
         if !focus_dropped() || RESCUE_DUE.with(|d| d.replace(true)) {
             return;
@@ -146,7 +141,9 @@ pub fn track_focus() {
 fn focus_dropped() -> bool {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return false };
     let nowhere = doc.active_element().is_none_or(|el| el.tag_name() == "BODY");
-    nowhere && LAST_FOCUSED.with(|last| last.borrow().as_ref().is_some_and(|el| !el.is_connected()))
+    nowhere
+        && RESCUE_ARMED.with(|a| a.get())
+        && LAST_FOCUSED.with(|last| last.borrow().as_ref().is_some_and(|el| !el.is_connected()))
 }
 
 /// See [`track_focus`].

@@ -11,7 +11,9 @@ pub mod clipboard {
 pub mod dom {
     pub fn focus(_id: &str) {}
     pub fn focus_field(_id: &str) {}
-    pub fn focus_anew(_id: &str) {}
+    pub fn has_focus(_id: &str) -> bool {
+        false
+    }
     pub fn focus_sentence(_sentence: &str) {}
     pub fn focus_after_redraw(_id: &str) {}
     pub fn download(_path: &str) {}

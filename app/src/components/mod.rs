@@ -66,26 +66,28 @@ pub fn SiteHeader(
 
 /// A message for the person: errors are announced at once (role=alert).
 #[component]
-pub fn ErrorMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
-    let away = away_while_said_again(message);
-    move || message.get().filter(|_| !away.get()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
-}
-
-/// An answer that says again what is already on screen (a second wrong password) would change
-/// nothing a screen reader announces or a person sees: the sentence leaves the page for a tenth
-/// of a second and comes back, announced anew. `true` while it is away. (`message` notifies once
-/// per answer: the actions' values, which only an answer sets.)
-fn away_while_said_again(message: Signal<Option<String>>) -> Signal<bool> {
+pub fn ErrorMessage(
+    #[prop(into)] message: Signal<Option<String>>,
+    /// The form's request is under way. Given, each answer that leaves a sentence here is said
+    /// anew, the same one again too (a second wrong password would otherwise change nothing a
+    /// screen reader announces or a person sees): it leaves the page for a tenth of a second and
+    /// comes back. (Keyed on the request ending, not on the sentence: a sentence drawn again for
+    /// another reason, another action's answer or a cleared value, is not an answer.)
+    #[prop(optional, into)]
+    pending: Option<Signal<bool>>,
+) -> impl IntoView {
     let away = RwSignal::new(false);
-    Effect::new(move |before: Option<Option<String>>| {
-        let now = message.get();
-        if now.is_some() && before.as_ref() == Some(&now) {
-            away.set(true);
-            set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
-        }
-        now
-    });
-    away.into()
+    if let Some(pending) = pending {
+        Effect::new(move |was: Option<bool>| {
+            let now = pending.get();
+            if was == Some(true) && !now && message.with_untracked(Option::is_some) {
+                away.set(true);
+                set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
+            }
+            now
+        });
+    }
+    move || message.get().filter(|_| !away.get()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
 }
 
 /// A polite status message (role=status), e.g. after a successful change.
@@ -260,15 +262,27 @@ pub fn Field(
     // (and aria-invalid) goes, until the next answer says otherwise. (`None` until an answer: the
     // previews and the server draw the error they are given.)
     let answered = RwSignal::new(None::<String>);
+    // The error is read with the field, which it describes, as the focus moves there. When the
+    // focus is in the field already (Enter pressed in it), moving it there reads nothing: the error
+    // line then comes as an alert instead (away for a tenth of a second, so the same error again is
+    // announced again too), and the keyboard stays where it is (a phone's too).
+    let alert = RwSignal::new(false);
+    let away = RwSignal::new(false);
     if use_context::<PreviewScope>().is_none() {
         let input_id = input_id.clone();
         Effect::new(move |_| {
             let has_error = error.with(Option::is_some);
             answered.set(has_error.then(|| value.get_untracked()));
-            // (read with its error, which describes it: `focus_anew`, as the focus may be in the
-            // field already, Enter pressed there, and moving it there again would read nothing)
-            if has_error {
-                crate::browser::dom::focus_anew(&input_id);
+            if !has_error {
+                return;
+            }
+            if crate::browser::dom::has_focus(&input_id) {
+                alert.set(true);
+                away.set(true);
+                set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
+            } else {
+                alert.set(false);
+                crate::browser::dom::focus(&input_id);
             }
         });
     }
@@ -309,7 +323,9 @@ pub fn Field(
                 bind:value=value
             />
             {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
-            {move || error.get().map(|e| view! { <p class="field-error" id=error_id.clone()>{e}</p> })}
+            {move || error.get().filter(|_| !away.get()).map(|e| view! {
+                <p class="field-error" id=error_id.clone() role=move || alert.get().then_some("alert")>{e}</p>
+            })}
         </div>
     }
 }

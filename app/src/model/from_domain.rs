@@ -237,6 +237,7 @@ impl NotMeView {
             ip: a.ip.unwrap_or_else(|| "unknown".into()),
             method: a.method,
             when: domain::email::format_when(a.at),
+            marked_as_yours: link.marked_as_yours.map(domain::email::format_when),
         }
     }
 }

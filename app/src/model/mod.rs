@@ -348,6 +348,9 @@ pub struct NotMeView {
     pub when: String,
     /// The account has a password (which the button turns off).
     pub has_password: bool,
+    /// When the sign-in was marked as the owner's ("Yes, it was me"), as `when` says times: the
+    /// page says so before its button, which still reports it.
+    pub marked_as_yours: Option<String>,
 }
 
 /// A sign-up link's page: the address it confirms, and the name given when asking.

@@ -214,5 +214,6 @@ pub(super) fn not_me_view() -> crate::model::NotMeView {
         method: "a password".into(),
         when: "23 November 2026 at 10:05 UTC".into(),
         has_password: true,
+        marked_as_yours: None,
     }
 }

@@ -302,6 +302,9 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="not-me-confirm" caption="The sign-in, and the one button" view=ViewFn::from(move || view! {
                     <NotMeConfirm sign_in=not_me_view() pending=false on_confirm=noop/>
                 })/>
+                <State slug="not-me-marked-as-yours" caption="Marked as yours on the page: said, and still reportable" phone=true view=ViewFn::from(move || view! {
+                    <NotMeConfirm sign_in=crate::model::NotMeView { marked_as_yours: Some("23 November 2026 at 10:40 UTC".into()), ..not_me_view() } pending=false on_confirm=noop/>
+                })/>
                 <State slug="not-me-pending" caption="Signing it out" phone=true view=ViewFn::from(move || view! {
                     <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
                 })/>
@@ -328,9 +331,6 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
                     <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Expired.report_sentence()/>
-                })/>
-                <State slug="not-me-confirmed" caption="The sign-in was confirmed on the page" view=ViewFn::from(move || view! {
-                    <LinkProblem issue=LinkIssue::Confirmed again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Confirmed.report_sentence()/>
                 })/>
             </Preview>
 

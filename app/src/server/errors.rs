@@ -41,7 +41,6 @@ pub fn fail(e: DomainError) -> AppError {
             LinkProblem::Used => LinkIssue::Used,
             LinkProblem::Superseded => LinkIssue::Superseded,
             LinkProblem::AccountExists => LinkIssue::AccountExists,
-            LinkProblem::Confirmed => LinkIssue::Confirmed,
         }),
         // the pending token goes in its cookie (set by the sign-in function), never in a body
         DomainError::SecondStepRequired(_) => AppError::SecondStepRequired,
@@ -112,7 +111,7 @@ pub fn reject(err: AppError) -> AppError {
 }
 
 /// An internal failure of `app` itself: logged with a reference, answered with only that.
-pub(crate) fn internal(what: &str) -> AppError {
+pub fn internal(what: &str) -> AppError {
     let reference = new_reference();
     tracing::error!(reference = %reference, "{what}");
     AppError::Internal { reference }

@@ -13,8 +13,7 @@ use crate::error::AppError;
 pub mod cookies;
 mod errors;
 
-pub use errors::{fail, fail_for, outcome, reject};
-use errors::internal;
+pub use errors::{fail, fail_for, internal, outcome, reject};
 
 /// Put in the request's extensions by the server's session middleware.
 #[derive(Clone, Debug, Default)]

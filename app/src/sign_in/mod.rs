@@ -55,7 +55,7 @@ pub fn SignInForm(
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <StatusMessage message=notice/>
-            <ErrorMessage message=error/>
+            <ErrorMessage message=error pending/>
             // "webauthn": browsers that can offer passkeys in this field's autofill do so
             <Field id="email" label="Email" kind="email" autocomplete="username webauthn" required=true value=email/>
             <Field id="password" label="Password" kind="password" autocomplete="current-password" required=true value=password/>
@@ -145,7 +145,7 @@ pub fn SecondStepForm(
     };
     view! {
         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=shown/>
+            <ErrorMessage message=shown pending/>
             {move || if use_backup.get() {
                 view! {
                     <p>"Enter one of the backup codes you saved when you set up two-step verification. Each works once."</p>

@@ -71,6 +71,11 @@ pub fn NotMeConfirm(
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
+        // (a session of the account said Yes: the owner, or whoever holds an older session, so
+        // the report stays the owner's to make)
+        {sign_in.marked_as_yours.map(|at| view! {
+            <p class="notice notice-warning">{format!("This sign-in was marked as yours (\u{201c}Yes, it was me\u{201d}) on the Security & Access page on {at}. If you didn't do that, or it wasn't you after all, report it here.")}</p>
+        })}
         <p>{if sign_in.has_password {
             "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added or got in with, and stop your password from working, in case they know it. We'll email you a link to choose a new one. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
         } else {

@@ -57,6 +57,9 @@ pub struct NotMeLink {
     pub sign_in: AlertedSignIn,
     /// Whether the account has a password, which the button turns off.
     pub has_password: bool,
+    /// When the sign-in was answered "Yes, it was me" on the page, if it was (the link still
+    /// reports it).
+    pub marked_as_yours: Option<OffsetDateTime>,
 }
 
 /// Reads a "This wasn't me" link (changes nothing).
@@ -66,16 +69,14 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink,
     if row.reported_at.is_some() {
         return Err(DomainError::Link(LinkProblem::Used));
     }
-    // ("Yes, it was me" on the page: followed later, the link would end the session the owner
-    // vouched for and take back what it added, for whoever else reads the email too)
-    if row.acknowledged_at.is_some() {
-        return Err(DomainError::Link(LinkProblem::Confirmed));
-    }
+    // ("Yes, it was me" on the page leaves the link working: any older session of the account
+    // may answer Yes, without confirming it's you, so an intruder holding one could otherwise
+    // take the owner's report away. The page says it was answered, before its button.)
     if row.expires_at <= svc.clock.now() {
         return Err(DomainError::Link(LinkProblem::Expired));
     }
     let user = db::users::find(&svc.db, row.user_id).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
-    Ok(NotMeLink { has_password: user.password_hash.is_some(), sign_in: alerted(row) })
+    Ok(NotMeLink { has_password: user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row) })
 }
 
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once

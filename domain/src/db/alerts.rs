@@ -179,14 +179,13 @@ pub async fn find_by_token(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Re
     .await
 }
 
-/// Uses a "This wasn't me" link: once, before it expires, while the alert is unanswered (answered
-/// on the page, "Yes" or "No, secure my account", it is not the owner's to use any more). Answers
-/// the alert's account and session, or `None` when the link was used or answered already, has
-/// expired, or is unknown.
+/// Uses a "This wasn't me" link: once, before it expires, and whether or not the page's prompt was
+/// answered Yes (see `alerts::not_me_link`). Answers the alert's account and session, or `None`
+/// when the link was used already (or "No, secure my account" used it), has expired, or is unknown.
 pub async fn report(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetDateTime) -> Result<Option<(UserId, SessionId)>, sqlx::Error> {
     let r = sqlx::query!(
-        "UPDATE sign_in_alerts SET reported_at = $2, acknowledged_at = $2
-         WHERE token_hash = $1 AND acknowledged_at IS NULL AND expires_at > $2
+        "UPDATE sign_in_alerts SET reported_at = $2, acknowledged_at = COALESCE(acknowledged_at, $2)
+         WHERE token_hash = $1 AND reported_at IS NULL AND expires_at > $2
          RETURNING user_id, session_id",
         &token_hash[..],
         now,

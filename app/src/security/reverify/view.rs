@@ -158,7 +158,7 @@ pub fn ReverifyDialog(
                 {if has_password {
                     view! {
                         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-                            <ErrorMessage message=error/>
+                            <ErrorMessage message=error pending/>
                             {move || if use_code.get() {
                                 view! {
                                     <Field id="reverify_code" label="Code from your authenticator app" autocomplete="one-time-code"

@@ -95,7 +95,7 @@ pub fn EnrolmentPanel(
                 " " <button type="button" class="btn btn-secondary btn-sm" on:click=copy>"Copy key"</button></p>
             <CopyStatus copied what="Key"/>
             <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-                <ErrorMessage message=error/>
+                <ErrorMessage message=error pending/>
                 <Field id="totp_setup_code" label="Code from the app" autocomplete="one-time-code" inputmode="numeric" required=true value=code
                     hint="Six digits. It changes every 30 seconds."/>
                 <div class="form-actions">

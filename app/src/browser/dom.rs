@@ -5,6 +5,26 @@ fn element<T: JsCast>(id: &str) -> Option<T> {
     web_sys::window()?.document()?.get_element_by_id(id)?.dyn_into::<T>().ok()
 }
 
+/// Moves focus to `el`, which a script may focus even if it is not a control (`tabindex="-1"`, so
+/// Tab still skips it).
+fn focus_readable(el: &web_sys::HtmlElement) {
+    if !el.has_attribute("tabindex") {
+        let _ = el.set_attribute("tabindex", "-1");
+    }
+    let _ = el.focus();
+}
+
+/// What a section says happened (its status or alert line), or else its heading.
+fn said_or_heading(section: &web_sys::Element) -> Option<web_sys::Element> {
+    let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
+    said.or_else(|| section.query_selector("h2").ok().flatten())
+}
+
+/// The element that has the focus is `el`.
+fn is_active(el: &web_sys::Element) -> bool {
+    web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|a| &a == el)
+}
+
 /// Moves focus to the element with this id, if there is one.
 pub fn focus(id: &str) {
     if let Some(el) = element::<web_sys::HtmlElement>(id) {
@@ -24,10 +44,7 @@ pub fn focus_sentence(sentence: &str) {
     for i in 0..lines.length() {
         let Some(el) = lines.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) else { continue };
         if el.text_content().is_some_and(|t| t.contains(sentence)) {
-            if !el.has_attribute("tabindex") {
-                let _ = el.set_attribute("tabindex", "-1");
-            }
-            let _ = el.focus();
+            focus_readable(&el);
             return;
         }
     }
@@ -35,10 +52,7 @@ pub fn focus_sentence(sentence: &str) {
 
 /// The element with this id has the focus.
 pub fn has_focus(id: &str) -> bool {
-    let Some(el) = element::<web_sys::Element>(id) else { return false };
-    web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|a| {
-        AsRef::<wasm_bindgen::JsValue>::as_ref(&a) == AsRef::<wasm_bindgen::JsValue>::as_ref(&el)
-    })
+    element::<web_sys::Element>(id).is_some_and(|el| is_active(&el))
 }
 
 /// Moves focus to the form field with this id, unless the focus is already in a field of the same
@@ -52,7 +66,7 @@ pub fn focus_field(id: &str) {
         .and_then(|d| d.active_element())
         .filter(|a| a.dyn_ref::<web_sys::HtmlInputElement>().is_some())
         .and_then(|a| Some((form_of(&a)?, form_of(&el)?)))
-        .is_some_and(|(here, there)| AsRef::<wasm_bindgen::JsValue>::as_ref(&here) == AsRef::<wasm_bindgen::JsValue>::as_ref(&there));
+        .is_some_and(|(here, there)| here == there);
     if !typing_in_same_form {
         let _ = el.focus();
     }
@@ -149,16 +163,10 @@ fn focus_dropped() -> bool {
 /// See [`track_focus`].
 fn focus_near_dropped() {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    let in_section = LAST_SECTION.with(|s| s.borrow().clone()).and_then(|id| element::<web_sys::Element>(&id)).and_then(|section| {
-        let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
-        said.or_else(|| section.query_selector("h2").ok().flatten())
-    });
+    let in_section = LAST_SECTION.with(|s| s.borrow().clone()).and_then(|id| element::<web_sys::Element>(&id)).and_then(|s| said_or_heading(&s));
     let target = in_section.or_else(|| doc.query_selector("main h1").ok().flatten()).or_else(|| doc.get_element_by_id("main"));
     if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
-        if !el.has_attribute("tabindex") {
-            let _ = el.set_attribute("tabindex", "-1");
-        }
-        let _ = el.focus();
+        focus_readable(&el);
     }
 }
 
@@ -259,17 +267,9 @@ pub fn focus_changed_section() {
             return;
         }
         let Some(section) = element::<web_sys::Element>(&id) else { return };
-        let target = if whole {
-            Some(section)
-        } else {
-            let said = section.query_selector(".notice[role=\"status\"], [role=\"alert\"]").ok().flatten();
-            said.or_else(|| section.query_selector("h2").ok().flatten())
-        };
+        let target = if whole { Some(section) } else { said_or_heading(&section) };
         if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
-            if !el.has_attribute("tabindex") {
-                let _ = el.set_attribute("tabindex", "-1");
-            }
-            let _ = el.focus();
+            focus_readable(&el);
         }
     });
     let _ = window.request_animation_frame(later.unchecked_ref());

@@ -81,13 +81,19 @@ pub fn ErrorMessage(
         Effect::new(move |was: Option<bool>| {
             let now = pending.get();
             if was == Some(true) && !now && message.with_untracked(Option::is_some) {
-                away.set(true);
-                set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
+                leave_a_moment(away);
             }
             now
         });
     }
     move || message.get().filter(|_| !away.get()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+}
+
+/// Sets `away` for a tenth of a second: a line drawn while it is unset leaves the page and comes
+/// back, which a screen reader announces as new (an alert's same sentence again too).
+fn leave_a_moment(away: RwSignal<bool>) {
+    away.set(true);
+    set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
 }
 
 /// A polite status message (role=status), e.g. after a successful change.
@@ -159,12 +165,7 @@ pub fn ConfirmPanel(
     let described_by = detail_id.clone();
     view! {
         <div class="confirm" id=id role="group" aria-label=label aria-describedby=described_by tabindex="-1"
-            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                if ev.key() == "Escape" {
-                    ev.stop_propagation();
-                    on_cancel.run(());
-                }
-            }>
+            on:keydown=escape_cancels(move || on_cancel.run(()))>
             <p>{question} {detail_id.map(|d| view! { " " <span id=d>{detail}</span> })}</p>
             {choice.map(|c| c.run())}
             <div class="form-actions">
@@ -278,8 +279,7 @@ pub fn Field(
             }
             if crate::browser::dom::has_focus(&input_id) {
                 alert.set(true);
-                away.set(true);
-                set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
+                leave_a_moment(away);
             } else {
                 alert.set(false);
                 crate::browser::dom::focus(&input_id);

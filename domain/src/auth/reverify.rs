@@ -51,12 +51,7 @@ pub async fn with_authenticator_code(
     client: &ClientInfo,
 ) -> Result<Reverified, DomainError> {
     let wrong = || DomainError::Invalid(Invalid::AuthenticatorCodeWrong);
-    if code.trim().is_empty() {
-        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
-    }
-    if crate::auth::totp::too_few_digits(code) {
-        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort));
-    }
+    crate::auth::totp::refuse_unfinished(code)?;
     // (no code can be right: said before anything is counted. One turned off since this request
     // was authenticated counts as a wrong code, as it did a moment earlier.)
     if !auth.has_second_factor {

@@ -73,11 +73,19 @@ pub fn normalize_code(input: &str) -> Option<String> {
     (digits.len() == DIGITS && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
 }
 
-/// Digits only, but fewer than a code has ("12"): cut short, not wrong. Said as such, and costs
-/// no try, as an empty code does.
-pub fn too_few_digits(input: &str) -> bool {
+/// Refuses a code that cannot be right before it is checked or counted: an empty one, and one of
+/// digits only but fewer than a code has ("12": cut short, not wrong). Each is said as such, and
+/// costs no try.
+pub(crate) fn refuse_unfinished(input: &str) -> Result<(), crate::DomainError> {
+    use crate::error::Invalid;
     let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
-    (1..DIGITS).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
+    if digits.is_empty() {
+        return Err(crate::DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
+    }
+    if digits.len() < DIGITS && digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(crate::DomainError::Invalid(Invalid::AuthenticatorCodeShort));
+    }
+    Ok(())
 }
 
 /// The step (now, one before, one after) whose code this is, if any. The caller accepts it only

@@ -107,12 +107,7 @@ pub async fn finish_enrolment(
     client: &ClientInfo,
 ) -> Result<Vec<String>, DomainError> {
     require_recent(svc, auth)?;
-    if code.trim().is_empty() {
-        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
-    }
-    if totp::too_few_digits(code) {
-        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort));
-    }
+    totp::refuse_unfinished(code)?;
     let now = svc.clock.now();
     let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
         return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
@@ -385,15 +380,11 @@ pub async fn complete_sign_in(
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let hash = crate::auth::sessions::hash_cookie_token(pending.expose()).ok_or(DomainError::SignInAgain)?;
-    // (an empty code costs none of the pending sign-in's 5 tries)
-    if code.trim().is_empty() {
-        return Err(DomainError::Invalid(match step {
-            SecondStep::Authenticator => Invalid::AuthenticatorCodeMissing,
-            SecondStep::BackupCode => Invalid::BackupCodeMissing,
-        }));
-    }
-    if step == SecondStep::Authenticator && totp::too_few_digits(code) {
-        return Err(DomainError::Invalid(Invalid::AuthenticatorCodeShort));
+    // (an empty or cut-short code costs none of the pending sign-in's 5 tries)
+    match step {
+        SecondStep::Authenticator => totp::refuse_unfinished(code)?,
+        SecondStep::BackupCode if code.trim().is_empty() => return Err(DomainError::Invalid(Invalid::BackupCodeMissing)),
+        SecondStep::BackupCode => {}
     }
     let now = svc.clock.now();
     let (user_id, attempts, provider) =

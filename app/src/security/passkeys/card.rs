@@ -76,6 +76,12 @@ pub fn PasskeysCard(
         }
         naming
     });
+    // Cancel, or Escape in the form: closed, and what was typed forgotten
+    let cancel_naming = move || {
+        new_name.set(String::new());
+        name_error.set(None);
+        panel.set(PasskeyPanel::None);
+    };
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
         let name = new_name.get_untracked();
@@ -102,22 +108,14 @@ pub fn PasskeysCard(
                 } else if panel.get() == PasskeyPanel::Naming {
                     view! {
                         <form class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")
-                            on:keydown=crate::components::escape_cancels(move || {
-                                new_name.set(String::new());
-                                name_error.set(None);
-                                panel.set(PasskeyPanel::None);
-                            })>
+                            on:keydown=crate::components::escape_cancels(cancel_naming)>
                             <Field id="passkey_name" label="Name (optional)" autocomplete="off" value=new_name error=name_error
                                 hint="Leave it empty to name it after your password manager or device, like “iCloud Keychain”. You can rename it later."/>
                             <div class="form-actions">
                                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                                     {move || if pending.get() { "Waiting for your device…" } else { "Continue" }}
                                 </button>
-                                <button type="button" class="btn btn-secondary" on:click=move |_| {
-                                    new_name.set(String::new());
-                                    name_error.set(None);
-                                    panel.set(PasskeyPanel::None);
-                                }>"Cancel"</button>
+                                <button type="button" class="btn btn-secondary" on:click=move |_| cancel_naming()>"Cancel"</button>
                             </div>
                         </form>
                     }.into_any()

@@ -94,6 +94,26 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   return { totp, codes };
 }
 
+test('a wrong code, then Cancel or Escape: the error leaves with the set-up, and the next set-up starts without it', async ({ page }) => {
+  await signUpViaApi(page, newAccount());
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Two-step verification');
+  const setUp = section.getByRole('group', { name: 'Set up an authenticator app' });
+  for (const close of ['Cancel', 'Escape']) {
+    await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+    await expect(setUp).toBeFocused();
+    await expect(section.getByRole('alert')).toHaveCount(0);
+    await setUp.getByLabel('Code from the app').fill('000000');
+    await setUp.getByRole('button', { name: 'Turn on' }).click();
+    await expect(section.getByRole('alert')).toHaveText('That code is not right. Check the app shows Gatehouse and your email, and enter the current code.');
+    if (close === 'Cancel') await setUp.getByRole('button', { name: 'Cancel' }).click();
+    else await page.keyboard.press('Escape');
+    await expect(setUp).toHaveCount(0);
+    await expect(section.getByRole('alert')).toHaveCount(0);
+    await expect(section.getByRole('button', { name: 'Set up authenticator app' })).toBeVisible();
+  }
+});
+
 test('a setup started again in another tab: the first tab says so instead of "not right", and the second one finishes', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

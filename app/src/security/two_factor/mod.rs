@@ -64,6 +64,12 @@ pub async fn disable_totp() -> Result<(), AppError> {
     domain::auth::two_factor::disable(&services()?, &session, &client()).await.map_err(fail)
 }
 
+/// Takes an action's error off the page (its result, if it had one, stays).
+fn forget_error<T>(value: impl WithUntracked<Value = Option<Result<T, AppError>>> + Set<Value = Option<Result<T, AppError>>>) {
+    if value.with_untracked(|v| matches!(v, Some(Err(_)))) {
+        value.set(None);
+    }
+}
 
 /// The Two-step verification section on the page: its actions (each re-verified first when
 /// needed) and which panel is open, made once per visit so that a reload of the overview keeps the
@@ -115,6 +121,15 @@ impl TwoFactorSection {
             if let Some(Ok(())) = disable.action.value().get() {
                 panel.set(TwoFactorPanel::None);
             }
+        });
+        // Opening or closing a panel starts afresh: an attempt's error goes with it (a wrong code,
+        // then Cancel, left "That code is not right" under the section). Results stay: Turned
+        // off's line reads one.
+        Effect::new(move |_| {
+            panel.track();
+            forget_error(finish.action.value());
+            forget_error(regenerate.action.value());
+            forget_error(disable.action.value());
         });
         ctx.leave_when_signed_out(begin.action);
         ctx.refresh_on_success(finish.action);

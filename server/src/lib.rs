@@ -158,6 +158,9 @@ pub fn router(state: AppState) -> Router {
     let pkg = ServeDir::new(pkg).precompressed_br().precompressed_gzip();
     let pages = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // an address under /api that names no server function: the API's own 404 (JSON, as its
+        // other errors), not the not-found page's HTML (the server functions' routes come first)
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
         .nest_service(&format!("/{}", state.config.site.pkg_dir), pkg)
         // (each page renders with the nonce the request was given: middleware::security_headers)
         .leptos_routes_with_context(&leptos, routes, app::server::provide_nonce, {
@@ -195,6 +198,13 @@ pub fn router(state: AppState) -> Router {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// 404 for an unknown address under /api, said as the server functions say it (`AppError::NotFound`).
+async fn api_not_found() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::to_string(&app::error::AppError::NotFound).unwrap_or_default();
+    (axum::http::StatusCode::NOT_FOUND, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The smallest answer worth compressing. Below it gzip saves little (a few dozen bytes on a

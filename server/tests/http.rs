@@ -321,6 +321,13 @@ async fn errors_never_describe_internals(db: PgPool) {
     }
     let (res, body) = send(&app, get("/api/auth/sign-up/link", None)).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+    // an address under /api that names no server function: the API's 404, not the page's HTML
+    for path in ["/api/auth/sign-inn", "/api/nothing/here"] {
+        let (res, body) = post_form(&app, path, &[("email", "ada@example.test")], None).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json", "{path}");
+        assert_eq!(serde_json::from_str::<app::error::AppError>(&body).unwrap(), app::error::AppError::NotFound, "{path}");
+    }
     let (res, body) = post_form(&app, "/api/auth/sign-up", &[("email", "ada@example")], None).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("name@example.com"), "{body}");

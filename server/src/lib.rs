@@ -155,7 +155,9 @@ pub fn router(state: AppState) -> Router {
     let files = state.assets.files.clone();
     // the built files, with the brotli or gzip copy a release build stores beside each
     let pkg = std::path::Path::new(&state.config.site.root).join(&state.config.site.pkg_dir);
-    let pkg = ServeDir::new(pkg).precompressed_br().precompressed_gzip();
+    let pkg = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(built_files_only))
+        .service(ServeDir::new(pkg).precompressed_br().precompressed_gzip());
     let pages = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         // an address under /api that names no server function: the API's own 404 (JSON, as its
@@ -198,6 +200,18 @@ pub fn router(state: AppState) -> Router {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The built files themselves, nothing else in their folder: a compressed copy is chosen by the
+/// request's `Accept-Encoding` (asked for by name it went out compressed a second time, as an
+/// unknown type), and wasm-bindgen's type declarations are for editors (`.d.ts` went out as
+/// `video/mp2t`).
+async fn built_files_only(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if [".br", ".gz", ".d.ts"].iter().any(|end| req.uri().path().ends_with(end)) {
+        return (axum::http::StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    next.run(req).await
 }
 
 /// 404 for an unknown address under /api, said as the server functions say it (`AppError::NotFound`).

@@ -808,6 +808,13 @@ async fn a_release_builds_files_are_kept_for_a_year_and_sent_in_the_encoding_the
     assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
     assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
 
+    // a compressed copy is chosen by Accept-Encoding, never asked for by name (it went out
+    // compressed again); wasm-bindgen's type declarations are not served (they went out as video)
+    std::fs::write(root.join("pkg/gatehouse.d.ts"), "export function hydrate(): void;\n".repeat(60)).unwrap();
+    for path in ["/pkg/gatehouse.Wasm2.wasm.br", "/pkg/gatehouse.Js1.js.gz", "/pkg/gatehouse.d.ts"] {
+        let (res, body) = fetch(&app, path, Some("br, gzip")).await;
+        assert_eq!((res.status(), body.as_slice()), (StatusCode::NOT_FOUND, &b"Not found"[..]), "{path}");
+    }
     // a name the build did not hash may change under it; a missing file is not kept at all
     std::fs::write(root.join("pkg/extra.js"), "1").unwrap();
     assert_eq!(fetch(&app, "/pkg/extra.js", None).await.0.headers()[header::CACHE_CONTROL], "no-cache");

@@ -911,6 +911,25 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Anyone can send cross-site requests: refused, they are logged one line a minute at most, not
+/// one each (25 used to write 25 WARN lines).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn refused_cross_site_requests_cannot_fill_the_log(db: PgPool) {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let app = app(db);
+    for _ in 0..25 {
+        let req = post("/api/auth/sign-in", &[], None).header(header::ORIGIN, "http://evil.example").body(Body::from("email=a%40b.test&password=x")).unwrap();
+        let (res, body) = send(&app, req).await;
+        assert_eq!((res.status(), body.as_str()), (StatusCode::FORBIDDEN, "Cross-site requests are not allowed."));
+    }
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.matches("cross-site request refused").count(), 1, "{log}");
+    assert!(log.contains("WARN") && log.contains("path=\"/api/auth/sign-in\""), "{log}");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn request_logs_name_the_path_but_never_the_token_a_link_carries_even_at_debug(db: PgPool) {
     let out = Captured::default();

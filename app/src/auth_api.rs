@@ -196,14 +196,16 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
 ///
 /// - Auth: anonymous (the token is the proof).
 /// - Effects: the password replaced; every session ended and every pending sign-in dropped; the
-///   link used; a `password_reset` event; a "Your password was reset" email queued.
+///   link used; a `password_reset` event; a "Your password was reset" email queued; this browser's
+///   device cookie trusted for the account (it proved the mailbox: its next sign-in is counted on
+///   its own throttle path, not the one strangers' guesses fill).
 /// - Errors: `LinkUnusable`, `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "auth/reset-password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
-    use crate::server::{client, fail, services};
+    use crate::server::{client, fail, services, set_device_cookie};
     let svc = services()?;
-    domain::auth::email_links::reset_password(
+    let device = domain::auth::email_links::reset_password(
         &svc,
         &domain::secret::LinkToken::from_cookie(token),
         &domain::secret::Password::new(password),
@@ -211,6 +213,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     )
     .await
     .map_err(fail)?;
+    set_device_cookie(&device);
     leptos_axum::redirect("/sign-in?reset=1");
     Ok(())
 }

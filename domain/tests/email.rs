@@ -651,6 +651,34 @@ async fn an_account_without_a_password_gets_a_link_that_sets_one(db: PgPool) {
     assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await.is_ok());
 }
 
+/// Someone who knows the address keeps the account's untrusted path waiting (every browser that
+/// never signed in to the account shares it: a few counted guesses an hour keep it so). The owner,
+/// on such a browser, resets her password through the emailed link: that browser is trusted from
+/// then on, so the password she has just chosen signs her in at once there. It was answered as a
+/// wrong password. Every other new browser still waits.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reset_trusts_the_browser_that_opened_the_link_so_strangers_guesses_cannot_keep_the_owner_out(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "ada@example.test").await;
+    let stranger = ClientInfo { ip: Some("203.0.113.66".into()), ..Default::default() };
+    let owners_new_phone = ClientInfo { ip: Some("198.51.100.7".into()), user_agent: Some("Safari".into()), ..Default::default() };
+    for _ in 0..6 {
+        sign_in(&svc, "ada@example.test", &Password::new("a stranger's guess"), &stranger).await.unwrap_err();
+        svc.settle().await;
+    }
+    // the path waits: her right password from a new browser is answered as a wrong one
+    assert!(matches!(sign_in(&svc, "ada@example.test", &Password::new(PW), &owners_new_phone).await, Err(DomainError::InvalidCredentials)));
+
+    request_password_reset(&svc, "ada@example.test", &owners_new_phone).await.unwrap();
+    let token = link(&db, "ada@example.test", RESET_PATH).await;
+    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &owners_new_phone).await.unwrap();
+    let trusted = ClientInfo { device: Some(device), ..owners_new_phone.clone() };
+    assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &trusted).await.is_ok(), "the browser that reset signs in at once");
+    // (no other browser was let in: the strangers' path still waits)
+    assert!(matches!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &owners_new_phone).await, Err(DomainError::InvalidCredentials)));
+    assert!(matches!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &stranger).await, Err(DomainError::InvalidCredentials)));
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn at_most_three_reset_emails_per_account_per_hour(db: PgPool) {
     let svc = services(db.clone());

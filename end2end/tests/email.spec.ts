@@ -256,6 +256,33 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
   }
 });
 
+test("strangers' guesses cannot keep the owner out of a new browser: the reset link trusts the browser that opened it", async ({ page, request }) => {
+  const account = newAccount();
+  // signed up on another device; `page` is a browser that never signed in to the account
+  await signUpViaApi(request, account);
+  // someone who knows the address has locked the path every such browser shares
+  sql(
+    `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
+     SELECT id, '', 50, now(), now() + interval '1 hour' FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`,
+  );
+  await gotoHydrated(page, '/sign-in');
+  await submitSignInForm(page, account.email, account.password);
+  await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+
+  // Forgot password, in this browser: the password it chooses signs in here at once
+  await page.goto(await resetLink(page, account.email));
+  await waitForHydration(page);
+  const newPassword = strongPassword();
+  await page.getByLabel('New password', { exact: true }).fill(newPassword);
+  await page.getByRole('button', { name: 'Save new password', exact: true }).click();
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+  await waitForHydration(page);
+  await submitSignInForm(page, account.email, newPassword);
+  await expectSecurityPage(page);
+  // (only this browser: the shared path stays locked)
+  expect(await canSignIn(account.email, newPassword)).toBe(false);
+});
+
 test('a reset does not skip the authenticator app: the next sign-in still asks for a code', async ({ page }) => {
   test.setTimeout(90_000);
   const account = newAccount();

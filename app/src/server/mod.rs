@@ -77,7 +77,12 @@ pub async fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn)
         domain::auth::sessions::end_replaced(&svc, Some(&previous), &client()).await;
     }
     set_session_cookie(&signed_in.token);
-    set_cookie(&cookies::DEVICE.set(signed_in.device.expose(), None));
+    set_device_cookie(&signed_in.device);
+}
+
+/// Sets the device cookie (the browser trusted for the accounts it names: `domain::auth::device_cookies`).
+pub fn set_device_cookie(device: &domain::secret::DeviceCookie) {
+    set_cookie(&cookies::DEVICE.set(device.expose(), None));
 }
 
 /// Sets the session cookie on the response (lifetime: the session policy's longest).

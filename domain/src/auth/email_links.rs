@@ -14,7 +14,7 @@ use crate::error::LinkProblem;
 use crate::ids::{PasskeyId, UserId};
 use crate::kinds::{EventKind, RevokeReason, SignInMethod};
 use crate::request::ClientInfo;
-use crate::secret::{LinkToken, Password};
+use crate::secret::{DeviceCookie, LinkToken, Password};
 use crate::{DomainError, Services};
 
 /// A sign-up link works this long.
@@ -312,7 +312,15 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
 /// every session of the account ended and every sign-in waiting for its second step dropped, the
 /// reset recorded and confirmed by email. Nobody is signed in: the next sign-in (with its second
 /// step, if the account has one) follows.
-pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<ResetLink, DomainError> {
+///
+/// Answers the browser's device cookie with the account's entry renewed (`DeviceCookieKey::issue`):
+/// whoever opened the link proved the mailbox, as a full sign-in proves the account, so that
+/// browser's password and code attempts count on its own throttle path from now on. Without it,
+/// someone who knows the address could keep the account's untrusted path waiting (a few counted
+/// guesses an hour) and the owner, back on a new browser through Forgot password, would hear that
+/// the password she had just chosen was wrong. Its entry is as new as the reset of the account's
+/// devices, so the sign-in that follows there is a known device's (no unfamiliar-sign-in alert).
+pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<DeviceCookie, DomainError> {
     let link = reset_link(svc, token).await?;
     let hash = link_hash(token)?;
     let user = db::users::find_by_email(&svc.db, &normalize_email(&link.email)).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
@@ -352,7 +360,7 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     tx.commit().await?;
     // this instance's next request never races Postgres' announcement of the ended sessions
     svc.session_cache.forget_account(user_id);
-    Ok(link)
+    Ok(svc.device_cookies.issue(client.device.as_ref(), user_id, now))
 }
 
 /// "1 December 2026 at 14:05 UTC".

@@ -126,7 +126,7 @@ pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result
 /// after the answer.
 ///
 /// - Auth: anonymous.
-/// - Effects: for such an account, a reset link (token hashed, 30 minutes), a queued email and a
+/// - Effects: for such an account, a reset link (token hashed, an hour), a queued email and a
 ///   `password_reset_requested` event.
 /// - Errors: `Invalid` (email), `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); at most 3 links per account per hour

@@ -508,7 +508,7 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     svc.clock.advance(Duration::minutes(3));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none(), "the reported session ended at once");
     assert_eq!(me(&svc, &owner.token).await.user_id, ada_id, "the owner's session lives on");
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
@@ -974,7 +974,7 @@ async fn this_wasnt_me_sends_a_working_reset_link_even_after_the_intruder_used_u
     svc.clock.advance(Duration::minutes(5));
 
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true });
     let resets = mails(&db, ADA, "password_reset").await;
     assert_eq!(resets.len(), 4, "a fourth reset email");
     let fresh = LinkToken::from_cookie(testkit::link_token(&resets[3].1, email_links::RESET_PATH).unwrap());
@@ -1017,7 +1017,7 @@ async fn this_wasnt_me_is_one_transaction_so_a_reset_link_that_cannot_be_stored_
     // once the reset link can be stored, the same link does it all
     sqlx::query("DROP TRIGGER refuse_reset ON password_resets").execute(&db).await.unwrap();
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
-    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true });
+    assert_eq!(done, alerts::NotMeReported { email: ADA.into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true });
     assert!(authenticate(&svc, &intruder).await.unwrap().is_none());
     assert_eq!(mails(&db, ADA, "password_reset").await.len(), 1);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);

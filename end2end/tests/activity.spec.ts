@@ -97,7 +97,7 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     // the button it replaced had the focus: the keyboard and a screen reader go on from the answer
     await expect(main.getByRole('status').filter({ hasText: 'That device is signed out' })).toBeFocused();
     await expect(main).toContainText(
-      `Your password no longer works, in case whoever signed in knows it. We sent a link to choose a new one to ${account.email}. It works for 30 minutes.`,
+      `Your password no longer works, in case whoever signed in knows it. We sent a link to choose a new one to ${account.email}. It works for 60 minutes.`,
     );
     // (it says why: the password is off already, so "ignore this" would be wrong)
     const reset = await waitForMail(account.email, 'Choose a new Gatehouse password', { after: before });

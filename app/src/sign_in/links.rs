@@ -30,7 +30,7 @@ pub fn CheckInbox(sent: Sent, #[prop(into)] email: String, on_again: Callback<()
         ),
         Sent::Reset => (
             "If an account uses this address, we sent a link.",
-            "Open it within 30 minutes to choose a new password. It works once.",
+            "Open it within an hour to choose a new password. It works once. We send at most three links an hour: if no new one arrives, the newest you have still works.",
         ),
     };
     // (the form it replaces had the focus: the keyboard and a screen reader go on from here)

@@ -19,8 +19,11 @@ use crate::{DomainError, Services};
 
 /// A sign-up link works this long.
 pub const SIGN_UP_LINK_MINUTES: i64 = 60;
-/// A reset link works this long.
-pub const RESET_LINK_MINUTES: i64 = 30;
+/// A reset link works this long: as long as the hourly limit's window
+/// (`EMAILS_PER_ADDRESS_PER_HOUR`), so whenever the limit holds a request back, the newest link
+/// sent still works. With 30 minutes, someone who knows the address could ask three times and
+/// leave the owner, from half an hour on, with dead links and no way to get another.
+pub const RESET_LINK_MINUTES: i64 = 60;
 /// At most this many sign-up emails per address per hour, and reset emails per account per hour;
 /// beyond that the answer is the same and nothing is sent (nobody can flood a mailbox).
 pub const EMAILS_PER_ADDRESS_PER_HOUR: i64 = 3;

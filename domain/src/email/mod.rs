@@ -292,13 +292,13 @@ pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option
             "password_reset",
             MailKind::PasswordReset,
             Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 30, sets_password: false, after_report: false },
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: false },
         ),
         (
             "password_reset_after_report",
             MailKind::PasswordReset,
             Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 30, sets_password: false, after_report: true },
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: true },
         ),
         (
             "password_reset_done",

@@ -506,3 +506,28 @@ test('a Show more that answers after another filter was chosen adds nothing to t
   await expect(rows.first()).toContainText('Created the account');
   await page.unroute('**/api/security/activity*');
 });
+
+test.describe('a filter whose page cannot be fetched', () => {
+  // (the aborted request is logged by the browser; one pattern: a fixture option given as a
+  // two-element array reads as a value and its options)
+  test.use({ allowedConsoleErrors: [new RegExp(`${HTTP_4XX_LOG.source}|^Failed to load resource: net::ERR_FAILED$`)] });
+
+  test('keeps the card with its filter and downloads, says so, and Try again fetches it', async ({ page }) => {
+    await signUpViaApi(page, newAccount());
+    await gotoHydrated(page, SECURITY_PATH);
+    const section = region(page, 'Recent security activity');
+    await page.route('**/api/security/activity*', (route) => route.abort());
+    await section.getByLabel('Show').selectOption({ label: 'Credential changes' });
+    await expect(section.getByRole('alert')).toHaveText("We couldn't reach Gatehouse. Check your connection and try again.");
+    // (the whole card was replaced by that sentence, with no way back but a reload)
+    await expect(section.getByLabel('Show')).toHaveValue('credentials');
+    await expect(section.getByRole('link', { name: 'Download CSV' })).toBeVisible();
+    await expect(section.getByText('No activity of this kind')).toHaveCount(0);
+    await page.unroute('**/api/security/activity*');
+    await section.getByRole('button', { name: 'Try again' }).click();
+    await expect(section.getByRole('listitem')).toHaveCount(1);
+    await expect(section.getByRole('listitem').first()).toContainText('Created the account');
+    await expect(section.getByRole('alert')).toHaveCount(0);
+    await expect(section.getByRole('button', { name: 'Try again' })).toHaveCount(0);
+  });
+});

@@ -326,12 +326,12 @@ test.describe('return_to after sign-in', () => {
   }
 });
 
-test('"Log out" on the current session ends it', async ({ page }) => {
+test('"Sign out" on the current session ends it', async ({ page }) => {
   await signUpViaApi(page, newAccount());
   await gotoHydrated(page, SECURITY_PATH);
 
   const current = region(page, 'Sessions').getByRole('listitem').filter({ hasText: 'This device' });
-  await current.getByRole('button', { name: 'Log out' }).click();
+  await current.getByRole('button', { name: 'Sign out' }).click();
   await expectPathname(page, '/sign-in');
 
   await page.goto(SECURITY_PATH);

@@ -49,7 +49,7 @@ test('each device is listed with its browser and OS, the current one first', asy
     await expect(rows(page).first()).toContainText('This device');
     // the address the (trusted) proxy forwarded, in a range no geo-IP database places
     await expect(rows(page).first()).toContainText(`Unknown · ${clientAddress}`);
-    await expect(rows(page).first().getByRole('button', { name: 'Log out' })).toBeVisible();
+    await expect(rows(page).first().getByRole('button', { name: 'Sign out' })).toBeVisible();
     // the account's plan (Free) decides how long sessions live, and the page says so
     await expect(region(page, 'Sessions')).toContainText(
       'Devices are signed out after 14 days without activity, and 30 days after signing in.',
@@ -96,6 +96,30 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await expectPathname(firefox.page, '/sign-in');
     await expect(firefox.page.getByRole('status')).toHaveText(/You were signed out of this device/);
     expect(firefox.errors).toEqual([]);
+  } finally {
+    await firefox.context.close();
+  }
+});
+
+test('revoking a session another tab already revoked says it had already ended, and the list is drawn without it', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const firefox = await device(browser, account, FIREFOX_WINDOWS);
+  try {
+    await gotoHydrated(page, SECURITY_PATH);
+    const tab = await page.context().newPage();
+    await gotoHydrated(tab, SECURITY_PATH);
+    const revoke = async (p: Page) => {
+      await rows(p).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
+      await p.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+    };
+    await revoke(page);
+    await expect(page.getByRole('status')).toContainText('Session revoked');
+    await revoke(tab);
+    // the second tab still showed it: told what happened, and the row goes
+    await expect(region(tab, 'Sessions').getByRole('alert')).toHaveText('That session had already ended.');
+    await expect(rows(tab)).toHaveCount(1);
+    await expect(rows(tab).filter({ hasText: 'Firefox 140 on Windows' })).toHaveCount(0);
   } finally {
     await firefox.context.close();
   }

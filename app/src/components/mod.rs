@@ -86,7 +86,12 @@ pub fn ErrorMessage(
             now
         });
     }
-    move || message.get().filter(|_| !away.get()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+    // (`try_`: a drawing the page has just replaced may run once more after its owner, and `away`,
+    // were disposed, when the answer that replaced it also changed `message`: a filter's page
+    // redraws the activity card and says why it failed)
+    move || {
+        message.try_get().flatten().filter(|_| !away.try_get().unwrap_or_default()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+    }
 }
 
 /// Sets `away` for a tenth of a second: a line drawn while it is unset leaves the page and comes
@@ -320,6 +325,10 @@ pub fn Field(
                 required=required
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=described
+                // (its first value in the page's HTML too: `bind:value` only sets the property, so
+                // a value the page came with, a name asked for with a sign-up link, was missing
+                // until the bundle ran; never a password, which stays out of attributes)
+                value=(kind != "password").then(|| value.get_untracked())
                 bind:value=value
             />
             {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}

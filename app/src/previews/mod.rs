@@ -309,12 +309,12 @@ pub fn PreviewsPage() -> impl IntoView {
                     <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
                 })/>
                 <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
-                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 30, taken_back: vec![], ways_in: vec![], password_turned_off: true }/>
+                    <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true }/>
                 })/>
                 <State slug="not-me-done-taken-back" caption="Done, and what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
                     <NotMeDone done=crate::model::NotMeDoneView {
                         email: "ada@example.com".into(),
-                        minutes: 30,
+                        minutes: 60,
                         taken_back: vec!["the passkey “Chrome on Windows”".into(), "the authenticator app with its backup codes".into()],
                         ways_in: vec![],
                         password_turned_off: true,
@@ -323,7 +323,7 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="not-me-done-way-in" caption="Done, and the connected account that sign-in got in with removed" phone=true view=ViewFn::from(move || view! {
                     <NotMeDone done=crate::model::NotMeDoneView {
                         email: "ada@example.com".into(),
-                        minutes: 30,
+                        minutes: 60,
                         taken_back: vec![],
                         ways_in: vec!["the connected Google account".into()],
                         password_turned_off: true,
@@ -366,6 +366,11 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="activity-unusual" caption="Long device names, unknown locations" view=ViewFn::from(move || view! {
                     <ActivityCard events=activity_unusual() has_more=false filter="sign_ins".to_string() pending=false on_filter=noop_text on_more=noop/>
+                })/>
+                <State slug="activity-failed" caption="A filter's page could not be fetched" view=ViewFn::from(move || view! {
+                    <ActivityCard events=Vec::new() has_more=false filter="credentials".to_string() pending=false
+                        error=Some("We couldn't reach Gatehouse. Check your connection and try again.".to_string())
+                        on_filter=noop_text on_more=noop on_retry=noop/>
                 })/>
                 <State slug="activity-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! {
                     <ActivityCard events=activity_mixed() has_more=true filter=String::new() pending=true on_filter=noop_text on_more=noop/>
@@ -429,6 +434,10 @@ pub fn PreviewsPage() -> impl IntoView {
             <Preview id="reverify" title="Re-verification">
                 <State slug="verified-banner" caption="Verified, counting down" view=ViewFn::from(move || view! {
                     <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false, providers: vec![], window_minutes: REVERIFY_WINDOW_MINUTES } pending=false on_end=noop/>
+                })/>
+                <State slug="verified-end-failed" caption="End now could not reach the server" view=ViewFn::from(move || view! {
+                    <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false, providers: vec![], window_minutes: REVERIFY_WINDOW_MINUTES } pending=false
+                        error=Some("We couldn't reach Gatehouse. Check your connection and try again.".to_string()) on_end=noop/>
                 })/>
                 <State slug="reverify-dialog" caption="Confirm it's you" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true pending=false on_confirm=noop_text on_cancel=noop/></div>

@@ -55,6 +55,7 @@ pub struct ActivitySection {
     on_filter: Callback<String>,
     on_more: Callback<()>,
     on_download: Callback<String>,
+    on_retry: Callback<()>,
 }
 
 impl ActivitySection {
@@ -65,7 +66,9 @@ impl ActivitySection {
         // and after each change); once another filter was chosen, coming back to every kind
         // fetches it afresh like any filter, so it is never older than what a filter shows.
         let filtered = StoredValue::new(false);
-        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes()), move |(f, _)| async move {
+        // ("Try again" after a filter's page failed: the same filter, asked again)
+        let retry = RwSignal::new(0u32);
+        let first = crate::resource::page_resource(move || (filter.get(), ctx.changes(), retry.get()), move |(f, _, _)| async move {
             if f.is_empty() && !filtered.get_value() {
                 Ok(None)
             } else {
@@ -90,7 +93,14 @@ impl ActivitySection {
         });
         let cursor = Signal::derive(move || next.get().unwrap_or_else(|| first_page().and_then(|p| p.next)));
         let has_more = Signal::derive(move || cursor.get().is_some());
-        let error = Signal::derive(move || more.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+        // A filter's first page that failed (offline, say) leaves the card, its filter and its
+        // downloads where they were, saying so with "Try again" (it replaced the whole card with
+        // the sentence alone, and only a reload brought it back); so does a "Show more" that failed.
+        let first_failed = Signal::derive(move || matches!(first.get(), Some(Err(_))));
+        let error = Signal::derive(move || {
+            let first = first.get().and_then(|r| r.err());
+            first.or_else(|| more.value().get().and_then(|r| r.err())).filter(|e| *e != AppError::NotSignedIn).map(|e| e.to_string())
+        });
         let on_filter = Callback::new(move |f: String| {
             filtered.set_value(true);
             filter.set(f)
@@ -124,7 +134,14 @@ impl ActivitySection {
                 ctx.ended();
             }
         });
-        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download };
+        let on_retry = Callback::new(move |_| {
+            if first_failed.get_untracked() {
+                retry.update(|n| *n += 1);
+            } else {
+                on_more.run(());
+            }
+        });
+        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry };
         // a new first page (another filter, or a change: the overview's page too) starts the list
         // again
         Effect::new(move |_| {
@@ -147,14 +164,14 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download } = self;
+        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
                     let shown = match first.await {
-                        Ok(Some(_)) => Ok(()),
+                        // (a filter's page that failed: the card stays, saying so: `error`)
+                        Ok(Some(_)) | Err(_) => Ok(()),
                         Ok(None) => overview.await.map(|_| ()),
-                        Err(e) => Err(e),
                     };
                     match shown {
                         Ok(()) => {
@@ -168,6 +185,7 @@ impl ActivitySection {
                                     on_filter
                                     on_more
                                     on_download
+                                    on_retry
                                 />
                             }.into_any()
                         }
@@ -218,6 +236,9 @@ pub fn ActivityCard(
     /// session first); without it (previews) the links download as they are.
     #[prop(optional)]
     on_download: Option<Callback<String>>,
+    /// Asks again for what failed (`error`): a filter's first page, or "Show more"'s.
+    #[prop(optional)]
+    on_retry: Option<Callback<()>>,
 ) -> impl IntoView {
     let download = move |format: &'static str| {
         move |ev: leptos::ev::MouseEvent| {
@@ -262,10 +283,18 @@ pub fn ActivityCard(
                 </div>
             </div>
             <ErrorMessage message=error/>
+            // (`try_`: as the list below)
+            {move || on_retry.filter(|_| error.try_with(Option::is_some).unwrap_or_default()).map(|retry| view! {
+                <p><button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.try_get().unwrap_or_default()
+                    on:click=move |_| retry.run(())>"Try again"</button></p>
+            })}
             <p class="visually-hidden" aria-live="polite">{shown_count}</p>
             {move || {
                 let list = events.get();
-                if list.is_empty() {
+                if list.is_empty() && error.try_with(Option::is_some).unwrap_or_default() {
+                    // (nothing came: not "no activity")
+                    ().into_any()
+                } else if list.is_empty() {
                     // (`try_get`: when a filter's page answers that the session ended, this runs once
                     // more after the card it belongs to was replaced, and its `filter` is gone)
                     let text = if filter.try_get().unwrap_or_default().is_empty() {
@@ -284,8 +313,8 @@ pub fn ActivityCard(
             }}
             <Show when=move || has_more.get()>
                 <div class="card-footer">
-                    <button type="button" class="btn btn-secondary" disabled=move || pending.get() on:click=move |_| on_more.run(())>
-                        {move || if pending.get() { "Loading…" } else { "Show more" }}
+                    <button type="button" class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| on_more.run(())>
+                        {move || if pending.try_get().unwrap_or_default() { "Loading…" } else { "Show more" }}
                     </button>
                 </div>
             </Show>

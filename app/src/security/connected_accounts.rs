@@ -5,7 +5,7 @@
 //! a connected provider.
 use leptos::prelude::*;
 
-use super::context::{shown_error, SecurityContext, Sensitive};
+use super::context::{shown_error, shown_error_or_gone, SecurityContext, Sensitive};
 use crate::browser::dom;
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
@@ -145,7 +145,7 @@ impl ConnectedAccountsSection {
         };
         let error = Signal::derive(move || {
             shown_error(connect.action.value().get())
-                .or_else(|| shown_error(disconnect.action.value().get()))
+                .or_else(|| shown_error_or_gone(disconnect.action.value().get(), "That account was already disconnected."))
                 .or_else(|| said(Tone::Problem))
         });
         let info = Signal::derive(move || said(Tone::Info));

@@ -19,7 +19,7 @@ pub struct SecurityContext {
     pub overview: crate::resource::PageResource<Result<SecurityOverview, AppError>>,
     /// What the overview is keyed on: one more after each successful change.
     changes: RwSignal<u32>,
-    /// Sign out (the header's and the Sessions section's Log out).
+    /// Sign out (the header's and the Sessions section's Sign out).
     pub sign_out: ServerAction<SignOut>,
     /// Asks the person to confirm it is them before a sensitive change.
     pub reverify: ReverifyGate,
@@ -65,8 +65,10 @@ impl SecurityContext {
     }
 
     /// Reloads the overview after each of `action`'s successes, not after a failure: a refusal
-    /// must leave the form open with what the person typed. One failure is the exception (see
-    /// `leave_when_signed_out`).
+    /// must leave the form open with what the person typed. Two failures are exceptions: this
+    /// session ended elsewhere (see `leave_when_signed_out`), and `NotFound`, what the button
+    /// acted on is gone (ended or removed in another tab or browser): the list is redrawn without
+    /// it, beside the section's sentence (`shown_error_or_gone`).
     pub fn refresh_on_success<S>(&self, action: ServerAction<S>)
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
@@ -74,7 +76,7 @@ impl SecurityContext {
     {
         let ctx = *self;
         Effect::new(move |_| match action.value().get() {
-            Some(Ok(_)) => ctx.refresh(),
+            Some(Ok(_)) | Some(Err(AppError::NotFound)) => ctx.refresh(),
             Some(Err(AppError::NotSignedIn)) => ctx.ended(),
             _ => {}
         });
@@ -182,4 +184,14 @@ where
 /// An action's error for the section, except `ReverifyRequired` (the dialog answers that).
 pub fn shown_error<T: Clone + Send + Sync + 'static>(value: Option<Result<T, AppError>>) -> Option<String> {
     value.and_then(|r| r.err()).filter(|e| *e != AppError::ReverifyRequired).map(|e| e.to_string())
+}
+
+/// `shown_error`, with the section's own sentence for `NotFound`: what the button acted on was
+/// ended or removed meanwhile, in another tab or browser ("We couldn't find that." said nothing
+/// of the kind; `refresh_on_success` redraws the list without it).
+pub fn shown_error_or_gone<T: Clone + Send + Sync + 'static>(value: Option<Result<T, AppError>>, gone: &str) -> Option<String> {
+    match value {
+        Some(Err(AppError::NotFound)) => Some(gone.to_string()),
+        value => shown_error(value),
+    }
 }

@@ -1,8 +1,8 @@
-//! Sessions section: every signed-in device, the current one first with Log out, Revoke for the
+//! Sessions section: every signed-in device, the current one first with Sign out, Revoke for the
 //! others, Revoke all others and Sign out everywhere, each confirmed in the page first.
 use leptos::prelude::*;
 
-use super::context::{shown_error, SecurityContext, Sensitive};
+use super::context::{shown_error, shown_error_or_gone, SecurityContext, Sensitive};
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{DeviceKind, SecurityOverview, SessionView};
@@ -12,7 +12,7 @@ use crate::model::{DeviceKind, SecurityOverview, SessionView};
 /// - Auth: signed in and recently verified (ASVS 5.0 7.5.2: ending sessions needs re-authentication).
 /// - Effects: the session is revoked (kept for the security history); a `session_revoked` event.
 /// - Errors: `ReverifyRequired` (the page asks, then retries); `NotFound` for an unknown id, an
-///   ended session or another account's session alike; `Invalid` for this session (use Log out);
+///   ended session or another account's session alike; `Invalid` for this session (use Sign out);
 ///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/revoke")]
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
@@ -81,7 +81,7 @@ impl SessionsSection {
         let busy = [sign_out.pending(), revoke.action.pending(), revoke_others.action.pending(), everywhere.action.pending()];
         let pending = Signal::derive(move || busy.iter().any(|p| p.get()));
         let error = Signal::derive(move || {
-            shown_error(revoke.action.value().get())
+            shown_error_or_gone(revoke.action.value().get(), "That session had already ended.")
                 .or_else(|| shown_error(revoke_others.action.value().get()))
                 .or_else(|| shown_error(everywhere.action.value().get()))
         });
@@ -277,7 +277,7 @@ fn SessionRow(
                     view! {
                         <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
                             on:click=move |_| on_log_out.run(())>
-                            "Log out"
+                            "Sign out"
                         </button>
                     }.into_any()
                 } else {

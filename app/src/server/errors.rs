@@ -129,7 +129,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::EmailTooLong => "That email address is too long.",
         Invalid::EmailMalformed => "Enter an email address like name@example.com.",
         Invalid::DisplayNameTooLong => return format!("Use at most {MAX_DISPLAY_NAME} characters for your name."),
-        Invalid::CurrentSession => "Use Log out to end this session.",
+        Invalid::CurrentSession => "Use Sign out to end this session.",
         Invalid::NoPasswordYet => "This account has no password yet.",
         Invalid::CurrentPasswordWrong => "Your current password is not correct.",
         Invalid::AlreadyHasPassword => "This account already has a password. Use Change password instead.",
@@ -222,7 +222,7 @@ mod tests {
         let cases = [
             (Invalid::EmailMalformed, "email", "Enter an email address like name@example.com."),
             (Invalid::DisplayNameTooLong, "display_name", "Use at most 100 characters for your name."),
-            (Invalid::CurrentSession, "session", "Use Log out to end this session."),
+            (Invalid::CurrentSession, "session", "Use Sign out to end this session."),
             (
                 Invalid::PasswordTooShortForOneFactor,
                 "totp",

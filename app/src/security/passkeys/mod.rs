@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 pub use card::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 
-use super::context::{shown_error, SecurityContext, Sensitive};
+use super::context::{shown_error_or_gone, SecurityContext, Sensitive};
 use crate::browser::webauthn;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
@@ -229,8 +229,9 @@ impl PasskeysSection {
         // (each `pending()` makes a memo: made once here, not on every read)
         let (renaming, removing) = (rename.pending(), remove.action.pending());
         let pending = Signal::derive(move || busy.get() || renaming.get() || removing.get());
-        let error = Signal::derive(move || flow_error.get().or_else(|| shown_error(remove.action.value().get())));
-        let rename_error = Signal::derive(move || shown_error(rename.value().get()));
+        const GONE: &str = "That passkey was already removed.";
+        let error = Signal::derive(move || flow_error.get().or_else(|| shown_error_or_gone(remove.action.value().get(), GONE)));
+        let rename_error = Signal::derive(move || shown_error_or_gone(rename.value().get(), GONE));
         view! {
             <PasskeysCard
                 status=o.passkeys.clone()

@@ -110,10 +110,13 @@ impl ReverifySection {
     /// "Verified for 8 more minutes", with End now.
     pub fn banner(self, o: &SecurityOverview) -> impl IntoView {
         let end = self.end;
+        // (offline, End now said nothing: the banner kept counting as if it had worked)
+        let error = Signal::derive(move || super::context::shown_error(end.value().get()));
         view! {
             <VerifiedBanner
                 status=o.verification.clone()
                 pending=end.pending()
+                error
                 on_end=Callback::new(move |_| {
                     end.dispatch(EndReverification {});
                 })

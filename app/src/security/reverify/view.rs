@@ -7,9 +7,15 @@ use crate::components::{ErrorMessage, Field};
 use crate::model::{ProviderKind, VerificationView};
 use crate::sign_in::providers::ProviderMark;
 
-/// "Verified for 8 more minutes", counting down in the browser, with End now.
+/// "Verified for 8 more minutes", counting down in the browser, with End now (and why it did not
+/// end, when End now failed: the person may be leaving a shared computer).
 #[component]
-pub fn VerifiedBanner(status: VerificationView, #[prop(into)] pending: Signal<bool>, on_end: Callback<()>) -> impl IntoView {
+pub fn VerifiedBanner(
+    status: VerificationView,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    on_end: Callback<()>,
+) -> impl IntoView {
     let left = RwSignal::new(status.seconds_left);
     // Count down in the browser (effects do not run on the server, so SSR and hydration agree).
     Effect::new(move |_| {
@@ -38,6 +44,7 @@ pub fn VerifiedBanner(status: VerificationView, #[prop(into)] pending: Signal<bo
                     </p>
                     <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
                         on:click=move |_| on_end.run(())>"End now"</button>
+                    <ErrorMessage message=error pending/>
                 </div>
             }
         })

@@ -92,10 +92,13 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/sign-in") view=SignInPage/>
                 <Route path=path!("/sign-up") view=SignUpPage/>
-                <Route path=path!("/sign-up/finish") view=FinishSignUpPage/>
+                // The emailed links' pages check their link before they answer, whole (one short
+                // read): streamed, the page came as "Checking your link…" and a script to swap the
+                // rest in, so a browser without JavaScript (or before the bundle ran) never saw it.
+                <Route path=path!("/sign-up/finish") view=FinishSignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
-                <Route path=path!("/reset-password") view=ResetPasswordPage/>
-                <Route path=path!("/this-wasnt-me") view=NotMePage/>
+                <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/this-wasnt-me") view=NotMePage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::Async/>
                 <Route path=path!("/previews") view=PreviewsPage/>
             </Routes>

@@ -33,7 +33,9 @@ pub fn describe(user_agent: Option<&str>) -> Device {
     };
     let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else { return unknown };
     let Some(r) = woothee::parser::Parser::new().parse(ua) else { return unknown };
-    let known = |s: &str| !s.is_empty() && s != "UNKNOWN";
+    // (woothee's name for any agent it takes for a robot, "misc crawler", is its jargon: a script
+    // or an unusual browser reads as an unknown browser)
+    let known = |s: &str| !s.is_empty() && s != "UNKNOWN" && s != "misc crawler";
     let name = r.name.to_string();
     let major = r.version.split('.').next().unwrap_or_default().to_string();
     let browser = match (known(&name), known(&major)) {
@@ -91,5 +93,8 @@ mod tests {
             assert!(!d.browser.is_empty() && !d.os.is_empty(), "{ua:?} → {d:?}");
         }
         assert_eq!(describe(None).browser, "Unknown browser");
+        // an agent woothee takes for a robot: no "misc crawler" on the page
+        let odd = describe(Some("h2-probe/1.0 (+https://example.test/bot)"));
+        assert_eq!((odd.browser.as_str(), odd.browser_name.as_str()), ("Unknown browser", "Unknown browser"), "{odd:?}");
     }
 }

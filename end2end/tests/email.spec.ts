@@ -352,6 +352,31 @@ test('"Forgot password?" answers the same for an unknown address, and emails onl
   expect(countOf(`SELECT count(*) FROM email_outbox WHERE lower(to_address) = ${literal(account.email)} AND subject = ${literal(RESET_MAIL)}`)).toBe(2);
 });
 
+test("an emailed link's page comes whole, without waiting for JavaScript: the sign-up link's with the name asked for, the reset link's", async ({ page, browser, request }) => {
+  const email = uniqueEmail();
+  const before = (await mailsTo(email)).length;
+  const asked = await page.request.post('/api/auth/sign-up', { form: { email, display_name: 'Ada Lovelace' }, headers: SAME_ORIGIN_HEADERS });
+  expect(asked.status()).toBe(200);
+  const finish = linkTo(await waitForMail(email, SIGN_UP_MAIL, { after: before }), '/sign-up/finish');
+  const account = newAccount();
+  await signUpViaApi(request, account);
+  const reset = await resetLink(page, account.email);
+
+  // (streamed, both pages said "Checking your link…" until a script swapped the rest in)
+  const noScript = await browser.newContext({ baseURL: BASE_URL, javaScriptEnabled: false });
+  try {
+    const p = await noScript.newPage();
+    await p.goto(finish);
+    await expect(p.getByRole('heading', { level: 1 })).toHaveText('Finish creating your account');
+    await expect(p.getByLabel('Your name (optional)')).toHaveValue('Ada Lovelace');
+    await p.goto(reset);
+    await expect(p.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
+    await expect(p.getByText('Checking your link…')).toHaveCount(0);
+  } finally {
+    await noScript.close();
+  }
+});
+
 test('a mangled link says it is not valid, with a way forward', async ({ page, request }) => {
   const account = newAccount();
   const signUp = await signUpLink(page, account.email);

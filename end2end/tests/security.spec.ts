@@ -93,6 +93,8 @@ test.describe('security page layout', () => {
     await expect(page.getByRole('navigation', { name: 'Breadcrumb' })).toHaveText(
       /^\s*Settings\s*›?\s*Account\s*›?\s*Security & Access\s*$/,
     );
+    // (no link to the page it is on)
+    await expect(page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link')).toHaveCount(0);
   });
 
   test('API keys and authorized applications are marked "Coming soon"', async ({ page }) => {

@@ -82,7 +82,8 @@ pub fn SecurityPage() -> impl IntoView {
                         <PageFrame viewer=o.viewer.clone() on_sign_out signing_out>
                             <nav class="breadcrumb" aria-label="Breadcrumb">
                                 <ol>
-                                    <li><a href="/settings/security">"Settings"</a></li>
+                                    // (no links: "Settings" led to this very page, the only one there is)
+                                    <li>"Settings"</li>
                                     <li>"Account"</li>
                                     <li aria-current="page">"Security & Access"</li>
                                 </ol>

@@ -98,8 +98,9 @@ pub fn device_text(user_agent: Option<&str>) -> String {
 /// The short sentence the activity list shows for an event.
 pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&str>) -> String {
     use EventKind::*;
+    // (a passkey's name whole, as long as one may be: cut at 60, two long names could read alike)
     let named = |what: &str| match detail.filter(|d| !d.trim().is_empty()) {
-        Some(d) => format!("{what} ({})", shown(d, 60)),
+        Some(d) => format!("{what} ({})", shown(d, policy::names::PASSKEY_NAME_MAX)),
         None => what.to_string(),
     };
     match kind {
@@ -154,7 +155,7 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
 /// The notice email's headline (also its subject) and sentence, for a kind that sends one.
 fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, site: &str) -> Option<(String, String)> {
     use EventKind::*;
-    let detail = detail.map(|d| shown(d, 60));
+    let detail = detail.map(|d| shown(d, policy::names::PASSKEY_NAME_MAX));
     let identity = identity.map(|i| shown(i, 80));
     let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
     let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());

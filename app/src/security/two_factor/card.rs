@@ -30,8 +30,11 @@ pub fn BackupCodesPanel(
     // (shown only now: read from their start, not found by tabbing back)
     let panel_id = crate::components::scoped_id("backup-codes-panel");
     crate::components::focus_when_drawn(panel_id.clone());
+    // (on paper, which account they open: the page's header, with the address, is not printed)
+    let printed_title = format!("Gatehouse backup codes for {email}");
     view! {
         <div class="codes-panel" id=panel_id role="group" aria-label="Your backup codes" tabindex="-1">
+            <p class="print-only"><strong>{printed_title}</strong></p>
             <p><strong>"Save your backup codes."</strong>" If you lose your phone, each of these signs you in once. They are shown only now."</p>
             <ol class="backup-codes">
                 {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}

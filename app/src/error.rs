@@ -151,6 +151,10 @@ impl FromServerFnError for AppError {
         }
         let err = match value {
             ServerFnErrorErr::Request(_) => AppError::Network,
+            // In the browser: an answer that is not one of ours (a proxy's 502 or 504 page, a
+            // captive portal's, a body cut short): Gatehouse is not reachable as it should be, not
+            // "That request could not be understood", which blamed the person's request.
+            ServerFnErrorErr::Deserialization(_) if cfg!(not(feature = "ssr")) => AppError::Unavailable,
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Serialization(_)

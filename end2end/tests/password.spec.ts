@@ -76,6 +76,11 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   await expect(next).toHaveAttribute('aria-invalid', 'true');
   await expect(next).toBeFocused();
   await expect(section.getByRole('alert')).toHaveCount(0);
+  // the meter no longer says "Good" beside the refusal; typing on, it measures the new password
+  await expect(meter).toHaveText('Not accepted: choose another.');
+  await next.press('End');
+  await next.pressSequentially('z');
+  await expect(meter).toHaveText(/^Good\./);
   // nothing changed: the old password still works
   expect(await canSignIn(account.email, account.password)).toBe(true);
 });
@@ -225,4 +230,26 @@ test('a window that ran out long ago also asks, and Escape cancels without doing
   } finally {
     await other.close();
   }
+});
+
+test.describe("an answer that is not Gatehouse's", () => {
+  // (the browser logs the proxy's 502; one pattern: see activity.spec.ts)
+  test.use({ allowedConsoleErrors: [new RegExp(`${HTTP_4XX_LOG.source}|^Failed to load resource: the server responded with a status of 502\\b`)] });
+
+  test("a proxy's 502 page is said as Gatehouse being unavailable, not as a request it could not understand, and nothing typed is lost", async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    await gotoHydrated(page, SECURITY_PATH);
+    await page.route('**/api/security/password/change*', (route) =>
+      route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>' }),
+    );
+    const section = region(page, 'Password');
+    await section.getByRole('button', { name: 'Change password' }).click();
+    await section.getByLabel('Current password', { exact: true }).fill(account.password);
+    const next = strongPassword();
+    await section.getByLabel('New password', { exact: true }).fill(next);
+    await section.getByRole('button', { name: 'Update password' }).click();
+    await expect(section.getByRole('alert')).toHaveText('Gatehouse is temporarily unavailable. Please try again in a minute.');
+    await expect(section.getByLabel('New password', { exact: true })).toHaveValue(next);
+  });
 });

@@ -243,6 +243,21 @@ pub fn TimeAgo(moment: Moment) -> impl IntoView {
     }
 }
 
+/// `error` while `value` is still the one it was given for: once the person changes that value,
+/// the error goes, until the next answer says otherwise (a field's error, and aria-invalid; a
+/// password's strength meter, which says "Not accepted" beside it, not "Good"). `None` until an
+/// answer: the previews and the server draw the error they are given.
+pub fn while_unchanged(error: Signal<Option<String>>, value: RwSignal<String>) -> Signal<Option<String>> {
+    let answered = RwSignal::new(None::<String>);
+    if use_context::<PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            let has_error = error.with(Option::is_some);
+            answered.set(has_error.then(|| value.get_untracked()));
+        });
+    }
+    Signal::derive(move || error.get().filter(|_| answered.with(|a| a.as_ref().is_none_or(|v| value.with(|now| now == v)))))
+}
+
 /// A labelled input. `error` is shown under it and marks it invalid for assistive technology; when
 /// an error is set, the input takes the focus, so a screen reader reads its label and then the
 /// error (not in a preview, where many are drawn at once).
@@ -264,10 +279,7 @@ pub fn Field(
     described_by: Option<String>,
 ) -> impl IntoView {
     let input_id = scoped_id(id);
-    // An error is about the value it was given for: once the person changes that value, the error
-    // (and aria-invalid) goes, until the next answer says otherwise. (`None` until an answer: the
-    // previews and the server draw the error they are given.)
-    let answered = RwSignal::new(None::<String>);
+    let error_now = while_unchanged(error, value);
     // The error is read with the field, which it describes, as the focus moves there. When the
     // focus is in the field already (Enter pressed in it), moving it there reads nothing: the error
     // line then comes as an alert instead (away for a tenth of a second, so the same error again is
@@ -277,9 +289,7 @@ pub fn Field(
     if use_context::<PreviewScope>().is_none() {
         let input_id = input_id.clone();
         Effect::new(move |_| {
-            let has_error = error.with(Option::is_some);
-            answered.set(has_error.then(|| value.get_untracked()));
-            if !has_error {
+            if error.with(Option::is_none) {
                 return;
             }
             if crate::browser::dom::has_focus(&input_id) {
@@ -291,9 +301,7 @@ pub fn Field(
             }
         });
     }
-    let error = Signal::derive(move || {
-        error.get().filter(|_| answered.with(|a| a.as_ref().is_none_or(|v| value.with(|now| now == v))))
-    });
+    let error = error_now;
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
     let has_hint = hint.is_some();

@@ -118,6 +118,9 @@ pub fn ChoosePasswordForm(
         on_submit.run(password.get_untracked());
     };
     let meter_id = crate::components::scoped_id("password-strength");
+    // (the meter says "Not accepted" while the password is the one the server refused)
+    let refused = crate::components::while_unchanged(password_error, password);
+    let refused = Signal::derive(move || refused.with(Option::is_some));
     let min = if has_second_factor { MIN_LENGTH_WITH_SECOND_FACTOR } else { MIN_LENGTH };
     let (label, hint, button, busy) = match purpose {
         PasswordPurpose::FinishSignUp => (
@@ -150,7 +153,7 @@ pub fn ChoosePasswordForm(
             <input type="email" name="username" autocomplete="username" value=email.clone() hidden=true readonly=true/>
             <Field id="password" label=label kind="password" autocomplete="new-password" required=true hint=hint value=password
                 described_by=meter_id.clone() error=password_error/>
-            <StrengthMeter id=meter_id password email display_name has_second_factor/>
+            <StrengthMeter id=meter_id password email display_name has_second_factor refused/>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                     {move || if pending.get() { busy } else { button }}

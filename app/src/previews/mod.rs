@@ -14,9 +14,9 @@ use crate::sign_in::providers::{ProviderButtons, ProviderOutcome, Tone};
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
-use crate::security::sessions::SessionsCard;
+use crate::security::sessions::{Confirm, SessionsCard};
 use crate::security::two_factor::{CopyStatus, TwoFactorCard, TwoFactorPanel};
-use crate::error::LinkIssue;
+use crate::error::{AppError, LinkIssue};
 use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
 use crate::sign_in::{PasskeySignIn, SecondStepCode, SecondStepForm, SignInForm, SignUpForm};
 use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
@@ -199,6 +199,12 @@ pub fn PreviewsPage() -> impl IntoView {
                     <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
                 })/>
                 <State slug="sign-in-pending" caption="Pending" view=ViewFn::from(move || view! { <SignInForm pending=true on_submit=noop_creds/> })/>
+                <State slug="sign-in-rate-limited" caption="Too many attempts from the network" view=ViewFn::from(move || view! {
+                    <SignInForm pending=false error=Some(AppError::RateLimited { retry_after_seconds: 40 }.to_string()) on_submit=noop_creds/>
+                })/>
+                <State slug="sign-in-busy" caption="Server busy (load shedding)" view=ViewFn::from(move || view! {
+                    <SignInForm pending=false error=Some(AppError::Busy { retry_after_seconds: 2 }.to_string()) on_submit=noop_creds/>
+                })/>
                 <State slug="sign-in-signed-out" caption="After signing out" view=ViewFn::from(move || view! {
                     <SignInForm pending=false notice=Some("You have been signed out.".to_string()) on_submit=noop_creds/>
                 })/>
@@ -514,6 +520,15 @@ pub fn PreviewsPage() -> impl IntoView {
                     <RemovePasskeyConfirm id="p1" name="iCloud Keychain" sessions=2 sign_out=RwSignal::new(false) pending=false
                         on_confirm=noop on_cancel=noop/>
                 })/>
+                <State slug="passkeys-name-too-long" caption="New passkey: name too long" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true,
+                    Some("Use at most 64 characters."))/>
+                <State slug="passkeys-renamed" caption="Renamed" view=ViewFn::from(move || view! {
+                    <PasskeysCard status=PasskeysView { items: passkeys_several(), can_remove: true } supported=true pending=false
+                        notice=Some("Renamed to “Blue YubiKey”.".to_string()) panel=RwSignal::new(PasskeyPanel::None)
+                        on_add=noop_text on_rename=noop_pair on_remove=noop_remove/>
+                })/>
+                <State slug="passkeys-already-removed" caption="Removed in another tab meanwhile" view=passkeys(passkeys_several(), true, PasskeyPanel::None, true,
+                    Some("That passkey was already removed."))/>
                 <State slug="passkeys-rename" caption="Rename dialog" view=ViewFn::from(move || view! {
                     <div class="preview-modal">
                         <RenameDialog passkey=passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None) pending=false
@@ -560,7 +575,21 @@ pub fn PreviewsPage() -> impl IntoView {
                     <SessionsCard sessions=sessions_unusual() pending=false on_log_out=noop/>
                 })/>
                 <State slug="sessions-confirm-revoke" caption="Confirming a revoke" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming="2".to_string()/>
+                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming=Confirm::Revoke("2".into())/>
+                })/>
+                <State slug="sessions-confirm-others" caption="Confirming Revoke all others" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming=Confirm::Others/>
+                })/>
+                <State slug="sessions-confirm-everywhere" caption="Confirming Sign out everywhere" phone=true view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming=Confirm::Everywhere/>
+                })/>
+                <State slug="sessions-revoked" caption="Revoked" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many().into_iter().take(2).collect() pending=false on_log_out=noop
+                        status=Some("Session revoked. That device is signed out.".to_string())/>
+                })/>
+                <State slug="sessions-already-ended" caption="Revoked in another tab meanwhile" view=ViewFn::from(move || view! {
+                    <SessionsCard sessions=sessions_many().into_iter().take(2).collect() pending=false on_log_out=noop
+                        error=Some("That session had already ended.".to_string())/>
                 })/>
                 <State slug="sessions-pending" caption="Logging out" view=ViewFn::from(move || view! {
                     <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=true on_log_out=noop/>

@@ -113,7 +113,7 @@ impl SessionsSection {
 
 /// Which confirmation is open.
 #[derive(Clone, Debug, PartialEq)]
-enum Confirm {
+pub enum Confirm {
     None,
     Revoke(String),
     Others,
@@ -133,13 +133,13 @@ pub fn SessionsCard(
     /// How long sessions live on the account's plan, in a sentence.
     #[prop(optional, into)]
     lifetime: String,
-    /// Open the Revoke confirmation of this session id (previews).
+    /// The confirmation open at first (previews).
     #[prop(optional)]
-    confirming: Option<String>,
+    confirming: Option<Confirm>,
 ) -> impl IntoView {
     let count = sessions.len();
     let others = sessions.iter().filter(|s| !s.current).count();
-    let confirm = RwSignal::new(confirming.map(Confirm::Revoke).unwrap_or(Confirm::None));
+    let confirm = RwSignal::new(confirming.unwrap_or(Confirm::None));
     // A finished action closes its confirmation.
     Effect::new(move |was_pending: Option<bool>| {
         let now = pending.get();

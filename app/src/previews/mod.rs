@@ -591,7 +591,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <SessionsCard sessions=sessions_many().into_iter().take(2).collect() pending=false on_log_out=noop
                         error=Some("That session had already ended.".to_string())/>
                 })/>
-                <State slug="sessions-pending" caption="Logging out" view=ViewFn::from(move || view! {
+                <State slug="sessions-pending" caption="Signing out" view=ViewFn::from(move || view! {
                     <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=true on_log_out=noop/>
                 })/>
                 <State slug="sessions-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! { <SessionsCard sessions=sessions_many() pending=false on_log_out=noop/> })/>

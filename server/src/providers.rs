@@ -63,15 +63,17 @@ pub async fn callback(
         Some(r) if r != SECURITY => format!("&return_to={}", app::sign_in::urlencode(r)),
         _ => String::new(),
     };
+    // (the flow cookie stays: it is the browser's, shared by every flow begun in it, and another
+    // tab's flow still needs it to finish; clearing it here made that one "can't be used")
     match result {
         Ok(Finished::SignedIn { signed_in, .. }) => redirect(
             return_to.as_deref().unwrap_or(SECURITY),
-            &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None), FLOW.clear()],
+            &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None)],
         ),
         Ok(Finished::SecondStep(pending)) => {
             redirect(&format!("/sign-in?second_step=1{}", and_return_to()), &[PENDING.set(pending.expose(), None)])
         }
-        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected, true), &[FLOW.clear()]),
+        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected, true), &[]),
         Ok(Finished::Reverified(done)) => redirect(SECURITY, &[SESSION.set(done.token.expose(), policy_seconds)]),
         Err(e) => {
             let outcome = match e {

@@ -450,6 +450,37 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
     assert!(body.contains("A GitHub account is already connected. Disconnect it first to connect another."), "{body}");
 }
 
+/// Google and GitHub connected from two tabs of one browser (one flow cookie, shared): both finish.
+/// The first callback cleared the cookie, and the second said "That return from GitHub can't be
+/// used" (found by an exploratory tester). The same for two sign-ins begun in two tabs.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn flows_begun_in_two_tabs_of_one_browser_both_finish(db: PgPool) {
+    let w = world(db).await;
+    let mut ada = password_account(&w, "ada@example.test").await;
+    let mut urls = Vec::new();
+    for provider in ["Google", "GitHub"] {
+        let (res, body) = ada.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", provider)]).await;
+        assert_eq!(res.status(), StatusCode::OK, "{body}");
+        urls.push(serde_json::from_str::<String>(&body).unwrap());
+    }
+    let (google_url, github_url) = (&urls[0], &urls[1]);
+    let me = Person::new("ada@example.test");
+    let res = ada.come_back(&w.app, &w.idp.approve(google_url, &me, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=connected#connected-accounts");
+    let res = ada.come_back(&w.app, &w.idp.approve(github_url, &me, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM connected_accounts").await, 2);
+
+    // two sign-ins, each going back to its own page
+    let mut browser = Browser::default();
+    let first = start_returning_to(&w, &mut browser, "Google", "/settings/security?from=a").await;
+    let second = start_returning_to(&w, &mut browser, "Google", "/settings/security?from=b").await;
+    let res = browser.come_back(&w.app, &w.idp.approve(&second, &me, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?from=b");
+    let res = browser.come_back(&w.app, &w.idp.approve(&first, &me, Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security?from=a");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn connecting_needs_a_recent_verification(db: PgPool) {
     let w = world(db).await;

@@ -382,7 +382,7 @@ test.describe('on a phone', () => {
   });
 });
 
-test('connecting Google in two tabs: the tab whose start was replaced says so, and nothing else changes', async ({ page }) => {
+test('connecting Google in two tabs: both tabs finish, and Google is connected once', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
   await gotoHydrated(page, SECURITY_PATH);
@@ -390,7 +390,7 @@ test('connecting Google in two tabs: the tab whose start was replaced says so, a
   await gotoHydrated(other, SECURITY_PATH);
   const googleEmail = uniqueEmail();
 
-  // the first tab goes to Google and waits there; the second starts again and finishes
+  // the first tab goes to Google and waits there; the second starts too and finishes
   await region(page, 'Connected accounts').getByRole('button', { name: 'Connect Google' }).click();
   await expect(page).toHaveURL((url) => url.origin === IDP_URL);
   await region(other, 'Connected accounts').getByRole('button', { name: 'Connect Google' }).click();
@@ -400,11 +400,16 @@ test('connecting Google in two tabs: the tab whose start was replaced says so, a
 
   await consent(page, 'Google', googleEmail);
   await expectSecurityPage(page);
+  // (the first callback cleared the browser's flow cookie, so this one said "That return from
+  // Google can't be used")
   const connected = region(page, 'Connected accounts');
-  await expect(connected.getByRole('alert')).toHaveText(
-    "That return from Google can't be used: it was used already, or was started again in another tab or browser. Nothing was changed. Start again if you still need to.",
-  );
+  await expect(connected.getByRole('status')).toHaveText('Google is connected. You can now sign in with it.');
+  await expect(connected.getByRole('alert')).toHaveCount(0);
+  await expect(connected.getByRole('listitem').filter({ hasText: 'Google' })).toHaveCount(1);
   await expect(connected.getByRole('listitem').filter({ hasText: 'Google' })).toContainText(googleEmail);
+  // one connection, one event
+  expect(sql(`SELECT count(*) FROM security_events e JOIN users u ON u.id = e.user_id
+              WHERE u.email_normalized = ${literal(account.email.toLowerCase())} AND e.kind = 'provider_connected'`)).toBe('1');
 });
 
 test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {

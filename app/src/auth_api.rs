@@ -196,9 +196,10 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
 ///
 /// - Auth: anonymous (the token is the proof).
 /// - Effects: the password replaced; every session ended and every pending sign-in dropped; the
-///   link used; a `password_reset` event; a "Your password was reset" email queued; this browser's
-///   device cookie trusted for the account (it proved the mailbox: its next sign-in is counted on
-///   its own throttle path, not the one strangers' guesses fill).
+///   link used; a `password_reset` event; a "Your password was reset" email queued; for an account
+///   without an authenticator app, this browser's device cookie trusted for the account's throttle
+///   (it proved the mailbox: its next sign-in is counted on its own path, not the one strangers'
+///   guesses fill; still alerted as a new browser's).
 /// - Errors: `LinkUnusable`, `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "auth/reset-password")]
@@ -213,7 +214,9 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     )
     .await
     .map_err(fail)?;
-    set_device_cookie(&device);
+    if let Some(device) = device {
+        set_device_cookie(&device);
+    }
     leptos_axum::redirect("/sign-in?reset=1");
     Ok(())
 }

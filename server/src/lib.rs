@@ -60,6 +60,8 @@ pub struct Shared {
     pub limits: Arc<limits::RateLimits>,
     /// The built site's file names and how long browsers keep them.
     pub assets: Arc<assets::BuiltAssets>,
+    /// When a refused cross-site request was last logged (`middleware::cross_site_check`).
+    pub refused_log: middleware::RefusedLog,
 }
 
 impl AppState {
@@ -118,6 +120,7 @@ impl AppState {
             geo,
             limits: Arc::new(limits::RateLimits::new(&config.limits)),
             assets: Arc::new(assets),
+            refused_log: Default::default(),
             config: Arc::new(config),
             leptos,
         })))
@@ -208,7 +211,9 @@ pub fn router(state: AppState) -> Router {
 /// `video/mp2t`).
 async fn built_files_only(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if [".br", ".gz", ".d.ts"].iter().any(|end| req.uri().path().ends_with(end)) {
+    // (no built name has a `%`: an escaped one, `.d%2Ets`, would reach ServeDir decoded)
+    let path = req.uri().path();
+    if path.contains('%') || [".br", ".gz", ".d.ts"].iter().any(|end| path.ends_with(end)) {
         return (axum::http::StatusCode::NOT_FOUND, "Not found").into_response();
     }
     next.run(req).await

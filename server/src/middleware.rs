@@ -107,25 +107,30 @@ pub async fn cross_site_check(State(state): State<AppState>, req: Request, next:
     if allowed(&req, state.config.public_origin(), &state.config.site.allowed_origins) {
         next.run(req).await
     } else {
-        log_refused(req.uri().path());
+        state.refused_log.refused(req.uri().path());
         (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response()
     }
 }
 
-/// A refused cross-site request, logged at `warn` at most once a minute with how many were
-/// refused since the line before: anyone can send them, and a line each let anyone fill the log
-/// (a deployment whose origin is misconfigured, every POST refused, still shows at once).
-fn log_refused(path: &str) {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    static LAST_LINE: AtomicU64 = AtomicU64::new(0);
-    static UNLOGGED: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let last = LAST_LINE.load(Relaxed);
-    if (last == 0 || now >= last + 60) && LAST_LINE.compare_exchange(last, now, Relaxed, Relaxed).is_ok() {
-        let also = UNLOGGED.swap(0, Relaxed);
-        tracing::warn!(path, refused_since_last_line = also, "cross-site request refused (at most one line a minute)");
-    } else {
-        UNLOGGED.fetch_add(1, Relaxed);
+/// Refused cross-site requests, logged at `warn` at most once a minute with how many were refused
+/// since the line before: anyone can send them, and a line each let anyone fill the log (a
+/// deployment whose origin is misconfigured, every POST refused, still shows at once). One per
+/// application (`AppState`).
+#[derive(Clone, Default)]
+pub struct RefusedLog(std::sync::Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>);
+
+impl RefusedLog {
+    fn refused(&self, path: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (last_line, unlogged) = &*self.0;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let last = last_line.load(Relaxed);
+        if (last == 0 || now >= last + 60) && last_line.compare_exchange(last, now, Relaxed, Relaxed).is_ok() {
+            let also = unlogged.swap(0, Relaxed);
+            tracing::warn!(path, refused_since_last_line = also, "cross-site request refused (at most one line a minute)");
+        } else {
+            unlogged.fetch_add(1, Relaxed);
+        }
     }
 }
 

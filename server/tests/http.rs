@@ -811,7 +811,7 @@ async fn a_release_builds_files_are_kept_for_a_year_and_sent_in_the_encoding_the
     // a compressed copy is chosen by Accept-Encoding, never asked for by name (it went out
     // compressed again); wasm-bindgen's type declarations are not served (they went out as video)
     std::fs::write(root.join("pkg/gatehouse.d.ts"), "export function hydrate(): void;\n".repeat(60)).unwrap();
-    for path in ["/pkg/gatehouse.Wasm2.wasm.br", "/pkg/gatehouse.Js1.js.gz", "/pkg/gatehouse.d.ts"] {
+    for path in ["/pkg/gatehouse.Wasm2.wasm.br", "/pkg/gatehouse.Js1.js.gz", "/pkg/gatehouse.d.ts", "/pkg/gatehouse.d%2Ets", "/pkg/gatehouse.Wasm2.wasm%2Ebr", "/pkg/gatehouse.Js1.js.g%7A"] {
         let (res, body) = fetch(&app, path, Some("br, gzip")).await;
         assert_eq!((res.status(), body.as_slice()), (StatusCode::NOT_FOUND, &b"Not found"[..]), "{path}");
     }

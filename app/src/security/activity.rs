@@ -56,6 +56,8 @@ pub struct ActivitySection {
     on_more: Callback<()>,
     on_download: Callback<String>,
     on_retry: Callback<()>,
+    /// Try again asked a filter's page again, and it has not come yet (Try again is disabled).
+    retrying: RwSignal<bool>,
 }
 
 impl ActivitySection {
@@ -134,14 +136,20 @@ impl ActivitySection {
                 ctx.ended();
             }
         });
+        let retrying = RwSignal::new(false);
         let on_retry = Callback::new(move |_| {
             if first_failed.get_untracked() {
+                retrying.set(true);
                 retry.update(|n| *n += 1);
             } else {
                 on_more.run(());
             }
         });
-        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry };
+        Effect::new(move |_| {
+            first.track();
+            retrying.set(false);
+        });
+        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying };
         // a new first page (another filter, or a change: the overview's page too) starts the list
         // again
         Effect::new(move |_| {
@@ -164,7 +172,7 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry } = self;
+        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
@@ -180,7 +188,10 @@ impl ActivitySection {
                                     events
                                     has_more
                                     filter=filter
-                                    pending=more.pending()
+                                    pending=Signal::derive({
+                                        let more = more.pending();
+                                        move || more.get() || retrying.get()
+                                    })
                                     error
                                     on_filter
                                     on_more

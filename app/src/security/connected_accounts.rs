@@ -96,7 +96,7 @@ impl ConnectedAccountsSection {
         let disconnect = Sensitive::<DisconnectProvider>::new(ctx.reverify);
         let (panel, notice) = (RwSignal::new(ConnectedPanel::None), RwSignal::new(None::<String>));
         let returned = outcome_in_address();
-        ctx.refresh_on_success(disconnect.action);
+        ctx.refresh_on_success_or_gone(disconnect.action);
         ctx.leave_when_signed_out(connect.action);
         // Connect: the browser leaves for the provider.
         Effect::new(move |_| {

@@ -65,18 +65,37 @@ impl SecurityContext {
     }
 
     /// Reloads the overview after each of `action`'s successes, not after a failure: a refusal
-    /// must leave the form open with what the person typed. Two failures are exceptions: this
-    /// session ended elsewhere (see `leave_when_signed_out`), and `NotFound`, what the button
-    /// acted on is gone (ended or removed in another tab or browser): the list is redrawn without
-    /// it, beside the section's sentence (`shown_error_or_gone`).
+    /// must leave the form open with what the person typed. One failure is the exception (see
+    /// `leave_when_signed_out`).
     pub fn refresh_on_success<S>(&self, action: ServerAction<S>)
+    where
+        S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+        S::Output: Clone + Send + Sync + 'static,
+    {
+        self.refresh_after(action, false);
+    }
+
+    /// `refresh_on_success` for an action on one item of a list (revoke, rename, remove,
+    /// disconnect): after `NotFound` too, what it acted on being gone (ended or removed in another
+    /// tab or browser): the list is drawn again without it, beside the section's sentence
+    /// (`shown_error_or_gone`).
+    pub fn refresh_on_success_or_gone<S>(&self, action: ServerAction<S>)
+    where
+        S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+        S::Output: Clone + Send + Sync + 'static,
+    {
+        self.refresh_after(action, true);
+    }
+
+    fn refresh_after<S>(&self, action: ServerAction<S>, or_gone: bool)
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
         S::Output: Clone + Send + Sync + 'static,
     {
         let ctx = *self;
         Effect::new(move |_| match action.value().get() {
-            Some(Ok(_)) | Some(Err(AppError::NotFound)) => ctx.refresh(),
+            Some(Ok(_)) => ctx.refresh(),
+            Some(Err(AppError::NotFound)) if or_gone => ctx.refresh(),
             Some(Err(AppError::NotSignedIn)) => ctx.ended(),
             _ => {}
         });

@@ -68,7 +68,7 @@ impl SessionsSection {
             revoke_others: Sensitive::new(ctx.reverify),
             everywhere: Sensitive::new(ctx.reverify),
         };
-        ctx.refresh_on_success(section.revoke.action);
+        ctx.refresh_on_success_or_gone(section.revoke.action);
         ctx.refresh_on_success(section.revoke_others.action);
         ctx.leave_when_signed_out(section.everywhere.action);
         section

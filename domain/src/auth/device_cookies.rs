@@ -1,6 +1,7 @@
 //! Device cookies (OWASP, "Slow Down Online Guessing Attacks with Device Cookies"): a browser that
-//! has fully signed in to an account gets a signed, long-lived cookie naming that account and a
-//! random nonce. Its guesses are then counted on that device's own throttle row, and everyone
+//! has fully signed in to an account (or, on an account without an authenticator app, reset its
+//! password through the emailed link: `email_links::reset_password`) gets a signed, long-lived
+//! cookie naming that account and a random nonce. Its guesses are then counted on that device's own throttle row, and everyone
 //! else's on the account's untrusted row, so an attacker who knows the email can slow down or lock
 //! only the untrusted path: the owner's own browsers keep signing in.
 //!
@@ -12,9 +13,10 @@
 //! cookie is not a session: nothing signs in with it.
 //!
 //! A trusted browser also signs in without an unfamiliar-sign-in alert, but only while its entry
-//! is newer than the account's last reset of its devices (`users.devices_reset_at`: "This wasn't
-//! me", a password reset or change, …; see [`known_since`]): an intruder's browser keeps its
-//! throttle row, never the owner's trust.
+//! is as new as the account's last reset of its devices (`users.devices_reset_at`: "This wasn't
+//! me", a password reset or change, …; see [`known_since`]; a password reset's own entry is dated
+//! just before it, so it never is): an intruder's browser keeps its throttle row, never the
+//! owner's trust.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -316,14 +316,18 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
 /// reset recorded and confirmed by email. Nobody is signed in: the next sign-in (with its second
 /// step, if the account has one) follows.
 ///
-/// Answers the browser's device cookie with the account's entry renewed (`DeviceCookieKey::issue`):
-/// whoever opened the link proved the mailbox, as a full sign-in proves the account, so that
-/// browser's password and code attempts count on its own throttle path from now on. Without it,
-/// someone who knows the address could keep the account's untrusted path waiting (a few counted
-/// guesses an hour) and the owner, back on a new browser through Forgot password, would hear that
-/// the password she had just chosen was wrong. Its entry is as new as the reset of the account's
-/// devices, so the sign-in that follows there is a known device's (no unfamiliar-sign-in alert).
-pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<DeviceCookie, DomainError> {
+/// Answers, for an account without an authenticator app, the browser's device cookie with the
+/// account's entry renewed (`DeviceCookieKey::issue`): whoever opened the link proved the mailbox,
+/// which for such an account is all a full sign-in proves, so that browser's password attempts
+/// count on its own throttle path from now on. Without it, someone who knows the address could
+/// keep the account's untrusted path waiting (a few counted guesses an hour) and the owner, back on
+/// a new browser through Forgot password, would hear that the password she had just chosen was
+/// wrong. With an authenticator app, none: a mailbox is not the second factor, and each reset's
+/// new path would give someone holding only the mailbox another path's budget of code guesses.
+/// The entry is dated just before the reset of the account's devices, so it is not a known
+/// device's (`device_cookies::known_since`): the sign-in that follows there is alerted as any new
+/// browser's, and its "This wasn't me" can still take back what that sign-in adds.
+pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<Option<DeviceCookie>, DomainError> {
     let link = reset_link(svc, token).await?;
     let hash = link_hash(token)?;
     let user = db::users::find_by_email(&svc.db, &normalize_email(&link.email)).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
@@ -353,6 +357,8 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     db::sessions::revoke_all(&mut *tx, user_id, now, RevokeReason::PasswordReset).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     db::users::reset_devices(&mut *tx, user_id, now).await?;
+    // (read under the account's lock: an authenticator turned on meanwhile counts)
+    let second_factor = db::two_factor::enabled_at(&mut *tx, user_id).await?.is_some();
     db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;
     let mail = Mail::PasswordResetDone {
         when: format_when(now),
@@ -363,7 +369,7 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     tx.commit().await?;
     // this instance's next request never races Postgres' announcement of the ended sessions
     svc.session_cache.forget_account(user_id);
-    Ok(svc.device_cookies.issue(client.device.as_ref(), user_id, now))
+    Ok((!second_factor).then(|| svc.device_cookies.issue(client.device.as_ref(), user_id, now - Duration::microseconds(1))))
 }
 
 /// "1 December 2026 at 14:05 UTC".

@@ -166,8 +166,8 @@ impl PasskeysSection {
         let (busy, flow_error, notice) = (RwSignal::new(false), RwSignal::new(None::<String>), RwSignal::new(None::<String>));
         let supported = RwSignal::new(true);
         Effect::new(move |_| supported.set(webauthn::supported()));
-        ctx.refresh_on_success(rename);
-        ctx.refresh_on_success(remove.action);
+        ctx.refresh_on_success_or_gone(rename);
+        ctx.refresh_on_success_or_gone(remove.action);
         Effect::new(move |_| {
             if let Some(Ok(name)) = rename.value().get() {
                 panel.set(PasskeyPanel::None);

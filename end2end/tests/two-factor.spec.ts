@@ -23,6 +23,7 @@ import {
   submitSignInForm,
   test,
   turnOnAuthenticator,
+  waitForHydration,
 } from './fixtures';
 import type { Page } from '@playwright/test';
 
@@ -243,6 +244,23 @@ test('a second step that ran out sends the sign-in back to the password form, th
   await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
 });
 
+test('a reload at the code step keeps it (it is in the address), and the sign-in finishes there', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const { codes } = await setUp(page);
+  await signOutAndIn(page, account);
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('second_step') === '1');
+  // (it came back as an empty sign-in form)
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  await page.getByRole('button', { name: 'Use a backup code instead' }).click();
+  await page.getByLabel('Backup code').fill(codes[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+});
+
 test('Back to sign in leaves the code step: the form is back with the email, the keyboard on the password, and that sign-in takes no code', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
@@ -251,8 +269,11 @@ test('Back to sign in leaves the code step: the form is back with the email, the
   const pending = (await page.context().cookies()).find((c) => c.name === '__Host-gatehouse-pending');
   expect(pending).toBeDefined();
   await expect(page.getByText('Have a passkey for this account? It signs you in without a code.')).toBeVisible();
+  await expect(page).toHaveURL((url) => url.searchParams.get('second_step') === '1');
   await page.getByRole('button', { name: 'Back to sign in' }).click();
   await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
+  // (a reload must not bring the code step back)
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && !url.searchParams.has('second_step'));
   await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeVisible();
   await expect(page.getByLabel('Email', { exact: true })).toHaveValue(account.email);
   await expect(page.getByLabel('Password', { exact: true })).toBeFocused();

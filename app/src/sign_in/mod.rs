@@ -155,12 +155,19 @@ pub fn SignInPage() -> impl IntoView {
     // (outlives the password form while the second step shows)
     let typed_email = RwSignal::new(String::new());
     Effect::new(move |_| match action.value().get() {
-        Some(Err(AppError::SecondStepRequired)) => second_step.set(true),
+        Some(Err(AppError::SecondStepRequired)) => {
+            second_step.set(true);
+            // in the address too, as a provider's second step arrives: a reload (or a phone
+            // bringing the tab back) keeps the code step instead of an empty sign-in form
+            let back = return_to.get_untracked().map(|r| format!("&return_to={}", urlencode(&r))).unwrap_or_default();
+            dom::replace_address(&format!("/sign-in?second_step=1{back}"));
+        }
         _ => {}
     });
     Effect::new(move |_| {
         if let Some(Err(AppError::SignInAgain)) = second.value().get() {
             second_step.set(false);
+            dom::forget_in_address(&["second_step"]);
         }
     });
     let error = Signal::derive(move || match (second.value().get(), action.value().get()) {
@@ -187,14 +194,8 @@ pub fn SignInPage() -> impl IntoView {
             second.value().set(None);
             action.value().set(None);
             second_step.set(false);
-            // a provider's second step arrived as ?second_step=1: a reload must not bring it back
-            if query.read_untracked().get("second_step").is_some() {
-                let to = match return_to.get_untracked() {
-                    Some(r) => format!("/sign-in?return_to={}", urlencode(&r)),
-                    None => "/sign-in".into(),
-                };
-                dom::replace_address(&to);
-            }
+            // the code step is in the address (?second_step=1): a reload must not bring it back
+            dom::forget_in_address(&["second_step"]);
             let field = if typed_email.get_untracked().trim().is_empty() { "email" } else { "password" };
             request_animation_frame(move || dom::focus(field));
         });

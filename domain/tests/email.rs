@@ -818,3 +818,42 @@ async fn a_link_found_after_its_deadline_is_given_up_unsent(db: PgPool) {
     let error: String = sqlx::query_scalar("SELECT last_error FROM email_outbox WHERE failed_at IS NOT NULL").fetch_one(&db).await.unwrap();
     assert_eq!(error, "not sent before its link expired");
 }
+
+/// An address with an accent, composed ("ë", one character) when the account was made and
+/// decomposed ("e" and a combining diaeresis) when the owner types it on another device: one
+/// address, so the same account (it was "Incorrect email or password", and a second sign-up).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_address_typed_composed_or_decomposed_is_one_address(db: PgPool) {
+    let svc = services(db.clone());
+    confirmed_account(&svc, "zo\u{00EB}@example.test").await;
+    assert!(sign_in(&svc, "Zoe\u{0308}@example.test", &Password::new(PW), &ClientInfo::default()).await.is_ok());
+    request_password_reset(&svc, "zoe\u{0308}@example.test", &ClientInfo::default()).await.unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'").await, 1);
+}
+
+/// Migration 33 composes the stored look-up keys, so an account made with a decomposed address
+/// before it is still found by the address its owner types; of two accounts whose keys are two
+/// spellings of one address, the older takes the composed key and the other keeps its own (the
+/// migration does not fail on the unique key).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn migration_33_composes_stored_addresses_without_taking_another_accounts_key(db: PgPool) {
+    let svc = services(db.clone());
+    let older = confirmed_account(&svc, "older@example.test").await;
+    svc.clock.advance(Duration::seconds(1));
+    let newer = confirmed_account(&svc, "newer@example.test").await;
+    let alone = confirmed_account(&svc, "alone@example.test").await;
+    // keys as accounts made before it stored them: decomposed; "ậ" spelt with its two marks in
+    // either order (both compose to U+1EAD)
+    for (id, k) in [(older, "a\u{0323}\u{0302}@example.test"), (newer, "a\u{0302}\u{0323}@example.test"), (alone, "zoe\u{0308}@example.test")] {
+        sqlx::query("UPDATE users SET email_normalized = $2 WHERE id = $1").bind(id.0).bind(k).execute(&db).await.unwrap();
+    }
+    sqlx::raw_sql(include_str!("../migrations/20261206000033_compose_email_addresses.sql")).execute(&db).await.unwrap();
+    let key_of = |id: domain::ids::UserId| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, String>("SELECT email_normalized FROM users WHERE id = $1").bind(id.0).fetch_one(&db).await.unwrap() }
+    };
+    assert_eq!(key_of(alone).await, "zo\u{00EB}@example.test");
+    assert_eq!(key_of(older).await, "\u{1EAD}@example.test");
+    assert_eq!(key_of(newer).await, "a\u{0302}\u{0323}@example.test", "kept: the composed key is the older account's");
+    assert!(sign_in(&svc, "zoe\u{0308}@example.test", &Password::new(PW), &ClientInfo::default()).await.is_ok());
+}

@@ -285,6 +285,10 @@ mod tests {
     #[test]
     fn emails_are_trimmed_and_case_folded() {
         assert_eq!(normalize_email("  Ada@Example.TEST "), "ada@example.test");
+        // composed and decomposed, any case: one address
+        assert_eq!(normalize_email("Zo\u{00CB}@example.test"), "zo\u{00EB}@example.test");
+        assert_eq!(normalize_email("zoe\u{0308}@example.test"), "zo\u{00EB}@example.test");
+        assert_eq!(normalize_email("ZOE\u{0308}@example.test"), "zo\u{00EB}@example.test");
     }
 
     #[test]

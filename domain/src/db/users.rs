@@ -3,9 +3,14 @@ use time::OffsetDateTime;
 
 use crate::ids::UserId;
 
-/// Trimmed and lower-cased: the identity used for look-ups and uniqueness (`email_normalized`).
+/// Trimmed, lower-cased and in Unicode's composed form (NFC): the identity used for look-ups and
+/// uniqueness (`email_normalized`). An address with an accent may come typed or pasted composed
+/// ("ë", one character) or decomposed ("e" and a combining diaeresis), which look and are mailed
+/// alike: both were told "Incorrect email or password", or made a second account (migration 33
+/// composes the stored ones).
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    email.trim().to_lowercase().nfc().collect()
 }
 
 #[derive(Clone)]

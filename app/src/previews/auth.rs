@@ -1,0 +1,180 @@
+//! The previews of the pages a person sees before signing in: the sign-in and sign-up forms, the
+//! emailed links' pages and "This wasn't me" (out of `mod.rs`, which had grown past 600 lines).
+use leptos::prelude::*;
+
+use super::fixtures::*;
+use super::{Preview, State};
+use crate::error::{AppError, LinkIssue};
+use crate::model::ProviderKind;
+use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
+use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
+use crate::sign_in::providers::{ProviderButtons, ProviderOutcome, Tone};
+use crate::sign_in::{PasskeySignIn, SecondStepCode, SecondStepForm, SignInForm, SignUpForm};
+
+#[component]
+pub(super) fn AuthPreviews() -> impl IntoView {
+    let noop_creds = Callback::new(|_| {});
+    let noop_code = Callback::new(|_: SecondStepCode| {});
+    let noop_account = Callback::new(|_| {});
+    let noop = Callback::new(|_: ()| {});
+    let noop_text = Callback::new(|_: String| {});
+    let noop_provider = Callback::new(|_: ProviderKind| {});
+    let provider_buttons = move |local: bool, pending: Option<ProviderKind>, said: Option<ProviderOutcome>| {
+        ViewFn::from(move || {
+            let providers = BOTH.iter().map(|p| crate::model::ProviderOption { local, ..*p }).collect::<Vec<_>>();
+            let (kind, tone) = (ProviderKind::Google, said.map(|o| o.tone()));
+            let error = said.filter(|_| tone == Some(Tone::Problem)).map(|o| o.sentence(kind));
+            let notice = said.filter(|_| tone == Some(Tone::Info)).map(|o| o.sentence(kind));
+            view! { <ProviderButtons providers pending error notice on_choose=noop_provider/> }
+        })
+    };
+    view! {
+    <Preview id="sign-in" title="Sign-in form">
+        <State slug="sign-in-empty" caption="Empty" view=ViewFn::from(move || view! { <SignInForm pending=false on_submit=noop_creds/> })/>
+        <State slug="sign-in-error" caption="Error" view=ViewFn::from(move || view! {
+            <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
+        })/>
+        <State slug="sign-in-pending" caption="Pending" view=ViewFn::from(move || view! { <SignInForm pending=true on_submit=noop_creds/> })/>
+        <State slug="sign-in-rate-limited" caption="Too many attempts from the network" view=ViewFn::from(move || view! {
+            <SignInForm pending=false error=Some(AppError::RateLimited { retry_after_seconds: 40 }.to_string()) on_submit=noop_creds/>
+        })/>
+        <State slug="sign-in-busy" caption="Server busy (load shedding)" view=ViewFn::from(move || view! {
+            <SignInForm pending=false error=Some(AppError::Busy { retry_after_seconds: 2 }.to_string()) on_submit=noop_creds/>
+        })/>
+        <State slug="sign-in-signed-out" caption="After signing out" view=ViewFn::from(move || view! {
+            <SignInForm pending=false notice=Some("You have been signed out.".to_string()) on_submit=noop_creds/>
+        })/>
+        <State slug="sign-in-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! {
+            <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
+        })/>
+        <State slug="sign-in-passkey" caption="Sign in with a passkey" view=ViewFn::from(move || view! {
+            <PasskeySignIn supported=true pending=false on_click=noop/>
+        })/>
+        <State slug="sign-in-passkey-cancelled" caption="Passkey prompt cancelled" view=ViewFn::from(move || view! {
+            <PasskeySignIn supported=true pending=false notice=Some("Passkey sign-in was cancelled.".to_string()) on_click=noop/>
+        })/>
+        <State slug="sign-in-passkey-waiting" caption="Waiting for the passkey" view=ViewFn::from(move || view! {
+            <PasskeySignIn supported=true pending=true on_click=noop/>
+        })/>
+        <State slug="sign-in-passkey-unsupported" caption="Browser without passkeys" view=ViewFn::from(move || view! {
+            <PasskeySignIn supported=false pending=false on_click=noop/>
+        })/>
+        <State slug="sign-in-second-step" caption="Second step: authenticator code" view=ViewFn::from(move || view! {
+            <SecondStepForm pending=false on_submit=noop_code on_back=noop/>
+        })/>
+        <State slug="sign-in-second-step-wrong" caption="Second step: wrong code" view=ViewFn::from(move || view! {
+            <SecondStepForm pending=false error=Some("That code is not right. Enter the current code from your authenticator app.".to_string())
+                on_submit=noop_code on_back=noop/>
+        })/>
+        <State slug="sign-in-second-step-backup" caption="Second step: backup code" phone=true view=ViewFn::from(move || view! {
+            <SecondStepForm pending=false backup=true on_submit=noop_code on_back=noop/>
+        })/>
+        <State slug="sign-in-providers" caption="Continue with Google or GitHub" view=provider_buttons(false, None, None)/>
+        <State slug="sign-in-providers-local" caption="Local development provider" view=provider_buttons(true, None, None)/>
+        <State slug="sign-in-providers-going" caption="On the way to Google" view=provider_buttons(false, Some(ProviderKind::Google), None)/>
+        <State slug="sign-in-providers-cancelled" caption="Back from Google: cancelled" view=provider_buttons(false, None,
+            Some(ProviderOutcome::Cancelled))/>
+        <State slug="sign-in-providers-email-in-use" caption="Back from Google: email already in use" view=provider_buttons(false, None,
+            Some(ProviderOutcome::EmailInUse))/>
+        <State slug="sign-in-providers-phone" caption="Phone width" phone=true view=provider_buttons(true, None,
+            Some(ProviderOutcome::EmailInUse))/>
+    </Preview>
+
+    <Preview id="sign-up" title="Sign-up form">
+        <State slug="sign-up-empty" caption="Empty" view=ViewFn::from(move || view! { <SignUpForm pending=false on_submit=noop_account/> })/>
+        // (said at the field it is about, as the page does)
+        <State slug="sign-up-error" caption="Error" view=ViewFn::from(move || view! {
+            <SignUpForm pending=false error=Some("Enter an email address like name@example.com.".to_string()) error_field=Some("email")
+                on_submit=noop_account/>
+        })/>
+        <State slug="sign-up-pending" caption="Pending" view=ViewFn::from(move || view! { <SignUpForm pending=true on_submit=noop_account/> })/>
+        <State slug="sign-up-check-inbox" caption="Check your inbox" view=ViewFn::from(move || view! {
+            <CheckInbox sent=Sent::SignUp email="ada@example.com" on_again=noop/>
+        })/>
+        <State slug="sign-up-check-inbox-phone" caption="Check your inbox, phone width" phone=true view=ViewFn::from(move || view! {
+            <CheckInbox sent=Sent::SignUp email="ada.lovelace.long.address@analytical-engine.example.com" on_again=noop/>
+        })/>
+    </Preview>
+
+    <Preview id="links" title="Emailed links">
+        <State slug="forgot-password" caption="Forgot password" view=ViewFn::from(move || view! {
+            <ForgotPasswordForm pending=false on_submit=noop_text/>
+        })/>
+        <State slug="forgot-password-sent" caption="Forgot password: link sent" view=ViewFn::from(move || view! {
+            <CheckInbox sent=Sent::Reset email="ada@example.com" on_again=noop/>
+        })/>
+        <State slug="finish-sign-up" caption="Finish sign-up: choose a password" view=ViewFn::from(move || view! {
+            <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email="ada@example.com" display_name="Ada Lovelace"
+                initial="correct horse battery" pending=false on_submit=noop_text/>
+        })/>
+        <State slug="finish-sign-up-passkey" caption="Finish sign-up: or a passkey" view=ViewFn::from(move || view! {
+            <SignUpPasskey supported=true pending=false on_click=noop/>
+        })/>
+        <State slug="finish-sign-up-passkey-cancelled" caption="Finish sign-up: passkey prompt cancelled" view=ViewFn::from(move || view! {
+            <SignUpPasskey supported=true pending=false error=Some("Creating the passkey was cancelled.".to_string()) on_click=noop/>
+        })/>
+        <State slug="reset-password" caption="Reset: choose a new password" view=ViewFn::from(move || view! {
+            <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" pending=false on_submit=noop_text/>
+        })/>
+        <State slug="reset-password-error" caption="Reset: password refused" view=ViewFn::from(move || view! {
+            <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" initial="password1234567"
+                password_error=Some("This password appears in lists of leaked passwords. Choose another.".to_string()) pending=false on_submit=noop_text/>
+        })/>
+        <State slug="reset-password-set-first" caption="Reset link of an account without a password" phone=true view=ViewFn::from(move || view! {
+            <ChoosePasswordForm purpose=PasswordPurpose::SetFirst email="ada@example.com" has_second_factor=true pending=true on_submit=noop_text/>
+        })/>
+        <State slug="link-expired" caption="Expired link" view=ViewFn::from(move || view! {
+            <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Get a new link"/>
+        })/>
+        <State slug="link-used" caption="Used link" view=ViewFn::from(move || view! {
+            <LinkProblem issue=LinkIssue::Used again_href="/sign-up" again_label="Start again"/>
+        })/>
+        <State slug="link-account-exists" caption="Sign-up link for an address that has an account now" view=ViewFn::from(move || view! {
+            <LinkProblem issue=LinkIssue::AccountExists again_href="/sign-in" again_label="Sign in"/>
+        })/>
+        <State slug="link-superseded" caption="Reset link after a password change" view=ViewFn::from(move || view! {
+            <LinkProblem issue=LinkIssue::Superseded again_href="/forgot-password" again_label="Get a new link"/>
+        })/>
+        <State slug="link-invalid" caption="Link that isn't valid" phone=true view=ViewFn::from(move || view! {
+            <LinkProblem issue=LinkIssue::Invalid again_href="/forgot-password" again_label="Get a new link"/>
+        })/>
+    </Preview>
+
+    <Preview id="not-me" title="This wasn't me">
+        <State slug="not-me-confirm" caption="The sign-in, and the one button" view=ViewFn::from(move || view! {
+            <NotMeConfirm sign_in=not_me_view() pending=false on_confirm=noop/>
+        })/>
+        <State slug="not-me-marked-as-yours" caption="Marked as yours on the page: said, and still reportable" phone=true view=ViewFn::from(move || view! {
+            <NotMeConfirm sign_in=crate::model::NotMeView { marked_as_yours: Some("23 November 2026 at 10:40 UTC".into()), ..not_me_view() } pending=false on_confirm=noop/>
+        })/>
+        <State slug="not-me-pending" caption="Signing it out" phone=true view=ViewFn::from(move || view! {
+            <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
+        })/>
+        <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
+            <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true }/>
+        })/>
+        <State slug="not-me-done-taken-back" caption="Done, and what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
+            <NotMeDone done=crate::model::NotMeDoneView {
+                email: "ada@example.com".into(),
+                minutes: 60,
+                taken_back: vec!["the passkey “Chrome on Windows”".into(), "the authenticator app with its backup codes".into()],
+                ways_in: vec![],
+                password_turned_off: true,
+            }/>
+        })/>
+        <State slug="not-me-done-way-in" caption="Done, and the connected account that sign-in got in with removed" phone=true view=ViewFn::from(move || view! {
+            <NotMeDone done=crate::model::NotMeDoneView {
+                email: "ada@example.com".into(),
+                minutes: 60,
+                taken_back: vec![],
+                ways_in: vec!["the connected Google account".into()],
+                password_turned_off: true,
+            }/>
+        })/>
+        <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
+            <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Expired.report_sentence()/>
+        })/>
+    </Preview>
+
+    }
+}

@@ -221,9 +221,7 @@ async fn built_files_only(req: axum::extract::Request, next: axum::middleware::N
 
 /// 404 for an unknown address under /api, said as the server functions say it (`AppError::NotFound`).
 async fn api_not_found() -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let body = serde_json::to_string(&app::error::AppError::NotFound).unwrap_or_default();
-    (axum::http::StatusCode::NOT_FOUND, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    middleware::error_response(&app::error::AppError::NotFound)
 }
 
 /// The smallest answer worth compressing. Below it gzip saves little (a few dozen bytes on a

@@ -279,7 +279,6 @@ pub fn Field(
     described_by: Option<String>,
 ) -> impl IntoView {
     let input_id = scoped_id(id);
-    let error_now = while_unchanged(error, value);
     // The error is read with the field, which it describes, as the focus moves there. When the
     // focus is in the field already (Enter pressed in it), moving it there reads nothing: the error
     // line then comes as an alert instead (away for a tenth of a second, so the same error again is
@@ -301,7 +300,7 @@ pub fn Field(
             }
         });
     }
-    let error = error_now;
+    let error = while_unchanged(error, value);
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
     let has_hint = hint.is_some();

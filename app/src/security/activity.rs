@@ -56,7 +56,7 @@ pub struct ActivitySection {
     on_more: Callback<()>,
     on_download: Callback<String>,
     on_retry: Callback<()>,
-    /// Try again asked a filter's page again, and it has not come yet (Try again is disabled).
+    /// Try again asked a filter's page again, and its answer has not come yet.
     retrying: RwSignal<bool>,
 }
 
@@ -68,13 +68,17 @@ impl ActivitySection {
         // and after each change); once another filter was chosen, coming back to every kind
         // fetches it afresh like any filter, so it is never older than what a filter shows.
         let filtered = StoredValue::new(false);
-        // ("Try again" after a filter's page failed: the same filter, asked again)
+        // ("Try again" after a filter's page failed: the same filter, asked again; `retrying` until
+        // its answer comes, which disables Try again)
         let retry = RwSignal::new(0u32);
+        let retrying = RwSignal::new(false);
         let first = crate::resource::page_resource(move || (filter.get(), ctx.changes(), retry.get()), move |(f, _, _)| async move {
             if f.is_empty() && !filtered.get_value() {
                 Ok(None)
             } else {
-                get_activity(f, String::new()).await.map(Some)
+                let page = get_activity(f, String::new()).await.map(Some);
+                retrying.try_set(false);
+                page
             }
         });
         let overview = ctx.overview;
@@ -136,7 +140,6 @@ impl ActivitySection {
                 ctx.ended();
             }
         });
-        let retrying = RwSignal::new(false);
         let on_retry = Callback::new(move |_| {
             if first_failed.get_untracked() {
                 retrying.set(true);
@@ -144,10 +147,6 @@ impl ActivitySection {
             } else {
                 on_more.run(());
             }
-        });
-        Effect::new(move |_| {
-            first.track();
-            retrying.set(false);
         });
         let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying };
         // a new first page (another filter, or a change: the overview's page too) starts the list

@@ -146,12 +146,13 @@ pub fn StrengthMeter(
     /// With a second factor, the rules ask for fewer characters (as the server's do).
     #[prop(optional)]
     has_second_factor: bool,
-    /// The server refused the password as it stands (leaked, say: its field says why): the meter
-    /// says so, instead of "Good" beside the refusal.
+    /// The server's refusal of the password as it stands (leaked, say: its field says why;
+    /// `components::while_unchanged`): the meter says "Not accepted", not "Good" beside it.
     #[prop(optional, into)]
-    refused: Signal<bool>,
+    refusal: Signal<Option<String>>,
 ) -> impl IntoView {
     use policy::password::{assess, Context, Verdict};
+    let refused = move || refusal.with(Option::is_some);
     let verdict = Memo::new(move |_| {
         let pw = password.get();
         (!pw.is_empty()).then(|| {
@@ -159,14 +160,14 @@ pub fn StrengthMeter(
         })
     });
     let level = move || match verdict.get() {
-        _ if refused.get() => 1,
+        _ if refused() => 1,
         None => 0,
         Some(Verdict::Acceptable { strong: true }) => 4,
         Some(Verdict::Acceptable { strong: false }) => 3,
         Some(_) => 1,
     };
     let text = move || match verdict.get() {
-        _ if refused.get() => "Not accepted: choose another.".into(),
+        _ if refused() => "Not accepted: choose another.".into(),
         None => String::new(),
         Some(Verdict::TooShort { min, have }) => {
             let more = min - have;
@@ -181,7 +182,7 @@ pub fn StrengthMeter(
     // A screen reader hears the verdict when it changes, not each keystroke's count ("Too short:
     // 13 more characters", "12 more"…): the line itself is read with the field (it describes it).
     let kind = Memo::new(move |_| match verdict.get() {
-        _ if refused.get() => "Not accepted.",
+        _ if refused() => "Not accepted.",
         None => "",
         Some(Verdict::TooShort { .. }) => "Too short.",
         Some(Verdict::TooLong) => "Too long.",
@@ -237,8 +238,7 @@ pub fn PasswordCard(
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(initial_new);
     // (the meter says "Not accepted" while the new password is the one the server refused)
-    let refused = crate::components::while_unchanged(on_field("new_password"), new);
-    let refused = Signal::derive(move || refused.with(Option::is_some));
+    let refusal = crate::components::while_unchanged(on_field("new_password"), new);
     // A successful change closes the form and forgets what was typed.
     Effect::new(move |_| {
         if success.get().is_some() {
@@ -358,7 +358,7 @@ pub fn PasswordCard(
                         described_by=meter_id.clone()
                         error=on_field("new_password")
                     />
-                    <StrengthMeter id=meter_id.clone() password=new email=email.clone() display_name=display_name.clone() has_second_factor refused/>
+                    <StrengthMeter id=meter_id.clone() password=new email=email.clone() display_name=display_name.clone() has_second_factor refusal/>
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                             {move || match (pending.get(), has_password) {

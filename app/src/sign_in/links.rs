@@ -119,8 +119,7 @@ pub fn ChoosePasswordForm(
     };
     let meter_id = crate::components::scoped_id("password-strength");
     // (the meter says "Not accepted" while the password is the one the server refused)
-    let refused = crate::components::while_unchanged(password_error, password);
-    let refused = Signal::derive(move || refused.with(Option::is_some));
+    let refusal = crate::components::while_unchanged(password_error, password);
     let min = if has_second_factor { MIN_LENGTH_WITH_SECOND_FACTOR } else { MIN_LENGTH };
     let (label, hint, button, busy) = match purpose {
         PasswordPurpose::FinishSignUp => (
@@ -153,7 +152,7 @@ pub fn ChoosePasswordForm(
             <input type="email" name="username" autocomplete="username" value=email.clone() hidden=true readonly=true/>
             <Field id="password" label=label kind="password" autocomplete="new-password" required=true hint=hint value=password
                 described_by=meter_id.clone() error=password_error/>
-            <StrengthMeter id=meter_id password email display_name has_second_factor refused/>
+            <StrengthMeter id=meter_id password email display_name has_second_factor refusal/>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                     {move || if pending.get() { busy } else { button }}

@@ -33,9 +33,10 @@ pub fn describe(user_agent: Option<&str>) -> Device {
     };
     let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else { return unknown };
     let Some(r) = woothee::parser::Parser::new().parse(ua) else { return unknown };
-    // (woothee's name for any agent it takes for a robot, "misc crawler", is its jargon: a script
-    // or an unusual browser reads as an unknown browser)
-    let known = |s: &str| !s.is_empty() && s != "UNKNOWN" && s != "misc crawler";
+    // (woothee's names for any agent it takes for a robot, "misc crawler", or for a script's
+    // library, "HTTP Library", are its jargon: a script or an unusual browser reads as an unknown
+    // browser)
+    let known = |s: &str| !s.is_empty() && s != "UNKNOWN" && s != "misc crawler" && s != "HTTP Library";
     let name = r.name.to_string();
     let major = r.version.split('.').next().unwrap_or_default().to_string();
     let browser = match (known(&name), known(&major)) {
@@ -43,7 +44,8 @@ pub fn describe(user_agent: Option<&str>) -> Device {
         (true, false) => name.clone(),
         _ => "Unknown browser".into(),
     };
-    let os = r.os.to_string();
+    // ("Windows UNKNOWN Ver": a Windows woothee cannot date is Windows)
+    let os = r.os.trim_end_matches(" UNKNOWN Ver").to_string();
     let os_version = r.os_version.to_string();
     let os = if !known(&os) {
         "Unknown OS".into()
@@ -96,5 +98,10 @@ mod tests {
         // an agent woothee takes for a robot: no "misc crawler" on the page
         let odd = describe(Some("h2-probe/1.0 (+https://example.test/bot)"));
         assert_eq!((odd.browser.as_str(), odd.browser_name.as_str()), ("Unknown browser", "Unknown browser"), "{odd:?}");
+        // a script's library, and a Windows woothee cannot date: no "HTTP Library", no "UNKNOWN Ver"
+        let script = describe(Some("curl/8.5.0"));
+        assert_eq!((script.browser.as_str(), script.os.as_str()), ("Unknown browser", "Unknown OS"), "{script:?}");
+        let windows = describe(Some("Mozilla/5.0 (Windows; Trident/7.0; rv:11.0) like Gecko"));
+        assert_eq!(windows.os, "Windows", "{windows:?}");
     }
 }

@@ -269,6 +269,7 @@ impl EventKind {
                 | PasskeyRemoved
                 | ProviderConnected
                 | ProviderDisconnected
+                | OtherSessionsRevoked
                 | SignedOutEverywhere
         )
     }

@@ -889,7 +889,9 @@ async fn a_report_covers_a_later_unalerted_sign_in_that_had_already_ended(db: Pg
 }
 
 /// A password "This wasn't me" turned off is replaced, not set, by every later link too: a
-/// "Forgot password?" after the report's link expired says "Reset", in its email and on its page.
+/// "Forgot password?" after the report's link expired chooses a new one, and its email says the
+/// password is off (not "ignore this: your password stays as it is"). The report's own link does
+/// not count against the hourly limit: the owner can still ask for three.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn after_this_wasnt_me_a_forgot_password_link_still_chooses_a_new_password(db: PgPool) {
     let svc = services(db.clone());
@@ -899,10 +901,15 @@ async fn after_this_wasnt_me_a_forgot_password_link_still_chooses_a_new_password
     assert!(alerts::report_not_me(&svc, &token, &home()).await.unwrap().password_turned_off);
     svc.clock.advance(Duration::minutes(45));
 
-    email_links::request_password_reset(&svc, ADA, &home()).await.unwrap();
+    for _ in 0..4 {
+        email_links::request_password_reset(&svc, ADA, &home()).await.unwrap();
+    }
     let resets = mails(&db, ADA, "password_reset").await;
-    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Choose a new Gatehouse password", "Reset your Gatehouse password"]);
-    let later = LinkToken::from_cookie(testkit::link_token(&resets[1].1, email_links::RESET_PATH).unwrap());
+    assert_eq!(resets.iter().map(|(subject, _)| subject.as_str()).collect::<Vec<_>>(), ["Choose a new Gatehouse password"; 4], "the report's, then three asked for");
+    let asked = &resets[1].1;
+    assert!(asked.contains("asked for a new password for your Gatehouse account. Its password is turned off since a sign-in was reported as not you"), "{asked}");
+    assert!(!asked.contains("your password stays as it is"), "{asked}");
+    let later = LinkToken::from_cookie(testkit::link_token(&resets[3].1, email_links::RESET_PATH).unwrap());
     assert!(!email_links::reset_link(&svc, &later).await.unwrap().sets_password);
 }
 
@@ -1561,6 +1568,7 @@ const NOTICES: &[(EventKind, &str)] = &[
     (EventKind::PasskeyAdded, "A passkey was added to your Gatehouse account"),
     (EventKind::PasskeyRemoved, "A passkey was removed from your Gatehouse account"),
     (EventKind::ProviderDisconnected, "Google was disconnected from your Gatehouse account"),
+    (EventKind::OtherSessionsRevoked, "Your other Gatehouse sessions were signed out"),
     (EventKind::SignedOutEverywhere, "Your Gatehouse account was signed out everywhere"),
 ];
 
@@ -1601,6 +1609,10 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
     match kind {
         BackupCodesGenerated | TotpDisabled | BackupCodeUsed => codes = enrol(svc, &session).await,
         PasskeyRemoved => passkey = Some(add_passkey(svc, &session).await.id),
+        // a second session, on another device at home
+        OtherSessionsRevoked => {
+            sign_in(svc, email, &Password::new(PW), &home()).await.unwrap();
+        }
         // an account without a password (as a passkey or provider sign-up makes)
         PasswordSet => {
             sqlx::query("UPDATE users SET password_hash = NULL WHERE id = $1").bind(user_id.0).execute(&svc.db).await.unwrap();
@@ -1657,6 +1669,9 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
         }
         SignedOutEverywhere => {
             sessions::sign_out_everywhere(svc, &session, &home()).await.unwrap();
+        }
+        OtherSessionsRevoked => {
+            assert_eq!(sessions::revoke_others(svc, &session, &home()).await.unwrap(), 1);
         }
         other => panic!("no change makes {other} here"),
     }

@@ -200,6 +200,7 @@ async fn with_smtp_down_messages_wait_and_go_out_once_when_it_returns_under_the_
     assert_eq!(got.len(), 1);
     assert!(got[0].contains(&format!("Message-ID: <{id}@gatehouse.localhost>")), "{}", got[0]);
     assert!(got[0].contains("Subject: Finish creating your Gatehouse account"), "{}", got[0]);
+    assert!(got[0].contains("Auto-Submitted: auto-generated"), "no out-of-office replies: {}", got[0]);
     assert!(got[0].contains("multipart/alternative") && got[0].contains("text/plain") && got[0].contains("text/html"));
     assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL AND attempts = 2 AND last_error IS NULL").await, 1);
 }
@@ -293,12 +294,25 @@ async fn signing_up_with_a_new_or_a_taken_address_answers_alike_after_the_same_w
     assert!(new.2 >= 3, "the statements were counted: {}", new.2);
     assert_eq!(new.1, 0, "no password is hashed at this step");
 
-    assert_eq!(newest_kind(&db, "Ada@Example.test").await, "account_exists");
-    let to_ada = newest_text(&db, "Ada@Example.test").await;
+    // to the account's own address, not the spelling typed
+    assert_eq!(newest_kind(&db, "ada@example.test").await, "account_exists");
+    assert_eq!(count(&db, "SELECT count(*) FROM email_outbox WHERE to_address = 'Ada@Example.test'").await, 0);
+    let to_ada = newest_text(&db, "ada@example.test").await;
     assert!(to_ada.contains("http://localhost:3000/sign-in") && to_ada.contains("http://localhost:3000/forgot-password"), "{to_ada}");
     assert!(testkit::link_token(&to_ada, SIGN_UP_PATH).is_none(), "no link that would create an account");
     assert_eq!(newest_kind(&db, "grace@example.test").await, "confirm_sign_up");
     assert!(!newest_text(&db, "grace@example.test").await.contains("Eve"), "the requester's name is not put in someone's inbox");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_sign_up_in_another_spelling_of_a_taken_address_tells_the_account_s_own_mailbox_never_the_typed_one(db: PgPool) {
+    let svc = services(db.clone());
+    sign_up(&svc, "kim@example.test", None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    // the Kelvin sign (U+212A) folds to "k" in the look-up key, but may be another mailbox
+    let kelvin = "\u{212A}im@example.test";
+    request_sign_up(&svc, kelvin, None).await.unwrap();
+    assert_eq!(newest_kind(&db, "kim@example.test").await, "account_exists");
+    assert_eq!(count(&db, &format!("SELECT count(*) FROM email_outbox WHERE to_address = '{kelvin}'")).await, 0, "nothing told the typed mailbox");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -365,6 +379,13 @@ async fn a_sign_up_link_expires_after_an_hour_and_a_made_up_one_is_not_valid(db:
     let token = link(&db, "grace@example.test", SIGN_UP_PATH).await;
     svc.clock.advance(Duration::minutes(59));
     assert!(sign_up_link(&svc, &token).await.is_ok());
+    // what a mail client or a sentence adds after a link is not part of its token
+    for tail in [".", ")", ">", ").", "\u{201D}"] {
+        let copied = LinkToken::from_cookie(format!("{}{tail}", token.expose()));
+        assert!(sign_up_link(&svc, &copied).await.is_ok(), "{tail}");
+    }
+    let cut = LinkToken::from_cookie(&token.expose()[..42]);
+    assert!(matches!(sign_up_link(&svc, &cut).await, Err(DomainError::Link(LinkProblem::Invalid))), "a token cut short is not forgiven");
     svc.clock.advance(Duration::minutes(1));
     let late = finish_sign_up_with_password(&svc, &token, &Password::new(PW), &ClientInfo::default()).await;
     assert!(matches!(late, Err(DomainError::Link(LinkProblem::Expired))), "{late:?}");

@@ -55,6 +55,7 @@ const EMAILS: &[(&str, &str)] = &[
     ("account_exists", "Sign-up with an address that has an account"),
     ("password_reset", "Reset your password"),
     ("password_reset_after_report", "A new password after \"This wasn't me\""),
+    ("password_reset_while_off", "Forgot password while a report keeps the password off"),
     ("password_reset_done", "Your password was reset"),
     ("unfamiliar_sign_in", "New sign-in from an unfamiliar device"),
     ("security_notice", "Security notice (a credential changed)"),

@@ -191,6 +191,11 @@ fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, s
             format!("{provider} was disconnected from your {site} account"),
             format!("Signing in with {provider} no longer works."),
         ),
+        // (whoever got in could otherwise sign the owner out of every device without a word)
+        OtherSessionsRevoked => (
+            format!("Your other {site} sessions were signed out"),
+            "Every session of your account was signed out, except the one on the device below.".into(),
+        ),
         SignedOutEverywhere => (
             format!("Your {site} account was signed out everywhere"),
             "Every session of your account was signed out, on every device.".into(),

@@ -38,8 +38,12 @@ fn new_link() -> (LinkToken, [u8; 32]) {
 }
 
 /// The stored hash of an emailed link's token; `Invalid` when it is not a well-formed token.
+/// What mail clients and people add after a link as they copy or auto-link it (a sentence's ".",
+/// a ")" or ">" around it) is set aside: a token is letters, digits, "-" and "_" only, so nothing
+/// else can be part of it.
 pub(crate) fn link_hash(token: &LinkToken) -> Result<[u8; 32], DomainError> {
-    hash_cookie_token(token.expose()).ok_or(DomainError::Link(LinkProblem::Invalid))
+    let token = token.expose().trim_end_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    hash_cookie_token(token).ok_or(DomainError::Link(LinkProblem::Invalid))
 }
 
 /// Starts a sign-up: answers the same whether or not the address has an account, after the same
@@ -56,7 +60,7 @@ pub async fn request_sign_up(svc: &Services, email: &str, display_name: Option<&
     let mut tx = svc.db.begin().await?;
     // one request for an address at a time: simultaneous ones count each other's emails
     db::email::lock_address(&mut *tx, &normalized).await?;
-    let (existed, recent) = db::email::insert_sign_up_request(
+    let (existing, recent) = db::email::insert_sign_up_request(
         &mut *tx,
         &hash,
         email.trim(),
@@ -69,13 +73,17 @@ pub async fn request_sign_up(svc: &Services, email: &str, display_name: Option<&
     .await?;
     if recent <= EMAILS_PER_ADDRESS_PER_HOUR {
         let settings = &svc.email;
-        let mail = if existed {
-            Mail::AccountExists { sign_in: settings.link("/sign-in", None), reset: settings.link("/forgot-password", None) }
-        } else {
-            Mail::ConfirmSignUp { link: settings.link(SIGN_UP_PATH, Some(token.expose())), minutes: SIGN_UP_LINK_MINUTES }
+        // An account's own notice goes to the address it stored, never to the one typed: two
+        // spellings the look-up key treats as one ("K" and the Kelvin sign, say) may be two
+        // mailboxes, and the typed one would learn that the stored one has an account.
+        let (to, mail) = match existing.as_deref() {
+            Some(stored) => {
+                (stored, Mail::AccountExists { sign_in: settings.link("/sign-in", None), reset: settings.link("/forgot-password", None) })
+            }
+            None => (email.trim(), Mail::ConfirmSignUp { link: settings.link(SIGN_UP_PATH, Some(token.expose())), minutes: SIGN_UP_LINK_MINUTES }),
         };
         // no name: whoever asked chose it, and the address may not be theirs
-        email::queue(&mut *tx, settings, None, email.trim(), None, &mail, now).await?;
+        email::queue(&mut *tx, settings, None, to, None, &mail, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -260,9 +268,11 @@ pub(crate) async fn queue_reset_link(
         link: svc.email.link(RESET_PATH, Some(token.expose())),
         minutes: RESET_LINK_MINUTES,
         sets_password,
-        // (only a report is exempt from the hourly limit; an account that never had a password
-        // had none turned off)
-        after_report: limit == HourlyLimit::Exempt && !sets_password,
+        // the report's own link (only a report is exempt from the hourly limit; `user` was read
+        // before it turned the password off), or one asked for while its password is still off;
+        // an account that never had a password had none turned off
+        after_report: !sets_password && (limit == HourlyLimit::Exempt || user.password_hash.is_none()),
+        asked: limit == HourlyLimit::Applies,
     };
     email::queue(&mut *conn, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
     // (a report's link is not asked for: its own events say what happened, and this one, with the

@@ -175,8 +175,8 @@ pub fn reset_rate_key(user_id: UserId) -> String {
 // Sign-up requests
 // ---------------------------------------------------------------------------------------------
 
-/// Stores a sign-up request and answers whether an account already uses the address, in one
-/// statement (the same work either way). `recent_since`: also answers how many sign-up emails this
+/// Stores a sign-up request and answers the address of the account that already uses it (as that
+/// account stored it), if one does, in one statement (the same work either way). `recent_since`: also answers how many sign-up emails this
 /// address got since then that were not given up, with this one (`sign_up_rate_key`), for the
 /// per-address limit on emails.
 /// Until the transaction ends, no other transaction passes this call for the same (normalised)
@@ -198,7 +198,7 @@ pub async fn insert_sign_up_request(
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
     recent_since: OffsetDateTime,
-) -> Result<(bool, i64), sqlx::Error> {
+) -> Result<(Option<String>, i64), sqlx::Error> {
     let rate_key = sign_up_rate_key(email_normalized);
     let row = sqlx::query!(
         r#"WITH inserted AS (
@@ -206,6 +206,7 @@ pub async fn insert_sign_up_request(
              VALUES ($1, $2, $3, $4, EXISTS (SELECT 1 FROM users WHERE email_normalized = $3), $5, $6)
              RETURNING account_existed)
            SELECT account_existed AS "account_existed!",
+                  (SELECT email FROM users WHERE email_normalized = $3) AS existing_email,
                   (SELECT count(*) FROM email_outbox WHERE rate_key = $8 AND created_at > $7 AND failed_at IS NULL) + 1 AS "recent!"
            FROM inserted"#,
         &token_hash[..],
@@ -219,7 +220,8 @@ pub async fn insert_sign_up_request(
     )
     .fetch_one(db)
     .await?;
-    Ok((row.account_existed, row.recent))
+    let existing = if row.account_existed { row.existing_email } else { None };
+    Ok((existing, row.recent))
 }
 
 /// What a sign-up link leads to.

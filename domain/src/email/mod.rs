@@ -164,9 +164,12 @@ pub enum Mail {
     /// Someone asked to sign up with an address that already has an account.
     AccountExists { sign_in: String, reset: String },
     /// "Forgot password?" (`sets_password`: the account has none yet), or the link a report ("This
-    /// wasn't me") sends after turning the password off (`after_report`: it says so, and that the
-    /// password does not work until then, not "ignore this and it stays as it is").
-    PasswordReset { link: String, minutes: i64, sets_password: bool, after_report: bool },
+    /// wasn't me") sends after turning the password off. `after_report`: the password is off since
+    /// a report, so the email says so, and that the password does not work until a new one is
+    /// chosen, not "ignore this and it stays as it is". `asked`: someone asked for it with "Forgot
+    /// password?" (it counts against the address's hourly limit); `false`: the report's own link
+    /// (it does not, or three reports' links would leave the owner none to ask for).
+    PasswordReset { link: String, minutes: i64, sets_password: bool, after_report: bool, asked: bool },
     /// The password was just reset (`when` in words, UTC).
     PasswordResetDone { when: String, security: String, reset: String },
     /// A sign-in from a device and network the account had not used lately, with "Review your
@@ -196,7 +199,7 @@ impl Mail {
     fn rate_key(&self, to: &str, user_id: Option<UserId>) -> Option<String> {
         match self {
             Mail::ConfirmSignUp { .. } | Mail::AccountExists { .. } => Some(db::email::sign_up_rate_key(&db::users::normalize_email(to))),
-            Mail::PasswordReset { .. } => user_id.map(db::email::reset_rate_key),
+            Mail::PasswordReset { asked: true, .. } => user_id.map(db::email::reset_rate_key),
             _ => None,
         }
     }
@@ -230,14 +233,23 @@ pub fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> Resu
 }
 
 /// A display name fit for a greeting: no control or invisible formatting characters, at most 60
-/// characters.
+/// characters, a longer one cut with "…". The joiners stay (U+200C, U+200D): they are part of
+/// emoji such as 🐻‍❄️ and of words in Persian or Hindi, and show nothing of their own.
 fn clean_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| !c.is_control() && !matches!(*c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'))
-        .take(60)
-        .collect::<String>()
-        .trim()
-        .to_string()
+    const MOST: usize = 60;
+    let kept: Vec<char> = name
+        .chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(*c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        })
+        .collect();
+    let name: String = if kept.len() > MOST {
+        format!("{}…", kept[..MOST - 1].iter().collect::<String>().trim_end())
+    } else {
+        kept.into_iter().collect()
+    };
+    name.trim().to_string()
 }
 
 /// A moment in words, for messages: "1 December 2026 at 14:05 UTC".
@@ -292,13 +304,19 @@ pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option
             "password_reset",
             MailKind::PasswordReset,
             Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: false },
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: false, asked: true },
         ),
         (
             "password_reset_after_report",
             MailKind::PasswordReset,
             Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: true },
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: true, asked: false },
+        ),
+        (
+            "password_reset_while_off",
+            MailKind::PasswordReset,
+            Some("Ada <Lovelace> & Co"),
+            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: true, asked: true },
         ),
         (
             "password_reset_done",
@@ -381,7 +399,9 @@ mod tests {
     #[test]
     fn greetings_drop_control_and_invisible_characters() {
         assert_eq!(clean_name("Ada\r\nBcc: x\u{202E}\u{200B}"), "AdaBcc: x");
-        assert_eq!(clean_name(&"n".repeat(100)).len(), 60);
+        assert_eq!(clean_name(&"n".repeat(100)), format!("{}…", "n".repeat(59)), "cut, and said to be");
+        assert_eq!(clean_name(&"n".repeat(60)), "n".repeat(60));
+        assert_eq!(clean_name("Ada \u{1F43B}\u{200D}\u{2744}\u{FE0F}"), "Ada \u{1F43B}\u{200D}\u{2744}\u{FE0F}", "a polar bear stays one");
     }
 
     #[test]

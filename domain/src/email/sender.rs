@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -269,8 +270,11 @@ impl Sender {
         let address = mail.to_address.parse().map_err(|e| permanent(format!("recipient address: {e}")))?;
         let to = Mailbox::new(mail.to_name.clone().filter(|n| !n.trim().is_empty()), address);
         let domain = self.from.email.domain();
+        // (RFC 3834: out-of-office and other automatic replies are not sent to a machine's mail)
+        let auto_submitted = HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".to_string());
         Message::builder()
             .message_id(Some(format!("<{}@{}>", mail.id, domain)))
+            .raw_header(auto_submitted)
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())

@@ -30,7 +30,7 @@ macro_rules! mail_templates {
 
 mail_templates!(ConfirmSignUpText, ConfirmSignUpHtml, "email/confirm_sign_up.txt", "email/confirm_sign_up.html" { link: &'a str, minutes: i64 });
 mail_templates!(AccountExistsText, AccountExistsHtml, "email/account_exists.txt", "email/account_exists.html" { sign_in: &'a str, reset: &'a str });
-mail_templates!(PasswordResetText, PasswordResetHtml, "email/password_reset.txt", "email/password_reset.html" { link: &'a str, minutes: i64, sets_password: bool, after_report: bool });
+mail_templates!(PasswordResetText, PasswordResetHtml, "email/password_reset.txt", "email/password_reset.html" { link: &'a str, minutes: i64, sets_password: bool, after_report: bool, asked: bool });
 mail_templates!(PasswordResetDoneText, PasswordResetDoneHtml, "email/password_reset_done.txt", "email/password_reset_done.html" { when: &'a str, security: &'a str, reset: &'a str });
 mail_templates!(UnfamiliarSignInText, UnfamiliarSignInHtml, "email/unfamiliar_sign_in.txt", "email/unfamiliar_sign_in.html" {
     when: &'a str, device: &'a str, location: &'a str, ip: &'a str, method: &'a str, review: &'a str, not_me: &'a str, hours: i64
@@ -57,7 +57,7 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
             let html = AccountExistsHtml { site, name, subject: &subject, sign_in, reset }.render()?;
             (subject, text, html)
         }
-        Mail::PasswordReset { link, minutes, sets_password, after_report } => {
+        Mail::PasswordReset { link, minutes, sets_password, after_report, asked } => {
             let subject = if *after_report {
                 format!("Choose a new {site} password")
             } else if *sets_password {
@@ -65,9 +65,9 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
             } else {
                 format!("Reset your {site} password")
             };
-            let (link, minutes, sets_password, after_report) = (link.as_str(), *minutes, *sets_password, *after_report);
-            let text = PasswordResetText { site, name, link, minutes, sets_password, after_report }.render()?;
-            let html = PasswordResetHtml { site, name, subject: &subject, link, minutes, sets_password, after_report }.render()?;
+            let (link, minutes, sets_password, after_report, asked) = (link.as_str(), *minutes, *sets_password, *after_report, *asked);
+            let text = PasswordResetText { site, name, link, minutes, sets_password, after_report, asked }.render()?;
+            let html = PasswordResetHtml { site, name, subject: &subject, link, minutes, sets_password, after_report, asked }.render()?;
             (subject, text, html)
         }
         Mail::PasswordResetDone { when, security, reset } => {

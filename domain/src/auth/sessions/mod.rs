@@ -212,7 +212,14 @@ pub async fn revoke_others(svc: &Services, auth: &AuthSession, client: &ClientIn
     let n = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::RevokedAllOthers).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked, client, now).await?;
+    let event = crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::OtherSessionsRevoked);
+    if n > 0 {
+        // (with its notice email)
+        crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
+    } else {
+        // (nothing ended: nothing to tell)
+        db::events::insert(&mut *tx, &event, client, now).await?;
+    }
     tx.commit().await?;
     Ok(n)
 }

@@ -80,6 +80,8 @@ test('sign up, change password, sign out, and sign back in with the new password
 
   await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
   await expectPathname(page, '/sign-in');
+  // the focus, dropped with the button, lands on the sentence (read out), not the page's heading
+  await expect(page.getByRole('status').filter({ hasText: 'You have been signed out.' })).toBeFocused();
 
   await submitSignInForm(page, account.email, account.password);
   await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);

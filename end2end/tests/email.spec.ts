@@ -104,6 +104,8 @@ async function finishSignUp(page: Page, link: string, password: string): Promise
 /** Expects the page for a link that cannot be used, and its two ways forward. */
 async function expectLinkProblem(page: Page, title: string, again: { name: string; href: string }): Promise<void> {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(title);
+  // the title says it too, not the page's "Choose a new password": a screen reader reads it first
+  await expect(page).toHaveTitle(`${title} · Gatehouse`);
   await expect(main(page).getByRole('link', { name: again.name, exact: true })).toHaveAttribute('href', again.href);
   await expect(main(page).getByRole('link', { name: 'Sign in', exact: true })).toHaveAttribute('href', '/sign-in');
 }
@@ -230,6 +232,9 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
     await waitForHydration(page);
     await expect(page.getByRole('status').filter({ hasText: RESET_NOTICE })).toHaveText(RESET_NOTICE);
+    // it came with the page, where no live region announces it: the keyboard starts on it, so a
+    // screen reader reads it
+    await expect(page.getByRole('status').filter({ hasText: RESET_NOTICE })).toBeFocused();
 
     // the old password no longer signs in; the new one does
     await submitSignInForm(page, account.email, account.password);

@@ -283,6 +283,12 @@ test('a name over 64 characters is refused at its field before the device makes 
   await expect(field).toHaveAccessibleDescription(/Use at most 64 characters\./);
   await expect(field).toBeFocused();
   expect(await credentialCount(key)).toBe(0);
+  // Escape closes the form, forgetting the name, and the keyboard is back on New passkey
+  await page.keyboard.press('Escape');
+  await expect(passkeys(page).getByRole('button', { name: 'New passkey' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(field).toBeFocused();
+  await expect(field).toHaveValue('');
   // 64 characters (of two bytes each) are fine
   await field.fill('é'.repeat(64));
   await passkeys(page).getByRole('button', { name: 'Continue' }).click();

@@ -217,9 +217,19 @@ test.describe(() => {
       await gotoHydrated(page, SECURITY_PATH);
       await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
       await expect(page.locator('.verified-banner')).toHaveCount(0);
-      await rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: 'Revoke' }).click();
-      await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+      const revoke = rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: 'Revoke' });
       const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+      // Escape in the dialog: the keyboard is back on the row's Revoke, where it began (the
+      // confirmation it went through closed as the dialog opened; it fell to the page's heading)
+      await revoke.click();
+      await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+      await expect(dialog).toBeVisible();
+      await page.keyboard.press('Escape');
+      await expect(dialog).toHaveCount(0);
+      await expect(revoke).toBeFocused();
+      // again, confirmed this time
+      await revoke.click();
+      await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
       await expect(dialog).toBeVisible();
       await expect(rows(page)).toHaveCount(2);
       await dialog.getByLabel('Your password').fill(account.password);

@@ -33,11 +33,12 @@ pub fn focus(id: &str) {
 }
 
 /// Moves focus to the page's status or alert line that says `sentence`, if the focus is nowhere
-/// (a page just loaded): a message that came with the page is in no live region's change, so it
+/// (a page just loaded) or on the page's heading: a message that came with the page is in no live region's change, so it
 /// is read only if the focus goes there.
 pub fn focus_sentence(sentence: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    if doc.active_element().is_some_and(|el| el.tag_name() != "BODY") {
+    // (the page's heading has it only from the rescue of a dropped focus: `track_focus`)
+    if doc.active_element().is_some_and(|el| el.tag_name() != "BODY" && !el.matches("main h1").unwrap_or(false)) {
         return;
     }
     let Ok(lines) = doc.query_selector_all("main [role=\"status\"], main [role=\"alert\"], main .notice") else { return };
@@ -210,16 +211,26 @@ pub fn return_lost_focus(mark: &str, opener: Option<String>) {
         if let Some(el) = &marked {
             let _ = el.remove_attribute(RETURN_MARK);
         }
-        let lost = doc.active_element().is_none_or(|el| el.tag_name() == "BODY");
-        if !lost {
-            return;
-        }
         let target = marked
             .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
             .filter(|el| el.is_connected() && !el.has_attribute("disabled"))
             .or_else(|| opener.as_deref().and_then(element::<web_sys::HtmlElement>));
-        if let Some(el) = target {
-            let _ = el.focus();
+        let active = doc.active_element().filter(|el| el.tag_name() != "BODY");
+        let Some(active) = active else {
+            if let Some(el) = target {
+                let _ = el.focus();
+            }
+            return;
+        };
+        // The focus went into a dialog that opened as the panel closed ("Confirm it's you", asked
+        // for by the panel's change): when that dialog closes, the focus comes back here, unless
+        // the dialog found something of its own to come back to (what had the focus when it
+        // opened had left with the panel, so it usually did not).
+        let Some(dialog) = active.closest("[role=\"dialog\"]").ok().flatten() else { return };
+        let id = dialog.id();
+        let has_own = doc.query_selector(&format!("[{RETURN_MARK}=\"{id}\"]")).ok().flatten().is_some();
+        if let (false, false, Some(el)) = (id.is_empty(), has_own, target) {
+            let _ = el.set_attribute(RETURN_MARK, &id);
         }
     });
     let _ = window.request_animation_frame(later.unchecked_ref());

@@ -200,7 +200,11 @@ pub fn LinkProblem(
     #[prop(optional)]
     sentence: Option<&'static str>,
 ) -> impl IntoView {
+    // the page's title says it too ("This link was already used", not the page's "Choose a new
+    // password"), as the first thing a screen reader reads (not in a preview: that page has its own)
+    let titled = use_context::<crate::components::PreviewScope>().is_none();
     view! {
+        {titled.then(|| view! { <Title text=format!("{} · Gatehouse", issue.title())/> })}
         <div class="link-problem stack">
             <h1>{issue.title()}</h1>
             <p>{sentence.unwrap_or(issue.sentence())}</p>

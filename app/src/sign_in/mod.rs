@@ -148,6 +148,14 @@ pub fn SignInPage() -> impl IntoView {
             q.get("signed_out").map(|_| "You have been signed out.".to_string())
         }
     });
+    // The sentence came with the page, where no live region announces it: the keyboard starts
+    // there, so a screen reader reads it (after the focus rescue, which moved a focus dropped with
+    // the button that led here, Sign out in the header, to the page's heading).
+    Effect::new(move |_| {
+        if let Some(sentence) = notice.get_untracked() {
+            request_animation_frame(move || request_animation_frame(move || dom::focus_sentence(&sentence)));
+        }
+    });
     // The password was right and the account has a second factor: ask for it. Too many wrong codes
     // or too long: back to the password, saying why.
     // (A provider sign-in of such an account arrives with `?second_step=1`, its pending cookie set.)
@@ -293,7 +301,8 @@ pub fn SignInPage() -> impl IntoView {
     };
     let providers = ProviderChoice::new();
     view! {
-        <Title text="Sign in · Gatehouse"/>
+        // (the step is said in the title too: a screen reader announces it on the switch)
+        <Title text=move || if second_step.get() { "Two-step verification · Gatehouse" } else { "Sign in · Gatehouse" }/>
         <PageFrame>
             <div class="auth-card">
                 {move || if second_step.get() {

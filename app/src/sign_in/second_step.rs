@@ -41,7 +41,7 @@ pub fn SecondStepForm(
             let field = crate::components::scoped_id(if use_backup.get() { "backup_code" } else { "totp_code" });
             shown.track();
             // (once the field of the kind just chosen is drawn)
-            request_animation_frame(move || dom::focus(&field));
+            request_animation_frame(move || dom::focus_and_select(&field));
         });
     }
     let submit = move |ev: SubmitEvent| {

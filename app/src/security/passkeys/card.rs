@@ -76,11 +76,14 @@ pub fn PasskeysCard(
         }
         naming
     });
-    // Cancel, or Escape in the form: closed, and what was typed forgotten
+    // Cancel, or Escape in the form: closed, what was typed forgotten, and the keyboard back on
+    // New passkey, drawn again where the form was
+    let opener = StoredValue::new(crate::components::scoped_id("new-passkey"));
     let cancel_naming = move || {
         new_name.set(String::new());
         name_error.set(None);
         panel.set(PasskeyPanel::None);
+        request_animation_frame(move || opener.with_value(|id| dom::focus(id)));
     };
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -121,7 +124,7 @@ pub fn PasskeysCard(
                     }.into_any()
                 } else {
                     view! {
-                        <button type="button" class="btn btn-primary" disabled=move || pending.get()
+                        <button type="button" id=opener.get_value() class="btn btn-primary" disabled=move || pending.get()
                             on:click=move |_| { new_name.set(String::new()); name_error.set(None); panel.set(PasskeyPanel::Naming) }>"New passkey"</button>
                     }.into_any()
                 }}

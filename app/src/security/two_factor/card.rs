@@ -196,6 +196,17 @@ pub fn TwoFactorCard(
         }
     });
     let cancel = Callback::new(move |_| panel.set(TwoFactorPanel::None));
+    // Cancel or Escape in the set-up: the keyboard goes back to Set up authenticator app, drawn
+    // again where the panel was (a confirmation returns it to its own opener)
+    let set_up_id = crate::components::scoped_id("set-up-authenticator");
+    let cancel_set_up = {
+        let set_up_id = set_up_id.clone();
+        Callback::new(move |_| {
+            panel.set(TwoFactorPanel::None);
+            let id = set_up_id.clone();
+            request_animation_frame(move || dom::focus(&id));
+        })
+    };
     // Done with the codes: the panel goes, and the focus to the section's first button (the
     // codes' Regenerate), drawn again in its place
     let codes_done = {
@@ -223,7 +234,7 @@ pub fn TwoFactorCard(
                     {show_error.then(|| view! { <ErrorMessage message=error/> })}
                     {match p {
                         TwoFactorPanel::Enrolling(e) => view! {
-                            <EnrolmentPanel enrolment=e pending error on_confirm on_cancel=cancel/>
+                            <EnrolmentPanel enrolment=e pending error on_confirm on_cancel=cancel_set_up/>
                         }.into_any(),
                         TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=codes_done/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
@@ -258,7 +269,7 @@ pub fn TwoFactorCard(
                         } else {
                             view! {
                                 <div class="form-actions">
-                                    <button type="button" class="btn btn-primary" disabled=move || pending.get()
+                                    <button type="button" id=set_up_id.clone() class="btn btn-primary" disabled=move || pending.get()
                                         on:click=move |_| on_begin.run(())>"Set up authenticator app"</button>
                                 </div>
                             }.into_any()

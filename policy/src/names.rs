@@ -6,10 +6,15 @@
 pub const PASSKEY_NAME_MAX: usize = 64;
 
 /// A name someone typed, trimmed and without the characters that do not show: control characters
-/// (Postgres refuses NUL in text, which answered a sign-up with 500) and the bidirectional
-/// overrides that would make a name read as another.
+/// (Postgres refuses NUL in text, which answered a sign-up with 500), the bidirectional
+/// overrides that would make a name read as another, and the invisible spaces that make two
+/// names that look alike differ (zero width space, word joiner, byte order mark). The joiners
+/// stay: emoji sequences and words in Persian or Hindi need them.
 pub fn without_hidden_characters(name: &str) -> String {
-    let hidden = |c: &char| c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let hidden = |c: &char| {
+        c.is_control()
+            || matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
     name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
 }
 
@@ -29,5 +34,7 @@ mod tests {
         assert!(!passkey_name_too_long(&format!("  {}\u{202E}\n", "x".repeat(PASSKEY_NAME_MAX))));
         // emoji sequences keep their zero-width joiners
         assert_eq!(without_hidden_characters(" 👩\u{200D}💻 laptop "), "👩\u{200D}💻 laptop");
+        // invisible spaces would make a name that looks like another differ from it
+        assert_eq!(without_hidden_characters("Work\u{200B} laptop\u{2060}\u{FEFF}"), "Work laptop");
     }
 }

@@ -172,7 +172,17 @@ pub fn router(state: AppState) -> Router {
             let files = files.clone();
             move || app::shell(files.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(app::server::provide_nonce, move |_| app::shell(files.clone())))
+        .fallback({
+            let not_found = leptos_axum::file_and_error_handler_with_context(app::server::provide_nonce, move |_| app::shell(files.clone()));
+            move |uri: axum::http::Uri, state: axum::extract::State<leptos::config::LeptosOptions>, req: axum::extract::Request| {
+                // Only the site's own top-level files (favicon.svg) are looked up: the lookup
+                // decodes the path, so `/%70kg/…` and `/pkg%2F…` reached the built files past
+                // `built_files_only`, and a 300-character name logged an ERROR for anyone to send.
+                // Any other address is the not-found page, for the path as asked.
+                let lookup = if top_level_file(uri.path()) { uri } else { axum::http::Uri::from_static("/-") };
+                not_found(lookup, state, req)
+            }
+        })
         .with_state(leptos)
         // where Google and GitHub send the browser back
         .merge(Router::new().route("/auth/{provider}/callback", get(providers::callback)).with_state(state.clone()))
@@ -217,6 +227,15 @@ async fn built_files_only(req: axum::extract::Request, next: axum::middleware::N
         return (axum::http::StatusCode::NOT_FOUND, "Not found").into_response();
     }
     next.run(req).await
+}
+
+/// A name the fallback may look up in the site's folder: one plain file name (letters, digits,
+/// `.`, `-`, `_`; not hidden, nothing escaped), as the public assets are.
+fn top_level_file(path: &str) -> bool {
+    let name = path.strip_prefix('/').unwrap_or_default();
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// 404 for an unknown address under /api, said as the server functions say it (`AppError::NotFound`).

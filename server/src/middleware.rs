@@ -154,6 +154,27 @@ fn session_cookie(req: &Request) -> Option<SessionToken> {
     SESSION.read(req.headers()).map(SessionToken::from_cookie)
 }
 
+/// An action's error in a page's address (`__err`, with the server function's `__path`): Leptos
+/// shows it as that action's own error, for a form sent without JavaScript, which the server
+/// function sends back to its page with it: a navigation from this site (`Sec-Fetch-Site:
+/// same-origin`, the whole redirect included). In a link from anywhere else it is text someone
+/// chose, shown in the page's own error box ("Your account is locked, call …"): answers the
+/// address without it, to send the browser to (which also keeps the hydrated page from reading it).
+fn without_foreign_action_error(req: &Request) -> Option<String> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let action_error = |k: &str| k == "__err" || k == "__path";
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(req.uri().query()?.as_bytes()).into_owned().collect();
+    if !pairs.iter().any(|(k, _)| action_error(k)) || req.headers().get("sec-fetch-site").is_some_and(|v| v == "same-origin") {
+        return None;
+    }
+    let kept = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter().filter(|(k, _)| !action_error(k))).finish();
+    let to = if kept.is_empty() { req.uri().path().to_string() } else { format!("{}?{kept}", req.uri().path()) };
+    // (a path that would read as another host, `//host`, goes home instead)
+    Some(app::nav::safe_return_to(Some(&to)))
+}
+
 /// Pages only signed-in people may see.
 fn is_protected(path: &str) -> bool {
     path == "/settings" || path.starts_with("/settings/")
@@ -170,6 +191,9 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     }
     if (path == "/previews" || path.starts_with("/previews/")) && !state.config.previews.enabled {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    if let Some(clean) = without_foreign_action_error(&req) {
+        return redirect(&clean);
     }
     let token = session_cookie(&req);
     let mut stale_cookie = false;
@@ -192,7 +216,8 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
 
     let signed_in = current.is_some();
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
-    let is_get = req.method() == Method::GET;
+    // (HEAD is a GET without the body: the same rules, or it reached what they keep from GET)
+    let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
     if is_get && !signed_in && (is_protected(&path) || path == "/") {
         let to = if path == "/" {
             "/sign-in".to_string()

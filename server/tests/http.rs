@@ -163,6 +163,39 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
     assert_eq!(res.headers()[header::LOCATION], "/sign-in?return_to=%2Fsettings%2Fsecurity");
     let (res, _) = send(&app, get("/", None)).await;
     assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+    // HEAD too (it answered the page's 401 instead)
+    let head = Request::head("/settings/security").header(header::HOST, "gatehouse.test").header(header::ACCEPT, "text/html");
+    let (res, _) = send(&app, head.body(Body::empty()).unwrap()).await;
+    assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/sign-in?return_to=%2Fsettings%2Fsecurity"));
+}
+
+/// A link with an action's error in its address (`__err`, as a form sent without JavaScript comes
+/// back with) would put text of the sender's choosing in the page's own error box: from
+/// anywhere but this site, the page is asked for again without it.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_actions_error_in_a_link_from_elsewhere_is_dropped_before_the_page_shows_it(db: PgPool) {
+    use base64::Engine;
+    let app = app(db.clone());
+    let lure = r#"{"Invalid":{"field":"email","message":"Your account is locked, call +1-555-0100"}}"#;
+    let err = base64::engine::general_purpose::URL_SAFE.encode(lure);
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", "/settings/security")
+        .append_pair("__path", "/api/auth/sign-in")
+        .append_pair("__err", &err)
+        .finish();
+    let crafted = format!("/sign-in?{query}");
+    let (res, body) = send(&app, get(&crafted, None)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in?return_to=%2Fsettings%2Fsecurity");
+    // a path that reads as another host goes home instead
+    let (res, _) = send(&app, get(&format!("//evil.example?{query}"), None)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/settings/security");
+    // the same address reached from this site (a form sent without JavaScript, redirected back)
+    let mut own = get(&crafted, None);
+    own.headers_mut().insert("sec-fetch-site", http::HeaderValue::from_static("same-origin"));
+    let (res, body) = send(&app, own).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("Your account is locked"), "Leptos shows its own form's error: {body}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -815,6 +848,17 @@ async fn a_release_builds_files_are_kept_for_a_year_and_sent_in_the_encoding_the
         let (res, body) = fetch(&app, path, Some("br, gzip")).await;
         assert_eq!((res.status(), body.as_slice()), (StatusCode::NOT_FOUND, &b"Not found"[..]), "{path}");
     }
+    // nor past /pkg's rule, by an address the router does not take for /pkg but the site
+    // folder's lookup would decode to it: the not-found page
+    std::fs::write(root.join("favicon.svg"), "<svg/>").unwrap();
+    let long = format!("/{}", "a".repeat(300));
+    for path in ["/%70kg/gatehouse.d.ts", "/pkg%2Fgatehouse.d.ts", "/%70kg/gatehouse.Wasm2.wasm.br", "/%66avicon.svg", &long] {
+        let (res, body) = fetch(&app, path, None).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(body.contains("Page not found") && !body.contains("export function"), "{path}: {body}");
+    }
+    assert_eq!(fetch(&app, "/favicon.svg", None).await.1, b"<svg/>", "the site's own top-level files still are");
     // a name the build did not hash may change under it; a missing file is not kept at all
     std::fs::write(root.join("pkg/extra.js"), "1").unwrap();
     assert_eq!(fetch(&app, "/pkg/extra.js", None).await.0.headers()[header::CACHE_CONTROL], "no-cache");

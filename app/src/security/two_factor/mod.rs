@@ -154,12 +154,16 @@ impl TwoFactorSection {
                 .or_else(|| shown_error(regenerate.action.value().get()))
                 .or_else(|| shown_error(disable.action.value().get()))
         });
+        // (the count is the account's own: the address only says a backup code signed in, and its
+        // number was anyone's to write in a link, "-5 left")
+        let codes_left = o.two_factor.enabled.as_ref().and(o.two_factor.backup_codes.as_ref()).map(|c| c.left);
         let notice = Signal::derive(move || {
             if let Some(Ok(())) = disable.action.value().get() {
                 // (the summary above says it is off: this says what it means now)
                 return Some("Turned off. Signing in no longer asks for a code, and your authenticator app and backup codes no longer work.".to_string());
             }
-            let left: i64 = query.read().get("backup_codes_left")?.parse().ok()?;
+            query.read().get("backup_codes_left")?;
+            let left = codes_left?;
             Some(match left {
                 0 => "You signed in with your last backup code. Regenerate them now.".to_string(),
                 1..=3 => format!("You signed in with a backup code; {left} left. Consider regenerating them."),

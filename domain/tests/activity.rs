@@ -576,6 +576,52 @@ async fn this_wasnt_me_turns_the_password_off_until_the_emailed_link_sets_a_new_
     assert_eq!(me(&svc, &sign_in(&svc, ADA, &Password::new(NEW_PW), &home()).await.unwrap().token).await.user_id, ada_id);
 }
 
+/// An owner who secured the account herself after the alert (from a later sign-in of hers: a new
+/// password, which ended the stranger's session, then a new passkey) opens the old link: its page
+/// names what the button would undo besides, worked out without changing anything, and the
+/// button then does exactly that.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_links_page_names_what_the_button_would_undo_since_the_sign_in_and_opening_it_changes_nothing(db: PgPool) {
+    use domain::auth::alerts::{ReportReach, TakenBack};
+    let svc = services(db.clone());
+    ada(&svc).await;
+    signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    assert_eq!(alerts::not_me_link(&svc, &token).await.unwrap().since, ReportReach::default(), "nothing since");
+
+    svc.clock.advance(Duration::minutes(5));
+    let later = sign_in(&svc, ADA, &Password::new(PW), &home()).await.unwrap();
+    let token_now = accounts::change_password(&svc, &me(&svc, &later.token).await, &Password::new(PW), &Password::new(NEW_PW), &home())
+        .await
+        .unwrap();
+    passkey_named(&svc, &me(&svc, &token_now).await, 62, "Ada's new phone").await;
+    let state = || async {
+        (
+            count(&db, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await,
+            count(&db, "SELECT count(*) FROM passkeys").await,
+            count(&db, "SELECT count(*) FROM email_outbox").await,
+            count(&db, "SELECT count(*) FROM security_events").await,
+            count(&db, "SELECT count(*) FROM sign_in_alerts WHERE reported_at IS NULL").await,
+        )
+    };
+    let before = state().await;
+
+    let page = alerts::not_me_link(&svc, &token).await.unwrap();
+    let reach = ReportReach {
+        already_signed_out: true,
+        other_sessions: 1,
+        removes: vec![TakenBack::Passkey("Ada's new phone".into())],
+        password_changed_since: true,
+    };
+    assert_eq!(page.since, reach);
+    assert_eq!(state().await, before, "opening the page changed nothing");
+    assert!(authenticate(&svc, &token_now).await.unwrap().is_some(), "her session lives");
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!((done.taken_back, done.password_turned_off), (reach.removes, true), "the button did what the page said");
+    assert!(authenticate(&svc, &token_now).await.unwrap().is_none(), "her later session too");
+}
+
 /// Ada, with a passkey on her phone, reports a stranger's sign-in and resets her password with the
 /// emailed link; answers the passkey and how many alerts she had.
 async fn reported_and_reset(svc: &Services, db: &PgPool) -> (testkit::SoftAuthenticator, usize) {

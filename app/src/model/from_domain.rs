@@ -238,6 +238,10 @@ impl NotMeView {
             method: a.method,
             when: domain::email::format_when(a.at),
             marked_as_yours: link.marked_as_yours.map(domain::email::format_when),
+            already_signed_out: link.since.already_signed_out,
+            other_sessions: link.since.other_sessions,
+            removes: taken_back_words(&link.since.removes),
+            password_changed_since: link.since.password_changed_since,
         }
     }
 }

@@ -322,7 +322,7 @@ pub fn taken_back_sentence(taken_back: &[String]) -> Option<String> {
 }
 
 /// "a", "a and b", "a, b and c"; `None` for none.
-fn and_list(items: &[String]) -> Option<String> {
+pub fn and_list(items: &[String]) -> Option<String> {
     match items {
         [] => None,
         [one] => Some(one.clone()),
@@ -351,6 +351,18 @@ pub struct NotMeView {
     /// When the sign-in was marked as the owner's ("Yes, it was me"), as `when` says times: the
     /// page says so before its button, which still reports it.
     pub marked_as_yours: Option<String>,
+    /// That sign-in's session has already ended.
+    #[serde(default)]
+    pub already_signed_out: bool,
+    /// Sessions that signed in since, which the button ends too.
+    #[serde(default)]
+    pub other_sessions: u64,
+    /// What the button removes besides ("the passkey “Blue key”"), as `taken_back_words` says it.
+    #[serde(default)]
+    pub removes: Vec<String>,
+    /// The password was changed or set since (the button turns that one off too).
+    #[serde(default)]
+    pub password_changed_since: bool,
 }
 
 /// A sign-up link's page: the address it confirms, and the name given when asking.

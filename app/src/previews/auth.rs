@@ -147,6 +147,15 @@ pub(super) fn AuthPreviews() -> impl IntoView {
         <State slug="not-me-marked-as-yours" caption="Marked as yours on the page: said, and still reportable" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=crate::model::NotMeView { marked_as_yours: Some("23 November 2026 at 10:40 UTC".into()), ..not_me_view() } pending=false on_confirm=noop/>
         })/>
+        <State slug="not-me-since" caption="Since the sign-in: signed out already, a new password, a later session and a passkey (the button undoes them too)" phone=true view=ViewFn::from(move || view! {
+            <NotMeConfirm sign_in=crate::model::NotMeView {
+                already_signed_out: true,
+                other_sessions: 1,
+                removes: vec!["the passkey “Ada's new phone”".into()],
+                password_changed_since: true,
+                ..not_me_view()
+            } pending=false on_confirm=noop/>
+        })/>
         <State slug="not-me-pending" caption="Signing it out" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
         })/>

@@ -215,5 +215,9 @@ pub(super) fn not_me_view() -> crate::model::NotMeView {
         when: "23 November 2026 at 10:05 UTC".into(),
         has_password: true,
         marked_as_yours: None,
+        already_signed_out: false,
+        other_sessions: 0,
+        removes: vec![],
+        password_changed_since: false,
     }
 }

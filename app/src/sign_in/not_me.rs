@@ -62,6 +62,7 @@ pub fn NotMeConfirm(
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_confirm: Callback<()>,
 ) -> impl IntoView {
+    let since = since_it(&sign_in);
     view! {
         <h1>"Wasn't you? Secure your account"</h1>
         <p>"This sign-in to your account was from a device and network it had not used lately:"</p>
@@ -76,6 +77,7 @@ pub fn NotMeConfirm(
         {sign_in.marked_as_yours.map(|at| view! {
             <p class="notice notice-warning">{format!("This sign-in was marked as yours (\u{201c}Yes, it was me\u{201d}) on the Security & Access page on {at}. If you didn't do that, or it wasn't you after all, report it here.")}</p>
         })}
+        {since}
         <p>{if sign_in.has_password {
             "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added or got in with, and stop your password from working, in case they know it. We'll email you a link to choose a new one. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
         } else {
@@ -89,6 +91,40 @@ pub fn NotMeConfirm(
             <a class="btn btn-secondary" href="/settings/security">"It was me"</a>
         </div>
     }
+}
+
+/// What happened since the sign-in that the button undoes too, said before it: the owner may
+/// have secured the account herself meanwhile, and her later sign-ins, new password and passkeys
+/// would go as well (the button cannot tell them from an intruder's).
+fn since_it(v: &NotMeView) -> Option<impl IntoView + use<>> {
+    let mut lines = Vec::new();
+    if v.already_signed_out {
+        lines.push("That device is already signed out.".to_string());
+    }
+    if v.password_changed_since && v.has_password {
+        lines.push("Your password was changed. Reporting this turns the new one off too.".to_string());
+    }
+    match v.other_sessions {
+        0 => {}
+        1 => lines.push("Another session signed in. Reporting this signs it out too, even if it is yours.".to_string()),
+        n => lines.push(format!("{n} other sessions signed in. Reporting this signs them out too, even if they are yours.")),
+    }
+    if let Some(list) = crate::model::and_list(&v.removes) {
+        lines.push(format!("Reporting this also removes {list}."));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let settled = v.already_signed_out && lines.len() > 1;
+    Some(view! {
+        <div class="notice notice-warning since-sign-in">
+            <p>"Since that sign-in:"</p>
+            <ul>{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul>
+            {settled.then(|| view! {
+                <p>"If you secured your account yourself since, you may not need this: check it on Security & Access instead."</p>
+            })}
+        </div>
+    })
 }
 
 /// After "Sign that device out".

@@ -60,6 +60,23 @@ pub struct NotMeLink {
     /// When the sign-in was answered "Yes, it was me" on the page, if it was (the link still
     /// reports it).
     pub marked_as_yours: Option<OffsetDateTime>,
+    /// What has happened since the sign-in that the button would undo.
+    pub since: ReportReach,
+}
+
+/// What a report reaches beyond the reported sign-in's own session: the page names it before its
+/// button, for an owner who may have secured the account herself meanwhile (her later sign-ins,
+/// her new password and passkey would go too).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportReach {
+    /// The reported sign-in's session has already ended.
+    pub already_signed_out: bool,
+    /// Live sessions that signed in since, which it would end too.
+    pub other_sessions: u64,
+    /// What it would remove: what those sessions added, and what the sign-in got in with.
+    pub removes: Vec<TakenBack>,
+    /// The password was changed or set since.
+    pub password_changed_since: bool,
 }
 
 /// Reads a "This wasn't me" link (changes nothing).
@@ -76,7 +93,14 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink,
         return Err(DomainError::Link(LinkProblem::Expired));
     }
     let user = db::users::find(&svc.db, row.user_id).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
-    Ok(NotMeLink { has_password: user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row) })
+    // What the button would do, found by doing it in a transaction that is then rolled back: the
+    // page says it exactly as the button will do it, and nothing stays (mail scanners open links).
+    // (its first part: what it ends and removes; the rest turns the password off and emails a link)
+    let mut tx = svc.db.begin().await?;
+    let done = undo_since(&mut tx, svc, &hash, &ClientInfo::default(), svc.clock.now()).await?;
+    tx.rollback().await?;
+    let (_, since) = done.ok_or(DomainError::Link(LinkProblem::Used))?;
+    Ok(NotMeLink { has_password: user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row), since })
 }
 
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
@@ -90,18 +114,28 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     let hash = link_hash(token)?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
-    let Some((user_id, session_id)) = db::alerts::report(&mut *tx, &hash, now).await? else {
+    let Some((user_id, reported)) = report_in(&mut tx, svc, &hash, client, now).await? else {
         drop(tx);
         // say why: used, expired or unknown
         return Err(not_me_link(svc, token).await.err().unwrap_or(DomainError::Link(LinkProblem::Used)));
     };
-    // (the alert, then the account, then its sessions: `secure_account` takes them in this order
-    // too, and every other change of several sessions starts at the account: see `lock_account`)
-    db::passkeys::lock_account(&mut *tx, user_id).await?;
-    let since = reported_since(&mut tx, user_id, session_id, None, now).await?;
-    db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
-    db::sessions::mark_reported(&mut *tx, user_id, since, None, now).await?;
-    let (taken_back, ways_in) = take_back(&mut tx, svc, user_id, since, None, client, now).await?;
+    tx.commit().await?;
+    // this instance's next request never races Postgres' announcement of the ended sessions
+    svc.session_cache.forget_account(user_id);
+    Ok(reported)
+}
+
+/// `report_not_me`'s work, in the caller's transaction: `None` when the link is not (or no longer)
+/// one to use.
+async fn report_in(
+    tx: &mut sqlx::PgConnection,
+    svc: &Services,
+    hash: &[u8; 32],
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<Option<(UserId, NotMeReported)>, DomainError> {
+    let Some((undone, _)) = undo_since(&mut *tx, svc, hash, client, now).await? else { return Ok(None) };
+    let Undone { user_id, session_id, since, taken_back, ways_in } = undone;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
@@ -116,11 +150,50 @@ pub async fn report_not_me(svc: &Services, token: &LinkToken, client: &ClientInf
     if password_turned_off {
         db::events::record(&mut *tx, user_id, None, EventKind::PasswordTurnedOff, client, now).await?;
     }
-    queue_reset_link(&mut tx, svc, &user, HourlyLimit::Exempt, client, now).await?;
-    tx.commit().await?;
-    // this instance's next request never races Postgres' announcement of the ended sessions
-    svc.session_cache.forget_account(user_id);
-    Ok(NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back, ways_in, password_turned_off })
+    queue_reset_link(&mut *tx, svc, &user, HourlyLimit::Exempt, client, now).await?;
+    let reported = NotMeReported { email: user.email, minutes: crate::auth::email_links::RESET_LINK_MINUTES, taken_back, ways_in, password_turned_off };
+    Ok(Some((user_id, reported)))
+}
+
+/// What `undo_since` ended and removed.
+struct Undone {
+    user_id: UserId,
+    /// The reported sign-in's session.
+    session_id: SessionId,
+    /// The first session the report covers, and when it began (`reported_since`).
+    since: (SessionId, OffsetDateTime),
+    taken_back: Vec<TakenBack>,
+    ways_in: Vec<TakenBack>,
+}
+
+/// A report's first part, in the caller's transaction: uses the link, ends the reported sign-in's
+/// session and every later one, and removes what they added or got in with. Answers what it did
+/// and how far that reached beyond the sign-in's own session (`not_me_link` runs it and rolls it
+/// back); `None` when the link is not (or no longer) one to use.
+async fn undo_since(
+    tx: &mut sqlx::PgConnection,
+    svc: &Services,
+    hash: &[u8; 32],
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<Option<(Undone, ReportReach)>, DomainError> {
+    let Some((user_id, session_id)) = db::alerts::report(&mut *tx, hash, now).await? else { return Ok(None) };
+    // (the alert, then the account, then its sessions: `secure_account` takes them in this order
+    // too, and every other change of several sessions starts at the account: see `lock_account`)
+    db::passkeys::lock_account(&mut *tx, user_id).await?;
+    let since = reported_since(&mut *tx, user_id, session_id, None, now).await?;
+    let already_signed_out = db::sessions::has_ended(&mut *tx, user_id, session_id).await?;
+    let ended = db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
+    db::sessions::mark_reported(&mut *tx, user_id, since, None, now).await?;
+    let (taken_back, ways_in) = take_back(&mut *tx, svc, user_id, since, None, client, now).await?;
+    let password_changed_at = db::users::find(&mut *tx, user_id).await?.and_then(|u| u.password_changed_at);
+    let reach = ReportReach {
+        already_signed_out,
+        other_sessions: ended.saturating_sub(u64::from(!already_signed_out)),
+        removes: taken_back.iter().chain(&ways_in).cloned().collect(),
+        password_changed_since: password_changed_at.is_some_and(|at| at > since.1),
+    };
+    Ok(Some((Undone { user_id, session_id, since, taken_back, ways_in }, reach)))
 }
 
 /// A way to sign in that a report took back: the reported sign-in's session, or one that signed in

@@ -107,6 +107,14 @@ pub async fn list_live(
     .await
 }
 
+/// Whether the account's session `id` has ended (revoked, signed out or expired by the sweep).
+pub async fn has_ended(db: impl PgExecutor<'_>, user_id: UserId, id: SessionId) -> Result<bool, sqlx::Error> {
+    let live = sqlx::query_scalar!("SELECT revoked_at IS NULL AS \"live!\" FROM sessions WHERE id = $1 AND user_id = $2", id.0, user_id.0)
+        .fetch_optional(db)
+        .await?;
+    Ok(live != Some(true))
+}
+
 /// "This wasn't me": ends session `from` (the reported sign-in's) and every session of the account
 /// that began after it (`since`: whoever signed in may have opened more, from other addresses too,
 /// with the device cookie their first sign-in gave them; the owner's own later sign-ins sign in

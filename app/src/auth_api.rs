@@ -196,7 +196,8 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
 ///
 /// - Auth: anonymous (the token is the proof).
 /// - Effects: the password replaced; every session ended and every pending sign-in dropped; the
-///   link used; a `password_reset` event; a "Your password was reset" email queued; for an account
+///   link used; a `password_reset` event; a "Your password was reset" email queued; this browser's
+///   session of another account, if it had one, signed out (`sessions::end_replaced`); for an account
 ///   without an authenticator app, this browser's device cookie trusted for the account's throttle
 ///   (it proved the mailbox: its next sign-in is counted on its own path, not the one strangers'
 ///   guesses fill; still alerted as a new browser's).
@@ -216,6 +217,13 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     .map_err(fail)?;
     if let Some(device) = device {
         set_device_cookie(&device);
+    }
+    // This browser goes on as the account whose password it just chose: a session it still had of
+    // another account is signed out, as a sign-in here would do (it was sent on to that account's
+    // page, past the sentence saying the reset worked). The account's own the reset ended.
+    if let Ok(previous) = crate::server::auth_for_setup() {
+        domain::auth::sessions::end_replaced(&svc, Some(&previous), &client()).await;
+        crate::server::clear_session_cookie();
     }
     leptos_axum::redirect("/sign-in?reset=1");
     Ok(())

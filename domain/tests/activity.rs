@@ -1377,6 +1377,11 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
             "Two-step verification was turned off for your Gatehouse account",
         ]
     );
+    // each says the report did it (it read like an attack of its own: "If you did not do this …")
+    let notices = mails(&db, ADA, "security_notice").await;
+    for (subject, text) in &notices[notices_before..] {
+        assert!(text.contains("A report of a sign-in that wasn't you removed it"), "{subject}: {text}");
+    }
 }
 
 /// Ada with two passkeys of her own: "Ada's laptop" and "Ada's phone".
@@ -1617,6 +1622,18 @@ const NOTICES: &[(EventKind, &str)] = &[
     (EventKind::OtherSessionsRevoked, "Your other Gatehouse sessions were signed out"),
     (EventKind::SignedOutEverywhere, "Your Gatehouse account was signed out everywhere"),
 ];
+
+/// Whoever got in chose the new passkey's name: the notice to the owner says it, but nothing in it
+/// that a mail client would make a link of (a way to put a phishing link in a genuine email).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_notice_says_a_chosen_name_without_a_link_in_it(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    passkey_named(&svc, &me(&svc, &owner.token).await, 63, "Reset at https://evil.example/reset").await;
+    let (_, text) = mails(&db, ADA, "security_notice").await.pop().unwrap();
+    assert!(text.contains("The passkey “Reset at https[:]//evil[.]example/reset” can now sign in"), "{text}");
+    assert!(!text.contains("evil.example"), "{text}");
+}
 
 /// Notices not made here: connecting Google or GitHub finishes only with the provider's answer
 /// (the fake provider is testkit's `idp` feature, which the domain tests do not enable;

@@ -321,6 +321,23 @@ test('a reset does not skip the authenticator app: the next sign-in still asks f
   await expect(region(page, 'Two-step verification')).toContainText('Authenticator app: on');
 });
 
+test('a reset link opened in a browser signed in to another account: that one is signed out there, and the page says the reset worked', async ({ page, request }) => {
+  const owner = newAccount();
+  await signUpViaApi(request, owner);
+  const other = newAccount();
+  await signUpViaApi(page, other);
+  const link = await resetLink(page, owner.email);
+  await page.goto(link);
+  await waitForHydration(page);
+  await page.getByLabel('New password', { exact: true }).fill(strongPassword());
+  await page.getByRole('button', { name: 'Save new password', exact: true }).click();
+  // (it went on to the other account's Security & Access page, with no word of the reset)
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+  await expect(page.getByRole('status').filter({ hasText: RESET_NOTICE })).toHaveText(RESET_NOTICE);
+  expect(await (await page.request.get('/api/session')).json()).toBeNull();
+  expect(await canSignIn(other.email, other.password)).toBe(true);
+});
+
 test('"Forgot password?" answers the same for an unknown address, and emails only confirmed accounts', async ({ page, request }) => {
   const unknown = uniqueEmail();
   await gotoHydrated(page, '/forgot-password');

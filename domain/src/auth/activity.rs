@@ -155,7 +155,8 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
 /// The notice email's headline (also its subject) and sentence, for a kind that sends one.
 fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, site: &str) -> Option<(String, String)> {
     use EventKind::*;
-    let detail = detail.map(|d| shown(d, policy::names::PASSKEY_NAME_MAX));
+    // (a passkey's name is whoever added it's to choose: nothing in it becomes a link)
+    let detail = detail.map(|d| crate::email::defang_links(&shown(d, policy::names::PASSKEY_NAME_MAX)));
     let identity = identity.map(|i| shown(i, 80));
     let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
     let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());
@@ -224,6 +225,11 @@ pub async fn record(
 ) -> Result<EventId, DomainError> {
     let id = db::events::insert(&mut *conn, &event, client, now).await?;
     if let Some((headline, what)) = notice_words(event.kind, event.detail, event.identity, &svc.email.site_name) {
+        let what = if event.by_report {
+            format!("{what} A report of a sign-in that wasn't you removed it, with everything that sign-in or a later one added.")
+        } else {
+            what
+        };
         let Some(user) = db::users::find(&mut *conn, event.user_id).await? else { return Ok(id) };
         if user.email_verified_at.is_some() {
             let (device, location, ip) = facts(client);

@@ -262,7 +262,7 @@ async fn take_back(
             TakenBack::Provider(p) => (EventKind::ProviderDisconnected, Some(p.name())),
             TakenBack::Authenticator => (EventKind::TotpDisabled, None),
         };
-        let event = NewEvent { detail, ..NewEvent::new(user_id, keep, kind) };
+        let event = NewEvent { detail, by_report: true, ..NewEvent::new(user_id, keep, kind) };
         crate::auth::activity::record(&mut *tx, svc, event, client, now).await?;
         if used { ways_in.push(item) } else { taken_back.push(item) }
     }

@@ -22,11 +22,14 @@ pub struct NewEvent<'a> {
     /// A connected account's own name at its provider (its email, or a GitHub login): said in the
     /// notice email, so the owner can tell a stranger's account from her own. Not stored.
     pub identity: Option<&'a str>,
+    /// A report of a sign-in ("This wasn't me", "No, secure my account") made the change: its
+    /// notice email says so (it read like an attack of its own). Not stored.
+    pub by_report: bool,
 }
 
 impl<'a> NewEvent<'a> {
     pub fn new(user_id: UserId, session_id: Option<SessionId>, kind: EventKind) -> Self {
-        Self { user_id, session_id, kind, method: None, detail: None, identity: None }
+        Self { user_id, session_id, kind, method: None, detail: None, identity: None, by_report: false }
     }
 }
 

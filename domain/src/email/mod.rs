@@ -228,8 +228,29 @@ pub struct Rendered {
 /// Composes `mail` for a person called `name` (the account's own display name; `None` greets
 /// without a name, as every message to an address that may not be the requester's does).
 pub fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> Result<Rendered, DomainError> {
-    templates::render(settings, name.map(clean_name).as_deref().filter(|n| !n.is_empty()), mail)
-        .map_err(|e| DomainError::Internal(format!("email template: {e}")))
+    let name = name.map(|n| defang_links(&clean_name(n))).filter(|n| !n.is_empty());
+    templates::render(settings, name.as_deref(), mail).map_err(|e| DomainError::Internal(format!("email template: {e}")))
+}
+
+/// A name someone chose, as an email's text says it: whatever in it a mail client would make a
+/// link of is written so it does not (`https[:]//evil[.]example`, `help[@]evil[.]example`, as
+/// security teams write addresses they warn of). Whoever got into an account could otherwise put
+/// a link of their choosing (a passkey named "… https://evil.example/reset") into the genuine
+/// security emails the owner gets. Names without one are unchanged ("Dr. Ada", "iPhone 15.2").
+pub fn defang_links(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1).and_then(|j| chars.get(j)).is_some_and(|b| b.is_alphanumeric());
+        let after = chars.get(i + 1);
+        match c {
+            ':' if chars.get(i + 1..i + 3) == Some(&['/', '/'][..]) => out.push_str("[:]"),
+            '.' if before && after.is_some_and(|a| a.is_alphabetic()) => out.push_str("[.]"),
+            '@' if before && after.is_some_and(|a| a.is_alphanumeric()) => out.push_str("[@]"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A display name fit for a greeting: no control or invisible formatting characters, at most 60
@@ -393,6 +414,16 @@ mod tests {
         for bad in ["https://accounts.example.com/app", "ftp://example.com", "not a url", "https://example.com/?x=1"] {
             let config = EmailConfig { public_origin: bad.into(), ..Default::default() };
             assert!(EmailSettings::new(&config, "http://localhost:3000").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_written_so_no_mail_client_makes_a_link_of_them() {
+        assert_eq!(defang_links("Work laptop: https://evil.example/reset"), "Work laptop: https[:]//evil[.]example/reset");
+        assert_eq!(defang_links("www.evil.example"), "www[.]evil[.]example");
+        assert_eq!(defang_links("mail help@evil.example"), "mail help[@]evil[.]example");
+        for plain in ["Dr. Ada", "iPhone 15.2", "Ada's phone", "Zoë", "a.", "@home", "ratio 1:2"] {
+            assert_eq!(defang_links(plain), plain);
         }
     }
 

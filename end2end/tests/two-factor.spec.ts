@@ -399,8 +399,15 @@ test('after the re-verification window, a code from the authenticator app confir
   await section.getByRole('button', { name: 'Regenerate backup codes' }).click();
   await section.getByRole('button', { name: 'Regenerate codes' }).click();
   const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  // a wrong password first: its error goes when the switch to a code does, and the keyboard goes
+  // to the code's field (it stayed on the switch, after the new field)
+  await dialog.getByLabel('Your password').fill('not the password at all');
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await expect(dialog.getByRole('alert')).toHaveCount(1);
   await dialog.getByRole('button', { name: 'Use a code from your authenticator app' }).click();
   const code = dialog.getByLabel('Code from your authenticator app');
+  await expect(code).toBeFocused();
+  await expect(dialog.getByRole('alert')).toHaveCount(0);
   await code.fill('000000');
   await dialog.getByRole('button', { name: 'Confirm' }).click();
   await expect(dialog.getByRole('alert')).toContainText('That code is not right');

@@ -58,6 +58,9 @@ pub struct ActivitySection {
     on_retry: Callback<()>,
     /// Try again asked a filter's page again, and its answer has not come yet.
     retrying: RwSignal<bool>,
+    /// A filter was chosen: the card its page brings says how many events it shows (see
+    /// `ActivityCard`'s `announce`).
+    announce: RwSignal<bool>,
 }
 
 impl ActivitySection {
@@ -107,8 +110,10 @@ impl ActivitySection {
             let first = first.get().and_then(|r| r.err());
             first.or_else(|| more.value().get().and_then(|r| r.err())).filter(|e| *e != AppError::NotSignedIn).map(|e| e.to_string())
         });
+        let announce = RwSignal::new(false);
         let on_filter = Callback::new(move |f: String| {
             filtered.set_value(true);
+            announce.set(true);
             filter.set(f)
         });
         // the filter and cursor the last "Show more" asked with: its answer is added only while the
@@ -148,7 +153,7 @@ impl ActivitySection {
                 on_more.run(());
             }
         });
-        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying };
+        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying, announce };
         // a new first page (another filter, or a change: the overview's page too) starts the list
         // again
         Effect::new(move |_| {
@@ -171,7 +176,7 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying } = self;
+        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying, announce } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
@@ -196,6 +201,7 @@ impl ActivitySection {
                                     on_more
                                     on_download
                                     on_retry
+                                    announce
                                 />
                             }.into_any()
                         }
@@ -249,6 +255,11 @@ pub fn ActivityCard(
     /// Asks again for what failed (`error`): a filter's first page, or "Show more"'s.
     #[prop(optional)]
     on_retry: Option<Callback<()>>,
+    /// Set when a filter was chosen: this card, drawn with its page, says how many events it
+    /// shows, and takes the flag (the page's other redraws, after any change on it, draw a card
+    /// that says nothing).
+    #[prop(optional)]
+    announce: Option<RwSignal<bool>>,
 ) -> impl IntoView {
     let download = move |format: &'static str| {
         move |ev: leptos::ev::MouseEvent| {
@@ -262,8 +273,17 @@ pub fn ActivityCard(
     let select_id = crate::components::scoped_id("activity-filter");
     let label_for = select_id.clone();
     // What a screen reader hears when a filter or "Show more" changes the list (the page's first
-    // drawing announces nothing): how many events it shows now. (`try_`: see the list below.)
+    // drawing announces nothing): how many events it shows now. Only after one of them here: the
+    // card is drawn again after any change on the page, and said "20 events shown" over that
+    // change's own sentence. (`try_`: see the list below.)
+    let asked = RwSignal::new(announce.is_some_and(|a| a.get_untracked()));
+    if let Some(a) = announce {
+        a.set(false);
+    }
     let shown_count = move || {
+        if !asked.try_get().unwrap_or_default() {
+            return String::new();
+        }
         let n = events.try_with(Vec::len).unwrap_or_default();
         let older = if has_more.try_get().unwrap_or_default() { "; older ones under Show more" } else { "" };
         match n {
@@ -278,7 +298,7 @@ pub fn ActivityCard(
             <div class="activity-tools">
                 <div class="activity-filter">
                     <label for=label_for>"Show"</label>
-                    <select id=select_id on:change=move |ev| on_filter.run(event_target_value(&ev))>
+                    <select id=select_id on:change=move |ev| { asked.set(true); on_filter.run(event_target_value(&ev)) }>
                         {ACTIVITY_FILTERS
                             .iter()
                             .map(|(value, label)| view! {
@@ -323,7 +343,7 @@ pub fn ActivityCard(
             }}
             <Show when=move || has_more.get()>
                 <div class="card-footer">
-                    <button type="button" class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| on_more.run(())>
+                    <button type="button" class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| { asked.set(true); on_more.run(()) }>
                         {move || if pending.try_get().unwrap_or_default() { "Loading…" } else { "Show more" }}
                     </button>
                 </div>

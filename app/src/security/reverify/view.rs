@@ -85,6 +85,21 @@ pub fn ReverifyDialog(
     let code = RwSignal::new(String::new());
     let use_code = RwSignal::new(false);
     let can_use_code = has_authenticator && on_code.is_some();
+    // Switching between password and code: the keyboard goes to the field just drawn (it stayed on
+    // the switch, after the new field), and an error about the other one is set aside until the
+    // next answer ("That password is not correct" stood over the code field).
+    let set_aside = RwSignal::new(false);
+    Effect::new(move |_| {
+        error.track();
+        set_aside.set(false);
+    });
+    let shown_error = Signal::derive(move || error.get().filter(|_| !set_aside.get()));
+    let switch = move |_| {
+        use_code.update(|c| *c = !*c);
+        set_aside.set(true);
+        let field = crate::components::scoped_id(if use_code.get_untracked() { "reverify_code" } else { "reverify_password" });
+        request_animation_frame(move || dom::focus(&field));
+    };
     // Focus moves into the dialog when it opens (the password field, or Close).
     let focus_id = if has_password {
         crate::components::scoped_id("reverify_password")
@@ -165,7 +180,7 @@ pub fn ReverifyDialog(
                 {if has_password {
                     view! {
                         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-                            <ErrorMessage message=error pending/>
+                            <ErrorMessage message=shown_error pending/>
                             {move || if use_code.get() {
                                 view! {
                                     <Field id="reverify_code" label="Code from your authenticator app" autocomplete="one-time-code"
@@ -177,7 +192,7 @@ pub fn ReverifyDialog(
                                 }.into_any()
                             }}
                             {can_use_code.then(|| view! {
-                                <button type="button" class="btn btn-link" on:click=move |_| use_code.update(|c| *c = !*c)>
+                                <button type="button" class="btn btn-link" on:click=switch>
                                     {move || if use_code.get() { "Use your password instead" } else { "Use a code from your authenticator app" }}
                                 </button>
                             })}

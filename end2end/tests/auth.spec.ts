@@ -123,12 +123,17 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
     const account = newAccount();
     await gotoHydrated(page, '/sign-in');
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await expect(alertOf(page)).toHaveText('Enter your email address.');
-    await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
-    await page.getByLabel('Email', { exact: true }).fill(account.email);
+    // said at the field, which it marks invalid and describes (read as the keyboard lands there)
+    const email = page.getByLabel('Email', { exact: true });
+    await expect(email).toHaveAccessibleDescription('Enter your email address.');
+    await expect(email).toHaveAttribute('aria-invalid', 'true');
+    await expect(email).toBeFocused();
+    await email.fill(account.email);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await expect(alertOf(page)).toHaveText('Enter your password.');
-    await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
+    const password = page.getByLabel('Password', { exact: true });
+    await expect(password).toHaveAccessibleDescription('Enter your password.');
+    await expect(password).toBeFocused();
+    await expect(email).not.toHaveAttribute('aria-invalid', 'true');
   });
 
   // The same work behind both answers (one argon2 verification each) is asserted by counting the

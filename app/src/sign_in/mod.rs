@@ -31,6 +31,11 @@ pub fn SignInForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
+    /// An answer about one field ("Enter your email address."): said at that field, which it
+    /// marks invalid and describes, not above the form.
+    #[prop(optional, into)]
+    email_error: Signal<Option<String>>,
+    #[prop(optional, into)] password_error: Signal<Option<String>>,
     /// The email as typed, kept by the page (a sign-in sent back from its second step to start
     /// again finds it still there); the form's own when not given.
     #[prop(optional)]
@@ -59,8 +64,8 @@ pub fn SignInForm(
             <StatusMessage message=notice/>
             <ErrorMessage message=error pending/>
             // "webauthn": browsers that can offer passkeys in this field's autofill do so
-            <Field id="email" label="Email" kind="email" autocomplete="username webauthn" required=true value=email/>
-            <Field id="password" label="Password" kind="password" autocomplete="current-password" required=true value=password/>
+            <Field id="email" label="Email" kind="email" autocomplete="username webauthn" required=true value=email error=email_error/>
+            <Field id="password" label="Password" kind="password" autocomplete="current-password" required=true value=password error=password_error/>
             <div class="form-actions">
                 <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
@@ -178,11 +183,17 @@ pub fn SignInPage() -> impl IntoView {
             dom::forget_in_address(&["second_step"]);
         }
     });
+    // an empty or malformed field is said at that field; the rest above the form
+    let about = |e: &AppError, name: &str| matches!(e, AppError::Invalid { field, .. } if field.as_str() == name);
     let error = Signal::derive(move || match (second.value().get(), action.value().get()) {
         (Some(Err(e @ AppError::SignInAgain)), _) => Some(e.to_string()),
         (_, Some(Err(AppError::SecondStepRequired))) => None,
-        (_, r) => r.and_then(|r| r.err()).map(|e| e.to_string()),
+        (_, r) => r.and_then(|r| r.err()).filter(|e| !about(e, "email") && !about(e, "password")).map(|e| e.to_string()),
     });
+    let field_error = move |name: &'static str| {
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).filter(|e| about(e, name)).map(|e| e.to_string()))
+    };
+    let (email_error, password_error) = (field_error("email"), field_error("password"));
     let second_error = Signal::derive(move || second.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     let on_submit = Callback::new(move |c: Credentials| {
         // (only if set: clearing it tells the error line it was answered again)
@@ -313,7 +324,7 @@ pub fn SignInPage() -> impl IntoView {
                 } else {
                     view! {
                         <h1>"Sign in to Gatehouse"</h1>
-                        <SignInForm pending=action.pending() error notice email=typed_email on_submit/>
+                        <SignInForm pending=action.pending() error notice email_error password_error email=typed_email on_submit/>
                         <PasskeySignIn supported=passkeys_supported pending=passkey_pending notice=passkey_notice
                             error=passkey_error on_click=on_passkey/>
                         {providers.view(false)}

@@ -213,7 +213,7 @@ for (const [device, viewport] of Object.entries(viewports)) {
   });
 }
 
-test('with the keyboard: Escape closes the password, set-up and new-passkey forms, and the keyboard stays in their section', async ({ page }) => {
+test('with the keyboard: Escape closes the password, set-up and new-passkey forms, and the keyboard goes back to the button that opened each', async ({ page }) => {
   await signUpViaApi(page, newAccount());
   await gotoHydrated(page, SECURITY_PATH);
 
@@ -230,20 +230,20 @@ test('with the keyboard: Escape closes the password, set-up and new-passkey form
   await expect(setUp).toBeFocused();
   await page.keyboard.press('Escape');
   await expect(setUp).toHaveCount(0);
-  await expect(twoStep.getByRole('heading', { name: 'Two-step verification' })).toBeFocused();
+  await expect(twoStep.getByRole('button', { name: 'Set up authenticator app' })).toBeFocused();
   // Cancel from the keyboard: the same (its button leaves the page with the set-up)
   await twoStep.getByRole('button', { name: 'Set up authenticator app' }).click();
   await twoStep.getByRole('button', { name: 'Cancel' }).focus();
   await page.keyboard.press('Enter');
   await expect(setUp).toHaveCount(0);
-  await expect(twoStep.getByRole('heading', { name: 'Two-step verification' })).toBeFocused();
+  await expect(twoStep.getByRole('button', { name: 'Set up authenticator app' })).toBeFocused();
 
   const passkeys = region(page, 'Passkeys');
   await passkeys.getByRole('button', { name: 'New passkey' }).click();
   await passkeys.getByLabel('Name (optional)').focus();
   await page.keyboard.press('Escape');
   await expect(passkeys.getByLabel('Name (optional)')).toHaveCount(0);
-  await expect(passkeys.getByRole('heading', { name: 'Passkeys' })).toBeFocused();
+  await expect(passkeys.getByRole('button', { name: 'New passkey' })).toBeFocused();
 
   // with one session, the question counts none
   const sessions = region(page, 'Sessions');

@@ -217,6 +217,8 @@ test.describe(() => {
       await gotoHydrated(page, SECURITY_PATH);
       await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
       await expect(page.locator('.verified-banner')).toHaveCount(0);
+      // said where the banner was, with the keyboard there (it went to the page's heading, silent)
+      await expect(page.getByRole('status').filter({ hasText: 'Verification ended.' })).toBeFocused();
       const revoke = rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: 'Revoke' });
       const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
       // Escape in the dialog: the keyboard is back on the row's Revoke, where it began (the

@@ -105,11 +105,30 @@ pub async fn cross_site_check(State(state): State<AppState>, req: Request, next:
         return next.run(req).await;
     }
     if allowed(&req, state.config.public_origin(), &state.config.site.allowed_origins) {
-        next.run(req).await
+        let res = next.run(req).await;
+        redirect_on_site(res, state.config.public_origin())
     } else {
         state.refused_log.refused(req.uri().path());
         (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response()
     }
+}
+
+/// A server function answering a form sent without JavaScript sends the browser back to the page
+/// it came from, which Leptos reads from the request's `Referer`, as it is: a redirect to wherever
+/// that header named. Only this site's pages are kept (as a path); anything else goes home.
+fn redirect_on_site(mut res: Response, site_origin: &str) -> Response {
+    let Some(to) = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()) else { return res };
+    let path = match to.get(..site_origin.len()) {
+        Some(origin) if origin.eq_ignore_ascii_case(site_origin) && to[site_origin.len()..].starts_with('/') => &to[site_origin.len()..],
+        _ => to,
+    };
+    let kept = app::nav::safe_return_to(Some(path));
+    if kept != to {
+        if let Ok(v) = HeaderValue::from_str(&kept) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    res
 }
 
 /// Refused cross-site requests, logged at `warn` at most once a minute with how many were refused

@@ -198,6 +198,30 @@ async fn an_actions_error_in_a_link_from_elsewhere_is_dropped_before_the_page_sh
     assert!(body.contains("Your account is locked"), "Leptos shows its own form's error: {body}");
 }
 
+/// A form sent without JavaScript goes back to its page, which Leptos reads from `Referer`: never
+/// to another site, whatever that header says.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_forms_way_back_stays_on_this_site_whatever_the_referer(db: PgPool) {
+    let app = app(db.clone());
+    for (referer, back) in [
+        ("http://evil.example/x", "/settings/security"),
+        ("//evil.example/x", "/settings/security"),
+        ("http://gatehouse.test/forgot-password", "/forgot-password"),
+    ] {
+        let body = encode(&[("email", "someone@example.test")]);
+        let req = post("/api/auth/forgot-password", &[], None)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, referer)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap();
+        let (res, _) = send(&app, req).await;
+        let location = res.headers()[header::LOCATION].to_str().unwrap();
+        assert_eq!(location.split('?').next().unwrap(), back, "{referer}: {location}");
+    }
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn sign_up_sets_a_host_only_secure_cookie_and_opens_the_page(db: PgPool) {
     let app = app(db.clone());

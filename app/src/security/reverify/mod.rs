@@ -77,6 +77,8 @@ pub struct ReverifySection {
     passkey_error: RwSignal<Option<String>>,
     /// Whether this browser can use passkeys: known only once hydrated (SSR assumes it can).
     passkeys_supported: RwSignal<bool>,
+    /// End now ended it (until the next confirmation): the banner's place says so.
+    ended: RwSignal<bool>,
 }
 
 impl ReverifySection {
@@ -90,14 +92,25 @@ impl ReverifySection {
             passkey_busy: RwSignal::new(false),
             passkey_error: RwSignal::new(None),
             passkeys_supported: RwSignal::new(true),
+            ended: RwSignal::new(false),
         };
-        let ReverifySection { with_password, with_code, end, passkeys_supported, .. } = section;
+        let ReverifySection { with_password, with_code, end, passkeys_supported, ended, .. } = section;
+        // End now: the banner leaves with its button, so the keyboard, and a screen reader, go to
+        // the sentence that takes its place once the page is drawn again (it went to the page's
+        // heading, and nothing was said)
+        Effect::new(move |_| {
+            if let Some(Ok(())) = end.value().get() {
+                ended.set(true);
+                crate::browser::dom::focus_after_redraw(&crate::components::scoped_id("verification-ended"));
+            }
+        });
         Effect::new(move |_| passkeys_supported.set(webauthn::supported()));
         // Confirmed: carry on with what was waiting.
         Effect::new(move |_| {
             let by_password = matches!(with_password.value().get(), Some(Ok(())));
             let by_code = matches!(with_code.value().get(), Some(Ok(())));
             if by_password || by_code {
+                ended.set(false);
                 ctx.reverify.confirmed();
             }
         });
@@ -109,7 +122,15 @@ impl ReverifySection {
 
     /// "Verified for 8 more minutes", with End now.
     pub fn banner(self, o: &SecurityOverview) -> impl IntoView {
-        let end = self.end;
+        let (end, ended) = (self.end, self.ended);
+        if ended.get_untracked() && o.verification.seconds_left == 0 {
+            return view! {
+                <p class="notice notice-info" id=crate::components::scoped_id("verification-ended") role="status" tabindex="-1">
+                    "Verification ended. Sensitive changes will ask you to confirm it's you again."
+                </p>
+            }
+            .into_any();
+        }
         // (offline, End now said nothing: the banner kept counting as if it had worked)
         let error = Signal::derive(move || super::context::shown_error(end.value().get()));
         view! {
@@ -122,6 +143,7 @@ impl ReverifySection {
                 })
             />
         }
+        .into_any()
     }
 
     /// The dialog, while the gate waits for the person to confirm.

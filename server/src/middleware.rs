@@ -106,7 +106,7 @@ pub async fn cross_site_check(State(state): State<AppState>, req: Request, next:
     }
     if allowed(&req, state.config.public_origin(), &state.config.site.allowed_origins) {
         let res = next.run(req).await;
-        redirect_on_site(res, state.config.public_origin())
+        redirect_on_site(res, state.config.public_origin(), &state.config.site.allowed_origins)
     } else {
         state.refused_log.refused(req.uri().path());
         (StatusCode::FORBIDDEN, "Cross-site requests are not allowed.").into_response()
@@ -115,13 +115,15 @@ pub async fn cross_site_check(State(state): State<AppState>, req: Request, next:
 
 /// A server function answering a form sent without JavaScript sends the browser back to the page
 /// it came from, which Leptos reads from the request's `Referer`, as it is: a redirect to wherever
-/// that header named. Only this site's pages are kept (as a path); anything else goes home.
-fn redirect_on_site(mut res: Response, site_origin: &str) -> Response {
+/// that header named. Only this site's pages (its origins, as the cross-site check takes them) are
+/// kept, as a path; anything else goes home.
+fn redirect_on_site(mut res: Response, site_origin: &str, extra_origins: &[String]) -> Response {
     let Some(to) = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()) else { return res };
-    let path = match to.get(..site_origin.len()) {
-        Some(origin) if origin.eq_ignore_ascii_case(site_origin) && to[site_origin.len()..].starts_with('/') => &to[site_origin.len()..],
-        _ => to,
-    };
+    let on_site = std::iter::once(site_origin).chain(extra_origins.iter().map(String::as_str)).find_map(|origin| {
+        let rest = to.get(origin.len()..)?;
+        (to[..origin.len()].eq_ignore_ascii_case(origin) && rest.starts_with('/')).then_some(rest)
+    });
+    let path = on_site.unwrap_or(to);
     let kept = app::nav::safe_return_to(Some(path));
     if kept != to {
         if let Ok(v) = HeaderValue::from_str(&kept) {

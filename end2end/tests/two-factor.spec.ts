@@ -322,6 +322,8 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   await expect(page).toHaveTitle('Two-step verification · Gatehouse');
   const code = page.getByLabel('6-digit code');
   await expect(code).toBeFocused();
+  // what to enter is read with the field the keyboard lands in
+  await expect(code).toHaveAccessibleDescription('Enter the code from your authenticator app.');
   // a stray Enter in the empty field: named as missing (and it costs none of the five tries)
   await page.keyboard.press('Enter');
   await expect(page.getByRole('alert')).toHaveText('Enter the 6-digit code from your authenticator app.');

@@ -58,9 +58,12 @@ pub fn SecondStepForm(
                         hint="Like abcde-fghjk. Capitals and the hyphen don't matter."/>
                 }.into_any()
             } else {
+                // (the sentence describes the field: the keyboard lands there, and it is read with it)
+                let said = crate::components::scoped_id("totp_code-what");
                 view! {
-                    <p>"Enter the code from your authenticator app."</p>
-                    <Field id="totp_code" label="6-digit code" kind="text" autocomplete="one-time-code" inputmode="numeric" required=true value=code/>
+                    <p id=said.clone()>"Enter the code from your authenticator app."</p>
+                    <Field id="totp_code" label="6-digit code" kind="text" autocomplete="one-time-code" inputmode="numeric" required=true value=code
+                        described_by=said/>
                 }.into_any()
             }}
             <div class="form-actions">

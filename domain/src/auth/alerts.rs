@@ -92,15 +92,14 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink,
     if row.expires_at <= svc.clock.now() {
         return Err(DomainError::Link(LinkProblem::Expired));
     }
-    let user = db::users::find(&svc.db, row.user_id).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
     // What the button would do, found by doing it in a transaction that is then rolled back: the
     // page says it exactly as the button will do it, and nothing stays (mail scanners open links).
     // (its first part: what it ends and removes; the rest turns the password off and emails a link)
     let mut tx = svc.db.begin().await?;
     let done = undo_since(&mut tx, svc, &hash, &ClientInfo::default(), svc.clock.now()).await?;
     tx.rollback().await?;
-    let (_, since) = done.ok_or(DomainError::Link(LinkProblem::Used))?;
-    Ok(NotMeLink { has_password: user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row), since })
+    let (undone, since) = done.ok_or(DomainError::Link(LinkProblem::Used))?;
+    Ok(NotMeLink { has_password: undone.user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row), since })
 }
 
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
@@ -135,13 +134,13 @@ async fn report_in(
     now: OffsetDateTime,
 ) -> Result<Option<(UserId, NotMeReported)>, DomainError> {
     let Some((undone, _)) = undo_since(&mut *tx, svc, hash, client, now).await? else { return Ok(None) };
-    let Undone { user_id, session_id, since, taken_back, ways_in } = undone;
+    let Undone { user, session_id, since, taken_back, ways_in } = undone;
+    let user_id = user.id;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
-    let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
     // Whoever signed in may know the password (most sign in with it): it stops working now, not
     // when the owner follows the link, or they would simply sign in again meanwhile (and could
     // change it, which ends the link). The link, made after this, sets a new one.
@@ -157,7 +156,8 @@ async fn report_in(
 
 /// What `undo_since` ended and removed.
 struct Undone {
-    user_id: UserId,
+    /// The account, as read once its ways in were taken back (its password still on).
+    user: db::users::UserRow,
     /// The reported sign-in's session.
     session_id: SessionId,
     /// The first session the report covers, and when it began (`reported_since`).
@@ -186,14 +186,14 @@ async fn undo_since(
     let ended = db::sessions::revoke_since(&mut *tx, user_id, since, now).await?;
     db::sessions::mark_reported(&mut *tx, user_id, since, None, now).await?;
     let (taken_back, ways_in) = take_back(&mut *tx, svc, user_id, since, None, client, now).await?;
-    let password_changed_at = db::users::find(&mut *tx, user_id).await?.and_then(|u| u.password_changed_at);
+    let user = db::users::find(&mut *tx, user_id).await?.ok_or(DomainError::NotFound)?;
     let reach = ReportReach {
         already_signed_out,
         other_sessions: ended.saturating_sub(u64::from(!already_signed_out)),
         removes: taken_back.iter().chain(&ways_in).cloned().collect(),
-        password_changed_since: password_changed_at.is_some_and(|at| at > since.1),
+        password_changed_since: user.password_changed_at.is_some_and(|at| at > since.1),
     };
-    Ok(Some((Undone { user_id, session_id, since, taken_back, ways_in }, reach)))
+    Ok(Some((Undone { user, session_id, since, taken_back, ways_in }, reach)))
 }
 
 /// A way to sign in that a report took back: the reported sign-in's session, or one that signed in

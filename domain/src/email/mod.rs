@@ -14,8 +14,14 @@ use crate::ids::UserId;
 use crate::kinds::MailKind;
 use crate::DomainError;
 
+mod examples;
+mod names;
 pub mod sender;
 mod templates;
+
+pub use examples::examples;
+use names::clean_name;
+pub use names::defang_links;
 
 /// How messages go out: `[email]` in Leptos.toml (SMTP credentials from the environment only).
 #[derive(Clone, Deserialize)]
@@ -232,47 +238,6 @@ pub fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> Resu
     templates::render(settings, name.as_deref(), mail).map_err(|e| DomainError::Internal(format!("email template: {e}")))
 }
 
-/// A name someone chose, as an email's text says it: whatever in it a mail client would make a
-/// link of is written so it does not (`https[:]//evil[.]example`, `help[@]evil[.]example`, as
-/// security teams write addresses they warn of). Whoever got into an account could otherwise put
-/// a link of their choosing (a passkey named "… https://evil.example/reset") into the genuine
-/// security emails the owner gets. Names without one are unchanged ("Dr. Ada", "iPhone 15.2").
-pub fn defang_links(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let before = i.checked_sub(1).and_then(|j| chars.get(j)).is_some_and(|b| b.is_alphanumeric());
-        let after = chars.get(i + 1);
-        match c {
-            ':' if chars.get(i + 1..i + 3) == Some(&['/', '/'][..]) => out.push_str("[:]"),
-            '.' if before && after.is_some_and(|a| a.is_alphabetic()) => out.push_str("[.]"),
-            '@' if before && after.is_some_and(|a| a.is_alphanumeric()) => out.push_str("[@]"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A display name fit for a greeting: no control or invisible formatting characters, at most 60
-/// characters, a longer one cut with "…". The joiners stay (U+200C, U+200D): they are part of
-/// emoji such as 🐻‍❄️ and of words in Persian or Hindi, and show nothing of their own.
-fn clean_name(name: &str) -> String {
-    const MOST: usize = 60;
-    let kept: Vec<char> = name
-        .chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(*c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-        })
-        .collect();
-    let name: String = if kept.len() > MOST {
-        format!("{}…", kept[..MOST - 1].iter().collect::<String>().trim_end())
-    } else {
-        kept.into_iter().collect()
-    };
-    name.trim().to_string()
-}
-
 /// A moment in words, for messages: "1 December 2026 at 14:05 UTC".
 pub fn format_when(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
@@ -310,78 +275,6 @@ pub async fn queue(
     Ok(())
 }
 
-/// Examples of every kind, for the component previews and the template tests.
-pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option<&'static str>, Mail)> {
-    let token = "preview-token-not-valid";
-    vec![
-        ("confirm_sign_up", MailKind::ConfirmSignUp, None, Mail::ConfirmSignUp { link: settings.link("/sign-up/finish", Some(token)), minutes: 60 }),
-        (
-            "account_exists",
-            MailKind::AccountExists,
-            None,
-            Mail::AccountExists { sign_in: settings.link("/sign-in", None), reset: settings.link("/forgot-password", None) },
-        ),
-        (
-            "password_reset",
-            MailKind::PasswordReset,
-            Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: false, asked: true },
-        ),
-        (
-            "password_reset_after_report",
-            MailKind::PasswordReset,
-            Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: true, asked: false },
-        ),
-        (
-            "password_reset_while_off",
-            MailKind::PasswordReset,
-            Some("Ada <Lovelace> & Co"),
-            Mail::PasswordReset { link: settings.link("/reset-password", Some(token)), minutes: 60, sets_password: false, after_report: true, asked: true },
-        ),
-        (
-            "password_reset_done",
-            MailKind::PasswordResetDone,
-            Some("Ada <Lovelace> & Co"),
-            Mail::PasswordResetDone {
-                when: "1 December 2026 at 14:05 UTC".into(),
-                security: settings.link("/settings/security", None),
-                reset: settings.link("/forgot-password", None),
-            },
-        ),
-        (
-            "unfamiliar_sign_in",
-            MailKind::UnfamiliarSignIn,
-            Some("Ada <Lovelace> & Co"),
-            Mail::UnfamiliarSignIn {
-                when: "1 December 2026 at 14:05 UTC".into(),
-                device: "Chrome 131 on Windows 10 <script>".into(),
-                location: "Berlin, Land Berlin, Germany".into(),
-                ip: "203.0.113.77".into(),
-                method: "a password".into(),
-                review: settings.link("/settings/security", None),
-                not_me: settings.link("/this-wasnt-me", Some(token)),
-                hours: 72,
-            },
-        ),
-        (
-            "security_notice",
-            MailKind::SecurityNotice,
-            Some("Ada <Lovelace> & Co"),
-            Mail::SecurityNotice {
-                headline: format!("A passkey was added to your {} account", settings.site_name),
-                what: "A passkey “Work laptop <b>” was added.".into(),
-                when: "1 December 2026 at 14:05 UTC".into(),
-                device: "Firefox 140 on Windows 10".into(),
-                location: "Unknown".into(),
-                ip: "198.51.100.7".into(),
-                security: settings.link("/settings/security", None),
-                reset: settings.link("/forgot-password", None),
-            },
-        ),
-    ]
-}
-
 /// Deletes sent and given-up messages past retention and expired links; answers how many rows.
 pub async fn clean_up(db: &sqlx::PgPool, now: OffsetDateTime, retention_days: i64) -> Result<u64, DomainError> {
     let messages = db::email::prune(db, now - time::Duration::days(retention_days)).await?;
@@ -415,24 +308,6 @@ mod tests {
             let config = EmailConfig { public_origin: bad.into(), ..Default::default() };
             assert!(EmailSettings::new(&config, "http://localhost:3000").is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn names_are_written_so_no_mail_client_makes_a_link_of_them() {
-        assert_eq!(defang_links("Work laptop: https://evil.example/reset"), "Work laptop: https[:]//evil[.]example/reset");
-        assert_eq!(defang_links("www.evil.example"), "www[.]evil[.]example");
-        assert_eq!(defang_links("mail help@evil.example"), "mail help[@]evil[.]example");
-        for plain in ["Dr. Ada", "iPhone 15.2", "Ada's phone", "Zoë", "a.", "@home", "ratio 1:2"] {
-            assert_eq!(defang_links(plain), plain);
-        }
-    }
-
-    #[test]
-    fn greetings_drop_control_and_invisible_characters() {
-        assert_eq!(clean_name("Ada\r\nBcc: x\u{202E}\u{200B}"), "AdaBcc: x");
-        assert_eq!(clean_name(&"n".repeat(100)), format!("{}…", "n".repeat(59)), "cut, and said to be");
-        assert_eq!(clean_name(&"n".repeat(60)), "n".repeat(60));
-        assert_eq!(clean_name("Ada \u{1F43B}\u{200D}\u{2744}\u{FE0F}"), "Ada \u{1F43B}\u{200D}\u{2744}\u{FE0F}", "a polar bear stays one");
     }
 
     #[test]

@@ -2,7 +2,9 @@ import type { Response } from '@playwright/test';
 import {
   SECURITY_PATH,
   SITE_ORIGIN,
+  HTTP_4XX_LOG,
   accountNav,
+  changePassword,
   checkA11y,
   expect,
   expectSecurityPage,
@@ -251,4 +253,48 @@ test('with the keyboard: Escape closes the password, set-up and new-passkey form
   await expect(sessions.getByRole('group', { name: 'Sign out of this session, your only one?' })).toBeFocused();
   await page.keyboard.press('Escape');
   await expect(sessions.getByRole('button', { name: 'Sign out everywhere' })).toBeFocused();
+});
+
+test.describe('a change redraws only its own section', () => {
+  // (the aborted reload is logged by the browser)
+  test.use({ allowedConsoleErrors: [new RegExp(`${HTTP_4XX_LOG.source}|^Failed to load resource: net::ERR_FAILED$`)] });
+
+  test("another section's sentence is not drawn again (a screen reader would read it out again), and what was typed elsewhere stays", async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    await gotoHydrated(page, SECURITY_PATH);
+    await changePassword(page, account.password, 'seven purple tractors at dawn');
+    const said = region(page, 'Password').getByRole('status');
+    await expect(said).toHaveText('Password changed. Your other sessions were signed out.');
+    // marked in the page: an element drawn again would be a new one, without the mark
+    await said.evaluate((el) => el.setAttribute('data-test-drawn', 'once'));
+    const twoStep = region(page, 'Two-step verification');
+    await twoStep.getByRole('button', { name: 'Set up authenticator app' }).click();
+    await twoStep.getByLabel('Code from the app').fill('123');
+
+    await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
+    await expect(page.getByText('Verification ended. Sensitive changes will ask you to confirm it')).toBeFocused();
+    await expect(said).toHaveAttribute('data-test-drawn', 'once');
+    // what was being typed elsewhere stays
+    await expect(twoStep.getByLabel('Code from the app')).toHaveValue('123');
+
+  });
+
+  test('a reload that fails after a change keeps the page, says it may be out of date, and Try again reads it again', async ({ page }) => {
+    await signUpViaApi(page, newAccount());
+    await gotoHydrated(page, SECURITY_PATH);
+    await page.route('**/api/security/overview*', (route) => route.abort());
+    await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
+    await expect(page.getByRole('alert')).toHaveText(
+      "We couldn't reach Gatehouse. Check your connection and try again. What you see below may be out of date.Try again",
+    );
+    // (the whole page was replaced by that sentence)
+    await expect(region(page, 'Password')).toBeVisible();
+    await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(1);
+    await page.unroute('**/api/security/overview*');
+    await page.getByRole('alert').getByRole('button', { name: 'Try again' }).click();
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    await expect(page.getByText('Verification ended. Sensitive changes will ask you to confirm it')).toBeVisible();
+    await expect(page.locator('.verified-banner')).toHaveCount(0);
+  });
 });

@@ -244,14 +244,14 @@ thread_local! {
 }
 
 /// A change succeeded whose answer is drawn outside the sections (the "Was this you?" prompt's,
-/// which leaves with the reload): once the page has drawn itself anew, [`focus_changed_section`]
+/// which leaves with the reload): once the page has drawn what changed, [`focus_changed_section`]
 /// puts the focus on the element with this id instead.
 pub fn focus_after_redraw(id: &str) {
     CHANGED_TARGET.with(|c| *c.borrow_mut() = Some(id.to_string()));
 }
 
-/// A change succeeded and the page is about to draw itself anew (which takes the focus with the
-/// old drawing): remembers the section (`section.card` with an id) that has the focus, or last had
+/// A change succeeded and the page is about to draw the sections it changed anew (which takes the
+/// focus with the old drawing, when it was there): remembers the section (`section.card` with an id) that has the focus, or last had
 /// it (its button was disabled while the change ran), for [`focus_changed_section`].
 pub fn remember_changed_section() {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
@@ -263,7 +263,8 @@ pub fn remember_changed_section() {
     CHANGED_SECTION.with(|c| *c.borrow_mut() = section);
 }
 
-/// The page has drawn itself anew after a change: if the focus is nowhere, it goes to what the
+/// The page has drawn what a change changed: if the focus is nowhere (it was in what was drawn
+/// anew), it goes to what the
 /// change's section says happened (its status or alert line), or else to the section's heading,
 /// so keyboard and screen-reader users carry on there, not at the top of the page.
 pub fn focus_changed_section() {

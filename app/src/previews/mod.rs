@@ -10,6 +10,7 @@ use crate::components::{PageFrame, PreviewScope, SiteHeader};
 use crate::model::{PasskeyView, PasskeysView, PasswordView, TwoFactorView, VerificationView, Viewer};
 use crate::model::ProviderKind;
 use crate::security::coming_soon::ComingSoonCard;
+use crate::security::ReloadFailed;
 use crate::security::connected_accounts::{ConnectedAccountsCard, ConnectedPanel};
 use crate::sign_in::providers::ProviderOutcome;
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
@@ -168,6 +169,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     <li><a href="#preview-connected-accounts">"Connected accounts"</a></li>
                     <li><a href="#preview-sessions">"Sessions section"</a></li>
                     <li><a href="#preview-coming-soon">"Coming soon"</a></li>
+                    <li><a href="#preview-page">"Security & Access page"</a></li>
                 </ul>
             </nav>
 
@@ -441,6 +443,12 @@ pub fn PreviewsPage() -> impl IntoView {
             <Preview id="coming-soon" title="Coming soon">
                 <State slug="coming-soon" caption="Personal API keys" view=ViewFn::from(|| view! {
                     <ComingSoonCard id="api-keys" title="Personal API keys" description="Create keys for scripts and tools that act on your behalf."/>
+                })/>
+            </Preview>
+
+            <Preview id="page" title="Security & Access page">
+                <State slug="reload-failed" caption="Its settings could not be read again after a change" view=ViewFn::from(move || view! {
+                    <ReloadFailed message="We couldn't reach Gatehouse. Check your connection and try again.".to_string() on_retry=noop/>
                 })/>
             </Preview>
         </PageFrame>

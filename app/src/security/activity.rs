@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::context::SecurityContext;
 use crate::components::{Card, ErrorMessage, TimeAgo};
 use crate::error::AppError;
-use crate::model::{ActivityPageView, ActivityView, SecurityOverview, ACTIVITY_FILTERS};
+use crate::model::{ActivityPageView, ActivityView, ACTIVITY_FILTERS};
 
 /// A page of the signed-in account's security events: `filter` is one of the list's groups (empty:
 /// all), `before` the previous page's `next` (empty: the newest page).
@@ -45,7 +45,7 @@ pub struct ActivitySection {
     /// The first page of a filter; `None` for every kind, whose first page comes with the page's
     /// overview (one read for the whole page).
     first: crate::resource::PageResource<Result<Option<ActivityPageView>, AppError>>,
-    overview: crate::resource::PageResource<Result<SecurityOverview, AppError>>,
+    ctx: SecurityContext,
     more: ServerAction<GetActivity>,
     /// The first page and the older ones "Show more" added.
     events: Signal<Vec<ActivityView>>,
@@ -84,7 +84,6 @@ impl ActivitySection {
                 page
             }
         });
-        let overview = ctx.overview;
         let more = ServerAction::<GetActivity>::new();
         ctx.leave_when_signed_out(more);
         let older = RwSignal::new(Vec::<ActivityView>::new());
@@ -92,7 +91,7 @@ impl ActivitySection {
         let next = RwSignal::new(None::<Option<String>>);
         let first_page = move || match first.get()? {
             Ok(Some(page)) => Some(page),
-            Ok(None) => overview.with(|o| o.as_ref().and_then(|o| o.as_ref().ok()).map(|o| o.activity.clone())),
+            Ok(None) => ctx.shown.with(|o| o.as_ref().map(|o| o.activity.clone())),
             Err(_) => None,
         };
         let events = Signal::derive(move || {
@@ -127,7 +126,7 @@ impl ActivitySection {
             }
         });
         // (every signal and callback lives as long as the page's visit, not one drawing of it: the
-        // page redraws after each change while the old drawing may still be reading them)
+        // card is drawn again after each change while the old drawing may still be reading them)
         // A download asked for: to sign-in ("You were signed out of this device") when this
         // session has ended elsewhere, as every other action of the page does. (A plain link would
         // save whatever came back: the sign-in page, as "sign-in.html".)
@@ -153,12 +152,12 @@ impl ActivitySection {
                 on_more.run(());
             }
         });
-        let section = ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying, announce };
+        let section = ActivitySection { filter, first, ctx, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying, announce };
         // a new first page (another filter, or a change: the overview's page too) starts the list
         // again
         Effect::new(move |_| {
             first.track();
-            overview.track();
+            ctx.shown.track();
             older.set(Vec::new());
             next.set(None);
             more.value().set(None);
@@ -176,40 +175,33 @@ impl ActivitySection {
     }
 
     pub fn view(self) -> impl IntoView {
-        let ActivitySection { filter, first, overview, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying, announce } = self;
+        let ActivitySection { filter, first, ctx, more, events, has_more, error, on_filter, on_more, on_download, on_retry, retrying, announce } = self;
         view! {
             <Transition fallback=|| view! { <ActivitySkeleton/> }>
                 {move || Suspend::new(async move {
-                    let shown = match first.await {
-                        // (a filter's page that failed: the card stays, saying so: `error`)
-                        Ok(Some(_)) | Err(_) => Ok(()),
-                        Ok(None) => overview.await.map(|_| ()),
-                    };
-                    match shown {
-                        Ok(()) => {
-                            view! {
-                                <ActivityCard
-                                    events
-                                    has_more
-                                    filter=filter
-                                    pending=Signal::derive({
-                                        let more = more.pending();
-                                        move || more.get() || retrying.get()
-                                    })
-                                    error
-                                    on_filter
-                                    on_more
-                                    on_download
-                                    on_retry
-                                    announce
-                                />
-                            }.into_any()
-                        }
-                        Err(e) => view! {
-                            <Card id="activity" title="Recent security activity">
-                                <ErrorMessage message=Some(e.to_string())/>
-                            </Card>
-                        }.into_any(),
+                    // (a filter's page that failed: the card stays, saying so: `error`)
+                    if let Ok(None) = first.await {
+                        // every kind's first page is the overview's, once it comes (one that
+                        // failed is the page's to say: at first it draws no sections, and after
+                        // a change it keeps what was on screen, this list too, and says so above)
+                        let _ = ctx.first_answer().await;
+                    }
+                    view! {
+                        <ActivityCard
+                            events
+                            has_more
+                            filter=filter
+                            pending=Signal::derive({
+                                let more = more.pending();
+                                move || more.get() || retrying.get()
+                            })
+                            error
+                            on_filter
+                            on_more
+                            on_download
+                            on_retry
+                            announce
+                        />
                     }
                 })}
             </Transition>

@@ -17,6 +17,9 @@ pub const SIGNED_OUT_ELSEWHERE: &str = "/sign-in?return_to=%2Fsettings%2Fsecurit
 pub struct SecurityContext {
     /// Everything the page shows, for the signed-in account (reloaded by `refresh`).
     pub overview: crate::resource::PageResource<Result<SecurityOverview, AppError>>,
+    /// The newest overview read: what the sections draw (a reload that failed keeps the one on
+    /// screen, and the page says so).
+    pub shown: Memo<Option<SecurityOverview>>,
     /// What the overview is keyed on: one more after each successful change.
     changes: RwSignal<u32>,
     /// Sign out (the header's and the Sessions section's Sign out).
@@ -34,8 +37,16 @@ impl SecurityContext {
     /// Makes the page's shared pieces and provides them to its sections.
     pub fn provide() -> Self {
         let changes = RwSignal::new(0u32);
+        let overview = crate::resource::page_resource(move || changes.get(), |_| get_security_overview());
         let ctx = SecurityContext {
-            overview: crate::resource::page_resource(move || changes.get(), |_| get_security_overview()),
+            overview,
+            // (the resource's value read as its inner `AsyncDerived`: the resource's own reader
+            // warns, in debug builds, of a read outside a Transition, which this memo is, though
+            // everything that reads the memo is inside the page's)
+            shown: Memo::new(move |shown: Option<&Option<SecurityOverview>>| match (*overview).get() {
+                Some(Ok(o)) => Some(o),
+                _ => shown.cloned().flatten(),
+            }),
             changes,
             sign_out: ServerAction::new(),
             reverify: ReverifyGate { waiting: RwSignal::new(None) },
@@ -44,6 +55,13 @@ impl SecurityContext {
         };
         provide_context(ctx);
         ctx
+    }
+
+    /// The overview's first answer, awaited without subscribing to it: a `Suspend` that draws
+    /// from it is not run again by the reloads after each change (what it drew follows `shown`).
+    /// Transition still waits for it on the server and while hydrating.
+    pub fn first_answer(&self) -> impl std::future::Future<Output = Result<SecurityOverview, AppError>> + Send + 'static {
+        Untracked(std::future::IntoFuture::into_future(self.overview))
     }
 
     /// Opens Change password (or Set password) and moves the keyboard focus to its first field.
@@ -57,8 +75,8 @@ impl SecurityContext {
         self.changes.get()
     }
 
-    /// Reloads the overview (after a change that succeeded). The page draws itself anew, and the
-    /// focus goes to what the changed section says (`dom::focus_changed_section`, called by the page).
+    /// Reloads the overview (after a change that succeeded). The page draws the sections whose
+    /// part of it changed anew, and the focus goes to what the changed section says (`dom::focus_changed_section`, called by the page).
     pub fn refresh(&self) {
         crate::browser::dom::remember_changed_section();
         self.changes.update(|n| *n += 1);
@@ -212,5 +230,16 @@ pub fn shown_error_or_gone<T: Clone + Send + Sync + 'static>(value: Option<Resul
     match value {
         Some(Err(AppError::NotFound)) => Some(gone.to_string()),
         value => shown_error(value),
+    }
+}
+
+/// A future polled without a reactive observer: awaiting it subscribes nothing.
+struct Untracked<F>(F);
+
+impl<F: std::future::Future + Unpin> std::future::Future for Untracked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        untrack(|| std::pin::Pin::new(&mut self.0).poll(cx))
     }
 }

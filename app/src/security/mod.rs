@@ -25,6 +25,7 @@ use crate::auth_api::SignOut;
 use crate::browser::dom;
 use crate::components::PageFrame;
 use crate::error::AppError;
+use crate::model::SecurityOverview;
 use coming_soon::ComingSoonCard;
 use connected_accounts::ConnectedAccountsSection;
 use context::SecurityContext;
@@ -37,6 +38,11 @@ use sign_in_prompt::SignInPromptSection;
 use two_factor::TwoFactorSection;
 
 /// /settings/security
+///
+/// The page is drawn once, from the overview's first answer; after that each section is drawn
+/// again only when its own part of the overview changes (`drawn_from`). A change in one section
+/// leaves the others as they are: their status lines are not read out again by a screen reader,
+/// and what was open or typed there stays. (The page used to be drawn whole after every change.)
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let ctx = SecurityContext::provide();
@@ -49,6 +55,13 @@ pub fn SecurityPage() -> impl IntoView {
     let activity = ActivitySection::new();
     let prompt = SignInPromptSection::new();
     let overview = ctx.overview;
+    let latest = ctx.shown;
+    // a reload that failed, other than for a session that ended (which leaves the page)
+    let reload_error = Memo::new(move |_| match (*overview).get() {
+        Some(Err(AppError::NotSignedIn)) | Some(Ok(_)) | None => None,
+        Some(Err(e)) => Some(e.to_string()),
+    });
+    let two_factor_first = Memo::new(move |_| latest.with(|o| o.as_ref().is_some_and(TwoFactorSection::first)));
 
     // A session that ended elsewhere (signed out, password changed on another device) goes back to
     // sign-in on its next action.
@@ -70,16 +83,16 @@ pub fn SecurityPage() -> impl IntoView {
         sign_out.dispatch(SignOut {});
     });
     let signing_out = sign_out.pending();
+    let two_factor_view = move || drawn_from(latest, |o| (o.two_factor.clone(), o.viewer.email.clone()), move |o| two_factor.view(o));
 
     view! {
         <Title text="Security & Access · Gatehouse"/>
         <Transition fallback=|| view! { <PageFrame><p class="skeleton" aria-busy="true">"Loading your security settings…"</p></PageFrame> }>
             {move || Suspend::new(async move {
-                match overview.await {
-                    Ok(o) => {
-                    let two_factor_first = TwoFactorSection::first(&o);
-                    view! {
-                        <PageFrame viewer=o.viewer.clone() on_sign_out signing_out>
+                // (the first answer only: later ones redraw the sections that changed, not this)
+                match ctx.first_answer().await {
+                    Ok(o) => view! {
+                        <PageFrame viewer=o.viewer on_sign_out signing_out>
                             <nav class="breadcrumb" aria-label="Breadcrumb">
                                 <ol>
                                     // (no links: "Settings" led to this very page, the only one there is)
@@ -92,15 +105,18 @@ pub fn SecurityPage() -> impl IntoView {
                                 <h1>"Security & Access"</h1>
                                 <p class="lead">"Manage how you sign in and where you are signed in."</p>
                             </div>
-                            {prompt.view(&o)}
-                            {reverify.banner(&o)}
-                            {reverify.dialog(&o)}
-                            {two_factor_first.then(|| two_factor.view(&o))}
-                            {password.view(&o)}
-                            {(!two_factor_first).then(|| two_factor.view(&o))}
-                            {passkeys.view(&o)}
-                            {connected_accounts.view(&o)}
-                            {sessions.view(&o)}
+                            {move || reload_error.get().map(|message| view! {
+                                <ReloadFailed message on_retry=Callback::new(move |_| overview.refetch())/>
+                            })}
+                            {drawn_from(latest, |o| o.prompt.clone(), move |o| prompt.view(o))}
+                            {drawn_from(latest, |o| o.verification.clone(), move |o| reverify.banner(o))}
+                            {drawn_from(latest, |o| (o.verification.has_password, o.verification.has_passkey, o.verification.providers.clone(), o.verification.window_minutes, o.two_factor.enabled.is_some()), move |o| reverify.dialog(o))}
+                            {move || two_factor_first.get().then(two_factor_view)}
+                            {drawn_from(latest, |o| (o.password.clone(), o.viewer.clone(), o.two_factor.enabled.is_some()), move |o| password.view(o))}
+                            {move || (!two_factor_first.get()).then(two_factor_view)}
+                            {drawn_from(latest, |o| o.passkeys.clone(), move |o| passkeys.view(o))}
+                            {drawn_from(latest, |o| o.connected_accounts.clone(), move |o| connected_accounts.view(o))}
+                            {drawn_from(latest, |o| (o.sessions.clone(), o.session_lifetime.clone()), move |o| sessions.view(o))}
                             {activity.view()}
                             <ComingSoonCard
                                 id="api-keys"
@@ -113,8 +129,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 description="See and revoke the third-party applications you have allowed to access your account."
                             />
                         </PageFrame>
-                    }.into_any()
-                    }
+                    }.into_any(),
                     Err(e) => view! {
                         <PageFrame>
                             <div class="error-page">
@@ -127,5 +142,36 @@ pub fn SecurityPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// A reload of the page's settings after a change failed: the sections keep what they showed,
+/// and this says so above them, with a way to read them again.
+#[component]
+pub fn ReloadFailed(message: String, on_retry: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="form-error reload-failed" role="alert">
+            <p>{message}" What you see below may be out of date."</p>
+            <button type="button" class="btn btn-secondary btn-sm" on:click=move |_| on_retry.run(())>"Try again"</button>
+        </div>
+    }
+}
+
+/// A section drawn from the newest overview, and drawn again only when `part` of it changes.
+fn drawn_from<P, V>(
+    latest: Memo<Option<SecurityOverview>>,
+    part: fn(&SecurityOverview) -> P,
+    draw: impl Fn(&SecurityOverview) -> V + Send + Sync + 'static,
+) -> impl IntoView
+where
+    P: PartialEq + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let part = Memo::new(move |_| latest.with(|o| o.as_ref().map(part)));
+    move || {
+        // (read, not only tracked: a memo that is never read is never worked out, and so never
+        // follows `latest`)
+        part.with(|_| ());
+        latest.with_untracked(|o| o.as_ref().map(|o| draw(o).into_any()))
     }
 }

@@ -2,6 +2,7 @@ import type { Response } from '@playwright/test';
 import {
   SECURITY_PATH,
   SITE_ORIGIN,
+  BASE_URL,
   HTTP_4XX_LOG,
   accountNav,
   changePassword,
@@ -11,6 +12,7 @@ import {
   gotoHydrated,
   newAccount,
   region,
+  signInViaApi,
   signUpViaApi,
   test,
 } from './fixtures';
@@ -291,10 +293,51 @@ test.describe('a change redraws only its own section', () => {
     // (the whole page was replaced by that sentence)
     await expect(region(page, 'Password')).toBeVisible();
     await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(1);
+    // Try again that fails again says so again: its sentence is put in the alert anew (a screen
+    // reader reads it), and the keyboard stays on the button
+    const sentence = page.getByRole('alert').getByText('What you see below may be out of date.');
+    await sentence.evaluate((el) => el.setAttribute('data-test-drawn', 'once'));
+    await page.getByRole('alert').getByRole('button', { name: 'Try again' }).click();
+    await expect(sentence).not.toHaveAttribute('data-test-drawn', 'once');
+    await expect(page.getByRole('alert').getByRole('button', { name: 'Try again' })).toBeFocused();
+    await expect(page.getByRole('alert').getByRole('button', { name: 'Try again' })).not.toHaveAttribute('aria-disabled');
     await page.unroute('**/api/security/overview*');
     await page.getByRole('alert').getByRole('button', { name: 'Try again' }).click();
     await expect(page.getByRole('alert')).toHaveCount(0);
     await expect(page.getByText('Verification ended. Sensitive changes will ask you to confirm it')).toBeVisible();
     await expect(page.locator('.verified-banner')).toHaveCount(0);
+  });
+
+  test('what the page draws while "Confirm it\'s you" is open is inert like the rest of the page', async ({ page, browser }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    const other = await browser.newContext({ baseURL: BASE_URL });
+    try {
+      await signInViaApi(await other.newPage(), account.email, account.password);
+      await gotoHydrated(page, SECURITY_PATH);
+      // End now's reload is held back until the dialog is open
+      let letGo = () => {};
+      const held = new Promise<void>((resolve) => (letGo = resolve));
+      await page.route('**/api/security/overview*', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
+      await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();
+      await page.getByRole('group', { name: 'Sign out of 1 other session?' }).getByRole('button', { name: 'Revoke 1 session' }).click();
+      const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+      await expect(dialog.getByLabel('Your password')).toBeFocused();
+      letGo();
+      const ended = page.getByText('Verification ended. Sensitive changes will ask you to confirm it');
+      await expect(ended).toBeAttached();
+      expect(await ended.evaluate((el) => el.closest('[inert]') !== null)).toBe(true);
+      await expect(dialog.getByLabel('Your password')).toBeFocused();
+      await page.keyboard.press('Escape');
+      await expect(dialog).toHaveCount(0);
+      expect(await ended.evaluate((el) => el.closest('[inert]') === null)).toBe(true);
+      await page.unroute('**/api/security/overview*');
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -18,6 +18,7 @@ pub mod dom {
     pub fn focus_after_redraw(_id: &str) {}
     pub fn download(_path: &str) {}
     pub fn focus_and_select(_id: &str) {}
+    pub fn focus_list_item(_list: &str, _index: usize) {}
     pub fn track_focus() {}
     pub fn mark_focus(_mark: &str) {}
     pub fn return_focus(_mark: &str) {}

@@ -96,7 +96,7 @@ pub fn ErrorMessage(
 
 /// Sets `away` for a tenth of a second: a line drawn while it is unset leaves the page and comes
 /// back, which a screen reader announces as new (an alert's same sentence again too).
-fn leave_a_moment(away: RwSignal<bool>) {
+pub(crate) fn leave_a_moment(away: RwSignal<bool>) {
     away.set(true);
     set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
 }

@@ -258,3 +258,21 @@ pub fn taken_back_words(taken_back: &[domain::auth::alerts::TakenBack]) -> Vec<S
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use time::Duration;
+
+    #[test]
+    fn a_moment_read_again_later_is_the_same_moment_and_another_instant_is_not() {
+        let at = datetime!(2026-12-06 06:00 UTC);
+        let first = Moment::at(at + Duration::minutes(2), at);
+        let later = Moment::at(at + Duration::minutes(9), at);
+        assert_eq!((first.relative.as_str(), later.relative.as_str()), ("2 minutes ago", "9 minutes ago"));
+        // (so a section whose times only aged is not drawn again after a change elsewhere)
+        assert_eq!(first, later);
+        assert_ne!(first, Moment::at(at + Duration::minutes(9), at + Duration::seconds(1)));
+    }
+}

@@ -25,7 +25,11 @@ pub struct SessionStatus {
 }
 
 /// A moment shown relative to now, with the exact time for hover.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Two are equal when they are the same instant (`iso`): "3 minutes ago" read a minute later is
+/// the same moment, so a section of Security & Access whose times only aged is not drawn again
+/// after a change elsewhere (see `security::drawn_from`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Moment {
     /// "3 days ago"
     pub relative: String,
@@ -33,6 +37,12 @@ pub struct Moment {
     pub exact: String,
     /// RFC 3339
     pub iso: String,
+}
+
+impl PartialEq for Moment {
+    fn eq(&self, other: &Self) -> bool {
+        self.iso == other.iso
+    }
 }
 
 /// The re-verification window of this session.

@@ -448,7 +448,7 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="page" title="Security & Access page">
                 <State slug="reload-failed" caption="Its settings could not be read again after a change" view=ViewFn::from(move || view! {
-                    <ReloadFailed message="We couldn't reach Gatehouse. Check your connection and try again.".to_string() on_retry=noop/>
+                    <ReloadFailed message="We couldn't reach Gatehouse. Check your connection and try again.".to_string() pending=false on_retry=noop/>
                 })/>
             </Preview>
         </PageFrame>

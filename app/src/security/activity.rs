@@ -264,6 +264,23 @@ pub fn ActivityCard(
     };
     let select_id = crate::components::scoped_id("activity-filter");
     let label_for = select_id.clone();
+    let list_id = crate::components::scoped_id("activity-list");
+    // "Show more"'s last page takes the button away: the keyboard goes on at the first event it
+    // added (it fell to the section's heading, and the new events had to be found again). While
+    // older pages remain, it stays on the button. (How many were shown when it was pressed.)
+    let more_from = RwSignal::new(None::<usize>);
+    Effect::new({
+        let list_id = list_id.clone();
+        move |_| {
+            let Some(before) = more_from.get() else { return };
+            if events.with(Vec::len) > before {
+                more_from.set(None);
+                if !has_more.get_untracked() {
+                    crate::browser::dom::focus_list_item(&list_id, before);
+                }
+            }
+        }
+    });
     // What a screen reader hears when a filter or "Show more" changes the list (the page's first
     // drawing announces nothing): how many events it shows now. Only after one of them here: the
     // card is drawn again after any change on the page, and said "20 events shown" over that
@@ -290,7 +307,7 @@ pub fn ActivityCard(
             <div class="activity-tools">
                 <div class="activity-filter">
                     <label for=label_for>"Show"</label>
-                    <select id=select_id on:change=move |ev| { asked.set(true); on_filter.run(event_target_value(&ev)) }>
+                    <select id=select_id on:change=move |ev| { asked.set(true); more_from.set(None); on_filter.run(event_target_value(&ev)) }>
                         {ACTIVITY_FILTERS
                             .iter()
                             .map(|(value, label)| view! {
@@ -327,7 +344,7 @@ pub fn ActivityCard(
                     view! { <p class="empty">{text}</p> }.into_any()
                 } else {
                     view! {
-                        <ol class="activity-list" aria-label="Security events, newest first">
+                        <ol class="activity-list" id=list_id.clone() aria-label="Security events, newest first">
                             {list.into_iter().map(|a| view! { <ActivityRow activity=a/> }).collect_view()}
                         </ol>
                     }.into_any()
@@ -335,7 +352,11 @@ pub fn ActivityCard(
             }}
             <Show when=move || has_more.get()>
                 <div class="card-footer">
-                    <button type="button" class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| { asked.set(true); on_more.run(()) }>
+                    <button type="button" class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| {
+                        asked.set(true);
+                        more_from.set(Some(events.with_untracked(Vec::len)));
+                        on_more.run(())
+                    }>
                         {move || if pending.try_get().unwrap_or_default() { "Loading…" } else { "Show more" }}
                     </button>
                 </div>

@@ -61,6 +61,12 @@ pub fn SecurityPage() -> impl IntoView {
         Some(Err(AppError::NotSignedIn)) | Some(Ok(_)) | None => None,
         Some(Err(e)) => Some(e.to_string()),
     });
+    // Try again was pressed, and its answer has not come
+    let retrying = RwSignal::new(false);
+    Effect::new(move |_| {
+        (*overview).track();
+        retrying.set(false);
+    });
     let two_factor_first = Memo::new(move |_| latest.with(|o| o.as_ref().is_some_and(TwoFactorSection::first)));
 
     // A session that ended elsewhere (signed out, password changed on another device) goes back to
@@ -106,8 +112,12 @@ pub fn SecurityPage() -> impl IntoView {
                                 <p class="lead">"Manage how you sign in and where you are signed in."</p>
                             </div>
                             {move || reload_error.get().map(|message| view! {
-                                <ReloadFailed message on_retry=Callback::new(move |_| overview.refetch())/>
+                                <ReloadFailed message pending=retrying on_retry=Callback::new(move |_| {
+                                    retrying.set(true);
+                                    overview.refetch();
+                                })/>
                             })}
+                            {prompt.said()}
                             {drawn_from(latest, |o| o.prompt.clone(), move |o| prompt.view(o))}
                             {drawn_from(latest, |o| o.verification.clone(), move |o| reverify.banner(o))}
                             {drawn_from(latest, |o| (o.verification.has_password, o.verification.has_passkey, o.verification.providers.clone(), o.verification.window_minutes, o.two_factor.enabled.is_some()), move |o| reverify.dialog(o))}
@@ -148,11 +158,31 @@ pub fn SecurityPage() -> impl IntoView {
 /// A reload of the page's settings after a change failed: the sections keep what they showed,
 /// and this says so above them, with a way to read them again.
 #[component]
-pub fn ReloadFailed(message: String, on_retry: Callback<()>) -> impl IntoView {
+pub fn ReloadFailed(
+    message: String,
+    /// Try again's answer has not come. When it comes and failed again, the sentence leaves the
+    /// alert for a moment and comes back, so a screen reader says it again (the button, and the
+    /// keyboard on it, stay).
+    #[prop(into)]
+    pending: Signal<bool>,
+    on_retry: Callback<()>,
+) -> impl IntoView {
+    let away = RwSignal::new(false);
+    Effect::new(move |was: Option<bool>| {
+        let now = pending.get();
+        if was == Some(true) && !now {
+            crate::components::leave_a_moment(away);
+        }
+        now
+    });
     view! {
         <div class="form-error reload-failed" role="alert">
-            <p>{message}" What you see below may be out of date."</p>
-            <button type="button" class="btn btn-secondary btn-sm" on:click=move |_| on_retry.run(())>"Try again"</button>
+            {move || (!away.get()).then(|| view! { <p>{message.clone()}" What you see below may be out of date."</p> })}
+            // (not `disabled` while it runs: a disabled button drops the keyboard's focus)
+            <button type="button" class="btn btn-secondary btn-sm" aria-disabled=move || pending.get().then_some("true")
+                on:click=move |_| if !pending.get_untracked() { on_retry.run(()) }>
+                {move || if pending.get() { "Trying again…" } else { "Try again" }}
+            </button>
         </div>
     }
 }

@@ -104,7 +104,7 @@ impl PasswordSection {
             }
         });
         let on_submit = Callback::new(move |c: PasswordChange| {
-            if c.current.is_empty() && matches!(ctx.overview.get_untracked(), Some(Ok(ref o)) if !o.password.has_password) {
+            if c.current.is_empty() && ctx.shown.with_untracked(|o| o.as_ref().is_some_and(|o| !o.password.has_password)) {
                 set.dispatch(SetPassword { new_password: c.new });
             } else {
                 change.dispatch(ChangePassword { current_password: c.current, new_password: c.new });
@@ -239,13 +239,17 @@ pub fn PasswordCard(
     let new = RwSignal::new(initial_new);
     // (the meter says "Not accepted" while the new password is the one the server refused)
     let refusal = crate::components::while_unchanged(on_field("new_password"), new);
-    // A successful change closes the form and forgets what was typed.
-    Effect::new(move |_| {
-        if success.get().is_some() {
+    // A successful change closes the form and forgets what was typed. (Only a success that comes
+    // while this card is on the page: the card drawn again later, after another change, with the
+    // earlier success still said, must not close a form opened since.)
+    Effect::new(move |before: Option<bool>| {
+        let succeeded = success.get().is_some();
+        if succeeded && before == Some(false) {
             open.set(false);
             current.set(String::new());
             new.set(String::new());
         }
+        succeeded
     });
     let has_password = status.has_password;
     if let Some(focus) = focus {

@@ -83,7 +83,7 @@ impl SignInPromptSection {
         // a way in)
         Effect::new(move |_| {
             if let Some(Ok(done)) = secure.action.value().get() {
-                let has_password = ctx.overview.with_untracked(|o| matches!(o, Some(Ok(o)) if o.password.has_password));
+                let has_password = ctx.shown.with_untracked(|o| o.as_ref().is_some_and(|o| o.password.has_password));
                 secured.set(Some((done, has_password)));
                 if has_password {
                     ctx.open_password();
@@ -93,19 +93,28 @@ impl SignInPromptSection {
         section
     }
 
-    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let SignInPromptSection { confirm, secure, secured, confirmed } = self;
-        // (each `pending()` makes a memo: made once here, not on every read)
-        let (confirming, securing) = (confirm.pending(), secure.action.pending());
-        let pending = Signal::derive(move || confirming.get() || securing.get());
-        let error = Signal::derive(move || shown_error(confirm.value().get()).or_else(|| shown_error(secure.action.value().get())));
-        let prompt = o.prompt.clone();
+    /// What an answer said ("Thanks for confirming", or what "No" ended and removed): drawn once
+    /// for the visit, apart from the prompt, which leaves with the reload after the answer (drawn
+    /// with it, the sentence was put on the page twice, and read twice).
+    pub fn said(self) -> impl IntoView {
+        let SignInPromptSection { secured, confirmed, .. } = self;
         view! {
             {move || secured.get().map(|(secured, has_password)| view! { <SecuredNotice secured has_password/> })}
             {move || confirmed.get().then(|| view! {
                 <p class="notice notice-success sign-in-confirmed" id=crate::components::scoped_id("sign-in-confirmed") role="status">{CONFIRMED}</p>
             })}
-            {prompt.map(|prompt| {
+        }
+    }
+
+    /// "Was this you?", while a sign-in waits for its answer.
+    pub fn view(self, o: &SecurityOverview) -> impl IntoView {
+        let SignInPromptSection { confirm, secure, .. } = self;
+        // (each `pending()` makes a memo: made once here, not on every read)
+        let (confirming, securing) = (confirm.pending(), secure.action.pending());
+        let pending = Signal::derive(move || confirming.get() || securing.get());
+        let error = Signal::derive(move || shown_error(confirm.value().get()).or_else(|| shown_error(secure.action.value().get())));
+        view! {
+            {o.prompt.clone().map(|prompt| {
                 let id = prompt.id.clone();
                 let id2 = prompt.id.clone();
                 view! {

@@ -20,6 +20,7 @@ import {
   expect,
   expectPathname,
   gotoHydrated,
+  holdOverviewReloads,
   linkTo,
   literal,
   mailsTo,
@@ -280,12 +281,7 @@ test('"Was this you?": Yes makes it go away, for good, and the emailed "This was
     const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
     await gotoHydrated(page, SECURITY_PATH);
     // (the page's reload after the answer held back until the answer's sentence is there)
-    let letGo = () => {};
-    const held = new Promise<void>((resolve) => (letGo = resolve));
-    await page.route('**/api/security/overview*', async (route) => {
-      await held;
-      await route.continue();
-    });
+    const letGo = await holdOverviewReloads(page);
     await page.getByRole('button', { name: 'Yes, it was me' }).click();
     const said = page.getByRole('status').filter({ hasText: 'Thanks. That sign-in is marked as yours' });
     await expect(said).toBeVisible();

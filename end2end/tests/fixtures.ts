@@ -317,6 +317,20 @@ export function accountNav(page: Page) {
 }
 
 /**
+ * Holds back Security & Access's reloads of its settings (after each change) until the function
+ * it returns is called; they go through then (call `page.unroute` to stop holding later ones).
+ */
+export async function holdOverviewReloads(page: Page): Promise<() => void> {
+  let letGo = () => {};
+  const held = new Promise<void>((resolve) => (letGo = resolve));
+  await page.route('**/api/security/overview*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  return letGo;
+}
+
+/**
  * Changes the password from the Password section of /settings/security (the
  * page must be open and hydrated) and waits for the success status.
  */

@@ -10,6 +10,7 @@ import {
   expect,
   expectSecurityPage,
   gotoHydrated,
+  holdOverviewReloads,
   newAccount,
   region,
   signInViaApi,
@@ -316,12 +317,7 @@ test.describe('a change redraws only its own section', () => {
       await signInViaApi(await other.newPage(), account.email, account.password);
       await gotoHydrated(page, SECURITY_PATH);
       // End now's reload is held back until the dialog is open
-      let letGo = () => {};
-      const held = new Promise<void>((resolve) => (letGo = resolve));
-      await page.route('**/api/security/overview*', async (route) => {
-        await held;
-        await route.continue();
-      });
+      const letGo = await holdOverviewReloads(page);
       await page.locator('.verified-banner').getByRole('button', { name: 'End now' }).click();
       await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();
       await page.getByRole('group', { name: 'Sign out of 1 other session?' }).getByRole('button', { name: 'Revoke 1 session' }).click();

@@ -76,16 +76,10 @@ pub fn ErrorMessage(
     #[prop(optional, into)]
     pending: Option<Signal<bool>>,
 ) -> impl IntoView {
-    let away = RwSignal::new(false);
-    if let Some(pending) = pending {
-        Effect::new(move |was: Option<bool>| {
-            let now = pending.get();
-            if was == Some(true) && !now && message.with_untracked(Option::is_some) {
-                leave_a_moment(away);
-            }
-            now
-        });
-    }
+    let away = match pending {
+        Some(pending) => away_after_each_answer(pending, move || message.with_untracked(Option::is_some)),
+        None => RwSignal::new(false),
+    };
     // (`try_`: a drawing the page has just replaced may run once more after its owner, and `away`,
     // were disposed, when the answer that replaced it also changed `message`: a filter's page
     // redraws the activity card and says why it failed)
@@ -94,9 +88,23 @@ pub fn ErrorMessage(
     }
 }
 
+/// Set for a tenth of a second (`leave_a_moment`) each time `pending` ends (a request answered)
+/// while `said()`.
+pub(crate) fn away_after_each_answer(pending: Signal<bool>, said: impl Fn() -> bool + 'static) -> RwSignal<bool> {
+    let away = RwSignal::new(false);
+    Effect::new(move |was: Option<bool>| {
+        let now = pending.get();
+        if was == Some(true) && !now && said() {
+            leave_a_moment(away);
+        }
+        now
+    });
+    away
+}
+
 /// Sets `away` for a tenth of a second: a line drawn while it is unset leaves the page and comes
 /// back, which a screen reader announces as new (an alert's same sentence again too).
-pub(crate) fn leave_a_moment(away: RwSignal<bool>) {
+fn leave_a_moment(away: RwSignal<bool>) {
     away.set(true);
     set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
 }

@@ -76,7 +76,8 @@ impl SecurityContext {
     }
 
     /// Reloads the overview (after a change that succeeded). The page draws the sections whose
-    /// part of it changed anew, and the focus goes to what the changed section says (`dom::focus_changed_section`, called by the page).
+    /// part of it changed anew, and the focus goes to what the changed section says
+    /// (`dom::focus_changed_section`, called by the page).
     pub fn refresh(&self) {
         crate::browser::dom::remember_changed_section();
         self.changes.update(|n| *n += 1);

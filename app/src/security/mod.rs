@@ -55,7 +55,7 @@ pub fn SecurityPage() -> impl IntoView {
     let activity = ActivitySection::new();
     let prompt = SignInPromptSection::new();
     let overview = ctx.overview;
-    let latest = ctx.shown;
+    let shown = ctx.shown;
     // a reload that failed, other than for a session that ended (which leaves the page)
     let reload_error = Memo::new(move |_| match (*overview).get() {
         Some(Err(AppError::NotSignedIn)) | Some(Ok(_)) | None => None,
@@ -67,7 +67,7 @@ pub fn SecurityPage() -> impl IntoView {
         (*overview).track();
         retrying.set(false);
     });
-    let two_factor_first = Memo::new(move |_| latest.with(|o| o.as_ref().is_some_and(TwoFactorSection::first)));
+    let two_factor_first = Memo::new(move |_| shown.with(|o| o.as_ref().is_some_and(TwoFactorSection::first)));
 
     // A session that ended elsewhere (signed out, password changed on another device) goes back to
     // sign-in on its next action.
@@ -89,7 +89,7 @@ pub fn SecurityPage() -> impl IntoView {
         sign_out.dispatch(SignOut {});
     });
     let signing_out = sign_out.pending();
-    let two_factor_view = move || drawn_from(latest, |a, b| a.two_factor == b.two_factor && a.viewer.email == b.viewer.email, Box::new(move |o| two_factor.view(o).into_any()));
+    let two_factor_view = move || drawn_from(shown, |a, b| a.two_factor == b.two_factor && a.viewer.email == b.viewer.email, Box::new(move |o| two_factor.view(o).into_any()));
 
     view! {
         <Title text="Security & Access · Gatehouse"/>
@@ -118,10 +118,10 @@ pub fn SecurityPage() -> impl IntoView {
                                 })/>
                             })}
                             {prompt.said()}
-                            {drawn_from(latest, |a, b| a.prompt == b.prompt, Box::new(move |o| prompt.view(o).into_any()))}
-                            {drawn_from(latest, |a, b| a.verification == b.verification, Box::new(move |o| reverify.banner(o).into_any()))}
+                            {drawn_from(shown, |a, b| a.prompt == b.prompt, Box::new(move |o| prompt.view(o).into_any()))}
+                            {drawn_from(shown, |a, b| a.verification == b.verification, Box::new(move |o| reverify.banner(o).into_any()))}
                             {drawn_from(
-                                latest,
+                                shown,
                                 |a, b| {
                                     let (x, y) = (&a.verification, &b.verification);
                                     (x.has_password, x.has_passkey, &x.providers, x.window_minutes, a.two_factor.enabled.is_some())
@@ -131,14 +131,14 @@ pub fn SecurityPage() -> impl IntoView {
                             )}
                             {move || two_factor_first.get().then(two_factor_view)}
                             {drawn_from(
-                                latest,
+                                shown,
                                 |a, b| a.password == b.password && a.viewer == b.viewer && a.two_factor.enabled.is_some() == b.two_factor.enabled.is_some(),
                                 Box::new(move |o| password.view(o).into_any()),
                             )}
                             {move || (!two_factor_first.get()).then(two_factor_view)}
-                            {drawn_from(latest, |a, b| a.passkeys == b.passkeys, Box::new(move |o| passkeys.view(o).into_any()))}
-                            {drawn_from(latest, |a, b| a.connected_accounts == b.connected_accounts, Box::new(move |o| connected_accounts.view(o).into_any()))}
-                            {drawn_from(latest, |a, b| a.sessions == b.sessions && a.session_lifetime == b.session_lifetime, Box::new(move |o| sessions.view(o).into_any()))}
+                            {drawn_from(shown, |a, b| a.passkeys == b.passkeys, Box::new(move |o| passkeys.view(o).into_any()))}
+                            {drawn_from(shown, |a, b| a.connected_accounts == b.connected_accounts, Box::new(move |o| connected_accounts.view(o).into_any()))}
+                            {drawn_from(shown, |a, b| a.sessions == b.sessions && a.session_lifetime == b.session_lifetime, Box::new(move |o| sessions.view(o).into_any()))}
                             {activity.view()}
                             <ComingSoonCard
                                 id="api-keys"
@@ -179,14 +179,7 @@ pub fn ReloadFailed(
     pending: Signal<bool>,
     on_retry: Callback<()>,
 ) -> impl IntoView {
-    let away = RwSignal::new(false);
-    Effect::new(move |was: Option<bool>| {
-        let now = pending.get();
-        if was == Some(true) && !now {
-            crate::components::leave_a_moment(away);
-        }
-        now
-    });
+    let away = crate::components::away_after_each_answer(pending, || true);
     view! {
         <div class="form-error reload-failed" role="alert">
             {move || (!away.get()).then(|| view! { <p>{message.clone()}" What you see below may be out of date."</p> })}
@@ -199,12 +192,12 @@ pub fn ReloadFailed(
     }
 }
 
-/// A section drawn from the newest overview, and drawn again only when its part of it changes
+/// A section drawn from the overview on screen (`SecurityContext::shown`), and drawn again only when its part of it changes
 /// (`same` says whether two overviews agree on that part). Not generic over the part or the view:
 /// one copy of this code serves every section (a memo of each section's own part type cost the
 /// bundle 38 KB of code before wasm-opt).
 fn drawn_from(
-    latest: Memo<Option<SecurityOverview>>,
+    shown: Memo<Option<SecurityOverview>>,
     same: fn(&SecurityOverview, &SecurityOverview) -> bool,
     draw: Box<dyn Fn(&SecurityOverview) -> AnyView + Send + Sync>,
 ) -> impl IntoView {
@@ -213,7 +206,7 @@ fn drawn_from(
     let drawn = StoredValue::new(None::<SecurityOverview>);
     let due = Memo::new(move |before: Option<&u32>| {
         let before = before.copied().unwrap_or(0);
-        latest.with(|now| {
+        shown.with(|now| {
             let differs = drawn.with_value(|was| match (was, now) {
                 (Some(was), Some(now)) => !same(was, now),
                 (was, now) => was.is_some() != now.is_some(),
@@ -228,8 +221,8 @@ fn drawn_from(
     });
     move || {
         // (read, not only tracked: a memo that is never read is never worked out, and so never
-        // follows `latest`)
+        // follows `shown`)
         due.with(|_| ());
-        latest.with_untracked(|o| o.as_ref().map(|o| draw(o)))
+        shown.with_untracked(|o| o.as_ref().map(|o| draw(o)))
     }
 }

@@ -332,15 +332,20 @@ export async function holdOverviewReloads(page: Page): Promise<() => void> {
 
 /**
  * Changes the password from the Password section of /settings/security (the
- * page must be open and hydrated) and waits for the success status.
+ * page must be open and hydrated) and waits for the success status, and for the
+ * section drawn again from the page's reload after the change (its "last changed"
+ * time is the new one): what a test then marks in it stays marked.
  */
 export async function changePassword(page: Page, current: string, next: string): Promise<void> {
   const section = region(page, 'Password');
+  const changedAt = section.locator('time');
+  const before = await changedAt.getAttribute('datetime');
   await section.getByRole('button', { name: 'Change password' }).click();
   await section.getByLabel('Current password', { exact: true }).fill(current);
   await section.getByLabel('New password', { exact: true }).fill(next);
   await section.getByRole('button', { name: 'Update password' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+  await expect(changedAt).not.toHaveAttribute('datetime', before ?? '');
 }
 
 /**

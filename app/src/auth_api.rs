@@ -406,7 +406,8 @@ pub async fn list_providers() -> Result<Vec<crate::model::ProviderOption>, AppEr
 /// browser goes next. The provider sends it back to `/auth/<provider>/callback`, which signs in
 /// (or signs up: a new account when the identity is linked to none and no account uses its email),
 /// then goes on to `return_to` (a path on this site, else Security & Access) as the other ways of
-/// signing in do.
+/// signing in do. `from_sign_up`: pressed on the sign-up page, where the person goes back to if
+/// the flow ends badly (cancelled, refused, expired…), with its sentence; else the sign-in page.
 ///
 /// - Auth: anonymous.
 /// - Effects: a provider flow (state, PKCE verifier, nonce, `return_to` checked with
@@ -419,6 +420,7 @@ pub async fn list_providers() -> Result<Vec<crate::model::ProviderOption>, AppEr
 pub async fn start_provider_sign_in(
     provider: crate::model::ProviderKind,
     #[server(default)] return_to: Option<String>,
+    #[server(default)] from_sign_up: bool,
 ) -> Result<String, AppError> {
     use crate::server::{auth_for_setup, fail_for, flow_cookie, reject, services, set_flow_cookie};
     // signed in already: this would start a second session beside the first (the pages send
@@ -428,7 +430,7 @@ pub async fn start_provider_sign_in(
     }
     let svc = services()?;
     let return_to = return_to.map(|r| crate::nav::safe_return_to(Some(&r)));
-    let started = domain::auth::connected_accounts::begin_sign_in(&svc, provider.into(), return_to.as_deref(), flow_cookie().as_ref())
+    let started = domain::auth::connected_accounts::begin_sign_in(&svc, provider.into(), return_to.as_deref(), from_sign_up, flow_cookie().as_ref())
         .await
         .map_err(fail_for(provider))?;
     set_flow_cookie(&started.cookie);

@@ -323,6 +323,17 @@ test('cancelling at the provider comes back to sign-in with a calm sentence', as
   await expect(page.getByText('You cancelled at GitHub.')).toHaveCount(0);
 });
 
+test('cancelling at the provider from the sign-up page comes back to sign-up, where the person was', async ({ page }) => {
+  await gotoHydrated(page, '/sign-up');
+  await page.getByRole('button', { name: 'Continue with GitHub' }).click();
+  await expect(page.getByRole('heading', { name: 'Local development provider' })).toBeVisible();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expectPathname(page, '/sign-up');
+  await expect(page.getByRole('heading', { name: 'Create your Gatehouse account' })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'You cancelled at GitHub. Nothing was changed.' })).toBeFocused();
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-up' && url.search === '');
+});
+
 test('a Google sign-in on an account with an authenticator app still asks for the code', async ({ page }) => {
   test.setTimeout(90_000);
   const email = uniqueEmail();

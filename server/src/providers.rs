@@ -5,8 +5,8 @@
 //! answer → the sign-in page's second step (keeping `return_to`); connected or re-verified →
 //! Security & Access. Every
 //! failure (cancelled, refused, a state that is unknown, used or another browser's, expired, an
-//! email already in use…) lands on the sign-in page (or Security & Access, for connect and
-//! re-verify) with a calm sentence, never an error page.
+//! email already in use…) lands on the sign-in page (the sign-up page for a flow begun there, or
+//! Security & Access, for connect and re-verify) with a calm sentence, never an error page.
 use std::collections::HashMap;
 
 use app::model::ProviderKind;
@@ -73,7 +73,7 @@ pub async fn callback(
         Ok(Finished::SecondStep(pending)) => {
             redirect(&format!("/sign-in?second_step=1{}", and_return_to()), &[PENDING.set(pending.expose(), None)])
         }
-        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, kind, ProviderOutcome::Connected, true), &[]),
+        Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::Connected, true), &[]),
         Ok(Finished::Reverified(done)) => redirect(SECURITY, &[SESSION.set(done.token.expose(), policy_seconds)]),
         Err(e) => {
             let outcome = match e {
@@ -85,8 +85,11 @@ pub async fn callback(
                 }
             };
             // with no known flow: where this browser would be (signed in or not)
-            let intent = began.map(|b| b.intent).unwrap_or(if session.is_some() { FlowIntent::Connect } else { FlowIntent::SignIn });
-            let page = outcome_page(intent, kind, outcome, session.is_some());
+            let (intent, from_sign_up) = match began {
+                Some(b) => (b.intent, b.from_sign_up),
+                None => (if session.is_some() { FlowIntent::Connect } else { FlowIntent::SignIn }, false),
+            };
+            let page = outcome_page(intent, from_sign_up, kind, outcome, session.is_some());
             // a sign-in tried again from that page still goes where it was going
             let page = if intent == FlowIntent::SignIn { format!("{page}{}", and_return_to()) } else { page };
             redirect(&page, &[])
@@ -94,13 +97,15 @@ pub async fn callback(
     }
 }
 
-/// The page that says how a flow ended: sign-in for sign-ins, and for a connection or a
-/// re-verification that came back to a browser no longer signed in (which Security & Access would
-/// only send on to sign-in, the sentence lost on the way); Security & Access otherwise.
-fn outcome_page(intent: FlowIntent, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
+/// The page that says how a flow ended: sign-in for sign-ins (sign-up for one begun there: the page
+/// the person was on), and for a connection or a re-verification that came back to a browser no
+/// longer signed in (which Security & Access would only send on to sign-in, the sentence lost on the
+/// way); Security & Access otherwise.
+fn outcome_page(intent: FlowIntent, from_sign_up: bool, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
     let query = format!("provider={}&provider_outcome={}", kind.slug(), outcome.code());
     match intent {
         FlowIntent::Connect | FlowIntent::Reverify if signed_in => format!("{SECURITY}?{query}#connected-accounts"),
+        FlowIntent::SignIn if from_sign_up => format!("/sign-up?{query}"),
         _ => format!("/sign-in?{query}"),
     }
 }

@@ -136,6 +136,13 @@ async fn start_returning_to(w: &World, browser: &mut Browser, provider: &str, re
     serde_json::from_str(&body).unwrap()
 }
 
+/// "Continue with <provider>" on the sign-up page.
+async fn start_on_sign_up(w: &World, browser: &mut Browser, provider: &str) -> String {
+    let (res, body) = browser.post(&w.app, "/api/auth/provider/start", &[("provider", provider), ("from_sign_up", "true")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
 /// A full sign-in (or sign-up) with `provider` as `who`; answers the callback's response.
 async fn sign_in_as(w: &World, browser: &mut Browser, provider: &str, who: &Person, tweak: Tweak) -> Response<Body> {
     let url = start(w, browser, provider).await;
@@ -319,6 +326,32 @@ async fn an_expired_attempt_and_a_cancelled_one_land_on_sign_in_with_a_sentence(
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
     assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=expired");
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn one_begun_on_the_sign_up_page_that_ends_badly_lands_back_on_sign_up_with_its_sentence(db: PgPool) {
+    let w = world(db).await;
+    let mut browser = Browser::default();
+    let url = start_on_sign_up(&w, &mut browser, "GitHub").await;
+    let res = browser.come_back(&w.app, &w.idp.deny(&url)).await;
+    assert_eq!(location(&res), "/sign-up?provider=github&provider_outcome=cancelled");
+    let (res, body) = browser.get(&w.app, &location(&res)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("Create your Gatehouse account"), "{body}");
+    assert!(body.contains("You cancelled at GitHub. Nothing was changed."), "{body}");
+
+    let url = start_on_sign_up(&w, &mut browser, "Google").await;
+    sqlx::query("UPDATE provider_flows SET expires_at = now() - interval '1 second'").execute(&w.db).await.unwrap();
+    let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
+    assert_eq!(location(&res), "/sign-up?provider=google&provider_outcome=expired");
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+
+    // and one that ends well signs up (and in) as from the sign-in page
+    let url = start_on_sign_up(&w, &mut browser, "Google").await;
+    let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("new@example.test"), Tweak::None)).await;
+    assert_eq!(location(&res), "/settings/security");
+    assert!(browser.signed_in());
+    assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 1);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -310,7 +310,7 @@ pub fn SignInPage() -> impl IntoView {
         Some(r) => format!("/sign-up?return_to={}", urlencode(&r)),
         None => "/sign-up".into(),
     };
-    let providers = ProviderChoice::new();
+    let providers = ProviderChoice::new(false);
     view! {
         // (the step is said in the title too: a screen reader announces it on the switch)
         <Title text=move || if second_step.get() { "Two-step verification · Gatehouse" } else { "Sign in · Gatehouse" }/>
@@ -348,11 +348,14 @@ struct ProviderChoice {
     /// The page's address: its `return_to` is where the sign-in goes once done, carried through
     /// the provider (read when a button is pressed).
     query: Memo<leptos_router::params::ParamsMap>,
+    /// On the sign-up page: a flow that ends badly comes back there, not to sign-in.
+    from_sign_up: bool,
 }
 
 impl ProviderChoice {
-    fn new() -> Self {
+    fn new(from_sign_up: bool) -> Self {
         ProviderChoice {
+            from_sign_up,
             offered: crate::resource::page_resource(|| (), |_| crate::auth_api::list_providers()),
             pending: RwSignal::new(None),
             error: RwSignal::new(None),
@@ -363,13 +366,13 @@ impl ProviderChoice {
 
     /// `divider`: an "or" line above (the sign-in page's passkey button already has one).
     fn view(self, divider: bool) -> impl IntoView {
-        let ProviderChoice { offered, pending, error, notice, query } = self;
+        let ProviderChoice { offered, pending, error, notice, query, from_sign_up } = self;
         let on_choose = Callback::new(move |kind: crate::model::ProviderKind| {
             pending.set(Some(kind));
             error.set(None);
             let return_to = query.read_untracked().get("return_to");
             leptos::task::spawn_local(async move {
-                match crate::auth_api::start_provider_sign_in(kind, return_to).await {
+                match crate::auth_api::start_provider_sign_in(kind, return_to, from_sign_up).await {
                     Ok(url) => dom::go_to(&url),
                     Err(e) => {
                         error.set(Some(e.to_string()));

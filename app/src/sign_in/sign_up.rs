@@ -43,7 +43,7 @@ pub fn SignUpPage() -> impl IntoView {
                     Some(email) => view! { <links::CheckInbox sent=links::Sent::SignUp email on_again/> }.into_any(),
                     None => view! { <SignUpForm pending=action.pending() error error_field on_submit/> }.into_any(),
                 }}
-                {ProviderChoice::new().view(true)}
+                {ProviderChoice::new(true).view(true)}
                 <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>
             </div>
         </PageFrame>

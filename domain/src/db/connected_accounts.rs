@@ -178,6 +178,8 @@ pub struct NewFlow<'a> {
     pub nonce: Option<&'a str>,
     /// Where a sign-in goes once done (a path on this site); `None` for connect and re-verify.
     pub return_to: Option<&'a str>,
+    /// A sign-in begun on the sign-up page (where it goes back to if it ends badly).
+    pub from_sign_up: bool,
     pub now: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -191,8 +193,8 @@ impl std::fmt::Debug for NewFlow<'_> {
 pub async fn put_flow(db: impl PgExecutor<'_>, f: &NewFlow<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO provider_flows
-             (state_hash, browser_hash, provider, intent, user_id, session_id, pkce_verifier, nonce, created_at, expires_at, return_to)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             (state_hash, browser_hash, provider, intent, user_id, session_id, pkce_verifier, nonce, created_at, expires_at, return_to, from_sign_up)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &f.state_hash[..],
         &f.browser_hash[..],
         f.provider.as_str(),
@@ -204,6 +206,7 @@ pub async fn put_flow(db: impl PgExecutor<'_>, f: &NewFlow<'_>) -> Result<(), sq
         f.now,
         f.expires_at,
         f.return_to,
+        f.from_sign_up,
     )
     .execute(db)
     .await?;
@@ -219,6 +222,7 @@ pub struct FlowRow {
     pub nonce: Option<String>,
     pub expires_at: OffsetDateTime,
     pub return_to: Option<String>,
+    pub from_sign_up: bool,
 }
 
 impl std::fmt::Debug for FlowRow {
@@ -239,7 +243,7 @@ pub async fn take_flow(
     sqlx::query_as!(
         FlowRow,
         r#"DELETE FROM provider_flows WHERE state_hash = $1 AND browser_hash = $2 AND provider = $3
-           RETURNING intent AS "intent: FlowIntent", user_id, session_id, pkce_verifier, nonce, expires_at, return_to"#,
+           RETURNING intent AS "intent: FlowIntent", user_id, session_id, pkce_verifier, nonce, expires_at, return_to, from_sign_up"#,
         &state_hash[..],
         &browser_hash[..],
         provider.as_str(),

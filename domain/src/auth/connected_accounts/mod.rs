@@ -54,14 +54,16 @@ impl std::fmt::Debug for Started {
 
 /// Begins a sign-in (or sign-up) with `provider`. `cookie` is the browser's flow cookie, if it has
 /// one (kept, so flows begun in two tabs both finish). `return_to`: where the sign-in goes once
-/// done, a path on this site the caller has checked (`finish` gives it back).
+/// done, a path on this site the caller has checked (`finish` gives it back). `from_sign_up`: begun
+/// on the sign-up page, where a flow that ends badly goes back to (`finish` gives it back too).
 pub async fn begin_sign_in(
     svc: &Services,
     provider: Provider,
     return_to: Option<&str>,
+    from_sign_up: bool,
     cookie: Option<&FlowCookie>,
 ) -> Result<Started, DomainError> {
-    begin(svc, provider, FlowIntent::SignIn, None, return_to, cookie).await
+    begin(svc, provider, FlowIntent::SignIn, None, (return_to, from_sign_up), cookie).await
 }
 
 /// Begins connecting `provider` to the session's account. Needs a recent sign-in or
@@ -71,7 +73,7 @@ pub async fn begin_connect(svc: &Services, auth: &AuthSession, provider: Provide
     if links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::AlreadyConnected));
     }
-    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), None, cookie).await
+    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), (None, false), cookie).await
 }
 
 /// Begins re-verifying with `provider`, which must be connected to the session's account.
@@ -82,7 +84,7 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession, provider: Provid
     if !links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::NotLinked));
     }
-    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), None, cookie).await
+    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), (None, false), cookie).await
 }
 
 async fn begin(
@@ -90,7 +92,7 @@ async fn begin(
     provider: Provider,
     intent: FlowIntent,
     owner: Option<(UserId, SessionId)>,
-    return_to: Option<&str>,
+    (return_to, from_sign_up): (Option<&str>, bool),
     cookie: Option<&FlowCookie>,
 ) -> Result<Started, DomainError> {
     // re-verifying must prove a fresh sign-in at the provider, not a session it already has
@@ -114,6 +116,7 @@ async fn begin(
             pkce_verifier: &authorization.pkce_verifier,
             nonce: authorization.nonce.as_deref(),
             return_to: return_to.filter(|_| intent == FlowIntent::SignIn),
+            from_sign_up: from_sign_up && intent == FlowIntent::SignIn,
             now,
             expires_at: now + Duration::minutes(FLOW_MINUTES),
         },
@@ -166,7 +169,7 @@ pub async fn finish(
         Ok(flow) => flow,
         Err(e) => return (None, Err(e)),
     };
-    let began = Began { intent: flow.intent, return_to: flow.return_to.clone() };
+    let began = Began { intent: flow.intent, return_to: flow.return_to.clone(), from_sign_up: flow.from_sign_up };
     (Some(began), finish_flow(svc, provider, flow, callback, session, client).await)
 }
 
@@ -176,6 +179,8 @@ pub struct Began {
     pub intent: FlowIntent,
     /// Where a sign-in goes once done, as `begin_sign_in` was given it.
     pub return_to: Option<String>,
+    /// A sign-in begun on the sign-up page: if it ends badly, the person goes back there.
+    pub from_sign_up: bool,
 }
 
 async fn take_flow(

@@ -223,9 +223,11 @@ test('connect GitHub to a password account after re-verification, sign out, sign
   await signUpViaApi(page, account);
   // the sign-in is older than the re-verification window
   await endVerificationWindow(page, account.email);
-  await gotoHydrated(page, SECURITY_PATH);
+  // an address made to say GitHub is connected, when it is not, says nothing
+  await gotoHydrated(page, `${SECURITY_PATH}?provider=github&provider_outcome=connected`);
   const connected = region(page, 'Connected accounts');
   await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not connected');
+  await expect(page.getByText('GitHub is connected.')).toHaveCount(0);
   await connected.getByRole('button', { name: 'Connect GitHub' }).click();
   const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
   await dialog.getByLabel('Your password').fill(account.password);

@@ -10,7 +10,7 @@ use crate::browser::dom;
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{ConnectedAccountView, ConnectedAccountsView, ProviderKind, SecurityOverview};
-use crate::sign_in::providers::{outcome_in_address, ProviderMark, Tone};
+use crate::sign_in::providers::{outcome_in_address, ProviderMark, ProviderOutcome, Tone};
 
 /// Begins connecting `provider` to this account: answers the provider's authorization URL, where
 /// the browser goes next; the provider sends it back to `/auth/<provider>/callback`, which links
@@ -139,16 +139,23 @@ impl ConnectedAccountsSection {
         let connecting = Signal::derive(move || connect_pending.get() || matches!(connect.action.value().get(), Some(Ok(_))));
         let pending = Signal::derive(move || connecting.get() || disconnect_pending.get());
         // (what the provider's return said, until the next Connect or Disconnect: "You cancelled at
-        // GitHub" beside "Google is disconnected" read as if both had just happened)
+        // GitHub" beside "Google is disconnected" read as if both had just happened). "Connected"
+        // only when the account has it: the address is anyone's to write, and a link made to say
+        // "Google is connected" when it is not would mislead.
+        let connected: Vec<ProviderKind> = o.connected_accounts.rows.iter().filter(|r| r.connected.is_some()).map(|r| r.provider.kind).collect();
         let said = move |tone: Tone| {
-            returned.get().filter(|(_, o)| o.tone() == tone && !moved_on.get()).map(|(k, o)| o.sentence(k))
+            returned
+                .get()
+                .filter(|(k, o)| o.tone() == tone && !moved_on.get() && (*o != ProviderOutcome::Connected || connected.contains(k)))
+                .map(|(k, o)| o.sentence(k))
         };
+        let (said_problem, said_info) = (said.clone(), said.clone());
         let error = Signal::derive(move || {
             shown_error(connect.action.value().get())
                 .or_else(|| shown_error_or_gone(disconnect.action.value().get(), "That account was already disconnected."))
-                .or_else(|| said(Tone::Problem))
+                .or_else(|| said_problem(Tone::Problem))
         });
-        let info = Signal::derive(move || said(Tone::Info));
+        let info = Signal::derive(move || said_info(Tone::Info));
         let notice = Signal::derive(move || notice.get().or_else(|| said(Tone::Success)));
         view! {
             <ConnectedAccountsCard status=o.connected_accounts.clone() pending error notice info panel on_connect on_disconnect/>

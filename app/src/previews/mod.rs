@@ -1,5 +1,6 @@
 //! /previews: every section component and form in its states, in light and dark, and at phone
 //! width, for designers and for the screenshot tests. Off unless `previews.enabled` is set.
+mod access;
 mod auth;
 mod fixtures;
 
@@ -7,22 +8,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{PasskeyView, PasskeysView, PasswordView, TwoFactorView, VerificationView, Viewer};
-use crate::model::ProviderKind;
-use crate::security::coming_soon::ComingSoonCard;
-use crate::security::ReloadFailed;
-use crate::security::connected_accounts::{ConnectedAccountsCard, ConnectedPanel};
-use crate::sign_in::providers::ProviderOutcome;
+use crate::model::{PasskeyView, PasskeysView, PasswordView, ProviderKind, TwoFactorView, VerificationView, Viewer};
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
-use crate::security::sessions::{Confirm, SessionsCard};
 use crate::security::two_factor::{CopyStatus, TwoFactorCard, TwoFactorPanel};
 use crate::security::activity::ActivityCard;
 use crate::security::sign_in_prompt::{SecuredNotice, SignInPromptCard};
+use access::AccessPreviews;
 use auth::AuthPreviews;
 use fixtures::{
-    activity_mixed, activity_unusual, sign_in_prompt, connected, connected_github_signed_in_elsewhere, moment, passkey, passkeys_several, passkeys_signed_in_elsewhere, sample_codes, sample_enrolment, sessions_many, sessions_unusual, tf_on, EMAIL,
+    activity_mixed, activity_unusual, sign_in_prompt, moment, passkey, passkeys_several, passkeys_signed_in_elsewhere, sample_codes, sample_enrolment, tf_on, EMAIL,
     REVERIFY_WINDOW_MINUTES,
 };
 
@@ -138,16 +134,6 @@ pub fn PreviewsPage() -> impl IntoView {
     };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
     let noop_provider = Callback::new(|_: ProviderKind| {});
-    let noop_disconnect = Callback::new(|_: (ProviderKind, bool)| {});
-    let connected_card = move |status: crate::model::ConnectedAccountsView, open: ConnectedPanel, error: Option<String>, notice: Option<String>| {
-        ViewFn::from(move || {
-            let panel = RwSignal::new(open);
-            view! {
-                <ConnectedAccountsCard status=status.clone() pending=false error=error.clone() notice=notice.clone() panel
-                    on_connect=noop_provider on_disconnect=noop_disconnect/>
-            }
-        })
-    };
     view! {
         <Title text="Component previews · Gatehouse"/>
         <PageFrame>
@@ -382,75 +368,7 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="passkeys-phone" caption="Phone width" phone=true view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>
             </Preview>
 
-            <Preview id="connected-accounts" title="Connected accounts">
-                <State slug="connected-none" caption="None connected" view=connected_card(connected(None, None, true), ConnectedPanel::None, None, None)/>
-                <State slug="connected-one" caption="Google connected" view=connected_card(
-                    connected(Some("ada@example.com"), None, true), ConnectedPanel::None, None,
-                    Some(ProviderOutcome::Connected.sentence(ProviderKind::Google)))/>
-                <State slug="connected-both" caption="Both connected" view=connected_card(
-                    connected(Some("ada@example.com"), Some("@ada-lovelace"), true), ConnectedPanel::None, None, None)/>
-                <State slug="connected-only-method" caption="The only way to sign in" view=connected_card(
-                    connected(Some("ada@example.com"), None, false), ConnectedPanel::None, None, None)/>
-                <State slug="connected-long-email" caption="A long email address" view=connected_card(
-                    connected(Some("augusta.ada.king.countess.of.lovelace.analytical.engine@mathematical-society.example.co.uk"), None, true),
-                    ConnectedPanel::None, None, None)/>
-                <State slug="connected-confirm" caption="Confirming a disconnection" view=connected_card(
-                    connected(Some("ada@example.com"), Some("@ada-lovelace"), true), ConnectedPanel::Disconnecting(ProviderKind::GitHub), None, None)/>
-                <State slug="connected-confirm-sessions" caption="Confirming a disconnection: another session signed in with it" view=connected_card(
-                    connected_github_signed_in_elsewhere(), ConnectedPanel::Disconnecting(ProviderKind::GitHub), None, None)/>
-                <State slug="connected-elsewhere" caption="Back from GitHub: linked to another account" view=connected_card(
-                    connected(Some("ada@example.com"), None, true), ConnectedPanel::None,
-                    Some(ProviderOutcome::LinkedElsewhere.sentence(ProviderKind::GitHub)), None)/>
-                <State slug="connected-phone" caption="Phone width" phone=true view=connected_card(
-                    connected(Some("augusta.ada.king.countess.of.lovelace@example.co.uk"), Some("@ada-lovelace"), true), ConnectedPanel::None, None, None)/>
-            </Preview>
-
-            <Preview id="sessions" title="Sessions section">
-                <State slug="sessions-empty" caption="Empty" view=ViewFn::from(move || view! { <SessionsCard sessions=vec![] pending=false on_log_out=noop/> })/>
-                <State slug="sessions-one" caption="One session" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=false on_log_out=noop/>
-                })/>
-                <State slug="sessions-many" caption="Many sessions, Enterprise plan" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop
-                        lifetime="On your organisation's Enterprise plan, devices are signed out after 12 hours without activity, and 7 days after signing in."/>
-                })/>
-                <State slug="sessions-unusual" caption="Long names and an unknown agent" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_unusual() pending=false on_log_out=noop/>
-                })/>
-                <State slug="sessions-confirm-revoke" caption="Confirming a revoke" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming=Confirm::Revoke("2".into())/>
-                })/>
-                <State slug="sessions-confirm-others" caption="Confirming Revoke all others" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming=Confirm::Others/>
-                })/>
-                <State slug="sessions-confirm-everywhere" caption="Confirming Sign out everywhere" phone=true view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many() pending=false on_log_out=noop confirming=Confirm::Everywhere/>
-                })/>
-                <State slug="sessions-revoked" caption="Revoked" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many().into_iter().take(2).collect() pending=false on_log_out=noop
-                        status=Some("Session revoked. That device is signed out.".to_string())/>
-                })/>
-                <State slug="sessions-already-ended" caption="Revoked in another tab meanwhile" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many().into_iter().take(2).collect() pending=false on_log_out=noop
-                        error=Some("That session had already ended.".to_string())/>
-                })/>
-                <State slug="sessions-pending" caption="Signing out" view=ViewFn::from(move || view! {
-                    <SessionsCard sessions=sessions_many().into_iter().take(1).collect() pending=true on_log_out=noop/>
-                })/>
-                <State slug="sessions-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! { <SessionsCard sessions=sessions_many() pending=false on_log_out=noop/> })/>
-            </Preview>
-
-            <Preview id="coming-soon" title="Coming soon">
-                <State slug="coming-soon" caption="Personal API keys" view=ViewFn::from(|| view! {
-                    <ComingSoonCard id="api-keys" title="Personal API keys" description="Create keys for scripts and tools that act on your behalf."/>
-                })/>
-            </Preview>
-
-            <Preview id="page" title="Security & Access page">
-                <State slug="reload-failed" caption="Its settings could not be read again after a change" view=ViewFn::from(move || view! {
-                    <ReloadFailed message="We couldn't reach Gatehouse. Check your connection and try again.".to_string() pending=false on_retry=noop/>
-                })/>
-            </Preview>
+            <AccessPreviews/>
         </PageFrame>
     }
 }

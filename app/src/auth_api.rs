@@ -411,7 +411,7 @@ pub async fn list_providers() -> Result<Vec<crate::model::ProviderOption>, AppEr
 ///
 /// - Auth: anonymous.
 /// - Effects: a provider flow (state, PKCE verifier, nonce, `return_to` checked with
-///   `nav::safe_return_to`; single use, 10 minutes) bound to this browser by the flow cookie (set
+///   `nav::safe_return_to`, whether it began on the sign-up page; single use, 10 minutes) bound to this browser by the flow cookie (set
 ///   here; kept if the browser has one).
 /// - Errors: `Invalid { field: "provider" }` (not offered here, provider unreachable, already
 ///   signed in), `RateLimited` (429), `Unavailable`.

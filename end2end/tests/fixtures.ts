@@ -339,6 +339,7 @@ export async function holdOverviewReloads(page: Page): Promise<() => void> {
 export async function changePassword(page: Page, current: string, next: string): Promise<void> {
   const section = region(page, 'Password');
   const changedAt = section.locator('time');
+  await expect(changedAt, 'the Password section says when it was last changed').toHaveCount(1);
   const before = await changedAt.getAttribute('datetime');
   await section.getByRole('button', { name: 'Change password' }).click();
   await section.getByLabel('Current password', { exact: true }).fill(current);

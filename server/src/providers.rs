@@ -5,8 +5,9 @@
 //! answer → the sign-in page's second step (keeping `return_to`); connected or re-verified →
 //! Security & Access. Every
 //! failure (cancelled, refused, a state that is unknown, used or another browser's, expired, an
-//! email already in use…) lands on the sign-in page (the sign-up page for a flow begun there, or
-//! Security & Access, for connect and re-verify) with a calm sentence, never an error page.
+//! email already in use…) lands on the sign-in page (the sign-up page for a known flow begun there:
+//! an unknown state cannot say where it began; Security & Access for connect and re-verify) with a
+//! calm sentence, never an error page.
 use std::collections::HashMap;
 
 use app::model::ProviderKind;

@@ -136,9 +136,11 @@ async fn start_returning_to(w: &World, browser: &mut Browser, provider: &str, re
     serde_json::from_str(&body).unwrap()
 }
 
-/// "Continue with <provider>" on the sign-up page.
-async fn start_on_sign_up(w: &World, browser: &mut Browser, provider: &str) -> String {
-    let (res, body) = browser.post(&w.app, "/api/auth/provider/start", &[("provider", provider), ("from_sign_up", "true")]).await;
+/// "Continue with <provider>" on the sign-up page (asked to return to `return_to`, if given).
+async fn start_on_sign_up(w: &World, browser: &mut Browser, provider: &str, return_to: Option<&str>) -> String {
+    let mut form = vec![("provider", provider), ("from_sign_up", "true")];
+    form.extend(return_to.map(|r| ("return_to", r)));
+    let (res, body) = browser.post(&w.app, "/api/auth/provider/start", &form).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -332,7 +334,7 @@ async fn an_expired_attempt_and_a_cancelled_one_land_on_sign_in_with_a_sentence(
 async fn one_begun_on_the_sign_up_page_that_ends_badly_lands_back_on_sign_up_with_its_sentence(db: PgPool) {
     let w = world(db).await;
     let mut browser = Browser::default();
-    let url = start_on_sign_up(&w, &mut browser, "GitHub").await;
+    let url = start_on_sign_up(&w, &mut browser, "GitHub", None).await;
     let res = browser.come_back(&w.app, &w.idp.deny(&url)).await;
     assert_eq!(location(&res), "/sign-up?provider=github&provider_outcome=cancelled");
     let (res, body) = browser.get(&w.app, &location(&res)).await;
@@ -340,14 +342,29 @@ async fn one_begun_on_the_sign_up_page_that_ends_badly_lands_back_on_sign_up_wit
     assert!(body.contains("Create your Gatehouse account"), "{body}");
     assert!(body.contains("You cancelled at GitHub. Nothing was changed."), "{body}");
 
-    let url = start_on_sign_up(&w, &mut browser, "Google").await;
+    let url = start_on_sign_up(&w, &mut browser, "Google", None).await;
     sqlx::query("UPDATE provider_flows SET expires_at = now() - interval '1 second'").execute(&w.db).await.unwrap();
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
     assert_eq!(location(&res), "/sign-up?provider=google&provider_outcome=expired");
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
 
+    // asked to return somewhere: still asked, back on the sign-up page
+    let url = start_on_sign_up(&w, &mut browser, "GitHub", Some("/settings/security/activity.csv")).await;
+    let res = browser.come_back(&w.app, &w.idp.deny(&url)).await;
+    assert_eq!(location(&res), "/sign-up?provider=github&provider_outcome=cancelled&return_to=%2Fsettings%2Fsecurity%2Factivity%2Ecsv");
+    // (and its "Sign in instead" keeps it too)
+    let (_, body) = browser.get(&w.app, &location(&res)).await;
+    assert!(body.contains(r#"href="/sign-in?return_to=%2Fsettings%2Fsecurity%2Factivity%2Ecsv""#), "{body}");
+
+    // a return used already cannot say where it began: sign-in
+    let url = start_on_sign_up(&w, &mut browser, "GitHub", None).await;
+    let back = w.idp.deny(&url);
+    browser.come_back(&w.app, &back).await;
+    let res = browser.come_back(&w.app, &back).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=unknown_state");
+
     // and one that ends well signs up (and in) as from the sign-in page
-    let url = start_on_sign_up(&w, &mut browser, "Google").await;
+    let url = start_on_sign_up(&w, &mut browser, "Google", None).await;
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("new@example.test"), Tweak::None)).await;
     assert_eq!(location(&res), "/settings/security");
     assert!(browser.signed_in());
@@ -450,6 +467,12 @@ async fn a_connect_whose_verification_ran_out_at_the_provider_links_nothing(db: 
 async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: PgPool) {
     let w = world(db).await;
     let mut ada = password_account(&w, "ada@example.test").await;
+    // an address made up to say it is connected says nothing while it is not (anyone can write one)
+    const SAID: &str = "GitHub is connected. You can now sign in with it.";
+    let (_, page) = ada.get(&w.app, "/settings/security?provider=github&provider_outcome=connected").await;
+    assert!(page.contains("Connect GitHub") && !page.contains(SAID), "{page}");
+    let (_, page) = ada.get(&w.app, "/settings/security?provider=github&provider_outcome=already_connected").await;
+    assert!(page.contains("Connect GitHub") && !page.contains("A GitHub account is already connected"), "{page}");
     let (res, body) = ada.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     let url: String = serde_json::from_str(&body).unwrap();
@@ -457,6 +480,8 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
     let gh = Person::new("ada.codes@example.test");
     let res = ada.come_back(&w.app, &w.idp.approve(&url, &gh, Tweak::None)).await;
     assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
+    let (_, page) = ada.get(&w.app, "/settings/security?provider=github&provider_outcome=connected").await;
+    assert!(page.contains(SAID), "{page}");
     assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 1);
     // the notice names the account connected: the owner can tell a stranger's from her own
     let notice: String = sqlx::query_scalar("SELECT text_body FROM email_outbox WHERE kind = 'security_notice' AND subject = 'GitHub was connected to your Gatehouse account'")

@@ -139,15 +139,15 @@ impl ConnectedAccountsSection {
         let connecting = Signal::derive(move || connect_pending.get() || matches!(connect.action.value().get(), Some(Ok(_))));
         let pending = Signal::derive(move || connecting.get() || disconnect_pending.get());
         // (what the provider's return said, until the next Connect or Disconnect: "You cancelled at
-        // GitHub" beside "Google is disconnected" read as if both had just happened). "Connected"
-        // only when the account has it: the address is anyone's to write, and a link made to say
-        // "Google is connected" when it is not would mislead.
+        // GitHub" beside "Google is disconnected" read as if both had just happened). One that says
+        // the provider is connected only when the account has it: the address is anyone's to write,
+        // and a link made to say "Google is connected" when it is not would mislead.
         let connected: Vec<ProviderKind> = o.connected_accounts.rows.iter().filter(|r| r.connected.is_some()).map(|r| r.provider.kind).collect();
+        let holds = move |k: &ProviderKind, o: &ProviderOutcome| {
+            !matches!(o, ProviderOutcome::Connected | ProviderOutcome::AlreadyConnected) || connected.contains(k)
+        };
         let said = move |tone: Tone| {
-            returned
-                .get()
-                .filter(|(k, o)| o.tone() == tone && !moved_on.get() && (*o != ProviderOutcome::Connected || connected.contains(k)))
-                .map(|(k, o)| o.sentence(k))
+            returned.get().filter(|(k, o)| o.tone() == tone && !moved_on.get() && holds(k, o)).map(|(k, o)| o.sentence(k))
         };
         let (said_problem, said_info) = (said.clone(), said.clone());
         let error = Signal::derive(move || {

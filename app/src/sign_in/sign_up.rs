@@ -12,7 +12,13 @@ use crate::error::AppError;
 /// /sign-up
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    super::leave_if_signed_in(super::return_to());
+    let return_to = super::return_to();
+    super::leave_if_signed_in(return_to);
+    // (a sign-in from here still goes where this page was asked to return to)
+    let sign_in_href = move || match return_to.get() {
+        Some(r) => format!("/sign-in?return_to={}", super::urlencode(&r)),
+        None => "/sign-in".into(),
+    };
     let action = ServerAction::<SignUp>::new();
     let asked = RwSignal::new(String::new());
     let sent_to = RwSignal::new(None::<String>);
@@ -44,7 +50,7 @@ pub fn SignUpPage() -> impl IntoView {
                     None => view! { <SignUpForm pending=action.pending() error error_field on_submit/> }.into_any(),
                 }}
                 {ProviderChoice::new(true).view(true)}
-                <p class="auth-footer">"Already have an account? " <a href="/sign-in">"Sign in instead"</a></p>
+                <p class="auth-footer">"Already have an account? " <a href=sign_in_href>"Sign in instead"</a></p>
             </div>
         </PageFrame>
     }

@@ -63,7 +63,7 @@ pub async fn begin_sign_in(
     from_sign_up: bool,
     cookie: Option<&FlowCookie>,
 ) -> Result<Started, DomainError> {
-    begin(svc, provider, FlowIntent::SignIn, None, (return_to, from_sign_up), cookie).await
+    begin(svc, provider, FlowIntent::SignIn, None, return_to, from_sign_up, cookie).await
 }
 
 /// Begins connecting `provider` to the session's account. Needs a recent sign-in or
@@ -73,7 +73,7 @@ pub async fn begin_connect(svc: &Services, auth: &AuthSession, provider: Provide
     if links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::AlreadyConnected));
     }
-    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), (None, false), cookie).await
+    begin(svc, provider, FlowIntent::Connect, Some((auth.user_id, auth.session_id)), None, false, cookie).await
 }
 
 /// Begins re-verifying with `provider`, which must be connected to the session's account.
@@ -84,7 +84,7 @@ pub async fn begin_reverify(svc: &Services, auth: &AuthSession, provider: Provid
     if !links::linked(svc, auth).await?.iter().any(|c| c.provider == provider) {
         return Err(failed(ProviderFailure::NotLinked));
     }
-    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), (None, false), cookie).await
+    begin(svc, provider, FlowIntent::Reverify, Some((auth.user_id, auth.session_id)), None, false, cookie).await
 }
 
 async fn begin(
@@ -92,7 +92,8 @@ async fn begin(
     provider: Provider,
     intent: FlowIntent,
     owner: Option<(UserId, SessionId)>,
-    (return_to, from_sign_up): (Option<&str>, bool),
+    return_to: Option<&str>,
+    from_sign_up: bool,
     cookie: Option<&FlowCookie>,
 ) -> Result<Started, DomainError> {
     // re-verifying must prove a fresh sign-in at the provider, not a session it already has

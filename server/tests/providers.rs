@@ -355,6 +355,9 @@ async fn one_begun_on_the_sign_up_page_that_ends_badly_lands_back_on_sign_up_wit
     // (and its "Sign in instead" keeps it too)
     let (_, body) = browser.get(&w.app, &location(&res)).await;
     assert!(body.contains(r#"href="/sign-in?return_to=%2Fsettings%2Fsecurity%2Factivity%2Ecsv""#), "{body}");
+    // (as the sign-in page's "Create an account" does)
+    let (_, body) = browser.get(&w.app, "/sign-in?return_to=%2Fsettings%2Fsecurity%2Factivity%2Ecsv").await;
+    assert!(body.contains(r#"href="/sign-up?return_to=%2Fsettings%2Fsecurity%2Factivity%2Ecsv""#), "{body}");
 
     // a return used already cannot say where it began: sign-in
     let url = start_on_sign_up(&w, &mut browser, "GitHub", None).await;

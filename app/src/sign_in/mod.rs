@@ -112,6 +112,15 @@ fn return_to() -> Memo<Option<String>> {
     Memo::new(move |_| query.read().get("return_to"))
 }
 
+/// A link to `path` (sign-in from sign-up, and back) that keeps the page's `return_to`: the
+/// sign-in made there still goes where this page was asked to return to.
+fn keeping_return_to(path: &'static str, return_to: Memo<Option<String>>) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    move || match return_to.get() {
+        Some(r) => format!("{path}?return_to={}", urlencode(&r)),
+        None => path.into(),
+    }
+}
+
 /// Sign-in and sign-up are for signed-out browsers. A page load of either, signed in, never shows
 /// it: the server sends the browser on to `return_to` or home (303). But the router draws them
 /// without asking the server, after signing in above all (a sign-in's answer moves the router on,
@@ -306,10 +315,7 @@ pub fn SignInPage() -> impl IntoView {
             }
         });
     });
-    let sign_up_href = move || match return_to.get() {
-        Some(r) => format!("/sign-up?return_to={}", urlencode(&r)),
-        None => "/sign-up".into(),
-    };
+    let sign_up_href = keeping_return_to("/sign-up", return_to);
     let providers = ProviderChoice::new(false);
     view! {
         // (the step is said in the title too: a screen reader announces it on the switch)

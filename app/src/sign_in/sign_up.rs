@@ -14,11 +14,7 @@ use crate::error::AppError;
 pub fn SignUpPage() -> impl IntoView {
     let return_to = super::return_to();
     super::leave_if_signed_in(return_to);
-    // (a sign-in from here still goes where this page was asked to return to)
-    let sign_in_href = move || match return_to.get() {
-        Some(r) => format!("/sign-in?return_to={}", super::urlencode(&r)),
-        None => "/sign-in".into(),
-    };
+    let sign_in_href = super::keeping_return_to("/sign-in", return_to);
     let action = ServerAction::<SignUp>::new();
     let asked = RwSignal::new(String::new());
     let sent_to = RwSignal::new(None::<String>);

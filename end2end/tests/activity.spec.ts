@@ -381,6 +381,11 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   const newest = (await rows.allInnerTexts()).slice(0, 2).join(' | ');
   expect(newest).toContain('Signed in with a password');
   expect(newest).toContain('Created the account');
+  // each row says its exact time on the line, so the keyboard passes the list in one step
+  await expect(rows.first().locator('.activity-meta')).toHaveText(/^just now · \d{4}-\d\d-\d\d \d\d:\d\d UTC · /);
+  await section.getByRole('link', { name: 'Download JSON' }).focus();
+  await page.keyboard.press('Tab');
+  await expect(section.getByRole('button', { name: 'Show more' })).toBeFocused();
   // what a screen reader hears as the list changes
   const said = section.locator('[aria-live="polite"]');
   // nothing until the list is asked to change here (the card is drawn again after every change
@@ -485,11 +490,14 @@ test('an event recorded without a device or address lists only what is known, an
   await signUpViaApi(page, account);
   // (as the demo accounts' "Created the account", made at start-up with no request, or a sign-out
   // recorded before 9a3ecc8)
+  // (three hours and a half ago, on a whole minute: the line says both times)
+  const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 210 * 60_000);
   sql(`INSERT INTO security_events (id, user_id, kind, created_at)
-       SELECT gen_random_uuid(), id, 'signed_out', now() FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+       SELECT gen_random_uuid(), id, 'signed_out', ${literal(at.toISOString())}::timestamptz FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
   await gotoHydrated(page, SECURITY_PATH);
   const out = region(page, 'Recent security activity').getByRole('listitem').filter({ hasText: 'Signed out' });
-  await expect(out.locator('.activity-meta')).toHaveText(/^(just now|\d+ seconds? ago)$/);
+  const exact = `${at.toISOString().slice(0, 10)} ${at.toISOString().slice(11, 16)} UTC`;
+  await expect(out.locator('.activity-meta')).toHaveText(`3 hours ago · ${exact}`);
   const csv = parseCsv(await download(page, 'Download CSV'));
   const row = csv.find((r) => r[2] === 'Signed out');
   expect(row?.slice(3, 6)).toEqual(['Unknown browser on Unknown OS', 'Unknown', 'unknown']);

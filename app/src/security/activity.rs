@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::context::SecurityContext;
-use crate::components::{Card, ErrorMessage, TimeAgo};
+use crate::components::{Card, ErrorMessage};
 use crate::error::AppError;
 use crate::model::{ActivityPageView, ActivityView, ACTIVITY_FILTERS};
 
@@ -372,8 +372,11 @@ fn ActivityRow(activity: ActivityView) -> impl IntoView {
             <p class="activity-sentence">{activity.sentence.clone()}</p>
             // (what was not known is left out: a sign-out recorded before its device was, a demo
             // account made at start-up)
+            // (the exact time is on the line, as a security log's times are: one look tells an
+            // unfamiliar hour, and the list is no longer a tab stop per row for a tooltip)
             <p class="activity-meta">
-                <TimeAgo moment=activity.at.clone()/>
+                <time datetime=activity.at.iso.clone()>{activity.at.relative.clone()}</time>
+                {format!(" · {}", activity.at.exact)}
                 {(!activity.device.is_empty()).then(|| view! { " · " <span title=activity.user_agent.clone()>{activity.device.clone()}</span> })}
                 {(!activity.location.is_empty()).then(|| format!(" · {}", activity.location))}
                 {(!activity.ip.is_empty()).then(|| format!(" · {}", activity.ip))}

@@ -1,5 +1,7 @@
 //! Two-step verification: enrolling an authenticator app (bound to the session, 10 minutes),
 //! single-use TOTP steps, backup codes (generate / regenerate / use once), and turning it off.
+//! Re-sealing the stored secrets under a new key is `reseal`, and the second step of a sign-in
+//! `second_step` (both re-exported here).
 use time::{Duration, OffsetDateTime};
 
 use crate::auth::backup_codes;
@@ -7,13 +9,19 @@ use crate::auth::recent::require_recent;
 use crate::request::{AuthSession, ClientInfo};
 use crate::auth::totp;
 use crate::db;
-use crate::ids::{SessionId, UserId};
-use crate::kinds::{EventKind, Provider, SignInMethod};
+use crate::ids::UserId;
+use crate::kinds::EventKind;
 use crate::plan::Plan;
-use crate::secret::PendingToken;
-use crate::secret_box::{Sealed, SecretBox};
+use crate::secret_box::SecretBox;
 use crate::error::Invalid;
 use crate::{DomainError, Services};
+
+mod reseal;
+mod second_step;
+
+pub use reseal::{reseal_all, ResealReport};
+pub use second_step::{cancel_second_step, complete_sign_in, SecondStep, SignedIn, PENDING_MAX_FAILURES, PENDING_MINUTES};
+pub(crate) use second_step::{begin_second_step, FirstStep};
 
 /// How long an enrolment may take, from Set up to the first correct code.
 pub const ENROLMENT_MINUTES: i64 = 10;
@@ -207,86 +215,6 @@ pub async fn disable(svc: &Services, auth: &AuthSession, client: &ClientInfo) ->
     Ok(())
 }
 
-/// Stored secrets read and re-sealed per round trip.
-const RESEAL_BATCH: i64 = 500;
-
-/// What [`reseal_all`] did, counting enabled authenticators and enrolments in progress together.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ResealReport {
-    /// Secrets re-encrypted under the first key.
-    pub resealed: u64,
-    /// Secrets that already used the first key when the run began.
-    pub already_current: u64,
-    /// Secrets that changed between being read and re-sealed (set up anew, or removed, by someone
-    /// at that moment): left as they are. A second run covers any still under an old key.
-    pub skipped: u64,
-}
-
-/// Key rotation's re-seal step: re-encrypts every stored TOTP secret (enabled authenticators and
-/// enrolments in progress) under the first key of `[secrets] totp_keys`, so that older keys can be
-/// removed from the list. Rows are read in batches; each is replaced by one conditional UPDATE that
-/// applies only if the row still holds exactly what was read, so a concurrent change is never
-/// overwritten. Safe to run while servers run, and again (a second run re-seals nothing).
-///
-/// Errors: a secret sealed under a key the configuration no longer lists (nothing is lost: put the
-/// key back after the first one and run again), or one that fails to open (tampered with).
-pub async fn reseal_all(svc: &Services) -> Result<ResealReport, DomainError> {
-    let boxed = &svc.keys.totp;
-    let current = boxed.sealing_key_id();
-    let (credentials, enrolments) = db::two_factor::count_sealed_under(&svc.db, current).await?;
-    let mut report = ResealReport { already_current: (credentials + enrolments) as u64, ..Default::default() };
-    let reseal = |row: &db::two_factor::StoredSecret| -> Result<(Sealed, Sealed), DomainError> {
-        if !boxed.has_key(&row.key_id) {
-            return Err(DomainError::Internal(format!(
-                "a stored TOTP secret is sealed under the key {:?}, which [secrets] totp_keys no longer lists; \
-                 list it again after the first key, then re-seal",
-                row.key_id
-            )));
-        }
-        let old = row.sealed();
-        let new = boxed.reseal(&old, &aad(row.user_id)).map_err(|_| {
-            DomainError::Internal(format!("the stored TOTP secret of account {} does not open under its key {:?}", row.user_id, row.key_id))
-        })?;
-        Ok((old, new))
-    };
-
-    let mut after = UserId(uuid::Uuid::nil());
-    loop {
-        let rows = db::two_factor::credentials_sealed_under_other_keys(&svc.db, current, after, RESEAL_BATCH).await?;
-        for row in &rows {
-            let (old, new) = reseal(row)?;
-            if db::two_factor::reseal_credential(&svc.db, row.user_id, &old, &new).await? {
-                report.resealed += 1;
-            } else {
-                report.skipped += 1;
-            }
-            after = row.user_id;
-        }
-        if (rows.len() as i64) < RESEAL_BATCH {
-            break;
-        }
-    }
-
-    let mut after = SessionId(uuid::Uuid::nil());
-    loop {
-        let rows = db::two_factor::enrolments_sealed_under_other_keys(&svc.db, current, after, RESEAL_BATCH).await?;
-        for row in &rows {
-            let session_id = row.session_id.ok_or_else(|| DomainError::Internal("an enrolment without a session".into()))?;
-            let (old, new) = reseal(row)?;
-            if db::two_factor::reseal_enrolment(&svc.db, row.user_id, session_id, &old, &new).await? {
-                report.resealed += 1;
-            } else {
-                report.skipped += 1;
-            }
-            after = session_id;
-        }
-        if (rows.len() as i64) < RESEAL_BATCH {
-            break;
-        }
-    }
-    Ok(report)
-}
-
 /// What the Two-step verification section shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -299,127 +227,4 @@ pub struct Status {
 pub async fn status(svc: &Services, user_id: UserId) -> Result<Status, DomainError> {
     let (enabled_at, codes_generated_at, codes_left, codes_total) = db::two_factor::status(&svc.db, user_id).await?;
     Ok(Status { enabled_at, codes_generated_at, codes_left, codes_total })
-}
-
-/// How long a sign-in may wait for its second step.
-pub const PENDING_MINUTES: i64 = 5;
-/// Attempts at a code that end a pending sign-in when the last is wrong.
-pub const PENDING_MAX_FAILURES: i32 = 5;
-
-/// What proved the first step of a sign-in.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum FirstStep<'a> {
-    /// The password the sign-in read with the account (`password_changed_at` as it read it).
-    Password { changed_at: Option<OffsetDateTime> },
-    /// The identity `(provider, issuer, subject)` linked to the account.
-    Provider(Provider, &'a str, &'a str),
-}
-
-/// A pending sign-in for an account whose first step succeeded, only while that first step still
-/// stands, so no second step outlives what would have ended it: after a password,
-/// `InvalidCredentials` instead if it is no longer the account's (a change or reset committed
-/// while it was checked); after a provider, `NotLinked` if the identity was disconnected meanwhile.
-///
-/// It replaces the account's pending sign-in on the same throttle `path` (the one the first step
-/// was counted on): the first step's attempt is forgiven once the pending sign-in exists, so
-/// without that, whoever holds the password could open many and try 5 codes on each.
-pub(crate) async fn begin_second_step(
-    svc: &Services,
-    user_id: UserId,
-    path: crate::auth::device_cookies::ThrottlePath,
-    first: FirstStep<'_>,
-) -> Result<PendingToken, DomainError> {
-    let (token, hash) = crate::auth::sessions::new_cookie_token();
-    let now = svc.clock.now();
-    let expires_at = now + Duration::minutes(PENDING_MINUTES);
-    match first {
-        FirstStep::Password { changed_at } => {
-            if !db::pending_sign_ins::insert_pending_after_password(&svc.db, user_id, &hash, path.key(), changed_at, now, expires_at).await? {
-                return Err(DomainError::InvalidCredentials);
-            }
-        }
-        FirstStep::Provider(provider, issuer, subject) => {
-            if !db::pending_sign_ins::insert_pending_from_provider(&svc.db, user_id, &hash, path.key(), (provider, issuer, subject), now, expires_at).await? {
-                return Err(DomainError::Provider(crate::error::ProviderFailure::NotLinked));
-            }
-        }
-    }
-    Ok(PendingToken::from_cookie(token))
-}
-
-/// Ends a pending sign-in the person turned away from ("Back to sign in"): its code step no longer
-/// takes any code. Nothing to end (already used, expired, replaced, or a cookie that was never a
-/// pending sign-in's) is success too: the goal is reached.
-pub async fn cancel_second_step(svc: &Services, pending: &PendingToken) -> Result<(), DomainError> {
-    if let Some(hash) = crate::auth::sessions::hash_cookie_token(pending.expose()) {
-        db::pending_sign_ins::delete_pending(&svc.db, &hash).await?;
-    }
-    Ok(())
-}
-
-/// Which second step the person uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SecondStep {
-    Authenticator,
-    BackupCode,
-}
-
-pub use crate::auth::sessions::SignedIn;
-
-/// Completes a pending sign-in with a code. A wrong code counts against the pending sign-in (5 end
-/// it) and on the throttle of this browser's path, like a wrong password, and is recorded;
-/// `SignInAgain` once it is over (or replaced by a newer one on its path: `begin_second_step`).
-/// The code step itself does not wait for the throttle: the right password already passed it,
-/// and each pending sign-in allows only 5 codes, so an attacker's earlier failures can never make
-/// the owner's right code fail.
-pub async fn complete_sign_in(
-    svc: &Services,
-    pending: &PendingToken,
-    step: SecondStep,
-    code: &str,
-    client: &ClientInfo,
-) -> Result<SignedIn, DomainError> {
-    let hash = crate::auth::sessions::hash_cookie_token(pending.expose()).ok_or(DomainError::SignInAgain)?;
-    // (an empty or cut-short code costs none of the pending sign-in's 5 tries)
-    match step {
-        SecondStep::Authenticator => totp::refuse_unfinished(code)?,
-        SecondStep::BackupCode if code.trim().is_empty() => return Err(DomainError::Invalid(Invalid::BackupCodeMissing)),
-        SecondStep::BackupCode => {}
-    }
-    let now = svc.clock.now();
-    let (user_id, attempts, provider) =
-        db::pending_sign_ins::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
-    let outcome = match step {
-        SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
-        SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
-    };
-    let Some(backup_codes_left) = outcome else {
-        crate::auth::throttle::second_step_failed(svc, user_id, client).await?;
-        if attempts >= PENDING_MAX_FAILURES {
-            db::pending_sign_ins::delete_pending(&svc.db, &hash).await?;
-            return Err(DomainError::SignInAgain);
-        }
-        return Err(DomainError::Invalid(match step {
-            SecondStep::Authenticator => Invalid::AuthenticatorCodeWrong,
-            SecondStep::BackupCode => Invalid::BackupCodeWrong,
-        }));
-    };
-    // The pending sign-in is used once (even if two tabs finish at the same moment), and the
-    // session begins in the same transaction, after the account's row: Sign out everywhere, a
-    // password change or reset and "This wasn't me" take that row first too, so each comes either
-    // before (the pending sign-in is gone) or after (it ends this session with the others).
-    let mut tx = svc.db.begin().await?;
-    let locked = db::alerts::lock_for_sign_in(&mut *tx, user_id).await?;
-    // (the session's time is after any wait for the lock: sessions compare their start times)
-    let now = svc.clock.now();
-    if !db::pending_sign_ins::delete_pending(&mut *tx, &hash).await? {
-        return Err(DomainError::SignInAgain);
-    }
-    crate::auth::throttle::reset(&mut *tx, svc, user_id, client).await?;
-    let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
-    let token = crate::auth::sessions::start_locked(&mut tx, svc, locked, user_id, method, client, now).await?;
-    tx.commit().await?;
-    let mut signed_in = SignedIn::new(svc, user_id, token, client);
-    signed_in.backup_codes_left = backup_codes_left;
-    Ok(signed_in)
 }

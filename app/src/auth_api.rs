@@ -1,4 +1,4 @@
-//! Sign up, sign in and sign out.
+//! Signing in (with a password and a second step, a passkey, or a provider) and signing out.
 //! Signing up, and the other pages an emailed link leads to (a password reset, "This wasn't me"),
 //! are `email_links` (re-exported here).
 use leptos::prelude::*;

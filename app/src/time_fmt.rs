@@ -20,6 +20,12 @@ pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
     }
 }
 
+/// Whether `ago` said the date ("on 3 Mar 2026") rather than how long ago: what says the exact time
+/// beside it need not say the date twice.
+pub fn is_date(relative: &str) -> bool {
+    relative.starts_with("on ")
+}
+
 /// A policy's length: "12 hours", "14 days", "90 minutes" (whole days when it is whole days).
 pub fn span(d: Duration) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -64,6 +70,14 @@ mod tests {
         assert_eq!(ago(now, now - Duration::days(3)), "3 days ago");
         assert_eq!(ago(now, datetime!(2026-03-03 09:00 UTC)), "on 3 Mar 2026");
         assert_eq!(exact(datetime!(2026-03-03 09:05 UTC)), "2026-03-03 09:05 UTC");
+    }
+
+    #[test]
+    fn a_date_is_told_from_a_time_ago() {
+        let now = datetime!(2026-11-23 12:00 UTC);
+        assert!(is_date(&ago(now, now - Duration::days(31))));
+        assert!(!is_date(&ago(now, now - Duration::days(29))));
+        assert!(!is_date(&ago(now, now)));
     }
 
     #[test]

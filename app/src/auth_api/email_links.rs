@@ -1,5 +1,5 @@
-//! What the emailed links lead to: signing up (the link that finishes it, with a password or a
-//! passkey), "Forgot password?" and its reset link, and "This wasn't me".
+//! What goes by emailed link: signing up (the address, then the link that finishes it, with a
+//! password or a passkey), "Forgot password?" and its reset link, and "This wasn't me".
 use leptos::prelude::*;
 
 use crate::error::AppError;

@@ -367,20 +367,23 @@ pub fn ActivityCard(
 
 #[component]
 fn ActivityRow(activity: ActivityView) -> impl IntoView {
+    // The exact time is on the line, as a security log's times are, so the list is no longer a tab
+    // stop per row for a tooltip; past 30 days it is the whole of it, not "on 3 Mar 2026 ·
+    // 2026-03-03 09:05 UTC".
+    let at = activity.at.clone();
+    let (when, exact_after) = if crate::time_fmt::is_date(&at.relative) {
+        (at.exact, None)
+    } else {
+        (at.relative, Some(format!(" · {}", at.exact)))
+    };
     view! {
         <li class="activity-row" data-kind=activity.kind.clone()>
             <p class="activity-sentence">{activity.sentence.clone()}</p>
             // (what was not known is left out: a sign-out recorded before its device was, a demo
             // account made at start-up)
-            // (the exact time is on the line, as a security log's times are, so the list is no
-            // longer a tab stop per row for a tooltip; past 30 days it is the whole of it, not
-            // "on 3 Mar 2026 · 2026-03-03 09:05 UTC")
             <p class="activity-meta">
-                {if crate::time_fmt::is_date(&activity.at.relative) {
-                    view! { <time datetime=activity.at.iso.clone()>{activity.at.exact.clone()}</time> }.into_any()
-                } else {
-                    view! { <time datetime=activity.at.iso.clone()>{activity.at.relative.clone()}</time>{format!(" · {}", activity.at.exact)} }.into_any()
-                }}
+                <time datetime=at.iso>{when}</time>
+                {exact_after}
                 {(!activity.device.is_empty()).then(|| view! { " · " <span title=activity.user_agent.clone()>{activity.device.clone()}</span> })}
                 {(!activity.location.is_empty()).then(|| format!(" · {}", activity.location))}
                 {(!activity.ip.is_empty()).then(|| format!(" · {}", activity.ip))}

@@ -50,6 +50,22 @@ pub fn exact(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC).format(&fmt).unwrap_or_default()
 }
 
+/// "2026-03-03 15:05 UTC+1": the exact time on the reader's own clock, from the parts their
+/// browser reads off it (`browser::clock`) and that clock's offset east of UTC in minutes.
+pub fn exact_local(year: i32, month: u32, day: u32, hour: u32, minute: u32, offset_minutes: i32) -> String {
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} {}", zone(offset_minutes))
+}
+
+/// "UTC", "UTC+1", "UTC-5", "UTC+5:30": a clock's offset from UTC, as a person reads it.
+fn zone(offset_minutes: i32) -> String {
+    let (sign, m) = if offset_minutes < 0 { ('-', -offset_minutes) } else { ('+', offset_minutes) };
+    match (m / 60, m % 60) {
+        (0, 0) => "UTC".into(),
+        (h, 0) => format!("UTC{sign}{h}"),
+        (h, min) => format!("UTC{sign}{h}:{min:02}"),
+    }
+}
+
 /// RFC 3339, for the `datetime` attribute.
 pub fn iso(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
@@ -78,6 +94,15 @@ mod tests {
         assert!(is_date(&ago(now, now - Duration::days(31))));
         assert!(!is_date(&ago(now, now - Duration::days(29))));
         assert!(!is_date(&ago(now, now)));
+    }
+
+    #[test]
+    fn exact_times_on_the_readers_clock_name_its_offset() {
+        assert_eq!(exact_local(2026, 3, 3, 15, 5, 60), "2026-03-03 15:05 UTC+1");
+        assert_eq!(exact_local(2026, 12, 6, 2, 38, -300), "2026-12-06 02:38 UTC-5");
+        assert_eq!(exact_local(2026, 12, 6, 13, 8, 330), "2026-12-06 13:08 UTC+5:30");
+        assert_eq!(exact_local(2026, 12, 6, 4, 23, -210), "2026-12-06 04:23 UTC-3:30");
+        assert_eq!(exact_local(2026, 1, 1, 0, 0, 0), "2026-01-01 00:00 UTC");
     }
 
     #[test]

@@ -508,6 +508,46 @@ test('an event recorded without a device or address lists only what is known, an
   expect(row?.slice(3, 6)).toEqual(['Unknown browser on Unknown OS', 'Unknown', 'unknown']);
 });
 
+test.describe('on a clock five and a half hours ahead of UTC', () => {
+  test.use({ timezoneId: 'Asia/Kolkata' });
+
+  test('exact times are on the reader\'s own clock and name its offset; the server\'s page says them in UTC', async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    // (a sign-out 3.5 hours ago and one 40 days ago, at whole minutes)
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const at = new Date(minute - 210 * 60_000);
+    const longAgo = new Date(minute - 40 * 24 * 60 * 60_000);
+    sql(`INSERT INTO security_events (id, user_id, kind, created_at)
+         SELECT gen_random_uuid(), id, 'signed_out', t FROM users,
+                unnest(ARRAY[${literal(at.toISOString())}, ${literal(longAgo.toISOString())}]::timestamptz[]) AS t
+         WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+    const clock = (t: Date, shift: number, zone: string) => {
+      const s = new Date(t.getTime() + shift * 60_000).toISOString();
+      return `${s.slice(0, 10)} ${s.slice(11, 16)} ${zone}`;
+    };
+    const utc = (t: Date) => clock(t, 0, 'UTC');
+    const here = (t: Date) => clock(t, 330, 'UTC+5:30');
+
+    // what the server writes (what a browser without JavaScript keeps): UTC, which it knows
+    const html = await (await page.request.get(SECURITY_PATH, { headers: { Accept: 'text/html' } })).text();
+    expect(html).toContain(utc(at));
+    expect(html).not.toContain('UTC+5:30');
+
+    await gotoHydrated(page, SECURITY_PATH);
+    const section = region(page, 'Recent security activity');
+    const outs = section.getByRole('listitem').filter({ hasText: 'Signed out' });
+    await expect(outs.locator('.activity-meta')).toHaveText([`3 hours ago · ${here(at)}`, here(longAgo)]);
+    // a relative time elsewhere on the page has the same exact time as its tooltip
+    const signedIn = region(page, 'Sessions').getByRole('listitem').filter({ hasText: 'This device' }).locator('time').first();
+    await expect(signedIn).toHaveAttribute('title', /^\d{4}-\d\d-\d\d \d\d:\d\d UTC\+5:30$/);
+
+    // rows drawn in the browser (another filter) say the reader's clock from the start
+    await section.getByLabel('Show').selectOption({ label: 'Sessions' });
+    await expect(outs.locator('.activity-meta')).toHaveText([`3 hours ago · ${here(at)}`, here(longAgo)]);
+  });
+});
+
 test('a Show more that answers after another filter was chosen adds nothing to the new list', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

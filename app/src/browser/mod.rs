@@ -1,5 +1,5 @@
-//! Everything that talks to the browser through web-sys / js-sys: passkeys (WebAuthn), the
-//! clipboard, printing, focus and navigation. Components and pages call these and carry no `cfg`
+//! Everything that talks to the browser through web-sys / js-sys: passkeys (WebAuthn), the clock,
+//! the clipboard, printing, focus and navigation. Components and pages call these and carry no `cfg`
 //! of their own.
 //!
 //! The hydrate build has the real functions. The server build has `stub.rs`: the same signatures,
@@ -13,6 +13,8 @@ pub use passkey_error::{PasskeyError, UNSUPPORTED};
 #[cfg(feature = "hydrate")]
 pub mod clipboard;
 #[cfg(feature = "hydrate")]
+pub mod clock;
+#[cfg(feature = "hydrate")]
 pub mod dom;
 #[cfg(feature = "hydrate")]
 pub mod webauthn;
@@ -20,4 +22,4 @@ pub mod webauthn;
 #[cfg(not(feature = "hydrate"))]
 mod stub;
 #[cfg(not(feature = "hydrate"))]
-pub use stub::{clipboard, dom, webauthn};
+pub use stub::{clipboard, clock, dom, webauthn};

@@ -8,6 +8,12 @@ pub mod clipboard {
     }
 }
 
+pub mod clock {
+    pub fn local_exact(_iso: &str) -> Option<String> {
+        None
+    }
+}
+
 pub mod dom {
     pub fn focus(_id: &str) {}
     pub fn focus_field(_id: &str) {}

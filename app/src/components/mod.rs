@@ -76,12 +76,23 @@ pub fn SiteHeader(
 /// A relative time with the exact timestamp on hover.
 #[component]
 pub fn TimeAgo(moment: Moment) -> impl IntoView {
+    let exact = exact_here(&moment);
     // Focusable, and the exact time shows as a tooltip on hover and on keyboard focus (CSS).
     view! {
-        <time datetime=moment.iso title=moment.exact.clone() data-exact=moment.exact tabindex="0">
+        <time datetime=moment.iso title=exact.clone() data-exact=exact tabindex="0">
             {moment.relative}
         </time>
     }
+}
+
+/// `moment`'s exact time on the reader's own clock ("2026-03-03 15:05 UTC+1") once the page runs
+/// in their browser; in UTC, as the server wrote it, until then (the server's page, and while the
+/// browser takes it over, which must find the server's text).
+pub fn exact_here(moment: &Moment) -> impl Fn() -> String + Clone + Send + Sync + 'static {
+    let (utc, iso) = (moment.exact.clone(), moment.iso.clone());
+    let local = RwSignal::new(None::<String>);
+    Effect::new(move |_| local.set(crate::browser::clock::local_exact(&iso)));
+    move || local.get().unwrap_or_else(|| utc.clone())
 }
 
 /// Set by the previews page around each example, so ids stay unique and sections do not become

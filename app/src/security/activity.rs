@@ -369,13 +369,14 @@ pub fn ActivityCard(
 fn ActivityRow(activity: ActivityView) -> impl IntoView {
     // The exact time is on the line, as a security log's times are, so the list is no longer a tab
     // stop per row for a tooltip; past 30 days it is the whole of it, not "on 3 Mar 2026 ·
-    // 2026-03-03 09:05 UTC".
+    // 2026-03-03 09:05 UTC". It is on the reader's own clock once their browser runs the page.
     let at = activity.at.clone();
-    let (when, exact_after) = if crate::time_fmt::is_date(&at.relative) {
-        (at.exact, None)
-    } else {
-        (at.relative, Some(format!(" · {}", at.exact)))
-    };
+    let dated = crate::time_fmt::is_date(&at.relative);
+    let exact = crate::components::exact_here(&at);
+    let exact_alone = exact.clone();
+    let relative = at.relative.clone();
+    let when = move || if dated { exact_alone() } else { relative.clone() };
+    let exact_after = move || (!dated).then(|| format!(" · {}", exact()));
     view! {
         <li class="activity-row" data-kind=activity.kind.clone()>
             <p class="activity-sentence">{activity.sentence.clone()}</p>

@@ -91,14 +91,26 @@ impl LinkIssue {
         }
     }
 
-    /// The sentence on the "This wasn't me" page, whose links cannot be asked for again: they come
+    /// What the link's page says under its heading (`title`), which `sentence` (an error on its
+    /// own elsewhere) begins by saying.
+    pub fn under_title(self) -> &'static str {
+        match self {
+            LinkIssue::Invalid => "Check that you opened the whole link from the email, or ask for a new one.",
+            LinkIssue::Expired => "Ask for a new link; it will work for a while after it arrives.",
+            LinkIssue::Used => "Each link works only once. Sign in, or ask for a new link.",
+            LinkIssue::Superseded => "Your password changed after this link was sent. Sign in, or ask for a new link.",
+            LinkIssue::AccountExists => self.sentence(),
+        }
+    }
+
+    /// The sentence under the heading on the "This wasn't me" page, whose links cannot be asked for again: they come
     /// with a sign-in alert, and answering the alert on the Security & Access page uses them up.
     pub fn report_sentence(self) -> &'static str {
         match self {
-            LinkIssue::Expired => "This link has expired: it works for 72 hours after the sign-in. If you still don't recognise that sign-in, sign in and review your sessions, or reset your password.",
+            LinkIssue::Expired => "It works for 72 hours after the sign-in. If you still don't recognise that sign-in, sign in and review your sessions, or reset your password.",
             LinkIssue::Used => "This sign-in was already reported, or answered on your Security & Access page. If you still don't recognise it, sign in and review your sessions, or reset your password.",
-            LinkIssue::Invalid => "This link isn't valid. Check that you opened the whole link from the email. If you don't recognise a sign-in, sign in and review your sessions, or reset your password.",
-            other => other.sentence(),
+            LinkIssue::Invalid => "Check that you opened the whole link from the email. If you don't recognise a sign-in, sign in and review your sessions, or reset your password.",
+            other => other.under_title(),
         }
     }
 }
@@ -175,6 +187,15 @@ impl FromServerFnError for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_page_does_not_say_its_heading_twice() {
+        for issue in [LinkIssue::Invalid, LinkIssue::Expired, LinkIssue::Used, LinkIssue::Superseded, LinkIssue::AccountExists] {
+            for under in [issue.under_title(), issue.report_sentence()] {
+                assert!(!under.starts_with(issue.title()), "{issue:?}: {under}");
+            }
+        }
+    }
 
     #[test]
     fn messages_are_sentences_without_internals() {

@@ -134,7 +134,7 @@ test('signing up a new address: the emailed link finishes it, signs in, and work
   await password.fill(account.password);
   await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);
   // the name typed when the link was asked for, to keep or change (whoever asked typed it)
-  const name = page.getByLabel('Your name (optional)');
+  const name = page.getByLabel('Display name (optional)');
   await expect(name).toHaveValue('Ada Lovelace');
   await name.fill('Ada King');
   await checkA11y(page);
@@ -390,7 +390,7 @@ test("an emailed link's page comes whole, without waiting for JavaScript: the si
     const p = await noScript.newPage();
     await p.goto(finish);
     await expect(p.getByRole('heading', { level: 1 })).toHaveText('Finish creating your account');
-    await expect(p.getByLabel('Your name (optional)')).toHaveValue('Ada Lovelace');
+    await expect(p.getByLabel('Display name (optional)')).toHaveValue('Ada Lovelace');
     await p.goto(reset);
     await expect(p.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
     await expect(p.getByText('Checking your link…')).toHaveCount(0);

@@ -152,15 +152,16 @@ pub fn focus_when_drawn(id: String) {
 /// once it is on the page, everything else is inert (`dom::isolate`: Tab and a screen reader stay
 /// in the dialog) and `focus_in` moves focus into it; when it closes, the page is live again and
 /// focus goes back to what had it when the dialog opened (`dom::mark_focus`, `dom::return_focus`).
-/// (A dialog drawn in a preview leaves the previews page live.)
+/// (A dialog drawn in a preview, one of many on that page, leaves the page live and takes no focus:
+/// each took it in turn, and the page scrolled to the last one.)
 pub fn dialog_focus(dialog: String, focus_in: impl Fn() + 'static) {
+    if use_context::<PreviewScope>().is_some() {
+        return;
+    }
     let back = dialog.clone();
-    let modal = use_context::<PreviewScope>().is_none();
     Effect::new(move |_| {
         crate::browser::dom::mark_focus(&dialog);
-        if modal {
-            crate::browser::dom::isolate(&dialog);
-        }
+        crate::browser::dom::isolate(&dialog);
         focus_in()
     });
     on_cleanup(move || {

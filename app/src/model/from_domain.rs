@@ -93,7 +93,8 @@ impl ConnectedAccountsView {
                             .email
                             .clone()
                             .or_else(|| a.login.as_ref().map(|l| format!("@{l}")))
-                            .unwrap_or_else(|| "Connected".into()),
+                            // (the badge says Connected already: not that again when no address or login was kept)
+                            .unwrap_or_else(|| "No email address on record".into()),
                         connected: Moment::at(now, a.connected_at),
                         last_used: a.last_used_at.map(|t| Moment::at(now, t)),
                         sessions: a.sessions,

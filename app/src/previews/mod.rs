@@ -337,7 +337,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     false, PasskeyPanel::None, true, None)/>
                 <State slug="passkeys-long-names" caption="Long names, unknown provider" view=passkeys(vec![
                     passkey("p1", "The security key on my grandmother's kitchen keyring, the blue one", None, false, None),
-                    passkey("p2", "Passkey", None, false, Some(moment("4 months ago", "2026-07-02 11:00 UTC"))),
+                    passkey("p2", "Passkey", None, false, Some(moment("21 days ago", "2026-11-02 11:00 UTC"))),
                 ], true, PasskeyPanel::None, true, None)/>
                 <State slug="passkeys-naming" caption="New passkey: naming it" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true, None)/>
                 <State slug="passkeys-already" caption="Same device twice" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true,

@@ -257,20 +257,6 @@ fn SessionRow(
                         view! { "last active " <TimeAgo moment=session.last_active.clone()/> }.into_any()
                     }}
                 </p>
-                {move || confirming.get().then(|| {
-                    let id = id.clone();
-                    view! {
-                        <ConfirmPanel
-                            id=format!("confirm-revoke-{id}")
-                            question=question.clone()
-                            detail="It will be signed out at once."
-                            confirm_label="Revoke"
-                            pending
-                            small=true
-                            on_confirm=Callback::new(move |_| if let Some(cb) = on_revoke { cb.run(id.clone()) })
-                            on_cancel=Callback::new(move |_| confirm.set(Confirm::None))/>
-                    }
-                })}
             </div>
             <div class="session-actions">
                 {if current {
@@ -291,6 +277,21 @@ fn SessionRow(
                     }.into_any()
                 }}
             </div>
+            // (after the row's buttons, as a passkey's and a connected account's confirmation are)
+            {move || confirming.get().then(|| {
+                let id = id.clone();
+                view! {
+                    <ConfirmPanel
+                        id=format!("confirm-revoke-{id}")
+                        question=question.clone()
+                        detail="It will be signed out at once."
+                        confirm_label="Revoke"
+                        pending
+                        small=true
+                        on_confirm=Callback::new(move |_| if let Some(cb) = on_revoke { cb.run(id.clone()) })
+                        on_cancel=Callback::new(move |_| confirm.set(Confirm::None))/>
+                }
+            })}
         </li>
     }
 }

@@ -196,7 +196,8 @@ pub fn LinkProblem(
     issue: LinkIssue,
     again_href: &'static str,
     again_label: &'static str,
-    /// Instead of the issue's own sentence (`LinkIssue::report_sentence` for "This wasn't me").
+    /// Instead of what the issue's page says under its heading (`LinkIssue::report_sentence` for
+    /// "This wasn't me").
     #[prop(optional)]
     sentence: Option<&'static str>,
 ) -> impl IntoView {
@@ -207,7 +208,7 @@ pub fn LinkProblem(
         {titled.then(|| view! { <Title text=format!("{} · Gatehouse", issue.title())/> })}
         <div class="link-problem stack">
             <h1>{issue.title()}</h1>
-            <p>{sentence.unwrap_or(issue.sentence())}</p>
+            <p>{sentence.unwrap_or(issue.under_title())}</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href=again_href>{again_label}</a>
                 {(again_href != "/sign-in").then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}
@@ -324,10 +325,13 @@ pub fn FinishSignUpPage() -> impl IntoView {
                                 <h1>"Finish creating your account"</h1>
                                 // (nothing is stored until then: opening the link changes nothing)
                                 <p>"One step left: choose how you'll sign in, with a password or a passkey. Your account is created when you do."</p>
-                                <Field id="display_name" label="Your name (optional)" autocomplete="name" value=name error=name_error
-                                    hint="We greet you by it in the emails we send. Whoever asked for this link typed it: change it if it isn't yours."/>
-                                <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
-                                    pending=action.pending() error password_error on_submit/>
+                                // (the name, then the password form, as far apart as the form's own fields)
+                                <div class="stack">
+                                    <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=name_error
+                                        hint="We greet you by it in the emails we send. Whoever asked for this link typed it: change it if it isn't yours."/>
+                                    <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
+                                        pending=action.pending() error password_error on_submit/>
+                                </div>
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
                             }.into_any()
                             }

@@ -4,6 +4,10 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// The `field` of the `Invalid` that refuses to remove an account's only way to sign in: the page
+/// reloads what it shows then (another tab or browser may have removed the other way meanwhile).
+pub const LAST_SIGN_IN_METHOD: &str = "sign_in_methods";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("Incorrect email or password.")]
@@ -12,7 +16,8 @@ pub enum AppError {
     NotSignedIn,
     #[error("An account with this email already exists. Sign in instead.")]
     EmailTaken,
-    /// A field broke a rule; `message` says what to do.
+    /// A field broke a rule; `message` says what to do. (`field` is `LAST_SIGN_IN_METHOD` when a
+    /// removal was refused because what it removes is the account's only way to sign in.)
     #[error("{message}")]
     Invalid { field: String, message: String },
     #[error("{0}")]

@@ -425,6 +425,36 @@ test('connecting Google in two tabs: both tabs finish, and Google is connected o
               WHERE u.email_normalized = ${literal(account.email.toLowerCase())} AND e.kind = 'provider_connected'`)).toBe('1');
 });
 
+test('a disconnect refused as the only way left to sign in shows the page as it is now (the other way went in another tab)', async ({ page }) => {
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-up');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  // GitHub too (just signed up: no re-verification asked)
+  const connected = region(page, 'Connected accounts');
+  await connected.getByRole('button', { name: 'Connect GitHub' }).click();
+  await consent(page, 'GitHub', uniqueEmail());
+  await expectSecurityPage(page);
+  await expect(connected.getByRole('status')).toHaveText('GitHub is connected. You can now sign in with it.');
+  const disconnectGoogle = connected.getByRole('button', { name: 'Disconnect Google' });
+  await expect(disconnectGoogle).toBeEnabled();
+
+  // another tab disconnects GitHub; this one still shows it
+  const gone = await page.request.post('/api/security/connected-accounts/disconnect', { form: { provider: 'GitHub' }, headers: SAME_ORIGIN_HEADERS });
+  expect(gone.status()).toBe(200);
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Connected');
+
+  await disconnectGoogle.click();
+  await connected.getByRole('group', { name: 'Disconnect Google?' }).getByRole('button', { name: 'Disconnect Google' }).click();
+  await expect(connected.getByRole('alert')).toHaveText('Google is your only way to sign in. Set a password or add a passkey first.');
+  // and what it says is now true on the page: GitHub is gone, Google can no longer be disconnected
+  await expect(connected.getByRole('button', { name: 'Connect GitHub' })).toBeVisible();
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not connected');
+  // (the row's own button; the confirmation stays open beside the sentence until Cancel)
+  await expect(disconnectGoogle.first()).toBeDisabled();
+  await expect(disconnectGoogle.first()).toHaveAccessibleDescription('This is your only way to sign in. Set a password or add a passkey first.');
+});
+
 test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

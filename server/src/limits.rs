@@ -12,6 +12,11 @@ use domain::network::ClientNetwork;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use app::model::ProviderKind;
+use app::server::CurrentSession;
+use app::sign_in::providers::ProviderOutcome;
+use axum::response::IntoResponse;
+
 use crate::config::LimitsConfig;
 use crate::AppState;
 
@@ -128,9 +133,34 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         Ok(()) => next.run(req).await,
         Err(retry_after_seconds) => {
             tracing::debug!(path = %req.uri().path(), %network, retry_after_seconds, "rate limited");
-            too_many_requests(retry_after_seconds)
+            match provider_return(&path) {
+                // (a browser back from Google or GitHub: a page that says so, not the JSON a page's
+                // own request reads)
+                Some(kind) => {
+                    let signed_in = req.extensions().get::<CurrentSession>().is_some_and(|s| s.0.is_some());
+                    busy_return(kind, signed_in, retry_after_seconds)
+                }
+                None => too_many_requests(retry_after_seconds),
+            }
         }
     }
+}
+
+/// The provider whose return (`/auth/<provider>/callback`) `path` is.
+fn provider_return(path: &str) -> Option<ProviderKind> {
+    let slug = path.strip_prefix("/auth/")?.strip_suffix("/callback")?;
+    ProviderKind::from_slug(slug)
+}
+
+/// To the page that says a provider's return came while the network's budget was spent: Security &
+/// Access for a signed-in browser (a connection or a re-verification), sign-in otherwise. The flow
+/// was not used, so starting again after a moment works.
+fn busy_return(kind: ProviderKind, signed_in: bool, retry_after_seconds: u64) -> Response {
+    let query = format!("provider={}&provider_outcome={}", kind.slug(), ProviderOutcome::Busy.code());
+    let to = if signed_in { format!("{}?{query}#connected-accounts", app::nav::HOME) } else { format!("/sign-in?{query}") };
+    let mut res = axum::response::Redirect::to(&to).into_response();
+    res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after_seconds));
+    res
 }
 
 fn too_many_requests(retry_after_seconds: u64) -> Response {

@@ -132,7 +132,7 @@ async fn finishing_a_sign_up_keeps_or_changes_the_name_the_link_was_asked_with(d
     post(&app, "/api/auth/sign-up", &[("email", "grace@example.test"), ("display_name", "Visit evil.example now")]).await;
     let t = token(&db, "grace@example.test", "/sign-up/finish").await;
     let (_, body) = get(&app, &format!("/sign-up/finish?token={t}")).await;
-    assert!(body.contains("Visit evil.example now") && body.contains("Your name (optional)"), "the page shows the name to keep or change");
+    assert!(body.contains("Visit evil.example now") && body.contains("Display name (optional)"), "the page shows the name to keep or change");
     let (res, body) = post(&app, "/api/auth/sign-up/finish", &[("token", &t), ("password", PW), ("display_name", &"x".repeat(101))]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(

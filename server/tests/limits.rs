@@ -168,28 +168,37 @@ async fn re_verifying_or_changing_a_password_spends_the_networks_password_budget
     assert_eq!(res.status(), StatusCode::OK, "{body}");
 }
 
-/// The provider callback's budget cannot be dodged by spelling its path another way: the router
-/// decodes `/auth/g%6Fogle/callback` to the Google callback, and so does the limit.
+/// A browser coming back from a provider while its network's budget is spent goes to a page that
+/// says so (not the JSON a page's own request reads), with Retry-After. And the budget cannot be
+/// dodged by spelling the path another way: the router decodes `/auth/g%6Fogle/callback` to the
+/// Google callback, and so does the limit.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn a_percent_encoded_callback_path_spends_the_same_budget(db: PgPool) {
+async fn a_spent_callback_budget_sends_the_browser_to_sign_in_saying_so_and_a_percent_encoded_path_spends_the_same_budget(db: PgPool) {
     let (app, _) = app_with(db, &[]);
     let get_from = |path: &str| {
         let mut req = Request::get(path).header(header::HOST, "gatehouse.test").body(Body::empty()).unwrap();
         req.extensions_mut().insert(ConnectInfo(SocketAddr::new("203.0.113.9".parse().unwrap(), 40_000)));
         req
     };
-    let mut spent = false;
+    const BUSY: &str = "/sign-in?provider=google&provider_outcome=busy";
+    let location = |res: &Response<Body>| res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let mut spent = None;
     for _ in 0..500 {
-        let (res, _) = send(&app, get_from("/auth/google/callback?state=made-up&code=x")).await;
-        if res.status() == StatusCode::TOO_MANY_REQUESTS {
-            spent = true;
+        let (res, body) = send(&app, get_from("/auth/google/callback?state=made-up&code=x")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{body}");
+        if location(&res) == BUSY {
+            spent = Some(res);
             break;
         }
+        // (until then: the made-up state's own answer)
+        assert_eq!(location(&res), "/sign-in?provider=google&provider_outcome=unknown_state");
     }
-    assert!(spent, "the callback has a budget");
+    let res = spent.expect("the callback has a budget");
+    let wait: u64 = res.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
     for spelled in ["/auth/g%6Fogle/callback?state=made-up&code=x", "/auth/%67oogle/%63allback?state=made-up&code=x"] {
         let (res, body) = send(&app, get_from(spelled)).await;
-        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{spelled}: {body}");
+        assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, BUSY.to_string()), "{spelled}: {body}");
     }
 }
 

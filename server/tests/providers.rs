@@ -866,9 +866,14 @@ async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     let (_, body) = browser.post(&w.app, "/api/security/reverify/provider/begin", &[("provider", "Google")]).await;
     let url: String = serde_json::from_str(&body).unwrap();
     let before = browser.header().unwrap();
+    let last_sign_in = "SELECT last_used_at::text FROM connected_accounts WHERE provider = 'google'";
+    sqlx::query("UPDATE connected_accounts SET last_used_at = now() - interval '2 days'").execute(&w.db).await.unwrap();
+    let signed_in_at: String = sqlx::query_scalar(last_sign_in).fetch_one(&w.db).await.unwrap();
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
     assert_eq!(location(&res), "/settings/security");
     assert_ne!(browser.header().unwrap(), before, "re-verifying gives the session a new token");
+    // ("Last used to sign in" still says the sign-in: confirming it's you is not one)
+    assert_eq!(sqlx::query_scalar::<_, String>(last_sign_in).fetch_one(&w.db).await.unwrap(), signed_in_at);
     let (res, body) = browser.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
 }

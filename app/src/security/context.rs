@@ -97,7 +97,8 @@ impl SecurityContext {
     /// `refresh_on_success` for an action on one item of a list (revoke, rename, remove,
     /// disconnect): after `NotFound` too, what it acted on being gone (ended or removed in another
     /// tab or browser): the list is drawn again without it, beside the section's sentence
-    /// (`shown_error_or_gone`).
+    /// (`shown_error_or_gone`); and after a refusal to remove the only way left to sign in, which
+    /// the page showed as one of two (the other removed elsewhere).
     pub fn refresh_on_success_or_gone<S>(&self, action: ServerAction<S>)
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
@@ -115,6 +116,8 @@ impl SecurityContext {
         Effect::new(move |_| match action.value().get() {
             Some(Ok(_)) => ctx.refresh(),
             Some(Err(AppError::NotFound)) if or_gone => ctx.refresh(),
+            // (refused as the only way left to sign in: the other may have gone in another tab)
+            Some(Err(AppError::Invalid { ref field, .. })) if or_gone && field == crate::error::LAST_SIGN_IN_METHOD => ctx.refresh(),
             Some(Err(AppError::NotSignedIn)) => ctx.ended(),
             _ => {}
         });

@@ -23,7 +23,7 @@ pub fn fail(e: DomainError) -> AppError {
         DomainError::Invalid(rule) => AppError::Invalid { field: rule.field().into(), message: sentence(&rule) },
         DomainError::PasswordRejected(why) => AppError::PasswordRejected(password_sentence(&why)),
         DomainError::LastSignInMethod => AppError::Invalid {
-            field: "passkey".into(),
+            field: crate::error::LAST_SIGN_IN_METHOD.into(),
             message: "This passkey is your only way to sign in. Add a password or another passkey first.".into(),
         },
         DomainError::NotFound => AppError::NotFound,
@@ -69,7 +69,7 @@ pub fn fail_for(provider: ProviderKind) -> impl Fn(DomainError) -> AppError {
     move |e| match e {
         DomainError::Provider(f) => reject(AppError::Invalid { field: "provider".into(), message: outcome(f).sentence(provider) }),
         DomainError::LastSignInMethod => reject(AppError::Invalid {
-            field: "provider".into(),
+            field: crate::error::LAST_SIGN_IN_METHOD.into(),
             message: format!("{} is your only way to sign in. Set a password or add a passkey first.", provider.name()),
         }),
         e => fail(e),
@@ -259,7 +259,7 @@ mod tests {
     fn the_last_sign_in_method_is_refused_with_what_to_do_instead() {
         match fail(DomainError::LastSignInMethod) {
             AppError::Invalid { field, message } => {
-                assert_eq!(field, "passkey");
+                assert_eq!(field, crate::error::LAST_SIGN_IN_METHOD);
                 assert_eq!(message, "This passkey is your only way to sign in. Add a password or another passkey first.");
             }
             other => panic!("{other:?}"),

@@ -26,6 +26,9 @@ pub enum ProviderOutcome {
     SessionChanged,
     VerificationEnded,
     NotFresh,
+    /// The return came while the client's network had spent its budget of sign-in attempts (the
+    /// flow was not used: starting again after a moment works).
+    Busy,
     /// Something failed on our side (logged under a reference).
     Failed,
     /// Success: the provider is now connected.
@@ -33,7 +36,7 @@ pub enum ProviderOutcome {
 }
 
 impl ProviderOutcome {
-    pub const ALL: [ProviderOutcome; 18] = [
+    pub const ALL: [ProviderOutcome; 19] = [
         Self::NotConfigured,
         Self::Cancelled,
         Self::Refused,
@@ -50,6 +53,7 @@ impl ProviderOutcome {
         Self::SessionChanged,
         Self::VerificationEnded,
         Self::NotFresh,
+        Self::Busy,
         Self::Failed,
         Self::Connected,
     ];
@@ -73,6 +77,7 @@ impl ProviderOutcome {
             Self::SessionChanged => "session_changed",
             Self::VerificationEnded => "verification_ended",
             Self::NotFresh => "not_fresh",
+            Self::Busy => "busy",
             Self::Failed => "failed",
             Self::Connected => "connected",
         }
@@ -104,7 +109,8 @@ impl ProviderOutcome {
             Self::UnknownState => format!(
                 "That return from {name} can't be used: it was used already, or was started again in another tab or browser. Nothing was changed. Start again if you still need to."
             ),
-            Self::Expired => format!("That {name} sign-in took longer than 10 minutes. Please start again."),
+            // (a sign-in, a connection or a re-verification alike)
+            Self::Expired => format!("You were at {name} for longer than 10 minutes, so that return can't be used. Nothing was changed. Please start again."),
             Self::EmailInUse => format!(
                 "An account already uses the email address of this {name} account. Sign in to that account the way you set it up (its password, a passkey, or another provider), then connect {name} from Security & Access."
             ),
@@ -123,6 +129,9 @@ impl ProviderOutcome {
                 "Your confirmation that it's you ran out while you were at {name}, so {name} wasn't connected. Connect it again: we'll ask you to confirm it's you first."
             ),
             Self::NotFresh => format!("{name} didn't ask you to sign in again, so it can't confirm it's you. Try again, and sign in at {name} when it asks."),
+            Self::Busy => format!(
+                "Too many sign-in attempts came from your network just now, so we couldn't finish with {name}. Nothing was changed. Wait a moment, then try again."
+            ),
             Self::Failed => format!("Something went wrong on our side while finishing with {name}. Please try again."),
             Self::Connected => format!("{name} is connected. You can now sign in with it."),
         }

@@ -59,18 +59,21 @@ pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx
     Ok(())
 }
 
-/// The account an identity is linked to, marking it used now (and refreshing the email and login
-/// shown, which may have changed at the provider). With `only_for`, only that account's link is
-/// touched (re-verification: another account's link is neither found nor marked).
+/// The account an identity is linked to (refreshing the email and login shown, which may have
+/// changed at the provider), marked used to sign in now when `signs_in`. With `only_for`, only
+/// that account's link is touched (re-verification: another account's link is neither found nor
+/// marked).
 pub async fn use_identity(
     db: impl PgExecutor<'_>,
     (provider, issuer, subject): (Provider, &str, &str),
     (email, login): (Option<&str>, Option<&str>),
     only_for: Option<UserId>,
+    signs_in: bool,
     now: OffsetDateTime,
 ) -> Result<Option<UserId>, sqlx::Error> {
     let r = sqlx::query_scalar!(
-        "UPDATE connected_accounts SET last_used_at = $4, email = COALESCE($5, email), login = COALESCE($6, login)
+        "UPDATE connected_accounts SET last_used_at = CASE WHEN $8 THEN $4 ELSE last_used_at END,
+                email = COALESCE($5, email), login = COALESCE($6, login)
          WHERE provider = $1 AND issuer = $2 AND subject = $3 AND ($7::uuid IS NULL OR user_id = $7) RETURNING user_id",
         provider.as_str(),
         issuer,
@@ -79,6 +82,7 @@ pub async fn use_identity(
         email,
         login,
         only_for.map(|u| u.0),
+        signs_in,
     )
     .fetch_optional(db)
     .await?;

@@ -40,7 +40,8 @@ pub fn VerifiedBanner(
                 <div class="verified-banner">
                     <p>
                         <strong>{format!("Verified for {minutes} more minute{}.", if minutes == 1 { "" } else { "s" })}</strong>
-                        " Sensitive changes won't ask for your password again until then."
+                        // (not "your password": an account may have none, and confirm with a passkey or provider)
+                        " Sensitive changes won't ask you to confirm it's you again until then."
                     </p>
                     <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
                         on:click=move |_| on_end.run(())>"End now"</button>

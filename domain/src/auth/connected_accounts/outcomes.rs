@@ -32,11 +32,13 @@ pub(super) fn tidy(mut identity: Identity) -> Identity {
     identity
 }
 
-/// The account `identity` is linked to (with `only_for`, only if it is that one's), marked used now.
+/// The account `identity` is linked to: for a sign-in, marked used to sign in now; with
+/// `only_for` (a re-verification), only if it is that one's, and not marked ("Last used to sign
+/// in" is about signing in).
 async fn use_identity(svc: &Services, identity: &Identity, only_for: Option<UserId>, now: OffsetDateTime) -> Result<Option<UserId>, DomainError> {
     let key = (identity.provider, identity.issuer.as_str(), identity.subject.as_str());
     let shown = (identity.email.as_deref(), identity.login.as_deref());
-    Ok(db::connected_accounts::use_identity(&svc.db, key, shown, only_for, now).await?)
+    Ok(db::connected_accounts::use_identity(&svc.db, key, shown, only_for, only_for.is_none(), now).await?)
 }
 
 pub(super) async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {

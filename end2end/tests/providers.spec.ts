@@ -69,6 +69,10 @@ test('sign up with Google, set a password, disconnect Google, then sign in with 
   await expect(page.getByText('Development: these buttons use a local stand-in provider')).toBeVisible();
   await continueWith(page, 'Google', email);
   await expectSecurityPage(page);
+  // a new account says so (it must not pass for one the person already had)
+  await expect(region(page, 'Connected accounts').getByRole('status')).toHaveText(
+    'Welcome to Gatehouse. This new account was made with your Google account: sign in with Google next time, or add a password or a passkey here. Already had an account? Sign out, sign in to it, and connect Google there.',
+  );
   // the name comes from Google
   await expect(accountNav(page)).toContainText('Grace Hopper');
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Google');

@@ -67,10 +67,16 @@ pub async fn callback(
     // (the flow cookie stays: it is the browser's, shared by every flow begun in it, and another
     // tab's flow still needs it to finish; clearing it here made that one "can't be used")
     match result {
-        Ok(Finished::SignedIn { signed_in, .. }) => redirect(
-            return_to.as_deref().unwrap_or(SECURITY),
-            &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None)],
-        ),
+        Ok(Finished::SignedIn { signed_in, new_account }) => {
+            // (an account made just now says so on Security & Access: "Continue with GitHub" on the
+            // sign-in page makes one for an identity no account has, and it must not pass for the
+            // person's own older account)
+            let to = match return_to.as_deref() {
+                None if new_account => outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::NewAccount, true),
+                to => to.unwrap_or(SECURITY).to_string(),
+            };
+            redirect(&to, &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None)])
+        }
         Ok(Finished::SecondStep(pending)) => {
             redirect(&format!("/sign-in?second_step=1{}", and_return_to()), &[PENDING.set(pending.expose(), None)])
         }

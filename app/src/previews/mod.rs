@@ -258,7 +258,8 @@ pub fn PreviewsPage() -> impl IntoView {
                     move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=true on_submit=noop_pw/> }
                 })/>
                 <State slug="password-changed" caption="Changed" view=ViewFn::from({
-                    let s = has_pw.clone();
+                    // (changed just now, as the page then says)
+                    let s = PasswordView { has_password: true, changed: Some(moment("just now", "2026-11-23 12:41 UTC")) };
                     move || view! {
                         <PasswordCard status=s.clone() email=EMAIL pending=false
                             success=Some("Password changed. Your other sessions were signed out.".to_string()) on_submit=noop_pw/>

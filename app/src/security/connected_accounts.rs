@@ -144,7 +144,7 @@ impl ConnectedAccountsSection {
         // and a link made to say "Google is connected" when it is not would mislead.
         let connected: Vec<ProviderKind> = o.connected_accounts.rows.iter().filter(|r| r.connected.is_some()).map(|r| r.provider.kind).collect();
         let holds = move |k: &ProviderKind, o: &ProviderOutcome| {
-            !matches!(o, ProviderOutcome::Connected | ProviderOutcome::AlreadyConnected) || connected.contains(k)
+            !matches!(o, ProviderOutcome::Connected | ProviderOutcome::AlreadyConnected | ProviderOutcome::NewAccount) || connected.contains(k)
         };
         let said = move |tone: Tone| {
             returned.get().filter(|(k, o)| o.tone() == tone && !moved_on.get() && holds(k, o)).map(|(k, o)| o.sentence(k))

@@ -33,10 +33,12 @@ pub enum ProviderOutcome {
     Failed,
     /// Success: the provider is now connected.
     Connected,
+    /// Success: a sign-in with the provider made a new account (no account had this identity).
+    NewAccount,
 }
 
 impl ProviderOutcome {
-    pub const ALL: [ProviderOutcome; 19] = [
+    pub const ALL: [ProviderOutcome; 20] = [
         Self::NotConfigured,
         Self::Cancelled,
         Self::Refused,
@@ -56,6 +58,7 @@ impl ProviderOutcome {
         Self::Busy,
         Self::Failed,
         Self::Connected,
+        Self::NewAccount,
     ];
 
     /// In the address: `provider_outcome=<code>`.
@@ -80,6 +83,7 @@ impl ProviderOutcome {
             Self::Busy => "busy",
             Self::Failed => "failed",
             Self::Connected => "connected",
+            Self::NewAccount => "new_account",
         }
     }
 
@@ -91,7 +95,7 @@ impl ProviderOutcome {
     /// choice, nothing to alarm them about); the rest are problems (alerts).
     pub fn tone(self) -> Tone {
         match self {
-            Self::Connected => Tone::Success,
+            Self::Connected | Self::NewAccount => Tone::Success,
             Self::Cancelled => Tone::Info,
             _ => Tone::Problem,
         }
@@ -134,6 +138,9 @@ impl ProviderOutcome {
             ),
             Self::Failed => format!("Something went wrong on our side while finishing with {name}. Please try again."),
             Self::Connected => format!("{name} is connected. You can now sign in with it."),
+            Self::NewAccount => format!(
+                "Welcome to Gatehouse. This new account was made with your {name} account: sign in with {name} next time, or add a password or a passkey here. Already had an account? Sign out, sign in to it, and connect {name} there."
+            ),
         }
     }
 }

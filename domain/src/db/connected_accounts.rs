@@ -256,6 +256,11 @@ pub async fn take_flow(
     .await
 }
 
+/// How long an expired flow is kept before the clean-up forgets it: a return that comes late is
+/// told it came late ("longer than 10 minutes"), on the page it began from, not "can't be used".
+pub const EXPIRED_FLOW_KEPT: time::Duration = time::Duration::hours(1);
+
+/// Forgets the flows that expired `EXPIRED_FLOW_KEPT` or longer before `now`.
 pub async fn delete_expired_flows(db: impl PgExecutor<'_>, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!("DELETE FROM provider_flows WHERE expires_at <= $1", now).execute(db).await?.rows_affected())
+    Ok(sqlx::query!("DELETE FROM provider_flows WHERE expires_at <= $1", now - EXPIRED_FLOW_KEPT).execute(db).await?.rows_affected())
 }

@@ -89,9 +89,8 @@ pub fn EnrolmentPanel(
     view! {
         <div class="enrolment" id=panel_id role="group" aria-label="Set up an authenticator app" tabindex="-1"
             on:keydown=crate::components::escape_cancels(move || on_cancel.run(()))>
-            <ol class="steps">
-                <li>"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</li>
-            </ol>
+            // (one sentence, not a list of one step: the code field below is the next step)
+            <p class="steps">"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</p>
             <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
             <p class="muted">"Can't scan it? Enter this key instead:"</p>
             <p class="manual-key"><code data-testid="manual-key">{enrolment.manual_key}</code>
@@ -172,7 +171,7 @@ pub fn TwoFactorCard(
     let has_codes = status.backup_codes.as_ref().is_some_and(|c| c.total > 0);
     let summary = match &enabled {
         Some(since) => view! {
-            <p><strong>"Authenticator app: on"</strong><span class="muted">" · since " <TimeAgo moment=since.clone()/></span></p>
+            <p><strong>"Authenticator app: on"</strong><span class="muted">" · turned on " <TimeAgo moment=since.clone()/></span></p>
         }
         .into_any(),
         None => view! {

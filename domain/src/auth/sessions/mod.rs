@@ -247,7 +247,7 @@ pub async fn sign_out_everywhere(svc: &Services, auth: &AuthSession, client: &Cl
 /// deletes ended sessions older than the retention period (a `distrusted_sessions` one only once
 /// its sign-ins are past `activity::FAMILIAR_DAYS` too; security events have their own task,
 /// `activity::prune`), forgets expired
-/// pending sign-ins, passkey ceremonies and provider flows, throttle rows with no failure within the retention
+/// pending sign-ins, passkey ceremonies and provider flows (these an hour after they expired), throttle rows with no failure within the retention
 /// period (unless locked), and replaced passwords no report reaches back to any more
 /// (`replaced_passwords`). Answers (expired, deleted sessions).
 pub async fn clean_up(svc: &Services) -> Result<(u64, u64), DomainError> {

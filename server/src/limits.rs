@@ -1,6 +1,7 @@
 //! Request rate limits per client network on the anonymous endpoints, and on the signed-in ones
 //! that hash a password (GCRA buckets from the `governor` crate), answered with 429,
-//! `Retry-After` and a sentence the page shows.
+//! `Retry-After` and a sentence the page shows (a provider's return, which is the browser's page
+//! itself: a 303 to a page that says it, with `Retry-After`).
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -121,7 +122,8 @@ impl RateLimits {
 pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Refuses a request to a limited endpoint whose client network spent its budget: 429 with
-/// `Retry-After` and the JSON of `AppError::RateLimited` (the page shows its sentence), before any
+/// `Retry-After` and the JSON of `AppError::RateLimited` (the page shows its sentence), or for a
+/// provider's return a 303 to sign-in or Security & Access saying so (`busy_return`), before any
 /// hashing or database work. Runs inside the session middleware, which put the client's address
 /// (from the socket, or from X-Forwarded-For of a trusted proxy) in the request.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -71,9 +71,11 @@ pub async fn callback(
             // (an account made just now says so on Security & Access: "Continue with GitHub" on the
             // sign-in page makes one for an identity no account has, and it must not pass for the
             // person's own older account)
-            let to = match return_to.as_deref() {
-                None if new_account => outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::NewAccount, true),
-                to => to.unwrap_or(SECURITY).to_string(),
+            // (whatever page the sign-in was to return to: a new account has nothing there yet)
+            let to = if new_account {
+                outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::NewAccount, true)
+            } else {
+                return_to.as_deref().unwrap_or(SECURITY).to_string()
             };
             redirect(&to, &[SESSION.set(signed_in.token.expose(), policy_seconds), DEVICE.set(signed_in.device.expose(), None)])
         }

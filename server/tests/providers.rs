@@ -187,8 +187,13 @@ async fn a_first_google_sign_in_creates_an_account_without_a_password_and_signs_
     // (a new account says so: it must not pass for an account the person had)
     assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=new_account#connected-accounts");
     assert!(browser.signed_in());
-    let (_, body) = browser.get(&w.app, &location(&res)).await;
+    let welcome = location(&res);
+    let (_, body) = browser.get(&w.app, &welcome).await;
     assert!(body.contains("Welcome to Gatehouse. This new account was made with your Google account"), "{body}");
+    // the same address later (anyone can write it into a link) says nothing: the account is not new
+    sqlx::query("UPDATE connected_accounts SET connected_at = now() - interval '20 minutes'").execute(&w.db).await.unwrap();
+    let (_, body) = browser.get(&w.app, &welcome).await;
+    assert!(body.contains("Connected accounts") && !body.contains("Welcome to Gatehouse"), "{body}");
     let row: (Option<String>, bool, String) =
         sqlx::query_as("SELECT password_hash, email_verified_at IS NOT NULL, email FROM users").fetch_one(&w.db).await.unwrap();
     assert_eq!(row, (None, true, "grace@example.test".to_string()), "no password; Google vouched for the email");
@@ -392,6 +397,16 @@ async fn a_provider_sign_in_goes_on_to_the_page_the_sign_in_page_was_asked_to_re
     const ENCODED: &str = "%2Fsettings%2Fsecurity%2Factivity%2Ecsv";
     let w = world(db).await;
     let grace = Person::new("grace@example.test");
+    // a sign-in that makes the account lands on Security & Access saying so, wherever it was to
+    // return (the address a signed-out visit to Security & Access gives the sign-in page included)
+    for (to, who) in [(ACTIVITY, "ada@example.test"), ("/settings/security", "alan@example.test")] {
+        let mut newcomer = Browser::default();
+        let url = start_returning_to(&w, &mut newcomer, "Google", to).await;
+        let res = newcomer.come_back(&w.app, &w.idp.approve(&url, &Person::new(who), Tweak::None)).await;
+        assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=new_account#connected-accounts", "{to}");
+    }
+    // (Grace's account exists: her sign-ins go back where they were asked to)
+    sign_in_as(&w, &mut Browser::default(), "Google", &grace, Tweak::None).await;
     let mut first = Browser::default();
     let url = start_returning_to(&w, &mut first, "Google", ACTIVITY).await;
     let res = first.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
@@ -660,8 +675,8 @@ async fn disconnecting_a_provider_can_sign_out_the_other_sessions_that_signed_in
     // the page offers it: "Also sign out the 2 other sessions that signed in with it" (Google's row
     // in the overview the page hydrates from; GitHub's is 1)
     let (_, page) = desk.get(&w.app, "/settings/security").await;
-    assert!(page.contains(r#"\"sessions\":2},\"can_disconnect\":true},{\"provider\":{\"kind\":\"GitHub\""#), "Google's row counts two");
-    assert!(page.contains(r#"\"sessions\":1},\"can_disconnect\":true}]"#), "GitHub's row counts one");
+    assert!(page.contains(r#"\"sessions\":2,\"made_the_account\":false},\"can_disconnect\":true},{\"provider\":{\"kind\":\"GitHub\""#), "Google's row counts two");
+    assert!(page.contains(r#"\"sessions\":1,\"made_the_account\":false},\"can_disconnect\":true}]"#), "GitHub's row counts one");
 
     let (res, body) = desk.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "Google"), ("sign_out_sessions", "true")]).await;
     assert_eq!((res.status(), body.as_str()), (StatusCode::OK, "2"));
@@ -680,7 +695,7 @@ async fn disconnecting_a_provider_can_sign_out_the_other_sessions_that_signed_in
     connect(&w, &mut desk, "GitHub", &Person::new("grace.other@example.test"), Tweak::None).await;
     let (_, page) = desk.get(&w.app, "/settings/security").await;
     assert!(page.contains("grace.other@example.test"), "connected again");
-    assert!(page.contains(r#"\"sessions\":0},\"can_disconnect\":true}]"#), "the new GitHub identity counts none");
+    assert!(page.contains(r#"\"sessions\":0,\"made_the_account\":false},\"can_disconnect\":true}]"#), "the new GitHub identity counts none");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

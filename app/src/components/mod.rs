@@ -92,7 +92,8 @@ pub fn exact_here(moment: &Moment) -> impl Fn() -> String + Clone + Send + Sync 
     let (utc, iso) = (moment.exact.clone(), moment.iso.clone());
     let local = RwSignal::new(None::<String>);
     Effect::new(move |_| local.set(crate::browser::clock::local_exact(&iso)));
-    move || local.get().unwrap_or_else(|| utc.clone())
+    // (try_get: a row drawn anew may read once more after its owner is gone)
+    move || local.try_get().flatten().unwrap_or_else(|| utc.clone())
 }
 
 /// Set by the previews page around each example, so ids stay unique and sections do not become

@@ -94,10 +94,12 @@ impl ConnectedAccountsView {
                             .clone()
                             .or_else(|| a.login.as_ref().map(|l| format!("@{l}")))
                             // (the badge says Connected already: not that again when no address or login was kept)
-                            .unwrap_or_else(|| "No email address on record".into()),
+                            // (shown as "No email address on record")
+                            .unwrap_or_default(),
                         connected: Moment::at(now, a.connected_at),
                         last_used: a.last_used_at.map(|t| Moment::at(now, t)),
                         sessions: a.sessions,
+                        made_the_account: c.sign_in_methods == 1 && now - a.connected_at < time::Duration::minutes(15),
                     }),
                     provider,
                 })

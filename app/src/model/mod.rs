@@ -214,6 +214,10 @@ pub struct ConnectedView {
     pub last_used: Option<Moment>,
     /// The account's other live sessions that signed in with it (Disconnect can sign them out).
     pub sessions: u32,
+    /// It made the account minutes ago: the account's only way to sign in, connected in the last
+    /// 15 minutes. What a "new account" sentence from the address may claim (the address is
+    /// anyone's to write).
+    pub made_the_account: bool,
 }
 
 /// One row of the Connected accounts section.

@@ -150,6 +150,7 @@ pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconne
             connected: moment("2 weeks ago", "2026-11-09 10:30 UTC"),
             last_used: used.then(|| moment("1 hour ago", "2026-11-23 11:02 UTC")),
             sessions: 0,
+            made_the_account: false,
         }),
     };
     ConnectedAccountsView { rows: vec![row(BOTH[0], google, true), row(BOTH[1], github, false)] }

@@ -40,8 +40,8 @@ pub async fn connect_provider(provider: ProviderKind) -> Result<String, AppError
 /// - Effects: the link is deleted, so are sign-ins through it still waiting for their second step;
 ///   with `sign_out_sessions`, the other live sessions it started are revoked
 ///   (`provider_disconnected`; otherwise they stay); a `provider_disconnected` event.
-/// - Errors: `NotFound` (not connected), `Invalid { field: "provider" }` when it is the account's
-///   last way to sign in (checked with the account row locked), `ReverifyRequired`, `Unavailable`.
+/// - Errors: `NotFound` (not connected), `Invalid { field: LAST_SIGN_IN_METHOD }` when it is the
+///   account's last way to sign in (checked with the account row locked), `ReverifyRequired`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/connected-accounts/disconnect")]
 pub async fn disconnect_provider(provider: ProviderKind, #[server(default)] sign_out_sessions: bool) -> Result<u64, AppError> {
     use crate::server::{auth, client, fail_for, reject, services};
@@ -143,8 +143,13 @@ impl ConnectedAccountsSection {
         // the provider is connected only when the account has it: the address is anyone's to write,
         // and a link made to say "Google is connected" when it is not would mislead.
         let connected: Vec<ProviderKind> = o.connected_accounts.rows.iter().filter(|r| r.connected.is_some()).map(|r| r.provider.kind).collect();
-        let holds = move |k: &ProviderKind, o: &ProviderOutcome| {
-            !matches!(o, ProviderOutcome::Connected | ProviderOutcome::AlreadyConnected | ProviderOutcome::NewAccount) || connected.contains(k)
+        // ("a new account, made with GitHub" only on an account GitHub made minutes ago)
+        let made: Option<ProviderKind> =
+            o.connected_accounts.rows.iter().find(|r| r.connected.as_ref().is_some_and(|c| c.made_the_account)).map(|r| r.provider.kind);
+        let holds = move |k: &ProviderKind, o: &ProviderOutcome| match o {
+            ProviderOutcome::Connected | ProviderOutcome::AlreadyConnected => connected.contains(k),
+            ProviderOutcome::NewAccount => made == Some(*k),
+            _ => true,
         };
         let said = move |tone: Tone| {
             returned.get().filter(|(k, o)| o.tone() == tone && !moved_on.get() && holds(k, o)).map(|(k, o)| o.sentence(k))
@@ -238,7 +243,7 @@ fn ConnectedRow(
                     <ProviderMark kind/><strong>{name}</strong>
                     <span class="badge badge-current">"Connected"</span>
                 </div>
-                <p class="connected-account">{account.account.clone()}</p>
+                <p class="connected-account">{if account.account.is_empty() { "No email address on record".to_string() } else { account.account.clone() }}</p>
                 <p class="muted connected-meta">
                     "Connected " <TimeAgo moment=account.connected.clone()/>
                     " · "
@@ -265,7 +270,11 @@ fn ConnectedRow(
                 <ConfirmPanel
                     id=panel_id.clone()
                     question=format!("Disconnect {name}?")
-                    detail=format!("You won't be able to sign in with this {name} account ({}) any more.", account.account)
+                    detail=if account.account.is_empty() {
+                        format!("You won't be able to sign in with this {name} account any more.")
+                    } else {
+                        format!("You won't be able to sign in with this {name} account ({}) any more.", account.account)
+                    }
                     confirm_label=format!("Disconnect {name}")
                     pending
                     choice=crate::components::sign_out_sessions_choice(&panel_id, account.sessions, sign_out, pending)

@@ -171,7 +171,7 @@ pub fn TwoFactorCard(
     let has_codes = status.backup_codes.as_ref().is_some_and(|c| c.total > 0);
     let summary = match &enabled {
         Some(since) => view! {
-            <p><strong>"Authenticator app: on"</strong><span class="muted">" · turned on " <TimeAgo moment=since.clone()/></span></p>
+            <p><strong>"Authenticator app: on"</strong><span class="muted">" · set up " <TimeAgo moment=since.clone()/></span></p>
         }
         .into_any(),
         None => view! {

@@ -32,9 +32,9 @@ pub(super) fn tidy(mut identity: Identity) -> Identity {
     identity
 }
 
-/// The account `identity` is linked to: for a sign-in, marked used to sign in now; with
-/// `only_for` (a re-verification), only if it is that one's, and not marked ("Last used to sign
-/// in" is about signing in).
+/// The account `identity` is linked to: for a sign-in, marked used now (before any second step);
+/// with `only_for` (a re-verification), only if it is that one's, and not marked: confirming it's
+/// you is not a sign-in.
 async fn use_identity(svc: &Services, identity: &Identity, only_for: Option<UserId>, now: OffsetDateTime) -> Result<Option<UserId>, DomainError> {
     let key = (identity.provider, identity.issuer.as_str(), identity.subject.as_str());
     let shown = (identity.email.as_deref(), identity.login.as_deref());

@@ -174,7 +174,7 @@ async fn re_verifying_or_changing_a_password_spends_the_networks_password_budget
 /// Google callback, and so does the limit.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_spent_callback_budget_sends_the_browser_to_sign_in_saying_so_and_a_percent_encoded_path_spends_the_same_budget(db: PgPool) {
-    let (app, _) = app_with(db, &[]);
+    let (app, _) = app_with(db.clone(), &[]);
     let get_from = |path: &str| {
         let mut req = Request::get(path).header(header::HOST, "gatehouse.test").body(Body::empty()).unwrap();
         req.extensions_mut().insert(ConnectInfo(SocketAddr::new("203.0.113.9".parse().unwrap(), 40_000)));
@@ -200,6 +200,18 @@ async fn a_spent_callback_budget_sends_the_browser_to_sign_in_saying_so_and_a_pe
         let (res, body) = send(&app, get_from(spelled)).await;
         assert_eq!((res.status(), location(&res)), (StatusCode::SEE_OTHER, BUSY.to_string()), "{spelled}: {body}");
     }
+    // a signed-in browser (back from connecting or re-verifying) is told on Security & Access
+    let (res, body) = sign_up_from(&app, &db, "198.51.100.9", "ada@example.test").await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let session = session_cookie(&res).expect("signed in");
+    let mut req = get_from("/auth/google/callback?state=made-up&code=x");
+    req.headers_mut().insert(header::COOKIE, session.parse().unwrap());
+    let (res, body) = send(&app, req).await;
+    assert_eq!(
+        (res.status(), location(&res)),
+        (StatusCode::SEE_OTHER, "/settings/security?provider=google&provider_outcome=busy#connected-accounts".to_string()),
+        "{body}"
+    );
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -485,23 +485,36 @@ test('signing out is listed with the device and address it came from', async ({ 
   await expect(newest).not.toContainText('unknown');
 });
 
-test('an event recorded without a device or address lists only what is known, and its download says unknown', async ({ page }) => {
-  const account = newAccount();
-  await signUpViaApi(page, account);
-  // (as the demo accounts' "Created the account", made at start-up with no request, or a sign-out
-  // recorded before 9a3ecc8)
-  // (three hours and a half ago: the line says both times; and 40 days ago: past 30 days the
-  // exact time alone, not "on <date>" before it)
+/**
+ * Records two sign-outs of `email`'s account with no device or address (as the demo accounts'
+ * "Created the account", made at start-up with no request, or a sign-out recorded before 9a3ecc8),
+ * at whole minutes: three hours and a half ago (its line says both times) and 40 days ago (past
+ * 30 days the exact time alone, not "on <date>" before it).
+ */
+function twoSignOutsWithoutADevice(email: string): { at: Date; longAgo: Date } {
   const minute = Math.floor(Date.now() / 60_000) * 60_000;
   const at = new Date(minute - 210 * 60_000);
   const longAgo = new Date(minute - 40 * 24 * 60 * 60_000);
   sql(`INSERT INTO security_events (id, user_id, kind, created_at)
        SELECT gen_random_uuid(), id, 'signed_out', t FROM users,
               unnest(ARRAY[${literal(at.toISOString())}, ${literal(longAgo.toISOString())}]::timestamptz[]) AS t
-       WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+       WHERE email_normalized = ${literal(email.toLowerCase())}`);
+  return { at, longAgo };
+}
+
+/** `t` as a clock `shift` minutes ahead of UTC shows it, named `zone`: "2026-12-06 13:08 UTC+5:30". */
+function onClock(t: Date, shift: number, zone: string): string {
+  const s = new Date(t.getTime() + shift * 60_000).toISOString();
+  return `${s.slice(0, 10)} ${s.slice(11, 16)} ${zone}`;
+}
+
+test('an event recorded without a device or address lists only what is known, and its download says unknown', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const { at, longAgo } = twoSignOutsWithoutADevice(account.email);
   await gotoHydrated(page, SECURITY_PATH);
   const outs = region(page, 'Recent security activity').getByRole('listitem').filter({ hasText: 'Signed out' });
-  const exact = (t: Date) => `${t.toISOString().slice(0, 10)} ${t.toISOString().slice(11, 16)} UTC`;
+  const exact = (t: Date) => onClock(t, 0, 'UTC');
   await expect(outs.locator('.activity-meta')).toHaveText([`3 hours ago · ${exact(at)}`, exact(longAgo)]);
   const csv = parseCsv(await download(page, 'Download CSV'));
   const row = csv.find((r) => r[2] === 'Signed out');
@@ -514,20 +527,9 @@ test.describe('on a clock five and a half hours ahead of UTC', () => {
   test('exact times are on the reader\'s own clock and name its offset; the server\'s page says them in UTC', async ({ page }) => {
     const account = newAccount();
     await signUpViaApi(page, account);
-    // (a sign-out 3.5 hours ago and one 40 days ago, at whole minutes)
-    const minute = Math.floor(Date.now() / 60_000) * 60_000;
-    const at = new Date(minute - 210 * 60_000);
-    const longAgo = new Date(minute - 40 * 24 * 60 * 60_000);
-    sql(`INSERT INTO security_events (id, user_id, kind, created_at)
-         SELECT gen_random_uuid(), id, 'signed_out', t FROM users,
-                unnest(ARRAY[${literal(at.toISOString())}, ${literal(longAgo.toISOString())}]::timestamptz[]) AS t
-         WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
-    const clock = (t: Date, shift: number, zone: string) => {
-      const s = new Date(t.getTime() + shift * 60_000).toISOString();
-      return `${s.slice(0, 10)} ${s.slice(11, 16)} ${zone}`;
-    };
-    const utc = (t: Date) => clock(t, 0, 'UTC');
-    const here = (t: Date) => clock(t, 330, 'UTC+5:30');
+    const { at, longAgo } = twoSignOutsWithoutADevice(account.email);
+    const utc = (t: Date) => onClock(t, 0, 'UTC');
+    const here = (t: Date) => onClock(t, 330, 'UTC+5:30');
 
     // what the server writes (what a browser without JavaScript keeps): UTC, which it knows
     const html = await (await page.request.get(SECURITY_PATH, { headers: { Accept: 'text/html' } })).text();

@@ -17,6 +17,7 @@ use app::model::ProviderKind;
 use app::server::CurrentSession;
 use app::sign_in::providers::ProviderOutcome;
 use axum::response::IntoResponse;
+use domain::kinds::FlowIntent;
 
 use crate::config::LimitsConfig;
 use crate::AppState;
@@ -155,11 +156,11 @@ fn provider_return(path: &str) -> Option<ProviderKind> {
 }
 
 /// To the page that says a provider's return came while the network's budget was spent: Security &
-/// Access for a signed-in browser (a connection or a re-verification), sign-in otherwise. The flow
-/// was not used, so starting again after a moment works.
+/// Access for a signed-in browser (a connection or a re-verification), sign-in otherwise: the page
+/// `providers::outcome_page` gives a connection's outcome (nothing is read to know what the flow
+/// was). The flow was not used, so starting again after a moment works.
 fn busy_return(kind: ProviderKind, signed_in: bool, retry_after_seconds: u64) -> Response {
-    let query = format!("provider={}&provider_outcome={}", kind.slug(), ProviderOutcome::Busy.code());
-    let to = if signed_in { format!("{}?{query}#connected-accounts", app::nav::HOME) } else { format!("/sign-in?{query}") };
+    let to = crate::providers::outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::Busy, signed_in);
     let mut res = axum::response::Redirect::to(&to).into_response();
     res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after_seconds));
     res

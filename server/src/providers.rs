@@ -68,10 +68,9 @@ pub async fn callback(
     // tab's flow still needs it to finish; clearing it here made that one "can't be used")
     match result {
         Ok(Finished::SignedIn { signed_in, new_account }) => {
-            // (an account made just now says so on Security & Access: "Continue with GitHub" on the
-            // sign-in page makes one for an identity no account has, and it must not pass for the
-            // person's own older account)
-            // (whatever page the sign-in was to return to: a new account has nothing there yet)
+            // (an account made just now says so on Security & Access, whatever page the sign-in was
+            // to return to: "Continue with GitHub" on the sign-in page makes one for an identity no
+            // account has, and it must not pass for the person's own older account)
             let to = if new_account {
                 outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::NewAccount, true)
             } else {
@@ -110,7 +109,7 @@ pub async fn callback(
 /// the person was on), and for a connection or a re-verification that came back to a browser no
 /// longer signed in (which Security & Access would only send on to sign-in, the sentence lost on the
 /// way); Security & Access otherwise.
-fn outcome_page(intent: FlowIntent, from_sign_up: bool, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
+pub(crate) fn outcome_page(intent: FlowIntent, from_sign_up: bool, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
     let query = format!("provider={}&provider_outcome={}", kind.slug(), outcome.code());
     match intent {
         FlowIntent::Connect | FlowIntent::Reverify if signed_in => format!("{SECURITY}?{query}#connected-accounts"),

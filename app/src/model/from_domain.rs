@@ -93,8 +93,8 @@ impl ConnectedAccountsView {
                             .email
                             .clone()
                             .or_else(|| a.login.as_ref().map(|l| format!("@{l}")))
-                            // (the badge says Connected already: not that again when no address or login was kept)
-                            // (shown as "No email address on record")
+                            // (none kept: the row says "No email address on record", not "Connected" beside
+                            // the Connected badge)
                             .unwrap_or_default(),
                         connected: Moment::at(now, a.connected_at),
                         last_used: a.last_used_at.map(|t| Moment::at(now, t)),

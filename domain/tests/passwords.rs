@@ -269,7 +269,7 @@ async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
     // as if the account had signed up with Google: no password
     sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL").execute(&db).await.unwrap();
     let session = me(&svc, &token).await;
-    let refused = set_password(&svc, &session, &Password::new("qwertyuiopasdfgh"), &from("x")).await.unwrap_err();
+    let refused = set_password(&svc, &session, &Password::new("manchesterunited"), &from("x")).await.unwrap_err();
     assert!(matches!(refused, DomainError::PasswordRejected(PasswordRejection::Leaked)), "{refused}");
     let new_token = set_password(&svc, &session, &Password::new(NEW), &from("x")).await.unwrap();
     assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the old cookie of this session is replaced");

@@ -63,12 +63,15 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   await next.fill('tractors');
   await expect(meter).toHaveText('Too short: 7 more characters.');
   await expect(said).toHaveText('Too short.');
+  await next.fill('password123password');
+  await expect(meter).toHaveText('Too predictable: built from words every guesser tries first.');
+  await expect(said).toHaveText('Too predictable.');
   await next.fill('purple tractors sing at dawn');
   await expect(said).toHaveText('Strong.');
 
   // long enough for the meter, but in the lists of leaked passwords: only the server knows
   await section.getByLabel('Current password', { exact: true }).fill(account.password);
-  await next.fill('qwertyuiopasdfgh');
+  await next.fill('manchesterunited');
   await expect(meter).toHaveText(/^Good\./);
   await section.getByRole('button', { name: 'Update password' }).click();
   // said at the field, which takes the focus: a screen reader reads its label, then the error

@@ -1,7 +1,9 @@
 //! Password rules (NIST SP 800-63B-4 §3.1.1.2): length in Unicode code points, no composition rules,
 //! nothing built from the account's own details or the site's name, and (from the same section's
 //! blocklist) nothing merely repetitive or sequential: "aaaa…", "abcd…", "1234…", one word said
-//! again and again, or only spaces and invisible characters.
+//! again and again, or only spaces and invisible characters, and nothing built from the handful of
+//! words that head every list of guessed passwords ("password123password", "qwerty-letmein-1").
+//! The server also refuses the whole lists of common and leaked passwords by exact match.
 
 /// Fewest characters when the password is the account's only factor.
 pub const MIN_LENGTH: usize = 15;
@@ -29,6 +31,8 @@ pub enum Verdict {
     FromContext,
     /// Repeated or sequential characters, one piece said again and again, or nothing visible.
     Predictable,
+    /// Built from the words every guesser tries first ("password", "qwerty", "letmein"…).
+    CommonWords,
     /// Accepted by these rules (the server also checks lists of leaked passwords).
     Acceptable { strong: bool },
 }
@@ -51,6 +55,10 @@ impl Verdict {
             ),
             Verdict::Predictable => Some(
                 "Avoid repeated or sequential characters (like aaaa, abcd or 1234) and saying the same word again and again; choose something less predictable."
+                    .into(),
+            ),
+            Verdict::CommonWords => Some(
+                "Don't build your password from the words every guesser tries first (like password, qwerty or letmein); a few unrelated words of your own are stronger."
                     .into(),
             ),
             Verdict::Acceptable { .. } => None,
@@ -77,11 +85,15 @@ pub fn assess(password: &str, ctx: &Context) -> Verdict {
     if have < min {
         return Verdict::TooShort { min, have };
     }
-    if built_from_context(password, ctx) {
+    let borrowed = built_from(password, ctx);
+    if let Some(Source::Context) = borrowed {
         return Verdict::FromContext;
     }
     if predictable(password) {
         return Verdict::Predictable;
+    }
+    if let Some(Source::CommonWords) = borrowed {
+        return Verdict::CommonWords;
     }
     Verdict::Acceptable { strong: have >= min + 5 }
 }
@@ -185,18 +197,49 @@ fn context_words(ctx: &Context) -> Vec<String> {
     words
 }
 
-/// True when taking the account's details (and the site's name) out of the password leaves fewer
-/// than 8 letters or digits of its own.
-fn built_from_context(password: &str, ctx: &Context) -> bool {
+/// The words that head every list of guessed passwords (the keyboard's rows and walks included),
+/// lower case. Kept short: it ships to the browser, and a longer list of ordinary words would refuse
+/// good passphrases ("purple tractors sing at dawn"). Longest first, so "qwertyuiop" goes before
+/// "qwerty".
+const COMMON_WORDS: &[&str] = &[
+    "administrator", "1q2w3e4r5t", "qwertyuiop", "1qaz2wsx", "zaq12wsx", "passw0rd", "p@ssw0rd", "password",
+    "football", "baseball", "iloveyou", "superman", "princess", "sunshine", "trustno1", "changeme", "welcome",
+    "letmein", "1q2w3e", "qazwsx", "asdfgh", "zxcvbn", "qwerty", "qwertz", "azerty", "monkey", "dragon",
+    "master", "shadow", "secret", "abc123", "admin", "login", "asdf", "zxcv", "pass",
+];
+
+/// Where a password's borrowed parts came from.
+enum Source {
+    Context,
+    CommonWords,
+}
+
+/// Some when taking the account's details, the site's name and the common words out of the
+/// password leaves fewer than 8 letters or digits of its own: the account's details when any was
+/// used (the sentence that names them is the one to act on), else the common words.
+fn built_from(password: &str, ctx: &Context) -> Option<Source> {
     let mut rest = password.to_lowercase();
-    let mut used = false;
-    for w in context_words(ctx) {
-        if rest.contains(&w) {
-            rest = rest.replace(&w, "");
-            used = true;
+    let mut take_out = |words: &mut dyn Iterator<Item = &str>| {
+        let mut used = false;
+        for w in words {
+            if rest.contains(w) {
+                rest = rest.replace(w, "");
+                used = true;
+            }
         }
+        used
+    };
+    let context = context_words(ctx);
+    let from_context = take_out(&mut context.iter().map(String::as_str));
+    let from_common = take_out(&mut COMMON_WORDS.iter().copied());
+    if rest.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_OWN_CHARACTERS {
+        return None;
     }
-    used && rest.chars().filter(|c| c.is_alphanumeric()).count() < MIN_OWN_CHARACTERS
+    match (from_context, from_common) {
+        (true, _) => Some(Source::Context),
+        (false, true) => Some(Source::CommonWords),
+        (false, false) => None,
+    }
 }
 
 #[cfg(test)]
@@ -271,7 +314,7 @@ mod tests {
         }
         let mfa = Context { has_second_factor: true, ..ctx() };
         assert_eq!(assess("1234abcd", &mfa), Verdict::Predictable);
-        for good in ["eight888", "tractor!s", "qwertyuiopasdfgh", "correct horse b"] {
+        for good in ["eight888", "tractor!s", "correct horse b"] {
             assert!(assess(good, &mfa).is_acceptable(), "{good:?}");
         }
     }
@@ -288,8 +331,24 @@ mod tests {
     }
 
     #[test]
+    fn passwords_built_from_the_words_every_guesser_tries_first_are_refused() {
+        let c = ctx();
+        for bad in ["password123password", "Qwerty-Letmein-2024", "P@ssw0rd!Welcome12", "qwertyuiopasdfghjkl", "iloveyou-sunshine-7"] {
+            assert_eq!(assess(bad, &c), Verdict::CommonWords, "{bad}");
+        }
+        let mfa = Context { has_second_factor: true, ..ctx() };
+        assert_eq!(assess("qwertyuiopasdfgh", &mfa), Verdict::CommonWords, "a keyboard walk");
+        // together with the account's details, the sentence names the details
+        assert_eq!(assess("adalovelace-password", &c), Verdict::FromContext);
+        // one common word inside a passphrase of one's own is fine
+        for good in ["my password is purple tractors", "dragon fruit on tuesday mornings", "correct horse battery staple"] {
+            assert!(assess(good, &c).is_acceptable(), "{good}");
+        }
+    }
+
+    #[test]
     fn every_refusal_explains_itself() {
-        for v in [Verdict::TooShort { min: 15, have: 3 }, Verdict::TooLong, Verdict::FromContext, Verdict::Predictable] {
+        for v in [Verdict::TooShort { min: 15, have: 3 }, Verdict::TooLong, Verdict::FromContext, Verdict::Predictable, Verdict::CommonWords] {
             assert!(v.message().unwrap().ends_with('.'));
         }
         assert!(Verdict::Acceptable { strong: false }.message().is_none());

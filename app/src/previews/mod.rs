@@ -245,13 +245,14 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="password-leaked" caption="Leaked password" view=ViewFn::from({
                     let s = has_pw.clone();
                     move || view! {
-                        <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="qwertyuiopasdfgh" pending=false
+                        <PasswordCard status=s.clone() email=EMAIL initially_open=true initial_new="manchesterunited" pending=false
                             error=Some("This password is in lists of leaked passwords; choose another.".to_string()) error_field=Some("new_password")
                             on_submit=noop_pw/>
                     }
                 })/>
                 <State slug="password-too-short" caption="Strength: too short" view=typing("tractor")/>
                 <State slug="password-from-context" caption="Strength: built from the email" view=typing("ada@example.test2024")/>
+                <State slug="password-common-words" caption="Strength: built from common words" view=typing("password123password")/>
                 <State slug="password-strong" caption="Strength: strong" view=typing("purple tractors sing at dawn")/>
                 <State slug="password-pending" caption="Pending" view=ViewFn::from({
                     let s = has_pw.clone();

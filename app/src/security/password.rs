@@ -176,6 +176,7 @@ pub fn StrengthMeter(
         Some(Verdict::TooLong) => format!("Too long: at most {MAX_LENGTH} characters."),
         Some(Verdict::FromContext) => "Built from your email, your name or the site's name.".into(),
         Some(Verdict::Predictable) => "Too predictable: repeated or sequential characters.".into(),
+        Some(Verdict::CommonWords) => "Too predictable: built from words every guesser tries first.".into(),
         Some(Verdict::Acceptable { strong: false }) => "Good. We'll also check it isn't a known leaked password.".into(),
         Some(Verdict::Acceptable { strong: true }) => "Strong. We'll also check it isn't a known leaked password.".into(),
     };
@@ -187,7 +188,7 @@ pub fn StrengthMeter(
         Some(Verdict::TooShort { .. }) => "Too short.",
         Some(Verdict::TooLong) => "Too long.",
         Some(Verdict::FromContext) => "Built from your email, your name or the site's name.",
-        Some(Verdict::Predictable) => "Too predictable.",
+        Some(Verdict::Predictable | Verdict::CommonWords) => "Too predictable.",
         Some(Verdict::Acceptable { strong: false }) => "Good.",
         Some(Verdict::Acceptable { strong: true }) => "Strong.",
     });

@@ -50,10 +50,41 @@ pub fn exact(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC).format(&fmt).unwrap_or_default()
 }
 
-/// "2026-03-03 15:05 UTC+1": the exact time on the reader's own clock, from the parts their
-/// browser reads off it (`browser::clock`) and that clock's offset east of UTC in minutes.
-pub fn exact_local(year: i32, month: u32, day: u32, hour: u32, minute: u32, offset_minutes: i32) -> String {
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} {}", zone(offset_minutes))
+/// A moment on the reader's own clock: the parts their browser reads off it (`browser::clock`)
+/// and that clock's offset east of UTC in minutes at that moment (summer time included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    /// 1–12
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+    pub offset_minutes: i32,
+}
+
+impl LocalTime {
+    /// "2026-03-03 15:05 UTC+1", as `exact` says it in UTC.
+    pub fn exact(&self) -> String {
+        let LocalTime { year, month, day, hour, minute, offset_minutes } = *self;
+        format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} {}", zone(offset_minutes))
+    }
+
+    /// "on 3 Mar 2026", as `ago` says a date: the reader's day, which near midnight is not UTC's.
+    pub fn on_date(&self) -> String {
+        format!("on {} {} {}", self.day, &self.month_name()[..3], self.year)
+    }
+
+    /// "3 March 2026 at 15:05 UTC+1", as the emails say a time (in UTC: `domain::email::format_when`).
+    pub fn written(&self) -> String {
+        format!("{} {} {} at {:02}:{:02} {}", self.day, self.month_name(), self.year, self.hour, self.minute, zone(self.offset_minutes))
+    }
+
+    fn month_name(&self) -> &'static str {
+        const NAMES: [&str; 12] =
+            ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+        NAMES[usize::from(self.month.clamp(1, 12)) - 1]
+    }
 }
 
 /// "UTC", "UTC+1", "UTC-5", "UTC+5:30": a clock's offset from UTC, as a person reads it.
@@ -96,13 +127,28 @@ mod tests {
         assert!(!is_date(&ago(now, now)));
     }
 
+    fn local(year: i32, month: u8, day: u8, hour: u8, minute: u8, offset_minutes: i32) -> LocalTime {
+        LocalTime { year, month, day, hour, minute, offset_minutes }
+    }
+
     #[test]
     fn exact_times_on_the_readers_clock_name_its_offset() {
-        assert_eq!(exact_local(2026, 3, 3, 15, 5, 60), "2026-03-03 15:05 UTC+1");
-        assert_eq!(exact_local(2026, 12, 6, 2, 38, -300), "2026-12-06 02:38 UTC-5");
-        assert_eq!(exact_local(2026, 12, 6, 13, 8, 330), "2026-12-06 13:08 UTC+5:30");
-        assert_eq!(exact_local(2026, 12, 6, 4, 23, -210), "2026-12-06 04:23 UTC-3:30");
-        assert_eq!(exact_local(2026, 1, 1, 0, 0, 0), "2026-01-01 00:00 UTC");
+        assert_eq!(local(2026, 3, 3, 15, 5, 60).exact(), "2026-03-03 15:05 UTC+1");
+        assert_eq!(local(2026, 12, 6, 2, 38, -300).exact(), "2026-12-06 02:38 UTC-5");
+        assert_eq!(local(2026, 12, 6, 13, 8, 330).exact(), "2026-12-06 13:08 UTC+5:30");
+        assert_eq!(local(2026, 12, 6, 4, 23, -210).exact(), "2026-12-06 04:23 UTC-3:30");
+        assert_eq!(local(2026, 1, 1, 0, 0, 0).exact(), "2026-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn dates_and_written_times_on_the_readers_clock_read_as_the_utc_ones_do() {
+        // 2026-03-02 23:30 UTC is already the 3rd at UTC+1
+        let t = local(2026, 3, 3, 0, 30, 60);
+        assert_eq!(t.on_date(), "on 3 Mar 2026");
+        assert_eq!(ago(datetime!(2026-11-23 12:00 UTC), datetime!(2026-03-02 23:30 UTC)), "on 2 Mar 2026", "the server's, in UTC");
+        assert_eq!(t.written(), "3 March 2026 at 00:30 UTC+1");
+        assert_eq!(local(2026, 12, 1, 9, 5, 330).written(), "1 December 2026 at 09:05 UTC+5:30");
+        assert_eq!(local(2026, 5, 9, 9, 5, 0).on_date(), "on 9 May 2026");
     }
 
     #[test]

@@ -548,6 +548,51 @@ test.describe('on a clock five and a half hours ahead of UTC', () => {
     await section.getByLabel('Show').selectOption({ label: 'Sessions' });
     await expect(outs.locator('.activity-meta')).toHaveText([`3 hours ago · ${here(at)}`, here(longAgo)]);
   });
+
+  test('a date past 30 days is the reader\'s own day, which at 20:00 UTC is already the next one', async ({ page }) => {
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    // 60 days ago at 20:00 UTC: 01:30 the next day at UTC+5:30
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 60 * 86_400_000;
+    const changed = new Date(day + 20 * 3_600_000);
+    sql(`UPDATE users SET password_changed_at = ${literal(changed.toISOString())} WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+    const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+    const on = (t: Date) => `on ${t.getUTCDate()} ${months[t.getUTCMonth()]} ${t.getUTCFullYear()}`;
+    const nextDay = new Date(day + 86_400_000);
+
+    const html = await (await page.request.get(SECURITY_PATH, { headers: { Accept: 'text/html' } })).text();
+    expect(html).toContain(`last changed <time datetime="${changed.toISOString().replace('.000Z', 'Z')}"`);
+    expect(html).toContain(`>${on(changed)}<`);
+    await gotoHydrated(page, SECURITY_PATH);
+    const when = region(page, 'Password').locator('time');
+    await expect(when).toHaveText(on(nextDay));
+    await expect(when).toHaveAttribute('title', onClock(changed, 330, 'UTC+5:30'));
+  });
+
+  test('"This wasn\'t me" says when the sign-in was on the reader\'s own clock; the email said UTC', async ({ page, browser }) => {
+    test.setTimeout(60_000);
+    const account = newAccount();
+    await signUpViaApi(page, account);
+    const attacker = await elsewhere(browser);
+    try {
+      await signInViaApi(attacker.page, account.email, account.password);
+    } finally {
+      await attacker.context.close();
+    }
+    const alert = await waitForMail(account.email, ALERT_MAIL);
+    const said = /When: (\d+) (\w+) (\d{4}) at (\d\d):(\d\d) UTC/.exec(alert.text);
+    expect(said, alert.text).not.toBeNull();
+    const [, d, month, y, h, m] = said!;
+    const utc = new Date(`${d} ${month} ${y} ${h}:${m} UTC`);
+    const shifted = new Date(utc.getTime() + 330 * 60_000);
+    const fullMonths = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+    const two = (n: number) => String(n).padStart(2, '0');
+    const here = `${shifted.getUTCDate()} ${fullMonths[shifted.getUTCMonth()]} ${shifted.getUTCFullYear()} at ${two(shifted.getUTCHours())}:${two(shifted.getUTCMinutes())} UTC+5:30`;
+
+    await gotoHydrated(page, linkTo(alert, '/this-wasnt-me'));
+    const main = page.getByRole('main');
+    await expect(main.locator('dt:has-text("When") + dd')).toHaveText(here);
+  });
 });
 
 test('a Show more that answers after another filter was chosen adds nothing to the new list', async ({ page }) => {

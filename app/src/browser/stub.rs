@@ -9,7 +9,7 @@ pub mod clipboard {
 }
 
 pub mod clock {
-    pub fn local_exact(_iso: &str) -> Option<String> {
+    pub fn local(_iso: &str) -> Option<crate::time_fmt::LocalTime> {
         None
     }
 }

@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 
 use crate::model::{Moment, Viewer};
+use crate::time_fmt::LocalTime;
+use leptos::either::Either;
 
 mod confirm;
 mod form;
@@ -77,21 +79,32 @@ pub fn SiteHeader(
 #[component]
 pub fn TimeAgo(moment: Moment) -> impl IntoView {
     let exact = exact_here(&moment);
+    // past 30 days it is a date ("on 3 Mar 2026"), which is the reader's day too
+    let relative = if crate::time_fmt::is_date(&moment.relative) {
+        Either::Left(said_here(&moment.iso, &moment.relative, LocalTime::on_date))
+    } else {
+        Either::Right(moment.relative)
+    };
     // Focusable, and the exact time shows as a tooltip on hover and on keyboard focus (CSS).
     view! {
         <time datetime=moment.iso title=exact.clone() data-exact=exact tabindex="0">
-            {moment.relative}
+            {relative}
         </time>
     }
 }
 
-/// `moment`'s exact time on the reader's own clock ("2026-03-03 15:05 UTC+1") once the page runs
-/// in their browser; in UTC, as the server wrote it, until then (the server's page, and while the
-/// browser takes it over, which must find the server's text).
+/// `moment`'s exact time on the reader's own clock ("2026-03-03 15:05 UTC+1"): see `said_here`.
 pub fn exact_here(moment: &Moment) -> impl Fn() -> String + Clone + Send + Sync + 'static {
-    let (utc, iso) = (moment.exact.clone(), moment.iso.clone());
+    said_here(&moment.iso, &moment.exact, LocalTime::exact)
+}
+
+/// The moment `iso` said by `say` on the reader's own clock once the page runs in their browser;
+/// `utc`, as the server wrote it, until then (the server's page, and while the browser takes it
+/// over, which must find the server's text).
+pub fn said_here(iso: &str, utc: &str, say: fn(&LocalTime) -> String) -> impl Fn() -> String + Clone + Send + Sync + 'static {
+    let (utc, iso) = (utc.to_string(), iso.to_string());
     let local = RwSignal::new(None::<String>);
-    Effect::new(move |_| local.set(crate::browser::clock::local_exact(&iso)));
+    Effect::new(move |_| local.set(crate::browser::clock::local(&iso).map(|t| say(&t))));
     // (try_get: a row drawn anew may read once more after its owner is gone)
     move || local.try_get().flatten().unwrap_or_else(|| utc.clone())
 }

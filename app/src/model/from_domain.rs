@@ -240,7 +240,9 @@ impl NotMeView {
             ip: a.ip.unwrap_or_else(|| "unknown".into()),
             method: a.method,
             when: domain::email::format_when(a.at),
+            when_iso: crate::time_fmt::iso(a.at),
             marked_as_yours: link.marked_as_yours.map(domain::email::format_when),
+            marked_as_yours_iso: link.marked_as_yours.map(crate::time_fmt::iso),
             already_signed_out: link.since.already_signed_out,
             other_sessions: link.since.other_sessions,
             removes: taken_back_words(&link.since.removes),
@@ -277,5 +279,14 @@ mod tests {
         // (so a section whose times only aged is not drawn again after a change elsewhere)
         assert_eq!(first, later);
         assert_ne!(first, Moment::at(at + Duration::minutes(9), at + Duration::seconds(1)));
+    }
+
+    #[test]
+    fn a_time_on_a_utc_clock_reads_as_the_email_said_it() {
+        // the "This wasn't me" page says the email's time on the reader's clock: in UTC, the same words
+        let at = datetime!(2026-12-01 14:05 UTC);
+        let here = crate::time_fmt::LocalTime { year: 2026, month: 12, day: 1, hour: 14, minute: 5, offset_minutes: 0 };
+        assert_eq!(here.written(), domain::email::format_when(at));
+        assert_eq!(here.written(), "1 December 2026 at 14:05 UTC");
     }
 }

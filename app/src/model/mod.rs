@@ -358,13 +358,20 @@ pub struct NotMeView {
     pub location: String,
     pub ip: String,
     pub method: String,
-    /// "1 December 2026 at 14:05 UTC".
+    /// "1 December 2026 at 14:05 UTC", as the email said it (the page says it on the reader's
+    /// clock once it runs in their browser: `when_iso`).
     pub when: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub when_iso: String,
     /// The account has a password (which the button turns off).
     pub has_password: bool,
     /// When the sign-in was marked as the owner's ("Yes, it was me"), as `when` says times: the
     /// page says so before its button, which still reports it.
     pub marked_as_yours: Option<String>,
+    /// RFC 3339 of `marked_as_yours`.
+    #[serde(default)]
+    pub marked_as_yours_iso: Option<String>,
     /// That sign-in's session has already ended.
     #[serde(default)]
     pub already_signed_out: bool,

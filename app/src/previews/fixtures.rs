@@ -214,8 +214,11 @@ pub(super) fn not_me_view() -> crate::model::NotMeView {
         ip: "198.51.100.23".into(),
         method: "a password".into(),
         when: "23 November 2026 at 10:05 UTC".into(),
+        // (none: a preview says the time as the server would, on every reader's clock alike)
+        when_iso: String::new(),
         has_password: true,
         marked_as_yours: None,
+        marked_as_yours_iso: None,
         already_signed_out: false,
         other_sessions: 0,
         removes: vec![],

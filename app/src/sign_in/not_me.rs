@@ -2,6 +2,7 @@
 //! nothing (mail scanners open links); its button signs that device out, removes the ways to sign
 //! in it added, turns the password off and emails a link to choose a new one. It never signs
 //! anyone in.
+use crate::time_fmt::LocalTime;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -63,19 +64,24 @@ pub fn NotMeConfirm(
     on_confirm: Callback<()>,
 ) -> impl IntoView {
     let since = since_it(&sign_in);
+    // on the reader's own clock once their browser runs the page (the email said UTC)
+    let when = crate::components::said_here(&sign_in.when_iso, &sign_in.when, LocalTime::written);
+    let marked = sign_in.marked_as_yours.as_deref().map(|utc| {
+        crate::components::said_here(sign_in.marked_as_yours_iso.as_deref().unwrap_or_default(), utc, LocalTime::written)
+    });
     view! {
         <h1>"Wasn't you? Secure your account"</h1>
         <p>"This sign-in to your account was from a device and network it had not used lately:"</p>
         <dl class="facts">
-            <dt>"When"</dt><dd>{sign_in.when}</dd>
+            <dt>"When"</dt><dd>{when}</dd>
             <dt>"Device"</dt><dd>{sign_in.device}</dd>
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
         // (a session of the account said Yes: the owner, or whoever holds an older session, so
         // the report stays the owner's to make)
-        {sign_in.marked_as_yours.map(|at| view! {
-            <p class="notice notice-warning">{format!("This sign-in was marked as yours (\u{201c}Yes, it was me\u{201d}) on the Security & Access page on {at}. If you didn't do that, or it wasn't you after all, report it here.")}</p>
+        {marked.map(|at| view! {
+            <p class="notice notice-warning">{move || format!("This sign-in was marked as yours (\u{201c}Yes, it was me\u{201d}) on the Security & Access page on {}. If you didn't do that, or it wasn't you after all, report it here.", at())}</p>
         })}
         {since}
         <p>{if sign_in.has_password {

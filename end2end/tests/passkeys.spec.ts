@@ -334,13 +334,24 @@ test('a passkey skips the authenticator-code step, and the last way to sign in c
   await expectSecurityPage(page);
   expect(await signedInAs(page)).toBe(account.email.toLowerCase());
 
-  // without a password, the only passkey cannot be removed: the button says why
-  sql(`UPDATE users SET password_hash = NULL, password_changed_at = NULL WHERE email_normalized = ${literal(account.email)}`);
-  await page.reload();
-  await expectSecurityPage(page);
+  // the password goes (as if elsewhere) while this page still offers Remove: the server refuses,
+  // the confirmation closes, the sentence stays with the keyboard on it, and the page is as it is now
   const remove = passkeys(page).getByRole('button', { name: 'Remove Laptop' });
+  await remove.click();
+  const confirm = passkeys(page).getByRole('group', { name: 'Remove the passkey “Laptop”?' });
+  await expect(confirm).toBeVisible();
+  sql(`UPDATE users SET password_hash = NULL, password_changed_at = NULL WHERE email_normalized = ${literal(account.email)}`);
+  await confirm.getByRole('button', { name: 'Remove this passkey' }).click();
+  const refused = passkeys(page).getByRole('alert');
+  await expect(refused).toHaveText('This passkey is your only way to sign in. Add a password or another passkey first.');
+  await expect(confirm).toHaveCount(0);
+  await expect(refused).toBeFocused();
+  // without a password, the only passkey cannot be removed: the button says why
   await expect(remove).toBeDisabled();
   await expect(rows(page).first()).toContainText('Add a password or another passkey first');
+  await page.reload();
+  await expectSecurityPage(page);
+  await expect(remove).toBeDisabled();
   expect(await credentialCount(auth)).toBe(1);
 });
 

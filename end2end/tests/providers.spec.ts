@@ -454,9 +454,11 @@ test('a disconnect refused as the only way left to sign in shows the page as it 
   // and what it says is now true on the page: GitHub is gone, Google can no longer be disconnected
   await expect(connected.getByRole('button', { name: 'Connect GitHub' })).toBeVisible();
   await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not connected');
-  // (the row's own button; the confirmation stays open beside the sentence until Cancel)
-  await expect(disconnectGoogle.first()).toBeDisabled();
-  await expect(disconnectGoogle.first()).toHaveAccessibleDescription('This is your only way to sign in. Set a password or add a passkey first.');
+  // the confirmation closed (nothing in it can work now); the sentence stays, and the keyboard is on it
+  await expect(connected.getByRole('group', { name: 'Disconnect Google?' })).toHaveCount(0);
+  await expect(connected.getByRole('alert')).toBeFocused();
+  await expect(disconnectGoogle).toBeDisabled();
+  await expect(disconnectGoogle).toHaveAccessibleDescription('This is your only way to sign in. Set a password or add a passkey first.');
 });
 
 test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {

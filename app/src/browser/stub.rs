@@ -21,6 +21,7 @@ pub mod dom {
         false
     }
     pub fn focus_sentence(_sentence: &str) {}
+    pub fn focus_sentence_in_section(_sentence: &str) {}
     pub fn focus_after_redraw(_id: &str) {}
     pub fn download(_path: &str) {}
     pub fn focus_and_select(_id: &str) {}

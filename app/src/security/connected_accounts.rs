@@ -5,7 +5,7 @@
 //! a connected provider.
 use leptos::prelude::*;
 
-use super::context::{shown_error, shown_error_or_gone, SecurityContext, Sensitive};
+use super::context::{close_on_last_method_refusal, shown_error, shown_error_or_gone, SecurityContext, Sensitive};
 use crate::browser::dom;
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
@@ -87,6 +87,8 @@ pub struct ConnectedAccountsSection {
     returned: Memo<Option<(ProviderKind, crate::sign_in::providers::ProviderOutcome)>>,
     /// The person has since done something else in the section: that outcome is old news.
     moved_on: RwSignal<bool>,
+    /// Refused as the only way left to sign in (its confirmation closed).
+    refused: RwSignal<Option<String>>,
 }
 
 impl ConnectedAccountsSection {
@@ -118,13 +120,15 @@ impl ConnectedAccountsSection {
             panel.track();
             disconnect.action.value().set(None);
         });
-        ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on: RwSignal::new(false) }
+        let refused = close_on_last_method_refusal(disconnect.action, panel, ConnectedPanel::None);
+        ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on: RwSignal::new(false), refused }
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on } = self;
+        let ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on, refused } = self;
         let on_connect = Callback::new(move |provider: ProviderKind| {
             notice.set(None);
+            refused.set(None);
             moved_on.set(true);
             connect.dispatch(ConnectProvider { provider });
         });
@@ -157,6 +161,7 @@ impl ConnectedAccountsSection {
         let (said_problem, said_info) = (said.clone(), said.clone());
         let error = Signal::derive(move || {
             shown_error(connect.action.value().get())
+                .or_else(|| refused.get())
                 .or_else(|| shown_error_or_gone(disconnect.action.value().get(), "That account was already disconnected."))
                 .or_else(|| said_problem(Tone::Problem))
         });

@@ -237,6 +237,38 @@ pub fn shown_error_or_gone<T: Clone + Send + Sync + 'static>(value: Option<Resul
     }
 }
 
+/// After a refusal to remove the only way left to sign in, the confirmation that asked for it
+/// closes (nothing in it can succeed now, and the overview's reload shows the row's button off
+/// with its reason) while the sentence stays: in what this answers, since closing a panel clears
+/// the action's answer. It goes when a panel opens again (or the section clears it on its next
+/// request). The keyboard goes to the sentence: it was in the panel.
+pub fn close_on_last_method_refusal<S, P>(action: ServerAction<S>, panel: RwSignal<P>, closed: P) -> RwSignal<Option<String>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+    P: Clone + PartialEq + Send + Sync + 'static,
+{
+    let kept = RwSignal::new(None::<String>);
+    let shut = closed.clone();
+    Effect::new(move |_| {
+        let Some(Err(refusal @ AppError::Invalid { .. })) = action.value().get() else { return };
+        if !matches!(&refusal, AppError::Invalid { field, .. } if field == crate::error::LAST_SIGN_IN_METHOD) {
+            return;
+        }
+        let sentence = refusal.to_string();
+        kept.set(Some(sentence.clone()));
+        panel.set(shut.clone());
+        // (after the panel's removal, and the return of the focus it held to the panel's opener)
+        request_animation_frame(move || request_animation_frame(move || crate::browser::dom::focus_sentence_in_section(&sentence)));
+    });
+    Effect::new(move |_| {
+        if panel.with(|p| *p != closed) {
+            kept.set(None);
+        }
+    });
+    kept
+}
+
 /// A future polled without a reactive observer: awaiting it subscribes nothing.
 struct Untracked<F>(F);
 

@@ -54,6 +54,33 @@ pub fn focus_sentence(sentence: &str) {
     }
 }
 
+/// Moves focus to the status or alert line that says `sentence` in a section of the page, if the
+/// focus is nowhere, on the page's heading or in that same section (where the person acted: a
+/// panel that closed gave it back to its opener); focus the person has put in another section
+/// stays there.
+pub fn focus_sentence_in_section(sentence: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Ok(lines) = doc.query_selector_all("main section [role=\"status\"], main section [role=\"alert\"]") else { return };
+    let Some(line) = (0..lines.length())
+        .filter_map(|i| lines.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()))
+        .find(|el| el.text_content().is_some_and(|t| t.contains(sentence)))
+    else {
+        return;
+    };
+    let section = line.closest("section").ok().flatten();
+    let here = match doc.active_element() {
+        None => true,
+        Some(el) => {
+            el.tag_name() == "BODY"
+                || el.matches("main h1").unwrap_or(false)
+                || section.as_ref().is_some_and(|s| s.contains(Some(&el)))
+        }
+    };
+    if here {
+        focus_readable(&line);
+    }
+}
+
 /// Moves focus to item `index` (from 0) of the list with this id, once the page has drawn it (and
 /// after what the rescue of a dropped focus did meanwhile: [`track_focus`]).
 pub fn focus_list_item(list: &str, index: usize) {

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 pub use card::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 
-use super::context::{shown_error_or_gone, SecurityContext, Sensitive};
+use super::context::{close_on_last_method_refusal, shown_error_or_gone, SecurityContext, Sensitive};
 use crate::browser::webauthn;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
@@ -156,6 +156,8 @@ pub struct PasskeysSection {
     /// Whether this browser can use passkeys: known only once hydrated (SSR assumes it can).
     supported: RwSignal<bool>,
     on_add: Callback<String>,
+    /// Removal refused as the only way left to sign in (its confirmation closed).
+    refused: RwSignal<Option<String>>,
 }
 
 impl PasskeysSection {
@@ -213,11 +215,12 @@ impl PasskeysSection {
             flow_error.set(None);
             remove.action.value().set(None);
         });
-        PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add }
+        let refused = close_on_last_method_refusal(remove.action, panel, PasskeyPanel::None);
+        PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add, refused }
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add } = self;
+        let PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add, refused } = self;
         let on_rename = Callback::new(move |(id, name): (String, String)| {
             notice.set(None);
             rename.dispatch(RenamePasskey { id, name });
@@ -230,7 +233,8 @@ impl PasskeysSection {
         let (renaming, removing) = (rename.pending(), remove.action.pending());
         let pending = Signal::derive(move || busy.get() || renaming.get() || removing.get());
         const GONE: &str = "That passkey was already removed.";
-        let error = Signal::derive(move || flow_error.get().or_else(|| shown_error_or_gone(remove.action.value().get(), GONE)));
+        let error =
+            Signal::derive(move || flow_error.get().or_else(|| refused.get()).or_else(|| shown_error_or_gone(remove.action.value().get(), GONE)));
         let rename_error = Signal::derive(move || shown_error_or_gone(rename.value().get(), GONE));
         view! {
             <PasskeysCard

@@ -753,16 +753,21 @@ async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_cod
     let (state, secret) = set_up_authenticator(&w, &first).await;
     let svc = &state.services;
 
+    // "Last used to sign in" counts sign-ins that were finished: not this first step alone
+    let last_used = "SELECT count(*) FROM connected_accounts WHERE last_used_at < now() - interval '1 day'";
+    sqlx::query("UPDATE connected_accounts SET last_used_at = now() - interval '2 days'").execute(&w.db).await.unwrap();
     let mut browser = Browser::default();
     let res = sign_in_as(&w, &mut browser, "GitHub", &gh, Tweak::None).await;
     assert_eq!(location(&res), "/sign-in?second_step=1");
     assert!(!browser.signed_in(), "GitHub alone is one factor");
     assert!(browser.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")));
+    assert_eq!(count(&w.db, last_used).await, 1, "waiting for its code, GitHub was not used to sign in yet");
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()) + 1);
     let (res, body) = browser.post(&w.app, "/api/auth/second-step", &[("code", &code), ("method", "totp")]).await;
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     assert!(browser.signed_in());
     assert_eq!(count(&w.db, "SELECT count(*) FROM sessions WHERE auth_method = 'github+totp'").await, 1);
+    assert_eq!(count(&w.db, last_used).await, 0, "with the code, it was");
 
     // Someone holding the GitHub account but not the app: 5 wrong codes, then restarting the flow
     // is refused by the throttle instead of giving 5 more guesses.

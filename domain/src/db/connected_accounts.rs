@@ -59,34 +59,44 @@ pub async fn insert(db: impl PgExecutor<'_>, l: &NewLink<'_>) -> Result<(), sqlx
     Ok(())
 }
 
-/// The account an identity is linked to (refreshing the email and login shown, which may have
-/// changed at the provider), marked used to sign in now when `signs_in`. With `only_for`, only
-/// that account's link is touched (re-verification: another account's link is neither found nor
-/// marked).
+/// The account an identity is linked to, refreshing the email and login shown (which may have
+/// changed at the provider). With `only_for`, only that account's link is touched
+/// (re-verification: another account's link is neither found nor refreshed). Not marked used:
+/// `mark_signed_in` does that, with the session it starts.
 pub async fn use_identity(
     db: impl PgExecutor<'_>,
     (provider, issuer, subject): (Provider, &str, &str),
     (email, login): (Option<&str>, Option<&str>),
     only_for: Option<UserId>,
-    signs_in: bool,
-    now: OffsetDateTime,
 ) -> Result<Option<UserId>, sqlx::Error> {
     let r = sqlx::query_scalar!(
-        "UPDATE connected_accounts SET last_used_at = CASE WHEN $8 THEN $4 ELSE last_used_at END,
-                email = COALESCE($5, email), login = COALESCE($6, login)
-         WHERE provider = $1 AND issuer = $2 AND subject = $3 AND ($7::uuid IS NULL OR user_id = $7) RETURNING user_id",
+        "UPDATE connected_accounts SET email = COALESCE($4, email), login = COALESCE($5, login)
+         WHERE provider = $1 AND issuer = $2 AND subject = $3 AND ($6::uuid IS NULL OR user_id = $6) RETURNING user_id",
         provider.as_str(),
         issuer,
         subject,
-        now,
         email,
         login,
         only_for.map(|u| u.0),
-        signs_in,
     )
     .fetch_optional(db)
     .await?;
     Ok(r.map(UserId))
+}
+
+/// Marks the account's `provider` link used to sign in at `now`: in the transaction that starts
+/// the session it signed in (at once, or after the second step), so a sign-in never finished does
+/// not count as one. False when the account has no such link (disconnected meanwhile).
+pub async fn mark_signed_in(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE connected_accounts SET last_used_at = $3 WHERE user_id = $1 AND provider = $2",
+        user_id.0,
+        provider.as_str(),
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// The account an identity is linked to, if any.

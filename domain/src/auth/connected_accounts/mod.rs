@@ -232,7 +232,7 @@ async fn finish_flow(
         (FlowIntent::Connect, Some(auth)) => connect(svc, auth, &identity, now, client).await,
         (FlowIntent::Reverify, Some(auth)) => {
             let began = flow.expires_at - Duration::minutes(FLOW_MINUTES);
-            reverify(svc, auth, &identity, began, now, client).await
+            reverify(svc, auth, &identity, began, client).await
         }
         _ => sign_in(svc, &identity, now, client).await,
     }

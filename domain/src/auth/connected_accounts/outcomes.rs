@@ -32,17 +32,17 @@ pub(super) fn tidy(mut identity: Identity) -> Identity {
     identity
 }
 
-/// The account `identity` is linked to: for a sign-in, marked used now (before any second step);
-/// with `only_for` (a re-verification), only if it is that one's, and not marked: confirming it's
-/// you is not a sign-in.
-async fn use_identity(svc: &Services, identity: &Identity, only_for: Option<UserId>, now: OffsetDateTime) -> Result<Option<UserId>, DomainError> {
+/// The account `identity` is linked to (with `only_for`, a re-verification: only if it is that
+/// one's). Marked used to sign in only with the session a sign-in starts (`sessions::start_with_provider`,
+/// or after the second step): confirming it's you, or a first step never finished, is no sign-in.
+async fn use_identity(svc: &Services, identity: &Identity, only_for: Option<UserId>) -> Result<Option<UserId>, DomainError> {
     let key = (identity.provider, identity.issuer.as_str(), identity.subject.as_str());
     let shown = (identity.email.as_deref(), identity.login.as_deref());
-    Ok(db::connected_accounts::use_identity(&svc.db, key, shown, only_for, only_for.is_none(), now).await?)
+    Ok(db::connected_accounts::use_identity(&svc.db, key, shown, only_for).await?)
 }
 
 pub(super) async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDateTime, client: &ClientInfo) -> Result<Finished, DomainError> {
-    let linked = use_identity(svc, identity, None, now).await?;
+    let linked = use_identity(svc, identity, None).await?;
     let (user_id, new_account) = match linked {
         Some(user_id) => (user_id, false),
         None => match sign_up(svc, identity, now, client).await {
@@ -179,7 +179,6 @@ pub(super) async fn reverify(
     auth: &AuthSession,
     identity: &Identity,
     began: OffsetDateTime,
-    now: OffsetDateTime,
     client: &ClientInfo,
 ) -> Result<Finished, DomainError> {
     if identity.provider == Provider::Google {
@@ -201,7 +200,7 @@ pub(super) async fn reverify(
             }
         }
     }
-    if use_identity(svc, identity, Some(auth.user_id), now).await?.is_none() {
+    if use_identity(svc, identity, Some(auth.user_id)).await?.is_none() {
         return Err(failed(ProviderFailure::NotLinked));
     }
     let mut tx = svc.db.begin().await?;

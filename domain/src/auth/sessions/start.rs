@@ -67,10 +67,12 @@ pub async fn start_with_provider(
         return Err(DomainError::Provider(ProviderFailure::NotLinked));
     }
     let method = SignInMethod::of(Some(provider), None);
-    let Some(token) = start_in(&mut tx, svc, Some(locked), user_id, method, None, true, client, svc.clock.now()).await? else {
+    let now = svc.clock.now();
+    let Some(token) = start_in(&mut tx, svc, Some(locked), user_id, method, None, true, client, now).await? else {
         tx.rollback().await?;
         return Ok(Started::SecondStepDue);
     };
+    db::connected_accounts::mark_signed_in(&mut *tx, user_id, provider, now).await?;
     tx.commit().await?;
     Ok(Started::SignedIn(SignedIn::new(svc, user_id, token, client)))
 }

@@ -129,6 +129,11 @@ pub async fn complete_sign_in(
     crate::auth::throttle::reset(&mut *tx, svc, user_id, client).await?;
     let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
     let token = crate::auth::sessions::start_locked(&mut tx, svc, locked, user_id, method, client, now).await?;
+    // (a provider's first step counts as its use to sign in only now; its link is still there:
+    // disconnecting it deleted this pending sign-in, which was found above)
+    if let Some(provider) = provider {
+        db::connected_accounts::mark_signed_in(&mut *tx, user_id, provider, now).await?;
+    }
     tx.commit().await?;
     let mut signed_in = SignedIn::new(svc, user_id, token, client);
     signed_in.backup_codes_left = backup_codes_left;

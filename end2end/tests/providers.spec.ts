@@ -459,6 +459,14 @@ test('a disconnect refused as the only way left to sign in shows the page as it 
   await expect(connected.getByRole('alert')).toBeFocused();
   await expect(disconnectGoogle).toBeDisabled();
   await expect(disconnectGoogle).toHaveAccessibleDescription('This is your only way to sign in. Set a password or add a passkey first.');
+  // a password set in its own section makes the sentence untrue: it goes, and Disconnect is back
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(strongPassword());
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  await expect(disconnectGoogle).toBeEnabled();
+  await expect(connected.getByRole('alert')).toHaveCount(0);
 });
 
 test("what the provider's return said goes once the person does something else in the section", async ({ page }) => {

@@ -11,8 +11,8 @@ pub const MIN_LENGTH: usize = 15;
 pub const MIN_LENGTH_WITH_SECOND_FACTOR: usize = 8;
 /// Most characters accepted (checked before any hashing).
 pub const MAX_LENGTH: usize = 256;
-/// What is left of a password once the account's details are taken out must have at least this
-/// many letters or digits.
+/// What is left of a password once the account's details, or the words every guesser tries first,
+/// are taken out must have at least this many letters or digits.
 const MIN_OWN_CHARACTERS: usize = 8;
 
 /// What the rules know about the account.
@@ -85,14 +85,13 @@ pub fn assess(password: &str, ctx: &Context) -> Verdict {
     if have < min {
         return Verdict::TooShort { min, have };
     }
-    let borrowed = built_from(password, ctx);
-    if let Some(Source::Context) = borrowed {
+    if built_from_context(password, ctx) {
         return Verdict::FromContext;
     }
     if predictable(password) {
         return Verdict::Predictable;
     }
-    if let Some(Source::CommonWords) = borrowed {
+    if built_from_common_words(password, ctx) {
         return Verdict::CommonWords;
     }
     Verdict::Acceptable { strong: have >= min + 5 }
@@ -197,49 +196,61 @@ fn context_words(ctx: &Context) -> Vec<String> {
     words
 }
 
-/// The words that head every list of guessed passwords (the keyboard's rows and walks included),
-/// lower case. Kept short: it ships to the browser, and a longer list of ordinary words would refuse
-/// good passphrases ("purple tractors sing at dawn"). Longest first, so "qwertyuiop" goes before
-/// "qwerty".
-const COMMON_WORDS: &[&str] = &[
-    "administrator", "1q2w3e4r5t", "qwertyuiop", "1qaz2wsx", "zaq12wsx", "passw0rd", "p@ssw0rd", "password",
-    "football", "baseball", "iloveyou", "superman", "princess", "sunshine", "trustno1", "changeme", "welcome",
-    "letmein", "1q2w3e", "qazwsx", "asdfgh", "zxcvbn", "qwerty", "qwertz", "azerty", "monkey", "dragon",
-    "master", "shadow", "secret", "abc123", "admin", "login", "asdf", "zxcv", "pass",
-];
-
-/// Where a password's borrowed parts came from.
-enum Source {
-    Context,
-    CommonWords,
+/// True when taking the account's details (and the site's name) out of the password leaves fewer
+/// than 8 letters or digits of its own.
+fn built_from_context(password: &str, ctx: &Context) -> bool {
+    let mut rest = password.to_lowercase();
+    let mut used = false;
+    for w in context_words(ctx) {
+        if rest.contains(&w) {
+            rest = rest.replace(&w, "");
+            used = true;
+        }
+    }
+    used && rest.chars().filter(|c| c.is_alphanumeric()).count() < MIN_OWN_CHARACTERS
 }
 
-/// Some when taking the account's details, the site's name and the common words out of the
-/// password leaves fewer than 8 letters or digits of its own: the account's details when any was
-/// used (the sentence that names them is the one to act on), else the common words.
-fn built_from(password: &str, ctx: &Context) -> Option<Source> {
+/// Words that head every list of guessed passwords and are part of no ordinary word (keyboard
+/// rows and walks included), lower case: taken out wherever they are. Longest first, so
+/// "qwertyuiop" goes before "qwerty". Kept short: it ships to the browser.
+const COMMON_ANYWHERE: &[&str] = &[
+    "1q2w3e4r5t", "qwertyuiop", "1qaz2wsx", "zaq12wsx", "passw0rd", "p@ssw0rd", "password", "iloveyou", "trustno1",
+    "changeme", "letmein", "1q2w3e", "qazwsx", "asdfgh", "zxcvbn", "qwerty", "qwertz", "azerty", "abc123", "asdf", "zxcv",
+];
+
+/// Words as common in guessed passwords that are also parts of ordinary ones ("secret" in
+/// "secretary", "admin" in "badminton", "dragon" in "dragonfly"): taken out only where they are a
+/// whole word (a run of letters of their own).
+const COMMON_WHOLE: &[&str] = &[
+    "administrator", "football", "baseball", "superman", "princess", "sunshine", "welcome", "monkey", "dragon", "master",
+    "shadow", "secret", "admin", "login",
+];
+
+/// True when the password is built from the words every guesser tries first: taking them out (and
+/// the account's details where they are whole words, "adalovelace-password") leaves fewer than 8
+/// letters or digits of its own. A passphrase that only has one among words of its own
+/// ("the secret passage", "dragon fruit on tuesday mornings") keeps enough.
+fn built_from_common_words(password: &str, ctx: &Context) -> bool {
     let mut rest = password.to_lowercase();
-    let mut take_out = |words: &mut dyn Iterator<Item = &str>| {
-        let mut used = false;
-        for w in words {
-            if rest.contains(w) {
-                rest = rest.replace(w, "");
-                used = true;
-            }
+    let mut used = false;
+    for w in COMMON_ANYWHERE {
+        if rest.contains(w) {
+            // (a space, so that what was on either side does not join into a new word)
+            rest = rest.replace(w, " ");
+            used = true;
         }
-        used
-    };
+    }
     let context = context_words(ctx);
-    let from_context = take_out(&mut context.iter().map(String::as_str));
-    let from_common = take_out(&mut COMMON_WORDS.iter().copied());
-    if rest.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_OWN_CHARACTERS {
-        return None;
+    let mut own = 0;
+    for piece in rest.split(|c: char| !c.is_alphabetic()) {
+        if COMMON_WHOLE.contains(&piece) {
+            used = true;
+        } else if !context.iter().any(|w| w == piece) {
+            own += piece.chars().count();
+        }
     }
-    match (from_context, from_common) {
-        (true, _) => Some(Source::Context),
-        (false, true) => Some(Source::CommonWords),
-        (false, false) => None,
-    }
+    own += rest.chars().filter(|c| c.is_alphanumeric() && !c.is_alphabetic()).count();
+    used && own < MIN_OWN_CHARACTERS
 }
 
 #[cfg(test)]
@@ -338,12 +349,22 @@ mod tests {
         }
         let mfa = Context { has_second_factor: true, ..ctx() };
         assert_eq!(assess("qwertyuiopasdfgh", &mfa), Verdict::CommonWords, "a keyboard walk");
-        // together with the account's details, the sentence names the details
-        assert_eq!(assess("adalovelace-password", &c), Verdict::FromContext);
-        // one common word inside a passphrase of one's own is fine
-        for good in ["my password is purple tractors", "dragon fruit on tuesday mornings", "correct horse battery staple"] {
+        // with the account's details as whole words around them
+        assert_eq!(assess("adalovelace-password", &c), Verdict::CommonWords);
+        assert_eq!(assess("Master-Lovelace-1234", &c), Verdict::CommonWords);
+        // one common word among words of one's own is fine
+        for good in ["my password is purple tractors", "dragon fruit on tuesday mornings", "correct horse battery staple", "the secret passage", "webmaster passkey"] {
             assert!(assess(good, &c).is_acceptable(), "{good}");
         }
+        // and so are the ordinary words they are part of
+        for good in ["Badminton7", "Passenger77", "Compassion1!", "Secretary#9", "Mastery-42", "Dragonfly99", "blogin2024"] {
+            assert!(assess(good, &mfa).is_acceptable(), "{good}");
+        }
+        // the account's details count as taken out only where they are whole words: "dan" in
+        // "dangerous" is the person's own
+        let dan = Context { email: "dan@example.test", display_name: None, has_second_factor: false };
+        assert!(assess("dangerous password 1", &dan).is_acceptable());
+        assert_eq!(assess("dan-password-2024", &dan), Verdict::CommonWords);
     }
 
     #[test]

@@ -120,7 +120,9 @@ impl ConnectedAccountsSection {
             panel.track();
             disconnect.action.value().set(None);
         });
-        let refused = close_on_last_method_refusal(disconnect.action, panel, ConnectedPanel::None);
+        let refused = close_on_last_method_refusal(disconnect.action, panel, ConnectedPanel::None, |o| {
+            o.connected_accounts.rows.iter().any(|r| r.connected.is_some() && r.can_disconnect)
+        });
         ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on: RwSignal::new(false), refused }
     }
 

@@ -241,8 +241,14 @@ pub fn shown_error_or_gone<T: Clone + Send + Sync + 'static>(value: Option<Resul
 /// closes (nothing in it can succeed now, and the overview's reload shows the row's button off
 /// with its reason) while the sentence stays: in what this answers, since closing a panel clears
 /// the action's answer. It goes when a panel opens again (or the section clears it on its next
-/// request). The keyboard goes to the sentence: it was in the panel.
-pub fn close_on_last_method_refusal<S, P>(action: ServerAction<S>, panel: RwSignal<P>, closed: P) -> RwSignal<Option<String>>
+/// request), and once the overview says `removable` again (a password set meanwhile in another
+/// section). The keyboard goes to the sentence: it was in the panel.
+pub fn close_on_last_method_refusal<S, P>(
+    action: ServerAction<S>,
+    panel: RwSignal<P>,
+    closed: P,
+    removable: fn(&SecurityOverview) -> bool,
+) -> RwSignal<Option<String>>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
@@ -263,6 +269,13 @@ where
     });
     Effect::new(move |_| {
         if panel.with(|p| *p != closed) {
+            kept.set(None);
+        }
+    });
+    // (the overview that lands right after the refusal says not removable: that is why)
+    let shown = expect_context::<SecurityContext>().shown;
+    Effect::new(move |_| {
+        if shown.with(|o| o.as_ref().is_some_and(removable)) && kept.with_untracked(Option::is_some) {
             kept.set(None);
         }
     });

@@ -1,6 +1,7 @@
 //! The password policy for new passwords: the rules shared with the browser (`policy::password`:
-//! length in code points after NFC, nothing built from the account or the site), then the list of
-//! common and leaked passwords, which is far too large to ship to the browser.
+//! length in code points after NFC, nothing built from the account, the site or the words every
+//! guesser tries first, nothing merely repetitive), then the list of common and leaked passwords,
+//! which is far too large to ship to the browser.
 use crate::auth::password::normalize;
 use crate::error::PasswordRejection;
 use crate::ids::UserId;
@@ -22,8 +23,8 @@ pub async fn refuse_reported(svc: &crate::Services, user: &crate::db::users::Use
     Ok(())
 }
 
-/// Checks a new password against the policy: the shared rules (length in code points after NFC,
-/// nothing built from the account or the site), then the list of common and leaked passwords.
+/// Checks a new password against the policy: the shared rules (`policy::password::assess`), then
+/// the list of common and leaked passwords.
 pub fn check_policy(password: &Password, ctx: &policy::password::Context, common: &CommonPasswords) -> Result<(), DomainError> {
     let normalized = normalize(password);
     let verdict = policy::password::assess(normalized.expose(), ctx);

@@ -215,7 +215,7 @@ impl PasskeysSection {
             flow_error.set(None);
             remove.action.value().set(None);
         });
-        let refused = close_on_last_method_refusal(remove.action, panel, PasskeyPanel::None);
+        let refused = close_on_last_method_refusal(remove.action, panel, PasskeyPanel::None, |o| o.passkeys.can_remove);
         PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add, refused }
     }
 

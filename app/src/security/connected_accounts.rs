@@ -5,7 +5,7 @@
 //! a connected provider.
 use leptos::prelude::*;
 
-use super::context::{close_on_last_method_refusal, shown_error, shown_error_or_gone, SecurityContext, Sensitive};
+use super::context::{shown_error, shown_error_or_gone, RefusedLastMethod, SecurityContext, Sensitive};
 use crate::browser::dom;
 use crate::components::{Card, ConfirmPanel, ErrorMessage, StatusMessage, TimeAgo};
 use crate::error::AppError;
@@ -88,7 +88,7 @@ pub struct ConnectedAccountsSection {
     /// The person has since done something else in the section: that outcome is old news.
     moved_on: RwSignal<bool>,
     /// Refused as the only way left to sign in (its confirmation closed).
-    refused: RwSignal<Option<String>>,
+    refused: RefusedLastMethod,
 }
 
 impl ConnectedAccountsSection {
@@ -106,8 +106,13 @@ impl ConnectedAccountsSection {
                 dom::go_to(&url);
             }
         });
+        let refused = RefusedLastMethod::new(|o| o.connected_accounts.rows.iter().any(|r| r.connected.is_some() && r.can_disconnect));
         Effect::new(move |_| {
-            if let Some(Ok(ended)) = disconnect.action.value().get() {
+            let answer = disconnect.action.value().get();
+            if refused.keep(&answer) {
+                panel.set(ConnectedPanel::None);
+            }
+            if let Some(Ok(ended)) = answer {
                 let name = match panel.get_untracked() {
                     ConnectedPanel::Disconnecting(p) => p.name(),
                     ConnectedPanel::None => "The account",
@@ -116,12 +121,12 @@ impl ConnectedAccountsSection {
                 notice.set(Some(format!("{name} is disconnected. It can no longer sign in to your account{}.", crate::components::signed_out_with_it(ended))));
             }
         });
+        // Opening or closing the confirmation starts afresh (a refusal that closed it stays said).
         Effect::new(move |_| {
-            panel.track();
+            if panel.get() != ConnectedPanel::None {
+                refused.forget();
+            }
             disconnect.action.value().set(None);
-        });
-        let refused = close_on_last_method_refusal(disconnect.action, panel, ConnectedPanel::None, |o| {
-            o.connected_accounts.rows.iter().any(|r| r.connected.is_some() && r.can_disconnect)
         });
         ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on: RwSignal::new(false), refused }
     }
@@ -130,7 +135,7 @@ impl ConnectedAccountsSection {
         let ConnectedAccountsSection { connect, disconnect, panel, notice, returned, moved_on, refused } = self;
         let on_connect = Callback::new(move |provider: ProviderKind| {
             notice.set(None);
-            refused.set(None);
+            refused.forget();
             moved_on.set(true);
             connect.dispatch(ConnectProvider { provider });
         });

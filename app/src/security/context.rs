@@ -237,49 +237,52 @@ pub fn shown_error_or_gone<T: Clone + Send + Sync + 'static>(value: Option<Resul
     }
 }
 
-/// After a refusal to remove the only way left to sign in, the confirmation that asked for it
-/// closes (nothing in it can succeed now, and the overview's reload shows the row's button off
-/// with its reason) while the sentence stays: in what this answers, since closing a panel clears
-/// the action's answer. It goes when a panel opens again (or the section clears it on its next
-/// request), and once the overview says `removable` again (a password set meanwhile in another
-/// section). The keyboard goes to the sentence: it was in the panel.
-pub fn close_on_last_method_refusal<S, P>(
-    action: ServerAction<S>,
-    panel: RwSignal<P>,
-    closed: P,
-    removable: fn(&SecurityOverview) -> bool,
-) -> RwSignal<Option<String>>
-where
-    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-    P: Clone + PartialEq + Send + Sync + 'static,
-{
-    let kept = RwSignal::new(None::<String>);
-    let shut = closed.clone();
-    Effect::new(move |_| {
-        let Some(Err(refusal @ AppError::Invalid { .. })) = action.value().get() else { return };
-        if !matches!(&refusal, AppError::Invalid { field, .. } if field == crate::error::LAST_SIGN_IN_METHOD) {
-            return;
+/// A refusal to remove the only way left to sign in: a section closes the confirmation that asked
+/// for it (nothing in it can succeed now, and the overview's reload shows the row's button off with
+/// its reason) and keeps the sentence in a `RefusedLastMethod` of its own, since closing a panel
+/// clears the action's answer. (In the sections' own effects, and this one type for all of them:
+/// each effect is its own copy of the framework's code in the browser bundle.)
+#[derive(Clone, Copy)]
+pub struct RefusedLastMethod(RwSignal<Option<String>>);
+
+impl RefusedLastMethod {
+    /// Kept until a panel of the section opens again (`forget`), the section's next request, or
+    /// the overview says `removable` again (a password set meanwhile in another section).
+    pub fn new(removable: fn(&SecurityOverview) -> bool) -> Self {
+        let kept = RwSignal::new(None::<String>);
+        // (the overview that lands right after the refusal says not removable: that is why)
+        let shown = expect_context::<SecurityContext>().shown;
+        Effect::new(move |_| {
+            if shown.with(|o| o.as_ref().is_some_and(removable)) && kept.with_untracked(Option::is_some) {
+                kept.set(None);
+            }
+        });
+        RefusedLastMethod(kept)
+    }
+
+    /// When `answer` is that refusal: keeps its sentence and moves the keyboard to it (it was in
+    /// the panel the caller closes), and answers true.
+    pub fn keep<T>(self, answer: &Option<Result<T, AppError>>) -> bool {
+        let Some(Err(refusal @ AppError::Invalid { field, .. })) = answer else { return false };
+        if field != crate::error::LAST_SIGN_IN_METHOD {
+            return false;
         }
         let sentence = refusal.to_string();
-        kept.set(Some(sentence.clone()));
-        panel.set(shut.clone());
+        self.0.set(Some(sentence.clone()));
         // (after the panel's removal, and the return of the focus it held to the panel's opener)
         request_animation_frame(move || request_animation_frame(move || crate::browser::dom::focus_sentence_in_section(&sentence)));
-    });
-    Effect::new(move |_| {
-        if panel.with(|p| *p != closed) {
-            kept.set(None);
+        true
+    }
+
+    pub fn forget(self) {
+        if self.0.with_untracked(Option::is_some) {
+            self.0.set(None);
         }
-    });
-    // (the overview that lands right after the refusal says not removable: that is why)
-    let shown = expect_context::<SecurityContext>().shown;
-    Effect::new(move |_| {
-        if shown.with(|o| o.as_ref().is_some_and(removable)) && kept.with_untracked(Option::is_some) {
-            kept.set(None);
-        }
-    });
-    kept
+    }
+
+    pub fn get(self) -> Option<String> {
+        self.0.get()
+    }
 }
 
 /// A future polled without a reactive observer: awaiting it subscribes nothing.

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 pub use card::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 
-use super::context::{close_on_last_method_refusal, shown_error_or_gone, SecurityContext, Sensitive};
+use super::context::{shown_error_or_gone, RefusedLastMethod, SecurityContext, Sensitive};
 use crate::browser::webauthn;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
@@ -157,7 +157,7 @@ pub struct PasskeysSection {
     supported: RwSignal<bool>,
     on_add: Callback<String>,
     /// Removal refused as the only way left to sign in (its confirmation closed).
-    refused: RwSignal<Option<String>>,
+    refused: RefusedLastMethod,
 }
 
 impl PasskeysSection {
@@ -176,8 +176,13 @@ impl PasskeysSection {
                 notice.set(Some(format!("Renamed to “{name}”.")));
             }
         });
+        let refused = RefusedLastMethod::new(|o| o.passkeys.can_remove);
         Effect::new(move |_| {
-            if let Some(Ok(ended)) = remove.action.value().get() {
+            let answer = remove.action.value().get();
+            if refused.keep(&answer) {
+                panel.set(PasskeyPanel::None);
+            }
+            if let Some(Ok(ended)) = answer {
                 panel.set(PasskeyPanel::None);
                 notice.set(Some(format!("Passkey removed. It can no longer sign in to your account{}.", crate::components::signed_out_with_it(ended))));
             }
@@ -209,13 +214,15 @@ impl PasskeysSection {
         });
         add_again.set_value(Some(on_add));
         // Opening or closing a panel starts afresh: no error from an earlier attempt.
+        // (a refusal that closed the panel stays said)
         Effect::new(move |_| {
-            panel.track();
+            if panel.with(|p| *p != PasskeyPanel::None) {
+                refused.forget();
+            }
             rename.value().set(None);
             flow_error.set(None);
             remove.action.value().set(None);
         });
-        let refused = close_on_last_method_refusal(remove.action, panel, PasskeyPanel::None, |o| o.passkeys.can_remove);
         PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add, refused }
     }
 

@@ -329,6 +329,10 @@ test('a reset link opened in a browser signed in to another account: that one is
   const link = await resetLink(page, owner.email);
   await page.goto(link);
   await waitForHydration(page);
+  // the page says so before the button does it
+  await expect(main(page).locator('.notice')).toHaveText(
+    `You're signed in as ${other.email.toLowerCase()} in this browser. Saving the password signs that one out in this browser.`,
+  );
   await page.getByLabel('New password', { exact: true }).fill(strongPassword());
   await page.getByRole('button', { name: 'Save new password', exact: true }).click();
   // (it went on to the other account's Security & Access page, with no word of the reset)
@@ -336,6 +340,29 @@ test('a reset link opened in a browser signed in to another account: that one is
   await expect(page.getByRole('status').filter({ hasText: RESET_NOTICE })).toHaveText(RESET_NOTICE);
   expect(await (await page.request.get('/api/session')).json()).toBeNull();
   expect(await canSignIn(other.email, other.password)).toBe(true);
+});
+
+test('a sign-up link opened in a browser signed in to another account says so before creating the account', async ({ page }) => {
+  const other = newAccount();
+  await signUpViaApi(page, other);
+  const email = newAccount().email;
+  const link = await signUpLink(page, email);
+  await page.goto(link);
+  await waitForHydration(page);
+  await expect(main(page).locator('.notice')).toHaveText(
+    `You're signed in as ${other.email.toLowerCase()} in this browser. Creating this account signs that one out in this browser.`,
+  );
+  await page.getByLabel('Password', { exact: true }).fill(strongPassword());
+  await page.getByRole('button', { name: 'Create account', exact: true }).click();
+  await expectSecurityPage(page);
+  expect((await (await page.request.get('/api/session')).json())?.email).toBe(email.toLowerCase());
+  // a browser signed in to no account is told nothing of the kind
+  const fresh = await signUpLink(page, newAccount().email);
+  await page.context().clearCookies();
+  await page.goto(fresh);
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Finish creating your account');
+  await expect(main(page).locator('.notice')).toHaveCount(0);
 });
 
 test('"Forgot password?" answers the same for an unknown address, and emails only confirmed accounts', async ({ page, request }) => {

@@ -80,12 +80,15 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await gotoHydrated(firefox.page, SECURITY_PATH);
     await gotoHydrated(page, SECURITY_PATH);
     const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
-    // the row's button names its session, and so does the confirmation
-    // (with its address: two sessions of one browser in one place would otherwise read the same)
-    await expect(row.getByRole('button', { name: /^Revoke Firefox on Windows/ })).toHaveAccessibleName(/ \(\d+\.\d+\.\d+\.\d+\)$/);
+    // the row's button names its session as the row does, and so does the confirmation (with its
+    // address and when it signed in: two sessions of one browser in one place would otherwise read
+    // the same in a list of the page's buttons)
+    await expect(row.getByRole('button', { name: /^Revoke Firefox 140 on Windows/ })).toHaveAccessibleName(
+      /^Revoke Firefox 140 on Windows 10 \(\d+\.\d+\.\d+\.\d+\), signed in (just now|1 minute ago)$/,
+    );
     // described by its facts: two sessions of one browser at one address differ by when
-    await expect(row.getByRole('button', { name: /^Revoke Firefox on Windows/ })).toHaveAccessibleDescription(/ · signed in .+ · last active /);
-    await row.getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
+    await expect(row.getByRole('button', { name: /^Revoke Firefox 140 on Windows/ })).toHaveAccessibleDescription(/ · signed in .+ · last active /);
+    await row.getByRole('button', { name: /^Revoke Firefox 140 on Windows/ }).click();
     const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
     await expect(confirm).toBeVisible();
     await confirm.getByRole('button', { name: 'Revoke' }).click();
@@ -110,7 +113,7 @@ test('revoking a session another tab already revoked says it had already ended, 
     const tab = await page.context().newPage();
     await gotoHydrated(tab, SECURITY_PATH);
     const revoke = async (p: Page) => {
-      await rows(p).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox on Windows/ }).click();
+      await rows(p).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox 140 on Windows/ }).click();
       await p.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
     };
     await revoke(page);
@@ -134,7 +137,7 @@ test('with the keyboard, a confirmation takes the focus when it opens and gives 
     const sessions = region(page, 'Sessions');
     // a row's Revoke: its confirmation (drawn above the button) has the focus, then Tab reaches
     // its danger button, not the next row
-    const revoke = rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox on Windows/ });
+    const revoke = rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox 140 on Windows/ });
     await revoke.focus();
     await page.keyboard.press('Enter');
     const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });

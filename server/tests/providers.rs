@@ -520,6 +520,8 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
         .await
         .unwrap();
     assert!(notice.contains("Your account can now be signed in to with the GitHub account ada.codes@example.test."), "{notice}");
+    // and what to do if it was not her: a reset (she may not know a password someone else chose)
+    assert!(notice.contains("If you did not do this, reset your password right away (that signs out every session): http"), "{notice}");
     // the link names the session that made it (what "This wasn't me" about that session takes back)
     let by = "SELECT count(*) FROM connected_accounts c JOIN sessions s ON s.id = c.added_by_session AND s.user_id = c.user_id
               WHERE s.auth_method = 'password'";

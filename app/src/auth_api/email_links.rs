@@ -21,10 +21,11 @@ pub async fn sign_up(email: String, #[server(default)] display_name: String) -> 
     domain::auth::email_links::request_sign_up(&svc, &email, Some(display_name.as_str())).await.map_err(fail)
 }
 
-/// What a sign-up link's page shows: the address it confirms. Changes nothing (mail scanners
-/// open links).
+/// What a sign-up link's page shows: the address it confirms, and the account this browser is
+/// signed in to, if any (finishing signs that one out here, so the page says so first). Changes
+/// nothing (mail scanners open links).
 ///
-/// - Auth: anonymous (the token is the proof).
+/// - Auth: anonymous (the token is the proof); reads this browser's session, if it has one.
 /// - Effects: none.
 /// - Errors: `LinkUnusable` (400 not valid, 410 expired or used), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/sign-up/link", input = leptos::server_fn::codec::GetUrl)]
@@ -32,7 +33,16 @@ pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView,
     use crate::server::{fail, services};
     let svc = services()?;
     let link = domain::auth::email_links::sign_up_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
-    Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name })
+    let signed_in_as = signed_in_elsewhere(&link.email);
+    Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name, signed_in_as })
+}
+
+/// The address of the account this browser is signed in to, unless it is `email`'s: a link's
+/// page that signs it out says so before its button.
+#[cfg(feature = "ssr")]
+fn signed_in_elsewhere(email: &str) -> Option<String> {
+    let session = crate::server::auth_for_setup().ok()?;
+    (!session.email.eq_ignore_ascii_case(email)).then_some(session.email)
 }
 
 /// Finishes a sign-up with a password: uses the link (once), creates the account with its address
@@ -123,9 +133,10 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
     domain::auth::email_links::request_password_reset_in_background(&svc, &email, &client()).map_err(fail)
 }
 
-/// What a reset link's page shows. Changes nothing.
+/// What a reset link's page shows, and the other account this browser is signed in to, if any
+/// (saving signs that one out here, so the page says so first). Changes nothing.
 ///
-/// - Auth: anonymous (the token is the proof).
+/// - Auth: anonymous (the token is the proof); reads this browser's session, if it has one.
 /// - Effects: none.
 /// - Errors: `LinkUnusable` (400 not valid; 410 expired, used, or the password changed since),
 ///   `Unavailable`.
@@ -134,7 +145,8 @@ pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, Ap
     use crate::server::{fail, services};
     let svc = services()?;
     let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
-    Ok(crate::model::ResetLinkView { email: link.email, sets_password: link.sets_password, has_second_factor: link.has_second_factor })
+    let signed_in_as = signed_in_elsewhere(&link.email);
+    Ok(crate::model::ResetLinkView { email: link.email, sets_password: link.sets_password, has_second_factor: link.has_second_factor, signed_in_as })
 }
 
 /// What a "This wasn't me" link's page shows: the sign-in it is about. Changes nothing.

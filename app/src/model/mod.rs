@@ -391,6 +391,9 @@ pub struct NotMeView {
 pub struct SignUpLinkView {
     pub email: String,
     pub display_name: Option<String>,
+    /// The account this browser is signed in to (finishing signs it out here).
+    #[serde(default)]
+    pub signed_in_as: Option<String>,
 }
 
 /// A reset link's page: the account's address; `sets_password` when it has no password yet.
@@ -400,4 +403,7 @@ pub struct ResetLinkView {
     pub sets_password: bool,
     /// The password rules ask for fewer characters with a second factor (the meter says so too).
     pub has_second_factor: bool,
+    /// Another account this browser is signed in to (saving signs it out here).
+    #[serde(default)]
+    pub signed_in_as: Option<String>,
 }

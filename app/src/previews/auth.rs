@@ -6,7 +6,7 @@ use super::fixtures::*;
 use super::{Preview, State};
 use crate::error::{AppError, LinkIssue};
 use crate::model::ProviderKind;
-use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey};
+use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey, SignedInElsewhere};
 use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
 use crate::sign_in::providers::{ProviderButtons, ProviderOutcome, Tone};
 use crate::sign_in::{PasskeySignIn, SecondStepCode, SecondStepForm, SignInForm, SignUpForm};
@@ -117,11 +117,15 @@ pub(super) fn AuthPreviews() -> impl IntoView {
             <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" pending=false on_submit=noop_text/>
         })/>
         <State slug="reset-password-error" caption="Reset: password refused" view=ViewFn::from(move || view! {
-            <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" initial="password1234567"
-                password_error=Some("This password appears in lists of leaked passwords. Choose another.".to_string()) pending=false on_submit=noop_text/>
+            <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" initial="manchesterunited"
+                password_error=Some("This password is in lists of leaked passwords; choose another.".to_string()) pending=false on_submit=noop_text/>
         })/>
         <State slug="reset-password-set-first" caption="Reset link of an account without a password" phone=true view=ViewFn::from(move || view! {
             <ChoosePasswordForm purpose=PasswordPurpose::SetFirst email="ada@example.com" has_second_factor=true pending=true on_submit=noop_text/>
+        })/>
+        <State slug="reset-password-signed-in-elsewhere" caption="Reset link opened where another account is signed in" view=ViewFn::from(move || view! {
+            <SignedInElsewhere account=Some("grace@example.com".to_string()) then="Saving the password signs that one out in this browser."/>
+            <ChoosePasswordForm purpose=PasswordPurpose::Reset email="ada@example.com" pending=false on_submit=noop_text/>
         })/>
         <State slug="link-expired" caption="Expired link" view=ViewFn::from(move || view! {
             <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Get a new link"/>

@@ -233,8 +233,9 @@ fn SessionRow(
     };
     let question = format!("Revoke {}?", session.label);
     // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s),
-    // with its address: two sessions of one browser in one place have the same label
-    let revoke_label = format!("Revoke {} ({})", session.label, session.ip);
+    // as the row says it, with its address and when it signed in: two sessions of one browser in
+    // one place would otherwise read the same in a list of the page's buttons
+    let revoke_label = format!("Revoke {} on {} ({}), signed in {}", session.browser, session.os, session.ip, session.signed_in.relative);
     // …and its line of facts describes it (when it signed in, when last active): two sessions of
     // one browser at one address still differ there
     let meta_id = crate::components::scoped_id(&format!("session-meta-{}", session.id));

@@ -318,13 +318,14 @@ pub fn FinishSignUpPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
                         match link.await {
-                            Ok(SignUpLinkView { email, display_name }) => {
+                            Ok(SignUpLinkView { email, display_name, signed_in_as }) => {
                                 let name = RwSignal::new(display_name.clone().unwrap_or_default());
                                 chosen_name.set_value(Some(name));
                                 view! {
                                 <h1>"Finish creating your account"</h1>
                                 // (nothing is stored until then: opening the link changes nothing)
                                 <p>"One step left: choose how you'll sign in, with a password or a passkey. Your account is created when you do."</p>
+                                <SignedInElsewhere account=signed_in_as then="Creating this account signs that one out in this browser."/>
                                 // (the name, then the password form, as far apart as the form's own fields)
                                 <div class="stack">
                                     <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=name_error
@@ -350,6 +351,15 @@ pub fn FinishSignUpPage() -> impl IntoView {
     }
 }
 
+/// Says which other account this browser is signed in to, and what the page's button does to it
+/// (`then`), before the person presses it.
+#[component]
+pub fn SignedInElsewhere(account: Option<String>, then: &'static str) -> impl IntoView {
+    account.map(|a| view! {
+        <p class="notice notice-info">"You're signed in as " <strong>{a}</strong> " in this browser. " {then}</p>
+    })
+}
+
 /// /reset-password?token=…: choose a new password (or a first one).
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
@@ -367,10 +377,11 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
                         match link.await {
-                            Ok(ResetLinkView { email, sets_password, has_second_factor }) => {
+                            Ok(ResetLinkView { email, sets_password, has_second_factor, signed_in_as }) => {
                                 let purpose = if sets_password { PasswordPurpose::SetFirst } else { PasswordPurpose::Reset };
                                 view! {
                                     <h1>{if sets_password { "Set a password" } else { "Choose a new password" }}</h1>
+                                    <SignedInElsewhere account=signed_in_as then="Saving the password signs that one out in this browser."/>
                                     <ChoosePasswordForm purpose email has_second_factor pending=action.pending() error password_error on_submit/>
                                     <p class="auth-footer">"Remembered it? " <a href="/sign-in">"Sign in"</a></p>
                                 }.into_any()

@@ -54,6 +54,11 @@ pub fn describe(user_agent: Option<&str>) -> Device {
     } else {
         os
     };
+    // (the family, which says whether a device was seen before, as it always was: "Mac")
+    let os_family = os.split_whitespace().next().unwrap_or("Unknown OS").to_string();
+    // Apple's name, "macOS", for woothee's "Mac OSX", and no version: browsers on every macOS since
+    // 11 say 10.15.7 (Apple froze it), so the version would be wrong for nearly every Mac
+    let os = if os.starts_with("Mac OSX") { "macOS".to_string() } else { os };
     let kind = match r.category {
         "pc" => DeviceKind::Desktop,
         "smartphone" | "mobilephone" if os.contains("iPad") => DeviceKind::Tablet,
@@ -61,7 +66,6 @@ pub fn describe(user_agent: Option<&str>) -> Device {
         _ if os.contains("iPad") => DeviceKind::Tablet,
         _ => DeviceKind::Unknown,
     };
-    let os_family = os.split_whitespace().next().unwrap_or("Unknown OS").to_string();
     Device { browser_name: if known(&name) { name } else { "Unknown browser".into() }, browser, os, kind, os_family }
 }
 
@@ -83,6 +87,12 @@ mod tests {
         assert!(iphone.browser.starts_with("Safari"), "{iphone:?}");
         assert_eq!(iphone.os, "iPhone");
         assert_eq!(iphone.kind, DeviceKind::Phone);
+        // Apple's name, without the version browsers froze at 10.15.7; the same family as before
+        let mac = describe(Some(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+        ));
+        assert_eq!((mac.browser.as_str(), mac.os.as_str(), mac.os_family.as_str()), ("Safari 17", "macOS", "Mac"), "{mac:?}");
+        assert_eq!(mac.kind, DeviceKind::Desktop);
         let chrome = describe(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"));
         assert_eq!(chrome.browser, "Chrome 156");
         assert_eq!(chrome.os, "Linux");

@@ -251,6 +251,8 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     // the owner is told
     const done = await waitForMail(account.email, RESET_DONE_MAIL, { after: before });
     expect(done.to).toEqual([account.email]);
+    // where from, as every other notice says (an owner who did not do this learns where it was)
+    expect(done.text).toMatch(/\nDevice: Chrome \d+ on Linux\nApproximate location: .+ \(IP address [\d.]+\)\n/);
 
     // the link worked once
     await page.goto(link);

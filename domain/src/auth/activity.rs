@@ -205,7 +205,8 @@ fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, s
     })
 }
 
-fn facts(client: &ClientInfo) -> (String, String, String) {
+/// A notice's device, approximate place and address of the request that caused it, as shown.
+pub(crate) fn facts(client: &ClientInfo) -> (String, String, String) {
     (
         device_text(client.user_agent.as_deref()),
         shown(client.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS),

@@ -370,8 +370,13 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     // (read under the account's lock: an authenticator turned on meanwhile counts)
     let second_factor = db::two_factor::enabled_at(&mut *tx, user_id).await?.is_some();
     db::events::record(&mut *tx, user_id, None, EventKind::PasswordReset, client, now).await?;
+    // (where from, as every other notice says: the owner who did not do this learns where it was)
+    let (device, location, ip) = crate::auth::activity::facts(client);
     let mail = Mail::PasswordResetDone {
         when: format_when(now),
+        device,
+        location,
+        ip,
         security: svc.email.link("/settings/security", None),
         reset: svc.email.link("/forgot-password", None),
     };

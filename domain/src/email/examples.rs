@@ -37,6 +37,9 @@ pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option
             Some("Ada <Lovelace> & Co"),
             Mail::PasswordResetDone {
                 when: "1 December 2026 at 14:05 UTC".into(),
+                device: "Firefox 140 on Windows 10".into(),
+                location: "Lisbon, Portugal".into(),
+                ip: "198.51.100.7".into(),
                 security: settings.link("/settings/security", None),
                 reset: settings.link("/forgot-password", None),
             },

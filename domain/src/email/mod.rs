@@ -177,7 +177,7 @@ pub enum Mail {
     /// (it does not, or three reports' links would leave the owner none to ask for).
     PasswordReset { link: String, minutes: i64, sets_password: bool, after_report: bool, asked: bool },
     /// The password was just reset (`when` in words, UTC).
-    PasswordResetDone { when: String, security: String, reset: String },
+    PasswordResetDone { when: String, device: String, location: String, ip: String, security: String, reset: String },
     /// A sign-in from a device and network the account had not used lately, with "Review your
     /// sessions" and the "This wasn't me" link (valid `hours`).
     UnfamiliarSignIn { when: String, device: String, location: String, ip: String, method: String, review: String, not_me: String, hours: i64 },

@@ -31,7 +31,7 @@ macro_rules! mail_templates {
 mail_templates!(ConfirmSignUpText, ConfirmSignUpHtml, "email/confirm_sign_up.txt", "email/confirm_sign_up.html" { link: &'a str, minutes: i64 });
 mail_templates!(AccountExistsText, AccountExistsHtml, "email/account_exists.txt", "email/account_exists.html" { sign_in: &'a str, reset: &'a str });
 mail_templates!(PasswordResetText, PasswordResetHtml, "email/password_reset.txt", "email/password_reset.html" { link: &'a str, minutes: i64, sets_password: bool, after_report: bool, asked: bool });
-mail_templates!(PasswordResetDoneText, PasswordResetDoneHtml, "email/password_reset_done.txt", "email/password_reset_done.html" { when: &'a str, security: &'a str, reset: &'a str });
+mail_templates!(PasswordResetDoneText, PasswordResetDoneHtml, "email/password_reset_done.txt", "email/password_reset_done.html" { when: &'a str, device: &'a str, location: &'a str, ip: &'a str, security: &'a str, reset: &'a str });
 mail_templates!(UnfamiliarSignInText, UnfamiliarSignInHtml, "email/unfamiliar_sign_in.txt", "email/unfamiliar_sign_in.html" {
     when: &'a str, device: &'a str, location: &'a str, ip: &'a str, method: &'a str, review: &'a str, not_me: &'a str, hours: i64
 });
@@ -70,11 +70,12 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
             let html = PasswordResetHtml { site, name, subject: &subject, link, minutes, sets_password, after_report, asked }.render()?;
             (subject, text, html)
         }
-        Mail::PasswordResetDone { when, security, reset } => {
+        Mail::PasswordResetDone { when, device, location, ip, security, reset } => {
             let subject = format!("Your {site} password was reset");
-            let (when, security, reset) = (when.as_str(), security.as_str(), reset.as_str());
-            let text = PasswordResetDoneText { site, name, when, security, reset }.render()?;
-            let html = PasswordResetDoneHtml { site, name, subject: &subject, when, security, reset }.render()?;
+            let (when, device, location, ip, security, reset) =
+                (when.as_str(), device.as_str(), location.as_str(), ip.as_str(), security.as_str(), reset.as_str());
+            let text = PasswordResetDoneText { site, name, when, device, location, ip, security, reset }.render()?;
+            let html = PasswordResetDoneHtml { site, name, subject: &subject, when, device, location, ip, security, reset }.render()?;
             (subject, text, html)
         }
         Mail::UnfamiliarSignIn { when, device, location, ip, method, review, not_me, hours } => {

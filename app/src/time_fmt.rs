@@ -80,10 +80,9 @@ impl LocalTime {
         format!("{} {} {} at {:02}:{:02} {}", self.day, self.month_name(), self.year, self.hour, self.minute, zone(self.offset_minutes))
     }
 
-    fn month_name(&self) -> &'static str {
-        const NAMES: [&str; 12] =
-            ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-        NAMES[usize::from(self.month.clamp(1, 12)) - 1]
+    /// The month's English name, as `time` says it (and so `format_when` and `date` too).
+    fn month_name(&self) -> String {
+        time::Month::try_from(self.month.clamp(1, 12)).map(|m| m.to_string()).unwrap_or_default()
     }
 }
 

@@ -86,9 +86,9 @@ pub async fn use_identity(
 
 /// Marks the account's `provider` link used to sign in at `now`: in the transaction that starts
 /// the session it signed in (at once, or after the second step), so a sign-in never finished does
-/// not count as one. False when the account has no such link (disconnected meanwhile).
-pub async fn mark_signed_in(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!(
+/// not count as one. (Its callers have already seen the link under the account's lock.)
+pub async fn mark_signed_in(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query!(
         "UPDATE connected_accounts SET last_used_at = $3 WHERE user_id = $1 AND provider = $2",
         user_id.0,
         provider.as_str(),
@@ -96,7 +96,7 @@ pub async fn mark_signed_in(db: impl PgExecutor<'_>, user_id: UserId, provider: 
     )
     .execute(db)
     .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(())
 }
 
 /// The account an identity is linked to, if any.

@@ -175,3 +175,97 @@ async fn the_history_and_the_counters_are_kept_for_the_retention_period_only(db:
     assert_eq!(count("SELECT count(*) FROM security_events").await, 0, "91 days: gone");
     assert_eq!(count("SELECT count(*) FROM sign_in_throttles").await, 0);
 }
+
+/// Ada's account with an authenticator app (set up from the browser she signed up in): its secret.
+async fn with_an_authenticator(svc: &Services) -> Vec<u8> {
+    use domain::auth::{totp, two_factor};
+    let (_, signed_up) = sign_up(svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let session = authenticate(svc, &signed_up.token).await.unwrap().unwrap();
+    let enrolment = two_factor::begin_enrolment(svc, &session).await.unwrap();
+    let secret = testkit::base32_decode(&enrolment.manual_key);
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    two_factor::finish_enrolment(svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
+    secret
+}
+
+/// Forgot password from `client`, the emailed link opened there and `new` chosen: the device cookie
+/// the reset answers.
+async fn reset_from(svc: &Services, db: &PgPool, client: &ClientInfo, new: &str) -> Option<DeviceCookie> {
+    use domain::auth::email_links::{request_password_reset, reset_password, RESET_PATH};
+    // (after the emails before it, so the reset link's is the newest)
+    svc.clock.advance(Duration::seconds(1));
+    request_password_reset(svc, "ada@example.test", client).await.unwrap();
+    let text: String = sqlx::query_scalar(testkit::NEWEST_MAIL_TEXT).bind("ada@example.test").fetch_one(db).await.unwrap();
+    let token = domain::secret::LinkToken::from_cookie(testkit::link_token(&text, RESET_PATH).expect("a reset link"));
+    reset_password(svc, &token, &Password::new(new), client).await.unwrap()
+}
+
+fn new_phone() -> ClientInfo {
+    ClientInfo { ip: Some("198.51.100.7".into()), user_agent: Some("Safari".into()), ..Default::default() }
+}
+
+/// The hardening issue's promise for an account with an authenticator app: someone who knows only
+/// the address keeps its untrusted path locked (50 failures, then one guess an hour). The owner,
+/// on a new phone, resets her password through the emailed link; that browser now counts on the
+/// account's proven path, which the stranger cannot reach, so her new password leads to the code
+/// step and her code signs her in. Before, the reset trusted no browser of such an account and
+/// her right password was answered as a wrong one until the stranger stopped.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn strangers_who_lock_the_untrusted_path_cannot_keep_the_owner_of_an_account_with_an_authenticator_out(db: PgPool) {
+    use domain::auth::{totp, two_factor};
+    const NEW_PW: &str = "a different long passphrase 2026";
+    let svc = services(db.clone());
+    let secret = with_an_authenticator(&svc).await;
+    lock_untrusted_path(&svc, &db, "ada@example.test").await;
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &new_phone()).await, Err(DomainError::InvalidCredentials)), "a new browser is locked out");
+
+    let proven = reset_from(&svc, &db, &new_phone(), NEW_PW).await.expect("the browser that reset gets the proven path");
+    let phone = ClientInfo { device: Some(proven.clone()), ..new_phone() };
+    let pending = match sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &phone).await {
+        Err(DomainError::SecondStepRequired(pending)) => pending,
+        other => panic!("expected the code step, got {other:?}"),
+    };
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    let done = two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, &code, &phone).await.expect("her code signs her in");
+    assert!(authenticate(&svc, &done.token).await.unwrap().is_some());
+    // a full sign-in: from now on the phone has a path of its own
+    assert!(svc.device_cookies.path(Some(&done.device), done_user(&db).await).is_trusted());
+    // nobody else was let in: the stranger's path is still locked, for every other new browser too
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &new_phone()).await, Err(DomainError::InvalidCredentials)));
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &attacker()).await, Err(DomainError::InvalidCredentials)));
+}
+
+async fn done_user(db: &PgPool) -> domain::ids::UserId {
+    domain::ids::UserId(sqlx::query_scalar("SELECT id FROM users").fetch_one(db).await.unwrap())
+}
+
+/// Someone holding Ada's mailbox but not her authenticator app resets her password from one
+/// browser after another: every such browser counts on the one proven path, so their code guesses
+/// meet that one path's limits however many resets they make (a row of its own per reset would
+/// have given each a fresh budget). A browser that already signed in to the account keeps its own
+/// path through a reset.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesses_meet_one_paths_limits(db: PgPool) {
+    use domain::auth::two_factor;
+    let svc = services(db.clone());
+    with_an_authenticator(&svc).await;
+    let first = reset_from(&svc, &db, &new_phone(), "mailbox thief's choice one").await.expect("proven");
+    let second = reset_from(&svc, &db, &attacker(), "mailbox thief's choice two").await.expect("proven");
+    let ada = done_user(&db).await;
+    assert_eq!(svc.device_cookies.path(Some(&first), ada), svc.device_cookies.path(Some(&second), ada), "one path for both");
+    let (one, two) = (ClientInfo { device: Some(first), ..new_phone() }, ClientInfo { device: Some(second), ..attacker() });
+    let pending = match sign_in(&svc, "ada@example.test", &Password::new("mailbox thief's choice two"), &one).await {
+        Err(DomainError::SecondStepRequired(pending)) => pending,
+        other => panic!("expected the code step, got {other:?}"),
+    };
+    for _ in 0..5 {
+        two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, "000000", &one).await.unwrap_err();
+    }
+    assert_eq!(failures(&db, "= 'proven'").await, 5, "the codes counted on the proven path");
+    assert_eq!(failures(&db, "= ''").await, 0, "not on the untrusted one");
+    // the other reset's browser, with the right password, waits like the first: no fresh budget
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", "mailbox thief's choice two", &two).await, Err(DomainError::InvalidCredentials)));
+    // a browser that fully signed in to the account keeps its own path through a reset
+    let ada_s_own = ClientInfo { device: Some(svc.device_cookies.issue(None, ada, svc.clock.now())), ..attacker() };
+    assert!(reset_from(&svc, &db, &ada_s_own, "ada's own new passphrase").await.is_none(), "its own path stays");
+}

@@ -644,12 +644,16 @@ async fn after_a_reset_an_account_with_an_authenticator_is_still_asked_for_its_c
     request_password_reset(&svc, "ada@example.test", &ClientInfo::default()).await.unwrap();
     let token = link(&db, "ada@example.test", RESET_PATH).await;
     assert!(reset_link(&svc, &token).await.unwrap().has_second_factor);
-    // (no trusted browser: a mailbox is not the second factor, and each reset's path would add its
-    // budget of code guesses)
-    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
-    assert!(device.is_none(), "an account with an authenticator app trusts no browser for a reset");
-    let next = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &ClientInfo::default()).await;
-    assert!(matches!(next, Err(DomainError::SecondStepRequired(_))), "{next:?}");
+    // (no browser of its own: a mailbox is not the second factor, and each reset's own path would
+    // add its budget of code guesses; the account's one proven path instead)
+    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap().expect("a proven entry");
+    let user = domain::ids::UserId(sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap());
+    assert_eq!(svc.device_cookies.path(Some(&device), user), domain::auth::device_cookies::ThrottlePath::Proven);
+    assert_eq!(svc.device_cookies.trusted_since(Some(&device), user), None, "not a known device");
+    for client in [ClientInfo::default(), ClientInfo { device: Some(device), ..Default::default() }] {
+        let next = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &client).await;
+        assert!(matches!(next, Err(DomainError::SecondStepRequired(_))), "{next:?}");
+    }
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -323,6 +323,55 @@ test('a reset does not skip the authenticator app: the next sign-in still asks f
   await expect(region(page, 'Two-step verification')).toContainText('Authenticator app: on');
 });
 
+test('with an authenticator app too, strangers who lock the shared path cannot keep the owner out of a new computer: Forgot password there, then her code', async ({ page, browser }) => {
+  test.setTimeout(90_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const totp = await turnOnAuthenticator(page);
+  // someone who knows the address has locked the path every browser that never signed in shares
+  sql(
+    `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
+     SELECT id, '', 50, now(), now() + interval '1 hour' FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`,
+  );
+  const newPassword = strongPassword();
+  const laptop = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const other = await laptop.newPage();
+    const errors = trackPageErrors(other, [HTTP_4XX_LOG]);
+    await gotoHydrated(other, '/sign-in');
+    await submitSignInForm(other, account.email, account.password);
+    await expect(alertOf(other)).toHaveText(BAD_CREDENTIALS);
+
+    // Forgot password on the new computer: the password it chooses leads there to the code step
+    await other.goto(await resetLink(page, account.email));
+    await waitForHydration(other);
+    await other.getByLabel('New password', { exact: true }).fill(newPassword);
+    await other.getByRole('button', { name: 'Save new password', exact: true }).click();
+    await expect(other).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
+    await waitForHydration(other);
+    await submitSignInForm(other, account.email, newPassword);
+    await expect(other.getByRole('heading', { level: 1 })).toHaveText('Two-step verification');
+    // the code that turned the app on is used up: wait for the next one
+    await other.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
+    await other.getByLabel('6-digit code').fill(totp.generate());
+    await other.getByRole('button', { name: 'Continue' }).click();
+    await expectSecurityPage(other);
+    expect(errors).toEqual([]);
+  } finally {
+    await laptop.close();
+  }
+  // only that computer: every other new browser still meets the locked path (answered as a wrong
+  // password, with no code step begun)
+  const elsewhere = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const r = await elsewhere.request.post('/api/auth/sign-in', { form: { email: account.email, password: newPassword }, headers: SAME_ORIGIN_HEADERS });
+    expect(r.status()).toBe(401);
+    expect((await elsewhere.cookies()).map((c) => c.name)).not.toContain('__Host-gatehouse-pending');
+  } finally {
+    await elsewhere.close();
+  }
+});
+
 test('a reset link opened in a browser signed in to another account: that one is signed out there, and the page says the reset worked', async ({ page, request }) => {
   const owner = newAccount();
   await signUpViaApi(request, owner);

@@ -785,6 +785,34 @@ async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_cod
     assert!(!thief.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")), "no new pending sign-in");
 }
 
+/// Strangers who know the address keep the account's untrusted path locked (every browser that
+/// never signed in shares it). The owner, on a new browser, signs in with GitHub: the identity
+/// proves more than the address, so its first step counts on the account's proven path, which the
+/// strangers cannot reach, and her code signs her in. It used to end "locked" like theirs.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn strangers_locking_the_untrusted_path_do_not_stop_a_provider_sign_in_reaching_its_code_step(db: PgPool) {
+    use domain::auth::totp;
+    let w = world(db).await;
+    let gh = Person::new("kim@example.test");
+    let mut first = Browser::default();
+    sign_in_as(&w, &mut first, "GitHub", &gh, Tweak::None).await;
+    let (state, secret) = set_up_authenticator(&w, &first).await;
+    // (as 50 strangers' wrong passwords leave it)
+    sqlx::query("INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until) SELECT id, '', 50, now(), now() + interval '1 hour' FROM users")
+        .execute(&w.db)
+        .await
+        .unwrap();
+
+    let mut owners_new_laptop = Browser::default();
+    let res = sign_in_as(&w, &mut owners_new_laptop, "GitHub", &gh, Tweak::None).await;
+    assert_eq!(location(&res), "/sign-in?second_step=1");
+    let code = totp::code_for_step(&secret, totp::step_at(state.services.clock.now()) + 1);
+    let (res, body) = owners_new_laptop.post(&w.app, "/api/auth/second-step", &[("code", &code), ("method", "totp")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(owners_new_laptop.signed_in());
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sign_in_throttles WHERE device = '' AND locked_until > now()").await, 1, "the strangers' path stays locked");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_provider_sign_in_that_overlaps_its_disconnection_leaves_no_second_step_behind(db: PgPool) {
     let w = world(db).await;

@@ -194,10 +194,11 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
 /// - Auth: anonymous (the token is the proof).
 /// - Effects: the password replaced; every session ended and every pending sign-in dropped; the
 ///   link used; a `password_reset` event; a "Your password was reset" email queued; this browser's
-///   session of another account, if it had one, signed out (`sessions::end_replaced`); for an account
-///   without an authenticator app, this browser's device cookie trusted for the account's throttle
-///   (it proved the mailbox: its next sign-in is counted on its own path, not the one strangers'
-///   guesses fill; still alerted as a new browser's).
+///   session of another account, if it had one, signed out (`sessions::end_replaced`); this
+///   browser's device cookie given the account's entry for its throttle (it proved the mailbox: its
+///   next sign-in is not counted on the path strangers' guesses fill; still alerted as a new
+///   browser's): a path of its own without an authenticator app, the account's shared proven path
+///   with one.
 /// - Errors: `LinkUnusable`, `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "auth/reset-password")]

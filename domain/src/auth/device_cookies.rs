@@ -5,6 +5,13 @@
 //! else's on the account's untrusted row, so an attacker who knows the email can slow down or lock
 //! only the untrusted path: the owner's own browsers keep signing in.
 //!
+//! A browser that reset the password of an account with an authenticator app gets a proven entry
+//! instead (`ThrottlePath::Proven`): its guesses count on the account's one proven row, shared
+//! with every browser signing in through the account's Google or GitHub identity. Strangers cannot
+//! lock that row, so the owner on a new device still gets in after Forgot password or with a
+//! provider; and however often someone holding the mailbox resets, their code guesses meet one
+//! row's limits (a reset's own trusted row would give each reset a fresh budget of code guesses).
+//!
 //! One cookie holds up to [`MAX_ACCOUNTS`] entries (one per account signed in from this browser),
 //! each `base64url(user id ‖ nonce ‖ issued ‖ HMAC-SHA-256(key, label ‖ user id ‖ nonce ‖ issued))`
 //! (`issued`: when the account's entry was last renewed, by a full sign-in, in Unix microseconds),
@@ -34,6 +41,9 @@ pub const MAX_ACCOUNTS: usize = 5;
 pub const LIFETIME_DAYS: i64 = 365;
 
 const LABEL: &[u8] = b"gatehouse device cookie v2";
+/// A proven entry's label (`ThrottlePath::Proven`): a browser that reset the password of an account
+/// with an authenticator app. (No label is a prefix of another's.)
+const PROVEN_LABEL: &[u8] = b"gatehouse proven browser v1";
 const NONCE_LEN: usize = 16;
 const ENTRY_LEN: usize = 16 + NONCE_LEN + 8 + 32;
 
@@ -48,26 +58,56 @@ impl std::fmt::Debug for DeviceCookieKey {
     }
 }
 
-/// A browser's throttle path for one account: its own device row, or the account's untrusted row.
+/// A browser's throttle path for one account: its own device row, the account's row for browsers
+/// that proved its mailbox or a linked sign-in provider, or the account's untrusted row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThrottlePath {
     /// No valid device cookie for this account.
     Untrusted,
+    /// A browser that never fully signed in to this account but proved more than its address: it
+    /// chose the account's password through an emailed reset link (a proven entry in its cookie),
+    /// or is signing in with the account's Google or GitHub identity. One row per account, shared
+    /// by every such browser: strangers who know only the address cannot lock it, and however many
+    /// resets or provider sign-ins someone holding the mailbox or the identity makes, their code
+    /// guesses on it meet one path's limits.
+    Proven,
     /// A valid device cookie for this account, by its nonce.
     Device([u8; NONCE_LEN]),
 }
+
+/// The `device` key of the proven path's row (the untrusted row's is empty, a device's 16 bytes).
+const PROVEN_KEY: &[u8] = b"proven";
 
 impl ThrottlePath {
     /// The `device` column of `sign_in_throttles`: empty for the untrusted path.
     pub fn key(&self) -> &[u8] {
         match self {
             Self::Untrusted => &[],
+            Self::Proven => PROVEN_KEY,
             Self::Device(nonce) => nonce,
+        }
+    }
+
+    /// The path a `key` names (as stored with a pending sign-in); an unknown key is untrusted.
+    pub fn from_key(key: &[u8]) -> Self {
+        match <[u8; NONCE_LEN]>::try_from(key) {
+            Ok(nonce) => Self::Device(nonce),
+            Err(_) if key == PROVEN_KEY => Self::Proven,
+            Err(_) => Self::Untrusted,
         }
     }
 
     pub fn is_trusted(&self) -> bool {
         matches!(self, Self::Device(_))
+    }
+
+    /// For the log: "device" (a trusted browser's own path), "proven" or "untrusted".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Untrusted => "untrusted",
+            Self::Proven => "proven",
+            Self::Device(_) => "device",
+        }
     }
 }
 
@@ -116,32 +156,42 @@ impl DeviceCookieKey {
                     return None;
                 }
                 let (signed, tag) = raw.split_at(ENTRY_LEN - 32);
-                if !self.verify(LABEL, signed, tag) {
+                let proven = if self.verify(LABEL, signed, tag) {
+                    false
+                } else if self.verify(PROVEN_LABEL, signed, tag) {
+                    true
+                } else {
                     return None;
-                }
+                };
                 let user: [u8; 16] = signed[..16].try_into().ok()?;
                 let nonce: [u8; NONCE_LEN] = signed[16..16 + NONCE_LEN].try_into().ok()?;
                 let micros = i64::from_be_bytes(signed[16 + NONCE_LEN..].try_into().ok()?);
                 let issued = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()?;
-                Some(Entry { user: UserId(Uuid::from_bytes(user)), nonce, issued })
+                Some(Entry { user: UserId(Uuid::from_bytes(user)), nonce, issued, proven })
             })
             .collect()
     }
 
-    /// The cookie's valid entry for `user`'s account.
+    /// The cookie's valid entry for `user`'s account (a full sign-in's before a proven one).
     fn entry_for(&self, cookie: Option<&DeviceCookie>, user: UserId) -> Option<Entry> {
-        self.entries(cookie).into_iter().find(|e| e.user == user)
+        let mut mine: Vec<Entry> = self.entries(cookie).into_iter().filter(|e| e.user == user).collect();
+        mine.sort_by_key(|e| e.proven);
+        mine.into_iter().next()
     }
 
     /// The path this browser's attempts on `user`'s account are counted on.
     pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId) -> ThrottlePath {
-        self.entry_for(cookie, user).map_or(ThrottlePath::Untrusted, |e| ThrottlePath::Device(e.nonce))
+        match self.entry_for(cookie, user) {
+            Some(Entry { proven: false, nonce, .. }) => ThrottlePath::Device(nonce),
+            Some(Entry { proven: true, .. }) => ThrottlePath::Proven,
+            None => ThrottlePath::Untrusted,
+        }
     }
 
     /// When this browser's entry for `user`'s account was last renewed (its last full sign-in to
     /// it); `None` without a valid entry. Whether that still counts: [`known_since`].
     pub fn trusted_since(&self, cookie: Option<&DeviceCookie>, user: UserId) -> Option<OffsetDateTime> {
-        self.entry_for(cookie, user).map(|e| e.issued)
+        self.entry_for(cookie, user).filter(|e| !e.proven).map(|e| e.issued)
     }
 
     /// The cookie to set after a full sign-in to `user`'s account at `now`: this account first
@@ -150,12 +200,27 @@ impl DeviceCookieKey {
     /// [`MAX_ACCOUNTS`] in all.
     pub fn issue(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> DeviceCookie {
         let existing = self.entries(cookie);
-        let nonce = existing.iter().find(|e| e.user == user).map(|e| e.nonce).unwrap_or_else(|| {
-            let mut n = [0u8; NONCE_LEN];
-            rand::rngs::OsRng.fill_bytes(&mut n);
-            n
-        });
-        let mut out = vec![self.encode(&Entry { user, nonce, issued: now })];
+        let nonce = existing.iter().find(|e| e.user == user && !e.proven).map_or_else(new_nonce, |e| e.nonce);
+        self.put_first(existing, Entry { user, nonce, issued: now, proven: false })
+    }
+
+    /// The cookie to set after this browser chose the password of `user`'s account (which has an
+    /// authenticator app) through an emailed reset link at `now`: a proven entry for the account
+    /// (`ThrottlePath::Proven`), first, then the other accounts' entries as they were. `None` when
+    /// the browser already holds the account's entry of a full sign-in: its own path stays.
+    pub fn issue_proven(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> Option<DeviceCookie> {
+        let existing = self.entries(cookie);
+        if existing.iter().any(|e| e.user == user && !e.proven) {
+            return None;
+        }
+        Some(self.put_first(existing, Entry { user, nonce: new_nonce(), issued: now, proven: true }))
+    }
+
+    /// `first`, then the valid entries of other accounts from `existing`, at most
+    /// [`MAX_ACCOUNTS`] in all.
+    fn put_first(&self, existing: Vec<Entry>, first: Entry) -> DeviceCookie {
+        let user = first.user;
+        let mut out = vec![self.encode(&first)];
         let mut seen = vec![user];
         for e in existing {
             if out.len() == MAX_ACCOUNTS {
@@ -175,10 +240,16 @@ impl DeviceCookieKey {
         raw.extend_from_slice(e.user.0.as_bytes());
         raw.extend_from_slice(&e.nonce);
         raw.extend_from_slice(&micros.to_be_bytes());
-        let tag = self.sign(LABEL, &raw);
+        let tag = self.sign(if e.proven { PROVEN_LABEL } else { LABEL }, &raw);
         raw.extend_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(raw)
     }
+}
+
+fn new_nonce() -> [u8; NONCE_LEN] {
+    let mut n = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut n);
+    n
 }
 
 /// One account's entry in a device cookie.
@@ -186,6 +257,8 @@ struct Entry {
     user: UserId,
     nonce: [u8; NONCE_LEN],
     issued: OffsetDateTime,
+    /// A proven entry (`issue_proven`), not a full sign-in's.
+    proven: bool,
 }
 
 /// Whether a browser whose entry was renewed at `trusted_since` (`DeviceCookieKey::trusted_since`)
@@ -283,5 +356,25 @@ mod tests {
         let moved = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
         assert_eq!(k.trusted_since(Some(&moved), ada), None);
         assert_eq!(k.path(Some(&moved), ada), ThrottlePath::Untrusted);
+    }
+
+    #[test]
+    fn a_proven_entry_counts_on_the_accounts_proven_path_until_a_full_sign_in_gives_the_browser_its_own() {
+        let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
+        let bobs = k.issue(None, bob, now());
+        let proven = k.issue_proven(Some(&bobs), ada, now()).expect("no entry of a full sign-in for ada yet");
+        assert_eq!(k.path(Some(&proven), ada), ThrottlePath::Proven);
+        assert_eq!(k.trusted_since(Some(&proven), ada), None, "never a known device");
+        assert_eq!(k.path(Some(&proven), bob), k.path(Some(&bobs), bob), "other accounts' entries kept");
+        // every proven browser shares the account's one row
+        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now()).unwrap()), ada).key(), b"proven");
+        // a full sign-in replaces it with the browser's own path
+        let signed_in = k.issue(Some(&proven), ada, now());
+        assert!(k.path(Some(&signed_in), ada).is_trusted());
+        assert_eq!(signed_in.expose().split('.').count(), 2);
+        assert!(k.issue_proven(Some(&signed_in), ada, now()).is_none(), "its own path stays");
+        for key in [&[][..], b"proven", &[7u8; 16][..]] {
+            assert_eq!(ThrottlePath::from_key(key).key(), key);
+        }
     }
 }

@@ -332,9 +332,11 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
 /// count on its own throttle path from now on. Without it, someone who knows the address could
 /// keep the account's untrusted path waiting (a few counted guesses an hour) and the owner, back on
 /// a new browser through Forgot password, would hear that the password she had just chosen was
-/// wrong. With an authenticator app, none: a mailbox is not the second factor, and each reset's
-/// new path would give someone holding only the mailbox another path's budget of code guesses.
-/// The entry is dated just before the reset of the account's devices, so it is not a known
+/// wrong. With an authenticator app, a proven entry instead (`DeviceCookieKey::issue_proven`;
+/// none when the browser already has the account's own path): its attempts count on the
+/// account's one proven path, which strangers cannot lock, and however many resets someone
+/// holding only the mailbox makes, their code guesses meet that one path's limits (a mailbox is
+/// not the second factor; a new row of its own per reset would give each a fresh budget). The entry is dated just before the reset of the account's devices, so it is not a known
 /// device's (`device_cookies::known_since`): the sign-in that follows there is alerted as any new
 /// browser's, and its "This wasn't me" can still take back what that sign-in adds.
 pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<Option<DeviceCookie>, DomainError> {
@@ -384,7 +386,13 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     tx.commit().await?;
     // this instance's next request never races Postgres' announcement of the ended sessions
     svc.session_cache.forget_account(user_id);
-    Ok((!second_factor).then(|| svc.device_cookies.issue(client.device.as_ref(), user_id, now - Duration::microseconds(1))))
+    // (with an authenticator app, a proven entry: the account's one proven throttle path, never a
+    // fresh row of its own per reset, each with its own budget of code guesses)
+    Ok(if second_factor {
+        svc.device_cookies.issue_proven(client.device.as_ref(), user_id, now - Duration::microseconds(1))
+    } else {
+        Some(svc.device_cookies.issue(client.device.as_ref(), user_id, now - Duration::microseconds(1)))
+    })
 }
 
 /// "1 December 2026 at 14:05 UTC".

@@ -42,6 +42,16 @@ pub fn path(svc: &Services, client: &ClientInfo, user: UserId) -> ThrottlePath {
     svc.device_cookies.path(client.device.as_ref(), user)
 }
 
+/// The path of a browser that proved `user`'s linked Google or GitHub identity: its own if it has
+/// one, the account's proven path otherwise (never the untrusted one, which strangers who know the
+/// address can keep locked).
+pub fn path_with_provider(svc: &Services, client: &ClientInfo, user: UserId) -> ThrottlePath {
+    match path(svc, client, user) {
+        ThrottlePath::Untrusted => ThrottlePath::Proven,
+        own => own,
+    }
+}
+
 /// An attempt the throttle allowed and counted, not yet known to be right or wrong.
 #[derive(Clone, Copy, Debug)]
 pub struct Attempt {
@@ -54,12 +64,16 @@ pub struct Attempt {
 /// Counts an attempt on the request's path before its check's result is used; `None` while the path is
 /// throttled or locked (the caller answers exactly as for a wrong password, after the same work).
 pub async fn claim(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<Option<Attempt>, DomainError> {
-    let path = path(svc, client, user_id);
+    claim_on(svc, user_id, path(svc, client, user_id), client).await
+}
+
+/// `claim` on a given path.
+pub async fn claim_on(svc: &Services, user_id: UserId, path: ThrottlePath, client: &ClientInfo) -> Result<Option<Attempt>, DomainError> {
     let at = svc.clock.now();
     match db::throttles::claim(&svc.db, user_id, path.key(), at, &svc.throttle).await? {
         Some(locks) => Ok(Some(Attempt { user_id, path, at, locks })),
         None => {
-            tracing::info!(user_id = %user_id, trusted_device = path.is_trusted(), ip = client.ip.as_deref().unwrap_or("-"), "attempt refused by the throttle");
+            tracing::info!(user_id = %user_id, path = path.name(), ip = client.ip.as_deref().unwrap_or("-"), "attempt refused by the throttle");
             Ok(None)
         }
     }
@@ -86,19 +100,19 @@ impl Attempt {
     }
 }
 
-/// A wrong code at the second step of a sign-in: counted on the path whatever its wait (the
-/// pending sign-in bounds how many codes one right password may try), and recorded.
-pub async fn second_step_failed(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
-    let path = path(svc, client, user_id);
+/// A wrong code at the second step of a sign-in: counted on the pending sign-in's path (the one its
+/// first step was counted on) whatever its wait (the pending sign-in bounds how many codes one
+/// right password may try), and recorded.
+pub async fn second_step_failed(svc: &Services, user_id: UserId, path: ThrottlePath, client: &ClientInfo) -> Result<(), DomainError> {
     let now = svc.clock.now();
     let locks = db::throttles::record_failure(&svc.db, user_id, path.key(), now, &svc.throttle).await?;
     record(svc, user_id, path, Check::SecondStep, locks, client, now).await
 }
 
-/// A full sign-in on this request's path (the second step done, in the caller's transaction): its
-/// count starts again.
-pub async fn reset(db: impl sqlx::PgExecutor<'_>, svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<(), DomainError> {
-    db::throttles::reset(db, user_id, path(svc, client, user_id).key()).await?;
+/// A full sign-in on `path` (the second step done, in the caller's transaction): its count starts
+/// again.
+pub async fn reset(db: impl sqlx::PgExecutor<'_>, user_id: UserId, path: ThrottlePath) -> Result<(), DomainError> {
+    db::throttles::reset(db, user_id, path.key()).await?;
     Ok(())
 }
 
@@ -107,11 +121,11 @@ async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Chec
     let now = at;
     let kind = check.failed_event();
     let ip = client.ip.as_deref().unwrap_or("-");
-    tracing::info!(user_id = %user_id, event = kind.as_str(), trusted_device = path.is_trusted(), ip, "failed attempt");
+    tracing::info!(user_id = %user_id, event = kind.as_str(), path = path.name(), ip, "failed attempt");
     let mut tx = svc.db.begin().await?;
     db::events::record(&mut *tx, user_id, None, kind, client, now).await?;
     if locks {
-        tracing::info!(user_id = %user_id, trusted_device = path.is_trusted(), ip, "sign-in path locked after too many failures");
+        tracing::info!(user_id = %user_id, path = path.name(), ip, "sign-in path locked after too many failures");
         db::events::record(&mut *tx, user_id, None, EventKind::SignInLocked, client, now).await?;
     }
     tx.commit().await?;

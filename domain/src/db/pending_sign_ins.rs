@@ -85,18 +85,29 @@ pub async fn claim_pending(
     token_hash: &[u8; 32],
     now: OffsetDateTime,
     max_attempts: i32,
-) -> Result<Option<(UserId, i32, Option<Provider>)>, sqlx::Error> {
+) -> Result<Option<Claimed>, sqlx::Error> {
     let r = sqlx::query!(
         r#"UPDATE pending_sign_ins SET failures = failures + 1
            WHERE token_hash = $1 AND expires_at > $2 AND failures < $3
-           RETURNING user_id, failures, provider AS "provider: Provider""#,
+           RETURNING user_id, failures, provider AS "provider: Provider", throttle_path"#,
         &token_hash[..],
         now,
         max_attempts,
     )
     .fetch_optional(db)
     .await?;
-    Ok(r.map(|r| (UserId(r.user_id), r.failures, r.provider)))
+    Ok(r.map(|r| Claimed { user_id: UserId(r.user_id), failures: r.failures, provider: r.provider, throttle_path: r.throttle_path }))
+}
+
+/// A code try on a pending sign-in (`claim_pending`).
+pub struct Claimed {
+    pub user_id: UserId,
+    /// Tries so far, this one included.
+    pub failures: i32,
+    /// The provider its first step was, if not a password.
+    pub provider: Option<Provider>,
+    /// The throttle path its first step was counted on (`sign_in_throttles.device`).
+    pub throttle_path: Vec<u8>,
 }
 
 /// Ends the account's pending sign-ins that began with `provider` (it was disconnected).

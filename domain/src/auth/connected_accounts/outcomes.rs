@@ -64,10 +64,13 @@ pub(super) async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDate
     if let sessions::Started::SignedIn(signed_in) = sessions::start_with_provider(svc, user_id, key, client).await? {
         return Ok(Finished::SignedIn { signed_in, new_account });
     }
-    // The provider stands where the right password stands: this browser's throttle path must
-    // be open (as `accounts::sign_in` checks before its second step), or restarting the flow
-    // would give anyone holding the provider account 5 more code guesses each time.
-    let Some(attempt) = crate::auth::throttle::claim(svc, user_id, client).await? else {
+    // The provider stands where the right password stands: the throttle path must be open (as
+    // `accounts::sign_in` checks before its second step), or restarting the flow would give anyone
+    // holding the provider account 5 more code guesses each time. A browser that never fully
+    // signed in counts on the account's proven path, not the untrusted one that strangers who
+    // know the address can keep locked: the identity proves more than the address.
+    let path = crate::auth::throttle::path_with_provider(svc, client, user_id);
+    let Some(attempt) = crate::auth::throttle::claim_on(svc, user_id, path, client).await? else {
         return Err(failed(ProviderFailure::Locked));
     };
     attempt.forgiven(svc).await?;

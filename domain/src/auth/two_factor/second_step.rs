@@ -78,7 +78,7 @@ pub enum SecondStep {
 pub use crate::auth::sessions::SignedIn;
 
 /// Completes a pending sign-in with a code. A wrong code counts against the pending sign-in (5 end
-/// it) and on the throttle of this browser's path, like a wrong password, and is recorded;
+/// it) and on the throttle path its first step was counted on, like a wrong password, and is recorded;
 /// `SignInAgain` once it is over (or replaced by a newer one on its path: `begin_second_step`).
 /// The code step itself does not wait for the throttle: the right password already passed it,
 /// and each pending sign-in allows only 5 codes, so an attacker's earlier failures can never make
@@ -98,14 +98,16 @@ pub async fn complete_sign_in(
         SecondStep::BackupCode => {}
     }
     let now = svc.clock.now();
-    let (user_id, attempts, provider) =
-        db::pending_sign_ins::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
+    let claimed = db::pending_sign_ins::claim_pending(&svc.db, &hash, now, PENDING_MAX_FAILURES).await?.ok_or(DomainError::SignInAgain)?;
+    let (user_id, attempts, provider) = (claimed.user_id, claimed.failures, claimed.provider);
+    // (the path its first step was counted on: after a provider, the account's proven path)
+    let path = crate::auth::device_cookies::ThrottlePath::from_key(&claimed.throttle_path);
     let outcome = match step {
         SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
         SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
     };
     let Some(backup_codes_left) = outcome else {
-        crate::auth::throttle::second_step_failed(svc, user_id, client).await?;
+        crate::auth::throttle::second_step_failed(svc, user_id, path, client).await?;
         if attempts >= PENDING_MAX_FAILURES {
             db::pending_sign_ins::delete_pending(&svc.db, &hash).await?;
             return Err(DomainError::SignInAgain);
@@ -126,7 +128,7 @@ pub async fn complete_sign_in(
     if !db::pending_sign_ins::delete_pending(&mut *tx, &hash).await? {
         return Err(DomainError::SignInAgain);
     }
-    crate::auth::throttle::reset(&mut *tx, svc, user_id, client).await?;
+    crate::auth::throttle::reset(&mut *tx, user_id, path).await?;
     let method = SignInMethod::of(provider, Some(step == SecondStep::BackupCode));
     let token = crate::auth::sessions::start_locked(&mut tx, svc, locked, user_id, method, client, now).await?;
     // (a provider's first step counts as its use to sign in only now; its link is still there:

@@ -286,6 +286,25 @@ async fn an_account_without_a_password_can_set_one_after_verifying(db: PgPool) {
     assert!(matches!(late, Err(DomainError::ReverifyRequired)));
 }
 
+/// Set password needs a recent verification when it stores the password, not only when the request
+/// arrived: "End now" committing while the request waited to hash (it was authenticated before)
+/// leaves the account without a password and asks for re-verification, as every other change that
+/// needs it does. It used to set the password after the window had ended.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_password_set_whose_verification_ended_meanwhile_is_not_stored(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = NULL, password_changed_at = NULL").execute(&db).await.unwrap();
+    // the request, authenticated while the window was open…
+    let as_it_arrived = me(&svc, &signed_up.token).await;
+    // …and End now, before it stores anything
+    reverify::end(&svc, &me(&svc, &signed_up.token).await).await.unwrap();
+    let late = set_password(&svc, &as_it_arrived, &Password::new(NEW), &from("x")).await;
+    assert!(matches!(late, Err(DomainError::ReverifyRequired)), "{late:?}");
+    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
+    assert_eq!(hash, None, "no password stored");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_change_that_fails_part_way_changes_nothing(db: PgPool) {
     let svc = services(db.clone());

@@ -45,7 +45,9 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 /// - Auth: signed in and recently verified.
 /// - Effects: the hash, other sessions revoked, fresh session cookie, `password_set` event — in one
 ///   transaction.
-/// - Errors: `ReverifyRequired` (the page asks, then retries), `Invalid` (already has one),
+/// - Errors: `ReverifyRequired` (the page asks, then retries; also when the window ended or End now
+///   committed while the request waited to hash: checked again in the transaction), `Invalid`
+///   (already has one),
 ///   `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network, shared with sign-in (`[limits] password_*`); hashing bounded
 ///   by `[argon2]`.

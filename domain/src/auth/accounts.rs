@@ -238,6 +238,12 @@ pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, cl
     store_new_password(svc, auth, &user, new, (EventKind::PasswordSet, RevokeReason::PasswordSet, Invalid::AlreadyHasPassword), client).await
 }
 
+/// Whether storing a new password needs the session's recent verification again inside its
+/// transaction: a password set (no current one to prove), not a change (the current one was).
+fn needs_recent(event: EventKind) -> bool {
+    event == EventKind::PasswordSet
+}
+
 /// In one transaction: the new hash is stored, every other session is revoked (and any sign-in
 /// waiting for its second step, which began with the old password), the current session gets a
 /// fresh token (returned, for the cookie) and is marked as just verified, and the change is
@@ -257,6 +263,12 @@ async fn store_new_password(
     let now = svc.clock.now();
     let (token, token_hash) = sessions::new_token();
     let mut tx = svc.db.begin().await?;
+    // (the window checked when the request arrived may have ended while it waited to hash, or End
+    // now committed meanwhile: as every other change that needs it, checked again from the
+    // session's row, under the account's)
+    if needs_recent(event) {
+        crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
+    }
     let single_factor_ok = crate::auth::password::normalize(new).expose().chars().count() >= policy::password::MIN_LENGTH;
     if !db::users::set_password(&mut *tx, auth.user_id, &hash, now, single_factor_ok, read.password_changed_at).await? {
         return Err(DomainError::Invalid(superseded));

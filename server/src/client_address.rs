@@ -20,13 +20,24 @@ fn client_ip(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAdd
     }
     let mut chain = forwarded_for.unwrap_or_default().split(',').map(str::trim).rev();
     for hop in chain.by_ref() {
-        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
-            Ok(ip) if is_trusted(&ip) => continue,
-            Ok(ip) => return Some(ip),
-            Err(_) => break, // malformed: stop believing the header
+        match parse_hop(hop).map(|ip| ip.to_canonical()) {
+            Some(ip) if is_trusted(&ip) => continue,
+            Some(ip) => return Some(ip),
+            None => break, // malformed: stop believing the header
         }
     }
     Some(peer)
+}
+
+/// One `X-Forwarded-For` entry: an address, or one with its port (`198.51.100.7:51234`,
+/// `[2001:db8::1]:443`) or in brackets (`[2001:db8::1]`), as some proxies write them. (Read only as
+/// a bare address, such an entry stopped the walk, and every client behind that proxy shared the
+/// proxy's address and its rate limits.)
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))
 }
 
 /// Every `X-Forwarded-For` line, in order, as one comma-separated list (RFC 9110 §5.3: several
@@ -73,6 +84,25 @@ mod tests {
         assert_eq!(client_ip(Some(proxy), None, &trusted), Some(proxy));
         assert_eq!(client_ip(Some(proxy), Some("garbage"), &trusted), Some(proxy));
         assert_eq!(client_ip(None, Some("1.2.3.4"), &trusted), None);
+    }
+
+    /// Some proxies write the client's port too, or an IPv6 address in brackets: still the client's
+    /// own address (before, each such entry stopped the walk and every client shared the proxy's).
+    #[test]
+    fn forwarded_entries_with_a_port_or_brackets_are_read_as_their_address() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.0.0.2");
+        for (entry, client) in [
+            ("198.51.100.7:51234", "198.51.100.7"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("1.2.3.4, 198.51.100.7:51234, 10.0.0.2:80", "198.51.100.7"),
+        ] {
+            assert_eq!(client_ip(Some(proxy), Some(entry), &[proxy]), Some(ip(client)), "{entry}");
+        }
+        for still_malformed in ["198.51.100.7:", "[198.51.100.7]", "2001:db8::1]:443", "198.51.100.7:99999"] {
+            assert_eq!(client_ip(Some(proxy), Some(still_malformed), &[proxy]), Some(proxy), "{still_malformed}");
+        }
     }
 
     /// On a dual-stack listener an IPv4 proxy connects as `::ffff:10.0.0.2`: still the trusted

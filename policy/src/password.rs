@@ -228,8 +228,10 @@ const COMMON_WHOLE: &[&str] = &[
 
 /// True when the password is built from the words every guesser tries first: taking them out (and
 /// the account's details where they are whole words, "adalovelace-password") leaves fewer than 8
-/// letters or digits of its own. A passphrase that only has one among words of its own
-/// ("the secret passage", "dragon fruit on tuesday mornings") keeps enough.
+/// letters or digits of its own, or only a run or a repetition ("password12345678",
+/// "iloveyou-aaaabbbb": what is left is no more than `predictable` allows alone). A passphrase that
+/// only has one among words of its own ("the secret passage", "dragon fruit on tuesday mornings")
+/// keeps enough.
 fn built_from_common_words(password: &str, ctx: &Context) -> bool {
     let mut rest = password.to_lowercase();
     let mut used = false;
@@ -241,16 +243,25 @@ fn built_from_common_words(password: &str, ctx: &Context) -> bool {
         }
     }
     let context = context_words(ctx);
-    let mut own = 0;
-    for piece in rest.split(|c: char| !c.is_alphabetic()) {
-        if COMMON_WHOLE.contains(&piece) {
+    // what is the password's own, in order: the letters of the words kept, and the digits
+    let mut own = String::new();
+    let mut word = String::new();
+    for c in rest.chars().chain(std::iter::once(' ')) {
+        if c.is_alphabetic() {
+            word.push(c);
+            continue;
+        }
+        if COMMON_WHOLE.contains(&word.as_str()) {
             used = true;
-        } else if !context.iter().any(|w| w == piece) {
-            own += piece.chars().count();
+        } else if !context.iter().any(|w| *w == word) {
+            own.push_str(&word);
+        }
+        word.clear();
+        if c.is_alphanumeric() {
+            own.push(c);
         }
     }
-    own += rest.chars().filter(|c| c.is_alphanumeric() && !c.is_alphabetic()).count();
-    used && own < MIN_OWN_CHARACTERS
+    used && (own.chars().count() < MIN_OWN_CHARACTERS || predictable(&own))
 }
 
 #[cfg(test)]
@@ -365,6 +376,14 @@ mod tests {
         let dan = Context { email: "dan@example.test", display_name: None, has_second_factor: false };
         assert!(assess("dangerous password 1", &dan).is_acceptable());
         assert_eq!(assess("dan-password-2024", &dan), Verdict::CommonWords);
+        // what is left is only a run or a repetition (the exploratory review's "Good" passwords)
+        for bad in ["password12345678", "letmein123456789", "iloveyou12345678", "Password-87654321", "qwerty-aaaabbbbcc", "iloveyou1234abcd"] {
+            assert_eq!(assess(bad, &c), Verdict::CommonWords, "{bad}");
+        }
+        // words of its own beside one still pass
+        for good in ["password-tractor-sunrise", "iloveyou mango tuesday 42", "letmein Tr0ub4dor&3x"] {
+            assert!(assess(good, &c).is_acceptable(), "{good}");
+        }
     }
 
     #[test]

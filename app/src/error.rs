@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 /// reloads what it shows then (another tab or browser may have removed the other way meanwhile).
 pub const LAST_SIGN_IN_METHOD: &str = "sign_in_methods";
 
+/// Said when a passkey would take the name of another of the account's passkeys: at the field,
+/// before the rename is sent, and by the server's refusal (a rename racing another).
+pub const PASSKEY_NAME_TAKEN: &str = "Another of your passkeys has this name. Choose a different one, so you can tell them apart.";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("Incorrect email or password.")]

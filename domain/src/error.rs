@@ -164,6 +164,9 @@ pub enum Invalid {
     PasskeyFailed { ceremony: PasskeyCeremony, reason: PasskeyFailure },
     PasskeyNameTooLong,
     PasskeyNameMissing,
+    /// Renaming a passkey to the name of another of the account's passkeys (letter case aside):
+    /// its Rename and Remove buttons would read the same.
+    PasskeyNameTaken,
     OrganisationName,
     /// The activity list's "older" cursor is not one the list made.
     ActivityCursor,
@@ -200,7 +203,7 @@ impl Invalid {
             | Self::PasskeyNotRegistered
             | Self::NoPasskey
             | Self::PasskeyFailed { .. } => "passkey",
-            Self::PasskeyNameTooLong | Self::PasskeyNameMissing | Self::OrganisationName => "name",
+            Self::PasskeyNameTooLong | Self::PasskeyNameMissing | Self::PasskeyNameTaken | Self::OrganisationName => "name",
             Self::ActivityCursor => "before",
             Self::ActivityFilter => "filter",
         }

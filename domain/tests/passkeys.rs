@@ -202,6 +202,49 @@ async fn default_names_are_numbered_and_chosen_names_are_kept(db: PgPool) {
     assert_eq!(rule(e), Invalid::PasskeyNameTooLong);
 }
 
+/// Two passkeys never share a name (letter case aside), so their buttons ("Rename Work laptop",
+/// "Remove Work laptop") and the removal's question tell them apart for everyone, a screen
+/// reader's user included. A name chosen when adding one that another has is numbered (the
+/// authenticator already keeps the passkey: refusing it then would leave one that signs in
+/// nowhere); a rename to it is refused with the reason, and changes nothing. Both used to be
+/// accepted as they were.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_passkeys_never_share_a_name(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let laptop = register(&svc, &session, &mut key(1), "Work laptop").await.unwrap();
+    assert_eq!(register(&svc, &session, &mut key(2), "work LAPTOP").await.unwrap().name, "work LAPTOP 2");
+    let phone = register(&svc, &session, &mut key(3), "Phone").await.unwrap();
+    let e = passkeys::rename(&svc, &session, phone.id, " Work Laptop ", &ClientInfo::default()).await.unwrap_err();
+    assert_eq!(rule(e), Invalid::PasskeyNameTaken);
+    let mut names: Vec<String> = sqlx::query_scalar("SELECT name FROM passkeys").fetch_all(&db).await.unwrap();
+    names.sort();
+    assert_eq!(names, ["Phone", "Work laptop", "work LAPTOP 2"], "nothing renamed");
+    // its own name, in another case, is not another's
+    assert_eq!(passkeys::rename(&svc, &session, laptop.id, "WORK laptop", &ClientInfo::default()).await.unwrap(), "WORK laptop");
+    // another account's names are its own business
+    let (_, bob) = account(&svc, "bob@example.test").await;
+    assert_eq!(register(&svc, &bob, &mut key(4), "Phone").await.unwrap().name, "Phone");
+}
+
+/// Two renames at once of two passkeys to one name: one is taken, the other refused (each checks
+/// under the account's row).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn two_renames_at_once_to_one_name_take_it_once(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, session) = account(&svc, "ada@example.test").await;
+    let (a, b) = (register(&svc, &session, &mut key(1), "A").await.unwrap(), register(&svc, &session, &mut key(2), "B").await.unwrap());
+    let here = ClientInfo::default();
+    for _ in 0..10 {
+        let (x, y) = tokio::join!(passkeys::rename(&svc, &session, a.id, "Shared", &here), passkeys::rename(&svc, &session, b.id, "shared", &here));
+        assert!(x.is_ok() != y.is_ok(), "one of the two: {x:?} / {y:?}");
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM passkeys WHERE lower(name) = 'shared'").fetch_one(&db).await.unwrap();
+        assert_eq!(n, 1);
+        passkeys::rename(&svc, &session, a.id, "A", &ClientInfo::default()).await.unwrap();
+        passkeys::rename(&svc, &session, b.id, "B", &ClientInfo::default()).await.unwrap();
+    }
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_provider_whose_name_is_longer_than_a_passkey_name_still_adds_its_passkeys(db: PgPool) {
     // (the installed list has such names: this one is 68 characters, a passkey's name at most 64)

@@ -144,6 +144,12 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expect(rows(page)).toHaveCount(2);
   await expect(rows(page).nth(1)).not.toContainText('Synced');
 
+  // a name another passkey has is said at the field before the device makes anything
+  await addPasskey(page, 'blue KEY');
+  await expect(passkeys(page).getByLabel('Name (optional)')).toHaveAccessibleDescription(/Another of your passkeys has this name\. Choose a different one, so you can tell them apart\.$/);
+  expect(await credentialCount(second)).toBe(1);
+  await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
+
   // the same authenticator cannot register twice
   await addPasskey(page, 'Again');
   await expect(passkeys(page).getByRole('alert')).toContainText('already has a passkey for your account');
@@ -171,6 +177,14 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await nameField.fill('x'.repeat(65));
   await rename.getByRole('button', { name: 'Save' }).click();
   await expect(nameField).toHaveAccessibleDescription('Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”. Use at most 64 characters.');
+  // the other passkey's name, in other letters: refused, so their buttons never read the same
+  const otherName = (await rows(page).first().locator('.passkey-name').innerText()).trim();
+  await nameField.fill(` ${otherName.toUpperCase()} `);
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(nameField).toHaveAccessibleDescription(
+    'Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”. Another of your passkeys has this name. Choose a different one, so you can tell them apart.',
+  );
+  await expect(nameField).toBeFocused();
   // a modal dialog: Tab and Shift+Tab never reach the page behind it, which is out of reach of
   // screen readers and the mouse too while it is open
   await rename.getByLabel('Name').focus();

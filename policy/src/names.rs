@@ -18,6 +18,11 @@ pub fn without_hidden_characters(name: &str) -> String {
     name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
 }
 
+/// Whether two passkey names read the same, letter case aside (an account's passkeys never do).
+pub fn same_passkey_name(a: &str, b: &str) -> bool {
+    without_hidden_characters(a).to_lowercase() == without_hidden_characters(b).to_lowercase()
+}
+
 /// Whether a passkey name is too long (the server refuses it with the same rule).
 pub fn passkey_name_too_long(name: &str) -> bool {
     without_hidden_characters(name).chars().count() > PASSKEY_NAME_MAX
@@ -36,5 +41,12 @@ mod tests {
         assert_eq!(without_hidden_characters(" 👩\u{200D}💻 laptop "), "👩\u{200D}💻 laptop");
         // invisible spaces would make a name that looks like another differ from it
         assert_eq!(without_hidden_characters("Work\u{200B} laptop\u{2060}\u{FEFF}"), "Work laptop");
+    }
+
+    #[test]
+    fn passkey_names_read_the_same_in_any_letter_case() {
+        assert!(same_passkey_name("Work laptop", " WORK Laptop\u{200B} "));
+        assert!(same_passkey_name("Ölçü", "ÖLÇÜ"));
+        assert!(!same_passkey_name("Work laptop", "Work laptop 2"));
     }
 }

@@ -172,6 +172,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::PasskeyFailed { ceremony, reason } => return passkey_failure(*ceremony, *reason),
         Invalid::PasskeyNameTooLong => return format!("Use at most {NAME_MAX} characters."),
         Invalid::PasskeyNameMissing => "Enter a name.",
+        Invalid::PasskeyNameTaken => crate::error::PASSKEY_NAME_TAKEN,
         Invalid::OrganisationName => "Use 1 to 100 characters for the name.",
         Invalid::ActivityCursor => "That page of activity is not available. Reload the page to start from the newest.",
         Invalid::ActivityFilter => "Choose one of the listed kinds of activity.",
@@ -240,6 +241,7 @@ mod tests {
                 "Signing in with the passkey failed: this page's address does not match the site the passkey is for.",
             ),
             (Invalid::PasskeyNameTooLong, "name", "Use at most 64 characters."),
+            (Invalid::PasskeyNameTaken, "name", "Another of your passkeys has this name. Choose a different one, so you can tell them apart."),
         ];
         for (rule, field, text) in cases {
             assert_eq!((rule.field(), sentence(&rule).as_str()), (field, text));

@@ -219,6 +219,11 @@ pub async fn names(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<Strin
     sqlx::query_scalar!("SELECT name FROM passkeys WHERE user_id = $1", user_id.0).fetch_all(db).await
 }
 
+/// The names of the account's passkeys other than `id`.
+pub async fn names_of_others(db: impl PgExecutor<'_>, user_id: UserId, id: PasskeyId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT name FROM passkeys WHERE user_id = $1 AND id <> $2", user_id.0, id.0).fetch_all(db).await
+}
+
 /// Locks the account row, so two removals racing cannot both see "another way to sign in remains".
 /// Transactions that end several sessions or remove a way to sign in take it before those rows
 /// (the account's row, then its sessions, passkeys, links; "This wasn't me" and "No, secure my

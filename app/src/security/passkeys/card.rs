@@ -62,7 +62,8 @@ pub fn PasskeysCard(
         let items = items.clone();
         move || match panel.get() {
             PasskeyPanel::Renaming(id) => items.iter().find(|p| p.id == id).cloned().map(|p| {
-                view! { <RenameDialog passkey=p pending error=rename_error on_save=on_rename on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/> }
+                let others: Vec<String> = items.iter().filter(|o| o.id != id).map(|o| o.name.clone()).collect();
+                view! { <RenameDialog passkey=p others pending error=rename_error on_save=on_rename on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/> }
             }),
             _ => None,
         }
@@ -85,12 +86,19 @@ pub fn PasskeysCard(
         panel.set(PasskeyPanel::None);
         request_animation_frame(move || opener.with_value(|id| dom::focus(id)));
     };
+    let names = StoredValue::new(items.iter().map(|p| p.name.clone()).collect::<Vec<_>>());
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
         let name = new_name.get_untracked();
         if policy::names::passkey_name_too_long(&name) {
             // (the field takes the focus with its error)
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
+            return;
+        }
+        // (the server would number it, "Work laptop 2"; said before the device makes the passkey,
+        // the person can choose)
+        if names.with_value(|names| names.iter().any(|n| policy::names::same_passkey_name(n, &name))) {
+            name_error.set(Some(crate::error::PASSKEY_NAME_TAKEN.to_string()));
             return;
         }
         name_error.set(None);
@@ -220,6 +228,9 @@ pub fn RemovePasskeyConfirm(
 #[component]
 pub fn RenameDialog(
     passkey: PasskeyView,
+    /// The names of the account's other passkeys (a rename to one of them is refused).
+    #[prop(optional)]
+    others: Vec<String>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_save: Callback<(String, String)>,
@@ -245,6 +256,8 @@ pub fn RenameDialog(
             name_error.set(Some("Enter a name.".to_string()));
         } else if policy::names::passkey_name_too_long(&typed) {
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
+        } else if others.iter().any(|o| policy::names::same_passkey_name(o, &typed)) {
+            name_error.set(Some(crate::error::PASSKEY_NAME_TAKEN.to_string()));
         } else {
             name_error.set(None);
             on_save.run((id.clone(), typed));

@@ -216,11 +216,18 @@ fn expires(svc: &Services) -> (OffsetDateTime, OffsetDateTime) {
     (now, now + Duration::minutes(CEREMONY_MINUTES))
 }
 
-/// Renames one of the account's passkeys; another account's passkey answers `NotFound`.
+/// Renames one of the account's passkeys; another account's passkey answers `NotFound`. A name
+/// another of the account's passkeys has (letter case aside) is refused: their buttons ("Rename
+/// Work laptop") and the removal's question would read the same. (Checked under the account's
+/// row, which adding a passkey takes too, so two at once cannot both take one name.)
 pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &str, client: &ClientInfo) -> Result<String, DomainError> {
     let name = clean_name(name)?.ok_or_else(|| DomainError::Invalid(Invalid::PasskeyNameMissing))?;
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
+    db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
+    if db::passkeys::names_of_others(&mut *tx, auth.user_id, id).await?.iter().any(|n| same_name(n, &name)) {
+        return Err(DomainError::Invalid(Invalid::PasskeyNameTaken));
+    }
     let old = db::passkeys::rename(&mut *tx, auth.user_id, id, &name).await?.ok_or(DomainError::NotFound)?;
     // recorded, so the activity never shows a passkey added under one name and removed under
     // another as if they were two (no notice: it changes no way to sign in)
@@ -277,7 +284,7 @@ pub mod known;
 mod registration;
 
 pub use ceremonies::{begin_reverify, begin_sign_in, finish_reverify, finish_sign_in};
-pub use registration::{begin_first, begin_registration, clean_name, default_name, finish_first, finish_registration, store_first, FirstPasskey};
+pub use registration::{begin_first, begin_registration, clean_name, default_name, finish_first, finish_registration, same_name, store_first, FirstPasskey};
 
 #[cfg(test)]
 mod tests {

@@ -57,8 +57,8 @@ pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
     Ok(Some(name))
 }
 
-/// The default name: the provider's, numbered when the account already has one by that name
-/// ("iCloud Keychain", "iCloud Keychain 2", …), and never longer than a passkey's name may be
+/// The default name: the provider's (or the one chosen), numbered when the account already has one
+/// by that name, letter case aside ("iCloud Keychain", "iCloud Keychain 2", …), and never longer than a passkey's name may be
 /// (`NAME_MAX`): some providers' names are longer ("Security Key NFC by Yubico - Enterprise
 /// Edition (Enterprise Profile)"), so the name is cut, with "…", to leave room for the number.
 pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
@@ -71,12 +71,17 @@ pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
         let cut: String = base.chars().take(room - 1).collect();
         format!("{}…{suffix}", cut.trim_end())
     };
+    let free = |c: &String| !taken.iter().any(|t| same_name(t, c));
     let first = fitted(String::new());
-    if !taken.contains(&first) {
+    if free(&first) {
         return first;
     }
-    (2..).map(|n| fitted(format!(" {n}"))).find(|c| !taken.contains(c)).expect("unbounded")
+    (2..).map(|n| fitted(format!(" {n}"))).find(free).expect("unbounded")
 }
+
+/// Whether two passkey names read the same (letter case aside; the browser checks a rename with
+/// the same rule).
+pub use policy::names::same_passkey_name as same_name;
 
 /// The authenticator model from the registration's authenticator data (bytes 37..53 once the
 /// attested-credential flag is set). Informational only: with attestation "none" nobody vouches
@@ -125,10 +130,11 @@ pub async fn finish_registration(
     let provider = svc.passkeys.provider_name(aaguid);
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
-    let name = match chosen {
-        Some(n) => n,
-        None => default_name(provider, &db::passkeys::names(&mut *tx, auth.user_id).await?),
-    };
+    // (a name another passkey has is numbered, as the provider's is: the authenticator already
+    // keeps this passkey, so refusing it now would leave one there that signs in nowhere; the page
+    // says the name it got)
+    let taken = db::passkeys::names(&mut *tx, auth.user_id).await?;
+    let name = default_name(chosen.as_deref().or(provider), &taken);
     let id = PasskeyId::new();
     let new = NewPasskey {
         id,

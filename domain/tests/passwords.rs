@@ -339,7 +339,13 @@ async fn an_empty_email_or_password_is_said_as_missing_and_neither_hashed_nor_co
     let svc = services(db.clone());
     let (_, ada) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &from("x")).await.unwrap();
     let hashes = svc.hasher.calls();
-    for (email, pw, rule) in [("", PW, Invalid::EmailMissing), ("   ", PW, Invalid::EmailMissing), ("ada@example.test", "", Invalid::PasswordMissing)] {
+    // (and one that is no address at all, without an "@": said so, not "incorrect email or password")
+    for (email, pw, rule) in [
+        ("", PW, Invalid::EmailMissing),
+        ("   ", PW, Invalid::EmailMissing),
+        ("ada@example.test", "", Invalid::PasswordMissing),
+        ("ada.example.test", PW, Invalid::EmailMalformed),
+    ] {
         let r = try_sign_in(&svc, email, pw).await;
         assert!(matches!(&r, Err(DomainError::Invalid(got)) if *got == rule), "{email:?}/{pw:?}: {r:?}");
     }

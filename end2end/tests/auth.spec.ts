@@ -134,6 +134,13 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
     await expect(password).toHaveAccessibleDescription('Enter your password.');
     await expect(password).toBeFocused();
     await expect(email).not.toHaveAttribute('aria-invalid', 'true');
+    // no address at all (no "@"): said at the field, not "Incorrect email or password."
+    await email.fill('ada.example.test');
+    await password.fill(strongPassword());
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expect(email).toHaveAccessibleDescription('Enter an email address like name@example.com.');
+    await expect(email).toBeFocused();
+    await expect(page.getByRole('alert')).toHaveCount(0);
   });
 
   // The same work behind both answers (one argon2 verification each) is asserted by counting the

@@ -89,7 +89,7 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     // described by its facts: two sessions of one browser at one address differ by when
     await expect(row.getByRole('button', { name: /^Revoke Firefox 140 on Windows/ })).toHaveAccessibleDescription(/ · signed in .+ · last active /);
     await row.getByRole('button', { name: /^Revoke Firefox 140 on Windows/ }).click();
-    const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
+    const confirm = page.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ });
     await expect(confirm).toBeVisible();
     await confirm.getByRole('button', { name: 'Revoke' }).click();
     await expect(page.getByRole('status')).toContainText('Session revoked');
@@ -114,7 +114,7 @@ test('revoking a session another tab already revoked says it had already ended, 
     await gotoHydrated(tab, SECURITY_PATH);
     const revoke = async (p: Page) => {
       await rows(p).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox 140 on Windows/ }).click();
-      await p.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+      await p.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ }).getByRole('button', { name: 'Revoke' }).click();
     };
     await revoke(page);
     await expect(page.getByRole('status')).toContainText('Session revoked');
@@ -140,7 +140,7 @@ test('with the keyboard, a confirmation takes the focus when it opens and gives 
     const revoke = rows(page).filter({ hasText: 'Firefox 140 on Windows' }).getByRole('button', { name: /^Revoke Firefox 140 on Windows/ });
     await revoke.focus();
     await page.keyboard.press('Enter');
-    const confirm = page.getByRole('group', { name: /^Revoke Firefox on Windows/ });
+    const confirm = page.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ });
     await expect(confirm).toBeFocused();
     await page.keyboard.press('Tab');
     await expect(confirm.getByRole('button', { name: 'Revoke', exact: true })).toBeFocused();
@@ -193,7 +193,7 @@ test('a device signed out elsewhere goes to sign-in on its next action, not to a
     await gotoHydrated(page, SECURITY_PATH);
     const row = rows(page).filter({ hasText: 'Firefox 140 on Windows' });
     await row.getByRole('button', { name: 'Revoke' }).click();
-    await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ }).getByRole('button', { name: 'Revoke' }).click();
     await expect(page.getByRole('status')).toContainText('Session revoked');
 
     const section = region(firefox, 'Password');
@@ -227,14 +227,14 @@ test.describe(() => {
       // Escape in the dialog: the keyboard is back on the row's Revoke, where it began (the
       // confirmation it went through closed as the dialog opened; it fell to the page's heading)
       await revoke.click();
-      await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+      await page.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ }).getByRole('button', { name: 'Revoke' }).click();
       await expect(dialog).toBeVisible();
       await page.keyboard.press('Escape');
       await expect(dialog).toHaveCount(0);
       await expect(revoke).toBeFocused();
       // again, confirmed this time
       await revoke.click();
-      await page.getByRole('group', { name: /^Revoke Firefox on Windows/ }).getByRole('button', { name: 'Revoke' }).click();
+      await page.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ }).getByRole('button', { name: 'Revoke' }).click();
       await expect(dialog).toBeVisible();
       await expect(rows(page)).toHaveCount(2);
       await dialog.getByLabel('Your password').fill(account.password);

@@ -149,7 +149,8 @@ impl SessionView {
             (Some(ip), Some(g)) => g.locate(ip),
             (ip, _) => GeoIp::none().locate(ip.unwrap_or("")),
         };
-        let label = format!("{} on {}", device.browser_name, device.os);
+        // (the browser as the row names it, "Chrome 156": the question about a row reads as the row)
+        let label = format!("{} on {}", device.browser, device.os);
         SessionView {
             id: s.id.to_string(),
             label: match location.place {

@@ -83,7 +83,7 @@ pub struct SessionView {
     pub id: String,
     /// "Firefox 140", or "Unknown browser".
     pub browser: String,
-    /// "Firefox on Windows 10 in Berlin", for confirmations.
+    /// "Firefox 140 on Windows 10 in Berlin", for confirmations.
     pub label: String,
     /// "Windows 10", or "Unknown OS".
     pub os: String,

@@ -82,11 +82,7 @@ pub(super) fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &
     SessionView {
         id: id.into(),
         browser: browser.into(),
-        label: format!(
-            "{} on {os}{}",
-            browser.split(' ').next().unwrap_or(browser),
-            if ip == "203.0.113.24" { " in Berlin" } else { "" }
-        ),
+        label: format!("{browser} on {os}{}", if ip == "203.0.113.24" { " in Berlin" } else { "" }),
         os: os.into(),
         kind,
         user_agent: String::new(),

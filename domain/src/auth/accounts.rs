@@ -134,6 +134,11 @@ pub async fn sign_in(
     if password.expose().is_empty() {
         return Err(DomainError::Invalid(Invalid::PasswordMissing));
     }
+    // (no address without an "@" can be an account's: said as a typing slip, not as a wrong
+    // password, which would send the person to Forgot password; it tells nothing about accounts)
+    if !email.contains('@') {
+        return Err(DomainError::Invalid(Invalid::EmailMalformed));
+    }
     let normalized = normalize_email(email);
     // (no account's address is empty, longer than 254 or holds a control character, which
     // Postgres may even refuse to compare: NUL)

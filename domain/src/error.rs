@@ -141,6 +141,8 @@ pub enum Invalid {
     /// An empty code from the authenticator app (the second step, "Confirm it's you", set-up).
     AuthenticatorCodeMissing,
     AuthenticatorCodeWrong,
+    /// One of the app's current codes, already used (each works once).
+    AuthenticatorCodeUsed,
     /// An empty backup code at the second step.
     BackupCodeMissing,
     BackupCodeWrong,
@@ -188,6 +190,7 @@ impl Invalid {
             | Self::NoAuthenticatorToConfirm
             | Self::AuthenticatorCodeShort
             | Self::AuthenticatorCodeWrong
+            | Self::AuthenticatorCodeUsed
             | Self::BackupCodeMissing
             | Self::BackupCodeWrong
             | Self::AuthenticatorSetupExpired

@@ -147,9 +147,10 @@ async fn an_enrolment_expires_after_ten_minutes_and_belongs_to_its_session(db: P
 async fn each_code_works_once_even_submitted_twice_at_once(db: PgPool) {
     let svc = services(db);
     let (_, session, secret, _) = enrolled(&svc).await;
-    // the enrolment used the current step: the same code again is refused
+    use two_factor::CodeCheck::{Right, Used, Wrong};
+    // the enrolment used the current step: the same code again is refused, as used
     let now = totp::step_at(svc.clock.now());
-    assert!(!two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now)).await.unwrap());
+    assert_eq!(two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now)).await.unwrap(), Used);
     // 30 s later, the next code works once; two simultaneous submissions: exactly one succeeds
     svc.clock.advance(Duration::seconds(30));
     let code = totp::code_for_step(&secret, now + 1);
@@ -159,16 +160,18 @@ async fn each_code_works_once_even_submitted_twice_at_once(db: PgPool) {
             tokio::spawn(async move { two_factor::verify_totp(&svc, session.user_id, &code).await.unwrap() })
         })
         .collect();
-    let mut ok = 0;
+    let mut outcomes = Vec::new();
     for t in tries {
-        ok += usize::from(t.await.unwrap());
+        outcomes.push(t.await.unwrap());
     }
-    assert_eq!(ok, 1);
+    outcomes.sort_by_key(|o| *o != Right);
+    assert_eq!(outcomes, [Right, Used]);
     // an older code (the previous step, still inside the skew) is refused after a later one
     svc.clock.advance(Duration::seconds(30));
-    assert!(two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 2)).await.unwrap());
-    assert!(!two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 1)).await.unwrap());
-    assert!(!two_factor::verify_totp(&svc, session.user_id, "12345").await.unwrap());
+    assert_eq!(two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 2)).await.unwrap(), Right);
+    assert_eq!(two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 1)).await.unwrap(), Used);
+    assert_eq!(two_factor::verify_totp(&svc, session.user_id, "12345").await.unwrap(), Wrong);
+    assert_eq!(two_factor::verify_totp(&svc, session.user_id, &totp::code_for_step(&secret, now + 9)).await.unwrap(), Wrong, "not one of the current codes");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -298,7 +301,7 @@ async fn with_an_authenticator_a_right_password_gives_no_session_until_the_code(
     assert!(matches!(again, Err(DomainError::SignInAgain)));
     let other = second_step(&svc).await;
     let reused = complete_sign_in(&svc, &other, SecondStep::Authenticator, &code, &ClientInfo::default()).await;
-    assert!(matches!(reused, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))), "a code works once");
+    assert!(matches!(reused, Err(DomainError::Invalid(Invalid::AuthenticatorCodeUsed))), "a code works once, and is said to be used: {reused:?}");
     // a backup code instead: says how many are left
     let done = complete_sign_in(&svc, &other, SecondStep::BackupCode, &codes[2], &ClientInfo::default()).await.unwrap();
     assert_eq!(done.backup_codes_left, Some(9));
@@ -839,9 +842,13 @@ async fn an_authenticator_code_re_verifies_once(db: PgPool) {
     let done = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await.unwrap();
     assert!(authenticate(&svc, &token).await.unwrap().is_none(), "the old token is refused at once");
     assert!(domain::auth::recent::require_recent(&svc, &me(&svc, &done.token).await).is_ok());
-    // the same code cannot be used again
+    // the same code cannot be used again: said as used (it was said "not right", which sent people
+    // to doubt their app), and counted as a failure like a wrong one
+    let failed_before: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'reverify_failed'").fetch_one(&svc.db).await.unwrap();
     let again = domain::auth::reverify::with_authenticator_code(&svc, &session, &code, &ClientInfo::default()).await;
-    assert!(matches!(again, Err(DomainError::Invalid(Invalid::AuthenticatorCodeWrong))));
+    assert!(matches!(again, Err(DomainError::Invalid(Invalid::AuthenticatorCodeUsed))), "{again:?}");
+    let failed_after: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'reverify_failed'").fetch_one(&svc.db).await.unwrap();
+    assert_eq!(failed_after, failed_before + 1);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -174,11 +174,11 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   await expectSecurityPage(page);
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password + authenticator app');
 
-  // the same code cannot be used twice
+  // the same code cannot be used twice, and is said to be used (not "not right")
   await signOutAndIn(page, account);
   await page.getByLabel('6-digit code').fill(code);
   await page.getByRole('button', { name: 'Continue' }).click();
-  await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
+  await expect(page.getByRole('alert')).toHaveText('That code was already used. Wait for the next code in your authenticator app, then enter it.');
 
   // a backup code instead (any case, no hyphen): how many are left
   await page.getByRole('button', { name: 'Use a backup code instead' }).click();

@@ -141,6 +141,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::NoAuthenticatorToConfirm => "This account has no authenticator app. Confirm it's you another way.",
         Invalid::BackupCodeMissing => "Enter one of your backup codes.",
         Invalid::AuthenticatorCodeWrong => "That code is not right. Enter the current code from your authenticator app.",
+        Invalid::AuthenticatorCodeUsed => "That code was already used. Wait for the next code in your authenticator app, then enter it.",
         Invalid::BackupCodeWrong => "That backup code is not right, or it has been used already.",
         Invalid::AuthenticatorAlreadySetUp => "An authenticator app is already set up.",
         Invalid::AuthenticatorSetupExpired => "This setup has expired. Start again to get a new QR code.",
@@ -230,6 +231,7 @@ mod tests {
                 "Your password is shorter than 15 characters. Choose a longer password first, then turn this off.",
             ),
             (Invalid::AuthenticatorSetupExpired, "code", "This setup has expired. Start again to get a new QR code."),
+            (Invalid::AuthenticatorCodeUsed, "code", "That code was already used. Wait for the next code in your authenticator app, then enter it."),
             (
                 Invalid::AuthenticatorSetupReplaced,
                 "code",

@@ -60,9 +60,10 @@ pub async fn with_authenticator_code(
     let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
         return Err(wrong());
     };
-    if !crate::auth::two_factor::verify_totp(svc, auth.user_id, code).await? {
+    let check = crate::auth::two_factor::verify_totp(svc, auth.user_id, code).await?;
+    if check != crate::auth::two_factor::CodeCheck::Right {
         attempt.failed(svc, Check::Reverify, client).await?;
-        return Err(wrong());
+        return Err(DomainError::Invalid(check.refusal()));
     }
     attempt.succeeded(svc).await?;
     let mut tx = svc.db.begin().await?;

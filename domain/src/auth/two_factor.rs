@@ -141,14 +141,37 @@ pub async fn finish_enrolment(
     Ok(codes)
 }
 
+/// What an authenticator code turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// Right, and now used.
+    Right,
+    Wrong,
+    /// One of the app's current codes, but its step (or a later one) was already used: each code
+    /// works once. Refused like a wrong code, and said as what it is, so the person waits for the
+    /// next code instead of doubting the app.
+    Used,
+}
+
 /// Checks an authenticator code for an account: right, within ±1 step, and later than the last
 /// step used (each code works once, even when submitted twice at the same moment).
-pub async fn verify_totp(svc: &Services, user_id: UserId, code: &str) -> Result<bool, DomainError> {
-    let Some(row) = db::two_factor::find_credential(&svc.db, user_id).await? else { return Ok(false) };
+pub async fn verify_totp(svc: &Services, user_id: UserId, code: &str) -> Result<CodeCheck, DomainError> {
+    let Some(row) = db::two_factor::find_credential(&svc.db, user_id).await? else { return Ok(CodeCheck::Wrong) };
     let secret = svc.keys.totp.open(&row.sealed(), &aad(user_id))?;
     match totp::matching_step(&secret, code, svc.clock.now()) {
-        Some(step) => Ok(db::two_factor::use_step(&svc.db, user_id, step).await?),
-        None => Ok(false),
+        Some(step) if db::two_factor::use_step(&svc.db, user_id, step).await? => Ok(CodeCheck::Right),
+        Some(_) => Ok(CodeCheck::Used),
+        None => Ok(CodeCheck::Wrong),
+    }
+}
+
+impl CodeCheck {
+    /// The refusal of a code that was not right.
+    pub(crate) fn refusal(self) -> Invalid {
+        match self {
+            Self::Used => Invalid::AuthenticatorCodeUsed,
+            Self::Right | Self::Wrong => Invalid::AuthenticatorCodeWrong,
+        }
     }
 }
 

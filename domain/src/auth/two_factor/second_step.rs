@@ -102,9 +102,12 @@ pub async fn complete_sign_in(
     let (user_id, attempts, provider) = (claimed.user_id, claimed.failures, claimed.provider);
     // (the path its first step was counted on: after a provider, the account's proven path)
     let path = crate::auth::device_cookies::ThrottlePath::from_key(&claimed.throttle_path);
-    let outcome = match step {
-        SecondStep::Authenticator => verify_totp(svc, user_id, code).await?.then_some(None),
-        SecondStep::BackupCode => use_backup_code(svc, user_id, code).await?.map(Some),
+    let (outcome, refusal) = match step {
+        SecondStep::Authenticator => {
+            let check = verify_totp(svc, user_id, code).await?;
+            ((check == super::CodeCheck::Right).then_some(None), check.refusal())
+        }
+        SecondStep::BackupCode => (use_backup_code(svc, user_id, code).await?.map(Some), Invalid::BackupCodeWrong),
     };
     let Some(backup_codes_left) = outcome else {
         crate::auth::throttle::second_step_failed(svc, user_id, path, client).await?;
@@ -112,10 +115,7 @@ pub async fn complete_sign_in(
             db::pending_sign_ins::delete_pending(&svc.db, &hash).await?;
             return Err(DomainError::SignInAgain);
         }
-        return Err(DomainError::Invalid(match step {
-            SecondStep::Authenticator => Invalid::AuthenticatorCodeWrong,
-            SecondStep::BackupCode => Invalid::BackupCodeWrong,
-        }));
+        return Err(DomainError::Invalid(refusal));
     };
     // The pending sign-in is used once (even if two tabs finish at the same moment), and the
     // session begins in the same transaction, after the account's row: Sign out everywhere, a

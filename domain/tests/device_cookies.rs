@@ -229,7 +229,7 @@ async fn strangers_who_lock_the_untrusted_path_cannot_keep_the_owner_of_an_accou
     let done = two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, &code, &phone).await.expect("her code signs her in");
     assert!(authenticate(&svc, &done.token).await.unwrap().is_some());
     // a full sign-in: from now on the phone has a path of its own
-    assert!(svc.device_cookies.path(Some(&done.device), done_user(&db).await).is_trusted());
+    assert!(svc.device_cookies.path(Some(&done.device), done_user(&db).await, svc.clock.now()).is_trusted());
     // nobody else was let in: the stranger's path is still locked, for every other new browser too
     assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &new_phone()).await, Err(DomainError::InvalidCredentials)));
     assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &attacker()).await, Err(DomainError::InvalidCredentials)));
@@ -252,7 +252,7 @@ async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesse
     let first = reset_from(&svc, &db, &new_phone(), "mailbox thief's choice one").await.expect("proven");
     let second = reset_from(&svc, &db, &attacker(), "mailbox thief's choice two").await.expect("proven");
     let ada = done_user(&db).await;
-    assert_eq!(svc.device_cookies.path(Some(&first), ada), svc.device_cookies.path(Some(&second), ada), "one path for both");
+    assert_eq!(svc.device_cookies.path(Some(&first), ada, svc.clock.now()), svc.device_cookies.path(Some(&second), ada, svc.clock.now()), "one path for both");
     let (one, two) = (ClientInfo { device: Some(first), ..new_phone() }, ClientInfo { device: Some(second), ..attacker() });
     let pending = match sign_in(&svc, "ada@example.test", &Password::new("mailbox thief's choice two"), &one).await {
         Err(DomainError::SecondStepRequired(pending)) => pending,

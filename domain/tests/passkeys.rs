@@ -357,8 +357,8 @@ async fn a_ceremony_cookie_under_another_key_or_a_device_cookie_in_its_place_fin
     assert_eq!(rule(e), Invalid::PasskeyExpired);
     let (_, ceremony) = begin_sign_in(&svc);
     let as_device = domain::secret::DeviceCookie::from_cookie(ceremony.expose());
-    assert!(!svc.device_cookies.path(Some(&as_device), session.user_id).is_trusted());
-    assert!(svc.device_cookies.path(Some(&device), session.user_id).is_trusted(), "the real one is");
+    assert!(!svc.device_cookies.path(Some(&as_device), session.user_id, svc.clock.now()).is_trusted());
+    assert!(svc.device_cookies.path(Some(&device), session.user_id, svc.clock.now()).is_trusted(), "the real one is");
     assert_eq!(count(&db, "sessions").await, 1, "only the sign-up's");
 }
 

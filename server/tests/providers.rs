@@ -780,6 +780,11 @@ async fn a_provider_sign_in_of_an_account_with_an_authenticator_asks_for_its_cod
         let (res, _) = thief.post(&w.app, "/api/auth/second-step", &[("code", "000000"), ("method", "totp")]).await;
         assert!(!thief.signed_in(), "{}", res.status());
     }
+    // (counted on the account's proven path, where its first step was claimed, though the thief's
+    // browser has no cookie naming it: counted on the untrusted path instead, they would never
+    // hold up the next provider sign-in, and the code guesses would be unbounded)
+    assert_eq!(count(&w.db, "SELECT COALESCE(sum(failed_attempts), 0)::bigint FROM sign_in_throttles WHERE device = 'proven'").await, 5);
+    assert_eq!(count(&w.db, "SELECT count(*) FROM sign_in_throttles WHERE device = ''").await, 0);
     let res = sign_in_as(&w, &mut thief, "GitHub", &gh, Tweak::None).await;
     assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=locked");
     assert!(!thief.0.iter().any(|c| c.starts_with("__Host-gatehouse-pending=")), "no new pending sign-in");

@@ -39,6 +39,10 @@ use crate::secret::DeviceCookie;
 pub const MAX_ACCOUNTS: usize = 5;
 /// How long a browser stays trusted after its last full sign-in (the cookie's Max-Age).
 pub const LIFETIME_DAYS: i64 = 365;
+/// How long a proven entry counts after the reset that gave it: the reset proves the mailbox that
+/// day, not for ever (someone who read the mailbox once cannot go on using, or locking, the proven
+/// path after the owner took it back). A full sign-in replaces it with the browser's own path.
+pub const PROVEN_HOURS: i64 = 24;
 
 const LABEL: &[u8] = b"gatehouse device cookie v2";
 /// A proven entry's label (`ThrottlePath::Proven`): a browser that reset the password of an account
@@ -179,12 +183,13 @@ impl DeviceCookieKey {
         mine.into_iter().next()
     }
 
-    /// The path this browser's attempts on `user`'s account are counted on.
-    pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId) -> ThrottlePath {
+    /// The path this browser's attempts on `user`'s account are counted on at `now` (a proven entry
+    /// older than [`PROVEN_HOURS`] counts as none).
+    pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> ThrottlePath {
         match self.entry_for(cookie, user) {
             Some(Entry { proven: false, nonce, .. }) => ThrottlePath::Device(nonce),
-            Some(Entry { proven: true, .. }) => ThrottlePath::Proven,
-            None => ThrottlePath::Untrusted,
+            Some(Entry { proven: true, issued, .. }) if now - issued < time::Duration::hours(PROVEN_HOURS) => ThrottlePath::Proven,
+            Some(Entry { proven: true, .. }) | None => ThrottlePath::Untrusted,
         }
     }
 
@@ -289,9 +294,9 @@ mod tests {
     fn a_browser_is_trusted_only_for_the_account_it_signed_in_to() {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         let cookie = k.issue(None, ada, now());
-        assert!(k.path(Some(&cookie), ada).is_trusted());
-        assert_eq!(k.path(Some(&cookie), bob), ThrottlePath::Untrusted);
-        assert_eq!(k.path(None, ada), ThrottlePath::Untrusted);
+        assert!(k.path(Some(&cookie), ada, now()).is_trusted());
+        assert_eq!(k.path(Some(&cookie), bob, now()), ThrottlePath::Untrusted);
+        assert_eq!(k.path(None, ada, now()), ThrottlePath::Untrusted);
     }
 
     #[test]
@@ -299,15 +304,15 @@ mod tests {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         // signed with another key
         let other_key = key(2).issue(None, ada, now());
-        assert_eq!(k.path(Some(&other_key), ada), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&other_key), ada, now()), ThrottlePath::Untrusted);
         // Bob's valid entry with Ada's id swapped in: the MAC no longer matches
         let bobs = k.issue(None, bob, now());
         let mut raw = URL_SAFE_NO_PAD.decode(bobs.expose()).unwrap();
         raw[..16].copy_from_slice(ada.0.as_bytes());
         let swapped = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
-        assert_eq!(k.path(Some(&swapped), ada), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&swapped), ada, now()), ThrottlePath::Untrusted);
         for junk in ["", "....", "not base64!", &"A".repeat(96)] {
-            assert_eq!(k.path(Some(&DeviceCookie::from_cookie(junk)), ada), ThrottlePath::Untrusted, "{junk:?}");
+            assert_eq!(k.path(Some(&DeviceCookie::from_cookie(junk)), ada, now()), ThrottlePath::Untrusted, "{junk:?}");
         }
     }
 
@@ -317,15 +322,15 @@ mod tests {
         let users: Vec<UserId> = (0..7).map(|_| UserId::new()).collect();
         let first = k.issue(None, users[0], now());
         let again = k.issue(Some(&first), users[0], now());
-        assert_eq!(k.path(Some(&first), users[0]), k.path(Some(&again), users[0]), "same nonce, same throttle row");
+        assert_eq!(k.path(Some(&first), users[0], now()), k.path(Some(&again), users[0], now()), "same nonce, same throttle row");
         let mut cookie = again;
         for u in &users[1..] {
             cookie = k.issue(Some(&cookie), *u, now());
         }
         assert_eq!(cookie.expose().split('.').count(), MAX_ACCOUNTS);
         // the most recent five accounts are remembered, the oldest are not
-        assert!(k.path(Some(&cookie), users[6]).is_trusted() && k.path(Some(&cookie), users[2]).is_trusted());
-        assert_eq!(k.path(Some(&cookie), users[0]), ThrottlePath::Untrusted);
+        assert!(k.path(Some(&cookie), users[6], now()).is_trusted() && k.path(Some(&cookie), users[2], now()).is_trusted());
+        assert_eq!(k.path(Some(&cookie), users[0], now()), ThrottlePath::Untrusted);
         assert!(cookie.expose().len() < 500, "fits easily in a cookie");
     }
 
@@ -343,7 +348,7 @@ mod tests {
         // signing in again renews it, with the same throttle row
         let renewed = k.issue(Some(&cookie), ada, now() + time::Duration::days(2));
         assert!(known_since(k.trusted_since(Some(&renewed), ada), Some(now() + time::Duration::days(1))));
-        assert_eq!(k.path(Some(&renewed), ada), k.path(Some(&cookie), ada));
+        assert_eq!(k.path(Some(&renewed), ada, now()), k.path(Some(&cookie), ada, now()));
     }
 
     #[test]
@@ -355,7 +360,7 @@ mod tests {
         raw[32..40].copy_from_slice(&later.to_be_bytes());
         let moved = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
         assert_eq!(k.trusted_since(Some(&moved), ada), None);
-        assert_eq!(k.path(Some(&moved), ada), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&moved), ada, now()), ThrottlePath::Untrusted);
     }
 
     #[test]
@@ -363,14 +368,18 @@ mod tests {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         let bobs = k.issue(None, bob, now());
         let proven = k.issue_proven(Some(&bobs), ada, now()).expect("no entry of a full sign-in for ada yet");
-        assert_eq!(k.path(Some(&proven), ada), ThrottlePath::Proven);
+        assert_eq!(k.path(Some(&proven), ada, now()), ThrottlePath::Proven);
         assert_eq!(k.trusted_since(Some(&proven), ada), None, "never a known device");
-        assert_eq!(k.path(Some(&proven), bob), k.path(Some(&bobs), bob), "other accounts' entries kept");
+        // for a day: a mailbox read once is no lasting way onto the proven path
+        let day = time::Duration::hours(PROVEN_HOURS);
+        assert_eq!(k.path(Some(&proven), ada, now() + day - time::Duration::seconds(1)), ThrottlePath::Proven);
+        assert_eq!(k.path(Some(&proven), ada, now() + day), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&proven), bob, now()), k.path(Some(&bobs), bob, now()), "other accounts' entries kept");
         // every proven browser shares the account's one row
-        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now()).unwrap()), ada).key(), b"proven");
+        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now()).unwrap()), ada, now()).key(), b"proven");
         // a full sign-in replaces it with the browser's own path
         let signed_in = k.issue(Some(&proven), ada, now());
-        assert!(k.path(Some(&signed_in), ada).is_trusted());
+        assert!(k.path(Some(&signed_in), ada, now()).is_trusted());
         assert_eq!(signed_in.expose().split('.').count(), 2);
         assert!(k.issue_proven(Some(&signed_in), ada, now()).is_none(), "its own path stays");
         for key in [&[][..], b"proven", &[7u8; 16][..]] {

@@ -1,6 +1,7 @@
 //! The guard every password and code check goes through: per-account guessing limits, counted per
-//! path (a browser holding this account's device cookie has its own counter; every other browser
-//! shares the account's untrusted one; see `device_cookies`). Failures that were counted are
+//! path (a browser holding this account's device cookie has its own counter; one that proved the
+//! mailbox or a linked provider without fully signing in shares the account's proven one; every
+//! other browser shares the account's untrusted one; see `device_cookies`). Failures that were counted are
 //! recorded as security events and logged at `info`, never with the password or code. Below every
 //! capability that checks a password or a code (sign-in, password change, re-verification).
 use time::OffsetDateTime;
@@ -39,7 +40,7 @@ impl Check {
 
 /// The path this request's guesses on `user`'s account are counted on.
 pub fn path(svc: &Services, client: &ClientInfo, user: UserId) -> ThrottlePath {
-    svc.device_cookies.path(client.device.as_ref(), user)
+    svc.device_cookies.path(client.device.as_ref(), user, svc.clock.now())
 }
 
 /// The path of a browser that proved `user`'s linked Google or GitHub identity: its own if it has
@@ -133,7 +134,8 @@ async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Chec
 }
 
 /// Checks a password for an account, through the throttle of this browser's path (its own if it
-/// holds the account's device cookie, the account's untrusted one otherwise): the attempt is
+/// holds the account's device cookie, the proven one with a proven entry, the account's untrusted
+/// one otherwise): the attempt is
 /// counted before the check's result is used (while the hash runs). While the throttle holds (too
 /// many recent failures, or locked out) the answer is `None` after the same hashing work as a real
 /// check, so a locked path looks exactly like a wrong password. A wrong password stays counted and

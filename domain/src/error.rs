@@ -42,6 +42,11 @@ pub enum DomainError {
     /// the server's middleware; no domain rule produces it today.)
     #[error("rate limited for {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
+    /// This browser's own throttle path (its device cookie for the account: it signed in there
+    /// before, so saying so tells nothing about accounts) is waiting after too many wrong passwords
+    /// or codes. Other paths answer as for a wrong password.
+    #[error("too many wrong attempts in this browser, retry in {retry_after_seconds} s")]
+    TooManyTries { retry_after_seconds: u64 },
     /// More work is waiting than the server admits (password hashes beyond the queue): refused at
     /// once instead of queueing without limit.
     #[error("overloaded, retry in {retry_after_seconds} s")]

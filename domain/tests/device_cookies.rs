@@ -269,3 +269,31 @@ async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesse
     let ada_s_own = ClientInfo { device: Some(svc.device_cookies.issue(None, ada, svc.clock.now())), ..attacker() };
     assert!(reset_from(&svc, &db, &ada_s_own, "ada's own new passphrase").await.is_none(), "its own path stays");
 }
+
+/// The owner's own browser, after her own five typos: her next try waits, and says so with the
+/// wait (`TooManyTries`), where it answered "Incorrect email or password." even to her right
+/// password, and she would reset a password that was fine. Saying so there tells nothing about
+/// accounts: that browser signed in to this one before. Every other browser still hears the
+/// wrong-password answer while its path waits.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_owners_own_browser_hears_how_long_to_wait_and_every_other_browser_hears_a_wrong_password(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let owners = browser(&signed_up.device);
+    for _ in 0..5 {
+        let r = try_sign_in(&svc, "ada@example.test", "my own typo", &owners).await;
+        assert!(matches!(r, Err(DomainError::InvalidCredentials)), "{r:?}");
+    }
+    let r = try_sign_in(&svc, "ada@example.test", PW, &owners).await;
+    assert!(matches!(r, Err(DomainError::TooManyTries { retry_after_seconds: 15 })), "{r:?}");
+    svc.clock.advance(Duration::seconds(10));
+    let r = try_sign_in(&svc, "ada@example.test", PW, &owners).await;
+    assert!(matches!(r, Err(DomainError::TooManyTries { retry_after_seconds: 5 })), "{r:?}");
+    // strangers on the untrusted path: waiting there is answered as a wrong password
+    for _ in 0..5 {
+        try_sign_in(&svc, "ada@example.test", "a stranger's guess", &attacker()).await.unwrap_err();
+    }
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &attacker()).await, Err(DomainError::InvalidCredentials)));
+    svc.clock.advance(Duration::seconds(5));
+    assert!(try_sign_in(&svc, "ada@example.test", PW, &owners).await.is_ok(), "after the wait, her password works");
+}

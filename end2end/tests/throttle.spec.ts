@@ -115,3 +115,48 @@ test('with failures on record, a right password is followed by a right code that
     await laptop.close();
   }
 });
+
+test("the owner's own typos: her browser says how long to wait, instead of calling her right password wrong", async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+  // five typos in the browser she signed up in (free), then her right password (each answer
+  // awaited: the alert of the one before already says the same)
+  const signIn = async (password: string) => {
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/auth/sign-in'));
+    await submitSignInForm(page, account.email, password);
+    return answer;
+  };
+  for (let i = 0; i < 5; i++) {
+    expect((await signIn(`my own typo ${i}!`)).status()).toBe(401);
+    await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
+  }
+  const response = await signIn(account.password);
+  expect(response.status()).toBe(429);
+  const wait = Number(response.headers()['retry-after']);
+  expect(wait).toBeGreaterThanOrEqual(1);
+  expect(wait).toBeLessThanOrEqual(15);
+  await expect(alertOf(page)).toHaveText(
+    `Too many wrong attempts in this browser. Wait ${wait === 1 ? '1 second' : `${wait} seconds`}, then try again, or use Forgot password.`,
+  );
+  // a browser that never signed in to the account, waiting on the shared path, hears only the
+  // wrong-password answer: nothing there says the account exists
+  const stranger = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const other = await stranger.newPage();
+    for (let i = 0; i < 6; i++) {
+      const r = await other.request.post('/api/auth/sign-in', { form: { email: account.email, password: `a stranger's guess ${i}` }, headers: SAME_ORIGIN_HEADERS });
+      expect(r.status()).toBe(401);
+    }
+    await signInViaUi(other, account.email, account.password);
+    await expect(alertOf(other)).toHaveText(BAD_CREDENTIALS);
+  } finally {
+    await stranger.close();
+  }
+  // after the wait, her password signs her in
+  await page.waitForTimeout(wait * 1000 + 300);
+  await submitSignInForm(page, account.email, account.password);
+  await expectSecurityPage(page);
+});

@@ -50,6 +50,7 @@ pub fn fail(e: DomainError) -> AppError {
             AppError::Unavailable
         }
         DomainError::RateLimited { retry_after_seconds } => AppError::RateLimited { retry_after_seconds },
+        DomainError::TooManyTries { retry_after_seconds } => AppError::TooManyTries { retry_after_seconds },
         DomainError::Overloaded { retry_after_seconds } => {
             tracing::info!(retry_after_seconds, "overloaded: request refused at once");
             AppError::Busy { retry_after_seconds }

@@ -116,8 +116,9 @@ pub(crate) async fn insert_confirmed(
 }
 
 /// Checks an email and password. Unknown account, account without a password, wrong password and
-/// a throttled or locked account all answer `InvalidCredentials`, after the same amount of hashing
-/// work. A hash made with older parameters is upgraded once the password is known to be right. An
+/// a throttled or locked path all answer `InvalidCredentials`, after the same amount of hashing
+/// work; except this browser's own path (it signed in to the account before), which answers
+/// `TooManyTries` with its wait. A hash made with older parameters is upgraded once the password is known to be right. An
 /// account with an authenticator answers `SecondStepRequired` with a pending sign-in instead of a
 /// session.
 pub async fn sign_in(

@@ -58,7 +58,7 @@ pub async fn with_authenticator_code(
         return Err(DomainError::Invalid(Invalid::NoAuthenticatorToConfirm));
     }
     let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
-        return Err(wrong());
+        return Err(throttle::refusal(svc, auth.user_id, client).await?.unwrap_or_else(wrong));
     };
     let check = crate::auth::two_factor::verify_totp(svc, auth.user_id, code).await?;
     if check != crate::auth::two_factor::CodeCheck::Right {

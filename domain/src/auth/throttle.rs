@@ -117,6 +117,20 @@ pub async fn reset(db: impl sqlx::PgExecutor<'_>, user_id: UserId, path: Throttl
     Ok(())
 }
 
+/// What a refused attempt answers: `TooManyTries` with the wait on this browser's own path (it
+/// signed in to the account before, so the wait tells it nothing about accounts, and its owner
+/// would otherwise hear that a right password was wrong, and reset a password that was fine);
+/// `None` on the proven and untrusted paths, which answer as for a wrong password.
+pub async fn refusal(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<Option<DomainError>, DomainError> {
+    let path = path(svc, client, user_id);
+    if !path.is_trusted() {
+        return Ok(None);
+    }
+    let now = svc.clock.now();
+    let next = db::throttles::next_allowed(&svc.db, user_id, path.key(), now, &svc.throttle).await?;
+    Ok(next.map(|at| DomainError::TooManyTries { retry_after_seconds: u64::try_from((at - now).whole_seconds()).unwrap_or(0).max(1) }))
+}
+
 /// Records a counted failure that happened `at` (recorded later than that after a sign-in's answer).
 async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Check, locks: bool, client: &ClientInfo, at: OffsetDateTime) -> Result<(), DomainError> {
     let now = at;
@@ -138,7 +152,8 @@ async fn record(svc: &Services, user_id: UserId, path: ThrottlePath, check: Chec
 /// one otherwise): the attempt is
 /// counted before the check's result is used (while the hash runs). While the throttle holds (too
 /// many recent failures, or locked out) the answer is `None` after the same hashing work as a real
-/// check, so a locked path looks exactly like a wrong password. A wrong password stays counted and
+/// check, so a locked path looks exactly like a wrong password; except on this browser's own path,
+/// which says `TooManyTries` with the wait (`refusal`). A wrong password stays counted and
 /// is recorded as `check`'s failure (at sign-in, after the answer: `Services::after_answer`). A
 /// right one answers the counted attempt; the caller decides what it earns: a reset of
 /// the path's count once the person is fully authenticated, or only this attempt forgiven while a
@@ -191,6 +206,10 @@ pub(crate) async fn verify_throttled(
             attempt.failed(svc, check, client).await?;
             Ok(None)
         }
+        None if stored.is_some() => match refusal(svc, user.id, client).await? {
+            Some(wait) => Err(wait),
+            None => Ok(None),
+        },
         None => Ok(None),
     }
 }

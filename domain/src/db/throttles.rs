@@ -103,6 +103,34 @@ pub async fn reset(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> R
     Ok(())
 }
 
+/// When the path allows its next attempt, if it is waiting or locked at `now` (as `claim` decides).
+pub async fn next_allowed(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    device: &[u8],
+    now: OffsetDateTime,
+    p: &ThrottlePolicy,
+) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    let at = sqlx::query_scalar!(
+        r#"SELECT GREATEST(
+               CASE WHEN locked_until > $3 THEN locked_until END,
+               CASE WHEN failed_attempts >= $4 AND last_failed_at IS NOT NULL THEN last_failed_at + LEAST(
+                   make_interval(secs => $5::double precision * power(2, LEAST(failed_attempts - $4, 30))),
+                   make_interval(mins => $6::int)) END
+           ) AS "at"
+           FROM sign_in_throttles WHERE user_id = $1 AND device = $2"#,
+        user_id.0,
+        device,
+        now,
+        p.free_attempts,
+        p.base_delay_seconds as f64,
+        p.max_delay_minutes as i32,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(at.flatten().filter(|at| *at > now))
+}
+
 /// The path's consecutive failures (0 when it has none on record).
 pub async fn failures(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> Result<i32, sqlx::Error> {
     let n = sqlx::query_scalar!("SELECT failed_attempts FROM sign_in_throttles WHERE user_id = $1 AND device = $2", user_id.0, device)

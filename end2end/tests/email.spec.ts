@@ -372,6 +372,21 @@ test('with an authenticator app too, strangers who lock the shared path cannot k
   }
 });
 
+test('"try another address" puts the keyboard back in the address field, on sign-up and on Forgot password', async ({ page }) => {
+  const account = newAccount();
+  await requestSignUpViaUi(page, account);
+  await page.getByRole('button', { name: 'try another address' }).click();
+  // (the button pressed went with "Check your inbox": the keyboard was left on the page's body)
+  await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
+
+  await gotoHydrated(page, '/forgot-password');
+  await page.getByLabel('Email', { exact: true }).fill(uniqueEmail());
+  await page.getByRole('button', { name: 'Send link', exact: true }).click();
+  await expect(main(page)).toContainText(RESET_ANSWER);
+  await page.getByRole('button', { name: 'try another address' }).click();
+  await expect(page.getByLabel('Email', { exact: true })).toBeFocused();
+});
+
 test('a reset link opened in a browser signed in to another account: that one is signed out there, and the page says the reset worked', async ({ page, request }) => {
   const owner = newAccount();
   await signUpViaApi(request, owner);

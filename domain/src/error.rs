@@ -131,6 +131,8 @@ pub enum Invalid {
     /// Changing a password the account does not have.
     NoPasswordYet,
     CurrentPasswordWrong,
+    /// Changing the password with the current one left empty.
+    CurrentPasswordMissing,
     /// Setting a password on an account that has one.
     AlreadyHasPassword,
     /// Re-verifying with a password on an account without one.
@@ -188,7 +190,7 @@ impl Invalid {
             Self::EmailMissing | Self::EmailTooLong | Self::EmailMalformed => "email",
             Self::DisplayNameTooLong => "display_name",
             Self::CurrentSession => "session",
-            Self::NoPasswordYet | Self::CurrentPasswordWrong => "current_password",
+            Self::NoPasswordYet | Self::CurrentPasswordWrong | Self::CurrentPasswordMissing => "current_password",
             Self::AlreadyHasPassword => "new_password",
             Self::NoPasswordToConfirm | Self::PasswordMissing | Self::PasswordWrong => "password",
             Self::AuthenticatorCodeMissing

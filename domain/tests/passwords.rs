@@ -351,9 +351,14 @@ async fn an_empty_email_or_password_is_said_as_missing_and_neither_hashed_nor_co
     }
     let r = reverify::with_password(&svc, &me(&svc, &ada.token).await, &Password::new(""), &from("x")).await;
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::PasswordMissing))), "{r:?}");
+    // changing the password with the current one empty: said first, even with the new one empty too
+    for new in [NEW, ""] {
+        let r = change_password(&svc, &me(&svc, &ada.token).await, &Password::new(""), &Password::new(new), &from("x")).await;
+        assert!(matches!(r, Err(DomainError::Invalid(Invalid::CurrentPasswordMissing))), "{new:?}: {r:?}");
+    }
     assert_eq!(svc.hasher.calls(), hashes, "nothing hashed");
     assert_eq!(failures(&db).await, 0, "nothing counted");
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind IN ('sign_in_failed', 'reverify_failed')")
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind IN ('sign_in_failed', 'reverify_failed', 'current_password_failed')")
         .fetch_one(&db)
         .await
         .unwrap();

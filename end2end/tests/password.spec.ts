@@ -42,6 +42,14 @@ test('the strength meter follows the rules, and the server refuses a leaked pass
   const next = section.getByLabel('New password', { exact: true });
   const meter = section.locator('.strength-text');
 
+  // nothing typed: the current password is asked for first, at its field (only the new one's rule
+  // was said)
+  await section.getByRole('button', { name: 'Update password' }).click();
+  const current = section.getByLabel('Current password', { exact: true });
+  await expect(current).toHaveAccessibleDescription('Enter your current password.');
+  await expect(current).toBeFocused();
+  await next.focus();
+
   await next.fill('tractor');
   await expect(meter).toHaveText('Too short: 8 more characters.');
   await next.fill(`${account.email}-2024`);

@@ -133,6 +133,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::CurrentSession => "Use Sign out to end this session.",
         Invalid::NoPasswordYet => "This account has no password yet.",
         Invalid::CurrentPasswordWrong => "Your current password is not correct.",
+        Invalid::CurrentPasswordMissing => "Enter your current password.",
         Invalid::AlreadyHasPassword => "This account already has a password. Use Change password instead.",
         Invalid::NoPasswordToConfirm => "This account has no password. Sign out and sign in again to continue.",
         Invalid::PasswordMissing => "Enter your password.",
@@ -232,6 +233,7 @@ mod tests {
                 "Your password is shorter than 15 characters. Choose a longer password first, then turn this off.",
             ),
             (Invalid::AuthenticatorSetupExpired, "code", "This setup has expired. Start again to get a new QR code."),
+            (Invalid::CurrentPasswordMissing, "current_password", "Enter your current password."),
             (Invalid::AuthenticatorCodeUsed, "code", "That code was already used. Wait for the next code in your authenticator app, then enter it."),
             (
                 Invalid::AuthenticatorSetupReplaced,

@@ -205,6 +205,12 @@ pub async fn change_password(
     if user.password_hash.is_none() {
         return Err(DomainError::Invalid(Invalid::NoPasswordYet));
     }
+    // (an empty current password is said first, at its field, and neither hashed nor counted: it
+    // was checked, and counted as a wrong one, once the new one passed; with both empty only the
+    // new one's rule was said)
+    if current.expose().is_empty() {
+        return Err(DomainError::Invalid(Invalid::CurrentPasswordMissing));
+    }
     let ctx = policy::password::Context {
         email: &user.email,
         display_name: user.display_name.as_deref(),

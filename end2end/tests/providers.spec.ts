@@ -293,7 +293,12 @@ test('a Google-only account confirms it is the owner by signing in at Google aga
   // the local stand-in asks who signs in (a fresh sign-in), and says when in its ID token
   await consent(page, 'Google', email);
   await expectSecurityPage(page);
-  await expect(page.getByText(/Verified for \d+ more minutes/)).toBeVisible();
+  // the page says it worked and what to do next, and the keyboard starts there (it said nothing,
+  // with the keyboard at the top); the address no longer carries it
+  const said = page.getByRole('status').filter({ hasText: "You confirmed it's you with Google. Make your change again." });
+  await expect(said).toContainText(/Verified for \d+ more minutes/);
+  await expect(said).toBeFocused();
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '');
 });
 
 test('a provider whose email an account already uses is refused, and told what to do', async ({ page, request }) => {

@@ -82,7 +82,9 @@ pub async fn callback(
             redirect(&format!("/sign-in?second_step=1{}", and_return_to()), &[PENDING.set(pending.expose(), None)])
         }
         Ok(Finished::Connected) => redirect(&outcome_page(FlowIntent::Connect, false, kind, ProviderOutcome::Connected, true), &[]),
-        Ok(Finished::Reverified(done)) => redirect(SECURITY, &[SESSION.set(done.token.expose(), policy_seconds)]),
+        // (the page says it worked and what next: "You confirmed it's you with Google. Make your
+        // change again.")
+        Ok(Finished::Reverified(done)) => redirect(&format!("{SECURITY}?reverified={}", kind.slug()), &[SESSION.set(done.token.expose(), policy_seconds)]),
         Err(e) => {
             let outcome = match e {
                 DomainError::Provider(f) => app::server::outcome(f),

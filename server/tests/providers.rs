@@ -889,7 +889,7 @@ async fn until_waiting(db: &PgPool, statement: &str, done: impl Fn() -> bool) {
 /// refused, unless `[google] reverify_without_auth_time` says to accept `prompt=login` alone.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn without_auth_time_google_re_verifies_only_when_configured_to(db: PgPool) {
-    for (accept, expected) in [("false", "/settings/security?provider=google&provider_outcome=not_fresh#connected-accounts"), ("true", "/settings/security")] {
+    for (accept, expected) in [("false", "/settings/security?provider=google&provider_outcome=not_fresh#connected-accounts"), ("true", "/settings/security?reverified=google")] {
         let w = world_with(db.clone(), &[("GATEHOUSE_GOOGLE_REVERIFY_WITHOUT_AUTH_TIME", accept)]).await;
         let grace = Person::new(&format!("grace-{accept}@example.test"));
         let mut browser = Browser::default();
@@ -938,7 +938,7 @@ async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     sqlx::query("UPDATE connected_accounts SET last_used_at = now() - interval '2 days'").execute(&w.db).await.unwrap();
     let signed_in_at: String = sqlx::query_scalar(last_sign_in).fetch_one(&w.db).await.unwrap();
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
-    assert_eq!(location(&res), "/settings/security");
+    assert_eq!(location(&res), "/settings/security?reverified=google", "the page says so");
     assert_ne!(browser.header().unwrap(), before, "re-verifying gives the session a new token");
     // ("Last used to sign in" still says the sign-in: confirming it's you is not one)
     assert_eq!(sqlx::query_scalar::<_, String>(last_sign_in).fetch_one(&w.db).await.unwrap(), signed_in_at);

@@ -11,7 +11,7 @@ use super::context::SecurityContext;
 use super::passkeys::{reverify_with_passkey, FlowError};
 use crate::browser::webauthn;
 use crate::error::AppError;
-use crate::model::SecurityOverview;
+use crate::model::{ProviderKind, SecurityOverview};
 
 /// Confirms it is the person, with their password. Opens the re-verification window.
 ///
@@ -79,6 +79,8 @@ pub struct ReverifySection {
     passkeys_supported: RwSignal<bool>,
     /// End now ended it (until the next confirmation): the banner's place says so.
     ended: RwSignal<bool>,
+    /// Back from confirming with Google or GitHub (`?reverified=google`): the banner says so.
+    confirmed_with: RwSignal<Option<ProviderKind>>,
 }
 
 impl ReverifySection {
@@ -93,7 +95,19 @@ impl ReverifySection {
             passkey_error: RwSignal::new(None),
             passkeys_supported: RwSignal::new(true),
             ended: RwSignal::new(false),
+            confirmed_with: RwSignal::new(
+                leptos_router::hooks::use_query_map().with_untracked(|q| q.get("reverified")).and_then(|s| ProviderKind::from_slug(&s)),
+            ),
         };
+        // Back from the provider: the banner says it worked and what next, and the keyboard (and a
+        // screen reader) start there; it came with the page, where no live region announces
+        // anything. (The page used to say nothing, with the keyboard at its top.)
+        if let Some(kind) = section.confirmed_with.get_untracked() {
+            Effect::new(move |_| {
+                crate::browser::dom::forget_in_address(&["reverified"]);
+                request_animation_frame(move || crate::browser::dom::focus_sentence(&confirmed_sentence(kind)));
+            });
+        }
         let ReverifySection { with_password, with_code, end, passkeys_supported, ended, .. } = section;
         // End now: the banner leaves with its button, so the keyboard, and a screen reader, go to
         // the sentence that takes its place once the page is drawn again (it went to the page's
@@ -136,6 +150,7 @@ impl ReverifySection {
         view! {
             <VerifiedBanner
                 status=o.verification.clone()
+                confirmed=self.confirmed_with.get_untracked().map(confirmed_sentence)
                 pending=end.pending()
                 error
                 on_end=Callback::new(move |_| {
@@ -229,4 +244,9 @@ impl ReverifySection {
             })
         }
     }
+}
+
+/// What the banner says first after a re-verification with `kind`.
+fn confirmed_sentence(kind: ProviderKind) -> String {
+    format!("You confirmed it's you with {}. Make your change again.", kind.name())
 }

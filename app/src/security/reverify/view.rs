@@ -12,6 +12,10 @@ use crate::sign_in::providers::ProviderMark;
 #[component]
 pub fn VerifiedBanner(
     status: VerificationView,
+    /// Said first, back from confirming with a provider ("You confirmed it's you with Google. Make
+    /// your change again.").
+    #[prop(default = None)]
+    confirmed: Option<String>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_end: Callback<()>,
@@ -36,9 +40,12 @@ pub fn VerifiedBanner(
         let secs = left.get();
         (secs > 0).then(|| {
             let minutes = secs.div_ceil(60);
+            let confirmed = confirmed.clone();
+            let role = confirmed.is_some().then_some("status");
             view! {
-                <div class="verified-banner">
+                <div class="verified-banner" role=role>
                     <p>
+                        {confirmed.map(|c| view! { {c} " " })}
                         <strong>{format!("Verified for {minutes} more minute{}.", if minutes == 1 { "" } else { "s" })}</strong>
                         // (not "your password": an account may have none, and confirm with a passkey or provider)
                         " Sensitive changes won't ask you to confirm it's you again until then."

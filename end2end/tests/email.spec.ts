@@ -94,6 +94,23 @@ async function resetLink(page: Page, email: string): Promise<string> {
   return linkTo(await waitForMail(email, RESET_MAIL, { after: before }), '/reset-password');
 }
 
+/** Someone who knows `email` has locked the path every browser that never signed in to it shares
+ * (fast-forwarded: 50 failures, locked for an hour). */
+function lockSharedPath(email: string): void {
+  sql(
+    `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
+     SELECT id, '', 50, now(), now() + interval '1 hour' FROM users WHERE email_normalized = ${literal(email.toLowerCase())}`,
+  );
+}
+
+/** At the code step: the code that turned the app on is used up, so waits for the next one, enters
+ * it and continues. */
+async function enterNextCode(page: Page, totp: { generate(): string }): Promise<void> {
+  await page.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
+  await page.getByLabel('6-digit code').fill(totp.generate());
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
 /** Finishes a sign-up from its link with a form POST (the page's context ends up signed in). */
 async function finishSignUp(page: Page, link: string, password: string): Promise<void> {
   const token = new URL(link).searchParams.get('token')!;
@@ -268,10 +285,7 @@ test("strangers' guesses cannot keep the owner out of a new browser: the reset l
   // signed up on another device; `page` is a browser that never signed in to the account
   await signUpViaApi(request, account);
   // someone who knows the address has locked the path every such browser shares
-  sql(
-    `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
-     SELECT id, '', 50, now(), now() + interval '1 hour' FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`,
-  );
+  lockSharedPath(account.email);
   await gotoHydrated(page, '/sign-in');
   await submitSignInForm(page, account.email, account.password);
   await expect(alertOf(page)).toHaveText(BAD_CREDENTIALS);
@@ -314,10 +328,7 @@ test('a reset does not skip the authenticator app: the next sign-in still asks f
 
   await submitSignInForm(page, account.email, newPassword);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Two-step verification');
-  // the code that turned the app on is used up: wait for the next one
-  await page.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
-  await page.getByLabel('6-digit code').fill(totp.generate());
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await enterNextCode(page, totp);
   await expectSecurityPage(page);
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password + authenticator app');
   await expect(region(page, 'Two-step verification')).toContainText('Authenticator app: on');
@@ -329,10 +340,7 @@ test('with an authenticator app too, strangers who lock the shared path cannot k
   await signUpViaApi(page, account);
   const totp = await turnOnAuthenticator(page);
   // someone who knows the address has locked the path every browser that never signed in shares
-  sql(
-    `INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until)
-     SELECT id, '', 50, now(), now() + interval '1 hour' FROM users WHERE email_normalized = ${literal(account.email.toLowerCase())}`,
-  );
+  lockSharedPath(account.email);
   const newPassword = strongPassword();
   const laptop = await browser.newContext({ baseURL: BASE_URL });
   try {
@@ -351,10 +359,7 @@ test('with an authenticator app too, strangers who lock the shared path cannot k
     await waitForHydration(other);
     await submitSignInForm(other, account.email, newPassword);
     await expect(other.getByRole('heading', { level: 1 })).toHaveText('Two-step verification');
-    // the code that turned the app on is used up: wait for the next one
-    await other.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
-    await other.getByLabel('6-digit code').fill(totp.generate());
-    await other.getByRole('button', { name: 'Continue' }).click();
+    await enterNextCode(other, totp);
     await expectSecurityPage(other);
     expect(errors).toEqual([]);
   } finally {

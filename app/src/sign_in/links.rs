@@ -21,6 +21,8 @@ pub enum Sent {
 }
 
 /// "Check your inbox": what was sent, to which address, and what to do if nothing arrives.
+/// "try another address" runs `on_again`, which draws the address form in its place, and puts the
+/// keyboard in that form's address field (the button pressed is gone with this answer).
 #[component]
 pub fn CheckInbox(sent: Sent, #[prop(into)] email: String, on_again: Callback<()>) -> impl IntoView {
     let (headline, body) = match sent {
@@ -42,7 +44,10 @@ pub fn CheckInbox(sent: Sent, #[prop(into)] email: String, on_again: Callback<()
             <p>{body}</p>
             <p class="check-inbox-address">{email}</p>
             <p class="muted">"Nothing after a few minutes? Check your spam folder, or "
-                <button type="button" class="btn btn-link btn-inline" on:click=move |_| on_again.run(())>"try another address"</button>
+                <button type="button" class="btn btn-link btn-inline" on:click=move |_| {
+                    on_again.run(());
+                    request_animation_frame(|| crate::browser::dom::focus_field("email"));
+                }>"try another address"</button>
                 "."
             </p>
         </div>
@@ -243,9 +248,6 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let on_again = Callback::new(move |_| {
         action.value().set(None);
         sent_to.set(None);
-        // (the button pressed is gone with "Check your inbox": the keyboard goes on in the
-        // address field, drawn in its place)
-        request_animation_frame(|| crate::browser::dom::focus_field("email"));
     });
     view! {
         <Title text="Forgot password · Gatehouse"/>

@@ -35,9 +35,6 @@ pub fn SignUpPage() -> impl IntoView {
     let on_again = Callback::new(move |_| {
         action.value().set(None);
         sent_to.set(None);
-        // (the button pressed is gone with "Check your inbox": the keyboard goes on in the
-        // address field, drawn in its place)
-        request_animation_frame(|| crate::browser::dom::focus_field("email"));
     });
     view! {
         <Title text="Create an account · Gatehouse"/>

@@ -178,9 +178,7 @@ impl DeviceCookieKey {
 
     /// The cookie's valid entry for `user`'s account (a full sign-in's before a proven one).
     fn entry_for(&self, cookie: Option<&DeviceCookie>, user: UserId) -> Option<Entry> {
-        let mut mine: Vec<Entry> = self.entries(cookie).into_iter().filter(|e| e.user == user).collect();
-        mine.sort_by_key(|e| e.proven);
-        mine.into_iter().next()
+        self.entries(cookie).into_iter().filter(|e| e.user == user).min_by_key(|e| e.proven)
     }
 
     /// The path this browser's attempts on `user`'s account are counted on at `now` (a proven entry

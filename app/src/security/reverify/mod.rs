@@ -80,7 +80,7 @@ pub struct ReverifySection {
     /// End now ended it (until the next confirmation): the banner's place says so.
     ended: RwSignal<bool>,
     /// Back from confirming with Google or GitHub (`?reverified=google`): the banner says so.
-    confirmed_with: RwSignal<Option<ProviderKind>>,
+    confirmed_with: Option<ProviderKind>,
 }
 
 impl ReverifySection {
@@ -95,14 +95,12 @@ impl ReverifySection {
             passkey_error: RwSignal::new(None),
             passkeys_supported: RwSignal::new(true),
             ended: RwSignal::new(false),
-            confirmed_with: RwSignal::new(
-                leptos_router::hooks::use_query_map().with_untracked(|q| q.get("reverified")).and_then(|s| ProviderKind::from_slug(&s)),
-            ),
+            confirmed_with: leptos_router::hooks::use_query_map().with_untracked(|q| q.get("reverified")).and_then(|s| ProviderKind::from_slug(&s)),
         };
         // Back from the provider: the banner says it worked and what next, and the keyboard (and a
         // screen reader) start there; it came with the page, where no live region announces
         // anything. (The page used to say nothing, with the keyboard at its top.)
-        if let Some(kind) = section.confirmed_with.get_untracked() {
+        if let Some(kind) = section.confirmed_with {
             Effect::new(move |_| {
                 crate::browser::dom::forget_in_address(&["reverified"]);
                 request_animation_frame(move || crate::browser::dom::focus_sentence(&confirmed_sentence(kind)));
@@ -150,7 +148,7 @@ impl ReverifySection {
         view! {
             <VerifiedBanner
                 status=o.verification.clone()
-                confirmed=self.confirmed_with.get_untracked().map(confirmed_sentence)
+                confirmed=self.confirmed_with.map(confirmed_sentence)
                 pending=end.pending()
                 error
                 on_end=Callback::new(move |_| {

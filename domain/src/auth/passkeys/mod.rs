@@ -225,7 +225,7 @@ pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &st
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    if db::passkeys::names_of_others(&mut *tx, auth.user_id, id).await?.iter().any(|n| same_name(n, &name)) {
+    if db::passkeys::names_of_others(&mut *tx, auth.user_id, id).await?.iter().any(|n| policy::names::same_passkey_name(n, &name)) {
         return Err(DomainError::Invalid(Invalid::PasskeyNameTaken));
     }
     let old = db::passkeys::rename(&mut *tx, auth.user_id, id, &name).await?.ok_or(DomainError::NotFound)?;
@@ -284,7 +284,7 @@ pub mod known;
 mod registration;
 
 pub use ceremonies::{begin_reverify, begin_sign_in, finish_reverify, finish_sign_in};
-pub use registration::{begin_first, begin_registration, clean_name, default_name, finish_first, finish_registration, same_name, store_first, FirstPasskey};
+pub use registration::{begin_first, begin_registration, clean_name, default_name, finish_first, finish_registration, store_first, FirstPasskey};
 
 #[cfg(test)]
 mod tests {

@@ -71,17 +71,13 @@ pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
         let cut: String = base.chars().take(room - 1).collect();
         format!("{}…{suffix}", cut.trim_end())
     };
-    let free = |c: &String| !taken.iter().any(|t| same_name(t, c));
+    let free = |c: &String| !taken.iter().any(|t| policy::names::same_passkey_name(t, c));
     let first = fitted(String::new());
     if free(&first) {
         return first;
     }
     (2..).map(|n| fitted(format!(" {n}"))).find(free).expect("unbounded")
 }
-
-/// Whether two passkey names read the same (letter case aside; the browser checks a rename with
-/// the same rule).
-pub use policy::names::same_passkey_name as same_name;
 
 /// The authenticator model from the registration's authenticator data (bytes 37..53 once the
 /// attested-credential flag is set). Informational only: with attestation "none" nobody vouches

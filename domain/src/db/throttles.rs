@@ -26,10 +26,7 @@ pub async fn claim(
              prev_locked_until = t.locked_until,
              last_failed_at = $3,
              locked_until = CASE WHEN t.failed_attempts + 1 >= $7 THEN $3::timestamptz + make_interval(mins => $8::int) END
-         WHERE (t.locked_until IS NULL OR t.locked_until <= $3)
-           AND (t.failed_attempts < $4 OR t.last_failed_at IS NULL OR t.last_failed_at + LEAST(
-                  make_interval(secs => $5::double precision * power(2, LEAST(t.failed_attempts - $4, 30))),
-                  make_interval(mins => $6::int)) <= $3)
+         WHERE sign_in_throttle_next_attempt(t.failed_attempts, t.last_failed_at, t.locked_until, $3, $4, $5, $6) IS NULL
          RETURNING locked_until IS NOT NULL AS "locked!""#,
         user_id.0,
         device,
@@ -103,7 +100,8 @@ pub async fn reset(db: impl PgExecutor<'_>, user_id: UserId, device: &[u8]) -> R
     Ok(())
 }
 
-/// When the path allows its next attempt, if it is waiting or locked at `now` (as `claim` decides).
+/// When the path allows its next attempt, if it is waiting or locked at `now` (the expression
+/// `claim` decides with: `sign_in_throttle_next_attempt`, migration 36).
 pub async fn next_allowed(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -112,12 +110,7 @@ pub async fn next_allowed(
     p: &ThrottlePolicy,
 ) -> Result<Option<OffsetDateTime>, sqlx::Error> {
     let at = sqlx::query_scalar!(
-        r#"SELECT GREATEST(
-               CASE WHEN locked_until > $3 THEN locked_until END,
-               CASE WHEN failed_attempts >= $4 AND last_failed_at IS NOT NULL THEN last_failed_at + LEAST(
-                   make_interval(secs => $5::double precision * power(2, LEAST(failed_attempts - $4, 30))),
-                   make_interval(mins => $6::int)) END
-           ) AS "at"
+        r#"SELECT sign_in_throttle_next_attempt(failed_attempts, last_failed_at, locked_until, $3, $4, $5, $6) AS "at"
            FROM sign_in_throttles WHERE user_id = $1 AND device = $2"#,
         user_id.0,
         device,
@@ -128,7 +121,7 @@ pub async fn next_allowed(
     )
     .fetch_optional(db)
     .await?;
-    Ok(at.flatten().filter(|at| *at > now))
+    Ok(at.flatten())
 }
 
 /// The path's consecutive failures (0 when it has none on record).

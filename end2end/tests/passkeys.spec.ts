@@ -205,6 +205,13 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await expect(passkeys(page).getByRole('button', { name: 'Rename Blue key' })).toBeFocused();
   await expect(passkeys(page).getByRole('alert')).toHaveCount(0);
   await expect(rows(page).nth(1)).toContainText('Blue key');
+  // saving the name it already has closes the dialog as Cancel does: nothing was renamed
+  await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
+  await rename.getByLabel('Name').fill(' Blue key ');
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(rename).toHaveCount(0);
+  await expect(passkeys(page).getByRole('button', { name: 'Rename Blue key' })).toBeFocused();
+  await expect(passkeys(page).getByText('Renamed to')).toHaveCount(0);
   await passkeys(page).getByRole('button', { name: 'Rename Blue key' }).click();
   await rename.getByLabel('Name').fill('Desk YubiKey');
   await rename.getByRole('button', { name: 'Save' }).click();

@@ -246,13 +246,16 @@ pub fn RenameDialog(
         let field_id = field_id.clone();
         request_animation_frame(move || dom::focus_and_select(&field_id));
     });
-    let id = passkey.id.clone();
+    let (id, current) = (passkey.id.clone(), passkey.name.clone());
     // a name the server would refuse is said at the field, before it is sent (the server's rules)
     let name_error = RwSignal::new(None::<String>);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let typed = name.get_untracked();
-        if policy::names::without_hidden_characters(&typed).is_empty() {
+        if typed.trim() == current {
+            // nothing to rename: Save closes the dialog as Cancel does, with no "Renamed" to hear
+            on_cancel.run(());
+        } else if policy::names::without_hidden_characters(&typed).is_empty() {
             name_error.set(Some("Enter a name.".to_string()));
         } else if policy::names::passkey_name_too_long(&typed) {
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));

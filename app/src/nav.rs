@@ -7,7 +7,10 @@ pub const HOME: &str = "/settings/security";
 /// could read as another origin: absolute URLs, scheme-relative `//host`, backslash tricks
 /// (`/\host`), encoded slashes at the start, control characters and other schemes, and `.` or
 /// `..` segments (`/x/../..//host` is `//host` once a browser resolves it: no address of this
-/// site has them).
+/// site has them). Leptos' action-error parameters (`__err`, `__path`) are dropped from its query:
+/// the page would show their text, which anyone could write into a sign-in link, as its own error
+/// right after the sign-in ("Your account is locked, call …"; the server drops them from links
+/// from other sites, but a return address is followed from this one).
 pub fn safe_return_to(candidate: Option<&str>) -> String {
     let Some(c) = candidate.map(str::trim).filter(|c| !c.is_empty()) else {
         return HOME.to_string();
@@ -20,7 +23,30 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
         && !c.to_ascii_lowercase().starts_with("/%5c")
         && c.len() <= 2048
         && !has_dot_segment(c);
-    if ok { c.to_string() } else { HOME.to_string() }
+    if ok { without_action_error(c) } else { HOME.to_string() }
+}
+
+/// `url` without the query parameters Leptos reads as an action's error (`__err`, `__path`, the
+/// name percent-encoded or not).
+fn without_action_error(url: &str) -> String {
+    let (before_fragment, fragment) = url.split_once('#').map_or((url, None), |(a, f)| (a, Some(f)));
+    let Some((path, query)) = before_fragment.split_once('?') else { return url.to_string() };
+    let is_action_error = |pair: &&str| {
+        let name = pair.split('=').next().unwrap_or_default().replace('+', " ");
+        let name = percent_encoding::percent_decode_str(&name).decode_utf8_lossy();
+        name == "__err" || name == "__path"
+    };
+    let kept: Vec<&str> = query.split('&').filter(|pair| !is_action_error(pair)).collect();
+    let mut out = path.to_string();
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
 }
 
 /// The path (before `?` or `#`) has a `.` or `..` segment, a dot written as `%2e` too.
@@ -60,5 +86,14 @@ mod tests {
         }
         assert_eq!(safe_return_to(None), HOME);
         assert_eq!(safe_return_to(Some("")), HOME);
+    }
+
+    /// A sign-in link can name where to go next, but not an error for that page to show.
+    #[test]
+    fn an_actions_error_is_never_carried_to_the_next_page() {
+        let planted = "/settings/security?__path=%2Fapi%2Fsecurity%2Freverify%2Fend&__err=eyJQYXNzd29yZFJlamVjdGVkIjp9";
+        assert_eq!(safe_return_to(Some(planted)), "/settings/security");
+        assert_eq!(safe_return_to(Some("/settings/security?a=1&%5F%5Ferr=x&b=2#top")), "/settings/security?a=1&b=2#top", "encoded name");
+        assert_eq!(safe_return_to(Some("/settings/security?__errand=1&path=2")), "/settings/security?__errand=1&path=2", "other names kept");
     }
 }

@@ -313,6 +313,9 @@ async fn sign_in_redirects_only_within_the_site(db: PgPool) {
         ("//evil.example/x", "/settings/security"),
         ("/\\evil.example", "/settings/security"),
         ("javascript:alert(1)", "/settings/security"),
+        // an action's error planted in a sign-in link: the page would show it as its own, after
+        // the sign-in (a navigation from this site, so the middleware keeps it)
+        ("/settings/security?__path=%2Fapi%2Fsecurity%2Freverify%2Fend&__err=eyJ9", "/settings/security"),
     ] {
         let (res, body) = post_form(&app, "/api/auth/sign-in", &[("email", "ada@example.test"), ("password", PW), ("return_to", return_to)], None).await;
         assert_eq!(res.status(), StatusCode::OK, "{body}");

@@ -229,7 +229,7 @@ async fn strangers_who_lock_the_untrusted_path_cannot_keep_the_owner_of_an_accou
     let done = two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, &code, &phone).await.expect("her code signs her in");
     assert!(authenticate(&svc, &done.token).await.unwrap().is_some());
     // a full sign-in: from now on the phone has a path of its own
-    assert!(svc.device_cookies.path(Some(&done.device), done_user(&db).await, svc.clock.now()).is_trusted());
+    assert!(svc.device_cookies.path(Some(&done.device), done_user(&db).await, svc.clock.now(), None).is_trusted());
     // nobody else was let in: the stranger's path is still locked, for every other new browser too
     assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &new_phone()).await, Err(DomainError::InvalidCredentials)));
     assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &attacker()).await, Err(DomainError::InvalidCredentials)));
@@ -252,7 +252,7 @@ async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesse
     let first = reset_from(&svc, &db, &new_phone(), "mailbox thief's choice one").await.expect("proven");
     let second = reset_from(&svc, &db, &attacker(), "mailbox thief's choice two").await.expect("proven");
     let ada = done_user(&db).await;
-    assert_eq!(svc.device_cookies.path(Some(&first), ada, svc.clock.now()), svc.device_cookies.path(Some(&second), ada, svc.clock.now()), "one path for both");
+    assert_eq!(svc.device_cookies.path(Some(&first), ada, svc.clock.now(), None), svc.device_cookies.path(Some(&second), ada, svc.clock.now(), None), "one path for both");
     let (one, two) = (ClientInfo { device: Some(first), ..new_phone() }, ClientInfo { device: Some(second), ..attacker() });
     let pending = match sign_in(&svc, "ada@example.test", &Password::new("mailbox thief's choice two"), &one).await {
         Err(DomainError::SecondStepRequired(pending)) => pending,
@@ -296,4 +296,60 @@ async fn the_owners_own_browser_hears_how_long_to_wait_and_every_other_browser_h
     assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &attacker()).await, Err(DomainError::InvalidCredentials)));
     svc.clock.advance(Duration::seconds(5));
     assert!(try_sign_in(&svc, "ada@example.test", PW, &owners).await.is_ok(), "after the wait, her password works");
+}
+
+/// Someone who once knew Ada's password signed in from two cookie-less browsers and kept both
+/// cookies (any number could be collected, one per sign-in). Once she changes her password, each
+/// is no fresh budget of guesses at the new one: at sign-in both count on the untrusted path,
+/// shared with every stranger. Her own browser's next full sign-in renews its entry: its own path
+/// again.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn entries_from_before_a_password_change_count_on_the_untrusted_path_at_sign_in(db: PgPool) {
+    const NEW_PW: &str = "a different long passphrase 2026";
+    let svc = services(db.clone());
+    let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let first = sign_in(&svc, "ada@example.test", &Password::new(PW), &attacker()).await.unwrap().device;
+    let second = sign_in(&svc, "ada@example.test", &Password::new(PW), &attacker()).await.unwrap().device;
+    svc.clock.advance(Duration::minutes(1));
+    let hers = authenticate(&svc, &signed_up.token).await.unwrap().unwrap();
+    change_password(&svc, &hers, &Password::new(PW), &Password::new(NEW_PW), &browser(&signed_up.device)).await.unwrap();
+    for _ in 0..5 {
+        try_sign_in(&svc, "ada@example.test", "a guess at the new one", &browser(&first)).await.unwrap_err();
+    }
+    assert_eq!(failures(&db, "= ''").await, 5, "counted on the untrusted path");
+    assert_eq!(failures(&db, "<> ''").await, 0, "not on a path of the entry's own");
+    // the second copy gets no fresh budget: it waits, answered as a wrong password
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &browser(&second)).await, Err(DomainError::InvalidCredentials)));
+    // her browser from before the change waits too, then signs in, and has its own path again
+    svc.clock.advance(Duration::seconds(15));
+    let renewed = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &browser(&signed_up.device)).await.unwrap().device;
+    try_sign_in(&svc, "ada@example.test", "her typo", &browser(&renewed)).await.unwrap_err();
+    assert_eq!(failures(&db, "<> ''").await, 1, "on its own path");
+}
+
+/// The same once Ada turns on an authenticator app without changing her password (someone may
+/// still know it): an entry from before counts its password, and so the codes of the pending
+/// sign-in that follows, on the untrusted path, so copies collected earlier cannot each try five
+/// codes at a time.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn entries_from_before_the_authenticator_count_its_codes_on_the_untrusted_path(db: PgPool) {
+    use domain::auth::two_factor;
+    let svc = services(db.clone());
+    let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
+    let kept = sign_in(&svc, "ada@example.test", &Password::new(PW), &attacker()).await.unwrap().device;
+    svc.clock.advance(Duration::minutes(1));
+    let session = authenticate(&svc, &signed_up.token).await.unwrap().unwrap();
+    let enrolment = two_factor::begin_enrolment(&svc, &session).await.unwrap();
+    let code = domain::auth::totp::code_for_step(&testkit::base32_decode(&enrolment.manual_key), domain::auth::totp::step_at(svc.clock.now()));
+    two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
+    let copy = browser(&kept);
+    let pending = match sign_in(&svc, "ada@example.test", &Password::new(PW), &copy).await {
+        Err(DomainError::SecondStepRequired(pending)) => pending,
+        other => panic!("expected the code step, got {other:?}"),
+    };
+    for _ in 0..5 {
+        two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, "000000", &copy).await.unwrap_err();
+    }
+    assert_eq!(failures(&db, "= ''").await, 5, "the codes counted on the untrusted path");
+    assert_eq!(failures(&db, "<> ''").await, 0);
 }

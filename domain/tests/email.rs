@@ -648,7 +648,7 @@ async fn after_a_reset_an_account_with_an_authenticator_is_still_asked_for_its_c
     // add its budget of code guesses; the account's one proven path instead)
     let device = reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap().expect("a proven entry");
     let user = domain::ids::UserId(sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap());
-    assert_eq!(svc.device_cookies.path(Some(&device), user, svc.clock.now()), domain::auth::device_cookies::ThrottlePath::Proven);
+    assert_eq!(svc.device_cookies.path(Some(&device), user, svc.clock.now(), None), domain::auth::device_cookies::ThrottlePath::Proven);
     assert_eq!(svc.device_cookies.trusted_since(Some(&device), user), None, "not a known device");
     for client in [ClientInfo::default(), ClientInfo { device: Some(device), ..Default::default() }] {
         let next = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &client).await;

@@ -95,7 +95,7 @@ async fn a_passkey_sign_in_starts_the_browsers_count_of_wrong_passwords_again_an
     let mut k = key(1);
     let added = register(&svc, &session, &mut k, "Work laptop").await.unwrap();
     let browser = ClientInfo::default();
-    let path = domain::auth::throttle::path(&svc, &browser, session.user_id);
+    let path = domain::auth::throttle::path(&svc, &browser, session.user_id, None);
     let failures = || domain::db::throttles::failures(&db, session.user_id, path.key());
     for _ in 0..2 {
         let wrong = domain::auth::accounts::sign_in(&svc, "ada@example.test", &Password::new("not the password at all"), &browser).await;
@@ -357,8 +357,8 @@ async fn a_ceremony_cookie_under_another_key_or_a_device_cookie_in_its_place_fin
     assert_eq!(rule(e), Invalid::PasskeyExpired);
     let (_, ceremony) = begin_sign_in(&svc);
     let as_device = domain::secret::DeviceCookie::from_cookie(ceremony.expose());
-    assert!(!svc.device_cookies.path(Some(&as_device), session.user_id, svc.clock.now()).is_trusted());
-    assert!(svc.device_cookies.path(Some(&device), session.user_id, svc.clock.now()).is_trusted(), "the real one is");
+    assert!(!svc.device_cookies.path(Some(&as_device), session.user_id, svc.clock.now(), None).is_trusted());
+    assert!(svc.device_cookies.path(Some(&device), session.user_id, svc.clock.now(), None).is_trusted(), "the real one is");
     assert_eq!(count(&db, "sessions").await, 1, "only the sign-up's");
 }
 

@@ -12,6 +12,7 @@ import {
   SECURITY_PATH,
   accountNav,
   alertOf,
+  changePassword,
   expect,
   expectPathname,
   expectSecurityPage,
@@ -159,4 +160,35 @@ test("the owner's own typos: her browser says how long to wait, instead of calli
   await page.waitForTimeout(wait * 1000 + 300);
   await submitSignInForm(page, account.email, account.password);
   await expectSecurityPage(page);
+});
+
+test('a browser trusted before the password changed counts with strangers; the one she changed it in keeps its own count', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const deviceCookie = async () => (await page.context().cookies()).find((c) => c.name === DEVICE_COOKIE)!;
+  // (someone who once signed in could have kept a copy of this browser's cookie, or of many)
+  const before = await deviceCookie();
+  await gotoHydrated(page, SECURITY_PATH);
+  const newPassword = `${account.password} changed`;
+  await changePassword(page, account.password, newPassword);
+  expect((await deviceCookie()).value, 'renewed by the change').not.toBe(before.value);
+  await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
+  await expectPathname(page, '/sign-in');
+  const signIn = (from: typeof page.request, password: string) =>
+    from.post('/api/auth/sign-in', { form: { email: account.email, password }, headers: SAME_ORIGIN_HEADERS });
+  // her five typos count on this browser's own path, which then says how long to wait
+  for (let i = 0; i < 5; i++) expect((await signIn(page.request, `my own typo ${i}!`)).status()).toBe(401);
+  expect((await signIn(page.request, newPassword)).status()).toBe(429);
+  // the copy from before the change is no longer that browser: its guesses share the path of
+  // browsers that never signed in (five, then the wrong-password answer even to the right one)
+  const copy = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    await copy.addCookies([before]);
+    for (let i = 0; i < 5; i++) expect((await signIn(copy.request, `a guess at the new one ${i}`)).status()).toBe(401);
+    expect((await signIn(copy.request, newPassword)).status()).toBe(401);
+    const rows = sql(`SELECT device = '' AS untrusted, failed_attempts FROM sign_in_throttles WHERE user_id = ${userId(account.email)} ORDER BY 1`);
+    expect(rows).toBe('f|5\nt|5');
+  } finally {
+    await copy.close();
+  }
 });

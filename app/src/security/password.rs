@@ -15,14 +15,14 @@ use crate::model::{PasswordView, SecurityOverview};
 ///
 /// - Auth: signed in; the current password is the proof of identity.
 /// - Effects: new hash, other sessions revoked, fresh session cookie, `password_changed` event —
-///   all in one transaction.
+///   all in one transaction; this browser's device cookie renewed (it keeps its own throttle path).
 /// - Errors: `NotSignedIn`, `Invalid { field: "current_password" }`, `PasswordRejected`,
 ///   `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network, shared with sign-in (`[limits] password_*`); then the
 ///   throttle of this browser's path; hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "security/password/change")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, services, set_session_cookie};
+    use crate::server::{auth, client, fail, reject, renew_device_cookie, services, set_session_cookie};
     use domain::secret::Password;
     let session = auth().map_err(reject)?;
     let svc = services()?;
@@ -36,6 +36,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     .await
     .map_err(fail)?;
     set_session_cookie(&token);
+    renew_device_cookie(&svc, session.user_id);
     Ok(())
 }
 
@@ -44,7 +45,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 ///
 /// - Auth: signed in and recently verified.
 /// - Effects: the hash, other sessions revoked, fresh session cookie, `password_set` event — in one
-///   transaction.
+///   transaction; this browser's device cookie renewed (it keeps its own throttle path).
 /// - Errors: `ReverifyRequired` (the page asks, then retries; also when the window ended or End now
 ///   committed while the request waited to hash: checked again in the transaction), `Invalid`
 ///   (already has one),
@@ -53,13 +54,14 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 ///   by `[argon2]`.
 #[server(prefix = "/api", endpoint = "security/password/set")]
 pub async fn set_password(new_password: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, services, set_session_cookie};
+    use crate::server::{auth, client, fail, reject, renew_device_cookie, services, set_session_cookie};
     let session = auth().map_err(reject)?;
     let svc = services()?;
     let token = domain::auth::accounts::set_password(&svc, &session, &domain::secret::Password::new(new_password), &client())
         .await
         .map_err(fail)?;
     set_session_cookie(&token);
+    renew_device_cookie(&svc, session.user_id);
     Ok(())
 }
 

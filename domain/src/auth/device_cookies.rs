@@ -23,7 +23,9 @@
 //! is as new as the account's last reset of its devices (`users.devices_reset_at`: "This wasn't
 //! me", a password reset or change, …; see [`known_since`]; a password reset's own entry is dated
 //! just before it, so it never is): an intruder's browser keeps its throttle row, never the
-//! owner's trust.
+//! owner's trust; and at a sign-in's first step, only until the account's password or
+//! authenticator app changes (`path`'s `fresh_from`), so entries collected while someone knew the
+//! old password give no budgets of their own against the new one.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -43,6 +45,11 @@ pub const LIFETIME_DAYS: i64 = 365;
 /// day, not for ever (someone who read the mailbox once cannot go on using, or locking, the proven
 /// path after the owner took it back). A full sign-in replaces it with the browser's own path.
 pub const PROVEN_HOURS: i64 = 24;
+
+/// How much earlier than its reset a password reset dates the entry it gives (so that entry is no
+/// known device's for alerts: `known_since`, which compares with the reset of the account's devices
+/// at the same moment).
+pub const RESET_ENTRY_EARLIER: time::Duration = time::Duration::microseconds(1);
 
 const LABEL: &[u8] = b"gatehouse device cookie v2";
 /// A proven entry's label (`ThrottlePath::Proven`): a browser that reset the password of an account
@@ -183,8 +190,18 @@ impl DeviceCookieKey {
 
     /// The path this browser's attempts on `user`'s account are counted on at `now` (a proven entry
     /// older than [`PROVEN_HOURS`] counts as none).
-    pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> ThrottlePath {
+    ///
+    /// `fresh_from`: at a sign-in's first step, when what it must know last changed (the account's
+    /// `secrets_changed_at`: its password chosen or its authenticator app set up). An entry renewed
+    /// before then counts as none: whoever once signed in fully can collect any number of entries,
+    /// one per cookie-less sign-in, and without this each would be a fresh budget of guesses at the
+    /// new password (or, with the old one, of codes) after the owner took the account back. The
+    /// owner's other browsers count on the untrusted path until their next full sign-in renews their
+    /// entry. (A reset's own entry is dated [`RESET_ENTRY_EARLIER`] before its change, and counts.)
+    /// `None` for the checks of a signed-in browser, whose session already proves a full sign-in.
+    pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime, fresh_from: Option<OffsetDateTime>) -> ThrottlePath {
         match self.entry_for(cookie, user) {
+            Some(Entry { proven: false, issued, .. }) if fresh_from.is_some_and(|from| issued + RESET_ENTRY_EARLIER < from) => ThrottlePath::Untrusted,
             Some(Entry { proven: false, nonce, .. }) => ThrottlePath::Device(nonce),
             Some(Entry { proven: true, issued, .. }) if now - issued < time::Duration::hours(PROVEN_HOURS) => ThrottlePath::Proven,
             Some(Entry { proven: true, .. }) | None => ThrottlePath::Untrusted,
@@ -288,13 +305,31 @@ mod tests {
         time::macros::datetime!(2026-12-05 06:00 UTC)
     }
 
+    /// At a sign-in's first step, an entry renewed before the account's password was chosen or its
+    /// authenticator set up counts as none; renewed since, or a reset's own entry, it counts.
+    #[test]
+    fn an_entry_from_before_the_accounts_secrets_changed_has_no_path_of_its_own_at_sign_in() {
+        let (k, ada) = (key(1), UserId::new());
+        let cookie = k.issue(None, ada, now());
+        let (changed, later) = (now() + time::Duration::minutes(1), now() + time::Duration::minutes(5));
+        assert_eq!(k.path(Some(&cookie), ada, later, Some(changed)), ThrottlePath::Untrusted);
+        assert!(k.path(Some(&cookie), ada, later, None).is_trusted(), "a signed-in browser's checks keep it");
+        assert!(k.path(Some(&cookie), ada, later, Some(now())).is_trusted(), "renewed at the change");
+        assert!(k.path(Some(&cookie), ada, later, Some(now() + RESET_ENTRY_EARLIER)).is_trusted(), "a reset's own entry");
+        let just_after = now() + RESET_ENTRY_EARLIER + time::Duration::microseconds(1);
+        assert_eq!(k.path(Some(&cookie), ada, later, Some(just_after)), ThrottlePath::Untrusted);
+        // a full sign-in renews it, with its nonce: the same row as before
+        let renewed = k.issue(Some(&cookie), ada, later);
+        assert_eq!(k.path(Some(&renewed), ada, later, Some(changed)), k.path(Some(&cookie), ada, later, None));
+    }
+
     #[test]
     fn a_browser_is_trusted_only_for_the_account_it_signed_in_to() {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         let cookie = k.issue(None, ada, now());
-        assert!(k.path(Some(&cookie), ada, now()).is_trusted());
-        assert_eq!(k.path(Some(&cookie), bob, now()), ThrottlePath::Untrusted);
-        assert_eq!(k.path(None, ada, now()), ThrottlePath::Untrusted);
+        assert!(k.path(Some(&cookie), ada, now(), None).is_trusted());
+        assert_eq!(k.path(Some(&cookie), bob, now(), None), ThrottlePath::Untrusted);
+        assert_eq!(k.path(None, ada, now(), None), ThrottlePath::Untrusted);
     }
 
     #[test]
@@ -302,15 +337,15 @@ mod tests {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         // signed with another key
         let other_key = key(2).issue(None, ada, now());
-        assert_eq!(k.path(Some(&other_key), ada, now()), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&other_key), ada, now(), None), ThrottlePath::Untrusted);
         // Bob's valid entry with Ada's id swapped in: the MAC no longer matches
         let bobs = k.issue(None, bob, now());
         let mut raw = URL_SAFE_NO_PAD.decode(bobs.expose()).unwrap();
         raw[..16].copy_from_slice(ada.0.as_bytes());
         let swapped = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
-        assert_eq!(k.path(Some(&swapped), ada, now()), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&swapped), ada, now(), None), ThrottlePath::Untrusted);
         for junk in ["", "....", "not base64!", &"A".repeat(96)] {
-            assert_eq!(k.path(Some(&DeviceCookie::from_cookie(junk)), ada, now()), ThrottlePath::Untrusted, "{junk:?}");
+            assert_eq!(k.path(Some(&DeviceCookie::from_cookie(junk)), ada, now(), None), ThrottlePath::Untrusted, "{junk:?}");
         }
     }
 
@@ -320,15 +355,15 @@ mod tests {
         let users: Vec<UserId> = (0..7).map(|_| UserId::new()).collect();
         let first = k.issue(None, users[0], now());
         let again = k.issue(Some(&first), users[0], now());
-        assert_eq!(k.path(Some(&first), users[0], now()), k.path(Some(&again), users[0], now()), "same nonce, same throttle row");
+        assert_eq!(k.path(Some(&first), users[0], now(), None), k.path(Some(&again), users[0], now(), None), "same nonce, same throttle row");
         let mut cookie = again;
         for u in &users[1..] {
             cookie = k.issue(Some(&cookie), *u, now());
         }
         assert_eq!(cookie.expose().split('.').count(), MAX_ACCOUNTS);
         // the most recent five accounts are remembered, the oldest are not
-        assert!(k.path(Some(&cookie), users[6], now()).is_trusted() && k.path(Some(&cookie), users[2], now()).is_trusted());
-        assert_eq!(k.path(Some(&cookie), users[0], now()), ThrottlePath::Untrusted);
+        assert!(k.path(Some(&cookie), users[6], now(), None).is_trusted() && k.path(Some(&cookie), users[2], now(), None).is_trusted());
+        assert_eq!(k.path(Some(&cookie), users[0], now(), None), ThrottlePath::Untrusted);
         assert!(cookie.expose().len() < 500, "fits easily in a cookie");
     }
 
@@ -346,7 +381,7 @@ mod tests {
         // signing in again renews it, with the same throttle row
         let renewed = k.issue(Some(&cookie), ada, now() + time::Duration::days(2));
         assert!(known_since(k.trusted_since(Some(&renewed), ada), Some(now() + time::Duration::days(1))));
-        assert_eq!(k.path(Some(&renewed), ada, now()), k.path(Some(&cookie), ada, now()));
+        assert_eq!(k.path(Some(&renewed), ada, now(), None), k.path(Some(&cookie), ada, now(), None));
     }
 
     #[test]
@@ -358,7 +393,7 @@ mod tests {
         raw[32..40].copy_from_slice(&later.to_be_bytes());
         let moved = DeviceCookie::from_cookie(URL_SAFE_NO_PAD.encode(raw));
         assert_eq!(k.trusted_since(Some(&moved), ada), None);
-        assert_eq!(k.path(Some(&moved), ada, now()), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&moved), ada, now(), None), ThrottlePath::Untrusted);
     }
 
     #[test]
@@ -366,18 +401,18 @@ mod tests {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         let bobs = k.issue(None, bob, now());
         let proven = k.issue_proven(Some(&bobs), ada, now()).expect("no entry of a full sign-in for ada yet");
-        assert_eq!(k.path(Some(&proven), ada, now()), ThrottlePath::Proven);
+        assert_eq!(k.path(Some(&proven), ada, now(), None), ThrottlePath::Proven);
         assert_eq!(k.trusted_since(Some(&proven), ada), None, "never a known device");
         // for a day: a mailbox read once is no lasting way onto the proven path
         let day = time::Duration::hours(PROVEN_HOURS);
-        assert_eq!(k.path(Some(&proven), ada, now() + day - time::Duration::seconds(1)), ThrottlePath::Proven);
-        assert_eq!(k.path(Some(&proven), ada, now() + day), ThrottlePath::Untrusted);
-        assert_eq!(k.path(Some(&proven), bob, now()), k.path(Some(&bobs), bob, now()), "other accounts' entries kept");
+        assert_eq!(k.path(Some(&proven), ada, now() + day - time::Duration::seconds(1), None), ThrottlePath::Proven);
+        assert_eq!(k.path(Some(&proven), ada, now() + day, None), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&proven), bob, now(), None), k.path(Some(&bobs), bob, now(), None), "other accounts' entries kept");
         // every proven browser shares the account's one row
-        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now()).unwrap()), ada, now()).key(), b"proven");
+        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now()).unwrap()), ada, now(), None).key(), b"proven");
         // a full sign-in replaces it with the browser's own path
         let signed_in = k.issue(Some(&proven), ada, now());
-        assert!(k.path(Some(&signed_in), ada, now()).is_trusted());
+        assert!(k.path(Some(&signed_in), ada, now(), None).is_trusted());
         assert_eq!(signed_in.expose().split('.').count(), 2);
         assert!(k.issue_proven(Some(&signed_in), ada, now()).is_none(), "its own path stays");
         for key in [&[][..], b"proven", &[7u8; 16][..]] {

@@ -389,9 +389,9 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     // (with an authenticator app, a proven entry: the account's one proven throttle path, never a
     // fresh row of its own per reset, each with its own budget of code guesses)
     Ok(if second_factor {
-        svc.device_cookies.issue_proven(client.device.as_ref(), user_id, now - Duration::microseconds(1))
+        svc.device_cookies.issue_proven(client.device.as_ref(), user_id, now - crate::auth::device_cookies::RESET_ENTRY_EARLIER)
     } else {
-        Some(svc.device_cookies.issue(client.device.as_ref(), user_id, now - Duration::microseconds(1)))
+        Some(svc.device_cookies.issue(client.device.as_ref(), user_id, now - crate::auth::device_cookies::RESET_ENTRY_EARLIER))
     })
 }
 

@@ -57,8 +57,9 @@ pub async fn with_authenticator_code(
     if !auth.has_second_factor {
         return Err(DomainError::Invalid(Invalid::NoAuthenticatorToConfirm));
     }
-    let Some(attempt) = throttle::claim(svc, auth.user_id, client).await? else {
-        return Err(throttle::refusal(svc, auth.user_id, client).await?.unwrap_or_else(wrong));
+    let path = throttle::path(svc, client, auth.user_id, None);
+    let Some(attempt) = throttle::claim(svc, auth.user_id, path, client).await? else {
+        return Err(throttle::refusal(svc, auth.user_id, path).await?.unwrap_or_else(wrong));
     };
     let check = crate::auth::two_factor::verify_totp(svc, auth.user_id, code).await?;
     if check != crate::auth::two_factor::CodeCheck::Right {

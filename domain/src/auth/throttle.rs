@@ -38,16 +38,19 @@ impl Check {
     }
 }
 
-/// The path this request's guesses on `user`'s account are counted on.
-pub fn path(svc: &Services, client: &ClientInfo, user: UserId) -> ThrottlePath {
-    svc.device_cookies.path(client.device.as_ref(), user, svc.clock.now())
+/// The path this request's guesses on `user`'s account are counted on. `fresh_from`: at a
+/// sign-in's first step the account's `secrets_changed_at` (a browser's entry from before its
+/// password or authenticator counts as none: `DeviceCookieKey::path`); `None` for a signed-in
+/// browser's checks.
+pub fn path(svc: &Services, client: &ClientInfo, user: UserId, fresh_from: Option<OffsetDateTime>) -> ThrottlePath {
+    svc.device_cookies.path(client.device.as_ref(), user, svc.clock.now(), fresh_from)
 }
 
-/// The path of a browser that proved `user`'s linked Google or GitHub identity: its own if it has
-/// one, the account's proven path otherwise (never the untrusted one, which strangers who know the
-/// address can keep locked).
-pub fn path_with_provider(svc: &Services, client: &ClientInfo, user: UserId) -> ThrottlePath {
-    match path(svc, client, user) {
+/// The path of a browser that proved `user`'s linked Google or GitHub identity (a sign-in's first
+/// step): its own if it has one, the account's proven path otherwise (never the untrusted one,
+/// which strangers who know the address can keep locked).
+pub fn path_with_provider(svc: &Services, client: &ClientInfo, user: UserId, fresh_from: Option<OffsetDateTime>) -> ThrottlePath {
+    match path(svc, client, user, fresh_from) {
         ThrottlePath::Untrusted => ThrottlePath::Proven,
         own => own,
     }
@@ -62,14 +65,10 @@ pub struct Attempt {
     locks: bool,
 }
 
-/// Counts an attempt on the request's path before its check's result is used; `None` while the path is
-/// throttled or locked (the caller answers exactly as for a wrong password, after the same work).
-pub async fn claim(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<Option<Attempt>, DomainError> {
-    claim_on(svc, user_id, path(svc, client, user_id), client).await
-}
-
-/// `claim` on a given path.
-pub async fn claim_on(svc: &Services, user_id: UserId, path: ThrottlePath, client: &ClientInfo) -> Result<Option<Attempt>, DomainError> {
+/// Counts an attempt on `path` (the request's: [`path`]) before its check's result is used; `None`
+/// while the path is throttled or locked (the caller answers exactly as for a wrong password, after
+/// the same work, or with [`refusal`]).
+pub async fn claim(svc: &Services, user_id: UserId, path: ThrottlePath, client: &ClientInfo) -> Result<Option<Attempt>, DomainError> {
     let at = svc.clock.now();
     match db::throttles::claim(&svc.db, user_id, path.key(), at, &svc.throttle).await? {
         Some(locks) => Ok(Some(Attempt { user_id, path, at, locks })),
@@ -121,8 +120,7 @@ pub async fn reset(db: impl sqlx::PgExecutor<'_>, user_id: UserId, path: Throttl
 /// signed in to the account before, so the wait tells it nothing about accounts, and its owner
 /// would otherwise hear that a right password was wrong, and reset a password that was fine);
 /// `None` on the proven and untrusted paths, which answer as for a wrong password.
-pub async fn refusal(svc: &Services, user_id: UserId, client: &ClientInfo) -> Result<Option<DomainError>, DomainError> {
-    let path = path(svc, client, user_id);
+pub async fn refusal(svc: &Services, user_id: UserId, path: ThrottlePath) -> Result<Option<DomainError>, DomainError> {
     if !path.is_trusted() {
         return Ok(None);
     }
@@ -184,8 +182,11 @@ pub(crate) async fn verify_throttled(
     // path is throttled the check's result is never looked at.
     let stored = user.password_hash.as_deref();
     let checked = svc.hasher.verify_admitted(admission, password, stored);
+    // (at sign-in, an entry from before the account's password or authenticator counts as none)
+    let fresh_from = if check == Check::SignIn { user.secrets_changed_at } else { None };
+    let path = path(svc, client, user.id, fresh_from);
     let (attempt, right) = match stored {
-        Some(_) => tokio::try_join!(claim(svc, user.id, client), checked)?,
+        Some(_) => tokio::try_join!(claim(svc, user.id, path, client), checked)?,
         None => (None, checked.await?),
     };
     match attempt {
@@ -206,7 +207,7 @@ pub(crate) async fn verify_throttled(
             attempt.failed(svc, check, client).await?;
             Ok(None)
         }
-        None if stored.is_some() => match refusal(svc, user.id, client).await? {
+        None if stored.is_some() => match refusal(svc, user.id, path).await? {
             Some(wait) => Err(wait),
             None => Ok(None),
         },

@@ -30,6 +30,10 @@ pub struct UserRow {
     /// The ones in use at or after the reported sign-in before it (`replaced_passwords`,
     /// migration 29; at most 10): the next password may not be one of those either.
     pub reported_earlier_password_hashes: Vec<String>,
+    /// When what a sign-in must know last changed: the password chosen, or the authenticator app
+    /// set up, whichever is later (a browser's device cookie entry from before it gets no throttle
+    /// path of its own at sign-in: `DeviceCookieKey::path`).
+    pub secrets_changed_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -84,7 +88,8 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email_normalized: &str) -> R
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
-                reported_password_hash, reported_earlier_password_hashes
+                reported_password_hash, reported_earlier_password_hashes,
+                GREATEST(password_changed_at, (SELECT enabled_at FROM totp_credentials t WHERE t.user_id = users.id)) AS secrets_changed_at
          FROM users WHERE email_normalized = $1",
         email_normalized,
     )
@@ -96,7 +101,8 @@ pub async fn find(db: impl PgExecutor<'_>, id: UserId) -> Result<Option<UserRow>
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, password_hash, password_changed_at, created_at, password_single_factor_ok, email_verified_at,
-                reported_password_hash, reported_earlier_password_hashes
+                reported_password_hash, reported_earlier_password_hashes,
+                GREATEST(password_changed_at, (SELECT enabled_at FROM totp_credentials t WHERE t.user_id = users.id)) AS secrets_changed_at
          FROM users WHERE id = $1",
         id.0,
     )

@@ -69,8 +69,11 @@ pub(super) async fn sign_in(svc: &Services, identity: &Identity, now: OffsetDate
     // holding the provider account 5 more code guesses each time. A browser that never fully
     // signed in counts on the account's proven path, not the untrusted one that strangers who
     // know the address can keep locked: the identity proves more than the address.
-    let path = crate::auth::throttle::path_with_provider(svc, client, user_id);
-    let Some(attempt) = crate::auth::throttle::claim_on(svc, user_id, path, client).await? else {
+    // (a browser's entry from before the account's password or authenticator counts as none, as
+    // at a password sign-in: `DeviceCookieKey::path`)
+    let fresh_from = db::users::find(&svc.db, user_id).await?.and_then(|u| u.secrets_changed_at);
+    let path = crate::auth::throttle::path_with_provider(svc, client, user_id, fresh_from);
+    let Some(attempt) = crate::auth::throttle::claim(svc, user_id, path, client).await? else {
         return Err(failed(ProviderFailure::Locked));
     };
     attempt.forgiven(svc).await?;

@@ -206,8 +206,9 @@ async fn attempt(
         _ => None,
     };
     // a full sign-in: this browser's throttle path starts again (and it becomes, or stays, a
-    // trusted device)
-    let throttle_path = crate::auth::throttle::path(svc, client, passkey.user_id);
+    // trusted device: its entry is renewed, so even one from before the account's password is its
+    // own path again)
+    let throttle_path = crate::auth::throttle::path(svc, client, passkey.user_id, None);
     let used = SignInUse {
         ceremony_id: ceremony.id,
         ceremony_expires_at: ceremony.expires_at,

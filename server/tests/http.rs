@@ -167,6 +167,15 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
     let head = Request::head("/settings/security").header(header::HOST, "gatehouse.test").header(header::ACCEPT, "text/html");
     let (res, _) = send(&app, head.body(Body::empty()).unwrap()).await;
     assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/sign-in?return_to=%2Fsettings%2Fsecurity"));
+    // a download comes back to the page it is on (the browser, sent to the file after its
+    // sign-in, showed "Page not found")
+    let (res, _) = send(&app, get("/settings/security/activity.csv?filter=sign_in", None)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in?return_to=%2Fsettings%2Fsecurity");
+    // Settings' own address is its one page (it was "Page not found" after signing in)
+    for settings in ["/settings", "/settings/"] {
+        let (res, _) = send(&app, get(settings, None)).await;
+        assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/settings/security"), "{settings}");
+    }
 }
 
 /// A link with an action's error in its address (`__err`, as a form sent without JavaScript comes

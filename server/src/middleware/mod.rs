@@ -125,6 +125,11 @@ fn is_protected(path: &str) -> bool {
     path == "/settings" || path.starts_with("/settings/")
 }
 
+/// Recent security activity's downloads (`crate::activity`), files rather than pages.
+fn is_download(path: &str) -> bool {
+    path.starts_with("/settings/security/activity.")
+}
+
 /// Resolves the session cookie (one query, straight to Postgres, so a revoked session is refused on
 /// its very next request on any instance), attaches services, session and client to the request,
 /// and sends signed-out visitors of protected pages to sign-in (and signed-in visitors of the
@@ -163,12 +168,19 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     // (HEAD is a GET without the body: the same rules, or it reached what they keep from GET)
     let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    // Settings has one page: its own address goes there
+    if is_get && (path == "/settings" || path == "/settings/") {
+        return redirect(app::nav::HOME);
+    }
     if is_get && !signed_in && (is_protected(&path) || path == "/") {
         let to = if path == "/" {
             "/sign-in".to_string()
         } else {
+            // (a download comes back to the page it is on: after the sign-in, the browser's own
+            // navigation to a file would find no page there)
+            let back = if is_download(&path) { app::nav::HOME } else { path_and_query.as_str() };
             let ended = if stale_cookie { "&ended=1" } else { "" };
-            format!("/sign-in?return_to={}{ended}", app::sign_in::urlencode(&path_and_query))
+            format!("/sign-in?return_to={}{ended}", app::sign_in::urlencode(back))
         };
         return with_cookie_cleared(redirect(&to), stale_cookie);
     }

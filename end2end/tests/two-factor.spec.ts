@@ -421,3 +421,32 @@ test('after the re-verification window, a code from the authenticator app confir
   // …and the regeneration it interrupted carries on
   await expect(section.getByRole('group', { name: 'Your backup codes' }).getByRole('listitem')).toHaveCount(10);
 });
+
+test('with its password turned off, as after "This wasn\'t me", the account confirms it is you with a code from its app', async ({ page }) => {
+  test.setTimeout(90_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const { totp } = await setUp(page);
+  // (what a report does to the password; this session, the owner's, stays signed in)
+  sql(`UPDATE users SET password_hash = NULL WHERE email_normalized = ${literal(account.email.toLowerCase())}`);
+  await endVerificationWindow(page, account.email);
+  await gotoHydrated(page, SECURITY_PATH);
+  const password = region(page, 'Password');
+  await password.getByRole('button', { name: 'Set password' }).click();
+  await password.getByLabel('New password', { exact: true }).fill('a new password nobody else knows');
+  await password.getByRole('button', { name: 'Set password' }).click();
+  const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  // the code's field, at once: no password to switch from, and no dead end ("sign in again",
+  // which nothing could do)
+  const code = dialog.getByLabel('Code from your authenticator app');
+  await expect(code).toBeFocused();
+  await expect(dialog.getByLabel('Your password')).toHaveCount(0);
+  await expect(dialog.getByRole('button', { name: 'Use your password instead' })).toHaveCount(0);
+  await nextStep(page);
+  await code.fill(totp.generate());
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await expect(dialog).toHaveCount(0);
+  // …and the change it interrupted carries on
+  await expect(password.getByText('Password set. You can now sign in with your email and password')).toBeVisible();
+});

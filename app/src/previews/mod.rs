@@ -304,7 +304,11 @@ pub fn PreviewsPage() -> impl IntoView {
                     <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true
                         providers=vec![ProviderKind::GitHub] on_provider=noop_provider pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
-                <State slug="reverify-no-password" caption="Account without a password" view=ViewFn::from(move || view! {
+                <State slug="reverify-code-only" caption="Authenticator app only (password turned off)" view=ViewFn::from(move || view! {
+                    <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false
+                        has_authenticator=true on_code=noop_text pending=false on_confirm=noop_text on_cancel=noop/></div>
+                })/>
+                <State slug="reverify-no-password" caption="Nothing to confirm with" view=ViewFn::from(move || view! {
                     <div class="preview-modal"><ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=false pending=false on_confirm=noop_text on_cancel=noop/></div>
                 })/>
             </Preview>

@@ -91,8 +91,10 @@ pub fn ReverifyDialog(
     let window = format!("{window_minutes} minute{}", if window_minutes == 1 { "" } else { "s" });
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
-    let use_code = RwSignal::new(false);
     let can_use_code = has_authenticator && on_code.is_some();
+    // (an account without a password but with the app, as after "This wasn't me": the code alone)
+    let use_code = RwSignal::new(!has_password && can_use_code);
+    let has_form = has_password || can_use_code;
     // Switching between password and code: the keyboard goes to the field just drawn (it stayed on
     // the switch, after the new field), and an error about the other one is set aside until the
     // next answer ("That password is not correct" stood over the code field).
@@ -108,9 +110,11 @@ pub fn ReverifyDialog(
         let field = crate::components::scoped_id(if use_code.get_untracked() { "reverify_code" } else { "reverify_password" });
         request_animation_frame(move || dom::focus(&field));
     };
-    // Focus moves into the dialog when it opens (the password field, or Close).
+    // Focus moves into the dialog when it opens (the password or code field, or Close).
     let focus_id = if has_password {
         crate::components::scoped_id("reverify_password")
+    } else if can_use_code {
+        crate::components::scoped_id("reverify_code")
     } else if has_passkey {
         crate::components::scoped_id("reverify-passkey")
     } else {
@@ -148,7 +152,7 @@ pub fn ReverifyDialog(
             }
         })
     };
-    let focus_id = match (has_password || has_passkey, first_provider) {
+    let focus_id = match (has_form || has_passkey, first_provider) {
         (false, Some(kind)) => crate::components::scoped_id(&format!("reverify-{}", kind.slug())),
         _ => focus_id,
     };
@@ -158,7 +162,7 @@ pub fn ReverifyDialog(
     crate::components::dialog_focus(dialog_id.clone(), move || dom::focus(&focus_id));
     // A refused confirmation keeps the focus in the dialog, on the field to try again: Confirm,
     // disabled while the check ran, had dropped it to the page behind (inert meanwhile).
-    if has_password && use_context::<crate::components::PreviewScope>().is_none() {
+    if has_form && use_context::<crate::components::PreviewScope>().is_none() {
         Effect::new(move |_| {
             if error.get().is_some() {
                 let field = if use_code.get_untracked() { "reverify_code" } else { "reverify_password" };
@@ -185,7 +189,7 @@ pub fn ReverifyDialog(
                 <p id="reverify-why" class="muted">
                     {format!("This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for {window}.")}
                 </p>
-                {if has_password {
+                {if has_form {
                     view! {
                         <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                             <ErrorMessage message=shown_error pending/>
@@ -199,7 +203,7 @@ pub fn ReverifyDialog(
                                     <Field id="reverify_password" label="Your password" kind="password" autocomplete="current-password" required=true value=password/>
                                 }.into_any()
                             }}
-                            {can_use_code.then(|| view! {
+                            {(has_password && can_use_code).then(|| view! {
                                 <button type="button" class="btn btn-link" on:click=switch>
                                     {move || if use_code.get() { "Use your password instead" } else { "Use a code from your authenticator app" }}
                                 </button>
@@ -234,7 +238,7 @@ pub fn ReverifyDialog(
                     }.into_any()
                 } else {
                     view! {
-                        <p>{format!("Your account has no password. To confirm it's you, sign out and sign in again; then you have {window} for sensitive changes.")}</p>
+                        <p>{format!("Your account has no password, passkey or connected account to confirm it's you with right now. To choose a password, use Forgot password on the sign-in page: we'll email you a link. Once you sign in with it, you have {window} for sensitive changes.")}</p>
                         <div class="form-actions">
                             <button type="button" id=crate::components::scoped_id("reverify-close") class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Close"</button>
                         </div>

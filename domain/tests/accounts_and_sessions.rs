@@ -199,7 +199,7 @@ async fn changing_the_password_signs_out_everywhere_else_and_rotates_this_token(
     let weak = change_password(&svc, &session, &Password::new(PW), &Password::new("short"), &client("here")).await;
     assert!(matches!(weak, Err(DomainError::PasswordRejected(_))));
 
-    let fresh = change_password(&svc, &session, &Password::new(PW), &new_pw, &client("here")).await.unwrap();
+    let fresh = change_password(&svc, &session, &Password::new(PW), &new_pw, &client("here")).await.unwrap().token;
     assert!(who(&svc, &elsewhere).await.is_none(), "other sessions are signed out");
     assert!(who(&svc, &here).await.is_none(), "the old token of this session stops working");
     let same = authenticate(&svc, &fresh).await.unwrap().unwrap();

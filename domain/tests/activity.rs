@@ -593,7 +593,7 @@ async fn the_links_page_names_what_the_button_would_undo_since_the_sign_in_and_o
     let later = sign_in(&svc, ADA, &Password::new(PW), &home()).await.unwrap();
     let token_now = accounts::change_password(&svc, &me(&svc, &later.token).await, &Password::new(PW), &Password::new(NEW_PW), &home())
         .await
-        .unwrap();
+        .unwrap().token;
     passkey_named(&svc, &me(&svc, &token_now).await, 62, "Ada's new phone").await;
     let state = || async {
         (
@@ -897,7 +897,7 @@ async fn after_no_secure_my_account_change_password_refuses_a_password_in_use_si
     let (_, owner) = ada(&svc).await;
     sign_in(&svc, ADA, &Password::new(PW), &stranger()).await.unwrap();
     svc.clock.advance(Duration::minutes(5));
-    let token = accounts::change_password(&svc, &me(&svc, &owner.token).await, &Password::new(PW), &Password::new(NEW_PW), &home()).await.unwrap();
+    let token = accounts::change_password(&svc, &me(&svc, &owner.token).await, &Password::new(PW), &Password::new(NEW_PW), &home()).await.unwrap().token;
     let alert: Uuid = sqlx::query_scalar("SELECT id FROM sign_in_alerts").fetch_one(&db).await.unwrap();
     alerts::secure_account(&svc, &me(&svc, &token).await, alert, &home()).await.unwrap();
     let auth = me(&svc, &token).await;

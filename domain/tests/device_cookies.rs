@@ -1,6 +1,7 @@
 //! Guessing limits per path (OWASP device cookies): someone who knows the email can slow down or
 //! lock only browsers that never fully signed in to the account; the owner's browsers keep their
-//! own counters. Failed attempts are recorded; the history and the counters are bounded.
+//! own counters (after a change of password or authenticator app, entries from before it share the
+//! account's stale one). Failed attempts are recorded; the history and the counters are bounded.
 use domain::auth::accounts::{change_password, sign_in};
 use common::sign_up;
 use domain::auth::sessions::{authenticate, clean_up};
@@ -190,7 +191,7 @@ async fn with_an_authenticator(svc: &Services) -> Vec<u8> {
 
 /// Forgot password from `client`, the emailed link opened there and `new` chosen: the device cookie
 /// the reset answers.
-async fn reset_from(svc: &Services, db: &PgPool, client: &ClientInfo, new: &str) -> Option<DeviceCookie> {
+async fn reset_from(svc: &Services, db: &PgPool, client: &ClientInfo, new: &str) -> DeviceCookie {
     use domain::auth::email_links::{request_password_reset, reset_password, RESET_PATH};
     // (after the emails before it, so the reset link's is the newest)
     svc.clock.advance(Duration::seconds(1));
@@ -219,7 +220,7 @@ async fn strangers_who_lock_the_untrusted_path_cannot_keep_the_owner_of_an_accou
     lock_untrusted_path(&svc, &db, "ada@example.test").await;
     assert!(matches!(try_sign_in(&svc, "ada@example.test", PW, &new_phone()).await, Err(DomainError::InvalidCredentials)), "a new browser is locked out");
 
-    let proven = reset_from(&svc, &db, &new_phone(), NEW_PW).await.expect("the browser that reset gets the proven path");
+    let proven = reset_from(&svc, &db, &new_phone(), NEW_PW).await;
     let phone = ClientInfo { device: Some(proven.clone()), ..new_phone() };
     let pending = match sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &phone).await {
         Err(DomainError::SecondStepRequired(pending)) => pending,
@@ -249,8 +250,8 @@ async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesse
     use domain::auth::two_factor;
     let svc = services(db.clone());
     with_an_authenticator(&svc).await;
-    let first = reset_from(&svc, &db, &new_phone(), "mailbox thief's choice one").await.expect("proven");
-    let second = reset_from(&svc, &db, &attacker(), "mailbox thief's choice two").await.expect("proven");
+    let first = reset_from(&svc, &db, &new_phone(), "mailbox thief's choice one").await;
+    let second = reset_from(&svc, &db, &attacker(), "mailbox thief's choice two").await;
     let ada = done_user(&db).await;
     assert_eq!(svc.device_cookies.path(Some(&first), ada, svc.clock.now(), None), svc.device_cookies.path(Some(&second), ada, svc.clock.now(), None), "one path for both");
     let (one, two) = (ClientInfo { device: Some(first), ..new_phone() }, ClientInfo { device: Some(second), ..attacker() });
@@ -265,9 +266,11 @@ async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesse
     assert_eq!(failures(&db, "= ''").await, 0, "not on the untrusted one");
     // the other reset's browser, with the right password, waits like the first: no fresh budget
     assert!(matches!(try_sign_in(&svc, "ada@example.test", "mailbox thief's choice two", &two).await, Err(DomainError::InvalidCredentials)));
-    // a browser that fully signed in to the account keeps its own path through a reset
+    // a browser that fully signed in to the account before gets the proven path through a reset
+    // too: its entry is from before the new password
     let ada_s_own = ClientInfo { device: Some(svc.device_cookies.issue(None, ada, svc.clock.now())), ..attacker() };
-    assert!(reset_from(&svc, &db, &ada_s_own, "ada's own new passphrase").await.is_none(), "its own path stays");
+    let after = reset_from(&svc, &db, &ada_s_own, "ada's own new passphrase").await;
+    assert_eq!(svc.device_cookies.path(Some(&after), ada, svc.clock.now(), None), domain::auth::device_cookies::ThrottlePath::Proven);
 }
 
 /// The owner's own browser, after her own five typos: her next try waits, and says so with the
@@ -300,39 +303,47 @@ async fn the_owners_own_browser_hears_how_long_to_wait_and_every_other_browser_h
 
 /// Someone who once knew Ada's password signed in from two cookie-less browsers and kept both
 /// cookies (any number could be collected, one per sign-in). Once she changes her password, each
-/// is no fresh budget of guesses at the new one: at sign-in both count on the untrusted path,
-/// shared with every stranger. Her own browser's next full sign-in renews its entry: its own path
-/// again.
+/// is no fresh budget of guesses at the new one: at sign-in all count on the account's one stale
+/// path, which strangers who never signed in cannot reach. The browser she changed it in keeps its
+/// own path; her other old browser shares the stale one until its next full sign-in renews it.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn entries_from_before_a_password_change_count_on_the_untrusted_path_at_sign_in(db: PgPool) {
+async fn entries_from_before_a_password_change_share_one_stale_path_at_sign_in(db: PgPool) {
     const NEW_PW: &str = "a different long passphrase 2026";
     let svc = services(db.clone());
     let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
     let first = sign_in(&svc, "ada@example.test", &Password::new(PW), &attacker()).await.unwrap().device;
     let second = sign_in(&svc, "ada@example.test", &Password::new(PW), &attacker()).await.unwrap().device;
+    let her_other = sign_in(&svc, "ada@example.test", &Password::new(PW), &new_phone()).await.unwrap().device;
     svc.clock.advance(Duration::minutes(1));
     let hers = authenticate(&svc, &signed_up.token).await.unwrap().unwrap();
-    change_password(&svc, &hers, &Password::new(PW), &Password::new(NEW_PW), &browser(&signed_up.device)).await.unwrap();
+    let changed = change_password(&svc, &hers, &Password::new(PW), &Password::new(NEW_PW), &browser(&signed_up.device)).await.unwrap();
     for _ in 0..5 {
         try_sign_in(&svc, "ada@example.test", "a guess at the new one", &browser(&first)).await.unwrap_err();
     }
-    assert_eq!(failures(&db, "= ''").await, 5, "counted on the untrusted path");
-    assert_eq!(failures(&db, "<> ''").await, 0, "not on a path of the entry's own");
-    // the second copy gets no fresh budget: it waits, answered as a wrong password
-    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &browser(&second)).await, Err(DomainError::InvalidCredentials)));
-    // her browser from before the change waits too, then signs in, and has its own path again
+    assert_eq!(failures(&db, "= 'stale'").await, 5, "counted on the stale path");
+    assert_eq!(failures(&db, "= ''").await, 0, "not on the strangers' path");
+    // the second copy gets no fresh budget: it waits, and, as a browser that signed in before, hears so
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &browser(&second)).await, Err(DomainError::TooManyTries { .. })));
+    // strangers neither wait for it nor add to it
+    try_sign_in(&svc, "ada@example.test", "a stranger's guess", &ClientInfo { device: None, ..attacker() }).await.unwrap_err();
+    assert_eq!((failures(&db, "= ''").await, failures(&db, "= 'stale'").await), (1, 5));
+    // the browser that changed the password got its entry with the change: its own path
+    try_sign_in(&svc, "ada@example.test", "her typo", &browser(&changed.device)).await.unwrap_err();
+    assert_eq!(failures(&db, "NOT IN ('', 'stale')").await, 1, "on its own path");
+    // her other browser waits with the copies, then signs in, and has its own path again
     svc.clock.advance(Duration::seconds(15));
-    let renewed = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &browser(&signed_up.device)).await.unwrap().device;
-    try_sign_in(&svc, "ada@example.test", "her typo", &browser(&renewed)).await.unwrap_err();
-    assert_eq!(failures(&db, "<> ''").await, 1, "on its own path");
+    let renewed = sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &browser(&her_other)).await.unwrap().device;
+    let changed_at = domain::db::users::find(&db, hers.user_id).await.unwrap().unwrap().secrets_changed_at;
+    assert!(svc.device_cookies.path(Some(&renewed), hers.user_id, svc.clock.now(), changed_at).is_trusted());
+    assert_eq!(svc.device_cookies.path(Some(&her_other), hers.user_id, svc.clock.now(), changed_at), domain::auth::device_cookies::ThrottlePath::Stale);
 }
 
 /// The same once Ada turns on an authenticator app without changing her password (someone may
 /// still know it): an entry from before counts its password, and so the codes of the pending
-/// sign-in that follows, on the untrusted path, so copies collected earlier cannot each try five
-/// codes at a time.
+/// sign-in that follows, on the stale path, so copies collected earlier cannot each try five codes
+/// at a time.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn entries_from_before_the_authenticator_count_its_codes_on_the_untrusted_path(db: PgPool) {
+async fn entries_from_before_the_authenticator_count_its_codes_on_the_stale_path(db: PgPool) {
     use domain::auth::two_factor;
     let svc = services(db.clone());
     let (_, signed_up) = sign_up(&svc, "ada@example.test", None, &Password::new(PW), &attacker()).await.unwrap();
@@ -350,6 +361,36 @@ async fn entries_from_before_the_authenticator_count_its_codes_on_the_untrusted_
     for _ in 0..5 {
         two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, "000000", &copy).await.unwrap_err();
     }
-    assert_eq!(failures(&db, "= ''").await, 5, "the codes counted on the untrusted path");
-    assert_eq!(failures(&db, "<> ''").await, 0);
+    assert_eq!(failures(&db, "= 'stale'").await, 5, "the codes counted on the stale path");
+    assert_eq!(failures(&db, "NOT IN ('', 'stale')").await, 0, "not on a path of the copy's own");
+}
+
+/// Ada's usual browser, with a full sign-in's entry, while strangers keep the untrusted path
+/// locked and someone holding copies of old entries keeps the stale one locked: she resets her
+/// password there. The reset replaces her entry, which the new password made stale, with a proven
+/// one, so her new password reaches the code step and her code signs her in (kept, her entry
+/// would have counted on the locked stale path).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn her_usual_browser_reaches_the_code_step_after_a_reset_while_strangers_keep_guessing(db: PgPool) {
+    use domain::auth::{totp, two_factor};
+    const NEW_PW: &str = "a different long passphrase 2026";
+    let svc = services(db.clone());
+    let secret = with_an_authenticator(&svc).await;
+    let ada = done_user(&db).await;
+    let usual = ClientInfo { device: Some(svc.device_cookies.issue(None, ada, svc.clock.now())), ..new_phone() };
+    lock_untrusted_path(&svc, &db, "ada@example.test").await;
+    let proven = reset_from(&svc, &db, &usual, NEW_PW).await;
+    sqlx::query("INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until) VALUES ($1, 'stale', 50, $2, $2 + interval '1 hour')")
+        .bind(ada.0)
+        .bind(svc.clock.now())
+        .execute(&db)
+        .await
+        .unwrap();
+    let usual = ClientInfo { device: Some(proven), ..usual };
+    let pending = match sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &usual).await {
+        Err(DomainError::SecondStepRequired(pending)) => pending,
+        other => panic!("expected the code step, got {other:?}"),
+    };
+    let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
+    two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, &code, &usual).await.expect("her code signs her in");
 }

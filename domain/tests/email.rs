@@ -646,7 +646,7 @@ async fn after_a_reset_an_account_with_an_authenticator_is_still_asked_for_its_c
     assert!(reset_link(&svc, &token).await.unwrap().has_second_factor);
     // (no browser of its own: a mailbox is not the second factor, and each reset's own path would
     // add its budget of code guesses; the account's one proven path instead)
-    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap().expect("a proven entry");
+    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &ClientInfo::default()).await.unwrap();
     let user = domain::ids::UserId(sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap());
     assert_eq!(svc.device_cookies.path(Some(&device), user, svc.clock.now(), None), domain::auth::device_cookies::ThrottlePath::Proven);
     assert_eq!(svc.device_cookies.trusted_since(Some(&device), user), None, "not a known device");
@@ -701,7 +701,7 @@ async fn a_reset_trusts_the_browser_that_opened_the_link_so_strangers_guesses_ca
 
     request_password_reset(&svc, "ada@example.test", &owners_new_phone).await.unwrap();
     let token = link(&db, "ada@example.test", RESET_PATH).await;
-    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &owners_new_phone).await.unwrap().expect("no authenticator app: trusted");
+    let device = reset_password(&svc, &token, &Password::new(NEW_PW), &owners_new_phone).await.unwrap();
     let trusted = ClientInfo { device: Some(device), ..owners_new_phone.clone() };
     assert!(sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &trusted).await.is_ok(), "the browser that reset signs in at once");
     svc.settle().await;

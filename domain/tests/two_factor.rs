@@ -243,7 +243,7 @@ async fn with_a_second_factor_eight_characters_are_enough_until_it_is_turned_off
     let short = Password::new("tractor!s");
     let token = domain::auth::accounts::change_password(&svc, &me(&svc, &token).await, &Password::new(PW), &short, &ClientInfo::default())
         .await
-        .unwrap();
+        .unwrap().token;
     // …but then the password cannot be the only factor: turning the authenticator off asks for a
     // longer password first
     let refused = two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap_err();
@@ -256,7 +256,7 @@ async fn with_a_second_factor_eight_characters_are_enough_until_it_is_turned_off
         &ClientInfo::default(),
     )
     .await
-    .unwrap();
+    .unwrap().token;
     two_factor::disable(&svc, &me(&svc, &token).await, &ClientInfo::default()).await.unwrap();
     // without a second factor, 15 characters again
     let too_short = domain::auth::accounts::change_password(

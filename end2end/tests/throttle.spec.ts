@@ -162,7 +162,7 @@ test("the owner's own typos: her browser says how long to wait, instead of calli
   await expectSecurityPage(page);
 });
 
-test('a browser trusted before the password changed counts with strangers; the one she changed it in keeps its own count', async ({ page, browser }) => {
+test('copies of a browser trusted before the password changed share one count; the browser she changed it in keeps its own', async ({ page, browser, request }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
   const deviceCookie = async () => (await page.context().cookies()).find((c) => c.name === DEVICE_COOKIE)!;
@@ -174,21 +174,24 @@ test('a browser trusted before the password changed counts with strangers; the o
   expect((await deviceCookie()).value, 'renewed by the change').not.toBe(before.value);
   await accountNav(page).getByRole('button', { name: 'Sign out' }).click();
   await expectPathname(page, '/sign-in');
-  const signIn = (from: typeof page.request, password: string) =>
+  const signIn = (from: typeof request, password: string) =>
     from.post('/api/auth/sign-in', { form: { email: account.email, password }, headers: SAME_ORIGIN_HEADERS });
   // her five typos count on this browser's own path, which then says how long to wait
   for (let i = 0; i < 5; i++) expect((await signIn(page.request, `my own typo ${i}!`)).status()).toBe(401);
   expect((await signIn(page.request, newPassword)).status()).toBe(429);
-  // the copy from before the change is no longer that browser: its guesses share the path of
-  // browsers that never signed in (five, then the wrong-password answer even to the right one)
-  const copy = await browser.newContext({ baseURL: BASE_URL });
+  // two copies from before the change: not that browser any more, nor a budget each, but one
+  // path they share (five guesses, then both wait)
+  const copies = [await browser.newContext({ baseURL: BASE_URL }), await browser.newContext({ baseURL: BASE_URL })];
   try {
-    await copy.addCookies([before]);
-    for (let i = 0; i < 5; i++) expect((await signIn(copy.request, `a guess at the new one ${i}`)).status()).toBe(401);
-    expect((await signIn(copy.request, newPassword)).status()).toBe(401);
-    const rows = sql(`SELECT device = '' AS untrusted, failed_attempts FROM sign_in_throttles WHERE user_id = ${userId(account.email)} ORDER BY 1`);
-    expect(rows).toBe('f|5\nt|5');
+    for (const copy of copies) await copy.addCookies([before]);
+    for (let i = 0; i < 5; i++) expect((await signIn(copies[0].request, `a guess at the new one ${i}`)).status()).toBe(401);
+    expect((await signIn(copies[1].request, newPassword)).status()).toBe(429);
+    // strangers without a cookie neither wait for it nor add to it
+    expect((await signIn(request, 'a stranger guessing')).status()).toBe(401);
+    const paths = `CASE device WHEN '' THEN 'strangers' WHEN 'stale' THEN 'stale' ELSE 'own' END`;
+    const rows = sql(`SELECT ${paths}, failed_attempts FROM sign_in_throttles WHERE user_id = ${userId(account.email)} ORDER BY 1`);
+    expect(rows).toBe('own|5\nstale|5\nstrangers|1');
   } finally {
-    await copy.close();
+    for (const copy of copies) await copy.close();
   }
 });

@@ -213,9 +213,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     )
     .await
     .map_err(fail)?;
-    if let Some(device) = device {
-        set_device_cookie(&device);
-    }
+    set_device_cookie(&device);
     // This browser goes on as the account whose password it just chose: a session it still had of
     // another account is signed out, as a sign-in here would do (it was sent on to that account's
     // page, past the sentence saying the reset worked). The account's own the reset ended.

@@ -22,11 +22,11 @@ use crate::model::{PasswordView, SecurityOverview};
 ///   throttle of this browser's path; hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "security/password/change")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, renew_device_cookie, services, set_session_cookie};
+    use crate::server::{auth, client, fail, reject, services, set_device_cookie, set_session_cookie};
     use domain::secret::Password;
     let session = auth().map_err(reject)?;
     let svc = services()?;
-    let token = domain::auth::accounts::change_password(
+    let changed = domain::auth::accounts::change_password(
         &svc,
         &session,
         &Password::new(current_password),
@@ -35,8 +35,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     )
     .await
     .map_err(fail)?;
-    set_session_cookie(&token);
-    renew_device_cookie(&svc, session.user_id);
+    set_session_cookie(&changed.token);
+    set_device_cookie(&changed.device);
     Ok(())
 }
 
@@ -54,14 +54,14 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 ///   by `[argon2]`.
 #[server(prefix = "/api", endpoint = "security/password/set")]
 pub async fn set_password(new_password: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, renew_device_cookie, services, set_session_cookie};
+    use crate::server::{auth, client, fail, reject, services, set_device_cookie, set_session_cookie};
     let session = auth().map_err(reject)?;
     let svc = services()?;
-    let token = domain::auth::accounts::set_password(&svc, &session, &domain::secret::Password::new(new_password), &client())
+    let set = domain::auth::accounts::set_password(&svc, &session, &domain::secret::Password::new(new_password), &client())
         .await
         .map_err(fail)?;
-    set_session_cookie(&token);
-    renew_device_cookie(&svc, session.user_id);
+    set_session_cookie(&set.token);
+    set_device_cookie(&set.device);
     Ok(())
 }
 

@@ -80,14 +80,6 @@ pub async fn set_signed_in_cookies(signed_in: &domain::auth::sessions::SignedIn)
     set_device_cookie(&signed_in.device);
 }
 
-/// Renews this browser's device cookie entry for the signed-in account after it changed what a
-/// sign-in must know (its password, its authenticator app): at a sign-in, an entry from before such
-/// a change counts as none (`DeviceCookieKey::path`), and the browser that made it keeps its own
-/// throttle path.
-pub fn renew_device_cookie(svc: &domain::Services, user_id: domain::ids::UserId) {
-    set_device_cookie(&svc.device_cookies.issue(client().device.as_ref(), user_id, svc.clock.now()));
-}
-
 /// Sets the device cookie (the browser trusted for the accounts it names: `domain::auth::device_cookies`).
 pub fn set_device_cookie(device: &domain::secret::DeviceCookie) {
     set_cookie(&cookies::DEVICE.set(device.expose(), None));

@@ -200,7 +200,7 @@ pub async fn change_password(
     current: &Password,
     new: &Password,
     client: &ClientInfo,
-) -> Result<SessionToken, DomainError> {
+) -> Result<SignedIn, DomainError> {
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_none() {
         return Err(DomainError::Invalid(Invalid::NoPasswordYet));
@@ -234,7 +234,7 @@ pub async fn change_password(
 
 /// Gives a password to an account that has none (it signed up with Google or GitHub, or uses
 /// passkeys). Needs a recent sign-in or re-verification.
-pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, client: &ClientInfo) -> Result<SessionToken, DomainError> {
+pub async fn set_password(svc: &Services, auth: &AuthSession, new: &Password, client: &ClientInfo) -> Result<SignedIn, DomainError> {
     crate::auth::recent::require_recent(svc, auth)?;
     let user = db::users::find(&svc.db, auth.user_id).await?.ok_or(DomainError::Unauthenticated)?;
     if user.password_hash.is_some() {
@@ -258,7 +258,8 @@ fn needs_recent(event: EventKind) -> bool {
 
 /// In one transaction: the new hash is stored, every other session is revoked (and any sign-in
 /// waiting for its second step, which began with the old password), the current session gets a
-/// fresh token (returned, for the cookie) and is marked as just verified, and the change is
+/// fresh token (returned, for the cookie, with the browser's device cookie renewed) and is marked
+/// as just verified, and the change is
 /// recorded. A failure part-way changes nothing. Refused with `superseded` if the password is no
 /// longer the one `read` had (another change, or a reset that ended this session, committed while
 /// this one checked and hashed): the newer password stands. Refused by the length rule if the
@@ -270,7 +271,7 @@ async fn store_new_password(
     new: &Password,
     (event, reason, superseded): (EventKind, RevokeReason, Invalid),
     client: &ClientInfo,
-) -> Result<SessionToken, DomainError> {
+) -> Result<SignedIn, DomainError> {
     let hash = svc.hasher.hash(new).await?;
     let now = svc.clock.now();
     let (token, token_hash) = sessions::new_token();
@@ -299,7 +300,11 @@ async fn store_new_password(
     crate::auth::password_policy::check_policy_under_lock(&mut tx, auth.user_id, new, &ctx, &svc.common_passwords).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), event), client, now).await?;
     tx.commit().await?;
-    Ok(token)
+    // This browser's entry renewed with the change, dated just before it (as a reset's): its own
+    // throttle path at its next sign-in, where entries from before the change count on the stale
+    // path; and, the account's devices reset at `now`, still no known device for alerts.
+    let device = svc.device_cookies.issue(client.device.as_ref(), auth.user_id, now - crate::auth::device_cookies::RESET_ENTRY_EARLIER);
+    Ok(SignedIn { token, device, backup_codes_left: None })
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@
 //! me", a password reset or change, …; see [`known_since`]; a password reset's own entry is dated
 //! just before it, so it never is): an intruder's browser keeps its throttle row, never the
 //! owner's trust; and at a sign-in's first step, only until the account's password or
-//! authenticator app changes (`path`'s `fresh_from`), so entries collected while someone knew the
-//! old password give no budgets of their own against the new one.
+//! authenticator app changes (`path`'s `fresh_from`): then it counts on the account's one stale
+//! path, so entries collected while someone knew the old password give no budgets of their own
+//! against the new one.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -46,9 +47,9 @@ pub const LIFETIME_DAYS: i64 = 365;
 /// path after the owner took it back). A full sign-in replaces it with the browser's own path.
 pub const PROVEN_HOURS: i64 = 24;
 
-/// How much earlier than its reset a password reset dates the entry it gives (so that entry is no
-/// known device's for alerts: `known_since`, which compares with the reset of the account's devices
-/// at the same moment).
+/// How much earlier than its change a password reset or change dates the entry it gives the browser
+/// (so that entry is no known device's for alerts: `known_since`, which compares with the reset of
+/// the account's devices at the same moment; it still counts as fresh for the throttle).
 pub const RESET_ENTRY_EARLIER: time::Duration = time::Duration::microseconds(1);
 
 const LABEL: &[u8] = b"gatehouse device cookie v2";
@@ -84,10 +85,18 @@ pub enum ThrottlePath {
     Proven,
     /// A valid device cookie for this account, by its nonce.
     Device([u8; NONCE_LEN]),
+    /// At a sign-in's first step, a valid entry renewed before the account's password was chosen or
+    /// its authenticator app set up: one row per account, shared by every such browser. Whoever once
+    /// signed in fully may have collected any number of entries, and this way they are one budget of
+    /// guesses at the new password, not one each; strangers who never signed in cannot reach the
+    /// row, so they cannot lock the owner's other browsers out after she changed her password.
+    Stale,
 }
 
 /// The `device` key of the proven path's row (the untrusted row's is empty, a device's 16 bytes).
 const PROVEN_KEY: &[u8] = b"proven";
+/// The `device` key of the stale path's row.
+const STALE_KEY: &[u8] = b"stale";
 
 impl ThrottlePath {
     /// The `device` column of `sign_in_throttles`: empty for the untrusted path.
@@ -95,6 +104,7 @@ impl ThrottlePath {
         match self {
             Self::Untrusted => &[],
             Self::Proven => PROVEN_KEY,
+            Self::Stale => STALE_KEY,
             Self::Device(nonce) => nonce,
         }
     }
@@ -104,6 +114,7 @@ impl ThrottlePath {
         match <[u8; NONCE_LEN]>::try_from(key) {
             Ok(nonce) => Self::Device(nonce),
             Err(_) if key == PROVEN_KEY => Self::Proven,
+            Err(_) if key == STALE_KEY => Self::Stale,
             Err(_) => Self::Untrusted,
         }
     }
@@ -112,11 +123,18 @@ impl ThrottlePath {
         matches!(self, Self::Device(_))
     }
 
-    /// For the log: "device" (a trusted browser's own path), "proven" or "untrusted".
+    /// Only browsers that once fully signed in to the account count on it (their own path, or the
+    /// stale one): waiting there may be said as such, since it tells nothing about accounts.
+    pub fn signed_in_before(&self) -> bool {
+        matches!(self, Self::Device(_) | Self::Stale)
+    }
+
+    /// For the log: "device" (a trusted browser's own path), "stale", "proven" or "untrusted".
     pub fn name(&self) -> &'static str {
         match self {
             Self::Untrusted => "untrusted",
             Self::Proven => "proven",
+            Self::Stale => "stale",
             Self::Device(_) => "device",
         }
     }
@@ -192,16 +210,19 @@ impl DeviceCookieKey {
     /// older than [`PROVEN_HOURS`] counts as none).
     ///
     /// `fresh_from`: at a sign-in's first step, when what it must know last changed (the account's
-    /// `secrets_changed_at`: its password chosen or its authenticator app set up). An entry renewed
-    /// before then counts as none: whoever once signed in fully can collect any number of entries,
-    /// one per cookie-less sign-in, and without this each would be a fresh budget of guesses at the
-    /// new password (or, with the old one, of codes) after the owner took the account back. The
-    /// owner's other browsers count on the untrusted path until their next full sign-in renews their
-    /// entry. (A reset's own entry is dated [`RESET_ENTRY_EARLIER`] before its change, and counts.)
-    /// `None` for the checks of a signed-in browser, whose session already proves a full sign-in.
+    /// `secrets_changed_at`: its password chosen or its authenticator app set up). A full sign-in's
+    /// entry renewed before then counts on the account's stale path ([`ThrottlePath::Stale`]):
+    /// whoever once signed in fully can collect any number of entries, one per cookie-less sign-in,
+    /// and each would otherwise be a fresh budget of guesses at the new password (or, with the old
+    /// one, of codes) after the owner took the account back. The owner's other browsers share that
+    /// path until their next full sign-in renews their entry; strangers cannot reach it. (An entry
+    /// given with a change, by a reset or a password change, is dated [`RESET_ENTRY_EARLIER`]
+    /// before it, and counts as fresh. A proven entry is one shared path already, and keeps its 24
+    /// hours.) `None` for the checks of a signed-in browser, whose session already proves a full
+    /// sign-in.
     pub fn path(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime, fresh_from: Option<OffsetDateTime>) -> ThrottlePath {
         match self.entry_for(cookie, user) {
-            Some(Entry { proven: false, issued, .. }) if fresh_from.is_some_and(|from| issued + RESET_ENTRY_EARLIER < from) => ThrottlePath::Untrusted,
+            Some(Entry { proven: false, issued, .. }) if fresh_from.is_some_and(|from| issued + RESET_ENTRY_EARLIER < from) => ThrottlePath::Stale,
             Some(Entry { proven: false, nonce, .. }) => ThrottlePath::Device(nonce),
             Some(Entry { proven: true, issued, .. }) if now - issued < time::Duration::hours(PROVEN_HOURS) => ThrottlePath::Proven,
             Some(Entry { proven: true, .. }) | None => ThrottlePath::Untrusted,
@@ -226,14 +247,12 @@ impl DeviceCookieKey {
 
     /// The cookie to set after this browser chose the password of `user`'s account (which has an
     /// authenticator app) through an emailed reset link at `now`: a proven entry for the account
-    /// (`ThrottlePath::Proven`), first, then the other accounts' entries as they were. `None` when
-    /// the browser already holds the account's entry of a full sign-in: its own path stays.
-    pub fn issue_proven(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> Option<DeviceCookie> {
-        let existing = self.entries(cookie);
-        if existing.iter().any(|e| e.user == user && !e.proven) {
-            return None;
-        }
-        Some(self.put_first(existing, Entry { user, nonce: new_nonce(), issued: now, proven: true }))
+    /// (`ThrottlePath::Proven`), first, then the other accounts' entries as they were. It replaces
+    /// a full sign-in's entry for the account too: that one is from before the new password, so it
+    /// would count on the stale path, which copies of old entries share; the proven path needs the
+    /// mailbox or a linked identity.
+    pub fn issue_proven(&self, cookie: Option<&DeviceCookie>, user: UserId, now: OffsetDateTime) -> DeviceCookie {
+        self.put_first(self.entries(cookie), Entry { user, nonce: new_nonce(), issued: now, proven: true })
     }
 
     /// `first`, then the valid entries of other accounts from `existing`, at most
@@ -306,18 +325,21 @@ mod tests {
     }
 
     /// At a sign-in's first step, an entry renewed before the account's password was chosen or its
-    /// authenticator set up counts as none; renewed since, or a reset's own entry, it counts.
+    /// authenticator set up counts on the account's one stale path; renewed since, or an entry
+    /// given with the change, on its own.
     #[test]
     fn an_entry_from_before_the_accounts_secrets_changed_has_no_path_of_its_own_at_sign_in() {
         let (k, ada) = (key(1), UserId::new());
         let cookie = k.issue(None, ada, now());
         let (changed, later) = (now() + time::Duration::minutes(1), now() + time::Duration::minutes(5));
-        assert_eq!(k.path(Some(&cookie), ada, later, Some(changed)), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&cookie), ada, later, Some(changed)), ThrottlePath::Stale);
+        assert_eq!(k.path(Some(&k.issue(None, ada, now())), ada, later, Some(changed)), ThrottlePath::Stale, "every copy shares it");
+        assert_eq!(k.path(None, ada, later, Some(changed)), ThrottlePath::Untrusted, "strangers never reach it");
         assert!(k.path(Some(&cookie), ada, later, None).is_trusted(), "a signed-in browser's checks keep it");
         assert!(k.path(Some(&cookie), ada, later, Some(now())).is_trusted(), "renewed at the change");
         assert!(k.path(Some(&cookie), ada, later, Some(now() + RESET_ENTRY_EARLIER)).is_trusted(), "a reset's own entry");
         let just_after = now() + RESET_ENTRY_EARLIER + time::Duration::microseconds(1);
-        assert_eq!(k.path(Some(&cookie), ada, later, Some(just_after)), ThrottlePath::Untrusted);
+        assert_eq!(k.path(Some(&cookie), ada, later, Some(just_after)), ThrottlePath::Stale);
         // a full sign-in renews it, with its nonce: the same row as before
         let renewed = k.issue(Some(&cookie), ada, later);
         assert_eq!(k.path(Some(&renewed), ada, later, Some(changed)), k.path(Some(&cookie), ada, later, None));
@@ -400,7 +422,7 @@ mod tests {
     fn a_proven_entry_counts_on_the_accounts_proven_path_until_a_full_sign_in_gives_the_browser_its_own() {
         let (k, ada, bob) = (key(1), UserId::new(), UserId::new());
         let bobs = k.issue(None, bob, now());
-        let proven = k.issue_proven(Some(&bobs), ada, now()).expect("no entry of a full sign-in for ada yet");
+        let proven = k.issue_proven(Some(&bobs), ada, now());
         assert_eq!(k.path(Some(&proven), ada, now(), None), ThrottlePath::Proven);
         assert_eq!(k.trusted_since(Some(&proven), ada), None, "never a known device");
         // for a day: a mailbox read once is no lasting way onto the proven path
@@ -409,13 +431,16 @@ mod tests {
         assert_eq!(k.path(Some(&proven), ada, now() + day, None), ThrottlePath::Untrusted);
         assert_eq!(k.path(Some(&proven), bob, now(), None), k.path(Some(&bobs), bob, now(), None), "other accounts' entries kept");
         // every proven browser shares the account's one row
-        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now()).unwrap()), ada, now(), None).key(), b"proven");
+        assert_eq!(k.path(Some(&k.issue_proven(None, ada, now())), ada, now(), None).key(), b"proven");
         // a full sign-in replaces it with the browser's own path
         let signed_in = k.issue(Some(&proven), ada, now());
         assert!(k.path(Some(&signed_in), ada, now(), None).is_trusted());
         assert_eq!(signed_in.expose().split('.').count(), 2);
-        assert!(k.issue_proven(Some(&signed_in), ada, now()).is_none(), "its own path stays");
-        for key in [&[][..], b"proven", &[7u8; 16][..]] {
+        // a reset replaces that entry too (it is from before the new password)
+        let reset_again = k.issue_proven(Some(&signed_in), ada, now());
+        assert_eq!(k.path(Some(&reset_again), ada, now(), None), ThrottlePath::Proven);
+        assert_eq!(reset_again.expose().split('.').count(), 2, "bob's entry kept, ada's one");
+        for key in [&[][..], b"proven", b"stale", &[7u8; 16][..]] {
             assert_eq!(ThrottlePath::from_key(key).key(), key);
         }
     }

@@ -332,14 +332,14 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
 /// count on its own throttle path from now on. Without it, someone who knows the address could
 /// keep the account's untrusted path waiting (a few counted guesses an hour) and the owner, back on
 /// a new browser through Forgot password, would hear that the password she had just chosen was
-/// wrong. With an authenticator app, a proven entry instead (`DeviceCookieKey::issue_proven`;
-/// none when the browser already has the account's own path): its attempts count on the
-/// account's one proven path, which strangers cannot lock, and however many resets someone
+/// wrong. With an authenticator app, a proven entry instead (`DeviceCookieKey::issue_proven`,
+/// replacing a full sign-in's entry too, which the new password made stale): its attempts count
+/// on the account's one proven path, which strangers cannot lock, and however many resets someone
 /// holding only the mailbox makes, their code guesses meet that one path's limits (a mailbox is
 /// not the second factor; a new row of its own per reset would give each a fresh budget). The entry is dated just before the reset of the account's devices, so it is not a known
 /// device's (`device_cookies::known_since`): the sign-in that follows there is alerted as any new
 /// browser's, and its "This wasn't me" can still take back what that sign-in adds.
-pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<Option<DeviceCookie>, DomainError> {
+pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, client: &ClientInfo) -> Result<DeviceCookie, DomainError> {
     let link = reset_link(svc, token).await?;
     let hash = link_hash(token)?;
     let user = db::users::find_by_email(&svc.db, &normalize_email(&link.email)).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
@@ -388,10 +388,11 @@ pub async fn reset_password(svc: &Services, token: &LinkToken, new: &Password, c
     svc.session_cache.forget_account(user_id);
     // (with an authenticator app, a proven entry: the account's one proven throttle path, never a
     // fresh row of its own per reset, each with its own budget of code guesses)
+    let dated = now - crate::auth::device_cookies::RESET_ENTRY_EARLIER;
     Ok(if second_factor {
-        svc.device_cookies.issue_proven(client.device.as_ref(), user_id, now - crate::auth::device_cookies::RESET_ENTRY_EARLIER)
+        svc.device_cookies.issue_proven(client.device.as_ref(), user_id, dated)
     } else {
-        Some(svc.device_cookies.issue(client.device.as_ref(), user_id, now - crate::auth::device_cookies::RESET_ENTRY_EARLIER))
+        svc.device_cookies.issue(client.device.as_ref(), user_id, dated)
     })
 }
 

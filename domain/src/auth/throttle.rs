@@ -47,11 +47,12 @@ pub fn path(svc: &Services, client: &ClientInfo, user: UserId, fresh_from: Optio
 }
 
 /// The path of a browser that proved `user`'s linked Google or GitHub identity (a sign-in's first
-/// step): its own if it has one, the account's proven path otherwise (never the untrusted one,
-/// which strangers who know the address can keep locked).
+/// step): its own if it has a fresh one, the account's proven path otherwise (never the untrusted
+/// one, which strangers who know the address can keep locked, nor the stale one, which copies of
+/// old entries share).
 pub fn path_with_provider(svc: &Services, client: &ClientInfo, user: UserId, fresh_from: Option<OffsetDateTime>) -> ThrottlePath {
     match path(svc, client, user, fresh_from) {
-        ThrottlePath::Untrusted => ThrottlePath::Proven,
+        ThrottlePath::Untrusted | ThrottlePath::Stale => ThrottlePath::Proven,
         own => own,
     }
 }
@@ -116,12 +117,12 @@ pub async fn reset(db: impl sqlx::PgExecutor<'_>, user_id: UserId, path: Throttl
     Ok(())
 }
 
-/// What a refused attempt answers: `TooManyTries` with the wait on this browser's own path (it
-/// signed in to the account before, so the wait tells it nothing about accounts, and its owner
-/// would otherwise hear that a right password was wrong, and reset a password that was fine);
-/// `None` on the proven and untrusted paths, which answer as for a wrong password.
+/// What a refused attempt answers: `TooManyTries` with the wait on this browser's own path, or on
+/// the stale one (it signed in to the account before, so the wait tells it nothing about accounts,
+/// and its owner would otherwise hear that a right password was wrong, and reset a password that
+/// was fine); `None` on the proven and untrusted paths, which answer as for a wrong password.
 pub async fn refusal(svc: &Services, user_id: UserId, path: ThrottlePath) -> Result<Option<DomainError>, DomainError> {
-    if !path.is_trusted() {
+    if !path.signed_in_before() {
         return Ok(None);
     }
     let now = svc.clock.now();

@@ -32,6 +32,14 @@ test('every component state matches its screenshot', async ({ page }) => {
   }
 });
 
+test('every id in the gallery is its own, so each label, description and dialog title names its own state', async ({ page }) => {
+  await gotoHydrated(page, '/previews');
+  const ids = await page.locator('[id]').evaluateAll((elements) => elements.map((element) => element.id));
+  expect(ids.length, 'ids on the page').toBeGreaterThan(100);
+  const repeated = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
+  expect(repeated).toEqual([]);
+});
+
 test.describe('phone', () => {
   test.use({ viewport: { width: 360, height: 740 } });
 

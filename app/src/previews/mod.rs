@@ -4,6 +4,7 @@ mod access;
 mod auth;
 mod fixtures;
 
+use leptos::context::Provider;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -76,12 +77,13 @@ fn EmailState(kind: &'static str, caption: &'static str) -> impl IntoView {
         .collect_view()
 }
 
-/// Draws `view` with its own `PreviewScope` (a component has its own owner, so the context stays
-/// inside this example).
+/// Draws `view` with its own `PreviewScope`, provided to it alone (`Provider` makes a child owner;
+/// `provide_context` here put it on the page's owner, so every later state, and any part drawn
+/// later, such as a closure's, read the last scope given: the gallery repeated
+/// `reload-failed-dark-…` ids across the Password section's states).
 #[component]
 fn Scoped(scope: String, view: ViewFn) -> impl IntoView {
-    provide_context(PreviewScope(scope));
-    view.run()
+    view! { <Provider value=PreviewScope(scope)>{view.run()}</Provider> }
 }
 
 #[component]

@@ -239,6 +239,8 @@ pub fn RenameDialog(
     let name = RwSignal::new(passkey.name.clone());
     let field_id = crate::components::scoped_id("passkey_rename");
     let dialog_id = crate::components::scoped_id("rename-dialog");
+    let title_id = crate::components::scoped_id("rename-title");
+    let labelled_by = title_id.clone();
     // the page behind is inert while it is open; focus moves in when it opens, and back to what
     // opened it (its Rename button) when it closes
     // (the name selected, so typing replaces it: once the field has its value, a frame later)
@@ -273,8 +275,8 @@ pub fn RenameDialog(
     };
     view! {
         <div class="modal-backdrop">
-            <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby="rename-title" on:keydown=on_key>
-                <h2 id="rename-title">"Rename passkey"</h2>
+            <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby=labelled_by on:keydown=on_key>
+                <h2 id=title_id>"Rename passkey"</h2>
                 <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                     <ErrorMessage message=error/>
                     <Field id="passkey_rename" label="Name" autocomplete="off" required=true value=name error=name_error

@@ -159,6 +159,8 @@ pub fn ReverifyDialog(
     // the page behind is inert while it is open; focus moves in when it opens, and back to what
     // opened it (the button whose change asked for it) when it closes
     let dialog_id = crate::components::scoped_id("reverify-dialog");
+    let (title_id, why_id) = (crate::components::scoped_id("reverify-title"), crate::components::scoped_id("reverify-why"));
+    let (labelled_by, described_by) = (title_id.clone(), why_id.clone());
     crate::components::dialog_focus(dialog_id.clone(), move || dom::focus(&focus_id));
     // A refused confirmation keeps the focus in the dialog, on the field to try again: Confirm,
     // disabled while the check ran, had dropped it to the page behind (inert meanwhile).
@@ -184,9 +186,9 @@ pub fn ReverifyDialog(
     };
     view! {
         <div class="modal-backdrop">
-            <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby="reverify-title" aria-describedby="reverify-why" on:keydown=on_key>
-                <h2 id="reverify-title">"Confirm it's you"</h2>
-                <p id="reverify-why" class="muted">
+            <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby=labelled_by aria-describedby=described_by on:keydown=on_key>
+                <h2 id=title_id>"Confirm it's you"</h2>
+                <p id=why_id class="muted">
                     {format!("This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for {window}.")}
                 </p>
                 {if has_form {

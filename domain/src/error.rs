@@ -145,6 +145,8 @@ pub enum Invalid {
     NoAuthenticatorToConfirm,
     /// Fewer digits than an authenticator code has: cut short (costs no try).
     AuthenticatorCodeShort,
+    /// Something no authenticator code looks like (letters, more than 6 digits): costs no try.
+    AuthenticatorCodeMalformed,
     /// An empty code from the authenticator app (the second step, "Confirm it's you", set-up).
     AuthenticatorCodeMissing,
     AuthenticatorCodeWrong,
@@ -196,6 +198,7 @@ impl Invalid {
             Self::AuthenticatorCodeMissing
             | Self::NoAuthenticatorToConfirm
             | Self::AuthenticatorCodeShort
+            | Self::AuthenticatorCodeMalformed
             | Self::AuthenticatorCodeWrong
             | Self::AuthenticatorCodeUsed
             | Self::BackupCodeMissing

@@ -107,6 +107,10 @@ test('a wrong code, then Cancel or Escape: the error leaves with the set-up, and
     await setUp.getByLabel('Code from the app').fill('000000');
     await setUp.getByRole('button', { name: 'Turn on' }).click();
     await expect(section.getByRole('alert')).toHaveText('That code is not right. Check the app shows Gatehouse and your email, and enter the current code.');
+    // what no code looks like is said as such (a backup code or a slip, not a wrong code)
+    await setUp.getByLabel('Code from the app').fill(close === 'Cancel' ? 'abcdef' : '1234567');
+    await setUp.getByRole('button', { name: 'Turn on' }).click();
+    await expect(section.getByRole('alert')).toHaveText('A code from an authenticator app is 6 digits. Enter the one your app shows for Gatehouse.');
     if (close === 'Cancel') await setUp.getByRole('button', { name: 'Cancel' }).click();
     else await page.keyboard.press('Escape');
     await expect(setUp).toHaveCount(0);

@@ -140,6 +140,7 @@ fn sentence(rule: &Invalid) -> String {
         Invalid::PasswordWrong => "That password is not correct.",
         Invalid::AuthenticatorCodeMissing => "Enter the 6-digit code from your authenticator app.",
         Invalid::AuthenticatorCodeShort => "That code is too short. Enter all 6 digits your authenticator app shows.",
+        Invalid::AuthenticatorCodeMalformed => "A code from an authenticator app is 6 digits. Enter the one your app shows for Gatehouse.",
         Invalid::NoAuthenticatorToConfirm => "This account has no authenticator app. Confirm it's you another way.",
         Invalid::BackupCodeMissing => "Enter one of your backup codes.",
         Invalid::AuthenticatorCodeWrong => "That code is not right. Enter the current code from your authenticator app.",

@@ -73,16 +73,20 @@ pub fn normalize_code(input: &str) -> Option<String> {
     (digits.len() == DIGITS && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
 }
 
-/// Refuses a code that cannot be right before it is checked or counted: an empty one, and one of
-/// digits only but fewer than a code has ("12": cut short, not wrong). Each is said as such, and
-/// costs no try.
+/// Refuses a code that cannot be right before it is checked or counted: an empty one, one of
+/// digits only but fewer than a code has ("12": cut short, not wrong), and one no code looks like
+/// ("abcdef", "1234567": a backup code or a slip, not a wrong code). Each is said as such, and
+/// costs no try (the format tells nothing about the secret).
 pub(crate) fn refuse_unfinished(input: &str) -> Result<(), crate::DomainError> {
     use crate::error::Invalid;
     let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
     if digits.is_empty() {
         return Err(crate::DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
     }
-    if digits.len() < DIGITS && digits.chars().all(|c| c.is_ascii_digit()) {
+    if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > DIGITS {
+        return Err(crate::DomainError::Invalid(Invalid::AuthenticatorCodeMalformed));
+    }
+    if digits.len() < DIGITS {
         return Err(crate::DomainError::Invalid(Invalid::AuthenticatorCodeShort));
     }
     Ok(())
@@ -144,5 +148,21 @@ mod tests {
         assert_eq!(normalize_code("12345"), None);
         assert_eq!(normalize_code("12345a"), None);
         assert_eq!(normalize_code("1234567"), None);
+    }
+
+    /// What cannot be a code is said as what it is, before anything is checked or counted.
+    #[test]
+    fn what_no_code_looks_like_is_said_as_such() {
+        use crate::error::Invalid;
+        let said = |input: &str| match refuse_unfinished(input) {
+            Err(crate::DomainError::Invalid(i)) => Some(i),
+            _ => None,
+        };
+        assert_eq!(said(" "), Some(Invalid::AuthenticatorCodeMissing));
+        assert_eq!(said("123"), Some(Invalid::AuthenticatorCodeShort));
+        for malformed in ["abcdef", "1234567", "12345a", "abc"] {
+            assert_eq!(said(malformed), Some(Invalid::AuthenticatorCodeMalformed), "{malformed}");
+        }
+        assert_eq!(said("123 456"), None, "a code, to check");
     }
 }

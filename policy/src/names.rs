@@ -9,13 +9,15 @@ pub const PASSKEY_NAME_MAX: usize = 64;
 /// (Postgres refuses NUL in text, which answered a sign-up with 500), the bidirectional
 /// overrides that would make a name read as another, and the invisible spaces that make two
 /// names that look alike differ (zero width space, word joiner, byte order mark). The joiners
-/// stay: emoji sequences and words in Persian or Hindi need them.
+/// stay: emoji sequences and words in Persian or Hindi need them. A run of spaces reads as one, so
+/// it is kept as one ("My   laptop" is "My laptop", in the list, the activity and the emails).
 pub fn without_hidden_characters(name: &str) -> String {
     let hidden = |c: &char| {
         c.is_control()
             || matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
     };
-    name.chars().filter(|c| !hidden(c)).collect::<String>().trim().to_string()
+    let shown: String = name.chars().filter(|c| !hidden(c)).collect();
+    shown.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether two passkey names read the same, letter case aside (an account's passkeys never do).
@@ -31,6 +33,12 @@ pub fn passkey_name_too_long(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_of_spaces_is_kept_as_one() {
+        assert_eq!(without_hidden_characters("  My   laptop \u{00A0}🔑 "), "My laptop 🔑");
+        assert!(same_passkey_name("My  laptop", "my laptop"));
+    }
 
     #[test]
     fn a_passkey_name_is_measured_in_characters_without_what_does_not_show() {

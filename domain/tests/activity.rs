@@ -1381,6 +1381,9 @@ async fn this_wasnt_me_takes_back_every_way_to_sign_in_the_intruder_added_and_no
     let notices = mails(&db, ADA, "security_notice").await;
     for (subject, text) in &notices[notices_before..] {
         assert!(text.contains("A report of a sign-in that wasn't you removed it"), "{subject}: {text}");
+        // nor does it tell the owner to do what the report did (the password is off already)
+        assert!(text.contains("this was part of securing your account, and there is nothing more to do for it"), "{subject}: {text}");
+        assert!(!text.contains("If you did not do this"), "{subject}: {text}");
     }
 }
 
@@ -1754,6 +1757,15 @@ async fn every_credential_change_emails_exactly_one_security_notice(db: PgPool) 
         assert!(text.starts_with(subject), "{kind}: the headline opens the text");
         assert!(text.contains("Approximate location: Berlin, Land Berlin, Germany (IP address 198.51.100.7)"), "{kind}: {text}");
         assert!(text.contains("Device: Firefox 140 on Windows 10"), "{kind}: {text}");
+        // what to do if it was not the reader: a reset, except after an authenticator app was
+        // turned on, which a reset would leave in place (it would ask the owner for its codes)
+        let (reset, app) = ("If you did not do this, reset your password right away", "a password reset would not remove their app");
+        if kind == EventKind::TotpEnabled {
+            assert!(text.contains(app) && !text.contains(reset), "{kind}: {text}");
+            assert!(text.contains("turn two-step verification off, then change your password"), "{kind}: {text}");
+        } else {
+            assert!(text.contains(reset) && !text.contains(app), "{kind}: {text}");
+        }
         let events: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE user_id = $1 AND kind = $2")
             .bind(user_id.0)
             .bind(kind.as_str())

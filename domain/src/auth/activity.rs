@@ -243,6 +243,13 @@ pub async fn record(
                 ip,
                 security: svc.email.link(SECURITY_PATH, None),
                 reset: svc.email.link("/forgot-password", None),
+                advice: if event.by_report {
+                    email::NoticeAdvice::ByReport
+                } else if event.kind == EventKind::TotpEnabled {
+                    email::NoticeAdvice::AppTurnedOn
+                } else {
+                    email::NoticeAdvice::Reset
+                },
             };
             email::queue(&mut *conn, &svc.email, Some(user.id), &user.email, user.display_name.as_deref(), &mail, now).await?;
         }

@@ -72,6 +72,7 @@ pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option
                 ip: "198.51.100.7".into(),
                 security: settings.link("/settings/security", None),
                 reset: settings.link("/forgot-password", None),
+                advice: super::NoticeAdvice::Reset,
             },
         ),
     ]

@@ -181,8 +181,31 @@ pub enum Mail {
     /// A sign-in from a device and network the account had not used lately, with "Review your
     /// sessions" and the "This wasn't me" link (valid `hours`).
     UnfamiliarSignIn { when: String, device: String, location: String, ip: String, method: String, review: String, not_me: String, hours: i64 },
-    /// A credential changed: `headline` is also the subject, `what` the sentence saying what changed.
-    SecurityNotice { headline: String, what: String, when: String, device: String, location: String, ip: String, security: String, reset: String },
+    /// A credential changed: `headline` is also the subject, `what` the sentence saying what changed,
+    /// `advice` what to do if it was not the reader.
+    SecurityNotice {
+        headline: String,
+        what: String,
+        when: String,
+        device: String,
+        location: String,
+        ip: String,
+        security: String,
+        reset: String,
+        advice: NoticeAdvice,
+    },
+}
+
+/// What a security notice tells a reader who did not make the change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeAdvice {
+    /// Reset the password (that signs out every session), then review the settings.
+    Reset,
+    /// An authenticator app was turned on: a reset would not remove it (it would ask for its
+    /// codes), so turn it off from a session still signed in, then change the password.
+    AppTurnedOn,
+    /// The reader's own report of a sign-in did it: nothing to do.
+    ByReport,
 }
 
 /// A link's email goes out only while its link has at least this long left to be read.

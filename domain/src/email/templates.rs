@@ -36,7 +36,8 @@ mail_templates!(UnfamiliarSignInText, UnfamiliarSignInHtml, "email/unfamiliar_si
     when: &'a str, device: &'a str, location: &'a str, ip: &'a str, method: &'a str, review: &'a str, not_me: &'a str, hours: i64
 });
 mail_templates!(SecurityNoticeText, SecurityNoticeHtml, "email/security_notice.txt", "email/security_notice.html" {
-    headline: &'a str, what: &'a str, when: &'a str, device: &'a str, location: &'a str, ip: &'a str, security: &'a str, reset: &'a str
+    headline: &'a str, what: &'a str, when: &'a str, device: &'a str, location: &'a str, ip: &'a str, security: &'a str, reset: &'a str,
+    by_report: bool, app_turned_on: bool
 });
 
 pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> askama::Result<Rendered> {
@@ -87,12 +88,14 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
                 UnfamiliarSignInHtml { site, name, subject: &subject, when, device, location, ip, method, review, not_me, hours }.render()?;
             (subject, text, html)
         }
-        Mail::SecurityNotice { headline, what, when, device, location, ip, security, reset } => {
+        Mail::SecurityNotice { headline, what, when, device, location, ip, security, reset, advice } => {
             let subject = headline.clone();
             let (headline, what, when, device, location, ip, security, reset) =
                 (headline.as_str(), what.as_str(), when.as_str(), device.as_str(), location.as_str(), ip.as_str(), security.as_str(), reset.as_str());
-            let text = SecurityNoticeText { site, name, headline, what, when, device, location, ip, security, reset }.render()?;
-            let html = SecurityNoticeHtml { site, name, subject: &subject, headline, what, when, device, location, ip, security, reset }.render()?;
+            let (by_report, app_turned_on) = (*advice == super::NoticeAdvice::ByReport, *advice == super::NoticeAdvice::AppTurnedOn);
+            let text = SecurityNoticeText { site, name, headline, what, when, device, location, ip, security, reset, by_report, app_turned_on }.render()?;
+            let html = SecurityNoticeHtml { site, name, subject: &subject, headline, what, when, device, location, ip, security, reset, by_report, app_turned_on }
+                .render()?;
             (subject, text, html)
         }
     };

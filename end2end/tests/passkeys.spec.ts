@@ -398,9 +398,12 @@ test('user verification failing refuses the sign-in; a cancelled prompt gets a c
   await removeAuthenticator(auth);
   await addAuthenticator(page);
   await gotoHydrated(page, '/sign-in');
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).focus();
+  await page.keyboard.press('Enter');
   await expect(page.getByRole('status')).toHaveText('Passkey sign-in was cancelled.');
   await expect(page.getByRole('alert')).toHaveCount(0);
+  // the keyboard is still on the button (it was disabled while it waited), not on the page
+  await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeFocused();
   // the password still works
   await submitSignInForm(page, account.email, account.password);
   await expectSecurityPage(page);

@@ -90,6 +90,20 @@ pub fn PasskeySignIn(
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_click: Callback<()>,
 ) -> impl IntoView {
+    // A passkey sign-in that ended without one (cancelled, refused) leaves the keyboard on its
+    // button, to try again or go on from there: disabled while it waited, the button had dropped
+    // the focus to the page.
+    let button_id = crate::components::scoped_id("passkey-sign-in");
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        let button_id = button_id.clone();
+        Effect::new(move |_| {
+            if error.get().is_some() || notice.get().is_some() {
+                // (once the button is enabled again, in the same update)
+                let id = button_id.clone();
+                request_animation_frame(move || dom::focus(&id));
+            }
+        });
+    }
     view! {
         <div class="passkey-sign-in stack">
             <p class="divider" aria-hidden="true"><span>"or"</span></p>
@@ -97,7 +111,7 @@ pub fn PasskeySignIn(
             {move || notice.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
             {move || if supported.get() {
                 view! {
-                    <button type="button" class="btn btn-secondary btn-block" disabled=move || pending.get()
+                    <button type="button" id=button_id.clone() class="btn btn-secondary btn-block" disabled=move || pending.get()
                         on:click=move |_| on_click.run(())>
                         {move || if pending.get() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
                     </button>

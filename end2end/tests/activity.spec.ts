@@ -93,7 +93,7 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     await expectPathname(attacker.page, SECURITY_PATH);
 
     await expect(main).toContainText('and stop your password from working, in case they know it.');
-    await main.getByRole('button', { name: 'Sign that device out' }).click();
+    await main.getByRole('button', { name: 'Secure my account' }).click();
     await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
     // the button it replaced had the focus: the keyboard and a screen reader go on from the answer
     await expect(main.getByRole('status').filter({ hasText: 'That device is signed out' })).toBeFocused();
@@ -170,7 +170,7 @@ test('"This wasn\'t me" also removes the passkey that sign-in added, so it no lo
     await gotoHydrated(page, notMe);
     const main = page.getByRole('main');
     await expect(main).toContainText('remove any passkey, connected account or authenticator app they added');
-    await main.getByRole('button', { name: 'Sign that device out' }).click();
+    await main.getByRole('button', { name: 'Secure my account' }).click();
     await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
     await expect(main).toContainText('Also removed what that sign-in or a later one added: the passkey “Their key”.');
 
@@ -303,7 +303,7 @@ test('"Was this you?": Yes makes it go away, for good, and the emailed "This was
       await gotoHydrated(readerPage, notMe);
       await expect(readerPage.getByRole('heading', { level: 1 })).toHaveText("Wasn't you? Secure your account");
       await expect(readerPage.getByRole('main')).toContainText('This sign-in was marked as yours (“Yes, it was me”) on the Security & Access page on ');
-      await expect(readerPage.getByRole('button', { name: 'Sign that device out' })).toBeEnabled();
+      await expect(readerPage.getByRole('button', { name: 'Secure my account' })).toBeEnabled();
     } finally {
       await reader.close();
     }

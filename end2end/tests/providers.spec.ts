@@ -154,7 +154,7 @@ test('"This wasn\'t me" about a sign-in with Google disconnects Google: whoever 
   await gotoHydrated(readerPage, linkTo(alert, '/this-wasnt-me'));
   const main = readerPage.getByRole('main');
   await expect(main).toContainText('remove any passkey, connected account or authenticator app they added or got in with');
-  await main.getByRole('button', { name: 'Sign that device out' }).click();
+  await main.getByRole('button', { name: 'Secure my account' }).click();
   await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
   await expect(main).toContainText(
     'Also removed because that sign-in got in with it: the connected Google account. Secure it before you add it again.',

@@ -160,7 +160,7 @@ pub(super) fn AuthPreviews() -> impl IntoView {
                 ..not_me_view()
             } pending=false on_confirm=noop/>
         })/>
-        <State slug="not-me-pending" caption="Signing it out" phone=true view=ViewFn::from(move || view! {
+        <State slug="not-me-pending" caption="Securing the account" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
         })/>
         <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {

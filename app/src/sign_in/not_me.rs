@@ -92,7 +92,7 @@ pub fn NotMeConfirm(
         <ErrorMessage message=error/>
         <div class="form-actions">
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
-                {move || if pending.get() { "Signing it out…" } else { "Sign that device out" }}
+                {move || if pending.get() { "Securing your account…" } else { "Secure my account" }}
             </button>
             <a class="btn btn-secondary" href="/settings/security">"It was me"</a>
         </div>
@@ -133,7 +133,7 @@ fn since_it(v: &NotMeView) -> Option<impl IntoView + use<>> {
     })
 }
 
-/// After "Sign that device out".
+/// After "Secure my account".
 #[component]
 pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
     let NotMeDoneView { email, minutes, taken_back, ways_in, password_turned_off } = done;

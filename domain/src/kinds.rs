@@ -196,6 +196,9 @@ text_kind! {
         ReverifyFailed = "reverify_failed",
         /// A failure that locked a sign-in path.
         SignInLocked = "sign_in_locked",
+        /// A passkey sign-in refused because its signature counter went back: what a copy of a
+        /// security key does (`detail`: the passkey's name).
+        PasskeyCopyRefused = "passkey_copy_refused",
         /// A backup code was used up to sign in (beside that sign-in's `signed_in`).
         BackupCodeUsed = "backup_code_used",
         /// An email about an unfamiliar sign-in was sent.
@@ -240,7 +243,7 @@ impl EventKind {
     pub fn filter(self) -> ActivityFilter {
         use EventKind::*;
         match self {
-            SignedIn | SignInFailed | SecondStepFailed | SignInLocked | Reverified | ReverifyFailed | CurrentPasswordFailed => {
+            SignedIn | SignInFailed | SecondStepFailed | SignInLocked | PasskeyCopyRefused | Reverified | ReverifyFailed | CurrentPasswordFailed => {
                 ActivityFilter::SignIns
             }
             SignedOut | SessionRevoked | OtherSessionsRevoked | SignedOutEverywhere => ActivityFilter::Sessions,

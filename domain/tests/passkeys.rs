@@ -712,6 +712,9 @@ async fn copied_key_meets_an_instance_that_remembers_the_key_from_before(db: PgP
 
     let e = sign_in_from(&a, &mut copy, &copy_from).await.unwrap_err();
     assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::PossiblyCopied });
+    // the owner's activity says so, with the passkey's name (nothing else was recorded)
+    let events: Vec<(String, Option<String>)> = sqlx::query_as("SELECT kind, detail FROM security_events WHERE kind = 'passkey_copy_refused'").fetch_all(&db).await.unwrap();
+    assert_eq!(events, [("passkey_copy_refused".to_string(), Some("Security key".to_string()))]);
     assert_eq!(count(&db, "sessions").await, 3, "the sign-up's session and the genuine key's two");
     assert_eq!(count(&db, "passkey_sign_ins_finished").await, 2);
     let counter: i64 = sqlx::query_scalar("SELECT (credential->'cred'->>'counter')::bigint FROM passkeys").fetch_one(&db).await.unwrap();

@@ -9,7 +9,7 @@ use crate::db;
 use crate::error::{unique_violation, Invalid, PasswordRejection};
 use crate::ids::UserId;
 use crate::kinds::{EventKind, RevokeReason};
-use crate::secret::{Password, SessionToken};
+use crate::secret::Password;
 use crate::{DomainError, Services};
 
 /// Longest display name accepted.

@@ -149,6 +149,7 @@ pub async fn finish_sign_in(
                 KnownPasskey { id: row.id, user_id: row.user_id, name: row.name, credential: from_json(row.credential.0)?, revision }
             }
         };
+        let (owner, name) = (passkey.user_id, passkey.name.clone());
         match attempt(svc, &mut conn, &ceremony, &answer, passkey, client, now).await {
             Ok(Attempt::SignedIn(signed_in, passkey)) => {
                 known.remember(credential_id, passkey);
@@ -165,7 +166,17 @@ pub async fn finish_sign_in(
             {
                 known.forget(user, credential_id)
             }
-            Ok(Attempt::Refused(e)) => return Err(ceremony_error(e, WHAT)),
+            Ok(Attempt::Refused(e)) => {
+                // Checked against the passkey as Postgres has it (a replay was refused above as a
+                // finished ceremony), a counter that went back is what a copy of a security key
+                // sends: the owner's activity says so (no session: nothing signed in).
+                if matches!(e, WebauthnError::CredentialPossibleCompromise) {
+                    let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(owner, None, EventKind::PasskeyCopyRefused) };
+                    crate::auth::activity::record(&mut conn, svc, event, client, now).await?;
+                    tracing::warn!(user_id = %owner, "passkey sign-in refused: its counter went back (a copied key?)");
+                }
+                return Err(ceremony_error(e, WHAT));
+            }
             Err(e) => {
                 known.forget(user, credential_id);
                 return Err(e);

@@ -185,9 +185,14 @@ pub fn SignInPromptCard(
                     "No, secure my account"
                 </button>
             </div>
-            <p class="muted sign-in-prompt-help">
-                "“No” signs out that device and every other one except this one, removes any passkey, connected account or authenticator app that sign-in, another new sign-in you haven't confirmed, or a later one added, then asks you for a new password."
-            </p>
+            <div class="muted sign-in-prompt-help">
+                <p>"“No, secure my account”:"</p>
+                <ul>
+                    <li>"signs out every device but this one;"</li>
+                    <li>"removes the passkeys, connected accounts and authenticator app that sign-in added (and any other new sign-in you haven't confirmed, or a later one);"</li>
+                    <li>"then asks you for a new password."</li>
+                </ul>
+            </div>
         </section>
     }
 }

@@ -128,6 +128,8 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     // the phished password signs nobody in again; the emailed link sets a new one
     expect(await canSignIn(account.email, account.password)).toBe(false);
     await gotoHydrated(readerPage, linkTo(reset, '/reset-password'));
+    // no "Remembered it? Sign in": the password that could be remembered no longer works
+    await expect(readerPage.getByText('Remembered it?')).toHaveCount(0);
     // not the one that stopped working: whoever signed in may know it
     const chosen = readerPage.getByLabel('New password', { exact: true });
     await chosen.fill(account.password);

@@ -240,6 +240,8 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     await waitForHydration(page);
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Choose a new password');
     await expect(main(page).getByText(account.email, { exact: true })).toBeVisible();
+    // (its password still works: remembering it is an answer too)
+    await expect(main(page).getByRole('link', { name: 'Sign in' })).toBeVisible();
     const newPassword = strongPassword();
     await page.getByLabel('New password', { exact: true }).fill(newPassword);
     await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);

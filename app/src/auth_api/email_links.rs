@@ -146,7 +146,13 @@ pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, Ap
     let svc = services()?;
     let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
     let signed_in_as = signed_in_elsewhere(&link.email);
-    Ok(crate::model::ResetLinkView { email: link.email, sets_password: link.sets_password, has_second_factor: link.has_second_factor, signed_in_as })
+    Ok(crate::model::ResetLinkView {
+        email: link.email,
+        sets_password: link.sets_password,
+        has_second_factor: link.has_second_factor,
+        has_password: link.has_password,
+        signed_in_as,
+    })
 }
 
 /// What a "This wasn't me" link's page shows: the sign-in it is about. Changes nothing.

@@ -403,6 +403,8 @@ pub struct ResetLinkView {
     pub sets_password: bool,
     /// The password rules ask for fewer characters with a second factor (the meter says so too).
     pub has_second_factor: bool,
+    /// The account has a password that works now ("Remembered it? Sign in" is offered only then).
+    pub has_password: bool,
     /// Another account this browser is signed in to (saving signs it out here).
     #[serde(default)]
     pub signed_in_as: Option<String>,

@@ -306,6 +306,9 @@ pub struct ResetLink {
     pub sets_password: bool,
     /// The account has an authenticator app (the password rules ask for fewer characters).
     pub has_second_factor: bool,
+    /// The account has a password that works now: one to remember instead (not after "This
+    /// wasn't me" turned it off, nor on an account that never had one).
+    pub has_password: bool,
 }
 
 /// Reads a reset link (changes nothing).
@@ -317,7 +320,7 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
         return Err(DomainError::Link(LinkProblem::Superseded));
     }
     let has_second_factor = db::two_factor::enabled_at(&svc.db, reset.user_id).await?.is_some();
-    Ok(ResetLink { email: reset.email, sets_password: !reset.had_password, has_second_factor })
+    Ok(ResetLink { email: reset.email, sets_password: !reset.had_password, has_second_factor, has_password: reset.has_password })
 }
 
 /// Chooses a new password through a reset link. In one transaction: the link is used (once, and

@@ -330,6 +330,8 @@ pub struct PasswordReset {
     /// The account has a password, or had one that "This wasn't me" turned off (only a password
     /// ever set leaves `password_changed_at`): the link replaces it rather than adding a first one.
     pub had_password: bool,
+    /// The account has a password that works now (not one "This wasn't me" turned off).
+    pub has_password: bool,
 }
 
 /// Reads a reset link by its token's hash (changes nothing).
@@ -338,7 +340,8 @@ pub async fn find_password_reset(db: impl PgExecutor<'_>, token_hash: &[u8; 32])
         PasswordReset,
         r#"SELECT r.user_id, u.email, r.expires_at, r.used_at,
                   (r.password_changed_at IS DISTINCT FROM u.password_changed_at) AS "superseded!",
-                  (u.password_hash IS NOT NULL OR u.password_changed_at IS NOT NULL) AS "had_password!"
+                  (u.password_hash IS NOT NULL OR u.password_changed_at IS NOT NULL) AS "had_password!",
+                  (u.password_hash IS NOT NULL) AS "has_password!"
            FROM password_resets r JOIN users u ON u.id = r.user_id
            WHERE r.token_hash = $1"#,
         &token_hash[..],

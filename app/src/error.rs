@@ -52,6 +52,11 @@ pub enum AppError {
     /// or password." instead.
     #[error("Too many wrong attempts in this browser. Wait {}, then try again, or use Forgot password.", wait(*.retry_after_seconds))]
     TooManyTries { retry_after_seconds: u64 },
+    /// Too many wrong passwords or codes lately from browsers that signed in to the account before
+    /// its password or authenticator app last changed (the stale throttle path, which this browser
+    /// shares with them); 429 with `Retry-After`.
+    #[error("Too many wrong attempts to sign in to this account lately. Wait {}, then try again, or use Forgot password.", wait(*.retry_after_seconds))]
+    TooManyTriesOnAccount { retry_after_seconds: u64 },
     /// More requests are waiting than the server admits (load shedding); 503 with `Retry-After`.
     #[error("Gatehouse is busy right now. Wait {}, then try again.", wait(*.retry_after_seconds))]
     Busy { retry_after_seconds: u64 },
@@ -148,7 +153,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::EmailTaken => 409,
             AppError::Invalid { .. } | AppError::PasswordRejected(_) => 422,
-            AppError::RateLimited { .. } | AppError::TooManyTries { .. } => 429,
+            AppError::RateLimited { .. } | AppError::TooManyTries { .. } | AppError::TooManyTriesOnAccount { .. } => 429,
             AppError::Internal { .. } => 500,
             AppError::Unavailable | AppError::Busy { .. } => 503,
             AppError::BadRequest | AppError::Network | AppError::LinkUnusable(LinkIssue::Invalid) => 400,
@@ -160,7 +165,10 @@ impl AppError {
     /// Seconds to wait before trying again, for errors that say so (the `Retry-After` header).
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
-            AppError::RateLimited { retry_after_seconds } | AppError::Busy { retry_after_seconds } | AppError::TooManyTries { retry_after_seconds } => {
+            AppError::RateLimited { retry_after_seconds }
+            | AppError::Busy { retry_after_seconds }
+            | AppError::TooManyTries { retry_after_seconds }
+            | AppError::TooManyTriesOnAccount { retry_after_seconds } => {
                 Some(*retry_after_seconds)
             }
             _ => None,

@@ -47,6 +47,11 @@ pub enum DomainError {
     /// or codes. Other paths answer as for a wrong password.
     #[error("too many wrong attempts in this browser, retry in {retry_after_seconds} s")]
     TooManyTries { retry_after_seconds: u64 },
+    /// The stale path (this browser's entry is from before the account's password or
+    /// authenticator app changed; only browsers that once signed in reach it) is waiting: the
+    /// wrong attempts may have come from other browsers, so it is not said to be this one's.
+    #[error("too many wrong attempts on this account lately, retry in {retry_after_seconds} s")]
+    TooManyTriesOnAccount { retry_after_seconds: u64 },
     /// More work is waiting than the server admits (password hashes beyond the queue): refused at
     /// once instead of queueing without limit.
     #[error("overloaded, retry in {retry_after_seconds} s")]

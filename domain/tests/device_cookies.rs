@@ -323,7 +323,7 @@ async fn entries_from_before_a_password_change_share_one_stale_path_at_sign_in(d
     assert_eq!(failures(&db, "= 'stale'").await, 5, "counted on the stale path");
     assert_eq!(failures(&db, "= ''").await, 0, "not on the strangers' path");
     // the second copy gets no fresh budget: it waits, and, as a browser that signed in before, hears so
-    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &browser(&second)).await, Err(DomainError::TooManyTries { .. })));
+    assert!(matches!(try_sign_in(&svc, "ada@example.test", NEW_PW, &browser(&second)).await, Err(DomainError::TooManyTriesOnAccount { .. })));
     // strangers neither wait for it nor add to it
     try_sign_in(&svc, "ada@example.test", "a stranger's guess", &ClientInfo { device: None, ..attacker() }).await.unwrap_err();
     assert_eq!((failures(&db, "= ''").await, failures(&db, "= 'stale'").await), (1, 5));
@@ -353,6 +353,16 @@ async fn entries_from_before_the_authenticator_count_its_codes_on_the_stale_path
     let enrolment = two_factor::begin_enrolment(&svc, &session).await.unwrap();
     let code = domain::auth::totp::code_for_step(&testkit::base32_decode(&enrolment.manual_key), domain::auth::totp::step_at(svc.clock.now()));
     two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
+    // the browser that turned it on gets its entry renewed with it: its own path, where its old
+    // entry (as every copy) is on the stale one
+    let hers = browser(&signed_up.device);
+    let renewed = two_factor::device_after_enrolment(&svc, &session, &hers).await.unwrap().expect("the app is on");
+    let fresh_from = domain::db::users::find(&db, session.user_id).await.unwrap().unwrap().secrets_changed_at;
+    assert!(svc.device_cookies.path(Some(&renewed), session.user_id, svc.clock.now(), fresh_from).is_trusted());
+    assert_eq!(
+        svc.device_cookies.path(Some(&signed_up.device), session.user_id, svc.clock.now(), fresh_from),
+        domain::auth::device_cookies::ThrottlePath::Stale
+    );
     let copy = browser(&kept);
     let pending = match sign_in(&svc, "ada@example.test", &Password::new(PW), &copy).await {
         Err(DomainError::SecondStepRequired(pending)) => pending,

@@ -708,11 +708,16 @@ async fn copied_key_meets_an_instance_that_remembers_the_key_from_before(db: PgP
     sign_in_with(&a, &mut genuine).await.unwrap();
     assert_eq!(a.passkeys.known.len(), 1, "A remembers the key");
     let mut copy = genuine.clone();
+    let mut same_copy_again = genuine.clone();
     sign_in_with(&b, &mut genuine).await.unwrap();
 
+    let events_before = count(&db, "security_events").await;
     let e = sign_in_from(&a, &mut copy, &copy_from).await.unwrap_err();
     assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::PossiblyCopied });
-    // the owner's activity says so, with the passkey's name (nothing else was recorded)
+    // the owner's activity says so, with the passkey's name, once an hour however often it comes
+    let e = sign_in_from(&a, &mut same_copy_again, &copy_from).await.unwrap_err();
+    assert_eq!(rule(e), Invalid::PasskeyFailed { ceremony: PasskeyCeremony::SigningIn, reason: PasskeyFailure::PossiblyCopied });
+    assert_eq!(count(&db, "security_events").await, events_before + 1, "one event, and nothing else");
     let events: Vec<(String, Option<String>)> = sqlx::query_as("SELECT kind, detail FROM security_events WHERE kind = 'passkey_copy_refused'").fetch_all(&db).await.unwrap();
     assert_eq!(events, [("passkey_copy_refused".to_string(), Some("Security key".to_string()))]);
     assert_eq!(count(&db, "sessions").await, 3, "the sign-up's session and the genuine key's two");

@@ -51,6 +51,7 @@ pub fn fail(e: DomainError) -> AppError {
         }
         DomainError::RateLimited { retry_after_seconds } => AppError::RateLimited { retry_after_seconds },
         DomainError::TooManyTries { retry_after_seconds } => AppError::TooManyTries { retry_after_seconds },
+        DomainError::TooManyTriesOnAccount { retry_after_seconds } => AppError::TooManyTriesOnAccount { retry_after_seconds },
         DomainError::Overloaded { retry_after_seconds } => {
             tracing::info!(retry_after_seconds, "overloaded: request refused at once");
             AppError::Busy { retry_after_seconds }

@@ -124,7 +124,7 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         BackupCodesGenerated => "Made new backup codes".into(),
         BackupCodeUsed => "Used a backup code to sign in".into(),
         PasskeyAdded => named("Added a passkey"),
-        PasskeyCopyRefused => named("Refused a sign-in with what looks like a copy of a passkey"),
+        PasskeyCopyRefused => named("Refused a passkey sign-in whose counter went back: a copy of the passkey may exist"),
         PasskeyRemoved => named("Removed a passkey"),
         // (its detail is already “old” to “new”, quoted)
         PasskeyRenamed => match detail.filter(|d| !d.trim().is_empty()) {

@@ -127,7 +127,11 @@ pub async fn refusal(svc: &Services, user_id: UserId, path: ThrottlePath) -> Res
     }
     let now = svc.clock.now();
     let next = db::throttles::next_allowed(&svc.db, user_id, path.key(), now, &svc.throttle).await?;
-    Ok(next.map(|at| DomainError::TooManyTries { retry_after_seconds: u64::try_from((at - now).whole_seconds()).unwrap_or(0).max(1) }))
+    let seconds = |at: OffsetDateTime| u64::try_from((at - now).whole_seconds()).unwrap_or(0).max(1);
+    Ok(next.map(|at| match path {
+        ThrottlePath::Stale => DomainError::TooManyTriesOnAccount { retry_after_seconds: seconds(at) },
+        _ => DomainError::TooManyTries { retry_after_seconds: seconds(at) },
+    }))
 }
 
 /// Records a counted failure that happened `at` (recorded later than that after a sign-in's answer).

@@ -99,6 +99,20 @@ pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrol
     Ok(Enrolment { uri: totp::provisioning_uri(&secret, &auth.email), manual_key: totp::manual_key(&secret), setup: totp::setup_tag(&secret) })
 }
 
+/// The device cookie of the browser that just turned the account's authenticator app on, its entry
+/// renewed and dated a microsecond before the app's `enabled_at`: at its next sign-in it keeps its
+/// own throttle path (entries from before the app count on the stale one: `DeviceCookieKey::path`),
+/// where left as it was it would share the stale path with any copies of old entries (the owner
+/// who changed her password and then turned the app on, above all). `None` when the app is not
+/// (or no longer) on. A browser that a Revoke or a password change had made unknown for alerts
+/// becomes known again by this: it is a signed-in session of the account that just proved the
+/// app, and the owner is emailed the change.
+pub async fn device_after_enrolment(svc: &Services, auth: &AuthSession, client: &ClientInfo) -> Result<Option<crate::secret::DeviceCookie>, DomainError> {
+    let Some(enabled_at) = db::two_factor::enabled_at(&svc.db, auth.user_id).await? else { return Ok(None) };
+    let dated = enabled_at - crate::auth::device_cookies::RESET_ENTRY_EARLIER;
+    Ok(Some(svc.device_cookies.issue(client.device.as_ref(), auth.user_id, dated)))
+}
+
 /// Finishes setting up with a code from the app: the authenticator becomes active and 10 backup
 /// codes are created (returned once, never stored in the clear).
 ///

@@ -56,6 +56,19 @@ impl<'a> Stored<'a> {
     }
 }
 
+/// Whether the account has an event of `kind` with `detail` since `since`.
+pub async fn recorded_since(db: impl PgExecutor<'_>, user_id: UserId, kind: EventKind, detail: &str, since: OffsetDateTime) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM security_events WHERE user_id = $1 AND created_at > $2 AND kind = $3 AND detail = $4) AS "recorded!""#,
+        user_id.0,
+        since,
+        kind.as_str(),
+        detail,
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Appends `event` with where the request came from; answers the new event's id.
 pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &ClientInfo, now: OffsetDateTime) -> Result<EventId, sqlx::Error> {
     let id = EventId::new();

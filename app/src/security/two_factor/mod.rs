@@ -28,15 +28,22 @@ pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
 /// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
 ///
 /// - Auth: signed in, recently verified, the session that began the setup.
-/// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event.
+/// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event; this
+///   browser's device cookie renewed (`device_after_enrolment`: its own throttle path).
 /// - Errors: `Invalid { field: "code" }` (wrong or empty code, the setup expired, or `setup` — the
 ///   one the page shows — was started again in another tab), `ReverifyRequired`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/two-factor/finish")]
 pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -> Result<Vec<String>, AppError> {
-    use crate::server::{auth_for_setup, client, fail, reject, services};
+    use crate::server::{auth_for_setup, client, fail, reject, services, set_device_cookie};
     let session = auth_for_setup().map_err(reject)?;
     let shown = (!setup.is_empty()).then_some(setup.as_str());
-    domain::auth::two_factor::finish_enrolment(&services()?, &session, &code, shown, &client()).await.map_err(fail)
+    let svc = services()?;
+    let codes = domain::auth::two_factor::finish_enrolment(&svc, &session, &code, shown, &client()).await.map_err(fail)?;
+    // (the app is on: a failure to read it back only leaves the cookie as it was)
+    if let Ok(Some(device)) = domain::auth::two_factor::device_after_enrolment(&svc, &session, &client()).await {
+        set_device_cookie(&device);
+    }
+    Ok(codes)
 }
 
 /// Replaces every backup code with 10 new ones (the old ones stop working at once).

@@ -167,13 +167,14 @@ pub async fn finish_sign_in(
                 known.forget(user, credential_id)
             }
             Ok(Attempt::Refused(e)) => {
-                // Checked against the passkey as Postgres has it (a replay was refused above as a
-                // finished ceremony), a counter that went back is what a copy of a security key
+                // Checked against the passkey as Postgres has it (a replay of a finished ceremony
+                // was refused above), a counter that went back is what a copy of a security key
                 // sends: the owner's activity says so (no session: nothing signed in).
                 if matches!(e, WebauthnError::CredentialPossibleCompromise) {
-                    let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(owner, None, EventKind::PasskeyCopyRefused) };
-                    crate::auth::activity::record(&mut conn, svc, event, client, now).await?;
                     tracing::warn!(user_id = %owner, "passkey sign-in refused: its counter went back (a copied key?)");
+                    if let Err(err) = record_copy_refused(svc, &mut conn, owner, &name, client, now).await {
+                        tracing::warn!(error = %err, "recording a passkey sign-in refused as a copy failed");
+                    }
                 }
                 return Err(ceremony_error(e, WHAT));
             }
@@ -184,6 +185,25 @@ pub async fn finish_sign_in(
         }
     }
     Err(expired())
+}
+
+/// A `passkey_copy_refused` event for `owner`'s passkey `name`, at most one an hour per passkey: a
+/// refused answer finishes no ceremony, so whoever holds a copy could replay it for the
+/// ceremony's five minutes and fill the owner's activity with the same line.
+async fn record_copy_refused(
+    svc: &Services,
+    conn: &mut sqlx::PgConnection,
+    owner: UserId,
+    name: &str,
+    client: &ClientInfo,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    if db::events::recorded_since(&mut *conn, owner, EventKind::PasskeyCopyRefused, name, now - time::Duration::hours(1)).await? {
+        return Ok(());
+    }
+    let event = crate::db::events::NewEvent { detail: Some(name), ..crate::db::events::NewEvent::new(owner, None, EventKind::PasskeyCopyRefused) };
+    crate::auth::activity::record(conn, svc, event, client, now).await?;
+    Ok(())
 }
 
 /// One verified (or refused) answer against `passkey` as it was at its revision.

@@ -818,6 +818,31 @@ async fn strangers_locking_the_untrusted_path_do_not_stop_a_provider_sign_in_rea
     assert_eq!(count(&w.db, "SELECT count(*) FROM sign_in_throttles WHERE device = '' AND locked_until > now()").await, 1, "the strangers' path stays locked");
 }
 
+/// The owner's browser holds an entry from before her authenticator app (set up elsewhere), so a
+/// password sign-in there counts on the account's stale path, which anyone holding a copy of an
+/// old entry can keep locked. Signing in with GitHub there counts its first step on the proven
+/// path instead: it reaches the code step.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_sign_in_from_a_browser_trusted_before_the_app_counts_on_the_proven_path(db: PgPool) {
+    let w = world(db).await;
+    let gh = Person::new("kim@example.test");
+    let mut first = Browser::default();
+    sign_in_as(&w, &mut first, "GitHub", &gh, Tweak::None).await;
+    set_up_authenticator(&w, &first).await;
+    // (as someone with a copy of an old entry leaves it)
+    sqlx::query("INSERT INTO sign_in_throttles (user_id, device, failed_attempts, last_failed_at, locked_until) SELECT id, 'stale', 50, now(), now() + interval '1 hour' FROM users")
+        .execute(&w.db)
+        .await
+        .unwrap();
+    // the same browser later, its session over: only its device cookie is left
+    let mut hers = Browser(first.0.iter().filter(|c| c.starts_with("__Host-gatehouse-device=")).cloned().collect());
+    assert_eq!(hers.0.len(), 1, "it holds the account's entry");
+    let res = sign_in_as(&w, &mut hers, "GitHub", &gh, Tweak::None).await;
+    assert_eq!(location(&res), "/sign-in?second_step=1");
+    let path: Vec<u8> = sqlx::query_scalar("SELECT throttle_path FROM pending_sign_ins").fetch_one(&w.db).await.unwrap();
+    assert_eq!(path, b"proven");
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_provider_sign_in_that_overlaps_its_disconnection_leaves_no_second_step_behind(db: PgPool) {
     let w = world(db).await;

@@ -201,6 +201,14 @@ async fn reset_from(svc: &Services, db: &PgPool, client: &ClientInfo, new: &str)
     reset_password(svc, &token, &Password::new(new), client).await.unwrap()
 }
 
+/// Ada's password from `client`, which an authenticator app follows: the pending sign-in.
+async fn code_step(svc: &Services, password: &str, client: &ClientInfo) -> domain::secret::PendingToken {
+    match sign_in(svc, "ada@example.test", &Password::new(password), client).await {
+        Err(DomainError::SecondStepRequired(pending)) => pending,
+        other => panic!("expected the code step, got {other:?}"),
+    }
+}
+
 fn new_phone() -> ClientInfo {
     ClientInfo { ip: Some("198.51.100.7".into()), user_agent: Some("Safari".into()), ..Default::default() }
 }
@@ -222,10 +230,7 @@ async fn strangers_who_lock_the_untrusted_path_cannot_keep_the_owner_of_an_accou
 
     let proven = reset_from(&svc, &db, &new_phone(), NEW_PW).await;
     let phone = ClientInfo { device: Some(proven.clone()), ..new_phone() };
-    let pending = match sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &phone).await {
-        Err(DomainError::SecondStepRequired(pending)) => pending,
-        other => panic!("expected the code step, got {other:?}"),
-    };
+    let pending = code_step(&svc, NEW_PW, &phone).await;
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     let done = two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, &code, &phone).await.expect("her code signs her in");
     assert!(authenticate(&svc, &done.token).await.unwrap().is_some());
@@ -255,10 +260,7 @@ async fn however_many_resets_someone_holding_the_mailbox_makes_their_code_guesse
     let ada = done_user(&db).await;
     assert_eq!(svc.device_cookies.path(Some(&first), ada, svc.clock.now(), None), svc.device_cookies.path(Some(&second), ada, svc.clock.now(), None), "one path for both");
     let (one, two) = (ClientInfo { device: Some(first), ..new_phone() }, ClientInfo { device: Some(second), ..attacker() });
-    let pending = match sign_in(&svc, "ada@example.test", &Password::new("mailbox thief's choice two"), &one).await {
-        Err(DomainError::SecondStepRequired(pending)) => pending,
-        other => panic!("expected the code step, got {other:?}"),
-    };
+    let pending = code_step(&svc, "mailbox thief's choice two", &one).await;
     for _ in 0..5 {
         two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, "000000", &one).await.unwrap_err();
     }
@@ -364,10 +366,7 @@ async fn entries_from_before_the_authenticator_count_its_codes_on_the_stale_path
         domain::auth::device_cookies::ThrottlePath::Stale
     );
     let copy = browser(&kept);
-    let pending = match sign_in(&svc, "ada@example.test", &Password::new(PW), &copy).await {
-        Err(DomainError::SecondStepRequired(pending)) => pending,
-        other => panic!("expected the code step, got {other:?}"),
-    };
+    let pending = code_step(&svc, PW, &copy).await;
     for _ in 0..5 {
         two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, "000000", &copy).await.unwrap_err();
     }
@@ -397,10 +396,7 @@ async fn her_usual_browser_reaches_the_code_step_after_a_reset_while_strangers_k
         .await
         .unwrap();
     let usual = ClientInfo { device: Some(proven), ..usual };
-    let pending = match sign_in(&svc, "ada@example.test", &Password::new(NEW_PW), &usual).await {
-        Err(DomainError::SecondStepRequired(pending)) => pending,
-        other => panic!("expected the code step, got {other:?}"),
-    };
+    let pending = code_step(&svc, NEW_PW, &usual).await;
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
     two_factor::complete_sign_in(&svc, &pending, two_factor::SecondStep::Authenticator, &code, &usual).await.expect("her code signs her in");
 }

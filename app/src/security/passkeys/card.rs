@@ -254,7 +254,8 @@ pub fn RenameDialog(
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let typed = name.get_untracked();
-        if typed.trim() == current {
+        // (compared as the server keeps names: trimmed, a run of spaces as one)
+        if policy::names::without_hidden_characters(&typed) == current {
             // nothing to rename: Save closes the dialog as Cancel does, with no "Renamed" to hear
             on_cancel.run(());
         } else if policy::names::without_hidden_characters(&typed).is_empty() {

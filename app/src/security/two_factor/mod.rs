@@ -37,10 +37,10 @@ pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -
     use crate::server::{auth_for_setup, client, fail, reject, services, set_device_cookie};
     let session = auth_for_setup().map_err(reject)?;
     let shown = (!setup.is_empty()).then_some(setup.as_str());
-    let svc = services()?;
-    let codes = domain::auth::two_factor::finish_enrolment(&svc, &session, &code, shown, &client()).await.map_err(fail)?;
+    let (svc, client) = (services()?, client());
+    let codes = domain::auth::two_factor::finish_enrolment(&svc, &session, &code, shown, &client).await.map_err(fail)?;
     // (the app is on: a failure to read it back only leaves the cookie as it was)
-    if let Ok(Some(device)) = domain::auth::two_factor::device_after_enrolment(&svc, &session, &client()).await {
+    if let Ok(Some(device)) = domain::auth::two_factor::device_after_enrolment(&svc, &session, &client).await {
         set_device_cookie(&device);
     }
     Ok(codes)

@@ -256,8 +256,9 @@ impl EventKind {
         }
     }
 
-    /// A change that emails a security notice (which cannot be turned off). A password reset
-    /// sends its own message ("Your password was reset").
+    /// A change that emails a security notice (which cannot be turned off), or a refusal the owner
+    /// must hear of (a passkey that may have been copied). A password reset sends its own message
+    /// ("Your password was reset").
     pub fn sends_notice(self) -> bool {
         use EventKind::*;
         matches!(
@@ -270,6 +271,7 @@ impl EventKind {
                 | BackupCodeUsed
                 | PasskeyAdded
                 | PasskeyRemoved
+                | PasskeyCopyRefused
                 | ProviderConnected
                 | ProviderDisconnected
                 | OtherSessionsRevoked

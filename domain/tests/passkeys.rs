@@ -720,6 +720,15 @@ async fn copied_key_meets_an_instance_that_remembers_the_key_from_before(db: PgP
     assert_eq!(count(&db, "security_events").await, events_before + 1, "one event, and nothing else");
     let events: Vec<(String, Option<String>)> = sqlx::query_as("SELECT kind, detail FROM security_events WHERE kind = 'passkey_copy_refused'").fetch_all(&db).await.unwrap();
     assert_eq!(events, [("passkey_copy_refused".to_string(), Some("Security key".to_string()))]);
+    // and the owner is emailed, once too, with what to do (not a reset: nothing changed)
+    let notices: Vec<(String, String)> =
+        sqlx::query_as("SELECT subject, text_body FROM email_outbox WHERE kind = 'security_notice' AND subject LIKE '%copied passkey%'").fetch_all(&db).await.unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let (subject, text) = &notices[0];
+    assert_eq!(subject, "A sign-in to your Gatehouse account with a copied passkey was refused");
+    assert!(text.contains("The passkey “Security key” was used to sign in and refused: its signature counter went back"), "{text}");
+    assert!(text.contains("someone may hold a copy of it. Open your security settings and remove it"), "{text}");
+    assert!(!text.contains("reset your password"), "{text}");
     assert_eq!(count(&db, "sessions").await, 3, "the sign-up's session and the genuine key's two");
     assert_eq!(count(&db, "passkey_sign_ins_finished").await, 2);
     let counter: i64 = sqlx::query_scalar("SELECT (credential->'cred'->>'counter')::bigint FROM passkeys").fetch_one(&db).await.unwrap();

@@ -57,6 +57,7 @@ const EMAILS: &[(&str, &str)] = &[
     ("password_reset_done", "Your password was reset"),
     ("unfamiliar_sign_in", "New sign-in from an unfamiliar device"),
     ("security_notice", "Security notice (a credential changed)"),
+    ("security_notice_copied_passkey", "Security notice (a copied passkey refused)"),
 ];
 
 /// One email kind, light and dark: the server's rendering, framed.

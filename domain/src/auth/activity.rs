@@ -182,6 +182,13 @@ fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, s
         ),
         PasskeyAdded => (format!("A passkey was added to your {site} account"), format!("{passkey} can now sign in to your account.")),
         PasskeyRemoved => (format!("A passkey was removed from your {site} account"), format!("{passkey} can no longer sign in to your account.")),
+        // (nothing changed, but nobody else can tell the owner that a copy of her key is in use)
+        PasskeyCopyRefused => (
+            format!("A sign-in to your {site} account with a copied passkey was refused"),
+            format!(
+                "{passkey} was used to sign in and refused: its signature counter went back, which is what a copy of a security key sends. Nobody was signed in."
+            ),
+        ),
         ProviderConnected => (
             format!("{provider} was connected to your {site} account"),
             match identity {
@@ -248,6 +255,8 @@ pub async fn record(
                     email::NoticeAdvice::ByReport
                 } else if event.kind == EventKind::TotpEnabled {
                     email::NoticeAdvice::AppTurnedOn
+                } else if event.kind == EventKind::PasskeyCopyRefused {
+                    email::NoticeAdvice::CopiedPasskey
                 } else {
                     email::NoticeAdvice::Reset
                 },

@@ -75,5 +75,21 @@ pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option
                 advice: super::NoticeAdvice::Reset,
             },
         ),
+        (
+            "security_notice_copied_passkey",
+            MailKind::SecurityNotice,
+            Some("Ada <Lovelace> & Co"),
+            Mail::SecurityNotice {
+                headline: format!("A sign-in to your {} account with a copied passkey was refused", settings.site_name),
+                what: "The passkey “YubiKey 5C” was used to sign in and refused: its signature counter went back, which is what a copy of a security key sends. Nobody was signed in.".into(),
+                when: "1 December 2026 at 14:05 UTC".into(),
+                device: "Chrome 131 on Windows 10".into(),
+                location: "Berlin, Land Berlin, Germany".into(),
+                ip: "203.0.113.77".into(),
+                security: settings.link("/settings/security", None),
+                reset: settings.link("/forgot-password", None),
+                advice: super::NoticeAdvice::CopiedPasskey,
+            },
+        ),
     ]
 }

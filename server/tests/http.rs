@@ -178,6 +178,31 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_back(db: PgPool) {
     }
 }
 
+/// A download another site starts (a link in an email, above all) gets the page instead: a file
+/// of the owner's activity arriving from the genuine site would be trusted, whatever a stranger's
+/// user agent put in it. The page's own Download (same origin) and the address typed (none) get it.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_activity_download_is_only_for_the_sites_own_pages(db: PgPool) {
+    let app = app(db.clone());
+    let cookie = sign_up(&app, &db, "ada@example.test").await;
+    let download = |site: Option<&str>| {
+        let mut req = get("/settings/security/activity.csv", Some(&cookie));
+        if let Some(site) = site {
+            req.headers_mut().insert("sec-fetch-site", http::HeaderValue::from_str(site).unwrap());
+        }
+        req
+    };
+    for site in ["cross-site", "same-site"] {
+        let (res, _) = send(&app, download(Some(site))).await;
+        assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/settings/security"), "{site}");
+    }
+    for site in [Some("same-origin"), Some("none"), None] {
+        let (res, body) = send(&app, download(site)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{site:?}");
+        assert!(body.starts_with("time,kind,description,device,location,ip,user_agent\n"), "{site:?}: {body}");
+    }
+}
+
 /// A link with an action's error in its address (`__err`, as a form sent without JavaScript comes
 /// back with) would put text of the sender's choosing in the page's own error box: from
 /// anywhere but this site, the page is asked for again without it.

@@ -167,6 +167,8 @@ pub enum Invalid {
     AuthenticatorSetupReplaced,
     /// Backup codes without an authenticator app.
     AuthenticatorNeeded,
+    /// Changing the authenticator app of an account that has none (turned off meanwhile).
+    NoAuthenticatorToChange,
     /// Turning two-step verification off on an Enterprise plan.
     SecondFactorRequiredByOrganisation,
     /// Turning two-step verification off while the password is too short to stand alone.
@@ -211,9 +213,10 @@ impl Invalid {
             | Self::AuthenticatorSetupExpired
             | Self::AuthenticatorSetupCodeWrong
             | Self::AuthenticatorSetupReplaced => "code",
-            Self::AuthenticatorAlreadySetUp | Self::SecondFactorRequiredByOrganisation | Self::PasswordTooShortForOneFactor => {
-                "totp"
-            }
+            Self::AuthenticatorAlreadySetUp
+            | Self::NoAuthenticatorToChange
+            | Self::SecondFactorRequiredByOrganisation
+            | Self::PasswordTooShortForOneFactor => "totp",
             Self::AuthenticatorNeeded => "backup_codes",
             Self::PasskeyExpired
             | Self::PasskeyAnswerUnreadable

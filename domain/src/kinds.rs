@@ -171,6 +171,8 @@ text_kind! {
         PasswordChanged = "password_changed",
         PasswordSet = "password_set",
         TotpEnabled = "totp_enabled",
+        /// The authenticator app was changed to another (its secret replaced; the backup codes kept).
+        TotpChanged = "totp_changed",
         TotpDisabled = "totp_disabled",
         BackupCodesGenerated = "backup_codes_generated",
         PasskeyAdded = "passkey_added",
@@ -247,7 +249,7 @@ impl EventKind {
                 ActivityFilter::SignIns
             }
             SignedOut | SessionRevoked | OtherSessionsRevoked | SignedOutEverywhere => ActivityFilter::Sessions,
-            AccountCreated | PasswordChanged | PasswordSet | TotpEnabled | TotpDisabled | BackupCodesGenerated | BackupCodeUsed
+            AccountCreated | PasswordChanged | PasswordSet | TotpEnabled | TotpChanged | TotpDisabled | BackupCodesGenerated | BackupCodeUsed
             | PasskeyAdded | PasskeyRemoved | PasskeyRenamed | ProviderConnected | ProviderDisconnected | PasswordResetRequested | PasswordReset
             | PasswordTurnedOff => {
                 ActivityFilter::Credentials
@@ -266,6 +268,7 @@ impl EventKind {
             PasswordChanged
                 | PasswordSet
                 | TotpEnabled
+                | TotpChanged
                 | TotpDisabled
                 | BackupCodesGenerated
                 | BackupCodeUsed

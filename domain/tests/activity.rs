@@ -1304,6 +1304,37 @@ async fn notice_subjects_after(db: &PgPool, before: usize) -> Vec<String> {
     after
 }
 
+/// Someone who got past both steps (a phished code) changes the owner's authenticator app to
+/// theirs: the owner's app is gone, so "This wasn't me" cannot give it back, but takes theirs away
+/// (the change counts as that session's addition), and the password then asks for no code of theirs.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn this_wasnt_me_takes_back_an_authenticator_app_the_intruder_changed_to_theirs(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    enrol(&svc, &me(&svc, &owner.token).await).await;
+    svc.clock.advance(Duration::minutes(1));
+    let Err(DomainError::SecondStepRequired(pending)) = sign_in(&svc, ADA, &Password::new(PW), &stranger()).await else { panic!("a second step") };
+    let owners_secret: Vec<u8> = {
+        let row: (String, Vec<u8>, Vec<u8>) = sqlx::query_as("SELECT key_id, nonce, secret_encrypted FROM totp_credentials").fetch_one(&db).await.unwrap();
+        let sealed = domain::secret_box::Sealed { key_id: row.0, nonce: row.1, ciphertext: row.2 };
+        let user: Uuid = sqlx::query_scalar("SELECT id FROM users").fetch_one(&db).await.unwrap();
+        svc.keys.totp.open(&sealed, format!("totp:{user}").as_bytes()).unwrap().to_vec()
+    };
+    let phished = totp::code_for_step(&owners_secret, totp::step_at(svc.clock.now()));
+    let intruder = two_factor::complete_sign_in(&svc, &pending, SecondStep::Authenticator, &phished, &stranger()).await.unwrap();
+    let intruder = me(&svc, &intruder.token).await;
+    let token = not_me_token(&db).await;
+    svc.clock.advance(Duration::minutes(1));
+    let e = two_factor::begin_change(&svc, &intruder).await.unwrap();
+    let theirs = testkit::base32_decode(&e.manual_key);
+    two_factor::finish_change(&svc, &intruder, &totp::code_for_step(&theirs, totp::step_at(svc.clock.now())), None, &stranger()).await.unwrap();
+    svc.clock.advance(Duration::minutes(1));
+
+    let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(done.taken_back, [alerts::TakenBack::Authenticator]);
+    assert_eq!(count(&db, "SELECT count(*) FROM totp_credentials").await, 0);
+}
+
 async fn passkey_names(db: &PgPool) -> Vec<String> {
     sqlx::query_scalar("SELECT name FROM passkeys ORDER BY created_at").fetch_all(db).await.unwrap()
 }
@@ -1616,6 +1647,7 @@ const NOTICES: &[(EventKind, &str)] = &[
     (EventKind::PasswordChanged, "Your Gatehouse password was changed"),
     (EventKind::PasswordSet, "A password was set on your Gatehouse account"),
     (EventKind::TotpEnabled, "Two-step verification was turned on for your Gatehouse account"),
+    (EventKind::TotpChanged, "The authenticator app of your Gatehouse account was changed"),
     (EventKind::BackupCodesGenerated, "New backup codes were made for your Gatehouse account"),
     (EventKind::TotpDisabled, "Two-step verification was turned off for your Gatehouse account"),
     (EventKind::BackupCodeUsed, "A backup code was used to sign in to your Gatehouse account"),
@@ -1674,7 +1706,7 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
     let mut codes = Vec::new();
     let mut passkey = None;
     match kind {
-        BackupCodesGenerated | TotpDisabled | BackupCodeUsed => codes = enrol(svc, &session).await,
+        BackupCodesGenerated | TotpDisabled | BackupCodeUsed | TotpChanged => codes = enrol(svc, &session).await,
         PasskeyRemoved => passkey = Some(add_passkey(svc, &session).await.id),
         // a second session, on another device at home
         OtherSessionsRevoked => {
@@ -1714,6 +1746,11 @@ async fn make_change(svc: &Services, kind: EventKind, email: &str) -> (UserId, u
         }
         TotpEnabled => {
             enrol(svc, &session).await;
+        }
+        TotpChanged => {
+            let e = two_factor::begin_change(svc, &session).await.unwrap();
+            let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
+            two_factor::finish_change(svc, &session, &code, None, &home()).await.unwrap();
         }
         BackupCodesGenerated => {
             two_factor::regenerate_backup_codes(svc, &session, &home()).await.unwrap();
@@ -1761,9 +1798,9 @@ async fn every_credential_change_emails_exactly_one_security_notice(db: PgPool) 
         // what to do if it was not the reader: a reset, except after an authenticator app was
         // turned on, which a reset would leave in place (it would ask the owner for its codes)
         let (reset, app) = ("If you did not do this, reset your password right away", "a password reset would not remove their app");
-        if kind == EventKind::TotpEnabled {
+        if matches!(kind, EventKind::TotpEnabled | EventKind::TotpChanged) {
             assert!(text.contains(app) && !text.contains(reset), "{kind}: {text}");
-            assert!(text.contains("turn two-step verification off, then change your password"), "{kind}: {text}");
+            assert!(text.contains("change the authenticator app to your own (or turn two-step verification off), then change your password"), "{kind}: {text}");
         } else {
             assert!(text.contains(reset) && !text.contains(app), "{kind}: {text}");
         }

@@ -12,5 +12,6 @@ mod passwords;
 mod plans;
 mod revocation;
 mod schema;
+mod totp_change;
 mod totp_key_rotation;
 mod two_factor;

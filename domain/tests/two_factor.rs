@@ -13,16 +13,16 @@ use time::Duration;
 use crate::common;
 use common::{services, PW};
 
-async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
+pub(crate) async fn me(svc: &Services, t: &SessionToken) -> AuthSession {
     authenticate(svc, t).await.unwrap().unwrap()
 }
 
 /// The secret behind an enrolment, read the way an authenticator app does: from the manual key.
-fn secret_of(e: &two_factor::Enrolment) -> Vec<u8> {
+pub(crate) fn secret_of(e: &two_factor::Enrolment) -> Vec<u8> {
     testkit::base32_decode(&e.manual_key)
 }
 
-async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>) {
+pub(crate) async fn enrolled(svc: &Services) -> (SessionToken, AuthSession, Vec<u8>, Vec<String>) {
     let (token, session, secret, codes, _) = enrolled_with_device(svc).await;
     (token, session, secret, codes)
 }
@@ -270,7 +270,7 @@ async fn with_a_second_factor_eight_characters_are_enough_until_it_is_turned_off
     assert!(matches!(too_short, Err(DomainError::PasswordRejected(_))));
 }
 
-async fn second_step(svc: &Services) -> domain::secret::PendingToken {
+pub(crate) async fn second_step(svc: &Services) -> domain::secret::PendingToken {
     match domain::auth::accounts::sign_in(svc, "ada@example.test", &Password::new(PW), &ClientInfo::default()).await {
         Err(DomainError::SecondStepRequired(p)) => p,
         other => panic!("expected a second step, got {other:?}"),

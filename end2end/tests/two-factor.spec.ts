@@ -14,6 +14,7 @@ import {
   gotoHydrated,
   HTTP_4XX_LOG,
   literal,
+  mailsTo,
   newAccount,
   region,
   SAME_ORIGIN_HEADERS,
@@ -24,6 +25,7 @@ import {
   test,
   turnOnAuthenticator,
   waitForHydration,
+  waitForMail,
 } from './fixtures';
 import type { Page } from '@playwright/test';
 
@@ -383,8 +385,9 @@ test('an Enterprise member must set up two-step verification before anything els
   const turnOff = section.getByRole('button', { name: 'Turn off' });
   await expect(turnOff).toBeDisabled();
   // why, on the page (a disabled button's tooltip reaches no keyboard, touch or screen-reader user)
-  await expect(turnOff).toHaveAccessibleDescription("Your organisation requires two-step verification, so it can't be turned off.");
-  await expect(section.getByText("Your organisation requires two-step verification, so it can't be turned off.")).toBeVisible();
+  const why = "Your organisation requires two-step verification, so it can't be turned off. To move it to a new phone or app, use Change authenticator app.";
+  await expect(turnOff).toHaveAccessibleDescription(why);
+  await expect(section.getByText(why)).toBeVisible();
   // and the call to set one up is gone, now that it is done
   await expect(section.getByText('Set up an authenticator app to continue using your account', { exact: false })).toHaveCount(0);
   const allowed = await page.request.post('/api/security/password/change', {
@@ -392,6 +395,65 @@ test('an Enterprise member must set up two-step verification before anything els
     headers: SAME_ORIGIN_HEADERS,
   });
   expect(allowed.status()).toBe(422);
+});
+
+test('an Enterprise member moves the app to a new phone: the old app works until the new one\'s code, then only the new one signs in, the backup codes kept, and the owner is emailed', async ({ page }) => {
+  test.setTimeout(120_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  sql(`WITH org AS (INSERT INTO organizations (id, name, plan, created_at)
+                    VALUES (gen_random_uuid(), 'Acme change e2e', 'enterprise', now()) RETURNING id)
+       UPDATE users SET organization_id = (SELECT id FROM org) WHERE email_normalized = ${literal(account.email)}`);
+  await gotoHydrated(page, SECURITY_PATH);
+  const { totp: old, codes } = await setUp(page);
+  const section = region(page, 'Two-step verification');
+  // it cannot be turned off here, and the page says what can be done instead
+  await expect(section.getByRole('button', { name: 'Turn off' })).toHaveAccessibleDescription(
+    "Your organisation requires two-step verification, so it can't be turned off. To move it to a new phone or app, use Change authenticator app.",
+  );
+  const change = section.getByRole('button', { name: 'Change authenticator app' });
+  await change.click();
+  const panel = section.getByRole('group', { name: 'Change your authenticator app' });
+  await expect(panel).toBeFocused();
+  await expect(panel).toContainText('Your current app keeps working until you enter a code from the new one; your backup codes stay the same.');
+  // Cancel: nothing changed, the keyboard back on Change authenticator app
+  await panel.getByRole('button', { name: 'Cancel' }).click();
+  await expect(change).toBeFocused();
+  await change.click();
+  const fresh = authenticator((await section.getByTestId('manual-key').textContent()) ?? '');
+  expect(fresh.secret.base32).not.toBe(old.secret.base32);
+  // a code from the old app does not change it
+  const field = section.getByLabel('Code from the app');
+  await field.fill(old.generate());
+  await section.getByRole('button', { name: 'Change app' }).click();
+  await expect(section.getByRole('alert')).toContainText('That code is not right');
+  await expect(field).toBeFocused();
+  const notices = (await mailsTo(account.email)).length;
+  await field.fill(fresh.generate());
+  await section.getByRole('button', { name: 'Change app' }).click();
+  const said = section.getByRole('status').filter({ hasText: 'Authenticator app changed.' });
+  await expect(said).toHaveText('Authenticator app changed. Codes from your earlier app no longer work; your backup codes are unchanged.');
+  await expect(panel).toHaveCount(0);
+  // the keyboard (and a screen reader) on what happened, not back at the top of the page
+  await expect(said).toBeFocused();
+  await expect(section).toContainText('10 of 10 left');
+  const notice = await waitForMail(account.email, 'The authenticator app of your Gatehouse account was changed', { after: notices });
+  expect(notice.text).toContain('change the authenticator app to your own (or turn two-step verification off)');
+
+  // the old app's code is refused at sign-in; the new app's signs in; a backup code still does
+  await nextStep(page);
+  await signOutAndIn(page, account);
+  await page.getByLabel('6-digit code').fill(old.generate());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('alert')).toContainText('not right');
+  await page.getByLabel('6-digit code').fill(fresh.generate());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
+  await signOutAndIn(page, account);
+  await page.getByRole('button', { name: 'Use a backup code instead' }).click();
+  await page.getByLabel('Backup code').fill(codes[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectSecurityPage(page);
 });
 
 test('after the re-verification window, a code from the authenticator app confirms it is you', async ({ page }) => {

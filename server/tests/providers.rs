@@ -514,12 +514,13 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
     let (_, page) = ada.get(&w.app, "/settings/security?provider=github&provider_outcome=connected").await;
     assert!(page.contains(SAID), "{page}");
     assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 1);
-    // the notice names the account connected: the owner can tell a stranger's from her own
+    // the notice names the account connected: the owner can tell a stranger's from her own (and
+    // not as a link: whoever connected it chose that address)
     let notice: String = sqlx::query_scalar("SELECT text_body FROM email_outbox WHERE kind = 'security_notice' AND subject = 'GitHub was connected to your Gatehouse account'")
         .fetch_one(&w.db)
         .await
         .unwrap();
-    assert!(notice.contains("Your account can now be signed in to with the GitHub account ada.codes@example.test."), "{notice}");
+    assert!(notice.contains("Your account can now be signed in to with the GitHub account ada[.]codes[@]example[.]test."), "{notice}");
     // and what to do if it was not her: a reset (she may not know a password someone else chose)
     assert!(notice.contains("If you did not do this, reset your password right away (that signs out every session): http"), "{notice}");
     // the link names the session that made it (what "This wasn't me" about that session takes back)

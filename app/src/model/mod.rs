@@ -133,6 +133,9 @@ pub struct EnrolmentView {
     pub manual_key: String,
     /// Which setup this is, sent back with the code (`domain::auth::totp::setup_tag`).
     pub setup: String,
+    /// A change of the app that is on (Change app), not a first setup.
+    #[serde(default)]
+    pub change: bool,
 }
 
 impl std::fmt::Debug for EnrolmentView {

@@ -66,6 +66,7 @@ pub(super) fn sample_enrolment() -> EnrolmentView {
         qr_svg: format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 25 25\"><rect width=\"25\" height=\"25\" fill=\"#fff\"/><g fill=\"#000\">{cells}</g></svg>"),
         manual_key: "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ".into(),
         setup: "preview".into(),
+        change: false,
     }
 }
 

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{PageFrame, PreviewScope, SiteHeader};
-use crate::model::{PasskeyView, PasskeysView, PasswordView, ProviderKind, TwoFactorView, VerificationView, Viewer};
+use crate::model::{EnrolmentView, PasskeyView, PasskeysView, PasswordView, ProviderKind, TwoFactorView, VerificationView, Viewer};
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 use crate::security::password::PasswordCard;
 use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
@@ -108,7 +108,7 @@ pub fn PreviewsPage() -> impl IntoView {
             let panel = RwSignal::new(open.clone());
             view! {
                 <TwoFactorCard status=status.clone() email=EMAIL panel pending=false
-                    on_begin=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
+                    on_begin=noop on_change=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
             }
         })
     };
@@ -331,9 +331,11 @@ pub fn PreviewsPage() -> impl IntoView {
                     view! {
                         <TwoFactorCard status=TwoFactorView { enabled: None, backup_codes: None, required: false, passkey_session: false } email=EMAIL panel pending=false
                             error=Some("That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".to_string())
-                            on_begin=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
+                            on_begin=noop on_change=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
                     }
                 })/>
+                <State slug="two-factor-changing" caption="Changing the app: QR code and key for the new one" view=two_factor(
+                    tf_on(10), TwoFactorPanel::Enrolling(EnrolmentView { change: true, ..sample_enrolment() }))/>
                 <State slug="two-factor-codes" caption="Backup codes, shown once" view=two_factor(tf_on(10), TwoFactorPanel::Codes(sample_codes()))/>
                 <State slug="two-factor-copied" caption="After Copy: copied, or the browser refused" phone=true view=ViewFn::from(move || view! {
                     <CopyStatus copied=Signal::stored(Some(true)) what="Backup codes"/>

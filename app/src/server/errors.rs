@@ -156,6 +156,7 @@ fn sentence(rule: &Invalid) -> String {
             "Setup was started again in another tab or window, so this QR code no longer works. Finish there, or start again here."
         }
         Invalid::AuthenticatorNeeded => "Set up an authenticator app first.",
+        Invalid::NoAuthenticatorToChange => "Two-step verification is off, so there is no app to change. Set one up instead.",
         Invalid::SecondFactorRequiredByOrganisation => {
             "Your organisation requires two-step verification, so it cannot be turned off."
         }

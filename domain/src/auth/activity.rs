@@ -120,6 +120,7 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         PasswordChanged => "Changed the password".into(),
         PasswordSet => "Set a password".into(),
         TotpEnabled => "Turned on two-step verification (authenticator app)".into(),
+        TotpChanged => "Changed the authenticator app".into(),
         TotpDisabled => "Turned off two-step verification".into(),
         BackupCodesGenerated => "Made new backup codes".into(),
         BackupCodeUsed => "Used a backup code to sign in".into(),
@@ -158,7 +159,8 @@ fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, s
     use EventKind::*;
     // (a passkey's name is whoever added it's to choose: nothing in it becomes a link)
     let detail = detail.map(|d| crate::email::defang_links(&shown(d, policy::names::PASSKEY_NAME_MAX)));
-    let identity = identity.map(|i| shown(i, 80));
+    // (nor the intruder's own Google address or GitHub login: "reset-help@evil.example")
+    let identity = identity.map(|i| crate::email::defang_links(&shown(i, 80)));
     let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
     let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());
     Some(match kind {
@@ -167,6 +169,10 @@ fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, s
         TotpEnabled => (
             format!("Two-step verification was turned on for your {site} account"),
             "Signing in now also asks for a code from your authenticator app.".into(),
+        ),
+        TotpChanged => (
+            format!("The authenticator app of your {site} account was changed"),
+            "Signing in now asks for codes from a different authenticator app; codes from the earlier one no longer work. Your backup codes are unchanged.".into(),
         ),
         TotpDisabled => (
             format!("Two-step verification was turned off for your {site} account"),
@@ -253,7 +259,7 @@ pub async fn record(
                 reset: svc.email.link("/forgot-password", None),
                 advice: if event.by_report {
                     email::NoticeAdvice::ByReport
-                } else if event.kind == EventKind::TotpEnabled {
+                } else if matches!(event.kind, EventKind::TotpEnabled | EventKind::TotpChanged) {
                     email::NoticeAdvice::AppTurnedOn
                 } else if event.kind == EventKind::PasskeyCopyRefused {
                     email::NoticeAdvice::CopiedPasskey
@@ -404,5 +410,13 @@ mod tests {
             "Signed in with a passkey (iCloud Keychain)"
         );
         assert_eq!(sentence(EventKind::ProviderConnected, None, Some("GitHub")), "Connected GitHub");
+    }
+
+    /// Whoever connected their Google account chose its address: the owner's notice names it, but
+    /// not as a link a mail client would offer.
+    #[test]
+    fn a_connected_identity_in_a_notice_is_no_link() {
+        let (_, what) = notice_words(EventKind::ProviderConnected, Some("Google"), Some("reset-help@evil.example"), "Gatehouse").unwrap();
+        assert_eq!(what, "Your account can now be signed in to with the Google account reset-help[@]evil[.]example.");
     }
 }

@@ -1,5 +1,5 @@
 //! Two-step verification: enrolling an authenticator app (bound to the session, 10 minutes),
-//! single-use TOTP steps, backup codes (generate / regenerate / use once), and turning it off.
+//! changing it to another, single-use TOTP steps, backup codes (generate / regenerate / use once), and turning it off.
 //! Re-sealing the stored secrets under a new key is `reseal`, and the second step of a sign-in
 //! `second_step` (both re-exported here).
 use time::{Duration, OffsetDateTime};
@@ -92,6 +92,21 @@ pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrol
     if auth.has_second_factor {
         return Err(DomainError::Invalid(Invalid::AuthenticatorAlreadySetUp));
     }
+    new_enrolment(svc, auth).await
+}
+
+/// Starts changing the account's authenticator app to another (a new phone, or taking the account
+/// back from someone who set up their own): the same pending setup as `begin_enrolment`, while the
+/// current app keeps working until `finish_change`. Needs a recent proof of identity and an app.
+pub async fn begin_change(svc: &Services, auth: &AuthSession) -> Result<Enrolment, DomainError> {
+    require_recent(svc, auth)?;
+    if !auth.has_second_factor {
+        return Err(DomainError::Invalid(Invalid::NoAuthenticatorToChange));
+    }
+    new_enrolment(svc, auth).await
+}
+
+async fn new_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrolment, DomainError> {
     let secret = totp::new_secret();
     let sealed = svc.keys.totp.seal(&secret, &aad(auth.user_id))?;
     let expires = svc.clock.now() + Duration::minutes(ENROLMENT_MINUTES);
@@ -135,13 +150,7 @@ pub async fn finish_enrolment(
         return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
     };
     let sealed = row.sealed();
-    let secret = svc.keys.totp.open(&sealed, &aad(auth.user_id))?;
-    let Some(step) = totp::matching_step(&secret, code, now) else {
-        if shown.is_some_and(|shown| shown != totp::setup_tag(&secret)) {
-            return Err(DomainError::Invalid(Invalid::AuthenticatorSetupReplaced));
-        }
-        return Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong));
-    };
+    let step = enrolment_step(svc, auth, &sealed, code, shown, now)?;
     let (codes, hashes) = svc.keys.new_backup_codes();
     let mut tx = svc.db.begin().await?;
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
@@ -153,6 +162,50 @@ pub async fn finish_enrolment(
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpEnabled), client, now).await?;
     tx.commit().await?;
     Ok(codes)
+}
+
+/// The step of `code` for the setup in progress (sealed as `sealed`), or why it is refused.
+fn enrolment_step(svc: &Services, auth: &AuthSession, sealed: &crate::secret_box::Sealed, code: &str, shown: Option<&str>, now: OffsetDateTime) -> Result<i64, DomainError> {
+    let secret = svc.keys.totp.open(sealed, &aad(auth.user_id))?;
+    let Some(step) = totp::matching_step(&secret, code, now) else {
+        if shown.is_some_and(|shown| shown != totp::setup_tag(&secret)) {
+            return Err(DomainError::Invalid(Invalid::AuthenticatorSetupReplaced));
+        }
+        return Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong));
+    };
+    Ok(step)
+}
+
+/// Finishes changing the authenticator app with a code from the new one (`shown` as in
+/// `finish_enrolment`): the new app's secret replaces the old one at once (codes from the old app
+/// stop working), the backup codes stay, and the owner is emailed the change. Like a first setup,
+/// the change counts as this session's addition: a report of this session ("This wasn't me")
+/// turns the app off, the earlier one being gone.
+///
+/// One conditional statement takes the setup and replaces the secret, so a second submission of
+/// the same setup (another tab) changes nothing and records nothing again.
+pub async fn finish_change(svc: &Services, auth: &AuthSession, code: &str, shown: Option<&str>, client: &ClientInfo) -> Result<(), DomainError> {
+    require_recent(svc, auth)?;
+    totp::refuse_unfinished(code)?;
+    let now = svc.clock.now();
+    let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
+        return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
+    };
+    let sealed = row.sealed();
+    let step = enrolment_step(svc, auth, &sealed, code, shown, now)?;
+    let mut tx = svc.db.begin().await?;
+    crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
+    if !db::two_factor::change_credential(&mut *tx, auth.user_id, auth.session_id, &sealed, now, step).await? {
+        // (under the account's lock: turned off meanwhile, or this very setup already taken)
+        return match db::two_factor::find_credential(&mut *tx, auth.user_id).await? {
+            None => Err(DomainError::Invalid(Invalid::NoAuthenticatorToChange)),
+            Some(current) if current.nonce == sealed.nonce => Ok(()),
+            Some(_) => Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired)),
+        };
+    }
+    crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpChanged), client, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What an authenticator code turned out to be.

@@ -203,6 +203,40 @@ pub async fn insert_credential(
     Ok(r.rows_affected() == 1)
 }
 
+/// Replaces the account's authenticator with the setup in progress of session `session` (sealed as
+/// `sealed`), taking that setup: `false`, and nothing changed, when the account has no app or the
+/// setup is gone (already taken). The app counts as added by that session from now on.
+pub async fn change_credential(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    session: SessionId,
+    sealed: &Sealed,
+    now: OffsetDateTime,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query_scalar!(
+        r#"WITH taken AS (
+             DELETE FROM totp_enrolments WHERE session_id = $2 AND user_id = $1 AND key_id = $3 AND nonce = $4
+             RETURNING key_id, nonce, secret_encrypted
+         )
+         UPDATE totp_credentials c
+            SET key_id = taken.key_id, nonce = taken.nonce, secret_encrypted = taken.secret_encrypted,
+                enabled_at = $5, last_used_step = $6, added_by_session = $2
+           FROM taken
+          WHERE c.user_id = $1
+         RETURNING c.user_id"#,
+        user_id.0,
+        session.0,
+        &sealed.key_id,
+        &sealed.nonce,
+        now,
+        step,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(changed.is_some())
+}
+
 pub async fn find_credential(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Option<SealedRow>, sqlx::Error> {
     sqlx::query_as!(SealedRow, "SELECT key_id, nonce, secret_encrypted FROM totp_credentials WHERE user_id = $1", user_id.0)
         .fetch_optional(db)

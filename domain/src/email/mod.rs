@@ -201,8 +201,10 @@ pub enum Mail {
 pub enum NoticeAdvice {
     /// Reset the password (that signs out every session), then review the settings.
     Reset,
-    /// An authenticator app was turned on: a reset would not remove it (it would ask for its
-    /// codes), so turn it off from a session still signed in, then change the password.
+    /// An authenticator app was turned on or changed: a reset would not remove it (it would ask
+    /// for its codes), so change it to one's own (or turn it off) from a session still signed in,
+    /// then change the password. (Changing works on an Enterprise plan too, where it cannot be
+    /// turned off.)
     AppTurnedOn,
     /// The reader's own report of a sign-in did it: nothing to do.
     ByReport,

@@ -58,7 +58,7 @@ pub fn BackupCodesPanel(
     }
 }
 
-/// Setting up: the QR code, the key, and the code that confirms it.
+/// Setting up (or changing to another app): the QR code, the key, and the code that confirms it.
 #[component]
 pub fn EnrolmentPanel(
     enrolment: EnrolmentView,
@@ -72,6 +72,7 @@ pub fn EnrolmentPanel(
         ev.prevent_default();
         on_confirm.run(code.get_untracked());
     };
+    let change = enrolment.change;
     let key = enrolment.manual_key.clone();
     let copied = RwSignal::new(None);
     let copy = move |_| copy_then_say(key.replace(' ', ""), copied);
@@ -87,10 +88,20 @@ pub fn EnrolmentPanel(
         });
     }
     view! {
-        <div class="enrolment" id=panel_id role="group" aria-label="Set up an authenticator app" tabindex="-1"
+        <div class="enrolment" id=panel_id role="group" tabindex="-1"
+            aria-label=if change { "Change your authenticator app" } else { "Set up an authenticator app" }
             on:keydown=crate::components::escape_cancels(move || on_cancel.run(()))>
             // (one sentence, not a list of one step: the code field below is the next step)
-            <p class="steps">"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</p>
+            {if change {
+                view! {
+                    <p class="steps">"Scan this QR code with your new authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…). "
+                        "Your current app keeps working until you enter a code from the new one; your backup codes stay the same."</p>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="steps">"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</p>
+                }.into_any()
+            }}
             <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
             <p class="muted">"Can't scan it? Enter this key instead:"</p>
             <p class="manual-key"><code data-testid="manual-key">{enrolment.manual_key}</code>
@@ -102,7 +113,7 @@ pub fn EnrolmentPanel(
                     hint="Six digits. It changes every 30 seconds."/>
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
-                        {move || if pending.get() { "Checking…" } else { "Turn on" }}
+                        {move || if pending.get() { "Checking…" } else if change { "Change app" } else { "Turn on" }}
                     </button>
                     <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                 </div>
@@ -157,6 +168,8 @@ pub fn TwoFactorCard(
     #[prop(optional, into)] error: Signal<Option<String>>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
     on_begin: Callback<()>,
+    /// Change app: a new setup that replaces the app that is on.
+    on_change: Callback<()>,
     on_confirm: Callback<String>,
     on_regenerate: Callback<()>,
     on_disable: Callback<()>,
@@ -197,12 +210,13 @@ pub fn TwoFactorCard(
     let cancel = Callback::new(move |_| panel.set(TwoFactorPanel::None));
     // Cancel or Escape in the set-up: the keyboard goes back to Set up authenticator app, drawn
     // again where the panel was (a confirmation returns it to its own opener)
+    // (Change app's Cancel: back to Change app)
     let set_up_id = crate::components::scoped_id("set-up-authenticator");
-    let cancel_set_up = {
-        let set_up_id = set_up_id.clone();
+    let change_id = crate::components::scoped_id("change-authenticator");
+    let cancel_back_to = move |opener: String| {
         Callback::new(move |_| {
             panel.set(TwoFactorPanel::None);
-            let id = set_up_id.clone();
+            let id = opener.clone();
             request_animation_frame(move || dom::focus(&id));
         })
     };
@@ -232,9 +246,10 @@ pub fn TwoFactorCard(
                 view! {
                     {show_error.then(|| view! { <ErrorMessage message=error/> })}
                     {match p {
-                        TwoFactorPanel::Enrolling(e) => view! {
-                            <EnrolmentPanel enrolment=e pending error on_confirm on_cancel=cancel_set_up/>
-                        }.into_any(),
+                        TwoFactorPanel::Enrolling(e) => {
+                            let on_cancel = cancel_back_to(if e.change { change_id.clone() } else { set_up_id.clone() });
+                            view! { <EnrolmentPanel enrolment=e pending error on_confirm on_cancel/> }.into_any()
+                        }
                         TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=codes_done/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
                             <ConfirmPanel id="confirm-regenerate-codes" opener="regenerate-codes" question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
@@ -249,6 +264,8 @@ pub fn TwoFactorCard(
                         TwoFactorPanel::None => if on {
                             view! {
                                 <div class="form-actions">
+                                    <button type="button" id=change_id.clone() class="btn btn-secondary" disabled=move || pending.get()
+                                        on:click=move |_| on_change.run(())>"Change authenticator app"</button>
                                     <button type="button" id=crate::components::scoped_id("regenerate-codes") class="btn btn-secondary"
                                         disabled=move || pending.get()
                                         on:click=move |_| panel.set(TwoFactorPanel::ConfirmRegenerate)>
@@ -262,7 +279,7 @@ pub fn TwoFactorCard(
                                 // (on the page, not in a tooltip: a keyboard, touch or screen-reader
                                 // user never gets a disabled button's tooltip)
                                 {required.then(|| view! {
-                                    <p class="muted" id=crate::components::scoped_id("turn-off-why")>"Your organisation requires two-step verification, so it can't be turned off."</p>
+                                    <p class="muted" id=crate::components::scoped_id("turn-off-why")>"Your organisation requires two-step verification, so it can't be turned off. To move it to a new phone or app, use Change authenticator app."</p>
                                 })}
                             }.into_any()
                         } else {

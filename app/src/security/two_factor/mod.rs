@@ -1,5 +1,5 @@
 //! Two-step verification section: the authenticator app (set up with a QR code or a key, confirmed
-//! with a code; turned off), and backup codes (shown once after setup or regeneration, with Copy,
+//! with a code; changed to another the same way; turned off), and backup codes (shown once after setup or regeneration, with Copy,
 //! Download and Print; how many are left).
 mod card;
 
@@ -22,7 +22,47 @@ pub async fn begin_totp_setup() -> Result<EnrolmentView, AppError> {
     use crate::server::{auth_for_setup, fail, reject, services};
     let session = auth_for_setup().map_err(reject)?;
     let e = domain::auth::two_factor::begin_enrolment(&services()?, &session).await.map_err(fail)?;
-    Ok(EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key, setup: e.setup })
+    Ok(enrolment_view(e, false))
+}
+
+#[cfg(feature = "ssr")]
+fn enrolment_view(e: domain::auth::two_factor::Enrolment, change: bool) -> EnrolmentView {
+    EnrolmentView { qr_svg: domain::auth::totp::qr_svg(&e.uri), manual_key: e.manual_key, setup: e.setup, change }
+}
+
+/// Starts changing the authenticator app to another: a new QR code and key, as for a first setup;
+/// the current app keeps working until a code from the new one finishes the change.
+///
+/// - Auth: signed in and recently verified.
+/// - Effects: a pending setup bound to this session (as `begin_totp_setup`'s).
+/// - Errors: `ReverifyRequired`, `Invalid` (no app to change), `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/change/begin")]
+pub async fn begin_totp_change() -> Result<EnrolmentView, AppError> {
+    use crate::server::{auth, fail, reject, services};
+    let session = auth().map_err(reject)?;
+    let e = domain::auth::two_factor::begin_change(&services()?, &session).await.map_err(fail)?;
+    Ok(enrolment_view(e, true))
+}
+
+/// Finishes changing the authenticator app with a code from the new one.
+///
+/// - Auth: signed in, recently verified, the session that began the change.
+/// - Effects: the new app's secret replaces the old one (its codes stop working); the backup codes
+///   stay; a `totp_changed` event and its notice; this browser's device cookie renewed (as after a
+///   first setup).
+/// - Errors: `Invalid { field: "code" }` (as `finish_totp_setup`), `Invalid { field: "totp" }` (the
+///   app was turned off meanwhile), `ReverifyRequired`, `Unavailable`.
+#[server(prefix = "/api", endpoint = "security/two-factor/change/finish")]
+pub async fn finish_totp_change(code: String, #[server(default)] setup: String) -> Result<(), AppError> {
+    use crate::server::{auth, client, fail, reject, services, set_device_cookie};
+    let session = auth().map_err(reject)?;
+    let shown = (!setup.is_empty()).then_some(setup.as_str());
+    let (svc, client) = (services()?, client());
+    domain::auth::two_factor::finish_change(&svc, &session, &code, shown, &client).await.map_err(fail)?;
+    if let Ok(Some(device)) = domain::auth::two_factor::device_after_enrolment(&svc, &session, &client).await {
+        set_device_cookie(&device);
+    }
+    Ok(())
 }
 
 /// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
@@ -85,6 +125,8 @@ fn forget_error<T>(value: impl WithUntracked<Value = Option<Result<T, AppError>>
 pub struct TwoFactorSection {
     begin: Sensitive<BeginTotpSetup>,
     finish: Sensitive<FinishTotpSetup>,
+    begin_change: Sensitive<BeginTotpChange>,
+    finish_change: Sensitive<FinishTotpChange>,
     regenerate: Sensitive<RegenerateBackupCodes>,
     disable: Sensitive<DisableTotp>,
     panel: RwSignal<TwoFactorPanel>,
@@ -99,17 +141,30 @@ impl TwoFactorSection {
         let section = TwoFactorSection {
             begin: Sensitive::new(ctx.reverify),
             finish: Sensitive::new(ctx.reverify),
+            begin_change: Sensitive::new(ctx.reverify),
+            finish_change: Sensitive::new(ctx.reverify),
             regenerate: Sensitive::new(ctx.reverify),
             disable: Sensitive::new(ctx.reverify),
             panel: RwSignal::new(TwoFactorPanel::None),
             codes_saved: RwSignal::new(false),
             query: leptos_router::hooks::use_query_map(),
         };
-        let TwoFactorSection { begin, finish, regenerate, disable, panel, codes_saved, .. } = section;
-        // Results open the next panel: the QR code, then the codes (shown once).
+        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, .. } = section;
+        // Results open the next panel: the QR code, then the codes (shown once); a change of app
+        // closes its QR code (the page then puts the keyboard on the status line that says so)
         Effect::new(move |_| {
             if let Some(Ok(e)) = begin.action.value().get() {
                 panel.set(TwoFactorPanel::Enrolling(e));
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(e)) = begin_change.action.value().get() {
+                panel.set(TwoFactorPanel::Enrolling(e));
+            }
+        });
+        Effect::new(move |_| {
+            if let Some(Ok(())) = finish_change.action.value().get() {
+                panel.set(TwoFactorPanel::None);
             }
         });
         Effect::new(move |_| {
@@ -135,11 +190,14 @@ impl TwoFactorSection {
         Effect::new(move |_| {
             panel.track();
             forget_error(finish.action.value());
+            forget_error(finish_change.action.value());
             forget_error(regenerate.action.value());
             forget_error(disable.action.value());
         });
         ctx.leave_when_signed_out(begin.action);
+        ctx.leave_when_signed_out(begin_change.action);
         ctx.refresh_on_success(finish.action);
+        ctx.refresh_on_success(finish_change.action);
         ctx.refresh_on_success(regenerate.action);
         ctx.refresh_on_success(disable.action);
         section
@@ -151,13 +209,22 @@ impl TwoFactorSection {
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let TwoFactorSection { begin, finish, regenerate, disable, panel, codes_saved, query } = self;
+        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, query } = self;
         // (each `pending()` makes a memo: made once here, not on every read)
-        let busy = [begin.action.pending(), finish.action.pending(), regenerate.action.pending(), disable.action.pending()];
+        let busy = [
+            begin.action.pending(),
+            finish.action.pending(),
+            begin_change.action.pending(),
+            finish_change.action.pending(),
+            regenerate.action.pending(),
+            disable.action.pending(),
+        ];
         let pending = Signal::derive(move || busy.iter().any(|p| p.get()));
         let error = Signal::derive(move || {
             shown_error(begin.action.value().get())
                 .or_else(|| shown_error(finish.action.value().get()))
+                .or_else(|| shown_error(begin_change.action.value().get()))
+                .or_else(|| shown_error(finish_change.action.value().get()))
                 .or_else(|| shown_error(regenerate.action.value().get()))
                 .or_else(|| shown_error(disable.action.value().get()))
         });
@@ -168,6 +235,9 @@ impl TwoFactorSection {
             if let Some(Ok(())) = disable.action.value().get() {
                 // (the summary above says it is off: this says what it means now)
                 return Some("Turned off. Signing in no longer asks for a code, and your authenticator app and backup codes no longer work.".to_string());
+            }
+            if let Some(Ok(())) = finish_change.action.value().get() {
+                return Some("Authenticator app changed. Codes from your earlier app no longer work; your backup codes are unchanged.".to_string());
             }
             query.read().get("backup_codes_left")?;
             let left = codes_left?;
@@ -181,6 +251,11 @@ impl TwoFactorSection {
             finish.action.value().set(None);
             begin.dispatch(BeginTotpSetup {});
         });
+        let on_change = Callback::new(move |_| {
+            finish_change.action.value().set(None);
+            disable.action.value().set(None);
+            begin_change.dispatch(BeginTotpChange {});
+        });
         view! {
             <TwoFactorCard
                 status=o.two_factor.clone()
@@ -190,13 +265,18 @@ impl TwoFactorSection {
                 error
                 notice
                 on_begin
+                on_change
                 on_confirm=Callback::new(move |code: String| {
                     // (the setup on screen: a code for it, after another tab started again, says so)
-                    let setup = panel.with_untracked(|p| match p {
-                        TwoFactorPanel::Enrolling(e) => e.setup.clone(),
-                        _ => String::new(),
+                    let (setup, change) = panel.with_untracked(|p| match p {
+                        TwoFactorPanel::Enrolling(e) => (e.setup.clone(), e.change),
+                        _ => (String::new(), false),
                     });
-                    finish.dispatch(FinishTotpSetup { code, setup })
+                    if change {
+                        finish_change.dispatch(FinishTotpChange { code, setup })
+                    } else {
+                        finish.dispatch(FinishTotpSetup { code, setup })
+                    }
                 })
                 on_regenerate=Callback::new(move |_| regenerate.dispatch(RegenerateBackupCodes {}))
                 on_disable=Callback::new(move |_| disable.dispatch(DisableTotp {}))

@@ -6,6 +6,7 @@
 #[cfg(target_arch = "wasm32")]
 compile_error!("`domain` is server-only (sqlx, argon2, tokio): it must never be part of the wasm bundle");
 
+pub mod after_answer;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -49,9 +50,9 @@ pub struct Services {
     pub session_cache: std::sync::Arc<auth::session_cache::SessionCache>,
     pub clock: clock::Clock,
     /// Work that runs after its request was answered, so the answer's timing cannot tell what it
-    /// did (a wrong password's record, a reset request's email): tracked so that shutdown, and a
-    /// test, can wait for it (`settle`).
-    pub after_answer: tokio_util::task::TaskTracker,
+    /// did (a wrong password's record, a reset request's email): bounded (`after_answer`), and
+    /// tracked so that shutdown, and a test, can wait for it (`settle`).
+    pub after_answer: after_answer::AfterAnswer,
 }
 
 impl Services {

@@ -54,9 +54,10 @@ pub fn shell(files: SiteFiles) -> impl IntoView {
 }
 
 /// Holds back a form sent before the page is hydrated (Enter in the password field while the
-/// bundle still loads): the forms are sent by the app, and the browser's own submission would put
-/// every field, the password too, in the URL. Once hydrated (`frontend` marks `<html
-/// data-hydrated>`) the app's own handlers take over.
+/// bundle still loads): the forms are sent by the app; the browser's own submission (a post to the
+/// page's address, `method="post"`, so never a field in the URL) gets only the page saying that
+/// JavaScript is needed (`server::middleware::no_script`), which is for browsers without it. Once
+/// hydrated (`frontend` marks `<html data-hydrated>`) the app's own handlers take over.
 #[component]
 fn HoldFormsUntilHydrated() -> impl IntoView {
     let code = r#"document.addEventListener("submit", (event) => { if (!document.documentElement.hasAttribute("data-hydrated")) event.preventDefault(); }, true);"#;

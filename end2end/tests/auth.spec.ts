@@ -407,3 +407,27 @@ test('signing in to another account in a browser still signed in signs its first
          WHERE u.email_normalized = ${literal(first.email.toLowerCase())} ORDER BY e.created_at DESC LIMIT 1`),
   ).toBe('signed_out');
 });
+
+test('with JavaScript off, a sign-in sent by the browser itself keeps the password out of the address and says JavaScript is needed', async ({ browser, request }) => {
+  const account = newAccount();
+  await signUpViaApi(request, account);
+  const noScript = await browser.newContext({ baseURL: BASE_URL, javaScriptEnabled: false });
+  try {
+    const page = await noScript.newPage();
+    await page.goto('/sign-in');
+    await page.getByLabel('Email').fill(account.email);
+    await page.getByLabel('Password', { exact: true }).fill(account.password);
+    const answer = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.getByLabel('Password', { exact: true }).press('Enter');
+    expect((await answer).status()).toBe(400);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('JavaScript needed');
+    await expect(page.getByText('Gatehouse needs JavaScript to send this form.')).toBeVisible();
+    // (a GET form put every field, the password too, in the address and the history)
+    expect(page.url()).toBe(`${BASE_URL}/sign-in`);
+    expect(page.url()).not.toContain(encodeURIComponent(account.password).slice(0, 8));
+    await page.getByRole('link', { name: 'Go back' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
+  } finally {
+    await noScript.close();
+  }
+});

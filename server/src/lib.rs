@@ -194,6 +194,7 @@ pub fn router(state: AppState) -> Router {
     pages
         // innermost first: rate limits (per client network, which the session middleware
         // resolved), session resolution, then the cross-site check, then headers
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::no_script::form_sent_without_javascript))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::cross_site_check))

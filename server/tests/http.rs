@@ -203,6 +203,24 @@ async fn the_activity_download_is_only_for_the_sites_own_pages(db: PgPool) {
     }
 }
 
+/// With JavaScript off, a form is sent by the browser itself: a post (its fields, the password
+/// too, never in the address) to the page's own address, which answers what to do, not 405.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_form_sent_without_javascript_says_javascript_is_needed_and_does_nothing(db: PgPool) {
+    let app = app(db.clone());
+    sign_up(&app, &db, "ada@example.test").await;
+    let form = [("email", "ada@example.test"), ("password", PW)];
+    let (res, body) = post_form(&app, "/sign-in", &form, None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("<h1>JavaScript needed</h1>"), "{body}");
+    assert!(body.contains("Gatehouse needs JavaScript to send this form."), "{body}");
+    assert!(body.contains(r#"<a href="/sign-in">Go back</a>"#), "{body}");
+    assert!(session_cookie(&res).is_none(), "nothing signed in");
+    // the server function itself still takes the app's post
+    let (res, _) = post_form(&app, "/api/auth/sign-in", &form, None).await;
+    assert!(session_cookie(&res).is_some(), "signed in");
+}
+
 /// A link with an action's error in its address (`__err`, as a form sent without JavaScript comes
 /// back with) would put text of the sender's choosing in the page's own error box: from
 /// anywhere but this site, the page is asked for again without it.

@@ -345,7 +345,7 @@ pub fn PasswordCard(
             {summary}
             <StatusMessage message=success/>
             <Show when=move || open.get()>
-                <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")
+                <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")
                     on:keydown=crate::components::escape_cancels(move || cancel.run(()))>
                     <ErrorMessage message=above/>
                     {has_password.then(|| view! {

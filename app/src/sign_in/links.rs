@@ -72,7 +72,7 @@ pub fn ForgotPasswordForm(
         on_submit.run(email.get_untracked());
     };
     view! {
-        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+        <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <p>"Enter the email address of your account. We'll send a link to choose a new password."</p>
             <ErrorMessage message=above/>
             <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email error=at_field/>
@@ -147,7 +147,7 @@ pub fn ChoosePasswordForm(
         ),
     };
     view! {
-        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+        <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <ErrorMessage message=error/>
             <div class="field">
                 <span class="field-label">"Email"</span>

@@ -62,7 +62,7 @@ pub fn SignInForm(
         on_submit.run(Credentials { email: email.get_untracked(), password: password.get_untracked() });
     };
     view! {
-        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+        <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <StatusMessage message=notice/>
             <ErrorMessage message=error pending/>
             // "webauthn": browsers that can offer passkeys in this field's autofill do so

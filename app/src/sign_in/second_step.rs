@@ -49,7 +49,7 @@ pub fn SecondStepForm(
         on_submit.run(SecondStepCode { code: code.get_untracked(), backup: use_backup.get_untracked() });
     };
     view! {
-        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+        <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <ErrorMessage message=shown pending/>
             {move || if use_backup.get() {
                 view! {

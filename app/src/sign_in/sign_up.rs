@@ -80,7 +80,7 @@ pub fn SignUpForm(
         on_submit.run(NewAccount { email: email.get_untracked(), display_name: name.get_untracked() });
     };
     view! {
-        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+        <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <ErrorMessage message=above/>
             <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email error=on_field("email")/>
             <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=on_field("display_name")/>

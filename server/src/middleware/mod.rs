@@ -1,6 +1,7 @@
 //! Middleware: security headers, the cross-site check (`cross_site`), and session resolution.
 
 mod cross_site;
+pub mod no_script;
 
 pub use cross_site::{cross_site_check, RefusedLog};
 

@@ -118,7 +118,7 @@ pub fn PasskeysCard(
                     view! { <p class="notice notice-info passkey-unsupported">{UNSUPPORTED}</p> }.into_any()
                 } else if panel.get() == PasskeyPanel::Naming {
                     view! {
-                        <form class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")
+                        <form method="post" class="stack passkey-naming" novalidate on:submit=submit_new aria-busy=move || pending.get().then_some("true")
                             on:keydown=crate::components::escape_cancels(cancel_naming)>
                             <Field id="passkey_name" label="Name (optional)" autocomplete="off" value=new_name error=name_error
                                 hint="Leave it empty to name it after your password manager or device, like “iCloud Keychain”. You can rename it later."/>
@@ -278,7 +278,7 @@ pub fn RenameDialog(
         <div class="modal-backdrop">
             <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby=labelled_by on:keydown=on_key>
                 <h2 id=title_id>"Rename passkey"</h2>
-                <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+                <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                     <ErrorMessage message=error/>
                     <Field id="passkey_rename" label="Name" autocomplete="off" required=true value=name error=name_error
                         hint="Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”."/>

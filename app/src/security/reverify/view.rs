@@ -193,7 +193,7 @@ pub fn ReverifyDialog(
                 </p>
                 {if has_form {
                     view! {
-                        <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+                        <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                             <ErrorMessage message=shown_error pending/>
                             {move || if use_code.get() {
                                 view! {

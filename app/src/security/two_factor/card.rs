@@ -107,7 +107,7 @@ pub fn EnrolmentPanel(
             <p class="manual-key"><code data-testid="manual-key">{enrolment.manual_key}</code>
                 " " <button type="button" class="btn btn-secondary btn-sm" on:click=copy>"Copy key"</button></p>
             <CopyStatus copied what="Key"/>
-            <form class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
+            <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                 <ErrorMessage message=error pending/>
                 <Field id="totp_setup_code" label="Code from the app" autocomplete="one-time-code" inputmode="numeric" required=true value=code
                     hint="Six digits. It changes every 30 seconds."/>

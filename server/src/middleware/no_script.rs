@@ -1,0 +1,32 @@
+//! A form the browser sent by itself: JavaScript is off (or the page was saved and reopened). The
+//! app sends its forms from the page's code, so a page's forms name no address of their own: they
+//! say `method="post"`, which keeps what was typed (a password above all) out of the address, the
+//! history and the server's logs, and their post to the page's own address gets this page, saying
+//! what to do, instead of "405 Method Not Allowed".
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{header, Method, StatusCode};
+
+use crate::AppState;
+
+pub const NEEDS_JAVASCRIPT: &str =
+    "Gatehouse needs JavaScript to send this form. Turn JavaScript on for this site in your browser's settings, then go back and try again. Nothing was sent.";
+
+pub async fn form_sent_without_javascript(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if *req.method() != Method::POST || path.starts_with("/api/") || path.starts_with("/auth/") {
+        return next.run(req).await;
+    }
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><title>JavaScript needed · Gatehouse</title>\
+         <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main id=\"main\" class=\"page\">\
+         <div class=\"error-page\"><h1>JavaScript needed</h1><p>{NEEDS_JAVASCRIPT}</p>\
+         <p><a href=\"{back}\">Go back</a></p></div></main></body></html>",
+        stylesheet = state.assets.files.stylesheet,
+        // (the form's own page; "//x" and "/\x" are other sites to a browser)
+        back = if !path.starts_with("//") && !path.starts_with("/\\") { html_escape::encode_double_quoted_attribute(path) } else { "/".into() },
+    );
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}

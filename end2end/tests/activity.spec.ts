@@ -358,14 +358,33 @@ async function download(page: Page, name: string): Promise<string> {
   return readFileSync((await file.path())!, 'utf8');
 }
 
-/// 23 older sign-ins of the account (a state no page makes quickly), one a minute, 10 to 33
-/// minutes ago, from 192.0.2.1 to 192.0.2.23.
-function olderSignIns(email: string) {
+/// `count` (23) older sign-ins of the account (a state no page makes quickly), one a minute, from
+/// 10 minutes ago, from 192.0.2.1 on.
+function olderSignIns(email: string, count = 23) {
   sql(`INSERT INTO security_events (id, user_id, kind, method, ip, user_agent, location, created_at)
        SELECT gen_random_uuid(), u.id, 'signed_in', 'password', '192.0.2.' || n, ${literal(CHROME_WINDOWS)}, 'Unknown',
               now() - make_interval(mins => 9 + n)
-       FROM users u, generate_series(1, 23) AS n WHERE u.email = ${literal(email)}`);
+       FROM users u, generate_series(1, ${count}) AS n WHERE u.email = ${literal(email)}`);
 }
+
+test('Show more with older pages still to come keeps the keyboard on Show more', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  olderSignIns(account.email, 45);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Recent security activity');
+  const rows = section.getByRole('listitem');
+  await expect(rows).toHaveCount(20);
+  const more = section.getByRole('button', { name: 'Show more' });
+  await more.focus();
+  await page.keyboard.press('Enter');
+  await expect(rows).toHaveCount(40);
+  // (disabled while the page loaded, the button had dropped the focus to the page)
+  await expect(more).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(rows).toHaveCount(47);
+  await expect(more).toHaveCount(0);
+});
 
 test('Recent security activity shows only this account\'s events, pages with Show more, filters by kind, and both downloads match it', async ({ page, browser }) => {
   const account = newAccount();

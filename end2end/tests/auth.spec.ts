@@ -431,3 +431,17 @@ test('with JavaScript off, a sign-in sent by the browser itself keeps the passwo
     await noScript.close();
   }
 });
+
+test('the Gatehouse name in the header leads to sign-in when signed out, and to Security & Access when signed in', async ({ page }) => {
+  await gotoHydrated(page, '/sign-up');
+  await page.getByRole('link', { name: 'Gatehouse', exact: true }).click();
+  await expectPathname(page, '/sign-in');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const brand = page.getByRole('banner').getByRole('link', { name: 'Gatehouse', exact: true });
+  await expect(brand).toHaveAttribute('href', SECURITY_PATH);
+  await brand.click();
+  await expectSecurityPage(page);
+});

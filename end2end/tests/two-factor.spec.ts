@@ -19,6 +19,9 @@ import {
   region,
   SAME_ORIGIN_HEADERS,
   SECURITY_PATH,
+  BASE_URL,
+  changePassword,
+  signInViaApi,
   signUpViaApi,
   sql,
   submitSignInForm,
@@ -27,7 +30,7 @@ import {
   waitForHydration,
   waitForMail,
 } from './fixtures';
-import type { Page } from '@playwright/test';
+import { request as playwrightRequest, type Page } from '@playwright/test';
 
 test.use({ allowedConsoleErrors: [HTTP_4XX_LOG] });
 
@@ -241,6 +244,23 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   await expectSecurityPage(page);
 });
 
+test('turning off refused (the password is too short to stand alone) says why, and the keyboard stays on Turn off', async ({ page }) => {
+  test.setTimeout(60_000);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  await setUp(page);
+  await changePassword(page, account.password, 'tractor!s');
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Turn off' }).click();
+  const confirm = section.getByRole('group', { name: 'Turn off two-step verification?' });
+  await confirm.getByRole('button', { name: 'Turn off' }).click();
+  await expect(section.getByRole('alert')).toHaveText('Your password is shorter than 15 characters. Choose a longer password first, then turn this off.');
+  // (disabled while the request ran, the button had dropped the focus to the page)
+  await expect(confirm.getByRole('button', { name: 'Turn off' })).toBeFocused();
+  await expect(section).toContainText('Authenticator app: on');
+});
+
 test('a second step that ran out sends the sign-in back to the password form, the email still filled in', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
@@ -380,6 +400,17 @@ test('an Enterprise member must set up two-step verification before anything els
   });
   expect(refused.status()).toBe(403);
   expect(await refused.text()).toContain('SecondFactorRequired');
+  // …except ending sessions, which only takes access away: a session she does not recognise ends now
+  const other = await playwrightRequest.newContext({ baseURL: BASE_URL });
+  await signInViaApi(other, account.email, account.password);
+  await page.reload();
+  await waitForHydration(page);
+  const sessions = region(page, 'Sessions');
+  await sessions.getByRole('button', { name: 'Revoke all others' }).click();
+  await page.getByRole('group', { name: 'Sign out of 1 other session?' }).getByRole('button', { name: 'Revoke 1 session' }).click();
+  await expect(sessions.getByRole('status')).toHaveText('Signed out of 1 other session.');
+  expect(await (await other.get('/api/session')).text()).toBe('null');
+  await other.dispose();
   // once set up, everything works, and it cannot be turned off
   await setUp(page);
   const turnOff = section.getByRole('button', { name: 'Turn off' });

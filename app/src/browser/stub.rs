@@ -16,6 +16,7 @@ pub mod clock {
 
 pub mod dom {
     pub fn focus(_id: &str) {}
+    pub fn focus_if_lost(_id: &str) {}
     pub fn focus_field(_id: &str) {}
     pub fn has_focus(_id: &str) -> bool {
         false

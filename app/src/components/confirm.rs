@@ -52,6 +52,7 @@ pub fn ConfirmPanel(
     let size = if small { " btn-sm" } else { "" };
     let label = question.clone();
     let id = scoped_id(&id);
+    let confirm_id = format!("{id}-confirm");
     let opener = opener.map(|o| scoped_id(&o));
     // (not in a preview, where many are drawn at once)
     if use_context::<PreviewScope>().is_none() {
@@ -61,6 +62,17 @@ pub fn ConfirmPanel(
             crate::browser::dom::focus(&open_id);
         });
         on_cleanup(move || crate::browser::dom::return_lost_focus(&back, opener));
+        // a refusal leaves the panel open: the keyboard goes back to its button (disabled while
+        // the request ran, it had dropped the focus to the page; the refusal is read as an alert)
+        let button = confirm_id.clone();
+        Effect::new(move |was: Option<bool>| {
+            let now = pending.get();
+            if was == Some(true) && !now {
+                let button = button.clone();
+                request_animation_frame(move || crate::browser::dom::focus_if_lost(&button));
+            }
+            now
+        });
     }
     // the detail is the group's description: read after its name when the focus lands on it
     let detail_id = (!detail.is_empty()).then(|| format!("{id}-detail"));
@@ -71,7 +83,7 @@ pub fn ConfirmPanel(
             <p>{question} {detail_id.map(|d| view! { " " <span id=d>{detail}</span> })}</p>
             {choice.map(|c| c.run())}
             <div class="form-actions">
-                <button type="button" class=format!("btn btn-danger{size}") disabled=move || pending.get()
+                <button type="button" id=confirm_id class=format!("btn btn-danger{size}") disabled=move || pending.get()
                     on:click=move |_| on_confirm.run(())>
                     {confirm_label}
                 </button>

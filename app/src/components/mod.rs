@@ -44,9 +44,12 @@ pub fn SiteHeader(
     on_sign_out: Option<Callback<()>>,
     #[prop(into)] signing_out: Signal<bool>,
 ) -> impl IntoView {
+    // (not "/": the server sends that on, but the router, which draws a link's page itself, has
+    // no page there and drew "Page not found")
+    let home = if viewer.is_some() { crate::nav::HOME } else { "/sign-in" };
     view! {
         <header class="site-header">
-            <a class="brand" href="/">"Gatehouse"</a>
+            <a class="brand" href=home>"Gatehouse"</a>
             {viewer.map(|v| {
                 let label = v.display_name.clone().unwrap_or_else(|| v.email.clone());
                 let button = view! {

@@ -267,16 +267,22 @@ pub fn ActivityCard(
     let list_id = crate::components::scoped_id("activity-list");
     // "Show more"'s last page takes the button away: the keyboard goes on at the first event it
     // added (it fell to the section's heading, and the new events had to be found again). While
-    // older pages remain, it stays on the button. (How many were shown when it was pressed.)
+    // older pages remain, it goes back to the button (disabled while the page loaded, it had
+    // dropped the focus to the page). (How many were shown when it was pressed.)
     let more_from = RwSignal::new(None::<usize>);
+    let more_id = crate::components::scoped_id("activity-more");
     Effect::new({
-        let list_id = list_id.clone();
+        let (list_id, more_id) = (list_id.clone(), more_id.clone());
         move |_| {
             let Some(before) = more_from.get() else { return };
             if events.with(Vec::len) > before {
                 more_from.set(None);
                 if !has_more.get_untracked() {
                     crate::browser::dom::focus_list_item(&list_id, before);
+                } else {
+                    // (once it is enabled again, in the same update)
+                    let id = more_id.clone();
+                    request_animation_frame(move || crate::browser::dom::focus(&id));
                 }
             }
         }
@@ -352,7 +358,7 @@ pub fn ActivityCard(
             }}
             <Show when=move || has_more.get()>
                 <div class="card-footer">
-                    <button type="button" class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| {
+                    <button type="button" id=more_id.clone() class="btn btn-secondary" disabled=move || pending.try_get().unwrap_or_default() on:click=move |_| {
                         asked.set(true);
                         more_from.set(Some(events.with_untracked(Vec::len)));
                         on_more.run(())

@@ -9,40 +9,44 @@ use crate::model::{DeviceKind, SecurityOverview, SessionView};
 
 /// Ends one of the account's other sessions. That device is signed out on its next request.
 ///
-/// - Auth: signed in and recently verified (ASVS 5.0 7.5.2: ending sessions needs re-authentication).
+/// - Auth: signed in and recently verified (ASVS 5.0 7.5.2: ending sessions needs re-authentication);
+///   also before an Enterprise member has set up the second factor their organisation requires:
+///   ending sessions only takes access away, and a stranger's session must be endable at once.
 /// - Effects: the session is revoked (kept for the security history); a `session_revoked` event.
 /// - Errors: `ReverifyRequired` (the page asks, then retries); `NotFound` for an unknown id, an
 ///   ended session or another account's session alike; `Invalid` for this session (use Sign out);
 ///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/revoke")]
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
-    use crate::server::{auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
+    use crate::server::{auth_for_setup, client, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
     let id = uuid::Uuid::parse_str(&session_id).map_err(|_| reject(AppError::NotFound))?;
     domain::auth::sessions::revoke(&services()?, &session, domain::ids::SessionId(id), &client()).await.map_err(fail)
 }
 
 /// Ends every other session of the account and keeps this one. Answers how many ended.
 ///
-/// - Auth: signed in and recently verified (sign-in or re-verification within the window).
+/// - Auth: signed in and recently verified (sign-in or re-verification within the window); also
+///   before an Enterprise member's second factor (as `revoke_session`).
 /// - Effects: other sessions revoked; an `other_sessions_revoked` event.
 /// - Errors: `ReverifyRequired` (the page asks, then retries), `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/revoke-others")]
 pub async fn revoke_other_sessions() -> Result<u64, AppError> {
-    use crate::server::{auth, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
+    use crate::server::{auth_for_setup, client, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
     domain::auth::sessions::revoke_others(&services()?, &session, &client()).await.map_err(fail)
 }
 
 /// Ends every session of the account, this one too, and goes to the sign-in page.
 ///
-/// - Auth: signed in and recently verified.
+/// - Auth: signed in and recently verified; also before an Enterprise member's second factor (as
+///   `revoke_session`).
 /// - Effects: all sessions revoked; a `signed_out_everywhere` event; the cookie is cleared.
 /// - Errors: `ReverifyRequired` (the page asks, then retries), `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/sessions/sign-out-everywhere")]
 pub async fn sign_out_everywhere() -> Result<u64, AppError> {
-    use crate::server::{auth, clear_session_cookie, client, fail, reject, services};
-    let session = auth().map_err(reject)?;
+    use crate::server::{auth_for_setup, clear_session_cookie, client, fail, reject, services};
+    let session = auth_for_setup().map_err(reject)?;
     let n = domain::auth::sessions::sign_out_everywhere(&services()?, &session, &client()).await.map_err(fail)?;
     clear_session_cookie();
     leptos_axum::redirect("/sign-in?signed_out=1");

@@ -67,9 +67,22 @@ pub fn code_for_step(secret: &[u8], step: i64) -> String {
     totp(secret, "").generate((step * STEP_SECONDS) as u64)
 }
 
-/// Six digits, spaces allowed ("123 456"); anything else is not a code.
+/// What was typed, without its spaces, and with full-width digits ("１２３４５６", as a Japanese or
+/// Chinese keyboard types them) as the digits they are.
+fn typed_digits(input: &str) -> String {
+    input
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (c as u32 - 0xFF10) as u8),
+            c => c,
+        })
+        .collect()
+}
+
+/// Six digits, spaces allowed ("123 456", full-width "１２３ ４５６" too); anything else is not a code.
 pub fn normalize_code(input: &str) -> Option<String> {
-    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = typed_digits(input);
     (digits.len() == DIGITS && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
 }
 
@@ -79,7 +92,7 @@ pub fn normalize_code(input: &str) -> Option<String> {
 /// costs no try (the format tells nothing about the secret).
 pub(crate) fn refuse_unfinished(input: &str) -> Result<(), crate::DomainError> {
     use crate::error::Invalid;
-    let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = typed_digits(input);
     if digits.is_empty() {
         return Err(crate::DomainError::Invalid(Invalid::AuthenticatorCodeMissing));
     }
@@ -148,6 +161,13 @@ mod tests {
         assert_eq!(normalize_code("12345"), None);
         assert_eq!(normalize_code("12345a"), None);
         assert_eq!(normalize_code("1234567"), None);
+        // full-width digits, as a Japanese or Chinese keyboard types them, are the same code
+        let wide: String = c.chars().map(|d| char::from_u32(d as u32 - '0' as u32 + 0xFF10).unwrap()).collect();
+        assert_eq!(matching_step(secret, &wide, now), Some(s));
+        assert_eq!(refuse_unfinished(&wide).ok(), Some(()));
+        assert_eq!(normalize_code("１２３"), None);
+        // (other digits of other scripts are not taken: ٠١٢٣٤٥ is refused as no code)
+        assert_eq!(normalize_code("٠١٢٣٤٥"), None);
     }
 
     /// What cannot be a code is said as what it is, before anything is checked or counted.

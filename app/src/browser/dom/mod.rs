@@ -242,6 +242,15 @@ pub fn return_focus(mark: &str) {
     }
 }
 
+/// Focuses the element with this id, unless something else has the focus: for a control that was
+/// disabled while its request ran (which dropped the focus to the page) and is enabled again.
+pub fn focus_if_lost(id: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    if doc.active_element().is_none_or(|el| el.tag_name() == "BODY") {
+        focus(id);
+    }
+}
+
 /// When an in-page panel closes: if the focus was in it (it is nowhere now), once the page has
 /// drawn what replaces the panel, the focus goes back to the element [`mark_focus`] marked with
 /// `mark` if it is still on the page, or else to the element with the id `opener` (the button that

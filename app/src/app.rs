@@ -119,7 +119,8 @@ fn NotFound() -> impl IntoView {
             <div class="error-page">
                 <h1>"Page not found"</h1>
                 <p>"There is nothing at this address."</p>
-                <p><a href="/settings/security">"Go to Security & Access"</a></p>
+                // (a page load: see "It was me" on the This wasn't me page)
+                <p><a href="/settings/security" rel="external">"Go to Security & Access"</a></p>
             </div>
         </PageFrame>
     }

@@ -151,6 +151,30 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
   }
 });
 
+test('"It was me" from a browser signed in to nothing leads to sign-in without saying it was signed out', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+  } finally {
+    await attacker.context.close();
+  }
+  const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
+  const reader = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const p = await reader.newPage();
+    await gotoHydrated(p, notMe);
+    await p.getByRole('link', { name: 'It was me' }).click();
+    await expectPathname(p, '/sign-in');
+    await expect(p.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
+    // (the router drew the page and said "You were signed out of this device": it never was signed in)
+    await expect(p.getByText('You were signed out of this device')).toHaveCount(0);
+  } finally {
+    await reader.close();
+  }
+});
+
 test('"This wasn\'t me" also removes the passkey that sign-in added, so it no longer signs in', async ({ page, browser }) => {
   test.setTimeout(60_000);
   const account = newAccount();

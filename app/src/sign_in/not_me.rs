@@ -94,7 +94,9 @@ pub fn NotMeConfirm(
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
                 {move || if pending.get() { "Securing your account…" } else { "Secure my account" }}
             </button>
-            <a class="btn btn-secondary" href="/settings/security">"It was me"</a>
+            // (a page load, not the router's: the server sends a browser signed in to nothing to
+            // sign-in, where the router's page said "You were signed out of this device")
+            <a class="btn btn-secondary" href="/settings/security" rel="external">"It was me"</a>
         </div>
     }
 }

@@ -169,6 +169,9 @@ pub enum Invalid {
     AuthenticatorNeeded,
     /// Changing the authenticator app of an account that has none (turned off meanwhile).
     NoAuthenticatorToChange,
+    /// Changing the authenticator app from a session that never proved it (signed in with the
+    /// password alone, before the app was set up, and did not set it up itself).
+    ChangeNeedsSecondFactor,
     /// Turning two-step verification off on an Enterprise plan.
     SecondFactorRequiredByOrganisation,
     /// Turning two-step verification off while the password is too short to stand alone.
@@ -215,6 +218,7 @@ impl Invalid {
             | Self::AuthenticatorSetupReplaced => "code",
             Self::AuthenticatorAlreadySetUp
             | Self::NoAuthenticatorToChange
+            | Self::ChangeNeedsSecondFactor
             | Self::SecondFactorRequiredByOrganisation
             | Self::PasswordTooShortForOneFactor => "totp",
             Self::AuthenticatorNeeded => "backup_codes",

@@ -87,6 +87,12 @@ text_kind! {
 }
 
 impl SignInMethod {
+    /// The sign-in proved a second factor: an authenticator code, a backup code, or a passkey
+    /// (both factors in one).
+    pub fn proved_second_factor(self) -> bool {
+        !matches!(self, SignInMethod::Password | SignInMethod::Google | SignInMethod::GitHub)
+    }
+
     /// A sign-in whose first step was `provider` (or the password, for `None`), and whose second
     /// step, if any, was an authenticator code (`Some(false)`) or a backup code (`Some(true)`).
     pub fn of(provider: Option<Provider>, second_step_backup: Option<bool>) -> Self {

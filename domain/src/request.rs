@@ -43,7 +43,8 @@ impl AuthSession {
     }
 
     /// The organisation requires a second factor, the account has no authenticator app and this
-    /// session did not sign in with a passkey: until it sets one up, it may do nothing else.
+    /// session did not sign in with a passkey: until it sets one up, it may do nothing else (but
+    /// end sessions, which only takes access away).
     pub fn must_set_up_second_factor(&self) -> bool {
         self.plan == Plan::Enterprise && !self.has_second_factor && !self.signed_in_with_passkey()
     }

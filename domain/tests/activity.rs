@@ -1306,7 +1306,8 @@ async fn notice_subjects_after(db: &PgPool, before: usize) -> Vec<String> {
 
 /// Someone who got past both steps (a phished code) changes the owner's authenticator app to
 /// theirs: the owner's app is gone, so "This wasn't me" cannot give it back, but takes theirs away
-/// (the change counts as that session's addition), and the password then asks for no code of theirs.
+/// (the change counts as that session's addition): no app of theirs is left to ask the owner for
+/// its code.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn this_wasnt_me_takes_back_an_authenticator_app_the_intruder_changed_to_theirs(db: PgPool) {
     let svc = services(db.clone());

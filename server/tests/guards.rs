@@ -125,6 +125,8 @@ async fn every_sensitive_action_after_the_window_asks_to_reverify_and_changes_no
         ("/api/security/two-factor/begin", &[]),
         ("/api/security/two-factor/finish", &[("code", "123456")]),
         ("/api/security/two-factor/backup-codes", &[]),
+        ("/api/security/two-factor/change/begin", &[]),
+        ("/api/security/two-factor/change/finish", &[("code", "123456")]),
         ("/api/security/two-factor/disable", &[]),
     ];
     for (path, fields) in cases {

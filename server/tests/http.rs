@@ -1002,6 +1002,15 @@ async fn pages_and_answers_are_compressed_except_those_carrying_a_secret(db: PgP
     assert_eq!(res.status(), StatusCode::OK, "{body}");
     assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
     assert!(body.contains("manual_key"), "{body}");
+    // the new app's key of Change authenticator app too
+    let key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["manual_key"].as_str().unwrap().to_string();
+    let code = domain::auth::totp::code_for_step(&testkit::base32_decode(&key), domain::auth::totp::step_at(time::OffsetDateTime::now_utc()));
+    let (res, body) = post_form(&app, "/api/security/two-factor/finish", &[("code", &code)], Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    let (res, body) = send(&app, call("/api/security/two-factor/change/begin", "gzip, br")).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+    assert!(body.contains("manual_key"), "{body}");
     let (res, _) = send(&app, call("/api/security/overview", "gzip")).await;
     assert_eq!((res.status(), res.headers()[header::CONTENT_ENCODING].to_str().unwrap()), (StatusCode::OK, "gzip"));
     let (res, plain) = send(&app, call("/api/security/overview", "identity")).await;

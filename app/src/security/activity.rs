@@ -282,7 +282,7 @@ pub fn ActivityCard(
                 } else {
                     // (once it is enabled again, in the same update)
                     let id = more_id.clone();
-                    request_animation_frame(move || crate::browser::dom::focus(&id));
+                    request_animation_frame(move || crate::browser::dom::focus_if_lost(&id));
                 }
             }
         }

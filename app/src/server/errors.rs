@@ -157,6 +157,9 @@ fn sentence(rule: &Invalid) -> String {
         }
         Invalid::AuthenticatorNeeded => "Set up an authenticator app first.",
         Invalid::NoAuthenticatorToChange => "Two-step verification is off, so there is no app to change. Set one up instead.",
+        Invalid::ChangeNeedsSecondFactor => {
+            "This device signed in before your authenticator app was set up. To change the app, sign out and sign in again with a code from it or a backup code."
+        }
         Invalid::SecondFactorRequiredByOrganisation => {
             "Your organisation requires two-step verification, so it cannot be turned off."
         }

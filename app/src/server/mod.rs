@@ -41,7 +41,7 @@ pub fn geo() -> Option<std::sync::Arc<domain::geo::GeoIp>> {
 }
 
 /// The signed-in session, or `NotSignedIn`; `SecondFactorRequired` for an Enterprise member who has
-/// not set up a second factor yet (they may only do that: see `auth_for_setup`).
+/// not set up a second factor yet (they may only do that, and end sessions: see `auth_for_setup`).
 pub fn auth() -> Result<AuthSession, AppError> {
     let session = auth_for_setup()?;
     if session.must_set_up_second_factor() {
@@ -51,7 +51,7 @@ pub fn auth() -> Result<AuthSession, AppError> {
 }
 
 /// The signed-in session, also when the organisation still requires a second factor: for the
-/// page itself, setting one up, re-verifying and signing out.
+/// page itself, setting one up, re-verifying, signing out and ending sessions.
 pub fn auth_for_setup() -> Result<AuthSession, AppError> {
     with_context::<Parts, _>(|p| p.extensions.get::<CurrentSession>().and_then(|c| c.0.clone()))
         .ok_or_else(|| internal("no request context"))?

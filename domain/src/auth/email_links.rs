@@ -289,7 +289,7 @@ pub(crate) async fn queue_reset_link(
 pub fn request_password_reset_in_background(svc: &Services, email: &str, client: &ClientInfo) -> Result<(), DomainError> {
     validate_email(email)?;
     let (tracker, svc, email, client) = (svc.after_answer.clone(), svc.clone(), email.to_string(), client.clone());
-    tracker.spawn("password reset request", async move {
+    tracker.spawn(crate::after_answer::Lane::Request, async move {
         if let Err(e) = request_password_reset(&svc, &email, &client).await {
             tracing::warn!(error = %e, "a password reset request failed after its answer");
         }

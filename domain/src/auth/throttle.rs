@@ -201,7 +201,7 @@ pub(crate) async fn verify_throttled(
         // signed-in checks (current password, re-verification) record it before answering.
         Some(attempt) if check == Check::SignIn => {
             let (svc, client) = (svc.clone(), client.clone());
-            svc.after_answer.clone().spawn("failed sign-in record", async move {
+            svc.after_answer.clone().spawn(crate::after_answer::Lane::Record, async move {
                 if let Err(e) = attempt.failed(&svc, check, &client).await {
                     tracing::warn!(error = %e, "recording a failed sign-in failed after its answer");
                 }

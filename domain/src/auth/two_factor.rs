@@ -98,10 +98,18 @@ pub async fn begin_enrolment(svc: &Services, auth: &AuthSession) -> Result<Enrol
 /// Starts changing the account's authenticator app to another (a new phone, or taking the account
 /// back from someone who set up their own): the same pending setup as `begin_enrolment`, while the
 /// current app keeps working until `finish_change`. Needs a recent proof of identity and an app.
+///
+/// Only a session that proved the account's second factor may replace it: one that signed in with
+/// it (a code, a backup code, a passkey), or the one that set the current app up. A session that
+/// signed in with the password alone before the app existed (on an Enterprise plan, where it could
+/// not turn the owner's app off) would otherwise swap in an app of its own.
 pub async fn begin_change(svc: &Services, auth: &AuthSession) -> Result<Enrolment, DomainError> {
     require_recent(svc, auth)?;
     if !auth.has_second_factor {
         return Err(DomainError::Invalid(Invalid::NoAuthenticatorToChange));
+    }
+    if !auth.auth_method.proved_second_factor() && !db::two_factor::set_up_by(&svc.db, auth.user_id, auth.session_id).await? {
+        return Err(DomainError::Invalid(Invalid::ChangeNeedsSecondFactor));
     }
     new_enrolment(svc, auth).await
 }
@@ -189,6 +197,11 @@ pub async fn finish_change(svc: &Services, auth: &AuthSession, code: &str, shown
     totp::refuse_unfinished(code)?;
     let now = svc.clock.now();
     let Some(row) = db::two_factor::find_enrolment(&svc.db, auth.user_id, auth.session_id, now).await? else {
+        // taken already (the same change sent from another tab, which finished first): done, if
+        // the code is the app's that this session just set up
+        if already_changed(svc, auth, code, now).await? {
+            return Ok(());
+        }
         return Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired));
     };
     let sealed = row.sealed();
@@ -200,12 +213,23 @@ pub async fn finish_change(svc: &Services, auth: &AuthSession, code: &str, shown
         return match db::two_factor::find_credential(&mut *tx, auth.user_id).await? {
             None => Err(DomainError::Invalid(Invalid::NoAuthenticatorToChange)),
             Some(current) if current.nonce == sealed.nonce => Ok(()),
-            Some(_) => Err(DomainError::Invalid(Invalid::AuthenticatorSetupExpired)),
+            // (this setup was started again in another tab: its key is not the one shown)
+            Some(_) => Err(DomainError::Invalid(Invalid::AuthenticatorSetupReplaced)),
         };
     }
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpChanged), client, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The account's app is one this session set up, and `code` is one of its codes now.
+async fn already_changed(svc: &Services, auth: &AuthSession, code: &str, now: OffsetDateTime) -> Result<bool, DomainError> {
+    if !db::two_factor::set_up_by(&svc.db, auth.user_id, auth.session_id).await? {
+        return Ok(false);
+    }
+    let Some(row) = db::two_factor::find_credential(&svc.db, auth.user_id).await? else { return Ok(false) };
+    let secret = svc.keys.totp.open(&row.sealed(), &aad(auth.user_id))?;
+    Ok(totp::matching_step(&secret, code, now).is_some())
 }
 
 /// What an authenticator code turned out to be.

@@ -203,9 +203,22 @@ pub async fn insert_credential(
     Ok(r.rows_affected() == 1)
 }
 
+/// Whether session `session` set up the account's current authenticator app.
+pub async fn set_up_by(db: impl PgExecutor<'_>, user_id: UserId, session: SessionId) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM totp_credentials WHERE user_id = $1 AND added_by_session = $2) AS "found!""#,
+        user_id.0,
+        session.0,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(found)
+}
+
 /// Replaces the account's authenticator with the setup in progress of session `session` (sealed as
-/// `sealed`), taking that setup: `false`, and nothing changed, when the account has no app or the
-/// setup is gone (already taken). The app counts as added by that session from now on.
+/// `sealed`), taking that setup: `false`, and nothing changed (the setup stays too), when the
+/// account has no app or the setup is gone (already taken). The app counts as added by that
+/// session from now on.
 pub async fn change_credential(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -217,6 +230,7 @@ pub async fn change_credential(
     let changed = sqlx::query_scalar!(
         r#"WITH taken AS (
              DELETE FROM totp_enrolments WHERE session_id = $2 AND user_id = $1 AND key_id = $3 AND nonce = $4
+               AND EXISTS (SELECT 1 FROM totp_credentials WHERE user_id = $1)
              RETURNING key_id, nonce, secret_encrypted
          )
          UPDATE totp_credentials c

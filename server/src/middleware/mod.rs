@@ -87,7 +87,10 @@ pub struct Uncompressed;
 pub async fn keep_secrets_uncompressed(req: Request, next: Next) -> Response {
     let secret = matches!(
         req.uri().path(),
-        "/api/security/two-factor/begin" | "/api/security/two-factor/finish" | "/api/security/two-factor/backup-codes"
+        "/api/security/two-factor/begin"
+            | "/api/security/two-factor/finish"
+            | "/api/security/two-factor/change/begin"
+            | "/api/security/two-factor/backup-codes"
     );
     let mut res = next.run(req).await;
     if secret {

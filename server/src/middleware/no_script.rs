@@ -18,6 +18,8 @@ pub async fn form_sent_without_javascript(State(state): State<AppState>, req: Re
     if *req.method() != Method::POST || path.starts_with("/api/") || path.starts_with("/auth/") {
         return next.run(req).await;
     }
+    // (the page's whole address: a form posts to it, query too, `/reset-password?token=…`)
+    let page = req.uri().path_and_query().map_or(path, |p| p.as_str());
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><title>JavaScript needed · Gatehouse</title>\
@@ -26,7 +28,7 @@ pub async fn form_sent_without_javascript(State(state): State<AppState>, req: Re
          <p><a href=\"{back}\">Go back</a></p></div></main></body></html>",
         stylesheet = state.assets.files.stylesheet,
         // (the form's own page; "//x" and "/\x" are other sites to a browser)
-        back = if !path.starts_with("//") && !path.starts_with("/\\") { html_escape::encode_double_quoted_attribute(path) } else { "/".into() },
+        back = if !page.starts_with("//") && !page.starts_with("/\\") { html_escape::encode_double_quoted_attribute(page) } else { "/".into() },
     );
     (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }

@@ -220,8 +220,8 @@ pub fn TwoFactorCard(
             request_animation_frame(move || dom::focus(&id));
         })
     };
-    // Done with the codes: the panel goes, and the focus to the section's first button (the
-    // codes' Regenerate), drawn again in its place
+    // Done with the codes: the panel goes, and the focus to the codes' Regenerate, drawn again in
+    // its place
     let codes_done = {
         let first = crate::components::scoped_id("regenerate-codes");
         Callback::new(move |_| {

@@ -162,9 +162,24 @@ impl TwoFactorSection {
                 panel.set(TwoFactorPanel::Enrolling(e));
             }
         });
-        Effect::new(move |_| {
-            if let Some(Ok(())) = finish_change.action.value().get() {
+        Effect::new(move |_| match finish_change.action.value().get() {
+            Some(Ok(())) => panel.set(TwoFactorPanel::None),
+            // the app is off now (turned off in another tab): no change can finish; the panel
+            // goes, the section says it is off, and the refusal says why
+            Some(Err(AppError::Invalid { field, .. })) if field == "totp" => {
                 panel.set(TwoFactorPanel::None);
+                ctx.refresh();
+            }
+            _ => {}
+        });
+        // Change authenticator app refused (disabled while it asked, it had dropped the focus to
+        // the page): the keyboard goes back to it, under the refusal
+        Effect::new(move |_| {
+            if let Some(Err(e)) = begin_change.action.value().get() {
+                if e != AppError::ReverifyRequired {
+                    let id = crate::components::scoped_id("change-authenticator");
+                    request_animation_frame(move || crate::browser::dom::focus_if_lost(&id));
+                }
             }
         });
         Effect::new(move |_| {

@@ -187,9 +187,11 @@ pub async fn finish_sign_in(
     Err(expired())
 }
 
-/// A `passkey_copy_refused` event for `owner`'s passkey `name`, at most one an hour per passkey: a
-/// refused answer finishes no ceremony, so whoever holds a copy could replay it for the
-/// ceremony's five minutes and fill the owner's activity with the same line.
+/// A `passkey_copy_refused` event (and its notice) for `owner`'s passkey `name`, at most one an
+/// hour per passkey: a refused answer finishes no ceremony, so whoever holds a copy could replay it
+/// for the ceremony's five minutes and fill the owner's activity and mailbox with the same line.
+/// Checked and recorded under the account's lock, in one transaction: replays sent at once record
+/// one, and the event never goes without its email.
 async fn record_copy_refused(
     svc: &Services,
     conn: &mut sqlx::PgConnection,
@@ -198,11 +200,14 @@ async fn record_copy_refused(
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<(), DomainError> {
-    if db::events::recorded_since(&mut *conn, owner, EventKind::PasskeyCopyRefused, name, now - time::Duration::hours(1)).await? {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    db::passkeys::lock_account(&mut *tx, owner).await?;
+    if db::events::recorded_since(&mut *tx, owner, EventKind::PasskeyCopyRefused, name, now - time::Duration::hours(1)).await? {
         return Ok(());
     }
     let event = crate::db::events::NewEvent { detail: Some(name), ..crate::db::events::NewEvent::new(owner, None, EventKind::PasskeyCopyRefused) };
-    crate::auth::activity::record(conn, svc, event, client, now).await?;
+    crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 

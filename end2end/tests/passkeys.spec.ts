@@ -147,6 +147,8 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   // a name another passkey has is said at the field before the device makes anything
   await addPasskey(page, 'blue KEY');
   await expect(passkeys(page).getByLabel('Name (optional)')).toHaveAccessibleDescription(/Another of your passkeys has this name\. Choose a different one, so you can tell them apart\.$/);
+  // (the last one's "added" went with the new form: it stood beside this refusal)
+  await expect(passkeys(page).getByText('“Blue key” added')).toHaveCount(0);
   expect(await credentialCount(second)).toBe(1);
   await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
 

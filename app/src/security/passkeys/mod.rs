@@ -213,11 +213,13 @@ impl PasskeysSection {
             });
         });
         add_again.set_value(Some(on_add));
-        // Opening or closing a panel starts afresh: no error from an earlier attempt.
-        // (a refusal that closed the panel stays said)
+        // Opening or closing a panel starts afresh: no error from an earlier attempt. Opening one
+        // also takes the last result away ("Passkey “…” added." stayed beside the new form's
+        // refusal of a name). (A refusal or a result that closed the panel stays said.)
         Effect::new(move |_| {
             if panel.with(|p| *p != PasskeyPanel::None) {
                 refused.forget();
+                notice.set(None);
             }
             rename.value().set(None);
             flow_error.set(None);

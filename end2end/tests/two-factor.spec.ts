@@ -44,6 +44,13 @@ async function nextStep(page: Page): Promise<void> {
   await page.waitForTimeout(ms);
 }
 
+/** Makes the account `email` a member of a new organisation on the Enterprise plan. */
+function joinEnterprise(email: string): void {
+  sql(`WITH org AS (INSERT INTO organizations (id, name, plan, created_at)
+                    VALUES (gen_random_uuid(), 'Acme e2e', 'enterprise', now()) RETURNING id)
+       UPDATE users SET organization_id = (SELECT id FROM org) WHERE email_normalized = ${literal(email)}`);
+}
+
 /** Turns the authenticator on from the page; answers the app and the backup codes shown. */
 async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] }> {
   const section = region(page, 'Two-step verification');
@@ -385,9 +392,7 @@ test('an Enterprise member must set up two-step verification before anything els
   test.setTimeout(60_000);
   const account = newAccount();
   await signUpViaApi(page, account);
-  sql(`WITH org AS (INSERT INTO organizations (id, name, plan, created_at)
-                    VALUES (gen_random_uuid(), 'Acme e2e', 'enterprise', now()) RETURNING id)
-       UPDATE users SET organization_id = (SELECT id FROM org) WHERE email_normalized = ${literal(account.email)}`);
+  joinEnterprise(account.email);
   await gotoHydrated(page, SECURITY_PATH);
   const section = region(page, 'Two-step verification');
   await expect(section).toContainText('Your organisation requires two-step verification');
@@ -432,9 +437,7 @@ test('an Enterprise member moves the app to a new phone: the old app works until
   test.setTimeout(120_000);
   const account = newAccount();
   await signUpViaApi(page, account);
-  sql(`WITH org AS (INSERT INTO organizations (id, name, plan, created_at)
-                    VALUES (gen_random_uuid(), 'Acme change e2e', 'enterprise', now()) RETURNING id)
-       UPDATE users SET organization_id = (SELECT id FROM org) WHERE email_normalized = ${literal(account.email)}`);
+  joinEnterprise(account.email);
   await gotoHydrated(page, SECURITY_PATH);
   const { totp: old, codes } = await setUp(page);
   const section = region(page, 'Two-step verification');

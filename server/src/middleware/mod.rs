@@ -300,23 +300,30 @@ fn unavailable(path: &str, stylesheet: &str) -> Response {
     let mut res = if path.starts_with("/api/") {
         error_response(&app::error::AppError::Unavailable)
     } else {
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-             content=\"width=device-width, initial-scale=1\"><title>Temporarily unavailable · Gatehouse</title>\
-             <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main id=\"main\" class=\"page\">\
-             <div class=\"error-page\"><h1>Temporarily unavailable</h1><p>{UNAVAILABLE_TEXT}</p>\
-             <p><a href=\"{path}\">Try again</a></p></div></main></body></html>",
-            // "//x" and "/\x" are other sites to a browser
-            path = if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") {
-                html_escape::encode_double_quoted_attribute(path)
-            } else {
-                "/".into()
-            }
-        );
-        (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        plain_page(StatusCode::SERVICE_UNAVAILABLE, stylesheet, "Temporarily unavailable", UNAVAILABLE_TEXT, (path, "Try again"))
     };
     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     res
+}
+
+/// A page of one heading, one sentence and one link back (`back`: a path of this site, the
+/// client's text, escaped for the attribute; anything else links home), for answers the app
+/// cannot render (the database is down, a form came without JavaScript).
+pub(crate) fn plain_page(status: StatusCode, stylesheet: &str, title: &str, sentence: &str, (back, link): (&str, &str)) -> Response {
+    // ("//x" and "/\x" are other sites to a browser)
+    let back = if back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\") {
+        html_escape::encode_double_quoted_attribute(back)
+    } else {
+        "/".into()
+    };
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><title>{title} · Gatehouse</title>\
+         <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main id=\"main\" class=\"page\">\
+         <div class=\"error-page\"><h1>{title}</h1><p>{sentence}</p>\
+         <p><a href=\"{back}\">{link}</a></p></div></main></body></html>"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 /// A sign-in POST with these headers, for the unit tests of the request middleware.

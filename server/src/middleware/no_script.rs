@@ -5,8 +5,8 @@
 //! what to do, instead of "405 Method Not Allowed".
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::{header, Method, StatusCode};
+use axum::response::Response;
+use http::{Method, StatusCode};
 
 use crate::AppState;
 
@@ -20,15 +20,5 @@ pub async fn form_sent_without_javascript(State(state): State<AppState>, req: Re
     }
     // (the page's whole address: a form posts to it, query too, `/reset-password?token=…`)
     let page = req.uri().path_and_query().map_or(path, |p| p.as_str());
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width, initial-scale=1\"><title>JavaScript needed · Gatehouse</title>\
-         <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main id=\"main\" class=\"page\">\
-         <div class=\"error-page\"><h1>JavaScript needed</h1><p>{NEEDS_JAVASCRIPT}</p>\
-         <p><a href=\"{back}\">Go back</a></p></div></main></body></html>",
-        stylesheet = state.assets.files.stylesheet,
-        // (the form's own page; "//x" and "/\x" are other sites to a browser)
-        back = if !page.starts_with("//") && !page.starts_with("/\\") { html_escape::encode_double_quoted_attribute(page) } else { "/".into() },
-    );
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    super::plain_page(StatusCode::BAD_REQUEST, &state.assets.files.stylesheet, "JavaScript needed", NEEDS_JAVASCRIPT, (page, "Go back"))
 }

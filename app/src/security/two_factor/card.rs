@@ -92,16 +92,12 @@ pub fn EnrolmentPanel(
             aria-label=if change { "Change your authenticator app" } else { "Set up an authenticator app" }
             on:keydown=crate::components::escape_cancels(move || on_cancel.run(()))>
             // (one sentence, not a list of one step: the code field below is the next step)
-            {if change {
-                view! {
-                    <p class="steps">"Scan this QR code with your new authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…). "
-                        "Your current app keeps working until you enter a code from the new one; your backup codes stay the same."</p>
-                }.into_any()
+            <p class="steps">{if change {
+                "Scan this QR code with your new authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…). \
+                 Your current app keeps working until you enter a code from the new one; your backup codes stay the same."
             } else {
-                view! {
-                    <p class="steps">"Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."</p>
-                }.into_any()
-            }}
+                "Scan this QR code with your authenticator app (Google Authenticator, 1Password, Authy, Microsoft Authenticator…)."
+            }}</p>
             <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
             <p class="muted">"Can't scan it? Enter this key instead:"</p>
             <p class="manual-key"><code data-testid="manual-key">{enrolment.manual_key}</code>

@@ -311,6 +311,10 @@ text_kind! {
         /// It signed in with a Google or GitHub identity the owner disconnected, asking to sign out
         /// its sessions too.
         ProviderDisconnected = "provider_disconnected",
+        /// It signed in without a second factor while the organisation's requirement of one was
+        /// not yet met, and the owner has now set up the authenticator app: from then on a sign-in
+        /// needs a code, so such a session (restricted to that setup until then) ends.
+        SecondFactorRequired = "second_factor_required",
     }
 }
 

@@ -1680,7 +1680,7 @@ const NOT_MADE_HERE: &[EventKind] = &[EventKind::ProviderConnected, EventKind::P
 async fn enrol(svc: &Services, session: &AuthSession) -> Vec<String> {
     let e = two_factor::begin_enrolment(svc, session).await.unwrap();
     let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
-    two_factor::finish_enrolment(svc, session, &code, None, &home()).await.unwrap()
+    two_factor::finish_enrolment(svc, session, &code, None, &home()).await.unwrap().codes
 }
 
 /// Software authenticator `seed`, with its passkey "Work laptop" added to `session`'s account at home.

@@ -88,3 +88,45 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(p.lifetimes(Plan::Enterprise).absolute, Duration::days(7));
     assert_eq!(p.longest_lifetime(), Duration::days(30));
 }
+
+/// An Enterprise member's sessions that signed in with the password alone could only set up the
+/// app. Once the owner sets it up in one of them, the others end (a stranger who had the password
+/// would otherwise gain the whole account from the owner's setup); the session that set it up
+/// stays. On Free nothing else ends: there those sessions were never held back.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn on_enterprise_setting_up_the_app_signs_out_the_sessions_that_signed_in_without_a_code(db: PgPool) {
+    use domain::auth::{accounts, totp, two_factor};
+    let svc = services(db.clone());
+    let set_up = |email: &'static str| {
+        let svc = &svc;
+        async move {
+            let (user, signed_up) = sign_up(svc, email, None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+            let other = accounts::sign_in(svc, email, &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
+            (user, signed_up.token, other)
+        }
+    };
+    let finish = |token: SessionToken| {
+        let svc = &svc;
+        async move {
+            let session = authenticate(svc, &token).await.unwrap().unwrap();
+            let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
+            let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
+            two_factor::finish_enrolment(svc, &session, &code, None, &ClientInfo::default()).await.unwrap()
+        }
+    };
+    let (member, owner, earlier) = set_up("kim@acme.test").await;
+    let acme = organizations::create(&svc, "Acme", Plan::Enterprise).await.unwrap();
+    organizations::add_member(&svc, acme, member).await.unwrap();
+    assert!(authenticate(&svc, &earlier).await.unwrap().unwrap().must_set_up_second_factor());
+
+    let on = finish(owner.clone()).await;
+    assert_eq!((on.codes.len(), on.signed_out), (10, 1));
+    assert!(live(&svc, &owner).await, "the session that set the app up stays");
+    assert!(!live(&svc, &earlier).await, "the session that signed in with the password alone ends");
+    let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL").fetch_one(&db).await.unwrap();
+    assert_eq!(reason, "second_factor_required");
+
+    let (_, solo, solo_earlier) = set_up("solo@example.test").await;
+    assert_eq!(finish(solo).await.signed_out, 0);
+    assert!(live(&svc, &solo_earlier).await, "Free: a session from before the app stays");
+}

@@ -78,7 +78,7 @@ async fn after_a_reseal_the_new_key_alone_opens_every_totp_secret(db: PgPool) {
     let step = totp::step_at(a.clock.now());
     assert_eq!(two_factor::verify_totp(&b_only, ada.user_id, &totp::code_for_step(&ada_secret, step)).await.unwrap(), two_factor::CodeCheck::Right);
     let bob_code = totp::code_for_step(&bob_secret, step);
-    assert_eq!(two_factor::finish_enrolment(&b_only, &bob, &bob_code, None, &ClientInfo::default()).await.unwrap().len(), 10);
+    assert_eq!(two_factor::finish_enrolment(&b_only, &bob, &bob_code, None, &ClientInfo::default()).await.unwrap().codes.len(), 10);
     // re-encrypted, not merely relabelled: the old key alone opens nothing any more
     let a_only = with_totp_keys(&a, KEY_A);
     a.clock.advance(Duration::seconds(30));

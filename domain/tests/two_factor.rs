@@ -35,7 +35,7 @@ async fn enrolled_with_device(svc: &Services) -> (SessionToken, AuthSession, Vec
     let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
     let secret = secret_of(&e);
     let step = totp::step_at(svc.clock.now());
-    let codes = two_factor::finish_enrolment(svc, &session, &totp::code_for_step(&secret, step), None, &ClientInfo::default()).await.unwrap();
+    let codes = two_factor::finish_enrolment(svc, &session, &totp::code_for_step(&secret, step), None, &ClientInfo::default()).await.unwrap().codes;
     // as the next request sees it: with a second factor
     let session = me(svc, &token).await;
     assert!(session.has_second_factor);
@@ -78,7 +78,7 @@ async fn enrolment_needs_a_right_code_and_the_secret_is_encrypted(db: PgPool) {
     let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM totp_enrolments").fetch_one(&db).await.unwrap();
     assert!(!stored.windows(secret.len()).any(|w| w == secret.as_slice()));
     let code = totp::code_for_step(&secret, totp::step_at(svc.clock.now()));
-    let codes = two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
+    let codes = two_factor::finish_enrolment(&svc, &session, &code, None, &ClientInfo::default()).await.unwrap().codes;
     assert_eq!(codes.len(), 10);
     let status = two_factor::status(&svc, session.user_id).await.unwrap();
     assert_eq!((status.enabled_at, status.codes_left, status.codes_total), (Some(svc.clock.now()), 10, 10));
@@ -113,7 +113,7 @@ async fn a_code_for_a_setup_started_again_in_another_tab_says_so_and_a_right_cod
     assert!(matches!(unnamed, Err(DomainError::Invalid(Invalid::AuthenticatorSetupCodeWrong))), "{unnamed:?}");
     assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_none());
     // B's code is right for the setup in progress: taken, even sent from A's page
-    let codes = two_factor::finish_enrolment(&svc, &session, &code_of(&b), Some(&a.setup), &ClientInfo::default()).await.unwrap();
+    let codes = two_factor::finish_enrolment(&svc, &session, &code_of(&b), Some(&a.setup), &ClientInfo::default()).await.unwrap().codes;
     assert_eq!(codes.len(), 10);
     assert!(two_factor::status(&svc, session.user_id).await.unwrap().enabled_at.is_some());
 }

@@ -388,7 +388,7 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   await expect(page.getByLabel('Backup code')).toBeFocused();
 });
 
-test('an Enterprise member must set up two-step verification before anything else', async ({ page }) => {
+test('an Enterprise member must set up two-step verification before anything else, and setting it up signs out the sessions that signed in without a code', async ({ page }) => {
   test.setTimeout(60_000);
   const account = newAccount();
   await signUpViaApi(page, account);
@@ -415,9 +415,17 @@ test('an Enterprise member must set up two-step verification before anything els
   await page.getByRole('group', { name: 'Sign out of 1 other session?' }).getByRole('button', { name: 'Revoke 1 session' }).click();
   await expect(sessions.getByRole('status')).toHaveText('Signed out of 1 other session.');
   expect(await (await other.get('/api/session')).text()).toBe('null');
-  await other.dispose();
+  // a password sign-in from before the setup could only set the app up: the setup ends it, where
+  // it would otherwise gain the whole account
+  await signInViaApi(other, account.email, account.password);
+  expect((await (await other.get('/api/session')).json())?.email).toBe(account.email.toLowerCase());
   // once set up, everything works, and it cannot be turned off
   await setUp(page);
+  await expect(section.getByRole('status').filter({ hasText: 'signed out' })).toHaveText(
+    'Two-step verification is on. We signed out 1 other session that signed in without a code: signing in there again asks for a code from your app.',
+  );
+  expect(await (await other.get('/api/session')).text()).toBe('null');
+  await other.dispose();
   const turnOff = section.getByRole('button', { name: 'Turn off' });
   await expect(turnOff).toBeDisabled();
   // why, on the page (a disabled button's tooltip reaches no keyboard, touch or screen-reader user)

@@ -144,6 +144,20 @@ impl std::fmt::Debug for EnrolmentView {
     }
 }
 
+/// What finishing a first setup of the authenticator app answers: the backup codes (shown once)
+/// and how many other sessions ended (Enterprise: those that signed in without a second factor).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotpTurnedOn {
+    pub codes: Vec<String>,
+    pub signed_out: u64,
+}
+
+impl std::fmt::Debug for TotpTurnedOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TotpTurnedOn([redacted codes], signed_out: {})", self.signed_out)
+    }
+}
+
 /// One passkey in the Passkeys section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PasskeyView {

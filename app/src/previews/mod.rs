@@ -337,6 +337,14 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="two-factor-changing" caption="Changing the app: QR code and key for the new one" view=two_factor(
                     tf_on(10), TwoFactorPanel::Enrolling(EnrolmentView { change: true, ..sample_enrolment() }))/>
                 <State slug="two-factor-codes" caption="Backup codes, shown once" view=two_factor(tf_on(10), TwoFactorPanel::Codes(sample_codes()))/>
+                <State slug="two-factor-codes-signed-out" caption="Set up on Enterprise: other sessions without a code signed out" view=ViewFn::from(move || {
+                    let panel = RwSignal::new(TwoFactorPanel::Codes(sample_codes()));
+                    view! {
+                        <TwoFactorCard status=TwoFactorView { required: true, ..tf_on(10) } email=EMAIL panel pending=false
+                            notice=Some(crate::security::two_factor::signed_out_without_code(2))
+                            on_begin=noop on_change=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
+                    }
+                })/>
                 <State slug="two-factor-copied" caption="After Copy: copied, or the browser refused" phone=true view=ViewFn::from(move || view! {
                     <CopyStatus copied=Signal::stored(Some(true)) what="Backup codes"/>
                     <CopyStatus copied=Signal::stored(Some(false)) what="Backup codes"/>

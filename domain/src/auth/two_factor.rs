@@ -10,7 +10,7 @@ use crate::request::{AuthSession, ClientInfo};
 use crate::auth::totp;
 use crate::db;
 use crate::ids::UserId;
-use crate::kinds::EventKind;
+use crate::kinds::{EventKind, RevokeReason};
 use crate::plan::Plan;
 use crate::secret_box::SecretBox;
 use crate::error::Invalid;
@@ -136,8 +136,25 @@ pub async fn device_after_enrolment(svc: &Services, auth: &AuthSession, client: 
     Ok(Some(svc.device_cookies.issue(client.device.as_ref(), auth.user_id, dated)))
 }
 
+/// What finishing a first setup did.
+#[derive(Debug)]
+pub struct Enabled {
+    /// The 10 backup codes, shown once (never stored in the clear).
+    pub codes: Vec<String>,
+    /// How many other sessions ended: on Enterprise, those that signed in without a second factor
+    /// before the app existed (`must_set_up_second_factor` held them to this setup; with the app
+    /// on, a sign-in needs its code).
+    pub signed_out: u64,
+}
+
 /// Finishes setting up with a code from the app: the authenticator becomes active and 10 backup
-/// codes are created (returned once, never stored in the clear).
+/// codes are created (returned once, never stored in the clear). On Enterprise, the account's
+/// other sessions that signed in without a second factor end in the same transaction: until now
+/// they could only set the app up, and left alone they would gain the whole account from the
+/// owner's setup (a stranger who signed in with the password before it, above all). The
+/// account's row is locked first (`require_live_and_recent`), as a password sign-in locks it
+/// before its session is written, so a sign-in either committed first (and its session ends here)
+/// or sees the app and asks for a code.
 ///
 /// `shown`: the setup the page showed (its [`Enrolment::setup`]), when the page says. A code
 /// that is not right for the setup in progress, when that is no longer the one shown (started
@@ -150,7 +167,7 @@ pub async fn finish_enrolment(
     code: &str,
     shown: Option<&str>,
     client: &ClientInfo,
-) -> Result<Vec<String>, DomainError> {
+) -> Result<Enabled, DomainError> {
     require_recent(svc, auth)?;
     totp::refuse_unfinished(code)?;
     let now = svc.clock.now();
@@ -167,9 +184,15 @@ pub async fn finish_enrolment(
     }
     db::two_factor::delete_enrolment(&mut *tx, auth.user_id, auth.session_id).await?;
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
+    // (the plan as it is now, held until the commit: see `disable`)
+    let signed_out = if db::organizations::plan_held(&mut *tx, auth.user_id).await? == Plan::Enterprise {
+        db::sessions::revoke_without_second_factor(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SecondFactorRequired).await?
+    } else {
+        0
+    };
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpEnabled), client, now).await?;
     tx.commit().await?;
-    Ok(codes)
+    Ok(Enabled { codes, signed_out })
 }
 
 /// The step of `code` for the setup in progress (sealed as `sealed`), or why it is refused.

@@ -258,6 +258,32 @@ pub async fn revoke_others(
     Ok(r.rows_affected())
 }
 
+/// Revokes every session of the account but `keep` that signed in without proving a second
+/// factor (a password, Google or GitHub alone: `SignInMethod::proved_second_factor`); answers how
+/// many ended.
+pub async fn revoke_without_second_factor(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    keep: SessionId,
+    now: OffsetDateTime,
+    reason: RevokeReason,
+) -> Result<u64, sqlx::Error> {
+    let one_factor: Vec<&str> =
+        crate::kinds::SignInMethod::ALL.iter().filter(|m| !m.proved_second_factor()).map(|m| m.as_str()).collect();
+    let r = sqlx::query!(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND auth_method = ANY($5)",
+        user_id.0,
+        keep.0,
+        now,
+        reason.as_str(),
+        &one_factor as &[&str],
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Revokes every session of the account; answers how many ended.
 pub async fn revoke_all(db: impl PgExecutor<'_>, user_id: UserId, now: OffsetDateTime, reason: RevokeReason) -> Result<u64, sqlx::Error> {
     let r = sqlx::query!(

@@ -9,7 +9,7 @@ pub use card::{BackupCodesPanel, CopyStatus, EnrolmentPanel, TwoFactorCard, TwoF
 
 use super::context::{shown_error, SecurityContext, Sensitive};
 use crate::error::AppError;
-use crate::model::{EnrolmentView, SecurityOverview};
+use crate::model::{EnrolmentView, SecurityOverview, TotpTurnedOn};
 
 /// Starts setting up an authenticator app: the QR code and the key (valid for
 /// `domain::auth::two_factor::ENROLMENT_MINUTES`, for this session only).
@@ -65,25 +65,27 @@ pub async fn finish_totp_change(code: String, #[server(default)] setup: String) 
     Ok(())
 }
 
-/// Finishes the setup with a code from the app; answers the 10 backup codes (shown once).
+/// Finishes the setup with a code from the app; answers the 10 backup codes (shown once) and how
+/// many other sessions ended.
 ///
 /// - Auth: signed in, recently verified, the session that began the setup.
 /// - Effects: the authenticator is on; 10 backup codes replace any; a `totp_enabled` event; this
-///   browser's device cookie renewed (`device_after_enrolment`: its own throttle path).
+///   browser's device cookie renewed (`device_after_enrolment`: its own throttle path); on
+///   Enterprise, the account's other sessions that signed in without a second factor end.
 /// - Errors: `Invalid { field: "code" }` (wrong or empty code, the setup expired, or `setup` — the
 ///   one the page shows — was started again in another tab), `ReverifyRequired`, `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/two-factor/finish")]
-pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -> Result<Vec<String>, AppError> {
+pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -> Result<TotpTurnedOn, AppError> {
     use crate::server::{auth_for_setup, client, fail, reject, services, set_device_cookie};
     let session = auth_for_setup().map_err(reject)?;
     let shown = (!setup.is_empty()).then_some(setup.as_str());
     let (svc, client) = (services()?, client());
-    let codes = domain::auth::two_factor::finish_enrolment(&svc, &session, &code, shown, &client).await.map_err(fail)?;
+    let on = domain::auth::two_factor::finish_enrolment(&svc, &session, &code, shown, &client).await.map_err(fail)?;
     // (the app is on: a failure to read it back only leaves the cookie as it was)
     if let Ok(Some(device)) = domain::auth::two_factor::device_after_enrolment(&svc, &session, &client).await {
         set_device_cookie(&device);
     }
-    Ok(codes)
+    Ok(TotpTurnedOn { codes: on.codes, signed_out: on.signed_out })
 }
 
 /// Replaces every backup code with 10 new ones (the old ones stop working at once).
@@ -109,6 +111,13 @@ pub async fn disable_totp() -> Result<(), AppError> {
     use crate::server::{auth, client, fail, reject, services};
     let session = auth().map_err(reject)?;
     domain::auth::two_factor::disable(&services()?, &session, &client()).await.map_err(fail)
+}
+
+/// What the section says when setting up the app ended `n` other sessions (Enterprise: they had
+/// signed in without a second factor).
+pub fn signed_out_without_code(n: u64) -> String {
+    let sessions = if n == 1 { "1 other session".to_string() } else { format!("{n} other sessions") };
+    format!("Two-step verification is on. We signed out {sessions} that signed in without a code: signing in there again asks for a code from your app.")
 }
 
 /// Takes an action's error off the page (its result, if it had one, stays).
@@ -183,9 +192,9 @@ impl TwoFactorSection {
             }
         });
         Effect::new(move |_| {
-            if let Some(Ok(codes)) = finish.action.value().get() {
+            if let Some(Ok(on)) = finish.action.value().get() {
                 codes_saved.set(false);
-                panel.set(TwoFactorPanel::Codes(codes));
+                panel.set(TwoFactorPanel::Codes(on.codes));
             }
         });
         Effect::new(move |_| {
@@ -250,6 +259,9 @@ impl TwoFactorSection {
             if let Some(Ok(())) = disable.action.value().get() {
                 // (the summary above says it is off: this says what it means now)
                 return Some("Turned off. Signing in no longer asks for a code, and your authenticator app and backup codes no longer work.".to_string());
+            }
+            if let Some(Ok(TotpTurnedOn { signed_out: n @ 1.., .. })) = finish.action.value().get() {
+                return Some(signed_out_without_code(n));
             }
             if let Some(Ok(())) = finish_change.action.value().get() {
                 return Some("Authenticator app changed. Codes from your earlier app no longer work; your backup codes are unchanged.".to_string());

@@ -155,8 +155,19 @@ test('signing up a new address: the emailed link finishes it, signs in, and work
   await expect(name).toHaveValue('Ada Lovelace');
   await name.fill('Ada King');
   await checkA11y(page);
+  // the same link open in a second tab, its form filled in
+  const stale = await page.context().newPage();
+  await stale.goto(link);
+  await waitForHydration(stale);
+  await stale.getByLabel('Password', { exact: true }).fill(account.password);
   await page.getByRole('button', { name: 'Create account', exact: true }).click();
   await expectSecurityPage(page);
+  // the second tab's Create account: the link's page says it was used, with its ways on, where a
+  // sentence above a form that could no longer work had offered no link; the keyboard on its heading
+  await stale.getByRole('button', { name: 'Create account', exact: true }).click();
+  await expectLinkProblem(stale, 'This link was already used', { name: 'Start again', href: '/sign-up' });
+  await expect(stale.getByRole('heading', { level: 1 })).toBeFocused();
+  await stale.close();
   await expect(accountNav(page)).toContainText('Ada King');
   await expect(region(page, 'Sessions').getByRole('listitem')).toHaveCount(1);
   expect(usersWithEmail(account.email)).toBe(1);
@@ -246,6 +257,11 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     await page.getByLabel('New password', { exact: true }).fill(newPassword);
     await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);
     await checkA11y(page);
+    // the same link open in a second tab, its form filled in
+    const stale = await page.context().newPage();
+    await stale.goto(link);
+    await waitForHydration(stale);
+    await stale.getByLabel('New password', { exact: true }).fill(strongPassword());
     const before = (await mailsTo(account.email)).length;
     await page.getByRole('button', { name: 'Save new password', exact: true }).click();
     await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('reset') === '1');
@@ -261,6 +277,11 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     await submitSignInForm(page, account.email, newPassword);
     await expectSecurityPage(page);
     expect(await canSignIn(account.email, account.password)).toBe(false);
+    // the second tab's Save: the link's page says it was used, with a way to a new link
+    await stale.getByRole('button', { name: 'Save new password', exact: true }).click();
+    await expectLinkProblem(stale, 'This link was already used', { name: 'Get a new link', href: '/forgot-password' });
+    await expect(stale.getByRole('heading', { level: 1 })).toBeFocused();
+    await stale.close();
 
     // the other browser was signed out
     await other.goto(SECURITY_PATH);

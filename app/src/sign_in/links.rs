@@ -205,14 +205,22 @@ pub fn LinkProblem(
     /// "This wasn't me").
     #[prop(optional)]
     sentence: Option<&'static str>,
+    /// It replaced the page's form (the link was used up meanwhile, in another tab): the keyboard
+    /// goes to its heading, where a screen reader starts reading.
+    #[prop(optional)]
+    replaced_form: bool,
 ) -> impl IntoView {
+    let heading = crate::components::scoped_id("link-problem-title");
+    if replaced_form {
+        crate::components::focus_when_drawn(heading.clone());
+    }
     // the page's title says it too ("This link was already used", not the page's "Choose a new
     // password"), as the first thing a screen reader reads (not in a preview: that page has its own)
     let titled = use_context::<crate::components::PreviewScope>().is_none();
     view! {
         {titled.then(|| view! { <Title text=format!("{} · Gatehouse", issue.title())/> })}
         <div class="link-problem stack">
-            <h1>{issue.title()}</h1>
+            <h1 id=heading tabindex="-1">{issue.title()}</h1>
             <p>{sentence.unwrap_or(issue.under_title())}</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href=again_href>{again_label}</a>
@@ -220,6 +228,14 @@ pub fn LinkProblem(
             </div>
         </div>
     }
+}
+
+/// The link's problem, once a submission of its form was refused for it (the form was drawn while
+/// the link worked; another tab used it up since): the page then says so as on opening it, with
+/// its way on (Sign in, Start again, Get a new link), instead of a sentence above a form that can
+/// no longer work.
+fn link_gone(failure: Signal<Option<AppError>>) -> Signal<Option<LinkIssue>> {
+    Signal::derive(move || failure.with(|f| f.as_ref().and_then(link_issue)))
 }
 
 fn token() -> Memo<String> {
@@ -265,13 +281,27 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 }
 
 /// A password form's failure, as (above the form, at the password field): the password refused by
-/// the rules is the field's.
+/// the rules is the field's. A link that can no longer be used is neither (`link_gone`: the page
+/// replaces the form). Memos: the form's fields hear only a change of their own message, so the
+/// answer that replaces the form does not also wake the fields it takes away (each would read its
+/// own signals after they were disposed).
 fn split_password_error(failure: Signal<Option<AppError>>) -> (Signal<Option<String>>, Signal<Option<String>>) {
     let at_field = |e: &AppError| matches!(e, AppError::PasswordRejected(_));
+    let own = move || failure.get().filter(|e| link_issue(e).is_none());
     (
-        Signal::derive(move || failure.get().filter(|e| !at_field(e)).map(|e| e.to_string())),
-        Signal::derive(move || failure.get().filter(at_field).map(|e| e.to_string())),
+        Memo::new(move |_| own().filter(|e| !at_field(e)).map(|e| e.to_string())).into(),
+        Memo::new(move |_| own().filter(at_field).map(|e| e.to_string())).into(),
     )
+}
+
+/// The problem of the page's link that `e` says it has: it was used up meanwhile (another tab),
+/// or, a sign-up's, the address got an account another way since.
+fn link_issue(e: &AppError) -> Option<LinkIssue> {
+    match e {
+        AppError::LinkUnusable(issue) => Some(*issue),
+        AppError::EmailTaken => Some(LinkIssue::AccountExists),
+        _ => None,
+    }
 }
 
 /// /sign-up/finish?token=…: the last step of a sign-up.
@@ -284,7 +314,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
     let name_refused = |e: &AppError| matches!(e, AppError::Invalid { field, .. } if field == "display_name");
     let failure = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     let (error, password_error) = split_password_error(Signal::derive(move || failure.get().filter(|e| !name_refused(e))));
-    let name_error = Signal::derive(move || failure.get().filter(name_refused).map(|e| e.to_string()));
+    let name_error: Signal<Option<String>> = Memo::new(move |_| failure.get().filter(name_refused).map(|e| e.to_string())).into();
     // the name field's value, once the link's page has drawn it (typed when the link was asked for,
     // by whoever asked: the owner keeps or changes it here, before the account exists)
     let chosen_name: StoredValue<Option<RwSignal<String>>> = StoredValue::new(None);
@@ -296,23 +326,32 @@ pub fn FinishSignUpPage() -> impl IntoView {
     Effect::new(move |_| passkeys_supported.set(crate::browser::webauthn::supported()));
     let passkey_pending = RwSignal::new(false);
     let passkey_error = RwSignal::new(None::<String>);
+    let passkey_gone = RwSignal::new(None::<LinkIssue>);
+    let password_gone = link_gone(failure);
+    let gone = Signal::derive(move || password_gone.get().or(passkey_gone.get()));
     let on_passkey = Callback::new(move |_| {
         passkey_pending.set(true);
         passkey_error.set(None);
         leptos::task::spawn_local(async move {
             let token = token.get_untracked();
             let result = async {
-                let options = crate::auth_api::begin_sign_up_passkey(token.clone(), chosen()).await.map_err(|e| Some(e.to_string()))?;
-                let credential = crate::browser::webauthn::create(&options).await.map_err(|e| e.message("Creating the passkey"))?;
-                crate::auth_api::finish_sign_up_passkey(token, credential).await.map_err(|e| Some(e.to_string()))
+                // (the link's problem is said once the rest of the answer is, which it replaces)
+                let refused = |e: AppError| match link_issue(&e) {
+                    Some(issue) => Err(issue),
+                    None => Ok(Some(e.to_string())),
+                };
+                let options = crate::auth_api::begin_sign_up_passkey(token.clone(), chosen()).await.map_err(refused)?;
+                let credential = crate::browser::webauthn::create(&options).await.map_err(|e| Ok(e.message("Creating the passkey")))?;
+                crate::auth_api::finish_sign_up_passkey(token, credential).await.map_err(refused)
             }
             .await;
             match result {
                 Ok(to) => crate::browser::dom::go_to(&to),
-                Err(message) => {
+                Err(Ok(message)) => {
                     passkey_error.set(message);
                     passkey_pending.set(false);
                 }
+                Err(Err(issue)) => passkey_gone.set(Some(issue)),
             }
         });
     });
@@ -320,6 +359,11 @@ pub fn FinishSignUpPage() -> impl IntoView {
         <Title text="Finish creating your account · Gatehouse"/>
         <PageFrame>
             <div class="auth-card">
+                <Show when=move || gone.get().is_none() fallback=move || {
+                    let issue = gone.get().unwrap_or(LinkIssue::Used);
+                    let (again_href, again_label) = finish_sign_up_way_on(issue);
+                    view! { <LinkProblem issue again_href again_label replaced_form=true/> }
+                }>
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
                         match link.await {
@@ -341,18 +385,26 @@ pub fn FinishSignUpPage() -> impl IntoView {
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
                             }.into_any()
                             }
-                            Err(AppError::LinkUnusable(LinkIssue::AccountExists)) => view! {
-                                <LinkProblem issue=LinkIssue::AccountExists again_href="/sign-in" again_label="Sign in"/>
-                            }.into_any(),
-                            Err(AppError::LinkUnusable(issue)) => view! {
-                                <LinkProblem issue again_href="/sign-up" again_label="Start again"/>
-                            }.into_any(),
+                            Err(AppError::LinkUnusable(issue)) => {
+                                let (again_href, again_label) = finish_sign_up_way_on(issue);
+                                view! { <LinkProblem issue again_href again_label/> }.into_any()
+                            }
                             Err(e) => view! { <h1>"Finish creating your account"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
                         }
                     })}
                 </Suspense>
+                </Show>
             </div>
         </PageFrame>
+    }
+}
+
+/// Where a sign-up link that cannot be used sends the person: to sign in, when the account exists
+/// now; to start again otherwise.
+fn finish_sign_up_way_on(issue: LinkIssue) -> (&'static str, &'static str) {
+    match issue {
+        LinkIssue::AccountExists => ("/sign-in", "Sign in"),
+        _ => ("/sign-up", "Start again"),
     }
 }
 
@@ -371,7 +423,9 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let token = token();
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::reset_link(t));
     let action = ServerAction::<ResetPassword>::new();
-    let (error, password_error) = split_password_error(Signal::derive(move || action.value().get().and_then(|r| r.err())));
+    let failure = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let (error, password_error) = split_password_error(failure);
+    let gone = link_gone(failure);
     let on_submit = Callback::new(move |password: String| {
         action.dispatch(ResetPassword { token: token.get_untracked(), password });
     });
@@ -379,6 +433,9 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <Title text="Choose a new password · Gatehouse"/>
         <PageFrame>
             <div class="auth-card">
+                <Show when=move || gone.get().is_none() fallback=move || view! {
+                    <LinkProblem issue=gone.get().unwrap_or(LinkIssue::Used) again_href="/forgot-password" again_label="Get a new link" replaced_form=true/>
+                }>
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
                         match link.await {
@@ -400,6 +457,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
+                </Show>
             </div>
         </PageFrame>
     }

@@ -9,7 +9,7 @@ use crate::model::SessionStatus;
 mod email_links;
 
 pub use email_links::{
-    begin_sign_up_passkey, finish_sign_up, finish_sign_up_passkey, forgot_password, not_me_link, report_not_me, reset_link,
+    begin_sign_up_passkey, finish_sign_up, finish_sign_up_passkey, forgot_password, not_me_link, report_not_me, confirm_not_me_link, ConfirmNotMeLink, reset_link,
     reset_password, sign_up, sign_up_link, BeginSignUpPasskey, FinishSignUp, FinishSignUpPasskey, ForgotPassword, NotMeLink,
     ReportNotMe, ResetLink, ResetPassword, SignUp, SignUpLink,
 };

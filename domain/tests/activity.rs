@@ -270,6 +270,40 @@ async fn after_the_owner_says_yes_the_emailed_link_says_so_and_still_reports(db:
     assert_eq!(link_problem(alerts::not_me_link(&svc, &token).await), LinkProblem::Used);
 }
 
+/// "It was me" on the emailed link's page answers the alert as the page's Yes does: the prompt
+/// goes, and a later report of another sign-in no longer ends this one's session (before, the
+/// button only led to Security & Access, and the unanswered alert was swept by the next report,
+/// with the owner's own later sessions). Answering again is no error; the link still reports it.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn it_was_me_from_the_email_answers_the_alert_and_a_later_report_of_another_sign_in_spares_it(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let owner = me(&svc, &owner.token).await;
+    svc.clock.advance(Duration::minutes(1));
+    let laptop = signs_in(&svc, &stranger()).await;
+    let laptop_link = not_me_token(&db).await;
+    svc.clock.advance(Duration::minutes(1));
+    alerts::confirm_from_link(&svc, &laptop_link, &home()).await.unwrap();
+    alerts::confirm_from_link(&svc, &laptop_link, &home()).await.unwrap();
+    assert!(alerts::prompt(&svc, &owner).await.unwrap().is_none(), "answered: the page no longer asks");
+    assert_eq!(alerts::not_me_link(&svc, &laptop_link).await.unwrap().marked_as_yours, Some(svc.clock.now()));
+    let confirmed: Vec<Option<String>> = sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'sign_in_confirmed'").fetch_all(&db).await.unwrap();
+    assert_eq!(confirmed, [Some("from the email".to_string())], "one event, however often answered");
+
+    // another new sign-in, reported: the one marked as yours stays signed in
+    svc.clock.advance(Duration::minutes(5));
+    let other = signs_in(&svc, &client("192.0.2.10", CHROME_WINDOWS, Some("ES"), "Madrid, Madrid, Spain")).await;
+    alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
+    assert!(authenticate(&svc, &other).await.unwrap().is_none(), "the reported sign-in ends");
+    assert!(authenticate(&svc, &laptop).await.unwrap().is_some(), "the one marked as yours stays");
+
+    // the link still reports it; then, used, it answers nothing more
+    alerts::report_not_me(&svc, &laptop_link, &home()).await.unwrap();
+    assert!(authenticate(&svc, &laptop).await.unwrap().is_none());
+    assert_eq!(link_problem(alerts::confirm_from_link(&svc, &laptop_link, &home()).await), LinkProblem::Used);
+    assert_eq!(link_problem(alerts::confirm_from_link(&svc, &LinkToken::from_cookie("x".repeat(43)), &home()).await), LinkProblem::Invalid);
+}
+
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_new_country_from_a_known_network_is_unfamiliar_but_an_unknown_country_is_not(db: PgPool) {
     let svc = services(db.clone());
@@ -1894,6 +1928,21 @@ async fn the_activity_list_pages_newest_first_without_gaps_or_repeats_and_export
     let first = &all[0];
     assert_eq!((first.device.as_str(), first.location.as_deref().unwrap_or(""), first.ip.as_deref()), ("Firefox 140 on Windows 10", "Berlin, Land Berlin, Germany", Some("198.51.100.7")));
     assert_eq!(activity::export(&svc, &session, None).await.unwrap(), all, "the download is every page");
+}
+
+/// The events of one transaction share its instant; the list shows them newest first in the order
+/// they were recorded: a sign-up's sign-in above the account's creation, every time.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn events_of_one_instant_are_listed_in_the_order_they_happened(db: PgPool) {
+    let svc = services(db.clone());
+    for n in 0..8 {
+        let email = format!("ada{n}@example.test");
+        let (_, signed_up) = sign_up(&svc, &email, None, &Password::new(PW), &home()).await.unwrap();
+        let page = activity::list(&svc, &me(&svc, &signed_up.token).await, None, None).await.unwrap();
+        let kinds: Vec<EventKind> = page.events.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, [EventKind::SignedIn, EventKind::AccountCreated], "sign-up {n}");
+        assert_eq!(page.events[0].at, page.events[1].at, "one instant");
+    }
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -151,7 +151,7 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
   }
 });
 
-test('"It was me" from a browser signed in to nothing leads to sign-in without saying it was signed out', async ({ page, browser }) => {
+test('"It was me" on the email\'s page answers the sign-in (the page stops asking), then leads a browser signed in to nothing to sign-in without saying it was signed out', async ({ page, browser }) => {
   const account = newAccount();
   await signUpViaApi(page, account);
   const attacker = await elsewhere(browser);
@@ -164,8 +164,21 @@ test('"It was me" from a browser signed in to nothing leads to sign-in without s
   const reader = await browser.newContext({ baseURL: BASE_URL });
   try {
     const p = await reader.newPage();
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(page.getByRole('region', { name: 'New sign-in: was this you?' })).toBeVisible();
     await gotoHydrated(p, notMe);
-    await p.getByRole('link', { name: 'It was me' }).click();
+    await p.getByRole('button', { name: 'It was me' }).click();
+    const mine = p.getByRole('status').filter({ has: p.getByRole('heading', { name: 'Marked as yours' }) });
+    await expect(mine).toBeFocused();
+    await expect(mine).toContainText("Thanks. We won't ask about this sign-in again.");
+    // the owner's page no longer asks about it
+    await gotoHydrated(page, SECURITY_PATH);
+    await expect(page.getByRole('region', { name: 'New sign-in: was this you?' })).toHaveCount(0);
+    // the link still reports it, and says it was marked
+    await gotoHydrated(p, notMe);
+    await expect(p.getByText('This sign-in was marked as yours on ')).toBeVisible();
+    await p.getByRole('button', { name: 'It was me' }).click();
+    await mine.getByRole('link', { name: 'Go to Security & Access' }).click();
     await expectPathname(p, '/sign-in');
     await expect(p.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
     // (the router drew the page and said "You were signed out of this device": it never was signed in)
@@ -328,7 +341,7 @@ test('"Was this you?": Yes makes it go away, for good, and the emailed "This was
       const readerPage = await reader.newPage();
       await gotoHydrated(readerPage, notMe);
       await expect(readerPage.getByRole('heading', { level: 1 })).toHaveText("Wasn't you? Secure your account");
-      await expect(readerPage.getByRole('main')).toContainText('This sign-in was marked as yours (“Yes, it was me”) on the Security & Access page on ');
+      await expect(readerPage.getByRole('main')).toContainText('This sign-in was marked as yours on ');
       await expect(readerPage.getByRole('button', { name: 'Secure my account' })).toBeEnabled();
     } finally {
       await reader.close();

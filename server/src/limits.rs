@@ -41,6 +41,7 @@ const PASSWORD_PATHS: &[&str] = &[
     "/api/auth/reset-password",
     "/api/auth/not-me/link",
     "/api/auth/not-me",
+    "/api/auth/not-me/confirm",
     "/api/security/reverify",
     "/api/security/password/change",
     "/api/security/password/set",

@@ -203,6 +203,26 @@ async fn the_activity_download_is_only_for_the_sites_own_pages(db: PgPool) {
     }
 }
 
+/// An Enterprise member who has not set up the second factor yet sees their activity on the
+/// security page, and its Download gives that file, not the page's HTML saved as the file (other
+/// settings addresses still lead to the page).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn an_enterprise_member_before_the_setup_downloads_the_activity_file(db: PgPool) {
+    let state = AppState::new(config(&[]), db.clone(), domain::clock::Clock::system()).unwrap();
+    let svc = state.services.clone();
+    let app = router(state);
+    let cookie = sign_up(&app, &db, "kim@acme.test").await;
+    let user = domain::db::users::find_by_email(&svc.db, "kim@acme.test").await.unwrap().unwrap().id;
+    let acme = domain::organizations::create(&svc, "Acme", domain::plan::Plan::Enterprise).await.unwrap();
+    domain::organizations::add_member(&svc, acme, user).await.unwrap();
+    let (res, body) = send(&app, get("/settings/security/activity.csv", Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::OK, "{body}");
+    assert!(body.starts_with("time,kind,description,device,location,ip,user_agent\n"), "{body}");
+    assert!(body.contains("Created the account"), "{body}");
+    let (res, _) = send(&app, get("/settings/profile", Some(&cookie))).await;
+    assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/settings/security"));
+}
+
 /// With JavaScript off, a form is sent by the browser itself: a post (its fields, the password
 /// too, never in the address) to the page's own address, which answers what to do, not 405.
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -194,6 +194,22 @@ pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView,
     Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, ways_in, password_turned_off: done.password_turned_off })
 }
 
+/// "It was me", on a "This wasn't me" link's page: the sign-in is answered as the Security &
+/// Access page's "Yes, it was me" answers it. The link still reports it later.
+///
+/// - Auth: anonymous (the token is the proof).
+/// - Effects: the alert answered (the page's prompt goes; a later report of another sign-in no
+///   longer ends this one's session); a `sign_in_confirmed` event. Again: nothing more.
+/// - Errors: `LinkUnusable` (used by a report, expired, not valid), `RateLimited` (429),
+///   `Unavailable`.
+/// - Rate limit: per client network (`[limits] password_*`).
+#[server(prefix = "/api", endpoint = "auth/not-me/confirm")]
+pub async fn confirm_not_me_link(token: String) -> Result<(), AppError> {
+    use crate::server::{client, fail, services};
+    let svc = services()?;
+    domain::auth::alerts::confirm_from_link(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)
+}
+
 /// Chooses a new password through a reset link, then redirects to the sign-in page (signed in
 /// nowhere: the next sign-in asks for the second step too, if the account has one).
 ///

@@ -7,7 +7,7 @@ use super::{Preview, State};
 use crate::error::{AppError, LinkIssue};
 use crate::model::ProviderKind;
 use crate::sign_in::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey, SignedInElsewhere};
-use crate::sign_in::not_me::{NotMeConfirm, NotMeDone};
+use crate::sign_in::not_me::{NotMeConfirm, NotMeDone, NotMeMine};
 use crate::sign_in::providers::{ProviderButtons, ProviderOutcome, Tone};
 use crate::sign_in::{PasskeySignIn, SecondStepCode, SecondStepForm, SignInForm, SignUpForm};
 
@@ -146,10 +146,10 @@ pub(super) fn AuthPreviews() -> impl IntoView {
 
     <Preview id="not-me" title="This wasn't me">
         <State slug="not-me-confirm" caption="The sign-in, and the one button" view=ViewFn::from(move || view! {
-            <NotMeConfirm sign_in=not_me_view() pending=false on_confirm=noop/>
+            <NotMeConfirm sign_in=not_me_view() pending=false on_confirm=noop on_mine=noop/>
         })/>
-        <State slug="not-me-marked-as-yours" caption="Marked as yours on the page: said, and still reportable" phone=true view=ViewFn::from(move || view! {
-            <NotMeConfirm sign_in=crate::model::NotMeView { marked_as_yours: Some("23 November 2026 at 10:40 UTC".into()), ..not_me_view() } pending=false on_confirm=noop/>
+        <State slug="not-me-marked-as-yours" caption="Marked as yours (here or on the page): said, and still reportable" phone=true view=ViewFn::from(move || view! {
+            <NotMeConfirm sign_in=crate::model::NotMeView { marked_as_yours: Some("23 November 2026 at 10:40 UTC".into()), ..not_me_view() } pending=false on_confirm=noop on_mine=noop/>
         })/>
         <State slug="not-me-since" caption="Since the sign-in: signed out already, a new password, a later session and a passkey (the button undoes them too)" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=crate::model::NotMeView {
@@ -158,11 +158,12 @@ pub(super) fn AuthPreviews() -> impl IntoView {
                 removes: vec!["the passkey “Ada's new phone”".into()],
                 password_changed_since: true,
                 ..not_me_view()
-            } pending=false on_confirm=noop/>
+            } pending=false on_confirm=noop on_mine=noop/>
         })/>
         <State slug="not-me-pending" caption="Securing the account" phone=true view=ViewFn::from(move || view! {
-            <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop/>
+            <NotMeConfirm sign_in=not_me_view() pending=true on_confirm=noop on_mine=noop/>
         })/>
+        <State slug="not-me-mine" caption="After It was me: marked as yours" phone=true view=ViewFn::from(move || view! { <NotMeMine/> })/>
         <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
             <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true }/>
         })/>

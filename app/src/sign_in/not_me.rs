@@ -1,14 +1,14 @@
 //! /this-wasnt-me?token=…: the page an unfamiliar sign-in's email links to. Opening it changes
 //! nothing (mail scanners open links); its button signs that device out, removes the ways to sign
-//! in it added, turns the password off and emails a link to choose a new one. It never signs
-//! anyone in.
+//! in it added, turns the password off and emails a link to choose a new one. "It was me" answers
+//! the sign-in as the Security & Access page's "Yes, it was me" does. It never signs anyone in.
 use crate::time_fmt::LocalTime;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::links::LinkProblem;
-use crate::auth_api::ReportNotMe;
+use crate::auth_api::{ConfirmNotMeLink, ReportNotMe};
 use crate::components::{ErrorMessage, PageFrame};
 use crate::error::AppError;
 use crate::model::{NotMeDoneView, NotMeView};
@@ -20,12 +20,22 @@ pub fn NotMePage() -> impl IntoView {
     let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::not_me_link(t));
     let action = ServerAction::<ReportNotMe>::new();
-    let error = Signal::derive(move || match action.value().get() {
-        Some(Err(AppError::LinkUnusable(_))) | None | Some(Ok(_)) => None,
-        Some(Err(e)) => Some(e.to_string()),
-    });
+    let mine = ServerAction::<ConfirmNotMeLink>::new();
+    let shown = |e: Option<AppError>| match e {
+        Some(AppError::LinkUnusable(_)) | None => None,
+        Some(e) => Some(e.to_string()),
+    };
+    // (the latest answer's: a refused report, then a refused "It was me", says the second)
+    let error = Signal::derive(move || shown(mine.value().get().and_then(Result::err)).or_else(|| shown(action.value().get().and_then(Result::err))));
+    let (reporting, confirming) = (action.pending(), mine.pending());
+    let pending = Signal::derive(move || reporting.get() || confirming.get());
     let on_confirm = Callback::new(move |_| {
+        mine.value().set(None);
         action.dispatch(ReportNotMe { token: token.get_untracked() });
+    });
+    let on_mine = Callback::new(move |_| {
+        action.value().set(None);
+        mine.dispatch(ConfirmNotMeLink { token: token.get_untracked() });
     });
     view! {
         <Title text="This wasn't me · Gatehouse"/>
@@ -33,6 +43,7 @@ pub fn NotMePage() -> impl IntoView {
             <div class="auth-card">
                 {move || match action.value().get() {
                     Some(Ok(done)) => view! { <NotMeDone done/> }.into_any(),
+                    _ if matches!(mine.value().get(), Some(Ok(()))) => view! { <NotMeMine/> }.into_any(),
                     Some(Err(AppError::LinkUnusable(issue))) => view! {
                         <LinkProblem issue again_href="/forgot-password" again_label="Reset your password" sentence=issue.report_sentence()/>
                     }.into_any(),
@@ -40,7 +51,7 @@ pub fn NotMePage() -> impl IntoView {
                         <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                             {move || Suspend::new(async move {
                                 match link.await {
-                                    Ok(sign_in) => view! { <NotMeConfirm sign_in pending=action.pending() error on_confirm/> }.into_any(),
+                                    Ok(sign_in) => view! { <NotMeConfirm sign_in pending error on_confirm on_mine/> }.into_any(),
                                     Err(AppError::LinkUnusable(issue)) => view! {
                                         <LinkProblem issue again_href="/forgot-password" again_label="Reset your password" sentence=issue.report_sentence()/>
                                     }.into_any(),
@@ -62,6 +73,8 @@ pub fn NotMeConfirm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_confirm: Callback<()>,
+    /// "It was me".
+    on_mine: Callback<()>,
 ) -> impl IntoView {
     let since = since_it(&sign_in);
     // on the reader's own clock once their browser runs the page (the email said UTC)
@@ -81,7 +94,7 @@ pub fn NotMeConfirm(
         // (a session of the account said Yes: the owner, or whoever holds an older session, so
         // the report stays the owner's to make)
         {marked.map(|at| view! {
-            <p class="notice notice-warning">{move || format!("This sign-in was marked as yours (\u{201c}Yes, it was me\u{201d}) on the Security & Access page on {}. If you didn't do that, or it wasn't you after all, report it here.", at())}</p>
+            <p class="notice notice-warning">{move || format!("This sign-in was marked as yours on {}. If you didn't do that, or it wasn't you after all, report it here.", at())}</p>
         })}
         {since}
         <p>{if sign_in.has_password {
@@ -94,9 +107,27 @@ pub fn NotMeConfirm(
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
                 {move || if pending.get() { "Securing your account…" } else { "Secure my account" }}
             </button>
-            // (a page load, not the router's: the server sends a browser signed in to nothing to
-            // sign-in, where the router's page said "You were signed out of this device")
-            <a class="btn btn-secondary" href="/settings/security" rel="external">"It was me"</a>
+            <button type="button" class="btn btn-secondary" disabled=move || pending.get() on:click=move |_| on_mine.run(())>"It was me"</button>
+        </div>
+    }
+}
+
+/// After "It was me".
+#[component]
+pub fn NotMeMine() -> impl IntoView {
+    // (the button it replaces had the focus)
+    let id = crate::components::scoped_id("not-me-mine");
+    crate::components::focus_when_drawn(id.clone());
+    view! {
+        <div class="stack" id=id role="status" tabindex="-1">
+            <h1>"Marked as yours"</h1>
+            <p>"Thanks. We won't ask about this sign-in again. If you find out later that it wasn't you, this email's link still reports it until it expires, 72 hours after the sign-in."</p>
+            // (72: `domain::auth::activity::ALERT_LINK_HOURS`)
+            <div class="form-actions">
+                // (a page load, not the router's: the server sends a browser signed in to nothing
+                // to sign-in, where the router's page said "You were signed out of this device")
+                <a class="btn btn-primary" href="/settings/security" rel="external">"Go to Security & Access"</a>
+            </div>
         </div>
     }
 }

@@ -102,6 +102,30 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink,
     Ok(NotMeLink { has_password: undone.user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row), since })
 }
 
+/// "It was me", from the email's link: the alert is answered as by the page's "Yes, it was me"
+/// (with a `sign_in_confirmed` event "from the email"). The link keeps working for a report, as
+/// after the page's Yes: whoever reads the mailbox could say Yes, and the owner must still be able
+/// to take it back. Answering again is no error. `Link` errors as `not_me_link`'s.
+pub async fn confirm_from_link(svc: &Services, token: &LinkToken, client: &ClientInfo) -> Result<(), DomainError> {
+    let hash = link_hash(token)?;
+    let now = svc.clock.now();
+    let mut tx = svc.db.begin().await?;
+    let Some((user_id, session_id)) = db::alerts::acknowledge_by_token(&mut *tx, &hash, now).await? else {
+        drop(tx);
+        let row = db::alerts::find_by_token(&svc.db, &hash).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
+        return match () {
+            _ if row.reported_at.is_some() => Err(DomainError::Link(LinkProblem::Used)),
+            _ if row.expires_at <= now => Err(DomainError::Link(LinkProblem::Expired)),
+            // (answered already, here or on the page)
+            _ => Ok(()),
+        };
+    };
+    let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInConfirmed) };
+    db::events::insert(&mut *tx, &event, client, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// "This wasn't me": uses the link (once, within 72 hours), ends the sign-in's session at once
 /// (and every session that signed in since, or since an earlier unanswered alert's sign-in:
 /// `reported_since`), takes back every way to sign in those sessions added (`take_back`), forgets

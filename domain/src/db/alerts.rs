@@ -179,6 +179,23 @@ pub async fn find_by_token(db: impl PgExecutor<'_>, token_hash: &[u8; 32]) -> Re
     .await
 }
 
+/// "It was me", from a "This wasn't me" link: answers its alert as the page's "Yes, it was me" does
+/// (the prompt goes, and a later report of another sign-in no longer sweeps this one), and leaves
+/// the link working for a report (see `alerts::not_me_link`). Answers the alert's account and
+/// session, or `None` when it was answered already, reported, has expired, or is unknown.
+pub async fn acknowledge_by_token(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetDateTime) -> Result<Option<(UserId, SessionId)>, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sign_in_alerts SET acknowledged_at = $2
+         WHERE token_hash = $1 AND acknowledged_at IS NULL AND reported_at IS NULL AND expires_at > $2
+         RETURNING user_id, session_id",
+        &token_hash[..],
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(|r| (UserId(r.user_id), SessionId(r.session_id))))
+}
+
 /// Uses a "This wasn't me" link: once, before it expires, and whether or not the page's prompt was
 /// answered Yes (see `alerts::not_me_link`). Answers the alert's account and session, or `None`
 /// when the link was used already (or "No, secure my account" used it), has expired, or is unknown.

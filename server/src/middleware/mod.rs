@@ -189,8 +189,15 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
         return with_cookie_cleared(redirect(&to), stale_cookie);
     }
     // An Enterprise member without a second factor may only set one up (server functions refuse the
-    // rest with a clear message; other settings pages send them to the security page).
-    if is_get && current.as_ref().is_some_and(|s| s.must_set_up_second_factor()) && is_protected(&path) && path != "/settings/security" {
+    // rest with a clear message; other settings pages send them to the security page). The
+    // security page lists their activity, and its downloads are that list: a file, never the
+    // page's HTML saved under a file's name.
+    if is_get
+        && current.as_ref().is_some_and(|s| s.must_set_up_second_factor())
+        && is_protected(&path)
+        && path != "/settings/security"
+        && !is_download(&path)
+    {
         return redirect("/settings/security");
     }
     if is_get && signed_in && (path == "/sign-in" || path == "/sign-up" || path == "/") {

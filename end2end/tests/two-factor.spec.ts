@@ -405,6 +405,17 @@ test('an Enterprise member must set up two-step verification before anything els
   });
   expect(refused.status()).toBe(403);
   expect(await refused.text()).toContain('SecondFactorRequired');
+  // …which the page says before anyone fills in a form: the buttons wait, and say why
+  const changePassword = region(page, 'Password').getByRole('button', { name: 'Change password' });
+  await expect(changePassword).toBeDisabled();
+  await expect(changePassword).toHaveAccessibleDescription(
+    'Your organisation requires two-step verification first. Set it up above; then you can change your password here.',
+  );
+  const connectGoogle = region(page, 'Connected accounts').getByRole('button', { name: 'Connect Google' });
+  await expect(connectGoogle).toBeDisabled();
+  await expect(connectGoogle).toHaveAccessibleDescription(
+    'Your organisation requires two-step verification first. Set it up above; then you can connect and disconnect accounts here.',
+  );
   // …except ending sessions, which only takes access away: a session she does not recognise ends now
   const other = await playwrightRequest.newContext({ baseURL: BASE_URL });
   await signInViaApi(other, account.email, account.password);
@@ -432,8 +443,10 @@ test('an Enterprise member must set up two-step verification before anything els
   const why = "Your organisation requires two-step verification, so it can't be turned off. To move it to a new phone or app, use Change authenticator app.";
   await expect(turnOff).toHaveAccessibleDescription(why);
   await expect(section.getByText(why)).toBeVisible();
-  // and the call to set one up is gone, now that it is done
+  // and the call to set one up is gone, now that it is done; the buttons that waited for it work
   await expect(section.getByText('Set up an authenticator app to continue using your account', { exact: false })).toHaveCount(0);
+  await expect(changePassword).toBeEnabled();
+  await expect(connectGoogle).toBeEnabled();
   const allowed = await page.request.post('/api/security/password/change', {
     form: { current_password: 'wrong password here', new_password: 'purple tractors sing at dawn' },
     headers: SAME_ORIGIN_HEADERS,

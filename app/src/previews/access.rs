@@ -46,6 +46,13 @@ pub(super) fn AccessPreviews() -> impl IntoView {
         <State slug="connected-elsewhere" caption="Back from GitHub: linked to another account" view=connected_card(
             connected(Some("ada@example.com"), None, true), ConnectedPanel::None,
             Some(ProviderOutcome::LinkedElsewhere.sentence(ProviderKind::GitHub)), None)/>
+        <State slug="connected-held" caption="Enterprise, before two-step verification is set up: the buttons wait for it" view=ViewFn::from(move || {
+            let panel = RwSignal::new(ConnectedPanel::None);
+            view! {
+                <ConnectedAccountsCard status=connected(Some("kim@acme.test"), None, true) pending=false panel held=true
+                    on_connect=noop_provider on_disconnect=noop_disconnect/>
+            }
+        })/>
         <State slug="connected-phone" caption="Phone width" phone=true view=connected_card(
             connected(Some("augusta.ada.king.countess.of.lovelace@example.co.uk"), Some("@ada-lovelace"), true), ConnectedPanel::None, None, None)/>
     </Preview>

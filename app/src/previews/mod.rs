@@ -224,6 +224,10 @@ pub fn PreviewsPage() -> impl IntoView {
                     let s = has_pw.clone();
                     move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false on_submit=noop_pw/> }
                 })/>
+                <State slug="password-held" caption="Enterprise, before two-step verification is set up: Change password waits for it" view=ViewFn::from({
+                    let s = has_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false held=true on_submit=noop_pw/> }
+                })/>
                 <State slug="password-none" caption="No password (signed up with Google or GitHub)" view=ViewFn::from({
                     let s = no_pw.clone();
                     move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false on_submit=noop_pw/> }

@@ -175,7 +175,8 @@ impl ConnectedAccountsSection {
         let info = Signal::derive(move || said_info(Tone::Info));
         let notice = Signal::derive(move || notice.get().or_else(|| said(Tone::Success)));
         view! {
-            <ConnectedAccountsCard status=o.connected_accounts.clone() pending error notice info panel on_connect on_disconnect/>
+            <ConnectedAccountsCard status=o.connected_accounts.clone() pending error notice info panel on_connect on_disconnect
+                held=super::two_factor::TwoFactorSection::first(o)/>
         }
     }
 }
@@ -195,20 +196,29 @@ pub fn ConnectedAccountsCard(
     on_connect: Callback<ProviderKind>,
     /// Disconnects a provider, and signs out the sessions that signed in with it (true).
     on_disconnect: Callback<(ProviderKind, bool)>,
+    /// The organisation requires two-step verification and it is not set up yet: Connect and
+    /// Disconnect wait for that (the server refuses them until then), and the card says so.
+    #[prop(optional)]
+    held: bool,
 ) -> impl IntoView {
     if status.rows.is_empty() {
         return ().into_any();
     }
     let local = status.rows.iter().any(|r| r.provider.local);
+    let held_id = crate::components::scoped_id("connected-held");
+    let held_by = held.then(|| held_id.clone());
     view! {
         <Card id="connected-accounts" title="Connected accounts">
             <p class="muted">"Sign in with an account you already have elsewhere. Gatehouse never sees your password there."</p>
+            {held.then(|| view! {
+                <p class="muted" id=held_id.clone()>"Your organisation requires two-step verification first. Set it up above; then you can connect and disconnect accounts here."</p>
+            })}
             <StatusMessage message=notice/>
             {move || info.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
             <ErrorMessage message=error/>
             <ul class="connected-list">
                 {status.rows.into_iter().map(|row| view! {
-                    <ConnectedRow row pending panel on_connect on_disconnect/>
+                    <ConnectedRow row pending panel on_connect on_disconnect held_by=held_by.clone()/>
                 }).collect_view()}
             </ul>
             {local.then(|| view! {
@@ -227,9 +237,12 @@ fn ConnectedRow(
     on_connect: Callback<ProviderKind>,
     /// Disconnects a provider, and signs out the sessions that signed in with it (true).
     on_disconnect: Callback<(ProviderKind, bool)>,
+    /// The id of the card's note that says why its buttons wait (`ConnectedAccountsCard`'s `held`).
+    held_by: Option<String>,
 ) -> impl IntoView {
     let kind = row.provider.kind;
-    let can_disconnect = row.can_disconnect;
+    let held = held_by.is_some();
+    let can_disconnect = row.can_disconnect && !held;
     let name = kind.name();
     let why_id = crate::components::scoped_id(&format!("connected-{}-why", kind.slug()));
     let Some(account) = row.connected else {
@@ -240,8 +253,8 @@ fn ConnectedRow(
                     <p class="muted">"Not connected"</p>
                 </div>
                 <div class="connected-actions">
-                    <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
-                        aria-label=format!("Connect {name}")
+                    <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get() || held
+                        aria-label=format!("Connect {name}") aria-describedby=held_by
                         on:click=move |_| on_connect.run(kind)>"Connect"</button>
                 </div>
             </li>
@@ -264,7 +277,7 @@ fn ConnectedRow(
                         None => view! { <span>"Not used to sign in yet"</span> }.into_any(),
                     }}
                 </p>
-                {(!can_disconnect).then(|| view! {
+                {(!row.can_disconnect).then(|| view! {
                     <p class="muted connected-why" id=why_id.clone()>"This is your only way to sign in. Set a password or add a passkey first."</p>
                 })}
             </div>
@@ -272,7 +285,7 @@ fn ConnectedRow(
                 <button type="button" class="btn btn-secondary btn-sm"
                     disabled=move || pending.get() || !can_disconnect
                     aria-label=format!("Disconnect {name}")
-                    aria-describedby=(!can_disconnect).then(|| why_id.clone())
+                    aria-describedby=held_by.clone().or_else(|| (!can_disconnect).then(|| why_id.clone()))
                     on:click=move |_| panel.set(ConnectedPanel::Disconnecting(kind))>"Disconnect"</button>
             </div>
             {move || (panel.get() == ConnectedPanel::Disconnecting(kind)).then(|| {

@@ -137,7 +137,11 @@ pub fn SecurityPage() -> impl IntoView {
                             )}
                             {move || (!two_factor_first.get()).then(two_factor_view)}
                             {drawn_from(shown, |a, b| a.passkeys == b.passkeys, Box::new(move |o| passkeys.view(o).into_any()))}
-                            {drawn_from(shown, |a, b| a.connected_accounts == b.connected_accounts, Box::new(move |o| connected_accounts.view(o).into_any()))}
+                            {drawn_from(
+                                shown,
+                                |a, b| a.connected_accounts == b.connected_accounts && TwoFactorSection::first(a) == TwoFactorSection::first(b),
+                                Box::new(move |o| connected_accounts.view(o).into_any()),
+                            )}
                             {drawn_from(shown, |a, b| a.sessions == b.sessions && a.session_lifetime == b.session_lifetime, Box::new(move |o| sessions.view(o).into_any()))}
                             {activity.view()}
                             <ComingSoonCard

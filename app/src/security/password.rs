@@ -120,6 +120,7 @@ impl PasswordSection {
                 email=o.viewer.email.clone()
                 display_name=o.viewer.display_name.clone().unwrap_or_default()
                 has_second_factor=o.two_factor.enabled.is_some()
+                held=super::two_factor::TwoFactorSection::first(o)
                 open=ctx.password_open
                 focus=ctx.password_focus
                 pending
@@ -235,6 +236,10 @@ pub fn PasswordCard(
     #[prop(optional, into)]
     error_field: Signal<Option<&'static str>>,
     #[prop(optional, into)] success: Signal<Option<String>>,
+    /// The organisation requires two-step verification and it is not set up yet: the button waits
+    /// for that (the server refuses a change until then), and says so.
+    #[prop(optional)]
+    held: bool,
     on_submit: Callback<PasswordChange>,
 ) -> impl IntoView {
     let open = open.unwrap_or_else(|| RwSignal::new(initially_open));
@@ -327,12 +332,14 @@ pub fn PasswordCard(
         })
     };
     let meter_id = crate::components::scoped_id("new_password-strength");
+    let held_id = crate::components::scoped_id("password-held");
+    let held_by = held.then(|| held_id.clone());
     view! {
         <Card id="password" title="Password" header_extra=ViewFn::from(move || {
-            let opener_id = opener_id.clone();
+            let (opener_id, held_by) = (opener_id.clone(), held_by.clone());
             view! {
             {move || (!open.get()).then(|| view! {
-                <button type="button" id=opener_id.clone() class="btn btn-secondary" on:click=move |_| {
+                <button type="button" id=opener_id.clone() class="btn btn-secondary" disabled=held aria-describedby=held_by.clone() on:click=move |_| {
                     open.set(true);
                     // (the button goes, and the focus with it: to the form's first field instead)
                     if let Some(focus) = focus {
@@ -343,6 +350,10 @@ pub fn PasswordCard(
             }
         })>
             {summary}
+            // (on the page, not in a tooltip: see Turn off's reason in Two-step verification)
+            {held.then(|| view! {
+                <p class="muted" id=held_id.clone()>{format!("Your organisation requires two-step verification first. Set it up above; then you can {} here.", if has_password { "change your password" } else { "set a password" })}</p>
+            })}
             <StatusMessage message=success/>
             <Show when=move || open.get()>
                 <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")

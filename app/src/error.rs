@@ -103,7 +103,7 @@ impl LinkIssue {
     pub fn sentence(self) -> &'static str {
         match self {
             LinkIssue::Invalid => "This link isn't valid. Check that you opened the whole link from the email, or ask for a new one.",
-            LinkIssue::Expired => "This link has expired. Ask for a new one; it will work for a while after it arrives.",
+            LinkIssue::Expired => "This link has expired. Ask for a new one; it works for 60 minutes after it arrives.",
             LinkIssue::Used => "This link was already used, and each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent, so it no longer works. Sign in, or ask for a new link.",
             LinkIssue::AccountExists => "An account with this email address was created after this link was sent, so the link no longer works. Sign in to it the way you set it up: with its password, a passkey, Google or GitHub.",
@@ -115,7 +115,7 @@ impl LinkIssue {
     pub fn under_title(self) -> &'static str {
         match self {
             LinkIssue::Invalid => "Check that you opened the whole link from the email, or ask for a new one.",
-            LinkIssue::Expired => "Ask for a new link; it will work for a while after it arrives.",
+            LinkIssue::Expired => "Ask for a new link; it works for 60 minutes after it arrives.",
             LinkIssue::Used => "Each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent. Sign in, or ask for a new link.",
             LinkIssue::AccountExists => self.sentence(),
@@ -219,6 +219,18 @@ mod tests {
                 assert!(!under.starts_with(issue.title()), "{issue:?}: {under}");
             }
         }
+    }
+
+    /// An expired sign-up or reset link's page says how long the next one works: as long as the
+    /// server makes them work.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn an_expired_link_says_how_long_a_new_one_works() {
+        use domain::auth::email_links::{RESET_LINK_MINUTES, SIGN_UP_LINK_MINUTES};
+        assert_eq!(SIGN_UP_LINK_MINUTES, RESET_LINK_MINUTES, "one sentence serves both");
+        let said = format!("it works for {SIGN_UP_LINK_MINUTES} minutes after it arrives.");
+        assert!(LinkIssue::Expired.sentence().ends_with(&said), "{}", LinkIssue::Expired.sentence());
+        assert!(LinkIssue::Expired.under_title().ends_with(&said), "{}", LinkIssue::Expired.under_title());
     }
 
     #[test]

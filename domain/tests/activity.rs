@@ -1705,6 +1705,17 @@ async fn a_notice_says_a_chosen_name_without_a_link_in_it(db: PgPool) {
     assert!(!text.contains("evil.example"), "{text}");
 }
 
+/// A disconnection's notice names the account at the provider, as the connection's does: an owner
+/// with two Google accounts knows which one no longer signs in.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_disconnection_notice_names_the_providers_account(db: PgPool) {
+    let svc = services(db.clone());
+    make_change(&svc, EventKind::ProviderDisconnected, "grace@example.test").await;
+    let (subject, text) = mails(&db, "grace@example.test", "security_notice").await.pop().unwrap();
+    assert_eq!(subject, "Google was disconnected from your Gatehouse account");
+    assert!(text.contains("Signing in with the Google account grace[@]example[.]test no longer works."), "{text}");
+}
+
 /// Notices not made here: connecting Google or GitHub finishes only with the provider's answer
 /// (the fake provider is testkit's `idp` feature, which the domain tests do not enable;
 /// server/tests/providers.rs connects through it); a copied passkey refused needs two instances,

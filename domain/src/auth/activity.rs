@@ -204,7 +204,10 @@ fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, s
         ),
         ProviderDisconnected => (
             format!("{provider} was disconnected from your {site} account"),
-            format!("Signing in with {provider} no longer works."),
+            match identity {
+                Some(i) => format!("Signing in with the {provider} account {i} no longer works."),
+                None => format!("Signing in with {provider} no longer works."),
+            },
         ),
         // (whoever got in could otherwise sign the owner out of every device without a word)
         OtherSessionsRevoked => (

@@ -170,11 +170,16 @@ pub async fn revoke_signed_in_with(
 }
 
 /// Unlinks the account's identity at `provider`; `false` if it had none.
-pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!("DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2", user_id.0, provider.as_str())
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
+/// Deletes the account's link to `provider`; answers, when there was one, how the owner knows that
+/// account there (its email, or its GitHub login), if the provider said.
+pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<Option<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING COALESCE(email, login)",
+        user_id.0,
+        provider.as_str()
+    )
+    .fetch_optional(db)
+    .await
 }
 
 // ---- flows ---------------------------------------------------------------------------------

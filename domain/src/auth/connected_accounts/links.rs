@@ -37,9 +37,9 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     } else {
         0
     };
-    if !db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? {
+    let Some(identity) = db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? else {
         return Err(DomainError::NotFound);
-    }
+    };
     // (a link to a provider this server no longer offers is not a way to sign in: removing it
     // leaves as many as there were)
     if methods <= 1 && svc.providers.is_enabled(provider) {
@@ -47,7 +47,12 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     }
     crate::auth::activity::sessions_ended_with(&mut tx, auth, ended, provider.name(), client, now).await?;
     db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
-    let event = crate::db::events::NewEvent { detail: Some(provider.name()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected) };
+    // (named in the notice, as the connection's was: "the Google account kim@acme.test")
+    let event = crate::db::events::NewEvent {
+        detail: Some(provider.name()),
+        identity: identity.as_deref(),
+        ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected)
+    };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
     Ok(ended)

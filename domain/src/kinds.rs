@@ -90,7 +90,14 @@ impl SignInMethod {
     /// The sign-in proved a second factor: an authenticator code, a backup code, or a passkey
     /// (both factors in one).
     pub fn proved_second_factor(self) -> bool {
-        !matches!(self, SignInMethod::Password | SignInMethod::Google | SignInMethod::GitHub)
+        // (each listed: a new one-factor method must not count as proven by default, as ending
+        // the one-factor sessions on Enterprise relies on this)
+        use SignInMethod::*;
+        match self {
+            Password | Google | GitHub => false,
+            PasswordAndAuthenticator | PasswordAndBackupCode | Passkey | GoogleAndAuthenticator | GoogleAndBackupCode | GitHubAndAuthenticator
+            | GitHubAndBackupCode => true,
+        }
     }
 
     /// A sign-in whose first step was `provider` (or the password, for `None`), and whose second

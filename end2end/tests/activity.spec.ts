@@ -183,6 +183,16 @@ test('"It was me" on the email\'s page answers the sign-in (the page stops askin
     await expect(p.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
     // (the router drew the page and said "You were signed out of this device": it never was signed in)
     await expect(p.getByText('You were signed out of this device')).toHaveCount(0);
+    // reported from a second tab while the first still shows the link's page: the first tab's
+    // "It was me" says the link was used, instead of drawing the same page again
+    await gotoHydrated(p, notMe);
+    const second = await reader.newPage();
+    await gotoHydrated(second, notMe);
+    await second.getByRole('button', { name: 'Secure my account' }).click();
+    await expect(second.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
+    await p.getByRole('button', { name: 'It was me' }).click();
+    await expect(p.getByRole('heading', { level: 1 })).toHaveText('This link was already used');
+    await expect(p.getByRole('heading', { level: 1 })).toBeFocused();
   } finally {
     await reader.close();
   }

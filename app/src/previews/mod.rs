@@ -176,6 +176,9 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="sign-in-prompt" caption="New sign-in near a known place" view=ViewFn::from(move || view! {
                     <SignInPromptCard prompt=sign_in_prompt(Some("Berlin")) pending=false on_yes=noop on_no=noop/>
                 })/>
+                <State slug="sign-in-prompt-held" caption="Enterprise, before two-step verification is set up: the answers wait" view=ViewFn::from(move || view! {
+                    <SignInPromptCard prompt=sign_in_prompt(Some("Berlin")) pending=false held=true on_yes=noop on_no=noop/>
+                })/>
                 <State slug="sign-in-prompt-unknown" caption="Unknown location, phone width" phone=true view=ViewFn::from(move || view! {
                     <SignInPromptCard prompt=sign_in_prompt(None) pending=false on_yes=noop on_no=noop/>
                 })/>
@@ -358,6 +361,14 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="passkeys" title="Passkeys">
                 <State slug="passkeys-none" caption="None yet" view=passkeys(vec![], true, PasskeyPanel::None, true, None)/>
+                <State slug="passkeys-held" caption="Enterprise, signed in without a second factor: Rename and Remove wait" view=ViewFn::from(move || {
+                    let panel = RwSignal::new(PasskeyPanel::None);
+                    let items = vec![passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, None)];
+                    view! {
+                        <PasskeysCard status=PasskeysView { items, can_remove: true } supported=true pending=false held=true
+                            panel on_add=noop_text on_rename=noop_pair on_remove=noop_remove/>
+                    }
+                })/>
                 <State slug="passkeys-one" caption="One, synced, never used" view=passkeys(
                     vec![passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, None)], true, PasskeyPanel::None, true, None)/>
                 <State slug="passkeys-several" caption="Several providers" view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>

@@ -118,7 +118,11 @@ pub fn SecurityPage() -> impl IntoView {
                                 })/>
                             })}
                             {prompt.said()}
-                            {drawn_from(shown, |a, b| a.prompt == b.prompt, Box::new(move |o| prompt.view(o).into_any()))}
+                            {drawn_from(
+                                shown,
+                                |a, b| a.prompt == b.prompt && TwoFactorSection::first(a) == TwoFactorSection::first(b),
+                                Box::new(move |o| prompt.view(o).into_any()),
+                            )}
                             {drawn_from(shown, |a, b| a.verification == b.verification, Box::new(move |o| reverify.banner(o).into_any()))}
                             {drawn_from(
                                 shown,
@@ -132,11 +136,20 @@ pub fn SecurityPage() -> impl IntoView {
                             {move || two_factor_first.get().then(two_factor_view)}
                             {drawn_from(
                                 shown,
-                                |a, b| a.password == b.password && a.viewer == b.viewer && a.two_factor.enabled.is_some() == b.two_factor.enabled.is_some(),
+                                |a, b| {
+                                    a.password == b.password
+                                        && a.viewer == b.viewer
+                                        && a.two_factor.enabled.is_some() == b.two_factor.enabled.is_some()
+                                        && TwoFactorSection::first(a) == TwoFactorSection::first(b)
+                                },
                                 Box::new(move |o| password.view(o).into_any()),
                             )}
                             {move || (!two_factor_first.get()).then(two_factor_view)}
-                            {drawn_from(shown, |a, b| a.passkeys == b.passkeys, Box::new(move |o| passkeys.view(o).into_any()))}
+                            {drawn_from(
+                                shown,
+                                |a, b| a.passkeys == b.passkeys && TwoFactorSection::first(a) == TwoFactorSection::first(b),
+                                Box::new(move |o| passkeys.view(o).into_any()),
+                            )}
                             {drawn_from(
                                 shown,
                                 |a, b| a.connected_accounts == b.connected_accounts && TwoFactorSection::first(a) == TwoFactorSection::first(b),

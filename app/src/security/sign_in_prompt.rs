@@ -124,6 +124,7 @@ impl SignInPromptSection {
                         error
                         on_yes=Callback::new(move |_| { confirm.dispatch(ConfirmSignIn { alert_id: id.clone() }); })
                         on_no=Callback::new(move |_| secure.dispatch(SecureAccount { alert_id: id2.clone() }))
+                        held=super::two_factor::TwoFactorSection::first(o)
                     />
                 }
             })}
@@ -156,7 +157,13 @@ pub fn SignInPromptCard(
     #[prop(optional, into)] error: Signal<Option<String>>,
     on_yes: Callback<()>,
     on_no: Callback<()>,
+    /// The organisation requires two-step verification and this session has not met it: the
+    /// answers wait (the server refuses them until then), and the card says what can be done now.
+    #[prop(optional)]
+    held: bool,
 ) -> impl IntoView {
+    let held_id = crate::components::scoped_id("sign-in-prompt-held");
+    let held_by = held.then(|| held_id.clone());
     let near = match &prompt.place {
         Some(place) => format!(", near {place}"),
         None => String::new(),
@@ -177,11 +184,16 @@ pub fn SignInPromptCard(
                 }
             </p>
             <ErrorMessage message=error/>
+            {held.then(|| view! {
+                <p class="notice notice-warning" id=held_id.clone()>"Your organisation requires two-step verification first: set it up below, then answer here. If this wasn't you, you can already sign that device out under Sessions."</p>
+            })}
             <div class="form-actions">
-                <button type="button" class="btn btn-secondary" disabled=move || pending.get() on:click=move |_| on_yes.run(())>
+                <button type="button" class="btn btn-secondary" disabled=move || pending.get() || held aria-describedby=held_by.clone()
+                    on:click=move |_| on_yes.run(())>
                     "Yes, it was me"
                 </button>
-                <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_no.run(())>
+                <button type="button" class="btn btn-danger" disabled=move || pending.get() || held aria-describedby=held_by.clone()
+                    on:click=move |_| on_no.run(())>
                     "No, secure my account"
                 </button>
             </div>

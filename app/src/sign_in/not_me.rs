@@ -25,8 +25,26 @@ pub fn NotMePage() -> impl IntoView {
         Some(AppError::LinkUnusable(_)) | None => None,
         Some(e) => Some(e.to_string()),
     };
-    // (the latest answer's: a refused report, then a refused "It was me", says the second)
-    let error = Signal::derive(move || shown(mine.value().get().and_then(Result::err)).or_else(|| shown(action.value().get().and_then(Result::err))));
+    // (the latest answer's: a refused report, then a refused "It was me", says the second; a memo,
+    // so an answer that replaces the form does not also wake what it takes away)
+    let error: Signal<Option<String>> =
+        Memo::new(move |_| shown(mine.value().get().and_then(Result::err)).or_else(|| shown(action.value().get().and_then(Result::err)))).into();
+    // What the page shows: the form until an answer replaces it; a link used up or expired since
+    // the page was opened (reported from another tab, say) says so, whichever button met it
+    let outcome = Memo::new(move |_| {
+        let gone = |e: Option<AppError>| match e {
+            Some(AppError::LinkUnusable(issue)) => Some(issue),
+            _ => None,
+        };
+        match (action.value().get(), mine.value().get()) {
+            (Some(Ok(done)), _) => Outcome::Reported(done),
+            (_, Some(Ok(()))) => Outcome::Mine,
+            (report, confirm) => match gone(report.and_then(Result::err)).or_else(|| gone(confirm.and_then(Result::err))) {
+                Some(issue) => Outcome::Gone(issue),
+                None => Outcome::Asking,
+            },
+        }
+    });
     let (reporting, confirming) = (action.pending(), mine.pending());
     let pending = Signal::derive(move || reporting.get() || confirming.get());
     let on_confirm = Callback::new(move |_| {
@@ -41,13 +59,13 @@ pub fn NotMePage() -> impl IntoView {
         <Title text="This wasn't me · Gatehouse"/>
         <PageFrame>
             <div class="auth-card">
-                {move || match action.value().get() {
-                    Some(Ok(done)) => view! { <NotMeDone done/> }.into_any(),
-                    _ if matches!(mine.value().get(), Some(Ok(()))) => view! { <NotMeMine/> }.into_any(),
-                    Some(Err(AppError::LinkUnusable(issue))) => view! {
-                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password" sentence=issue.report_sentence()/>
+                {move || match outcome.get() {
+                    Outcome::Reported(done) => view! { <NotMeDone done/> }.into_any(),
+                    Outcome::Mine => view! { <NotMeMine/> }.into_any(),
+                    Outcome::Gone(issue) => view! {
+                        <LinkProblem issue again_href="/forgot-password" again_label="Reset your password" sentence=issue.report_sentence() replaced_form=true/>
                     }.into_any(),
-                    _ => view! {
+                    Outcome::Asking => view! {
                         <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                             {move || Suspend::new(async move {
                                 match link.await {
@@ -64,6 +82,15 @@ pub fn NotMePage() -> impl IntoView {
             </div>
         </PageFrame>
     }
+}
+
+/// What the link's page shows once it was opened.
+#[derive(Clone, PartialEq)]
+enum Outcome {
+    Asking,
+    Reported(NotMeDoneView),
+    Mine,
+    Gone(crate::error::LinkIssue),
 }
 
 /// The sign-in the link is about, and the one button.
@@ -91,8 +118,8 @@ pub fn NotMeConfirm(
             <dt>"Approximate location"</dt><dd>{format!("{} (IP address {})", sign_in.location, sign_in.ip)}</dd>
             <dt>"Signed in with"</dt><dd>{sign_in.method}</dd>
         </dl>
-        // (a session of the account said Yes: the owner, or whoever holds an older session, so
-        // the report stays the owner's to make)
+        // (someone said it was theirs: the owner, whoever holds an older session (the page's
+        // Yes) or whoever reads the mailbox (It was me), so the report stays the owner's to make)
         {marked.map(|at| view! {
             <p class="notice notice-warning">{move || format!("This sign-in was marked as yours on {}. If you didn't do that, or it wasn't you after all, report it here.", at())}</p>
         })}
@@ -112,6 +139,10 @@ pub fn NotMeConfirm(
     }
 }
 
+/// What the page says after "It was me" (72: `domain::auth::activity::ALERT_LINK_HOURS`, which a
+/// test holds it to).
+const MINE: &str = "Thanks. We won't ask about this sign-in again. If you find out later that it wasn't you, this email's link still reports it until it expires, 72 hours after the sign-in.";
+
 /// After "It was me".
 #[component]
 pub fn NotMeMine() -> impl IntoView {
@@ -121,8 +152,7 @@ pub fn NotMeMine() -> impl IntoView {
     view! {
         <div class="stack" id=id role="status" tabindex="-1">
             <h1>"Marked as yours"</h1>
-            <p>"Thanks. We won't ask about this sign-in again. If you find out later that it wasn't you, this email's link still reports it until it expires, 72 hours after the sign-in."</p>
-            // (72: `domain::auth::activity::ALERT_LINK_HOURS`)
+            <p>{MINE}</p>
             <div class="form-actions">
                 // (a page load, not the router's: the server sends a browser signed in to nothing
                 // to sign-in, where the router's page said "You were signed out of this device")
@@ -191,5 +221,14 @@ pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
                 <a class="btn btn-primary" href="/sign-in">"Sign in"</a>
             </div>
         </div>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn after_it_was_me_the_page_says_how_long_the_link_still_reports() {
+        let hours = domain::auth::activity::ALERT_LINK_HOURS;
+        assert!(super::MINE.contains(&format!("until it expires, {hours} hours after the sign-in")), "{}", super::MINE);
     }
 }

@@ -136,6 +136,10 @@ pub async fn device_after_enrolment(svc: &Services, auth: &AuthSession, client: 
     Ok(Some(svc.device_cookies.issue(client.device.as_ref(), auth.user_id, dated)))
 }
 
+/// How the activity names the sessions a setup ended on Enterprise ("Ended the other session that
+/// signed in with …").
+const ONE_FACTOR: &str = "a password, Google or GitHub alone";
+
 /// What finishing a first setup did.
 #[derive(Debug)]
 pub struct Enabled {
@@ -186,10 +190,15 @@ pub async fn finish_enrolment(
     db::two_factor::replace_backup_codes(&mut tx, auth.user_id, &hashes, now).await?;
     // (the plan as it is now, held until the commit: see `disable`)
     let signed_out = if db::organizations::plan_held(&mut *tx, auth.user_id).await? == Plan::Enterprise {
-        db::sessions::revoke_without_second_factor(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::SecondFactorRequired).await?
+        let (created_after, seen_after) = crate::auth::sessions::live_after(&svc.sessions, Plan::Enterprise, now);
+        let reason = RevokeReason::SecondFactorRequired;
+        db::sessions::revoke_without_second_factor(&mut *tx, auth.user_id, auth.session_id, created_after, seen_after, now, reason).await?
     } else {
         0
     };
+    // (in the activity, "Ended the other session that signed in with …"; and, as after a Revoke,
+    // whoever held it is a stranger again for alerts)
+    crate::auth::activity::sessions_ended_with(&mut tx, auth, signed_out, ONE_FACTOR, client, now).await?;
     crate::auth::activity::record(&mut tx, svc, crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::TotpEnabled), client, now).await?;
     tx.commit().await?;
     Ok(Enabled { codes, signed_out })

@@ -28,6 +28,12 @@ pub async fn set_plan(db: impl PgExecutor<'_>, id: OrganizationId, plan: Plan) -
     Ok(r.rows_affected() == 1)
 }
 
+/// Locks the organisation's members' rows (in id order) for the rest of the transaction.
+pub async fn lock_members(db: impl PgExecutor<'_>, id: OrganizationId) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT id FROM users WHERE organization_id = $1 ORDER BY id FOR NO KEY UPDATE", id.0).fetch_all(db).await?;
+    Ok(())
+}
+
 /// The account's plan, with its organisation's row held (`FOR SHARE`) until the caller's
 /// transaction ends: a plan change (`set_plan`) that began first is waited for and read, one that
 /// begins after waits for the caller. Free outside any organisation. Take the account's row first

@@ -1,7 +1,7 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::ids::{PasskeyId, SessionId, UserId};
+use crate::ids::{OrganizationId, PasskeyId, SessionId, UserId};
 use crate::kinds::{RevokeReason, SignInMethod};
 use crate::plan::Plan;
 
@@ -258,26 +258,56 @@ pub async fn revoke_others(
     Ok(r.rows_affected())
 }
 
-/// Revokes every session of the account but `keep` that signed in without proving a second
-/// factor (a password, Google or GitHub alone: `SignInMethod::proved_second_factor`); answers how
-/// many ended.
+/// The sign-in methods that proved no second factor (`SignInMethod::proved_second_factor`), as
+/// `sessions.auth_method` stores them.
+fn one_factor_methods() -> Vec<&'static str> {
+    SignInMethod::ALL.iter().filter(|m| !m.proved_second_factor()).map(|m| m.as_str()).collect()
+}
+
+/// Revokes the account's live sessions (as `revoke_live` counts them: created after
+/// `created_after`, seen after `seen_after`) but `keep` that signed in without proving a second
+/// factor (a password, Google or GitHub alone); answers how many ended.
+#[allow(clippy::too_many_arguments)]
 pub async fn revoke_without_second_factor(
     db: impl PgExecutor<'_>,
     user_id: UserId,
     keep: SessionId,
+    created_after: OffsetDateTime,
+    seen_after: OffsetDateTime,
     now: OffsetDateTime,
     reason: RevokeReason,
 ) -> Result<u64, sqlx::Error> {
-    let one_factor: Vec<&str> =
-        crate::kinds::SignInMethod::ALL.iter().filter(|m| !m.proved_second_factor()).map(|m| m.as_str()).collect();
     let r = sqlx::query!(
-        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND auth_method = ANY($5)",
+        "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
+         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4 AND auth_method = ANY($7)",
         user_id.0,
         keep.0,
+        created_after,
+        seen_after,
         now,
         reason.as_str(),
-        &one_factor as &[&str],
+        &one_factor_methods() as &[&str],
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Revokes, for every member of organisation `org` on the Enterprise plan whose account has an
+/// authenticator app, the sessions that signed in without proving a second factor, but the one
+/// that set the app up (an account that joins, or whose organisation moves to Enterprise, with the
+/// app already on: its sessions from before the app would otherwise keep the whole account where
+/// a second factor is required). Answers how many ended.
+pub async fn revoke_members_without_second_factor(db: impl PgExecutor<'_>, org: OrganizationId, now: OffsetDateTime) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        "UPDATE sessions s SET revoked_at = $2, revoked_reason = $3
+         FROM users u JOIN organizations o ON o.id = u.organization_id JOIN totp_credentials c ON c.user_id = u.id
+         WHERE o.id = $1 AND o.plan = 'enterprise' AND s.user_id = u.id AND s.revoked_at IS NULL
+           AND s.auth_method = ANY($4) AND s.id IS DISTINCT FROM c.added_by_session",
+        org.0,
+        now,
+        RevokeReason::SecondFactorRequired.as_str(),
+        &one_factor_methods() as &[&str],
     )
     .execute(db)
     .await?;

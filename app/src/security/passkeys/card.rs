@@ -37,9 +37,16 @@ pub fn PasskeysCard(
     on_rename: Callback<(String, String)>,
     /// Removes a passkey (id), and signs out the sessions that signed in with it (true).
     on_remove: Callback<(String, bool)>,
+    /// The organisation requires two-step verification and this session has not met it: New
+    /// passkey works (a passkey's sign-in meets it), Rename and Remove wait (the server refuses
+    /// them until then), and the card says so.
+    #[prop(optional)]
+    held: bool,
 ) -> impl IntoView {
     let count = status.items.len();
     let can_remove = status.can_remove;
+    let held_id = crate::components::scoped_id("passkeys-held");
+    let held_by = held.then(|| held_id.clone());
     let items = status.items.clone();
     let new_name = RwSignal::new(String::new());
     // a name the server would refuse is refused here, before the device makes a passkey that the
@@ -53,7 +60,7 @@ pub fn PasskeysCard(
     } else {
         view! {
             <ul class="passkey-list">
-                {items.iter().cloned().map(|p| view! { <PasskeyRow passkey=p can_remove pending panel on_remove/> }).collect_view()}
+                {items.iter().cloned().map(|p| view! { <PasskeyRow passkey=p can_remove pending panel on_remove held_by=held_by.clone()/> }).collect_view()}
             </ul>
         }
         .into_any()
@@ -112,6 +119,10 @@ pub fn PasskeysCard(
             <StatusMessage message=notice/>
             <ErrorMessage message=error/>
             {list}
+            // (once there is something to rename or remove)
+            {(held && count > 0).then(|| view! {
+                <p class="muted passkeys-held" id=held_id.clone()>"Your organisation requires two-step verification first. Set up an authenticator app above, or sign in with a passkey; then you can rename and remove passkeys here."</p>
+            })}
             {renaming}
             <div class="card-footer">
                 {move || if !supported.get() {
@@ -148,7 +159,10 @@ fn PasskeyRow(
     #[prop(into)] pending: Signal<bool>,
     panel: RwSignal<PasskeyPanel>,
     on_remove: Callback<(String, bool)>,
+    /// The id of the card's note that says why Rename and Remove wait (`PasskeysCard`'s `held`).
+    held_by: Option<String>,
 ) -> impl IntoView {
+    let held = held_by.is_some();
     let id = passkey.id.clone();
     let sessions = passkey.sessions;
     let (rename_id, remove_id, confirm_id, confirm_remove) = (id.clone(), id.clone(), id.clone(), id.clone());
@@ -174,13 +188,13 @@ fn PasskeyRow(
                 {(!can_remove).then(|| view! { <p class="muted passkey-why" id=why_id.clone()>"This is your only way to sign in. Add a password or another passkey first."</p> })}
             </div>
             <div class="passkey-actions">
-                <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get()
-                    aria-label=format!("Rename {name}")
+                <button type="button" class="btn btn-secondary btn-sm" disabled=move || pending.get() || held
+                    aria-label=format!("Rename {name}") aria-describedby=held_by.clone()
                     on:click=move |_| panel.set(PasskeyPanel::Renaming(rename_id.clone()))>"Rename"</button>
                 <button type="button" class="btn btn-secondary btn-sm"
-                    disabled=move || pending.get() || !can_remove
+                    disabled=move || pending.get() || !can_remove || held
                     aria-label=format!("Remove {}", passkey.name)
-                    aria-describedby=(!can_remove).then(|| why_id.clone())
+                    aria-describedby=held_by.clone().or_else(|| (!can_remove).then(|| why_id.clone()))
                     on:click=move |_| panel.set(PasskeyPanel::Removing(remove_id.clone()))>"Remove"</button>
             </div>
             {move || (panel.get() == PasskeyPanel::Removing(confirm_id.clone())).then(|| {

@@ -257,6 +257,7 @@ impl PasskeysSection {
                 on_add
                 on_rename
                 on_remove
+                held=super::two_factor::TwoFactorSection::first(o)
             />
         }
     }

@@ -73,7 +73,9 @@ pub async fn finish_totp_change(code: String, #[server(default)] setup: String) 
 ///   browser's device cookie renewed (`device_after_enrolment`: its own throttle path); on
 ///   Enterprise, the account's other sessions that signed in without a second factor end.
 /// - Errors: `Invalid { field: "code" }` (wrong or empty code, the setup expired, or `setup` — the
-///   one the page shows — was started again in another tab), `ReverifyRequired`, `Unavailable`.
+///   one the page shows — was started again in another tab), `ReverifyRequired`, `NotSignedIn`
+///   (this session ended meanwhile: on Enterprise, another one-factor session's setup ends it),
+///   `Unavailable`.
 #[server(prefix = "/api", endpoint = "security/two-factor/finish")]
 pub async fn finish_totp_setup(code: String, #[server(default)] setup: String) -> Result<TotpTurnedOn, AppError> {
     use crate::server::{auth_for_setup, client, fail, reject, services, set_device_cookie};
@@ -279,6 +281,8 @@ impl TwoFactorSection {
             begin.dispatch(BeginTotpSetup {});
         });
         let on_change = Callback::new(move |_| {
+            // (a first setup's result, "We signed out 1 other session…", is old news now)
+            finish.action.value().set(None);
             finish_change.action.value().set(None);
             disable.action.value().set(None);
             begin_change.dispatch(BeginTotpChange {});

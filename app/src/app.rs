@@ -12,7 +12,7 @@ use crate::previews::PreviewsPage;
 #[cfg(not(feature = "previews"))]
 use NotFound as PreviewsPage;
 use crate::security::SecurityPage;
-use crate::sign_in::links::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordPage};
+use crate::sign_in::link_pages::{FinishSignUpPage, ForgotPasswordPage, ResetPasswordPage};
 use crate::sign_in::not_me::NotMePage;
 use crate::sign_in::{SignInPage, SignUpPage};
 

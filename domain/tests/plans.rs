@@ -89,32 +89,31 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(p.longest_lifetime(), Duration::days(30));
 }
 
+/// `email` signs up (the first session), then signs in again with the password (the second).
+async fn signed_in_twice(svc: &Services, email: &str) -> (domain::ids::UserId, SessionToken, SessionToken) {
+    let (user, signed_up) = sign_up(svc, email, None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
+    let other = domain::auth::accounts::sign_in(svc, email, &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
+    (user, signed_up.token, other)
+}
+
+/// The session of `token` sets up the authenticator app.
+async fn set_up_app(svc: &Services, token: &SessionToken) -> domain::auth::two_factor::Enabled {
+    use domain::auth::{totp, two_factor};
+    let session = authenticate(svc, token).await.unwrap().unwrap();
+    let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
+    let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
+    two_factor::finish_enrolment(svc, &session, &code, None, &ClientInfo::default()).await.unwrap()
+}
+
 /// An Enterprise member's sessions that signed in with the password alone could only set up the
 /// app. Once the owner sets it up in one of them, the others end (a stranger who had the password
 /// would otherwise gain the whole account from the owner's setup); the session that set it up
 /// stays. On Free nothing else ends: there those sessions were never held back.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn on_enterprise_setting_up_the_app_signs_out_the_sessions_that_signed_in_without_a_code(db: PgPool) {
-    use domain::auth::{accounts, totp, two_factor};
+    use domain::auth::accounts;
     let svc = services(db.clone());
-    let set_up = |email: &'static str| {
-        let svc = &svc;
-        async move {
-            let (user, signed_up) = sign_up(svc, email, None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
-            let other = accounts::sign_in(svc, email, &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
-            (user, signed_up.token, other)
-        }
-    };
-    let finish = |token: SessionToken| {
-        let svc = &svc;
-        async move {
-            let session = authenticate(svc, &token).await.unwrap().unwrap();
-            let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
-            let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
-            two_factor::finish_enrolment(svc, &session, &code, None, &ClientInfo::default()).await.unwrap()
-        }
-    };
-    let (member, owner, earlier) = set_up("kim@acme.test").await;
+    let (member, owner, earlier) = signed_in_twice(&svc, "kim@acme.test").await;
     // two more: one that signed in with Google alone, one that proved a second factor (as a
     // passkey's or a code's sign-in records it; made by hand, as none can happen before the setup)
     let google = accounts::sign_in(&svc, "kim@acme.test", &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
@@ -127,7 +126,7 @@ async fn on_enterprise_setting_up_the_app_signs_out_the_sessions_that_signed_in_
     organizations::add_member(&svc, acme, member).await.unwrap();
     assert!(authenticate(&svc, &earlier).await.unwrap().unwrap().must_set_up_second_factor());
 
-    let on = finish(owner.clone()).await;
+    let on = set_up_app(&svc, &owner).await;
     assert_eq!((on.codes.len(), on.signed_out), (10, 2));
     assert!(live(&svc, &owner).await, "the session that set the app up stays");
     assert!(live(&svc, &proved).await, "a session that proved a second factor stays");
@@ -139,8 +138,8 @@ async fn on_enterprise_setting_up_the_app_signs_out_the_sessions_that_signed_in_
     let ended: Vec<String> = sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'session_revoked'").fetch_all(&db).await.unwrap();
     assert_eq!(ended, ["2 other sessions that signed in with a password, Google or GitHub alone"]);
 
-    let (_, solo, solo_earlier) = set_up("solo@example.test").await;
-    assert_eq!(finish(solo).await.signed_out, 0);
+    let (_, solo, solo_earlier) = signed_in_twice(&svc, "solo@example.test").await;
+    assert_eq!(set_up_app(&svc, &solo).await.signed_out, 0);
     assert!(live(&svc, &solo_earlier).await, "Free: a session from before the app stays");
 }
 
@@ -150,18 +149,13 @@ async fn on_enterprise_setting_up_the_app_signs_out_the_sessions_that_signed_in_
 /// otherwise keep the whole account where a second factor is required.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn joining_or_moving_to_enterprise_with_the_app_on_ends_the_sessions_that_proved_no_second_factor(db: PgPool) {
-    use domain::auth::{accounts, totp, two_factor};
     let svc = services(db.clone());
     let with_app = |email: &'static str| {
         let svc = &svc;
         async move {
-            let (user, signed_up) = sign_up(svc, email, None, &Password::new(PW), &ClientInfo::default()).await.unwrap();
-            let earlier = accounts::sign_in(svc, email, &Password::new(PW), &ClientInfo::default()).await.unwrap().token;
-            let session = authenticate(svc, &signed_up.token).await.unwrap().unwrap();
-            let e = two_factor::begin_enrolment(svc, &session).await.unwrap();
-            let code = totp::code_for_step(&testkit::base32_decode(&e.manual_key), totp::step_at(svc.clock.now()));
-            two_factor::finish_enrolment(svc, &session, &code, None, &ClientInfo::default()).await.unwrap();
-            (user, signed_up.token, earlier)
+            let (user, signed_up, earlier) = signed_in_twice(svc, email).await;
+            set_up_app(svc, &signed_up).await;
+            (user, signed_up, earlier)
         }
     };
     // joins an Enterprise organisation

@@ -1,4 +1,5 @@
 //! The sign-in and sign-up pages, and their forms (plain props, so they can be previewed).
+pub mod link_pages;
 pub mod links;
 pub mod not_me;
 pub mod providers;

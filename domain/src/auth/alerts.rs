@@ -113,12 +113,14 @@ pub async fn confirm_from_link(svc: &Services, token: &LinkToken, client: &Clien
     let Some((user_id, session_id)) = db::alerts::acknowledge_by_token(&mut *tx, &hash, now).await? else {
         drop(tx);
         let row = db::alerts::find_by_token(&svc.db, &hash).await?.ok_or(DomainError::Link(LinkProblem::Invalid))?;
-        return match () {
-            _ if row.reported_at.is_some() => Err(DomainError::Link(LinkProblem::Used)),
-            _ if row.expires_at <= now => Err(DomainError::Link(LinkProblem::Expired)),
-            // (answered already, here or on the page)
-            _ => Ok(()),
-        };
+        if row.reported_at.is_some() {
+            return Err(DomainError::Link(LinkProblem::Used));
+        }
+        if row.expires_at <= now {
+            return Err(DomainError::Link(LinkProblem::Expired));
+        }
+        // (answered already, here or on the page)
+        return Ok(());
     };
     let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInConfirmed) };
     db::events::insert(&mut *tx, &event, client, now).await?;

@@ -241,7 +241,10 @@ test('connect GitHub to a password account after re-verification, sign out, sign
   await consent(page, 'GitHub', githubEmail);
   await expectSecurityPage(page);
   await expect(connected.getByRole('status')).toHaveText('GitHub is connected. You can now sign in with it.');
-  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText(githubEmail);
+  // named by the login GitHub's people know it by, its email beside
+  await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' }).locator('.connected-account')).toHaveText(
+    `@gh-${githubEmail.split('@')[0]} · ${githubEmail}`,
+  );
   await expect(connected.getByRole('listitem').filter({ hasText: 'GitHub' })).toContainText('Not used to sign in yet');
 
   await signOut(page);

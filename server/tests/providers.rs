@@ -513,6 +513,8 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
     assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
     let (_, page) = ada.get(&w.app, "/settings/security?provider=github&provider_outcome=connected").await;
     assert!(page.contains(SAID), "{page}");
+    // the row names it by its GitHub login, what GitHub's people know it by, its email beside
+    assert!(page.contains(r#"<p class="connected-account">@ada-codes<span class="muted"> · ada.codes@example.test</span></p>"#), "{page}");
     assert_eq!(count(&w.db, "SELECT count(*) FROM security_events WHERE kind = 'provider_connected'").await, 1);
     // the notice names the account connected: the owner can tell a stranger's from her own (and
     // not as a link: whoever connected it chose that address)
@@ -520,7 +522,7 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
         .fetch_one(&w.db)
         .await
         .unwrap();
-    assert!(notice.contains("Your account can now be signed in to with the GitHub account ada[.]codes[@]example[.]test."), "{notice}");
+    assert!(notice.contains("Your account can now be signed in to with the GitHub account @ada-codes."), "{notice}");
     // and what to do if it was not her: a reset (she may not know a password someone else chose)
     assert!(notice.contains("If you did not do this, reset your password right away (that signs out every session): http"), "{notice}");
     // the link names the session that made it (what "This wasn't me" about that session takes back)

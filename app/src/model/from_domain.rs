@@ -89,13 +89,11 @@ impl ConnectedAccountsView {
                 .map(|(i, provider)| ConnectedAccountView {
                     can_disconnect: c.sign_in_methods > 1 || i >= offered_count,
                     connected: c.connected.iter().find(|a| ProviderKind::from(a.provider) == provider.kind).map(|a| ConnectedView {
-                        account: a
-                            .email
-                            .clone()
-                            .or_else(|| a.login.as_ref().map(|l| format!("@{l}")))
-                            // (none kept: the row says "No email address on record", not "Connected" beside
-                            // the Connected badge)
-                            .unwrap_or_default(),
+                        // (GitHub's people know their login, and its email may be one GitHub chose;
+                        // none kept: the row says "No email address on record", not "Connected"
+                        // beside the Connected badge)
+                        account: a.login.as_ref().map(|l| format!("@{l}")).or_else(|| a.email.clone()).unwrap_or_default(),
+                        email: a.login.as_ref().and(a.email.clone()),
                         connected: Moment::at(now, a.connected_at),
                         last_used: a.last_used_at.map(|t| Moment::at(now, t)),
                         sessions: a.sessions,

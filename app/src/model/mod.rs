@@ -224,8 +224,11 @@ pub struct ProviderOption {
 /// The provider account connected to this account.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConnectedView {
-    /// Its email, or its login ("@octocat") when it shares none.
+    /// How its owner knows it there: the GitHub login ("@octocat"), or else its email; empty when
+    /// the provider said neither.
     pub account: String,
+    /// Its email as well, when `account` is a login.
+    pub email: Option<String>,
     pub connected: Moment,
     /// Last sign-in with it (`None`: not used to sign in yet).
     pub last_used: Option<Moment>,

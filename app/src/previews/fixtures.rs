@@ -144,6 +144,8 @@ pub(super) fn connected(google: Option<&str>, github: Option<&str>, can_disconne
         can_disconnect,
         connected: account.map(|a| ConnectedView {
             account: a.into(),
+            // (a GitHub login comes with the account's email there)
+            email: a.starts_with('@').then(|| "ada@example.com".into()),
             connected: moment("2 weeks ago", "2026-11-09 10:30 UTC"),
             last_used: used.then(|| moment("1 hour ago", "2026-11-23 11:02 UTC")),
             sessions: 0,

@@ -268,7 +268,10 @@ fn ConnectedRow(
                     <ProviderMark kind/><strong>{name}</strong>
                     <span class="badge badge-current">"Connected"</span>
                 </div>
-                <p class="connected-account">{if account.account.is_empty() { "No email address on record".to_string() } else { account.account.clone() }}</p>
+                <p class="connected-account">
+                    {if account.account.is_empty() { "No email address on record".to_string() } else { account.account.clone() }}
+                    {account.email.clone().map(|e| view! { <span class="muted">" · " {e}</span> })}
+                </p>
                 <p class="muted connected-meta">
                     "Connected " <TimeAgo moment=account.connected.clone()/>
                     " · "

@@ -169,12 +169,11 @@ pub async fn revoke_signed_in_with(
     Ok(r.rows_affected())
 }
 
-/// Unlinks the account's identity at `provider`; `false` if it had none.
 /// Deletes the account's link to `provider`; answers, when there was one, how the owner knows that
-/// account there (its email, or its GitHub login), if the provider said.
+/// account there (its GitHub login, "@octocat", or else its email), if the provider said.
 pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<Option<Option<String>>, sqlx::Error> {
     sqlx::query_scalar!(
-        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING COALESCE(email, login)",
+        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING COALESCE('@' || login, email)",
         user_id.0,
         provider.as_str()
     )

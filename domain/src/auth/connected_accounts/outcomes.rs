@@ -111,7 +111,8 @@ async fn sign_up(svc: &Services, identity: &Identity, now: OffsetDateTime, clien
     })?;
     db::events::record(&mut *tx, user_id, None, EventKind::AccountCreated, client, now).await?;
     // (named, as a Connect from the page names it: "Connected Google")
-    let connected = crate::db::events::NewEvent { detail: Some(identity.provider.name()), identity: identity.email.as_deref().or(identity.login.as_deref()), ..crate::db::events::NewEvent::new(user_id, None, EventKind::ProviderConnected) };
+    let shown_as = identity.shown_as();
+    let connected = crate::db::events::NewEvent { detail: Some(identity.provider.name()), identity: shown_as.as_deref(), ..crate::db::events::NewEvent::new(user_id, None, EventKind::ProviderConnected) };
     db::events::insert(&mut *tx, &connected, client, now).await?;
     tx.commit().await?;
     Ok(user_id)
@@ -165,7 +166,8 @@ pub(super) async fn connect(svc: &Services, auth: &AuthSession, identity: &Ident
         return Err(failed(ProviderFailure::VerificationEnded));
     }
     link(&mut tx, auth.user_id, Some(auth.session_id), identity, now, false).await?;
-    let event = crate::db::events::NewEvent { detail: Some(identity.provider.name()), identity: identity.email.as_deref().or(identity.login.as_deref()), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderConnected) };
+    let shown_as = identity.shown_as();
+    let event = crate::db::events::NewEvent { detail: Some(identity.provider.name()), identity: shown_as.as_deref(), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderConnected) };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
     Ok(Finished::Connected)

@@ -125,6 +125,15 @@ pub struct Identity {
     pub signed_in_at: Option<time::OffsetDateTime>,
 }
 
+impl Identity {
+    /// How its owner knows this account at the provider, as notices name it: the GitHub login
+    /// ("@octocat"; GitHub's people know it, and its email may be one GitHub chose), or else the
+    /// email. The same as `db::connected_accounts::delete` answers.
+    pub fn shown_as(&self) -> Option<String> {
+        self.login.as_ref().map(|l| format!("@{l}")).or_else(|| self.email.clone())
+    }
+}
+
 /// Where to send the browser, and what to keep server-side until the provider answers.
 pub struct Authorization {
     pub url: String,

@@ -80,6 +80,12 @@ async fn mails(db: &PgPool, to: &str, kind: &str) -> Vec<(String, String)> {
 }
 
 /// The link of the newest "choose a new password" email to Ada.
+/// What Recent security activity says of the account's report of a sign-in.
+async fn reported_entry(db: &PgPool) -> String {
+    let detail: Option<String> = sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'sign_in_reported'").fetch_one(db).await.unwrap();
+    domain::auth::activity::sentence(EventKind::SignInReported, None, detail.as_deref())
+}
+
 async fn newest_reset_link(db: &PgPool) -> LinkToken {
     let (_, text) = mails(db, ADA, "password_reset").await.pop().expect("a reset email");
     LinkToken::from_cookie(testkit::link_token(&text, email_links::RESET_PATH).expect("a reset link"))
@@ -555,6 +561,8 @@ async fn this_wasnt_me_ends_that_session_at_once_and_emails_a_reset_link_without
     let hash_after: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&db).await.unwrap();
     assert_eq!(hash_after, None, "the password is off until Ada chooses a new one");
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'sign_in_reported'").await, 1);
+    // the activity names the sign-in reported, as its alert did, and what ended
+    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Chrome 131 on Windows 10 near Lisbon, from the email): its session ended");
     assert_eq!(count(&db, "SELECT count(*) FROM security_events WHERE kind = 'password_turned_off'").await, 1);
     // the email says why (the password is off already), not "ignore this and it stays as it is";
     // the activity has no "asked for a reset link" under the reporter's browser
@@ -766,11 +774,33 @@ async fn a_report_about_a_session_that_had_already_ended_makes_its_place_unfamil
     sessions::sign_out(&svc, &me(&svc, &intruder.token).await, &stranger()).await.unwrap();
     svc.clock.advance(Duration::minutes(1));
     alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
+    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Chrome 131 on Windows 10 near Lisbon, from the email): it had already signed out");
     let link = newest_reset_link(&db).await;
     email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
     svc.clock.advance(Duration::minutes(10));
     sign_in(&svc, ADA, &Password::new(NEW_PW), &stranger()).await.unwrap();
     assert_eq!(mails(&db, ADA, "unfamiliar_sign_in").await.len(), 2);
+}
+
+/// The report's activity entry counts the sessions that signed in after the reported one and
+/// ended with it (the owner's own, older session is not among them).
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_reports_activity_entry_counts_the_later_sessions_it_ended(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let intruder = signs_in(&svc, &stranger()).await;
+    let token = not_me_token(&db).await;
+    svc.clock.advance(Duration::minutes(1));
+    let later = [signs_in(&svc, &stranger()).await, signs_in(&svc, &stranger()).await];
+    alerts::report_not_me(&svc, &token, &home()).await.unwrap();
+    assert_eq!(
+        reported_entry(&db).await,
+        "Reported a sign-in that wasn't you (Chrome 131 on Windows 10 near Lisbon, from the email): its session and 2 other sessions ended"
+    );
+    for token in [&intruder, &later[0], &later[1]] {
+        assert!(authenticate(&svc, token).await.unwrap().is_none());
+    }
+    assert!(authenticate(&svc, &owner.token).await.unwrap().is_some(), "the owner's session lives on");
 }
 
 /// The clean-up keeps a revoked session's row while its sign-ins would count (90 days), even with
@@ -1242,6 +1272,7 @@ async fn a_session_that_is_itself_an_unanswered_alerts_sign_in_is_not_asked_abou
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(second.id), "still asked about alert 2");
     // and the owner answers it: No, secure my account (the owner signed in two minutes ago)
     assert_eq!(alerts::secure_account(&svc, &owner, second.id, &home()).await.unwrap().ended, 2, "B and C");
+    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Firefox 140 on Linux near Madrid, from this page): 2 other sessions ended");
     assert!(authenticate(&svc, &b_token).await.unwrap().is_none());
     assert!(authenticate(&svc, &c_token).await.unwrap().is_none());
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);

@@ -506,6 +506,19 @@ async fn removing_a_passkey_can_sign_out_the_other_sessions_that_signed_in_with_
     // not asked: the laptop's session stays
     assert_eq!(passkeys::remove(&svc, &here, laptops.id, false, &ClientInfo::default()).await.unwrap(), 0);
     assert!(authenticate(&svc, &on_laptop).await.unwrap().is_some());
+    // the notice emails say what ended with each: whoever held the phone finds its session gone,
+    // and the owner hears why
+    let mut notices: Vec<String> = sqlx::query_scalar("SELECT text_body FROM email_outbox WHERE subject = 'A passkey was removed from your Gatehouse account'")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    notices.sort_by_key(|n| n.contains("Laptop"));
+    let [phone_notice, laptop_notice] = &notices[..] else { panic!("two notices: {notices:?}") };
+    assert!(
+        phone_notice.contains("The passkey “Phone” can no longer sign in to your account. The other session that had signed in with it was signed out."),
+        "{phone_notice}"
+    );
+    assert!(laptop_notice.contains("The passkey “Laptop” can no longer sign in to your account.") && !laptop_notice.contains("signed out"), "{laptop_notice}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

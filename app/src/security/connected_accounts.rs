@@ -270,7 +270,7 @@ fn ConnectedRow(
                 </div>
                 <p class="connected-account">
                     {if account.account.is_empty() { "No email address on record".to_string() } else { account.account.clone() }}
-                    {account.email.clone().map(|e| view! { <span class="muted">" · " {e}</span> })}
+                    {account.email.clone().map(|e| view! { <span class="muted">{format!(" · {e}")}</span> })}
                 </p>
                 <p class="muted connected-meta">
                     "Connected " <TimeAgo moment=account.connected.clone()/>

@@ -150,7 +150,16 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         SignInLocked => "Sign-in locked after too many failures".into(),
         SignInAlertSent => named("Emailed an alert about a new sign-in"),
         SignInConfirmed => named("Confirmed a new sign-in was you"),
-        SignInReported => named("Reported a sign-in that wasn't you: its session ended"),
+        SignInReported => match detail.filter(|d| !d.trim().is_empty()) {
+            // (recorded before 2026-12-07, when the detail said only where the report came from)
+            Some(d @ ("from the email" | "from this page")) => format!("Reported a sign-in that wasn't you: its session ended ({d})"),
+            // (`alerts::reported_detail`'s: which sign-in, from where; what ended)
+            Some(d) => match d.rsplit_once("; ") {
+                Some((which, ended)) => format!("Reported a sign-in that wasn't you ({}): {}", shown(which, 120), shown(ended, 80)),
+                None => format!("Reported a sign-in that wasn't you ({})", shown(d, 160)),
+            },
+            None => "Reported a sign-in that wasn't you".into(),
+        },
     }
 }
 
@@ -247,6 +256,12 @@ pub async fn record(
             format!("{what} A report of a sign-in that wasn't you removed it, with everything that sign-in or a later one added.")
         } else {
             what
+        };
+        // (whoever held those sessions finds them gone: the owner hears why)
+        let what = match event.signed_out {
+            0 => what,
+            1 => format!("{what} The other session that had signed in with it was signed out."),
+            n => format!("{what} The {n} other sessions that had signed in with it were signed out."),
         };
         let Some(user) = db::users::find(&mut *conn, event.user_id).await? else { return Ok(id) };
         if user.email_verified_at.is_some() {

@@ -33,12 +33,7 @@ pub struct AlertedSignIn {
 /// An alert as the page's prompt and the "This wasn't me" page show it.
 pub(crate) fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
     let location = shown(row.location.as_deref().unwrap_or("Unknown"), SHOWN_TEXT_CHARS);
-    let place = row
-        .location
-        .as_deref()
-        .filter(|l| !matches!(*l, "Unknown" | "Local network"))
-        .and_then(|l| l.split(',').next())
-        .map(|p| shown(p, 40));
+    let place = place_of(row.location.as_deref());
     AlertedSignIn {
         id: row.id,
         at: row.created_at,
@@ -48,6 +43,12 @@ pub(crate) fn alerted(row: db::alerts::AlertRow) -> AlertedSignIn {
         ip: row.ip,
         method: row.method.as_deref().and_then(SignInMethod::parse).map_or("an unknown method", SignInMethod::words).into(),
     }
+}
+
+/// The most precise part of a recorded location ("Berlin" of "Berlin, Land Berlin, Germany"),
+/// when it names a place.
+fn place_of(location: Option<&str>) -> Option<String> {
+    location.filter(|l| !matches!(*l, "Unknown" | "Local network")).and_then(|l| l.split(',').next()).map(|p| shown(p, 40))
 }
 
 /// What a "This wasn't me" link's page shows before its button.
@@ -159,13 +160,20 @@ async fn report_in(
     client: &ClientInfo,
     now: OffsetDateTime,
 ) -> Result<Option<(UserId, NotMeReported)>, DomainError> {
-    let Some((undone, _)) = undo_since(&mut *tx, svc, hash, client, now).await? else { return Ok(None) };
+    let Some((undone, reach)) = undo_since(&mut *tx, svc, hash, client, now).await? else { return Ok(None) };
     let Undone { user, session_id, since, taken_back, ways_in } = undone;
     let user_id = user.id;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
-    let event = NewEvent { detail: Some("from the email"), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
+    let ended = match (reach.already_signed_out, reach.other_sessions) {
+        (false, 0) => "its session ended".to_string(),
+        (false, n) => format!("its session and {} ended", other_sessions(n)),
+        (true, 0) => "it had already signed out".to_string(),
+        (true, n) => format!("it had already signed out, and {} ended", other_sessions(n)),
+    };
+    let detail = reported_detail(&mut *tx, user_id, session_id, "from the email", &ended).await?;
+    let event = NewEvent { detail: Some(&detail), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     // Whoever signed in may know the password (most sign in with it): it stops working now, not
     // when the owner follows the link, or they would simply sign in again meanwhile (and could
@@ -361,10 +369,48 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     db::users::refuse_passwords_since(&mut *tx, auth.user_id, since.1).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
-    let event = NewEvent { detail: Some("from this page"), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
+    let ended_words = match ended {
+        0 => "no other session was signed in".to_string(),
+        n => format!("{} ended", other_sessions(n)),
+    };
+    let detail = reported_detail(&mut *tx, auth.user_id, reported, "from this page", &ended_words).await?;
+    let event = NewEvent { detail: Some(&detail), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;
     Ok(Secured { ended, taken_back, ways_in })
+}
+
+/// "1 other session", "3 other sessions".
+fn other_sessions(n: u64) -> String {
+    match n {
+        1 => "1 other session".into(),
+        n => format!("{n} other sessions"),
+    }
+}
+
+/// A `sign_in_reported` event's detail: which sign-in (its device and place, as its alert email
+/// said them), where the report came from, and, after "; ", what ended: "Chrome 131 on Windows 10
+/// near Lisbon, from the email; its session and 2 other sessions ended" (`activity::sentence`
+/// reads it as "Reported a sign-in that wasn't you (…): …"). At most 160 characters, under the
+/// column's 200.
+async fn reported_detail(
+    tx: &mut sqlx::PgConnection,
+    user_id: UserId,
+    session_id: SessionId,
+    from: &str,
+    ended: &str,
+) -> Result<String, DomainError> {
+    let which = match db::alerts::alerted_sign_in_seen(&mut *tx, user_id, session_id).await? {
+        Some((user_agent, location)) => {
+            let device = shown(&device_text(user_agent.as_deref()), 60);
+            match place_of(location.as_deref()) {
+                Some(place) => format!("{device} near {place}, "),
+                None => format!("{device}, "),
+            }
+        }
+        None => String::new(),
+    };
+    Ok(format!("{which}{from}; {ended}"))
 }
 
 /// After "No, secure my account".

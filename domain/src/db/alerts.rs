@@ -212,6 +212,24 @@ pub async fn report(db: impl PgExecutor<'_>, token_hash: &[u8; 32], now: OffsetD
     Ok(r.map(|r| (UserId(r.user_id), SessionId(r.session_id))))
 }
 
+/// The device and approximate place (user agent, location) of the sign-in that started the
+/// account's `session_id`, as its alert's `signed_in` event recorded them; `None` without an alert.
+pub async fn alerted_sign_in_seen(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    session_id: SessionId,
+) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+    let r = sqlx::query!(
+        "SELECT e.user_agent, e.location FROM sign_in_alerts a JOIN security_events e ON e.id = a.event_id AND e.user_id = a.user_id
+         WHERE a.user_id = $1 AND a.session_id = $2 LIMIT 1",
+        user_id.0,
+        session_id.0,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(|r| (r.user_agent, r.location)))
+}
+
 /// The account's newest unanswered alert since `since` about a sign-in not before `viewer` signed in: a
 /// session is never asked about itself, nor about any sign-in older than itself, nor while it is
 /// itself an unanswered alert's sign-in, so whoever signed in (and any session they opened before

@@ -25,11 +25,15 @@ pub struct NewEvent<'a> {
     /// A report of a sign-in ("This wasn't me", "No, secure my account") made the change: its
     /// notice email says so (it read like an attack of its own). Not stored.
     pub by_report: bool,
+    /// How many of the account's other sessions that signed in with what was removed ended with
+    /// it (a disconnected provider, a removed passkey): its notice email says so. Not stored (the
+    /// `session_revoked` event beside it is).
+    pub signed_out: u64,
 }
 
 impl<'a> NewEvent<'a> {
     pub fn new(user_id: UserId, session_id: Option<SessionId>, kind: EventKind) -> Self {
-        Self { user_id, session_id, kind, method: None, detail: None, identity: None, by_report: false }
+        Self { user_id, session_id, kind, method: None, detail: None, identity: None, by_report: false, signed_out: 0 }
     }
 }
 

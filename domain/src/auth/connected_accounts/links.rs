@@ -51,6 +51,7 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     let event = crate::db::events::NewEvent {
         detail: Some(provider.name()),
         identity: identity.as_deref(),
+        signed_out: ended,
         ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ProviderDisconnected)
     };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;

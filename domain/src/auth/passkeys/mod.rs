@@ -269,7 +269,11 @@ pub async fn remove(svc: &Services, auth: &AuthSession, id: PasskeyId, sign_out_
         return Err(last_method());
     }
     crate::auth::activity::sessions_ended_with(&mut tx, auth, ended, &format!("the passkey “{name}”"), client, now).await?;
-    let event = crate::db::events::NewEvent { detail: Some(&name), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved) };
+    let event = crate::db::events::NewEvent {
+        detail: Some(&name),
+        signed_out: ended,
+        ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::PasskeyRemoved)
+    };
     crate::auth::activity::record(&mut tx, svc, event, client, now).await?;
     tx.commit().await?;
     Ok(ended)

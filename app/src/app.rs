@@ -86,6 +86,7 @@ fn HydrateAfterLoad(script: String, wasm: String) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    crate::components::provide_half_minutes();
     // (in the browser, once hydrated: where focus goes back to when a dialog closes)
     Effect::new(|_| crate::browser::dom::track_focus());
     view! {

@@ -4,19 +4,24 @@ use time::{Duration, OffsetDateTime};
 /// "just now", "5 minutes ago", "3 hours ago", "2 days ago", or the date for anything older than
 /// 30 days.
 pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
-    let d = now - then;
+    within_month(now - then).unwrap_or_else(|| format!("on {}", date(then)))
+}
+
+/// How long ago something `d` old was, as `ago` says it ("just now", "5 minutes ago"), up to 30
+/// days; `None` past that (`ago` says the date then).
+pub fn within_month(d: Duration) -> Option<String> {
     if d < Duration::minutes(1) {
-        return "just now".into();
+        return Some("just now".into());
     }
     let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
     if d < Duration::hours(1) {
-        plural(d.whole_minutes(), "minute")
+        Some(plural(d.whole_minutes(), "minute"))
     } else if d < Duration::days(1) {
-        plural(d.whole_hours(), "hour")
+        Some(plural(d.whole_hours(), "hour"))
     } else if d < Duration::days(30) {
-        plural(d.whole_days(), "day")
+        Some(plural(d.whole_days(), "day"))
     } else {
-        format!("on {}", date(then))
+        None
     }
 }
 
@@ -116,6 +121,15 @@ mod tests {
         assert_eq!(ago(now, now - Duration::days(3)), "3 days ago");
         assert_eq!(ago(now, datetime!(2026-03-03 09:00 UTC)), "on 3 Mar 2026");
         assert_eq!(exact(datetime!(2026-03-03 09:05 UTC)), "2026-03-03 09:05 UTC");
+    }
+
+    #[test]
+    fn a_time_ago_is_said_again_from_its_age_until_it_is_a_date() {
+        assert_eq!(within_month(Duration::seconds(59)).as_deref(), Some("just now"));
+        assert_eq!(within_month(Duration::seconds(60)).as_deref(), Some("1 minute ago"));
+        assert_eq!(within_month(Duration::minutes(61)).as_deref(), Some("1 hour ago"));
+        assert_eq!(within_month(Duration::days(29)).as_deref(), Some("29 days ago"));
+        assert_eq!(within_month(Duration::days(30)), None);
     }
 
     #[test]

@@ -109,6 +109,22 @@ test.describe('security page layout', () => {
     await expect(region(page, 'Personal API keys')).toContainText('Coming soon');
     await expect(region(page, 'Authorized applications')).toContainText('Coming soon');
   });
+
+  test('a page left open says again how long ago things were: "just now" becomes "7 minutes ago"', async ({ page }) => {
+    // (the browser's clock, timers included, is Playwright's from here: it runs on at its own
+    // pace until fast-forwarded)
+    await page.clock.install();
+    await signUpViaApi(page, newAccount());
+    await gotoHydrated(page, SECURITY_PATH);
+    const thisDevice = region(page, 'Sessions').getByRole('listitem').filter({ hasText: 'This device' });
+    await expect(thisDevice.locator('time').first()).toHaveText('just now');
+    const firstEntry = region(page, 'Recent security activity').getByRole('listitem').first();
+    await expect(firstEntry.locator('time')).toHaveText('just now');
+
+    await page.clock.fastForward('07:00');
+    await expect(thisDevice.locator('time').first()).toHaveText('7 minutes ago');
+    await expect(firstEntry.locator('time')).toHaveText('7 minutes ago');
+  });
 });
 
 test.describe('keyboard', () => {

@@ -18,3 +18,8 @@ pub fn local(iso: &str) -> Option<LocalTime> {
         offset_minutes: -(d.get_timezone_offset() as i32),
     })
 }
+
+/// Seconds since 1970 on the browser's clock.
+pub fn now_seconds() -> f64 {
+    js_sys::Date::now() / 1000.0
+}

@@ -86,13 +86,46 @@ pub fn TimeAgo(moment: Moment) -> impl IntoView {
     let relative = if crate::time_fmt::is_date(&moment.relative) {
         Either::Left(said_here(&moment.iso, &moment.relative, LocalTime::on_date))
     } else {
-        Either::Right(moment.relative)
+        Either::Right(aging(&moment))
     };
     // Focusable, and the exact time shows as a tooltip on hover and on keyboard focus (CSS).
     view! {
         <time datetime=moment.iso title=exact.clone() data-exact=exact tabindex="0">
             {relative}
         </time>
+    }
+}
+
+/// Half a minute more of the page running in the browser: how many have passed (0 until it runs,
+/// and always on the server). Provided by `App`; what says how long ago something was reads it.
+#[derive(Clone, Copy)]
+pub struct HalfMinutes(pub ReadSignal<u32>);
+
+/// Counts `HalfMinutes` in the browser, for the page's lifetime.
+pub fn provide_half_minutes() {
+    let (count, set_count) = signal(0u32);
+    provide_context(HalfMinutes(count));
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(move || set_count.update(|n| *n += 1), std::time::Duration::from_secs(30));
+    });
+}
+
+/// How long ago `moment` was ("5 minutes ago"): as the server said it, then, once the page has
+/// run in the browser for half a minute, said again every half minute from its age then and the
+/// browser's clock since, so a page left open does not say "just now" for hours (and the reader's
+/// clock being off changes nothing). Once it would be a date it stays as said; previews (no age)
+/// never change.
+pub fn aging(moment: &Moment) -> impl Fn() -> String + Clone + Send + Sync + 'static {
+    let (said, age) = (moment.relative.clone(), moment.age);
+    let ticks = use_context::<HalfMinutes>();
+    // (when this view was made: in the browser, its age was `age` then, give or take the trip)
+    let born = crate::browser::clock::now_seconds();
+    move || match (age, ticks.map_or(0, |t| t.0.get())) {
+        (Some(age), n) if n > 0 => {
+            let since = (crate::browser::clock::now_seconds() - born).max(0.0) as i64;
+            crate::time_fmt::within_month(time::Duration::seconds(age.saturating_add(since))).unwrap_or_else(|| said.clone())
+        }
+        _ => said.clone(),
     }
 }
 

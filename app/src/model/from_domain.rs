@@ -19,7 +19,7 @@ use crate::time_fmt::{ago, exact, iso, span};
 impl Moment {
     /// `at`, seen from `now`.
     pub fn at(now: OffsetDateTime, at: OffsetDateTime) -> Self {
-        Moment { relative: ago(now, at), exact: exact(at), iso: iso(at) }
+        Moment { relative: ago(now, at), exact: exact(at), iso: iso(at), age: Some((now - at).whole_seconds()) }
     }
 }
 

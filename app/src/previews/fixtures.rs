@@ -76,7 +76,7 @@ pub(super) const EMAIL: &str = "ada@example.test";
 pub(super) fn moment(relative: &str, exact: &str) -> Moment {
     // "2026-11-20 09:12 UTC" → "2026-11-20T09:12:00Z"
     let iso = format!("{}:00Z", exact.trim_end_matches(" UTC").replacen(' ', "T", 1));
-    Moment { relative: relative.into(), exact: exact.into(), iso }
+    Moment { relative: relative.into(), exact: exact.into(), iso, age: None }
 }
 
 pub(super) fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &str, ago: &str, current: bool) -> SessionView {

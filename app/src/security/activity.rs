@@ -380,8 +380,8 @@ fn ActivityRow(activity: ActivityView) -> impl IntoView {
     let dated = crate::time_fmt::is_date(&at.relative);
     let exact = crate::components::exact_here(&at);
     let exact_alone = exact.clone();
-    let relative = at.relative.clone();
-    let when = move || if dated { exact_alone() } else { relative.clone() };
+    let relative = crate::components::aging(&at);
+    let when = move || if dated { exact_alone() } else { relative() };
     let exact_after = move || (!dated).then(|| format!(" · {}", exact()));
     view! {
         <li class="activity-row" data-kind=activity.kind.clone()>

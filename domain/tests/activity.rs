@@ -79,12 +79,13 @@ async fn mails(db: &PgPool, to: &str, kind: &str) -> Vec<(String, String)> {
         .unwrap()
 }
 
-/// The link of the newest "choose a new password" email to Ada.
 /// What Recent security activity says of the account's report of a sign-in.
 async fn reported_entry(db: &PgPool) -> String {
     let detail: Option<String> = sqlx::query_scalar("SELECT detail FROM security_events WHERE kind = 'sign_in_reported'").fetch_one(db).await.unwrap();
     domain::auth::activity::sentence(EventKind::SignInReported, None, detail.as_deref())
 }
+
+/// The link of the newest "choose a new password" email to Ada.
 
 async fn newest_reset_link(db: &PgPool) -> LinkToken {
     let (_, text) = mails(db, ADA, "password_reset").await.pop().expect("a reset email");
@@ -774,7 +775,7 @@ async fn a_report_about_a_session_that_had_already_ended_makes_its_place_unfamil
     sessions::sign_out(&svc, &me(&svc, &intruder.token).await, &stranger()).await.unwrap();
     svc.clock.advance(Duration::minutes(1));
     alerts::report_not_me(&svc, &not_me_token(&db).await, &home()).await.unwrap();
-    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Chrome 131 on Windows 10 near Lisbon, from the email): it had already signed out");
+    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Chrome 131 on Windows 10 near Lisbon, from the email): it had already ended");
     let link = newest_reset_link(&db).await;
     email_links::reset_password(&svc, &link, &Password::new(NEW_PW), &home()).await.unwrap();
     svc.clock.advance(Duration::minutes(10));
@@ -1272,7 +1273,7 @@ async fn a_session_that_is_itself_an_unanswered_alerts_sign_in_is_not_asked_abou
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap().map(|a| a.id), Some(second.id), "still asked about alert 2");
     // and the owner answers it: No, secure my account (the owner signed in two minutes ago)
     assert_eq!(alerts::secure_account(&svc, &owner, second.id, &home()).await.unwrap().ended, 2, "B and C");
-    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Firefox 140 on Linux near Madrid, from this page): 2 other sessions ended");
+    assert_eq!(reported_entry(&db).await, "Reported a sign-in that wasn't you (Firefox 140 on Linux near Madrid, from this page): its session and 1 other session ended");
     assert!(authenticate(&svc, &b_token).await.unwrap().is_none());
     assert!(authenticate(&svc, &c_token).await.unwrap().is_none());
     assert_eq!(alerts::prompt(&svc, &owner).await.unwrap(), None);

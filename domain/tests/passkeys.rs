@@ -515,7 +515,7 @@ async fn removing_a_passkey_can_sign_out_the_other_sessions_that_signed_in_with_
     notices.sort_by_key(|n| n.contains("Laptop"));
     let [phone_notice, laptop_notice] = &notices[..] else { panic!("two notices: {notices:?}") };
     assert!(
-        phone_notice.contains("The passkey “Phone” can no longer sign in to your account. The other session that had signed in with it was signed out."),
+        phone_notice.contains("The passkey “Phone” can no longer sign in to your account. The other session that had signed in with it was signed out (not the one on the device below)."),
         "{phone_notice}"
     );
     assert!(laptop_notice.contains("The passkey “Laptop” can no longer sign in to your account.") && !laptop_notice.contains("signed out"), "{laptop_notice}");

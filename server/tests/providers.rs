@@ -524,7 +524,7 @@ async fn connecting_links_to_the_signed_in_account_and_then_signs_in_to_it(db: P
         .fetch_one(&w.db)
         .await
         .unwrap();
-    assert!(notice.contains("Your account can now be signed in to with the GitHub account @ada-codes."), "{notice}");
+    assert!(notice.contains("Your account can now be signed in to with the GitHub account @ada-codes (ada[.]codes[@]example[.]test)."), "{notice}");
     // and what to do if it was not her: a reset (she may not know a password someone else chose)
     assert!(notice.contains("If you did not do this, reset your password right away (that signs out every session): http"), "{notice}");
     // the link names the session that made it (what "This wasn't me" about that session takes back)
@@ -701,14 +701,18 @@ async fn disconnecting_a_provider_can_sign_out_the_other_sessions_that_signed_in
     };
     let google_notice = notice("Google was disconnected from your Gatehouse account").await.unwrap();
     assert!(
-        google_notice.contains("no longer works. The 2 other sessions that had signed in with it were signed out."),
+        google_notice.contains("no longer works. The 2 other sessions that had signed in with it were signed out (not the one on the device below)."),
         "{google_notice}"
     );
     // not asked: GitHub's session stays
     let (res, body) = desk.post(&w.app, "/api/security/connected-accounts/disconnect", &[("provider", "GitHub")]).await;
     assert_eq!((res.status(), body.as_str()), (StatusCode::OK, "0"));
     let github_notice = notice("GitHub was disconnected from your Gatehouse account").await.unwrap();
-    assert!(github_notice.contains("no longer works.") && !github_notice.contains("signed out"), "{github_notice}");
+    assert!(
+        github_notice.contains("Signing in with the GitHub account @grace-codes (grace[.]codes[@]example[.]test) no longer works.\n")
+            && !github_notice.contains("signed out"),
+        "{github_notice}"
+    );
     assert!(who(&laptop.get(&w.app, "/api/session").await.1));
     // another GitHub identity connected later: the sessions of the one before are not its own
     connect(&w, &mut desk, "GitHub", &Person::new("grace.other@example.test"), Tweak::None).await;

@@ -17,9 +17,11 @@ pub mod clock;
 #[cfg(feature = "hydrate")]
 pub mod dom;
 #[cfg(feature = "hydrate")]
+pub mod text;
+#[cfg(feature = "hydrate")]
 pub mod webauthn;
 
 #[cfg(not(feature = "hydrate"))]
 mod stub;
 #[cfg(not(feature = "hydrate"))]
-pub use stub::{clipboard, clock, dom, webauthn};
+pub use stub::{clipboard, clock, dom, text, webauthn};

@@ -17,6 +17,12 @@ pub mod clock {
     }
 }
 
+pub mod text {
+    pub fn nfc(text: &str) -> String {
+        text.to_string()
+    }
+}
+
 pub mod dom {
     pub fn focus(_id: &str) {}
     pub fn focus_if_lost(_id: &str) {}

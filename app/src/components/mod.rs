@@ -106,24 +106,31 @@ pub fn provide_half_minutes() {
     let (count, set_count) = signal(0u32);
     provide_context(HalfMinutes(count));
     Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || set_count.update(|n| *n += 1), std::time::Duration::from_secs(30));
+        let handle = set_interval_with_handle(move || set_count.update(|n| *n += 1), std::time::Duration::from_secs(30)).ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
     });
 }
 
 /// How long ago `moment` was ("5 minutes ago"): as the server said it, then, once the page has
 /// run in the browser for half a minute, said again every half minute from its age then and the
 /// browser's clock since, so a page left open does not say "just now" for hours (and the reader's
-/// clock being off changes nothing). Once it would be a date it stays as said; previews (no age)
-/// never change.
+/// clock being off changes nothing). Past 30 days it becomes the date, on the reader's clock, as
+/// the server would have said it then ("on 3 Mar 2026"); previews (no age) never change.
 pub fn aging(moment: &Moment) -> impl Fn() -> String + Clone + Send + Sync + 'static {
-    let (said, age) = (moment.relative.clone(), moment.age);
+    let (said, age, iso) = (moment.relative.clone(), moment.age, moment.iso.clone());
     let ticks = use_context::<HalfMinutes>();
     // (when this view was made: in the browser, its age was `age` then, give or take the trip)
     let born = crate::browser::clock::now_seconds();
     move || match (age, ticks.map_or(0, |t| t.0.get())) {
         (Some(age), n) if n > 0 => {
             let since = (crate::browser::clock::now_seconds() - born).max(0.0) as i64;
-            crate::time_fmt::within_month(time::Duration::seconds(age.saturating_add(since))).unwrap_or_else(|| said.clone())
+            crate::time_fmt::within_month(time::Duration::seconds(age.saturating_add(since)))
+                .or_else(|| crate::browser::clock::local(&iso).map(|t| t.on_date()))
+                .unwrap_or_else(|| said.clone())
         }
         _ => said.clone(),
     }

@@ -38,7 +38,7 @@ pub struct Moment {
     /// RFC 3339
     pub iso: String,
     /// How old it was, in seconds, when the server said `relative`: the page says its age again
-    /// each minute from it (`components::aging`). `None` in previews, which never age.
+    /// every half minute from it (`components::aging`). `None` in previews, which never age.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age: Option<i64>,
 }

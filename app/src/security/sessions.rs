@@ -239,7 +239,12 @@ fn SessionRow(
     // each row's button names its session (a screen reader's list of buttons is not ten "Revoke"s),
     // as the row says it, with its address and when it signed in: two sessions of one browser in
     // one place would otherwise read the same in a list of the page's buttons
-    let revoke_label = format!("Revoke {} on {} ({}), signed in {}", session.browser, session.os, session.ip, session.signed_in.relative);
+    let revoke_label = {
+        let (browser, os, ip) = (session.browser.clone(), session.os.clone(), session.ip.clone());
+        // (aging as the row's own time does)
+        let signed_in = crate::components::aging(&session.signed_in);
+        move || format!("Revoke {browser} on {os} ({ip}), signed in {}", signed_in())
+    };
     // …and its line of facts describes it (when it signed in, when last active): two sessions of
     // one browser at one address still differ there
     let meta_id = crate::components::scoped_id(&format!("session-meta-{}", session.id));

@@ -155,7 +155,7 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
             Some(d @ ("from the email" | "from this page")) => format!("Reported a sign-in that wasn't you: its session ended ({d})"),
             // (`alerts::reported_detail`'s: which sign-in, from where; what ended)
             Some(d) => match d.rsplit_once("; ") {
-                Some((which, ended)) => format!("Reported a sign-in that wasn't you ({}): {}", shown(which, 120), shown(ended, 80)),
+                Some((which, ended)) => format!("Reported a sign-in that wasn't you ({}): {}", shown(which, 130), shown(ended, 80)),
                 None => format!("Reported a sign-in that wasn't you ({})", shown(d, 160)),
             },
             None => "Reported a sign-in that wasn't you".into(),
@@ -260,8 +260,8 @@ pub async fn record(
         // (whoever held those sessions finds them gone: the owner hears why)
         let what = match event.signed_out {
             0 => what,
-            1 => format!("{what} The other session that had signed in with it was signed out."),
-            n => format!("{what} The {n} other sessions that had signed in with it were signed out."),
+            1 => format!("{what} The other session that had signed in with it was signed out (not the one on the device below)."),
+            n => format!("{what} The {n} other sessions that had signed in with it were signed out (not the one on the device below)."),
         };
         let Some(user) = db::users::find(&mut *conn, event.user_id).await? else { return Ok(id) };
         if user.email_verified_at.is_some() {
@@ -428,6 +428,21 @@ mod tests {
             "Signed in with a passkey (iCloud Keychain)"
         );
         assert_eq!(sentence(EventKind::ProviderConnected, None, Some("GitHub")), "Connected GitHub");
+    }
+
+    /// A report's entry names the sign-in and what ended; one recorded before (its detail only
+    /// where the report came from) keeps its words.
+    #[test]
+    fn a_reports_entry_reads_its_detail_and_an_older_one_keeps_its_words() {
+        let said = |d| sentence(EventKind::SignInReported, None, Some(d));
+        assert_eq!(
+            said("Chrome 131 on Windows 10 near Lisbon, from the email; its session ended"),
+            "Reported a sign-in that wasn't you (Chrome 131 on Windows 10 near Lisbon, from the email): its session ended"
+        );
+        assert_eq!(said("from this page"), "Reported a sign-in that wasn't you: its session ended (from this page)");
+        // (a device or place is never cut to lose what ended)
+        let long = format!("{} near {}, from the email; it had already ended", "d".repeat(60), "p".repeat(40));
+        assert!(said(&long).ends_with("from the email): it had already ended"), "{}", said(&long));
     }
 
     /// Whoever connected their Google account chose its address: the owner's notice names it, but

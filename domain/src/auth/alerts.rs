@@ -166,12 +166,7 @@ async fn report_in(
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, user_id).await?;
     // the intruder's browser no longer signs in without an alert
     db::users::reset_devices(&mut *tx, user_id, now).await?;
-    let ended = match (reach.already_signed_out, reach.other_sessions) {
-        (false, 0) => "its session ended".to_string(),
-        (false, n) => format!("its session and {} ended", other_sessions(n)),
-        (true, 0) => "it had already signed out".to_string(),
-        (true, n) => format!("it had already signed out, and {} ended", other_sessions(n)),
-    };
+    let ended = ended_words(reach.already_signed_out, reach.other_sessions);
     let detail = reported_detail(&mut *tx, user_id, session_id, "from the email", &ended).await?;
     let event = NewEvent { detail: Some(&detail), ..NewEvent::new(user_id, Some(session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
@@ -357,6 +352,7 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     // (the alert, the account, then its sessions, as `report_not_me`; this session must still be
     // live, so a request of a session ended meanwhile cannot sign the owner out)
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
+    let already_ended = db::sessions::has_ended(&mut *tx, auth.user_id, reported).await?;
     let ended = db::sessions::revoke_others(&mut *tx, auth.user_id, auth.session_id, now, RevokeReason::ReportedNotMe).await?;
     let since = reported_since(&mut tx, auth.user_id, reported, Some(auth.session_id), now).await?;
     // (The answering session may itself be an intruder's, older than the owner's new sign-in it
@@ -369,30 +365,37 @@ pub async fn secure_account(svc: &Services, auth: &AuthSession, id: Uuid, client
     db::users::refuse_passwords_since(&mut *tx, auth.user_id, since.1).await?;
     db::pending_sign_ins::delete_pending_for_user(&mut *tx, auth.user_id).await?;
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
-    let ended_words = match ended {
-        0 => "no other session was signed in".to_string(),
-        n => format!("{} ended", other_sessions(n)),
-    };
-    let detail = reported_detail(&mut *tx, auth.user_id, reported, "from this page", &ended_words).await?;
+    let words = ended_words(already_ended, ended.saturating_sub(u64::from(!already_ended)));
+    let detail = reported_detail(&mut *tx, auth.user_id, reported, "from this page", &words).await?;
     let event = NewEvent { detail: Some(&detail), ..NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SignInReported) };
     db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;
     Ok(Secured { ended, taken_back, ways_in })
 }
 
-/// "1 other session", "3 other sessions".
-fn other_sessions(n: u64) -> String {
-    match n {
-        1 => "1 other session".into(),
-        n => format!("{n} other sessions"),
+/// What a report ended, as its activity entry says it: the reported sign-in's session (or that it
+/// had `already_ended`: signed out, revoked or expired) and how many `others` ended with it ("its
+/// session and 2 other sessions ended").
+fn ended_words(already_ended: bool, others: u64) -> String {
+    let others = match others {
+        0 => None,
+        1 => Some("1 other session".to_string()),
+        n => Some(format!("{n} other sessions")),
+    };
+    match (already_ended, others) {
+        (false, None) => "its session ended".into(),
+        (false, Some(o)) => format!("its session and {o} ended"),
+        (true, None) => "it had already ended".into(),
+        (true, Some(o)) => format!("it had already ended, and {o} ended"),
     }
 }
 
 /// A `sign_in_reported` event's detail: which sign-in (its device and place, as its alert email
 /// said them), where the report came from, and, after "; ", what ended: "Chrome 131 on Windows 10
 /// near Lisbon, from the email; its session and 2 other sessions ended" (`activity::sentence`
-/// reads it as "Reported a sign-in that wasn't you (…): …"). At most 160 characters, under the
-/// column's 200.
+/// reads it as "Reported a sign-in that wasn't you (…): …"). At most about 180 characters (a
+/// device of 60, a place of 40, what ended under 60), under the column's 200, so the part after
+/// "; " is never cut.
 async fn reported_detail(
     tx: &mut sqlx::PgConnection,
     user_id: UserId,
@@ -423,4 +426,17 @@ pub struct Secured {
     /// The owner's passkey or connected account that a reported sign-in signed in with, now
     /// removed.
     pub ways_in: Vec<TakenBack>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ended_words;
+
+    #[test]
+    fn a_reports_entry_says_whether_the_sign_in_had_ended_and_how_many_others_ended() {
+        assert_eq!(ended_words(false, 0), "its session ended");
+        assert_eq!(ended_words(false, 1), "its session and 1 other session ended");
+        assert_eq!(ended_words(true, 0), "it had already ended");
+        assert_eq!(ended_words(true, 3), "it had already ended, and 3 other sessions ended");
+    }
 }

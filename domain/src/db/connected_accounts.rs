@@ -170,10 +170,11 @@ pub async fn revoke_signed_in_with(
 }
 
 /// Deletes the account's link to `provider`; answers, when there was one, how the owner knows that
-/// account there (its GitHub login, "@octocat", or else its email), if the provider said.
+/// account there (its GitHub login with its email, "@octocat (octo@example.com)", or else its
+/// email), if the provider said: `Identity::shown_as`.
 pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<Option<Option<String>>, sqlx::Error> {
     sqlx::query_scalar!(
-        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING COALESCE('@' || login, email)",
+        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING COALESCE('@' || login || COALESCE(' (' || email || ')', ''), email)",
         user_id.0,
         provider.as_str()
     )

@@ -96,7 +96,8 @@ pub fn PasskeysCard(
     let names = StoredValue::new(items.iter().map(|p| p.name.clone()).collect::<Vec<_>>());
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let name = new_name.get_untracked();
+        // (as the server keeps it: composed, so "é" is one character however it was typed)
+        let name = crate::browser::text::nfc(&new_name.get_untracked());
         if policy::names::passkey_name_too_long(&name) {
             // (the field takes the focus with its error)
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
@@ -267,9 +268,9 @@ pub fn RenameDialog(
     let name_error = RwSignal::new(None::<String>);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let typed = name.get_untracked();
-        // (compared as the server keeps names: trimmed, a run of spaces as one)
-        if policy::names::without_hidden_characters(&typed) == current {
+        // (compared as the server keeps names: trimmed, a run of spaces as one, composed)
+        let typed = crate::browser::text::nfc(&name.get_untracked());
+        if policy::names::without_hidden_characters(&typed) == crate::browser::text::nfc(&current) {
             // nothing to rename: Save closes the dialog as Cancel does, with no "Renamed" to hear
             on_cancel.run(());
         } else if policy::names::without_hidden_characters(&typed).is_empty() {

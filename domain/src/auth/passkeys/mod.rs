@@ -225,7 +225,7 @@ pub async fn rename(svc: &Services, auth: &AuthSession, id: PasskeyId, name: &st
     let now = svc.clock.now();
     let mut tx = svc.db.begin().await?;
     db::passkeys::lock_account(&mut *tx, auth.user_id).await?;
-    if db::passkeys::names_of_others(&mut *tx, auth.user_id, id).await?.iter().any(|n| policy::names::same_passkey_name(n, &name)) {
+    if db::passkeys::names_of_others(&mut *tx, auth.user_id, id).await?.iter().any(|n| registration::same_name(n, &name)) {
         return Err(DomainError::Invalid(Invalid::PasskeyNameTaken));
     }
     let old = db::passkeys::rename(&mut *tx, auth.user_id, id, &name).await?.ok_or(DomainError::NotFound)?;
@@ -340,6 +340,11 @@ mod tests {
         assert_eq!(clean_name("  Work laptop \n").unwrap(), Some("Work laptop".to_string()));
         assert_eq!(clean_name("   ").unwrap(), None);
         assert_eq!(clean_name("Key\u{202E}gnp.exe").unwrap(), Some("Keygnp.exe".to_string()));
+        // composed: an accent typed after its letter is the one character
+        assert_eq!(clean_name("Cafe\u{301} laptop").unwrap(), Some("Caf\u{e9} laptop".to_string()));
+        assert!(clean_name(&"e\u{301}".repeat(NAME_MAX)).is_ok(), "64 characters once composed");
+        assert!(registration::same_name("Cafe\u{301}", "CAF\u{c9}"));
+        assert_eq!(default_name(Some("Caf\u{e9}"), &["Cafe\u{301}".to_string()]), "Caf\u{e9} 2");
         assert!(clean_name(&"é".repeat(NAME_MAX)).is_ok());
         assert!(matches!(clean_name(&"é".repeat(NAME_MAX + 1)), Err(DomainError::Invalid(Invalid::PasskeyNameTooLong))));
     }

@@ -45,9 +45,12 @@ pub async fn begin_registration(svc: &Services, auth: &AuthSession) -> Result<se
     to_json(&options)
 }
 
-/// A name the person chose, trimmed; empty means "use the provider's name".
+/// A name the person chose, trimmed and composed (NFC: "é" typed as "e" and a combining accent is
+/// the one character, so two names that read the same are the same); empty means "use the
+/// provider's name".
 pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
-    let name = crate::auth::accounts::without_hidden_characters(name);
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = crate::auth::accounts::without_hidden_characters(name).nfc().collect();
     if name.is_empty() {
         return Ok(None);
     }
@@ -55,6 +58,13 @@ pub fn clean_name(name: &str) -> Result<Option<String>, DomainError> {
         return Err(DomainError::Invalid(Invalid::PasskeyNameTooLong));
     }
     Ok(Some(name))
+}
+
+/// Whether two passkey names read the same, letter case aside: `policy::names::same_passkey_name`
+/// on their composed forms (names stored before names were composed may not be).
+pub(super) fn same_name(a: &str, b: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    policy::names::same_passkey_name(&a.nfc().collect::<String>(), &b.nfc().collect::<String>())
 }
 
 /// The default name: the provider's (or the one chosen), numbered when the account already has one
@@ -71,7 +81,7 @@ pub fn default_name(provider: Option<&str>, taken: &[String]) -> String {
         let cut: String = base.chars().take(room - 1).collect();
         format!("{}…{suffix}", cut.trim_end())
     };
-    let free = |c: &String| !taken.iter().any(|t| policy::names::same_passkey_name(t, c));
+    let free = |c: &String| !taken.iter().any(|t| same_name(t, c));
     let first = fitted(String::new());
     if free(&first) {
         return first;

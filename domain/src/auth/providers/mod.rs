@@ -126,11 +126,16 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// How its owner knows this account at the provider, as notices name it: the GitHub login
-    /// ("@octocat"; GitHub's people know it, and its email may be one GitHub chose), or else the
-    /// email. The same as `db::connected_accounts::delete` answers.
+    /// How its owner knows this account at the provider, as notices name it: the GitHub login with
+    /// its email ("@octocat (octo@example.com)"; GitHub's people know the login, and the email may
+    /// be one GitHub chose), or else the email. The same as `db::connected_accounts::delete`
+    /// answers.
     pub fn shown_as(&self) -> Option<String> {
-        self.login.as_ref().map(|l| format!("@{l}")).or_else(|| self.email.clone())
+        match (&self.login, &self.email) {
+            (Some(l), Some(e)) => Some(format!("@{l} ({e})")),
+            (Some(l), None) => Some(format!("@{l}")),
+            (None, e) => e.clone(),
+        }
     }
 }
 

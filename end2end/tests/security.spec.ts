@@ -124,6 +124,12 @@ test.describe('security page layout', () => {
     await page.clock.fastForward('07:00');
     await expect(thisDevice.locator('time').first()).toHaveText('7 minutes ago');
     await expect(firstEntry.locator('time')).toHaveText('7 minutes ago');
+    await expect(firstEntry.locator('.activity-meta')).toHaveText(/^7 minutes ago · \d{4}-\d\d-\d\d \d\d:\d\d UTC\S* · /);
+
+    // past 30 days it is a date: the session's day, and the activity row's exact time said once
+    await page.clock.fastForward(31 * 24 * 60 * 60 * 1000);
+    await expect(thisDevice.locator('time').first()).toHaveText(/^on \d{1,2} [A-Z][a-z]{2} \d{4}$/);
+    await expect(firstEntry.locator('.activity-meta')).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC\S* · /);
   });
 });
 

@@ -381,8 +381,15 @@ fn ActivityRow(activity: ActivityView) -> impl IntoView {
     let exact = crate::components::exact_here(&at);
     let exact_alone = exact.clone();
     let relative = crate::components::aging(&at);
-    let when = move || if dated { exact_alone() } else { relative() };
-    let exact_after = move || (!dated).then(|| format!(" · {}", exact()));
+    // (a row the open page has aged past 30 days is a date now: its exact time alone, as a row
+    // the server dated)
+    let is_dated = {
+        let relative = relative.clone();
+        move || dated || crate::time_fmt::is_date(&relative())
+    };
+    let dated_now = is_dated.clone();
+    let when = move || if is_dated() { exact_alone() } else { relative() };
+    let exact_after = move || (!dated_now()).then(|| format!(" · {}", exact()));
     view! {
         <li class="activity-row" data-kind=activity.kind.clone()>
             <p class="activity-sentence">{activity.sentence.clone()}</p>

@@ -301,7 +301,11 @@ fn ConnectedRow(
                     detail=if account.account.is_empty() {
                         format!("You won't be able to sign in with this {name} account any more.")
                     } else {
-                        format!("You won't be able to sign in with this {name} account ({}) any more.", account.account)
+                        let shown = match &account.email {
+                            Some(email) => format!("{}, {email}", account.account),
+                            None => account.account.clone(),
+                        };
+                        format!("You won't be able to sign in with this {name} account ({shown}) any more.")
                     }
                     confirm_label=format!("Disconnect {name}")
                     pending

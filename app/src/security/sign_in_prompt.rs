@@ -145,8 +145,18 @@ pub fn SecuredNotice(secured: SecuredView, has_password: bool) -> impl IntoView 
     } else {
         "Now check the passkeys and connected accounts below, and remove any you don't recognise."
     };
-    let message = format!("Signed out of {ended} other session{}.{removed} {next}", if ended == 1 { "" } else { "s" });
+    let message = format!("{}{removed} {next}", signed_out_words(ended));
     view! { <p class="notice notice-success sign-in-secured" role="status">{message}</p> }
+}
+
+/// How many other sessions "No, secure my account" ended, as its notice says it.
+fn signed_out_words(ended: u64) -> String {
+    match ended {
+        // (the reported sign-in had ended already, and nothing else was signed in)
+        0 => "No other session was signed in.".to_string(),
+        1 => "Signed out of 1 other session.".to_string(),
+        n => format!("Signed out of {n} other sessions."),
+    }
 }
 
 /// "New sign-in: Chrome 131 on Windows 10, near Berlin, 2 hours ago. Was this you?"
@@ -206,5 +216,15 @@ pub fn SignInPromptCard(
                 </ul>
             </div>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn securing_the_account_says_how_many_sessions_it_signed_out_and_never_zero() {
+        assert_eq!(super::signed_out_words(0), "No other session was signed in.");
+        assert_eq!(super::signed_out_words(1), "Signed out of 1 other session.");
+        assert_eq!(super::signed_out_words(3), "Signed out of 3 other sessions.");
     }
 }

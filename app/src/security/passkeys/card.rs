@@ -97,7 +97,7 @@ pub fn PasskeysCard(
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
         // (as the server keeps it: composed, so "é" is one character however it was typed)
-        let name = crate::browser::text::nfc(&new_name.get_untracked());
+        let name = crate::browser::text::nfc(&policy::names::without_hidden_characters(&new_name.get_untracked()));
         if policy::names::passkey_name_too_long(&name) {
             // (the field takes the focus with its error)
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));
@@ -268,8 +268,10 @@ pub fn RenameDialog(
     let name_error = RwSignal::new(None::<String>);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        // (compared as the server keeps names: trimmed, a run of spaces as one, composed)
-        let typed = crate::browser::text::nfc(&name.get_untracked());
+        // (compared as the server keeps names: trimmed, without what does not show, a run of
+        // spaces as one, then composed, in that order: "e", a zero-width space and an accent is
+        // "é" only once the space is gone)
+        let typed = crate::browser::text::nfc(&policy::names::without_hidden_characters(&name.get_untracked()));
         if policy::names::without_hidden_characters(&typed) == crate::browser::text::nfc(&current) {
             // nothing to rename: Save closes the dialog as Cancel does, with no "Renamed" to hear
             on_cancel.run(());

@@ -76,8 +76,9 @@ pub(super) fn notice_words(kind: EventKind, detail: Option<&str>, identity: Opti
     use EventKind::*;
     // (a passkey's name is whoever added it's to choose: nothing in it becomes a link)
     let detail = detail.map(|d| crate::email::defang_links(&shown(d, policy::names::PASSKEY_NAME_MAX)));
-    // (nor the intruder's own Google address or GitHub login: "reset-help@evil.example")
-    let identity = identity.map(|i| crate::email::defang_links(&shown(i, 80)));
+    // (nor the intruder's own Google address or GitHub login: "reset-help@evil.example"; long
+    // enough for a GitHub login and its email, "@login (address)", whole)
+    let identity = identity.map(|i| crate::email::defang_links(&shown(i, 160)));
     let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
     let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());
     Some(match kind {
@@ -176,6 +177,17 @@ mod tests {
         // (a device or place is never cut to lose what ended)
         let long = format!("{} near {}, from the email; it had already ended", "d".repeat(60), "p".repeat(40));
         assert!(said(&long).ends_with("from the email): it had already ended"), "{}", said(&long));
+    }
+
+    /// A GitHub login with a long address is named whole, not cut inside the address.
+    #[test]
+    fn a_github_login_and_its_long_address_are_named_whole() {
+        let who = "@grace-hopper-1906 (grace.brewster.hopper.1906@computing-history.example.org)";
+        let (_, what) = notice_words(EventKind::ProviderDisconnected, Some("GitHub"), Some(who), "Gatehouse").unwrap();
+        assert_eq!(
+            what,
+            "Signing in with the GitHub account @grace-hopper-1906 (grace[.]brewster[.]hopper.1906[@]computing-history[.]example[.]org) no longer works."
+        );
     }
 
     /// Whoever connected their Google account chose its address: the owner's notice names it, but

@@ -110,7 +110,7 @@ test.describe('security page layout', () => {
     await expect(region(page, 'Authorized applications')).toContainText('Coming soon');
   });
 
-  test('a page left open says again how long ago things were: "just now" becomes "7 minutes ago"', async ({ page }) => {
+  test('a page left open says again how long ago things were ("just now" becomes "7 minutes ago") and how long it stays verified', async ({ page }) => {
     // (the browser's clock, timers included, is Playwright's from here: it runs on at its own
     // pace until fast-forwarded)
     await page.clock.install();
@@ -125,11 +125,15 @@ test.describe('security page layout', () => {
     await expect(thisDevice.locator('time').first()).toHaveText('7 minutes ago');
     await expect(firstEntry.locator('time')).toHaveText('7 minutes ago');
     await expect(firstEntry.locator('.activity-meta')).toHaveText(/^7 minutes ago · \d{4}-\d\d-\d\d \d\d:\d\d UTC\S* · /);
+    // the re-verification window counts down by the clock too, not by its timer's ticks (one
+    // tick came in those seven minutes, as after the computer slept)
+    await expect(page.locator('.verified-banner strong')).toHaveText('Verified for 3 more minutes.');
 
     // past 30 days it is a date: the session's day, and the activity row's exact time said once
     await page.clock.fastForward(31 * 24 * 60 * 60 * 1000);
     await expect(thisDevice.locator('time').first()).toHaveText(/^on \d{1,2} [A-Z][a-z]{2} \d{4}$/);
     await expect(firstEntry.locator('.activity-meta')).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC\S* · /);
+    await expect(page.locator('.verified-banner')).toHaveCount(0);
   });
 });
 

@@ -21,11 +21,18 @@ pub fn VerifiedBanner(
     on_end: Callback<()>,
 ) -> impl IntoView {
     let left = RwSignal::new(status.seconds_left);
-    // Count down in the browser (effects do not run on the server, so SSR and hydration agree).
+    // Count down in the browser (effects do not run on the server, so SSR and hydration agree),
+    // by the browser's clock, not by the ticks: a tick comes late after the computer slept or in a
+    // background tab, and the window ends on the server's clock all the same.
     Effect::new(move |_| {
-        if left.get_untracked() > 0 {
+        let start = left.get_untracked();
+        if start > 0 {
+            let began = crate::browser::clock::now_seconds();
             let handle = set_interval_with_handle(
-                move || left.update(|s| *s = s.saturating_sub(15)),
+                move || {
+                    let gone = (crate::browser::clock::now_seconds() - began).max(0.0) as u64;
+                    left.set(start.saturating_sub(gone));
+                },
                 std::time::Duration::from_secs(15),
             )
             .ok();

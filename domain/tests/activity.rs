@@ -655,6 +655,7 @@ async fn the_links_page_names_what_the_button_would_undo_since_the_sign_in_and_o
         other_sessions: 1,
         removes: vec![TakenBack::Passkey("Ada's new phone".into())],
         password_changed_since: true,
+        from_earlier: false,
     };
     assert_eq!(page.since, reach);
     assert_eq!(state().await, before, "opening the page changed nothing");
@@ -663,6 +664,26 @@ async fn the_links_page_names_what_the_button_would_undo_since_the_sign_in_and_o
     let done = alerts::report_not_me(&svc, &token, &home()).await.unwrap();
     assert_eq!((done.taken_back, done.password_turned_off), (reach.removes, true), "the button did what the page said");
     assert!(authenticate(&svc, &token_now).await.unwrap().is_none(), "her later session too");
+}
+
+/// A link about the newer of two unconfirmed new sign-ins reaches back to the older one: its page
+/// says so ("since that sign-in, and an earlier one"), and counts the older one's session.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_links_page_says_when_it_reaches_back_to_an_earlier_unconfirmed_sign_in(db: PgPool) {
+    let svc = services(db.clone());
+    ada(&svc).await;
+    svc.clock.advance(Duration::minutes(1));
+    let first = signs_in(&svc, &stranger()).await;
+    svc.clock.advance(Duration::minutes(1));
+    let madrid = client("192.0.2.10", FIREFOX_LINUX, Some("ES"), "Madrid, Madrid, Spain");
+    signs_in(&svc, &madrid).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM sign_in_alerts").await, 2);
+    let newer = not_me_token(&db).await;
+    let since = alerts::not_me_link(&svc, &newer).await.unwrap().since;
+    assert!(since.from_earlier, "{since:?}");
+    assert_eq!((since.already_signed_out, since.other_sessions), (false, 1), "the earlier sign-in's session");
+    alerts::report_not_me(&svc, &newer, &home()).await.unwrap();
+    assert!(authenticate(&svc, &first).await.unwrap().is_none(), "the earlier one ended too");
 }
 
 /// Ada, with a passkey on her phone, reports a stranger's sign-in and resets her password with the

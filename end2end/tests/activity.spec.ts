@@ -92,6 +92,10 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     await attacker.page.reload();
     await expectPathname(attacker.page, SECURITY_PATH);
 
+    // (its first session ended when the same browser signed in again: the page does not promise
+    // to sign it out, only what signed in since)
+    await expect(main).toContainText('That device is already signed out.');
+    await expect(main).toContainText("We'll sign out any sign-in since, remove any passkey");
     await expect(main).toContainText('and stop your password from working, in case they know it.');
     await main.getByRole('button', { name: 'Secure my account' }).click();
     await expect(main.getByRole('heading', { name: 'That device is signed out' })).toBeVisible();
@@ -112,6 +116,10 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
     await expectPathname(attacker.page, '/sign-in');
     await gotoHydrated(page, SECURITY_PATH);
     await expectPathname(page, SECURITY_PATH);
+    // the owner's activity names the sign-in reported and what ended (its later, familiar one too)
+    await expect(region(page, 'Recent security activity').getByRole('listitem').filter({ hasText: 'Reported a sign-in' })).toContainText(
+      /Reported a sign-in that wasn't you \(Chrome 131 on Windows 10[^,]*, from the email\): it had already ended, and 1 other session ended/,
+    );
     // the reader was signed in nowhere
     await readerPage.goto(SECURITY_PATH);
     await expectPathname(readerPage, '/sign-in');

@@ -246,6 +246,7 @@ impl NotMeView {
             other_sessions: link.since.other_sessions,
             removes: taken_back_words(&link.since.removes),
             password_changed_since: link.since.password_changed_since,
+            from_earlier: link.since.from_earlier,
         }
     }
 }

@@ -408,6 +408,10 @@ pub struct NotMeView {
     /// The password was changed or set since (the button turns that one off too).
     #[serde(default)]
     pub password_changed_since: bool,
+    /// "Since" reaches back to an earlier new sign-in nobody confirmed, which the button covers
+    /// too.
+    #[serde(default)]
+    pub from_earlier: bool,
 }
 
 /// A sign-up link's page: the address it confirms, and the name given when asking.

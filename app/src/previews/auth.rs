@@ -151,8 +151,9 @@ pub(super) fn AuthPreviews() -> impl IntoView {
         <State slug="not-me-marked-as-yours" caption="Marked as yours (here or on the page): said, and still reportable" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=crate::model::NotMeView { marked_as_yours: Some("23 November 2026 at 10:40 UTC".into()), ..not_me_view() } pending=false on_confirm=noop on_mine=noop/>
         })/>
-        <State slug="not-me-since" caption="Since the sign-in: signed out already, a new password, a later session and a passkey (the button undoes them too)" phone=true view=ViewFn::from(move || view! {
+        <State slug="not-me-since" caption="Since the sign-in (and an earlier unconfirmed one): signed out already, a new password, a later session and a passkey (the button undoes them too)" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=crate::model::NotMeView {
+                from_earlier: true,
                 already_signed_out: true,
                 other_sessions: 1,
                 removes: vec!["the passkey “Ada's new phone”".into()],

@@ -222,5 +222,6 @@ pub(super) fn not_me_view() -> crate::model::NotMeView {
         other_sessions: 0,
         removes: vec![],
         password_changed_since: false,
+        from_earlier: false,
     }
 }

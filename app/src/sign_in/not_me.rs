@@ -124,11 +124,7 @@ pub fn NotMeConfirm(
             <p class="notice notice-warning">{move || format!("This sign-in was marked as yours on {}. If you didn't do that, or it wasn't you after all, report it here.", at())}</p>
         })}
         {since}
-        <p>{if sign_in.has_password {
-            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added or got in with, and stop your password from working, in case they know it. We'll email you a link to choose a new one. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
-        } else {
-            "We'll sign that device out at once (and any sign-in since), remove any passkey, connected account or authenticator app they added or got in with, and email you a link to choose a password. Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
-        }}</p>
+        <p>{what_it_does(sign_in.already_signed_out, sign_in.has_password)}</p>
         <ErrorMessage message=error/>
         <div class="form-actions">
             <button type="button" class="btn btn-danger" disabled=move || pending.get() on:click=move |_| on_confirm.run(())>
@@ -137,6 +133,19 @@ pub fn NotMeConfirm(
             <button type="button" class="btn btn-secondary" disabled=move || pending.get() on:click=move |_| on_mine.run(())>"It was me"</button>
         </div>
     }
+}
+
+/// What the button does, said before it (a device already signed out is not signed out again).
+fn what_it_does(already_signed_out: bool, has_password: bool) -> String {
+    let out = if already_signed_out { "We'll sign out any sign-in since" } else { "We'll sign that device out at once (and any sign-in since)" };
+    let password = if has_password {
+        "and stop your password from working, in case they know it. We'll email you a link to choose a new one."
+    } else {
+        "and email you a link to choose a password."
+    };
+    format!(
+        "{out}, remove any passkey, connected account or authenticator app they added or got in with, {password} Other new sign-ins of the last 14 days that you haven't confirmed are treated the same way."
+    )
 }
 
 /// What the page says after "It was me" (72: `domain::auth::activity::ALERT_LINK_HOURS`, which a
@@ -187,7 +196,7 @@ fn since_it(v: &NotMeView) -> Option<impl IntoView + use<>> {
     let settled = v.already_signed_out && lines.len() > 1;
     Some(view! {
         <div class="notice notice-warning since-sign-in">
-            <p>"Since that sign-in:"</p>
+            <p>{if v.from_earlier { "Since that sign-in, and an earlier new sign-in you haven't confirmed:" } else { "Since that sign-in:" }}</p>
             <ul>{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul>
             {settled.then(|| view! {
                 <p>"If you secured your account yourself since, you may not need this: check it on Security & Access instead."</p>
@@ -226,6 +235,13 @@ pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
+    #[test]
+    fn the_button_says_it_signs_the_device_out_only_when_it_is_still_signed_in() {
+        assert!(super::what_it_does(false, true).starts_with("We'll sign that device out at once (and any sign-in since), remove any passkey"));
+        assert!(super::what_it_does(true, true).starts_with("We'll sign out any sign-in since, remove any passkey"));
+        assert!(super::what_it_does(true, false).contains("and email you a link to choose a password. Other new sign-ins"));
+    }
+
     #[test]
     fn after_it_was_me_the_page_says_how_long_the_link_still_reports() {
         let hours = domain::auth::activity::ALERT_LINK_HOURS;

@@ -82,6 +82,9 @@ pub struct ReportReach {
     pub removes: Vec<TakenBack>,
     /// The password was changed or set since.
     pub password_changed_since: bool,
+    /// It reaches back to an earlier new sign-in of the account's that nobody has confirmed
+    /// (`reported_since`): "since" is since that one, which the report covers too.
+    pub from_earlier: bool,
 }
 
 /// Reads a "This wasn't me" link (changes nothing).
@@ -225,6 +228,7 @@ async fn undo_since(
         other_sessions: ended.saturating_sub(u64::from(!already_signed_out)),
         removes: taken_back.iter().chain(&ways_in).cloned().collect(),
         password_changed_since: user.password_changed_at.is_some_and(|at| at > since.1),
+        from_earlier: since.0 != session_id,
     };
     Ok(Some((Undone { user, session_id, since, taken_back, ways_in }, reach)))
 }

@@ -12,6 +12,7 @@ import {
   expectPathname,
   expectSecurityPage,
   gotoHydrated,
+  holdOverviewReloads,
   HTTP_4XX_LOG,
   literal,
   mailsTo,
@@ -106,6 +107,27 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   await expect(section).toContainText('10 of 10 left');
   return { totp, codes };
 }
+
+test('"copied to the clipboard" stays when the page\'s refresh after turning the app on draws the codes again', async ({ page }) => {
+  await signUpViaApi(page, newAccount());
+  await gotoHydrated(page, SECURITY_PATH);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  const section = region(page, 'Two-step verification');
+  await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+  const key = (await section.getByTestId('manual-key').textContent()) ?? '';
+  // the page's refresh after the change comes only once Copy was clicked (as on a slow network)
+  const letGo = await holdOverviewReloads(page);
+  await section.getByLabel('Code from the app').fill(authenticator(key).generate());
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  const panel = section.getByRole('group', { name: 'Your backup codes' });
+  await panel.getByRole('button', { name: 'Copy' }).click();
+  await expect(panel.getByRole('status')).toHaveText('Backup codes copied to the clipboard.');
+  letGo();
+  // the section is drawn from the refresh ("set up just now"), the codes panel with it
+  await expect(section).toContainText('Authenticator app: on');
+  await expect(panel.getByRole('status')).toHaveText('Backup codes copied to the clipboard.');
+  await expect(panel.getByRole('button', { name: 'Copied' })).toBeVisible();
+});
 
 test('a wrong code, then Cancel or Escape: the error leaves with the set-up, and the next set-up starts without it', async ({ page }) => {
   await signUpViaApi(page, newAccount());

@@ -14,6 +14,10 @@ pub fn BackupCodesPanel(
     /// "I have saved these codes", owned by the page so that a refresh of the page's data while
     /// the panel is open does not untick it.
     saved: RwSignal<bool>,
+    /// What Copy did, owned by the page for the same reason: the refresh that follows turning the
+    /// app on can draw the panel again just after a click on Copy, and "copied to the clipboard"
+    /// was lost with the panel's own signal (seen as a flaky end-to-end test under load).
+    copied: RwSignal<Option<bool>>,
     on_done: Callback<()>,
 ) -> impl IntoView {
     let text = format!(
@@ -21,7 +25,6 @@ pub fn BackupCodesPanel(
         codes.join("\n")
     );
     let href = format!("data:text/plain;charset=utf-8,{}", crate::sign_in::urlencode(&text));
-    let copied = RwSignal::new(None);
     let copy = {
         let text = text.clone();
         move |_| copy_then_say(text.clone(), copied)
@@ -172,8 +175,12 @@ pub fn TwoFactorCard(
     /// The codes panel's "I have saved these codes" (the page owns it; see `BackupCodesPanel`).
     #[prop(optional)]
     codes_saved: Option<RwSignal<bool>>,
+    /// What the codes panel's Copy did (the page owns it too).
+    #[prop(optional)]
+    codes_copied: Option<RwSignal<Option<bool>>>,
 ) -> impl IntoView {
     let codes_saved = codes_saved.unwrap_or_else(|| RwSignal::new(false));
+    let codes_copied = codes_copied.unwrap_or_else(|| RwSignal::new(None));
     let enabled = status.enabled.clone();
     let on = enabled.is_some();
     let required = status.required;
@@ -246,7 +253,7 @@ pub fn TwoFactorCard(
                             let on_cancel = cancel_back_to(if e.change { change_id.clone() } else { set_up_id.clone() });
                             view! { <EnrolmentPanel enrolment=e pending error on_confirm on_cancel/> }.into_any()
                         }
-                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved on_done=codes_done/> }.into_any(),
+                        TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved copied=codes_copied on_done=codes_done/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {
                             <ConfirmPanel id="confirm-regenerate-codes" opener="regenerate-codes" question=if has_codes { "Replace your backup codes?" } else { "Create backup codes?" }
                                 detail=if has_codes { "The old ones stop working at once." } else { "Each works once, if you lose your phone." }

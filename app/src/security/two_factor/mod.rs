@@ -142,6 +142,7 @@ pub struct TwoFactorSection {
     disable: Sensitive<DisableTotp>,
     panel: RwSignal<TwoFactorPanel>,
     codes_saved: RwSignal<bool>,
+    codes_copied: RwSignal<Option<bool>>,
     /// `?backup_codes_left=`: the sign-in used a backup code.
     query: Memo<leptos_router::params::ParamsMap>,
 }
@@ -158,9 +159,10 @@ impl TwoFactorSection {
             disable: Sensitive::new(ctx.reverify),
             panel: RwSignal::new(TwoFactorPanel::None),
             codes_saved: RwSignal::new(false),
+            codes_copied: RwSignal::new(None),
             query: leptos_router::hooks::use_query_map(),
         };
-        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, .. } = section;
+        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, codes_copied, .. } = section;
         // Results open the next panel: the QR code, then the codes (shown once); a change of app
         // closes its QR code (the page then puts the keyboard on the status line that says so)
         Effect::new(move |_| {
@@ -196,12 +198,14 @@ impl TwoFactorSection {
         Effect::new(move |_| {
             if let Some(Ok(on)) = finish.action.value().get() {
                 codes_saved.set(false);
+                codes_copied.set(None);
                 panel.set(TwoFactorPanel::Codes(on.codes));
             }
         });
         Effect::new(move |_| {
             if let Some(Ok(codes)) = regenerate.action.value().get() {
                 codes_saved.set(false);
+                codes_copied.set(None);
                 panel.set(TwoFactorPanel::Codes(codes));
             }
         });
@@ -235,7 +239,7 @@ impl TwoFactorSection {
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {
-        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, query } = self;
+        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, codes_copied, query } = self;
         // (each `pending()` makes a memo: made once here, not on every read)
         let busy = [
             begin.action.pending(),
@@ -312,6 +316,7 @@ impl TwoFactorSection {
                 on_regenerate=Callback::new(move |_| regenerate.dispatch(RegenerateBackupCodes {}))
                 on_disable=Callback::new(move |_| disable.dispatch(DisableTotp {}))
                 codes_saved
+                codes_copied
             />
         }
     }

@@ -377,15 +377,13 @@ fn ActivityRow(activity: ActivityView) -> impl IntoView {
     // stop per row for a tooltip; past 30 days it is the whole of it, not "on 3 Mar 2026 ·
     // 2026-03-03 09:05 UTC". It is on the reader's own clock once their browser runs the page.
     let at = activity.at.clone();
-    let dated = crate::time_fmt::is_date(&at.relative);
     let exact = crate::components::exact_here(&at);
     let exact_alone = exact.clone();
     let relative = crate::components::aging(&at);
-    // (a row the open page has aged past 30 days is a date now: its exact time alone, as a row
-    // the server dated)
+    // (dated by the server, or aged past 30 days on the open page: its exact time alone)
     let is_dated = {
         let relative = relative.clone();
-        move || dated || crate::time_fmt::is_date(&relative())
+        move || crate::time_fmt::is_date(&relative())
     };
     let dated_now = is_dated.clone();
     let when = move || if is_dated() { exact_alone() } else { relative() };

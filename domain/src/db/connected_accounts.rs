@@ -169,17 +169,21 @@ pub async fn revoke_signed_in_with(
     Ok(r.rows_affected())
 }
 
-/// Deletes the account's link to `provider`; answers, when there was one, how the owner knows that
-/// account there (its GitHub login with its email, "@octocat (octo@example.com)", or else its
-/// email), if the provider said: `Identity::shown_as`.
-pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId, provider: Provider) -> Result<Option<Option<String>>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING COALESCE('@' || login || COALESCE(' (' || email || ')', ''), email)",
+/// Deletes the account's link to `provider`; answers, when there was one, its login and email at
+/// the provider (either may be unknown).
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    provider: Provider,
+) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+    let r = sqlx::query!(
+        "DELETE FROM connected_accounts WHERE user_id = $1 AND provider = $2 RETURNING login, email",
         user_id.0,
         provider.as_str()
     )
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(r.map(|r| (r.login, r.email)))
 }
 
 // ---- flows ---------------------------------------------------------------------------------

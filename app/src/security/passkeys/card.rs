@@ -272,10 +272,10 @@ pub fn RenameDialog(
         // spaces as one, then composed, in that order: "e", a zero-width space and an accent is
         // "é" only once the space is gone)
         let typed = crate::browser::text::nfc(&policy::names::without_hidden_characters(&name.get_untracked()));
-        if policy::names::without_hidden_characters(&typed) == crate::browser::text::nfc(&current) {
+        if typed == crate::browser::text::nfc(&current) {
             // nothing to rename: Save closes the dialog as Cancel does, with no "Renamed" to hear
             on_cancel.run(());
-        } else if policy::names::without_hidden_characters(&typed).is_empty() {
+        } else if typed.is_empty() {
             name_error.set(Some("Enter a name.".to_string()));
         } else if policy::names::passkey_name_too_long(&typed) {
             name_error.set(Some(format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX)));

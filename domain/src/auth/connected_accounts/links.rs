@@ -37,7 +37,7 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     } else {
         0
     };
-    let Some(identity) = db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? else {
+    let Some((login, email)) = db::connected_accounts::delete(&mut *tx, auth.user_id, provider).await? else {
         return Err(DomainError::NotFound);
     };
     // (a link to a provider this server no longer offers is not a way to sign in: removing it
@@ -48,6 +48,7 @@ pub async fn disconnect(svc: &Services, auth: &AuthSession, provider: Provider, 
     crate::auth::activity::sessions_ended_with(&mut tx, auth, ended, provider.name(), client, now).await?;
     db::pending_sign_ins::delete_pending_from(&mut *tx, auth.user_id, provider).await?;
     // (named in the notice, as the connection's was: "the Google account kim@acme.test")
+    let identity = crate::auth::providers::shown_as(login.as_deref(), email.as_deref());
     let event = crate::db::events::NewEvent {
         detail: Some(provider.name()),
         identity: identity.as_deref(),

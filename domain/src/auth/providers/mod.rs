@@ -126,16 +126,20 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// How its owner knows this account at the provider, as notices name it: the GitHub login with
-    /// its email ("@octocat (octo@example.com)"; GitHub's people know the login, and the email may
-    /// be one GitHub chose), or else the email. The same as `db::connected_accounts::delete`
-    /// answers.
+    /// How its owner knows this account at the provider, as notices name it: `shown_as`.
     pub fn shown_as(&self) -> Option<String> {
-        match (&self.login, &self.email) {
-            (Some(l), Some(e)) => Some(format!("@{l} ({e})")),
-            (Some(l), None) => Some(format!("@{l}")),
-            (None, e) => e.clone(),
-        }
+        shown_as(self.login.as_deref(), self.email.as_deref())
+    }
+}
+
+/// How the owner of a provider account with this `login` and `email` knows it, as notices name it:
+/// the GitHub login with its email ("@octocat (octo@example.com)"; GitHub's people know the login,
+/// and the email may be one GitHub chose), or else the email.
+pub fn shown_as(login: Option<&str>, email: Option<&str>) -> Option<String> {
+    match (login, email) {
+        (Some(l), Some(e)) => Some(format!("@{l} ({e})")),
+        (Some(l), None) => Some(format!("@{l}")),
+        (None, e) => e.map(String::from),
     }
 }
 

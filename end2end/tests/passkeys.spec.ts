@@ -234,6 +234,30 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
     await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
   }
   await expect(rows(page)).toHaveCount(2);
+  // a name another tab gave the other passkey meanwhile: the server's refusal is said at the
+  // field too, marked invalid and focused, as the dialog's own checks are
+  await passkeys(page).getByRole('button', { name: 'Rename Desk cl\u00e9' }).click();
+  const other = await page.context().newPage();
+  await gotoHydrated(other, SECURITY_PATH);
+  await passkeys(other).getByRole('button', { name: `Rename ${otherName}` }).click();
+  await other.getByRole('dialog', { name: 'Rename passkey' }).getByLabel('Name').fill('Spare key');
+  await other.getByRole('dialog', { name: 'Rename passkey' }).getByRole('button', { name: 'Save' }).click();
+  await expect(passkeys(other).getByRole('status')).toHaveText('Renamed to “Spare key”.');
+  await other.close();
+  await nameField.fill('spare KEY');
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(nameField).toHaveAccessibleDescription(
+    'Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”. Another of your passkeys has this name. Choose a different one, so you can tell them apart.',
+  );
+  await expect(nameField).toHaveAttribute('aria-invalid', 'true');
+  await expect(nameField).toBeFocused();
+  await expect(rename.locator('.form-error')).toHaveCount(0);
+  // typing again takes the refusal away until the next answer
+  await nameField.press('End');
+  await nameField.press('2');
+  await expect(nameField).not.toHaveAttribute('aria-invalid', 'true');
+  await rename.getByRole('button', { name: 'Cancel' }).click();
+  await expect(rows(page).nth(1)).toContainText('Desk cl\u00e9');
 
   // remove one, after confirming; the window has passed, so confirm it's you with a passkey
   await endVerificationWindow(page, account.email);

@@ -404,6 +404,12 @@ pub fn PreviewsPage() -> impl IntoView {
                             on_save=noop_pair on_cancel=noop/>
                     </div>
                 })/>
+                <State slug="passkeys-rename-refused" caption="Rename dialog, the name refused by the server (taken meanwhile in another tab)" view=ViewFn::from(move || view! {
+                    <div class="preview-modal">
+                        <RenameDialog passkey=passkey("p3", "Blue YubiKey", Some("YubiKey 5 Series"), false, None) pending=false
+                            name_refused=Some(crate::error::PASSKEY_NAME_TAKEN.to_string()) on_save=noop_pair on_cancel=noop/>
+                    </div>
+                })/>
                 <State slug="passkeys-unsupported" caption="Browser without passkeys" view=passkeys(passkeys_several(), true, PasskeyPanel::None, false, None)/>
                 <State slug="passkeys-phone" caption="Phone width" phone=true view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>
             </Preview>

@@ -30,6 +30,9 @@ pub fn PasskeysCard(
     /// Shown in the rename dialog.
     #[prop(optional, into)]
     rename_error: Signal<Option<String>>,
+    /// The server's refusal of the new name, shown at the rename dialog's field.
+    #[prop(optional, into)]
+    rename_name_error: Signal<Option<String>>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
     panel: RwSignal<PasskeyPanel>,
     /// Starts New passkey with the chosen name (may be empty).
@@ -70,7 +73,7 @@ pub fn PasskeysCard(
         move || match panel.get() {
             PasskeyPanel::Renaming(id) => items.iter().find(|p| p.id == id).cloned().map(|p| {
                 let others: Vec<String> = items.iter().filter(|o| o.id != id).map(|o| o.name.clone()).collect();
-                view! { <RenameDialog passkey=p others pending error=rename_error on_save=on_rename on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/> }
+                view! { <RenameDialog passkey=p others pending error=rename_error name_refused=rename_name_error on_save=on_rename on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/> }
             }),
             _ => None,
         }
@@ -248,6 +251,10 @@ pub fn RenameDialog(
     others: Vec<String>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// The server refused the name (a rule the dialog could not check, or another passkey took
+    /// the name meanwhile): said at the field, which it marks invalid, as the dialog's own checks.
+    #[prop(optional, into)]
+    name_refused: Signal<Option<String>>,
     on_save: Callback<(String, String)>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
@@ -266,6 +273,7 @@ pub fn RenameDialog(
     let (id, current) = (passkey.id.clone(), passkey.name.clone());
     // a name the server would refuse is said at the field, before it is sent (the server's rules)
     let name_error = RwSignal::new(None::<String>);
+    let field_error = Signal::derive(move || name_error.get().or_else(|| name_refused.get()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         // (compared as the server keeps names: trimmed, without what does not show, a run of
@@ -297,7 +305,7 @@ pub fn RenameDialog(
                 <h2 id=title_id>"Rename passkey"</h2>
                 <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                     <ErrorMessage message=error/>
-                    <Field id="passkey_rename" label="Name" autocomplete="off" required=true value=name error=name_error
+                    <Field id="passkey_rename" label="Name" autocomplete="off" required=true value=name error=field_error
                         hint="Something that tells you where it lives, like “Work laptop” or “Blue YubiKey”."/>
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || pending.get()>

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 pub use card::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 
-use super::context::{shown_error_or_gone, RefusedLastMethod, SecurityContext, Sensitive};
+use super::context::{shown_error, shown_error_or_gone, RefusedLastMethod, SecurityContext, Sensitive};
 use crate::browser::webauthn;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
@@ -244,7 +244,11 @@ impl PasskeysSection {
         const GONE: &str = "That passkey was already removed.";
         let error =
             Signal::derive(move || flow_error.get().or_else(|| refused.get()).or_else(|| shown_error_or_gone(remove.action.value().get(), GONE)));
-        let rename_error = Signal::derive(move || shown_error_or_gone(rename.value().get(), GONE));
+        // (a refused name is said at the dialog's field; anything else above its form)
+        let name_refused = |answer: &Option<Result<String, AppError>>| matches!(answer, Some(Err(AppError::Invalid { field, .. })) if field == "name");
+        let rename_error =
+            Signal::derive(move || rename.value().with(|a| (!name_refused(a)).then(|| shown_error_or_gone(a.clone(), GONE)).flatten()));
+        let rename_name_error = Signal::derive(move || rename.value().with(|a| name_refused(a).then(|| shown_error(a.clone())).flatten()));
         view! {
             <PasskeysCard
                 status=o.passkeys.clone()
@@ -252,6 +256,7 @@ impl PasskeysSection {
                 pending
                 error
                 rename_error
+                rename_name_error
                 notice
                 panel
                 on_add

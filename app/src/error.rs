@@ -86,6 +86,9 @@ pub enum LinkIssue {
     Superseded,
     /// A sign-up link for an address that has an account now.
     AccountExists,
+    /// A sign-up link already used, opened in a browser signed in since (Back after finishing, or
+    /// the tab left behind when another finished): its way on is Security & Access.
+    UsedSignedIn,
 }
 
 impl LinkIssue {
@@ -94,7 +97,7 @@ impl LinkIssue {
         match self {
             LinkIssue::Invalid => "This link isn't valid",
             LinkIssue::Expired => "This link has expired",
-            LinkIssue::Used => "This link was already used",
+            LinkIssue::Used | LinkIssue::UsedSignedIn => "This link was already used",
             LinkIssue::Superseded => "This link no longer works",
             LinkIssue::AccountExists => "Your account already exists",
         }
@@ -107,6 +110,7 @@ impl LinkIssue {
             LinkIssue::Used => "This link was already used, and each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent, so it no longer works. Sign in, or ask for a new link.",
             LinkIssue::AccountExists => "An account with this email address was created after this link was sent, so the link no longer works. Sign in to it the way you set it up: with its password, a passkey, Google or GitHub.",
+            LinkIssue::UsedSignedIn => "This link was already used, and each link works only once. You're signed in: your account's settings are on Security & Access.",
         }
     }
 
@@ -119,6 +123,7 @@ impl LinkIssue {
             LinkIssue::Used => "Each link works only once. Sign in, or ask for a new link.",
             LinkIssue::Superseded => "Your password changed after this link was sent. Sign in, or ask for a new link.",
             LinkIssue::AccountExists => self.sentence(),
+            LinkIssue::UsedSignedIn => "Each link works only once. You're signed in: your account's settings are on Security & Access.",
         }
     }
 
@@ -214,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_link_page_does_not_say_its_heading_twice() {
-        for issue in [LinkIssue::Invalid, LinkIssue::Expired, LinkIssue::Used, LinkIssue::Superseded, LinkIssue::AccountExists] {
+        for issue in [LinkIssue::Invalid, LinkIssue::Expired, LinkIssue::Used, LinkIssue::Superseded, LinkIssue::AccountExists, LinkIssue::UsedSignedIn] {
             for under in [issue.under_title(), issue.report_sentence()] {
                 assert!(!under.starts_with(issue.title()), "{issue:?}: {under}");
             }

@@ -119,15 +119,23 @@ async function finishSignUp(page: Page, link: string, password: string): Promise
 }
 
 /** Expects the page for a link that cannot be used, and its two ways forward. */
-async function expectLinkProblem(page: Page, title: string, again: { name: string; href: string }): Promise<void> {
+async function expectLinkProblem(page: Page, title: string, again: { name: string; href: string }, signedIn = false): Promise<void> {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(title);
   // the title says it too, not the page's "Choose a new password": a screen reader reads it first
   await expect(page).toHaveTitle(`${title} · Gatehouse`);
   await expect(main(page).getByRole('link', { name: again.name, exact: true })).toHaveAttribute('href', again.href);
-  await expect(main(page).getByRole('link', { name: 'Sign in', exact: true })).toHaveAttribute('href', '/sign-in');
+  // (a browser signed in is not offered Sign in, which would only send it on)
+  await expect(main(page).getByRole('link', { name: 'Sign in', exact: true })).toHaveCount(signedIn ? 0 : 1);
+  if (!signedIn) {
+    await expect(main(page).getByRole('link', { name: 'Sign in', exact: true })).toHaveAttribute('href', '/sign-in');
+  }
 }
 
-test('signing up a new address: the emailed link finishes it, signs in, and works once', async ({ page }) => {
+const USED_SIGNED_IN = "Each link works only once. You're signed in: your account's settings are on Security & Access.";
+const TO_SECURITY = { name: 'Go to Security & Access', href: SECURITY_PATH };
+const LEAKED = 'This password is in lists of leaked passwords; choose another.';
+
+test('signing up a new address: the emailed link finishes it, signs in, and works once', async ({ page, browser }) => {
   const account = newAccount('Ada Lovelace');
   await requestSignUpViaUi(page, account);
   await expect(page.getByRole('status').filter({ hasText: CHECK_INBOX })).toContainText(account.email);
@@ -162,10 +170,12 @@ test('signing up a new address: the emailed link finishes it, signs in, and work
   await stale.getByLabel('Password', { exact: true }).fill(account.password);
   await page.getByRole('button', { name: 'Create account', exact: true }).click();
   await expectSecurityPage(page);
-  // the second tab's Create account: the link's page says it was used, with its ways on, where a
-  // sentence above a form that could no longer work had offered no link; the keyboard on its heading
+  // the second tab's Create account: the link's page says it was used, with its way on, where a
+  // sentence above a form that could no longer work had offered no link; the keyboard on its
+  // heading. This browser is signed in now (the first tab): its way on is Security & Access.
   await stale.getByRole('button', { name: 'Create account', exact: true }).click();
-  await expectLinkProblem(stale, 'This link was already used', { name: 'Start again', href: '/sign-up' });
+  await expectLinkProblem(stale, 'This link was already used', TO_SECURITY, true);
+  await expect(main(stale)).toContainText(USED_SIGNED_IN);
   await expect(stale.getByRole('heading', { level: 1 })).toBeFocused();
   await stale.close();
   await expect(accountNav(page)).toContainText('Ada King');
@@ -173,10 +183,77 @@ test('signing up a new address: the emailed link finishes it, signs in, and work
   expect(usersWithEmail(account.email)).toBe(1);
   expect(await canSignIn(account.email, account.password)).toBe(true);
 
+  // Back to the link's page, signed in: the same
+  await page.goBack();
+  await waitForHydration(page);
+  await expectLinkProblem(page, 'This link was already used', TO_SECURITY, true);
   await page.goto(link);
   await waitForHydration(page);
-  await expectLinkProblem(page, 'This link was already used', { name: 'Start again', href: '/sign-up' });
+  await expectLinkProblem(page, 'This link was already used', TO_SECURITY, true);
+  // in a browser signed out: start again, or sign in
+  const elsewhere = await browser.newContext({ baseURL: BASE_URL });
+  const signedOut = await elsewhere.newPage();
+  await signedOut.goto(link);
+  await waitForHydration(signedOut);
+  await expectLinkProblem(signedOut, 'This link was already used', { name: 'Start again', href: '/sign-up' });
+  await expect(main(signedOut)).toContainText('Each link works only once. Sign in, or ask for a new link.');
+  await elsewhere.close();
   expect(usersWithEmail(account.email)).toBe(1);
+});
+
+test("a second password refused as the first was is said again at its field, on the reset link's and the sign-up link's pages", async ({ page, request }) => {
+  const refusedTwice = async (field: ReturnType<Page['getByLabel']>, submit: () => Promise<void>) => {
+    const meter = page.locator('.strength-text');
+    for (const leaked of ['manchesterunited', '!cuCIJ_LN942q0EW']) {
+      await field.fill(leaked);
+      await expect(meter, leaked).toHaveText(/^(Good|Strong)\./);
+      await submit();
+      await expect(field, leaked).toHaveAccessibleDescription(new RegExp(`${LEAKED.replace(/[.;]/g, '\\$&')}$`));
+      await expect(field, leaked).toHaveAttribute('aria-invalid', 'true');
+      await expect(field, leaked).toBeFocused();
+      await expect(meter, leaked).toHaveText('Not accepted: choose another.');
+    }
+  };
+  // the reset link's page (Enter, then the button)
+  const account = newAccount();
+  await signUpViaApi(request, account);
+  await gotoHydrated(page, '/forgot-password');
+  await page.getByLabel('Email', { exact: true }).fill(account.email);
+  await page.getByRole('button', { name: 'Send link', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: RESET_ANSWER })).toBeVisible();
+  await page.goto(linkTo(await waitForMail(account.email, RESET_MAIL), '/reset-password'));
+  await waitForHydration(page);
+  const newPassword = page.getByLabel('New password', { exact: true });
+  let enter = true;
+  await refusedTwice(newPassword, async () => {
+    if (enter) await newPassword.press('Enter');
+    else await page.getByRole('button', { name: 'Save new password', exact: true }).click();
+    enter = !enter;
+  });
+  expect(await canSignIn(account.email, account.password)).toBe(true);
+
+  // the sign-up link's page
+  const other = newAccount();
+  await requestSignUpViaUi(page, other);
+  await page.goto(linkTo(await waitForMail(other.email, SIGN_UP_MAIL), '/sign-up/finish'));
+  await waitForHydration(page);
+  const password = page.getByLabel('Password', { exact: true });
+  await refusedTwice(password, () => password.press('Enter'));
+  // a name too long for the passkey's way is said at the name's field too, as on the password's
+  const name = page.getByLabel('Display name (optional)');
+  await name.fill('n'.repeat(101));
+  await page.getByRole('button', { name: 'Use a passkey instead', exact: true }).click();
+  await expect(name).toHaveAccessibleDescription(/Use at most 100 characters for your name\.$/);
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  await expect(name).toBeFocused();
+  await expect(main(page).getByRole('alert')).toHaveCount(0);
+  // and again on the password's way: said once, at the field
+  await password.fill(strongPassword());
+  await password.press('Enter');
+  await expect(name).toHaveAccessibleDescription(/Use at most 100 characters for your name\.$/);
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  await expect(main(page).getByText('Use at most 100 characters for your name.')).toHaveCount(1);
+  expect(usersWithEmail(other.email)).toBe(0);
 });
 
 test('signing up with an address that has an account: the same answer, the owner is told, nothing changes', async ({ page, request }) => {

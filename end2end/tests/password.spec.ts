@@ -209,9 +209,13 @@ test('after the re-verification window, Revoke all others asks "Confirm it\'s yo
     await dialog.getByLabel('Your password').fill('not my password at all');
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect(dialog.getByRole('alert')).toHaveText('That password is not correct.');
-    // the focus stays in the dialog, on the field (Confirm, disabled meanwhile, had dropped it)
+    // the focus stays in the dialog, on the field (Confirm, disabled meanwhile, had dropped it),
+    // which is marked invalid and read with the refusal
     await expect(dialog.getByLabel('Your password')).toBeFocused();
+    await expect(dialog.getByLabel('Your password')).toHaveAttribute('aria-invalid', 'true');
+    await expect(dialog.getByLabel('Your password')).toHaveAccessibleDescription('That password is not correct.');
     await dialog.getByLabel('Your password').fill(account.password);
+    await expect(dialog.getByLabel('Your password')).not.toHaveAttribute('aria-invalid', 'true');
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await expect(dialog).toHaveCount(0);
     // the action the person started is carried out

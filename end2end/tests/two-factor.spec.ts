@@ -74,9 +74,13 @@ async function setUp(page: Page): Promise<{ totp: OTPAuth.TOTP; codes: string[] 
   await field.fill('000000');
   await section.getByRole('button', { name: 'Turn on' }).click();
   await expect(section.getByRole('alert')).toContainText('That code is not right');
-  // back on the field (Turn on, disabled while the code was checked, had dropped the focus)
+  // back on the field (Turn on, disabled while the code was checked, had dropped the focus),
+  // marked invalid and described by the refusal
   await expect(field).toBeFocused();
+  await expect(field).toHaveAttribute('aria-invalid', 'true');
+  await expect(field).toHaveAccessibleDescription(/^Six digits\. It changes every 30 seconds\. That code is not right\./);
   await field.fill(totp.generate());
+  await expect(field).not.toHaveAttribute('aria-invalid', 'true');
   await section.getByRole('button', { name: 'Turn on' }).click();
   const panel = section.getByRole('group', { name: 'Your backup codes' });
   await expect(panel.getByRole('listitem')).toHaveCount(10);
@@ -389,6 +393,11 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   await page.keyboard.press('Enter');
   await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
   await expect(code).toBeFocused();
+  // the field is marked invalid, and read with the refusal
+  await expect(code).toHaveAttribute('aria-invalid', 'true');
+  await expect(code).toHaveAccessibleDescription(
+    'Enter the code from your authenticator app. That code is not right. Enter the current code from your authenticator app.',
+  );
   // the same wrong code again: the same sentence, said again (a new alert, not the old one left
   // standing, which a screen reader would not announce and an eye could not tell from no answer)
   const first = await page.getByRole('alert').elementHandle();
@@ -408,6 +417,19 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   await page.keyboard.press('Enter');
   await expect(page.getByRole('alert')).toHaveText('That backup code is not right, or it has been used already.');
   await expect(page.getByLabel('Backup code')).toBeFocused();
+  await expect(page.getByLabel('Backup code')).toHaveAttribute('aria-invalid', 'true');
+  // typing again: no longer marked, until the next answer
+  await page.keyboard.press('Backspace');
+  await expect(page.getByLabel('Backup code')).not.toHaveAttribute('aria-invalid', 'true');
+});
+
+test('the code step\'s address with no sign-in waiting for a code (expired, or kept): the sign-in form, saying so', async ({ page }) => {
+  await gotoHydrated(page, '/sign-in?second_step=1&return_to=%2Fsettings%2Fsecurity');
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && !url.searchParams.has('second_step') && url.searchParams.get('return_to') === '/settings/security');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
+  await expect(page.getByRole('status')).toHaveText('Your sign-in expired. Sign in again.');
+  await expect(page.getByLabel('6-digit code')).toHaveCount(0);
+  await expect(page.getByLabel('Email', { exact: true })).toBeVisible();
 });
 
 test('an Enterprise member must set up two-step verification before anything else, and setting it up signs out the sessions that signed in without a code', async ({ page }) => {

@@ -27,14 +27,28 @@ pub async fn sign_up(email: String, #[server(default)] display_name: String) -> 
 ///
 /// - Auth: anonymous (the token is the proof); reads this browser's session, if it has one.
 /// - Effects: none.
-/// - Errors: `LinkUnusable` (400 not valid, 410 expired or used), `Unavailable`.
+/// - Errors: `LinkUnusable` (400 not valid, 410 expired or used; used, to a browser signed in
+///   since, `UsedSignedIn`), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/sign-up/link", input = leptos::server_fn::codec::GetUrl)]
 pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView, AppError> {
-    use crate::server::{fail, services};
+    use crate::server::services;
     let svc = services()?;
-    let link = domain::auth::email_links::sign_up_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    let link = domain::auth::email_links::sign_up_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(used_here)?;
     let signed_in_as = signed_in_elsewhere(&link.email);
     Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name, signed_in_as })
+}
+
+/// `fail`, but a sign-up link already used, in a browser signed in since (Back after finishing,
+/// or the tab another one finished in), is `UsedSignedIn`: its page's way on is Security &
+/// Access, not Sign in or Start again, which would only send a signed-in browser there.
+#[cfg(feature = "ssr")]
+fn used_here(e: domain::DomainError) -> AppError {
+    match crate::server::fail(e) {
+        AppError::LinkUnusable(crate::error::LinkIssue::Used) if crate::server::auth_for_setup().is_ok() => {
+            AppError::LinkUnusable(crate::error::LinkIssue::UsedSignedIn)
+        }
+        other => other,
+    }
 }
 
 /// The address of the account this browser is signed in to, unless it is `email`'s: a link's
@@ -52,15 +66,15 @@ fn signed_in_elsewhere(email: &str) -> Option<String> {
 /// - Auth: anonymous (the token is the proof).
 /// - Effects: a user, a session and an `account_created` event; the link is used; sets the
 ///   session and device cookies.
-/// - Errors: `LinkUnusable`, `Invalid` (display name), `PasswordRejected`, `EmailTaken` (the
+/// - Errors: `LinkUnusable` (`UsedSignedIn` as `sign_up_link`), `Invalid` (display name), `PasswordRejected`, `EmailTaken` (the
 ///   address got an account another way meanwhile), `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "auth/sign-up/finish")]
 pub async fn finish_sign_up(token: String, password: String, #[server(default)] display_name: Option<String>) -> Result<(), AppError> {
-    use crate::server::{client, fail, services, set_signed_in_cookies};
+    use crate::server::{client, services, set_signed_in_cookies};
     let svc = services()?;
     if let Some(name) = display_name {
-        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(fail)?;
+        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(used_here)?;
     }
     let (_, signed_in) = domain::auth::email_links::finish_sign_up_with_password(
         &svc,
@@ -69,7 +83,7 @@ pub async fn finish_sign_up(token: String, password: String, #[server(default)] 
         &client(),
     )
     .await
-    .map_err(fail)?;
+    .map_err(used_here)?;
     set_signed_in_cookies(&signed_in).await;
     leptos_axum::redirect(crate::nav::HOME);
     Ok(())
@@ -85,12 +99,12 @@ pub async fn finish_sign_up(token: String, password: String, #[server(default)] 
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/sign-up/passkey/begin")]
 pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_name: Option<String>) -> Result<String, AppError> {
-    use crate::server::{fail, services};
+    use crate::server::services;
     let svc = services()?;
     if let Some(name) = display_name {
-        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(fail)?;
+        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(used_here)?;
     }
-    let options = domain::auth::email_links::begin_sign_up_passkey(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    let options = domain::auth::email_links::begin_sign_up_passkey(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(used_here)?;
     Ok(options.to_string())
 }
 
@@ -106,12 +120,12 @@ pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_nam
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/sign-up/passkey/finish")]
 pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result<String, AppError> {
-    use crate::server::{client, fail, services, set_signed_in_cookies};
+    use crate::server::{client, services, set_signed_in_cookies};
     let svc = services()?;
     let (_, signed_in) =
         domain::auth::email_links::finish_sign_up_with_passkey(&svc, &domain::secret::LinkToken::from_cookie(token), &credential, &client())
             .await
-            .map_err(fail)?;
+            .map_err(used_here)?;
     set_signed_in_cookies(&signed_in).await;
     Ok(crate::nav::HOME.to_string())
 }

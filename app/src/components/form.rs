@@ -15,7 +15,11 @@ pub fn ErrorMessage(
     /// another reason, another action's answer or a cleared value, is not an answer.)
     #[prop(optional, into)]
     pending: Option<Signal<bool>>,
+    /// Its id, for a field the sentence is about (`Field`'s `refused_above`).
+    #[prop(optional)]
+    id: Option<&'static str>,
 ) -> impl IntoView {
+    let id = id.map(scoped_id);
     let away = match pending {
         Some(pending) => away_after_each_answer(pending, move || message.with_untracked(Option::is_some)),
         None => RwSignal::new(false),
@@ -24,7 +28,7 @@ pub fn ErrorMessage(
     // were disposed, when the answer that replaced it also changed `message`: a filter's page
     // redraws the activity card and says why it failed)
     move || {
-        message.try_get().flatten().filter(|_| !away.try_get().unwrap_or_default()).map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+        message.try_get().flatten().filter(|_| !away.try_get().unwrap_or_default()).map(|m| view! { <p class="form-error" role="alert" id=id.clone()>{m}</p> })
     }
 }
 
@@ -89,6 +93,11 @@ pub fn Field(
     /// Ids of further elements that describe the field (a strength meter).
     #[prop(optional)]
     described_by: Option<String>,
+    /// A one-field form's error, said above the form (`ErrorMessage` with this id: an alert, said
+    /// again on each answer) and about this field: it marks the field invalid and describes it,
+    /// until its value changes. (The form keeps the focus on the field itself.)
+    #[prop(optional, into)]
+    refused_above: Option<(Signal<Option<String>>, &'static str)>,
 ) -> impl IntoView {
     let input_id = scoped_id(id);
     // The error is read with the field, which it describes, as the focus moves there. When the
@@ -113,6 +122,10 @@ pub fn Field(
         });
     }
     let error = while_unchanged(error, value);
+    let (above, above_id) = match refused_above {
+        Some((above, id)) => (while_unchanged(above, value), Some(scoped_id(id))),
+        None => (Signal::from(None::<String>), None),
+    };
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
     let has_hint = hint.is_some();
@@ -129,6 +142,9 @@ pub fn Field(
             if error.get().is_some() {
                 ids.push(error_id.clone());
             }
+            if let Some(id) = above_id.as_ref().filter(|_| above.with(Option::is_some)) {
+                ids.push(id.clone());
+            }
             (!ids.is_empty()).then(|| ids.join(" "))
         }
     };
@@ -142,7 +158,7 @@ pub fn Field(
                 autocomplete=autocomplete
                 inputmode=inputmode
                 required=required
-                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-invalid=move || (error.with(Option::is_some) || above.with(Option::is_some)).then_some("true")
                 aria-describedby=described
                 // (its first value in the page's HTML too: `bind:value` only sets the property, so
                 // a value the page came with, a name asked for with a sign-up link, was missing

@@ -66,14 +66,25 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 /// the rules is the field's. A link that can no longer be used is neither (`link_gone`: the page
 /// replaces the form). Memos: the form's fields hear only a change of their own message, so the
 /// answer that replaces the form does not also wake the fields it takes away (each would read its
-/// own signals after they were disposed).
-fn split_password_error(failure: Signal<Option<AppError>>) -> (Signal<Option<String>>, Signal<Option<String>>) {
+/// own signals after they were disposed). The field's message is said anew by each answer
+/// (`answers`, the action's version): see `each_answer`.
+fn split_password_error(failure: Signal<Option<AppError>>, answers: RwSignal<usize>) -> (Signal<Option<String>>, Signal<Option<String>>) {
     let at_field = |e: &AppError| matches!(e, AppError::PasswordRejected(_));
     let own = move || failure.get().filter(|e| link_issue(e).is_none());
     (
         Memo::new(move |_| own().filter(|e| !at_field(e)).map(|e| e.to_string())).into(),
-        Memo::new(move |_| own().filter(at_field).map(|e| e.to_string())).into(),
+        each_answer(answers, move || own().filter(at_field).map(|e| e.to_string())),
     )
+}
+
+/// A field's refusal, heard again on each answer that refuses it, the same sentence too: a second
+/// leaked password refused as the first was is a refusal of the new one (`while_unchanged` hides a
+/// field's error once its value changed, until the field hears an answer again; a memo of the
+/// sentence alone stayed quiet, and the second refusal showed nothing, with the meter back to
+/// "Strong"). A memo of the sentence and the answer's number, so nothing else wakes the field.
+fn each_answer(answers: RwSignal<usize>, message: impl Fn() -> Option<String> + Send + Sync + 'static) -> Signal<Option<String>> {
+    let said = Memo::new(move |_| message().map(|m| (answers.get(), m)));
+    Signal::derive(move || said.get().map(|(_, m)| m))
 }
 
 /// The problem of the page's link that `e` says it has: it was used up meanwhile (another tab),
@@ -95,42 +106,58 @@ pub fn FinishSignUpPage() -> impl IntoView {
     // the name refused by its rule is said at its field, not above the password form
     let name_refused = |e: &AppError| matches!(e, AppError::Invalid { field, .. } if field == "display_name");
     let failure = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-    let (error, password_error) = split_password_error(Signal::derive(move || failure.get().filter(|e| !name_refused(e))));
-    let name_error: Signal<Option<String>> = Memo::new(move |_| failure.get().filter(name_refused).map(|e| e.to_string())).into();
+    let (error, password_error) = split_password_error(Signal::derive(move || failure.get().filter(|e| !name_refused(e))), action.version());
+    // (refused on the passkey's way: the same field, the same sentence)
+    let passkey_name_error = RwSignal::new(None::<String>);
+    let name_error = {
+        let by_password = each_answer(action.version(), move || failure.get().filter(name_refused).map(|e| e.to_string()));
+        Signal::derive(move || by_password.get().or_else(|| passkey_name_error.get()))
+    };
     // the name field's value, once the link's page has drawn it (typed when the link was asked for,
     // by whoever asked: the owner keeps or changes it here, before the account exists)
     let chosen_name: StoredValue<Option<RwSignal<String>>> = StoredValue::new(None);
     let chosen = move || chosen_name.get_value().map(|n| n.get_untracked());
+    let passkey_error = RwSignal::new(None::<String>);
     let on_submit = Callback::new(move |password: String| {
+        // (each way's answer replaces the other's: one refusal said, not two)
+        passkey_error.set(None);
+        passkey_name_error.set(None);
         action.dispatch(FinishSignUp { token: token.get_untracked(), password, display_name: chosen() });
     });
     let passkeys_supported = RwSignal::new(true);
     Effect::new(move |_| passkeys_supported.set(crate::browser::webauthn::supported()));
     let passkey_pending = RwSignal::new(false);
-    let passkey_error = RwSignal::new(None::<String>);
     let passkey_gone = RwSignal::new(None::<LinkIssue>);
     let password_gone = link_gone(failure);
     let gone = Signal::derive(move || password_gone.get().or(passkey_gone.get()));
     let on_passkey = Callback::new(move |_| {
         passkey_pending.set(true);
         passkey_error.set(None);
+        passkey_name_error.set(None);
+        action.value().set(None);
         leptos::task::spawn_local(async move {
             let token = token.get_untracked();
             let result = async {
                 // (the link's problem is said once the rest of the answer is, which it replaces)
                 let refused = |e: AppError| match link_issue(&e) {
                     Some(issue) => Err(issue),
-                    None => Ok(Some(e.to_string())),
+                    None => Ok(Some(e)),
                 };
                 let options = crate::auth_api::begin_sign_up_passkey(token.clone(), chosen()).await.map_err(refused)?;
-                let credential = crate::browser::webauthn::create(&options).await.map_err(|e| Ok(e.message("Creating the passkey")))?;
+                let credential = crate::browser::webauthn::create(&options)
+                    .await
+                    .map_err(|e| Ok(e.message("Creating the passkey").map(|m| AppError::Invalid { field: "passkey".into(), message: m })))?;
                 crate::auth_api::finish_sign_up_passkey(token, credential).await.map_err(refused)
             }
             .await;
             match result {
                 Ok(to) => crate::browser::dom::go_to(&to),
-                Err(Ok(message)) => {
-                    passkey_error.set(message);
+                Err(Ok(refusal)) => {
+                    // (a name refused by its rule is said at its field, as on the password's way)
+                    match refusal {
+                        Some(e) if name_refused(&e) => passkey_name_error.set(Some(e.to_string())),
+                        refusal => passkey_error.set(refusal.map(|e| e.to_string())),
+                    }
                     passkey_pending.set(false);
                 }
                 Err(Err(issue)) => passkey_gone.set(Some(issue)),
@@ -186,6 +213,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
 fn finish_sign_up_way_on(issue: LinkIssue) -> (&'static str, &'static str) {
     match issue {
         LinkIssue::AccountExists => ("/sign-in", "Sign in"),
+        LinkIssue::UsedSignedIn => (crate::nav::HOME, "Go to Security & Access"),
         _ => ("/sign-up", "Start again"),
     }
 }
@@ -198,7 +226,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::reset_link(t));
     let action = ServerAction::<ResetPassword>::new();
     let failure = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-    let (error, password_error) = split_password_error(failure);
+    let (error, password_error) = split_password_error(failure, action.version());
     let gone = link_gone(failure);
     let on_submit = Callback::new(move |password: String| {
         action.dispatch(ResetPassword { token: token.get_untracked(), password });

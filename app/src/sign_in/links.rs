@@ -221,7 +221,8 @@ pub fn LinkProblem(
             <p>{sentence.unwrap_or(issue.under_title())}</p>
             <div class="form-actions">
                 <a class="btn btn-primary" href=again_href>{again_label}</a>
-                {(again_href != "/sign-in").then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}
+                // (not for a browser signed in: the sign-in page would only send it on)
+                {(again_href != "/sign-in" && issue != LinkIssue::UsedSignedIn).then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}
             </div>
         </div>
     }

@@ -172,6 +172,9 @@ pub fn SignInPage() -> impl IntoView {
         let q = query.read();
         if q.get("reset").is_some() {
             Some("Your password was reset and every session signed out. Sign in with your new password.".to_string())
+        } else if q.get("expired").is_some() {
+            // (the code step's address, with no sign-in waiting for a code any more)
+            Some("Your sign-in expired. Sign in again.".to_string())
         } else if q.get("ended").is_some() {
             // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
             Some("You were signed out of this device. Sign in again to continue.".to_string())

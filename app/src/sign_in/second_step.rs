@@ -50,12 +50,12 @@ pub fn SecondStepForm(
     };
     view! {
         <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=shown pending/>
+            <ErrorMessage message=shown pending id="second-step-error"/>
             {move || if use_backup.get() {
                 view! {
                     <p>"Enter one of the backup codes you saved when you set up two-step verification. Each works once."</p>
                     <Field id="backup_code" label="Backup code" autocomplete="one-time-code" required=true value=code
-                        hint="Like abcde-fghjk. Capitals and the hyphen don't matter."/>
+                        hint="Like abcde-fghjk. Capitals and the hyphen don't matter." refused_above=(shown, "second-step-error")/>
                 }.into_any()
             } else {
                 // (the sentence describes the field: the keyboard lands there, and it is read with it)
@@ -63,7 +63,7 @@ pub fn SecondStepForm(
                 view! {
                     <p id=said.clone()>"Enter the code from your authenticator app."</p>
                     <Field id="totp_code" label="6-digit code" kind="text" autocomplete="one-time-code" inputmode="numeric" required=true value=code
-                        described_by=said/>
+                        described_by=said refused_above=(shown, "second-step-error")/>
                 }.into_any()
             }}
             <div class="form-actions">

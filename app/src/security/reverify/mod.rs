@@ -235,6 +235,7 @@ impl ReverifySection {
                         window_minutes
                         pending
                         error
+                        about_field=Signal::derive(move || passkey_error.with(Option::is_none))
                         on_confirm
                         on_cancel
                     />

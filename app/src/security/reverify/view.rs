@@ -92,6 +92,10 @@ pub fn ReverifyDialog(
     window_minutes: u64,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// `error` is the password's or the code's refusal (not a passkey's or a provider's): the field
+    /// is marked invalid and described by it too.
+    #[prop(optional, into)]
+    about_field: Signal<bool>,
     on_confirm: Callback<String>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
@@ -111,6 +115,7 @@ pub fn ReverifyDialog(
         set_aside.set(false);
     });
     let shown_error = Signal::derive(move || error.get().filter(|_| !set_aside.get()));
+    let field_refused = Signal::derive(move || shown_error.get().filter(|_| about_field.get()));
     let switch = move |_| {
         use_code.update(|c| *c = !*c);
         set_aside.set(true);
@@ -201,15 +206,16 @@ pub fn ReverifyDialog(
                 {if has_form {
                     view! {
                         <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-                            <ErrorMessage message=shown_error pending/>
+                            <ErrorMessage message=shown_error pending id="reverify-error"/>
                             {move || if use_code.get() {
                                 view! {
                                     <Field id="reverify_code" label="Code from your authenticator app" autocomplete="one-time-code"
-                                        inputmode="numeric" required=true value=code/>
+                                        inputmode="numeric" required=true value=code refused_above=(field_refused, "reverify-error")/>
                                 }.into_any()
                             } else {
                                 view! {
-                                    <Field id="reverify_password" label="Your password" kind="password" autocomplete="current-password" required=true value=password/>
+                                    <Field id="reverify_password" label="Your password" kind="password" autocomplete="current-password" required=true value=password
+                                        refused_above=(field_refused, "reverify-error")/>
                                 }.into_any()
                             }}
                             {(has_password && can_use_code).then(|| view! {

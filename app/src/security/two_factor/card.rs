@@ -107,9 +107,9 @@ pub fn EnrolmentPanel(
                 " " <button type="button" class="btn btn-secondary btn-sm" on:click=copy>"Copy key"</button></p>
             <CopyStatus copied what="Key"/>
             <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-                <ErrorMessage message=error pending/>
+                <ErrorMessage message=error pending id="totp-setup-error"/>
                 <Field id="totp_setup_code" label="Code from the app" autocomplete="one-time-code" inputmode="numeric" required=true value=code
-                    hint="Six digits. It changes every 30 seconds."/>
+                    hint="Six digits. It changes every 30 seconds." refused_above=(error, "totp-setup-error")/>
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                         {move || if pending.get() { "Checking…" } else if change { "Change app" } else { "Turn on" }}

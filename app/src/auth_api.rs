@@ -116,6 +116,22 @@ pub async fn complete_sign_in(
     Ok(())
 }
 
+/// Whether this browser has a sign-in waiting for its code (its pending cookie, which lives as long
+/// as the pending sign-in may: `two_factor::PENDING_MINUTES`). The code step's page asks once drawn
+/// from its address (`?second_step=1`): a kept address, or a reload after the sign-in expired,
+/// gets the sign-in form instead of a code form whose every code would be refused. (Asked from the
+/// page, not decided by the server on the page's load: the pending cookie is `SameSite=Strict`,
+/// and the provider's redirect to the code step, which began on the provider's site, does not
+/// carry it.)
+///
+/// - Auth: anonymous; reads the pending cookie.
+/// - Effects: none.
+/// - Errors: none.
+#[server(prefix = "/api", endpoint = "auth/second-step/waiting")]
+pub async fn second_step_waiting() -> Result<bool, AppError> {
+    Ok(crate::server::pending_cookie().is_some())
+}
+
 /// "Back to sign in" from the code step: ends this browser's pending sign-in, so its code step takes
 /// no more codes, and clears its cookie. The page then shows the sign-in form again.
 ///

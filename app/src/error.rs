@@ -86,8 +86,9 @@ pub enum LinkIssue {
     Superseded,
     /// A sign-up link for an address that has an account now.
     AccountExists,
-    /// A sign-up link already used, opened in a browser signed in since (Back after finishing, or
-    /// the tab left behind when another finished): its way on is Security & Access.
+    /// A sign-up link already used, opened in a browser with a session (Back after finishing, the
+    /// tab left behind when another finished, or any account's): its way on is Security & Access,
+    /// where the sign-in and sign-up pages would only send that browser.
     UsedSignedIn,
 }
 
@@ -149,6 +150,13 @@ pub fn wait(seconds: u64) -> String {
 }
 
 impl AppError {
+    /// A refusal of what was typed in the form's field named `field` (`Invalid { field }`): the
+    /// field is marked invalid for it; a refusal for another reason (too many tries, unavailable,
+    /// a sign-in expired) is not about the field's value.
+    pub fn is_about(&self, field: &str) -> bool {
+        matches!(self, AppError::Invalid { field: f, .. } if f == field)
+    }
+
     /// The HTTP status each error is answered with: the one table, used by the server functions
     /// (`server::reject`) and by the server's own answers (rate limits, maintenance).
     pub fn status(&self) -> u16 {

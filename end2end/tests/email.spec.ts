@@ -253,6 +253,24 @@ test("a second password refused as the first was is said again at its field, on 
   await expect(name).toHaveAccessibleDescription(/Use at most 100 characters for your name\.$/);
   await expect(name).toHaveAttribute('aria-invalid', 'true');
   await expect(main(page).getByText('Use at most 100 characters for your name.')).toHaveCount(1);
+  // the name shortened and the form sent again: while it is checked, the earlier refusal does not
+  // come back for the new name, nor take the keyboard from the password
+  await name.fill('Ada');
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/api/auth/sign-up/finish', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await password.fill('manchesterunited');
+  await password.press('Enter');
+  await expect(main(page).locator('form[aria-busy="true"]')).toHaveCount(1);
+  await expect(name).not.toHaveAttribute('aria-invalid', 'true');
+  await expect(password).toBeFocused();
+  release();
+  await expect(password).toHaveAccessibleDescription(new RegExp(`${LEAKED.replace(/[.;]/g, '\\$&')}$`));
+  await expect(name).not.toHaveAttribute('aria-invalid', 'true');
+  await page.unroute('**/api/auth/sign-up/finish');
   expect(usersWithEmail(other.email)).toBe(0);
 });
 

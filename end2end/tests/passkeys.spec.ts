@@ -256,14 +256,39 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
   await nameField.press('End');
   await nameField.press('2');
   await expect(nameField).not.toHaveAttribute('aria-invalid', 'true');
-  await rename.getByRole('button', { name: 'Cancel' }).click();
-  await expect(rows(page).nth(1)).toContainText('Desk cl\u00e9');
+  // saved: while it is checked, the last refusal does not come back for the new name
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/api/security/passkeys/rename', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(rename.locator('form[aria-busy="true"]')).toHaveCount(1);
+  await expect(nameField).not.toHaveAttribute('aria-invalid', 'true');
+  await expect(nameField).not.toBeFocused();
+  release();
+  await expect(rename).toHaveCount(0);
+  await page.unroute('**/api/security/passkeys/rename');
+  await expect(rows(page).nth(1)).toContainText('spare KEY2');
 
   // remove one, after confirming; the window has passed, so confirm it's you with a passkey
   await endVerificationWindow(page, account.email);
-  await passkeys(page).getByRole('button', { name: 'Remove Desk cl\u00e9' }).click();
+  await passkeys(page).getByRole('button', { name: 'Remove spare KEY2' }).click();
   await passkeys(page).getByRole('button', { name: 'Remove this passkey' }).click();
   const confirm = page.getByRole('dialog', { name: "Confirm it's you" });
+  // a passkey that fails, then a wrong password: the password's refusal is said (not the passkey's
+  // left standing), at its field
+  await second.cdp.send('WebAuthn.setUserVerified', { authenticatorId: second.id, isUserVerified: false });
+  await confirm.getByRole('button', { name: 'Use a passkey' }).click();
+  const passkeyRefusal = (await confirm.getByRole('alert').textContent()) ?? '';
+  await expect(confirm.getByRole('alert')).not.toHaveText('');
+  await expect(confirm.getByLabel('Your password')).not.toHaveAttribute('aria-invalid', 'true');
+  await confirm.getByLabel('Your password').fill('not my password at all');
+  await confirm.getByRole('button', { name: 'Confirm' }).click();
+  await expect(confirm.getByRole('alert'), `after "${passkeyRefusal}"`).toHaveText('That password is not correct.');
+  await expect(confirm.getByLabel('Your password')).toHaveAttribute('aria-invalid', 'true');
+  await second.cdp.send('WebAuthn.setUserVerified', { authenticatorId: second.id, isUserVerified: true });
   await confirm.getByRole('button', { name: 'Use a passkey' }).click();
   await expect(confirm).toHaveCount(0);
   await expect(passkeys(page).getByRole('status')).toContainText('Passkey removed');

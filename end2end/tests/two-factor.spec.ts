@@ -318,10 +318,14 @@ test('a reload at the code step keeps it (it is in the address), and the sign-in
   const { codes } = await setUp(page);
   await signOutAndIn(page, account);
   await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && url.searchParams.get('second_step') === '1');
-  // (it came back as an empty sign-in form)
+  // (it came back as an empty sign-in form; and, once the page has asked whether a sign-in is
+  // waiting for its code, it stays)
+  const asked = page.waitForResponse((r) => r.url().endsWith('/api/auth/second-step/waiting'));
   await page.reload();
   await waitForHydration(page);
+  expect(await (await asked).json()).toBe(true);
   await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  await expect(page.getByRole('status')).toHaveCount(0);
   await page.getByRole('button', { name: 'Use a backup code instead' }).click();
   await page.getByLabel('Backup code').fill(codes[0]);
   await page.getByRole('button', { name: 'Continue' }).click();
@@ -425,11 +429,16 @@ test('with the keyboard: the second step has the code field focused, keeps it af
 
 test('the code step\'s address with no sign-in waiting for a code (expired, or kept): the sign-in form, saying so', async ({ page }) => {
   await gotoHydrated(page, '/sign-in?second_step=1&return_to=%2Fsettings%2Fsecurity');
-  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && !url.searchParams.has('second_step') && url.searchParams.get('return_to') === '/settings/security');
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
   await expect(page.getByRole('status')).toHaveText('Your sign-in expired. Sign in again.');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
+  await expect(page).toHaveTitle('Sign in · Gatehouse');
   await expect(page.getByLabel('6-digit code')).toHaveCount(0);
-  await expect(page.getByLabel('Email', { exact: true })).toBeVisible();
+  // the sentence has the keyboard (a screen reader reads it), the address no longer asks for the
+  // code step (a reload), and where the person was going is kept
+  await expect(page.getByRole('status')).toBeFocused();
+  await expect(page).toHaveURL((url) => url.pathname === '/sign-in' && !url.searchParams.has('second_step') && url.searchParams.get('return_to') === '/settings/security');
+  await page.getByLabel('Email', { exact: true }).fill('someone@example.test');
+  await expect(page.getByRole('status')).toHaveText('Your sign-in expired. Sign in again.');
 });
 
 test('an Enterprise member must set up two-step verification before anything else, and setting it up signs out the sessions that signed in without a code', async ({ page }) => {

@@ -27,8 +27,8 @@ pub async fn sign_up(email: String, #[server(default)] display_name: String) -> 
 ///
 /// - Auth: anonymous (the token is the proof); reads this browser's session, if it has one.
 /// - Effects: none.
-/// - Errors: `LinkUnusable` (400 not valid, 410 expired or used; used, to a browser signed in
-///   since, `UsedSignedIn`), `Unavailable`.
+/// - Errors: `LinkUnusable` (400 not valid, 410 expired or used; used, to a browser with a
+///   session, `UsedSignedIn`), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/sign-up/link", input = leptos::server_fn::codec::GetUrl)]
 pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView, AppError> {
     use crate::server::services;
@@ -38,9 +38,9 @@ pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView,
     Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name, signed_in_as })
 }
 
-/// `fail`, but a sign-up link already used, in a browser signed in since (Back after finishing,
-/// or the tab another one finished in), is `UsedSignedIn`: its page's way on is Security &
-/// Access, not Sign in or Start again, which would only send a signed-in browser there.
+/// `fail`, but a sign-up link already used, in a browser with a session (Back after finishing,
+/// the tab another one finished in, or any account's), is `UsedSignedIn`: its page's way on is
+/// Security & Access, not Sign in or Start again, which would only send that browser there.
 #[cfg(feature = "ssr")]
 fn used_here(e: domain::DomainError) -> AppError {
     match crate::server::fail(e) {
@@ -63,7 +63,7 @@ fn signed_in_elsewhere(email: &str) -> Option<String> {
 /// confirmed (named `display_name` as the page shows it, empty for none; without it, the name typed
 /// when the link was asked for), signs this browser in and redirects to Security & Access.
 ///
-/// - Auth: anonymous (the token is the proof).
+/// - Auth: anonymous (the token is the proof); reads this browser's session for `UsedSignedIn`.
 /// - Effects: a user, a session and an `account_created` event; the link is used; sets the
 ///   session and device cookies.
 /// - Errors: `LinkUnusable` (`UsedSignedIn` as `sign_up_link`), `Invalid` (display name), `PasswordRejected`, `EmailTaken` (the
@@ -92,10 +92,10 @@ pub async fn finish_sign_up(token: String, password: String, #[server(default)] 
 /// Starts finishing a sign-up with a passkey: the options for `navigator.credentials.create`,
 /// for the account named `display_name` as the page shows it (see `finish_sign_up`).
 ///
-/// - Auth: anonymous (the token is the proof).
+/// - Auth: anonymous (the token is the proof); reads this browser's session for `UsedSignedIn`.
 /// - Effects: the name the account will have; a registration ceremony for the link (5 minutes;
 ///   beginning again replaces it).
-/// - Errors: `LinkUnusable`, `Invalid` (display name), `RateLimited` (429), `Unavailable`.
+/// - Errors: `LinkUnusable` (`UsedSignedIn` as `sign_up_link`), `Invalid` (display name), `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/sign-up/passkey/begin")]
 pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_name: Option<String>) -> Result<String, AppError> {
@@ -112,10 +112,10 @@ pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_nam
 /// link, creates the account (no password) with the passkey, signs this browser in and answers
 /// where to go (Security & Access).
 ///
-/// - Auth: anonymous (the token is the proof).
+/// - Auth: anonymous (the token is the proof); reads this browser's session for `UsedSignedIn`.
 /// - Effects: a user, a passkey, a session, `account_created` and `passkey_added` events; the link
 ///   is used; sets the session and device cookies.
-/// - Errors: `LinkUnusable`, `Invalid` (the passkey answer, an expired ceremony), `EmailTaken`,
+/// - Errors: `LinkUnusable` (`UsedSignedIn` as `sign_up_link`), `Invalid` (the passkey answer, an expired ceremony), `EmailTaken`,
 ///   `RateLimited` (429), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`).
 #[server(prefix = "/api", endpoint = "auth/sign-up/passkey/finish")]

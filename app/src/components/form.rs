@@ -59,6 +59,18 @@ pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl Into
     move || message.get().map(|m| view! { <p class="notice notice-success" role="status">{m}</p> })
 }
 
+/// Empties `signal` if it holds something: setting it wakes what reads it even to the `None` it
+/// had, and a field woken that way takes an earlier answer still standing for an answer about
+/// what is typed now (`while_unchanged`).
+pub fn clear<T, S>(signal: S)
+where
+    S: WithUntracked<Value = Option<T>> + Set<Value = Option<T>>,
+{
+    if signal.with_untracked(Option::is_some) {
+        signal.set(None);
+    }
+}
+
 /// `error` while `value` is still the one it was given for: once the person changes that value,
 /// the error goes, until the next answer says otherwise (a field's error, and aria-invalid; a
 /// password's strength meter, which says "Not accepted" beside it, not "Good"). `None` until an

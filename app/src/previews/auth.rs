@@ -64,7 +64,7 @@ pub(super) fn AuthPreviews() -> impl IntoView {
         })/>
         <State slug="sign-in-second-step-wrong" caption="Second step: wrong code" view=ViewFn::from(move || view! {
             <SecondStepForm pending=false error=Some("That code is not right. Enter the current code from your authenticator app.".to_string())
-                on_submit=noop_code on_back=noop/>
+                about_code=true on_submit=noop_code on_back=noop/>
         })/>
         <State slug="sign-in-second-step-backup" caption="Second step: backup code" phone=true view=ViewFn::from(move || view! {
             <SecondStepForm pending=false backup=true on_submit=noop_code on_back=noop/>

@@ -297,7 +297,7 @@ pub fn PreviewsPage() -> impl IntoView {
                 })/>
                 <State slug="reverify-error" caption="Wrong password" view=ViewFn::from(move || view! {
                     <div class="preview-modal">
-                        <ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true pending=false error=Some("That password is not correct.".to_string()) on_confirm=noop_text on_cancel=noop/>
+                        <ReverifyDialog window_minutes=REVERIFY_WINDOW_MINUTES has_password=true pending=false error=Some("That password is not correct.".to_string()) about_field=true on_confirm=noop_text on_cancel=noop/>
                     </div>
                 })/>
                 <State slug="reverify-passkey" caption="Password or passkey" view=ViewFn::from(move || view! {
@@ -338,7 +338,7 @@ pub fn PreviewsPage() -> impl IntoView {
                     view! {
                         <TwoFactorCard status=TwoFactorView { enabled: None, backup_codes: None, required: false, passkey_session: false } email=EMAIL panel pending=false
                             error=Some("That code is not right. Check the app shows Gatehouse and your email, and enter the current code.".to_string())
-                            on_begin=noop on_change=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
+                            code_refused=true on_begin=noop on_change=noop on_confirm=noop_text on_regenerate=noop on_disable=noop/>
                     }
                 })/>
                 <State slug="two-factor-changing" caption="Changing the app: QR code and key for the new one" view=two_factor(

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::links::{CheckInbox, ChoosePasswordForm, ForgotPasswordForm, LinkProblem, PasswordPurpose, Sent, SignUpPasskey, SignedInElsewhere};
 use crate::auth_api::{FinishSignUp, ForgotPassword, ResetPassword};
-use crate::components::{ErrorMessage, Field, PageFrame};
+use crate::components::{clear, ErrorMessage, Field, PageFrame};
 use crate::error::{AppError, LinkIssue};
 use crate::model::{ResetLinkView, SignUpLinkView};
 
@@ -119,9 +119,11 @@ pub fn FinishSignUpPage() -> impl IntoView {
     let chosen = move || chosen_name.get_value().map(|n| n.get_untracked());
     let passkey_error = RwSignal::new(None::<String>);
     let on_submit = Callback::new(move |password: String| {
-        // (each way's answer replaces the other's: one refusal said, not two)
-        passkey_error.set(None);
-        passkey_name_error.set(None);
+        // (each way's answer replaces the other's: one refusal said, not two; only when there is
+        // one, as clearing wakes the field, which would then take the password's earlier refusal
+        // of a name for one of the name now typed)
+        clear(passkey_error);
+        clear(passkey_name_error);
         action.dispatch(FinishSignUp { token: token.get_untracked(), password, display_name: chosen() });
     });
     let passkeys_supported = RwSignal::new(true);
@@ -132,9 +134,9 @@ pub fn FinishSignUpPage() -> impl IntoView {
     let gone = Signal::derive(move || password_gone.get().or(passkey_gone.get()));
     let on_passkey = Callback::new(move |_| {
         passkey_pending.set(true);
-        passkey_error.set(None);
-        passkey_name_error.set(None);
-        action.value().set(None);
+        clear(passkey_error);
+        clear(passkey_name_error);
+        clear(action.value());
         leptos::task::spawn_local(async move {
             let token = token.get_untracked();
             let result = async {

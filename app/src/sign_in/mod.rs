@@ -160,6 +160,9 @@ fn leave_if_signed_in(return_to: Memo<Option<String>>) {
     });
 }
 
+/// Said on the sign-in page when its address asked for the code step and no sign-in waits for one.
+const EXPIRED: &str = "Your sign-in expired. Sign in again.";
+
 /// /sign-in
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -168,13 +171,15 @@ pub fn SignInPage() -> impl IntoView {
     let return_to = return_to();
     leave_if_signed_in(return_to);
     let query = use_query_map();
+    // (the code step's address with no sign-in waiting for a code any more: see below)
+    let expired = RwSignal::new(false);
     let notice = Signal::derive(move || {
+        if expired.get() {
+            return Some(EXPIRED.to_string());
+        }
         let q = query.read();
         if q.get("reset").is_some() {
             Some("Your password was reset and every session signed out. Sign in with your new password.".to_string())
-        } else if q.get("expired").is_some() {
-            // (the code step's address, with no sign-in waiting for a code any more)
-            Some("Your sign-in expired. Sign in again.".to_string())
         } else if q.get("ended").is_some() {
             // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
             Some("You were signed out of this device. Sign in again to continue.".to_string())
@@ -206,6 +211,23 @@ pub fn SignInPage() -> impl IntoView {
         }
         _ => {}
     });
+    // The code step drawn from the address (`?second_step=1`: a reload, or the provider's way
+    // here): if no sign-in is waiting for a code (it expired, or the address was kept), the
+    // sign-in form instead, saying so, the keyboard on that sentence.
+    if second_step.get_untracked() {
+        Effect::new(move |_| {
+            leptos::task::spawn_local(async move {
+                if let Ok(false) = crate::auth_api::second_step_waiting().await {
+                    if second_step.try_get_untracked() == Some(true) && action.value().with_untracked(Option::is_none) {
+                        second_step.set(false);
+                        dom::forget_in_address(&["second_step"]);
+                        expired.set(true);
+                        request_animation_frame(move || request_animation_frame(move || dom::focus_sentence(EXPIRED)));
+                    }
+                }
+            });
+        });
+    }
     Effect::new(move |_| {
         if let Some(Err(AppError::SignInAgain)) = second.value().get() {
             second_step.set(false);
@@ -224,6 +246,7 @@ pub fn SignInPage() -> impl IntoView {
     };
     let (email_error, password_error) = (field_error("email"), field_error("password"));
     let second_error = Signal::derive(move || second.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    let about_code = Signal::derive(move || second.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("code"))));
     let on_submit = Callback::new(move |c: Credentials| {
         // (only if set: clearing it tells the error line it was answered again)
         if second.value().with_untracked(Option::is_some) {
@@ -345,7 +368,7 @@ pub fn SignInPage() -> impl IntoView {
                 {move || if second_step.get() {
                     view! {
                         <h1>"Two-step verification"</h1>
-                        <SecondStepForm pending=second.pending() error=second_error on_submit=on_code on_back/>
+                        <SecondStepForm pending=second.pending() error=second_error about_code on_submit=on_code on_back/>
                     }.into_any()
                 } else {
                     view! {

@@ -17,6 +17,10 @@ pub struct SecondStepCode {
 pub fn SecondStepForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// `error` refuses the code typed (not a sign-in that expired, nor too many tries): the field
+    /// is marked invalid and described by it.
+    #[prop(optional, into)]
+    about_code: Signal<bool>,
     /// Start on the backup-code form (previews).
     #[prop(optional)]
     backup: bool,
@@ -34,6 +38,7 @@ pub fn SecondStepForm(
         set_aside.set(false);
     });
     let shown = Signal::derive(move || error.get().filter(|_| !set_aside.get()));
+    let refused = Signal::derive(move || shown.get().filter(|_| about_code.get()));
     // The code's field has the focus when the step appears, after switching kinds, and with an
     // error (Continue, disabled while the code was checked, had lost it to the page).
     if use_context::<crate::components::PreviewScope>().is_none() {
@@ -55,7 +60,7 @@ pub fn SecondStepForm(
                 view! {
                     <p>"Enter one of the backup codes you saved when you set up two-step verification. Each works once."</p>
                     <Field id="backup_code" label="Backup code" autocomplete="one-time-code" required=true value=code
-                        hint="Like abcde-fghjk. Capitals and the hyphen don't matter." refused_above=(shown, "second-step-error")/>
+                        hint="Like abcde-fghjk. Capitals and the hyphen don't matter." refused_above=(refused, "second-step-error")/>
                 }.into_any()
             } else {
                 // (the sentence describes the field: the keyboard lands there, and it is read with it)
@@ -63,7 +68,7 @@ pub fn SecondStepForm(
                 view! {
                     <p id=said.clone()>"Enter the code from your authenticator app."</p>
                     <Field id="totp_code" label="6-digit code" kind="text" autocomplete="one-time-code" inputmode="numeric" required=true value=code
-                        described_by=said refused_above=(shown, "second-step-error")/>
+                        described_by=said refused_above=(refused, "second-step-error")/>
                 }.into_any()
             }}
             <div class="form-actions">

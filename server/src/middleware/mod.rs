@@ -200,15 +200,6 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     {
         return redirect("/settings/security");
     }
-    // The code step in the address with no sign-in waiting for a code (it expired and its cookie
-    // with it, or the address was kept): the sign-in form, saying so, not a code form whose every
-    // code would be refused.
-    if is_get && !signed_in && path == "/sign-in" {
-        let waiting = app::server::cookies::PENDING.read(req.headers()).is_some();
-        if let Some(to) = without_stale_second_step(req.uri().query(), waiting) {
-            return redirect(&to);
-        }
-    }
     if is_get && signed_in && (path == "/sign-in" || path == "/sign-up" || path == "/") {
         let return_to = req
             .uri()
@@ -238,23 +229,6 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
         state.services.session_cache.forget_account(account);
     }
     res
-}
-
-/// Where a sign-in page asking for the code step (`second_step`) goes when no sign-in is waiting
-/// for a code: the sign-in form, its other parameters kept, with `expired` (its sentence). `None`:
-/// no code step asked, or one is waiting.
-fn without_stale_second_step(query: Option<&str>, waiting: bool) -> Option<String> {
-    let query = query.unwrap_or_default();
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    if waiting || !pairs.iter().any(|(k, _)| k == "second_step") {
-        return None;
-    }
-    let mut kept = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs.iter().filter(|(k, _)| k != "second_step" && k != "expired") {
-        kept.append_pair(k, v);
-    }
-    kept.append_pair("expired", "1");
-    Some(format!("/sign-in?{}", kept.finish()))
 }
 
 fn with_cookie_cleared(mut res: Response, clear: bool) -> Response {
@@ -372,20 +346,6 @@ pub(crate) fn test_request(headers: &[(&str, &str)]) -> Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_code_step_without_a_sign_in_waiting_becomes_the_sign_in_form_saying_it_expired() {
-        assert_eq!(without_stale_second_step(Some("second_step=1"), false).as_deref(), Some("/sign-in?expired=1"));
-        // where the person was going is kept
-        assert_eq!(
-            without_stale_second_step(Some("second_step=1&return_to=%2Fsettings%2Fsecurity%23passkeys"), false).as_deref(),
-            Some("/sign-in?return_to=%2Fsettings%2Fsecurity%23passkeys&expired=1")
-        );
-        // a sign-in waiting for its code keeps its step; a page without the step is left alone
-        assert_eq!(without_stale_second_step(Some("second_step=1"), true), None);
-        assert_eq!(without_stale_second_step(Some("return_to=%2F"), false), None);
-        assert_eq!(without_stale_second_step(None, false), None);
-    }
 
     #[tokio::test]
     async fn the_unavailable_page_escapes_the_path_it_links_back_to() {

@@ -290,7 +290,7 @@ pub fn RenameDialog(
         } else if others.iter().any(|o| policy::names::same_passkey_name(o, &typed)) {
             name_error.set(Some(crate::error::PASSKEY_NAME_TAKEN.to_string()));
         } else {
-            name_error.set(None);
+            crate::components::clear(name_error);
             on_save.run((id.clone(), typed));
         }
     };

@@ -232,6 +232,9 @@ impl PasskeysSection {
         let PasskeysSection { rename, remove, panel, busy, flow_error, notice, supported, on_add, refused } = self;
         let on_rename = Callback::new(move |(id, name): (String, String)| {
             notice.set(None);
+            // (the last refusal goes now, not with the answer: the field would take it for one of
+            // the name just sent)
+            crate::components::clear(rename.value());
             rename.dispatch(RenamePasskey { id, name });
         });
         let on_remove = Callback::new(move |(id, sign_out_sessions): (String, bool)| {

@@ -161,6 +161,7 @@ impl ReverifySection {
 
     /// The dialog, while the gate waits for the person to confirm.
     pub fn dialog(self, o: &SecurityOverview) -> impl IntoView {
+        use crate::components::clear;
         let ReverifySection { ctx, with_password, with_code, passkey_busy, passkey_error, passkeys_supported, .. } = self;
         let error = Signal::derive(move || {
             passkey_error
@@ -168,12 +169,22 @@ impl ReverifySection {
                 .or_else(|| with_password.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
                 .or_else(|| with_code.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
         });
+        // (the password or code refused, no passkey's or provider's refusal standing over it)
+        let about_field = Signal::derive(move || {
+            passkey_error.with(Option::is_none)
+                && (with_password.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("password")))
+                    || with_code.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("code"))))
+        });
+        // (each way's answer replaces the others': a passkey's refusal stood over the password's;
+        // cleared only when set, as clearing wakes the field)
         let on_confirm = Callback::new(move |password: String| {
-            with_code.value().set(None);
+            clear(with_code.value());
+            clear(passkey_error);
             with_password.dispatch(ReverifyWithPassword { password });
         });
         let on_code = Callback::new(move |code: String| {
-            with_password.value().set(None);
+            clear(with_password.value());
+            clear(passkey_error);
             with_code.dispatch(ReverifyWithCode { code });
         });
         let on_cancel = Callback::new(move |_| {
@@ -235,7 +246,7 @@ impl ReverifySection {
                         window_minutes
                         pending
                         error
-                        about_field=Signal::derive(move || passkey_error.with(Option::is_none))
+                        about_field
                         on_confirm
                         on_cancel
                     />

@@ -67,10 +67,15 @@ pub fn EnrolmentPanel(
     enrolment: EnrolmentView,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// `error` refuses the code typed (not a setup replaced in another tab, nor a server that is
+    /// unavailable): the field is marked invalid and described by it.
+    #[prop(optional, into)]
+    code_refused: Signal<bool>,
     on_confirm: Callback<String>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
     let code = RwSignal::new(String::new());
+    let refused = Signal::derive(move || error.get().filter(|_| code_refused.get()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_confirm.run(code.get_untracked());
@@ -109,7 +114,7 @@ pub fn EnrolmentPanel(
             <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
                 <ErrorMessage message=error pending id="totp-setup-error"/>
                 <Field id="totp_setup_code" label="Code from the app" autocomplete="one-time-code" inputmode="numeric" required=true value=code
-                    hint="Six digits. It changes every 30 seconds." refused_above=(error, "totp-setup-error")/>
+                    hint="Six digits. It changes every 30 seconds." refused_above=(refused, "totp-setup-error")/>
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
                         {move || if pending.get() { "Checking…" } else if change { "Change app" } else { "Turn on" }}
@@ -165,6 +170,9 @@ pub fn TwoFactorCard(
     panel: RwSignal<TwoFactorPanel>,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
+    /// `error` refuses the setup's code (`EnrolmentPanel`'s `code_refused`).
+    #[prop(optional, into)]
+    code_refused: Signal<bool>,
     #[prop(optional, into)] notice: Signal<Option<String>>,
     on_begin: Callback<()>,
     /// Change app: a new setup that replaces the app that is on.
@@ -251,7 +259,7 @@ pub fn TwoFactorCard(
                     {match p {
                         TwoFactorPanel::Enrolling(e) => {
                             let on_cancel = cancel_back_to(if e.change { change_id.clone() } else { set_up_id.clone() });
-                            view! { <EnrolmentPanel enrolment=e pending error on_confirm on_cancel/> }.into_any()
+                            view! { <EnrolmentPanel enrolment=e pending error code_refused on_confirm on_cancel/> }.into_any()
                         }
                         TwoFactorPanel::Codes(c) => view! { <BackupCodesPanel codes=c email=email2.clone() saved=codes_saved copied=codes_copied on_done=codes_done/> }.into_any(),
                         TwoFactorPanel::ConfirmRegenerate => view! {

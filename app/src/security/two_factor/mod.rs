@@ -258,6 +258,10 @@ impl TwoFactorSection {
                 .or_else(|| shown_error(regenerate.action.value().get()))
                 .or_else(|| shown_error(disable.action.value().get()))
         });
+        let code_refused = Signal::derive(move || {
+            finish.action.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("code")))
+                || finish_change.action.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("code")))
+        });
         // (the count is the account's own: the address only says a backup code signed in, and its
         // number was anyone's to write in a link, "-5 left")
         let codes_left = o.two_factor.enabled.as_ref().and(o.two_factor.backup_codes.as_ref()).map(|c| c.left);
@@ -298,6 +302,7 @@ impl TwoFactorSection {
                 panel
                 pending
                 error
+                code_refused
                 notice
                 on_begin
                 on_change

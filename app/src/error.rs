@@ -86,9 +86,9 @@ pub enum LinkIssue {
     Superseded,
     /// A sign-up link for an address that has an account now.
     AccountExists,
-    /// A sign-up link already used, opened in a browser with a session (Back after finishing, the
-    /// tab left behind when another finished, or any account's): its way on is Security & Access,
-    /// where the sign-in and sign-up pages would only send that browser.
+    /// A sign-up or reset link already used, opened in a browser with a session (Back after
+    /// finishing, the tab left behind when another finished, or any account's): its way on is
+    /// Security & Access, where the sign-in and sign-up pages would only send that browser.
     UsedSignedIn,
 }
 

@@ -372,9 +372,10 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     await submitSignInForm(page, account.email, newPassword);
     await expectSecurityPage(page);
     expect(await canSignIn(account.email, account.password)).toBe(false);
-    // the second tab's Save: the link's page says it was used, with a way to a new link
+    // the second tab's Save: the link's page says it was used; this browser is signed in again
+    // (the first tab), so its way on is Security & Access, not Sign in
     await stale.getByRole('button', { name: 'Save new password', exact: true }).click();
-    await expectLinkProblem(stale, 'This link was already used', { name: 'Get a new link', href: '/forgot-password' });
+    await expectLinkProblem(stale, 'This link was already used', TO_SECURITY, true);
     await expect(stale.getByRole('heading', { level: 1 })).toBeFocused();
     await stale.close();
 
@@ -389,10 +390,14 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     // where from, as every other notice says (an owner who did not do this learns where it was)
     expect(done.text).toMatch(/\nDevice: Chrome \d+ on Linux\nApproximate location: .+ \(IP address [\d.]+\)\n/);
 
-    // the link worked once
+    // the link worked once: signed in, the way on is Security & Access; signed out (the other
+    // browser, whose session the reset ended), a new link or Sign in
     await page.goto(link);
     await waitForHydration(page);
-    await expectLinkProblem(page, 'This link was already used', { name: 'Get a new link', href: '/forgot-password' });
+    await expectLinkProblem(page, 'This link was already used', TO_SECURITY, true);
+    await other.goto(link);
+    await waitForHydration(other);
+    await expectLinkProblem(other, 'This link was already used', { name: 'Get a new link', href: '/forgot-password' });
   } finally {
     await otherContext.close();
   }

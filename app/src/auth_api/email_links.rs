@@ -38,7 +38,7 @@ pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView,
     Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name, signed_in_as })
 }
 
-/// `fail`, but a sign-up link already used, in a browser with a session (Back after finishing,
+/// `fail`, but a sign-up or reset link already used, in a browser with a session (Back after finishing,
 /// the tab another one finished in, or any account's), is `UsedSignedIn`: its page's way on is
 /// Security & Access, not Sign in or Start again, which would only send that browser there.
 #[cfg(feature = "ssr")]
@@ -152,13 +152,13 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 ///
 /// - Auth: anonymous (the token is the proof); reads this browser's session, if it has one.
 /// - Effects: none.
-/// - Errors: `LinkUnusable` (400 not valid; 410 expired, used, or the password changed since),
-///   `Unavailable`.
+/// - Errors: `LinkUnusable` (400 not valid; 410 expired, used, or the password changed since;
+///   used, to a browser with a session, `UsedSignedIn`), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/reset-password/link", input = leptos::server_fn::codec::GetUrl)]
 pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, AppError> {
-    use crate::server::{fail, services};
+    use crate::server::services;
     let svc = services()?;
-    let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
+    let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(used_here)?;
     let signed_in_as = signed_in_elsewhere(&link.email);
     Ok(crate::model::ResetLinkView {
         email: link.email,
@@ -235,11 +235,11 @@ pub async fn confirm_not_me_link(token: String) -> Result<(), AppError> {
 ///   next sign-in is not counted on the path strangers' guesses fill; still alerted as a new
 ///   browser's): a path of its own without an authenticator app, the account's shared proven path
 ///   with one.
-/// - Errors: `LinkUnusable`, `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
+/// - Errors: `LinkUnusable` (`UsedSignedIn` as `reset_link`), `PasswordRejected`, `RateLimited` (429), `Busy` (503), `Unavailable`.
 /// - Rate limit: per client network (`[limits] password_*`); hashing bounded by `[argon2]`.
 #[server(prefix = "/api", endpoint = "auth/reset-password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
-    use crate::server::{client, fail, services, set_device_cookie};
+    use crate::server::{client, services, set_device_cookie};
     let svc = services()?;
     let device = domain::auth::email_links::reset_password(
         &svc,
@@ -248,7 +248,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
         &client(),
     )
     .await
-    .map_err(fail)?;
+    .map_err(used_here)?;
     set_device_cookie(&device);
     // This browser goes on as the account whose password it just chose: a session it still had of
     // another account is signed out, as a sign-in here would do (it was sent on to that account's

@@ -221,6 +221,15 @@ fn finish_sign_up_way_on(issue: LinkIssue) -> (&'static str, &'static str) {
 }
 
 
+/// Where a reset link that cannot be used sends the person: to a new link, or, in a browser with a
+/// session, to Security & Access.
+fn reset_way_on(issue: LinkIssue) -> (&'static str, &'static str) {
+    match issue {
+        LinkIssue::UsedSignedIn => (crate::nav::HOME, "Go to Security & Access"),
+        _ => ("/forgot-password", "Get a new link"),
+    }
+}
+
 /// /reset-password?token=…: choose a new password (or a first one).
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
@@ -238,7 +247,11 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <PageFrame>
             <div class="auth-card">
                 <Show when=move || gone.get().is_none() fallback=move || view! {
-                    <LinkProblem issue=gone.get().unwrap_or(LinkIssue::Used) again_href="/forgot-password" again_label="Get a new link" replaced_form=true/>
+                    {
+                    let issue = gone.get().unwrap_or(LinkIssue::Used);
+                    let (again_href, again_label) = reset_way_on(issue);
+                    view! { <LinkProblem issue again_href again_label replaced_form=true/> }
+                }
                 }>
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
@@ -255,7 +268,10 @@ pub fn ResetPasswordPage() -> impl IntoView {
                                 }.into_any()
                             }
                             Err(AppError::LinkUnusable(issue)) => view! {
-                                <LinkProblem issue again_href="/forgot-password" again_label="Get a new link"/>
+                                {
+                                    let (again_href, again_label) = reset_way_on(issue);
+                                    view! { <LinkProblem issue again_href again_label/> }
+                                }
                             }.into_any(),
                             Err(e) => view! { <h1>"Choose a new password"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
                         }

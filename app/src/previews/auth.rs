@@ -134,7 +134,7 @@ pub(super) fn AuthPreviews() -> impl IntoView {
             <LinkProblem issue=LinkIssue::Used again_href="/sign-up" again_label="Start again"/>
         })/>
         <State slug="link-used-signed-in" caption="Used sign-up link, in a browser signed in since (Back after finishing)" view=ViewFn::from(move || view! {
-            <LinkProblem issue=LinkIssue::UsedSignedIn again_href=crate::nav::HOME again_label="Go to Security & Access"/>
+            <LinkProblem issue=LinkIssue::UsedSignedIn again_href="/sign-up" again_label="Start again"/>
         })/>
         <State slug="link-account-exists" caption="Sign-up link for an address that has an account now" view=ViewFn::from(move || view! {
             <LinkProblem issue=LinkIssue::AccountExists again_href="/sign-in" again_label="Sign in"/>

@@ -104,7 +104,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
     let link = crate::resource::page_resource(move || token.get(), |t| crate::auth_api::sign_up_link(t));
     let action = ServerAction::<FinishSignUp>::new();
     // the name refused by its rule is said at its field, not above the password form
-    let name_refused = |e: &AppError| matches!(e, AppError::Invalid { field, .. } if field == "display_name");
+    let name_refused = |e: &AppError| e.is_about("display_name");
     let failure = Signal::derive(move || action.value().get().and_then(|r| r.err()));
     let (error, password_error) = split_password_error(Signal::derive(move || failure.get().filter(|e| !name_refused(e))), action.version());
     // (refused on the passkey's way: the same field, the same sentence)
@@ -215,20 +215,10 @@ pub fn FinishSignUpPage() -> impl IntoView {
 fn finish_sign_up_way_on(issue: LinkIssue) -> (&'static str, &'static str) {
     match issue {
         LinkIssue::AccountExists => ("/sign-in", "Sign in"),
-        LinkIssue::UsedSignedIn => (crate::nav::HOME, "Go to Security & Access"),
         _ => ("/sign-up", "Start again"),
     }
 }
 
-
-/// Where a reset link that cannot be used sends the person: to a new link, or, in a browser with a
-/// session, to Security & Access.
-fn reset_way_on(issue: LinkIssue) -> (&'static str, &'static str) {
-    match issue {
-        LinkIssue::UsedSignedIn => (crate::nav::HOME, "Go to Security & Access"),
-        _ => ("/forgot-password", "Get a new link"),
-    }
-}
 
 /// /reset-password?token=…: choose a new password (or a first one).
 #[component]
@@ -247,11 +237,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <PageFrame>
             <div class="auth-card">
                 <Show when=move || gone.get().is_none() fallback=move || view! {
-                    {
-                    let issue = gone.get().unwrap_or(LinkIssue::Used);
-                    let (again_href, again_label) = reset_way_on(issue);
-                    view! { <LinkProblem issue again_href again_label replaced_form=true/> }
-                }
+                    <LinkProblem issue=gone.get().unwrap_or(LinkIssue::Used) again_href="/forgot-password" again_label="Get a new link" replaced_form=true/>
                 }>
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
@@ -268,10 +254,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                                 }.into_any()
                             }
                             Err(AppError::LinkUnusable(issue)) => view! {
-                                {
-                                    let (again_href, again_label) = reset_way_on(issue);
-                                    view! { <LinkProblem issue again_href again_label/> }
-                                }
+                                <LinkProblem issue again_href="/forgot-password" again_label="Get a new link"/>
                             }.into_any(),
                             Err(e) => view! { <h1>"Choose a new password"</h1> <ErrorMessage message=Some(e.to_string())/> }.into_any(),
                         }

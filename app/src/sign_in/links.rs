@@ -196,6 +196,8 @@ pub fn SignUpPasskey(
 #[component]
 pub fn LinkProblem(
     issue: LinkIssue,
+    /// The way on (with Sign in beside it, unless it is Sign in); for `UsedSignedIn`, Security &
+    /// Access instead, alone.
     again_href: &'static str,
     again_label: &'static str,
     /// Instead of what the issue's page says under its heading (`LinkIssue::report_sentence` for
@@ -220,9 +222,16 @@ pub fn LinkProblem(
             <h1 id=heading tabindex="-1">{issue.title()}</h1>
             <p>{sentence.unwrap_or(issue.under_title())}</p>
             <div class="form-actions">
-                <a class="btn btn-primary" href=again_href>{again_label}</a>
-                // (not for a browser signed in: the sign-in page would only send it on)
-                {(again_href != "/sign-in" && issue != LinkIssue::UsedSignedIn).then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}
+                // (a browser with a session goes to Security & Access: starting again, a new link or
+                // signing in would only send it there)
+                {if issue == LinkIssue::UsedSignedIn {
+                    view! { <a class="btn btn-primary" href=crate::nav::HOME>"Go to Security & Access"</a> }.into_any()
+                } else {
+                    view! {
+                        <a class="btn btn-primary" href=again_href>{again_label}</a>
+                        {(again_href != "/sign-in").then(|| view! { <a class="btn btn-secondary" href="/sign-in">"Sign in"</a> })}
+                    }.into_any()
+                }}
             </div>
         </div>
     }

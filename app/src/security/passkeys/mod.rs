@@ -248,7 +248,7 @@ impl PasskeysSection {
         let error =
             Signal::derive(move || flow_error.get().or_else(|| refused.get()).or_else(|| shown_error_or_gone(remove.action.value().get(), GONE)));
         // (a refused name is said at the dialog's field; anything else above its form)
-        let name_refused = |answer: &Option<Result<String, AppError>>| matches!(answer, Some(Err(AppError::Invalid { field, .. })) if field == "name");
+        let name_refused = |answer: &Option<Result<String, AppError>>| matches!(answer, Some(Err(e)) if e.is_about("name"));
         let rename_error =
             Signal::derive(move || rename.value().with(|a| (!name_refused(a)).then(|| shown_error_or_gone(a.clone(), GONE)).flatten()));
         let rename_name_error = Signal::derive(move || rename.value().with(|a| name_refused(a).then(|| shown_error(a.clone())).flatten()));

@@ -371,6 +371,9 @@ test('Back to sign in leaves the code step: the form is back with the email, the
 });
 
 test('with the keyboard: the second step has the code field focused, keeps it after a wrong code, and a switch sets the old error aside', async ({ page }) => {
+  // (the browser's clock, timers included, is Playwright's from here: it runs on at its own pace
+  // until paused)
+  await page.clock.install();
   const account = newAccount();
   await signUpViaApi(page, account);
   await turnOnAuthenticator(page);
@@ -405,8 +408,16 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   // the same wrong code again: the same sentence, said again (a new alert, not the old one left
   // standing, which a screen reader would not announce and an eye could not tell from no answer)
   const first = await page.getByRole('alert').elementHandle();
+  // (the tenth of a second it is away, held here by pausing the page's clock: every id that
+  // describes the field still names an element, an empty one meanwhile)
+  await page.clock.pauseAt(Date.now() + 1000);
   await page.keyboard.press('Enter');
   await expect.poll(() => first!.evaluate((el) => el.isConnected)).toBe(false);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  const describedBy = ((await code.getAttribute('aria-describedby')) ?? '').split(' ');
+  expect(describedBy).toHaveLength(2);
+  for (const id of describedBy) await expect(page.locator(`[id="${id}"]`)).toHaveCount(1);
+  await page.clock.resume();
   await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
   await expect(code).toBeFocused();
   // a code cut short is said as such

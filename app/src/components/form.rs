@@ -1,5 +1,6 @@
 //! A form's parts: the labelled field, and the lines that answer the form (an error, announced at
 //! once; a polite status).
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::{scoped_id, PreviewScope};
@@ -28,12 +29,18 @@ pub fn ErrorMessage(
     // were disposed, when the answer that replaced it also changed `message`: a filter's page
     // redraws the activity card and says why it failed)
     move || {
-        message.try_get().flatten().filter(|_| !away.try_get().unwrap_or_default()).map(|m| view! { <p class="form-error" role="alert" id=id.clone()>{m}</p> })
+        let m = message.try_get().flatten()?;
+        Some(if away.try_get().unwrap_or_default() {
+            Either::Right(id.clone().map(|id| view! { <span id=id hidden></span> }))
+        } else {
+            Either::Left(view! { <p class="form-error" role="alert" id=id.clone()>{m}</p> })
+        })
     }
 }
 
 /// Set for a tenth of a second (`leave_a_moment`) each time `pending` ends (a request answered)
-/// while `said()`.
+/// while `said()`. Meanwhile a line with an id leaves an empty, hidden element with that id in its
+/// place: the field it describes never points at nothing.
 pub(crate) fn away_after_each_answer(pending: Signal<bool>, said: impl Fn() -> bool + 'static) -> RwSignal<bool> {
     let away = RwSignal::new(false);
     Effect::new(move |was: Option<bool>| {
@@ -179,8 +186,10 @@ pub fn Field(
                 bind:value=value
             />
             {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
-            {move || error.get().filter(|_| !away.get()).map(|e| view! {
-                <p class="field-error" id=error_id.clone() role=move || alert.get().then_some("alert")>{e}</p>
+            {move || error.get().map(|e| if away.get() {
+                Either::Right(view! { <span id=error_id.clone() hidden></span> })
+            } else {
+                Either::Left(view! { <p class="field-error" id=error_id.clone() role=move || alert.get().then_some("alert")>{e}</p> })
             })}
         </div>
     }

@@ -480,6 +480,15 @@ test('an Enterprise member must set up two-step verification before anything els
   await expect(connectGoogle).toHaveAccessibleDescription(
     'Your organisation requires two-step verification first. Set it up above; then you can connect and disconnect accounts here.',
   );
+  // New passkey waits too (a passkey this session added would sign in with both steps)
+  const newPasskey = region(page, 'Passkeys').getByRole('button', { name: 'New passkey' });
+  await expect(newPasskey).toBeDisabled();
+  await expect(newPasskey).toHaveAccessibleDescription(
+    'Your organisation requires two-step verification first. Set it up above; then you can add passkeys here.',
+  );
+  const begin = await page.request.post('/api/security/passkeys/begin', { headers: SAME_ORIGIN_HEADERS });
+  expect(begin.status()).toBe(403);
+  expect(await begin.text()).toContain('SecondFactorRequired');
   // …except ending sessions, which only takes access away: a session she does not recognise ends now
   const other = await playwrightRequest.newContext({ baseURL: BASE_URL });
   await signInViaApi(other, account.email, account.password);
@@ -511,6 +520,8 @@ test('an Enterprise member must set up two-step verification before anything els
   await expect(section.getByText('Set up an authenticator app to continue using your account', { exact: false })).toHaveCount(0);
   await expect(changePassword).toBeEnabled();
   await expect(connectGoogle).toBeEnabled();
+  await expect(newPasskey).toBeEnabled();
+  await expect(region(page, 'Passkeys').getByText('requires two-step verification first')).toHaveCount(0);
   const allowed = await page.request.post('/api/security/password/change', {
     form: { current_password: 'wrong password here', new_password: 'purple tractors sing at dawn' },
     headers: SAME_ORIGIN_HEADERS,

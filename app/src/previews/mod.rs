@@ -135,6 +135,17 @@ pub fn PreviewsPage() -> impl IntoView {
             }
         })
     };
+    // (Enterprise, signed in without a second factor; with one passkey, or none)
+    let passkeys_held = move |one: bool| {
+        ViewFn::from(move || {
+            let panel = RwSignal::new(PasskeyPanel::None);
+            let items = if one { vec![passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, None)] } else { vec![] };
+            view! {
+                <PasskeysCard status=PasskeysView { items, can_remove: true } supported=true pending=false held=true
+                    panel on_add=noop_text on_rename=noop_pair on_remove=noop_remove/>
+            }
+        })
+    };
     let viewer = Viewer { email: "ada@example.com".into(), display_name: Some("Ada Lovelace".into()) };
     let noop_provider = Callback::new(|_: ProviderKind| {});
     view! {
@@ -361,14 +372,8 @@ pub fn PreviewsPage() -> impl IntoView {
 
             <Preview id="passkeys" title="Passkeys">
                 <State slug="passkeys-none" caption="None yet" view=passkeys(vec![], true, PasskeyPanel::None, true, None)/>
-                <State slug="passkeys-held" caption="Enterprise, signed in without a second factor: Rename and Remove wait" view=ViewFn::from(move || {
-                    let panel = RwSignal::new(PasskeyPanel::None);
-                    let items = vec![passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, None)];
-                    view! {
-                        <PasskeysCard status=PasskeysView { items, can_remove: true } supported=true pending=false held=true
-                            panel on_add=noop_text on_rename=noop_pair on_remove=noop_remove/>
-                    }
-                })/>
+                <State slug="passkeys-held" caption="Enterprise, signed in without a second factor: New passkey, Rename and Remove wait" view=passkeys_held(true)/>
+                <State slug="passkeys-held-none" caption="The same with no passkey yet: New passkey waits" view=passkeys_held(false)/>
                 <State slug="passkeys-one" caption="One, synced, never used" view=passkeys(
                     vec![passkey("p1", "iCloud Keychain", Some("iCloud Keychain"), true, None)], true, PasskeyPanel::None, true, None)/>
                 <State slug="passkeys-several" caption="Several providers" view=passkeys(passkeys_several(), true, PasskeyPanel::None, true, None)/>

@@ -41,8 +41,9 @@ pub fn PasskeysCard(
     /// Removes a passkey (id), and signs out the sessions that signed in with it (true).
     on_remove: Callback<(String, bool)>,
     /// The organisation requires two-step verification and this session has not met it: New
-    /// passkey works (a passkey's sign-in meets it), Rename and Remove wait (the server refuses
-    /// them until then), and the card says so.
+    /// passkey, Rename and Remove wait (the server refuses them until then: a session that proved
+    /// one factor may only set up the authenticator app, and a passkey it added would sign in with
+    /// both), and the card says so. A passkey the account has already meets it, signed in with.
     #[prop(optional)]
     held: bool,
 ) -> impl IntoView {
@@ -123,9 +124,12 @@ pub fn PasskeysCard(
             <StatusMessage message=notice/>
             <ErrorMessage message=error/>
             {list}
-            // (once there is something to rename or remove)
-            {(held && count > 0).then(|| view! {
-                <p class="muted passkeys-held" id=held_id.clone()>"Your organisation requires two-step verification first. Set up an authenticator app above, or sign in with a passkey; then you can rename and remove passkeys here."</p>
+            {held.then(|| view! {
+                <p class="muted passkeys-held" id=held_id.clone()>{match count {
+                    0 => "Your organisation requires two-step verification first. Set it up above; then you can add passkeys here.",
+                    1 => "Your organisation requires two-step verification first. Set up an authenticator app above, or sign in with this passkey; then you can add, rename and remove passkeys here.",
+                    _ => "Your organisation requires two-step verification first. Set up an authenticator app above, or sign in with one of these passkeys; then you can add, rename and remove passkeys here.",
+                }}</p>
             })}
             {renaming}
             <div class="card-footer">
@@ -147,8 +151,8 @@ pub fn PasskeysCard(
                     }.into_any()
                 } else {
                     view! {
-                        <button type="button" id=opener.get_value() class="btn btn-primary" disabled=move || pending.get()
-                            on:click=move |_| { new_name.set(String::new()); name_error.set(None); panel.set(PasskeyPanel::Naming) }>"New passkey"</button>
+                        <button type="button" id=opener.get_value() class="btn btn-primary" disabled=move || pending.get() || held
+                            aria-describedby=held_by.clone() on:click=move |_| { new_name.set(String::new()); name_error.set(None); panel.set(PasskeyPanel::Naming) }>"New passkey"</button>
                     }.into_any()
                 }}
             </div>

@@ -358,8 +358,11 @@ async fn a_sign_up_can_finish_with_a_passkey_instead_of_a_password(db: PgPool) {
         sqlx::query_as("SELECT password_hash IS NOT NULL, email_verified_at IS NOT NULL FROM users WHERE id = $1").bind(user.0).fetch_one(&db).await.unwrap();
     assert_eq!((has_password, verified), (false, true));
     assert_eq!(count(&db, "SELECT count(*) FROM passkeys").await, 1);
-    let owner: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM passkeys").fetch_one(&db).await.unwrap();
+    let (owner, created, used): (uuid::Uuid, time::OffsetDateTime, Option<time::OffsetDateTime>) =
+        sqlx::query_as("SELECT user_id, created_at, last_used_at FROM passkeys").fetch_one(&db).await.unwrap();
     assert_eq!(owner, user.0, "the passkey's user handle is the new account's id");
+    // it signed the new account in: used then (the list said "Never used" beside the session it began)
+    assert_eq!(used, Some(created));
     // the session names the passkey it began with (Sessions said "Passkey (since removed)"), and
     // so do the activity's two events
     let named = "SELECT count(*) FROM sessions s JOIN passkeys p ON p.id = s.passkey_id WHERE s.auth_method = 'passkey'";

@@ -95,6 +95,8 @@ test('a sign-up finishes with a passkey instead of a password: no password, one 
   const session = region(page, 'Sessions').getByRole('listitem').first();
   await expect(session).toContainText(`Passkey “${name}”`);
   await expect(session).not.toContainText('since removed');
+  // and the passkey was used then (it said "Never used" beside the session it began)
+  await expect(rows(page).first().locator('.passkey-last-used')).toHaveText('Last used just now');
 
   await signOut(page);
   await waitForHydration(page);

@@ -224,6 +224,20 @@ test('a password pasted far past any limit (100,000 characters) gets a sentence 
   await expectSecurityPage(page);
 });
 
+test('a name pasted far past any limit on the sign-up form: the same sentence, and the keyboard stays in the form, on the email', async ({ page }) => {
+  await gotoHydrated(page, '/sign-up');
+  const email = page.getByLabel('Email', { exact: true });
+  await email.fill(uniqueEmail());
+  await page.getByLabel('Display name (optional)').fill('名'.repeat(10_000));
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(page.getByRole('alert')).toHaveText("That's more than Gatehouse accepts at once. Shorten what you entered and try again.");
+  await expect(email).toBeFocused();
+  // the name shortened: the link is sent
+  await page.getByLabel('Display name (optional)').fill('名前');
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(page.getByRole('status')).toContainText('Check your inbox to finish creating your account.');
+});
+
 test('a password shorter than 15 characters is rejected and no account is created', async ({ page, request }) => {
   const account = { ...newAccount(), password: 'Fourteen-chars' }; // 14 characters
   expect(account.password).toHaveLength(14);

@@ -75,13 +75,23 @@ pub fn SignUpForm(
     let name = RwSignal::new(String::new());
     let on_field = move |field: &'static str| Signal::derive(move || error.get().filter(|_| error_field.get() == Some(field)));
     let above = Signal::derive(move || error.get().filter(|_| error_field.get().is_none()));
+    // A refusal said above the form (too much pasted at once, too many sign-ups) leaves the
+    // keyboard in the form, on the email: Continue, disabled while the request ran, had dropped
+    // the focus to the page. (A field's own refusal takes the focus to that field: `Field`.)
+    if use_context::<crate::components::PreviewScope>().is_none() {
+        Effect::new(move |_| {
+            if above.with(Option::is_some) {
+                crate::browser::dom::focus_and_select("email");
+            }
+        });
+    }
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         on_submit.run(NewAccount { email: email.get_untracked(), display_name: name.get_untracked() });
     };
     view! {
         <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
-            <ErrorMessage message=above/>
+            <ErrorMessage message=above pending/>
             <Field id="email" label="Email" kind="email" autocomplete="username" required=true value=email error=on_field("email")/>
             <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=on_field("display_name")/>
             <p class="muted">"We'll email you a link to confirm the address. Then you choose your password."</p>

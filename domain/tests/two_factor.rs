@@ -871,7 +871,6 @@ async fn the_pages_overview_reads_what_each_section_reads_on_its_own_and_only_th
         backed_up: true,
         created_at: now,
         added_by: None,
-        last_used_at: None,
     };
     assert!(domain::db::passkeys::insert(&db, &passkey(session.user_id, b"ada-key", "Ada's phone")).await.unwrap());
     let link = domain::db::connected_accounts::NewLink {

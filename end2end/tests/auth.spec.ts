@@ -140,12 +140,15 @@ test.describe('sign-in failures do not reveal whether an account exists', () => 
     // Enter in that field again: the same sentence, said as an alert this time (the keyboard is
     // there already, so moving it would read nothing). For the tenth of a second it is away first
     // (held here by pausing the page's clock), the id that describes the field names an element.
-    await page.clock.pauseAt(Date.now() + 1000);
+    await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000);
     await password.press('Enter');
     await expect(page.locator('.field-error')).toHaveCount(0);
     const describedBy = (await password.getAttribute('aria-describedby')) ?? '';
     expect(describedBy).not.toBe('');
-    await expect(page.locator(`[id="${describedBy}"]`)).toHaveCount(1);
+    const placeholder = page.locator(`[id="${describedBy}"]`);
+    await expect(placeholder).toHaveCount(1);
+    await expect(placeholder).toBeHidden();
+    await expect(placeholder).toBeEmpty();
     await page.clock.resume();
     await expect(page.getByRole('alert')).toHaveText('Enter your password.');
     await expect(password).toHaveAccessibleDescription('Enter your password.');
@@ -232,9 +235,18 @@ test('a name pasted far past any limit on the sign-up form: the same sentence, a
   await page.getByRole('button', { name: 'Continue', exact: true }).click();
   await expect(page.getByRole('alert')).toHaveText("That's more than Gatehouse accepts at once. Shorten what you entered and try again.");
   await expect(email).toBeFocused();
+  // sent with Enter in the name: the keyboard stays there, to shorten it, and the email is as it was
+  const name = page.getByLabel('Display name (optional)');
+  const typed = await email.inputValue();
+  const first = await page.getByRole('alert').elementHandle();
+  await name.press('Enter');
+  await expect.poll(() => first!.evaluate((el) => el.isConnected)).toBe(false);
+  await expect(page.getByRole('alert')).toHaveText("That's more than Gatehouse accepts at once. Shorten what you entered and try again.");
+  await expect(name).toBeFocused();
+  await expect(email).toHaveValue(typed);
   // the name shortened: the link is sent
-  await page.getByLabel('Display name (optional)').fill('名前');
-  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await name.fill('名前');
+  await name.press('Enter');
   await expect(page.getByRole('status')).toContainText('Check your inbox to finish creating your account.');
 });
 

@@ -410,13 +410,16 @@ test('with the keyboard: the second step has the code field focused, keeps it af
   const first = await page.getByRole('alert').elementHandle();
   // (the tenth of a second it is away, held here by pausing the page's clock: every id that
   // describes the field still names an element, an empty one meanwhile)
-  await page.clock.pauseAt(Date.now() + 1000);
+  await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000);
   await page.keyboard.press('Enter');
   await expect.poll(() => first!.evaluate((el) => el.isConnected)).toBe(false);
   await expect(page.getByRole('alert')).toHaveCount(0);
   const describedBy = ((await code.getAttribute('aria-describedby')) ?? '').split(' ');
   expect(describedBy).toHaveLength(2);
   for (const id of describedBy) await expect(page.locator(`[id="${id}"]`)).toHaveCount(1);
+  // (the refusal's, meanwhile: empty and hidden)
+  await expect(page.locator(`[id="${describedBy[1]}"]`)).toBeHidden();
+  await expect(page.locator(`[id="${describedBy[1]}"]`)).toBeEmpty();
   await page.clock.resume();
   await expect(page.getByRole('alert')).toHaveText('That code is not right. Enter the current code from your authenticator app.');
   await expect(code).toBeFocused();

@@ -75,13 +75,14 @@ pub fn SignUpForm(
     let name = RwSignal::new(String::new());
     let on_field = move |field: &'static str| Signal::derive(move || error.get().filter(|_| error_field.get() == Some(field)));
     let above = Signal::derive(move || error.get().filter(|_| error_field.get().is_none()));
-    // A refusal said above the form (too much pasted at once, too many sign-ups) leaves the
-    // keyboard in the form, on the email: Continue, disabled while the request ran, had dropped
-    // the focus to the page. (A field's own refusal takes the focus to that field: `Field`.)
+    // A refusal said above the form (too much pasted at once, too many sign-ups) after Continue
+    // leaves the keyboard in the form, on the email: Continue, disabled while the request ran, had
+    // dropped the focus to the page. After Enter in a field, the keyboard stays in that field.
+    // (A field's own refusal takes the focus to that field: `Field`.)
     if use_context::<crate::components::PreviewScope>().is_none() {
         Effect::new(move |_| {
             if above.with(Option::is_some) {
-                crate::browser::dom::focus_and_select("email");
+                crate::browser::dom::focus_if_lost("email");
             }
         });
     }

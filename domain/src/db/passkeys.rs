@@ -35,16 +35,13 @@ pub struct NewPasskey<'a> {
     pub created_at: OffsetDateTime,
     /// The session that added it (`None`: made with its new account).
     pub added_by: Option<SessionId>,
-    /// Made with its new account, it signed that account in: used then (`None`: added from Security
-    /// & Access, not used until its first sign-in).
-    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// Stores a new passkey; `false` when its credential id is already registered (to any account).
 pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
-        "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, backup_eligible, backed_up, created_at, added_by_session, last_used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, backup_eligible, backed_up, created_at, added_by_session)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (credential_id) DO NOTHING",
         p.id.0,
         p.user_id.0,
@@ -56,7 +53,6 @@ pub async fn insert(db: impl PgExecutor<'_>, p: &NewPasskey<'_>) -> Result<bool,
         p.backed_up,
         p.created_at,
         p.added_by.map(|s| s.0),
-        p.last_used_at,
     )
     .execute(db)
     .await?;

@@ -246,7 +246,7 @@ pub fn TwoFactorCard(
         <Card id="two-factor" title="Two-step verification">
             // (once the app is on, the requirement is met: Turn off says why it stays on)
             {(required && !on).then(|| view! {
-                <p class="notice notice-warning">"Your organisation requires two-step verification. Set up an authenticator app to continue using your account; signing in with a passkey also counts."</p>
+                <p class="notice notice-warning">"Your organisation requires two-step verification. Set up an authenticator app to continue using your account (signing in with a passkey you already have counts too)."</p>
             })}
             {summary}
             {codes}

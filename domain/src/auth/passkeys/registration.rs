@@ -153,7 +153,6 @@ pub async fn finish_registration(
         backed_up,
         created_at: now,
         added_by: Some(auth.session_id),
-        last_used_at: None,
     };
     if !db::passkeys::insert(&mut *tx, &new).await? {
         // one credential belongs to one account, ever
@@ -244,9 +243,7 @@ pub async fn finish_first(svc: &Services, owner: &[u8; 32], credential_json: &st
     })
 }
 
-/// Stores a first passkey for its new account (inside the transaction that creates it), used now:
-/// the account is signed in with it (the Passkeys list says "Last used just now", as Connected
-/// accounts does for a sign-up with Google or GitHub).
+/// Stores a first passkey for its new account (inside the transaction that creates it).
 pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, now: time::OffsetDateTime) -> Result<PasskeyId, DomainError> {
     let new = NewPasskey {
         id: PasskeyId::new(),
@@ -259,7 +256,6 @@ pub async fn store_first(db: impl sqlx::PgExecutor<'_>, first: &FirstPasskey, no
         backed_up: first.backed_up,
         created_at: now,
         added_by: None,
-        last_used_at: Some(now),
     };
     if !db::passkeys::insert(db, &new).await? {
         return Err(already_added());

@@ -36,7 +36,11 @@ pub async fn start_with_new_passkey(
     client: &ClientInfo,
 ) -> Result<SignedIn, DomainError> {
     let mut tx = svc.db.begin().await?;
-    let token = start_full(&mut tx, svc, None, user_id, SignInMethod::Passkey, Some(passkey), client, svc.clock.now()).await?;
+    let now = svc.clock.now();
+    let token = start_full(&mut tx, svc, None, user_id, SignInMethod::Passkey, Some(passkey), client, now).await?;
+    // (it signed the account in: used now, as a sign-in with it would record, and the Passkeys list
+    // says so instead of "Never used")
+    db::passkeys::record_use(&mut *tx, user_id, passkey.0, None, None, now).await?;
     tx.commit().await?;
     Ok(SignedIn::new(svc, user_id, token, client))
 }

@@ -206,6 +206,46 @@ test('"It was me" on the email\'s page answers the sign-in (the page stops askin
   }
 });
 
+test('"This wasn\'t me" opened in a browser signed in to another account: the page says the link is not about that one, and Sign in goes by signing it out', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+  } finally {
+    await attacker.context.close();
+  }
+  const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
+  // the owner's own browser, signed in to the account the link is about, is told nothing of the kind
+  await gotoHydrated(page, notMe);
+  await expect(page.getByRole('button', { name: 'Secure my account' })).toBeVisible();
+  await expect(page.getByText("You're signed in as")).toHaveCount(0);
+  // a browser signed in to someone else's account (a shared computer, the forwarded email)
+  const reader = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const p = await reader.newPage();
+    const other = newAccount('Ben');
+    await signUpViaApi(p, other);
+    const ben = other.email.toLowerCase();
+    await gotoHydrated(p, notMe);
+    await expect(p.locator('main')).toContainText(
+      `You're signed in as ${ben} in this browser. This link is about another account's sign-in: reporting it changes nothing for the one signed in here.`,
+    );
+    await p.getByRole('button', { name: 'Secure my account' }).click();
+    const done = p.getByRole('status').filter({ has: p.getByRole('heading', { name: 'That device is signed out' }) });
+    await expect(done).toContainText(`You're signed in as ${ben} in this browser. Sign out of it to sign in to your account here.`);
+    // no Sign in that would open Ben's account; his session is as it was until he is signed out
+    await expect(done.getByRole('link', { name: 'Sign in' })).toHaveCount(0);
+    expect((await (await p.request.get('/api/session')).json())?.email).toBe(ben);
+    await done.getByRole('button', { name: 'Sign out and sign in' }).click();
+    await expectPathname(p, '/sign-in');
+    await expect(p.getByRole('heading', { level: 1 })).toHaveText('Sign in to Gatehouse');
+    expect(await (await p.request.get('/api/session')).text()).toBe('null');
+  } finally {
+    await reader.close();
+  }
+});
+
 test('"This wasn\'t me" also removes the passkey that sign-in added, so it no longer signs in', async ({ page, browser }) => {
   test.setTimeout(60_000);
   const account = newAccount();

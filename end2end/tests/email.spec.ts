@@ -313,7 +313,7 @@ test('signing up with an address that has an account: the same answer, the owner
 
 test('"Forgot password?" end to end: the emailed link sets a new password and signs out every session', async ({ page, browser, request }) => {
   test.setTimeout(60_000);
-  const account = newAccount();
+  const account = newAccount('Ava Owner');
   await signUpViaApi(request, account);
 
   // another browser, signed in
@@ -348,6 +348,10 @@ test('"Forgot password?" end to end: the emailed link sets a new password and si
     await expect(main(page).getByText(account.email, { exact: true })).toBeVisible();
     // (its password still works: remembering it is an answer too)
     await expect(main(page).getByRole('link', { name: 'Sign in' })).toBeVisible();
+    // a password built from the account's name: the meter says what the server would say (it
+    // said "Good", then the server refused it)
+    await page.getByLabel('New password', { exact: true }).fill('Ava Owner 2024!!');
+    await expect(page.locator('.strength-text')).toHaveText("Built from your email, your name or the site's name.");
     const newPassword = strongPassword();
     await page.getByLabel('New password', { exact: true }).fill(newPassword);
     await expect(page.locator('.strength-text')).toHaveText(/^(Good|Strong)\./);

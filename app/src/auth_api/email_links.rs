@@ -166,20 +166,24 @@ pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, Ap
         has_second_factor: link.has_second_factor,
         has_password: link.has_password,
         signed_in_as,
+        display_name: link.display_name,
     })
 }
 
 /// What a "This wasn't me" link's page shows: the sign-in it is about. Changes nothing.
 ///
-/// - Auth: anonymous (the token is the proof).
+/// - Auth: anonymous (the token is the proof); reads this browser's session, if it has one.
 /// - Effects: none.
 /// - Errors: `LinkUnusable` (400 not valid; 410 expired or used), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/not-me/link", input = leptos::server_fn::codec::GetUrl)]
 pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppError> {
-    use crate::server::{fail, services};
+    use crate::server::{auth_for_setup, fail, services};
     let svc = services()?;
+    let here = auth_for_setup().ok();
     let link = domain::auth::alerts::not_me_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
-    Ok(crate::model::NotMeView::new(link))
+    // (another account this browser is signed in to: the page says the link is not about it)
+    let signed_in_as = here.filter(|s| s.user_id != link.user_id).map(|s| s.email);
+    Ok(crate::model::NotMeView { signed_in_as, ..crate::model::NotMeView::new(link) })
 }
 
 /// "This wasn't me": ends the sign-in's session (and every session that signed in since, or since
@@ -190,7 +194,8 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
 /// link went to, what was removed and whether a password was turned off. Signs nobody in;
 /// changes no email.
 ///
-/// - Auth: anonymous (the token is the proof: single use, 72 hours).
+/// - Auth: anonymous (the token is the proof: single use, 72 hours); reads this browser's session,
+///   if it has one (it stays as it is).
 /// - Effects: the link used, and the account's other unanswered alerts answered; those sessions
 ///   and every later one revoked; what they added deleted, each with its `passkey_removed`,
 ///   `provider_disconnected` or `totp_disabled` event and notice email; pending second steps
@@ -202,10 +207,13 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
 pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView, AppError> {
     use crate::server::{client, fail, services};
     let svc = services()?;
+    let here = crate::server::auth_for_setup().ok();
     let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
     let taken_back = crate::model::taken_back_words(&done.taken_back);
     let ways_in = crate::model::taken_back_words(&done.ways_in);
-    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, ways_in, password_turned_off: done.password_turned_off })
+    // (another account this browser is signed in to, which the report left as it was)
+    let signed_in_as = here.filter(|s| !s.email.eq_ignore_ascii_case(&done.email)).map(|s| s.email);
+    Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, ways_in, password_turned_off: done.password_turned_off, signed_in_as })
 }
 
 /// "It was me", on a "This wasn't me" link's page: the sign-in is answered as the Security &

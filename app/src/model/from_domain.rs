@@ -247,6 +247,7 @@ impl NotMeView {
             removes: taken_back_words(&link.since.removes),
             password_changed_since: link.since.password_changed_since,
             from_earlier: link.since.from_earlier,
+            signed_in_as: None,
         }
     }
 }

@@ -342,6 +342,10 @@ pub struct NotMeDoneView {
     pub ways_in: Vec<String>,
     /// The password was turned off until the link sets a new one (`false`: there was none).
     pub password_turned_off: bool,
+    /// The address of another account this browser is signed in to: Sign in would open that one,
+    /// so the page offers to sign it out first.
+    #[serde(default)]
+    pub signed_in_as: Option<String>,
 }
 
 /// After "No, secure my account": how many other sessions ended, and what was taken back (as in
@@ -408,6 +412,10 @@ pub struct NotMeView {
     /// The password was changed or set since (the button turns that one off too).
     #[serde(default)]
     pub password_changed_since: bool,
+    /// The address of another account this browser is signed in to: the page says the link is
+    /// not about that one.
+    #[serde(default)]
+    pub signed_in_as: Option<String>,
     /// "Since" reaches back to an earlier new sign-in nobody confirmed, which the button covers
     /// too.
     #[serde(default)]
@@ -436,4 +444,8 @@ pub struct ResetLinkView {
     /// Another account this browser is signed in to (saving signs it out here).
     #[serde(default)]
     pub signed_in_as: Option<String>,
+    /// The account's display name, for the strength meter (the server refuses a password built
+    /// from it).
+    #[serde(default)]
+    pub display_name: Option<String>,
 }

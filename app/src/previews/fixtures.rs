@@ -223,5 +223,6 @@ pub(super) fn not_me_view() -> crate::model::NotMeView {
         removes: vec![],
         password_changed_since: false,
         from_earlier: false,
+        signed_in_as: None,
     }
 }

@@ -394,8 +394,15 @@ pub fn PreviewsPage() -> impl IntoView {
                     <RemovePasskeyConfirm id="p1" name="iCloud Keychain" sessions=2 sign_out=RwSignal::new(false) pending=false
                         on_confirm=noop on_cancel=noop/>
                 })/>
-                <State slug="passkeys-name-too-long" caption="New passkey: name too long" view=passkeys(passkeys_several(), true, PasskeyPanel::Naming, true,
-                    Some("Use at most 64 characters."))/>
+                <State slug="passkeys-name-too-long" caption="New passkey: name too long" view=ViewFn::from(move || {
+                    let panel = RwSignal::new(PasskeyPanel::Naming);
+                    let typed = "The security key on my grandmother's kitchen keyring, the blue one with the dent";
+                    view! {
+                        <PasskeysCard status=PasskeysView { items: passkeys_several(), can_remove: true } supported=true pending=false panel
+                            refused_name=(typed.to_string(), format!("Use at most {} characters.", policy::names::PASSKEY_NAME_MAX))
+                            on_add=noop_text on_rename=noop_pair on_remove=noop_remove/>
+                    }
+                })/>
                 <State slug="passkeys-renamed" caption="Renamed" view=ViewFn::from(move || view! {
                     <PasskeysCard status=PasskeysView { items: passkeys_several(), can_remove: true } supported=true pending=false
                         notice=Some("Renamed to “Blue YubiKey”.".to_string()) panel=RwSignal::new(PasskeyPanel::None)

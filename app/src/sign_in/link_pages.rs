@@ -242,12 +242,12 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
                         match link.await {
-                            Ok(ResetLinkView { email, sets_password, has_second_factor, has_password, signed_in_as }) => {
+                            Ok(ResetLinkView { email, sets_password, has_second_factor, has_password, signed_in_as, display_name }) => {
                                 let purpose = if sets_password { PasswordPurpose::SetFirst } else { PasswordPurpose::Reset };
                                 view! {
                                     <h1>{if sets_password { "Set a password" } else { "Choose a new password" }}</h1>
                                     <SignedInElsewhere account=signed_in_as then="Saving the password signs that one out in this browser."/>
-                                    <ChoosePasswordForm purpose email has_second_factor pending=action.pending() error password_error on_submit/>
+                                    <ChoosePasswordForm purpose email display_name=display_name.unwrap_or_default() has_second_factor pending=action.pending() error password_error on_submit/>
                                     // (only a password that works can be remembered: not one "This
                                     // wasn't me" turned off)
                                     {has_password.then(|| view! { <p class="auth-footer">"Remembered it? " <a href="/sign-in">"Sign in"</a></p> })}

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::links::LinkProblem;
-use crate::auth_api::{ConfirmNotMeLink, ReportNotMe};
+use super::links::{LinkProblem, SignedInElsewhere};
+use crate::auth_api::{ConfirmNotMeLink, ReportNotMe, SignOut};
 use crate::components::{ErrorMessage, PageFrame};
 use crate::error::AppError;
 use crate::model::{NotMeDoneView, NotMeView};
@@ -111,6 +111,7 @@ pub fn NotMeConfirm(
     });
     view! {
         <h1>"Wasn't you? Secure your account"</h1>
+        <SignedInElsewhere account=sign_in.signed_in_as.clone() then="This link is about another account's sign-in: reporting it changes nothing for the one signed in here."/>
         <p>"This sign-in to your account was from a device and network it had not used lately:"</p>
         <dl class="facts">
             <dt>"When"</dt><dd>{when}</dd>
@@ -208,7 +209,7 @@ fn since_it(v: &NotMeView) -> Option<impl IntoView + use<>> {
 /// After "Secure my account".
 #[component]
 pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
-    let NotMeDoneView { email, minutes, taken_back, ways_in, password_turned_off } = done;
+    let NotMeDoneView { email, minutes, taken_back, ways_in, password_turned_off, signed_in_as } = done;
     let removed = crate::model::taken_back_sentence(&taken_back);
     let ways_in = crate::model::ways_in_sentence(&ways_in);
     let sent = if password_turned_off {
@@ -226,9 +227,33 @@ pub fn NotMeDone(done: NotMeDoneView) -> impl IntoView {
             {removed.map(|removed| view! { <p>{removed}</p> })}
             {ways_in.map(|ways_in| view! { <p>{ways_in}</p> })}
             <p>"After that, sign in and review your sessions and two-step verification. If someone could read your email, secure your email account first."</p>
-            <div class="form-actions">
-                <a class="btn btn-primary" href="/sign-in">"Sign in"</a>
-            </div>
+            {match signed_in_as {
+                // (Sign in would open the account this browser is signed in to: signing out of it
+                // first leads to the sign-in form, "You have been signed out.")
+                Some(other) => view! { <SignOutFirst other/> }.into_any(),
+                None => view! {
+                    <div class="form-actions">
+                        <a class="btn btn-primary" href="/sign-in">"Sign in"</a>
+                    </div>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// After a report from a browser signed in to another account: says so, and signs that one out
+/// on the way to the sign-in form.
+#[component]
+fn SignOutFirst(other: String) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let pending = sign_out.pending();
+    view! {
+        <p class="notice notice-info">"You're signed in as " <strong>{other}</strong> " in this browser. Sign out of it to sign in to your account here."</p>
+        <ErrorMessage message=Signal::derive(move || sign_out.value().get().and_then(Result::err).map(|e| e.to_string())) pending/>
+        <div class="form-actions">
+            <button type="button" class="btn btn-primary" disabled=move || pending.get() on:click=move |_| { sign_out.dispatch(SignOut {}); }>
+                {move || if pending.get() { "Signing out…" } else { "Sign out and sign in" }}
+            </button>
         </div>
     }
 }

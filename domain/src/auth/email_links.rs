@@ -309,6 +309,9 @@ pub struct ResetLink {
     /// The account has a password that works now: one to remember instead (not after "This
     /// wasn't me" turned it off, nor on an account that never had one).
     pub has_password: bool,
+    /// The account's display name: the page's strength meter holds a new password to the rule
+    /// against the name as the server does.
+    pub display_name: Option<String>,
 }
 
 /// Reads a reset link (changes nothing).
@@ -320,7 +323,8 @@ pub async fn reset_link(svc: &Services, token: &LinkToken) -> Result<ResetLink, 
         return Err(DomainError::Link(LinkProblem::Superseded));
     }
     let has_second_factor = db::two_factor::enabled_at(&svc.db, reset.user_id).await?.is_some();
-    Ok(ResetLink { email: reset.email, sets_password: !reset.had_password, has_second_factor, has_password: reset.has_password })
+    let display_name = db::users::find(&svc.db, reset.user_id).await?.and_then(|u| u.display_name);
+    Ok(ResetLink { email: reset.email, sets_password: !reset.had_password, has_second_factor, has_password: reset.has_password, display_name })
 }
 
 /// Chooses a new password through a reset link. In one transaction: the link is used (once, and

@@ -65,7 +65,7 @@ pub fn examples(settings: &EmailSettings) -> Vec<(&'static str, MailKind, Option
             Some("Ada <Lovelace> & Co"),
             Mail::SecurityNotice {
                 headline: format!("A passkey was added to your {} account", settings.site_name),
-                what: "A passkey “Work laptop <b>” was added.".into(),
+                what: "The passkey “Work laptop <b>” can now sign in to your account.".into(),
                 when: "1 December 2026 at 14:05 UTC".into(),
                 device: "Firefox 140 on Windows 10".into(),
                 location: "Unknown".into(),

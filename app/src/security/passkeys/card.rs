@@ -46,16 +46,21 @@ pub fn PasskeysCard(
     /// both), and the card says so. A passkey the account has already meets it, signed in with.
     #[prop(optional)]
     held: bool,
+    /// Previews: the New passkey form as a name refused here leaves it (the name as typed, and its
+    /// refusal at the field).
+    #[prop(optional)]
+    refused_name: Option<(String, String)>,
 ) -> impl IntoView {
     let count = status.items.len();
     let can_remove = status.can_remove;
     let held_id = crate::components::scoped_id("passkeys-held");
     let held_by = held.then(|| held_id.clone());
     let items = status.items.clone();
-    let new_name = RwSignal::new(String::new());
+    let (typed, refused) = refused_name.unzip();
+    let new_name = RwSignal::new(typed.unwrap_or_default());
     // a name the server would refuse is refused here, before the device makes a passkey that the
     // server would then not keep
-    let name_error = RwSignal::new(None::<String>);
+    let name_error = RwSignal::new(refused);
     let list = if items.is_empty() {
         view! {
             <p class="empty">"No passkeys yet. A passkey lets you sign in with your fingerprint, face or screen lock, and can't be phished."</p>

@@ -58,6 +58,8 @@ fn place_of(location: Option<&str>) -> Option<String> {
 /// What a "This wasn't me" link's page shows before its button.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotMeLink {
+    /// The account whose sign-in it is (the page says so when this browser is signed in to another).
+    pub user_id: crate::ids::UserId,
     /// The sign-in it is about.
     pub sign_in: AlertedSignIn,
     /// Whether the account has a password, which the button turns off.
@@ -107,7 +109,7 @@ pub async fn not_me_link(svc: &Services, token: &LinkToken) -> Result<NotMeLink,
     let done = undo_since(&mut tx, svc, &hash, &ClientInfo::default(), svc.clock.now()).await?;
     tx.rollback().await?;
     let (undone, since) = done.ok_or(DomainError::Link(LinkProblem::Used))?;
-    Ok(NotMeLink { has_password: undone.user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row), since })
+    Ok(NotMeLink { user_id: row.user_id, has_password: undone.user.password_hash.is_some(), marked_as_yours: row.acknowledged_at, sign_in: alerted(row), since })
 }
 
 /// "It was me", from the email's link: the alert is answered as by the page's "Yes, it was me"

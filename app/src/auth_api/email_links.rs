@@ -33,30 +33,40 @@ pub async fn sign_up(email: String, #[server(default)] display_name: String) -> 
 pub async fn sign_up_link(token: String) -> Result<crate::model::SignUpLinkView, AppError> {
     use crate::server::services;
     let svc = services()?;
-    let link = domain::auth::email_links::sign_up_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(used_here)?;
-    let signed_in_as = signed_in_elsewhere(&link.email);
+    let here = here();
+    let used = used_here(here.is_some());
+    let link = domain::auth::email_links::sign_up_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(&used)?;
+    let signed_in_as = signed_in_elsewhere(here, &link.email);
     Ok(crate::model::SignUpLinkView { email: link.email, display_name: link.display_name, signed_in_as })
 }
 
 /// `fail`, but a sign-up or reset link already used, in a browser with a session (Back after finishing,
 /// the tab another one finished in, or any account's), is `UsedSignedIn`: its page's way on is
 /// Security & Access, not Sign in or Start again, which would only send that browser there.
+/// `signed_in` is read when the server function begins, before its first await (`here`).
 #[cfg(feature = "ssr")]
-fn used_here(e: domain::DomainError) -> AppError {
-    match crate::server::fail(e) {
-        AppError::LinkUnusable(crate::error::LinkIssue::Used) if crate::server::auth_for_setup().is_ok() => {
-            AppError::LinkUnusable(crate::error::LinkIssue::UsedSignedIn)
-        }
+fn used_here(signed_in: bool) -> impl Fn(domain::DomainError) -> AppError {
+    move |e| match crate::server::fail(e) {
+        AppError::LinkUnusable(crate::error::LinkIssue::Used) if signed_in => AppError::LinkUnusable(crate::error::LinkIssue::UsedSignedIn),
         other => other,
     }
 }
 
-/// The address of the account this browser is signed in to, unless it is `email`'s: a link's
-/// page that signs it out says so before its button.
+/// This browser's session, read before the server function's first await. After one, a page's
+/// request context is not reliably its own under load: a link's page rendered for a browser signed
+/// in to nothing once said "You're signed in" (a `make test` run at 96cfa5b), so it may as well have
+/// named another request's account. (`get_security_overview` reads its context first for the same
+/// reason.)
 #[cfg(feature = "ssr")]
-fn signed_in_elsewhere(email: &str) -> Option<String> {
-    let session = crate::server::auth_for_setup().ok()?;
-    (!session.email.eq_ignore_ascii_case(email)).then_some(session.email)
+fn here() -> Option<domain::request::AuthSession> {
+    crate::server::auth_for_setup().ok()
+}
+
+/// The address of the account this browser is signed in to (`here`), unless it is `email`'s: a
+/// link's page that signs it out says so before its button.
+#[cfg(feature = "ssr")]
+fn signed_in_elsewhere(here: Option<domain::request::AuthSession>, email: &str) -> Option<String> {
+    here.filter(|session| !session.email.eq_ignore_ascii_case(email)).map(|session| session.email)
 }
 
 /// Finishes a sign-up with a password: uses the link (once), creates the account with its address
@@ -73,8 +83,9 @@ fn signed_in_elsewhere(email: &str) -> Option<String> {
 pub async fn finish_sign_up(token: String, password: String, #[server(default)] display_name: Option<String>) -> Result<(), AppError> {
     use crate::server::{client, services, set_signed_in_cookies};
     let svc = services()?;
+    let used = used_here(here().is_some());
     if let Some(name) = display_name {
-        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(used_here)?;
+        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(&used)?;
     }
     let (_, signed_in) = domain::auth::email_links::finish_sign_up_with_password(
         &svc,
@@ -83,7 +94,7 @@ pub async fn finish_sign_up(token: String, password: String, #[server(default)] 
         &client(),
     )
     .await
-    .map_err(used_here)?;
+    .map_err(&used)?;
     set_signed_in_cookies(&signed_in).await;
     leptos_axum::redirect(crate::nav::HOME);
     Ok(())
@@ -101,10 +112,11 @@ pub async fn finish_sign_up(token: String, password: String, #[server(default)] 
 pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_name: Option<String>) -> Result<String, AppError> {
     use crate::server::services;
     let svc = services()?;
+    let used = used_here(here().is_some());
     if let Some(name) = display_name {
-        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(used_here)?;
+        domain::auth::email_links::choose_sign_up_name(&svc, &domain::secret::LinkToken::from_cookie(token.clone()), &name).await.map_err(&used)?;
     }
-    let options = domain::auth::email_links::begin_sign_up_passkey(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(used_here)?;
+    let options = domain::auth::email_links::begin_sign_up_passkey(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(&used)?;
     Ok(options.to_string())
 }
 
@@ -122,10 +134,11 @@ pub async fn begin_sign_up_passkey(token: String, #[server(default)] display_nam
 pub async fn finish_sign_up_passkey(token: String, credential: String) -> Result<String, AppError> {
     use crate::server::{client, services, set_signed_in_cookies};
     let svc = services()?;
+    let used = used_here(here().is_some());
     let (_, signed_in) =
         domain::auth::email_links::finish_sign_up_with_passkey(&svc, &domain::secret::LinkToken::from_cookie(token), &credential, &client())
             .await
-            .map_err(used_here)?;
+            .map_err(&used)?;
     set_signed_in_cookies(&signed_in).await;
     Ok(crate::nav::HOME.to_string())
 }
@@ -158,8 +171,10 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, AppError> {
     use crate::server::services;
     let svc = services()?;
-    let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(used_here)?;
-    let signed_in_as = signed_in_elsewhere(&link.email);
+    let here = here();
+    let used = used_here(here.is_some());
+    let link = domain::auth::email_links::reset_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(&used)?;
+    let signed_in_as = signed_in_elsewhere(here, &link.email);
     Ok(crate::model::ResetLinkView {
         email: link.email,
         sets_password: link.sets_password,
@@ -177,9 +192,9 @@ pub async fn reset_link(token: String) -> Result<crate::model::ResetLinkView, Ap
 /// - Errors: `LinkUnusable` (400 not valid; 410 expired or used), `Unavailable`.
 #[server(prefix = "/api", endpoint = "auth/not-me/link", input = leptos::server_fn::codec::GetUrl)]
 pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppError> {
-    use crate::server::{auth_for_setup, fail, services};
+    use crate::server::{fail, services};
     let svc = services()?;
-    let here = auth_for_setup().ok();
+    let here = here();
     let link = domain::auth::alerts::not_me_link(&svc, &domain::secret::LinkToken::from_cookie(token)).await.map_err(fail)?;
     // (another account this browser is signed in to: the page says the link is not about it)
     let signed_in_as = here.filter(|s| s.user_id != link.user_id).map(|s| s.email);
@@ -207,12 +222,12 @@ pub async fn not_me_link(token: String) -> Result<crate::model::NotMeView, AppEr
 pub async fn report_not_me(token: String) -> Result<crate::model::NotMeDoneView, AppError> {
     use crate::server::{client, fail, services};
     let svc = services()?;
-    let here = crate::server::auth_for_setup().ok();
+    let here = here();
     let done = domain::auth::alerts::report_not_me(&svc, &domain::secret::LinkToken::from_cookie(token), &client()).await.map_err(fail)?;
     let taken_back = crate::model::taken_back_words(&done.taken_back);
     let ways_in = crate::model::taken_back_words(&done.ways_in);
     // (another account this browser is signed in to, which the report left as it was)
-    let signed_in_as = here.filter(|s| !s.email.eq_ignore_ascii_case(&done.email)).map(|s| s.email);
+    let signed_in_as = signed_in_elsewhere(here, &done.email);
     Ok(crate::model::NotMeDoneView { email: done.email, minutes: done.minutes, taken_back, ways_in, password_turned_off: done.password_turned_off, signed_in_as })
 }
 
@@ -249,6 +264,7 @@ pub async fn confirm_not_me_link(token: String) -> Result<(), AppError> {
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     use crate::server::{client, services, set_device_cookie};
     let svc = services()?;
+    let used = used_here(here().is_some());
     let device = domain::auth::email_links::reset_password(
         &svc,
         &domain::secret::LinkToken::from_cookie(token),
@@ -256,7 +272,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
         &client(),
     )
     .await
-    .map_err(used_here)?;
+    .map_err(&used)?;
     set_device_cookie(&device);
     // This browser goes on as the account whose password it just chose: a session it still had of
     // another account is signed out, as a sign-in here would do (it was sent on to that account's

@@ -248,7 +248,7 @@ fn SignOutFirst(other: String) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let pending = sign_out.pending();
     view! {
-        <p class="notice notice-info">"You're signed in as " <strong>{other}</strong> " in this browser. Sign out of it to sign in to your account here."</p>
+        <SignedInElsewhere account=Some(other) then="Sign out of it to sign in to your account here."/>
         <ErrorMessage message=Signal::derive(move || sign_out.value().get().and_then(Result::err).map(|e| e.to_string())) pending/>
         <div class="form-actions">
             <button type="button" class="btn btn-primary" disabled=move || pending.get() on:click=move |_| { sign_out.dispatch(SignOut {}); }>

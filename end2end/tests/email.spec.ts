@@ -136,6 +136,8 @@ const TO_SECURITY = { name: 'Go to Security & Access', href: SECURITY_PATH };
 const LEAKED = 'This password is in lists of leaked passwords; choose another.';
 
 test('signing up a new address: the emailed link finishes it, signs in, and works once', async ({ page, browser }) => {
+  // many steps (about 20 s on a loaded two-core machine, near the default 30 s)
+  test.setTimeout(60_000);
   const account = newAccount('Ada Lovelace');
   await requestSignUpViaUi(page, account);
   await expect(page.getByRole('status').filter({ hasText: CHECK_INBOX })).toContainText(account.email);

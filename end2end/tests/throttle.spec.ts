@@ -118,6 +118,8 @@ test('with failures on record, a right password is followed by a right code that
 });
 
 test("the owner's own typos: her browser says how long to wait, instead of calling her right password wrong", async ({ page, browser }) => {
+  // it waits out the throttle (up to 15 s) on top of about ten seconds of steps
+  test.setTimeout(60_000);
   const account = newAccount();
   await signUpViaApi(page, account);
   await gotoHydrated(page, SECURITY_PATH);

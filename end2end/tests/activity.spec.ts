@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
+  type Account,
   accountNav,
   addAuthenticator,
   BASE_URL,
@@ -51,6 +52,22 @@ async function elsewhere(browser: Browser): Promise<{ context: BrowserContext; p
   const ip = `203.0.113.${attackerAddresses}`;
   const context = await browser.newContext({ baseURL: BASE_URL, userAgent: CHROME_WINDOWS, extraHTTPHeaders: { 'X-Forwarded-For': ip } });
   return { context, page: await context.newPage(), ip };
+}
+
+/**
+ * A new account (signed up in `page`'s browser) that was then signed in to from `elsewhere`, that
+ * browser closed since: its owner has one unfamiliar sign-in, and its alert is on its way.
+ */
+async function accountSignedInToElsewhere(page: Page, browser: Browser): Promise<Account> {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const attacker = await elsewhere(browser);
+  try {
+    await signInViaApi(attacker.page, account.email, account.password);
+  } finally {
+    await attacker.context.close();
+  }
+  return account;
 }
 
 async function alertsTo(email: string) {
@@ -160,14 +177,7 @@ test('an unfamiliar sign-in emails one alert, and its "This wasn\'t me" signs th
 });
 
 test('"It was me" on the email\'s page answers the sign-in (the page stops asking), then leads a browser signed in to nothing to sign-in without saying it was signed out', async ({ page, browser }) => {
-  const account = newAccount();
-  await signUpViaApi(page, account);
-  const attacker = await elsewhere(browser);
-  try {
-    await signInViaApi(attacker.page, account.email, account.password);
-  } finally {
-    await attacker.context.close();
-  }
+  const account = await accountSignedInToElsewhere(page, browser);
   const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
   const reader = await browser.newContext({ baseURL: BASE_URL });
   try {
@@ -207,14 +217,7 @@ test('"It was me" on the email\'s page answers the sign-in (the page stops askin
 });
 
 test('"This wasn\'t me" opened in a browser signed in to another account: the page says the link is not about that one, and Sign in goes by signing it out', async ({ page, browser }) => {
-  const account = newAccount();
-  await signUpViaApi(page, account);
-  const attacker = await elsewhere(browser);
-  try {
-    await signInViaApi(attacker.page, account.email, account.password);
-  } finally {
-    await attacker.context.close();
-  }
+  const account = await accountSignedInToElsewhere(page, browser);
   const notMe = linkTo(await waitForMail(account.email, ALERT_MAIL), '/this-wasnt-me');
   // the owner's own browser, signed in to the account the link is about, is told nothing of the kind
   await gotoHydrated(page, notMe);
@@ -687,14 +690,7 @@ test.describe('on a clock five and a half hours ahead of UTC', () => {
 
   test('"This wasn\'t me" says when the sign-in was on the reader\'s own clock; the email said UTC', async ({ page, browser }) => {
     test.setTimeout(60_000);
-    const account = newAccount();
-    await signUpViaApi(page, account);
-    const attacker = await elsewhere(browser);
-    try {
-      await signInViaApi(attacker.page, account.email, account.password);
-    } finally {
-      await attacker.context.close();
-    }
+    const account = await accountSignedInToElsewhere(page, browser);
     const alert = await waitForMail(account.email, ALERT_MAIL);
     const said = /When: (\d+) (\w+) (\d{4}) at (\d\d):(\d\d) UTC/.exec(alert.text);
     expect(said, alert.text).not.toBeNull();

@@ -2130,3 +2130,20 @@ async fn events_cannot_be_changed_or_deleted_outside_the_retention_task(db: PgPo
     let _ = activity::prune(&svc).await.unwrap();
     assert!(sqlx::query("DELETE FROM security_events").execute(&db).await.is_err());
 }
+
+/// The activity says which session a Revoke ended and what confirmed it's you: "Ended another
+/// session" and a bare "Confirmed it's you" left the owner to guess which, and how.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn revoke_and_confirm_its_you_name_the_session_ended_and_what_confirmed_it(db: PgPool) {
+    let svc = services(db.clone());
+    let (_, owner) = ada(&svc).await;
+    let phone = signs_in(&svc, &client("198.51.100.8", SAFARI_IPHONE, Some("DE"), "Berlin, Land Berlin, Germany")).await;
+    let owner = me(&svc, &owner.token).await;
+    svc.clock.advance(Duration::minutes(1));
+    sessions::revoke(&svc, &owner, me(&svc, &phone).await.session_id, &home()).await.unwrap();
+    svc.clock.advance(Duration::minutes(1));
+    let fresh = reverify::with_password(&svc, &owner, &Password::new(PW), &home()).await.unwrap().token;
+    let page = activity::list(&svc, &me(&svc, &fresh).await, None, None).await.unwrap();
+    let newest: Vec<&str> = page.events.iter().take(2).map(|a| a.sentence.as_str()).collect();
+    assert_eq!(newest, ["Confirmed it's you with your password", "Ended the Safari 17 on iPhone session"]);
+}

@@ -90,7 +90,8 @@ test('sign up with Google, set a password, disconnect Google, then sign in with 
   // Set password (the account has none), then Google can go
   const password = strongPassword();
   const section = region(page, 'Password');
-  await expect(section).toContainText('No password set');
+  await expect(section).toContainText('No password set · you sign in another way. Add one to sign in with your email too.');
+  await expect(section.getByText('You have no way to sign in.')).toHaveCount(0);
   await section.getByRole('button', { name: 'Set password' }).click();
   await section.getByLabel('New password', { exact: true }).fill(password);
   await section.getByRole('button', { name: 'Set password' }).click();
@@ -173,6 +174,48 @@ test('"This wasn\'t me" about a sign-in with Google disconnects Google: whoever 
   // the owner's own session, older than that sign-in, stays; Google is gone from her page
   await gotoHydrated(page, SECURITY_PATH);
   await expect(region(page, 'Connected accounts').getByRole('button', { name: 'Connect Google' })).toBeVisible();
+});
+
+test('"This wasn\'t me" that takes away a Google-only account\'s Google: the owner\'s page warns that nothing signs in now, until a password is set', async ({ page, browser }) => {
+  test.setTimeout(90_000);
+  const email = uniqueEmail();
+  await gotoHydrated(page, '/sign-up');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+  // someone else, on another network, continues with the owner's Google account; she reports it
+  const intruder = await browser.newContext({ baseURL: BASE_URL, extraHTTPHeaders: { 'X-Forwarded-For': '203.0.113.202' } });
+  try {
+    const intruderPage = await intruder.newPage();
+    await gotoHydrated(intruderPage, '/sign-in');
+    await continueWith(intruderPage, 'Google', email);
+    await expectSecurityPage(intruderPage);
+  } finally {
+    await intruder.close();
+  }
+  const alert = await waitForMail(email, /^New sign-in to your Gatehouse account from /);
+  const reader = await browser.newContext({ baseURL: BASE_URL });
+  try {
+    const readerPage = await reader.newPage();
+    await gotoHydrated(readerPage, linkTo(alert, '/this-wasnt-me'));
+    await readerPage.getByRole('main').getByRole('button', { name: 'Secure my account' }).click();
+    await expect(readerPage.getByRole('main')).toContainText('Also removed because that sign-in got in with it: the connected Google account.');
+  } finally {
+    await reader.close();
+  }
+  // her own session stays, and its page does not say she signs in another way
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Password');
+  await expect(section.getByText('You have no way to sign in.')).toBeVisible();
+  await expect(section).toContainText(
+    'Your account has no password, passkey or connected account. Set a password before you sign out; otherwise only Forgot password on the sign-in page gets you back in.',
+  );
+  await expect(section).not.toContainText('you sign in another way');
+  // a password is a way in: the warning goes
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(strongPassword());
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password set' })).toBeVisible();
+  await expect(section.getByText('You have no way to sign in.')).toHaveCount(0);
 });
 
 test('disconnecting Google from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
@@ -292,6 +335,20 @@ test('a Google-only account confirms it is the owner by signing in at Google aga
   await section.getByLabel('New password', { exact: true }).fill(strongPassword());
   await section.getByRole('button', { name: 'Set password' }).click();
   const dialog = page.getByRole('dialog', { name: "Confirm it's you" });
+  // it says what happens: the change is not carried on across the trip to Google
+  await expect(dialog).toHaveAccessibleDescription(
+    "This is a sensitive change. Confirm your identity with your connected account: you'll come back to this page, then make the change again. You won't be asked again for 10 minutes.",
+  );
+  await expect(dialog).not.toContainText("we'll carry on");
+  // another Google account than the one connected: refused, and listed as a wrong password is
+  await dialog.getByRole('button', { name: 'Continue with Google' }).click();
+  await consent(page, 'Google', uniqueEmail());
+  await expectSecurityPage(page);
+  await expect(page.getByText("That Google account isn't connected to your account.")).toBeVisible();
+  await expect(region(page, 'Recent security activity')).toContainText("Failed to confirm it's you with Google: an account not connected to yours");
+  await section.getByRole('button', { name: 'Set password' }).click();
+  await section.getByLabel('New password', { exact: true }).fill(strongPassword());
+  await section.getByRole('button', { name: 'Set password' }).click();
   await dialog.getByRole('button', { name: 'Continue with Google' }).click();
   // the local stand-in asks who signs in (a fresh sign-in), and says when in its ID token
   await consent(page, 'Google', email);
@@ -302,6 +359,7 @@ test('a Google-only account confirms it is the owner by signing in at Google aga
   await expect(said).toContainText(/Verified for \d+ more minutes/);
   await expect(said).toBeFocused();
   await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '');
+  await expect(region(page, 'Recent security activity')).toContainText("Confirmed it's you with Google");
 });
 
 test('a provider whose email an account already uses is refused, and told what to do', async ({ page, request }) => {

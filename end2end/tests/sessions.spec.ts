@@ -94,10 +94,14 @@ test('revoking a device signs it out on its next request', async ({ page, browse
     await confirm.getByRole('button', { name: 'Revoke' }).click();
     await expect(page.getByRole('status')).toContainText('Session revoked');
     await expect(rows(page)).toHaveCount(1);
+    // the activity names the session that ended, as the confirmation did
+    await expect(region(page, 'Recent security activity')).toContainText('Ended the Firefox 140 on Windows 10 session');
 
     await firefox.page.reload();
     await expectPathname(firefox.page, '/sign-in');
     await expect(firefox.page.getByRole('status')).toHaveText(/You were signed out of this device/);
+    // said calmly, not in the green of a change the person asked for
+    await expect(firefox.page.getByRole('status')).toHaveClass('notice notice-info');
     expect(firefox.errors).toEqual([]);
   } finally {
     await firefox.context.close();
@@ -258,12 +262,17 @@ test('Revoke all others keeps this device; Sign out everywhere ends them all', a
   try {
     await gotoHydrated(page, SECURITY_PATH);
     await expect(rows(page)).toHaveCount(3);
-    await region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' }).click();
+    const revokeOthers = region(page, 'Sessions').getByRole('button', { name: 'Revoke all others' });
+    await expect(revokeOthers).toHaveAccessibleDescription('');
+    await revokeOthers.click();
     const confirm = page.getByRole('group', { name: 'Sign out of 2 other sessions?' });
     await expect(confirm).toContainText('Sign out of 2 other sessions?');
     await confirm.getByRole('button', { name: 'Revoke 2 sessions' }).click();
     await expect(page.getByRole('status')).toContainText('Signed out of 2 other sessions.');
     await expect(rows(page)).toHaveCount(1);
+    // none left to revoke: the button is off, and says why
+    await expect(revokeOthers).toBeDisabled();
+    await expect(revokeOthers).toHaveAccessibleDescription('This is your only session: there are no others to revoke.');
     for (const d of [firefox, iphone]) {
       await d.page.goto(SECURITY_PATH);
       await expectPathname(d.page, '/sign-in');

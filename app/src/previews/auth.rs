@@ -44,6 +44,9 @@ pub(super) fn AuthPreviews() -> impl IntoView {
         <State slug="sign-in-signed-out" caption="After signing out" view=ViewFn::from(move || view! {
             <SignInForm pending=false notice=Some("You have been signed out.".to_string()) on_submit=noop_creds/>
         })/>
+        <State slug="sign-in-ended" caption="Signed out from elsewhere (revoked, signed out everywhere, password changed): said calmly, not as good news" view=ViewFn::from(move || view! {
+            <SignInForm pending=false info=Some("You were signed out of this device. Sign in again to continue.".to_string()) on_submit=noop_creds/>
+        })/>
         <State slug="sign-in-phone" caption="Phone width" phone=true view=ViewFn::from(move || view! {
             <SignInForm pending=false error=Some("Incorrect email or password.".to_string()) on_submit=noop_creds/>
         })/>

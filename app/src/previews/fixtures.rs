@@ -192,7 +192,7 @@ pub(super) fn activity_mixed() -> Vec<crate::model::ActivityView> {
         activity("e4", "sign_in_failed", "Failed sign-in: wrong password", ("3 hours ago", "2026-11-23 09:02 UTC"), "", "", "192.0.2.44"),
         activity("e5", "passkey_added", "Added a passkey (iCloud Keychain)", ("2 days ago", "2026-11-21 18:30 UTC"), "Safari 17 on iPhone", "Berlin, Land Berlin, Germany", "203.0.113.9"),
         activity("e6", "totp_enabled", "Turned on two-step verification (authenticator app)", ("5 days ago", "2026-11-18 08:11 UTC"), "Firefox 140 on Windows 10", "Berlin, Land Berlin, Germany", "203.0.113.9"),
-        activity("e7", "session_revoked", "Ended another session", ("6 days ago", "2026-11-17 20:45 UTC"), "Firefox 140 on Windows 10", "Local network", "192.168.1.20"),
+        activity("e7", "session_revoked", "Ended the Safari 17 on iPhone session", ("6 days ago", "2026-11-17 20:45 UTC"), "Firefox 140 on Windows 10", "Local network", "192.168.1.20"),
     ]
 }
 

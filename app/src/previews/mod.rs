@@ -246,6 +246,10 @@ pub fn PreviewsPage() -> impl IntoView {
                     let s = no_pw.clone();
                     move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false on_submit=noop_pw/> }
                 })/>
+                <State slug="password-none-no-other-way" caption="No password and nothing else either (\"This wasn't me\" removed the Google account it had): a warning" view=ViewFn::from({
+                    let s = no_pw.clone();
+                    move || view! { <PasswordCard status=s.clone() email=EMAIL pending=false no_other_way=true on_submit=noop_pw/> }
+                })/>
                 <State slug="password-form" caption="Changing" view=ViewFn::from({
                     let s = has_pw.clone();
                     move || view! { <PasswordCard status=s.clone() email=EMAIL initially_open=true pending=false on_submit=noop_pw/> }

@@ -139,6 +139,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 |a, b| {
                                     a.password == b.password
                                         && a.viewer == b.viewer
+                                        && password::no_other_way(a) == password::no_other_way(b)
                                         && a.two_factor.enabled.is_some() == b.two_factor.enabled.is_some()
                                         && TwoFactorSection::first(a) == TwoFactorSection::first(b)
                                 },

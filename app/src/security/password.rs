@@ -121,6 +121,7 @@ impl PasswordSection {
                 display_name=o.viewer.display_name.clone().unwrap_or_default()
                 has_second_factor=o.two_factor.enabled.is_some()
                 held=super::two_factor::TwoFactorSection::first(o)
+                no_other_way=no_other_way(o)
                 open=ctx.password_open
                 focus=ctx.password_focus
                 pending
@@ -131,6 +132,12 @@ impl PasswordSection {
             />
         }
     }
+}
+
+/// The account has no passkey and no connected account: without a password nothing signs in to
+/// it. ("This wasn't me" can leave an account so: it removes what the reported sign-in used.)
+pub fn no_other_way(o: &SecurityOverview) -> bool {
+    !o.verification.has_passkey && o.verification.providers.is_empty()
 }
 
 /// What the password form submits (`current` is empty when setting a first password).
@@ -240,6 +247,10 @@ pub fn PasswordCard(
     /// for that (the server refuses a change until then), and says so.
     #[prop(optional)]
     held: bool,
+    /// No passkey and no connected account (`no_other_way`): without a password, nothing signs in
+    /// to the account, and the card says so instead of "you sign in another way".
+    #[prop(optional)]
+    no_other_way: bool,
     on_submit: Callback<PasswordChange>,
 ) -> impl IntoView {
     let open = open.unwrap_or_else(|| RwSignal::new(initially_open));
@@ -311,11 +322,19 @@ pub fn PasswordCard(
             <p><strong>"Password turned off"</strong><span class="muted">" · after you reported a sign-in that wasn't you. Set a new one to sign in with your email again."</span></p>
         }
         .into_any(),
-        (false, None) => view! {
+        (false, None) if !no_other_way => view! {
             <p><strong>"No password set"</strong><span class="muted">" · you sign in another way. Add one to sign in with your email too."</span></p>
         }
         .into_any(),
+        (false, None) => view! { <p><strong>"No password set"</strong></p> }.into_any(),
     };
+    // (a warning, not a muted aside: signing out now would leave only Forgot password)
+    let stranded = (!has_password && no_other_way).then(|| view! {
+        <p class="notice notice-warning">
+            <strong>"You have no way to sign in."</strong>
+            " Your account has no password, passkey or connected account. Set a password before you sign out; otherwise only Forgot password on the sign-in page gets you back in."
+        </p>
+    });
     let action = if has_password { "Change password" } else { "Set password" };
     // Change password's id: the focus goes back to it after Cancel. (Plain data, not a stored
     // value: the header's closure may run once more after a reload has disposed of this card.)
@@ -350,6 +369,7 @@ pub fn PasswordCard(
             }
         })>
             {summary}
+            {stranded}
             // (on the page, not in a tooltip: see Turn off's reason in Two-step verification)
             {held.then(|| view! {
                 <p class="muted" id=held_id.clone()>{format!("Your organisation requires two-step verification first. Set it up above; then you can {} here.", if has_password { "change your password" } else { "set a password" })}</p>

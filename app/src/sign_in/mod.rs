@@ -33,7 +33,13 @@ pub struct Credentials {
 pub fn SignInForm(
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional, into)] error: Signal<Option<String>>,
-    #[prop(optional, into)] notice: Signal<Option<String>>,
+    /// Good news ("You have been signed out."), in the success style.
+    #[prop(optional, into)]
+    notice: Signal<Option<String>>,
+    /// A calm note of something that happened without being asked for ("You were signed out of
+    /// this device."), in the neutral style: not news to celebrate, not an error.
+    #[prop(optional, into)]
+    info: Signal<Option<String>>,
     /// An answer about one field ("Enter your email address."): said at that field, which it
     /// marks invalid and describes, not above the form.
     #[prop(optional, into)]
@@ -65,6 +71,7 @@ pub fn SignInForm(
     view! {
         <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <StatusMessage message=notice/>
+            {move || info.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
             <ErrorMessage message=error pending/>
             // "webauthn": browsers that can offer passkeys in this field's autofill do so
             <Field id="email" label="Email" kind="email" autocomplete="username webauthn" required=true value=email error=email_error/>
@@ -173,25 +180,30 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     // (the code step's address with no sign-in waiting for a code any more: see below)
     let expired = RwSignal::new(false);
+    // (what was asked for, said as done; what happened without being asked, said calmly)
     let notice = Signal::derive(move || {
-        if expired.get() {
-            return Some(EXPIRED.to_string());
-        }
         let q = query.read();
-        if q.get("reset").is_some() {
+        if expired.get() || q.get("ended").is_some() {
+            None
+        } else if q.get("reset").is_some() {
             Some("Your password was reset and every session signed out. Sign in with your new password.".to_string())
-        } else if q.get("ended").is_some() {
-            // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
-            Some("You were signed out of this device. Sign in again to continue.".to_string())
         } else {
             q.get("signed_out").map(|_| "You have been signed out.".to_string())
+        }
+    });
+    let info = Signal::derive(move || {
+        if expired.get() {
+            Some(EXPIRED.to_string())
+        } else {
+            // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
+            query.read().get("ended").map(|_| "You were signed out of this device. Sign in again to continue.".to_string())
         }
     });
     // The sentence came with the page, where no live region announces it: the keyboard starts
     // there, so a screen reader reads it (after the focus rescue, which moved a focus dropped with
     // the button that led here, Sign out in the header, to the page's heading).
     Effect::new(move |_| {
-        if let Some(sentence) = notice.get_untracked() {
+        if let Some(sentence) = notice.get_untracked().or_else(|| info.get_untracked()) {
             request_animation_frame(move || request_animation_frame(move || dom::focus_sentence(&sentence)));
         }
     });
@@ -372,7 +384,7 @@ pub fn SignInPage() -> impl IntoView {
                 } else {
                     view! {
                         <h1>"Sign in to Gatehouse"</h1>
-                        <SignInForm pending=action.pending() error notice email_error password_error email=typed_email on_submit/>
+                        <SignInForm pending=action.pending() error notice info email_error password_error email=typed_email on_submit/>
                         <PasskeySignIn supported=passkeys_supported pending=passkey_pending notice=passkey_notice
                             error=passkey_error on_click=on_passkey/>
                         {providers.view(false)}

@@ -37,7 +37,7 @@ pub async fn with_password(
     };
     attempt.succeeded(svc).await?;
     let mut tx = svc.db.begin().await?;
-    let done = mark_verified(&mut tx, svc, auth, client).await?;
+    let done = mark_verified(&mut tx, svc, auth, client, "your password").await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -68,18 +68,20 @@ pub async fn with_authenticator_code(
     }
     attempt.succeeded(svc).await?;
     let mut tx = svc.db.begin().await?;
-    let done = mark_verified(&mut tx, svc, auth, client).await?;
+    let done = mark_verified(&mut tx, svc, auth, client, "a code from your authenticator app").await?;
     tx.commit().await?;
     Ok(done)
 }
 
 /// In the caller's transaction: the session is verified now, gets a new token, and a `reverified`
-/// event is recorded.
+/// event is recorded, saying what confirmed it (`with`: "your password", "Google"; the activity
+/// list's "Confirmed it's you with Google").
 pub(crate) async fn mark_verified(
     tx: &mut sqlx::PgConnection,
     svc: &Services,
     auth: &AuthSession,
     client: &ClientInfo,
+    with: &str,
 ) -> Result<Reverified, DomainError> {
     let now = svc.clock.now();
     let (token, hash) = crate::auth::sessions::new_token();
@@ -87,7 +89,8 @@ pub(crate) async fn mark_verified(
     if !db::sessions::rotate_token(&mut *tx, auth.user_id, auth.session_id, &hash, now).await? {
         return Err(DomainError::Unauthenticated);
     }
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::Reverified, client, now).await?;
+    let event = db::events::NewEvent { detail: Some(with), ..db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::Reverified) };
+    db::events::insert(&mut *tx, &event, client, now).await?;
     Ok(Reverified { until: now + svc.sessions.reverify_window(), token })
 }
 

@@ -183,8 +183,15 @@ pub async fn revoke(
     Ok(r.rows_affected() == 1)
 }
 
-/// Revokes one of the account's live sessions; answers whether one ended. The owner check and the
-/// liveness check are part of the update, so an id from another account matches nothing.
+/// What `revoke_live` ended: the session's browser, as it signed in (for the activity list's
+/// "Ended the Firefox 133 on Windows 10 session").
+pub struct Revoked {
+    pub user_agent: Option<String>,
+}
+
+/// Revokes one of the account's live sessions; answers the one that ended, if one did. The owner
+/// check and the liveness check are part of the update, so an id from another account matches
+/// nothing.
 pub async fn revoke_live(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -193,10 +200,12 @@ pub async fn revoke_live(
     seen_after: OffsetDateTime,
     now: OffsetDateTime,
     reason: RevokeReason,
-) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query!(
+) -> Result<Option<Revoked>, sqlx::Error> {
+    sqlx::query_as!(
+        Revoked,
         "UPDATE sessions SET revoked_at = $5, revoked_reason = $6
-         WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4",
+         WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND created_at > $3 AND last_seen_at > $4
+         RETURNING user_agent",
         user_id.0,
         id.0,
         created_after,
@@ -204,9 +213,8 @@ pub async fn revoke_live(
         now,
         reason.as_str(),
     )
-    .execute(db)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .fetch_optional(db)
+    .await
 }
 
 /// Revokes the account's live sessions (see `revoke_live`) that signed in with `passkey`, but

@@ -7,6 +7,9 @@ use crate::components::{ErrorMessage, Field};
 use crate::model::{ProviderKind, VerificationView};
 use crate::sign_in::providers::ProviderMark;
 
+/// The lead of the connected accounts' buttons below a way that confirms here.
+const AFTER_PROVIDER: &str = "Or confirm with a connected account (you'll come back to this page, then make the change again):";
+
 /// "Verified for 8 more minutes", counting down in the browser, with End now (and why it did not
 /// end, when End now failed: the person may be leaving a shared computer).
 #[component]
@@ -145,12 +148,12 @@ pub fn ReverifyDialog(
         })
     };
     let first_provider = providers.first().copied();
-    let provider_buttons = move |lead: &'static str| {
+    let provider_buttons = move |lead: Option<&'static str>| {
         (!providers.is_empty() && on_provider.is_some()).then(|| {
             let providers = providers.clone();
             view! {
                 <div class="reverify-providers stack">
-                    <p class="muted">{lead}</p>
+                    {lead.map(|lead| view! { <p class="muted">{lead}</p> })}
                     {providers.into_iter().map(|kind| view! {
                         <button type="button" class=format!("btn btn-secondary btn-provider btn-{}", kind.slug())
                             id=crate::components::scoped_id(&format!("reverify-{}", kind.slug()))
@@ -170,6 +173,15 @@ pub fn ReverifyDialog(
     };
     // the page behind is inert while it is open; focus moves in when it opens, and back to what
     // opened it (the button whose change asked for it) when it closes
+    // (only a password, a code or a passkey confirms here and lets the change go on: a connected
+    // account confirms at its provider, and the change is made again after coming back)
+    let why = if has_form || has_passkey {
+        format!("This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for {window}.")
+    } else if first_provider.is_some() && on_provider.is_some() {
+        format!("This is a sensitive change. Confirm your identity with your connected account: you'll come back to this page, then make the change again. You won't be asked again for {window}.")
+    } else {
+        "This is a sensitive change: it needs you to confirm your identity first.".to_string()
+    };
     let dialog_id = crate::components::scoped_id("reverify-dialog");
     let (title_id, why_id) = (crate::components::scoped_id("reverify-title"), crate::components::scoped_id("reverify-why"));
     let (labelled_by, described_by) = (title_id.clone(), why_id.clone());
@@ -200,9 +212,7 @@ pub fn ReverifyDialog(
         <div class="modal-backdrop">
             <div class="modal" id=dialog_id role="dialog" aria-modal="true" aria-labelledby=labelled_by aria-describedby=described_by on:keydown=on_key>
                 <h2 id=title_id>"Confirm it's you"</h2>
-                <p id=why_id class="muted">
-                    {format!("This is a sensitive change. Confirm your identity and we'll carry on with it; you won't be asked again for {window}.")}
-                </p>
+                <p id=why_id class="muted">{why}</p>
                 {if has_form {
                     view! {
                         <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
@@ -230,7 +240,7 @@ pub fn ReverifyDialog(
                                 {passkey_button(false)}
                                 <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                             </div>
-                            {provider_buttons("Or confirm with a connected account (you'll come back to this page):")}
+                            {provider_buttons(Some(AFTER_PROVIDER))}
                         </form>
                     }.into_any()
                 } else if has_passkey {
@@ -241,12 +251,12 @@ pub fn ReverifyDialog(
                             {passkey_button(true)}
                             <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                         </div>
-                        {provider_buttons("Or confirm with a connected account (you'll come back to this page):")}
+                        {provider_buttons(Some(AFTER_PROVIDER))}
                     }.into_any()
                 } else if first_provider.is_some() && on_provider.is_some() {
                     view! {
                         <ErrorMessage message=error/>
-                        {provider_buttons("Confirm with your connected account. You'll come back to this page; then make the change again.")}
+                        {provider_buttons(None)}
                         <div class="form-actions">
                             <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                         </div>

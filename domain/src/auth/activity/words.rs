@@ -24,7 +24,11 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         },
         OtherSessionsRevoked => "Signed out of all other sessions".into(),
         SignedOutEverywhere => "Signed out everywhere".into(),
-        Reverified => "Confirmed it's you".into(),
+        // ("your password", "Google", "the passkey “Phone”"; none before 2026-12-07)
+        Reverified => match detail.filter(|d| !d.trim().is_empty()) {
+            Some(d) => format!("Confirmed it's you with {}", shown(d, policy::names::PASSKEY_NAME_MAX + 14)),
+            None => "Confirmed it's you".into(),
+        },
         PasswordChanged => "Changed the password".into(),
         PasswordSet => "Set a password".into(),
         TotpEnabled => "Turned on two-step verification (authenticator app)".into(),
@@ -54,7 +58,11 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         SignInFailed => "Failed sign-in: wrong password".into(),
         SecondStepFailed => "Failed sign-in: wrong code".into(),
         CurrentPasswordFailed => "Wrong current password when changing it".into(),
-        ReverifyFailed => "Failed to confirm it's you".into(),
+        // (a wrong password or code has none; a provider's: "Google: an account not connected to yours")
+        ReverifyFailed => match detail.filter(|d| !d.trim().is_empty()) {
+            Some(d) => format!("Failed to confirm it's you with {}", shown(d, 80)),
+            None => "Failed to confirm it's you".into(),
+        },
         SignInLocked => "Sign-in locked after too many failures".into(),
         SignInAlertSent => named("Emailed an alert about a new sign-in"),
         SignInConfirmed => named("Confirmed a new sign-in was you"),

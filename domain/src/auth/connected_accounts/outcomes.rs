@@ -209,10 +209,15 @@ pub(super) async fn reverify(
         }
     }
     if use_identity(svc, identity, Some(auth.user_id)).await?.is_none() {
+        // (listed as a wrong password in the same dialog is: someone at this browser could not
+        // confirm it's the owner)
+        let what = format!("{}: an account not connected to yours", identity.provider.name());
+        let event = crate::db::events::NewEvent { detail: Some(&what), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ReverifyFailed) };
+        crate::db::events::insert(&svc.db, &event, client, svc.clock.now()).await?;
         return Err(failed(ProviderFailure::NotLinked));
     }
     let mut tx = svc.db.begin().await?;
-    let done = mark_verified(&mut tx, svc, auth, client).await?;
+    let done = mark_verified(&mut tx, svc, auth, client, identity.provider.name()).await?;
     tx.commit().await?;
     Ok(Finished::Reverified(done))
 }

@@ -368,7 +368,7 @@ pub async fn finish_reverify(
         _ => None,
     };
     db::passkeys::record_use(&mut *tx, auth.user_id, row.id, updated, Some(result.backup_state()), now).await?;
-    let done = crate::auth::reverify::mark_verified(&mut tx, svc, auth, client).await?;
+    let done = crate::auth::reverify::mark_verified(&mut tx, svc, auth, client, &format!("the passkey “{}”", row.name)).await?;
     tx.commit().await?;
     Ok(done)
 }

@@ -190,11 +190,14 @@ pub async fn revoke(svc: &Services, auth: &AuthSession, id: SessionId, client: &
     // (this session must still be live: see `require_live_and_recent`)
     crate::auth::recent::require_live_and_recent(&mut tx, svc, auth).await?;
     let (created_after, seen_after) = live_after(&svc.sessions, auth.plan, now);
-    if !db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, RevokeReason::Revoked).await? {
+    let Some(ended) = db::sessions::revoke_live(&mut *tx, auth.user_id, id, created_after, seen_after, now, RevokeReason::Revoked).await? else {
         return Err(DomainError::NotFound);
-    }
+    };
     db::users::reset_devices(&mut *tx, auth.user_id, now).await?;
-    db::events::record(&mut *tx, auth.user_id, Some(auth.session_id), EventKind::SessionRevoked, client, now).await?;
+    // (which session: the row's own device and address are those of the browser that ended it)
+    let what = format!("the {} session", crate::auth::activity::device_text(ended.user_agent.as_deref()));
+    let event = db::events::NewEvent { detail: Some(&what), ..db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::SessionRevoked) };
+    db::events::insert(&mut *tx, &event, client, now).await?;
     tx.commit().await?;
     Ok(())
 }

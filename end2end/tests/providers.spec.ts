@@ -344,11 +344,19 @@ test('a Google-only account confirms it is the owner by signing in at Google aga
   await dialog.getByRole('button', { name: 'Continue with Google' }).click();
   await consent(page, 'Google', uniqueEmail());
   await expectSecurityPage(page);
-  await expect(page.getByText("That Google account isn't connected to your account.")).toBeVisible();
+  // said at the top of the page, where "You confirmed it's you" would be, with the keyboard on it;
+  // not in Connected accounts, which the person was not using
+  const refused = page.getByRole('alert').filter({ hasText: "That Google account isn't connected to your account." });
+  await expect(refused).toHaveText("That Google account isn't connected to your account. Make your change again to confirm it's you once more.");
+  await expect(refused).toBeFocused();
+  await expect(region(page, 'Connected accounts')).not.toContainText("isn't connected to your account");
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '' && url.hash === '');
   await expect(region(page, 'Recent security activity')).toContainText("Failed to confirm it's you with Google: an account not connected to yours");
   await section.getByRole('button', { name: 'Set password' }).click();
   await section.getByLabel('New password', { exact: true }).fill(strongPassword());
   await section.getByRole('button', { name: 'Set password' }).click();
+  // (asked again: the last try's sentence goes)
+  await expect(refused).toHaveCount(0);
   await dialog.getByRole('button', { name: 'Continue with Google' }).click();
   // the local stand-in asks who signs in (a fresh sign-in), and says when in its ID token
   await consent(page, 'Google', email);

@@ -114,7 +114,10 @@ pub async fn callback(
 pub(crate) fn outcome_page(intent: FlowIntent, from_sign_up: bool, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
     let query = format!("provider={}&provider_outcome={}", kind.slug(), outcome.code());
     match intent {
-        FlowIntent::Connect | FlowIntent::Reverify if signed_in => format!("{SECURITY}?{query}#connected-accounts"),
+        FlowIntent::Connect if signed_in => format!("{SECURITY}?{query}#connected-accounts"),
+        // (said at the top of the page, where "You confirmed it's you" is: the change that asked
+        // may be in any section, and Connected accounts had nothing to do with it)
+        FlowIntent::Reverify if signed_in => format!("{SECURITY}?{query}&{}=1", app::sign_in::providers::REVERIFYING),
         FlowIntent::SignIn if from_sign_up => format!("/sign-up?{query}"),
         _ => format!("/sign-in?{query}"),
     }

@@ -934,7 +934,7 @@ async fn until_waiting(db: &PgPool, statement: &str, done: impl Fn() -> bool) {
 /// refused, unless `[google] reverify_without_auth_time` says to accept `prompt=login` alone.
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn without_auth_time_google_re_verifies_only_when_configured_to(db: PgPool) {
-    for (accept, expected) in [("false", "/settings/security?provider=google&provider_outcome=not_fresh#connected-accounts"), ("true", "/settings/security?reverified=google")] {
+    for (accept, expected) in [("false", "/settings/security?provider=google&provider_outcome=not_fresh&reverifying=1"), ("true", "/settings/security?reverified=google")] {
         let w = world_with(db.clone(), &[("GATEHOUSE_GOOGLE_REVERIFY_WITHOUT_AUTH_TIME", accept)]).await;
         let grace = Person::new(&format!("grace-{accept}@example.test"));
         let mut browser = Browser::default();
@@ -966,7 +966,7 @@ async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     let before = browser.header().unwrap();
     let mut stale = browser.clone();
     let res = stale.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::StaleSession)).await;
-    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=not_fresh#connected-accounts");
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=not_fresh&reverifying=1");
     assert_eq!(stale.header().unwrap(), before);
     let (res, _) = stale.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "still not re-verified");
@@ -975,7 +975,7 @@ async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     // someone else's Google account does not confirm it's Grace
     let mut wrong = browser.clone();
     let res = wrong.come_back(&w.app, &w.idp.approve(&url, &Person::new("not.grace@example.test"), Tweak::None)).await;
-    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=not_linked#connected-accounts");
+    assert_eq!(location(&res), "/settings/security?provider=google&provider_outcome=not_linked&reverifying=1");
     let (_, body) = browser.post(&w.app, "/api/security/reverify/provider/begin", &[("provider", "Google")]).await;
     let url: String = serde_json::from_str(&body).unwrap();
     let before = browser.header().unwrap();

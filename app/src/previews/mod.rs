@@ -12,7 +12,8 @@ use crate::components::{PageFrame, PreviewScope, SiteHeader};
 use crate::model::{EnrolmentView, PasskeyView, PasskeysView, PasswordView, ProviderKind, TwoFactorView, VerificationView, Viewer};
 use crate::security::passkeys::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 use crate::security::password::PasswordCard;
-use crate::security::reverify::{ReverifyDialog, VerifiedBanner};
+use crate::security::reverify::{ReverifyDialog, ReverifyFailed, VerifiedBanner};
+use crate::sign_in::providers::ProviderOutcome;
 use crate::security::two_factor::{CopyStatus, TwoFactorCard, TwoFactorPanel};
 use crate::security::activity::ActivityCard;
 use crate::security::sign_in_prompt::{SecuredNotice, SignInPromptCard};
@@ -302,6 +303,12 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="verified-with-provider" caption="Back from confirming with Google" view=ViewFn::from(move || view! {
                     <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: false, has_passkey: false, providers: vec![ProviderKind::Google], window_minutes: REVERIFY_WINDOW_MINUTES } pending=false
                         confirmed=Some("You confirmed it's you with Google. Make your change again.".to_string()) on_end=noop/>
+                })/>
+                <State slug="reverify-failed-cancelled" caption="Back from Google, cancelled there" view=ViewFn::from(move || view! {
+                    <ReverifyFailed kind=ProviderKind::Google said=ProviderOutcome::Cancelled/>
+                })/>
+                <State slug="reverify-failed-not-linked" caption="Back from Google, signed in there with another account" view=ViewFn::from(move || view! {
+                    <ReverifyFailed kind=ProviderKind::Google said=ProviderOutcome::NotLinked/>
                 })/>
                 <State slug="verified-end-failed" caption="End now could not reach the server" view=ViewFn::from(move || view! {
                     <VerifiedBanner status=VerificationView { seconds_left: 480, has_password: true, has_passkey: false, providers: vec![], window_minutes: REVERIFY_WINDOW_MINUTES } pending=false

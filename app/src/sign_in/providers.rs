@@ -153,6 +153,10 @@ pub enum Tone {
     Problem,
 }
 
+/// In the address beside `provider` and `provider_outcome`: the flow was a re-verification ("Confirm
+/// it's you"), which Security & Access says at its top, not in Connected accounts.
+pub const REVERIFYING: &str = "reverifying";
+
 /// The outcome the page's address names (the callback's `?provider=…&provider_outcome=…`), said
 /// once: after hydration the two parameters leave the address (`dom::forget_in_address`; the
 /// router keeps its own copy of the query, so the sentence stays until the person moves on), and a
@@ -161,7 +165,7 @@ pub fn outcome_in_address() -> Memo<Option<(ProviderKind, ProviderOutcome)>> {
     let query = leptos_router::hooks::use_query_map();
     let outcome = Memo::new(move |_| {
         let q = query.read();
-        outcome_from_query(q.get("provider"), q.get("provider_outcome"))
+        outcome_from_query(q.get("provider"), q.get("provider_outcome")).filter(|_| q.get(REVERIFYING).is_none())
     });
     // (and the keyboard starts at the sentence, which a screen reader then reads: it arrived with
     // the page, where no live region announces anything)
@@ -173,6 +177,20 @@ pub fn outcome_in_address() -> Memo<Option<(ProviderKind, ProviderOutcome)>> {
         }
     });
     outcome
+}
+
+/// The outcome of a re-verification at a provider that the page's address names (`provider`,
+/// `provider_outcome` and `reverifying`), said once like `outcome_in_address`'s.
+pub fn reverify_outcome_in_address() -> Option<(ProviderKind, ProviderOutcome)> {
+    let said = leptos_router::hooks::use_query_map().with_untracked(|q| {
+        q.get(REVERIFYING).and_then(|_| outcome_from_query(q.get("provider"), q.get("provider_outcome")))
+    })?;
+    Effect::new(move |_| {
+        crate::browser::dom::forget_in_address(&["provider", "provider_outcome", REVERIFYING]);
+        let sentence = said.1.sentence(said.0);
+        request_animation_frame(move || crate::browser::dom::focus_sentence(&sentence));
+    });
+    Some(said)
 }
 
 /// The outcome named by the page's address (`provider` and `provider_outcome`), if any.

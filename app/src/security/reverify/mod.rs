@@ -5,13 +5,14 @@ mod view;
 
 use leptos::prelude::*;
 
-pub use view::{ReverifyDialog, VerifiedBanner};
+pub use view::{ReverifyDialog, ReverifyFailed, VerifiedBanner};
 
 use super::context::SecurityContext;
 use super::passkeys::{reverify_with_passkey, FlowError};
 use crate::browser::webauthn;
 use crate::error::AppError;
 use crate::model::{ProviderKind, SecurityOverview};
+use crate::sign_in::providers::ProviderOutcome;
 
 /// Confirms it is the person, with their password. Opens the re-verification window.
 ///
@@ -81,6 +82,9 @@ pub struct ReverifySection {
     ended: RwSignal<bool>,
     /// Back from confirming with Google or GitHub (`?reverified=google`): the banner says so.
     confirmed_with: Option<ProviderKind>,
+    /// Back from a provider without confirming (cancelled there, another account, …): the
+    /// banner's place says so, until the dialog opens again.
+    failed_with: RwSignal<Option<(ProviderKind, ProviderOutcome)>>,
 }
 
 impl ReverifySection {
@@ -96,7 +100,15 @@ impl ReverifySection {
             passkeys_supported: RwSignal::new(true),
             ended: RwSignal::new(false),
             confirmed_with: leptos_router::hooks::use_query_map().with_untracked(|q| q.get("reverified")).and_then(|s| ProviderKind::from_slug(&s)),
+            failed_with: RwSignal::new(crate::sign_in::providers::reverify_outcome_in_address()),
         };
+        // (asked again: what the last try at the provider said is over)
+        let failed_with = section.failed_with;
+        Effect::new(move |_| {
+            if ctx.reverify.is_open() {
+                crate::components::clear(failed_with);
+            }
+        });
         // Back from the provider: the banner says it worked and what next, and the keyboard (and a
         // screen reader) start there; it came with the page, where no live region announces
         // anything. (The page used to say nothing, with the keyboard at its top.)
@@ -134,7 +146,7 @@ impl ReverifySection {
 
     /// "Verified for 8 more minutes", with End now.
     pub fn banner(self, o: &SecurityOverview) -> impl IntoView {
-        let (end, ended) = (self.end, self.ended);
+        let (end, ended, failed_with) = (self.end, self.ended, self.failed_with);
         if ended.get_untracked() && o.verification.seconds_left == 0 {
             return view! {
                 <p class="notice notice-info" id=crate::components::scoped_id("verification-ended") role="status" tabindex="-1">
@@ -142,6 +154,12 @@ impl ReverifySection {
                 </p>
             }
             .into_any();
+        }
+        if o.verification.seconds_left == 0 {
+            // Back from a provider that did not confirm it: said where "You confirmed it's you"
+            // would be (a problem as an alert, a cancel as a calm note, as Connected accounts says
+            // them), until the dialog opens again.
+            return (move || failed_with.get().map(|(kind, said)| view! { <ReverifyFailed kind said/> })).into_any();
         }
         // (offline, End now said nothing: the banner kept counting as if it had worked)
         let error = Signal::derive(move || super::context::shown_error(end.value().get()));

@@ -69,6 +69,19 @@ pub fn VerifiedBanner(
     }
 }
 
+/// Back from Google or GitHub without having confirmed it's you (cancelled there, another
+/// account, …): said where "You confirmed it's you" would be, a problem as an alert and a cancel as
+/// a calm note, as Connected accounts says them.
+#[component]
+pub fn ReverifyFailed(kind: ProviderKind, said: crate::sign_in::providers::ProviderOutcome) -> impl IntoView {
+    let problem = said.tone() == crate::sign_in::providers::Tone::Problem;
+    view! {
+        <p class=if problem { "form-error" } else { "notice notice-info" } role=if problem { "alert" } else { "status" } tabindex="-1">
+            {said.sentence(kind)} " Make your change again to confirm it's you once more."
+        </p>
+    }
+}
+
 /// Asks the person to confirm it is them. `on_confirm` gets the password; `on_cancel` closes it.
 #[component]
 pub fn ReverifyDialog(

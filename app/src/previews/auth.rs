@@ -172,36 +172,22 @@ pub(super) fn AuthPreviews() -> impl IntoView {
         })/>
         <State slug="not-me-mine" caption="After It was me: marked as yours" phone=true view=ViewFn::from(move || view! { <NotMeMine/> })/>
         <State slug="not-me-done" caption="Done: device signed out, reset link sent" view=ViewFn::from(move || view! {
-            <NotMeDone done=crate::model::NotMeDoneView { email: "ada@example.com".into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true, signed_in_as: None }/>
+            <NotMeDone done=not_me_done_view()/>
         })/>
         <State slug="not-me-signed-in-elsewhere" caption="Opened in a browser signed in to another account" phone=true view=ViewFn::from(move || view! {
             <NotMeConfirm sign_in=crate::model::NotMeView { signed_in_as: Some("ben@example.com".into()), ..not_me_view() } pending=false on_confirm=noop on_mine=noop/>
         })/>
         <State slug="not-me-done-signed-in-elsewhere" caption="Done, in a browser signed in to another account: sign that one out first" phone=true view=ViewFn::from(move || view! {
-            <NotMeDone done=crate::model::NotMeDoneView {
-                email: "ada@example.com".into(), minutes: 60, taken_back: vec![], ways_in: vec![], password_turned_off: true,
-                signed_in_as: Some("ben@example.com".into()),
-            }/>
+            <NotMeDone done=crate::model::NotMeDoneView { signed_in_as: Some("ben@example.com".into()), ..not_me_done_view() }/>
         })/>
         <State slug="not-me-done-taken-back" caption="Done, and what that sign-in added removed" phone=true view=ViewFn::from(move || view! {
             <NotMeDone done=crate::model::NotMeDoneView {
-                email: "ada@example.com".into(),
-                minutes: 60,
                 taken_back: vec!["the passkey “Chrome on Windows”".into(), "the authenticator app with its backup codes".into()],
-                ways_in: vec![],
-                password_turned_off: true,
-                signed_in_as: None,
+                ..not_me_done_view()
             }/>
         })/>
         <State slug="not-me-done-way-in" caption="Done, and the connected account that sign-in got in with removed" phone=true view=ViewFn::from(move || view! {
-            <NotMeDone done=crate::model::NotMeDoneView {
-                email: "ada@example.com".into(),
-                minutes: 60,
-                taken_back: vec![],
-                ways_in: vec!["the connected Google account".into()],
-                password_turned_off: true,
-                signed_in_as: None,
-            }/>
+            <NotMeDone done=crate::model::NotMeDoneView { ways_in: vec!["the connected Google account".into()], ..not_me_done_view() }/>
         })/>
         <State slug="not-me-expired" caption="Expired link" view=ViewFn::from(move || view! {
             <LinkProblem issue=LinkIssue::Expired again_href="/forgot-password" again_label="Reset your password" sentence=LinkIssue::Expired.report_sentence()/>

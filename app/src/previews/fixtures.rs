@@ -206,6 +206,18 @@ pub(super) fn activity_unusual() -> Vec<crate::model::ActivityView> {
     ]
 }
 
+/// After "Secure my account": a reset link sent, the password turned off, nothing else removed.
+pub(super) fn not_me_done_view() -> crate::model::NotMeDoneView {
+    crate::model::NotMeDoneView {
+        email: "ada@example.com".into(),
+        minutes: 60,
+        taken_back: vec![],
+        ways_in: vec![],
+        password_turned_off: true,
+        signed_in_as: None,
+    }
+}
+
 pub(super) fn not_me_view() -> crate::model::NotMeView {
     crate::model::NotMeView {
         device: "Chrome 131 on Windows 10".into(),

@@ -201,25 +201,28 @@ pub fn SessionsCard(
                             on_confirm=Callback::new(move |_| if let Some(cb) = on_sign_out_everywhere { cb.run(()) })
                             on_cancel=Callback::new(move |_| confirm.set(Confirm::None))/>
                     }.into_any(),
-                    _ => view! {
+                    _ => {
                         // (why Revoke all others is off, on the page: a disabled button says nothing by itself)
-                        {(others == 0).then(|| view! {
-                            <p class="muted" id=crate::components::scoped_id("revoke-others-why")>{if count == 1 { "This is your only session: there are no others to revoke." } else { "There are no other sessions to revoke." }}</p>
-                        })}
-                        <div class="form-actions">
-                            <button type="button" id=crate::components::scoped_id("revoke-others") class="btn btn-secondary"
-                                disabled=move || pending.get() || others == 0
-                                aria-describedby=(others == 0).then(|| crate::components::scoped_id("revoke-others-why"))
-                                on:click=move |_| confirm.set(Confirm::Others)>
-                                "Revoke all others"
-                            </button>
-                            <button type="button" id=crate::components::scoped_id("sign-out-everywhere") class="btn btn-secondary"
-                                disabled=move || pending.get()
-                                on:click=move |_| confirm.set(Confirm::Everywhere)>
-                                "Sign out everywhere"
-                            </button>
-                        </div>
-                    }.into_any(),
+                        let why_id = (others == 0).then(|| crate::components::scoped_id("revoke-others-why"));
+                        view! {
+                            {why_id.clone().map(|id| view! {
+                                <p class="muted" id=id>{if count == 1 { "This is your only session: there are no others to revoke." } else { "There are no other sessions to revoke." }}</p>
+                            })}
+                            <div class="form-actions">
+                                <button type="button" id=crate::components::scoped_id("revoke-others") class="btn btn-secondary"
+                                    disabled=move || pending.get() || others == 0
+                                    aria-describedby=why_id
+                                    on:click=move |_| confirm.set(Confirm::Others)>
+                                    "Revoke all others"
+                                </button>
+                                <button type="button" id=crate::components::scoped_id("sign-out-everywhere") class="btn btn-secondary"
+                                    disabled=move || pending.get()
+                                    on:click=move |_| confirm.set(Confirm::Everywhere)>
+                                    "Sign out everywhere"
+                                </button>
+                            </div>
+                        }.into_any()
+                    }
                 }}
             </div>
         </Card>

@@ -180,23 +180,23 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     // (the code step's address with no sign-in waiting for a code any more: see below)
     let expired = RwSignal::new(false);
-    // (what was asked for, said as done; what happened without being asked, said calmly)
-    let notice = Signal::derive(move || {
-        let q = query.read();
-        if expired.get() || q.get("ended").is_some() {
-            None
-        } else if q.get("reset").is_some() {
-            Some("Your password was reset and every session signed out. Sign in with your new password.".to_string())
-        } else {
-            q.get("signed_out").map(|_| "You have been signed out.".to_string())
-        }
-    });
+    // (what happened without being asked, said calmly; else what was asked for, said as done)
     let info = Signal::derive(move || {
         if expired.get() {
             Some(EXPIRED.to_string())
         } else {
             // the session ended elsewhere: revoked, signed out everywhere, password changed, expired
             query.read().get("ended").map(|_| "You were signed out of this device. Sign in again to continue.".to_string())
+        }
+    });
+    let notice = Signal::derive(move || {
+        let q = query.read();
+        if info.with(Option::is_some) {
+            None
+        } else if q.get("reset").is_some() {
+            Some("Your password was reset and every session signed out. Sign in with your new password.".to_string())
+        } else {
+            q.get("signed_out").map(|_| "You have been signed out.".to_string())
         }
     });
     // The sentence came with the page, where no live region announces it: the keyboard starts

@@ -171,12 +171,18 @@ pub fn outcome_in_address() -> Memo<Option<(ProviderKind, ProviderOutcome)>> {
     // the page, where no live region announces anything)
     Effect::new(move |_| {
         if let Some((kind, said)) = outcome.get_untracked() {
-            crate::browser::dom::forget_in_address(&["provider", "provider_outcome"]);
-            let sentence = said.sentence(kind);
-            request_animation_frame(move || crate::browser::dom::focus_sentence(&sentence));
+            said_once(kind, said, &["provider", "provider_outcome"]);
         }
     });
     outcome
+}
+
+/// Takes `params` out of the page's address and puts the keyboard on the outcome's sentence (in
+/// an effect: once hydrated).
+fn said_once(kind: ProviderKind, said: ProviderOutcome, params: &[&str]) {
+    crate::browser::dom::forget_in_address(params);
+    let sentence = said.sentence(kind);
+    request_animation_frame(move || crate::browser::dom::focus_sentence(&sentence));
 }
 
 /// The outcome of a re-verification at a provider that the page's address names (`provider`,
@@ -185,11 +191,7 @@ pub fn reverify_outcome_in_address() -> Option<(ProviderKind, ProviderOutcome)> 
     let said = leptos_router::hooks::use_query_map().with_untracked(|q| {
         q.get(REVERIFYING).and_then(|_| outcome_from_query(q.get("provider"), q.get("provider_outcome")))
     })?;
-    Effect::new(move |_| {
-        crate::browser::dom::forget_in_address(&["provider", "provider_outcome", REVERIFYING]);
-        let sentence = said.1.sentence(said.0);
-        request_animation_frame(move || crate::browser::dom::focus_sentence(&sentence));
-    });
+    Effect::new(move |_| said_once(said.0, said.1, &["provider", "provider_outcome", REVERIFYING]));
     Some(said)
 }
 

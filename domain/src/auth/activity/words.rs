@@ -26,7 +26,8 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
         SignedOutEverywhere => "Signed out everywhere".into(),
         // ("your password", "Google", "the passkey “Phone”"; none before 2026-12-07)
         Reverified => match detail.filter(|d| !d.trim().is_empty()) {
-            Some(d) => format!("Confirmed it's you with {}", shown(d, policy::names::PASSKEY_NAME_MAX + 14)),
+            // (long enough for a passkey's whole name inside "the passkey “…”")
+            Some(d) => format!("Confirmed it's you with {}", shown(d, policy::names::PASSKEY_NAME_MAX + "the passkey “”".chars().count())),
             None => "Confirmed it's you".into(),
         },
         PasswordChanged => "Changed the password".into(),

@@ -212,8 +212,8 @@ pub(super) async fn reverify(
         // (listed as a wrong password in the same dialog is: someone at this browser could not
         // confirm it's the owner)
         let what = format!("{}: an account not connected to yours", identity.provider.name());
-        let event = crate::db::events::NewEvent { detail: Some(&what), ..crate::db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ReverifyFailed) };
-        crate::db::events::insert(&svc.db, &event, client, svc.clock.now()).await?;
+        let event = db::events::NewEvent { detail: Some(&what), ..db::events::NewEvent::new(auth.user_id, Some(auth.session_id), EventKind::ReverifyFailed) };
+        db::events::insert(&svc.db, &event, client, svc.clock.now()).await?;
         return Err(failed(ProviderFailure::NotLinked));
     }
     let mut tx = svc.db.begin().await?;

@@ -10,13 +10,16 @@ pub fn hydrate() {
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     let typed = typed_before_hydration();
-    leptos::mount::hydrate_body(app::App);
-    // Resources resolve from the serialised data in microtasks; the next frame comes after them.
-    leptos::prelude::request_animation_frame(move || {
-        put_back(typed);
-        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
-            let _ = el.set_attribute("data-hydrated", "");
-        }
+    // Resources resolve from the serialised data in microtasks, and Security & Access's sections
+    // each hydrate in a task of their own (`app::browser::hydration`); the next frame comes after
+    // them.
+    app::browser::hydration::hydrate_body(app::App, move || {
+        leptos::prelude::request_animation_frame(move || {
+            put_back(typed);
+            if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+                let _ = el.set_attribute("data-hydrated", "");
+            }
+        })
     });
 }
 

@@ -1,6 +1,6 @@
 //! Everything that talks to the browser through web-sys / js-sys: passkeys (WebAuthn), the clock,
-//! the clipboard, printing, focus and navigation. Components and pages call these and carry no `cfg`
-//! of their own.
+//! the clipboard, printing, focus and navigation, hydrating the page a section at a time.
+//! Components and pages call these and carry no `cfg` of their own.
 //!
 //! The hydrate build has the real functions. The server build has `stub.rs`: the same signatures,
 //! doing nothing and answering `false`, `None` or an error. The server never calls them: they run
@@ -17,6 +17,8 @@ pub mod clock;
 #[cfg(feature = "hydrate")]
 pub mod dom;
 #[cfg(feature = "hydrate")]
+pub mod hydration;
+#[cfg(feature = "hydrate")]
 pub mod text;
 #[cfg(feature = "hydrate")]
 pub mod webauthn;
@@ -24,4 +26,4 @@ pub mod webauthn;
 #[cfg(not(feature = "hydrate"))]
 mod stub;
 #[cfg(not(feature = "hydrate"))]
-pub use stub::{clipboard, clock, dom, text, webauthn};
+pub use stub::{clipboard, clock, dom, hydration, text, webauthn};

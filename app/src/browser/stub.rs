@@ -17,6 +17,11 @@ pub mod clock {
     }
 }
 
+pub mod hydration {
+    /// (the server never hydrates)
+    pub fn later(_hydrate: Box<dyn FnOnce()>) {}
+}
+
 pub mod text {
     pub fn nfc(text: &str) -> String {
         text.to_string()

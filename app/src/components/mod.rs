@@ -1,6 +1,6 @@
 //! Design-system primitives and the page frame.
 //! A form's field and messages are `form`, the in-page confirmation `confirm` (both re-exported
-//! here).
+//! here); a section hydrated in a task of its own, `later`.
 use leptos::prelude::*;
 
 use crate::model::{Moment, Viewer};
@@ -9,6 +9,7 @@ use leptos::either::Either;
 
 mod confirm;
 mod form;
+pub mod later;
 
 pub use confirm::{escape_cancels, sign_out_sessions_choice, signed_out_with_it, ConfirmPanel};
 pub(crate) use form::away_after_each_answer;

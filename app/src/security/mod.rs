@@ -23,6 +23,7 @@ use leptos_meta::Title;
 
 use crate::auth_api::SignOut;
 use crate::browser::dom;
+use crate::components::later::Later;
 use crate::components::PageFrame;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
@@ -89,7 +90,7 @@ pub fn SecurityPage() -> impl IntoView {
         sign_out.dispatch(SignOut {});
     });
     let signing_out = sign_out.pending();
-    let two_factor_view = move || drawn_from(shown, |a, b| a.two_factor == b.two_factor && a.viewer.email == b.viewer.email, Box::new(move |o| two_factor.view(o).into_any()));
+    let two_factor_view = move || drawn_from(shown, |a, b| a.two_factor == b.two_factor && a.viewer.email == b.viewer.email, Box::new(move |o| two_factor.view(o).into_any()), ALWAYS);
 
     view! {
         <Title text="Security & Access · Gatehouse"/>
@@ -122,8 +123,9 @@ pub fn SecurityPage() -> impl IntoView {
                                 shown,
                                 |a, b| a.prompt == b.prompt && TwoFactorSection::first(a) == TwoFactorSection::first(b),
                                 Box::new(move |o| prompt.view(o).into_any()),
+                                NEVER,
                             )}
-                            {drawn_from(shown, |a, b| a.verification == b.verification, Box::new(move |o| reverify.banner(o).into_any()))}
+                            {drawn_from(shown, |a, b| a.verification == b.verification, Box::new(move |o| reverify.banner(o).into_any()), reverify::ReverifySection::banner_shown)}
                             {drawn_from(
                                 shown,
                                 |a, b| {
@@ -132,6 +134,7 @@ pub fn SecurityPage() -> impl IntoView {
                                         == (y.has_password, y.has_passkey, &y.providers, y.window_minutes, b.two_factor.enabled.is_some())
                                 },
                                 Box::new(move |o| reverify.dialog(o).into_any()),
+                                NEVER,
                             )}
                             {move || two_factor_first.get().then(two_factor_view)}
                             {drawn_from(
@@ -144,20 +147,23 @@ pub fn SecurityPage() -> impl IntoView {
                                         && TwoFactorSection::first(a) == TwoFactorSection::first(b)
                                 },
                                 Box::new(move |o| password.view(o).into_any()),
+                                ALWAYS,
                             )}
                             {move || (!two_factor_first.get()).then(two_factor_view)}
                             {drawn_from(
                                 shown,
                                 |a, b| a.passkeys == b.passkeys && TwoFactorSection::first(a) == TwoFactorSection::first(b),
                                 Box::new(move |o| passkeys.view(o).into_any()),
+                                ALWAYS,
                             )}
                             {drawn_from(
                                 shown,
                                 |a, b| a.connected_accounts == b.connected_accounts && TwoFactorSection::first(a) == TwoFactorSection::first(b),
                                 Box::new(move |o| connected_accounts.view(o).into_any()),
+                                NEVER,
                             )}
-                            {drawn_from(shown, |a, b| a.sessions == b.sessions && a.session_lifetime == b.session_lifetime, Box::new(move |o| sessions.view(o).into_any()))}
-                            {activity.view()}
+                            {drawn_from(shown, |a, b| a.sessions == b.sessions && a.session_lifetime == b.session_lifetime, Box::new(move |o| sessions.view(o).into_any()), ALWAYS)}
+                            {Later::new(move || activity.view().into_any())}
                             <ComingSoonCard
                                 id="api-keys"
                                 title="Personal API keys"
@@ -210,14 +216,21 @@ pub fn ReloadFailed(
     }
 }
 
+/// `drawn_from`'s `one_element`: a section's card, drawn whatever the overview says
+const ALWAYS: fn(&SecurityOverview) -> bool = |_| true;
+/// a section that may draw nothing, or more than one element
+const NEVER: fn(&SecurityOverview) -> bool = |_| false;
+
 /// A section drawn from the overview on screen (`SecurityContext::shown`), and drawn again only when its part of it changes
 /// (`same` says whether two overviews agree on that part). Not generic over the part or the view:
 /// one copy of this code serves every section (a memo of each section's own part type cost the
-/// bundle 38 KB of code before wasm-opt).
+/// bundle 38 KB of code before wasm-opt). A section drawn as one element (`one_element` says when:
+/// its card, always there) is hydrated in a task of its own (`Later`), after the rest of the page.
 fn drawn_from(
     shown: Memo<Option<SecurityOverview>>,
     same: fn(&SecurityOverview, &SecurityOverview) -> bool,
     draw: Box<dyn Fn(&SecurityOverview) -> AnyView + Send + Sync>,
+    one_element: fn(&SecurityOverview) -> bool,
 ) -> impl IntoView {
     // the overview the section was last drawn from, and which drawing is due (one more each time
     // the newest differs from it in the section's part)
@@ -237,10 +250,20 @@ fn drawn_from(
             }
         })
     });
+    let draw = std::sync::Arc::new(draw);
     move || {
         // (read, not only tracked: a memo that is never read is never worked out, and so never
         // follows `shown`)
         due.with(|_| ());
-        shown.with_untracked(|o| o.as_ref().map(|o| draw(o)))
+        shown.with_untracked(|o| {
+            o.as_ref().map(|o| {
+                if !one_element(o) {
+                    return draw(o);
+                }
+                let draw = std::sync::Arc::clone(&draw);
+                Later::new(move || shown.with_untracked(|o| o.as_ref().map(|o| draw(o)).unwrap_or_else(|| ().into_any()))).into_any()
+            })
+        })
     }
 }
+

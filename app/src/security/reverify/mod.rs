@@ -144,6 +144,12 @@ impl ReverifySection {
         section
     }
 
+    /// Whether `banner` draws the banner (one element) on the page's first drawing: while it is
+    /// confirmed.
+    pub fn banner_shown(o: &SecurityOverview) -> bool {
+        o.verification.seconds_left > 0
+    }
+
     /// "Verified for 8 more minutes", with End now.
     pub fn banner(self, o: &SecurityOverview) -> impl IntoView {
         let (end, ended, failed_with) = (self.end, self.ended, self.failed_with);

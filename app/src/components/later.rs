@@ -13,8 +13,12 @@
 //! Only hydration is put off. On the server, and when the browser draws or redraws a section
 //! itself (a later change, a page reached without a reload), the view is made at once.
 //!
-//! The view must be exactly one element (a section's card), and must read no resource while it is
-//! made: a resource made after the page's hydration has ended would ask the server again.
+//! The view must be exactly one element (a section's card) on the page's first drawing. It may read
+//! resources made before it, but must not make one: after the page's hydration has ended a new
+//! resource finds no data from the server and asks again. (A `Transition` of its own, as the
+//! activity's, is fine on a page rendered whole: nothing streams in later for its id.) Its state
+//! is read when its turn comes: held clicks and held futures (`browser::hydration`) keep it the
+//! state the server drew from.
 use leptos::prelude::*;
 use leptos::tachys::html::attribute::{any_attribute::AnyAttribute, Attribute};
 use leptos::tachys::hydration::Cursor;

@@ -10,35 +10,27 @@ const countdown = (page: Page) => ({ mask: [page.locator('.verified-banner stron
 // Baselines live in tests/__screenshots__/previews.spec.ts/<slug>.png; create
 // or refresh them with `npx playwright test previews --update-snapshots`.
 
-// The comparisons are split into PARTS tests, every PARTS-th preview each, so that the suite's
-// workers share them: as one test they took 5-6 minutes on one worker, the longest path of the
-// whole suite.
-const PARTS = 4;
+test('every component state matches its screenshot', async ({ page }) => {
+  await gotoHydrated(page, '/previews');
 
-for (let part = 0; part < PARTS; part++) {
-  test(`every component state matches its screenshot (part ${part + 1} of ${PARTS})`, async ({ page }) => {
-    await gotoHydrated(page, '/previews');
+  const slugs = await page
+    .locator('[data-preview]')
+    .evaluateAll((figures) => figures.map((figure) => figure.getAttribute('data-preview') ?? ''));
+  expect(slugs.length, 'number of previews').toBeGreaterThanOrEqual(10);
+  expect(new Set(slugs).size, `preview slugs must be unique: ${slugs.join(', ')}`).toBe(slugs.length);
+  for (const slug of slugs) {
+    // The slug becomes a file name.
+    expect(slug, 'preview slug').toMatch(/^[a-z0-9][a-z0-9_-]*$/i);
+  }
 
-    const slugs = await page
-      .locator('[data-preview]')
-      .evaluateAll((figures) => figures.map((figure) => figure.getAttribute('data-preview') ?? ''));
-    expect(slugs.length, 'number of previews').toBeGreaterThanOrEqual(10);
-    expect(new Set(slugs).size, `preview slugs must be unique: ${slugs.join(', ')}`).toBe(slugs.length);
-    for (const slug of slugs) {
-      // The slug becomes a file name.
-      expect(slug, 'preview slug').toMatch(/^[a-z0-9][a-z0-9_-]*$/i);
-    }
-    const mine = slugs.filter((_, i) => i % PARTS === part);
-
-    // Each comparison takes a couple of screenshots; allow time for all of them.
-    test.setTimeout(30_000 + mine.length * 3_000);
-    for (const slug of mine) {
-      await test.step(slug, async () => {
-        await expect(page.locator(`[data-preview="${slug}"]`)).toHaveScreenshot(`${slug}.png`, countdown(page));
-      });
-    }
-  });
-}
+  // Each comparison takes a couple of screenshots; allow time for all of them.
+  test.setTimeout(30_000 + slugs.length * 3_000);
+  for (const slug of slugs) {
+    await test.step(slug, async () => {
+      await expect(page.locator(`[data-preview="${slug}"]`)).toHaveScreenshot(`${slug}.png`, countdown(page));
+    });
+  }
+});
 
 test('every id in the gallery is its own, so each label, description and dialog title names its own state', async ({ page }) => {
   await gotoHydrated(page, '/previews');

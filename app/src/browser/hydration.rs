@@ -37,6 +37,8 @@ thread_local! {
     static THEN: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
     /// a task running `next` is due (one at a time)
     static NEXT_DUE: Cell<bool> = const { Cell::new(false) };
+    /// the click listener is there (installed when the first section is put off)
+    static HOLDING_CLICKS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Leptos' executor in the browser (wasm-bindgen's futures, run as microtasks), except that what
@@ -70,14 +72,11 @@ pub fn hydrate_body<N: IntoView>(app: impl FnOnce() -> N + 'static, then: impl F
     // copy Leptos uses: app/Cargo.toml)
     let installed = any_spawner::Executor::init_local_custom_executor(HoldWhileHydrating);
     debug_assert!(installed.is_ok(), "the executor that holds what hydration starts was not installed");
-    hold_clicks();
     HELD.with(|held| *held.borrow_mut() = Some(Vec::new()));
     leptos::mount::hydrate_body(app);
     if WAITING.with(Cell::get) == 0 {
         // nothing put off: what hydration started runs now, in this task, as it always did
-        for fut in HELD.with(|held| held.borrow_mut().take()).unwrap_or_default() {
-            wasm_bindgen_futures::spawn_local(fut);
-        }
+        run(HELD.with(|held| held.borrow_mut().take()).unwrap_or_default());
         then();
         return;
     }
@@ -97,6 +96,9 @@ fn waiting_mark(on: bool) {
 /// Runs `hydrate` in a task of its own, after the page's hydration.
 pub fn later(hydrate: Box<dyn FnOnce()>) {
     WAITING.with(|w| w.set(w.get() + 1));
+    if !HOLDING_CLICKS.replace(true) {
+        hold_clicks();
+    }
     set_timeout(
         move || {
             hydrate();
@@ -133,9 +135,7 @@ fn next() {
         None => Vec::new(),
     });
     if !held.is_empty() {
-        for fut in held {
-            wasm_bindgen_futures::spawn_local(fut);
-        }
+        run(held);
         next_soon();
         return;
     }
@@ -145,8 +145,15 @@ fn next() {
     }
 }
 
-/// Holds every click (`CLICKS`) while a section waits; first of all the page's listeners (the
-/// window's, capturing).
+/// Starts held futures, in the order they came.
+fn run(held: Vec<Held>) {
+    for fut in held {
+        wasm_bindgen_futures::spawn_local(fut);
+    }
+}
+
+/// Holds every click (`CLICKS`) while a section waits: the window's capturing listener, which
+/// comes before the page's own (Leptos' are on the elements, or the window's bubbling).
 fn hold_clicks() {
     let Some(window) = web_sys::window() else { return };
     let hold = Closure::<dyn Fn(web_sys::Event)>::new(|event: web_sys::Event| {

@@ -65,9 +65,7 @@ impl Render for Later {
             // the server's element's place
             Slot::Waiting(el) => {
                 let mut made = view.build();
-                if let Some(parent) = Rndr::get_parent(el).and_then(types::Element::cast_from) {
-                    made.mount(&parent, Some(node(el)));
-                }
+                mount_before(el, &mut made);
                 Rndr::remove(el);
                 *slot = Slot::Made(made);
             }
@@ -92,13 +90,7 @@ impl Mountable for LaterState {
 
     fn insert_before_this(&self, child: &mut dyn Mountable) -> bool {
         match &*self.0.borrow() {
-            Slot::Waiting(el) => match Rndr::get_parent(el).and_then(types::Element::cast_from) {
-                Some(parent) => {
-                    child.mount(&parent, Some(node(el)));
-                    true
-                }
-                None => false,
-            },
+            Slot::Waiting(el) => mount_before(el, child),
             Slot::Made(made) => made.insert_before_this(child),
         }
     }
@@ -162,8 +154,10 @@ impl RenderHtml for Later {
             Position::Current => {}
             _ => cursor.sibling(),
         }
-        let Some(el) = types::Element::cast_from(cursor.current()) else {
-            // (not an element: not what `Later` is for; hydrated here, as without it)
+        let el = types::Element::cast_from(cursor.current());
+        debug_assert!(el.is_some(), "`Later` is for a view that is one element (a section's card)");
+        let Some(el) = el else {
+            // (not an element: hydrated here, as without `Later`)
             cursor.set(before);
             return LaterState(Rc::new(RefCell::new(Slot::Made((self.0)().hydrate::<FROM_SERVER>(cursor, position)))));
         };
@@ -193,8 +187,14 @@ impl RenderHtml for Later {
     }
 }
 
-fn node(el: &types::Element) -> &types::Node {
-    el
+/// Mounts `child` just before the server's element `el`; false when `el` is not on the page.
+fn mount_before(el: &types::Element, child: &mut dyn Mountable) -> bool {
+    let Some(parent) = Rndr::get_parent(el).and_then(types::Element::cast_from) else {
+        return false;
+    };
+    let marker: &types::Node = el;
+    child.mount(&parent, Some(marker));
+    true
 }
 
 #[cfg(all(test, feature = "ssr"))]

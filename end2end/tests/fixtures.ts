@@ -372,9 +372,18 @@ export async function turnOnAuthenticator(page: Page): Promise<OTPAuth.TOTP> {
 // Accessibility
 // ---------------------------------------------------------------------------
 
-/** Runs axe on the current page and fails listing every violation found. */
+/**
+ * Runs axe on the current page and fails listing every violation found.
+ *
+ * Only violations are gathered in full (`resultTypes`: passes and the rest are not listed node by
+ * node), and axe runs as one `axe.run` that reaches the page's frames itself (`setLegacyMode`:
+ * same-origin frames only, as every frame here is, the email previews included) instead of a run
+ * in each frame finished in a blank page. On /previews (7,700 elements, 18 frames) that is 10 s
+ * instead of 27 s on 2 idle cores, with the same violations found: a faint line added to the page
+ * and an image without alt added inside an email's frame were both reported either way.
+ */
 export async function checkA11y(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
+  const results = await new AxeBuilder({ page }).setLegacyMode(true).options({ resultTypes: ['violations'] }).analyze();
   const violations = results.violations.map((violation) => ({
     id: violation.id,
     impact: violation.impact,

@@ -228,9 +228,9 @@ for (const [device, viewport] of Object.entries(viewports)) {
 
     for (const path of ['/sign-in', '/sign-up', '/previews']) {
       test(`${path} has no violations`, async ({ page }) => {
-        // every component in every state: axe takes about 40 s on 2 idle cores, and over 90 s
-        // beside the suite's other three workers (seen in make test)
-        if (path === '/previews') test.setTimeout(180_000);
+        // every component in every state: axe takes about 10 s on 2 idle cores, and 40-50 s beside
+        // the suite's other three workers (checkA11y; 120-125 s before it ran as one axe.run)
+        if (path === '/previews') test.setTimeout(150_000);
         await gotoHydrated(page, path);
         await checkA11y(page);
       });

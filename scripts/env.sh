@@ -43,6 +43,24 @@ export WASM_MODE
 GATEHOUSE_RUSTFLAGS_OUTSIDE=${GATEHOUSE_RUSTFLAGS_OUTSIDE-${RUSTFLAGS-}}
 export GATEHOUSE_RUSTFLAGS_OUTSIDE
 export RUSTFLAGS="--cfg erase_components${GATEHOUSE_RUSTFLAGS_OUTSIDE:+ $GATEHOUSE_RUSTFLAGS_OUTSIDE}"
+
+# Host binaries (the server, every test binary, the build step) link with LLD, Debian's lld-22
+# (setup.sh installs it with rustc-web), through the system C compiler, as rustup's own toolchains
+# do since Rust 1.90; GNU ld is the fallback where LLD is missing. A debug test binary of about 140
+# MB links in about 1.5 s instead of 5 (the server's integration tests after a one-line change: 2.6 s
+# against 6.6 s to compile and link). Cargo rebuilds every crate when the linker's path changes, so
+# the path is the same for every checkout (the shared target folder stays warm across clones).
+GATEHOUSE_LINKER=$HOME/.cache/gatehouse/tools/cc-lld
+if [ ! -x "$GATEHOUSE_LINKER" ]; then
+  mkdir -p "${GATEHOUSE_LINKER%/*}"
+  printf '%s\n' '#!/bin/sh' \
+    '# The host linker of Gatehouse builds (scripts/env.sh): LLD when installed, else the default.' \
+    'LLD=/usr/lib/llvm-22/bin' \
+    '[ -x "$LLD/ld.lld" ] && exec cc -fuse-ld=lld -B"$LLD" "$@"' \
+    'exec cc "$@"' >"$GATEHOUSE_LINKER.$$" && chmod +x "$GATEHOUSE_LINKER.$$" && mv -f "$GATEHOUSE_LINKER.$$" "$GATEHOUSE_LINKER"
+fi
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=$GATEHOUSE_LINKER
+
 build_site() {
   local site_args=()
   [ "$WASM_MODE" = debian ] && site_args=(--lib-cargo-arg=-Zbuild-std=std,panic_abort)

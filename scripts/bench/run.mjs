@@ -223,8 +223,13 @@ async function main() {
   if (session.status !== 200 || !session.body.includes('page@bench.test')) throw new Error(`signed-in GET /api/session answered ${session.status}: ${session.body.slice(0, 200)}`);
   const anon = await get('/settings/security', htmlHeaders(''));
   // the built files the page names must be there (a site and a server from different builds
-  // would make the browser measures meaningless: nothing would hydrate)
-  const assets = [...new Set([...check.body.matchAll(/(?:href|src)="(\/pkg\/[^"]+)"/g)].map((m) => m[1]))];
+  // would make the browser measures meaningless: nothing would hydrate). The stylesheet is a
+  // <link href>; the script and the wasm are the quoted strings of the page's own loader
+  // (app.rs' HydrateAfterLoad), so any double-quoted /pkg/ path counts.
+  const assets = [...new Set([...check.body.matchAll(/"(\/pkg\/[^"\\]+)"/g)].map((m) => m[1]))];
+  if (!assets.some((a) => a.endsWith('.wasm')) || !assets.some((a) => a.endsWith('.js'))) {
+    throw new Error(`the signed-in page names no /pkg/ script or wasm (${assets.join(', ') || 'nothing'}): the bench cannot tell which built files the page loads`);
+  }
   const missing = [];
   for (const a of assets) {
     const r = await fetch(C.base + a, { headers: { 'Accept-Encoding': C.acceptEncoding } });
@@ -406,8 +411,9 @@ function wasmSections(buf) {
 }
 
 /**
- * The built files a page names (its <link>/<script> /pkg/ URLs) when they are all on disk: what a
- * browser fetches up front, never a stale file of an earlier build; else every file in pkg/.
+ * The built files a page names (its /pkg/ URLs: the stylesheet's link, the loader's script and
+ * wasm) when they are all on disk: what a browser fetches, never a stale file of an earlier build;
+ * else every file in pkg/.
  */
 function bundle(referenced) {
   const dir = path.join(C.site, 'pkg');

@@ -157,7 +157,7 @@ function methodLines(res) {
   if (M['2'] && !M['2'].error) {
     const m = M['2'];
     lines.push(
-      `2. \`server/examples/sign_in_bench\`: the server's router in-process (no sockets, same release profile), ${m.workers} concurrent workers with an account each, ${n1(m.seconds)} s of password sign-ins then ${n1(m.seconds)} s of passkey sign-ins (begin, a software authenticator's P-256 assertion, finish), against a database of its own; per-network limits off in its configuration; both sides on this one harness, cores ${cores.loadgen}.`,
+      `2. \`server/examples/sign_in_bench\`: the server's router in-process (no sockets, same release profile), ${m.workers} concurrent workers with an account each, ${n1(m.seconds)} s of password sign-ins and ${n1(m.seconds)} s of passkey sign-ins (begin, a software authenticator's P-256 assertion, finish) in halves alternating A B B A (password, passkey, passkey, password${m.baseline?.halves ? `: ${m.baseline.halves.map((h) => n1(h)).join(' and ')} password, ${m.subject.halves.map((h) => n1(h)).join(' and ')} passkey sign-ins/s` : ''}), against a database of its own; per-network limits off in its configuration; both sides on this one harness, cores ${cores.loadgen}.`,
     );
   }
   for (const [k, what] of [['3', '`GET /api/session` with `Accept: application/json`'], ['4', '`GET /sign-in` (anonymous) and `GET /settings/security` (signed in) with `Accept: text/html`']]) {
@@ -212,7 +212,7 @@ export function reportMarkdown(res) {
   out.push('# Gatehouse performance report (`make bench`)', '');
   out.push(`Machine: ${machineLine(res)}.`, '');
   out.push(
-    `Every goal of issue 17 as a ratio of a subject and its baseline measured side by side in this one run, on the same cores. A measure that missed its goal was repeated once before being reported as missed (the Met column says so). A run of measures 1, 3 or 4 in which either side's two halves were more than 10% apart (something else took the cores during one half) was set aside as disturbed and taken again, at most twice per measure (the Met column lists them). Durations: ${res.config.seconds} s per peak-rate measure, ${res.config.stepSeconds} s per chart point, ${res.config.overloadSeconds} s of overload.${res.config.only ? ` Only measures ${res.config.only.join(', ')} ran (BENCH_ONLY).` : ''}`,
+    `Every goal of issue 17 as a ratio of a subject and its baseline measured side by side in this one run, on the same cores. A measure that missed its goal was repeated once before being reported as missed (the Met column says so). A run of measures 1, 2, 3 or 4 in which either side's two halves were more than 10% apart (something else took the cores during one half) was set aside as disturbed and taken again, at most twice per measure (the Met column lists them). Durations: ${res.config.seconds} s per peak-rate measure, ${res.config.stepSeconds} s per chart point, ${res.config.overloadSeconds} s of overload.${res.config.only ? ` Only measures ${res.config.only.join(', ')} ran (BENCH_ONLY).` : ''}`,
     '',
   );
   if (res.machine.busyBefore > 0.1) {

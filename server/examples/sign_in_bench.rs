@@ -3,10 +3,11 @@
 //! on this machine. Run by `make bench` (scripts/bench/run.mjs: measure 2, passkey ÷ password, both
 //! sides on this same harness) against a fresh database:
 //! `cargo run --profile server-release -p server --example sign_in_bench`.
-//! BENCH_SECONDS (default 10) per side, BENCH_WORKERS (default 8) concurrent sign-ins, one account
-//! each. The last line is `SIGN_IN_JSON {…}` for the harness.
+//! BENCH_SECONDS (default 10) per side, in two halves alternating (password, passkey, passkey,
+//! password); BENCH_WORKERS (default 8) concurrent sign-ins, one account each. The last line is
+//! `SIGN_IN_JSON {…}` for the harness.
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -80,36 +81,33 @@ async fn main() -> Result<(), String> {
         accounts.push((email, key));
     }
 
-    // password sign-ins
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let until = started + Duration::from_secs_f64(seconds);
-    let mut tasks = Vec::new();
-    for (email, _) in &accounts {
-        let (app, done, site) = (app.clone(), done.clone(), site.clone());
-        let body = form_urlencoded::Serializer::new(String::new()).append_pair("email", email).append_pair("password", PW).finish();
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < until {
-                let res = app.clone().oneshot(site.post("/api/auth/sign-in", body.clone(), None)).await.unwrap();
-                assert_eq!(res.status(), StatusCode::OK, "password sign-in failed");
-                done.fetch_add(1, Ordering::Relaxed);
+    // The two sides alternate, A B B A (password, passkey, passkey, password), each half
+    // `seconds / 2`, as make bench's other measures do: a slower stretch of the machine falls on
+    // both sides, and halves far apart show a disturbed run.
+    let half = seconds / 2.0;
+    let bodies: Arc<Vec<String>> = Arc::new(
+        accounts
+            .iter()
+            .map(|(email, _)| form_urlencoded::Serializer::new(String::new()).append_pair("email", email).append_pair("password", PW).finish())
+            .collect(),
+    );
+    let password = |seconds| {
+        let (app, site, bodies) = (app.clone(), site.clone(), bodies.clone());
+        sign_ins(workers, seconds, move |i| {
+            let res = app.clone().oneshot(site.post("/api/auth/sign-in", bodies[i].clone(), None));
+            async move {
+                assert_eq!(res.await.unwrap().status(), StatusCode::OK, "password sign-in failed");
             }
-        }));
-    }
-    for t in tasks.drain(..) {
-        t.await.map_err(|e| e.to_string())?;
-    }
-    // every sign-in that finished, over the time until the last one finished
-    let password_rps = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-
-    // passkey sign-ins: begin (options + ceremony cookie), the authenticator signs, finish
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let until = started + Duration::from_secs_f64(seconds);
-    for (_, mut key) in accounts {
-        let (app, done, site) = (app.clone(), done.clone(), site.clone());
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < until {
+        })
+    };
+    // (each authenticator is one worker's: its lock is never waited for)
+    let keys: Arc<Vec<Mutex<testkit::SoftAuthenticator>>> = Arc::new(accounts.into_iter().map(|(_, key)| Mutex::new(key)).collect());
+    let passkey = |seconds| {
+        let (app, site, keys) = (app.clone(), site.clone(), keys.clone());
+        sign_ins(workers, seconds, move |i| {
+            let (app, site, keys) = (app.clone(), site.clone(), keys.clone());
+            async move {
+                // begin (options + ceremony cookie), the authenticator signs, finish
                 let res = app.clone().oneshot(site.post("/api/auth/passkey/begin", "autofill=false".into(), None)).await.unwrap();
                 assert_eq!(res.status(), StatusCode::OK, "passkey begin failed");
                 let cookie = res
@@ -121,12 +119,65 @@ async fn main() -> Result<(), String> {
                     .map(|v| v.split(';').next().unwrap().to_string())
                     .expect("ceremony cookie");
                 let body = res.into_body().collect().await.unwrap().to_bytes();
-                let options: serde_json::Value =
-                    serde_json::from_str(&serde_json::from_slice::<String>(&body).unwrap()).unwrap();
-                let answer = key.get(&options);
+                let options: serde_json::Value = serde_json::from_str(&serde_json::from_slice::<String>(&body).unwrap()).unwrap();
+                let answer = keys[i].lock().unwrap().get(&options);
                 let body = form_urlencoded::Serializer::new(String::new()).append_pair("credential", &answer).finish();
-                let res = app.clone().oneshot(site.post("/api/auth/passkey/finish", body, Some(&cookie))).await.unwrap();
+                let res = app.oneshot(site.post("/api/auth/passkey/finish", body, Some(&cookie))).await.unwrap();
                 assert_eq!(res.status(), StatusCode::OK, "passkey finish failed");
+            }
+        })
+    };
+    let first = password(half).await?;
+    let (second, third) = (passkey(half).await?, passkey(half).await?);
+    let fourth = password(half).await?;
+    let (password, passkey) = (Side::join(first, fourth), Side::join(second, third));
+    let (password_rps, passkey_rps) = (password.per_s, passkey.per_s);
+    println!("\n{:<52} {:>8.1} /s", "password sign-ins (argon2id, configured parameters)", password_rps);
+    println!("{:<52} {:>8.1} /s", "passkey sign-ins (begin + finish, P-256)", passkey_rps);
+    println!("\npasskey / password: {:.1}x (goal ≥ 20x)", passkey_rps / password_rps);
+    println!(
+        "SIGN_IN_JSON {}",
+        serde_json::json!({
+            "password_per_s": password_rps,
+            "passkey_per_s": passkey_rps,
+            "password_halves": password.halves,
+            "passkey_halves": passkey.halves,
+            "seconds": seconds,
+            "workers": workers,
+        })
+    );
+    Ok(())
+}
+
+/// One side's sign-ins over its two halves.
+struct Side {
+    per_s: f64,
+    halves: [f64; 2],
+}
+
+impl Side {
+    /// Every sign-in that finished, over the time until the last one finished, in each half.
+    fn join(a: (u64, f64), b: (u64, f64)) -> Side {
+        Side { per_s: (a.0 + b.0) as f64 / (a.1 + b.1), halves: [a.0 as f64 / a.1, b.0 as f64 / b.1] }
+    }
+}
+
+/// `workers` loops, each signing in again (`one(worker)`) as its last sign-in ends, for
+/// `seconds`: the sign-ins that finished, and the seconds until the last one finished.
+async fn sign_ins<F, Fut>(workers: usize, seconds: f64, one: F) -> Result<(u64, f64), String>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (one, done) = (Arc::new(one), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for i in 0..workers {
+        let (one, done) = (one.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                one(i).await;
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -134,13 +185,5 @@ async fn main() -> Result<(), String> {
     for t in tasks {
         t.await.map_err(|e| e.to_string())?;
     }
-    let passkey_rps = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    println!("\n{:<52} {:>8.1} /s", "password sign-ins (argon2id, configured parameters)", password_rps);
-    println!("{:<52} {:>8.1} /s", "passkey sign-ins (begin + finish, P-256)", passkey_rps);
-    println!("\npasskey / password: {:.1}x (goal ≥ 20x)", passkey_rps / password_rps);
-    println!(
-        "SIGN_IN_JSON {}",
-        serde_json::json!({ "password_per_s": password_rps, "passkey_per_s": passkey_rps, "seconds": seconds, "workers": workers })
-    );
-    Ok(())
+    Ok((done.load(Ordering::Relaxed), started.elapsed().as_secs_f64()))
 }

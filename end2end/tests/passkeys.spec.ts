@@ -83,7 +83,15 @@ test('a sign-up finishes with a passkey instead of a password: no password, one 
   const mail = await waitForMail(account.email, SIGN_UP_MAIL);
   await page.goto(linkTo(mail, '/sign-up/finish'));
   await waitForHydration(page);
-  await page.getByRole('button', { name: 'Use a passkey instead' }).click();
+  // the device cannot verify the person: said, and the keyboard stays on the button to try again
+  await authenticator.cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator.id, isUserVerified: false });
+  await page.getByRole('button', { name: 'Use a passkey instead' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toHaveText('Creating the passkey was cancelled.');
+  await expect(page.getByRole('button', { name: 'Use a passkey instead' })).toBeFocused();
+  expect(await credentialCount(authenticator)).toBe(0);
+  await authenticator.cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator.id, isUserVerified: true });
+  await page.keyboard.press('Enter');
   await expectSecurityPage(page);
   expect(await credentialCount(authenticator)).toBe(1);
   await expect(rows(page)).toHaveCount(1);
@@ -437,6 +445,37 @@ test('a passkey skips the authenticator-code step, and the last way to sign in c
   await expectSecurityPage(page);
   await expect(remove).toBeDisabled();
   expect(await credentialCount(auth)).toBe(1);
+});
+
+test('Cancel while the device is asked for a new passkey stops the request: nothing is added, and the buttons work again', async ({ page }) => {
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const key = await addAuthenticator(page);
+  // the device waits for a touch that does not come (a security key left in a drawer)
+  await key.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: key.id, enabled: false });
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'Cancelled key');
+  const waiting = passkeys(page).getByRole('button', { name: 'Waiting for your device…' });
+  await expect(waiting).toHaveAttribute('aria-disabled', 'true');
+  // (the keyboard stays on it while the device is asked, not dropped to the page)
+  await expect(waiting).toBeFocused();
+  await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
+  // the page is free at once, with the keyboard back on New passkey, and nothing is said
+  const opener = passkeys(page).getByRole('button', { name: 'New passkey' });
+  await expect(opener).toBeEnabled();
+  await expect(opener).toBeFocused();
+  await expect(passkeys(page).getByRole('alert')).toHaveCount(0);
+  expect(await credentialCount(key)).toBe(0);
+  // the touch comes now, and New passkey works again: Chromium takes one passkey request at a
+  // time ("A request is already pending"), so this one succeeding says the first was stopped, and
+  // only this passkey is made and added
+  await key.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: key.id, enabled: true });
+  await addPasskey(page, 'Kept key');
+  await expect(passkeys(page).getByRole('status')).toHaveText('Passkey “Kept key” added. You can sign in with it now.');
+  await expect(rows(page)).toHaveCount(1);
+  expect(await credentialCount(key)).toBe(1);
+  expect(sql(`SELECT string_agg(p.name, ',') FROM passkeys p JOIN users u ON u.id = p.user_id WHERE u.email_normalized = ${literal(account.email)}`)).toBe('Kept key');
 });
 
 test('user verification failing refuses the sign-in; a cancelled prompt gets a calm message', async ({ page }) => {

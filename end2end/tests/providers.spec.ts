@@ -365,6 +365,8 @@ test('a Google-only account confirms it is the owner by signing in at Google aga
   // with the keyboard at the top); the address no longer carries it
   const said = page.getByRole('status').filter({ hasText: "You confirmed it's you with Google. Make your change again." });
   await expect(said).toContainText(/Verified for \d+ more minutes/);
+  // (the sentence alone: the End now button beside it is not read as part of it)
+  await expect(said).toHaveText(/^You confirmed it's you with Google\. Make your change again\. Verified for \d+ more minutes?\. Sensitive changes won't ask you to confirm it's you again until then\.$/);
   await expect(said).toBeFocused();
   await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '');
   await expect(region(page, 'Recent security activity')).toContainText("Confirmed it's you with Google");

@@ -81,7 +81,7 @@ pub mod webauthn {
     pub async fn autofill_available() -> bool {
         false
     }
-    pub async fn create(_options_json: &str) -> Result<String, PasskeyError> {
+    pub async fn create(_options_json: &str, _abort: Option<&Abort>) -> Result<String, PasskeyError> {
         Err(PasskeyError::Unsupported)
     }
     pub async fn get_assertion(_options_json: &str, _abort: Option<&Abort>) -> Result<String, PasskeyError> {

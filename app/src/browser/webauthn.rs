@@ -13,7 +13,8 @@ pub use crate::browser::{PasskeyError, UNSUPPORTED};
 /// Where a page keeps an [`Abort`]: it holds a JS object, so only on the thread that made it.
 pub type AbortStorage = leptos::prelude::LocalStorage;
 
-/// Cancels an outstanding passkey request (the autofill one, when the person uses the button).
+/// Cancels an outstanding passkey request (the autofill one, when the person uses the button; a
+/// new passkey's, when the person cancels its form).
 #[derive(Clone, Debug)]
 pub struct Abort(AbortController);
 
@@ -168,10 +169,12 @@ fn credentials() -> Result<web_sys::CredentialsContainer, PasskeyError> {
     Ok(web_sys::window().ok_or(PasskeyError::Unsupported)?.navigator().credentials())
 }
 
-/// Creates a passkey with the server's options; answers the credential as JSON.
-pub async fn create(options_json: &str) -> Result<String, PasskeyError> {
+/// Creates a passkey with the server's options; answers the credential as JSON. `abort` cancels
+/// the request from elsewhere (the browser closes its prompt; answered `Aborted`).
+pub async fn create(options_json: &str, abort: Option<&Abort>) -> Result<String, PasskeyError> {
     let container = credentials()?;
-    let opts = options(options_json, None)?;
+    let signal = abort.map(|a| a.0.signal());
+    let opts = options(options_json, signal.as_ref())?;
     let promise = container
         .create_with_options(opts.unchecked_ref::<web_sys::CredentialCreationOptions>())
         .map_err(|e| dom_error(e, true))?;

@@ -146,7 +146,7 @@ pub fn FinishSignUpPage() -> impl IntoView {
                     None => Ok(Some(e)),
                 };
                 let options = crate::auth_api::begin_sign_up_passkey(token.clone(), chosen()).await.map_err(refused)?;
-                let credential = crate::browser::webauthn::create(&options)
+                let credential = crate::browser::webauthn::create(&options, None)
                     .await
                     .map_err(|e| Ok(e.message("Creating the passkey").map(|m| AppError::Invalid { field: "passkey".into(), message: m })))?;
                 crate::auth_api::finish_sign_up_passkey(token, credential).await.map_err(refused)

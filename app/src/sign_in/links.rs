@@ -179,8 +179,10 @@ pub fn SignUpPasskey(
             <ErrorMessage message=error/>
             {move || if supported.get() {
                 view! {
-                    <button type="button" class="btn btn-secondary btn-block" disabled=move || pending.get()
-                        on:click=move |_| on_click.run(())>
+                    // (not `disabled` while the device is asked: a disabled button drops the
+                    // keyboard's focus, and a cancelled prompt would leave it on the page)
+                    <button type="button" class="btn btn-secondary btn-block" aria-disabled=move || pending.get().then_some("true")
+                        on:click=move |_| if !pending.get_untracked() { on_click.run(()) }>
                         {move || if pending.get() { "Waiting for your passkey…" } else { "Use a passkey instead" }}
                     </button>
                     <p class="muted">"Sign in with your fingerprint, face or screen lock, and no password."</p>

@@ -105,6 +105,9 @@ pub fn PasskeysCard(
     let names = StoredValue::new(items.iter().map(|p| p.name.clone()).collect::<Vec<_>>());
     let submit_new = move |ev: SubmitEvent| {
         ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
         // (as the server keeps it: composed, so "é" is one character however it was typed)
         let name = crate::browser::text::nfc(&policy::names::without_hidden_characters(&new_name.get_untracked()));
         if policy::names::passkey_name_too_long(&name) {
@@ -147,7 +150,9 @@ pub fn PasskeysCard(
                             <Field id="passkey_name" label="Name (optional)" autocomplete="off" value=new_name error=name_error
                                 hint="Leave it empty to name it after your password manager or device, like “iCloud Keychain”. You can rename it later."/>
                             <div class="form-actions">
-                                <button type="submit" class="btn btn-primary" disabled=move || pending.get()>
+                                // (not `disabled` while the device is asked: a disabled button drops
+                                // the keyboard's focus; Cancel beside it stops the request)
+                                <button type="submit" class="btn btn-primary" aria-disabled=move || pending.get().then_some("true")>
                                     {move || if pending.get() { "Waiting for your device…" } else { "Continue" }}
                                 </button>
                                 <button type="button" class="btn btn-secondary" on:click=move |_| cancel_naming()>"Cancel"</button>

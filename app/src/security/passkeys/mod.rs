@@ -125,10 +125,10 @@ impl From<AppError> for FlowError {
 }
 
 /// New passkey, start to end: server options, the browser's prompt, the server's check. Answers
-/// the new passkey's name.
-pub async fn add_passkey(name: String) -> Result<String, FlowError> {
+/// the new passkey's name. `abort` stops the browser's prompt (answered `Say(None)`).
+pub async fn add_passkey(name: String, abort: Option<&webauthn::Abort>) -> Result<String, FlowError> {
     let options = begin_passkey_registration().await?;
-    let credential = webauthn::create(&options).await.map_err(|e| FlowError::Say(e.message("Adding the passkey")))?;
+    let credential = webauthn::create(&options, abort).await.map_err(|e| FlowError::Say(e.message("Adding the passkey")))?;
     Ok(finish_passkey_registration(credential, name).await?)
 }
 
@@ -188,14 +188,42 @@ impl PasskeysSection {
             }
         });
         // New passkey: options from the server, the browser's prompt, the server's check. Asks for
-        // re-verification first when needed, then starts again.
+        // re-verification first when needed, then starts again. Cancel (the form closed while the
+        // prompt is open) aborts the prompt: the device makes no passkey, and the buttons are
+        // free again at once. Each attempt has a number: the answer of one that was cancelled
+        // (or replaced by a newer one) changes nothing on the page.
         let add_again = StoredValue::new(None::<Callback<String>>);
+        let prompt: StoredValue<Option<webauthn::Abort>, webauthn::AbortStorage> = StoredValue::new_with_storage(None);
+        let attempt = StoredValue::new(0u32);
+        Effect::new(move |_| {
+            if panel.with(|p| *p != PasskeyPanel::Naming) {
+                if let Some(open) = prompt.try_update_value(|p| p.take()).flatten() {
+                    attempt.update_value(|n| *n += 1);
+                    open.abort();
+                    busy.set(false);
+                }
+            }
+        });
         let on_add = Callback::new(move |name: String| {
             busy.set(true);
             flow_error.set(None);
             notice.set(None);
+            attempt.update_value(|n| *n += 1);
+            let this = attempt.get_value();
+            let abort = webauthn::Abort::new();
+            prompt.set_value(abort.clone());
             leptos::task::spawn_local(async move {
-                match add_passkey(name.clone()).await {
+                let answer = add_passkey(name.clone(), abort.as_ref()).await;
+                if attempt.try_get_value() != Some(this) {
+                    // (cancelled after the device had answered: the passkey was added all the same,
+                    // and the list shows it)
+                    if answer.is_ok() {
+                        ctx.refresh();
+                    }
+                    return;
+                }
+                prompt.set_value(None);
+                match answer {
                     Ok(added) => {
                         panel.set(PasskeyPanel::None);
                         notice.set(Some(format!("Passkey “{added}” added. You can sign in with it now.")));

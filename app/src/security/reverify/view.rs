@@ -53,8 +53,9 @@ pub fn VerifiedBanner(
             let confirmed = confirmed.clone();
             let role = confirmed.is_some().then_some("status");
             view! {
-                <div class="verified-banner" role=role>
-                    <p>
+                // (the status is the sentence, not the button beside it: "… until then. End now")
+                <div class="verified-banner">
+                    <p role=role>
                         {confirmed.map(|c| view! { {c} " " })}
                         <strong>{format!("Verified for {minutes} more minute{}.", if minutes == 1 { "" } else { "s" })}</strong>
                         // (not "your password": an account may have none, and confirm with a passkey or provider)

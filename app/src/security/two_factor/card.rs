@@ -269,7 +269,7 @@ pub fn TwoFactorCard(
                         }.into_any(),
                         TwoFactorPanel::ConfirmDisable => view! {
                             <ConfirmPanel id="confirm-turn-off-two-step" opener="turn-off-two-step" question="Turn off two-step verification?"
-                                detail="Your authenticator app and backup codes stop working; your password alone will sign you in."
+                                detail="Your authenticator app and backup codes stop working, and signing in no longer asks for a code."
                                 confirm_label="Turn off" pending on_confirm=on_disable on_cancel=cancel/>
                         }.into_any(),
                         TwoFactorPanel::None => if on {

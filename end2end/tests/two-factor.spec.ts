@@ -215,6 +215,10 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   await page.getByRole('button', { name: 'Continue' }).click();
   await expectSecurityPage(page);
   await expect(region(page, 'Sessions').getByRole('listitem').first()).toContainText('Password + authenticator app');
+  // an address that says a backup code signed in is not believed of a session that used the app
+  await gotoHydrated(page, `${SECURITY_PATH}?backup_codes_left=3`);
+  await expect(region(page, 'Two-step verification')).toContainText('10 of 10 left');
+  await expect(page.getByText('You signed in with a backup code')).toHaveCount(0);
 
   // the same code cannot be used twice, and is said to be used (not "not right")
   await signOutAndIn(page, account);
@@ -229,6 +233,12 @@ test('set up, sign in with a code and with a backup code, each once; regenerate;
   await expectSecurityPage(page);
   await expect(page.getByRole('status').filter({ hasText: 'You signed in with a backup code; 9 left.' })).toBeVisible();
   await expect(region(page, 'Two-step verification')).toContainText('9 of 10 left');
+  // said once: it leaves the address, and a reload does not say it again
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '');
+  await page.reload();
+  await waitForHydration(page);
+  await expect(region(page, 'Two-step verification')).toContainText('9 of 10 left');
+  await expect(page.getByText('You signed in with a backup code')).toHaveCount(0);
   // the number said is the account's own, not one a link wrote
   await gotoHydrated(page, `${SECURITY_PATH}?backup_codes_left=-5`);
   await expect(page.getByRole('status').filter({ hasText: 'You signed in with a backup code; 9 left.' })).toBeVisible();

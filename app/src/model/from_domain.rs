@@ -180,6 +180,7 @@ impl SessionView {
             last_active: Moment::at(now, s.last_seen_at),
             current: s.current,
             new_device: s.new_device,
+            backup_code: s.auth_method.used_backup_code(),
         }
     }
 }

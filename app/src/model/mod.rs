@@ -106,6 +106,8 @@ pub struct SessionView {
     pub current: bool,
     /// First sign-in from this device or country, in the last 14 days.
     pub new_device: bool,
+    /// Its second step was a backup code (one was used up).
+    pub backup_code: bool,
 }
 
 /// Backup codes: when they were made and how many are left.

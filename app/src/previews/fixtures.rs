@@ -98,6 +98,7 @@ pub(super) fn session(id: &str, browser: &str, os: &str, kind: DeviceKind, ip: &
         last_active: moment(ago, "2026-11-23 10:00 UTC"),
         current,
         new_device: id == "2",
+        backup_code: false,
     }
 }
 

@@ -162,7 +162,14 @@ impl TwoFactorSection {
             codes_copied: RwSignal::new(None),
             query: leptos_router::hooks::use_query_map(),
         };
-        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, codes_copied, .. } = section;
+        let TwoFactorSection { begin, finish, begin_change, finish_change, regenerate, disable, panel, codes_saved, codes_copied, query } = section;
+        // `?backup_codes_left=` is said once: it leaves the address, so a reload or a bookmark of
+        // the page does not say it again
+        Effect::new(move |_| {
+            if query.with_untracked(|q| q.get("backup_codes_left").is_some()) {
+                crate::browser::dom::forget_in_address(&["backup_codes_left"]);
+            }
+        });
         // Results open the next panel: the QR code, then the codes (shown once); a change of app
         // closes its QR code (the page then puts the keyboard on the status line that says so)
         Effect::new(move |_| {
@@ -263,8 +270,10 @@ impl TwoFactorSection {
                 || finish_change.action.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("code")))
         });
         // (the count is the account's own: the address only says a backup code signed in, and its
-        // number was anyone's to write in a link, "-5 left")
+        // number was anyone's to write in a link, "-5 left"; so was the address itself, so it is
+        // believed only of a session whose second step was a backup code)
         let codes_left = o.two_factor.enabled.as_ref().and(o.two_factor.backup_codes.as_ref()).map(|c| c.left);
+        let backup_sign_in = o.sessions.iter().any(|s| s.current && s.backup_code);
         let notice = Signal::derive(move || {
             if let Some(Ok(())) = disable.action.value().get() {
                 // (the summary above says it is off: this says what it means now)
@@ -277,6 +286,7 @@ impl TwoFactorSection {
                 return Some("Authenticator app changed. Codes from your earlier app no longer work; your backup codes are unchanged.".to_string());
             }
             query.read().get("backup_codes_left")?;
+            backup_sign_in.then_some(())?;
             let left = codes_left?;
             Some(match left {
                 0 => "You signed in with your last backup code. Regenerate them now.".to_string(),

@@ -151,6 +151,16 @@ test('changing the password on one device signs out the other; the old password 
     await expect(section.getByLabel('New password', { exact: true })).not.toHaveAttribute('aria-invalid', 'true');
     // what was typed is kept: correct the current password and try again
     await expect(section.getByLabel('New password', { exact: true })).toHaveValue(next);
+    // the new password can be shown to check it (there is no second field to repeat it in); the
+    // current one cannot
+    const fresh = section.getByLabel('New password', { exact: true });
+    await expect(fresh).toHaveAttribute('type', 'password');
+    await section.getByRole('checkbox', { name: 'Show password' }).check();
+    await expect(fresh).toHaveAttribute('type', 'text');
+    await expect(fresh).toHaveValue(next);
+    await section.getByRole('checkbox', { name: 'Show password' }).uncheck();
+    await expect(fresh).toHaveAttribute('type', 'password');
+    await expect(section.getByRole('checkbox', { name: 'Show password' })).toHaveCount(1);
     await section.getByLabel('Current password', { exact: true }).fill(account.password);
     await section.getByRole('button', { name: 'Update password' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();

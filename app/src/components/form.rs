@@ -145,6 +145,12 @@ pub fn Field(
         Some((above, id)) => (while_unchanged(above, value), Some(scoped_id(id))),
         None => (Signal::from(None::<String>), None),
     };
+    // A new password can be shown as it is typed (NIST SP 800-63B: offer to display the secret):
+    // there is no second field to repeat it in, so a typo would otherwise go unseen into the
+    // account. (A checkbox, as Google's: its state is said as it is, and its name is its own.)
+    let revealable = kind == "password" && autocomplete == Some("new-password");
+    let shown = RwSignal::new(false);
+    let reveal_id = format!("{input_id}-show");
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");
     let has_hint = hint.is_some();
@@ -171,9 +177,9 @@ pub fn Field(
         <div class="field">
             <label for=input_id.clone()>{label}</label>
             <input
-                id=input_id
+                id=input_id.clone()
                 name=id
-                type=kind
+                type=move || if shown.get() { "text" } else { kind }
                 autocomplete=autocomplete
                 inputmode=inputmode
                 required=required
@@ -185,6 +191,12 @@ pub fn Field(
                 value=(kind != "password").then(|| value.get_untracked())
                 bind:value=value
             />
+            {revealable.then(|| view! {
+                <label class="field-reveal" for=reveal_id.clone()>
+                    <input type="checkbox" id=reveal_id.clone() aria-controls=input_id.clone() bind:checked=shown/>
+                    "Show password"
+                </label>
+            })}
             {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
             {move || error.get().map(|e| if away.get() {
                 Either::Right(view! { <span id=error_id.clone() hidden></span> })

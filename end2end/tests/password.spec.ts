@@ -158,6 +158,10 @@ test('changing the password on one device signs out the other; the old password 
     await section.getByRole('checkbox', { name: 'Show password' }).check();
     await expect(fresh).toHaveAttribute('type', 'text');
     await expect(fresh).toHaveValue(next);
+    // (shown, it is still no text for a spelling service, capitals or autocorrection)
+    await expect(fresh).toHaveAttribute('spellcheck', 'false');
+    await expect(fresh).toHaveAttribute('autocapitalize', 'none');
+    await expect(fresh).toHaveAttribute('autocorrect', 'off');
     await section.getByRole('checkbox', { name: 'Show password' }).uncheck();
     await expect(fresh).toHaveAttribute('type', 'password');
     await expect(section.getByRole('checkbox', { name: 'Show password' })).toHaveCount(1);

@@ -320,6 +320,9 @@ async function main() {
       const line = r.stdout.split('\n').find((l) => l.startsWith('SIGN_IN_JSON '));
       if (!line) throw new Error(`sign_in_bench printed no result:\n${r.stdout}\n${r.stderr}`);
       const s = JSON.parse(line.slice('SIGN_IN_JSON '.length));
+      if (!Array.isArray(s.password_halves) || !Array.isArray(s.passkey_halves)) {
+        throw new Error(`sign_in_bench printed no halves (an older build?): make bench without BENCH_BUILD=0 builds it again`);
+      }
       const ratio = s.passkey_per_s / s.password_per_s;
       log(`password ${fmt(s.password_per_s)}/s (halves ${s.password_halves.map((h) => fmt(h)).join(', ')}), passkey ${fmt(s.passkey_per_s)}/s (${s.passkey_halves.map((h) => fmt(h, 0)).join(', ')}): ${ratio.toFixed(1)}×`);
       return {

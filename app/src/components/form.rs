@@ -173,24 +173,33 @@ pub fn Field(
             (!ids.is_empty()).then(|| ids.join(" "))
         }
     };
+    let input = view! {
+        <input
+            id=input_id.clone()
+            name=id
+            type=move || if shown.get() { "text" } else { kind }
+            // (a password shown as text is still a password: no spelling service, capitals
+            // or autocorrection, and a phone's keyboard does not learn it; Safari's
+            // `autocorrect` is no attribute the view knows, so it is added below)
+            spellcheck=(kind == "password").then_some("false")
+            autocapitalize=(kind == "password").then_some("none")
+            autocomplete=autocomplete
+            inputmode=inputmode
+            required=required
+            aria-invalid=move || (error.with(Option::is_some) || above.with(Option::is_some)).then_some("true")
+            aria-describedby=described
+            // (its first value in the page's HTML too: `bind:value` only sets the property, so
+            // a value the page came with, a name asked for with a sign-up link, was missing
+            // until the bundle ran; never a password, which stays out of attributes)
+            value=(kind != "password").then(|| value.get_untracked())
+            bind:value=value
+        />
+    }
+    .add_any_attr(leptos::tachys::html::attribute::custom::custom_attribute("autocorrect", (kind == "password").then_some("off")));
     view! {
         <div class="field">
             <label for=input_id.clone()>{label}</label>
-            <input
-                id=input_id.clone()
-                name=id
-                type=move || if shown.get() { "text" } else { kind }
-                autocomplete=autocomplete
-                inputmode=inputmode
-                required=required
-                aria-invalid=move || (error.with(Option::is_some) || above.with(Option::is_some)).then_some("true")
-                aria-describedby=described
-                // (its first value in the page's HTML too: `bind:value` only sets the property, so
-                // a value the page came with, a name asked for with a sign-up link, was missing
-                // until the bundle ran; never a password, which stays out of attributes)
-                value=(kind != "password").then(|| value.get_untracked())
-                bind:value=value
-            />
+            {input}
             {revealable.then(|| view! {
                 <label class="field-reveal" for=reveal_id.clone()>
                     <input type="checkbox" id=reveal_id.clone() aria-controls=input_id.clone() bind:checked=shown/>

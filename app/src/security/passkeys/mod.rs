@@ -204,6 +204,13 @@ impl PasskeysSection {
                 }
             }
         });
+        // (leaving the page ends the prompt too: the browser takes one passkey request at a time,
+        // and one left waiting would refuse the next page's)
+        on_cleanup(move || {
+            if let Some(open) = prompt.try_update_value(|p| p.take()).flatten() {
+                open.abort();
+            }
+        });
         let on_add = Callback::new(move |name: String| {
             busy.set(true);
             flow_error.set(None);
@@ -215,9 +222,12 @@ impl PasskeysSection {
             leptos::task::spawn_local(async move {
                 let answer = add_passkey(name.clone(), abort.as_ref()).await;
                 if attempt.try_get_value() != Some(this) {
-                    // (cancelled after the device had answered: the passkey was added all the same,
-                    // and the list shows it)
-                    if answer.is_ok() {
+                    // (cancelled after the device had answered: the passkey was added all the same;
+                    // the list shows it, and, unless another form is open by now, the page says so)
+                    if let Ok(added) = answer {
+                        if panel.try_get_untracked() == Some(PasskeyPanel::None) {
+                            notice.set(Some(format!("Passkey “{added}” added. You can sign in with it now.")));
+                        }
                         ctx.refresh();
                     }
                     return;

@@ -143,7 +143,13 @@ test('changing the password on one device signs out the other; the old password 
     await section.getByRole('button', { name: 'Change password' }).click();
     await section.getByLabel('Current password', { exact: true }).fill('not my password at all');
     await section.getByLabel('New password', { exact: true }).fill(next);
+    // shown, then sent: hidden again (a password manager saves what is a password field, and
+    // the password is not left on the screen)
+    await section.getByRole('checkbox', { name: 'Show password' }).check();
+    await expect(section.getByLabel('New password', { exact: true })).toHaveAttribute('type', 'text');
     await section.getByRole('button', { name: 'Update password' }).click();
+    await expect(section.getByRole('checkbox', { name: 'Show password' })).not.toBeChecked();
+    await expect(section.getByLabel('New password', { exact: true })).toHaveAttribute('type', 'password');
     const current = section.getByLabel('Current password', { exact: true });
     await expect(current).toHaveAccessibleDescription('Your current password is not correct.');
     await expect(current).toHaveAttribute('aria-invalid', 'true');

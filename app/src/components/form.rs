@@ -150,6 +150,18 @@ pub fn Field(
     // account. (A checkbox, as Google's: its state is said as it is, and its name is its own.)
     let revealable = kind == "password" && autocomplete == Some("new-password");
     let shown = RwSignal::new(false);
+    // Hidden again when a form is sent: a password manager offers to save what was a password
+    // field, and the password is not left on the screen
+    if revealable {
+        Effect::new(move |_| {
+            if shown.get() {
+                let sent = window_event_listener(leptos::ev::submit, move |_| {
+                    shown.try_set(false);
+                });
+                on_cleanup(move || sent.remove());
+            }
+        });
+    }
     let reveal_id = format!("{input_id}-show");
     let hint_id = format!("{input_id}-hint");
     let error_id = format!("{input_id}-error");

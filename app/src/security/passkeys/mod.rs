@@ -195,22 +195,20 @@ impl PasskeysSection {
         let add_again = StoredValue::new(None::<Callback<String>>);
         let prompt: StoredValue<Option<webauthn::Abort>, webauthn::AbortStorage> = StoredValue::new_with_storage(None);
         let attempt = StoredValue::new(0u32);
+        // (whether there was a prompt to end)
+        let end_prompt = move || prompt.try_update_value(|p| p.take()).flatten().map(|open| open.abort()).is_some();
         Effect::new(move |_| {
-            if panel.with(|p| *p != PasskeyPanel::Naming) {
-                if let Some(open) = prompt.try_update_value(|p| p.take()).flatten() {
-                    attempt.update_value(|n| *n += 1);
-                    open.abort();
-                    busy.set(false);
-                }
+            if panel.with(|p| *p != PasskeyPanel::Naming) && end_prompt() {
+                attempt.update_value(|n| *n += 1);
+                busy.set(false);
             }
         });
         // (leaving the page ends the prompt too: the browser takes one passkey request at a time,
         // and one left waiting would refuse the next page's)
         on_cleanup(move || {
-            if let Some(open) = prompt.try_update_value(|p| p.take()).flatten() {
-                open.abort();
-            }
+            end_prompt();
         });
+        let added_notice = move |name: String| notice.set(Some(format!("Passkey “{name}” added. You can sign in with it now.")));
         let on_add = Callback::new(move |name: String| {
             busy.set(true);
             flow_error.set(None);
@@ -226,7 +224,7 @@ impl PasskeysSection {
                     // the list shows it, and, unless another form is open by now, the page says so)
                     if let Ok(added) = answer {
                         if panel.try_get_untracked() == Some(PasskeyPanel::None) {
-                            notice.set(Some(format!("Passkey “{added}” added. You can sign in with it now.")));
+                            added_notice(added);
                         }
                         ctx.refresh();
                     }
@@ -236,7 +234,7 @@ impl PasskeysSection {
                 match answer {
                     Ok(added) => {
                         panel.set(PasskeyPanel::None);
-                        notice.set(Some(format!("Passkey “{added}” added. You can sign in with it now.")));
+                        added_notice(added);
                         ctx.refresh();
                     }
                     Err(FlowError::Reverify) => ctx.reverify.ask(Callback::new(move |_| {

@@ -561,6 +561,39 @@ test('Recent security activity shows only this account\'s events, pages with Sho
   await expect(said).toHaveText('');
 });
 
+test('a chosen filter stays in the address: a reload, or the server\'s page alone, shows the same list; All activity takes it out', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Recent security activity');
+  const rows = section.getByRole('listitem');
+  const filter = section.getByLabel('Show');
+  const everything = await rows.count();
+  expect(everything).toBeGreaterThan(1);
+  await filter.selectOption({ label: 'Credential changes' });
+  await expect(rows).toHaveCount(1);
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '?activity=credentials');
+  // a reload keeps the list as it was chosen
+  await page.reload();
+  await waitForHydration(page);
+  await expect(filter).toHaveValue('credentials');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('Created the account');
+  // the server draws it filtered itself, before any script runs
+  const html = await (await page.request.get(`${SECURITY_PATH}?activity=credentials`)).text();
+  expect(html.match(/class="activity-row"/g)).toHaveLength(1);
+  expect(html).toContain('data-kind="account_created"');
+  // every kind again: the address says nothing of a filter
+  await filter.selectOption({ label: 'All activity' });
+  await expect(rows).toHaveCount(everything);
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '');
+  // a filter the list does not have shows every kind, and leaves the address
+  await gotoHydrated(page, `${SECURITY_PATH}?activity=nonsense`);
+  await expect(filter).toHaveValue('');
+  await expect(rows).toHaveCount(everything);
+  await expect(page).toHaveURL((url) => url.pathname === SECURITY_PATH && url.search === '');
+});
+
 for (const action of ['Download CSV', 'another filter'] as const) {
   test(`${action} after this session ended elsewhere goes to sign-in, saying so (no file of the sign-in page)`, async ({ page }) => {
     const downloads: string[] = [];

@@ -54,6 +54,7 @@ pub mod dom {
     pub fn go_to_instead(_path: &str) {}
     pub fn replace_address(_path: &str) {}
     pub fn forget_in_address(_names: &[&str]) {}
+    pub fn set_in_address(_name: &str, _value: Option<&str>) {}
 }
 
 pub mod webauthn {

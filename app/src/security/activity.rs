@@ -37,6 +37,9 @@ pub fn parse_filter(filter: &str) -> Result<Option<domain::kinds::ActivityFilter
         .ok_or(domain::DomainError::Invalid(domain::error::Invalid::ActivityFilter))
 }
 
+/// The query parameter of the page's address that names the activity list's filter.
+pub const FILTER_IN_ADDRESS: &str = "activity";
+
 /// The section: its filter, the first page (reloaded after every change on the page), and the
 /// older pages "Show more" added.
 #[derive(Clone, Copy)]
@@ -66,11 +69,20 @@ pub struct ActivitySection {
 impl ActivitySection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
-        let filter = RwSignal::new(String::new());
+        // The filter the address names (`?activity=sign_ins`, written there when one is chosen): a
+        // reload, Back to the page, or the address sent on shows the same list, as a security
+        // log's filter does. One the list does not have leaves the address, and the list shows
+        // every kind.
+        let named = leptos_router::hooks::use_query_map().with_untracked(|q| q.get(FILTER_IN_ADDRESS));
+        let known = named.clone().filter(|f| !f.is_empty() && ACTIVITY_FILTERS.iter().any(|(v, _)| v == f));
+        if named.is_some() && known.is_none() {
+            Effect::new(|_| crate::browser::dom::forget_in_address(&[FILTER_IN_ADDRESS]));
+        }
+        let filter = RwSignal::new(known.clone().unwrap_or_default());
         // Every kind's first page comes with the page's overview (read with it, at the page's load
         // and after each change); once another filter was chosen, coming back to every kind
         // fetches it afresh like any filter, so it is never older than what a filter shows.
-        let filtered = StoredValue::new(false);
+        let filtered = StoredValue::new(known.is_some());
         // ("Try again" after a filter's page failed: the same filter, asked again; `retrying` until
         // its answer comes, which disables Try again)
         let retry = RwSignal::new(0u32);
@@ -113,6 +125,7 @@ impl ActivitySection {
         let on_filter = Callback::new(move |f: String| {
             filtered.set_value(true);
             announce.set(true);
+            crate::browser::dom::set_in_address(FILTER_IN_ADDRESS, Some(&f));
             filter.set(f)
         });
         // the filter and cursor the last "Show more" asked with: its answer is added only while the

@@ -376,12 +376,31 @@ pub fn download(path: &str) {
 /// fragment, without loading anything (`replace_address`): what they said has been shown, and a
 /// reload must not say it again.
 pub fn forget_in_address(names: &[&str]) {
+    rewrite_query(|pairs| pairs.retain(|p| !names.contains(&p.split('=').next().unwrap_or(""))));
+}
+
+/// Puts `name=value` in the page's address (`None`, or an empty value: takes it out), keeping the
+/// other parameters and the fragment, without loading anything (`replace_address`): a reload, or
+/// the address sent to someone, shows the page as it is now. `value` is one of the page's own
+/// words (no escaping).
+pub fn set_in_address(name: &str, value: Option<&str>) {
+    rewrite_query(|pairs| {
+        pairs.retain(|p| p.split('=').next() != Some(name));
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            pairs.push(format!("{name}={v}"));
+        }
+    });
+}
+
+/// Rewrites the address's query parameters with `change`, when it changes them.
+fn rewrite_query(change: impl FnOnce(&mut Vec<String>)) {
     let Some(location) = web_sys::window().map(|w| w.location()) else { return };
     let (Ok(path), Ok(search), Ok(hash)) = (location.pathname(), location.search(), location.hash()) else { return };
-    let pairs: Vec<&str> = search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).collect();
-    let kept: Vec<&str> = pairs.iter().copied().filter(|p| !names.contains(&p.split('=').next().unwrap_or(""))).collect();
-    if kept.len() < pairs.len() {
-        let query = if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) };
+    let before: Vec<String> = search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).map(str::to_string).collect();
+    let mut pairs = before.clone();
+    change(&mut pairs);
+    if pairs != before {
+        let query = if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) };
         replace_address(&format!("{path}{query}{hash}"));
     }
 }

@@ -1767,6 +1767,11 @@ async fn a_disconnection_notice_names_the_providers_account(db: PgPool) {
     let (subject, text) = mails(&db, "grace@example.test", "security_notice").await.pop().unwrap();
     assert_eq!(subject, "Google was disconnected from your Gatehouse account");
     assert!(text.contains("Signing in with the Google account grace[@]example[.]test no longer works."), "{text}");
+    // and so does Recent security activity, when the card no longer shows it
+    let later = sign_in(&svc, "grace@example.test", &Password::new(PW), &home()).await.unwrap();
+    let page = activity::list(&svc, &me(&svc, &later.token).await, None, None).await.unwrap();
+    let said: Vec<&str> = page.events.iter().filter(|e| e.kind == EventKind::ProviderDisconnected).map(|e| e.sentence.as_str()).collect();
+    assert_eq!(said, ["Disconnected Google (grace@example.test)"]);
 }
 
 /// Notices not made here: connecting Google or GitHub finishes only with the provider's answer

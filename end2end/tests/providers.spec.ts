@@ -102,6 +102,11 @@ test('sign up with Google, set a password, disconnect Google, then sign in with 
   await confirm.getByRole('button', { name: 'Disconnect Google' }).click();
   await expect(connected.getByRole('status')).toHaveText('Google is disconnected. It can no longer sign in to your account.');
   await expect(connected.getByRole('button', { name: 'Connect Google' })).toBeVisible();
+  // the card no longer names that Google account; Recent security activity still does
+  await expect(connected).not.toContainText(email);
+  const activity = region(page, 'Recent security activity').locator('.activity-sentence');
+  await expect(activity.filter({ hasText: /^Disconnected Google/ })).toHaveText([`Disconnected Google (${email})`]);
+  await expect(activity.filter({ hasText: /^Connected Google/ })).toHaveText([`Connected Google (${email})`]);
 
   await signOut(page);
   await submitSignInForm(page, email, password);

@@ -205,8 +205,8 @@ async fn a_first_google_sign_in_creates_an_account_without_a_password_and_signs_
     let (res, body) = browser.get(&w.app, "/settings/security").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(body.contains("Connected accounts") && body.contains("Set password"), "{body}");
-    // its activity names the provider, as a Connect from the page does
-    assert!(body.contains("Connected Google") && !body.contains("Connected a sign-in provider"), "{body}");
+    // its activity names the provider and the account there, as a Connect from the page does
+    assert!(body.contains("Connected Google (grace@example.test)") && !body.contains("Connected a sign-in provider"), "{body}");
     assert_eq!(w.idp.token_requests(), 1);
 
     // the same identity again: the same account, marked used

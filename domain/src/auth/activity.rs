@@ -30,7 +30,7 @@ mod listing;
 mod words;
 pub use listing::{export, list, prune, Activity, ActivityPage};
 pub(crate) use listing::{list_since, page_of};
-pub use words::sentence;
+pub use words::{sentence, sentence_naming};
 use words::notice_words;
 
 /// The activity list shows this many days, and a network or country seen within them is familiar.

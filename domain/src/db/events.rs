@@ -20,7 +20,8 @@ pub struct NewEvent<'a> {
     /// What it was about, in words (a passkey's or a provider's name).
     pub detail: Option<&'a str>,
     /// A connected account's own name at its provider (its email, or a GitHub login): said in the
-    /// notice email, so the owner can tell a stranger's account from her own. Not stored.
+    /// notice email and stored (cut to 200 characters), so the owner can tell a stranger's account
+    /// from her own, in the email and in Recent security activity.
     pub identity: Option<&'a str>,
     /// A report of a sign-in ("This wasn't me", "No, secure my account") made the change: its
     /// notice email says so (it read like an attack of its own). Not stored.
@@ -40,6 +41,7 @@ impl<'a> NewEvent<'a> {
 /// An event's detail and where it came from, as the table stores them (cut to its lengths).
 pub(crate) struct Stored<'a> {
     pub(crate) detail: Option<&'a str>,
+    pub(crate) identity: Option<&'a str>,
     pub(crate) ip: Option<&'a str>,
     pub(crate) user_agent: Option<&'a str>,
     pub(crate) network: Option<String>,
@@ -51,6 +53,7 @@ impl<'a> Stored<'a> {
     pub(crate) fn of(event: &NewEvent<'a>, client: &'a ClientInfo) -> Self {
         Self {
             detail: event.detail.map(|d| truncate(d, 200)),
+            identity: event.identity.map(|i| truncate(i, 200)),
             ip: client.ip.as_deref(),
             user_agent: client.user_agent.as_deref().map(|ua| truncate(ua, 512)),
             network: network_of(client.ip.as_deref()),
@@ -78,8 +81,8 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &Clie
     let id = EventId::new();
     let c = Stored::of(event, client);
     sqlx::query!(
-        "INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO security_events (id, user_id, session_id, kind, method, detail, ip, user_agent, network, country, location, created_at, identity)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         id.0,
         event.user_id.0,
         event.session_id.map(|s| s.0),
@@ -92,6 +95,7 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &NewEvent<'_>, client: &Clie
         c.country,
         c.location,
         now,
+        c.identity,
     )
     .execute(db)
     .await?;
@@ -239,6 +243,9 @@ pub struct EventRow {
     pub kind: String,
     pub method: Option<String>,
     pub detail: Option<String>,
+    /// The connected account it was about (`NewEvent::identity`); none before 2026-12-08.
+    #[serde(default)]
+    pub identity: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub location: Option<String>,
@@ -260,7 +267,7 @@ pub async fn page(
     let (before_at, before_id) = before.unzip();
     sqlx::query_as!(
         EventRow,
-        r#"SELECT id, kind, method, detail, ip, user_agent, location, created_at
+        r#"SELECT id, kind, method, detail, identity, ip, user_agent, location, created_at
          FROM security_events
          WHERE user_id = $1 AND created_at >= $2
            AND ($3::text[] IS NULL OR kind = ANY($3))

@@ -89,7 +89,7 @@ pub async fn read(db: impl PgExecutor<'_>, user_id: UserId, viewer: SessionId, s
                             ORDER BY a.created_at DESC LIMIT 1) a
                   ) AS "prompt: Json<AlertRow>",
                   (SELECT coalesce(json_agg(e ORDER BY e.created_at DESC, e.id DESC), '[]')
-                     FROM (SELECT id, kind, method, detail, ip, user_agent, location, created_at
+                     FROM (SELECT id, kind, method, detail, identity, ip, user_agent, location, created_at
                              FROM security_events WHERE user_id = $1 AND created_at >= $6
                             ORDER BY created_at DESC, id DESC LIMIT $7) e
                   ) AS "events!: Json<Vec<EventRow>>"

@@ -5,7 +5,7 @@
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{device_text, sentence, shown, ACTIVITY_DAYS, EXPORT_LIMIT, PAGE_SIZE, SHOWN_TEXT_CHARS};
+use super::{device_text, sentence_naming, shown, ACTIVITY_DAYS, EXPORT_LIMIT, PAGE_SIZE, SHOWN_TEXT_CHARS};
 use crate::db;
 use crate::error::Invalid;
 use crate::kinds::{ActivityFilter, EventKind, SignInMethod};
@@ -59,7 +59,7 @@ fn activity(row: db::events::EventRow) -> Option<Activity> {
     Some(Activity {
         id: row.id,
         kind,
-        sentence: sentence(kind, method, row.detail.as_deref()),
+        sentence: sentence_naming(kind, method, row.detail.as_deref(), row.identity.as_deref()),
         at: row.created_at,
         device: device_text(row.user_agent.as_deref()),
         user_agent: row.user_agent,

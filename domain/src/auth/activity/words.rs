@@ -80,6 +80,17 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
     }
 }
 
+/// [`sentence`], naming the connected account a connection or disconnection was about when the
+/// event has it (`identity`, since 2026-12-08): "Connected GitHub (@octocat)". Whole, as the notice
+/// email names it (a login and its address), so two accounts never read alike.
+pub fn sentence_naming(kind: EventKind, method: Option<SignInMethod>, detail: Option<&str>, identity: Option<&str>) -> String {
+    let said = sentence(kind, method, detail);
+    match identity.filter(|i| !i.trim().is_empty()) {
+        Some(i) if detail.is_some() && matches!(kind, EventKind::ProviderConnected | EventKind::ProviderDisconnected) => format!("{said} ({})", shown(i, 160)),
+        _ => said,
+    }
+}
+
 /// The notice email's headline (also its subject) and sentence, for a kind that sends one.
 pub(super) fn notice_words(kind: EventKind, detail: Option<&str>, identity: Option<&str>, site: &str) -> Option<(String, String)> {
     use EventKind::*;
@@ -186,6 +197,21 @@ mod tests {
         // (a device or place is never cut to lose what ended)
         let long = format!("{} near {}, from the email; it had already ended", "d".repeat(60), "p".repeat(40));
         assert!(said(&long).ends_with("from the email): it had already ended"), "{}", said(&long));
+    }
+
+    /// A connection names the account it connected, and a disconnection the one it removed; an
+    /// event recorded before it was kept, or another kind, keeps its words.
+    #[test]
+    fn a_connected_accounts_entry_names_the_account() {
+        let who = "@grace-hopper-1906 (grace@computing-history.example.org)";
+        assert_eq!(
+            sentence_naming(EventKind::ProviderConnected, None, Some("GitHub"), Some(who)),
+            "Connected GitHub (@grace-hopper-1906 (grace@computing-history.example.org))"
+        );
+        assert_eq!(sentence_naming(EventKind::ProviderDisconnected, None, Some("Google"), Some("kim@acme.test")), "Disconnected Google (kim@acme.test)");
+        assert_eq!(sentence_naming(EventKind::ProviderConnected, None, Some("GitHub"), None), "Connected GitHub");
+        assert_eq!(sentence_naming(EventKind::ProviderConnected, None, Some("GitHub"), Some("  ")), "Connected GitHub");
+        assert_eq!(sentence_naming(EventKind::SignedOut, None, None, Some("kim@acme.test")), "Signed out");
     }
 
     /// A GitHub login with a long address is named whole, not cut inside the address.

@@ -197,13 +197,16 @@ pub(super) fn activity_mixed() -> Vec<crate::model::ActivityView> {
     ]
 }
 
-/// Long device names and unknown locations.
+/// Long device names and connected-account names, and unknown locations.
 pub(super) fn activity_unusual() -> Vec<crate::model::ActivityView> {
     vec![
         activity("u1", "signed_in", "Signed in with Google and an authenticator app", ("1 minute ago", "2026-11-23 11:59 UTC"),
             "SuperLongBrowserNameThatNeverEndsAndKeepsGoing 1234567890 on SomeVeryLongOperatingSystemNa…", "Unknown", "2001:db8:85a3:8d3:1319:8a2e:370:7348"),
         activity("u2", "passkey_removed", "Removed a passkey (My extremely long passkey name that somebody typed on a…)", ("4 days ago", "2026-11-19 13:00 UTC"),
             "Unknown browser on Unknown OS", "Unknown", "unknown"),
+        // (a GitHub login with a long address, named whole)
+        activity("u3", "provider_connected", "Connected GitHub (@grace-hopper-1906 (grace.brewster.hopper.1906@computing-history.example.org))",
+            ("6 days ago", "2026-11-17 09:30 UTC"), "Firefox 140 on Windows 10", "Berlin, Land Berlin, Germany", "203.0.113.9"),
     ]
 }
 

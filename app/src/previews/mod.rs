@@ -217,8 +217,8 @@ pub fn PreviewsPage() -> impl IntoView {
                 <State slug="activity-mixed" caption="A page of mixed events, more to load" view=ViewFn::from(move || view! {
                     <ActivityCard events=activity_mixed() has_more=true filter=String::new() pending=false on_filter=noop_text on_more=noop/>
                 })/>
-                <State slug="activity-unusual" caption="Long device names, unknown locations" view=ViewFn::from(move || view! {
-                    <ActivityCard events=activity_unusual() has_more=false filter="sign_ins".to_string() pending=false on_filter=noop_text on_more=noop/>
+                <State slug="activity-unusual" caption="Long device and account names, unknown locations" view=ViewFn::from(move || view! {
+                    <ActivityCard events=activity_unusual() has_more=false filter=String::new() pending=false on_filter=noop_text on_more=noop/>
                 })/>
                 <State slug="activity-failed" caption="A filter's page could not be fetched" view=ViewFn::from(move || view! {
                     <ActivityCard events=Vec::new() has_more=false filter="credentials".to_string() pending=false

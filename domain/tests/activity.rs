@@ -1584,6 +1584,9 @@ async fn secured_after_a_google_sign_in(db: &PgPool, reconnected: bool) -> (Vec<
 #[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_report_disconnects_the_provider_a_sign_in_got_in_with(db: PgPool) {
     assert_eq!(secured_after_a_google_sign_in(&db, false).await, (vec![alerts::TakenBack::Provider(Provider::Google)], 0));
+    // Recent security activity names the Google account that no longer signs in
+    let said: Vec<String> = sqlx::query_scalar("SELECT identity FROM security_events WHERE kind = 'provider_disconnected'").fetch_all(&db).await.unwrap();
+    assert_eq!(said, ["ada.lovelace@gmail.com"]);
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -295,6 +295,9 @@ pub struct TakenBackRow {
     pub kind: String,
     /// The passkey's name, or the provider (`Provider::as_str`).
     pub detail: Option<String>,
+    /// A connected account's login and email at its provider (`providers::shown_as` names it).
+    pub login: Option<String>,
+    pub email: Option<String>,
     pub added_at: OffsetDateTime,
     /// A reported sign-in signed in with it (the owner's own passkey or connected account, which
     /// whoever signed in can use); `false`: one of the covered sessions added it.
@@ -369,17 +372,18 @@ pub async fn take_back_added(
                    -- (the connection that sign-in used: one made since, after the owner secured
                    -- that account and connected it again, stays)
                    OR EXISTS (SELECT 1 FROM ways_in w WHERE w.method = connected_accounts.provider AND connected_accounts.connected_at <= w.created_at))
-               RETURNING provider, connected_at, added_by_session IN (SELECT id FROM since) IS NOT TRUE AS used
+               RETURNING provider, login, email, connected_at, added_by_session IN (SELECT id FROM since) IS NOT TRUE AS used
            ), authenticator_gone AS (
                DELETE FROM totp_credentials WHERE user_id = $1 AND added_by_session IN (SELECT id FROM since)
                RETURNING enabled_at
            ), codes_gone AS (
                DELETE FROM backup_codes WHERE user_id = $1 AND EXISTS (SELECT 1 FROM authenticator_gone)
            )
-           SELECT 'passkey' AS "kind!", name AS "detail?", created_at AS "added_at!", used AS "used!" FROM passkeys_gone
-           UNION ALL SELECT 'provider', provider, connected_at, used FROM links_gone
-           UNION ALL SELECT 'authenticator', NULL, enabled_at, false FROM authenticator_gone
-           ORDER BY 3, 1, 2"#,
+           SELECT 'passkey' AS "kind!", name AS "detail?", NULL::text AS "login?", NULL::text AS "email?", created_at AS "added_at!", used AS "used!"
+             FROM passkeys_gone
+           UNION ALL SELECT 'provider', provider, login, email, connected_at, used FROM links_gone
+           UNION ALL SELECT 'authenticator', NULL, NULL, NULL, enabled_at, false FROM authenticator_gone
+           ORDER BY 5, 1, 2"#,
         user_id.0,
         since,
         keep.map(|k| k.0),

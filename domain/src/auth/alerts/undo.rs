@@ -77,7 +77,10 @@ pub(super) async fn take_back(
             TakenBack::Provider(p) => (EventKind::ProviderDisconnected, Some(p.name())),
             TakenBack::Authenticator => (EventKind::TotpDisabled, None),
         };
-        let event = NewEvent { detail, by_report: true, ..NewEvent::new(user_id, keep, kind) };
+        // (the account at the provider, named as a disconnection from the page names it: whoever
+        // signed in may have connected their own)
+        let identity = crate::auth::providers::shown_as(row.login.as_deref(), row.email.as_deref());
+        let event = NewEvent { detail, identity: identity.as_deref(), by_report: true, ..NewEvent::new(user_id, keep, kind) };
         crate::auth::activity::record(&mut *tx, svc, event, client, now).await?;
         if used { ways_in.push(item) } else { taken_back.push(item) }
     }

@@ -105,6 +105,37 @@ async fn pages_carry_security_headers_and_a_nonce_csp(db: PgPool) {
     assert_ne!(res2.headers()[header::CONTENT_SECURITY_POLICY], res.headers()[header::CONTENT_SECURITY_POLICY]);
 }
 
+/// The pages an emailed link opens keep its token out of every Referer; their address with a slash
+/// at its end (which drew the same working form, answered 404 and without `no-referrer`) goes to
+/// theirs, token kept, and a slashed path never leads off the site.
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn link_pages_send_no_referrer_and_their_slashed_addresses_go_to_them(db: PgPool) {
+    let app = app(db.clone());
+    for page in ["/sign-up/finish", "/reset-password", "/this-wasnt-me"] {
+        // (a page saying the link is not right: it is still the page, and still its address)
+        let (res, body) = send(&app, get(&format!("{page}?token=abc"), None)).await;
+        assert!(body.contains("<!DOCTYPE html>"), "{page}: {body}");
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer", "{page}");
+        let (res, _) = send(&app, get(&format!("{page}/?token=abc"), None)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{page}/");
+        assert_eq!(res.headers()[header::LOCATION], format!("{page}?token=abc").as_str());
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer", "{page}/");
+    }
+    let (res, _) = send(&app, get("/sign-in", None)).await;
+    assert_eq!(res.headers()["referrer-policy"], "strict-origin-when-cross-origin");
+    let (res, _) = send(&app, get("/sign-in/", None)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+    for off_site in ["//evil.example/", "//evil.example//?x=1", "///evil.example/"] {
+        let (res, _) = send(&app, get(off_site, None)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{off_site}");
+        assert_eq!(res.headers()[header::LOCATION], app::nav::HOME, "{off_site}");
+    }
+    // the server functions' addresses are not pages: answered as they are
+    let (res, body) = send(&app, get("/api/session/", None)).await;
+    assert_eq!((res.status(), body.as_str()), (StatusCode::NOT_FOUND, "\"NotFound\""));
+}
+
 /// The nonce a page's CSP allows, and every `nonce="…"` its HTML carries.
 fn csp_and_script_nonces(res: &Response<Body>, body: &str) -> (String, Vec<String>) {
     let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();

@@ -50,7 +50,8 @@ pub async fn security_headers(State(state): State<AppState>, mut req: Request, n
     // (the email previews, framed by /previews, set SAMEORIGIN themselves)
     h.entry("x-frame-options").or_insert(HeaderValue::from_static("DENY"));
     // the pages emailed links open carry their token in the URL: it is never sent on as a Referer
-    let policy = if matches!(path.as_str(), "/sign-up/finish" | "/reset-password" | "/this-wasnt-me") { "no-referrer" } else { "strict-origin-when-cross-origin" };
+    // (nor from their address with a slash at its end, which `session` sends on to theirs)
+    let policy = if is_link_page(&path) { "no-referrer" } else { "strict-origin-when-cross-origin" };
     h.insert("referrer-policy", HeaderValue::from_static(policy));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
@@ -124,6 +125,33 @@ fn without_foreign_action_error(req: &Request) -> Option<String> {
     Some(app::nav::safe_return_to(Some(&to)))
 }
 
+/// The pages an emailed link opens, with its token in their address.
+fn is_link_page(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "/sign-up/finish" | "/reset-password" | "/this-wasnt-me")
+}
+
+/// A page's address with a slash at its end (`/reset-password/?token=…`): the address without
+/// it, query kept, to send the browser to. The router draws the same page for both, but only the
+/// exact address is a page: the other answered 404 around a working form. (A path that would then
+/// read as another host, `//host/`, goes home instead.)
+fn without_trailing_slash(req: &Request) -> Option<String> {
+    let path = req.uri().path();
+    if !matches!(*req.method(), Method::GET | Method::HEAD) || path == "/" || !path.ends_with('/') || path.starts_with("/api/") {
+        return None;
+    }
+    let trimmed = match path.trim_end_matches('/') {
+        "" => "/",
+        // (Settings has one page: straight there, as from `/settings`)
+        "/settings" => app::nav::HOME,
+        p => p,
+    };
+    let to = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    Some(app::nav::safe_return_to(Some(&to)))
+}
+
 /// Pages only signed-in people may see.
 fn is_protected(path: &str) -> bool {
     path == "/settings" || path.starts_with("/settings/")
@@ -146,7 +174,7 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     if (path == "/previews" || path.starts_with("/previews/")) && !state.config.previews.enabled {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    if let Some(clean) = without_foreign_action_error(&req) {
+    if let Some(clean) = without_trailing_slash(&req).or_else(|| without_foreign_action_error(&req)) {
         return redirect(&clean);
     }
     let token = session_cookie(&req);

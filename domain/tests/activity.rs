@@ -1587,6 +1587,10 @@ async fn a_report_disconnects_the_provider_a_sign_in_got_in_with(db: PgPool) {
     // Recent security activity names the Google account that no longer signs in
     let said: Vec<String> = sqlx::query_scalar("SELECT identity FROM security_events WHERE kind = 'provider_disconnected'").fetch_all(&db).await.unwrap();
     assert_eq!(said, ["ada.lovelace@gmail.com"]);
+    // and so does its notice email
+    let (subject, text) = mails(&db, ADA, "security_notice").await.pop().unwrap();
+    assert_eq!(subject, "Google was disconnected from your Gatehouse account");
+    assert!(text.contains("Signing in with the Google account ada[.]lovelace[@]gmail[.]com no longer works."), "{text}");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]

@@ -126,7 +126,18 @@ async fn link_pages_send_no_referrer_and_their_slashed_addresses_go_to_them(db: 
     let (res, _) = send(&app, get("/sign-in/", None)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], "/sign-in");
-    for off_site in ["//evil.example/", "//evil.example//?x=1", "///evil.example/"] {
+    // the same for HEAD; a query is kept as it was sent (a provider's callback's too)
+    let head = Request::builder().method("HEAD").uri("/reset-password/?token=abc").body(Body::empty()).unwrap();
+    let (res, _) = send(&app, head).await;
+    assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/reset-password?token=abc"));
+    let (res, _) = send(&app, get("/auth/google/callback/?code=c%2B1&state=s", None)).await;
+    assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/auth/google/callback?code=c%2B1&state=s"));
+    let (res, _) = send(&app, get("/settings/?x=1", None)).await;
+    assert_eq!((res.status(), res.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/settings/security?x=1"));
+    // (a built file's address is not a page: answered as it is)
+    let (res, _) = send(&app, get("/pkg/nothing/", None)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    for off_site in ["//evil.example/", "//evil.example//?x=1", "///evil.example/", "/%2F%2Fevil.example/", "/%2fevil.example/", "/%5Cevil.example/"] {
         let (res, _) = send(&app, get(off_site, None)).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{off_site}");
         assert_eq!(res.headers()[header::LOCATION], app::nav::HOME, "{off_site}");

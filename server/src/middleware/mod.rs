@@ -200,8 +200,8 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     // (HEAD is a GET without the body: the same rules, or it reached what they keep from GET)
     let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
-    // Settings has one page: its own address goes there
-    if is_get && (path == "/settings" || path == "/settings/") {
+    // Settings has one page: its own address goes there (`/settings/` did already, above)
+    if is_get && path == "/settings" {
         return redirect(app::nav::HOME);
     }
     if is_get && !signed_in && (is_protected(&path) || path == "/") {

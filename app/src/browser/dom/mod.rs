@@ -376,7 +376,13 @@ pub fn download(path: &str) {
 /// fragment, without loading anything (`replace_address`): what they said has been shown, and a
 /// reload must not say it again.
 pub fn forget_in_address(names: &[&str]) {
-    rewrite_query(|pairs| pairs.retain(|p| !names.contains(&p.split('=').next().unwrap_or(""))));
+    rewrite_query(|pairs| pairs.retain(|p| !names.contains(&name_of(p).as_str())));
+}
+
+/// A query pair's name as the router reads it (percent-decoded: `%61ctivity` is `activity`).
+fn name_of(pair: &str) -> String {
+    let raw = pair.split('=').next().unwrap_or("").replace('+', " ");
+    js_sys::decode_uri_component(&raw).ok().and_then(|n| n.as_string()).unwrap_or(raw)
 }
 
 /// Puts `name=value` in the page's address (`None`, or an empty value: takes it out), keeping the
@@ -385,7 +391,7 @@ pub fn forget_in_address(names: &[&str]) {
 /// words (no escaping).
 pub fn set_in_address(name: &str, value: Option<&str>) {
     rewrite_query(|pairs| {
-        pairs.retain(|p| p.split('=').next() != Some(name));
+        pairs.retain(|p| name_of(p) != name);
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             pairs.push(format!("{name}={v}"));
         }

@@ -81,8 +81,8 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
 }
 
 /// [`sentence`], naming the connected account a connection or disconnection was about when the
-/// event has it (`identity`, since 2026-12-08): "Connected GitHub (@octocat)". Whole, as the notice
-/// email names it (a login and its address), so two accounts never read alike.
+/// event has it (`identity`, since 2026-12-08): "Connected GitHub (@octocat)". As long as the notice
+/// email names it (160 characters: a login and its address, whole in any real case).
 pub fn sentence_naming(kind: EventKind, method: Option<SignInMethod>, detail: Option<&str>, identity: Option<&str>) -> String {
     let said = sentence(kind, method, detail);
     match identity.filter(|i| !i.trim().is_empty()) {

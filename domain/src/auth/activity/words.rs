@@ -80,13 +80,17 @@ pub fn sentence(kind: EventKind, method: Option<SignInMethod>, detail: Option<&s
     }
 }
 
+/// How much of a connected account's name (`identity`) the activity list and the notice email
+/// show: long enough for a GitHub login and its email, "@login (address)", whole in any real case.
+const IDENTITY_SHOWN_CHARS: usize = 160;
+
 /// [`sentence`], naming the connected account a connection or disconnection was about when the
-/// event has it (`identity`, since 2026-12-08): "Connected GitHub (@octocat)". As long as the notice
-/// email names it (160 characters: a login and its address, whole in any real case).
+/// event has it (`identity`, since 2026-12-08): "Connected GitHub (@octocat)", as the notice email
+/// names it.
 pub fn sentence_naming(kind: EventKind, method: Option<SignInMethod>, detail: Option<&str>, identity: Option<&str>) -> String {
     let said = sentence(kind, method, detail);
     match identity.filter(|i| !i.trim().is_empty()) {
-        Some(i) if detail.is_some() && matches!(kind, EventKind::ProviderConnected | EventKind::ProviderDisconnected) => format!("{said} ({})", shown(i, 160)),
+        Some(i) if detail.is_some() && matches!(kind, EventKind::ProviderConnected | EventKind::ProviderDisconnected) => format!("{said} ({})", shown(i, IDENTITY_SHOWN_CHARS)),
         _ => said,
     }
 }
@@ -96,9 +100,8 @@ pub(super) fn notice_words(kind: EventKind, detail: Option<&str>, identity: Opti
     use EventKind::*;
     // (a passkey's name is whoever added it's to choose: nothing in it becomes a link)
     let detail = detail.map(|d| crate::email::defang_links(&shown(d, policy::names::PASSKEY_NAME_MAX)));
-    // (nor the intruder's own Google address or GitHub login: "reset-help@evil.example"; long
-    // enough for a GitHub login and its email, "@login (address)", whole)
-    let identity = identity.map(|i| crate::email::defang_links(&shown(i, 160)));
+    // (nor the intruder's own Google address or GitHub login: "reset-help@evil.example")
+    let identity = identity.map(|i| crate::email::defang_links(&shown(i, IDENTITY_SHOWN_CHARS)));
     let passkey = detail.as_deref().map(|d| format!("The passkey “{d}”")).unwrap_or_else(|| "A passkey".into());
     let provider = detail.clone().unwrap_or_else(|| "A sign-in provider".into());
     Some(match kind {

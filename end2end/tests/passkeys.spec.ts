@@ -505,7 +505,7 @@ test('user verification failing refuses the sign-in; a cancelled prompt gets a c
   await page.keyboard.press('Enter');
   await expect(page.getByRole('status')).toHaveText('Passkey sign-in was cancelled.');
   await expect(page.getByRole('alert')).toHaveCount(0);
-  // the keyboard is still on the button (it was disabled while it waited), not on the page
+  // the keyboard is still on the button (aria-disabled while it waited, never disabled), not on the page
   await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeFocused();
   // the password still works
   await submitSignInForm(page, account.email, account.password);

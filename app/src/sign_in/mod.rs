@@ -99,14 +99,15 @@ pub fn PasskeySignIn(
     on_click: Callback<()>,
 ) -> impl IntoView {
     // A passkey sign-in that ended without one (cancelled, refused) leaves the keyboard on its
-    // button, to try again or go on from there: disabled while it waited, the button had dropped
-    // the focus to the page.
+    // button, to try again or go on from there. The button is not `disabled` while the device is
+    // asked (a disabled button drops the keyboard's focus to the page, and a screen reader's
+    // with it); it is `aria-disabled` and ignores a click meanwhile. Focus is put back all the
+    // same, for a prompt the browser drew over the page, which may have taken it.
     let button_id = crate::components::scoped_id("passkey-sign-in");
     if use_context::<crate::components::PreviewScope>().is_none() {
         let button_id = button_id.clone();
         Effect::new(move |_| {
             if error.get().is_some() || notice.get().is_some() {
-                // (once the button is enabled again, in the same update)
                 let id = button_id.clone();
                 request_animation_frame(move || dom::focus(&id));
             }
@@ -119,8 +120,8 @@ pub fn PasskeySignIn(
             {move || notice.get().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
             {move || if supported.get() {
                 view! {
-                    <button type="button" id=button_id.clone() class="btn btn-secondary btn-block" disabled=move || pending.get()
-                        on:click=move |_| on_click.run(())>
+                    <button type="button" id=button_id.clone() class="btn btn-secondary btn-block" aria-disabled=move || pending.get().then_some("true")
+                        on:click=move |_| if !pending.get_untracked() { on_click.run(()) }>
                         {move || if pending.get() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
                     </button>
                 }.into_any()

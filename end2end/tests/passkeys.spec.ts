@@ -363,6 +363,39 @@ test('removing a passkey from another browser signs out the session that signed 
   await context.close();
 });
 
+test('a page opened before someone signed in with a passkey still signs that session out when it removes the passkey', async ({ page, browser }) => {
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await addAuthenticator(page, true);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'Phone');
+  await expect(passkeys(page).getByRole('status')).toContainText('“Phone” added');
+  await signOut(page);
+
+  // the owner's page, loaded while no session had signed in with the passkey: nothing to ask
+  const context = await browser.newContext({ baseURL: BASE_URL });
+  const desk = await context.newPage();
+  const deskErrors = trackPageErrors(desk);
+  await signInViaApi(desk, account.email, account.password);
+  await gotoHydrated(desk, SECURITY_PATH);
+
+  // then someone signs in with it
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expectSecurityPage(page);
+
+  // removed from the page as it was: the new session ends with it
+  await passkeys(desk).getByRole('button', { name: 'Remove Phone' }).click();
+  await expect(passkeys(desk).getByRole('checkbox')).toHaveCount(0);
+  await passkeys(desk).getByRole('button', { name: 'Remove this passkey' }).click();
+  await expect(passkeys(desk).getByRole('status')).toHaveText(
+    'Passkey removed. It can no longer sign in to your account, and the session that signed in with it is signed out.',
+  );
+  expect(await signedInAs(page)).toBeNull();
+  expect(deskErrors).toEqual([]);
+  await context.close();
+});
+
 test('a name over 64 characters is refused at its field before the device makes a passkey', async ({ page }) => {
   await withoutAutofill(page);
   const account = newAccount();

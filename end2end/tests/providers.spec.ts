@@ -250,6 +250,34 @@ test('disconnecting Google from another browser signs out the session that signe
   await context.close();
 });
 
+test('a page opened before someone signed in with Google still signs that session out when it disconnects Google', async ({ page, browser }) => {
+  const { email, password } = await googleAccountWithPassword(page);
+  await signOut(page);
+
+  // the owner's page, loaded while no other session had signed in with Google: nothing to ask
+  const { context, desk, deskErrors } = await anotherBrowser(browser, email, password);
+  await expect(region(desk, 'Sessions').getByRole('listitem')).toHaveCount(1);
+
+  // then someone signs in with that Google account
+  await gotoHydrated(page, '/sign-in');
+  await continueWith(page, 'Google', email);
+  await expectSecurityPage(page);
+
+  // the owner disconnects Google from the page as it was: the new session ends with it
+  const connected = region(desk, 'Connected accounts');
+  await connected.getByRole('button', { name: 'Disconnect Google' }).click();
+  const confirm = connected.getByRole('group', { name: 'Disconnect Google?' });
+  await expect(confirm.getByRole('checkbox')).toHaveCount(0);
+  await confirm.getByRole('button', { name: 'Disconnect Google' }).click();
+  await expect(connected.getByRole('status')).toHaveText(
+    'Google is disconnected. It can no longer sign in to your account, and the session that signed in with it is signed out.',
+  );
+  await page.reload();
+  await expectPathname(page, '/sign-in');
+  expect(deskErrors).toEqual([]);
+  await context.close();
+});
+
 test('disconnecting Google with the box unticked leaves the session that signed in with it signed in', async ({ page, browser }) => {
   const { email, password } = await googleAccountWithPassword(page);
 

@@ -101,7 +101,7 @@ pub async fn callback(
             };
             let page = outcome_page(intent, from_sign_up, kind, outcome, session.is_some());
             // a sign-in tried again from that page still goes where it was going
-            let page = if intent == FlowIntent::SignIn { format!("{page}{}", and_return_to()) } else { page };
+            let page = if intent == FlowIntent::SignIn && session.is_none() { format!("{page}{}", and_return_to()) } else { page };
             redirect(&page, &[])
         }
     }
@@ -110,11 +110,13 @@ pub async fn callback(
 /// The page that says how a flow ended: sign-in for sign-ins (sign-up for one begun there: the page
 /// the person was on), and for a connection or a re-verification that came back to a browser no
 /// longer signed in (which Security & Access would only send on to sign-in, the sentence lost on the
-/// way); Security & Access otherwise.
+/// way); Security & Access otherwise, a sign-in's too when the browser signed in meanwhile (in
+/// another tab: the sign-in and sign-up pages send a signed-in browser on, and the sentence was
+/// lost on the way).
 pub(crate) fn outcome_page(intent: FlowIntent, from_sign_up: bool, kind: ProviderKind, outcome: ProviderOutcome, signed_in: bool) -> String {
     let query = format!("provider={}&provider_outcome={}", kind.slug(), outcome.code());
     match intent {
-        FlowIntent::Connect if signed_in => format!("{SECURITY}?{query}#connected-accounts"),
+        FlowIntent::Connect | FlowIntent::SignIn if signed_in => format!("{SECURITY}?{query}#connected-accounts"),
         // (said at the top of the page, where "You confirmed it's you" is: the change that asked
         // may be in any section, and Connected accounts had nothing to do with it)
         FlowIntent::Reverify if signed_in => format!("{SECURITY}?{query}&{}=1", app::sign_in::providers::REVERIFYING),

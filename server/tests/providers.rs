@@ -85,9 +85,10 @@ async fn get(app: &Router, path: &str, cookie: Option<&str>) -> (Response<Body>,
     send(app, b.body(Body::empty()).unwrap()).await
 }
 
-/// A browser: its cookies, kept across requests.
+/// A browser: its cookies, kept across requests, and how many seconds each has left (its Max-Age,
+/// counted from when it was set: see [`Browser::later`]).
 #[derive(Default, Clone)]
-struct Browser(Vec<String>);
+struct Browser(Vec<String>, std::collections::HashMap<String, i64>);
 
 impl Browser {
     fn header(&self) -> Option<String> {
@@ -101,7 +102,19 @@ impl Browser {
             if !c.contains("Max-Age=0") {
                 self.0.push(pair.to_string());
             }
+            let max_age = c.split("; ").find_map(|a| a.strip_prefix("Max-Age=")).and_then(|a| a.parse().ok());
+            match max_age {
+                Some(left) => self.1.insert(name.to_string(), left),
+                None => self.1.remove(name),
+            };
         }
+    }
+    /// `seconds` later: the cookies whose Max-Age ran out meanwhile are gone, as a browser drops them.
+    fn later(&mut self, seconds: i64) {
+        self.1.values_mut().for_each(|left| *left -= seconds);
+        let gone: Vec<String> = self.1.iter().filter(|(_, left)| **left <= 0).map(|(name, _)| name.clone()).collect();
+        self.0.retain(|c| !gone.iter().any(|name| c.split('=').next() == Some(name.as_str())));
+        self.1.retain(|_, left| *left > 0);
     }
     async fn post(&mut self, app: &Router, path: &str, form: &[(&str, &str)]) -> (Response<Body>, String) {
         let (res, body) = post_form(app, path, form, self.header().as_deref()).await;
@@ -340,9 +353,36 @@ async fn an_expired_attempt_and_a_cancelled_one_land_on_sign_in_with_a_sentence(
 
     let url = start(&w, &mut browser, "GitHub").await;
     sqlx::query("UPDATE provider_flows SET expires_at = now() - interval '1 second'").execute(&w.db).await.unwrap();
+    // (the browser, too, is 10 minutes and a second on: it still holds the flow's cookie)
+    browser.later(10 * 60 + 1);
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
     assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=expired");
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn a_provider_sign_in_that_ends_badly_in_a_browser_signed_in_meanwhile_is_said_on_security_and_access(db: PgPool) {
+    let w = world(db).await;
+    let owner = password_account(&w, "owner@example.test").await;
+    let session: Vec<String> = owner.0.iter().filter(|c| c.starts_with("__Host-gatehouse-session=")).cloned().collect();
+    assert_eq!(session.len(), 1);
+    // "Continue with GitHub" while signed out, asked to return somewhere …
+    let mut browser = owner.clone();
+    browser.0.retain(|c| !c.starts_with("__Host-gatehouse-session="));
+    let url = start_returning_to(&w, &mut browser, "GitHub", "/settings/security/activity.csv").await;
+    // … then a password sign-in in another tab of the same browser, and Cancel at GitHub
+    browser.0.extend(session);
+    let res = browser.come_back(&w.app, &w.idp.deny(&url)).await;
+    // (the sign-in page would send this browser on to where it was going, and the sentence with it)
+    assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=cancelled#connected-accounts");
+    let (res, body) = browser.get(&w.app, "/settings/security?provider=github&provider_outcome=cancelled").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body.contains("You cancelled at GitHub. Nothing was changed."), "{body}");
+    // signed out, the same return lands on the sign-in page, still going where it was asked to
+    let mut other = Browser::default();
+    let url = start_returning_to(&w, &mut other, "GitHub", "/settings/security/activity.csv").await;
+    let res = other.come_back(&w.app, &w.idp.deny(&url)).await;
+    assert_eq!(location(&res), "/sign-in?provider=github&provider_outcome=cancelled&return_to=%2Fsettings%2Fsecurity%2Factivity%2Ecsv");
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
@@ -362,6 +402,7 @@ async fn one_begun_on_the_sign_up_page_that_ends_badly_lands_back_on_sign_up_wit
     // past its end, so the return is told it came late, on the page it began from)
     sqlx::query("UPDATE provider_flows SET expires_at = now() - interval '20 minutes'").execute(&w.db).await.unwrap();
     domain::auth::sessions::clean_up(&w.svc).await.unwrap();
+    browser.later(30 * 60);
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &Person::new("late@example.test"), Tweak::None)).await;
     assert_eq!(location(&res), "/sign-up?provider=google&provider_outcome=expired");
     assert_eq!(count(&w.db, "SELECT count(*) FROM users").await, 0);
@@ -855,7 +896,7 @@ async fn a_provider_sign_in_from_a_browser_trusted_before_the_app_counts_on_the_
         .await
         .unwrap();
     // the same browser later, its session over: only its device cookie is left
-    let mut hers = Browser(first.0.iter().filter(|c| c.starts_with("__Host-gatehouse-device=")).cloned().collect());
+    let mut hers = Browser(first.0.iter().filter(|c| c.starts_with("__Host-gatehouse-device=")).cloned().collect(), first.1.clone());
     assert_eq!(hers.0.len(), 1, "it holds the account's entry");
     let res = sign_in_as(&w, &mut hers, "GitHub", &gh, Tweak::None).await;
     assert_eq!(location(&res), "/sign-in?second_step=1");
@@ -948,6 +989,25 @@ async fn without_auth_time_google_re_verifies_only_when_configured_to(db: PgPool
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
+async fn the_page_believes_a_confirmation_with_a_provider_from_its_address_only_when_one_was_made(db: PgPool) {
+    let w = world(db).await;
+    // signed in with a password minutes ago, GitHub connected: a link that says "confirmed with
+    // GitHub" is not believed, though the window is open
+    let mut owner = password_account(&w, "owner@example.test").await;
+    let res = connect(&w, &mut owner, "GitHub", &Person::new("owner@example.test"), Tweak::None).await;
+    assert_eq!(location(&res), "/settings/security?provider=github&provider_outcome=connected#connected-accounts");
+    sqlx::query("UPDATE sessions SET verified_at = now() - interval '3 minutes'").execute(&w.db).await.unwrap();
+    let (res, page) = owner.get(&w.app, "/settings/security?reverified=github").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(page.contains("Verified for"), "the window is open: {page}");
+    assert!(!page.contains("with GitHub. Make your change again"), "{page}");
+    // nor, just after a sign-in, one naming a provider the account does not have
+    sqlx::query("UPDATE sessions SET verified_at = now()").execute(&w.db).await.unwrap();
+    let (_, page) = owner.get(&w.app, "/settings/security?reverified=google").await;
+    assert!(!page.contains("with Google. Make your change again"), "{page}");
+}
+
+#[sqlx::test(migrator = "domain::MIGRATOR")]
 async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     let w = world(db).await;
     let grace = Person::new("grace@example.test");
@@ -985,6 +1045,12 @@ async fn a_provider_only_account_re_verifies_with_its_provider(db: PgPool) {
     let res = browser.come_back(&w.app, &w.idp.approve(&url, &grace, Tweak::None)).await;
     assert_eq!(location(&res), "/settings/security?reverified=google", "the page says so");
     assert_ne!(browser.header().unwrap(), before, "re-verifying gives the session a new token");
+    let (_, page) = browser.get(&w.app, "/settings/security?reverified=google").await;
+    assert!(page.contains("You confirmed it&#x27;s you with Google. Make your change again.") || page.contains("You confirmed it's you with Google. Make your change again."), "{page}");
+    // a provider the account has not connected is not believed from the address
+    let (_, page) = browser.get(&w.app, "/settings/security?reverified=github").await;
+    assert!(page.contains("Verified for"), "the window is open: {page}");
+    assert!(!page.contains("with GitHub. Make your change again"), "{page}");
     // ("Last used to sign in" still says the sign-in: confirming it's you is not one)
     assert_eq!(sqlx::query_scalar::<_, String>(last_sign_in).fetch_one(&w.db).await.unwrap(), signed_in_at);
     let (res, body) = browser.post(&w.app, "/api/security/connected-accounts/connect", &[("provider", "GitHub")]).await;

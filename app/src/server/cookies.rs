@@ -62,12 +62,17 @@ pub const PASSKEY: CookieSpec = CookieSpec {
 };
 
 /// Binds sign-ins, connections and re-verifications through Google or GitHub to this browser, as
-/// long as a flow lasts. Lax: the provider sends the browser back with a top-level navigation from
-/// its own site, which must carry it.
+/// long as a flow lasts and as long as an expired one is kept after it: a browser that comes back
+/// late is then told it came late, on the page it began from ("longer than 10 minutes"), where a
+/// cookie gone with the flow's ten minutes made it "used already, or started again in another
+/// tab", which was not true. Lax: the provider sends the browser back with a top-level navigation
+/// from its own site, which must carry it.
 pub const FLOW: CookieSpec = CookieSpec {
     name: "__Host-gatehouse-flow",
     same_site: SameSite::Lax,
-    lifetime: Lifetime::Seconds(domain::auth::connected_accounts::FLOW_MINUTES * 60),
+    lifetime: Lifetime::Seconds(
+        domain::auth::connected_accounts::FLOW_MINUTES * 60 + domain::db::connected_accounts::EXPIRED_FLOW_KEPT.whole_seconds(),
+    ),
 };
 
 impl CookieSpec {
@@ -127,7 +132,8 @@ mod tests {
         assert_eq!(SESSION.set("t", Some(3600)), "__Host-gatehouse-session=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600");
         assert_eq!(SESSION.set("t", None), "__Host-gatehouse-session=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=86400");
         assert_eq!(PENDING.set("p", Some(3600)), "__Host-gatehouse-pending=p; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=300");
-        assert_eq!(FLOW.set("f", None), "__Host-gatehouse-flow=f; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
+        // (the flow's 10 minutes, and the hour an expired one is kept to say it came late)
+        assert_eq!(FLOW.set("f", None), "__Host-gatehouse-flow=f; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=4200");
         assert_eq!(DEVICE.set("d", None), "__Host-gatehouse-device=d; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=31536000");
     }
 

@@ -220,7 +220,9 @@ fn PasskeyRow(
                 let sign_out = RwSignal::new(true);
                 view! {
                     <RemovePasskeyConfirm id=id.clone() name=passkey.name.clone() sessions sign_out pending
-                        on_confirm=Callback::new(move |_| on_remove.run((id.clone(), sessions > 0 && sign_out.get_untracked())))
+                        // (the choice as it stands, shown or not: a session that signed in with
+                        // this passkey since the page loaded ends too unless it was unticked)
+                        on_confirm=Callback::new(move |_| on_remove.run((id.clone(), sign_out.get_untracked())))
                         on_cancel=Callback::new(move |_| panel.set(PasskeyPanel::None))/>
                 }
             })}

@@ -222,6 +222,13 @@ test('a password pasted far past any limit (100,000 characters) gets a sentence 
   await submitSignInForm(page, account.email, 'x'.repeat(100_000));
   await expect(alertOf(page)).toHaveText("That's more than Gatehouse accepts at once. Shorten what you entered and try again.");
   await expectPathname(page, '/sign-in');
+  // over the password's own limit, though under the request's: said at the password field
+  await submitSignInForm(page, account.email, 'x'.repeat(300));
+  const field = page.getByLabel('Password', { exact: true });
+  await expect(field).toHaveAccessibleDescription('Use at most 256 characters.');
+  await expect(field).toHaveAttribute('aria-invalid', 'true');
+  await expect(field).toBeFocused();
+  await expect(page.getByRole('alert')).toHaveCount(0);
   // and the form still works
   await submitSignInForm(page, account.email, account.password);
   await expectSecurityPage(page);
@@ -264,6 +271,10 @@ test('a password shorter than 15 characters is rejected and no account is create
   await expect(page.getByRole('alert')).toHaveCount(0);
   await expectPathname(page, '/sign-up/finish');
   expect(await canSignIn(account.email, account.password)).toBe(false);
+  // Enter in the display name sends the form too, and the password field says why again
+  await page.getByLabel('Display name (optional)', { exact: true }).press('Enter');
+  await expect(field).toBeFocused();
+  await expect(field).toHaveAccessibleDescription(new RegExp(why.replace(/[.()]/g, '\\$&')));
 
   // Server-side validation, independent of any client-side checks.
   const token = new URL(page.url()).searchParams.get('token')!;

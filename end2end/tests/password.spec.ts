@@ -187,6 +187,47 @@ test('changing the password on one device signs out the other; the old password 
   }
 });
 
+test('what a change says is drawn once, in the section as the change left it, and the keyboard goes to it once', async ({ page }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await gotoHydrated(page, SECURITY_PATH);
+  const section = region(page, 'Password');
+  await section.getByRole('button', { name: 'Change password' }).click();
+  await section.getByLabel('Current password', { exact: true }).fill(account.password);
+  await section.getByLabel('New password', { exact: true }).fill(strongPassword());
+  // each drawing of the sentence, and each time the focus lands on it, counted
+  await page.evaluate(() => {
+    const w = window as unknown as { drawn: number; focused: number };
+    const said = (el: Element) => el.matches('[role=status]') && (el.textContent ?? '').includes('Password changed');
+    w.drawn = 0;
+    w.focused = 0;
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          if (node instanceof Element) w.drawn += [node, ...node.querySelectorAll('[role=status]')].filter(said).length;
+        }
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+    document.addEventListener('focusin', (e) => {
+      if (e.target instanceof Element && said(e.target)) w.focused += 1;
+    });
+  });
+  const reading = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/security/overview');
+  await section.getByLabel('New password', { exact: true }).press('Enter');
+  // the page's reading after the change, and two frames for what it draws and focuses after it
+  await reading;
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  const said = section.getByRole('status');
+  await expect(said).toHaveText('Password changed. Your other sessions were signed out.');
+  await expect(said).toBeFocused();
+  // (a screen reader said it two or three times: drawn in the old drawing, focused, drawn again
+  // with the new one and focused again)
+  expect(await page.evaluate(() => {
+    const w = window as unknown as { drawn: number; focused: number };
+    return [w.drawn, w.focused];
+  })).toEqual([1, 1]);
+});
+
 test('an account without a password sets one, and can then sign in with it', async ({ page }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

@@ -183,6 +183,32 @@ test('with the keyboard, a confirmation takes the focus when it opens and gives 
   }
 });
 
+test('with the keyboard, revoking one of two look-alike sessions puts the focus on what happened, not on the other one\'s Revoke', async ({ page, browser }) => {
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  const first = await device(browser, account, FIREFOX_WINDOWS);
+  const second = await device(browser, account, FIREFOX_WINDOWS);
+  try {
+    await gotoHydrated(page, SECURITY_PATH);
+    const sessions = region(page, 'Sessions');
+    const revokes = rows(page).getByRole('button', { name: /^Revoke Firefox 140 on Windows/ });
+    await expect(revokes).toHaveCount(2);
+    await revokes.first().focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('group', { name: /^Revoke Firefox 140 on Windows 10/ }).getByRole('button', { name: 'Revoke', exact: true })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(revokes).toHaveCount(1);
+    const said = sessions.getByRole('status');
+    await expect(said).toContainText('Session revoked');
+    await expect(said).toBeFocused();
+    expect([...first.errors, ...second.errors]).toEqual([]);
+  } finally {
+    await first.context.close();
+    await second.context.close();
+  }
+});
+
 test('a device signed out elsewhere goes to sign-in on its next action, not to an error beside the button', async ({ page, browser }) => {
   const account = newAccount();
   await signUpViaApi(page, account);

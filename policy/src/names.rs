@@ -12,8 +12,10 @@ pub const PASSKEY_NAME_MAX: usize = 64;
 /// stay: emoji sequences and words in Persian or Hindi need them. A run of spaces reads as one, so
 /// it is kept as one ("My   laptop" is "My laptop", in the list, the activity and the emails).
 pub fn without_hidden_characters(name: &str) -> String {
+    // (a tab or a line break pasted into a name separates words, as a space does: "Work⏎laptop"
+    // is "Work laptop", not "Worklaptop")
     let hidden = |c: &char| {
-        c.is_control()
+        (c.is_control() && !c.is_whitespace())
             || matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
     };
     let shown: String = name.chars().filter(|c| !hidden(c)).collect();
@@ -38,6 +40,14 @@ mod tests {
     fn a_run_of_spaces_is_kept_as_one() {
         assert_eq!(without_hidden_characters("  My   laptop \u{00A0}🔑 "), "My laptop 🔑");
         assert!(same_passkey_name("My  laptop", "my laptop"));
+    }
+
+    #[test]
+    fn a_tab_or_a_line_break_separates_words_as_a_space_does() {
+        assert_eq!(without_hidden_characters("Work\nlaptop"), "Work laptop");
+        assert_eq!(without_hidden_characters("Tab\tin\r\nname\u{0B}"), "Tab in name");
+        // other control characters still go without a trace
+        assert_eq!(without_hidden_characters("Lap\u{0}to\u{7}p"), "Laptop");
     }
 
     #[test]

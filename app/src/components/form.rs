@@ -60,11 +60,30 @@ fn leave_a_moment(away: RwSignal<bool>) {
     set_timeout(move || _ = away.try_set(false), std::time::Duration::from_millis(100));
 }
 
-/// A polite status message (role=status), e.g. after a successful change.
+/// A polite status message (role=status), e.g. after a successful change. On a page that is read
+/// again and drawn anew after each change (Security & Access, which provides [`Redrawing`]), it waits
+/// for that drawing.
 #[component]
 pub fn StatusMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
-    move || message.get().map(|m| view! { <p class="notice notice-success" role="status">{m}</p> })
+    let redrawing = use_context::<Redrawing>();
+    // (a sentence already shown stays through another section's redrawing: drawn again, it would
+    // be read out again)
+    let shown = Memo::new(move |before: Option<&Option<String>>| {
+        let now = message.get();
+        let waits = now.is_some() && before.is_none_or(|b| *b != now) && redrawing.is_some_and(|r| r.0.get());
+        if waits {
+            before.cloned().flatten()
+        } else {
+            now
+        }
+    });
+    move || shown.get().map(|m| view! { <p class="notice notice-success" role="status">{m}</p> })
 }
+
+/// While true, the page is being read again after a change and will draw the changed section anew:
+/// what the change says ([`StatusMessage`]) waits to be drawn with it.
+#[derive(Clone, Copy)]
+pub struct Redrawing(pub Signal<bool>);
 
 /// Empties `signal` if it holds something: setting it wakes what reads it even to the `None` it
 /// had, and a field woken that way takes an earlier answer still standing for an answer about

@@ -13,7 +13,7 @@ pub mod later;
 
 pub use confirm::{escape_cancels, sign_out_sessions_choice, signed_out_with_it, ConfirmPanel};
 pub(crate) use form::away_after_each_answer;
-pub use form::{clear, while_unchanged, ErrorMessage, Field, StatusMessage};
+pub use form::{clear, while_unchanged, ErrorMessage, Field, Redrawing, StatusMessage};
 
 /// Skip link, site header (with the account menu when signed in) and `<main>`.
 #[component]

@@ -97,7 +97,7 @@ impl ActivitySection {
             }
         });
         let more = ServerAction::<GetActivity>::new();
-        ctx.leave_when_signed_out(more);
+        ctx.leave_when_signed_out(*more);
         let older = RwSignal::new(Vec::<ActivityView>::new());
         // after "Show more": the cursor its page gave (None: that was the last page)
         let next = RwSignal::new(None::<Option<String>>);

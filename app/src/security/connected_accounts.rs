@@ -95,10 +95,9 @@ impl ConnectedAccountsSection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
         let connect = Sensitive::<ConnectProvider>::new(ctx.reverify);
-        let disconnect = Sensitive::<DisconnectProvider>::new(ctx.reverify);
+        let disconnect = Sensitive::<DisconnectProvider>::of(ctx.reverify, ctx.change_or_gone());
         let (panel, notice) = (RwSignal::new(ConnectedPanel::None), RwSignal::new(None::<String>));
         let returned = outcome_in_address();
-        ctx.refresh_on_success_or_gone(disconnect.action);
         ctx.leave_when_signed_out(connect.action);
         // Connect: the browser leaves for the provider.
         Effect::new(move |_| {
@@ -310,7 +309,10 @@ fn ConnectedRow(
                     confirm_label=format!("Disconnect {name}")
                     pending
                     choice=crate::components::sign_out_sessions_choice(&panel_id, account.sessions, sign_out, pending)
-                    on_confirm=Callback::new(move |_| on_disconnect.run((kind, account.sessions > 0 && sign_out.get_untracked())))
+                    // (the choice as it stands, shown or not: the count is the page's, and a
+                    // session that signed in with it since the page loaded, an intruder's perhaps,
+                    // ends too unless the person unticked the choice)
+                    on_confirm=Callback::new(move |_| on_disconnect.run((kind, sign_out.get_untracked())))
                     on_cancel=Callback::new(move |_| panel.set(ConnectedPanel::None))/>
                 }
             })}

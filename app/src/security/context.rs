@@ -22,6 +22,10 @@ pub struct SecurityContext {
     pub shown: Memo<Option<SecurityOverview>>,
     /// What the overview is keyed on: one more after each successful change.
     changes: RwSignal<u32>,
+    /// The `changes` of the last reading that answered.
+    answered_for: StoredValue<u32>,
+    /// From a change's `refresh` until the page has drawn the reading after it (`drawn`).
+    redrawing: RwSignal<bool>,
     /// Sign out (the header's and the Sessions section's Sign out).
     pub sign_out: ServerAction<SignOut>,
     /// Asks the person to confirm it is them before a sensitive change.
@@ -37,7 +41,20 @@ impl SecurityContext {
     /// Makes the page's shared pieces and provides them to its sections.
     pub fn provide() -> Self {
         let changes = RwSignal::new(0u32);
-        let overview = crate::resource::page_resource(move || changes.get(), |_| get_security_overview());
+        // the `changes` of the last reading that answered (set just before its answer is the
+        // resource's value)
+        let answered_for = StoredValue::new(0u32);
+        let overview = crate::resource::page_resource(move || changes.get(), move |n| async move {
+            let answer = get_security_overview().await;
+            answered_for.try_set_value(n);
+            answer
+        });
+        // Between a change's answer and the page's drawing of its reading after it, what the change
+        // says waits (`StatusMessage`): drawn at once, it was drawn again with the section a moment
+        // later, the focus went to each, and a screen reader said it two or three times. Now it is
+        // drawn once, in the section as the change left it (see `drawn`).
+        let redrawing = RwSignal::new(false);
+        provide_context(crate::components::Redrawing(redrawing.into()));
         let ctx = SecurityContext {
             overview,
             // (the resource's value read as its inner `AsyncDerived`: the resource's own reader
@@ -48,6 +65,8 @@ impl SecurityContext {
                 _ => shown.cloned().flatten(),
             }),
             changes,
+            answered_for,
+            redrawing,
             sign_out: ServerAction::new(),
             reverify: ReverifyGate { waiting: RwSignal::new(None) },
             password_open: RwSignal::new(false),
@@ -80,53 +99,71 @@ impl SecurityContext {
     /// (`dom::focus_changed_section`, called by the page).
     pub fn refresh(&self) {
         crate::browser::dom::remember_changed_section();
+        self.redrawing.set(true);
         self.changes.update(|n| *n += 1);
     }
 
-    /// Reloads the overview after each of `action`'s successes, not after a failure: a refusal
-    /// must leave the form open with what the person typed. One failure is the exception (see
-    /// `leave_when_signed_out`).
-    pub fn refresh_on_success<S>(&self, action: ServerAction<S>)
+    /// The overview answered and the page drew what it changed (the page calls it a frame after
+    /// each answer): what a change says is drawn now, in the section's new drawing, and the focus
+    /// goes to it (`dom::focus_changed_section`). An answer for an earlier reading changes nothing.
+    pub fn drawn(&self) {
+        if self.changes.get_untracked() == self.answered_for.get_value() {
+            self.redrawing.set(false);
+            crate::browser::dom::focus_changed_section();
+        }
+    }
+
+    /// A change (see [`Change`]).
+    pub fn change<S>(&self) -> Change<S>
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
         S::Output: Clone + Send + Sync + 'static,
     {
-        self.refresh_after(action, false);
+        self.change_when(false)
     }
 
-    /// `refresh_on_success` for an action on one item of a list (revoke, rename, remove,
-    /// disconnect): after `NotFound` too, what it acted on being gone (ended or removed in another
-    /// tab or browser): the list is drawn again without it, beside the section's sentence
+    /// A change on one item of a list (revoke, rename, remove, disconnect): the overview is read
+    /// again after `NotFound` too, what it acted on being gone (ended or removed in another tab or
+    /// browser), so the list is drawn again without it, beside the section's sentence
     /// (`shown_error_or_gone`); and after a refusal to remove the only way left to sign in, which
     /// the page showed as one of two (the other removed elsewhere).
-    pub fn refresh_on_success_or_gone<S>(&self, action: ServerAction<S>)
+    pub fn change_or_gone<S>(&self) -> Change<S>
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
         S::Output: Clone + Send + Sync + 'static,
     {
-        self.refresh_after(action, true);
+        self.change_when(true)
     }
 
-    fn refresh_after<S>(&self, action: ServerAction<S>, or_gone: bool)
+    fn change_when<S>(&self, or_gone: bool) -> Change<S>
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
         S::Output: Clone + Send + Sync + 'static,
     {
         let ctx = *self;
-        Effect::new(move |_| match action.value().get() {
-            Some(Ok(_)) => ctx.refresh(),
-            Some(Err(AppError::NotFound)) if or_gone => ctx.refresh(),
-            // (refused as the only way left to sign in: the other may have gone in another tab)
-            Some(Err(AppError::Invalid { ref field, .. })) if or_gone && field == crate::error::LAST_SIGN_IN_METHOD => ctx.refresh(),
-            Some(Err(AppError::NotSignedIn)) => ctx.ended(),
-            _ => {}
-        });
+        Action::new(move |input: &S| {
+            let sent = S::run_on_client(input.clone());
+            async move {
+                let answer = sent.await;
+                // (before the answer is the action's value, so nothing drawn from the value comes
+                // before `redrawing`)
+                match &answer {
+                    Ok(_) => ctx.refresh(),
+                    Err(AppError::NotFound) if or_gone => ctx.refresh(),
+                    Err(AppError::Invalid { field, .. }) if or_gone && field == crate::error::LAST_SIGN_IN_METHOD => ctx.refresh(),
+                    // (the session ended elsewhere: see `ended`)
+                    Err(AppError::NotSignedIn) => ctx.ended(),
+                    _ => {}
+                }
+                answer
+            }
+        })
     }
 
     /// When `action` finds this session ended elsewhere (signed out, revoked, its password changed
     /// on another device), the page goes to sign-in ("You were signed out of this device"), as a
     /// reload would, instead of showing "Please sign in to continue." beside the button.
-    pub fn leave_when_signed_out<S>(&self, action: ServerAction<S>)
+    pub fn leave_when_signed_out<S>(&self, action: Change<S>)
     where
         S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
         S::Output: Clone + Send + Sync + 'static,
@@ -146,6 +183,14 @@ impl SecurityContext {
         crate::browser::dom::go_to(SIGNED_OUT_ELSEWHERE);
     }
 }
+
+/// A change made from the page: its server function, and, once it succeeded (a change on an item of
+/// a list, `change_or_gone`: also when the item was gone), the overview read again, begun before the
+/// answer is the action's value. The page then draws the sections whose part changed anew, and
+/// what the change says (`StatusMessage`) waits for that drawing (`redrawing`): drawn at once, it
+/// was drawn again with the section a moment later, the focus went to each, and a screen reader
+/// said it two or three times.
+pub type Change<S> = Action<S, Result<<S as ServerFn>::Output, AppError>>;
 
 /// Re-verification ("sudo mode"): a sensitive change that answers `ReverifyRequired` asks the
 /// person to confirm it is them (the dialog is open while one waits), then carries on with it.
@@ -180,10 +225,10 @@ impl ReverifyGate {
     }
 }
 
-/// A sensitive change: a `ServerAction` that keeps what it last sent, so that when the answer is
+/// A sensitive request: an action that keeps what it last sent, so that when the answer is
 /// `ReverifyRequired` the gate can ask and then send the same again.
 pub struct Sensitive<S: ServerFn + 'static> {
-    pub action: ServerAction<S>,
+    pub action: Change<S>,
     last: StoredValue<Option<S>>,
 }
 
@@ -200,8 +245,14 @@ where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
+    /// One that changes nothing the page shows by itself (Connect, which leaves for the provider;
+    /// the start of a setup, which opens its panel; Sign out everywhere, which leaves the page).
     pub fn new(gate: ReverifyGate) -> Self {
-        let action = ServerAction::<S>::new();
+        Self::of(gate, Action::new(|input: &S| S::run_on_client(input.clone())))
+    }
+
+    /// A sensitive change, made by `SecurityContext::change` or `change_or_gone`.
+    pub fn of(gate: ReverifyGate, action: Change<S>) -> Self {
         let last = StoredValue::new(None::<S>);
         Effect::new(move |_| {
             if let Some(Err(AppError::ReverifyRequired)) = action.value().get() {

@@ -78,11 +78,12 @@ pub fn SecurityPage() -> impl IntoView {
         }
     });
 
-    // Drawn anew after a change: the focus goes on in the section the change was made in.
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = overview.get() {
-            dom::focus_changed_section();
-        }
+    // Drawn anew after a change: the focus goes on in the section the change was made in (and
+    // after a reload that failed, which left the section as it was: the page says so above it).
+    // (a frame later: the sections it changed are drawn by then)
+    Effect::new(move |_| match overview.get() {
+        Some(Err(AppError::NotSignedIn)) | None => {}
+        Some(_) => request_animation_frame(move || ctx.drawn()),
     });
 
     let sign_out = ctx.sign_out;

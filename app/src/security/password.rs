@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use policy::password::{MAX_LENGTH, MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
 
-use super::context::{shown_error, SecurityContext, Sensitive};
+use super::context::{shown_error, Change, SecurityContext, Sensitive};
 use crate::components::{Card, ErrorMessage, Field, StatusMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{PasswordView, SecurityOverview};
@@ -70,17 +70,14 @@ pub async fn set_password(new_password: String) -> Result<(), AppError> {
 #[derive(Clone, Copy)]
 pub struct PasswordSection {
     ctx: SecurityContext,
-    change: ServerAction<ChangePassword>,
+    change: Change<ChangePassword>,
     set: Sensitive<SetPassword>,
 }
 
 impl PasswordSection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
-        let section = PasswordSection { ctx, change: ServerAction::new(), set: Sensitive::new(ctx.reverify) };
-        ctx.refresh_on_success(section.change);
-        ctx.refresh_on_success(section.set.action);
-        section
+        PasswordSection { ctx, change: ctx.change(), set: Sensitive::of(ctx.reverify, ctx.change()) }
     }
 
     pub fn view(self, o: &SecurityOverview) -> impl IntoView {

@@ -68,12 +68,10 @@ impl SessionsSection {
         let ctx = expect_context::<SecurityContext>();
         let section = SessionsSection {
             ctx,
-            revoke: Sensitive::new(ctx.reverify),
-            revoke_others: Sensitive::new(ctx.reverify),
+            revoke: Sensitive::of(ctx.reverify, ctx.change_or_gone()),
+            revoke_others: Sensitive::of(ctx.reverify, ctx.change()),
             everywhere: Sensitive::new(ctx.reverify),
         };
-        ctx.refresh_on_success_or_gone(section.revoke.action);
-        ctx.refresh_on_success(section.revoke_others.action);
         ctx.leave_when_signed_out(section.everywhere.action);
         section
     }

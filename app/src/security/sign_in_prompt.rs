@@ -3,7 +3,7 @@
 //! opens Change password (re-verifying first when needed), in one step.
 use leptos::prelude::*;
 
-use super::context::{shown_error, SecurityContext, Sensitive};
+use super::context::{shown_error, Change, SecurityContext, Sensitive};
 use crate::components::{ErrorMessage, TimeAgo};
 use crate::error::AppError;
 use crate::model::{taken_back_sentence, ways_in_sentence, SecuredView, SecurityOverview, SignInPromptView};
@@ -50,7 +50,7 @@ pub async fn secure_account(alert_id: String) -> Result<SecuredView, AppError> {
 /// The prompt on the page: its two answers, made once per visit.
 #[derive(Clone, Copy)]
 pub struct SignInPromptSection {
-    confirm: ServerAction<ConfirmSignIn>,
+    confirm: Change<ConfirmSignIn>,
     secure: Sensitive<SecureAccount>,
     /// What "No" did, for the message after it, and whether the account has a password.
     secured: RwSignal<Option<(SecuredView, bool)>>,
@@ -64,10 +64,12 @@ pub const CONFIRMED: &str = "Thanks. That sign-in is marked as yours; a new one 
 impl SignInPromptSection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
-        let section =
-            SignInPromptSection { confirm: ServerAction::new(), secure: Sensitive::new(ctx.reverify), secured: RwSignal::new(None), confirmed: RwSignal::new(false) };
-        ctx.refresh_on_success(section.confirm);
-        ctx.refresh_on_success(section.secure.action);
+        let section = SignInPromptSection {
+            confirm: ctx.change(),
+            secure: Sensitive::of(ctx.reverify, ctx.change()),
+            secured: RwSignal::new(None),
+            confirmed: RwSignal::new(false),
+        };
         let secure = section.secure;
         let secured = section.secured;
         let (confirm, confirmed) = (section.confirm, section.confirmed);

@@ -186,13 +186,14 @@ pub fn FinishSignUpPage() -> impl IntoView {
                                 // (nothing is stored until then: opening the link changes nothing)
                                 <p>"One step left: choose how you'll sign in, with a password or a passkey. Your account is created when you do."</p>
                                 <SignedInElsewhere account=signed_in_as then="Creating this account signs that one out in this browser."/>
-                                // (the name, then the password form, as far apart as the form's own fields)
-                                <div class="stack">
-                                    <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=name_error
-                                        hint="We greet you by it in the emails we send. Whoever asked for this link typed it: change it if it isn't yours."/>
-                                    <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
-                                        pending=action.pending() error password_error on_submit/>
-                                </div>
+                                // (the name inside the password form: Enter in it creates the account, as
+                                // in the password field; a passkey sign-up takes it too)
+                                <ChoosePasswordForm purpose=PasswordPurpose::FinishSignUp email display_name=display_name.unwrap_or_default()
+                                    pending=action.pending() error password_error on_submit
+                                    lead=ViewFn::from(move || view! {
+                                        <Field id="display_name" label="Display name (optional)" autocomplete="name" value=name error=name_error
+                                            hint="We greet you by it in the emails we send. Whoever asked for this link typed it: change it if it isn't yours."/>
+                                    })/>
                                 <SignUpPasskey supported=passkeys_supported pending=passkey_pending error=passkey_error on_click=on_passkey/>
                             }.into_any()
                             }

@@ -111,6 +111,10 @@ pub fn ChoosePasswordForm(
     /// reads its label, then this).
     #[prop(optional, into)]
     password_error: Signal<Option<String>>,
+    /// Fields of the page's own drawn first, inside the form (finishing a sign-up: the display
+    /// name), so Enter in them submits it as in any other field.
+    #[prop(optional)]
+    lead: Option<ViewFn>,
     on_submit: Callback<String>,
 ) -> impl IntoView {
     use policy::password::{MIN_LENGTH, MIN_LENGTH_WITH_SECOND_FACTOR};
@@ -146,6 +150,7 @@ pub fn ChoosePasswordForm(
     view! {
         <form method="post" class="stack" novalidate on:submit=submit aria-busy=move || pending.get().then_some("true")>
             <ErrorMessage message=error/>
+            {lead.map(|lead| lead.run())}
             <div class="field">
                 <span class="field-label">"Email"</span>
                 <p class="field-static">{email.clone()}</p>

@@ -247,14 +247,17 @@ pub fn SignInPage() -> impl IntoView {
             dom::forget_in_address(&["second_step"]);
         }
     });
-    // an empty or malformed field is said at that field; the rest above the form
+    // an empty or malformed field is said at that field (a password over the length limit too:
+    // "Use at most 256 characters." above the form read as a rule of the whole form); the rest
+    // above the form
+    let about = |e: &AppError, name: &str| e.is_about(name) || (name == "password" && matches!(e, AppError::PasswordRejected(_)));
     let error = Signal::derive(move || match (second.value().get(), action.value().get()) {
         (Some(Err(e @ AppError::SignInAgain)), _) => Some(e.to_string()),
         (_, Some(Err(AppError::SecondStepRequired))) => None,
-        (_, r) => r.and_then(|r| r.err()).filter(|e| !e.is_about("email") && !e.is_about("password")).map(|e| e.to_string()),
+        (_, r) => r.and_then(|r| r.err()).filter(|e| !about(e, "email") && !about(e, "password")).map(|e| e.to_string()),
     });
     let field_error = move |name: &'static str| {
-        Signal::derive(move || action.value().get().and_then(|r| r.err()).filter(|e| e.is_about(name)).map(|e| e.to_string()))
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).filter(|e| about(e, name)).map(|e| e.to_string()))
     };
     let (email_error, password_error) = (field_error("email"), field_error("password"));
     let second_error = Signal::derive(move || second.value().get().and_then(|r| r.err()).map(|e| e.to_string()));

@@ -174,7 +174,10 @@ pub fn track_focus() {
         // after the page's own focus moves, which wait for the next frame
         let rescue = wasm_bindgen::closure::Closure::once_into_js(|| {
             RESCUE_DUE.with(|d| d.set(false));
-            if focus_dropped() {
+            // (a change's section, about to be drawn anew, is left to `focus_changed_section`: the
+            // focus put on its sentence now would be put on the new drawing's again, and a screen
+            // reader said the sentence twice)
+            if focus_dropped() && !redraw_due() {
                 focus_near_dropped();
             }
         });
@@ -264,6 +267,13 @@ pub fn return_lost_focus(mark: &str, opener: Option<String>) {
         if let Some(el) = &marked {
             let _ = el.remove_attribute(RETURN_MARK);
         }
+        // A change the panel confirmed is being drawn: the focus goes to what its section says
+        // (`focus_changed_section`), not back to the button that opened the panel. That button's
+        // element may by then stand for another item: the page patches a redrawn list in place, so
+        // after a Revoke the focus landed on the next session's Revoke, read out the same.
+        if redraw_due() {
+            return;
+        }
         let target = marked
             .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
             .filter(|el| el.is_connected() && !el.has_attribute("disabled"))
@@ -294,6 +304,16 @@ thread_local! {
     static CHANGED_SECTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// What the change says, outside any section (its id), while the page reloads after it.
     static CHANGED_TARGET: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// When (`Date.now()`) the page began reloading after a change.
+    static CHANGED_AT: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NEG_INFINITY) };
+}
+
+/// A change's section or sentence waits for the page's reload to be drawn, and the reload began
+/// less than five seconds ago (a reload that never answered does not hold the rescue of a dropped
+/// focus for good).
+fn redraw_due() -> bool {
+    let waiting = CHANGED_SECTION.with(|c| c.borrow().is_some()) || CHANGED_TARGET.with(|c| c.borrow().is_some());
+    waiting && js_sys::Date::now() - CHANGED_AT.with(|c| c.get()) < 5_000.0
 }
 
 /// A change succeeded whose answer is drawn outside the sections (the "Was this you?" prompt's,
@@ -301,6 +321,7 @@ thread_local! {
 /// puts the focus on the element with this id instead.
 pub fn focus_after_redraw(id: &str) {
     CHANGED_TARGET.with(|c| *c.borrow_mut() = Some(id.to_string()));
+    CHANGED_AT.with(|c| c.set(js_sys::Date::now()));
 }
 
 /// A change succeeded and the page is about to draw the sections it changed anew (which takes the
@@ -314,6 +335,7 @@ pub fn remember_changed_section() {
         .or_else(|| LAST_FOCUSED.with(|last| last.borrow().clone()));
     let section = el.and_then(|el| el.closest("section.card[id]").ok().flatten()).map(|s| s.id());
     CHANGED_SECTION.with(|c| *c.borrow_mut() = section);
+    CHANGED_AT.with(|c| c.set(js_sys::Date::now()));
 }
 
 /// The page has drawn what a change changed: if the focus is nowhere (it was in what was drawn
@@ -321,12 +343,14 @@ pub fn remember_changed_section() {
 /// change's section says happened (its status or alert line), or else to the section's heading,
 /// so keyboard and screen-reader users carry on there, not at the top of the page.
 pub fn focus_changed_section() {
-    let target = CHANGED_TARGET.with(|c| c.borrow_mut().take());
-    let section = CHANGED_SECTION.with(|c| c.borrow_mut().take());
-    let whole = target.is_some();
-    let Some(id) = target.or(section) else { return };
     let Some(window) = web_sys::window() else { return };
+    // (what to focus is taken once the frame comes: until then the rescue of a dropped focus leaves
+    // it to this, `redraw_due`)
     let later = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let target = CHANGED_TARGET.with(|c| c.borrow_mut().take());
+        let section = CHANGED_SECTION.with(|c| c.borrow_mut().take());
+        let whole = target.is_some();
+        let Some(id) = target.or(section) else { return };
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
         if doc.active_element().is_some_and(|el| el.tag_name() != "BODY") {
             return;

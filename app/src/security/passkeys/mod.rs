@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 pub use card::{PasskeyPanel, PasskeysCard, RemovePasskeyConfirm, RenameDialog};
 
-use super::context::{shown_error, shown_error_or_gone, RefusedLastMethod, SecurityContext, Sensitive};
+use super::context::{shown_error, shown_error_or_gone, Change, RefusedLastMethod, SecurityContext, Sensitive};
 use crate::browser::webauthn;
 use crate::error::AppError;
 use crate::model::SecurityOverview;
@@ -146,7 +146,7 @@ pub async fn reverify_with_passkey() -> Result<(), FlowError> {
 /// visit so that a reload of the overview keeps the panel and the notice.
 #[derive(Clone, Copy)]
 pub struct PasskeysSection {
-    rename: ServerAction<RenamePasskey>,
+    rename: Change<RenamePasskey>,
     remove: Sensitive<RemovePasskey>,
     panel: RwSignal<PasskeyPanel>,
     /// New passkey runs in the browser between two server calls: its own pending/error/notice.
@@ -163,13 +163,11 @@ pub struct PasskeysSection {
 impl PasskeysSection {
     pub fn new() -> Self {
         let ctx = expect_context::<SecurityContext>();
-        let (rename, remove) = (ServerAction::<RenamePasskey>::new(), Sensitive::<RemovePasskey>::new(ctx.reverify));
+        let (rename, remove) = (ctx.change_or_gone::<RenamePasskey>(), Sensitive::<RemovePasskey>::of(ctx.reverify, ctx.change_or_gone()));
         let panel = RwSignal::new(PasskeyPanel::None);
         let (busy, flow_error, notice) = (RwSignal::new(false), RwSignal::new(None::<String>), RwSignal::new(None::<String>));
         let supported = RwSignal::new(true);
         Effect::new(move |_| supported.set(webauthn::supported()));
-        ctx.refresh_on_success_or_gone(rename);
-        ctx.refresh_on_success_or_gone(remove.action);
         Effect::new(move |_| {
             if let Some(Ok(name)) = rename.value().get() {
                 panel.set(PasskeyPanel::None);

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 pub use view::{ReverifyDialog, ReverifyFailed, VerifiedBanner};
 
-use super::context::SecurityContext;
+use super::context::{Change, SecurityContext};
 use super::passkeys::{reverify_with_passkey, FlowError};
 use crate::browser::webauthn;
 use crate::error::AppError;
@@ -70,9 +70,9 @@ pub async fn end_reverification() -> Result<(), AppError> {
 #[derive(Clone, Copy)]
 pub struct ReverifySection {
     ctx: SecurityContext,
-    with_password: ServerAction<ReverifyWithPassword>,
-    with_code: ServerAction<ReverifyWithCode>,
-    end: ServerAction<EndReverification>,
+    with_password: Change<ReverifyWithPassword>,
+    with_code: Change<ReverifyWithCode>,
+    end: Change<EndReverification>,
     /// Re-verification with a passkey runs in the browser between two server calls.
     passkey_busy: RwSignal<bool>,
     passkey_error: RwSignal<Option<String>>,
@@ -92,9 +92,9 @@ impl ReverifySection {
         let ctx = expect_context::<SecurityContext>();
         let section = ReverifySection {
             ctx,
-            with_password: ServerAction::new(),
-            with_code: ServerAction::new(),
-            end: ServerAction::new(),
+            with_password: ctx.change(),
+            with_code: ctx.change(),
+            end: ctx.change(),
             passkey_busy: RwSignal::new(false),
             passkey_error: RwSignal::new(None),
             passkeys_supported: RwSignal::new(true),
@@ -138,9 +138,6 @@ impl ReverifySection {
                 ctx.reverify.confirmed();
             }
         });
-        ctx.refresh_on_success(with_password);
-        ctx.refresh_on_success(with_code);
-        ctx.refresh_on_success(end);
         section
     }
 
@@ -172,7 +169,7 @@ impl ReverifySection {
         view! {
             <VerifiedBanner
                 status=o.verification.clone()
-                confirmed=self.confirmed_with.map(confirmed_sentence)
+                confirmed=self.confirmed_with.filter(|kind| confirmed_by(o, *kind)).map(confirmed_sentence)
                 pending=end.pending()
                 error
                 on_end=Callback::new(move |_| {
@@ -196,7 +193,8 @@ impl ReverifySection {
         // (the password or code refused, no passkey's or provider's refusal standing over it)
         let about_field = Signal::derive(move || {
             passkey_error.with(Option::is_none)
-                && (with_password.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("password")))
+                // (a password over the length limit is about the field too: "Use at most 256 characters.")
+                && (with_password.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("password") || matches!(e, AppError::PasswordRejected(_))))
                     || with_code.value().with(|a| matches!(a, Some(Err(e)) if e.is_about("code"))))
         });
         // (each way's answer replaces the others': a passkey's refusal stood over the password's;
@@ -278,6 +276,16 @@ impl ReverifySection {
             })
         }
     }
+}
+
+/// `?reverified=<provider>` is believed only of a provider the account has connected, and of a
+/// window that began in the last two minutes (a confirmation this page was sent back from): the
+/// address is anyone's to write, and a link made to say "You confirmed it's you with GitHub" to an
+/// account without GitHub, or long after any confirmation, would mislead.
+fn confirmed_by(o: &SecurityOverview, kind: ProviderKind) -> bool {
+    const JUST_NOW_SECONDS: u64 = 120;
+    let v = &o.verification;
+    v.providers.contains(&kind) && v.seconds_left > 0 && v.seconds_left + JUST_NOW_SECONDS >= v.window_minutes * 60
 }
 
 /// What the banner says first after a re-verification with `kind`.

@@ -152,11 +152,11 @@ impl TwoFactorSection {
         let ctx = expect_context::<SecurityContext>();
         let section = TwoFactorSection {
             begin: Sensitive::new(ctx.reverify),
-            finish: Sensitive::new(ctx.reverify),
+            finish: Sensitive::of(ctx.reverify, ctx.change()),
             begin_change: Sensitive::new(ctx.reverify),
-            finish_change: Sensitive::new(ctx.reverify),
-            regenerate: Sensitive::new(ctx.reverify),
-            disable: Sensitive::new(ctx.reverify),
+            finish_change: Sensitive::of(ctx.reverify, ctx.change()),
+            regenerate: Sensitive::of(ctx.reverify, ctx.change()),
+            disable: Sensitive::of(ctx.reverify, ctx.change()),
             panel: RwSignal::new(TwoFactorPanel::None),
             codes_saved: RwSignal::new(false),
             codes_copied: RwSignal::new(None),
@@ -233,10 +233,6 @@ impl TwoFactorSection {
         });
         ctx.leave_when_signed_out(begin.action);
         ctx.leave_when_signed_out(begin_change.action);
-        ctx.refresh_on_success(finish.action);
-        ctx.refresh_on_success(finish_change.action);
-        ctx.refresh_on_success(regenerate.action);
-        ctx.refresh_on_success(disable.action);
         section
     }
 

@@ -6,8 +6,9 @@
 //! Security & Access. Every
 //! failure (cancelled, refused, a state that is unknown, used or another browser's, expired, an
 //! email already in use…) lands on the sign-in page (the sign-up page for a known flow begun there:
-//! an unknown state cannot say where it began; Security & Access for connect and re-verify) with a
-//! calm sentence, never an error page.
+//! an unknown state cannot say where it began; Security & Access for connect and re-verify, and for
+//! a sign-in whose browser signed in meanwhile in another tab) with a calm sentence, never an error
+//! page.
 use std::collections::HashMap;
 
 use app::model::ProviderKind;

@@ -989,7 +989,7 @@ async fn without_auth_time_google_re_verifies_only_when_configured_to(db: PgPool
 }
 
 #[sqlx::test(migrator = "domain::MIGRATOR")]
-async fn the_page_believes_a_confirmation_with_a_provider_from_its_address_only_when_one_was_made(db: PgPool) {
+async fn the_page_believes_a_confirmation_with_a_provider_from_its_address_only_for_a_connected_provider_and_a_fresh_window(db: PgPool) {
     let w = world(db).await;
     // signed in with a password minutes ago, GitHub connected: a link that says "confirmed with
     // GitHub" is not believed, though the window is open

@@ -96,8 +96,12 @@ impl SecurityContext {
 
     /// Reloads the overview (after a change that succeeded). The page draws the sections whose
     /// part of it changed anew, and the focus goes to what the changed section says
-    /// (`dom::focus_changed_section`, called by the page).
+    /// (`dom::focus_changed_section`, called by `drawn`). Nothing once the page is gone (a change's
+    /// answer that came after the person left: its future runs on).
     pub fn refresh(&self) {
+        if self.changes.is_disposed() {
+            return;
+        }
         crate::browser::dom::remember_changed_section();
         self.redrawing.set(true);
         self.changes.update(|n| *n += 1);
@@ -107,8 +111,10 @@ impl SecurityContext {
     /// each answer): what a change says is drawn now, in the section's new drawing, and the focus
     /// goes to it (`dom::focus_changed_section`). An answer for an earlier reading changes nothing.
     pub fn drawn(&self) {
-        if self.changes.get_untracked() == self.answered_for.get_value() {
-            self.redrawing.set(false);
+        // (in a frame that may come after the page is gone)
+        let (Some(asked), Some(answered)) = (self.changes.try_get_untracked(), self.answered_for.try_get_value()) else { return };
+        if asked == answered {
+            self.redrawing.try_set(false);
             crate::browser::dom::focus_changed_section();
         }
     }
@@ -280,7 +286,7 @@ pub fn shown_error<T: Clone + Send + Sync + 'static>(value: Option<Result<T, App
 
 /// `shown_error`, with the section's own sentence for `NotFound`: what the button acted on was
 /// ended or removed meanwhile, in another tab or browser ("We couldn't find that." said nothing
-/// of the kind; `refresh_on_success` redraws the list without it).
+/// of the kind; a `change_or_gone` redraws the list without it).
 pub fn shown_error_or_gone<T: Clone + Send + Sync + 'static>(value: Option<Result<T, AppError>>, gone: &str) -> Option<String> {
     match value {
         Some(Err(AppError::NotFound)) => Some(gone.to_string()),

@@ -176,9 +176,20 @@ pub fn track_focus() {
             RESCUE_DUE.with(|d| d.set(false));
             // (a change's section, about to be drawn anew, is left to `focus_changed_section`: the
             // focus put on its sentence now would be put on the new drawing's again, and a screen
-            // reader said the sentence twice)
-            if focus_dropped() && !redraw_due() {
+            // reader said the sentence twice; looked at again once the wait is over, for a reading
+            // that never answered)
+            if !focus_dropped() {
+                return;
+            }
+            if !redraw_due() {
                 focus_near_dropped();
+            } else if let Some(w) = web_sys::window() {
+                let again = wasm_bindgen::closure::Closure::once_into_js(|| {
+                    if focus_dropped() && !redraw_due() {
+                        focus_near_dropped();
+                    }
+                });
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(again.unchecked_ref(), REDRAW_WAIT_MS as i32 + 100);
             }
         });
         let after_frame = wasm_bindgen::closure::Closure::once_into_js(move || {
@@ -308,12 +319,16 @@ thread_local! {
     static CHANGED_AT: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NEG_INFINITY) };
 }
 
+/// How long a change's section waits for the page's reload before the rescue of a dropped focus
+/// acts all the same.
+const REDRAW_WAIT_MS: f64 = 5_000.0;
+
 /// A change's section or sentence waits for the page's reload to be drawn, and the reload began
-/// less than five seconds ago (a reload that never answered does not hold the rescue of a dropped
-/// focus for good).
+/// less than [`REDRAW_WAIT_MS`] ago (the rescue skipped meanwhile looks again once that is over: a
+/// reload that never answered does not leave the focus dropped).
 fn redraw_due() -> bool {
     let waiting = CHANGED_SECTION.with(|c| c.borrow().is_some()) || CHANGED_TARGET.with(|c| c.borrow().is_some());
-    waiting && js_sys::Date::now() - CHANGED_AT.with(|c| c.get()) < 5_000.0
+    waiting && js_sys::Date::now() - CHANGED_AT.with(|c| c.get()) < REDRAW_WAIT_MS
 }
 
 /// A change succeeded whose answer is drawn outside the sections (the "Was this you?" prompt's,
@@ -355,7 +370,14 @@ pub fn focus_changed_section() {
         if doc.active_element().is_some_and(|el| el.tag_name() != "BODY") {
             return;
         }
-        let Some(section) = element::<web_sys::Element>(&id) else { return };
+        // (the section itself gone with the change, as Connected accounts with its last provider
+        // when none is offered: the rescue, which left it to this, does it now)
+        let Some(section) = element::<web_sys::Element>(&id) else {
+            if focus_dropped() {
+                focus_near_dropped();
+            }
+            return;
+        };
         let target = if whole { Some(section) } else { said_or_heading(&section) };
         if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
             focus_readable(&el);

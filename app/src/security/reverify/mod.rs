@@ -281,7 +281,9 @@ impl ReverifySection {
 /// `?reverified=<provider>` is believed only of a provider the account has connected, and of a
 /// window that began in the last two minutes (a confirmation this page was sent back from): the
 /// address is anyone's to write, and a link made to say "You confirmed it's you with GitHub" to an
-/// account without GitHub, or long after any confirmation, would mislead.
+/// account without GitHub, or long after any confirmation, would mislead. (A guess all the same:
+/// the session does not record how it last confirmed, so a link opened within two minutes of a
+/// confirmation made another way names the provider in the address, beside a window that is real.)
 fn confirmed_by(o: &SecurityOverview, kind: ProviderKind) -> bool {
     const JUST_NOW_SECONDS: u64 = 120;
     let v = &o.verification;

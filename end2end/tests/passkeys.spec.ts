@@ -5,8 +5,9 @@
  * on a second authenticator, rename, remove, the same authenticator refused twice, the last way to
  * sign in kept, user verification failing, a cancelled prompt, and a browser without WebAuthn.
  */
-import type { Page } from '@playwright/test';
+import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
+  type Account,
   accountNav,
   addAuthenticator,
   type Authenticator,
@@ -61,6 +62,32 @@ async function addPasskey(page: Page, name = ''): Promise<void> {
   await section.getByRole('button', { name: 'New passkey' }).click();
   if (name) await section.getByLabel('Name (optional)').fill(name);
   await section.getByRole('button', { name: 'Continue' }).click();
+}
+
+/**
+ * A new account with a passkey "Phone" on this browser's authenticator, added from Security &
+ * Access; the browser then signed out.
+ */
+async function accountWithPhonePasskey(page: Page): Promise<Account> {
+  await withoutAutofill(page);
+  const account = newAccount();
+  await signUpViaApi(page, account);
+  await addAuthenticator(page, true);
+  await gotoHydrated(page, SECURITY_PATH);
+  await addPasskey(page, 'Phone');
+  await expect(passkeys(page).getByRole('status')).toContainText('“Phone” added');
+  await signOut(page);
+  return account;
+}
+
+/** The owner in another browser, signed in with the password, on Security & Access. */
+async function ownerDesk(browser: Browser, account: Account): Promise<{ context: BrowserContext; desk: Page; deskErrors: string[] }> {
+  const context = await browser.newContext({ baseURL: BASE_URL });
+  const desk = await context.newPage();
+  const deskErrors = trackPageErrors(desk);
+  await signInViaApi(desk, account.email, account.password);
+  await gotoHydrated(desk, SECURITY_PATH);
+  return { context, desk, deskErrors };
 }
 
 async function signOut(page: Page): Promise<void> {
@@ -312,15 +339,8 @@ test('add a passkey after re-verification, sign in with it (no code asked), then
 });
 
 test('removing a passkey from another browser signs out the session that signed in with it, when left ticked', async ({ page, browser }) => {
-  await withoutAutofill(page);
-  const account = newAccount();
-  await signUpViaApi(page, account);
-  await addAuthenticator(page, true);
-  await gotoHydrated(page, SECURITY_PATH);
-  await addPasskey(page, 'Phone');
-  await expect(passkeys(page).getByRole('status')).toContainText('“Phone” added');
+  const account = await accountWithPhonePasskey(page);
   // this browser signs in again with the passkey: its session is the passkey's
-  await signOut(page);
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await expectSecurityPage(page);
   // the passkey's own session is not asked about: it stays
@@ -330,11 +350,7 @@ test('removing a passkey from another browser signs out the session that signed 
   await passkeys(page).getByRole('button', { name: 'Cancel' }).click();
 
   // another browser, signed in with the password, removes it
-  const context = await browser.newContext({ baseURL: BASE_URL });
-  const desk = await context.newPage();
-  const deskErrors = trackPageErrors(desk);
-  await signInViaApi(desk, account.email, account.password);
-  await gotoHydrated(desk, SECURITY_PATH);
+  const { context, desk, deskErrors } = await ownerDesk(browser, account);
   await passkeys(desk).getByRole('button', { name: 'Remove Phone' }).click();
   const confirm = passkeys(desk).getByRole('group', { name: 'Remove the passkey “Phone”?' });
   await expect(confirm).toHaveAccessibleDescription("You won't be able to sign in with it any more. Also delete it from your device or password manager.");
@@ -364,21 +380,9 @@ test('removing a passkey from another browser signs out the session that signed 
 });
 
 test('a page opened before someone signed in with a passkey still signs that session out when it removes the passkey', async ({ page, browser }) => {
-  await withoutAutofill(page);
-  const account = newAccount();
-  await signUpViaApi(page, account);
-  await addAuthenticator(page, true);
-  await gotoHydrated(page, SECURITY_PATH);
-  await addPasskey(page, 'Phone');
-  await expect(passkeys(page).getByRole('status')).toContainText('“Phone” added');
-  await signOut(page);
-
+  const account = await accountWithPhonePasskey(page);
   // the owner's page, loaded while no session had signed in with the passkey: nothing to ask
-  const context = await browser.newContext({ baseURL: BASE_URL });
-  const desk = await context.newPage();
-  const deskErrors = trackPageErrors(desk);
-  await signInViaApi(desk, account.email, account.password);
-  await gotoHydrated(desk, SECURITY_PATH);
+  const { context, desk, deskErrors } = await ownerDesk(browser, account);
 
   // then someone signs in with it
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();

@@ -1,8 +1,13 @@
 //! The page itself: focus, printing, going to another address.
 use wasm_bindgen::JsCast;
 
+mod address;
 mod inert;
+mod redraw;
+pub use address::{forget_in_address, go_to, go_to_instead, replace_address, set_in_address};
 pub use inert::{isolate, release};
+pub use redraw::{focus_after_redraw, focus_changed_section, remember_changed_section};
+use redraw::{redraw_due, REDRAW_WAIT_MS};
 
 fn element<T: JsCast>(id: &str) -> Option<T> {
     web_sys::window()?.document()?.get_element_by_id(id)?.dyn_into::<T>().ok()
@@ -310,101 +315,10 @@ pub fn return_lost_focus(mark: &str, opener: Option<String>) {
     let _ = window.request_animation_frame(later.unchecked_ref());
 }
 
-thread_local! {
-    /// The section (its id) a change was made in, while the page reloads after it.
-    static CHANGED_SECTION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-    /// What the change says, outside any section (its id), while the page reloads after it.
-    static CHANGED_TARGET: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-    /// When (`Date.now()`) the page began reloading after a change.
-    static CHANGED_AT: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NEG_INFINITY) };
-}
-
-/// How long a change's section waits for the page's reload before the rescue of a dropped focus
-/// acts all the same.
-const REDRAW_WAIT_MS: f64 = 5_000.0;
-
-/// A change's section or sentence waits for the page's reload to be drawn, and the reload began
-/// less than [`REDRAW_WAIT_MS`] ago (the rescue skipped meanwhile looks again once that is over: a
-/// reload that never answered does not leave the focus dropped).
-fn redraw_due() -> bool {
-    let waiting = CHANGED_SECTION.with(|c| c.borrow().is_some()) || CHANGED_TARGET.with(|c| c.borrow().is_some());
-    waiting && js_sys::Date::now() - CHANGED_AT.with(|c| c.get()) < REDRAW_WAIT_MS
-}
-
-/// A change succeeded whose answer is drawn outside the sections (the "Was this you?" prompt's,
-/// which leaves with the reload): once the page has drawn what changed, [`focus_changed_section`]
-/// puts the focus on the element with this id instead.
-pub fn focus_after_redraw(id: &str) {
-    CHANGED_TARGET.with(|c| *c.borrow_mut() = Some(id.to_string()));
-    CHANGED_AT.with(|c| c.set(js_sys::Date::now()));
-}
-
-/// A change succeeded and the page is about to draw the sections it changed anew (which takes the
-/// focus with the old drawing, when it was there): remembers the section (`section.card` with an id) that has the focus, or last had
-/// it (its button was disabled while the change ran), for [`focus_changed_section`].
-pub fn remember_changed_section() {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    let el = doc
-        .active_element()
-        .filter(|el| el.tag_name() != "BODY")
-        .or_else(|| LAST_FOCUSED.with(|last| last.borrow().clone()));
-    let section = el.and_then(|el| el.closest("section.card[id]").ok().flatten()).map(|s| s.id());
-    CHANGED_SECTION.with(|c| *c.borrow_mut() = section);
-    CHANGED_AT.with(|c| c.set(js_sys::Date::now()));
-}
-
-/// The page has drawn what a change changed: if the focus is nowhere (it was in what was drawn
-/// anew), it goes to what the
-/// change's section says happened (its status or alert line), or else to the section's heading,
-/// so keyboard and screen-reader users carry on there, not at the top of the page.
-pub fn focus_changed_section() {
-    let Some(window) = web_sys::window() else { return };
-    // (what to focus is taken once the frame comes: until then the rescue of a dropped focus leaves
-    // it to this, `redraw_due`)
-    let later = wasm_bindgen::closure::Closure::once_into_js(move || {
-        let target = CHANGED_TARGET.with(|c| c.borrow_mut().take());
-        let section = CHANGED_SECTION.with(|c| c.borrow_mut().take());
-        let whole = target.is_some();
-        let Some(id) = target.or(section) else { return };
-        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-        if doc.active_element().is_some_and(|el| el.tag_name() != "BODY") {
-            return;
-        }
-        // (the section itself gone with the change, as Connected accounts with its last provider
-        // when none is offered: the rescue, which left it to this, does it now)
-        let Some(section) = element::<web_sys::Element>(&id) else {
-            if focus_dropped() {
-                focus_near_dropped();
-            }
-            return;
-        };
-        let target = if whole { Some(section) } else { said_or_heading(&section) };
-        if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
-            focus_readable(&el);
-        }
-    });
-    let _ = window.request_animation_frame(later.unchecked_ref());
-}
-
 /// Opens the browser's print dialog.
 pub fn print() {
     if let Some(w) = web_sys::window() {
         let _ = w.print();
-    }
-}
-
-/// Loads `path` (a full navigation, not the router's).
-pub fn go_to(path: &str) {
-    if let Some(w) = web_sys::window() {
-        let _ = w.location().assign(path);
-    }
-}
-
-/// Loads `path` in place of this page's history entry (Back skips this page), as a server's
-/// redirect would.
-pub fn go_to_instead(path: &str) {
-    if let Some(w) = web_sys::window() {
-        let _ = w.location().replace(path);
     }
 }
 
@@ -415,52 +329,5 @@ pub fn download(path: &str) {
     let Some(link) = document.create_element("a").ok().and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
     if link.set_attribute("href", path).is_ok() && link.set_attribute("download", "").is_ok() {
         link.click();
-    }
-}
-
-/// Takes the query parameters `names` out of the page's address, keeping the others and the
-/// fragment, without loading anything (`replace_address`): what they said has been shown, and a
-/// reload must not say it again.
-pub fn forget_in_address(names: &[&str]) {
-    rewrite_query(|pairs| pairs.retain(|p| !names.contains(&name_of(p).as_str())));
-}
-
-/// A query pair's name as the router reads it (percent-decoded: `%61ctivity` is `activity`).
-fn name_of(pair: &str) -> String {
-    let raw = pair.split('=').next().unwrap_or("").replace('+', " ");
-    js_sys::decode_uri_component(&raw).ok().and_then(|n| n.as_string()).unwrap_or(raw)
-}
-
-/// Puts `name=value` in the page's address (`None`, or an empty value: takes it out), keeping the
-/// other parameters and the fragment, without loading anything (`replace_address`): a reload, or
-/// the address sent to someone, shows the page as it is now. `value` is one of the page's own
-/// words (no escaping).
-pub fn set_in_address(name: &str, value: Option<&str>) {
-    rewrite_query(|pairs| {
-        pairs.retain(|p| name_of(p) != name);
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            pairs.push(format!("{name}={v}"));
-        }
-    });
-}
-
-/// Rewrites the address's query parameters with `change`, when it changes them.
-fn rewrite_query(change: impl FnOnce(&mut Vec<String>)) {
-    let Some(location) = web_sys::window().map(|w| w.location()) else { return };
-    let (Ok(path), Ok(search), Ok(hash)) = (location.pathname(), location.search(), location.hash()) else { return };
-    let before: Vec<String> = search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).map(str::to_string).collect();
-    let mut pairs = before.clone();
-    change(&mut pairs);
-    if pairs != before {
-        let query = if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) };
-        replace_address(&format!("{path}{query}{hash}"));
-    }
-}
-
-/// Shows `path` as the page's address without loading it (the history entry is replaced: Back
-/// does not return to the old address).
-pub fn replace_address(path: &str) {
-    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
     }
 }
